@@ -1,0 +1,68 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// SwiftLB: one process that replaces HAProxy + keepalived in front of an HTTP cluster.
+/// Targets follow docs/architecture in DESIGN.md: C libraries behind thin system-library
+/// targets, one module per concern, one test target per module.
+let package = Package(
+    name: "swiftlb",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "swiftlb", targets: ["swiftlb"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+    ],
+    targets: [
+        /// System libpcre2-8 (apt: libpcre2-dev). The shim header fixes the code unit width.
+        .systemLibrary(
+            name: "CPCRE2",
+            pkgConfig: "libpcre2-8",
+            providers: [.apt(["libpcre2-dev"])]
+        ),
+        .target(name: "SwiftLBRegex", dependencies: ["CPCRE2"]),
+        .target(
+            name: "SwiftLBConfig",
+            dependencies: [
+                "SwiftLBRegex",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "SwiftLBProxy",
+            dependencies: [
+                "SwiftLBConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
+        .executableTarget(
+            name: "swiftlb",
+            dependencies: [
+                "SwiftLBConfig",
+                "SwiftLBProxy",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "SwiftLBConfigTests", dependencies: ["SwiftLBConfig"]),
+        .testTarget(
+            name: "SwiftLBProxyTests",
+            dependencies: [
+                "SwiftLBProxy",
+                "SwiftLBConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,37 @@
+import SwiftLBRegex
+
+/// A named ACL of a proxy. HAProxy ORs every `acl` line that repeats a name, so an ACL is a list
+/// of criteria and matches when any of them does.
+public struct ACL: Sendable {
+    public var name: String
+    public var criteria: [ACLCriterion]
+}
+
+/// One `acl NAME FETCH [flags] PATTERN…` line: a sample taken from the request, compared with
+/// each pattern by one match method; any pattern matching makes the criterion true.
+public struct ACLCriterion: Sendable {
+    public enum MatchMethod: String, Sendable, Equatable {
+        case exact = "str", prefix = "beg", suffix = "end", substring = "sub", regex = "reg", found
+    }
+    public var fetch: SampleFetch
+    public var method: MatchMethod
+    public var caseInsensitive: Bool
+    /// Patterns as bytes (lowercased when -i), ready to compare against request bytes.
+    public var patterns: [[UInt8]]
+    public var regexes: [PCRE2Regex]
+    /// `TRUE`/`FALSE`: a constant, used by predefined ACLs.
+    public var constant: Bool?
+}
+
+/// `if`/`unless` followed by ACL terms: terms side by side are ANDed, `||` or `or` separates
+/// alternatives (HAProxy's disjunctive normal form, no parentheses).
+public struct Condition: Sendable {
+    public struct Term: Sendable {
+        public var negated: Bool
+        public var acl: ACL
+    }
+    /// `unless` inverts the whole result.
+    public var inverted: Bool
+    /// OR of ANDs.
+    public var alternatives: [[Term]]
+}

@@ -1,0 +1,117 @@
+/// The keyword tables of lb.conf: which keyword is allowed in which section, and which known
+/// HAProxy/keepalived keywords are owned by work that has not landed yet.
+///
+/// A keyword SwiftLB does not act on is refused, never accepted silently: an operator who ports a
+/// haproxy.cfg must learn at `swiftlb check` time that, say, health checks are not running.
+enum SectionKind: String, CaseIterable {
+    case global, defaults, frontend, backend, listen
+}
+
+enum Keywords {
+    static let sections = ["global", "defaults", "frontend", "backend", "listen"]
+    /// Sections we recognise but do not implement yet, with the reason given to the user.
+    static let pendingSections: [String: String] = [
+        "vrrp": "the VIP elector is not implemented yet (issue #5)",
+        "userlist": "user lists are not supported",
+        "resolvers": "DNS resolvers are not supported; servers are resolved once at start",
+        "peers": "stick-table peers are not supported",
+    ]
+
+    static let global = ["maxconn", "nbthread", "pidfile", "log", "hard-stop-after"]
+    static let pendingGlobal: [String: String] = [
+        "ssl-default-bind-ciphers": "TLS is not implemented yet (issue #3)",
+        "ssl-default-bind-ciphersuites": "TLS is not implemented yet (issue #3)",
+        "ssl-default-bind-options": "TLS is not implemented yet (issue #3)",
+        "tune.ssl.default-dh-param": "TLS is not implemented yet (issue #3)",
+        "stats": "the control socket is not implemented yet",
+        "daemon": "swiftlb runs in the foreground; use systemd or the demo script to supervise it",
+        "chroot": "chroot is not supported", "user": "privilege drop is not supported",
+        "group": "privilege drop is not supported",
+    ]
+
+    /// Keyword → sections it may appear in.
+    static let proxy: [String: Set<SectionKind>] = [
+        "mode": [.defaults, .frontend, .backend, .listen],
+        "bind": [.frontend, .listen],
+        "default_backend": [.defaults, .frontend, .listen],
+        "use_backend": [.frontend, .listen],
+        "acl": [.frontend, .backend, .listen],
+        "balance": [.defaults, .backend, .listen],
+        "server": [.backend, .listen],
+        "default-server": [.defaults, .backend, .listen],
+        "timeout": [.defaults, .frontend, .backend, .listen],
+        "option": [.defaults, .frontend, .backend, .listen],
+        "http-request": [.frontend, .backend, .listen],
+        "maxconn": [.defaults, .frontend, .listen],
+        "retries": [.defaults, .backend, .listen],
+        "log": [.defaults, .frontend, .backend, .listen],
+    ]
+    static let pendingProxy: [String: String] = [
+        "cookie": "sticky sessions are not implemented yet (issue #4)",
+        "http-check": "health checks are not implemented yet (issue #4)",
+        "tcp-check": "health checks are not implemented yet (issue #4)",
+        "hash-type": "hash balancing is not implemented yet (issue #4)",
+        "http-response": "response rules are not implemented yet (issue #3)",
+        "redirect": "redirects are not implemented yet (issue #3)",
+        "stats": "the stats page is not implemented yet",
+        "http-reuse": "connection reuse is always 'safe'-like and not configurable",
+        "errorfile": "custom error files are not supported",
+        "compression": "compression is not supported",
+        "capture": "captures are not supported",
+        "stick-table": "stick tables are not supported; stickiness comes with cookies (issue #4)",
+        "stick": "stick tables are not supported; stickiness comes with cookies (issue #4)",
+    ]
+
+    static let options = ["forwardfor", "httplog", "dontlognull", "http-keep-alive"]
+    static let pendingOptions: [String: String] = [
+        "httpchk": "health checks are not implemented yet (issue #4)",
+        "redispatch": "redispatch is not implemented yet (issue #4)",
+        "tcp-check": "health checks are not implemented yet (issue #4)",
+        "tcplog": "mode tcp is not supported",
+        "http-server-close": "connections are always kept alive on both sides",
+        "httpclose": "connections are always kept alive on both sides",
+        "forceclose": "connections are always kept alive on both sides",
+        "log-health-checks": "health checks are not implemented yet (issue #4)",
+    ]
+    static let timeouts = ["connect", "client", "server", "http-request", "http-keep-alive"]
+    static let pendingTimeouts: [String: String] = [
+        "queue": "server queues are not implemented yet (issue #4)",
+        "check": "health checks are not implemented yet (issue #4)",
+        "tunnel": "WebSocket tunnels are not implemented yet",
+        "client-fin": "not supported", "server-fin": "not supported",
+    ]
+    static let serverParameters = ["weight"]
+    static let pendingServerParameters: [String: String] = [
+        "check": "health checks are not implemented yet (issue #4)",
+        "inter": "health checks are not implemented yet (issue #4)",
+        "fastinter": "health checks are not implemented yet (issue #4)",
+        "downinter": "health checks are not implemented yet (issue #4)",
+        "rise": "health checks are not implemented yet (issue #4)",
+        "fall": "health checks are not implemented yet (issue #4)",
+        "port": "health checks are not implemented yet (issue #4)",
+        "addr": "health checks are not implemented yet (issue #4)",
+        "cookie": "sticky sessions are not implemented yet (issue #4)",
+        "backup": "backup servers are not implemented yet (issue #4)",
+        "maxconn": "per-server maxconn is not implemented yet (issue #4)",
+        "slowstart": "slowstart is not implemented yet (issue #4)",
+        "observe": "passive checks are not implemented yet (issue #4)",
+        "ssl": "TLS to servers is not implemented yet (issue #3)",
+        "disabled": "server states are not implemented yet (issue #4)",
+    ]
+    static let bindParameters: [String] = []
+    static let pendingBindParameters: [String: String] = [
+        "ssl": "TLS termination is not implemented yet (issue #3)",
+        "crt": "TLS termination is not implemented yet (issue #3)",
+        "alpn": "TLS termination is not implemented yet (issue #3)",
+        "ssl-min-ver": "TLS termination is not implemented yet (issue #3)",
+        "ciphers": "TLS termination is not implemented yet (issue #3)",
+    ]
+    static let httpRequestActions = ["set-header", "add-header", "del-header"]
+    static let balanceAlgorithms = ["roundrobin"]
+    static let pendingBalance: [String: String] = [
+        "leastconn": "not implemented yet (issue #4)", "source": "not implemented yet (issue #4)",
+        "random": "not implemented yet (issue #4)", "first": "not implemented yet (issue #4)",
+        "static-rr": "not implemented yet (issue #4)", "uri": "not implemented yet (issue #4)",
+        "hdr": "not implemented yet (issue #4)",
+    ]
+}

@@ -1,0 +1,502 @@
+import Foundation
+
+/// Turns lb.conf text into a validated `Configuration`, or into every error it contains.
+///
+/// Sections and keywords follow haproxy.cfg: a `defaults` section presets the proxies that follow
+/// it; `listen` is a frontend and a backend of the same name. All errors carry file and line.
+public enum ConfigParser {
+    public static func parse(contentsOf path: String) throws(ConfigErrors) -> Configuration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigErrors([ConfigError(file: path, line: 0, keyword: "", message: "cannot read file: \(error.localizedDescription)")])
+        }
+        return try parse(text: text, file: path)
+    }
+
+    public static func parse(text: String, file: String) throws(ConfigErrors) -> Configuration {
+        let parser = SectionParser(file: file)
+        for line in try ConfigLexer.lines(of: text, file: file) {
+            parser.handle(line)
+        }
+        parser.finish()
+        if !parser.errors.isEmpty { throw ConfigErrors(parser.errors) }
+        var config = parser.config
+        config.warnings = parser.warnings
+        return config
+    }
+}
+
+/// The stateful half of the parser: which section we are in and what it has collected so far.
+final class SectionParser {
+    private enum Section {
+        case none, global, defaults, skipped
+        case frontend(index: Int)
+        case backend(name: String)
+        case listen(index: Int, backend: String)
+
+        var kind: SectionKind? {
+            switch self {
+            case .none, .skipped: nil
+            case .global: .global
+            case .defaults: .defaults
+            case .frontend: .frontend
+            case .backend: .backend
+            case .listen: .listen
+            }
+        }
+    }
+
+    let file: String
+    var config: Configuration
+    var errors: [ConfigError] = []
+    var warnings: [ConfigError] = []
+    private var section: Section = .none
+    private var defaults = ProxyOptions()
+    /// ACLs of the current proxy section; HAProxy scopes them to the section that declares them.
+    private var acls: [String: ACL] = [:]
+    /// Where each backend is referenced, so an unknown name is reported at the referring line.
+    private var backendReferences: [(name: String, line: Int, keyword: String)] = []
+
+    init(file: String) {
+        self.file = file
+        self.config = Configuration(file: file)
+    }
+
+    private func fail(_ line: ConfigLine, _ message: String, keyword: String? = nil) {
+        errors.append(ConfigError(file: file, line: line.number, keyword: keyword ?? line.words[0], message: message))
+    }
+
+    private func warn(_ line: Int, _ keyword: String, _ message: String) {
+        warnings.append(ConfigError(file: file, line: line, keyword: keyword, message: message))
+    }
+
+    func handle(_ line: ConfigLine) {
+        let keyword = line.words[0]
+        if Keywords.sections.contains(keyword) || Keywords.pendingSections[keyword] != nil {
+            startSection(line)
+            return
+        }
+        switch section {
+        case .skipped:
+            return  // the section header was already reported
+        case .none:
+            let near = nearestKeyword(to: keyword, in: Keywords.sections).map { " (did you mean '\($0)'?)" } ?? ""
+            fail(line, "keyword outside of any section; expected a section such as 'global', 'defaults', 'frontend', 'backend' or 'listen'\(near)")
+        case .global:
+            globalKeyword(line)
+        case .defaults, .frontend, .backend, .listen:
+            proxyKeyword(line, in: section.kind!)
+        }
+    }
+
+    // MARK: sections
+
+    private func startSection(_ line: ConfigLine) {
+        let keyword = line.words[0]
+        acls = [:]
+        if let reason = Keywords.pendingSections[keyword] {
+            fail(line, "section not supported: \(reason)")
+            section = .skipped
+            return
+        }
+        switch keyword {
+        case "global":
+            section = .global
+        case "defaults":
+            // `defaults [name]`: a new defaults section starts from scratch, as in HAProxy.
+            if line.words.count > 2 { fail(line, "named defaults with 'from' are not supported") }
+            defaults = ProxyOptions()
+            section = .defaults
+        default:
+            guard line.words.count == 2 else {
+                fail(line, line.words.count < 2 ? "missing name: '\(keyword) NAME'" : "unexpected words after the name: \(line.words.dropFirst(2).joined(separator: " "))")
+                section = .skipped
+                return
+            }
+            let name = line.words[1]
+            let isFront = keyword == "frontend" || keyword == "listen"
+            let isBack = keyword == "backend" || keyword == "listen"
+            if isFront, config.frontends.contains(where: { $0.name == name }) {
+                fail(line, "a frontend named '\(name)' already exists"); section = .skipped; return
+            }
+            if isBack, let other = config.backends[name] {
+                fail(line, "a backend named '\(name)' already exists (line \(other.line))"); section = .skipped; return
+            }
+            var frontIndex = 0
+            if isFront {
+                var frontend = Frontend(name: name, line: line.number, options: defaults)
+                if keyword == "listen" { frontend.defaultBackend = name }
+                config.frontends.append(frontend)
+                frontIndex = config.frontends.count - 1
+            }
+            if isBack { config.backends[name] = Backend(name: name, line: line.number, options: defaults) }
+            switch keyword {
+            case "frontend": section = .frontend(index: frontIndex)
+            case "backend": section = .backend(name: name)
+            default: section = .listen(index: frontIndex, backend: name)
+            }
+            if keyword == "frontend", let backend = defaultBackendName {
+                config.frontends[frontIndex].defaultBackend = backend.name
+                backendReferences.append((backend.name, backend.line, "default_backend"))
+            }
+        }
+    }
+
+    /// `default_backend` written in a `defaults` section, inherited by the frontends after it.
+    private var defaultBackendName: (name: String, line: Int)?
+
+    // MARK: global
+
+    private func globalKeyword(_ line: ConfigLine) {
+        let keyword = line.words[0]
+        let args = line.words.dropFirst()
+        switch keyword {
+        case "maxconn":
+            if let n = positiveInt(line, args) { config.global.maxconn = n }
+        case "nbthread":
+            if let n = positiveInt(line, args) {
+                if n > 64 { fail(line, "at most 64 threads") } else { config.global.nbthread = n }
+            }
+        case "pidfile":
+            guard args.count == 1 else { fail(line, "expects one file name"); return }
+            config.global.pidfile = args.first
+        case "hard-stop-after":
+            guard args.count == 1, let d = ConfigDuration(parsing: args.first!) else { fail(line, "expects a time, e.g. '30s'"); return }
+            config.global.hardStopAfter = d
+        case "log":
+            guard let target = args.first, let t = LogTarget(rawValue: target) else {
+                fail(line, "only 'log stdout' and 'log stderr' are supported (syslog targets are not)")
+                return
+            }
+            config.global.logTarget = t
+        default:
+            if let reason = Keywords.pendingGlobal[keyword] {
+                fail(line, "not supported: \(reason)")
+            } else {
+                unknown(line, candidates: Keywords.global, section: "global")
+            }
+        }
+    }
+
+    private func unknown(_ line: ConfigLine, candidates: [String], section: String) {
+        let keyword = line.words[0]
+        let near = nearestKeyword(to: keyword, in: candidates + Keywords.sections).map { " (did you mean '\($0)'?)" } ?? ""
+        fail(line, "unknown keyword in '\(section)' section\(near)")
+    }
+
+    // MARK: proxies
+
+    /// Applies a change to the options of whatever the current section configures.
+    private func withOptions(_ change: (inout ProxyOptions) -> Void) {
+        switch section {
+        case .defaults: change(&defaults)
+        case .frontend(let i): change(&config.frontends[i].options)
+        case .backend(let name): change(&config.backends[name]!.options)
+        case .listen(let i, let name):
+            change(&config.frontends[i].options)
+            change(&config.backends[name]!.options)
+        default: break
+        }
+    }
+
+    private func proxyKeyword(_ line: ConfigLine, in kind: SectionKind) {
+        let keyword = line.words[0]
+        let args = line.words.dropFirst()
+        guard let allowed = Keywords.proxy[keyword] else {
+            if let reason = Keywords.pendingProxy[keyword] {
+                fail(line, "not supported: \(reason)")
+            } else {
+                unknown(line, candidates: Keywords.proxy.keys.sorted(), section: kind.rawValue)
+            }
+            return
+        }
+        guard allowed.contains(kind) else {
+            let places = SectionKind.allCases.filter { allowed.contains($0) }.map(\.rawValue).joined(separator: ", ")
+            fail(line, "not allowed in a '\(kind.rawValue)' section (allowed in: \(places))")
+            return
+        }
+        switch keyword {
+        case "mode":
+            guard args.count == 1 else { fail(line, "expects 'http'"); return }
+            if args.first != "http" {
+                fail(line, args.first == "tcp" ? "mode tcp is not supported yet; only 'mode http'" : "unknown mode '\(args.first!)'; expected 'http'")
+            }
+        case "bind": bind(line)
+        case "default_backend":
+            guard args.count == 1 else { fail(line, "expects one backend name"); return }
+            let name = args.first!
+            switch section {
+            case .defaults: defaultBackendName = (name, line.number)
+            case .frontend(let i), .listen(let i, _):
+                config.frontends[i].defaultBackend = name
+                backendReferences.append((name, line.number, keyword))
+            default: break
+            }
+        case "use_backend":
+            guard args.count >= 3 else { fail(line, "expects 'use_backend NAME if|unless CONDITION'"); return }
+            do {
+                let condition = try ACLParser.condition(args.dropFirst(), acls: acls)
+                let rule = BackendSwitchingRule(backend: args.first!, condition: condition, line: line.number)
+                if case .frontend(let i) = section { config.frontends[i].switchingRules.append(rule) }
+                if case .listen(let i, _) = section { config.frontends[i].switchingRules.append(rule) }
+                backendReferences.append((args.first!, line.number, keyword))
+            } catch { fail(line, error.message) }
+        case "acl":
+            guard args.count >= 2 else { fail(line, "expects 'acl NAME FETCH [flags] PATTERN…'"); return }
+            let name = args.first!
+            guard name.allSatisfy({ $0.isLetter || $0.isNumber || "_-.:".contains($0) }) else {
+                fail(line, "invalid ACL name '\(name)': letters, digits, '_', '-', '.', ':' only"); return
+            }
+            do {
+                let criterion = try ACLParser.criterion(args.dropFirst())
+                acls[name, default: ACL(name: name, criteria: [])].criteria.append(criterion)
+            } catch { fail(line, error.message) }
+        case "balance":
+            guard let algorithm = args.first else { fail(line, "expects an algorithm: roundrobin"); return }
+            if let b = BalanceAlgorithm(rawValue: algorithm), args.count == 1 {
+                withOptions { $0.balance = b }
+            } else if let reason = Keywords.pendingBalance[algorithm.split(separator: "(").first.map(String.init) ?? algorithm] {
+                fail(line, "algorithm '\(algorithm)': \(reason)")
+            } else {
+                fail(line, "unknown algorithm '\(algorithm)'; supported: roundrobin")
+            }
+        case "server": server(line)
+        case "default-server":
+            var params = ServerParameters()
+            withOptions { params = $0.defaultServer }
+            if serverParameters(line, args[...], into: &params) { withOptions { $0.defaultServer = params } }
+        case "timeout": timeout(line)
+        case "option": option(line)
+        case "http-request": httpRequest(line)
+        case "maxconn":
+            if let n = positiveInt(line, args) { withOptions { $0.maxconn = n } }
+        case "retries":
+            guard args.count == 1, let n = Int(args.first!), n >= 0, n <= 100 else { fail(line, "expects a number of retries from 0 to 100"); return }
+            withOptions { $0.retries = n }
+        case "log":
+            guard args.count == 1, args.first == "global" else {
+                fail(line, "only 'log global' is supported in proxies (targets are set in 'global')"); return
+            }
+        default:
+            preconditionFailure("keyword '\(keyword)' is in Keywords.proxy but has no handler")
+        }
+    }
+
+    private func positiveInt(_ line: ConfigLine, _ args: ArraySlice<String>) -> Int? {
+        guard args.count == 1, let n = Int(args.first!), n > 0 else {
+            fail(line, "expects one positive number"); return nil
+        }
+        return n
+    }
+
+    private func bind(_ line: ConfigLine) {
+        guard line.words.count >= 2 else { fail(line, "expects an address such as ':80' or '127.0.0.1:8080'"); return }
+        guard case .frontend(let i) = section, true else {
+            if case .listen(let i, _) = section { bindInto(i, line) }
+            return
+        }
+        bindInto(i, line)
+    }
+
+    private func bindInto(_ index: Int, _ line: ConfigLine) {
+        for param in line.words.dropFirst(2) {
+            if let reason = Keywords.pendingBindParameters[param] {
+                fail(line, "bind parameter '\(param)': \(reason)", keyword: "bind"); return
+            }
+            fail(line, "unknown bind parameter '\(param)'", keyword: "bind"); return
+        }
+        // `bind :80,:8080` lists several addresses, as in HAProxy.
+        for spec in line.words[1].split(separator: ",") {
+            guard let (host, port) = parseAddress(String(spec)) else {
+                fail(line, "invalid address '\(spec)': expected [HOST]:PORT, e.g. ':80', '127.0.0.1:8080', '[::1]:80'"); continue
+            }
+            config.frontends[index].binds.append(BindAddress(host: host.isEmpty || host == "*" ? "0.0.0.0" : host, port: port, line: line.number))
+        }
+    }
+
+    private func server(_ line: ConfigLine) {
+        guard line.words.count >= 3 else { fail(line, "expects 'server NAME HOST:PORT [weight N]'"); return }
+        let name = line.words[1]
+        let backendName: String
+        switch section {
+        case .backend(let n), .listen(_, let n): backendName = n
+        default: return
+        }
+        var backend = config.backends[backendName]!
+        if let other = backend.servers.first(where: { $0.name == name }) {
+            fail(line, "a server named '\(name)' already exists in backend '\(backendName)' (line \(other.line))"); return
+        }
+        guard let (host, port) = parseAddress(line.words[2]), !host.isEmpty, host != "*" else {
+            fail(line, "invalid address '\(line.words[2])': expected HOST:PORT"); return
+        }
+        var params = backend.options.defaultServer
+        guard serverParameters(line, line.words.dropFirst(3), into: &params) else { return }
+        backend.servers.append(Server(name: name, host: host, port: port, weight: params.weight, line: line.number))
+        config.backends[backendName] = backend
+    }
+
+    /// Parses `weight N …`; returns false (after reporting) on any error.
+    private func serverParameters(_ line: ConfigLine, _ words: ArraySlice<String>, into params: inout ServerParameters) -> Bool {
+        var rest = words
+        while let word = rest.first {
+            rest = rest.dropFirst()
+            switch word {
+            case "weight":
+                guard let value = rest.first, let w = Int(value), (0...256).contains(w) else {
+                    fail(line, "'weight' expects a number from 0 to 256"); return false
+                }
+                params.weight = w
+                rest = rest.dropFirst()
+            default:
+                if let reason = Keywords.pendingServerParameters[word] {
+                    fail(line, "server parameter '\(word)': \(reason)")
+                } else {
+                    let near = nearestKeyword(to: word, in: Keywords.serverParameters + Keywords.pendingServerParameters.keys.sorted()).map { " (did you mean '\($0)'?)" } ?? ""
+                    fail(line, "unknown server parameter '\(word)'\(near)")
+                }
+                return false
+            }
+        }
+        return true
+    }
+
+    private func timeout(_ line: ConfigLine) {
+        guard line.words.count == 3 else { fail(line, "expects 'timeout NAME VALUE', e.g. 'timeout connect 5s'"); return }
+        let name = line.words[1]
+        guard let value = ConfigDuration(parsing: line.words[2]) else {
+            fail(line, "invalid time '\(line.words[2])': a number with an optional unit us, ms, s, m, h, d"); return
+        }
+        switch name {
+        case "connect": withOptions { $0.timeouts.connect = value }
+        case "client": withOptions { $0.timeouts.client = value }
+        case "server": withOptions { $0.timeouts.server = value }
+        case "http-request": withOptions { $0.timeouts.httpRequest = value }
+        case "http-keep-alive": withOptions { $0.timeouts.httpKeepAlive = value }
+        default:
+            if let reason = Keywords.pendingTimeouts[name] {
+                fail(line, "timeout '\(name)': \(reason)")
+            } else {
+                let near = nearestKeyword(to: name, in: Keywords.timeouts).map { " (did you mean '\($0)'?)" } ?? ""
+                fail(line, "unknown timeout '\(name)'\(near)")
+            }
+        }
+    }
+
+    private func option(_ line: ConfigLine) {
+        guard line.words.count >= 2 else { fail(line, "expects an option name, e.g. 'option forwardfor'"); return }
+        let name = line.words[1]
+        let args = line.words.dropFirst(2)
+        switch name {
+        case "forwardfor":
+            var ff = ForwardFor()
+            var rest = args
+            while let word = rest.first {
+                rest = rest.dropFirst()
+                guard word == "header", let header = rest.first else {
+                    fail(line, "option forwardfor: only 'header NAME' is supported after it"); return
+                }
+                ff.header = header
+                rest = rest.dropFirst()
+            }
+            withOptions { $0.forwardFor = ff }
+        case "httplog", "dontlognull", "http-keep-alive":
+            guard args.isEmpty else { fail(line, "option \(name) takes no argument"); return }
+            if name == "httplog" { withOptions { $0.httpLog = true } }
+            if name == "dontlognull" { withOptions { $0.dontLogNull = true } }
+        default:
+            if let reason = Keywords.pendingOptions[name] {
+                fail(line, "option '\(name)': \(reason)")
+            } else {
+                let near = nearestKeyword(to: name, in: Keywords.options).map { " (did you mean '\($0)'?)" } ?? ""
+                fail(line, "unknown option '\(name)'\(near)")
+            }
+        }
+    }
+
+    private func httpRequest(_ line: ConfigLine) {
+        guard line.words.count >= 3 else { fail(line, "expects an action: set-header, add-header or del-header"); return }
+        let action = line.words[1]
+        var words = line.words.dropFirst(2)
+        // The condition starts at the first `if`/`unless`.
+        var condition: Condition?
+        if let at = words.firstIndex(where: { $0 == "if" || $0 == "unless" }) {
+            do { condition = try ACLParser.condition(words[at...], acls: acls) } catch { fail(line, error.message); return }
+            words = words[..<at]
+        }
+        let rule: HeaderRule.Action
+        switch action {
+        case "set-header", "add-header":
+            guard words.count == 2 else { fail(line, "'\(action)' expects NAME VALUE (quote a value with spaces)"); return }
+            do {
+                let value = try ValueFormatParser.parse(words.last!)
+                rule = action == "set-header" ? .set(name: words.first!, value: value) : .add(name: words.first!, value: value)
+            } catch { fail(line, error.message); return }
+        case "del-header":
+            guard words.count == 1 else { fail(line, "'del-header' expects one header name"); return }
+            rule = .delete(name: words.first!)
+        default:
+            let near = nearestKeyword(to: action, in: Keywords.httpRequestActions).map { " (did you mean '\($0)'?)" } ?? ""
+            fail(line, "unsupported http-request action '\(action)'\(near)"); return
+        }
+        let headerRule = HeaderRule(action: rule, condition: condition, line: line.number)
+        switch section {
+        case .frontend(let i), .listen(let i, _): config.frontends[i].requestRules.append(headerRule)
+        case .backend(let n): config.backends[n]!.requestRules.append(headerRule)
+        default: break
+        }
+    }
+
+    // MARK: validation
+
+    /// Cross-section checks that need the whole file: referenced backends exist, frontends
+    /// listen somewhere, no two frontends bind the same address, timeouts are set.
+    func finish() {
+        for ref in backendReferences where config.backends[ref.name] == nil {
+            let near = nearestKeyword(to: ref.name, in: Array(config.backends.keys)).map { " (did you mean '\($0)'?)" } ?? ""
+            errors.append(ConfigError(file: file, line: ref.line, keyword: ref.keyword, message: "no backend named '\(ref.name)'\(near)"))
+        }
+        var seen: [String: String] = [:]
+        for frontend in config.frontends {
+            if frontend.binds.isEmpty {
+                errors.append(ConfigError(file: file, line: frontend.line, keyword: "frontend", message: "frontend '\(frontend.name)' has no 'bind' line"))
+            }
+            for bind in frontend.binds {
+                let key = "\(bind.host):\(bind.port)"
+                if let other = seen[key] {
+                    errors.append(ConfigError(file: file, line: bind.line, keyword: "bind", message: "\(key) is already bound by frontend '\(other)'"))
+                }
+                seen[key] = frontend.name
+            }
+            let t = frontend.options.timeouts
+            if t.client == nil { warn(frontend.line, "timeout", "frontend '\(frontend.name)' has no 'timeout client': idle clients are never closed") }
+        }
+        for backend in config.backends.values.sorted(by: { $0.line < $1.line }) {
+            if backend.options.timeouts.connect == nil { warn(backend.line, "timeout", "backend '\(backend.name)' has no 'timeout connect'") }
+            if backend.options.timeouts.server == nil { warn(backend.line, "timeout", "backend '\(backend.name)' has no 'timeout server': a stuck server holds requests forever") }
+            if backend.servers.isEmpty { warn(backend.line, "backend", "backend '\(backend.name)' has no server: every request gets 503") }
+        }
+    }
+}
+
+/// `HOST:PORT`, `:PORT`, `*:PORT`, `[V6]:PORT`. Returns nil when the port is missing or invalid.
+func parseAddress(_ text: String) -> (String, Int)? {
+    var host: Substring
+    var portText: Substring
+    if text.hasPrefix("[") {
+        guard let close = text.firstIndex(of: "]") else { return nil }
+        host = text[text.index(after: text.startIndex)..<close]
+        let after = text[text.index(after: close)...]
+        guard after.hasPrefix(":") else { return nil }
+        portText = after.dropFirst()
+    } else {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        host = text[..<colon]
+        portText = text[text.index(after: colon)...]
+        if host.contains(":") { return nil }  // bare IPv6 needs brackets
+    }
+    guard let port = Int(portText), (1...65535).contains(port) else { return nil }
+    guard host.allSatisfy({ $0.isLetter || $0.isNumber || ".-_:*".contains($0) }) else { return nil }
+    return (String(host), port)
+}

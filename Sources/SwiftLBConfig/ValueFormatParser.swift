@@ -1,0 +1,46 @@
+/// Parses header values such as `%[src]` or `https://%[req.hdr(host)]%[path]`.
+///
+/// Only the sample fetches SwiftLB evaluates are accepted; anything else (a converter such as
+/// `,lower`, a `%T` log variable) is refused at parse time rather than sent out verbatim.
+enum ValueFormatParser {
+    static let fetches: [String: SampleFetch] = [
+        "src": .src, "src_port": .srcPort, "dst": .dst, "dst_port": .dstPort,
+        "method": .method, "path": .path, "query": .query, "url": .url,
+    ]
+
+    static func parse(_ text: String) throws(ParseFailure) -> ValueFormat {
+        var parts: [ValueFormat.Part] = []
+        var literal = ""
+        var rest = Substring(text)
+        while let percent = rest.firstIndex(of: "%") {
+            literal += rest[..<percent]
+            let after = rest[rest.index(after: percent)...]
+            if after.hasPrefix("%") {
+                literal += "%"
+                rest = after.dropFirst()
+                continue
+            }
+            guard after.hasPrefix("["), let close = after.firstIndex(of: "]") else {
+                throw ParseFailure("unsupported format in '\(text)': only %[fetch] and %% are supported")
+            }
+            let expr = String(after[after.index(after: after.startIndex)..<close])
+            if !literal.isEmpty { parts.append(.literal(literal)); literal = "" }
+            parts.append(.fetch(try fetch(expr, in: text)))
+            rest = after[after.index(after: close)...]
+        }
+        literal += rest
+        if !literal.isEmpty { parts.append(.literal(literal)) }
+        return ValueFormat(parts: parts)
+    }
+
+    private static func fetch(_ expr: String, in text: String) throws(ParseFailure) -> SampleFetch {
+        if let f = fetches[expr] { return f }
+        for prefix in ["req.hdr(", "hdr("] where expr.hasPrefix(prefix) && expr.hasSuffix(")") {
+            let name = expr.dropFirst(prefix.count).dropLast()
+            if !name.isEmpty && !name.contains(",") { return .header(name.lowercased()) }
+        }
+        let known = Array(fetches.keys) + ["req.hdr(name)"]
+        let near = nearestKeyword(to: expr, in: known).map { " (did you mean '\($0)'?)" } ?? ""
+        throw ParseFailure("unsupported sample fetch '%[\(expr)]' in '\(text)'\(near)")
+    }
+}

@@ -1,0 +1,92 @@
+import Atomics
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Enforces `maxconn` on one listening socket: when the frontend (or the whole process) holds
+/// its maximum of client connections, the listener stops accepting; new clients wait in the
+/// kernel's backlog, as with HAProxy, instead of being refused. Accepting resumes when a
+/// client connection closes.
+///
+/// Sits in the server channel's pipeline, in front of NIO's accept handler. One accept read
+/// may return a few sockets at once; one over the limit is closed at once.
+final class AcceptLimiter: ChannelDuplexHandler {
+    typealias InboundIn = any Channel
+    typealias OutboundIn = Never
+
+    private let limit: Int
+    private let open = ManagedAtomic<Int>(0)
+    private let processWide: ProcessConnectionCount
+    private var context: ChannelHandlerContext?
+    private var readPending = false
+
+    init(limit: Int, processWide: ProcessConnectionCount) {
+        self.limit = limit
+        self.processWide = processWide
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        processWide.register(NIOLoopBound(self, eventLoop: context.eventLoop))
+    }
+
+    private var full: Bool { open.load(ordering: .relaxed) >= limit || processWide.full }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let child = unwrapInboundIn(data)
+        if full {
+            child.close(promise: nil)
+            return
+        }
+        open.wrappingIncrement(ordering: .relaxed)
+        processWide.count.wrappingIncrement(ordering: .relaxed)
+        child.closeFuture.whenComplete { [open, processWide] _ in
+            open.wrappingDecrement(ordering: .relaxed)
+            processWide.connectionClosed()
+        }
+        context.fireChannelRead(data)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if full {
+            if !readPending {
+                readPending = true
+                processWide.paused.wrappingIncrement(ordering: .relaxed)
+            }
+        } else {
+            context.read()
+        }
+    }
+
+    /// Runs on the listener's event loop after a connection closed somewhere.
+    func resumeIfPossible() {
+        guard readPending, !full, let context else { return }
+        readPending = false
+        processWide.paused.wrappingDecrement(ordering: .relaxed)
+        context.read()
+    }
+}
+
+/// The process-wide connection count behind `global maxconn`, and the listeners to wake when
+/// it drops. Waking costs nothing while no listener is paused (the common case).
+final class ProcessConnectionCount: Sendable {
+    let limit: Int
+    let count = ManagedAtomic<Int>(0)
+    let paused = ManagedAtomic<Int>(0)
+    private let listeners = NIOLockedValueBox<[NIOLoopBound<AcceptLimiter>]>([])
+
+    init(limit: Int) { self.limit = limit }
+
+    var full: Bool { count.load(ordering: .relaxed) >= limit }
+
+    func register(_ limiter: NIOLoopBound<AcceptLimiter>) {
+        listeners.withLockedValue { $0.append(limiter) }
+    }
+
+    func connectionClosed() {
+        count.wrappingDecrement(ordering: .relaxed)
+        guard paused.load(ordering: .relaxed) > 0 else { return }
+        for limiter in listeners.withLockedValue({ $0 }) {
+            limiter.eventLoop.execute { limiter.value.resumeIfPossible() }
+        }
+    }
+}

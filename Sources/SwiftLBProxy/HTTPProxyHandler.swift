@@ -1,0 +1,555 @@
+import NIOCore
+import NIOHTTP1
+import SwiftLBConfig
+
+/// The client side of a proxied HTTP/1.1 connection: one request at a time (NIO's
+/// `HTTPServerPipelineHandler` in front of it queues pipelined requests and keeps responses in
+/// order), each routed to a backend, sent over a pooled or new upstream connection on this
+/// same event loop, and streamed back with backpressure in both directions.
+///
+/// States: `idle` (waiting for a request head, under the http-request/keep-alive timer),
+/// `exchanging` (one `Exchange` in flight), `closing` (a final response was written or the
+/// connection is going away; nothing more is read).
+final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        case idle
+        case exchanging(Exchange)
+        case closing
+
+        var hasExchange: Bool { if case .exchanging = self { true } else { false } }
+    }
+
+    private let frontend: RuntimeFrontend
+    private let loop: LoopState
+    private let headGuard: RequestHeadGuard
+    private var context: ChannelHandlerContext!
+    private var state: State = .idle
+    private var readPending = false
+    private var idleTimer: Scheduled<Void>?
+    /// Whether the idle timer is the http-request one (a request has started arriving).
+    private var idleTimerIsRequestTimer = false
+    private var requestsServed = 0
+    /// When the first byte of the current request arrived (for the TR timer).
+    private var requestStart: NIODeadline?
+    private var clientAddress = "-"
+
+    init(frontend: RuntimeFrontend, loop: LoopState, headGuard: RequestHeadGuard) {
+        self.frontend = frontend
+        self.loop = loop
+        self.headGuard = headGuard
+    }
+
+    private var timeouts: Timeouts { frontend.config.options.timeouts }
+
+    // MARK: channel lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        headGuard.onFirstByte = { [unowned self] in self.firstByteArrived() }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let channel = context.channel
+        loop.clients[ObjectIdentifier(channel)] = channel
+        if let remote = channel.remoteAddress, let ip = remote.ipAddress {
+            clientAddress = "\(ip):\(remote.port ?? 0)"
+        }
+        armIdleTimer()
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        loop.clients.removeValue(forKey: ObjectIdentifier(context.channel))
+        cancelIdleTimer()
+        if case .exchanging(let ex) = state {
+            // The client went away mid-exchange: the upstream connection is in an unknown
+            // state, so it is closed rather than pooled.
+            ex.log.termination = ex.requestEnded ? "CD" : "CR"
+            abandon(ex)
+            writeLog(ex.log)
+        }
+        state = .closing
+        context.fireChannelInactive()
+    }
+
+    // MARK: client → proxy
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            guard case .idle = state else { return }
+            startExchange(head)
+        case .body(let buffer):
+            guard case .exchanging(let ex) = state, !ex.requestEnded else { return }
+            ex.bodyBytes += buffer.readableBytes
+            ex.lastClientActivity = .now()
+            send(.body(.byteBuffer(buffer)), in: ex, flush: false)
+        case .end(let trailers):
+            headGuard.requestEnded()
+            guard case .exchanging(let ex) = state, !ex.requestEnded else { return }
+            ex.requestEnded = true
+            send(.end(trailers), in: ex, flush: true)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .exchanging(let ex) = state, ex.headSent { ex.upstream?.flush() }
+        context.fireChannelReadComplete()
+    }
+
+    /// Reads from the client are held back while the request cannot move on: no upstream yet,
+    /// or the upstream's send buffer is full.
+    func read(context: ChannelHandlerContext) {
+        if case .exchanging(let ex) = state, !(ex.headSent && (ex.upstream?.isWritable ?? false)) {
+            readPending = true
+            return
+        }
+        context.read()
+    }
+
+    private func resumeClientReads() {
+        guard readPending else { return }
+        readPending = false
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, case .exchanging(let ex) = state {
+            ex.upstream?.resumeReading()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if case .closing = state {
+            context.close(promise: nil)
+            return
+        }
+        let status: ErrorResponse
+        switch error {
+        case RequestHeadGuard.Violation.requestLineTooLong: status = .uriTooLong
+        case RequestHeadGuard.Violation.headersTooLarge, HTTPParserError.headerOverflow: status = .headersTooLarge
+        case is HTTPParserError: status = .badRequest
+        default:
+            // I/O errors (reset by peer…): nothing to answer.
+            if case .exchanging(let ex) = state {
+                ex.log.termination = "CD"
+                abandon(ex)
+                writeLog(ex.log)
+            }
+            state = .closing
+            context.close(promise: nil)
+            return
+        }
+        var record: AccessLogRecord
+        if case .exchanging(let ex) = state {
+            if ex.responseHeadSent {
+                // The response is under way: a broken request body can only end the connection.
+                ex.log.termination = "CD"
+                abandon(ex)
+                writeLog(ex.log)
+                state = .closing
+                context.close(promise: nil)
+                return
+            }
+            abandon(ex)
+            record = ex.log
+        } else {
+            record = newRecord()
+        }
+        record.termination = "PR"
+        respondError(status, record: record, version: .http1_1, headReceived: state.hasExchange)
+    }
+
+    // MARK: exchange
+
+    private func newRecord() -> AccessLogRecord {
+        var record = AccessLogRecord(client: clientAddress, acceptDate: loop.log.date(wallClockNow()), frontend: frontend.name)
+        if let requestStart { record.tr = millisecondsBetween(requestStart, .now()) }
+        return record
+    }
+
+    private func startExchange(_ head: HTTPRequestHead) {
+        cancelIdleTimer()
+        let now = NIODeadline.now()
+        var record = newRecord()
+        record.tr = millisecondsBetween(requestStart ?? now, now)
+        record.requestLine = "\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)"
+        requestStart = nil
+
+        if let problem = RequestValidator.problem(in: head) {
+            record.termination = "PR"
+            _ = problem
+            respondError(.badRequest, record: record, version: head.version)
+            return
+        }
+        let facts = RequestFacts(head: head, source: context.channel.remoteAddress, destination: context.channel.localAddress)
+        var backend = frontend.defaultBackend
+        for (condition, target) in frontend.rules where condition.evaluate(facts) {
+            backend = target
+            break
+        }
+        guard let backend else {
+            record.termination = "PR"
+            respondError(.serviceUnavailable, record: record, version: head.version)
+            return
+        }
+        record.backend = backend.name
+        let upstreamHead = RequestRewriter.upstreamHead(head, facts: facts, frontend: frontend.config, backend: backend.config)
+        let ex = Exchange(clientHead: head, upstreamHead: upstreamHead, backend: backend,
+                          closeClient: !head.isKeepAlive, log: record, start: now)
+        ex.pending.append(.head(upstreamHead))
+        state = .exchanging(ex)
+        dispatch(ex, freshConnection: false)
+    }
+
+    /// Picks a server and gets a connection to it: an idle pooled one if there is one, else a
+    /// new one. Called again for each retry.
+    private func dispatch(_ ex: Exchange, freshConnection: Bool) {
+        guard let server = loop.pickServer(ex.backend, excluding: ex.excluded) else {
+            ex.log.termination = ex.attempts == 0 ? "SC" : ex.log.termination
+            fail(ex, ex.attempts == 0 ? .serviceUnavailable : ex.lastFailure ?? .badGateway)
+            return
+        }
+        ex.server = server
+        ex.attempts += 1
+        ex.log.server = server.name
+        ex.log.retries = ex.attempts - 1
+        if !freshConnection, let pooled = loop.takeIdle(server) {
+            ex.log.tc = 0
+            attach(pooled, to: ex)
+            return
+        }
+        let connectStart = NIODeadline.now()
+        let timeout = ex.backend.config.options.timeouts.connect.map { TimeAmount.nanoseconds($0.nanoseconds) }
+        UpstreamHandler.connect(to: server, loop: loop, timeout: timeout).assumeIsolated().whenComplete { result in
+            guard case .exchanging(let current) = self.state, current === ex else {
+                // The client left while we were connecting.
+                if case .success(let handler) = result { handler.close() }
+                return
+            }
+            switch result {
+            case .success(let handler):
+                ex.log.tc = millisecondsBetween(connectStart, .now())
+                self.attach(handler, to: ex)
+            case .failure(let error):
+                let timedOut = (error as? ChannelError).map { if case .connectTimeout = $0 { true } else { false } } ?? false
+                ex.lastFailure = timedOut ? .gatewayTimeout : .badGateway
+                ex.log.termination = timedOut ? "sC" : "SC"
+                self.retryOrFail(ex, excludeCurrent: true)
+            }
+        }
+    }
+
+    private func retryOrFail(_ ex: Exchange, excludeCurrent: Bool) {
+        if excludeCurrent, let server = ex.server { ex.excluded.insert(server.index) }
+        if ex.attempts <= ex.backend.config.options.retries {
+            dispatch(ex, freshConnection: !excludeCurrent)
+        } else {
+            fail(ex, ex.lastFailure ?? .badGateway)
+        }
+    }
+
+    private func attach(_ upstream: UpstreamHandler, to ex: Exchange) {
+        upstream.lease(to: self)
+        ex.upstream = upstream
+        ex.headSent = true
+        let parts = ex.pending
+        ex.pending.removeAll()
+        for part in parts { upstream.send(part, flush: false) }
+        upstream.flush()
+        ex.requestSentAt = .now()
+        ex.lastServerActivity = .now()
+        ex.lastClientActivity = .now()
+        armExchangeTimer(ex)
+        if upstream.isWritable { resumeClientReads() }
+    }
+
+    private func send(_ part: HTTPClientRequestPart, in ex: Exchange, flush: Bool) {
+        if ex.headSent, let upstream = ex.upstream {
+            upstream.send(part, flush: flush)
+            ex.lastServerActivity = .now()
+        } else if !ex.headSent {
+            ex.pending.append(part)
+        }
+    }
+
+    // MARK: upstream → client
+
+    var clientIsWritable: Bool { context.channel.isWritable }
+
+    func upstreamReceived(_ part: HTTPClientResponsePart) {
+        guard case .exchanging(let ex) = state else { return }
+        ex.lastServerActivity = .now()
+        switch part {
+        case .head(let head):
+            if head.status.code < 200 && head.status.code != 101 {
+                // 100 Continue and friends: only an HTTP/1.1 client may see them.
+                if ex.clientHead.version.minor >= 1 {
+                    context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: head.status, headers: head.headers))), promise: nil)
+                }
+                return
+            }
+            if head.status.code == 101 {
+                // We removed Upgrade from the request; a switch is a protocol violation here.
+                ex.lastFailure = .badGateway
+                ex.log.termination = "SH"
+                abandon(ex)
+                fail(ex, .badGateway)
+                return
+            }
+            ex.log.status = Int(head.status.code)
+            ex.log.trsp = ex.requestSentAt.map { millisecondsBetween($0, .now()) } ?? -1
+            ex.responseHeadSent = true
+            context.write(wrapOutboundOut(.head(clientResponseHead(head, for: ex))), promise: nil)
+        case .body(let buffer):
+            ex.log.bytesOut += buffer.readableBytes
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        case .end(let trailers):
+            ex.responseEnded = true
+            finish(ex, trailers: trailers)
+        }
+    }
+
+    /// The response head as the client receives it: the client's HTTP version, hop-by-hop
+    /// headers removed, and a close-delimited body for an HTTP/1.0 client when the server
+    /// sent no Content-Length (a 1.0 client cannot read chunked encoding).
+    private func clientResponseHead(_ head: HTTPResponseHead, for ex: Exchange) -> HTTPResponseHead {
+        var headers = head.headers
+        RequestRewriter.removeHopByHop(&headers)
+        let clientIs10 = ex.clientHead.version.minor == 0
+        if clientIs10 && !headers.contains(name: "content-length") && ex.clientHead.method != .HEAD
+            && head.status.mayHaveResponseBody {
+            headers.remove(name: "transfer-encoding")
+            ex.closeClient = true
+        }
+        if ex.closeClient {
+            headers.add(name: "connection", value: "close")
+        } else if clientIs10 {
+            headers.add(name: "connection", value: "keep-alive")
+        }
+        return HTTPResponseHead(version: clientIs10 ? .http1_0 : .http1_1, status: head.status, headers: headers)
+    }
+
+    func upstreamReadComplete() {
+        context.flush()
+    }
+
+    func upstreamWritabilityChanged(isWritable: Bool) {
+        if isWritable { resumeClientReads() }
+    }
+
+    func upstreamFailed(_ error: any Error) {
+        upstreamLost(garbage: error is HTTPParserError)
+    }
+
+    func upstreamClosed() {
+        upstreamLost(garbage: false)
+    }
+
+    /// The upstream connection ended before the response did.
+    private func upstreamLost(garbage: Bool) {
+        guard case .exchanging(let ex) = state, let upstream = ex.upstream, !ex.responseEnded else { return }
+        ex.upstream = nil
+        ex.exchangeTimer?.cancel()
+        if ex.responseHeadSent {
+            // Part of the response is already with the client: all we can do is stop.
+            ex.log.termination = "SD"
+            writeLog(ex.log)
+            state = .closing
+            context.close(promise: nil)
+            return
+        }
+        ex.lastFailure = .badGateway
+        ex.log.termination = "SH"
+        // A reused connection the server closed just as we sent: the request never reached
+        // the application, or it is safe to repeat. Anything else is not replayed.
+        let replayable = !garbage && upstream.wasReused && ex.isIdempotent && ex.bodyBytes == 0 && ex.requestEnded
+        if replayable && ex.attempts <= ex.backend.config.options.retries {
+            ex.headSent = false
+            ex.pending = [.head(ex.upstreamHead), .end(nil)]
+            retryOrFail(ex, excludeCurrent: false)
+        } else {
+            fail(ex, .badGateway)
+        }
+    }
+
+    /// The response is complete: return the upstream connection to the pool when both sides
+    /// finished cleanly, log, and either wait for the next request or close.
+    private func finish(_ ex: Exchange, trailers: HTTPHeaders?) {
+        ex.exchangeTimer?.cancel()
+        ex.log.ta = millisecondsBetween(ex.start, .now())
+        if let upstream = ex.upstream, let server = ex.server {
+            ex.upstream = nil
+            upstream.delegate = nil
+            if ex.requestEnded {
+                loop.putIdle(upstream, server: server)
+            } else {
+                // The server answered before the request body ended (e.g. 413): the rest of the
+                // body can go nowhere, so both connections end with this response.
+                upstream.close()
+                ex.closeClient = true
+            }
+        }
+        writeLog(ex.log)
+        requestsServed += 1
+        // State changes before the write: writing `.end` lets the pipeline handler deliver the
+        // next pipelined request synchronously, which must find us idle.
+        if ex.closeClient {
+            state = .closing
+            context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
+                self.context.close(promise: nil)
+            }
+        } else {
+            state = .idle
+            armIdleTimer()
+            context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+        }
+    }
+
+    /// Ends an exchange that will not complete: its upstream connection is closed, not pooled.
+    private func abandon(_ ex: Exchange) {
+        ex.exchangeTimer?.cancel()
+        if let upstream = ex.upstream {
+            ex.upstream = nil
+            upstream.close()
+        }
+    }
+
+    /// The exchange failed before any response byte reached the client: answer with an error.
+    private func fail(_ ex: Exchange, _ status: ErrorResponse) {
+        abandon(ex)
+        ex.log.ta = millisecondsBetween(ex.start, .now())
+        respondError(status, record: ex.log, version: ex.clientHead.version)
+    }
+
+    /// Answers with a generated error and closes. `headReceived` says whether the HTTP pipeline
+    /// saw a request head; without one the bytes go straight to the socket.
+    private func respondError(_ status: ErrorResponse, record: AccessLogRecord, version: HTTPVersion, headReceived: Bool = true) {
+        cancelIdleTimer()
+        var record = record
+        record.status = status.rawValue
+        record.bytesOut = status.body.utf8.count
+        writeLog(record)
+        state = .closing
+        guard headReceived else {
+            headGuard.respondAndClose(status.wireBytes)
+            return
+        }
+        var body = context.channel.allocator.buffer(capacity: status.body.utf8.count)
+        body.writeString(status.body)
+        context.write(wrapOutboundOut(.head(status.head(version: version))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+            self.context.close(promise: nil)
+        }
+    }
+
+    private func writeLog(_ record: AccessLogRecord) {
+        guard frontend.config.options.httpLog else { return }
+        loop.log.append(record.line)
+    }
+
+    // MARK: timers
+
+    /// The idle timer: `timeout http-request` for the first request (and from the first byte
+    /// of any request), `timeout http-keep-alive` between requests.
+    private func armIdleTimer() {
+        cancelIdleTimer()
+        let first = requestsServed == 0
+        idleTimerIsRequestTimer = first
+        let duration = first ? (timeouts.httpRequest ?? timeouts.client)
+            : (timeouts.httpKeepAlive ?? timeouts.httpRequest ?? timeouts.client)
+        guard let duration else { return }
+        scheduleIdleTimer(duration)
+    }
+
+    private func scheduleIdleTimer(_ duration: ConfigDuration) {
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(duration.nanoseconds)) {
+            self.idleTimerFired()
+        }
+    }
+
+    private func cancelIdleTimer() {
+        idleTimer?.cancel()
+        idleTimer = nil
+    }
+
+    private func firstByteArrived() {
+        requestStart = .now()
+        guard case .idle = state, !idleTimerIsRequestTimer else { return }
+        // The keep-alive wait is over; the request must now complete within http-request.
+        cancelIdleTimer()
+        idleTimerIsRequestTimer = true
+        if let t = timeouts.httpRequest ?? timeouts.client { scheduleIdleTimer(t) }
+    }
+
+    private func idleTimerFired() {
+        idleTimer = nil
+        guard case .idle = state else { return }
+        if headGuard.headBytesSeen > 0 {
+            var record = newRecord()
+            record.termination = "cR"
+            respondError(.requestTimeout, record: record, version: .http1_1, headReceived: false)
+        } else {
+            // An idle keep-alive connection (or one that never sent a byte) closes silently.
+            state = .closing
+            context.close(promise: nil)
+        }
+    }
+
+    /// One timer per exchange for two inactivity limits: `timeout server` (nothing from or to the
+    /// server) and `timeout client` (nothing from the client while its request is incomplete).
+    /// It is rescheduled lazily rather than reset on every read, which would cost a timer
+    /// cancel+schedule per packet.
+    private func armExchangeTimer(_ ex: Exchange) {
+        ex.exchangeTimer?.cancel()
+        let server = ex.backend.config.options.timeouts.server.map { $0.nanoseconds }
+        let client = ex.requestEnded ? nil : timeouts.client.map { $0.nanoseconds }
+        var deadline: NIODeadline?
+        if let server { deadline = ex.lastServerActivity + .nanoseconds(server) }
+        if let client {
+            let d = ex.lastClientActivity + .nanoseconds(client)
+            deadline = deadline.map { min($0, d) } ?? d
+        }
+        guard let deadline else { return }
+        ex.exchangeTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+            self.exchangeTimerFired(ex)
+        }
+    }
+
+    private func exchangeTimerFired(_ ex: Exchange) {
+        guard case .exchanging(let current) = state, current === ex, !ex.responseEnded else { return }
+        let now = NIODeadline.now()
+        if let server = ex.backend.config.options.timeouts.server, now >= ex.lastServerActivity + .nanoseconds(server.nanoseconds) {
+            if ex.responseHeadSent {
+                ex.log.termination = "sD"
+                abandon(ex)
+                writeLog(ex.log)
+                state = .closing
+                context.close(promise: nil)
+            } else {
+                ex.log.termination = "sH"
+                fail(ex, .gatewayTimeout)
+            }
+            return
+        }
+        if !ex.requestEnded, let client = timeouts.client, now >= ex.lastClientActivity + .nanoseconds(client.nanoseconds) {
+            ex.log.termination = "cD"
+            if ex.responseHeadSent {
+                abandon(ex)
+                writeLog(ex.log)
+                state = .closing
+                context.close(promise: nil)
+            } else {
+                fail(ex, .requestTimeout)
+            }
+            return
+        }
+        armExchangeTimer(ex)
+    }
+}

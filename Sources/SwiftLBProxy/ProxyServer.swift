@@ -1,0 +1,120 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import SwiftLBConfig
+
+/// The HTTP data path of one SwiftLB process: one event loop per core, every frontend's
+/// listeners bound on all of them, and the per-loop state the exchanges share.
+public final class ProxyServer: Sendable {
+    public let runtime: ProxyRuntime
+    private let group: MultiThreadedEventLoopGroup
+    private let loops: LoopStates
+    private let logger: Logger
+    private let listeners = NIOLockedValueBox<[any Channel]>([])
+    private let connections: ProcessConnectionCount
+
+    /// - Parameters:
+    ///   - threads: event loops; nil takes `nbthread` from the configuration, else one per core.
+    ///   - accessLogFD: where access-log lines are written (stdout unless `log stderr`).
+    public init(runtime: ProxyRuntime, threads: Int? = nil, logger: Logger) {
+        self.runtime = runtime
+        let count = threads ?? runtime.configuration.global.nbthread ?? System.coreCount
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: count)
+        let fd: Int32 = runtime.configuration.global.logTarget == .stderr ? 2 : 1
+        self.loops = LoopStates(group: group, runtime: runtime, logFD: fd)
+        self.logger = logger
+        self.connections = ProcessConnectionCount(limit: runtime.configuration.global.maxconn)
+    }
+
+    /// Binds every `bind` of every frontend. A port that cannot be bound fails the start with
+    /// the frontend, address and line in the message.
+    public func start() async throws {
+        for frontend in runtime.frontends {
+            for bind in frontend.config.binds {
+                let channel: any Channel
+                do {
+                    channel = try await makeBootstrap(frontend).bind(host: bind.host, port: bind.port).get()
+                } catch {
+                    throw ConfigError(file: runtime.configuration.file, line: bind.line, keyword: "bind",
+                                      message: "frontend '\(frontend.name)': cannot bind \(bind.host):\(bind.port): \(error)")
+                }
+                listeners.withLockedValue { $0.append(channel) }
+                logger.info("frontend \(frontend.name) listening on \(channel.localAddress.map { "\($0)" } ?? "?")")
+            }
+        }
+    }
+
+    /// The addresses actually bound (useful with port 0 in tests).
+    public var boundAddresses: [SocketAddress] {
+        listeners.withLockedValue { $0.compactMap(\.localAddress) }
+    }
+
+    private func makeBootstrap(_ frontend: RuntimeFrontend) -> ServerBootstrap {
+        let loops = self.loops
+        let limit = min(frontend.config.options.maxconn ?? runtime.configuration.global.maxconn, runtime.configuration.global.maxconn)
+        let connections = self.connections
+        return ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptLimiter(limit: limit, processWide: connections))
+                }
+            }
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let loop = loops.state(for: channel.eventLoop)
+                    let sync = channel.pipeline.syncOperations
+                    let headGuard = RequestHeadGuard()
+                    var limits = NIOHTTPDecoderLimitConfiguration()
+                    limits.maxHeaderListSize = headGuard.maxHeaderBlock
+                    limits.maxHeaderFieldSize = headGuard.maxHeaderBlock
+                    limits.maxHeaderFieldCount = 101  // HAProxy's default tune.http.maxhdr
+                    try sync.addHandler(headGuard)
+                    try sync.configureHTTPServerPipeline(
+                        withPipeliningAssistance: true,
+                        withErrorHandling: false,
+                        withEncoderConfiguration: .init(),
+                        withDecoderLimitConfiguration: limits
+                    )
+                    try sync.addHandler(HTTPProxyHandler(frontend: frontend, loop: loop, headGuard: headGuard))
+                }
+            }
+    }
+
+    /// Graceful stop: stop accepting, let every in-flight request finish (idle keep-alive
+    /// connections close at once, busy ones after their response), then close what is left
+    /// once `grace` has passed, and shut the event loops down.
+    public func stop(grace: TimeAmount) async {
+        let channels = listeners.withLockedValue { $0 }
+        for channel in channels { try? await channel.close() }
+        for state in loops.all {
+            try? await state.eventLoop.submit {
+                for client in state.clients.values {
+                    client.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+                }
+            }.get()
+        }
+        let deadline = NIODeadline.now() + grace
+        while NIODeadline.now() < deadline {
+            var open = 0
+            for state in loops.all {
+                open += (try? await state.eventLoop.submit { state.clients.count }.get()) ?? 0
+            }
+            if open == 0 { break }
+            try? await Task.sleep(nanoseconds: 50_000_000)
+        }
+        for state in loops.all {
+            try? await state.eventLoop.submit {
+                for client in state.clients.values { client.close(promise: nil) }
+                state.closeAllIdle()
+                state.log.flush()
+            }.get()
+        }
+        try? await group.shutdownGracefully()
+    }
+}

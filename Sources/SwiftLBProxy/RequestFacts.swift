@@ -1,0 +1,90 @@
+import NIOCore
+import NIOHTTP1
+import SwiftLBConfig
+
+/// What ACLs and `%[fetch]` values read from one request: its head and the two socket ends.
+struct RequestFacts {
+    let head: HTTPRequestHead
+    let source: SocketAddress?
+    let destination: SocketAddress?
+
+    var path: Substring {
+        let uri = head.uri[...]
+        return uri.firstIndex(of: "?").map { uri[..<$0] } ?? uri
+    }
+
+    var query: Substring {
+        let uri = head.uri[...]
+        return uri.firstIndex(of: "?").map { uri[uri.index(after: $0)...] } ?? ""
+    }
+
+    /// Every value of a sample; headers may have several lines, each is a separate value.
+    func samples(_ fetch: SampleFetch) -> [Substring] {
+        switch fetch {
+        case .method: return [head.method.rawValue[...]]
+        case .path: return [path]
+        case .query: return [query]
+        case .url: return [head.uri[...]]
+        case .header(let name): return head.headers[name].map { $0[...] }
+        case .src: return [(source?.ipAddress ?? "")[...]]
+        case .srcPort: return [source?.port.map(String.init)?[...] ?? ""]
+        case .dst: return [(destination?.ipAddress ?? "")[...]]
+        case .dstPort: return [destination?.port.map(String.init)?[...] ?? ""]
+        }
+    }
+
+    /// The first value, as `%[fetch]` uses it in a header value.
+    func value(_ fetch: SampleFetch) -> String {
+        samples(fetch).first.map(String.init) ?? ""
+    }
+}
+
+extension ACLCriterion {
+    func matches(_ facts: RequestFacts) -> Bool {
+        if let constant { return constant }
+        let values = facts.samples(fetch)
+        if method == .found { return !values.isEmpty }
+        for raw in values {
+            let value = caseInsensitive ? raw.lowercased()[...] : raw
+            if method == .regex {
+                if regexes.contains(where: { $0.matches(String(value)) }) { return true }
+                continue
+            }
+            let bytes = value.utf8
+            for pattern in patterns {
+                switch method {
+                case .exact: if bytes.elementsEqual(pattern) { return true }
+                case .prefix: if bytes.starts(with: pattern) { return true }
+                case .suffix: if bytes.count >= pattern.count && bytes.suffix(pattern.count).elementsEqual(pattern) { return true }
+                case .substring:
+                    if pattern.isEmpty || String(value).contains(String(decoding: pattern, as: UTF8.self)) { return true }
+                case .regex, .found: break
+                }
+            }
+        }
+        return false
+    }
+}
+
+extension Condition {
+    /// OR of ANDs, inverted for `unless`.
+    func evaluate(_ facts: RequestFacts) -> Bool {
+        let result = alternatives.contains { terms in
+            terms.allSatisfy { term in term.acl.criteria.contains { $0.matches(facts) } != term.negated }
+        }
+        return result != inverted
+    }
+}
+
+extension ValueFormat {
+    func render(_ facts: RequestFacts) -> String {
+        var out = ""
+        for part in parts {
+            switch part {
+            case .literal(let text): out += text
+            case .fetch(let fetch): out += facts.value(fetch)
+            }
+        }
+        return out
+    }
+}
