@@ -1,10 +1,10 @@
-/// One balancing algorithm. Each event loop owns its own instance per backend, so picking a
-/// server takes no lock; the spread is exact per loop and therefore over the whole process.
-/// (HAProxy's `struct lb_ops`: one file per algorithm behind one interface.)
-protocol Balancer {
-    /// The next server, skipping the indexes in `excluded` (servers that already failed this
-    /// request). nil when no eligible server is left.
-    mutating func pick(excluding excluded: ServerSet) -> Int?
+/// One balancing algorithm, shared by every event loop of a backend. (HAProxy's
+/// `struct lb_ops`: one file per algorithm behind one interface.) Implementations must be
+/// lock-free: they run on the data path of every loop at once.
+protocol Balancer: Sendable {
+    /// The next server index, skipping `excluded` (servers that already failed this request).
+    /// nil when no eligible server is left.
+    func pick(excluding excluded: ServerSet) -> Int?
 }
 
 /// A small set of server indexes (a backend has at most 64 servers per retry-exclusion set;

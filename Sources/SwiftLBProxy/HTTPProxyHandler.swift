@@ -210,7 +210,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     /// Picks a server and gets a connection to it: an idle pooled one if there is one, else a
     /// new one. Called again for each retry.
     private func dispatch(_ ex: Exchange, freshConnection: Bool) {
-        guard let server = loop.pickServer(ex.backend, excluding: ex.excluded) else {
+        guard let server = ex.backend.pickServer(excluding: ex.excluded) else {
             ex.log.termination = ex.attempts == 0 ? "SC" : ex.log.termination
             fail(ex, ex.attempts == 0 ? .serviceUnavailable : ex.lastFailure ?? .badGateway)
             return

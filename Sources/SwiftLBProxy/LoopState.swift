@@ -2,7 +2,7 @@ import NIOCore
 import NIOPosix
 
 /// Everything one event loop owns on the data path: its idle upstream connections, its
-/// balancer state, its access-log buffer and its open client channels. Because a client
+/// access-log buffer and its open client channels. Because a client
 /// channel and its upstream channel live on the same loop, none of this needs a lock.
 final class LoopState {
     let eventLoop: any EventLoop
@@ -11,7 +11,6 @@ final class LoopState {
     /// Idle keep-alive connections per server id, most recently used last (LIFO keeps few
     /// connections warm and lets the rest time out on the server side).
     private var idle: [Int: [UpstreamHandler]] = [:]
-    private var balancers: [RoundRobinBalancer]
     /// Client channels, for graceful stop.
     var clients: [ObjectIdentifier: any Channel] = [:]
     static let maxIdlePerServer = 256
@@ -20,11 +19,6 @@ final class LoopState {
         self.eventLoop = eventLoop
         self.runtime = runtime
         self.log = AccessLogWriter(fd: logFD, eventLoop: eventLoop)
-        self.balancers = runtime.backends.map { RoundRobinBalancer(weights: $0.servers.map(\.weight)) }
-    }
-
-    func pickServer(_ backend: RuntimeBackend, excluding excluded: ServerSet) -> RuntimeServer? {
-        balancers[backend.index].pick(excluding: excluded).map { backend.servers[$0] }
     }
 
     /// An idle connection to `server` that is still open, or nil.

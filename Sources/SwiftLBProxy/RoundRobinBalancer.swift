@@ -1,24 +1,43 @@
-/// Smooth weighted round robin (the algorithm nginx uses; HAProxy's `roundrobin` gives the same
-/// spread): every pick adds each weight to a running score, takes the highest score and
-/// subtracts the total. Weights 5:1:1 give a,a,b,a,c,a,a rather than a burst of five a's.
-struct RoundRobinBalancer: Balancer {
-    private let weights: [Int]
-    private var scores: [Int]
+import Atomics
+
+/// Weighted round robin, process-wide and lock-free.
+///
+/// The order is precomputed once with the smooth weighted round-robin rule (nginx's; HAProxy's
+/// `roundrobin` spreads the same way): weights 5:1:1 give a,a,b,a,c,a,a rather than a burst of
+/// five a's. Each pick takes the next slot with one atomic increment, so consecutive requests
+/// go to consecutive slots whichever event loop they arrive on, and a failed server is not
+/// picked again by the very next request.
+final class RoundRobinBalancer: Balancer {
+    private let schedule: [Int]
+    private let serverCount: Int
+    private let next = ManagedAtomic<Int>(0)
 
     init(weights: [Int]) {
-        self.weights = weights
-        self.scores = [Int](repeating: 0, count: weights.count)
+        serverCount = weights.count
+        var scores = [Int](repeating: 0, count: weights.count)
+        let total = weights.reduce(0, +)
+        var schedule: [Int] = []
+        schedule.reserveCapacity(total)
+        for _ in 0..<total {
+            var best = -1
+            for i in weights.indices where weights[i] > 0 {
+                scores[i] += weights[i]
+                if best < 0 || scores[i] > scores[best] { best = i }
+            }
+            scores[best] -= total
+            schedule.append(best)
+        }
+        self.schedule = schedule
     }
 
-    mutating func pick(excluding excluded: ServerSet) -> Int? {
-        var best: Int?
-        var total = 0
-        for i in weights.indices where weights[i] > 0 && !excluded.contains(i) {
-            scores[i] += weights[i]
-            total += weights[i]
-            if best == nil || scores[i] > scores[best!] { best = i }
+    func pick(excluding excluded: ServerSet) -> Int? {
+        guard !schedule.isEmpty else { return nil }
+        let start = next.loadThenWrappingIncrement(ordering: .relaxed)
+        // Walk on from our slot past excluded servers; one lap is enough to see them all.
+        for offset in 0..<schedule.count {
+            let server = schedule[(start &+ offset) % schedule.count & Int.max]
+            if !excluded.contains(server) { return server }
         }
-        if let best { scores[best] -= total }
-        return best
+        return nil
     }
 }

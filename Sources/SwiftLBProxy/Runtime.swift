@@ -59,16 +59,22 @@ final class RuntimeFrontend: Sendable {
 }
 
 final class RuntimeBackend: Sendable {
-    /// Position in `ProxyRuntime.backends`: indexes per-loop balancer state without hashing.
+    /// Position in `ProxyRuntime.backends`.
     let index: Int
     let config: Backend
     let servers: [RuntimeServer]
+    let balancer: any Balancer
     var name: String { config.name }
 
     init(index: Int, config: Backend, servers: [RuntimeServer]) {
         self.index = index
         self.config = config
         self.servers = servers
+        self.balancer = RoundRobinBalancer(weights: servers.map(\.weight))
+    }
+
+    func pickServer(excluding excluded: ServerSet) -> RuntimeServer? {
+        balancer.pick(excluding: excluded).map { servers[$0] }
     }
 }
 

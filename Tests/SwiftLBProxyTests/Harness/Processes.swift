@@ -1,0 +1,137 @@
+import Foundation
+import XCTest
+
+/// Paths every loopback test needs: the repository, the built `swiftlb`, the fixtures.
+enum Paths {
+    static let repository: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// `swift test` builds the executable next to the test bundle.
+    static var swiftlb: String {
+        let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("swiftlb").path
+        if FileManager.default.isExecutableFile(atPath: besideTests) { return besideTests }
+        return repository.appendingPathComponent(".build/debug/swiftlb").path
+    }
+
+    static let fixtures = repository.appendingPathComponent("Tests/fixtures")
+}
+
+/// A scratch directory removed when the test ends.
+final class TempDirectory {
+    let path: String
+    init() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("swiftlb-test-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        path = base.path
+    }
+    func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+    func write(_ name: String, _ text: String) throws -> String {
+        let p = file(name)
+        try text.write(toFile: p, atomically: true, encoding: .utf8)
+        return p
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// A free loopback TCP port (bound to 0, read back, released).
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+/// Waits until something accepts TCP connections on the port (bounded).
+func waitForPort(_ port: Int, timeout: TimeInterval = 15) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        close(fd)
+        if rc == 0 { return true }
+        usleep(50_000)
+    }
+    return false
+}
+
+/// A child process the test started and will end by its PID, whatever happens.
+final class ChildProcess {
+    let process = Process()
+    let stdoutPath: String
+    let stderrPath: String
+
+    init(_ executable: String, _ arguments: [String], logDirectory: TempDirectory, name: String) throws {
+        stdoutPath = logDirectory.file("\(name).out")
+        stderrPath = logDirectory.file("\(name).err")
+        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+
+    func signal(_ sig: Int32) { if process.isRunning { kill(pid, sig) } }
+
+    /// Waits for exit (bounded); returns the exit status or nil if still running.
+    func waitForExit(timeout: TimeInterval) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    /// Resident set size in KiB, from /proc.
+    var rssKiB: Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
+        }
+        return 0
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        kill(pid, SIGTERM)
+        if waitForExit(timeout: 5) == nil { kill(pid, SIGKILL); _ = waitForExit(timeout: 5) }
+    }
+
+    deinit { stop() }
+}
+
+/// Runs a command to completion (bounded by the command's own options) and returns its output.
+@discardableResult
+func runCommand(_ executable: String, _ arguments: [String]) -> (status: Int32, out: String, err: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    do { try p.run() } catch { return (-1, "", "\(error)") }
+    // Read before waiting so a large output cannot block the child.
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+/// curl with a hard time limit, so no test can hang on it.
+@discardableResult
+func curl(_ arguments: [String], maxTime: Int = 30) -> (status: Int32, out: String, err: String) {
+    runCommand("/usr/bin/curl", ["-sS", "--max-time", "\(maxTime)"] + arguments)
+}

@@ -1,0 +1,62 @@
+import Foundation
+
+/// A plain TCP client for what curl will not send: malformed requests, pipelining, one byte
+/// at a time. Every read is bounded by `timeout`.
+final class RawClient {
+    private let fd: Int32
+
+    init(port: Int, timeout: TimeInterval = 5) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard rc == 0 else { close(fd); throw HarnessError("connect to \(port) failed: errno \(errno)") }
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    func send(_ text: String) { send(Array(text.utf8)) }
+
+    func send(_ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Foundation.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+
+    /// Reads until the peer closes or `timeout` passes without data; `closed` tells which.
+    func readAll() -> (text: String, closed: Bool) {
+        var data = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n > 0 { data.append(contentsOf: buffer[0..<n]); continue }
+            return (String(decoding: data, as: UTF8.self), n == 0 || (n < 0 && errno == ECONNRESET))
+        }
+    }
+
+    /// Reads until `marker` has appeared `count` times, the peer closes, or the timeout.
+    func read(until marker: String, count: Int = 1) -> String {
+        var text = ""
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while text.components(separatedBy: marker).count - 1 < count {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            text += String(decoding: buffer[0..<n], as: UTF8.self)
+        }
+        return text
+    }
+
+    deinit { close(fd) }
+}
+
+/// The status code of the first response in `text`, or 0.
+func statusCode(_ text: String) -> Int {
+    let parts = text.split(separator: " ", maxSplits: 2)
+    guard parts.count >= 2, parts[0].hasPrefix("HTTP/") else { return 0 }
+    return Int(parts[1]) ?? 0
+}
