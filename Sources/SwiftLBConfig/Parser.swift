@@ -58,6 +58,8 @@ final class SectionParser {
     private var acls: [String: ACL] = [:]
     /// Where each backend is referenced, so an unknown name is reported at the referring line.
     private var backendReferences: [(name: String, line: Int, keyword: String)] = []
+    /// Frontends with at least one `bind` line, valid or not (a bad one is reported once).
+    private var frontendsWithBindLines: Set<String> = []
 
     init(file: String) {
         self.file = file
@@ -301,6 +303,7 @@ final class SectionParser {
     }
 
     private func bindInto(_ index: Int, _ line: ConfigLine) {
+        frontendsWithBindLines.insert(config.frontends[index].name)
         for param in line.words.dropFirst(2) {
             if let reason = Keywords.pendingBindParameters[param] {
                 fail(line, "bind parameter '\(param)': \(reason)", keyword: "bind"); return
@@ -416,8 +419,12 @@ final class SectionParser {
     }
 
     private func httpRequest(_ line: ConfigLine) {
-        guard line.words.count >= 3 else { fail(line, "expects an action: set-header, add-header or del-header"); return }
+        guard line.words.count >= 2 else { fail(line, "expects an action: set-header, add-header or del-header"); return }
         let action = line.words[1]
+        guard Keywords.httpRequestActions.contains(action) else {
+            let near = nearestKeyword(to: action, in: Keywords.httpRequestActions).map { " (did you mean '\($0)'?)" } ?? ""
+            fail(line, "unsupported http-request action '\(action)'\(near)"); return
+        }
         var words = line.words.dropFirst(2)
         // The condition starts at the first `if`/`unless`.
         var condition: Condition?
@@ -459,7 +466,7 @@ final class SectionParser {
         }
         var seen: [String: String] = [:]
         for frontend in config.frontends {
-            if frontend.binds.isEmpty {
+            if frontend.binds.isEmpty && !frontendsWithBindLines.contains(frontend.name) {
                 errors.append(ConfigError(file: file, line: frontend.line, keyword: "frontend", message: "frontend '\(frontend.name)' has no 'bind' line"))
             }
             for bind in frontend.binds {

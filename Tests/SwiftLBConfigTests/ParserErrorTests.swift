@@ -1,0 +1,119 @@
+import XCTest
+@testable import SwiftLBConfig
+
+/// Every way lb.conf can be wrong, and the exact place each error points at.
+final class ParserErrorTests: XCTestCase {
+    /// Parses `text`, expects exactly one error, and checks its line, keyword and message.
+    private func expectError(_ text: String, line: Int, keyword: String, _ message: String,
+                             file: StaticString = #filePath, at: UInt = #line) {
+        do {
+            _ = try ConfigParser.parse(text: text, file: "lb.conf")
+            XCTFail("no error for:\n\(text)", file: file, line: at)
+        } catch {
+            XCTAssertEqual(error.errors.count, 1, "\(error)", file: file, line: at)
+            guard let e = error.errors.first else { return }
+            XCTAssertEqual(e.file, "lb.conf", file: file, line: at)
+            XCTAssertEqual(e.line, line, "\(e)", file: file, line: at)
+            XCTAssertEqual(e.keyword, keyword, "\(e)", file: file, line: at)
+            XCTAssertTrue(e.message.contains(message), "'\(e.message)' lacks '\(message)'", file: file, line: at)
+            XCTAssertTrue(e.description.hasPrefix("lb.conf:\(line): '\(keyword)': "), e.description, file: file, line: at)
+        }
+    }
+
+    private let fe = "frontend fe\n    bind :80\n    default_backend b\nbackend b\n    server s 127.0.0.1:80\n"
+
+    func testUnknownKeywordsNameTheNearestKnownOne() {
+        expectError("global\n    maxcon 10\n", line: 2, keyword: "maxcon", "did you mean 'maxconn'?")
+        expectError(fe + "    balanse roundrobin\n", line: 6, keyword: "balanse", "did you mean 'balance'?")
+        expectError(fe + "    timeout sever 1s\n", line: 6, keyword: "timeout", "unknown timeout 'sever' (did you mean 'server'?)")
+        expectError(fe + "    option fowardfor\n", line: 6, keyword: "option", "did you mean 'forwardfor'?")
+        expectError(fe + "    server t 127.0.0.1:81 wieght 2\n", line: 6, keyword: "server", "did you mean 'weight'?")
+        expectError("frontnd x\n", line: 1, keyword: "frontnd", "did you mean 'frontend'?")
+        expectError(fe + "    http-request set-heder A b\n", line: 6, keyword: "http-request", "did you mean 'set-header'?")
+        expectError("frontend fe\n    bind :80\n    acl a path_bgn /x\n", line: 3, keyword: "acl", "did you mean 'path_beg'?")
+    }
+
+    func testKeywordsOfLaterWorkAreRefusedNotIgnored() {
+        expectError(fe + "    cookie SERVERID insert\n", line: 6, keyword: "cookie", "sticky sessions are not implemented yet")
+        expectError(fe + "    option httpchk GET /\n", line: 6, keyword: "option", "health checks are not implemented yet")
+        expectError(fe + "    server t 127.0.0.1:81 check\n", line: 6, keyword: "server", "health checks are not implemented yet")
+        expectError(fe + "    balance leastconn\n", line: 6, keyword: "balance", "not implemented yet")
+        expectError("frontend fe\n    bind :443 ssl crt x.pem\n", line: 2, keyword: "bind", "TLS termination is not implemented yet")
+        expectError("vrrp vip\n    interface eth0\n    priority 100\n", line: 1, keyword: "vrrp", "VIP elector is not implemented yet")
+        expectError(fe + "    timeout tunnel 1h\n", line: 6, keyword: "timeout", "WebSocket tunnels are not implemented yet")
+        expectError("global\n    daemon\n", line: 2, keyword: "daemon", "foreground")
+        expectError(fe + "    mode tcp\n", line: 6, keyword: "mode", "mode tcp is not supported yet")
+    }
+
+    func testKeywordsInTheWrongSection() {
+        expectError("backend b\n    bind :80\n", line: 2, keyword: "bind", "not allowed in a 'backend' section")
+        expectError("frontend f\n    bind :80\n    server s 1.2.3.4:80\n", line: 3, keyword: "server", "not allowed in a 'frontend' section")
+        expectError("defaults\n    use_backend b if TRUE\n", line: 2, keyword: "use_backend", "not allowed in a 'defaults' section")
+        expectError("    bind :80\n", line: 1, keyword: "bind", "outside of any section")
+    }
+
+    func testBadValues() {
+        expectError("global\n    maxconn -1\n", line: 2, keyword: "maxconn", "positive number")
+        expectError("global\n    nbthread 1000\n", line: 2, keyword: "nbthread", "at most 64")
+        expectError("global\n    log 127.0.0.1:514 local0\n", line: 2, keyword: "log", "only 'log stdout'")
+        expectError(fe + "    timeout server 5q\n", line: 6, keyword: "timeout", "invalid time '5q'")
+        expectError(fe + "    server t 127.0.0.1 \n", line: 6, keyword: "server", "invalid address '127.0.0.1'")
+        expectError(fe + "    server t 127.0.0.1:70000\n", line: 6, keyword: "server", "invalid address")
+        expectError(fe + "    server s 127.0.0.1:81\n", line: 6, keyword: "server", "a server named 's' already exists in backend 'b' (line 5)")
+        expectError(fe + "    server t 127.0.0.1:81 weight 300\n", line: 6, keyword: "server", "'weight' expects a number from 0 to 256")
+        expectError(fe + "    retries many\n", line: 6, keyword: "retries", "0 to 100")
+        expectError("frontend f\n    bind nowhere\n", line: 2, keyword: "bind", "invalid address 'nowhere'")
+        expectError("frontend f\n    bind :80\n    mode ftp\n", line: 3, keyword: "mode", "unknown mode 'ftp'")
+        expectError(fe + "    log 10.0.0.1\n", line: 6, keyword: "log", "only 'log global'")
+        expectError("frontend f\n    bind :80\n    option forwardfor except 10.0.0.0/8\n", line: 3, keyword: "option", "only 'header NAME'")
+        expectError("frontend f\n    bind :80\n    option httplog clf\n", line: 3, keyword: "option", "takes no argument")
+        expectError(fe + "    default-server weight x\n", line: 6, keyword: "default-server", "'weight' expects")
+    }
+
+    func testACLAndConditionErrors() {
+        let head = "frontend f\n    bind :80\n    default_backend b\n"
+        let tail = "backend b\n    server s 127.0.0.1:1\n"
+        expectError(head + "    acl bad path_reg ^(unclosed\n" + tail, line: 4, keyword: "acl", "invalid regular expression '^(unclosed'")
+        expectError(head + "    acl a path_beg\n" + tail, line: 4, keyword: "acl", "no pattern")
+        expectError(head + "    acl a hdr() x\n" + tail, line: 4, keyword: "acl", "needs a header name")
+        expectError(head + "    acl a path_beg -z /x\n" + tail, line: 4, keyword: "acl", "unsupported ACL flag '-z'")
+        expectError(head + "    acl a path_beg -m nope /x\n" + tail, line: 4, keyword: "acl", "'-m' needs one of")
+        expectError(head + "    acl 'a b' path_beg /x\n" + tail, line: 4, keyword: "acl", "invalid ACL name")
+        expectError(head + "    acl api path_beg /api\n    use_backend b if apii\n" + tail, line: 5, keyword: "use_backend", "no ACL named 'apii' is declared before this line (did you mean 'api'?)")
+        expectError(head + "    use_backend b when TRUE\n" + tail, line: 4, keyword: "use_backend", "expected 'if' or 'unless'")
+        expectError(head + "    use_backend b if TRUE ||\n" + tail, line: 4, keyword: "use_backend", "ends with '||'")
+        expectError(head + "    use_backend b if { path_beg /x\n" + tail, line: 4, keyword: "use_backend", "'{' without a matching '}'")
+        expectError(head + "    http-request set-header X %[rand]\n" + tail, line: 4, keyword: "http-request", "unsupported sample fetch '%[rand]'")
+        expectError(head + "    http-request set-header X %T\n" + tail, line: 4, keyword: "http-request", "only %[fetch] and %% are supported")
+        expectError(head + "    http-request set-header X\n" + tail, line: 4, keyword: "http-request", "expects NAME VALUE")
+        expectError(head + "    http-request deny\n" + tail, line: 4, keyword: "http-request", "unsupported http-request action 'deny'")
+    }
+
+    func testCrossSectionErrors() {
+        expectError("frontend f\n    bind :80\n    default_backend nodes\nbackend node\n    server s 127.0.0.1:1\n",
+                    line: 3, keyword: "default_backend", "no backend named 'nodes' (did you mean 'node'?)")
+        expectError("frontend f\n    default_backend b\nbackend b\n", line: 1, keyword: "frontend", "has no 'bind' line")
+        expectError("frontend f\n    bind :80\nfrontend g\n    bind :80\n", line: 4, keyword: "bind", ":80 is already bound by frontend 'f'")
+        expectError("backend b\nbackend b\n", line: 2, keyword: "backend", "a backend named 'b' already exists (line 1)")
+        expectError("frontend f\n    bind :80\nfrontend f\n", line: 3, keyword: "frontend", "a frontend named 'f' already exists")
+        expectError("frontend\n", line: 1, keyword: "frontend", "missing name")
+        expectError("global\n    pidfile \"unterminated\n", line: 2, keyword: "pidfile", "unterminated quote")
+    }
+
+    func testAllErrorsOfAFileAreReportedAtOnce() {
+        do {
+            _ = try ConfigParser.parse(text: "global\n    maxcon 1\n    nbthred 2\nfrontend f\n    bind :80\n    balance roundrobin\n", file: "x.conf")
+            XCTFail("expected errors")
+        } catch {
+            XCTAssertEqual(error.errors.map(\.line), [2, 3, 6])
+        }
+    }
+
+    func testUnreadableFile() {
+        XCTAssertThrowsError(try ConfigParser.parse(contentsOf: "/nonexistent/lb.conf")) { error in
+            let e = (error as! ConfigErrors).errors[0]
+            XCTAssertEqual(e.file, "/nonexistent/lb.conf")
+            XCTAssertTrue(e.message.contains("cannot read file"))
+        }
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+import XCTest
+@testable import SwiftLBConfig
+
+/// Every keyword lb.conf accepts, and the value it produces.
+final class ParserTests: XCTestCase {
+    private func parse(_ text: String) throws -> Configuration {
+        do { return try ConfigParser.parse(text: text, file: "test.conf") } catch {
+            XCTFail("unexpected errors:\n\(error)")
+            throw error
+        }
+    }
+
+    func testSampleLbConfOfTheRepositoryParses() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("lb.conf").path
+        let config = try ConfigParser.parse(contentsOf: path)
+        XCTAssertEqual(config.global.maxconn, 20000)
+        XCTAssertEqual(config.frontends.map(\.name), ["hipchat_http"])
+        XCTAssertEqual(config.frontends[0].binds, [BindAddress(host: "0.0.0.0", port: 80, line: config.frontends[0].binds[0].line)])
+        XCTAssertEqual(config.frontends[0].defaultBackend, "hipchat_nodes")
+        let nodes = try XCTUnwrap(config.backends["hipchat_nodes"])
+        XCTAssertEqual(nodes.servers.map(\.name), ["node1", "node2", "node3"])
+        XCTAssertEqual(nodes.servers.map(\.host), ["192.168.122.100", "192.168.122.101", "192.168.122.102"])
+        XCTAssertEqual(nodes.options.timeouts.server, .seconds(60))
+        XCTAssertNotNil(nodes.options.forwardFor)
+        XCTAssertTrue(config.warnings.isEmpty, "\(config.warnings)")
+    }
+
+    func testGlobalKeywords() throws {
+        let config = try parse("""
+            global
+                maxconn 500
+                nbthread 2
+                pidfile /tmp/x.pid
+                log stderr
+                hard-stop-after 5s
+            """)
+        XCTAssertEqual(config.global.maxconn, 500)
+        XCTAssertEqual(config.global.nbthread, 2)
+        XCTAssertEqual(config.global.pidfile, "/tmp/x.pid")
+        XCTAssertEqual(config.global.logTarget, .stderr)
+        XCTAssertEqual(config.global.hardStopAfter, .seconds(5))
+    }
+
+    func testDefaultsAreInheritedAndResetByTheNextDefaults() throws {
+        let config = try parse("""
+            defaults
+                mode http
+                timeout connect 3s
+                timeout client 30s
+                timeout server 31s
+                timeout http-request 4s
+                timeout http-keep-alive 500
+                option forwardfor header X-Real-IP
+                option httplog
+                option dontlognull
+                option http-keep-alive
+                maxconn 100
+                retries 2
+                balance roundrobin
+                default-server weight 7
+                default_backend first
+            frontend f1
+                bind 127.0.0.1:8080
+            backend first
+                server a 10.0.0.1:80
+                server b 10.0.0.2:80 weight 3
+            defaults
+                timeout client 1s
+            frontend f2
+                bind :8081,:8082
+                maxconn 9
+                default_backend first
+            """)
+        let f1 = config.frontends[0]
+        XCTAssertEqual(f1.defaultBackend, "first")
+        XCTAssertEqual(f1.options.timeouts.connect, .seconds(3))
+        XCTAssertEqual(f1.options.timeouts.httpRequest, .seconds(4))
+        XCTAssertEqual(f1.options.timeouts.httpKeepAlive, .milliseconds(500))
+        XCTAssertEqual(f1.options.forwardFor?.header, "X-Real-IP")
+        XCTAssertTrue(f1.options.httpLog)
+        XCTAssertTrue(f1.options.dontLogNull)
+        XCTAssertEqual(f1.options.maxconn, 100)
+        let first = try XCTUnwrap(config.backends["first"])
+        XCTAssertEqual(first.options.retries, 2)
+        XCTAssertEqual(first.options.timeouts.server, .seconds(31))
+        XCTAssertEqual(first.servers.map(\.weight), [7, 3])
+        let f2 = config.frontends[1]
+        XCTAssertEqual(f2.options.timeouts.client, .seconds(1))
+        XCTAssertNil(f2.options.timeouts.connect, "a new defaults section starts from scratch")
+        XCTAssertNil(f2.options.forwardFor)
+        XCTAssertEqual(f2.options.maxconn, 9)
+        XCTAssertEqual(f2.binds.map(\.port), [8081, 8082])
+        XCTAssertEqual(f2.binds.map(\.host), ["0.0.0.0", "0.0.0.0"])
+    }
+
+    func testListenIsAFrontendAndABackend() throws {
+        let config = try parse("""
+            listen app
+                bind [::1]:8080
+                timeout server 2s
+                server s1 localhost:9000
+            """)
+        XCTAssertEqual(config.frontends.first?.name, "app")
+        XCTAssertEqual(config.frontends.first?.defaultBackend, "app")
+        XCTAssertEqual(config.frontends.first?.binds.first?.host, "::1")
+        XCTAssertEqual(config.backends["app"]?.servers.first?.host, "localhost")
+        XCTAssertEqual(config.backends["app"]?.options.timeouts.server, .seconds(2))
+    }
+
+    func testACLsConditionsAndSwitchingRules() throws {
+        let config = try parse("""
+            frontend fe
+                bind :80
+                acl api path_beg /api/ /v2/
+                acl api path_end .json
+                acl host hdr(Host) -i Chat.Example.Test
+                acl img path -m sub /img
+                acl re path_reg ^/item/[0-9]+$
+                acl post method POST
+                use_backend b if api host || re
+                use_backend b unless !post
+                use_backend b if { url_beg /x } TRUE
+                http-request set-header X-Fwd "%[src]:%[src_port] %[req.hdr(host)] 100%%"
+                http-request add-header X-A b if api
+                http-request del-header Cookie unless host
+                default_backend b
+            backend b
+                server s 127.0.0.1:1
+            """)
+        let fe = config.frontends[0]
+        XCTAssertEqual(fe.switchingRules.count, 3)
+        let first = fe.switchingRules[0].condition
+        XCTAssertEqual(first.alternatives.count, 2)
+        XCTAssertEqual(first.alternatives[0].map(\.acl.name), ["api", "host"])
+        XCTAssertEqual(first.alternatives[0][0].acl.criteria.count, 2, "two 'acl api' lines OR together")
+        XCTAssertEqual(first.alternatives[0][1].acl.criteria[0].fetch, .header("host"))
+        XCTAssertTrue(first.alternatives[0][1].acl.criteria[0].caseInsensitive)
+        XCTAssertEqual(first.alternatives[0][1].acl.criteria[0].patterns, [Array("chat.example.test".utf8)])
+        XCTAssertEqual(first.alternatives[1][0].acl.criteria[0].regexes.count, 1)
+        XCTAssertTrue(fe.switchingRules[1].condition.inverted)
+        XCTAssertTrue(fe.switchingRules[1].condition.alternatives[0][0].negated)
+        XCTAssertEqual(fe.switchingRules[2].condition.alternatives[0].map(\.acl.name), ["{anonymous}", "TRUE"])
+        XCTAssertEqual(fe.requestRules.count, 3)
+        guard case .set(let name, let value) = fe.requestRules[0].action else { return XCTFail() }
+        XCTAssertEqual(name, "X-Fwd")
+        XCTAssertEqual(value.parts, [.fetch(.src), .literal(":"), .fetch(.srcPort), .literal(" "), .fetch(.header("host")), .literal(" 100%")])
+        XCTAssertNotNil(fe.requestRules[1].condition)
+        XCTAssertEqual(fe.requestRules[2].condition?.inverted, true)
+    }
+
+    func testLexerQuotesEscapesAndComments() throws {
+        let lines = try ConfigLexer.lines(of: """
+            # a comment line
+              keyword  "two words" 'single $x "q"' esc\\ aped  # trailing comment
+            other "a\\"b"
+            """, file: "f")
+        XCTAssertEqual(lines.count, 2)
+        XCTAssertEqual(lines[0].number, 2)
+        XCTAssertEqual(lines[0].words, ["keyword", "two words", "single $x \"q\"", "esc aped"])
+        XCTAssertEqual(lines[1].words, ["other", "a\"b"])
+    }
+
+    func testDurations() {
+        XCTAssertEqual(ConfigDuration(parsing: "250"), .milliseconds(250))
+        XCTAssertEqual(ConfigDuration(parsing: "250ms"), .milliseconds(250))
+        XCTAssertEqual(ConfigDuration(parsing: "100us")?.nanoseconds, 100_000)
+        XCTAssertEqual(ConfigDuration(parsing: "2s"), .seconds(2))
+        XCTAssertEqual(ConfigDuration(parsing: "1m"), .seconds(60))
+        XCTAssertEqual(ConfigDuration(parsing: "1h"), .seconds(3600))
+        XCTAssertEqual(ConfigDuration(parsing: "1d"), .seconds(86400))
+        XCTAssertNil(ConfigDuration(parsing: "2x"))
+        XCTAssertNil(ConfigDuration(parsing: "s"))
+        XCTAssertNil(ConfigDuration(parsing: "-1s"))
+    }
+
+    func testWarningsForMissingTimeoutsAndEmptyBackends() throws {
+        let config = try parse("""
+            frontend fe
+                bind :80
+                default_backend b
+            backend b
+            """)
+        let text = config.warnings.map(\.description).joined(separator: "\n")
+        XCTAssertTrue(text.contains("test.conf:1: 'timeout': frontend 'fe' has no 'timeout client'"), text)
+        XCTAssertTrue(text.contains("test.conf:4: 'timeout': backend 'b' has no 'timeout connect'"), text)
+        XCTAssertTrue(text.contains("test.conf:4: 'backend': backend 'b' has no server"), text)
+    }
+}

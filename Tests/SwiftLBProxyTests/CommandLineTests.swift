@@ -1,0 +1,74 @@
+import Foundation
+import XCTest
+
+/// `swiftlb check` and `swiftlb run` as an operator uses them.
+final class CommandLineTests: XCTestCase {
+    func testCheckAcceptsTheSampleAndRejectsABrokenFileWithItsLine() throws {
+        let dir = try TempDirectory()
+        let ok = runCommand(Paths.swiftlb, ["check", "-c", Paths.repository.appendingPathComponent("lb.conf").path])
+        XCTAssertEqual(ok.status, 0, ok.err)
+        XCTAssertTrue(ok.out.contains("Configuration file is valid"))
+
+        let broken = try dir.write("broken.conf", "frontend fe\n    bind :80\n    default_backend app\nbackend app\n    balanse roundrobin\n")
+        let bad = runCommand(Paths.swiftlb, ["check", "-c", broken])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.err.contains("\(broken):5: 'balanse': unknown keyword in 'backend' section (did you mean 'balance'?)"), bad.err)
+
+        let missing = runCommand(Paths.swiftlb, ["check", "-c", dir.file("nope.conf")])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.err.contains("cannot read file"), missing.err)
+
+        let unresolvable = try dir.write("dns.conf", "backend b\n    server s no-such-host.invalid:80\n")
+        let dns = runCommand(Paths.swiftlb, ["check", "-c", unresolvable])
+        XCTAssertEqual(dns.status, 1)
+        XCTAssertTrue(dns.err.contains("dns.conf:2: 'server': cannot resolve 'no-such-host.invalid'"), dns.err)
+
+        XCTAssertEqual(runCommand(Paths.swiftlb, ["--version"]).out, "0.1.0\n")
+    }
+
+    func testRunRefusesAnInvalidFileAndAPortInUse() throws {
+        let dir = try TempDirectory()
+        let broken = try dir.write("broken.conf", "global\n    maxcon 1\n")
+        let bad = runCommand(Paths.swiftlb, ["run", "-c", broken])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.err.contains("broken.conf:2: 'maxcon'"), bad.err)
+
+        let port = freePort()
+        let config = testDefaults() + "frontend fe\n    bind 127.0.0.1:\(port)\n"
+        let first = try SwiftLBInstance(config: config, waitPort: port, in: dir, name: "first")
+        defer { first.stop() }
+        let path = try dir.write("second.conf", config)
+        let second = runCommand(Paths.swiftlb, ["run", "-c", path])
+        XCTAssertEqual(second.status, 1)
+        XCTAssertTrue(second.err.contains("second.conf:10: 'bind': frontend 'fe': cannot bind 127.0.0.1:\(port)"), second.err)
+    }
+
+    /// `maxconn 2`: a third client waits in the backlog and is served once a slot frees up.
+    func testMaxconnHoldsTheThirdClientUntilASlotFrees() throws {
+        let dir = try TempDirectory()
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: testDefaults() + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                maxconn 2
+                default_backend b
+            backend b
+                server s 127.0.0.1:\(nginx.ports[0])
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        // waitForPort used one slot briefly; let its close be counted.
+        usleep(200_000)
+        var holders: [RawClient] = [try RawClient(port: port), try RawClient(port: port)]
+        usleep(200_000)
+        let third = try RawClient(port: port, timeout: 1)
+        third.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertEqual(third.read(until: "node1\n"), "", "served while two connections are open")
+        holders.removeFirst()  // closing one frees a slot
+        let answer = third.read(until: "node1\n")
+        XCTAssertEqual(statusCode(answer), 200, answer)
+        XCTAssertTrue(answer.hasSuffix("node1\n"), answer)
+        XCTAssertEqual(holders.count, 1)
+    }
+}
