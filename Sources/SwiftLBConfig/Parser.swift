@@ -432,6 +432,14 @@ final class SectionParser {
             do { condition = try ACLParser.condition(words[at...], acls: acls) } catch { fail(line, error.message); return }
             words = words[..<at]
         }
+        // Responses are not re-validated on the data path, so what lb.conf puts into a
+        // header must be valid here: a token for the name, no control bytes in the value.
+        if let name = words.first, !isHeaderToken(name) {
+            fail(line, "invalid header name '\(name)': letters, digits and !#$%&'*+-.^_`|~ only"); return
+        }
+        if words.count == 2, words.last!.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F }) {
+            fail(line, "control characters are not allowed in a header value"); return
+        }
         let rule: HeaderRule.Action
         switch action {
         case "set-header", "add-header":
@@ -506,4 +514,11 @@ func parseAddress(_ text: String) -> (String, Int)? {
     guard let port = Int(portText), (1...65535).contains(port) else { return nil }
     guard host.allSatisfy({ $0.isLetter || $0.isNumber || ".-_:*".contains($0) }) else { return nil }
     return (String(host), port)
+}
+
+/// RFC 9110 §5.6.2 token characters.
+func isHeaderToken(_ name: String) -> Bool {
+    !name.isEmpty && name.utf8.allSatisfy { b in
+        (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || "!#$%&'*+-.^_`|~".utf8.contains(b)
+    }
 }

@@ -29,6 +29,8 @@ final class AcceptLimiter: ChannelDuplexHandler {
         processWide.register(NIOLoopBound(self, eventLoop: context.eventLoop))
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
     private var full: Bool { open.load(ordering: .relaxed) >= limit || processWide.full }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

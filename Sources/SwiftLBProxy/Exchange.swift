@@ -30,7 +30,6 @@ final class Exchange {
     var requestSentAt: NIODeadline?
     var lastServerActivity: NIODeadline
     var lastClientActivity: NIODeadline
-    var exchangeTimer: Scheduled<Void>?
     /// The answer to give if no further attempt succeeds.
     var lastFailure: ErrorResponse?
 

@@ -29,9 +29,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private var context: ChannelHandlerContext!
     private var state: State = .idle
     private var readPending = false
-    private var idleTimer: Scheduled<Void>?
-    /// Whether the idle timer is the http-request one (a request has started arriving).
-    private var idleTimerIsRequestTimer = false
+    /// When the connection last became idle (accepted, or its last response ended).
+    private var idleSince = NIODeadline.now()
     private var requestsServed = 0
     /// When the first byte of the current request arrived (for the TR timer).
     private var requestStart: NIODeadline?
@@ -44,6 +43,9 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     }
 
     private var timeouts: Timeouts { frontend.config.options.timeouts }
+    private var logging: Bool { frontend.config.options.httpLog }
+    /// The client channel while the handler is in its pipeline (for graceful stop).
+    var channel: (any Channel)? { context?.channel }
 
     // MARK: channel lifecycle
 
@@ -52,19 +54,25 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         headGuard.onFirstByte = { [unowned self] in self.firstByteArrived() }
     }
 
+    /// The context holds this handler: keeping it past removal would be a retain cycle that
+    /// leaks every connection.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        headGuard.onFirstByte = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         let channel = context.channel
-        loop.clients[ObjectIdentifier(channel)] = channel
+        loop.clients[ObjectIdentifier(self)] = self
         if let remote = channel.remoteAddress, let ip = remote.ipAddress {
             clientAddress = "\(ip):\(remote.port ?? 0)"
         }
-        armIdleTimer()
+        idleSince = .now()
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        loop.clients.removeValue(forKey: ObjectIdentifier(context.channel))
-        cancelIdleTimer()
+        loop.clients.removeValue(forKey: ObjectIdentifier(self))
         if case .exchanging(let ex) = state {
             // The client went away mid-exchange: the upstream connection is in an unknown
             // state, so it is closed rather than pooled.
@@ -168,17 +176,18 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     // MARK: exchange
 
     private func newRecord() -> AccessLogRecord {
-        var record = AccessLogRecord(client: clientAddress, acceptDate: loop.log.date(wallClockNow()), frontend: frontend.name)
+        var record = AccessLogRecord(client: clientAddress, acceptDate: logging ? loop.log.date(wallClockNow()) : "", frontend: frontend.name)
         if let requestStart { record.tr = millisecondsBetween(requestStart, .now()) }
         return record
     }
 
     private func startExchange(_ head: HTTPRequestHead) {
-        cancelIdleTimer()
         let now = NIODeadline.now()
         var record = newRecord()
         record.tr = millisecondsBetween(requestStart ?? now, now)
-        record.requestLine = "\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)"
+        if logging {
+            record.requestLine = "\(head.method.rawValue) \(head.uri) HTTP/\(head.version.major).\(head.version.minor)"
+        }
         requestStart = nil
 
         if let problem = RequestValidator.problem(in: head) {
@@ -265,7 +274,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         ex.requestSentAt = .now()
         ex.lastServerActivity = .now()
         ex.lastClientActivity = .now()
-        armExchangeTimer(ex)
         if upstream.isWritable { resumeClientReads() }
     }
 
@@ -355,7 +363,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private func upstreamLost(garbage: Bool) {
         guard case .exchanging(let ex) = state, let upstream = ex.upstream, !ex.responseEnded else { return }
         ex.upstream = nil
-        ex.exchangeTimer?.cancel()
         if ex.responseHeadSent {
             // Part of the response is already with the client: all we can do is stop.
             ex.log.termination = "SD"
@@ -381,7 +388,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     /// The response is complete: return the upstream connection to the pool when both sides
     /// finished cleanly, log, and either wait for the next request or close.
     private func finish(_ ex: Exchange, trailers: HTTPHeaders?) {
-        ex.exchangeTimer?.cancel()
         ex.log.ta = millisecondsBetween(ex.start, .now())
         if let upstream = ex.upstream, let server = ex.server {
             ex.upstream = nil
@@ -402,18 +408,20 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         if ex.closeClient {
             state = .closing
             context.writeAndFlush(wrapOutboundOut(.end(trailers))).assumeIsolated().whenComplete { _ in
-                self.context.close(promise: nil)
+                self.context?.close(promise: nil)
             }
         } else {
             state = .idle
-            armIdleTimer()
+            idleSince = .now()
             context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
+            // A read held back during the exchange must be let through now, or a keep-alive
+            // client with autoRead would never be read again.
+            if case .idle = state { resumeClientReads() }
         }
     }
 
     /// Ends an exchange that will not complete: its upstream connection is closed, not pooled.
     private func abandon(_ ex: Exchange) {
-        ex.exchangeTimer?.cancel()
         if let upstream = ex.upstream {
             ex.upstream = nil
             upstream.close()
@@ -430,7 +438,6 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     /// Answers with a generated error and closes. `headReceived` says whether the HTTP pipeline
     /// saw a request head; without one the bytes go straight to the socket.
     private func respondError(_ status: ErrorResponse, record: AccessLogRecord, version: HTTPVersion, headReceived: Bool = true) {
-        cancelIdleTimer()
         var record = record
         record.status = status.rawValue
         record.bytesOut = status.body.utf8.count
@@ -445,93 +452,61 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         context.write(wrapOutboundOut(.head(status.head(version: version))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
-            self.context.close(promise: nil)
+            self.context?.close(promise: nil)
         }
     }
 
     private func writeLog(_ record: AccessLogRecord) {
-        guard frontend.config.options.httpLog else { return }
+        guard logging else { return }
         loop.log.append(record.line)
     }
 
-    // MARK: timers
+    // MARK: timeouts
 
-    /// The idle timer: `timeout http-request` for the first request (and from the first byte
-    /// of any request), `timeout http-keep-alive` between requests.
-    private func armIdleTimer() {
-        cancelIdleTimer()
-        let first = requestsServed == 0
-        idleTimerIsRequestTimer = first
-        let duration = first ? (timeouts.httpRequest ?? timeouts.client)
-            : (timeouts.httpKeepAlive ?? timeouts.httpRequest ?? timeouts.client)
-        guard let duration else { return }
-        scheduleIdleTimer(duration)
-    }
-
-    private func scheduleIdleTimer(_ duration: ConfigDuration) {
-        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(duration.nanoseconds)) {
-            self.idleTimerFired()
+    /// Called by the loop's sweeper (`LoopState`, every 100 ms) instead of a timer per request:
+    /// scheduling and cancelling a timer for every request and every response cost more than
+    /// the proxying itself on keep-alive traffic. Deadlines are therefore exact to 100 ms.
+    ///
+    /// * idle: `timeout http-request` for the first request and from the first byte of any
+    ///   request, `timeout http-keep-alive` between requests; 408 if part of a head came,
+    ///   a silent close if nothing did;
+    /// * exchanging: `timeout server` (nothing from or to the server) and `timeout client`
+    ///   (nothing from the client while its request is incomplete).
+    func checkTimeouts(now: NIODeadline) {
+        switch state {
+        case .closing:
+            return
+        case .idle:
+            let waitingForHead = requestsServed == 0 || requestStart != nil
+            let limit = waitingForHead ? (timeouts.httpRequest ?? timeouts.client)
+                : (timeouts.httpKeepAlive ?? timeouts.httpRequest ?? timeouts.client)
+            guard let limit, now >= (requestStart ?? idleSince) + .nanoseconds(limit.nanoseconds) else { return }
+            if headGuard.headBytesSeen > 0 {
+                var record = newRecord()
+                record.termination = "cR"
+                respondError(.requestTimeout, record: record, version: .http1_1, headReceived: false)
+            } else {
+                state = .closing
+                context?.close(promise: nil)
+            }
+        case .exchanging(let ex):
+            exchangeTimeouts(ex, now: now)
         }
-    }
-
-    private func cancelIdleTimer() {
-        idleTimer?.cancel()
-        idleTimer = nil
     }
 
     private func firstByteArrived() {
         requestStart = .now()
-        guard case .idle = state, !idleTimerIsRequestTimer else { return }
-        // The keep-alive wait is over; the request must now complete within http-request.
-        cancelIdleTimer()
-        idleTimerIsRequestTimer = true
-        if let t = timeouts.httpRequest ?? timeouts.client { scheduleIdleTimer(t) }
     }
 
-    private func idleTimerFired() {
-        idleTimer = nil
-        guard case .idle = state else { return }
-        if headGuard.headBytesSeen > 0 {
-            var record = newRecord()
-            record.termination = "cR"
-            respondError(.requestTimeout, record: record, version: .http1_1, headReceived: false)
-        } else {
-            // An idle keep-alive connection (or one that never sent a byte) closes silently.
-            state = .closing
-            context.close(promise: nil)
-        }
-    }
-
-    /// One timer per exchange for two inactivity limits: `timeout server` (nothing from or to the
-    /// server) and `timeout client` (nothing from the client while its request is incomplete).
-    /// It is rescheduled lazily rather than reset on every read, which would cost a timer
-    /// cancel+schedule per packet.
-    private func armExchangeTimer(_ ex: Exchange) {
-        ex.exchangeTimer?.cancel()
-        let server = ex.backend.config.options.timeouts.server.map { $0.nanoseconds }
-        let client = ex.requestEnded ? nil : timeouts.client.map { $0.nanoseconds }
-        var deadline: NIODeadline?
-        if let server { deadline = ex.lastServerActivity + .nanoseconds(server) }
-        if let client {
-            let d = ex.lastClientActivity + .nanoseconds(client)
-            deadline = deadline.map { min($0, d) } ?? d
-        }
-        guard let deadline else { return }
-        ex.exchangeTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
-            self.exchangeTimerFired(ex)
-        }
-    }
-
-    private func exchangeTimerFired(_ ex: Exchange) {
-        guard case .exchanging(let current) = state, current === ex, !ex.responseEnded else { return }
-        let now = NIODeadline.now()
+    private func exchangeTimeouts(_ ex: Exchange, now: NIODeadline) {
+        guard ex.upstream != nil || ex.headSent, !ex.responseEnded else { return }
         if let server = ex.backend.config.options.timeouts.server, now >= ex.lastServerActivity + .nanoseconds(server.nanoseconds) {
             if ex.responseHeadSent {
                 ex.log.termination = "sD"
                 abandon(ex)
                 writeLog(ex.log)
                 state = .closing
-                context.close(promise: nil)
+                context?.close(promise: nil)
             } else {
                 ex.log.termination = "sH"
                 fail(ex, .gatewayTimeout)
@@ -544,12 +519,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 abandon(ex)
                 writeLog(ex.log)
                 state = .closing
-                context.close(promise: nil)
+                context?.close(promise: nil)
             } else {
                 fail(ex, .requestTimeout)
             }
-            return
         }
-        armExchangeTimer(ex)
     }
 }

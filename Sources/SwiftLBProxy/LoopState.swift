@@ -11,14 +11,35 @@ final class LoopState {
     /// Idle keep-alive connections per server id, most recently used last (LIFO keeps few
     /// connections warm and lets the rest time out on the server side).
     private var idle: [Int: [UpstreamHandler]] = [:]
-    /// Client channels, for graceful stop.
-    var clients: [ObjectIdentifier: any Channel] = [:]
+    /// Open client connections: swept for timeouts, quiesced on graceful stop.
+    var clients: [ObjectIdentifier: HTTPProxyHandler] = [:]
+    private var sweeper: RepeatedTask?
+    static let sweepInterval = TimeAmount.milliseconds(100)
     static let maxIdlePerServer = 256
 
     init(eventLoop: any EventLoop, runtime: ProxyRuntime, logFD: Int32) {
         self.eventLoop = eventLoop
         self.runtime = runtime
         self.log = AccessLogWriter(fd: logFD, eventLoop: eventLoop)
+    }
+
+    /// Starts the timeout sweep of this loop's client connections.
+    func startSweeping() {
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        sweeper = eventLoop.scheduleRepeatedTask(initialDelay: Self.sweepInterval, delay: Self.sweepInterval) { _ in
+            bound.value.sweep()
+        }
+    }
+
+    func stopSweeping() {
+        sweeper?.cancel()
+        sweeper = nil
+    }
+
+    private func sweep() {
+        let now = NIODeadline.now()
+        // A handler may close (and unregister) during the sweep; iterate over a snapshot.
+        for handler in Array(clients.values) { handler.checkTimeouts(now: now) }
     }
 
     /// An idle connection to `server` that is still open, or nil.

@@ -31,6 +31,9 @@ public final class ProxyServer: Sendable {
     /// Binds every `bind` of every frontend. A port that cannot be bound fails the start with
     /// the frontend, address and line in the message.
     public func start() async throws {
+        for state in loops.all {
+            try await state.eventLoop.submit { state.startSweeping() }.get()
+        }
         for frontend in runtime.frontends {
             for bind in frontend.config.binds {
                 let channel: any Channel
@@ -77,7 +80,12 @@ public final class ProxyServer: Sendable {
                     try sync.addHandler(headGuard)
                     try sync.configureHTTPServerPipeline(
                         withPipeliningAssistance: true,
+                        withServerUpgrade: nil,
                         withErrorHandling: false,
+                        // Response headers come from llhttp-parsed server responses or from
+                        // lb.conf values validated at parse time: no need to re-validate
+                        // every response.
+                        withOutboundHeaderValidation: false,
                         withEncoderConfiguration: .init(),
                         withDecoderLimitConfiguration: limits
                     )
@@ -95,7 +103,7 @@ public final class ProxyServer: Sendable {
         for state in loops.all {
             try? await state.eventLoop.submit {
                 for client in state.clients.values {
-                    client.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+                    client.channel?.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
                 }
             }.get()
         }
@@ -110,7 +118,8 @@ public final class ProxyServer: Sendable {
         }
         for state in loops.all {
             try? await state.eventLoop.submit {
-                for client in state.clients.values { client.close(promise: nil) }
+                for client in state.clients.values { client.channel?.close(promise: nil) }
+                state.stopSweeping()
                 state.closeAllIdle()
                 state.log.flush()
             }.get()

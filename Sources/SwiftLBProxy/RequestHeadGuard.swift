@@ -45,6 +45,7 @@ final class RequestHeadGuard: ChannelInboundHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     /// Writes a complete response straight to the socket and closes: for errors found before a
     /// request head exists, which the HTTP pipeline has no request to pair with.

@@ -35,7 +35,16 @@ enum RequestRewriter {
     }
 
     static func removeHopByHop(_ headers: inout HTTPHeaders) {
-        // Fast path: most requests carry no hop-by-hop header but Connection at most.
+        // Fast path: one pass that only looks closer at names of a hop-by-hop length.
+        var any = false
+        for (name, _) in headers {
+            switch name.utf8.count {
+            case 2, 7, 10, 16: if hopByHop.contains(name.lowercased()) { any = true }
+            default: continue
+            }
+            if any { break }
+        }
+        guard any else { return }
         var named: [String] = []
         for value in headers[canonicalForm: "connection"] {
             let token = value.lowercased()

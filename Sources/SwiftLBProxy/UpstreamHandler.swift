@@ -64,6 +64,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func lease(to delegate: any UpstreamDelegate) {
         self.delegate = delegate

@@ -54,6 +54,7 @@ struct Run: AsyncParsableCommand {
         logger.logLevel = .info
         guard let runtime = load(options.config) else { throw ExitCode(1) }
         let global = runtime.configuration.global
+        raiseFileDescriptorLimit(logger: logger, maxconn: global.maxconn)
 
         // Signals are received through dispatch, not handlers: nothing async-unsafe runs.
         let (signals, continuation) = AsyncStream<Int32>.makeStream()
@@ -87,5 +88,19 @@ struct Run: AsyncParsableCommand {
         if let pidfile = global.pidfile { try? FileManager.default.removeItem(atPath: pidfile) }
         logger.info("stopped")
         _ = sources
+    }
+}
+
+/// Each proxied connection holds two descriptors (client and server side) plus pooled idle
+/// ones. Like HAProxy, raise the soft limit to the hard one instead of failing at 1024.
+func raiseFileDescriptorLimit(logger: Logger, maxconn: Int) {
+    var limit = rlimit()
+    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+    }
+    if Int(limit.rlim_cur) < 2 * maxconn + 100 {
+        logger.warning("file descriptor limit \(limit.rlim_cur) is below 2 x maxconn (\(maxconn)) + 100: raise 'ulimit -n' or lower maxconn")
     }
 }

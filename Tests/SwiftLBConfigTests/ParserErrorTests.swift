@@ -86,6 +86,8 @@ final class ParserErrorTests: XCTestCase {
         expectError(head + "    http-request set-header X %[rand]\n" + tail, line: 4, keyword: "http-request", "unsupported sample fetch '%[rand]'")
         expectError(head + "    http-request set-header X %T\n" + tail, line: 4, keyword: "http-request", "only %[fetch] and %% are supported")
         expectError(head + "    http-request set-header X\n" + tail, line: 4, keyword: "http-request", "expects NAME VALUE")
+        expectError(head + "    http-request set-header Bad:Name x\n" + tail, line: 4, keyword: "http-request", "invalid header name 'Bad:Name'")
+        expectError(head + "    http-request set-header X \"a\u{01}b\"\n" + tail, line: 4, keyword: "http-request", "control characters")
         expectError(head + "    http-request deny\n" + tail, line: 4, keyword: "http-request", "unsupported http-request action 'deny'")
     }
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# SwiftLB against HAProxy (nbthread 1) with ../shared/bench, interleaved, loopback only.
+# usage: scripts/bench.sh [ROUNDS]     env: TESTS="a b e f" (no TLS yet), NBTHREAD for swiftlb
+# Prints compare.sh's table; copy the figures into docs/benchmarks.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${BENCH:-../shared/bench}
+ROUNDS=${1:-2}
+export TESTS=${TESTS:-"a b e f"}
+STATE=/tmp/lbbench
+mkdir -p "$STATE"
+swift build -c release --product swiftlb 2>&1 | tail -1
+cleanup() {
+    [ -s "$STATE/swiftlb.pid" ] && kill "$(cat "$STATE/swiftlb.pid")" 2>/dev/null || true
+    "$B/stop.sh" all >/dev/null 2>&1 || true
+}
+trap cleanup EXIT INT TERM
+"$B/start-backends.sh"
+"$B/start-haproxy.sh" 1
+cfg="$STATE/swiftlb-bench.cfg"
+sed "s/^    nbthread 1$/    nbthread ${NBTHREAD:-1}/" scripts/bench-swiftlb.cfg > "$cfg"
+.build/release/swiftlb run -c "$cfg" > "$STATE/swiftlb.out" 2> "$STATE/swiftlb.err" &
+for _ in $(seq 100); do [ -s "$STATE/swiftlb.pid" ] && break; sleep 0.1; done
+ROUNDS=$ROUNDS ORDER=abba "$B/compare.sh" haproxy 18080 18443 "$STATE/haproxy.pid" swiftlb 18180 - "$STATE/swiftlb.pid"

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The main job, loopback edition: build SwiftLB, start three stand-in HipChat nodes on
+# 127.0.0.1, put SwiftLB in front of them with the repository's lb.conf (its backend
+# addresses and port rewritten to loopback), send traffic, show the spread and the access
+# log, stop one node and show SwiftLB answering 502 once then routing around it, then stop
+# SwiftLB gracefully. Everything is torn down on exit, Ctrl-C or failure.
+#
+# The VIP failover demo in network namespaces replaces this once the VIP elector lands.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK=$(mktemp -d /tmp/swiftlb-demo.XXXXXX)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+say "building swiftlb (release)"
+swift build -c release --product swiftlb 2>&1 | tail -1
+BIN=.build/release/swiftlb
+
+say "starting three stand-in HipChat nodes on 127.0.0.1:28101-28103"
+for i in 1 2 3; do
+    python3 scripts/node_app.py "node$i" 127.0.0.1 $((28100 + i)) & PIDS+=($!)
+done
+
+# lb.conf as shipped, with the 192.168.122.x nodes and :80 moved to loopback.
+sed -e 's/192\.168\.122\.100:80/127.0.0.1:28101/' \
+    -e 's/192\.168\.122\.101:80/127.0.0.1:28102/' \
+    -e 's/192\.168\.122\.102:80/127.0.0.1:28103/' \
+    -e 's/^\(    bind \):80$/\1127.0.0.1:28080/' lb.conf > "$WORK/lb.conf"
+grep -E '^\s+(bind|server)' "$WORK/lb.conf"
+
+say "swiftlb check -c lb.conf"
+"$BIN" check -c "$WORK/lb.conf"
+
+say "starting swiftlb on 127.0.0.1:28080"
+"$BIN" run -c "$WORK/lb.conf" > "$WORK/access.log" 2> "$WORK/swiftlb.log" & LB=$!; PIDS+=($LB)
+for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:28080/ && break; sleep 0.1; done
+
+say "six requests to http://hipchat.example.test/ (resolved to 127.0.0.1 by curl)"
+for _ in $(seq 6); do
+    curl -s --max-time 5 --resolve hipchat.example.test:28080:127.0.0.1 http://hipchat.example.test:28080/
+done
+
+say "stopping node2"
+kill "${PIDS[1]}"; wait "${PIDS[1]}" 2>/dev/null || true
+for _ in $(seq 6); do
+    curl -s --max-time 5 -o /dev/null -w '%{http_code} ' --resolve hipchat.example.test:28080:127.0.0.1 http://hipchat.example.test:28080/
+done
+echo "(node2's connection is refused: the request is retried on the next node, so clients see 200)"
+
+say "access log (HAProxy httplog format)"
+sleep 0.2
+tail -n 8 "$WORK/access.log"
+
+say "SIGTERM: graceful stop"
+kill -TERM "$LB"
+wait "$LB" && echo "swiftlb exited with status 0"
+tail -n 2 "$WORK/swiftlb.log"
