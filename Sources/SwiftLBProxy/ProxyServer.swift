@@ -61,6 +61,9 @@ public final class ProxyServer: Sendable {
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Accept up to 64 connections per loop iteration (HAProxy's tune.maxaccept), not NIO's 4:
+            // a burst of new clients otherwise waits in the backlog behind served ones.
+            .serverChannelOption(.maxMessagesPerRead, value: 64)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(AcceptLimiter(limit: limit, processWide: connections))
