@@ -32,9 +32,21 @@ let package = Package(
             ]
         ),
         .target(
+            name: "SwiftLBHealth",
+            dependencies: [
+                "SwiftLBConfig",
+                "SwiftLBRegex",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
+        .target(
             name: "SwiftLBProxy",
             dependencies: [
                 "SwiftLBConfig",
+                "SwiftLBHealth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

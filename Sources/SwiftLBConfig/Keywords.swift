@@ -45,15 +45,16 @@ enum Keywords {
         "maxconn": [.defaults, .frontend, .listen],
         "retries": [.defaults, .backend, .listen],
         "log": [.defaults, .frontend, .backend, .listen],
+        "cookie": [.defaults, .backend, .listen],
+        "http-check": [.defaults, .backend, .listen],
     ]
     static let pendingProxy: [String: String] = [
-        "cookie": "sticky sessions are not implemented yet (issue #4)",
-        "http-check": "health checks are not implemented yet (issue #4)",
-        "tcp-check": "health checks are not implemented yet (issue #4)",
-        "hash-type": "hash balancing is not implemented yet (issue #4)",
+        "tcp-check": "tcp-check sequences are not implemented yet (issue #4); use 'option httpchk' or plain 'check'",
+        "hash-type": "the source hash is always consistent; hash-type is not configurable",
         "http-response": "response rules are not implemented yet (issue #3)",
         "redirect": "redirects are not implemented yet (issue #3)",
         "stats": "the stats page is not implemented yet",
+        "retry-on": "retry-on is not implemented yet (issue #4); connection failures are always retried",
         "http-reuse": "connection reuse is always 'safe'-like and not configurable",
         "errorfile": "custom error files are not supported",
         "compression": "compression is not supported",
@@ -62,41 +63,30 @@ enum Keywords {
         "stick": "stick tables are not supported; stickiness comes with cookies (issue #4)",
     ]
 
-    static let options = ["forwardfor", "httplog", "dontlognull", "http-keep-alive"]
+    static let options = ["forwardfor", "httplog", "dontlognull", "http-keep-alive", "httpchk", "redispatch"]
     static let pendingOptions: [String: String] = [
-        "httpchk": "health checks are not implemented yet (issue #4)",
-        "redispatch": "redispatch is not implemented yet (issue #4)",
-        "tcp-check": "health checks are not implemented yet (issue #4)",
+        "tcp-check": "tcp-check sequences are not implemented yet (issue #4)",
         "tcplog": "mode tcp is not supported",
         "http-server-close": "connections are always kept alive on both sides",
         "httpclose": "connections are always kept alive on both sides",
         "forceclose": "connections are always kept alive on both sides",
-        "log-health-checks": "health checks are not implemented yet (issue #4)",
+        "log-health-checks": "state changes are always logged; per-check logging is not supported",
     ]
-    static let timeouts = ["connect", "client", "server", "http-request", "http-keep-alive"]
+    static let timeouts = ["connect", "client", "server", "http-request", "http-keep-alive", "check"]
     static let pendingTimeouts: [String: String] = [
         "queue": "server queues are not implemented yet (issue #4)",
-        "check": "health checks are not implemented yet (issue #4)",
         "tunnel": "WebSocket tunnels are not implemented yet",
         "client-fin": "not supported", "server-fin": "not supported",
     ]
-    static let serverParameters = ["weight"]
+    static let serverParameters = ["weight", "check", "inter", "fastinter", "downinter", "rise", "fall",
+                                   "port", "addr", "cookie", "backup", "disabled"]
     static let pendingServerParameters: [String: String] = [
-        "check": "health checks are not implemented yet (issue #4)",
-        "inter": "health checks are not implemented yet (issue #4)",
-        "fastinter": "health checks are not implemented yet (issue #4)",
-        "downinter": "health checks are not implemented yet (issue #4)",
-        "rise": "health checks are not implemented yet (issue #4)",
-        "fall": "health checks are not implemented yet (issue #4)",
-        "port": "health checks are not implemented yet (issue #4)",
-        "addr": "health checks are not implemented yet (issue #4)",
-        "cookie": "sticky sessions are not implemented yet (issue #4)",
-        "backup": "backup servers are not implemented yet (issue #4)",
-        "maxconn": "per-server maxconn is not implemented yet (issue #4)",
+        "maxconn": "per-server maxconn and queues are not implemented yet (issue #4)",
         "slowstart": "slowstart is not implemented yet (issue #4)",
         "observe": "passive checks are not implemented yet (issue #4)",
+        "error-limit": "passive checks are not implemented yet (issue #4)",
+        "on-error": "passive checks are not implemented yet (issue #4)",
         "ssl": "TLS to servers is not implemented yet (issue #3)",
-        "disabled": "server states are not implemented yet (issue #4)",
     ]
     static let bindParameters: [String] = []
     static let pendingBindParameters: [String: String] = [
@@ -107,11 +97,9 @@ enum Keywords {
         "ciphers": "TLS termination is not implemented yet (issue #3)",
     ]
     static let httpRequestActions = ["set-header", "add-header", "del-header"]
-    static let balanceAlgorithms = ["roundrobin"]
+    static let balanceAlgorithms = ["roundrobin", "leastconn", "source", "random", "first"]
     static let pendingBalance: [String: String] = [
-        "leastconn": "not implemented yet (issue #4)", "source": "not implemented yet (issue #4)",
-        "random": "not implemented yet (issue #4)", "first": "not implemented yet (issue #4)",
-        "static-rr": "not implemented yet (issue #4)", "uri": "not implemented yet (issue #4)",
-        "hdr": "not implemented yet (issue #4)",
+        "static-rr": "use roundrobin", "uri": "not implemented", "hdr": "not implemented",
+        "url_param": "not implemented", "rdp-cookie": "not implemented",
     ]
 }

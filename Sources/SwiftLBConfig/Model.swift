@@ -43,6 +43,8 @@ public struct Timeouts: Sendable, Equatable {
     public var server: ConfigDuration?
     public var httpRequest: ConfigDuration?
     public var httpKeepAlive: ConfigDuration?
+    /// Bounds each health check (connect + answer); default: `inter` of the server.
+    public var check: ConfigDuration?
     public init() {}
 }
 
@@ -69,17 +71,82 @@ public struct ProxyOptions: Sendable {
     public var retries = 3
     public var balance: BalanceAlgorithm = .roundRobin
     public var defaultServer = ServerParameters()
+    /// `option httpchk` / `http-check …`: nil means TCP connect checks.
+    public var httpCheck: HTTPCheck?
+    public var cookie: CookieSettings?
+    /// `option redispatch`: a client whose sticky server is down goes to another one.
+    public var redispatch = false
     public init() {}
 }
 
-public enum BalanceAlgorithm: String, Sendable, Equatable {
-    case roundRobin = "roundrobin"
+public enum BalanceAlgorithm: Sendable, Equatable {
+    case roundRobin
+    case leastConn
+    /// A consistent hash of the client address: the same address maps to the same server on
+    /// every SwiftLB instance with the same server list.
+    case source
+    /// The least loaded of `draws` random servers ("power of two choices").
+    case random(draws: Int)
+    /// The first server in declaration order that is up.
+    case first
 }
 
 /// Per-server parameters that `default-server` can preset.
 public struct ServerParameters: Sendable, Equatable {
     public var weight = 1
+    public var check = false
+    public var inter: ConfigDuration = .seconds(2)
+    public var fastinter: ConfigDuration?
+    public var downinter: ConfigDuration?
+    public var rise = 2
+    public var fall = 3
+    public var checkPort: Int?
+    public var checkAddress: String?
+    public var cookie: String?
+    public var backup = false
+    /// `disabled`: starts in maintenance (never chosen, not checked).
+    public var disabled = false
     public init() {}
+}
+
+/// `option httpchk [METHOD] [URI] [VERSION]` with `http-check send hdr` and `http-check expect`.
+public struct HTTPCheck: Sendable, Equatable {
+    public var method = "OPTIONS"
+    public var uri = "/"
+    public var version = "HTTP/1.0"
+    public var headers: [(String, String)] = []
+    public var expect: Expectation = .statusRange(200, 399)
+
+    public enum Expectation: Sendable, Equatable {
+        case statusRange(Int, Int)
+        case statusList([Int])
+        case string(String)
+        /// PCRE2 pattern, compiled when the checker starts (validated at parse time).
+        case rstring(String)
+    }
+
+    public static func == (a: HTTPCheck, b: HTTPCheck) -> Bool {
+        a.method == b.method && a.uri == b.uri && a.version == b.version && a.expect == b.expect
+            && a.headers.map { $0.0 + ":" + $0.1 } == b.headers.map { $0.0 + ":" + $0.1 }
+    }
+    public init() {}
+}
+
+/// `cookie NAME insert|rewrite|prefix [indirect] [nocache] [postonly] [httponly] [secure] [domain D]`.
+public struct CookieSettings: Sendable, Equatable {
+    public enum Mode: String, Sendable { case insert, rewrite, prefix }
+    public var name: String
+    public var mode: Mode
+    public var indirect = false
+    public var nocache = false
+    public var postonly = false
+    public var httponly = false
+    public var secure = false
+    public var domains: [String] = []
+    public init(name: String, mode: Mode) {
+        self.name = name
+        self.mode = mode
+    }
 }
 
 /// A `frontend` (or the front half of a `listen`).
@@ -125,8 +192,9 @@ public struct Server: Sendable, Equatable {
     public var name: String
     public var host: String
     public var port: Int
-    public var weight: Int
+    public var parameters: ServerParameters
     public var line: Int
+    public var weight: Int { parameters.weight }
 }
 
 /// `http-request set-header|add-header|del-header …`, applied before the request goes upstream.

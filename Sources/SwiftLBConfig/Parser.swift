@@ -1,4 +1,5 @@
 import Foundation
+import SwiftLBRegex
 
 /// Turns lb.conf text into a validated `Configuration`, or into every error it contains.
 ///
@@ -256,14 +257,17 @@ final class SectionParser {
                 acls[name, default: ACL(name: name, criteria: [])].criteria.append(criterion)
             } catch { fail(line, error.message) }
         case "balance":
-            guard let algorithm = args.first else { fail(line, "expects an algorithm: roundrobin"); return }
-            if let b = BalanceAlgorithm(rawValue: algorithm), args.count == 1 {
-                withOptions { $0.balance = b }
-            } else if let reason = Keywords.pendingBalance[algorithm.split(separator: "(").first.map(String.init) ?? algorithm] {
-                fail(line, "algorithm '\(algorithm)': \(reason)")
+            guard let word = args.first, args.count == 1 else { fail(line, "expects one algorithm: \(Keywords.balanceAlgorithms.joined(separator: ", "))"); return }
+            if let algorithm = parseBalance(word) {
+                withOptions { $0.balance = algorithm }
+            } else if let reason = Keywords.pendingBalance[word.split(separator: "(").first.map(String.init) ?? word] {
+                fail(line, "algorithm '\(word)': \(reason)")
             } else {
-                fail(line, "unknown algorithm '\(algorithm)'; supported: roundrobin")
+                let near = nearestKeyword(to: word, in: Keywords.balanceAlgorithms).map { " (did you mean '\($0)'?)" } ?? ""
+                fail(line, "unknown algorithm '\(word)'\(near); supported: \(Keywords.balanceAlgorithms.joined(separator: ", "))")
             }
+        case "cookie": cookie(line)
+        case "http-check": httpCheck(line)
         case "server": server(line)
         case "default-server":
             var params = ServerParameters()
@@ -336,22 +340,48 @@ final class SectionParser {
         }
         var params = backend.options.defaultServer
         guard serverParameters(line, line.words.dropFirst(3), into: &params) else { return }
-        backend.servers.append(Server(name: name, host: host, port: port, weight: params.weight, line: line.number))
+        backend.servers.append(Server(name: name, host: host, port: port, parameters: params, line: line.number))
         config.backends[backendName] = backend
     }
 
-    /// Parses `weight N …`; returns false (after reporting) on any error.
+    /// Parses `weight N check inter 2s …`; returns false (after reporting) on any error.
     private func serverParameters(_ line: ConfigLine, _ words: ArraySlice<String>, into params: inout ServerParameters) -> Bool {
         var rest = words
+        func value(_ name: String) -> String? {
+            guard let v = rest.first else { fail(line, "'\(name)' expects a value"); return nil }
+            rest = rest.dropFirst()
+            return v
+        }
+        func number(_ name: String, _ range: ClosedRange<Int>) -> Int? {
+            guard let v = value(name) else { return nil }
+            guard let n = Int(v), range.contains(n) else { fail(line, "'\(name)' expects a number from \(range.lowerBound) to \(range.upperBound)"); return nil }
+            return n
+        }
+        func time(_ name: String) -> ConfigDuration? {
+            guard let v = value(name) else { return nil }
+            guard let d = ConfigDuration(parsing: v), d.nanoseconds > 0 else { fail(line, "'\(name)' expects a time such as 2s, got '\(v)'"); return nil }
+            return d
+        }
         while let word = rest.first {
             rest = rest.dropFirst()
             switch word {
-            case "weight":
-                guard let value = rest.first, let w = Int(value), (0...256).contains(w) else {
-                    fail(line, "'weight' expects a number from 0 to 256"); return false
+            case "weight": guard let n = number(word, 0...256) else { return false }; params.weight = n
+            case "check": params.check = true
+            case "inter": guard let d = time(word) else { return false }; params.inter = d
+            case "fastinter": guard let d = time(word) else { return false }; params.fastinter = d
+            case "downinter": guard let d = time(word) else { return false }; params.downinter = d
+            case "rise": guard let n = number(word, 1...1000) else { return false }; params.rise = n
+            case "fall": guard let n = number(word, 1...1000) else { return false }; params.fall = n
+            case "port": guard let n = number(word, 1...65535) else { return false }; params.checkPort = n
+            case "addr": guard let v = value(word) else { return false }; params.checkAddress = v
+            case "cookie":
+                guard let v = value(word) else { return false }
+                guard v.allSatisfy({ $0.isASCII && !$0.isWhitespace && !";,=~\"".contains($0) }) else {
+                    fail(line, "'cookie' value '\(v)' may not contain blanks or ; , = ~ \""); return false
                 }
-                params.weight = w
-                rest = rest.dropFirst()
+                params.cookie = v
+            case "backup": params.backup = true
+            case "disabled": params.disabled = true
             default:
                 if let reason = Keywords.pendingServerParameters[word] {
                     fail(line, "server parameter '\(word)': \(reason)")
@@ -363,6 +393,104 @@ final class SectionParser {
             }
         }
         return true
+    }
+
+    private func parseBalance(_ word: String) -> BalanceAlgorithm? {
+        switch word {
+        case "roundrobin": return .roundRobin
+        case "leastconn": return .leastConn
+        case "source": return .source
+        case "first": return .first
+        case "random": return .random(draws: 2)
+        default:
+            if word.hasPrefix("random("), word.hasSuffix(")"), let n = Int(word.dropFirst(7).dropLast()), (1...16).contains(n) {
+                return .random(draws: n)
+            }
+            return nil
+        }
+    }
+
+    /// `cookie NAME insert|rewrite|prefix [indirect] [nocache] [postonly] [httponly] [secure] [domain D]…`
+    private func cookie(_ line: ConfigLine) {
+        let words = line.words.dropFirst()
+        guard let name = words.first, isHeaderToken(name) else { fail(line, "expects a cookie name: 'cookie SERVERID insert indirect nocache'"); return }
+        guard let modeWord = words.dropFirst().first, let mode = CookieSettings.Mode(rawValue: modeWord) else {
+            fail(line, "expects a mode after the name: insert, rewrite or prefix"); return
+        }
+        var settings = CookieSettings(name: name, mode: mode)
+        var rest = words.dropFirst(2)
+        while let word = rest.first {
+            rest = rest.dropFirst()
+            switch word {
+            case "indirect": settings.indirect = true
+            case "nocache": settings.nocache = true
+            case "postonly": settings.postonly = true
+            case "httponly": settings.httponly = true
+            case "secure": settings.secure = true
+            case "domain":
+                guard let d = rest.first else { fail(line, "'domain' expects a domain"); return }
+                settings.domains.append(d)
+                rest = rest.dropFirst()
+            case "maxidle", "maxlife", "dynamic", "attr", "preserve":
+                fail(line, "cookie option '\(word)' is not supported yet"); return
+            default:
+                let near = nearestKeyword(to: word, in: ["indirect", "nocache", "postonly", "httponly", "secure", "domain"]).map { " (did you mean '\($0)'?)" } ?? ""
+                fail(line, "unknown cookie option '\(word)'\(near)"); return
+            }
+        }
+        if settings.postonly && mode != .insert { fail(line, "'postonly' only applies to 'insert'"); return }
+        withOptions { $0.cookie = settings }
+    }
+
+    /// `http-check send hdr NAME VALUE…` and `http-check expect [!]status|string|rstring …`.
+    private func httpCheck(_ line: ConfigLine) {
+        let words = Array(line.words.dropFirst())
+        guard let verb = words.first else { fail(line, "expects 'send' or 'expect'"); return }
+        var check = HTTPCheck()
+        withOptions { check = $0.httpCheck ?? HTTPCheck() }
+        switch verb {
+        case "send":
+            var i = 1
+            while i < words.count {
+                switch words[i] {
+                case "hdr":
+                    guard i + 2 < words.count, isHeaderToken(words[i + 1]) else { fail(line, "'hdr' expects NAME VALUE"); return }
+                    check.headers.append((words[i + 1], words[i + 2]))
+                    i += 3
+                case "meth": guard i + 1 < words.count else { fail(line, "'meth' expects a method"); return }; check.method = words[i + 1]; i += 2
+                case "uri": guard i + 1 < words.count else { fail(line, "'uri' expects a path"); return }; check.uri = words[i + 1]; i += 2
+                case "ver": guard i + 1 < words.count else { fail(line, "'ver' expects a version"); return }; check.version = words[i + 1]; i += 2
+                default: fail(line, "unsupported 'http-check send' argument '\(words[i])' (supported: hdr, meth, uri, ver)"); return
+                }
+            }
+        case "expect":
+            guard words.count == 3 else { fail(line, "expects 'http-check expect status|string|rstring VALUE'"); return }
+            switch words[1] {
+            case "status":
+                let spec = words[2]
+                if let dash = spec.firstIndex(of: "-"), let lo = Int(spec[..<dash]), let hi = Int(spec[spec.index(after: dash)...]), lo <= hi, (100...599).contains(lo), (100...599).contains(hi) {
+                    check.expect = .statusRange(lo, hi)
+                } else {
+                    let codes = spec.split(separator: ",").compactMap { Int($0) }
+                    guard !codes.isEmpty, codes.count == spec.split(separator: ",").count, codes.allSatisfy({ (100...599).contains($0) }) else {
+                        fail(line, "'status' expects a code, a list (200,204) or a range (200-399)"); return
+                    }
+                    check.expect = .statusList(codes)
+                }
+            case "string": check.expect = .string(words[2])
+            case "rstring":
+                do { _ = try PCRE2Regex(words[2]) } catch { fail(line, "invalid regular expression '\(words[2])': \(error)"); return }
+                check.expect = .rstring(words[2])
+            default:
+                fail(line, "unsupported 'http-check expect' match '\(words[1])' (supported: status, string, rstring)"); return
+            }
+        case "connect", "disable-on-404", "send-state", "set-var", "unset-var", "comment":
+            fail(line, "'http-check \(verb)' is not supported yet"); return
+        default:
+            let near = nearestKeyword(to: verb, in: ["send", "expect"]).map { " (did you mean '\($0)'?)" } ?? ""
+            fail(line, "unknown 'http-check' action '\(verb)'\(near)"); return
+        }
+        withOptions { $0.httpCheck = check }
     }
 
     private func timeout(_ line: ConfigLine) {
@@ -377,6 +505,7 @@ final class SectionParser {
         case "server": withOptions { $0.timeouts.server = value }
         case "http-request": withOptions { $0.timeouts.httpRequest = value }
         case "http-keep-alive": withOptions { $0.timeouts.httpKeepAlive = value }
+        case "check": withOptions { $0.timeouts.check = value }
         default:
             if let reason = Keywords.pendingTimeouts[name] {
                 fail(line, "timeout '\(name)': \(reason)")
@@ -404,6 +533,23 @@ final class SectionParser {
                 rest = rest.dropFirst()
             }
             withOptions { $0.forwardFor = ff }
+        case "httpchk":
+            // option httpchk [METHOD] [URI] [VERSION] — HAProxy's order; one word is the URI.
+            var check = HTTPCheck()
+            withOptions { check = $0.httpCheck ?? HTTPCheck() }
+            let a = Array(args)
+            switch a.count {
+            case 0: break
+            case 1: check.uri = a[0]
+            case 2: check.method = a[0]; check.uri = a[1]
+            case 3: check.method = a[0]; check.uri = a[1]; check.version = a[2]
+            default: fail(line, "option httpchk takes at most METHOD URI VERSION"); return
+            }
+            guard check.uri.hasPrefix("/") || check.uri == "*" else { fail(line, "option httpchk: the URI must start with '/'"); return }
+            withOptions { $0.httpCheck = check }
+        case "redispatch":
+            guard args.isEmpty else { fail(line, "option redispatch takes no argument (an interval is not supported)"); return }
+            withOptions { $0.redispatch = true }
         case "httplog", "dontlognull", "http-keep-alive":
             guard args.isEmpty else { fail(line, "option \(name) takes no argument"); return }
             if name == "httplog" { withOptions { $0.httpLog = true } }

@@ -1,17 +1,29 @@
+import NIOCore
+
 /// One balancing algorithm, shared by every event loop of a backend. (HAProxy's
 /// `struct lb_ops`: one file per algorithm behind one interface.) Implementations must be
 /// lock-free: they run on the data path of every loop at once.
 protocol Balancer: Sendable {
-    /// The next server index, skipping `excluded` (servers that already failed this request).
-    /// nil when no eligible server is left.
-    func pick(excluding excluded: ServerSet) -> Int?
+    /// The index of the server for the next request among those `isCandidate` accepts (UP,
+    /// primary or backup as needed, not yet failed for this request); nil when none is.
+    func pick(client: SocketAddress?, isCandidate: (Int) -> Bool) -> Int?
 }
 
-/// A small set of server indexes (a backend has at most 64 servers per retry-exclusion set;
-/// more servers simply are never excluded beyond 64).
+/// A small set of server indexes (retry exclusion covers the first 64 servers of a backend).
 struct ServerSet {
     private var bits: UInt64 = 0
     func contains(_ index: Int) -> Bool { index < 64 && bits & (1 << UInt64(index)) != 0 }
     mutating func insert(_ index: Int) { if index < 64 { bits |= 1 << UInt64(index) } }
     var isEmpty: Bool { bits == 0 }
+}
+
+/// FNV-1a, 64 bit: a hash that is the same in every process (Swift's `Hasher` is seeded per
+/// process), so two SwiftLB instances hash a client to the same server.
+func stableHash<S: Sequence>(_ bytes: S) -> UInt64 where S.Element == UInt8 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+    // FNV's low bits mix poorly; finish with a multiply-xorshift (splitmix64's finaliser).
+    h = (h ^ (h >> 30)) &* 0xbf58_476d_1ce4_e5b9
+    h = (h ^ (h >> 27)) &* 0x94d0_49bb_1331_11eb
+    return h ^ (h >> 31)
 }

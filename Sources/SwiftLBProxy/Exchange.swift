@@ -1,3 +1,4 @@
+import Atomics
 import NIOCore
 import NIOHTTP1
 
@@ -30,6 +31,11 @@ final class Exchange {
     var requestSentAt: NIODeadline?
     var lastServerActivity: NIODeadline
     var lastClientActivity: NIODeadline
+    /// The server the client's sticky cookie names, if it names one.
+    var pinned: RuntimeServer?
+    var client: SocketAddress?
+    /// The server whose in-flight count this exchange holds.
+    private var activeOn: RuntimeServer?
     /// The answer to give if no further attempt succeeds.
     var lastFailure: ErrorResponse?
 
@@ -42,6 +48,17 @@ final class Exchange {
         self.start = start
         self.lastServerActivity = start
         self.lastClientActivity = start
+    }
+
+    func countActive(on server: RuntimeServer) {
+        releaseActive()
+        server.active.wrappingIncrement(ordering: .relaxed)
+        activeOn = server
+    }
+
+    func releaseActive() {
+        activeOn?.active.wrappingDecrement(ordering: .relaxed)
+        activeOn = nil
     }
 
     /// RFC 9110 §9.2.2: methods a client expects may be repeated.

@@ -208,9 +208,16 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             return
         }
         record.backend = backend.name
-        let upstreamHead = RequestRewriter.upstreamHead(head, facts: facts, frontend: frontend.config, backend: backend.config)
+        var upstreamHead = RequestRewriter.upstreamHead(head, facts: facts, frontend: frontend.config, backend: backend.config)
+        var pinned: RuntimeServer?
+        if let cookie = backend.config.options.cookie {
+            pinned = StickyCookie.clientValue(in: head.headers, settings: cookie).flatMap { backend.serversByCookie[$0] }
+            StickyCookie.rewriteRequest(&upstreamHead.headers, settings: cookie)
+        }
         let ex = Exchange(clientHead: head, upstreamHead: upstreamHead, backend: backend,
                           closeClient: !head.isKeepAlive, log: record, start: now)
+        ex.pinned = pinned
+        ex.client = facts.source
         ex.pending.append(.head(upstreamHead))
         state = .exchanging(ex)
         dispatch(ex, freshConnection: false)
@@ -219,7 +226,18 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     /// Picks a server and gets a connection to it: an idle pooled one if there is one, else a
     /// new one. Called again for each retry.
     private func dispatch(_ ex: Exchange, freshConnection: Bool) {
-        guard let server = ex.backend.pickServer(excluding: ex.excluded) else {
+        var chosen: RuntimeServer?
+        if let pinned = ex.pinned {
+            if pinned.health.isUp && !ex.excluded.contains(pinned.index) {
+                chosen = pinned
+            } else if !ex.backend.config.options.redispatch {
+                // Without `option redispatch` a sticky client stays with its server, up or not.
+                ex.log.termination = ex.attempts == 0 ? "SC" : ex.log.termination
+                fail(ex, ex.attempts == 0 ? .serviceUnavailable : ex.lastFailure ?? .badGateway)
+                return
+            }
+        }
+        guard let server = chosen ?? ex.backend.pickServer(excluding: ex.excluded, client: ex.client) else {
             ex.log.termination = ex.attempts == 0 ? "SC" : ex.log.termination
             fail(ex, ex.attempts == 0 ? .serviceUnavailable : ex.lastFailure ?? .badGateway)
             return
@@ -266,6 +284,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private func attach(_ upstream: UpstreamHandler, to ex: Exchange) {
         upstream.lease(to: self)
         ex.upstream = upstream
+        ex.countActive(on: upstream.server)
         ex.headSent = true
         let parts = ex.pending
         ex.pending.removeAll()
@@ -335,6 +354,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             headers.remove(name: "transfer-encoding")
             ex.closeClient = true
         }
+        if let cookie = ex.backend.config.options.cookie, let value = ex.server?.cookie {
+            StickyCookie.rewriteResponse(&headers, settings: cookie, value: value,
+                                         clientHadIt: ex.pinned === ex.server, method: ex.clientHead.method)
+        }
         if ex.closeClient {
             headers.add(name: "connection", value: "close")
         } else if clientIs10 {
@@ -363,6 +386,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private func upstreamLost(garbage: Bool) {
         guard case .exchanging(let ex) = state, let upstream = ex.upstream, !ex.responseEnded else { return }
         ex.upstream = nil
+        ex.releaseActive()
         if ex.responseHeadSent {
             // Part of the response is already with the client: all we can do is stop.
             ex.log.termination = "SD"
@@ -388,6 +412,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     /// The response is complete: return the upstream connection to the pool when both sides
     /// finished cleanly, log, and either wait for the next request or close.
     private func finish(_ ex: Exchange, trailers: HTTPHeaders?) {
+        ex.releaseActive()
         ex.log.ta = millisecondsBetween(ex.start, .now())
         if let upstream = ex.upstream, let server = ex.server {
             ex.upstream = nil
@@ -422,6 +447,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     /// Ends an exchange that will not complete: its upstream connection is closed, not pooled.
     private func abandon(_ ex: Exchange) {
+        ex.releaseActive()
         if let upstream = ex.upstream {
             ex.upstream = nil
             upstream.close()

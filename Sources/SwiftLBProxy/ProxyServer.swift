@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import SwiftLBConfig
+import SwiftLBHealth
 
 /// The HTTP data path of one SwiftLB process: one event loop per core, every frontend's
 /// listeners bound on all of them, and the per-loop state the exchanges share.
@@ -14,6 +15,7 @@ public final class ProxyServer: Sendable {
     private let logger: Logger
     private let listeners = NIOLockedValueBox<[any Channel]>([])
     private let connections: ProcessConnectionCount
+    private let checker: HealthChecker
 
     /// - Parameters:
     ///   - threads: event loops; nil takes `nbthread` from the configuration, else one per core.
@@ -26,6 +28,7 @@ public final class ProxyServer: Sendable {
         self.loops = LoopStates(group: group, runtime: runtime, logFD: fd)
         self.logger = logger
         self.connections = ProcessConnectionCount(limit: runtime.configuration.global.maxconn)
+        self.checker = HealthChecker(targets: runtime.checkTargets, group: group, logger: logger)
     }
 
     /// Binds every `bind` of every frontend. A port that cannot be bound fails the start with
@@ -34,6 +37,7 @@ public final class ProxyServer: Sendable {
         for state in loops.all {
             try await state.eventLoop.submit { state.startSweeping() }.get()
         }
+        checker.start()
         for frontend in runtime.frontends {
             for bind in frontend.config.binds {
                 let channel: any Channel
@@ -101,6 +105,7 @@ public final class ProxyServer: Sendable {
     /// connections close at once, busy ones after their response), then close what is left
     /// once `grace` has passed, and shut the event loops down.
     public func stop(grace: TimeAmount) async {
+        checker.stop()
         let channels = listeners.withLockedValue { $0 }
         for channel in channels { try? await channel.close() }
         for state in loops.all {

@@ -1,4 +1,5 @@
 import Atomics
+import NIOCore
 
 /// Weighted round robin, process-wide and lock-free.
 ///
@@ -6,14 +7,13 @@ import Atomics
 /// `roundrobin` spreads the same way): weights 5:1:1 give a,a,b,a,c,a,a rather than a burst of
 /// five a's. Each pick takes the next slot with one atomic increment, so consecutive requests
 /// go to consecutive slots whichever event loop they arrive on, and a failed server is not
-/// picked again by the very next request.
+/// picked again by the very next request. Down servers are skipped in place, so the others
+/// keep their relative weights.
 final class RoundRobinBalancer: Balancer {
     private let schedule: [Int]
-    private let serverCount: Int
     private let next = ManagedAtomic<Int>(0)
 
     init(weights: [Int]) {
-        serverCount = weights.count
         var scores = [Int](repeating: 0, count: weights.count)
         let total = weights.reduce(0, +)
         var schedule: [Int] = []
@@ -30,13 +30,13 @@ final class RoundRobinBalancer: Balancer {
         self.schedule = schedule
     }
 
-    func pick(excluding excluded: ServerSet) -> Int? {
+    func pick(client: SocketAddress?, isCandidate: (Int) -> Bool) -> Int? {
         guard !schedule.isEmpty else { return nil }
-        let start = next.loadThenWrappingIncrement(ordering: .relaxed)
-        // Walk on from our slot past excluded servers; one lap is enough to see them all.
+        let start = next.loadThenWrappingIncrement(ordering: .relaxed) & Int.max
+        // Walk on from our slot; one lap sees every server.
         for offset in 0..<schedule.count {
-            let server = schedule[(start &+ offset) % schedule.count & Int.max]
-            if !excluded.contains(server) { return server }
+            let server = schedule[(start &+ offset) % schedule.count]
+            if isCandidate(server) { return server }
         }
         return nil
     }

@@ -1,5 +1,7 @@
+import Atomics
 import NIOCore
 import SwiftLBConfig
+import SwiftLBHealth
 
 /// The configuration turned into what the data path needs: servers with resolved socket
 /// addresses, backends referenced directly instead of by name. Immutable and shared by every
@@ -8,6 +10,8 @@ public final class ProxyRuntime: Sendable {
     public let configuration: Configuration
     let frontends: [RuntimeFrontend]
     let backends: [RuntimeBackend]
+    /// Servers with `check`, for the health checker.
+    let checkTargets: [CheckTarget]
 
     /// Resolves every server address once (like HAProxy without `resolvers`); a name that does
     /// not resolve is an error naming the server's line.
@@ -17,12 +21,22 @@ public final class ProxyRuntime: Sendable {
         var backends: [RuntimeBackend] = []
         var byName: [String: RuntimeBackend] = [:]
         var nextServerID = 0
+        var checkTargets: [CheckTarget] = []
         for (index, backend) in configuration.backends.values.sorted(by: { $0.line < $1.line }).enumerated() {
             var servers: [RuntimeServer] = []
             for server in backend.servers {
                 do {
                     let address = try SocketAddress.makeAddressResolvingHost(server.host, port: server.port)
-                    servers.append(RuntimeServer(id: nextServerID, index: servers.count, name: server.name, address: address, weight: server.weight))
+                    let checkAddress = try SocketAddress.makeAddressResolvingHost(
+                        server.parameters.checkAddress ?? server.host, port: server.parameters.checkPort ?? server.port)
+                    let health = ServerHealth(backend: backend.name, server: server.name,
+                                              initial: server.parameters.disabled ? .maint : .up)
+                    servers.append(RuntimeServer(id: nextServerID, index: servers.count, name: server.name,
+                                                 address: address, parameters: server.parameters, health: health))
+                    if server.parameters.check && !server.parameters.disabled {
+                        checkTargets.append(CheckTarget(health: health, address: checkAddress, parameters: server.parameters,
+                                                        http: backend.options.httpCheck, timeout: backend.options.timeouts.check))
+                    }
                     nextServerID += 1
                 } catch {
                     errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server",
@@ -35,6 +49,7 @@ public final class ProxyRuntime: Sendable {
         }
         if !errors.isEmpty { throw ConfigErrors(errors) }
         self.backends = backends
+        self.checkTargets = checkTargets
         self.frontends = configuration.frontends.map { frontend in
             RuntimeFrontend(
                 config: frontend,
@@ -64,17 +79,38 @@ final class RuntimeBackend: Sendable {
     let config: Backend
     let servers: [RuntimeServer]
     let balancer: any Balancer
+    /// Server by `cookie` value, for sticky sessions.
+    let serversByCookie: [String: RuntimeServer]
+    let hasBackups: Bool
     var name: String { config.name }
 
     init(index: Int, config: Backend, servers: [RuntimeServer]) {
         self.index = index
         self.config = config
         self.servers = servers
-        self.balancer = RoundRobinBalancer(weights: servers.map(\.weight))
+        self.hasBackups = servers.contains { $0.backup }
+        var byCookie: [String: RuntimeServer] = [:]
+        for server in servers { if let c = server.cookie { byCookie[c] = server } }
+        self.serversByCookie = byCookie
+        switch config.options.balance {
+        case .roundRobin: balancer = RoundRobinBalancer(weights: servers.map(\.weight))
+        case .leastConn: balancer = LeastConnBalancer(servers: servers)
+        case .source: balancer = SourceHashBalancer(servers: servers)
+        case .random(let draws): balancer = RandomBalancer(servers: servers, draws: draws)
+        case .first: balancer = FirstBalancer(serverCount: servers.count)
+        }
     }
 
-    func pickServer(excluding excluded: ServerSet) -> RuntimeServer? {
-        balancer.pick(excluding: excluded).map { servers[$0] }
+    /// The server for a new request: primaries that are UP and have not failed this request;
+    /// backup servers only when no primary is UP (HAProxy's `backup`, all backups in turn).
+    func pickServer(excluding excluded: ServerSet, client: SocketAddress?) -> RuntimeServer? {
+        let anyPrimaryUp = !hasBackups || servers.contains { !$0.backup && $0.health.isUp }
+        let wantBackup = !anyPrimaryUp
+        let index = balancer.pick(client: client) { i in
+            let s = self.servers[i]
+            return s.backup == wantBackup && s.weight > 0 && s.health.isUp && !excluded.contains(i)
+        }
+        return index.map { servers[$0] }
     }
 }
 
@@ -83,15 +119,22 @@ final class RuntimeServer: Sendable {
     let id: Int
     let name: String
     let address: SocketAddress
-    let weight: Int
+    let parameters: ServerParameters
     /// Position in its backend's server list: what balancers and retry exclusion use.
     let index: Int
+    let health: ServerHealth
+    /// Requests in flight on this server, across all loops (for leastconn and random).
+    let active = ManagedAtomic<Int>(0)
+    var weight: Int { parameters.weight }
+    var cookie: String? { parameters.cookie }
+    var backup: Bool { parameters.backup }
 
-    init(id: Int, index: Int, name: String, address: SocketAddress, weight: Int) {
+    init(id: Int, index: Int, name: String, address: SocketAddress, parameters: ServerParameters, health: ServerHealth) {
         self.id = id
         self.index = index
         self.name = name
         self.address = address
-        self.weight = weight
+        self.parameters = parameters
+        self.health = health
     }
 }

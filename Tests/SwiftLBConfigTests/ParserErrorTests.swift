@@ -34,10 +34,14 @@ final class ParserErrorTests: XCTestCase {
     }
 
     func testKeywordsOfLaterWorkAreRefusedNotIgnored() {
-        expectError(fe + "    cookie SERVERID insert\n", line: 6, keyword: "cookie", "sticky sessions are not implemented yet")
-        expectError(fe + "    option httpchk GET /\n", line: 6, keyword: "option", "health checks are not implemented yet")
-        expectError(fe + "    server t 127.0.0.1:81 check\n", line: 6, keyword: "server", "health checks are not implemented yet")
-        expectError(fe + "    balance leastconn\n", line: 6, keyword: "balance", "not implemented yet")
+        expectError(fe + "    tcp-check connect\n", line: 6, keyword: "tcp-check", "tcp-check sequences are not implemented yet")
+        expectError(fe + "    server t 127.0.0.1:81 check maxconn 10\n", line: 6, keyword: "server", "per-server maxconn and queues are not implemented yet")
+        expectError(fe + "    server t 127.0.0.1:81 slowstart 10s\n", line: 6, keyword: "server", "slowstart is not implemented yet")
+        expectError(fe + "    server t 127.0.0.1:81 observe layer7\n", line: 6, keyword: "server", "passive checks are not implemented yet")
+        expectError(fe + "    retry-on conn-failure\n", line: 6, keyword: "retry-on", "not implemented yet")
+        expectError(fe + "    cookie S insert maxidle 30m\n", line: 6, keyword: "cookie", "cookie option 'maxidle' is not supported yet")
+        expectError(fe + "    balance uri\n", line: 6, keyword: "balance", "algorithm 'uri': not implemented")
+        expectError(fe + "    timeout queue 5s\n", line: 6, keyword: "timeout", "server queues are not implemented yet")
         expectError("frontend fe\n    bind :443 ssl crt x.pem\n", line: 2, keyword: "bind", "TLS termination is not implemented yet")
         expectError("vrrp vip\n    interface eth0\n    priority 100\n", line: 1, keyword: "vrrp", "VIP elector is not implemented yet")
         expectError(fe + "    timeout tunnel 1h\n", line: 6, keyword: "timeout", "WebSocket tunnels are not implemented yet")
@@ -50,6 +54,25 @@ final class ParserErrorTests: XCTestCase {
         expectError("frontend f\n    bind :80\n    server s 1.2.3.4:80\n", line: 3, keyword: "server", "not allowed in a 'frontend' section")
         expectError("defaults\n    use_backend b if TRUE\n", line: 2, keyword: "use_backend", "not allowed in a 'defaults' section")
         expectError("    bind :80\n", line: 1, keyword: "bind", "outside of any section")
+    }
+
+    func testHealthCheckAndCookieErrors() {
+        expectError(fe + "    server t 127.0.0.1:81 check inter fast\n", line: 6, keyword: "server", "'inter' expects a time such as 2s, got 'fast'")
+        expectError(fe + "    server t 127.0.0.1:81 check rise 0\n", line: 6, keyword: "server", "'rise' expects a number from 1 to 1000")
+        expectError(fe + "    server t 127.0.0.1:81 cookie a;b\n", line: 6, keyword: "server", "may not contain")
+        expectError(fe + "    server t 127.0.0.1:81 check fall\n", line: 6, keyword: "server", "'fall' expects a value")
+        expectError(fe + "    http-check expect status 2xx\n", line: 6, keyword: "http-check", "'status' expects a code, a list (200,204) or a range (200-399)")
+        expectError(fe + "    http-check expect rstring ^(bad\n", line: 6, keyword: "http-check", "invalid regular expression")
+        expectError(fe + "    http-check expect body x\n", line: 6, keyword: "http-check", "unsupported 'http-check expect' match 'body'")
+        expectError(fe + "    http-check sned hdr A b\n", line: 6, keyword: "http-check", "did you mean 'send'?")
+        expectError(fe + "    http-check send hdr Host\n", line: 6, keyword: "http-check", "'hdr' expects NAME VALUE")
+        expectError(fe + "    option httpchk GET health\n", line: 6, keyword: "option", "the URI must start with '/'")
+        expectError(fe + "    option redispatch 3\n", line: 6, keyword: "option", "takes no argument")
+        expectError(fe + "    cookie SERVERID\n", line: 6, keyword: "cookie", "expects a mode after the name")
+        expectError(fe + "    cookie SERVERID insert indirekt\n", line: 6, keyword: "cookie", "did you mean 'indirect'?")
+        expectError(fe + "    cookie SERVERID rewrite postonly\n", line: 6, keyword: "cookie", "'postonly' only applies to 'insert'")
+        expectError(fe + "    balance random(99)\n", line: 6, keyword: "balance", "unknown algorithm 'random(99)'")
+        expectError(fe + "    balance lestconn\n", line: 6, keyword: "balance", "did you mean 'leastconn'?")
     }
 
     func testBadValues() {

@@ -95,6 +95,75 @@ final class ParserTests: XCTestCase {
         XCTAssertEqual(f2.binds.map(\.host), ["0.0.0.0", "0.0.0.0"])
     }
 
+    func testHealthChecksCookiesAndAlgorithms() throws {
+        let config = try parse("""
+            defaults
+                default-server check inter 500ms fastinter 100ms downinter 1s rise 3 fall 4
+                timeout check 300ms
+            backend nodes
+                balance leastconn
+                option httpchk GET /health HTTP/1.1
+                http-check send hdr Host hipchat.example.test hdr X-Check 1
+                http-check expect status 200-299
+                cookie SERVERID insert indirect nocache postonly httponly secure domain .example.test
+                option redispatch
+                server n1 10.0.0.1:80 cookie n1
+                server n2 10.0.0.2:80 cookie n2 port 8080 addr 10.0.0.9 weight 2
+                server n3 10.0.0.3:80 backup
+                server n4 10.0.0.4:80 disabled
+            backend b2
+                balance source
+                option httpchk /ping
+                http-check expect string pong
+            backend b3
+                balance random(3)
+                option httpchk
+                http-check expect rstring ^ok[0-9]+$
+            backend b4
+                balance first
+                http-check expect status 200,204
+            backend b5
+                balance random
+            """)
+        let nodes = try XCTUnwrap(config.backends["nodes"])
+        XCTAssertEqual(nodes.options.balance, .leastConn)
+        XCTAssertEqual(nodes.options.timeouts.check, .milliseconds(300))
+        let check = try XCTUnwrap(nodes.options.httpCheck)
+        XCTAssertEqual(check.method, "GET")
+        XCTAssertEqual(check.uri, "/health")
+        XCTAssertEqual(check.version, "HTTP/1.1")
+        XCTAssertEqual(check.headers.map { "\($0.0)=\($0.1)" }, ["Host=hipchat.example.test", "X-Check=1"])
+        XCTAssertEqual(check.expect, .statusRange(200, 299))
+        var cookie = CookieSettings(name: "SERVERID", mode: .insert)
+        cookie.indirect = true; cookie.nocache = true; cookie.postonly = true
+        cookie.httponly = true; cookie.secure = true; cookie.domains = [".example.test"]
+        XCTAssertEqual(nodes.options.cookie, cookie)
+        XCTAssertTrue(nodes.options.redispatch)
+        let n1 = nodes.servers[0].parameters
+        XCTAssertTrue(n1.check)
+        XCTAssertEqual(n1.inter, .milliseconds(500))
+        XCTAssertEqual(n1.fastinter, .milliseconds(100))
+        XCTAssertEqual(n1.downinter, .seconds(1))
+        XCTAssertEqual(n1.rise, 3)
+        XCTAssertEqual(n1.fall, 4)
+        XCTAssertEqual(n1.cookie, "n1")
+        let n2 = nodes.servers[1].parameters
+        XCTAssertEqual(n2.checkPort, 8080)
+        XCTAssertEqual(n2.checkAddress, "10.0.0.9")
+        XCTAssertEqual(n2.weight, 2)
+        XCTAssertTrue(nodes.servers[2].parameters.backup)
+        XCTAssertTrue(nodes.servers[3].parameters.disabled)
+        XCTAssertEqual(config.backends["b2"]?.options.balance, .source)
+        XCTAssertEqual(config.backends["b2"]?.options.httpCheck?.uri, "/ping")
+        XCTAssertEqual(config.backends["b2"]?.options.httpCheck?.method, "OPTIONS")
+        XCTAssertEqual(config.backends["b2"]?.options.httpCheck?.expect, .string("pong"))
+        XCTAssertEqual(config.backends["b3"]?.options.balance, .random(draws: 3))
+        XCTAssertEqual(config.backends["b3"]?.options.httpCheck?.expect, .rstring("^ok[0-9]+$"))
+        XCTAssertEqual(config.backends["b4"]?.options.balance, .first)
+        XCTAssertEqual(config.backends["b4"]?.options.httpCheck?.expect, .statusList([200, 204]))
+        XCTAssertEqual(config.backends["b5"]?.options.balance, .random(draws: 2))
+    }
+
     func testListenIsAFrontendAndABackend() throws {
         let config = try parse("""
             listen app

@@ -1,0 +1,124 @@
+import Logging
+import NIOCore
+import SwiftLBConfig
+import SwiftLBRegex
+
+/// What the checker needs to know about one checked server.
+public struct CheckTarget: Sendable {
+    public let health: ServerHealth
+    public let address: SocketAddress
+    public let parameters: ServerParameters
+    public let http: HTTPCheck?
+    /// `timeout check`, else the server's `inter`.
+    public let timeout: ConfigDuration?
+
+    public init(health: ServerHealth, address: SocketAddress, parameters: ServerParameters, http: HTTPCheck?, timeout: ConfigDuration?) {
+        self.health = health
+        self.address = address
+        self.parameters = parameters
+        self.http = http
+        self.timeout = timeout
+    }
+}
+
+/// Runs the active checks of every server with `check`, each on one event loop, and moves
+/// servers between UP and DOWN with HAProxy's rise/fall rule: `fall` consecutive failures take
+/// an UP server down, `rise` consecutive successes bring a DOWN server back. Every change is
+/// logged with its reason.
+public final class HealthChecker: Sendable {
+    private let checks: [ServerCheck]
+
+    public init(targets: [CheckTarget], group: any EventLoopGroup, logger: Logger) {
+        checks = targets.map { ServerCheck(target: $0, loop: group.next(), logger: logger) }
+    }
+
+    /// Starts checking; the first checks are spread over the first `inter` so that a large
+    /// farm is not probed in one burst (as HAProxy does).
+    public func start() {
+        for (i, check) in checks.enumerated() {
+            let spread = check.target.parameters.inter.nanoseconds * Int64(i) / Int64(max(checks.count, 1))
+            check.loop.execute { check.schedule(after: .nanoseconds(spread)) }
+        }
+    }
+
+    public func stop() {
+        for check in checks { check.loop.execute { check.stop() } }
+    }
+}
+
+/// The check loop of one server; touched only on `loop`.
+final class ServerCheck: @unchecked Sendable {
+    let target: CheckTarget
+    let loop: any EventLoop
+    private let probe: HealthProbe
+    private let logger: Logger
+    private var successes = 0
+    private var failures = 0
+    private var next: Scheduled<Void>?
+    private var stopped = false
+
+    init(target: CheckTarget, loop: any EventLoop, logger: Logger) {
+        self.target = target
+        self.loop = loop
+        self.logger = logger
+        let p = target.parameters
+        let timeout = target.timeout ?? p.inter
+        var regex: PCRE2Regex?
+        if case .rstring(let pattern) = target.http?.expect { regex = try? PCRE2Regex(pattern) }
+        self.probe = HealthProbe(address: target.address, http: target.http,
+                                 host: target.address.ipAddress ?? "localhost",
+                                 timeout: .nanoseconds(timeout.nanoseconds), regex: regex)
+    }
+
+    func schedule(after delay: TimeAmount) {
+        guard !stopped else { return }
+        next = loop.scheduleTask(in: delay) { [self] in run() }
+    }
+
+    func stop() {
+        stopped = true
+        next?.cancel()
+    }
+
+    private func run() {
+        guard !stopped, target.health.state != .maint else { return }
+        probe.run(on: loop).whenComplete { [self] result in
+            let outcome = (try? result.get()) ?? .failed("check error")
+            record(outcome)
+            schedule(after: interval)
+        }
+    }
+
+    /// HAProxy's intervals: `inter` normally, `fastinter` while a state change is under way,
+    /// `downinter` while down.
+    private var interval: TimeAmount {
+        let p = target.parameters
+        let d: ConfigDuration
+        switch target.health.state {
+        case .up: d = failures > 0 ? (p.fastinter ?? p.inter) : p.inter
+        case .down, .maint: d = successes > 0 ? (p.fastinter ?? p.inter) : (p.downinter ?? p.inter)
+        }
+        return .nanoseconds(d.nanoseconds)
+    }
+
+    private func record(_ outcome: CheckOutcome) {
+        let p = target.parameters
+        let h = target.health
+        switch outcome {
+        case .passed(let what):
+            failures = 0
+            successes += 1
+            if h.state == .down && successes >= p.rise {
+                h.set(.up)
+                logger.warning("Server \(h.backend)/\(h.server) is UP: \(successes) consecutive successful checks, last: \(what)")
+            }
+        case .failed(let why):
+            successes = 0
+            failures += 1
+            if h.state == .up && failures >= p.fall {
+                h.set(.down)
+                logger.warning("Server \(h.backend)/\(h.server) is DOWN: \(failures) consecutive failed checks, last: \(why)")
+            }
+        }
+    }
+}

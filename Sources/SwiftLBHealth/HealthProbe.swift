@@ -1,0 +1,124 @@
+import NIOCore
+import NIOPosix
+import SwiftLBConfig
+import SwiftLBRegex
+
+/// What one check found: passed, or failed with the reason an operator reads in the log.
+public enum CheckOutcome: Sendable, Equatable {
+    case passed(String)
+    case failed(String)
+}
+
+/// One check of one server: a TCP connect, or an HTTP request whose answer is matched
+/// against `http-check expect`. Bounded by `timeout` from connect to the last byte.
+struct HealthProbe: Sendable {
+    let address: SocketAddress
+    let http: HTTPCheck?
+    let host: String
+    let timeout: TimeAmount
+    let regex: PCRE2Regex?
+
+    /// The most of an answer read: enough for a status line, headers and a small body.
+    static let maxResponse = 16 * 1024
+
+    func run(on loop: any EventLoop) -> EventLoopFuture<CheckOutcome> {
+        let collector = ResponseCollector(limit: Self.maxResponse)
+        let request = http.map(requestBytes)
+        let bootstrap = ClientBootstrap(group: loop)
+            .connectTimeout(timeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+            }
+        let deadline = NIODeadline.now() + timeout
+        return bootstrap.connect(to: address).flatMap { channel -> EventLoopFuture<CheckOutcome> in
+            guard let request else {
+                return channel.close().map { .passed("connected") }.recover { _ in .passed("connected") }
+            }
+            channel.writeAndFlush(ByteBuffer(string: request), promise: nil)
+            let timer = loop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
+            return collector.done.futureResult.map { bytes in
+                timer.cancel()
+                if NIODeadline.now() >= deadline && bytes.isEmpty { return .failed("timeout after \(timeout.nanoseconds / 1_000_000)ms") }
+                return evaluate(bytes)
+            }
+        }.recover { error in
+            .failed(Self.describe(error))
+        }
+    }
+
+    private func requestBytes(_ check: HTTPCheck) -> String {
+        var text = "\(check.method) \(check.uri) \(check.version)\r\n"
+        if !check.headers.contains(where: { $0.0.lowercased() == "host" }) { text += "Host: \(host)\r\n" }
+        for (name, value) in check.headers { text += "\(name): \(value)\r\n" }
+        text += "Connection: close\r\nUser-Agent: swiftlb-health-check\r\n\r\n"
+        return text
+    }
+
+    /// Matches the answer against the expectation.
+    func evaluate(_ bytes: [UInt8]) -> CheckOutcome {
+        let text = String(decoding: bytes, as: UTF8.self)
+        let statusLine = text.prefix { $0 != "\r" && $0 != "\n" }
+        let parts = statusLine.split(separator: " ", maxSplits: 2)
+        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let code = Int(parts[1]) else {
+            return .failed(bytes.isEmpty ? "connection closed without a response" : "invalid response '\(statusLine.prefix(40))'")
+        }
+        let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
+        switch http?.expect ?? .statusRange(200, 399) {
+        case .statusRange(let lo, let hi):
+            return (lo...hi).contains(code) ? .passed("status \(code)") : .failed("status \(code), expected \(lo)-\(hi)")
+        case .statusList(let codes):
+            return codes.contains(code) ? .passed("status \(code)") : .failed("status \(code), expected \(codes.map(String.init).joined(separator: ","))")
+        case .string(let needle):
+            return body.contains(needle) ? .passed("string found") : .failed("string '\(needle)' not found in the response")
+        case .rstring(let pattern):
+            return (regex?.matches(body) ?? false) ? .passed("rstring matched") : .failed("rstring '\(pattern)' did not match the response")
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if case ChannelError.connectTimeout = error { return "connect timeout" }
+        let text = "\(error)"
+        if text.contains("Connection refused") || text.contains("errno: 111") { return "connection refused" }
+        if text.contains("Connection reset") || text.contains("errno: 104") { return "connection reset" }
+        return text
+    }
+}
+
+/// Reads an answer until the server closes or `limit` bytes arrived.
+private final class ResponseCollector: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    private let limit: Int
+    private var bytes: [UInt8] = []
+    private var promise: EventLoopPromise<[UInt8]>?
+    private var completed = false
+    /// Set in `handlerAdded`, before any read can complete it.
+    var done: EventLoopPromise<[UInt8]> { promise! }
+
+    init(limit: Int) { self.limit = limit }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        promise = context.eventLoop.makePromise()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        if let chunk = buffer.readBytes(length: min(buffer.readableBytes, limit - bytes.count)) { bytes += chunk }
+        if bytes.count >= limit { context.close(promise: nil) }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        complete()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { complete() }
+
+    private func complete() {
+        guard !completed else { return }
+        completed = true
+        promise?.succeed(bytes)
+    }
+}
