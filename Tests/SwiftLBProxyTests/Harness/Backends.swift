@@ -2,60 +2,85 @@ import Foundation
 import XCTest
 
 /// Real nginx servers on loopback, one `server` block per port, each answering its own name on
-/// `/`, the X-Forwarded-For it received on `/xff`, and any file under its root.
+/// `/`, the X-Forwarded-For it received on `/xff`, `healthy nodeN` on `/health`, 503 on
+/// `/sick`, and any file under its root. With `separate`, each port is its own nginx process,
+/// so a test can kill and restart one server.
 final class NginxBackends {
     let ports: [Int]
     let root: String
-    private let child: ChildProcess
+    private let dir: TempDirectory
+    private var children: [ChildProcess?]
+    private let configs: [String]
 
-    init(count: Int, in dir: TempDirectory) throws {
-        ports = (0..<count).map { _ in freePort() }
-        root = dir.file("nginx")
+    init(count: Int, in dir: TempDirectory, separate: Bool = false) throws {
+        self.dir = dir
+        let ports = (0..<count).map { _ in freePort() }
+        let root = dir.file("nginx")
+        self.ports = ports
+        self.root = root
         try FileManager.default.createDirectory(atPath: root + "/tmp", withIntermediateDirectories: true)
-        var servers = ""
-        for (i, port) in ports.enumerated() {
-            servers += """
+        try FileManager.default.createDirectory(atPath: root + "/www", withIntermediateDirectories: true)
+        let blocks = ports.enumerated().map { i, port in
+            """
               server {
                 listen 127.0.0.1:\(port);
                 root \(root)/www;
                 location = / { return 200 "node\(i + 1)\\n"; }
                 location = /xff { return 200 "xff=$http_x_forwarded_for host=$host node\(i + 1)\\n"; }
+                location = /health { return 200 "healthy node\(i + 1)\\n"; }
+                location = /sick { return 503 "sick\\n"; }
                 location = /path1 { return 200 "one\\n"; }
                 location = /path2 { return 200 "two\\n"; }
                 location = /path3 { return 200 "three\\n"; }
-                location = /slow { return 200 "slow\\n"; }
               }
 
             """
         }
-        try FileManager.default.createDirectory(atPath: root + "/www", withIntermediateDirectories: true)
-        let user = getuid() == 0 ? "user root;" : ""
-        let conf = try dir.write("nginx.conf", """
-            \(user)
-            worker_processes 1;
-            daemon off;
-            master_process off;
-            pid \(root)/nginx.pid;
-            error_log \(root)/error.log;
-            events { worker_connections 1024; }
-            http {
-              access_log off;
-              keepalive_requests 100000;
-              client_body_temp_path \(root)/tmp;
-              proxy_temp_path \(root)/tmp;
-              fastcgi_temp_path \(root)/tmp;
-              uwsgi_temp_path \(root)/tmp;
-              scgi_temp_path \(root)/tmp;
-            \(servers)
-            }
-            """)
-        child = try ChildProcess("/usr/sbin/nginx", ["-c", conf, "-e", root + "/error.log"], logDirectory: dir, name: "nginx")
+        let groups = separate ? blocks.map { [$0] } : [blocks]
+        var configs: [String] = []
+        for (g, group) in groups.enumerated() {
+            let user = getuid() == 0 ? "user root;" : ""
+            configs.append(try dir.write("nginx\(g).conf", """
+                \(user)
+                worker_processes 1;
+                daemon off;
+                master_process off;
+                pid \(root)/nginx\(g).pid;
+                error_log \(root)/error\(g).log;
+                events { worker_connections 1024; }
+                http {
+                  access_log off;
+                  keepalive_requests 100000;
+                  client_body_temp_path \(root)/tmp;
+                  proxy_temp_path \(root)/tmp;
+                  fastcgi_temp_path \(root)/tmp;
+                  uwsgi_temp_path \(root)/tmp;
+                  scgi_temp_path \(root)/tmp;
+                \(group.joined())
+                }
+                """))
+        }
+        self.configs = configs
+        self.children = Array(repeating: nil, count: configs.count)
+        for g in configs.indices { try start(g) }
         for port in ports where !waitForPort(port) {
-            throw HarnessError("nginx did not start on \(port): \(child.stderr)")
+            throw HarnessError("nginx did not start on \(port)")
         }
     }
 
-    func stop() { child.stop() }
+    /// Starts (again) the nginx process of group `g` (with `separate`, server g).
+    func start(_ g: Int) throws {
+        children[g] = try ChildProcess("/usr/sbin/nginx", ["-c", configs[g], "-e", root + "/error\(g).log"], logDirectory: dir, name: "nginx\(g)-\(UUID().uuidString.prefix(4))")
+        if configs.count == ports.count { _ = waitForPort(ports[g]) }
+    }
+
+    /// Stops server `g` (its process; with `separate` only).
+    func kill(_ g: Int) {
+        children[g]?.stop()
+        children[g] = nil
+    }
+
+    func stop() { for g in children.indices { kill(g) } }
 }
 
 /// The Python streaming/hashing backend of Tests/fixtures/stream_server.py.

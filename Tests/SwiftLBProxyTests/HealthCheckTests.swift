@@ -1,0 +1,111 @@
+import Foundation
+import XCTest
+
+/// Active health checks against real nginx processes that the test kills and restarts.
+final class HealthCheckTests: XCTestCase {
+    var dir: TempDirectory!
+    override func setUpWithError() throws { dir = try TempDirectory() }
+    override func tearDown() { dir = nil }
+
+    private func servers(_ nginx: NginxBackends, params: String = "", backup: Set<Int> = []) -> String {
+        nginx.ports.enumerated().map { i, port in
+            "    server node\(i + 1) 127.0.0.1:\(port) \(params)\(backup.contains(i) ? " backup" : "")"
+        }.joined(separator: "\n")
+    }
+
+    /// The issue's scenario: kill one of three servers under a client loop, see it marked DOWN
+    /// with zero client errors, restart it, see it come back UP and get traffic again.
+    func testKilledServerIsMarkedDownWithoutClientErrorsAndComesBack() throws {
+        let nginx = try NginxBackends(count: 3, in: dir, separate: true)
+        defer { nginx.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: testDefaults() + """
+                timeout check 500ms
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend nodes
+            backend nodes
+                option httpchk GET /health
+                default-server check inter 200ms rise 2 fall 2
+            \(servers(nginx))
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        let load = LoadLoop(port: port)
+        load.start()
+        usleep(500_000)
+
+        nginx.kill(1)
+        let down = waitUntil(timeout: 5) { lb.child.stderr.contains("Server nodes/node2 is DOWN: 2 consecutive failed checks, last: connection refused") }
+        XCTAssertNotNil(down, lb.child.stderr)
+        // fall × inter + timeout = 0.9 s; the sweep of 100 ms and scheduling add a little.
+        XCTAssertLessThan(down ?? 99, 2.5)
+        let afterDown = load.count
+        usleep(700_000)
+        XCTAssertFalse(load.bodies(since: afterDown).contains("node2\n"), "a DOWN server got traffic")
+
+        try nginx.start(1)
+        let up = waitUntil(timeout: 5) { lb.child.stderr.contains("Server nodes/node2 is UP: 2 consecutive successful checks") }
+        XCTAssertNotNil(up, lb.child.stderr)
+        let afterUp = load.count
+        XCTAssertNotNil(waitUntil(timeout: 3) { load.bodies(since: afterUp).contains("node2\n") }, "node2 gets no traffic after coming back")
+
+        let results = load.stop()
+        let failures = results.filter { $0.status != 200 }
+        XCTAssertEqual(failures.count, 0, "client saw errors: \(failures.prefix(5)) of \(results.count)")
+        XCTAssertGreaterThan(results.count, 50)
+    }
+
+    func testHTTPCheckExpectationsAndAllDownGives503() throws {
+        let nginx = try NginxBackends(count: 3, in: dir)
+        defer { nginx.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: testDefaults() + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                use_backend sick if { path_beg /sick-backend }
+                default_backend nodes
+            backend nodes
+                option httpchk GET /health
+                http-check expect rstring "^healthy node[12]$"
+                default-server check inter 100ms fall 1 rise 1
+            \(servers(nginx))
+            backend sick
+                option httpchk GET /sick
+                default-server check inter 100ms fall 1 rise 1
+            \(servers(nginx))
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server nodes/node3 is DOWN: 1 consecutive failed checks, last: rstring '^healthy node[12]$' did not match the response") }, lb.child.stderr)
+        let bodies = curl((0..<12).map { _ in "http://127.0.0.1:\(port)/" }).out.split(separator: "\n")
+        XCTAssertEqual(Set(bodies), ["node1", "node2"])
+        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server sick/node3 is DOWN: 1 consecutive failed checks, last: status 503, expected 200-399") }, lb.child.stderr)
+        let code = curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/sick-backend"]).out
+        XCTAssertEqual(code, "503")
+    }
+
+    func testBackupServesOnlyWhenEveryPrimaryIsDown() throws {
+        let nginx = try NginxBackends(count: 3, in: dir, separate: true)
+        defer { nginx.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: testDefaults() + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend nodes
+            backend nodes
+                default-server check inter 100ms fall 1 rise 1
+            \(servers(nginx, backup: [2]))
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        let before = curl((0..<12).map { _ in "http://127.0.0.1:\(port)/" }).out.split(separator: "\n")
+        XCTAssertEqual(Set(before), ["node1", "node2"])
+        nginx.kill(0)
+        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("nodes/node1 is DOWN") })
+        XCTAssertEqual(Set(curl((0..<6).map { _ in "http://127.0.0.1:\(port)/" }).out.split(separator: "\n")), ["node2"])
+        nginx.kill(1)
+        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("nodes/node2 is DOWN") })
+        XCTAssertEqual(Set(curl((0..<6).map { _ in "http://127.0.0.1:\(port)/" }).out.split(separator: "\n")), ["node3"])
+        try nginx.start(0)
+        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("nodes/node1 is UP") })
+        XCTAssertEqual(Set(curl((0..<6).map { _ in "http://127.0.0.1:\(port)/" }).out.split(separator: "\n")), ["node1"])
+    }
+}
