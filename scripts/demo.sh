@@ -42,17 +42,27 @@ say "starting swiftlb on 127.0.0.1:28080"
 "$BIN" run -c "$WORK/lb.conf" > "$WORK/access.log" 2> "$WORK/swiftlb.log" & LB=$!; PIDS+=($LB)
 for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:28080/ && break; sleep 0.1; done
 
-say "six requests to http://hipchat.example.test/ (resolved to 127.0.0.1 by curl)"
-for _ in $(seq 6); do
-    curl -s --max-time 5 --resolve hipchat.example.test:28080:127.0.0.1 http://hipchat.example.test:28080/
+CURL=(curl -s --max-time 5 --resolve hipchat.example.test:28080:127.0.0.1)
+say "three browsers, each without a cookie: leastconn spreads them, SwiftLB pins each with a cookie"
+for b in 1 2 3; do
+    "${CURL[@]}" -c "$WORK/browser$b.jar" http://hipchat.example.test:28080/
+done
+say "each browser again, three times, with its cookie: always the same node"
+for b in 1 2 3; do
+    for _ in 1 2 3; do "${CURL[@]}" -b "$WORK/browser$b.jar" http://hipchat.example.test:28080/; done
 done
 
 say "stopping node2"
 kill "${PIDS[1]}"; wait "${PIDS[1]}" 2>/dev/null || true
-for _ in $(seq 6); do
-    curl -s --max-time 5 -o /dev/null -w '%{http_code} ' --resolve hipchat.example.test:28080:127.0.0.1 http://hipchat.example.test:28080/
+printf 'status codes seen by the three browsers right after: '
+for b in 1 2 3; do
+    "${CURL[@]}" -o /dev/null -w '%{http_code} ' -b "$WORK/browser$b.jar" -c "$WORK/browser$b.jar" http://hipchat.example.test:28080/
 done
-echo "(node2's connection is refused: the request is retried on the next node, so clients see 200)"
+echo "(node2's browser is redispatched: the refused connection is retried on another node)"
+for _ in $(seq 50); do grep -q "node2 is DOWN" "$WORK/swiftlb.log" && break; sleep 0.2; done
+grep "is DOWN" "$WORK/swiftlb.log" | tail -1
+say "the browsers again: node2's browser now sticks to its new node"
+for b in 1 2 3; do "${CURL[@]}" -b "$WORK/browser$b.jar" http://hipchat.example.test:28080/; done
 
 say "access log (HAProxy httplog format)"
 sleep 0.2

@@ -24,6 +24,10 @@ final class ParserTests: XCTestCase {
         XCTAssertEqual(nodes.servers.map(\.host), ["192.168.122.100", "192.168.122.101", "192.168.122.102"])
         XCTAssertEqual(nodes.options.timeouts.server, .seconds(60))
         XCTAssertNotNil(nodes.options.forwardFor)
+        XCTAssertEqual(nodes.options.balance, .leastConn)
+        XCTAssertEqual(nodes.options.cookie?.name, "SERVERID")
+        XCTAssertEqual(nodes.servers.map(\.parameters.cookie), ["n1", "n2", "n3"])
+        XCTAssertTrue(nodes.servers.allSatisfy { $0.parameters.check && $0.parameters.fall == 3 })
         XCTAssertTrue(config.warnings.isEmpty, "\(config.warnings)")
     }
 
