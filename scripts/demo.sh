@@ -27,6 +27,9 @@ say "starting three stand-in HipChat nodes on 127.0.0.1:28101-28103"
 for i in 1 2 3; do
     python3 scripts/node_app.py "node$i" 127.0.0.1 $((28100 + i)) & PIDS+=($!)
 done
+for i in 1 2 3; do
+    for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$((28100 + i))/" && break; sleep 0.1; done
+done
 
 # lb.conf as shipped, with the 192.168.122.x nodes and :80 moved to loopback.
 sed -e 's/192\.168\.122\.100:80/127.0.0.1:28101/' \
@@ -40,7 +43,7 @@ say "swiftlb check -c lb.conf"
 
 say "starting swiftlb on 127.0.0.1:28080"
 "$BIN" run -c "$WORK/lb.conf" > "$WORK/access.log" 2> "$WORK/swiftlb.log" & LB=$!; PIDS+=($LB)
-for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:28080/ && break; sleep 0.1; done
+for _ in $(seq 50); do curl -sf -o /dev/null http://127.0.0.1:28080/ && break; sleep 0.1; done
 
 CURL=(curl -s --max-time 5 --resolve hipchat.example.test:28080:127.0.0.1)
 say "three browsers, each without a cookie: leastconn spreads them, SwiftLB pins each with a cookie"

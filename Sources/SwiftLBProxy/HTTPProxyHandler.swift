@@ -330,6 +330,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 return
             }
             ex.log.status = Int(head.status.code)
+            // A failed attempt that a retry made good leaves no mark but the retry count.
+            ex.log.termination = "--"
             ex.log.trsp = ex.requestSentAt.map { millisecondsBetween($0, .now()) } ?? -1
             ex.responseHeadSent = true
             context.write(wrapOutboundOut(.head(clientResponseHead(head, for: ex))), promise: nil)

@@ -147,6 +147,11 @@ final class ErrorTests: XCTestCase {
         for _ in 0..<4 {
             XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "node1\n")
         }
+        usleep(200_000)
+        // Retried requests are logged as served, with their retry count.
+        let retried = lb.accessLog.split(separator: "\n").filter { $0.hasSuffix(" 1 \"GET / HTTP/1.1\"") }
+        XCTAssertFalse(retried.isEmpty, lb.accessLog)
+        XCTAssertTrue(retried.allSatisfy { $0.contains(" 200 ") && $0.contains(" ---- ") }, lb.accessLog)
         lb.stop()
         let (lb2, port2) = try proxy(servers: [closedPort])
         defer { lb2.stop() }
