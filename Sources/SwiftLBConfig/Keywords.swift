@@ -46,6 +46,7 @@ enum Keywords {
         "retries": [.defaults, .backend, .listen],
         "log": [.defaults, .frontend, .backend, .listen],
         "cookie": [.defaults, .backend, .listen],
+        "retry-on": [.defaults, .backend, .listen],
         "http-check": [.defaults, .backend, .listen],
     ]
     static let pendingProxy: [String: String] = [
@@ -54,7 +55,6 @@ enum Keywords {
         "http-response": "response rules are not implemented yet (issue #3)",
         "redirect": "redirects are not implemented yet (issue #3)",
         "stats": "the stats page is not implemented yet",
-        "retry-on": "retry-on is not implemented yet (issue #4); connection failures are always retried",
         "http-reuse": "connection reuse is always 'safe'-like and not configurable",
         "errorfile": "custom error files are not supported",
         "compression": "compression is not supported",
@@ -72,20 +72,16 @@ enum Keywords {
         "forceclose": "connections are always kept alive on both sides",
         "log-health-checks": "state changes are always logged; per-check logging is not supported",
     ]
-    static let timeouts = ["connect", "client", "server", "http-request", "http-keep-alive", "check"]
+    static let timeouts = ["connect", "client", "server", "http-request", "http-keep-alive", "check", "queue"]
     static let pendingTimeouts: [String: String] = [
-        "queue": "server queues are not implemented yet (issue #4)",
         "tunnel": "WebSocket tunnels are not implemented yet",
         "client-fin": "not supported", "server-fin": "not supported",
     ]
     static let serverParameters = ["weight", "check", "inter", "fastinter", "downinter", "rise", "fall",
-                                   "port", "addr", "cookie", "backup", "disabled"]
+                                   "port", "addr", "cookie", "backup", "disabled", "maxconn", "observe",
+                                   "error-limit", "on-error"]
     static let pendingServerParameters: [String: String] = [
-        "maxconn": "per-server maxconn and queues are not implemented yet (issue #4)",
         "slowstart": "slowstart is not implemented yet (issue #4)",
-        "observe": "passive checks are not implemented yet (issue #4)",
-        "error-limit": "passive checks are not implemented yet (issue #4)",
-        "on-error": "passive checks are not implemented yet (issue #4)",
         "ssl": "TLS to servers is not implemented yet (issue #3)",
     ]
     static let bindParameters: [String] = []

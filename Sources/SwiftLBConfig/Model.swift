@@ -45,6 +45,8 @@ public struct Timeouts: Sendable, Equatable {
     public var httpKeepAlive: ConfigDuration?
     /// Bounds each health check (connect + answer); default: `inter` of the server.
     public var check: ConfigDuration?
+    /// How long a request may wait for a server slot when every server is at its `maxconn`.
+    public var queue: ConfigDuration?
     public init() {}
 }
 
@@ -76,7 +78,15 @@ public struct ProxyOptions: Sendable {
     public var cookie: CookieSettings?
     /// `option redispatch`: a client whose sticky server is down goes to another one.
     public var redispatch = false
+    /// `retry-on`: which failures of an idempotent, bodiless request are retried elsewhere.
+    public var retryOn: Set<RetryCondition> = [.connFailure]
     public init() {}
+}
+
+public enum RetryCondition: String, Sendable, Hashable, CaseIterable {
+    case connFailure = "conn-failure"
+    case emptyResponse = "empty-response"
+    case responseTimeout = "response-timeout"
 }
 
 public enum BalanceAlgorithm: Sendable, Equatable {
@@ -106,7 +116,32 @@ public struct ServerParameters: Sendable, Equatable {
     public var backup = false
     /// `disabled`: starts in maintenance (never chosen, not checked).
     public var disabled = false
+    /// Requests in flight on this server at most; more wait in the backend's queue.
+    public var maxconn: Int?
+    /// `observe layer4|layer7`: count errors of real traffic (passive checks).
+    public var observe: ObserveLayer?
+    public var errorLimit = 10
+    public var onError: OnError = .failCheck
     public init() {}
+}
+
+public enum ObserveLayer: String, Sendable, Equatable {
+    /// Connection failures, resets and timeouts.
+    case layer4
+    /// Those, plus invalid responses and 5xx statuses (except 501 and 505).
+    case layer7
+}
+
+/// What `error-limit` consecutive observed errors do (HAProxy's `on-error`).
+public enum OnError: String, Sendable, Equatable {
+    /// Check again at `fastinter` from now on until a check passes.
+    case fastinter
+    /// Count as one failed check.
+    case failCheck = "fail-check"
+    /// Count as `fall - 1` failed checks: the next failed check takes the server down.
+    case suddenDeath = "sudden-death"
+    /// Take the server down at once; checks bring it back.
+    case markDown = "mark-down"
 }
 
 /// `option httpchk [METHOD] [URI] [VERSION]` with `http-check send hdr` and `http-check expect`.

@@ -267,6 +267,19 @@ final class SectionParser {
                 fail(line, "unknown algorithm '\(word)'\(near); supported: \(Keywords.balanceAlgorithms.joined(separator: ", "))")
             }
         case "cookie": cookie(line)
+        case "retry-on":
+            var conditions = Set<RetryCondition>()
+            for word in args {
+                if word == "all-retryable-errors" { conditions.formUnion(RetryCondition.allCases); continue }
+                guard let c = RetryCondition(rawValue: word) else {
+                    let known = RetryCondition.allCases.map(\.rawValue) + ["all-retryable-errors"]
+                    let near = nearestKeyword(to: word, in: known).map { " (did you mean '\($0)'?)" } ?? ""
+                    fail(line, "unsupported retry-on condition '\(word)'\(near); supported: \(known.joined(separator: ", "))"); return
+                }
+                conditions.insert(c)
+            }
+            guard !conditions.isEmpty else { fail(line, "expects one or more conditions, e.g. 'retry-on conn-failure empty-response'"); return }
+            withOptions { $0.retryOn = conditions }
         case "http-check": httpCheck(line)
         case "server": server(line)
         case "default-server":
@@ -340,6 +353,9 @@ final class SectionParser {
         }
         var params = backend.options.defaultServer
         guard serverParameters(line, line.words.dropFirst(3), into: &params) else { return }
+        if params.observe != nil && !params.check {
+            fail(line, "'observe' needs 'check': passive checks act through the active checker"); return
+        }
         backend.servers.append(Server(name: name, host: host, port: port, parameters: params, line: line.number))
         config.backends[backendName] = backend
     }
@@ -382,6 +398,16 @@ final class SectionParser {
                 params.cookie = v
             case "backup": params.backup = true
             case "disabled": params.disabled = true
+            case "maxconn": guard let n = number(word, 1...1_000_000) else { return false }; params.maxconn = n
+            case "error-limit": guard let n = number(word, 1...1000) else { return false }; params.errorLimit = n
+            case "observe":
+                guard let v = value(word) else { return false }
+                guard let layer = ObserveLayer(rawValue: v) else { fail(line, "'observe' expects layer4 or layer7"); return false }
+                params.observe = layer
+            case "on-error":
+                guard let v = value(word) else { return false }
+                guard let action = OnError(rawValue: v) else { fail(line, "'on-error' expects fastinter, fail-check, sudden-death or mark-down"); return false }
+                params.onError = action
             default:
                 if let reason = Keywords.pendingServerParameters[word] {
                     fail(line, "server parameter '\(word)': \(reason)")
@@ -506,6 +532,7 @@ final class SectionParser {
         case "http-request": withOptions { $0.timeouts.httpRequest = value }
         case "http-keep-alive": withOptions { $0.timeouts.httpKeepAlive = value }
         case "check": withOptions { $0.timeouts.check = value }
+        case "queue": withOptions { $0.timeouts.queue = value }
         default:
             if let reason = Keywords.pendingTimeouts[name] {
                 fail(line, "timeout '\(name)': \(reason)")

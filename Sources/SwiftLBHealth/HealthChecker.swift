@@ -56,6 +56,8 @@ final class ServerCheck: @unchecked Sendable {
     private var failures = 0
     private var next: Scheduled<Void>?
     private var stopped = false
+    /// Set by `on-error fastinter` until a check passes.
+    private var forceFast = false
 
     init(target: CheckTarget, loop: any EventLoop, logger: Logger) {
         self.target = target
@@ -68,6 +70,38 @@ final class ServerCheck: @unchecked Sendable {
         self.probe = HealthProbe(address: target.address, http: target.http,
                                  host: target.address.ipAddress ?? "localhost",
                                  timeout: .nanoseconds(timeout.nanoseconds), regex: regex)
+        // Reported from any loop; the action runs on this check's loop, where its state lives.
+        target.health.setErrorLimitAction { [loop, weak self] in
+            guard let check = self else { return }
+            loop.execute { check.errorLimitReached() }
+        }
+    }
+
+    /// `error-limit` consecutive errors on live traffic: HAProxy's `on-error` actions.
+    private func errorLimitReached() {
+        let p = target.parameters
+        let h = target.health
+        let why = "\(p.errorLimit) consecutive errors on live traffic (observe \(p.observe?.rawValue ?? "-"))"
+        switch p.onError {
+        case .fastinter:
+            forceFast = true
+        case .failCheck:
+            record(.failed(why))
+        case .suddenDeath:
+            successes = 0
+            failures = max(failures, p.fall - 1)
+            if p.fall == 1 { record(.failed(why)) }
+        case .markDown:
+            successes = 0
+            failures = p.fall
+            if h.state == .up {
+                h.set(.down)
+                logger.warning("Server \(h.backend)/\(h.server) is DOWN: \(why)")
+            }
+        }
+        // Look again soon rather than at the next regular interval.
+        next?.cancel()
+        schedule(after: .nanoseconds((p.fastinter ?? p.inter).nanoseconds))
     }
 
     func schedule(after delay: TimeAmount) {
@@ -94,6 +128,7 @@ final class ServerCheck: @unchecked Sendable {
     private var interval: TimeAmount {
         let p = target.parameters
         let d: ConfigDuration
+        if forceFast { return .nanoseconds((p.fastinter ?? p.inter).nanoseconds) }
         switch target.health.state {
         case .up: d = failures > 0 ? (p.fastinter ?? p.inter) : p.inter
         case .down, .maint: d = successes > 0 ? (p.fastinter ?? p.inter) : (p.downinter ?? p.inter)
@@ -106,6 +141,7 @@ final class ServerCheck: @unchecked Sendable {
         let h = target.health
         switch outcome {
         case .passed(let what):
+            forceFast = false
             failures = 0
             successes += 1
             if h.state == .down && successes >= p.rise {

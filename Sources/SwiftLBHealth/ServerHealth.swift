@@ -1,4 +1,6 @@
 import Atomics
+import NIOConcurrencyHelpers
+import SwiftLBConfig
 
 /// The health of one server as every event loop sees it: written by the checker, read on the
 /// data path with one relaxed atomic load, no lock.
@@ -13,11 +15,38 @@ public final class ServerHealth: Sendable {
     public let backend: String
     public let server: String
     private let raw: ManagedAtomic<UInt8>
+    /// Passive checks (`observe`): consecutive errors seen on live traffic.
+    public let observe: ObserveLayer?
+    private let errorLimit: Int
+    private let consecutiveErrors = ManagedAtomic<Int>(0)
+    /// Set once by the checker before traffic starts; runs the `on-error` action on its loop.
+    private let onErrorLimit = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
 
-    public init(backend: String, server: String, initial: State) {
+    public init(backend: String, server: String, initial: State, observe: ObserveLayer? = nil, errorLimit: Int = 10) {
         self.backend = backend
         self.server = server
         self.raw = ManagedAtomic(initial.rawValue)
+        self.observe = observe
+        self.errorLimit = errorLimit
+    }
+
+    func setErrorLimitAction(_ action: @escaping @Sendable () -> Void) {
+        onErrorLimit.withLockedValue { $0 = action }
+    }
+
+    /// Reports the outcome of one exchange with this server (no-op without `observe`).
+    /// `layer7` errors (bad responses, 5xx) count only with `observe layer7`.
+    public func observed(error: Bool, layer7: Bool = false) {
+        guard let observe else { return }
+        if !error {
+            if consecutiveErrors.load(ordering: .relaxed) != 0 { consecutiveErrors.store(0, ordering: .relaxed) }
+            return
+        }
+        if layer7 && observe == .layer4 { return }
+        if consecutiveErrors.wrappingIncrementThenLoad(ordering: .relaxed) == errorLimit {
+            consecutiveErrors.store(0, ordering: .relaxed)
+            onErrorLimit.withLockedValue { $0 }?()
+        }
     }
 
     public var state: State { State(rawValue: raw.load(ordering: .relaxed)) ?? .down }

@@ -36,6 +36,9 @@ final class Exchange {
     var client: SocketAddress?
     /// The server whose in-flight count this exchange holds.
     private var activeOn: RuntimeServer?
+    /// Set while the request waits in the backend queue.
+    var waiter: BackendQueue.Waiter?
+    var queuedAt: NIODeadline?
     /// The answer to give if no further attempt succeeds.
     var lastFailure: ErrorResponse?
 
@@ -57,8 +60,15 @@ final class Exchange {
     }
 
     func releaseActive() {
-        activeOn?.active.wrappingDecrement(ordering: .relaxed)
+        guard let server = activeOn else { return }
+        server.active.wrappingDecrement(ordering: .relaxed)
         activeOn = nil
+        backend.queue?.wakeOne()
+    }
+
+    /// Leaves the queue (timeout, client gone); false if the queue already woke us.
+    func leaveQueue() {
+        if let waiter, waiter.claim() { self.waiter = nil }
     }
 
     /// RFC 9110 §9.2.2: methods a client expects may be repeated.

@@ -229,6 +229,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         var chosen: RuntimeServer?
         if let pinned = ex.pinned {
             if pinned.health.isUp && !ex.excluded.contains(pinned.index) {
+                if pinned.isFull { enqueue(ex); return }
                 chosen = pinned
             } else if !ex.backend.config.options.redispatch {
                 // Without `option redispatch` a sticky client stays with its server, up or not.
@@ -237,10 +238,21 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 return
             }
         }
-        guard let server = chosen ?? ex.backend.pickServer(excluding: ex.excluded, client: ex.client) else {
-            ex.log.termination = ex.attempts == 0 ? "SC" : ex.log.termination
-            fail(ex, ex.attempts == 0 ? .serviceUnavailable : ex.lastFailure ?? .badGateway)
-            return
+        let server: RuntimeServer
+        if let chosen {
+            server = chosen
+        } else {
+            switch ex.backend.pickServer(excluding: ex.excluded, client: ex.client) {
+            case .server(let s):
+                server = s
+            case .full:
+                enqueue(ex)
+                return
+            case .none:
+                ex.log.termination = ex.attempts == 0 ? "SC" : ex.log.termination
+                fail(ex, ex.attempts == 0 ? .serviceUnavailable : ex.lastFailure ?? .badGateway)
+                return
+            }
         }
         ex.server = server
         ex.attempts += 1
@@ -267,9 +279,39 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 let timedOut = (error as? ChannelError).map { if case .connectTimeout = $0 { true } else { false } } ?? false
                 ex.lastFailure = timedOut ? .gatewayTimeout : .badGateway
                 ex.log.termination = timedOut ? "sC" : "SC"
-                self.retryOrFail(ex, excludeCurrent: true)
+                server.health.observed(error: true)
+                if ex.backend.config.options.retryOn.contains(.connFailure) {
+                    self.retryOrFail(ex, excludeCurrent: true)
+                } else {
+                    self.fail(ex, ex.lastFailure!)
+                }
             }
         }
+    }
+
+    /// Every eligible server is at its `maxconn`: wait in the backend queue until a request
+    /// on it finishes (or `timeout queue` expires, checked by the sweep).
+    private func enqueue(_ ex: Exchange) {
+        guard let queue = ex.backend.queue else { fail(ex, .serviceUnavailable); return }
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let exchange = NIOLoopBound(ex, eventLoop: context.eventLoop)
+        let waiter = BackendQueue.Waiter(loop: context.eventLoop) { handler.value.queueWoke(exchange.value) }
+        ex.waiter = waiter
+        if ex.queuedAt == nil { ex.queuedAt = .now() }
+        queue.enqueue(waiter)
+        // A slot may have freed between the pick and the enqueue, with nobody to wake.
+        if ex.backend.servers.contains(where: { $0.health.isUp && !$0.isFull }) { queue.wakeOne() }
+    }
+
+    private func queueWoke(_ ex: Exchange) {
+        guard case .exchanging(let current) = state, current === ex, ex.waiter != nil else {
+            // We gave up meanwhile: hand the free slot on.
+            ex.backend.queue?.wakeOne()
+            return
+        }
+        ex.waiter = nil
+        if let queuedAt = ex.queuedAt { ex.log.tw = millisecondsBetween(queuedAt, .now()) }
+        dispatch(ex, freshConnection: false)
     }
 
     private func retryOrFail(_ ex: Exchange, excludeCurrent: Bool) {
@@ -330,6 +372,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 return
             }
             ex.log.status = Int(head.status.code)
+            let code = Int(head.status.code)
+            ex.server?.health.observed(error: code >= 500 && code != 501 && code != 505, layer7: true)
             // A failed attempt that a retry made good leaves no mark but the retry count.
             ex.log.termination = "--"
             ex.log.trsp = ex.requestSentAt.map { millisecondsBetween($0, .now()) } ?? -1
@@ -399,13 +443,20 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
         ex.lastFailure = .badGateway
         ex.log.termination = "SH"
-        // A reused connection the server closed just as we sent: the request never reached
-        // the application, or it is safe to repeat. Anything else is not replayed.
-        let replayable = !garbage && upstream.wasReused && ex.isIdempotent && ex.bodyBytes == 0 && ex.requestEnded
-        if replayable && ex.attempts <= ex.backend.config.options.retries {
+        upstream.server.health.observed(error: true, layer7: garbage)
+        // Only a complete, idempotent, bodiless request is ever sent twice. A reused
+        // connection the server closed just as we sent is replayed on a fresh one; an empty
+        // response from a fresh connection goes to another server with `retry-on empty-response`.
+        let safe = !garbage && ex.isIdempotent && ex.bodyBytes == 0 && ex.requestEnded
+            && ex.attempts <= ex.backend.config.options.retries
+        if safe && upstream.wasReused {
             ex.headSent = false
             ex.pending = [.head(ex.upstreamHead), .end(nil)]
             retryOrFail(ex, excludeCurrent: false)
+        } else if safe && ex.backend.config.options.retryOn.contains(.emptyResponse) {
+            ex.headSent = false
+            ex.pending = [.head(ex.upstreamHead), .end(nil)]
+            retryOrFail(ex, excludeCurrent: true)
         } else {
             fail(ex, .badGateway)
         }
@@ -449,6 +500,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     /// Ends an exchange that will not complete: its upstream connection is closed, not pooled.
     private func abandon(_ ex: Exchange) {
+        ex.leaveQueue()
         ex.releaseActive()
         if let upstream = ex.upstream {
             ex.upstream = nil
@@ -527,8 +579,30 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     }
 
     private func exchangeTimeouts(_ ex: Exchange, now: NIODeadline) {
+        let backendTimeouts = ex.backend.config.options.timeouts
+        if ex.waiter != nil, let queuedAt = ex.queuedAt,
+           let limit = backendTimeouts.queue ?? backendTimeouts.connect, now >= queuedAt + .nanoseconds(limit.nanoseconds) {
+            ex.leaveQueue()
+            guard ex.waiter == nil else { return }  // the queue woke us just now: let it dispatch
+            ex.log.tw = millisecondsBetween(queuedAt, now)
+            ex.log.termination = "sQ"
+            fail(ex, .serviceUnavailable)
+            return
+        }
         guard ex.upstream != nil || ex.headSent, !ex.responseEnded else { return }
-        if let server = ex.backend.config.options.timeouts.server, now >= ex.lastServerActivity + .nanoseconds(server.nanoseconds) {
+        if let server = backendTimeouts.server, now >= ex.lastServerActivity + .nanoseconds(server.nanoseconds) {
+            ex.server?.health.observed(error: true)
+            let safe = ex.isIdempotent && ex.bodyBytes == 0 && ex.requestEnded
+                && ex.attempts <= ex.backend.config.options.retries
+            if !ex.responseHeadSent && safe && ex.backend.config.options.retryOn.contains(.responseTimeout) {
+                abandon(ex)
+                ex.headSent = false
+                ex.pending = [.head(ex.upstreamHead), .end(nil)]
+                ex.lastFailure = .gatewayTimeout
+                ex.log.termination = "sH"
+                retryOrFail(ex, excludeCurrent: true)
+                return
+            }
             if ex.responseHeadSent {
                 ex.log.termination = "sD"
                 abandon(ex)

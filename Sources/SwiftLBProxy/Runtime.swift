@@ -30,7 +30,8 @@ public final class ProxyRuntime: Sendable {
                     let checkAddress = try SocketAddress.makeAddressResolvingHost(
                         server.parameters.checkAddress ?? server.host, port: server.parameters.checkPort ?? server.port)
                     let health = ServerHealth(backend: backend.name, server: server.name,
-                                              initial: server.parameters.disabled ? .maint : .up)
+                                              initial: server.parameters.disabled ? .maint : .up,
+                                              observe: server.parameters.observe, errorLimit: server.parameters.errorLimit)
                     servers.append(RuntimeServer(id: nextServerID, index: servers.count, name: server.name,
                                                  address: address, parameters: server.parameters, health: health))
                     if server.parameters.check && !server.parameters.disabled {
@@ -82,6 +83,8 @@ final class RuntimeBackend: Sendable {
     /// Server by `cookie` value, for sticky sessions.
     let serversByCookie: [String: RuntimeServer]
     let hasBackups: Bool
+    /// Present when a server has `maxconn`.
+    let queue: BackendQueue?
     var name: String { config.name }
 
     init(index: Int, config: Backend, servers: [RuntimeServer]) {
@@ -89,6 +92,7 @@ final class RuntimeBackend: Sendable {
         self.config = config
         self.servers = servers
         self.hasBackups = servers.contains { $0.backup }
+        self.queue = servers.contains { $0.parameters.maxconn != nil } ? BackendQueue() : nil
         var byCookie: [String: RuntimeServer] = [:]
         for server in servers { if let c = server.cookie { byCookie[c] = server } }
         self.serversByCookie = byCookie
@@ -101,16 +105,28 @@ final class RuntimeBackend: Sendable {
         }
     }
 
-    /// The server for a new request: primaries that are UP and have not failed this request;
-    /// backup servers only when no primary is UP (HAProxy's `backup`, all backups in turn).
-    func pickServer(excluding excluded: ServerSet, client: SocketAddress?) -> RuntimeServer? {
+    enum Pick {
+        case server(RuntimeServer)
+        /// Eligible servers exist but all are at their `maxconn`: wait in the queue.
+        case full
+        case none
+    }
+
+    /// The server for a new request: primaries that are UP, not at their `maxconn` and not
+    /// already failed for this request; backup servers only when no primary is UP (HAProxy's
+    /// `backup`, all backups in turn).
+    func pickServer(excluding excluded: ServerSet, client: SocketAddress?) -> Pick {
         let anyPrimaryUp = !hasBackups || servers.contains { !$0.backup && $0.health.isUp }
         let wantBackup = !anyPrimaryUp
+        var sawFull = false
         let index = balancer.pick(client: client) { i in
             let s = self.servers[i]
-            return s.backup == wantBackup && s.weight > 0 && s.health.isUp && !excluded.contains(i)
+            guard s.backup == wantBackup && s.weight > 0 && s.health.isUp && !excluded.contains(i) else { return false }
+            if s.isFull { sawFull = true; return false }
+            return true
         }
-        return index.map { servers[$0] }
+        if let index { return .server(servers[index]) }
+        return sawFull ? .full : .none
     }
 }
 
@@ -128,6 +144,11 @@ final class RuntimeServer: Sendable {
     var weight: Int { parameters.weight }
     var cookie: String? { parameters.cookie }
     var backup: Bool { parameters.backup }
+    /// At its `maxconn`: balancers skip it and requests queue.
+    var isFull: Bool {
+        guard let max = parameters.maxconn else { return false }
+        return active.load(ordering: .relaxed) >= max
+    }
 
     init(id: Int, index: Int, name: String, address: SocketAddress, parameters: ServerParameters, health: ServerHealth) {
         self.id = id

@@ -115,6 +115,9 @@ final class ParserTests: XCTestCase {
                 server n2 10.0.0.2:80 cookie n2 port 8080 addr 10.0.0.9 weight 2
                 server n3 10.0.0.3:80 backup
                 server n4 10.0.0.4:80 disabled
+                server n5 10.0.0.5:80 check maxconn 30 observe layer7 error-limit 5 on-error sudden-death
+                timeout queue 3s
+                retry-on conn-failure response-timeout
             backend b2
                 balance source
                 option httpchk /ping
@@ -157,6 +160,14 @@ final class ParserTests: XCTestCase {
         XCTAssertEqual(n2.weight, 2)
         XCTAssertTrue(nodes.servers[2].parameters.backup)
         XCTAssertTrue(nodes.servers[3].parameters.disabled)
+        let n5 = nodes.servers[4].parameters
+        XCTAssertEqual(n5.maxconn, 30)
+        XCTAssertEqual(n5.observe, .layer7)
+        XCTAssertEqual(n5.errorLimit, 5)
+        XCTAssertEqual(n5.onError, .suddenDeath)
+        XCTAssertEqual(nodes.options.timeouts.queue, .seconds(3))
+        XCTAssertEqual(nodes.options.retryOn, [.connFailure, .responseTimeout])
+        XCTAssertEqual(config.backends["b2"]?.options.retryOn, [.connFailure])
         XCTAssertEqual(config.backends["b2"]?.options.balance, .source)
         XCTAssertEqual(config.backends["b2"]?.options.httpCheck?.uri, "/ping")
         XCTAssertEqual(config.backends["b2"]?.options.httpCheck?.method, "OPTIONS")

@@ -29,6 +29,7 @@ final class NginxBackends {
                 location = /xff { return 200 "xff=$http_x_forwarded_for host=$host node\(i + 1)\\n"; }
                 location = /health { return 200 "healthy node\(i + 1)\\n"; }
                 location = /sick { return 503 "sick\\n"; }
+                location = /boom { return 500 "boom\\n"; }
                 location = /path1 { return 200 "one\\n"; }
                 location = /path2 { return 200 "two\\n"; }
                 location = /path3 { return 200 "three\\n"; }
