@@ -55,11 +55,22 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
+        .target(
+            name: "SwiftLBAdmin",
+            dependencies: [
+                "SwiftLBConfig",
+                "SwiftLBHealth",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "swiftlb",
             dependencies: [
                 "SwiftLBConfig",
                 "SwiftLBProxy",
+                "SwiftLBAdmin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

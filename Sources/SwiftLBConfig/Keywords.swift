@@ -17,13 +17,12 @@ enum Keywords {
         "peers": "stick-table peers are not supported",
     ]
 
-    static let global = ["maxconn", "nbthread", "pidfile", "log", "hard-stop-after"]
+    static let global = ["maxconn", "nbthread", "pidfile", "log", "hard-stop-after", "stats"]
     static let pendingGlobal: [String: String] = [
         "ssl-default-bind-ciphers": "TLS is not implemented yet (issue #3)",
         "ssl-default-bind-ciphersuites": "TLS is not implemented yet (issue #3)",
         "ssl-default-bind-options": "TLS is not implemented yet (issue #3)",
         "tune.ssl.default-dh-param": "TLS is not implemented yet (issue #3)",
-        "stats": "the control socket is not implemented yet",
         "daemon": "swiftlb runs in the foreground; use systemd or the demo script to supervise it",
         "chroot": "chroot is not supported", "user": "privilege drop is not supported",
         "group": "privilege drop is not supported",

@@ -30,10 +30,24 @@ public struct GlobalSettings: Sendable, Equatable {
     public var logTarget: LogTarget = .stdout
     /// On SIGTERM, how long in-flight requests may take before the process exits anyway.
     public var hardStopAfter: ConfigDuration = .seconds(30)
+    /// `stats socket PATH [mode OCTAL] [level user|operator|admin]`: the control socket.
+    public var statsSocket: StatsSocket?
     public init() {}
 }
 
 public enum LogTarget: String, Sendable, Equatable { case stdout, stderr }
+
+public struct StatsSocket: Sendable, Equatable {
+    public enum Level: String, Sendable, Comparable {
+        case user, operator_ = "operator", admin
+        private var rank: Int { switch self { case .user: 0; case .operator_: 1; case .admin: 2 } }
+        public static func < (a: Level, b: Level) -> Bool { a.rank < b.rank }
+    }
+    public var path: String
+    public var mode: UInt16 = 0o600
+    public var level: Level = .admin
+    public init(path: String) { self.path = path }
+}
 
 /// The five timeouts of the HTTP data path. nil means "no timeout" (HAProxy warns about that;
 /// `swiftlb check` does too).

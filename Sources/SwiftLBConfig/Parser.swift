@@ -165,6 +165,28 @@ final class SectionParser {
         case "pidfile":
             guard args.count == 1 else { fail(line, "expects one file name"); return }
             config.global.pidfile = args.first
+        case "stats":
+            guard args.first == "socket", let path = args.dropFirst().first else {
+                fail(line, "only 'stats socket PATH [mode OCTAL] [level user|operator|admin]' is supported"); return
+            }
+            var socket = StatsSocket(path: path)
+            var rest = args.dropFirst(2)
+            while let word = rest.first {
+                rest = rest.dropFirst()
+                guard let value = rest.first else { fail(line, "'\(word)' expects a value"); return }
+                rest = rest.dropFirst()
+                switch word {
+                case "mode":
+                    guard let m = UInt16(value, radix: 8), m <= 0o777 else { fail(line, "'mode' expects an octal mode such as 600"); return }
+                    socket.mode = m
+                case "level":
+                    guard let l = StatsSocket.Level(rawValue: value) else { fail(line, "'level' expects user, operator or admin"); return }
+                    socket.level = l
+                default:
+                    fail(line, "unsupported stats socket parameter '\(word)' (supported: mode, level)"); return
+                }
+            }
+            config.global.statsSocket = socket
         case "hard-stop-after":
             guard args.count == 1, let d = ConfigDuration(parsing: args.first!) else { fail(line, "expects a time, e.g. '30s'"); return }
             config.global.hardStopAfter = d

@@ -115,7 +115,9 @@ final class ServerCheck: @unchecked Sendable {
     }
 
     private func run() {
-        guard !stopped, target.health.state != .maint else { return }
+        guard !stopped else { return }
+        // A server in maintenance is not checked; look again later in case it leaves it.
+        guard target.health.admin != .maint else { schedule(after: interval); return }
         probe.run(on: loop).whenComplete { [self] result in
             let outcome = (try? result.get()) ?? .failed("check error")
             record(outcome)
@@ -131,7 +133,7 @@ final class ServerCheck: @unchecked Sendable {
         if forceFast { return .nanoseconds((p.fastinter ?? p.inter).nanoseconds) }
         switch target.health.state {
         case .up: d = failures > 0 ? (p.fastinter ?? p.inter) : p.inter
-        case .down, .maint: d = successes > 0 ? (p.fastinter ?? p.inter) : (p.downinter ?? p.inter)
+        case .down: d = successes > 0 ? (p.fastinter ?? p.inter) : (p.downinter ?? p.inter)
         }
         return .nanoseconds(d.nanoseconds)
     }

@@ -5,16 +5,33 @@ import SwiftLBConfig
 /// The health of one server as every event loop sees it: written by the checker, read on the
 /// data path with one relaxed atomic load, no lock.
 public final class ServerHealth: Sendable {
+    /// What the checks say.
     public enum State: UInt8, Sendable, CustomStringConvertible {
         case up = 0, down = 1
-        /// Maintenance (`disabled`): never chosen, not checked.
-        case maint = 2
-        public var description: String { ["UP", "DOWN", "MAINT"][Int(rawValue)] }
+        public var description: String { ["UP", "DOWN"][Int(rawValue)] }
+    }
+
+    /// What the operator says (HAProxy's admin state): `ready` takes traffic; `drain` keeps
+    /// its sticky clients but gets no new ones; `maint` gets nothing and is not checked.
+    public enum AdminState: UInt8, Sendable, CustomStringConvertible {
+        case ready = 0, drain = 1, maint = 2
+        public var description: String { ["READY", "DRAIN", "MAINT"][Int(rawValue)] }
+        public init?(name: String) {
+            switch name.lowercased() {
+            case "ready": self = .ready
+            case "drain": self = .drain
+            case "maint": self = .maint
+            default: return nil
+            }
+        }
     }
 
     public let backend: String
     public let server: String
     private let raw: ManagedAtomic<UInt8>
+    private let adminRaw: ManagedAtomic<UInt8>
+    /// Requests in flight on this server, across all loops (leastconn, random, maxconn).
+    public let active = ManagedAtomic<Int>(0)
     /// Passive checks (`observe`): consecutive errors seen on live traffic.
     public let observe: ObserveLayer?
     private let errorLimit: Int
@@ -22,10 +39,11 @@ public final class ServerHealth: Sendable {
     /// Set once by the checker before traffic starts; runs the `on-error` action on its loop.
     private let onErrorLimit = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
 
-    public init(backend: String, server: String, initial: State, observe: ObserveLayer? = nil, errorLimit: Int = 10) {
+    public init(backend: String, server: String, admin: AdminState = .ready, observe: ObserveLayer? = nil, errorLimit: Int = 10) {
         self.backend = backend
         self.server = server
-        self.raw = ManagedAtomic(initial.rawValue)
+        self.raw = ManagedAtomic(State.up.rawValue)
+        self.adminRaw = ManagedAtomic(admin.rawValue)
         self.observe = observe
         self.errorLimit = errorLimit
     }
@@ -51,6 +69,13 @@ public final class ServerHealth: Sendable {
 
     public var state: State { State(rawValue: raw.load(ordering: .relaxed)) ?? .down }
     public var isUp: Bool { raw.load(ordering: .relaxed) == State.up.rawValue }
+    public var admin: AdminState { AdminState(rawValue: adminRaw.load(ordering: .relaxed)) ?? .maint }
+
+    /// May the balancer give it a new client?
+    public var acceptsNewClients: Bool { isUp && adminRaw.load(ordering: .relaxed) == AdminState.ready.rawValue }
+    /// May a client whose cookie names it keep using it? (Yes while draining.)
+    public var acceptsStickyClients: Bool { isUp && adminRaw.load(ordering: .relaxed) != AdminState.maint.rawValue }
 
     public func set(_ state: State) { raw.store(state.rawValue, ordering: .relaxed) }
+    public func setAdmin(_ state: AdminState) { adminRaw.store(state.rawValue, ordering: .relaxed) }
 }

@@ -228,7 +228,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private func dispatch(_ ex: Exchange, freshConnection: Bool) {
         var chosen: RuntimeServer?
         if let pinned = ex.pinned {
-            if pinned.health.isUp && !ex.excluded.contains(pinned.index) {
+            if pinned.health.acceptsStickyClients && !ex.excluded.contains(pinned.index) {
                 if pinned.isFull { enqueue(ex); return }
                 chosen = pinned
             } else if !ex.backend.config.options.redispatch {
@@ -300,7 +300,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         if ex.queuedAt == nil { ex.queuedAt = .now() }
         queue.enqueue(waiter)
         // A slot may have freed between the pick and the enqueue, with nobody to wake.
-        if ex.backend.servers.contains(where: { $0.health.isUp && !$0.isFull }) { queue.wakeOne() }
+        if ex.backend.servers.contains(where: { $0.health.acceptsNewClients && !$0.isFull }) { queue.wakeOne() }
     }
 
     private func queueWoke(_ ex: Exchange) {

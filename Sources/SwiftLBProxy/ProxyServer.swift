@@ -53,6 +53,9 @@ public final class ProxyServer: Sendable {
         }
     }
 
+    /// The data path's event loops, for the other services of the process (control socket).
+    public var eventLoopGroup: any EventLoopGroup { group }
+
     /// The addresses actually bound (useful with port 0 in tests).
     public var boundAddresses: [SocketAddress] {
         listeners.withLockedValue { $0.compactMap(\.localAddress) }

@@ -12,6 +12,8 @@ public final class ProxyRuntime: Sendable {
     let backends: [RuntimeBackend]
     /// Servers with `check`, for the health checker.
     let checkTargets: [CheckTarget]
+    /// Every server's shared state, for the control socket.
+    public var serverStates: [ServerHealth] { backends.flatMap { $0.servers.map(\.health) } }
 
     /// Resolves every server address once (like HAProxy without `resolvers`); a name that does
     /// not resolve is an error naming the server's line.
@@ -30,7 +32,7 @@ public final class ProxyRuntime: Sendable {
                     let checkAddress = try SocketAddress.makeAddressResolvingHost(
                         server.parameters.checkAddress ?? server.host, port: server.parameters.checkPort ?? server.port)
                     let health = ServerHealth(backend: backend.name, server: server.name,
-                                              initial: server.parameters.disabled ? .maint : .up,
+                                              admin: server.parameters.disabled ? .maint : .ready,
                                               observe: server.parameters.observe, errorLimit: server.parameters.errorLimit)
                     servers.append(RuntimeServer(id: nextServerID, index: servers.count, name: server.name,
                                                  address: address, parameters: server.parameters, health: health))
@@ -116,12 +118,12 @@ final class RuntimeBackend: Sendable {
     /// already failed for this request; backup servers only when no primary is UP (HAProxy's
     /// `backup`, all backups in turn).
     func pickServer(excluding excluded: ServerSet, client: SocketAddress?) -> Pick {
-        let anyPrimaryUp = !hasBackups || servers.contains { !$0.backup && $0.health.isUp }
+        let anyPrimaryUp = !hasBackups || servers.contains { !$0.backup && $0.health.acceptsNewClients }
         let wantBackup = !anyPrimaryUp
         var sawFull = false
         let index = balancer.pick(client: client) { i in
             let s = self.servers[i]
-            guard s.backup == wantBackup && s.weight > 0 && s.health.isUp && !excluded.contains(i) else { return false }
+            guard s.backup == wantBackup && s.weight > 0 && s.health.acceptsNewClients && !excluded.contains(i) else { return false }
             if s.isFull { sawFull = true; return false }
             return true
         }
@@ -139,8 +141,8 @@ final class RuntimeServer: Sendable {
     /// Position in its backend's server list: what balancers and retry exclusion use.
     let index: Int
     let health: ServerHealth
-    /// Requests in flight on this server, across all loops (for leastconn and random).
-    let active = ManagedAtomic<Int>(0)
+    /// Requests in flight on this server, across all loops (for leastconn, random, maxconn).
+    var active: ManagedAtomic<Int> { health.active }
     var weight: Int { parameters.weight }
     var cookie: String? { parameters.cookie }
     var backup: Bool { parameters.backup }

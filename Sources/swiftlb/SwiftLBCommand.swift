@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import SwiftLBAdmin
 import SwiftLBConfig
 import SwiftLBProxy
 
@@ -13,7 +14,7 @@ struct SwiftLB: AsyncParsableCommand {
         commandName: "swiftlb",
         abstract: "An HTTP/1.1 load balancer: HAProxy's configuration language, on SwiftNIO.",
         version: "0.1.0",
-        subcommands: [Check.self, Run.self]
+        subcommands: [Check.self, Run.self, Ctl.self]
     )
 }
 
@@ -75,6 +76,16 @@ struct Run: AsyncParsableCommand {
             await server.stop(grace: .zero)
             throw ExitCode(1)
         }
+        var control: ControlSocket?
+        if let settings = global.statsSocket {
+            do {
+                control = try await ControlSocket.start(settings, servers: runtime.serverStates, group: server.eventLoopGroup, logger: logger)
+            } catch {
+                FileHandle.standardError.write(Data("[ALERT] stats socket \(settings.path): \(error)\n".utf8))
+                await server.stop(grace: .zero)
+                throw ExitCode(1)
+            }
+        }
         if let pidfile = global.pidfile {
             try? "\(getpid())\n".write(toFile: pidfile, atomically: true, encoding: .utf8)
         }
@@ -84,10 +95,55 @@ struct Run: AsyncParsableCommand {
             logger.info("received \(sig == SIGTERM ? "SIGTERM" : "SIGINT"): stopping, in-flight requests have \(global.hardStopAfter)")
             break
         }
+        await control?.stop()
         await server.stop(grace: .nanoseconds(global.hardStopAfter.nanoseconds))
         if let pidfile = global.pidfile { try? FileManager.default.removeItem(atPath: pidfile) }
         logger.info("stopped")
         _ = sources
+    }
+}
+
+struct Ctl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send one command to a running swiftlb's control socket ('stats socket' in lb.conf).",
+        discussion: "Commands: help; show servers state; set server BACKEND/SERVER state ready|drain|maint; enable|disable server BACKEND/SERVER.")
+    @Option(name: [.short, .customLong("socket")], help: "The control socket path.")
+    var socket: String
+    @Argument(help: "The command words.")
+    var command: [String]
+
+    func run() throws {
+        let fd = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let path = Array(socket.utf8)
+        guard path.count < MemoryLayout.size(ofValue: address.sun_path) else { throw ValidationError("socket path too long") }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: path)
+            raw[path.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            FileHandle.standardError.write(Data("cannot connect to \(socket): \(String(cString: strerror(errno)))\n".utf8))
+            throw ExitCode(1)
+        }
+        let line = Array((command.joined(separator: " ") + "\n").utf8)
+        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        var answer = [UInt8]()
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { break }
+            answer += buffer[0..<n]
+        }
+        let text = String(decoding: answer, as: UTF8.self)
+        print(text, terminator: "")
+        if text.hasPrefix("Unknown command") || text.hasPrefix("No such") || text.hasPrefix("Permission") || text.hasPrefix("'set server'") {
+            throw ExitCode(1)
+        }
     }
 }
 

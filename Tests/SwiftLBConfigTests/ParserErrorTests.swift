@@ -79,6 +79,10 @@ final class ParserErrorTests: XCTestCase {
 
     func testBadValues() {
         expectError("global\n    maxconn -1\n", line: 2, keyword: "maxconn", "positive number")
+        expectError("global\n    stats enable\n", line: 2, keyword: "stats", "only 'stats socket PATH")
+        expectError("global\n    stats socket /x mode 999\n", line: 2, keyword: "stats", "'mode' expects an octal mode")
+        expectError("global\n    stats socket /x level root\n", line: 2, keyword: "stats", "'level' expects user, operator or admin")
+        expectError("global\n    stats socket /x expose-fd listeners\n", line: 2, keyword: "stats", "unsupported stats socket parameter 'expose-fd'")
         expectError("global\n    nbthread 1000\n", line: 2, keyword: "nbthread", "at most 64")
         expectError("global\n    log 127.0.0.1:514 local0\n", line: 2, keyword: "log", "only 'log stdout'")
         expectError(fe + "    timeout server 5q\n", line: 6, keyword: "timeout", "invalid time '5q'")

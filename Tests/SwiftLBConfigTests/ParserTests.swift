@@ -39,12 +39,17 @@ final class ParserTests: XCTestCase {
                 pidfile /tmp/x.pid
                 log stderr
                 hard-stop-after 5s
+                stats socket /run/swiftlb.sock mode 660 level operator
             """)
         XCTAssertEqual(config.global.maxconn, 500)
         XCTAssertEqual(config.global.nbthread, 2)
         XCTAssertEqual(config.global.pidfile, "/tmp/x.pid")
         XCTAssertEqual(config.global.logTarget, .stderr)
         XCTAssertEqual(config.global.hardStopAfter, .seconds(5))
+        var socket = StatsSocket(path: "/run/swiftlb.sock")
+        socket.mode = 0o660
+        socket.level = .operator_
+        XCTAssertEqual(config.global.statsSocket, socket)
     }
 
     func testDefaultsAreInheritedAndResetByTheNextDefaults() throws {
