@@ -78,9 +78,8 @@ enum Keywords {
     ]
     static let serverParameters = ["weight", "check", "inter", "fastinter", "downinter", "rise", "fall",
                                    "port", "addr", "cookie", "backup", "disabled", "maxconn", "observe",
-                                   "error-limit", "on-error"]
+                                   "error-limit", "on-error", "slowstart"]
     static let pendingServerParameters: [String: String] = [
-        "slowstart": "slowstart is not implemented yet (issue #4)",
         "ssl": "TLS to servers is not implemented yet (issue #3)",
     ]
     static let bindParameters: [String] = []

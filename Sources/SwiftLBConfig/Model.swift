@@ -132,6 +132,8 @@ public struct ServerParameters: Sendable, Equatable {
     public var disabled = false
     /// Requests in flight on this server at most; more wait in the backend's queue.
     public var maxconn: Int?
+    /// After coming UP (or out of maintenance) the server's share ramps up over this time.
+    public var slowstart: ConfigDuration?
     /// `observe layer4|layer7`: count errors of real traffic (passive checks).
     public var observe: ObserveLayer?
     public var errorLimit = 10

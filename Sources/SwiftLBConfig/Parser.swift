@@ -421,6 +421,7 @@ final class SectionParser {
             case "backup": params.backup = true
             case "disabled": params.disabled = true
             case "maxconn": guard let n = number(word, 1...1_000_000) else { return false }; params.maxconn = n
+            case "slowstart": guard let d = time(word) else { return false }; params.slowstart = d
             case "error-limit": guard let n = number(word, 1...1000) else { return false }; params.errorLimit = n
             case "observe":
                 guard let v = value(word) else { return false }

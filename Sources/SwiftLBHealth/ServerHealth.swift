@@ -1,4 +1,7 @@
 import Atomics
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOConcurrencyHelpers
 import SwiftLBConfig
 
@@ -32,6 +35,10 @@ public final class ServerHealth: Sendable {
     private let adminRaw: ManagedAtomic<UInt8>
     /// Requests in flight on this server, across all loops (leastconn, random, maxconn).
     public let active = ManagedAtomic<Int>(0)
+    /// When the server last came UP or out of maintenance (uptime ns; 0 = since start).
+    private let availableSince = ManagedAtomic<UInt64>(0)
+    /// `slowstart` in ns, 0 when not set.
+    private let slowstartNanos: UInt64
     /// Passive checks (`observe`): consecutive errors seen on live traffic.
     public let observe: ObserveLayer?
     private let errorLimit: Int
@@ -39,7 +46,9 @@ public final class ServerHealth: Sendable {
     /// Set once by the checker before traffic starts; runs the `on-error` action on its loop.
     private let onErrorLimit = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
 
-    public init(backend: String, server: String, admin: AdminState = .ready, observe: ObserveLayer? = nil, errorLimit: Int = 10) {
+    public init(backend: String, server: String, admin: AdminState = .ready, observe: ObserveLayer? = nil,
+                errorLimit: Int = 10, slowstart: ConfigDuration? = nil) {
+        self.slowstartNanos = UInt64(max(slowstart?.nanoseconds ?? 0, 0))
         self.backend = backend
         self.server = server
         self.raw = ManagedAtomic(State.up.rawValue)
@@ -76,6 +85,37 @@ public final class ServerHealth: Sendable {
     /// May a client whose cookie names it keep using it? (Yes while draining.)
     public var acceptsStickyClients: Bool { isUp && adminRaw.load(ordering: .relaxed) != AdminState.maint.rawValue }
 
-    public func set(_ state: State) { raw.store(state.rawValue, ordering: .relaxed) }
-    public func setAdmin(_ state: AdminState) { adminRaw.store(state.rawValue, ordering: .relaxed) }
+    public func set(_ state: State) {
+        let old = raw.exchange(state.rawValue, ordering: .relaxed)
+        if old != state.rawValue && state == .up { markAvailable() }
+    }
+
+    public func setAdmin(_ state: AdminState) {
+        let old = adminRaw.exchange(state.rawValue, ordering: .relaxed)
+        if old == AdminState.maint.rawValue && state != .maint { markAvailable() }
+    }
+
+    private func markAvailable() {
+        availableSince.store(DispatchTimeNow.nanoseconds(), ordering: .relaxed)
+    }
+
+    /// HAProxy's `slowstart`: the share of its weight the server gets now, from near 0 right
+    /// after it came back to 1 once `slowstart` has passed. Always 1 without `slowstart` and for
+    /// a server that has been up since the start.
+    public var slowstartFraction: Double {
+        guard slowstartNanos > 0 else { return 1 }
+        let since = availableSince.load(ordering: .relaxed)
+        guard since > 0 else { return 1 }
+        let elapsed = DispatchTimeNow.nanoseconds() &- since
+        return elapsed >= slowstartNanos ? 1 : max(Double(elapsed) / Double(slowstartNanos), 0.01)
+    }
+}
+
+/// The monotonic clock the data path already uses (NIO's uptime nanoseconds), without NIO.
+enum DispatchTimeNow {
+    static func nanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
 }

@@ -33,7 +33,8 @@ public final class ProxyRuntime: Sendable {
                         server.parameters.checkAddress ?? server.host, port: server.parameters.checkPort ?? server.port)
                     let health = ServerHealth(backend: backend.name, server: server.name,
                                               admin: server.parameters.disabled ? .maint : .ready,
-                                              observe: server.parameters.observe, errorLimit: server.parameters.errorLimit)
+                                              observe: server.parameters.observe, errorLimit: server.parameters.errorLimit,
+                                              slowstart: server.parameters.slowstart)
                     servers.append(RuntimeServer(id: nextServerID, index: servers.count, name: server.name,
                                                  address: address, parameters: server.parameters, health: health))
                     if server.parameters.check && !server.parameters.disabled {
@@ -87,6 +88,8 @@ final class RuntimeBackend: Sendable {
     let hasBackups: Bool
     /// Present when a server has `maxconn`.
     let queue: BackendQueue?
+    let hasSlowstart: Bool
+    private let slowstartDice = ManagedAtomic<UInt64>(0x2545_F491_4F6C_DD1D)
     var name: String { config.name }
 
     init(index: Int, config: Backend, servers: [RuntimeServer]) {
@@ -95,6 +98,7 @@ final class RuntimeBackend: Sendable {
         self.servers = servers
         self.hasBackups = servers.contains { $0.backup }
         self.queue = servers.contains { $0.parameters.maxconn != nil } ? BackendQueue() : nil
+        self.hasSlowstart = servers.contains { $0.parameters.slowstart != nil }
         var byCookie: [String: RuntimeServer] = [:]
         for server in servers { if let c = server.cookie { byCookie[c] = server } }
         self.serversByCookie = byCookie
@@ -121,14 +125,33 @@ final class RuntimeBackend: Sendable {
         let anyPrimaryUp = !hasBackups || servers.contains { !$0.backup && $0.health.acceptsNewClients }
         let wantBackup = !anyPrimaryUp
         var sawFull = false
-        let index = balancer.pick(client: client) { i in
+        var skippedRamping = false
+        func eligible(_ i: Int, ramp: Bool) -> Bool {
             let s = self.servers[i]
             guard s.backup == wantBackup && s.weight > 0 && s.health.acceptsNewClients && !excluded.contains(i) else { return false }
             if s.isFull { sawFull = true; return false }
+            // slowstart: a server that just came back takes a growing share of new clients.
+            if ramp, s.parameters.slowstart != nil {
+                let f = s.health.slowstartFraction
+                if f < 1 && unitRandom() >= f { skippedRamping = true; return false }
+            }
             return true
+        }
+        var index = balancer.pick(client: client) { eligible($0, ramp: hasSlowstart) }
+        if index == nil && skippedRamping {
+            // Only ramping servers are left: they take the traffic rather than nobody.
+            index = balancer.pick(client: client) { eligible($0, ramp: false) }
         }
         if let index { return .server(servers[index]) }
         return sawFull ? .full : .none
+    }
+
+    /// A cheap, lock-free number in [0, 1) for the slowstart ramp (not for anything secret).
+    private func unitRandom() -> Double {
+        var x = slowstartDice.loadThenWrappingIncrement(by: 0x9E37_79B9_7F4A_7C15, ordering: .relaxed)
+        x = (x ^ (x >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        x = (x ^ (x >> 27)) &* 0x94d0_49bb_1331_11eb
+        return Double((x ^ (x >> 31)) >> 11) / Double(1 << 53)
     }
 }
 

@@ -35,7 +35,7 @@ final class ParserErrorTests: XCTestCase {
 
     func testKeywordsOfLaterWorkAreRefusedNotIgnored() {
         expectError(fe + "    tcp-check connect\n", line: 6, keyword: "tcp-check", "tcp-check sequences are not implemented yet")
-        expectError(fe + "    server t 127.0.0.1:81 slowstart 10s\n", line: 6, keyword: "server", "slowstart is not implemented yet")
+        expectError(fe + "    server t 127.0.0.1:81 slowstart soon\n", line: 6, keyword: "server", "'slowstart' expects a time")
         expectError(fe + "    server t 127.0.0.1:81 observe layer7\n", line: 6, keyword: "server", "'observe' needs 'check'")
         expectError(fe + "    server t 127.0.0.1:81 check observe layer9\n", line: 6, keyword: "server", "'observe' expects layer4 or layer7")
         expectError(fe + "    server t 127.0.0.1:81 check on-error explode\n", line: 6, keyword: "server", "'on-error' expects fastinter")

@@ -108,4 +108,32 @@ final class HealthCheckTests: XCTestCase {
         XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("nodes/node1 is UP") })
         XCTAssertEqual(Set(curl((0..<6).map { _ in "http://127.0.0.1:\(port)/" }).out.split(separator: "\n")), ["node1"])
     }
+
+    /// `slowstart 4s`: a server that comes back UP gets a small share at first, then its full one.
+    func testSlowstartRampsAServerBackIn() throws {
+        let nginx = try NginxBackends(count: 2, in: dir, separate: true)
+        defer { nginx.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: testDefaults() + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend nodes
+            backend nodes
+                default-server check inter 100ms fall 1 rise 1 slowstart 4s
+            \(servers(nginx))
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        func share(_ n: Int) -> Int {
+            curl((0..<n).map { _ in "http://127.0.0.1:\(port)/" }).out.split(separator: "\n").filter { $0 == "node2" }.count
+        }
+        XCTAssertEqual(share(100), 50, "no ramp for servers up since the start")
+        nginx.kill(1)
+        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("nodes/node2 is DOWN") })
+        try nginx.start(1)
+        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("nodes/node2 is UP") })
+        let early = share(100)
+        XCTAssertLessThan(early, 25, "node2 got \(early) of 100 right after coming back")
+        sleep(4)
+        XCTAssertEqual(share(100), 50, "full share after slowstart")
+    }
 }
