@@ -46,10 +46,10 @@ enum Keywords {
         "log": [.defaults, .frontend, .backend, .listen],
         "cookie": [.defaults, .backend, .listen],
         "retry-on": [.defaults, .backend, .listen],
+        "tcp-check": [.defaults, .backend, .listen],
         "http-check": [.defaults, .backend, .listen],
     ]
     static let pendingProxy: [String: String] = [
-        "tcp-check": "tcp-check sequences are not implemented yet (issue #4); use 'option httpchk' or plain 'check'",
         "hash-type": "the source hash is always consistent; hash-type is not configurable",
         "http-response": "response rules are not implemented yet (issue #3)",
         "redirect": "redirects are not implemented yet (issue #3)",
@@ -62,9 +62,8 @@ enum Keywords {
         "stick": "stick tables are not supported; stickiness comes with cookies (issue #4)",
     ]
 
-    static let options = ["forwardfor", "httplog", "dontlognull", "http-keep-alive", "httpchk", "redispatch"]
+    static let options = ["forwardfor", "httplog", "dontlognull", "http-keep-alive", "httpchk", "redispatch", "tcp-check"]
     static let pendingOptions: [String: String] = [
-        "tcp-check": "tcp-check sequences are not implemented yet (issue #4)",
         "tcplog": "mode tcp is not supported",
         "http-server-close": "connections are always kept alive on both sides",
         "httpclose": "connections are always kept alive on both sides",

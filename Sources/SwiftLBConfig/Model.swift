@@ -89,6 +89,8 @@ public struct ProxyOptions: Sendable {
     public var defaultServer = ServerParameters()
     /// `option httpchk` / `http-check …`: nil means TCP connect checks.
     public var httpCheck: HTTPCheck?
+    /// `option tcp-check` with its `tcp-check` steps (nil: not a tcp-check backend).
+    public var tcpCheck: [TCPCheckStep]?
     public var cookie: CookieSettings?
     /// `option redispatch`: a client whose sticky server is down goes to another one.
     public var redispatch = false
@@ -181,6 +183,23 @@ public struct HTTPCheck: Sendable, Equatable {
             && a.headers.map { $0.0 + ":" + $0.1 } == b.headers.map { $0.0 + ":" + $0.1 }
     }
     public init() {}
+}
+
+/// One step of a `tcp-check` sequence, run in order on one connection.
+public enum TCPCheckStep: Sendable, Equatable {
+    /// `tcp-check connect [port N]` (only as the first step; implicit otherwise).
+    case connect(port: Int?)
+    /// `tcp-check send TEXT` / `send-binary HEX`.
+    case send([UInt8])
+    /// `tcp-check expect [!] string TEXT | rstring REGEX | binary HEX`: wait until what the
+    /// server sent (since the previous expect) matches; `!` inverts.
+    case expect(negated: Bool, match: TCPCheckMatch)
+}
+
+public enum TCPCheckMatch: Sendable, Equatable {
+    case string([UInt8])
+    case rstring(String)
+    case binary([UInt8])
 }
 
 /// `cookie NAME insert|rewrite|prefix [indirect] [nocache] [postonly] [httponly] [secure] [domain D]`.

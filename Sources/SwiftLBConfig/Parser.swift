@@ -303,6 +303,7 @@ final class SectionParser {
             guard !conditions.isEmpty else { fail(line, "expects one or more conditions, e.g. 'retry-on conn-failure empty-response'"); return }
             withOptions { $0.retryOn = conditions }
         case "http-check": httpCheck(line)
+        case "tcp-check": tcpCheck(line)
         case "server": server(line)
         case "default-server":
             var params = ServerParameters()
@@ -491,6 +492,65 @@ final class SectionParser {
         withOptions { $0.cookie = settings }
     }
 
+    /// `tcp-check connect [port N] | send TEXT | send-binary HEX | expect [!] string|rstring|binary V`.
+    private func tcpCheck(_ line: ConfigLine) {
+        let words = Array(line.words.dropFirst())
+        guard let verb = words.first else { fail(line, "expects connect, send, send-binary or expect"); return }
+        var steps: [TCPCheckStep] = []
+        withOptions { steps = $0.tcpCheck ?? [] }
+        func hex(_ text: String) -> [UInt8]? {
+            let chars = Array(text.utf8)
+            guard !chars.isEmpty, chars.count % 2 == 0 else { return nil }
+            var out: [UInt8] = []
+            for i in stride(from: 0, to: chars.count, by: 2) {
+                guard let b = UInt8(String(decoding: chars[i...i + 1], as: UTF8.self), radix: 16) else { return nil }
+                out.append(b)
+            }
+            return out
+        }
+        switch verb {
+        case "connect":
+            guard steps.isEmpty else { fail(line, "'tcp-check connect' must be the first step (one connection per check)"); return }
+            if words.count == 1 {
+                steps.append(.connect(port: nil))
+            } else if words.count == 3, words[1] == "port", let p = Int(words[2]), (1...65535).contains(p) {
+                steps.append(.connect(port: p))
+            } else {
+                fail(line, "'tcp-check connect' takes only 'port N' (ssl, send-proxy… are not supported)"); return
+            }
+        case "send":
+            guard words.count == 2 else { fail(line, "'tcp-check send' expects one string (quote it if it has blanks)"); return }
+            steps.append(.send(Array(words[1].utf8)))
+        case "send-binary":
+            guard words.count == 2, let bytes = hex(words[1]) else { fail(line, "'tcp-check send-binary' expects hex digits, e.g. 50494e470d0a"); return }
+            steps.append(.send(bytes))
+        case "expect":
+            var rest = Array(words.dropFirst())
+            var negated = false
+            if rest.first == "!" { negated = true; rest.removeFirst() }
+            guard rest.count == 2 else { fail(line, "expects 'tcp-check expect [!] string|rstring|binary VALUE'"); return }
+            let match: TCPCheckMatch
+            switch rest[0] {
+            case "string": match = .string(Array(rest[1].utf8))
+            case "rstring":
+                do { _ = try PCRE2Regex(rest[1]) } catch { fail(line, "invalid regular expression '\(rest[1])': \(error)"); return }
+                match = .rstring(rest[1])
+            case "binary":
+                guard let bytes = hex(rest[1]) else { fail(line, "'binary' expects hex digits"); return }
+                match = .binary(bytes)
+            default:
+                fail(line, "unsupported 'tcp-check expect' match '\(rest[0])' (supported: string, rstring, binary)"); return
+            }
+            steps.append(.expect(negated: negated, match: match))
+        case "comment", "set-var", "unset-var", "send-lf", "send-binary-lf", "action":
+            fail(line, "'tcp-check \(verb)' is not supported"); return
+        default:
+            let near = nearestKeyword(to: verb, in: ["connect", "send", "send-binary", "expect"]).map { " (did you mean '\($0)'?)" } ?? ""
+            fail(line, "unknown 'tcp-check' action '\(verb)'\(near)"); return
+        }
+        withOptions { $0.tcpCheck = steps }
+    }
+
     /// `http-check send hdr NAME VALUE…` and `http-check expect [!]status|string|rstring …`.
     private func httpCheck(_ line: ConfigLine) {
         let words = Array(line.words.dropFirst())
@@ -597,6 +657,9 @@ final class SectionParser {
             }
             guard check.uri.hasPrefix("/") || check.uri == "*" else { fail(line, "option httpchk: the URI must start with '/'"); return }
             withOptions { $0.httpCheck = check }
+        case "tcp-check":
+            guard args.isEmpty else { fail(line, "option tcp-check takes no argument"); return }
+            withOptions { if $0.tcpCheck == nil { $0.tcpCheck = [] } }
         case "redispatch":
             guard args.isEmpty else { fail(line, "option redispatch takes no argument (an interval is not supported)"); return }
             withOptions { $0.redispatch = true }
@@ -684,6 +747,10 @@ final class SectionParser {
             if t.client == nil { warn(frontend.line, "timeout", "frontend '\(frontend.name)' has no 'timeout client': idle clients are never closed") }
         }
         for backend in config.backends.values.sorted(by: { $0.line < $1.line }) {
+            if backend.options.httpCheck != nil && backend.options.tcpCheck != nil {
+                errors.append(ConfigError(file: file, line: backend.line, keyword: "option",
+                                          message: "backend '\(backend.name)' has both 'option httpchk' and 'option tcp-check'; choose one"))
+            }
             if backend.options.timeouts.connect == nil { warn(backend.line, "timeout", "backend '\(backend.name)' has no 'timeout connect'") }
             if backend.options.timeouts.server == nil { warn(backend.line, "timeout", "backend '\(backend.name)' has no 'timeout server': a stuck server holds requests forever") }
             if backend.servers.isEmpty { warn(backend.line, "backend", "backend '\(backend.name)' has no server: every request gets 503") }

@@ -9,14 +9,17 @@ public struct CheckTarget: Sendable {
     public let address: SocketAddress
     public let parameters: ServerParameters
     public let http: HTTPCheck?
+    public let tcp: [TCPCheckStep]?
     /// `timeout check`, else the server's `inter`.
     public let timeout: ConfigDuration?
 
-    public init(health: ServerHealth, address: SocketAddress, parameters: ServerParameters, http: HTTPCheck?, timeout: ConfigDuration?) {
+    public init(health: ServerHealth, address: SocketAddress, parameters: ServerParameters, http: HTTPCheck?,
+                tcp: [TCPCheckStep]? = nil, timeout: ConfigDuration?) {
         self.health = health
         self.address = address
         self.parameters = parameters
         self.http = http
+        self.tcp = tcp
         self.timeout = timeout
     }
 }
@@ -67,7 +70,7 @@ final class ServerCheck: @unchecked Sendable {
         let timeout = target.timeout ?? p.inter
         var regex: PCRE2Regex?
         if case .rstring(let pattern) = target.http?.expect { regex = try? PCRE2Regex(pattern) }
-        self.probe = HealthProbe(address: target.address, http: target.http,
+        self.probe = HealthProbe(address: target.address, http: target.http, tcp: target.tcp,
                                  host: target.address.ipAddress ?? "localhost",
                                  timeout: .nanoseconds(timeout.nanoseconds), regex: regex)
         // Reported from any loop; the action runs on this check's loop, where its state lives.

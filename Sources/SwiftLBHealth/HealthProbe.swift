@@ -14,6 +14,8 @@ public enum CheckOutcome: Sendable, Equatable {
 struct HealthProbe: Sendable {
     let address: SocketAddress
     let http: HTTPCheck?
+    /// A `tcp-check` sequence (takes precedence over a plain connect).
+    var tcp: [TCPCheckStep]? = nil
     let host: String
     let timeout: TimeAmount
     let regex: PCRE2Regex?
@@ -22,6 +24,7 @@ struct HealthProbe: Sendable {
     static let maxResponse = 16 * 1024
 
     func run(on loop: any EventLoop) -> EventLoopFuture<CheckOutcome> {
+        if let tcp, !tcp.isEmpty { return runSequence(tcp, on: loop) }
         let collector = ResponseCollector(limit: Self.maxResponse)
         let request = http.map(requestBytes)
         let bootstrap = ClientBootstrap(group: loop)
@@ -44,6 +47,22 @@ struct HealthProbe: Sendable {
         }.recover { error in
             .failed(Self.describe(error))
         }
+    }
+
+    private func runSequence(_ steps: [TCPCheckStep], on loop: any EventLoop) -> EventLoopFuture<CheckOutcome> {
+        let promise = loop.makePromise(of: CheckOutcome.self)
+        let sequence = TCPCheckSequence(steps: steps, promise: promise)
+        var target = address
+        if case .connect(let port?) = steps.first { try? target = SocketAddress.makeAddressResolvingHost(address.ipAddress ?? "127.0.0.1", port: port) }
+        let timer = loop.scheduleTask(in: timeout) { sequence.timedOut() }
+        ClientBootstrap(group: loop)
+            .connectTimeout(timeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(sequence) }
+            }
+            .connect(to: target)
+            .whenFailure { error in promise.succeed(.failed(Self.describe(error))) }
+        return promise.futureResult.always { _ in timer.cancel() }
     }
 
     private func requestBytes(_ check: HTTPCheck) -> String {

@@ -39,7 +39,8 @@ public final class ProxyRuntime: Sendable {
                                                  address: address, parameters: server.parameters, health: health))
                     if server.parameters.check && !server.parameters.disabled {
                         checkTargets.append(CheckTarget(health: health, address: checkAddress, parameters: server.parameters,
-                                                        http: backend.options.httpCheck, timeout: backend.options.timeouts.check))
+                                                        http: backend.options.httpCheck, tcp: backend.options.tcpCheck,
+                                                        timeout: backend.options.timeouts.check))
                     }
                     nextServerID += 1
                 } catch {

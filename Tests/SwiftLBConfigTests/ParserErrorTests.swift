@@ -34,7 +34,13 @@ final class ParserErrorTests: XCTestCase {
     }
 
     func testKeywordsOfLaterWorkAreRefusedNotIgnored() {
-        expectError(fe + "    tcp-check connect\n", line: 6, keyword: "tcp-check", "tcp-check sequences are not implemented yet")
+        expectError(fe + "    tcp-check send x\n    tcp-check connect\n", line: 7, keyword: "tcp-check", "must be the first step")
+        expectError(fe + "    tcp-check send-binary 5x\n", line: 6, keyword: "tcp-check", "expects hex digits")
+        expectError(fe + "    tcp-check expect body x\n", line: 6, keyword: "tcp-check", "unsupported 'tcp-check expect' match 'body'")
+        expectError(fe + "    tcp-check sned x\n", line: 6, keyword: "tcp-check", "did you mean 'send'?")
+        expectError(fe + "    tcp-check connect ssl\n", line: 6, keyword: "tcp-check", "takes only 'port N'")
+        expectError(fe + "    option httpchk\n    option tcp-check\n", line: 4, keyword: "option", "both 'option httpchk' and 'option tcp-check'")
+        expectError("global\n    pidfile a\\x4\n", line: 2, keyword: "pidfile", "invalid \\x escape")
         expectError(fe + "    server t 127.0.0.1:81 slowstart soon\n", line: 6, keyword: "server", "'slowstart' expects a time")
         expectError(fe + "    server t 127.0.0.1:81 observe layer7\n", line: 6, keyword: "server", "'observe' needs 'check'")
         expectError(fe + "    server t 127.0.0.1:81 check observe layer9\n", line: 6, keyword: "server", "'observe' expects layer4 or layer7")

@@ -136,6 +136,14 @@ final class ParserTests: XCTestCase {
                 http-check expect status 200,204
             backend b5
                 balance random
+            backend b6
+                option tcp-check
+                tcp-check connect port 6380
+                tcp-check send PING\\r\\n
+                tcp-check send-binary 0d0a
+                tcp-check expect string +PONG
+                tcp-check expect ! rstring ^-ERR
+                tcp-check expect binary 0d0a
             """)
         let nodes = try XCTUnwrap(config.backends["nodes"])
         XCTAssertEqual(nodes.options.balance, .leastConn)
@@ -182,6 +190,12 @@ final class ParserTests: XCTestCase {
         XCTAssertEqual(config.backends["b4"]?.options.balance, .first)
         XCTAssertEqual(config.backends["b4"]?.options.httpCheck?.expect, .statusList([200, 204]))
         XCTAssertEqual(config.backends["b5"]?.options.balance, .random(draws: 2))
+        XCTAssertEqual(config.backends["b6"]?.options.tcpCheck, [
+            .connect(port: 6380), .send(Array("PING\r\n".utf8)), .send([0x0d, 0x0a]),
+            .expect(negated: false, match: .string(Array("+PONG".utf8))),
+            .expect(negated: true, match: .rstring("^-ERR")),
+            .expect(negated: false, match: .binary([0x0d, 0x0a])),
+        ])
     }
 
     func testListenIsAFrontendAndABackend() throws {
@@ -244,8 +258,10 @@ final class ParserTests: XCTestCase {
             # a comment line
               keyword  "two words" 'single $x "q"' esc\\ aped  # trailing comment
             other "a\\"b"
+            send PING\\r\\n "\\x41\\tB" '\\n'
             """, file: "f")
-        XCTAssertEqual(lines.count, 2)
+        XCTAssertEqual(lines.count, 3)
+        XCTAssertEqual(lines[2].words, ["send", "PING\r\n", "A\tB", "\\n"])
         XCTAssertEqual(lines[0].number, 2)
         XCTAssertEqual(lines[0].words, ["keyword", "two words", "single $x \"q\"", "esc aped"])
         XCTAssertEqual(lines[1].words, ["other", "a\"b"])

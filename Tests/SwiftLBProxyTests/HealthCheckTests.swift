@@ -136,4 +136,51 @@ final class HealthCheckTests: XCTestCase {
         sleep(4)
         XCTAssertEqual(share(100), 50, "full share after slowstart")
     }
+
+    /// `tcp-check` sequences against a real redis-server: PING/+PONG passes, the same
+    /// sequence against nginx fails at the expect step, a negated expect fails on redis, and a
+    /// stopped redis is refused.
+    func testTCPCheckSequencesAgainstRedis() throws {
+        let redis = try RedisBackend(in: dir)
+        defer { redis.stop() }
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let port = freePort()
+        let socket = dir.file("ctl.sock")
+        let lb = try SwiftLBInstance(config: """
+            global
+                stats socket \(socket)
+
+            """ + testDefaults() + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend redis_ping
+            backend redis_ping
+                option tcp-check
+                tcp-check connect
+                tcp-check send PING\\r\\n
+                tcp-check expect string +PONG
+                default-server check inter 100ms fall 1 rise 1
+                server redis 127.0.0.1:\(redis.port)
+                server web 127.0.0.1:\(nginx.ports[0])
+            backend redis_binary
+                tcp-check send-binary 50494e470d0a
+                tcp-check expect rstring '^\\+PONG'
+                server redis 127.0.0.1:\(redis.port) check inter 100ms fall 1 rise 1
+            backend redis_negated
+                tcp-check send PING\\r\\n
+                tcp-check expect ! string +PONG
+                server redis 127.0.0.1:\(redis.port) check inter 100ms fall 1 rise 1
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server redis_ping/web is DOWN: 1 consecutive failed checks, last: step 3 (expect string '+PONG')") }, lb.child.stderr)
+        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server redis_negated/redis is DOWN: 1 consecutive failed checks, last: step 2 (expect ! string '+PONG'): got '+PONG") }, lb.child.stderr)
+        usleep(500_000)
+        let states = runCommand(Paths.swiftlb, ["ctl", "-s", socket, "show", "servers", "state"]).out
+        XCTAssertTrue(states.contains("redis_ping redis UP READY"), states)
+        XCTAssertTrue(states.contains("redis_binary redis UP READY"), states)
+        XCTAssertFalse(lb.child.stderr.contains("redis_ping/redis is DOWN"), lb.child.stderr)
+        redis.stop()
+        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server redis_ping/redis is DOWN: 1 consecutive failed checks, last: connection refused") }, lb.child.stderr)
+    }
 }

@@ -133,3 +133,16 @@ func testDefaults(server: String = "5s", httpRequest: String = "5s") -> String {
 
     """
 }
+
+/// A real redis-server on loopback (no persistence), for tcp-check sequences.
+final class RedisBackend {
+    let port = freePort()
+    private let child: ChildProcess
+    init(in dir: TempDirectory) throws {
+        child = try ChildProcess("/usr/bin/redis-server", ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "",
+                                                           "--appendonly", "no", "--daemonize", "no", "--dir", dir.path],
+                                 logDirectory: dir, name: "redis-\(port)")
+        guard waitForPort(port) else { throw HarnessError("redis-server did not start: \(child.stderr)") }
+    }
+    func stop() { child.stop() }
+}
