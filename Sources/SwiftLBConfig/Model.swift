@@ -213,6 +213,10 @@ public struct CookieSettings: Sendable, Equatable {
     public var httponly = false
     public var secure = false
     public var domains: [String] = []
+    /// (insert) a cookie not seen for this long is ignored, and it is refreshed as it is used.
+    public var maxidle: ConfigDuration?
+    /// (insert) a cookie older than this (since first set) is ignored.
+    public var maxlife: ConfigDuration?
     public init(name: String, mode: Mode) {
         self.name = name
         self.mode = mode

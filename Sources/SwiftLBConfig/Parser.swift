@@ -481,7 +481,13 @@ final class SectionParser {
                 guard let d = rest.first else { fail(line, "'domain' expects a domain"); return }
                 settings.domains.append(d)
                 rest = rest.dropFirst()
-            case "maxidle", "maxlife", "dynamic", "attr", "preserve":
+            case "maxidle", "maxlife":
+                guard let v = rest.first, let d = ConfigDuration(parsing: v), d.nanoseconds >= 1_000_000_000 else {
+                    fail(line, "'\(word)' expects a time of at least 1s, e.g. 30m"); return
+                }
+                rest = rest.dropFirst()
+                if word == "maxidle" { settings.maxidle = d } else { settings.maxlife = d }
+            case "dynamic", "attr", "preserve":
                 fail(line, "cookie option '\(word)' is not supported yet"); return
             default:
                 let near = nearestKeyword(to: word, in: ["indirect", "nocache", "postonly", "httponly", "secure", "domain"]).map { " (did you mean '\($0)'?)" } ?? ""
@@ -489,6 +495,7 @@ final class SectionParser {
             }
         }
         if settings.postonly && mode != .insert { fail(line, "'postonly' only applies to 'insert'"); return }
+        if (settings.maxidle != nil || settings.maxlife != nil) && mode != .insert { fail(line, "'maxidle' and 'maxlife' only apply to 'insert'"); return }
         withOptions { $0.cookie = settings }
     }
 

@@ -33,6 +33,7 @@ final class Exchange {
     var lastClientActivity: NIODeadline
     /// The server the client's sticky cookie names, if it names one.
     var pinned: RuntimeServer?
+    var presentedCookie: StickyCookie.Presented?
     var client: SocketAddress?
     /// The server whose in-flight count this exchange holds.
     private var activeOn: RuntimeServer?

@@ -210,13 +210,16 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         record.backend = backend.name
         var upstreamHead = RequestRewriter.upstreamHead(head, facts: facts, frontend: frontend.config, backend: backend.config)
         var pinned: RuntimeServer?
+        var presented: StickyCookie.Presented?
         if let cookie = backend.config.options.cookie {
-            pinned = StickyCookie.clientValue(in: head.headers, settings: cookie).flatMap { backend.serversByCookie[$0] }
+            presented = StickyCookie.clientValue(in: head.headers, settings: cookie)
+            pinned = presented.flatMap { backend.serversByCookie[$0.value] }
             StickyCookie.rewriteRequest(&upstreamHead.headers, settings: cookie)
         }
         let ex = Exchange(clientHead: head, upstreamHead: upstreamHead, backend: backend,
                           closeClient: !head.isKeepAlive, log: record, start: now)
         ex.pinned = pinned
+        ex.presentedCookie = presented
         ex.client = facts.source
         ex.pending.append(.head(upstreamHead))
         state = .exchanging(ex)
@@ -402,7 +405,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
         if let cookie = ex.backend.config.options.cookie, let value = ex.server?.cookie {
             StickyCookie.rewriteResponse(&headers, settings: cookie, value: value,
-                                         clientHadIt: ex.pinned === ex.server, method: ex.clientHead.method)
+                                         presented: ex.pinned === ex.server ? ex.presentedCookie : nil,
+                                         method: ex.clientHead.method)
         }
         if ex.closeClient {
             headers.add(name: "connection", value: "close")

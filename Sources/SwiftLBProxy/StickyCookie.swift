@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOHTTP1
 import SwiftLBConfig
 
@@ -7,21 +10,37 @@ import SwiftLBConfig
 ///
 /// * `insert`: SwiftLB sets `NAME=VALUE` in responses; with `indirect` it is not re-sent to a
 ///   client that already has it, and it is removed from requests before they reach the server.
+///   With `maxidle`/`maxlife` the value carries two dates, `VALUE|LASTSEEN|FIRSTSET` (seconds,
+///   base 36), so an idle or old cookie is ignored by every instance alike.
 /// * `rewrite`: the server sets `NAME=…`; SwiftLB rewrites the value to the server's.
 /// * `prefix`: the server's own cookie `NAME=x` becomes `NAME=VALUE~x` towards the client and
 ///   back to `NAME=x` towards the server.
 enum StickyCookie {
-    /// The server value the client presents, if any.
-    static func clientValue(in headers: HTTPHeaders, settings: CookieSettings) -> String? {
+    /// What the client presented: the server value, and when the cookie was first set.
+    struct Presented {
+        var value: String
+        var firstSet: Int?
+        var lastSeen: Int?
+    }
+
+    /// The server value the client presents, if any and not expired.
+    static func clientValue(in headers: HTTPHeaders, settings: CookieSettings, now: Int = wallSeconds()) -> Presented? {
         for line in headers["cookie"] {
             for pair in line.split(separator: ";") {
                 let trimmed = pair.drop { $0 == " " }
                 guard let eq = trimmed.firstIndex(of: "="), trimmed[..<eq] == settings.name else { continue }
                 let value = trimmed[trimmed.index(after: eq)...]
                 if settings.mode == .prefix {
-                    return value.firstIndex(of: "~").map { String(value[..<$0]) }
+                    return value.firstIndex(of: "~").map { Presented(value: String(value[..<$0])) }
                 }
-                return String(value)
+                guard settings.maxidle != nil || settings.maxlife != nil else { return Presented(value: String(value)) }
+                let parts = value.split(separator: "|", omittingEmptySubsequences: false)
+                guard parts.count == 3, let seen = Int(parts[1], radix: 36), let first = Int(parts[2], radix: 36) else {
+                    return nil  // no dates: issued before maxidle/maxlife was set, or forged
+                }
+                if let maxidle = settings.maxidle, now - seen > Int(maxidle.nanoseconds / 1_000_000_000) { return nil }
+                if let maxlife = settings.maxlife, now - first > Int(maxlife.nanoseconds / 1_000_000_000) { return nil }
+                return Presented(value: String(parts[0]), firstSet: first, lastSeen: seen)
             }
         }
         return nil
@@ -51,13 +70,26 @@ enum StickyCookie {
     }
 
     /// Adds or rewrites the cookie in a response from the server whose cookie value is `value`.
+    /// `presented` is what the client sent if it named this same server.
     static func rewriteResponse(_ headers: inout HTTPHeaders, settings: CookieSettings, value: String,
-                                clientHadIt: Bool, method: HTTPMethod) {
+                                presented: Presented?, method: HTTPMethod, now: Int = wallSeconds()) {
         switch settings.mode {
         case .insert:
-            if settings.indirect && clientHadIt { return }
+            let dated = settings.maxidle != nil || settings.maxlife != nil
+            // With maxidle the last-seen date must move: the cookie is re-sent once a quarter
+            // of maxidle has passed since it was last set, indirect or not.
+            var refresh = false
+            if let maxidle = settings.maxidle, let seen = presented?.lastSeen {
+                refresh = now - seen >= Int(maxidle.nanoseconds / 4_000_000_000)
+            }
+            if settings.indirect && presented != nil && !refresh { return }
             if settings.postonly && method != .POST { return }
-            var cookie = "\(settings.name)=\(value); path=/"
+            var cookieValue = value
+            if dated {
+                let first = presented?.firstSet ?? now
+                cookieValue += "|\(String(now, radix: 36))|\(String(first, radix: 36))"
+            }
+            var cookie = "\(settings.name)=\(cookieValue); path=/"
             for domain in settings.domains { cookie += "; domain=\(domain)" }
             if settings.httponly { cookie += "; HttpOnly" }
             if settings.secure { cookie += "; Secure" }
@@ -75,5 +107,11 @@ enum StickyCookie {
             headers.remove(name: "set-cookie")
             for line in lines { headers.add(name: "set-cookie", value: line) }
         }
+    }
+
+    static func wallSeconds() -> Int {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int(ts.tv_sec)
     }
 }

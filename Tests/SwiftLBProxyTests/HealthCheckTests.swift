@@ -183,4 +183,24 @@ final class HealthCheckTests: XCTestCase {
         redis.stop()
         XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server redis_ping/redis is DOWN: 1 consecutive failed checks, last: connection refused") }, lb.child.stderr)
     }
+
+    /// A server that accepts and never answers is marked down within fall × (inter + timeout).
+    func testServerThatNeverAnswersIsMarkedDownByTheCheckTimeout() throws {
+        let silent = try ScriptedBackend(.silent)
+        defer { silent.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: testDefaults() + """
+                timeout check 300ms
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend app
+            backend app
+                option httpchk GET /health
+                server mute 127.0.0.1:\(silent.port) check inter 200ms fall 2
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        let took = waitUntil(timeout: 5) { lb.child.stderr.contains("Server app/mute is DOWN: 2 consecutive failed checks, last: timeout after 300ms") }
+        XCTAssertNotNil(took, lb.child.stderr)
+        XCTAssertLessThan(took ?? 99, 2.5, "fall x (inter + timeout) = 1 s")
+    }
 }

@@ -195,4 +195,43 @@ final class StickinessTests: XCTestCase {
         XCTAssertFalse(short.contains(Substring(busy)), "leastconn sent a short request to the busy server \(busy): \(short)")
         XCTAssertEqual(Set(short).count, 2)
     }
+
+    /// `maxidle`/`maxlife`: the cookie carries its dates; an idle or old one is ignored, one
+    /// in use is refreshed once a quarter of maxidle has passed, keeping its first date.
+    func testCookieMaxidleAndMaxlife() throws {
+        let nginx = try NginxBackends(count: 2, in: dir)
+        defer { nginx.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: testDefaults() + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend nodes
+            backend nodes
+                cookie SERVERID insert indirect maxidle 8s maxlife 60s
+                server node1 127.0.0.1:\(nginx.ports[0]) cookie n1
+                server node2 127.0.0.1:\(nginx.ports[1]) cookie n2
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        let now = Int(Date().timeIntervalSince1970)
+        func b36(_ v: Int) -> String { String(v, radix: 36) }
+        func fetch(_ cookie: String) -> (body: String, setCookie: String?) {
+            let out = curl(["-D", "-", "-b", "SERVERID=\(cookie)", "http://127.0.0.1:\(port)/"]).out
+            let set = out.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie:") }.map(String.init)
+            let body = (out.components(separatedBy: "\r\n\r\n").last ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            return (body, set)
+        }
+        // Fresh: sticks, nothing re-sent (indirect, last seen just now).
+        let fresh = fetch("n2|\(b36(now))|\(b36(now - 30))")
+        XCTAssertEqual(fresh.body, "node2")
+        XCTAssertNil(fresh.setCookie)
+        // Seen 3 s ago (more than maxidle/4): sticks and is refreshed, first date kept.
+        let stale = fetch("n2|\(b36(now - 3))|\(b36(now - 30))")
+        XCTAssertEqual(stale.body, "node2")
+        XCTAssertTrue(stale.setCookie?.contains("SERVERID=n2|") == true && stale.setCookie?.contains("|\(b36(now - 30));") == true, stale.setCookie ?? "none")
+        // Idle longer than maxidle, older than maxlife, or without dates: ignored and replaced.
+        for expired in ["n2|\(b36(now - 20))|\(b36(now - 30))", "n2|\(b36(now))|\(b36(now - 120))", "n2"] {
+            let r = fetch(expired)
+            XCTAssertNotNil(r.setCookie, "\(expired) was honoured")
+        }
+    }
 }
