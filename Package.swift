@@ -24,6 +24,20 @@ let package = Package(
             providers: [.apt(["libpcre2-dev"])]
         ),
         .target(name: "SwiftLBRegex", dependencies: ["CPCRE2"]),
+        /// System OpenSSL 3 (apt: libssl-dev), the library HAProxy uses on Debian. The shim
+        /// header wraps the macros Swift cannot import.
+        .systemLibrary(
+            name: "CLibSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "SwiftLBTLS",
+            dependencies: [
+                "CLibSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "SwiftLBConfig",
             dependencies: [
@@ -48,6 +62,7 @@ let package = Package(
             dependencies: [
                 "SwiftLBConfig",
                 "SwiftLBHealth",
+                "SwiftLBTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -76,6 +91,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SwiftLBConfigTests", dependencies: ["SwiftLBConfig"]),
+        .testTarget(
+            name: "SwiftLBTLSTests",
+            dependencies: [
+                "SwiftLBTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "SwiftLBProxyTests",
             dependencies: [
