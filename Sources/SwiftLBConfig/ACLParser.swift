@@ -14,6 +14,7 @@ struct ACLParser {
         "url": (.url, .exact), "url_beg": (.url, .prefix), "url_end": (.url, .suffix),
         "url_sub": (.url, .substring), "url_reg": (.url, .regex),
         "method": (.method, .exact), "query": (.query, .exact),
+        "ssl_fc": (.sslFC, .found),
     ]
     static var fetchNames: [String] {
         Array(plainFetches.keys).sorted() + Array(headerFetches.keys).filter { $0 != "hdr_cnt" }.map { "\($0)(name)" }.sorted()
@@ -56,6 +57,7 @@ struct ACLParser {
             }
         }
         let patterns = Array(rest)
+        if fetch == .sslFC && !patterns.isEmpty { throw ParseFailure("'ssl_fc' is a boolean and takes no pattern") }
         if patterns.isEmpty && method != .found {
             throw ParseFailure("no pattern to match '\(fetchWord)' against")
         }

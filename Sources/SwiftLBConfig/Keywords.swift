@@ -17,12 +17,11 @@ enum Keywords {
         "peers": "stick-table peers are not supported",
     ]
 
-    static let global = ["maxconn", "nbthread", "pidfile", "log", "hard-stop-after", "stats"]
+    static let global = ["maxconn", "nbthread", "pidfile", "log", "hard-stop-after", "stats",
+                         "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-options",
+                         "tune.ssl.cachesize"]
     static let pendingGlobal: [String: String] = [
-        "ssl-default-bind-ciphers": "TLS is not implemented yet (issue #3)",
-        "ssl-default-bind-ciphersuites": "TLS is not implemented yet (issue #3)",
-        "ssl-default-bind-options": "TLS is not implemented yet (issue #3)",
-        "tune.ssl.default-dh-param": "TLS is not implemented yet (issue #3)",
+        "tune.ssl.default-dh-param": "DHE parameters are OpenSSL's built-in ones; not configurable",
         "daemon": "swiftlb runs in the foreground; use systemd or the demo script to supervise it",
         "chroot": "chroot is not supported", "user": "privilege drop is not supported",
         "group": "privilege drop is not supported",
@@ -47,12 +46,12 @@ enum Keywords {
         "cookie": [.defaults, .backend, .listen],
         "retry-on": [.defaults, .backend, .listen],
         "tcp-check": [.defaults, .backend, .listen],
+        "redirect": [.frontend, .listen],
+        "http-response": [.frontend, .backend, .listen],
         "http-check": [.defaults, .backend, .listen],
     ]
     static let pendingProxy: [String: String] = [
         "hash-type": "the source hash is always consistent; hash-type is not configurable",
-        "http-response": "response rules are not implemented yet (issue #3)",
-        "redirect": "redirects are not implemented yet (issue #3)",
         "stats": "the stats page is not implemented yet",
         "http-reuse": "connection reuse is always 'safe'-like and not configurable",
         "errorfile": "custom error files are not supported",
@@ -81,13 +80,14 @@ enum Keywords {
     static let pendingServerParameters: [String: String] = [
         "ssl": "TLS to servers is not implemented yet (issue #3)",
     ]
-    static let bindParameters: [String] = []
+    static let bindParameters = ["ssl", "crt", "alpn", "ssl-min-ver", "ciphers", "ciphersuites", "no-tls-tickets"]
     static let pendingBindParameters: [String: String] = [
-        "ssl": "TLS termination is not implemented yet (issue #3)",
-        "crt": "TLS termination is not implemented yet (issue #3)",
-        "alpn": "TLS termination is not implemented yet (issue #3)",
-        "ssl-min-ver": "TLS termination is not implemented yet (issue #3)",
-        "ciphers": "TLS termination is not implemented yet (issue #3)",
+        "ca-file": "client certificates are not supported",
+        "verify": "client certificates are not supported",
+        "crt-list": "use a directory of PEM files with 'crt DIR'",
+        "npn": "NPN is obsolete; use alpn",
+        "ssl-max-ver": "not supported",
+        "accept-proxy": "the PROXY protocol is not supported",
     ]
     static let httpRequestActions = ["set-header", "add-header", "del-header"]
     static let balanceAlgorithms = ["roundrobin", "leastconn", "source", "random", "first"]

@@ -32,6 +32,10 @@ public struct GlobalSettings: Sendable, Equatable {
     public var hardStopAfter: ConfigDuration = .seconds(30)
     /// `stats socket PATH [mode OCTAL] [level user|operator|admin]`: the control socket.
     public var statsSocket: StatsSocket?
+    /// `ssl-default-bind-ciphers`, `-ciphersuites`, `-options`: defaults of every `bind … ssl`.
+    public var defaultBindTLS = BindTLS()
+    /// `tune.ssl.cachesize 0` turns the server-side session cache off.
+    public var sslSessionCache = true
     public init() {}
 }
 
@@ -69,6 +73,26 @@ public struct BindAddress: Sendable, Equatable {
     public var host: String
     public var port: Int
     public var line: Int
+    /// `ssl crt …`: TLS termination on this address.
+    public var tls: BindTLS? = nil
+    public init(host: String, port: Int, line: Int, tls: BindTLS? = nil) {
+        self.host = host
+        self.port = port
+        self.line = line
+        self.tls = tls
+    }
+}
+
+/// `bind … ssl crt FILE|DIR [alpn LIST] [ssl-min-ver V] [ciphers C] [ciphersuites S] [no-tls-tickets]`.
+public struct BindTLS: Sendable, Equatable {
+    /// PEM files or directories of them, in order; the first certificate is the default.
+    public var certificates: [String] = []
+    public var alpn: [String] = []
+    public var minVersion: String?
+    public var ciphers: String?
+    public var ciphersuites: String?
+    public var noTickets = false
+    public init() {}
 }
 
 /// `option forwardfor [header NAME]`.
@@ -232,12 +256,27 @@ public struct Frontend: Sendable {
     public var defaultBackend: String?
     public var switchingRules: [BackendSwitchingRule] = []
     public var requestRules: [HeaderRule] = []
+    public var responseRules: [HeaderRule] = []
+    public var redirects: [RedirectRule] = []
 
     public init(name: String, line: Int, options: ProxyOptions) {
         self.name = name
         self.line = line
         self.options = options
     }
+}
+
+/// `redirect scheme https|location URL [code N] [if|unless COND]`.
+public struct RedirectRule: Sendable {
+    public enum Target: Sendable, Equatable {
+        /// Same host and path, another scheme.
+        case scheme(String)
+        case location(String)
+    }
+    public var target: Target
+    public var code: Int
+    public var condition: Condition?
+    public var line: Int
 }
 
 /// `use_backend NAME if|unless CONDITION`: evaluated in order, the first match wins.
@@ -254,6 +293,7 @@ public struct Backend: Sendable {
     public var options: ProxyOptions
     public var servers: [Server] = []
     public var requestRules: [HeaderRule] = []
+    public var responseRules: [HeaderRule] = []
 
     public init(name: String, line: Int, options: ProxyOptions) {
         self.name = name
@@ -298,4 +338,6 @@ public enum SampleFetch: Sendable, Equatable, Hashable {
     case src, srcPort, dst, dstPort
     case method, path, query, url
     case header(String)
+    /// `ssl_fc`: the client connection is TLS.
+    case sslFC
 }

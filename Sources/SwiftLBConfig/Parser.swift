@@ -187,6 +187,31 @@ final class SectionParser {
                 }
             }
             config.global.statsSocket = socket
+        case "ssl-default-bind-ciphers":
+            guard args.count == 1 else { fail(line, "expects one cipher list"); return }
+            config.global.defaultBindTLS.ciphers = args.first
+        case "ssl-default-bind-ciphersuites":
+            guard args.count == 1 else { fail(line, "expects one ciphersuite list"); return }
+            config.global.defaultBindTLS.ciphersuites = args.first
+        case "ssl-default-bind-options":
+            var rest = args
+            while let word = rest.first {
+                rest = rest.dropFirst()
+                switch word {
+                case "no-tls-tickets": config.global.defaultBindTLS.noTickets = true
+                case "ssl-min-ver":
+                    guard let v = rest.first, v == "TLSv1.2" || v == "TLSv1.3" else { fail(line, "ssl-min-ver must be TLSv1.2 or TLSv1.3"); return }
+                    config.global.defaultBindTLS.minVersion = v
+                    rest = rest.dropFirst()
+                case "no-sslv3", "no-tlsv10", "no-tlsv11":
+                    continue  // already never offered
+                default:
+                    fail(line, "unsupported option '\(word)' (supported: ssl-min-ver V, no-tls-tickets)"); return
+                }
+            }
+        case "tune.ssl.cachesize":
+            guard args.count == 1, let n = Int(args.first!), n >= 0 else { fail(line, "expects a number (0 turns the session cache off)"); return }
+            config.global.sslSessionCache = n > 0
         case "hard-stop-after":
             guard args.count == 1, let d = ConfigDuration(parsing: args.first!) else { fail(line, "expects a time, e.g. '30s'"); return }
             config.global.hardStopAfter = d
@@ -304,6 +329,8 @@ final class SectionParser {
             withOptions { $0.retryOn = conditions }
         case "http-check": httpCheck(line)
         case "tcp-check": tcpCheck(line)
+        case "redirect": redirect(line)
+        case "http-response": httpRequest(line, response: true)
         case "server": server(line)
         case "default-server":
             var params = ServerParameters()
@@ -311,7 +338,7 @@ final class SectionParser {
             if serverParameters(line, args[...], into: &params) { withOptions { $0.defaultServer = params } }
         case "timeout": timeout(line)
         case "option": option(line)
-        case "http-request": httpRequest(line)
+        case "http-request": httpRequest(line, response: false)
         case "maxconn":
             if let n = positiveInt(line, args) { withOptions { $0.maxconn = n } }
         case "retries":
@@ -344,18 +371,50 @@ final class SectionParser {
 
     private func bindInto(_ index: Int, _ line: ConfigLine) {
         frontendsWithBindLines.insert(config.frontends[index].name)
-        for param in line.words.dropFirst(2) {
-            if let reason = Keywords.pendingBindParameters[param] {
-                fail(line, "bind parameter '\(param)': \(reason)", keyword: "bind"); return
+        var tls: BindTLS?
+        var rest = line.words.dropFirst(2)
+        var sawSSL = false
+        func value(_ name: String) -> String? {
+            guard let v = rest.first else { fail(line, "bind parameter '\(name)' expects a value", keyword: "bind"); return nil }
+            rest = rest.dropFirst()
+            return v
+        }
+        while let param = rest.first {
+            rest = rest.dropFirst()
+            if tls == nil && Keywords.bindParameters.contains(param) { tls = config.global.defaultBindTLS }
+            switch param {
+            case "ssl": sawSSL = true
+            case "crt": guard let v = value(param) else { return }; tls!.certificates.append(v)
+            case "alpn": guard let v = value(param) else { return }; tls!.alpn = v.split(separator: ",").map(String.init)
+            case "ssl-min-ver":
+                guard let v = value(param) else { return }
+                guard v == "TLSv1.2" || v == "TLSv1.3" else {
+                    fail(line, "ssl-min-ver must be TLSv1.2 or TLSv1.3 (older versions are not offered)", keyword: "bind"); return
+                }
+                tls!.minVersion = v
+            case "ciphers": guard let v = value(param) else { return }; tls!.ciphers = v
+            case "ciphersuites": guard let v = value(param) else { return }; tls!.ciphersuites = v
+            case "no-tls-tickets": tls!.noTickets = true
+            default:
+                if let reason = Keywords.pendingBindParameters[param] {
+                    fail(line, "bind parameter '\(param)': \(reason)", keyword: "bind")
+                } else {
+                    let near = nearestKeyword(to: param, in: Keywords.bindParameters).map { " (did you mean '\($0)'?)" } ?? ""
+                    fail(line, "unknown bind parameter '\(param)'\(near)", keyword: "bind")
+                }
+                return
             }
-            fail(line, "unknown bind parameter '\(param)'", keyword: "bind"); return
+        }
+        if let t = tls {
+            guard sawSSL else { fail(line, "TLS parameters without 'ssl': write 'bind … ssl crt FILE'", keyword: "bind"); return }
+            guard !t.certificates.isEmpty else { fail(line, "'ssl' needs a certificate: 'ssl crt /path/site.pem' (key + chain)", keyword: "bind"); return }
         }
         // `bind :80,:8080` lists several addresses, as in HAProxy.
         for spec in line.words[1].split(separator: ",") {
             guard let (host, port) = parseAddress(String(spec)) else {
                 fail(line, "invalid address '\(spec)': expected [HOST]:PORT, e.g. ':80', '127.0.0.1:8080', '[::1]:80'"); continue
             }
-            config.frontends[index].binds.append(BindAddress(host: host.isEmpty || host == "*" ? "0.0.0.0" : host, port: port, line: line.number))
+            config.frontends[index].binds.append(BindAddress(host: host.isEmpty || host == "*" ? "0.0.0.0" : host, port: port, line: line.number, tls: tls))
         }
     }
 
@@ -684,12 +743,52 @@ final class SectionParser {
         }
     }
 
-    private func httpRequest(_ line: ConfigLine) {
+    /// `redirect scheme https [code N] [if|unless COND]` / `redirect location URL …`.
+    private func redirect(_ line: ConfigLine) {
+        var words = line.words.dropFirst()
+        guard words.count >= 2, let kind = words.first, kind == "scheme" || kind == "location" else {
+            fail(line, "expects 'redirect scheme https …' or 'redirect location URL …' (prefix is not supported)"); return
+        }
+        let target = words.dropFirst().first!
+        words = words.dropFirst(2)
+        var code = 302
+        var condition: Condition?
+        while let word = words.first {
+            if word == "if" || word == "unless" {
+                do { condition = try ACLParser.condition(words, acls: acls) } catch { fail(line, error.message); return }
+                break
+            }
+            words = words.dropFirst()
+            switch word {
+            case "code":
+                guard let v = words.first, let c = Int(v), [301, 302, 303, 307, 308].contains(c) else {
+                    fail(line, "'code' must be 301, 302, 303, 307 or 308"); return
+                }
+                code = c
+                words = words.dropFirst()
+            case "drop-query", "append-slash", "set-cookie", "clear-cookie":
+                fail(line, "redirect option '\(word)' is not supported"); return
+            default:
+                fail(line, "unexpected '\(word)' in redirect"); return
+            }
+        }
+        if kind == "scheme" && !["http", "https"].contains(target) { fail(line, "scheme must be http or https"); return }
+        if kind == "location" && target.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F }) {
+            fail(line, "the location may not contain blanks or control characters"); return
+        }
+        let rule = RedirectRule(target: kind == "scheme" ? .scheme(target) : .location(target), code: code, condition: condition, line: line.number)
+        switch section {
+        case .frontend(let i), .listen(let i, _): config.frontends[i].redirects.append(rule)
+        default: break
+        }
+    }
+
+    private func httpRequest(_ line: ConfigLine, response: Bool) {
         guard line.words.count >= 2 else { fail(line, "expects an action: set-header, add-header or del-header"); return }
         let action = line.words[1]
         guard Keywords.httpRequestActions.contains(action) else {
             let near = nearestKeyword(to: action, in: Keywords.httpRequestActions).map { " (did you mean '\($0)'?)" } ?? ""
-            fail(line, "unsupported http-request action '\(action)'\(near)"); return
+            fail(line, "unsupported \(response ? "http-response" : "http-request") action '\(action)'\(near)"); return
         }
         var words = line.words.dropFirst(2)
         // The condition starts at the first `if`/`unless`.
@@ -723,8 +822,10 @@ final class SectionParser {
         }
         let headerRule = HeaderRule(action: rule, condition: condition, line: line.number)
         switch section {
-        case .frontend(let i), .listen(let i, _): config.frontends[i].requestRules.append(headerRule)
-        case .backend(let n): config.backends[n]!.requestRules.append(headerRule)
+        case .frontend(let i), .listen(let i, _):
+            if response { config.frontends[i].responseRules.append(headerRule) } else { config.frontends[i].requestRules.append(headerRule) }
+        case .backend(let n):
+            if response { config.backends[n]!.responseRules.append(headerRule) } else { config.backends[n]!.requestRules.append(headerRule) }
         default: break
         }
     }

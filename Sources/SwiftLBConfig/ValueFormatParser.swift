@@ -5,7 +5,7 @@
 enum ValueFormatParser {
     static let fetches: [String: SampleFetch] = [
         "src": .src, "src_port": .srcPort, "dst": .dst, "dst_port": .dstPort,
-        "method": .method, "path": .path, "query": .query, "url": .url,
+        "method": .method, "path": .path, "query": .query, "url": .url, "ssl_fc": .sslFC,
     ]
 
     static func parse(_ text: String) throws(ParseFailure) -> ValueFormat {

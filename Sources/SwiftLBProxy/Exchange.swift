@@ -33,6 +33,8 @@ final class Exchange {
     var lastClientActivity: NIODeadline
     /// The server the client's sticky cookie names, if it names one.
     var pinned: RuntimeServer?
+    /// What response rules evaluate their conditions and %[…] values against.
+    var facts: RequestFacts?
     var presentedCookie: StickyCookie.Presented?
     var client: SocketAddress?
     /// The server whose in-flight count this exchange holds.

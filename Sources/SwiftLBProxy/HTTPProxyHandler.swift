@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import SwiftLBConfig
+import SwiftLBTLS
 
 /// The client side of a proxied HTTP/1.1 connection: one request at a time (NIO's
 /// `HTTPServerPipelineHandler` in front of it queues pipelined requests and keeps responses in
@@ -26,6 +27,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private let frontend: RuntimeFrontend
     private let loop: LoopState
     private let headGuard: RequestHeadGuard
+    private let isTLS: Bool
     private var context: ChannelHandlerContext!
     private var state: State = .idle
     private var readPending = false
@@ -36,10 +38,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private var requestStart: NIODeadline?
     private var clientAddress = "-"
 
-    init(frontend: RuntimeFrontend, loop: LoopState, headGuard: RequestHeadGuard) {
+    init(frontend: RuntimeFrontend, loop: LoopState, headGuard: RequestHeadGuard, isTLS: Bool) {
         self.frontend = frontend
         self.loop = loop
         self.headGuard = headGuard
+        self.isTLS = isTLS
     }
 
     private var timeouts: Timeouts { frontend.config.options.timeouts }
@@ -142,6 +145,13 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         case RequestHeadGuard.Violation.requestLineTooLong: status = .uriTooLong
         case RequestHeadGuard.Violation.headersTooLarge, HTTPParserError.headerOverflow: status = .headersTooLarge
         case is HTTPParserError: status = .badRequest
+        case let tlsError as TLSError:
+            // A client that does not speak TLS to a TLS port, or a broken handshake: one log
+            // line, and the connection is closed (the TLS handler already closes it).
+            if logging { loop.log.append("\(clientAddress) [\(loop.log.date(wallClockNow()))] \(frontend.name)/tls: SSL handshake failure (\(tlsError))") }
+            state = .closing
+            context.close(promise: nil)
+            return
         default:
             // I/O errors (reset by peer…): nothing to answer.
             if case .exchanging(let ex) = state {
@@ -196,7 +206,12 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             respondError(.badRequest, record: record, version: head.version)
             return
         }
-        let facts = RequestFacts(head: head, source: context.channel.remoteAddress, destination: context.channel.localAddress)
+        var facts = RequestFacts(head: head, source: context.channel.remoteAddress, destination: context.channel.localAddress)
+        facts.isTLS = isTLS
+        for rule in frontend.config.redirects where rule.condition?.evaluate(facts) ?? true {
+            redirect(rule, facts: facts, record: record)
+            return
+        }
         var backend = frontend.defaultBackend
         for (condition, target) in frontend.rules where condition.evaluate(facts) {
             backend = target
@@ -219,11 +234,45 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         let ex = Exchange(clientHead: head, upstreamHead: upstreamHead, backend: backend,
                           closeClient: !head.isKeepAlive, log: record, start: now)
         ex.pinned = pinned
+        ex.facts = facts
         ex.presentedCookie = presented
         ex.client = facts.source
         ex.pending.append(.head(upstreamHead))
         state = .exchanging(ex)
         dispatch(ex, freshConnection: false)
+    }
+
+    /// `redirect scheme|location`: answered here, no backend involved; keep-alive allowed.
+    private func redirect(_ rule: RedirectRule, facts: RequestFacts, record: AccessLogRecord) {
+        let head = facts.head
+        let location: String
+        switch rule.target {
+        case .location(let url): location = url
+        case .scheme(let scheme):
+            let host = head.headers.first(name: "host") ?? (facts.destination?.ipAddress ?? "localhost")
+            let path = head.uri.hasPrefix("/") ? head.uri : "/"
+            location = "\(scheme)://\(host)\(path)"
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "content-length", value: "0")
+        headers.add(name: "location", value: location)
+        let close = !head.isKeepAlive
+        if close { headers.add(name: "connection", value: "close") }
+        var record = record
+        record.status = rule.code
+        record.bytesOut = 0
+        record.backend = frontend.name
+        writeLog(record)
+        requestsServed += 1
+        let response = HTTPResponseHead(version: head.version.minor == 0 ? .http1_0 : .http1_1, status: HTTPResponseStatus(statusCode: rule.code), headers: headers)
+        state = close ? .closing : .idle
+        idleSince = .now()
+        context.write(wrapOutboundOut(.head(response)), promise: nil)
+        if close {
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in self.context?.close(promise: nil) }
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
     }
 
     /// Picks a server and gets a connection to it: an idle pooled one if there is one, else a
@@ -402,6 +451,10 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             && head.status.mayHaveResponseBody {
             headers.remove(name: "transfer-encoding")
             ex.closeClient = true
+        }
+        if let facts = ex.facts {
+            RequestRewriter.apply(frontend.config.responseRules, to: &headers, facts: facts)
+            RequestRewriter.apply(ex.backend.config.responseRules, to: &headers, facts: facts)
         }
         if let cookie = ex.backend.config.options.cookie, let value = ex.server?.cookie {
             StickyCookie.rewriteResponse(&headers, settings: cookie, value: value,

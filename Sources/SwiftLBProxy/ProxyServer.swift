@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOPosix
 import SwiftLBConfig
 import SwiftLBHealth
+import SwiftLBTLS
 
 /// The HTTP data path of one SwiftLB process: one event loop per core, every frontend's
 /// listeners bound on all of them, and the per-loop state the exchanges share.
@@ -39,10 +40,10 @@ public final class ProxyServer: Sendable {
         }
         checker.start()
         for frontend in runtime.frontends {
-            for bind in frontend.config.binds {
+            for (bind, tls) in frontend.binds {
                 let channel: any Channel
                 do {
-                    channel = try await makeBootstrap(frontend).bind(host: bind.host, port: bind.port).get()
+                    channel = try await makeBootstrap(frontend, tls: tls).bind(host: bind.host, port: bind.port).get()
                 } catch {
                     throw ConfigError(file: runtime.configuration.file, line: bind.line, keyword: "bind",
                                       message: "frontend '\(frontend.name)': cannot bind \(bind.host):\(bind.port): \(error)")
@@ -61,7 +62,7 @@ public final class ProxyServer: Sendable {
         listeners.withLockedValue { $0.compactMap(\.localAddress) }
     }
 
-    private func makeBootstrap(_ frontend: RuntimeFrontend) -> ServerBootstrap {
+    private func makeBootstrap(_ frontend: RuntimeFrontend, tls: TLSServerContext?) -> ServerBootstrap {
         let loops = self.loops
         let limit = min(frontend.config.options.maxconn ?? runtime.configuration.global.maxconn, runtime.configuration.global.maxconn)
         let connections = self.connections
@@ -87,6 +88,7 @@ public final class ProxyServer: Sendable {
                     limits.maxHeaderListSize = headGuard.maxHeaderBlock
                     limits.maxHeaderFieldSize = headGuard.maxHeaderBlock
                     limits.maxHeaderFieldCount = 101  // HAProxy's default tune.http.maxhdr
+                    if let tls { try sync.addHandler(TLSHandler(server: tls)) }
                     try sync.addHandler(headGuard)
                     try sync.configureHTTPServerPipeline(
                         withPipeliningAssistance: true,
@@ -99,7 +101,7 @@ public final class ProxyServer: Sendable {
                         withEncoderConfiguration: .init(),
                         withDecoderLimitConfiguration: limits
                     )
-                    try sync.addHandler(HTTPProxyHandler(frontend: frontend, loop: loop, headGuard: headGuard))
+                    try sync.addHandler(HTTPProxyHandler(frontend: frontend, loop: loop, headGuard: headGuard, isTLS: tls != nil))
                 }
             }
     }

@@ -7,6 +7,7 @@ struct RequestFacts {
     let head: HTTPRequestHead
     let source: SocketAddress?
     let destination: SocketAddress?
+    var isTLS = false
 
     var path: Substring {
         let uri = head.uri[...]
@@ -30,12 +31,14 @@ struct RequestFacts {
         case .srcPort: return [source?.port.map(String.init)?[...] ?? ""]
         case .dst: return [(destination?.ipAddress ?? "")[...]]
         case .dstPort: return [destination?.port.map(String.init)?[...] ?? ""]
+        case .sslFC: return isTLS ? ["1"] : []
         }
     }
 
     /// The first value, as `%[fetch]` uses it in a header value.
     func value(_ fetch: SampleFetch) -> String {
-        samples(fetch).first.map(String.init) ?? ""
+        if fetch == .sslFC { return isTLS ? "1" : "0" }
+        return samples(fetch).first.map(String.init) ?? ""
     }
 }
 

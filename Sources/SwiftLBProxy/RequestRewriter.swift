@@ -54,7 +54,7 @@ enum RequestRewriter {
         for name in hopByHop where headers.contains(name: name) { headers.remove(name: name) }
     }
 
-    private static func apply(_ rules: [HeaderRule], to headers: inout HTTPHeaders, facts: RequestFacts) {
+    static func apply(_ rules: [HeaderRule], to headers: inout HTTPHeaders, facts: RequestFacts) {
         for rule in rules {
             if let condition = rule.condition, !condition.evaluate(facts) { continue }
             switch rule.action {

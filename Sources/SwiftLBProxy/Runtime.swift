@@ -2,6 +2,11 @@ import Atomics
 import NIOCore
 import SwiftLBConfig
 import SwiftLBHealth
+import SwiftLBTLS
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
 
 /// The configuration turned into what the data path needs: servers with resolved socket
 /// addresses, backends referenced directly instead of by name. Immutable and shared by every
@@ -10,6 +15,9 @@ public final class ProxyRuntime: Sendable {
     public let configuration: Configuration
     let frontends: [RuntimeFrontend]
     let backends: [RuntimeBackend]
+    /// Not errors, but worth an operator's eye (`swiftlb check` prints them): certificates
+    /// close to or past their dates.
+    public let warnings: [ConfigError]
     /// Servers with `check`, for the health checker.
     let checkTargets: [CheckTarget]
     /// Every server's shared state, for the control socket.
@@ -52,27 +60,81 @@ public final class ProxyRuntime: Sendable {
             backends.append(runtime)
             byName[backend.name] = runtime
         }
+        var warnings: [ConfigError] = []
+        var frontends: [RuntimeFrontend] = []
+        for frontend in configuration.frontends {
+            var binds: [(BindAddress, TLSServerContext?)] = []
+            for bind in frontend.binds {
+                guard let tls = bind.tls else { binds.append((bind, nil)); continue }
+                do {
+                    let (context, certWarnings) = try Self.makeTLS(tls, sessionCache: configuration.global.sslSessionCache)
+                    binds.append((bind, context))
+                    warnings += certWarnings.map { ConfigError(file: configuration.file, line: bind.line, keyword: "bind", message: $0) }
+                } catch {
+                    errors.append(ConfigError(file: configuration.file, line: bind.line, keyword: "bind", message: "\(error)"))
+                }
+            }
+            frontends.append(RuntimeFrontend(
+                config: frontend,
+                binds: binds,
+                defaultBackend: frontend.defaultBackend.flatMap { byName[$0] },
+                rules: frontend.switchingRules.map { ($0.condition, byName[$0.backend]!) }
+            ))
+        }
         if !errors.isEmpty { throw ConfigErrors(errors) }
         self.backends = backends
         self.checkTargets = checkTargets
-        self.frontends = configuration.frontends.map { frontend in
-            RuntimeFrontend(
-                config: frontend,
-                defaultBackend: frontend.defaultBackend.flatMap { byName[$0] },
-                rules: frontend.switchingRules.map { ($0.condition, byName[$0.backend]!) }
-            )
+        self.frontends = frontends
+        self.warnings = warnings
+    }
+}
+
+extension ProxyRuntime {
+    /// Loads the certificates of one `bind … ssl` (files, or every *.pem of a directory in
+    /// name order) and builds its OpenSSL context. Errors name the file and the problem.
+    static func makeTLS(_ tls: BindTLS, sessionCache: Bool) throws -> (TLSServerContext, [String]) {
+        var certificates: [TLSCertificate] = []
+        var warnings: [String] = []
+        for path in tls.certificates {
+            var isDirectory: ObjCBool = false
+            var files = [path]
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+                files = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
+                    .filter { $0.hasSuffix(".pem") }.sorted().map { (path as NSString).appendingPathComponent($0) }
+                if files.isEmpty { throw TLSError("crt \(path): no .pem file in this directory") }
+            }
+            for file in files {
+                do {
+                    let certificate = try TLSCertificate(path: file)
+                    if let warning = certificate.validityWarning { warnings.append("crt \(file): \(warning)") }
+                    certificates.append(certificate)
+                } catch {
+                    throw TLSError("crt \(file): \(error)")
+                }
+            }
         }
+        var settings = TLSSettings()
+        if let v = tls.minVersion, let version = TLSSettings.Version(rawValue: v) { settings.minVersion = version }
+        if let ciphers = tls.ciphers { settings.ciphers = ciphers }
+        settings.ciphersuites = tls.ciphersuites
+        settings.alpn = tls.alpn
+        settings.tickets = !tls.noTickets
+        settings.sessionCache = sessionCache
+        return (try TLSServerContext(certificates: certificates, settings: settings), warnings)
     }
 }
 
 final class RuntimeFrontend: Sendable {
     let config: Frontend
+    /// Each listening address, with its TLS context when it is `ssl`.
+    let binds: [(BindAddress, TLSServerContext?)]
     let defaultBackend: RuntimeBackend?
     let rules: [(Condition, RuntimeBackend)]
     var name: String { config.name }
 
-    init(config: Frontend, defaultBackend: RuntimeBackend?, rules: [(Condition, RuntimeBackend)]) {
+    init(config: Frontend, binds: [(BindAddress, TLSServerContext?)], defaultBackend: RuntimeBackend?, rules: [(Condition, RuntimeBackend)]) {
         self.config = config
+        self.binds = binds
         self.defaultBackend = defaultBackend
         self.rules = rules
     }

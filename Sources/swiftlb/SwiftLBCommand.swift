@@ -28,7 +28,9 @@ func load(_ path: String) -> ProxyRuntime? {
     do {
         let configuration = try ConfigParser.parse(contentsOf: path)
         for warning in configuration.warnings { FileHandle.standardError.write(Data("[WARNING] \(warning)\n".utf8)) }
-        return try ProxyRuntime(configuration: configuration)
+        let runtime = try ProxyRuntime(configuration: configuration)
+        for warning in runtime.warnings { FileHandle.standardError.write(Data("[WARNING] \(warning)\n".utf8)) }
+        return runtime
     } catch {
         for e in error.errors { FileHandle.standardError.write(Data("[ALERT] \(e)\n".utf8)) }
         return nil

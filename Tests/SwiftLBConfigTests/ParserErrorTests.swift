@@ -51,9 +51,9 @@ final class ParserErrorTests: XCTestCase {
         expectError(fe + "    cookie S insert maxidle 10ms\n", line: 6, keyword: "cookie", "'maxidle' expects a time of at least 1s")
         expectError(fe + "    cookie S rewrite maxlife 1h\n", line: 6, keyword: "cookie", "only apply to 'insert'")
         expectError(fe + "    balance uri\n", line: 6, keyword: "balance", "algorithm 'uri': not implemented")
-        expectError("frontend fe\n    bind :443 ssl crt x.pem\n", line: 2, keyword: "bind", "TLS termination is not implemented yet")
         expectError("vrrp vip\n    interface eth0\n    priority 100\n", line: 1, keyword: "vrrp", "VIP elector is not implemented yet")
         expectError(fe + "    timeout tunnel 1h\n", line: 6, keyword: "timeout", "WebSocket tunnels are not implemented yet")
+        expectError(fe + "    server t 127.0.0.1:81 ssl verify none\n", line: 6, keyword: "server", "TLS to servers is not implemented yet")
         expectError("global\n    daemon\n", line: 2, keyword: "daemon", "foreground")
         expectError(fe + "    mode tcp\n", line: 6, keyword: "mode", "mode tcp is not supported yet")
     }
@@ -63,6 +63,22 @@ final class ParserErrorTests: XCTestCase {
         expectError("frontend f\n    bind :80\n    server s 1.2.3.4:80\n", line: 3, keyword: "server", "not allowed in a 'frontend' section")
         expectError("defaults\n    use_backend b if TRUE\n", line: 2, keyword: "use_backend", "not allowed in a 'defaults' section")
         expectError("    bind :80\n", line: 1, keyword: "bind", "outside of any section")
+    }
+
+    func testTLSRedirectAndResponseRuleErrors() {
+        expectError("frontend f\n    bind :443 ssl\n", line: 2, keyword: "bind", "'ssl' needs a certificate")
+        expectError("frontend f\n    bind :443 crt x.pem\n", line: 2, keyword: "bind", "TLS parameters without 'ssl'")
+        expectError("frontend f\n    bind :443 ssl crt\n", line: 2, keyword: "bind", "'crt' expects a value")
+        expectError("frontend f\n    bind :443 ssl crt x.pem ssl-min-ver TLSv1.1\n", line: 2, keyword: "bind", "TLSv1.2 or TLSv1.3")
+        expectError("frontend f\n    bind :443 ssl crt x.pem verify required\n", line: 2, keyword: "bind", "client certificates are not supported")
+        expectError("frontend f\n    bind :443 ssl crt x.pem alpm h2\n", line: 2, keyword: "bind", "did you mean 'alpn'?")
+        expectError("frontend f\n    bind :80\n    redirect prefix /x\n", line: 3, keyword: "redirect", "prefix is not supported")
+        expectError("frontend f\n    bind :80\n    redirect scheme ftp\n", line: 3, keyword: "redirect", "scheme must be http or https")
+        expectError("frontend f\n    bind :80\n    redirect scheme https code 200\n", line: 3, keyword: "redirect", "'code' must be 301")
+        expectError("frontend f\n    bind :80\n    acl x ssl_fc 1\n", line: 3, keyword: "acl", "'ssl_fc' is a boolean")
+        expectError("frontend f\n    bind :80\n    http-response deny\n", line: 3, keyword: "http-response", "unsupported http-response action 'deny'")
+        expectError("backend b\n    redirect scheme https\n", line: 2, keyword: "redirect", "not allowed in a 'backend' section")
+        expectError("global\n    ssl-default-bind-options force-tlsv12\n", line: 2, keyword: "ssl-default-bind-options", "unsupported option 'force-tlsv12'")
     }
 
     func testHealthCheckAndCookieErrors() {

@@ -16,9 +16,12 @@ final class ParserTests: XCTestCase {
             .deletingLastPathComponent().appendingPathComponent("lb.conf").path
         let config = try ConfigParser.parse(contentsOf: path)
         XCTAssertEqual(config.global.maxconn, 20000)
-        XCTAssertEqual(config.frontends.map(\.name), ["hipchat_http"])
-        XCTAssertEqual(config.frontends[0].binds, [BindAddress(host: "0.0.0.0", port: 80, line: config.frontends[0].binds[0].line)])
-        XCTAssertEqual(config.frontends[0].defaultBackend, "hipchat_nodes")
+        XCTAssertEqual(config.frontends.map(\.name), ["hipchat_http", "hipchat_https"])
+        XCTAssertEqual(config.frontends[0].binds.map(\.port), [80])
+        XCTAssertEqual(config.frontends[0].redirects.first?.target, .scheme("https"))
+        XCTAssertEqual(config.frontends[1].binds.map(\.port), [443])
+        XCTAssertEqual(config.frontends[1].binds.first?.tls?.certificates, ["/etc/swiftlb/hipc.pem"])
+        XCTAssertEqual(config.frontends[1].defaultBackend, "hipchat_nodes")
         let nodes = try XCTUnwrap(config.backends["hipchat_nodes"])
         XCTAssertEqual(nodes.servers.map(\.name), ["node1", "node2", "node3"])
         XCTAssertEqual(nodes.servers.map(\.host), ["192.168.122.100", "192.168.122.101", "192.168.122.102"])
@@ -196,6 +199,43 @@ final class ParserTests: XCTestCase {
             .expect(negated: true, match: .rstring("^-ERR")),
             .expect(negated: false, match: .binary([0x0d, 0x0a])),
         ])
+    }
+
+    func testTLSBindsRedirectsAndResponseRules() throws {
+        let config = try parse("""
+            global
+                ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256
+                ssl-default-bind-options ssl-min-ver TLSv1.3 no-tls-tickets
+                tune.ssl.cachesize 0
+            frontend fe
+                bind :443 ssl crt /etc/swiftlb/certs crt /etc/swiftlb/hipc.pem alpn h2,http/1.1 ciphers ECDHE-RSA-AES128-GCM-SHA256
+                bind :80
+                redirect scheme https code 301 if !{ ssl_fc }
+                redirect location https://example.test/moved if { path_beg /old }
+                http-response set-header Strict-Transport-Security "max-age=15768000"
+                http-response del-header Server
+                http-request set-header X-Forwarded-Proto https if { ssl_fc }
+            backend b
+                http-response add-header X-Served-By %[dst_port]
+            """)
+        let fe = config.frontends[0]
+        var tls = BindTLS()
+        tls.certificates = ["/etc/swiftlb/certs", "/etc/swiftlb/hipc.pem"]
+        tls.alpn = ["h2", "http/1.1"]
+        tls.ciphers = "ECDHE-RSA-AES128-GCM-SHA256"
+        tls.ciphersuites = "TLS_AES_128_GCM_SHA256"
+        tls.minVersion = "TLSv1.3"
+        tls.noTickets = true
+        XCTAssertEqual(fe.binds[0].tls, tls)
+        XCTAssertNil(fe.binds[1].tls)
+        XCTAssertFalse(config.global.sslSessionCache)
+        XCTAssertEqual(fe.redirects.map(\.target), [.scheme("https"), .location("https://example.test/moved")])
+        XCTAssertEqual(fe.redirects.map(\.code), [301, 302])
+        XCTAssertEqual(fe.redirects[0].condition?.alternatives.first?.first?.negated, true)
+        XCTAssertEqual(fe.redirects[0].condition?.alternatives.first?.first?.acl.criteria.first?.fetch, .sslFC)
+        XCTAssertEqual(fe.responseRules.count, 2)
+        XCTAssertEqual(fe.requestRules.count, 1)
+        XCTAssertEqual(config.backends["b"]?.responseRules.count, 1)
     }
 
     func testListenIsAFrontendAndABackend() throws {

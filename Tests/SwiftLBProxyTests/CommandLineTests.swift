@@ -5,7 +5,12 @@ import XCTest
 final class CommandLineTests: XCTestCase {
     func testCheckAcceptsTheSampleAndRejectsABrokenFileWithItsLine() throws {
         let dir = try TempDirectory()
-        let ok = runCommand(Paths.swiftlb, ["check", "-c", Paths.repository.appendingPathComponent("lb.conf").path])
+        // The sample names /etc/swiftlb/hipc.pem; check it with a certificate made here.
+        let pem = dir.file("hipc.pem")
+        XCTAssertEqual(runCommand(Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path, ["hipchat.example.test", pem]).status, 0)
+        let sample = try String(contentsOf: Paths.repository.appendingPathComponent("lb.conf"), encoding: .utf8)
+        let samplePath = try dir.write("lb.conf", sample.replacingOccurrences(of: "/etc/swiftlb/hipc.pem", with: pem))
+        let ok = runCommand(Paths.swiftlb, ["check", "-c", samplePath])
         XCTAssertEqual(ok.status, 0, ok.err)
         XCTAssertTrue(ok.out.contains("Configuration file is valid"))
 

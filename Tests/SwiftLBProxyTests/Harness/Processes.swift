@@ -67,6 +67,8 @@ func waitForPort(_ port: Int, timeout: TimeInterval = 15) -> Bool {
 /// A child process the test started and will end by its PID, whatever happens.
 final class ChildProcess {
     let process = Process()
+    /// Held open for the child's life: some peers (openssl s_server) exit at end of input.
+    private let stdin = Pipe()
     let stdoutPath: String
     let stderrPath: String
 
@@ -77,6 +79,7 @@ final class ChildProcess {
         FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        process.standardInput = stdin
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         try process.run()
