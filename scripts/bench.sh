@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # SwiftLB against HAProxy (nbthread 1) with ../shared/bench, interleaved, loopback only.
-# usage: scripts/bench.sh [ROUNDS]     env: TESTS="a b e f" (no TLS yet), NBTHREAD for swiftlb
+# usage: scripts/bench.sh [ROUNDS]     env: TESTS="a b c d e f", NBTHREAD for swiftlb
 # Prints compare.sh's table; copy the figures into docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${BENCH:-../shared/bench}
 ROUNDS=${1:-2}
-export TESTS=${TESTS:-"a b e f"}
+export TESTS=${TESTS:-"a b c d e f"}
 STATE=/tmp/lbbench
 mkdir -p "$STATE"
 swift build -c release --product swiftlb 2>&1 | tail -1
@@ -21,4 +21,4 @@ cfg="$STATE/swiftlb-bench.cfg"
 sed "s/^    nbthread 1$/    nbthread ${NBTHREAD:-1}/" scripts/bench-swiftlb.cfg > "$cfg"
 .build/release/swiftlb run -c "$cfg" > "$STATE/swiftlb.out" 2> "$STATE/swiftlb.err" &
 for _ in $(seq 100); do [ -s "$STATE/swiftlb.pid" ] && break; sleep 0.1; done
-ROUNDS=$ROUNDS ORDER=abba "$B/compare.sh" haproxy 18080 18443 "$STATE/haproxy.pid" swiftlb 18180 - "$STATE/swiftlb.pid"
+ROUNDS=$ROUNDS ORDER=abba "$B/compare.sh" haproxy 18080 18443 "$STATE/haproxy.pid" swiftlb 18180 18543 "$STATE/swiftlb.pid"
