@@ -50,6 +50,7 @@ let package = Package(
             dependencies: [
                 "SwiftLBConfig",
                 "SwiftLBRegex",
+                "SwiftLBTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -76,9 +76,10 @@ enum Keywords {
     ]
     static let serverParameters = ["weight", "check", "inter", "fastinter", "downinter", "rise", "fall",
                                    "port", "addr", "cookie", "backup", "disabled", "maxconn", "observe",
-                                   "error-limit", "on-error", "slowstart"]
+                                   "error-limit", "on-error", "slowstart", "ssl", "verify", "ca-file", "sni"]
     static let pendingServerParameters: [String: String] = [
-        "ssl": "TLS to servers is not implemented yet (issue #3)",
+        "crt": "client certificates towards servers are not supported",
+        "check-ssl": "checks of an 'ssl' server use TLS already",
     ]
     static let bindParameters = ["ssl", "crt", "alpn", "ssl-min-ver", "ciphers", "ciphersuites", "no-tls-tickets"]
     static let pendingBindParameters: [String: String] = [

@@ -160,10 +160,22 @@ public struct ServerParameters: Sendable, Equatable {
     public var maxconn: Int?
     /// After coming UP (or out of maintenance) the server's share ramps up over this time.
     public var slowstart: ConfigDuration?
+    /// `ssl [verify none|required] [ca-file F] [sni NAME]`: TLS towards this server.
+    public var tls: ServerTLS?
     /// `observe layer4|layer7`: count errors of real traffic (passive checks).
     public var observe: ObserveLayer?
     public var errorLimit = 10
     public var onError: OnError = .failCheck
+    public init() {}
+}
+
+/// TLS towards a server.
+public struct ServerTLS: Sendable, Equatable {
+    /// `verify required` checks the server's certificate against `caFile` (and `sni`).
+    public var verify = false
+    public var caFile: String?
+    /// The name sent with SNI (and verified, with `verify required`).
+    public var sni: String?
     public init() {}
 }
 

@@ -435,6 +435,9 @@ final class SectionParser {
         }
         var params = backend.options.defaultServer
         guard serverParameters(line, line.words.dropFirst(3), into: &params) else { return }
+        if let tls = params.tls, tls.verify && tls.caFile == nil {
+            fail(line, "'verify required' needs 'ca-file FILE' to verify against"); return
+        }
         if params.observe != nil && !params.check {
             fail(line, "'observe' needs 'check': passive checks act through the active checker"); return
         }
@@ -482,6 +485,23 @@ final class SectionParser {
             case "disabled": params.disabled = true
             case "maxconn": guard let n = number(word, 1...1_000_000) else { return false }; params.maxconn = n
             case "slowstart": guard let d = time(word) else { return false }; params.slowstart = d
+            case "ssl": if params.tls == nil { params.tls = ServerTLS() }
+            case "verify":
+                guard let v = value(word) else { return false }
+                guard v == "none" || v == "required" else { fail(line, "'verify' expects none or required"); return false }
+                if params.tls == nil { params.tls = ServerTLS() }
+                params.tls!.verify = v == "required"
+            case "ca-file":
+                guard let v = value(word) else { return false }
+                if params.tls == nil { params.tls = ServerTLS() }
+                params.tls!.caFile = v
+            case "sni":
+                guard var v = value(word) else { return false }
+                // HAProxy takes an expression; a constant is written str(NAME).
+                if v.hasPrefix("str("), v.hasSuffix(")") { v = String(v.dropFirst(4).dropLast()) }
+                guard !v.contains("("), isHeaderToken(v) else { fail(line, "'sni' expects a host name or str(NAME) (expressions are not supported)"); return false }
+                if params.tls == nil { params.tls = ServerTLS() }
+                params.tls!.sni = v
             case "error-limit": guard let n = number(word, 1...1000) else { return false }; params.errorLimit = n
             case "observe":
                 guard let v = value(word) else { return false }

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import SwiftLBConfig
 import SwiftLBRegex
+import SwiftLBTLS
 
 /// What the checker needs to know about one checked server.
 public struct CheckTarget: Sendable {
@@ -12,9 +13,14 @@ public struct CheckTarget: Sendable {
     public let tcp: [TCPCheckStep]?
     /// `timeout check`, else the server's `inter`.
     public let timeout: ConfigDuration?
+    /// Checks of an `ssl` server speak TLS (unless they go to another `port`).
+    public let tls: TLSClientContext?
+    public let serverName: String?
 
     public init(health: ServerHealth, address: SocketAddress, parameters: ServerParameters, http: HTTPCheck?,
-                tcp: [TCPCheckStep]? = nil, timeout: ConfigDuration?) {
+                tcp: [TCPCheckStep]? = nil, timeout: ConfigDuration?, tls: TLSClientContext? = nil, serverName: String? = nil) {
+        self.tls = tls
+        self.serverName = serverName
         self.health = health
         self.address = address
         self.parameters = parameters
@@ -71,8 +77,9 @@ final class ServerCheck: @unchecked Sendable {
         var regex: PCRE2Regex?
         if case .rstring(let pattern) = target.http?.expect { regex = try? PCRE2Regex(pattern) }
         self.probe = HealthProbe(address: target.address, http: target.http, tcp: target.tcp,
-                                 host: target.address.ipAddress ?? "localhost",
-                                 timeout: .nanoseconds(timeout.nanoseconds), regex: regex)
+                                 host: target.serverName ?? target.address.ipAddress ?? "localhost",
+                                 timeout: .nanoseconds(timeout.nanoseconds), regex: regex,
+                                 tls: target.tls, serverName: target.serverName)
         // Reported from any loop; the action runs on this check's loop, where its state lives.
         target.health.setErrorLimitAction { [loop, weak self] in
             guard let check = self else { return }

@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import SwiftLBConfig
 import SwiftLBRegex
+import SwiftLBTLS
 
 /// What one check found: passed, or failed with the reason an operator reads in the log.
 public enum CheckOutcome: Sendable, Equatable {
@@ -19,6 +20,9 @@ struct HealthProbe: Sendable {
     let host: String
     let timeout: TimeAmount
     let regex: PCRE2Regex?
+    /// TLS towards an `ssl` server: the probe's bytes go through it.
+    var tls: TLSClientContext? = nil
+    var serverName: String? = nil
 
     /// The most of an answer read: enough for a status line, headers and a small body.
     static let maxResponse = 16 * 1024
@@ -29,8 +33,11 @@ struct HealthProbe: Sendable {
         let request = http.map(requestBytes)
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(timeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(collector) }
+            .channelInitializer { [tls, serverName] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(TLSHandler(client: tls, serverName: serverName)) }
+                    try channel.pipeline.syncOperations.addHandler(collector)
+                }
             }
         let deadline = NIODeadline.now() + timeout
         return bootstrap.connect(to: address).flatMap { channel -> EventLoopFuture<CheckOutcome> in
@@ -57,8 +64,11 @@ struct HealthProbe: Sendable {
         let timer = loop.scheduleTask(in: timeout) { sequence.timedOut() }
         ClientBootstrap(group: loop)
             .connectTimeout(timeout)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(sequence) }
+            .channelInitializer { [tls, serverName] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(TLSHandler(client: tls, serverName: serverName)) }
+                    try channel.pipeline.syncOperations.addHandler(sequence)
+                }
             }
             .connect(to: target)
             .whenFailure { error in promise.succeed(.failed(Self.describe(error))) }

@@ -62,7 +62,7 @@ public final class ProxyServer: Sendable {
         listeners.withLockedValue { $0.compactMap(\.localAddress) }
     }
 
-    private func makeBootstrap(_ frontend: RuntimeFrontend, tls: TLSServerContext?) -> ServerBootstrap {
+    private func makeBootstrap(_ frontend: RuntimeFrontend, tls: TLSContextBox?) -> ServerBootstrap {
         let loops = self.loops
         let limit = min(frontend.config.options.maxconn ?? runtime.configuration.global.maxconn, runtime.configuration.global.maxconn)
         let connections = self.connections
@@ -88,7 +88,7 @@ public final class ProxyServer: Sendable {
                     limits.maxHeaderListSize = headGuard.maxHeaderBlock
                     limits.maxHeaderFieldSize = headGuard.maxHeaderBlock
                     limits.maxHeaderFieldCount = 101  // HAProxy's default tune.http.maxhdr
-                    if let tls { try sync.addHandler(TLSHandler(server: tls)) }
+                    if let tls { try sync.addHandler(TLSHandler(server: tls.current)) }
                     try sync.addHandler(headGuard)
                     try sync.configureHTTPServerPipeline(
                         withPipeliningAssistance: true,

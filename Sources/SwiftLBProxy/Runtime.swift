@@ -1,4 +1,5 @@
 import Atomics
+import NIOConcurrencyHelpers
 import NIOCore
 import SwiftLBConfig
 import SwiftLBHealth
@@ -39,16 +40,27 @@ public final class ProxyRuntime: Sendable {
                     let address = try SocketAddress.makeAddressResolvingHost(server.host, port: server.port)
                     let checkAddress = try SocketAddress.makeAddressResolvingHost(
                         server.parameters.checkAddress ?? server.host, port: server.parameters.checkPort ?? server.port)
+                    var tlsClient: TLSClientContext?
+                    if let tls = server.parameters.tls {
+                        do {
+                            tlsClient = try TLSClientContext(caFile: tls.verify ? tls.caFile : nil, alpn: ["http/1.1"])
+                        } catch {
+                            errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server", message: "ssl: \(error)"))
+                            continue
+                        }
+                    }
                     let health = ServerHealth(backend: backend.name, server: server.name,
                                               admin: server.parameters.disabled ? .maint : .ready,
                                               observe: server.parameters.observe, errorLimit: server.parameters.errorLimit,
                                               slowstart: server.parameters.slowstart)
                     servers.append(RuntimeServer(id: nextServerID, index: servers.count, name: server.name,
-                                                 address: address, parameters: server.parameters, health: health))
+                                                 address: address, parameters: server.parameters, health: health, tls: tlsClient))
                     if server.parameters.check && !server.parameters.disabled {
                         checkTargets.append(CheckTarget(health: health, address: checkAddress, parameters: server.parameters,
                                                         http: backend.options.httpCheck, tcp: backend.options.tcpCheck,
-                                                        timeout: backend.options.timeouts.check))
+                                                        timeout: backend.options.timeouts.check,
+                                                        tls: server.parameters.checkPort == nil ? tlsClient : nil,
+                                                        serverName: server.parameters.tls?.sni))
                     }
                     nextServerID += 1
                 } catch {
@@ -63,12 +75,12 @@ public final class ProxyRuntime: Sendable {
         var warnings: [ConfigError] = []
         var frontends: [RuntimeFrontend] = []
         for frontend in configuration.frontends {
-            var binds: [(BindAddress, TLSServerContext?)] = []
+            var binds: [(BindAddress, TLSContextBox?)] = []
             for bind in frontend.binds {
                 guard let tls = bind.tls else { binds.append((bind, nil)); continue }
                 do {
                     let (context, certWarnings) = try Self.makeTLS(tls, sessionCache: configuration.global.sslSessionCache)
-                    binds.append((bind, context))
+                    binds.append((bind, TLSContextBox(context)))
                     warnings += certWarnings.map { ConfigError(file: configuration.file, line: bind.line, keyword: "bind", message: $0) }
                 } catch {
                     errors.append(ConfigError(file: configuration.file, line: bind.line, keyword: "bind", message: "\(error)"))
@@ -89,7 +101,38 @@ public final class ProxyRuntime: Sendable {
     }
 }
 
+/// The TLS context of one listener, swapped whole by a certificate reload: connections
+/// accepted afterwards use the new certificates, established ones keep theirs.
+final class TLSContextBox: Sendable {
+    private let box: NIOLockedValueBox<TLSServerContext>
+    init(_ context: TLSServerContext) { box = NIOLockedValueBox(context) }
+    var current: TLSServerContext { box.withLockedValue { $0 } }
+    func replace(_ context: TLSServerContext) { box.withLockedValue { $0 = context } }
+}
+
 extension ProxyRuntime {
+    /// Re-reads every `crt` of every TLS listener. All or nothing: if any file is broken, the
+    /// errors are returned and every listener keeps its current certificates.
+    public func reloadCertificates() -> (errors: [ConfigError], warnings: [ConfigError]) {
+        var fresh: [(TLSContextBox, TLSServerContext)] = []
+        var errors: [ConfigError] = []
+        var warnings: [ConfigError] = []
+        for frontend in frontends {
+            for (bind, box) in frontend.binds {
+                guard let box, let tls = bind.tls else { continue }
+                do {
+                    let (context, w) = try Self.makeTLS(tls, sessionCache: configuration.global.sslSessionCache)
+                    fresh.append((box, context))
+                    warnings += w.map { ConfigError(file: configuration.file, line: bind.line, keyword: "bind", message: $0) }
+                } catch {
+                    errors.append(ConfigError(file: configuration.file, line: bind.line, keyword: "bind", message: "\(error)"))
+                }
+            }
+        }
+        if errors.isEmpty { for (box, context) in fresh { box.replace(context) } }
+        return (errors, warnings)
+    }
+
     /// Loads the certificates of one `bind … ssl` (files, or every *.pem of a directory in
     /// name order) and builds its OpenSSL context. Errors name the file and the problem.
     static func makeTLS(_ tls: BindTLS, sessionCache: Bool) throws -> (TLSServerContext, [String]) {
@@ -127,12 +170,12 @@ extension ProxyRuntime {
 final class RuntimeFrontend: Sendable {
     let config: Frontend
     /// Each listening address, with its TLS context when it is `ssl`.
-    let binds: [(BindAddress, TLSServerContext?)]
+    let binds: [(BindAddress, TLSContextBox?)]
     let defaultBackend: RuntimeBackend?
     let rules: [(Condition, RuntimeBackend)]
     var name: String { config.name }
 
-    init(config: Frontend, binds: [(BindAddress, TLSServerContext?)], defaultBackend: RuntimeBackend?, rules: [(Condition, RuntimeBackend)]) {
+    init(config: Frontend, binds: [(BindAddress, TLSContextBox?)], defaultBackend: RuntimeBackend?, rules: [(Condition, RuntimeBackend)]) {
         self.config = config
         self.binds = binds
         self.defaultBackend = defaultBackend
@@ -231,6 +274,9 @@ final class RuntimeServer: Sendable {
     var active: ManagedAtomic<Int> { health.active }
     var weight: Int { parameters.weight }
     var cookie: String? { parameters.cookie }
+    /// TLS towards this server (`ssl`), with the name sent by SNI.
+    let tls: TLSClientContext?
+    var tlsServerName: String? { parameters.tls?.sni }
     var backup: Bool { parameters.backup }
     /// At its `maxconn`: balancers skip it and requests queue.
     var isFull: Bool {
@@ -238,7 +284,8 @@ final class RuntimeServer: Sendable {
         return active.load(ordering: .relaxed) >= max
     }
 
-    init(id: Int, index: Int, name: String, address: SocketAddress, parameters: ServerParameters, health: ServerHealth) {
+    init(id: Int, index: Int, name: String, address: SocketAddress, parameters: ServerParameters, health: ServerHealth, tls: TLSClientContext?) {
+        self.tls = tls
         self.id = id
         self.index = index
         self.name = name

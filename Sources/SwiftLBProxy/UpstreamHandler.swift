@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import SwiftLBTLS
 
 /// What the upstream side reports to the client side of the exchange that leases it.
 /// Both ends run on the same event loop, so these are plain synchronous calls.
@@ -54,6 +55,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    if let tls = server.tls { try sync.addHandler(TLSHandler(client: tls, serverName: server.tlsServerName)) }
                     try sync.addHandler(HTTPRequestEncoder())
                     try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward)))
                     try sync.addHandler(handler)

@@ -62,7 +62,7 @@ struct Run: AsyncParsableCommand {
         // Signals are received through dispatch, not handlers: nothing async-unsafe runs.
         let (signals, continuation) = AsyncStream<Int32>.makeStream()
         var sources: [any DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT] {
+        for sig in [SIGTERM, SIGINT, SIGHUP] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler { continuation.yield(sig) }
@@ -94,6 +94,18 @@ struct Run: AsyncParsableCommand {
         logger.info("swiftlb \(SwiftLB.configuration.version) started, pid \(getpid())")
 
         for await sig in signals {
+            if sig == SIGHUP {
+                // Certificates only: new connections get the new ones, established ones keep
+                // theirs; a broken file keeps every listener on its current certificates.
+                let (errors, warnings) = runtime.reloadCertificates()
+                for w in warnings { logger.warning("\(w)") }
+                if errors.isEmpty {
+                    logger.info("SIGHUP: certificates reloaded")
+                } else {
+                    for e in errors { logger.error("SIGHUP: certificate reload refused, keeping the current ones: \(e)") }
+                }
+                continue
+            }
             logger.info("received \(sig == SIGTERM ? "SIGTERM" : "SIGINT"): stopping, in-flight requests have \(global.hardStopAfter)")
             break
         }

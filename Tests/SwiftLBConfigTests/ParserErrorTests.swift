@@ -53,7 +53,9 @@ final class ParserErrorTests: XCTestCase {
         expectError(fe + "    balance uri\n", line: 6, keyword: "balance", "algorithm 'uri': not implemented")
         expectError("vrrp vip\n    interface eth0\n    priority 100\n", line: 1, keyword: "vrrp", "VIP elector is not implemented yet")
         expectError(fe + "    timeout tunnel 1h\n", line: 6, keyword: "timeout", "WebSocket tunnels are not implemented yet")
-        expectError(fe + "    server t 127.0.0.1:81 ssl verify none\n", line: 6, keyword: "server", "TLS to servers is not implemented yet")
+        expectError(fe + "    server t 127.0.0.1:81 ssl verify required\n", line: 6, keyword: "server", "'verify required' needs 'ca-file FILE'")
+        expectError(fe + "    server t 127.0.0.1:81 ssl verify maybe\n", line: 6, keyword: "server", "'verify' expects none or required")
+        expectError(fe + "    server t 127.0.0.1:81 ssl sni req.hdr(host)\n", line: 6, keyword: "server", "expressions are not supported")
         expectError("global\n    daemon\n", line: 2, keyword: "daemon", "foreground")
         expectError(fe + "    mode tcp\n", line: 6, keyword: "mode", "mode tcp is not supported yet")
     }

@@ -217,6 +217,8 @@ final class ParserTests: XCTestCase {
                 http-request set-header X-Forwarded-Proto https if { ssl_fc }
             backend b
                 http-response add-header X-Served-By %[dst_port]
+                server s1 10.0.0.1:443 ssl verify required ca-file /etc/ssl/ca.pem sni str(app.example.test)
+                server s2 10.0.0.2:443 ssl verify none sni app.example.test
             """)
         let fe = config.frontends[0]
         var tls = BindTLS()
@@ -236,6 +238,12 @@ final class ParserTests: XCTestCase {
         XCTAssertEqual(fe.responseRules.count, 2)
         XCTAssertEqual(fe.requestRules.count, 1)
         XCTAssertEqual(config.backends["b"]?.responseRules.count, 1)
+        var s1 = ServerTLS()
+        s1.verify = true
+        s1.caFile = "/etc/ssl/ca.pem"
+        s1.sni = "app.example.test"
+        XCTAssertEqual(config.backends["b"]?.servers[0].parameters.tls, s1)
+        XCTAssertEqual(config.backends["b"]?.servers[1].parameters.tls?.verify, false)
     }
 
     func testListenIsAFrontendAndABackend() throws {

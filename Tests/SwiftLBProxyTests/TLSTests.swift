@@ -176,4 +176,85 @@ final class TLSTests: XCTestCase {
         XCTAssertEqual(old.status, 0, "an expired certificate is a warning")
         XCTAssertTrue(old.err.contains("[WARNING]") && old.err.contains("certificate expired on Jan 31 00:00:00 2020 GMT"), old.err)
     }
+
+    /// SIGHUP reloads certificates: new connections get the new one, a connection opened before
+    /// keeps working, and a broken replacement is refused with the old certificate kept.
+    func testCertificateReloadOnSIGHUP() throws {
+        let slow = try ScriptedBackend(.delayed(.milliseconds(1500), body: "slow\n"))
+        defer { slow.stop() }
+        let pem = dir.file("site.pem")
+        let gen = Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path
+        XCTAssertEqual(runCommand(gen, ["old.example.test", pem]).status, 0)
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: testDefaults() + """
+            frontend fe
+                bind 127.0.0.1:\(port) ssl crt \(pem)
+                default_backend app
+            backend app
+                server s 127.0.0.1:\(slow.port)
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        XCTAssertTrue(sClient(port, []).contains("subject=CN = old.example.test"))
+        // A TLS connection established before the reload, its answer 1.5 s away.
+        let longLived = try ChildProcess("/usr/bin/curl", ["-sk", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}",
+                                                           "https://127.0.0.1:\(port)/"], logDirectory: dir, name: "curl-long")
+        usleep(300_000)
+        XCTAssertEqual(runCommand(gen, ["new.example.test", pem]).status, 0)
+        lb.child.signal(SIGHUP)
+        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("SIGHUP: certificates reloaded") }, lb.child.stderr)
+        XCTAssertTrue(sClient(port, []).contains("subject=CN = new.example.test"))
+        XCTAssertEqual(longLived.waitForExit(timeout: 10), 0)
+        XCTAssertEqual(longLived.stdout, "200", "the connection opened before the reload finished")
+
+        try "-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n".write(toFile: pem, atomically: true, encoding: .utf8)
+        lb.child.signal(SIGHUP)
+        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("SIGHUP: certificate reload refused, keeping the current ones") }, lb.child.stderr)
+        XCTAssertTrue(sClient(port, []).contains("subject=CN = new.example.test"), "the old certificate stays")
+        XCTAssertEqual(curl(["-k", "https://127.0.0.1:\(port)/"]).out, "slow\n")
+    }
+
+    /// `server … ssl verify required ca-file F sni NAME` to an nginx that terminates TLS itself.
+    func testTLSTowardsServers() throws {
+        let nginxRoot = dir.file("tlsnginx")
+        try FileManager.default.createDirectory(atPath: nginxRoot + "/tmp", withIntermediateDirectories: true)
+        let serverPem = certs + "/b.pem"
+        let port = freePort(), backendPort = freePort()
+        let user = getuid() == 0 ? "user root;" : ""
+        let conf = try dir.write("tlsnginx.conf", """
+            \(user)
+            worker_processes 1; daemon off; master_process off;
+            pid \(nginxRoot)/nginx.pid; error_log \(nginxRoot)/error.log;
+            events { worker_connections 64; }
+            http {
+              access_log off; client_body_temp_path \(nginxRoot)/tmp; proxy_temp_path \(nginxRoot)/tmp;
+              fastcgi_temp_path \(nginxRoot)/tmp; uwsgi_temp_path \(nginxRoot)/tmp; scgi_temp_path \(nginxRoot)/tmp;
+              server {
+                listen 127.0.0.1:\(backendPort) ssl;
+                ssl_certificate \(serverPem); ssl_certificate_key \(serverPem);
+                location = / { return 200 "tls backend sni=$ssl_server_name\\n"; }
+                location = /health { return 200 "ok\\n"; }
+              }
+            }
+            """)
+        let nginx = try ChildProcess("/usr/sbin/nginx", ["-c", conf, "-e", nginxRoot + "/error.log"], logDirectory: dir, name: "tlsnginx")
+        defer { nginx.stop() }
+        XCTAssertTrue(waitForPort(backendPort))
+        let lb = try SwiftLBInstance(config: testDefaults() + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                use_backend wrongname if { path_beg /wrong }
+                default_backend app
+            backend app
+                option httpchk GET /health
+                server s 127.0.0.1:\(backendPort) ssl verify required ca-file \(serverPem) sni str(www.b.example.test) check inter 200ms
+            backend wrongname
+                server s 127.0.0.1:\(backendPort) ssl verify required ca-file \(serverPem) sni other.test
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "tls backend sni=www.b.example.test\n")
+        // A certificate that does not match the name is refused: 502, never the backend's answer.
+        XCTAssertEqual(curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/wrong"]).out, "502")
+        usleep(600_000)
+        XCTAssertFalse(lb.child.stderr.contains("app/s is DOWN"), "the HTTP check over TLS passes: \(lb.child.stderr)")
+    }
 }
