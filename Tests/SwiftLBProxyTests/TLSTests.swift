@@ -257,4 +257,33 @@ final class TLSTests: XCTestCase {
         usleep(600_000)
         XCTAssertFalse(lb.child.stderr.contains("app/s is DOWN"), "the HTTP check over TLS passes: \(lb.child.stderr)")
     }
+
+    /// Certificate reloads under a running wrk load (new TLS connection per request, so every
+    /// reload is crossed by handshakes) lose nothing.
+    func testReloadUnderWrkLoadHasZeroErrors() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: testDefaults() + """
+            frontend fe
+                bind 127.0.0.1:\(port) ssl crt \(certs!)
+                default_backend app
+            backend app
+                server s 127.0.0.1:\(nginx.ports[0])
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        let wrk = try ChildProcess("/usr/bin/wrk", ["-t2", "-c20", "-d4s", "-H", "Connection: close", "https://127.0.0.1:\(port)/"],
+                                   logDirectory: dir, name: "wrk")
+        for _ in 0..<6 {
+            usleep(500_000)
+            lb.child.signal(SIGHUP)
+        }
+        XCTAssertEqual(wrk.waitForExit(timeout: 20), 0)
+        let report = wrk.stdout
+        let requests = report.split(separator: "\n").first { $0.contains("requests in") }.map(String.init) ?? ""
+        XCTAssertTrue(requests.contains("requests in"), report)
+        XCTAssertFalse(report.contains("Socket errors"), report)
+        XCTAssertFalse(report.contains("Non-2xx"), report)
+        XCTAssertEqual(lb.child.stderr.components(separatedBy: "SIGHUP: certificates reloaded").count - 1, 6, lb.child.stderr)
+    }
 }
