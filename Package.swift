@@ -31,10 +31,13 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        /// The one piece of C: the session-ticket key callback OpenSSL calls mid-handshake.
+        .target(name: "CSwiftLBTLSShim", dependencies: ["CLibSSL"]),
         .target(
             name: "SwiftLBTLS",
             dependencies: [
                 "CLibSSL",
+                "CSwiftLBTLSShim",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

@@ -15,9 +15,10 @@ import Glibc
 public final class ControlSocket: Sendable {
     private let channel: any Channel
 
-    public static func start(_ settings: StatsSocket, servers: [ServerHealth], group: any EventLoopGroup, logger: Logger) async throws -> ControlSocket {
+    public static func start(_ settings: StatsSocket, servers: [ServerHealth], group: any EventLoopGroup, logger: Logger,
+                             rotateTicketKeys: @escaping @Sendable () -> Int = { 0 }) async throws -> ControlSocket {
         unlink(settings.path)  // a stale socket from a previous run
-        let commands = ControlCommands(servers: servers, level: settings.level, logger: logger)
+        let commands = ControlCommands(servers: servers, level: settings.level, logger: logger, rotateTicketKeys: rotateTicketKeys)
         let channel = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -39,6 +40,7 @@ struct ControlCommands: Sendable {
     let servers: [ServerHealth]
     let level: StatsSocket.Level
     let logger: Logger
+    let rotateTicketKeys: @Sendable () -> Int
 
     func run(_ line: String) -> String {
         let words = line.split(separator: " ").map(String.init)
@@ -49,6 +51,7 @@ struct ControlCommands: Sendable {
                 set server B/S state ready|drain|maint : change a server's admin state
                 enable server B/S                : set server B/S state ready
                 disable server B/S               : set server B/S state maint
+                rotate ssl tickets               : new session-ticket keys now (they also rotate hourly)
 
                 """
         case ["show", "servers", "state"]:
@@ -57,6 +60,11 @@ struct ControlCommands: Sendable {
                 out += "\(s.backend) \(s.server) \(s.state) \(s.admin) \(s.active.load(ordering: .relaxed))\n"
             }
             return out + "\n"
+        case ["rotate", "ssl", "tickets"]:
+            guard level == .admin else { return "Permission denied: the socket's level is \(level.rawValue), not admin.\n\n" }
+            let n = rotateTicketKeys()
+            logger.info("session-ticket keys rotated on \(n) TLS listeners (control socket)")
+            return "Rotated the ticket keys of \(n) TLS listeners.\n\n"
         default:
             break
         }

@@ -17,6 +17,10 @@ public final class ProxyServer: Sendable {
     private let listeners = NIOLockedValueBox<[any Channel]>([])
     private let connections: ProcessConnectionCount
     private let checker: HealthChecker
+    private let ticketRotation = NIOLockedValueBox<RepeatedTask?>(nil)
+    /// How often session-ticket keys rotate (a ticket stays valid for up to
+    /// `TLSServerContext.keptTicketKeys` of these).
+    public static let ticketRotationInterval = TimeAmount.hours(1)
 
     /// - Parameters:
     ///   - threads: event loops; nil takes `nbthread` from the configuration, else one per core.
@@ -39,6 +43,12 @@ public final class ProxyServer: Sendable {
             try await state.eventLoop.submit { state.startSweeping() }.get()
         }
         checker.start()
+        let runtime = self.runtime
+        ticketRotation.withLockedValue {
+            $0 = group.next().scheduleRepeatedTask(initialDelay: Self.ticketRotationInterval, delay: Self.ticketRotationInterval) { _ in
+                runtime.rotateTicketKeys()
+            }
+        }
         for frontend in runtime.frontends {
             for (bind, tls) in frontend.binds {
                 let channel: any Channel
@@ -111,6 +121,7 @@ public final class ProxyServer: Sendable {
     /// once `grace` has passed, and shut the event loops down.
     public func stop(grace: TimeAmount) async {
         checker.stop()
+        ticketRotation.withLockedValue { $0?.cancel() }
         let channels = listeners.withLockedValue { $0 }
         for channel in channels { try? await channel.close() }
         for state in loops.all {

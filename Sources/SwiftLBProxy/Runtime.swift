@@ -111,6 +111,20 @@ final class TLSContextBox: Sendable {
 }
 
 extension ProxyRuntime {
+    /// Rotates the session-ticket keys of every TLS listener; returns how many it rotated.
+    @discardableResult
+    public func rotateTicketKeys() -> Int {
+        var n = 0
+        for frontend in frontends {
+            for (_, box) in frontend.binds {
+                guard let box else { continue }
+                box.current.rotateTicketKeys()
+                n += 1
+            }
+        }
+        return n
+    }
+
     /// Re-reads every `crt` of every TLS listener. All or nothing: if any file is broken, the
     /// errors are returned and every listener keeps its current certificates.
     public func reloadCertificates() -> (errors: [ConfigError], warnings: [ConfigError]) {

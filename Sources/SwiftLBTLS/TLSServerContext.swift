@@ -1,4 +1,5 @@
 import CLibSSL
+import CSwiftLBTLSShim
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,12 +27,16 @@ public struct TLSSettings: Sendable, Equatable {
 
 /// The OpenSSL server side of one `bind … ssl crt …`: one SSL_CTX per certificate, the first
 /// being the default (no SNI, or no certificate matches). SNI picks a context by OpenSSL's own
-/// host matching (SAN, CN, wildcards). All contexts share ticket keys and a session-id
-/// context so a resumed session works whichever certificate the client reached.
+/// host matching (SAN, CN, wildcards). All contexts share one ring of ticket keys and a
+/// session-id context, so a resumed session works whichever certificate the client reached.
+/// Ticket keys rotate in memory (`rotateTicketKeys`): the newest encrypts, the previous
+/// `keptTicketKeys - 1` still decrypt, so a ticket lives at most that many rotations.
 public final class TLSServerContext: @unchecked Sendable {
     public let certificates: [TLSCertificate]
     public let settings: TLSSettings
     private var contexts: [OpaquePointer] = []   // SSL_CTX*
+    private let ticketRing: OpaquePointer
+    public static let keptTicketKeys: Int32 = 3
     /// ALPN protocols in wire format (length-prefixed).
     fileprivate let alpnWire: [UInt8]
 
@@ -42,16 +47,24 @@ public final class TLSServerContext: @unchecked Sendable {
         var wire: [UInt8] = []
         for proto in settings.alpn { wire.append(UInt8(proto.utf8.count)); wire += Array(proto.utf8) }
         self.alpnWire = wire
-        var ticketKeys = [UInt8](repeating: 0, count: 80)
-        guard RAND_bytes(&ticketKeys, 80) == 1 else { throw TLSError.drain("cannot draw ticket keys") }
+        guard let ring = swiftlb_ticket_ring_new(Self.keptTicketKeys) else { throw TLSError.drain("cannot draw ticket keys") }
+        self.ticketRing = ring
         for certificate in certificates {
-            contexts.append(try makeContext(certificate, ticketKeys: &ticketKeys))
+            contexts.append(try makeContext(certificate))
         }
     }
 
-    deinit { contexts.forEach { SSL_CTX_free($0) } }
+    deinit {
+        contexts.forEach { SSL_CTX_free($0) }
+        swiftlb_ticket_ring_free(ticketRing)
+    }
 
-    private func makeContext(_ certificate: TLSCertificate, ticketKeys: inout [UInt8]) throws -> OpaquePointer {
+    /// A new key encrypts tickets from now on; the oldest one is forgotten.
+    public func rotateTicketKeys() {
+        _ = swiftlb_ticket_ring_rotate(ticketRing)
+    }
+
+    private func makeContext(_ certificate: TLSCertificate) throws -> OpaquePointer {
         ERR_clear_error()
         guard let ctx = SSL_CTX_new(TLS_server_method()) else { throw TLSError.drain("SSL_CTX_new failed") }
         var ok = true
@@ -77,7 +90,9 @@ public final class TLSServerContext: @unchecked Sendable {
         _ = SSL_CTX_set_session_id_context(ctx, sessionContext, UInt32(sessionContext.count))
         _ = swiftlb_SSL_CTX_set_session_cache_mode(ctx, settings.sessionCache ? Int(SSL_SESS_CACHE_SERVER) : Int(SSL_SESS_CACHE_OFF))
         _ = swiftlb_SSL_CTX_sess_set_cache_size(ctx, 20_000)
-        _ = swiftlb_SSL_CTX_set_tlsext_ticket_keys(ctx, &ticketKeys, 80)
+        guard swiftlb_ticket_ring_attach(ticketRing, ctx) == 1 else {
+            SSL_CTX_free(ctx); throw TLSError.drain("cannot install the ticket key callback")
+        }
         let me = Unmanaged.passUnretained(self).toOpaque()
         _ = swiftlb_SSL_CTX_set_tlsext_servername_callback(ctx, selectCertificate)
         _ = swiftlb_SSL_CTX_set_tlsext_servername_arg(ctx, me)

@@ -81,7 +81,8 @@ struct Run: AsyncParsableCommand {
         var control: ControlSocket?
         if let settings = global.statsSocket {
             do {
-                control = try await ControlSocket.start(settings, servers: runtime.serverStates, group: server.eventLoopGroup, logger: logger)
+                control = try await ControlSocket.start(settings, servers: runtime.serverStates, group: server.eventLoopGroup, logger: logger,
+                                                        rotateTicketKeys: { runtime.rotateTicketKeys() })
             } catch {
                 FileHandle.standardError.write(Data("[ALERT] stats socket \(settings.path): \(error)\n".utf8))
                 await server.stop(grace: .zero)

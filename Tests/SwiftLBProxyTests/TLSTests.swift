@@ -286,4 +286,33 @@ final class TLSTests: XCTestCase {
         XCTAssertFalse(report.contains("Non-2xx"), report)
         XCTAssertEqual(lb.child.stderr.components(separatedBy: "SIGHUP: certificates reloaded").count - 1, 6, lb.child.stderr)
     }
+
+    /// Ticket keys rotate in memory: a ticket still resumes after two rotations (its key is
+    /// among the three kept) and no longer after the third; rotation is driven here through
+    /// the control socket (it also runs hourly).
+    func testTicketKeysRotate() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let port = freePort()
+        let socket = dir.file("ctl.sock")
+        let lb = try SwiftLBInstance(config: "global\n    stats socket \(socket)\n" + testDefaults() + """
+            frontend fe
+                bind 127.0.0.1:\(port) ssl crt \(certs!)
+                default_backend app
+            backend app
+                server s 127.0.0.1:\(nginx.ports[0])
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        func rotate() {
+            XCTAssertTrue(runCommand(Paths.swiftlb, ["ctl", "-s", socket, "rotate", "ssl", "tickets"]).out.contains("Rotated the ticket keys of 1 TLS listeners"))
+        }
+        let session = dir.file("ticket.pem")
+        XCTAssertTrue(sClient(port, ["-tls1_3", "-sess_out", session]).contains("New, TLSv1.3"))
+        rotate()
+        rotate()
+        XCTAssertTrue(sClient(port, ["-tls1_3", "-sess_in", session]).contains("Reused, TLSv1.3"), "a ticket two rotations old still resumes")
+        rotate()
+        let expired = sClient(port, ["-tls1_3", "-sess_in", session])
+        XCTAssertTrue(expired.contains("New, TLSv1.3"), "a ticket whose key was rotated out must not resume: \(expired.prefix(300))")
+    }
 }
