@@ -38,6 +38,7 @@ static inline long swiftlb_SSL_CTX_set_options(SSL_CTX *ctx, unsigned long long 
 static inline unsigned long long swiftlb_SSL_OP_NO_COMPRESSION(void) { return SSL_OP_NO_COMPRESSION; }
 static inline unsigned long long swiftlb_SSL_OP_NO_RENEGOTIATION(void) { return SSL_OP_NO_RENEGOTIATION; }
 static inline unsigned long long swiftlb_SSL_OP_NO_TICKET(void) { return SSL_OP_NO_TICKET; }
+static inline unsigned long long swiftlb_SSL_OP_CIPHER_SERVER_PREFERENCE(void) { return SSL_OP_CIPHER_SERVER_PREFERENCE; }
 static inline long swiftlb_SSL_CTX_set_tlsext_ticket_keys(SSL_CTX *ctx, unsigned char *keys, long length) {
     return SSL_CTX_set_tlsext_ticket_keys(ctx, keys, length);
 }

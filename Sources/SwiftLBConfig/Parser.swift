@@ -771,7 +771,9 @@ final class SectionParser {
         }
         let target = words.dropFirst().first!
         words = words.dropFirst(2)
-        var code = 302
+        // A scheme redirect is permanent unless told otherwise (HAProxy defaults to 302;
+        // sending HTTP clients to HTTPS is meant to stick).
+        var code = kind == "scheme" ? 301 : 302
         var condition: Condition?
         while let word = words.first {
             if word == "if" || word == "unless" {

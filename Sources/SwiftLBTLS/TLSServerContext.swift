@@ -69,7 +69,8 @@ public final class TLSServerContext: @unchecked Sendable {
         guard let ctx = SSL_CTX_new(TLS_server_method()) else { throw TLSError.drain("SSL_CTX_new failed") }
         var ok = true
         ok = ok && swiftlb_SSL_CTX_set_min_proto_version(ctx, settings.minVersion.openSSL) == 1
-        var options = swiftlb_SSL_OP_NO_COMPRESSION() | swiftlb_SSL_OP_NO_RENEGOTIATION()
+        // Server cipher order, as HAProxy does by default: our list is ordered strongest first.
+        var options = swiftlb_SSL_OP_NO_COMPRESSION() | swiftlb_SSL_OP_NO_RENEGOTIATION() | swiftlb_SSL_OP_CIPHER_SERVER_PREFERENCE()
         if !settings.tickets { options |= swiftlb_SSL_OP_NO_TICKET() }
         _ = swiftlb_SSL_CTX_set_options(ctx, options)
         guard SSL_CTX_set_cipher_list(ctx, settings.ciphers) == 1 else {

@@ -210,7 +210,7 @@ final class ParserTests: XCTestCase {
             frontend fe
                 bind :443 ssl crt /etc/swiftlb/certs crt /etc/swiftlb/hipc.pem alpn h2,http/1.1 ciphers ECDHE-RSA-AES128-GCM-SHA256
                 bind :80
-                redirect scheme https code 301 if !{ ssl_fc }
+                redirect scheme https if !{ ssl_fc }
                 redirect location https://example.test/moved if { path_beg /old }
                 http-response set-header Strict-Transport-Security "max-age=15768000"
                 http-response del-header Server
