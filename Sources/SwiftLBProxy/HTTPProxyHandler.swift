@@ -459,7 +459,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         if let cookie = ex.backend.config.options.cookie, let value = ex.server?.cookie {
             StickyCookie.rewriteResponse(&headers, settings: cookie, value: value,
                                          presented: ex.pinned === ex.server ? ex.presentedCookie : nil,
-                                         method: ex.clientHead.method)
+                                         method: ex.clientHead.method, precomputed: ex.server?.insertCookie)
         }
         if ex.closeClient {
             headers.add(name: "connection", value: "close")

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import SwiftLBConfig
@@ -34,24 +35,30 @@ enum RequestRewriter {
         return HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
     }
 
+    /// One pass finds the hop-by-hop headers present (only names of a hop-by-hop length are
+    /// looked at closely) and the extra names `Connection` lists; only those are removed.
+    /// The common case — a lone `Connection: keep-alive` — costs one scan and one removal.
     static func removeHopByHop(_ headers: inout HTTPHeaders) {
-        // Fast path: one pass that only looks closer at names of a hop-by-hop length.
-        var any = false
-        for (name, _) in headers {
+        var present: [String] = []
+        var listed: [String] = []
+        for (name, value) in headers {
             switch name.utf8.count {
-            case 2, 7, 10, 16: if hopByHop.contains(name.lowercased()) { any = true }
-            default: continue
+            case 2, 7, 10, 16:
+                let lower = name.lowercased()
+                guard hopByHop.contains(lower) else { continue }
+                if !present.contains(lower) { present.append(lower) }
+                if lower == "connection" {
+                    for token in value.split(separator: ",") {
+                        let t = token.trimmingCharacters(in: .whitespaces).lowercased()
+                        if !t.isEmpty && t != "close" && t != "keep-alive" && !hopByHop.contains(t) { listed.append(t) }
+                    }
+                }
+            default:
+                continue
             }
-            if any { break }
         }
-        guard any else { return }
-        var named: [String] = []
-        for value in headers[canonicalForm: "connection"] {
-            let token = value.lowercased()
-            if token != "close" && token != "keep-alive" { named.append(token) }
-        }
-        for name in named { headers.remove(name: name) }
-        for name in hopByHop where headers.contains(name: name) { headers.remove(name: name) }
+        for name in present { headers.remove(name: name) }
+        for name in listed where headers.contains(name: name) { headers.remove(name: name) }
     }
 
     static func apply(_ rules: [HeaderRule], to headers: inout HTTPHeaders, facts: RequestFacts) {

@@ -54,7 +54,8 @@ public final class ProxyRuntime: Sendable {
                                               observe: server.parameters.observe, errorLimit: server.parameters.errorLimit,
                                               slowstart: server.parameters.slowstart)
                     servers.append(RuntimeServer(id: nextServerID, index: servers.count, name: server.name,
-                                                 address: address, parameters: server.parameters, health: health, tls: tlsClient))
+                                                 address: address, parameters: server.parameters, health: health, tls: tlsClient,
+                                                 cookieSettings: backend.options.cookie))
                     if server.parameters.check && !server.parameters.disabled {
                         checkTargets.append(CheckTarget(health: health, address: checkAddress, parameters: server.parameters,
                                                         http: backend.options.httpCheck, tcp: backend.options.tcpCheck,
@@ -290,6 +291,8 @@ final class RuntimeServer: Sendable {
     var cookie: String? { parameters.cookie }
     /// TLS towards this server (`ssl`), with the name sent by SNI.
     let tls: TLSClientContext?
+    /// The Set-Cookie value `cookie … insert` sends for this server, built once (undated).
+    let insertCookie: String?
     var tlsServerName: String? { parameters.tls?.sni }
     var backup: Bool { parameters.backup }
     /// At its `maxconn`: balancers skip it and requests queue.
@@ -298,8 +301,14 @@ final class RuntimeServer: Sendable {
         return active.load(ordering: .relaxed) >= max
     }
 
-    init(id: Int, index: Int, name: String, address: SocketAddress, parameters: ServerParameters, health: ServerHealth, tls: TLSClientContext?) {
+    init(id: Int, index: Int, name: String, address: SocketAddress, parameters: ServerParameters, health: ServerHealth,
+         tls: TLSClientContext?, cookieSettings: CookieSettings?) {
         self.tls = tls
+        if let settings = cookieSettings, settings.mode == .insert, let value = parameters.cookie {
+            insertCookie = StickyCookie.setCookieValue(settings: settings, value: value)
+        } else {
+            insertCookie = nil
+        }
         self.id = id
         self.index = index
         self.name = name

@@ -71,8 +71,10 @@ enum StickyCookie {
 
     /// Adds or rewrites the cookie in a response from the server whose cookie value is `value`.
     /// `presented` is what the client sent if it named this same server.
+    /// `precomputed`: the undated Set-Cookie value of this server, built once at start.
     static func rewriteResponse(_ headers: inout HTTPHeaders, settings: CookieSettings, value: String,
-                                presented: Presented?, method: HTTPMethod, now: Int = wallSeconds()) {
+                                presented: Presented?, method: HTTPMethod, precomputed: String? = nil,
+                                now: @autoclosure () -> Int = wallSeconds()) {
         switch settings.mode {
         case .insert:
             let dated = settings.maxidle != nil || settings.maxlife != nil
@@ -80,20 +82,17 @@ enum StickyCookie {
             // of maxidle has passed since it was last set, indirect or not.
             var refresh = false
             if let maxidle = settings.maxidle, let seen = presented?.lastSeen {
-                refresh = now - seen >= Int(maxidle.nanoseconds / 4_000_000_000)
+                refresh = now() - seen >= Int(maxidle.nanoseconds / 4_000_000_000)
             }
             if settings.indirect && presented != nil && !refresh { return }
             if settings.postonly && method != .POST { return }
             var cookieValue = value
             if dated {
-                let first = presented?.firstSet ?? now
-                cookieValue += "|\(String(now, radix: 36))|\(String(first, radix: 36))"
+                let t = now()
+                let first = presented?.firstSet ?? t
+                cookieValue += "|\(String(t, radix: 36))|\(String(first, radix: 36))"
             }
-            var cookie = "\(settings.name)=\(cookieValue); path=/"
-            for domain in settings.domains { cookie += "; domain=\(domain)" }
-            if settings.httponly { cookie += "; HttpOnly" }
-            if settings.secure { cookie += "; Secure" }
-            headers.add(name: "set-cookie", value: cookie)
+            headers.add(name: "set-cookie", value: dated ? setCookieValue(settings: settings, value: cookieValue) : (precomputed ?? setCookieValue(settings: settings, value: cookieValue)))
             if settings.nocache { headers.add(name: "cache-control", value: "private") }
         case .rewrite, .prefix:
             guard headers.contains(name: "set-cookie") else { return }
@@ -107,6 +106,15 @@ enum StickyCookie {
             headers.remove(name: "set-cookie")
             for line in lines { headers.add(name: "set-cookie", value: line) }
         }
+    }
+
+    /// `NAME=VALUE; path=/` with the configured attributes.
+    static func setCookieValue(settings: CookieSettings, value: String) -> String {
+        var cookie = "\(settings.name)=\(value); path=/"
+        for domain in settings.domains { cookie += "; domain=\(domain)" }
+        if settings.httponly { cookie += "; HttpOnly" }
+        if settings.secure { cookie += "; Secure" }
+        return cookie
     }
 
     static func wallSeconds() -> Int {
