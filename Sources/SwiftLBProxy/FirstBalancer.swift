@@ -1,8 +1,8 @@
 import NIOCore
 
-/// `balance first`: the first candidate in declaration order. Without per-server maxconn
-/// (not implemented yet) this sends everything to the first UP server, which is what an
-/// active/standby pair of nodes wants.
+/// `balance first`: the first candidate in declaration order. A server at its `maxconn` is
+/// not a candidate, so traffic fills one server before spilling to the next; without
+/// `maxconn` everything goes to the first UP server (an active/standby pair of nodes).
 final class FirstBalancer: Balancer {
     private let serverCount: Int
     init(serverCount: Int) { self.serverCount = serverCount }
