@@ -74,6 +74,8 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
+        /// The VIP elector (a pure state machine) and its authenticated heartbeat codec.
+        .target(name: "SwiftLBHA", dependencies: ["CLibSSL"]),
         .target(
             name: "SwiftLBAdmin",
             dependencies: [
@@ -95,6 +97,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SwiftLBConfigTests", dependencies: ["SwiftLBConfig"]),
+        .testTarget(name: "SwiftLBHATests", dependencies: ["SwiftLBHA"]),
         .testTarget(
             name: "SwiftLBTLSTests",
             dependencies: [

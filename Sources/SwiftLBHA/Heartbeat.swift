@@ -1,0 +1,121 @@
+import CLibSSL
+
+/// One heartbeat between two SwiftLB instances. Wire format, big-endian, 56 bytes:
+///
+/// | offset | size | field |
+/// |---|---|---|
+/// | 0 | 4 | magic `SLBV` |
+/// | 4 | 1 | version (1) |
+/// | 5 | 1 | virtual router id |
+/// | 6 | 1 | priority (0 = resigning) |
+/// | 7 | 1 | reserved, 0 |
+/// | 8 | 4 | advert interval, ms |
+/// | 12 | 4 | sender IPv4 address |
+/// | 16 | 8 | sequence (strictly increasing per sender, across restarts) |
+/// | 24 | 32 | HMAC-SHA256 of bytes 0..<24 under the shared key (zeros with `auth none`) |
+public struct Heartbeat: Sendable, Equatable {
+    public var routerID: UInt8
+    public var priority: UInt8
+    public var intervalMilliseconds: UInt32
+    public var sender: UInt32
+    public var sequence: UInt64
+
+    public init(routerID: UInt8, priority: UInt8, intervalMilliseconds: UInt32, sender: UInt32, sequence: UInt64) {
+        self.routerID = routerID
+        self.priority = priority
+        self.intervalMilliseconds = intervalMilliseconds
+        self.sender = sender
+        self.sequence = sequence
+    }
+
+    public static let size = 56
+    static let magic: [UInt8] = Array("SLBV".utf8)
+}
+
+/// Why a packet was dropped; each is counted, and logged at a bounded rate by the shell.
+public enum HeartbeatDrop: Error, Sendable, Equatable {
+    case badLength(Int)
+    case badMagicOrVersion
+    case otherRouter(UInt8)
+    case badMAC
+    case replayed(last: UInt64, got: UInt64)
+}
+
+/// Encodes and checks heartbeats with the key of `auth_key_file` (nil: `auth none`).
+public struct HeartbeatCodec: Sendable {
+    private let key: [UInt8]?
+    public let routerID: UInt8
+
+    public init(key: [UInt8]?, routerID: UInt8) {
+        self.key = key
+        self.routerID = routerID
+    }
+
+    public func encode(_ h: Heartbeat) -> [UInt8] {
+        var out = Heartbeat.magic + [1, routerID, h.priority, 0]  // the codec's router id is authoritative
+        appendBE(&out, UInt64(h.intervalMilliseconds), bytes: 4)
+        appendBE(&out, UInt64(h.sender), bytes: 4)
+        appendBE(&out, h.sequence, bytes: 8)
+        out += mac(out)
+        return out
+    }
+
+    /// Parses and authenticates; replay is the `ReplayGuard`'s job (it keeps state).
+    public func decode(_ bytes: [UInt8]) -> Result<Heartbeat, HeartbeatDrop> {
+        guard bytes.count == Heartbeat.size else { return .failure(.badLength(bytes.count)) }
+        guard Array(bytes[0..<4]) == Heartbeat.magic, bytes[4] == 1 else { return .failure(.badMagicOrVersion) }
+        guard bytes[5] == routerID else { return .failure(.otherRouter(bytes[5])) }
+        let expected = mac(Array(bytes[0..<24]))
+        let equal = expected.withUnsafeBytes { e in bytes[24...].withUnsafeBytes { g in CRYPTO_memcmp(e.baseAddress, g.baseAddress, 32) } }
+        guard equal == 0 else { return .failure(.badMAC) }
+        return .success(Heartbeat(routerID: bytes[5], priority: bytes[6],
+                                  intervalMilliseconds: UInt32(readBE(bytes, 8, 4)), sender: UInt32(readBE(bytes, 12, 4)),
+                                  sequence: readBE(bytes, 16, 8)))
+    }
+
+    private func mac(_ data: [UInt8]) -> [UInt8] {
+        guard let key else { return [UInt8](repeating: 0, count: 32) }
+        var out = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        _ = key.withUnsafeBytes { k in
+            data.withUnsafeBytes { d in
+                HMAC(EVP_sha256(), k.baseAddress, Int32(k.count), d.baseAddress?.assumingMemoryBound(to: UInt8.self), d.count, &out, &length)
+            }
+        }
+        return out
+    }
+}
+
+/// Drops a heartbeat whose sequence is not above the last one accepted from its sender — a
+/// captured packet sent again is ignored, however valid its MAC.
+public struct ReplayGuard: Sendable {
+    private var last: [UInt32: UInt64] = [:]
+    public init() {}
+
+    public mutating func admit(_ h: Heartbeat) -> Result<Heartbeat, HeartbeatDrop> {
+        if let previous = last[h.sender], h.sequence <= previous { return .failure(.replayed(last: previous, got: h.sequence)) }
+        last[h.sender] = h.sequence
+        return .success(h)
+    }
+}
+
+/// Sequence numbers that keep increasing across restarts: wall-clock milliseconds in the high
+/// bits, a counter in the low 20 (a million heartbeats per millisecond before they collide).
+public struct SequenceSource: Sendable {
+    private var next: UInt64
+    public init(wallClockMilliseconds: UInt64) { next = wallClockMilliseconds << 20 }
+    public mutating func take() -> UInt64 {
+        defer { next += 1 }
+        return next
+    }
+}
+
+private func appendBE(_ out: inout [UInt8], _ value: UInt64, bytes: Int) {
+    for i in stride(from: bytes - 1, through: 0, by: -1) { out.append(UInt8((value >> (UInt64(i) * 8)) & 0xFF)) }
+}
+
+private func readBE(_ bytes: [UInt8], _ offset: Int, _ count: Int) -> UInt64 {
+    var v: UInt64 = 0
+    for i in 0..<count { v = (v << 8) | UInt64(bytes[offset + i]) }
+    return v
+}

@@ -1,0 +1,161 @@
+import XCTest
+@testable import SwiftLBHA
+
+/// Every transition of the elector, on an injected clock (nanoseconds).
+final class ElectorTests: XCTestCase {
+    let ms: Int64 = 1_000_000
+    /// advert_int 100ms; our address 10.0.0.2, the peer's 10.0.0.1.
+    func elector(priority: UInt8, preempt: Bool = true, preemptDelay: Int64 = 0, address: UInt32 = 0x0A00_0002) -> Elector {
+        var s = Elector.Settings(priority: priority, advertInterval: 100 * ms, localAddress: address)
+        s.preempt = preempt
+        s.preemptDelay = preemptDelay
+        return Elector(settings: s)
+    }
+    func advert(_ priority: UInt8, from sender: UInt32 = 0x0A00_0001) -> Elector.Advert {
+        Elector.Advert(priority: priority, advertInterval: 100 * ms, sender: sender)
+    }
+    func timer(_ actions: [Elector.Action]) -> Int64? {
+        for case .armTimer(let at) in actions { return at }
+        return nil
+    }
+
+    func testStartsAsBackupAndBecomesMasterAfterMasterDownInterval() {
+        var e = elector(priority: 100)
+        let a = e.start(now: 0)
+        XCTAssertEqual(e.state, .backup)
+        // 3 × 100 ms + skew (256 − 100) × 100 ms / 256 = 300 + 60.9 ms
+        XCTAssertEqual(e.masterDownInterval, 300 * ms + (156 * 100 * ms) / 256)
+        XCTAssertEqual(timer(a), e.masterDownInterval)
+        let b = e.timerFired(now: e.masterDownInterval)
+        XCTAssertEqual(e.state, .master)
+        XCTAssertEqual(Array(b.prefix(3)), [.sendAdvert(priority: 100), .addVIP, .gratuitousARP])
+        XCTAssertEqual(timer(b), e.masterDownInterval + 100 * ms, "the next advert one interval later")
+        XCTAssertTrue(e.lastTransitionReason.contains("no heartbeat from the master"))
+    }
+
+    func testHigherPrioritySkewsLess() {
+        XCTAssertLessThan(elector(priority: 200).masterDownInterval, elector(priority: 100).masterDownInterval)
+    }
+
+    func testBackupStaysBackupWhileAHigherMasterAdvertises() {
+        var e = elector(priority: 100)
+        _ = e.start(now: 0)
+        for t in stride(from: Int64(100), through: 2000, by: 100) {
+            let a = e.heartbeat(advert(150), now: t * ms)
+            XCTAssertEqual(e.state, .backup)
+            XCTAssertEqual(timer(a), t * ms + e.masterDownInterval, "each heartbeat pushes the deadline")
+        }
+    }
+
+    func testMasterAdvertisesOnEveryTimer() {
+        var e = elector(priority: 255)
+        _ = e.start(now: 0)
+        XCTAssertEqual(e.state, .master)
+        XCTAssertEqual(e.timerFired(now: 100 * ms), [.sendAdvert(priority: 255), .armTimer(at: 200 * ms)])
+    }
+
+    func testResignWithPriorityZeroIsActedOnAfterSkewOnly() {
+        var e = elector(priority: 100)
+        _ = e.start(now: 0)
+        _ = e.heartbeat(advert(150), now: 100 * ms)
+        let a = e.heartbeat(advert(0), now: 150 * ms)
+        XCTAssertEqual(timer(a), 150 * ms + e.skew, "Skew_Time, not Master_Down_Interval")
+        _ = e.timerFired(now: 150 * ms + e.skew)
+        XCTAssertEqual(e.state, .master)
+    }
+
+    func testGracefulStopOfAMasterResigns() {
+        var e = elector(priority: 255)
+        _ = e.start(now: 0)
+        XCTAssertEqual(e.stop(now: 10 * ms), [.sendAdvert(priority: 0), .removeVIP, .notify(.initial, reason: "stopping: resigned with priority 0")])
+        XCTAssertEqual(e.state, .initial)
+    }
+
+    func testPreemptionTakesOverALowerMasterAtOnce() {
+        var e = elector(priority: 150)
+        _ = e.start(now: 0)
+        let a = e.heartbeat(advert(100), now: 50 * ms)
+        XCTAssertEqual(e.state, .master)
+        XCTAssertTrue(a.contains(.addVIP))
+        XCTAssertTrue(e.lastTransitionReason.contains("preempting"))
+    }
+
+    func testPreemptDelayWaitsBeforeTakingOver() {
+        var e = elector(priority: 150, preemptDelay: 1000 * ms)
+        _ = e.start(now: 0)
+        _ = e.heartbeat(advert(100), now: 100 * ms)
+        XCTAssertEqual(e.state, .backup)
+        _ = e.heartbeat(advert(100), now: 600 * ms)
+        XCTAssertEqual(e.state, .backup, "still within preempt_delay")
+        _ = e.heartbeat(advert(100), now: 1100 * ms)
+        XCTAssertEqual(e.state, .master)
+    }
+
+    func testNopreemptLeavesALiveLowerMasterAlone() {
+        var e = elector(priority: 150, preempt: false)
+        _ = e.start(now: 0)
+        for t in stride(from: Int64(100), through: 1000, by: 100) { _ = e.heartbeat(advert(100), now: t * ms) }
+        XCTAssertEqual(e.state, .backup)
+        // …but takes over when that master falls silent.
+        _ = e.timerFired(now: 1000 * ms + e.masterDownInterval)
+        XCTAssertEqual(e.state, .master)
+    }
+
+    func testEqualPrioritiesAreBrokenByTheHigherAddress() {
+        var high = elector(priority: 100, address: 0x0A00_0002)
+        _ = high.start(now: 0)
+        _ = high.heartbeat(advert(100, from: 0x0A00_0001), now: 10 * ms)
+        XCTAssertEqual(high.state, .master, "10.0.0.2 beats 10.0.0.1 at equal priority")
+
+        var low = elector(priority: 100, address: 0x0A00_0001)
+        _ = low.start(now: 0)
+        _ = low.timerFired(now: low.masterDownInterval)
+        XCTAssertEqual(low.state, .master)
+        let a = low.heartbeat(advert(100, from: 0x0A00_0002), now: low.masterDownInterval + 10 * ms)
+        XCTAssertEqual(low.state, .backup)
+        XCTAssertEqual(a.first, .removeVIP)
+    }
+
+    /// After a partition both are master; the moment they hear each other, exactly one stays,
+    /// and the winner re-announces the VIP with a fresh gratuitous ARP burst.
+    func testSplitBrainResolvesOnTheFirstHeartbeat() {
+        var a = elector(priority: 150, address: 0x0A00_0002)
+        var b = elector(priority: 100, address: 0x0A00_0001)
+        _ = a.start(now: 0); _ = b.start(now: 0)
+        _ = a.timerFired(now: a.masterDownInterval)
+        _ = b.timerFired(now: b.masterDownInterval)
+        XCTAssertEqual([a.state, b.state], [.master, .master])
+        let now = 2000 * ms
+        let toB = b.heartbeat(advert(150, from: 0x0A00_0002), now: now)
+        let toA = a.heartbeat(advert(100, from: 0x0A00_0001), now: now)
+        XCTAssertEqual([a.state, b.state], [.master, .backup])
+        XCTAssertEqual(toB.first, .removeVIP)
+        XCTAssertTrue(toA.contains(.gratuitousARP), "the winner re-announces after the heal")
+        XCTAssertTrue(toA.contains(.sendAdvert(priority: 150)))
+    }
+
+    func testTrackedBackendFaultResignsAndRecovers() {
+        var e = elector(priority: 255)
+        _ = e.start(now: 0)
+        let down = e.trackedBackendChanged(healthy: false, now: 10 * ms)
+        XCTAssertEqual(e.state, .fault)
+        XCTAssertEqual(Array(down.prefix(2)), [.sendAdvert(priority: 0), .removeVIP])
+        XCTAssertEqual(e.timerFired(now: 500 * ms), [], "fault never advertises")
+        _ = e.trackedBackendChanged(healthy: true, now: 600 * ms)
+        XCTAssertEqual(e.state, .backup)
+    }
+
+    func testStartingWithAnUnhealthyTrackedBackendIsFault() {
+        var e = elector(priority: 100)
+        _ = e.trackedBackendChanged(healthy: false, now: 0)
+        _ = e.start(now: 0)
+        XCTAssertEqual(e.state, .fault)
+    }
+
+    func testMasterReassertsWhenAPeerResigns() {
+        var e = elector(priority: 255)
+        _ = e.start(now: 0)
+        XCTAssertEqual(e.heartbeat(advert(0), now: 20 * ms), [.sendAdvert(priority: 255), .armTimer(at: 120 * ms)])
+        XCTAssertEqual(e.state, .master)
+    }
+}

@@ -1,0 +1,50 @@
+import XCTest
+@testable import SwiftLBHA
+
+final class HeartbeatTests: XCTestCase {
+    let key = Array("correct horse battery staple".utf8)
+    func beat(_ seq: UInt64, priority: UInt8 = 150) -> Heartbeat {
+        Heartbeat(routerID: 51, priority: priority, intervalMilliseconds: 100, sender: 0xC0A8_7A0B, sequence: seq)
+    }
+
+    func testRoundTripWithHMAC() throws {
+        let codec = HeartbeatCodec(key: key, routerID: 51)
+        let bytes = codec.encode(beat(7))
+        XCTAssertEqual(bytes.count, Heartbeat.size)
+        XCTAssertEqual(try codec.decode(bytes).get(), beat(7))
+    }
+
+    func testForgedTamperedTruncatedAndForeignPacketsAreDropped() {
+        let codec = HeartbeatCodec(key: key, routerID: 51)
+        let forger = HeartbeatCodec(key: Array("wrong key".utf8), routerID: 51)
+        XCTAssertEqual(codec.decode(forger.encode(beat(1))), .failure(.badMAC))
+        var tampered = codec.encode(beat(1))
+        tampered[6] = 255  // raise the priority without the key
+        XCTAssertEqual(codec.decode(tampered), .failure(.badMAC))
+        XCTAssertEqual(codec.decode(Array(codec.encode(beat(1)).prefix(40))), .failure(.badLength(40)))
+        XCTAssertEqual(codec.decode(HeartbeatCodec(key: key, routerID: 52).encode(beat(1))), .failure(.otherRouter(52)))
+        var garbage = codec.encode(beat(1))
+        garbage[0] = 0
+        XCTAssertEqual(codec.decode(garbage), .failure(.badMagicOrVersion))
+        // auth none does not accept authenticated peers' packets as unauthenticated ones.
+        XCTAssertEqual(HeartbeatCodec(key: nil, routerID: 51).decode(codec.encode(beat(1))), .failure(.badMAC))
+    }
+
+    func testReplayedAndStaleSequencesAreDropped() throws {
+        let codec = HeartbeatCodec(key: key, routerID: 51)
+        var guardian = ReplayGuard()
+        let first = try codec.decode(codec.encode(beat(10))).get()
+        XCTAssertEqual(guardian.admit(first), .success(first))
+        XCTAssertEqual(guardian.admit(first), .failure(.replayed(last: 10, got: 10)))
+        XCTAssertEqual(guardian.admit(beat(9)), .failure(.replayed(last: 10, got: 9)))
+        XCTAssertEqual(guardian.admit(beat(11)), .success(beat(11)))
+    }
+
+    func testSequencesIncreaseAcrossARestart() {
+        var before = SequenceSource(wallClockMilliseconds: 1_000_000)
+        let a = before.take(), b = before.take()
+        var after = SequenceSource(wallClockMilliseconds: 1_000_001)  // restarted 1 ms later
+        XCTAssertLessThan(a, b)
+        XCTAssertLessThan(b, after.take())
+    }
+}
