@@ -22,8 +22,15 @@ struct ServerSet {
 func stableHash<S: Sequence>(_ bytes: S) -> UInt64 where S.Element == UInt8 {
     var h: UInt64 = 0xcbf2_9ce4_8422_2325
     for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
-    // FNV's low bits mix poorly; finish with a multiply-xorshift (splitmix64's finaliser).
-    h = (h ^ (h >> 30)) &* 0xbf58_476d_1ce4_e5b9
-    h = (h ^ (h >> 27)) &* 0x94d0_49bb_1331_11eb
-    return h ^ (h >> 31)
+    // FNV's low bits mix poorly; finish with splitmix64's finaliser.
+    return mix64(h)
+}
+
+/// splitmix64's finaliser: every input bit affects every output bit. Used to finish hashes
+/// and to turn a shared counter into cheap, lock-free pseudo-random numbers.
+@inline(__always)
+func mix64(_ value: UInt64) -> UInt64 {
+    var x = (value ^ (value >> 30)) &* 0xbf58_476d_1ce4_e5b9
+    x = (x ^ (x >> 27)) &* 0x94d0_49bb_1331_11eb
+    return x ^ (x >> 31)
 }

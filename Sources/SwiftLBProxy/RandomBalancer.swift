@@ -20,10 +20,7 @@ final class RandomBalancer: Balancer {
         guard !candidates.isEmpty else { return nil }
         var best: Int?
         for _ in 0..<draws {
-            var x = counter.loadThenWrappingIncrement(by: 0x9E37_79B9_7F4A_7C15, ordering: .relaxed)
-            x = (x ^ (x >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            x = (x ^ (x >> 27)) &* 0x94d0_49bb_1331_11eb
-            x ^= x >> 31
+            let x = mix64(counter.loadThenWrappingIncrement(by: 0x9E37_79B9_7F4A_7C15, ordering: .relaxed))
             let i = candidates[Int(x % UInt64(candidates.count))]
             if best == nil || servers[i].active.load(ordering: .relaxed) * max(servers[best!].weight, 1)
                 < servers[best!].active.load(ordering: .relaxed) * max(servers[i].weight, 1) {

@@ -269,10 +269,8 @@ final class RuntimeBackend: Sendable {
 
     /// A cheap, lock-free number in [0, 1) for the slowstart ramp (not for anything secret).
     private func unitRandom() -> Double {
-        var x = slowstartDice.loadThenWrappingIncrement(by: 0x9E37_79B9_7F4A_7C15, ordering: .relaxed)
-        x = (x ^ (x >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        x = (x ^ (x >> 27)) &* 0x94d0_49bb_1331_11eb
-        return Double((x ^ (x >> 31)) >> 11) / Double(1 << 53)
+        let x = mix64(slowstartDice.loadThenWrappingIncrement(by: 0x9E37_79B9_7F4A_7C15, ordering: .relaxed))
+        return Double(x >> 11) / Double(1 << 53)
     }
 }
 
