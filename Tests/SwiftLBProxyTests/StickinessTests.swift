@@ -234,4 +234,46 @@ final class StickinessTests: XCTestCase {
             XCTAssertNotNil(r.setCookie, "\(expired) was honoured")
         }
     }
+
+    /// `balance random(2)` uses every server about equally; `balance first` fills the first
+    /// server and spills to the next only at its `maxconn`.
+    func testRandomAndFirst() throws {
+        let nginx = try NginxBackends(count: 3, in: dir)
+        defer { nginx.stop() }
+        let stream = try StreamBackend(in: dir)
+        defer { stream.stop() }
+        let stream2 = try StreamBackend(in: dir)
+        defer { stream2.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: testDefaults() + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                use_backend firsts if { path_beg /sleep /whoami }
+                default_backend randoms
+            backend randoms
+                balance random(2)
+            \(nginx.ports.enumerated().map { "    server node\($0.offset + 1) 127.0.0.1:\($0.element)" }.joined(separator: "\n"))
+            backend firsts
+                balance first
+                server one 127.0.0.1:\(stream.port) maxconn 1
+                server two 127.0.0.1:\(stream2.port)
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        let urls = dir.file("urls.txt")
+        try String(repeating: "url = \"http://127.0.0.1:\(port)/\"\n", count: 300).write(toFile: urls, atomically: true, encoding: .utf8)
+        let counts = Dictionary(grouping: curl(["-K", urls], maxTime: 120).out.split(separator: "\n"), by: { $0 }).mapValues(\.count)
+        XCTAssertEqual(counts.values.reduce(0, +), 300)
+        for node in ["node1", "node2", "node3"] {
+            XCTAssertTrue((60...140).contains(counts[Substring(node)] ?? 0), "\(counts)")
+        }
+        // first: sequential requests all go to `one`…
+        let sequential = Set(curl((0..<5).map { _ in "http://127.0.0.1:\(port)/whoami" }).out.split(separator: "\n"))
+        XCTAssertEqual(sequential, [Substring("stream_server \(stream.port)")])
+        // …and while `one` holds its one connection, the next request spills to `two`.
+        let busy = try RawClient(port: port, timeout: 5)
+        busy.send("GET /sleep?ms=1000 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        usleep(300_000)
+        XCTAssertEqual(curl(["http://127.0.0.1:\(port)/whoami"]).out, "stream_server \(stream2.port)\n")
+        XCTAssertTrue(busy.readAll().text.hasSuffix("stream_server \(stream.port)\n"))
+    }
 }
