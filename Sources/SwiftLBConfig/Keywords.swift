@@ -57,8 +57,8 @@ enum Keywords {
         "errorfile": "custom error files are not supported",
         "compression": "compression is not supported",
         "capture": "captures are not supported",
-        "stick-table": "stick tables are not supported; stickiness comes with cookies (issue #4)",
-        "stick": "stick tables are not supported; stickiness comes with cookies (issue #4)",
+        "stick-table": "stick tables are not supported; use 'cookie … insert' or 'balance source' for stickiness",
+        "stick": "stick tables are not supported; use 'cookie … insert' or 'balance source' for stickiness",
     ]
 
     static let options = ["forwardfor", "httplog", "dontlognull", "http-keep-alive", "httpchk", "redispatch", "tcp-check"]
