@@ -53,15 +53,12 @@ final class CommandLineTests: XCTestCase {
         let dir = try TempDirectory()
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
-        let port = freePort()
-        let lb = try SwiftLBInstance(config: testDefaults() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                maxconn 2
-                default_backend b
+        let (lb, port) = try startProxy(backend: "b", backends: """
             backend b
                 server s 127.0.0.1:\(nginx.ports[0])
-            """, waitPort: port, in: dir)
+            """, frontendExtra: """
+                maxconn 2
+            """, in: dir)
         defer { lb.stop() }
         // waitForPort used one slot briefly; let its close be counted.
         usleep(200_000)
@@ -84,14 +81,10 @@ final class ResourceTests: XCTestCase {
         let dir = try TempDirectory()
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
-        let port = freePort()
-        let lb = try SwiftLBInstance(config: testDefaults() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend b
+        let (lb, port) = try startProxy(backend: "b", backends: """
             backend b
                 server s 127.0.0.1:\(nginx.ports[0])
-            """, waitPort: port, in: dir)
+            """, in: dir)
         defer { lb.stop() }
         func batch(_ n: Int) throws {
             for _ in 0..<n {

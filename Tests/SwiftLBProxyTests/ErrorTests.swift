@@ -12,7 +12,7 @@ final class ErrorTests: XCTestCase {
 
     private func proxy(servers: [Int], extra: String = "", server: String = "5s", httpRequest: String = "5s") throws -> (SwiftLBInstance, Int) {
         let port = freePort()
-        let lines = servers.enumerated().map { "    server s\($0.offset + 1) 127.0.0.1:\($0.element)" }.joined(separator: "\n")
+        let lines = serverLines(servers, name: "s")
         let config = testDefaults(server: server, httpRequest: httpRequest) + """
             frontend fe
                 bind 127.0.0.1:\(port)

@@ -8,14 +8,10 @@ final class GracefulStopTests: XCTestCase {
         let dir = try TempDirectory()
         let slow = try ScriptedBackend(.delayed(.seconds(2), body: "finished\n"))
         defer { slow.stop() }
-        let port = freePort()
-        let lb = try SwiftLBInstance(config: testDefaults() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
+        let (lb, port) = try startProxy(backend: "app", backends: """
             backend app
                 server slow 127.0.0.1:\(slow.port)
-            """, waitPort: port, in: dir)
+            """, in: dir)
         defer { lb.stop() }
 
         let client = try RawClient(port: port, timeout: 10)

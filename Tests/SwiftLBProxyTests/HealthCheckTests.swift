@@ -58,12 +58,7 @@ final class HealthCheckTests: XCTestCase {
     func testHTTPCheckExpectationsAndAllDownGives503() throws {
         let nginx = try NginxBackends(count: 3, in: dir)
         defer { nginx.stop() }
-        let port = freePort()
-        let lb = try SwiftLBInstance(config: testDefaults() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                use_backend sick if { path_beg /sick-backend }
-                default_backend nodes
+        let (lb, port) = try startProxy(backend: "nodes", backends: """
             backend nodes
                 option httpchk GET /health
                 http-check expect rstring "^healthy node[12]$"
@@ -73,7 +68,9 @@ final class HealthCheckTests: XCTestCase {
                 option httpchk GET /sick
                 default-server check inter 100ms fall 1 rise 1
             \(servers(nginx))
-            """, waitPort: port, in: dir)
+            """, frontendExtra: """
+                use_backend sick if { path_beg /sick-backend }
+            """, in: dir)
         defer { lb.stop() }
         XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server nodes/node3 is DOWN: 1 consecutive failed checks, last: rstring '^healthy node[12]$' did not match the response") }, lb.child.stderr)
         let bodies = curl((0..<12).map { _ in "http://127.0.0.1:\(port)/" }).out.split(separator: "\n")
@@ -86,15 +83,11 @@ final class HealthCheckTests: XCTestCase {
     func testBackupServesOnlyWhenEveryPrimaryIsDown() throws {
         let nginx = try NginxBackends(count: 3, in: dir, separate: true)
         defer { nginx.stop() }
-        let port = freePort()
-        let lb = try SwiftLBInstance(config: testDefaults() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend nodes
+        let (lb, port) = try startProxy(backend: "nodes", backends: """
             backend nodes
                 default-server check inter 100ms fall 1 rise 1
             \(servers(nginx, backup: [2]))
-            """, waitPort: port, in: dir)
+            """, in: dir)
         defer { lb.stop() }
         let before = curl((0..<12).map { _ in "http://127.0.0.1:\(port)/" }).out.split(separator: "\n")
         XCTAssertEqual(Set(before), ["node1", "node2"])
@@ -113,15 +106,11 @@ final class HealthCheckTests: XCTestCase {
     func testSlowstartRampsAServerBackIn() throws {
         let nginx = try NginxBackends(count: 2, in: dir, separate: true)
         defer { nginx.stop() }
-        let port = freePort()
-        let lb = try SwiftLBInstance(config: testDefaults() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend nodes
+        let (lb, port) = try startProxy(backend: "nodes", backends: """
             backend nodes
                 default-server check inter 100ms fall 1 rise 1 slowstart 4s
             \(servers(nginx))
-            """, waitPort: port, in: dir)
+            """, in: dir)
         defer { lb.stop() }
         func share(_ n: Int) -> Int {
             curl((0..<n).map { _ in "http://127.0.0.1:\(port)/" }).out.split(separator: "\n").filter { $0 == "node2" }.count

@@ -10,15 +10,11 @@ final class QueueAndRetryTests: XCTestCase {
 
     private func slowBackendProxy(queue: String) throws -> (SwiftLBInstance, Int, StreamBackend) {
         let stream = try StreamBackend(in: dir)
-        let port = freePort()
-        let lb = try SwiftLBInstance(config: testDefaults() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
+        let (lb, port) = try startProxy(backend: "app", backends: """
             backend app
                 timeout queue \(queue)
                 server s1 127.0.0.1:\(stream.port) maxconn 1
-            """, waitPort: port, in: dir)
+            """, in: dir)
         return (lb, port, stream)
     }
 
@@ -63,18 +59,15 @@ final class QueueAndRetryTests: XCTestCase {
     func testPassiveChecksMarkDownOnLiveErrors() throws {
         let nginx = try NginxBackends(count: 2, in: dir)
         defer { nginx.stop() }
-        let port = freePort()
-        let lb = try SwiftLBInstance(config: testDefaults() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                use_backend boom if { path /boom }
-                default_backend nodes
+        let (lb, port) = try startProxy(backend: "nodes", backends: """
             backend boom
                 option httpchk GET /health
                 server node1 127.0.0.1:\(nginx.ports[0]) check inter 300ms rise 3 observe layer7 error-limit 3 on-error mark-down
             backend nodes
                 server node2 127.0.0.1:\(nginx.ports[1])
-            """, waitPort: port, in: dir)
+            """, frontendExtra: """
+                use_backend boom if { path /boom }
+            """, in: dir)
         defer { lb.stop() }
         for _ in 0..<3 {
             XCTAssertEqual(curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/boom"]).out, "500")

@@ -24,7 +24,7 @@ final class RoutingTests: XCTestCase {
     }
 
     private var threeServers: String {
-        nginx.ports.enumerated().map { "    server node\($0.offset + 1) 127.0.0.1:\($0.element)" }.joined(separator: "\n")
+        serverLines(nginx.ports)
     }
 
     func testRoundRobinSpreadsEvenlyOverThreeServers() throws {

@@ -17,7 +17,7 @@ final class StickinessTests: XCTestCase {
                 option redispatch
                 \(extra)
                 default-server check inter 100ms fall 1 rise 2
-            \(nginx.ports.enumerated().map { "    server node\($0.offset + 1) 127.0.0.1:\($0.element) cookie n\($0.offset + 1)" }.joined(separator: "\n"))
+            \(serverLines(nginx.ports, cookie: "n"))
             """
     }
 
@@ -84,15 +84,11 @@ final class StickinessTests: XCTestCase {
     func testPrefixAndRewriteModes() throws {
         let stream = try StreamBackend(in: dir)
         defer { stream.stop() }
-        let port = freePort()
-        let lb = try SwiftLBInstance(config: testDefaults() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
+        let (lb, port) = try startProxy(backend: "app", backends: """
             backend app
                 cookie JSESSIONID prefix
                 server s1 127.0.0.1:\(stream.port) cookie s1
-            """, waitPort: port, in: dir)
+            """, in: dir)
         defer { lb.stop() }
         // Towards the server the prefix is removed.
         let echoed = curl(["-b", "JSESSIONID=s1~abc123; other=1", "http://127.0.0.1:\(port)/echo-headers"]).out
@@ -113,10 +109,10 @@ final class StickinessTests: XCTestCase {
                     default_backend sticky
                 backend sticky
                     cookie SERVERID insert indirect
-                \(nginx.ports.enumerated().map { "    server node\($0.offset + 1) 127.0.0.1:\($0.element) cookie n\($0.offset + 1)" }.joined(separator: "\n"))
+                \(serverLines(nginx.ports, cookie: "n"))
                 backend hashed
                     balance source
-                \(nginx.ports.enumerated().map { "    server node\($0.offset + 1) 127.0.0.1:\($0.element)" }.joined(separator: "\n"))
+                \(serverLines(nginx.ports))
                 """
         }
         let a = try SwiftLBInstance(config: config(portA), waitPort: portA, in: dir, name: "a")
@@ -148,17 +144,13 @@ final class StickinessTests: XCTestCase {
     func testWeightedRoundRobinSpreads321Over6000Requests() throws {
         let nginx = try NginxBackends(count: 3, in: dir)
         defer { nginx.stop() }
-        let port = freePort()
-        let lb = try SwiftLBInstance(config: testDefaults() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend nodes
+        let (lb, port) = try startProxy(backend: "nodes", backends: """
             backend nodes
                 balance roundrobin
                 server node1 127.0.0.1:\(nginx.ports[0]) weight 3
                 server node2 127.0.0.1:\(nginx.ports[1]) weight 2
                 server node3 127.0.0.1:\(nginx.ports[2]) weight 1
-            """, waitPort: port, in: dir)
+            """, in: dir)
         defer { lb.stop() }
         let urls = dir.file("urls.txt")
         try String(repeating: "url = \"http://127.0.0.1:\(port)/\"\n", count: 6000).write(toFile: urls, atomically: true, encoding: .utf8)
@@ -174,15 +166,11 @@ final class StickinessTests: XCTestCase {
     func testLeastconnSteersAroundALongRequest() throws {
         let backends = try (0..<3).map { _ in try StreamBackend(in: dir) }
         defer { backends.forEach { $0.stop() } }
-        let port = freePort()
-        let lb = try SwiftLBInstance(config: testDefaults() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
+        let (lb, port) = try startProxy(backend: "app", backends: """
             backend app
                 balance leastconn
-            \(backends.enumerated().map { "    server s\($0.offset + 1) 127.0.0.1:\($0.element.port)" }.joined(separator: "\n"))
-            """, waitPort: port, in: dir)
+            \(serverLines(backends.map(\.port), name: "s"))
+            """, in: dir)
         defer { lb.stop() }
         let long = try RawClient(port: port, timeout: 10)
         long.send("GET /sleep?ms=2500 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
@@ -201,16 +189,12 @@ final class StickinessTests: XCTestCase {
     func testCookieMaxidleAndMaxlife() throws {
         let nginx = try NginxBackends(count: 2, in: dir)
         defer { nginx.stop() }
-        let port = freePort()
-        let lb = try SwiftLBInstance(config: testDefaults() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend nodes
+        let (lb, port) = try startProxy(backend: "nodes", backends: """
             backend nodes
                 cookie SERVERID insert indirect maxidle 8s maxlife 60s
                 server node1 127.0.0.1:\(nginx.ports[0]) cookie n1
                 server node2 127.0.0.1:\(nginx.ports[1]) cookie n2
-            """, waitPort: port, in: dir)
+            """, in: dir)
         defer { lb.stop() }
         let now = Int(Date().timeIntervalSince1970)
         func b36(_ v: Int) -> String { String(v, radix: 36) }
@@ -244,20 +228,17 @@ final class StickinessTests: XCTestCase {
         defer { stream.stop() }
         let stream2 = try StreamBackend(in: dir)
         defer { stream2.stop() }
-        let port = freePort()
-        let lb = try SwiftLBInstance(config: testDefaults() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                use_backend firsts if { path_beg /sleep /whoami }
-                default_backend randoms
+        let (lb, port) = try startProxy(backend: "randoms", backends: """
             backend randoms
                 balance random(2)
-            \(nginx.ports.enumerated().map { "    server node\($0.offset + 1) 127.0.0.1:\($0.element)" }.joined(separator: "\n"))
+            \(serverLines(nginx.ports))
             backend firsts
                 balance first
                 server one 127.0.0.1:\(stream.port) maxconn 1
                 server two 127.0.0.1:\(stream2.port)
-            """, waitPort: port, in: dir)
+            """, frontendExtra: """
+                use_backend firsts if { path_beg /sleep /whoami }
+            """, in: dir)
         defer { lb.stop() }
         let urls = dir.file("urls.txt")
         try String(repeating: "url = \"http://127.0.0.1:\(port)/\"\n", count: 300).write(toFile: urls, atomically: true, encoding: .utf8)

@@ -23,17 +23,14 @@ final class StreamingTests: XCTestCase {
         XCTAssertEqual(runCommand("/bin/sh", ["-c", "head -c 1073741824 /dev/urandom > \(big)"]).status, 0)
         let expected = sha256(big)
 
-        let port = freePort()
-        let lb = try SwiftLBInstance(config: testDefaults(server: "30s") + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                use_backend upload if { method POST PUT }
-                default_backend files
+        let (lb, port) = try startProxy(backend: "files", backends: """
             backend files
                 server n 127.0.0.1:\(nginx.ports[0])
             backend upload
                 server s 127.0.0.1:\(stream.port)
-            """, waitPort: port, in: dir)
+            """, frontendExtra: """
+                use_backend upload if { method POST PUT }
+            """, server: "30s", in: dir)
         defer { lb.stop() }
 
         let sampler = RSSSampler(pid: lb.child.pid)
@@ -55,14 +52,10 @@ final class StreamingTests: XCTestCase {
     func testChunkedResponseAndExpectContinue() throws {
         let stream = try StreamBackend(in: dir)
         defer { stream.stop() }
-        let port = freePort()
-        let lb = try SwiftLBInstance(config: testDefaults() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
+        let (lb, port) = try startProxy(backend: "app", backends: """
             backend app
                 server s 127.0.0.1:\(stream.port)
-            """, waitPort: port, in: dir)
+            """, in: dir)
         defer { lb.stop() }
 
         // Chunked download: same bytes as fetched directly.

@@ -146,3 +146,26 @@ final class RedisBackend {
     }
     func stop() { child.stop() }
 }
+
+/// `server` lines for lb.conf: `    server node1 127.0.0.1:PORT [cookie n1] [PARAMS]`,
+/// numbered from 1; `cookie` is the prefix of each server's cookie value.
+func serverLines(_ ports: [Int], name: String = "node", cookie: String? = nil, params: String = "") -> String {
+    ports.enumerated().map { i, port in
+        var line = "    server \(name)\(i + 1) 127.0.0.1:\(port)"
+        if let cookie { line += " cookie \(cookie)\(i + 1)" }
+        if !params.isEmpty { line += " " + params }
+        return line
+    }.joined(separator: "\n")
+}
+
+/// The common shape of a proxy test: swiftlb on a free loopback port with `testDefaults`, one
+/// frontend `fe` (plus `frontendExtra` lines) whose default backend is `backend`, and `backends`
+/// as the rest of the file. Returns the instance and its port; the caller stops it.
+func startProxy(backend: String, backends: String, frontendExtra: String = "", global: String = "",
+                server: String = "5s", httpRequest: String = "5s", in dir: TempDirectory) throws -> (SwiftLBInstance, Int) {
+    let port = freePort()
+    let extra = frontendExtra.isEmpty ? "" : frontendExtra.split(separator: "\n").map { "    " + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "\n") + "\n"
+    let config = global + testDefaults(server: server, httpRequest: httpRequest)
+        + "frontend fe\n    bind 127.0.0.1:\(port)\n" + extra + "    default_backend \(backend)\n" + backends
+    return (try SwiftLBInstance(config: config, waitPort: port, in: dir), port)
+}
