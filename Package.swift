@@ -74,8 +74,20 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
-        /// The VIP elector (a pure state machine) and its authenticated heartbeat codec.
-        .target(name: "SwiftLBHA", dependencies: ["CLibSSL"]),
+        /// The floating VIP: the elector (a pure state machine), the authenticated heartbeat
+        /// codec, rtnetlink/ARP, and the UDP shell that runs them on their own thread.
+        .target(
+            name: "SwiftLBHA",
+            dependencies: [
+                "CLibSSL",
+                "SwiftLBConfig",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+            ]
+        ),
         .target(
             name: "SwiftLBAdmin",
             dependencies: [
@@ -92,6 +104,7 @@ let package = Package(
                 "SwiftLBConfig",
                 "SwiftLBProxy",
                 "SwiftLBAdmin",
+                "SwiftLBHA",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -16,9 +16,11 @@ public final class ControlSocket: Sendable {
     private let channel: any Channel
 
     public static func start(_ settings: StatsSocket, servers: [ServerHealth], group: any EventLoopGroup, logger: Logger,
-                             rotateTicketKeys: @escaping @Sendable () -> Int = { 0 }) async throws -> ControlSocket {
+                             rotateTicketKeys: @escaping @Sendable () -> Int = { 0 },
+                             vrrpStatus: (@Sendable () -> String)? = nil) async throws -> ControlSocket {
         unlink(settings.path)  // a stale socket from a previous run
-        let commands = ControlCommands(servers: servers, level: settings.level, logger: logger, rotateTicketKeys: rotateTicketKeys)
+        let commands = ControlCommands(servers: servers, level: settings.level, logger: logger, rotateTicketKeys: rotateTicketKeys,
+                                       vrrpStatus: vrrpStatus)
         let channel = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -41,6 +43,8 @@ struct ControlCommands: Sendable {
     let level: StatsSocket.Level
     let logger: Logger
     let rotateTicketKeys: @Sendable () -> Int
+    /// The VIP elector's state, when lb.conf has a `vrrp` section.
+    let vrrpStatus: (@Sendable () -> String)?
 
     func run(_ line: String) -> String {
         let words = line.split(separator: " ").map(String.init)
@@ -52,6 +56,7 @@ struct ControlCommands: Sendable {
                 enable server B/S                : set server B/S state ready
                 disable server B/S               : set server B/S state maint
                 rotate ssl tickets               : new session-ticket keys now (they also rotate hourly)
+                show vrrp                        : VIP state, priority, peer, last transition and why, dropped heartbeats
 
                 """
         case ["show", "servers", "state"]:
@@ -60,6 +65,8 @@ struct ControlCommands: Sendable {
                 out += "\(s.backend) \(s.server) \(s.state) \(s.admin) \(s.active.load(ordering: .relaxed))\n"
             }
             return out + "\n"
+        case ["show", "vrrp"]:
+            return vrrpStatus?() ?? "No vrrp section in this configuration.\n\n"
         case ["rotate", "ssl", "tickets"]:
             guard level == .admin else { return "Permission denied: the socket's level is \(level.rawValue), not admin.\n\n" }
             let n = rotateTicketKeys()

@@ -8,10 +8,11 @@ enum SectionKind: String, CaseIterable {
 }
 
 enum Keywords {
-    static let sections = ["global", "defaults", "frontend", "backend", "listen"]
+    static let sections = ["global", "defaults", "frontend", "backend", "listen", "vrrp"]
     /// Sections we recognise but do not implement yet, with the reason given to the user.
     static let pendingSections: [String: String] = [
-        "vrrp": "the VIP elector is not implemented yet (issue #5)",
+        "vrrp_instance": "write keepalived's vrrp_instance as a 'vrrp NAME' section (one keyword per line, no braces)",
+        "vrrp_script": "use 'track_backend NAME' in the vrrp section: the VIP follows backend health checks",
         "userlist": "user lists are not supported",
         "resolvers": "DNS resolvers are not supported; servers are resolved once at start",
         "peers": "stick-table peers are not supported",
@@ -25,6 +26,20 @@ enum Keywords {
         "daemon": "swiftlb runs in the foreground; use systemd or the demo script to supervise it",
         "chroot": "chroot is not supported", "user": "privilege drop is not supported",
         "group": "privilege drop is not supported",
+    ]
+
+    static let vrrp = ["interface", "virtual_router_id", "priority", "advert_int", "virtual_ipaddress",
+                       "unicast_src_ip", "unicast_peer", "udp_port", "nopreempt", "preempt_delay",
+                       "garp_master_repeat", "garp_master_refresh", "notify_master", "notify_backup",
+                       "notify_fault", "notify", "auth_key_file", "auth", "track_backend"]
+    static let pendingVRRP: [String: String] = [
+        "state": "both instances start as BACKUP and the priorities elect the master; remove 'state'",
+        "authentication": "use 'auth_key_file FILE' (HMAC-SHA256), or 'auth none' on a trusted link",
+        "track_script": "use 'track_backend NAME [weight N]'",
+        "track_interface": "not supported; a master whose link is down is replaced by its peer after 3 x advert_int",
+        "mcast_src_ip": "multicast is not supported; use unicast_src_ip and unicast_peer",
+        "version": "the heartbeat has one version; remove 'version'",
+        "virtual_routes": "not supported",
     ]
 
     /// Keyword → sections it may appear in.

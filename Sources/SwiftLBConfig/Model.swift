@@ -7,6 +7,8 @@ public struct Configuration: Sendable {
     public var global: GlobalSettings
     public var frontends: [Frontend]
     public var backends: [String: Backend]
+    /// The `vrrp` section, when this instance shares a floating VIP with a sibling.
+    public var vrrp: VRRPSettings?
     /// Things that parse but probably are not what the operator meant (`swiftlb check` prints them).
     public var warnings: [ConfigError] = []
 

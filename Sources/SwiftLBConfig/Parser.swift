@@ -32,14 +32,14 @@ public enum ConfigParser {
 /// The stateful half of the parser: which section we are in and what it has collected so far.
 final class SectionParser {
     private enum Section {
-        case none, global, defaults, skipped
+        case none, global, defaults, skipped, vrrp
         case frontend(index: Int)
         case backend(name: String)
         case listen(index: Int, backend: String)
 
         var kind: SectionKind? {
             switch self {
-            case .none, .skipped: nil
+            case .none, .skipped, .vrrp: nil
             case .global: .global
             case .defaults: .defaults
             case .frontend: .frontend
@@ -61,17 +61,19 @@ final class SectionParser {
     private var backendReferences: [(name: String, line: Int, keyword: String)] = []
     /// Frontends with at least one `bind` line, valid or not (a bad one is reported once).
     private var frontendsWithBindLines: Set<String> = []
+    /// Where `auth none` was written: an unauthenticated heartbeat must be asked for.
+    var authNoneLine: Int?
 
     init(file: String) {
         self.file = file
         self.config = Configuration(file: file)
     }
 
-    private func fail(_ line: ConfigLine, _ message: String, keyword: String? = nil) {
+    func fail(_ line: ConfigLine, _ message: String, keyword: String? = nil) {
         errors.append(ConfigError(file: file, line: line.number, keyword: keyword ?? line.words[0], message: message))
     }
 
-    private func warn(_ line: Int, _ keyword: String, _ message: String) {
+    func warn(_ line: Int, _ keyword: String, _ message: String) {
         warnings.append(ConfigError(file: file, line: line, keyword: keyword, message: message))
     }
 
@@ -89,6 +91,8 @@ final class SectionParser {
             fail(line, "keyword outside of any section; expected a section such as 'global', 'defaults', 'frontend', 'backend' or 'listen'\(near)")
         case .global:
             globalKeyword(line)
+        case .vrrp:
+            vrrpKeyword(line)
         case .defaults, .frontend, .backend, .listen:
             proxyKeyword(line, in: section.kind!)
         }
@@ -107,6 +111,9 @@ final class SectionParser {
         switch keyword {
         case "global":
             section = .global
+        case "vrrp":
+            startVRRP(line)
+            section = config.vrrp?.line == line.number ? .vrrp : .skipped
         case "defaults":
             // `defaults [name]`: a new defaults section starts from scratch, as in HAProxy.
             if line.words.count > 2 { fail(line, "named defaults with 'from' are not supported") }
@@ -857,6 +864,7 @@ final class SectionParser {
     /// Cross-section checks that need the whole file: referenced backends exist, frontends
     /// listen somewhere, no two frontends bind the same address, timeouts are set.
     func finish() {
+        finishVRRP()
         for ref in backendReferences where config.backends[ref.name] == nil {
             let near = nearestKeyword(to: ref.name, in: Array(config.backends.keys)).map { " (did you mean '\($0)'?)" } ?? ""
             errors.append(ConfigError(file: file, line: ref.line, keyword: ref.keyword, message: "no backend named '\(ref.name)'\(near)"))

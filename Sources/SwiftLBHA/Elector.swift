@@ -51,21 +51,27 @@ public struct Elector: Sendable {
     }
 
     public private(set) var state: State = .initial
+    /// The priority advertised now: the configured one moved by `track_backend` weights.
+    public private(set) var priority: UInt8
     public private(set) var lastTransitionReason = "not started"
     public let settings: Settings
     /// The master's advert interval as learned from its heartbeats (VRRPv3 §6.1).
     private var masterAdvertInterval: Int64
     /// When a deferred preemption (preempt_delay) may happen.
     private var preemptAt: Int64?
-    private var trackedHealthy = true
+    private var faultReason: String?
+    private var resigning = false
+    /// The master's last heartbeat had priority 0: the takeover is a handover, not a failure.
+    private var masterResigned = false
 
     public init(settings: Settings) {
         self.settings = settings
         self.masterAdvertInterval = settings.advertInterval
+        self.priority = settings.priority
     }
 
     /// Skew_Time = ((256 - priority) × Master_Adver_Interval) / 256: lower priorities wait longer.
-    public var skew: Int64 { (256 - Int64(settings.priority)) * masterAdvertInterval / 256 }
+    public var skew: Int64 { (256 - Int64(priority)) * masterAdvertInterval / 256 }
     /// Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time.
     public var masterDownInterval: Int64 { 3 * masterAdvertInterval + skew }
 
@@ -73,20 +79,23 @@ public struct Elector: Sendable {
 
     public mutating func start(now: Int64) -> [Action] {
         guard state == .initial else { return [] }
-        if !trackedHealthy { return enterFault(now: now, reason: "tracked backend has no healthy server") }
-        if settings.priority == 255 { return becomeMaster(now: now, reason: "priority 255 owns the address") }
+        if let why = faultReason { return enterFault(now: now, reason: why) }
+        if priority == 255 { return becomeMaster(now: now, reason: "priority 255 owns the address") }
         return becomeBackup(now: now, reason: "started")
     }
 
     public mutating func heartbeat(_ advert: Advert, now: Int64) -> [Action] {
+        if resigning { return resigningHeartbeat(advert, now: now) }
         switch state {
         case .initial, .fault:
             return []
         case .backup:
             if advert.priority == 0 {
                 // The master resigned (graceful stop): take over after Skew_Time, not 3 intervals.
+                masterResigned = true
                 return [.armTimer(at: now + skew)]
             }
+            masterResigned = false
             masterAdvertInterval = advert.advertInterval
             if !settings.preempt || !outranks(advert) {
                 preemptAt = nil
@@ -97,23 +106,24 @@ public struct Elector: Sendable {
                 if preemptAt == nil { preemptAt = now + settings.preemptDelay }
                 if now < preemptAt! { return [.armTimer(at: min(preemptAt!, now + masterDownInterval))] }
             }
-            return becomeMaster(now: now, reason: "preempting a lower-priority master (\(advert.priority) < \(settings.priority))")
+            return becomeMaster(now: now, reason: "preempting a lower-priority master (\(advert.priority) < \(priority))")
         case .master:
             if advert.priority == 0 {
                 // A peer resigning while we are master: reassert at once so nobody waits.
-                return [.sendAdvert(priority: settings.priority), .armTimer(at: now + settings.advertInterval)]
+                return [.sendAdvert(priority: priority), .armTimer(at: now + settings.advertInterval)]
             }
             if outranks(advert) {
                 // Split brain healed (or a lower peer came up thinking it was alone): we win;
                 // tell it now, and re-announce the VIP so switches and hosts relearn it.
-                return [.sendAdvert(priority: settings.priority), .gratuitousARP, .armTimer(at: now + settings.advertInterval)]
+                return [.sendAdvert(priority: priority), .gratuitousARP, .armTimer(at: now + settings.advertInterval)]
             }
             masterAdvertInterval = advert.advertInterval
-            return becomeBackup(now: now, reason: "a higher-priority peer is master (\(advert.priority) > \(settings.priority) or equal with a higher address)")
+            return becomeBackup(now: now, reason: "a higher-priority peer is master (\(advert.priority) > \(priority) or equal with a higher address)")
         }
     }
 
     public mutating func timerFired(now: Int64) -> [Action] {
+        if resigning { return [.sendAdvert(priority: 0), .armTimer(at: now + settings.advertInterval)] }
         switch state {
         case .initial, .fault:
             return []
@@ -121,43 +131,80 @@ public struct Elector: Sendable {
             if let at = preemptAt, now >= at {
                 return becomeMaster(now: now, reason: "preempt_delay passed")
             }
+            if masterResigned { return becomeMaster(now: now, reason: "the master resigned (priority 0)") }
             return becomeMaster(now: now, reason: "no heartbeat from the master for \(masterDownInterval / 1_000_000) ms")
         case .master:
-            return [.sendAdvert(priority: settings.priority), .armTimer(at: now + settings.advertInterval)]
+            return [.sendAdvert(priority: priority), .armTimer(at: now + settings.advertInterval)]
         }
     }
 
-    /// `track_backend`: no healthy server means FAULT (resigning the VIP); recovery means backup.
-    public mutating func trackedBackendChanged(healthy: Bool, now: Int64) -> [Action] {
-        trackedHealthy = healthy
-        switch (state, healthy) {
+    /// A fault condition (a `track_backend` of weight 0 without a usable server, a proxy event
+    /// loop that stopped answering) appeared (`reason`) or cleared (nil). In FAULT the instance
+    /// never holds the VIP; when the fault clears it starts over as backup.
+    public mutating func faultChanged(reason: String?, now: Int64) -> [Action] {
+        faultReason = reason
+        if resigning { return [] }
+        switch (state, reason) {
         case (.initial, _): return []
-        case (.fault, true): return becomeBackup(now: now, reason: "tracked backend has a healthy server again")
-        case (.fault, false): return []
-        case (_, false): return enterFault(now: now, reason: "tracked backend has no healthy server")
-        case (_, true): return []
+        case (.fault, nil): return becomeBackup(now: now, reason: "fault cleared")
+        case (.fault, .some): return []
+        case (_, .some(let why)): return enterFault(now: now, reason: why)
+        case (_, nil): return []
         }
     }
 
-    /// Graceful stop: a master resigns with priority 0 so the backup takes over at once.
+    /// `track_backend … weight N` moved the advertised priority. A master says so at once, so
+    /// a backup that now outranks it preempts without waiting for the next interval.
+    public mutating func priorityChanged(to newPriority: UInt8, now: Int64) -> [Action] {
+        guard newPriority != priority, newPriority > 0 else { return [] }
+        priority = newPriority
+        return state == .master ? [.sendAdvert(priority: priority)] : []
+    }
+
+    /// Graceful stop, first half: a master advertises priority 0 so the backup takes over
+    /// after its Skew_Time, and keeps the VIP (and serving) until the peer's first heartbeat as
+    /// master arrives — no moment without an owner. Anything else simply stops.
+    public mutating func resign(now: Int64) -> [Action] {
+        guard state == .master else { return stop(now: now) }
+        resigning = true
+        lastTransitionReason = "resigning: waiting for the peer to take over"
+        return [.sendAdvert(priority: 0), .armTimer(at: now + settings.advertInterval)]
+    }
+
+    /// True between `resign` and the peer's takeover (or `stop`).
+    public var isResigning: Bool { resigning }
+
+    /// Graceful stop, second half (or the shell's bound on waiting): release the VIP.
     public mutating func stop(now: Int64) -> [Action] {
-        defer { state = .initial; lastTransitionReason = "stopped" }
-        if state == .master { return [.sendAdvert(priority: 0), .removeVIP, .notify(.initial, reason: "stopping: resigned with priority 0")] }
-        return []
+        let wasMaster = state == .master
+        let reason = resigning ? "stopped before the peer took over" : "stopped"
+        state = .initial
+        resigning = false
+        lastTransitionReason = reason
+        return wasMaster ? [.removeVIP, .notify(.initial, reason: reason)] : [.notify(.initial, reason: reason)]
+    }
+
+    private mutating func resigningHeartbeat(_ advert: Advert, now: Int64) -> [Action] {
+        guard advert.priority > 0 else { return [] }   // the peer is stopping too
+        state = .initial
+        resigning = false
+        lastTransitionReason = "resigned: the peer is master"
+        return [.removeVIP, .notify(.initial, reason: lastTransitionReason)]
     }
 
     // MARK: transitions
 
     /// Whether we win against `advert`: higher priority, or equal priority and higher address.
     private func outranks(_ advert: Advert) -> Bool {
-        settings.priority > advert.priority || (settings.priority == advert.priority && settings.localAddress > advert.sender)
+        priority > advert.priority || (priority == advert.priority && settings.localAddress > advert.sender)
     }
 
     private mutating func becomeMaster(now: Int64, reason: String) -> [Action] {
         state = .master
+        masterResigned = false
         lastTransitionReason = reason
         preemptAt = nil
-        return [.sendAdvert(priority: settings.priority), .addVIP, .gratuitousARP, .notify(.master, reason: reason),
+        return [.sendAdvert(priority: priority), .addVIP, .gratuitousARP, .notify(.master, reason: reason),
                 .armTimer(at: now + settings.advertInterval)]
     }
 

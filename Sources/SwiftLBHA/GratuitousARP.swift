@@ -36,6 +36,17 @@ public enum GratuitousARP {
         }
     }
 
+    /// Opens (and closes) the packet socket once, so a missing CAP_NET_RAW is reported at start
+    /// rather than at the first takeover.
+    public static func checkPermission() throws(Failure) {
+        let fd = socket(AF_PACKET, Int32(SOCK_RAW.rawValue), Int32(ethernetTypeARP.bigEndian))
+        guard fd >= 0 else {
+            let reason = errno == EPERM ? "SwiftLB needs CAP_NET_RAW to send gratuitous ARP (run as root or grant the capability)" : String(cString: strerror(errno))
+            throw Failure(description: "cannot open a packet socket: \(reason)")
+        }
+        close(fd)
+    }
+
     /// Ethernet broadcast + ARP request, sender and target protocol address both the VIP.
     static func frame(mac: [UInt8], address: [UInt8]) -> [UInt8] {
         var f: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF] + mac + [0x08, 0x06]
@@ -56,22 +67,12 @@ public enum GratuitousARP {
         return a
     }
 
-    /// The interface's MAC, from getifaddrs (netlink underneath, so it follows the calling
-    /// thread's network namespace, unlike /sys).
+    /// The interface's MAC, from getifaddrs.
     static func hardwareAddress(of interface: String) -> [UInt8]? {
-        var list: UnsafeMutablePointer<ifaddrs>?
-        guard getifaddrs(&list) == 0, let first = list else { return nil }
-        defer { freeifaddrs(list) }
-        var node: UnsafeMutablePointer<ifaddrs>? = first
-        while let entry = node {
-            defer { node = entry.pointee.ifa_next }
-            guard let name = entry.pointee.ifa_name, String(cString: name) == interface,
-                  let addr = entry.pointee.ifa_addr, Int32(addr.pointee.sa_family) == AF_PACKET else { continue }
+        InterfaceAddresses.first(of: interface, family: AF_PACKET) { addr in
             let raw = UnsafeRawPointer(addr)
-            let length = Int(raw.load(fromByteOffset: 11, as: UInt8.self))
-            guard length == 6 else { return nil }
+            guard raw.load(fromByteOffset: 11, as: UInt8.self) == 6 else { return nil }
             return (0..<6).map { raw.load(fromByteOffset: 12 + $0, as: UInt8.self) }
         }
-        return nil
     }
 }

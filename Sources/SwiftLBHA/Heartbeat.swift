@@ -39,6 +39,24 @@ public enum HeartbeatDrop: Error, Sendable, Equatable {
     case otherRouter(UInt8)
     case badMAC
     case replayed(last: UInt64, got: UInt64)
+    /// Sent (by its sequence's clock) more than `ReplayGuard.maximumAge` ago: a capture
+    /// replayed to an instance that restarted and no longer remembers the sender's sequence.
+    case stale(ageMilliseconds: Int64)
+    /// Not from a configured `unicast_peer`, or the packet's sender field is not its source.
+    case unknownSender(String)
+
+    /// A short name for counters and logs.
+    public var kind: String {
+        switch self {
+        case .badLength: "bad length"
+        case .badMagicOrVersion: "not a heartbeat"
+        case .otherRouter: "other virtual_router_id"
+        case .badMAC: "bad MAC"
+        case .replayed: "replayed"
+        case .stale: "stale"
+        case .unknownSender: "unknown sender"
+        }
+    }
 }
 
 /// Encodes and checks heartbeats with the key of `auth_key_file` (nil: `auth none`).
@@ -90,9 +108,17 @@ public struct HeartbeatCodec: Sendable {
 /// captured packet sent again is ignored, however valid its MAC.
 public struct ReplayGuard: Sendable {
     private var last: [UInt32: UInt64] = [:]
+    /// How far the sender's clock (in its sequence) may lag ours; the two nodes' clocks must
+    /// agree within this (NTP does far better).
+    public static let maximumAge: Int64 = 60_000
     public init() {}
 
-    public mutating func admit(_ h: Heartbeat) -> Result<Heartbeat, HeartbeatDrop> {
+    /// `wallClockMilliseconds`: ours, for the staleness check (nil skips it).
+    public mutating func admit(_ h: Heartbeat, wallClockMilliseconds: Int64? = nil) -> Result<Heartbeat, HeartbeatDrop> {
+        if let now = wallClockMilliseconds {
+            let age = now - Int64(h.sequence >> 20)
+            if age > Self.maximumAge { return .failure(.stale(ageMilliseconds: age)) }
+        }
         if let previous = last[h.sender], h.sequence <= previous { return .failure(.replayed(last: previous, got: h.sequence)) }
         last[h.sender] = h.sequence
         return .success(h)

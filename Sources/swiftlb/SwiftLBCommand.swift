@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import SwiftLBAdmin
 import SwiftLBConfig
+import SwiftLBHA
 import SwiftLBProxy
 
 /// `swiftlb`: the command line. `check` validates a configuration like `haproxy -c`; `run`
@@ -25,11 +26,15 @@ struct ConfigOption: ParsableArguments {
 
 /// Loads a configuration and resolves its servers, printing every error on stderr.
 func load(_ path: String) -> ProxyRuntime? {
-    do {
+    do throws(ConfigErrors) {
         let configuration = try ConfigParser.parse(contentsOf: path)
         for warning in configuration.warnings { FileHandle.standardError.write(Data("[WARNING] \(warning)\n".utf8)) }
         let runtime = try ProxyRuntime(configuration: configuration)
-        for warning in runtime.warnings { FileHandle.standardError.write(Data("[WARNING] \(warning)\n".utf8)) }
+        var warnings = runtime.warnings
+        if let vrrp = configuration.vrrp {
+            do { _ = try HeartbeatKey.load(vrrp, configFile: path, warnings: &warnings) } catch { throw ConfigErrors([error]) }
+        }
+        for warning in warnings { FileHandle.standardError.write(Data("[WARNING] \(warning)\n".utf8)) }
         return runtime
     } catch {
         for e in error.errors { FileHandle.standardError.write(Data("[ALERT] \(e)\n".utf8)) }
@@ -78,13 +83,31 @@ struct Run: AsyncParsableCommand {
             await server.stop(grace: .zero)
             throw ExitCode(1)
         }
+        // The VIP comes after the listeners: once elected, this node must already serve.
+        var vrrp: VRRPService?
+        if let settings = runtime.configuration.vrrp {
+            let servers = runtime.serverStates
+            let hooks = VRRPService.Hooks(
+                backendUsable: { name in servers.contains { $0.backend == name && $0.acceptsNewClients } },
+                proxyLoops: Array(server.eventLoopGroup.makeIterator()))
+            do {
+                vrrp = try await VRRPService.start(settings, configFile: runtime.configuration.file, hooks: hooks, logger: logger)
+            } catch {
+                FileHandle.standardError.write(Data("[ALERT] \(error)\n".utf8))
+                await server.stop(grace: .zero)
+                throw ExitCode(1)
+            }
+        }
         var control: ControlSocket?
         if let settings = global.statsSocket {
             do {
+                var status: (@Sendable () -> String)?
+                if let service = vrrp { status = { service.statusText } }
                 control = try await ControlSocket.start(settings, servers: runtime.serverStates, group: server.eventLoopGroup, logger: logger,
-                                                        rotateTicketKeys: { runtime.rotateTicketKeys() })
+                                                        rotateTicketKeys: { runtime.rotateTicketKeys() }, vrrpStatus: status)
             } catch {
                 FileHandle.standardError.write(Data("[ALERT] stats socket \(settings.path): \(error)\n".utf8))
+                await vrrp?.resignAndStop()
                 await server.stop(grace: .zero)
                 throw ExitCode(1)
             }
@@ -110,6 +133,8 @@ struct Run: AsyncParsableCommand {
             logger.info("received \(sig == SIGTERM ? "SIGTERM" : "SIGINT"): stopping, in-flight requests have \(global.hardStopAfter)")
             break
         }
+        // Hand the VIP over first (the peer takes it while we still serve), then drain.
+        await vrrp?.resignAndStop()
         await control?.stop()
         await server.stop(grace: .nanoseconds(global.hardStopAfter.nanoseconds))
         if let pidfile = global.pidfile { try? FileManager.default.removeItem(atPath: pidfile) }
@@ -121,7 +146,7 @@ struct Run: AsyncParsableCommand {
 struct Ctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Send one command to a running swiftlb's control socket ('stats socket' in lb.conf).",
-        discussion: "Commands: help; show servers state; set server BACKEND/SERVER state ready|drain|maint; enable|disable server BACKEND/SERVER.")
+        discussion: "Commands: help; show servers state; show vrrp; set server BACKEND/SERVER state ready|drain|maint; enable|disable server BACKEND/SERVER.")
     @Option(name: [.short, .customLong("socket")], help: "The control socket path.")
     var socket: String
     @Argument(help: "The command words.")

@@ -33,6 +33,24 @@ final class ParserErrorTests: XCTestCase {
         expectError("frontend fe\n    bind :80\n    acl a path_bgn /x\n", line: 3, keyword: "acl", "did you mean 'path_beg'?")
     }
 
+    private let vrrp = "vrrp vip\n    interface veth0\n    virtual_router_id 51\n    virtual_ipaddress 192.168.122.10/24\n    unicast_peer 192.168.122.12\n"
+
+    func testVRRPMistakesNameTheirLine() {
+        expectError(vrrp, line: 1, keyword: "auth_key_file", "no heartbeat key")
+        expectError(vrrp + "    auth none\n    auth md5\n", line: 7, keyword: "auth", "only 'auth none'")
+        expectError(vrrp + "    auth none\n    priority 255\n", line: 7, keyword: "priority", "1...254")
+        expectError(vrrp + "    auth none\n    advert_int 5ms\n", line: 7, keyword: "advert_int", "from 10ms to 40s")
+        expectError(vrrp + "    auth none\n    virtual_ipaddress 192.168.122.300/24\n", line: 7, keyword: "virtual_ipaddress", "not an IPv4 address with a prefix")
+        expectError(vrrp + "    auth none\n    unicast_peer fe80::1\n", line: 7, keyword: "unicast_peer", "not an IPv4 address")
+        expectError(vrrp + "    auth none\n    state MASTER\n", line: 7, keyword: "state", "priorities elect the master")
+        expectError(vrrp + "    auth none\n    advert_intt 1\n", line: 7, keyword: "advert_intt", "did you mean 'advert_int'?")
+        expectError(vrrp + "    auth none\n    track_backend nodez\n", line: 7, keyword: "track_backend", "no backend named 'nodez'")
+        expectError(vrrp + "    auth none\nvrrp other\n", line: 7, keyword: "vrrp", "only one vrrp section")
+        expectError("vrrp_instance VI_1\n", line: 1, keyword: "vrrp_instance", "as a 'vrrp NAME' section")
+        expectError("vrrp vip\n    virtual_router_id 51\n    virtual_ipaddress 192.168.122.10/24\n    unicast_peer 192.168.122.12\n    auth none\n",
+                    line: 1, keyword: "interface", "missing 'interface IF'")
+    }
+
     func testKeywordsOfLaterWorkAreRefusedNotIgnored() {
         expectError(fe + "    tcp-check send x\n    tcp-check connect\n", line: 7, keyword: "tcp-check", "must be the first step")
         expectError(fe + "    tcp-check send-binary 5x\n", line: 6, keyword: "tcp-check", "expects hex digits")
@@ -51,7 +69,6 @@ final class ParserErrorTests: XCTestCase {
         expectError(fe + "    cookie S insert maxidle 10ms\n", line: 6, keyword: "cookie", "'maxidle' expects a time of at least 1s")
         expectError(fe + "    cookie S rewrite maxlife 1h\n", line: 6, keyword: "cookie", "only apply to 'insert'")
         expectError(fe + "    balance uri\n", line: 6, keyword: "balance", "algorithm 'uri': not implemented")
-        expectError("vrrp vip\n    interface eth0\n    priority 100\n", line: 1, keyword: "vrrp", "VIP elector is not implemented yet")
         expectError(fe + "    timeout tunnel 1h\n", line: 6, keyword: "timeout", "WebSocket tunnels are not implemented yet")
         expectError(fe + "    server t 127.0.0.1:81 ssl verify required\n", line: 6, keyword: "server", "'verify required' needs 'ca-file FILE'")
         expectError(fe + "    server t 127.0.0.1:81 ssl verify maybe\n", line: 6, keyword: "server", "'verify' expects none or required")

@@ -31,7 +31,55 @@ final class ParserTests: XCTestCase {
         XCTAssertEqual(nodes.options.cookie?.name, "SERVERID")
         XCTAssertEqual(nodes.servers.map(\.parameters.cookie), ["n1", "n2", "n3"])
         XCTAssertTrue(nodes.servers.allSatisfy { $0.parameters.check && $0.parameters.fall == 3 })
+        let vrrp = try XCTUnwrap(config.vrrp)
+        XCTAssertEqual(vrrp.virtualAddresses, [VirtualAddress(cidr: "192.168.122.10/24", interface: nil)])
+        XCTAssertEqual(vrrp.trackBackends.map(\.backend), ["hipchat_nodes"])
         XCTAssertTrue(config.warnings.isEmpty, "\(config.warnings)")
+    }
+
+    func testVRRPSectionWithKeepalivedNamesAndTimes() throws {
+        let config = try parse("""
+            backend nodes
+                server a 127.0.0.1:80
+            vrrp vip
+                interface veth0
+                virtual_router_id 51
+                priority 150
+                advert_int 0.1
+                virtual_ipaddress 192.168.122.10/24
+                virtual_ipaddress 192.168.123.10/24 dev veth1
+                unicast_src_ip 192.168.122.11
+                unicast_peer 192.168.122.12
+                udp_port 6000
+                nopreempt
+                preempt_delay 2
+                garp_master_repeat 3
+                garp_master_refresh 30s
+                notify_master "/usr/local/bin/became master"
+                notify /usr/local/bin/notify.sh
+                auth none
+                track_backend nodes weight -60
+            """)
+        let v = try XCTUnwrap(config.vrrp)
+        XCTAssertEqual(v.name, "vip")
+        XCTAssertEqual(v.interface, "veth0")
+        XCTAssertEqual(v.virtualRouterID, 51)
+        XCTAssertEqual(v.priority, 150)
+        XCTAssertEqual(v.advertInterval, .milliseconds(100), "a bare number is seconds, as in keepalived")
+        XCTAssertEqual(v.virtualAddresses.map(\.cidr), ["192.168.122.10/24", "192.168.123.10/24"])
+        XCTAssertEqual(v.virtualAddresses.map(\.interface), [nil, "veth1"])
+        XCTAssertEqual(v.unicastSourceIP, "192.168.122.11")
+        XCTAssertEqual(v.unicastPeers, ["192.168.122.12"])
+        XCTAssertEqual(v.udpPort, 6000)
+        XCTAssertFalse(v.preempt)
+        XCTAssertEqual(v.preemptDelay, .seconds(2))
+        XCTAssertEqual(v.garpMasterRepeat, 3)
+        XCTAssertEqual(v.garpMasterRefresh, .seconds(30))
+        XCTAssertEqual(v.notifyMaster, "/usr/local/bin/became master")
+        XCTAssertEqual(v.notify, "/usr/local/bin/notify.sh")
+        XCTAssertNil(v.authKeyFile)
+        XCTAssertEqual(v.trackBackends, [TrackBackend(backend: "nodes", weight: -60, line: 20)])
+        XCTAssertEqual(try parse("vrrp v\n interface e\n virtual_router_id 1\n virtual_ipaddress 10.0.0.1/8\n unicast_peer 10.0.0.2\n auth none\n advert_int 10ms\n").vrrp?.advertInterval, .milliseconds(10))
     }
 
     func testGlobalKeywords() throws {

@@ -62,13 +62,7 @@ final class ElectorTests: XCTestCase {
         XCTAssertEqual(timer(a), 150 * ms + e.skew, "Skew_Time, not Master_Down_Interval")
         _ = e.timerFired(now: 150 * ms + e.skew)
         XCTAssertEqual(e.state, .master)
-    }
-
-    func testGracefulStopOfAMasterResigns() {
-        var e = elector(priority: 255)
-        _ = e.start(now: 0)
-        XCTAssertEqual(e.stop(now: 10 * ms), [.sendAdvert(priority: 0), .removeVIP, .notify(.initial, reason: "stopping: resigned with priority 0")])
-        XCTAssertEqual(e.state, .initial)
+        XCTAssertEqual(e.lastTransitionReason, "the master resigned (priority 0)")
     }
 
     func testPreemptionTakesOverALowerMasterAtOnce() {
@@ -137,17 +131,17 @@ final class ElectorTests: XCTestCase {
     func testTrackedBackendFaultResignsAndRecovers() {
         var e = elector(priority: 255)
         _ = e.start(now: 0)
-        let down = e.trackedBackendChanged(healthy: false, now: 10 * ms)
+        let down = e.faultChanged(reason: "tracked backend nodes has no usable server", now: 10 * ms)
         XCTAssertEqual(e.state, .fault)
         XCTAssertEqual(Array(down.prefix(2)), [.sendAdvert(priority: 0), .removeVIP])
         XCTAssertEqual(e.timerFired(now: 500 * ms), [], "fault never advertises")
-        _ = e.trackedBackendChanged(healthy: true, now: 600 * ms)
+        _ = e.faultChanged(reason: nil, now: 600 * ms)
         XCTAssertEqual(e.state, .backup)
     }
 
     func testStartingWithAnUnhealthyTrackedBackendIsFault() {
         var e = elector(priority: 100)
-        _ = e.trackedBackendChanged(healthy: false, now: 0)
+        _ = e.faultChanged(reason: "proxy loop 1 does not answer", now: 0)
         _ = e.start(now: 0)
         XCTAssertEqual(e.state, .fault)
     }
@@ -157,5 +151,48 @@ final class ElectorTests: XCTestCase {
         _ = e.start(now: 0)
         XCTAssertEqual(e.heartbeat(advert(0), now: 20 * ms), [.sendAdvert(priority: 255), .armTimer(at: 120 * ms)])
         XCTAssertEqual(e.state, .master)
+    }
+
+    func testResignKeepsTheVIPUntilThePeerIsMaster() {
+        var e = elector(priority: 255)
+        _ = e.start(now: 0)
+        XCTAssertEqual(e.resign(now: 10 * ms), [.sendAdvert(priority: 0), .armTimer(at: 110 * ms)])
+        XCTAssertTrue(e.isResigning)
+        XCTAssertEqual(e.state, .master, "still the owner until the peer says it took over")
+        XCTAssertEqual(e.timerFired(now: 110 * ms), [.sendAdvert(priority: 0), .armTimer(at: 210 * ms)], "keeps resigning each interval")
+        XCTAssertEqual(e.heartbeat(advert(0), now: 120 * ms), [], "a peer that is stopping too does not take over")
+        let handover = e.heartbeat(advert(100), now: 150 * ms)
+        XCTAssertEqual(handover.first, .removeVIP)
+        XCTAssertEqual(e.state, .initial)
+        XCTAssertFalse(e.isResigning)
+    }
+
+    func testStopWhileResigningReleasesTheVIP() {
+        var e = elector(priority: 255)
+        _ = e.start(now: 0)
+        _ = e.resign(now: 0)
+        XCTAssertEqual(e.stop(now: 2_000 * ms).first, .removeVIP, "the shell's bound ran out: give the VIP up anyway")
+        XCTAssertEqual(e.state, .initial)
+    }
+
+    func testResignAsBackupJustStops() {
+        var e = elector(priority: 100)
+        _ = e.start(now: 0)
+        XCTAssertFalse(e.resign(now: 0).contains(.removeVIP))
+        XCTAssertEqual(e.state, .initial)
+    }
+
+    func testLoweredPriorityIsAdvertisedAtOnceAndLetsTheBackupPreempt() {
+        var master = elector(priority: 150, address: 0x0A00_0001)
+        _ = master.start(now: 0)
+        _ = master.timerFired(now: master.masterDownInterval)
+        XCTAssertEqual(master.priorityChanged(to: 90, now: 1_000 * ms), [.sendAdvert(priority: 90)])
+        var backup = elector(priority: 100)
+        _ = backup.start(now: 0)
+        _ = backup.heartbeat(advert(90), now: 1_001 * ms)
+        XCTAssertEqual(backup.state, .master, "100 outranks the lowered 90")
+        let yielded = master.heartbeat(advert(100, from: 0x0A00_0002), now: 1_002 * ms)
+        XCTAssertEqual(master.state, .backup)
+        XCTAssertEqual(yielded.first, .removeVIP)
     }
 }

@@ -40,6 +40,15 @@ final class HeartbeatTests: XCTestCase {
         XCTAssertEqual(guardian.admit(beat(11)), .success(beat(11)))
     }
 
+    func testACaptureOlderThanAMinuteIsStaleEvenToAFreshGuard() {
+        var fresh = ReplayGuard()  // e.g. the receiver restarted and forgot the sender's sequence
+        let now: Int64 = 1_800_000_000_000
+        let old = beat(UInt64(now - 61_000) << 20)
+        XCTAssertEqual(fresh.admit(old, wallClockMilliseconds: now), .failure(.stale(ageMilliseconds: 61_000)))
+        let recent = beat(UInt64(now - 50) << 20)
+        XCTAssertEqual(fresh.admit(recent, wallClockMilliseconds: now), .success(recent))
+    }
+
     func testSequencesIncreaseAcrossARestart() {
         var before = SequenceSource(wallClockMilliseconds: 1_000_000)
         let a = before.take(), b = before.take()

@@ -1,0 +1,28 @@
+import Foundation
+import SwiftLBConfig
+
+/// The shared heartbeat key from `auth_key_file`: the file's bytes, without the trailing
+/// newline an editor or `echo` leaves. Read at start and by `swiftlb check`, so a missing or
+/// short key is reported with the file and line of the keyword.
+public enum HeartbeatKey {
+    public static let minimumLength = 16
+
+    /// nil with `auth none`. `warnings` collects non-fatal findings (a key others can read).
+    public static func load(_ settings: VRRPSettings, configFile: String, warnings: inout [ConfigError]) throws(ConfigError) -> [UInt8]? {
+        guard let path = settings.authKeyFile else { return nil }
+        func error(_ message: String) -> ConfigError {
+            ConfigError(file: configFile, line: settings.authKeyLine, keyword: "auth_key_file", message: message)
+        }
+        guard let data = FileManager.default.contents(atPath: path) else { throw error("cannot read '\(path)'") }
+        var key = [UInt8](data)
+        while let last = key.last, last == 0x0A || last == 0x0D { key.removeLast() }
+        guard key.count >= minimumLength else {
+            throw error("the key in '\(path)' has \(key.count) bytes; use at least \(minimumLength) (e.g. head -c 32 /dev/urandom | base64 > \(path))")
+        }
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & 0o077 != 0 {
+            warnings.append(error("'\(path)' can be read by other users (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it"))
+        }
+        return key
+    }
+}

@@ -1,0 +1,12 @@
+#!/bin/bash
+# Measure SwiftLB's VIP takeover in the shared failover lab, the same way as keepalived's:
+#   scripts/vip-failover.sh [vip-failover.sh options]     e.g. -n 3 -o /tmp/swiftlb-vip.md
+# Builds SwiftLB (release), then runs ../shared/lab/vip-failover.sh with scripts/lab/swiftlb-driver.sh.
+# As root. LAB_DIR overrides where the shared lab lives.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+LAB_DIR=${LAB_DIR:-$ROOT/../shared/lab}
+[ -x "$LAB_DIR/vip-failover.sh" ] || { echo "no failover lab at $LAB_DIR (set LAB_DIR)" >&2; exit 1; }
+for t in tcpdump ip ping; do command -v $t >/dev/null || { echo "missing $t (apt-get install tcpdump iproute2 iputils-ping)" >&2; exit 1; }; done
+(cd "$ROOT" && swift build -c release --product swiftlb >&2)
+exec "$LAB_DIR/vip-failover.sh" -d "$ROOT/scripts/lab/swiftlb-driver.sh" "$@"
