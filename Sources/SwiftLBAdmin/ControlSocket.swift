@@ -57,6 +57,7 @@ struct ControlCommands: Sendable {
                 disable server B/S               : set server B/S state maint
                 rotate ssl tickets               : new session-ticket keys now (they also rotate hourly)
                 show vrrp                        : VIP state, priority, peer, last transition and why, dropped heartbeats
+                debug dev loop MS                : block the proxy event loop serving this command for MS ms (admin; tests the VIP's liveness probe)
 
                 """
         case ["show", "servers", "state"]:
@@ -65,6 +66,13 @@ struct ControlCommands: Sendable {
                 out += "\(s.backend) \(s.server) \(s.state) \(s.admin) \(s.active.load(ordering: .relaxed))\n"
             }
             return out + "\n"
+        case let w where w.count == 4 && w[0] == "debug" && w[1] == "dev" && w[2] == "loop":
+            // HAProxy's `debug dev loop`: wedge this thread on purpose, to see the VIP move.
+            guard level == .admin else { return "Permission denied: the socket's level is \(level.rawValue), not admin.\n\n" }
+            guard let ms = Int(w[3]), (1...10_000).contains(ms) else { return "'debug dev loop' expects 1 to 10000 milliseconds.\n\n" }
+            logger.warning("control socket: blocking a proxy event loop for \(ms) ms on request")
+            usleep(UInt32(ms) * 1000)
+            return "Blocked one proxy event loop for \(ms) ms.\n\n"
         case ["show", "vrrp"]:
             return vrrpStatus?() ?? "No vrrp section in this configuration.\n\n"
         case ["rotate", "ssl", "tickets"]:

@@ -109,8 +109,10 @@ public struct Elector: Sendable {
             return becomeMaster(now: now, reason: "preempting a lower-priority master (\(advert.priority) < \(priority))")
         case .master:
             if advert.priority == 0 {
-                // A peer resigning while we are master: reassert at once so nobody waits.
-                return [.sendAdvert(priority: priority), .armTimer(at: now + settings.advertInterval)]
+                // A peer resigning or yielding while we are master: it may have held the VIP
+                // (split brain), so the clients' ARP caches may point at it. Reassert and
+                // re-announce at once.
+                return [.sendAdvert(priority: priority), .gratuitousARP, .armTimer(at: now + settings.advertInterval)]
             }
             if outranks(advert) {
                 // Split brain healed (or a lower peer came up thinking it was alone): we win;
@@ -118,7 +120,11 @@ public struct Elector: Sendable {
                 return [.sendAdvert(priority: priority), .gratuitousARP, .armTimer(at: now + settings.advertInterval)]
             }
             masterAdvertInterval = advert.advertInterval
-            return becomeBackup(now: now, reason: "a higher-priority peer is master (\(advert.priority) > \(priority) or equal with a higher address)")
+            // Yielding a split brain: the winner may never have heard us (our heartbeats were
+            // the ones lost), so it would not know the clients were sent here. One priority-0
+            // heartbeat tells it to re-announce the VIP.
+            return [.sendAdvert(priority: 0)]
+                + becomeBackup(now: now, reason: "a higher-priority peer is master (\(advert.priority) > \(priority) or equal with a higher address)")
         }
     }
 

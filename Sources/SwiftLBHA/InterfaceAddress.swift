@@ -32,6 +32,21 @@ enum IPv4 {
 /// Walks getifaddrs (netlink underneath, so it follows the calling thread's network namespace,
 /// unlike /sys).
 enum InterfaceAddresses {
+    /// Whether the link is administratively up and has a carrier (IFF_UP and IFF_RUNNING).
+    static func linkIsUp(_ interface: String) -> Bool {
+        var list: UnsafeMutablePointer<ifaddrs>?
+        guard getifaddrs(&list) == 0, let head = list else { return false }
+        defer { freeifaddrs(list) }
+        var node: UnsafeMutablePointer<ifaddrs>? = head
+        let wanted = UInt32(IFF_UP) | UInt32(IFF_RUNNING)
+        while let entry = node {
+            node = entry.pointee.ifa_next
+            guard let name = entry.pointee.ifa_name, String(cString: name) == interface else { continue }
+            return entry.pointee.ifa_flags & wanted == wanted
+        }
+        return false
+    }
+
     /// The first non-nil `pick` over the addresses of `family` on `interface`.
     static func first<T>(of interface: String, family: Int32, _ pick: (UnsafeMutablePointer<sockaddr>) -> T?) -> T? {
         var list: UnsafeMutablePointer<ifaddrs>?

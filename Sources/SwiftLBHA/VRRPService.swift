@@ -39,7 +39,8 @@ public final class VRRPService: @unchecked Sendable {
     private let codec: HeartbeatCodec
     let localAddress: String
     private let localNumber: UInt32
-    private let peers: [String: SocketAddress]
+    private let peers: Set<String>
+    private let sender: HeartbeatSender
     private let notifier: NotifyScripts
     /// Uptime (ns) at which each proxy loop last ran the liveness probe.
     private let loopAnswers: [ManagedAtomic<UInt64>]
@@ -60,7 +61,9 @@ public final class VRRPService: @unchecked Sendable {
     private var nextDropLog = NIODeadline.uptimeNanoseconds(0)
     private var nextSendFailureLog = NIODeadline.uptimeNanoseconds(0)
 
-    private init(settings: VRRPSettings, key: [UInt8]?, hooks: Hooks, logger: Logger, localAddress: String, peers: [String: SocketAddress]) {
+    private init(settings: VRRPSettings, key: [UInt8]?, hooks: Hooks, logger: Logger, localAddress: String, peers: Set<String>,
+                 sender: HeartbeatSender) {
+        self.sender = sender
         self.settings = settings
         self.hooks = hooks
         self.logger = logger
@@ -98,18 +101,15 @@ public final class VRRPService: @unchecked Sendable {
         guard let local = settings.unicastSourceIP ?? IPv4.firstAddress(of: settings.interface, excluding: vips) else {
             throw fail("'\(settings.interface)' has no IPv4 address to send heartbeats from; set unicast_src_ip")
         }
-        var peers: [String: SocketAddress] = [:]
-        for peer in settings.unicastPeers {
-            guard let address = try? SocketAddress(ipAddress: peer, port: settings.udpPort) else { throw fail("bad unicast_peer '\(peer)'") }
-            peers[peer] = address
-        }
+        let peers = Set(settings.unicastPeers)
         // Whatever a crashed run left on the interface is not ours until we are elected.
         for vip in settings.virtualAddresses {
             do { try VIPAddress.remove(vip.cidr, interface: vip.interface ?? settings.interface) } catch { throw fail(error.description) }
         }
         do { try GratuitousARP.checkPermission() } catch { throw fail(error.description) }
 
-        let service = VRRPService(settings: settings, key: key, hooks: hooks, logger: logger, localAddress: local, peers: peers)
+        let sender = try HeartbeatSender(source: local)
+        let service = VRRPService(settings: settings, key: key, hooks: hooks, logger: logger, localAddress: local, peers: peers, sender: sender)
         do {
             service.channel = try await DatagramBootstrap(group: service.group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -172,7 +172,7 @@ public final class VRRPService: @unchecked Sendable {
 
     fileprivate func received(_ envelope: AddressedEnvelope<ByteBuffer>) {
         let source = envelope.remoteAddress.ipAddress ?? "?"
-        guard peers[source] != nil else { return drop(.unknownSender(source), from: source) }
+        guard peers.contains(source) else { return drop(.unknownSender(source), from: source) }
         let heartbeat: Heartbeat
         switch codec.decode(Array(envelope.data.readableBytesView)) {
         case .failure(let why): return drop(why, from: source)
@@ -193,6 +193,9 @@ public final class VRRPService: @unchecked Sendable {
         let now = NIODeadline.now().uptimeNanoseconds
         let limit = UInt64(max(3 * settings.advertInterval.nanoseconds, 100_000_000))
         var reasons: [String] = []
+        // keepalived's default too: a master whose link is down cannot serve; coming back
+        // through BACKUP makes it preempt with a fresh gratuitous ARP.
+        if !InterfaceAddresses.linkIsUp(settings.interface) { reasons.append("interface \(settings.interface) is down") }
         for (index, loop) in hooks.proxyLoops.enumerated() {
             let answered = loopAnswers[index].load(ordering: .relaxed)
             if now > answered && now - answered > limit {
@@ -274,19 +277,17 @@ public final class VRRPService: @unchecked Sendable {
     }
 
     private func send(priority: UInt8) {
-        guard let channel else { return }
         let beat = Heartbeat(routerID: UInt8(settings.virtualRouterID), priority: priority,
                              intervalMilliseconds: UInt32(settings.advertInterval.milliseconds), sender: localNumber,
                              sequence: sequences.take())
         let bytes = codec.encode(beat)
-        for (text, peer) in peers {
-            channel.writeAndFlush(AddressedEnvelope(remoteAddress: peer, data: channel.allocator.buffer(bytes: bytes))).whenFailure { [self] error in
-                status.withLockedValue { $0.sendFailures += 1 }
-                let now = NIODeadline.now()
-                if now >= nextSendFailureLog {
-                    nextSendFailureLog = now + .seconds(10)
-                    logger.warning("vrrp \(settings.name): heartbeat to \(text) failed: \(error) (logged at most every 10 s)")
-                }
+        for peer in settings.unicastPeers {
+            guard let error = sender.send(bytes, to: peer, port: settings.udpPort) else { continue }
+            status.withLockedValue { $0.sendFailures += 1 }
+            let now = NIODeadline.now()
+            if now >= nextSendFailureLog {
+                nextSendFailureLog = now + .seconds(10)
+                logger.warning("vrrp \(settings.name): heartbeat to \(peer) failed: \(error) (logged at most every 10 s)")
             }
         }
     }

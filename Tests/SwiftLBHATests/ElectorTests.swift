@@ -107,25 +107,43 @@ final class ElectorTests: XCTestCase {
         XCTAssertEqual(low.state, .master)
         let a = low.heartbeat(advert(100, from: 0x0A00_0002), now: low.masterDownInterval + 10 * ms)
         XCTAssertEqual(low.state, .backup)
-        XCTAssertEqual(a.first, .removeVIP)
+        XCTAssertEqual(Array(a.prefix(2)), [.sendAdvert(priority: 0), .removeVIP])
     }
 
-    /// After a partition both are master; the moment they hear each other, exactly one stays,
-    /// and the winner re-announces the VIP with a fresh gratuitous ARP burst.
-    func testSplitBrainResolvesOnTheFirstHeartbeat() {
+    /// Two electors that never heard each other: both master. `a` outranks `b`.
+    func splitBrain() -> (Elector, Elector) {
         var a = elector(priority: 150, address: 0x0A00_0002)
         var b = elector(priority: 100, address: 0x0A00_0001)
         _ = a.start(now: 0); _ = b.start(now: 0)
         _ = a.timerFired(now: a.masterDownInterval)
         _ = b.timerFired(now: b.masterDownInterval)
+        return (a, b)
+    }
+
+    /// After a partition both are master; the moment they hear each other, exactly one stays,
+    /// and the winner re-announces the VIP with a fresh gratuitous ARP burst.
+    func testSplitBrainResolvesOnTheFirstHeartbeat() {
+        var (a, b) = splitBrain()
         XCTAssertEqual([a.state, b.state], [.master, .master])
         let now = 2000 * ms
         let toB = b.heartbeat(advert(150, from: 0x0A00_0002), now: now)
         let toA = a.heartbeat(advert(100, from: 0x0A00_0001), now: now)
         XCTAssertEqual([a.state, b.state], [.master, .backup])
-        XCTAssertEqual(toB.first, .removeVIP)
+        XCTAssertEqual(Array(toB.prefix(2)), [.sendAdvert(priority: 0), .removeVIP], "the loser says it yielded")
         XCTAssertTrue(toA.contains(.gratuitousARP), "the winner re-announces after the heal")
         XCTAssertTrue(toA.contains(.sendAdvert(priority: 150)))
+    }
+
+    /// The heal seen from one side only: the loser hears the winner first and stops
+    /// advertising, so the winner never hears a competing master — only the loser's
+    /// priority-0 "yielded" heartbeat, which must make it re-announce the VIP.
+    func testTheWinnerReannouncesWhenTheLoserYieldsUnheard() {
+        var (a, b) = splitBrain()
+        let toB = b.heartbeat(advert(150, from: 0x0A00_0002), now: 2000 * ms)
+        XCTAssertEqual(toB.first, .sendAdvert(priority: 0))
+        let toA = a.heartbeat(advert(0, from: 0x0A00_0001), now: 2001 * ms)
+        XCTAssertEqual(a.state, .master)
+        XCTAssertEqual(toA, [.sendAdvert(priority: 150), .gratuitousARP, .armTimer(at: 2101 * ms)])
     }
 
     func testTrackedBackendFaultResignsAndRecovers() {
@@ -149,7 +167,7 @@ final class ElectorTests: XCTestCase {
     func testMasterReassertsWhenAPeerResigns() {
         var e = elector(priority: 255)
         _ = e.start(now: 0)
-        XCTAssertEqual(e.heartbeat(advert(0), now: 20 * ms), [.sendAdvert(priority: 255), .armTimer(at: 120 * ms)])
+        XCTAssertEqual(e.heartbeat(advert(0), now: 20 * ms), [.sendAdvert(priority: 255), .gratuitousARP, .armTimer(at: 120 * ms)])
         XCTAssertEqual(e.state, .master)
     }
 
@@ -193,6 +211,6 @@ final class ElectorTests: XCTestCase {
         XCTAssertEqual(backup.state, .master, "100 outranks the lowered 90")
         let yielded = master.heartbeat(advert(100, from: 0x0A00_0002), now: 1_002 * ms)
         XCTAssertEqual(master.state, .backup)
-        XCTAssertEqual(yielded.first, .removeVIP)
+        XCTAssertEqual(Array(yielded.prefix(2)), [.sendAdvert(priority: 0), .removeVIP])
     }
 }

@@ -1,0 +1,172 @@
+import Foundation
+import XCTest
+
+/// Two SwiftLB instances sharing a VIP, in network namespaces this test creates: a bridge
+/// namespace, lb1 (priority 150), lb2 (priority 100) and a client, on 10.77.0.0/24 with the
+/// VIP 10.77.0.10. Each lb runs a stream_server on its own loopback (port 9101 / 9102, so an
+/// answer says which node served it) behind SwiftLB's frontend on :8080.
+///
+/// Everything is removed in `tearDown()` — call it from a `defer` — and by the deinit, so a
+/// failing test leaves no namespace or process behind.
+final class VIPLab {
+    static let net = "10.77.0"
+    static let vip = "10.77.0.10"
+    static let port = 5112
+    let tag = "s\(getpid() % 100000)"
+    let dir: TempDirectory
+    let key = "lab-key-" + UUID().uuidString
+    private(set) var instances: [String: ChildProcess] = [:]
+    private var helpers: [ChildProcess] = []
+    private var backends: [String: ChildProcess] = [:]
+    private var nodes: [String] = []
+
+    static var available: Bool { getuid() == 0 && shell("command -v ip && command -v python3").status == 0 }
+
+    var bridge: String { "\(tag)-br" }
+    func ns(_ node: String) -> String { "\(tag)-\(node)" }
+    func address(_ node: String) -> String { "\(Self.net).\(["lb1": 11, "lb2": 12, "client": 50][node]!)" }
+    func mac(_ node: String) -> String { "02:77:00:00:00:\(["lb1": "11", "lb2": "12", "client": "50"][node]!)" }
+
+    init() throws {
+        dir = try TempDirectory()
+        try run("ip netns add \(bridge) && ip -n \(bridge) link set lo up && ip -n \(bridge) link add br0 type bridge stp_state 0 forward_delay 0 && ip -n \(bridge) link set br0 up")
+        nodes.append(bridge)
+        for node in ["lb1", "lb2", "client"] {
+            let n = ns(node)
+            try run("ip netns add \(n)")
+            nodes.append(n)
+            try run("""
+                ip -n \(n) link set lo up && \
+                ip -n \(bridge) link add vb-\(node) type veth peer name veth0 netns \(n) && \
+                ip -n \(bridge) link set vb-\(node) master br0 up && \
+                ip -n \(n) link set veth0 address \(mac(node)) && \
+                ip -n \(n) addr add \(address(node))/24 dev veth0 && \
+                ip -n \(n) link set veth0 up
+                """)
+        }
+        _ = try dir.write("vrrp.key", key + "\n")
+        chmod(dir.file("vrrp.key"), 0o600)
+        // Bounded wait for the links (DAD-free IPv4 is quick, but the bridge port needs a moment).
+        _ = waitUntil(timeout: 5) { Self.shell("ip netns exec \(self.ns("client")) ping -c1 -W1 -q \(self.address("lb2"))").status == 0 }
+    }
+
+    @discardableResult
+    static func shell(_ command: String) -> (status: Int32, out: String, err: String) { runCommand("/bin/sh", ["-c", command]) }
+
+    func run(_ command: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = Self.shell(command)
+        guard r.status == 0 else { throw XCTSkip("lab setup failed (\(command)): \(r.err)") }
+    }
+
+    /// lb.conf for one node: frontend :8080 → its own stream_server, and the vrrp section.
+    func config(_ node: String, advertInterval: String = "100ms", extraVRRP: String = "") -> String {
+        let peer = node == "lb1" ? address("lb2") : address("lb1")
+        return """
+            global
+                pidfile \(dir.file("\(node).pid"))
+                stats socket \(dir.file("\(node).sock")) level admin
+            defaults
+                mode http
+                timeout connect 1s
+                timeout client 5s
+                timeout server 5s
+            frontend web
+                bind :8080
+                default_backend local
+            backend local
+                server app 127.0.0.1:\(node == "lb1" ? 9101 : 9102) check inter 100ms fall 2 rise 1
+            vrrp lab_vip
+                interface veth0
+                virtual_router_id 77
+                priority \(node == "lb1" ? 150 : 100)
+                advert_int \(advertInterval)
+                unicast_src_ip \(address(node))
+                unicast_peer \(peer)
+                virtual_ipaddress \(Self.vip)/24
+                auth_key_file \(dir.file("vrrp.key"))
+            \(extraVRRP)
+            """
+    }
+
+    /// Runs `command…` inside a node's namespace; `ip netns exec` execs, so the PID is the command's.
+    func spawn(_ node: String, _ name: String, _ command: [String]) throws -> ChildProcess {
+        try ChildProcess("/usr/bin/env", ["ip", "netns", "exec", node == "bridge" ? bridge : ns(node)] + command, logDirectory: dir, name: name)
+    }
+
+    func startBackend(_ node: String) throws {
+        let port = node == "lb1" ? 9101 : 9102
+        let process = try spawn(node, "\(node)-app", ["python3", Paths.fixtures.appendingPathComponent("stream_server.py").path, "\(port)"])
+        backends[node] = process
+        helpers.append(process)
+    }
+
+    func stopBackend(_ node: String) { backends[node]?.stop() }
+
+    /// Starts SwiftLB in a node and waits until it wrote its pidfile (it has bound and elected).
+    @discardableResult
+    func startSwiftLB(_ node: String, config text: String? = nil) throws -> ChildProcess {
+        let path = try dir.write("\(node).conf", text ?? config(node))
+        try? FileManager.default.removeItem(atPath: dir.file("\(node).pid"))
+        let process = try spawn(node, "\(node)-swiftlb-\(instances.count)", [Paths.swiftlb, "run", "-c", path])
+        instances[node] = process
+        let up = waitUntil(timeout: 10) { FileManager.default.fileExists(atPath: self.dir.file("\(node).pid")) || !process.process.isRunning }
+        XCTAssertNotNil(up, "swiftlb in \(node) did not start: \(process.stderr)")
+        return process
+    }
+
+    /// Which lb namespaces carry the VIP now.
+    func holders() -> [String] {
+        ["lb1", "lb2"].filter { Self.shell("ip -n \(ns($0)) -4 -o addr show dev veth0").out.contains("inet \(Self.vip)/") }
+    }
+
+    func waitForHolders(_ expected: [String], timeout: TimeInterval = 10) -> Bool {
+        waitUntil(timeout: timeout) { self.holders() == expected } != nil
+    }
+
+    /// `swiftlb ctl show vrrp` of a node.
+    func vrrpStatus(_ node: String) -> String {
+        runCommand(Paths.swiftlb, ["ctl", "-s", dir.file("\(node).sock"), "show", "vrrp"]).out
+    }
+
+    /// Starts the client's probe of http://VIP:8080/whoami every 10 ms (bounded: 60 s).
+    func startProbe(_ name: String = "probe") throws -> Probe {
+        let out = dir.file("\(name).txt")
+        FileManager.default.createFile(atPath: out, contents: nil)
+        let process = try spawn("client", name, ["python3", Paths.fixtures.appendingPathComponent("vip_probe.py").path,
+                                                 Self.vip, "8080", "/whoami", "--out", out, "--duration", "60"])
+        helpers.append(process)
+        return Probe(process: process, path: out)
+    }
+
+    func tearDown() {
+        for process in instances.values { process.stop() }
+        for process in helpers { process.stop() }
+        instances = [:]
+        helpers = []
+        for n in nodes.reversed() { Self.shell("ip netns del \(n)") }
+        nodes = []
+    }
+
+    deinit { tearDown() }
+}
+
+/// The client's probe log: which node answered each request, and the failures.
+struct Probe {
+    let process: ChildProcess
+    let path: String
+    static let lb1 = "stream_server_9101"
+    static let lb2 = "stream_server_9102"
+
+    var answers: [(start: Double, answer: String)] {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line in
+            let p = line.split(separator: " ")
+            guard p.count == 3, let t = Double(p[0]) else { return nil }
+            return (t, String(p[2]))
+        }
+    }
+    var last: String? { answers.last?.answer }
+    func failures(since t: Double = 0) -> [String] { answers.filter { $0.start >= t && $0.answer.hasPrefix("FAIL") }.map(\.answer) }
+    func waitFor(_ answer: String, timeout: TimeInterval = 10) -> Bool { waitUntil(timeout: timeout) { self.last == answer } != nil }
+    func stop() { process.stop() }
+}

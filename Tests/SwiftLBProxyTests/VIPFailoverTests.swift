@@ -1,0 +1,164 @@
+import Foundation
+import XCTest
+
+/// The floating VIP end to end: two `swiftlb run` processes with a `vrrp` section in network
+/// namespaces, a client probing http://VIP:8080/ every 10 ms, and the faults the issue lists —
+/// TERM, KILL and link-down of the master, a heartbeat partition and its heal, forged and
+/// replayed heartbeats, a dead tracked backend and a wedged proxy loop. Timings are measured
+/// in docs/benchmarks.md (scripts/vip-failover.sh); here we check who owns the VIP and that
+/// the handovers that are meant to be seamless lose no request.
+final class VIPFailoverTests: XCTestCase {
+    private var lab: VIPLab!
+
+    override func setUpWithError() throws {
+        guard VIPLab.available else { throw XCTSkip("needs root, ip and python3 (network namespaces)") }
+        lab = try VIPLab()
+    }
+
+    override func tearDown() {
+        lab?.tearDown()
+        lab = nil
+    }
+
+    /// lb2 first, then lb1, which preempts; the probe sees lb1.
+    private func startPair(extraVRRP: String = "") throws -> Probe {
+        try lab.startBackend("lb1")
+        try lab.startBackend("lb2")
+        try lab.startSwiftLB("lb2", config: lab.config("lb2", extraVRRP: extraVRRP))
+        try lab.startSwiftLB("lb1", config: lab.config("lb1", extraVRRP: extraVRRP))
+        XCTAssertTrue(lab.waitForHolders(["lb1"]), "lb1 (priority 150) should hold the VIP: \(lab.holders())")
+        let probe = try lab.startProbe()
+        XCTAssertTrue(probe.waitFor(Probe.lb1), "the client should reach lb1 through the VIP; last: \(probe.last ?? "nothing")")
+        return probe
+    }
+
+    func testTERMHandsTheVIPOverAndPreemptsBackWithoutAFailedRequest() throws {
+        let probe = try startPair()
+        let fault = Date().timeIntervalSince1970
+        lab.instances["lb1"]!.signal(SIGTERM)
+        XCTAssertTrue(probe.waitFor(Probe.lb2), "lb2 should answer after lb1 resigned")
+        XCTAssertEqual(lab.instances["lb1"]!.waitForExit(timeout: 10), 0, lab.instances["lb1"]!.stderr)
+        XCTAssertEqual(lab.holders(), ["lb2"], "lb1 released the VIP before exiting")
+        XCTAssertTrue(lab.instances["lb1"]!.stderr.contains("MASTER -> INIT: resigned: the peer is master"), lab.instances["lb1"]!.stderr)
+        let status = lab.vrrpStatus("lb2")
+        XCTAssertTrue(status.contains("state: MASTER"), status)
+        XCTAssertTrue(status.contains("the master resigned (priority 0)"), status)
+
+        let back = Date().timeIntervalSince1970
+        try lab.startSwiftLB("lb1")
+        XCTAssertTrue(lab.waitForHolders(["lb1"]), "lb1 preempts back: \(lab.holders())")
+        XCTAssertTrue(probe.waitFor(Probe.lb1))
+        // Every new connection succeeds across both moves. A request already on a connection
+        // when the client's ARP entry flips reaches a node that never saw the connection and
+        // is reset: VRRP moves addresses, not connections (keepalived's pair does the same).
+        XCTAssertEqual(probe.failures(since: fault).filter { $0.hasPrefix("FAIL:connect_") }, [], "a graceful handover and a preemption refuse no connection")
+        let resets = probe.failures(since: fault).filter { !$0.hasPrefix("FAIL:connect_") }
+        XCTAssertLessThanOrEqual(resets.count, 2, "only the request in flight at each of the two ARP moves may be reset: \(resets)")
+        print("TERM + preempt-back: \(probe.answers.filter { $0.start >= fault }.count) probes, \(resets.count) in-flight requests reset at the ARP moves")
+        XCTAssertGreaterThan(probe.answers.filter { $0.start > fault && $0.start < back }.count, 10)
+    }
+
+    func testKILLOfTheMasterLetsTheBackupTakeOverAndARestartPreemptsBack() throws {
+        let probe = try startPair()
+        lab.instances["lb1"]!.signal(SIGKILL)
+        XCTAssertTrue(probe.waitFor(Probe.lb2), "lb2 should answer once lb1's heartbeats stop")
+        let status = lab.vrrpStatus("lb2")
+        XCTAssertTrue(status.contains("state: MASTER") && status.contains("no heartbeat from the master"), status)
+        XCTAssertEqual(lab.holders(), ["lb1", "lb2"], "a killed process cannot release its address; lb2's gratuitous ARP moved the client")
+
+        try lab.startSwiftLB("lb1")
+        XCTAssertTrue(lab.waitForHolders(["lb1"]), "the restarted lb1 drops the stale VIP, preempts, and lb2 releases: \(lab.holders())")
+        XCTAssertTrue(probe.waitFor(Probe.lb1))
+    }
+
+    func testLinkDownOfTheMasterMovesTheVIPAndTheHealLeavesOneOwner() throws {
+        let probe = try startPair()
+        try lab.run("ip -n \(lab.ns("lb1")) link set veth0 down")
+        XCTAssertTrue(probe.waitFor(Probe.lb2), "lb2 should answer while lb1's link is down")
+        try lab.run("ip -n \(lab.ns("lb1")) link set veth0 up")
+        XCTAssertTrue(lab.waitForHolders(["lb1"]), "after the heal only lb1 (higher priority) holds the VIP: \(lab.holders())")
+        XCTAssertTrue(probe.waitFor(Probe.lb1), "lb1's gratuitous ARP after the heal brings the client back")
+    }
+
+    func testAHeartbeatPartitionAndItsHealLeaveExactlyOneOwner() throws {
+        guard VIPLab.shell("command -v nft").status == 0 else { return XCTFail("nft is needed (apt-get install nftables; .ci/run does)") }
+        let probe = try startPair()
+        let lb2 = lab.ns("lb2")
+        try lab.run("ip netns exec \(lb2) nft add table inet partition && ip netns exec \(lb2) nft add chain inet partition input '{ type filter hook input priority 0; }' && ip netns exec \(lb2) nft add rule inet partition input udp dport \(VIPLab.port) drop")
+        XCTAssertTrue(lab.waitForHolders(["lb1", "lb2"]), "lb2 hears nothing and takes the VIP too (split brain): \(lab.holders())")
+        try lab.run("ip netns exec \(lb2) nft delete table inet partition")
+        XCTAssertTrue(lab.waitForHolders(["lb1"]), "the first heartbeat after the heal settles it: \(lab.holders())")
+        XCTAssertTrue(waitUntil(timeout: 10) {
+            VIPLab.shell("ip -n \(self.lab.ns("client")) neigh show \(VIPLab.vip)").out.contains(self.lab.mac("lb1"))
+        } != nil, "the winner's fresh gratuitous ARP points the client at lb1")
+        XCTAssertTrue(probe.waitFor(Probe.lb1))
+        XCTAssertTrue(lab.vrrpStatus("lb2").contains("state: BACKUP"), lab.vrrpStatus("lb2"))
+    }
+
+    func testForgedAndReplayedHeartbeatsChangeNothing() throws {
+        let forge = Paths.fixtures.appendingPathComponent("heartbeat_forge.py").path
+        let probe = try startPair()
+        // Record lb1's resignation on the wire, then bring lb1 back as master.
+        let capture = try lab.spawn("bridge", "capture", ["python3", forge, "capture", "vb-lb1", "\(VIPLab.port)", lab.dir.file("resign.hex"), "--priority", "0", "--timeout", "10"])
+        usleep(300_000)
+        lab.instances["lb1"]!.signal(SIGTERM)
+        XCTAssertNotNil(capture.waitForExit(timeout: 12))
+        let resign = try String(contentsOfFile: lab.dir.file("resign.hex"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(resign.count, 112, "a 56-byte heartbeat with priority 0")
+        XCTAssertTrue(lab.waitForHolders(["lb2"]))
+        try lab.startSwiftLB("lb1")
+        XCTAssertTrue(lab.waitForHolders(["lb1"]))
+        XCTAssertTrue(probe.waitFor(Probe.lb1))
+        let start = Date().timeIntervalSince1970
+
+        let client = lab.ns("client")
+        func send(from source: String, to target: String, _ hex: String) {
+            let r = VIPLab.shell("ip netns exec \(client) python3 \(forge) send \(source) \(target) \(VIPLab.port) \(hex)")
+            XCTAssertEqual(r.status, 0, r.err)
+        }
+        let lb1 = lab.address("lb1"), lb2 = lab.address("lb2")
+        // 1. The captured resignation, replayed as lb1 to lb2: valid MAC, old sequence.
+        // 2. The same with the priority raised, to lb1 as lb2: the MAC no longer matches.
+        var tampered = Array(resign)
+        tampered.replaceSubrange(12..<14, with: Array("fe"))
+        // 3. A fresh heartbeat under the wrong key claiming priority 254, as lb2 to lb1.
+        let wrongKey = VIPLab.shell("python3 \(forge) forge 77 254 \(lb2) not-the-key").out.trimmingCharacters(in: .whitespacesAndNewlines)
+        for _ in 0..<5 {
+            send(from: lb1, to: lb2, resign)
+            send(from: lb2, to: lb1, String(tampered))
+            send(from: lb2, to: lb1, wrongKey)
+            // 4. From an address that is not a peer at all.
+            send(from: lab.address("client"), to: lb1, wrongKey)
+            usleep(100_000)
+        }
+        usleep(1_000_000)  // longer than lb2's Skew_Time, had it believed the resignation
+        XCTAssertEqual(lab.holders(), ["lb1"])
+        let status1 = lab.vrrpStatus("lb1"), status2 = lab.vrrpStatus("lb2")
+        XCTAssertTrue(status1.contains("state: MASTER"), status1)
+        XCTAssertTrue(status2.contains("state: BACKUP"), status2)
+        XCTAssertTrue(status2.contains("replayed 5"), status2)
+        XCTAssertTrue(status1.contains("bad MAC 10"), status1)
+        XCTAssertTrue(status1.contains("unknown sender 5"), status1)
+        XCTAssertEqual(probe.failures(since: start), [])
+        XCTAssertEqual(probe.last, Probe.lb1)
+    }
+
+    func testADeadTrackedBackendOrAWedgedProxyLoopGivesTheVIPAway() throws {
+        let probe = try startPair(extraVRRP: "    track_backend local")
+        // lb1's only server dies: its health check fails, lb1 goes FAULT and lb2 takes over.
+        lab.stopBackend("lb1")
+        XCTAssertTrue(probe.waitFor(Probe.lb2), "lb2 should serve once lb1 has no usable server")
+        XCTAssertTrue(lab.vrrpStatus("lb1").contains("state: FAULT"), lab.vrrpStatus("lb1"))
+        XCTAssertTrue(lab.vrrpStatus("lb1").contains("backend 'local' has no usable server"), lab.vrrpStatus("lb1"))
+        try lab.startBackend("lb1")
+        XCTAssertTrue(lab.waitForHolders(["lb1"]), "the server is back: lb1 leaves FAULT and preempts")
+        XCTAssertTrue(probe.waitFor(Probe.lb1))
+
+        // A proxy event loop that stops answering takes the VIP with it.
+        let wedge = try ChildProcess(Paths.swiftlb, ["ctl", "-s", lab.dir.file("lb1.sock"), "debug", "dev", "loop", "3000"], logDirectory: lab.dir, name: "wedge")
+        XCTAssertTrue(lab.waitForHolders(["lb2"]), "the wedged lb1 goes FAULT and lb2 takes over: \(lab.holders())")
+        XCTAssertEqual(wedge.waitForExit(timeout: 10), 0, wedge.stdout + wedge.stderr)
+        XCTAssertTrue(lab.instances["lb1"]!.stderr.contains("has not answered for"), lab.instances["lb1"]!.stderr)
+        XCTAssertTrue(lab.waitForHolders(["lb1"]), "the loop answers again: lb1 takes the VIP back")
+    }
+}
