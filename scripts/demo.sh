@@ -1,88 +1,156 @@
 #!/usr/bin/env bash
-# The main job, loopback edition: build SwiftLB, start three stand-in HipChat nodes on
-# 127.0.0.1, put SwiftLB in front of them with the repository's lb.conf (its backend
-# addresses and port rewritten to loopback), send traffic, show the spread and the access
-# log, stop one node and show SwiftLB answering 502 once then routing around it, then stop
-# SwiftLB gracefully. Everything is torn down on exit, Ctrl-C or failure.
+# The main job: two SwiftLB instances sharing the HipChat VIP, in network namespaces.
 #
-# The VIP failover demo in network namespaces replaces this once the VIP elector lands.
+# Builds SwiftLB, creates namespaces on one bridge — lb1 (.11), lb2 (.12), three HipChat
+# stand-ins be1-be3 at 192.168.122.100-102, a client (.50) — writes a hipc.pem, starts both
+# instances with the repository's lb.conf (paths and interface adapted; lb2 with priority 100
+# and the peer's address swapped), maps hipchat.example.test to the VIP 192.168.122.10 in
+# the client's hosts file, fetches https://hipchat.example.test/ from the client, stops lb1
+# (SIGTERM) while the client keeps fetching every 10 ms, and shows lb2 answering, how long
+# the takeover took and what each instance logged. Everything is torn down on exit, Ctrl-C
+# or failure. 192.168.122.x exists only inside these namespaces. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "scripts/demo.sh: run as root (it creates network namespaces)" >&2; exit 1; }
+for tool in ip python3 curl openssl swift; do
+    command -v "$tool" >/dev/null || { echo "scripts/demo.sh: missing $tool (.ci/run installs what is needed)" >&2; exit 1; }
+done
+
+PREFIX=slbdemo                      # namespace names: slbdemo-lb1, slbdemo-client, ...
+NET=192.168.122
+VIP=$NET.10
+declare -A IP=([lb1]=11 [lb2]=12 [be1]=100 [be2]=101 [be3]=102 [client]=50)
+NODES="lb1 lb2 be1 be2 be3 client"
 WORK=$(mktemp -d /tmp/swiftlb-demo.XXXXXX)
 PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT INT TERM
+declare -A PID
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+in_ns() { local n=$1; shift; ip netns exec "$PREFIX-$n" "$@"; }
+
+cleanup() {
+    set +e
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for _ in $(seq 50); do
+        alive=0; for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ $alive = 0 ] && break; sleep 0.1
+    done
+    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+    for n in $NODES net; do ip netns del "$PREFIX-$n" 2>/dev/null; done
+    rm -rf "/etc/netns/$PREFIX-client" "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 say "building swiftlb (release)"
 swift build -c release --product swiftlb 2>&1 | tail -1
-BIN=.build/release/swiftlb
+BIN=$PWD/.build/release/swiftlb
 
-say "starting three stand-in HipChat nodes on 127.0.0.1:28101-28103"
+say "network namespaces on one bridge: lb1 lb2 be1 be2 be3 client in $NET.0/24, VIP $VIP"
+for n in $NODES net; do ip netns del "$PREFIX-$n" 2>/dev/null || true; done
+ip netns add "$PREFIX-net"
+ip -n "$PREFIX-net" link add br0 type bridge stp_state 0 forward_delay 0
+ip -n "$PREFIX-net" link set br0 up
+for n in $NODES; do
+    ip netns add "$PREFIX-$n"
+    in_ns "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    ip -n "$PREFIX-$n" link set lo up
+    ip -n "$PREFIX-net" link add "vb-$n" type veth peer name eth0 netns "$PREFIX-$n"
+    ip -n "$PREFIX-net" link set "vb-$n" master br0 up
+    ip -n "$PREFIX-$n" addr add "$NET.${IP[$n]}/24" dev eth0
+    ip -n "$PREFIX-$n" link set eth0 up
+    printf '  %-7s %s\n' "$n" "$NET.${IP[$n]}"
+done
+
+say "three HipChat stand-ins on port 80 (scripts/node_app.py)"
 for i in 1 2 3; do
-    python3 scripts/node_app.py "node$i" 127.0.0.1 $((28100 + i)) & PIDS+=($!)
+    ip netns exec "$PREFIX-be$i" timeout 600 python3 scripts/node_app.py "node$i" 0.0.0.0 80 & PIDS+=($!)
 done
 for i in 1 2 3; do
-    for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$((28100 + i))/" && break; sleep 0.1; done
+    for _ in $(seq 50); do in_ns client curl -sf -o /dev/null "http://$NET.$((99 + i))/" && break; sleep 0.1; done
 done
 
-say "writing a self-signed hipc.pem for hipchat.example.test (scripts/gen-cert.sh)"
+say "hipc.pem for hipchat.example.test (scripts/gen-cert.sh) and the heartbeat key"
 scripts/gen-cert.sh hipchat.example.test "$WORK/hipc.pem"
+head -c 32 /dev/urandom | base64 > "$WORK/vrrp.key"
+chmod 600 "$WORK/vrrp.key"
 
-# lb.conf as shipped, with the 192.168.122.x nodes, :80, :443, the certificate and the
-# control socket moved to this demo's loopback ports and directory.
-sed -e 's/192\.168\.122\.100:80/127.0.0.1:28101/' \
-    -e 's/192\.168\.122\.101:80/127.0.0.1:28102/' \
-    -e 's/192\.168\.122\.102:80/127.0.0.1:28103/' \
-    -e 's/^\(    bind \):80$/\1127.0.0.1:28080/' \
-    -e 's/^\(    bind \):443 /\1127.0.0.1:28443 /' \
-    -e "s|/etc/swiftlb/hipc.pem|$WORK/hipc.pem|" \
-    -e "s|/run/swiftlb/admin.sock|$WORK/admin.sock|" lb.conf > "$WORK/lb.conf"
-grep -E '^\s+(bind|server)' "$WORK/lb.conf"
-
-say "swiftlb check -c lb.conf"
-"$BIN" check -c "$WORK/lb.conf"
-
-say "starting swiftlb on 127.0.0.1:28080 (redirects to https) and 127.0.0.1:28443 (TLS)"
-"$BIN" run -c "$WORK/lb.conf" > "$WORK/access.log" 2> "$WORK/swiftlb.log" & LB=$!; PIDS+=($LB)
-for _ in $(seq 50); do curl -sf -o /dev/null -k https://127.0.0.1:28443/ && break; sleep 0.1; done
-
-say "http://hipchat.example.test/ answers with a redirect to https"
-curl -s -o /dev/null -D - --resolve hipchat.example.test:28080:127.0.0.1 http://hipchat.example.test:28080/ | grep -iE "^HTTP|^location"
-
-CURL=(curl -s --max-time 5 --cacert "$WORK/hipc.pem" --resolve hipchat.example.test:28443:127.0.0.1)
-URL=https://hipchat.example.test:28443/
-say "three browsers, each without a cookie: leastconn spreads them, SwiftLB pins each with a cookie"
-for b in 1 2 3; do
-    "${CURL[@]}" -c "$WORK/browser$b.jar" "$URL"
+# lb.conf as shipped, with its paths moved into this demo's directory. lb2 is the same file
+# with priority 100 and the two heartbeat addresses swapped. Each instance names itself in a
+# response header so the client can tell who answered.
+for n in lb1 lb2; do
+    sed -e "s|/etc/swiftlb/hipc.pem|$WORK/hipc.pem|" \
+        -e "s|/etc/swiftlb/vrrp.key|$WORK/vrrp.key|" \
+        -e "s|/run/swiftlb/admin.sock|$WORK/$n.sock|" \
+        -e "s|^global$|global\n    pidfile $WORK/$n.pid|" \
+        -e "s|^frontend hipchat_https$|frontend hipchat_https\n    http-response set-header X-SwiftLB-Node $n|" \
+        lb.conf > "$WORK/$n.conf"
 done
-say "each browser again, three times, with its cookie: always the same node"
-for b in 1 2 3; do
-    for _ in 1 2 3; do "${CURL[@]}" -b "$WORK/browser$b.jar" "$URL"; done
+sed -i -e 's/^    priority 150$/    priority 100/' \
+       -e "s/^    unicast_src_ip $NET.11$/    unicast_src_ip $NET.12/" \
+       -e "s/^    unicast_peer $NET.12$/    unicast_peer $NET.11/" "$WORK/lb2.conf"
+echo "lb2.conf differs from lb1.conf in:"
+{ diff "$WORK/lb1.conf" "$WORK/lb2.conf" || true; } | grep '^>' | sed 's/^> /  /'
+"$BIN" check -c "$WORK/lb1.conf" && "$BIN" check -c "$WORK/lb2.conf"
+
+say "starting swiftlb in lb2 (priority 100), then in lb1 (priority 150)"
+for n in lb2 lb1; do
+    ip netns exec "$PREFIX-$n" timeout 600 "$BIN" run -c "$WORK/$n.conf" > "$WORK/$n.access.log" 2> "$WORK/$n.log" & PIDS+=($!); PID[$n]=$!
+    for _ in $(seq 100); do [ -s "$WORK/$n.pid" ] && break; sleep 0.1; done
+    [ -s "$WORK/$n.pid" ] || { echo "swiftlb in $n did not start:"; cat "$WORK/$n.log"; exit 1; }
+done
+for _ in $(seq 100); do ip -n "$PREFIX-lb1" -4 addr show dev eth0 | grep -q "inet $VIP/" && break; sleep 0.1; done
+ip -n "$PREFIX-lb1" -4 addr show dev eth0 | grep -q "inet $VIP/" || { echo "lb1 did not take the VIP"; cat "$WORK/lb1.log"; exit 1; }
+grep -h "vrrp hipchat_vip:" "$WORK/lb2.log" "$WORK/lb1.log" | sed 's/^/  /'
+echo "  VIP on: lb1 [$(ip -n "$PREFIX-lb1" -4 -br addr show dev eth0 | cut -c33-)], lb2 [$(ip -n "$PREFIX-lb2" -4 -br addr show dev eth0 | cut -c33-)]"
+
+say "the client resolves hipchat.example.test to the VIP (/etc/netns/$PREFIX-client/hosts)"
+mkdir -p "/etc/netns/$PREFIX-client"
+printf '127.0.0.1\tlocalhost\n%s\thipchat.example.test\n' "$VIP" > "/etc/netns/$PREFIX-client/hosts"
+in_ns client getent hosts hipchat.example.test | sed 's/^/  /'
+CURL=(curl -s --max-time 5 --cacert "$WORK/hipc.pem")
+
+say "from the client: http:// redirects, https://hipchat.example.test/ answers through lb1"
+in_ns client "${CURL[@]}" -o /dev/null -D - http://hipchat.example.test/ | grep -iE "^HTTP|^location" | sed 's/^/  /'
+for _ in 1 2 3; do
+    in_ns client "${CURL[@]}" -D "$WORK/h" https://hipchat.example.test/ | sed 's/^/  /'
+    grep -i "^x-swiftlb-node" "$WORK/h" | sed 's/^/    /'
 done
 
-say "stopping node2"
-kill "${PIDS[1]}"; wait "${PIDS[1]}" 2>/dev/null || true
-printf 'status codes seen by the three browsers right after: '
-for b in 1 2 3; do
-    "${CURL[@]}" -o /dev/null -w '%{http_code} ' -b "$WORK/browser$b.jar" -c "$WORK/browser$b.jar" "$URL"
-done
-echo "(node2's browser is redispatched: the refused connection is retried on another node)"
-for _ in $(seq 50); do grep -q "node2 is DOWN" "$WORK/swiftlb.log" && break; sleep 0.2; done
-grep "is DOWN" "$WORK/swiftlb.log" | tail -1
-say "the browsers again: node2's browser now sticks to its new node"
-for b in 1 2 3; do "${CURL[@]}" -b "$WORK/browser$b.jar" "$URL"; done
+say "the client fetches https://hipchat.example.test/ every 10 ms; stopping lb1 (SIGTERM)"
+ip netns exec "$PREFIX-client" timeout 60 python3 scripts/vip_probe.py https://hipchat.example.test/ --cafile "$WORK/hipc.pem" \
+    --header X-SwiftLB-Node --out "$WORK/probe.txt" --duration 30 & PROBE=$!; PIDS+=($PROBE)
+for _ in $(seq 100); do grep -q " lb1$" "$WORK/probe.txt" 2>/dev/null && break; sleep 0.05; done
+sleep 1
+T_STOP=$(date +%s.%N)
+kill -TERM "${PID[lb1]}"
+for _ in $(seq 200); do [ "$(tail -n1 "$WORK/probe.txt" | awk '{print $3}')" = lb2 ] && break; sleep 0.05; done
+wait "${PID[lb1]}" 2>/dev/null && echo "  lb1 exited with status 0"
+sleep 1
+kill "$PROBE"; wait "$PROBE" 2>/dev/null || true
+python3 - "$WORK/probe.txt" "$T_STOP" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if len(l.split()) == 3]
+t_stop = float(sys.argv[2])
+after = [r for r in rows if float(r[0]) >= t_stop]
+first_lb2 = next((float(r[0]) for r in after if r[2] == "lb2"), None)
+last_lb1 = max((float(r[1]) for r in rows if r[2] == "lb1"), default=None)
+failed = [r[2] for r in after if r[2].startswith("FAIL")]
+print(f"  {len(rows)} requests in all, {len(after)} after SIGTERM; answered by lb1 until "
+      f"{(last_lb1 - t_stop) * 1000:+.0f} ms, by lb2 from {(first_lb2 - t_stop) * 1000:+.0f} ms after SIGTERM"
+      if first_lb2 and last_lb1 else "  lb2 never answered")
+print(f"  failed requests: {len(failed)} {sorted(set(failed)) if failed else ''}")
+PY
 
-say "access log (HAProxy httplog format)"
-sleep 0.2
-tail -n 8 "$WORK/access.log"
+say "and once more by hand: https://hipchat.example.test/ now answers through lb2"
+in_ns client "${CURL[@]}" -D "$WORK/h" https://hipchat.example.test/ | sed 's/^/  /' || echo "  (the request failed)"
+grep -i "^x-swiftlb-node" "$WORK/h" | sed 's/^/    /'
+echo "  VIP on: lb1 [$(ip -n "$PREFIX-lb1" -4 -br addr show dev eth0 | cut -c33-)], lb2 [$(ip -n "$PREFIX-lb2" -4 -br addr show dev eth0 | cut -c33-)]"
 
-say "SIGTERM: graceful stop"
-kill -TERM "$LB"
-wait "$LB" && echo "swiftlb exited with status 0"
-tail -n 2 "$WORK/swiftlb.log"
+say "what the two instances logged about the VIP"
+grep -h "vrrp hipchat_vip:\|SIGTERM\|stopped" "$WORK/lb1.log" | sed 's/^/  lb1: /'
+grep -h "vrrp hipchat_vip:" "$WORK/lb2.log" | sed 's/^/  lb2: /'
+
+say "swiftlb ctl -s lb2.sock show vrrp"
+"$BIN" ctl -s "$WORK/lb2.sock" show vrrp | sed 's/^/  /'
+say "done; tearing the namespaces down"

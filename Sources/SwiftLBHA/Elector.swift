@@ -210,7 +210,9 @@ public struct Elector: Sendable {
         masterResigned = false
         lastTransitionReason = reason
         preemptAt = nil
-        return [.sendAdvert(priority: priority), .addVIP, .gratuitousARP, .notify(.master, reason: reason),
+        // Address and ARP first, heartbeat last: the old owner lets go of the VIP the moment it
+        // hears us, and by then the clients have already been told where it went.
+        return [.addVIP, .gratuitousARP, .sendAdvert(priority: priority), .notify(.master, reason: reason),
                 .armTimer(at: now + settings.advertInterval)]
     }
 

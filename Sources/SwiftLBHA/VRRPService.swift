@@ -147,7 +147,7 @@ public final class VRRPService: @unchecked Sendable {
             loop.scheduleTask(in: .nanoseconds(bound)) { [self] in
                 guard resignDone != nil else { return }
                 if elector.isResigning { logger.warning("vrrp \(settings.name): the peer did not take over within \(bound / 1_000_000) ms; releasing the VIP anyway") }
-                perform(elector.stop(now: now()), releaseAtOnce: true)
+                perform(elector.stop(now: now()))
                 releaseNow()
                 finishResignIfDone()
             }
@@ -181,6 +181,7 @@ public final class VRRPService: @unchecked Sendable {
         guard heartbeat.sender == IPv4.number(source) else { return drop(.unknownSender(IPv4.text(heartbeat.sender)), from: source) }
         if case .failure(let why) = replay.admit(heartbeat, wallClockMilliseconds: wallClockMilliseconds()) { return drop(why, from: source) }
         status.withLockedValue { $0.peer = PeerStatus(address: source, priority: heartbeat.priority, lastHeard: .now()) }
+        if heartbeat.priority > 0, pendingRelease != nil, elector.state != .master { releaseNow() }  // the peer took over
         let advert = Elector.Advert(priority: heartbeat.priority, advertInterval: Int64(heartbeat.intervalMilliseconds) * 1_000_000,
                                     sender: heartbeat.sender)
         perform(elector.heartbeat(advert, now: now()))
@@ -217,16 +218,17 @@ public final class VRRPService: @unchecked Sendable {
         let reason = reasons.first
         if reason != faultReason {
             faultReason = reason
-            perform(elector.faultChanged(reason: reason, now: Int64(now)))
+            perform(elector.faultChanged(reason: reason, now: Int64(now)), awaitPeer: true)
         }
     }
 
     // MARK: actions
 
-    /// Runs the elector's actions. Giving the VIP up is deferred by a short grace when a peer
-    /// is taking over, so a connection that reaches us before the peer's gratuitous ARP
-    /// reaches the client still finds the address here.
-    private func perform(_ actions: [Elector.Action], releaseAtOnce: Bool = false) {
+    /// Runs the elector's actions. Giving the VIP up is immediate when it follows the new
+    /// master's heartbeat (its gratuitous ARP went out before it). Entering FAULT passes
+    /// `awaitPeer`: keep the address until the peer's first heartbeat as master (or a short
+    /// bound), so the clients are never sent to a node without it.
+    private func perform(_ actions: [Elector.Action], awaitPeer: Bool = false) {
         for action in actions {
             switch action {
             case .sendAdvert(let priority):
@@ -239,7 +241,7 @@ public final class VRRPService: @unchecked Sendable {
                 }
                 vipHeld = true
             case .removeVIP:
-                if releaseAtOnce { releaseNow() } else { releaseAfterGrace() }
+                if awaitPeer { releaseWhenPeerIsMaster() } else { releaseNow() }
             case .gratuitousARP:
                 announce()
             case .notify(let state, let reason):
@@ -254,11 +256,11 @@ public final class VRRPService: @unchecked Sendable {
         }
     }
 
-    private var releaseGrace: Int64 { min(max(2 * settings.advertInterval.nanoseconds, 50_000_000), 1_000_000_000) }
-
-    private func releaseAfterGrace() {
+    private func releaseWhenPeerIsMaster() {
         guard pendingRelease == nil else { return }
-        pendingRelease = loop.scheduleTask(in: .nanoseconds(releaseGrace)) { [self] in
+        // The peer takes over after its Skew_Time (< one interval): wait a little longer.
+        let bound = min(max(2 * settings.advertInterval.nanoseconds, 50_000_000), 2_000_000_000)
+        pendingRelease = loop.scheduleTask(in: .nanoseconds(bound)) { [self] in
             pendingRelease = nil
             if elector.state != .master { releaseNow() }
             finishResignIfDone()

@@ -132,8 +132,8 @@ final class VIPLab {
     func startProbe(_ name: String = "probe") throws -> Probe {
         let out = dir.file("\(name).txt")
         FileManager.default.createFile(atPath: out, contents: nil)
-        let process = try spawn("client", name, ["python3", Paths.fixtures.appendingPathComponent("vip_probe.py").path,
-                                                 Self.vip, "8080", "/whoami", "--out", out, "--duration", "60"])
+        let process = try spawn("client", name, ["python3", Paths.repository.appendingPathComponent("scripts/vip_probe.py").path,
+                                                 "http://\(Self.vip):8080/whoami", "--out", out, "--duration", "60"])
         helpers.append(process)
         return Probe(process: process, path: out)
     }
