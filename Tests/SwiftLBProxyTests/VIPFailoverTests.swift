@@ -161,4 +161,23 @@ final class VIPFailoverTests: XCTestCase {
         XCTAssertTrue(lab.instances["lb1"]!.stderr.contains("has not answered for"), lab.instances["lb1"]!.stderr)
         XCTAssertTrue(lab.waitForHolders(["lb1"]), "the loop answers again: lb1 takes the VIP back")
     }
+
+    func testWithoutCapabilitiesItSaysSoAtStart() throws {
+        guard VIPLab.shell("command -v setpriv").status == 0 else { return XCTFail("setpriv (util-linux) is needed") }
+        // A VIP-only configuration, run as root without CAP_NET_ADMIN and CAP_NET_RAW.
+        let conf = try lab.dir.write("nobody.conf", """
+            vrrp v
+                interface veth0
+                virtual_router_id 9
+                virtual_ipaddress \(VIPLab.vip)/24
+                unicast_peer \(lab.address("lb2"))
+                auth_key_file \(lab.dir.file("vrrp.key"))
+            """)
+        let run = VIPLab.shell("ip netns exec \(lab.ns("lb1")) setpriv --bounding-set=-net_admin,-net_raw timeout 20 \(Paths.swiftlb) run -c \(conf)")
+        XCTAssertEqual(run.status, 1, run.out + run.err)
+        XCTAssertTrue(run.err.contains("vrrp v: not permitted to remove \(VIPLab.vip)/24 on veth0: SwiftLB needs CAP_NET_ADMIN"), run.err)
+        let noRaw = VIPLab.shell("ip netns exec \(lab.ns("lb1")) setpriv --bounding-set=-net_raw timeout 20 \(Paths.swiftlb) run -c \(conf)")
+        XCTAssertEqual(noRaw.status, 1, noRaw.out + noRaw.err)
+        XCTAssertTrue(noRaw.err.contains("vrrp v: cannot open a packet socket: SwiftLB needs CAP_NET_RAW"), noRaw.err)
+    }
 }
