@@ -125,14 +125,17 @@ public struct ReplayGuard: Sendable {
     }
 }
 
-/// Sequence numbers that keep increasing across restarts: wall-clock milliseconds in the high
-/// bits, a counter in the low 20 (a million heartbeats per millisecond before they collide).
+/// Sequence numbers that keep increasing across restarts and follow the wall clock: the
+/// clock's milliseconds in the high bits, a counter in the low 20 for heartbeats sent within
+/// the same millisecond. Following the clock matters: receivers drop a sequence whose time is
+/// more than a minute old (a replayed capture), so a sender that has run for an hour must
+/// not still be stamping its start time.
 public struct SequenceSource: Sendable {
-    private var next: UInt64
-    public init(wallClockMilliseconds: UInt64) { next = wallClockMilliseconds << 20 }
-    public mutating func take() -> UInt64 {
-        defer { next += 1 }
-        return next
+    private var last: UInt64 = 0
+    public init() {}
+    public mutating func take(wallClockMilliseconds now: UInt64) -> UInt64 {
+        last = max(last + 1, now << 20)
+        return last
     }
 }
 

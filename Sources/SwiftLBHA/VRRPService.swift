@@ -50,7 +50,7 @@ public final class VRRPService: @unchecked Sendable {
     private var channel: (any Channel)?
     private var elector: Elector
     private var replay = ReplayGuard()
-    private var sequences: SequenceSource
+    private var sequences = SequenceSource()
     private var timer: Scheduled<Void>?
     private var tick: RepeatedTask?
     private var garpRefresh: RepeatedTask?
@@ -81,7 +81,6 @@ public final class VRRPService: @unchecked Sendable {
         electorSettings.preempt = settings.preempt
         electorSettings.preemptDelay = settings.preemptDelay.nanoseconds
         self.elector = Elector(settings: electorSettings)
-        self.sequences = SequenceSource(wallClockMilliseconds: UInt64(wallClockMilliseconds()))
         self.status = NIOLockedValueBox(VRRPStatus(priority: UInt8(settings.priority)))
     }
 
@@ -281,7 +280,7 @@ public final class VRRPService: @unchecked Sendable {
     private func send(priority: UInt8) {
         let beat = Heartbeat(routerID: UInt8(settings.virtualRouterID), priority: priority,
                              intervalMilliseconds: UInt32(settings.advertInterval.milliseconds), sender: localNumber,
-                             sequence: sequences.take())
+                             sequence: sequences.take(wallClockMilliseconds: UInt64(wallClockMilliseconds())))
         let bytes = codec.encode(beat)
         for peer in settings.unicastPeers {
             guard let error = sender.send(bytes, to: peer, port: settings.udpPort) else { continue }

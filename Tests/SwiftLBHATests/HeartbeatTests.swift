@@ -49,11 +49,22 @@ final class HeartbeatTests: XCTestCase {
         XCTAssertEqual(fresh.admit(recent, wallClockMilliseconds: now), .success(recent))
     }
 
-    func testSequencesIncreaseAcrossARestart() {
-        var before = SequenceSource(wallClockMilliseconds: 1_000_000)
-        let a = before.take(), b = before.take()
-        var after = SequenceSource(wallClockMilliseconds: 1_000_001)  // restarted 1 ms later
+    func testSequencesIncreaseAcrossARestartAndWithinAMillisecond() {
+        var before = SequenceSource()
+        let a = before.take(wallClockMilliseconds: 1_000_000), b = before.take(wallClockMilliseconds: 1_000_000)
+        var after = SequenceSource()  // restarted 1 ms later
         XCTAssertLessThan(a, b)
-        XCTAssertLessThan(b, after.take())
+        XCTAssertLessThan(b, after.take(wallClockMilliseconds: 1_000_001))
+    }
+
+    /// A sender that has run for an hour is not stale: its sequences carry the current time.
+    func testALongRunningSendersHeartbeatsAreNotStale() {
+        var source = SequenceSource()
+        let start: UInt64 = 1_800_000_000_000
+        _ = source.take(wallClockMilliseconds: start)
+        let now = start + 3_600_000
+        var guardian = ReplayGuard()
+        let late = beat(source.take(wallClockMilliseconds: now))
+        XCTAssertEqual(guardian.admit(late, wallClockMilliseconds: Int64(now) + 5), .success(late))
     }
 }
