@@ -43,6 +43,17 @@ final class VIPFailoverTests: XCTestCase {
         let status = lab.vrrpStatus("lb2")
         XCTAssertTrue(status.contains("state: MASTER"), status)
         XCTAssertTrue(status.contains("the master resigned (priority 0)"), status)
+        // keepalived's notify arguments, in order, from both instances (the scripts run
+        // asynchronously: wait for the last ones).
+        _ = waitUntil(timeout: 5) { [lab] in
+            lab!.notifications.contains("lb2 INSTANCE lab_vip MASTER 100") && lab!.notifications.contains("lb1 INSTANCE lab_vip STOP 150")
+        }
+        let notes = lab.notifications
+        XCTAssertTrue(notes.contains("lb1 INSTANCE lab_vip MASTER 150"), "\(notes)")
+        XCTAssertTrue(notes.contains("lb1 INSTANCE lab_vip STOP 150"), "\(notes)")
+        let lb2 = notes.filter { $0.hasPrefix("lb2 ") }
+        XCTAssertEqual(Array(lb2.suffix(2)), ["lb2 INSTANCE lab_vip BACKUP 100", "lb2 INSTANCE lab_vip MASTER 100"], "\(notes)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: lab.dir.file("lb2.was-master")), "notify_master ran")
 
         let back = Date().timeIntervalSince1970
         try lab.startSwiftLB("lb1")

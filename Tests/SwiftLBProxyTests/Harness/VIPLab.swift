@@ -44,6 +44,8 @@ final class VIPLab {
                 ip -n \(n) link set veth0 up
                 """)
         }
+        // keepalived-style notify: every transition appends "NODE INSTANCE NAME STATE PRIORITY".
+        _ = try dir.write("notify.sh", "echo \"$@\" >> \(dir.file("notify.log"))\n")
         _ = try dir.write("vrrp.key", key + "\n")
         chmod(dir.file("vrrp.key"), 0o600)
         // Bounded wait for the links (DAD-free IPv4 is quick, but the bridge port needs a moment).
@@ -84,6 +86,8 @@ final class VIPLab {
                 unicast_peer \(peer)
                 virtual_ipaddress \(Self.vip)/24
                 auth_key_file \(dir.file("vrrp.key"))
+                notify "/bin/sh \(dir.file("notify.sh")) \(node)"
+                notify_master "touch \(dir.file("\(node).was-master"))"
             \(extraVRRP)
             """
     }
@@ -121,6 +125,11 @@ final class VIPLab {
 
     func waitForHolders(_ expected: [String], timeout: TimeInterval = 10) -> Bool {
         waitUntil(timeout: timeout) { self.holders() == expected } != nil
+    }
+
+    /// What the notify scripts recorded, one transition per line.
+    var notifications: [String] {
+        ((try? String(contentsOfFile: dir.file("notify.log"), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
     /// `swiftlb ctl show vrrp` of a node.
