@@ -8,11 +8,28 @@ final class CommandLineTests: XCTestCase {
         // The sample names /etc/swiftlb/hipc.pem; check it with a certificate made here.
         let pem = dir.file("hipc.pem")
         XCTAssertEqual(runCommand(Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path, ["hipchat.example.test", pem]).status, 0)
+        // …and /etc/swiftlb/vrrp.key, the heartbeat key, which `check` reads too.
+        let key = try dir.write("vrrp.key", "0123456789abcdef0123456789abcdef\n")
+        chmod(key, 0o600)
         let sample = try String(contentsOf: Paths.repository.appendingPathComponent("lb.conf"), encoding: .utf8)
-        let samplePath = try dir.write("lb.conf", sample.replacingOccurrences(of: "/etc/swiftlb/hipc.pem", with: pem))
+        let samplePath = try dir.write("lb.conf", sample.replacingOccurrences(of: "/etc/swiftlb/hipc.pem", with: pem)
+            .replacingOccurrences(of: "/etc/swiftlb/vrrp.key", with: key))
         let ok = runCommand(Paths.swiftlb, ["check", "-c", samplePath])
         XCTAssertEqual(ok.status, 0, ok.err)
         XCTAssertTrue(ok.out.contains("Configuration file is valid"))
+        XCTAssertEqual(ok.err, "", "no warning for the sample")
+
+        // A short key, or one others can read: named with the file and line of auth_key_file.
+        let keyLine = sample.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("auth_key_file") }! + 1
+        try "short\n".write(toFile: key, atomically: false, encoding: .utf8)
+        let short = runCommand(Paths.swiftlb, ["check", "-c", samplePath])
+        XCTAssertEqual(short.status, 1)
+        XCTAssertTrue(short.err.contains("lb.conf:\(keyLine): 'auth_key_file': the key in '\(key)' has 5 bytes; use at least 16"), short.err)
+        try "0123456789abcdef0123456789abcdef\n".write(toFile: key, atomically: false, encoding: .utf8)
+        chmod(key, 0o644)
+        let open = runCommand(Paths.swiftlb, ["check", "-c", samplePath])
+        XCTAssertEqual(open.status, 0, open.err)
+        XCTAssertTrue(open.err.contains("[WARNING] \(samplePath):\(keyLine): 'auth_key_file': '\(key)' can be read by other users (mode 644); chmod 600 it"), open.err)
 
         let broken = try dir.write("broken.conf", "frontend fe\n    bind :80\n    default_backend app\nbackend app\n    balanse roundrobin\n")
         let bad = runCommand(Paths.swiftlb, ["check", "-c", broken])
