@@ -135,11 +135,14 @@ t_stop = float(sys.argv[2])
 after = [r for r in rows if float(r[0]) >= t_stop]
 first_lb2 = next((float(r[0]) for r in after if r[2] == "lb2"), None)
 last_lb1 = max((float(r[1]) for r in rows if r[2] == "lb1"), default=None)
-failed = [r[2] for r in after if r[2].startswith("FAIL")]
+refused = [r[2] for r in after if r[2].startswith("FAIL:connect_")]
+reset = [r[2] for r in after if r[2].startswith("FAIL") and not r[2].startswith("FAIL:connect_")]
 print(f"  {len(rows)} requests in all, {len(after)} after SIGTERM; answered by lb1 until "
       f"{(last_lb1 - t_stop) * 1000:+.0f} ms, by lb2 from {(first_lb2 - t_stop) * 1000:+.0f} ms after SIGTERM"
       if first_lb2 and last_lb1 else "  lb2 never answered")
-print(f"  failed requests: {len(failed)} {sorted(set(failed)) if failed else ''}")
+print(f"  connections refused or unanswered: {len(refused)} {sorted(set(refused)) if refused else ''}")
+print(f"  requests reset in flight: {len(reset)}" + (" (open on lb1 when the client's ARP entry moved to lb2:"
+      " VRRP moves the address, not open connections)" if reset else ""))
 PY
 
 say "and once more by hand: https://hipchat.example.test/ now answers through lb2"

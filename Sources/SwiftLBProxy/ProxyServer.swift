@@ -53,7 +53,13 @@ public final class ProxyServer: Sendable {
             for (bind, tls) in frontend.binds {
                 let channel: any Channel
                 do {
-                    channel = try await makeBootstrap(frontend, tls: tls).bind(host: bind.host, port: bind.port).get()
+                    var bootstrap = makeBootstrap(frontend, tls: tls)
+                    if vipAddresses.contains(bind.host) {
+                        // A bind on the VIP must work on the backup too, which does not hold it
+                        // yet (HAProxy + keepalived need net.ipv4.ip_nonlocal_bind=1 for this).
+                        bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .init(IPPROTO_IP), name: 15 /* IP_FREEBIND */), value: 1)
+                    }
+                    channel = try await bootstrap.bind(host: bind.host, port: bind.port).get()
                 } catch {
                     throw ConfigError(file: runtime.configuration.file, line: bind.line, keyword: "bind",
                                       message: "frontend '\(frontend.name)': cannot bind \(bind.host):\(bind.port): \(error)")
@@ -63,6 +69,9 @@ public final class ProxyServer: Sendable {
             }
         }
     }
+
+    /// The `vrrp` section's addresses: binds on them may precede owning them.
+    private var vipAddresses: Set<String> { Set(runtime.configuration.vrrp?.virtualAddresses.map(\.address) ?? []) }
 
     /// The data path's event loops, for the other services of the process (control socket).
     public var eventLoopGroup: any EventLoopGroup { group }

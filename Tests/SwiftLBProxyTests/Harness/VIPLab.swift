@@ -60,7 +60,8 @@ final class VIPLab {
         guard r.status == 0 else { throw XCTSkip("lab setup failed (\(command)): \(r.err)") }
     }
 
-    /// lb.conf for one node: frontend :8080 → its own stream_server, and the vrrp section.
+    /// lb.conf for one node: frontend VIP:8080 (bound before the node holds the VIP) → its own
+    /// stream_server, and the vrrp section.
     func config(_ node: String, advertInterval: String = "100ms", extraVRRP: String = "") -> String {
         let peer = node == "lb1" ? address("lb2") : address("lb1")
         return """
@@ -73,7 +74,7 @@ final class VIPLab {
                 timeout client 5s
                 timeout server 5s
             frontend web
-                bind :8080
+                bind \(Self.vip):8080
                 default_backend local
             backend local
                 server app 127.0.0.1:\(node == "lb1" ? 9101 : 9102) check inter 100ms fall 2 rise 1
