@@ -191,4 +191,17 @@ final class VIPFailoverTests: XCTestCase {
         XCTAssertEqual(noRaw.status, 1, noRaw.out + noRaw.err)
         XCTAssertTrue(noRaw.err.contains("vrrp v: cannot open a packet socket: SwiftLB needs CAP_NET_RAW"), noRaw.err)
     }
+
+    /// `garp_master_refresh`: a steady master re-announces the VIP; without it, it stays quiet.
+    func testGarpMasterRefreshReannouncesWhileMaster() throws {
+        let forge = Paths.fixtures.appendingPathComponent("heartbeat_forge.py").path
+        _ = try startPair(extraVRRP: "    garp_master_refresh 200ms\n    garp_master_repeat 2")
+        usleep(500_000)  // past the takeover bursts
+        let count = VIPLab.shell("ip netns exec \(lab.bridge) python3 \(forge) count-garp vb-lb1 \(VIPLab.vip) 1.1")
+        XCTAssertEqual(count.status, 0, count.err)
+        // 1.1 s at one burst of 2 every 200 ms: 5 bursts, give or take one at either end.
+        XCTAssertTrue((8...12).contains(Int(count.out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1), "GARPs from lb1: \(count.out)")
+        let fromBackup = VIPLab.shell("ip netns exec \(lab.bridge) python3 \(forge) count-garp vb-lb2 \(VIPLab.vip) 0.5")
+        XCTAssertEqual(fromBackup.out.trimmingCharacters(in: .whitespacesAndNewlines), "0", "a backup never announces the VIP")
+    }
 }
