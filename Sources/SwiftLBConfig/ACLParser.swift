@@ -76,7 +76,7 @@ struct ACLParser {
 
     private static func suggestion(_ word: String) -> String {
         let all = Array(plainFetches.keys) + Array(headerFetches.keys)
-        return nearestKeyword(to: word, in: all).map { " (did you mean '\($0)'?)" } ?? ""
+        return didYouMean(word, in: all)
     }
 
     /// ACLs every proxy knows without declaring them.
@@ -117,7 +117,7 @@ struct ACLParser {
                 i = close + 1
             } else {
                 guard let found = acls[word] ?? predefined[word] else {
-                    let near = nearestKeyword(to: word, in: Array(acls.keys)).map { " (did you mean '\($0)'?)" } ?? ""
+                    let near = didYouMean(word, in: Array(acls.keys))
                     throw ParseFailure("no ACL named '\(word)' is declared before this line\(near)")
                 }
                 acl = found

@@ -25,6 +25,12 @@ public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
     public var description: String { errors.map(\.description).joined(separator: "\n") }
 }
 
+/// " (did you mean 'X'?)" for the nearest candidate, or "" when none is near: the suffix
+/// every "unknown …" message of the parser ends with.
+func didYouMean(_ word: String, in candidates: [String]) -> String {
+    nearestKeyword(to: word, in: candidates).map { " (did you mean '\($0)'?)" } ?? ""
+}
+
 /// The smallest edit distance wins; ties go to the earlier (more common) keyword.
 /// Used only for error messages, so clarity beats speed.
 func nearestKeyword(to word: String, in candidates: [String]) -> String? {

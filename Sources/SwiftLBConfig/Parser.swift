@@ -87,7 +87,7 @@ final class SectionParser {
         case .skipped:
             return  // the section header was already reported
         case .none:
-            let near = nearestKeyword(to: keyword, in: Keywords.sections).map { " (did you mean '\($0)'?)" } ?? ""
+            let near = didYouMean(keyword, in: Keywords.sections)
             fail(line, "keyword outside of any section; expected a section such as 'global', 'defaults', 'frontend', 'backend' or 'listen'\(near)")
         case .global:
             globalKeyword(line)
@@ -239,7 +239,7 @@ final class SectionParser {
 
     private func unknown(_ line: ConfigLine, candidates: [String], section: String) {
         let keyword = line.words[0]
-        let near = nearestKeyword(to: keyword, in: candidates + Keywords.sections).map { " (did you mean '\($0)'?)" } ?? ""
+        let near = didYouMean(keyword, in: candidates + Keywords.sections)
         fail(line, "unknown keyword in '\(section)' section\(near)")
     }
 
@@ -317,7 +317,7 @@ final class SectionParser {
             } else if let reason = Keywords.pendingBalance[word.split(separator: "(").first.map(String.init) ?? word] {
                 fail(line, "algorithm '\(word)': \(reason)")
             } else {
-                let near = nearestKeyword(to: word, in: Keywords.balanceAlgorithms).map { " (did you mean '\($0)'?)" } ?? ""
+                let near = didYouMean(word, in: Keywords.balanceAlgorithms)
                 fail(line, "unknown algorithm '\(word)'\(near); supported: \(Keywords.balanceAlgorithms.joined(separator: ", "))")
             }
         case "cookie": cookie(line)
@@ -327,7 +327,7 @@ final class SectionParser {
                 if word == "all-retryable-errors" { conditions.formUnion(RetryCondition.allCases); continue }
                 guard let c = RetryCondition(rawValue: word) else {
                     let known = RetryCondition.allCases.map(\.rawValue) + ["all-retryable-errors"]
-                    let near = nearestKeyword(to: word, in: known).map { " (did you mean '\($0)'?)" } ?? ""
+                    let near = didYouMean(word, in: known)
                     fail(line, "unsupported retry-on condition '\(word)'\(near); supported: \(known.joined(separator: ", "))"); return
                 }
                 conditions.insert(c)
@@ -406,7 +406,7 @@ final class SectionParser {
                 if let reason = Keywords.pendingBindParameters[param] {
                     fail(line, "bind parameter '\(param)': \(reason)", keyword: "bind")
                 } else {
-                    let near = nearestKeyword(to: param, in: Keywords.bindParameters).map { " (did you mean '\($0)'?)" } ?? ""
+                    let near = didYouMean(param, in: Keywords.bindParameters)
                     fail(line, "unknown bind parameter '\(param)'\(near)", keyword: "bind")
                 }
                 return
@@ -522,7 +522,7 @@ final class SectionParser {
                 if let reason = Keywords.pendingServerParameters[word] {
                     fail(line, "server parameter '\(word)': \(reason)")
                 } else {
-                    let near = nearestKeyword(to: word, in: Keywords.serverParameters + Keywords.pendingServerParameters.keys.sorted()).map { " (did you mean '\($0)'?)" } ?? ""
+                    let near = didYouMean(word, in: Keywords.serverParameters + Keywords.pendingServerParameters.keys.sorted())
                     fail(line, "unknown server parameter '\(word)'\(near)")
                 }
                 return false
@@ -576,7 +576,7 @@ final class SectionParser {
             case "dynamic", "attr", "preserve":
                 fail(line, "cookie option '\(word)' is not supported yet"); return
             default:
-                let near = nearestKeyword(to: word, in: ["indirect", "nocache", "postonly", "httponly", "secure", "domain"]).map { " (did you mean '\($0)'?)" } ?? ""
+                let near = didYouMean(word, in: ["indirect", "nocache", "postonly", "httponly", "secure", "domain"])
                 fail(line, "unknown cookie option '\(word)'\(near)"); return
             }
         }
@@ -638,7 +638,7 @@ final class SectionParser {
         case "comment", "set-var", "unset-var", "send-lf", "send-binary-lf", "action":
             fail(line, "'tcp-check \(verb)' is not supported"); return
         default:
-            let near = nearestKeyword(to: verb, in: ["connect", "send", "send-binary", "expect"]).map { " (did you mean '\($0)'?)" } ?? ""
+            let near = didYouMean(verb, in: ["connect", "send", "send-binary", "expect"])
             fail(line, "unknown 'tcp-check' action '\(verb)'\(near)"); return
         }
         withOptions { $0.tcpCheck = steps }
@@ -689,7 +689,7 @@ final class SectionParser {
         case "connect", "disable-on-404", "send-state", "set-var", "unset-var", "comment":
             fail(line, "'http-check \(verb)' is not supported yet"); return
         default:
-            let near = nearestKeyword(to: verb, in: ["send", "expect"]).map { " (did you mean '\($0)'?)" } ?? ""
+            let near = didYouMean(verb, in: ["send", "expect"])
             fail(line, "unknown 'http-check' action '\(verb)'\(near)"); return
         }
         withOptions { $0.httpCheck = check }
@@ -713,7 +713,7 @@ final class SectionParser {
             if let reason = Keywords.pendingTimeouts[name] {
                 fail(line, "timeout '\(name)': \(reason)")
             } else {
-                let near = nearestKeyword(to: name, in: Keywords.timeouts).map { " (did you mean '\($0)'?)" } ?? ""
+                let near = didYouMean(name, in: Keywords.timeouts)
                 fail(line, "unknown timeout '\(name)'\(near)")
             }
         }
@@ -764,7 +764,7 @@ final class SectionParser {
             if let reason = Keywords.pendingOptions[name] {
                 fail(line, "option '\(name)': \(reason)")
             } else {
-                let near = nearestKeyword(to: name, in: Keywords.options).map { " (did you mean '\($0)'?)" } ?? ""
+                let near = didYouMean(name, in: Keywords.options)
                 fail(line, "unknown option '\(name)'\(near)")
             }
         }
@@ -816,7 +816,7 @@ final class SectionParser {
         guard line.words.count >= 2 else { fail(line, "expects an action: set-header, add-header or del-header"); return }
         let action = line.words[1]
         guard Keywords.httpRequestActions.contains(action) else {
-            let near = nearestKeyword(to: action, in: Keywords.httpRequestActions).map { " (did you mean '\($0)'?)" } ?? ""
+            let near = didYouMean(action, in: Keywords.httpRequestActions)
             fail(line, "unsupported \(response ? "http-response" : "http-request") action '\(action)'\(near)"); return
         }
         var words = line.words.dropFirst(2)
@@ -846,7 +846,7 @@ final class SectionParser {
             guard words.count == 1 else { fail(line, "'del-header' expects one header name"); return }
             rule = .delete(name: words.first!)
         default:
-            let near = nearestKeyword(to: action, in: Keywords.httpRequestActions).map { " (did you mean '\($0)'?)" } ?? ""
+            let near = didYouMean(action, in: Keywords.httpRequestActions)
             fail(line, "unsupported http-request action '\(action)'\(near)"); return
         }
         let headerRule = HeaderRule(action: rule, condition: condition, line: line.number)
@@ -866,7 +866,7 @@ final class SectionParser {
     func finish() {
         finishVRRP()
         for ref in backendReferences where config.backends[ref.name] == nil {
-            let near = nearestKeyword(to: ref.name, in: Array(config.backends.keys)).map { " (did you mean '\($0)'?)" } ?? ""
+            let near = didYouMean(ref.name, in: Array(config.backends.keys))
             errors.append(ConfigError(file: file, line: ref.line, keyword: ref.keyword, message: "no backend named '\(ref.name)'\(near)"))
         }
         var seen: [String: String] = [:]

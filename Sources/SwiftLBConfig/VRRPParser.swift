@@ -105,7 +105,7 @@ extension SectionParser {
             if let reason = Keywords.pendingVRRP[keyword] {
                 fail(line, "not supported: \(reason)")
             } else {
-                let near = nearestKeyword(to: keyword, in: Keywords.vrrp).map { " (did you mean '\($0)'?)" } ?? ""
+                let near = didYouMean(keyword, in: Keywords.vrrp)
                 fail(line, "unknown keyword in 'vrrp' section\(near)")
             }
         }
@@ -125,7 +125,7 @@ extension SectionParser {
             error("auth_key_file", "no heartbeat key: set 'auth_key_file FILE', or write 'auth none' to run unauthenticated on a trusted link")
         }
         for track in v.trackBackends where config.backends[track.backend] == nil {
-            let near = nearestKeyword(to: track.backend, in: Array(config.backends.keys)).map { " (did you mean '\($0)'?)" } ?? ""
+            let near = didYouMean(track.backend, in: Array(config.backends.keys))
             error("track_backend", "no backend named '\(track.backend)'\(near)", line: track.line)
         }
     }

@@ -40,7 +40,7 @@ enum ValueFormatParser {
             if !name.isEmpty && !name.contains(",") { return .header(name.lowercased()) }
         }
         let known = Array(fetches.keys) + ["req.hdr(name)"]
-        let near = nearestKeyword(to: expr, in: known).map { " (did you mean '\($0)'?)" } ?? ""
+        let near = didYouMean(expr, in: known)
         throw ParseFailure("unsupported sample fetch '%[\(expr)]' in '\(text)'\(near)")
     }
 }

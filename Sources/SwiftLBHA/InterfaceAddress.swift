@@ -6,9 +6,9 @@ import Glibc
 /// address heartbeats leave from when `unicast_src_ip` is not written.
 enum IPv4 {
     static func number(_ text: String) -> UInt32? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false).compactMap { UInt8($0) }
-        guard parts.count == 4, text.split(separator: ".", omittingEmptySubsequences: false).count == 4 else { return nil }
-        return parts.reduce(0) { $0 << 8 | UInt32($1) }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false).map { UInt8($0) }
+        guard parts.count == 4, !parts.contains(nil) else { return nil }
+        return parts.reduce(0) { $0 << 8 | UInt32($1!) }
     }
 
     static func text(_ n: UInt32) -> String {

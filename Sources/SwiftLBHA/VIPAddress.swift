@@ -23,9 +23,7 @@ public enum VIPAddress {
     /// Parses "A.B.C.D/N" into network-order bytes and a prefix length.
     static func parse(_ cidr: String) -> ([UInt8], UInt8)? {
         let parts = cidr.split(separator: "/")
-        guard parts.count == 2, let prefix = UInt8(parts[1]), prefix <= 32 else { return nil }
-        let octets = parts[0].split(separator: ".").compactMap { UInt8($0) }
-        guard octets.count == 4, parts[0].split(separator: ".").count == 4 else { return nil }
+        guard parts.count == 2, let prefix = UInt8(parts[1]), prefix <= 32, let octets = IPv4.bytes(String(parts[0])) else { return nil }
         return (octets, prefix)
     }
 

@@ -146,8 +146,10 @@ public final class VRRPService: @unchecked Sendable {
             loop.scheduleTask(in: .nanoseconds(bound)) { [self] in
                 guard resignDone != nil else { return }
                 if elector.isResigning { logger.warning("vrrp \(settings.name): the peer did not take over within \(bound / 1_000_000) ms; releasing the VIP anyway") }
+                pendingRelease?.cancel()
+                pendingRelease = nil
                 perform(elector.stop(now: now()))
-                releaseNow()
+                if vipHeld { releaseNow() }  // a FAULT release that was still waiting for the peer
                 finishResignIfDone()
             }
             finishResignIfDone()

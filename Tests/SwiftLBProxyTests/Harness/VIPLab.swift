@@ -55,7 +55,7 @@ final class VIPLab {
     @discardableResult
     static func shell(_ command: String) -> (status: Int32, out: String, err: String) { runCommand("/bin/sh", ["-c", command]) }
 
-    func run(_ command: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    func run(_ command: String) throws {
         let r = Self.shell(command)
         guard r.status == 0 else { throw XCTSkip("lab setup failed (\(command)): \(r.err)") }
     }
