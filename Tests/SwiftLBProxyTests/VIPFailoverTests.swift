@@ -86,6 +86,9 @@ final class VIPFailoverTests: XCTestCase {
         let probe = try startPair()
         try lab.run("ip -n \(lab.ns("lb1")) link set veth0 down")
         XCTAssertTrue(probe.waitFor(Probe.lb2), "lb2 should answer while lb1's link is down")
+        XCTAssertNotNil(waitUntil(timeout: 5) { self.lab.vrrpStatus("lb1").contains("fault: interface veth0 is down") },
+                        "a master without a link goes FAULT, as keepalived does: \(lab.vrrpStatus("lb1"))")
+        XCTAssertTrue(lab.vrrpStatus("lb1").contains("state: FAULT"), lab.vrrpStatus("lb1"))
         try lab.run("ip -n \(lab.ns("lb1")) link set veth0 up")
         XCTAssertTrue(lab.waitForHolders(["lb1"]), "after the heal only lb1 (higher priority) holds the VIP: \(lab.holders())")
         XCTAssertTrue(probe.waitFor(Probe.lb1), "lb1's gratuitous ARP after the heal brings the client back")

@@ -138,12 +138,15 @@ final class VIPLab {
         runCommand(Paths.swiftlb, ["ctl", "-s", dir.file("\(node).sock"), "show", "vrrp"]).out
     }
 
-    /// Starts the client's probe of http://VIP:8080/whoami every 10 ms (bounded: 60 s).
+    /// Starts the client's probe of http://VIP:8080/whoami every 10 ms (bounded: 60 s, 0.3 s per request).
     func startProbe(_ name: String = "probe") throws -> Probe {
         let out = dir.file("\(name).txt")
         FileManager.default.createFile(atPath: out, contents: nil)
         let process = try spawn("client", name, ["python3", Paths.repository.appendingPathComponent("scripts/vip_probe.py").path,
-                                                 "http://\(Self.vip):8080/whoami", "--out", out, "--duration", "60"])
+                                                 "http://\(Self.vip):8080/whoami", "--out", out, "--duration", "60",
+                                                 // shorter than TCP's 1 s SYN retransmit: a SYN lost while
+                                                 // nobody holds the VIP shows as a failed probe
+                                                 "--timeout", "0.3"])
         helpers.append(process)
         return Probe(process: process, path: out)
     }
