@@ -2,8 +2,8 @@
 import PackageDescription
 
 /// SwiftLB: one process that replaces HAProxy + keepalived in front of an HTTP cluster.
-/// Targets follow docs/architecture in DESIGN.md: C libraries behind thin system-library
-/// targets, one module per concern, one test target per module.
+/// C libraries behind thin system-library targets, one module per concern, one test target
+/// per module (the architecture is described in README.md).
 let package = Package(
     name: "swiftlb",
     platforms: [.macOS(.v13)],

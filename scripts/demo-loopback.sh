@@ -20,8 +20,11 @@ trap cleanup EXIT INT TERM
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+# shellcheck source=scripts/lib/deps.sh
+. scripts/lib/deps.sh
+deps_install build demo
 say "building swiftlb (release)"
-swift build -c release --product swiftlb 2>&1 | tail -1
+deps_build -c release --product swiftlb
 BIN=.build/release/swiftlb
 
 say "starting three stand-in HipChat nodes on 127.0.0.1:28101-28103"
@@ -43,7 +46,9 @@ sed -e 's/192\.168\.122\.100:80/127.0.0.1:28101/' \
     -e 's/^\(    bind \):80$/\1127.0.0.1:28080/' \
     -e 's/^\(    bind \):443 /\1127.0.0.1:28443 /' \
     -e "s|/etc/swiftlb/hipc.pem|$WORK/hipc.pem|" \
-    -e "s|/run/swiftlb/admin.sock|$WORK/admin.sock|" lb.conf > "$WORK/lb.conf"
+    -e "s|/run/swiftlb/admin.sock|$WORK/admin.sock|" \
+    -e '/^# The floating VIP/,$d' lb.conf > "$WORK/lb.conf"
+# (the vrrp section is cut: a VIP needs root and the namespaces of scripts/demo.sh)
 grep -E '^\s+(bind|server)' "$WORK/lb.conf"
 
 say "swiftlb check -c lb.conf"

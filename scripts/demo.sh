@@ -12,9 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "scripts/demo.sh: run as root (it creates network namespaces)" >&2; exit 1; }
-for tool in ip python3 curl openssl swift; do
-    command -v "$tool" >/dev/null || { echo "scripts/demo.sh: missing $tool (.ci/run installs what is needed)" >&2; exit 1; }
-done
+# shellcheck source=scripts/lib/deps.sh
+. scripts/lib/deps.sh
+deps_install build demo || { echo "scripts/demo.sh: cannot install what the demo needs (see above)" >&2; exit 1; }
 
 PREFIX=slbdemo                      # namespace names: slbdemo-lb1, slbdemo-client, ...
 NET=192.168.122
@@ -43,7 +43,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 say "building swiftlb (release)"
-swift build -c release --product swiftlb 2>&1 | tail -1
+deps_build -c release --product swiftlb
 BIN=$PWD/.build/release/swiftlb
 
 say "network namespaces on one bridge: lb1 lb2 be1 be2 be3 client in $NET.0/24, VIP $VIP"
