@@ -37,6 +37,11 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     /// When the first byte of the current request arrived (for the TR timer).
     private var requestStart: NIODeadline?
     private var clientAddress = "-"
+    /// When the sweep first saw this connection closing: a final response that the client
+    /// does not read must not hold the connection past `timeout client`.
+    private var closingSeenAt: NIODeadline?
+    /// Since when the client has not been taking response bytes (its socket buffer full).
+    private var clientStalledSince: NIODeadline?
 
     init(frontend: RuntimeFrontend, loop: LoopState, headGuard: RequestHeadGuard, isTLS: Bool) {
         self.frontend = frontend
@@ -129,6 +134,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
+        clientStalledSince = context.channel.isWritable ? nil : .now()
         if context.channel.isWritable, case .exchanging(let ex) = state {
             ex.upstream?.resumeReading()
         }
@@ -200,9 +206,8 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
         requestStart = nil
 
-        if let problem = RequestValidator.problem(in: head) {
+        guard RequestValidator.problem(in: head) == nil, case .success(let framing) = RequestValidator.framing(of: head) else {
             record.termination = "PR"
-            _ = problem
             respondError(.badRequest, record: record, version: head.version)
             return
         }
@@ -223,7 +228,7 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             return
         }
         record.backend = backend.name
-        var upstreamHead = RequestRewriter.upstreamHead(head, facts: facts, frontend: frontend.config, backend: backend.config)
+        var upstreamHead = RequestRewriter.upstreamHead(head, framing: framing, facts: facts, frontend: frontend.config, backend: backend.config)
         var pinned: RuntimeServer?
         var presented: StickyCookie.Presented?
         if let cookie = backend.config.options.cookie {
@@ -608,10 +613,18 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     ///   request, `timeout http-keep-alive` between requests; 408 if part of a head came,
     ///   a silent close if nothing did;
     /// * exchanging: `timeout server` (nothing from or to the server) and `timeout client`
-    ///   (nothing from the client while its request is incomplete).
+    ///   (nothing from the client while its request is incomplete, or the client not taking
+    ///   response bytes);
+    /// * closing: `timeout client` for the last response to be taken, as HAProxy does for a
+    ///   client that never reads. Every state is under a timeout.
     func checkTimeouts(now: NIODeadline) {
         switch state {
         case .closing:
+            let since = closingSeenAt ?? now
+            closingSeenAt = since
+            if let limit = timeouts.client ?? timeouts.server, now >= since + .nanoseconds(limit.nanoseconds) {
+                context?.channel.close(mode: .all, promise: nil)
+            }
             return
         case .idle:
             let waitingForHead = requestsServed == 0 || requestStart != nil
@@ -670,6 +683,15 @@ final class HTTPProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 ex.log.termination = "sH"
                 fail(ex, .gatewayTimeout)
             }
+            return
+        }
+        if let stalled = clientStalledSince, let client = timeouts.client, now >= stalled + .nanoseconds(client.nanoseconds) {
+            // The client stopped reading the response: HAProxy's client timeout on a write.
+            ex.log.termination = "cD"
+            abandon(ex)
+            writeLog(ex.log)
+            state = .closing
+            context?.close(promise: nil)
             return
         }
         if !ex.requestEnded, let client = timeouts.client, now >= ex.lastClientActivity + .nanoseconds(client.nanoseconds) {

@@ -16,6 +16,9 @@ final class LoopState {
     private var sweeper: RepeatedTask?
     static let sweepInterval = TimeAmount.milliseconds(100)
     static let maxIdlePerServer = 256
+    /// An idle server connection unused this long is closed (HAProxy's `pool-purge-delay`,
+    /// 5 s by default): a burst must not leave hundreds of sockets open on both sides.
+    static let poolPurgeDelay = TimeAmount.seconds(5)
 
     init(eventLoop: any EventLoop, runtime: ProxyRuntime, logFD: Int32) {
         self.eventLoop = eventLoop
@@ -40,6 +43,17 @@ final class LoopState {
         let now = NIODeadline.now()
         // A handler may close (and unregister) during the sweep; iterate over a snapshot.
         for handler in Array(clients.values) { handler.checkTimeouts(now: now) }
+        purgeIdle(now: now)
+    }
+
+    /// Closes pooled connections idle for longer than `poolPurgeDelay` (oldest are first).
+    private func purgeIdle(now: NIODeadline) {
+        let limit = now - Self.poolPurgeDelay
+        for (id, handlers) in idle where handlers.first.map({ $0.parkedAt < limit }) ?? false {
+            let stale = handlers.prefix { $0.parkedAt < limit }
+            idle[id] = Array(handlers.dropFirst(stale.count))
+            for handler in stale { handler.close() }
+        }
     }
 
     /// An idle connection to `server` that is still open, or nil.
@@ -57,6 +71,7 @@ final class LoopState {
         }
         idle[server.id, default: []].append(handler)
         handler.parkedInPool = true
+        handler.parkedAt = .now()
     }
 
     /// Called by an idle connection the server closed, so it is not handed out again.

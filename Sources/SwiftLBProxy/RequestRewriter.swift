@@ -6,22 +6,26 @@ import SwiftLBConfig
 /// Builds the request head a backend receives from the one the client sent.
 ///
 /// Hop-by-hop headers (RFC 9110 §7.6.1) describe the client's connection, not the message, so
-/// they are removed along with every header the client's `Connection` names. Framing headers
-/// (Content-Length, Transfer-Encoding) stay: the encoder re-frames the body from them. The
-/// upstream connection is always HTTP/1.1 keep-alive, whatever the client speaks.
+/// they are removed along with every header the client's `Connection` names — except the
+/// headers that frame the message or name its host, which `Connection` can never remove.
+/// The body framing decided from the client's head (`RequestFraming`) is written last, after
+/// every rule, as the one Content-Length or `Transfer-Encoding: chunked` line the server
+/// sees. The upstream connection is always HTTP/1.1 keep-alive, whatever the client speaks.
 enum RequestRewriter {
     static let hopByHop: Set<String> = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"]
+    /// Named in `Connection`, these stay: removing them would reframe the message (request
+    /// smuggling) or change its target.
+    static let neverHopByHop: Set<String> = ["content-length", "transfer-encoding", "host"]
 
-    static func upstreamHead(_ head: HTTPRequestHead, facts: RequestFacts, frontend: Frontend, backend: Backend) -> HTTPRequestHead {
+    static func upstreamHead(_ head: HTTPRequestHead, framing: RequestFraming, facts: RequestFacts, frontend: Frontend, backend: Backend) -> HTTPRequestHead {
         var headers = head.headers
         var uri = head.uri
         removeHopByHop(&headers)
         // Absolute-form (RFC 9112 §3.2.2): the authority replaces Host, the server gets origin-form.
-        if let schemeEnd = uri.range(of: "://"), !uri.hasPrefix("/") {
-            let rest = uri[schemeEnd.upperBound...]
-            let slash = rest.firstIndex(of: "/") ?? rest.endIndex
-            headers.replaceOrAdd(name: "host", value: String(rest[..<slash]))
-            uri = slash == rest.endIndex ? "/" : String(rest[slash...])
+        if let authority = RequestValidator.absoluteFormAuthority(uri) {
+            headers.replaceOrAdd(name: "host", value: String(authority))
+            let rest = uri[authority.endIndex...]
+            uri = rest.first == "/" ? String(rest) : "/" + rest
         }
         // An HTTP/1.0 client may omit Host; the HTTP/1.1 server we talk to needs one.
         if !headers.contains(name: "host"), let dst = facts.destination, let ip = dst.ipAddress {
@@ -32,7 +36,20 @@ enum RequestRewriter {
         }
         apply(frontend.requestRules, to: &headers, facts: facts)
         apply(backend.requestRules, to: &headers, facts: facts)
+        impose(framing, on: &headers)
         return HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
+    }
+
+    /// Replaces whatever framing headers are there (the client's spelling, or a rule's) with
+    /// the canonical form of `framing`. The request encoder frames by these headers alone.
+    static func impose(_ framing: RequestFraming, on headers: inout HTTPHeaders) {
+        headers.remove(name: "content-length")
+        headers.remove(name: "transfer-encoding")
+        switch framing {
+        case .none: break
+        case .length(let n): headers.add(name: "content-length", value: String(n))
+        case .chunked: headers.add(name: "transfer-encoding", value: "chunked")
+        }
     }
 
     /// One pass finds the hop-by-hop headers present (only names of a hop-by-hop length are
@@ -50,7 +67,9 @@ enum RequestRewriter {
                 if lower == "connection" {
                     for token in value.split(separator: ",") {
                         let t = token.trimmingCharacters(in: .whitespaces).lowercased()
-                        if !t.isEmpty && t != "close" && t != "keep-alive" && !hopByHop.contains(t) { listed.append(t) }
+                        if !t.isEmpty && t != "close" && t != "keep-alive" && !hopByHop.contains(t) && !neverHopByHop.contains(t) {
+                            listed.append(t)
+                        }
                     }
                 }
             default:

@@ -35,8 +35,9 @@ enum StickyCookie {
                 }
                 guard settings.maxidle != nil || settings.maxlife != nil else { return Presented(value: String(value)) }
                 let parts = value.split(separator: "|", omittingEmptySubsequences: false)
-                guard parts.count == 3, let seen = Int(parts[1], radix: 36), let first = Int(parts[2], radix: 36) else {
-                    return nil  // no dates: issued before maxidle/maxlife was set, or forged
+                guard parts.count == 3, let seen = cookieDate(parts[1], now: now), let first = cookieDate(parts[2], now: now),
+                      first <= seen else {
+                    return nil  // no dates, dates we never wrote, or forged: as if there were no cookie
                 }
                 if let maxidle = settings.maxidle, now - seen > Int(maxidle.nanoseconds / 1_000_000_000) { return nil }
                 if let maxlife = settings.maxlife, now - first > Int(maxlife.nanoseconds / 1_000_000_000) { return nil }
@@ -44,6 +45,19 @@ enum StickyCookie {
             }
         }
         return nil
+    }
+
+    /// How far ahead of our clock a cookie date may be (the other VIP instance's clock may run
+    /// ahead of ours).
+    static let clockSkewAllowance = 86_400
+
+    /// A date this process (or its VIP sibling) could have written: base 36, at most 8 digits,
+    /// not negative, not past `now` + skew. Anything else is the client's invention, and the
+    /// arithmetic on it must never overflow.
+    static func cookieDate(_ text: Substring, now: Int) -> Int? {
+        guard !text.isEmpty, text.utf8.count <= 8, text.utf8.allSatisfy({ $0 != UInt8(ascii: "-") && $0 != UInt8(ascii: "+") }),
+              let date = Int(text, radix: 36), date >= 0, date <= now + clockSkewAllowance else { return nil }
+        return date
     }
 
     /// Removes (insert + indirect) or un-prefixes (prefix) our cookie in the request.

@@ -36,6 +36,8 @@ final class UpstreamHandler: ChannelDuplexHandler {
     /// Set when the server said `Connection: close`, spoke HTTP/1.0 or framed by closing.
     var mustClose = false
     var parkedInPool = false
+    /// When it last went back to the pool (for the purge of idle connections).
+    var parkedAt = NIODeadline.uptimeNanoseconds(0)
     var delegate: (any UpstreamDelegate)?
 
     init(server: RuntimeServer, loop: LoopState) {
@@ -56,7 +58,11 @@ final class UpstreamHandler: ChannelDuplexHandler {
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     if let tls = server.tls { try sync.addHandler(TLSHandler(client: tls, serverName: server.tlsServerName)) }
-                    try sync.addHandler(HTTPRequestEncoder())
+                    // Framing is ours (RequestRewriter.impose): the encoder must neither add nor
+                    // drop a Content-Length or Transfer-Encoding by method.
+                    var encoding = HTTPRequestEncoder.Configuration()
+                    encoding.automaticallySetFramingHeaders = false
+                    try sync.addHandler(HTTPRequestEncoder(configuration: encoding))
                     try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes, informationalResponseStrategy: .forward)))
                     try sync.addHandler(handler)
                 }

@@ -63,6 +63,16 @@ struct Run: AsyncParsableCommand {
         guard let runtime = load(options.config) else { throw ExitCode(1) }
         let global = runtime.configuration.global
         raiseFileDescriptorLimit(logger: logger, maxconn: global.maxconn)
+        // The pidfile first: a path we must refuse stops the start before anything listens.
+        let pidFile: PIDFile?
+        do {
+            pidFile = try global.pidfile.map { path throws(PIDFile.Failure) in try PIDFile(writingTo: path) }
+        } catch {
+            FileHandle.standardError.write(Data("[ALERT] \(runtime.configuration.file): \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        // Removed on every way out (a failed start included), and only if it is still ours.
+        defer { pidFile?.remove() }
 
         // Signals are received through dispatch, not handlers: nothing async-unsafe runs.
         let (signals, continuation) = AsyncStream<Int32>.makeStream()
@@ -112,9 +122,6 @@ struct Run: AsyncParsableCommand {
                 throw ExitCode(1)
             }
         }
-        if let pidfile = global.pidfile {
-            try? "\(getpid())\n".write(toFile: pidfile, atomically: true, encoding: .utf8)
-        }
         logger.info("swiftlb \(SwiftLB.configuration.version) started, pid \(getpid())")
 
         for await sig in signals {
@@ -137,7 +144,6 @@ struct Run: AsyncParsableCommand {
         await vrrp?.resignAndStop()
         await control?.stop()
         await server.stop(grace: .nanoseconds(global.hardStopAfter.nanoseconds))
-        if let pidfile = global.pidfile { try? FileManager.default.removeItem(atPath: pidfile) }
         logger.info("stopped")
         _ = sources
     }

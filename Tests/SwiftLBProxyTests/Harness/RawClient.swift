@@ -5,8 +5,11 @@ import Foundation
 final class RawClient {
     private let fd: Int32
 
-    init(port: Int, timeout: TimeInterval = 5) throws {
+    /// - receiveBuffer: SO_RCVBUF before connecting (a small one makes a client that does not
+    ///   read stall the sender quickly).
+    init(port: Int, timeout: TimeInterval = 5, receiveBuffer: Int32? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -44,6 +47,23 @@ final class RawClient {
         var text = ""
         var buffer = [UInt8](repeating: 0, count: 65536)
         while text.components(separatedBy: marker).count - 1 < count {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { break }
+            text += String(decoding: buffer[0..<n], as: UTF8.self)
+        }
+        return text
+    }
+
+    /// Reads exactly one response framed by Content-Length (or a head-only one), without
+    /// waiting for the connection to close.
+    func readResponse() -> String {
+        var text = read(until: "\r\n\r\n")
+        guard let headEnd = text.range(of: "\r\n\r\n") else { return text }
+        let head = text[..<headEnd.lowerBound].lowercased()
+        let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+            .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while text.utf8.count - text.utf8.distance(from: text.startIndex, to: headEnd.upperBound) < length {
             let n = recv(fd, &buffer, buffer.count, 0)
             if n <= 0 { break }
             text += String(decoding: buffer[0..<n], as: UTF8.self)

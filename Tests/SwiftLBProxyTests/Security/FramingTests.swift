@@ -1,0 +1,183 @@
+import Foundation
+import XCTest
+
+/// Request smuggling, class by class (HAProxy's reg-tests/http-messaging shape): the raw bytes
+/// a client sends, what a correct origin server parsed from what SwiftLB forwarded, and what
+/// the client got back. The invariant behind every case: the server parses exactly the
+/// messages SwiftLB parsed, with the same bodies; nothing a client sends can make the server
+/// see one request more, or hand one client's response to another.
+final class FramingTests: XCTestCase {
+    var dir: TempDirectory!
+    var backend: RecordingBackend!
+    var lb: SwiftLBInstance!
+    var port = 0
+
+    override func setUpWithError() throws {
+        dir = try TempDirectory()
+        backend = try RecordingBackend(in: dir)
+        (lb, port) = try startProxy(backend: "app", backends: "backend app\n    server s1 127.0.0.1:\(backend.port)\n", in: dir)
+    }
+
+    override func tearDown() {
+        lb?.stop()
+        backend?.stop()
+        dir = nil
+    }
+
+    /// A request the server would read as a second one if the first were forwarded unframed.
+    private let smuggled = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n"
+
+    private func send(_ request: String, timeout: TimeInterval = 3) throws -> (text: String, closed: Bool) {
+        let client = try RawClient(port: port, timeout: timeout)
+        client.send(request)
+        return client.readAll()
+    }
+
+    /// One response, without waiting for the connection to end.
+    private func exchange(_ request: String) throws -> String {
+        let client = try RawClient(port: port, timeout: 3)
+        client.send(request)
+        return client.readResponse()
+    }
+
+    private func chunked(_ body: String) -> String {
+        String(body.utf8.count, radix: 16) + "\r\n" + body + "\r\n0\r\n\r\n"
+    }
+
+    /// Forwarded with its framing: the server saw exactly one request, with exactly this body.
+    private func assertForwardedIntact(_ request: String, body: String, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        backend.clear()
+        let text = try exchange(request)
+        XCTAssertEqual(statusCode(text), 200, "\(name): \(text)", file: file, line: line)
+        let seen = backend.waitForRequests(1)
+        usleep(200_000)
+        let all = backend.requests
+        XCTAssertEqual(all.count, 1, "\(name): the server parsed \(all.map { "\($0.method) \($0.target)" })", file: file, line: line)
+        XCTAssertEqual(seen.first?.body, body, "\(name): body changed on the way", file: file, line: line)
+        XCTAssertFalse(all.contains { $0.target == "/smuggled" }, "\(name): smuggled", file: file, line: line)
+    }
+
+    /// Refused with 400 and a closed connection; the server saw nothing.
+    private func assertRefused(_ request: String, _ name: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        backend.clear()
+        let (text, closed) = try send(request)
+        XCTAssertEqual(statusCode(text), 400, "\(name): \(text)", file: file, line: line)
+        XCTAssertTrue(closed, "\(name): connection left open", file: file, line: line)
+        usleep(200_000)
+        XCTAssertEqual(backend.requests.count, 0, "\(name): forwarded \(backend.requests.map(\.raw))", file: file, line: line)
+    }
+
+    func testFramingHeadersNamedInConnectionStay() throws {
+        for method in ["POST", "GET", "DELETE"] {
+            for name in ["content-length", "Content-Length", "keep-alive, content-length", "close, content-length"] {
+                try assertForwardedIntact("\(method) / HTTP/1.1\r\nHost: a\r\nConnection: \(name)\r\nContent-Length: \(smuggled.utf8.count)\r\n\r\n\(smuggled)",
+                                          body: smuggled, "\(method), Connection: \(name)")
+            }
+            for name in ["transfer-encoding", "Transfer-Encoding", "keep-alive, transfer-encoding"] {
+                try assertForwardedIntact("\(method) / HTTP/1.1\r\nHost: a\r\nConnection: \(name)\r\nTransfer-Encoding: chunked\r\n\r\n\(chunked(smuggled))",
+                                          body: smuggled, "\(method), Connection: \(name)")
+            }
+        }
+    }
+
+    func testConnectionCannotRemoveHost() throws {
+        backend.clear()
+        let text = try exchange("GET /h HTTP/1.1\r\nHost: good.example\r\nConnection: host\r\n\r\n")
+        XCTAssertEqual(statusCode(text), 200, text)
+        let seen = backend.waitForRequests(1)
+        XCTAssertTrue(seen.first?.raw.lowercased().contains("host: good.example\r\n") ?? false, seen.first?.raw ?? "nothing")
+    }
+
+    func testTransferCodingsAreCaseInsensitiveTokensAndOnlyChunkedAlone() throws {
+        for spelling in ["Chunked", "CHUNKED", "chunked", " chunked "] {
+            try assertForwardedIntact("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\(spelling)\r\n\r\n\(chunked(smuggled))",
+                                      body: smuggled, "Transfer-Encoding: \(spelling)")
+        }
+        for coding in ["gzip, chunked", "chunked, chunked", "identity, chunked", "chunked, identity", "gzip", "chunked;q=1", ", chunked"] {
+            try assertRefused("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \(coding)\r\n\r\n\(chunked(smuggled))", "Transfer-Encoding: \(coding)")
+        }
+        try assertRefused("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n\(chunked(smuggled))",
+                          "two Transfer-Encoding lines")
+        try assertRefused("POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\(chunked(smuggled))", "chunked from HTTP/1.0")
+        try assertRefused("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n\(chunked(smuggled))", "CL + TE")
+        try assertRefused("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n\(chunked(smuggled))", "space before colon")
+        try assertRefused("POST / HTTP/1.1\r\nHost: a\r\nX: y\r\n Transfer-Encoding: chunked\r\n\r\n\(chunked(smuggled))", "obsolete line folding")
+    }
+
+    func testContentLengthMustBeOneNumber() throws {
+        for value in ["+\(smuggled.utf8.count)", "0x\(String(smuggled.utf8.count, radix: 16))", "\(smuggled.utf8.count), \(smuggled.utf8.count)",
+                      "-1", "1 2", "9223372036854775808", "99999999999999999999999"] {
+            try assertRefused("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \(value)\r\n\r\n\(smuggled)", "Content-Length: \(value)")
+        }
+    }
+
+    func testBodiesOnEveryMethodAreForwardedFramed() throws {
+        for method in ["GET", "DELETE", "OPTIONS", "TRACE", "PURGE", "POST", "PUT", "PATCH"] {
+            try assertForwardedIntact("\(method) / HTTP/1.1\r\nHost: a\r\nContent-Length: \(smuggled.utf8.count)\r\n\r\n\(smuggled)",
+                                      body: smuggled, "\(method) with Content-Length")
+            try assertForwardedIntact("\(method) / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\(chunked(smuggled))",
+                                      body: smuggled, "\(method) chunked")
+        }
+        // HEAD: the response has no body, but the request's body is still framed.
+        backend.clear()
+        let client = try RawClient(port: port, timeout: 3)
+        client.send("HEAD / HTTP/1.1\r\nHost: a\r\nContent-Length: \(smuggled.utf8.count)\r\n\r\n\(smuggled)")
+        let text = client.read(until: "\r\n\r\n")
+        XCTAssertEqual(statusCode(text), 200, text)
+        usleep(300_000)
+        XCTAssertEqual(backend.requests.map(\.target), ["/"])
+        XCTAssertEqual(backend.requests.first?.body, smuggled)
+    }
+
+    func testAbsoluteFormWithUserinfoIsRefused() throws {
+        try assertRefused("GET http://user@evil.example/ HTTP/1.1\r\nHost: a\r\n\r\n", "userinfo in absolute-form")
+        try assertRefused("GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", "empty authority")
+        backend.clear()
+        let text = try exchange("GET http://good.example/p?q HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertEqual(statusCode(text), 200, text)
+        let seen = backend.waitForRequests(1)
+        XCTAssertEqual(seen.first?.target, "/p?q")
+        XCTAssertTrue(seen.first?.raw.lowercased().contains("host: good.example\r\n") ?? false, seen.first?.raw ?? "")
+    }
+
+    /// The attack end to end: an attacker tries to leave a request in the pooled server
+    /// connection; a victim on another connection must always get its own response.
+    func testPoisoningThePoolNeverReachesAnotherClient() throws {
+        let attacks = [
+            "POST / HTTP/1.1\r\nHost: a\r\nConnection: content-length\r\nContent-Length: \(smuggled.utf8.count)\r\n\r\n\(smuggled)",
+            "POST / HTTP/1.1\r\nHost: a\r\nConnection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n\(chunked(smuggled))",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n\(chunked(smuggled))",
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n\(chunked(smuggled))",
+            "TRACE / HTTP/1.1\r\nHost: a\r\nContent-Length: \(smuggled.utf8.count)\r\n\r\n\(smuggled)",
+            "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: \(smuggled.utf8.count)\r\n\r\n\(smuggled)",
+        ]
+        for round in 0..<3 {
+            for (i, attack) in attacks.enumerated() {
+                let attacker = try RawClient(port: port, timeout: 3)
+                attacker.send(attack)
+                _ = attacker.read(until: "\n", count: 1)
+                let victim = try RawClient(port: port, timeout: 3)
+                victim.send("GET /victim-\(round)-\(i) HTTP/1.1\r\nHost: a\r\n\r\n")
+                let answer = victim.read(until: "/victim-\(round)-\(i)\n")
+                XCTAssertTrue(answer.hasSuffix("GET /victim-\(round)-\(i)\n"), "attack \(i): the victim got \(answer)")
+            }
+        }
+        XCTAssertFalse(backend.requests.contains { $0.target == "/smuggled" }, "a smuggled request reached the server")
+    }
+
+    /// A server that answers twice to one request is desynchronised: its connection is never
+    /// handed to another request.
+    func testAServerConnectionIsNotReusedAfterAnUnsolicitedResponse() throws {
+        for i in 0..<10 {
+            let first = try RawClient(port: port, timeout: 3)
+            first.send("GET /double HTTP/1.1\r\nHost: a\r\n\r\n")
+            XCTAssertTrue(first.read(until: "/double\n").hasSuffix("GET /double\n"))
+            usleep(i % 2 == 0 ? 0 : 50_000)
+            let victim = try RawClient(port: port, timeout: 3)
+            victim.send("GET /victim-\(i) HTTP/1.1\r\nHost: a\r\n\r\n")
+            let answer = victim.read(until: "/victim-\(i)\n")
+            XCTAssertTrue(answer.hasSuffix("GET /victim-\(i)\n"), "round \(i): the victim got \(answer)")
+            XCTAssertFalse(answer.contains("unsolicited"), "round \(i): \(answer)")
+        }
+    }
+}
