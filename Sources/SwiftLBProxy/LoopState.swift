@@ -10,9 +10,9 @@ final class LoopState {
     let log: AccessLogWriter
     /// Idle keep-alive connections per server id, most recently used last (LIFO keeps few
     /// connections warm and lets the rest time out on the server side).
-    private var idle: [Int: [UpstreamHandler]] = [:]
+    private var idle: [[ServerConnection]] = []
     /// Open client connections: swept for timeouts, quiesced on graceful stop.
-    var clients: [ObjectIdentifier: HTTPProxyHandler] = [:]
+    var clients: [ObjectIdentifier: any ClientConnection] = [:]
     private var sweeper: RepeatedTask?
     static let sweepInterval = TimeAmount.milliseconds(100)
     static let maxIdlePerServer = 256
@@ -39,8 +39,14 @@ final class LoopState {
         sweeper = nil
     }
 
+    /// The time of the last sweep: activity stamps need no better than the sweep's 100 ms, and
+    /// reading it costs nothing per request (a clock read per event adds up on keep-alive
+    /// traffic). Timers that are logged use the real clock.
+    private(set) var coarseNow = NIODeadline.now()
+
     private func sweep() {
         let now = NIODeadline.now()
+        coarseNow = now
         // A handler may close (and unregister) during the sweep; iterate over a snapshot.
         for handler in Array(clients.values) { handler.checkTimeouts(now: now) }
         purgeIdle(now: now)
@@ -49,38 +55,37 @@ final class LoopState {
     /// Closes pooled connections idle for longer than `poolPurgeDelay` (oldest are first).
     private func purgeIdle(now: NIODeadline) {
         let limit = now - Self.poolPurgeDelay
-        for (id, handlers) in idle where handlers.first.map({ $0.parkedAt < limit }) ?? false {
-            let stale = handlers.prefix { $0.parkedAt < limit }
-            idle[id] = Array(handlers.dropFirst(stale.count))
-            for handler in stale { handler.close() }
+        for id in idle.indices where idle[id].first.map({ $0.parkedAt < limit }) ?? false {
+            let stale = idle[id].prefix { $0.parkedAt < limit }
+            idle[id].removeFirst(stale.count)
+            for connection in stale { connection.close() }
         }
     }
 
-    /// An idle connection to `server` that is still open, or nil.
-    func takeIdle(_ server: RuntimeServer) -> UpstreamHandler? {
-        while let handler = idle[server.id]?.popLast() {
-            if handler.isReusable { return handler }
+    /// An idle connection to `server` that is still open, or nil. (Connections the server
+    /// closed while parked are skipped here and dropped by the purge.)
+    func takeIdle(_ server: RuntimeServer) -> ServerConnection? {
+        guard server.id < idle.count else { return nil }
+        while let connection = idle[server.id].popLast() {
+            if connection.isOpen { return connection }
         }
         return nil
     }
 
-    func putIdle(_ handler: UpstreamHandler, server: RuntimeServer) {
-        guard handler.isReusable, (idle[server.id]?.count ?? 0) < Self.maxIdlePerServer else {
-            handler.close()
+    /// Parks a connection whose exchange completed cleanly.
+    func putIdle(_ connection: ServerConnection) {
+        let id = connection.server.id
+        if id >= idle.count { idle.append(contentsOf: repeatElement([], count: id - idle.count + 1)) }
+        guard connection.isOpen, idle[id].count < Self.maxIdlePerServer else {
+            connection.close()
             return
         }
-        idle[server.id, default: []].append(handler)
-        handler.parkedInPool = true
-        handler.parkedAt = .now()
-    }
-
-    /// Called by an idle connection the server closed, so it is not handed out again.
-    func removeIdle(_ handler: UpstreamHandler, serverID: Int) {
-        idle[serverID]?.removeAll { $0 === handler }
+        connection.park()
+        idle[id].append(connection)
     }
 
     func closeAllIdle() {
-        for handlers in idle.values { for h in handlers { h.close() } }
+        for connections in idle { for c in connections { c.close() } }
         idle.removeAll()
     }
 }

@@ -1,7 +1,6 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import SwiftLBConfig
 import SwiftLBHealth
@@ -85,6 +84,8 @@ public final class ProxyServer: Sendable {
         let loops = self.loops
         let limit = min(frontend.config.options.maxconn ?? runtime.configuration.global.maxconn, runtime.configuration.global.maxconn)
         let connections = self.connections
+        // HAProxy's defaults: tune.http.maxhdr 101, and heads bounded like tune.bufsize.
+        let limits = HeadParser.Limits(maxStartLine: 8192, maxHead: 32768, maxFields: 101)
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -102,25 +103,8 @@ public final class ProxyServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let loop = loops.state(for: channel.eventLoop)
                     let sync = channel.pipeline.syncOperations
-                    let headGuard = RequestHeadGuard()
-                    var limits = NIOHTTPDecoderLimitConfiguration()
-                    limits.maxHeaderListSize = headGuard.maxHeaderBlock
-                    limits.maxHeaderFieldSize = headGuard.maxHeaderBlock
-                    limits.maxHeaderFieldCount = 101  // HAProxy's default tune.http.maxhdr
                     if let tls { try sync.addHandler(TLSHandler(server: tls.current)) }
-                    try sync.addHandler(headGuard)
-                    try sync.configureHTTPServerPipeline(
-                        withPipeliningAssistance: true,
-                        withServerUpgrade: nil,
-                        withErrorHandling: false,
-                        // Response headers come from llhttp-parsed server responses or from
-                        // lb.conf values validated at parse time: no need to re-validate
-                        // every response.
-                        withOutboundHeaderValidation: false,
-                        withEncoderConfiguration: .init(),
-                        withDecoderLimitConfiguration: limits
-                    )
-                    try sync.addHandler(HTTPProxyHandler(frontend: frontend, loop: loop, headGuard: headGuard, isTLS: tls != nil))
+                    try sync.addHandler(HTTPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits))
                 }
             }
     }

@@ -1,32 +1,43 @@
 import NIOCore
-import NIOHTTP1
 import SwiftLBConfig
 
-/// What ACLs and `%[fetch]` values read from one request: its head and the two socket ends.
+/// What ACLs and `%[fetch]` values read from one request: its head (as received, before any
+/// edit) and the two socket ends. Built only when a frontend or backend has rules that look at
+/// the request, so the common path pays nothing for it.
 struct RequestFacts {
-    let head: HTTPRequestHead
+    let head: MessageHead
     let source: SocketAddress?
     let destination: SocketAddress?
     var isTLS = false
+    /// The request target, read once.
+    let uri: String
+
+    init(head: MessageHead, source: SocketAddress?, destination: SocketAddress?, isTLS: Bool) {
+        self.head = head
+        self.source = source
+        self.destination = destination
+        self.isTLS = isTLS
+        self.uri = head.target
+    }
 
     var path: Substring {
-        let uri = head.uri[...]
-        return uri.firstIndex(of: "?").map { uri[..<$0] } ?? uri
+        let u = uri[...]
+        return u.firstIndex(of: "?").map { u[..<$0] } ?? u
     }
 
     var query: Substring {
-        let uri = head.uri[...]
-        return uri.firstIndex(of: "?").map { uri[uri.index(after: $0)...] } ?? ""
+        let u = uri[...]
+        return u.firstIndex(of: "?").map { u[u.index(after: $0)...] } ?? ""
     }
 
     /// Every value of a sample; headers may have several lines, each is a separate value.
     func samples(_ fetch: SampleFetch) -> [Substring] {
         switch fetch {
-        case .method: return [head.method.rawValue[...]]
+        case .method: return [Substring(head.string(head.part1))]
         case .path: return [path]
         case .query: return [query]
-        case .url: return [head.uri[...]]
-        case .header(let name): return head.headers[name].map { $0[...] }
+        case .url: return [uri[...]]
+        case .header(let name): return head.values(of: name.lowercased()).map { $0[...] }
         case .src: return [(source?.ipAddress ?? "")[...]]
         case .srcPort: return [source?.port.map(String.init)?[...] ?? ""]
         case .dst: return [(destination?.ipAddress ?? "")[...]]

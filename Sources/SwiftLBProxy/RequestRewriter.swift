@@ -1,92 +1,135 @@
-import Foundation
 import NIOCore
-import NIOHTTP1
 import SwiftLBConfig
 
-/// Builds the request head a backend receives from the one the client sent.
+/// Edits a request head into the one a backend receives, on the head's edit list (the kept
+/// lines go out as they came).
 ///
 /// Hop-by-hop headers (RFC 9110 §7.6.1) describe the client's connection, not the message, so
 /// they are removed along with every header the client's `Connection` names — except the
-/// headers that frame the message or name its host, which `Connection` can never remove.
-/// The body framing decided from the client's head (`RequestFraming`) is written last, after
-/// every rule, as the one Content-Length or `Transfer-Encoding: chunked` line the server
-/// sees. The upstream connection is always HTTP/1.1 keep-alive, whatever the client speaks.
+/// headers that frame the message or name its host, which `Connection` can never remove. The
+/// body framing decided from the client's head is written last, after every rule, as the one
+/// Content-Length or `Transfer-Encoding: chunked` line the server sees. The upstream connection
+/// is always HTTP/1.1 keep-alive, whatever the client speaks.
 enum RequestRewriter {
-    static let hopByHop: Set<String> = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"]
     /// Named in `Connection`, these stay: removing them would reframe the message (request
     /// smuggling) or change its target.
     static let neverHopByHop: Set<String> = ["content-length", "transfer-encoding", "host"]
 
-    static func upstreamHead(_ head: HTTPRequestHead, framing: RequestFraming, facts: RequestFacts, frontend: Frontend, backend: Backend) -> HTTPRequestHead {
-        var headers = head.headers
-        var uri = head.uri
-        removeHopByHop(&headers)
-        // Absolute-form (RFC 9112 §3.2.2): the authority replaces Host, the server gets origin-form.
-        if let authority = RequestValidator.absoluteFormAuthority(uri) {
-            headers.replaceOrAdd(name: "host", value: String(authority))
-            let rest = uri[authority.endIndex...]
-            uri = rest.first == "/" ? String(rest) : "/" + rest
-        }
-        // An HTTP/1.0 client may omit Host; the HTTP/1.1 server we talk to needs one.
-        if !headers.contains(name: "host"), let dst = facts.destination, let ip = dst.ipAddress {
-            headers.add(name: "host", value: dst.protocol == .inet6 ? "[\(ip)]:\(dst.port ?? 80)" : "\(ip):\(dst.port ?? 80)")
-        }
-        if let ff = backend.options.forwardFor ?? frontend.options.forwardFor {
-            headers.add(name: ff.header, value: facts.source?.ipAddress ?? "")
-        }
-        apply(frontend.requestRules, to: &headers, facts: facts)
-        apply(backend.requestRules, to: &headers, facts: facts)
-        impose(framing, on: &headers)
-        return HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
+    /// What the client's head says about its connection.
+    struct ClientConnection {
+        /// The client wants the connection closed after this exchange.
+        var close: Bool
+        /// `Upgrade` was requested (and `Connection: upgrade` names it).
+        var upgrade: Bool
     }
 
-    /// Replaces whatever framing headers are there (the client's spelling, or a rule's) with
-    /// the canonical form of `framing`. The request encoder frames by these headers alone.
-    static func impose(_ framing: RequestFraming, on headers: inout HTTPHeaders) {
-        headers.remove(name: "content-length")
-        headers.remove(name: "transfer-encoding")
-        switch framing {
-        case .none: break
-        case .length(let n): headers.add(name: "content-length", value: String(n))
-        case .chunked: headers.add(name: "transfer-encoding", value: "chunked")
-        }
-    }
-
-    /// One pass finds the hop-by-hop headers present (only names of a hop-by-hop length are
-    /// looked at closely) and the extra names `Connection` lists; only those are removed.
-    /// The common case — a lone `Connection: keep-alive` — costs one scan and one removal.
-    static func removeHopByHop(_ headers: inout HTTPHeaders) {
-        var present: [String] = []
+    /// Removes the hop-by-hop fields and those `Connection` lists; returns what `Connection`
+    /// said. One pass; names of a hop-by-hop length are the only ones looked at closely.
+    static func removeHopByHop(_ head: inout MessageHead, keepUpgrade: Bool = false) -> ClientConnection {
         var listed: [String] = []
-        for (name, value) in headers {
-            switch name.utf8.count {
-            case 2, 7, 10, 16:
-                let lower = name.lowercased()
-                guard hopByHop.contains(lower) else { continue }
-                if !present.contains(lower) { present.append(lower) }
-                if lower == "connection" {
-                    for token in value.split(separator: ",") {
-                        let t = token.trimmingCharacters(in: .whitespaces).lowercased()
-                        if !t.isEmpty && t != "close" && t != "keep-alive" && !hopByHop.contains(t) && !neverHopByHop.contains(t) {
-                            listed.append(t)
-                        }
+        var close = false
+        var keepAlive = false
+        var upgradeToken = false
+        var hasUpgrade = false
+        for i in head.fields.indices where !head.isRemoved(i) {
+            let f = head.fields[i]
+            switch f.nameEnd - f.lineStart {
+            case 10 where head.name(i, is: "connection"):
+                head.forEachToken(i) { token in
+                    if head.bytes(token, equal: "close") {
+                        close = true
+                    } else if head.bytes(token, equal: "keep-alive") {
+                        keepAlive = true
+                    } else if head.bytes(token, equal: "upgrade") {
+                        upgradeToken = true
+                    } else {
+                        let name = head.string(token).lowercased()
+                        if !neverHopByHop.contains(name) { listed.append(name) }
                     }
                 }
+                head.remove(i)
+            case 10 where head.name(i, is: "keep-alive"), 2 where head.name(i, is: "te"),
+                 16 where head.name(i, is: "proxy-connection"), 7 where head.name(i, is: "trailer"):
+                head.remove(i)
+            case 7 where head.name(i, is: "upgrade"):
+                hasUpgrade = true
+                if !keepUpgrade { head.remove(i) }
             default:
                 continue
             }
         }
-        for name in present { headers.remove(name: name) }
-        for name in listed where headers.contains(name: name) { headers.remove(name: name) }
+        for name in listed { head.removeAll(name) }
+        let closes = head.minorVersion == 0 ? !keepAlive : close
+        return ClientConnection(close: closes, upgrade: hasUpgrade && upgradeToken)
     }
 
-    static func apply(_ rules: [HeaderRule], to headers: inout HTTPHeaders, facts: RequestFacts) {
+    /// The head the server receives: hop-by-hop removed, absolute-form made origin-form, Host
+    /// for an HTTP/1.0 client, X-Forwarded-For, the rules of both proxies, the framing.
+    /// `facts` is nil when no rule needs them.
+    static func upstream(_ head: inout MessageHead, framing: BodyFramer.Mode?, facts: RequestFacts?, clientAddress: String,
+                         destination: SocketAddress?, frontend: Frontend, backend: Backend) {
+        var target: String?
+        let originForm = head.bytes.getInteger(at: Int(head.part2.lowerBound), as: UInt8.self) == UInt8(ascii: "/")
+        if !originForm, let authority = RequestValidator.absoluteFormAuthority(head.target) {
+            // Absolute-form (RFC 9112 §3.2.2): the authority replaces Host, the server gets origin-form.
+            head.set("Host", String(authority))
+            let full = head.target
+            let rest = full[authority.endIndex...]
+            target = rest.first == "/" ? String(rest) : "/" + rest
+        } else if head.minorVersion == 0, !head.contains("host"), let dst = destination, let ip = dst.ipAddress {
+            // An HTTP/1.0 client may omit Host; the HTTP/1.1 server we talk to needs one.
+            head.add("Host", dst.protocol == .inet6 ? "[\(ip)]:\(dst.port ?? 80)" : "\(ip):\(dst.port ?? 80)")
+        }
+        if target != nil || head.minorVersion == 0 {
+            head.startLineOverride = "\(head.string(head.part1)) \(target ?? head.target) HTTP/1.1"
+        }
+        if let ff = backend.options.forwardFor ?? frontend.options.forwardFor {
+            head.add(ff.header, clientAddress)
+        }
+        if let facts {
+            apply(frontend.requestRules, to: &head, facts: facts)
+            apply(backend.requestRules, to: &head, facts: facts)
+        }
+        impose(framing, on: &head)
+    }
+
+    /// Leaves the framing lines as they came when they already say exactly `framing` once;
+    /// otherwise replaces them with the canonical form. The server reads the framing we read.
+    static func impose(_ framing: BodyFramer.Mode?, on head: inout MessageHead) {
+        var lengthLines: [Int] = []
+        var codingLines: [Int] = []
+        for i in head.fields.indices where !head.isRemoved(i) {
+            if head.name(i, is: "content-length") { lengthLines.append(i) } else if head.name(i, is: "transfer-encoding") { codingLines.append(i) }
+        }
+        let addedFraming = head.added.contains { isFramingName($0.name) }
+        switch framing {
+        case .length(let n)? where codingLines.isEmpty && lengthLines.count == 1 && !addedFraming && head.decimalValue(lengthLines[0]) == n:
+            return
+        case .chunked? where lengthLines.isEmpty && codingLines.count == 1 && !addedFraming && head.value(codingLines[0], equals: "chunked"):
+            return
+        default:
+            break
+        }
+        for i in lengthLines + codingLines { head.remove(i) }
+        head.added.removeAll { isFramingName($0.name) }
+        switch framing {
+        case .length(let n)?: head.add("Content-Length", String(n))
+        case .chunked?: head.add("Transfer-Encoding", "chunked")
+        case .untilClose?, nil: break
+        }
+    }
+
+    private static func isFramingName(_ name: String) -> Bool {
+        (name.utf8.count == 14 || name.utf8.count == 17) && ["content-length", "transfer-encoding"].contains(name.lowercased())
+    }
+
+    static func apply(_ rules: [HeaderRule], to head: inout MessageHead, facts: RequestFacts) {
         for rule in rules {
             if let condition = rule.condition, !condition.evaluate(facts) { continue }
             switch rule.action {
-            case .set(let name, let value): headers.replaceOrAdd(name: name, value: value.render(facts))
-            case .add(let name, let value): headers.add(name: name, value: value.render(facts))
-            case .delete(let name): headers.remove(name: name)
+            case .set(let name, let value): head.set(name, value.render(facts))
+            case .add(let name, let value): head.add(name, value.render(facts))
+            case .delete(let name): head.removeAll(name.lowercased())
             }
         }
     }

@@ -188,6 +188,9 @@ final class RuntimeFrontend: Sendable {
     let binds: [(BindAddress, TLSContextBox?)]
     let defaultBackend: RuntimeBackend?
     let rules: [(Condition, RuntimeBackend)]
+    /// Whether routing or a rule of this frontend reads the request (ACLs, `%[fetch]`): only
+    /// then are `RequestFacts` built for a request.
+    let needsFacts: Bool
     var name: String { config.name }
 
     init(config: Frontend, binds: [(BindAddress, TLSContextBox?)], defaultBackend: RuntimeBackend?, rules: [(Condition, RuntimeBackend)]) {
@@ -195,6 +198,7 @@ final class RuntimeFrontend: Sendable {
         self.binds = binds
         self.defaultBackend = defaultBackend
         self.rules = rules
+        self.needsFacts = !config.redirects.isEmpty || !rules.isEmpty || !config.requestRules.isEmpty || !config.responseRules.isEmpty
     }
 }
 
@@ -210,6 +214,10 @@ final class RuntimeBackend: Sendable {
     /// Present when a server has `maxconn`.
     let queue: BackendQueue?
     let hasSlowstart: Bool
+    /// Whether a rule of this backend reads the request (see `RuntimeFrontend.needsFacts`).
+    let needsFacts: Bool
+    /// `cookie …` of this backend, read once per response.
+    let cookie: CookieSettings?
     private let slowstartDice = ManagedAtomic<UInt64>(0x2545_F491_4F6C_DD1D)
     var name: String { config.name }
 
@@ -220,6 +228,8 @@ final class RuntimeBackend: Sendable {
         self.hasBackups = servers.contains { $0.backup }
         self.queue = servers.contains { $0.parameters.maxconn != nil } ? BackendQueue() : nil
         self.hasSlowstart = servers.contains { $0.parameters.slowstart != nil }
+        self.needsFacts = !config.requestRules.isEmpty || !config.responseRules.isEmpty
+        self.cookie = config.options.cookie
         var byCookie: [String: RuntimeServer] = [:]
         for server in servers { if let c = server.cookie { byCookie[c] = server } }
         self.serversByCookie = byCookie

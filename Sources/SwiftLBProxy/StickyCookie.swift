@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import NIOHTTP1
 import SwiftLBConfig
 
 /// Sticky sessions with HAProxy's `cookie` modes. Stateless on purpose: the cookie names the
@@ -24,9 +23,9 @@ enum StickyCookie {
     }
 
     /// The server value the client presents, if any and not expired.
-    static func clientValue(in headers: HTTPHeaders, settings: CookieSettings, now: Int = wallSeconds()) -> Presented? {
-        for line in headers["cookie"] {
-            for pair in line.split(separator: ";") {
+    static func clientValue(in head: MessageHead, settings: CookieSettings, now: Int = wallSeconds()) -> Presented? {
+        for i in head.fields.indices where !head.isRemoved(i) && head.name(i, is: "cookie") {
+            for pair in head.value(i).split(separator: ";") {
                 let trimmed = pair.drop { $0 == " " }
                 guard let eq = trimmed.firstIndex(of: "="), trimmed[..<eq] == settings.name else { continue }
                 let value = trimmed[trimmed.index(after: eq)...]
@@ -61,11 +60,11 @@ enum StickyCookie {
     }
 
     /// Removes (insert + indirect) or un-prefixes (prefix) our cookie in the request.
-    static func rewriteRequest(_ headers: inout HTTPHeaders, settings: CookieSettings) {
-        guard (settings.mode == .insert && settings.indirect) || settings.mode == .prefix,
-              headers.contains(name: "cookie") else { return }
-        var lines: [String] = []
-        for line in headers["cookie"] {
+    static func rewriteRequest(_ head: inout MessageHead, settings: CookieSettings) {
+        guard (settings.mode == .insert && settings.indirect) || settings.mode == .prefix else { return }
+        for i in head.fields.indices where !head.isRemoved(i) && head.name(i, is: "cookie") {
+            let line = head.value(i)
+            guard line.contains(settings.name + "=") else { continue }
             var kept: [Substring] = []
             for pair in line.split(separator: ";") {
                 let trimmed = pair.drop { $0 == " " }
@@ -77,17 +76,16 @@ enum StickyCookie {
                 }
                 kept.append(trimmed)
             }
-            if !kept.isEmpty { lines.append(kept.joined(separator: "; ")) }
+            head.remove(i)
+            if !kept.isEmpty { head.add("Cookie", kept.joined(separator: "; ")) }
         }
-        headers.remove(name: "cookie")
-        for line in lines { headers.add(name: "cookie", value: line) }
     }
 
     /// Adds or rewrites the cookie in a response from the server whose cookie value is `value`.
     /// `presented` is what the client sent if it named this same server.
     /// `precomputed`: the undated Set-Cookie value of this server, built once at start.
-    static func rewriteResponse(_ headers: inout HTTPHeaders, settings: CookieSettings, value: String,
-                                presented: Presented?, method: HTTPMethod, precomputed: String? = nil,
+    static func rewriteResponse(_ head: inout MessageHead, settings: CookieSettings, value: String,
+                                presented: Presented?, method: HTTPMethodName, precomputed: String? = nil,
                                 now: @autoclosure () -> Int = wallSeconds()) {
         switch settings.mode {
         case .insert:
@@ -99,26 +97,28 @@ enum StickyCookie {
                 refresh = now() - seen >= Int(maxidle.nanoseconds / 4_000_000_000)
             }
             if settings.indirect && presented != nil && !refresh { return }
-            if settings.postonly && method != .POST { return }
+            if settings.postonly && method != .post { return }
             var cookieValue = value
             if dated {
                 let t = now()
                 let first = presented?.firstSet ?? t
                 cookieValue += "|\(String(t, radix: 36))|\(String(first, radix: 36))"
             }
-            headers.add(name: "set-cookie", value: dated ? setCookieValue(settings: settings, value: cookieValue) : (precomputed ?? setCookieValue(settings: settings, value: cookieValue)))
-            if settings.nocache { headers.add(name: "cache-control", value: "private") }
+            head.add("Set-Cookie", dated ? setCookieValue(settings: settings, value: cookieValue) : (precomputed ?? setCookieValue(settings: settings, value: cookieValue)))
+            if settings.nocache { head.add("Cache-Control", "private") }
         case .rewrite, .prefix:
-            guard headers.contains(name: "set-cookie") else { return }
-            let lines = headers["set-cookie"].map { line -> String in
-                guard line.hasPrefix(settings.name + "=") else { return line }
+            for i in head.fields.indices where !head.isRemoved(i) && head.name(i, is: "set-cookie") {
+                let line = head.value(i)
+                guard line.hasPrefix(settings.name + "=") else { continue }
                 let rest = line.dropFirst(settings.name.count + 1)
-                if settings.mode == .prefix { return "\(settings.name)=\(value)~\(rest)" }
-                let attributes = rest.firstIndex(of: ";").map { String(rest[$0...]) } ?? ""
-                return "\(settings.name)=\(value)\(attributes)"
+                head.remove(i)
+                if settings.mode == .prefix {
+                    head.add("Set-Cookie", "\(settings.name)=\(value)~\(rest)")
+                } else {
+                    let attributes = rest.firstIndex(of: ";").map { String(rest[$0...]) } ?? ""
+                    head.add("Set-Cookie", "\(settings.name)=\(value)\(attributes)")
+                }
             }
-            headers.remove(name: "set-cookie")
-            for line in lines { headers.add(name: "set-cookie", value: line) }
         }
     }
 

@@ -1,0 +1,70 @@
+import NIOCore
+
+/// One request and its response on a client connection: its phase, where it goes, what has
+/// gone each way, and what the access log will say. Owned by `HTTPClientConnection`; lives on
+/// the connection's event loop.
+final class HTTPExchange {
+    var phase = StreamPhase()
+    var dispatch: Dispatch
+    let method: HTTPMethodName
+    /// The client's HTTP minor version.
+    let clientMinor: Int
+    /// The client connection closes after this exchange.
+    var closeClient: Bool
+
+    // MARK: request
+    /// The request head as the server receives it, kept whole for a replay on another connection.
+    let upstreamHead: ByteBuffer
+    /// Delimits the request body; nil when there is none.
+    var requestFramer: BodyFramer?
+    var requestComplete: Bool
+    var requestBodyBytes = 0
+    /// Body bytes received before a server connection was ready.
+    var pendingBody: [ByteBuffer] = []
+    var pendingBytes = 0
+    /// The server connection of the current attempt.
+    var connection: ServerConnection?
+
+    // MARK: response
+    var responseParser: HeadParser
+    /// Server bytes not yet consumed.
+    var responseInbound: ByteBuffer?
+    var responseFramer: BodyFramer?
+    var clientFraming = ResponseRewriter.ClientFraming(closeClient: false)
+    var responseHeadSent = false
+    var responseComplete = false
+    /// The server said it closes the connection (or it must not be reused).
+    var serverMustClose = false
+
+    // MARK: routing and stickiness
+    let facts: RequestFacts?
+    var presentedCookie: StickyCookie.Presented?
+
+    // MARK: timing and log
+    var log: AccessLogRecord
+    let start: NIODeadline
+    var connectStart: NIODeadline?
+    var requestSentAt: NIODeadline?
+    var lastServerActivity: NIODeadline
+    var lastClientActivity: NIODeadline
+
+    init(dispatch: Dispatch, method: HTTPMethodName, clientMinor: Int, closeClient: Bool, upstreamHead: ByteBuffer,
+         requestFramer: BodyFramer?, facts: RequestFacts?, responseLimits: HeadParser.Limits, log: AccessLogRecord, start: NIODeadline) {
+        self.dispatch = dispatch
+        self.method = method
+        self.clientMinor = clientMinor
+        self.closeClient = closeClient
+        self.upstreamHead = upstreamHead
+        self.requestFramer = requestFramer
+        self.requestComplete = requestFramer == nil
+        self.facts = facts
+        self.responseParser = HeadParser(kind: .response, limits: responseLimits)
+        self.log = log
+        self.start = start
+        self.lastServerActivity = start
+        self.lastClientActivity = start
+    }
+
+    /// Only a complete, idempotent request without a body is ever sent twice.
+    var isReplayable: Bool { method.isIdempotent && requestBodyBytes == 0 && requestFramer == nil && requestComplete }
+}

@@ -1,0 +1,189 @@
+import NIOCore
+
+/// Delimits one message body in a byte stream (RFC 9112 §6-7): by Content-Length, by chunked
+/// coding, or until the connection closes. It takes from the front of a buffer exactly the bytes
+/// that belong to this body and leaves the rest (the next pipelined message) in place.
+///
+/// Chunked bodies are checked as they pass — sizes in hex (at most 15 digits), extensions
+/// without control bytes, CRLF after each chunk, trailers bounded — and forwarded as they came
+/// (`decode: false`): the server reads exactly the framing SwiftLB read, never a re-chunked
+/// version. `decode: true` yields only the data, for an HTTP/1.0 client that cannot read chunks.
+struct BodyFramer {
+    enum Failure: Error, Equatable { case badChunk(String) }
+
+    enum Mode: Equatable {
+        case length(Int)
+        case chunked
+        case untilClose
+    }
+
+    private enum Chunk {
+        case size(digits: Int, value: Int)
+        /// In an extension (`;name=value`) or trailing whitespace after the size.
+        case sizeExtension(length: Int, value: Int)
+        case sizeLF(value: Int)
+        case data(remaining: Int)
+        case dataCR
+        case dataLF
+        /// After the last chunk: trailer lines until the empty one. `lineLength` 0 = at a line start.
+        case trailer(lineLength: Int, total: Int)
+        case trailerLF(empty: Bool, total: Int)
+        case done
+    }
+
+    let mode: Mode
+    private var remaining: Int
+    private var chunk: Chunk = .size(digits: 0, value: 0)
+    static let maxTrailers = 32768
+    static let maxExtension = 4096
+
+    init(_ mode: Mode) {
+        self.mode = mode
+        if case .length(let n) = mode { remaining = n } else { remaining = 0 }
+        if case .length(0) = mode { chunk = .done }
+    }
+
+    /// Whether the whole body has been taken.
+    var isComplete: Bool {
+        switch mode {
+        case .length: remaining == 0
+        case .chunked: if case .done = chunk { true } else { false }
+        case .untilClose: false
+        }
+    }
+
+    /// Bytes taken so far are all data (no chunk framing to strip).
+    var isRaw: Bool { mode != .chunked }
+
+    /// Takes this body's bytes from the front of `input` and hands them to `sink` (raw: as they
+    /// came; decoded: chunk data only). Returns whether the body is complete.
+    mutating func take(from input: inout ByteBuffer, decode: Bool = false, into sink: (ByteBuffer) -> Void) throws(Failure) -> Bool {
+        switch mode {
+        case .length:
+            let n = min(remaining, input.readableBytes)
+            if n > 0 {
+                sink(input.readSlice(length: n)!)
+                remaining -= n
+            }
+            return remaining == 0
+        case .untilClose:
+            if input.readableBytes > 0 { sink(input.readSlice(length: input.readableBytes)!) }
+            return false
+        case .chunked:
+            return try takeChunked(from: &input, decode: decode, into: sink)
+        }
+    }
+
+    private mutating func takeChunked(from input: inout ByteBuffer, decode: Bool, into sink: (ByteBuffer) -> Void) throws(Failure) -> Bool {
+        var consumed = 0  // bytes of `input` (from its reader index) that belong to this body
+        var dataStart = 0 // decode: where the current run of data began
+        let count = input.readableBytes
+        var failure: Failure?
+        input.withUnsafeReadableBytes { raw in
+            while consumed < count, failure == nil {
+                let b = raw[consumed]
+                switch chunk {
+                case .size(let digits, let value):
+                    if let h = hexValue(b) {
+                        guard digits < 15 else { failure = .badChunk("chunk size too large"); return }
+                        chunk = .size(digits: digits + 1, value: value << 4 | h)
+                    } else if digits == 0 {
+                        failure = .badChunk("chunk size expected"); return
+                    } else if b == 0x0D {
+                        chunk = .sizeLF(value: value)
+                    } else if b == 0x3B || b == 0x20 || b == 0x09 {
+                        chunk = .sizeExtension(length: 1, value: value)
+                    } else {
+                        failure = .badChunk("invalid byte in chunk size"); return
+                    }
+                    consumed += 1
+                case .sizeExtension(let length, let value):
+                    if b == 0x0D {
+                        chunk = .sizeLF(value: value)
+                    } else if (b < 0x20 && b != 0x09) || b == 0x7F {
+                        failure = .badChunk("control byte in a chunk extension"); return
+                    } else if length >= Self.maxExtension {
+                        failure = .badChunk("chunk extension too long"); return
+                    } else {
+                        chunk = .sizeExtension(length: length + 1, value: value)
+                    }
+                    consumed += 1
+                case .sizeLF(let value):
+                    guard b == 0x0A else { failure = .badChunk("CRLF expected after the chunk size"); return }
+                    consumed += 1
+                    chunk = value == 0 ? .trailer(lineLength: 0, total: 0) : .data(remaining: value)
+                    dataStart = consumed
+                case .data(let left):
+                    let n = min(left, count - consumed)
+                    consumed += n
+                    if n == left {
+                        if decode && n > 0 { sink(input.getSlice(at: input.readerIndex + dataStart, length: consumed - dataStart)!) }
+                        chunk = .dataCR
+                    } else {
+                        chunk = .data(remaining: left - n)
+                    }
+                case .dataCR:
+                    guard b == 0x0D else { failure = .badChunk("CRLF expected after chunk data"); return }
+                    consumed += 1
+                    chunk = .dataLF
+                case .dataLF:
+                    guard b == 0x0A else { failure = .badChunk("CRLF expected after chunk data"); return }
+                    consumed += 1
+                    chunk = .size(digits: 0, value: 0)
+                case .trailer(let lineLength, let total):
+                    guard total < Self.maxTrailers else { failure = .badChunk("trailers too large"); return }
+                    if b == 0x0D {
+                        chunk = .trailerLF(empty: lineLength == 0, total: total + 1)
+                    } else if (b < 0x20 && b != 0x09) || b == 0x7F {
+                        failure = .badChunk("control byte in a trailer"); return
+                    } else {
+                        chunk = .trailer(lineLength: lineLength + 1, total: total + 1)
+                    }
+                    consumed += 1
+                case .trailerLF(let empty, let total):
+                    guard b == 0x0A else { failure = .badChunk("CRLF expected in trailers"); return }
+                    consumed += 1
+                    if empty { chunk = .done; return }
+                    chunk = .trailer(lineLength: 0, total: total + 1)
+                case .done:
+                    return
+                }
+            }
+        }
+        if let failure { throw failure }
+        if decode {
+            // A chunk's data that continues past this buffer: hand over what came so far.
+            if case .data = chunk, consumed > dataStart {
+                sink(input.getSlice(at: input.readerIndex + dataStart, length: consumed - dataStart)!)
+            }
+            input.moveReaderIndex(forwardBy: consumed)
+        } else if consumed > 0 {
+            sink(input.readSlice(length: consumed)!)
+        }
+        if case .done = chunk { return true }
+        return false
+    }
+
+    @inline(__always)
+    private func hexValue(_ b: UInt8) -> Int? {
+        switch b {
+        case 0x30...0x39: Int(b - 0x30)
+        case 0x41...0x46: Int(b - 0x41 + 10)
+        case 0x61...0x66: Int(b - 0x61 + 10)
+        default: nil
+        }
+    }
+}
+
+/// Wraps data in chunks, for a body that has no length towards an HTTP/1.1 client that keeps
+/// its connection (a close-delimited response from an HTTP/1.0 server).
+enum ChunkEncoder {
+    static func chunk(_ data: ByteBuffer, allocator: ByteBufferAllocator) -> (prefix: ByteBuffer, data: ByteBuffer, suffix: StaticString) {
+        var prefix = allocator.buffer(capacity: 18)
+        prefix.writeString(String(data.readableBytes, radix: 16))
+        prefix.writeStaticString("\r\n")
+        return (prefix, data, "\r\n")
+    }
+
+    static let last: StaticString = "0\r\n\r\n"
+}

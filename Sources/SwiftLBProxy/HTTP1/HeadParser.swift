@@ -1,0 +1,208 @@
+import NIOCore
+
+/// Finds and checks one HTTP/1 message head at the front of a buffer (RFC 9112 §2-5), strictly:
+/// what it accepts, every server parses the same way. A request line longer than
+/// `maxStartLine` is 414; a head longer than `maxHead` or with more than `maxFields` fields
+/// is 431 (HAProxy's tune.bufsize and tune.http.maxhdr); everything else malformed is 400 —
+/// bare LF, obsolete line folding, a space before the colon, a control byte in a value, a
+/// method or name that is not a token, a version other than HTTP/1.x.
+///
+/// Incremental: `parse` returns `.incomplete` until the empty line has arrived, remembering
+/// how far it looked so a head that trickles in is scanned once.
+struct HeadParser {
+    enum Failure: Error, Equatable {
+        case malformed(String)
+        case startLineTooLong
+        case headTooLarge
+    }
+
+    enum Outcome {
+        case incomplete
+        case head(MessageHead)
+        case failure(Failure)
+    }
+
+    struct Limits {
+        var maxStartLine = 8192
+        var maxHead = 32768
+        var maxFields = 101
+    }
+
+    let kind: MessageHead.Kind
+    var limits: Limits
+    /// How many bytes at the front were already searched for the end of the head.
+    private var scanned = 0
+
+    init(kind: MessageHead.Kind, limits: Limits = Limits()) {
+        self.kind = kind
+        self.limits = limits
+    }
+
+    /// Forgets the partial scan (the previous head was taken).
+    mutating func reset() { scanned = 0 }
+
+    /// Looks at `buffer`'s readable bytes; on success the head is read off the buffer (the rest,
+    /// a body or the next message, stays).
+    mutating func parse(_ buffer: inout ByteBuffer) -> Outcome {
+        // Leading empty lines before a request are tolerated (RFC 9112 §2.2).
+        if kind == .request {
+            while buffer.readableBytes >= 2, buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == 0x0D0A {
+                buffer.moveReaderIndex(forwardBy: 2)
+                scanned = 0
+            }
+            if buffer.readableBytes == 1 && buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == 0x0D { return .incomplete }
+        }
+        let available = buffer.readableBytes
+        let found: Int? = buffer.withUnsafeReadableBytes { raw in
+            // memchr for each LF, then look at what follows: heads are short, lines are few.
+            // "\n\r\n" ends a head; so does "\n\n", which `check` then refuses as a bare LF
+            // (rather than waiting for a terminator that will never come).
+            var i = max(0, scanned - 3)
+            while i + 1 < raw.count {
+                guard let p = findLF(raw, from: i) else { return nil }
+                guard p + 1 < raw.count else { return nil }
+                if raw[p + 1] == 0x0A { return p + 2 }
+                if raw[p + 1] == 0x0D {
+                    guard p + 2 < raw.count else { return nil }
+                    if raw[p + 2] == 0x0A { return p + 3 }
+                }
+                i = p + 1
+            }
+            return nil
+        }
+        guard let length = found else {
+            scanned = available
+            if available > limits.maxHead { return .failure(startLineLength(buffer) > limits.maxStartLine ? .startLineTooLong : .headTooLarge) }
+            if kind == .request && startLineLength(buffer) > limits.maxStartLine { return .failure(.startLineTooLong) }
+            return .incomplete
+        }
+        if length > limits.maxHead {
+            return .failure(startLineLength(buffer) > limits.maxStartLine ? .startLineTooLong : .headTooLarge)
+        }
+        let bytes = buffer.getSlice(at: buffer.readerIndex, length: length)!
+        switch Self.check(bytes, kind: kind, limits: limits) {
+        case .success(let head):
+            buffer.moveReaderIndex(forwardBy: length)
+            scanned = 0
+            return .head(head)
+        case .failure(let failure):
+            return .failure(failure)
+        }
+    }
+
+    /// Bytes before the first LF (or all of them): how long the start line is so far.
+    private func startLineLength(_ buffer: ByteBuffer) -> Int {
+        buffer.withUnsafeReadableBytes { raw in findLF(raw, from: 0) ?? raw.count }
+    }
+
+    // MARK: checking a complete head
+
+    private static func check(_ bytes: ByteBuffer, kind: MessageHead.Kind, limits: Limits) -> Result<MessageHead, Failure> {
+        bytes.withUnsafeReadableBytes { raw -> Result<MessageHead, Failure> in
+            let n = raw.count
+            // Start line.
+            guard let lf = findLF(raw, from: 0) else { return .failure(.malformed("no start line")) }
+            guard lf >= 1, raw[lf - 1] == 0x0D else { return .failure(.malformed("bare LF")) }
+            let lineEnd = lf - 1
+            if kind == .request && lineEnd > limits.maxStartLine { return .failure(.startLineTooLong) }
+            guard let sp1 = (0..<lineEnd).first(where: { raw[$0] == 0x20 }) else { return .failure(.malformed("start line")) }
+            var part1 = 0..<sp1
+            var part2: Range<Int>
+            var part3: Range<Int>
+            var minor = 1
+            var status = 0
+            switch kind {
+            case .request:
+                guard let sp2 = (sp1 + 1..<lineEnd).first(where: { raw[$0] == 0x20 }) else { return .failure(.malformed("request line")) }
+                part2 = sp1 + 1..<sp2
+                part3 = sp2 + 1..<lineEnd
+                guard !part1.isEmpty, part1.allSatisfy({ isToken(raw[$0]) }) else { return .failure(.malformed("method")) }
+                guard !part2.isEmpty, part2.allSatisfy({ raw[$0] > 0x20 && raw[$0] < 0x7F }) else { return .failure(.malformed("request target")) }
+                guard let v = version(raw, part3) else { return .failure(.malformed("version")) }
+                minor = v
+            case .response:
+                guard let v = version(raw, part1) else { return .failure(.malformed("version")) }
+                minor = v
+                let codeEnd = min(sp1 + 4, lineEnd)
+                part2 = sp1 + 1..<codeEnd
+                guard part2.count == 3, part2.allSatisfy({ raw[$0] >= 0x30 && raw[$0] <= 0x39 }) else { return .failure(.malformed("status code")) }
+                status = part2.reduce(0) { $0 * 10 + Int(raw[$1] - 0x30) }
+                if codeEnd == lineEnd {
+                    part3 = lineEnd..<lineEnd  // "HTTP/1.1 200" without a reason: tolerated
+                } else {
+                    guard raw[codeEnd] == 0x20 else { return .failure(.malformed("status line")) }
+                    part3 = codeEnd + 1..<lineEnd
+                    guard part3.allSatisfy({ raw[$0] == 0x09 || (raw[$0] >= 0x20 && raw[$0] != 0x7F) }) else { return .failure(.malformed("reason")) }
+                }
+                part1 = 0..<sp1
+            }
+            // Fields.
+            var fields: [MessageHead.Field] = []
+            fields.reserveCapacity(16)
+            var p = lf + 1
+            while p < n {
+                if raw[p] == 0x0D {
+                    // The empty line: must be the last two bytes.
+                    guard p + 2 == n, raw[p + 1] == 0x0A else { return .failure(.malformed("bytes after the head")) }
+                    break
+                }
+                if raw[p] == 0x20 || raw[p] == 0x09 { return .failure(.malformed("obsolete line folding")) }
+                guard let end = findLF(raw, from: p) else { return .failure(.malformed("field line")) }
+                guard raw[end - 1] == 0x0D else { return .failure(.malformed("bare LF")) }
+                var colon = p
+                while colon < end - 1 && isToken(raw[colon]) { colon += 1 }
+                guard colon > p, raw[colon] == 0x3A else {
+                    return .failure(.malformed(raw[colon] == 0x20 || raw[colon] == 0x09 ? "space before colon" : "field name"))
+                }
+                var vs = colon + 1
+                var ve = end - 1
+                while vs < ve && (raw[vs] == 0x20 || raw[vs] == 0x09) { vs += 1 }
+                while ve > vs && (raw[ve - 1] == 0x20 || raw[ve - 1] == 0x09) { ve -= 1 }
+                for k in vs..<ve {
+                    let b = raw[k]
+                    if (b < 0x20 && b != 0x09) || b == 0x7F { return .failure(.malformed("control byte in a field value")) }
+                }
+                fields.append(MessageHead.Field(lineStart: Int32(p), nameEnd: Int32(colon), valueStart: Int32(vs), valueEnd: Int32(ve), lineEnd: Int32(end + 1)))
+                if fields.count > limits.maxFields { return .failure(.headTooLarge) }
+                p = end + 1
+            }
+            return .success(MessageHead(kind: kind, bytes: bytes,
+                                        part1: Int32(part1.lowerBound)..<Int32(part1.upperBound),
+                                        part2: Int32(part2.lowerBound)..<Int32(part2.upperBound),
+                                        part3: Int32(part3.lowerBound)..<Int32(part3.upperBound),
+                                        startLineEnd: Int32(lf + 1), minorVersion: minor, fields: fields, status: status))
+        }
+    }
+
+    /// `HTTP/1.0` → 0, `HTTP/1.1` (or any later 1.x) → 1; anything else nil.
+    private static func version(_ raw: UnsafeRawBufferPointer, _ r: Range<Int>) -> Int? {
+        guard r.count == 8, raw[r.lowerBound] == 0x48, raw[r.lowerBound + 1] == 0x54, raw[r.lowerBound + 2] == 0x54,
+              raw[r.lowerBound + 3] == 0x50, raw[r.lowerBound + 4] == 0x2F, raw[r.lowerBound + 5] == 0x31,
+              raw[r.lowerBound + 6] == 0x2E else { return nil }
+        let d = raw[r.lowerBound + 7]
+        guard d >= 0x30 && d <= 0x39 else { return nil }
+        return d == 0x30 ? 0 : 1
+    }
+}
+
+/// The index of the first LF at or after `start`, by memchr.
+@inline(__always)
+func findLF(_ raw: UnsafeRawBufferPointer, from start: Int) -> Int? {
+    guard start < raw.count, let base = raw.baseAddress, let hit = memchr(base + start, 0x0A, raw.count - start) else { return nil }
+    return UnsafeRawPointer(hit) - base
+}
+
+/// RFC 9110 §5.6.2 tchar, as two bit masks over the 128 ASCII bytes (no table to load).
+@inline(__always)
+func isToken(_ b: UInt8) -> Bool {
+    // Bits set for ! # $ % & ' * + - . 0-9 (bytes 0-63) and A-Z ^ _ ` a-z | ~ (bytes 64-127).
+    let low: UInt64 = 0x03FF_6CFA_0000_0000
+    let high: UInt64 = 0x57FF_FFFF_C7FF_FFFE
+    if b < 64 { return low & (1 << UInt64(b)) != 0 }
+    if b < 128 { return high & (1 << UInt64(b - 64)) != 0 }
+    return false
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,159 @@
+import NIOCore
+
+/// What a stream told the dispatcher it needs, and how far getting it has come: the backend, the
+/// server the client is pinned to, the servers already tried, and the in-flight count held on
+/// the chosen server. It knows nothing of HTTP: HTTP exchanges, WebSocket tunnels and TCP
+/// sessions dispatch alike (HAProxy's backend.c and queue.c, apart from the HTTP analysers).
+///
+/// Order of a dispatch: sticky pin → balancer pick (slowstart, backups) → queue when every
+/// eligible server is at its maxconn → a pooled idle connection or a new one. A failure is
+/// reported with its cause; whether to try again (and whether that is safe for what was
+/// already sent) is the stream's decision, through `retry`.
+struct Dispatch {
+    enum Failure: Equatable {
+        /// No server is usable (503, log SC).
+        case noServer
+        /// The pinned server is down and `option redispatch` is off (503, SC).
+        case stickyServerDown
+        /// `timeout queue` passed while queued (503, sQ).
+        case queueTimeout
+        /// The connection was refused or failed (502, SC).
+        case connectFailed
+        /// `timeout connect` passed (504, sC).
+        case connectTimeout
+    }
+
+    let backend: RuntimeBackend
+    let client: SocketAddress?
+    /// The server a sticky cookie (or similar) names.
+    var pinned: RuntimeServer?
+    /// The server of the current attempt.
+    private(set) var server: RuntimeServer?
+    private(set) var excluded = ServerSet()
+    private(set) var attempts = 0
+    /// What the last attempt ran into.
+    var lastFailure: Failure?
+    private(set) var waiter: BackendQueue.Waiter?
+    private(set) var queuedAt: NIODeadline?
+    /// The server whose in-flight count this stream holds (leastconn, maxconn, the queue).
+    private var activeOn: RuntimeServer?
+    /// Bumped at each attempt, so a late callback of an abandoned attempt is recognised.
+    private(set) var generation = 0
+
+    init(backend: RuntimeBackend, client: SocketAddress?, pinned: RuntimeServer? = nil) {
+        self.backend = backend
+        self.client = client
+        self.pinned = pinned
+    }
+
+    var isQueued: Bool { waiter != nil }
+
+    /// One step towards a connection.
+    mutating func next(loop: LoopState, owner: some DispatchOwner, freshConnection: Bool) -> DispatchStep {
+        let chosen: RuntimeServer
+        if let pinned, pinned.health.acceptsStickyClients, !excluded.contains(pinned.index) {
+            if pinned.isFull { return enqueue(loop: loop, owner: owner) }
+            chosen = pinned
+        } else if pinned != nil && !backend.config.options.redispatch {
+            // Without `option redispatch` a sticky client stays with its server, up or not.
+            return .failed(attempts == 0 ? .stickyServerDown : lastFailure ?? .connectFailed)
+        } else {
+            switch backend.pickServer(excluding: excluded, client: client) {
+            case .server(let s): chosen = s
+            case .full: return enqueue(loop: loop, owner: owner)
+            case .none: return .failed(attempts == 0 ? .noServer : lastFailure ?? .connectFailed)
+            }
+        }
+        server = chosen
+        attempts += 1
+        generation += 1
+        holdActive(on: chosen)
+        if !freshConnection, let pooled = loop.takeIdle(chosen) { return .connection(pooled) }
+        let generation = self.generation
+        let timeout = backend.config.options.timeouts.connect.map { TimeAmount.nanoseconds($0.nanoseconds) }
+        ServerConnection.connect(to: chosen, on: loop.eventLoop, timeout: timeout).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let connection):
+                owner.dispatchConnected(connection, generation: generation)
+            case .failure(let error):
+                let timedOut = (error as? ChannelError).map { if case .connectTimeout = $0 { true } else { false } } ?? false
+                chosen.health.observed(error: true)
+                owner.dispatchConnectFailed(timedOut ? .connectTimeout : .connectFailed, generation: generation)
+            }
+        }
+        return .connecting
+    }
+
+    /// Whether another attempt may be made after a failure of the current server; with
+    /// `excludeCurrent` the next attempt goes to another server.
+    mutating func retry(excludeCurrent: Bool) -> Bool {
+        if excludeCurrent, let server { excluded.insert(server.index) }
+        return attempts <= backend.config.options.retries
+    }
+
+    /// Gives up the in-flight count (the stream is done with the server) and any queue place.
+    mutating func release() {
+        leaveQueue()
+        guard let server = activeOn else { return }
+        server.active.wrappingDecrement(ordering: .relaxed)
+        activeOn = nil
+        backend.queue?.wakeOne()
+    }
+
+    /// Leaves the queue (timeout, client gone). False if the queue had already woken us: the
+    /// wake-up is on its way and must be let through.
+    @discardableResult
+    mutating func leaveQueue() -> Bool {
+        guard let waiter else { return true }
+        if waiter.claim() {
+            self.waiter = nil
+            return true
+        }
+        return false
+    }
+
+    /// The queue woke us: take the slot.
+    mutating func wokeFromQueue() -> NIODeadline? {
+        waiter = nil
+        return queuedAt
+    }
+
+    private mutating func holdActive(on server: RuntimeServer) {
+        if activeOn === server { return }
+        release()
+        server.active.wrappingIncrement(ordering: .relaxed)
+        activeOn = server
+    }
+
+    private mutating func enqueue(loop: LoopState, owner: some DispatchOwner) -> DispatchStep {
+        guard let queue = backend.queue else { return .failed(.noServer) }
+        let bound = NIOLoopBound(owner, eventLoop: loop.eventLoop)
+        // A stream that gave up meanwhile hands the free slot on.
+        let waiter = BackendQueue.Waiter(loop: loop.eventLoop) { if !bound.value.dispatchQueueWoke() { queue.wakeOne() } }
+        self.waiter = waiter
+        if queuedAt == nil { queuedAt = .now() }
+        queue.enqueue(waiter)
+        // A slot may have freed between the pick and the enqueue, with nobody to wake.
+        if backend.servers.contains(where: { $0.health.acceptsNewClients && !$0.isFull }) { queue.wakeOne() }
+        return .queued
+    }
+}
+
+/// The result of one dispatch step.
+enum DispatchStep {
+    /// A pooled connection, ready now.
+    case connection(ServerConnection)
+    /// A connection is being opened: `dispatchConnected` or `dispatchConnectFailed` follows.
+    case connecting
+    /// Waiting for a server slot: `dispatchQueueWoke` follows (or the stream gives up).
+    case queued
+    case failed(Dispatch.Failure)
+}
+
+/// The stream a dispatch reports back to, on its own event loop.
+protocol DispatchOwner: AnyObject {
+    func dispatchConnected(_ connection: ServerConnection, generation: Int)
+    func dispatchConnectFailed(_ failure: Dispatch.Failure, generation: Int)
+    /// The queue has a slot for this stream; false if the stream no longer wants it.
+    func dispatchQueueWoke() -> Bool
+}

@@ -1,0 +1,169 @@
+import NIOCore
+import NIOPosix
+import SwiftLBTLS
+
+/// What a server connection reports to the stream that leases it. Both run on the same event
+/// loop, so these are plain synchronous calls.
+protocol ServerConnectionOwner: AnyObject {
+    func serverRead(_ buffer: ByteBuffer)
+    func serverReadComplete()
+    /// The connection ended (EOF, reset, TLS failure); `error` is nil for a clean EOF.
+    func serverClosed(error: (any Error)?)
+    func serverWritabilityChanged(isWritable: Bool)
+    /// Whether the client can take more bytes; while it cannot, the server is not read.
+    var clientIsWritable: Bool { get }
+}
+
+/// The only handler of a server-side channel (after TLS, if any): bytes in, bytes out, no HTTP
+/// here. The stream that leases it decides what the bytes mean — an HTTP exchange parses a
+/// response, a tunnel or TCP session forwards them — so the dispatcher and the pool serve all
+/// three.
+///
+/// States: `leased` (an owner gets every byte), `parked` (idle in the per-loop pool: any byte
+/// from the server is unsolicited and closes it), `closed`.
+///
+/// Backpressure: `read` is held back while the owner's client cannot take more (the
+/// GlueHandler pattern), so a slow client slows the server down instead of filling memory.
+final class ServerConnection: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        case leased
+        case parked
+        case closed
+    }
+
+    let server: RuntimeServer
+    private var context: ChannelHandlerContext?
+    private var state: State = .leased
+    private var readPending = false
+    /// The stream using this connection; nil while parked or closed.
+    private(set) var owner: (any ServerConnectionOwner)?
+    /// How many streams have leased it (more than one: a reused connection, which the server may
+    /// have closed just as we sent — such a failure is retried for idempotent requests).
+    private(set) var leases = 0
+    /// When it last went back to the pool (for `LoopState`'s purge of idle connections).
+    var parkedAt = NIODeadline.uptimeNanoseconds(0)
+
+    init(server: RuntimeServer) {
+        self.server = server
+    }
+
+    var isOpen: Bool { state != .closed && (context?.channel.isActive ?? false) }
+    var isWritable: Bool { context?.channel.isWritable ?? false }
+    var wasReused: Bool { leases > 1 }
+    var channel: (any Channel)? { context?.channel }
+
+    /// Opens a connection to `server` on `eventLoop` (the client's loop: a stream's two
+    /// channels never cross loops).
+    static func connect(to server: RuntimeServer, on eventLoop: any EventLoop, timeout: TimeAmount?) -> EventLoopFuture<ServerConnection> {
+        let handler = ServerConnection(server: server)
+        var bootstrap = ClientBootstrap(group: eventLoop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    if let tls = server.tls { try sync.addHandler(TLSHandler(client: tls, serverName: server.tlsServerName)) }
+                    try sync.addHandler(handler)
+                }
+            }
+        if let timeout { bootstrap = bootstrap.connectTimeout(timeout) }
+        return bootstrap.connect(to: server.address).map { _ in handler }
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    // MARK: leasing
+
+    func lease(to owner: any ServerConnectionOwner) {
+        precondition(state != .closed, "leasing a closed server connection")
+        self.owner = owner
+        state = .leased
+        leases += 1
+        if readPending && owner.clientIsWritable { resumeReading() }
+    }
+
+    /// Back to the pool: the exchange on it is complete. Bytes that arrive now were not asked for.
+    func park() {
+        guard state == .leased else { return }
+        owner = nil
+        state = .parked
+        parkedAt = .now()
+        // A parked connection is always read, so that a server closing it is noticed at once.
+        resumeReading()
+    }
+
+    func write(_ buffer: ByteBuffer) {
+        context?.write(NIOAny(buffer), promise: nil)
+    }
+
+    func writeAndFlush(_ buffer: ByteBuffer) {
+        context?.writeAndFlush(NIOAny(buffer), promise: nil)
+    }
+
+    func flush() { context?.flush() }
+
+    /// Closes the connection; the owner is not told (it asked).
+    func close() {
+        guard state != .closed else { return }
+        state = .closed
+        owner = nil
+        context?.close(promise: nil)
+    }
+
+    /// Resumes reading after the client drained its buffer.
+    func resumeReading() {
+        if readPending, let context {
+            readPending = false
+            context.read()
+        }
+    }
+
+    // MARK: channel events
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch state {
+        case .leased:
+            owner?.serverRead(unwrapInboundIn(data))
+        case .parked:
+            // Bytes nobody asked for: the server is out of step with us. Never reuse it.
+            close()
+        case .closed:
+            break
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if state == .leased { owner?.serverReadComplete() }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        let wasOwner = owner
+        state = .closed
+        owner = nil
+        wasOwner?.serverClosed(error: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let wasOwner = owner
+        state = .closed
+        owner = nil
+        wasOwner?.serverClosed(error: error)
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if state == .leased { owner?.serverWritabilityChanged(isWritable: context.channel.isWritable) }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if state == .leased, let owner, !owner.clientIsWritable {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import NIOCore
+import XCTest
+@testable import SwiftLBProxy
+
+/// The HTTP/1 head parser on bytes: what it accepts, what it refuses with which status, and
+/// that a head split at any byte boundary parses the same as in one piece.
+final class HeadParserTests: XCTestCase {
+    private func parse(_ text: String, kind: MessageHead.Kind = .request, limits: HeadParser.Limits = .init()) -> (HeadParser.Outcome, ByteBuffer) {
+        var parser = HeadParser(kind: kind, limits: limits)
+        var buffer = ByteBuffer(string: text)
+        return (parser.parse(&buffer), buffer)
+    }
+
+    private func head(_ text: String, kind: MessageHead.Kind = .request, file: StaticString = #filePath, line: UInt = #line) -> MessageHead? {
+        guard case .head(let h) = parse(text, kind: kind).0 else {
+            XCTFail("not parsed: \(text.debugDescription) → \(parse(text, kind: kind).0)", file: file, line: line)
+            return nil
+        }
+        return h
+    }
+
+    private func failure(_ text: String, kind: MessageHead.Kind = .request, limits: HeadParser.Limits = .init()) -> HeadParser.Failure? {
+        if case .failure(let f) = parse(text, kind: kind, limits: limits).0 { return f }
+        return nil
+    }
+
+    func testARequestHeadIsRangesIntoTheBytesAndTheRestStays() throws {
+        let text = "GET /a?b=c HTTP/1.1\r\nHost: example\r\nX-Two:  v  \r\nCookie: a=1; b=2\r\n\r\nBODY"
+        let (outcome, rest) = parse(text)
+        guard case .head(let h) = outcome else { return XCTFail("\(outcome)") }
+        XCTAssertEqual(h.method, .get)
+        XCTAssertEqual(h.target, "/a?b=c")
+        XCTAssertEqual(h.minorVersion, 1)
+        XCTAssertEqual(h.fields.count, 3)
+        XCTAssertEqual(h.name(1), "X-Two")
+        XCTAssertEqual(h.value(1), "v")
+        XCTAssertTrue(h.name(0, is: "host"))
+        XCTAssertEqual(h.values(of: "cookie"), ["a=1; b=2"])
+        XCTAssertEqual(rest.readableBytes, 4)
+        // Untouched, it serialises to exactly what came.
+        var out = ByteBuffer()
+        h.write(into: &out)
+        XCTAssertEqual(String(buffer: out), String(text.dropLast(4)))
+    }
+
+    func testEditsKeepTheUntouchedLinesAsTheyCame() throws {
+        guard var h = head("POST /x HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\nX-Keep: 1\r\nCookie: S=1\r\n\r\n") else { return }
+        h.remove(1)
+        h.set("X-Forwarded-For", "10.0.0.1")
+        h.removeAll("cookie")
+        h.startLineOverride = "POST /x HTTP/1.1"
+        var out = ByteBuffer()
+        h.write(into: &out)
+        XCTAssertEqual(String(buffer: out), "POST /x HTTP/1.1\r\nHost: h\r\nX-Keep: 1\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n")
+        XCTAssertEqual(h.values(of: "x-forwarded-for"), ["10.0.0.1"])
+    }
+
+    func testTokensAreMatchedCaseInsensitively() throws {
+        guard let h = head("GET / HTTP/1.1\r\nConnection: Keep-Alive, UPGRADE ,close\r\n\r\n") else { return }
+        XCTAssertTrue(h.value(0, hasToken: "upgrade"))
+        XCTAssertTrue(h.value(0, hasToken: "close"))
+        XCTAssertTrue(h.value(0, hasToken: "keep-alive"))
+        XCTAssertFalse(h.value(0, hasToken: "keep"))
+        XCTAssertEqual(h.tokens(0), ["keep-alive", "upgrade", "close"])
+    }
+
+    func testEveryByteBoundaryParsesTheSame() throws {
+        let text = "\r\nPUT /p HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nX: y\r\n\r\nabc"
+        let bytes = Array(text.utf8)
+        for split in 0...bytes.count {
+            var parser = HeadParser(kind: .request)
+            var buffer = ByteBuffer(bytes: bytes[0..<split])
+            var outcome = parser.parse(&buffer)
+            buffer.writeBytes(bytes[split...])
+            if case .incomplete = outcome { outcome = parser.parse(&buffer) }
+            guard case .head(let h) = outcome else { return XCTFail("split at \(split): \(outcome)") }
+            XCTAssertEqual(h.fields.count, 3, "split at \(split)")
+            XCTAssertEqual(String(buffer: buffer), "abc", "split at \(split)")
+        }
+        // Byte by byte.
+        var parser = HeadParser(kind: .request)
+        var buffer = ByteBuffer()
+        var got: MessageHead?
+        for b in bytes {
+            buffer.writeInteger(b)
+            if case .head(let h) = parser.parse(&buffer) { got = h; break }
+        }
+        XCTAssertEqual(got?.target, "/p")
+    }
+
+    func testMalformedHeadsAreRefused() {
+        let cases: [String: String] = [
+            "bare LF in a field": "GET / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n",
+            "bare LF head": "GET / HTTP/1.1\n\n",
+            "obsolete folding": "GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n  z\r\n\r\n",
+            "space before colon": "GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+            "tab before colon": "GET / HTTP/1.1\r\nHost\t: a\r\n\r\n",
+            "control byte": "GET / HTTP/1.1\r\nX: a\u{01}b\r\n\r\n",
+            "NUL": "GET / HTTP/1.1\r\nX: a\u{00}b\r\n\r\n",
+            "DEL": "GET / HTTP/1.1\r\nX: a\u{7F}b\r\n\r\n",
+            "empty name": "GET / HTTP/1.1\r\n: a\r\n\r\n",
+            "method not a token": "G(T / HTTP/1.1\r\n\r\n",
+            "missing version": "GET /\r\n\r\n",
+            "HTTP/2.0": "GET / HTTP/2.0\r\n\r\n",
+            "lower-case version": "GET / http/1.1\r\n\r\n",
+            "two spaces": "GET  / HTTP/1.1\r\n\r\n",
+            "space in target": "GET /a b HTTP/1.1\r\n\r\n",
+            "non-ASCII target": "GET /\u{e9} HTTP/1.1\r\n\r\n",
+            "name with a space": "GET / HTTP/1.1\r\nX Y: z\r\n\r\n",
+        ]
+        for (name, text) in cases.sorted(by: { $0.key < $1.key }) {
+            guard case .malformed = failure(text) else { XCTFail("\(name): \(parse(text).0)"); continue }
+        }
+    }
+
+    func testLimitsGive414And431() {
+        XCTAssertEqual(failure("GET /\(String(repeating: "a", count: 9000)) HTTP/1.1\r\n\r\n"), .startLineTooLong)
+        // Still arriving: a long request line is known to be too long before its end.
+        XCTAssertEqual(failure("GET /\(String(repeating: "a", count: 9000))"), .startLineTooLong)
+        XCTAssertEqual(failure("GET / HTTP/1.1\r\nX: \(String(repeating: "b", count: 40000))\r\n\r\n"), .headTooLarge)
+        XCTAssertEqual(failure("GET / HTTP/1.1\r\n" + (0..<102).map { "X-\($0): v\r\n" }.joined() + "\r\n"), .headTooLarge)
+        // A long header line arriving in pieces is not mistaken for a long request line.
+        var parser = HeadParser(kind: .request)
+        var buffer = ByteBuffer(string: "GET / HTTP/1.1\r\nCookie: " + String(repeating: "c", count: 9000))
+        guard case .incomplete = parser.parse(&buffer) else { return XCTFail("a long cookie arriving is not 414") }
+        buffer.writeString("\r\n\r\n")
+        guard case .head = parser.parse(&buffer) else { return XCTFail("a long cookie is fine once complete") }
+    }
+
+    func testResponseHeads() {
+        guard let h = head("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", kind: .response) else { return }
+        XCTAssertEqual(h.status, 404)
+        XCTAssertEqual(h.string(h.part3), "Not Found")
+        XCTAssertEqual(head("HTTP/1.0 200\r\n\r\n", kind: .response)?.status, 200)
+        XCTAssertEqual(head("HTTP/1.1 204 \r\n\r\n", kind: .response)?.minorVersion, 1)
+        guard case .malformed = failure("HTTP/1.1 2000 OK\r\n\r\n", kind: .response) else { return XCTFail("4-digit status") }
+        guard case .malformed = failure("HTTP/1.1 20 OK\r\n\r\n", kind: .response) else { return XCTFail("2-digit status") }
+        guard case .malformed = failure("THIS IS NOT HTTP\r\n\r\n", kind: .response) else { return XCTFail("junk") }
+    }
+}
