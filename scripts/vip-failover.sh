@@ -7,6 +7,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LAB_DIR=${LAB_DIR:-$ROOT/../shared/lab}
 [ -x "$LAB_DIR/vip-failover.sh" ] || { echo "no failover lab at $LAB_DIR (set LAB_DIR)" >&2; exit 1; }
-for t in tcpdump ip ping; do command -v $t >/dev/null || { echo "missing $t (apt-get install tcpdump iproute2 iputils-ping)" >&2; exit 1; }; done
-(cd "$ROOT" && swift build -c release --product swiftlb >&2)
+# shellcheck source=scripts/lib/deps.sh
+. "$ROOT/scripts/lib/deps.sh"
+# tcpdump: the lab captures GARPs and heartbeats; iputils-ping: its link checks.
+deps_install build demo && deps_apt tcpdump iputils-ping || { echo "scripts/vip-failover.sh: cannot install what the lab needs (see above)" >&2; exit 1; }
+(cd "$ROOT" && deps_build -c release --product swiftlb)
 exec "$LAB_DIR/vip-failover.sh" -d "$ROOT/scripts/lab/swiftlb-driver.sh" "$@"

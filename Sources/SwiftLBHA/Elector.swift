@@ -6,6 +6,12 @@
 /// States: `initial` (not started), `backup` (watching the master's heartbeats), `master`
 /// (holding the VIP, advertising), `fault` (a tracked backend has no healthy server: never
 /// master). Timers are deadlines the shell arms from `Action.armTimer`.
+///
+/// Two ways to learn that the master is gone: its heartbeats stop (`timerFired` after
+/// Master_Down_Interval — the only judge of a partition or a host that died), or
+/// `peerProcessDied` — the shell saw the master's own kernel close its authenticated peer link
+/// and refuse a fresh connection, which only happens when the master's process is gone while
+/// its host stays up (SIGKILL, a crash, the OOM killer). That one is acted on at once.
 public struct Elector: Sendable {
     public enum State: String, Sendable, Equatable { case initial, backup, master, fault }
 
@@ -63,6 +69,8 @@ public struct Elector: Sendable {
     private var resigning = false
     /// The master's last heartbeat had priority 0: the takeover is a handover, not a failure.
     private var masterResigned = false
+    /// Who we follow as backup: the sender of the last heartbeat with a priority above 0.
+    private var masterAddress: UInt32?
 
     public init(settings: Settings) {
         self.settings = settings
@@ -96,6 +104,7 @@ public struct Elector: Sendable {
                 return [.armTimer(at: now + skew)]
             }
             masterResigned = false
+            masterAddress = advert.sender
             masterAdvertInterval = advert.advertInterval
             if !settings.preempt || !outranks(advert) {
                 preemptAt = nil
@@ -120,6 +129,7 @@ public struct Elector: Sendable {
                 return [.sendAdvert(priority: priority), .gratuitousARP, .armTimer(at: now + settings.advertInterval)]
             }
             masterAdvertInterval = advert.advertInterval
+            masterAddress = advert.sender
             // Yielding a split brain: the winner may never have heard us (our heartbeats were
             // the ones lost), so it would not know the clients were sent here. One priority-0
             // heartbeat tells it to re-announce the VIP.
@@ -142,6 +152,18 @@ public struct Elector: Sendable {
         case .master:
             return [.sendAdvert(priority: priority), .armTimer(at: now + settings.advertInterval)]
         }
+    }
+
+    /// The shell's verdict that `sender`'s process died: its authenticated peer link closed
+    /// (EOF or RST, no goodbye) and its port then refused a connection. A backup whose master
+    /// that is takes over at once — unless the master resigned first (a graceful stop is a
+    /// handover, already under way). Anyone else only notes it: a master whose backup died
+    /// keeps what it has, and a backup that never heard `sender` as master has nothing to take
+    /// over. A link lost without such a verdict (partition, host crash) never gets here: the
+    /// heartbeat timeout stays the only judge of those, so a flapping link cannot split the brain.
+    public mutating func peerProcessDied(sender: UInt32, now: Int64) -> [Action] {
+        guard !resigning, state == .backup, !masterResigned, masterAddress == sender else { return [] }
+        return becomeMaster(now: now, reason: "the master's process died (its peer link closed and its port refused a connection)")
     }
 
     /// A fault condition (a `track_backend` of weight 0 without a usable server, a proxy event
@@ -208,6 +230,7 @@ public struct Elector: Sendable {
     private mutating func becomeMaster(now: Int64, reason: String) -> [Action] {
         state = .master
         masterResigned = false
+        masterAddress = nil
         lastTransitionReason = reason
         preemptAt = nil
         // Address and ARP first, heartbeat last: the old owner lets go of the VIP the moment it

@@ -1,5 +1,3 @@
-import CLibSSL
-
 /// One heartbeat between two SwiftLB instances. Wire format, big-endian, 56 bytes:
 ///
 /// | offset | size | field |
@@ -83,25 +81,13 @@ public struct HeartbeatCodec: Sendable {
         guard bytes.count == Heartbeat.size else { return .failure(.badLength(bytes.count)) }
         guard Array(bytes[0..<4]) == Heartbeat.magic, bytes[4] == 1 else { return .failure(.badMagicOrVersion) }
         guard bytes[5] == routerID else { return .failure(.otherRouter(bytes[5])) }
-        let expected = mac(Array(bytes[0..<24]))
-        let equal = expected.withUnsafeBytes { e in bytes[24...].withUnsafeBytes { g in CRYPTO_memcmp(e.baseAddress, g.baseAddress, 32) } }
-        guard equal == 0 else { return .failure(.badMAC) }
+        guard MAC.equal(mac(Array(bytes[0..<24])), bytes[24...]) else { return .failure(.badMAC) }
         return .success(Heartbeat(routerID: bytes[5], priority: bytes[6],
                                   intervalMilliseconds: UInt32(readBE(bytes, 8, 4)), sender: UInt32(readBE(bytes, 12, 4)),
                                   sequence: readBE(bytes, 16, 8)))
     }
 
-    private func mac(_ data: [UInt8]) -> [UInt8] {
-        guard let key else { return [UInt8](repeating: 0, count: 32) }
-        var out = [UInt8](repeating: 0, count: 32)
-        var length: UInt32 = 0
-        _ = key.withUnsafeBytes { k in
-            data.withUnsafeBytes { d in
-                HMAC(EVP_sha256(), k.baseAddress, Int32(k.count), d.baseAddress?.assumingMemoryBound(to: UInt8.self), d.count, &out, &length)
-            }
-        }
-        return out
-    }
+    private func mac(_ data: [UInt8]) -> [UInt8] { MAC.hmac(key: key, data) }
 }
 
 /// Drops a heartbeat whose sequence is not above the last one accepted from its sender — a
@@ -139,11 +125,11 @@ public struct SequenceSource: Sendable {
     }
 }
 
-private func appendBE(_ out: inout [UInt8], _ value: UInt64, bytes: Int) {
+func appendBE(_ out: inout [UInt8], _ value: UInt64, bytes: Int) {
     for i in stride(from: bytes - 1, through: 0, by: -1) { out.append(UInt8((value >> (UInt64(i) * 8)) & 0xFF)) }
 }
 
-private func readBE(_ bytes: [UInt8], _ offset: Int, _ count: Int) -> UInt64 {
+func readBE(_ bytes: [UInt8], _ offset: Int, _ count: Int) -> UInt64 {
     var v: UInt64 = 0
     for i in 0..<count { v = (v << 8) | UInt64(bytes[offset + i]) }
     return v

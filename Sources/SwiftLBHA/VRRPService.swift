@@ -6,8 +6,9 @@ import NIOCore
 import NIOPosix
 import SwiftLBConfig
 
-/// The I/O shell around the `Elector`: UDP heartbeats to and from the peer, the timers the
-/// elector asks for, the VIP through rtnetlink, gratuitous ARP, notify scripts, and the two
+/// The I/O shell around the `Elector`: UDP heartbeats to and from the peer, the peer link
+/// (`PeerLink`: a TCP connection whose close tells that the peer's process died), the timers
+/// the elector asks for, the VIP through rtnetlink, gratuitous ARP, notify scripts, and the two
 /// inputs that tie the VIP to this process being useful — every proxy event loop answering a
 /// probe, and `track_backend` health.
 ///
@@ -45,6 +46,8 @@ public final class VRRPService: @unchecked Sendable {
     /// Uptime (ns) at which each proxy loop last ran the liveness probe.
     private let loopAnswers: [ManagedAtomic<UInt64>]
     let status: NIOLockedValueBox<VRRPStatus>
+    /// nil with several `unicast_peer`s (the link is between two instances).
+    private(set) var link: PeerLink?
 
     // Confined to `loop`.
     private var channel: (any Channel)?
@@ -58,7 +61,7 @@ public final class VRRPService: @unchecked Sendable {
     private var vipHeld = false
     private var resignDone: EventLoopPromise<Void>?
     private var faultReason: String?
-    private var nextDropLog = NIODeadline.uptimeNanoseconds(0)
+    private var dropLog = DropLog()
     private var nextSendFailureLog = NIODeadline.uptimeNanoseconds(0)
 
     private init(settings: VRRPSettings, key: [UInt8]?, hooks: Hooks, logger: Logger, localAddress: String, peers: Set<String>,
@@ -120,6 +123,18 @@ public final class VRRPService: @unchecked Sendable {
             try? await service.group.shutdownGracefully()
             throw fail("cannot receive heartbeats on \(local):\(settings.udpPort) (udp): \(error)")
         }
+        if settings.unicastPeers.count == 1 {
+            let link = PeerLink(settings: .init(label: "vrrp \(settings.name)", local: local, peer: settings.unicastPeers[0], port: settings.udpPort,
+                                                routerID: UInt8(settings.virtualRouterID), key: key, advertInterval: settings.advertInterval.nanoseconds),
+                                loop: service.loop, logger: logger)
+            link.onProcessDied = { sender in service.peerProcessDied(sender) }
+            do { try await link.start().get() } catch {
+                try? await service.channel?.close()
+                try? await service.group.shutdownGracefully()
+                throw fail("cannot listen for the peer link on \(local):\(settings.udpPort) (tcp): \(error)")
+            }
+            service.link = link
+        }
         let auth = key == nil ? "none" : "hmac-sha256"
         logger.info("vrrp \(settings.name): heartbeats \(local):\(settings.udpPort) <-> \(settings.unicastPeers.joined(separator: ", ")), every \(settings.advertInterval), auth \(auth)")
         try? await service.loop.submit {
@@ -159,6 +174,7 @@ public final class VRRPService: @unchecked Sendable {
             timer?.cancel(); garpRefresh?.cancel(); pendingRelease?.cancel()
             if vipHeld { releaseNow() }
         }.get()
+        try? await link?.stop().get()
         try? await channel?.close()
         try? await group.shutdownGracefully()
     }
@@ -187,6 +203,15 @@ public final class VRRPService: @unchecked Sendable {
                                     sender: heartbeat.sender)
         perform(elector.heartbeat(advert, now: now()))
         finishResignIfDone()
+    }
+
+    /// The peer link's verdict: `sender`'s process died (on the loop).
+    fileprivate func peerProcessDied(_ sender: UInt32) {
+        let before = elector.state
+        perform(elector.peerProcessDied(sender: sender, now: now()))
+        if elector.state == before {
+            logger.info("vrrp \(settings.name): \(before.displayName) stays \(before.displayName): \(before == .master ? "the backup's process died, nothing to hand over" : "not the master we follow, or it resigned first")")
+        }
     }
 
     /// Once per advert interval: probe the proxy loops, and fold their answers and
@@ -323,13 +348,7 @@ public final class VRRPService: @unchecked Sendable {
     }
 
     private func drop(_ why: HeartbeatDrop, from source: String) {
-        let total = status.withLockedValue { s -> Int in
-            s.drops[why.kind, default: 0] += 1
-            return s.drops.values.reduce(0, +)
-        }
-        let now = NIODeadline.now()
-        guard now >= nextDropLog else { return }
-        nextDropLog = now + .seconds(10)
+        guard let total = status.withLockedValue({ dropLog.count(why.kind, in: &$0.drops) }) else { return }
         logger.warning("vrrp \(settings.name): dropped a heartbeat from \(source): \(why.kind) (\(total) dropped so far; logged at most every 10 s)")
     }
 
@@ -337,7 +356,8 @@ public final class VRRPService: @unchecked Sendable {
 
     /// `swiftlb ctl show vrrp`.
     public var statusText: String {
-        status.withLockedValue { $0.render(settings: settings, local: localAddress) }
+        status.withLockedValue { $0.render(settings: settings, local: localAddress) }.dropLast()
+            + (link?.status.withLockedValue { $0.render() } ?? "peer link: off (one unicast_peer needed)\n") + "\n"
     }
 }
 

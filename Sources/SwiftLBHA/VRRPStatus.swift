@@ -64,3 +64,67 @@ extension Elector.State {
         }
     }
 }
+
+/// The peer link's part of `show vrrp`: up or down and why, how its last close was judged,
+/// and the connections closed for failing the handshake.
+struct PeerLinkStatus: Sendable {
+    let local: String
+    let peer: String
+    let port: Int
+    let dials: Bool
+    /// "TCP-MD5 signed", or why not.
+    var signing: String
+    var up = false
+    var role = ""
+    var since = NIODeadline.now()
+    var lastFrame = NIODeadline.now()
+    var downReason = "not connected yet"
+    var nextAttempt: NIODeadline?
+    var lastDialError: String?
+    var lastClose: (at: Date, what: String)?
+    var ups = 0
+    /// Closes confirmed as the peer's process dying.
+    var deaths = 0
+    var drops: [String: Int] = [:]
+
+    func render() -> String {
+        let now = NIODeadline.now()
+        func ms(_ d: NIODeadline) -> Int64 { (now - d).nanoseconds / 1_000_000 }
+        var out: String
+        if up {
+            out = "peer link: up (\(role) \(local) <-> \(peer):\(port), \(signing)) for \(ms(since)) ms, last frame \(ms(lastFrame)) ms ago\n"
+        } else {
+            out = "peer link: down (\(downReason)) for \(ms(since)) ms"
+            if !dials {
+                out += "; waiting for \(peer) to connect"
+            } else if let next = nextAttempt, next > now {
+                out += "; next attempt in \((next - now).nanoseconds / 1_000_000) ms"
+            }
+            if let error = lastDialError, dials { out += " (last attempt: \(error))" }
+            out += "\n"
+        }
+        if let close = lastClose {
+            let when = ISO8601DateFormatter.string(from: close.at, timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+            out += "peer link last closed: \(when) \(close.what)\n"
+        }
+        out += "peer link: \(ups) times up, \(deaths) peer process deaths seen\n"
+        let dropped = drops.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        out += "dropped link connections: \(dropped.isEmpty ? "none" : dropped)\n"
+        return out
+    }
+}
+
+/// Drops counted by kind, and logged at most every 10 s so a flood of forgeries cannot flood
+/// the log (heartbeats and peer-link connections alike).
+struct DropLog: Sendable {
+    private var next = NIODeadline.uptimeNanoseconds(0)
+
+    /// Adds one drop of `kind` to `counts`; returns the total when it is time to log.
+    mutating func count(_ kind: String, in counts: inout [String: Int]) -> Int? {
+        counts[kind, default: 0] += 1
+        let now = NIODeadline.now()
+        guard now >= next else { return nil }
+        next = now + .seconds(10)
+        return counts.values.reduce(0, +)
+    }
+}

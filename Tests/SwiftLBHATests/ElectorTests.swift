@@ -214,3 +214,76 @@ final class ElectorTests: XCTestCase {
         XCTAssertEqual(Array(yielded.prefix(2)), [.sendAdvert(priority: 0), .removeVIP])
     }
 }
+
+/// `peerProcessDied`: the kernel's word that the master's process is gone (its peer link
+/// closed and its port refused a connection) is acted on at once, by a backup only, and only
+/// for the master it follows and that did not resign first.
+final class ElectorPeerDeathTests: XCTestCase {
+    let ms: Int64 = 1_000_000
+    let master: UInt32 = 0x0A00_0001
+    func backup(following sender: UInt32? = 0x0A00_0001) -> Elector {
+        var e = Elector(settings: Elector.Settings(priority: 100, advertInterval: 100 * ms, localAddress: 0x0A00_0002))
+        _ = e.start(now: 0)
+        if let sender { _ = e.heartbeat(Elector.Advert(priority: 150, advertInterval: 100 * ms, sender: sender), now: 100 * ms) }
+        return e
+    }
+
+    func testABackupTakesOverTheMomentTheMastersProcessDies() {
+        var e = backup()
+        let a = e.peerProcessDied(sender: master, now: 130 * ms)
+        XCTAssertEqual(e.state, .master, "30 ms after the last heartbeat, not Master_Down_Interval (\(e.masterDownInterval / ms) ms)")
+        XCTAssertEqual(Array(a.prefix(3)), [.addVIP, .gratuitousARP, .sendAdvert(priority: 100)], "address and ARP before the first heartbeat")
+        XCTAssertTrue(a.contains(.armTimer(at: 230 * ms)), "advertising every interval from now")
+        XCTAssertTrue(e.lastTransitionReason.contains("process died"), e.lastTransitionReason)
+    }
+
+    func testAResignationFirstMakesTheDeathAHandover() {
+        var e = backup()
+        let resign = e.heartbeat(Elector.Advert(priority: 0, advertInterval: 100 * ms, sender: master), now: 150 * ms)
+        XCTAssertEqual(e.peerProcessDied(sender: master, now: 151 * ms), [], "the graceful stop is under way: its Skew_Time rules")
+        XCTAssertEqual(e.state, .backup)
+        for case .armTimer(let at) in resign { _ = e.timerFired(now: at) }
+        XCTAssertEqual(e.state, .master)
+        XCTAssertEqual(e.lastTransitionReason, "the master resigned (priority 0)")
+    }
+
+    func testAMasterWhoseBackupDiedKeepsWhatItHas() {
+        var e = Elector(settings: Elector.Settings(priority: 150, advertInterval: 100 * ms, localAddress: 0x0A00_0001))
+        _ = e.start(now: 0)
+        _ = e.timerFired(now: e.masterDownInterval)
+        XCTAssertEqual(e.state, .master)
+        XCTAssertEqual(e.peerProcessDied(sender: 0x0A00_0002, now: 1000 * ms), [])
+        XCTAssertEqual(e.state, .master)
+    }
+
+    func testOnlyTheFollowedMasterCounts() {
+        var never = backup(following: nil)
+        XCTAssertEqual(never.peerProcessDied(sender: master, now: 50 * ms), [], "a backup that never heard a master has nothing to take over")
+        XCTAssertEqual(never.state, .backup)
+        var other = backup()
+        XCTAssertEqual(other.peerProcessDied(sender: 0x0A00_0009, now: 130 * ms), [], "not the master we follow")
+        XCTAssertEqual(other.state, .backup)
+    }
+
+    func testFaultInitialAndResigningIgnoreIt() {
+        var fault = backup()
+        _ = fault.faultChanged(reason: "interface veth0 is down", now: 110 * ms)
+        XCTAssertEqual(fault.peerProcessDied(sender: master, now: 120 * ms), [])
+        XCTAssertEqual(fault.state, .fault)
+        var stopped = backup()
+        _ = stopped.stop(now: 110 * ms)
+        XCTAssertEqual(stopped.peerProcessDied(sender: master, now: 120 * ms), [])
+        XCTAssertEqual(stopped.state, .initial)
+    }
+
+    /// A master that yielded a split brain follows the winner: the winner's death counts.
+    func testAYieldedMasterFollowsTheWinner() {
+        var e = Elector(settings: Elector.Settings(priority: 100, advertInterval: 100 * ms, localAddress: 0x0A00_0002))
+        _ = e.start(now: 0)
+        _ = e.timerFired(now: e.masterDownInterval)
+        _ = e.heartbeat(Elector.Advert(priority: 150, advertInterval: 100 * ms, sender: master), now: 1000 * ms)
+        XCTAssertEqual(e.state, .backup)
+        _ = e.peerProcessDied(sender: master, now: 1010 * ms)
+        XCTAssertEqual(e.state, .master)
+    }
+}

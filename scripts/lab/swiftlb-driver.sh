@@ -6,6 +6,9 @@
 # Profiles: uc-<advert>, e.g. uc-100ms, uc-1s, uc-20ms (heartbeats are always unicast UDP).
 # Each instance runs a config with only `global` and `vrrp`: the lab's probe talks to the
 # lab's own TCP server on :9000, so what is measured is the VIP moving, as for keepalived.
+# Besides the UDP heartbeat the instances keep their TCP peer link on the same port number
+# (5112): a SIGKILLed lb1 is taken over through it (issue #15). The capture filter keeps to
+# the heartbeat and ARP, which is what analyze.py reads.
 
 SWIFTLB_BIN=${SWIFTLB_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.build/release/swiftlb}
 DRV_NAME="swiftlb-$("$SWIFTLB_BIN" --version 2>/dev/null)"

@@ -4,7 +4,9 @@ import XCTest
 /// Two SwiftLB instances sharing a VIP, in network namespaces this test creates: a bridge
 /// namespace, lb1 (priority 150), lb2 (priority 100) and a client, on 10.77.0.0/24 with the
 /// VIP 10.77.0.10. Each lb runs a stream_server on its own loopback (port 9101 / 9102, so an
-/// answer says which node served it) behind SwiftLB's frontend on :8080.
+/// answer says which node served it) behind SwiftLB's frontend on :8080. `startSharedNodes()`
+/// adds a `be` namespace (10.77.0.100) with three HipChat stand-ins both lbs balance over, for
+/// the stickiness scenarios.
 ///
 /// Everything is removed in `tearDown()` — call it from a `defer` — and by the deinit, so a
 /// failing test leaves no namespace or process behind.
@@ -24,32 +26,49 @@ final class VIPLab {
 
     var bridge: String { "\(tag)-br" }
     func ns(_ node: String) -> String { "\(tag)-\(node)" }
-    func address(_ node: String) -> String { "\(Self.net).\(["lb1": 11, "lb2": 12, "client": 50][node]!)" }
-    func mac(_ node: String) -> String { "02:77:00:00:00:\(["lb1": "11", "lb2": "12", "client": "50"][node]!)" }
+    func address(_ node: String) -> String { "\(Self.net).\(["lb1": 11, "lb2": 12, "client": 50, "be": 100][node]!)" }
+    func mac(_ node: String) -> String { "02:77:00:00:00:\(["lb1": "11", "lb2": "12", "client": "50", "be": "a0"][node]!)" }
 
     init() throws {
         dir = try TempDirectory()
         try run("ip netns add \(bridge) && ip -n \(bridge) link set lo up && ip -n \(bridge) link add br0 type bridge stp_state 0 forward_delay 0 && ip -n \(bridge) link set br0 up")
         nodes.append(bridge)
-        for node in ["lb1", "lb2", "client"] {
-            let n = ns(node)
-            try run("ip netns add \(n)")
-            nodes.append(n)
-            try run("""
-                ip -n \(n) link set lo up && \
-                ip -n \(bridge) link add vb-\(node) type veth peer name veth0 netns \(n) && \
-                ip -n \(bridge) link set vb-\(node) master br0 up && \
-                ip -n \(n) link set veth0 address \(mac(node)) && \
-                ip -n \(n) addr add \(address(node))/24 dev veth0 && \
-                ip -n \(n) link set veth0 up
-                """)
-        }
+        for node in ["lb1", "lb2", "client"] { try addNode(node) }
         // keepalived-style notify: every transition appends "NODE INSTANCE NAME STATE PRIORITY".
         _ = try dir.write("notify.sh", "echo \"$@\" >> \(dir.file("notify.log"))\n")
         _ = try dir.write("vrrp.key", key + "\n")
         chmod(dir.file("vrrp.key"), 0o600)
         // Bounded wait for the links (DAD-free IPv4 is quick, but the bridge port needs a moment).
         _ = waitUntil(timeout: 5) { Self.shell("ip netns exec \(self.ns("client")) ping -c1 -W1 -q \(self.address("lb2"))").status == 0 }
+    }
+
+    /// A namespace on the bridge with its address and MAC.
+    private func addNode(_ node: String) throws {
+        let n = ns(node)
+        try run("ip netns add \(n)")
+        nodes.append(n)
+        try run("""
+            ip -n \(n) link set lo up && \
+            ip -n \(bridge) link add vb-\(node) type veth peer name veth0 netns \(n) && \
+            ip -n \(bridge) link set vb-\(node) master br0 up && \
+            ip -n \(n) link set veth0 address \(mac(node)) && \
+            ip -n \(n) addr add \(address(node))/24 dev veth0 && \
+            ip -n \(n) link set veth0 up
+            """)
+    }
+
+    /// Three HipChat stand-ins (scripts/node_app.py: node1…node3 on 10.77.0.100:8001…8003) in
+    /// namespace `be`, reachable from both lbs: what a client is stuck to survives a takeover
+    /// only if both instances route it the same way.
+    func startSharedNodes() throws {
+        try addNode("be")
+        for i in 1...3 {
+            helpers.append(try spawn("be", "node\(i)", ["python3", Paths.repository.appendingPathComponent("scripts/node_app.py").path,
+                                                       "node\(i)", address("be"), "\(8000 + i)"]))
+        }
+        XCTAssertNotNil(waitUntil(timeout: 10) {
+            (1...3).allSatisfy { Self.shell("ip netns exec \(self.ns("client")) curl -s --max-time 1 http://\(self.address("be")):\(8000 + $0)/").out.contains("node\($0)") }
+        }, "the shared nodes answer")
     }
 
     @discardableResult
@@ -62,8 +81,16 @@ final class VIPLab {
 
     /// lb.conf for one node: frontend VIP:8080 (bound before the node holds the VIP) → its own
     /// stream_server, and the vrrp section.
-    func config(_ node: String, advertInterval: String = "100ms", extraVRRP: String = "") -> String {
+    /// `proxy` replaces the frontend and backend sections.
+    func config(_ node: String, advertInterval: String = "100ms", extraVRRP: String = "", proxy: String? = nil) -> String {
         let peer = node == "lb1" ? address("lb2") : address("lb1")
+        let frontends = proxy ?? """
+            frontend web
+                bind \(Self.vip):8080
+                default_backend local
+            backend local
+                server app 127.0.0.1:\(node == "lb1" ? 9101 : 9102) check inter 100ms fall 2 rise 1
+            """
         return """
             global
                 pidfile \(dir.file("\(node).pid"))
@@ -73,11 +100,7 @@ final class VIPLab {
                 timeout connect 1s
                 timeout client 5s
                 timeout server 5s
-            frontend web
-                bind \(Self.vip):8080
-                default_backend local
-            backend local
-                server app 127.0.0.1:\(node == "lb1" ? 9101 : 9102) check inter 100ms fall 2 rise 1
+            \(frontends)
             vrrp lab_vip
                 interface veth0
                 virtual_router_id 77
@@ -133,17 +156,38 @@ final class VIPLab {
         ((try? String(contentsOfFile: dir.file("notify.log"), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
+    /// SIGKILL: the process dies at once, its kernel closes its sockets, its VIP stays behind.
+    func kill(_ node: String) {
+        instances[node]!.signal(SIGKILL)
+        XCTAssertNotNil(instances[node]!.waitForExit(timeout: 5), "\(node) did not die")
+    }
+
+    /// An nftables table `name` in `node`'s namespace dropping what each of `matches` selects
+    /// (e.g. "tcp dport 5112"), in and out.
+    func partition(_ node: String, _ name: String, _ matches: [String]) throws {
+        let n = "ip netns exec \(ns(node)) nft"
+        var command = "\(n) add table inet \(name) && " +
+            "\(n) add chain inet \(name) input '{ type filter hook input priority 0; }' && " +
+            "\(n) add chain inet \(name) output '{ type filter hook output priority 0; }'"
+        for match in matches { command += " && \(n) add rule inet \(name) input \(match) drop && \(n) add rule inet \(name) output \(match) drop" }
+        try run(command)
+    }
+
+    func heal(_ node: String, _ name: String) throws {
+        try run("ip netns exec \(ns(node)) nft delete table inet \(name)")
+    }
+
     /// `swiftlb ctl show vrrp` of a node.
     func vrrpStatus(_ node: String) -> String {
         runCommand(Paths.swiftlb, ["ctl", "-s", dir.file("\(node).sock"), "show", "vrrp"]).out
     }
 
-    /// Starts the client's probe of http://VIP:8080/whoami every 10 ms (bounded: 60 s, 0.3 s per request).
-    func startProbe(_ name: String = "probe") throws -> Probe {
+    /// Starts the client's probe of http://VIP:8080/whoami every `period` s (bounded: 60 s, 0.3 s per request).
+    func startProbe(_ name: String = "probe", period: Double = 0.01) throws -> Probe {
         let out = dir.file("\(name).txt")
         FileManager.default.createFile(atPath: out, contents: nil)
         let process = try spawn("client", name, ["python3", Paths.repository.appendingPathComponent("scripts/vip_probe.py").path,
-                                                 "http://\(Self.vip):8080/whoami", "--out", out, "--duration", "60",
+                                                 "http://\(Self.vip):8080/whoami", "--out", out, "--duration", "60", "--period", "\(period)",
                                                  // shorter than TCP's 1 s SYN retransmit: a SYN lost while
                                                  // nobody holds the VIP shows as a failed probe
                                                  "--timeout", "0.3"])
@@ -182,4 +226,37 @@ struct Probe {
     func failures(since t: Double = 0) -> [String] { answers.filter { $0.start >= t && $0.answer.hasPrefix("FAIL") }.map(\.answer) }
     func waitFor(_ answer: String, timeout: TimeInterval = 10) -> Bool { waitUntil(timeout: timeout) { self.last == answer } != nil }
     func stop() { process.stop() }
+}
+
+/// The base of the VIP scenario classes: a fresh lab per test, torn down after it.
+class VIPLabTestCase: XCTestCase {
+    var lab: VIPLab!
+
+    override func setUpWithError() throws {
+        guard VIPLab.available else { throw XCTSkip("needs root, ip and python3 (network namespaces)") }
+        lab = try VIPLab()
+    }
+
+    override func tearDown() {
+        lab?.tearDown()
+        lab = nil
+    }
+
+    /// lb2 first, then lb1, which preempts; the probe (every `period` s) sees lb1, and the
+    /// peer link between them is up.
+    func startPair(advert: String = "100ms", extraVRRP: String = "", period: Double = 0.01) throws -> Probe {
+        try lab.startBackend("lb1")
+        try lab.startBackend("lb2")
+        try lab.startSwiftLB("lb2", config: lab.config("lb2", advertInterval: advert, extraVRRP: extraVRRP))
+        try lab.startSwiftLB("lb1", config: lab.config("lb1", advertInterval: advert, extraVRRP: extraVRRP))
+        XCTAssertTrue(lab.waitForHolders(["lb1"]), "lb1 (priority 150) should hold the VIP: \(lab.holders())")
+        let probe = try lab.startProbe(period: period)
+        XCTAssertTrue(probe.waitFor(Probe.lb1), "the client should reach lb1 through the VIP; last: \(probe.last ?? "nothing")")
+        XCTAssertTrue(linkUp("lb1") && linkUp("lb2"), lab.vrrpStatus("lb2"))
+        return probe
+    }
+
+    func linkUp(_ node: String, timeout: TimeInterval = 10) -> Bool {
+        waitUntil(timeout: timeout) { self.lab.vrrpStatus(node).contains("peer link: up (") } != nil
+    }
 }

@@ -1,0 +1,192 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import XCTest
+@testable import SwiftLBHA
+
+/// The peer link over real loopback sockets (127.0.0.2 ↔ 127.0.0.3, TCP-MD5 signed), each end
+/// on its own event loop as two processes would be. What a process death looks like from
+/// outside — the link closes with no goodbye and the port stops listening — is made with
+/// `closeWithoutGoodbye`; the namespace scenarios (VIPFailoverTests) SIGKILL real processes.
+final class PeerLinkTests: XCTestCase {
+    let advert: Int64 = 50_000_000
+    let key = Array("loopback-peer-link-test-key-0123".utf8)
+    var groups: [MultiThreadedEventLoopGroup] = []
+    var links: [PeerLink] = []
+    var port = 0
+    let deaths = NIOLockedValueBox<[UInt32]>([])
+
+    override func setUp() {
+        port = Int.random(in: 20_000...40_000)
+    }
+
+    override func tearDown() {
+        for link in links { _ = try? link.closeWithoutGoodbye(listener: true).wait() }
+        for group in groups { try? group.syncShutdownGracefully() }
+        links = []
+        groups = []
+    }
+
+    func makeLink(_ local: String, _ peer: String, key: [UInt8]? = nil) throws -> PeerLink {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        groups.append(group)
+        let link = PeerLink(settings: .init(label: "test \(local)", local: local, peer: peer, port: port, routerID: 51,
+                                            key: key ?? self.key, advertInterval: advert),
+                            loop: group.next(), logger: Logger(label: "peer-link-test"))
+        let deaths = self.deaths
+        link.onProcessDied = { sender in deaths.withLockedValue { $0.append(sender) } }
+        try link.start().wait()
+        links.append(link)
+        return link
+    }
+
+    func pair() throws -> (low: PeerLink, high: PeerLink) {
+        let low = try makeLink("127.0.0.2", "127.0.0.3"), high = try makeLink("127.0.0.3", "127.0.0.2")
+        XCTAssertTrue(low.dials && !high.dials, "the lower address dials")
+        XCTAssertTrue(poll { low.status.withLockedValue(\.up) && high.status.withLockedValue(\.up) },
+                      "link up: \(low.status.withLockedValue { $0.render() }) / \(high.status.withLockedValue { $0.render() })")
+        return (low, high)
+    }
+
+    func poll(_ timeout: TimeInterval = 5, _ condition: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end {
+            if condition() { return true }
+            usleep(5_000)
+        }
+        return condition()
+    }
+
+    func testTheLinkComesUpSignedAndKeepsItself() throws {
+        let (low, high) = try pair()
+        let text = high.status.withLockedValue { $0.render() }
+        XCTAssertTrue(text.contains("peer link: up (accepted 127.0.0.3 <-> 127.0.0.2:\(port), TCP-MD5 signed)"), text)
+        usleep(300_000)   // six keepalive intervals
+        XCTAssertTrue(low.status.withLockedValue(\.up) && high.status.withLockedValue(\.up))
+        let lastFrame = high.status.withLockedValue { NIODeadline.now() - $0.lastFrame }
+        XCTAssertLessThan(lastFrame.nanoseconds, 3 * advert, "keepalives arrive every interval")
+        XCTAssertEqual(deaths.withLockedValue { $0 }, [])
+    }
+
+    func testAClosedLinkAndARefusedPortMeanTheProcessDied() throws {
+        let (low, high) = try pair()
+        let closed = Date()
+        try low.closeWithoutGoodbye(listener: true).wait()
+        XCTAssertTrue(poll { !deaths.withLockedValue { $0 }.isEmpty }, high.status.withLockedValue { $0.render() })
+        print("peer process death known \(Int(Date().timeIntervalSince(closed) * 1000)) ms after the close")
+        XCTAssertEqual(deaths.withLockedValue { $0 }, [IPv4.number("127.0.0.2")!])
+        let text = high.status.withLockedValue { $0.render() }
+        XCTAssertTrue(text.contains("closed by the peer; 127.0.0.2:\(port) refused a connection"), text)
+        XCTAssertTrue(text.contains("its process died"), text)
+    }
+
+    /// The link closes but the peer still listens: not a death, whatever the close looked like.
+    func testALiveListenerMeansNoDeath() throws {
+        let (low, high) = try pair()
+        try low.closeWithoutGoodbye(listener: false).wait()
+        XCTAssertTrue(poll { high.status.withLockedValue { $0.lastClose != nil } }, high.status.withLockedValue { $0.render() })
+        let text = high.status.withLockedValue { $0.render() }
+        XCTAssertTrue(text.contains("did not refuse (no answer): not a process death"), "its signed listener drops our unsigned SYN: \(text)")
+        XCTAssertEqual(deaths.withLockedValue { $0 }, [])
+    }
+
+    func testAGoodbyeMakesTheCloseDeliberate() throws {
+        let (low, high) = try pair()
+        try low.stop().wait()
+        XCTAssertTrue(poll { !high.status.withLockedValue(\.up) })
+        usleep(100_000)
+        let text = high.status.withLockedValue { $0.render() }
+        XCTAssertTrue(text.contains("closed by the peer after its goodbye"), text)
+        XCTAssertEqual(deaths.withLockedValue { $0 }, [], "no check, no death")
+        XCTAssertNil(high.status.withLockedValue { $0.lastClose })
+    }
+
+    /// The dialer redials with backoff once the peer is back.
+    func testTheDialerReconnectsWhenThePeerReturns() throws {
+        let (low, high) = try pair()
+        try high.closeWithoutGoodbye(listener: true).wait()
+        XCTAssertTrue(poll { !low.status.withLockedValue(\.up) })
+        XCTAssertTrue(poll { !deaths.withLockedValue { $0 }.isEmpty }, "the accepting side's death is seen too")
+        let again = try makeLink("127.0.0.3", "127.0.0.2")
+        XCTAssertTrue(poll { low.status.withLockedValue(\.up) && again.status.withLockedValue(\.up) }, low.status.withLockedValue { $0.render() })
+        XCTAssertEqual(low.status.withLockedValue(\.ups), 2)
+    }
+
+    /// Different keys: different TCP-MD5 keys, so the kernel drops every segment; never up,
+    /// never a death.
+    func testADifferentKeyNeverComesUp() throws {
+        let low = try makeLink("127.0.0.2", "127.0.0.3")
+        let high = try makeLink("127.0.0.3", "127.0.0.2", key: Array("some-other-key-nobody-shares-000".utf8))
+        usleep(600_000)
+        XCTAssertFalse(low.status.withLockedValue(\.up) || high.status.withLockedValue(\.up))
+        XCTAssertEqual(deaths.withLockedValue { $0 }, [])
+    }
+
+    /// Connections that cannot prove the key are closed and counted by reason.
+    func testStrangersAndSilentPeersAreClosedAndCounted() throws {
+        let high = try makeLink("127.0.0.3", "127.0.0.2")
+        // From an address that is not the peer: closed before anything is read.
+        let stranger = try rawConnect(from: "127.0.0.4", to: "127.0.0.3", md5: nil)
+        defer { close(stranger) }
+        XCTAssertTrue(poll { high.status.withLockedValue { $0.drops["unknown peer"] } == 1 }, high.status.withLockedValue { $0.render() })
+        XCTAssertEqual(readToEnd(stranger), 0, "closed at once")
+
+        // From the peer's address with the right TCP-MD5 key (the kernel lets it in), but
+        // saying nothing: closed after one advert interval.
+        let segmentKey = TCPSignature.key(from: key)
+        let silent = try rawConnect(from: "127.0.0.2", to: "127.0.0.3", md5: segmentKey)
+        defer { close(silent) }
+        let opened = Date()
+        XCTAssertTrue(poll { high.status.withLockedValue { $0.drops["silent"] } == 1 }, high.status.withLockedValue { $0.render() })
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(opened), 0.04, "one advert interval (50 ms)")
+
+        // A HELLO that is right, then a proof made without the key.
+        let forger = try rawConnect(from: "127.0.0.2", to: "127.0.0.3", md5: segmentKey)
+        defer { close(forger) }
+        var me = PeerLinkSession(key: Array("not-the-key-but-long-enough-0000".utf8), routerID: 51,
+                                 local: IPv4.number("127.0.0.2")!, peer: IPv4.number("127.0.0.3")!, nonce: [UInt8](repeating: 3, count: 16))
+        let hello = me.hello()
+        XCTAssertEqual(write(forger, hello, hello.count), hello.count)
+        var theirs = [UInt8](repeating: 0, count: 32)
+        XCTAssertEqual(read(forger, &theirs, 32), 32)
+        var proof: [UInt8] = []
+        for case .send(let bytes) in me.receive(theirs) { proof += bytes }
+        XCTAssertEqual(write(forger, proof, proof.count), 32)
+        XCTAssertTrue(poll { high.status.withLockedValue { $0.drops["bad MAC"] } == 1 }, high.status.withLockedValue { $0.render() })
+        XCTAssertFalse(high.status.withLockedValue(\.up))
+        XCTAssertEqual(deaths.withLockedValue { $0 }, [], "a stranger's close means nothing")
+    }
+
+    // MARK: raw sockets
+
+    func rawConnect(from local: String, to remote: String, md5: [UInt8]?) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        if let md5 {
+            var setting = TCPSignature.Setting(peer: IPv4.number(remote)!, key: md5)
+            XCTAssertEqual(setsockopt(fd, Int32(IPPROTO_TCP), TCPSignature.option, &setting, socklen_t(MemoryLayout<TCPSignature.Setting>.size)), 0,
+                           String(cString: strerror(errno)))
+        }
+        var a = sockaddr_in(), b = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET); a.sin_addr.s_addr = IPv4.number(local)!.bigEndian
+        b.sin_family = sa_family_t(AF_INET); b.sin_addr.s_addr = IPv4.number(remote)!.bigEndian
+        b.sin_port = in_port_t(UInt16(port).bigEndian)
+        let bound = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let connected = withUnsafePointer(to: &b) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0, connected == 0 else { close(fd); throw XCTSkip("raw connect failed: \(String(cString: strerror(errno)))") }
+        return fd
+    }
+
+    /// Bytes read until EOF (bounded by the socket's 2 s timeout).
+    func readToEnd(_ fd: Int32) -> Int {
+        var total = 0
+        var buffer = [UInt8](repeating: 0, count: 256)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { return total }
+            total += n
+        }
+    }
+}
