@@ -67,7 +67,7 @@ enum RequestRewriter {
     /// for an HTTP/1.0 client, X-Forwarded-For, the rules of both proxies, the framing.
     /// `facts` is nil when no rule needs them.
     static func upstream(_ head: inout MessageHead, framing: BodyFramer.Mode?, facts: RequestFacts?, clientAddress: String,
-                         destination: SocketAddress?, frontend: Frontend, backend: Backend) {
+                         destination: SocketAddress?, frontend: RuntimeFrontend, backend: RuntimeBackend) {
         var target: String?
         let originForm = head.bytes.getInteger(at: Int(head.part2.lowerBound), as: UInt8.self) == UInt8(ascii: "/")
         if !originForm, let authority = RequestValidator.absoluteFormAuthority(head.target) {
@@ -83,12 +83,12 @@ enum RequestRewriter {
         if target != nil || head.minorVersion == 0 {
             head.startLineOverride = "\(head.string(head.part1)) \(target ?? head.target) HTTP/1.1"
         }
-        if let ff = backend.options.forwardFor ?? frontend.options.forwardFor {
-            head.add(ff.header, clientAddress)
+        if let header = backend.forwardForHeader ?? frontend.forwardForHeader {
+            head.add(header, clientAddress)
         }
         if let facts {
-            apply(frontend.requestRules, to: &head, facts: facts)
-            apply(backend.requestRules, to: &head, facts: facts)
+            apply(frontend.config.requestRules, to: &head, facts: facts)
+            apply(backend.config.requestRules, to: &head, facts: facts)
         }
         impose(framing, on: &head)
     }

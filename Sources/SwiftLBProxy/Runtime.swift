@@ -191,6 +191,8 @@ final class RuntimeFrontend: Sendable {
     /// Whether routing or a rule of this frontend reads the request (ACLs, `%[fetch]`): only
     /// then are `RequestFacts` built for a request.
     let needsFacts: Bool
+    /// `option forwardfor` of this frontend: the header name.
+    let forwardForHeader: String?
     var name: String { config.name }
 
     init(config: Frontend, binds: [(BindAddress, TLSContextBox?)], defaultBackend: RuntimeBackend?, rules: [(Condition, RuntimeBackend)]) {
@@ -199,6 +201,7 @@ final class RuntimeFrontend: Sendable {
         self.defaultBackend = defaultBackend
         self.rules = rules
         self.needsFacts = !config.redirects.isEmpty || !rules.isEmpty || !config.requestRules.isEmpty || !config.responseRules.isEmpty
+        self.forwardForHeader = config.options.forwardFor?.header
     }
 }
 
@@ -218,6 +221,8 @@ final class RuntimeBackend: Sendable {
     let needsFacts: Bool
     /// `cookie …` of this backend, read once per response.
     let cookie: CookieSettings?
+    /// `option forwardfor` of this backend: the header name.
+    let forwardForHeader: String?
     private let slowstartDice = ManagedAtomic<UInt64>(0x2545_F491_4F6C_DD1D)
     var name: String { config.name }
 
@@ -230,6 +235,7 @@ final class RuntimeBackend: Sendable {
         self.hasSlowstart = servers.contains { $0.parameters.slowstart != nil }
         self.needsFacts = !config.requestRules.isEmpty || !config.responseRules.isEmpty
         self.cookie = config.options.cookie
+        self.forwardForHeader = config.options.forwardFor?.header
         var byCookie: [String: RuntimeServer] = [:]
         for server in servers { if let c = server.cookie { byCookie[c] = server } }
         self.serversByCookie = byCookie
@@ -255,26 +261,29 @@ final class RuntimeBackend: Sendable {
     func pickServer(excluding excluded: ServerSet, client: SocketAddress?) -> Pick {
         let anyPrimaryUp = !hasBackups || servers.contains { !$0.backup && $0.health.acceptsNewClients }
         let wantBackup = !anyPrimaryUp
-        var sawFull = false
-        var skippedRamping = false
-        func eligible(_ i: Int, ramp: Bool) -> Bool {
-            let s = self.servers[i]
-            guard s.backup == wantBackup && s.weight > 0 && s.health.acceptsNewClients && !excluded.contains(i) else { return false }
-            if s.isFull { sawFull = true; return false }
+        // The candidate test captures nothing mutable (a captured `var` would be boxed on the
+        // heap for every pick); why nobody was picked is worked out afterwards, when it matters.
+        let servers = self.servers
+        func usable(_ i: Int) -> Bool {
+            let s = servers[i]
+            return s.backup == wantBackup && s.weight > 0 && s.health.acceptsNewClients && !excluded.contains(i)
+        }
+        if hasSlowstart {
             // slowstart: a server that just came back takes a growing share of new clients.
-            if ramp, s.parameters.slowstart != nil {
-                let f = s.health.slowstartFraction
-                if f < 1 && unitRandom() >= f { skippedRamping = true; return false }
+            if let index = balancer.pick(client: client, isCandidate: { i in
+                guard usable(i), !servers[i].isFull else { return false }
+                guard servers[i].parameters.slowstart != nil else { return true }
+                let f = servers[i].health.slowstartFraction
+                return f >= 1 || unitRandom() < f
+            }) {
+                return .server(servers[index])
             }
-            return true
-        }
-        var index = balancer.pick(client: client) { eligible($0, ramp: hasSlowstart) }
-        if index == nil && skippedRamping {
             // Only ramping servers are left: they take the traffic rather than nobody.
-            index = balancer.pick(client: client) { eligible($0, ramp: false) }
         }
-        if let index { return .server(servers[index]) }
-        return sawFull ? .full : .none
+        if let index = balancer.pick(client: client, isCandidate: { usable($0) && !servers[$0].isFull }) {
+            return .server(servers[index])
+        }
+        return servers.indices.contains { usable($0) && servers[$0].isFull } ? .full : .none
     }
 
     /// A cheap, lock-free number in [0, 1) for the slowstart ramp (not for anything secret).

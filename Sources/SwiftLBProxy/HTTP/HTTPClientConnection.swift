@@ -61,6 +61,10 @@ final class HTTPClientConnection: ChannelDuplexHandler, ServerConnectionOwner, D
     private var clientStalledSince: NIODeadline?
     /// Graceful stop: close after the exchange in flight.
     private var quiescing = false
+    /// Where heads are serialised, one buffer per direction, reused once NIO has written the
+    /// previous head (see `MessageHead.serialise(into:)`).
+    private var clientHeadBuffer = ByteBuffer()
+    private var serverHeadBuffer = ByteBuffer()
     /// Body bytes held for a server connection that is not there yet, at most.
     static let maxPendingBody = 64 * 1024
 
@@ -141,7 +145,13 @@ final class HTTPClientConnection: ChannelDuplexHandler, ServerConnectionOwner, D
             inbound.writeBuffer(&buffer)
         }
         process()
+        // Consumed: let go of the receive buffer so NIO can read into it again instead of
+        // allocating a new one.
+        if inbound.readableBytes == 0 { inbound = Self.empty }
     }
+
+    /// An empty buffer to hold instead of a consumed one (allocated once).
+    private static let empty = ByteBuffer()
 
     func channelReadComplete(context: ChannelHandlerContext) {
         if case .exchanging(let ex) = state { ex.connection?.flush() }
@@ -280,11 +290,10 @@ final class HTTPClientConnection: ChannelDuplexHandler, ServerConnectionOwner, D
         RequestFacts(head: head, source: source, destination: destination, isTLS: isTLS)
     }
 
-    private func startExchange(_ parsed: MessageHead) {
+    private func startExchange(_ head: consuming MessageHead) {
         let now = clock
         var record = newRecord(now)
         requestStart = nil
-        var head = parsed
         if logging { record.requestLine = head.string(0..<(head.startLineEnd - 2)) }
 
         guard RequestValidator.problem(in: head) == nil, case .success(let framing) = MessageFraming.request(head) else {
@@ -323,8 +332,9 @@ final class HTTPClientConnection: ChannelDuplexHandler, ServerConnectionOwner, D
             StickyCookie.rewriteRequest(&head, settings: cookie)
         }
         RequestRewriter.upstream(&head, framing: framing, facts: facts, clientAddress: clientIP, destination: destination,
-                                 frontend: frontend.config, backend: backend.config)
-        let upstreamHead = head.serialised(allocator: context!.channel.allocator)
+                                 frontend: frontend, backend: backend)
+        head.serialise(into: &serverHeadBuffer)
+        let upstreamHead = serverHeadBuffer
         let ex = HTTPExchange(dispatch: Dispatch(backend: backend, client: source, pinned: pinned),
                               method: head.method, clientMinor: head.minorVersion, closeClient: connection.close || quiescing,
                               upstreamHead: upstreamHead, requestFramer: framing.map(BodyFramer.init), facts: facts,
@@ -454,6 +464,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, ServerConnectionOwner, D
             ex.responseInbound!.writeBuffer(&buffer)
         }
         processResponse(ex)
+        if let rest = ex.responseInbound, rest.readableBytes == 0 { ex.responseInbound = nil }
     }
 
     func serverReadComplete() {
@@ -547,7 +558,8 @@ final class HTTPClientConnection: ChannelDuplexHandler, ServerConnectionOwner, D
         }
         ex.responseHeadSent = true
         _ = ex.phase.responseStarted()
-        context?.write(wrapOutboundOut(head.serialised(allocator: context!.channel.allocator)), promise: nil)
+        head.serialise(into: &clientHeadBuffer)
+        context?.write(wrapOutboundOut(clientHeadBuffer), promise: nil)
     }
 
     private func writeBody(_ slice: ByteBuffer, _ ex: HTTPExchange) {

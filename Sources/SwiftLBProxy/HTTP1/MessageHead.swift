@@ -195,19 +195,25 @@ struct MessageHead {
         if !added.isEmpty { added.removeAll { $0.name.utf8.count == wanted.count && $0.name.lowercased() == lowercaseName } }
     }
 
-    mutating func add(_ name: String, _ value: String) { added.append((name, value)) }
+    mutating func add(_ name: String, _ value: String) {
+        // One allocation for the usual few additions (forwarded-for, a cookie, cache-control).
+        if added.isEmpty { added.reserveCapacity(4) }
+        added.append((name, value))
+    }
 
     /// `set-header`: removes every line of that name, then adds one.
     mutating func set(_ name: String, _ value: String) {
         removeAll(name.lowercased())
-        added.append((name, value))
+        add(name, value)
     }
 
     // MARK: serialising
 
     /// Bytes `write(into:)` will produce, for the buffer's capacity.
     var serialisedSizeEstimate: Int {
-        bytes.readableBytes + (startLineOverride?.utf8.count ?? 0) + added.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+        var size = bytes.readableBytes + (startLineOverride?.utf8.count ?? 0) + 2
+        for (name, value) in added { size += name.utf8.count + value.utf8.count + 4 }
+        return size
     }
 
     /// Writes the head: the start line (or its override), the kept lines as they came (runs of
@@ -243,9 +249,17 @@ struct MessageHead {
         out.writeStaticString("\r\n")
     }
 
+    /// The head in `buffer`, reusing its storage when nothing else holds it (the previous
+    /// head written from it has gone out): no allocation per head on a busy connection.
+    func serialise(into buffer: inout ByteBuffer) {
+        buffer.clear(minimumCapacity: serialisedSizeEstimate + 64)
+        write(into: &buffer)
+    }
+
     /// The head as a new buffer.
     func serialised(allocator: ByteBufferAllocator) -> ByteBuffer {
-        var out = allocator.buffer(capacity: serialisedSizeEstimate + 2)
+        // Rounded up: NIO's writeString may reserve a little more than the bytes it writes.
+        var out = allocator.buffer(capacity: (serialisedSizeEstimate + 64) & ~63)
         write(into: &out)
         return out
     }
