@@ -12,4 +12,6 @@ cd "$(dirname "$0")/.."
 . scripts/lib/deps.sh
 deps_install build test || { echo "scripts/test.sh: cannot install what the tests need (see above)" >&2; exit 1; }
 deps_build --build-tests
+# The release binary too: AllocationTests counts what production runs.
+deps_build -c release --product swiftlb
 swift test --skip-build "$@"
