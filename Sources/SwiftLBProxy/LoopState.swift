@@ -11,6 +11,8 @@ final class LoopState {
     /// Idle keep-alive connections per server id, most recently used last (LIFO keeps few
     /// connections warm and lets the rest time out on the server side).
     private var idle: [[ServerConnection]] = []
+    /// What this loop has done (read by the stats page and metrics, on this loop).
+    var counters = LoopCounters()
     /// Open client connections: swept for timeouts, quiesced on graceful stop.
     var clients: [ObjectIdentifier: any ClientConnection] = [:]
     private var sweeper: RepeatedTask?
@@ -110,4 +112,12 @@ final class LoopStates: @unchecked Sendable {
     }
 
     var all: [LoopState] { Array(states.values) }
+}
+
+/// Counters of one event loop: plain integers, written only on their loop (no atomics on the
+/// data path); readers sum them across loops by submitting to each loop.
+struct LoopCounters {
+    var tunnelsOpen = 0
+    var tunnelsTotal = 0
+    var tunnelBytes = 0
 }

@@ -28,11 +28,13 @@ enum ResponseRewriter {
         let server: RuntimeServer?
         let pinnedToThisServer: Bool
         let presented: StickyCookie.Presented?
+        /// A checked 101 to a WebSocket upgrade: `Upgrade` stays, `Connection: Upgrade`.
+        var upgrade = false
     }
 
     /// Rewrites `head` in place; returns how the body must be framed towards the client.
     static func rewrite(_ head: inout MessageHead, body: MessageFraming.ResponseBody, context c: Context) -> ClientFraming {
-        let serverConnection = RequestRewriter.removeHopByHop(&head)
+        let serverConnection = RequestRewriter.removeHopByHop(&head, keepUpgrade: c.upgrade)
         var framing = ClientFraming(closeClient: c.closeClient, serverCloses: serverConnection.close)
         if case .framed(let mode) = body {
             switch (mode, c.clientMinor) {
@@ -60,7 +62,9 @@ enum ResponseRewriter {
             StickyCookie.rewriteResponse(&head, settings: cookie, value: value, presented: c.pinnedToThisServer ? c.presented : nil,
                                          method: c.method, precomputed: server.insertCookie)
         }
-        if framing.closeClient {
+        if c.upgrade {
+            head.add("Connection", "Upgrade")
+        } else if framing.closeClient {
             head.add("Connection", "close")
         } else if c.clientMinor == 0 {
             head.add("Connection", "keep-alive")

@@ -22,7 +22,7 @@ protocol ClientConnection: AnyObject {
 /// Reading: the client is read continuously — no read interest is dropped and re-armed per
 /// request — and held back only when its partner cannot take more (server not writable, or
 /// too many bytes waiting), which is where backpressure belongs.
-final class HTTPClientConnection: ChannelDuplexHandler, ServerConnectionOwner, DispatchOwner, ClientConnection {
+final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, ServerConnectionOwner, DispatchOwner, ClientConnection {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -32,6 +32,8 @@ final class HTTPClientConnection: ChannelDuplexHandler, ServerConnectionOwner, D
         case exchanging(HTTPExchange)
         case closing
         case closed
+        /// Handed over to a `Tunnel` (WebSocket): this handler has left the pipeline.
+        case upgraded
     }
 
     private let frontend: RuntimeFrontend
@@ -130,7 +132,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, ServerConnectionOwner, D
             context?.close(promise: nil)
         case .exchanging(let ex):
             ex.closeClient = true
-        case .closing, .closed:
+        case .closing, .closed, .upgraded:
             break
         }
     }
@@ -185,7 +187,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, ServerConnectionOwner, D
             case .exchanging(let ex):
                 if !ex.requestComplete { pumpRequestBody(ex) }
                 return
-            case .closing, .closed:
+            case .closing, .closed, .upgraded:
                 return
             }
         }
@@ -236,7 +238,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, ServerConnectionOwner, D
 
     private var shouldHoldReads: Bool {
         switch state {
-        case .closing, .closed:
+        case .closing, .closed, .upgraded:
             return true
         case .idle:
             return false
@@ -323,7 +325,15 @@ final class HTTPClientConnection: ChannelDuplexHandler, ServerConnectionOwner, D
         if facts == nil && backend.needsFacts { facts = makeFacts(head) }
         record.backend = backend.name
 
-        let connection = RequestRewriter.removeHopByHop(&head)
+        let connection = RequestRewriter.removeHopByHop(&head, keepUpgrade: true)
+        // A WebSocket upgrade keeps `Upgrade` and gets `Connection: Upgrade`; any other Upgrade
+        // (h2c…) is not forwarded: the request goes on as plain HTTP.
+        let webSocketKey = connection.upgrade ? WebSocketHandshake.key(of: head) : nil
+        if webSocketKey != nil {
+            head.add("Connection", "Upgrade")
+        } else {
+            head.removeAll("upgrade")
+        }
         var pinned: RuntimeServer?
         var presented: StickyCookie.Presented?
         if let cookie = backend.cookie {
@@ -340,6 +350,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, ServerConnectionOwner, D
                               upstreamHead: upstreamHead, requestFramer: framing.map(BodyFramer.init), facts: facts,
                               responseLimits: limits, log: record, start: now)
         ex.presentedCookie = presented
+        ex.webSocketKey = webSocketKey
         _ = ex.phase.requestReceived()
         state = .exchanging(ex)
         pumpRequestBody(ex)
@@ -475,6 +486,9 @@ final class HTTPClientConnection: ChannelDuplexHandler, ServerConnectionOwner, D
         if isWritable { resumeReadsIfPossible() }
     }
 
+    /// HTTP server channels do not allow half-closure; nothing to do.
+    func serverInputClosed() {}
+
     private func isCurrent(_ ex: HTTPExchange) -> Bool {
         if case .exchanging(let current) = state { return current === ex }
         return false
@@ -495,8 +509,21 @@ final class HTTPClientConnection: ChannelDuplexHandler, ServerConnectionOwner, D
                 case .head(var head):
                     if head.status < 200 {
                         if head.status == 101 {
-                            // No Upgrade was forwarded: a switch is a protocol violation here.
-                            serverFailed(ex, garbage: true)
+                            guard let key = ex.webSocketKey else {
+                                // No Upgrade was forwarded: a switch is a protocol violation here.
+                                serverFailed(ex, garbage: true)
+                                return
+                            }
+                            if WebSocketHandshake.accepts(head, key: key) {
+                                openTunnel(ex, head: head)
+                            } else {
+                                // A 101 that does not answer our key goes back as HTTP, and both
+                                // connections end with it: never a tunnel.
+                                ex.serverMustClose = true
+                                ex.closeClient = true
+                                startResponse(ex, head: head, body: .none)
+                                completeResponse(ex)
+                            }
                             return
                         }
                         // 100 Continue and friends: only an HTTP/1.1 client may see them.
@@ -538,7 +565,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, ServerConnectionOwner, D
         }
     }
 
-    private func startResponse(_ ex: HTTPExchange, head: MessageHead, body: MessageFraming.ResponseBody) {
+    private func startResponse(_ ex: HTTPExchange, head: MessageHead, body: MessageFraming.ResponseBody, upgrade: Bool = false) {
         var head = head
         let server = ex.dispatch.server
         ex.log.status = head.status
@@ -548,7 +575,8 @@ final class HTTPClientConnection: ChannelDuplexHandler, ServerConnectionOwner, D
         let rewrite = ResponseRewriter.Context(
             clientMinor: ex.clientMinor, method: ex.method, closeClient: ex.closeClient, facts: ex.facts,
             frontend: frontend, backend: backend, server: server,
-            pinnedToThisServer: ex.dispatch.pinned != nil && ex.dispatch.pinned === server, presented: ex.presentedCookie)
+            pinnedToThisServer: ex.dispatch.pinned != nil && ex.dispatch.pinned === server, presented: ex.presentedCookie,
+            upgrade: upgrade)
         ex.clientFraming = ResponseRewriter.rewrite(&head, body: body, context: rewrite)
         ex.closeClient = ex.clientFraming.closeClient
         if ex.clientFraming.serverCloses { ex.serverMustClose = true }
@@ -560,6 +588,52 @@ final class HTTPClientConnection: ChannelDuplexHandler, ServerConnectionOwner, D
         _ = ex.phase.responseStarted()
         head.serialise(into: &clientHeadBuffer)
         context?.write(wrapOutboundOut(clientHeadBuffer), promise: nil)
+    }
+
+    /// The server switched to WebSocket with the right answer: the 101 goes to the client,
+    /// then this handler leaves the pipeline to a `Tunnel` that owns both channels. The bytes
+    /// that came with the switch, either way, go on at once. The stream keeps its place on the
+    /// server (leastconn, maxconn) until the tunnel ends, and is logged then.
+    private func openTunnel(_ ex: HTTPExchange, head: MessageHead) {
+        guard let context, let connection = ex.connection else { return }
+        startResponse(ex, head: head, body: .none, upgrade: true)
+        context.flush()
+        ex.connection = nil
+        var dispatch = ex.dispatch
+        var record = ex.log
+        let phase = ex.phase
+        let start = ex.start
+        let loop = self.loop
+        let logging = self.logging
+        let timeouts = self.timeouts
+        let tunnel = Tunnel(loop: loop, server: connection, timeouts: Tunnel.Timeouts(
+            idle: timeouts.tunnelIdle, clientFin: timeouts.clientFin, serverFin: timeouts.serverFin)) { tunnel, cause in
+            dispatch.release()
+            guard logging else { return }
+            var phase = phase
+            phase.end(cause)
+            record.termination = phase.terminationFlags
+            record.bytesOut = tunnel.bytesFromServer
+            record.ta = millisecondsBetween(start, .now())
+            loop.log.append(record.line)
+        }
+        let clientBytes = inbound.readableBytes > 0 ? inbound : nil
+        let serverBytes = ex.responseInbound
+        inbound = Self.empty
+        ex.responseInbound = nil
+        state = .upgraded
+        loop.clients.removeValue(forKey: ObjectIdentifier(self))
+        do {
+            try context.pipeline.syncOperations.addHandler(tunnel, position: .after(self))
+            let removed = context.eventLoop.makePromise(of: Void.self)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: removed)
+            removed.futureResult.assumeIsolated().whenFailure { _ in tunnel.abort() }
+        } catch {
+            connection.close()
+            context.close(promise: nil)
+            return
+        }
+        tunnel.start(clientBytes: clientBytes, serverBytes: serverBytes)
     }
 
     private func writeBody(_ slice: ByteBuffer, _ ex: HTTPExchange) {
@@ -765,7 +839,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, ServerConnectionOwner, D
     ///   client that never reads. Every state is under a timeout.
     func checkTimeouts(now: NIODeadline) {
         switch state {
-        case .closed:
+        case .closed, .upgraded:
             return
         case .closing:
             let since = closingSeenAt ?? now

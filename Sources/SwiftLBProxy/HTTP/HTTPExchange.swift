@@ -36,6 +36,10 @@ final class HTTPExchange {
     /// The server said it closes the connection (or it must not be reused).
     var serverMustClose = false
 
+    /// The client asked for a WebSocket (`Upgrade: websocket` with a valid key): the key, to
+    /// check the server's `Sec-WebSocket-Accept` before any tunnel opens.
+    var webSocketKey: String?
+
     // MARK: routing and stickiness
     let facts: RequestFacts?
     var presentedCookie: StickyCookie.Presented?

@@ -9,6 +9,8 @@ protocol ServerConnectionOwner: AnyObject {
     func serverReadComplete()
     /// The connection ended (EOF, reset, TLS failure); `error` is nil for a clean EOF.
     func serverClosed(error: (any Error)?)
+    /// The server half-closed (sent FIN) while its channel allows half-closure (tunnels).
+    func serverInputClosed()
     func serverWritabilityChanged(isWritable: Bool)
     /// Whether the client can take more bytes; while it cannot, the server is not read.
     var clientIsWritable: Bool { get }
@@ -96,6 +98,11 @@ final class ServerConnection: ChannelDuplexHandler {
         resumeReading()
     }
 
+    /// Half-closes the write side (a tunnel's client sent its FIN).
+    func shutdownOutput() {
+        context?.close(mode: .output, promise: nil)
+    }
+
     func write(_ buffer: ByteBuffer) {
         context?.write(NIOAny(buffer), promise: nil)
     }
@@ -153,6 +160,14 @@ final class ServerConnection: ChannelDuplexHandler {
         owner = nil
         wasOwner?.serverClosed(error: error)
         context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            if state == .leased { owner?.serverInputClosed() } else { close() }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

@@ -1,0 +1,206 @@
+import NIOCore
+import SwiftLBConfig
+
+/// A stream that is no longer HTTP: bytes both ways between a client channel and a server
+/// connection (after a WebSocket 101, or a TCP-mode session once dispatched). The splice of
+/// the stream core: the client's only handler from here on, the server connection leased to
+/// it. Backpressure both ways — neither side is read while the other cannot take more (the
+/// GlueHandler pattern) — half-closes forwarded, and every state under a timeout:
+/// `timeout tunnel` while both sides are open, `timeout client-fin`/`server-fin` once one
+/// side has sent its FIN.
+///
+/// States: `open` → `halfClosed(by:)` → `closed`.
+final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnection {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum Side { case client, server }
+
+    private enum State {
+        case open
+        case halfClosed(by: Side)
+        case closed
+    }
+
+    /// What the tunnel's timeouts are.
+    struct Timeouts {
+        var idle: TimeAmount?
+        var clientFin: TimeAmount?
+        var serverFin: TimeAmount?
+    }
+
+    private let loop: LoopState
+    private let server: ServerConnection
+    private let timeouts: Timeouts
+    private var context: ChannelHandlerContext?
+    private var state: State = .open
+    private var clientReadPending = false
+    private var lastActivity: NIODeadline
+    private var halfClosedAt: NIODeadline?
+    /// Bytes each way, for the log and the counters.
+    private(set) var bytesFromClient = 0
+    private(set) var bytesFromServer = 0
+    /// Called once when the tunnel ends, with the cause.
+    private let onEnd: (Tunnel, TerminationCause) -> Void
+
+    init(loop: LoopState, server: ServerConnection, timeouts: Timeouts, onEnd: @escaping (Tunnel, TerminationCause) -> Void) {
+        self.loop = loop
+        self.server = server
+        self.timeouts = timeouts
+        self.onEnd = onEnd
+        self.lastActivity = loop.coarseNow
+    }
+
+    var channel: (any Channel)? { context?.channel }
+
+    /// Takes over the client channel (after `handlerAdded`): bytes that came with the switch
+    /// go on at once, then both channels are read.
+    func start(clientBytes: ByteBuffer?, serverBytes: ByteBuffer?) {
+        guard let context else { return }
+        loop.clients[ObjectIdentifier(self)] = self
+        loop.counters.tunnelsOpen += 1
+        loop.counters.tunnelsTotal += 1
+        _ = context.channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+        if let channel = server.channel { _ = channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: true) }
+        server.lease(to: self)
+        if let bytes = serverBytes, bytes.readableBytes > 0 { serverRead(bytes); serverReadComplete() }
+        if let bytes = clientBytes, bytes.readableBytes > 0 { forwardToServer(bytes); server.flush() }
+        context.read()
+        server.resumeReading()
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    // MARK: client → server
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        forwardToServer(unwrapInboundIn(data))
+    }
+
+    private func forwardToServer(_ buffer: ByteBuffer) {
+        bytesFromClient += buffer.readableBytes
+        loop.counters.tunnelBytes += buffer.readableBytes
+        lastActivity = loop.coarseNow
+        server.write(buffer)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        server.flush()
+        context.fireChannelReadComplete()
+    }
+
+    /// The client is not read while the server cannot take more.
+    func read(context: ChannelHandlerContext) {
+        if server.isWritable { context.read() } else { clientReadPending = true }
+    }
+
+    func serverWritabilityChanged(isWritable: Bool) {
+        if isWritable, clientReadPending, let context {
+            clientReadPending = false
+            context.read()
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            halfClose(by: .client)
+            return
+        }
+        if event is ChannelShouldQuiesceEvent { return }  // a tunnel ends when its peers end it
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        end(.clientAborted)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        end(.clientAborted)
+    }
+
+    // MARK: server → client
+
+    var clientIsWritable: Bool { context?.channel.isWritable ?? false }
+
+    func serverRead(_ buffer: ByteBuffer) {
+        bytesFromServer += buffer.readableBytes
+        loop.counters.tunnelBytes += buffer.readableBytes
+        lastActivity = loop.coarseNow
+        context?.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    func serverReadComplete() { context?.flush() }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { server.resumeReading() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func serverClosed(error: (any Error)?) {
+        end(error == nil ? .completed : .serverAborted)
+    }
+
+    func serverInputClosed() {
+        halfClose(by: .server)
+    }
+
+    // MARK: ending
+
+    /// The tunnel could not take over the client channel: end it now.
+    func abort() { end(.internalError) }
+
+    private func halfClose(by side: Side) {
+        switch state {
+        case .open:
+            state = .halfClosed(by: side)
+            halfClosedAt = loop.coarseNow
+            switch side {
+            case .client: server.shutdownOutput()
+            case .server: context?.close(mode: .output, promise: nil)
+            }
+        case .halfClosed(let first) where first != side:
+            end(.completed)
+        case .halfClosed, .closed:
+            break
+        }
+    }
+
+    private func end(_ cause: TerminationCause) {
+        if case .closed = state { return }
+        state = .closed
+        loop.clients.removeValue(forKey: ObjectIdentifier(self))
+        loop.counters.tunnelsOpen -= 1
+        server.close()
+        context?.close(promise: nil)
+        onEnd(self, cause)
+    }
+
+    func checkTimeouts(now: NIODeadline) {
+        switch state {
+        case .closed:
+            return
+        case .open:
+            if let idle = timeouts.idle, now >= lastActivity + idle { end(.clientTimeout) }
+        case .halfClosed(let side):
+            let limit = side == .client ? timeouts.clientFin ?? timeouts.idle : timeouts.serverFin ?? timeouts.idle
+            if let limit, now >= max(lastActivity, halfClosedAt ?? now) + limit { end(side == .client ? .serverTimeout : .clientTimeout) }
+        }
+    }
+}
+
+extension Timeouts {
+    /// How long a tunnel may be idle: HAProxy's `timeout tunnel`, or, when it is not set, the
+    /// longer of the client and server timeouts (what HAProxy applies then).
+    var tunnelIdle: TimeAmount? {
+        let longest = [client, server].compactMap { $0?.nanoseconds }.max()
+        return longest.map { .nanoseconds($0) }
+    }
+
+    /// After the client's FIN (`timeout client-fin`; until then, the tunnel's).
+    var clientFin: TimeAmount? { nil }
+    /// After the server's FIN (`timeout server-fin`).
+    var serverFin: TimeAmount? { nil }
+}
