@@ -2,6 +2,7 @@
 """Why each failed reg-test failed: the causes behind docs/conformance.md.
 
     scripts/regtests/causes.py RUN_DIR        (the run directory run.sh names and keeps)
+    scripts/regtests/causes.py --first LOG... (run.sh: each log's first [ALERT] and failure)
 
 Reads every failed test's VTest log (RUN_DIR/vtc.*/LOG, INFO) and prints, in Markdown:
   1. the FIRST blocking cause of every failed test (the first [ALERT] swiftlb printed, in the
@@ -20,9 +21,14 @@ import os
 import re
 import sys
 
-ALERT = re.compile(r"^\*+ +(h\w*) +debug\|\[ALERT\] (?:(\S+?):(\d+): )?(.*)$")
+OUTPUT = re.compile(r"^\*+ +(h\w*) +debug\|(.*)$")   # what haproxy (here: swiftlb) printed
+# A record of swiftlb's output starts with "[ALERT]", "[WARNING]", "[NOTICE]" or a swift-log
+# timestamp; VTest logs each read() of the pipe as its own "debug|" line, so a record cut by
+# a read boundary continues on the next line of the same instance.
+RECORD = re.compile(r"^(\[|\d{4}-\d\d-\d\dT)")
+ALERT = re.compile(r"^\[ALERT\] (?:(\S+?):(\d+): )?(.*)$")
 FAILURE = re.compile(r"^---- +(\S+) +(.*)$")
-KEYWORD = re.compile(r"^'([^']+)': (.*)$")
+STARTED = re.compile(r"^\*+ +(h\w*) +haproxy_start$")
 
 # (pattern on "'keyword': message", cause). First match wins; the order matters where a
 # message shows two things (an env variable inside a unix socket path is an env variable).
@@ -40,9 +46,9 @@ RULES = [
     (r"set-var\(|unset-var\(|%\[var\(|set-var': unknown keyword", "variables: set-var / unset-var actions, var() fetch, global set-var"),
     (r"^'(stick|stick-table|peers)'", "stick tables: stick on / stick-table / peers"),
     (r"^'(frontend|backend|listen|defaults)': (unexpected words after the name: from|named defaults)|^'http-(request|response)': not allowed in a 'defaults'", "named defaults sections (defaults NAME, ... from NAME, rules in defaults)"),
-    (r"^'http-(request|response)': 'del-header' expects one header name", "del-header NAME -m str|beg|end|sub|reg"),
+    (r"^'http-(request|response)': 'del-header' expects one header name", "del-header NAME -m str/beg/end/sub/reg"),
     (r"^'\.(if|else|endif)'", "conditional blocks .if / .else / .endif"),
-    (r"^'(capture)'|action 'capture'", "captures: capture request|response header, http-request capture"),
+    (r"^'(capture)'|action 'capture'", "captures: capture request/response header, http-request capture"),
     (r"^'option': unknown option '(\w+-check|smtpchk|ssl-hello-chk)'", "protocol checks: option mysql-check / pgsql-check / redis-check / ldap-check / smtpchk / spop-check / ssl-hello-chk"),
     (r"^'tune\.ssl\.default-dh-param'|^'ssl-dh-param-file'", "tune.ssl.default-dh-param / ssl-dh-param-file"),
     (r"^'(crt-base|ca-base)'", "crt-base / ca-base"),
@@ -77,22 +83,62 @@ def cause_of(message):
     return message
 
 
-def read_test(directory):
-    """(test, [(instance, line, cause, message)], first VTest failure) of one failed test."""
-    info = open(os.path.join(directory, "INFO"), errors="replace").read()
-    test = re.sub(r"^Test case: .*?reg-tests/", "", info.strip())
-    alerts, failure = [], ""
-    for raw in open(os.path.join(directory, "LOG"), errors="replace"):
+def read_log(path):
+    """([(instance, line, message, "h1/cfg:9: message")], first VTest failure) of one log."""
+    records, failure, started = [], "", []
+    last = {}  # instance -> index of its last record
+    for raw in open(path, errors="replace"):
         raw = raw.rstrip("\n")
-        m = ALERT.match(raw)
+        m = STARTED.match(raw)
         if m:
-            instance, _, line, message = m.groups()
-            alerts.append((instance, int(line or 0), cause_of(message), message))
+            started.append(m[1])
+            continue
+        m = OUTPUT.match(raw)
+        if m:
+            instance, text = m.groups()
+            if instance in last and not RECORD.match(text):
+                i = last[instance]
+                records[i] = (instance, records[i][1] + text)
+            else:
+                last[instance] = len(records)
+                records.append((instance, text))
             continue
         m = FAILURE.match(raw)
         if m and not failure:
             failure = f"{m[1]}: {m[2]}"
-    return test, alerts, failure
+    alerts = []
+    for instance, text in records:
+        m = ALERT.match(text)
+        if m:
+            path, line, message = m.groups()
+            where = f"{instance}/{os.path.basename(path)}:{line}: " if path else ""
+            alerts.append((instance, int(line or 0), message, where + message))
+    # In the order VTest started the instances (their output may come in any order).
+    order = {name: i for i, name in enumerate(started)}
+    alerts.sort(key=lambda a: order.get(a[0], len(order)))
+    return alerts, failure
+
+
+def first_alert(alerts):
+    """The first blocking one: of the first instance started that refused, the lowest line."""
+    mine = [a for a in alerts if a[0] == alerts[0][0]]
+    return min(mine, key=lambda a: a[1])
+
+
+def read_test(directory):
+    """(test, [(instance, line, cause, message)], first VTest failure) of one failed test."""
+    info = open(os.path.join(directory, "INFO"), errors="replace").read()
+    test = re.sub(r"^Test case: .*?reg-tests/", "", info.strip())
+    alerts, failure = read_log(os.path.join(directory, "LOG"))
+    return test, [(i, n, cause_of(m), m) for i, n, m, _ in alerts], failure
+
+
+def print_first(logs):
+    """For run.sh's result list: LOG, its first blocking [ALERT], its first VTest failure (\\x1f apart)."""
+    for path in logs:
+        alerts, failure = read_log(path)
+        alert = first_alert(alerts)[3] if alerts else ""
+        print("\x1f".join(x.replace("\x1f", " ").replace("\t", " ") for x in (path, alert, failure)))
 
 
 def main(run_dir):
@@ -108,51 +154,63 @@ def main(run_dir):
     every = collections.defaultdict(set)
     for test, (alerts, failure) in sorted(tests.items()):
         if alerts:
-            # The first instance VTest started refused first; within it, the lowest line.
-            instance = alerts[0][0]
-            mine = [a for a in alerts if a[0] == instance]
-            first[min(mine, key=lambda a: a[1])[2]].append(test)
+            first[first_alert(alerts)[2]].append(test)
             for a in alerts:
                 every[a[2]].add(test)
         else:
             first["configuration accepted; then: " + re.sub(r"\d+", "N", failure.split(":", 1)[-1].strip())[:100]].append(test)
 
-    print(f"## First blocking cause ({len(tests)} failed tests)\n")
+    def cell(text):
+        return text.replace("|", "\\|")
+
+    print(f"### First blocking cause ({len(tests)} failed tests)\n")
     print("| tests | first blocking cause | tests |\n|---:|---|---|")
     for cause, names in sorted(first.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-        print(f"| {len(names)} | {cause} | {', '.join(n.split('/')[-1].removesuffix('.vtc') for n in names)} |")
+        print(f"| {len(names)} | {cell(cause)} | {', '.join(n.split('/')[-1].removesuffix('.vtc') for n in names)} |")
 
-    print(f"\n## Every cause: in how many failed tests it appears\n")
+    print("\n### Every cause, and in how many failed tests it appears\n")
     print("| tests | cause |\n|---:|---|")
-    for cause, names in sorted(every.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-        print(f"| {len(names)} | {cause} |")
+    ranked = sorted(every.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    for cause, names in ranked:
+        if len(names) > 1:
+            print(f"| {len(names)} | {cell(cause)} |")
+    singles = [cause for cause, names in ranked if len(names) == 1]
+    if singles:
+        print(f"\nIn one test each ({len(singles)}): " + "; ".join(singles) + ".")
 
-    print("\n## Fixing order: tests whose configuration would be accepted\n")
-    print("Greedy: each step fixes the cause with the most (tests it completes + its share of every test it is in).")
-    print("An upper bound on passing tests: an accepted configuration still has to behave.\n")
+    print("\n### A fixing order: configurations swiftlb would accept\n")
     print("| step | cause | accepted configurations |\n|---:|---|---:|")
     remaining = {t: {a[2] for a in alerts} for t, (alerts, _) in tests.items() if alerts}
     goal = -(-3 * len(tests) // 4)  # issue #16: 3 in 4
-    fixed, step, before = set(), 0, 0
+    fixed, before, rest = [], 0, []
 
     def score(cause):
-        completes = sum(1 for causes in remaining.values() if causes - fixed == {cause})
-        share = sum(1 / len(causes - fixed) for causes in remaining.values() if cause in causes - fixed)
+        left = {t: causes - set(fixed) for t, causes in remaining.items()}
+        completes = sum(1 for causes in left.values() if causes == {cause})
+        share = sum(1 / len(causes) for causes in left.values() if cause in causes)
         return completes + share
 
     while True:
-        candidates = sorted({c for causes in remaining.values() for c in causes} - fixed)
+        candidates = sorted({c for causes in remaining.values() for c in causes} - set(fixed))
         if not candidates:
             break
-        best = max(candidates, key=score)
-        fixed.add(best)
-        step += 1
-        accepted = sum(1 for causes in remaining.values() if causes <= fixed)
-        mark = f" (3 in 4 of {len(tests)})" if before < goal <= accepted else ""
-        print(f"| {step} | {best} | {accepted}{mark} |")
+        best = max(candidates, key=score)  # the most tests completed, then the widest share
+        fixed.append(best)
+        accepted = sum(1 for causes in remaining.values() if causes <= set(fixed))
+        if before < goal:
+            mark = f" (3 in 4 of {len(tests)})" if accepted >= goal else ""
+            print(f"| {len(fixed)} | {cell(best)} | {accepted}{mark} |")
+        else:
+            rest.append(f"{best} (+{accepted - before})")
         before = accepted
+    if rest:
+        print(f"\nThen, {len(rest)} more: " + "; ".join(rest) + ".")
+
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) > 2 and sys.argv[1] == "--first":
+        print_first(sys.argv[2:])
+    elif len(sys.argv) == 2:
+        main(sys.argv[1])
+    else:
         sys.exit(__doc__)
-    main(sys.argv[1])

@@ -164,17 +164,21 @@ for pid in $(pgrep -f -- " -c $rundir/" || true); do
 done
 
 # --- results -----------------------------------------------------------------------------
-# The logs VTest left (failed tests only), by test; the first [ALERT] and VTest's first
-# failure ("---- ...") of one, without their prefixes.
-declare -A logs=()
+# The logs VTest left (failed tests only), by test, and of each its first blocking [ALERT]
+# and VTest's first failure line (causes.py reads swiftlb's records back together).
+declare -A logs=() alerts=() failures=()
 for dir in "$rundir"/vtc.*; do
     [ -f "$dir/INFO" ] && logs[$(sed -n 's/^Test case: //p' "$dir/INFO")]=$dir/LOG
 done
-first_alert() {  # "[ALERT] /tmp/.../vtc.N.X/h1/cfg:9: msg" -> "h1/cfg:9: msg"
-    grep -m1 -E '^\*+ +h[^ ]* +debug\|.*\[ALERT\]' "$1" \
-        | sed 's/^[^|]*|//; s#\[ALERT\] [^ ]*/\([^/ ]*/[^/ :]*:[0-9]*:\)#\1#; s/\t/ /g'
-}
-first_failure() { grep -m1 -E '^---- ' "$1" | sed 's/^---- *//; s/\t/ /g'; }
+if [ ${#logs[@]} -gt 0 ]; then
+    if command -v python3 >/dev/null; then
+        while IFS=$'\x1f' read -r log alert failure; do
+            alerts[$log]=$alert failures[$log]=$failure
+        done < <(python3 -B "$here/causes.py" --first "${logs[@]}")
+    else
+        echo "run.sh: no python3: the result list names no causes" >&2
+    fi
+fi
 
 passed=0 failed=0 skipped=0
 {
@@ -191,7 +195,7 @@ passed=0 failed=0 skipped=0
         alert= failure=
         if [ "$result" = failed ] || [ "$result" = timeout ]; then
             if [ -n "${logs[$t]:-}" ]; then
-                alert=$(first_alert "${logs[$t]}") failure=$(first_failure "${logs[$t]}")
+                alert=${alerts[${logs[$t]}]:-} failure=${failures[${logs[$t]}]:-}
             fi
             if [ -z "$failure" ] && [ $result = timeout ]; then failure="VTest killed it after 10 s (-t 10)"; fi
             [ -n "$failure" ] || failure="VTest: ${line:-no result line}"
