@@ -41,7 +41,7 @@ evaluate_condition() {
         call=${BASH_REMATCH[0]} name=${BASH_REMATCH[1]} arg=${BASH_REMATCH[2]}
         value=0
         case $name in
-            defined)                 [ -n "${!arg+x}" ] && value=1 ;;
+            defined)                 [[ $arg =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] && [ -n "${!arg+x}" ] && value=1 ;;
             feature)                 ref_has_feature "$arg" && value=1 ;;
             streq)                   [ "${arg%%,*}" = "${arg#*,}" ] && value=1 ;;
             strneq)                  [ "${arg%%,*}" != "${arg#*,}" ] && value=1 ;;
