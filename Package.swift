@@ -15,7 +15,9 @@ let package = Package(
     name: "swiftlb",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "swiftlb", targets: ["swiftlb"])
+        .executable(name: "swiftlb", targets: ["swiftlb"]),
+        /// For the fuzz harness in Fuzz/ (a package of its own): `CodecFuzzing` is public.
+        .library(name: "SwiftLBProxy", targets: ["SwiftLBProxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -181,3 +181,26 @@ final class FramingTests: XCTestCase {
         }
     }
 }
+
+/// HAProxy's reg-test http-messaging/h1_to_h1.vtc, client 4: a request that asks to close,
+/// followed at once by stray bytes on the same connection. The response must reach the client,
+/// then the connection closes; the stray bytes are never taken for a request.
+final class CloseWithStrayBytesTests: XCTestCase {
+    func testAClosingRequestFollowedByStrayBytesStillGetsItsResponse() throws {
+        let dir = try TempDirectory()
+        let backend = try RecordingBackend(in: dir)
+        defer { backend.stop() }
+        let (lb, port) = try startProxy(backend: "app", backends: "backend app\n    server s1 127.0.0.1:\(backend.port)\n", in: dir)
+        defer { lb.stop() }
+        for method in ["GET", "HEAD", "POST"] {
+            backend.clear()
+            let client = try RawClient(port: port, timeout: 3)
+            client.send("\(method) /stray HTTP/1.1\r\nHost: a\r\ncontent-length: 0\r\nconnection: close\r\n\r\nxxxxxxxxxxxxxxxx GARBAGE\r\n\r\n")
+            let (text, closed) = client.readAll()
+            XCTAssertEqual(statusCode(text), 200, "\(method): \(text)")
+            XCTAssertTrue(closed, "\(method): the connection should close after the response")
+            usleep(100_000)
+            XCTAssertEqual(backend.requests.map(\.target), ["/stray"], "\(method): stray bytes reached the server")
+        }
+    }
+}
