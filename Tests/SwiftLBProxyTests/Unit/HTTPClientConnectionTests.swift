@@ -1,0 +1,78 @@
+import NIOCore
+import NIOEmbedded
+import SwiftLBConfig
+import XCTest
+@testable import SwiftLBProxy
+
+/// The client-side HTTP handler on an EmbeddedChannel: what it answers by itself, byte for byte
+/// (refusals, redirects, no backend), pipelining in order, and the connection's fate after each.
+final class HTTPClientConnectionTests: XCTestCase {
+    private func channel(_ proxies: String) throws -> EmbeddedChannel {
+        let text = "defaults\n    mode http\n    timeout client 5s\n" + proxies
+        let runtime = try ProxyRuntime(configuration: ConfigParser.parse(text: text, file: "unit.conf"))
+        let loop = EmbeddedEventLoop()
+        let state = LoopState(eventLoop: loop, runtime: runtime, logFD: 1)
+        let handler = HTTPClientConnection(frontend: runtime.frontends[0], loop: state, isTLS: false, limits: .init())
+        let channel = EmbeddedChannel(handler: handler, loop: loop)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 4242)).wait()
+        return channel
+    }
+
+    /// Everything the handler wrote so far, as text.
+    private func written(_ channel: EmbeddedChannel) throws -> String {
+        var text = ""
+        while let buffer = try channel.readOutbound(as: ByteBuffer.self) { text += String(buffer: buffer) }
+        return text
+    }
+
+    private let redirecting = """
+        frontend fe
+            bind 127.0.0.1:1
+            redirect location /moved code 302
+
+        """
+
+    func testPipelinedRequestsAreAnsweredInOrderOnOneConnection() throws {
+        let channel = try channel(redirecting)
+        try channel.writeInbound(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\nGET /c HTTP/1.0\r\n\r\n"))
+        let text = try written(channel)
+        XCTAssertEqual(text.components(separatedBy: "HTTP/1.1 302 Found\r\n").count - 1, 2, text)
+        XCTAssertTrue(text.hasSuffix("HTTP/1.0 302 Found\r\ncontent-length: 0\r\nlocation: /moved\r\nconnection: close\r\n\r\n"), text)
+        channel.embeddedEventLoop.run()
+        XCTAssertFalse(channel.isActive, "HTTP/1.0 without keep-alive: closed after its answer")
+    }
+
+    func testAHeadArrivingByteByByteIsAnsweredOnce() throws {
+        let channel = try channel(redirecting)
+        for byte in "GET /slow HTTP/1.1\r\nHost: h\r\n\r\n".utf8 {
+            try channel.writeInbound(ByteBuffer(bytes: [byte]))
+        }
+        XCTAssertEqual(try written(channel), "HTTP/1.1 302 Found\r\ncontent-length: 0\r\nlocation: /moved\r\n\r\n")
+        XCTAssertTrue(channel.isActive)
+    }
+
+    func testRefusalsAreExactAndClose() throws {
+        let cases: [(String, Int)] = [
+            ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+            ("GET / HTTP/1.1\r\nX: a\u{01}\r\n\r\n", 400),
+            ("GET /\(String(repeating: "a", count: 9000)) HTTP/1.1\r\n\r\n", 414),
+            ("GET / HTTP/1.1\r\nX: \(String(repeating: "b", count: 40000))\r\n\r\n", 431),
+            ("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 400),
+        ]
+        for (request, status) in cases {
+            let channel = try channel(redirecting)
+            try channel.writeInbound(ByteBuffer(string: request))
+            let text = try written(channel)
+            XCTAssertTrue(text.hasPrefix("HTTP/1.1 \(status) "), "\(request.prefix(40).debugDescription): \(text.prefix(60))")
+            XCTAssertTrue(text.contains("\r\nconnection: close\r\n"))
+            channel.embeddedEventLoop.run()
+            XCTAssertFalse(channel.isActive, "closed after \(status)")
+        }
+    }
+
+    func testNoBackendIs503() throws {
+        let channel = try channel("frontend fe\n    bind 127.0.0.1:1\n")
+        try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: h\r\n\r\n"))
+        XCTAssertTrue(try written(channel).hasPrefix("HTTP/1.1 503 Service Unavailable\r\n"))
+    }
+}
