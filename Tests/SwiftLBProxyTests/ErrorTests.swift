@@ -110,6 +110,25 @@ final class ErrorTests: XCTestCase {
         XCTAssertTrue(lb.accessLog.contains(" 502 "), lb.accessLog)
     }
 
+    /// One documented limit for response heads, as for requests (32 KiB, HAProxy's
+    /// tune.bufsize): a larger head is a 502, and the server connection is not reused.
+    func testAResponseHeadLargerThanTheLimitGets502() throws {
+        let huge = try ScriptedBackend(.hugeHead(bytes: 70 * 1024))
+        defer { huge.stop() }
+        let (lb, port) = try proxy(servers: [huge.port])
+        defer { lb.stop() }
+        let (text, closed) = try exchange(port, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertEqual(statusCode(text), 502, String(text.prefix(200)))
+        XCTAssertTrue(closed)
+        let fits = try ScriptedBackend(.hugeHead(bytes: 20 * 1024))
+        defer { fits.stop() }
+        let (lb2, port2) = try proxy(servers: [fits.port])
+        defer { lb2.stop() }
+        let client = try RawClient(port: port2)
+        client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertEqual(statusCode(client.readResponse()), 200)
+    }
+
     func testGarbageFromBackendGets502() throws {
         let junk = try ScriptedBackend(.junk)
         defer { junk.stop() }

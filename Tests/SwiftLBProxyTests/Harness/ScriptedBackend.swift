@@ -12,6 +12,8 @@ final class ScriptedBackend: @unchecked Sendable {
         case junk
         /// Accepts and reads, never answers.
         case silent
+        /// Answers 200 with a response head of `bytes` bytes (one huge header).
+        case hugeHead(bytes: Int)
         /// Answers 200 with `body` after `delay`.
         case delayed(TimeAmount, body: String)
     }
@@ -62,6 +64,9 @@ private final class ScriptHandler: ChannelInboundHandler {
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "THIS IS NOT HTTP\r\n\r\n")), promise: nil)
         case .silent:
             break
+        case .hugeHead(let bytes):
+            let text = "HTTP/1.1 200 OK\r\nX-Huge: \(String(repeating: "h", count: bytes))\r\nContent-Length: 2\r\n\r\nok"
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text)), promise: nil)
         case .delayed(let delay, let body):
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
             context.eventLoop.scheduleTask(in: delay) {
