@@ -29,7 +29,10 @@ final class AcceptLimiter: ChannelDuplexHandler {
         processWide.register(NIOLoopBound(self, eventLoop: context.eventLoop))
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        processWide.unregister(self)
+    }
 
     private var full: Bool { open.load(ordering: .relaxed) >= limit || processWide.full }
 
@@ -71,23 +74,32 @@ final class AcceptLimiter: ChannelDuplexHandler {
 /// The process-wide connection count behind `global maxconn`, and the listeners to wake when
 /// it drops. Waking costs nothing while no listener is paused (the common case).
 final class ProcessConnectionCount: Sendable {
-    let limit: Int
+    private let limitValue: ManagedAtomic<Int>
     let count = ManagedAtomic<Int>(0)
     let paused = ManagedAtomic<Int>(0)
-    private let listeners = NIOLockedValueBox<[NIOLoopBound<AcceptLimiter>]>([])
+    private let listeners = NIOLockedValueBox<[ObjectIdentifier: NIOLoopBound<AcceptLimiter>]>([:])
 
-    init(limit: Int) { self.limit = limit }
+    init(limit: Int) { limitValue = ManagedAtomic(limit) }
+
+    var limit: Int { limitValue.load(ordering: .relaxed) }
+    /// A reload's new `maxconn` (connections over it are not closed; new ones wait).
+    func setLimit(_ limit: Int) { limitValue.store(limit, ordering: .relaxed) }
 
     var full: Bool { count.load(ordering: .relaxed) >= limit }
 
     func register(_ limiter: NIOLoopBound<AcceptLimiter>) {
-        listeners.withLockedValue { $0.append(limiter) }
+        listeners.withLockedValue { $0[ObjectIdentifier(limiter.value)] = limiter }
+    }
+
+    /// A listener closed (a reload dropped its address).
+    func unregister(_ limiter: AcceptLimiter) {
+        _ = listeners.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(limiter)) }
     }
 
     func connectionClosed() {
         count.wrappingDecrement(ordering: .relaxed)
         guard paused.load(ordering: .relaxed) > 0 else { return }
-        for limiter in listeners.withLockedValue({ $0 }) {
+        for limiter in listeners.withLockedValue({ Array($0.values) }) {
             limiter.eventLoop.execute { limiter.value.resumeIfPossible() }
         }
     }

@@ -6,7 +6,8 @@ import NIOPosix
 /// channel and its upstream channel live on the same loop, none of this needs a lock.
 final class LoopState {
     let eventLoop: any EventLoop
-    let runtime: ProxyRuntime
+    /// The configuration in force (a reload swaps what it holds).
+    let holder: RuntimeHolder
     let log: AccessLogWriter
     /// Idle keep-alive connections per server id, most recently used last (LIFO keeps few
     /// connections warm and lets the rest time out on the server side).
@@ -22,9 +23,9 @@ final class LoopState {
     /// 5 s by default): a burst must not leave hundreds of sockets open on both sides.
     static let poolPurgeDelay = TimeAmount.seconds(5)
 
-    init(eventLoop: any EventLoop, runtime: ProxyRuntime, logFD: Int32) {
+    init(eventLoop: any EventLoop, holder: RuntimeHolder, logFD: Int32) {
         self.eventLoop = eventLoop
-        self.runtime = runtime
+        self.holder = holder
         self.log = AccessLogWriter(fd: logFD, eventLoop: eventLoop)
     }
 
@@ -97,10 +98,10 @@ final class LoopState {
 final class LoopStates: @unchecked Sendable {
     private let states: [ObjectIdentifier: LoopState]
 
-    init(group: MultiThreadedEventLoopGroup, runtime: ProxyRuntime, logFD: Int32) {
+    init(group: MultiThreadedEventLoopGroup, holder: RuntimeHolder, logFD: Int32) {
         var states: [ObjectIdentifier: LoopState] = [:]
         for loop in group.makeIterator() {
-            states[ObjectIdentifier(loop)] = LoopState(eventLoop: loop, runtime: runtime, logFD: logFD)
+            states[ObjectIdentifier(loop)] = LoopState(eventLoop: loop, holder: holder, logFD: logFD)
         }
         self.states = states
     }

@@ -6,33 +6,50 @@ import SwiftLBConfig
 import SwiftLBHealth
 import SwiftLBTLS
 
-/// The HTTP data path of one SwiftLB process: one event loop per core, every frontend's
-/// listeners bound on all of them, and the per-loop state the exchanges share.
+/// The data path of one SwiftLB process: one event loop per core, every frontend's listeners
+/// bound on all of them, and the per-loop state the streams share. The configuration in force
+/// lives in a `RuntimeHolder`; `reload(to:)` swaps it without closing a listener or a
+/// connection that the new file keeps.
 public final class ProxyServer: Sendable {
-    public let runtime: ProxyRuntime
+    /// The configuration in force.
+    public var runtime: ProxyRuntime { holder.current }
+    public let holder: RuntimeHolder
     private let group: MultiThreadedEventLoopGroup
     private let loops: LoopStates
     private let logger: Logger
-    private let listeners = NIOLockedValueBox<[any Channel]>([])
+    /// Open listeners by address, with the frontend each serves.
+    private let listeners = NIOLockedValueBox<[ListenerKey: Listener]>([:])
     private let connections: ProcessConnectionCount
-    private let checker: HealthChecker
+    private let checker: NIOLockedValueBox<HealthChecker>
     private let ticketRotation = NIOLockedValueBox<RepeatedTask?>(nil)
     /// How often session-ticket keys rotate (a ticket stays valid for up to
     /// `TLSServerContext.keptTicketKeys` of these).
     public static let ticketRotationInterval = TimeAmount.hours(1)
 
+    /// A listening address: `bind` lines that name the same host and port are one listener.
+    struct ListenerKey: Hashable, CustomStringConvertible {
+        let host: String
+        let port: Int
+        var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    struct Listener {
+        let channel: any Channel
+        /// The frontend it was opened for; a reload may move the address to another frontend.
+        let frontend: String
+    }
+
     /// - Parameters:
     ///   - threads: event loops; nil takes `nbthread` from the configuration, else one per core.
-    ///   - accessLogFD: where access-log lines are written (stdout unless `log stderr`).
     public init(runtime: ProxyRuntime, threads: Int? = nil, logger: Logger) {
-        self.runtime = runtime
+        self.holder = RuntimeHolder(runtime)
         let count = threads ?? runtime.configuration.global.nbthread ?? System.coreCount
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: count)
         let fd: Int32 = runtime.configuration.global.logTarget == .stderr ? 2 : 1
-        self.loops = LoopStates(group: group, runtime: runtime, logFD: fd)
+        self.loops = LoopStates(group: group, holder: holder, logFD: fd)
         self.logger = logger
         self.connections = ProcessConnectionCount(limit: runtime.configuration.global.maxconn)
-        self.checker = HealthChecker(targets: runtime.checkTargets, group: group, logger: logger)
+        self.checker = NIOLockedValueBox(HealthChecker(targets: runtime.checkTargets, group: group, logger: logger))
     }
 
     /// Binds every `bind` of every frontend. A port that cannot be bound fails the start with
@@ -41,48 +58,111 @@ public final class ProxyServer: Sendable {
         for state in loops.all {
             try await state.eventLoop.submit { state.startSweeping() }.get()
         }
-        checker.start()
-        let runtime = self.runtime
+        checker.withLockedValue { $0.start() }
+        let holder = self.holder
         ticketRotation.withLockedValue {
             $0 = group.next().scheduleRepeatedTask(initialDelay: Self.ticketRotationInterval, delay: Self.ticketRotationInterval) { _ in
-                runtime.rotateTicketKeys()
+                holder.current.rotateTicketKeys()
             }
         }
+        let opened = try await openListeners(for: runtime, keeping: [])
+        listeners.withLockedValue { $0 = opened }
+    }
+
+    /// Opens a listener for every bind of `runtime` whose address is not in `keeping`. All or
+    /// nothing: if one cannot be bound, the ones opened here are closed again and the error
+    /// names the frontend, address and line.
+    private func openListeners(for runtime: ProxyRuntime, keeping: Set<ListenerKey>) async throws -> [ListenerKey: Listener] {
+        var opened: [ListenerKey: Listener] = [:]
+        let vips = Set(runtime.configuration.vrrp?.virtualAddresses.map(\.address) ?? [])
         for frontend in runtime.frontends {
-            for (bind, tls) in frontend.binds {
-                let channel: any Channel
+            for (bind, _) in frontend.binds {
+                let key = ListenerKey(host: bind.host, port: bind.port)
+                guard !keeping.contains(key), opened[key] == nil else { continue }
                 do {
-                    var bootstrap = makeBootstrap(frontend, tls: tls)
-                    if vipAddresses.contains(bind.host) {
+                    var bootstrap = makeBootstrap(key: key, frontend: frontend.name)
+                    if vips.contains(bind.host) {
                         // A bind on the VIP must work on the backup too, which does not hold it
                         // yet (HAProxy + keepalived need net.ipv4.ip_nonlocal_bind=1 for this).
                         bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .init(IPPROTO_IP), name: 15 /* IP_FREEBIND */), value: 1)
                     }
-                    channel = try await bootstrap.bind(host: bind.host, port: bind.port).get()
+                    let channel = try await bootstrap.bind(host: bind.host, port: bind.port).get()
+                    opened[key] = Listener(channel: channel, frontend: frontend.name)
+                    logger.info("frontend \(frontend.name) listening on \(channel.localAddress.map { "\($0)" } ?? "?")")
                 } catch {
+                    for listener in opened.values { try? await listener.channel.close() }
                     throw ConfigError(file: runtime.configuration.file, line: bind.line, keyword: "bind",
                                       message: "frontend '\(frontend.name)': cannot bind \(bind.host):\(bind.port): \(error)")
                 }
-                listeners.withLockedValue { $0.append(channel) }
-                logger.info("frontend \(frontend.name) listening on \(channel.localAddress.map { "\($0)" } ?? "?")")
             }
         }
+        return opened
     }
 
-    /// The `vrrp` section's addresses: binds on them may precede owning them.
-    private var vipAddresses: Set<String> { Set(runtime.configuration.vrrp?.virtualAddresses.map(\.address) ?? []) }
+    /// What a reload did.
+    public struct ReloadReport: Sendable {
+        public var opened: [String] = []
+        public var closed: [String] = []
+        public var kept: [String] = []
+    }
+
+    /// Puts `new` in force: listeners are opened and closed only where the file changed them
+    /// (a new one that cannot be bound fails the reload and nothing changes); established
+    /// connections and WebSocket tunnels stay; a request in flight finishes on the snapshot
+    /// it started with, the next request of a keep-alive connection uses the new one; checks
+    /// go on from the state each server had (see `ProxyRuntime.init(configuration:previous:)`).
+    public func reload(to new: ProxyRuntime) async throws -> ReloadReport {
+        var wanted: [ListenerKey: String] = [:]
+        for frontend in new.frontends {
+            for (bind, _) in frontend.binds { wanted[ListenerKey(host: bind.host, port: bind.port)] = frontend.name }
+        }
+        let current = listeners.withLockedValue { $0 }
+        // An address that now belongs to another frontend is rebound: its initializer names
+        // the frontend it serves.
+        let kept = Set(current.filter { wanted[$0.key] == $0.value.frontend }.map(\.key))
+        let opened = try await openListeners(for: new, keeping: kept)
+        var report = ReloadReport()
+        report.kept = kept.map(\.description).sorted()
+        report.opened = opened.keys.map(\.description).sorted()
+        holder.replace(with: new)
+        var closing: [Listener] = []
+        listeners.withLockedValue { all in
+            for (key, listener) in all where !kept.contains(key) {
+                closing.append(listener)
+                report.closed.append(key.description)
+            }
+            all = all.filter { kept.contains($0.key) }.merging(opened) { $1 }
+        }
+        for listener in closing { try? await listener.channel.close() }
+        report.closed.sort()
+        let fresh = HealthChecker(targets: new.checkTargets, group: group, logger: logger)
+        let old = checker.withLockedValue { old in
+            defer { old = fresh }
+            return old
+        }
+        old.stop()
+        fresh.start()
+        connections.setLimit(new.configuration.global.maxconn)
+        return report
+    }
 
     /// The data path's event loops, for the other services of the process (control socket).
     public var eventLoopGroup: any EventLoopGroup { group }
 
     /// The addresses actually bound (useful with port 0 in tests).
     public var boundAddresses: [SocketAddress] {
-        listeners.withLockedValue { $0.compactMap(\.localAddress) }
+        listeners.withLockedValue { $0.values.compactMap(\.channel.localAddress) }
     }
 
-    private func makeBootstrap(_ frontend: RuntimeFrontend, tls: TLSContextBox?) -> ServerBootstrap {
+    /// A listener's bootstrap. What it serves is read from the holder at each accept: the
+    /// frontend named `frontend` in the runtime in force, with the TLS context of this address.
+    private func makeBootstrap(key: ListenerKey, frontend name: String) -> ServerBootstrap {
         let loops = self.loops
-        let limit = min(frontend.config.options.maxconn ?? runtime.configuration.global.maxconn, runtime.configuration.global.maxconn)
+        let holder = self.holder
+        let runtime = holder.current
+        let global = runtime.configuration.global
+        let frontendLimit = runtime.frontends.first { $0.name == name }?.config.options.maxconn ?? global.maxconn
+        let limit = min(frontendLimit, global.maxconn)
         let connections = self.connections
         // HAProxy's defaults: tune.http.maxhdr 101, and heads bounded like tune.bufsize.
         let limits = HeadParser.Limits(maxStartLine: 8192, maxHead: 32768, maxFields: 101)
@@ -101,6 +181,10 @@ public final class ProxyServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 4)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    guard let frontend = holder.current.frontends.first(where: { $0.name == name }) else {
+                        throw ChannelError.ioOnClosedChannel  // the listener is being closed by a reload
+                    }
+                    let tls = frontend.binds.first { $0.0.host == key.host && $0.0.port == key.port }?.1
                     let loop = loops.state(for: channel.eventLoop)
                     let sync = channel.pipeline.syncOperations
                     if let tls { try sync.addHandler(TLSHandler(server: tls.current)) }
@@ -113,9 +197,9 @@ public final class ProxyServer: Sendable {
     /// connections close at once, busy ones after their response), then close what is left
     /// once `grace` has passed, and shut the event loops down.
     public func stop(grace: TimeAmount) async {
-        checker.stop()
+        checker.withLockedValue { $0.stop() }
         ticketRotation.withLockedValue { $0?.cancel() }
-        let channels = listeners.withLockedValue { $0 }
+        let channels = listeners.withLockedValue { $0.values.map(\.channel) }
         for channel in channels { try? await channel.close() }
         for state in loops.all {
             try? await state.eventLoop.submit {

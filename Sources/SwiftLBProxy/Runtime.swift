@@ -24,15 +24,26 @@ public final class ProxyRuntime: Sendable {
     /// Every server's shared state, for the control socket.
     public var serverStates: [ServerHealth] { backends.flatMap { $0.servers.map(\.health) } }
 
+    /// Process-wide server ids: a reload's new servers never take the id (the per-loop pool
+    /// slot) of another server.
+    private static let serverIDs = ManagedAtomic<Int>(0)
+
     /// Resolves every server address once (like HAProxy without `resolvers`); a name that does
     /// not resolve is an error naming the server's line.
-    public init(configuration: Configuration) throws(ConfigErrors) {
+    ///
+    /// With `previous` (a reload), a server that still exists by backend/name keeps its health:
+    /// the same `ServerHealth` when nothing about it changed (checks go on, in-flight counts stay
+    /// right, its pooled connections stay usable), else a new one that starts in the old state.
+    public init(configuration: Configuration, previous: ProxyRuntime? = nil) throws(ConfigErrors) {
         self.configuration = configuration
         var errors: [ConfigError] = []
         var backends: [RuntimeBackend] = []
         var byName: [String: RuntimeBackend] = [:]
-        var nextServerID = 0
         var checkTargets: [CheckTarget] = []
+        var before: [String: RuntimeServer] = [:]
+        for backend in previous?.backends ?? [] {
+            for server in backend.servers { before[backend.name + "/" + server.name] = server }
+        }
         for (index, backend) in configuration.backends.values.sorted(by: { $0.line < $1.line }).enumerated() {
             var servers: [RuntimeServer] = []
             for server in backend.servers {
@@ -49,11 +60,23 @@ public final class ProxyRuntime: Sendable {
                             continue
                         }
                     }
-                    let health = ServerHealth(backend: backend.name, server: server.name,
+                    let old = before[backend.name + "/" + server.name]
+                    let unchanged = old.map { $0.address == address && $0.parameters == server.parameters } ?? false
+                    let health: ServerHealth
+                    if let old, unchanged {
+                        health = old.health
+                    } else {
+                        health = ServerHealth(backend: backend.name, server: server.name,
                                               admin: server.parameters.disabled ? .maint : .ready,
                                               observe: server.parameters.observe, errorLimit: server.parameters.errorLimit,
                                               slowstart: server.parameters.slowstart)
-                    servers.append(RuntimeServer(id: nextServerID, index: servers.count, name: server.name,
+                        if let old {
+                            health.set(old.health.state)
+                            if !server.parameters.disabled { health.setAdmin(old.health.admin) }
+                        }
+                    }
+                    let id = unchanged ? old!.id : Self.serverIDs.loadThenWrappingIncrement(ordering: .relaxed)
+                    servers.append(RuntimeServer(id: id, index: servers.count, name: server.name,
                                                  address: address, parameters: server.parameters, health: health, tls: tlsClient,
                                                  cookieSettings: backend.options.cookie))
                     if server.parameters.check && !server.parameters.disabled {
@@ -63,7 +86,6 @@ public final class ProxyRuntime: Sendable {
                                                         tls: server.parameters.checkPort == nil ? tlsClient : nil,
                                                         serverName: server.parameters.tls?.sni))
                     }
-                    nextServerID += 1
                 } catch {
                     errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server",
                                               message: "cannot resolve '\(server.host)': \(error)"))

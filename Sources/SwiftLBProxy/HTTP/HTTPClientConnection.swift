@@ -36,7 +36,11 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         case upgraded
     }
 
-    private let frontend: RuntimeFrontend
+    /// The frontend of the configuration this connection's next request runs on: a reload
+    /// between two requests of a keep-alive connection moves it to the new snapshot.
+    private var frontend: RuntimeFrontend
+    /// The holder's generation `frontend` was read at.
+    private var generation: Int
     private let loop: LoopState
     private let isTLS: Bool
     private var context: ChannelHandlerContext?
@@ -73,6 +77,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, limits: HeadParser.Limits) {
         self.frontend = frontend
         self.loop = loop
+        self.generation = loop.holder.generation
         self.isTLS = isTLS
         self.limits = limits
         self.parser = HeadParser(kind: .request, limits: limits)
@@ -293,6 +298,10 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     }
 
     private func startExchange(_ head: consuming MessageHead) {
+        if loop.holder.generation != generation {
+            generation = loop.holder.generation
+            if let current = loop.holder.current.frontends.first(where: { $0.name == frontend.name }) { frontend = current }
+        }
         let now = clock
         var record = newRecord(now)
         requestStart = nil

@@ -56,7 +56,7 @@ final class DispatchTests: XCTestCase {
     }
 
     private func loopState(_ rt: ProxyRuntime, on loop: any EventLoop) throws -> Box<LoopState> {
-        try loop.submit { Box(LoopState(eventLoop: loop, runtime: rt, logFD: 1)) }.wait()
+        try loop.submit { Box(LoopState(eventLoop: loop, holder: RuntimeHolder(rt), logFD: 1)) }.wait()
     }
 
     /// Waits (bounded) on the loop until `done` says so.

@@ -11,7 +11,7 @@ final class HTTPClientConnectionTests: XCTestCase {
         let text = "defaults\n    mode http\n    timeout client 5s\n" + proxies
         let runtime = try ProxyRuntime(configuration: ConfigParser.parse(text: text, file: "unit.conf"))
         let loop = EmbeddedEventLoop()
-        let state = LoopState(eventLoop: loop, runtime: runtime, logFD: 1)
+        let state = LoopState(eventLoop: loop, holder: RuntimeHolder(runtime), logFD: 1)
         let handler = HTTPClientConnection(frontend: runtime.frontends[0], loop: state, isTLS: false, limits: .init())
         let channel = EmbeddedChannel(handler: handler, loop: loop)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 4242)).wait()

@@ -1,0 +1,134 @@
+import Foundation
+import Logging
+import NIOCore
+import SwiftLBConfig
+import XCTest
+@testable import SwiftLBProxy
+
+/// Swapping the configuration in a running data path (`ProxyServer.reload(to:)`), in process,
+/// with real nginx backends and real clients: listeners change only where the file changed
+/// them, a keep-alive connection's next request runs on the new file, a request in flight
+/// finishes on the old one, health carries over by backend/name, and a bind that cannot be
+/// opened leaves everything as it was.
+final class ReloadTests: XCTestCase {
+    var dir: TempDirectory!
+
+    override func setUpWithError() throws { dir = try TempDirectory() }
+    override func tearDown() { dir = nil }
+
+    private func runtime(_ text: String, previous: ProxyRuntime? = nil) throws -> ProxyRuntime {
+        try ProxyRuntime(configuration: ConfigParser.parse(text: text, file: "reload.conf"), previous: previous)
+    }
+
+    private func config(port: Int, extraBind: Int? = nil, backendPort: Int, slow: Int) -> String {
+        """
+        defaults
+            mode http
+            timeout connect 2s
+            timeout client 10s
+            timeout server 10s
+        frontend fe
+            bind 127.0.0.1:\(port)
+        \(extraBind.map { "    bind 127.0.0.1:\($0)\n" } ?? "")    default_backend app
+        backend app
+            server s1 127.0.0.1:\(backendPort)
+        backend slow
+            server slow 127.0.0.1:\(slow)
+
+        """
+    }
+
+    func testAReloadSwapsTheConfigurationWithoutClosingWhatStays() async throws {
+        let nginx = try NginxBackends(count: 2, in: dir)
+        defer { nginx.stop() }
+        let slow = try ScriptedBackend(.delayed(.milliseconds(1500), body: "slow answer"))
+        defer { slow.stop() }
+        let port = freePort(), second = freePort()
+        let first = try runtime(config(port: port, backendPort: nginx.ports[0], slow: slow.port)
+            .replacingOccurrences(of: "default_backend app", with: "use_backend slow if { path_beg /slow }\n    default_backend app"))
+        let server = ProxyServer(runtime: first, threads: 2, logger: Logger(label: "reload-test"))
+        try await server.start()
+
+        // Before: node1. A keep-alive client, and a slow request in flight.
+        let client = try RawClient(port: port, timeout: 5)
+        client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertTrue(client.readResponse().hasSuffix("node1\n"))
+        let inFlight = try RawClient(port: port, timeout: 5)
+        inFlight.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        try await Task.sleep(nanoseconds: 200_000_000)
+
+        // The new file: node2 as the backend, a second bind.
+        let next = try runtime(config(port: port, extraBind: second, backendPort: nginx.ports[1], slow: slow.port), previous: first)
+        let report = try await server.reload(to: next)
+        XCTAssertEqual(report.kept, ["127.0.0.1:\(port)"])
+        XCTAssertEqual(report.opened, ["127.0.0.1:\(second)"])
+        XCTAssertEqual(report.closed, [])
+
+        XCTAssertTrue(inFlight.readResponse().hasSuffix("slow answer"), "the request in flight finishes on the old file")
+        client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertTrue(client.readResponse().hasSuffix("node2\n"), "the same connection's next request runs on the new file")
+        XCTAssertEqual(curl(["http://127.0.0.1:\(second)/"]).out, "node2\n")
+
+        // Dropping the second bind closes only it.
+        let third = try runtime(config(port: port, backendPort: nginx.ports[1], slow: slow.port), previous: next)
+        let dropped = try await server.reload(to: third)
+        XCTAssertEqual(dropped.closed, ["127.0.0.1:\(second)"])
+        XCTAssertNotEqual(curl(["http://127.0.0.1:\(second)/"]).status, 0, "the dropped address no longer answers")
+        XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "node2\n")
+        await server.stop(grace: .seconds(1))
+    }
+
+    func testHealthCarriesOverByBackendAndName() throws {
+        let first = try runtime(config(port: 1, backendPort: 2, slow: 3))
+        first.backends[0].servers[0].health.set(.down)
+        first.backends[0].servers[0].health.setAdmin(.drain)
+        let same = try runtime(config(port: 1, backendPort: 2, slow: 3), previous: first)
+        XCTAssertTrue(same.backends[0].servers[0].health === first.backends[0].servers[0].health, "unchanged: the same health object")
+        XCTAssertEqual(same.backends[0].servers[0].id, first.backends[0].servers[0].id)
+        let moved = try runtime(config(port: 1, backendPort: 4, slow: 3), previous: first)
+        XCTAssertFalse(moved.backends[0].servers[0].health === first.backends[0].servers[0].health)
+        XCTAssertEqual(moved.backends[0].servers[0].health.state, .down, "state carried to the new object")
+        XCTAssertEqual(moved.backends[0].servers[0].health.admin, .drain)
+        XCTAssertNotEqual(moved.backends[0].servers[0].id, first.backends[0].servers[0].id, "a new address gets a new pool slot")
+    }
+
+    func testABindThatCannotBeOpenedLeavesEverythingAsItWas() async throws {
+        let nginx = try NginxBackends(count: 2, in: dir)
+        defer { nginx.stop() }
+        let port = freePort()
+        let first = try runtime(config(port: port, backendPort: nginx.ports[0], slow: 1))
+        let server = ProxyServer(runtime: first, threads: 1, logger: Logger(label: "reload-test"))
+        try await server.start()
+        // Port 1 on loopback needs privileges we may have as root: use a port another socket holds.
+        let blocker = try RawListener()
+        let next = try runtime(config(port: port, extraBind: blocker.port, backendPort: nginx.ports[1], slow: 1), previous: first)
+        do {
+            _ = try await server.reload(to: next)
+            XCTFail("the reload should fail on a taken port")
+        } catch {
+            XCTAssertTrue("\(error)".contains("cannot bind 127.0.0.1:\(blocker.port)"), "\(error)")
+        }
+        XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "node1\n", "the old file still serves")
+        XCTAssertTrue(server.runtime === first)
+        await server.stop(grace: .seconds(1))
+    }
+}
+
+/// A listening TCP socket on loopback that accepts nothing (holds a port).
+final class RawListener {
+    let fd: Int32
+    let port: Int
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        guard withUnsafePointer(to: &addr, { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }) == 0,
+              listen(fd, 8) == 0 else { close(fd); throw HarnessError("cannot listen") }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        self.fd = fd
+        self.port = Int(UInt16(bigEndian: addr.sin_port))
+    }
+    deinit { close(fd) }
+}
