@@ -21,6 +21,8 @@ enum RequestRewriter {
         var close: Bool
         /// `Upgrade` was requested (and `Connection: upgrade` names it).
         var upgrade: Bool
+        /// An `Upgrade` header is there (kept when `keepUpgrade`), asked for or not.
+        var hasUpgradeHeader = false
     }
 
     /// Removes the hop-by-hop fields and those `Connection` lists; returns what `Connection`
@@ -60,7 +62,7 @@ enum RequestRewriter {
         }
         for name in listed { head.removeAll(name) }
         let closes = head.minorVersion == 0 ? !keepAlive : close
-        return ClientConnection(close: closes, upgrade: hasUpgrade && upgradeToken)
+        return ClientConnection(close: closes, upgrade: hasUpgrade && upgradeToken, hasUpgradeHeader: hasUpgrade)
     }
 
     /// The head the server receives: hop-by-hop removed, absolute-form made origin-form, Host

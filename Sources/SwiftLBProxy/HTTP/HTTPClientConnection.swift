@@ -340,7 +340,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         let webSocketKey = connection.upgrade ? WebSocketHandshake.key(of: head) : nil
         if webSocketKey != nil {
             head.add("Connection", "Upgrade")
-        } else {
+        } else if connection.hasUpgradeHeader {
             head.removeAll("upgrade")
         }
         var pinned: RuntimeServer?
