@@ -36,8 +36,10 @@ public enum ServersStateRenderer {
             checkResult = c.status.result
             checkHealth = c.health
         } else {
-            // HAProxy keeps an unchecked server's health at `rise` (2 by default).
-            checkHealth = 2
+            // HAProxy keeps an unchecked server's health at `rise` (2 by default) while it is
+            // up, 0 once stopped, and pauses its (unconfigured) check in maintenance.
+            checkHealth = s.operational == .stopped ? 0 : 2
+            if s.admin == .maint { checkState = checkPaused }
         }
         return [
             "\(proxy.iid)", proxy.name, "\(s.sid)", s.name, s.address.isEmpty ? "-" : s.address,
