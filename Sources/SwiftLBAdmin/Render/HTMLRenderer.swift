@@ -87,8 +87,10 @@ public enum HTMLRenderer {
         return box("VIP", "vip vip_\(v.state.rawValue.lowercased())", rows)
     }
 
+    /// A small key/value table; its id (`box-process`, `box-vip`) cannot collide with a proxy's.
     static func box(_ title: String, _ cls: String, _ rows: [(String, String)]) -> String {
-        var h = "<table class=\"box \(cls)\"><tr><th colspan=\"2\">\(esc(title))</th></tr>"
+        let id = "box-" + (cls.split(separator: " ").first.map(String.init) ?? cls)
+        var h = "<table class=\"box \(cls)\" id=\"\(id)\"><tr><th colspan=\"2\">\(esc(title))</th></tr>"
         for (k, v) in rows { h += "<tr><td>\(esc(k))</td><td data-field=\"\(esc(k))\">\(esc(v))</td></tr>" }
         return h + "</table>\n"
     }
@@ -289,6 +291,7 @@ public enum HTMLRenderer {
         table.proxy th.pxname .mode { color: #ffffc0; font-weight: normal; }
         table.proxy td { font-size: 11px; border: 1px solid gray; padding: 1px 4px; text-align: right; white-space: nowrap; }
         table.proxy td.name { text-align: left; font-weight: bold; }
+        table.proxy td[data-field="last_chk"] { text-align: left; white-space: normal; min-width: 12em; max-width: 22em; }
         table.proxy td.admin button { font-size: 10px; padding: 0 3px; }
         .frontend { background: #e8e8d0; } .backend { background: #e8e8d0; font-weight: bold; }
         .active_down { background: #ff9090; } .active_going_up { background: #ffd020; }
