@@ -209,6 +209,32 @@ final class RuntimeAPITests: XCTestCase {
         XCTAssertEqual(r43.split(separator: "\n").count, 8, "a backend by its id")
     }
 
+    /// `swiftlb ctl` exits 1 on a refusal: every refusal this layer answers is recognised, no
+    /// success is.
+    func testFailureClassification() async {
+        let refusals = ["frobnicate", "set weight nodes/nodeX 1", "set weight nowhere/x 1", "set weight node1 1", "set weight nodes/node1 999",
+                        "set weight nodes/node1 -1%", "set weight nodes/node1 x", "set server nodes/node1 state x", "set server nodes/node1",
+                        "set server nodes/node1 addr nowhere", "set server nodes/node1 addr ::1 port x", "set server nodes/node1 addr",
+                        "enable health nodes/node5", "show servers state nowhere", "show stat nowhere 1 1", "show stat typed", "show info json",
+                        "debug dev loop 0", "clear counters some", "set timeout cli x", "get weight x", "reload now", "enable server",
+                        "set server nodes/node1 health maybe"]
+        for line in refusals {
+            let answer = await one(line)
+            XCTAssertTrue(RuntimeAPI.answerIsFailure(answer), "'\(line)' answered '\(answer)'")
+        }
+        let user = await one("set weight nodes/node1 1", level: .user)
+        XCTAssertTrue(RuntimeAPI.answerIsFailure(user))
+        let refusedReload = RuntimeAPI(actions: InMemoryActions(reload: ReloadOutcome(success: false, messages: ["bad"])), logger: log.logger)
+        var s = CLISession(level: .admin)
+        let reloadAnswer = await refusedReload.run(line: "reload", session: &s)
+        XCTAssertTrue(RuntimeAPI.answerIsFailure(reloadAnswer))
+        for line in ["show info", "show stat", "show servers state", "set weight nodes/node1 3", "set server nodes/node1 addr 127.0.0.2",
+                     "get weight nodes/node1", "show vrrp", "reload", "help", "rotate ssl tickets", "disable server nodes/node1", "show stat json"] {
+            let answer = await one(line)
+            XCTAssertFalse(RuntimeAPI.answerIsFailure(answer), "'\(line)' answered '\(answer.prefix(80))'")
+        }
+    }
+
     func testTimeoutAndLineSyntax() async {
         let (_, s) = await session(.admin, "prompt", "set timeout cli 2m")
         XCTAssertEqual(s.timeoutNanoseconds, 120_000_000_000)

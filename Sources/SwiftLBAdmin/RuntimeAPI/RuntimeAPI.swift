@@ -43,6 +43,20 @@ public struct RuntimeAPI: Sendable {
         return out
     }
 
+    /// Whether an answer reports a refusal, for `swiftlb ctl`'s exit status: HAProxy's CLI
+    /// answers in text only, so these are the first words of every refusal this layer gives
+    /// (and of a refused reload).
+    public static func answerIsFailure(_ answer: String) -> Bool {
+        failurePrefixes.contains { answer.hasPrefix($0) }
+    }
+
+    static let failurePrefixes = [
+        "Unknown command", "Permission denied", "No such", "Can't find", "Require ", "Success=0", "usage:", "Usage:",
+        "'set server", "'set timeout", "'show", "'debug", "'clear", "'reload'", "Absolute weight", "Relative weight", "Trailing garbage",
+        "Invalid addr", "problem converting", "set server <b>/<s>", "Health check was not configured", "Weights cannot", "Addresses cannot",
+        "Health checks cannot", "could not", "Line too long", "Too many connections",
+    ]
+
     // MARK: the command table
 
     typealias Handler = @Sendable (RuntimeAPI, [String], inout CLISession) async -> String
