@@ -98,6 +98,8 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
             ]
         ),
+        /// What an operator sees: the stats model and its renderers (HTML, HAProxy's CSV, JSON,
+        /// Prometheus), HAProxy's runtime API, the control socket and a standalone stats listener.
         .target(
             name: "SwiftLBAdmin",
             dependencies: [
@@ -105,6 +107,8 @@ let package = Package(
                 "SwiftLBHealth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -121,6 +125,17 @@ let package = Package(
         ),
         .testTarget(name: "SwiftLBConfigTests", dependencies: ["SwiftLBConfig"]),
         .testTarget(name: "SwiftLBHATests", dependencies: ["SwiftLBHA"]),
+        .testTarget(
+            name: "SwiftLBAdminTests",
+            dependencies: [
+                "SwiftLBAdmin",
+                "SwiftLBConfig",
+                "SwiftLBHealth",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "SwiftLBTLSTests",
             dependencies: [

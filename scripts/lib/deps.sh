@@ -30,13 +30,15 @@ DEPS_TEST=(
     iputils-ping      # link checks in the VIP scenarios
     haproxy           # differential tests: what HAProxy does with the same bytes
     postgresql        # the tcp-mode primary/standby peers
-    socat             # raw sockets in scenarios
+    socat             # raw sockets in scenarios; the control socket driven as HAProxy's (one-shot and prompt)
+    chromium          # the stats page rendered headless, with a screenshot kept as a test artefact
 )
 
 # Python modules the tests import, from PyPI (python3 on PATH may not be Debian's).
 DEPS_PIP_TEST=(
     websockets        # the WebSocket echo server and clients
     cryptography      # expired certificates in the TLS tests
+    prometheus_client # its text parser reads /metrics back (SwiftLBAdminTests), histogram buckets included
 )
 
 deps_log() { printf 'deps: %s\n' "$*" >&2; }

@@ -1,0 +1,51 @@
+/// `show servers state [BACKEND]`: HAProxy's versioned dump (format version 1), the one
+/// `server-state-file` and HAProxy tooling parse: a `1` line, the `# be_id be_name …` header,
+/// then one space-separated line per server with HAProxy's numeric encodings.
+public enum ServersStateRenderer {
+    public static let header = "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port"
+
+    /// HAProxy's admin-state bits: forced maintenance, configured maintenance, forced drain.
+    static let forcedMaint = 0x01, configMaint = 0x04, forcedDrain = 0x08
+    /// HAProxy's check-state bits: configured, enabled, paused (server in maintenance).
+    static let checkConfigured = 0x02, checkEnabled = 0x04, checkPaused = 0x08
+
+    /// nil `backend` means all; a backend that does not exist is the caller's error to report.
+    public static func render(_ snapshot: StatsSnapshot, backend: String? = nil) -> String {
+        var out = "1\n" + header + "\n"
+        for proxy in snapshot.proxies.sorted(by: { $0.iid < $1.iid }) {
+            guard let b = proxy.backend, backend == nil || backend == proxy.name else { continue }
+            for s in b.servers {
+                out += line(proxy, s).joined(separator: " ") + "\n"
+            }
+        }
+        return out
+    }
+
+    static func line(_ proxy: ProxyStats, _ s: ServerStats) -> [String] {
+        var admin = 0
+        if s.admin == .maint { admin |= forcedMaint }
+        if s.maintFromConfig { admin |= configMaint | forcedMaint }
+        if s.admin == .drain { admin |= forcedDrain }
+        var checkState = 0
+        var checkStatus = CheckStats.Status.initializing.rawValue
+        var checkResult = 0
+        var checkHealth = 0
+        if let c = s.check {
+            checkState = checkConfigured | (c.enabled ? checkEnabled : 0) | (s.admin == .maint ? checkPaused : 0)
+            checkStatus = c.status.rawValue
+            checkResult = c.status.result
+            checkHealth = c.health
+        } else {
+            // HAProxy keeps an unchecked server's health at `rise` (2 by default) while it is
+            // up, 0 once stopped, and pauses its (unconfigured) check in maintenance.
+            checkHealth = s.operational == .stopped ? 0 : 2
+            if s.admin == .maint { checkState = checkPaused }
+        }
+        return [
+            "\(proxy.iid)", proxy.name, "\(s.sid)", s.name, s.address.isEmpty ? "-" : s.address,
+            "\(s.operational.rawValue)", "\(admin)", "\(s.userWeight)", "\(s.initialWeight)", "\(s.lastChange)",
+            "\(checkStatus)", "\(checkResult)", "\(checkHealth)", "\(checkState)", "0",
+            "0", "0", s.fqdn ?? "-", "\(s.port)", "-", s.useTLS ? "1" : "0", "0", "-", "-", "0",
+        ]
+    }
+}

@@ -1,0 +1,401 @@
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// HAProxy's runtime API on SwiftLB: the verbs, arguments, answers and access levels of
+/// HAProxy's CLI for what SwiftLB has (`show stat`, `show info`, `show servers state`,
+/// `set weight`, `set server`, `enable|disable server|health`, `prompt`, `quit`…), plus
+/// `show vrrp`, `reload`, `rotate ssl tickets`. Pure of I/O: it turns a line and a session
+/// into an answer, acting through `RuntimeAPIActions`; the control socket only moves bytes.
+///
+/// Every answer is followed by a blank line, or by `> ` in prompt mode, as HAProxy's; state
+/// changes are logged (`Server B/S admin state READY -> DRAIN (control socket)`).
+public struct RuntimeAPI: Sendable {
+    public struct Options: Sendable, Equatable {
+        /// `stats hide-version` also hides it from `show info`.
+        public var hideVersion = false
+        public init() {}
+    }
+
+    let actions: any RuntimeAPIActions
+    let logger: Logger
+    let options: Options
+
+    public init(actions: any RuntimeAPIActions, logger: Logger, options: Options = Options()) {
+        self.actions = actions
+        self.logger = logger
+        self.options = options
+    }
+
+    /// Answers one line (one or more `;`-separated commands); the session says afterwards
+    /// whether the connection stays open.
+    public func run(line: String, session: inout CLISession) async -> String {
+        precondition(!session.isClosed, "a line on a closed CLI session")
+        var out = ""
+        for words in CLILine.commands(line) {
+            let answer = await execute(words, &session)
+            out += answer
+            if session.isClosed { break }
+            out += session.answerSuffix
+        }
+        if !session.isClosed { session.lineAnswered() }
+        return out
+    }
+
+    /// Whether an answer reports a refusal, for `swiftlb ctl`'s exit status: HAProxy's CLI
+    /// answers in text only, so these are the first words of every refusal this layer gives
+    /// (and of a refused reload).
+    public static func answerIsFailure(_ answer: String) -> Bool {
+        failurePrefixes.contains { answer.hasPrefix($0) }
+    }
+
+    static let failurePrefixes = [
+        "Unknown command", "Permission denied", "No such", "Can't find", "Require ", "Success=0", "usage:", "Usage:",
+        "'set server", "'set timeout", "'show", "'debug", "'clear", "'reload'", "Absolute weight", "Relative weight", "Trailing garbage",
+        "Invalid addr", "problem converting", "set server <b>/<s>", "Health check was not configured", "Weights cannot", "Addresses cannot",
+        "Health checks cannot", "could not", "Line too long", "Too many connections",
+    ]
+
+    // MARK: the command table
+
+    typealias Handler = @Sendable (RuntimeAPI, [String], inout CLISession) async -> String
+
+    struct Command: Sendable {
+        let words: [String]
+        let usage: String
+        let help: String
+        let level: AccessLevel
+        let run: Handler
+    }
+
+    static let commands: [Command] = [
+        Command(words: ["show", "info"], usage: "show info", help: "report information about the running process", level: .user) { api, args, _ in
+            guard args.isEmpty else { return "'show info' takes no argument in SwiftLB (HAProxy's desc|json|typed|float are not supported).\n" }
+            let snapshot = await api.actions.snapshot()
+            return InfoRenderer.render(snapshot.process, hideVersion: api.options.hideVersion)
+        },
+        Command(words: ["show", "stat"], usage: "show stat [json|no-maint|up]* [{<iid>|<proxy>|-1} <type> <sid>]",
+                help: "report counters for each proxy and server", level: .user) { api, args, session in
+            await api.showStat(args, session)
+        },
+        Command(words: ["show", "servers", "state"], usage: "show servers state [<backend>]",
+                help: "dump volatile server information (all or for a single backend)", level: .user) { api, args, _ in
+            guard args.count <= 1 else { return "'show servers state' takes at most one backend.\n" }
+            let snapshot = await api.actions.snapshot()
+            if let name = args.first {
+                guard snapshot.proxies.contains(where: { ($0.name == name || "\($0.iid)" == name) && $0.backend != nil }) else {
+                    return "Can't find backend.\n"
+                }
+                let proxy = snapshot.proxies.first { ($0.name == name || "\($0.iid)" == name) && $0.backend != nil }!
+                return ServersStateRenderer.render(snapshot, backend: proxy.name)
+            }
+            return ServersStateRenderer.render(snapshot)
+        },
+        Command(words: ["show", "vrrp"], usage: "show vrrp", help: "VIP state, priority, peer, last transition and why, dropped heartbeats", level: .user) { api, _, _ in
+            guard let text = await api.actions.vrrpStatus() else { return "No vrrp section in this configuration.\n" }
+            return text.hasSuffix("\n\n") ? String(text.dropLast()) : (text.hasSuffix("\n") ? text : text + "\n")
+        },
+        Command(words: ["show", "version"], usage: "show version", help: "show version of the current process", level: .user) { api, _, _ in
+            api.options.hideVersion ? "\n" : "\(await api.actions.snapshot().process.version)\n"
+        },
+        Command(words: ["get", "weight"], usage: "get weight <bk>/<srv>", help: "report a server's current weight", level: .user) { api, args, _ in
+            guard args.count == 1 else { return "Require 'backend/server'.\n" }
+            switch await api.findServer(args[0]) {
+            case .failure(let e): return e.message + "\n"
+            case .success(let s): return "\(s.userWeight) (initial \(s.initialWeight))\n"
+            }
+        },
+        Command(words: ["set", "weight"], usage: "set weight <bk>/<srv>  (DEPRECATED)", help: "change a server's weight (use 'set server' instead)", level: .admin) { api, args, _ in
+            guard args.count == 2 else { return "Require 'backend/server' and 'weight' or 'weight%'.\n" }
+            return await api.setWeight(args[0], args[1])
+        },
+        Command(words: ["set", "server"], usage: "set server <bk>/<srv> [opts]", help: "change a server's state, weight, address or health checks", level: .admin) { api, args, _ in
+            await api.setServer(args)
+        },
+        Command(words: ["enable", "server"], usage: "enable server  (DEPRECATED)", help: "enable a disabled server (use 'set server' instead)", level: .admin) { api, args, _ in
+            guard args.count == 1 else { return "Require 'backend/server'.\n" }
+            return await api.setState(args[0], .ready)
+        },
+        Command(words: ["disable", "server"], usage: "disable server (DEPRECATED)", help: "disable a server for maintenance (use 'set server' instead)", level: .admin) { api, args, _ in
+            guard args.count == 1 else { return "Require 'backend/server'.\n" }
+            return await api.setState(args[0], .maint)
+        },
+        Command(words: ["enable", "health"], usage: "enable health <bk>/<srv>", help: "enable health checks", level: .admin) { api, args, _ in
+            guard args.count == 1 else { return "Require 'backend/server'.\n" }
+            return await api.setHealth(args[0], enabled: true)
+        },
+        Command(words: ["disable", "health"], usage: "disable health <bk>/<srv>", help: "disable health checks", level: .admin) { api, args, _ in
+            guard args.count == 1 else { return "Require 'backend/server'.\n" }
+            return await api.setHealth(args[0], enabled: false)
+        },
+        Command(words: ["clear", "counters"], usage: "clear counters [all]", help: "clear max statistics counters (or all counters)", level: .operator_) { api, args, session in
+            let all = args == ["all"]
+            guard args.isEmpty || all else { return "'clear counters' takes 'all' or nothing.\n" }
+            if all && session.level < .admin { return "Permission denied\n" }
+            do throws(RuntimeAPIError) {
+                try await api.actions.clearCounters(all: all)
+                api.logger.notice("control socket: counters cleared\(all ? " (all)" : " (maxima)")")
+                return ""
+            } catch {
+                return error.message + "\n"
+            }
+        },
+        Command(words: ["reload"], usage: "reload", help: "reload lb.conf: parse, validate, swap in (or keep the current one)", level: .admin) { api, args, _ in
+            guard args.isEmpty else { return "'reload' takes no argument.\n" }
+            api.logger.notice("control socket: reload requested")
+            let outcome = await api.actions.reload()
+            var out = "Success=\(outcome.success ? 1 : 0)\n--\n"
+            for m in outcome.messages { out += m.hasSuffix("\n") ? m : m + "\n" }
+            return out
+        },
+        Command(words: ["rotate", "ssl", "tickets"], usage: "rotate ssl tickets", help: "new session-ticket keys now (they also rotate hourly)", level: .admin) { api, _, _ in
+            let n = await api.actions.rotateTicketKeys()
+            api.logger.info("session-ticket keys rotated on \(n) TLS listeners (control socket)")
+            return "Rotated the ticket keys of \(n) TLS listeners.\n"
+        },
+        Command(words: ["debug", "dev", "loop"], usage: "debug dev loop <ms>", help: "block one proxy event loop for <ms> ms (tests the VIP's liveness probe)", level: .admin) { api, args, _ in
+            guard args.count == 1, let ms = Int(args[0]), (1...10_000).contains(ms) else { return "'debug dev loop' expects 1 to 10000 milliseconds.\n" }
+            api.logger.warning("control socket: blocking a proxy event loop for \(ms) ms on request")
+            do throws(RuntimeAPIError) {
+                try await api.actions.blockEventLoop(milliseconds: ms)
+                return "Blocked one proxy event loop for \(ms) ms.\n"
+            } catch {
+                return error.message + "\n"
+            }
+        },
+        Command(words: ["set", "timeout", "cli"], usage: "set timeout cli <delay>", help: "change the idle timeout of this CLI session", level: .user) { _, args, session in
+            guard args.count == 1, let ns = parseDelay(args[0]) else { return "'set timeout cli' expects an integer value (in seconds, or with a unit: ms, s, m, h).\n" }
+            session.setTimeout(nanoseconds: ns)
+            return ""
+        },
+        Command(words: ["operator"], usage: "operator", help: "lower the level of the current CLI session to operator", level: .user) { _, _, session in
+            session.lower(to: .operator_) ? "" : "Permission denied!\n"
+        },
+        Command(words: ["user"], usage: "user", help: "lower the level of the current CLI session to user", level: .user) { _, _, session in
+            session.lower(to: .user) ? "" : "Permission denied!\n"
+        },
+    ]
+
+    /// Always listed last, as HAProxy does.
+    static let builtins: [(String, String)] = [
+        ("help [<command>]", "list matching or all commands"),
+        ("prompt", "toggle interactive mode with prompt"),
+        ("quit", "disconnect"),
+    ]
+
+    func execute(_ words: [String], _ session: inout CLISession) async -> String {
+        switch words.first {
+        case "help": return usage(session.level, header: "The following commands are valid at this level:", matching: [])
+        case "prompt": session.togglePrompt(); return ""
+        case "quit": session.close(); return ""
+        default: break
+        }
+        let match = Self.commands
+            .filter { words.count >= $0.words.count && Array(words.prefix($0.words.count)) == $0.words }
+            .max { $0.words.count < $1.words.count }
+        guard let command = match else { return unknown(words, session.level) }
+        guard session.level >= command.level else { return "Permission denied\n" }
+        return await command.run(self, Array(words.dropFirst(command.words.count)), &session)
+    }
+
+    /// HAProxy's answer to an unknown command: the commands that share its first words, or
+    /// every command valid at this level.
+    func unknown(_ words: [String], _ level: AccessLevel) -> String {
+        for k in stride(from: min(words.count, 3), through: 1, by: -1) {
+            let prefix = Array(words.prefix(k))
+            let related = Self.commands.filter { $0.level <= level && $0.words.count >= k && Array($0.words.prefix(k)) == prefix }
+            if !related.isEmpty {
+                return usage(level, header: "Unknown command, but maybe one of the following ones is a better match:", matching: related)
+            }
+        }
+        return usage(level, header: "Unknown command. Please enter one of the following commands only:", matching: [])
+    }
+
+    func usage(_ level: AccessLevel, header: String, matching: [Command]) -> String {
+        func line(_ usage: String, _ help: String) -> String {
+            "  " + usage + String(repeating: " ", count: max(0, 40 - usage.count)) + ": " + help + "\n"
+        }
+        let listed = matching.isEmpty ? Self.commands.filter { $0.level <= level } : matching
+        var out = header + "\n"
+        for c in listed.sorted(by: { $0.usage < $1.usage }) { out += line(c.usage, c.help) }
+        if matching.isEmpty { for (u, h) in Self.builtins { out += line(u, h) } }
+        return out
+    }
+
+    // MARK: commands with more to say
+
+    func showStat(_ args: [String], _ session: CLISession) async -> String {
+        var filter = CSVRenderer.Filter()
+        var json = false
+        var selector: [String] = []
+        for a in args {
+            switch a {
+            case "json": json = true
+            case "up": filter.onlyUp = true
+            case "no-maint": filter.hideMaint = true
+            case "typed", "desc": return "'show stat \(a)' is not supported by SwiftLB (use the CSV or 'json').\n"
+            default: selector.append(a)
+            }
+        }
+        let snapshot = await actions.snapshot()
+        if !selector.isEmpty {
+            guard selector.count == 3, let types = Int(selector[1]), let sid = Int(selector[2]) else {
+                return "Usage: show stat [json|no-maint|up] [{<iid>|<proxy>|-1} <type> <sid>]\n"
+            }
+            if selector[0] != "-1" {
+                guard let proxy = snapshot.proxies.first(where: { $0.name == selector[0] || "\($0.iid)" == selector[0] }) else {
+                    return "No such proxy.\n"
+                }
+                filter.proxy = proxy.name
+            }
+            filter.types = types == -1 ? 7 : types
+            filter.serverID = sid == -1 ? nil : sid
+        }
+        // HAProxy shows addresses, cookies and algorithms from the operator level up.
+        let legends = session.level >= .operator_
+        return json ? JSONRenderer.render(snapshot, hideVersion: options.hideVersion, legends: legends) : CSVRenderer.render(snapshot, filter: filter, legends: legends)
+    }
+
+    /// `backend/server` → the server as the snapshot has it, or HAProxy's error text.
+    func findServer(_ target: String) async -> Result<ServerStats, RuntimeAPIError> {
+        let parts = target.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return .failure(RuntimeAPIError("Require 'backend/server'.")) }
+        let snapshot = await actions.snapshot()
+        guard let proxy = snapshot.proxies.first(where: { ($0.name == parts[0] || "#\($0.iid)" == parts[0]) && $0.backend != nil }),
+              let backend = proxy.backend else { return .failure(RuntimeAPIError("No such backend.")) }
+        guard let server = backend.servers.first(where: { $0.name == parts[1] || "#\($0.sid)" == parts[1] }) else {
+            return .failure(RuntimeAPIError("No such server."))
+        }
+        return .success(server)
+    }
+
+    func backendName(_ target: String) -> String { String(target.split(separator: "/", maxSplits: 1).first ?? "") }
+
+    /// What a change answers, and what it logs (nil: nothing).
+    typealias Change = (answer: String, log: String?)
+
+    /// Finds `backend/server`, runs `change` on it (which checks its own arguments and calls
+    /// the action), logs what changed, and turns a refusal into HAProxy's one-line answer.
+    func onServer(_ target: String, _ change: (_ backend: String, _ server: ServerStats) async throws(RuntimeAPIError) -> Change) async -> String {
+        let server: ServerStats
+        switch await findServer(target) {
+        case .failure(let e): return e.message + "\n"
+        case .success(let s): server = s
+        }
+        do throws(RuntimeAPIError) {
+            let done = try await change(backendName(target), server)
+            if let line = done.log { logger.warning("Server \(backendName(target))/\(server.name) \(line)") }
+            return done.answer
+        } catch {
+            return error.message + "\n"
+        }
+    }
+
+    func setState(_ target: String, _ state: ServerStats.AdminState, origin: String = "control socket") async -> String {
+        await onServer(target) { backend, server throws(RuntimeAPIError) in
+            try await actions.setAdminState(backend: backend, server: server.name, to: state)
+            return ("", "admin state \(server.admin.rawValue.uppercased()) -> \(state.rawValue.uppercased()) (\(origin))")
+        }
+    }
+
+    func setWeight(_ target: String, _ text: String) async -> String {
+        await onServer(target) { backend, server throws(RuntimeAPIError) in
+            let weight = try Self.parseWeight(text, initial: server.initialWeight).get()
+            try await actions.setWeight(backend: backend, server: server.name, weight: weight)
+            return ("", "weight \(server.userWeight) -> \(weight) (control socket)")
+        }
+    }
+
+    func setHealth(_ target: String, enabled: Bool, origin: String = "control socket") async -> String {
+        await onServer(target) { backend, server throws(RuntimeAPIError) in
+            guard server.check != nil else {
+                if enabled { throw RuntimeAPIError("Health check was not configured on this server, cannot enable.") }
+                return ("", nil)
+            }
+            try await actions.setHealthChecks(backend: backend, server: server.name, enabled: enabled)
+            return ("", "health checks \(enabled ? "enabled" : "disabled") (\(origin))")
+        }
+    }
+
+    func setServer(_ args: [String]) async -> String {
+        let usage = "usage: set server <backend>/<server> addr | health | state | weight\n"
+        guard args.count >= 2 else {
+            if args.count == 1, case .failure(let e) = await findServer(args[0]) { return e.message + "\n" }
+            return usage
+        }
+        let target = args[0]
+        switch args[1] {
+        case "state":
+            guard args.count == 3, let state = ServerStats.AdminState(rawValue: args[2]) else {
+                return "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n"
+            }
+            return await setState(target, state)
+        case "weight":
+            guard args.count == 3 else { return "Require <weight> or <weight%>.\n" }
+            return await setWeight(target, args[2])
+        case "health":
+            // HAProxy forces the operational state here; SwiftLB turns the checks on or off.
+            guard args.count == 3, args[2] == "up" || args[2] == "down" else {
+                return "'set server <srv> health' expects 'up' or 'down' in SwiftLB (checks on or off).\n"
+            }
+            return await setHealth(target, enabled: args[2] == "up")
+        case "addr":
+            guard args.count == 3 || (args.count == 5 && args[3] == "port") else {
+                return "set server <b>/<s> addr requires an address and optionally a port.\n"
+            }
+            return await setAddress(target, args[2], port: args.count == 5 ? args[4] : nil)
+        default:
+            return usage
+        }
+    }
+
+    func setAddress(_ target: String, _ address: String, port portText: String?) async -> String {
+        await onServer(target) { backend, server throws(RuntimeAPIError) in
+            guard Self.isIPAddress(address) else { throw RuntimeAPIError("Invalid addr '\(address)'") }
+            var port: Int?
+            if let portText {
+                guard let p = Int(portText), (1...65_535).contains(p) else { throw RuntimeAPIError("problem converting port '\(portText)' to an int") }
+                port = p
+            }
+            try await actions.setAddress(backend: backend, server: server.name, address: address, port: port)
+            var message = address == server.address ? "no need to change the addr" : "IP changed from '\(server.address)' to '\(address)'"
+            if let port {
+                message += port == server.port ? ", no need to change the port" : ", port changed from '\(server.port)' to '\(port)'"
+            }
+            message += " by 'stats socket command'"
+            return (message + "\n", message)
+        }
+    }
+
+    // MARK: argument parsing
+
+    /// HAProxy's `set weight` argument: 0…256, or a percentage of the initial weight.
+    static func parseWeight(_ text: String, initial: Int) -> Result<Int, RuntimeAPIError> {
+        guard !text.isEmpty else { return .failure(RuntimeAPIError("Require <weight> or <weight%>.")) }
+        if text.hasSuffix("%") {
+            guard let pct = Int(text.dropLast()) else { return .failure(RuntimeAPIError("Trailing garbage in weight string")) }
+            guard pct >= 0 else { return .failure(RuntimeAPIError("Relative weight must be positive.")) }
+            return .success(min(256, initial * pct / 100))
+        }
+        guard let w = Int(text) else { return .failure(RuntimeAPIError("Trailing garbage in weight string")) }
+        guard (0...256).contains(w) else { return .failure(RuntimeAPIError("Absolute weight can only be between 0 and 256 inclusive.")) }
+        return .success(w)
+    }
+
+    static func isIPAddress(_ s: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, s, &v4) == 1 || inet_pton(AF_INET6, s, &v6) == 1
+    }
+
+    /// `10`, `10s`, `500ms`, `2m`, `1h` → nanoseconds (HAProxy's time format, seconds by default).
+    static func parseDelay(_ s: String) -> Int64? {
+        let units: [(String, Int64)] = [("ms", 1_000_000), ("us", 1_000), ("s", 1_000_000_000), ("m", 60_000_000_000), ("h", 3_600_000_000_000), ("d", 86_400_000_000_000)]
+        for (suffix, scale) in units where s.hasSuffix(suffix) {
+            guard let n = Int64(s.dropLast(suffix.count)), n > 0 else { return nil }
+            return n * scale
+        }
+        guard let n = Int64(s), n > 0 else { return nil }
+        return n * 1_000_000_000
+    }
+}
