@@ -166,8 +166,13 @@ final class HealthCheckTests: XCTestCase {
         XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server redis_negated/redis is DOWN: 1 consecutive failed checks, last: step 2 (expect ! string '+PONG'): got '+PONG") }, lb.child.stderr)
         usleep(500_000)
         let states = runCommand(Paths.swiftlb, ["ctl", "-s", socket, "show", "servers", "state"]).out
-        XCTAssertTrue(states.contains("redis_ping redis UP READY"), states)
-        XCTAssertTrue(states.contains("redis_binary redis UP READY"), states)
+        // HAProxy's `show servers state` format 1: srv_op_state 2 = running, srv_admin_state 0 = ready.
+        let rows: [[Substring]] = states.split(separator: "\n").map { $0.split(separator: " ") }
+        func ok(_ backend: String, _ server: String) -> Bool {
+            rows.contains { row in row.count > 6 && row[1] == backend && row[3] == server && row[5] == "2" && row[6] == "0" }
+        }
+        XCTAssertTrue(ok("redis_ping", "redis"), states)
+        XCTAssertTrue(ok("redis_binary", "redis"), states)
         XCTAssertFalse(lb.child.stderr.contains("redis_ping/redis is DOWN"), lb.child.stderr)
         redis.stop()
         XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server redis_ping/redis is DOWN: 1 consecutive failed checks, last: connection refused") }, lb.child.stderr)
