@@ -7,8 +7,20 @@ public struct Configuration: Sendable {
     public var global: GlobalSettings
     public var frontends: [Frontend]
     public var backends: [String: Backend]
-    /// The `vrrp` section, when this instance shares a floating VIP with a sibling.
-    public var vrrp: VRRPSettings?
+    /// The `vrrp NAME` sections and keepalived `vrrp_instance NAME { … }` blocks, in order.
+    public var vrrpInstances: [VRRPSettings] = []
+    /// The first VIP instance, when this instance shares a floating VIP with a sibling (the
+    /// VRRP runtime acts on one instance).
+    public var vrrp: VRRPSettings? {
+        get { vrrpInstances.first }
+        set {
+            if let newValue {
+                if vrrpInstances.isEmpty { vrrpInstances = [newValue] } else { vrrpInstances[0] = newValue }
+            } else {
+                vrrpInstances = []
+            }
+        }
+    }
     /// Things that parse but probably are not what the operator meant (`swiftlb check` prints them).
     public var warnings: [ConfigError] = []
 

@@ -1,0 +1,4 @@
+/// keepalived.conf's blocks read verbatim.
+extension KeywordRegistry {
+    static let keepalivedKeywords: [Keyword] = []
+}

@@ -1,0 +1,93 @@
+/// `server NAME ADDRESS [PARAMETER…]` and `default-server PARAMETER…`: the servers of a backend,
+/// with the parameters the balancers, the checker and the upstream TLS client read.
+extension KeywordRegistry {
+    static let serverKeywords: [Keyword] = [
+        Keyword("server", SectionKind.backSide.subtracting([.defaults]), usage: "server NAME ADDRESS [PARAMETER…]") { p, c in
+            guard c.args.count >= 2 else { throw ParseFailure("expects 'server NAME HOST:PORT [weight N]'") }
+            let name = c.args[0]
+            var backend: Backend?
+            p.withBackend { backend = $0 }
+            guard var backend else { return }
+            if let other = backend.servers.first(where: { $0.name == name }) {
+                throw ParseFailure("a server named '\(name)' already exists in backend '\(backend.name)' (line \(other.line))")
+            }
+            guard let (host, port) = parseAddress(c.args[1]), !host.isEmpty, host != "*" else {
+                throw ParseFailure("invalid address '\(c.args[1])': expected HOST:PORT")
+            }
+            var params = backend.options.defaultServer
+            try serverParameters.parse(c.args.dropFirst(2), into: &params, parser: p)
+            if let tls = params.tls, tls.verify && tls.caFile == nil { throw ParseFailure("'verify required' needs 'ca-file FILE' to verify against") }
+            if params.observe != nil && !params.check { throw ParseFailure("'observe' needs 'check': passive checks act through the active checker") }
+            backend.servers.append(Server(name: name, host: host, port: port, parameters: params, line: c.line.number))
+            p.withBackend { $0 = backend }
+        },
+        Keyword("default-server", SectionKind.backSide, usage: "default-server PARAMETER…") { p, c in
+            var params = p.options.defaultServer
+            try serverParameters.parse(c.args[...], into: &params, parser: p)
+            p.withOptions { $0.defaultServer = params }
+        },
+    ]
+
+    static let serverParameters = ParameterTable<ServerParameters>("server parameter", [
+        Parameter("weight", values: 1) { s, v, _ in s.weight = try number("weight", v[0], 0...256) },
+        Parameter("check") { s, _, _ in s.check = true },
+        Parameter("inter", values: 1) { s, v, _ in s.inter = try positiveTime("inter", v[0]) },
+        Parameter("fastinter", values: 1) { s, v, _ in s.fastinter = try positiveTime("fastinter", v[0]) },
+        Parameter("downinter", values: 1) { s, v, _ in s.downinter = try positiveTime("downinter", v[0]) },
+        Parameter("rise", values: 1) { s, v, _ in s.rise = try number("rise", v[0], 1...1000) },
+        Parameter("fall", values: 1) { s, v, _ in s.fall = try number("fall", v[0], 1...1000) },
+        Parameter("port", values: 1) { s, v, _ in s.checkPort = try number("port", v[0], 1...65535) },
+        Parameter("addr", values: 1) { s, v, _ in s.checkAddress = v[0] },
+        Parameter("cookie", values: 1) { s, v, _ in
+            guard v[0].allSatisfy({ $0.isASCII && !$0.isWhitespace && !";,=~\"".contains($0) }) else {
+                throw ParseFailure("'cookie' value '\(v[0])' may not contain blanks or ; , = ~ \"")
+            }
+            s.cookie = v[0]
+        },
+        Parameter("backup") { s, _, _ in s.backup = true },
+        Parameter("disabled") { s, _, _ in s.disabled = true },
+        Parameter("maxconn", values: 1) { s, v, _ in s.maxconn = try number("maxconn", v[0], 1...1_000_000) },
+        Parameter("slowstart", values: 1) { s, v, _ in s.slowstart = try positiveTime("slowstart", v[0]) },
+        Parameter("ssl") { s, _, _ in if s.tls == nil { s.tls = ServerTLS() } },
+        Parameter("verify", values: 1) { s, v, _ in
+            guard v[0] == "none" || v[0] == "required" else { throw ParseFailure("'verify' expects none or required") }
+            if s.tls == nil { s.tls = ServerTLS() }
+            s.tls!.verify = v[0] == "required"
+        },
+        Parameter("ca-file", values: 1) { s, v, _ in
+            if s.tls == nil { s.tls = ServerTLS() }
+            s.tls!.caFile = v[0]
+        },
+        Parameter("sni", values: 1) { s, v, _ in
+            // HAProxy takes an expression; a constant is written str(NAME).
+            var name = v[0]
+            if name.hasPrefix("str("), name.hasSuffix(")") { name = String(name.dropFirst(4).dropLast()) }
+            guard !name.contains("("), isHeaderToken(name) else { throw ParseFailure("'sni' expects a host name or str(NAME) (expressions are not supported)") }
+            if s.tls == nil { s.tls = ServerTLS() }
+            s.tls!.sni = name
+        },
+        Parameter("error-limit", values: 1) { s, v, _ in s.errorLimit = try number("error-limit", v[0], 1...1000) },
+        Parameter("observe", values: 1) { s, v, _ in
+            guard let layer = ObserveLayer(rawValue: v[0]) else { throw ParseFailure("'observe' expects layer4 or layer7") }
+            s.observe = layer
+        },
+        Parameter("on-error", values: 1) { s, v, _ in
+            guard let action = OnError(rawValue: v[0]) else { throw ParseFailure("'on-error' expects fastinter, fail-check, sudden-death or mark-down") }
+            s.onError = action
+        },
+        .unsupported("crt", values: 1, "client certificates towards servers are not supported"),
+        .unsupported("check-ssl", "checks of an 'ssl' server use TLS already"),
+    ])
+
+    static func number(_ name: String, _ text: String, _ range: ClosedRange<Int>) throws(ParseFailure) -> Int {
+        guard let n = Int(text), range.contains(n) else {
+            throw ParseFailure("'\(name)' expects a number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return n
+    }
+
+    static func positiveTime(_ name: String, _ text: String) throws(ParseFailure) -> ConfigDuration {
+        guard let d = ConfigDuration(parsing: text), d.nanoseconds > 0 else { throw ParseFailure("'\(name)' expects a time such as 2s, got '\(text)'") }
+        return d
+    }
+}

@@ -1,0 +1,26 @@
+/// `timeout NAME TIME`: one keyword per timeout, in the sections HAProxy allows it.
+extension KeywordRegistry {
+    static let timeoutKeywords: [Keyword] = [
+        timeout("connect", SectionKind.backSide, \.connect),
+        timeout("client", SectionKind.frontSide, \.client),
+        timeout("server", SectionKind.backSide, \.server),
+        timeout("http-request", SectionKind.proxies, \.httpRequest),
+        timeout("http-keep-alive", SectionKind.proxies, \.httpKeepAlive),
+        timeout("check", SectionKind.backSide, \.check),
+        timeout("queue", SectionKind.backSide, \.queue),
+        Keyword("timeout tunnel", SectionKind.backSide, status: .pending("WebSocket tunnels are not implemented yet"), parse: nil),
+        Keyword("timeout client-fin", SectionKind.frontSide, status: .pending("not supported"), parse: nil),
+        Keyword("timeout server-fin", SectionKind.backSide, status: .pending("not supported"), parse: nil),
+    ]
+
+    private static func timeout(_ name: String, _ sections: Set<SectionKind>, _ field: WritableKeyPath<Timeouts, ConfigDuration?> & Sendable,
+                                status: KeywordStatus = .active) -> Keyword {
+        Keyword("timeout \(name)", sections, usage: "timeout \(name) TIME", status: status) { p, c in
+            guard c.args.count == 1 else { throw ParseFailure("expects 'timeout NAME VALUE', e.g. 'timeout connect 5s'") }
+            guard let value = ConfigDuration(parsing: c.args[0]) else {
+                throw ParseFailure("invalid time '\(c.args[0])': a number with an optional unit us, ms, s, m, h, d")
+            }
+            p.withOptions { $0.timeouts[keyPath: field] = value }
+        }
+    }
+}
