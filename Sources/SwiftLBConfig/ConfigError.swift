@@ -2,6 +2,9 @@
 ///
 /// Operators fix lb.conf from the message alone, so every error names the file, the line, the
 /// keyword and, for a keyword we do not know, the closest one we do (as `haproxy -c` does).
+/// The text has HAProxy's shape (`parsing [lb.conf:12] : 'bind' : …`) so that the greps and
+/// tools written for haproxy's messages read ours; `rendered(_:pid:)` adds the
+/// `[ALERT]    (pid) : config : ` prefix haproxy prints.
 public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     public let file: String
     public let line: Int
@@ -15,7 +18,28 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         self.message = message
     }
 
-    public var description: String { "\(file):\(line): '\(keyword)': \(message)" }
+    public var description: String {
+        line == 0 && keyword.isEmpty ? message : "parsing [\(file):\(line)] : '\(keyword)' : \(message)"
+    }
+
+    /// HAProxy's message levels, padded as haproxy pads them.
+    public enum Level: String, Sendable {
+        case alert = "ALERT", warning = "WARNING", notice = "NOTICE"
+    }
+
+    /// `[ALERT]    (1234) : config : parsing [lb.conf:12] : 'bind' : …`, as haproxy prints it;
+    /// continuation lines (after a newline in the message) are indented with `   | `.
+    public func rendered(_ level: Level, pid: Int32) -> String {
+        ConfigError.rendered(level, pid: pid, description)
+    }
+
+    /// Any text in HAProxy's config message shape.
+    public static func rendered(_ level: Level, pid: Int32, _ text: String) -> String {
+        let tag = "[\(level.rawValue)]"
+        let padded = tag + String(repeating: " ", count: max(1, 11 - tag.count))
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        return "\(padded)(\(pid)) : config : \(lines[0])" + lines.dropFirst().map { "\n   | \($0)" }.joined()
+    }
 }
 
 /// Every error of one parse: we keep going after the first so a user sees all of them at once.

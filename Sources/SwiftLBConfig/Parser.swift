@@ -9,10 +9,10 @@ import Foundation
 public enum ConfigParser {
     public static func parse(contentsOf path: String) throws(ConfigErrors) -> Configuration {
         let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+        do throws(ConfigError) {
+            text = try readConfigFile(path)
         } catch {
-            throw ConfigErrors([ConfigError(file: path, line: 0, keyword: "", message: "cannot read file: \(error.localizedDescription)")])
+            throw ConfigErrors([error])
         }
         return try parse(text: text, file: path)
     }
@@ -340,6 +340,22 @@ final class SectionParser {
             if backend.servers.isEmpty { warn(backend.line, "backend", "backend '\(backend.name)' has no server: every request gets 503") }
         }
     }
+}
+
+/// The text of a configuration file, or an error that names the file and why it cannot be
+/// read (haproxy's words: "Cannot open configuration file/directory PATH : REASON").
+func readConfigFile(_ path: String, includedAt: (file: String, line: Int)? = nil) throws(ConfigError) -> String {
+    func failure(_ reason: String) -> ConfigError {
+        let message = "Cannot open configuration file/directory \(path) : \(reason)"
+        guard let includedAt else { return ConfigError(file: path, line: 0, keyword: "", message: message) }
+        return ConfigError(file: includedAt.file, line: includedAt.line, keyword: "include", message: message)
+    }
+    var info = stat()
+    guard stat(path, &info) == 0 else { throw failure(String(cString: strerror(errno))) }
+    if info.st_mode & S_IFMT == S_IFDIR { throw failure("is a directory (name a file, or include DIR/*.conf from one)") }
+    guard let data = FileManager.default.contents(atPath: path) else { throw failure(String(cString: strerror(errno == 0 ? EACCES : errno))) }
+    guard let text = String(data: data, encoding: .utf8) else { throw failure("not UTF-8 text") }
+    return text
 }
 
 /// `HOST:PORT`, `:PORT`, `*:PORT`, `[V6]:PORT`. Returns nil when the port is missing or invalid.

@@ -24,20 +24,32 @@ struct ConfigOption: ParsableArguments {
     var config: String = "lb.conf"
 }
 
-/// Loads a configuration and resolves its servers, printing every error on stderr.
+/// Writes one message on stderr in haproxy's shape: `[ALERT]    (pid) : config : …`.
+func report(_ level: ConfigError.Level, _ message: String) {
+    FileHandle.standardError.write(Data((ConfigError.rendered(level, pid: getpid(), message) + "\n").utf8))
+}
+
+func report(_ level: ConfigError.Level, _ error: any Error) {
+    report(level, (error as? ConfigError)?.description ?? "\(error)")
+}
+
+/// Loads a configuration and resolves its servers, printing every problem on stderr as
+/// haproxy does (`[WARNING]`/`[ALERT]` lines, then a summary line on failure).
 func load(_ path: String) -> ProxyRuntime? {
     do throws(ConfigErrors) {
         let configuration = try ConfigParser.parse(contentsOf: path)
-        for warning in configuration.warnings { FileHandle.standardError.write(Data("[WARNING] \(warning)\n".utf8)) }
+        for warning in configuration.warnings { report(.warning, warning) }
         let runtime = try ProxyRuntime(configuration: configuration)
         var warnings = runtime.warnings
         if let vrrp = configuration.vrrp {
             do { _ = try HeartbeatKey.load(vrrp, configFile: path, warnings: &warnings) } catch { throw ConfigErrors([error]) }
         }
-        for warning in warnings { FileHandle.standardError.write(Data("[WARNING] \(warning)\n".utf8)) }
+        for warning in warnings { report(.warning, warning) }
         return runtime
     } catch {
-        for e in error.errors { FileHandle.standardError.write(Data("[ALERT] \(e)\n".utf8)) }
+        for e in error.errors { report(.alert, e) }
+        if !error.errors.allSatisfy({ $0.line == 0 }) { report(.alert, "Error(s) found in configuration file : \(path)") }
+        report(.alert, "Fatal errors found in configuration.")
         return nil
     }
 }
@@ -68,7 +80,7 @@ struct Run: AsyncParsableCommand {
         do {
             pidFile = try global.pidfile.map { path throws(PIDFile.Failure) in try PIDFile(writingTo: path) }
         } catch {
-            FileHandle.standardError.write(Data("[ALERT] \(runtime.configuration.file): \(error)\n".utf8))
+            report(.alert, "\(runtime.configuration.file): \(error)")
             throw ExitCode(1)
         }
         // Removed on every way out (a failed start included), and only if it is still ours.
@@ -89,7 +101,7 @@ struct Run: AsyncParsableCommand {
         do {
             try await server.start()
         } catch {
-            FileHandle.standardError.write(Data("[ALERT] \(error)\n".utf8))
+            report(.alert, error)
             await server.stop(grace: .zero)
             throw ExitCode(1)
         }
@@ -103,7 +115,7 @@ struct Run: AsyncParsableCommand {
             do {
                 vrrp = try await VRRPService.start(settings, configFile: runtime.configuration.file, hooks: hooks, logger: logger)
             } catch {
-                FileHandle.standardError.write(Data("[ALERT] \(error)\n".utf8))
+                report(.alert, error)
                 await server.stop(grace: .zero)
                 throw ExitCode(1)
             }
@@ -116,7 +128,7 @@ struct Run: AsyncParsableCommand {
                 control = try await ControlSocket.start(settings, servers: runtime.serverStates, group: server.eventLoopGroup, logger: logger,
                                                         rotateTicketKeys: { runtime.rotateTicketKeys() }, vrrpStatus: status)
             } catch {
-                FileHandle.standardError.write(Data("[ALERT] stats socket \(settings.path): \(error)\n".utf8))
+                report(.alert, "stats socket \(settings.path): \(error)")
                 await vrrp?.resignAndStop()
                 await server.stop(grace: .zero)
                 throw ExitCode(1)

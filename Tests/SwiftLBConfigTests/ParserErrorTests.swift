@@ -16,7 +16,7 @@ final class ParserErrorTests: XCTestCase {
             XCTAssertEqual(e.line, line, "\(e)", file: file, line: at)
             XCTAssertEqual(e.keyword, keyword, "\(e)", file: file, line: at)
             XCTAssertTrue(e.message.contains(message), "'\(e.message)' lacks '\(message)'", file: file, line: at)
-            XCTAssertTrue(e.description.hasPrefix("lb.conf:\(line): '\(keyword)': "), e.description, file: file, line: at)
+            XCTAssertTrue(e.description.hasPrefix("parsing [lb.conf:\(line)] : '\(keyword)' : "), e.description, file: file, line: at)
         }
     }
 
@@ -201,11 +201,24 @@ final class ParserErrorTests: XCTestCase {
         }
     }
 
-    func testUnreadableFile() {
+    func testAMissingOrUnreadableFileIsNamedAsSuch() {
         XCTAssertThrowsError(try ConfigParser.parse(contentsOf: "/nonexistent/lb.conf")) { error in
             let e = (error as! ConfigErrors).errors[0]
             XCTAssertEqual(e.file, "/nonexistent/lb.conf")
-            XCTAssertTrue(e.message.contains("cannot read file"))
+            XCTAssertEqual(e.description, "Cannot open configuration file/directory /nonexistent/lb.conf : No such file or directory")
+            XCTAssertEqual(e.rendered(.alert, pid: 7),
+                           "[ALERT]    (7) : config : Cannot open configuration file/directory /nonexistent/lb.conf : No such file or directory")
         }
+        XCTAssertThrowsError(try ConfigParser.parse(contentsOf: "/tmp")) { error in
+            XCTAssertTrue((error as! ConfigErrors).errors[0].description.contains("/tmp : is a directory"), "\(error)")
+        }
+    }
+
+    /// The shape of haproxy's messages, so its greps and tools read ours.
+    func testMessagesHaveHAProxysShape() {
+        let e = ConfigError(file: "lb.conf", line: 5, keyword: "balanse", message: "unknown keyword in 'backend' section")
+        XCTAssertEqual(e.rendered(.alert, pid: 42), "[ALERT]    (42) : config : parsing [lb.conf:5] : 'balanse' : unknown keyword in 'backend' section")
+        XCTAssertEqual(e.rendered(.warning, pid: 42), "[WARNING]  (42) : config : parsing [lb.conf:5] : 'balanse' : unknown keyword in 'backend' section")
+        XCTAssertEqual(ConfigError.rendered(.notice, pid: 1, "a\nb"), "[NOTICE]   (1) : config : a\n   | b")
     }
 }

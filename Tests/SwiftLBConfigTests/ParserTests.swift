@@ -384,8 +384,8 @@ final class ParserTests: XCTestCase {
             backend b
             """)
         let text = config.warnings.map(\.description).joined(separator: "\n")
-        XCTAssertTrue(text.contains("test.conf:1: 'timeout': frontend 'fe' has no 'timeout client'"), text)
-        XCTAssertTrue(text.contains("test.conf:4: 'timeout': backend 'b' has no 'timeout connect'"), text)
-        XCTAssertTrue(text.contains("test.conf:4: 'backend': backend 'b' has no server"), text)
+        XCTAssertTrue(text.contains("parsing [test.conf:1] : 'timeout' : frontend 'fe' has no 'timeout client'"), text)
+        XCTAssertTrue(text.contains("parsing [test.conf:4] : 'timeout' : backend 'b' has no 'timeout connect'"), text)
+        XCTAssertTrue(text.contains("parsing [test.conf:4] : 'backend' : backend 'b' has no server"), text)
     }
 }
