@@ -79,6 +79,8 @@ final class SectionParser {
     var backendReferences: [(name: String, line: Int, keyword: String, file: String)] = []
     /// Frontends with at least one `bind` line, valid or not (a bad one is reported once).
     var frontendsWithBindLines: Set<String> = []
+    /// `listen` sections: one proxy for the timeout warning, as HAProxy counts them.
+    var listenNames: Set<String> = []
     /// `default_backend` written in a `defaults` section, inherited by the frontends after it.
     var defaultBackendName: (name: String, line: Int)?
     /// Instances (by index) where `auth none` was written: an unauthenticated heartbeat must be
@@ -251,7 +253,9 @@ final class SectionParser {
             switch keyword {
             case "frontend": section = .frontend(index: frontIndex)
             case "backend": section = .backend(name: name)
-            default: section = .listen(index: frontIndex, backend: name)
+            default:
+                section = .listen(index: frontIndex, backend: name)
+                listenNames.insert(name)
             }
             if keyword == "frontend", let backend = defaultBackendName {
                 config.frontends[frontIndex].defaultBackend = backend.name
@@ -327,18 +331,36 @@ final class SectionParser {
                 }
                 seen[key] = frontend.name
             }
-            let t = frontend.options.timeouts
-            if t.client == nil { warn(frontend.line, "timeout", "frontend '\(frontend.name)' has no 'timeout client': idle clients are never closed") }
+            if !listenNames.contains(frontend.name), frontend.options.timeouts.client == nil {
+                warnMissingTimeouts("frontend", frontend.name, line: frontend.line)
+            }
         }
         for backend in config.backends.values.sorted(by: { $0.line < $1.line }) {
             if backend.options.httpCheck != nil && backend.options.tcpCheck != nil {
                 errors.append(ConfigError(file: file, line: backend.line, keyword: "option",
                                           message: "backend '\(backend.name)' has both 'option httpchk' and 'option tcp-check'; choose one"))
             }
-            if backend.options.timeouts.connect == nil { warn(backend.line, "timeout", "backend '\(backend.name)' has no 'timeout connect'") }
-            if backend.options.timeouts.server == nil { warn(backend.line, "timeout", "backend '\(backend.name)' has no 'timeout server': a stuck server holds requests forever") }
+            let t = backend.options.timeouts
+            let isListen = listenNames.contains(backend.name)
+            if t.connect == nil || t.server == nil || (isListen && t.client == nil) {
+                warnMissingTimeouts(isListen ? "proxy" : "backend", backend.name, line: backend.line)
+            }
             if backend.servers.isEmpty { warn(backend.line, "backend", "backend '\(backend.name)' has no server: every request gets 503") }
+            if backend.options.tcpCheck != nil {
+                warn(backend.line, "backend", "backend '\(backend.name)' checks its servers with tcp-check (or redis-check) but serves 'mode http': "
+                     + "its clients must speak HTTP (a Redis or Postgres client would get 'HTTP/1.1 400'); 'mode tcp' is not supported yet")
+            }
         }
+    }
+
+    /// HAProxy's warning, word for word, so that whoever knows it recognises it.
+    private func warnMissingTimeouts(_ kind: String, _ name: String, line: Int) {
+        warn(line, "timeout", """
+            missing timeouts for \(kind) '\(name)'.
+            While not properly invalid, you will certainly encounter various problems
+            with such a configuration. To fix this, please ensure that all following
+            timeouts are set to a non-zero value: 'client', 'connect', 'server'.
+            """)
     }
 }
 

@@ -36,10 +36,18 @@ extension KeywordRegistry {
         }
     }
 
+    /// A client that negotiates h2 would get answers it cannot read: refused until HTTP/2 is
+    /// served (then this becomes `.active`).
+    static let alpnH2 = KeywordStatus.pending("HTTP/2 is not served yet, and a client that negotiates h2 gets nothing it can read; offer 'alpn http/1.1'")
+
     static let bindParameters = ParameterTable<BindLine>("bind parameter", [
         Parameter("ssl") { b, _, _ in b.ssl = true; b.tls = b.withTLS },
         Parameter("crt", values: 1) { b, v, _ in b.withTLS.certificates.append(v[0]) },
-        Parameter("alpn", values: 1) { b, v, _ in b.withTLS.alpn = v[0].split(separator: ",").map(String.init) },
+        Parameter("alpn", values: 1) { b, v, p in
+            let protocols = v[0].split(separator: ",").map(String.init)
+            if protocols.contains("h2") { try p.gate(alpnH2, "'alpn h2'") }
+            b.withTLS.alpn = protocols
+        },
         Parameter("ssl-min-ver", values: 1) { b, v, _ in
             guard v[0] == "TLSv1.2" || v[0] == "TLSv1.3" else { throw ParseFailure("ssl-min-ver must be TLSv1.2 or TLSv1.3 (older versions are not offered)") }
             b.withTLS.minVersion = v[0]

@@ -21,6 +21,13 @@ extension KeywordRegistry {
             guard c.args.isEmpty else { throw ParseFailure("option tcp-check takes no argument") }
             p.withOptions { if $0.tcpCheck == nil { $0.tcpCheck = [] } }
         },
+        // HAProxy's own ruleset for this option (src/tcpcheck.c), run by the tcp-check sequence.
+        Keyword("option redis-check", SectionKind.backSide, usage: "option redis-check") { p, c in
+            try c.noArguments()
+            p.withOptions {
+                $0.tcpCheck = [.send(Array("*1\r\n$4\r\nPING\r\n".utf8)), .expect(negated: false, match: .string(Array("+PONG\r\n".utf8)))]
+            }
+        },
         Keyword("http-check send", SectionKind.backSide, usage: "http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]…") { p, c in
             var check = p.options.httpCheck ?? HTTPCheck()
             try httpCheckSend.parse(c.args[...], into: &check, parser: p)

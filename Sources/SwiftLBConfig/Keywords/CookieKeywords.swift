@@ -28,9 +28,10 @@ extension KeywordRegistry {
         .unsupported("preserve", "not supported"),
     ])
 
+    /// HAProxy reads these in seconds: `maxlife 600` is ten minutes (a unit may be given).
     private static func cookieAge(_ name: String, _ text: String) throws(ParseFailure) -> ConfigDuration {
-        guard let d = ConfigDuration(parsing: text), d.nanoseconds >= 1_000_000_000 else {
-            throw ParseFailure("'\(name)' expects a time of at least 1s, e.g. 30m")
+        guard let d = ConfigDuration(parsing: text, bareNumberUnit: 1_000_000_000), d.nanoseconds >= 1_000_000_000 else {
+            throw ParseFailure("'\(name)' expects a time of at least 1s: seconds (600) or with a unit (30m)")
         }
         return d
     }

@@ -67,9 +67,8 @@ extension KeywordRegistry {
         }
         let target = words.dropFirst().first!
         words = words.dropFirst(2)
-        // A scheme redirect is permanent unless told otherwise (HAProxy defaults to 302;
-        // sending HTTP clients to HTTPS is meant to stick).
-        var code = kind == "scheme" ? 301 : 302
+        // HAProxy's default for every kind of redirect.
+        var code = 302
         var condition: Condition?
         while let word = words.first {
             if word == "if" || word == "unless" {

@@ -18,6 +18,7 @@ extension KeywordRegistry {
             try serverParameters.parse(c.args.dropFirst(2), into: &params, parser: p)
             if let tls = params.tls, tls.verify && tls.caFile == nil { throw ParseFailure("'verify required' needs 'ca-file FILE' to verify against") }
             if params.observe != nil && !params.check { throw ParseFailure("'observe' needs 'check': passive checks act through the active checker") }
+            if params.check { warnAboutFastChecks(params, p) }
             backend.servers.append(Server(name: name, host: host, port: port, parameters: params, line: c.line.number))
             p.withBackend { $0 = backend }
         },
@@ -78,6 +79,15 @@ extension KeywordRegistry {
         .unsupported("crt", values: 1, "client certificates towards servers are not supported"),
         .unsupported("check-ssl", "checks of an 'ssl' server use TLS already"),
     ])
+
+    /// A check more often than every 100 ms is a connection to the server every time: almost
+    /// certainly a unit mistake (`inter 10` is 10 ms, not 10 s).
+    private static func warnAboutFastChecks(_ params: ServerParameters, _ p: SectionParser) {
+        let fast = [("inter", Optional(params.inter)), ("fastinter", params.fastinter), ("downinter", params.downinter)]
+            .compactMap { name, value in value.flatMap { $0.nanoseconds < 100_000_000 ? "\(name) \($0)" : nil } }
+        guard !fast.isEmpty else { return }
+        p.warn("\(fast.joined(separator: ", ")): a health check more often than every 100ms opens a connection to the server each time; a bare number is milliseconds ('inter 2s' is two seconds)")
+    }
 
     static func number(_ name: String, _ text: String, _ range: ClosedRange<Int>) throws(ParseFailure) -> Int {
         guard let n = Int(text), range.contains(n) else {

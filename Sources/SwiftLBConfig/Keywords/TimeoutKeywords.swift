@@ -20,7 +20,8 @@ extension KeywordRegistry {
             guard let value = ConfigDuration(parsing: c.args[0]) else {
                 throw ParseFailure("invalid time '\(c.args[0])': a number with an optional unit us, ms, s, m, h, d")
             }
-            p.withOptions { $0.timeouts[keyPath: field] = value }
+            // `0` is no timeout, as in HAProxy (which then warns, as `finish()` does).
+            p.withOptions { $0.timeouts[keyPath: field] = value.nanoseconds == 0 ? nil : value }
         }
     }
 }
