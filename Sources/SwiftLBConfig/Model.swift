@@ -50,6 +50,37 @@ public struct GlobalSettings: Sendable, Equatable {
     public var defaultBindTLS = BindTLS()
     /// `tune.ssl.cachesize 0` turns the server-side session cache off.
     public var sslSessionCache = true
+
+    // Process keywords (see ProcessModel.swift and Sources/swiftlb for what acts on them).
+
+    /// `daemon`: `swiftlb run` detaches once it serves (ignored under systemd's notify mode).
+    public var daemon = false
+    /// `user`/`uid`: the user to become after binding ports and opening the VIP sockets.
+    public var uid: UInt32?
+    /// `group`/`gid` (default: the primary group of `user`).
+    public var gid: UInt32?
+    /// `chroot DIR`: entered after certificates, keys and sockets are open.
+    public var chroot: String?
+    /// `cpu-map`: event-loop threads pinned to CPUs.
+    public var cpuMap: [CPUMapping] = []
+    /// `ca-base`/`crt-base`: prefixes of relative `ca-file`/`crt` paths (applied while parsing).
+    public var caBase: String?
+    public var crtBase: String?
+    /// `tune.ssl.default-dh-param N`: the least DHE group size in bits.
+    public var sslDefaultDHParam: Int?
+    /// `tune.bufsize N` (bytes): HAProxy's buffer size, the bound of a request head.
+    public var tuneBufsize: Int?
+    /// `tune.http.maxhdr N`: header lines per message.
+    public var tuneHTTPMaxHeaders: Int?
+    /// `tune.maxaccept N`: connections accepted per listener wake-up.
+    public var tuneMaxAccept: Int?
+    /// `spread-checks N`: ±N% random jitter on each check interval (0–50).
+    public var spreadChecks: Int?
+    /// `stats timeout T`: an idle control-socket connection is closed after T.
+    public var statsTimeout: ConfigDuration?
+    /// The line of each `global` keyword, so that what fails at start (a chroot, a user)
+    /// is reported at its line.
+    public var keywordLines: [String: Int] = [:]
     public init() {}
 }
 
@@ -64,6 +95,9 @@ public struct StatsSocket: Sendable, Equatable {
     public var path: String
     public var mode: UInt16 = 0o600
     public var level: Level = .admin
+    /// `expose-fd listeners`: haproxy hands its listening sockets to the next process over
+    /// this socket for a seamless reload; SwiftLB reloads in-process and keeps them.
+    public var exposeFDListeners = false
     public init(path: String) { self.path = path }
 }
 

@@ -161,6 +161,7 @@ final class SectionParser {
             do {
                 try keyword.parse?(self, call)
                 try gate(keyword.status, "'\(keyword.name)'")
+                if kind == .global { config.global.keywordLines[keyword.name] = line.number }
             } catch {
                 fail(line, failureMessage(error))
             }
@@ -315,6 +316,7 @@ final class SectionParser {
     /// listen somewhere, no two frontends bind the same address, timeouts are set.
     func finish() {
         finishVRRP()
+        finishProcess()
         for ref in backendReferences where config.backends[ref.name] == nil {
             let near = didYouMean(ref.name, in: Array(config.backends.keys))
             errors.append(ConfigError(file: ref.file, line: ref.line, keyword: ref.keyword, message: "no backend named '\(ref.name)'\(near)"))

@@ -53,7 +53,7 @@ final class UpstreamHandler: ChannelDuplexHandler {
     static func connect(to server: RuntimeServer, loop: LoopState, timeout: TimeAmount?) -> EventLoopFuture<UpstreamHandler> {
         let handler = UpstreamHandler(server: server, loop: loop)
         var bootstrap = ClientBootstrap(group: loop.eventLoop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations

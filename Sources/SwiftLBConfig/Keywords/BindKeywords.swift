@@ -42,7 +42,7 @@ extension KeywordRegistry {
 
     static let bindParameters = ParameterTable<BindLine>("bind parameter", [
         Parameter("ssl") { b, _, _ in b.ssl = true; b.tls = b.withTLS },
-        Parameter("crt", values: 1) { b, v, _ in b.withTLS.certificates.append(v[0]) },
+        Parameter("crt", values: 1) { b, v, p in b.withTLS.certificates.append(p.based(v[0], on: p.config.global.crtBase)) },
         Parameter("alpn", values: 1) { b, v, p in
             let protocols = v[0].split(separator: ",").map(String.init)
             if protocols.contains("h2") { try p.gate(alpnH2, "'alpn h2'") }

