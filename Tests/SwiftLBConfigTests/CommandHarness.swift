@@ -116,10 +116,9 @@ final class Scratch {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
-/// A loopback port nothing listens on right now.
-func unusedPort() -> Int {
+/// A TCP socket bound to a free loopback port (listening if asked); the caller closes it.
+func boundLoopbackSocket(listening: Bool = false) -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -127,7 +126,15 @@ func unusedPort() -> Int {
     withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = bind(fd, $0, length); _ = getsockname(fd, $0, &length) }
     }
-    return Int(UInt16(bigEndian: address.sin_port))
+    if listening { listen(fd, 1) }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
+}
+
+/// A loopback port nothing listens on right now.
+func unusedPort() -> Int {
+    let (fd, port) = boundLoopbackSocket()
+    close(fd)
+    return port
 }
 
 /// Polls `condition` every 20 ms for at most `seconds`.

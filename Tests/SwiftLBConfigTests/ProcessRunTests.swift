@@ -75,17 +75,8 @@ final class ProcessRunTests: XCTestCase {
 
     func testDaemonRelaysAFailedStartAndExits1() throws {
         let dir = try Scratch()
-        let blocker = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (blocker, port) = boundLoopbackSocket(listening: true)
         defer { close(blocker) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = bind(blocker, $0, length); _ = getsockname(blocker, $0, &length) }
-        }
-        listen(blocker, 1)
-        let port = Int(UInt16(bigEndian: address.sin_port))
         let conf = try dir.write("lb.conf", "global\n    daemon\n    pidfile \(dir.file("lb.pid"))\n" + timeouts + frontend(port))
         let result = runCommand(Binaries.swiftlb, ["run", "-c", conf], timeout: 30)
         XCTAssertEqual(result.status, 1, result.err)
