@@ -46,6 +46,8 @@ public struct GlobalSettings: Sendable, Equatable {
     public var hardStopAfter: ConfigDuration = .seconds(30)
     /// `stats socket PATH [mode OCTAL] [level user|operator|admin]`: the control socket.
     public var statsSocket: StatsSocket?
+    /// `log TARGET …` lines of `global` beyond stdout/stderr (pending: syslog).
+    public var logServers: [LogServer] = []
     /// `ssl-default-bind-ciphers`, `-ciphersuites`, `-options`: defaults of every `bind … ssl`.
     public var defaultBindTLS = BindTLS()
     /// `tune.ssl.cachesize 0` turns the server-side session cache off.
@@ -113,6 +115,10 @@ public struct Timeouts: Sendable, Equatable {
     public var check: ConfigDuration?
     /// How long a request may wait for a server slot when every server is at its `maxconn`.
     public var queue: ConfigDuration?
+    /// WebSocket and TCP tunnels (pending), half-closed client and server sides (pending).
+    public var tunnel: ConfigDuration?
+    public var clientFin: ConfigDuration?
+    public var serverFin: ConfigDuration?
     public init() {}
 }
 
@@ -123,6 +129,15 @@ public struct BindAddress: Sendable, Equatable {
     public var line: Int
     /// `ssl crt …`: TLS termination on this address.
     public var tls: BindTLS? = nil
+    /// `name NAME` (pending): the listener's name in stats and logs.
+    public var name: String?
+    /// `accept-proxy` (pending): a PROXY protocol header comes first on each connection.
+    public var acceptProxy = false
+    /// `proto NAME` (pending): the multiplexer to use (h1, h2).
+    public var proto: String?
+    /// `fd@N`, `"fd@${VAR}"` or `unix@PATH` / `/PATH` (pending): an inherited descriptor or a
+    /// unix socket instead of host:port (host is "" and port 0 then).
+    public var socket: BindSocket?
     public init(host: String, port: Int, line: Int, tls: BindTLS? = nil) {
         self.host = host
         self.port = port
@@ -140,12 +155,27 @@ public struct BindTLS: Sendable, Equatable {
     public var ciphers: String?
     public var ciphersuites: String?
     public var noTickets = false
+    /// `ca-file FILE` and `verify none|optional|required` (pending): client certificates.
+    public var caFile: String?
+    public var verify: String?
     public init() {}
 }
 
-/// `option forwardfor [header NAME]`.
+/// A listener that is not an IP address and port.
+public enum BindSocket: Sendable, Equatable {
+    /// `fd@N`: a listening socket inherited from the parent (systemd, VTest).
+    case inherited(fd: Int32)
+    /// `unix@PATH` or a path: a unix stream socket.
+    case unix(path: String)
+}
+
+/// `option forwardfor [except NET] [header NAME] [if-none]`.
 public struct ForwardFor: Sendable, Equatable {
     public var header: String = "X-Forwarded-For"
+    /// `except NET` (pending): clients from this network get no header.
+    public var except: String?
+    /// `if-none` (pending): only when the request has none.
+    public var ifNone = false
 }
 
 /// Settings a `defaults` section hands down to the proxies that follow it, and that a
@@ -168,7 +198,48 @@ public struct ProxyOptions: Sendable {
     public var redispatch = false
     /// `retry-on`: which failures of an idempotent, bodiless request are retried elsewhere.
     public var retryOn: Set<RetryCondition> = [.connFailure]
+    /// `mode http|tcp` (tcp is pending).
+    public var mode: ProxyMode = .http
+    /// `option http-keep-alive|http-server-close|httpclose` (the last two are pending).
+    public var httpConnectionMode: HTTPConnectionMode = .keepAlive
+    /// `option tcplog` (pending).
+    public var tcpLog = false
+    /// `option log-health-checks`, `option logasap`, `option log-separate-errors`,
+    /// `option dontlog-normal` (pending).
+    public var logHealthChecks = false
+    public var logASAP = false
+    public var logSeparateErrors = false
+    public var dontLogNormal = false
+    /// `log-format`, `log-format-sd` as written (pending).
+    public var logFormat: String?
+    public var logFormatSD: String?
+    /// `log TARGET …` lines of this proxy (pending); `log global` sets `logGlobal`.
+    public var logTargets: [LogServer] = []
+    public var logGlobal = false
+    /// `errorfile CODE FILE` (pending).
+    public var errorFiles: [Int: String] = [:]
+    /// `errorfiles NAME [CODE…]`: pages of an `http-errors` section (pending).
+    public var errorFilesSections: [ErrorFilesReference] = []
+    /// `monitor-uri PATH` (pending): answered 200 by SwiftLB itself.
+    public var monitorURI: String?
+    /// `option pgsql-check user NAME` (pending).
+    public var pgsqlCheckUser: String?
+    /// `fullconn N` (pending).
+    public var fullconn: Int?
+    /// `tcp-request inspect-delay T` (pending).
+    public var tcpInspectDelay: ConfigDuration?
+    /// `timeout tunnel|client-fin|server-fin` live in `timeouts` (pending).
     public init() {}
+}
+
+public enum ProxyMode: String, Sendable, Equatable { case http, tcp }
+
+/// `errorfiles NAME [CODE…]`.
+public struct ErrorFilesReference: Sendable, Equatable {
+    public var section: String
+    /// Empty: every code the section has.
+    public var codes: [Int]
+    public var line: Int
 }
 
 public enum RetryCondition: String, Sendable, Hashable, CaseIterable {
@@ -214,8 +285,19 @@ public struct ServerParameters: Sendable, Equatable {
     public var observe: ObserveLayer?
     public var errorLimit = 10
     public var onError: OnError = .failCheck
+    /// `send-proxy` / `send-proxy-v2` (pending): the PROXY protocol header towards the server.
+    public var sendProxy: ProxyProtocolVersion?
+    /// `maxqueue N` (pending).
+    public var maxQueue: Int?
+    /// `on-marked-down shutdown-sessions` (pending): close the sessions of a server that
+    /// goes DOWN.
+    public var shutdownSessionsOnMarkedDown = false
+    /// `on-marked-up shutdown-backup-sessions` (pending).
+    public var shutdownBackupSessionsOnMarkedUp = false
     public init() {}
 }
+
+public enum ProxyProtocolVersion: String, Sendable, Equatable { case v1 = "send-proxy", v2 = "send-proxy-v2" }
 
 /// TLS towards a server.
 public struct ServerTLS: Sendable, Equatable {
@@ -253,6 +335,10 @@ public struct HTTPCheck: Sendable, Equatable {
     public var version = "HTTP/1.0"
     public var headers: [(String, String)] = []
     public var expect: Expectation = .statusRange(200, 399)
+    /// `http-check send body TEXT` (pending).
+    public var body: String?
+    /// `http-check disable-on-404` (pending): a 404 puts the server in drain.
+    public var disableOn404 = false
 
     public enum Expectation: Sendable, Equatable {
         case statusRange(Int, Int)
@@ -263,7 +349,7 @@ public struct HTTPCheck: Sendable, Equatable {
     }
 
     public static func == (a: HTTPCheck, b: HTTPCheck) -> Bool {
-        a.method == b.method && a.uri == b.uri && a.version == b.version && a.expect == b.expect
+        a.method == b.method && a.uri == b.uri && a.version == b.version && a.expect == b.expect && a.body == b.body && a.disableOn404 == b.disableOn404
             && a.headers.map { $0.0 + ":" + $0.1 } == b.headers.map { $0.0 + ":" + $0.1 }
     }
     public init() {}
@@ -318,6 +404,19 @@ public struct Frontend: Sendable {
     public var requestRules: [HeaderRule] = []
     public var responseRules: [HeaderRule] = []
     public var redirects: [RedirectRule] = []
+    /// Every `http-request`/`http-response`/`http-after-response` rule in order (a superset
+    /// of `requestRules`/`responseRules`, with the actions that are pending).
+    public var httpRequestRules: [HTTPRule] = []
+    public var httpResponseRules: [HTTPRule] = []
+    public var httpAfterResponseRules: [HTTPRule] = []
+    /// `tcp-request connection|content …` (pending).
+    public var tcpRequestRules: [TCPRule] = []
+    /// `capture request|response header …` (pending).
+    public var captures: [HeaderCapture] = []
+    /// `monitor fail if|unless COND` (pending): the monitor URI answers 503 while it holds.
+    public var monitorFail: [Condition] = []
+    /// `stats …` of this frontend or listen (pending).
+    public var stats: StatsPage?
 
     public init(name: String, line: Int, options: ProxyOptions) {
         self.name = name
@@ -354,6 +453,15 @@ public struct Backend: Sendable {
     public var servers: [Server] = []
     public var requestRules: [HeaderRule] = []
     public var responseRules: [HeaderRule] = []
+    /// Every HTTP rule of the backend in order (see `Frontend.httpRequestRules`).
+    public var httpRequestRules: [HTTPRule] = []
+    public var httpResponseRules: [HTTPRule] = []
+    public var httpAfterResponseRules: [HTTPRule] = []
+    /// `tcp-request content …` (pending).
+    public var tcpRequestRules: [TCPRule] = []
+    /// `stick-table …` and `stick on …` (pending).
+    public var stickTable: StickTable?
+    public var stickRules: [StickRule] = []
 
     public init(name: String, line: Int, options: ProxyOptions) {
         self.name = name
@@ -368,6 +476,8 @@ public struct Server: Sendable, Equatable {
     public var port: Int
     public var parameters: ServerParameters
     public var line: Int
+    /// `server NAME /path/to/socket` or `unix@PATH` (pending): host is "" and port 0.
+    public var unixPath: String? = nil
     public var weight: Int { parameters.weight }
 }
 
@@ -400,4 +510,10 @@ public enum SampleFetch: Sendable, Equatable, Hashable {
     case header(String)
     /// `ssl_fc`: the client connection is TLS.
     case sslFC
+    /// `ssl_fc_sni` (pending): the SNI name the client sent.
+    case sslFCSNI
+    /// `src_conn_cur` (pending): connections open from the client's address.
+    case srcConnCur
+    /// `var(SCOPE.NAME)` (pending).
+    case variable(String)
 }

@@ -57,16 +57,27 @@ extension KeywordRegistry {
             }
             p.withOptions { $0.forwardFor = forwardFor }
         },
-        Keyword("option http-keep-alive", SectionKind.proxies, usage: "option http-keep-alive") { _, c in try c.noArguments() },
+        connectionMode(.keepAlive, status: .active),
+        connectionMode(.serverClose, status: httpServerCloseStatus),
+        connectionMode(.close, status: httpCloseStatus),
         Keyword("option redispatch", SectionKind.backSide, usage: "option redispatch") { p, c in
             guard c.args.isEmpty else { throw ParseFailure("option redispatch takes no argument (an interval is not supported)") }
             p.withOptions { $0.redispatch = true }
         },
-        Keyword("option http-server-close", SectionKind.proxies, status: .pending("connections are always kept alive on both sides"), parse: nil),
-        Keyword("option httpclose", SectionKind.proxies, status: .pending("connections are always kept alive on both sides"), parse: nil),
-        Keyword("option forceclose", SectionKind.proxies, status: .pending("connections are always kept alive on both sides"), parse: nil),
         Keyword("hash-type", SectionKind.backSide, status: .pending("the source hash is always consistent; hash-type is not configurable"), parse: nil),
         Keyword("http-reuse", SectionKind.backSide, status: .pending("connection reuse is always 'safe'-like and not configurable"), parse: nil),
         Keyword("compression", SectionKind.proxies, status: .unsupported("compression is not supported"), parse: nil),
     ]
+
+    static let httpServerCloseStatus = KeywordStatus.pending("server connections are always kept alive and pooled until the data path closes them per response")
+    static let httpCloseStatus = KeywordStatus.pending("connections are always kept alive on both sides until the data path closes them per response")
+
+    /// `option http-keep-alive|http-server-close|httpclose`; `no option …` goes back to
+    /// keep-alive, HAProxy's default.
+    private static func connectionMode(_ mode: HTTPConnectionMode, status: KeywordStatus) -> Keyword {
+        Keyword("option \(mode.rawValue)", SectionKind.proxies, usage: "[no] option \(mode.rawValue)", status: status, negatable: true) { p, c in
+            try c.noArguments()
+            p.withOptions { $0.httpConnectionMode = c.negated ? .keepAlive : mode }
+        }
+    }
 }

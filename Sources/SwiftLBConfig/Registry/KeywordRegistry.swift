@@ -7,7 +7,7 @@ enum KeywordRegistry {
     static let features: [Keyword] =
         processKeywords + tlsDefaultKeywords + statsKeywords + logKeywords
         + proxyKeywords + timeoutKeywords + balanceKeywords + cookieKeywords + checkKeywords
-        + serverKeywords + bindKeywords + ruleKeywords + errorPageKeywords
+        + serverKeywords + bindKeywords + ruleKeywords + httpActionKeywords + errorPageKeywords
         + vrrpKeywords + keepalivedKeywords + legacyKeywords
 
     /// The features, then what HAProxy knows beyond them.
@@ -38,6 +38,10 @@ enum KeywordRegistry {
     }
 
     static func lookup(_ words: [String], in section: SectionKind) -> Lookup {
+        // `http-request set-var(txn.x) …` is the keyword `http-request set-var`.
+        let words = words.enumerated().map { i, word in
+            i > 0 && word.hasSuffix(")") ? word.split(separator: "(", maxSplits: 1).first.map(String.init) ?? word : word
+        }
         for n in stride(from: min(3, words.count), through: 1, by: -1) {
             let name = words[0..<n].joined(separator: " ")
             guard let entries = byName[name] else { continue }
