@@ -21,6 +21,12 @@ public struct Configuration: Sendable {
             }
         }
     }
+    /// keepalived `vrrp_script` blocks, by name (pending).
+    public var vrrpScripts: [String: VRRPScript] = [:]
+    /// `http-errors NAME` sections: status → file (pending).
+    public var httpErrors: [String: [Int: String]] = [:]
+    /// keepalived's `global_defs { router_id … }`.
+    public var routerID: String?
     /// Things that parse but probably are not what the operator meant (`swiftlb check` prints them).
     public var warnings: [ConfigError] = []
 

@@ -23,12 +23,16 @@ public enum ConfigParser {
 
     /// `acceptingPending`: pending keywords are parsed into the model instead of refused — for
     /// the tests of their syntax and model, and for whoever makes one of them real.
-    static func parse(text: String, file: String, acceptingPending: Bool) throws(ConfigErrors) -> Configuration {
+    static func parse(text: String, file: String, acceptingPending: Bool,
+                      environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigErrors) -> Configuration {
         let parser = SectionParser(file: file)
         parser.acceptPending = acceptingPending
-        for line in try ConfigLexer.lines(of: text, file: file) {
+        parser.environment = environment
+        let lines = try ConfigLexer.lines(of: text, file: file, environment: environment)
+        for line in lines {
             parser.handle(line)
         }
+        parser.finishFile(lastLine: lines.last?.number ?? 0)
         parser.finish()
         if !parser.errors.isEmpty { throw ConfigErrors(parser.errors) }
         var config = parser.config
@@ -47,6 +51,8 @@ final class SectionParser {
         case listen(index: Int, backend: String)
         case vrrp(index: Int)
         case httpErrors(name: String)
+        case vrrpScript(name: String)
+        case globalDefs
 
         var kind: SectionKind? {
             switch self {
@@ -58,6 +64,8 @@ final class SectionParser {
             case .listen: .listen
             case .vrrp: .vrrp
             case .httpErrors: .httpErrors
+            case .vrrpScript: .vrrpScript
+            case .globalDefs: .globalDefs
             }
         }
     }
@@ -71,7 +79,7 @@ final class SectionParser {
     var acceptPending = false
     /// What `acceptPending` let through, for the tests to check.
     var pendingUsed: [String] = []
-    private(set) var section: Section = .none
+    var section: Section = .none
     var defaults = ProxyOptions()
     /// ACLs of the current proxy section; HAProxy scopes them to the section that declares them.
     var acls: [String: ACL] = [:]
@@ -124,9 +132,31 @@ final class SectionParser {
         (error as? ParseFailure)?.message ?? "\(error)"
     }
 
+    /// The keepalived block being gathered, if a line opened one.
+    private var keepalived: KeepalivedCollector?
+    /// Environment variables for `"${VAR}"`, and the files being included (cycles).
+    var environment: [String: String] = [:]
+    private var includeStack: [String] = []
+
     func handle(_ line: ConfigLine) {
         currentLine = line
+        if var collector = keepalived {
+            let done = collector.feed(line)
+            keepalived = done ? nil : collector
+            if done { finishBlock(collector) }
+            if !collector.lineNotRead { return }
+        }
         let keyword = line.words[0]
+        if keyword.hasPrefix("!") { return }  // keepalived's comment character
+        if keyword == "include" {
+            include(line)
+            return
+        }
+        if KeepalivedBlock.openers.contains(keyword) {
+            var collector = KeepalivedCollector()
+            if collector.feed(line) { finishBlock(collector) } else { keepalived = collector }
+            return
+        }
         if SectionRegistry.active[keyword] != nil || SectionRegistry.pending[keyword] != nil || SectionRegistry.unsupported[keyword] != nil {
             startSection(line)
             return
@@ -142,7 +172,59 @@ final class SectionParser {
         }
     }
 
-    private func handleKeyword(_ line: ConfigLine, in kind: SectionKind) {
+    private func finishBlock(_ collector: KeepalivedCollector) {
+        if let problem = collector.problem {
+            errors.append(ConfigError(file: file, line: problem.line, keyword: collector.lineNotRead ? "{" : "}", message: problem.message))
+        } else if let block = collector.result {
+            process(block)
+        }
+    }
+
+    /// At the end of a file: a block still open is an error at its last line.
+    func finishFile(lastLine: Int) {
+        if let collector = keepalived, collector.isOpen {
+            let message = collector.awaitingBrace ? "a keepalived block opener without '{' (it ends the file)" : "end of file inside a '{ … }' block: a '}' is missing"
+            errors.append(ConfigError(file: file, line: lastLine, keyword: collector.awaitingBrace ? "{" : "}", message: message))
+        }
+        keepalived = nil
+    }
+
+    /// `include PATTERN…`: each file matching (glob, relative to the including file's
+    /// directory) is read in place, as keepalived does; its lines carry its own name.
+    private func include(_ line: ConfigLine) {
+        guard line.words.count >= 2 else { fail(line, "expects a file or a glob, e.g. 'include /etc/keepalived/keepalived.conf'"); return }
+        guard includeStack.count < 8 else { fail(line, "includes nested more than 8 deep"); return }
+        for pattern in line.words.dropFirst() {
+            let base = (file as NSString).deletingLastPathComponent
+            let absolute = pattern.hasPrefix("/") ? pattern : (base.isEmpty ? pattern : base + "/" + pattern)
+            let paths = globPaths(absolute)
+            if paths.isEmpty && !pattern.contains(where: { "*?[".contains($0) }) {
+                fail(line, "Cannot open configuration file/directory \(absolute) : No such file or directory")
+                continue
+            }
+            for path in paths {
+                let real = (path as NSString).resolvingSymlinksInPath
+                guard !includeStack.contains(real), real != (config.file as NSString).resolvingSymlinksInPath else {
+                    fail(line, "'\(path)' includes itself"); continue
+                }
+                let text: String
+                do throws(ConfigError) { text = try readConfigFile(path, includedAt: (file, line.number)) } catch { errors.append(error); continue }
+                let lines: [ConfigLine]
+                do throws(ConfigErrors) { lines = try ConfigLexer.lines(of: text, file: path, environment: environment) } catch { errors += error.errors; continue }
+                let including = file
+                includeStack.append(real)
+                file = path
+                for included in lines { handle(included) }
+                finishFile(lastLine: lines.last?.number ?? 0)
+                file = including
+                includeStack.removeLast()
+                currentLine = line
+            }
+        }
+    }
+
+    func handleKeyword(_ line: ConfigLine, in kind: SectionKind) {
+        currentLine = line
         var words = line.words
         var negated = false
         if words[0] == "no", words.count > 1 {
@@ -173,7 +255,7 @@ final class SectionParser {
                 fail(line, "'\(prefix)' expects one of: \(members.joined(separator: ", "))"); return
             }
             let noun = prefix == "timeout" || prefix == "option" ? prefix : "'\(prefix)' action"
-            let allMembers = members + SectionKind.allCases.flatMap { KeywordRegistry.members(of: prefix, in: $0) }
+            let allMembers = (members + SectionKind.allCases.flatMap { KeywordRegistry.members(of: prefix, in: $0) }).filter { $0 != word }
             fail(line, "unknown \(noun) '\(word)'\(didYouMean(word, in: allMembers))")
         case .unknown:
             let near = didYouMean(words[0], in: KeywordRegistry.firstWords(in: kind) + SectionRegistry.names)
@@ -364,6 +446,14 @@ final class SectionParser {
             timeouts are set to a non-zero value: 'client', 'connect', 'server'.
             """)
     }
+}
+
+/// The paths a glob matches, sorted (none: empty).
+func globPaths(_ pattern: String) -> [String] {
+    var result = glob_t()
+    defer { globfree(&result) }
+    guard glob(pattern, 0, nil, &result) == 0 else { return [] }
+    return (0..<Int(result.gl_pathc)).compactMap { result.gl_pathv[$0].map { String(cString: $0) } }.sorted()
 }
 
 /// The text of a configuration file, or an error that names the file and why it cannot be

@@ -42,7 +42,7 @@ func load(_ path: String) -> ProxyRuntime? {
         let runtime = try ProxyRuntime(configuration: configuration)
         var warnings = runtime.warnings
         if let vrrp = configuration.vrrp {
-            do { _ = try HeartbeatKey.load(vrrp, configFile: path, warnings: &warnings) } catch { throw ConfigErrors([error]) }
+            do { _ = try HeartbeatKey.load(vrrp, configFile: vrrp.file ?? path, warnings: &warnings) } catch { throw ConfigErrors([error]) }
         }
         for warning in warnings { report(.warning, warning) }
         return runtime
@@ -146,7 +146,7 @@ struct Run: ParsableCommand {
                 backendUsable: { name in servers.contains { $0.backend == name && $0.acceptsNewClients } },
                 proxyLoops: Array(server.eventLoopGroup.makeIterator()))
             do {
-                vrrp = try await VRRPService.start(settings, configFile: configuration.file, hooks: hooks, logger: logger)
+                vrrp = try await VRRPService.start(settings, configFile: settings.file ?? configuration.file, hooks: hooks, logger: logger)
             } catch {
                 try await abandon("\(error)")
             }

@@ -62,13 +62,15 @@ final class ParserErrorTests: XCTestCase {
         expectError(vrrp + "    auth none\n    auth md5\n", line: 7, keyword: "auth", "only 'auth none'")
         expectError(vrrp + "    auth none\n    priority 255\n", line: 7, keyword: "priority", "from 1 to 254")
         expectError(vrrp + "    auth none\n    advert_int 5ms\n", line: 7, keyword: "advert_int", "from 10ms to 40s")
-        expectError(vrrp + "    auth none\n    virtual_ipaddress 192.168.122.300/24\n", line: 7, keyword: "virtual_ipaddress", "not an IPv4 address with a prefix")
+        expectError(vrrp + "    auth none\n    virtual_ipaddress 192.168.122.300/24\n", line: 7, keyword: "virtual_ipaddress", "'192.168.122.300/24' is not an IPv4 address")
         expectError(vrrp + "    auth none\n    unicast_peer fe80::1\n", line: 7, keyword: "unicast_peer", "not an IPv4 address")
-        expectError(vrrp + "    auth none\n    state MASTER\n", line: 7, keyword: "state", "priorities elect the master")
+        expectError(vrrp + "    auth none\n    state LEADER\n", line: 7, keyword: "state", "expects MASTER or BACKUP")
         expectError(vrrp + "    auth none\n    advert_intt 1\n", line: 7, keyword: "advert_intt", "did you mean 'advert_int'?")
         expectError(vrrp + "    auth none\n    track_backend nodez\n", line: 7, keyword: "track_backend", "no backend named 'nodez'")
-        expectError(vrrp + "    auth none\nvrrp other\n", line: 7, keyword: "vrrp", "only one vrrp section")
-        expectError("vrrp_instance VI_1\n", line: 1, keyword: "vrrp_instance", "as a 'vrrp NAME' section")
+        expectError(vrrp + "    auth none\n" + vrrp.replacingOccurrences(of: "vrrp vip", with: "vrrp other") + "    auth none\n", line: 7, keyword: "vrrp",
+                    "a second VIP instance ('other'; the first is 'vip' at line 1) is not yet supported by SwiftLB: the VIP runtime runs one instance per process")
+        expectError("vrrp_instance VI_1\n", line: 1, keyword: "{", "a keepalived block opener without '{'")
+        expectError("vrrp_instance VI_1\nglobal\n    maxconn 10\n", line: 1, keyword: "{", "'vrrp_instance VI_1' opens a keepalived block: '{' expected")
         expectError("vrrp vip\n    virtual_router_id 51\n    virtual_ipaddress 192.168.122.10/24\n    unicast_peer 192.168.122.12\n    auth none\n",
                     line: 1, keyword: "interface", "missing 'interface IF'")
     }

@@ -44,9 +44,21 @@ enum KeywordRegistry {
         }
         for n in stride(from: min(3, words.count), through: 1, by: -1) {
             let name = words[0..<n].joined(separator: " ")
-            guard let entries = byName[name] else { continue }
-            if let keyword = entries.first(where: { $0.sections.contains(section) }) { return .found(keyword, consumed: n) }
-            return .wrongSection(entries[0])
+            if let keyword = byName[name]?.first(where: { $0.sections.contains(section) }) { return .found(keyword, consumed: n) }
+        }
+        // `stats enable` in global: a keyword of another section.
+        for n in stride(from: min(3, words.count), through: 2, by: -1) {
+            if let entries = byName[words[0..<n].joined(separator: " ")] { return .wrongSection(entries[0]) }
+        }
+        // `timeout sever` in a backend is a misspelt timeout, not vrrp_script's `timeout`.
+        for n in stride(from: min(2, words.count), through: 1, by: -1) {
+            let prefix = words[0..<n].joined(separator: " ")
+            if families.contains(prefix), !members(of: prefix, in: section).isEmpty {
+                return .unknownInFamily(prefix: prefix, word: n < words.count ? words[n] : nil)
+            }
+        }
+        for n in stride(from: min(3, words.count), through: 1, by: -1) {
+            if let entries = byName[words[0..<n].joined(separator: " ")] { return .wrongSection(entries[0]) }
         }
         for n in stride(from: min(2, words.count), through: 1, by: -1) {
             let prefix = words[0..<n].joined(separator: " ")
