@@ -8,11 +8,13 @@ struct ConfigLine {
 
 /// Splits a configuration text into lines of words.
 ///
-/// The rules are HAProxy's: words are separated by blanks; `#` starts a comment outside quotes;
-/// double and single quotes group words (single quotes take everything literally); outside
-/// single quotes a backslash escapes the next character, and `\r`, `\n`, `\t` and `\xHH`
-/// stand for CR, LF, TAB and a byte (so `tcp-check send PING\r\n` sends a line). An
-/// unterminated quote or a bad `\x` escape is an error of that line.
+/// The rules are HAProxy's (src/tools.c, parse_line): words are separated by blanks; `#`
+/// starts a comment outside quotes; double and single quotes group words (single quotes take
+/// everything literally); outside single quotes `\r`, `\n`, `\t` and `\xHH` stand for CR,
+/// LF, TAB and a byte (so `tcp-check send PING\r\n` sends a line), and `\ `, `\\`, `\#`,
+/// `\'`, `\"` (and `\$` inside double quotes) for the character itself; any other backslash
+/// stays as written (`\1` in a replacement, `\.` in a regex). An unterminated quote or a bad
+/// `\x` escape is an error of that line.
 ///
 /// Inside double quotes, environment variables are expanded as HAProxy 2.x does: `$NAME`,
 /// `${NAME}`, `${NAME-default}` (the default only when NAME is not set) and `"${NAME[*]}"`
@@ -50,7 +52,14 @@ enum ConfigLexer {
                             bad = "invalid \\x escape: two hex digits expected"; break scan
                         }
                         word.append(v); i += 4
-                    default: word.append(next); i += 2
+                    case UInt8(ascii: " "), UInt8(ascii: "\\"), UInt8(ascii: "#"), UInt8(ascii: "'"), UInt8(ascii: "\""):
+                        word.append(next); i += 2
+                    case UInt8(ascii: "$") where quote == UInt8(ascii: "\""):
+                        word.append(next); i += 2
+                    default:
+                        // Not an escape (HAProxy: "other combinations left unchanged", e.g.
+                        // \1 in a replacement, \. in a regex): the backslash stays.
+                        word.append(b); i += 1
                     }
                     continue
                 }

@@ -84,6 +84,11 @@ public struct GlobalSettings: Sendable, Equatable {
     public var tuneMaxAccept: Int?
     /// `spread-checks N`: ±N% random jitter on each check interval (0–50).
     public var spreadChecks: Int?
+    /// `ssl-server-verify none|required`: the default of `verify` for `ssl` servers (nil:
+    /// none, SwiftLB's default; HAProxy's is required).
+    public var sslServerVerify: Bool?
+    /// `ulimit-n N`: the descriptor limit to set at start.
+    public var ulimitN: Int?
     /// `stats timeout T`: an idle control-socket connection is closed after T.
     public var statsTimeout: ConfigDuration?
     /// The line of each `global` keyword, so that what fails at start (a chroot, a user)

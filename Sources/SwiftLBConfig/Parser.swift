@@ -85,6 +85,8 @@ final class SectionParser {
     var acls: [String: ACL] = [:]
     /// Where each backend is referenced, so an unknown name is reported at the referring line.
     var backendReferences: [(name: String, line: Int, keyword: String, file: String)] = []
+    /// `errorfiles NAME` lines, checked against the http-errors sections at the end.
+    var errorFilesReferences: [(name: String, line: Int, file: String)] = []
     /// Frontends with at least one `bind` line, valid or not (a bad one is reported once).
     var frontendsWithBindLines: Set<String> = []
     /// `listen` sections: one proxy for the timeout warning, as HAProxy counts them.
@@ -399,6 +401,10 @@ final class SectionParser {
     func finish() {
         finishVRRP()
         finishProcess()
+        for ref in errorFilesReferences where config.httpErrors[ref.name] == nil {
+            errors.append(ConfigError(file: ref.file, line: ref.line, keyword: "errorfiles",
+                                      message: "no http-errors section named '\(ref.name)'\(didYouMean(ref.name, in: Array(config.httpErrors.keys)))"))
+        }
         for ref in backendReferences where config.backends[ref.name] == nil {
             let near = didYouMean(ref.name, in: Array(config.backends.keys))
             errors.append(ConfigError(file: ref.file, line: ref.line, keyword: ref.keyword, message: "no backend named '\(ref.name)'\(near)"))
@@ -409,7 +415,7 @@ final class SectionParser {
                 errors.append(ConfigError(file: file, line: frontend.line, keyword: "frontend", message: "frontend '\(frontend.name)' has no 'bind' line"))
             }
             for bind in frontend.binds {
-                let key = "\(bind.host):\(bind.port)"
+                let key = bind.socket.map { "\($0)" } ?? "\(bind.host):\(bind.port)"
                 if let other = seen[key] {
                     errors.append(ConfigError(file: file, line: bind.line, keyword: "bind", message: "\(key) is already bound by frontend '\(other)'"))
                 }

@@ -100,7 +100,7 @@ struct Run: ParsableCommand {
                 throw ExitCode(Daemon.spawnAndWait())
             }
         }
-        raiseFileDescriptorLimit(logger: logger, maxconn: global.maxconn)
+        raiseFileDescriptorLimit(logger: logger, maxconn: global.maxconn, ulimitN: global.ulimitN)
         // The pidfile first: a path we must refuse stops the start before anything listens.
         let pidFile: PIDFile?
         do {
@@ -251,11 +251,19 @@ struct Ctl: ParsableCommand {
 }
 
 /// Each proxied connection holds two descriptors (client and server side) plus pooled idle
-/// ones. Like HAProxy, raise the soft limit to the hard one instead of failing at 1024.
-func raiseFileDescriptorLimit(logger: Logger, maxconn: Int) {
+/// ones. Like HAProxy, raise the soft limit to the hard one instead of failing at 1024;
+/// `ulimit-n N` sets both to N (raising the hard limit needs root).
+func raiseFileDescriptorLimit(logger: Logger, maxconn: Int, ulimitN: Int?) {
     var limit = rlimit()
     guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
-    if limit.rlim_cur < limit.rlim_max {
+    if let n = ulimitN {
+        var wanted = rlimit(rlim_cur: rlim_t(n), rlim_max: max(rlim_t(n), limit.rlim_max))
+        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &wanted) == 0 {
+            limit = wanted
+        } else {
+            report(.warning, "ulimit-n \(n): cannot set the descriptor limit (\(String(cString: strerror(errno)))); it stays \(limit.rlim_cur)")
+        }
+    } else if limit.rlim_cur < limit.rlim_max {
         limit.rlim_cur = limit.rlim_max
         _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
     }

@@ -6,16 +6,9 @@ import XCTest
 final class HAProxyCompatibilityTests: XCTestCase {
     private let backend = "defaults\n    timeout client 1s\n    timeout connect 1s\n    timeout server 1s\nbackend b\n    server s 127.0.0.1:80\n"
 
-    private func parse(_ text: String) throws -> Configuration {
-        do { return try ConfigParser.parse(text: text, file: "t.conf") } catch {
-            XCTFail("unexpected errors:\n\(error)")
-            throw error
-        }
-    }
+    private func parse(_ text: String, line: UInt = #line) throws -> Configuration { try parseOrFail(text, file: "t.conf", line: line) }
 
-    private func errors(_ text: String) -> [ConfigError] {
-        do { _ = try ConfigParser.parse(text: text, file: "t.conf"); return [] } catch { return error.errors }
-    }
+    private func errors(_ text: String) -> [ConfigError] { parseErrors(text, file: "t.conf") }
 
     func testCookieMaxidleAndMaxlifeTakeSecondsLikeHAProxy() throws {
         let config = try parse(backend + "    cookie S insert maxidle 1800 maxlife 600\n")

@@ -47,16 +47,11 @@ final class KeepalivedTests: XCTestCase {
         }
         """
 
-    private func parse(_ text: String, pending: Bool = false, file: String = "k.conf", environment: [String: String] = [:]) throws -> Configuration {
-        do { return try ConfigParser.parse(text: text, file: file, acceptingPending: pending, environment: environment) } catch {
-            XCTFail("unexpected errors:\n\(error)")
-            throw error
-        }
+    private func parse(_ text: String, pending: Bool = false, environment: [String: String] = [:], line: UInt = #line) throws -> Configuration {
+        try parseOrFail(text, file: "k.conf", pending: pending, environment: environment, line: line)
     }
 
-    private func errors(_ text: String, file: String = "k.conf") -> [ConfigError] {
-        do { _ = try ConfigParser.parse(text: text, file: file); return [] } catch { return error.errors }
-    }
+    private func errors(_ text: String) -> [ConfigError] { parseErrors(text, file: "k.conf") }
 
     func testKeepalivedBlocksFillTheModel() throws {
         let config = try parse(sample, pending: true)

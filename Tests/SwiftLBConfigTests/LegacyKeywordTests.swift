@@ -6,16 +6,11 @@ import XCTest
 final class LegacyKeywordTests: XCTestCase {
     private let head = "defaults\n    timeout client 1s\n    timeout connect 1s\n    timeout server 1s\nfrontend f\n    bind :80\n    default_backend b\nbackend b\n    server s 127.0.0.1:80\n"
 
-    private func parse(_ text: String, pending: Bool = false) throws -> Configuration {
-        do { return try ConfigParser.parse(text: text, file: "old.cfg", acceptingPending: pending) } catch {
-            XCTFail("unexpected errors:\n\(error)")
-            throw error
-        }
+    private func parse(_ text: String, pending: Bool = false, line: UInt = #line) throws -> Configuration {
+        try parseOrFail(text, file: "old.cfg", pending: pending, line: line)
     }
 
-    private func refusal(_ text: String) -> ConfigError? {
-        do { _ = try ConfigParser.parse(text: text, file: "old.cfg"); return nil } catch { return error.errors.first }
-    }
+    private func refusal(_ text: String) -> ConfigError? { parseErrors(text, file: "old.cfg").first }
 
     func testReqaddAndRspaddBecomeAddHeaderRules() throws {
         let config = try parse(head + "    reqadd X-Forwarded-Proto:\\ https if { ssl_fc }\n    rspadd Strict-Transport-Security:\\ max-age=31536000\n")

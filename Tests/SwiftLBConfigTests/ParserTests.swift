@@ -355,8 +355,10 @@ final class ParserTests: XCTestCase {
               keyword  "two words" 'single $x "q"' esc\\ aped  # trailing comment
             other "a\\"b"
             send PING\\r\\n "\\x41\\tB" '\\n'
+            regex ^/api\\.json$ /new\\1 \\# \\\\
             """, file: "f")
-        XCTAssertEqual(lines.count, 3)
+        XCTAssertEqual(lines.count, 4)
+        XCTAssertEqual(lines[3].words, ["regex", "^/api\\.json$", "/new\\1", "#", "\\"], "other backslashes stay, as in HAProxy")
         XCTAssertEqual(lines[2].words, ["send", "PING\r\n", "A\tB", "\\n"])
         XCTAssertEqual(lines[0].number, 2)
         XCTAssertEqual(lines[0].words, ["keyword", "two words", "single $x \"q\"", "esc aped"])

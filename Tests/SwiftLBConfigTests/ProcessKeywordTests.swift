@@ -4,11 +4,8 @@ import XCTest
 
 /// The process keywords of `global`, as parsed (ProcessRunTests runs them).
 final class ProcessKeywordTests: XCTestCase {
-    private func parse(_ text: String, pending: Bool = false) throws -> Configuration {
-        do { return try ConfigParser.parse(text: text, file: "g.conf", acceptingPending: pending) } catch {
-            XCTFail("unexpected errors:\n\(error)")
-            throw error
-        }
+    private func parse(_ text: String, pending: Bool = false, line: UInt = #line) throws -> Configuration {
+        try parseOrFail(text, file: "g.conf", pending: pending, line: line)
     }
 
     private func expectError(_ text: String, line: Int, keyword: String, _ message: String, file: StaticString = #filePath, at: UInt = #line) {

@@ -16,9 +16,12 @@ final class RegistryTests: XCTestCase {
         XCTAssertGreaterThan(seen.count, 300, "HAProxy's known keywords are registered too")
     }
 
+    /// Active and pending keywords are parsed into the model (flipping a pending one to
+    /// active must not need a parser written then); only unsupported ones are refused unread.
     func testFeatureKeywordsHaveAParserUnlessRefusedOutright() {
-        for keyword in KeywordRegistry.features where keyword.status == .active {
-            XCTAssertNotNil(keyword.parse, "'\(keyword.name)' is active but has no parser")
+        for keyword in KeywordRegistry.features {
+            if case .unsupported = keyword.status { continue }
+            XCTAssertNotNil(keyword.parse, "'\(keyword.name)' is \(keyword.status) but has no parser")
         }
     }
 

@@ -28,6 +28,11 @@ extension KeywordRegistry {
                 $0.tcpCheck = [.send(Array("*1\r\n$4\r\nPING\r\n".utf8)), .expect(negated: false, match: .string(Array("+PONG\r\n".utf8)))]
             }
         },
+        Keyword("option pgsql-check", SectionKind.backSide, usage: "option pgsql-check user NAME",
+                status: .pending("the Postgres check (startup packet, authentication request expected) comes with the tcp-mode work")) { p, c in
+            guard c.args.count == 2, c.args[0] == "user" else { throw ParseFailure("expects 'option pgsql-check user NAME'") }
+            p.withOptions { $0.pgsqlCheckUser = c.args[1] }
+        },
         Keyword("http-check send", SectionKind.backSide, usage: "http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]…") { p, c in
             var check = p.options.httpCheck ?? HTTPCheck()
             try httpCheckSend.parse(c.args[...], into: &check, parser: p)
@@ -38,9 +43,15 @@ extension KeywordRegistry {
             check.expect = try httpCheckExpectation(c.args)
             p.withOptions { $0.httpCheck = check }
         },
-        Keyword("http-check connect", SectionKind.backSide, status: .pending("'http-check connect' is not supported yet"), parse: nil),
-        Keyword("http-check disable-on-404", SectionKind.backSide, status: .pending("'http-check disable-on-404' is not supported yet"), parse: nil),
-        Keyword("http-check send-state", SectionKind.backSide, status: .pending("'http-check send-state' is not supported yet"), parse: nil),
+        Keyword.unsupported("http-check connect", SectionKind.backSide, "checks connect to the server's address (or 'port'/'addr' of the server line)"),
+        Keyword("http-check disable-on-404", SectionKind.backSide, usage: "http-check disable-on-404",
+                status: .pending("the checker does not put a server answering 404 in drain yet")) { p, c in
+            try c.noArguments()
+            var check = p.options.httpCheck ?? HTTPCheck()
+            check.disableOn404 = true
+            p.withOptions { $0.httpCheck = check }
+        },
+        Keyword.unsupported("http-check send-state", SectionKind.backSide, "checks do not send an X-Haproxy-Server-State header"),
         Keyword("http-check set-var", SectionKind.backSide, status: .unsupported("check variables are not supported"), parse: nil),
         Keyword("http-check unset-var", SectionKind.backSide, status: .unsupported("check variables are not supported"), parse: nil),
         Keyword("http-check comment", SectionKind.backSide, status: .unsupported("check comments are not supported"), parse: nil),
@@ -103,6 +114,10 @@ extension KeywordRegistry {
         Parameter("meth", values: 1) { check, v, _ in check.method = v[0] },
         Parameter("uri", values: 1) { check, v, _ in check.uri = v[0] },
         Parameter("ver", values: 1) { check, v, _ in check.version = v[0] },
+        Parameter("body", values: 1, status: .pending("the checker sends no request body yet")) { check, v, _ in check.body = v[0] },
+        .unsupported("body-lf", values: 1, "log-format check bodies are not supported"),
+        .unsupported("hdr-lf", values: 2, "log-format check headers are not supported"),
+        .unsupported("uri-lf", values: 1, "log-format check URIs are not supported"),
     ])
 
     static func httpCheckExpectation(_ args: [String]) throws(ParseFailure) -> HTTPCheck.Expectation {

@@ -39,6 +39,12 @@ extension KeywordRegistry {
         Keyword("cpu-map", [.global], usage: "cpu-map [auto:]1[/THREADS] CPU-SET…") { p, c in
             p.config.global.cpuMap.append(try cpuMapping(c))
         },
+        Keyword("ulimit-n", [.global], usage: "ulimit-n N") { p, c in p.config.global.ulimitN = try c.int(in: 64...10_000_000) },
+        Keyword("ssl-server-verify", [.global], usage: "ssl-server-verify none|required") { p, c in
+            let word = try c.one("none or required")
+            guard word == "none" || word == "required" else { throw ParseFailure("expects none or required") }
+            p.config.global.sslServerVerify = word == "required"
+        },
         Keyword("ca-base", [.global], usage: "ca-base DIR") { p, c in p.config.global.caBase = try c.one("a directory") },
         Keyword("crt-base", [.global], usage: "crt-base DIR") { p, c in p.config.global.crtBase = try c.one("a directory") },
         Keyword("tune.bufsize", [.global], usage: "tune.bufsize BYTES",

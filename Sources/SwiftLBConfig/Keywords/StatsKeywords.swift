@@ -16,6 +16,49 @@ extension KeywordRegistry {
         },
     ]
 
+    static let statsPageStatus = KeywordStatus.pending("the stats page is served by the operations work (issue 12)")
+
+    /// `stats enable|uri|refresh|auth|realm|hide-version|admin` of a frontend or listen.
+    static let statsPageKeywords: [Keyword] = [
+        statsPage("enable", "stats enable") { s, c, _ in try c.noArguments(); s.enabled = true },
+        statsPage("uri", "stats uri PATH") { s, c, _ in
+            let uri = try c.one("a path")
+            guard uri.hasPrefix("/") else { throw ParseFailure("the stats URI must start with '/'") }
+            s.uri = uri
+            s.enabled = true
+        },
+        statsPage("refresh", "stats refresh TIME") { s, c, _ in s.refresh = try c.time(); s.enabled = true },
+        statsPage("realm", "stats realm REALM") { s, c, _ in s.realm = c.args.joined(separator: " "); s.enabled = true },
+        statsPage("auth", "stats auth USER:PASSWORD") { s, c, _ in
+            let pair = try c.one("USER:PASSWORD")
+            guard let colon = pair.firstIndex(of: ":"), colon != pair.startIndex else { throw ParseFailure("expects USER:PASSWORD") }
+            s.credentials.append((String(pair[..<colon]), String(pair[pair.index(after: colon)...])))
+            s.enabled = true
+        },
+        statsPage("hide-version", "stats hide-version") { s, c, _ in try c.noArguments(); s.hideVersion = true },
+        statsPage("admin", "stats admin if|unless COND") { s, c, p in
+            guard !c.args.isEmpty else { throw ParseFailure("expects 'stats admin if|unless CONDITION'") }
+            let condition = try ACLParser.condition(c.args[...], acls: p.acls)
+            try p.gateFetches(condition)
+            s.admin.append(condition)
+        },
+    ] + ["http-request", "scope", "show-desc", "show-legends", "show-node", "show-modules", "bind-process"].map {
+        Keyword.unsupported("stats \($0)", SectionKind.proxies, "not part of SwiftLB's stats page")
+    }
+
+    /// A `stats …` line of the current frontend or listen.
+    private static func statsPage(_ name: String, _ usage: String,
+                                  _ apply: @escaping @Sendable (inout StatsPage, KeywordCall, SectionParser) throws -> Void) -> Keyword {
+        Keyword("stats \(name)", [.frontend, .listen], haproxy: SectionKind.proxies, usage: usage, status: statsPageStatus) { p, c in
+            var page: StatsPage?
+            p.withFrontend { page = $0.stats ?? StatsPage(line: c.line.number) }
+            guard var page else { return }
+            try apply(&page, c, p)
+            let done = page
+            p.withFrontend { $0.stats = done }
+        }
+    }
+
     /// The control socket listens on a unix path; TCP addresses and inherited descriptors
     /// wait for the runtime API work.
     static let statsSocketOnNetwork = KeywordStatus.pending("the control socket listens on a unix socket path only")
