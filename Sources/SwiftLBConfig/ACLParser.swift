@@ -35,7 +35,7 @@ struct ACLParser {
         "fe_conn", "fe_id", "fe_name", "hdr_cnt", "hdr_dom", "hdr_ip", "hdr_len", "hdr_val", "http_auth", "http_auth_group",
         "http_first_req", "method", "nbproc", "nbsrv", "path_dir", "path_dom", "path_len", "queue", "rand", "req.body", "req.cook",
         "req.fhdr", "req.hdr_cnt", "req.hdr_ip", "req.len", "req.payload", "req.proto_http", "req.ssl_hello_type", "req.ssl_sni",
-        "req.ssl_ver", "req_ssl_sni", "req_ssl_ver", "res.hdr", "res.cook", "res.len", "scheme", "sc_conn_cur", "sc0_conn_cur",
+        "req.ssl_ver", "req_ssl_sni", "req_ssl_ver", "req_ssl_hello_type", "req.ver", "req_ver", "req.rdp_cookie", "ssl_fc_cipher", "res.hdr", "res.cook", "res.len", "scheme", "sc_conn_cur", "sc0_conn_cur",
         "sc1_conn_cur", "sc2_conn_cur", "sc_http_req_rate", "sc0_http_req_rate", "sc1_http_req_rate", "sc2_http_req_rate",
         "shdr", "src_port", "src_http_req_rate", "src_conn_rate", "src_get_gpc0", "src_inc_gpc0", "src_http_err_rate",
         "srv_conn", "srv_id", "srv_is_up", "ssl_c_used", "ssl_c_verify", "ssl_c_s_dn", "ssl_c_sha1", "ssl_fc_alpn",
@@ -136,11 +136,22 @@ struct ACLParser {
         return didYouMean(word, in: all)
     }
 
-    /// ACLs every proxy knows without declaring them.
-    static let predefined: [String: ACL] = [
-        "TRUE": ACL(name: "TRUE", criteria: [ACLCriterion(fetch: .method, method: .found, caseInsensitive: false, patterns: [], regexes: [], constant: true)]),
-        "FALSE": ACL(name: "FALSE", criteria: [ACLCriterion(fetch: .method, method: .found, caseInsensitive: false, patterns: [], regexes: [], constant: false)]),
-    ]
+    /// ACLs every proxy knows without declaring them (HAProxy's predefined ACLs that SwiftLB
+    /// can evaluate; LOCALHOST needs the pending `src` fetch).
+    static let predefined: [String: ACL] = {
+        func constant(_ name: String, _ value: Bool) -> ACL {
+            ACL(name: name, criteria: [ACLCriterion(fetch: .method, method: .found, caseInsensitive: false, patterns: [], regexes: [], constant: value)])
+        }
+        var result = ["TRUE": constant("TRUE", true), "FALSE": constant("FALSE", false), "HTTP": constant("HTTP", true)]
+        for method in ["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "TRACE"] {
+            let patterns = method == "GET" ? ["GET", "HEAD"] : [method]
+            result["METH_\(method)"] = ACL(name: "METH_\(method)", criteria: [ACLCriterion(fetch: .method, method: .exact, caseInsensitive: false,
+                                                                                    patterns: patterns.map { Array($0.utf8) }, regexes: [], constant: nil)])
+        }
+        result["LOCALHOST"] = ACL(name: "LOCALHOST", criteria: [ACLCriterion(fetch: .src, method: .exact, caseInsensitive: false, patterns: [],
+                                                                          regexes: [], constant: nil, networks: ["127.0.0.1/8", "::1"])])
+        return result
+    }()
 
     /// Parses `if|unless TERM…` starting at `words.first`, resolving names in `acls`.
     static func condition(_ words: ArraySlice<String>, acls: [String: ACL]) throws(ParseFailure) -> Condition {

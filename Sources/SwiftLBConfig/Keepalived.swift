@@ -11,7 +11,8 @@ enum KeepalivedBlock {
     /// Top-level keywords that open a keepalived block.
     static let openers: Set<String> = ["vrrp_instance", "vrrp_script", "global_defs", "vrrp_sync_group", "virtual_server",
                                        "virtual_server_group", "static_ipaddress", "static_routes", "static_rules",
-                                       "linkbeat_interfaces", "track_file", "garp_group", "bfd_instance", "track_process"]
+                                       "linkbeat_interfaces", "track_file", "garp_group", "bfd_instance", "track_process",
+                                       "vrrp_track_process", "vrrp_track_file"]
     /// Those SwiftLB refuses, with what to write instead.
     static let unsupportedOpeners: [String: String] = [
         "vrrp_sync_group": "sync groups tie several VIP instances together; SwiftLB runs one instance per process",
@@ -25,6 +26,8 @@ enum KeepalivedBlock {
         "garp_group": "not supported; use garp_master_repeat and garp_master_refresh",
         "bfd_instance": "BFD is not supported",
         "track_process": "tracked processes are not supported; 'track_backend NAME' follows a backend's health checks",
+        "vrrp_track_process": "tracked processes are not supported; 'track_backend NAME' follows a backend's health checks",
+        "vrrp_track_file": "tracked files are not supported; 'track_backend NAME' follows a backend's health checks",
     ]
 }
 

@@ -37,6 +37,8 @@ enum ConfigLexer {
             var quote: UInt8?
             var bad: String?
             let bytes = Array(rawLine.utf8)
+            // keepalived's comment: a line whose first character is `!` (HAProxy has none).
+            if bytes.first(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) == UInt8(ascii: "!") { continue }
             var i = 0
             scan: while i < bytes.count {
                 let b = bytes[i]

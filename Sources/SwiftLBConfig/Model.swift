@@ -87,6 +87,11 @@ public struct GlobalSettings: Sendable, Equatable {
     /// `ssl-server-verify none|required`: the default of `verify` for `ssl` servers (nil:
     /// none, SwiftLB's default; HAProxy's is required).
     public var sslServerVerify: Bool?
+    /// `description`, `node` (pending: the stats page shows them).
+    public var description: String?
+    public var node: String?
+    /// `server-state-file FILE` (pending).
+    public var serverStateFile: String?
     /// `ulimit-n N`: the descriptor limit to set at start.
     public var ulimitN: Int?
     /// `stats timeout T`: an idle control-socket connection is closed after T.
@@ -239,6 +244,14 @@ public struct ProxyOptions: Sendable {
     public var fullconn: Int?
     /// `tcp-request inspect-delay T` (pending).
     public var tcpInspectDelay: ConfigDuration?
+    /// `option tcpka`, `clitcpka`, `srvtcpka` (pending): TCP keep-alive probes on client
+    /// and/or server sockets.
+    public var clientTCPKeepAlive = false
+    public var serverTCPKeepAlive = false
+    /// `option mysql-check [user NAME]` (pending).
+    public var mysqlCheckUser: String?
+    /// `stats …` (pending): the stats page this proxy serves (a `defaults` one is inherited).
+    public var stats: StatsPage?
     /// `timeout tunnel|client-fin|server-fin` live in `timeouts` (pending).
     public init() {}
 }
@@ -426,8 +439,8 @@ public struct Frontend: Sendable {
     public var captures: [HeaderCapture] = []
     /// `monitor fail if|unless COND` (pending): the monitor URI answers 503 while it holds.
     public var monitorFail: [Condition] = []
-    /// `stats …` of this frontend or listen (pending).
-    public var stats: StatsPage?
+    /// `description TEXT` (pending: shown on the stats page).
+    public var description: String?
 
     public init(name: String, line: Int, options: ProxyOptions) {
         self.name = name
@@ -470,6 +483,8 @@ public struct Backend: Sendable {
     public var httpAfterResponseRules: [HTTPRule] = []
     /// `tcp-request content …` (pending).
     public var tcpRequestRules: [TCPRule] = []
+    /// `description TEXT` (pending: shown on the stats page).
+    public var description: String?
     /// `stick-table …` and `stick on …` (pending).
     public var stickTable: StickTable?
     public var stickRules: [StickRule] = []

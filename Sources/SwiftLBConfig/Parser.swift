@@ -412,7 +412,8 @@ final class SectionParser {
         var seen: [String: String] = [:]
         for frontend in config.frontends {
             if frontend.binds.isEmpty && !frontendsWithBindLines.contains(frontend.name) {
-                errors.append(ConfigError(file: file, line: frontend.line, keyword: "frontend", message: "frontend '\(frontend.name)' has no 'bind' line"))
+                // HAProxy's warning: such a proxy receives no traffic.
+                warn(frontend.line, "frontend", "frontend '\(frontend.name)' has no 'bind' directive. Please declare it as a backend if this was intended.")
             }
             for bind in frontend.binds {
                 let key = bind.socket.map { "\($0)" } ?? "\(bind.host):\(bind.port)"

@@ -11,6 +11,13 @@ public struct StatsPage: Sendable {
     public var hideVersion = false
     /// `stats admin if|unless COND`: who may change server states from the page.
     public var admin: [Condition] = []
+    /// `stats scope NAME|.`: the proxies shown (empty: all).
+    public var scopes: [String] = []
+    /// `stats show-node [NAME]` ("" : the node name of `global`), `stats show-desc [TEXT]`,
+    /// `stats show-legends`.
+    public var showNode: String?
+    public var showDescription: String?
+    public var showLegends = false
     public var line: Int
 
     public init(line: Int) { self.line = line }

@@ -24,6 +24,13 @@ struct ConfigOption: ParsableArguments {
     var config: String = "lb.conf"
 }
 
+/// haproxy's words (and exit status 2) for a valid file with no frontend and no VIP.
+let noListener = "Configuration file has no error but will not start (no listener) => exit(2)."
+
+extension Configuration {
+    var hasNothingToRun: Bool { frontends.isEmpty && vrrpInstances.isEmpty }
+}
+
 /// Writes one message on stderr in haproxy's shape: `[ALERT]    (pid) : config : …`.
 func report(_ level: ConfigError.Level, _ message: String) {
     writeStderr(ConfigError.rendered(level, pid: getpid(), message) + "\n")
@@ -59,7 +66,11 @@ struct Check: ParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() throws {
-        guard load(options.config) != nil else { throw ExitCode(1) }
+        guard let runtime = load(options.config) else { throw ExitCode(1) }
+        if runtime.configuration.hasNothingToRun {
+            print(noListener)
+            throw ExitCode(2)
+        }
         print("Configuration file is valid")
     }
 }
@@ -90,6 +101,10 @@ struct Run: ParsableCommand {
         logger.logLevel = .info
         guard let runtime = load(options.config) else { throw ExitCode(1) }
         let configuration = runtime.configuration
+        if configuration.hasNothingToRun {
+            report(.alert, noListener)
+            throw ExitCode(2)
+        }
         let global = configuration.global
         // `daemon`: the parent only relays the detached copy's start and exits with its verdict.
         if Daemon.isDetachedChild { Daemon.prepareDetach() }

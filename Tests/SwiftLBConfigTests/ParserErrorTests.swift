@@ -184,10 +184,12 @@ final class ParserErrorTests: XCTestCase {
         expectError(head + "    http-request deny\n" + tail, line: 4, keyword: "http-request", "'http-request deny' is not yet supported by SwiftLB: the data path does not answer deny/allow rules yet")
     }
 
-    func testCrossSectionErrors() {
+    func testCrossSectionErrors() throws {
         expectError("frontend f\n    bind :80\n    default_backend nodes\nbackend node\n    server s 127.0.0.1:1\n",
                     line: 3, keyword: "default_backend", "no backend named 'nodes' (did you mean 'node'?)")
-        expectError("frontend f\n    default_backend b\nbackend b\n", line: 1, keyword: "frontend", "has no 'bind' line")
+        XCTAssertTrue(try ConfigParser.parse(text: "frontend f\n    default_backend b\nbackend b\n", file: "lb.conf").warnings
+            .contains { $0.line == 1 && $0.message == "frontend 'f' has no 'bind' directive. Please declare it as a backend if this was intended." },
+                      "HAProxy's warning, not an error")
         expectError("frontend f\n    bind :80\nfrontend g\n    bind :80\n", line: 4, keyword: "bind", ":80 is already bound by frontend 'f'")
         expectError("backend b\nbackend b\n", line: 2, keyword: "backend", "a backend named 'b' already exists (line 1)")
         expectError("frontend f\n    bind :80\nfrontend f\n", line: 3, keyword: "frontend", "a frontend named 'f' already exists")

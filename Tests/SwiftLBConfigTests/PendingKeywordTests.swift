@@ -139,7 +139,7 @@ final class PendingKeywordTests: XCTestCase {
         XCTAssertEqual(f.tcpRequestRules.map { "\($0.layer.rawValue) \($0.action.rawValue)" }, ["connection reject"])
         XCTAssertEqual(f.tcpRequestRules.first?.condition?.alternatives.first?.first?.acl.criteria.first?.networks, ["192.0.2.0/24"])
         XCTAssertEqual(f.options.tcpInspectDelay, .seconds(5))
-        let stats = try XCTUnwrap(f.stats)
+        let stats = try XCTUnwrap(f.options.stats)
         XCTAssertTrue(stats.enabled && stats.hideVersion)
         XCTAssertEqual(stats.uri, "/stats")
         XCTAssertEqual(stats.refresh, .seconds(10))

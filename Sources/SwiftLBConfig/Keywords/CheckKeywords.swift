@@ -33,6 +33,13 @@ extension KeywordRegistry {
             guard c.args.count == 2, c.args[0] == "user" else { throw ParseFailure("expects 'option pgsql-check user NAME'") }
             p.withOptions { $0.pgsqlCheckUser = c.args[1] }
         },
+        Keyword("option mysql-check", SectionKind.backSide, usage: "option mysql-check [user NAME [post-41|pre-41]]",
+                status: .pending("the MySQL check (handshake, optional login) comes with the tcp-mode work")) { p, c in
+            guard c.args.isEmpty || (c.args.count >= 2 && c.args[0] == "user" && c.args.count <= 3) else {
+                throw ParseFailure("expects 'option mysql-check [user NAME [post-41]]'")
+            }
+            p.withOptions { $0.mysqlCheckUser = c.args.count >= 2 ? c.args[1] : "" }
+        },
         Keyword("http-check send", SectionKind.backSide, usage: "http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]…") { p, c in
             var check = p.options.httpCheck ?? HTTPCheck()
             try httpCheckSend.parse(c.args[...], into: &check, parser: p)

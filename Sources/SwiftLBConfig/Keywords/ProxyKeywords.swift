@@ -83,6 +83,21 @@ extension KeywordRegistry {
         Keyword("compression", SectionKind.proxies, status: .unsupported("compression is not supported"), parse: nil),
     ]
 
+    static let tcpKeepAliveStatus = KeywordStatus.pending("sockets get no TCP keep-alive probes until the data path sets SO_KEEPALIVE")
+
+    /// `option tcpka|clitcpka|srvtcpka`.
+    static let tcpKeepAliveKeywords: [Keyword] = [
+        ("tcpka", SectionKind.proxies, true, true), ("clitcpka", SectionKind.frontSide, true, false), ("srvtcpka", SectionKind.backSide, false, true),
+    ].map { name, sections, client, server in
+        Keyword("option \(name)", sections, usage: "[no] option \(name)", status: tcpKeepAliveStatus, negatable: true) { p, c in
+            try c.noArguments()
+            p.withOptions {
+                if client { $0.clientTCPKeepAlive = !c.negated }
+                if server { $0.serverTCPKeepAlive = !c.negated }
+            }
+        }
+    }
+
     static let modeTCPStatus = KeywordStatus.pending("TCP proxying (byte pipes through the dispatcher) is not implemented yet; 'mode http' serves HTTP/1.1")
 
     static let forwardForParameters = ParameterTable<ForwardFor>("option forwardfor parameter", [

@@ -42,20 +42,45 @@ extension KeywordRegistry {
             try p.gateFetches(condition)
             s.admin.append(condition)
         },
-    ] + ["http-request", "scope", "show-desc", "show-legends", "show-node", "show-modules", "bind-process"].map {
+        statsPage("scope", "stats scope NAME|.") { s, c, _ in s.scopes.append(try c.one("a proxy name, or '.' for this one")) },
+        statsPage("show-node", "stats show-node [NAME]") { s, c, _ in
+            guard c.args.count <= 1 else { throw ParseFailure("expects at most a node name") }
+            s.showNode = c.args.first ?? ""
+        },
+        statsPage("show-desc", "stats show-desc [TEXT]") { s, c, _ in s.showDescription = c.args.joined(separator: " ") },
+        statsPage("show-legends", "stats show-legends") { s, c, _ in try c.noArguments(); s.showLegends = true },
+    ] + ["http-request", "show-modules", "bind-process"].map {
         Keyword.unsupported("stats \($0)", SectionKind.proxies, "not part of SwiftLB's stats page")
-    }
+    } + [
+        Keyword("description", SectionKind.rules, usage: "description TEXT", status: statsPageStatus) { p, c in
+            guard !c.args.isEmpty else { throw ParseFailure("expects a text") }
+            let text = c.args.joined(separator: " ")
+            p.withFrontend { $0.description = text }
+            p.withBackend { $0.description = text }
+        },
+        Keyword("description", [.global], usage: "description TEXT", status: statsPageStatus) { p, c in
+            guard !c.args.isEmpty else { throw ParseFailure("expects a text") }
+            p.config.global.description = c.args.joined(separator: " ")
+        },
+        Keyword("node", [.global], usage: "node NAME", status: statsPageStatus) { p, c in p.config.global.node = try c.one("a name") },
+        Keyword("server-state-file", [.global], usage: "server-state-file FILE",
+                status: .pending("server states are not saved and reloaded yet (the runtime API and reload work)")) { p, c in
+            p.config.global.serverStateFile = try c.one("a file")
+        },
+        Keyword("load-server-state-from-file", SectionKind.backSide, usage: "load-server-state-from-file global|local|none",
+                status: .pending("server states are not saved and reloaded yet (the runtime API and reload work)")) { p, c in
+            guard ["global", "local", "none"].contains(try c.one("global, local or none")) else { throw ParseFailure("expects global, local or none") }
+        },
+    ]
 
-    /// A `stats …` line of the current frontend or listen.
+    /// A `stats …` line of the current proxy (in `defaults`, inherited by the proxies after it).
     private static func statsPage(_ name: String, _ usage: String,
                                   _ apply: @escaping @Sendable (inout StatsPage, KeywordCall, SectionParser) throws -> Void) -> Keyword {
-        Keyword("stats \(name)", [.frontend, .listen], haproxy: SectionKind.proxies, usage: usage, status: statsPageStatus) { p, c in
-            var page: StatsPage?
-            p.withFrontend { page = $0.stats ?? StatsPage(line: c.line.number) }
-            guard var page else { return }
+        Keyword("stats \(name)", SectionKind.proxies, usage: usage, status: statsPageStatus) { p, c in
+            var page = p.options.stats ?? StatsPage(line: c.line.number)
             try apply(&page, c, p)
             let done = page
-            p.withFrontend { $0.stats = done }
+            p.withOptions { $0.stats = done }
         }
     }
 

@@ -28,6 +28,11 @@ extension KeywordRegistry {
             guard c.args.isEmpty else { throw ParseFailure("takes no argument") }
             v.preempt = false
         },
+        // keepalived's default, written out.
+        vrrp("preempt", "preempt") { v, c, _ in
+            try c.noArguments()
+            v.preempt = true
+        },
         vrrp("preempt_delay", "preempt_delay TIME") { v, c, _ in v.preemptDelay = try vrrpTime(c, 0...1_000_000_000_000) },
         vrrp("garp_master_repeat", "garp_master_repeat N") { v, c, _ in v.garpMasterRepeat = try c.int(in: 1...255) },
         vrrp("garp_master_refresh", "garp_master_refresh TIME") { v, c, _ in

@@ -6,7 +6,7 @@ enum KeywordRegistry {
     /// registry test checks it).
     static let features: [Keyword] =
         processKeywords + tlsDefaultKeywords + statsKeywords + statsPageKeywords + logKeywords + monitorKeywords
-        + proxyKeywords + timeoutKeywords + balanceKeywords + cookieKeywords + checkKeywords
+        + proxyKeywords + tcpKeepAliveKeywords + timeoutKeywords + balanceKeywords + cookieKeywords + checkKeywords
         + serverKeywords + bindKeywords + ruleKeywords + httpActionKeywords + tcpRuleKeywords + errorPageKeywords
         + vrrpKeywords + keepalivedKeywords + legacyKeywords
 
