@@ -84,6 +84,12 @@ extension KeywordRegistry {
         }
     }
 
+    /// `global` stats keywords SwiftLB has no use for.
+    static let globalStatsUnsupported: [Keyword] = [
+        Keyword.unsupported("stats maxconn", [.global], "the control socket serves one command per connection"),
+        Keyword.unsupported("stats bind-process", [.global], "SwiftLB is one process"),
+    ]
+
     /// The control socket listens on a unix path; TCP addresses and inherited descriptors
     /// wait for the runtime API work.
     static let statsSocketOnNetwork = KeywordStatus.pending("the control socket listens on a unix socket path only")
