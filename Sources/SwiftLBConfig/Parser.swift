@@ -314,7 +314,11 @@ final class SectionParser {
             section = .defaults
         default:
             guard line.words.count == 2 else {
-                fail(line, line.words.count < 2 ? "missing name: '\(keyword) NAME'" : "unexpected words after the name: \(line.words.dropFirst(2).joined(separator: " "))")
+                if line.words.count > 2, parseAddress(line.words[2]) != nil || line.words[2].hasPrefix(":") {
+                    fail(line, "a listening address goes on a 'bind' line (HAProxy 1.x's '\(keyword) NAME ADDRESS' was removed): write 'bind \(line.words[2])' under '\(keyword) \(line.words[1])'")
+                } else {
+                    fail(line, line.words.count < 2 ? "missing name: '\(keyword) NAME'" : "unexpected words after the name: \(line.words.dropFirst(2).joined(separator: " "))")
+                }
                 section = .skipped
                 return
             }

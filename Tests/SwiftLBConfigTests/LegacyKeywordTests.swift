@@ -89,6 +89,12 @@ final class LegacyKeywordTests: XCTestCase {
         XCTAssertTrue(config.warnings.contains { $0.message.hasSuffix("SwiftLB reads this line as: option httpclose") })
     }
 
+    func testAnAddressOnTheSectionLineIsRefusedWithTheBindLine() {
+        let error = refusal("listen stats :1936\n    stats enable\n")
+        XCTAssertEqual(error?.line, 1)
+        XCTAssertTrue(error?.message.contains("write 'bind :1936' under 'listen stats'") == true, "\(String(describing: error))")
+    }
+
     func testHTTPTunnelIsRemovedWithAWarning() throws {
         let config = try parse(head + "    option http-tunnel\n")
         XCTAssertTrue(config.warnings.contains { $0.line == 10 && $0.message.contains("processes every request of a connection; remove the line") })
