@@ -97,7 +97,7 @@ final class SectionParser {
     /// asked for.
     var authNone: Set<Int> = []
     /// The line being handled, for parsers that report more than one problem.
-    private(set) var currentLine = ConfigLine(number: 0, words: [])
+    var currentLine = ConfigLine(number: 0, words: [])
 
     init(file: String) {
         self.file = file
@@ -138,7 +138,7 @@ final class SectionParser {
     private var keepalived: KeepalivedCollector?
     /// Environment variables for `"${VAR}"`, and the files being included (cycles).
     var environment: [String: String] = [:]
-    private var includeStack: [String] = []
+    var includeStack: [String] = []
 
     func handle(_ line: ConfigLine) {
         currentLine = line
@@ -189,40 +189,6 @@ final class SectionParser {
             errors.append(ConfigError(file: file, line: lastLine, keyword: collector.awaitingBrace ? "{" : "}", message: message))
         }
         keepalived = nil
-    }
-
-    /// `include PATTERN…`: each file matching (glob, relative to the including file's
-    /// directory) is read in place, as keepalived does; its lines carry its own name.
-    private func include(_ line: ConfigLine) {
-        guard line.words.count >= 2 else { fail(line, "expects a file or a glob, e.g. 'include /etc/keepalived/keepalived.conf'"); return }
-        guard includeStack.count < 8 else { fail(line, "includes nested more than 8 deep"); return }
-        for pattern in line.words.dropFirst() {
-            let base = (file as NSString).deletingLastPathComponent
-            let absolute = pattern.hasPrefix("/") ? pattern : (base.isEmpty ? pattern : base + "/" + pattern)
-            let paths = globPaths(absolute)
-            if paths.isEmpty && !pattern.contains(where: { "*?[".contains($0) }) {
-                fail(line, "Cannot open configuration file/directory \(absolute) : No such file or directory")
-                continue
-            }
-            for path in paths {
-                let real = (path as NSString).resolvingSymlinksInPath
-                guard !includeStack.contains(real), real != (config.file as NSString).resolvingSymlinksInPath else {
-                    fail(line, "'\(path)' includes itself"); continue
-                }
-                let text: String
-                do throws(ConfigError) { text = try readConfigFile(path, includedAt: (file, line.number)) } catch { errors.append(error); continue }
-                let lines: [ConfigLine]
-                do throws(ConfigErrors) { lines = try ConfigLexer.lines(of: text, file: path, environment: environment) } catch { errors += error.errors; continue }
-                let including = file
-                includeStack.append(real)
-                file = path
-                for included in lines { handle(included) }
-                finishFile(lastLine: lines.last?.number ?? 0)
-                file = including
-                includeStack.removeLast()
-                currentLine = line
-            }
-        }
     }
 
     func handleKeyword(_ line: ConfigLine, in kind: SectionKind) {
@@ -397,90 +363,6 @@ final class SectionParser {
     func referenceBackend(_ name: String, line: ConfigLine) {
         backendReferences.append((name, line.number, line.words[0], file))
     }
-
-    // MARK: validation
-
-    /// Cross-section checks that need the whole file: referenced backends exist, frontends
-    /// listen somewhere, no two frontends bind the same address, timeouts are set.
-    func finish() {
-        finishVRRP()
-        finishProcess()
-        for ref in errorFilesReferences where config.httpErrors[ref.name] == nil {
-            errors.append(ConfigError(file: ref.file, line: ref.line, keyword: "errorfiles",
-                                      message: "no http-errors section named '\(ref.name)'\(didYouMean(ref.name, in: Array(config.httpErrors.keys)))"))
-        }
-        for ref in backendReferences where config.backends[ref.name] == nil {
-            let near = didYouMean(ref.name, in: Array(config.backends.keys))
-            errors.append(ConfigError(file: ref.file, line: ref.line, keyword: ref.keyword, message: "no backend named '\(ref.name)'\(near)"))
-        }
-        var seen: [String: String] = [:]
-        for frontend in config.frontends {
-            if frontend.binds.isEmpty && !frontendsWithBindLines.contains(frontend.name) {
-                // HAProxy's warning: such a proxy receives no traffic.
-                warn(frontend.line, "frontend", "frontend '\(frontend.name)' has no 'bind' directive. Please declare it as a backend if this was intended.")
-            }
-            for bind in frontend.binds {
-                let key = bind.socket.map { "\($0)" } ?? "\(bind.host):\(bind.port)"
-                if let other = seen[key] {
-                    errors.append(ConfigError(file: file, line: bind.line, keyword: "bind", message: "\(key) is already bound by frontend '\(other)'"))
-                }
-                seen[key] = frontend.name
-            }
-            if !listenNames.contains(frontend.name), frontend.options.timeouts.client == nil {
-                warnMissingTimeouts("frontend", frontend.name, line: frontend.line)
-            }
-        }
-        for backend in config.backends.values.sorted(by: { $0.line < $1.line }) {
-            if backend.options.httpCheck != nil && backend.options.tcpCheck != nil {
-                errors.append(ConfigError(file: file, line: backend.line, keyword: "option",
-                                          message: "backend '\(backend.name)' has both 'option httpchk' and 'option tcp-check'; choose one"))
-            }
-            let t = backend.options.timeouts
-            let isListen = listenNames.contains(backend.name)
-            if t.connect == nil || t.server == nil || (isListen && t.client == nil) {
-                warnMissingTimeouts(isListen ? "proxy" : "backend", backend.name, line: backend.line)
-            }
-            if backend.servers.isEmpty { warn(backend.line, "backend", "backend '\(backend.name)' has no server: every request gets 503") }
-            if backend.options.tcpCheck != nil {
-                warn(backend.line, "backend", "backend '\(backend.name)' checks its servers with tcp-check (or redis-check) but serves 'mode http': "
-                     + "its clients must speak HTTP (a Redis or Postgres client would get 'HTTP/1.1 400'); 'mode tcp' is not supported yet")
-            }
-        }
-    }
-
-    /// HAProxy's warning, word for word, so that whoever knows it recognises it.
-    private func warnMissingTimeouts(_ kind: String, _ name: String, line: Int) {
-        warn(line, "timeout", """
-            missing timeouts for \(kind) '\(name)'.
-            While not properly invalid, you will certainly encounter various problems
-            with such a configuration. To fix this, please ensure that all following
-            timeouts are set to a non-zero value: 'client', 'connect', 'server'.
-            """)
-    }
-}
-
-/// The paths a glob matches, sorted (none: empty).
-func globPaths(_ pattern: String) -> [String] {
-    var result = glob_t()
-    defer { globfree(&result) }
-    guard glob(pattern, 0, nil, &result) == 0 else { return [] }
-    return (0..<Int(result.gl_pathc)).compactMap { result.gl_pathv[$0].map { String(cString: $0) } }.sorted()
-}
-
-/// The text of a configuration file, or an error that names the file and why it cannot be
-/// read (haproxy's words: "Cannot open configuration file/directory PATH : REASON").
-func readConfigFile(_ path: String, includedAt: (file: String, line: Int)? = nil) throws(ConfigError) -> String {
-    func failure(_ reason: String) -> ConfigError {
-        let message = "Cannot open configuration file/directory \(path) : \(reason)"
-        guard let includedAt else { return ConfigError(file: path, line: 0, keyword: "", message: message) }
-        return ConfigError(file: includedAt.file, line: includedAt.line, keyword: "include", message: message)
-    }
-    var info = stat()
-    guard stat(path, &info) == 0 else { throw failure(String(cString: strerror(errno))) }
-    if info.st_mode & S_IFMT == S_IFDIR { throw failure("is a directory (name a file, or include DIR/*.conf from one)") }
-    guard let data = FileManager.default.contents(atPath: path) else { throw failure(String(cString: strerror(errno == 0 ? EACCES : errno))) }
-    guard let text = String(data: data, encoding: .utf8) else { throw failure("not UTF-8 text") }
-    return text
 }
 
 /// `HOST:PORT`, `:PORT`, `*:PORT`, `[V6]:PORT`. Returns nil when the port is missing or invalid.
