@@ -21,6 +21,11 @@ public struct ACLCriterion: Sendable {
     public var regexes: [PCRE2Regex]
     /// `TRUE`/`FALSE`: a constant, used by predefined ACLs.
     public var constant: Bool?
+    /// `src 10.0.0.0/8 …` (pending): addresses and networks the client address is matched
+    /// against, instead of `patterns`.
+    public var networks: [String]? = nil
+    /// `gt`/`ge`/`lt`/`le`/`eq` of an integer fetch such as `src_conn_cur` (pending).
+    public var integerOperator: String? = nil
 }
 
 /// `if`/`unless` followed by ACL terms: terms side by side are ANDed, `||` or `or` separates

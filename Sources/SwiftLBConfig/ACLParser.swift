@@ -1,3 +1,4 @@
+import Foundation
 import SwiftLBRegex
 
 /// Parses `acl` lines and `if|unless` conditions. Kept apart from the section parser because
@@ -15,7 +16,33 @@ struct ACLParser {
         "url_sub": (.url, .substring), "url_reg": (.url, .regex),
         "method": (.method, .exact), "query": (.query, .exact),
         "ssl_fc": (.sslFC, .found),
+        "ssl_fc_sni": (.sslFCSNI, .exact), "src": (.src, .exact), "src_conn_cur": (.srcConnCur, .exact),
     ]
+
+    /// Fetches parsed into the model whose evaluation the data path does not have yet.
+    static let pendingFetches: [SampleFetch: String] = [
+        .src: "matching the client address against networks in ACLs",
+        .sslFCSNI: "the SNI name the client sent is not kept per connection yet",
+        .srcConnCur: "connections are not counted per client address yet",
+    ]
+    static let variableStatus = KeywordStatus.pending("variables (set-var, var()) are not implemented yet")
+
+    /// HAProxy fetches SwiftLB does not evaluate: named as such, never "did you mean".
+    static let knownFetches: Set<String> = [
+        "always_false", "always_true", "base", "base_beg", "base_dir", "base_dom", "base_end", "base_len", "base_reg", "base_sub",
+        "be_conn", "be_id", "be_name", "be_sess_rate", "capture.req.hdr", "capture.req.method", "capture.req.uri", "connslots",
+        "cook", "cook_beg", "cook_cnt", "cook_dom", "cook_end", "cook_len", "cook_reg", "cook_sub", "dst", "dst_conn", "dst_port",
+        "fe_conn", "fe_id", "fe_name", "hdr_cnt", "hdr_dom", "hdr_ip", "hdr_len", "hdr_val", "http_auth", "http_auth_group",
+        "http_first_req", "method", "nbproc", "nbsrv", "path_dir", "path_dom", "path_len", "queue", "rand", "req.body", "req.cook",
+        "req.fhdr", "req.hdr_cnt", "req.hdr_ip", "req.len", "req.payload", "req.proto_http", "req.ssl_hello_type", "req.ssl_sni",
+        "req.ssl_ver", "req_ssl_sni", "req_ssl_ver", "req_ssl_hello_type", "req.ver", "req_ver", "req.rdp_cookie", "ssl_fc_cipher", "res.hdr", "res.cook", "res.len", "scheme", "sc_conn_cur", "sc0_conn_cur",
+        "sc1_conn_cur", "sc2_conn_cur", "sc_http_req_rate", "sc0_http_req_rate", "sc1_http_req_rate", "sc2_http_req_rate",
+        "shdr", "src_port", "src_http_req_rate", "src_conn_rate", "src_get_gpc0", "src_inc_gpc0", "src_http_err_rate",
+        "srv_conn", "srv_id", "srv_is_up", "ssl_c_used", "ssl_c_verify", "ssl_c_s_dn", "ssl_c_sha1", "ssl_fc_alpn",
+        "ssl_fc_has_crt", "ssl_fc_has_sni", "ssl_fc_protocol", "status", "stopping", "url_ip", "url_param", "url_port",
+        "urlp", "urlp_val", "var", "wait_end",
+    ]
+    private static let integerOperators: Set<String> = ["eq", "ge", "gt", "le", "lt"]
     static var fetchNames: [String] {
         Array(plainFetches.keys).sorted() + Array(headerFetches.keys).filter { $0 != "hdr_cnt" }.map { "\($0)(name)" }.sorted()
     }
@@ -28,7 +55,12 @@ struct ACLParser {
         if let open = fetchWord.firstIndex(of: "("), fetchWord.hasSuffix(")") {
             let name = String(fetchWord[..<open])
             let arg = String(fetchWord[fetchWord.index(after: open)..<fetchWord.index(before: fetchWord.endIndex)])
+            if name == "var" {
+                guard !arg.isEmpty else { throw ParseFailure("'var' needs a variable name, as in var(txn.name)") }
+                return try rest(of: words, fetch: .variable(arg), method: .exact, fetchWord: fetchWord)
+            }
             guard let m = headerFetches[name], name != "hdr_cnt" else {
+                if knownFetches.contains(name) { throw ParseFailure("fetch '\(name)' is not supported by SwiftLB") }
                 throw ParseFailure("unknown fetch method '\(fetchWord)'\(suggestion(name))")
             }
             guard !arg.isEmpty else { throw ParseFailure("'\(name)' needs a header name, as in \(name)(host)") }
@@ -37,9 +69,18 @@ struct ACLParser {
         } else if let (f, m) = plainFetches[fetchWord] {
             fetch = f
             method = m
+        } else if knownFetches.contains(fetchWord) {
+            throw ParseFailure("fetch '\(fetchWord)' is not supported by SwiftLB")
         } else {
             throw ParseFailure("unknown fetch method '\(fetchWord)'\(suggestion(fetchWord))")
         }
+        return try rest(of: words, fetch: fetch, method: method, fetchWord: fetchWord)
+    }
+
+    /// The flags and patterns after the fetch.
+    private static func rest(of words: ArraySlice<String>, fetch: SampleFetch, method: ACLCriterion.MatchMethod,
+                             fetchWord: String) throws(ParseFailure) -> ACLCriterion {
+        var method = method
         var caseInsensitive = false
         var rest = words.dropFirst()
         flags: while let flag = rest.first, flag.hasPrefix("-") {
@@ -56,8 +97,24 @@ struct ACLParser {
             default: throw ParseFailure("unsupported ACL flag '\(flag)' (supported: -i, -m, --)")
             }
         }
-        let patterns = Array(rest)
+        var patterns = Array(rest)
         if fetch == .sslFC && !patterns.isEmpty { throw ParseFailure("'ssl_fc' is a boolean and takes no pattern") }
+        if fetch == .src {
+            guard !patterns.isEmpty else { throw ParseFailure("no address or network to match 'src' against") }
+            for p in patterns where !isIPNetwork(p) && !p.hasPrefix("-f") {
+                throw ParseFailure("'\(p)' is not an address or network (10.0.0.0/8, 192.0.2.1, 2001:db8::/32)")
+            }
+            return ACLCriterion(fetch: fetch, method: .exact, caseInsensitive: false, patterns: [], regexes: [], constant: nil, networks: patterns)
+        }
+        if fetch == .srcConnCur {
+            var op = "eq"
+            if let first = patterns.first, integerOperators.contains(first) { op = first; patterns.removeFirst() }
+            guard patterns.count >= 1, patterns.allSatisfy({ Int($0) != nil }) else {
+                throw ParseFailure("'src_conn_cur' compares a number: 'src_conn_cur gt 10'")
+            }
+            return ACLCriterion(fetch: fetch, method: .exact, caseInsensitive: false, patterns: patterns.map { Array($0.utf8) },
+                                regexes: [], constant: nil, integerOperator: op)
+        }
         if patterns.isEmpty && method != .found {
             throw ParseFailure("no pattern to match '\(fetchWord)' against")
         }
@@ -79,11 +136,22 @@ struct ACLParser {
         return didYouMean(word, in: all)
     }
 
-    /// ACLs every proxy knows without declaring them.
-    static let predefined: [String: ACL] = [
-        "TRUE": ACL(name: "TRUE", criteria: [ACLCriterion(fetch: .method, method: .found, caseInsensitive: false, patterns: [], regexes: [], constant: true)]),
-        "FALSE": ACL(name: "FALSE", criteria: [ACLCriterion(fetch: .method, method: .found, caseInsensitive: false, patterns: [], regexes: [], constant: false)]),
-    ]
+    /// ACLs every proxy knows without declaring them (HAProxy's predefined ACLs that SwiftLB
+    /// can evaluate; LOCALHOST needs the pending `src` fetch).
+    static let predefined: [String: ACL] = {
+        func constant(_ name: String, _ value: Bool) -> ACL {
+            ACL(name: name, criteria: [ACLCriterion(fetch: .method, method: .found, caseInsensitive: false, patterns: [], regexes: [], constant: value)])
+        }
+        var result = ["TRUE": constant("TRUE", true), "FALSE": constant("FALSE", false), "HTTP": constant("HTTP", true)]
+        for method in ["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "TRACE"] {
+            let patterns = method == "GET" ? ["GET", "HEAD"] : [method]
+            result["METH_\(method)"] = ACL(name: "METH_\(method)", criteria: [ACLCriterion(fetch: .method, method: .exact, caseInsensitive: false,
+                                                                                    patterns: patterns.map { Array($0.utf8) }, regexes: [], constant: nil)])
+        }
+        result["LOCALHOST"] = ACL(name: "LOCALHOST", criteria: [ACLCriterion(fetch: .src, method: .exact, caseInsensitive: false, patterns: [],
+                                                                          regexes: [], constant: nil, networks: ["127.0.0.1/8", "::1"])])
+        return result
+    }()
 
     /// Parses `if|unless TERM…` starting at `words.first`, resolving names in `acls`.
     static func condition(_ words: ArraySlice<String>, acls: [String: ACL]) throws(ParseFailure) -> Condition {
@@ -129,6 +197,20 @@ struct ACLParser {
         rest.removeAll()
         return Condition(inverted: keyword == "unless", alternatives: alternatives)
     }
+}
+
+/// `10.0.0.0/8`, `192.0.2.1`, `2001:db8::/32`, `::1`.
+func isIPNetwork(_ text: String) -> Bool {
+    let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+    guard parts.count <= 2 else { return false }
+    let address = String(parts[0])
+    var v6 = in6_addr()
+    let isV6 = inet_pton(AF_INET6, address, &v6) == 1
+    guard isIPv4(address) || isV6 else { return false }
+    if parts.count == 2 {
+        guard let prefix = Int(parts[1]), (0...(isV6 ? 128 : 32)).contains(prefix) else { return isIPv4(String(parts[1])) }
+    }
+    return true
 }
 
 /// A failure inside one line; the section parser adds file, line and keyword.

@@ -11,12 +11,19 @@ public struct ConfigDuration: Sendable, Equatable, Hashable, CustomStringConvert
 
     /// Parses `500`, `500ms`, `2s`, `1m`, `100us`. Returns nil for anything else.
     public init?(parsing text: String) {
+        self.init(parsing: text, bareNumberUnit: 1_000_000)
+    }
+
+    /// The same, for the places where HAProxy reads a bare number in another unit (cookie
+    /// `maxidle`/`maxlife` take seconds).
+    init?(parsing text: String, bareNumberUnit: Int64) {
         let digits = text.prefix { $0.isASCII && $0.isNumber }
         guard !digits.isEmpty, let value = Int64(digits) else { return nil }
         let unit = text.dropFirst(digits.count)
         let factor: Int64
         switch unit {
-        case "", "ms": factor = 1_000_000
+        case "": factor = bareNumberUnit
+        case "ms": factor = 1_000_000
         case "us": factor = 1_000
         case "s": factor = 1_000_000_000
         case "m": factor = 60 * 1_000_000_000

@@ -7,8 +7,26 @@ public struct Configuration: Sendable {
     public var global: GlobalSettings
     public var frontends: [Frontend]
     public var backends: [String: Backend]
-    /// The `vrrp` section, when this instance shares a floating VIP with a sibling.
-    public var vrrp: VRRPSettings?
+    /// The `vrrp NAME` sections and keepalived `vrrp_instance NAME { … }` blocks, in order.
+    public var vrrpInstances: [VRRPSettings] = []
+    /// The first VIP instance, when this instance shares a floating VIP with a sibling (the
+    /// VRRP runtime acts on one instance).
+    public var vrrp: VRRPSettings? {
+        get { vrrpInstances.first }
+        set {
+            if let newValue {
+                if vrrpInstances.isEmpty { vrrpInstances = [newValue] } else { vrrpInstances[0] = newValue }
+            } else {
+                vrrpInstances = []
+            }
+        }
+    }
+    /// keepalived `vrrp_script` blocks, by name (pending).
+    public var vrrpScripts: [String: VRRPScript] = [:]
+    /// `http-errors NAME` sections: status → file (pending).
+    public var httpErrors: [String: [Int: String]] = [:]
+    /// keepalived's `global_defs { router_id … }`.
+    public var routerID: String?
     /// Things that parse but probably are not what the operator meant (`swiftlb check` prints them).
     public var warnings: [ConfigError] = []
 
@@ -34,10 +52,53 @@ public struct GlobalSettings: Sendable, Equatable {
     public var hardStopAfter: ConfigDuration = .seconds(30)
     /// `stats socket PATH [mode OCTAL] [level user|operator|admin]`: the control socket.
     public var statsSocket: StatsSocket?
+    /// `log TARGET …` lines of `global` beyond stdout/stderr (pending: syslog).
+    public var logServers: [LogServer] = []
     /// `ssl-default-bind-ciphers`, `-ciphersuites`, `-options`: defaults of every `bind … ssl`.
     public var defaultBindTLS = BindTLS()
     /// `tune.ssl.cachesize 0` turns the server-side session cache off.
     public var sslSessionCache = true
+
+    // Process keywords (see ProcessModel.swift and Sources/swiftlb for what acts on them).
+
+    /// `daemon`: `swiftlb run` detaches once it serves (ignored under systemd's notify mode).
+    public var daemon = false
+    /// `user`/`uid`: the user to become after binding ports and opening the VIP sockets.
+    public var uid: UInt32?
+    /// `group`/`gid` (default: the primary group of `user`).
+    public var gid: UInt32?
+    /// `chroot DIR`: entered after certificates, keys and sockets are open.
+    public var chroot: String?
+    /// `cpu-map`: event-loop threads pinned to CPUs.
+    public var cpuMap: [CPUMapping] = []
+    /// `ca-base`/`crt-base`: prefixes of relative `ca-file`/`crt` paths (applied while parsing).
+    public var caBase: String?
+    public var crtBase: String?
+    /// `tune.ssl.default-dh-param N`: the least DHE group size in bits.
+    public var sslDefaultDHParam: Int?
+    /// `tune.bufsize N` (bytes): HAProxy's buffer size, the bound of a request head.
+    public var tuneBufsize: Int?
+    /// `tune.http.maxhdr N`: header lines per message.
+    public var tuneHTTPMaxHeaders: Int?
+    /// `tune.maxaccept N`: connections accepted per listener wake-up.
+    public var tuneMaxAccept: Int?
+    /// `spread-checks N`: ±N% random jitter on each check interval (0–50).
+    public var spreadChecks: Int?
+    /// `ssl-server-verify none|required`: the default of `verify` for `ssl` servers (nil:
+    /// none, SwiftLB's default; HAProxy's is required).
+    public var sslServerVerify: Bool?
+    /// `description`, `node` (pending: the stats page shows them).
+    public var description: String?
+    public var node: String?
+    /// `server-state-file FILE` (pending).
+    public var serverStateFile: String?
+    /// `ulimit-n N`: the descriptor limit to set at start.
+    public var ulimitN: Int?
+    /// `stats timeout T`: an idle control-socket connection is closed after T.
+    public var statsTimeout: ConfigDuration?
+    /// The line of each `global` keyword, so that what fails at start (a chroot, a user)
+    /// is reported at its line.
+    public var keywordLines: [String: Int] = [:]
     public init() {}
 }
 
@@ -52,6 +113,9 @@ public struct StatsSocket: Sendable, Equatable {
     public var path: String
     public var mode: UInt16 = 0o600
     public var level: Level = .admin
+    /// `expose-fd listeners`: haproxy hands its listening sockets to the next process over
+    /// this socket for a seamless reload; SwiftLB reloads in-process and keeps them.
+    public var exposeFDListeners = false
     public init(path: String) { self.path = path }
 }
 
@@ -67,6 +131,10 @@ public struct Timeouts: Sendable, Equatable {
     public var check: ConfigDuration?
     /// How long a request may wait for a server slot when every server is at its `maxconn`.
     public var queue: ConfigDuration?
+    /// WebSocket and TCP tunnels (pending), half-closed client and server sides (pending).
+    public var tunnel: ConfigDuration?
+    public var clientFin: ConfigDuration?
+    public var serverFin: ConfigDuration?
     public init() {}
 }
 
@@ -77,6 +145,15 @@ public struct BindAddress: Sendable, Equatable {
     public var line: Int
     /// `ssl crt …`: TLS termination on this address.
     public var tls: BindTLS? = nil
+    /// `name NAME` (pending): the listener's name in stats and logs.
+    public var name: String?
+    /// `accept-proxy` (pending): a PROXY protocol header comes first on each connection.
+    public var acceptProxy = false
+    /// `proto NAME` (pending): the multiplexer to use (h1, h2).
+    public var proto: String?
+    /// `fd@N`, `"fd@${VAR}"` or `unix@PATH` / `/PATH` (pending): an inherited descriptor or a
+    /// unix socket instead of host:port (host is "" and port 0 then).
+    public var socket: BindSocket?
     public init(host: String, port: Int, line: Int, tls: BindTLS? = nil) {
         self.host = host
         self.port = port
@@ -94,12 +171,27 @@ public struct BindTLS: Sendable, Equatable {
     public var ciphers: String?
     public var ciphersuites: String?
     public var noTickets = false
+    /// `ca-file FILE` and `verify none|optional|required` (pending): client certificates.
+    public var caFile: String?
+    public var verify: String?
     public init() {}
 }
 
-/// `option forwardfor [header NAME]`.
+/// A listener that is not an IP address and port.
+public enum BindSocket: Sendable, Equatable {
+    /// `fd@N`: a listening socket inherited from the parent (systemd, VTest).
+    case inherited(fd: Int32)
+    /// `unix@PATH` or a path: a unix stream socket.
+    case unix(path: String)
+}
+
+/// `option forwardfor [except NET] [header NAME] [if-none]`.
 public struct ForwardFor: Sendable, Equatable {
     public var header: String = "X-Forwarded-For"
+    /// `except NET` (pending): clients from this network get no header.
+    public var except: String?
+    /// `if-none` (pending): only when the request has none.
+    public var ifNone = false
 }
 
 /// Settings a `defaults` section hands down to the proxies that follow it, and that a
@@ -122,7 +214,56 @@ public struct ProxyOptions: Sendable {
     public var redispatch = false
     /// `retry-on`: which failures of an idempotent, bodiless request are retried elsewhere.
     public var retryOn: Set<RetryCondition> = [.connFailure]
+    /// `mode http|tcp` (tcp is pending).
+    public var mode: ProxyMode = .http
+    /// `option http-keep-alive|http-server-close|httpclose` (the last two are pending).
+    public var httpConnectionMode: HTTPConnectionMode = .keepAlive
+    /// `option tcplog` (pending).
+    public var tcpLog = false
+    /// `option log-health-checks`, `option logasap`, `option log-separate-errors`,
+    /// `option dontlog-normal` (pending).
+    public var logHealthChecks = false
+    public var logASAP = false
+    public var logSeparateErrors = false
+    public var dontLogNormal = false
+    /// `log-format`, `log-format-sd` as written (pending).
+    public var logFormat: String?
+    public var logFormatSD: String?
+    /// `log TARGET …` lines of this proxy (pending); `log global` sets `logGlobal`.
+    public var logTargets: [LogServer] = []
+    public var logGlobal = false
+    /// `errorfile CODE FILE` (pending).
+    public var errorFiles: [Int: String] = [:]
+    /// `errorfiles NAME [CODE…]`: pages of an `http-errors` section (pending).
+    public var errorFilesSections: [ErrorFilesReference] = []
+    /// `monitor-uri PATH` (pending): answered 200 by SwiftLB itself.
+    public var monitorURI: String?
+    /// `option pgsql-check user NAME` (pending).
+    public var pgsqlCheckUser: String?
+    /// `fullconn N` (pending).
+    public var fullconn: Int?
+    /// `tcp-request inspect-delay T` (pending).
+    public var tcpInspectDelay: ConfigDuration?
+    /// `option tcpka`, `clitcpka`, `srvtcpka` (pending): TCP keep-alive probes on client
+    /// and/or server sockets.
+    public var clientTCPKeepAlive = false
+    public var serverTCPKeepAlive = false
+    /// `option mysql-check [user NAME]` (pending).
+    public var mysqlCheckUser: String?
+    /// `stats …` (pending): the stats page this proxy serves (a `defaults` one is inherited).
+    public var stats: StatsPage?
+    /// `timeout tunnel|client-fin|server-fin` live in `timeouts` (pending).
     public init() {}
+}
+
+public enum ProxyMode: String, Sendable, Equatable { case http, tcp }
+
+/// `errorfiles NAME [CODE…]`.
+public struct ErrorFilesReference: Sendable, Equatable {
+    public var section: String
+    /// Empty: every code the section has.
+    public var codes: [Int]
+    public var line: Int
 }
 
 public enum RetryCondition: String, Sendable, Hashable, CaseIterable {
@@ -168,8 +309,19 @@ public struct ServerParameters: Sendable, Equatable {
     public var observe: ObserveLayer?
     public var errorLimit = 10
     public var onError: OnError = .failCheck
+    /// `send-proxy` / `send-proxy-v2` (pending): the PROXY protocol header towards the server.
+    public var sendProxy: ProxyProtocolVersion?
+    /// `maxqueue N` (pending).
+    public var maxQueue: Int?
+    /// `on-marked-down shutdown-sessions` (pending): close the sessions of a server that
+    /// goes DOWN.
+    public var shutdownSessionsOnMarkedDown = false
+    /// `on-marked-up shutdown-backup-sessions` (pending).
+    public var shutdownBackupSessionsOnMarkedUp = false
     public init() {}
 }
+
+public enum ProxyProtocolVersion: String, Sendable, Equatable { case v1 = "send-proxy", v2 = "send-proxy-v2" }
 
 /// TLS towards a server.
 public struct ServerTLS: Sendable, Equatable {
@@ -207,6 +359,10 @@ public struct HTTPCheck: Sendable, Equatable {
     public var version = "HTTP/1.0"
     public var headers: [(String, String)] = []
     public var expect: Expectation = .statusRange(200, 399)
+    /// `http-check send body TEXT` (pending).
+    public var body: String?
+    /// `http-check disable-on-404` (pending): a 404 puts the server in drain.
+    public var disableOn404 = false
 
     public enum Expectation: Sendable, Equatable {
         case statusRange(Int, Int)
@@ -217,7 +373,7 @@ public struct HTTPCheck: Sendable, Equatable {
     }
 
     public static func == (a: HTTPCheck, b: HTTPCheck) -> Bool {
-        a.method == b.method && a.uri == b.uri && a.version == b.version && a.expect == b.expect
+        a.method == b.method && a.uri == b.uri && a.version == b.version && a.expect == b.expect && a.body == b.body && a.disableOn404 == b.disableOn404
             && a.headers.map { $0.0 + ":" + $0.1 } == b.headers.map { $0.0 + ":" + $0.1 }
     }
     public init() {}
@@ -272,6 +428,19 @@ public struct Frontend: Sendable {
     public var requestRules: [HeaderRule] = []
     public var responseRules: [HeaderRule] = []
     public var redirects: [RedirectRule] = []
+    /// Every `http-request`/`http-response`/`http-after-response` rule in order (a superset
+    /// of `requestRules`/`responseRules`, with the actions that are pending).
+    public var httpRequestRules: [HTTPRule] = []
+    public var httpResponseRules: [HTTPRule] = []
+    public var httpAfterResponseRules: [HTTPRule] = []
+    /// `tcp-request connection|content …` (pending).
+    public var tcpRequestRules: [TCPRule] = []
+    /// `capture request|response header …` (pending).
+    public var captures: [HeaderCapture] = []
+    /// `monitor fail if|unless COND` (pending): the monitor URI answers 503 while it holds.
+    public var monitorFail: [Condition] = []
+    /// `description TEXT` (pending: shown on the stats page).
+    public var description: String?
 
     public init(name: String, line: Int, options: ProxyOptions) {
         self.name = name
@@ -308,6 +477,17 @@ public struct Backend: Sendable {
     public var servers: [Server] = []
     public var requestRules: [HeaderRule] = []
     public var responseRules: [HeaderRule] = []
+    /// Every HTTP rule of the backend in order (see `Frontend.httpRequestRules`).
+    public var httpRequestRules: [HTTPRule] = []
+    public var httpResponseRules: [HTTPRule] = []
+    public var httpAfterResponseRules: [HTTPRule] = []
+    /// `tcp-request content …` (pending).
+    public var tcpRequestRules: [TCPRule] = []
+    /// `description TEXT` (pending: shown on the stats page).
+    public var description: String?
+    /// `stick-table …` and `stick on …` (pending).
+    public var stickTable: StickTable?
+    public var stickRules: [StickRule] = []
 
     public init(name: String, line: Int, options: ProxyOptions) {
         self.name = name
@@ -322,6 +502,8 @@ public struct Server: Sendable, Equatable {
     public var port: Int
     public var parameters: ServerParameters
     public var line: Int
+    /// `server NAME /path/to/socket` or `unix@PATH` (pending): host is "" and port 0.
+    public var unixPath: String? = nil
     public var weight: Int { parameters.weight }
 }
 
@@ -354,4 +536,10 @@ public enum SampleFetch: Sendable, Equatable, Hashable {
     case header(String)
     /// `ssl_fc`: the client connection is TLS.
     case sslFC
+    /// `ssl_fc_sni` (pending): the SNI name the client sent.
+    case sslFCSNI
+    /// `src_conn_cur` (pending): connections open from the client's address.
+    case srcConnCur
+    /// `var(SCOPE.NAME)` (pending).
+    case variable(String)
 }

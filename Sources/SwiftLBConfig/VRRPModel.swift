@@ -30,6 +30,18 @@ public struct VRRPSettings: Sendable, Equatable {
     public var authKeyFile: String?
     public var authKeyLine: Int = 0
     public var trackBackends: [TrackBackend] = []
+    /// The file that declared the instance, when not the main lb.conf (an `include`).
+    public var file: String?
+    /// keepalived's `state MASTER|BACKUP`: the state to start in (nil: BACKUP).
+    public var initialState: VRRPInitialState?
+    /// `track_script { NAME [weight N] }` (pending): scripts defined by `vrrp_script`.
+    public var trackScripts: [TrackScript] = []
+    /// `track_interface { IF [weight N] }` (pending).
+    public var trackInterfaces: [TrackInterface] = []
+    /// `mcast_src_ip ADDR` (pending): the source of multicast advertisements.
+    public var mcastSourceIP: String?
+    /// No `unicast_peer`: keepalived advertises by multicast to 224.0.0.18 (pending).
+    public var multicast: Bool { unicastPeers.isEmpty }
 
     public init(name: String, line: Int) {
         self.name = name
@@ -61,4 +73,41 @@ public struct TrackBackend: Sendable, Equatable {
         self.weight = weight
         self.line = line
     }
+}
+
+public enum VRRPInitialState: String, Sendable, Equatable {
+    case master = "MASTER", backup = "BACKUP"
+}
+
+/// keepalived's `vrrp_script NAME { script …; interval …; weight …; fall …; rise … }`.
+public struct VRRPScript: Sendable, Equatable {
+    public var name: String
+    public var script: String = ""
+    public var interval: ConfigDuration = .seconds(1)
+    public var timeout: ConfigDuration?
+    /// Added to the priority while the script succeeds (> 0) or fails (< 0); 0: FAULT on failure.
+    public var weight: Int = 0
+    public var fall: Int = 1
+    public var rise: Int = 1
+    public var user: String?
+    public var line: Int
+    public var file: String?
+    public init(name: String, line: Int) {
+        self.name = name
+        self.line = line
+    }
+}
+
+/// `track_script { NAME [weight N] }`: weight overrides the script's own.
+public struct TrackScript: Sendable, Equatable {
+    public var script: String
+    public var weight: Int?
+    public var line: Int
+}
+
+/// `track_interface { IF [weight N] }`.
+public struct TrackInterface: Sendable, Equatable {
+    public var interface: String
+    public var weight: Int
+    public var line: Int
 }

@@ -177,7 +177,7 @@ public final class ProxyServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(AcceptLimiter(limit: limit, processWide: connections))
                 }
             }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 4)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -43,6 +43,7 @@ struct RequestFacts {
         case .dst: return [(destination?.ipAddress ?? "")[...]]
         case .dstPort: return [destination?.port.map(String.init)?[...] ?? ""]
         case .sslFC: return isTLS ? ["1"] : []
+        case .sslFCSNI, .srcConnCur, .variable: return []  // pending fetches: the config gate refuses them
         }
     }
 

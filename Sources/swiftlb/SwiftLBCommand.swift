@@ -10,7 +10,7 @@ import SwiftLBProxy
 /// `swiftlb`: the command line. `check` validates a configuration like `haproxy -c`; `run`
 /// serves it in the foreground until SIGTERM/SIGINT, then stops gracefully.
 @main
-struct SwiftLB: AsyncParsableCommand {
+struct SwiftLB: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftlb",
         abstract: "An HTTP/1.1 load balancer: HAProxy's configuration language, on SwiftNIO.",
@@ -24,20 +24,39 @@ struct ConfigOption: ParsableArguments {
     var config: String = "lb.conf"
 }
 
-/// Loads a configuration and resolves its servers, printing every error on stderr.
+/// haproxy's words (and exit status 2) for a valid file with no frontend and no VIP.
+let noListener = "Configuration file has no error but will not start (no listener) => exit(2)."
+
+extension Configuration {
+    var hasNothingToRun: Bool { frontends.isEmpty && vrrpInstances.isEmpty }
+}
+
+/// Writes one message on stderr in haproxy's shape: `[ALERT]    (pid) : config : …`.
+func report(_ level: ConfigError.Level, _ message: String) {
+    writeStderr(ConfigError.rendered(level, pid: getpid(), message) + "\n")
+}
+
+func report(_ level: ConfigError.Level, _ error: any Error) {
+    report(level, (error as? ConfigError)?.description ?? "\(error)")
+}
+
+/// Loads a configuration and resolves its servers, printing every problem on stderr as
+/// haproxy does (`[WARNING]`/`[ALERT]` lines, then a summary line on failure).
 func load(_ path: String) -> ProxyRuntime? {
     do throws(ConfigErrors) {
         let configuration = try ConfigParser.parse(contentsOf: path)
-        for warning in configuration.warnings { FileHandle.standardError.write(Data("[WARNING] \(warning)\n".utf8)) }
+        for warning in configuration.warnings { report(.warning, warning) }
         let runtime = try ProxyRuntime(configuration: configuration)
         var warnings = runtime.warnings
         if let vrrp = configuration.vrrp {
-            do { _ = try HeartbeatKey.load(vrrp, configFile: path, warnings: &warnings) } catch { throw ConfigErrors([error]) }
+            do { _ = try HeartbeatKey.load(vrrp, configFile: vrrp.file ?? path, warnings: &warnings) } catch { throw ConfigErrors([error]) }
         }
-        for warning in warnings { FileHandle.standardError.write(Data("[WARNING] \(warning)\n".utf8)) }
+        for warning in warnings { report(.warning, warning) }
         return runtime
     } catch {
-        for e in error.errors { FileHandle.standardError.write(Data("[ALERT] \(e)\n".utf8)) }
+        for e in error.errors { report(.alert, e) }
+        if !error.errors.allSatisfy({ $0.line == 0 }) { report(.alert, "Error(s) found in configuration file : \(path)") }
+        report(.alert, "Fatal errors found in configuration.")
         return nil
     }
 }
@@ -47,28 +66,62 @@ struct Check: ParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() throws {
-        guard load(options.config) != nil else { throw ExitCode(1) }
+        guard let runtime = load(options.config) else { throw ExitCode(1) }
+        if runtime.configuration.hasNothingToRun {
+            print(noListener)
+            throw ExitCode(2)
+        }
         print("Configuration file is valid")
     }
 }
 
-struct Run: AsyncParsableCommand {
+struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Serve a configuration in the foreground; SIGTERM or SIGINT stops gracefully.")
     @OptionGroup var options: ConfigOption
 
-    func run() async throws {
+    /// The main thread waits here while the instance runs on the concurrency pool. An async
+    /// main would end the main thread (dispatch_main), leaving a zombie thread-group leader
+    /// that keeps root's ids in /proc and ps after `user` dropped every live thread's.
+    func run() throws {
+        final class Outcome: @unchecked Sendable { var error: (any Error)? }
+        let outcome = Outcome()
+        let done = DispatchSemaphore(value: 0)
+        let command = self
+        Task {
+            do { try await command.serve() } catch { outcome.error = error }
+            done.signal()
+        }
+        done.wait()
+        if let error = outcome.error { throw error }
+    }
+
+    func serve() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         var logger = Logger(label: "swiftlb")
         logger.logLevel = .info
         guard let runtime = load(options.config) else { throw ExitCode(1) }
-        let global = runtime.configuration.global
-        raiseFileDescriptorLimit(logger: logger, maxconn: global.maxconn)
+        let configuration = runtime.configuration
+        if configuration.hasNothingToRun {
+            report(.alert, noListener)
+            throw ExitCode(2)
+        }
+        let global = configuration.global
+        // `daemon`: the parent only relays the detached copy's start and exits with its verdict.
+        if Daemon.isDetachedChild { Daemon.prepareDetach() }
+        if global.daemon && !Daemon.isDetachedChild {
+            if Daemon.underSystemdNotify {
+                report(.notice, "'daemon' ignored: started by systemd in notify mode (NOTIFY_SOCKET is set), as haproxy -Ws does")
+            } else {
+                throw ExitCode(Daemon.spawnAndWait())
+            }
+        }
+        raiseFileDescriptorLimit(logger: logger, maxconn: global.maxconn, ulimitN: global.ulimitN)
         // The pidfile first: a path we must refuse stops the start before anything listens.
         let pidFile: PIDFile?
         do {
             pidFile = try global.pidfile.map { path throws(PIDFile.Failure) in try PIDFile(writingTo: path) }
         } catch {
-            FileHandle.standardError.write(Data("[ALERT] \(runtime.configuration.file): \(error)\n".utf8))
+            report(.alert, "\(configuration.file): \(error)")
             throw ExitCode(1)
         }
         // Removed on every way out (a failed start included), and only if it is still ours.
@@ -86,29 +139,33 @@ struct Run: AsyncParsableCommand {
         }
 
         let server = ProxyServer(runtime: runtime, logger: logger)
-        do {
-            try await server.start()
-        } catch {
-            FileHandle.standardError.write(Data("[ALERT] \(error)\n".utf8))
+        var vrrp: VRRPService?
+        var control: ControlSocket?
+        /// Undoes a partial start and exits 1.
+        func abandon(_ message: String) async throws -> Never {
+            report(.alert, message)
+            await vrrp?.resignAndStop()
+            await control?.stop()
             await server.stop(grace: .zero)
             throw ExitCode(1)
         }
+        do {
+            try await server.start()
+        } catch {
+            try await abandon((error as? ConfigError)?.description ?? "\(error)")
+        }
         // The VIP comes after the listeners: once elected, this node must already serve.
-        var vrrp: VRRPService?
-        if let settings = runtime.configuration.vrrp {
+        if let settings = configuration.vrrp {
             let servers = runtime.serverStates
             let hooks = VRRPService.Hooks(
                 backendUsable: { name in servers.contains { $0.backend == name && $0.acceptsNewClients } },
                 proxyLoops: Array(server.eventLoopGroup.makeIterator()))
             do {
-                vrrp = try await VRRPService.start(settings, configFile: runtime.configuration.file, hooks: hooks, logger: logger)
+                vrrp = try await VRRPService.start(settings, configFile: settings.file ?? configuration.file, hooks: hooks, logger: logger)
             } catch {
-                FileHandle.standardError.write(Data("[ALERT] \(error)\n".utf8))
-                await server.stop(grace: .zero)
-                throw ExitCode(1)
+                try await abandon("\(error)")
             }
         }
-        var control: ControlSocket?
         if let settings = global.statsSocket {
             do {
                 var status: (@Sendable () -> String)?
@@ -116,18 +173,33 @@ struct Run: AsyncParsableCommand {
                 control = try await ControlSocket.start(settings, servers: runtime.serverStates, group: server.eventLoopGroup, logger: logger,
                                                         rotateTicketKeys: { runtime.rotateTicketKeys() }, vrrpStatus: status)
             } catch {
-                FileHandle.standardError.write(Data("[ALERT] stats socket \(settings.path): \(error)\n".utf8))
-                await vrrp?.resignAndStop()
-                await server.stop(grace: .zero)
-                throw ExitCode(1)
+                try await abandon("stats socket \(settings.path): \(error)")
             }
         }
+        // Everything is open: pin the loops, then enter the chroot and give up root.
+        func place(_ keyword: String) -> String {
+            global.keywordLines[keyword].map { "parsing [\(configuration.file):\($0)] : '\(keyword)' : " } ?? ""
+        }
+        let pinning = await CPUAffinity.apply(global, loops: Array(server.eventLoopGroup.makeIterator()))
+        if !pinning.isEmpty { try await abandon(place("cpu-map") + "cannot pin event loops: " + pinning.joined(separator: "; ")) }
+        // /proc stays readable through a descriptor opened before the chroot hides it.
+        guard let tasks = ProcTasks() else { try await abandon("cannot open /proc/self/task: \(String(cString: strerror(errno)))") }
+        if let dir = global.chroot, let failure = enterChroot(dir) { try await abandon(place("chroot") + failure) }
+        let drop = PrivilegeDrop(uid: global.uid, gid: global.gid, tasks: tasks,
+                                 keep: configuration.vrrpInstances.isEmpty ? [] : [LinuxCalls.CAP_NET_ADMIN, LinuxCalls.CAP_NET_RAW])
+        do {
+            try drop.apply()
+        } catch {
+            try await abandon(place(global.keywordLines["user"] != nil ? "user" : "uid") + "privilege drop failed: \(error)")
+        }
         logger.info("swiftlb \(SwiftLB.configuration.version) started, pid \(getpid())")
+        if Daemon.isDetachedChild { Daemon.reportReadyAndDetach() }
 
         for await sig in signals {
             if sig == SIGHUP {
                 // Certificates only: new connections get the new ones, established ones keep
                 // theirs; a broken file keeps every listener on its current certificates.
+                // Inside a chroot the paths are read there.
                 let (errors, warnings) = runtime.reloadCertificates()
                 for w in warnings { logger.warning("\(w)") }
                 if errors.isEmpty {
@@ -194,11 +266,19 @@ struct Ctl: ParsableCommand {
 }
 
 /// Each proxied connection holds two descriptors (client and server side) plus pooled idle
-/// ones. Like HAProxy, raise the soft limit to the hard one instead of failing at 1024.
-func raiseFileDescriptorLimit(logger: Logger, maxconn: Int) {
+/// ones. Like HAProxy, raise the soft limit to the hard one instead of failing at 1024;
+/// `ulimit-n N` sets both to N (raising the hard limit needs root).
+func raiseFileDescriptorLimit(logger: Logger, maxconn: Int, ulimitN: Int?) {
     var limit = rlimit()
     guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
-    if limit.rlim_cur < limit.rlim_max {
+    if let n = ulimitN {
+        var wanted = rlimit(rlim_cur: rlim_t(n), rlim_max: max(rlim_t(n), limit.rlim_max))
+        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &wanted) == 0 {
+            limit = wanted
+        } else {
+            report(.warning, "ulimit-n \(n): cannot set the descriptor limit (\(String(cString: strerror(errno)))); it stays \(limit.rlim_cur)")
+        }
+    } else if limit.rlim_cur < limit.rlim_max {
         limit.rlim_cur = limit.rlim_max
         _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
     }

@@ -16,7 +16,7 @@ final class ParserErrorTests: XCTestCase {
             XCTAssertEqual(e.line, line, "\(e)", file: file, line: at)
             XCTAssertEqual(e.keyword, keyword, "\(e)", file: file, line: at)
             XCTAssertTrue(e.message.contains(message), "'\(e.message)' lacks '\(message)'", file: file, line: at)
-            XCTAssertTrue(e.description.hasPrefix("lb.conf:\(line): '\(keyword)': "), e.description, file: file, line: at)
+            XCTAssertTrue(e.description.hasPrefix("parsing [lb.conf:\(line)] : '\(keyword)' : "), e.description, file: file, line: at)
         }
     }
 
@@ -33,20 +33,44 @@ final class ParserErrorTests: XCTestCase {
         expectError("frontend fe\n    bind :80\n    acl a path_bgn /x\n", line: 3, keyword: "acl", "did you mean 'path_beg'?")
     }
 
+    /// Keywords HAProxy knows but SwiftLB refuses are named as such, with no misleading
+    /// suggestion of a keyword that means something else.
+    func testKnownKeywordsAreRefusedWithoutMisleadingSuggestions() {
+        let head = "frontend f\n    bind :80\n"
+        for (text, keyword) in [("    option dontlog-normal\n", "option"), ("    unique-id-format %{+X}o\n", "unique-id-format"),
+                                ("    tcp-request inspect-delay 5s\n", "tcp-request")] {
+            do {
+                _ = try ConfigParser.parse(text: head + text, file: "lb.conf")
+                XCTFail("accepted: \(text)")
+            } catch {
+                let e = error.errors[0]
+                XCTAssertEqual(e.keyword, keyword)
+                XCTAssertTrue(e.message.contains("supported by SwiftLB"), e.message)
+                XCTAssertFalse(e.message.contains("did you mean"), e.message)
+            }
+        }
+        expectError(head + "    acl sni ssl_fc_sni x\n", line: 3, keyword: "acl", "the 'ssl_fc_sni' fetch is not yet supported by SwiftLB")
+        expectError(head + "    acl sni ssl_fc_snx x\n", line: 3, keyword: "acl", "unknown fetch method 'ssl_fc_snx'")
+        expectError(head + "    acl d hdr_dom(host) example.com\n", line: 3, keyword: "acl", "fetch 'hdr_dom' is not supported by SwiftLB")
+        expectError(head + "    frobnicate\n", line: 3, keyword: "frobnicate", "unknown keyword in 'frontend' section")
+    }
+
     private let vrrp = "vrrp vip\n    interface veth0\n    virtual_router_id 51\n    virtual_ipaddress 192.168.122.10/24\n    unicast_peer 192.168.122.12\n"
 
     func testVRRPMistakesNameTheirLine() {
         expectError(vrrp, line: 1, keyword: "auth_key_file", "no heartbeat key")
         expectError(vrrp + "    auth none\n    auth md5\n", line: 7, keyword: "auth", "only 'auth none'")
-        expectError(vrrp + "    auth none\n    priority 255\n", line: 7, keyword: "priority", "1...254")
+        expectError(vrrp + "    auth none\n    priority 255\n", line: 7, keyword: "priority", "from 1 to 254")
         expectError(vrrp + "    auth none\n    advert_int 5ms\n", line: 7, keyword: "advert_int", "from 10ms to 40s")
-        expectError(vrrp + "    auth none\n    virtual_ipaddress 192.168.122.300/24\n", line: 7, keyword: "virtual_ipaddress", "not an IPv4 address with a prefix")
+        expectError(vrrp + "    auth none\n    virtual_ipaddress 192.168.122.300/24\n", line: 7, keyword: "virtual_ipaddress", "'192.168.122.300/24' is not an IPv4 address")
         expectError(vrrp + "    auth none\n    unicast_peer fe80::1\n", line: 7, keyword: "unicast_peer", "not an IPv4 address")
-        expectError(vrrp + "    auth none\n    state MASTER\n", line: 7, keyword: "state", "priorities elect the master")
+        expectError(vrrp + "    auth none\n    state LEADER\n", line: 7, keyword: "state", "expects MASTER or BACKUP")
         expectError(vrrp + "    auth none\n    advert_intt 1\n", line: 7, keyword: "advert_intt", "did you mean 'advert_int'?")
         expectError(vrrp + "    auth none\n    track_backend nodez\n", line: 7, keyword: "track_backend", "no backend named 'nodez'")
-        expectError(vrrp + "    auth none\nvrrp other\n", line: 7, keyword: "vrrp", "only one vrrp section")
-        expectError("vrrp_instance VI_1\n", line: 1, keyword: "vrrp_instance", "as a 'vrrp NAME' section")
+        expectError(vrrp + "    auth none\n" + vrrp.replacingOccurrences(of: "vrrp vip", with: "vrrp other") + "    auth none\n", line: 7, keyword: "vrrp",
+                    "a second VIP instance ('other'; the first is 'vip' at line 1) is not yet supported by SwiftLB: the VIP runtime runs one instance per process")
+        expectError("vrrp_instance VI_1\n", line: 1, keyword: "{", "a keepalived block opener without '{'")
+        expectError("vrrp_instance VI_1\nglobal\n    maxconn 10\n", line: 1, keyword: "{", "'vrrp_instance VI_1' opens a keepalived block: '{' expected")
         expectError("vrrp vip\n    virtual_router_id 51\n    virtual_ipaddress 192.168.122.10/24\n    unicast_peer 192.168.122.12\n    auth none\n",
                     line: 1, keyword: "interface", "missing 'interface IF'")
     }
@@ -69,16 +93,14 @@ final class ParserErrorTests: XCTestCase {
         expectError(fe + "    cookie S insert maxidle 10ms\n", line: 6, keyword: "cookie", "'maxidle' expects a time of at least 1s")
         expectError(fe + "    cookie S rewrite maxlife 1h\n", line: 6, keyword: "cookie", "only apply to 'insert'")
         expectError(fe + "    balance uri\n", line: 6, keyword: "balance", "algorithm 'uri': not implemented")
-        expectError(fe + "    timeout tunnel 1h\n", line: 6, keyword: "timeout", "WebSocket tunnels are not implemented yet")
+        expectError(fe + "    timeout tunnel 1h\n", line: 6, keyword: "timeout", "'timeout tunnel' is not yet supported by SwiftLB: WebSocket and TCP tunnels are not implemented yet")
         expectError(fe + "    server t 127.0.0.1:81 ssl verify required\n", line: 6, keyword: "server", "'verify required' needs 'ca-file FILE'")
         expectError(fe + "    server t 127.0.0.1:81 ssl verify maybe\n", line: 6, keyword: "server", "'verify' expects none or required")
         expectError(fe + "    server t 127.0.0.1:81 ssl sni req.hdr(host)\n", line: 6, keyword: "server", "expressions are not supported")
-        expectError("global\n    daemon\n", line: 2, keyword: "daemon", "foreground")
-        expectError(fe + "    mode tcp\n", line: 6, keyword: "mode", "mode tcp is not supported yet")
+        expectError(fe + "    mode tcp\n", line: 6, keyword: "mode", "'mode tcp' is not yet supported by SwiftLB: TCP proxying")
     }
 
     func testKeywordsInTheWrongSection() {
-        expectError("backend b\n    bind :80\n", line: 2, keyword: "bind", "not allowed in a 'backend' section")
         expectError("frontend f\n    bind :80\n    server s 1.2.3.4:80\n", line: 3, keyword: "server", "not allowed in a 'frontend' section")
         expectError("defaults\n    use_backend b if TRUE\n", line: 2, keyword: "use_backend", "not allowed in a 'defaults' section")
         expectError("    bind :80\n", line: 1, keyword: "bind", "outside of any section")
@@ -89,15 +111,15 @@ final class ParserErrorTests: XCTestCase {
         expectError("frontend f\n    bind :443 crt x.pem\n", line: 2, keyword: "bind", "TLS parameters without 'ssl'")
         expectError("frontend f\n    bind :443 ssl crt\n", line: 2, keyword: "bind", "'crt' expects a value")
         expectError("frontend f\n    bind :443 ssl crt x.pem ssl-min-ver TLSv1.1\n", line: 2, keyword: "bind", "TLSv1.2 or TLSv1.3")
-        expectError("frontend f\n    bind :443 ssl crt x.pem verify required\n", line: 2, keyword: "bind", "client certificates are not supported")
+        expectError("frontend f\n    bind :443 ssl crt x.pem verify required\n", line: 2, keyword: "bind", "bind parameter 'verify' is not yet supported by SwiftLB: client certificates are not requested or verified yet")
         expectError("frontend f\n    bind :443 ssl crt x.pem alpm h2\n", line: 2, keyword: "bind", "did you mean 'alpn'?")
         expectError("frontend f\n    bind :80\n    redirect prefix /x\n", line: 3, keyword: "redirect", "prefix is not supported")
         expectError("frontend f\n    bind :80\n    redirect scheme ftp\n", line: 3, keyword: "redirect", "scheme must be http or https")
         expectError("frontend f\n    bind :80\n    redirect scheme https code 200\n", line: 3, keyword: "redirect", "'code' must be 301")
         expectError("frontend f\n    bind :80\n    acl x ssl_fc 1\n", line: 3, keyword: "acl", "'ssl_fc' is a boolean")
-        expectError("frontend f\n    bind :80\n    http-response deny\n", line: 3, keyword: "http-response", "unsupported http-response action 'deny'")
+        expectError("frontend f\n    bind :80\n    http-response deny\n", line: 3, keyword: "http-response", "'http-response deny' is not yet supported by SwiftLB")
         expectError("backend b\n    redirect scheme https\n", line: 2, keyword: "redirect", "not allowed in a 'backend' section")
-        expectError("global\n    ssl-default-bind-options force-tlsv12\n", line: 2, keyword: "ssl-default-bind-options", "unsupported option 'force-tlsv12'")
+        expectError("global\n    ssl-default-bind-options force-tlsv12\n", line: 2, keyword: "ssl-default-bind-options", "unknown ssl-default-bind-options option 'force-tlsv12'")
     }
 
     func testHealthCheckAndCookieErrors() {
@@ -121,12 +143,12 @@ final class ParserErrorTests: XCTestCase {
 
     func testBadValues() {
         expectError("global\n    maxconn -1\n", line: 2, keyword: "maxconn", "positive number")
-        expectError("global\n    stats enable\n", line: 2, keyword: "stats", "only 'stats socket PATH")
+        expectError("global\n    stats enable\n", line: 2, keyword: "stats", "is not allowed in a 'global' section")
         expectError("global\n    stats socket /x mode 999\n", line: 2, keyword: "stats", "'mode' expects an octal mode")
         expectError("global\n    stats socket /x level root\n", line: 2, keyword: "stats", "'level' expects user, operator or admin")
-        expectError("global\n    stats socket /x expose-fd listeners\n", line: 2, keyword: "stats", "unsupported stats socket parameter 'expose-fd'")
+        expectError("global\n    stats socket /x exposefd listeners\n", line: 2, keyword: "stats", "unknown stats socket parameter 'exposefd' (did you mean 'expose-fd'?)")
         expectError("global\n    nbthread 1000\n", line: 2, keyword: "nbthread", "at most 64")
-        expectError("global\n    log 127.0.0.1:514 local0\n", line: 2, keyword: "log", "only 'log stdout'")
+        expectError("global\n    log 127.0.0.1:514 local0\n", line: 2, keyword: "log", "'log 127.0.0.1:514' is not yet supported by SwiftLB: access-log lines go to stdout or stderr")
         expectError(fe + "    timeout server 5q\n", line: 6, keyword: "timeout", "invalid time '5q'")
         expectError(fe + "    server t 127.0.0.1 \n", line: 6, keyword: "server", "invalid address '127.0.0.1'")
         expectError(fe + "    server t 127.0.0.1:70000\n", line: 6, keyword: "server", "invalid address")
@@ -135,9 +157,9 @@ final class ParserErrorTests: XCTestCase {
         expectError(fe + "    retries many\n", line: 6, keyword: "retries", "0 to 100")
         expectError("frontend f\n    bind nowhere\n", line: 2, keyword: "bind", "invalid address 'nowhere'")
         expectError("frontend f\n    bind :80\n    mode ftp\n", line: 3, keyword: "mode", "unknown mode 'ftp'")
-        expectError(fe + "    log 10.0.0.1\n", line: 6, keyword: "log", "only 'log global'")
-        expectError("frontend f\n    bind :80\n    option forwardfor except 10.0.0.0/8\n", line: 3, keyword: "option", "only 'header NAME'")
-        expectError("frontend f\n    bind :80\n    option httplog clf\n", line: 3, keyword: "option", "takes no argument")
+        expectError(fe + "    log 10.0.0.1\n", line: 6, keyword: "log", "a syslog target needs a facility, e.g. 'log 10.0.0.1 local0'")
+        expectError("frontend f\n    bind :80\n    option forwardfor except 10.0.0.0/8\n", line: 3, keyword: "option", "option forwardfor parameter 'except' is not yet supported by SwiftLB")
+        expectError("frontend f\n    bind :80\n    option httplog clf\n", line: 3, keyword: "option", "'option httplog clf' is not yet supported by SwiftLB")
         expectError(fe + "    default-server weight x\n", line: 6, keyword: "default-server", "'weight' expects")
     }
 
@@ -159,13 +181,15 @@ final class ParserErrorTests: XCTestCase {
         expectError(head + "    http-request set-header X\n" + tail, line: 4, keyword: "http-request", "expects NAME VALUE")
         expectError(head + "    http-request set-header Bad:Name x\n" + tail, line: 4, keyword: "http-request", "invalid header name 'Bad:Name'")
         expectError(head + "    http-request set-header X \"a\u{01}b\"\n" + tail, line: 4, keyword: "http-request", "control characters")
-        expectError(head + "    http-request deny\n" + tail, line: 4, keyword: "http-request", "unsupported http-request action 'deny'")
+        expectError(head + "    http-request deny\n" + tail, line: 4, keyword: "http-request", "'http-request deny' is not yet supported by SwiftLB: the data path does not answer deny/allow rules yet")
     }
 
-    func testCrossSectionErrors() {
+    func testCrossSectionErrors() throws {
         expectError("frontend f\n    bind :80\n    default_backend nodes\nbackend node\n    server s 127.0.0.1:1\n",
                     line: 3, keyword: "default_backend", "no backend named 'nodes' (did you mean 'node'?)")
-        expectError("frontend f\n    default_backend b\nbackend b\n", line: 1, keyword: "frontend", "has no 'bind' line")
+        XCTAssertTrue(try ConfigParser.parse(text: "frontend f\n    default_backend b\nbackend b\n", file: "lb.conf").warnings
+            .contains { $0.line == 1 && $0.message == "frontend 'f' has no 'bind' directive. Please declare it as a backend if this was intended." },
+                      "HAProxy's warning, not an error")
         expectError("frontend f\n    bind :80\nfrontend g\n    bind :80\n", line: 4, keyword: "bind", ":80 is already bound by frontend 'f'")
         expectError("backend b\nbackend b\n", line: 2, keyword: "backend", "a backend named 'b' already exists (line 1)")
         expectError("frontend f\n    bind :80\nfrontend f\n", line: 3, keyword: "frontend", "a frontend named 'f' already exists")
@@ -175,18 +199,31 @@ final class ParserErrorTests: XCTestCase {
 
     func testAllErrorsOfAFileAreReportedAtOnce() {
         do {
-            _ = try ConfigParser.parse(text: "global\n    maxcon 1\n    nbthred 2\nfrontend f\n    bind :80\n    balance roundrobin\n", file: "x.conf")
+            _ = try ConfigParser.parse(text: "global\n    maxcon 1\n    nbthred 2\nfrontend f\n    bind :80\n    balanse roundrobin\n", file: "x.conf")
             XCTFail("expected errors")
         } catch {
             XCTAssertEqual(error.errors.map(\.line), [2, 3, 6])
         }
     }
 
-    func testUnreadableFile() {
+    func testAMissingOrUnreadableFileIsNamedAsSuch() {
         XCTAssertThrowsError(try ConfigParser.parse(contentsOf: "/nonexistent/lb.conf")) { error in
             let e = (error as! ConfigErrors).errors[0]
             XCTAssertEqual(e.file, "/nonexistent/lb.conf")
-            XCTAssertTrue(e.message.contains("cannot read file"))
+            XCTAssertEqual(e.description, "Cannot open configuration file/directory /nonexistent/lb.conf : No such file or directory")
+            XCTAssertEqual(e.rendered(.alert, pid: 7),
+                           "[ALERT]    (7) : config : Cannot open configuration file/directory /nonexistent/lb.conf : No such file or directory")
         }
+        XCTAssertThrowsError(try ConfigParser.parse(contentsOf: "/tmp")) { error in
+            XCTAssertTrue((error as! ConfigErrors).errors[0].description.contains("/tmp : is a directory"), "\(error)")
+        }
+    }
+
+    /// The shape of haproxy's messages, so its greps and tools read ours.
+    func testMessagesHaveHAProxysShape() {
+        let e = ConfigError(file: "lb.conf", line: 5, keyword: "balanse", message: "unknown keyword in 'backend' section")
+        XCTAssertEqual(e.rendered(.alert, pid: 42), "[ALERT]    (42) : config : parsing [lb.conf:5] : 'balanse' : unknown keyword in 'backend' section")
+        XCTAssertEqual(e.rendered(.warning, pid: 42), "[WARNING]  (42) : config : parsing [lb.conf:5] : 'balanse' : unknown keyword in 'backend' section")
+        XCTAssertEqual(ConfigError.rendered(.notice, pid: 1, "a\nb"), "[NOTICE]   (1) : config : a\n   | b")
     }
 }

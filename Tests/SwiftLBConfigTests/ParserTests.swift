@@ -256,7 +256,7 @@ final class ParserTests: XCTestCase {
                 ssl-default-bind-options ssl-min-ver TLSv1.3 no-tls-tickets
                 tune.ssl.cachesize 0
             frontend fe
-                bind :443 ssl crt /etc/swiftlb/certs crt /etc/swiftlb/hipc.pem alpn h2,http/1.1 ciphers ECDHE-RSA-AES128-GCM-SHA256
+                bind :443 ssl crt /etc/swiftlb/certs crt /etc/swiftlb/hipc.pem alpn http/1.1 ciphers ECDHE-RSA-AES128-GCM-SHA256
                 bind :80
                 redirect scheme https if !{ ssl_fc }
                 redirect location https://example.test/moved if { path_beg /old }
@@ -271,7 +271,7 @@ final class ParserTests: XCTestCase {
         let fe = config.frontends[0]
         var tls = BindTLS()
         tls.certificates = ["/etc/swiftlb/certs", "/etc/swiftlb/hipc.pem"]
-        tls.alpn = ["h2", "http/1.1"]
+        tls.alpn = ["http/1.1"]
         tls.ciphers = "ECDHE-RSA-AES128-GCM-SHA256"
         tls.ciphersuites = "TLS_AES_128_GCM_SHA256"
         tls.minVersion = "TLSv1.3"
@@ -280,7 +280,7 @@ final class ParserTests: XCTestCase {
         XCTAssertNil(fe.binds[1].tls)
         XCTAssertFalse(config.global.sslSessionCache)
         XCTAssertEqual(fe.redirects.map(\.target), [.scheme("https"), .location("https://example.test/moved")])
-        XCTAssertEqual(fe.redirects.map(\.code), [301, 302])
+        XCTAssertEqual(fe.redirects.map(\.code), [302, 302], "HAProxy's default")
         XCTAssertEqual(fe.redirects[0].condition?.alternatives.first?.first?.negated, true)
         XCTAssertEqual(fe.redirects[0].condition?.alternatives.first?.first?.acl.criteria.first?.fetch, .sslFC)
         XCTAssertEqual(fe.responseRules.count, 2)
@@ -355,8 +355,10 @@ final class ParserTests: XCTestCase {
               keyword  "two words" 'single $x "q"' esc\\ aped  # trailing comment
             other "a\\"b"
             send PING\\r\\n "\\x41\\tB" '\\n'
+            regex ^/api\\.json$ /new\\1 \\# \\\\
             """, file: "f")
-        XCTAssertEqual(lines.count, 3)
+        XCTAssertEqual(lines.count, 4)
+        XCTAssertEqual(lines[3].words, ["regex", "^/api\\.json$", "/new\\1", "#", "\\"], "other backslashes stay, as in HAProxy")
         XCTAssertEqual(lines[2].words, ["send", "PING\r\n", "A\tB", "\\n"])
         XCTAssertEqual(lines[0].number, 2)
         XCTAssertEqual(lines[0].words, ["keyword", "two words", "single $x \"q\"", "esc aped"])
@@ -384,8 +386,9 @@ final class ParserTests: XCTestCase {
             backend b
             """)
         let text = config.warnings.map(\.description).joined(separator: "\n")
-        XCTAssertTrue(text.contains("test.conf:1: 'timeout': frontend 'fe' has no 'timeout client'"), text)
-        XCTAssertTrue(text.contains("test.conf:4: 'timeout': backend 'b' has no 'timeout connect'"), text)
-        XCTAssertTrue(text.contains("test.conf:4: 'backend': backend 'b' has no server"), text)
+        XCTAssertTrue(text.contains("parsing [test.conf:1] : 'timeout' : missing timeouts for frontend 'fe'.\nWhile not properly invalid"), text)
+        XCTAssertTrue(text.contains("parsing [test.conf:4] : 'timeout' : missing timeouts for backend 'b'."), text)
+        XCTAssertTrue(text.contains("timeouts are set to a non-zero value: 'client', 'connect', 'server'."), text)
+        XCTAssertTrue(text.contains("parsing [test.conf:4] : 'backend' : backend 'b' has no server"), text)
     }
 }

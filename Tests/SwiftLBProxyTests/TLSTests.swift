@@ -169,7 +169,7 @@ final class TLSTests: XCTestCase {
         }
         let missing = check(noKey)
         XCTAssertEqual(missing.status, 1)
-        XCTAssertTrue(missing.err.contains("check.conf:2: 'bind': crt \(noKey): no private key found"), missing.err)
+        XCTAssertTrue(missing.err.contains("check.conf:2] : 'bind' : crt \(noKey): no private key found"), missing.err)
         let gone = check(dir.file("nothere.pem"))
         XCTAssertTrue(gone.err.contains("cannot read certificate file"), gone.err)
         let old = check(expired)

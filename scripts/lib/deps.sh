@@ -28,7 +28,8 @@ DEPS_TEST=(
     testssl.sh        # the outside verdict on the TLS listener
     nftables          # heartbeat partitions in the VIP scenarios
     iputils-ping      # link checks in the VIP scenarios
-    haproxy           # differential tests: what HAProxy does with the same bytes
+    haproxy           # differential tests: what HAProxy does with the same bytes; 'haproxy -c' judges the config corpus
+    keepalived        # 'keepalived -t' judges the keepalived.conf corpus (Tests/fixtures/configs)
     postgresql        # the tcp-mode primary/standby peers
     socat             # raw sockets in scenarios; the control socket driven as HAProxy's (one-shot and prompt)
     chromium          # the stats page rendered headless, with a screenshot kept as a test artefact

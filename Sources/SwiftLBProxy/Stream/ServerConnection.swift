@@ -63,7 +63,7 @@ final class ServerConnection: ChannelDuplexHandler {
     static func connect(to server: RuntimeServer, on eventLoop: any EventLoop, timeout: TimeAmount?) -> EventLoopFuture<ServerConnection> {
         let handler = ServerConnection(server: server)
         var bootstrap = ClientBootstrap(group: eventLoop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations

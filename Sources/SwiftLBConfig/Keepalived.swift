@@ -1,0 +1,172 @@
+/// keepalived.conf's syntax inside lb.conf: `vrrp_instance NAME { … }`, `vrrp_script NAME { … }`
+/// and `global_defs { … }` blocks, verbatim — braces (on the line or the next), nested
+/// lists (`virtual_ipaddress { … }`, `unicast_peer { … }`, `track_script { … }`), `!` and `#`
+/// comments. A block's lines are read with the same keyword registry as the `vrrp` section
+/// (SectionKind.vrrp, .vrrpScript, .globalDefs), so both spellings mean the same.
+enum KeepalivedBlock {
+    /// One line of a block, or a nested block with the words before its `{`.
+    indirect case statement(words: [String], line: Int)
+    case block(header: [String], line: Int, children: [KeepalivedBlock])
+
+    /// Top-level keywords that open a keepalived block.
+    static let openers: Set<String> = ["vrrp_instance", "vrrp_script", "global_defs", "vrrp_sync_group", "virtual_server",
+                                       "virtual_server_group", "static_ipaddress", "static_routes", "static_rules",
+                                       "linkbeat_interfaces", "track_file", "garp_group", "bfd_instance", "track_process",
+                                       "vrrp_track_process", "vrrp_track_file"]
+    /// Those SwiftLB refuses, with what to write instead.
+    static let unsupportedOpeners: [String: String] = [
+        "vrrp_sync_group": "sync groups tie several VIP instances together; SwiftLB runs one instance per process",
+        "virtual_server": "LVS virtual servers are what SwiftLB's own frontend and backend sections do: write 'frontend' + 'backend'",
+        "virtual_server_group": "LVS virtual servers are what SwiftLB's own frontend and backend sections do: write 'frontend' + 'backend'",
+        "static_ipaddress": "SwiftLB manages only its VIPs; configure static addresses in the system's network configuration",
+        "static_routes": "SwiftLB manages only its VIPs; configure routes in the system's network configuration",
+        "static_rules": "SwiftLB manages only its VIPs; configure rules in the system's network configuration",
+        "linkbeat_interfaces": "the VIP runtime watches its interface's link itself",
+        "track_file": "tracked files are not supported; 'track_backend NAME' follows a backend's health checks",
+        "garp_group": "not supported; use garp_master_repeat and garp_master_refresh",
+        "bfd_instance": "BFD is not supported",
+        "track_process": "tracked processes are not supported; 'track_backend NAME' follows a backend's health checks",
+        "vrrp_track_process": "tracked processes are not supported; 'track_backend NAME' follows a backend's health checks",
+        "vrrp_track_file": "tracked files are not supported; 'track_backend NAME' follows a backend's health checks",
+    ]
+}
+
+/// Gathers the lines of one top-level block until its braces balance.
+struct KeepalivedCollector {
+    private var stack: [(header: [String], line: Int, children: [KeepalivedBlock])] = []
+    /// The previous line's words, for a `{` alone on the next line.
+    private var pending: (words: [String], line: Int)?
+    private(set) var result: KeepalivedBlock?
+    /// What is wrong with the text (a `}` too many); the block is dropped.
+    private(set) var problem: (message: String, line: Int)?
+    /// The opener had no `{` on its line or the next: the line given to `feed` was not read.
+    private(set) var lineNotRead = false
+
+    /// Feeds one line; true once the block is complete.
+    mutating func feed(_ line: ConfigLine) -> Bool {
+        if stack.isEmpty, let opener = pending, line.words.first?.hasPrefix("{") != true {
+            problem = ("'\(opener.words.joined(separator: " "))' opens a keepalived block: '{' expected (on its line or the next)", opener.line)
+            lineNotRead = true
+            return true
+        }
+        var words: [String] = []
+        for raw in line.words {
+            if raw.hasPrefix("!") { break }  // keepalived's comment
+            // `{` and `}` are separate tokens even when written against a word.
+            var token = ""
+            for ch in raw {
+                if ch == "{" || ch == "}" {
+                    if !token.isEmpty { words.append(token); token = "" }
+                    words.append(String(ch))
+                } else {
+                    token.append(ch)
+                }
+            }
+            if !token.isEmpty { words.append(token) }
+        }
+        var current: [String] = []
+        for word in words {
+            switch word {
+            case "{":
+                var header = current
+                var headerLine = line.number
+                if header.isEmpty, let previous = pending {
+                    header = previous.words
+                    headerLine = previous.line
+                    pending = nil
+                }
+                if let previous = pending { append(.statement(words: previous.words, line: previous.line)); pending = nil }
+                stack.append((header, headerLine, []))
+                current = []
+            case "}":
+                flush(&current, line.number)
+                guard let closed = stack.popLast() else { problem = ("'}' without a matching '{'", line.number); return true }
+                let block = KeepalivedBlock.block(header: closed.header, line: closed.line, children: closed.children)
+                if stack.isEmpty { result = block; return true }
+                append(block)
+            default:
+                current.append(word)
+            }
+        }
+        if !current.isEmpty {
+            if let previous = pending { append(.statement(words: previous.words, line: previous.line)) }
+            // Kept back one line: a `{` may follow on the next.
+            pending = (current, line.number)
+        }
+        return false
+    }
+
+    var isOpen: Bool { !stack.isEmpty || pending != nil }
+    var awaitingBrace: Bool { stack.isEmpty && pending != nil }
+
+    private mutating func flush(_ current: inout [String], _ line: Int) {
+        if let previous = pending { append(.statement(words: previous.words, line: previous.line)); pending = nil }
+        if !current.isEmpty { append(.statement(words: current, line: line)) }
+        current = []
+    }
+
+    private mutating func append(_ item: KeepalivedBlock) {
+        guard !stack.isEmpty else { return }
+        stack[stack.count - 1].children.append(item)
+    }
+}
+
+extension SectionParser {
+    /// A complete top-level block.
+    func process(_ block: KeepalivedBlock) {
+        guard case .block(let header, let line, let children) = block else { return }
+        let headerLine = ConfigLine(number: line, words: header)
+        let keyword = header.first ?? ""
+        if let reason = KeepalivedBlock.unsupportedOpeners[keyword] {
+            fail(headerLine, "'\(keyword)' blocks are not supported by SwiftLB: \(reason)")
+            return
+        }
+        let saved = section
+        defer { section = saved }
+        switch keyword {
+        case "vrrp_instance":
+            guard header.count == 2 else { fail(headerLine, "expects 'vrrp_instance NAME {'"); return }
+            guard let index = addVRRPInstance(header[1], line: headerLine) else { return }
+            section = .vrrp(index: index)
+            read(children, as: .vrrp, lists: ["virtual_ipaddress", "virtual_ipaddress_excluded", "unicast_peer", "track_script", "track_interface"])
+        case "vrrp_script":
+            guard header.count == 2 else { fail(headerLine, "expects 'vrrp_script NAME {'"); return }
+            do { try gate(KeywordRegistry.vrrpScriptStatus, "'vrrp_script'") } catch { fail(headerLine, error.message) }
+            var script = VRRPScript(name: header[1], line: line)
+            if file != config.file { script.file = file }
+            config.vrrpScripts[header[1]] = script
+            section = .vrrpScript(name: header[1])
+            read(children, as: .vrrpScript, lists: [])
+            if config.vrrpScripts[header[1]]?.script.isEmpty == true { fail(headerLine, "vrrp_script '\(header[1])' has no 'script'") }
+        case "global_defs":
+            section = .globalDefs
+            read(children, as: .globalDefs, lists: [])
+        default:
+            fail(headerLine, "unknown keepalived block '\(keyword)'")
+        }
+    }
+
+    /// The lines of a block; `lists` are keywords whose `{ … }` holds one value per line
+    /// (each line reads as `KEYWORD VALUE…`). Any other nested block is read by its
+    /// header's keyword, which refuses or warns about it.
+    private func read(_ children: [KeepalivedBlock], as kind: SectionKind, lists: Set<String>) {
+        for child in children {
+            switch child {
+            case .statement(let words, let line):
+                handleKeyword(ConfigLine(number: line, words: words), in: kind)
+            case .block(let header, let line, let items):
+                guard let keyword = header.first else { fail(ConfigLine(number: line, words: ["{"]), "a '{' block without a keyword"); continue }
+                guard lists.contains(keyword) else {
+                    handleKeyword(ConfigLine(number: line, words: header), in: kind)
+                    continue
+                }
+                for item in items {
+                    switch item {
+                    case .statement(let words, let itemLine): handleKeyword(ConfigLine(number: itemLine, words: [keyword] + words), in: kind)
+                    case .block(_, let itemLine, _): fail(ConfigLine(number: itemLine, words: [keyword]), "unexpected block inside '\(keyword) { … }'")
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+/// `bind ADDRESS[,ADDRESS…] [PARAMETER…]`: where a frontend listens, and TLS termination there.
+extension KeywordRegistry {
+    static let bindKeywords: [Keyword] = [
+        Keyword("bind", SectionKind.frontSide.subtracting([.defaults]), usage: "bind ADDRESS[,ADDRESS…] [ssl crt FILE …]") { p, c in
+            guard let addresses = c.args.first else { throw ParseFailure("expects an address such as ':80' or '127.0.0.1:8080'") }
+            p.withFrontend { p.frontendsWithBindLines.insert($0.name) }
+            var spec = BindLine(defaults: p.config.global.defaultBindTLS)
+            try bindParameters.parse(c.args.dropFirst(), into: &spec, parser: p)
+            if let tls = spec.tls {
+                guard spec.ssl else { throw ParseFailure("TLS parameters without 'ssl': write 'bind … ssl crt FILE'") }
+                guard !tls.certificates.isEmpty else { throw ParseFailure("'ssl' needs a certificate: 'ssl crt /path/site.pem' (key + chain)") }
+            }
+            // `bind :80,:8080` lists several addresses, as in HAProxy.
+            var binds: [BindAddress] = []
+            for text in addresses.split(separator: ",") {
+                var bind = try bindAddress(String(text), line: c.line.number, parser: p)
+                bind.tls = spec.tls
+                bind.name = spec.name
+                bind.acceptProxy = spec.acceptProxy
+                bind.proto = spec.proto
+                binds.append(bind)
+            }
+            p.withFrontend { $0.binds += binds }
+        },
+    ]
+
+    /// What a `bind` line's parameters build: TLS settings that start from the global defaults
+    /// as soon as a TLS parameter appears.
+    struct BindLine {
+        let defaults: BindTLS
+        var ssl = false
+        var tls: BindTLS?
+        var name: String?
+        var acceptProxy = false
+        var proto: String?
+        init(defaults: BindTLS) { self.defaults = defaults }
+        /// The TLS settings of the line, created from the defaults on first use.
+        var withTLS: BindTLS {
+            get { tls ?? defaults }
+            set { tls = newValue }
+        }
+    }
+
+    static let bindSocketStatus = KeywordStatus.pending("listeners are opened on IP addresses only until the data path takes inherited descriptors (fd@) and unix sockets")
+    static let clientCertificateStatus = KeywordStatus.pending("client certificates are not requested or verified yet")
+
+    /// `HOST:PORT`, `ipv4@HOST:PORT`, `ipv6@[::]:PORT`, `fd@N`, `"fd@${VAR}"`, `unix@PATH`, `/PATH`.
+    static func bindAddress(_ text: String, line: Int, parser p: SectionParser) throws -> BindAddress {
+        if text.hasPrefix("fd@") {
+            guard let fd = Int32(text.dropFirst(3)), fd >= 0 else {
+                throw ParseFailure("'\(text)': fd@ expects a descriptor number (with \"fd@${VAR}\", the variable must be set)")
+            }
+            try p.gate(bindSocketStatus, "'bind \(text)'")
+            var bind = BindAddress(host: "", port: 0, line: line)
+            bind.socket = .inherited(fd: fd)
+            return bind
+        }
+        if text.hasPrefix("/") || text.hasPrefix("unix@") {
+            try p.gate(bindSocketStatus, "'bind \(text)'")
+            var bind = BindAddress(host: "", port: 0, line: line)
+            bind.socket = .unix(path: text.hasPrefix("unix@") ? String(text.dropFirst(5)) : text)
+            return bind
+        }
+        var spec = Substring(text)
+        var family: String?
+        for prefix in ["ipv4@", "ipv6@"] where spec.hasPrefix(prefix) {
+            family = prefix
+            spec = spec.dropFirst(prefix.count)
+        }
+        guard let (host, port) = parseAddress(String(spec)) else {
+            let hint = text.contains("$") ? " (environment variables are expanded only inside double quotes)" : ""
+            throw ParseFailure("invalid address '\(text)': expected [HOST]:PORT, e.g. ':80', '127.0.0.1:8080', '[::1]:80'\(hint)")
+        }
+        let any = host.isEmpty || host == "*"
+        // `ipv6@:80` listens on every IPv6 address, `ipv4@`/plain `:80` on every IPv4 one.
+        return BindAddress(host: any ? (family == "ipv6@" ? "::" : "0.0.0.0") : host, port: port, line: line)
+    }
+
+    /// A client that negotiates h2 would get answers it cannot read: refused until HTTP/2 is
+    /// served (then this becomes `.active`).
+    static let alpnH2 = KeywordStatus.pending("HTTP/2 is not served yet, and a client that negotiates h2 gets nothing it can read; offer 'alpn http/1.1'")
+
+    static let bindParameters = ParameterTable<BindLine>("bind parameter", [
+        Parameter("ssl") { b, _, _ in b.ssl = true; b.tls = b.withTLS },
+        Parameter("crt", values: 1) { b, v, p in b.withTLS.certificates.append(p.based(v[0], on: p.config.global.crtBase)) },
+        Parameter("alpn", values: 1) { b, v, p in
+            let protocols = v[0].split(separator: ",").map(String.init)
+            if protocols.contains("h2") { try p.gate(alpnH2, "'alpn h2'") }
+            b.withTLS.alpn = protocols
+        },
+        Parameter("ssl-min-ver", values: 1) { b, v, _ in
+            guard v[0] == "TLSv1.2" || v[0] == "TLSv1.3" else { throw ParseFailure("ssl-min-ver must be TLSv1.2 or TLSv1.3 (older versions are not offered)") }
+            b.withTLS.minVersion = v[0]
+        },
+        Parameter("ciphers", values: 1) { b, v, _ in b.withTLS.ciphers = v[0] },
+        Parameter("ciphersuites", values: 1) { b, v, _ in b.withTLS.ciphersuites = v[0] },
+        Parameter("no-tls-tickets") { b, _, _ in b.withTLS.noTickets = true },
+        Parameter("ca-file", values: 1, status: clientCertificateStatus) { b, v, p in b.withTLS.caFile = p.based(v[0], on: p.config.global.caBase) },
+        Parameter("verify", values: 1, status: clientCertificateStatus) { b, v, _ in
+            guard ["none", "optional", "required"].contains(v[0]) else { throw ParseFailure("'verify' expects none, optional or required") }
+            b.withTLS.verify = v[0]
+        },
+        Parameter("name", values: 1, status: .pending("listeners have no names in logs or stats yet")) { b, v, _ in b.name = v[0] },
+        Parameter("accept-proxy", status: proxyProtocolStatus) { b, _, _ in b.acceptProxy = true },
+        Parameter("proto", values: 1, status: .pending("the listener always speaks HTTP/1.1 (h2 comes later)")) { b, v, _ in b.proto = v[0] },
+        // Versions below TLS 1.2 are never offered.
+        Parameter("no-sslv3") { _, _, _ in },
+        Parameter("no-tlsv10") { _, _, _ in },
+        Parameter("no-tlsv11") { _, _, _ in },
+        .unsupported("crt-list", values: 1, "use a directory of PEM files with 'crt DIR'"),
+        .unsupported("npn", values: 1, "NPN is obsolete; use alpn"),
+        .unsupported("ssl-max-ver", values: 1, "not supported"),
+    ] + ["accept-netscaler-cip", "allow-0rtt", "backlog", "curves", "ecdhe", "ca-ignore-err", "ca-sign-file", "ca-sign-pass",
+         "ca-verify-file", "crl-file", "crt-ignore-err", "defer-accept", "expose-fd", "force-sslv3", "force-tlsv10", "force-tlsv11",
+         "force-tlsv12", "force-tlsv13", "generate-certificates", "gid", "group", "id", "interface", "level", "severity-output",
+         "maxconn", "mode", "mss", "namespace", "nice", "no-ca-names", "no-tlsv12",
+         "no-tlsv13", "prefer-client-ciphers", "process", "quic-cc-algo", "quic-force-retry", "shards", "strict-sni", "tcp-ut",
+         "tfo", "thread", "tls-ticket-keys", "transparent", "v4v6", "v6only", "uid", "user"].map {
+        Parameter<BindLine>.unsupported($0, "a HAProxy bind parameter SwiftLB does not implement")
+    })
+}

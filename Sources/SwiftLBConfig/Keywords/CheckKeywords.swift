@@ -1,0 +1,164 @@
+import SwiftLBRegex
+
+/// Active health checks: `option httpchk` with `http-check …`, `option tcp-check` with
+/// `tcp-check …` (run by SwiftLBHealth).
+extension KeywordRegistry {
+    static let checkKeywords: [Keyword] = [
+        Keyword("option httpchk", SectionKind.backSide, usage: "option httpchk [METHOD] [URI] [VERSION]") { p, c in
+            // HAProxy's order; one word is the URI.
+            var check = p.options.httpCheck ?? HTTPCheck()
+            switch c.args.count {
+            case 0: break
+            case 1: check.uri = c.args[0]
+            case 2: check.method = c.args[0]; check.uri = c.args[1]
+            case 3: check.method = c.args[0]; check.uri = c.args[1]; check.version = c.args[2]
+            default: throw ParseFailure("option httpchk takes at most METHOD URI VERSION")
+            }
+            guard check.uri.hasPrefix("/") || check.uri == "*" else { throw ParseFailure("option httpchk: the URI must start with '/'") }
+            p.withOptions { $0.httpCheck = check }
+        },
+        Keyword("option tcp-check", SectionKind.backSide, usage: "option tcp-check") { p, c in
+            guard c.args.isEmpty else { throw ParseFailure("option tcp-check takes no argument") }
+            p.withOptions { if $0.tcpCheck == nil { $0.tcpCheck = [] } }
+        },
+        // HAProxy's own ruleset for this option (src/tcpcheck.c), run by the tcp-check sequence.
+        Keyword("option redis-check", SectionKind.backSide, usage: "option redis-check") { p, c in
+            try c.noArguments()
+            p.withOptions {
+                $0.tcpCheck = [.send(Array("*1\r\n$4\r\nPING\r\n".utf8)), .expect(negated: false, match: .string(Array("+PONG\r\n".utf8)))]
+            }
+        },
+        Keyword("option pgsql-check", SectionKind.backSide, usage: "option pgsql-check user NAME",
+                status: .pending("the Postgres check (startup packet, authentication request expected) comes with the tcp-mode work")) { p, c in
+            guard c.args.count == 2, c.args[0] == "user" else { throw ParseFailure("expects 'option pgsql-check user NAME'") }
+            p.withOptions { $0.pgsqlCheckUser = c.args[1] }
+        },
+        Keyword("option mysql-check", SectionKind.backSide, usage: "option mysql-check [user NAME [post-41|pre-41]]",
+                status: .pending("the MySQL check (handshake, optional login) comes with the tcp-mode work")) { p, c in
+            guard c.args.isEmpty || (c.args.count >= 2 && c.args[0] == "user" && c.args.count <= 3) else {
+                throw ParseFailure("expects 'option mysql-check [user NAME [post-41]]'")
+            }
+            p.withOptions { $0.mysqlCheckUser = c.args.count >= 2 ? c.args[1] : "" }
+        },
+        Keyword("http-check send", SectionKind.backSide, usage: "http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]…") { p, c in
+            var check = p.options.httpCheck ?? HTTPCheck()
+            try httpCheckSend.parse(c.args[...], into: &check, parser: p)
+            p.withOptions { $0.httpCheck = check }
+        },
+        Keyword("http-check expect", SectionKind.backSide, usage: "http-check expect status|string|rstring VALUE") { p, c in
+            var check = p.options.httpCheck ?? HTTPCheck()
+            check.expect = try httpCheckExpectation(c.args)
+            p.withOptions { $0.httpCheck = check }
+        },
+        Keyword.unsupported("http-check connect", SectionKind.backSide, "checks connect to the server's address (or 'port'/'addr' of the server line)"),
+        Keyword("http-check disable-on-404", SectionKind.backSide, usage: "http-check disable-on-404",
+                status: .pending("the checker does not put a server answering 404 in drain yet")) { p, c in
+            try c.noArguments()
+            var check = p.options.httpCheck ?? HTTPCheck()
+            check.disableOn404 = true
+            p.withOptions { $0.httpCheck = check }
+        },
+        Keyword.unsupported("http-check send-state", SectionKind.backSide, "checks do not send an X-Haproxy-Server-State header"),
+        Keyword("http-check set-var", SectionKind.backSide, status: .unsupported("check variables are not supported"), parse: nil),
+        Keyword("http-check unset-var", SectionKind.backSide, status: .unsupported("check variables are not supported"), parse: nil),
+        Keyword("http-check comment", SectionKind.backSide, status: .unsupported("check comments are not supported"), parse: nil),
+        tcpCheck("connect", usage: "tcp-check connect [port N]") { steps, args in
+            guard steps.isEmpty else { throw ParseFailure("'tcp-check connect' must be the first step (one connection per check)") }
+            if args.isEmpty {
+                steps.append(.connect(port: nil))
+            } else if args.count == 2, args[0] == "port", let port = Int(args[1]), (1...65535).contains(port) {
+                steps.append(.connect(port: port))
+            } else {
+                throw ParseFailure("'tcp-check connect' takes only 'port N' (ssl, send-proxy… are not supported)")
+            }
+        },
+        tcpCheck("send", usage: "tcp-check send TEXT") { steps, args in
+            guard args.count == 1 else { throw ParseFailure("'tcp-check send' expects one string (quote it if it has blanks)") }
+            steps.append(.send(Array(args[0].utf8)))
+        },
+        tcpCheck("send-binary", usage: "tcp-check send-binary HEX") { steps, args in
+            guard args.count == 1, let bytes = hexBytes(args[0]) else { throw ParseFailure("'tcp-check send-binary' expects hex digits, e.g. 50494e470d0a") }
+            steps.append(.send(bytes))
+        },
+        tcpCheck("expect", usage: "tcp-check expect [!] string|rstring|binary VALUE") { steps, args in
+            var rest = args
+            var negated = false
+            if rest.first == "!" { negated = true; rest.removeFirst() }
+            guard rest.count == 2 else { throw ParseFailure("expects 'tcp-check expect [!] string|rstring|binary VALUE'") }
+            let match: TCPCheckMatch
+            switch rest[0] {
+            case "string": match = .string(Array(rest[1].utf8))
+            case "rstring":
+                do { _ = try PCRE2Regex(rest[1]) } catch { throw ParseFailure("invalid regular expression '\(rest[1])': \(error)") }
+                match = .rstring(rest[1])
+            case "binary":
+                guard let bytes = hexBytes(rest[1]) else { throw ParseFailure("'binary' expects hex digits") }
+                match = .binary(bytes)
+            default:
+                throw ParseFailure("unsupported 'tcp-check expect' match '\(rest[0])' (supported: string, rstring, binary)")
+            }
+            steps.append(.expect(negated: negated, match: match))
+        },
+    ] + ["comment", "set-var", "unset-var", "send-lf", "send-binary-lf", "action"].map {
+        Keyword.unsupported("tcp-check \($0)", SectionKind.backSide, "'tcp-check \($0)' is not supported")
+    }
+
+    /// A `tcp-check VERB …` keyword: appends to the backend's sequence (which it enables).
+    private static func tcpCheck(_ verb: String, usage: String,
+                                 _ step: @escaping @Sendable (inout [TCPCheckStep], [String]) throws -> Void) -> Keyword {
+        Keyword("tcp-check \(verb)", SectionKind.backSide, usage: usage) { p, c in
+            var steps = p.options.tcpCheck ?? []
+            try step(&steps, c.args)
+            p.withOptions { $0.tcpCheck = steps }
+        }
+    }
+
+    static let httpCheckSend = ParameterTable<HTTPCheck>("'http-check send' argument", [
+        Parameter("hdr", values: 2, shape: "NAME VALUE") { check, v, _ in
+            guard isHeaderToken(v[0]) else { throw ParseFailure("'hdr' expects NAME VALUE") }
+            check.headers.append((v[0], v[1]))
+        },
+        Parameter("meth", values: 1) { check, v, _ in check.method = v[0] },
+        Parameter("uri", values: 1) { check, v, _ in check.uri = v[0] },
+        Parameter("ver", values: 1) { check, v, _ in check.version = v[0] },
+        Parameter("body", values: 1, status: .pending("the checker sends no request body yet")) { check, v, _ in check.body = v[0] },
+        .unsupported("body-lf", values: 1, "log-format check bodies are not supported"),
+        .unsupported("hdr-lf", values: 2, "log-format check headers are not supported"),
+        .unsupported("uri-lf", values: 1, "log-format check URIs are not supported"),
+    ])
+
+    static func httpCheckExpectation(_ args: [String]) throws(ParseFailure) -> HTTPCheck.Expectation {
+        guard args.count == 2 else { throw ParseFailure("expects 'http-check expect status|string|rstring VALUE'") }
+        switch args[0] {
+        case "status":
+            let spec = args[1]
+            if let dash = spec.firstIndex(of: "-"), let lo = Int(spec[..<dash]), let hi = Int(spec[spec.index(after: dash)...]),
+               lo <= hi, (100...599).contains(lo), (100...599).contains(hi) {
+                return .statusRange(lo, hi)
+            }
+            let codes = spec.split(separator: ",").compactMap { Int($0) }
+            guard !codes.isEmpty, codes.count == spec.split(separator: ",").count, codes.allSatisfy({ (100...599).contains($0) }) else {
+                throw ParseFailure("'status' expects a code, a list (200,204) or a range (200-399)")
+            }
+            return .statusList(codes)
+        case "string": return .string(args[1])
+        case "rstring":
+            do { _ = try PCRE2Regex(args[1]) } catch { throw ParseFailure("invalid regular expression '\(args[1])': \(error)") }
+            return .rstring(args[1])
+        default:
+            throw ParseFailure("unsupported 'http-check expect' match '\(args[0])' (supported: status, string, rstring)")
+        }
+    }
+}
+
+/// `50494e47` → the bytes; nil for an odd length or a non-hex digit.
+func hexBytes(_ text: String) -> [UInt8]? {
+    let chars = Array(text.utf8)
+    guard !chars.isEmpty, chars.count % 2 == 0 else { return nil }
+    var out: [UInt8] = []
+    for i in stride(from: 0, to: chars.count, by: 2) {
+        guard let b = UInt8(String(decoding: chars[i...i + 1], as: UTF8.self), radix: 16) else { return nil }
+        out.append(b)
+    }
+    return out
+}

@@ -1,0 +1,172 @@
+import SwiftLBRegex
+
+/// The actions of `http-request`, `http-response` and `http-after-response` beyond header
+/// edits: deny/allow/return/redirect/auth, rewrites of the target, variables, services.
+/// Each is parsed into `HTTPRule.Action` and pending until the data path runs it.
+extension KeywordRegistry {
+    static let httpRequestDenyStatus = KeywordStatus.pending("the data path does not answer deny/allow rules yet")
+    static let httpReturnStatus = KeywordStatus.pending("the data path does not answer return rules yet")
+    static let httpRewriteStatus = KeywordStatus.pending("the data path does not rewrite the request target yet")
+    static let httpReplaceHeaderStatus = KeywordStatus.pending("the data path does not run replace-header/replace-value yet")
+
+    /// One action: the phases it exists in, its status, and how its words (before the
+    /// condition) become an `HTTPRule.Action`.
+    private struct Action {
+        let name: String
+        let phases: [HTTPRulePhase]
+        let status: KeywordStatus
+        let usage: String
+        let parse: @Sendable (SectionParser, [String], KeywordCall) throws -> HTTPRule.Action
+    }
+
+    private static let actions: [Action] = [
+        Action(name: "deny", phases: [.request, .response], status: httpRequestDenyStatus,
+               usage: "[deny_status CODE] [content-type T] [string S|lf-string S|file F|errorfile F] [hdr N V]…") { _, words, _ in
+            .deny(try httpReturn(words, defaultStatus: 403, statusWord: "deny_status"))
+        },
+        Action(name: "allow", phases: [.request, .response, .afterResponse], status: httpRequestDenyStatus, usage: "") { _, words, _ in
+            guard words.isEmpty else { throw ParseFailure("'allow' takes no argument before the condition") }
+            return .allow
+        },
+        Action(name: "return", phases: [.request, .response], status: httpReturnStatus,
+               usage: "[status CODE] [content-type T] [string S|lf-string S|file F|lf-file F|errorfile F|errorfiles NAME] [hdr N V]…") { _, words, _ in
+            .returnResponse(try httpReturn(words, defaultStatus: 200, statusWord: "status"))
+        },
+        Action(name: "redirect", phases: [.request, .response], status: httpRequestDenyStatus,
+               usage: "scheme|location TARGET [code N]") { p, words, c in
+            .redirect(try redirectRule(words[...], acls: p.acls, line: c.line.number))
+        },
+        Action(name: "auth", phases: [.request], status: .pending("HTTP authentication needs user lists, which SwiftLB does not have"),
+               usage: "[realm REALM]") { _, words, _ in
+            if words.isEmpty { return .auth(realm: nil) }
+            guard words.count == 2, words[0] == "realm" else { throw ParseFailure("expects 'auth [realm REALM]'") }
+            return .auth(realm: words[1])
+        },
+        target("set-path", .path), target("set-uri", .uri), target("set-query", .query),
+        replaceTarget("replace-path", wholeURI: false), replaceTarget("replace-uri", wholeURI: true),
+        replaceHeader("replace-header", eachValue: false), replaceHeader("replace-value", eachValue: true),
+        Action(name: "set-var", phases: [.request, .response, .afterResponse], status: ACLParser.variableStatus,
+               usage: "(SCOPE.NAME) EXPRESSION") { _, words, c in
+            guard let word = c.words.first(where: { $0.hasPrefix("set-var(") }), word.hasSuffix(")"), word.count > 9 else {
+                throw ParseFailure("expects 'set-var(SCOPE.NAME) EXPRESSION', e.g. set-var(txn.host) req.hdr(host)")
+            }
+            let name = String(word.dropFirst(8).dropLast())
+            guard ["proc.", "sess.", "txn.", "req.", "res.", "check."].contains(where: name.hasPrefix) else {
+                throw ParseFailure("variable '\(name)' needs a scope: proc., sess., txn., req. or res.")
+            }
+            guard !words.isEmpty else { throw ParseFailure("'set-var(\(name))' expects an expression") }
+            return .setVariable(name: name, expression: words.joined(separator: " "))
+        },
+        Action(name: "use-service", phases: [.request], status: .pending("the metrics endpoint is served by the operations work"),
+               usage: "prometheus-exporter") { _, words, _ in
+            guard words == ["prometheus-exporter"] else {
+                throw ParseFailure("only 'use-service prometheus-exporter' exists in SwiftLB (Lua services are not supported)")
+            }
+            return .useService(words[0])
+        },
+        Action(name: "set-status", phases: [.response, .afterResponse], status: .pending("the data path does not change response statuses yet"),
+               usage: "CODE [reason TEXT]") { _, words, _ in
+            guard let first = words.first, let code = Int(first), (100...999).contains(code) else { throw ParseFailure("expects a status code") }
+            if words.count == 1 { return .setStatus(code, reason: nil) }
+            guard words.count == 3, words[1] == "reason" else { throw ParseFailure("expects 'set-status CODE [reason TEXT]'") }
+            return .setStatus(code, reason: words[2])
+        },
+    ]
+
+    /// HAProxy 2.6's other actions, recognised and refused.
+    private static let knownActions: [HTTPRulePhase: [String]] = [
+        .request: ["add-acl", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry", "do-resolve", "early-hint",
+                   "normalize-uri", "reject", "replace-pathq", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
+                   "send-spoe-group", "set-dst", "set-dst-port", "set-log-level", "set-map", "set-mark", "set-method", "set-nice",
+                   "set-pathq", "set-priority-class", "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos",
+                   "silent-drop", "strict-mode", "tarpit", "track-sc0", "track-sc1", "track-sc2", "unset-var", "wait-for-body",
+                   "wait-for-handshake", "lua"],
+        .response: ["add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1",
+                    "sc-set-gpt0", "send-spoe-group", "set-log-level", "set-map", "set-mark", "set-nice", "set-tos", "silent-drop",
+                    "strict-mode", "track-sc0", "track-sc1", "track-sc2", "unset-var", "wait-for-body", "lua"],
+        .afterResponse: ["strict-mode", "unset-var"],
+    ]
+
+    static let httpActionKeywords: [Keyword] = actions.flatMap { action in
+        action.phases.map { phase in
+            Keyword("\(phase.rawValue) \(action.name)", SectionKind.rules,
+                    usage: "\(phase.rawValue) \(action.name) \(action.usage) [if|unless COND]".replacingOccurrences(of: "  ", with: " "),
+                    status: phase == .afterResponse ? afterResponseStatus : action.status) { p, c in
+                let (words, condition) = try p.splitCondition(c.args)
+                try p.addHTTPRule(try action.parse(p, words, c), condition: condition, line: c.line.number, phase: phase)
+            }
+        }
+    } + knownActions.flatMap { phase, names in
+        names.map { Keyword.unsupported("\(phase.rawValue) \($0)", SectionKind.rules, "SwiftLB does not implement this action") }
+    }
+
+    private static func target(_ name: String, _ part: HTTPRule.TargetPart) -> Action {
+        Action(name: name, phases: [.request], status: httpRewriteStatus, usage: "FORMAT") { _, words, _ in
+            guard words.count == 1 else { throw ParseFailure("'\(name)' expects one format (quote it if it has blanks)") }
+            return .setTarget(part: part, format: words[0])
+        }
+    }
+
+    private static func replaceTarget(_ name: String, wholeURI: Bool) -> Action {
+        Action(name: name, phases: [.request], status: httpRewriteStatus, usage: "REGEX REPLACEMENT") { _, words, _ in
+            guard words.count == 2 else { throw ParseFailure("'\(name)' expects REGEX REPLACEMENT") }
+            try validRegex(words[0])
+            return .replaceTarget(regex: words[0], replacement: words[1], wholeURI: wholeURI)
+        }
+    }
+
+    private static func replaceHeader(_ name: String, eachValue: Bool) -> Action {
+        Action(name: name, phases: [.request, .response, .afterResponse], status: httpReplaceHeaderStatus,
+               usage: "NAME REGEX REPLACEMENT") { _, words, _ in
+            guard words.count == 3 else { throw ParseFailure("'\(name)' expects NAME REGEX REPLACEMENT") }
+            guard isHeaderToken(words[0]) else { throw ParseFailure("invalid header name '\(words[0])'") }
+            try validRegex(words[1])
+            return .replaceHeader(name: words[0], regex: words[1], replacement: words[2], eachValue: eachValue)
+        }
+    }
+
+    private static func validRegex(_ pattern: String) throws(ParseFailure) {
+        do { _ = try PCRE2Regex(pattern) } catch { throw ParseFailure("invalid regular expression '\(pattern)': \(error)") }
+    }
+
+    /// `[status|deny_status CODE] [content-type T] [string S|…] [hdr NAME VALUE]…`
+    static func httpReturn(_ words: [String], defaultStatus: Int, statusWord: String) throws(ParseFailure) -> HTTPReturn {
+        var result = HTTPReturn(status: defaultStatus)
+        var rest = words[...]
+        func value(_ word: String) throws(ParseFailure) -> String {
+            guard let v = rest.first else { throw ParseFailure("'\(word)' expects a value") }
+            rest = rest.dropFirst()
+            return v
+        }
+        while let word = rest.first {
+            rest = rest.dropFirst()
+            switch word {
+            case statusWord:
+                let text = try value(word)
+                guard let code = Int(text), (200...599).contains(code) else { throw ParseFailure("'\(word)' expects a status from 200 to 599") }
+                result.status = code
+            case "content-type": result.contentType = try value(word)
+            case "string": result.body = .string(try value(word))
+            case "lf-string": result.body = .logFormat(try value(word))
+            case "file": result.body = .file(try value(word))
+            case "lf-file": result.body = .logFormatFile(try value(word))
+            case "errorfile": result.body = .errorfile(try value(word))
+            case "errorfiles": result.body = .errorfiles(try value(word))
+            case "default-errorfiles": result.body = .none
+            case "hdr":
+                let name = try value(word)
+                guard isHeaderToken(name) else { throw ParseFailure("invalid header name '\(name)'") }
+                result.headers.append(HTTPHeaderField(name: name, value: try value(word)))
+            default:
+                let known = [statusWord, "content-type", "string", "lf-string", "file", "lf-file", "errorfile", "errorfiles", "hdr"]
+                throw ParseFailure("unknown argument '\(word)'\(didYouMean(word, in: known))")
+            }
+        }
+        switch result.body {
+        case .string, .logFormat, .file, .logFormatFile:
+            if result.contentType == nil { throw ParseFailure("a body needs 'content-type TYPE'") }
+        default: break
+        }
+        return result
+    }
+}

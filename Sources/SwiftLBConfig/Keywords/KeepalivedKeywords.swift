@@ -1,0 +1,57 @@
+/// The keywords of keepalived's `vrrp_script NAME { … }` and `global_defs { … }` blocks
+/// (KeepalivedBlock reads the blocks; `vrrp_instance` blocks use the vrrp section's keywords).
+extension KeywordRegistry {
+    /// vrrp_script: parsed into `Configuration.vrrpScripts`, pending until the VIP runtime
+    /// runs scripts.
+    static let vrrpScriptStatus = KeywordStatus.pending("the VIP runtime does not run scripts; 'track_backend NAME [weight N]' in the vrrp instance follows a backend's health checks")
+
+    static let keepalivedKeywords: [Keyword] = [
+        script("script", "script \"COMMAND ARGS\"") { s, c in
+            guard !c.args.isEmpty else { throw ParseFailure("expects a command (quote it when it has arguments)") }
+            s.script = c.args.joined(separator: " ")
+        },
+        script("interval", "interval SECONDS") { s, c in s.interval = try scriptTime(c) },
+        script("timeout", "timeout SECONDS") { s, c in s.timeout = try scriptTime(c) },
+        script("weight", "weight N") { s, c in
+            // keepalived 2.x also accepts a trailing 'reverse'.
+            guard (1...2).contains(c.args.count), let w = Int(c.args[0]), (-253...253).contains(w),
+                  c.args.count == 1 || c.args[1] == "reverse" else { throw ParseFailure("expects a weight in -253...253") }
+            s.weight = c.args.count == 2 ? -w : w
+        },
+        script("fall", "fall N") { s, c in s.fall = try c.int(in: 1...1000) },
+        script("rise", "rise N") { s, c in s.rise = try c.int(in: 1...1000) },
+        script("user", "user NAME [GROUP]") { s, c in
+            guard (1...2).contains(c.args.count) else { throw ParseFailure("expects a user name") }
+            s.user = c.args[0]
+        },
+        script("init_fail", "init_fail") { _, c in try c.noArguments() },
+
+        Keyword("router_id", [.globalDefs], usage: "router_id NAME") { p, c in p.config.routerID = try c.one("a name") },
+    ] + ["notification_email", "notification_email_from", "smtp_server", "smtp_connect_timeout", "smtp_helo_name"].map { name in
+        Keyword(name, [.globalDefs], usage: "\(name) …") { p, _ in
+            p.warn("'\(name)': SwiftLB sends no mail; the vrrp notify scripts and the log report transitions")
+        }
+    } + ["enable_script_security", "script_user", "vrrp_skip_check_adv_addr", "vrrp_strict", "vrrp_garp_interval",
+         "vrrp_gna_interval", "vrrp_version", "vrrp_iptables", "max_auto_priority", "lvs_id", "vrrp_mcast_group4",
+         "dynamic_interfaces", "vrrp_garp_master_delay", "vrrp_garp_master_repeat", "vrrp_garp_master_refresh"].map { name in
+        Keyword(name, [.globalDefs], usage: "\(name) …") { p, _ in
+            p.warn("'\(name)' has no effect in SwiftLB: its instances speak an authenticated heartbeat of their own, not VRRP on the wire, and run notify scripts as the swiftlb user")
+        }
+    }
+
+    private static func script(_ name: String, _ usage: String,
+                               _ apply: @escaping @Sendable (inout VRRPScript, KeywordCall) throws -> Void) -> Keyword {
+        Keyword(name, [.vrrpScript], usage: usage) { p, c in
+            guard case .vrrpScript(let scriptName) = p.section, var script = p.config.vrrpScripts[scriptName] else { return }
+            try apply(&script, c)
+            p.config.vrrpScripts[scriptName] = script
+        }
+    }
+
+    private static func scriptTime(_ c: KeywordCall) throws(ParseFailure) -> ConfigDuration {
+        guard c.args.count == 1, let d = keepalivedTime(c.args[0]), d.nanoseconds > 0 else {
+            throw ParseFailure("expects a time in seconds, e.g. '2' (or with a unit, '500ms')")
+        }
+        return d
+    }
+}

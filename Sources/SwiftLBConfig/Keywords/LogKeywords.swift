@@ -1,0 +1,139 @@
+/// Where access-log lines go (`log`), what a proxy logs (`option httplog`, `log-format`, …)
+/// and what it captures for the log (`capture request|response header`).
+extension KeywordRegistry {
+    static let syslogStatus = KeywordStatus.pending("access-log lines go to stdout or stderr until the data path sends syslog ('log stdout format raw')")
+    static let proxyLogStatus = KeywordStatus.pending("every proxy logs to the global target until the data path keeps per-proxy targets")
+    static let logFormatStatus = KeywordStatus.pending("the access log writes HAProxy's httplog layout until the data path renders log-format")
+    static let logOptionStatus = KeywordStatus.pending("the access log logs every request the same way until the data path reads this option")
+
+    static let logKeywords: [Keyword] = [
+        Keyword("log", [.global], usage: "log stdout|stderr|/dev/log|[udp@]HOST[:PORT] [len N] [format F] FACILITY [LEVEL [MINLEVEL]]") { p, c in
+            let server = try logServer(c)
+            switch server.address {
+            case .stdout, .stderr:
+                if server.format != .raw && c.args.contains("format") { try p.gate(syslogStatus, "'log \(c.args[0]) format \(server.format.rawValue)'") }
+                p.config.global.logTarget = server.address == .stdout ? .stdout : .stderr
+            default:
+                try p.gate(syslogStatus, "'log \(c.args[0])'")
+            }
+            p.config.global.logServers.append(server)
+        },
+        Keyword("log", SectionKind.proxies, usage: "log global | log TARGET … | no log", negatable: true) { p, c in
+            if c.negated {
+                try c.noArguments()
+                try p.gate(proxyLogStatus, "'no log'")
+                return
+            }
+            if c.args == ["global"] {
+                p.withOptions { $0.logGlobal = true }
+                return
+            }
+            let server = try logServer(c)
+            try p.gate(proxyLogStatus, "'log \(c.args[0])' in a proxy")
+            p.withOptions { $0.logTargets.append(server) }
+        },
+        Keyword("option httplog", SectionKind.frontSide, usage: "option httplog") { p, c in
+            if c.args == ["clf"] { try p.gate(logFormatStatus, "'option httplog clf'") } else { try c.noArguments() }
+            p.withOptions { $0.httpLog = true }
+        },
+        Keyword("option dontlognull", SectionKind.frontSide, usage: "option dontlognull", negatable: true) { p, c in
+            try c.noArguments()
+            p.withOptions { $0.dontLogNull = !c.negated }
+        },
+        logOption("tcplog", SectionKind.proxies, \.tcpLog, status: .pending("mode tcp is not implemented yet")),
+        logOption("httpslog", SectionKind.frontSide, \.httpLog, status: logFormatStatus),
+        logOption("log-health-checks", SectionKind.backSide, \.logHealthChecks,
+                  status: .pending("state changes are logged; each check's result is not logged yet")),
+        logOption("logasap", SectionKind.frontSide, \.logASAP, status: logOptionStatus),
+        logOption("log-separate-errors", SectionKind.frontSide, \.logSeparateErrors, status: logOptionStatus),
+        logOption("dontlog-normal", SectionKind.frontSide, \.dontLogNormal, status: logOptionStatus),
+        Keyword("log-format", SectionKind.frontSide, usage: "log-format FORMAT", status: logFormatStatus) { p, c in
+            let format = try c.one("one format (quote it)")
+            p.withOptions { $0.logFormat = format }
+        },
+        Keyword("log-format-sd", SectionKind.frontSide, usage: "log-format-sd FORMAT", status: logFormatStatus) { p, c in
+            let format = try c.one("one format (quote it)")
+            p.withOptions { $0.logFormatSD = format }
+        },
+        capture("request"), capture("response"),
+    ]
+
+    /// `option NAME` setting one Bool of the proxy options.
+    private static func logOption(_ name: String, _ sections: Set<SectionKind>, _ field: WritableKeyPath<ProxyOptions, Bool> & Sendable,
+                                  status: KeywordStatus) -> Keyword {
+        Keyword("option \(name)", sections, usage: "[no] option \(name)", status: status, negatable: true) { p, c in
+            try c.noArguments()
+            p.withOptions { $0[keyPath: field] = !c.negated }
+        }
+    }
+
+    /// `capture request|response header NAME len N`.
+    private static func capture(_ direction: String) -> Keyword {
+        Keyword("capture \(direction) header", [.frontend, .listen], usage: "capture \(direction) header NAME len N",
+                status: .pending("the access log has no captured headers yet")) { p, c in
+            guard c.args.count == 3, c.args[1] == "len", let length = Int(c.args[2]), (1...65535).contains(length) else {
+                throw ParseFailure("expects 'capture \(direction) header NAME len N'")
+            }
+            guard isHeaderToken(c.args[0]) else { throw ParseFailure("invalid header name '\(c.args[0])'") }
+            p.withFrontend { $0.captures.append(HeaderCapture(response: direction == "response", name: c.args[0], length: length, line: c.line.number)) }
+        }
+    }
+
+    /// `TARGET [len N] [format F] [sample R:S] FACILITY [LEVEL [MINLEVEL]]`.
+    static func logServer(_ c: KeywordCall) throws(ParseFailure) -> LogServer {
+        guard let target = c.args.first else { throw ParseFailure("expects a target: stdout, stderr, /dev/log, udp@HOST:PORT or HOST:PORT") }
+        var server = LogServer(address: try logAddress(target), line: c.line.number)
+        var rest = c.args.dropFirst()
+        while let word = rest.first, ["len", "format", "sample"].contains(word) {
+            rest = rest.dropFirst()
+            guard let value = rest.first else { throw ParseFailure("'\(word)' expects a value") }
+            rest = rest.dropFirst()
+            switch word {
+            case "len":
+                guard let n = Int(value), (80...65535).contains(n) else { throw ParseFailure("'len' expects a length from 80 to 65535") }
+                server.length = n
+            case "format":
+                guard let format = LogServer.Format(rawValue: value) else {
+                    throw ParseFailure("unknown log format '\(value)'\(didYouMean(value, in: LogServer.Format.allCases.map(\.rawValue)))")
+                }
+                server.format = format
+            default:
+                throw ParseFailure("'sample' (log sampling) is not supported by SwiftLB")
+            }
+        }
+        let isStream = server.address == .stdout || server.address == .stderr
+        if let facility = rest.first {
+            guard LogServer.facilities.contains(facility) else { throw ParseFailure("unknown facility '\(facility)'\(didYouMean(facility, in: LogServer.facilities))") }
+            server.facility = facility
+            rest = rest.dropFirst()
+        } else if !isStream {
+            throw ParseFailure("a syslog target needs a facility, e.g. 'log \(target) local0'")
+        }
+        for (index, level) in rest.enumerated() {
+            guard index < 2 else { throw ParseFailure("unexpected '\(level)' after the levels") }
+            guard LogServer.levels.contains(level) else { throw ParseFailure("unknown level '\(level)'\(didYouMean(level, in: LogServer.levels))") }
+            if index == 0 { server.maxLevel = level } else { server.minLevel = level }
+        }
+        return server
+    }
+
+    private static func logAddress(_ text: String) throws(ParseFailure) -> LogServer.Address {
+        switch text {
+        case "stdout": return .stdout
+        case "stderr": return .stderr
+        default: break
+        }
+        if text.hasPrefix("/") { return .unix(path: text) }
+        if text.hasPrefix("unix@") { return .unix(path: String(text.dropFirst(5))) }
+        var spec = Substring(text)
+        var tcp = false
+        for prefix in ["udp@", "udp4@", "udp6@", "ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@"] where spec.hasPrefix(prefix) {
+            tcp = prefix.hasPrefix("tcp")
+            spec = spec.dropFirst(prefix.count)
+        }
+        guard !spec.contains("@") else { throw ParseFailure("unsupported log target '\(text)' (stdout, stderr, /dev/log, udp@HOST:PORT, HOST:PORT)") }
+        let withPort = spec.contains(":") && !spec.hasSuffix("]") ? String(spec) : String(spec) + ":514"
+        guard let (host, port) = parseAddress(withPort), !host.isEmpty else { throw ParseFailure("invalid log target '\(text)'") }
+        return tcp ? .tcp(host: host, port: port) : .udp(host: host, port: port)
+    }
+}

@@ -1,0 +1,19 @@
+/// `monitor-uri PATH` and `monitor fail if|unless COND`: an endpoint an external checker
+/// (another load balancer) polls, answered by SwiftLB itself. Pending.
+extension KeywordRegistry {
+    static let monitorStatus = KeywordStatus.pending("SwiftLB does not answer a monitor URI itself yet")
+
+    static let monitorKeywords: [Keyword] = [
+        Keyword("monitor-uri", SectionKind.frontSide, usage: "monitor-uri PATH", status: monitorStatus) { p, c in
+            let uri = try c.one("a path")
+            guard uri.hasPrefix("/") else { throw ParseFailure("the monitor URI must start with '/'") }
+            p.withOptions { $0.monitorURI = uri }
+        },
+        Keyword("monitor fail", [.frontend, .listen], usage: "monitor fail if|unless COND", status: monitorStatus) { p, c in
+            guard !c.args.isEmpty else { throw ParseFailure("expects 'monitor fail if|unless CONDITION'") }
+            let condition = try ACLParser.condition(c.args[...], acls: p.acls)
+            try p.gateFetches(condition)
+            p.withFrontend { $0.monitorFail.append(condition) }
+        },
+    ]
+}

@@ -1,0 +1,142 @@
+import Foundation
+
+/// The process keywords of `global`: limits, threads and CPUs, the pidfile, detaching,
+/// privileges, chroot, path bases, how a stop ends. Sources/swiftlb acts on them at start.
+extension KeywordRegistry {
+    static let processKeywords: [Keyword] = [
+        Keyword("maxconn", [.global], usage: "maxconn N") { p, c in p.config.global.maxconn = try c.positiveInt() },
+        Keyword("nbthread", [.global], usage: "nbthread N") { p, c in
+            let n = try c.positiveInt()
+            guard n <= 64 else { throw ParseFailure("at most 64 threads") }
+            p.config.global.nbthread = n
+        },
+        Keyword("pidfile", [.global], usage: "pidfile FILE") { p, c in p.config.global.pidfile = try c.one("one file name") },
+        Keyword("hard-stop-after", [.global], usage: "hard-stop-after TIME") { p, c in p.config.global.hardStopAfter = try c.time() },
+        Keyword("daemon", [.global], usage: "daemon") { p, c in
+            try c.noArguments()
+            p.config.global.daemon = true
+        },
+        Keyword("user", [.global], usage: "user NAME") { p, c in
+            let name = try c.one("a user name")
+            guard let entry = getpwnam(name) else { throw ParseFailure("no user named '\(name)' on this system") }
+            p.config.global.uid = entry.pointee.pw_uid
+        },
+        Keyword("uid", [.global], usage: "uid N") { p, c in p.config.global.uid = try systemID(c) },
+        Keyword("group", [.global], usage: "group NAME") { p, c in
+            let name = try c.one("a group name")
+            guard let entry = getgrnam(name) else { throw ParseFailure("no group named '\(name)' on this system") }
+            p.config.global.gid = entry.pointee.gr_gid
+        },
+        Keyword("gid", [.global], usage: "gid N") { p, c in p.config.global.gid = try systemID(c) },
+        Keyword("chroot", [.global], usage: "chroot DIR") { p, c in
+            let dir = try c.one("a directory")
+            guard dir.hasPrefix("/") else { throw ParseFailure("expects an absolute path") }
+            var info = stat()
+            guard stat(dir, &info) == 0 else { throw ParseFailure("'\(dir)': \(String(cString: strerror(errno)))") }
+            guard info.st_mode & S_IFMT == S_IFDIR else { throw ParseFailure("'\(dir)' is not a directory") }
+            p.config.global.chroot = dir
+        },
+        Keyword("cpu-map", [.global], usage: "cpu-map [auto:]1[/THREADS] CPU-SET…") { p, c in
+            p.config.global.cpuMap.append(try cpuMapping(c))
+        },
+        Keyword("ulimit-n", [.global], usage: "ulimit-n N") { p, c in p.config.global.ulimitN = try c.int(in: 64...10_000_000) },
+        Keyword("ssl-server-verify", [.global], usage: "ssl-server-verify none|required") { p, c in
+            let word = try c.one("none or required")
+            guard word == "none" || word == "required" else { throw ParseFailure("expects none or required") }
+            p.config.global.sslServerVerify = word == "required"
+        },
+        Keyword("ca-base", [.global], usage: "ca-base DIR") { p, c in p.config.global.caBase = try c.one("a directory") },
+        Keyword("crt-base", [.global], usage: "crt-base DIR") { p, c in p.config.global.crtBase = try c.one("a directory") },
+        Keyword("tune.bufsize", [.global], usage: "tune.bufsize BYTES",
+                status: .pending("the request-head bound is fixed at 32 KiB (docs: Fixed limits) until the data path reads tune.bufsize")) { p, c in
+            p.config.global.tuneBufsize = try c.int(in: 1024...1_048_576)
+        },
+        Keyword("tune.http.maxhdr", [.global], usage: "tune.http.maxhdr N",
+                status: .pending("the header-line bound is fixed at 101 until the data path reads tune.http.maxhdr")) { p, c in
+            p.config.global.tuneHTTPMaxHeaders = try c.int(in: 1...32767)
+        },
+        Keyword("tune.maxaccept", [.global], usage: "tune.maxaccept N",
+                status: .pending("listeners accept up to 64 connections per wake-up until the data path reads tune.maxaccept")) { p, c in
+            guard c.args.count == 1, let n = Int(c.args[0]), n == -1 || (1...1_000_000).contains(n) else {
+                throw ParseFailure("expects a number of connections, or -1 for no limit")
+            }
+            p.config.global.tuneMaxAccept = n
+        },
+        Keyword("spread-checks", [.global], usage: "spread-checks PERCENT",
+                status: .pending("the health checker spreads only the first checks over 'inter' until it reads spread-checks")) { p, c in
+            p.config.global.spreadChecks = try c.int(in: 0...50)
+        },
+    ]
+
+    /// `uid N` / `gid N`.
+    private static func systemID(_ c: KeywordCall) throws(ParseFailure) -> UInt32 {
+        guard c.args.count == 1, let n = UInt32(c.args[0]), n < UInt32.max else { throw ParseFailure("expects a numeric id") }
+        return n
+    }
+
+    /// `cpu-map [auto:]PROCESS[/THREADS] CPU-SET…`. SwiftLB is one process: PROCESS is 1,
+    /// `all` or `odd`; THREADS is N, N-M or `all`; CPUs are numbers and ranges, by blanks or
+    /// commas.
+    static func cpuMapping(_ c: KeywordCall) throws(ParseFailure) -> CPUMapping {
+        guard c.args.count >= 2 else { throw ParseFailure("expects '[auto:]1[/THREADS] CPU-SET', e.g. 'cpu-map auto:1/1-4 0-3'") }
+        var spec = Substring(c.args[0])
+        let auto = spec.hasPrefix("auto:")
+        if auto { spec = spec.dropFirst(5) }
+        let parts = spec.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count <= 2, ["1", "all", "odd", "1-1"].contains(String(parts[0])) else {
+            throw ParseFailure("SwiftLB is one process with threads: write the process as 1 or all, e.g. 'cpu-map 1/1 0' or 'cpu-map auto:1/1-4 0-3'")
+        }
+        var threads: ClosedRange<Int>?
+        if parts.count == 2, parts[1] != "all" {
+            guard let range = numberRange(parts[1], 1...64) else { throw ParseFailure("invalid thread set '\(parts[1])': a number or range from 1 to 64, or all") }
+            threads = range
+        }
+        var cpus: [Int] = []
+        for word in c.args.dropFirst() {
+            for item in word.split(separator: ",") {
+                guard let range = numberRange(item, 0...1023) else { throw ParseFailure("invalid CPU set '\(item)': numbers or ranges from 0 to 1023") }
+                cpus += Array(range)
+            }
+        }
+        if auto {
+            guard let threads else { throw ParseFailure("'auto:' needs a thread range, e.g. 'cpu-map auto:1/1-4 0-3'") }
+            guard cpus.count >= threads.count else {
+                throw ParseFailure("'auto:' maps one thread per CPU: \(threads.count) threads but \(cpus.count) CPUs")
+            }
+        }
+        return CPUMapping(threads: threads, cpus: cpus, auto: auto, line: c.line.number)
+    }
+
+    private static func numberRange(_ text: Substring, _ bounds: ClosedRange<Int>) -> ClosedRange<Int>? {
+        let ends = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard ends.count <= 2, let lo = Int(ends[0]), let hi = Int(ends.last!), lo <= hi, bounds.contains(lo), bounds.contains(hi) else { return nil }
+        return lo...hi
+    }
+}
+
+extension SectionParser {
+    /// A relative path under `ca-base`/`crt-base`, as HAProxy applies them while parsing.
+    func based(_ path: String, on base: String?) -> String {
+        guard let base, !path.hasPrefix("/") else { return path }
+        return base.hasSuffix("/") ? base + path : base + "/" + path
+    }
+}
+
+extension SectionParser {
+    /// `user` without `group` takes the user's primary group (HAProxy would keep root's, which
+    /// leaves the process in group 0); process keywords that only make sense together.
+    func finishProcess() {
+        let global = config.global
+        if let uid = global.uid, global.gid == nil, let entry = getpwuid(uid) {
+            config.global.gid = entry.pointee.pw_gid
+        }
+        if global.daemon, global.logTarget == .stdout || global.logTarget == .stderr, let line = global.keywordLines["daemon"] {
+            warn(line, "daemon", "'daemon' detaches from the terminal: the access log ('log \(global.logTarget.rawValue)') is discarded once detached; run in the foreground under systemd, or log to syslog")
+        }
+        if let dir = global.chroot, let line = global.keywordLines["chroot"] {
+            for v in config.vrrpInstances where [v.notifyMaster, v.notifyBackup, v.notifyFault, v.notify].contains(where: { $0 != nil }) {
+                warn(line, "chroot", "vrrp '\(v.name)' runs notify scripts through /bin/sh inside the chroot \(dir): the shell and the scripts must exist there")
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+/// What a proxy is and where its requests go: `mode`, `maxconn`, `retries`, `retry-on`,
+/// `default_backend`, `use_backend`, connection handling options.
+extension KeywordRegistry {
+    static let proxyKeywords: [Keyword] = [
+        Keyword("mode", SectionKind.proxies, usage: "mode http|tcp") { p, c in
+            let word = try c.one("'http' or 'tcp'")
+            guard let mode = ProxyMode(rawValue: word) else { throw ParseFailure("unknown mode '\(word)'; expected 'http' or 'tcp'\(didYouMean(word, in: ["http", "tcp"]))") }
+            if mode == .tcp { try p.gate(modeTCPStatus, "'mode tcp'") }
+            p.withOptions { $0.mode = mode }
+        },
+        Keyword("maxconn", SectionKind.frontSide, usage: "maxconn N") { p, c in
+            let n = try c.positiveInt()
+            p.withOptions { $0.maxconn = n }
+        },
+        Keyword("retries", SectionKind.backSide, usage: "retries N") { p, c in
+            guard c.args.count == 1, let n = Int(c.args[0]), n >= 0, n <= 100 else { throw ParseFailure("expects a number of retries from 0 to 100") }
+            p.withOptions { $0.retries = n }
+        },
+        Keyword("retry-on", SectionKind.backSide, usage: "retry-on CONDITION…") { p, c in
+            var conditions = Set<RetryCondition>()
+            for word in c.args {
+                if word == "all-retryable-errors" { conditions.formUnion(RetryCondition.allCases); continue }
+                guard let condition = RetryCondition(rawValue: word) else {
+                    let known = RetryCondition.allCases.map(\.rawValue) + ["all-retryable-errors"]
+                    throw ParseFailure("unsupported retry-on condition '\(word)'\(didYouMean(word, in: known)); supported: \(known.joined(separator: ", "))")
+                }
+                conditions.insert(condition)
+            }
+            guard !conditions.isEmpty else { throw ParseFailure("expects one or more conditions, e.g. 'retry-on conn-failure empty-response'") }
+            p.withOptions { $0.retryOn = conditions }
+        },
+        Keyword("default_backend", SectionKind.frontSide, usage: "default_backend NAME") { p, c in
+            let name = try c.one("one backend name")
+            if case .defaults = p.section {
+                p.defaultBackendName = (name, c.line.number)
+            } else {
+                p.withFrontend { $0.defaultBackend = name }
+                p.referenceBackend(name, line: c.line)
+            }
+        },
+        Keyword("use_backend", [.frontend, .listen], usage: "use_backend NAME [if|unless CONDITION]") { p, c in
+            guard let name = c.args.first, c.args.count != 2 else { throw ParseFailure("expects 'use_backend NAME [if|unless CONDITION]'") }
+            // Without a condition, a rule whose condition always holds (HAProxy's semantics).
+            let condition = c.args.count == 1
+                ? Condition(inverted: false, alternatives: [[Condition.Term(negated: false, acl: ACLParser.predefined["TRUE"]!)]])
+                : try ACLParser.condition(c.args.dropFirst()[...], acls: p.acls)
+            try p.gateFetches(condition)
+            p.withFrontend { $0.switchingRules.append(BackendSwitchingRule(backend: name, condition: condition, line: c.line.number)) }
+            p.referenceBackend(name, line: c.line)
+        },
+        Keyword("option forwardfor", SectionKind.proxies, usage: "option forwardfor [except NET] [header NAME] [if-none]") { p, c in
+            var forwardFor = ForwardFor()
+            try forwardForParameters.parse(c.args[...], into: &forwardFor, parser: p)
+            p.withOptions { $0.forwardFor = forwardFor }
+        },
+        Keyword("fullconn", SectionKind.backSide, usage: "fullconn N",
+                status: .pending("servers' maxconn is fixed; the dynamic maxconn that fullconn scales (minconn) is not implemented")) { p, c in
+            let n = try c.positiveInt()
+            p.withOptions { $0.fullconn = n }
+        },
+        // SwiftLB always spreads over every backup server when no primary is up.
+        Keyword("option allbackups", SectionKind.backSide, usage: "option allbackups") { _, c in try c.noArguments() },
+        // The source hash is always a consistent one (a ring of server names and weights).
+        Keyword("hash-type", SectionKind.backSide, usage: "hash-type consistent") { p, c in
+            guard c.args.first == "consistent" else {
+                throw ParseFailure("SwiftLB's hash is always consistent: 'hash-type consistent' (map-based is not supported)")
+            }
+            if c.args.count > 1 { p.warn("'hash-type consistent \(c.args.dropFirst().joined(separator: " "))': SwiftLB uses its own process-independent hash, not the function named") }
+        },
+        connectionMode(.keepAlive, status: .active),
+        connectionMode(.serverClose, status: httpServerCloseStatus),
+        connectionMode(.close, status: httpCloseStatus),
+        Keyword("option redispatch", SectionKind.backSide, usage: "option redispatch") { p, c in
+            guard c.args.isEmpty else { throw ParseFailure("option redispatch takes no argument (an interval is not supported)") }
+            p.withOptions { $0.redispatch = true }
+        },
+        // Idle server connections are reused HAProxy's 'safe' way (its default since 2.0).
+        Keyword("http-reuse", SectionKind.backSide, usage: "http-reuse safe") { _, c in
+            guard try c.one("safe") == "safe" else {
+                throw ParseFailure("SwiftLB reuses idle server connections the 'safe' way only: 'http-reuse safe' (or remove the line)")
+            }
+        },
+        Keyword("compression", SectionKind.proxies, status: .unsupported("compression is not supported"), parse: nil),
+    ]
+
+    static let tcpKeepAliveStatus = KeywordStatus.pending("sockets get no TCP keep-alive probes until the data path sets SO_KEEPALIVE")
+
+    /// `option tcpka|clitcpka|srvtcpka`.
+    static let tcpKeepAliveKeywords: [Keyword] = [
+        ("tcpka", SectionKind.proxies, true, true), ("clitcpka", SectionKind.frontSide, true, false), ("srvtcpka", SectionKind.backSide, false, true),
+    ].map { name, sections, client, server in
+        Keyword("option \(name)", sections, usage: "[no] option \(name)", status: tcpKeepAliveStatus, negatable: true) { p, c in
+            try c.noArguments()
+            p.withOptions {
+                if client { $0.clientTCPKeepAlive = !c.negated }
+                if server { $0.serverTCPKeepAlive = !c.negated }
+            }
+        }
+    }
+
+    static let modeTCPStatus = KeywordStatus.pending("TCP proxying (byte pipes through the dispatcher) is not implemented yet; 'mode http' serves HTTP/1.1")
+
+    static let forwardForParameters = ParameterTable<ForwardFor>("option forwardfor parameter", [
+        Parameter("header", values: 1) { f, v, _ in
+            guard isHeaderToken(v[0]) else { throw ParseFailure("invalid header name '\(v[0])'") }
+            f.header = v[0]
+        },
+        Parameter("except", values: 1, status: .pending("the data path adds the header for every client until it reads 'except'")) { f, v, _ in
+            guard isIPNetwork(v[0]) else { throw ParseFailure("'except' expects a network, e.g. 127.0.0.0/8") }
+            f.except = v[0]
+        },
+        Parameter("if-none", status: .pending("the data path always adds the header until it reads 'if-none'")) { f, _, _ in f.ifNone = true },
+    ])
+
+    static let httpServerCloseStatus = KeywordStatus.pending("server connections are always kept alive and pooled until the data path closes them per response")
+    static let httpCloseStatus = KeywordStatus.pending("connections are always kept alive on both sides until the data path closes them per response")
+
+    /// `option http-keep-alive|http-server-close|httpclose`; `no option …` goes back to
+    /// keep-alive, HAProxy's default.
+    private static func connectionMode(_ mode: HTTPConnectionMode, status: KeywordStatus) -> Keyword {
+        Keyword("option \(mode.rawValue)", SectionKind.proxies, usage: "[no] option \(mode.rawValue)", status: status, negatable: true) { p, c in
+            try c.noArguments()
+            p.withOptions { $0.httpConnectionMode = c.negated ? .keepAlive : mode }
+        }
+    }
+}

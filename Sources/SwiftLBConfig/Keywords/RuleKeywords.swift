@@ -1,0 +1,178 @@
+import SwiftLBRegex
+
+/// Request and response rules: `acl`, `redirect`, and the header actions of `http-request`,
+/// `http-response` and `http-after-response` (the other actions are in HTTPActionKeywords).
+/// Conditions are parsed by ACLParser.
+extension KeywordRegistry {
+    static let headerActions = ["set-header", "add-header", "del-header"]
+
+    /// Rules that run on responses SwiftLB makes itself (errors, redirects) wait for the
+    /// after-response phase of the data path.
+    static let afterResponseStatus = KeywordStatus.pending("the data path has no after-response phase yet (rules on every response, SwiftLB's own included)")
+    /// `del-header NAME -m METHOD`
+    static let deleteHeaderMatchingStatus = KeywordStatus.pending("del-header removes headers by exact name only until the data path matches names with -m")
+
+    static let ruleKeywords: [Keyword] = [
+        Keyword("acl", SectionKind.rules, usage: "acl NAME FETCH [FLAGS] PATTERN…") { p, c in
+            guard c.args.count >= 2 else { throw ParseFailure("expects 'acl NAME FETCH [flags] PATTERN…'") }
+            let name = c.args[0]
+            guard name.allSatisfy({ $0.isLetter || $0.isNumber || "_-.:".contains($0) }) else {
+                throw ParseFailure("invalid ACL name '\(name)': letters, digits, '_', '-', '.', ':' only")
+            }
+            let criterion = try ACLParser.criterion(c.args.dropFirst()[...])
+            try p.gateFetch(criterion)
+            p.acls[name, default: ACL(name: name, criteria: [])].criteria.append(criterion)
+        },
+        Keyword("redirect", [.frontend, .listen], haproxy: SectionKind.rules, usage: "redirect scheme|location TARGET [code N] [if|unless COND]") { p, c in
+            let rule = try redirectRule(c.args[...], acls: p.acls, line: c.line.number)
+            try p.gateFetches(rule.condition)
+            p.withFrontend { $0.redirects.append(rule) }
+        },
+    ] + headerActions.flatMap { action in
+        HTTPRulePhase.allCases.map { headerRule($0, action) }
+    }
+
+    private static func headerRule(_ phase: HTTPRulePhase, _ action: String) -> Keyword {
+        Keyword("\(phase.rawValue) \(action)", SectionKind.rules,
+                usage: "\(phase.rawValue) \(action) NAME\(action == "del-header" ? " [-m str|beg|end|sub|reg]" : " VALUE") [if|unless COND]",
+                status: phase == .afterResponse ? afterResponseStatus : .active) { p, c in
+            var (words, condition) = try p.splitCondition(c.args)
+            // Responses are not re-validated on the data path, so what lb.conf puts into a
+            // header must be valid here: a token for the name, no control bytes in the value.
+            if let name = words.first, !isHeaderToken(name) {
+                throw ParseFailure("invalid header name '\(name)': letters, digits and !#$%&'*+-.^_`|~ only")
+            }
+            if words.count == 2, words.last!.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\t") || $0.value == 0x7F }) {
+                throw ParseFailure("control characters are not allowed in a header value")
+            }
+            let rule: HeaderRule.Action
+            switch action {
+            case "del-header":
+                if words.count == 3, words[1] == "-m" {
+                    guard let method = ACLCriterion.MatchMethod(rawValue: words[2]), method != .found else {
+                        throw ParseFailure("'-m' expects str, beg, end, sub or reg")
+                    }
+                    if method == .regex {
+                        do { _ = try PCRE2Regex(words[0]) } catch { throw ParseFailure("invalid regular expression '\(words[0])': \(error)") }
+                    }
+                    try p.gate(deleteHeaderMatchingStatus, "'del-header … -m \(words[2])'")
+                    try p.addHTTPRule(.deleteHeaders(name: words[0], method: method), condition: condition, line: c.line.number, phase: phase)
+                    return
+                }
+                guard words.count == 1 else { throw ParseFailure("'del-header' expects one header name (and optionally -m METHOD)") }
+                rule = .delete(name: words.removeFirst())
+            default:
+                guard words.count == 2 else { throw ParseFailure("'\(action)' expects NAME VALUE (quote a value with spaces)") }
+                let value = try ValueFormatParser.parse(words.last!)
+                rule = action == "set-header" ? .set(name: words.first!, value: value) : .add(name: words.first!, value: value)
+            }
+            let headerRule = HeaderRule(action: rule, condition: condition, line: c.line.number)
+            if phase == .afterResponse {
+                try p.addHTTPRule(.header(rule), condition: condition, line: c.line.number, phase: phase)
+            } else {
+                try p.addHeaderRule(headerRule, response: phase == .response)
+            }
+        }
+    }
+
+    /// `scheme https|location URL [code N] [if|unless COND]`.
+    static func redirectRule(_ args: ArraySlice<String>, acls: [String: ACL], line: Int) throws(ParseFailure) -> RedirectRule {
+        var words = args
+        guard words.count >= 2, let kind = words.first, kind == "scheme" || kind == "location" else {
+            throw ParseFailure("expects 'redirect scheme https …' or 'redirect location URL …' (prefix is not supported)")
+        }
+        let target = words.dropFirst().first!
+        words = words.dropFirst(2)
+        // HAProxy's default for every kind of redirect.
+        var code = 302
+        var condition: Condition?
+        while let word = words.first {
+            if word == "if" || word == "unless" {
+                condition = try ACLParser.condition(words, acls: acls)
+                break
+            }
+            words = words.dropFirst()
+            switch word {
+            case "code":
+                guard let v = words.first, let c = Int(v), [301, 302, 303, 307, 308].contains(c) else {
+                    throw ParseFailure("'code' must be 301, 302, 303, 307 or 308")
+                }
+                code = c
+                words = words.dropFirst()
+            case "drop-query", "append-slash", "set-cookie", "clear-cookie":
+                throw ParseFailure("redirect option '\(word)' is not supported")
+            default:
+                throw ParseFailure("unexpected '\(word)' in redirect")
+            }
+        }
+        if kind == "scheme" && !["http", "https"].contains(target) { throw ParseFailure("scheme must be http or https") }
+        if kind == "location" && target.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F }) {
+            throw ParseFailure("the location may not contain blanks or control characters")
+        }
+        return RedirectRule(target: kind == "scheme" ? .scheme(target) : .location(target), code: code, condition: condition, line: line)
+    }
+}
+
+extension SectionParser {
+    /// The words before the first `if`/`unless`, and the condition after it.
+    func splitCondition(_ args: [String]) throws -> ([String], Condition?) {
+        guard let at = args.firstIndex(where: { $0 == "if" || $0 == "unless" }) else { return (args, nil) }
+        let condition = try ACLParser.condition(args[at...], acls: acls)
+        try gateFetches(condition)
+        return (Array(args[..<at]), condition)
+    }
+
+    /// A header rule of the current section: in the list the data path reads and, in order,
+    /// among every HTTP rule of the section.
+    func addHeaderRule(_ rule: HeaderRule, response: Bool) throws {
+        try gateFetches(rule.condition)
+        switch (section, response) {
+        case (.frontend, false), (.listen, false): withFrontend { $0.requestRules.append(rule) }
+        case (.frontend, true), (.listen, true): withFrontend { $0.responseRules.append(rule) }
+        case (.backend, false): withBackend { $0.requestRules.append(rule) }
+        case (.backend, true): withBackend { $0.responseRules.append(rule) }
+        default: break
+        }
+        try addHTTPRule(.header(rule.action), condition: rule.condition, line: rule.line, phase: response ? .response : .request)
+    }
+
+    /// Any HTTP rule of the current section, in order.
+    func addHTTPRule(_ action: HTTPRule.Action, condition: Condition?, line: Int, phase: HTTPRulePhase) throws {
+        let rule = HTTPRule(action: action, condition: condition, line: line)
+        func append(_ rules: inout [HTTPRule], _ after: inout [HTTPRule], _ response: inout [HTTPRule]) {
+            switch phase {
+            case .request: rules.append(rule)
+            case .response: response.append(rule)
+            case .afterResponse: after.append(rule)
+            }
+        }
+        switch section {
+        case .frontend, .listen: withFrontend { append(&$0.httpRequestRules, &$0.httpAfterResponseRules, &$0.httpResponseRules) }
+        case .backend: withBackend { append(&$0.httpRequestRules, &$0.httpAfterResponseRules, &$0.httpResponseRules) }
+        default: break
+        }
+    }
+
+    /// Refuses the fetches of an ACL line that the data path does not evaluate yet.
+    func gateFetch(_ criterion: ACLCriterion) throws(ParseFailure) {
+        if case .variable = criterion.fetch { try gate(ACLParser.variableStatus, "the 'var()' fetch") }
+        if let reason = ACLParser.pendingFetches[criterion.fetch] {
+            try gate(.pending(reason), "the '\(fetchName(criterion.fetch))' fetch")
+        }
+    }
+
+    func gateFetches(_ condition: Condition?) throws(ParseFailure) {
+        for term in (condition?.alternatives ?? []).flatMap({ $0 }) {
+            for criterion in term.acl.criteria { try gateFetch(criterion) }
+        }
+    }
+
+    private func fetchName(_ fetch: SampleFetch) -> String {
+        switch fetch {
+        case .src: "src"
+        case .sslFCSNI: "ssl_fc_sni"
+        case .srcConnCur: "src_conn_cur"
+        default: "\(fetch)"
+        }
+    }
+}

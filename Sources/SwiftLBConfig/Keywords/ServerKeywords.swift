@@ -1,0 +1,156 @@
+/// `server NAME ADDRESS [PARAMETER…]` and `default-server PARAMETER…`: the servers of a backend,
+/// with the parameters the balancers, the checker and the upstream TLS client read.
+extension KeywordRegistry {
+    static let serverKeywords: [Keyword] = [
+        Keyword("server", SectionKind.backSide.subtracting([.defaults]), usage: "server NAME ADDRESS [PARAMETER…]") { p, c in
+            guard c.args.count >= 2 else { throw ParseFailure("expects 'server NAME HOST:PORT [weight N]'") }
+            let name = c.args[0]
+            var backend: Backend?
+            p.withBackend { backend = $0 }
+            guard var backend else { return }
+            if let other = backend.servers.first(where: { $0.name == name }) {
+                throw ParseFailure("a server named '\(name)' already exists in backend '\(backend.name)' (line \(other.line))")
+            }
+            var unixPath: String?
+            var (host, port) = ("", 0)
+            if c.args[1].hasPrefix("/") || c.args[1].hasPrefix("unix@") {
+                unixPath = c.args[1].hasPrefix("unix@") ? String(c.args[1].dropFirst(5)) : c.args[1]
+                try p.gate(unixServerStatus, "a server on a unix socket ('\(c.args[1])')")
+            } else {
+                var text = Substring(c.args[1])
+                for prefix in ["ipv4@", "ipv6@"] where text.hasPrefix(prefix) { text = text.dropFirst(prefix.count) }
+                guard let address = parseAddress(String(text)), !address.0.isEmpty, address.0 != "*" else {
+                    throw ParseFailure("invalid address '\(c.args[1])': expected HOST:PORT\(c.args[1].contains("$") ? " (environment variables are expanded only inside double quotes)" : "")")
+                }
+                (host, port) = address
+            }
+            var params = backend.options.defaultServer
+            try serverParameters.parse(c.args.dropFirst(2), into: &params, parser: p)
+            if let tls = params.tls, tls.verify && tls.caFile == nil {
+                let origin = c.args.contains("verify") ? "" : " (ssl-server-verify required)"
+                throw ParseFailure("'verify required'\(origin) needs 'ca-file FILE' to verify against")
+            }
+            if params.observe != nil && !params.check { throw ParseFailure("'observe' needs 'check': passive checks act through the active checker") }
+            if params.check { warnAboutFastChecks(params, p) }
+            var server = Server(name: name, host: host, port: port, parameters: params, line: c.line.number)
+            server.unixPath = unixPath
+            backend.servers.append(server)
+            p.withBackend { $0 = backend }
+        },
+        Keyword("default-server", SectionKind.backSide, usage: "default-server PARAMETER…") { p, c in
+            var params = p.options.defaultServer
+            try serverParameters.parse(c.args[...], into: &params, parser: p)
+            p.withOptions { $0.defaultServer = params }
+        },
+    ]
+
+    static let serverParameters = ParameterTable<ServerParameters>("server parameter", [
+        Parameter("weight", values: 1) { s, v, _ in s.weight = try number("weight", v[0], 0...256) },
+        Parameter("check") { s, _, _ in s.check = true },
+        Parameter("no-check") { s, _, _ in s.check = false },
+        Parameter("enabled") { s, _, _ in s.disabled = false },
+        Parameter("no-backup") { s, _, _ in s.backup = false },
+        Parameter("inter", values: 1) { s, v, _ in s.inter = try positiveTime("inter", v[0]) },
+        Parameter("fastinter", values: 1) { s, v, _ in s.fastinter = try positiveTime("fastinter", v[0]) },
+        Parameter("downinter", values: 1) { s, v, _ in s.downinter = try positiveTime("downinter", v[0]) },
+        Parameter("rise", values: 1) { s, v, _ in s.rise = try number("rise", v[0], 1...1000) },
+        Parameter("fall", values: 1) { s, v, _ in s.fall = try number("fall", v[0], 1...1000) },
+        Parameter("port", values: 1) { s, v, _ in s.checkPort = try number("port", v[0], 1...65535) },
+        Parameter("addr", values: 1) { s, v, _ in s.checkAddress = v[0] },
+        Parameter("cookie", values: 1) { s, v, _ in
+            guard v[0].allSatisfy({ $0.isASCII && !$0.isWhitespace && !";,=~\"".contains($0) }) else {
+                throw ParseFailure("'cookie' value '\(v[0])' may not contain blanks or ; , = ~ \"")
+            }
+            s.cookie = v[0]
+        },
+        Parameter("backup") { s, _, _ in s.backup = true },
+        Parameter("disabled") { s, _, _ in s.disabled = true },
+        Parameter("maxconn", values: 1) { s, v, _ in s.maxconn = try number("maxconn", v[0], 1...1_000_000) },
+        Parameter("slowstart", values: 1) { s, v, _ in s.slowstart = try positiveTime("slowstart", v[0]) },
+        Parameter("ssl") { s, _, p in p.ensureTLS(&s) },
+        Parameter("verify", values: 1) { s, v, p in
+            guard v[0] == "none" || v[0] == "required" else { throw ParseFailure("'verify' expects none or required") }
+            p.ensureTLS(&s)
+            s.tls!.verify = v[0] == "required"
+        },
+        Parameter("ca-file", values: 1) { s, v, p in
+            p.ensureTLS(&s)
+            s.tls!.caFile = p.based(v[0], on: p.config.global.caBase)
+        },
+        Parameter("sni", values: 1) { s, v, p in
+            // HAProxy takes an expression; a constant is written str(NAME).
+            var name = v[0]
+            if name.hasPrefix("str("), name.hasSuffix(")") { name = String(name.dropFirst(4).dropLast()) }
+            guard !name.contains("("), isHeaderToken(name) else { throw ParseFailure("'sni' expects a host name or str(NAME) (expressions are not supported)") }
+            p.ensureTLS(&s)
+            s.tls!.sni = name
+        },
+        Parameter("error-limit", values: 1) { s, v, _ in s.errorLimit = try number("error-limit", v[0], 1...1000) },
+        Parameter("observe", values: 1) { s, v, _ in
+            guard let layer = ObserveLayer(rawValue: v[0]) else { throw ParseFailure("'observe' expects layer4 or layer7") }
+            s.observe = layer
+        },
+        Parameter("on-error", values: 1) { s, v, _ in
+            guard let action = OnError(rawValue: v[0]) else { throw ParseFailure("'on-error' expects fastinter, fail-check, sudden-death or mark-down") }
+            s.onError = action
+        },
+        Parameter("send-proxy", status: proxyProtocolStatus) { s, _, _ in s.sendProxy = .v1 },
+        Parameter("send-proxy-v2", status: proxyProtocolStatus) { s, _, _ in s.sendProxy = .v2 },
+        Parameter("maxqueue", values: 1, status: .pending("a backend has one queue; per-server queue bounds are not implemented")) { s, v, _ in
+            s.maxQueue = try number("maxqueue", v[0], 0...1_000_000)
+        },
+        Parameter("on-marked-down", values: 1, status: .pending("the checker does not close a DOWN server's sessions yet")) { s, v, _ in
+            guard v[0] == "shutdown-sessions" else { throw ParseFailure("'on-marked-down' expects shutdown-sessions") }
+            s.shutdownSessionsOnMarkedDown = true
+        },
+        Parameter("on-marked-up", values: 1, status: .pending("the checker does not close backup sessions yet")) { s, v, _ in
+            guard v[0] == "shutdown-backup-sessions" else { throw ParseFailure("'on-marked-up' expects shutdown-backup-sessions") }
+            s.shutdownBackupSessionsOnMarkedUp = true
+        },
+        .unsupported("crt", values: 1, "client certificates towards servers are not supported"),
+        .unsupported("check-ssl", "checks of an 'ssl' server use TLS already"),
+    ] + ["agent-check", "agent-send", "agent-inter", "agent-addr", "agent-port", "allow-0rtt", "alpn", "check-send-proxy", "check-alpn",
+         "check-proto", "check-sni", "check-via-socks4", "ciphers", "ciphersuites", "crl-file", "force-sslv3", "force-tlsv10",
+         "force-tlsv11", "force-tlsv12", "force-tlsv13", "id", "init-addr", "log-proto", "max-reuse", "minconn", "namespace",
+         "no-agent-check", "no-check-ssl", "no-send-proxy", "no-send-proxy-v2", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn",
+         "no-ssl", "no-ssl-reuse", "no-sslv3", "no-tls-tickets", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "no-verifyhost",
+         "no-tfo", "non-stick", "npn", "pool-low-conn", "pool-max-conn", "pool-purge-delay", "proto", "redir", "resolve-opts",
+         "resolve-prefer", "resolve-net", "resolvers", "proxy-v2-options", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "source",
+         "ssl-max-ver", "ssl-min-ver", "ssl-reuse", "stick", "socks4", "tcp-ut", "tfo", "track", "verifyhost", "ws"].map {
+        Parameter<ServerParameters>.unsupported($0, "a HAProxy server parameter SwiftLB does not implement")
+    })
+
+    static let proxyProtocolStatus = KeywordStatus.pending("the PROXY protocol is not implemented yet")
+    static let unixServerStatus = KeywordStatus.pending("servers are dialled over TCP only until the data path connects to unix sockets")
+
+    /// A check more often than every 100 ms is a connection to the server every time: almost
+    /// certainly a unit mistake (`inter 10` is 10 ms, not 10 s).
+    private static func warnAboutFastChecks(_ params: ServerParameters, _ p: SectionParser) {
+        let fast = [("inter", Optional(params.inter)), ("fastinter", params.fastinter), ("downinter", params.downinter)]
+            .compactMap { name, value in value.flatMap { $0.nanoseconds < 100_000_000 ? "\(name) \($0)" : nil } }
+        guard !fast.isEmpty else { return }
+        p.warn("\(fast.joined(separator: ", ")): a health check more often than every 100ms opens a connection to the server each time; a bare number is milliseconds ('inter 2s' is two seconds)")
+    }
+
+    static func number(_ name: String, _ text: String, _ range: ClosedRange<Int>) throws(ParseFailure) -> Int {
+        guard let n = Int(text), range.contains(n) else {
+            throw ParseFailure("'\(name)' expects a number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return n
+    }
+
+    static func positiveTime(_ name: String, _ text: String) throws(ParseFailure) -> ConfigDuration {
+        guard let d = ConfigDuration(parsing: text), d.nanoseconds > 0 else { throw ParseFailure("'\(name)' expects a time such as 2s, got '\(text)'") }
+        return d
+    }
+}
+
+extension SectionParser {
+    /// The server's TLS settings, created on first use with `ssl-server-verify`'s default.
+    func ensureTLS(_ params: inout ServerParameters) {
+        guard params.tls == nil else { return }
+        var tls = ServerTLS()
+        tls.verify = config.global.sslServerVerify ?? false
+        params.tls = tls
+    }
+}

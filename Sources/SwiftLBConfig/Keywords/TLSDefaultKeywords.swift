@@ -1,0 +1,35 @@
+/// `global` keywords that preset every `bind … ssl` and tune the TLS session cache.
+extension KeywordRegistry {
+    static let tlsDefaultKeywords: [Keyword] = [
+        Keyword("ssl-default-bind-ciphers", [.global], usage: "ssl-default-bind-ciphers LIST") { p, c in
+            p.config.global.defaultBindTLS.ciphers = try c.one("one cipher list")
+        },
+        Keyword("ssl-default-bind-ciphersuites", [.global], usage: "ssl-default-bind-ciphersuites LIST") { p, c in
+            p.config.global.defaultBindTLS.ciphersuites = try c.one("one ciphersuite list")
+        },
+        Keyword("ssl-default-bind-options", [.global], usage: "ssl-default-bind-options OPTION…") { p, c in
+            try defaultBindOptions.parse(c.args[...], into: &p.config.global.defaultBindTLS, parser: p)
+        },
+        Keyword("tune.ssl.cachesize", [.global], usage: "tune.ssl.cachesize N") { p, c in
+            guard c.args.count == 1, let n = Int(c.args[0]), n >= 0 else { throw ParseFailure("expects a number (0 turns the session cache off)") }
+            p.config.global.sslSessionCache = n > 0
+        },
+        // SwiftLB's listeners negotiate ECDHE only (no DH parameters are loaded, so OpenSSL
+        // never selects a DHE suite): no key exchange is ever weaker than this asks.
+        Keyword("tune.ssl.default-dh-param", [.global], usage: "tune.ssl.default-dh-param BITS") { p, c in
+            p.config.global.sslDefaultDHParam = try c.int(in: 1024...16384)
+        },
+    ]
+
+    static let defaultBindOptions = ParameterTable<BindTLS>("ssl-default-bind-options option", [
+        Parameter("no-tls-tickets") { t, _, _ in t.noTickets = true },
+        Parameter("ssl-min-ver", values: 1) { t, v, _ in
+            guard v[0] == "TLSv1.2" || v[0] == "TLSv1.3" else { throw ParseFailure("ssl-min-ver must be TLSv1.2 or TLSv1.3") }
+            t.minVersion = v[0]
+        },
+        // Already never offered.
+        Parameter("no-sslv3") { _, _, _ in },
+        Parameter("no-tlsv10") { _, _, _ in },
+        Parameter("no-tlsv11") { _, _, _ in },
+    ])
+}

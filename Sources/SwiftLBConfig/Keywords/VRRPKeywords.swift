@@ -1,0 +1,248 @@
+/// The `vrrp NAME` section: keepalived's `vrrp_instance` keywords, one per line, HAProxy-style
+/// (no braces). Times take a unit (`100ms`, `2s`) or, as in keepalived, a bare number of seconds
+/// (`advert_int 1`, `advert_int 0.1`).
+extension KeywordRegistry {
+    static let vrrpKeywords: [Keyword] = [
+        vrrp("interface", "interface IF") { v, c, _ in v.interface = try c.one("an interface name") },
+        vrrp("virtual_router_id", "virtual_router_id N") { v, c, _ in v.virtualRouterID = try c.int(in: 1...255) },
+        vrrp("priority", "priority N") { v, c, _ in v.priority = try c.int(in: 1...254) },
+        // Down to 10 ms: faster heartbeats cost nothing measurable and shorten takeover.
+        vrrp("advert_int", "advert_int TIME") { v, c, _ in v.advertInterval = try vrrpTime(c, 10_000_000...40_000_000_000) },
+        virtualAddress("virtual_ipaddress"),
+        // SwiftLB's heartbeat carries no address list, so "excluded" addresses are plain VIPs.
+        virtualAddress("virtual_ipaddress_excluded"),
+        vrrp("unicast_src_ip", "unicast_src_ip ADDR") { v, c, _ in
+            let address = try c.one("an IPv4 address")
+            guard isIPv4(address) else { throw ParseFailure("'\(address)' is not an IPv4 address") }
+            v.unicastSourceIP = address
+        },
+        vrrp("unicast_peer", "unicast_peer ADDR…") { v, c, _ in
+            guard !c.args.isEmpty else { throw ParseFailure("expects one or more IPv4 addresses") }
+            for address in c.args {
+                guard isIPv4(address) else { throw ParseFailure("'\(address)' is not an IPv4 address") }
+                v.unicastPeers.append(address)
+            }
+        },
+        vrrp("udp_port", "udp_port N") { v, c, _ in v.udpPort = try c.int(in: 1...65535) },
+        vrrp("nopreempt", "nopreempt") { v, c, _ in
+            guard c.args.isEmpty else { throw ParseFailure("takes no argument") }
+            v.preempt = false
+        },
+        // keepalived's default, written out.
+        vrrp("preempt", "preempt") { v, c, _ in
+            try c.noArguments()
+            v.preempt = true
+        },
+        vrrp("preempt_delay", "preempt_delay TIME") { v, c, _ in v.preemptDelay = try vrrpTime(c, 0...1_000_000_000_000) },
+        vrrp("garp_master_repeat", "garp_master_repeat N") { v, c, _ in v.garpMasterRepeat = try c.int(in: 1...255) },
+        vrrp("garp_master_refresh", "garp_master_refresh TIME") { v, c, _ in
+            let d = try vrrpTime(c, 0...86_400_000_000_000)
+            v.garpMasterRefresh = d.nanoseconds == 0 ? nil : d
+        },
+        notify("notify_master", \.notifyMaster),
+        notify("notify_backup", \.notifyBackup),
+        notify("notify_fault", \.notifyFault),
+        notify("notify", \.notify),
+        vrrp("auth_key_file", "auth_key_file FILE") { v, c, _ in
+            // Read when the instance starts (and by `swiftlb check`), like certificates.
+            v.authKeyFile = try c.one("a file holding the shared key")
+            v.authKeyLine = c.line.number
+        },
+        vrrp("auth", "auth none") { v, c, index in
+            guard c.args == ["none"] else { throw ParseFailure("only 'auth none' is accepted here; a key goes in 'auth_key_file FILE'") }
+            v.authKeyFile = nil
+            index.authNone = true
+        },
+        vrrp("track_backend", "track_backend NAME [weight N]") { v, c, _ in
+            let args = c.args
+            guard args.count == 1 || (args.count == 3 && args[1] == "weight") else {
+                throw ParseFailure("expects 'track_backend NAME [weight N]'")
+            }
+            var weight = 0
+            if args.count == 3 {
+                guard let w = Int(args[2]), (-253...253).contains(w) else { throw ParseFailure("'weight' expects a number in -253...253") }
+                weight = w
+            }
+            v.trackBackends.append(TrackBackend(backend: args[0], weight: weight, line: c.line.number))
+        },
+        vrrp("state", "state MASTER|BACKUP") { v, c, _ in
+            let word = try c.one("MASTER or BACKUP")
+            guard let state = VRRPInitialState(rawValue: word.uppercased()) else { throw ParseFailure("expects MASTER or BACKUP") }
+            v.initialState = state
+        },
+        vrrp("track_script", "track_script NAME [weight N]", status: trackScriptStatus) { v, c, _ in
+            let (name, weight) = try nameAndWeight(c, "track_script")
+            v.trackScripts.append(TrackScript(script: name, weight: weight, line: c.line.number))
+        },
+        vrrp("track_interface", "track_interface IF [weight N]", status: trackInterfaceStatus) { v, c, _ in
+            let (name, weight) = try nameAndWeight(c, "track_interface")
+            v.trackInterfaces.append(TrackInterface(interface: name, weight: weight ?? 0, line: c.line.number))
+        },
+        vrrp("mcast_src_ip", "mcast_src_ip ADDR", status: multicastStatus) { v, c, _ in
+            let address = try c.one("an IPv4 address")
+            guard isIPv4(address) else { throw ParseFailure("'\(address)' is not an IPv4 address") }
+            v.mcastSourceIP = address
+        },
+        // The VIP is an ordinary local address: it accepts traffic, as keepalived's 'accept' asks.
+        vrrp("accept", "accept") { _, c, _ in try c.noArguments() },
+        Keyword("authentication", [.vrrp], status: .unsupported(
+            "keepalived's 'auth_type PASS' sends the password in clear in every advertisement and gives no integrity: anyone on the link can forge one and take the VIP. SwiftLB's heartbeat is authenticated with HMAC-SHA256: write 'auth_key_file FILE' (a file of at least 16 random bytes, mode 600; head -c 32 /dev/urandom > FILE), or 'auth none' on a trusted link"),
+            parse: nil),
+        Keyword("version", [.vrrp], usage: "version 2|3") { p, _ in
+            p.warn("'version' has no effect: SwiftLB's instances speak their own authenticated heartbeat, not VRRP on the wire")
+        },
+    ] + ["virtual_routes", "virtual_rules", "garp_master_delay", "smtp_alert", "dont_track_primary", "use_vmac", "vmac_xmit_base",
+         "native_ipv6", "no_accept", "notify_stop", "lvs_sync_daemon_interface", "debug", "skip_check_adv_addr", "strict_mode",
+         "unicast_ttl", "garp_lower_prio_delay", "garp_lower_prio_repeat", "track_src_ip", "track_process", "track_file", "track_bfd",
+         "notify_master_rx_lower_pri", "kernel_rx_buf_size", "check_unicast_src", "old_unicast_checksum"].map {
+        Keyword.unsupported($0, [.vrrp], "a keepalived vrrp_instance keyword SwiftLB does not implement (docs/configuration.md lists those it does)")
+    }
+
+    /// One VIP instance per process: the VRRP runtime runs one elector.
+    static let multipleInstancesStatus = KeywordStatus.pending("the VIP runtime runs one instance per process")
+    static let trackScriptStatus = KeywordStatus.pending("the VIP runtime does not run scripts; 'track_backend NAME [weight N]' follows a backend's health checks")
+    static let trackInterfaceStatus = KeywordStatus.pending("the VIP runtime tracks its own 'interface' only (a master whose link is down goes FAULT)")
+    static let multicastStatus = KeywordStatus.pending("heartbeats are unicast: name the sibling with 'unicast_peer ADDR' (and 'unicast_src_ip')")
+
+    /// `virtual_ipaddress ADDR[/PREFIX] [dev IF] [label L]`: a bare address is a /32, as in
+    /// keepalived.
+    private static func virtualAddress(_ name: String) -> Keyword {
+        vrrp(name, "\(name) ADDR[/PREFIX] [dev IF]") { v, c, state in
+            var args = c.args[...]
+            guard let address = args.first else { throw ParseFailure("expects 'ADDR[/PREFIX] [dev IF]'") }
+            args = args.dropFirst()
+            let cidr = address.contains("/") ? address : address + "/32"
+            guard isIPv4CIDR(cidr) else { throw ParseFailure("'\(address)' is not an IPv4 address (with an optional prefix), e.g. 192.168.122.10/24") }
+            var interface: String?
+            while let word = args.first {
+                args = args.dropFirst()
+                guard let value = args.first else { throw ParseFailure("'\(word)' expects a value") }
+                args = args.dropFirst()
+                switch word {
+                case "dev": interface = value
+                case "label": state.labelWarning = true
+                default: throw ParseFailure("'\(word)' is not supported after a virtual address (only 'dev IF')")
+                }
+            }
+            v.virtualAddresses.append(VirtualAddress(cidr: cidr, interface: interface))
+        }
+    }
+
+    private static func nameAndWeight(_ c: KeywordCall, _ keyword: String) throws(ParseFailure) -> (String, Int?) {
+        let args = c.args
+        guard args.count == 1 || (args.count == 3 && args[1] == "weight") else { throw ParseFailure("expects '\(keyword) NAME [weight N]'") }
+        guard args.count == 3 else { return (args[0], nil) }
+        guard let w = Int(args[2]), (-253...253).contains(w) else { throw ParseFailure("'weight' expects a number in -253...253") }
+        return (args[0], w)
+    }
+
+    /// Per-instance parse state a vrrp keyword may set besides the model.
+    struct VRRPInstanceState {
+        var authNone: Bool
+        var labelWarning = false
+    }
+
+    /// A keyword of the current vrrp instance.
+    private static func vrrp(_ name: String, _ usage: String, status: KeywordStatus = .active,
+                             _ apply: @escaping @Sendable (inout VRRPSettings, KeywordCall, inout VRRPInstanceState) throws -> Void) -> Keyword {
+        Keyword(name, [.vrrp], usage: usage, status: status) { p, c in
+            guard case .vrrp(let index) = p.section else { return }
+            var state = VRRPInstanceState(authNone: p.authNone.contains(index))
+            try apply(&p.config.vrrpInstances[index], c, &state)
+            if state.authNone { p.authNone.insert(index) }
+            if state.labelWarning { p.warn("'label' is not applied: SwiftLB adds the address without an interface label") }
+        }
+    }
+
+    private static func notify(_ name: String, _ field: WritableKeyPath<VRRPSettings, String?> & Sendable) -> Keyword {
+        vrrp(name, "\(name) SCRIPT") { v, c, _ in
+            guard !c.args.isEmpty else { throw ParseFailure("expects a script (quote it when it has arguments)") }
+            v[keyPath: field] = c.args.joined(separator: " ")
+        }
+    }
+
+    private static func vrrpTime(_ c: KeywordCall, _ range: ClosedRange<Int64>) throws(ParseFailure) -> ConfigDuration {
+        guard c.args.count == 1, let d = keepalivedTime(c.args[0]), range.contains(d.nanoseconds) else {
+            throw ParseFailure("expects a time from \(ConfigDuration(nanoseconds: range.lowerBound)) to \(ConfigDuration(nanoseconds: range.upperBound)), e.g. '100ms', '2s' or '0.5' (seconds)")
+        }
+        return d
+    }
+}
+
+extension SectionParser {
+    /// `vrrp NAME`: returns the new instance's index, or nil after reporting.
+    func startVRRP(_ line: ConfigLine) -> Int? {
+        guard line.words.count == 2 else {
+            fail(line, line.words.count < 2 ? "missing name: 'vrrp NAME'" : "unexpected words after the name: \(line.words.dropFirst(2).joined(separator: " "))")
+            return nil
+        }
+        return addVRRPInstance(line.words[1], line: line)
+    }
+
+    /// A new instance (a `vrrp` section or a keepalived `vrrp_instance` block); a second one
+    /// goes through the gate.
+    func addVRRPInstance(_ name: String, line: ConfigLine) -> Int? {
+        if let other = config.vrrpInstances.first(where: { $0.name == name }) {
+            fail(line, "a vrrp instance named '\(name)' already exists (line \(other.line))")
+            return nil
+        }
+        if let first = config.vrrp {
+            do {
+                try gate(KeywordRegistry.multipleInstancesStatus, "a second VIP instance ('\(name)'; the first is '\(first.name)' at line \(first.line))")
+            } catch {
+                fail(line, error.message)
+            }
+        }
+        var instance = VRRPSettings(name: name, line: line.number)
+        if file != config.file { instance.file = file }
+        config.vrrpInstances.append(instance)
+        return config.vrrpInstances.count - 1
+    }
+
+    /// Whole-section checks: what keepalived would refuse to start without, and references.
+    func finishVRRP() {
+        for (index, v) in config.vrrpInstances.enumerated() {
+            func error(_ keyword: String, _ message: String, line: Int? = nil) {
+                errors.append(ConfigError(file: v.file ?? config.file, line: line ?? v.line, keyword: keyword, message: "vrrp '\(v.name)': \(message)"))
+            }
+            if v.interface.isEmpty { error("interface", "missing 'interface IF'") }
+            if v.virtualRouterID == 0 { error("virtual_router_id", "missing 'virtual_router_id N' (1-255, the same on both instances)") }
+            if v.virtualAddresses.isEmpty { error("virtual_ipaddress", "missing 'virtual_ipaddress ADDR/PREFIX'") }
+            if v.multicast {
+                do { try gate(KeywordRegistry.multicastStatus, "multicast advertisements (no 'unicast_peer')") } catch let failure { error("unicast_peer", failure.message) }
+            }
+            if v.initialState == .master {
+                warnings.append(ConfigError(file: v.file ?? config.file, line: v.line, keyword: "state", message:
+                    "vrrp '\(v.name)': 'state MASTER' starts as BACKUP in SwiftLB: the instance becomes master after 3 x advert_int if no higher priority is heard (keepalived claims the VIP at once)"))
+            }
+            for track in v.trackScripts where config.vrrpScripts[track.script] == nil {
+                error("track_script", "no vrrp_script named '\(track.script)'\(didYouMean(track.script, in: Array(config.vrrpScripts.keys)))", line: track.line)
+            }
+            if v.authKeyFile == nil && !authNone.contains(index) {
+                error("auth_key_file", "no heartbeat key: set 'auth_key_file FILE', or write 'auth none' to run unauthenticated on a trusted link")
+            }
+            for track in v.trackBackends where config.backends[track.backend] == nil {
+                let near = didYouMean(track.backend, in: Array(config.backends.keys))
+                error("track_backend", "no backend named '\(track.backend)'\(near)", line: track.line)
+            }
+        }
+    }
+}
+
+/// keepalived writes times as seconds (`1`, `0.1`); lb.conf also takes units (`100ms`).
+func keepalivedTime(_ text: String) -> ConfigDuration? {
+    if let d = ConfigDuration(parsing: text), text.last.map({ !$0.isNumber }) == true { return d }
+    guard let seconds = Double(text), seconds >= 0, seconds < 1e6 else { return nil }
+    return ConfigDuration(nanoseconds: Int64((seconds * 1e9).rounded()))
+}
+
+func isIPv4(_ text: String) -> Bool {
+    let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+    return parts.count == 4 && parts.allSatisfy { !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isNumber) && Int($0)! <= 255 }
+}
+
+func isIPv4CIDR(_ text: String) -> Bool {
+    let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+    guard parts.count == 2, let prefix = Int(parts[1]), (0...32).contains(prefix) else { return false }
+    return isIPv4(String(parts[0]))
+}

@@ -1,0 +1,129 @@
+import SwiftLBRegex
+
+/// When an HTTP rule runs: `http-request` before the request goes to a server,
+/// `http-response` on the server's response, `http-after-response` on every response sent
+/// (SwiftLB's own too: errors, redirects, returns).
+public enum HTTPRulePhase: String, Sendable, CaseIterable {
+    case request = "http-request"
+    case response = "http-response"
+    case afterResponse = "http-after-response"
+}
+
+/// One `http-request`/`http-response`/`http-after-response` line, kept in the order written
+/// (HAProxy evaluates them in order and the first final action — deny, allow, redirect,
+/// return, auth — stops the list). The header rules among them are also in the older
+/// `requestRules`/`responseRules` lists that the data path reads today.
+public struct HTTPRule: Sendable {
+    public enum Action: Sendable {
+        /// `set-header`, `add-header`, `del-header NAME` (active).
+        case header(HeaderRule.Action)
+        /// `del-header NAME -m str|beg|end|sub|reg` (pending).
+        case deleteHeaders(name: String, method: ACLCriterion.MatchMethod)
+        /// `replace-header NAME REGEX REPLACEMENT` (whole values) and `replace-value` (each
+        /// comma-separated value).
+        case replaceHeader(name: String, regex: String, replacement: String, eachValue: Bool)
+        /// `replace-path` / `replace-uri REGEX REPLACEMENT`.
+        case replaceTarget(regex: String, replacement: String, wholeURI: Bool)
+        /// `set-path` / `set-uri` / `set-query FORMAT` (HAProxy log-format text, kept as written).
+        case setTarget(part: TargetPart, format: String)
+        case deny(HTTPReturn)
+        case allow
+        case redirect(RedirectRule)
+        case returnResponse(HTTPReturn)
+        /// `auth [realm REALM]`: answers 401 (407 in proxy mode) with WWW-Authenticate.
+        case auth(realm: String?)
+        /// `set-var(SCOPE.NAME) EXPRESSION` (the sample expression as written).
+        case setVariable(name: String, expression: String)
+        /// `use-service prometheus-exporter`.
+        case useService(String)
+        /// `set-status CODE [reason TEXT]` (responses).
+        case setStatus(Int, reason: String?)
+    }
+
+    public enum TargetPart: String, Sendable { case path, uri, query }
+
+    public var action: Action
+    public var condition: Condition?
+    public var line: Int
+
+    public init(action: Action, condition: Condition?, line: Int) {
+        self.action = action
+        self.condition = condition
+        self.line = line
+    }
+}
+
+/// What `http-request return`/`deny` answer (HAProxy 2.2+ syntax).
+public struct HTTPReturn: Sendable, Equatable {
+    public enum Body: Sendable, Equatable {
+        case none
+        case string(String)
+        /// `lf-string`: a log-format, as written.
+        case logFormat(String)
+        case file(String)
+        /// `lf-file`
+        case logFormatFile(String)
+        case errorfile(String)
+        /// `errorfiles NAME`: the page of that `http-errors` section for the status.
+        case errorfiles(String)
+    }
+    public var status: Int
+    public var contentType: String?
+    public var body: Body = .none
+    public var headers: [HTTPHeaderField] = []
+
+    public init(status: Int) { self.status = status }
+}
+
+/// A header line an action adds (`hdr NAME VALUE`).
+public struct HTTPHeaderField: Sendable, Equatable {
+    public var name: String
+    public var value: String
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// `tcp-request connection|content accept|reject [if|unless COND]`.
+public struct TCPRule: Sendable {
+    public enum Layer: String, Sendable { case connection, content }
+    public enum Action: String, Sendable { case accept, reject }
+    public var layer: Layer
+    public var action: Action
+    public var condition: Condition?
+    public var line: Int
+}
+
+/// How connections are kept: HAProxy's `option http-keep-alive` (the default),
+/// `http-server-close` (close the server side after each response) and `httpclose` (both).
+public enum HTTPConnectionMode: String, Sendable {
+    case keepAlive = "http-keep-alive"
+    case serverClose = "http-server-close"
+    case close = "httpclose"
+}
+
+/// `capture request|response header NAME len N`: a header kept for the access log.
+public struct HeaderCapture: Sendable, Equatable {
+    public var response: Bool
+    public var name: String
+    public var length: Int
+    public var line: Int
+}
+
+/// `stick-table type ip size N [expire T] [store …]`.
+public struct StickTable: Sendable, Equatable {
+    public var type: String
+    public var size: Int
+    public var expire: ConfigDuration?
+    public var store: [String] = []
+    public var line: Int
+}
+
+/// `stick on src [table NAME] [if|unless COND]`.
+public struct StickRule: Sendable {
+    public var sample: String
+    public var table: String?
+    public var condition: Condition?
+    public var line: Int
+}

@@ -1,0 +1,60 @@
+/// Cross-section checks that need the whole file, run once every line is read.
+extension SectionParser {
+    /// Cross-section checks that need the whole file: referenced backends exist, frontends
+    /// listen somewhere, no two frontends bind the same address, timeouts are set.
+    func finish() {
+        finishVRRP()
+        finishProcess()
+        for ref in errorFilesReferences where config.httpErrors[ref.name] == nil {
+            errors.append(ConfigError(file: ref.file, line: ref.line, keyword: "errorfiles",
+                                      message: "no http-errors section named '\(ref.name)'\(didYouMean(ref.name, in: Array(config.httpErrors.keys)))"))
+        }
+        for ref in backendReferences where config.backends[ref.name] == nil {
+            let near = didYouMean(ref.name, in: Array(config.backends.keys))
+            errors.append(ConfigError(file: ref.file, line: ref.line, keyword: ref.keyword, message: "no backend named '\(ref.name)'\(near)"))
+        }
+        var seen: [String: String] = [:]
+        for frontend in config.frontends {
+            if frontend.binds.isEmpty && !frontendsWithBindLines.contains(frontend.name) {
+                // HAProxy's warning: such a proxy receives no traffic.
+                warn(frontend.line, "frontend", "frontend '\(frontend.name)' has no 'bind' directive. Please declare it as a backend if this was intended.")
+            }
+            for bind in frontend.binds {
+                let key = bind.socket.map { "\($0)" } ?? "\(bind.host):\(bind.port)"
+                if let other = seen[key] {
+                    errors.append(ConfigError(file: file, line: bind.line, keyword: "bind", message: "\(key) is already bound by frontend '\(other)'"))
+                }
+                seen[key] = frontend.name
+            }
+            if !listenNames.contains(frontend.name), frontend.options.timeouts.client == nil {
+                warnMissingTimeouts("frontend", frontend.name, line: frontend.line)
+            }
+        }
+        for backend in config.backends.values.sorted(by: { $0.line < $1.line }) {
+            if backend.options.httpCheck != nil && backend.options.tcpCheck != nil {
+                errors.append(ConfigError(file: file, line: backend.line, keyword: "option",
+                                          message: "backend '\(backend.name)' has both 'option httpchk' and 'option tcp-check'; choose one"))
+            }
+            let t = backend.options.timeouts
+            let isListen = listenNames.contains(backend.name)
+            if t.connect == nil || t.server == nil || (isListen && t.client == nil) {
+                warnMissingTimeouts(isListen ? "proxy" : "backend", backend.name, line: backend.line)
+            }
+            if backend.servers.isEmpty { warn(backend.line, "backend", "backend '\(backend.name)' has no server: every request gets 503") }
+            if backend.options.tcpCheck != nil {
+                warn(backend.line, "backend", "backend '\(backend.name)' checks its servers with tcp-check (or redis-check) but serves 'mode http': "
+                     + "its clients must speak HTTP (a Redis or Postgres client would get 'HTTP/1.1 400'); 'mode tcp' is not supported yet")
+            }
+        }
+    }
+
+    /// HAProxy's warning, word for word, so that whoever knows it recognises it.
+    func warnMissingTimeouts(_ kind: String, _ name: String, line: Int) {
+        warn(line, "timeout", """
+            missing timeouts for \(kind) '\(name)'.
+            While not properly invalid, you will certainly encounter various problems
+            with such a configuration. To fix this, please ensure that all following
+            timeouts are set to a non-zero value: 'client', 'connect', 'server'.
+            """)
+    }
+}

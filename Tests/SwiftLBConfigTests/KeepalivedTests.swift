@@ -1,0 +1,173 @@
+import Foundation
+import XCTest
+@testable import SwiftLBConfig
+
+/// keepalived.conf's blocks read verbatim in lb.conf, `include`, and HAProxy's environment
+/// variables.
+final class KeepalivedTests: XCTestCase {
+    /// keepalived's own sample, with a unicast peer.
+    private let sample = """
+        ! Configuration File for keepalived
+        global_defs {
+           notification_email {
+             acassen@firewall.loc
+           }
+           router_id LVS_DEVEL
+        }
+
+        vrrp_script chk_haproxy {
+            script "/usr/bin/killall -0 haproxy"   # cheaper than pidof
+            interval 2
+            weight -20
+            fall 2
+            rise 3
+        }
+
+        vrrp_instance VI_1 {
+            state MASTER
+            interface eth0
+            virtual_router_id 51
+            priority 101
+            advert_int 1
+            unicast_src_ip 192.168.122.11
+            unicast_peer {
+                192.168.122.12
+            }
+            virtual_ipaddress {
+                192.168.122.10/24 dev eth0
+                192.168.122.20
+            }
+            track_script {
+                chk_haproxy weight 10
+            }
+            track_interface {
+                eth1 weight -5
+            }
+            auth_key_file /etc/swiftlb/vrrp.key
+        }
+        """
+
+    private func parse(_ text: String, pending: Bool = false, environment: [String: String] = [:], line: UInt = #line) throws -> Configuration {
+        try parseOrFail(text, file: "k.conf", pending: pending, environment: environment, line: line)
+    }
+
+    private func errors(_ text: String) -> [ConfigError] { parseErrors(text, file: "k.conf") }
+
+    func testKeepalivedBlocksFillTheModel() throws {
+        let config = try parse(sample, pending: true)
+        XCTAssertEqual(config.routerID, "LVS_DEVEL")
+        let v = try XCTUnwrap(config.vrrp)
+        XCTAssertEqual(config.vrrpInstances.count, 1)
+        XCTAssertEqual(v.name, "VI_1")
+        XCTAssertEqual(v.line, 17)
+        XCTAssertEqual(v.initialState, .master)
+        XCTAssertEqual(v.interface, "eth0")
+        XCTAssertEqual(v.virtualRouterID, 51)
+        XCTAssertEqual(v.priority, 101)
+        XCTAssertEqual(v.advertInterval, .seconds(1))
+        XCTAssertEqual(v.unicastSourceIP, "192.168.122.11")
+        XCTAssertEqual(v.unicastPeers, ["192.168.122.12"])
+        XCTAssertFalse(v.multicast)
+        XCTAssertEqual(v.virtualAddresses, [VirtualAddress(cidr: "192.168.122.10/24", interface: "eth0"),
+                                            VirtualAddress(cidr: "192.168.122.20/32", interface: nil)], "a bare address is a /32")
+        XCTAssertEqual(v.trackScripts, [TrackScript(script: "chk_haproxy", weight: 10, line: 32)])
+        XCTAssertEqual(v.trackInterfaces, [TrackInterface(interface: "eth1", weight: -5, line: 35)])
+        XCTAssertEqual(v.authKeyFile, "/etc/swiftlb/vrrp.key")
+        let script = try XCTUnwrap(config.vrrpScripts["chk_haproxy"])
+        XCTAssertEqual(script.script, "/usr/bin/killall -0 haproxy")
+        XCTAssertEqual(script.interval, .seconds(2))
+        XCTAssertEqual(script.weight, -20)
+        XCTAssertEqual(script.fall, 2)
+        XCTAssertEqual(script.rise, 3)
+        XCTAssertTrue(config.warnings.contains { $0.line == 3 && $0.message.contains("SwiftLB sends no mail") })
+        XCTAssertTrue(config.warnings.contains { $0.keyword == "state" && $0.message.contains("'state MASTER' starts as BACKUP in SwiftLB") })
+    }
+
+    func testWhatTheVIPRuntimeDoesNotDoYetIsRefusedAtItsLine() {
+        let found = errors(sample)
+        XCTAssertEqual(found.map(\.line), [9, 32, 35], "\(found)")
+        XCTAssertTrue(found[0].message.contains("'vrrp_script' is not yet supported by SwiftLB: the VIP runtime does not run scripts"), found[0].message)
+        XCTAssertTrue(found[1].message.contains("'track_script' is not yet supported by SwiftLB"), found[1].message)
+        XCTAssertTrue(found[2].message.contains("'track_interface' is not yet supported by SwiftLB"), found[2].message)
+    }
+
+    func testAuthenticationPASSIsRefusedWithWhyAndWhatToWrite() {
+        let text = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 5\n  unicast_peer { 10.0.0.2 }\n  virtual_ipaddress { 10.0.0.10 }\n  authentication {\n    auth_type PASS\n    auth_pass 1111\n  }\n  auth_key_file /k\n}\n"
+        let found = errors(text)
+        XCTAssertEqual(found.count, 1, "\(found)")
+        XCTAssertEqual(found.first?.line, 6)
+        XCTAssertEqual(found.first?.keyword, "authentication")
+        let message = found.first?.message ?? ""
+        XCTAssertTrue(message.contains("sends the password in clear") && message.contains("no integrity"), message)
+        XCTAssertTrue(message.contains("write 'auth_key_file FILE'"), message)
+    }
+
+    func testMulticastAndASecondInstanceGoThroughTheGate() throws {
+        let text = "vrrp_instance A {\n  interface eth0\n  virtual_router_id 5\n  mcast_src_ip 10.0.0.1\n  virtual_ipaddress { 10.0.0.10 }\n  auth none\n}\n"
+            + "vrrp_instance B {\n  interface eth0\n  virtual_router_id 6\n  unicast_peer { 10.0.0.2 }\n  virtual_ipaddress { 10.0.0.11 }\n  auth none\n}\n"
+        let found = errors(text)
+        XCTAssertEqual(found.map(\.line).sorted(), [1, 4, 8], "\(found)")
+        XCTAssertTrue(found.contains { $0.line == 1 && $0.message.contains("multicast advertisements (no 'unicast_peer') is not yet supported by SwiftLB") }, "\(found)")
+        XCTAssertTrue(found.contains { $0.line == 8 && $0.message.contains("a second VIP instance ('B'") }, "\(found)")
+        let config = try parse(text, pending: true)
+        XCTAssertEqual(config.vrrpInstances.map(\.name), ["A", "B"])
+        XCTAssertEqual(config.vrrp?.name, "A", "vrrp is the first instance")
+        XCTAssertTrue(config.vrrpInstances[0].multicast)
+        XCTAssertEqual(config.vrrpInstances[0].mcastSourceIP, "10.0.0.1")
+    }
+
+    func testBraceForms() throws {
+        let text = "vrrp_instance VI_1\n{\n  interface eth0\n  virtual_router_id 5\n  unicast_peer {10.0.0.2 10.0.0.3}\n  virtual_ipaddress {\n 10.0.0.10\n }\n  auth none}\n"
+        let v = try XCTUnwrap(try parse(text).vrrp)
+        XCTAssertEqual(v.line, 1, "a '{' on the next line belongs to the line before")
+        XCTAssertEqual(v.unicastPeers, ["10.0.0.2", "10.0.0.3"])
+        XCTAssertEqual(v.virtualAddresses.map(\.cidr), ["10.0.0.10/32"])
+        XCTAssertEqual(errors("vrrp_instance X {\n  interface eth0\n").first?.message, "end of file inside a '{ … }' block: a '}' is missing")
+        XCTAssertTrue(errors("virtual_server 10.0.0.1 80 {\n  delay_loop 6\n}\n").first?.message.contains("write 'frontend' + 'backend'") == true)
+        XCTAssertTrue(errors("vrrp_instance X {\n  interfaec eth0\n}\n").contains { $0.line == 2 && $0.message.contains("did you mean 'interface'?") })
+        XCTAssertTrue(errors("vrrp_instance X {\n  use_vmac\n}\n").contains { $0.line == 2 && $0.message.contains("not supported by SwiftLB") })
+    }
+
+    func testIncludeReadsFilesInPlaceWithTheirOwnNames() throws {
+        let dir = try Scratch()
+        try FileManager.default.createDirectory(atPath: dir.file("conf.d"), withIntermediateDirectories: true)
+        try dir.write("conf.d/10-vip.conf", "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 5\n  unicast_peer { 10.0.0.2 }\n  virtual_ipaddress { 10.0.0.10 }\n  auth none\n}\n")
+        try dir.write("conf.d/20-backend.conf", "backend b\n    server s 127.0.0.1:80\n")
+        let main = try dir.write("lb.conf", "global\n    maxconn 100\ninclude conf.d/*.conf\n")
+        let config = try ConfigParser.parse(contentsOf: main)
+        XCTAssertEqual(config.vrrp?.name, "VI_1")
+        XCTAssertEqual(config.vrrp?.file, dir.file("conf.d/10-vip.conf"))
+        XCTAssertNotNil(config.backends["b"])
+        try dir.write("conf.d/30-bad.conf", "backend c\n    balanse roundrobin\n")
+        do {
+            _ = try ConfigParser.parse(contentsOf: main)
+            XCTFail("accepted")
+        } catch {
+            XCTAssertEqual(error.errors.first?.description, "parsing [\(dir.file("conf.d/30-bad.conf")):2] : 'balanse' : unknown keyword in 'backend' section (did you mean 'balance'?)")
+        }
+        let missing = try dir.write("missing.conf", "include nope.conf\n")
+        XCTAssertThrowsError(try ConfigParser.parse(contentsOf: missing)) { error in
+            XCTAssertEqual((error as! ConfigErrors).errors.first?.description,
+                           "parsing [\(missing):1] : 'include' : Cannot open configuration file/directory \(dir.file("nope.conf")) : No such file or directory")
+        }
+        let looping = try dir.write("loop.conf", "include loop.conf\n")
+        XCTAssertThrowsError(try ConfigParser.parse(contentsOf: looping)) { error in
+            XCTAssertTrue((error as! ConfigErrors).errors.first?.message.contains("includes itself") == true, "\(error)")
+        }
+    }
+
+    func testEnvironmentVariablesInDoubleQuotes() throws {
+        let env = ["ADDR": "127.0.0.1", "TC": "7s", "EMPTY": "", "WORDS": "a b"]
+        let lines = try ConfigLexer.lines(of: """
+            bind "${ADDR}:8080" "$ADDR:1" ${ADDR} '${ADDR}'
+            timeout "${NOPE-5s}" "${EMPTY-x}" "${TC}" "${NOPE}" "$"
+            words "${WORDS[*]}" "${WORDS}"
+            """, file: "e.conf", environment: env)
+        XCTAssertEqual(lines[0].words, ["bind", "127.0.0.1:8080", "127.0.0.1:1", "${ADDR}", "${ADDR}"], "unquoted and single-quoted stay literal, as in HAProxy")
+        XCTAssertEqual(lines[1].words, ["timeout", "5s", "", "7s", "", "$"], "the default replaces an unset variable, not an empty one")
+        XCTAssertEqual(lines[2].words, ["words", "a", "b", "a b"])
+        let config = try parse("frontend f\n    bind \"${ADDR}:${PORT-8080}\"\n    timeout client \"${TC}\"\n    redirect location /x\n", environment: env)
+        XCTAssertEqual(config.frontends[0].binds.map { "\($0.host):\($0.port)" }, ["127.0.0.1:8080"])
+        XCTAssertEqual(config.frontends[0].options.timeouts.client, .seconds(7))
+    }
+}

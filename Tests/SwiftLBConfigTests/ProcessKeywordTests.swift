@@ -1,0 +1,113 @@
+import Foundation
+import XCTest
+@testable import SwiftLBConfig
+
+/// The process keywords of `global`, as parsed (ProcessRunTests runs them).
+final class ProcessKeywordTests: XCTestCase {
+    private func parse(_ text: String, pending: Bool = false, line: UInt = #line) throws -> Configuration {
+        try parseOrFail(text, file: "g.conf", pending: pending, line: line)
+    }
+
+    private func expectError(_ text: String, line: Int, keyword: String, _ message: String, file: StaticString = #filePath, at: UInt = #line) {
+        do {
+            _ = try ConfigParser.parse(text: text, file: "g.conf")
+            XCTFail("no error for:\n\(text)", file: file, line: at)
+        } catch {
+            XCTAssertEqual(error.errors.count, 1, "\(error)", file: file, line: at)
+            XCTAssertEqual(error.errors.first?.line, line, file: file, line: at)
+            XCTAssertEqual(error.errors.first?.keyword, keyword, file: file, line: at)
+            XCTAssertTrue(error.errors.first?.message.contains(message) == true, "\(error)", file: file, line: at)
+        }
+    }
+
+    func testDaemonUserGroupChroot() throws {
+        let config = try parse("global\n    daemon\n    user nobody\n    group nogroup\n    chroot /tmp\n")
+        XCTAssertTrue(config.global.daemon)
+        XCTAssertEqual(config.global.uid, getpwnam("nobody")!.pointee.pw_uid)
+        XCTAssertEqual(config.global.gid, getgrnam("nogroup")!.pointee.gr_gid)
+        XCTAssertEqual(config.global.chroot, "/tmp")
+        XCTAssertEqual(config.global.keywordLines["user"], 3)
+        XCTAssertTrue(config.warnings.contains { $0.keyword == "daemon" && $0.message.contains("access log ('log stdout') is discarded once detached") })
+        let numeric = try parse("global\n    uid 65534\n")
+        XCTAssertEqual(numeric.global.uid, 65534)
+        XCTAssertEqual(numeric.global.gid, getpwuid(65534)!.pointee.pw_gid, "user without group: the user's primary group")
+        XCTAssertEqual(try parse("global\n    gid 123\n").global.gid, 123)
+    }
+
+    func testProcessKeywordErrors() {
+        expectError("global\n    user no-such-user-here\n", line: 2, keyword: "user", "no user named 'no-such-user-here'")
+        expectError("global\n    group no-such-group-here\n", line: 2, keyword: "group", "no group named 'no-such-group-here'")
+        expectError("global\n    uid -1\n", line: 2, keyword: "uid", "expects a numeric id")
+        expectError("global\n    chroot relative/dir\n", line: 2, keyword: "chroot", "expects an absolute path")
+        expectError("global\n    chroot /nonexistent-dir\n", line: 2, keyword: "chroot", "'/nonexistent-dir': No such file or directory")
+        expectError("global\n    chroot /etc/hostname\n", line: 2, keyword: "chroot", "is not a directory")
+        expectError("global\n    daemon yes\n", line: 2, keyword: "daemon", "'daemon' takes no argument")
+        expectError("global\n    cpu-map 2/1 0\n", line: 2, keyword: "cpu-map", "SwiftLB is one process")
+        expectError("global\n    cpu-map 1/1-99 0\n", line: 2, keyword: "cpu-map", "invalid thread set '1-99'")
+        expectError("global\n    cpu-map 1/1 2000\n", line: 2, keyword: "cpu-map", "invalid CPU set '2000'")
+        expectError("global\n    cpu-map auto:1/1-4 0-1\n", line: 2, keyword: "cpu-map", "4 threads but 2 CPUs")
+        expectError("global\n    cpu-map auto:1 0-1\n", line: 2, keyword: "cpu-map", "'auto:' needs a thread range")
+        expectError("global\n    cpu-map 1\n", line: 2, keyword: "cpu-map", "expects '[auto:]1[/THREADS] CPU-SET'")
+        expectError("global\n    tune.ssl.default-dh-param 512\n", line: 2, keyword: "tune.ssl.default-dh-param", "from 1024")
+        expectError("global\n    stats socket /x expose-fd all\n", line: 2, keyword: "stats", "'expose-fd' expects 'listeners'")
+        expectError("global\n    spread-checks 90\n", line: 2, keyword: "spread-checks", "from 0 to 50")
+    }
+
+    func testCPUMapForms() throws {
+        let config = try parse("""
+            global
+                nbthread 4
+                cpu-map 1 0-3
+                cpu-map 1/2 1
+                cpu-map auto:1/3-4 2,3
+            """)
+        XCTAssertEqual(config.global.cpuMap.count, 3)
+        XCTAssertEqual(config.global.cpus(forThread: 1), [0, 1, 2, 3], "the process-wide line")
+        XCTAssertEqual(config.global.cpus(forThread: 2), [1], "a later line overrides")
+        XCTAssertEqual(config.global.cpus(forThread: 3), [2])
+        XCTAssertEqual(config.global.cpus(forThread: 4), [3])
+        let auto = try parse("global\n    cpu-map auto:1/1-4 0-3\n")
+        XCTAssertEqual((1...4).map { auto.global.cpus(forThread: $0) }, [[0], [1], [2], [3]])
+        XCTAssertNil(auto.global.cpus(forThread: 5))
+        XCTAssertEqual(try parse("global\n    cpu-map all/all 0 1\n").global.cpus(forThread: 7), [0, 1])
+    }
+
+    func testBasesPrefixRelativePaths() throws {
+        let config = try parse("""
+            global
+                crt-base /etc/ssl/private
+                ca-base /etc/ssl/certs
+            frontend f
+                bind :443 ssl crt site.pem crt /abs/other.pem
+            backend b
+                server s 127.0.0.1:443 ssl verify required ca-file ca.pem
+            """)
+        XCTAssertEqual(config.frontends[0].binds[0].tls?.certificates, ["/etc/ssl/private/site.pem", "/abs/other.pem"])
+        XCTAssertEqual(config.backends["b"]?.servers[0].parameters.tls?.caFile, "/etc/ssl/certs/ca.pem")
+    }
+
+    func testTuningKeywordsAreParsedAndPendingUntilTheDataPathReadsThem() throws {
+        let text = "global\n    tune.bufsize 32768\n    tune.http.maxhdr 200\n    tune.maxaccept 100\n    spread-checks 5\n    stats timeout 2m\n"
+        let config = try parse(text, pending: true)
+        XCTAssertEqual(config.global.tuneBufsize, 32768)
+        XCTAssertEqual(config.global.tuneHTTPMaxHeaders, 200)
+        XCTAssertEqual(config.global.tuneMaxAccept, 100)
+        XCTAssertEqual(config.global.spreadChecks, 5)
+        XCTAssertEqual(config.global.statsTimeout, .seconds(120))
+        do {
+            _ = try ConfigParser.parse(text: text, file: "g.conf")
+            XCTFail("pending keywords accepted")
+        } catch {
+            XCTAssertEqual(error.errors.map(\.line), [2, 3, 4, 5, 6])
+            XCTAssertTrue(error.errors.allSatisfy { $0.message.contains("is not yet supported by SwiftLB: ") }, "\(error)")
+        }
+    }
+
+    func testDHParamAndStatsSocketExposeFD() throws {
+        let config = try parse("global\n    tune.ssl.default-dh-param 2048\n    stats socket /run/x.sock mode 600 level admin expose-fd listeners\n")
+        XCTAssertEqual(config.global.sslDefaultDHParam, 2048)
+        XCTAssertEqual(config.global.statsSocket?.exposeFDListeners, true)
+        expectError("global\n    stats socket ipv4@127.0.0.1:9999 level admin\n", line: 2, keyword: "stats",
+                    "a 'stats socket' on 'ipv4@127.0.0.1:9999' is not yet supported by SwiftLB: the control socket listens on a unix socket path only")
+    }
+}
