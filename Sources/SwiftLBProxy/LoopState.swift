@@ -87,6 +87,19 @@ final class LoopState {
         idle[id].append(connection)
     }
 
+    /// Ends this loop's tunnels and TCP sessions on the servers in `ids` (their server was
+    /// marked DOWN, or they are backups and a primary came back), and drops its pooled
+    /// connections to them.
+    func shutDownSessions(onServers ids: Set<Int>) {
+        for client in Array(clients.values) {
+            if let tunnel = client as? Tunnel, ids.contains(tunnel.serverID) { tunnel.shutDown() }
+        }
+        for id in ids where id < idle.count {
+            for connection in idle[id] { connection.close() }
+            idle[id].removeAll()
+        }
+    }
+
     func closeAllIdle() {
         for connections in idle { for c in connections { c.close() } }
         idle.removeAll()

@@ -58,6 +58,7 @@ public final class ProxyServer: Sendable {
         for state in loops.all {
             try await state.eventLoop.submit { state.startSweeping() }.get()
         }
+        watchServerStates(runtime)
         checker.withLockedValue { $0.start() }
         let holder = self.holder
         ticketRotation.withLockedValue {
@@ -141,9 +142,33 @@ public final class ProxyServer: Sendable {
             return old
         }
         old.stop()
+        watchServerStates(new)
         fresh.start()
         connections.setLimit(new.configuration.global.maxconn)
         return report
+    }
+
+    /// `on-marked-down shutdown-sessions` and `on-marked-up shutdown-backup-sessions`: when the
+    /// checks move a server, every loop ends the sessions that must not outlive the move.
+    private func watchServerStates(_ runtime: ProxyRuntime) {
+        let loops = self.loops
+        for backend in runtime.backends {
+            let backups = Set(backend.servers.filter(\.backup).map(\.id))
+            for server in backend.servers {
+                let down = server.parameters.shutdownSessionsOnMarkedDown
+                let upKillsBackups = server.parameters.shutdownBackupSessionsOnMarkedUp && !server.backup && !backups.isEmpty
+                guard down || upKillsBackups else {
+                    server.health.setStateChangeAction(nil)
+                    continue
+                }
+                let id = server.id
+                server.health.setStateChangeAction { state in
+                    let ids: Set<Int> = state == .down ? (down ? [id] : []) : (upKillsBackups ? backups : [])
+                    guard !ids.isEmpty else { return }
+                    for loop in loops.all { loop.eventLoop.execute { loop.shutDownSessions(onServers: ids) } }
+                }
+            }
+        }
     }
 
     /// The data path's event loops, for the other services of the process (control socket).
@@ -188,7 +213,10 @@ public final class ProxyServer: Sendable {
                     let loop = loops.state(for: channel.eventLoop)
                     let sync = channel.pipeline.syncOperations
                     if let tls { try sync.addHandler(TLSHandler(server: tls.current)) }
-                    try sync.addHandler(HTTPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits))
+                    switch frontend.config.options.mode {
+                    case .http: try sync.addHandler(HTTPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits))
+                    case .tcp: try sync.addHandler(TCPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil))
+                    }
                 }
             }
     }

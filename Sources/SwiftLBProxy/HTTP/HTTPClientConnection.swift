@@ -608,41 +608,17 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         startResponse(ex, head: head, body: .none, upgrade: true)
         context.flush()
         ex.connection = nil
-        var dispatch = ex.dispatch
-        var record = ex.log
-        let phase = ex.phase
-        let start = ex.start
-        let loop = self.loop
-        let logging = self.logging
-        let timeouts = self.timeouts
-        let tunnel = Tunnel(loop: loop, server: connection, timeouts: Tunnel.Timeouts(
-            idle: timeouts.tunnelIdle, clientFin: timeouts.clientFin, serverFin: timeouts.serverFin)) { tunnel, cause in
-            dispatch.release()
-            guard logging else { return }
-            var phase = phase
-            phase.end(cause)
-            record.termination = phase.terminationFlags
-            record.bytesOut = tunnel.bytesFromServer
-            record.ta = millisecondsBetween(start, .now())
-            loop.log.append(record.line)
-        }
+        let tunnel = Tunnel(loop: loop, server: connection,
+                            timeouts: Tunnel.Timeouts(front: timeouts, back: ex.dispatch.backend.config.options.timeouts),
+                            onEnd: Tunnel.onEnd(releasing: ex.dispatch, log: logging ? ex.log : nil, phase: ex.phase, start: ex.start,
+                                                loop: loop, line: \.line))
         let clientBytes = inbound.readableBytes > 0 ? inbound : nil
         let serverBytes = ex.responseInbound
         inbound = Self.empty
         ex.responseInbound = nil
         state = .upgraded
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
-        do {
-            try context.pipeline.syncOperations.addHandler(tunnel, position: .after(self))
-            let removed = context.eventLoop.makePromise(of: Void.self)
-            context.pipeline.syncOperations.removeHandler(context: context, promise: removed)
-            removed.futureResult.assumeIsolated().whenFailure { _ in tunnel.abort() }
-        } catch {
-            connection.close()
-            context.close(promise: nil)
-            return
-        }
-        tunnel.start(clientBytes: clientBytes, serverBytes: serverBytes)
+        tunnel.takeOver(from: context, after: self, clientBytes: clientBytes, serverBytes: serverBytes)
     }
 
     private func writeBody(_ slice: ByteBuffer, _ ex: HTTPExchange) {
