@@ -106,6 +106,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        /// HAProxy's logs: the record of one stream, log-format templates (httplog, tcplog, clf,
+        /// JSON), syslog targets and the per-loop writer that sends to them without blocking.
+        .target(
+            name: "SwiftLBLog",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: dataPathSettings
+        ),
         .executableTarget(
             name: "swiftlb",
             dependencies: [
@@ -119,6 +128,15 @@ let package = Package(
         ),
         .testTarget(name: "SwiftLBConfigTests", dependencies: ["SwiftLBConfig"]),
         .testTarget(name: "SwiftLBHATests", dependencies: ["SwiftLBHA"]),
+        .testTarget(
+            name: "SwiftLBLogTests",
+            dependencies: [
+                "SwiftLBLog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "SwiftLBTLSTests",
             dependencies: [
