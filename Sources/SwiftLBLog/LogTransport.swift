@@ -32,6 +32,8 @@ final class LogTransport {
     /// Messages (header, text, LF) back to back, and where each ends.
     private(set) var pending: [UInt8] = []
     private var ends: [Int] = []
+    /// The first pending message is the rest of a line a partial write began: never dropped.
+    private var firstIsContinuation = false
 
     init(target: LogTarget) {
         self.target = target
@@ -181,6 +183,7 @@ final class LogTransport {
     private func clear() {
         pending.removeAll(keepingCapacity: true)
         ends.removeAll(keepingCapacity: true)
+        firstIsContinuation = false
     }
 
     private func sendDatagrams(_ destination: sockaddr_storage, _ length: socklen_t) -> Outcome {
@@ -246,11 +249,14 @@ final class LogTransport {
         var outcome = Outcome(sent: complete)
         let lost = ends.count - complete
         let lineStart = complete == 0 ? 0 : ends[complete - 1]
-        if lost > 0 && !hardError && written > lineStart {
+        // A line already begun on the descriptor (now, or by an earlier flush) must be finished.
+        let begun = written > lineStart || (complete == 0 && firstIsContinuation)
+        if lost > 0 && !hardError && begun {
             let rest = Array(pending[written..<ends[complete]])
             clear()
             pending.append(contentsOf: rest)
             ends.append(rest.count)
+            firstIsContinuation = true
             outcome.dropped = lost - 1
             return outcome
         }
