@@ -44,7 +44,7 @@ final class Child {
 
 /// Runs a command to completion, feeding `input` on stdin; returns status and output.
 @discardableResult
-func run(_ executable: String, _ arguments: [String], input: String = "") -> (status: Int32, out: String, err: String) {
+func runTool(_ executable: String, _ arguments: [String], input: String = "") -> (status: Int32, out: String, err: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = arguments
@@ -64,7 +64,7 @@ func run(_ executable: String, _ arguments: [String], input: String = "") -> (st
 /// curl with a hard time limit.
 @discardableResult
 func curl(_ arguments: [String]) -> String {
-    run("/usr/bin/curl", ["-sS", "-g", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}"] + arguments).out
+    runTool("/usr/bin/curl", ["-sS", "-g", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}"] + arguments).out
 }
 
 enum Fixtures {

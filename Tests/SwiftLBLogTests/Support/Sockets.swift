@@ -2,7 +2,7 @@ import Foundation
 
 /// A syslog server for tests: a real datagram socket (UDP on loopback, or a unix path) that
 /// hands back each datagram as it arrived. Reads are bounded by a timeout.
-final class DatagramReceiver {
+final class DatagramReceiver: @unchecked Sendable {
     let fd: Int32
     /// The UDP port (0 for a unix socket).
     private(set) var port: UInt16 = 0
@@ -55,6 +55,31 @@ final class DatagramReceiver {
         while lines.count < count, let d = receive(timeout: timeout) { lines.append(String(decoding: d, as: UTF8.self)) }
         return lines
     }
+
+    /// Reads in the background from now on, so a sender is never held back by a full queue
+    /// (a unix socket queues only net.unix.max_dgram_qlen datagrams, 10 by default);
+    /// `collected` returns what came.
+    func startCollecting() {
+        let thread = Thread { [self] in
+            while collecting.withLock({ $0.running }) {
+                guard let d = receive(timeout: 0.05) else { continue }
+                collecting.withLock { $0.lines.append(String(decoding: d, as: UTF8.self)) }
+            }
+        }
+        collecting.withLock { $0.running = true }
+        thread.start()
+    }
+
+    /// Waits (bounded) until `count` datagrams were collected, stops, and returns them.
+    func collected(count: Int, timeout: TimeInterval = 5) -> [String] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while collecting.withLock({ $0.lines.count }) < count && Date() < deadline { usleep(20_000) }
+        collecting.withLock { $0.running = false }
+        usleep(100_000)
+        return collecting.withLock { $0.lines }
+    }
+
+    private let collecting = Locked((running: false, lines: [String]()))
 
     /// Everything already queued, without waiting.
     func drain() -> [String] {
@@ -122,6 +147,18 @@ func waitForListener(_ port: Int, timeout: TimeInterval = 10) -> Bool {
         usleep(50_000)
     }
     return false
+}
+
+/// A value behind a lock, for the collector thread.
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
+    }
 }
 
 struct TestError: Error, CustomStringConvertible {
