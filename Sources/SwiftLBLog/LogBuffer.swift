@@ -30,8 +30,9 @@ public struct LogBuffer {
     @inline(__always) mutating func append(_ byte: UInt8) { bytes.append(byte) }
 
     @inline(__always) mutating func append(contentsOf text: String) {
-        var text = text
-        text.withUTF8 { bytes.append(contentsOf: $0) }
+        if text.utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil {
+            bytes.append(contentsOf: text.utf8)
+        }
     }
 
     @inline(__always) mutating func append(contentsOf raw: UnsafeRawBufferPointer) {
@@ -111,13 +112,30 @@ public struct LogTimestamp: Sendable, Equatable {
     }
 }
 
-/// The calendar fields of one second, in local time or UTC, computed once per second.
+/// The calendar text of one second, in local time or UTC, formatted once per second: the
+/// `dd/Mmm/yyyy:HH:MM:SS` of `%t`, the `Mmm dd HH:MM:SS ` of an RFC 3164 header, the
+/// `yyyy-mm-ddTHH:MM:SS` of an RFC 5424 one, and the `+hhmm` offset from UTC.
 struct DateCache {
     let utc: Bool
     var second = Int.min
-    var year = 0, month = 0, day = 0, hour = 0, minute = 0, sec = 0
-    /// `+hhmm`/`-hhmm`: the local offset from UTC (HAProxy's `get_gmt_offset`).
-    var offset: (UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0)
+    /// Fixed-size text (no heap, no reference counting when appended).
+    var dayTime = Text()      // 20 bytes
+    var legacy = Text()       // 16 bytes
+    var iso = Text()          // 19 bytes
+    var offset = Text()       // 5 bytes: HAProxy's `get_gmt_offset`
+
+    struct Text {
+        var storage: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var count = 0
+
+        mutating func append(_ b: UInt8) {
+            withUnsafeMutableBytes(of: &storage) { $0[count] = b }
+            count += 1
+        }
+        mutating func two(_ v: Int) { append(UInt8(ascii: "0") &+ UInt8(v / 10 % 10)); append(UInt8(ascii: "0") &+ UInt8(v % 10)) }
+        mutating func four(_ v: Int) { two(v / 100); two(v % 100) }
+        mutating func word(_ w: String) { for b in w.utf8 { append(b) } }
+    }
 
     init(utc: Bool) { self.utc = utc }
 
@@ -126,77 +144,75 @@ struct DateCache {
         var t = time_t(seconds)
         var parts = tm()
         if utc { gmtime_r(&t, &parts) } else { localtime_r(&t, &parts) }
-        year = Int(parts.tm_year) + 1900
-        month = Int(parts.tm_mon)
-        day = Int(parts.tm_mday)
-        hour = Int(parts.tm_hour)
-        minute = Int(parts.tm_min)
-        sec = Int(parts.tm_sec)
+        let year = Int(parts.tm_year) + 1900, month = Int(parts.tm_mon), day = Int(parts.tm_mday)
+        let hour = Int(parts.tm_hour), minute = Int(parts.tm_min), sec = Int(parts.tm_sec)
+        func time(_ text: inout Text) {
+            text.two(hour); text.append(UInt8(ascii: ":")); text.two(minute); text.append(UInt8(ascii: ":")); text.two(sec)
+        }
+        dayTime = Text()
+        dayTime.two(day); dayTime.append(UInt8(ascii: "/")); dayTime.word(monthNames[month]); dayTime.append(UInt8(ascii: "/"))
+        dayTime.four(year); dayTime.append(UInt8(ascii: ":")); time(&dayTime)
+        legacy = Text()
+        legacy.word(monthNames[month]); legacy.append(UInt8(ascii: " "))
+        legacy.append(day < 10 ? UInt8(ascii: " ") : UInt8(ascii: "0") &+ UInt8(day / 10)); legacy.append(UInt8(ascii: "0") &+ UInt8(day % 10))
+        legacy.append(UInt8(ascii: " ")); time(&legacy); legacy.append(UInt8(ascii: " "))
+        iso = Text()
+        iso.four(year); iso.append(UInt8(ascii: "-")); iso.two(month + 1); iso.append(UInt8(ascii: "-")); iso.two(day)
+        iso.append(UInt8(ascii: "T")); time(&iso)
         let gmtoff = utc ? 0 : Int(parts.tm_gmtoff)
-        let m = abs(gmtoff) / 60
-        let d = { (v: Int) in UInt8(ascii: "0") &+ UInt8(v) }
-        offset = (gmtoff < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"), d(m / 600 % 10), d(m / 60 % 10), d(m % 60 / 10), d(m % 10))
+        let minutes = abs(gmtoff) / 60
+        offset = Text()
+        offset.append(gmtoff < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+")); offset.two(minutes / 60); offset.two(minutes % 60)
         second = seconds
     }
 }
 
 extension LogBuffer {
-    /// `dd/Mmm/yyyy:HH:MM:SS` of `seconds` (local or UTC).
-    private mutating func appendDayAndTime(_ seconds: Int, utc useUTC: Bool) {
-        if useUTC { utc.load(seconds) } else { local.load(seconds) }
-        let c = useUTC ? utc : local
-        appendPadded(c.day, width: 2); append(UInt8(ascii: "/"))
-        append(contentsOf: monthNames[c.month]); append(UInt8(ascii: "/"))
-        appendPadded(c.year, width: 4); append(UInt8(ascii: ":"))
-        appendPadded(c.hour, width: 2); append(UInt8(ascii: ":"))
-        appendPadded(c.minute, width: 2); append(UInt8(ascii: ":"))
-        appendPadded(c.sec, width: 2)
+    private mutating func append(_ text: DateCache.Text) {
+        withUnsafeBytes(of: text.storage) { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<text.count])) }
     }
 
     /// `%t`, `%tr`: `29/Nov/2026:22:56:38.548`, local time (HAProxy's `date2str_log`).
     mutating func appendLogDate(_ t: LogTimestamp) {
-        appendDayAndTime(t.seconds, utc: false)
+        local.load(t.seconds)
+        append(local.dayTime)
         append(UInt8(ascii: "."))
         appendPadded(t.microseconds / 1000 % 1000, width: 3)
     }
 
     /// `%T`, `%trg`: `29/Nov/2026:22:56:38 +0000` (HAProxy's `gmt2str_log`).
     mutating func appendGMTDate(_ t: LogTimestamp) {
-        appendDayAndTime(t.seconds, utc: true)
+        utc.load(t.seconds)
+        append(utc.dayTime)
         append(contentsOf: " +0000")
     }
 
     /// `%Tl`, `%trl`: local time and its offset, `29/Nov/2026:23:56:38 +0100`.
     mutating func appendLocalDate(_ t: LogTimestamp) {
-        appendDayAndTime(t.seconds, utc: false)
+        local.load(t.seconds)
+        append(local.dayTime)
         append(UInt8(ascii: " "))
-        let o = local.offset
-        append(o.0); append(o.1); append(o.2); append(o.3); append(o.4)
+        append(local.offset)
     }
 
     /// `Nov 29 22:56:38 ` — the RFC 3164 timestamp, day padded with a space (`%2d`).
     mutating func appendLegacySyslogDate(_ seconds: Int) {
         local.load(seconds)
-        append(contentsOf: monthNames[local.month]); append(UInt8(ascii: " "))
-        if local.day < 10 { append(UInt8(ascii: " ")) }
-        appendDecimal(local.day); append(UInt8(ascii: " "))
-        appendPadded(local.hour, width: 2); append(UInt8(ascii: ":"))
-        appendPadded(local.minute, width: 2); append(UInt8(ascii: ":"))
-        appendPadded(local.sec, width: 2); append(UInt8(ascii: " "))
+        append(local.legacy)
     }
 
     /// `2026-11-29T22:56:38.550167+00:00` — the RFC 5424 timestamp HAProxy sends
     /// (`timeofday_as_iso_us`).
     mutating func appendISODate(_ t: LogTimestamp) {
         local.load(t.seconds)
-        appendPadded(local.year, width: 4); append(UInt8(ascii: "-"))
-        appendPadded(local.month + 1, width: 2); append(UInt8(ascii: "-"))
-        appendPadded(local.day, width: 2); append(UInt8(ascii: "T"))
-        appendPadded(local.hour, width: 2); append(UInt8(ascii: ":"))
-        appendPadded(local.minute, width: 2); append(UInt8(ascii: ":"))
-        appendPadded(local.sec, width: 2); append(UInt8(ascii: "."))
+        append(local.iso)
+        append(UInt8(ascii: "."))
         appendPadded(t.microseconds, width: 6)
         let o = local.offset
-        append(o.0); append(o.1); append(o.2); append(UInt8(ascii: ":")); append(o.3); append(o.4)
+        withUnsafeBytes(of: o.storage) { raw in
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[0..<3]))
+            append(UInt8(ascii: ":"))
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[3..<5]))
+        }
     }
 }

@@ -57,8 +57,7 @@ public struct LogFormat: Sendable, Equatable {
 
     /// Renders `record` as one line into `buffer` (appended; no newline).
     public func render(_ record: LogRecord, into buffer: inout LogBuffer) {
-        var renderer = LogRenderer(format: self, record: record)
-        renderer.render(into: &buffer)
+        renderNodes(record, into: &buffer)
     }
 
     /// The line as a String (tests, and callers off the data path).

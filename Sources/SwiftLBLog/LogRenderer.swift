@@ -5,132 +5,126 @@ import Darwin
 #endif
 import NIOCore
 
-/// Writes one record through one compiled format: HAProxy 2.6's `sess_build_logline`, case for
-/// case — which values honour `Q`, which print `-` when empty, which are `#XX`-encoded, where a
-/// separator is swallowed (after a space, or after a field that printed nothing at all).
-struct LogRenderer {
-    let format: LogFormat
-    let record: LogRecord
-    /// HAProxy's `last_isspace`: true at the start and after a separator.
-    private var lastIsSpace = true
-
-    init(format: LogFormat, record: LogRecord) {
-        self.format = format
-        self.record = record
-    }
-
-    mutating func render(into out: inout LogBuffer) {
-        for node in format.nodes {
+extension LogFormat {
+    /// Writes one record through this format: HAProxy 2.6's `sess_build_logline`, case for case
+    /// — which values honour `Q`, which print `-` when empty, which are `#XX`-encoded, where a
+    /// separator is swallowed (after a space, or after a field that printed nothing at all).
+    /// The record is only borrowed: rendering retains none of its Strings.
+    func renderNodes(_ record: LogRecord, into out: inout LogBuffer) {
+        /// HAProxy's `last_isspace`: true at the start and after a separator.
+        var lastIsSpace = true
+        for node in nodes {
             switch node.kind {
             case .separator:
                 if !lastIsSpace { out.append(UInt8(ascii: " ")); lastIsSpace = true }
             case .text(let start, let end):
-                format.literals.withUnsafeBytes { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[Int(start)..<Int(end)])) }
+                literals.withUnsafeBytes { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[Int(start)..<Int(end)])) }
                 lastIsSpace = false
             case .sample(let index):
-                let value = index < record.samples.count ? record.samples[index] : nil
-                text(value, node.options, &out)
+                record.text(index < record.samples.count ? record.samples[index] : nil, node.options, &out)
                 lastIsSpace = false
             case .variable(let variable):
                 if variable.isCapture && (variable.isRequestCapture ? record.requestHeaders : record.responseHeaders)?.isEmpty ?? true {
                     if node.options.contains(.json) { out.append(contentsOf: "null"); lastIsSpace = false }
                     continue  // no capture configured: the field vanishes, the separator stays single
                 }
-                write(variable, node.options, &out)
+                record.write(variable, node.options, mode, &out)
                 lastIsSpace = false
             }
         }
     }
+}
 
+/// The renderer's per-variable writers, as methods of the record so it is borrowed, not copied.
+extension LogRecord {
     // MARK: variables
 
-    private func write(_ v: LogVariable, _ o: LogFormatOptions, _ out: inout LogBuffer) {
-        let r = record
+    fileprivate func write(_ v: LogVariable, _ o: LogFormatOptions, _ mode: LogMode, _ out: inout LogBuffer) {
         let json = o.contains(.json)
-        let early = r.loggedEarly && !json
+        let early = self.loggedEarly && !json
         switch v {
-        case .clientIP: ip(r.client, o, &out)
-        case .clientPort: port(r.client, o, &out)
-        case .frontendIP: ip(r.frontendAddress, o, &out)
-        case .frontendPort: port(r.frontendAddress, o, &out)
-        case .backendSourceIP: ip(r.backendSource, o, &out)
-        case .backendSourcePort: port(r.backendSource, o, &out)
-        case .serverIP: ip(r.serverAddress, o, &out)
-        case .serverPort: port(r.serverAddress, o, &out)
+        case .clientIP: ip(self.client, o, &out)
+        case .clientPort: port(self.client, o, &out)
+        case .frontendIP: ip(self.frontendAddress, o, &out)
+        case .frontendPort: port(self.frontendAddress, o, &out)
+        case .backendSourceIP: ip(self.backendSource, o, &out)
+        case .backendSourcePort: port(self.backendSource, o, &out)
+        case .serverIP: ip(self.serverAddress, o, &out)
+        case .serverPort: port(self.serverAddress, o, &out)
 
-        case .acceptDate: date(o, &out) { $0.appendLogDate(r.acceptDate) }
-        case .requestDate: date(o, &out) { $0.appendLogDate(r.requestDate) }
-        case .acceptDateGMT: date(o, &out) { $0.appendGMTDate(r.acceptDate) }
-        case .requestDateGMT: date(o, &out) { $0.appendGMTDate(r.requestDate) }
-        case .acceptDateLocal: date(o, &out) { $0.appendLocalDate(r.acceptDate) }
-        case .requestDateLocal: date(o, &out) { $0.appendLocalDate(r.requestDate) }
+        case .acceptDate: date(o, &out) { $0.appendLogDate(self.acceptDate) }
+        case .requestDate: date(o, &out) { $0.appendLogDate(self.requestDate) }
+        case .acceptDateGMT: date(o, &out) { $0.appendGMTDate(self.acceptDate) }
+        case .requestDateGMT: date(o, &out) { $0.appendGMTDate(self.requestDate) }
+        case .acceptDateLocal: date(o, &out) { $0.appendLocalDate(self.acceptDate) }
+        case .requestDateLocal: date(o, &out) { $0.appendLocalDate(self.requestDate) }
         case .timestamp:
-            if o.contains(.hex) && !json { out.appendHex(UInt64(max(0, r.acceptDate.seconds)), digits: 4) } else { out.appendDecimal(r.acceptDate.seconds) }
+            if o.contains(.hex) && !json { out.appendHex(UInt64(max(0, self.acceptDate.seconds)), digits: 4) } else { out.appendDecimal(self.acceptDate.seconds) }
         case .acceptMilliseconds:
-            if o.contains(.hex) && !json { out.appendHex(UInt64(r.acceptDate.microseconds / 1000), digits: 2) }
-            else if json { out.appendDecimal(r.acceptDate.microseconds / 1000) }
-            else { out.appendPadded(r.acceptDate.microseconds / 1000, width: 3) }
+            if o.contains(.hex) && !json { out.appendHex(UInt64(self.acceptDate.microseconds / 1000), digits: 2) }
+            else if json { out.appendDecimal(self.acceptDate.microseconds / 1000) }
+            else { out.appendPadded(self.acceptDate.microseconds / 1000, width: 3) }
 
-        case .frontend: text(r.frontend, o, &out)
+        case .frontend: text(self.frontend, o, &out)
         case .frontendTransport:
             if json {
-                jsonString(r.frontend, suffix: r.frontendIsTLS ? UInt8(ascii: "~") : nil, &out)
+                jsonString(self.frontend, suffix: self.frontendIsTLS ? UInt8(ascii: "~") : nil, &out)
             } else {
                 if o.contains(.quote) { out.append(UInt8(ascii: "\"")) }
-                out.append(contentsOf: r.frontend)
-                if r.frontendIsTLS { out.append(UInt8(ascii: "~")) }
+                out.append(contentsOf: self.frontend)
+                if self.frontendIsTLS { out.append(UInt8(ascii: "~")) }
                 if o.contains(.quote) { out.append(UInt8(ascii: "\"")) }
             }
-        case .backend: text(r.backend, o, &out)
-        case .server: text(r.server, o, &out)
-        case .sslCipher: text(r.sslCipher, o, &out)
-        case .sslVersion: text(r.sslVersion, o, &out)
+        case .backend: text(self.backend, o, &out)
+        case .server: text(self.server, o, &out)
+        case .sslCipher: text(self.sslCipher, o, &out)
+        case .sslVersion: text(self.sslVersion, o, &out)
         case .hostname: text(ProcessFacts.hostname, o, &out)
-        case .uniqueID: text(r.uniqueID, o, &out)
-        case .requestCookie: text(r.requestCookie, o, &out)
-        case .responseCookie: text(r.responseCookie, o, &out)
+        case .uniqueID: text(self.uniqueID, o, &out)
+        case .requestCookie: text(self.requestCookie, o, &out)
+        case .responseCookie: text(self.responseCookie, o, &out)
 
-        case .Th: out.appendDecimal(r.handshake)
-        case .Ti: out.appendDecimal(r.idle)
-        case .TR: out.appendDecimal(r.TR)
-        case .Tq: out.appendDecimal(r.Tq)
-        case .Tw: out.appendDecimal(r.Tw)
-        case .Tc: out.appendDecimal(r.Tc)
-        case .Tr: out.appendDecimal(r.Tr)
-        case .Td: out.appendDecimal(format.mode == .http ? r.TdHTTP : r.TdTCP)
-        case .Ta: if early { out.append(UInt8(ascii: "+")) }; out.appendDecimal(r.Ta)
-        case .Tt: if early { out.append(UInt8(ascii: "+")) }; out.appendDecimal(r.Tt)
-        case .Tu: if early { out.append(UInt8(ascii: "+")) }; out.appendDecimal(r.Tu)
+        case .Th: out.appendDecimal(self.handshake)
+        case .Ti: out.appendDecimal(self.idle)
+        case .TR: out.appendDecimal(self.TR)
+        case .Tq: out.appendDecimal(self.Tq)
+        case .Tw: out.appendDecimal(self.Tw)
+        case .Tc: out.appendDecimal(self.Tc)
+        case .Tr: out.appendDecimal(self.Tr)
+        case .Td: out.appendDecimal(mode == .http ? self.TdHTTP : self.TdTCP)
+        case .Ta: if early { out.append(UInt8(ascii: "+")) }; out.appendDecimal(self.Ta)
+        case .Tt: if early { out.append(UInt8(ascii: "+")) }; out.appendDecimal(self.Tt)
+        case .Tu: if early { out.append(UInt8(ascii: "+")) }; out.appendDecimal(self.Tu)
 
-        case .status: out.appendDecimal(r.status)
-        case .bytesOut: if early { out.append(UInt8(ascii: "+")) }; out.appendDecimal(Int(r.bytesOut))
-        case .bytesIn: out.appendDecimal(Int(r.bytesIn))
+        case .status: out.appendDecimal(self.status)
+        case .bytesOut: if early { out.append(UInt8(ascii: "+")) }; out.appendDecimal(Int(self.bytesOut))
+        case .bytesIn: out.appendDecimal(Int(self.bytesIn))
 
         case .terminationState, .terminationCookie:
             if json { out.append(UInt8(ascii: "\"")) }
-            out.append(r.termination.cause.rawValue)
-            out.append(r.termination.phase.rawValue)
+            out.append(self.termination.cause.rawValue)
+            out.append(self.termination.phase.rawValue)
             if v == .terminationCookie {
-                out.append(r.cookie?.request.rawValue ?? UInt8(ascii: "-"))
-                out.append(r.cookie?.response.rawValue ?? UInt8(ascii: "-"))
+                out.append(self.cookie?.request.rawValue ?? UInt8(ascii: "-"))
+                out.append(self.cookie?.response.rawValue ?? UInt8(ascii: "-"))
             }
             if json { out.append(UInt8(ascii: "\"")) }
 
-        case .activeConnections: out.appendDecimal(r.activeConnections)
-        case .frontendConnections: out.appendDecimal(r.frontendConnections)
-        case .backendConnections: out.appendDecimal(r.backendConnections)
-        case .serverConnections: out.appendDecimal(r.serverConnections)
-        case .retries: if r.redispatched && !json { out.append(UInt8(ascii: "+")) }; out.appendDecimal(r.retries)
-        case .serverQueue: out.appendDecimal(r.serverQueue)
-        case .backendQueue: out.appendDecimal(r.backendQueue)
-        case .requestCounter: counter(r.requestCounter, o, &out)
-        case .logCounter: counter(r.logCounter, o, &out)
+        case .activeConnections: out.appendDecimal(self.activeConnections)
+        case .frontendConnections: out.appendDecimal(self.frontendConnections)
+        case .backendConnections: out.appendDecimal(self.backendConnections)
+        case .serverConnections: out.appendDecimal(self.serverConnections)
+        case .retries: if self.redispatched && !json { out.append(UInt8(ascii: "+")) }; out.appendDecimal(self.retries)
+        case .serverQueue: out.appendDecimal(self.serverQueue)
+        case .backendQueue: out.appendDecimal(self.backendQueue)
+        case .requestCounter: counter(self.requestCounter, o, &out)
+        case .logCounter: counter(self.logCounter, o, &out)
         case .pid: counter(Int(ProcessFacts.pid), o, &out)
 
-        case .requestHeaders: captureBlock(r.requestHeaders ?? [], o, &out)
-        case .responseHeaders: captureBlock(r.responseHeaders ?? [], o, &out)
-        case .requestHeaderList: captureList(r.requestHeaders ?? [], o, &out)
-        case .responseHeaderList: captureList(r.responseHeaders ?? [], o, &out)
+        case .requestHeaders: captureBlock(self.requestHeaders ?? [], o, &out)
+        case .responseHeaders: captureBlock(self.responseHeaders ?? [], o, &out)
+        case .requestHeaderList: captureList(self.requestHeaders ?? [], o, &out)
+        case .responseHeaderList: captureList(self.responseHeaders ?? [], o, &out)
 
         case .request, .method, .uri, .path, .pathOnly, .query, .version:
             requestPart(v, o, &out)
@@ -140,7 +134,7 @@ struct LogRenderer {
     // MARK: value kinds
 
     /// HAProxy's `lf_text_len`: quoted with Q, `\`-escaped with E, `-` when empty under M.
-    private func text(_ value: String?, _ o: LogFormatOptions, _ out: inout LogBuffer) {
+    fileprivate func text(_ value: String?, _ o: LogFormatOptions, _ out: inout LogBuffer) {
         if o.contains(.json) {
             if let value, !value.isEmpty { jsonString(value, suffix: nil, &out) } else { out.append(contentsOf: "null") }
             return
@@ -175,7 +169,7 @@ struct LogRenderer {
     private func port(_ address: LogAddress, _ o: LogFormatOptions, _ out: inout LogBuffer) {
         switch address {
         case .none: text(nil, o, &out)
-        case .unix: out.appendDecimal(record.listenerID)
+        case .unix: out.appendDecimal(listenerID)
         case .v4(_, let p), .v6(_, _, let p):
             if o.contains(.hex) && !o.contains(.json) { out.appendHex(UInt64(p), digits: 4) } else { out.appendDecimal(Int(p)) }
         }
@@ -233,7 +227,7 @@ struct LogRenderer {
 
     /// `%r` and the parts HAProxy cuts out of it, scanning the line the way src/log.c does.
     private func requestPart(_ v: LogVariable, _ o: LogFormatOptions, _ out: inout LogBuffer) {
-        guard let line = record.requestLine else {
+        guard let line = requestLine else {
             if o.contains(.json) { out.append(contentsOf: "null"); return }
             quoted(o, &out) { $0.append(contentsOf: "<BADREQ>") }
             return

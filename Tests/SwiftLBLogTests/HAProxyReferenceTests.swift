@@ -31,7 +31,7 @@ final class HAProxyReferenceTests: XCTestCase {
         try dir.write("site.pem", try String(contentsOfFile: dir.file("crt.pem"), encoding: .utf8) + String(contentsOfFile: dir.file("key.pem"), encoding: .utf8))
 
         let be = freeTCPPort()
-        let p = (0..<9).map { _ in freeTCPPort() }
+        let p = (0..<10).map { _ in freeTCPPort() }
         let backend = try Child("/usr/bin/python3", [Fixtures.directory + "/log_backend.py", "\(be)"], output: dir.file("backend.out"))
         defer { backend.stop() }
         XCTAssertTrue(waitForListener(be))
@@ -56,6 +56,8 @@ final class HAProxyReferenceTests: XCTestCase {
             frontend feclf
                 option httplog clf
                 bind 127.0.0.1:\(p[2])
+                bind 127.0.0.1:\(p[9]) ssl crt \(cert)
+                use_backend nosrv if { path_beg /nosrv }
                 default_backend be
             frontend fetcp
                 mode tcp
@@ -100,18 +102,21 @@ final class HAProxyReferenceTests: XCTestCase {
         guard check.status == 0 else { throw TestError("haproxy -c refuses the configuration: \(check.out)\(check.err)") }
         let haproxy = try Child("/usr/sbin/haproxy", ["-db", "-f", cfg], output: dir.file("haproxy.out"))
         defer { haproxy.stop() }
-        for port in p where ![p[1], p[5]].contains(port) { XCTAssertTrue(waitForListener(port), "haproxy on \(port)") }
+        for port in p where ![p[1], p[5], p[9]].contains(port) { XCTAssertTrue(waitForListener(port), "haproxy on \(port)") }
         udp.startCollecting()
         unix.startCollecting()
 
-        // The traffic: 20 streams.
+        // The traffic: 25 streams.
         let ws = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         for path in ["/ok", "/bad", "/nosrv", "/slow"] { _ = curl(["http://127.0.0.1:\(p[0])\(path)"]) }
         XCTAssertTrue(tcpExchange(port: p[0], [ws, "ping1234"]).hasSuffix("ping1234"))
         _ = tcpExchange(port: p[0], ["BLAH\r\n\r\n"])
         _ = tcpExchange(port: p[0], ["GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\n\r\n"], pause: 0.3)
         XCTAssertEqual(curl(["-k", "https://127.0.0.1:\(p[1])/ok?x=1"]), "200")
-        _ = curl(["http://127.0.0.1:\(p[2])/ok"])
+        // The same ways to end through `option httplog clf`.
+        for path in ["/ok", "/bad", "/nosrv", "/slow"] { _ = curl(["http://127.0.0.1:\(p[2])\(path)"]) }
+        XCTAssertTrue(tcpExchange(port: p[2], [ws, "ping1234"]).hasSuffix("ping1234"))
+        XCTAssertEqual(curl(["-k", "https://127.0.0.1:\(p[9])/ok?x=1"]), "200")
         _ = tcpExchange(port: p[3], ["GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"])
         _ = curl(["http://127.0.0.1:\(p[4])/ok?a=b"])
         _ = tcpExchange(port: p[4], ["GET http://localhost/r/4?q=4 HTTP/1.0\r\nHost: localhost\r\n\r\n"])
@@ -123,10 +128,10 @@ final class HAProxyReferenceTests: XCTestCase {
         _ = curl(["http://127.0.0.1:\(p[7])/ok"])
         _ = tcpExchange(port: p[8], ["GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"])
 
-        let datagrams = udp.collected(count: 20)
-        XCTAssertEqual(datagrams.count, 20, datagrams.joined())
-        let local = unix.collected(count: 20)
-        XCTAssertEqual(local.count, 20)
+        let datagrams = udp.collected(count: 25)
+        XCTAssertEqual(datagrams.count, 25, datagrams.joined())
+        let local = unix.collected(count: 25)
+        XCTAssertEqual(local.count, 25)
 
         if ProcessInfo.processInfo.environment["SWIFTLB_LOG_DUMP"] != nil { print(datagrams.joined()) }
         var seen: [String: Int] = [:]
@@ -137,7 +142,7 @@ final class HAProxyReferenceTests: XCTestCase {
             let kind = compare(message, ports: p, haproxyPID: haproxy.pid)
             seen[kind, default: 0] += 1
         }
-        XCTAssertEqual(seen, ["httplog": 9, "clf": 1, "tcplog": 1, "every variable": 4, "flags": 2, "captures": 2, "tcp variables": 1])
+        XCTAssertEqual(seen, ["httplog": 9, "clf": 6, "tcplog": 1, "every variable": 4, "flags": 2, "captures": 2, "tcp variables": 1])
         for datagram in local {
             assertHeader(HAProxyLines.split(datagram).header, format: .unspecified, facility: .local0, pid: haproxy.pid)
         }
