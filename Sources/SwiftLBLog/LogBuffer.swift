@@ -5,42 +5,94 @@ import Darwin
 #endif
 
 /// The bytes a log line is rendered into, plus the little state that makes rendering cheap:
-/// the broken-down local and UTC time of the last second a date was written for (HAProxy
-/// calls `localtime_r` per line; one call per second and per buffer is enough).
+/// the date text of the last second a date was written for (HAProxy calls `localtime_r` per
+/// line; one call per second and per buffer is enough).
 ///
 /// One buffer per event loop (the `LogSink` keeps one); `removeAll()` between lines keeps its
-/// capacity, so steady-state rendering allocates nothing.
+/// capacity, so steady-state rendering allocates nothing. The bytes live in raw memory written
+/// with plain stores (an Array's append costs a uniqueness check and a generic copy per piece);
+/// copies of a `LogBuffer` share that memory, so keep one per owner.
 public struct LogBuffer {
-    public var bytes: [UInt8] = []
+    private let storage: Storage
     var local = DateCache(utc: false)
     var utc = DateCache(utc: true)
 
-    public init(capacity: Int = 2048) {
-        bytes.reserveCapacity(capacity)
-    }
+    final class Storage {
+        var base: UnsafeMutableRawPointer
+        var count = 0
+        var capacity: Int
 
-    public var count: Int { bytes.count }
+        init(capacity: Int) {
+            self.capacity = max(capacity, 64)
+            base = .allocate(byteCount: self.capacity, alignment: 8)
+        }
 
-    /// Empties the line, keeping the capacity and the date caches.
-    public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
+        deinit { base.deallocate() }
 
-    /// The line as text (tests, stdout).
-    public var string: String { String(decoding: bytes, as: UTF8.self) }
-
-    @inline(__always) mutating func append(_ byte: UInt8) { bytes.append(byte) }
-
-    @inline(__always) mutating func append(contentsOf text: String) {
-        if text.utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil {
-            bytes.append(contentsOf: text.utf8)
+        func grow(_ needed: Int) {
+            var newCapacity = capacity * 2
+            while newCapacity < needed { newCapacity *= 2 }
+            let bigger = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 8)
+            bigger.copyMemory(from: base, byteCount: count)
+            base.deallocate()
+            base = bigger
+            capacity = newCapacity
         }
     }
 
-    @inline(__always) mutating func append(contentsOf raw: UnsafeRawBufferPointer) {
-        bytes.append(contentsOf: raw)
+    public init(capacity: Int = 2048) {
+        storage = Storage(capacity: capacity)
+    }
+
+    public var count: Int { storage.count }
+
+    /// Empties the line, keeping the capacity and the date caches.
+    public func removeAll() { storage.count = 0 }
+
+    /// Keeps the first `count` bytes.
+    func truncate(to count: Int) {
+        if count < storage.count { storage.count = count }
+    }
+
+    /// The line's bytes, borrowed for the duration of `body`.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: storage.base, count: storage.count))
+    }
+
+    /// A copy of the line's bytes (tests, callers off the data path).
+    public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
+
+    /// The line as text (tests, stdout).
+    public var string: String { withUnsafeBytes { String(decoding: $0, as: UTF8.self) } }
+
+    @inline(__always) func append(_ byte: UInt8) {
+        let s = storage
+        if s.count == s.capacity { s.grow(s.count + 1) }
+        s.base.storeBytes(of: byte, toByteOffset: s.count, as: UInt8.self)
+        s.count += 1
+    }
+
+    @inline(__always) func append(contentsOf raw: UnsafeRawBufferPointer) {
+        guard let source = raw.baseAddress, raw.count > 0 else { return }
+        let s = storage
+        if s.count + raw.count > s.capacity { s.grow(s.count + raw.count) }
+        if raw.count <= 16 {  // most pieces are a few bytes: a loop beats a call to memmove
+            let to = s.base + s.count
+            for i in 0..<raw.count { to.storeBytes(of: source.load(fromByteOffset: i, as: UInt8.self), toByteOffset: i, as: UInt8.self) }
+        } else {
+            (s.base + s.count).copyMemory(from: source, byteCount: raw.count)
+        }
+        s.count += raw.count
+    }
+
+    @inline(__always) func append(contentsOf text: String) {
+        if text.utf8.withContiguousStorageIfAvailable({ append(contentsOf: UnsafeRawBufferPointer($0)) }) == nil {
+            for b in text.utf8 { append(b) }
+        }
     }
 
     /// A signed decimal (HAProxy's `ltoa_o`).
-    mutating func appendDecimal(_ value: Int) {
+    func appendDecimal(_ value: Int) {
         if value < 0 {
             append(UInt8(ascii: "-"))
             appendDecimal(UInt64(value.magnitude))
@@ -49,7 +101,7 @@ public struct LogBuffer {
         }
     }
 
-    mutating func appendDecimal(_ value: UInt64) {
+    func appendDecimal(_ value: UInt64) {
         if value < 10 { append(UInt8(ascii: "0") &+ UInt8(value)); return }
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 20 digits
         var n = value
@@ -60,12 +112,12 @@ public struct LogBuffer {
                 n /= 10
                 count += 1
             }
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[(24 - count)...]))
+            append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[(24 - count)...]))
         }
     }
 
     /// `value` as zero-padded decimal of exactly `width` digits (HAProxy's `utoa_pad`).
-    mutating func appendPadded(_ value: Int, width: Int) {
+    func appendPadded(_ value: Int, width: Int) {
         var divisor = 1
         for _ in 1..<width { divisor *= 10 }
         var v = value
@@ -77,7 +129,7 @@ public struct LogBuffer {
     }
 
     /// Uppercase hex, at least `digits` digits (`%04X`-style; wider values keep every digit).
-    mutating func appendHex(_ value: UInt64, digits: Int) {
+    func appendHex(_ value: UInt64, digits: Int) {
         var width = digits
         while width < 16 && value >> (UInt64(width) * 4) != 0 { width += 1 }
         for i in stride(from: width - 1, through: 0, by: -1) {
@@ -168,8 +220,8 @@ struct DateCache {
 }
 
 extension LogBuffer {
-    private mutating func append(_ text: DateCache.Text) {
-        withUnsafeBytes(of: text.storage) { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<text.count])) }
+    private func append(_ text: DateCache.Text) {
+        Swift.withUnsafeBytes(of: text.storage) { append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<text.count])) }
     }
 
     /// `%t`, `%tr`: `29/Nov/2026:22:56:38.548`, local time (HAProxy's `date2str_log`).
@@ -209,10 +261,10 @@ extension LogBuffer {
         append(UInt8(ascii: "."))
         appendPadded(t.microseconds, width: 6)
         let o = local.offset
-        withUnsafeBytes(of: o.storage) { raw in
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[0..<3]))
+        Swift.withUnsafeBytes(of: o.storage) { raw in
+            append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[0..<3]))
             append(UInt8(ascii: ":"))
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[3..<5]))
+            append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[3..<5]))
         }
     }
 }

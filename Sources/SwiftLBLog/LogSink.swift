@@ -69,7 +69,8 @@ public final class LogSink {
     }
 
     private func enqueue(level: LogLevel) {
-        if line.bytes.count > maxMessageLength { line.bytes.removeLast(line.bytes.count - maxMessageLength) }
+        guard line.count > 0 else { return }  // HAProxy sends nothing for an empty line
+        line.truncate(to: maxMessageLength)
         let now = LogTimestamp.now
         var queuedAny = false
         for (i, transport) in transports.enumerated() {
@@ -79,8 +80,8 @@ public final class LogSink {
             header.removeAll()
             SyslogHeader.write(target.format, level: effective, facility: target.facility, identity: identity, now: now, into: &header)
             let start = transport.beginMessage()
-            transport.append(header.bytes)
-            transport.append(line.bytes)
+            header.withUnsafeBytes { transport.append($0) }
+            line.withUnsafeBytes { transport.append($0) }
             transport.endMessage(start: start)
             queuedAny = true
             if transport.pendingBytes > Self.flushThreshold { flush(transport) }

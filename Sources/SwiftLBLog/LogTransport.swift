@@ -138,7 +138,6 @@ final class LogTransport {
     func beginMessage() -> Int { pending.count }
 
     func append(_ bytes: UnsafeRawBufferPointer) { pending.append(contentsOf: bytes) }
-    func append(_ bytes: [UInt8]) { pending.append(contentsOf: bytes) }
 
     /// Closes the message begun at `start`: truncates it to the target's `len` (HAProxy: header
     /// and text together at most `len` for a datagram, `len - 1` for a descriptor) and adds the LF.
