@@ -156,6 +156,18 @@ final class LogSinkTests: XCTestCase {
         XCTAssertEqual(receiver.drain().count, sink.counters.sent, "what was counted sent arrived whole")
     }
 
+    /// HAProxy sends nothing for a format that renders an empty line (`log-format ""`).
+    func testEmptyLineIsNotSent() throws {
+        let receiver = try DatagramReceiver()
+        let loop = EmbeddedEventLoop()
+        let sink = LogSink(targets: [try LogTarget(words: ["127.0.0.1:\(receiver.port)", "local0"])], eventLoop: loop)
+        sink.log(Self.record, format: try LogFormat.parse(""))
+        sink.log(Self.record, format: try LogFormat.parse("%{-M}ID"))
+        loop.run()
+        XCTAssertNil(receiver.receive(timeout: 0.2))
+        XCTAssertEqual(sink.counters, LogSink.Counters())
+    }
+
     func testNoListenerCountsFailures() throws {
         let loop = EmbeddedEventLoop()
         let sink = LogSink(targets: [try LogTarget(words: [scratch.file("nobody.sock"), "local0"])], eventLoop: loop)
