@@ -49,7 +49,15 @@ public struct LogTarget: Sendable, Equatable {
     public static let stdoutRaw = LogTarget(address: .fd(1), facility: .daemon, format: .raw)
 
     /// Parses the words after `log` (`["udp@1.2.3.4:514", "local0", "info"]`).
+    ///
+    /// One extension to HAProxy's grammar: a lone `stdout` or `stderr` (SwiftLB's `log` line
+    /// before syslog targets existed; HAProxy wants a facility) means bare lines there, as
+    /// `stdout format raw daemon`.
     public init(words: [String]) throws(LogConfigError) {
+        if words == ["stdout"] || words == ["stderr"] {
+            self.init(address: .fd(words[0] == "stdout" ? 1 : 2), facility: .daemon, format: .raw)
+            return
+        }
         guard words.count >= 2, !words[0].isEmpty else {
             throw LogConfigError("expects <address> and <facility> as arguments")
         }
@@ -218,7 +226,7 @@ public enum LogDirective: Sendable, Equatable {
             self = .global
             return
         }
-        guard words.count >= 2 else {
+        guard words.count >= 2 || words == ["stdout"] || words == ["stderr"] else {
             throw LogConfigError("expects <address> and <facility> \(inGlobalSection ? "" : "or global ")as arguments")
         }
         self = .target(try LogTarget(words: words))

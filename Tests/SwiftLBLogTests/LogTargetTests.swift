@@ -33,6 +33,9 @@ final class LogTargetTests: XCTestCase {
         XCTAssertEqual(d, LogTarget(address: .fd(1), facility: .local0, format: .raw))
         XCTAssertEqual(d.maxLevel, .debug)
         XCTAssertEqual(d.minLevel, .emerg)
+        // SwiftLB's older `log stdout|stderr` (no facility): bare lines, as before syslog targets.
+        XCTAssertEqual(try LogTarget(words: ["stdout"]), LogTarget.stdoutRaw)
+        XCTAssertEqual(try LogDirective(words: ["stderr"], inGlobalSection: true), .target(LogTarget(address: .fd(2), facility: .daemon, format: .raw)))
         for (i, name) in SyslogFacility.names.enumerated() {
             XCTAssertEqual(try LogTarget(words: ["stdout", name]).facility.rawValue, i)
         }
