@@ -58,6 +58,16 @@ final class LogSinkTests: XCTestCase {
         XCTAssertEqual(sink.counters, LogSink.Counters(sent: 3, dropped: 0, failed: 0, filtered: 0))
     }
 
+    func testAbstractUnixSocket() throws {
+        let name = "swiftlb-log-test-\(getpid())"
+        let receiver = try DatagramReceiver(unixPath: name, abstract: true)
+        let loop = EmbeddedEventLoop()
+        let sink = LogSink(targets: [try LogTarget(words: ["abns@\(name)", "format", "raw", "local0"])], eventLoop: loop)
+        sink.log(Self.record, format: .httplog)
+        loop.run()
+        XCTAssertEqual(receiver.receive(count: 1), [Self.line + "\n"])
+    }
+
     func testUDPReceiverGetsEveryFormat() throws {
         let receiver = try DatagramReceiver()
         let loop = EmbeddedEventLoop()

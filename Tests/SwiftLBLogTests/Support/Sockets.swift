@@ -21,17 +21,19 @@ final class DatagramReceiver: @unchecked Sendable {
         port = UInt16(bigEndian: a.sin_port)
     }
 
-    /// A unix datagram socket at `path` (as /dev/log is).
-    init(unixPath: String, receiveBuffer: Int32? = nil) throws {
-        path = unixPath
+    /// A unix datagram socket at `path` (as /dev/log is), or named `path` in Linux's abstract
+    /// namespace.
+    init(unixPath: String, abstract: Bool = false, receiveBuffer: Int32? = nil) throws {
+        path = abstract ? nil : unixPath
         fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
         var a = sockaddr_un()
         a.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &a.sun_path) { raw in
-            for (i, b) in unixPath.utf8.enumerated() { raw[i] = b }
+            for (i, b) in unixPath.utf8.enumerated() { raw[i + (abstract ? 1 : 0)] = b }
         }
-        let rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        let length = abstract ? MemoryLayout<sockaddr_un>.offset(of: \sockaddr_un.sun_path)! + 1 + unixPath.utf8.count : MemoryLayout<sockaddr_un>.size
+        let rc = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(length)) } }
         guard rc == 0 else { close(fd); throw TestError("cannot bind \(unixPath): errno \(errno)") }
     }
 
