@@ -68,6 +68,29 @@ final class LogSinkTests: XCTestCase {
         XCTAssertEqual(receiver.receive(count: 1), [Self.line + "\n"])
     }
 
+    func testIPv6UDPReceiver() throws {
+        let fd = socket(AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var a = sockaddr_in6()
+        a.sin6_family = sa_family_t(AF_INET6)
+        a.sin6_addr = in6addr_loopback
+        var len = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        let bound = withUnsafeMutablePointer(to: &a) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard bound else { throw XCTSkip("no IPv6 loopback here") }
+        let port = UInt16(bigEndian: a.sin6_port)
+        let loop = EmbeddedEventLoop()
+        let sink = LogSink(targets: [try LogTarget(words: ["udp6@[::1]:\(port)", "format", "short", "local0"])], eventLoop: loop)
+        sink.send("over v6", level: .notice)
+        loop.run()
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        XCTAssertEqual(poll(&p, 1, 2000), 1)
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let n = recv(fd, &buffer, buffer.count, 0)
+        XCTAssertEqual(String(decoding: buffer[0..<max(0, n)], as: UTF8.self), "<5>over v6\n")
+    }
+
     func testUDPReceiverGetsEveryFormat() throws {
         let receiver = try DatagramReceiver()
         let loop = EmbeddedEventLoop()
