@@ -112,6 +112,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        /// HAProxy's logs: the record of one stream, log-format templates (httplog, tcplog, clf,
+        /// JSON), syslog targets and the per-loop writer that sends to them without blocking.
+        .target(
+            name: "SwiftLBLog",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: dataPathSettings
+        ),
         .executableTarget(
             name: "swiftlb",
             dependencies: [
@@ -134,6 +143,15 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "SwiftLBLogTests",
+            dependencies: [
+                "SwiftLBLog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(
