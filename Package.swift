@@ -74,6 +74,7 @@ let package = Package(
         .target(
             name: "SwiftLBProxy",
             dependencies: [
+                "SwiftLBAdmin",
                 "SwiftLBConfig",
                 "SwiftLBHealth",
                 "SwiftLBTLS",

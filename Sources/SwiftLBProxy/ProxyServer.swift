@@ -14,8 +14,10 @@ public final class ProxyServer: Sendable {
     /// The configuration in force.
     public var runtime: ProxyRuntime { holder.current }
     public let holder: RuntimeHolder
+    /// Where the process plugs in the runtime API for stats pages served on frontends.
+    public let admin = AdminLink()
     private let group: MultiThreadedEventLoopGroup
-    private let loops: LoopStates
+    let loops: LoopStates
     private let logger: Logger
     /// Open listeners by address, with the frontend each serves.
     private let listeners = NIOLockedValueBox<[ListenerKey: Listener]>([:])
@@ -46,7 +48,7 @@ public final class ProxyServer: Sendable {
         let count = threads ?? runtime.configuration.global.nbthread ?? System.coreCount
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: count)
         let fd: Int32 = runtime.configuration.global.logTarget == .stderr ? 2 : 1
-        self.loops = LoopStates(group: group, holder: holder, logFD: fd)
+        self.loops = LoopStates(group: group, holder: holder, logFD: fd, admin: admin)
         self.logger = logger
         self.connections = ProcessConnectionCount(limit: runtime.configuration.global.maxconn)
         self.checker = NIOLockedValueBox(HealthChecker(targets: runtime.checkTargets, group: group, logger: logger))

@@ -43,6 +43,8 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
     private(set) var bytesFromServer = 0
     /// Called once when the tunnel ends, with the cause.
     private let onEnd: (Tunnel, TerminationCause) -> Void
+    /// The frontend whose current-connection count the client connection holds.
+    var frontendCounterID: Int?
 
     init(loop: LoopState, server: ServerConnection, timeouts: Timeouts, onEnd: @escaping (Tunnel, TerminationCause) -> Void) {
         self.loop = loop
@@ -81,7 +83,7 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
 
     private func forwardToServer(_ buffer: ByteBuffer) {
         bytesFromClient += buffer.readableBytes
-        loop.counters.tunnelBytes += buffer.readableBytes
+        loop.counters.tunnelBytesIn += buffer.readableBytes
         lastActivity = loop.coarseNow
         server.write(buffer)
     }
@@ -127,7 +129,7 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
 
     func serverRead(_ buffer: ByteBuffer) {
         bytesFromServer += buffer.readableBytes
-        loop.counters.tunnelBytes += buffer.readableBytes
+        loop.counters.tunnelBytesOut += buffer.readableBytes
         lastActivity = loop.coarseNow
         context?.write(wrapOutboundOut(buffer), promise: nil)
     }
@@ -179,6 +181,7 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
         state = .closed
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
         loop.counters.tunnelsOpen -= 1
+        if let id = frontendCounterID { loop.stats.frontend(id) { $0.scur -= 1 } }
         server.close()
         context?.close(promise: nil)
         onEnd(self, cause)

@@ -8,13 +8,16 @@ import SwiftLBConfig
 /// What the client sent meanwhile is held (a bounded amount: reads stop beyond it) and goes
 /// first.
 ///
-/// States: `dispatching` → `spliced` (this handler has left the pipeline) or `closed`.
+/// States: `accepted` → `dispatching` → `spliced` (this handler has left the pipeline), or
+/// `closed`.
 final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, DispatchOwner, ClientConnection {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private enum State {
+        /// Accepted; the backend is being chosen.
+        case accepted
         case dispatching(Dispatch)
         case spliced
         case closed
@@ -24,7 +27,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     private let loop: LoopState
     private let isTLS: Bool
     private var context: ChannelHandlerContext?
-    private var state: State = .closed
+    private var state: State = .accepted
     /// Client bytes that came before the server connection.
     private var held = ByteBuffer()
     private var readPending = false
@@ -53,6 +56,11 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         let source = context.channel.remoteAddress
         if let ip = source?.ipAddress { log.client = "\(ip):\(source?.port ?? 0)" }
         if logging { log.acceptDate = loop.log.date(wallClockNow()) }
+        loop.stats.frontend(frontend.counterID) { c in
+            c.connectionsTotal += 1
+            c.scur += 1
+            c.smax = max(c.smax, c.scur)
+        }
         context.fireChannelActive()
         var chosen = frontend.defaultBackend
         if !frontend.rules.isEmpty {
@@ -111,6 +119,9 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         let bytes = held.readableBytes > 0 ? held : nil
         held = ByteBuffer()
         state = .spliced
+        tunnel.frontendCounterID = frontend.counterID
+        loop.stats.backend(dispatch.backend.counterID) { $0.stot += 1 }
+        if let server = dispatch.server { loop.stats.server(server.id) { c in c.stot += 1; c.loadBalanced += 1 } }
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
         tunnel.takeOver(from: context, after: self, clientBytes: bytes, serverBytes: nil)
     }
@@ -143,8 +154,10 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     private func end(_ cause: TerminationCause) {
         if case .dispatching(var dispatch) = state { dispatch.release() }
         if case .spliced = state { return }
+        if case .closed = state { return }
         state = .closed
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
+        loop.stats.frontend(frontend.counterID) { $0.scur -= 1 }
         phase.end(cause)
         if logging {
             var record = log
