@@ -93,11 +93,10 @@ final class ParserErrorTests: XCTestCase {
         expectError(fe + "    cookie S insert maxidle 10ms\n", line: 6, keyword: "cookie", "'maxidle' expects a time of at least 1s")
         expectError(fe + "    cookie S rewrite maxlife 1h\n", line: 6, keyword: "cookie", "only apply to 'insert'")
         expectError(fe + "    balance uri\n", line: 6, keyword: "balance", "algorithm 'uri': not implemented")
-        expectError(fe + "    timeout tunnel 1h\n", line: 6, keyword: "timeout", "'timeout tunnel' is not yet supported by SwiftLB: WebSocket and TCP tunnels are not implemented yet")
         expectError(fe + "    server t 127.0.0.1:81 ssl verify required\n", line: 6, keyword: "server", "'verify required' needs 'ca-file FILE'")
         expectError(fe + "    server t 127.0.0.1:81 ssl verify maybe\n", line: 6, keyword: "server", "'verify' expects none or required")
         expectError(fe + "    server t 127.0.0.1:81 ssl sni req.hdr(host)\n", line: 6, keyword: "server", "expressions are not supported")
-        expectError(fe + "    mode tcp\n", line: 6, keyword: "mode", "'mode tcp' is not yet supported by SwiftLB: TCP proxying")
+        expectError(fe + "    mode tcp\n", line: 1, keyword: "use_backend", "cannot use backend 'b' (mode tcp): unable to use a proxy with the wrong mode")
     }
 
     func testKeywordsInTheWrongSection() {
