@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SwiftLBConfig
@@ -50,6 +51,8 @@ public final class VRRPGroup: @unchecked Sendable {
     private let links: [PeerLink]
     private let listeners: [PeerLinkListener]
     private let scripts: [TrackedScript]
+    /// Set by the first `resignAndStop`: the loop is gone after it.
+    private let stopped = NIOLockedValueBox(false)
 
     private init(group: MultiThreadedEventLoopGroup, logger: Logger, instances: [VRRPInstance], sockets: [HeartbeatSocket],
                  links: [PeerLink], listeners: [PeerLinkListener], scripts: [TrackedScript]) {
@@ -248,6 +251,7 @@ public final class VRRPGroup: @unchecked Sendable {
     /// close) and everything closes. Only after this returns should the proxy drain — until
     /// then this node still serves the VIPs it held.
     public func resignAndStop() async {
+        guard stopped.withLockedValue({ s in defer { s = true }; return !s }) else { return }
         let resigns = instances.map { $0.resign() }
         try? await EventLoopFuture.andAllComplete(resigns, on: loop).get()
         await close()
