@@ -77,7 +77,7 @@ public final class ProxyServer: Sendable {
     /// names the frontend, address and line.
     private func openListeners(for runtime: ProxyRuntime, keeping: Set<ListenerKey>) async throws -> [ListenerKey: Listener] {
         var opened: [ListenerKey: Listener] = [:]
-        let vips = Set(runtime.configuration.vrrp?.virtualAddresses.map(\.address) ?? [])
+        let vips = Set(runtime.configuration.virtualAddresses)
         for frontend in runtime.frontends {
             for (bind, _) in frontend.binds {
                 let key = ListenerKey(host: bind.host, port: bind.port)
@@ -88,6 +88,11 @@ public final class ProxyServer: Sendable {
                         // A bind on the VIP must work on the backup too, which does not hold it
                         // yet (HAProxy + keepalived need net.ipv4.ip_nonlocal_bind=1 for this).
                         bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .init(IPPROTO_IP), name: 15 /* IP_FREEBIND */), value: 1)
+                        // IP_TRANSPARENT: after a handover the VIP is gone from this host, and
+                        // Linux would refuse to send the rest of a response from it; a
+                        // transparent socket (inherited by accepted ones) may. Needs
+                        // CAP_NET_ADMIN, which a VIP needs anyway.
+                            .serverChannelOption(ChannelOptions.Types.SocketOption(level: .init(IPPROTO_IP), name: 19 /* IP_TRANSPARENT */), value: 1)
                     }
                     let channel = try await bootstrap.bind(host: bind.host, port: bind.port).get()
                     opened[key] = Listener(channel: channel, frontend: frontend.name)

@@ -15,7 +15,7 @@ final class Instance: @unchecked Sendable {
     let server: ProxyServer
     let logger: Logger
     let startedAt = Date()
-    var vrrp: VRRPService?
+    var vrrp: VRRPGroup?
     private let reloads = ReloadGate()
 
     init(configPath: String, server: ProxyServer, logger: Logger) {

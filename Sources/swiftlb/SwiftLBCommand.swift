@@ -48,9 +48,7 @@ func load(_ path: String) -> ProxyRuntime? {
         for warning in configuration.warnings { report(.warning, warning) }
         let runtime = try ProxyRuntime(configuration: configuration)
         var warnings = runtime.warnings
-        if let vrrp = configuration.vrrp {
-            do { _ = try HeartbeatKey.load(vrrp, configFile: vrrp.file ?? path, warnings: &warnings) } catch { throw ConfigErrors([error]) }
-        }
+        try HeartbeatKey.checkAll(configuration, warnings: &warnings)
         for warning in warnings { report(.warning, warning) }
         return runtime
     } catch {
@@ -134,7 +132,7 @@ struct Run: ParsableCommand {
         let instance = Instance(configPath: options.config, server: server, logger: logger)
         let api = RuntimeAPI(actions: InstanceActions(instance: instance), logger: logger)
         server.admin.connect(api)
-        var vrrp: VRRPService?
+        var vrrp: VRRPGroup?
         var control: ControlSocket?
         /// Undoes a partial start and exits 1.
         func abandon(_ message: String) async throws -> Never {
@@ -150,13 +148,13 @@ struct Run: ParsableCommand {
             try await abandon((error as? ConfigError)?.description ?? "\(error)")
         }
         // The VIP comes after the listeners: once elected, this node must already serve.
-        if let settings = configuration.vrrp {
+        if !configuration.vrrpInstances.isEmpty {
             // Read at each heartbeat from the configuration in force (a reload may change it).
-            let hooks = VRRPService.Hooks(
+            let hooks = VRRPGroup.Hooks(
                 backendUsable: { name in server.runtime.serverStates.contains { $0.backend == name && $0.acceptsNewClients } },
                 proxyLoops: Array(server.eventLoopGroup.makeIterator()))
             do {
-                vrrp = try await VRRPService.start(settings, configFile: settings.file ?? configuration.file, hooks: hooks, logger: logger)
+                vrrp = try await VRRPGroup.start(configuration: configuration, hooks: hooks, logger: logger)
                 instance.vrrp = vrrp
             } catch {
                 try await abandon("\(error)")
