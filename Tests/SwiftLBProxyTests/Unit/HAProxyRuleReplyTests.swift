@@ -8,6 +8,9 @@ import XCTest
 /// The configuration is parsed by SwiftLB's parser and run through the rule engine exactly as
 /// the stream will (`RuleBench`); HAProxy gets the same file.
 final class HAProxyRuleReplyTests: XCTestCase {
+    private static let defaults = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s"
+    /// Never reached: every request of these tests is answered by a rule.
+    private static let backend = "    default_backend be\nbackend be\n    server s1 127.0.0.1:1"
     private var haproxy: ChildProcess?
     private var directory: TempDirectory!
 
@@ -54,11 +57,7 @@ final class HAProxyRuleReplyTests: XCTestCase {
         let statuses = HAProxyMessages.pageStatuses.filter { $0 != 200 }
         let denies = statuses.map { "    http-request deny deny_status \($0) if { path /deny\($0) }" }.joined(separator: "\n")
         let config = """
-            defaults
-                mode http
-                timeout connect 1s
-                timeout client 5s
-                timeout server 5s
+            \(Self.defaults)
             frontend fe
                 bind 127.0.0.1:PORT
                 acl mfail hdr(x-fail) -m found
@@ -84,9 +83,7 @@ final class HAProxyRuleReplyTests: XCTestCase {
                 http-request return status 202 content-type text/plain lf-string "seen=%[req.hdr(x-seen)]" if { path /seen }
                 http-after-response add-header x-after 1
                 http-after-response set-header x-src %[src]
-                default_backend be
-            backend be
-                server s1 127.0.0.1:1
+            \(Self.backend)
             """
         let (port, text) = try startHAProxy(config)
         let bench = try RuleBench(text)
@@ -116,11 +113,7 @@ final class HAProxyRuleReplyTests: XCTestCase {
         let page200 = try directory.write("200.http", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nmon ok\n")
         let page429 = try directory.write("429.http", "HTTP/1.1 429 Slow\r\nContent-Type: text/plain\r\n\r\nslow")
         let config = """
-            defaults
-                mode http
-                timeout connect 1s
-                timeout client 5s
-                timeout server 5s
+            \(Self.defaults)
             http-errors myerrs
                 errorfile 429 \(page429)
             frontend fe
@@ -137,9 +130,7 @@ final class HAProxyRuleReplyTests: XCTestCase {
                 http-request return status 429 errorfiles myerrs if { path /reterrs }
                 http-request auth if { path /auth }
                 http-after-response add-header x-after 1
-                default_backend be
-            backend be
-                server s1 127.0.0.1:1
+            \(Self.backend)
             """
         let (port, text) = try startHAProxy(config)
         let bench = try RuleBench(text)
