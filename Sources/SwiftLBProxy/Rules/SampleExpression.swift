@@ -339,7 +339,7 @@ struct SampleExpression {
         case .lower: return .string(value.text.lowercased())
         case .upper: return .string(value.text.uppercased())
         case .length: return .integer(value.text.utf8.count)
-        case .hex: return .string(value.text.utf8.map { String(format2hex: $0) }.joined())
+        case .hex: return .string(value.text.utf8.map(Self.hexByte).joined())
         case .base64: return .string(Base64.encode(Array(value.text.utf8)))
         case .crc32: return .integer(Int(CRC32.checksum(Array(value.text.utf8))))
         case .not: return .boolean(!value.isTrue)
@@ -421,11 +421,11 @@ struct SampleExpression {
     }
 }
 
-extension String {
+extension SampleExpression {
     /// Two upper-case hex digits, as HAProxy's `hex` converter prints a byte.
-    init(format2hex byte: UInt8) {
+    static func hexByte(_ byte: UInt8) -> String {
         let digits = Array("0123456789ABCDEF")
-        self.init([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
+        return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
     }
 }
 
