@@ -197,18 +197,3 @@ enum ProxyHeaderDecoder {
         String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
     }
 }
-
-/// CRC-32C (Castagnoli, RFC 4960 appendix B), the PROXY v2 checksum.
-enum CRC32C {
-    private static let table: [UInt32] = (0..<256).map { n in
-        var c = UInt32(n)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0x82F6_3B78 ^ (c >> 1) : c >> 1 }
-        return c
-    }
-
-    static func checksum(_ bytes: [UInt8]) -> UInt32 {
-        var crc: UInt32 = 0xFFFF_FFFF
-        for b in bytes { crc = table[Int((crc ^ UInt32(b)) & 0xFF)] ^ (crc >> 8) }
-        return crc ^ 0xFFFF_FFFF
-    }
-}
