@@ -34,13 +34,12 @@ extension MessageHead {
             guard eachValue else { return Self.replace(value, regex, template) }
             var changed = false
             let parts = value.split(separator: ",", omittingEmptySubsequences: false).map { part -> String in
-                // Blanks around each value stay as they were.
+                // A replaced value loses the blanks around it, as in HAProxy (which replaces the
+                // value with its surrounding whitespace); the others stay as they came.
                 let trimmed = part.trimmingBlanks()
                 guard !trimmed.isEmpty, let new = Self.replace(trimmed, regex, template) else { return String(part) }
                 changed = true
-                let lead = part.prefix { $0 == " " || $0 == "\t" }
-                let trail = String(part.reversed().prefix { $0 == " " || $0 == "\t" })
-                return lead + new + trail
+                return new
             }
             return changed ? parts.joined(separator: ",") : nil
         }

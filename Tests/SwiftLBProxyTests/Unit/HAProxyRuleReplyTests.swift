@@ -8,7 +8,6 @@ import XCTest
 /// The configuration is parsed by SwiftLB's parser and run through the rule engine exactly as
 /// the stream will (`RuleBench`); HAProxy gets the same file.
 final class HAProxyRuleReplyTests: XCTestCase {
-    private static let defaults = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s"
     /// Never reached: every request of these tests is answered by a rule.
     private static let backend = "    default_backend be\nbackend be\n    server s1 127.0.0.1:1"
     private var haproxy: ChildProcess?
@@ -27,12 +26,8 @@ final class HAProxyRuleReplyTests: XCTestCase {
     /// Starts haproxy on `text` (with `PORT` replaced) and returns the port and the text.
     private func startHAProxy(_ text: String) throws -> (Int, String) {
         let port = freePort()
-        let config = text.replacingOccurrences(of: "PORT", with: String(port)) + "\n"
-        let path = try directory.write("haproxy.cfg", config)
-        let check = runCommand("/usr/sbin/haproxy", ["-c", "-f", path])
-        XCTAssertEqual(check.status, 0, "haproxy refuses the configuration: \(check.out)\(check.err)")
-        haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", path], logDirectory: directory, name: "haproxy")
-        guard waitForPort(port) else { throw HarnessError("haproxy did not listen: \(haproxy!.stderr)") }
+        let config = text.replacingOccurrences(of: "PORT", with: String(port))
+        haproxy = try SwiftLBProxyTests.startHAProxy(config, port: port, in: directory)
         return (port, config)
     }
 
@@ -57,7 +52,7 @@ final class HAProxyRuleReplyTests: XCTestCase {
         let statuses = HAProxyMessages.pageStatuses.filter { $0 != 200 }
         let denies = statuses.map { "    http-request deny deny_status \($0) if { path /deny\($0) }" }.joined(separator: "\n")
         let config = """
-            \(Self.defaults)
+            \(haproxyDefaults)
             frontend fe
                 bind 127.0.0.1:PORT
                 acl mfail hdr(x-fail) -m found
@@ -113,7 +108,7 @@ final class HAProxyRuleReplyTests: XCTestCase {
         let page200 = try directory.write("200.http", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nmon ok\n")
         let page429 = try directory.write("429.http", "HTTP/1.1 429 Slow\r\nContent-Type: text/plain\r\n\r\nslow")
         let config = """
-            \(Self.defaults)
+            \(haproxyDefaults)
             http-errors myerrs
                 errorfile 429 \(page429)
             frontend fe

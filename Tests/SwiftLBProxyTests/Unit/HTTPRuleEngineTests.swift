@@ -49,7 +49,7 @@ final class HTTPRuleEngineTests: XCTestCase {
                 http-request replace-header X-Last nomatch gone
             """, request)
         XCTAssertEqual(serialised(head),
-                       "GET / HTTP/1.1\r\nHost: h\r\nX-Fwd: ip=10.0.0.1\r\nCache-Control: no-cache, max-age=110 ,private\r\nX-Last: z\r\n\r\n")
+                       "GET / HTTP/1.1\r\nHost: h\r\nX-Fwd: ip=10.0.0.1\r\nCache-Control: no-cache,max-age=110,private\r\nX-Last: z\r\n\r\n")
     }
 
     func testTargetRewritesKeepWhatTheyDoNotReplace() throws {

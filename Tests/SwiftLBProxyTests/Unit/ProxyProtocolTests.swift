@@ -195,44 +195,27 @@ final class ProxyProtocolTests: XCTestCase {
     /// loopback: the header it writes is read, and the client's own address comes out.
     func testHAProxysHeadersAreReadByTheHandler() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else { throw XCTSkip("haproxy is not installed") }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        defer { try? group.syncShutdownGracefully() }
-        let seen = RecordedHeaders()
-        let server = try ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandlers([
-                        ProxyProtocolHandler(timeout: .seconds(5), onHeader: { seen.append($0) }), AnswerOnce(),
-                    ])
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).wait()
-        defer { try? server.close().wait() }
+        let server = try RecordingServer(acceptProxy: true)
+        defer { server.stop() }
+        let seen = server.recorded
         let directory = try TempDirectory()
         for (keyword, version) in [("send-proxy", 1), ("send-proxy-v2", 2)] {
             let port = freePort()
-            let config = try directory.write("haproxy-\(version).cfg", """
-                defaults
-                    mode http
-                    timeout connect 2s
-                    timeout client 5s
-                    timeout server 5s
+            let config = """
+                \(haproxyDefaults)
                 frontend fe
                     bind 127.0.0.1:\(port)
                     default_backend be
                 backend be
-                    server s 127.0.0.1:\(server.localAddress!.port!) \(keyword)
-
-                """)
-            let haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", config], logDirectory: directory, name: "haproxy-\(version)")
+                    server s 127.0.0.1:\(server.port) \(keyword)
+                """
+            let haproxy = try startHAProxy(config, port: port, in: directory, name: "haproxy-\(version)")
             defer { haproxy.stop() }
-            XCTAssertTrue(waitForPort(port), haproxy.stderr)
             let client = try RawClient(port: port)
             client.send("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
             let response = client.readAll().text
             XCTAssertTrue(response.hasPrefix("HTTP/1.1 200"), response)
-            let header = seen.last
+            let header = seen.last?.proxy
             XCTAssertEqual(header?.header.version, version)
             XCTAssertEqual(header?.source?.ipAddress, "127.0.0.1")
             XCTAssertEqual(header?.destination?.port, port, "the destination is the address the client connected to")
@@ -246,18 +229,13 @@ final class ProxyProtocolTests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else { throw XCTSkip("haproxy is not installed") }
         let directory = try TempDirectory()
         let port = freePort()
-        let config = try directory.write("haproxy.cfg", """
-            defaults
-                mode http
-                timeout client 5s
+        let haproxy = try startHAProxy("""
+            \(haproxyDefaults)
             frontend fe
                 bind 127.0.0.1:\(port) accept-proxy
                 http-request return status 200 content-type text/plain lf-string "%[src] %[src_port] %[dst] %[dst_port]"
-
-            """)
-        let haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", config], logDirectory: directory, name: "haproxy")
+            """, port: port, in: directory)
         defer { haproxy.stop() }
-        XCTAssertTrue(waitForPort(port), haproxy.stderr)
         let cases: [(SocketAddress, SocketAddress, String)] = [
             (try SocketAddress(ipAddress: "192.0.2.1", port: 56324), try SocketAddress(ipAddress: "198.51.100.2", port: 443), "192.0.2.1 56324 198.51.100.2 443"),
             (try SocketAddress(ipAddress: "2001:db8::1", port: 1234), try SocketAddress(ipAddress: "2001:db8::2", port: 80), "2001:db8::1 1234 2001:db8::2 80"),
@@ -270,32 +248,5 @@ final class ProxyProtocolTests: XCTestCase {
                 XCTAssertTrue(response.hasSuffix("\r\n\r\n" + expected), response)
             }
         }
-    }
-}
-
-/// Headers the server side saw, from its event loop to the test thread.
-private final class RecordedHeaders: @unchecked Sendable {
-    private let lock = NSLock()
-    private var items: [ProxyProtocolReceived] = []
-    func append(_ h: ProxyProtocolReceived) { lock.lock(); items.append(h); lock.unlock() }
-    var last: ProxyProtocolReceived? { lock.lock(); defer { lock.unlock() }; return items.last }
-}
-
-/// A minimal HTTP server after the handler: answers the first request with the source the
-/// PROXY header named, then closes.
-private final class AnswerOnce: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-    private var source = "?"
-    private var received = ""
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let e = event as? ProxyProtocolReceived { source = e.source?.ipAddress ?? "?" }
-    }
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        received += String(buffer: unwrapInboundIn(data))
-        guard received.contains("\r\n\r\n") else { return }
-        let body = "saw=\(source)"
-        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")))
-            .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 }

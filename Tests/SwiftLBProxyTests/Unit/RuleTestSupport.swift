@@ -1,4 +1,6 @@
+import Foundation
 import NIOCore
+import NIOPosix
 import XCTest
 @testable import SwiftLBConfig
 @testable import SwiftLBProxy
@@ -82,4 +84,80 @@ func requestRules(_ text: String, phase: HTTPRulePhase = .request) throws -> HTT
     let fe = config.frontends[0]
     let rules = phase == .request ? fe.httpRequestRules : phase == .response ? fe.httpResponseRules : fe.httpAfterResponseRules
     return try HTTPRuleSet(rules, phase: phase, proxyName: fe.name, file: config.file, httpErrors: config.httpErrors)
+}
+
+/// Things a server records on its event loop, read by the test thread.
+final class LockedList<Element>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [Element] = []
+    func append(_ item: Element) { lock.lock(); items.append(item); lock.unlock() }
+    var last: Element? { lock.lock(); defer { lock.unlock() }; return items.last }
+}
+
+/// A loopback server's one exchange: records the request head (and the PROXY header a
+/// `ProxyProtocolHandler` before it announced), answers 200 with `saw=<source>` and closes.
+final class RecordAndAnswer: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    struct Exchange {
+        var head: String
+        var proxy: ProxyProtocolReceived?
+    }
+    private let recorded: LockedList<Exchange>
+    private var proxy: ProxyProtocolReceived?
+    private var received = ""
+    init(_ recorded: LockedList<Exchange>) { self.recorded = recorded }
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let e = event as? ProxyProtocolReceived { proxy = e }
+    }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        received += String(buffer: unwrapInboundIn(data))
+        guard let end = received.range(of: "\r\n\r\n") else { return }
+        recorded.append(Exchange(head: String(received[..<end.upperBound]), proxy: proxy))
+        let body = "saw=\(proxy?.source?.ipAddress ?? "?")"
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")))
+            .assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+}
+
+/// A loopback server answering each connection with `RecordAndAnswer` (after a
+/// `ProxyProtocolHandler` when `acceptProxy`); closed and shut down by the caller.
+final class RecordingServer {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let recorded = LockedList<RecordAndAnswer.Exchange>()
+    private(set) var channel: (any Channel)!
+    var port: Int { channel.localAddress!.port! }
+
+    init(acceptProxy: Bool = false) throws {
+        let recorded = self.recorded
+        channel = try ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if acceptProxy { try channel.pipeline.syncOperations.addHandler(ProxyProtocolHandler(timeout: .seconds(5))) }
+                    try channel.pipeline.syncOperations.addHandler(RecordAndAnswer(recorded))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).wait()
+    }
+
+    func stop() {
+        try? channel.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+}
+
+/// The `defaults` section of every configuration these tests give haproxy and SwiftLB alike.
+let haproxyDefaults = "defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s"
+
+/// Starts Debian's haproxy on `config` (which must pass `haproxy -c`) and waits until it
+/// listens on `port`; the caller stops it.
+func startHAProxy(_ config: String, port: Int, in directory: TempDirectory, name: String = "haproxy") throws -> ChildProcess {
+    // haproxy refuses a file whose last line has no newline.
+    let path = try directory.write("\(name).cfg", config.hasSuffix("\n") ? config : config + "\n")
+    let check = runCommand("/usr/sbin/haproxy", ["-c", "-f", path])
+    guard check.status == 0 else { throw HarnessError("haproxy refuses the configuration: \(check.out)\(check.err)") }
+    let haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", path], logDirectory: directory, name: name)
+    guard waitForPort(port) else { throw HarnessError("haproxy did not listen: \(haproxy.stderr)") }
+    return haproxy
 }
