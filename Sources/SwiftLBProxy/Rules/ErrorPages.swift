@@ -98,7 +98,7 @@ struct ErrorPages: Sendable {
     /// larger file is refused here rather than cut).
     static func load(_ path: String, cache: inout [String: Page]) throws(ConfigError) -> Page {
         if let page = cache[path] { return page }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = readFile(path) else {
             throw ConfigError(file: path, line: 0, keyword: "errorfile", message: "cannot read error file '\(path)'")
         }
         guard data.count <= 65536 else {
@@ -176,4 +176,13 @@ struct ErrorPages: Sendable {
         head.writeBytes(bytes[bodyStart...])
         return head
     }
+}
+
+/// A file's bytes, or nil when it cannot be read. Through a file handle, so that character
+/// devices read too (`errorfile 503 /dev/null`, `file /dev/null`), which
+/// `FileManager.contents(atPath:)` refuses.
+func readFile(_ path: String) -> Data? {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+    defer { try? handle.close() }
+    return try? handle.readToEnd() ?? Data()
 }

@@ -32,7 +32,7 @@ enum RuleReply: Sendable {
     static func compile(_ r: HTTPReturn, isDeny: Bool, httpErrors: [String: [Int: String]],
                         cache: inout [String: ErrorPages.Page]) throws(SampleExpression.Failure) -> RuleReply {
         func read(_ path: String) throws(SampleExpression.Failure) -> String {
-            guard let data = FileManager.default.contents(atPath: path) else { throw SampleExpression.Failure(message: "cannot read file '\(path)'") }
+            guard let data = readFile(path) else { throw SampleExpression.Failure(message: "cannot read file '\(path)'") }
             return String(decoding: data, as: UTF8.self)
         }
         var headers: [(String, LogFormat)] = []

@@ -51,11 +51,18 @@ final class HAProxyRuleReplyTests: XCTestCase {
     func testRuleAnswersAreHAProxysBytes() throws {
         let statuses = HAProxyMessages.pageStatuses.filter { $0 != 200 }
         let denies = statuses.map { "    http-request deny deny_status \($0) if { path /deny\($0) }" }.joined(separator: "\n")
+        let lfFile = try directory.write("lf-file.txt", "path is %[url]\n")
+        let file = try directory.write("file.txt", String(repeating: "0123456789abcdef", count: 64))
         let config = """
             \(haproxyDefaults)
             frontend fe
                 bind 127.0.0.1:PORT
                 acl mfail hdr(x-fail) -m found
+                http-request return hdr "x-custom-hdr" "%[url]" if { path /def-2 }
+                http-request return content-type "text/plain" if { path /def-4 }
+                http-request return content-type "text/plain" file /dev/null hdr "x-custom-hdr" "%[url]"  if { path /empty-file }
+                http-request return content-type "text/plain" file \(file) hdr "x-custom-hdr" "%[url]"  if { path /file }
+                http-request return content-type "text/plain" lf-file \(lfFile) hdr "x-custom-hdr" "%[url]"  if { path /lf-file }
                 monitor-uri /mon
                 monitor fail if mfail
                 http-request deny if { path /deny }
@@ -82,7 +89,7 @@ final class HAProxyRuleReplyTests: XCTestCase {
             """
         let (port, text) = try startHAProxy(config)
         let bench = try RuleBench(text)
-        for path in ["/deny", "/denybody", "/ret", "/ret0", "/ret404", "/loc", "/sch", "/sch/a?b=c", "/loc301", "/loc303", "/loc307", "/loc308",
+        for path in ["/def-2", "/def-4", "/empty-file", "/file", "/lf-file", "/deny", "/denybody", "/ret", "/ret0", "/ret404", "/loc", "/sch", "/sch/a?b=c", "/loc301", "/loc303", "/loc307", "/loc308",
                      "/auth", "/auth2", "/mon", "/lf", "/seen"] + statuses.map({ "/deny\($0)" }) {
             try compare(bench, port, "GET \(path) HTTP/1.1\r\nHost: H.example\r\nConnection: close\r\n\r\n")
         }
@@ -117,10 +124,12 @@ final class HAProxyRuleReplyTests: XCTestCase {
                 errorfile 403 \(page403)
                 errorfile 503 \(page503)
                 errorfile 200 \(page200)
+                errorfile 502 /dev/null
                 errorfiles myerrs
                 http-request deny if { path /deny }
                 http-request deny deny_status 429 if { path /deny429 }
                 http-request deny deny_status 503 if { path /deny503 }
+                http-request deny deny_status 502 if { path /deny502 }
                 http-request return status 403 errorfile \(page403) if { path /reterr }
                 http-request return status 429 errorfiles myerrs if { path /reterrs }
                 http-request auth if { path /auth }
@@ -129,10 +138,12 @@ final class HAProxyRuleReplyTests: XCTestCase {
             """
         let (port, text) = try startHAProxy(config)
         let bench = try RuleBench(text)
-        for path in ["/deny", "/deny429", "/deny503", "/mon", "/reterr", "/reterrs", "/auth"] {
+        for path in ["/deny", "/deny429", "/deny503", "/deny502", "/mon", "/reterr", "/reterrs", "/auth"] {
             try compare(bench, port, "GET \(path) HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
         }
         try compare(bench, port, "GET /deny503 HTTP/1.1\r\nHost: h\r\n\r\n")
+        // An empty error file: nothing at all, and the connection closes.
+        XCTAssertEqual(try bench.answer("GET /deny502 HTTP/1.1\r\nHost: h\r\n\r\n"), "")
         // A page without a length ends the connection (HAProxy: close-delimited).
         try compare(bench, port, "GET /deny429 HTTP/1.1\r\nHost: h\r\n\r\n")
     }
