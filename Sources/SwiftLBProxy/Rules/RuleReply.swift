@@ -99,7 +99,7 @@ enum RuleReply: Sendable {
         case .location(let url):
             location = url
         case .scheme(let scheme):
-            let host = input.requestHead.values(of: "host").first ?? ""
+            let host = input.requestHead?.values(of: "host").first ?? ""
             let target = input.target
             let path = TargetRewrite.pathStart(target).map { String(target[$0...]) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
             location = "\(scheme)://\(host)\(path)"

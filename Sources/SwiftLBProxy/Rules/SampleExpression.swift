@@ -280,29 +280,29 @@ struct SampleExpression {
             case .sslFC: return .boolean(input.facts.isTLS)
             case .srcConnCur: return input.sourceConnections.map { .integer($0) }
             case .srcPort, .dstPort: return input.samples(f).first.flatMap { Int($0) }.map { .integer($0) }
-            case .header(let name): return Self.occurrence(input.requestHead.values(of: name).flatMap(SampleInput.commaSplit), nil).map { .string($0) }
+            case .header(let name): return Self.occurrence((input.requestHead?.values(of: name) ?? []).flatMap(SampleInput.commaSplit), nil).map { .string($0) }
             default: return input.samples(f).first.map { .string($0) }
             }
         case .constant(let v): return v
         case .variable(let name, let fallback): return input.variables?.get(name) ?? fallback.map { .string($0) }
         case .requestHeader(let name, let occ, let full):
-            let lines = input.requestHead.values(of: name)
+            let lines = input.requestHead?.values(of: name) ?? []
             return Self.occurrence(full ? lines : lines.flatMap(SampleInput.commaSplit), occ).map { .string($0) }
         case .responseHeader(let name, let occ, let full):
             guard let response = input.response else { return nil }
             let lines = response.values(of: name)
             return Self.occurrence(full ? lines : lines.flatMap(SampleInput.commaSplit), occ).map { .string($0) }
-        case .requestHeaderCount(let name): return .integer(input.requestHead.values(of: name).flatMap(SampleInput.commaSplit).count)
+        case .requestHeaderCount(let name): return .integer((input.requestHead?.values(of: name) ?? []).flatMap(SampleInput.commaSplit).count)
         case .responseHeaderCount(let name):
             guard let response = input.response else { return nil }
             return .integer(response.values(of: name).flatMap(SampleInput.commaSplit).count)
-        case .cookie(let name): return Self.cookie(name, in: input.requestHead.values(of: "cookie")).map { .string($0) }
+        case .cookie(let name): return Self.cookie(name, in: input.requestHead?.values(of: "cookie") ?? []).map { .string($0) }
         case .urlParameter(let name): return Self.urlParameter(name, in: input.query).map { .string($0) }
         case .status: return (input.response?.currentStatus).map { .integer($0) }
-        case .requestVersion: return .string(String(input.requestHead.versionText.dropFirst(5)))
+        case .requestVersion: return input.requestHead.map { .string(String($0.versionText.dropFirst(5))) }
         case .responseVersion: return input.response.map { .string(String($0.versionText.dropFirst(5))) }
         case .base:
-            guard let host = input.requestHead.values(of: "host").last else { return .string(String(input.path)) }
+            guard let host = input.requestHead?.values(of: "host").last else { return .string(String(input.path)) }
             return .string(host + input.path)
         case .frontendName: return .string(input.frontendName)
         case .backendName: return input.backendName.isEmpty ? nil : .string(input.backendName)

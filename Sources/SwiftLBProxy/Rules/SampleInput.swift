@@ -28,10 +28,11 @@ struct SampleInput {
         self.variables = variables
     }
 
-    var requestHead: MessageHead { request ?? facts.head }
+    /// The request head (none for a TCP-mode session: layer-7 fetches are then empty).
+    var requestHead: MessageHead? { request ?? facts.head }
 
     /// The request target now: the rewritten one when a rule changed the start line.
-    var target: String { requestHead.currentTarget }
+    var target: String { requestHead?.currentTarget ?? "" }
 
     var path: Substring {
         let t = target[...]
@@ -47,11 +48,11 @@ struct SampleInput {
     /// Header fetches split values at commas, as HAProxy's `hdr()` does.
     func samples(_ fetch: SampleFetch) -> [String] {
         switch fetch {
-        case .method: return [requestHead.currentMethod]
+        case .method: return requestHead.map { [$0.currentMethod] } ?? []
         case .path: return [String(path)]
         case .query: return [String(query)]
         case .url: return [target]
-        case .header(let name): return requestHead.values(of: name.lowercased()).flatMap(Self.commaSplit)
+        case .header(let name): return requestHead?.values(of: name.lowercased()).flatMap(Self.commaSplit) ?? []
         case .sslFCSNI: return sni.map { [$0] } ?? []
         case .srcConnCur: return sourceConnections.map { [String($0)] } ?? []
         case .variable(let name): return (variables?.get(name)).map { [$0.text] } ?? []
