@@ -21,11 +21,10 @@ struct ACLParser {
 
     /// Fetches parsed into the model whose evaluation the data path does not have yet.
     static let pendingFetches: [SampleFetch: String] = [
-        .src: "matching the client address against networks in ACLs",
         .sslFCSNI: "the SNI name the client sent is not kept per connection yet",
         .srcConnCur: "connections are not counted per client address yet",
     ]
-    static let variableStatus = KeywordStatus.pending("variables (set-var, var()) are not implemented yet")
+    static let variableStatus = KeywordStatus.active
 
     /// HAProxy fetches SwiftLB does not evaluate: named as such, never "did you mean".
     static let knownFetches: Set<String> = [

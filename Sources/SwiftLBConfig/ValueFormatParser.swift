@@ -39,7 +39,14 @@ enum ValueFormatParser {
             let name = expr.dropFirst(prefix.count).dropLast()
             if !name.isEmpty && !name.contains(",") { return .header(name.lowercased()) }
         }
-        let known = Array(fetches.keys) + ["req.hdr(name)"]
+        // `var(txn.name)`: a variable set by an earlier `set-var` (scopes proc, sess, txn, req, res).
+        if expr.hasPrefix("var(") && expr.hasSuffix(")") {
+            let name = String(expr.dropFirst(4).dropLast())
+            let scopes = ["proc.", "sess.", "txn.", "req.", "res."]
+            if scopes.contains(where: { name.hasPrefix($0) && name.count > $0.count }) && !name.contains(",") { return .variable(name) }
+            throw ParseFailure("'%[\(expr)]': a variable is named SCOPE.NAME with a scope among proc, sess, txn, req, res")
+        }
+        let known = Array(fetches.keys) + ["req.hdr(name)", "var(txn.name)"]
         let near = didYouMean(expr, in: known)
         throw ParseFailure("unsupported sample fetch '%[\(expr)]' in '\(text)'\(near)")
     }

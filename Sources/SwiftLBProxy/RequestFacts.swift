@@ -55,40 +55,11 @@ struct RequestFacts {
     }
 }
 
-extension ACLCriterion {
-    func matches(_ facts: RequestFacts) -> Bool {
-        if let constant { return constant }
-        let values = facts.samples(fetch)
-        if method == .found { return !values.isEmpty }
-        for raw in values {
-            let value = caseInsensitive ? raw.lowercased()[...] : raw
-            if method == .regex {
-                if regexes.contains(where: { $0.matches(String(value)) }) { return true }
-                continue
-            }
-            let bytes = value.utf8
-            for pattern in patterns {
-                switch method {
-                case .exact: if bytes.elementsEqual(pattern) { return true }
-                case .prefix: if bytes.starts(with: pattern) { return true }
-                case .suffix: if bytes.count >= pattern.count && bytes.suffix(pattern.count).elementsEqual(pattern) { return true }
-                case .substring:
-                    if pattern.isEmpty || String(value).contains(String(decoding: pattern, as: UTF8.self)) { return true }
-                case .regex, .found: break
-                }
-            }
-        }
-        return false
-    }
-}
-
 extension Condition {
-    /// OR of ANDs, inverted for `unless`.
+    /// OR of ANDs, inverted for `unless`: the rule engine's evaluation (`SampleInput`), so an
+    /// ACL means the same in `use_backend`, `redirect` and `http-request` rules.
     func evaluate(_ facts: RequestFacts) -> Bool {
-        let result = alternatives.contains { terms in
-            terms.allSatisfy { term in term.acl.criteria.contains { $0.matches(facts) } != term.negated }
-        }
-        return result != inverted
+        evaluate(SampleInput(facts: facts))
     }
 }
 

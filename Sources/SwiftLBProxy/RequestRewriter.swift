@@ -69,7 +69,7 @@ enum RequestRewriter {
     /// for an HTTP/1.0 client, X-Forwarded-For, the rules of both proxies, the framing.
     /// `facts` is nil when no rule needs them.
     static func upstream(_ head: inout MessageHead, framing: BodyFramer.Mode?, facts: RequestFacts?, clientAddress: String,
-                         destination: SocketAddress?, frontend: RuntimeFrontend, backend: RuntimeBackend) {
+                         sourceAddress: SocketAddress?, destination: SocketAddress?, frontend: RuntimeFrontend, backend: RuntimeBackend) {
         var target: String?
         let originForm = head.bytes.getInteger(at: Int(head.part2.lowerBound), as: UInt8.self) == UInt8(ascii: "/")
         if !originForm, let authority = RequestValidator.absoluteFormAuthority(head.target) {
@@ -83,14 +83,14 @@ enum RequestRewriter {
             head.add("Host", dst.protocol == .inet6 ? "[\(ip)]:\(dst.port ?? 80)" : "\(ip):\(dst.port ?? 80)")
         }
         if target != nil || head.minorVersion == 0 {
-            head.startLineOverride = "\(head.string(head.part1)) \(target ?? head.target) HTTP/1.1"
+            // A rule may have rewritten the start line already (set-path…): keep its method
+            // and target, only the version becomes the upstream's.
+            head.startLineOverride = "\(head.currentMethod) \(target ?? head.currentTarget) HTTP/1.1"
         }
-        if let header = backend.forwardForHeader ?? frontend.forwardForHeader {
-            head.add(header, clientAddress)
-        }
-        if let facts {
-            apply(frontend.config.requestRules, to: &head, facts: facts)
-            apply(backend.config.requestRules, to: &head, facts: facts)
+        if frontend.forwardForHeader != nil || backend.forwardForHeader != nil,
+           let (name, value) = ForwardedFor.header(frontend: frontend.config.options.forwardFor, backend: backend.config.options.forwardFor,
+                                                    source: sourceAddress, request: head) {
+            head.add(name, value)
         }
         impose(framing, on: &head)
     }

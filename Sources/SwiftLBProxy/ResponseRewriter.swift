@@ -54,10 +54,6 @@ enum ResponseRewriter {
                 break
             }
         }
-        if let facts = c.facts {
-            RequestRewriter.apply(c.frontend.config.responseRules, to: &head, facts: facts)
-            RequestRewriter.apply(c.backend.config.responseRules, to: &head, facts: facts)
-        }
         if let cookie = c.backend.cookie, let server = c.server, let value = server.cookie {
             StickyCookie.rewriteResponse(&head, settings: cookie, value: value, presented: c.pinnedToThisServer ? c.presented : nil,
                                          method: c.method, precomputed: server.insertCookie)
@@ -71,8 +67,10 @@ enum ResponseRewriter {
         }
         // The status line speaks the client's version.
         if head.minorVersion != c.clientMinor {
-            let reason = head.string(head.part3)
-            head.startLineOverride = "HTTP/1.\(c.clientMinor) \(head.status)" + (reason.isEmpty ? "" : " \(reason)")
+            // After `set-status`, the override already carries the new status and reason.
+            let status = head.currentStatus
+            let reason = head.startLineOverride.map { String($0.split(separator: " ", maxSplits: 2).dropFirst(2).first ?? "") } ?? head.string(head.part3)
+            head.startLineOverride = "HTTP/1.\(c.clientMinor) \(status)" + (reason.isEmpty ? "" : " \(reason)")
         }
         return framing
     }

@@ -103,6 +103,11 @@ public final class ProxyRuntime: Sendable {
             backends.append(runtime)
             byName[backend.name] = runtime
         }
+        // The rule engine of every proxy, compiled once: what cannot run is refused here, with
+        // file, line and keyword.
+        var engines: (frontends: [String: ProxyRules], backends: [String: ProxyRules]) = ([:], [:])
+        do { engines = try ProxyRules.compile(configuration) } catch { errors += error.errors }
+        for backend in backends { backend.engine = engines.backends[backend.name].flatMap { $0.isEmpty ? nil : $0 } }
         var warnings: [ConfigError] = []
         var frontends: [RuntimeFrontend] = []
         for frontend in configuration.frontends {
@@ -123,7 +128,8 @@ public final class ProxyRuntime: Sendable {
                 defaultBackend: frontend.defaultBackend.flatMap { byName[$0] },
                 rules: frontend.switchingRules.map { ($0.condition, byName[$0.backend]!) },
                 counterID: previous?.frontends.first { $0.name == frontend.name }?.counterID
-                    ?? Self.proxyCounterIDs.loadThenWrappingIncrement(ordering: .relaxed)
+                    ?? Self.proxyCounterIDs.loadThenWrappingIncrement(ordering: .relaxed),
+                engine: engines.frontends[frontend.name].flatMap { $0.isEmpty ? nil : $0 }
             ))
         }
         if !errors.isEmpty { throw ConfigErrors(errors) }
@@ -232,15 +238,20 @@ final class RuntimeFrontend: Sendable {
     /// `stats enable`: the page (and /metrics) this frontend answers itself.
     let stats: StatsPageSettings?
 
+    /// Its compiled `http-request|response|after-response` rules, error pages and
+    /// `monitor-uri` (nil when it has none of them).
+    let engine: ProxyRules?
+
     init(config: Frontend, binds: [(BindAddress, TLSContextBox?)], defaultBackend: RuntimeBackend?, rules: [(Condition, RuntimeBackend)],
-         counterID: Int = 0) {
+         counterID: Int = 0, engine: ProxyRules? = nil) {
         self.counterID = counterID
+        self.engine = engine
         self.stats = RuntimeFrontend.statsSettings(config.options.stats)
         self.config = config
         self.binds = binds
         self.defaultBackend = defaultBackend
         self.rules = rules
-        self.needsFacts = !config.redirects.isEmpty || !rules.isEmpty || !config.requestRules.isEmpty || !config.responseRules.isEmpty
+        self.needsFacts = !config.redirects.isEmpty || !rules.isEmpty || engine != nil
         self.forwardForHeader = config.options.forwardFor?.header
     }
 }
@@ -258,7 +269,10 @@ final class RuntimeBackend: Sendable {
     let queue: BackendQueue?
     let hasSlowstart: Bool
     /// Whether a rule of this backend reads the request (see `RuntimeFrontend.needsFacts`).
-    let needsFacts: Bool
+    var needsFacts: Bool { engine != nil }
+    /// Its compiled rules and error pages (nil when it has none); set once while the runtime
+    /// is built, before any stream sees it.
+    nonisolated(unsafe) var engine: ProxyRules?
     /// `cookie …` of this backend, read once per response.
     let cookie: CookieSettings?
     /// `option forwardfor` of this backend: the header name.
@@ -277,7 +291,6 @@ final class RuntimeBackend: Sendable {
         self.hasBackups = servers.contains { $0.backup }
         self.queue = servers.contains { $0.parameters.maxconn != nil } ? BackendQueue() : nil
         self.hasSlowstart = servers.contains { $0.parameters.slowstart != nil }
-        self.needsFacts = !config.requestRules.isEmpty || !config.responseRules.isEmpty
         self.cookie = config.options.cookie
         self.forwardForHeader = config.options.forwardFor?.header
         var byCookie: [String: RuntimeServer] = [:]

@@ -75,12 +75,10 @@ final class LegacyKeywordTests: XCTestCase {
         XCTAssertTrue(try parse("global\n    nbproc 1\n").warnings.contains { $0.message.contains("nbproc was removed in HAProxy 2.5") })
     }
 
-    func testBlockAndForcecloseTranslateToPendingModernRules() throws {
+    func testBlockAndForcecloseTranslateToModernRules() throws {
         let text = head + "    acl bad path_beg /admin\n    block if bad\n    option forceclose\n"
-        let error = try XCTUnwrap(refusal(text))
-        XCTAssertEqual(error.line, 11)
-        XCTAssertTrue(error.message.contains("'http-request deny' (what 'block' means) is not yet supported by SwiftLB"), error.message)
-        let config = try parse(text, pending: true)
+        XCTAssertNil(refusal(text), "http-request deny and option httpclose are active")
+        let config = try parse(text, pending: false)
         let b = try XCTUnwrap(config.backends["b"])
         guard case .deny(let answer) = b.httpRequestRules.first?.action else { return XCTFail() }
         XCTAssertEqual(answer.status, 403)

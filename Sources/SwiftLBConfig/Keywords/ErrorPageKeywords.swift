@@ -4,7 +4,7 @@ import Foundation
 /// sections of `errorfile` lines. Parsed (the files must exist, as HAProxy checks) and pending
 /// until the data path serves them.
 extension KeywordRegistry {
-    static let errorPageStatus = KeywordStatus.pending("SwiftLB answers its own errors with built-in pages until the data path serves error files")
+    static let errorPageStatus = KeywordStatus.active
     /// The statuses HAProxy lets an errorfile replace.
     static let errorFileCodes: Set<Int> = [200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504]
 

@@ -4,10 +4,10 @@ import SwiftLBRegex
 /// edits: deny/allow/return/redirect/auth, rewrites of the target, variables, services.
 /// Each is parsed into `HTTPRule.Action` and pending until the data path runs it.
 extension KeywordRegistry {
-    static let httpRequestDenyStatus = KeywordStatus.pending("the data path does not answer deny/allow rules yet")
-    static let httpReturnStatus = KeywordStatus.pending("the data path does not answer return rules yet")
-    static let httpRewriteStatus = KeywordStatus.pending("the data path does not rewrite the request target yet")
-    static let httpReplaceHeaderStatus = KeywordStatus.pending("the data path does not run replace-header/replace-value yet")
+    static let httpRequestDenyStatus = KeywordStatus.active
+    static let httpReturnStatus = KeywordStatus.active
+    static let httpRewriteStatus = KeywordStatus.active
+    static let httpReplaceHeaderStatus = KeywordStatus.active
 
     /// One action: the phases it exists in, its status, and how its words (before the
     /// condition) become an `HTTPRule.Action`.
@@ -57,14 +57,14 @@ extension KeywordRegistry {
             guard !words.isEmpty else { throw ParseFailure("'set-var(\(name))' expects an expression") }
             return .setVariable(name: name, expression: words.joined(separator: " "))
         },
-        Action(name: "use-service", phases: [.request], status: .pending("the metrics endpoint is served by the operations work"),
+        Action(name: "use-service", phases: [.request], status: .active,
                usage: "prometheus-exporter") { _, words, _ in
             guard words == ["prometheus-exporter"] else {
                 throw ParseFailure("only 'use-service prometheus-exporter' exists in SwiftLB (Lua services are not supported)")
             }
             return .useService(words[0])
         },
-        Action(name: "set-status", phases: [.response, .afterResponse], status: .pending("the data path does not change response statuses yet"),
+        Action(name: "set-status", phases: [.response, .afterResponse], status: .active,
                usage: "CODE [reason TEXT]") { _, words, _ in
             guard let first = words.first, let code = Int(first), (100...999).contains(code) else { throw ParseFailure("expects a status code") }
             if words.count == 1 { return .setStatus(code, reason: nil) }

@@ -1,7 +1,7 @@
 /// `monitor-uri PATH` and `monitor fail if|unless COND`: an endpoint an external checker
 /// (another load balancer) polls, answered by SwiftLB itself. Pending.
 extension KeywordRegistry {
-    static let monitorStatus = KeywordStatus.pending("SwiftLB does not answer a monitor URI itself yet")
+    static let monitorStatus = KeywordStatus.active
 
     static let monitorKeywords: [Keyword] = [
         Keyword("monitor-uri", SectionKind.frontSide, usage: "monitor-uri PATH", status: monitorStatus) { p, c in

@@ -105,15 +105,15 @@ extension KeywordRegistry {
             guard isHeaderToken(v[0]) else { throw ParseFailure("invalid header name '\(v[0])'") }
             f.header = v[0]
         },
-        Parameter("except", values: 1, status: .pending("the data path adds the header for every client until it reads 'except'")) { f, v, _ in
+        Parameter("except", values: 1) { f, v, _ in
             guard isIPNetwork(v[0]) else { throw ParseFailure("'except' expects a network, e.g. 127.0.0.0/8") }
             f.except = v[0]
         },
-        Parameter("if-none", status: .pending("the data path always adds the header until it reads 'if-none'")) { f, _, _ in f.ifNone = true },
+        Parameter("if-none") { f, _, _ in f.ifNone = true },
     ])
 
-    static let httpServerCloseStatus = KeywordStatus.pending("server connections are always kept alive and pooled until the data path closes them per response")
-    static let httpCloseStatus = KeywordStatus.pending("connections are always kept alive on both sides until the data path closes them per response")
+    static let httpServerCloseStatus = KeywordStatus.active
+    static let httpCloseStatus = KeywordStatus.active
 
     /// `option http-keep-alive|http-server-close|httpclose`; `no option …` goes back to
     /// keep-alive, HAProxy's default.

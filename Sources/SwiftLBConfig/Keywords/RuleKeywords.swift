@@ -8,9 +8,9 @@ extension KeywordRegistry {
 
     /// Rules that run on responses SwiftLB makes itself (errors, redirects) wait for the
     /// after-response phase of the data path.
-    static let afterResponseStatus = KeywordStatus.pending("the data path has no after-response phase yet (rules on every response, SwiftLB's own included)")
+    static let afterResponseStatus = KeywordStatus.active
     /// `del-header NAME -m METHOD`
-    static let deleteHeaderMatchingStatus = KeywordStatus.pending("del-header removes headers by exact name only until the data path matches names with -m")
+    static let deleteHeaderMatchingStatus = KeywordStatus.active
 
     static let ruleKeywords: [Keyword] = [
         Keyword("acl", SectionKind.rules, usage: "acl NAME FETCH [FLAGS] PATTERN…") { p, c in

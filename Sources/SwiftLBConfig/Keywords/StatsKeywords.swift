@@ -11,7 +11,7 @@ extension KeywordRegistry {
             p.config.global.statsSocket = socket
         },
         Keyword("stats timeout", [.global], usage: "stats timeout TIME",
-                status: .pending("the control socket closes a connection after one command but has no idle timeout yet")) { p, c in
+                status: .active) { p, c in
             p.config.global.statsTimeout = try c.time()
         },
     ]
@@ -92,7 +92,7 @@ extension KeywordRegistry {
 
     /// The control socket listens on a unix path; TCP addresses and inherited descriptors
     /// wait for the runtime API work.
-    static let statsSocketOnNetwork = KeywordStatus.pending("the control socket listens on a unix socket path only")
+    static let statsSocketOnNetwork = KeywordStatus.active
 
     static let statsSocketParameters = ParameterTable<StatsSocket>("stats socket parameter", [
         Parameter("mode", values: 1) { s, v, _ in

@@ -325,15 +325,29 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             return
         }
         var facts = frontend.needsFacts ? makeFacts(head) : nil
-        if let facts {
-            for rule in frontend.config.redirects where rule.condition?.evaluate(facts) ?? true {
+        // The frontend's rules, HAProxy's order: monitor-uri, then http-request rules (header
+        // edits in place; deny/return/redirect/auth answer here).
+        var input: SampleInput?
+        if let rules = frontend.engine, let f = facts {
+            variables.beginTransaction()
+            var i = SampleInput(facts: f, request: head, variables: variables)
+            i.frontendName = frontend.name
+            if let monitor = rules.monitor, let response = monitor.response(for: i, pages: rules.errorPages) {
+                answerLocally(response, flags: "LR", denied: false, frontendRules: rules, backendRules: nil, input: &i, head: head, framing: framing, record: record)
+                return
+            }
+            if answered(by: rules, frontendRules: rules, backendRules: nil, head: &head, input: &i, framing: framing, record: record) { return }
+            input = i
+        }
+        if let f = facts {
+            for rule in frontend.config.redirects where rule.condition.map({ input.map($0.evaluate) ?? $0.evaluate(f) }) ?? true {
                 redirect(rule, head: head, record: record)
                 return
             }
         }
         var chosen = frontend.defaultBackend
-        if let facts {
-            for (condition, target) in frontend.rules where condition.evaluate(facts) {
+        if let f = facts {
+            for (condition, target) in frontend.rules where input.map(condition.evaluate) ?? condition.evaluate(f) {
                 chosen = target
                 break
             }
@@ -345,6 +359,17 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         }
         if facts == nil && backend.needsFacts { facts = makeFacts(head) }
         record.backend = backend.name
+        // The backend's http-request rules (a `listen` section's ran above as its frontend's).
+        if let rules = backend.engine, let f = facts, rules.name != frontend.name || frontend.engine == nil {
+            if input == nil {
+                variables.beginTransaction()
+                input = SampleInput(facts: f, request: head, variables: variables)
+                input!.frontendName = frontend.name
+            }
+            input!.backendName = backend.name
+            if answered(by: rules, frontendRules: frontend.engine, backendRules: rules, head: &head, input: &input!, framing: framing, record: record) { return }
+        }
+        input?.backendName = backend.name
 
         let connection = RequestRewriter.removeHopByHop(&head, keepUpgrade: true)
         // A WebSocket upgrade keeps `Upgrade` and gets `Connection: Upgrade`; any other Upgrade
@@ -362,8 +387,12 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             pinned = presented.flatMap { backend.serversByCookie[$0.value] }
             StickyCookie.rewriteRequest(&head, settings: cookie)
         }
-        RequestRewriter.upstream(&head, framing: framing, facts: facts, clientAddress: clientIP, destination: destination,
+        RequestRewriter.upstream(&head, framing: framing, facts: facts, clientAddress: clientIP, sourceAddress: source, destination: destination,
                                  frontend: frontend, backend: backend)
+        // `option http-server-close`: the server connection ends with each response;
+        // `option httpclose`: both do (the stronger of the frontend's and the backend's).
+        let connectionMode = max(frontend.config.options.httpConnectionMode.strength, backend.config.options.httpConnectionMode.strength)
+        if connectionMode > 0 && webSocketKey == nil { head.add("Connection", "close") }
         head.serialise(into: &serverHeadBuffer)
         let upstreamHead = serverHeadBuffer
         let ex = HTTPExchange(dispatch: Dispatch(backend: backend, client: source, pinned: pinned),
@@ -372,6 +401,9 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
                               responseLimits: limits, log: record, start: now)
         ex.presentedCookie = presented
         ex.webSocketKey = webSocketKey
+        if connectionMode >= 1 { ex.serverMustClose = true }
+        if connectionMode >= 2 { ex.closeClient = true }
+        ex.ruleInput = input
         _ = ex.phase.requestReceived()
         state = .exchanging(ex)
         pumpRequestBody(ex)
@@ -414,6 +446,65 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             idleSince = .now()
             context?.writeAndFlush(wrapOutboundOut(out), promise: nil)
         }
+    }
+
+    /// Runs `rules`' http-request list; true when a rule answered (deny, return, redirect,
+    /// auth, a service) and the exchange is over.
+    private func answered(by rules: ProxyRules, frontendRules: ProxyRules?, backendRules: ProxyRules?, head: inout MessageHead,
+                          input: inout SampleInput, framing: BodyFramer.Mode?, record: AccessLogRecord) -> Bool {
+        let pages = frontendRules.map { $0.pages(backend: backendRules) } ?? ErrorPageChain(rules.errorPages)
+        switch rules.request.evaluate(&head, &input, pages: pages) {
+        case .respond(let response, let kind):
+            answerLocally(response, flags: String(kind.terminationFlags.prefix(2)), denied: kind == .deny,
+                          frontendRules: frontendRules, backendRules: backendRules, input: &input, head: head, framing: framing, record: record)
+            return true
+        case .useService:
+            serveMetrics(head, framing: framing, record: record)
+            return true
+        case .continue, .allow:
+            return false
+        }
+    }
+
+    /// One connection's variables (`set-var`, `var()`), kept across its requests.
+    private lazy var variables = StreamVariables()
+
+    /// An answer of the rules (deny, return, redirect, auth, monitor-uri): the after-response
+    /// rules run on it, it goes out, and the connection stays open unless the answer, the
+    /// client, or a request body not read (HAProxy's rule) asks to close.
+    private func answerLocally(_ response: LocalResponse, flags: String, denied: Bool, frontendRules: ProxyRules?, backendRules: ProxyRules?,
+                               input: inout SampleInput, head: MessageHead, framing: BodyFramer.Mode?, record: AccessLogRecord) {
+        guard let context, let rules = frontendRules ?? backendRules else { return }
+        var copy = head
+        let clientCloses = RequestRewriter.removeHopByHop(&copy).close
+        let close = response.requiresClose || framing != nil || clientCloses || quiescing
+        let bytes = rules.answer(response, backend: frontendRules == nil ? nil : backendRules, input: &input, close: close,
+                                 clientMinor: head.minorVersion, headRequest: head.method == .head, allocator: context.channel.allocator)
+        var record = record
+        record.status = response.status
+        record.termination = flags
+        record.bytesOut = bytes.readableBytes
+        if record.backend == "<NOSRV>" { record.backend = frontend.name }
+        writeLog(record, intercepted: !denied)
+        if denied { loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 } }
+        requestsServed += 1
+        if bytes.readableBytes > 0 { context.write(wrapOutboundOut(bytes), promise: nil) }
+        if close {
+            state = .closing
+            flushThenClose()
+        } else {
+            state = .idle
+            idleSince = clock
+            context.flush()
+        }
+    }
+
+    /// `http-request use-service prometheus-exporter`: /metrics from this frontend.
+    private func serveMetrics(_ head: MessageHead, framing: BodyFramer.Mode?, record: AccessLogRecord) {
+        var settings = StatsPageSettings(uri: "\u{0}")  // no page: only the metrics path
+        let path = head.target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.target
+        settings.metricsPath = path
+        serveStats(head, framing: framing, settings: settings, record: record)
     }
 
     /// The stats page, its CSV/JSON and /metrics, answered here from a snapshot (taken off the
@@ -598,7 +689,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
                         serverFailed(ex, garbage: true)
                         return
                     }
-                    startResponse(ex, head: head, body: body)
+                    guard startResponse(ex, head: head, body: body) else { return }
                     if case .none = body {
                         completeResponse(ex)
                         return
@@ -626,19 +717,39 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         }
     }
 
-    private func startResponse(_ ex: HTTPExchange, head: MessageHead, body: MessageFraming.ResponseBody, upgrade: Bool = false) {
+    /// Returns false when a response rule answered instead (the server's response is dropped).
+    @discardableResult
+    private func startResponse(_ ex: HTTPExchange, head: MessageHead, body: MessageFraming.ResponseBody, upgrade: Bool = false) -> Bool {
         var head = head
         let server = ex.dispatch.server
         ex.log.status = head.status
         server?.health.observed(error: head.status >= 500 && head.status != 501 && head.status != 505, layer7: true)
         ex.log.trsp = ex.requestSentAt.map { millisecondsBetween($0, clock) } ?? -1
         let backend = ex.dispatch.backend
+        // http-response rules, the backend's then the frontend's, on the server's response.
+        let backendRules = backend.engine.flatMap { $0.name != frontend.name || frontend.engine == nil ? $0 : nil }
+        if var input = ex.ruleInput {
+            input.variables?.beginResponse()
+            for rules in [backendRules, frontend.engine].compactMap({ $0 }) {
+                if case .respond(let response, _) = rules.response.evaluate(&head, &input) {
+                    replaceResponse(ex, with: response, input: &input)
+                    return false
+                }
+            }
+            ex.ruleInput = input
+            ex.log.status = head.currentStatus
+        }
         let rewrite = ResponseRewriter.Context(
             clientMinor: ex.clientMinor, method: ex.method, closeClient: ex.closeClient, facts: ex.facts,
             frontend: frontend, backend: backend, server: server,
             pinnedToThisServer: ex.dispatch.pinned != nil && ex.dispatch.pinned === server, presented: ex.presentedCookie,
             upgrade: upgrade)
         ex.clientFraming = ResponseRewriter.rewrite(&head, body: body, context: rewrite)
+        // http-after-response rules see the response as it goes out.
+        if var input = ex.ruleInput {
+            for rules in [backendRules, frontend.engine].compactMap({ $0 }) { _ = rules.afterResponse.evaluate(&head, &input) }
+            ex.ruleInput = input
+        }
         ex.closeClient = ex.clientFraming.closeClient
         if ex.clientFraming.serverCloses { ex.serverMustClose = true }
         if case .framed(let mode) = body {
@@ -649,6 +760,25 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         _ = ex.phase.responseStarted()
         head.serialise(into: &clientHeadBuffer)
         context?.write(wrapOutboundOut(clientHeadBuffer), promise: nil)
+        return true
+    }
+
+    /// A response rule (`http-response deny|return…`) answered instead of the server: its
+    /// connection is dropped, the answer goes out, and the client connection ends with it.
+    private func replaceResponse(_ ex: HTTPExchange, with response: LocalResponse, input: inout SampleInput) {
+        guard let context, let rules = frontend.engine ?? ex.dispatch.backend.engine else { return }
+        ex.serverMustClose = true
+        ex.closeClient = true
+        let bytes = rules.answer(response, backend: frontend.engine == nil ? nil : ex.dispatch.backend.engine, input: &input, close: true,
+                                 clientMinor: ex.clientMinor, headRequest: ex.method == .head, allocator: context.channel.allocator)
+        ex.log.status = response.status
+        ex.log.bytesOut = bytes.readableBytes
+        loop.stats.frontend(frontend.counterID) { $0.deniedResponses += 1 }
+        abandon(ex, cause: .proxy)
+        writeLog(ex)
+        state = .closing
+        context.write(wrapOutboundOut(bytes), promise: nil)
+        flushThenClose()
     }
 
     /// The server switched to WebSocket with the right answer: the 101 goes to the client,
@@ -828,6 +958,17 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         var record = record
         record.status = status.rawValue
         record.bytesOut = status.body.utf8.count
+        // `errorfile`/`errorfiles`: the backend's page, then the frontend's, else ours.
+        let backendRules = ex?.dispatch.backend.engine
+        let rules = frontend.engine ?? backendRules
+        let page = rules.flatMap { $0.pages(backend: frontend.engine == nil ? nil : backendRules).page(for: status.rawValue) }
+        var bytes: ByteBuffer?
+        if let rules, let page, let context {
+            var input = ex?.ruleInput ?? SampleInput(facts: RequestFacts(head: nil, source: source, destination: destination, isTLS: isTLS))
+            bytes = rules.answer(page, backend: frontend.engine == nil ? nil : backendRules, input: &input, close: true,
+                                 clientMinor: minor, headRequest: ex?.method == .head, allocator: context.channel.allocator)
+            record.bytesOut = bytes?.readableBytes ?? 0
+        }
         if let ex {
             ex.log = record
             writeLog(ex, status: status.rawValue)
@@ -836,7 +977,8 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         }
         state = .closing
         guard let context else { return }
-        context.write(wrapOutboundOut(status.bytes(minorVersion: minor, allocator: context.channel.allocator)), promise: nil)
+        let out = bytes ?? status.bytes(minorVersion: minor, allocator: context.channel.allocator)
+        if out.readableBytes > 0 { context.write(wrapOutboundOut(out), promise: nil) }
         flushThenClose()
     }
 

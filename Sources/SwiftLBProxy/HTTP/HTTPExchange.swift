@@ -1,4 +1,5 @@
 import NIOCore
+import SwiftLBConfig
 
 /// One request and its response on a client connection: its phase, where it goes, what has
 /// gone each way, and what the access log will say. Owned by `HTTPClientConnection`; lives on
@@ -42,6 +43,8 @@ final class HTTPExchange {
 
     // MARK: routing and stickiness
     let facts: RequestFacts?
+    /// What the rule engine reads (request, variables), kept for the response rules.
+    var ruleInput: SampleInput?
     var presentedCookie: StickyCookie.Presented?
 
     // MARK: timing and log
@@ -71,4 +74,16 @@ final class HTTPExchange {
 
     /// Only a complete, idempotent request without a body is ever sent twice.
     var isReplayable: Bool { method.isIdempotent && requestBodyBytes == 0 && requestFramer == nil && requestComplete }
+}
+
+extension HTTPConnectionMode {
+    /// keep-alive 0 < http-server-close 1 < httpclose 2: the stronger of the frontend's and the
+    /// backend's applies.
+    var strength: Int {
+        switch self {
+        case .keepAlive: 0
+        case .serverClose: 1
+        case .close: 2
+        }
+    }
 }
