@@ -25,6 +25,6 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     echo "standby.sh: cloning $PRIMARY_HOST into $PGDATA"
     PGPASSWORD=$(cat /run/secrets/replication_password) gosu postgres \
         pg_basebackup -h "$PRIMARY_HOST" -p 5432 -U replicator -D "$PGDATA" \
-        -R -X stream --no-password --progress
+        -R -X stream --checkpoint=fast --no-password --progress
 fi
 exec docker-entrypoint.sh "$@"
