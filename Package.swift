@@ -74,6 +74,7 @@ let package = Package(
         .target(
             name: "SwiftLBProxy",
             dependencies: [
+                "SwiftLBAdmin",
                 "SwiftLBConfig",
                 "SwiftLBHealth",
                 "SwiftLBTLS",
@@ -112,6 +113,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        /// HAProxy's logs: the record of one stream, log-format templates (httplog, tcplog, clf,
+        /// JSON), syslog targets and the per-loop writer that sends to them without blocking.
+        .target(
+            name: "SwiftLBLog",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: dataPathSettings
+        ),
         .executableTarget(
             name: "swiftlb",
             dependencies: [
@@ -134,6 +144,15 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "SwiftLBLogTests",
+            dependencies: [
+                "SwiftLBLog",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Probes a URL (the VIP) with one request per new connection every --period seconds and
-logs one line per request:
+logs one line per request (read until its Content-Length, or the close without one):
 
     <t_start> <t_end> <answer | FAIL:reason | FAIL:connect_reason>
 
@@ -39,6 +39,20 @@ def _term(*_):
 signal.signal(signal.SIGTERM, _term)
 
 
+def complete(data):
+    """Whether the response is whole by its Content-Length. Like curl, the probe stops
+    there instead of waiting for the close: after a VIP move the client's FIN goes to the
+    new owner, which resets the connection, and the client already has its answer."""
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        return False
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return len(body) >= int(value.strip())
+    return False
+
+
 def answer_of(data):
     head, _, body = data.partition(b"\r\n\r\n")
     lines = head.decode(errors="replace").split("\r\n")
@@ -67,7 +81,7 @@ for _ in range(a.max_probes):
             c = context.wrap_socket(raw, server_hostname=url.hostname) if tls else raw
             c.sendall(request)
             data = b""
-            while True:
+            while not complete(data):
                 chunk = c.recv(65536)
                 if not chunk:
                     break

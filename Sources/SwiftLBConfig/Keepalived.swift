@@ -15,7 +15,7 @@ enum KeepalivedBlock {
                                        "vrrp_track_process", "vrrp_track_file"]
     /// Those SwiftLB refuses, with what to write instead.
     static let unsupportedOpeners: [String: String] = [
-        "vrrp_sync_group": "sync groups tie several VIP instances together; SwiftLB runs one instance per process",
+        "vrrp_sync_group": "sync groups make several VIP instances change state together; SwiftLB's instances elect each on its own (track the same script or backend in each to move them on the same fault)",
         "virtual_server": "LVS virtual servers are what SwiftLB's own frontend and backend sections do: write 'frontend' + 'backend'",
         "virtual_server_group": "LVS virtual servers are what SwiftLB's own frontend and backend sections do: write 'frontend' + 'backend'",
         "static_ipaddress": "SwiftLB manages only its VIPs; configure static addresses in the system's network configuration",

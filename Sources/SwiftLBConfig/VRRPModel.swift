@@ -34,13 +34,14 @@ public struct VRRPSettings: Sendable, Equatable {
     public var file: String?
     /// keepalived's `state MASTER|BACKUP`: the state to start in (nil: BACKUP).
     public var initialState: VRRPInitialState?
-    /// `track_script { NAME [weight N] }` (pending): scripts defined by `vrrp_script`.
+    /// `track_script { NAME [weight N [reverse]] }`: scripts defined by `vrrp_script`.
     public var trackScripts: [TrackScript] = []
-    /// `track_interface { IF [weight N] }` (pending).
+    /// `track_interface { IF [weight N] }`: a link down is a FAULT (weight 0) or moves the priority.
     public var trackInterfaces: [TrackInterface] = []
-    /// `mcast_src_ip ADDR` (pending): the source of multicast advertisements.
+    /// `mcast_src_ip ADDR`: the source of the advertisements when `unicast_src_ip` is not
+    /// given (keepalived reads both keywords into one source address).
     public var mcastSourceIP: String?
-    /// No `unicast_peer`: keepalived advertises by multicast to 224.0.0.18 (pending).
+    /// No `unicast_peer`: advertisements go by multicast to 224.0.0.18, as keepalived's do.
     public var multicast: Bool { unicastPeers.isEmpty }
 
     public init(name: String, line: Int) {
@@ -84,12 +85,15 @@ public struct VRRPScript: Sendable, Equatable {
     public var name: String
     public var script: String = ""
     public var interval: ConfigDuration = .seconds(1)
+    /// nil: the interval (a run still going when the next is due is killed).
     public var timeout: ConfigDuration?
     /// Added to the priority while the script succeeds (> 0) or fails (< 0); 0: FAULT on failure.
     public var weight: Int = 0
+    /// keepalived's `weight N reverse`: the weight acts on the opposite state (a positive one
+    /// is subtracted while the script succeeds; `weight 0 reverse` is FAULT while it succeeds).
+    public var reverse = false
     public var fall: Int = 1
     public var rise: Int = 1
-    public var user: String?
     public var line: Int
     public var file: String?
     public init(name: String, line: Int) {
@@ -98,10 +102,12 @@ public struct VRRPScript: Sendable, Equatable {
     }
 }
 
-/// `track_script { NAME [weight N] }`: weight overrides the script's own.
+/// `track_script { NAME [weight N [reverse]] }`: a weight given here overrides the script's
+/// own (its `reverse` too).
 public struct TrackScript: Sendable, Equatable {
     public var script: String
     public var weight: Int?
+    public var reverse = false
     public var line: Int
 }
 
@@ -110,4 +116,12 @@ public struct TrackInterface: Sendable, Equatable {
     public var interface: String
     public var weight: Int
     public var line: Int
+}
+
+extension Configuration {
+    /// Every instance's virtual addresses: a `bind` on any of them must work on a node that
+    /// does not hold it yet (IP_FREEBIND).
+    public var virtualAddresses: Set<String> {
+        Set(vrrpInstances.flatMap { $0.virtualAddresses.map(\.address) })
+    }
 }

@@ -13,6 +13,15 @@ extension SectionParser {
             let near = didYouMean(ref.name, in: Array(config.backends.keys))
             errors.append(ConfigError(file: ref.file, line: ref.line, keyword: ref.keyword, message: "no backend named '\(ref.name)'\(near)"))
         }
+        // HAProxy refuses a frontend that sends its traffic to a backend of the other mode.
+        for frontend in config.frontends {
+            let targets = [frontend.defaultBackend].compactMap { $0 } + frontend.switchingRules.map(\.backend)
+            for name in Set(targets) {
+                guard let backend = config.backends[name], backend.options.mode != frontend.options.mode else { continue }
+                errors.append(ConfigError(file: file, line: frontend.line, keyword: frontend.options.mode == .tcp ? "mode" : "use_backend",
+                                          message: "frontend '\(frontend.name)' (mode \(frontend.options.mode.rawValue)) cannot use backend '\(name)' (mode \(backend.options.mode.rawValue)): unable to use a proxy with the wrong mode"))
+            }
+        }
         var seen: [String: String] = [:]
         for frontend in config.frontends {
             if frontend.binds.isEmpty && !frontendsWithBindLines.contains(frontend.name) {
@@ -41,9 +50,9 @@ extension SectionParser {
                 warnMissingTimeouts(isListen ? "proxy" : "backend", backend.name, line: backend.line)
             }
             if backend.servers.isEmpty { warn(backend.line, "backend", "backend '\(backend.name)' has no server: every request gets 503") }
-            if backend.options.tcpCheck != nil {
+            if backend.options.tcpCheck != nil && backend.options.mode == .http {
                 warn(backend.line, "backend", "backend '\(backend.name)' checks its servers with tcp-check (or redis-check) but serves 'mode http': "
-                     + "its clients must speak HTTP (a Redis or Postgres client would get 'HTTP/1.1 400'); 'mode tcp' is not supported yet")
+                     + "its clients must speak HTTP (a Redis or Postgres client would get 'HTTP/1.1 400'); write 'mode tcp' for such a service")
             }
         }
     }

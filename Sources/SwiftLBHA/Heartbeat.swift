@@ -76,11 +76,22 @@ public struct HeartbeatCodec: Sendable {
         return out
     }
 
-    /// Parses and authenticates; replay is the `ReplayGuard`'s job (it keeps state).
-    public func decode(_ bytes: [UInt8]) -> Result<Heartbeat, HeartbeatDrop> {
+    /// The router id of what looks like a heartbeat (length, magic and version), before any
+    /// authentication: the shared socket sorts packets by it to the instance whose key checks
+    /// the rest.
+    public static func routerID(of bytes: [UInt8]) -> Result<UInt8, HeartbeatDrop> {
         guard bytes.count == Heartbeat.size else { return .failure(.badLength(bytes.count)) }
         guard Array(bytes[0..<4]) == Heartbeat.magic, bytes[4] == 1 else { return .failure(.badMagicOrVersion) }
-        guard bytes[5] == routerID else { return .failure(.otherRouter(bytes[5])) }
+        return .success(bytes[5])
+    }
+
+    /// Parses and authenticates; replay is the `ReplayGuard`'s job (it keeps state).
+    public func decode(_ bytes: [UInt8]) -> Result<Heartbeat, HeartbeatDrop> {
+        switch Self.routerID(of: bytes) {
+        case .failure(let why): return .failure(why)
+        case .success(let id) where id != routerID: return .failure(.otherRouter(id))
+        case .success: break
+        }
         guard MAC.equal(mac(Array(bytes[0..<24])), bytes[24...]) else { return .failure(.badMAC) }
         return .success(Heartbeat(routerID: bytes[5], priority: bytes[6],
                                   intervalMilliseconds: UInt32(readBE(bytes, 8, 4)), sender: UInt32(readBE(bytes, 12, 4)),

@@ -26,3 +26,31 @@ public enum HeartbeatKey {
         return key
     }
 }
+
+extension HeartbeatKey {
+    /// `swiftlb check`'s view of every instance's key: each file read and checked, and the
+    /// instances that will share a peer link (the same single `unicast_peer` and `udp_port`)
+    /// holding the same key — the link has one. Every problem is reported, with its file and
+    /// line.
+    public static func checkAll(_ configuration: Configuration, warnings: inout [ConfigError]) throws(ConfigErrors) {
+        var errors: [ConfigError] = []
+        var linkKeys: [String: (name: String, key: [UInt8]?)] = [:]
+        for v in configuration.vrrpInstances {
+            let file = v.file ?? configuration.file
+            let key: [UInt8]?
+            do { key = try load(v, configFile: file, warnings: &warnings) } catch {
+                errors.append(error)
+                continue
+            }
+            guard v.unicastPeers.count == 1 else { continue }
+            let link = "\(v.unicastPeers[0]) \(v.udpPort)"
+            if let first = linkKeys[link], first.key != key {
+                errors.append(ConfigError(file: file, line: v.authKeyFile == nil ? v.line : v.authKeyLine, keyword: "auth_key_file", message:
+                    "vrrp '\(v.name)': it shares the peer link to \(v.unicastPeers[0]) with vrrp '\(first.name)', but not its key: use one auth_key_file for both (or another udp_port)"))
+            } else if linkKeys[link] == nil {
+                linkKeys[link] = (v.name, key)
+            }
+        }
+        if !errors.isEmpty { throw ConfigErrors(errors) }
+    }
+}

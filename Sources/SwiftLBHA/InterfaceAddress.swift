@@ -32,19 +32,23 @@ enum IPv4 {
 /// Walks getifaddrs (netlink underneath, so it follows the calling thread's network namespace,
 /// unlike /sys).
 enum InterfaceAddresses {
-    /// Whether the link is administratively up and has a carrier (IFF_UP and IFF_RUNNING).
-    static func linkIsUp(_ interface: String) -> Bool {
+    /// Whether each interface of this namespace is administratively up and has a carrier
+    /// (IFF_UP and IFF_RUNNING), in one walk: an instance reads its own interface and every
+    /// `track_interface` from one call per advert interval. An interface that does not exist
+    /// is absent (the caller counts it as down).
+    static func linkStates() -> [String: Bool] {
         var list: UnsafeMutablePointer<ifaddrs>?
-        guard getifaddrs(&list) == 0, let head = list else { return false }
+        guard getifaddrs(&list) == 0, let head = list else { return [:] }
         defer { freeifaddrs(list) }
+        var states: [String: Bool] = [:]
         var node: UnsafeMutablePointer<ifaddrs>? = head
         let wanted = UInt32(IFF_UP) | UInt32(IFF_RUNNING)
         while let entry = node {
             node = entry.pointee.ifa_next
-            guard let name = entry.pointee.ifa_name, String(cString: name) == interface else { continue }
-            return entry.pointee.ifa_flags & wanted == wanted
+            guard let name = entry.pointee.ifa_name else { continue }
+            states[String(cString: name)] = entry.pointee.ifa_flags & wanted == wanted
         }
-        return false
+        return states
     }
 
     /// The first non-nil `pick` over the addresses of `family` on `interface`.

@@ -26,21 +26,23 @@ import NIOPosix
 /// max(3 × advert_int, 1 s) with a goodbye and redialled; it never triggers a takeover — the
 /// heartbeat timeout stays the only judge there, so a flapping link cannot split the brain.
 ///
-/// The lower address dials (with backoff), both listen: the listener also answers the other
+/// The lower address dials (with backoff), both listen (`PeerLinkListener`, one per address
+/// and port, shared by the links to several peers): the listener also answers the other
 /// side's check in rule 2. Everything runs on the VRRP event loop; `status` is the one
-/// cross-thread read. One link per peer, independent of any elector: several VRRP instances
-/// between the same two hosts could share it (see `onProcessDied`).
+/// cross-thread read. One link per pair of hosts, independent of any elector: every VRRP
+/// instance between the same two hosts shares it, and `onProcessDied` goes to each of them.
 final class PeerLink: @unchecked Sendable {
     struct Settings: Sendable {
-        /// For logs: `vrrp NAME`.
+        /// For logs: `vrrp NAME[, NAME…]`, the instances that share the link.
         var label: String
         var local: String
         var peer: String
         var port: Int
-        var routerID: UInt8
         var key: [UInt8]?
-        /// Nanoseconds.
+        /// Nanoseconds: the shortest advert_int of the instances that share the link.
         var advertInterval: Int64
+        /// The handshake's link id: the port, which both ends share by construction.
+        var linkID: UInt16 { UInt16(port) }
     }
 
     /// How the check of rule 2 ended.
@@ -55,11 +57,10 @@ final class PeerLink: @unchecked Sendable {
     private let loop: any EventLoop
     private let logger: Logger
     private let localNumber: UInt32
-    private let peerNumber: UInt32
+    let peerNumber: UInt32
     private let segmentKey: [UInt8]?
 
     // Confined to `loop`.
-    private var listener: (any Channel)?
     private var connections: [ObjectIdentifier: Connection] = [:]
     private var current: Connection?
     private var dialing = false
@@ -103,25 +104,22 @@ final class PeerLink: @unchecked Sendable {
 
     // MARK: start and stop
 
-    /// Listens (failing if the port is taken), then dials if it is our turn.
+    /// Starts the keepalives, and dials if it is our turn. The listener that accepts the
+    /// peer's connections (`PeerLinkListener`) is started first, by whoever owns it.
     func start() -> EventLoopFuture<Void> {
-        let key = segmentKey
-        return ServerBootstrap(group: loop)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelInitializer { [self] channel in sign(channel, key: key) }
-            .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(PeerLinkHandler(link: self, dialed: false)) }
-            }
-            .bind(host: settings.local, port: settings.port)
-            .map { [self] channel in
-                listener = channel
-                tick = loop.scheduleRepeatedTask(initialDelay: .nanoseconds(advert), delay: .nanoseconds(advert)) { [self] _ in everyInterval() }
-                if dials { dial() }
-            }
+        loop.submit { [self] in
+            tick = loop.scheduleRepeatedTask(initialDelay: .nanoseconds(advert), delay: .nanoseconds(advert)) { [self] _ in everyInterval() }
+            if dials { dial() }
+        }
+    }
+
+    /// A connection the listener accepted from this link's peer.
+    func accept(_ channel: any Channel) -> EventLoopFuture<Void> {
+        channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(PeerLinkHandler(link: self, dialed: false)) }
     }
 
     /// Graceful: a goodbye on the link (so the peer knows this close is no death), then close
-    /// the link and the listener.
+    /// it. The listener is closed by its owner, after every link on it.
     func stop() -> EventLoopFuture<Void> {
         loop.flatSubmit { [self] in
             stopped = true
@@ -134,15 +132,15 @@ final class PeerLink: @unchecked Sendable {
                 closing.append(link.channel.close())
             }
             for connection in connections.values where connection !== current { closing.append(connection.channel.close()) }
-            if let listener { closing.append(listener.close()) }
             return EventLoopFuture.andAllComplete(closing, on: loop)
         }
     }
 
-    /// TCP-MD5 on a socket before it listens or connects. A kernel without it: say so, go on
-    /// unsigned (the check of rule 2 still guards the takeover).
-    private func sign(_ channel: any Channel, key: [UInt8]?) -> EventLoopFuture<Void> {
-        guard let key else { return channel.eventLoop.makeSucceededVoidFuture() }
+    /// TCP-MD5 for this link's peer on a socket before it listens or connects (a listener
+    /// shared by several links is signed by each). A kernel without it: say so, go on unsigned
+    /// (the check of rule 2 still guards the takeover).
+    func sign(_ channel: any Channel) -> EventLoopFuture<Void> {
+        guard let key = segmentKey else { return channel.eventLoop.makeSucceededVoidFuture() }
         return TCPSignature.apply(to: channel, peer: peerNumber, key: key).flatMapError { [self] error in
             let already = status.withLockedValue { s -> Bool in
                 defer { s.signing = "unsigned (TCP_MD5SIG failed: \(error))" }
@@ -158,7 +156,6 @@ final class PeerLink: @unchecked Sendable {
     private func dial() {
         guard !stopped, current == nil, !dialing else { return }
         dialing = true
-        let key = segmentKey
         let local: SocketAddress, peer: SocketAddress
         do {
             local = try SocketAddress(ipAddress: settings.local, port: 0)
@@ -167,7 +164,7 @@ final class PeerLink: @unchecked Sendable {
         ClientBootstrap(group: loop)
             .connectTimeout(connectTimeout)
             .channelInitializer { [self] channel in
-                sign(channel, key: key).flatMapThrowing { try channel.pipeline.syncOperations.addHandler(PeerLinkHandler(link: self, dialed: true)) }
+                sign(channel).flatMapThrowing { try channel.pipeline.syncOperations.addHandler(PeerLinkHandler(link: self, dialed: true)) }
             }
             .bind(to: local)
             .connect(to: peer)
@@ -200,7 +197,7 @@ final class PeerLink: @unchecked Sendable {
         var random = SystemRandomNumberGenerator()  // getrandom(2): the kernel's CSPRNG
         for i in nonce.indices { nonce[i] = random.next() }
         let connection = Connection(channel: channel, dialed: dialed,
-                                    session: PeerLinkSession(key: settings.key, routerID: settings.routerID, local: localNumber, peer: peerNumber, nonce: nonce))
+                                    session: PeerLinkSession(key: settings.key, linkID: settings.linkID, local: localNumber, peer: peerNumber, nonce: nonce))
         connections[ObjectIdentifier(channel)] = connection
         channel.writeAndFlush(ByteBuffer(bytes: connection.session.hello()), promise: nil)
         connection.handshakeTimer = loop.scheduleTask(in: handshakeLimit) { [self] in
@@ -376,20 +373,21 @@ final class PeerLink: @unchecked Sendable {
     }
 
     /// What a process death looks like from outside, for the loopback tests: the link closes
-    /// without a goodbye and, with `listener`, the port closes too. (The namespace scenarios
-    /// SIGKILL a real process instead.)
-    func closeWithoutGoodbye(listener closeListener: Bool) -> EventLoopFuture<Void> {
+    /// without a goodbye (and the test closes the listener too, or not). The namespace
+    /// scenarios SIGKILL a real process instead.
+    func closeWithoutGoodbye() -> EventLoopFuture<Void> {
         loop.flatSubmit { [self] in
             stopped = true
             tick?.cancel()
             reconnect?.cancel()
-            var closing = connections.values.map { $0.closingByUs = true; return $0.channel.close() }
-            if closeListener, let listener { closing.append(listener.close()) }
+            let closing = connections.values.map { $0.closingByUs = true; return $0.channel.close() }
             return EventLoopFuture.andAllComplete(closing, on: loop)
         }
     }
 
-    private func drop(_ why: PeerLinkDrop, from source: String) {
+    /// Counts (and logs, at a bounded rate) a connection closed for `why`; the listener calls
+    /// it for connections from no configured peer.
+    func drop(_ why: PeerLinkDrop, from source: String) {
         guard let total = status.withLockedValue({ dropLog.count(why.kind, in: &$0.drops) }) else { return }
         logger.warning("\(settings.label): closed a peer-link connection from \(source): \(why.kind) (\(total) so far; logged at most every 10 s)")
     }

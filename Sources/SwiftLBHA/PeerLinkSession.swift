@@ -11,14 +11,21 @@
 ///
 /// | message | bytes | fields |
 /// |---|---|---|
-/// | HELLO | 32 | magic `SLBL`, version 1, virtual router id, 2 reserved, sender IPv4, receiver IPv4, nonce (16 random bytes) |
-/// | PROOF | 32 | HMAC-SHA256(key, `SLBL proof` · prover IPv4 · verifier IPv4 · router id · verifier's nonce · prover's nonce) |
+/// | HELLO | 32 | magic `SLBL`, version 2, 1 reserved, link id (2), sender IPv4, receiver IPv4, nonce (16 random bytes) |
+/// | PROOF | 32 | HMAC-SHA256(key, `SLBL proof` · prover IPv4 · verifier IPv4 · link id · verifier's nonce · prover's nonce) |
 /// | FRAME | 41 | type (1 keepalive, 2 goodbye), sequence (8, from 1, +1 each), HMAC-SHA256(key, `SLBL frame` · sender · receiver · sender's nonce · receiver's nonce · type · sequence) |
 ///
 /// Each side proves the key on the *other's* fresh nonce, so a recorded handshake cannot be
 /// replayed; the prover's address comes first, so a proof reflected back to its sender does
 /// not verify; frames are bound to both nonces, so they are valid in this connection only,
 /// and their sequence must advance by exactly one. With `auth none` the MACs are zeros.
+///
+/// The link id is the link's TCP port (the `udp_port` of the instances that share it): one
+/// link serves every VRRP instance between two hosts, so it is bound to no router id. Both
+/// ends agree on it by construction; it keeps a proof made for one link (one port) from being
+/// valid on another link between the same two hosts. Version 1 (bound to a router id) is
+/// refused as "not a peer link": both ends must run the same version for the link to come up
+/// (heartbeats are unaffected).
 public struct PeerLinkSession: Sendable {
     public enum FrameType: UInt8, Sendable { case keepalive = 1, goodbye = 2 }
 
@@ -43,12 +50,13 @@ public struct PeerLinkSession: Sendable {
     }
 
     static let magic: [UInt8] = Array("SLBL".utf8)
+    static let version: UInt8 = 2
     static let helloSize = 32
     static let proofSize = MAC.size
     static let frameSize = 1 + 8 + MAC.size
 
     private let key: [UInt8]?
-    private let routerID: UInt8
+    private let linkID: UInt16
     private let local: UInt32
     private let peer: UInt32
     private let nonce: [UInt8]
@@ -58,10 +66,10 @@ public struct PeerLinkSession: Sendable {
     private var receivedSequence: UInt64 = 0
 
     /// `nonce`: 16 fresh random bytes (the shell draws them from the system's CSPRNG).
-    public init(key: [UInt8]?, routerID: UInt8, local: UInt32, peer: UInt32, nonce: [UInt8]) {
+    public init(key: [UInt8]?, linkID: UInt16, local: UInt32, peer: UInt32, nonce: [UInt8]) {
         precondition(nonce.count == 16, "a peer-link nonce is 16 bytes")
         self.key = key
-        self.routerID = routerID
+        self.linkID = linkID
         self.local = local
         self.peer = peer
         self.nonce = nonce
@@ -71,7 +79,7 @@ public struct PeerLinkSession: Sendable {
 
     /// Our HELLO, sent as soon as the connection is up (by both sides).
     public func hello() -> [UInt8] {
-        var out = Self.magic + [1, routerID, 0, 0]
+        var out = Self.magic + [Self.version, 0, UInt8(linkID >> 8), UInt8(linkID & 0xFF)]
         appendBE(&out, UInt64(local), bytes: 4)
         appendBE(&out, UInt64(peer), bytes: 4)
         return out + nonce
@@ -123,8 +131,9 @@ public struct PeerLinkSession: Sendable {
     }
 
     private func check(hello: [UInt8]) -> PeerLinkDrop? {
-        guard Array(hello[0..<4]) == Self.magic, hello[4] == 1 else { return .notAPeerLink }
-        guard hello[5] == routerID else { return .otherRouter(hello[5]) }
+        guard Array(hello[0..<4]) == Self.magic, hello[4] == Self.version else { return .notAPeerLink }
+        let theirs = UInt16(readBE(hello, 6, 2))
+        guard theirs == linkID else { return .otherLink(theirs) }
         guard UInt32(readBE(hello, 8, 4)) == peer, UInt32(readBE(hello, 12, 4)) == local else { return .addressMismatch }
         return nil
     }
@@ -145,7 +154,7 @@ public struct PeerLinkSession: Sendable {
         var data = Array("SLBL proof".utf8)
         appendBE(&data, UInt64(prover), bytes: 4)
         appendBE(&data, UInt64(verifier), bytes: 4)
-        data.append(routerID)
+        appendBE(&data, UInt64(linkID), bytes: 2)
         return MAC.hmac(key: key, data + verifierNonce + proverNonce)
     }
 
@@ -163,7 +172,8 @@ public enum PeerLinkDrop: Error, Sendable, Equatable {
     /// Not from the configured `unicast_peer` (closed before a byte is read).
     case unknownPeer(String)
     case notAPeerLink
-    case otherRouter(UInt8)
+    /// A HELLO for another link id (port).
+    case otherLink(UInt16)
     /// The HELLO names other addresses than the connection's own.
     case addressMismatch
     /// The handshake proof does not verify: the other end does not hold the key.
@@ -177,7 +187,7 @@ public enum PeerLinkDrop: Error, Sendable, Equatable {
         switch self {
         case .unknownPeer: "unknown peer"
         case .notAPeerLink: "not a peer link"
-        case .otherRouter: "other virtual_router_id"
+        case .otherLink: "other link id"
         case .addressMismatch: "address mismatch"
         case .badMAC: "bad MAC"
         case .badFrame: "bad frame"

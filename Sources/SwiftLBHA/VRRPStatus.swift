@@ -12,13 +12,19 @@ struct VRRPStatus: Sendable {
     var fault: String?
     var drops: [String: Int] = [:]
     var sendFailures = 0
+    /// The tracked backends, scripts and interfaces as last evaluated.
+    var tracked: [Tracking.Input] = []
 
     func render(settings: VRRPSettings, local: String) -> String {
         var out = "instance: \(settings.name)\n"
         out += "state: \(state.displayName)\n"
         out += "priority: \(priority) (configured \(settings.priority))\n"
         out += "virtual_router_id: \(settings.virtualRouterID), advert_int: \(settings.advertInterval), auth: \(settings.authKeyFile == nil ? "none" : "hmac-sha256")\n"
-        out += "heartbeat: \(local):\(settings.udpPort) -> \(settings.unicastPeers.joined(separator: ", "))\n"
+        if settings.multicast {
+            out += "heartbeat: \(local):\(settings.udpPort) -> \(VRRPGroup.multicastGroup) (multicast on \(settings.interface), ttl 255)\n"
+        } else {
+            out += "heartbeat: \(local):\(settings.udpPort) -> \(settings.unicastPeers.joined(separator: ", "))\n"
+        }
         for vip in settings.virtualAddresses {
             out += "vip: \(vip.cidr) dev \(vip.interface ?? settings.interface)\(state == .master ? " (held)" : "")\n"
         }
@@ -36,7 +42,11 @@ struct VRRPStatus: Sendable {
         let dropped = drops.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         out += "dropped heartbeats: \(dropped.isEmpty ? "none" : dropped)\n"
         out += "heartbeat send failures: \(sendFailures)\n"
-        return out + "\n"
+        for input in tracked {
+            let effect = input.weight == 0 ? "FAULT when down" : input.weight > 0 ? "+\(input.weight) when up" : "\(input.weight) when down"
+            out += "track: \(input.name) (\(effect)): \(input.up ? "up" : input.downReason)\n"
+        }
+        return out
     }
 }
 

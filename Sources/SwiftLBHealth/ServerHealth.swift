@@ -45,6 +45,14 @@ public final class ServerHealth: Sendable {
     private let consecutiveErrors = ManagedAtomic<Int>(0)
     /// Set once by the checker before traffic starts; runs the `on-error` action on its loop.
     private let onErrorLimit = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
+    /// Called when the checks move the server UP or DOWN (after the change): what
+    /// `on-marked-down shutdown-sessions` and `on-marked-up shutdown-backup-sessions` hang on.
+    /// One action; a reload replaces it.
+    private let onStateChange = NIOLockedValueBox<(@Sendable (State) -> Void)?>(nil)
+
+    public func setStateChangeAction(_ action: (@Sendable (State) -> Void)?) {
+        onStateChange.withLockedValue { $0 = action }
+    }
 
     public init(backend: String, server: String, admin: AdminState = .ready, observe: ObserveLayer? = nil,
                 errorLimit: Int = 10, slowstart: ConfigDuration? = nil) {
@@ -87,7 +95,9 @@ public final class ServerHealth: Sendable {
 
     public func set(_ state: State) {
         let old = raw.exchange(state.rawValue, ordering: .relaxed)
-        if old != state.rawValue && state == .up { markAvailable() }
+        guard old != state.rawValue else { return }
+        if state == .up { markAvailable() }
+        onStateChange.withLockedValue { $0 }?(state)
     }
 
     public func setAdmin(_ state: AdminState) {

@@ -81,6 +81,12 @@ struct AccessLogRecord {
     var retries = 0
     var requestLine = "<BADREQ>"
 
+    /// HAProxy's tcplog layout: client, accept date, frontend, backend/server, Tw/Tc/Tt,
+    /// bytes read from the server, termination state, connection counts, queues.
+    var tcpLine: String {
+        "\(client) [\(acceptDate)] \(frontend) \(backend)/\(server) \(tw)/\(tc)/\(ta) \(bytesOut) \(termination) 0/0/0/0/\(retries) 0/0"
+    }
+
     var line: String {
         "\(client) [\(acceptDate)] \(frontend) \(backend)/\(server) \(tr)/\(tw)/\(tc)/\(trsp)/\(ta) \(status) \(bytesOut) - - \(termination)-- \(retries) \"\(requestLine)\""
     }

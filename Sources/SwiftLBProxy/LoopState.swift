@@ -8,12 +8,16 @@ final class LoopState {
     let eventLoop: any EventLoop
     /// The configuration in force (a reload swaps what it holds).
     let holder: RuntimeHolder
+    /// The runtime API, for the stats page served on a frontend.
+    let admin: AdminLink
     let log: AccessLogWriter
     /// Idle keep-alive connections per server id, most recently used last (LIFO keeps few
     /// connections warm and lets the rest time out on the server side).
     private var idle: [[ServerConnection]] = []
     /// What this loop has done (read by the stats page and metrics, on this loop).
     var counters = LoopCounters()
+    /// Per frontend, backend and server (see `LoopStats`).
+    var stats = LoopStats()
     /// Open client connections: swept for timeouts, quiesced on graceful stop.
     var clients: [ObjectIdentifier: any ClientConnection] = [:]
     private var sweeper: RepeatedTask?
@@ -23,9 +27,10 @@ final class LoopState {
     /// 5 s by default): a burst must not leave hundreds of sockets open on both sides.
     static let poolPurgeDelay = TimeAmount.seconds(5)
 
-    init(eventLoop: any EventLoop, holder: RuntimeHolder, logFD: Int32) {
+    init(eventLoop: any EventLoop, holder: RuntimeHolder, logFD: Int32, admin: AdminLink = AdminLink()) {
         self.eventLoop = eventLoop
         self.holder = holder
+        self.admin = admin
         self.log = AccessLogWriter(fd: logFD, eventLoop: eventLoop)
     }
 
@@ -87,6 +92,19 @@ final class LoopState {
         idle[id].append(connection)
     }
 
+    /// Ends this loop's tunnels and TCP sessions on the servers in `ids` (their server was
+    /// marked DOWN, or they are backups and a primary came back), and drops its pooled
+    /// connections to them.
+    func shutDownSessions(onServers ids: Set<Int>) {
+        for client in Array(clients.values) {
+            if let tunnel = client as? Tunnel, ids.contains(tunnel.serverID) { tunnel.shutDown() }
+        }
+        for id in ids where id < idle.count {
+            for connection in idle[id] { connection.close() }
+            idle[id].removeAll()
+        }
+    }
+
     func closeAllIdle() {
         for connections in idle { for c in connections { c.close() } }
         idle.removeAll()
@@ -98,10 +116,10 @@ final class LoopState {
 final class LoopStates: @unchecked Sendable {
     private let states: [ObjectIdentifier: LoopState]
 
-    init(group: MultiThreadedEventLoopGroup, holder: RuntimeHolder, logFD: Int32) {
+    init(group: MultiThreadedEventLoopGroup, holder: RuntimeHolder, logFD: Int32, admin: AdminLink) {
         var states: [ObjectIdentifier: LoopState] = [:]
         for loop in group.makeIterator() {
-            states[ObjectIdentifier(loop)] = LoopState(eventLoop: loop, holder: holder, logFD: logFD)
+            states[ObjectIdentifier(loop)] = LoopState(eventLoop: loop, holder: holder, logFD: logFD, admin: admin)
         }
         self.states = states
     }
@@ -120,5 +138,7 @@ final class LoopStates: @unchecked Sendable {
 struct LoopCounters {
     var tunnelsOpen = 0
     var tunnelsTotal = 0
-    var tunnelBytes = 0
+    /// Bytes through tunnels, client → server and server → client.
+    var tunnelBytesIn = 0
+    var tunnelBytesOut = 0
 }

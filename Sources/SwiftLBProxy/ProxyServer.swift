@@ -14,8 +14,10 @@ public final class ProxyServer: Sendable {
     /// The configuration in force.
     public var runtime: ProxyRuntime { holder.current }
     public let holder: RuntimeHolder
+    /// Where the process plugs in the runtime API for stats pages served on frontends.
+    public let admin = AdminLink()
     private let group: MultiThreadedEventLoopGroup
-    private let loops: LoopStates
+    let loops: LoopStates
     private let logger: Logger
     /// Open listeners by address, with the frontend each serves.
     private let listeners = NIOLockedValueBox<[ListenerKey: Listener]>([:])
@@ -46,7 +48,7 @@ public final class ProxyServer: Sendable {
         let count = threads ?? runtime.configuration.global.nbthread ?? System.coreCount
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: count)
         let fd: Int32 = runtime.configuration.global.logTarget == .stderr ? 2 : 1
-        self.loops = LoopStates(group: group, holder: holder, logFD: fd)
+        self.loops = LoopStates(group: group, holder: holder, logFD: fd, admin: admin)
         self.logger = logger
         self.connections = ProcessConnectionCount(limit: runtime.configuration.global.maxconn)
         self.checker = NIOLockedValueBox(HealthChecker(targets: runtime.checkTargets, group: group, logger: logger))
@@ -58,6 +60,7 @@ public final class ProxyServer: Sendable {
         for state in loops.all {
             try await state.eventLoop.submit { state.startSweeping() }.get()
         }
+        watchServerStates(runtime)
         checker.withLockedValue { $0.start() }
         let holder = self.holder
         ticketRotation.withLockedValue {
@@ -74,7 +77,7 @@ public final class ProxyServer: Sendable {
     /// names the frontend, address and line.
     private func openListeners(for runtime: ProxyRuntime, keeping: Set<ListenerKey>) async throws -> [ListenerKey: Listener] {
         var opened: [ListenerKey: Listener] = [:]
-        let vips = Set(runtime.configuration.vrrp?.virtualAddresses.map(\.address) ?? [])
+        let vips = Set(runtime.configuration.virtualAddresses)
         for frontend in runtime.frontends {
             for (bind, _) in frontend.binds {
                 let key = ListenerKey(host: bind.host, port: bind.port)
@@ -85,6 +88,11 @@ public final class ProxyServer: Sendable {
                         // A bind on the VIP must work on the backup too, which does not hold it
                         // yet (HAProxy + keepalived need net.ipv4.ip_nonlocal_bind=1 for this).
                         bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .init(IPPROTO_IP), name: 15 /* IP_FREEBIND */), value: 1)
+                        // IP_TRANSPARENT: after a handover the VIP is gone from this host, and
+                        // Linux would refuse to send the rest of a response from it; a
+                        // transparent socket (inherited by accepted ones) may. Needs
+                        // CAP_NET_ADMIN, which a VIP needs anyway.
+                            .serverChannelOption(ChannelOptions.Types.SocketOption(level: .init(IPPROTO_IP), name: 19 /* IP_TRANSPARENT */), value: 1)
                     }
                     let channel = try await bootstrap.bind(host: bind.host, port: bind.port).get()
                     opened[key] = Listener(channel: channel, frontend: frontend.name)
@@ -141,9 +149,33 @@ public final class ProxyServer: Sendable {
             return old
         }
         old.stop()
+        watchServerStates(new)
         fresh.start()
         connections.setLimit(new.configuration.global.maxconn)
         return report
+    }
+
+    /// `on-marked-down shutdown-sessions` and `on-marked-up shutdown-backup-sessions`: when the
+    /// checks move a server, every loop ends the sessions that must not outlive the move.
+    private func watchServerStates(_ runtime: ProxyRuntime) {
+        let loops = self.loops
+        for backend in runtime.backends {
+            let backups = Set(backend.servers.filter(\.backup).map(\.id))
+            for server in backend.servers {
+                let down = server.parameters.shutdownSessionsOnMarkedDown
+                let upKillsBackups = server.parameters.shutdownBackupSessionsOnMarkedUp && !server.backup && !backups.isEmpty
+                guard down || upKillsBackups else {
+                    server.health.setStateChangeAction(nil)
+                    continue
+                }
+                let id = server.id
+                server.health.setStateChangeAction { state in
+                    let ids: Set<Int> = state == .down ? (down ? [id] : []) : (upKillsBackups ? backups : [])
+                    guard !ids.isEmpty else { return }
+                    for loop in loops.all { loop.eventLoop.execute { loop.shutDownSessions(onServers: ids) } }
+                }
+            }
+        }
     }
 
     /// The data path's event loops, for the other services of the process (control socket).
@@ -188,7 +220,10 @@ public final class ProxyServer: Sendable {
                     let loop = loops.state(for: channel.eventLoop)
                     let sync = channel.pipeline.syncOperations
                     if let tls { try sync.addHandler(TLSHandler(server: tls.current)) }
-                    try sync.addHandler(HTTPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits))
+                    switch frontend.config.options.mode {
+                    case .http: try sync.addHandler(HTTPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits))
+                    case .tcp: try sync.addHandler(TCPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil))
+                    }
                 }
             }
     }

@@ -3,21 +3,22 @@ import SwiftLBConfig
 
 /// What ACLs and `%[fetch]` values read from one request: its head (as received, before any
 /// edit) and the two socket ends. Built only when a frontend or backend has rules that look at
-/// the request, so the common path pays nothing for it.
+/// the request, so the common path pays nothing for it. A TCP-mode session has no head: its
+/// rules see the socket ends only (HAProxy's layer-4 fetches), and every layer-7 fetch is empty.
 struct RequestFacts {
-    let head: MessageHead
+    let head: MessageHead?
     let source: SocketAddress?
     let destination: SocketAddress?
     var isTLS = false
     /// The request target, read once.
     let uri: String
 
-    init(head: MessageHead, source: SocketAddress?, destination: SocketAddress?, isTLS: Bool) {
+    init(head: MessageHead?, source: SocketAddress?, destination: SocketAddress?, isTLS: Bool) {
         self.head = head
         self.source = source
         self.destination = destination
         self.isTLS = isTLS
-        self.uri = head.target
+        self.uri = head?.target ?? ""
     }
 
     var path: Substring {
@@ -33,11 +34,11 @@ struct RequestFacts {
     /// Every value of a sample; headers may have several lines, each is a separate value.
     func samples(_ fetch: SampleFetch) -> [Substring] {
         switch fetch {
-        case .method: return [Substring(head.string(head.part1))]
-        case .path: return [path]
-        case .query: return [query]
-        case .url: return [uri[...]]
-        case .header(let name): return head.values(of: name.lowercased()).map { $0[...] }
+        case .method: return head.map { [Substring($0.string($0.part1))] } ?? []
+        case .path: return head == nil ? [] : [path]
+        case .query: return head == nil ? [] : [query]
+        case .url: return head == nil ? [] : [uri[...]]
+        case .header(let name): return head?.values(of: name.lowercased()).map { $0[...] } ?? []
         case .src: return [(source?.ipAddress ?? "")[...]]
         case .srcPort: return [source?.port.map(String.init)?[...] ?? ""]
         case .dst: return [(destination?.ipAddress ?? "")[...]]

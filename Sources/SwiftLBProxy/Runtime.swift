@@ -1,6 +1,7 @@
 import Atomics
 import NIOConcurrencyHelpers
 import NIOCore
+import SwiftLBAdmin
 import SwiftLBConfig
 import SwiftLBHealth
 import SwiftLBTLS
@@ -27,6 +28,11 @@ public final class ProxyRuntime: Sendable {
     /// Process-wide server ids: a reload's new servers never take the id (the per-loop pool
     /// slot) of another server.
     private static let serverIDs = ManagedAtomic<Int>(0)
+    /// Process-wide ids of frontends and backends for their per-loop counters; a reload keeps
+    /// the id of a proxy that keeps its name, so its counters carry on.
+    static let proxyCounterIDs = ManagedAtomic<Int>(0)
+    /// When this runtime was built (for `show info`'s and the stats page's uptime).
+    public let builtAt = NIODeadline.now()
 
     /// Resolves every server address once (like HAProxy without `resolvers`); a name that does
     /// not resolve is an error naming the server's line.
@@ -91,7 +97,9 @@ public final class ProxyRuntime: Sendable {
                                               message: "cannot resolve '\(server.host)': \(error)"))
                 }
             }
-            let runtime = RuntimeBackend(index: index, config: backend, servers: servers)
+            let counterID = previous?.backends.first { $0.name == backend.name }?.counterID
+                ?? Self.proxyCounterIDs.loadThenWrappingIncrement(ordering: .relaxed)
+            let runtime = RuntimeBackend(index: index, config: backend, servers: servers, counterID: counterID)
             backends.append(runtime)
             byName[backend.name] = runtime
         }
@@ -113,7 +121,9 @@ public final class ProxyRuntime: Sendable {
                 config: frontend,
                 binds: binds,
                 defaultBackend: frontend.defaultBackend.flatMap { byName[$0] },
-                rules: frontend.switchingRules.map { ($0.condition, byName[$0.backend]!) }
+                rules: frontend.switchingRules.map { ($0.condition, byName[$0.backend]!) },
+                counterID: previous?.frontends.first { $0.name == frontend.name }?.counterID
+                    ?? Self.proxyCounterIDs.loadThenWrappingIncrement(ordering: .relaxed)
             ))
         }
         if !errors.isEmpty { throw ConfigErrors(errors) }
@@ -217,7 +227,15 @@ final class RuntimeFrontend: Sendable {
     let forwardForHeader: String?
     var name: String { config.name }
 
-    init(config: Frontend, binds: [(BindAddress, TLSContextBox?)], defaultBackend: RuntimeBackend?, rules: [(Condition, RuntimeBackend)]) {
+    /// Where its counters live in every loop's `LoopStats`.
+    let counterID: Int
+    /// `stats enable`: the page (and /metrics) this frontend answers itself.
+    let stats: StatsPageSettings?
+
+    init(config: Frontend, binds: [(BindAddress, TLSContextBox?)], defaultBackend: RuntimeBackend?, rules: [(Condition, RuntimeBackend)],
+         counterID: Int = 0) {
+        self.counterID = counterID
+        self.stats = RuntimeFrontend.statsSettings(config.options.stats)
         self.config = config
         self.binds = binds
         self.defaultBackend = defaultBackend
@@ -248,7 +266,11 @@ final class RuntimeBackend: Sendable {
     private let slowstartDice = ManagedAtomic<UInt64>(0x2545_F491_4F6C_DD1D)
     var name: String { config.name }
 
-    init(index: Int, config: Backend, servers: [RuntimeServer]) {
+    /// Where its counters live in every loop's `LoopStats`.
+    let counterID: Int
+
+    init(index: Int, config: Backend, servers: [RuntimeServer], counterID: Int = 0) {
+        self.counterID = counterID
         self.index = index
         self.config = config
         self.servers = servers

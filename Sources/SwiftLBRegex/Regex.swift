@@ -9,7 +9,7 @@ import CPCRE2
 public final class PCRE2Regex: @unchecked Sendable {
     /// The pattern as written in the configuration, for messages and `swiftlb check` output.
     public let pattern: String
-    private let code: OpaquePointer
+    let code: OpaquePointer
 
     /// Why a pattern was refused: PCRE2's own message and the byte offset it points at.
     public struct CompileError: Error, CustomStringConvertible {

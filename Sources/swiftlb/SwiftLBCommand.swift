@@ -48,9 +48,7 @@ func load(_ path: String) -> ProxyRuntime? {
         for warning in configuration.warnings { report(.warning, warning) }
         let runtime = try ProxyRuntime(configuration: configuration)
         var warnings = runtime.warnings
-        if let vrrp = configuration.vrrp {
-            do { _ = try HeartbeatKey.load(vrrp, configFile: vrrp.file ?? path, warnings: &warnings) } catch { throw ConfigErrors([error]) }
-        }
+        try HeartbeatKey.checkAll(configuration, warnings: &warnings)
         for warning in warnings { report(.warning, warning) }
         return runtime
     } catch {
@@ -128,18 +126,13 @@ struct Run: ParsableCommand {
         defer { pidFile?.remove() }
 
         // Signals are received through dispatch, not handlers: nothing async-unsafe runs.
-        let (signals, continuation) = AsyncStream<Int32>.makeStream()
-        var sources: [any DispatchSourceSignal] = []
-        for sig in [SIGTERM, SIGINT, SIGHUP] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { continuation.yield(sig) }
-            source.resume()
-            sources.append(source)
-        }
+        let (signals, sources) = Signals.install()
 
         let server = ProxyServer(runtime: runtime, logger: logger)
-        var vrrp: VRRPService?
+        let instance = Instance(configPath: options.config, server: server, logger: logger)
+        let api = RuntimeAPI(actions: InstanceActions(instance: instance), logger: logger)
+        server.admin.connect(api)
+        var vrrp: VRRPGroup?
         var control: ControlSocket?
         /// Undoes a partial start and exits 1.
         func abandon(_ message: String) async throws -> Never {
@@ -155,23 +148,22 @@ struct Run: ParsableCommand {
             try await abandon((error as? ConfigError)?.description ?? "\(error)")
         }
         // The VIP comes after the listeners: once elected, this node must already serve.
-        if let settings = configuration.vrrp {
-            let servers = runtime.serverStates
-            let hooks = VRRPService.Hooks(
-                backendUsable: { name in servers.contains { $0.backend == name && $0.acceptsNewClients } },
+        if !configuration.vrrpInstances.isEmpty {
+            // Read at each heartbeat from the configuration in force (a reload may change it).
+            let hooks = VRRPGroup.Hooks(
+                backendUsable: { name in server.runtime.serverStates.contains { $0.backend == name && $0.acceptsNewClients } },
                 proxyLoops: Array(server.eventLoopGroup.makeIterator()))
             do {
-                vrrp = try await VRRPService.start(settings, configFile: settings.file ?? configuration.file, hooks: hooks, logger: logger)
+                vrrp = try await VRRPGroup.start(configuration: configuration, hooks: hooks, logger: logger)
+                instance.vrrp = vrrp
             } catch {
                 try await abandon("\(error)")
             }
         }
         if let settings = global.statsSocket {
             do {
-                var status: (@Sendable () -> String)?
-                if let service = vrrp { status = { service.statusText } }
-                control = try await ControlSocket.start(settings, servers: runtime.serverStates, group: server.eventLoopGroup, logger: logger,
-                                                        rotateTicketKeys: { runtime.rotateTicketKeys() }, vrrpStatus: status)
+                let socketSettings = try ControlSocketSettings(settings, timeoutNanoseconds: global.statsTimeout?.nanoseconds)
+                control = try await ControlSocket.start(socketSettings, api: api, group: server.eventLoopGroup, logger: logger)
             } catch {
                 try await abandon("stats socket \(settings.path): \(error)")
             }
@@ -192,26 +184,37 @@ struct Run: ParsableCommand {
         } catch {
             try await abandon(place(global.keywordLines["user"] != nil ? "user" : "uid") + "privilege drop failed: \(error)")
         }
+        Signals.ignoreProfilingSignal()
         logger.info("swiftlb \(SwiftLB.configuration.version) started, pid \(getpid())")
         if Daemon.isDetachedChild { Daemon.reportReadyAndDetach() }
-
-        for await sig in signals {
-            if sig == SIGHUP {
-                // Certificates only: new connections get the new ones, established ones keep
-                // theirs; a broken file keeps every listener on its current certificates.
-                // Inside a chroot the paths are read there.
-                let (errors, warnings) = runtime.reloadCertificates()
-                for w in warnings { logger.warning("\(w)") }
-                if errors.isEmpty {
-                    logger.info("SIGHUP: certificates reloaded")
-                } else {
-                    for e in errors { logger.error("SIGHUP: certificate reload refused, keeping the current ones: \(e)") }
+        SystemdNotify.send("READY=1\nSTATUS=serving \(configuration.file)\nMAINPID=\(getpid())")
+        let watchdog = SystemdNotify.watchdogInterval.map { interval in
+            Task.detached {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    SystemdNotify.send("WATCHDOG=1")
                 }
-                continue
             }
-            logger.info("received \(sig == SIGTERM ? "SIGTERM" : "SIGINT"): stopping, in-flight requests have \(global.hardStopAfter)")
-            break
         }
+        defer { watchdog?.cancel() }
+
+        signalLoop: for await request in signals {
+            switch request {
+            case .reload(let name):
+                // The whole file: listeners opened and closed where it changed them, servers'
+                // health kept, connections and tunnels untouched; an invalid file changes nothing.
+                _ = await instance.reload(trigger: name)
+            case .ignored(let name):
+                logger.notice("\(name) received and ignored")
+            case .stop(let name):
+                logger.info("received \(name): stopping, in-flight requests have \(global.hardStopAfter)")
+                break signalLoop
+            case .softStop:
+                logger.info("received SIGUSR1: soft stop, in-flight requests have \(global.hardStopAfter)")
+                break signalLoop
+            }
+        }
+        SystemdNotify.send("STOPPING=1")
         // Hand the VIP over first (the peer takes it while we still serve), then drain.
         await vrrp?.resignAndStop()
         await control?.stop()
@@ -224,7 +227,7 @@ struct Run: ParsableCommand {
 struct Ctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Send one command to a running swiftlb's control socket ('stats socket' in lb.conf).",
-        discussion: "Commands: help; show servers state; show vrrp; set server BACKEND/SERVER state ready|drain|maint; enable|disable server BACKEND/SERVER.")
+        discussion: "HAProxy's runtime API: help; show info; show stat; show servers state; show vrrp; set server BACKEND/SERVER state ready|drain|maint; enable|disable server BACKEND/SERVER; reload; several commands separated by ';'.")
     @Option(name: [.short, .customLong("socket")], help: "The control socket path.")
     var socket: String
     @Argument(help: "The command words.")
@@ -259,9 +262,7 @@ struct Ctl: ParsableCommand {
         }
         let text = String(decoding: answer, as: UTF8.self)
         print(text, terminator: "")
-        if text.hasPrefix("Unknown command") || text.hasPrefix("No such") || text.hasPrefix("Permission") || text.hasPrefix("'set server'") {
-            throw ExitCode(1)
-        }
+        if RuntimeAPI.answerIsFailure(text) { throw ExitCode(1) }
     }
 }
 

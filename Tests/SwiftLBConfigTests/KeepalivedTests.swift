@@ -83,12 +83,17 @@ final class KeepalivedTests: XCTestCase {
         XCTAssertTrue(config.warnings.contains { $0.keyword == "state" && $0.message.contains("'state MASTER' starts as BACKUP in SwiftLB") })
     }
 
-    func testWhatTheVIPRuntimeDoesNotDoYetIsRefusedAtItsLine() {
-        let found = errors(sample)
-        XCTAssertEqual(found.map(\.line), [9, 32, 35], "\(found)")
-        XCTAssertTrue(found[0].message.contains("'vrrp_script' is not yet supported by SwiftLB: the VIP runtime does not run scripts"), found[0].message)
-        XCTAssertTrue(found[1].message.contains("'track_script' is not yet supported by SwiftLB"), found[1].message)
-        XCTAssertTrue(found[2].message.contains("'track_interface' is not yet supported by SwiftLB"), found[2].message)
+    func testTheSampleIsAcceptedWhole() throws {
+        XCTAssertEqual(errors(sample), [], "vrrp_script, track_script and track_interface are active")
+        let reversed = sample.replacingOccurrences(of: "weight -20", with: "weight 20 reverse")
+            .replacingOccurrences(of: "chk_haproxy weight 10", with: "chk_haproxy weight 5 reverse")
+        let config = try parse(reversed)
+        XCTAssertEqual(config.vrrpScripts["chk_haproxy"]?.weight, 20)
+        XCTAssertEqual(config.vrrpScripts["chk_haproxy"]?.reverse, true, "'reverse' is kept apart from the weight's sign")
+        XCTAssertEqual(config.vrrp?.trackScripts, [TrackScript(script: "chk_haproxy", weight: 5, reverse: true, line: 32)])
+        let user = errors(sample.replacingOccurrences(of: "    rise 3\n", with: "    rise 3\n    user nobody\n"))
+        XCTAssertEqual(user.map(\.line), [15], "\(user)")
+        XCTAssertTrue(user.first?.message.contains("scripts run as SwiftLB's own user") == true, "\(user)")
     }
 
     func testAuthenticationPASSIsRefusedWithWhyAndWhatToWrite() {
@@ -102,18 +107,19 @@ final class KeepalivedTests: XCTestCase {
         XCTAssertTrue(message.contains("write 'auth_key_file FILE'"), message)
     }
 
-    func testMulticastAndASecondInstanceGoThroughTheGate() throws {
-        let text = "vrrp_instance A {\n  interface eth0\n  virtual_router_id 5\n  mcast_src_ip 10.0.0.1\n  virtual_ipaddress { 10.0.0.10 }\n  auth none\n}\n"
+    func testMulticastAndSeveralInstances() throws {
+        let text = "vrrp_instance A {\n  interface eth0\n  virtual_router_id 5\n  mcast_src_ip 10.0.0.1\n  virtual_ipaddress { 10.0.0.10 }\n  auth_key_file /k\n}\n"
             + "vrrp_instance B {\n  interface eth0\n  virtual_router_id 6\n  unicast_peer { 10.0.0.2 }\n  virtual_ipaddress { 10.0.0.11 }\n  auth none\n}\n"
-        let found = errors(text)
-        XCTAssertEqual(found.map(\.line).sorted(), [1, 4, 8], "\(found)")
-        XCTAssertTrue(found.contains { $0.line == 1 && $0.message.contains("multicast advertisements (no 'unicast_peer') is not yet supported by SwiftLB") }, "\(found)")
-        XCTAssertTrue(found.contains { $0.line == 8 && $0.message.contains("a second VIP instance ('B'") }, "\(found)")
-        let config = try parse(text, pending: true)
+        let config = try parse(text)
         XCTAssertEqual(config.vrrpInstances.map(\.name), ["A", "B"])
         XCTAssertEqual(config.vrrp?.name, "A", "vrrp is the first instance")
         XCTAssertTrue(config.vrrpInstances[0].multicast)
         XCTAssertEqual(config.vrrpInstances[0].mcastSourceIP, "10.0.0.1")
+        XCTAssertEqual(config.virtualAddresses, ["10.0.0.10", "10.0.0.11"])
+        // Multicast is heard by every host on the link: only a key tells the sibling apart.
+        let found = errors(text.replacingOccurrences(of: "auth_key_file /k", with: "auth none"))
+        XCTAssertEqual(found.map(\.line), [1], "\(found)")
+        XCTAssertTrue(found.first?.message.contains("multicast advertisements (no 'unicast_peer') need 'auth_key_file FILE'") == true, "\(found)")
     }
 
     func testBraceForms() throws {

@@ -67,8 +67,16 @@ final class ParserErrorTests: XCTestCase {
         expectError(vrrp + "    auth none\n    state LEADER\n", line: 7, keyword: "state", "expects MASTER or BACKUP")
         expectError(vrrp + "    auth none\n    advert_intt 1\n", line: 7, keyword: "advert_intt", "did you mean 'advert_int'?")
         expectError(vrrp + "    auth none\n    track_backend nodez\n", line: 7, keyword: "track_backend", "no backend named 'nodez'")
-        expectError(vrrp + "    auth none\n" + vrrp.replacingOccurrences(of: "vrrp vip", with: "vrrp other") + "    auth none\n", line: 7, keyword: "vrrp",
-                    "a second VIP instance ('other'; the first is 'vip' at line 1) is not yet supported by SwiftLB: the VIP runtime runs one instance per process")
+        // A second instance is active-active; two instances cannot share a router id on one
+        // interface, nor a virtual address.
+        let other = "vrrp other\n    interface veth0\n    virtual_router_id 52\n    virtual_ipaddress 192.168.122.20/24\n    unicast_peer 192.168.122.12\n    auth none\n"
+        XCTAssertNoThrow(try ConfigParser.parse(text: vrrp + "    auth none\n" + other, file: "lb.conf"))
+        expectError(vrrp + "    auth none\n" + other.replacingOccurrences(of: "_id 52", with: "_id 51"), line: 7, keyword: "virtual_router_id",
+                    "vrrp 'other': virtual_router_id 51 is also vrrp 'vip''s (line 1), on the same interface and udp_port")
+        expectError(vrrp + "    auth none\n" + other.replacingOccurrences(of: "192.168.122.20/24", with: "192.168.122.10/32"), line: 7, keyword: "virtual_ipaddress",
+                    "vrrp 'other': 192.168.122.10 is also a virtual address of vrrp 'vip' (line 1)")
+        expectError(vrrp.replacingOccurrences(of: "    unicast_peer 192.168.122.12\n", with: "") + "    auth none\n", line: 1, keyword: "auth",
+                    "multicast advertisements (no 'unicast_peer') need 'auth_key_file FILE'")
         expectError("vrrp_instance VI_1\n", line: 1, keyword: "{", "a keepalived block opener without '{'")
         expectError("vrrp_instance VI_1\nglobal\n    maxconn 10\n", line: 1, keyword: "{", "'vrrp_instance VI_1' opens a keepalived block: '{' expected")
         expectError("vrrp vip\n    virtual_router_id 51\n    virtual_ipaddress 192.168.122.10/24\n    unicast_peer 192.168.122.12\n    auth none\n",
@@ -93,11 +101,10 @@ final class ParserErrorTests: XCTestCase {
         expectError(fe + "    cookie S insert maxidle 10ms\n", line: 6, keyword: "cookie", "'maxidle' expects a time of at least 1s")
         expectError(fe + "    cookie S rewrite maxlife 1h\n", line: 6, keyword: "cookie", "only apply to 'insert'")
         expectError(fe + "    balance uri\n", line: 6, keyword: "balance", "algorithm 'uri': not implemented")
-        expectError(fe + "    timeout tunnel 1h\n", line: 6, keyword: "timeout", "'timeout tunnel' is not yet supported by SwiftLB: WebSocket and TCP tunnels are not implemented yet")
         expectError(fe + "    server t 127.0.0.1:81 ssl verify required\n", line: 6, keyword: "server", "'verify required' needs 'ca-file FILE'")
         expectError(fe + "    server t 127.0.0.1:81 ssl verify maybe\n", line: 6, keyword: "server", "'verify' expects none or required")
         expectError(fe + "    server t 127.0.0.1:81 ssl sni req.hdr(host)\n", line: 6, keyword: "server", "expressions are not supported")
-        expectError(fe + "    mode tcp\n", line: 6, keyword: "mode", "'mode tcp' is not yet supported by SwiftLB: TCP proxying")
+        expectError(fe + "    mode tcp\n", line: 1, keyword: "use_backend", "cannot use backend 'b' (mode tcp): unable to use a proxy with the wrong mode")
     }
 
     func testKeywordsInTheWrongSection() {

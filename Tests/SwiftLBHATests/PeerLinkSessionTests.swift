@@ -6,8 +6,8 @@ final class PeerLinkSessionTests: XCTestCase {
     let a: UInt32 = 0x0A4D_000B, b: UInt32 = 0x0A4D_000C   // 10.77.0.11, 10.77.0.12
     let key = Array("a-shared-key-of-32-bytes-or-so..".utf8)
     func nonce(_ n: UInt8) -> [UInt8] { [UInt8](repeating: n, count: 16) }
-    func session(_ local: UInt32, _ peer: UInt32, key: [UInt8]? = nil, router: UInt8 = 51, nonce n: UInt8) -> PeerLinkSession {
-        PeerLinkSession(key: key ?? self.key, routerID: router, local: local, peer: peer, nonce: nonce(n))
+    func session(_ local: UInt32, _ peer: UInt32, key: [UInt8]? = nil, link: UInt16 = 5112, nonce n: UInt8) -> PeerLinkSession {
+        PeerLinkSession(key: key ?? self.key, linkID: link, local: local, peer: peer, nonce: nonce(n))
     }
     func sent(_ events: [PeerLinkSession.Event]) -> [UInt8] {
         var out: [UInt8] = []
@@ -79,7 +79,7 @@ final class PeerLinkSessionTests: XCTestCase {
         var x = session(a, b, nonce: 1)
         // The attacker copies x's nonce into its HELLO, so x's proof answers exactly that
         // nonce, then reflects the proof.
-        var hello = Array("SLBL".utf8) + [1, 51, 0, 0]
+        var hello = Array("SLBL".utf8) + [2, 0, 0x13, 0xF8]   // version 2, link 5112
         hello += [0x0A, 0x4D, 0x00, 0x0C, 0x0A, 0x4D, 0x00, 0x0B] + nonce(1)
         let xProof = sent(x.receive(hello))
         XCTAssertEqual(x.receive(xProof), [.failed(.badMAC)])
@@ -87,8 +87,12 @@ final class PeerLinkSessionTests: XCTestCase {
 
     func testMalformedHellosAreNamed() {
         var other = session(a, b, nonce: 1)
-        var y = session(b, a, router: 52, nonce: 2)
-        XCTAssertEqual(other.receive(y.hello()), [.failed(.otherRouter(52))])
+        var y = session(b, a, link: 5113, nonce: 2)
+        XCTAssertEqual(other.receive(y.hello()), [.failed(.otherLink(5113))], "a link on another port")
+        var old = session(a, b, nonce: 1)
+        var v1 = y.hello()
+        v1[4] = 1
+        XCTAssertEqual(old.receive(v1), [.failed(.notAPeerLink)], "version 1 (bound to a router id) is another protocol")
         var x = session(a, b, nonce: 1)
         XCTAssertEqual(x.receive(Array("GET / HTTP/1.1\r\nHost: example\r\n\r\n".utf8)), [.failed(.notAPeerLink)])
         var z = session(a, b, nonce: 1)
@@ -121,11 +125,11 @@ final class PeerLinkSessionTests: XCTestCase {
     }
 
     func testAuthNoneStillChecksTheStructure() {
-        var x = PeerLinkSession(key: nil, routerID: 51, local: a, peer: b, nonce: nonce(1))
-        var y = PeerLinkSession(key: nil, routerID: 51, local: b, peer: a, nonce: nonce(2))
+        var x = PeerLinkSession(key: nil, linkID: 5112, local: a, peer: b, nonce: nonce(1))
+        var y = PeerLinkSession(key: nil, linkID: 5112, local: b, peer: a, nonce: nonce(2))
         let (ex, ey) = handshake(&x, &y)
         XCTAssertTrue(ex.contains(.established) && ey.contains(.established))
-        var z = PeerLinkSession(key: nil, routerID: 51, local: b, peer: a, nonce: nonce(2))
+        var z = PeerLinkSession(key: nil, linkID: 5112, local: b, peer: a, nonce: nonce(2))
         _ = z.receive(x.hello())
         XCTAssertEqual(z.receive([UInt8](repeating: 1, count: 32)), [.failed(.badMAC)], "with auth none the proof is 32 zero bytes")
     }

@@ -8,12 +8,13 @@ import XCTest
 /// The peer link over real loopback sockets (127.0.0.2 ↔ 127.0.0.3, TCP-MD5 signed), each end
 /// on its own event loop as two processes would be. What a process death looks like from
 /// outside — the link closes with no goodbye and the port stops listening — is made with
-/// `closeWithoutGoodbye`; the namespace scenarios (VIPFailoverTests) SIGKILL real processes.
+/// `die`; the namespace scenarios (VIPTakeoverTests) SIGKILL real processes.
 final class PeerLinkTests: XCTestCase {
     let advert: Int64 = 50_000_000
     let key = Array("loopback-peer-link-test-key-0123".utf8)
     var groups: [MultiThreadedEventLoopGroup] = []
     var links: [PeerLink] = []
+    var listeners: [ObjectIdentifier: PeerLinkListener] = [:]
     var port = 0
     let deaths = NIOLockedValueBox<[UInt32]>([])
 
@@ -22,23 +23,43 @@ final class PeerLinkTests: XCTestCase {
     }
 
     override func tearDown() {
-        for link in links { _ = try? link.closeWithoutGoodbye(listener: true).wait() }
+        for link in links { _ = try? link.closeWithoutGoodbye().wait() }
+        for listener in listeners.values { _ = try? listener.stop().wait() }
         for group in groups { try? group.syncShutdownGracefully() }
         links = []
         groups = []
     }
 
     func makeLink(_ local: String, _ peer: String, key: [UInt8]? = nil) throws -> PeerLink {
+        try makeLinks(local, [peer], key: key)[0]
+    }
+
+    /// Links from `local` to each of `peers` on one event loop, behind one shared listener,
+    /// as one process with several peers has them.
+    func makeLinks(_ local: String, _ peers: [String], key: [UInt8]? = nil) throws -> [PeerLink] {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         groups.append(group)
-        let link = PeerLink(settings: .init(label: "test \(local)", local: local, peer: peer, port: port, routerID: 51,
-                                            key: key ?? self.key, advertInterval: advert),
-                            loop: group.next(), logger: Logger(label: "peer-link-test"))
+        let made = peers.map { peer in
+            PeerLink(settings: .init(label: "test \(local)", local: local, peer: peer, port: port, key: key ?? self.key, advertInterval: advert),
+                     loop: group.next(), logger: Logger(label: "peer-link-test"))
+        }
+        let listener = PeerLinkListener(local: local, port: port, links: made, loop: group.next())
+        try listener.start().wait()
         let deaths = self.deaths
-        link.onProcessDied = { sender in deaths.withLockedValue { $0.append(sender) } }
-        try link.start().wait()
-        links.append(link)
-        return link
+        for link in made {
+            link.onProcessDied = { sender in deaths.withLockedValue { $0.append(sender) } }
+            try link.start().wait()
+            links.append(link)
+            listeners[ObjectIdentifier(link)] = listener
+        }
+        return made
+    }
+
+    /// A process death as the peer sees it: the link closes without a goodbye and, with
+    /// `listener`, the port stops listening too.
+    func die(_ link: PeerLink, listener: Bool) throws {
+        try link.closeWithoutGoodbye().wait()
+        if listener { try listeners[ObjectIdentifier(link)]!.stop().wait() }
     }
 
     func pair() throws -> (low: PeerLink, high: PeerLink) {
@@ -47,15 +68,6 @@ final class PeerLinkTests: XCTestCase {
         XCTAssertTrue(poll { low.status.withLockedValue(\.up) && high.status.withLockedValue(\.up) },
                       "link up: \(low.status.withLockedValue { $0.render() }) / \(high.status.withLockedValue { $0.render() })")
         return (low, high)
-    }
-
-    func poll(_ timeout: TimeInterval = 5, _ condition: () -> Bool) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
-        while Date() < end {
-            if condition() { return true }
-            usleep(5_000)
-        }
-        return condition()
     }
 
     func testTheLinkComesUpSignedAndKeepsItself() throws {
@@ -72,7 +84,7 @@ final class PeerLinkTests: XCTestCase {
     func testAClosedLinkAndARefusedPortMeanTheProcessDied() throws {
         let (low, high) = try pair()
         let closed = Date()
-        try low.closeWithoutGoodbye(listener: true).wait()
+        try die(low, listener: true)
         XCTAssertTrue(poll { !deaths.withLockedValue { $0 }.isEmpty }, high.status.withLockedValue { $0.render() })
         print("peer process death known \(Int(Date().timeIntervalSince(closed) * 1000)) ms after the close")
         XCTAssertEqual(deaths.withLockedValue { $0 }, [IPv4.number("127.0.0.2")!])
@@ -84,7 +96,7 @@ final class PeerLinkTests: XCTestCase {
     /// The link closes but the peer still listens: not a death, whatever the close looked like.
     func testALiveListenerMeansNoDeath() throws {
         let (low, high) = try pair()
-        try low.closeWithoutGoodbye(listener: false).wait()
+        try die(low, listener: false)
         XCTAssertTrue(poll { high.status.withLockedValue { $0.lastClose != nil } }, high.status.withLockedValue { $0.render() })
         let text = high.status.withLockedValue { $0.render() }
         XCTAssertTrue(text.contains("did not refuse (no answer): not a process death"), "its signed listener drops our unsigned SYN: \(text)")
@@ -105,7 +117,7 @@ final class PeerLinkTests: XCTestCase {
     /// The dialer redials with backoff once the peer is back.
     func testTheDialerReconnectsWhenThePeerReturns() throws {
         let (low, high) = try pair()
-        try high.closeWithoutGoodbye(listener: true).wait()
+        try die(high, listener: true)
         XCTAssertTrue(poll { !low.status.withLockedValue(\.up) })
         XCTAssertTrue(poll { !deaths.withLockedValue { $0 }.isEmpty }, "the accepting side's death is seen too")
         let again = try makeLink("127.0.0.3", "127.0.0.2")
@@ -144,7 +156,7 @@ final class PeerLinkTests: XCTestCase {
         // A HELLO that is right, then a proof made without the key.
         let forger = try rawConnect(from: "127.0.0.2", to: "127.0.0.3", md5: segmentKey)
         defer { close(forger) }
-        var me = PeerLinkSession(key: Array("not-the-key-but-long-enough-0000".utf8), routerID: 51,
+        var me = PeerLinkSession(key: Array("not-the-key-but-long-enough-0000".utf8), linkID: UInt16(port),
                                  local: IPv4.number("127.0.0.2")!, peer: IPv4.number("127.0.0.3")!, nonce: [UInt8](repeating: 3, count: 16))
         let hello = me.hello()
         XCTAssertEqual(write(forger, hello, hello.count), hello.count)
@@ -156,6 +168,28 @@ final class PeerLinkTests: XCTestCase {
         XCTAssertTrue(poll { high.status.withLockedValue { $0.drops["bad MAC"] } == 1 }, high.status.withLockedValue { $0.render() })
         XCTAssertFalse(high.status.withLockedValue(\.up))
         XCTAssertEqual(deaths.withLockedValue { $0 }, [], "a stranger's close means nothing")
+    }
+
+    /// One process with two peers on the same address and port: one listener for both
+    /// links, each connection handed to its peer's link, a stranger counted on each, and a
+    /// death reported by the link it happened on only.
+    func testOneListenerServesTheLinksToSeveralPeers() throws {
+        let (toLow, toOther) = try { () throws -> (PeerLink, PeerLink) in
+            let made = try makeLinks("127.0.0.3", ["127.0.0.2", "127.0.0.4"])
+            return (made[0], made[1])
+        }()
+        let low = try makeLink("127.0.0.2", "127.0.0.3"), other = try makeLink("127.0.0.4", "127.0.0.3")
+        XCTAssertTrue(poll { [toLow, toOther, low, other].allSatisfy { $0.status.withLockedValue(\.up) } },
+                      toLow.status.withLockedValue { $0.render() } + toOther.status.withLockedValue { $0.render() })
+        let stranger = try rawConnect(from: "127.0.0.5", to: "127.0.0.3", md5: nil)
+        defer { close(stranger) }
+        XCTAssertEqual(readToEnd(stranger), 0, "closed at once")
+        XCTAssertTrue(poll { [toLow, toOther].allSatisfy { $0.status.withLockedValue { $0.drops["unknown peer"] } == 1 } })
+        try die(other, listener: true)
+        XCTAssertTrue(poll { deaths.withLockedValue { $0 } == [IPv4.number("127.0.0.4")!] }, toOther.status.withLockedValue { $0.render() })
+        usleep(200_000)
+        XCTAssertTrue(toLow.status.withLockedValue(\.up), "the other link is untouched")
+        XCTAssertEqual(deaths.withLockedValue { $0 }, [IPv4.number("127.0.0.4")!])
     }
 
     // MARK: raw sockets

@@ -28,10 +28,19 @@ extension KeywordRegistry {
                 $0.tcpCheck = [.send(Array("*1\r\n$4\r\nPING\r\n".utf8)), .expect(negated: false, match: .string(Array("+PONG\r\n".utf8)))]
             }
         },
-        Keyword("option pgsql-check", SectionKind.backSide, usage: "option pgsql-check user NAME",
-                status: .pending("the Postgres check (startup packet, authentication request expected) comes with the tcp-mode work")) { p, c in
-            guard c.args.count == 2, c.args[0] == "user" else { throw ParseFailure("expects 'option pgsql-check user NAME'") }
-            p.withOptions { $0.pgsqlCheckUser = c.args[1] }
+        // HAProxy's pgsql-check: a StartupMessage (protocol 3.0, user NAME), and an
+        // authentication request ('R') expected back, whatever the method: the server is up
+        // and speaks Postgres. (Telling a primary from a standby takes a query: see
+        // docs/configuration.md, 'option pgsql-check'.)
+        Keyword("option pgsql-check", SectionKind.backSide, usage: "option pgsql-check user NAME") { p, c in
+            guard c.args.count == 2, c.args[0] == "user", !c.args[1].isEmpty, !c.args[1].utf8.contains(0) else {
+                throw ParseFailure("expects 'option pgsql-check user NAME'")
+            }
+            let user = c.args[1]
+            p.withOptions {
+                $0.pgsqlCheckUser = user
+                $0.tcpCheck = [.send(postgresStartupMessage(user: user)), .expect(negated: false, match: .rstring("^R"))]
+            }
         },
         Keyword("option mysql-check", SectionKind.backSide, usage: "option mysql-check [user NAME [post-41|pre-41]]",
                 status: .pending("the MySQL check (handshake, optional login) comes with the tcp-mode work")) { p, c in
@@ -161,4 +170,13 @@ func hexBytes(_ text: String) -> [UInt8]? {
         out.append(b)
     }
     return out
+}
+
+/// A Postgres StartupMessage: length, protocol 3.0, `user` NAME, terminator (the database
+/// defaults to the user's name, as HAProxy's check leaves it).
+func postgresStartupMessage(user: String) -> [UInt8] {
+    var body: [UInt8] = [0x00, 0x03, 0x00, 0x00]
+    body += Array("user".utf8) + [0] + Array(user.utf8) + [0] + [0]
+    let length = UInt32(body.count + 4)
+    return withUnsafeBytes(of: length.bigEndian) { Array($0) } + body
 }

@@ -1,9 +1,9 @@
 /// The keywords of keepalived's `vrrp_script NAME { … }` and `global_defs { … }` blocks
 /// (KeepalivedBlock reads the blocks; `vrrp_instance` blocks use the vrrp section's keywords).
 extension KeywordRegistry {
-    /// vrrp_script: parsed into `Configuration.vrrpScripts`, pending until the VIP runtime
-    /// runs scripts.
-    static let vrrpScriptStatus = KeywordStatus.pending("the VIP runtime does not run scripts; 'track_backend NAME [weight N]' in the vrrp instance follows a backend's health checks")
+    /// vrrp_script: parsed into `Configuration.vrrpScripts`, run by the VIP runtime for the
+    /// instances that track it (SwiftLBHA's TrackedScript).
+    static let vrrpScriptStatus = KeywordStatus.active
 
     static let keepalivedKeywords: [Keyword] = [
         script("script", "script \"COMMAND ARGS\"") { s, c in
@@ -12,18 +12,20 @@ extension KeywordRegistry {
         },
         script("interval", "interval SECONDS") { s, c in s.interval = try scriptTime(c) },
         script("timeout", "timeout SECONDS") { s, c in s.timeout = try scriptTime(c) },
-        script("weight", "weight N") { s, c in
-            // keepalived 2.x also accepts a trailing 'reverse'.
+        script("weight", "weight N [reverse]") { s, c in
+            // keepalived 2.x: 'reverse' applies the weight the other way round (see VRRPScript).
             guard (1...2).contains(c.args.count), let w = Int(c.args[0]), (-253...253).contains(w),
-                  c.args.count == 1 || c.args[1] == "reverse" else { throw ParseFailure("expects a weight in -253...253") }
-            s.weight = c.args.count == 2 ? -w : w
+                  c.args.count == 1 || c.args[1] == "reverse" else { throw ParseFailure("expects a weight in -253...253 (and an optional 'reverse')") }
+            s.weight = w
+            s.reverse = c.args.count == 2
         },
         script("fall", "fall N") { s, c in s.fall = try c.int(in: 1...1000) },
         script("rise", "rise N") { s, c in s.rise = try c.int(in: 1...1000) },
-        script("user", "user NAME [GROUP]") { s, c in
-            guard (1...2).contains(c.args.count) else { throw ParseFailure("expects a user name") }
-            s.user = c.args[0]
-        },
+        Keyword("user", [.vrrpScript], status: .unsupported(
+            "scripts run as SwiftLB's own user (the 'user' of global, once privileges are dropped); to run one as another user, write it in the command: script \"runuser -u NAME -- /path/to/check\""),
+            parse: nil),
+        // The VIP runtime elects only after each tracked script's first result, which is
+        // what init_fail asks for (no MASTER before the script said OK).
         script("init_fail", "init_fail") { _, c in try c.noArguments() },
 
         Keyword("router_id", [.globalDefs], usage: "router_id NAME") { p, c in p.config.routerID = try c.one("a name") },

@@ -40,7 +40,7 @@ extension KeywordRegistry {
             try c.noArguments()
             p.withOptions { $0.dontLogNull = !c.negated }
         },
-        logOption("tcplog", SectionKind.proxies, \.tcpLog, status: .pending("mode tcp is not implemented yet")),
+        logOption("tcplog", SectionKind.proxies, \.tcpLog, status: .active),
         logOption("httpslog", SectionKind.frontSide, \.httpLog, status: logFormatStatus),
         logOption("log-health-checks", SectionKind.backSide, \.logHealthChecks,
                   status: .pending("state changes are logged; each check's result is not logged yet")),

@@ -98,7 +98,7 @@ extension KeywordRegistry {
         }
     }
 
-    static let modeTCPStatus = KeywordStatus.pending("TCP proxying (byte pipes through the dispatcher) is not implemented yet; 'mode http' serves HTTP/1.1")
+    static let modeTCPStatus = KeywordStatus.active
 
     static let forwardForParameters = ParameterTable<ForwardFor>("option forwardfor parameter", [
         Parameter("header", values: 1) { f, v, _ in

@@ -99,11 +99,11 @@ extension KeywordRegistry {
         Parameter("maxqueue", values: 1, status: .pending("a backend has one queue; per-server queue bounds are not implemented")) { s, v, _ in
             s.maxQueue = try number("maxqueue", v[0], 0...1_000_000)
         },
-        Parameter("on-marked-down", values: 1, status: .pending("the checker does not close a DOWN server's sessions yet")) { s, v, _ in
+        Parameter("on-marked-down", values: 1) { s, v, _ in
             guard v[0] == "shutdown-sessions" else { throw ParseFailure("'on-marked-down' expects shutdown-sessions") }
             s.shutdownSessionsOnMarkedDown = true
         },
-        Parameter("on-marked-up", values: 1, status: .pending("the checker does not close backup sessions yet")) { s, v, _ in
+        Parameter("on-marked-up", values: 1) { s, v, _ in
             guard v[0] == "shutdown-backup-sessions" else { throw ParseFailure("'on-marked-up' expects shutdown-backup-sessions") }
             s.shutdownBackupSessionsOnMarkedUp = true
         },

@@ -16,7 +16,7 @@ extension KeywordRegistry {
         },
     ]
 
-    static let statsPageStatus = KeywordStatus.pending("the stats page is served by the operations work (issue 12)")
+    static let statsPageStatus = KeywordStatus.active
 
     /// `stats enable|uri|refresh|auth|realm|hide-version|admin` of a frontend or listen.
     static let statsPageKeywords: [Keyword] = [

@@ -8,9 +8,9 @@ extension KeywordRegistry {
         timeout("http-keep-alive", SectionKind.proxies, \.httpKeepAlive),
         timeout("check", SectionKind.backSide, \.check),
         timeout("queue", SectionKind.backSide, \.queue),
-        timeout("tunnel", SectionKind.backSide, \.tunnel, status: .pending("WebSocket and TCP tunnels are not implemented yet")),
-        timeout("client-fin", SectionKind.frontSide, \.clientFin, status: .pending("half-closed connections are not tracked yet (they come with tunnels)")),
-        timeout("server-fin", SectionKind.backSide, \.serverFin, status: .pending("half-closed connections are not tracked yet (they come with tunnels)")),
+        timeout("tunnel", SectionKind.backSide, \.tunnel),
+        timeout("client-fin", SectionKind.frontSide, \.clientFin),
+        timeout("server-fin", SectionKind.backSide, \.serverFin),
     ]
 
     private static func timeout(_ name: String, _ sections: Set<SectionKind>, _ field: WritableKeyPath<Timeouts, ConfigDuration?> & Sendable,

@@ -70,12 +70,12 @@ extension KeywordRegistry {
             guard let state = VRRPInitialState(rawValue: word.uppercased()) else { throw ParseFailure("expects MASTER or BACKUP") }
             v.initialState = state
         },
-        vrrp("track_script", "track_script NAME [weight N]", status: trackScriptStatus) { v, c, _ in
-            let (name, weight) = try nameAndWeight(c, "track_script")
-            v.trackScripts.append(TrackScript(script: name, weight: weight, line: c.line.number))
+        vrrp("track_script", "track_script NAME [weight N [reverse]]", status: trackScriptStatus) { v, c, _ in
+            let (name, weight, reverse) = try nameAndWeight(c, "track_script", reverse: true)
+            v.trackScripts.append(TrackScript(script: name, weight: weight, reverse: reverse, line: c.line.number))
         },
         vrrp("track_interface", "track_interface IF [weight N]", status: trackInterfaceStatus) { v, c, _ in
-            let (name, weight) = try nameAndWeight(c, "track_interface")
+            let (name, weight, _) = try nameAndWeight(c, "track_interface", reverse: false)
             v.trackInterfaces.append(TrackInterface(interface: name, weight: weight ?? 0, line: c.line.number))
         },
         vrrp("mcast_src_ip", "mcast_src_ip ADDR", status: multicastStatus) { v, c, _ in
@@ -98,11 +98,12 @@ extension KeywordRegistry {
         Keyword.unsupported($0, [.vrrp], "a keepalived vrrp_instance keyword SwiftLB does not implement (docs/configuration.md lists those it does)")
     }
 
-    /// One VIP instance per process: the VRRP runtime runs one elector.
-    static let multipleInstancesStatus = KeywordStatus.pending("the VIP runtime runs one instance per process")
-    static let trackScriptStatus = KeywordStatus.pending("the VIP runtime does not run scripts; 'track_backend NAME [weight N]' follows a backend's health checks")
-    static let trackInterfaceStatus = KeywordStatus.pending("the VIP runtime tracks its own 'interface' only (a master whose link is down goes FAULT)")
-    static let multicastStatus = KeywordStatus.pending("heartbeats are unicast: name the sibling with 'unicast_peer ADDR' (and 'unicast_src_ip')")
+    /// Several instances per process, each electing on its own (SwiftLBHA's VRRPGroup).
+    static let multipleInstancesStatus = KeywordStatus.active
+    static let trackScriptStatus = KeywordStatus.active
+    static let trackInterfaceStatus = KeywordStatus.active
+    /// Advertisements to 224.0.0.18 when no `unicast_peer` is given, still authenticated.
+    static let multicastStatus = KeywordStatus.active
 
     /// `virtual_ipaddress ADDR[/PREFIX] [dev IF] [label L]`: a bare address is a /32, as in
     /// keepalived.
@@ -128,12 +129,16 @@ extension KeywordRegistry {
         }
     }
 
-    private static func nameAndWeight(_ c: KeywordCall, _ keyword: String) throws(ParseFailure) -> (String, Int?) {
+    /// `NAME [weight N]`, and with `reverse` allowed, keepalived's `NAME weight N reverse`.
+    private static func nameAndWeight(_ c: KeywordCall, _ keyword: String, reverse: Bool) throws(ParseFailure) -> (String, Int?, Bool) {
         let args = c.args
-        guard args.count == 1 || (args.count == 3 && args[1] == "weight") else { throw ParseFailure("expects '\(keyword) NAME [weight N]'") }
-        guard args.count == 3 else { return (args[0], nil) }
+        let reversed = reverse && args.count == 4 && args[3] == "reverse"
+        guard args.count == 1 || (args.count == 3 && args[1] == "weight") || (reversed && args[1] == "weight") else {
+            throw ParseFailure("expects '\(keyword) NAME [weight N\(reverse ? " [reverse]" : "")]'")
+        }
+        guard args.count >= 3 else { return (args[0], nil, false) }
         guard let w = Int(args[2]), (-253...253).contains(w) else { throw ParseFailure("'weight' expects a number in -253...253") }
-        return (args[0], w)
+        return (args[0], w, reversed)
     }
 
     /// Per-instance parse state a vrrp keyword may set besides the model.
@@ -210,6 +215,19 @@ extension SectionParser {
             if v.virtualAddresses.isEmpty { error("virtual_ipaddress", "missing 'virtual_ipaddress ADDR/PREFIX'") }
             if v.multicast {
                 do { try gate(KeywordRegistry.multicastStatus, "multicast advertisements (no 'unicast_peer')") } catch let failure { error("unicast_peer", failure.message) }
+                if authNone.contains(index) {
+                    error("auth", "multicast advertisements (no 'unicast_peer') need 'auth_key_file FILE': every host on the link hears them, and only the key tells the sibling from anyone else; name the sibling with 'unicast_peer ADDR' to run unauthenticated")
+                }
+            }
+            for (otherIndex, other) in config.vrrpInstances.enumerated() where otherIndex < index {
+                if other.virtualRouterID == v.virtualRouterID && other.virtualRouterID != 0 && other.interface == v.interface
+                    && other.udpPort == v.udpPort && other.multicast == v.multicast
+                    && (other.unicastSourceIP ?? other.mcastSourceIP) == (v.unicastSourceIP ?? v.mcastSourceIP) {
+                    error("virtual_router_id", "virtual_router_id \(v.virtualRouterID) is also vrrp '\(other.name)''s (line \(other.line)), on the same interface and udp_port: give each instance its own (keepalived refuses this too)")
+                }
+                for vip in v.virtualAddresses where other.virtualAddresses.contains(where: { $0.address == vip.address }) {
+                    error("virtual_ipaddress", "\(vip.address) is also a virtual address of vrrp '\(other.name)' (line \(other.line)): two instances would fight over it")
+                }
             }
             if v.initialState == .master {
                 warnings.append(ConfigError(file: v.file ?? config.file, line: v.line, keyword: "state", message:

@@ -1,4 +1,5 @@
 import NIOCore
+import SwiftLBAdmin
 import SwiftLBConfig
 import SwiftLBTLS
 
@@ -105,11 +106,18 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             clientAddress = "\(ip):\(source?.port ?? 0)"
         }
         idleSince = clock
+        let id = frontend.counterID
+        loop.stats.frontend(id) { c in
+            c.connectionsTotal += 1
+            c.scur += 1
+            c.smax = max(c.smax, c.scur)
+        }
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
+        loop.stats.frontend(frontend.counterID) { $0.scur -= 1 }
         if case .exchanging(let ex) = state {
             // The client went away mid-exchange: the server connection is in an unknown state,
             // so it is closed rather than pooled.
@@ -302,7 +310,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             generation = loop.holder.generation
             if let current = loop.holder.current.frontends.first(where: { $0.name == frontend.name }) { frontend = current }
         }
-        let now = clock
+        let now = NIODeadline.now()
         var record = newRecord(now)
         requestStart = nil
         if logging { record.requestLine = head.string(0..<(head.startLineEnd - 2)) }
@@ -310,6 +318,10 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         guard RequestValidator.problem(in: head) == nil, case .success(let framing) = MessageFraming.request(head) else {
             record.termination = "PR"
             respondError(.badRequest, record: record, minor: head.minorVersion)
+            return
+        }
+        if let stats = frontend.stats, StatsPage.matches(head.target, settings: stats) {
+            serveStats(head, framing: framing, settings: stats, record: record)
             return
         }
         var facts = frontend.needsFacts ? makeFacts(head) : nil
@@ -389,7 +401,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         record.status = rule.code
         record.bytesOut = 0
         record.backend = frontend.name
-        writeLog(record)
+        writeLog(record, intercepted: true)
         requestsServed += 1
         // The request's body, if any, is not wanted: only a bodiless request keeps the connection.
         let bodiless = (try? MessageFraming.request(head).get()) == nil
@@ -401,6 +413,46 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             state = .idle
             idleSince = .now()
             context?.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        }
+    }
+
+    /// The stats page, its CSV/JSON and /metrics, answered here from a snapshot (taken off the
+    /// data path: every loop is asked for its counters), then the connection closes.
+    private func serveStats(_ head: MessageHead, framing: BodyFramer.Mode?, settings: StatsPageSettings, record: AccessLogRecord) {
+        guard let context else { return }
+        var body: [UInt8] = []
+        if case .length(let n)? = framing {
+            guard n <= 64 * 1024, inbound.readableBytes >= n, let bytes = inbound.readBytes(length: n) else {
+                respondError(.badRequest, record: record, minor: head.minorVersion)
+                return
+            }
+            body = bytes
+        } else if framing != nil {
+            respondError(.badRequest, record: record, minor: head.minorVersion)
+            return
+        }
+        guard let api = loop.admin.api else {
+            respondError(.serviceUnavailable, record: record, minor: head.minorVersion)
+            return
+        }
+        let admin = frontend.config.options.stats.map { page in
+            page.admin.contains { $0.evaluate(makeFacts(head)) }
+        } ?? false
+        let request = StatsHTTPRequest(head: head, body: body, adminAllowed: admin)
+        let minor = head.minorVersion
+        let headOnly = head.method == .head
+        state = .closing
+        let promise = context.eventLoop.makePromise(of: StatsHTTPResponse.self)
+        promise.completeWithTask { await StatsPage.respond(to: request, settings: settings, api: api) }
+        promise.futureResult.assumeIsolated().whenSuccess { response in
+            guard let context = self.context else { return }
+            var logged = record
+            logged.status = response.status
+            logged.backend = self.frontend.name
+            logged.server = "<STATS>"
+            self.writeLog(logged, intercepted: true)
+            context.write(self.wrapOutboundOut(response.bytes(minorVersion: minor, headOnly: headOnly, allocator: context.channel.allocator)), promise: nil)
+            self.flushThenClose()
         }
     }
 
@@ -608,41 +660,18 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         startResponse(ex, head: head, body: .none, upgrade: true)
         context.flush()
         ex.connection = nil
-        var dispatch = ex.dispatch
-        var record = ex.log
-        let phase = ex.phase
-        let start = ex.start
-        let loop = self.loop
-        let logging = self.logging
-        let timeouts = self.timeouts
-        let tunnel = Tunnel(loop: loop, server: connection, timeouts: Tunnel.Timeouts(
-            idle: timeouts.tunnelIdle, clientFin: timeouts.clientFin, serverFin: timeouts.serverFin)) { tunnel, cause in
-            dispatch.release()
-            guard logging else { return }
-            var phase = phase
-            phase.end(cause)
-            record.termination = phase.terminationFlags
-            record.bytesOut = tunnel.bytesFromServer
-            record.ta = millisecondsBetween(start, .now())
-            loop.log.append(record.line)
-        }
+        let tunnel = Tunnel(loop: loop, server: connection,
+                            timeouts: Tunnel.Timeouts(front: timeouts, back: ex.dispatch.backend.config.options.timeouts),
+                            onEnd: Tunnel.onEnd(releasing: ex.dispatch, log: logging ? ex.log : nil, phase: ex.phase, start: ex.start,
+                                                loop: loop, line: \.line))
         let clientBytes = inbound.readableBytes > 0 ? inbound : nil
         let serverBytes = ex.responseInbound
         inbound = Self.empty
         ex.responseInbound = nil
         state = .upgraded
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
-        do {
-            try context.pipeline.syncOperations.addHandler(tunnel, position: .after(self))
-            let removed = context.eventLoop.makePromise(of: Void.self)
-            context.pipeline.syncOperations.removeHandler(context: context, promise: removed)
-            removed.futureResult.assumeIsolated().whenFailure { _ in tunnel.abort() }
-        } catch {
-            connection.close()
-            context.close(promise: nil)
-            return
-        }
-        tunnel.start(clientBytes: clientBytes, serverBytes: serverBytes)
+        tunnel.frontendCounterID = frontend.counterID  // the client connection is the tunnel's now
+        tunnel.takeOver(from: context, after: self, clientBytes: clientBytes, serverBytes: serverBytes)
     }
 
     private func writeBody(_ slice: ByteBuffer, _ ex: HTTPExchange) {
@@ -786,7 +815,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         abandon(ex, cause: cause)
         var record = ex.log
         record.termination = ex.phase.terminationFlags
-        respondError(status, record: record, minor: ex.clientMinor)
+        respondError(status, record: record, minor: ex.clientMinor, ex: ex)
     }
 
     /// A request the proxy itself refuses once its exchange started (a broken body).
@@ -794,12 +823,17 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         failResponse(ex, status, cause: cause)
     }
 
-    /// Answers with a generated error and closes.
-    private func respondError(_ status: ErrorResponse, record: AccessLogRecord, minor: Int) {
+    /// Answers with a generated error and closes. `ex`: the exchange it ends, if any.
+    private func respondError(_ status: ErrorResponse, record: AccessLogRecord, minor: Int, ex: HTTPExchange? = nil) {
         var record = record
         record.status = status.rawValue
         record.bytesOut = status.body.utf8.count
-        writeLog(record)
+        if let ex {
+            ex.log = record
+            writeLog(ex, status: status.rawValue)
+        } else {
+            writeLog(record, failure: status == .badRequest || status == .uriTooLong || status == .headersTooLarge ? .badRequest : nil)
+        }
         state = .closing
         guard let context else { return }
         context.write(wrapOutboundOut(status.bytes(minorVersion: minor, allocator: context.channel.allocator)), promise: nil)
@@ -820,16 +854,47 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         context?.close(promise: nil)
     }
 
-    private func writeLog(_ ex: HTTPExchange) {
+    /// The end of an exchange: its counters, then its log line.
+    private func writeLog(_ ex: HTTPExchange, status: Int? = nil) {
+        countExchange(ex, status: status ?? ex.log.status)
         guard logging else { return }
         var record = ex.log
         record.termination = ex.phase.terminationFlags
+        if let status { record.status = status }
         loop.log.append(record.line)
     }
 
-    private func writeLog(_ record: AccessLogRecord) {
+    /// A request answered here without an exchange (refused, redirected): counters and log.
+    private func writeLog(_ record: AccessLogRecord, failure: ExchangeFailure? = nil, intercepted: Bool = false) {
+        loop.stats.frontend(frontend.counterID) { c in
+            c.requestsTotal += 1
+            c.responses.count(status: record.status)
+            c.bytesOut += record.bytesOut
+            if failure == .badRequest { c.requestErrors += 1 }
+            if intercepted { c.intercepted += 1 }
+        }
         guard logging else { return }
         loop.log.append(record.line)
+    }
+
+    private func countExchange(_ ex: HTTPExchange, status: Int) {
+        let failure: ExchangeFailure?
+        switch (ex.phase.cause, ex.phase.endedIn) {
+        case (.completed?, _), (nil, _): failure = nil
+        case (.clientAborted?, _), (.clientTimeout?, _): failure = .clientAbort
+        case (.proxy?, _): failure = .badRequest
+        case (_, .connecting?), (_, .queued?): failure = .connect
+        case (_, .waitingResponse?): failure = .response
+        default: failure = .serverAbort
+        }
+        let now = NIODeadline.now()
+        let total = UInt64(max(0, Int64(now.uptimeNanoseconds) - Int64(ex.start.uptimeNanoseconds)))
+        loop.stats.recordExchange(frontend: frontend.counterID, backend: ex.dispatch.backend.counterID, server: ex.dispatch.server?.id,
+                                  status: status, bytesIn: ex.requestBodyBytes + ex.upstreamHead.readableBytes, bytesOut: ex.log.bytesOut,
+                                  totalNanoseconds: total, connectNanoseconds: ex.log.tc > 0 ? UInt64(ex.log.tc) * 1_000_000 : nil,
+                                  retries: max(0, ex.dispatch.attempts - 1), failure: failure)
+        loop.stats.frontendRequest(frontend.counterID, at: now.uptimeNanoseconds)
+        loop.stats.backendRequest(ex.dispatch.backend.counterID, at: now.uptimeNanoseconds)
     }
 
     // MARK: timeouts

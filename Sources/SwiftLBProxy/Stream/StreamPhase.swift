@@ -102,8 +102,11 @@ enum TerminationCause: Equatable {
     case resource
     /// A bug met at run time: an impossible transition (I).
     case internalError
-    /// Closed on purpose by an operator or a server marked down (K / D).
+    /// Closed on purpose by an operator (K).
     case killed
+    /// Closed because its server was marked DOWN (`on-marked-down shutdown-sessions`), or a
+    /// backup's because a primary came back (D).
+    case serverDown
 
     var letter: Character {
         switch self {
@@ -116,6 +119,7 @@ enum TerminationCause: Equatable {
         case .resource: "R"
         case .internalError: "I"
         case .killed: "K"
+        case .serverDown: "D"
         }
     }
 }

@@ -43,6 +43,8 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
     private(set) var bytesFromServer = 0
     /// Called once when the tunnel ends, with the cause.
     private let onEnd: (Tunnel, TerminationCause) -> Void
+    /// The frontend whose current-connection count the client connection holds.
+    var frontendCounterID: Int?
 
     init(loop: LoopState, server: ServerConnection, timeouts: Timeouts, onEnd: @escaping (Tunnel, TerminationCause) -> Void) {
         self.loop = loop
@@ -81,7 +83,7 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
 
     private func forwardToServer(_ buffer: ByteBuffer) {
         bytesFromClient += buffer.readableBytes
-        loop.counters.tunnelBytes += buffer.readableBytes
+        loop.counters.tunnelBytesIn += buffer.readableBytes
         lastActivity = loop.coarseNow
         server.write(buffer)
     }
@@ -127,7 +129,7 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
 
     func serverRead(_ buffer: ByteBuffer) {
         bytesFromServer += buffer.readableBytes
-        loop.counters.tunnelBytes += buffer.readableBytes
+        loop.counters.tunnelBytesOut += buffer.readableBytes
         lastActivity = loop.coarseNow
         context?.write(wrapOutboundOut(buffer), promise: nil)
     }
@@ -152,6 +154,12 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
     /// The tunnel could not take over the client channel: end it now.
     func abort() { end(.internalError) }
 
+    /// The server this tunnel goes to.
+    var serverID: Int { server.server.id }
+
+    /// Ends the tunnel because its server left (`on-marked-down shutdown-sessions`).
+    func shutDown() { end(.serverDown) }
+
     private func halfClose(by side: Side) {
         switch state {
         case .open:
@@ -173,6 +181,7 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
         state = .closed
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
         loop.counters.tunnelsOpen -= 1
+        if let id = frontendCounterID { loop.stats.frontend(id) { $0.scur -= 1 } }
         server.close()
         context?.close(promise: nil)
         onEnd(self, cause)
@@ -191,16 +200,59 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
     }
 }
 
-extension Timeouts {
-    /// How long a tunnel may be idle: HAProxy's `timeout tunnel`, or, when it is not set, the
-    /// longer of the client and server timeouts (what HAProxy applies then).
-    var tunnelIdle: TimeAmount? {
-        let longest = [client, server].compactMap { $0?.nanoseconds }.max()
-        return longest.map { .nanoseconds($0) }
+extension Tunnel.Timeouts {
+    /// A stream's tunnel timeouts from its frontend's and backend's (HAProxy: `timeout tunnel`
+    /// and `server-fin` from the backend, `client-fin` from the frontend, each falling back to
+    /// the other side's).
+    init(front: Timeouts, back: Timeouts) {
+        self.init(idle: Tunnel.idleLimit(tunnel: back.tunnel ?? front.tunnel, client: front.client, server: back.server),
+                  clientFin: (front.clientFin ?? back.clientFin).map { .nanoseconds($0.nanoseconds) },
+                  serverFin: (back.serverFin ?? front.serverFin).map { .nanoseconds($0.nanoseconds) })
+    }
+}
+
+extension Tunnel {
+    /// Puts the tunnel in the place of the handler of `context` (which leaves the pipeline),
+    /// then starts it with the bytes that came with the switch. The client channel keeps its
+    /// TLS handler, if any; everything after it is the tunnel's.
+    func takeOver(from context: ChannelHandlerContext, after handler: any RemovableChannelHandler,
+                  clientBytes: ByteBuffer?, serverBytes: ByteBuffer?) {
+        do {
+            try context.pipeline.syncOperations.addHandler(self, position: .after(handler))
+            let removed = context.eventLoop.makePromise(of: Void.self)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: removed)
+            removed.futureResult.assumeIsolated().whenFailure { _ in self.abort() }
+        } catch {
+            server.close()
+            context.close(promise: nil)
+            return
+        }
+        start(clientBytes: clientBytes, serverBytes: serverBytes)
     }
 
-    /// After the client's FIN (`timeout client-fin`; until then, the tunnel's).
-    var clientFin: TimeAmount? { nil }
-    /// After the server's FIN (`timeout server-fin`).
-    var serverFin: TimeAmount? { nil }
+    /// What a stream does when its tunnel ends: give its place on the server back, and log
+    /// one line (with the stream's phase ended by the tunnel's cause, its total time and the
+    /// bytes the server sent) when `log` is given.
+    static func onEnd(releasing dispatch: Dispatch, log record: AccessLogRecord?, phase: StreamPhase, start: NIODeadline,
+                      loop: LoopState, line: @escaping (AccessLogRecord) -> String) -> (Tunnel, TerminationCause) -> Void {
+        var dispatch = dispatch
+        return { tunnel, cause in
+            dispatch.release()
+            guard var record else { return }
+            var phase = phase
+            phase.end(cause)
+            record.termination = phase.terminationFlags
+            record.bytesOut = tunnel.bytesFromServer
+            record.ta = millisecondsBetween(start, .now())
+            loop.log.append(line(record))
+        }
+    }
+
+    /// How long a tunnel may be idle: `timeout tunnel` when set; else HAProxy applies the
+    /// client and server timeouts, each re-armed by traffic, so an idle tunnel ends at the
+    /// shorter of the two.
+    static func idleLimit(tunnel: ConfigDuration?, client: ConfigDuration?, server: ConfigDuration?) -> TimeAmount? {
+        if let tunnel { return .nanoseconds(tunnel.nanoseconds) }
+        return [client, server].compactMap { $0?.nanoseconds }.min().map { .nanoseconds($0) }
+    }
 }

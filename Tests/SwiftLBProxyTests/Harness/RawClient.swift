@@ -71,6 +71,9 @@ final class RawClient {
         return text
     }
 
+    /// Ends the connection both ways (as a client that is done does).
+    func shutdownBoth() { _ = Foundation.shutdown(fd, Int32(SHUT_RDWR)) }
+
     deinit { close(fd) }
 }
 

@@ -6,13 +6,15 @@ import XCTest
 /// VIP 10.77.0.10. Each lb runs a stream_server on its own loopback (port 9101 / 9102, so an
 /// answer says which node served it) behind SwiftLB's frontend on :8080. `startSharedNodes()`
 /// adds a `be` namespace (10.77.0.100) with three HipChat stand-ins both lbs balance over, for
-/// the stickiness scenarios.
+/// the stickiness scenarios. Active-active scenarios add a second VIP, 10.77.0.20, elected by
+/// a second instance (`activeActiveVRRP`).
 ///
 /// Everything is removed in `tearDown()` — call it from a `defer` — and by the deinit, so a
 /// failing test leaves no namespace or process behind.
 final class VIPLab {
     static let net = "10.77.0"
     static let vip = "10.77.0.10"
+    static let vip2 = "10.77.0.20"
     static let port = 5112
     let tag = "s\(getpid() % 100000)"
     let dir: TempDirectory
@@ -80,13 +82,13 @@ final class VIPLab {
     }
 
     /// lb.conf for one node: frontend VIP:8080 (bound before the node holds the VIP) → its own
-    /// stream_server, and the vrrp section.
-    /// `proxy` replaces the frontend and backend sections.
-    func config(_ node: String, advertInterval: String = "100ms", extraVRRP: String = "", proxy: String? = nil) -> String {
-        let peer = node == "lb1" ? address("lb2") : address("lb1")
+    /// stream_server, and the vrrp section. `proxy` replaces the frontend and backend
+    /// sections, `vrrp` the vrrp section(s); `preamble` goes before them (a `vrrp_script`).
+    func config(_ node: String, advertInterval: String = "100ms", extraVRRP: String = "", proxy: String? = nil,
+                preamble: String = "", vrrp: String? = nil, vips: [String] = [VIPLab.vip]) -> String {
         let frontends = proxy ?? """
             frontend web
-                bind \(Self.vip):8080
+            \(vips.map { "    bind \($0):8080" }.joined(separator: "\n"))
                 default_backend local
             backend local
                 server app 127.0.0.1:\(node == "lb1" ? 9101 : 9102) check inter 100ms fall 2 rise 1
@@ -101,19 +103,38 @@ final class VIPLab {
                 timeout client 5s
                 timeout server 5s
             \(frontends)
-            vrrp lab_vip
+            \(preamble)
+            \(vrrp ?? vrrpSection(node, advertInterval: advertInterval, extra: extraVRRP))
+            """
+    }
+
+    /// One `vrrp` section of `node`: priority 150 on lb1 and 100 on lb2 unless `lb1Master` is
+    /// false (then the reverse); unicast to the other lb, or multicast (no `unicast_peer`).
+    func vrrpSection(_ node: String, name: String = "lab_vip", routerID: Int = 77, vip: String = VIPLab.vip, lb1Master: Bool = true,
+                     advertInterval: String = "100ms", multicast: Bool = false, extra: String = "") -> String {
+        let peer = node == "lb1" ? address("lb2") : address("lb1")
+        let high = (node == "lb1") == lb1Master
+        let heartbeat = multicast ? "" : "    unicast_src_ip \(address(node))\n    unicast_peer \(peer)\n"
+        return """
+            vrrp \(name)
                 interface veth0
-                virtual_router_id 77
-                priority \(node == "lb1" ? 150 : 100)
+                virtual_router_id \(routerID)
+                priority \(high ? 150 : 100)
                 advert_int \(advertInterval)
-                unicast_src_ip \(address(node))
-                unicast_peer \(peer)
-                virtual_ipaddress \(Self.vip)/24
+            \(heartbeat)    virtual_ipaddress \(vip)/24
                 auth_key_file \(dir.file("vrrp.key"))
                 notify "/bin/sh \(dir.file("notify.sh")) \(node)"
                 notify_master "touch \(dir.file("\(node).was-master"))"
-            \(extraVRRP)
+            \(extra)
             """
+    }
+
+    /// Active-active: `vip_a` (10.77.0.10, router id 77) with lb1 as master, `vip_b`
+    /// (10.77.0.20, router id 78) with lb2 as master, both over the same socket and peer link.
+    func activeActiveConfig(_ node: String, advertInterval: String = "100ms") -> String {
+        config(node, vrrp: vrrpSection(node, name: "vip_a", routerID: 77, vip: Self.vip, lb1Master: true, advertInterval: advertInterval)
+                   + "\n" + vrrpSection(node, name: "vip_b", routerID: 78, vip: Self.vip2, lb1Master: false, advertInterval: advertInterval),
+               vips: [Self.vip, Self.vip2])
     }
 
     /// Runs `command…` inside a node's namespace; `ip netns exec` execs, so the PID is the command's.
@@ -142,13 +163,13 @@ final class VIPLab {
         return process
     }
 
-    /// Which lb namespaces carry the VIP now.
-    func holders() -> [String] {
-        ["lb1", "lb2"].filter { Self.shell("ip -n \(ns($0)) -4 -o addr show dev veth0").out.contains("inet \(Self.vip)/") }
+    /// Which lb namespaces carry `vip` now.
+    func holders(_ vip: String = VIPLab.vip) -> [String] {
+        ["lb1", "lb2"].filter { Self.shell("ip -n \(ns($0)) -4 -o addr show dev veth0").out.contains("inet \(vip)/") }
     }
 
-    func waitForHolders(_ expected: [String], timeout: TimeInterval = 10) -> Bool {
-        waitUntil(timeout: timeout) { self.holders() == expected } != nil
+    func waitForHolders(_ expected: [String], vip: String = VIPLab.vip, timeout: TimeInterval = 10) -> Bool {
+        waitUntil(timeout: timeout) { self.holders(vip) == expected } != nil
     }
 
     /// What the notify scripts recorded, one transition per line.
@@ -183,11 +204,11 @@ final class VIPLab {
     }
 
     /// Starts the client's probe of http://VIP:8080/whoami every `period` s (bounded: 60 s, 0.3 s per request).
-    func startProbe(_ name: String = "probe", period: Double = 0.01) throws -> Probe {
+    func startProbe(_ name: String = "probe", vip: String = VIPLab.vip, period: Double = 0.01) throws -> Probe {
         let out = dir.file("\(name).txt")
         FileManager.default.createFile(atPath: out, contents: nil)
         let process = try spawn("client", name, ["python3", Paths.repository.appendingPathComponent("scripts/vip_probe.py").path,
-                                                 "http://\(Self.vip):8080/whoami", "--out", out, "--duration", "60", "--period", "\(period)",
+                                                 "http://\(vip):8080/whoami", "--out", out, "--duration", "60", "--period", "\(period)",
                                                  // shorter than TCP's 1 s SYN retransmit: a SYN lost while
                                                  // nobody holds the VIP shows as a failed probe
                                                  "--timeout", "0.3"])
@@ -243,16 +264,21 @@ class VIPLabTestCase: XCTestCase {
     }
 
     /// lb2 first, then lb1, which preempts; the probe (every `period` s) sees lb1, and the
-    /// peer link between them is up.
-    func startPair(advert: String = "100ms", extraVRRP: String = "", period: Double = 0.01) throws -> Probe {
+    /// peer link between them is up (unless `multicast`: then there is none). `lb1Extra` goes
+    /// into lb1's vrrp section only, `preamble` before both nodes' vrrp sections.
+    func startPair(advert: String = "100ms", extraVRRP: String = "", lb1Extra: String = "", preamble: String = "",
+                   multicast: Bool = false, period: Double = 0.01) throws -> Probe {
         try lab.startBackend("lb1")
         try lab.startBackend("lb2")
-        try lab.startSwiftLB("lb2", config: lab.config("lb2", advertInterval: advert, extraVRRP: extraVRRP))
-        try lab.startSwiftLB("lb1", config: lab.config("lb1", advertInterval: advert, extraVRRP: extraVRRP))
+        for node in ["lb2", "lb1"] {
+            let extra = extraVRRP + (node == "lb1" && !lb1Extra.isEmpty ? "\n" + lb1Extra : "")
+            try lab.startSwiftLB(node, config: lab.config(node, preamble: preamble,
+                                                          vrrp: lab.vrrpSection(node, advertInterval: advert, multicast: multicast, extra: extra)))
+        }
         XCTAssertTrue(lab.waitForHolders(["lb1"]), "lb1 (priority 150) should hold the VIP: \(lab.holders())")
         let probe = try lab.startProbe(period: period)
         XCTAssertTrue(probe.waitFor(Probe.lb1), "the client should reach lb1 through the VIP; last: \(probe.last ?? "nothing")")
-        XCTAssertTrue(linkUp("lb1") && linkUp("lb2"), lab.vrrpStatus("lb2"))
+        if !multicast { XCTAssertTrue(linkUp("lb1") && linkUp("lb2"), lab.vrrpStatus("lb2")) }
         return probe
     }
 

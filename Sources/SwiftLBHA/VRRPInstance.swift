@@ -1,0 +1,328 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import SwiftLBConfig
+
+/// The I/O shell around one `Elector`: one `vrrp`/`vrrp_instance` section, electing on its
+/// own. It owns what is its alone — the elector's timers, the VIP through rtnetlink,
+/// gratuitous ARP, notify scripts, its heartbeat codec and replay guard, the fold of its
+/// tracked inputs into a priority and a fault — and borrows what the `VRRPGroup` shares
+/// between instances: the UDP socket that hands it heartbeats carrying its router id, the
+/// sender, the peer link whose verdicts it gets, the tracked scripts and the proxy-loop probe.
+///
+/// Everything runs on the group's VRRP loop, so a saturated or wedged proxy loop cannot delay
+/// a heartbeat (and a wedged one is noticed: it stops answering the probe). All mutable state
+/// is confined to that loop; `status` is the one cross-thread read, through a lock.
+final class VRRPInstance: @unchecked Sendable {
+    let settings: VRRPSettings
+    let loop: any EventLoop
+    let localAddress: String
+    let status: NIOLockedValueBox<VRRPStatus>
+    /// Where `show vrrp` finds this instance's peer link; nil without one (`linkNote` says why).
+    var link: PeerLink?
+    var linkNote = "off"
+
+    private let hooks: VRRPGroup.Hooks
+    private let logger: Logger
+    private let codec: HeartbeatCodec
+    private let localNumber: UInt32
+    /// Accepted heartbeat sources; nil with multicast (any sender that proves the key).
+    private let peers: Set<String>?
+    private let destinations: [String]
+    private let sender: HeartbeatSender
+    private let notifier: NotifyScripts
+    private let probe: LoopProbe
+    private let scripts: [String: TrackedScript]
+
+    // Confined to `loop`.
+    private var elector: Elector
+    private var replay = ReplayGuard()
+    private var sequences = SequenceSource()
+    private var timer: Scheduled<Void>?
+    private var tick: RepeatedTask?
+    private var garpRefresh: RepeatedTask?
+    private var pendingRelease: Scheduled<Void>?
+    private var vipHeld = false
+    private var resignDone: EventLoopPromise<Void>?
+    /// Set by `resign`: nothing re-evaluates the tracked inputs after it.
+    private var stopping = false
+    private var faultReason: String?
+    private var dropLog = DropLog()
+    private var nextSendFailureLog = NIODeadline.uptimeNanoseconds(0)
+
+    init(settings: VRRPSettings, key: [UInt8]?, localAddress: String, sender: HeartbeatSender, scripts: [String: TrackedScript],
+         probe: LoopProbe, hooks: VRRPGroup.Hooks, loop: any EventLoop, logger: Logger) {
+        self.settings = settings
+        self.loop = loop
+        self.localAddress = localAddress
+        self.localNumber = IPv4.number(localAddress)!
+        self.codec = HeartbeatCodec(key: key, routerID: UInt8(settings.virtualRouterID))
+        self.peers = settings.multicast ? nil : Set(settings.unicastPeers)
+        self.destinations = settings.multicast ? [VRRPGroup.multicastGroup] : settings.unicastPeers
+        self.sender = sender
+        self.scripts = scripts
+        self.probe = probe
+        self.hooks = hooks
+        self.logger = logger
+        self.notifier = NotifyScripts(settings: settings, logger: logger)
+        var electorSettings = Elector.Settings(priority: UInt8(settings.priority), advertInterval: settings.advertInterval.nanoseconds,
+                                               localAddress: localNumber)
+        electorSettings.preempt = settings.preempt
+        electorSettings.preemptDelay = settings.preemptDelay.nanoseconds
+        self.elector = Elector(settings: electorSettings)
+        self.status = NIOLockedValueBox(VRRPStatus(priority: UInt8(settings.priority)))
+    }
+
+    // MARK: start and stop
+
+    /// Folds in the tracked inputs, starts the elector (as backup) and the per-interval
+    /// evaluation. On the loop.
+    func start() {
+        loop.preconditionInEventLoop()
+        evaluateHealth()
+        perform(elector.start(now: now()))
+        tick = loop.scheduleRepeatedTask(initialDelay: .nanoseconds(settings.advertInterval.nanoseconds),
+                                         delay: .nanoseconds(settings.advertInterval.nanoseconds)) { [self] _ in evaluateHealth() }
+    }
+
+    /// Graceful stop: a master advertises priority 0 and keeps the VIP until the peer answers
+    /// as master (at most `2 × Master_Down_Interval`, at least 500 ms, at most 5 s), then
+    /// releases it; anything else stops at once. The future completes when the VIP is released.
+    func resign() -> EventLoopFuture<Void> {
+        loop.flatSubmit { [self] in
+            let done = loop.makePromise(of: Void.self)
+            resignDone = done
+            stopping = true
+            tick?.cancel()
+            perform(elector.resign(now: now()))
+            let bound = min(max(2 * elector.masterDownInterval, 500_000_000), 5_000_000_000)
+            loop.scheduleTask(in: .nanoseconds(bound)) { [self] in
+                guard resignDone != nil else { return }
+                if elector.isResigning { logger.warning("vrrp \(settings.name): the peer did not take over within \(bound / 1_000_000) ms; releasing the VIP anyway") }
+                pendingRelease?.cancel()
+                pendingRelease = nil
+                perform(elector.stop(now: now()))
+                if vipHeld { releaseNow() }  // a FAULT release that was still waiting for the peer
+                finishResignIfDone()
+            }
+            finishResignIfDone()
+            return done.futureResult.flatMap { [self] in
+                loop.submit { [self] in
+                    timer?.cancel(); garpRefresh?.cancel(); pendingRelease?.cancel()
+                    if vipHeld { releaseNow() }
+                }
+            }
+        }
+    }
+
+    private func finishResignIfDone() {
+        guard let done = resignDone, elector.state == .initial, pendingRelease == nil else { return }
+        resignDone = nil
+        done.succeed()
+    }
+
+    // MARK: events
+
+    /// A heartbeat carrying this instance's router id, from the shared socket (on the loop).
+    func received(_ bytes: [UInt8], from source: String) {
+        if let peers {
+            guard peers.contains(source) else { return drop(.unknownSender(source), from: source) }
+        } else if source == localAddress {
+            return  // our own multicast, looped back despite IP_MULTICAST_LOOP 0
+        }
+        let heartbeat: Heartbeat
+        switch codec.decode(bytes) {
+        case .failure(let why): return drop(why, from: source)
+        case .success(let h): heartbeat = h
+        }
+        guard heartbeat.sender == IPv4.number(source) else { return drop(.unknownSender(IPv4.text(heartbeat.sender)), from: source) }
+        if case .failure(let why) = replay.admit(heartbeat, wallClockMilliseconds: wallClockMilliseconds()) { return drop(why, from: source) }
+        status.withLockedValue { $0.peer = PeerStatus(address: source, priority: heartbeat.priority, lastHeard: .now()) }
+        if heartbeat.priority > 0, pendingRelease != nil, elector.state != .master { releaseNow() }  // the peer took over
+        let advert = Elector.Advert(priority: heartbeat.priority, advertInterval: Int64(heartbeat.intervalMilliseconds) * 1_000_000,
+                                    sender: heartbeat.sender)
+        perform(elector.heartbeat(advert, now: now()))
+        finishResignIfDone()
+    }
+
+    /// The peer link's verdict: `sender`'s process died (on the loop).
+    func peerProcessDied(_ sender: UInt32) {
+        let before = elector.state
+        perform(elector.peerProcessDied(sender: sender, now: now()))
+        if elector.state == before {
+            logger.info("vrrp \(settings.name): \(before.displayName) stays \(before.displayName): \(before == .master ? "the backup's process died, nothing to hand over" : "not the master we follow, or it resigned first")")
+        }
+    }
+
+    /// Once per advert interval, and when a tracked script changes: probe the proxy loops,
+    /// and fold their answers, the interfaces and the tracked backends and scripts into a
+    /// fault reason and a priority (`Tracking`).
+    func evaluateHealth() {
+        guard !stopping else { return }
+        let links = InterfaceAddresses.linkStates()
+        var faults: [String] = []
+        // keepalived's default too: a master whose link is down cannot serve; coming back
+        // through BACKUP makes it preempt with a fresh gratuitous ARP.
+        if links[settings.interface] != true { faults.append("interface \(settings.interface) is down") }
+        faults += probe.lateLoops(limit: UInt64(max(3 * settings.advertInterval.nanoseconds, 100_000_000)))
+        probe.ping()
+        var inputs: [Tracking.Input] = []
+        for track in settings.trackBackends {
+            inputs.append(.init(name: "backend '\(track.backend)'", weight: track.weight, up: hooks.backendUsable(track.backend),
+                                downReason: "backend '\(track.backend)' has no usable server"))
+        }
+        for track in settings.trackScripts {
+            guard let script = scripts[track.script] else { preconditionFailure("vrrp \(settings.name): script '\(track.script)' was not started") }
+            let weight = track.weight ?? script.settings.weight
+            // keepalived's `reverse`: the weight acts on the opposite state.
+            if track.weight == nil ? script.settings.reverse : track.reverse {
+                inputs.append(.init(name: "script '\(track.script)' (reverse)", weight: -weight, up: !script.isUp,
+                                    downReason: "script '\(track.script)' succeeds (tracked in reverse)"))
+            } else {
+                inputs.append(.init(name: "script '\(track.script)'", weight: weight, up: script.isUp, downReason: script.downReason))
+            }
+        }
+        for track in settings.trackInterfaces {
+            inputs.append(.init(name: "interface \(track.interface)", weight: track.weight, up: links[track.interface] == true,
+                                downReason: links[track.interface] == nil ? "tracked interface \(track.interface) does not exist"
+                                                                          : "tracked interface \(track.interface) is down"))
+        }
+        let outcome = Tracking.evaluate(configured: settings.priority, inputs: inputs, faults: faults)
+        let now = now()
+        perform(elector.priorityChanged(to: outcome.priority, now: now))
+        status.withLockedValue { $0.priority = outcome.priority; $0.fault = outcome.fault; $0.tracked = inputs }
+        if outcome.fault != faultReason {
+            faultReason = outcome.fault
+            perform(elector.faultChanged(reason: outcome.fault, now: now), awaitPeer: true)
+        }
+    }
+
+    // MARK: actions
+
+    /// Runs the elector's actions. Giving the VIP up is immediate when it follows the new
+    /// master's heartbeat (its gratuitous ARP went out before it). Entering FAULT passes
+    /// `awaitPeer`: keep the address until the peer's first heartbeat as master (or a short
+    /// bound), so the clients are never sent to a node without it.
+    private func perform(_ actions: [Elector.Action], awaitPeer: Bool = false) {
+        for action in actions {
+            switch action {
+            case .sendAdvert(let priority):
+                send(priority: priority)
+            case .addVIP:
+                pendingRelease?.cancel()
+                pendingRelease = nil
+                for vip in settings.virtualAddresses {
+                    do { try VIPAddress.add(vip.cidr, interface: vip.interface ?? settings.interface) } catch { logger.error("vrrp \(settings.name): \(error)") }
+                }
+                vipHeld = true
+            case .removeVIP:
+                if awaitPeer { releaseWhenPeerIsMaster() } else { releaseNow() }
+            case .gratuitousARP:
+                announce()
+            case .notify(let state, let reason):
+                transition(to: state, reason: reason)
+            case .armTimer(let at):
+                timer?.cancel()
+                timer = loop.scheduleTask(deadline: .uptimeNanoseconds(UInt64(max(at, 0)))) { [self] in
+                    perform(elector.timerFired(now: now()))
+                    finishResignIfDone()
+                }
+            }
+        }
+    }
+
+    private func releaseWhenPeerIsMaster() {
+        guard pendingRelease == nil else { return }
+        // The peer takes over after its Skew_Time (< one interval): wait a little longer.
+        let bound = min(max(2 * settings.advertInterval.nanoseconds, 50_000_000), 2_000_000_000)
+        pendingRelease = loop.scheduleTask(in: .nanoseconds(bound)) { [self] in
+            pendingRelease = nil
+            if elector.state != .master { releaseNow() }
+            finishResignIfDone()
+        }
+    }
+
+    private func releaseNow() {
+        pendingRelease?.cancel()
+        pendingRelease = nil
+        garpRefresh?.cancel()
+        garpRefresh = nil
+        for vip in settings.virtualAddresses {
+            do { try VIPAddress.remove(vip.cidr, interface: vip.interface ?? settings.interface) } catch { logger.error("vrrp \(settings.name): \(error)") }
+        }
+        vipHeld = false
+    }
+
+    private func send(priority: UInt8) {
+        let beat = Heartbeat(routerID: UInt8(settings.virtualRouterID), priority: priority,
+                             intervalMilliseconds: UInt32(settings.advertInterval.milliseconds), sender: localNumber,
+                             sequence: sequences.take(wallClockMilliseconds: UInt64(wallClockMilliseconds())))
+        let bytes = codec.encode(beat)
+        for destination in destinations {
+            guard let error = sender.send(bytes, to: destination, port: settings.udpPort) else { continue }
+            status.withLockedValue { $0.sendFailures += 1 }
+            let now = NIODeadline.now()
+            if now >= nextSendFailureLog {
+                nextSendFailureLog = now + .seconds(10)
+                logger.warning("vrrp \(settings.name): heartbeat to \(destination) failed: \(error) (logged at most every 10 s)")
+            }
+        }
+    }
+
+    private func announce() {
+        for vip in settings.virtualAddresses {
+            guard let bytes = IPv4.bytes(vip.address) else { continue }
+            do { try GratuitousARP.announce(bytes, interface: vip.interface ?? settings.interface, count: settings.garpMasterRepeat) } catch {
+                logger.error("vrrp \(settings.name): \(error)")
+            }
+        }
+        if let refresh = settings.garpMasterRefresh, garpRefresh == nil {
+            garpRefresh = loop.scheduleRepeatedTask(initialDelay: .nanoseconds(refresh.nanoseconds), delay: .nanoseconds(refresh.nanoseconds)) { [self] _ in
+                if elector.state == .master { announce() }
+            }
+        }
+    }
+
+    private func transition(to state: Elector.State, reason: String) {
+        let from = status.withLockedValue { s -> Elector.State in
+            let from = s.state
+            s.state = state
+            s.lastTransition = TransitionRecord(from: from, to: state, reason: reason, at: Date())
+            return from
+        }
+        if state != .master { garpRefresh?.cancel(); garpRefresh = nil }
+        let line = "vrrp \(settings.name): \(from.displayName) -> \(state.displayName): \(reason)"
+        if state == .fault { logger.warning("\(line)") } else { logger.info("\(line)") }
+        notifier.run(state: state, priority: elector.priority)
+    }
+
+    /// Counts a dropped heartbeat (the shared socket calls it too, for packets it cannot give
+    /// to any instance), logged at a bounded rate unless `log` is false.
+    func drop(_ why: HeartbeatDrop, from source: String, log: Bool = true) {
+        guard let total = status.withLockedValue({ dropLog.count(why.kind, in: &$0.drops) }), log else { return }
+        logger.warning("vrrp \(settings.name): dropped a heartbeat from \(source): \(why.kind) (\(total) dropped so far; logged at most every 10 s)")
+    }
+
+    private func now() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds) }
+
+    /// This instance's part of `swiftlb ctl show vrrp`.
+    var statusText: String {
+        var text = status.withLockedValue { $0.render(settings: settings, local: localAddress) }
+        for (name, script) in scripts.sorted(by: { $0.key < $1.key }) where settings.trackScripts.contains(where: { $0.script == name }) {
+            text += script.statusLine
+        }
+        if let link {
+            text += "peer link: to \(link.settings.peer):\(link.settings.port) (shared by the instances between the two hosts; below)\n"
+        } else {
+            text += "peer link: \(linkNote)\n"
+        }
+        return text
+    }
+}
+
+func wallClockMilliseconds() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+}

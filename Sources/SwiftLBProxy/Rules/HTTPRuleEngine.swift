@@ -1,0 +1,191 @@
+import NIOCore
+import SwiftLBConfig
+import SwiftLBRegex
+
+/// What a list of HTTP rules decided.
+enum HTTPRuleVerdict {
+    /// Every rule ran (or none applied): go on.
+    case `continue`
+    /// `allow`: the rest of this list is skipped; the next list (the backend's, the
+    /// frontend's after-response…) still runs, as in HAProxy.
+    case allow
+    /// A final answer: send `response` (after the after-response rules) instead of going on.
+    case respond(LocalResponse, Kind)
+    /// `use-service NAME` (prometheus-exporter): the stream serves it.
+    case useService(String)
+
+    enum Kind: Equatable {
+        case deny, returned, redirect, auth
+
+        /// The access log's termination flags (HAProxy: deny is a proxy condition, the others
+        /// local answers, all during the request).
+        var terminationFlags: String { self == .deny ? "PR--" : "LR--" }
+    }
+}
+
+/// One proxy's `http-request`, `http-response` or `http-after-response` rules, compiled once
+/// per configuration (formats and expressions parsed, files read, regexes built) and evaluated
+/// per message in the written order: header edits applied to the head in place, variables
+/// set, and the first final action (deny, return, redirect, auth, allow) ending the list.
+///
+/// Pure: no I/O and no clock; everything a rule reads comes in through `SampleInput`, and
+/// terminal answers come back as `LocalResponse`s the stream writes.
+struct HTTPRuleSet: Sendable {
+    let phase: HTTPRulePhase
+    /// The proxy the rules belong to (the default realm of `auth`).
+    let proxyName: String
+    private let rules: [Compiled]
+
+    var isEmpty: Bool { rules.isEmpty }
+
+    private struct Compiled: Sendable {
+        let action: Action
+        let condition: Condition?
+        let line: Int
+    }
+
+    private enum Action: Sendable {
+        case setHeader(String, LogFormat)
+        case addHeader(String, LogFormat)
+        case deleteHeader(String)
+        case deleteHeaders(String, ACLCriterion.MatchMethod, PCRE2Regex?)
+        case replaceHeader(String, PCRE2Regex, LogFormat, eachValue: Bool)
+        case replaceTarget(PCRE2Regex, LogFormat, wholeURI: Bool)
+        case setTarget(HTTPRule.TargetPart, LogFormat)
+        case setVariable(String, SampleExpression)
+        case setStatus(Int, String?)
+        case reply(RuleReply, HTTPRuleVerdict.Kind)
+        case allow
+        case useService(String)
+    }
+
+    /// Compiles `rules`; every rule SwiftLB cannot run is an error naming `file`, its line and
+    /// its keyword (`swiftlb check` shows them all at once).
+    init(_ rules: [HTTPRule], phase: HTTPRulePhase, proxyName: String, file: String,
+         httpErrors: [String: [Int: String]] = [:], cache: inout [String: ErrorPages.Page]) throws(ConfigErrors) {
+        self.phase = phase
+        self.proxyName = proxyName
+        var compiled: [Compiled] = []
+        var errors: [ConfigError] = []
+        for rule in rules {
+            do {
+                compiled.append(Compiled(action: try Self.compile(rule.action, phase: phase, proxyName: proxyName, httpErrors: httpErrors, cache: &cache),
+                                         condition: rule.condition, line: rule.line))
+            } catch {
+                errors.append(ConfigError(file: file, line: rule.line, keyword: "\(phase.rawValue) \(Self.keyword(rule.action))", message: error.message))
+            }
+        }
+        if !errors.isEmpty { throw ConfigErrors(errors) }
+        self.rules = compiled
+    }
+
+    init(_ rules: [HTTPRule], phase: HTTPRulePhase, proxyName: String, file: String, httpErrors: [String: [Int: String]] = [:]) throws(ConfigErrors) {
+        var cache: [String: ErrorPages.Page] = [:]
+        try self.init(rules, phase: phase, proxyName: proxyName, file: file, httpErrors: httpErrors, cache: &cache)
+    }
+
+    private static func compile(_ action: HTTPRule.Action, phase: HTTPRulePhase, proxyName: String, httpErrors: [String: [Int: String]],
+                                cache: inout [String: ErrorPages.Page]) throws(SampleExpression.Failure) -> Action {
+        func regex(_ pattern: String) throws(SampleExpression.Failure) -> PCRE2Regex {
+            do { return try PCRE2Regex(pattern) } catch { throw SampleExpression.Failure(message: "invalid regular expression '\(pattern)': \(error)") }
+        }
+        switch action {
+        case .header(.set(let name, let value)): return .setHeader(name, LogFormat(value))
+        case .header(.add(let name, let value)): return .addHeader(name, LogFormat(value))
+        case .header(.delete(let name)): return .deleteHeader(name.lowercased())
+        case .deleteHeaders(let name, let method):
+            return .deleteHeaders(name, method, method == .regex ? try regex(name) : nil)
+        case .replaceHeader(let name, let pattern, let replacement, let eachValue):
+            return .replaceHeader(name, try regex(pattern), try LogFormat(parsing: replacement), eachValue: eachValue)
+        case .replaceTarget(let pattern, let replacement, let wholeURI):
+            return .replaceTarget(try regex(pattern), try LogFormat(parsing: replacement), wholeURI: wholeURI)
+        case .setTarget(let part, let format): return .setTarget(part, try LogFormat(parsing: format))
+        case .setVariable(let name, let expression):
+            guard VariableScope.split(name) != nil else { throw SampleExpression.Failure(message: "variable '\(name)' has no stream scope (proc, sess, txn, req, res)") }
+            return .setVariable(name, try SampleExpression(parsing: expression))
+        case .setStatus(let code, let reason): return .setStatus(code, reason)
+        case .deny(let r):
+            return .reply(try RuleReply.compile(r, isDeny: true, httpErrors: httpErrors, cache: &cache), .deny)
+        case .returnResponse(let r):
+            return .reply(try RuleReply.compile(r, isDeny: false, httpErrors: httpErrors, cache: &cache), .returned)
+        case .redirect(let rule): return .reply(.redirect(rule), .redirect)
+        case .auth(let realm): return .reply(.auth(realm: realm ?? proxyName), .auth)
+        case .allow: return .allow
+        case .useService(let name): return .useService(name)
+        }
+    }
+
+    private static func keyword(_ action: HTTPRule.Action) -> String {
+        switch action {
+        case .header(.set): "set-header"
+        case .header(.add): "add-header"
+        case .header(.delete), .deleteHeaders: "del-header"
+        case .replaceHeader(_, _, _, let each): each ? "replace-value" : "replace-header"
+        case .replaceTarget(_, _, let whole): whole ? "replace-uri" : "replace-path"
+        case .setTarget(let part, _): "set-\(part.rawValue)"
+        case .setVariable(let name, _): "set-var(\(name))"
+        case .setStatus: "set-status"
+        case .deny: "deny"
+        case .returnResponse: "return"
+        case .redirect: "redirect"
+        case .auth: "auth"
+        case .allow: "allow"
+        case .useService: "use-service"
+        }
+    }
+
+    // MARK: evaluating
+
+    /// Runs the rules on `head` — the request (request phase) or the response (the other two)
+    /// — in order. `input` is what the rules read; its `request`/`response` follow the edits
+    /// (the caller may pass it with them unset). `pages` gives deny and auth their error page.
+    func evaluate(_ head: inout MessageHead, _ input: inout SampleInput, pages: ErrorPageChain = ErrorPageChain()) -> HTTPRuleVerdict {
+        for rule in rules {
+            sync(head, into: &input)
+            if let condition = rule.condition, !condition.evaluate(input) { continue }
+            switch rule.action {
+            case .setHeader(let name, let format): head.set(name, format.render(input))
+            case .addHeader(let name, let format): head.add(name, format.render(input))
+            case .deleteHeader(let name): head.removeAll(name)
+            case .deleteHeaders(let name, let method, let regex): head.removeHeaders(matching: name, method: method, regex: regex)
+            case .replaceHeader(let name, let regex, let format, let eachValue):
+                head.replaceValues(of: name, regex: regex, template: format.render(input), eachValue: eachValue)
+            case .replaceTarget(let regex, let format, let wholeURI):
+                if let target = TargetRewrite.replacing(head.currentTarget, regex: regex, template: format.render(input), wholeURI: wholeURI) {
+                    TargetRewrite.apply(target, to: &head)
+                }
+            case .setTarget(let part, let format):
+                let value = format.render(input)
+                let current = head.currentTarget
+                let target: String = switch part {
+                case .path: TargetRewrite.settingPath(current, to: value)
+                case .query: TargetRewrite.settingQuery(current, to: value)
+                case .uri: value
+                }
+                TargetRewrite.apply(target, to: &head)
+            case .setVariable(let name, let expression):
+                // A fetch that finds nothing leaves the variable as it was (HAProxy).
+                if let value = expression.evaluate(input) { input.variables?.set(name, value) }
+            case .setStatus(let code, let reason):
+                head.startLineOverride = "\(head.versionText) \(code) \(reason ?? HAProxyMessages.reason(for: code))"
+            case .reply(let reply, let kind):
+                return .respond(reply.response(input, pages: pages), kind)
+            case .allow:
+                return .allow
+            case .useService(let name):
+                return .useService(name)
+            }
+        }
+        sync(head, into: &input)
+        return .continue
+    }
+
+    private func sync(_ head: MessageHead, into input: inout SampleInput) {
+        if phase == .request { input.request = head } else { input.response = head }
+    }
+
+    /// The after-response rules on one of SwiftLB's own answers.
+    func evaluate(_ response: inout LocalResponse, _ input: inout SampleInput) {
+        _ = evaluate(&response.head, &input)
+    }
+}

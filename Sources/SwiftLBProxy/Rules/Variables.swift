@@ -1,0 +1,117 @@
+import NIOConcurrencyHelpers
+
+/// A value a sample expression yields or a variable holds: HAProxy's sample types reduced to
+/// the three the rules compare and print (addresses and binaries are kept as their text).
+enum SampleValue: Equatable, Sendable {
+    case string(String)
+    case integer(Int)
+    case boolean(Bool)
+
+    /// The text form, as `%[…]` prints it and string matching reads it.
+    var text: String {
+        switch self {
+        case .string(let s): s
+        case .integer(let i): String(i)
+        case .boolean(let b): b ? "1" : "0"
+        }
+    }
+
+    /// The integer form (HAProxy's cast: a string that is a number, a boolean as 0/1).
+    var integer: Int? {
+        switch self {
+        case .integer(let i): i
+        case .boolean(let b): b ? 1 : 0
+        case .string(let s): Int(s)
+        }
+    }
+
+    /// Whether an ACL on this value alone holds (`-m bool`, a bare `var(x)` condition).
+    var isTrue: Bool {
+        switch self {
+        case .boolean(let b): b
+        case .integer(let i): i != 0
+        case .string(let s): !s.isEmpty
+        }
+    }
+}
+
+/// HAProxy's variable scopes, by how long a value lives: `proc` for the process, `sess` for the
+/// client connection, `txn` for one request and its response, `req` while the request is
+/// processed, `res` while the response is. (`check` belongs to health checks, not streams.)
+enum VariableScope: String, Sendable {
+    case proc, sess, txn, req, res
+
+    /// Splits `txn.name` into its scope and name; nil for a name without a stream scope.
+    static func split(_ qualified: String) -> (VariableScope, String)? {
+        guard let dot = qualified.firstIndex(of: "."), let scope = VariableScope(rawValue: String(qualified[..<dot])) else { return nil }
+        let name = qualified[qualified.index(after: dot)...]
+        return name.isEmpty ? nil : (scope, String(name))
+    }
+}
+
+/// `proc.` variables: one set for the whole process, read and written from every event loop,
+/// so behind a lock (they are rare: counters and flags an operator sets once). A reload keeps
+/// them, as HAProxy's master does not (its workers start empty) — SwiftLB reloads in-process.
+final class ProcessVariables: Sendable {
+    static let shared = ProcessVariables()
+    private let values = NIOLockedValueBox<[String: SampleValue]>([:])
+
+    func get(_ name: String) -> SampleValue? { values.withLockedValue { $0[name] } }
+    func set(_ name: String, _ value: SampleValue?) { values.withLockedValue { $0[name] = value } }
+}
+
+/// The variables of one client connection (one stream at a time on HTTP/1): `sess.` for the
+/// connection's life, `txn.` from a request head to the end of its response, `req.` until the
+/// response starts, `res.` while the response is processed. Owned by the connection handler
+/// on its event loop, so no lock; empty dictionaries until a rule sets something, so a stream
+/// without variables pays nothing.
+///
+/// Lifecycle the stream calls: `beginTransaction()` when a request head arrives,
+/// `beginResponse()` when the response (the server's or SwiftLB's own) starts,
+/// `endTransaction()` when it has been sent.
+final class StreamVariables {
+    private var session: [String: SampleValue] = [:]
+    private var transaction: [String: SampleValue] = [:]
+    private var request: [String: SampleValue] = [:]
+    private var response: [String: SampleValue] = [:]
+    let process: ProcessVariables
+
+    init(process: ProcessVariables = .shared) { self.process = process }
+
+    /// `txn.name` and friends; nil when unset (or not a stream scope).
+    func get(_ qualified: String) -> SampleValue? {
+        guard let (scope, name) = VariableScope.split(qualified) else { return nil }
+        switch scope {
+        case .proc: return process.get(name)
+        case .sess: return session[name]
+        case .txn: return transaction[name]
+        case .req: return request[name]
+        case .res: return response[name]
+        }
+    }
+
+    /// Sets (or with nil, unsets) a variable.
+    func set(_ qualified: String, _ value: SampleValue?) {
+        guard let (scope, name) = VariableScope.split(qualified) else { return }
+        switch scope {
+        case .proc: process.set(name, value)
+        case .sess: session[name] = value
+        case .txn: transaction[name] = value
+        case .req: request[name] = value
+        case .res: response[name] = value
+        }
+    }
+
+    func beginTransaction() {
+        if !transaction.isEmpty { transaction.removeAll() }
+        if !request.isEmpty { request.removeAll() }
+        if !response.isEmpty { response.removeAll() }
+    }
+
+    /// `req.` variables end where the response begins.
+    func beginResponse() {
+        if !request.isEmpty { request.removeAll() }
+    }
+
+    func endTransaction() { beginTransaction() }
+}

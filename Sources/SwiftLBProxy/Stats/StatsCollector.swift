@@ -1,0 +1,135 @@
+import Foundation
+import NIOCore
+import SwiftLBAdmin
+import SwiftLBConfig
+
+extension ProxyServer {
+    /// Every loop's counters and every server's state now, as the admin module's model (the
+    /// stats page, `show stat`, `show info`, /metrics). Each loop's arrays are read on that
+    /// loop, then added up; nothing on the data path waits.
+    public func statsSnapshot(version: String, startedAt: Date, vip: VIPStats? = nil) async -> StatsSnapshot {
+        var perLoop: [(LoopStats, LoopCounters, Int)] = []
+        for state in loops.all {
+            if let copy = try? await state.eventLoop.submit({ (state.stats, state.counters, state.clients.count) }).get() {
+                perLoop.append(copy)
+            }
+        }
+        let now = NIODeadline.now().uptimeNanoseconds
+        func merged(_ pick: (LoopStats) -> [TrafficCounters], _ id: Int) -> TrafficCounters {
+            var total = TrafficCounters()
+            for (stats, _, _) in perLoop {
+                let array = pick(stats)
+                guard id < array.count else { continue }
+                total.add(array[id])
+            }
+            return total
+        }
+        func rate(_ pick: (LoopStats) -> [RateCounter], _ id: Int) -> Int {
+            var counter = RateCounter()
+            for (stats, _, _) in perLoop where id < pick(stats).count { counter.merge(pick(stats)[id], atNanoseconds: now) }
+            return counter.rate(atNanoseconds: now)
+        }
+        let runtime = self.runtime
+        let global = runtime.configuration.global
+        var process = ProcessStats(version: version, pid: Int(getpid()), nbthread: loops.all.count,
+                                   uptime: Int(Date().timeIntervalSince(startedAt)), startTime: Int(startedAt.timeIntervalSince1970),
+                                   maxconn: global.maxconn)
+        process.currentConnections = perLoop.reduce(0) { $0 + $1.2 }
+        process.listeners = boundAddresses.count
+        var proxies: [ProxyStats] = []
+        var iid = 1
+        let backendsByName = Dictionary(runtime.backends.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        var shown = Set<String>()
+        for frontend in runtime.frontends {
+            var counters = merged(\.frontends, frontend.counterID)
+            counters.requestRate = rate(\.frontendRates, frontend.counterID)
+            counters.stot = counters.connectionsTotal  // a frontend's sessions are its connections
+            process.cumulativeConnections += counters.connectionsTotal
+            process.cumulativeRequests += counters.requestsTotal
+            let limit = min(frontend.config.options.maxconn ?? global.maxconn, global.maxconn)
+            var proxy = ProxyStats(name: frontend.name, iid: iid, mode: frontend.config.options.mode == .tcp ? .tcp : .http,
+                                   frontend: FrontendStats(status: counters.scur >= limit ? .full : .open, sessionLimit: limit, counters: counters))
+            if let backend = backendsByName[frontend.name] {
+                proxy.backend = backendStats(backend, merged: merged, rate: rate)
+                shown.insert(backend.name)
+            }
+            proxies.append(proxy)
+            iid += 1
+        }
+        for backend in runtime.backends where !shown.contains(backend.name) {
+            proxies.append(ProxyStats(name: backend.name, iid: iid, mode: backend.config.options.mode == .tcp ? .tcp : .http,
+                                      backend: backendStats(backend, merged: merged, rate: rate)))
+            iid += 1
+        }
+        var tunnels = TunnelCounters()
+        for (_, counters, _) in perLoop {
+            tunnels.current += counters.tunnelsOpen
+            tunnels.total += counters.tunnelsTotal
+            tunnels.bytesIn += counters.tunnelBytesIn
+            tunnels.bytesOut += counters.tunnelBytesOut
+        }
+        if let index = proxies.firstIndex(where: { $0.frontend != nil }) { proxies[index].frontend?.counters.tunnels = tunnels }
+        return StatsSnapshot(process: process, proxies: proxies, vip: vip, takenAt: Date().timeIntervalSince1970)
+    }
+
+    private func backendStats(_ backend: RuntimeBackend, merged: ((LoopStats) -> [TrafficCounters], Int) -> TrafficCounters,
+                              rate: ((LoopStats) -> [RateCounter], Int) -> Int) -> BackendStats {
+        let servers = backend.servers.map { server -> ServerStats in
+            var counters = merged(\.servers, server.id)
+            counters.scur = server.active.load(ordering: .relaxed)
+            let operational: ServerStats.OperationalState = server.health.isUp ? .running : .stopped
+            let admin: ServerStats.AdminState = switch server.health.admin {
+            case .ready: .ready
+            case .drain: .drain
+            case .maint: .maint
+            }
+            var stats = ServerStats(name: server.name, sid: server.index + 1, address: server.address.ipAddress ?? "-",
+                                    port: server.address.port ?? 0, operational: operational, admin: admin, weight: server.weight,
+                                    check: nil, counters: counters)
+            stats.backup = server.backup
+            stats.cookie = server.cookie
+            stats.useTLS = server.tls != nil
+            stats.maxconn = server.parameters.maxconn ?? 0
+            stats.maintFromConfig = server.parameters.disabled
+            return stats
+        }
+        var counters = merged(\.backends, backend.counterID)
+        counters.requestRate = rate(\.backendRates, backend.counterID)
+        counters.scur = backend.servers.reduce(0) { $0 + $1.active.load(ordering: .relaxed) }
+        counters.qcur = backend.queue?.count ?? 0
+        let algorithm = switch backend.config.options.balance {
+        case .roundRobin: "roundrobin"
+        case .leastConn: "leastconn"
+        case .source: "source"
+        case .random: "random"
+        case .first: "first"
+        }
+        return BackendStats(servers: servers, fullconn: 0, algorithm: algorithm, cookieName: backend.cookie?.name, counters: counters)
+    }
+}
+
+extension TrafficCounters {
+    /// Adds another loop's counters (maxima take the larger, histograms merge).
+    mutating func add(_ o: TrafficCounters) {
+        qcur += o.qcur; qmax = max(qmax, o.qmax)
+        scur += o.scur; smax += o.smax; stot += o.stot
+        bytesIn += o.bytesIn; bytesOut += o.bytesOut
+        deniedRequests += o.deniedRequests; deniedResponses += o.deniedResponses
+        requestErrors += o.requestErrors; connectionErrors += o.connectionErrors; responseErrors += o.responseErrors
+        retries += o.retries; redispatches += o.redispatches
+        failedRewrites += o.failedRewrites; internalErrors += o.internalErrors
+        connectAttempts += o.connectAttempts; connectionReuses += o.connectionReuses
+        loadBalanced += o.loadBalanced
+        requestsTotal += o.requestsTotal
+        connectionsTotal += o.connectionsTotal
+        intercepted += o.intercepted
+        deniedConnections += o.deniedConnections; deniedSessions += o.deniedSessions
+        clientAborts += o.clientAborts; serverAborts += o.serverAborts
+        responses.r1xx += o.responses.r1xx; responses.r2xx += o.responses.r2xx; responses.r3xx += o.responses.r3xx
+        responses.r4xx += o.responses.r4xx; responses.r5xx += o.responses.r5xx; responses.other += o.responses.other
+        tunnels.current += o.tunnels.current; tunnels.total += o.tunnels.total
+        tunnels.bytesIn += o.tunnels.bytesIn; tunnels.bytesOut += o.tunnels.bytesOut
+        if let l = o.latency { latency = latency.map { var m = $0; m.merge(l); return m } ?? l }
+        if let l = o.connectLatency { connectLatency = connectLatency.map { var m = $0; m.merge(l); return m } ?? l }
+    }
+}

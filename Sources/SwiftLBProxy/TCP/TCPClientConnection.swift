@@ -1,0 +1,202 @@
+import NIOCore
+import SwiftLBConfig
+
+/// A `mode tcp` session before its server is there: the client connection is accepted, its
+/// backend chosen (`use_backend` rules on layer-4 facts, else `default_backend`), a server by
+/// the same `Dispatch` as HTTP (balancing, `balance source`, checks, `maxconn` and the queue,
+/// retries on another server), then a `Tunnel` takes the client channel over and bytes flow.
+/// What the client sent meanwhile is held (a bounded amount: reads stop beyond it) and goes
+/// first.
+///
+/// States: `accepted` → `dispatching` → `spliced` (this handler has left the pipeline), or
+/// `closed`.
+final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, DispatchOwner, ClientConnection {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        /// Accepted; the backend is being chosen.
+        case accepted
+        case dispatching(Dispatch)
+        case spliced
+        case closed
+    }
+
+    private let frontend: RuntimeFrontend
+    private let loop: LoopState
+    private let isTLS: Bool
+    private var context: ChannelHandlerContext?
+    private var state: State = .accepted
+    /// Client bytes that came before the server connection.
+    private var held = ByteBuffer()
+    private var readPending = false
+    private var log: AccessLogRecord
+    private var phase = StreamPhase()
+    private let accepted = NIODeadline.now()
+    private var connectStart: NIODeadline?
+    /// At most this much is held for the server before reads stop.
+    static let maxHeld = 64 * 1024
+
+    init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool) {
+        self.frontend = frontend
+        self.loop = loop
+        self.isTLS = isTLS
+        self.log = AccessLogRecord(client: "-", acceptDate: "", frontend: frontend.name)
+    }
+
+    var channel: (any Channel)? { context?.channel }
+    private var logging: Bool { frontend.config.options.tcpLog || frontend.config.options.httpLog }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelActive(context: ChannelHandlerContext) {
+        loop.clients[ObjectIdentifier(self)] = self
+        let source = context.channel.remoteAddress
+        if let ip = source?.ipAddress { log.client = "\(ip):\(source?.port ?? 0)" }
+        if logging { log.acceptDate = loop.log.date(wallClockNow()) }
+        loop.stats.frontend(frontend.counterID) { c in
+            c.connectionsTotal += 1
+            c.scur += 1
+            c.smax = max(c.smax, c.scur)
+        }
+        context.fireChannelActive()
+        var chosen = frontend.defaultBackend
+        if !frontend.rules.isEmpty {
+            let facts = RequestFacts(head: nil, source: source, destination: context.channel.localAddress, isTLS: isTLS)
+            for (condition, target) in frontend.rules where condition.evaluate(facts) {
+                chosen = target
+                break
+            }
+        }
+        guard let backend = chosen else {
+            end(.proxy)
+            return
+        }
+        log.backend = backend.name
+        _ = phase.requestReceived()
+        state = .dispatching(Dispatch(backend: backend, client: source))
+        dispatchNext(freshConnection: false)
+    }
+
+    // MARK: dispatching
+
+    private func dispatchNext(freshConnection: Bool) {
+        guard case .dispatching(var dispatch) = state else { return }
+        let step = dispatch.next(loop: loop, owner: self, freshConnection: true)  // TCP sessions are never pooled
+        state = .dispatching(dispatch)
+        if let server = dispatch.server {
+            log.server = server.name
+            log.retries = max(0, dispatch.attempts - 1)
+        }
+        switch step {
+        case .connection(let connection):
+            // TCP sessions never pool (a pooled connection belongs to HTTP); a new one it is.
+            connection.close()
+            dispatchNext(freshConnection: true)
+        case .connecting:
+            connectStart = .now()
+        case .queued:
+            _ = phase.queue()
+        case .failed(let failure):
+            fail(failure)
+        }
+    }
+
+    func dispatchConnected(_ connection: ServerConnection, generation: Int) {
+        guard case .dispatching(let dispatch) = state, dispatch.generation == generation, let context else {
+            connection.close()
+            return
+        }
+        if let connectStart { log.tc = millisecondsBetween(connectStart, .now()) }
+        _ = phase.requestSent()
+        _ = phase.responseStarted()
+        let tunnel = Tunnel(loop: loop, server: connection,
+                            timeouts: Tunnel.Timeouts(front: frontend.config.options.timeouts, back: dispatch.backend.config.options.timeouts),
+                            onEnd: Tunnel.onEnd(releasing: dispatch, log: logging ? log : nil, phase: phase, start: accepted,
+                                                loop: loop, line: \.tcpLine))
+        let bytes = held.readableBytes > 0 ? held : nil
+        held = ByteBuffer()
+        state = .spliced
+        tunnel.frontendCounterID = frontend.counterID
+        loop.stats.backend(dispatch.backend.counterID) { $0.stot += 1 }
+        if let server = dispatch.server { loop.stats.server(server.id) { c in c.stot += 1; c.loadBalanced += 1 } }
+        loop.clients.removeValue(forKey: ObjectIdentifier(self))
+        tunnel.takeOver(from: context, after: self, clientBytes: bytes, serverBytes: nil)
+    }
+
+    func dispatchConnectFailed(_ failure: Dispatch.Failure, generation: Int) {
+        guard case .dispatching(var dispatch) = state, dispatch.generation == generation else { return }
+        dispatch.lastFailure = failure
+        let retry = dispatch.backend.config.options.retryOn.contains(.connFailure) && dispatch.retry(excludeCurrent: true)
+        state = .dispatching(dispatch)
+        if retry { dispatchNext(freshConnection: false) } else { fail(failure) }
+    }
+
+    func dispatchQueueWoke() -> Bool {
+        guard case .dispatching(var dispatch) = state, dispatch.isQueued else { return false }
+        if let queuedAt = dispatch.wokeFromQueue() { log.tw = millisecondsBetween(queuedAt, .now()) }
+        state = .dispatching(dispatch)
+        _ = phase.assign()
+        dispatchNext(freshConnection: false)
+        return true
+    }
+
+    private func fail(_ failure: Dispatch.Failure) {
+        switch failure {
+        case .noServer, .stickyServerDown, .connectFailed: end(.serverAborted)
+        case .queueTimeout, .connectTimeout: end(.serverTimeout)
+        }
+    }
+
+    /// The session ends before it was spliced: the client is closed (a TCP client gets no answer).
+    private func end(_ cause: TerminationCause) {
+        if case .dispatching(var dispatch) = state { dispatch.release() }
+        if case .spliced = state { return }
+        if case .closed = state { return }
+        state = .closed
+        loop.clients.removeValue(forKey: ObjectIdentifier(self))
+        loop.stats.frontend(frontend.counterID) { $0.scur -= 1 }
+        phase.end(cause)
+        if logging {
+            var record = log
+            record.termination = phase.terminationFlags
+            record.ta = millisecondsBetween(accepted, .now())
+            loop.log.append(record.tcpLine)
+        }
+        context?.close(promise: nil)
+    }
+
+    // MARK: the client meanwhile
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        held.writeBuffer(&buffer)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if held.readableBytes >= Self.maxHeld { readPending = true } else { context.read() }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        end(.clientAborted)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        end(.clientAborted)
+    }
+
+    func checkTimeouts(now: NIODeadline) {
+        guard case .dispatching(var dispatch) = state else { return }
+        let timeouts = dispatch.backend.config.options.timeouts
+        if dispatch.isQueued, let queuedAt = dispatch.queuedAt,
+           let limit = timeouts.queue ?? timeouts.connect, now >= queuedAt + .nanoseconds(limit.nanoseconds) {
+            guard dispatch.leaveQueue() else { return }
+            state = .dispatching(dispatch)
+            log.tw = millisecondsBetween(queuedAt, now)
+            end(.serverTimeout)
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import Logging
+import NIOCore
+import SwiftLBAdmin
+import SwiftLBConfig
+import SwiftLBHA
+import SwiftLBHealth
+import SwiftLBProxy
+
+/// The running instance, as the runtime API and the signals see it: the data path, the VIP,
+/// the control socket, and how to reload. One reload at a time (a storm of SIGHUPs and
+/// `reload` commands is worked through in order, each ending on the file as it then is).
+final class Instance: @unchecked Sendable {
+    let configPath: String
+    let server: ProxyServer
+    let logger: Logger
+    let startedAt = Date()
+    var vrrp: VRRPGroup?
+    private let reloads = ReloadGate()
+
+    init(configPath: String, server: ProxyServer, logger: Logger) {
+        self.configPath = configPath
+        self.server = server
+        self.logger = logger
+    }
+
+    /// Parses lb.conf again and swaps it in; an invalid file changes nothing. What cannot
+    /// change without a restart (the VIP, the control socket, the process's user, threads…)
+    /// keeps running as it is, with a warning naming it.
+    func reload(trigger: String) async -> ReloadOutcome {
+        await reloads.run {
+            SystemdNotify.reloading()
+            defer { SystemdNotify.send("READY=1") }
+            let outcome = await self.reloadNow()
+            if outcome.success {
+                self.logger.info("\(trigger): configuration reloaded from \(self.configPath)")
+            } else {
+                self.logger.error("\(trigger): reload refused, still serving the previous configuration")
+            }
+            for message in outcome.messages { self.logger.notice("\(trigger): \(message)") }
+            return outcome
+        }
+    }
+
+    private func reloadNow() async -> ReloadOutcome {
+        let current = server.runtime
+        let configuration: Configuration
+        let runtime: ProxyRuntime
+        do throws(ConfigErrors) {
+            configuration = try ConfigParser.parse(contentsOf: configPath)
+            runtime = try ProxyRuntime(configuration: configuration, previous: current)
+        } catch {
+            return ReloadOutcome(success: false, messages: error.errors.map { ConfigError.rendered(.alert, pid: getpid(), "\($0)") })
+        }
+        var messages = (configuration.warnings + runtime.warnings).map { ConfigError.rendered(.warning, pid: getpid(), "\($0)") }
+        let before = current.configuration
+        if configuration.vrrpInstances.map(\.name) != before.vrrpInstances.map(\.name)
+            || "\(configuration.vrrpInstances)" != "\(before.vrrpInstances)" {
+            messages.append("the vrrp sections changed: the VIP keeps running with the previous settings until a restart")
+        }
+        if configuration.global.statsSocket != before.global.statsSocket {
+            messages.append("the stats socket changed: it keeps its previous settings until a restart")
+        }
+        let g = configuration.global, b = before.global
+        if g.uid != b.uid || g.gid != b.gid || g.chroot != b.chroot || g.nbthread != b.nbthread || g.daemon != b.daemon {
+            messages.append("user/group/chroot/nbthread/daemon changed: they take effect at the next restart")
+        }
+        do {
+            let report = try await server.reload(to: runtime)
+            if !report.opened.isEmpty { messages.append("listening on \(report.opened.joined(separator: ", "))") }
+            if !report.closed.isEmpty { messages.append("no longer listening on \(report.closed.joined(separator: ", "))") }
+            return ReloadOutcome(success: true, messages: messages)
+        } catch {
+            return ReloadOutcome(success: false, messages: ["\(error)"])
+        }
+    }
+}
+
+/// Runs reloads one after the other.
+actor ReloadGate {
+    func run<T: Sendable>(_ body: @Sendable () async -> T) async -> T { await body() }
+}
+
+/// The runtime API's actions on this instance: what `stats socket` commands and the stats
+/// page's admin form do.
+struct InstanceActions: RuntimeAPIActions {
+    let instance: Instance
+
+    private func server(_ backend: String, _ name: String) throws(RuntimeAPIError) -> ServerHealth {
+        guard let health = instance.server.runtime.serverStates.first(where: { $0.backend == backend && $0.server == name }) else {
+            throw RuntimeAPIError("No such server.")
+        }
+        return health
+    }
+
+    func snapshot() async -> StatsSnapshot {
+        await instance.server.statsSnapshot(version: SwiftLB.configuration.version, startedAt: instance.startedAt)
+    }
+
+    func setAdminState(backend: String, server name: String, to state: ServerStats.AdminState) async throws(RuntimeAPIError) {
+        let health = try server(backend, name)
+        switch state {
+        case .ready: health.setAdmin(.ready)
+        case .drain: health.setAdmin(.drain)
+        case .maint: health.setAdmin(.maint)
+        }
+    }
+
+    func setWeight(backend: String, server name: String, weight: Int) async throws(RuntimeAPIError) {
+        _ = try server(backend, name)
+        throw RuntimeAPIError("'set weight' is not supported by SwiftLB yet: change the weight in lb.conf and reload.")
+    }
+
+    func setAddress(backend: String, server name: String, address: String, port: Int?) async throws(RuntimeAPIError) {
+        _ = try server(backend, name)
+        throw RuntimeAPIError("'set server addr' is not supported by SwiftLB yet: change the address in lb.conf and reload.")
+    }
+
+    func setHealthChecks(backend: String, server name: String, enabled: Bool) async throws(RuntimeAPIError) {
+        _ = try server(backend, name)
+        throw RuntimeAPIError("'enable|disable health' is not supported by SwiftLB yet.")
+    }
+
+    func reload() async -> ReloadOutcome { await instance.reload(trigger: "reload (control socket)") }
+
+    func vrrpStatus() async -> String? { instance.vrrp?.statusText }
+
+    func rotateTicketKeys() async -> Int { instance.server.runtime.rotateTicketKeys() }
+
+    func blockEventLoop(milliseconds: Int) async throws(RuntimeAPIError) {
+        let loop = instance.server.eventLoopGroup.next()
+        loop.execute { usleep(UInt32(milliseconds) * 1000) }
+    }
+}

@@ -1,0 +1,58 @@
+import Dispatch
+import Foundation
+
+/// What a signal asks of the running instance. No signal a user can send kills it uncleanly:
+/// the ones HAProxy gives a meaning are handled (graceful stop, soft stop, reload), the rest
+/// whose default would end the process are ignored with a log line.
+enum SignalRequest: Sendable {
+    /// SIGTERM, SIGINT: hand the VIP over, stop accepting, finish in-flight requests.
+    case stop(String)
+    /// SIGUSR1: HAProxy's soft stop — the same here.
+    case softStop
+    /// SIGHUP, SIGUSR2 (Debian's haproxy unit reloads with USR2): parse lb.conf again and swap.
+    case reload(String)
+    /// Anything else that reached us: logged.
+    case ignored(String)
+}
+
+enum Signals {
+    /// Signals whose default action would end the process and that have no meaning here
+    /// (SIGPIPE above all: a peer that closed must never kill the proxy).
+    static let ignoredByDefault: [(Int32, String)] = [
+        (SIGPIPE, "SIGPIPE"), (SIGALRM, "SIGALRM"), (SIGVTALRM, "SIGVTALRM"), (SIGIO, "SIGIO"), (SIGPWR, "SIGPWR"),
+        (SIGSTKFLT, "SIGSTKFLT"), (SIGXCPU, "SIGXCPU"), (SIGXFSZ, "SIGXFSZ"),
+    ]
+    /// Received and logged, no action (HAProxy: SIGQUIT dumps pools, SIGTTOU/SIGTTIN pause and
+    /// resume listeners for a takeover by a new process — not SwiftLB's reload model).
+    static let loggedOnly: [(Int32, String)] = [(SIGQUIT, "SIGQUIT"), (SIGTTOU, "SIGTTOU"), (SIGTTIN, "SIGTTIN")]
+
+    /// Installs everything; the requests arrive on the returned stream. The dispatch sources
+    /// must stay alive for as long as signals are wanted: keep the second value.
+    static func install() -> (AsyncStream<SignalRequest>, [any DispatchSourceSignal]) {
+        let (stream, continuation) = AsyncStream<SignalRequest>.makeStream()
+        var sources: [any DispatchSourceSignal] = []
+        func watch(_ signal: Int32, _ request: SignalRequest) {
+            Foundation.signal(signal, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signal, queue: .global())
+            source.setEventHandler { continuation.yield(request) }
+            source.resume()
+            sources.append(source)
+        }
+        watch(SIGTERM, .stop("SIGTERM"))
+        watch(SIGINT, .stop("SIGINT"))
+        watch(SIGUSR1, .softStop)
+        watch(SIGHUP, .reload("SIGHUP"))
+        watch(SIGUSR2, .reload("SIGUSR2"))
+        for (signal, name) in loggedOnly { watch(signal, .ignored(name)) }
+        for (signal, _) in ignoredByDefault { Foundation.signal(signal, SIG_IGN) }
+        // The real-time signals above those glibc keeps for itself end a process by default.
+        // (SIGRTMIN and SIGRTMAX are glibc functions Swift does not import: 34 and 64 on Linux;
+        // 32 and 33 are the threads library's own.)
+        for signal in Int32(34)...Int32(64) { Foundation.signal(signal, SIG_IGN) }
+        return (stream, sources)
+    }
+
+    /// SIGPROF ends a process by default; the privilege drop borrows it for a moment, so it is
+    /// ignored only once that is done.
+    static func ignoreProfilingSignal() { Foundation.signal(SIGPROF, SIG_IGN) }
+}

@@ -1,0 +1,267 @@
+import Foundation
+import XCTest
+
+/// What an operator replacing HAProxy does with the running binary: the seed's stats frontend
+/// (page, CSV, JSON, /metrics) with numbers that match the traffic sent, HAProxy's runtime API
+/// on the stats socket, reloads by signal and by command, the other signals, and systemd's
+/// readiness protocol.
+final class OperationsTests: XCTestCase {
+    var dir: TempDirectory!
+
+    override func setUpWithError() throws { dir = try TempDirectory() }
+    override func tearDown() { dir = nil }
+
+    private func config(port: Int, stats: Int, backends: [Int], socket: String? = nil, extraStats: String = "") -> String {
+        """
+        global
+            \(socket.map { "stats socket \($0) mode 600 level admin" } ?? "")
+        defaults
+            mode http
+            option httplog
+            timeout connect 2s
+            timeout client 10s
+            timeout server 10s
+        frontend fe
+            bind 127.0.0.1:\(port)
+            default_backend app
+        backend app
+        \(serverLines(backends))
+        listen stats
+            bind 127.0.0.1:\(stats)
+            stats enable
+            stats uri /
+            stats refresh 10s
+        \(extraStats)
+
+        """
+    }
+
+    private func python(_ script: String, _ input: String) -> (status: Int32, out: String) {
+        let path = (try? dir.write("script-\(UUID().uuidString.prefix(6)).py", script)) ?? ""
+        let inputPath = (try? dir.write("input-\(UUID().uuidString.prefix(6)).txt", input)) ?? ""
+        let r = runCommand("/usr/bin/env", ["python3", path, inputPath])
+        return (r.status, r.out + r.err)
+    }
+
+    func testTheSeedsStatsFrontendServesPageCSVJSONAndMetricsThatMatchTheTraffic() throws {
+        let nginx = try NginxBackends(count: 2, in: dir)
+        defer { nginx.stop() }
+        let port = freePort(), stats = freePort()
+        let lb = try SwiftLBInstance(config: config(port: port, stats: stats, backends: nginx.ports), waitPort: port, in: dir)
+        defer { lb.stop() }
+        XCTAssertTrue(waitForPort(stats))
+        for _ in 0..<20 { XCTAssertEqual(curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"]).out, "200") }
+        for _ in 0..<3 { _ = curl(["-o", "/dev/null", "http://127.0.0.1:\(port)/sick"]) }
+
+        // CSV: HAProxy's header; the frontend counted 23 requests, 20 2xx and 3 5xx.
+        let csv = curl(["http://127.0.0.1:\(stats)/;csv"]).out
+        XCTAssertTrue(csv.hasPrefix("# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,"), String(csv.prefix(120)))
+        let checked = python("""
+            import csv, sys
+            rows = list(csv.DictReader(open(sys.argv[1]).read().lstrip('# ').splitlines()))
+            fe = next(r for r in rows if r['pxname'] == 'fe' and r['svname'] == 'FRONTEND')
+            be = next(r for r in rows if r['pxname'] == 'app' and r['svname'] == 'BACKEND')
+            servers = [r for r in rows if r['pxname'] == 'app' and r['svname'].startswith('node')]
+            assert int(fe['req_tot']) == 23, fe['req_tot']
+            assert int(fe['hrsp_2xx']) == 20 and int(fe['hrsp_5xx']) == 3, (fe['hrsp_2xx'], fe['hrsp_5xx'])
+            assert int(be['stot']) == 23, be['stot']
+            assert sum(int(s['stot']) for s in servers) == 23
+            assert all(s['status'] == 'no check' for s in servers), [s['status'] for s in servers]  # HAProxy's words for a server without checks
+            print('ok')
+            """, csv)
+        XCTAssertEqual(checked.status, 0, checked.out)
+
+        // JSON parses and names the same proxies.
+        let json = curl(["http://127.0.0.1:\(stats)/;json"]).out
+        XCTAssertNotNil(try? JSONSerialization.jsonObject(with: Data(json.utf8)), String(json.prefix(200)))
+        XCTAssertTrue(json.contains("\"fe\"") && json.contains("\"app\""))
+
+        // /metrics in Prometheus text, read by prometheus_client's own parser.
+        let metrics = curl(["http://127.0.0.1:\(stats)/metrics"]).out
+        let parsed = python("""
+            import sys
+            from prometheus_client.parser import text_string_to_metric_families
+            values = {}
+            for family in text_string_to_metric_families(open(sys.argv[1]).read()):
+                for s in family.samples:
+                    values[(s.name, tuple(sorted(s.labels.items())))] = s.value
+            total = values[('haproxy_frontend_http_requests_total', (('proxy', 'fe'),))]
+            assert total == 23, total
+            buckets = [k for k in values if k[0].endswith('_bucket')]
+            assert buckets, 'no histogram buckets'
+            print('ok')
+            """, metrics)
+        XCTAssertEqual(parsed.status, 0, parsed.out)
+
+        // The page, rendered by a real browser: a screenshot kept as an artefact.
+        let page = curl(["http://127.0.0.1:\(stats)/"]).out
+        XCTAssertTrue(page.contains("<html") && page.contains("app") && page.contains("node1"))
+        let artefacts = "/tmp/swiftlb-test-artefacts"
+        try FileManager.default.createDirectory(atPath: artefacts, withIntermediateDirectories: true)
+        let shot = artefacts + "/live-stats-page.png"
+        try? FileManager.default.removeItem(atPath: shot)
+        let browser = runCommand("/usr/bin/timeout", ["60", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                                                       "--window-size=1400,900", "--screenshot=\(shot)", "http://127.0.0.1:\(stats)/"])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: shot), "chromium made no screenshot: \(browser.err.suffix(300))")
+        print("stats page screenshot: \(shot)")
+    }
+
+    func testAWrongStatsPasswordGets401AndNothingElse() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let port = freePort(), stats = freePort()
+        let lb = try SwiftLBInstance(config: config(port: port, stats: stats, backends: nginx.ports, extraStats: "    stats auth admin:s3cret"),
+                                     waitPort: port, in: dir)
+        defer { lb.stop() }
+        XCTAssertTrue(waitForPort(stats))
+        let denied = curl(["-s", "-D", "-", "-u", "admin:wrong", "http://127.0.0.1:\(stats)/;csv"]).out
+        XCTAssertTrue(denied.hasPrefix("HTTP/1.1 401"), denied)
+        XCTAssertFalse(denied.contains("pxname"), "a wrong password sees nothing")
+        XCTAssertTrue(curl(["-u", "admin:s3cret", "http://127.0.0.1:\(stats)/;csv"]).out.hasPrefix("# pxname"))
+    }
+
+    func testTheRuntimeAPIOnTheStatsSocket() throws {
+        let nginx = try NginxBackends(count: 2, in: dir)
+        defer { nginx.stop() }
+        let port = freePort(), stats = freePort()
+        let socket = dir.file("admin.sock")
+        let lb = try SwiftLBInstance(config: config(port: port, stats: stats, backends: nginx.ports, socket: socket), waitPort: port, in: dir)
+        defer { lb.stop() }
+        for _ in 0..<5 { _ = curl(["http://127.0.0.1:\(port)/"]) }
+        func ctl(_ words: String...) -> (status: Int32, out: String) {
+            let r = runCommand(Paths.swiftlb, ["ctl", "-s", socket] + words)
+            return (r.status, r.out)
+        }
+        let info = ctl("show", "info").out
+        XCTAssertTrue(info.contains("Pid: \(lb.child.pid)"), info)
+        XCTAssertTrue(ctl("show", "stat").out.hasPrefix("# pxname,svname"))
+        let state = ctl("show", "servers", "state").out
+        XCTAssertTrue(state.hasPrefix("1\n# be_id be_name srv_id srv_name"), state)
+        // Several commands on one line, as HAProxy's CLI takes them.
+        let both = ctl("set server app/node1 state drain; show stat").out
+        XCTAssertTrue(both.split(separator: "\n").contains { $0.hasPrefix("app,node1,") && $0.contains(",DRAIN,") }, both)
+        let unknown = ctl("frobnicate")
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.out.contains("show stat"), "an unknown command lists the commands: \(unknown.out)")
+    }
+
+    func testSIGHUPAndCtlReloadSwapTheFileAndAnInvalidOneChangesNothing() throws {
+        let nginx = try NginxBackends(count: 2, in: dir)
+        defer { nginx.stop() }
+        let port = freePort(), stats = freePort()
+        let socket = dir.file("admin.sock")
+        let lb = try SwiftLBInstance(config: config(port: port, stats: stats, backends: [nginx.ports[0]], socket: socket), waitPort: port, in: dir)
+        defer { lb.stop() }
+        XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "node1\n")
+        // A keep-alive client opened before the reload.
+        let client = try RawClient(port: port)
+        client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertTrue(client.readResponse().hasSuffix("node1\n"))
+
+        // The same file, now with node2 only: SIGHUP.
+        try config(port: port, stats: stats, backends: [nginx.ports[1]], socket: socket).replacingOccurrences(of: "node1 127", with: "node2 127")
+            .write(toFile: lb.configPath, atomically: true, encoding: .utf8)
+        lb.child.signal(SIGHUP)
+        XCTAssertNotNil(waitUntil(timeout: 5) { lb.child.stderr.contains("SIGHUP: configuration reloaded") }, lb.child.stderr)
+        XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "node2\n")
+        client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertTrue(client.readResponse().hasSuffix("node2\n"), "the kept-alive connection's next request uses the new file")
+
+        // An invalid file: refused, the old one keeps serving; ctl reload says so with its status.
+        try "frontend fe\n    bind 127.0.0.1:\(port)\n    no_such_keyword\n".write(toFile: lb.configPath, atomically: true, encoding: .utf8)
+        let refused = runCommand(Paths.swiftlb, ["ctl", "-s", socket, "reload"])
+        XCTAssertNotEqual(refused.status, 0, refused.out)
+        lb.child.signal(SIGUSR2)
+        XCTAssertNotNil(waitUntil(timeout: 5) { lb.child.stderr.contains("SIGUSR2: reload refused") }, lb.child.stderr)
+        XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "node2\n")
+        XCTAssertNil(lb.child.waitForExit(timeout: 0.1))
+    }
+
+    func testAReloadStormEndsOnTheLastFileWithoutLeakingSockets() throws {
+        let nginx = try NginxBackends(count: 2, in: dir)
+        defer { nginx.stop() }
+        let port = freePort(), stats = freePort()
+        let lb = try SwiftLBInstance(config: config(port: port, stats: stats, backends: [nginx.ports[0]]), waitPort: port, in: dir)
+        defer { lb.stop() }
+        let descriptors = { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(lb.child.pid)/fd").count) ?? -1 }
+        _ = curl(["http://127.0.0.1:\(port)/"])
+        let before = descriptors()
+        for i in 0..<50 {
+            let backend = nginx.ports[i % 2]
+            try config(port: port, stats: stats, backends: [backend]).write(toFile: lb.configPath, atomically: true, encoding: .utf8)
+            lb.child.signal(SIGHUP)
+            usleep(20_000)
+        }
+        try config(port: port, stats: stats, backends: [nginx.ports[1]]).write(toFile: lb.configPath, atomically: true, encoding: .utf8)
+        lb.child.signal(SIGHUP)
+        XCTAssertNotNil(waitUntil(timeout: 10) { curl(["http://127.0.0.1:\(port)/"]).out == "node2\n" })
+        sleep(1)
+        XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "node2\n")
+        XCTAssertLessThanOrEqual(descriptors(), before + 4, "descriptors leaked by 50 reloads")
+        XCTAssertNil(lb.child.waitForExit(timeout: 0.1))
+    }
+
+    func testNoSignalAUserCanSendKillsItUncleanly() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let port = freePort(), stats = freePort()
+        let lb = try SwiftLBInstance(config: config(port: port, stats: stats, backends: nginx.ports), waitPort: port, in: dir)
+        defer { lb.stop() }
+        for sig in [SIGPIPE, SIGALRM, SIGVTALRM, SIGQUIT, SIGTTIN, SIGTTOU, SIGIO, SIGPWR, SIGXFSZ, SIGPROF, 40, 50, 64] {
+            lb.child.signal(sig)
+            usleep(50_000)
+            XCTAssertNil(lb.child.waitForExit(timeout: 0.1), "signal \(sig) ended the process: \(lb.child.stderr.suffix(300))")
+        }
+        XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "node1\n")
+        // SIGUSR1: HAProxy's soft stop, a clean exit.
+        lb.child.signal(SIGUSR1)
+        XCTAssertEqual(lb.child.waitForExit(timeout: 10), 0, lb.child.stderr)
+        XCTAssertTrue(lb.child.stderr.contains("soft stop"))
+    }
+
+    func testSystemdNotifyReadyReloadingStopping() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let notify = try NotifySocket(path: dir.file("notify.sock"))
+        let port = freePort(), stats = freePort()
+        let path = try dir.write("notify.conf", config(port: port, stats: stats, backends: nginx.ports))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Paths.swiftlb)
+        process.arguments = ["run", "-c", path]
+        process.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": notify.path]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() }; process.waitUntilExit() }
+        XCTAssertTrue(notify.receive(timeout: 10)?.contains("READY=1") ?? false)
+        kill(process.processIdentifier, SIGHUP)
+        XCTAssertTrue(notify.receive(timeout: 5)?.contains("RELOADING=1\nMONOTONIC_USEC=") ?? false)
+        XCTAssertEqual(notify.receive(timeout: 5), "READY=1")
+        kill(process.processIdentifier, SIGTERM)
+        XCTAssertEqual(notify.receive(timeout: 5), "STOPPING=1")
+    }
+}
+
+/// A unix datagram socket that plays systemd's NOTIFY_SOCKET.
+final class NotifySocket {
+    let path: String
+    private let fd: Int32
+    init(path: String) throws {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+        let rc = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        guard rc == 0 else { throw HarnessError("cannot bind \(path)") }
+    }
+    /// The next datagram, or nil after `timeout` seconds.
+    func receive(timeout: Int) -> String? {
+        var tv = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = recv(fd, &buffer, buffer.count, 0)
+        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
+    }
+    deinit { close(fd) }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import XCTest
+
+/// `mode tcp` against real redis-servers on loopback, as the seed's Sentinel "connection broker"
+/// is used: clients go through SwiftLB to whichever Redis is master (HAProxy's usual
+/// `tcp-check send info replication` / `expect string role:master`), follow a switch of
+/// master within fall × inter, and their old sessions are shut (`on-marked-down
+/// shutdown-sessions`) so they reconnect to the new one.
+final class TCPModeTests: XCTestCase {
+    var dir: TempDirectory!
+
+    override func setUpWithError() throws { dir = try TempDirectory() }
+    override func tearDown() { dir = nil }
+
+    @discardableResult
+    private func redis(_ port: Int, _ args: String...) -> String {
+        runCommand("/usr/bin/timeout", ["5", "redis-cli", "-h", "127.0.0.1", "-p", "\(port)"] + args).out.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The port of the Redis that answered, from its own INFO.
+    private func answeringPort(_ port: Int) -> Int? {
+        let info = redis(port, "INFO", "server")
+        return info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("tcp_port:") }.flatMap { Int($0.dropFirst(9).trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    private func masterProxy(_ ports: [Int], extra: String = "") throws -> (SwiftLBInstance, Int) {
+        let port = freePort()
+        let config = """
+            defaults
+                mode tcp
+                option tcplog
+                timeout connect 1s
+                timeout client 30s
+                timeout server 30s
+            listen redis_master
+                bind 127.0.0.1:\(port)
+                option tcp-check
+                tcp-check connect
+                tcp-check send info\\ replication\\r\\n
+                tcp-check expect string role:master
+                tcp-check send QUIT\\r\\n
+                tcp-check expect string +OK
+            \(extra)
+            \(serverLines(ports, name: "redis", params: "check inter 100ms fall 2 rise 1 on-marked-down shutdown-sessions"))
+
+            """
+        let lb = try SwiftLBInstance(config: config, waitPort: port, in: dir)
+        return (lb, port)
+    }
+
+    func testClientsReachTheMasterAndFollowASwitch() throws {
+        let a = try RedisBackend(in: dir), b = try RedisBackend(in: dir)
+        defer { a.stop(); b.stop() }
+        redis(b.port, "REPLICAOF", "127.0.0.1", "\(a.port)")
+        let (lb, port) = try masterProxy([a.port, b.port])
+        defer { lb.stop() }
+        XCTAssertNotNil(waitUntil(timeout: 5) { lb.child.stderr.contains("redis_master/redis2 is DOWN") }, lb.child.stderr)
+        for i in 0..<10 {
+            XCTAssertEqual(answeringPort(port), a.port)
+            XCTAssertEqual(redis(port, "SET", "k\(i)", "v\(i)"), "OK")
+        }
+        // A session held open through SwiftLB to the old master.
+        let held = try RawClient(port: port, timeout: 5)
+        held.send("PING\r\n")
+        XCTAssertEqual(held.read(until: "\r\n"), "+PONG\r\n")
+
+        // The switch: b becomes master, a its replica.
+        redis(b.port, "REPLICAOF", "NO", "ONE")
+        redis(a.port, "REPLICAOF", "127.0.0.1", "\(b.port)")
+        let start = Date()
+        // The old master goes DOWN after fall 2 × inter 100 ms; the new one comes UP after rise 1.
+        XCTAssertNotNil(waitUntil(timeout: 5) { lb.child.stderr.contains("redis_master/redis1 is DOWN") }, lb.child.stderr)
+        XCTAssertNotNil(waitUntil(timeout: 5) { lb.child.stderr.contains("redis_master/redis2 is UP") }, lb.child.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 3, "fall 2 × inter 100 ms, plus rise, plus margin")
+        for i in 0..<10 {
+            XCTAssertEqual(answeringPort(port), b.port, "every new connection reaches the new master")
+            XCTAssertEqual(redis(port, "SET", "after\(i)", "switch"), "OK", "writes succeed on the new master")
+        }
+        // The old session was shut when a went DOWN.
+        let (_, closed) = held.readAll()
+        XCTAssertTrue(closed, "on-marked-down shutdown-sessions: the session to the old master must be closed")
+        usleep(200_000)
+        XCTAssertTrue(lb.accessLog.contains("redis_master redis_master/redis1 "), lb.accessLog)
+    }
+
+    func testAServerThatDiesMidSessionClosesItsClient() throws {
+        let a = try RedisBackend(in: dir)
+        let (lb, port) = try masterProxy([a.port])
+        defer { lb.stop() }
+        XCTAssertNotNil(waitUntil(timeout: 5) { self.redis(port, "PING") == "PONG" })
+        let client = try RawClient(port: port, timeout: 5)
+        client.send("PING\r\n")
+        XCTAssertEqual(client.read(until: "\r\n"), "+PONG\r\n")
+        a.stop()
+        let start = Date()
+        XCTAssertTrue(client.readAll().closed)
+        XCTAssertLessThan(Date().timeIntervalSince(start), 3)
+    }
+
+    func testMaxconnQueuesTheNextSessionUntilASlotFrees() throws {
+        let a = try RedisBackend(in: dir)
+        defer { a.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: """
+            defaults
+                mode tcp
+                timeout connect 1s
+                timeout client 30s
+                timeout server 30s
+                timeout queue 10s
+            listen r
+                bind 127.0.0.1:\(port)
+                server r1 127.0.0.1:\(a.port) maxconn 1
+
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        let first = try RawClient(port: port, timeout: 5)
+        XCTAssertEqual(first.roundTrip("PING\r\n"), "+PONG\r\n")
+        // The first session gives its slot up after 1.5 s; the second waits in the queue till then.
+        let release = Thread {
+            usleep(1_500_000)
+            first.send("QUIT\r\n")
+            _ = first.readAll()
+            first.shutdownBoth()
+        }
+        let second = try RawClient(port: port, timeout: 6)
+        let start = Date()
+        release.start()
+        XCTAssertEqual(second.roundTrip("PING\r\n"), "+PONG\r\n")
+        XCTAssertGreaterThan(Date().timeIntervalSince(start), 1.2, "the second session must have waited for the slot")
+    }
+
+    func testBalanceSourceKeepsAClientOnOneServer() throws {
+        let a = try RedisBackend(in: dir), b = try RedisBackend(in: dir)
+        defer { a.stop(); b.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: """
+            defaults
+                mode tcp
+                timeout connect 1s
+                timeout client 30s
+                timeout server 30s
+            listen r
+                bind 127.0.0.1:\(port)
+                balance source
+            \(serverLines([a.port, b.port], name: "r"))
+
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        let first = answeringPort(port)
+        XCTAssertNotNil(first)
+        for _ in 0..<8 { XCTAssertEqual(answeringPort(port), first) }
+    }
+
+    func testAFrontendCannotSendTCPToAnHTTPBackend() throws {
+        let path = try dir.write("mixed.conf", """
+            defaults
+                timeout connect 1s
+                timeout client 1s
+                timeout server 1s
+            frontend f
+                mode tcp
+                bind 127.0.0.1:1
+                default_backend b
+            backend b
+                mode http
+                server s 127.0.0.1:2
+
+            """)
+        let r = runCommand(Paths.swiftlb, ["check", "-c", path])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue((r.out + r.err).contains("wrong mode"), r.out + r.err)
+    }
+}
+
+extension RawClient: @unchecked Sendable {}
+
+extension RawClient {
+    /// Sends `text` and reads one CRLF-terminated line.
+    func roundTrip(_ text: String) -> String {
+        send(text)
+        return read(until: "\r\n")
+    }
+}

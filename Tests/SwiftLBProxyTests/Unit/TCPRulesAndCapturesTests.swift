@@ -1,0 +1,48 @@
+import NIOCore
+import XCTest
+@testable import SwiftLBConfig
+@testable import SwiftLBProxy
+
+/// `tcp-request` rules decide in order (first match wins, none: accept), and header captures
+/// are logged as HAProxy logs them.
+final class TCPRulesAndCapturesTests: XCTestCase {
+    func testTheFirstApplicableTCPRuleDecides() throws {
+        let config = try ConfigParser.parse(text: """
+            frontend fe
+                bind :8080
+                acl trusted src 10.0.0.0/8
+                tcp-request connection accept if trusted
+                tcp-request connection reject if { src 10.9.0.0/16 } || { src 192.0.2.0/24 }
+                tcp-request content reject if { path_beg /admin }
+            """, file: "lb.conf", acceptingPending: true, environment: [:])
+        let rules = TCPRules(config.frontends[0].tcpRequestRules)
+        func at(_ ip: String) throws -> SampleInput { .connectionLevel(source: try SocketAddress(ipAddress: ip, port: 1), destination: nil) }
+        XCTAssertTrue(rules.acceptsConnection(try at("10.9.1.1")), "accepted by the first rule before the reject")
+        XCTAssertFalse(rules.acceptsConnection(try at("192.0.2.5")))
+        XCTAssertTrue(rules.acceptsConnection(try at("198.51.100.1")), "no rule applies: accepted")
+        let admin = SampleInput(facts: try facts(try requestHead("GET /admin/x HTTP/1.1\r\n\r\n")))
+        let page = SampleInput(facts: try facts(try requestHead("GET /page HTTP/1.1\r\n\r\n")))
+        XCTAssertFalse(rules.acceptsContent(admin))
+        XCTAssertTrue(rules.acceptsContent(page))
+        XCTAssertTrue(TCPRules([]).acceptsConnection(try at("192.0.2.5")))
+    }
+
+    func testCapturesAreTheLastOccurrenceCutAndEscaped() throws {
+        let config = try ConfigParser.parse(text: """
+            frontend fe
+                bind :8080
+                capture request header Host len 5
+                capture request header User-Agent len 64
+                capture request header X-None len 10
+                capture response header Server len 20
+            """, file: "lb.conf", acceptingPending: true, environment: [:])
+        let captures = config.frontends[0].captures
+        let request = try requestHead("GET / HTTP/1.1\r\nHost: first\r\nHost: example.com\r\nUser-Agent: a|b {x} \"q\" #1\r\n\r\n")
+        let values = HeaderCaptures.capture(captures, response: false, from: request)
+        XCTAssertEqual(values, ["examp", "a|b {x} \"q\" #1", ""])
+        XCTAssertEqual(HeaderCaptures.logField(values), "{examp|a#7Cb #7Bx#7D #22q#22 #231|}")
+        let response = try responseHead("HTTP/1.1 200 OK\r\nServer: nginx\r\n\r\n")
+        XCTAssertEqual(HeaderCaptures.logField(HeaderCaptures.capture(captures, response: true, from: response)), "{nginx}")
+        XCTAssertEqual(HeaderCaptures.logField([]), "")
+    }
+}

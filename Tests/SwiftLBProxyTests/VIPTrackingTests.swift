@@ -1,0 +1,119 @@
+import Foundation
+import XCTest
+
+/// keepalived's runtime inputs on the VIP (issue #13): a `vrrp_script` whose failure lowers
+/// the priority below the peer's moves the VIP and its recovery brings it back; a tracked
+/// interface that goes down puts the instance in FAULT; and a pair without `unicast_peer`
+/// elects and fails over by authenticated multicast advertisements.
+final class VIPTrackingTests: VIPLabTestCase {
+    /// `test ! -e FILE`, every 100 ms, 2 failures to FAILED, 2 successes back to OK, weight
+    /// -60: lb1 (150) drops to 90, under lb2's 100.
+    func scriptBlock(failFile: String) -> String {
+        """
+        vrrp_script chk_local {
+            script "test ! -e \(failFile)"
+            interval 100ms
+            fall 2
+            rise 2
+            weight -60
+        }
+        """
+    }
+
+    func testAFailingTrackScriptMovesTheVIPAndItsRecoveryBringsItBack() throws {
+        let failFile = lab.dir.file("lb1.fail")
+        let probe = try startPair(lb1Extra: "    track_script chk_local", preamble: scriptBlock(failFile: failFile))
+        var status = lab.vrrpStatus("lb1")
+        XCTAssertTrue(status.contains("vrrp_script chk_local: OK, every 100ms, timeout 100ms, rise 2, fall 2; last run: exit 0"), status)
+        XCTAssertTrue(status.contains("track: script 'chk_local' (-60 when down): up"), status)
+
+        let failed = Date().timeIntervalSince1970
+        FileManager.default.createFile(atPath: failFile, contents: nil)
+        XCTAssertTrue(probe.waitFor(Probe.lb2), "lb1 at 90 < 100: lb2 preempts; last: \(probe.last ?? "nothing")")
+        XCTAssertTrue(lab.waitForHolders(["lb2"]), "\(lab.holders())")
+        status = lab.vrrpStatus("lb1")
+        XCTAssertTrue(status.contains("state: BACKUP") && status.contains("priority: 90 (configured 150)"), status)
+        XCTAssertTrue(status.contains("track: script 'chk_local' (-60 when down): script 'chk_local' failed (exit 1)"), status)
+        XCTAssertTrue(status.contains("vrrp_script chk_local: FAILED"), status)
+        XCTAssertTrue(lab.vrrpStatus("lb2").contains("preempting a lower-priority master (90 < 100)"), lab.vrrpStatus("lb2"))
+        XCTAssertTrue(lab.instances["lb1"]!.stderr.contains("vrrp_script chk_local: OK -> FAILED (exit 1)"), lab.instances["lb1"]!.stderr)
+
+        let recovered = Date().timeIntervalSince1970
+        try FileManager.default.removeItem(atPath: failFile)
+        XCTAssertTrue(lab.waitForHolders(["lb1"]), "with preempt, lb1 (150 again) takes the VIP back: \(lab.holders())")
+        XCTAssertTrue(probe.waitFor(Probe.lb1))
+        XCTAssertTrue(lab.vrrpStatus("lb1").contains("preempting a lower-priority master (100 < 150)"), lab.vrrpStatus("lb1"))
+        let failures = probe.failures(since: failed)
+        XCTAssertEqual(failures.filter { $0.hasPrefix("FAIL:connect_") }, [], "no connection refused across both moves")
+        XCTAssertLessThanOrEqual(failures.count, 2, "at most a request caught mid-connect at each ARP move: \(failures)")
+        let away = probe.answers.first { $0.start > failed && $0.answer == Probe.lb2 }.map { Int(($0.start - failed) * 1000) } ?? -1
+        let back = probe.answers.first { $0.start > recovered && $0.answer == Probe.lb1 }.map { Int(($0.start - recovered) * 1000) } ?? -1
+        print("track_script (interval 100 ms, fall 2, rise 2): VIP moved away \(away) ms after the failure, back \(back) ms after the recovery, \(failures.count) failed probes")
+    }
+
+    /// trk0 is one end of a veth pair in lb1's namespace; taking the other end down is a
+    /// pulled cable: trk0 stays administratively up and loses its carrier.
+    func testADownedTrackedInterfaceIsAFault() throws {
+        let n = lab.ns("lb1")
+        try lab.run("ip -n \(n) link add trk0 type veth peer name trk1 && ip -n \(n) link set trk0 up && ip -n \(n) link set trk1 up")
+        let probe = try startPair(lb1Extra: "    track_interface trk0")
+        XCTAssertTrue(lab.vrrpStatus("lb1").contains("track: interface trk0 (FAULT when down): up"), lab.vrrpStatus("lb1"))
+        try lab.run("ip -n \(n) link set trk1 down")
+        XCTAssertTrue(probe.waitFor(Probe.lb2), "lb1 in FAULT hands the VIP over")
+        XCTAssertNotNil(waitUntil(timeout: 5) { self.lab.vrrpStatus("lb1").contains("state: FAULT") }, lab.vrrpStatus("lb1"))
+        XCTAssertTrue(lab.vrrpStatus("lb1").contains("fault: tracked interface trk0 is down"), lab.vrrpStatus("lb1"))
+        XCTAssertTrue(lab.waitForHolders(["lb2"]), "\(lab.holders())")
+        _ = waitUntil(timeout: 5) { [lab] in lab!.notifications.contains("lb1 INSTANCE lab_vip FAULT 150") }
+        XCTAssertTrue(lab.notifications.contains("lb1 INSTANCE lab_vip FAULT 150"), "\(lab.notifications)")
+        try lab.run("ip -n \(n) link set trk1 up")
+        XCTAssertTrue(lab.waitForHolders(["lb1"]), "the link is back: lb1 leaves FAULT and preempts: \(lab.holders())")
+        XCTAssertTrue(probe.waitFor(Probe.lb1))
+    }
+
+    /// No unicast_peer: advertisements to 224.0.0.18, TTL 255, still under the key. The pair
+    /// elects, hands over on TERM, and a killed master is taken over by the heartbeat timeout
+    /// (no peer link without a known peer). A stranger's multicast heartbeat is dropped.
+    func testAMulticastPairElectsAndFailsOver() throws {
+        let probe = try startPair(multicast: true)
+        var status = lab.vrrpStatus("lb1")
+        XCTAssertTrue(status.contains("heartbeat: \(lab.address("lb1")):\(VIPLab.port) -> 224.0.0.18 (multicast on veth0, ttl 255)"), status)
+        XCTAssertTrue(status.contains("peer link: off (multicast"), status)
+        XCTAssertNotNil(waitUntil(timeout: 5) { self.lab.vrrpStatus("lb2").contains("peer: \(self.lab.address("lb1")) priority 150") }, lab.vrrpStatus("lb2"))
+
+        // A host on the link that does not hold the key, claiming priority 254.
+        let forge = Paths.fixtures.appendingPathComponent("heartbeat_forge.py").path
+        let client = lab.address("client")
+        try lab.run("ip -n \(lab.ns("client")) route add 224.0.0.0/4 dev veth0")
+        let forged = VIPLab.shell("python3 \(forge) forge 77 254 \(client) not-the-key").out.trimmingCharacters(in: .whitespacesAndNewlines)
+        for _ in 0..<3 {
+            let sent = VIPLab.shell("ip netns exec \(lab.ns("client")) python3 \(forge) send \(client) 224.0.0.18 \(VIPLab.port) \(forged)")
+            XCTAssertEqual(sent.status, 0, sent.err)
+            usleep(50_000)
+        }
+        XCTAssertNotNil(waitUntil(timeout: 5) { self.lab.vrrpStatus("lb2").contains("bad MAC 3") }, lab.vrrpStatus("lb2"))
+        XCTAssertTrue(lab.vrrpStatus("lb1").contains("bad MAC 3"), lab.vrrpStatus("lb1"))
+        XCTAssertEqual(lab.holders(), ["lb1"])
+
+        // TERM: the priority-0 resignation goes by multicast too.
+        let term = Date().timeIntervalSince1970
+        lab.instances["lb1"]!.signal(SIGTERM)
+        XCTAssertTrue(probe.waitFor(Probe.lb2))
+        XCTAssertEqual(lab.instances["lb1"]!.waitForExit(timeout: 10), 0, lab.instances["lb1"]!.stderr)
+        XCTAssertEqual(lab.holders(), ["lb2"])
+        XCTAssertTrue(lab.vrrpStatus("lb2").contains("the master resigned (priority 0)"), lab.vrrpStatus("lb2"))
+        XCTAssertEqual(probe.failures(since: term), [], "a graceful handover loses no probe")
+
+        // Back, then SIGKILL: no peer link, so the heartbeat timeout (3 × 100 ms + skew) decides.
+        try lab.startSwiftLB("lb1", config: lab.config("lb1", vrrp: lab.vrrpSection("lb1", multicast: true)))
+        XCTAssertTrue(lab.waitForHolders(["lb1"]), "\(lab.holders())")
+        XCTAssertTrue(probe.waitFor(Probe.lb1))
+        let killed = Date().timeIntervalSince1970
+        lab.kill("lb1")
+        XCTAssertTrue(probe.waitFor(Probe.lb2, timeout: 5))
+        let first = try XCTUnwrap(probe.answers.first { $0.start > killed && $0.answer == Probe.lb2 })
+        print("multicast KILL (advert_int 100 ms): lb2 answered \(Int((first.start - killed) * 1000)) ms after the SIGKILL")
+        XCTAssertLessThan(first.start - killed, 2.0)
+        status = lab.vrrpStatus("lb2")
+        XCTAssertTrue(status.contains("state: MASTER") && status.contains("no heartbeat from the master"), status)
+    }
+}
