@@ -192,7 +192,7 @@ HipChat        https://172.29.20.10/   (the VIP, from this host; lb1 holds it, l
 Redis master   172.29.20.10:9000       (Sentinel promotes, SwiftLB follows role:master)
 Postgres       172.29.20.10:5430       (the primary; promote pg2 and SwiftLB follows)
 Stats pages    http://127.0.0.1:${STATS_PORT:-1936}/ (lb1)   http://127.0.0.1:${STATS_PORT_LB2:-1937}/ (lb2)
-Who holds the VIP:  docker exec hipchat-ha-lb1 swiftlb ctl -s /run/swiftlb/admin.sock show vrrp
+Who holds the VIP:  docker exec -u 0 hipchat-ha-lb1 swiftlb ctl -s /run/swiftlb/admin.sock show vrrp
 TEXT
 else
     cat <<TEXT
