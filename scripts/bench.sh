@@ -11,7 +11,7 @@ STATE=/tmp/lbbench
 mkdir -p "$STATE"
 swift build -c release --product swiftlb 2>&1 | tail -1
 cleanup() {
-    [ -s "$STATE/swiftlb.pid" ] && kill "$(cat "$STATE/swiftlb.pid")" 2>/dev/null || true
+    if [ -s "$STATE/swiftlb.pid" ]; then kill "$(cat "$STATE/swiftlb.pid")" 2>/dev/null || true; fi
     "$B/stop.sh" all >/dev/null 2>&1 || true
 }
 trap cleanup EXIT INT TERM

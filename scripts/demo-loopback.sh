@@ -20,7 +20,7 @@ trap cleanup EXIT INT TERM
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-# shellcheck source=scripts/lib/deps.sh
+# shellcheck source=lib/deps.sh
 . scripts/lib/deps.sh
 deps_install build demo
 say "building swiftlb (release)"
@@ -55,7 +55,7 @@ say "swiftlb check -c lb.conf"
 "$BIN" check -c "$WORK/lb.conf"
 
 say "starting swiftlb on 127.0.0.1:28080 (redirects to https) and 127.0.0.1:28443 (TLS)"
-"$BIN" run -c "$WORK/lb.conf" > "$WORK/access.log" 2> "$WORK/swiftlb.log" & LB=$!; PIDS+=($LB)
+"$BIN" run -c "$WORK/lb.conf" > "$WORK/access.log" 2> "$WORK/swiftlb.log" & LB=$!; PIDS+=("$LB")
 for _ in $(seq 50); do curl -sf -o /dev/null -k https://127.0.0.1:28443/ && break; sleep 0.1; done
 
 say "http://hipchat.example.test/ answers with a redirect to https"

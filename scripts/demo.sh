@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "scripts/demo.sh: run as root (it creates network namespaces)" >&2; exit 1; }
-# shellcheck source=scripts/lib/deps.sh
+# shellcheck source=lib/deps.sh
 . scripts/lib/deps.sh
 deps_install build demo || { echo "scripts/demo.sh: cannot install what the demo needs (see above)" >&2; exit 1; }
 
@@ -119,7 +119,7 @@ done
 
 say "the client fetches https://hipchat.example.test/ every 10 ms; stopping lb1 (SIGTERM)"
 ip netns exec "$PREFIX-client" timeout 60 python3 scripts/vip_probe.py https://hipchat.example.test/ --cafile "$WORK/hipc.pem" \
-    --header X-SwiftLB-Node --out "$WORK/probe.txt" --duration 30 & PROBE=$!; PIDS+=($PROBE)
+    --header X-SwiftLB-Node --out "$WORK/probe.txt" --duration 30 & PROBE=$!; PIDS+=("$PROBE")
 for _ in $(seq 100); do grep -q " lb1$" "$WORK/probe.txt" 2>/dev/null && break; sleep 0.05; done
 sleep 1
 T_STOP=$(date +%s.%N)

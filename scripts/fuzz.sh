@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_TO_RUN=${1:-60}
-# shellcheck source=scripts/lib/deps.sh
+# shellcheck source=lib/deps.sh
 . scripts/lib/deps.sh
 deps_install build
 SCRATCH=${FUZZ_SCRATCH:-/tmp/swiftlb-fuzz}

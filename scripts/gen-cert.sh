@@ -14,8 +14,10 @@ case "$kind" in
     ec)  keyopts=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1) ;;
     *) echo "key type must be rsa or ec" >&2; exit 2 ;;
 esac
+# OPENSSL_ARGS is a list of words (e.g. "-set_serial 7"), split on blanks.
+read -r -a extra <<< "${OPENSSL_ARGS:-}"
 openssl req -x509 "${keyopts[@]}" -nodes -days "$days" -subj "/CN=$name" \
-    -addext "subjectAltName=DNS:$name,DNS:*.$name" ${OPENSSL_ARGS:-} \
+    -addext "subjectAltName=DNS:$name,DNS:*.$name" "${extra[@]}" \
     -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
 umask 077
 cat "$tmp/key.pem" "$tmp/cert.pem" > "$out"

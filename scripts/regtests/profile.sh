@@ -1,3 +1,7 @@
+# shellcheck shell=bash
+# REF_* are read by the scripts that source this file.
+# shellcheck disable=SC2034
+
 # The HAProxy build SwiftLB stands in for during HAProxy's reg-tests: Debian bookworm's
 # haproxy 2.6.12 (`haproxy -vv`). Sourced by run.sh (which tests apply, as HAProxy's
 # scripts/run-regtests.sh decides from REQUIRE_* and EXCLUDE_TARGETS) and by haproxy-shim.sh

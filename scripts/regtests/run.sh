@@ -39,7 +39,7 @@ REGTEST_DIRS="http-messaging http-rules http-cookies checks stickiness connectio
 
 usage() { sed -n '4,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-jobs=1 reference=false swiftlb= targets=()
+jobs=1 reference=false swiftlb='' targets=()
 while [ $# -gt 0 ]; do
     case $1 in
         -j)          [ $# -ge 2 ] || usage; jobs=$2; shift ;;
@@ -103,7 +103,7 @@ first_unmet() {
 # Prints the reason a test does not apply, or nothing when it does.
 why_not() {
     local file=$1 line key value type=default
-    local version= below= options= services= excluded=
+    local version='' below='' options='' services='' excluded=''
     while IFS= read -r line; do
         key=${line%%=*} value=${line#*=}
         case $key in
@@ -192,7 +192,7 @@ passed=0 failed=0 skipped=0
             *" skipped ("*)  result=skipped; skipped=$((skipped + 1)) ;;
             *)               result=failed;  failed=$((failed + 1)) ;;
         esac
-        alert= failure=
+        alert='' failure=''
         if [ "$result" = failed ] || [ "$result" = timeout ]; then
             if [ -n "${logs[$t]:-}" ]; then
                 alert=${alerts[${logs[$t]}]:-} failure=${failures[${logs[$t]}]:-}
