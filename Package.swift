@@ -75,6 +75,7 @@ let package = Package(
             name: "SwiftLBProxy",
             dependencies: [
                 "SwiftLBAdmin",
+                "SwiftLBLog",
                 "SwiftLBConfig",
                 "SwiftLBHealth",
                 "SwiftLBTLS",

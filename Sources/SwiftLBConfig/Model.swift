@@ -194,12 +194,19 @@ public struct ForwardFor: Sendable, Equatable {
     public var ifNone = false
 }
 
+/// The built-in HTTP log layouts: `option httplog`, `option httplog clf`, `option httpslog`.
+public enum HTTPLogLayout: Sendable {
+    case httplog, clf, httpslog
+}
+
 /// Settings a `defaults` section hands down to the proxies that follow it, and that a
 /// `frontend`, `backend` or `listen` may override.
 public struct ProxyOptions: Sendable {
     public var timeouts = Timeouts()
     public var forwardFor: ForwardFor? = nil
     public var httpLog = false
+    /// Which built-in HTTP layout `option httplog [clf]` / `option httpslog` asked for.
+    public var httpLogLayout: HTTPLogLayout = .httplog
     public var dontLogNull = false
     public var maxconn: Int? = nil
     public var retries = 3
@@ -218,18 +225,20 @@ public struct ProxyOptions: Sendable {
     public var mode: ProxyMode = .http
     /// `option http-keep-alive|http-server-close|httpclose` (the last two are pending).
     public var httpConnectionMode: HTTPConnectionMode = .keepAlive
-    /// `option tcplog` (pending).
+    /// `option tcplog`.
     public var tcpLog = false
-    /// `option log-health-checks`, `option logasap`, `option log-separate-errors`,
-    /// `option dontlog-normal` (pending).
+    /// `option log-health-checks`, `option logasap` (pending), `option log-separate-errors`,
+    /// `option dontlog-normal`.
     public var logHealthChecks = false
     public var logASAP = false
     public var logSeparateErrors = false
     public var dontLogNormal = false
-    /// `log-format`, `log-format-sd` as written (pending).
+    /// `log-format` (rendered by SwiftLBLog), `log-format-sd` (pending) as written.
     public var logFormat: String?
+    /// Where `logFormat` was written (it may come from a `defaults` section).
+    public var logFormatLine = 0
     public var logFormatSD: String?
-    /// `log TARGET …` lines of this proxy (pending); `log global` sets `logGlobal`.
+    /// `log TARGET …` lines of this proxy; `log global` sets `logGlobal`.
     public var logTargets: [LogServer] = []
     public var logGlobal = false
     /// `errorfile CODE FILE` (pending).

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import SwiftLBLog
 
 /// Everything one event loop owns on the data path: its idle upstream connections, its
 /// access-log buffer and its open client channels. Because a client
@@ -11,6 +12,9 @@ final class LoopState {
     /// The runtime API, for the stats page served on a frontend.
     let admin: AdminLink
     let log: AccessLogWriter
+    /// Per frontend (by counter id) with a log plan: its syslog sink, made on first use and
+    /// made again when a reload changes its targets.
+    private var sinks: [Int: LogSink] = [:]
     /// Idle keep-alive connections per server id, most recently used last (LIFO keeps few
     /// connections warm and lets the rest time out on the server side).
     private var idle: [[ServerConnection]] = []
@@ -27,11 +31,23 @@ final class LoopState {
     /// 5 s by default): a burst must not leave hundreds of sockets open on both sides.
     static let poolPurgeDelay = TimeAmount.seconds(5)
 
-    init(eventLoop: any EventLoop, holder: RuntimeHolder, logFD: Int32, admin: AdminLink = AdminLink()) {
+    /// The process's client connections (`global maxconn`), for the log's `%ac`.
+    let connections: ProcessConnectionCount?
+
+    init(eventLoop: any EventLoop, holder: RuntimeHolder, logFD: Int32, admin: AdminLink = AdminLink(), connections: ProcessConnectionCount? = nil) {
+        self.connections = connections
         self.eventLoop = eventLoop
         self.holder = holder
         self.admin = admin
         self.log = AccessLogWriter(fd: logFD, eventLoop: eventLoop)
+    }
+
+    func logSink(for frontend: RuntimeFrontend, plan: LogPlan) -> LogSink {
+        if let sink = sinks[frontend.counterID], sink.targets == plan.targets { return sink }
+        sinks[frontend.counterID]?.close()
+        let sink = LogSink(targets: plan.targets, eventLoop: eventLoop)
+        sinks[frontend.counterID] = sink
+        return sink
     }
 
     /// Starts the timeout sweep of this loop's client connections.
@@ -116,10 +132,10 @@ final class LoopState {
 final class LoopStates: @unchecked Sendable {
     private let states: [ObjectIdentifier: LoopState]
 
-    init(group: MultiThreadedEventLoopGroup, holder: RuntimeHolder, logFD: Int32, admin: AdminLink) {
+    init(group: MultiThreadedEventLoopGroup, holder: RuntimeHolder, logFD: Int32, admin: AdminLink, connections: ProcessConnectionCount? = nil) {
         var states: [ObjectIdentifier: LoopState] = [:]
         for loop in group.makeIterator() {
-            states[ObjectIdentifier(loop)] = LoopState(eventLoop: loop, holder: holder, logFD: logFD, admin: admin)
+            states[ObjectIdentifier(loop)] = LoopState(eventLoop: loop, holder: holder, logFD: logFD, admin: admin, connections: connections)
         }
         self.states = states
     }

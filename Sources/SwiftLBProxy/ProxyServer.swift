@@ -48,9 +48,10 @@ public final class ProxyServer: Sendable {
         let count = threads ?? runtime.configuration.global.nbthread ?? System.coreCount
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: count)
         let fd: Int32 = runtime.configuration.global.logTarget == .stderr ? 2 : 1
-        self.loops = LoopStates(group: group, holder: holder, logFD: fd, admin: admin)
+        let connections = ProcessConnectionCount(limit: runtime.configuration.global.maxconn)
+        self.connections = connections
+        self.loops = LoopStates(group: group, holder: holder, logFD: fd, admin: admin, connections: connections)
         self.logger = logger
-        self.connections = ProcessConnectionCount(limit: runtime.configuration.global.maxconn)
         self.checker = NIOLockedValueBox(HealthChecker(targets: runtime.checkTargets, group: group, logger: logger))
     }
 

@@ -122,6 +122,8 @@ public final class ProxyRuntime: Sendable {
                     errors.append(ConfigError(file: configuration.file, line: bind.line, keyword: "bind", message: "\(error)"))
                 }
             }
+            var logPlan: LogPlan?
+            do { logPlan = try LogPlan.make(frontend, global: configuration.global, file: configuration.file) } catch { errors += error.errors }
             frontends.append(RuntimeFrontend(
                 config: frontend,
                 binds: binds,
@@ -129,7 +131,8 @@ public final class ProxyRuntime: Sendable {
                 rules: frontend.switchingRules.map { ($0.condition, byName[$0.backend]!) },
                 counterID: previous?.frontends.first { $0.name == frontend.name }?.counterID
                     ?? Self.proxyCounterIDs.loadThenWrappingIncrement(ordering: .relaxed),
-                engine: engines.frontends[frontend.name].flatMap { $0.isEmpty ? nil : $0 }
+                engine: engines.frontends[frontend.name].flatMap { $0.isEmpty ? nil : $0 },
+                logPlan: logPlan
             ))
         }
         if !errors.isEmpty { throw ConfigErrors(errors) }
@@ -241,10 +244,15 @@ final class RuntimeFrontend: Sendable {
     /// Its compiled `http-request|response|after-response` rules, error pages and
     /// `monitor-uri` (nil when it has none of them).
     let engine: ProxyRules?
+    /// Where its access log goes and how it reads (nil: it logs no traffic).
+    let logPlan: LogPlan?
+    /// Its open client connections, counted only when it logs (the log's `%fc`).
+    let liveConnections = ManagedAtomic<Int>(0)
 
     init(config: Frontend, binds: [(BindAddress, TLSContextBox?)], defaultBackend: RuntimeBackend?, rules: [(Condition, RuntimeBackend)],
-         counterID: Int = 0, engine: ProxyRules? = nil) {
+         counterID: Int = 0, engine: ProxyRules? = nil, logPlan: LogPlan? = nil) {
         self.counterID = counterID
+        self.logPlan = logPlan
         self.engine = engine
         self.stats = RuntimeFrontend.statsSettings(config.options.stats)
         self.config = config

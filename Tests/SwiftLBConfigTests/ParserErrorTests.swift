@@ -37,7 +37,7 @@ final class ParserErrorTests: XCTestCase {
     /// suggestion of a keyword that means something else.
     func testKnownKeywordsAreRefusedWithoutMisleadingSuggestions() {
         let head = "frontend f\n    bind :80\n"
-        for (text, keyword) in [("    option dontlog-normal\n", "option"), ("    unique-id-format %{+X}o\n", "unique-id-format"),
+        for (text, keyword) in [("    option logasap\n", "option"), ("    unique-id-format %{+X}o\n", "unique-id-format"),
                                 ("    tcp-request inspect-delay 5s\n", "tcp-request")] {
             do {
                 _ = try ConfigParser.parse(text: head + text, file: "lb.conf")
@@ -154,7 +154,7 @@ final class ParserErrorTests: XCTestCase {
         expectError("global\n    stats socket /x level root\n", line: 2, keyword: "stats", "'level' expects user, operator or admin")
         expectError("global\n    stats socket /x exposefd listeners\n", line: 2, keyword: "stats", "unknown stats socket parameter 'exposefd' (did you mean 'expose-fd'?)")
         expectError("global\n    nbthread 1000\n", line: 2, keyword: "nbthread", "at most 64")
-        expectError("global\n    log 127.0.0.1:514 local0\n", line: 2, keyword: "log", "'log 127.0.0.1:514' is not yet supported by SwiftLB: access-log lines go to stdout or stderr")
+        expectError("global\n    log 127.0.0.1:514 local9\n", line: 2, keyword: "log", "unknown facility 'local9'")
         expectError(fe + "    timeout server 5q\n", line: 6, keyword: "timeout", "invalid time '5q'")
         expectError(fe + "    server t 127.0.0.1 \n", line: 6, keyword: "server", "invalid address '127.0.0.1'")
         expectError(fe + "    server t 127.0.0.1:70000\n", line: 6, keyword: "server", "invalid address")
@@ -164,7 +164,7 @@ final class ParserErrorTests: XCTestCase {
         expectError("frontend f\n    bind nowhere\n", line: 2, keyword: "bind", "invalid address 'nowhere'")
         expectError("frontend f\n    bind :80\n    mode ftp\n", line: 3, keyword: "mode", "unknown mode 'ftp'")
         expectError(fe + "    log 10.0.0.1\n", line: 6, keyword: "log", "a syslog target needs a facility, e.g. 'log 10.0.0.1 local0'")
-        expectError("frontend f\n    bind :80\n    option httplog clf\n", line: 3, keyword: "option", "'option httplog clf' is not yet supported by SwiftLB")
+        expectError("frontend f\n    bind :80\n    option httplog json\n", line: 3, keyword: "option", "option httplog")
         expectError(fe + "    default-server weight x\n", line: 6, keyword: "default-server", "'weight' expects")
     }
 

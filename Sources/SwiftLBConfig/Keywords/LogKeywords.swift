@@ -1,27 +1,28 @@
 /// Where access-log lines go (`log`), what a proxy logs (`option httplog`, `log-format`, …)
 /// and what it captures for the log (`capture request|response header`).
 extension KeywordRegistry {
-    static let syslogStatus = KeywordStatus.pending("access-log lines go to stdout or stderr until the data path sends syslog ('log stdout format raw')")
-    static let proxyLogStatus = KeywordStatus.pending("every proxy logs to the global target until the data path keeps per-proxy targets")
-    static let logFormatStatus = KeywordStatus.pending("the access log writes HAProxy's httplog layout until the data path renders log-format")
-    static let logOptionStatus = KeywordStatus.pending("the access log logs every request the same way until the data path reads this option")
+    static let logOptionStatus = KeywordStatus.pending("the access log is written at the end of the stream until the data path logs early")
 
     static let logKeywords: [Keyword] = [
         Keyword("log", [.global], usage: "log stdout|stderr|/dev/log|[udp@]HOST[:PORT] [len N] [format F] FACILITY [LEVEL [MINLEVEL]]") { p, c in
             let server = try logServer(c)
             switch server.address {
-            case .stdout, .stderr:
-                if server.format != .raw && c.args.contains("format") { try p.gate(syslogStatus, "'log \(c.args[0]) format \(server.format.rawValue)'") }
-                p.config.global.logTarget = server.address == .stdout ? .stdout : .stderr
-            default:
-                try p.gate(syslogStatus, "'log \(c.args[0])'")
+            case .stdout: p.config.global.logTarget = .stdout
+            case .stderr: p.config.global.logTarget = .stderr
+            default: break
             }
             p.config.global.logServers.append(server)
         },
         Keyword("log", SectionKind.proxies, usage: "log global | log TARGET … | no log", negatable: true) { p, c in
             if c.negated {
                 try c.noArguments()
-                try p.gate(proxyLogStatus, "'no log'")
+                p.withOptions { o in
+                    o.logGlobal = false
+                    o.logTargets = []
+                    o.httpLog = false
+                    o.tcpLog = false
+                    o.logFormat = nil
+                }
                 return
             }
             if c.args == ["global"] {
@@ -29,29 +30,43 @@ extension KeywordRegistry {
                 return
             }
             let server = try logServer(c)
-            try p.gate(proxyLogStatus, "'log \(c.args[0])' in a proxy")
             p.withOptions { $0.logTargets.append(server) }
         },
-        Keyword("option httplog", SectionKind.frontSide, usage: "option httplog") { p, c in
-            if c.args == ["clf"] { try p.gate(logFormatStatus, "'option httplog clf'") } else { try c.noArguments() }
+        Keyword("option httplog", SectionKind.frontSide, usage: "option httplog [clf]") { p, c in
+            if c.args == ["clf"] {
+                p.withOptions { $0.httpLogLayout = .clf }
+            } else {
+                try c.noArguments()
+                p.withOptions { $0.httpLogLayout = .httplog }
+            }
             p.withOptions { $0.httpLog = true }
+        },
+        Keyword("option httpslog", SectionKind.frontSide, usage: "option httpslog", negatable: true) { p, c in
+            try c.noArguments()
+            p.withOptions { o in
+                o.httpLog = !c.negated
+                o.httpLogLayout = .httpslog
+            }
         },
         Keyword("option dontlognull", SectionKind.frontSide, usage: "option dontlognull", negatable: true) { p, c in
             try c.noArguments()
             p.withOptions { $0.dontLogNull = !c.negated }
         },
         logOption("tcplog", SectionKind.proxies, \.tcpLog, status: .active),
-        logOption("httpslog", SectionKind.frontSide, \.httpLog, status: logFormatStatus),
         logOption("log-health-checks", SectionKind.backSide, \.logHealthChecks,
                   status: .pending("state changes are logged; each check's result is not logged yet")),
         logOption("logasap", SectionKind.frontSide, \.logASAP, status: logOptionStatus),
-        logOption("log-separate-errors", SectionKind.frontSide, \.logSeparateErrors, status: logOptionStatus),
-        logOption("dontlog-normal", SectionKind.frontSide, \.dontLogNormal, status: logOptionStatus),
-        Keyword("log-format", SectionKind.frontSide, usage: "log-format FORMAT", status: logFormatStatus) { p, c in
+        logOption("log-separate-errors", SectionKind.frontSide, \.logSeparateErrors, status: .active),
+        logOption("dontlog-normal", SectionKind.frontSide, \.dontLogNormal, status: .active),
+        Keyword("log-format", SectionKind.frontSide, usage: "log-format FORMAT") { p, c in
             let format = try c.one("one format (quote it)")
-            p.withOptions { $0.logFormat = format }
+            p.withOptions { o in
+                o.logFormat = format
+                o.logFormatLine = c.line.number
+            }
         },
-        Keyword("log-format-sd", SectionKind.frontSide, usage: "log-format-sd FORMAT", status: logFormatStatus) { p, c in
+        Keyword("log-format-sd", SectionKind.frontSide, usage: "log-format-sd FORMAT",
+                status: .pending("RFC 5424 structured data is not written yet; the message part follows log-format")) { p, c in
             let format = try c.one("one format (quote it)")
             p.withOptions { $0.logFormatSD = format }
         },

@@ -58,8 +58,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     private var requestsServed = 0
     private var source: SocketAddress?
     private var destination: SocketAddress?
-    /// "ip:port" for the log, "ip" for X-Forwarded-For.
-    private var clientAddress = "-"
+    /// "ip" for X-Forwarded-For.
     private var clientIP = ""
     /// When the sweep first saw this connection closing: a last response the client does not
     /// read must not hold the connection past `timeout client`.
@@ -87,7 +86,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     private var timeouts: Timeouts { frontend.config.options.timeouts }
     /// Now, to the access log's millisecond when it is written, else to the sweep's 100 ms.
     private var clock: NIODeadline { logging ? .now() : loop.coarseNow }
-    private var logging: Bool { frontend.config.options.httpLog }
+    private var logging: Bool { frontend.logPlan != nil }
     var channel: (any Channel)? { context?.channel }
 
     // MARK: channel lifecycle
@@ -101,10 +100,8 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         loop.clients[ObjectIdentifier(self)] = self
         source = context.channel.remoteAddress
         destination = context.channel.localAddress
-        if let ip = source?.ipAddress {
-            clientIP = ip
-            clientAddress = "\(ip):\(source?.port ?? 0)"
-        }
+        if let ip = source?.ipAddress { clientIP = ip }
+        if logging { frontend.countLive(context.channel) }
         idleSince = clock
         let id = frontend.counterID
         loop.stats.frontend(id) { c in
@@ -282,7 +279,10 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         if let tlsError = error as? TLSError {
             // A client that does not speak TLS to a TLS port, or a broken handshake: one log
             // line, and the connection is closed (the TLS handler already closes it).
-            if logging { loop.log.append("\(clientAddress) [\(loop.log.date(wallClockNow()))] \(frontend.name)/tls: SSL handshake failure (\(tlsError))") }
+            if logging {
+                let client = source.map { "\($0.ipAddress ?? "-"):\($0.port ?? 0)" } ?? "-"
+                loop.writeLogMessage("\(client) [\(loop.log.date(wallClockNow()))] \(frontend.name)/tls: SSL handshake failure (\(tlsError))", frontend: frontend)
+            }
         } else if case .exchanging(let ex) = state {
             // I/O errors (reset by peer…): nothing to answer.
             abandon(ex, cause: .clientAborted)
@@ -296,7 +296,12 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
 
     private func newRecord(_ at: NIODeadline? = nil) -> AccessLogRecord {
         let now = at ?? clock
-        var record = AccessLogRecord(client: clientAddress, acceptDate: logging ? loop.log.date(wallClockNow()) : "", frontend: frontend.name)
+        var record = AccessLogRecord(frontend: frontend.name)
+        if logging {
+            record.acceptTime = wallClockNow()
+            record.source = source
+            record.destination = destination
+        }
         record.tr = millisecondsBetween(requestStart ?? idleSince, now)
         return record
     }
@@ -759,6 +764,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         ex.responseHeadSent = true
         _ = ex.phase.responseStarted()
         head.serialise(into: &clientHeadBuffer)
+        ex.log.bytesOut += clientHeadBuffer.readableBytes  // HAProxy's %B and bytes_out count the head too
         context?.write(wrapOutboundOut(clientHeadBuffer), promise: nil)
         return true
     }
@@ -793,7 +799,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         let tunnel = Tunnel(loop: loop, server: connection,
                             timeouts: Tunnel.Timeouts(front: timeouts, back: ex.dispatch.backend.config.options.timeouts),
                             onEnd: Tunnel.onEnd(releasing: ex.dispatch, log: logging ? ex.log : nil, phase: ex.phase, start: ex.start,
-                                                loop: loop, line: \.line))
+                                                loop: loop, frontend: frontend, http: true, tls: isTLS))
         let clientBytes = inbound.readableBytes > 0 ? inbound : nil
         let serverBytes = ex.responseInbound
         inbound = Self.empty
@@ -931,8 +937,10 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         switch failure {
         case .noServer, .stickyServerDown: failResponse(ex, .serviceUnavailable, cause: .serverAborted)
         case .queueTimeout: failResponse(ex, .serviceUnavailable, cause: .serverTimeout)
-        case .connectFailed: failResponse(ex, .badGateway, cause: .serverAborted)
-        case .connectTimeout: failResponse(ex, .gatewayTimeout, cause: .serverTimeout)
+        // As HAProxy: a server that could not be reached (after the retries) is a 503, not a
+        // 502 — nothing reached a server — logged SC (refused) or sC (connect timeout).
+        case .connectFailed: failResponse(ex, .serviceUnavailable, cause: .serverAborted)
+        case .connectTimeout: failResponse(ex, .serviceUnavailable, cause: .serverTimeout)
         }
     }
 
@@ -1003,7 +1011,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         var record = ex.log
         record.termination = ex.phase.terminationFlags
         if let status { record.status = status }
-        loop.log.append(record.line)
+        loop.writeAccessLog(record, frontend: frontend, backend: ex.dispatch.backend, server: ex.dispatch.server, http: true, tls: isTLS)
     }
 
     /// A request answered here without an exchange (refused, redirected): counters and log.
@@ -1016,7 +1024,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             if intercepted { c.intercepted += 1 }
         }
         guard logging else { return }
-        loop.log.append(record.line)
+        loop.writeAccessLog(record, frontend: frontend, backend: nil, server: nil, http: true, tls: isTLS)
     }
 
     private func countExchange(_ ex: HTTPExchange, status: Int) {

@@ -115,7 +115,9 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        end(.clientAborted)
+        // After the server finished, the client closing is the normal end (NIO may report
+        // its FIN as the channel going inactive once our side is shut too).
+        if case .halfClosed(by: .server) = state { end(.completed) } else { end(.clientAborted) }
         context.fireChannelInactive()
     }
 
@@ -234,7 +236,7 @@ extension Tunnel {
     /// one line (with the stream's phase ended by the tunnel's cause, its total time and the
     /// bytes the server sent) when `log` is given.
     static func onEnd(releasing dispatch: Dispatch, log record: AccessLogRecord?, phase: StreamPhase, start: NIODeadline,
-                      loop: LoopState, line: @escaping (AccessLogRecord) -> String) -> (Tunnel, TerminationCause) -> Void {
+                      loop: LoopState, frontend: RuntimeFrontend, http: Bool, tls: Bool) -> (Tunnel, TerminationCause) -> Void {
         var dispatch = dispatch
         return { tunnel, cause in
             dispatch.release()
@@ -242,9 +244,9 @@ extension Tunnel {
             var phase = phase
             phase.end(cause)
             record.termination = phase.terminationFlags
-            record.bytesOut = tunnel.bytesFromServer
+            record.bytesOut += tunnel.bytesFromServer
             record.ta = millisecondsBetween(start, .now())
-            loop.log.append(line(record))
+            loop.writeAccessLog(record, frontend: frontend, backend: dispatch.backend, server: dispatch.server, http: http, tls: tls)
         }
     }
 

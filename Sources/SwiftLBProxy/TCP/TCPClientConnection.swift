@@ -42,11 +42,11 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         self.frontend = frontend
         self.loop = loop
         self.isTLS = isTLS
-        self.log = AccessLogRecord(client: "-", acceptDate: "", frontend: frontend.name)
+        self.log = AccessLogRecord(frontend: frontend.name)
     }
 
     var channel: (any Channel)? { context?.channel }
-    private var logging: Bool { frontend.config.options.tcpLog || frontend.config.options.httpLog }
+    private var logging: Bool { frontend.logPlan != nil }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
@@ -54,8 +54,12 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     func channelActive(context: ChannelHandlerContext) {
         loop.clients[ObjectIdentifier(self)] = self
         let source = context.channel.remoteAddress
-        if let ip = source?.ipAddress { log.client = "\(ip):\(source?.port ?? 0)" }
-        if logging { log.acceptDate = loop.log.date(wallClockNow()) }
+        if logging {
+            frontend.countLive(context.channel)
+            log.acceptTime = wallClockNow()
+            log.source = source
+            log.destination = context.channel.localAddress
+        }
         loop.stats.frontend(frontend.counterID) { c in
             c.connectionsTotal += 1
             c.scur += 1
@@ -115,7 +119,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         let tunnel = Tunnel(loop: loop, server: connection,
                             timeouts: Tunnel.Timeouts(front: frontend.config.options.timeouts, back: dispatch.backend.config.options.timeouts),
                             onEnd: Tunnel.onEnd(releasing: dispatch, log: logging ? log : nil, phase: phase, start: accepted,
-                                                loop: loop, line: \.tcpLine))
+                                                loop: loop, frontend: frontend, http: false, tls: isTLS))
         let bytes = held.readableBytes > 0 ? held : nil
         held = ByteBuffer()
         state = .spliced
@@ -163,7 +167,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             var record = log
             record.termination = phase.terminationFlags
             record.ta = millisecondsBetween(accepted, .now())
-            loop.log.append(record.tcpLine)
+            loop.writeAccessLog(record, frontend: frontend, backend: nil, server: nil, http: false, tls: isTLS)
         }
         context?.close(promise: nil)
     }

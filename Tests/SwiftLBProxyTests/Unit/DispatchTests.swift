@@ -167,7 +167,7 @@ final class DispatchTests: XCTestCase {
         func exchange(_ method: HTTPMethodName, body: BodyFramer.Mode?) -> HTTPExchange {
             HTTPExchange(dispatch: Dispatch(backend: backend, client: nil),
                          method: method, clientMinor: 1, closeClient: false, upstreamHead: ByteBuffer(), requestFramer: body.map(BodyFramer.init),
-                         facts: nil, responseLimits: .init(), log: AccessLogRecord(client: "", acceptDate: "", frontend: ""), start: .now())
+                         facts: nil, responseLimits: .init(), log: AccessLogRecord(frontend: ""), start: .now())
         }
         XCTAssertTrue(exchange(.get, body: nil).isReplayable)
         XCTAssertTrue(exchange(.delete, body: nil).isReplayable)

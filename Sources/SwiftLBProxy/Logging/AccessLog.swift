@@ -63,10 +63,9 @@ final class AccessLogWriter {
     }
 }
 
-/// The fields of one HAProxy `httplog` line.
+/// What the data path knows of one stream when it ends, for its access-log line (rendered by
+/// the frontend's `LogPlan`).
 struct AccessLogRecord {
-    var client: String
-    var acceptDate: String
     var frontend: String
     var backend = "<NOSRV>"
     var server = "<NOSRV>"
@@ -80,16 +79,15 @@ struct AccessLogRecord {
     var termination = "--"
     var retries = 0
     var requestLine = "<BADREQ>"
+    /// The two socket ends and the accept time.
+    var source: SocketAddress?
+    var destination: SocketAddress?
+    var acceptTime = timespec()
+    /// Concurrent connections when the line is written: process (`%ac`), frontend (`%fc`),
+    /// backend (`%bc`), server (`%sc`).
+    var connections = (process: 0, frontend: 0, backend: 0, server: 0)
 
-    /// HAProxy's tcplog layout: client, accept date, frontend, backend/server, Tw/Tc/Tt,
-    /// bytes read from the server, termination state, connection counts, queues.
-    var tcpLine: String {
-        "\(client) [\(acceptDate)] \(frontend) \(backend)/\(server) \(tw)/\(tc)/\(ta) \(bytesOut) \(termination) 0/0/0/0/\(retries) 0/0"
-    }
-
-    var line: String {
-        "\(client) [\(acceptDate)] \(frontend) \(backend)/\(server) \(tr)/\(tw)/\(tc)/\(trsp)/\(ta) \(status) \(bytesOut) - - \(termination)-- \(retries) \"\(requestLine)\""
-    }
+    init(frontend: String) { self.frontend = frontend }
 }
 
 func monotonicNow() -> NIODeadline { .now() }

@@ -1,0 +1,147 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Atomics
+import NIOCore
+import SwiftLBConfig
+import SwiftLBLog
+
+/// Where one frontend's log lines go and how they read: its `log` targets (or the global ones
+/// with `log global`) and its format (`log-format`, `option httplog|tcplog`), rendered by
+/// SwiftLBLog byte for byte as HAProxy writes them.
+struct LogPlan: Sendable {
+    let targets: [SwiftLBLog.LogTarget]
+    let format: SwiftLBLog.LogFormat
+    /// `option dontlog-normal`: only streams that went wrong are logged.
+    let dontLogNormal: Bool
+    /// `option log-separate-errors`: streams that went wrong are logged at `err`, not `info`.
+    let separateErrors: Bool
+
+    /// The level `record` is logged at, or nil when the options say not to log it.
+    func level(of record: LogRecord, mode: LogMode) -> LogLevel? {
+        guard dontLogNormal || separateErrors else { return .info }
+        let error = record.isError(mode: mode)
+        if dontLogNormal && !error { return nil }
+        return separateErrors && error ? .err : .info
+    }
+
+    /// The plan of `frontend`, or nil when it logs no traffic (no `option httplog|tcplog`,
+    /// no `log-format`). Without `log` targets the lines go to stdout (or stderr with a global
+    /// `log stderr`) in raw format, as SwiftLB always did; HAProxy would log nothing.
+    static func make(_ frontend: Frontend, global: GlobalSettings, file: String) throws(ConfigErrors) -> LogPlan? {
+        let options = frontend.options
+        guard options.httpLog || options.tcpLog || options.logFormat != nil else { return nil }
+        let tcp = options.mode == .tcp
+        let format: SwiftLBLog.LogFormat
+        if let text = options.logFormat {
+            do {
+                format = try SwiftLBLog.LogFormat.parse(text, mode: tcp ? .tcp : .http)
+            } catch {
+                throw ConfigErrors([ConfigError(file: file, line: options.logFormatLine, keyword: "log-format", message: "in frontend '\(frontend.name)': \(error)")])
+            }
+        } else if tcp || !options.httpLog {
+            format = .tcplog  // HAProxy too falls back to tcplog for `option httplog` in a TCP proxy
+        } else {
+            switch options.httpLogLayout {
+            case .httplog: format = .httplog
+            case .clf: format = .clf
+            case .httpslog: format = .httpslog
+            }
+        }
+        var servers = options.logTargets
+        if options.logGlobal { servers = global.logServers + servers }
+        var targets: [SwiftLBLog.LogTarget] = []
+        for server in servers {
+            do {
+                targets.append(try SwiftLBLog.LogTarget(words: words(server)))
+            } catch {
+                throw ConfigErrors([ConfigError(file: file, line: server.line, keyword: "log", message: error.message)])
+            }
+        }
+        if targets.isEmpty {
+            targets = [global.logTarget == .stderr ? SwiftLBLog.LogTarget(address: .fd(2), facility: .daemon, format: .raw) : .stdoutRaw]
+        }
+        return LogPlan(targets: targets, format: format, dontLogNormal: options.dontLogNormal, separateErrors: options.logSeparateErrors)
+    }
+
+    /// The lb.conf words of a parsed `log` line, for SwiftLBLog's own reading of them.
+    private static func words(_ s: LogServer) -> [String] {
+        var words: [String]
+        switch s.address {
+        case .stdout: words = ["stdout"]
+        case .stderr: words = ["stderr"]
+        case .unix(let path): words = [path]
+        case .udp(let host, let port): words = ["udp@\(host.contains(":") ? "[\(host)]" : host):\(port)"]
+        case .tcp(let host, let port): words = ["tcp@\(host):\(port)"]
+        }
+        if let length = s.length { words += ["len", String(length)] }
+        if s.format != .rfc3164 || s.address == .stdout || s.address == .stderr { words += ["format", s.format.rawValue] }
+        if let facility = s.facility { words.append(facility) }
+        if let level = s.maxLevel { words.append(level) }
+        if let level = s.minLevel { words.append(level) }
+        return words
+    }
+}
+
+extension AccessLogRecord {
+    /// The same stream as SwiftLBLog's record, for a plan's format.
+    func logRecord(frontendIsTLS: Bool, http: Bool) -> LogRecord {
+        var r = LogRecord()
+        r.client = LogAddress(source)
+        r.frontendAddress = LogAddress(destination)
+        r.frontend = frontend
+        r.frontendIsTLS = frontendIsTLS
+        r.backend = backend == "<NOSRV>" ? frontend : backend
+        r.server = server
+        r.acceptDate = LogTimestamp(seconds: Int(acceptTime.tv_sec), microseconds: Int(acceptTime.tv_nsec / 1000))
+        r.status = status
+        r.bytesOut = Int64(bytesOut)
+        r.retries = retries
+        (r.activeConnections, r.frontendConnections, r.backendConnections, r.serverConnections) = connections
+        let letters = Array(termination.utf8)
+        if letters.count >= 2 {
+            r.termination = Termination(Termination.Cause(rawValue: letters[0]) ?? .none, Termination.Phase(rawValue: letters[1]) ?? .none)
+        }
+        if http {
+            r.setHTTPTimers(TR: max(tr, 0), Tw: tw, Tc: tc, Tr: trsp, Ta: max(ta, 0))
+            if requestLine != "<BADREQ>" { r.setRequestLine(requestLine) }
+        } else {
+            r.setTCPTimers(Tw: tw, Tc: tc, Tt: max(ta, 0))
+        }
+        return r
+    }
+}
+
+extension LoopState {
+    /// Writes the access-log line of one finished stream of `frontend`: through its plan
+    /// (syslog targets, `log-format`) when it has one, else the built-in line on the loop's
+    /// stdout/stderr writer. `http` picks HAProxy's httplog or tcplog fields.
+    func writeAccessLog(_ record: AccessLogRecord, frontend: RuntimeFrontend, backend: RuntimeBackend?, server: RuntimeServer?,
+                        http: Bool, tls: Bool) {
+        guard let plan = frontend.logPlan else { return }
+        let mode: LogMode = http ? .http : .tcp
+        var record = record
+        record.connections = (connections?.count.load(ordering: .relaxed) ?? 0, frontend.liveConnections.load(ordering: .relaxed),
+                              backend?.servers.reduce(0) { $0 + $1.active.load(ordering: .relaxed) } ?? 0,
+                              server?.active.load(ordering: .relaxed) ?? 0)
+        let entry = record.logRecord(frontendIsTLS: tls, http: http)
+        guard let level = plan.level(of: entry, mode: mode) else { return }
+        logSink(for: frontend, plan: plan).log(entry, format: plan.format, level: level)
+    }
+
+    /// A line about a connection that never became a stream (a failed TLS handshake), to the
+    /// frontend's targets: `info`, or `err` with `option log-separate-errors`.
+    func writeLogMessage(_ text: String, frontend: RuntimeFrontend) {
+        guard let plan = frontend.logPlan else { return }
+        logSink(for: frontend, plan: plan).send(text, level: plan.separateErrors ? .err : .info)
+    }
+}
+
+extension RuntimeFrontend {
+    /// Counts `channel` among the frontend's open connections until it closes (`%fc`).
+    func countLive(_ channel: any Channel) {
+        let live = liveConnections
+        live.wrappingIncrement(ordering: .relaxed)
+        channel.closeFuture.whenComplete { _ in live.wrappingDecrement(ordering: .relaxed) }
+    }
+}

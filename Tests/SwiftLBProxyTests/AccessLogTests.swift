@@ -1,0 +1,243 @@
+import Foundation
+import XCTest
+
+/// The access log as a syslog server sees it: the same configuration text through HAProxy 2.6
+/// and SwiftLB must send the same httplog and tcplog lines (timestamps, ports and timers
+/// aside); `log-format`, `dontlog-normal`, `log-separate-errors` and `no log` do what they do
+/// in HAProxy; a broken `log-format` is refused with its file, line and keyword.
+final class AccessLogTests: XCTestCase {
+    var dir: TempDirectory!
+
+    override func setUpWithError() throws { dir = try TempDirectory() }
+    override func tearDown() { dir = nil }
+
+    private func config(http: Int, tcp: Int, backend: Int, syslog: Int) -> String {
+        """
+        global
+            log 127.0.0.1:\(syslog) local0
+        defaults
+            mode http
+            log global
+            option httplog
+            timeout connect 2s
+            timeout client 5s
+            timeout server 5s
+        frontend fe
+            bind 127.0.0.1:\(http)
+            http-request deny if { path /denied }
+            default_backend app
+        backend app
+            server s1 127.0.0.1:\(backend)
+        frontend tcpfe
+            mode tcp
+            option tcplog
+            bind 127.0.0.1:\(tcp)
+            default_backend tcpapp
+        backend tcpapp
+            mode tcp
+            server t1 127.0.0.1:\(backend)
+
+        """
+    }
+
+    /// One line with what varies from run to run masked: the syslog header's date, tag and pid,
+    /// the client port, the accept date and the timers.
+    private func masked(_ line: String) -> String {
+        var s = line
+        for (pattern, template) in [
+            (#"^<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d [a-z]+\[\d+\]: "#, "<$1>DATE TAG[PID]: "),
+            (#": 127\.0\.0\.1:\d+ "#, ": 127.0.0.1:PORT "),
+            (#"\[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d\.\d{3}\]"#, "[DATE]"),
+            (#" (-?\d+)/(-?\d+)/(-?\d+)/(-?\d+)/(-?\d+) (\d{3}) "#, " TIMERS $6 "),  // httplog TR/Tw/Tc/Tr/Ta
+            (#" (-?\d+)/(-?\d+)/(-?\d+) (\d+) "#, " TIMERS $4 "),  // tcplog Tw/Tc/Tt
+            // %ac/%fc/%bc/%sc: how many connections were open when the line was written depends
+            // on whether the client's next connection came first (in HAProxy too); %rc stays.
+            (#" \d+/\d+/\d+/\d+/(\d+) "#, " CONNS/$1 "),
+            // %B: SwiftLB counts the bytes the client received; HAProxy the size of its
+            // internal (HTX) form of the response, a few bytes less per header line. The
+            // bytes are checked against what the client read instead (below).
+            (#" (\d{3}) \d+ - - "#, " $1 BYTES - - "),
+        ] {
+            s = s.replacingOccurrences(of: pattern, with: template, options: .regularExpression)
+        }
+        return s
+    }
+
+    func testSyslogLinesAgreeWithHAProxy() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy"), "haproxy is installed by scripts/test.sh")
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let hsyslog = try SyslogReceiver(), ssyslog = try SyslogReceiver()
+        let (hhttp, htcp, shttp, stcp) = (freePort(), freePort(), freePort(), freePort())
+        let hcfg = try dir.write("haproxy.cfg", config(http: hhttp, tcp: htcp, backend: nginx.ports[0], syslog: hsyslog.port))
+        let haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", hcfg], logDirectory: dir, name: "haproxy")
+        defer { haproxy.stop() }
+        XCTAssertTrue(waitForPort(hhttp) && waitForPort(htcp), haproxy.stderr)
+        let lb = try SwiftLBInstance(config: config(http: shttp, tcp: stcp, backend: nginx.ports[0], syslog: ssyslog.port), waitPort: shttp, in: dir)
+        defer { lb.stop() }
+        XCTAssertTrue(waitForPort(stcp))
+
+        // HAProxy logs its own start ("Proxy fe started.") on the same target: drain it first.
+        _ = hsyslog.receive(count: 100, within: 0.5)
+        _ = ssyslog.receive(count: 100, within: 0.2)
+
+        var received: [String: Int] = [:]
+        func traffic(http: Int, tcp: Int) throws {
+            for path in ["/", "/missing", "/denied"] {
+                let client = try RawClient(port: http, timeout: 3)
+                client.send("GET \(path) HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                received[path] = client.readResponse().utf8.count
+            }
+            // A TCP session: one HTTP exchange through the tcp frontend, then the client closes.
+            let client = try RawClient(port: tcp, timeout: 3)
+            client.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            _ = client.readResponse()
+        }
+        try traffic(http: hhttp, tcp: htcp)
+        try traffic(http: shttp, tcp: stcp)
+        let hlines = hsyslog.receive(count: 4, within: 5).map(masked)
+        let raw = ssyslog.receive(count: 4, within: 5)
+        let slines = raw.map(masked)
+        for (path, bytes) in received {
+            XCTAssertTrue(raw.contains { $0.contains(" \(bytes) - - ") && $0.hasSuffix(" \"GET \(path) HTTP/1.1\"") }, "\(path): \(bytes) bytes in \(raw)")
+        }
+        XCTAssertEqual(slines.count, 4, "SwiftLB sent \(slines)")
+        XCTAssertEqual(hlines.count, 4, "HAProxy sent \(hlines)")
+        // Same lines, whatever order the two sessions' ends came in.
+        XCTAssertEqual(slines.sorted(), hlines.sorted(), "\nSwiftLB: \(slines.joined(separator: "\n"))\nHAProxy: \(hlines.joined(separator: "\n"))")
+        // Not only equal: what each line is for.
+        XCTAssertTrue(slines.contains { $0.hasPrefix("<134>") && $0.contains(" fe app/s1 TIMERS 200 ") && $0.hasSuffix("\"GET / HTTP/1.1\"") }, "\(slines)")
+        XCTAssertTrue(slines.contains { $0.contains(" fe app/s1 TIMERS 404 ") }, "\(slines)")
+        XCTAssertTrue(slines.contains { $0.contains(" fe fe/<NOSRV> TIMERS 403 ") && $0.contains(" PR-- ") }, "\(slines)")
+        XCTAssertTrue(slines.contains { $0.contains(" tcpfe tcpapp/t1 TIMERS ") && $0.contains(" -- ") }, "\(slines)")
+        XCTAssertEqual(lb.accessLog, "", "with a syslog target, nothing is written on stdout")
+    }
+
+    func testLogFormatLevelsAndNoLogOnAUnixSocket() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let socketPath = dir.file("log.sock")
+        let syslog = try SyslogReceiver(unixPath: socketPath)
+        let (port, quiet, closed) = (freePort(), freePort(), freePort())
+        let config = """
+            defaults
+                mode http
+                timeout connect 2s
+                timeout client 5s
+                timeout server 5s
+            frontend fe
+                bind 127.0.0.1:\(port)
+                log \(socketPath) local1
+                log-format "%ci %HM %HU %ST %b/%s %tsc"
+                option dontlog-normal
+                option log-separate-errors
+                use_backend dead if { path_beg /dead }
+                default_backend app
+            frontend quiet
+                bind 127.0.0.1:\(quiet)
+                log \(socketPath) local1
+                option httplog
+                no log
+                default_backend app
+            backend app
+                server s1 127.0.0.1:\(nginx.ports[0])
+            backend dead
+                server d1 127.0.0.1:\(closed)
+
+            """
+        let lb = try SwiftLBInstance(config: config, waitPort: port, in: dir)
+        defer { lb.stop() }
+        XCTAssertTrue(waitForPort(quiet))
+        for (p, path) in [(port, "/"), (port, "/dead/x"), (port, "/missing"), (quiet, "/dead")] {
+            let client = try RawClient(port: p, timeout: 5)
+            client.send("GET \(path) HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            _ = client.readResponse()
+        }
+        let lines = syslog.receive(count: 2, within: 3)
+        // Only the failed stream (503, as HAProxy: the server refuses the connection), at `err` of local1
+        // (17 * 8 + 3); the 200 and the 404 are normal; the quiet frontend logs nothing.
+        XCTAssertEqual(lines.count, 1, "\(lines)")
+        let line = lines.first ?? ""
+        XCTAssertTrue(line.hasPrefix("<139>"), line)
+        XCTAssertTrue(line.hasSuffix(": 127.0.0.1 GET /dead/x 503 dead/d1 SC--"), line)
+    }
+
+    func testABrokenLogFormatIsRefusedWithItsLine() throws {
+        let path = try dir.write("lb.conf", """
+            frontend fe
+                bind 127.0.0.1:\(freePort())
+                log-format "%ci %{+Q"
+                default_backend app
+            backend app
+                server s1 127.0.0.1:1
+
+            """)
+        let check = runCommand(Paths.swiftlb, ["check", "-c", path])
+        XCTAssertEqual(check.status, 1, check.out)
+        XCTAssertTrue(check.err.contains("parsing [\(path):3] : 'log-format' : "), check.err)
+    }
+}
+
+/// A syslog server for one test: a datagram socket on loopback UDP or on a unix path, read
+/// with a deadline.
+final class SyslogReceiver {
+    private let fd: Int32
+    /// The UDP port (0 for a unix socket).
+    private(set) var port = 0
+    private let path: String?
+
+    /// On 127.0.0.1, a port the kernel picks.
+    init() throws {
+        fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        path = nil
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Bool in
+                bind(fd, p, length) == 0 && getsockname(fd, p, &length) == 0
+            }
+        }
+        guard fd >= 0, bound else { throw HarnessError("syslog receiver: \(String(cString: strerror(errno)))") }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    init(unixPath: String) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        path = unixPath
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in unixPath.utf8.prefix(raw.count - 1).enumerated() { raw[i] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
+        }
+        guard fd >= 0, bound else { throw HarnessError("syslog receiver on \(unixPath): \(String(cString: strerror(errno)))") }
+    }
+
+    deinit {
+        close(fd)
+        if let path { unlink(path) }
+    }
+
+    /// Up to `count` messages, waiting at most `seconds` in all.
+    func receive(count: Int, within seconds: Double) -> [String] {
+        var messages: [String] = []
+        let deadline = Date().addingTimeInterval(seconds)
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while messages.count < count {
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else { break }
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, Int32(left * 1000) + 1) > 0 else { continue }
+            let n = recv(fd, &buffer, buffer.count, 0)
+            guard n > 0 else { continue }
+            var text = String(decoding: buffer[0..<n], as: UTF8.self)
+            if text.hasSuffix("\n") { text.removeLast() }
+            messages.append(text)
+        }
+        return messages
+    }
+}
