@@ -48,4 +48,12 @@ static inline const char *swiftlb_SSL_get_servername(SSL *ssl) {
 static inline long swiftlb_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
     return SSL_set_tlsext_host_name(ssl, name);
 }
+static inline long swiftlb_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) { return SSL_CTX_set_mode(ctx, mode); }
+static inline long swiftlb_SSL_MODE_RELEASE_BUFFERS(void) { return SSL_MODE_RELEASE_BUFFERS; }
+static inline long swiftlb_SSL_CTX_set_read_ahead(SSL_CTX *ctx, int yes) { return SSL_CTX_set_read_ahead(ctx, yes); }
+static inline long swiftlb_SSL_CTX_sess_hits(SSL_CTX *ctx) { return SSL_CTX_sess_hits(ctx); }
+static inline long swiftlb_SSL_CTX_sess_accept_good(SSL_CTX *ctx) { return SSL_CTX_sess_accept_good(ctx); }
+/* The ByteBuffer BIO's retry signals (macros over BIO_set_flags / BIO_clear_flags). */
+static inline void swiftlb_BIO_set_retry_read(BIO *bio) { BIO_set_retry_read(bio); }
+static inline void swiftlb_BIO_clear_retry_flags(BIO *bio) { BIO_clear_retry_flags(bio); }
 #endif
