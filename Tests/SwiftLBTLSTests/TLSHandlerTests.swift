@@ -30,6 +30,26 @@ final class TLSHandlerTests: TLSTestCase {
         XCTAssertEqual(pair.clientRecorder.received, "HTTP/1.1 200 OK\r\n\r\n")
     }
 
+    /// A client uses a TLS 1.3 ticket once (RFC 8446 C.4; OpenSSL's client, so wrk and curl, and
+    /// our own client context): the server must send a new ticket on every resumption, or every
+    /// second connection is a full handshake.
+    func testEveryConnectionResumesWithTheTicketOfThePreviousOne() throws {
+        let server = try TLSServerContext(certificates: [TLSCertificate(path: makeCert("a.example.test"))], settings: TLSSettings())
+        func chain(_ client: TLSClientContext) throws -> [Bool] {
+            try (0..<6).map { _ in
+                let pair = try makePair(server: server, client: client, sni: "a.example.test")
+                try pair.pump()
+                let resumed = try XCTUnwrap(pair.clientRecorder.events.first).resumed
+                XCTAssertEqual(pair.serverRecorder.events.first?.resumed, resumed)
+                try pair.client.close().wait()
+                try pair.pump()
+                return resumed
+            }
+        }
+        XCTAssertEqual(try chain(TLSClientContext()), [false, true, true, true, true, true])
+        XCTAssertEqual(try chain(TLSClientContext(reuseSessions: false)), [false, false, false, false, false, false])
+    }
+
     func testGarbageAndPlainHTTPAreRefusedWithAnError() throws {
         let a = try TLSCertificate(path: makeCert("a.example.test"))
         let server = try TLSServerContext(certificates: [a], settings: TLSSettings())
