@@ -32,10 +32,10 @@ final class ByteBufferBIO {
         return method
     }()
 
-    /// An outbound buffer at most this large is kept for the next flush once the socket has
-    /// written it; a larger one (a big response) is let go, so a connection that once sent
-    /// 64 KiB does not keep that much memory while it idles. (Capacities are powers of two.)
-    static let keptOutboundCapacity = 16384
+    /// A buffer at most this large is kept for reuse (the outbound one here, the plaintext one
+    /// in the handler); a larger one (a big response) is let go, so a connection that once
+    /// moved 64 KiB does not keep that much memory while it idles. (Capacities are powers of two.)
+    static let keptBufferCapacity = 16384
 
     /// This object's BIO; the SSL object gets its own reference (`retainedBIO`).
     private let bio: OpaquePointer
@@ -108,7 +108,7 @@ final class ByteBufferBIO {
         let ciphertext = buffer.readSlice(length: buffer.readableBytes)!
         // Keep the storage for the next flush: once the channel has written and dropped its
         // reference, `clear()` reuses it without an allocation.
-        outbound = buffer.capacity <= Self.keptOutboundCapacity ? buffer : nil
+        outbound = buffer.capacity <= Self.keptBufferCapacity ? buffer : nil
         return ciphertext
     }
 

@@ -56,6 +56,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var pendingBytes = 0
     private var pendingPromise: EventLoopPromise<Void>?
     private var flushPending = false
+    /// The last plaintext buffer passed on, decrypted into again once whoever got it has let
+    /// it go (the HTTP handler drops a consumed buffer at once): no allocation per read.
+    private var plaintext: ByteBuffer?
     /// What the client asked for with SNI, after the handshake.
     public private(set) var serverName: String?
 
@@ -132,6 +135,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         ssl = nil
         bio?.reset()
         bio = nil
+        plaintext = nil
         becomeClosed()
         failPending(ChannelError.ioOnClosedChannel)
     }
@@ -206,7 +210,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         while state.reads, let ssl, let bio {
             if plain == nil {
                 // Plaintext is smaller than the ciphertext it came from.
-                plain = allocator.buffer(capacity: min(max(bio.inboundBytes, 1024), 65536))
+                plain = plaintextBuffer(capacity: min(max(bio.inboundBytes, 1024), 65536))
             }
             var rc: Int32 = 0
             ERR_clear_error()
@@ -217,6 +221,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if rc > 0 {
                 if plain!.writableBytes == 0 {
                     context.fireChannelRead(wrapInboundOut(plain!))
+                    keepForReuse(plain!)
                     plain = nil
                     continue  // what it passed on to may have closed: check before touching `ssl`
                 }
@@ -230,7 +235,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             break
         }
-        if let plain, plain.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(plain)) }
+        if let plain {
+            if plain.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(plain)) }
+            keepForReuse(plain)
+        }
         switch end {
         case .drained:
             break
@@ -239,6 +247,21 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .failed:
             fail(context: context, TLSError.drain("TLS read failed"))
         }
+    }
+
+    /// The kept plaintext buffer, emptied, if nobody else holds it (`clear()` allocates anew
+    /// otherwise), else a new one.
+    private func plaintextBuffer(capacity: Int) -> ByteBuffer {
+        guard var buffer = plaintext else { return allocator.buffer(capacity: capacity) }
+        plaintext = nil
+        buffer.clear(minimumCapacity: capacity)
+        return buffer
+    }
+
+    /// A buffer of one record or less is worth keeping; a larger one would hold memory while
+    /// the connection idles.
+    private func keepForReuse(_ buffer: ByteBuffer) {
+        plaintext = buffer.capacity <= ByteBufferBIO.keptBufferCapacity ? buffer : nil
     }
 
     /// The peer sent close_notify: a tunnel that allows half-closure keeps writing, anything

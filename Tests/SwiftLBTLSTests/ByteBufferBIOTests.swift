@@ -142,6 +142,28 @@ final class ByteBufferBIOTests: TLSTestCase {
         XCTAssertEqual(pair.clientRecorder.received.count, 1600)
     }
 
+    func testThePlaintextBufferIsReusedOnceTheReaderLetGoAndNeverWhileItHoldsIt() throws {
+        let pair = try connectedPair()
+        func send(_ text: String) throws {
+            try pair.client.writeAndFlush(ByteBuffer(string: text)).wait()
+            try pair.server.writeInbound(try Pair.ciphertext(of: pair.client))
+        }
+        // As above: a squatter takes the memory of any buffer that was freed meanwhile.
+        var squatters: [ByteBuffer] = []
+        for word in ["one", "two", "three"] {
+            squatters.append(pair.server.allocator.buffer(capacity: 1024))
+            try send(word)
+        }
+        XCTAssertEqual(pair.serverRecorder.received, "onetwothree")
+        XCTAssertEqual(Set(pair.serverRecorder.storages).count, 1, "one buffer, reused")
+
+        // A reader that keeps what it got: each read gets another buffer, the kept ones stay intact.
+        pair.serverRecorder.keep = true
+        for word in ["four", "five", "six"] { try send(word) }
+        XCTAssertEqual(pair.serverRecorder.kept.map { String(buffer: $0) }, ["four", "five", "six"])
+        XCTAssertEqual(Set(pair.serverRecorder.storages.suffix(3)).count, 3)
+    }
+
     func testAPeerVanishingMidRecordDeliversNothingAndFailsPendingWrites() throws {
         let pair = try connectedPair()
         try pair.client.writeAndFlush(ByteBuffer(string: "cut short")).wait()

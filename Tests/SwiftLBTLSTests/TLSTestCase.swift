@@ -40,9 +40,15 @@ class TLSTestCase: XCTestCase {
         var errors: [any Error] = []
         /// Called with each read, e.g. to close the channel from inside it.
         var onRead: ((ChannelHandlerContext) -> Void)?
+        /// Where each buffer read was stored; with `keep`, the buffers themselves.
+        var storages: [UnsafeRawPointer?] = []
+        var keep = false
+        var kept: [ByteBuffer] = []
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var b = unwrapInboundIn(data)
             reads += 1
+            storages.append(b.withVeryUnsafeBytes { $0.baseAddress })
+            if keep { kept.append(b) }
             received += b.readString(length: b.readableBytes) ?? ""
             onRead?(context)
         }
