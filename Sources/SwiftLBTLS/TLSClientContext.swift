@@ -26,6 +26,7 @@ public final class TLSClientContext: @unchecked Sendable {
         } else {
             SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
         }
+        setTransportModes(ctx)
         var wire: [UInt8] = []
         for proto in alpn { wire.append(UInt8(proto.utf8.count)); wire += Array(proto.utf8) }
         self.alpnWire = wire
