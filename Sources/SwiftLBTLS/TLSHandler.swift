@@ -199,7 +199,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// What one `SSL_read` loop ended with.
-    private enum ReadEnd { case drained, closeNotify, failed }
+    private enum ReadEnd { case drained, closeNotify, failed(TLSError) }
 
     /// Decrypts everything received into one plaintext buffer (more only past 64 KiB), passes
     /// it on, then acts on a close_notify or an error met after it.
@@ -231,7 +231,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             switch SSL_get_error(ssl, rc) {
             case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: end = .drained
             case SSL_ERROR_ZERO_RETURN: end = .closeNotify
-            default: end = .failed
+            default: end = .failed(TLSError.drain("TLS read failed"))  // before anyone clears the queue
             }
             break
         }
@@ -244,8 +244,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             break
         case .closeNotify:
             peerClosed(context: context)
-        case .failed:
-            fail(context: context, TLSError.drain("TLS read failed"))
+        case .failed(let error):
+            fail(context: context, error)
         }
     }
 
@@ -261,6 +261,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// A buffer of one record or less is worth keeping; a larger one would hold memory while
     /// the connection idles.
     private func keepForReuse(_ buffer: ByteBuffer) {
+        guard ssl != nil else { return }  // freed meanwhile (closed from inside the read)
         plaintext = buffer.capacity <= ByteBufferBIO.keptBufferCapacity ? buffer : nil
     }
 
