@@ -40,7 +40,7 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
-        /// The one piece of C: the session-ticket key callback OpenSSL calls mid-handshake.
+        /// The C that OpenSSL calls back mid-handshake: session-ticket keys, kept client sessions.
         .target(name: "CSwiftLBTLSShim", dependencies: ["CLibSSL"]),
         .target(
             name: "SwiftLBTLS",

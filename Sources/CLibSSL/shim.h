@@ -30,7 +30,6 @@ static inline long swiftlb_SSL_CTX_set_tlsext_servername_arg(SSL_CTX *ctx, void 
 static inline long swiftlb_SSL_CTX_add_extra_chain_cert(SSL_CTX *ctx, X509 *cert) {
     return SSL_CTX_add_extra_chain_cert(ctx, cert);
 }
-static inline long swiftlb_BIO_pending(BIO *bio) { return (long)BIO_ctrl_pending(bio); }
 static inline int swiftlb_SSL_session_reused(SSL *ssl) { return (int)SSL_session_reused(ssl); }
 static inline long swiftlb_SSL_CTX_set_options(SSL_CTX *ctx, unsigned long long options) {
     return (long)SSL_CTX_set_options(ctx, options);
@@ -48,4 +47,10 @@ static inline const char *swiftlb_SSL_get_servername(SSL *ssl) {
 static inline long swiftlb_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
     return SSL_set_tlsext_host_name(ssl, name);
 }
+static inline long swiftlb_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) { return SSL_CTX_set_mode(ctx, mode); }
+static inline long swiftlb_SSL_MODE_RELEASE_BUFFERS(void) { return SSL_MODE_RELEASE_BUFFERS; }
+static inline long swiftlb_SSL_CTX_set_read_ahead(SSL_CTX *ctx, int yes) { return SSL_CTX_set_read_ahead(ctx, yes); }
+/* The ByteBuffer BIO's retry signals (macros over BIO_set_flags / BIO_clear_flags). */
+static inline void swiftlb_BIO_set_retry_read(BIO *bio) { BIO_set_retry_read(bio); }
+static inline void swiftlb_BIO_clear_retry_flags(BIO *bio) { BIO_clear_retry_flags(bio); }
 #endif

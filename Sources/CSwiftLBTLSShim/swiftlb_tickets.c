@@ -71,7 +71,10 @@ static int set_keys(const ticket_key *key, unsigned char *iv, EVP_CIPHER_CTX *ci
 }
 
 /* OpenSSL's contract: encrypting, 1 = done; decrypting, 1 = ok, 2 = ok but renew the
- * ticket, 0 = unknown key (full handshake), -1 = error. */
+ * ticket, 0 = unknown key (full handshake), -1 = error.
+ * TLS 1.3 always renews, as OpenSSL does with its built-in keys: clients use a TLS 1.3 ticket
+ * once (RFC 8446 C.4; OpenSSL's client, so wrk and curl, does), so a resumption that sent no
+ * new ticket made the client's next connection a full handshake. */
 static int ticket_callback(SSL *ssl, unsigned char *key_name, unsigned char *iv, EVP_CIPHER_CTX *cipher,
                            EVP_MAC_CTX *mac, int enc) {
     swiftlb_ticket_ring *ring = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ring_index);
@@ -85,7 +88,8 @@ static int ticket_callback(SSL *ssl, unsigned char *key_name, unsigned char *iv,
     } else {
         for (int i = 0; i < ring->count; i++) {
             if (memcmp(key_name, ring->keys[i].name, 16) == 0) {
-                result = set_keys(&ring->keys[i], iv, cipher, mac, 0) ? (i == 0 ? 1 : 2) : -1;
+                int renew = i > 0 || SSL_version(ssl) >= TLS1_3_VERSION;
+                result = set_keys(&ring->keys[i], iv, cipher, mac, 0) ? (renew ? 2 : 1) : -1;
                 break;
             }
         }

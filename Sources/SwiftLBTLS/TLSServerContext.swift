@@ -89,14 +89,20 @@ public final class TLSServerContext: @unchecked Sendable {
         guard ok else { SSL_CTX_free(ctx); throw TLSError.drain("cannot use \(certificate.path)") }
         let sessionContext = Array("swiftlb".utf8)
         _ = SSL_CTX_set_session_id_context(ctx, sessionContext, UInt32(sessionContext.count))
-        _ = swiftlb_SSL_CTX_set_session_cache_mode(ctx, settings.sessionCache ? Int(SSL_SESS_CACHE_SERVER) : Int(SSL_SESS_CACHE_OFF))
+        // No automatic expiry: OpenSSL would scan the whole cache under its lock every 255
+        // handshakes. The cache stays bounded by its size (oldest out first), as HAProxy's does.
+        let cacheMode = settings.sessionCache ? Int(SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_AUTO_CLEAR) : Int(SSL_SESS_CACHE_OFF)
+        _ = swiftlb_SSL_CTX_set_session_cache_mode(ctx, cacheMode)
         _ = swiftlb_SSL_CTX_sess_set_cache_size(ctx, 20_000)
         guard swiftlb_ticket_ring_attach(ticketRing, ctx) == 1 else {
             SSL_CTX_free(ctx); throw TLSError.drain("cannot install the ticket key callback")
         }
         let me = Unmanaged.passUnretained(self).toOpaque()
-        _ = swiftlb_SSL_CTX_set_tlsext_servername_callback(ctx, selectCertificate)
-        _ = swiftlb_SSL_CTX_set_tlsext_servername_arg(ctx, me)
+        if certificates.count > 1 {  // one certificate: nothing to choose, no lookup per handshake
+            _ = swiftlb_SSL_CTX_set_tlsext_servername_callback(ctx, selectCertificate)
+            _ = swiftlb_SSL_CTX_set_tlsext_servername_arg(ctx, me)
+        }
+        setTransportModes(ctx)
         if !alpnWire.isEmpty { SSL_CTX_set_alpn_select_cb(ctx, selectALPN, me) }
         return ctx
     }
@@ -147,4 +153,13 @@ private func selectALPN(_ ssl: OpaquePointer?, _ out: UnsafeMutablePointer<Unsaf
         j += 1 + n
     }
     return SSL_TLSEXT_ERR_NOACK
+}
+
+/// How both sides use OpenSSL's record buffers: released whenever they are empty, as HAProxy
+/// does (an idle connection then holds none: 63 MB instead of 85 MB at 1000 TLS connections),
+/// and filled with as much ciphertext as the ByteBuffer BIO has (one BIO read per record, not
+/// one for the header and one for the rest).
+func setTransportModes(_ ctx: OpaquePointer) {
+    _ = swiftlb_SSL_CTX_set_mode(ctx, swiftlb_SSL_MODE_RELEASE_BUFFERS())
+    _ = swiftlb_SSL_CTX_set_read_ahead(ctx, 1)
 }

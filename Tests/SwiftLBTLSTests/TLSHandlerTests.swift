@@ -4,71 +4,8 @@ import NIOEmbedded
 import XCTest
 @testable import SwiftLBTLS
 
-/// The TLS handler in memory: a server and a client EmbeddedChannel, the bytes each writes
-/// pumped into the other, with real OpenSSL on both ends and certificates from gen-cert.sh.
-final class TLSHandlerTests: XCTestCase {
-    static let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("scripts")
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    }
-    override func tearDown() { try? FileManager.default.removeItem(at: dir) }
-
-    func makeCert(_ name: String, kind: String = "ec") throws -> String {
-        let out = dir.appendingPathComponent("\(name).pem").path
-        let p = Process()
-        p.executableURL = Self.scripts.appendingPathComponent("gen-cert.sh")
-        p.arguments = [name, out, kind]
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0)
-        return out
-    }
-
-    /// Records what reaches the end of a pipeline.
-    final class Recorder: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = ByteBuffer
-        var received = ""
-        var events: [TLSHandshakeCompleted] = []
-        var errors: [any Error] = []
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            var b = unwrapInboundIn(data)
-            received += b.readString(length: b.readableBytes) ?? ""
-        }
-        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-            if let e = event as? TLSHandshakeCompleted { events.append(e) }
-        }
-        func errorCaught(context: ChannelHandlerContext, error: any Error) { errors.append(error) }
-    }
-
-    struct Pair {
-        let server: EmbeddedChannel, client: EmbeddedChannel
-        let serverRecorder: Recorder, clientRecorder: Recorder
-        func pump() throws {
-            var moved = true
-            while moved {
-                moved = false
-                while let data = try client.readOutbound(as: ByteBuffer.self) { try server.writeInbound(data); moved = true }
-                while let data = try server.readOutbound(as: ByteBuffer.self) { try client.writeInbound(data); moved = true }
-            }
-        }
-    }
-
-    func makePair(server: TLSServerContext, client: TLSClientContext, sni: String?) throws -> Pair {
-        let sr = Recorder(), cr = Recorder()
-        let s = EmbeddedChannel()
-        try s.pipeline.syncOperations.addHandlers([TLSHandler(server: server), sr])
-        let c = EmbeddedChannel()
-        try c.pipeline.syncOperations.addHandlers([TLSHandler(client: client, serverName: sni), cr])
-        try s.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
-        try c.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 2)).wait()
-        return Pair(server: s, client: c, serverRecorder: sr, clientRecorder: cr)
-    }
-
+/// The TLS handler in memory: handshakes, SNI and ALPN, refusals, certificate files.
+final class TLSHandlerTests: TLSTestCase {
     func testHandshakeDataBothWaysALPNAndSNI() throws {
         let a = try TLSCertificate(path: makeCert("a.example.test"))
         let b = try TLSCertificate(path: makeCert("b.example.test", kind: "rsa"))
@@ -91,6 +28,26 @@ final class TLSHandlerTests: XCTestCase {
         pair.server.flush()
         try pair.pump()
         XCTAssertEqual(pair.clientRecorder.received, "HTTP/1.1 200 OK\r\n\r\n")
+    }
+
+    /// A client uses a TLS 1.3 ticket once (RFC 8446 C.4; OpenSSL's client, so wrk and curl, and
+    /// our own client context): the server must send a new ticket on every resumption, or every
+    /// second connection is a full handshake.
+    func testEveryConnectionResumesWithTheTicketOfThePreviousOne() throws {
+        let server = try TLSServerContext(certificates: [TLSCertificate(path: makeCert("a.example.test"))], settings: TLSSettings())
+        func chain(_ client: TLSClientContext) throws -> [Bool] {
+            try (0..<6).map { _ in
+                let pair = try makePair(server: server, client: client, sni: "a.example.test")
+                try pair.pump()
+                let resumed = try XCTUnwrap(pair.clientRecorder.events.first).resumed
+                XCTAssertEqual(pair.serverRecorder.events.first?.resumed, resumed)
+                try pair.client.close().wait()
+                try pair.pump()
+                return resumed
+            }
+        }
+        XCTAssertEqual(try chain(TLSClientContext()), [false, true, true, true, true, true])
+        XCTAssertEqual(try chain(TLSClientContext(reuseSessions: false)), [false, false, false, false, false, false])
     }
 
     func testGarbageAndPlainHTTPAreRefusedWithAnError() throws {

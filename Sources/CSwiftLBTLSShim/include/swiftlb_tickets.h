@@ -3,7 +3,8 @@
 /* Session-ticket keys rotated in memory. OpenSSL calls the ticket callback from inside a
  * handshake, C to C; the key ring it reads is guarded by a mutex because every event loop
  * runs handshakes. The newest key encrypts new tickets; the previous ones still decrypt
- * (and ask OpenSSL to renew the ticket), so rotation never makes a fresh ticket fail. */
+ * (and ask OpenSSL to renew the ticket), so rotation never makes a fresh ticket fail.
+ * The client side's kept sessions are in swiftlb_sessions.h. */
 #include <openssl/ssl.h>
 
 typedef struct swiftlb_ticket_ring swiftlb_ticket_ring;
