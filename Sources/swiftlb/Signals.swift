@@ -26,9 +26,14 @@ enum Signals {
     /// resume listeners for a takeover by a new process — not SwiftLB's reload model).
     static let loggedOnly: [(Int32, String)] = [(SIGQUIT, "SIGQUIT"), (SIGTTOU, "SIGTTOU"), (SIGTTIN, "SIGTTIN")]
 
-    /// Installs everything; the requests arrive on the returned stream. The dispatch sources
-    /// must stay alive for as long as signals are wanted: keep the second value.
-    static func install() -> (AsyncStream<SignalRequest>, [any DispatchSourceSignal]) {
+    /// The dispatch sources, held for the life of the process. A source that is released stops
+    /// delivering, and an optimised build releases a local the code no longer reads (`_ = x`
+    /// at the end of a function is not a use): SIGTERM was lost that way in release builds.
+    nonisolated(unsafe) private static var installed: [any DispatchSourceSignal] = []
+
+    /// Installs everything (once, at start, before any other thread reads `installed`); the
+    /// requests arrive on the returned stream.
+    static func install() -> AsyncStream<SignalRequest> {
         let (stream, continuation) = AsyncStream<SignalRequest>.makeStream()
         var sources: [any DispatchSourceSignal] = []
         func watch(_ signal: Int32, _ request: SignalRequest) {
@@ -49,7 +54,8 @@ enum Signals {
         // (SIGRTMIN and SIGRTMAX are glibc functions Swift does not import: 34 and 64 on Linux;
         // 32 and 33 are the threads library's own.)
         for signal in Int32(34)...Int32(64) { Foundation.signal(signal, SIG_IGN) }
-        return (stream, sources)
+        installed = sources
+        return stream
     }
 
     /// SIGPROF ends a process by default; the privilege drop borrows it for a moment, so it is

@@ -126,7 +126,7 @@ struct Run: ParsableCommand {
         defer { pidFile?.remove() }
 
         // Signals are received through dispatch, not handlers: nothing async-unsafe runs.
-        let (signals, sources) = Signals.install()
+        let signals = Signals.install()
 
         let server = ProxyServer(runtime: runtime, logger: logger)
         let instance = Instance(configPath: options.config, server: server, logger: logger)
@@ -220,7 +220,6 @@ struct Run: ParsableCommand {
         await control?.stop()
         await server.stop(grace: .nanoseconds(global.hardStopAfter.nanoseconds))
         logger.info("stopped")
-        _ = sources
     }
 }
 

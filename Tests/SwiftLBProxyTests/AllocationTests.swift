@@ -79,7 +79,17 @@ final class AllocationTests: XCTestCase {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
-        defer { process.terminate(); process.waitUntilExit() }
+        defer {
+            // The release build must stop on SIGTERM (bounded: a lost signal fails, never hangs).
+            process.terminate()
+            let deadline = Date().addingTimeInterval(15)
+            while process.isRunning && Date() < deadline { usleep(50_000) }
+            if process.isRunning {
+                kill(process.processIdentifier, SIGKILL)
+                XCTFail("the release build did not stop on SIGTERM")
+            }
+            process.waitUntilExit()
+        }
         XCTAssertTrue(waitForPort(port))
         // One keep-alive connection; warm the pool and the per-connection buffers first.
         let client = try RawClient(port: port, timeout: 5)

@@ -65,6 +65,27 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(second.err.contains("second.conf:10] : 'bind' : frontend 'fe': cannot bind 127.0.0.1:\(port)"), second.err)
     }
 
+    /// The binary the demo and an operator run is the release build: it must obey SIGHUP
+    /// (reload) and SIGTERM (stop) as the debug build does. (An optimised build once released
+    /// the signal sources early and ignored both.)
+    func testTheReleaseBuildReloadsAndStopsOnSignals() throws {
+        let release = Paths.repository.appendingPathComponent(".build/release/swiftlb").path
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: release), "scripts/test.sh builds the release binary")
+        let dir = try TempDirectory()
+        let port = freePort()
+        let config = try dir.write("lb.conf", testDefaults() + "frontend fe\n    bind 127.0.0.1:\(port)\n")
+        let lb = try ChildProcess(release, ["run", "-c", config], logDirectory: dir, name: "release")
+        defer { lb.stop() }
+        XCTAssertTrue(waitForPort(port), lb.stderr)
+        lb.signal(SIGHUP)
+        let deadline = Date().addingTimeInterval(10)
+        while !(lb.stdout + lb.stderr).contains("SIGHUP: configuration reloaded") && Date() < deadline { usleep(50_000) }
+        XCTAssertTrue((lb.stdout + lb.stderr).contains("SIGHUP: configuration reloaded"), "SIGHUP: \(lb.stdout)\(lb.stderr)")
+        lb.signal(SIGTERM)
+        XCTAssertEqual(lb.waitForExit(timeout: 10), 0, "SIGTERM: \(lb.stdout)\(lb.stderr)")
+        XCTAssertTrue((lb.stdout + lb.stderr).contains("stopped"), lb.stdout + lb.stderr)
+    }
+
     /// `maxconn 2`: a third client waits in the backlog and is served once a slot frees up.
     func testMaxconnHoldsTheThirdClientUntilASlotFrees() throws {
         let dir = try TempDirectory()
