@@ -89,7 +89,7 @@ enum RequestRewriter {
         }
         if frontend.forwardForHeader != nil || backend.forwardForHeader != nil,
            let (name, value) = ForwardedFor.header(frontend: frontend.config.options.forwardFor, backend: backend.config.options.forwardFor,
-                                                    source: sourceAddress, request: head) {
+                                                    client: clientAddress, request: head) {
             head.add(name, value)
         }
         impose(framing, on: &head)

@@ -7,14 +7,15 @@ import SwiftLBConfig
 /// the client's address is in either proxy's `except` network, or when every proxy that has
 /// the option says `if-none` and the request already carries the header.
 enum ForwardedFor {
-    /// The header line to add to the request going to the server, or nil.
-    static func header(frontend: ForwardFor?, backend: ForwardFor?, source: SocketAddress?, request: MessageHead) -> (name: String, value: String)? {
-        guard frontend != nil || backend != nil, let address = source?.ipAddress else { return nil }
-        let name = (backend ?? frontend)!.header
-        let always = [frontend, backend].contains { $0.map { !$0.ifNone } ?? false }
-        if !always && !request.values(of: name.lowercased()).isEmpty { return nil }
-        let excepted = [frontend?.except, backend?.except].compactMap { $0 }
-        if !excepted.isEmpty, IPNetwork.address(address, isIn: excepted) { return nil }
-        return (name, address)
+    /// The header line to add to the request going to the server, or nil. `client` is the
+    /// client's address as text (worked out once per connection: formatting it costs an
+    /// allocation, and this runs for every request).
+    static func header(frontend: ForwardFor?, backend: ForwardFor?, client: String?, request: MessageHead) -> (name: String, value: String)? {
+        guard let address = client, !address.isEmpty, let chosen = backend ?? frontend else { return nil }
+        let always = !(frontend?.ifNone ?? true) || !(backend?.ifNone ?? true)
+        if !always && !request.values(of: chosen.header.lowercased()).isEmpty { return nil }
+        if let except = frontend?.except, IPNetwork.address(address, isIn: [except]) { return nil }
+        if let except = backend?.except, IPNetwork.address(address, isIn: [except]) { return nil }
+        return (chosen.header, address)
     }
 }

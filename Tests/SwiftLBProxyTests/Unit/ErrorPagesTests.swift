@@ -110,21 +110,21 @@ final class ErrorPagesTests: XCTestCase {
         let forwarded = try requestHead("GET / HTTP/1.1\r\nHost: h\r\nX-Real-IP: 1.2.3.4\r\n\r\n")
         let client = try SocketAddress(ipAddress: "192.0.2.7", port: 1)
         var ff = ForwardFor()
-        XCTAssertEqual(ForwardedFor.header(frontend: ff, backend: nil, source: client, request: plain)?.value, "192.0.2.7")
-        XCTAssertEqual(ForwardedFor.header(frontend: ff, backend: nil, source: client, request: plain)?.name, "X-Forwarded-For")
-        XCTAssertNil(ForwardedFor.header(frontend: nil, backend: nil, source: client, request: plain))
+        XCTAssertEqual(ForwardedFor.header(frontend: ff, backend: nil, client: client.ipAddress, request: plain)?.value, "192.0.2.7")
+        XCTAssertEqual(ForwardedFor.header(frontend: ff, backend: nil, client: client.ipAddress, request: plain)?.name, "X-Forwarded-For")
+        XCTAssertNil(ForwardedFor.header(frontend: nil, backend: nil, client: client.ipAddress, request: plain))
         ff.except = "192.0.2.0/24"
-        XCTAssertNil(ForwardedFor.header(frontend: ff, backend: nil, source: client, request: plain))
-        XCTAssertNotNil(ForwardedFor.header(frontend: ff, backend: nil, source: try SocketAddress(ipAddress: "198.51.100.1", port: 1), request: plain))
+        XCTAssertNil(ForwardedFor.header(frontend: ff, backend: nil, client: client.ipAddress, request: plain))
+        XCTAssertNotNil(ForwardedFor.header(frontend: ff, backend: nil, client: "198.51.100.1", request: plain))
         // The backend's except counts too; the backend names the header.
         var be = ForwardFor()
         be.header = "X-Real-IP"
         be.ifNone = true
-        XCTAssertNil(ForwardedFor.header(frontend: ff, backend: be, source: client, request: plain))
-        XCTAssertNil(ForwardedFor.header(frontend: nil, backend: be, source: client, request: forwarded), "if-none and the header is there")
-        XCTAssertEqual(ForwardedFor.header(frontend: nil, backend: be, source: client, request: plain)?.name, "X-Real-IP")
+        XCTAssertNil(ForwardedFor.header(frontend: ff, backend: be, client: client.ipAddress, request: plain))
+        XCTAssertNil(ForwardedFor.header(frontend: nil, backend: be, client: client.ipAddress, request: forwarded), "if-none and the header is there")
+        XCTAssertEqual(ForwardedFor.header(frontend: nil, backend: be, client: client.ipAddress, request: plain)?.name, "X-Real-IP")
         // if-none holds only when every proxy with the option says it.
-        XCTAssertNotNil(ForwardedFor.header(frontend: ForwardFor(), backend: be, source: client, request: forwarded))
-        XCTAssertEqual(ForwardedFor.header(frontend: ForwardFor(), backend: nil, source: try SocketAddress(ipAddress: "::1", port: 1), request: plain)?.value, "::1")
+        XCTAssertNotNil(ForwardedFor.header(frontend: ForwardFor(), backend: be, client: client.ipAddress, request: forwarded))
+        XCTAssertEqual(ForwardedFor.header(frontend: ForwardFor(), backend: nil, client: "::1", request: plain)?.value, "::1")
     }
 }
