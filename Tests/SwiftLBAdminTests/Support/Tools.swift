@@ -44,7 +44,9 @@ func runTool(_ executable: String, _ arguments: [String], input: String? = nil, 
     let pid = p.processIdentifier
     let watchdog = DispatchWorkItem { if p.isRunning { kill(pid, SIGKILL) } }
     DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-    if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+    // A tool that exits before reading (socat finding no socket yet) must not crash the tests:
+    // write(contentsOf:) throws on EPIPE where write(_:) traps.
+    if let input { try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8)) }
     try? stdin.fileHandleForWriting.close()
     // stderr drains on another thread so that neither pipe can fill and block the child.
     final class Box: @unchecked Sendable { var data = Data() }

@@ -53,7 +53,7 @@ func runTool(_ executable: String, _ arguments: [String], input: String = "") ->
     p.standardOutput = out
     p.standardError = err
     do { try p.run() } catch { return (-1, "", "\(error)") }
-    stdin.fileHandleForWriting.write(Data(input.utf8))
+    try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))  // throws on EPIPE where write(_:) traps
     try? stdin.fileHandleForWriting.close()
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
