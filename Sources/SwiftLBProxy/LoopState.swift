@@ -100,7 +100,7 @@ final class LoopState {
     func putIdle(_ connection: ServerConnection) {
         let id = connection.server.id
         if id >= idle.count { idle.append(contentsOf: repeatElement([], count: id - idle.count + 1)) }
-        guard connection.isOpen, idle[id].count < Self.maxIdlePerServer else {
+        guard connection.isOpen, idle[id].count < Self.maxIdlePerServer, connection.server.parameters.sendProxy == nil else {
             connection.close()
             return
         }

@@ -217,13 +217,20 @@ public final class ProxyServer: Sendable {
                     guard let frontend = holder.current.frontends.first(where: { $0.name == name }) else {
                         throw ChannelError.ioOnClosedChannel  // the listener is being closed by a reload
                     }
-                    let tls = frontend.binds.first { $0.0.host == key.host && $0.0.port == key.port }?.1
+                    let bind = frontend.binds.first { $0.0.host == key.host && $0.0.port == key.port }
+                    let tls = bind?.1
+                    let acceptProxy = bind?.0.acceptProxy ?? false
                     let loop = loops.state(for: channel.eventLoop)
                     let sync = channel.pipeline.syncOperations
+                    // `option clitcpka|tcpka`: the kernel's keep-alive probes on client sockets.
+                    if frontend.config.options.clientTCPKeepAlive { try channel.syncOptions?.setOption(.socketOption(.so_keepalive), value: 1) }
+                    // `accept-proxy`: the PROXY header comes first, in clear, before any TLS.
+                    if acceptProxy { try sync.addHandler(ProxyProtocolHandler(timeout: frontend.proxyHeaderTimeout)) }
                     if let tls { try sync.addHandler(TLSHandler(server: tls.current)) }
                     switch frontend.config.options.mode {
-                    case .http: try sync.addHandler(HTTPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits))
-                    case .tcp: try sync.addHandler(TCPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil))
+                    case .http: try sync.addHandler(HTTPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits,
+                                                                         listenerName: bind?.0.name))
+                    case .tcp: try sync.addHandler(TCPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, awaitsProxyHeader: acceptProxy))
                     }
                 }
             }

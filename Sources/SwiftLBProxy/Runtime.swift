@@ -244,8 +244,15 @@ final class RuntimeFrontend: Sendable {
     /// Its compiled `http-request|response|after-response` rules, error pages and
     /// `monitor-uri` (nil when it has none of them).
     let engine: ProxyRules?
+    /// Its `tcp-request connection|content` rules (nil when it has none).
+    let tcpRules: TCPRules?
     /// Where its access log goes and how it reads (nil: it logs no traffic).
     let logPlan: LogPlan?
+    /// How long an `accept-proxy` connection may take to send its PROXY header: `timeout
+    /// client` (HAProxy waits for it within the client timeout), 5 s without one.
+    var proxyHeaderTimeout: TimeAmount {
+        .nanoseconds(config.options.timeouts.client?.nanoseconds ?? 5_000_000_000)
+    }
     /// Its open client connections, counted only when it logs (the log's `%fc`).
     let liveConnections = ManagedAtomic<Int>(0)
 
@@ -253,13 +260,14 @@ final class RuntimeFrontend: Sendable {
          counterID: Int = 0, engine: ProxyRules? = nil, logPlan: LogPlan? = nil) {
         self.counterID = counterID
         self.logPlan = logPlan
+        self.tcpRules = config.tcpRequestRules.isEmpty ? nil : TCPRules(config.tcpRequestRules)
         self.engine = engine
         self.stats = RuntimeFrontend.statsSettings(config.options.stats)
         self.config = config
         self.binds = binds
         self.defaultBackend = defaultBackend
         self.rules = rules
-        self.needsFacts = !config.redirects.isEmpty || !rules.isEmpty || engine != nil
+        self.needsFacts = !config.redirects.isEmpty || !rules.isEmpty || engine != nil || !config.tcpRequestRules.isEmpty
         self.forwardForHeader = config.options.forwardFor?.header
     }
 }

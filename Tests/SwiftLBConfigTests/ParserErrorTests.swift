@@ -38,7 +38,7 @@ final class ParserErrorTests: XCTestCase {
     func testKnownKeywordsAreRefusedWithoutMisleadingSuggestions() {
         let head = "frontend f\n    bind :80\n"
         for (text, keyword) in [("    option logasap\n", "option"), ("    unique-id-format %{+X}o\n", "unique-id-format"),
-                                ("    tcp-request inspect-delay 5s\n", "tcp-request")] {
+                                ("    tcp-request connection expect-proxy layer4\n", "tcp-request")] {
             do {
                 _ = try ConfigParser.parse(text: head + text, file: "lb.conf")
                 XCTFail("accepted: \(text)")

@@ -32,8 +32,7 @@ final class PendingKeywordTests: XCTestCase {
     func testProxyKeywordsAreRefusedOneByOne() {
         let backend = timeouts + "backend b\n    server s 127.0.0.1:80\n"
         assertRefusedOneByOne(backend, [
-            "    server t 127.0.0.1:81 send-proxy",
-            "    server t 127.0.0.1:81 send-proxy-v2", "    server t /run/app.sock", "    server t unix@/run/app.sock", "    option log-health-checks",
+            "    server t /run/app.sock", "    server t unix@/run/app.sock", "    option log-health-checks",
             "    http-check disable-on-404", "    http-check send meth GET uri /health body ping", "    server t 127.0.0.1:81 maxqueue 10",
             "    fullconn 100", "    http-request auth realm x",
             "    tcp-request content reject",
@@ -42,11 +41,11 @@ final class PendingKeywordTests: XCTestCase {
         let frontend = timeouts + "frontend f\n    bind :80\n    redirect location /x\n"
         assertRefusedOneByOne(frontend, [
             "    option logasap",
-            "    log-format-sd \"[x]\"", "    bind :81 name web", "    bind :82 accept-proxy", "    bind :83 proto h2",
+            "    log-format-sd \"[x]\"", "    bind :83 proto h2",
             "    bind fd@3", "    bind unix@/run/lb.sock", "    bind :443 ssl crt /x.pem ca-file /ca.pem verify required",
             "    acl down always_false\n    monitor fail if down".replacingOccurrences(of: "always_false", with: "path /x"),
             "    capture request header Host len 64", "    capture response header Server len 32",
-            "    tcp-request connection reject", "    tcp-request connection accept", "    tcp-request inspect-delay 5s",
+            "    tcp-request connection expect-proxy layer4",
            
         ].filter { !$0.contains("\n") })
     }

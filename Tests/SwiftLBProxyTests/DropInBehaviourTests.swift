@@ -123,4 +123,45 @@ final class DropInBehaviourTests: XCTestCase {
         XCTAssertNil(sf["x-debug-level"], "del-header -m beg removed it")
         XCTAssertEqual(sf["x-agent"], "tester/1")
     }
+
+    /// The HipChat seed's haproxy.cfg (Tests/fixtures/configs/haproxy/00-hipchat-seed.cfg: its
+    /// 1.x `reqadd`, `bind … name`, the stats listener) runs as it is, with only its addresses
+    /// moved to loopback and `daemon` left out (the test holds the process): plain HTTP is sent
+    /// to HTTPS, HTTPS reaches a node with the sticky cookie and `X-Forwarded-Proto`, the stats
+    /// page answers, and the access log reaches the syslog target.
+    func testTheSeedsHAProxyConfigServes() throws {
+        let nodes = try (0..<3).map { _ in try RecordingBackend(in: dir) }
+        defer { nodes.forEach { $0.stop() } }
+        let syslog = try SyslogReceiver()
+        let pem = dir.file("hipc.pem")
+        XCTAssertEqual(runCommand(Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path, ["hipchat.example.test", pem]).status, 0)
+        let (http, https, stats) = (freePort(), freePort(), freePort())
+        var text = try String(contentsOfFile: Paths.fixtures.appendingPathComponent("configs/haproxy/00-hipchat-seed.cfg").path, encoding: .utf8)
+        for (from, to) in [("@PEM@", pem), ("bind :80 ", "bind 127.0.0.1:\(http) "), ("bind :443 ", "bind 127.0.0.1:\(https) "),
+                           ("bind :1936", "bind 127.0.0.1:\(stats)"), ("log 127.0.0.1 local0", "log 127.0.0.1:\(syslog.port) local0"),
+                           ("    daemon\n", ""), ("/tmp/swiftlb-corpus-seed", dir.file("seed")),
+                           ("127.0.0.1:8081", "127.0.0.1:\(nodes[0].port)"), ("127.0.0.1:8082", "127.0.0.1:\(nodes[1].port)"),
+                           ("127.0.0.1:8083", "127.0.0.1:\(nodes[2].port)")] {
+            XCTAssertTrue(text.contains(from), "the seed has \(from)")
+            text = text.replacingOccurrences(of: from, with: to)
+        }
+        let lb = try SwiftLBInstance(config: text, waitPort: https, in: dir, name: "seed")
+        defer { lb.stop() }
+        XCTAssertTrue(lb.child.stderr.contains("reqadd"), "the 1.x line is translated with a warning: \(lb.child.stderr)")
+
+        let plain = curl(["-si", "http://127.0.0.1:\(http)/chat"])
+        XCTAssertTrue(plain.out.hasPrefix("HTTP/1.1 301"), plain.out)
+        XCTAssertTrue(plain.out.lowercased().contains("location: https://127.0.0.1:\(http)/chat"), plain.out)
+
+        let secure = curl(["-ski", "https://127.0.0.1:\(https)/chat"])
+        XCTAssertTrue(secure.out.hasPrefix("HTTP/1.1 200"), secure.out + secure.err)
+        XCTAssertTrue(secure.out.contains("SERVERID=n"), secure.out)
+        let forwarded = nodes.flatMap(\.requests).filter { $0.target == "/chat" }
+        XCTAssertEqual(forwarded.count, 1, "\(forwarded)")
+        XCTAssertTrue(forwarded.first?.raw.lowercased().contains("\r\nx-forwarded-proto: https\r\n") ?? false, forwarded.first?.raw ?? "")
+
+        XCTAssertTrue(curl(["-s", "http://127.0.0.1:\(stats)/"]).out.contains("<html"), "the stats listener")
+        let lines = syslog.receive(count: 10, within: 3)
+        XCTAssertTrue(lines.contains { $0.contains(" hipchat_https~ hipchat_nodes/node") && $0.contains("\"GET /chat HTTP/1.1\"") }, "\(lines)")
+    }
 }

@@ -171,6 +171,42 @@ final class TCPModeTests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue((r.out + r.err).contains("wrong mode"), r.out + r.err)
     }
+
+    /// `option clitcpka` / `srvtcpka`: the kernel's keep-alive timer runs on the proxy's client
+    /// and server sockets of a session (as `ss -o` shows it), and not without the options.
+    func testTCPKeepAliveProbesAreOnOnlyWhenAsked() throws {
+        let redisServer = try RedisBackend(in: dir)
+        defer { redisServer.stop() }
+        for (options, expected) in [("option clitcpka\n    option srvtcpka", true), ("", false)] {
+            let port = freePort()
+            let lb = try SwiftLBInstance(config: """
+                defaults
+                    mode tcp
+                    timeout connect 1s
+                    timeout client 30s
+                    timeout server 30s
+                listen redis
+                    bind 127.0.0.1:\(port)
+                    \(options)
+                    server r1 127.0.0.1:\(redisServer.port)
+
+                """, waitPort: port, in: dir, name: "swiftlb-\(port)")
+            defer { lb.stop() }
+            let client = try RawClient(port: port, timeout: 3)
+            client.send("PING\r\n")
+            XCTAssertEqual(client.read(until: "\r\n"), "+PONG\r\n")
+            // The proxy's end towards the client (source port = the listener) and towards redis.
+            let sockets = runCommand("/usr/bin/ss", ["-tnoH", "state", "established",
+                                                     "( sport = :\(port) or dport = :\(redisServer.port) )"]).out
+            let keepAlive = sockets.split(separator: "\n").filter { $0.contains("timer:(keepalive") }
+            if expected {
+                XCTAssertTrue(keepAlive.contains { $0.contains("127.0.0.1:\(port) ") }, "client side: \(sockets)")
+                XCTAssertTrue(keepAlive.contains { $0.contains("127.0.0.1:\(redisServer.port) ") }, "server side: \(sockets)")
+            } else {
+                XCTAssertTrue(keepAlive.isEmpty, sockets)
+            }
+        }
+    }
 }
 
 extension RawClient: @unchecked Sendable {}

@@ -100,8 +100,8 @@ extension KeywordRegistry {
             guard ["none", "optional", "required"].contains(v[0]) else { throw ParseFailure("'verify' expects none, optional or required") }
             b.withTLS.verify = v[0]
         },
-        Parameter("name", values: 1, status: .pending("listeners have no names in logs or stats yet")) { b, v, _ in b.name = v[0] },
-        Parameter("accept-proxy", status: proxyProtocolStatus) { b, _, _ in b.acceptProxy = true },
+        Parameter("name", values: 1) { b, v, _ in b.name = v[0] },
+        Parameter("accept-proxy") { b, _, _ in b.acceptProxy = true },
         Parameter("proto", values: 1, status: .pending("the listener always speaks HTTP/1.1 (h2 comes later)")) { b, v, _ in b.proto = v[0] },
         // Versions below TLS 1.2 are never offered.
         Parameter("no-sslv3") { _, _, _ in },

@@ -43,7 +43,7 @@ extension KeywordRegistry {
             }
         },
         Keyword("option mysql-check", SectionKind.backSide, usage: "option mysql-check [user NAME [post-41|pre-41]]",
-                status: .pending("the MySQL check (handshake, optional login) comes with the tcp-mode work")) { p, c in
+                status: .pending("the MySQL check (handshake, optional login) is not written yet; a `tcp-check` can test the port")) { p, c in
             guard c.args.isEmpty || (c.args.count >= 2 && c.args[0] == "user" && c.args.count <= 3) else {
                 throw ParseFailure("expects 'option mysql-check [user NAME [post-41]]'")
             }

@@ -83,13 +83,12 @@ extension KeywordRegistry {
         Keyword("compression", SectionKind.proxies, status: .unsupported("compression is not supported"), parse: nil),
     ]
 
-    static let tcpKeepAliveStatus = KeywordStatus.pending("sockets get no TCP keep-alive probes until the data path sets SO_KEEPALIVE")
 
     /// `option tcpka|clitcpka|srvtcpka`.
     static let tcpKeepAliveKeywords: [Keyword] = [
         ("tcpka", SectionKind.proxies, true, true), ("clitcpka", SectionKind.frontSide, true, false), ("srvtcpka", SectionKind.backSide, false, true),
     ].map { name, sections, client, server in
-        Keyword("option \(name)", sections, usage: "[no] option \(name)", status: tcpKeepAliveStatus, negatable: true) { p, c in
+        Keyword("option \(name)", sections, usage: "[no] option \(name)", negatable: true) { p, c in
             try c.noArguments()
             p.withOptions {
                 if client { $0.clientTCPKeepAlive = !c.negated }

@@ -94,8 +94,8 @@ extension KeywordRegistry {
             guard let action = OnError(rawValue: v[0]) else { throw ParseFailure("'on-error' expects fastinter, fail-check, sudden-death or mark-down") }
             s.onError = action
         },
-        Parameter("send-proxy", status: proxyProtocolStatus) { s, _, _ in s.sendProxy = .v1 },
-        Parameter("send-proxy-v2", status: proxyProtocolStatus) { s, _, _ in s.sendProxy = .v2 },
+        Parameter("send-proxy") { s, _, _ in s.sendProxy = .v1 },
+        Parameter("send-proxy-v2") { s, _, _ in s.sendProxy = .v2 },
         Parameter("maxqueue", values: 1, status: .pending("a backend has one queue; per-server queue bounds are not implemented")) { s, v, _ in
             s.maxQueue = try number("maxqueue", v[0], 0...1_000_000)
         },
@@ -120,7 +120,7 @@ extension KeywordRegistry {
         Parameter<ServerParameters>.unsupported($0, "a HAProxy server parameter SwiftLB does not implement")
     })
 
-    static let proxyProtocolStatus = KeywordStatus.pending("the PROXY protocol is not implemented yet")
+    static let expectProxyStatus = KeywordStatus.pending("a conditional PROXY header is not supported; 'bind … accept-proxy' requires one on every connection")
     static let unixServerStatus = KeywordStatus.pending("servers are dialled over TCP only until the data path connects to unix sockets")
 
     /// A check more often than every 100 ms is a connection to the server every time: almost

@@ -86,7 +86,7 @@ extension KeywordRegistry {
 
     /// `global` stats keywords SwiftLB has no use for.
     static let globalStatsUnsupported: [Keyword] = [
-        Keyword.unsupported("stats maxconn", [.global], "the control socket serves one command per connection"),
+        Keyword.unsupported("stats maxconn", [.global], "the control socket holds at most 10 connections, a fixed limit"),
         Keyword.unsupported("stats bind-process", [.global], "SwiftLB is one process"),
     ]
 

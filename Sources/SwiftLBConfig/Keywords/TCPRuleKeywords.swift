@@ -1,19 +1,19 @@
 /// Connection-level rules and client affinity tables: `tcp-request connection|content
 /// accept|reject`, `tcp-request inspect-delay`, `stick-table type ip`, `stick on src`.
-/// Parsed into the model and pending until the data path acts on them.
+/// The tcp-request rules of frontends are run by the data path; stick tables are pending.
 extension KeywordRegistry {
-    static let tcpRuleStatus = KeywordStatus.pending("the data path does not run tcp-request rules yet")
+    static let backendTCPRuleStatus = KeywordStatus.pending("tcp-request rules run in frontends and listen sections; a backend's are not run yet")
     static let stickTableStatus = KeywordStatus.pending("stick tables are not implemented; 'cookie … insert' or 'balance source' keep clients on a server statelessly (both VIP instances agree)")
 
     static let tcpRuleKeywords: [Keyword] = [
         tcpRule(.connection, .accept, [.frontend, .listen]), tcpRule(.connection, .reject, [.frontend, .listen]),
         tcpRule(.content, .accept, SectionKind.rules), tcpRule(.content, .reject, SectionKind.rules),
-        Keyword("tcp-request inspect-delay", SectionKind.rules, usage: "tcp-request inspect-delay TIME", status: tcpRuleStatus) { p, c in
+        Keyword("tcp-request inspect-delay", SectionKind.rules, usage: "tcp-request inspect-delay TIME") { p, c in
             let delay = try c.time()
             p.withOptions { $0.tcpInspectDelay = delay }
         },
         Keyword("tcp-request connection expect-proxy", [.frontend, .listen], usage: "tcp-request connection expect-proxy layer4 [if|unless COND]",
-                status: proxyProtocolStatus) { p, c in
+                status: expectProxyStatus) { p, c in
             guard c.args.first == "layer4" else { throw ParseFailure("expects 'expect-proxy layer4'") }
             _ = try p.splitCondition(Array(c.args.dropFirst()))
         },
@@ -56,9 +56,10 @@ extension KeywordRegistry {
     ]
 
     private static func tcpRule(_ layer: TCPRule.Layer, _ action: TCPRule.Action, _ sections: Set<SectionKind>) -> Keyword {
-        Keyword("tcp-request \(layer.rawValue) \(action.rawValue)", sections, usage: "tcp-request \(layer.rawValue) \(action.rawValue) [if|unless COND]",
-                status: tcpRuleStatus) { p, c in
+        Keyword("tcp-request \(layer.rawValue) \(action.rawValue)", sections, usage: "tcp-request \(layer.rawValue) \(action.rawValue) [if|unless COND]") { p, c in
+            if p.section.kind == .backend { try p.gate(backendTCPRuleStatus, "'tcp-request \(layer.rawValue)' in a backend") }
             let (words, condition) = try p.splitCondition(c.args)
+            try p.gateFetches(condition)
             guard words.isEmpty else { throw ParseFailure("unexpected '\(words[0])' before the condition") }
             let rule = TCPRule(layer: layer, action: action, condition: condition, line: c.line.number)
             switch p.section {

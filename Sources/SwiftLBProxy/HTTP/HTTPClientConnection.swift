@@ -74,7 +74,11 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     /// Body bytes held for a server connection that is not there yet, at most.
     static let maxPendingBody = 64 * 1024
 
-    init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, limits: HeadParser.Limits) {
+    /// `bind … name`: how this listener is named in its connection-level log lines.
+    private let listenerName: String?
+
+    init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, limits: HeadParser.Limits, listenerName: String? = nil) {
+        self.listenerName = listenerName
         self.frontend = frontend
         self.loop = loop
         self.generation = loop.holder.generation
@@ -101,6 +105,18 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         source = context.channel.remoteAddress
         destination = context.channel.localAddress
         if let ip = source?.ipAddress { clientIP = ip }
+        if let rules = frontend.tcpRules, rules.hasConnectionRules,
+           !rules.acceptsConnection(.connectionLevel(source: source, destination: destination, isTLS: isTLS)) {
+            // `tcp-request connection reject`: closed before a byte is read, nothing answered.
+            loop.stats.frontend(frontend.counterID) { c in
+                c.connectionsTotal += 1
+                c.deniedConnections += 1
+            }
+            state = .closed
+            loop.clients.removeValue(forKey: ObjectIdentifier(self))
+            context.close(promise: nil)
+            return
+        }
         if logging { frontend.countLive(context.channel) }
         idleSince = clock
         let id = frontend.counterID
@@ -113,6 +129,8 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // Only a connection refused by `tcp-request connection` is closed before it went inactive.
+        if case .closed = state { return context.fireChannelInactive() }
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
         loop.stats.frontend(frontend.counterID) { $0.scur -= 1 }
         if case .exchanging(let ex) = state {
@@ -128,6 +146,13 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
             quiesce()
+            return
+        }
+        if let received = event as? ProxyProtocolReceived {
+            // `accept-proxy`: the connection's real ends, before any request byte.
+            source = received.source
+            destination = received.destination
+            clientIP = source?.ipAddress ?? ""
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -281,7 +306,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             // line, and the connection is closed (the TLS handler already closes it).
             if logging {
                 let client = source.map { "\($0.ipAddress ?? "-"):\($0.port ?? 0)" } ?? "-"
-                loop.writeLogMessage("\(client) [\(loop.log.date(wallClockNow()))] \(frontend.name)/tls: SSL handshake failure (\(tlsError))", frontend: frontend)
+                loop.writeLogMessage("\(client) [\(loop.log.date(wallClockNow()))] \(frontend.name)/\(listenerName ?? "tls"): SSL handshake failure (\(tlsError))", frontend: frontend)
             }
         } else if case .exchanging(let ex) = state {
             // I/O errors (reset by peer…): nothing to answer.
@@ -323,6 +348,15 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         guard RequestValidator.problem(in: head) == nil, case .success(let framing) = MessageFraming.request(head) else {
             record.termination = "PR"
             respondError(.badRequest, record: record, minor: head.minorVersion)
+            return
+        }
+        if let rules = frontend.tcpRules, rules.hasContentRules, !rules.acceptsContent(SampleInput(facts: makeFacts(head))) {
+            // `tcp-request content reject` (run on each request in HTTP mode): closed, nothing answered.
+            loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
+            record.termination = "PR"
+            writeLog(record)
+            state = .closing
+            context?.close(promise: nil)
             return
         }
         if let stats = frontend.stats, StatsPage.matches(head.target, settings: stats) {
@@ -400,7 +434,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         if connectionMode > 0 && webSocketKey == nil { head.add("Connection", "close") }
         head.serialise(into: &serverHeadBuffer)
         let upstreamHead = serverHeadBuffer
-        let ex = HTTPExchange(dispatch: Dispatch(backend: backend, client: source, pinned: pinned),
+        let ex = HTTPExchange(dispatch: Dispatch(backend: backend, client: source, destination: destination, pinned: pinned),
                               method: head.method, clientMinor: head.minorVersion, closeClient: connection.close || quiescing,
                               upstreamHead: upstreamHead, requestFramer: framing.map(BodyFramer.init), facts: facts,
                               responseLimits: limits, log: record, start: now)

@@ -19,12 +19,14 @@ struct Dispatch {
         case queueTimeout
         /// The connection was refused or failed (502, SC).
         case connectFailed
-        /// `timeout connect` passed (504, sC).
+        /// `timeout connect` passed (503, sC).
         case connectTimeout
     }
 
     let backend: RuntimeBackend
     let client: SocketAddress?
+    /// The address the client connected to (for a `send-proxy` header).
+    let destination: SocketAddress?
     /// The server a sticky cookie (or similar) names.
     var pinned: RuntimeServer?
     /// The server of the current attempt.
@@ -40,9 +42,10 @@ struct Dispatch {
     /// Bumped at each attempt, so a late callback of an abandoned attempt is recognised.
     private(set) var generation = 0
 
-    init(backend: RuntimeBackend, client: SocketAddress?, pinned: RuntimeServer? = nil) {
+    init(backend: RuntimeBackend, client: SocketAddress?, destination: SocketAddress? = nil, pinned: RuntimeServer? = nil) {
         self.backend = backend
         self.client = client
+        self.destination = destination
         self.pinned = pinned
     }
 
@@ -68,10 +71,16 @@ struct Dispatch {
         attempts += 1
         generation += 1
         holdActive(on: chosen)
-        if !freshConnection, let pooled = loop.takeIdle(chosen) { return .connection(pooled) }
+        // A `send-proxy` connection told its server who this client is: it is never shared.
+        let proxyHeader = chosen.parameters.sendProxy.map { version in
+            version == .v1 ? ProxyHeaderEncoder.v1(source: client, destination: destination)
+                           : ProxyHeaderEncoder.v2(source: client, destination: destination)
+        }
+        if !freshConnection, proxyHeader == nil, let pooled = loop.takeIdle(chosen) { return .connection(pooled) }
         let generation = self.generation
         let timeout = backend.config.options.timeouts.connect.map { TimeAmount.nanoseconds($0.nanoseconds) }
-        ServerConnection.connect(to: chosen, on: loop.eventLoop, timeout: timeout).assumeIsolated().whenComplete { result in
+        ServerConnection.connect(to: chosen, on: loop.eventLoop, timeout: timeout, proxyHeader: proxyHeader,
+                                 keepAlive: backend.config.options.serverTCPKeepAlive).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let connection):
                 owner.dispatchConnected(connection, generation: generation)

@@ -60,18 +60,23 @@ final class ServerConnection: ChannelDuplexHandler {
 
     /// Opens a connection to `server` on `eventLoop` (the client's loop: a stream's two
     /// channels never cross loops).
-    static func connect(to server: RuntimeServer, on eventLoop: any EventLoop, timeout: TimeAmount?) -> EventLoopFuture<ServerConnection> {
+    /// `proxyHeader` (`send-proxy`) is written first, in clear, before any TLS handshake.
+    /// `keepAlive` (`option srvtcpka|tcpka`) turns the kernel's keep-alive probes on.
+    static func connect(to server: RuntimeServer, on eventLoop: any EventLoop, timeout: TimeAmount?,
+                        proxyHeader: ByteBuffer? = nil, keepAlive: Bool = false) -> EventLoopFuture<ServerConnection> {
         let handler = ServerConnection(server: server)
         var bootstrap = ClientBootstrap(group: eventLoop)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    if let proxyHeader { try sync.addHandler(ProxyHeaderSender(header: proxyHeader)) }
                     if let tls = server.tls { try sync.addHandler(TLSHandler(client: tls, serverName: server.tlsServerName)) }
                     try sync.addHandler(handler)
                 }
             }
         if let timeout { bootstrap = bootstrap.connectTimeout(timeout) }
+        if keepAlive { bootstrap = bootstrap.channelOption(.socketOption(.so_keepalive), value: 1) }
         return bootstrap.connect(to: server.address).map { _ in handler }
     }
 

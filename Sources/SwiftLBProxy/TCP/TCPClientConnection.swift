@@ -38,10 +38,14 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     /// At most this much is held for the server before reads stop.
     static let maxHeld = 64 * 1024
 
-    init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool) {
+    /// `accept-proxy`: routing waits for the PROXY header's addresses.
+    private let awaitsProxyHeader: Bool
+
+    init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, awaitsProxyHeader: Bool = false) {
         self.frontend = frontend
         self.loop = loop
         self.isTLS = isTLS
+        self.awaitsProxyHeader = awaitsProxyHeader
         self.log = AccessLogRecord(frontend: frontend.name)
     }
 
@@ -52,8 +56,19 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelActive(context: ChannelHandlerContext) {
-        loop.clients[ObjectIdentifier(self)] = self
         let source = context.channel.remoteAddress
+        if let rules = frontend.tcpRules, rules.hasConnectionRules,
+           !rules.acceptsConnection(.connectionLevel(source: source, destination: context.channel.localAddress, isTLS: isTLS)) {
+            // `tcp-request connection reject`: closed at once, nothing logged (as HAProxy).
+            loop.stats.frontend(frontend.counterID) { c in
+                c.connectionsTotal += 1
+                c.deniedConnections += 1
+            }
+            state = .closed
+            context.close(promise: nil)
+            return
+        }
+        loop.clients[ObjectIdentifier(self)] = self
         if logging {
             frontend.countLive(context.channel)
             log.acceptTime = wallClockNow()
@@ -66,9 +81,33 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             c.smax = max(c.smax, c.scur)
         }
         context.fireChannelActive()
+        if !awaitsProxyHeader { route(source: source, destination: context.channel.localAddress) }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let received = event as? ProxyProtocolReceived else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        guard case .accepted = state else { return }
+        log.source = received.source
+        log.destination = received.destination
+        route(source: received.source, destination: received.destination)
+    }
+
+    /// Chooses the backend (`use_backend` rules on layer-4 facts, else `default_backend`) and
+    /// starts the dispatch.
+    private func route(source: SocketAddress?, destination: SocketAddress?) {
+        // `tcp-request content` rules read layer-4 facts only here (there is no request).
+        if let rules = frontend.tcpRules, rules.hasContentRules,
+           !rules.acceptsContent(.connectionLevel(source: source, destination: destination, isTLS: isTLS)) {
+            loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
+            end(.proxy)
+            return
+        }
         var chosen = frontend.defaultBackend
         if !frontend.rules.isEmpty {
-            let facts = RequestFacts(head: nil, source: source, destination: context.channel.localAddress, isTLS: isTLS)
+            let facts = RequestFacts(head: nil, source: source, destination: destination, isTLS: isTLS)
             for (condition, target) in frontend.rules where condition.evaluate(facts) {
                 chosen = target
                 break
@@ -80,7 +119,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         }
         log.backend = backend.name
         _ = phase.requestReceived()
-        state = .dispatching(Dispatch(backend: backend, client: source))
+        state = .dispatching(Dispatch(backend: backend, client: source, destination: destination))
         dispatchNext(freshConnection: false)
     }
 

@@ -7,9 +7,17 @@ final class RawClient {
 
     /// - receiveBuffer: SO_RCVBUF before connecting (a small one makes a client that does not
     ///   read stall the sender quickly).
-    init(port: Int, timeout: TimeInterval = 5, receiveBuffer: Int32? = nil) throws {
+    /// - source: a loopback address to connect from (any of 127.0.0.0/8), for source ACLs.
+    init(port: Int, timeout: TimeInterval = 5, receiveBuffer: Int32? = nil, source: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         if var size = receiveBuffer { setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size)) }
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_addr.s_addr = inet_addr(source)
+            let bound = withUnsafePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            guard bound == 0 else { close(fd); throw HarnessError("bind to \(source) failed: errno \(errno)") }
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")

@@ -12,6 +12,8 @@ final class RecordingBackend {
         /// Head and body exactly as received.
         var raw: String
         var body: String
+        /// The PROXY protocol header the connection started with (empty: none).
+        var proxy: [UInt8] = []
     }
 
     let port: Int
@@ -36,7 +38,8 @@ final class RecordingBackend {
                   let body = (object["body"] as? String).flatMap({ Data(base64Encoded: $0) }) else { return nil }
             return Request(connection: object["conn"] as? Int ?? -1, index: object["index"] as? Int ?? -1,
                            method: object["method"] as? String ?? "", target: object["target"] as? String ?? "",
-                           raw: String(decoding: raw, as: UTF8.self), body: String(decoding: body, as: UTF8.self))
+                           raw: String(decoding: raw, as: UTF8.self), body: String(decoding: body, as: UTF8.self),
+                           proxy: (object["proxy"] as? String).flatMap { Data(base64Encoded: $0) }.map { Array($0) } ?? [])
         }
     }
 
