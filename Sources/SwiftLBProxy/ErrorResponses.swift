@@ -48,11 +48,13 @@ enum ErrorResponse: Int {
         "<html><body><h1>\(rawValue) \(reason)</h1>\n\(explanation)\n</body></html>\n"
     }
 
-    /// The whole response as bytes, in the client's HTTP version (1.0 or 1.1).
+    /// The whole response as bytes. Its status line says HTTP/1.1 whatever the client's version
+    /// (`minorVersion` is kept for callers): HAProxy answers its own responses so, and RFC 9110
+    /// has a server name the highest version it supports.
     func bytes(minorVersion: Int = 1, allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
         let body = self.body
         var out = allocator.buffer(capacity: 160 + body.utf8.count)
-        out.writeString("HTTP/1.\(minorVersion) \(rawValue) \(reason)\r\ncontent-length: \(body.utf8.count)\r\ncache-control: no-cache\r\ncontent-type: text/html\r\nconnection: close\r\n\r\n")
+        out.writeString("HTTP/1.1 \(rawValue) \(reason)\r\ncontent-length: \(body.utf8.count)\r\ncache-control: no-cache\r\ncontent-type: text/html\r\nconnection: close\r\n\r\n")
         out.writeString(body)
         return out
     }

@@ -465,7 +465,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         let close = RequestRewriter.removeHopByHop(&edited).close || quiescing
         let reason = [301: "Moved Permanently", 302: "Found", 303: "See Other", 307: "Temporary Redirect", 308: "Permanent Redirect"][rule.code] ?? "Redirect"
         var out = context!.channel.allocator.buffer(capacity: 128 + location.utf8.count)
-        out.writeString("HTTP/1.\(head.minorVersion) \(rule.code) \(reason)\r\ncontent-length: 0\r\nlocation: \(location)\r\n")
+        out.writeString("HTTP/1.1 \(rule.code) \(reason)\r\ncontent-length: 0\r\nlocation: \(location)\r\n")  // HAProxy's answers say 1.1
         if close { out.writeString("connection: close\r\n") } else if head.minorVersion == 0 { out.writeString("connection: keep-alive\r\n") }
         out.writeString("\r\n")
         var record = record

@@ -32,7 +32,7 @@ extension StatsHTTPResponse {
     func bytes(minorVersion: Int, headOnly: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
         let body = Array(self.body.utf8)
         var out = allocator.buffer(capacity: 256 + body.count)
-        out.writeString("HTTP/1.\(minorVersion) \(status) \(reason)\r\n")
+        out.writeString("HTTP/1.1 \(status) \(reason)\r\n")  // as HAProxy's own answers, whatever the client's version
         for (name, value) in headers { out.writeString("\(name): \(value)\r\n") }
         out.writeString("content-length: \(body.count)\r\nconnection: close\r\n\r\n")
         if !headOnly { out.writeBytes(body) }

@@ -76,7 +76,8 @@ struct LogPlan: Sendable {
         }
         if let length = s.length { words += ["len", String(length)] }
         if s.format != .rfc3164 || s.address == .stdout || s.address == .stderr { words += ["format", s.format.rawValue] }
-        if let facility = s.facility { words.append(facility) }
+        // lb.conf lets stdout/stderr go without a facility (it only shows in a syslog header).
+        words.append(s.facility ?? "daemon")
         if let level = s.maxLevel { words.append(level) }
         if let level = s.minLevel { words.append(level) }
         return words
