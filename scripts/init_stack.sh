@@ -103,6 +103,20 @@ own() {
     fi
 }
 
+# A file SwiftLB reads: owned by root, group 10001, mode 640. The HA stack starts SwiftLB as
+# root without CAP_DAC_OVERRIDE (cap_drop ALL), which reads it as its owner before dropping
+# to 10001; after the drop, and in the standalone stack that runs as 10001:10001 from the
+# start, reloads read it through the group.
+swiftlb_reads() {
+    local file=$1
+    if [ "$(id -u)" = 0 ]; then
+        stack_run chown "0:$SWIFTLB_UID" "$file"
+    elif ! $STACK_DRY_RUN; then
+        stack_say "note: not root, so $file stays owned by $(id -un); the containers read it as root and as group $SWIFTLB_UID (sudo chown 0:$SWIFTLB_UID $file)"
+    fi
+    stack_run chmod 640 "$file"
+}
+
 if [ -e "$pem" ]; then
     if [ ! -r "$pem" ]; then
         problem "the certificate $pem cannot be read ($(stat -c '%U:%G %a' "$pem" 2>/dev/null || echo 'no permission')): fix its permissions or remove it to get a self-signed one"
@@ -116,8 +130,7 @@ else
     stack_run "$STACK_ROOT/scripts/gen-cert.sh" "${HIPCHAT_NAME:-hipchat.example.test}" "$pem"
 fi
 [ -e "$pem" ] || $STACK_DRY_RUN || stack_die "no certificate at $pem after gen-cert.sh"
-own "$SWIFTLB_UID" "$pem"
-stack_run chmod 600 "$pem"
+swiftlb_reads "$pem"
 
 # A secret of 32 random bytes, base64, written once.
 secret() {
@@ -141,7 +154,8 @@ secret() {
 secret "$secrets/postgres_password" 0
 if [ "$STACK_KIND" = ha ]; then
     secret "$secrets/replication_password" "$POSTGRES_UID"
-    secret "$secrets/vrrp.key" "$SWIFTLB_UID"
+    secret "$secrets/vrrp.key" 0
+    swiftlb_reads "$secrets/vrrp.key"
 fi
 
 # 6. The stand-in HipChat nodes, unless the real ones are named.

@@ -20,8 +20,10 @@ public enum HeartbeatKey {
             throw error("the key in '\(path)' has \(key.count) bytes; use at least \(minimumLength) (e.g. head -c 32 /dev/urandom | base64 > \(path))")
         }
         var info = stat()
-        if stat(path, &info) == 0, info.st_mode & 0o077 != 0 {
-            warnings.append(error("'\(path)' can be read by other users (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it"))
+        // Group-readable is how a service group shares a secret (root:swiftlb 640, as the
+        // container stack installs it); readable or writable by everyone is not.
+        if stat(path, &info) == 0, info.st_mode & 0o007 != 0 {
+            warnings.append(error("'\(path)' can be read by other users (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it (or 640 with a group only SwiftLB is in)"))
         }
         return key
     }

@@ -29,7 +29,7 @@ final class CommandLineTests: XCTestCase {
         chmod(key, 0o644)
         let open = runCommand(Paths.swiftlb, ["check", "-c", samplePath])
         XCTAssertEqual(open.status, 0, open.err)
-        XCTAssertTrue(open.err.contains("[WARNING]  (") && open.err.contains(" : config : parsing [\(samplePath):\(keyLine)] : 'auth_key_file' : '\(key)' can be read by other users (mode 644); chmod 600 it"), open.err)
+        XCTAssertTrue(open.err.contains("[WARNING]  (") && open.err.contains(" : config : parsing [\(samplePath):\(keyLine)] : 'auth_key_file' : '\(key)' can be read by other users (mode 644); chmod 600 it (or 640 with a group only SwiftLB is in)"), open.err)
 
         let broken = try dir.write("broken.conf", "frontend fe\n    bind :80\n    default_backend app\nbackend app\n    balanse roundrobin\n")
         let bad = runCommand(Paths.swiftlb, ["check", "-c", broken])

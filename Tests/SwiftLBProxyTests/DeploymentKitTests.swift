@@ -224,7 +224,7 @@ final class DeploymentKitTests: XCTestCase {
         for step in ["stack: standalone", "port \(ports.0) (HTTP_PORT): free", "port \(ports.1) (HTTPS_PORT): free",
                      "+ mkdir -p \(data)/certs \(data)/secrets",
                      "+ \(repo)/scripts/gen-cert.sh hipchat.example.test \(data)/certs/hipc.pem",
-                     "+ chmod 600 \(data)/certs/hipc.pem", "secret: \(data)/secrets/postgres_password (new)",
+                     "+ chmod 640 \(data)/certs/hipc.pem", "secret: \(data)/secrets/postgres_password (new)",
                      "docker build -f \(repo)/docker/Dockerfile -t swiftlb:local \(repo)",
                      "-p hipchat -f \(repo)/docker/docker-compose.yml up -d --no-build --remove-orphans",
                      "hipchat-swiftlb   # until healthy", "Stats page     http://127.0.0.1:\(ports.2)/"] {
