@@ -5,8 +5,8 @@
 # log, stop one node and show SwiftLB answering 502 once then routing around it, then stop
 # SwiftLB gracefully. Everything is torn down on exit, Ctrl-C or failure.
 #
-# scripts/demo.sh is the main job (the VIP failover in network namespaces); this one needs
-# no root and shows the proxy alone.
+# scripts/demo.sh is the main job (the VIP failover in network namespaces); this one shows
+# the proxy alone and needs root only to install what is missing (scripts/lib/deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=$(mktemp -d /tmp/swiftlb-demo.XXXXXX)
