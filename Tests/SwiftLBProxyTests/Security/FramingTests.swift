@@ -132,6 +132,7 @@ final class FramingTests: XCTestCase {
     func testAbsoluteFormWithUserinfoIsRefused() throws {
         try assertRefused("GET http://user@evil.example/ HTTP/1.1\r\nHost: a\r\n\r\n", "userinfo in absolute-form")
         try assertRefused("GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", "empty authority")
+        try assertRefused("GET http://user%40evil.example/ HTTP/1.1\r\nHost: a\r\n\r\n", "percent-encoded userinfo in absolute-form")
         backend.clear()
         let text = try exchange("GET http://good.example/p?q HTTP/1.1\r\nHost: a\r\n\r\n")
         XCTAssertEqual(statusCode(text), 200, text)
