@@ -21,8 +21,9 @@ enum RequestValidator {
         let target = head.target
         if target == "*" && head.method == .options { return nil }
         if let authority = absoluteFormAuthority(target) {
-            // The authority becomes the Host the server sees: it must be a plain host[:port].
-            return authority.isEmpty || !isValidHost(authority) || authority.contains("@") ? "invalid authority in request target" : nil
+            // The authority becomes the Host the server sees: it must be a plain host[:port],
+            // without userinfo, encoded or not (`user%40evil`: HAProxy and nginx refuse it too).
+            return authority.isEmpty || !isValidHost(authority) || authority.contains("@") || authority.contains("%") ? "invalid authority in request target" : nil
         }
         return "invalid request target"
     }

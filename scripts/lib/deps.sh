@@ -22,13 +22,13 @@ DEPS_DEMO=(
     openssl           # scripts/gen-cert.sh
 )
 DEPS_TEST=(
-    nginx-light       # real HTTP backends on loopback
+    nginx-light       # real HTTP backends on loopback; the reverse proxy DifferentialFramingTests compares SwiftLB with
     redis-server      # tcp-check and tcp-mode peers
     wrk               # load during reloads
     testssl.sh        # the outside verdict on the TLS listener
     nftables          # heartbeat partitions in the VIP scenarios
     iputils-ping      # link checks in the VIP scenarios
-    haproxy           # differential tests: what HAProxy does with the same bytes; 'haproxy -c' judges the config corpus
+    haproxy           # differential tests: what HAProxy does with the same bytes (DifferentialFramingTests too); 'haproxy -c' judges the config corpus
     keepalived        # 'keepalived -t' judges the keepalived.conf corpus (Tests/fixtures/configs)
     postgresql        # the tcp-mode primary/standby peers
     socat             # raw sockets in scenarios; the control socket driven as HAProxy's (one-shot and prompt)

@@ -4,10 +4,11 @@ import NIOCore
 /// coding, or until the connection closes. It takes from the front of a buffer exactly the bytes
 /// that belong to this body and leaves the rest (the next pipelined message) in place.
 ///
-/// Chunked bodies are checked as they pass — sizes in hex (at most 15 digits), extensions
-/// without control bytes, CRLF after each chunk, trailers bounded — and forwarded as they came
-/// (`decode: false`): the server reads exactly the framing SwiftLB read, never a re-chunked
-/// version. `decode: true` yields only the data, for an HTTP/1.0 client that cannot read chunks.
+/// Chunked bodies are checked as they pass — sizes in hex (below 2^56, HAProxy's bound; nginx's
+/// is 2^59), whitespace after a size only before an extension, extensions named and without
+/// control bytes, CRLF after each chunk, trailers bounded and each a `name: value` field — and
+/// forwarded as they came (`decode: false`): the server reads exactly the framing SwiftLB read,
+/// never a re-chunked version, so what passes is only what every server frames the same way. `decode: true` yields only the data, for an HTTP/1.0 client that cannot read chunks.
 struct BodyFramer {
     enum Failure: Error, Equatable { case badChunk(String) }
 
@@ -19,14 +20,19 @@ struct BodyFramer {
 
     private enum Chunk {
         case size(digits: Int, value: Int)
-        /// In an extension (`;name=value`) or trailing whitespace after the size.
+        /// Whitespace after the size: only an extension may follow (RFC 9112 §7.1.1 BWS).
+        case sizeSpace(value: Int)
+        /// Just after a `;`: optional whitespace, then the extension's name.
+        case extensionStart(length: Int, value: Int)
+        /// In an extension (`;name=value`).
         case sizeExtension(length: Int, value: Int)
         case sizeLF(value: Int)
         case data(remaining: Int)
         case dataCR
         case dataLF
-        /// After the last chunk: trailer lines until the empty one. `lineLength` 0 = at a line start.
-        case trailer(lineLength: Int, total: Int)
+        /// After the last chunk: trailer lines until the empty one. `lineLength` 0 = at a line
+        /// start; `colon`: past the field name.
+        case trailer(lineLength: Int, colon: Bool, total: Int)
         case trailerLF(empty: Bool, total: Int)
         case done
     }
@@ -36,6 +42,8 @@ struct BodyFramer {
     private var chunk: Chunk = .size(digits: 0, value: 0)
     static let maxTrailers = 32768
     static let maxExtension = 4096
+    /// Chunk sizes stay below 2^56 (HAProxy refuses larger ones, nginx those past 2^59).
+    static let maxChunkSize = 1 << 56
 
     init(_ mode: Mode) {
         self.mode = mode
@@ -85,20 +93,40 @@ struct BodyFramer {
                 switch chunk {
                 case .size(let digits, let value):
                     if let h = hexValue(b) {
-                        guard digits < 15 else { failure = .badChunk("chunk size too large"); return }
+                        guard value < Self.maxChunkSize >> 4 else { failure = .badChunk("chunk size too large"); return }
                         chunk = .size(digits: digits + 1, value: value << 4 | h)
                     } else if digits == 0 {
                         failure = .badChunk("chunk size expected"); return
                     } else if b == 0x0D {
                         chunk = .sizeLF(value: value)
-                    } else if b == 0x3B || b == 0x20 || b == 0x09 {
-                        chunk = .sizeExtension(length: 1, value: value)
+                    } else if b == 0x3B {
+                        chunk = .extensionStart(length: 1, value: value)
+                    } else if b == 0x20 || b == 0x09 {
+                        chunk = .sizeSpace(value: value)
                     } else {
                         failure = .badChunk("invalid byte in chunk size"); return
                     }
                     consumed += 1
+                case .sizeSpace(let value):
+                    if b == 0x3B {
+                        chunk = .extensionStart(length: 1, value: value)
+                    } else if b != 0x20 && b != 0x09 {
+                        failure = .badChunk("whitespace after the chunk size not before an extension"); return
+                    }
+                    consumed += 1
+                case .extensionStart(let length, let value):
+                    if isToken(b) {
+                        chunk = .sizeExtension(length: length + 1, value: value)
+                    } else if (b != 0x20 && b != 0x09) || length >= Self.maxExtension {
+                        failure = .badChunk("chunk extension without a name"); return
+                    } else {
+                        chunk = .extensionStart(length: length + 1, value: value)
+                    }
+                    consumed += 1
                 case .sizeExtension(let length, let value):
-                    if b == 0x0D {
+                    if b == 0x3B {
+                        chunk = .extensionStart(length: length + 1, value: value)
+                    } else if b == 0x0D {
                         chunk = .sizeLF(value: value)
                     } else if (b < 0x20 && b != 0x09) || b == 0x7F {
                         failure = .badChunk("control byte in a chunk extension"); return
@@ -111,7 +139,7 @@ struct BodyFramer {
                 case .sizeLF(let value):
                     guard b == 0x0A else { failure = .badChunk("CRLF expected after the chunk size"); return }
                     consumed += 1
-                    chunk = value == 0 ? .trailer(lineLength: 0, total: 0) : .data(remaining: value)
+                    chunk = value == 0 ? .trailer(lineLength: 0, colon: false, total: 0) : .data(remaining: value)
                     dataStart = consumed
                 case .data(let left):
                     let n = min(left, count - consumed)
@@ -130,21 +158,27 @@ struct BodyFramer {
                     guard b == 0x0A else { failure = .badChunk("CRLF expected after chunk data"); return }
                     consumed += 1
                     chunk = .size(digits: 0, value: 0)
-                case .trailer(let lineLength, let total):
+                case .trailer(let lineLength, let colon, let total):
                     guard total < Self.maxTrailers else { failure = .badChunk("trailers too large"); return }
                     if b == 0x0D {
+                        // A trailer line is a field (RFC 9112 §7.1.2): a name, a colon, a value.
+                        guard lineLength == 0 || colon else { failure = .badChunk("trailer line without a colon"); return }
                         chunk = .trailerLF(empty: lineLength == 0, total: total + 1)
                     } else if (b < 0x20 && b != 0x09) || b == 0x7F {
                         failure = .badChunk("control byte in a trailer"); return
+                    } else if !colon && b == 0x3A && lineLength > 0 {
+                        chunk = .trailer(lineLength: lineLength + 1, colon: true, total: total + 1)
+                    } else if !colon && !isToken(b) {
+                        failure = .badChunk(lineLength == 0 && (b == 0x20 || b == 0x09) ? "folded trailer line" : "trailer name is not a token"); return
                     } else {
-                        chunk = .trailer(lineLength: lineLength + 1, total: total + 1)
+                        chunk = .trailer(lineLength: lineLength + 1, colon: colon, total: total + 1)
                     }
                     consumed += 1
                 case .trailerLF(let empty, let total):
                     guard b == 0x0A else { failure = .badChunk("CRLF expected in trailers"); return }
                     consumed += 1
                     if empty { chunk = .done; return }
-                    chunk = .trailer(lineLength: 0, total: total + 1)
+                    chunk = .trailer(lineLength: 0, colon: false, total: total + 1)
                 case .done:
                     return
                 }

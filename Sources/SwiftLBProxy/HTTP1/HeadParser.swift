@@ -74,6 +74,9 @@ struct HeadParser {
             scanned = available
             if available > limits.maxHead { return .failure(startLineLength(buffer) > limits.maxStartLine ? .startLineTooLong : .headTooLarge) }
             if kind == .request && startLineLength(buffer) > limits.maxStartLine { return .failure(.startLineTooLong) }
+            // A whole request line that cannot be HTTP/1.x (HTTP/0.9's `GET /path`, a bare
+            // LF) is refused now, as HAProxy does, not after waiting for a head that never ends.
+            if kind == .request && !buffer.withUnsafeReadableBytes({ Self.requestLineMayBeValid($0) }) { return .failure(startLineFailure(buffer)) }
             return .incomplete
         }
         if length > limits.maxHead {
@@ -172,6 +175,21 @@ struct HeadParser {
                                         part3: Int32(part3.lowerBound)..<Int32(part3.upperBound),
                                         startLineEnd: Int32(lf + 1), minorVersion: minor, fields: fields, status: status))
         }
+    }
+
+    /// Why the complete first line of `buffer` is refused, the same reason the whole head
+    /// would get (the start line is checked first), wherever the head was split.
+    private func startLineFailure(_ buffer: ByteBuffer) -> Failure {
+        var line = buffer.getSlice(at: buffer.readerIndex, length: startLineLength(buffer) + 1)!
+        line.writeStaticString("\r\n")
+        if case .failure(let failure) = Self.check(line, kind: kind, limits: limits) { return failure }
+        return .malformed("request line")
+    }
+
+    /// False when the first line is complete and does not end in ` HTTP/1.x` CRLF.
+    private static func requestLineMayBeValid(_ raw: UnsafeRawBufferPointer) -> Bool {
+        guard let lf = findLF(raw, from: 0) else { return true }
+        return lf >= 10 && raw[lf - 1] == 0x0D && raw[lf - 10] == 0x20 && version(raw, lf - 9..<lf - 1) != nil
     }
 
     /// `HTTP/1.0` → 0, `HTTP/1.1` (or any later 1.x) → 1; anything else nil.

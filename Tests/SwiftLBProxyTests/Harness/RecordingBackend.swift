@@ -17,7 +17,8 @@ final class RecordingBackend {
     }
 
     let port: Int
-    private let log: String
+    /// The JSON-lines log recording_server.py appends to (read directly by the differential driver).
+    let log: String
     private let child: ChildProcess
 
     init(in dir: TempDirectory) throws {

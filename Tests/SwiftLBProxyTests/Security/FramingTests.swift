@@ -15,7 +15,11 @@ final class FramingTests: XCTestCase {
     override func setUpWithError() throws {
         dir = try TempDirectory()
         backend = try RecordingBackend(in: dir)
-        (lb, port) = try startProxy(backend: "app", backends: "backend app\n    server s1 127.0.0.1:\(backend.port)\n", in: dir)
+        // One event loop: server connections are pooled per loop and clients are spread over
+        // loops round-robin, so with more loops an attacker and the next client may never share
+        // a pooled connection and the poisoning tests below could not fail.
+        (lb, port) = try startProxy(backend: "app", backends: "backend app\n    server s1 127.0.0.1:\(backend.port)\n",
+                                    global: "global\n    nbthread 1\n", in: dir)
     }
 
     override func tearDown() {
@@ -132,6 +136,7 @@ final class FramingTests: XCTestCase {
     func testAbsoluteFormWithUserinfoIsRefused() throws {
         try assertRefused("GET http://user@evil.example/ HTTP/1.1\r\nHost: a\r\n\r\n", "userinfo in absolute-form")
         try assertRefused("GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n", "empty authority")
+        try assertRefused("GET http://user%40evil.example/ HTTP/1.1\r\nHost: a\r\n\r\n", "percent-encoded userinfo in absolute-form")
         backend.clear()
         let text = try exchange("GET http://good.example/p?q HTTP/1.1\r\nHost: a\r\n\r\n")
         XCTAssertEqual(statusCode(text), 200, text)
@@ -140,9 +145,25 @@ final class FramingTests: XCTestCase {
         XCTAssertTrue(seen.first?.raw.lowercased().contains("host: good.example\r\n") ?? false, seen.first?.raw ?? "")
     }
 
+    /// Two well-behaved clients one after the other on separate connections share one pooled
+    /// server connection: what makes the poisoning tests able to fail.
+    private func assertThePoolIsShared(file: StaticString = #filePath, line: UInt = #line) throws {
+        backend.clear()
+        for i in 0..<2 {
+            let client = try RawClient(port: port, timeout: 3)
+            client.send("GET /reuse-\(i) HTTP/1.1\r\nHost: a\r\n\r\n")
+            XCTAssertTrue(client.read(until: "/reuse-\(i)\n").hasSuffix("GET /reuse-\(i)\n"), file: file, line: line)
+            usleep(50_000)
+        }
+        let seen = backend.waitForRequests(2)
+        XCTAssertEqual(seen.count, 2, file: file, line: line)
+        XCTAssertEqual(Set(seen.map(\.connection)).count, 1, "two keep-alive clients in a row did not share a server connection: \(seen.map(\.connection))", file: file, line: line)
+    }
+
     /// The attack end to end: an attacker tries to leave a request in the pooled server
     /// connection; a victim on another connection must always get its own response.
     func testPoisoningThePoolNeverReachesAnotherClient() throws {
+        try assertThePoolIsShared()
         let attacks = [
             "POST / HTTP/1.1\r\nHost: a\r\nConnection: content-length\r\nContent-Length: \(smuggled.utf8.count)\r\n\r\n\(smuggled)",
             "POST / HTTP/1.1\r\nHost: a\r\nConnection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n\(chunked(smuggled))",
@@ -168,6 +189,8 @@ final class FramingTests: XCTestCase {
     /// A server that answers twice to one request is desynchronised: its connection is never
     /// handed to another request.
     func testAServerConnectionIsNotReusedAfterAnUnsolicitedResponse() throws {
+        try assertThePoolIsShared()
+        backend.clear()
         for i in 0..<10 {
             let first = try RawClient(port: port, timeout: 3)
             first.send("GET /double HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -179,6 +202,13 @@ final class FramingTests: XCTestCase {
             XCTAssertTrue(answer.hasSuffix("GET /victim-\(i)\n"), "round \(i): the victim got \(answer)")
             XCTAssertFalse(answer.contains("unsolicited"), "round \(i): \(answer)")
         }
+        // Each victim went on a server connection other than the one that just answered twice
+        // (a clean connection is pooled and reused: the next /double may take the victim's).
+        let seen = backend.requests
+        let doubles = seen.filter { $0.target == "/double" }.map(\.connection)
+        let victims = seen.filter { $0.target.hasPrefix("/victim-") }.map(\.connection)
+        XCTAssertEqual(victims.count, 10)
+        XCTAssertFalse(zip(doubles, victims).contains { $0 == $1 }, "a victim was sent on a desynchronised connection: \(seen.map { "\($0.connection) \($0.target)" })")
     }
 }
 

@@ -62,9 +62,30 @@ final class BodyFramerTests: XCTestCase {
             "bare LF after size": "3\nabc\r\n",
             "control in extension": "3;\u{01}\r\nabc\r\n",
             "control in trailer": "0\r\nX: \u{01}\r\n\r\n",
+            // What HAProxy and nginx both refuse (DifferentialFramingTests).
+            "size past 2^56": "fffffffffffffff\r\n",
+            "size 2^56": "100000000000000\r\n",
+            // Forwarded as they came, these would be framed differently by a strict server.
+            "whitespace after size": "3 \r\nabc\r\n",
+            "tab after size": "3\t\r\nabc\r\n",
+            "extension without a name": "3;\r\nabc\r\n",
+            "extension name not a token": "3;=x\r\nabc\r\n",
+            "trailer without a colon": "0\r\nbogus\r\n\r\n",
+            "trailer with an empty name": "0\r\n: v\r\n\r\n",
+            "folded trailer": "0\r\nX: a\r\n b\r\n\r\n",
+            "space in a trailer name": "0\r\nX Y: a\r\n\r\n",
         ]
         for (name, body) in cases.sorted(by: { $0.key < $1.key }) {
             XCTAssertThrowsError(try run(.chunked, [body]), name)
+        }
+    }
+
+    /// What RFC 9112 §7.1 allows and every server frames alike still passes.
+    func testChunkEdgesThatAreValidPass() throws {
+        for body in ["03\r\nabc\r\n0\r\n\r\n", "000000000000000000003\r\nabc\r\n0\r\n\r\n",
+                     "3 ;a=b\r\nabc\r\n0\r\n\r\n", "3; a\r\nabc\r\n0\r\n\r\n", "3;a;b=\"c d\"\r\nabc\r\n0\r\n\r\n",
+                     "ffffffffffffff\r\n", "0\r\nX-T: 1\r\nY:\r\n\r\n"] {
+            XCTAssertNoThrow(try run(.chunked, [body]), body)
         }
     }
 

@@ -113,6 +113,17 @@ final class HeadParserTests: XCTestCase {
         }
     }
 
+    /// A whole request line that cannot be HTTP/1.x is refused at once, before the head ends
+    /// (HTTP/0.9's `GET /path` would otherwise wait for an empty line that never comes).
+    func testABadRequestLineIsRefusedBeforeTheHeadEnds() {
+        for text in ["GET /d/0261\r\n", "GET / HTTP/2.0\r\nHost: a\r\n", "GET / HTTP/1.1\nHost: a", "GET / HTTP/1.1 \r\n", "GET /x\n"] {
+            guard case .malformed = failure(text) else { XCTFail("\(text.debugDescription): \(parse(text).0)"); continue }
+        }
+        for text in ["GET /d HTTP/1.1\r\nHost: a\r\n", "GET /d HTTP/1.1\r", "GET /d HTT", "POST / HTTP/1.0\r\n"] {
+            guard case .incomplete = parse(text).0 else { XCTFail("\(text.debugDescription): \(parse(text).0)"); continue }
+        }
+    }
+
     func testLimitsGive414And431() {
         XCTAssertEqual(failure("GET /\(String(repeating: "a", count: 9000)) HTTP/1.1\r\n\r\n"), .startLineTooLong)
         // Still arriving: a long request line is known to be too long before its end.
