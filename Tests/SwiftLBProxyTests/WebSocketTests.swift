@@ -51,7 +51,9 @@ final class WebSocketTests: XCTestCase {
     func testAThousandConcurrentTunnelsEchoTextAndOneMiBIntact() throws {
         let servers = try (1...2).map { try WSServer(name: "ws\($0)", in: dir) }
         defer { servers.forEach { $0.stop() } }
-        let (lb, port) = try proxy(servers.map(\.port), backend: "    balance leastconn")
+        // timeout tunnel: without it a tunnel idles out after min(client, server) = 5 s, and a
+        // loaded machine can leave one of a thousand waiting that long for its turn.
+        let (lb, port) = try proxy(servers.map(\.port), backend: "    balance leastconn\n    timeout tunnel 60s")
         defer { lb.stop() }
         let answer = try client(["echo", "ws://127.0.0.1:\(port)/echo", "1000"], timeout: 300)
         XCTAssertEqual(answer["ok"] as? Int, 1000, "\(answer)")
