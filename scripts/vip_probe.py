@@ -6,11 +6,14 @@ logs one line per request (read until its Content-Length, or the close without o
 
 The answer is the body (spaces joined with _), or with --header NAME that response header's
 value. A failure while connecting is told apart from one after the connection was
-established. Stops by itself after --duration seconds or --max-probes, or on SIGTERM.
+established. --timeout bounds the connect, --read-timeout (default: --timeout) the TLS
+handshake and each read once connected: a short connect timeout shows a lost SYN as a
+failure while a slow answer still counts. Stops by itself after --duration seconds or
+--max-probes, or on SIGTERM.
 Used by the VIP scenario tests and by scripts/demo.sh, inside the client's namespace.
 
 usage: vip_probe.py URL --out FILE [--cafile PEM] [--header NAME] [--period 0.01]
-                    [--timeout 1] [--duration 60] [--max-probes 20000]
+                    [--timeout 1] [--read-timeout SECONDS] [--duration 60] [--max-probes 20000]
 """
 import argparse, signal, socket, ssl, sys, time
 from urllib.parse import urlparse
@@ -22,9 +25,11 @@ ap.add_argument("--cafile")
 ap.add_argument("--header")
 ap.add_argument("--period", type=float, default=0.01)
 ap.add_argument("--timeout", type=float, default=1.0)
+ap.add_argument("--read-timeout", type=float, default=None)
 ap.add_argument("--duration", type=float, default=60)
 ap.add_argument("--max-probes", type=int, default=20000)
 a = ap.parse_args()
+read_timeout = a.timeout if a.read_timeout is None else a.read_timeout
 
 url = urlparse(a.url)
 tls = url.scheme == "https"
@@ -78,6 +83,7 @@ for _ in range(a.max_probes):
     try:
         with socket.create_connection((url.hostname, port), timeout=a.timeout) as raw:
             phase = ""
+            raw.settimeout(read_timeout)
             c = context.wrap_socket(raw, server_hostname=url.hostname) if tls else raw
             c.sendall(request)
             data = b""

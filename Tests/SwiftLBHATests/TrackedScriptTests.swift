@@ -43,7 +43,9 @@ final class TrackedScriptTests: XCTestCase {
 
     func testTheFirstResultDecidesThenFallAndRiseFilter() throws {
         let flag = dir.appendingPathComponent("fail").path
-        let script = make("test ! -e \(flag)", rise: 2, fall: 3)
+        // An explicit timeout: the default (the interval, 50 ms) would count a /bin/sh that a
+        // loaded machine starts slowly as a failure.
+        let script = make("test ! -e \(flag)", timeout: 1000, rise: 2, fall: 3)
         let changes = NIOLockedValueBox(0)
         script.onChange = { changes.withLockedValue { $0 += 1 } }
         try script.start().wait()
@@ -57,25 +59,26 @@ final class TrackedScriptTests: XCTestCase {
         try FileManager.default.removeItem(atPath: flag)
         XCTAssertTrue(poll { self.state(script) == .ok }, script.statusLine)
         XCTAssertEqual(changes.withLockedValue { $0 }, 3)
-        XCTAssertTrue(script.statusLine.contains("vrrp_script chk: OK, every 50ms, timeout 50ms, rise 2, fall 3; last run: exit 0"), script.statusLine)
+        XCTAssertTrue(script.statusLine.contains("vrrp_script chk: OK, every 50ms, timeout 1s, rise 2, fall 3; last run: exit 0"), script.statusLine)
     }
 
     /// A script that overruns its timeout is killed with everything it started, and the loop
     /// answers while it runs.
     func testATimeoutKillsTheWholeProcessGroupAndTheLoopNeverWaits() throws {
         let pids = dir.appendingPathComponent("pids").path
-        let script = make("sleep 30 & echo $$ $! > \(pids); wait", interval: 2000, timeout: 300)
+        // The script runs 1 s before its timeout: a loop it blocked would take that long to answer.
+        let script = make("sleep 30 & echo $$ $! > \(pids); wait", interval: 2000, timeout: 1000)
         let started = Date()
         let first = script.start()
         XCTAssertTrue(poll { FileManager.default.fileExists(atPath: pids) })
         // The script is running: the loop still answers at once.
         let asked = Date()
         try group.next().submit {}.wait()
-        XCTAssertLessThan(Date().timeIntervalSince(asked), 0.05, "the script runs off the loop")
+        XCTAssertLessThan(Date().timeIntervalSince(asked), 0.2, "the script runs off the loop")
         try first.wait()
         XCTAssertEqual(state(script), .failed)
-        XCTAssertEqual(script.status.withLockedValue(\.lastOutcome), .timedOut(milliseconds: 300))
-        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.3)
+        XCTAssertEqual(script.status.withLockedValue(\.lastOutcome), .timedOut(milliseconds: 1000))
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 1.0)
         let text = try String(contentsOfFile: pids, encoding: .utf8).split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         XCTAssertEqual(text.count, 2)
         for pid in text {

@@ -105,7 +105,7 @@ final class ErrorTests: XCTestCase {
         XCTAssertEqual(statusCode(first.text), 502, first.text)
         XCTAssertEqual(resetter.connections, 1, "a POST must not be replayed")
         XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "node1\n")
-        usleep(200_000)
+        lb.waitForAccessLog { $0.contains("app/s1 ") && $0.contains(" 502 ") }
         XCTAssertTrue(lb.accessLog.contains("app/s1 "), lb.accessLog)
         XCTAssertTrue(lb.accessLog.contains(" 502 "), lb.accessLog)
     }
@@ -166,7 +166,7 @@ final class ErrorTests: XCTestCase {
         for _ in 0..<4 {
             XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "node1\n")
         }
-        usleep(200_000)
+        lb.waitForAccessLog { $0.split(separator: "\n").filter { $0.contains("\"GET / HTTP/1.1\"") }.count >= 4 }
         // Retried requests are logged as served, with their retry count (httplog's %rc).
         let retried = lb.accessLog.split(separator: "\n").filter { $0.hasSuffix("/1 0/0 \"GET / HTTP/1.1\"") }
         XCTAssertFalse(retried.isEmpty, lb.accessLog)

@@ -141,7 +141,7 @@ final class ProxyProtocolAndTCPRulesTests: XCTestCase {
         let seen = record.waitForRequests(1)
         XCTAssertEqual(seen.map(\.target), ["/hello"], "the denied request never reached the server")
         XCTAssertTrue(seen.first?.raw.lowercased().contains("\r\nx-forwarded-for: 127.0.0.5\r\n") ?? false, seen.first?.raw ?? "")
-        usleep(200_000)
+        lb.waitForAccessLog { $0.contains("127.0.0.5:") && $0.contains("127.0.0.66:") }
         XCTAssertTrue(lb.accessLog.contains("127.0.0.5:"), lb.accessLog)
         XCTAssertTrue(lb.accessLog.contains("127.0.0.66:") && lb.accessLog.contains(" 403 "), lb.accessLog)
 

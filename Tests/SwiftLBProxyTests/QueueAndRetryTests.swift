@@ -8,22 +8,26 @@ final class QueueAndRetryTests: XCTestCase {
     override func setUpWithError() throws { dir = try TempDirectory() }
     override func tearDown() { dir = nil }
 
-    private func slowBackendProxy(queue: String) throws -> (SwiftLBInstance, Int, StreamBackend) {
+    /// app/s1 with `maxconn 1` on a stream_server, and the stats socket that tells when its
+    /// one slot is taken.
+    private func slowBackendProxy(queue: String) throws -> (SwiftLBInstance, Int, StreamBackend, StatsClient) {
         let stream = try StreamBackend(in: dir)
+        let stats = StatsClient(in: dir)
         let (lb, port) = try startProxy(backend: "app", backends: """
             backend app
                 timeout queue \(queue)
                 server s1 127.0.0.1:\(stream.port) maxconn 1
-            """, in: dir)
-        return (lb, port, stream)
+            """, global: stats.global, in: dir)
+        return (lb, port, stream, stats)
     }
 
     func testMaxconnQueuesAndTimeoutQueueGives503() throws {
-        let (lb, port, stream) = try slowBackendProxy(queue: "500ms")
+        let (lb, port, stream, stats) = try slowBackendProxy(queue: "500ms")
         defer { lb.stop(); stream.stop() }
-        let first = try RawClient(port: port, timeout: 5)
-        first.send("GET /sleep?ms=1500 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-        usleep(200_000)
+        // The first request holds the slot for 4 s, far beyond the second one's timeout queue.
+        let first = try RawClient(port: port, timeout: 6)
+        first.send("GET /sleep?ms=4000 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        XCTAssertTrue(stats.waitForSessions("app", "s1", 1), "the first request holds the slot")
         let start = Date()
         let second = try RawClient(port: port, timeout: 5)
         second.send("GET /whoami HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -31,38 +35,42 @@ final class QueueAndRetryTests: XCTestCase {
         XCTAssertEqual(statusCode(text), 503, text)
         let waited = Date().timeIntervalSince(start)
         XCTAssertGreaterThan(waited, 0.45, "answered before timeout queue")
-        XCTAssertLessThan(waited, 1.4, "the queued request waited for the slot instead of timing out")
+        XCTAssertLessThan(waited, 2.5, "the queued request waited for the slot instead of timing out")
         XCTAssertEqual(statusCode(first.readAll().text), 200)
-        usleep(200_000)
+        lb.waitForAccessLog { $0.contains(" 503 ") && $0.contains(" sQ-- ") }
         XCTAssertTrue(lb.accessLog.contains(" 503 ") && lb.accessLog.contains(" sQ-- "), lb.accessLog)
     }
 
     func testQueuedRequestIsServedWhenTheSlotFrees() throws {
-        let (lb, port, stream) = try slowBackendProxy(queue: "5s")
+        let (lb, port, stream, stats) = try slowBackendProxy(queue: "5s")
         defer { lb.stop(); stream.stop() }
-        let first = try RawClient(port: port, timeout: 5)
-        first.send("GET /sleep?ms=800 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-        usleep(200_000)
-        let second = try RawClient(port: port, timeout: 5)
+        // Timed from the first request: the second cannot be answered before the first's 2 s
+        // at the server are over, however long this test took to send it.
         let start = Date()
+        let first = try RawClient(port: port, timeout: 5)
+        first.send("GET /sleep?ms=2000 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        XCTAssertTrue(stats.waitForSessions("app", "s1", 1), "the first request holds the slot")
+        let second = try RawClient(port: port, timeout: 6)
         second.send("GET /whoami HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         let (text, _) = second.readAll()
         XCTAssertEqual(statusCode(text), 200, text)
-        // It waited for the first request (about 0.6 s more), not for timeout queue.
-        XCTAssertGreaterThan(Date().timeIntervalSince(start), 0.4)
-        XCTAssertLessThan(Date().timeIntervalSince(start), 3)
+        // It waited for the first request, not for timeout queue (5 s).
+        let waited = Date().timeIntervalSince(start)
+        XCTAssertGreaterThan(waited, 1.9, "served while the first request held the only slot")
+        XCTAssertLessThan(waited, 4.5, "served when the slot freed, not at timeout queue")
         XCTAssertEqual(statusCode(first.readAll().text), 200)
     }
 
     /// `observe layer7` + `error-limit 3` + `on-error mark-down`: 5xx answers on live traffic
-    /// take a server down although its health check passes; the checks bring it back.
+    /// take a server down although its health check passes; the checks bring it back (after
+    /// rise 10 × inter 300 ms: long enough for the 503 to be seen first on a loaded machine).
     func testPassiveChecksMarkDownOnLiveErrors() throws {
         let nginx = try NginxBackends(count: 2, in: dir)
         defer { nginx.stop() }
         let (lb, port) = try startProxy(backend: "nodes", backends: """
             backend boom
                 option httpchk GET /health
-                server node1 127.0.0.1:\(nginx.ports[0]) check inter 300ms rise 3 observe layer7 error-limit 3 on-error mark-down
+                server node1 127.0.0.1:\(nginx.ports[0]) check inter 300ms rise 10 observe layer7 error-limit 3 on-error mark-down
             backend nodes
                 server node2 127.0.0.1:\(nginx.ports[1])
             """, frontendExtra: """
@@ -74,7 +82,7 @@ final class QueueAndRetryTests: XCTestCase {
         }
         XCTAssertNotNil(waitUntil(timeout: 2) { lb.child.stderr.contains("Server boom/node1 is DOWN: 3 consecutive errors on live traffic (observe layer7)") }, lb.child.stderr)
         XCTAssertEqual(curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/boom"]).out, "503")
-        XCTAssertNotNil(waitUntil(timeout: 4) { lb.child.stderr.contains("Server boom/node1 is UP: 3 consecutive successful checks") }, lb.child.stderr)
+        XCTAssertNotNil(waitUntil(timeout: 10) { lb.child.stderr.contains("Server boom/node1 is UP: 10 consecutive successful checks") }, lb.child.stderr)
     }
 
     func testRetryOnEmptyResponseAndResponseTimeout() throws {

@@ -55,7 +55,8 @@ final class ReloadTests: XCTestCase {
         XCTAssertTrue(client.readResponse().hasSuffix("node1\n"))
         let inFlight = try RawClient(port: port, timeout: 5)
         inFlight.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
-        try await Task.sleep(nanoseconds: 200_000_000)
+        // In flight once it reached the slow server (which answers 1.5 s later).
+        XCTAssertNotNil(waitUntil(timeout: 5) { slow.connections == 1 }, "the slow request reached its server before the reload")
 
         // The new file: node2 as the backend, a second bind.
         let next = try runtime(config(port: port, extraBind: second, backendPort: nginx.ports[1], slow: slow.port), previous: first)

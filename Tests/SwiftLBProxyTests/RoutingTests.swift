@@ -44,7 +44,7 @@ final class RoutingTests: XCTestCase {
         let counts = Dictionary(grouping: result.out.split(separator: "\n"), by: { $0 }).mapValues(\.count)
         XCTAssertEqual(counts, ["node1": 10, "node2": 10, "node3": 10])
         // The access log has one line per request, naming backend/server and status.
-        usleep(200_000)
+        lb.waitForAccessLog { $0.split(separator: "\n").filter { $0.contains("\"GET / HTTP/1.1\"") }.count >= 30 }
         let lines = lb.accessLog.split(separator: "\n").filter { $0.contains("\"GET / HTTP/1.1\"") }
         XCTAssertEqual(lines.count, 30)
         XCTAssertTrue(lines.allSatisfy { $0.contains(" fe nodes/node") && $0.contains(" 200 ") }, lines.first.map(String.init) ?? "")
@@ -112,7 +112,7 @@ final class RoutingTests: XCTestCase {
         _ = get("/", host: "CHAT.example.test")
         _ = get("/", host: "chat.example.test", method: "POST")
         _ = get("/photo.jpg")
-        usleep(200_000)
+        lb.waitForAccessLog { $0.split(separator: "\n").count >= 6 }
         let backends = lb.accessLog.split(separator: "\n").map { $0.split(separator: " ")[3].split(separator: "/")[0] }
         XCTAssertEqual(backends, ["b2", "b2", "b1", "b3", "b1", "b3"])
     }

@@ -129,10 +129,11 @@ final class StickinessTests: XCTestCase {
             let source = "127.0.0.\(host)"
             curl(["--interface", source, "-o", "/dev/null", "http://127.0.0.1:\(portA)/hashed"])
             curl(["--interface", source, "-o", "/dev/null", "http://127.0.0.1:\(portB)/hashed"])
-            usleep(20_000)
             func server(_ log: String) -> String? {
                 log.split(separator: "\n").last { $0.hasPrefix(source + ":") }.map { String($0.split(separator: " ")[3]) }
             }
+            a.waitForAccessLog { server($0) != nil }
+            b.waitForAccessLog { server($0) != nil }
             let (sa, sb) = (server(a.accessLog), server(b.accessLog))
             XCTAssertNotNil(sa)
             XCTAssertEqual(sa, sb, "client \(source)")
@@ -166,15 +167,16 @@ final class StickinessTests: XCTestCase {
     func testLeastconnSteersAroundALongRequest() throws {
         let backends = try (0..<3).map { _ in try StreamBackend(in: dir) }
         defer { backends.forEach { $0.stop() } }
+        let stats = StatsClient(in: dir)
         let (lb, port) = try startProxy(backend: "app", backends: """
             backend app
                 balance leastconn
             \(serverLines(backends.map(\.port), name: "s"))
-            """, in: dir)
+            """, global: stats.global, in: dir)
         defer { lb.stop() }
         let long = try RawClient(port: port, timeout: 10)
-        long.send("GET /sleep?ms=2500 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-        usleep(300_000)
+        long.send("GET /sleep?ms=5000 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        XCTAssertTrue(stats.waitForSessions("app", "BACKEND", 1), "the long request holds a server")
         let short = curl((0..<9).map { _ in "http://127.0.0.1:\(port)/whoami" }).out.split(separator: "\n")
         let (longResponse, _) = long.readAll()
         let busy = (longResponse.components(separatedBy: "\r\n\r\n").last ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
@@ -228,6 +230,7 @@ final class StickinessTests: XCTestCase {
         defer { stream.stop() }
         let stream2 = try StreamBackend(in: dir)
         defer { stream2.stop() }
+        let stats = StatsClient(in: dir)
         let (lb, port) = try startProxy(backend: "randoms", backends: """
             backend randoms
                 balance random(2)
@@ -238,7 +241,7 @@ final class StickinessTests: XCTestCase {
                 server two 127.0.0.1:\(stream2.port)
             """, frontendExtra: """
                 use_backend firsts if { path_beg /sleep /whoami }
-            """, in: dir)
+            """, global: stats.global, in: dir)
         defer { lb.stop() }
         let urls = dir.file("urls.txt")
         try String(repeating: "url = \"http://127.0.0.1:\(port)/\"\n", count: 300).write(toFile: urls, atomically: true, encoding: .utf8)
@@ -252,8 +255,8 @@ final class StickinessTests: XCTestCase {
         XCTAssertEqual(sequential, [Substring("stream_server \(stream.port)")])
         // …and while `one` holds its one connection, the next request spills to `two`.
         let busy = try RawClient(port: port, timeout: 5)
-        busy.send("GET /sleep?ms=1000 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-        usleep(300_000)
+        busy.send("GET /sleep?ms=3000 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        XCTAssertTrue(stats.waitForSessions("firsts", "one", 1), "the slow request holds one's only slot")
         XCTAssertEqual(curl(["http://127.0.0.1:\(port)/whoami"]).out, "stream_server \(stream2.port)\n")
         XCTAssertTrue(busy.readAll().text.hasSuffix("stream_server \(stream.port)\n"))
     }

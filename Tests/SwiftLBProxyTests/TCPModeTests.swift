@@ -32,6 +32,7 @@ final class TCPModeTests: XCTestCase {
                 timeout connect 1s
                 timeout client 30s
                 timeout server 30s
+                timeout check 1s
             listen redis_master
                 bind 127.0.0.1:\(port)
                 option tcp-check
@@ -71,7 +72,7 @@ final class TCPModeTests: XCTestCase {
         // The old master goes DOWN after fall 2 × inter 100 ms; the new one comes UP after rise 1.
         XCTAssertNotNil(waitUntil(timeout: 5) { lb.child.stderr.contains("redis_master/redis1 is DOWN") }, lb.child.stderr)
         XCTAssertNotNil(waitUntil(timeout: 5) { lb.child.stderr.contains("redis_master/redis2 is UP") }, lb.child.stderr)
-        XCTAssertLessThan(Date().timeIntervalSince(start), 3, "fall 2 × inter 100 ms, plus rise, plus margin")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5, "fall 2 × inter 100 ms, plus rise, plus a loaded machine's margin")
         for i in 0..<10 {
             XCTAssertEqual(answeringPort(port), b.port, "every new connection reaches the new master")
             XCTAssertEqual(redis(port, "SET", "after\(i)", "switch"), "OK", "writes succeed on the new master")
@@ -79,7 +80,7 @@ final class TCPModeTests: XCTestCase {
         // The old session was shut when a went DOWN.
         let (_, closed) = held.readAll()
         XCTAssertTrue(closed, "on-marked-down shutdown-sessions: the session to the old master must be closed")
-        usleep(200_000)
+        lb.waitForAccessLog { $0.contains("redis_master redis_master/redis1 ") }
         XCTAssertTrue(lb.accessLog.contains("redis_master redis_master/redis1 "), lb.accessLog)
     }
 

@@ -247,6 +247,7 @@ final class TLSTests: XCTestCase {
                 default_backend app
             backend app
                 option httpchk GET /health
+                timeout check 1s
                 server s 127.0.0.1:\(backendPort) ssl verify required ca-file \(serverPem) sni str(www.b.example.test) check inter 200ms
             backend wrongname
                 server s 127.0.0.1:\(backendPort) ssl verify required ca-file \(serverPem) sni other.test
@@ -255,7 +256,10 @@ final class TLSTests: XCTestCase {
         XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "tls backend sni=www.b.example.test\n")
         // A certificate that does not match the name is refused: 502, never the backend's answer.
         XCTAssertEqual(curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/wrong"]).out, "502")
-        usleep(600_000)
+        // Past fall 3 × inter 200 ms: a check that fails (a refused certificate, a wrong answer)
+        // would have taken the server down by now. `timeout check 1s`: a TLS handshake of a
+        // debug build on a loaded machine can outlast inter, the default check timeout.
+        usleep(1_500_000)
         XCTAssertFalse(lb.child.stderr.contains("app/s is DOWN"), "the HTTP check over TLS passes: \(lb.child.stderr)")
     }
 
@@ -273,7 +277,8 @@ final class TLSTests: XCTestCase {
                 server s 127.0.0.1:\(nginx.ports[0])
             """, waitPort: port, in: dir)
         defer { lb.stop() }
-        let wrk = try ChildProcess("/usr/bin/wrk", ["-t2", "-c20", "-d4s", "-H", "Connection: close", "https://127.0.0.1:\(port)/"],
+        // --timeout: wrk's default (2 s) counts a slow answer of a loaded machine as a socket error.
+        let wrk = try ChildProcess("/usr/bin/wrk", ["-t2", "-c20", "-d4s", "--timeout", "10s", "-H", "Connection: close", "https://127.0.0.1:\(port)/"],
                                    logDirectory: dir, name: "wrk")
         for _ in 0..<6 {
             usleep(500_000)

@@ -76,7 +76,8 @@ final class VIPActiveActiveTests: VIPLabTestCase {
         XCTAssertTrue(a.waitFor(Probe.lb2, timeout: 5), "lb2 answers on vip_a once lb1's process is gone")
         let first = try XCTUnwrap(a.answers.first { $0.start > killed && $0.answer == Probe.lb2 })
         print("active-active KILL (advert_int 1 s): vip_a answered by lb2 \(Int((first.start - killed) * 1000)) ms after the SIGKILL")
-        XCTAssertLessThan(first.start - killed, 1.0, "the peer link, not the heartbeat timeout (3.6 s)")
+        // The heartbeat's 3.6 s run from the last advert heard, up to 1 s before the kill.
+        XCTAssertLessThan(first.start - killed, 2.5, "the peer link, not the heartbeat timeout (at the earliest 2.6 s after the kill)")
         let status = lab.vrrpStatus("lb2")
         XCTAssertTrue(status.contains("instance: vip_a\nstate: MASTER"), status)
         XCTAssertTrue(status.contains("the master's process died"), status)

@@ -12,7 +12,9 @@ final class VIPTakeoverTests: VIPLabTestCase {
 
     /// advert_int 1 s: the heartbeat alone would take 3 × 1 s + skew (3.6 s). The link takes
     /// milliseconds; the bound here is generous (the machine is shared), the real figure is
-    /// in docs/benchmarks.md.
+    /// in docs/benchmarks.md. The heartbeat's 3.6 s run from the last advert lb2 heard, up to
+    /// 1 s before the kill: it could take over 2.6 s after it at the earliest, so 2.5 s still
+    /// tells the link from the heartbeat.
     func testAKilledMasterIsTakenOverThroughThePeerLinkNotTheHeartbeat() throws {
         let probe = try startPair(advert: "1s", period: 0.005)
         let killed = Date().timeIntervalSince1970
@@ -21,7 +23,7 @@ final class VIPTakeoverTests: VIPLabTestCase {
         let first = try XCTUnwrap(probe.answers.first { $0.start > killed && $0.answer == Probe.lb2 })
         let takeover = first.start - killed
         print("KILL of the master (advert_int 1 s): lb2 answered \(Int(takeover * 1000)) ms after the SIGKILL")
-        XCTAssertLessThan(takeover, 1.0, "well under 3 × advert_int (3.6 s): the peer link, not the heartbeat timeout")
+        XCTAssertLessThan(takeover, 2.5, "the peer link, not the heartbeat timeout (at the earliest 2.6 s after the kill)")
         let status = lab.vrrpStatus("lb2")
         XCTAssertTrue(status.contains("state: MASTER"), status)
         XCTAssertTrue(status.contains("the master's process died"), status)
@@ -124,21 +126,24 @@ final class VIPTakeoverTests: VIPLabTestCase {
 
     /// An instance restarted after a crash comes back as backup while its peer is master, and
     /// takes the VIP back only after preempt_delay — once, with no connection refused.
+    /// preempt_delay 4 s leaves room for the checks made within it on a loaded machine.
     func testARestartedInstanceComesBackAsBackupAndPreemptsOnlyAfterPreemptDelay() throws {
-        let probe = try startPair(extraVRRP: "    preempt_delay 2s")
+        let probe = try startPair(extraVRRP: "    preempt_delay 4s")
         lab.kill("lb1")
         XCTAssertTrue(probe.waitFor(Probe.lb2))
-        usleep(300_000)
+        // lb2's takeover notification runs asynchronously: it belongs before the snapshot.
+        XCTAssertNotNil(waitUntil(timeout: 5) { self.lab.notifications.last { $0.hasPrefix("lb2 ") } == "lb2 INSTANCE lab_vip MASTER 100" },
+                        "\(lab.notifications)")
         let notesBefore = lab.notifications.count
         let restarted = Date().timeIntervalSince1970
-        try lab.startSwiftLB("lb1", config: lab.config("lb1", extraVRRP: "    preempt_delay 2s"))
+        try lab.startSwiftLB("lb1", config: lab.config("lb1", extraVRRP: "    preempt_delay 4s"))
         XCTAssertNotNil(waitUntil(timeout: 3) { self.lab.vrrpStatus("lb1").contains("state: BACKUP") }, lab.vrrpStatus("lb1"))
         usleep(1_000_000)
         XCTAssertEqual(lab.holders(), ["lb2"], "within preempt_delay the restarted lb1 stays backup (and dropped its stale VIP)")
         XCTAssertTrue(lab.vrrpStatus("lb1").contains("state: BACKUP"), lab.vrrpStatus("lb1"))
         XCTAssertTrue(lab.waitForHolders(["lb1"]), "then it preempts: \(lab.holders())")
         let preempted = Date().timeIntervalSince1970
-        XCTAssertGreaterThanOrEqual(preempted - restarted, 2.0, "not before preempt_delay")
+        XCTAssertGreaterThanOrEqual(preempted - restarted, 4.0, "not before preempt_delay")
         XCTAssertTrue(probe.waitFor(Probe.lb1))
         XCTAssertTrue(lab.vrrpStatus("lb1").contains("preempt_delay passed"), lab.vrrpStatus("lb1"))
         usleep(1_000_000)

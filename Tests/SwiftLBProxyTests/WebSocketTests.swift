@@ -51,12 +51,14 @@ final class WebSocketTests: XCTestCase {
     func testAThousandConcurrentTunnelsEchoTextAndOneMiBIntact() throws {
         let servers = try (1...2).map { try WSServer(name: "ws\($0)", in: dir) }
         defer { servers.forEach { $0.stop() } }
-        let (lb, port) = try proxy(servers.map(\.port), backend: "    balance leastconn")
+        // timeout tunnel: without it a tunnel idles out after min(client, server) = 5 s, and a
+        // loaded machine can leave one of a thousand waiting that long for its turn.
+        let (lb, port) = try proxy(servers.map(\.port), backend: "    balance leastconn\n    timeout tunnel 60s")
         defer { lb.stop() }
         let answer = try client(["echo", "ws://127.0.0.1:\(port)/echo", "1000"], timeout: 300)
         XCTAssertEqual(answer["ok"] as? Int, 1000, "\(answer)")
         XCTAssertEqual(answer["failed"] as? Int, 0, "\(answer)")
-        usleep(300_000)
+        lb.waitForAccessLog { $0.components(separatedBy: " 101 ").count - 1 >= 1000 }
         XCTAssertEqual(lb.accessLog.components(separatedBy: " 101 ").count - 1, 1000, "one log line per tunnel, at its end")
     }
 
@@ -143,7 +145,7 @@ final class WebSocketTests: XCTestCase {
         let after = try XCTUnwrap(answer["closed_after"] as? Double, "the idle tunnel was never closed: \(answer)")
         XCTAssertGreaterThan(after, 1.5)
         XCTAssertLessThan(after, 6)
-        usleep(200_000)
+        lb.waitForAccessLog { $0.contains(" 101 ") }
         XCTAssertTrue(lb.accessLog.contains(" 101 "), lb.accessLog)
     }
 

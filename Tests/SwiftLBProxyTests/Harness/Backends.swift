@@ -111,7 +111,41 @@ final class SwiftLBInstance {
     }
 
     var accessLog: String { child.stdout }
+
+    /// Waits (bounded) until the access log satisfies `condition`: a line is written when its
+    /// request or session ends, a moment after the client saw the answer. The caller asserts
+    /// on the log afterwards, so a log that never gets there fails with its text.
+    func waitForAccessLog(timeout: TimeInterval = 5, _ condition: (String) -> Bool) {
+        _ = waitUntil(timeout: timeout) { condition(self.accessLog) }
+    }
+
     func stop() { child.stop() }
+}
+
+/// The `stats socket` of a proxy started by `startProxy(global:)`, read with `swiftlb ctl`.
+struct StatsClient {
+    let path: String
+    init(in dir: TempDirectory) { path = dir.file("stats.sock") }
+
+    /// The `global` section that opens it.
+    var global: String { "global\n    stats socket \(path)\n\n" }
+
+    /// The `column` of `proxy`/`server` (`BACKEND` for the backend's row) in `show stat`.
+    func field(_ proxy: String, _ server: String, _ column: String) -> String? {
+        let rows = runCommand(Paths.swiftlb, ["ctl", "-s", path, "show", "stat"]).out.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        guard let header = rows.first, let index = header.firstIndex(where: { $0 == column }),
+              let row = rows.first(where: { $0.count > index && $0[0] == proxy && $0[1] == server }) else { return nil }
+        return String(row[index])
+    }
+
+    /// `scur`: the sessions holding a slot of `proxy`/`server` now.
+    func sessions(_ proxy: String, _ server: String) -> Int? { field(proxy, server, "scur").flatMap { Int($0) } }
+
+    /// Waits (bounded) until `proxy`/`server` holds `count` sessions: the request sent just
+    /// before has been given its server.
+    func waitForSessions(_ proxy: String, _ server: String, _ count: Int, timeout: TimeInterval = 5) -> Bool {
+        waitUntil(timeout: timeout) { self.sessions(proxy, server) == count } != nil
+    }
 }
 
 struct HarnessError: Error, CustomStringConvertible {

@@ -24,6 +24,12 @@ final class RawClient {
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         guard rc == 0 else { close(fd); throw HarnessError("connect to \(port) failed: errno \(errno)") }
+        setReceiveTimeout(timeout)
+    }
+
+    /// Bounds every later read by `timeout` (a short one to show that nothing comes, a long
+    /// one for what must come).
+    func setReceiveTimeout(_ timeout: TimeInterval) {
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1_000_000))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
