@@ -2,6 +2,9 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
 import SwiftLBConfig
 import SwiftLBHealth
 import SwiftLBTLS
@@ -28,11 +31,22 @@ public final class ProxyServer: Sendable {
     /// `TLSServerContext.keptTicketKeys` of these).
     public static let ticketRotationInterval = TimeAmount.hours(1)
 
-    /// A listening address: `bind` lines that name the same host and port are one listener.
+    /// A listening address: `bind` lines that name the same host and port (or the same
+    /// inherited descriptor) are one listener.
     struct ListenerKey: Hashable, CustomStringConvertible {
         let host: String
         let port: Int
-        var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+        /// `fd@N`: a listening socket inherited from the parent (systemd, VTest).
+        let inheritedFD: Int32?
+        init(_ bind: BindAddress) {
+            host = bind.host
+            port = bind.port
+            if case .inherited(let fd) = bind.socket { inheritedFD = fd } else { inheritedFD = nil }
+        }
+        var description: String {
+            if let inheritedFD { return "fd@\(inheritedFD)" }
+            return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        }
     }
 
     struct Listener {
@@ -81,9 +95,15 @@ public final class ProxyServer: Sendable {
         let vips = Set(runtime.configuration.virtualAddresses)
         for frontend in runtime.frontends {
             for (bind, _) in frontend.binds {
-                let key = ListenerKey(host: bind.host, port: bind.port)
+                let key = ListenerKey(bind)
                 guard !keeping.contains(key), opened[key] == nil else { continue }
                 do {
+                    if let fd = key.inheritedFD {
+                        let channel = try await adoptInherited(fd: fd, bootstrap: makeBootstrap(key: key, frontend: frontend.name))
+                        opened[key] = Listener(channel: channel, frontend: frontend.name)
+                        logger.info("frontend \(frontend.name) listening on fd@\(fd) (\(channel.localAddress.map { "\($0)" } ?? "?"))")
+                        continue
+                    }
                     var bootstrap = makeBootstrap(key: key, frontend: frontend.name)
                     if vips.contains(bind.host) {
                         // A bind on the VIP must work on the backup too, which does not hold it
@@ -101,11 +121,46 @@ public final class ProxyServer: Sendable {
                 } catch {
                     for listener in opened.values { try? await listener.channel.close() }
                     throw ConfigError(file: runtime.configuration.file, line: bind.line, keyword: "bind",
-                                      message: "frontend '\(frontend.name)': cannot bind \(bind.host):\(bind.port): \(error)")
+                                      message: "frontend '\(frontend.name)': cannot \(key.inheritedFD == nil ? "bind" : "listen on") \(key): \(error)")
                 }
             }
         }
         return opened
+    }
+
+    /// Descriptors inherited with `fd@N` that a reload closed: the number may since belong to
+    /// another file of this process, so it is never adopted again.
+    private let retiredInheritedFDs = NIOLockedValueBox<Set<Int32>>([])
+
+    /// `fd@N`: a stream socket the parent bound (and usually put in listening state), adopted
+    /// as this listener. It is checked first, so that a wrong number is an error naming it, not
+    /// a channel over some other file.
+    private func adoptInherited(fd: Int32, bootstrap: ServerBootstrap) async throws -> any Channel {
+        struct NotAListeningSocket: Error, CustomStringConvertible { let description: String }
+        if retiredInheritedFDs.withLockedValue({ $0.contains(fd) }) {
+            throw NotAListeningSocket(description: "the inherited descriptor was closed by an earlier reload (restart to listen on it again)")
+        }
+        var type: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 else {
+            let what = errno == ENOTSOCK ? "is not a socket" : errno == EBADF ? "is not open" : "cannot be read (\(String(cString: strerror(errno))))"
+            throw NotAListeningSocket(description: "descriptor \(fd) \(what)")
+        }
+        guard type == Int32(SOCK_STREAM.rawValue) else { throw NotAListeningSocket(description: "descriptor \(fd) is not a stream socket") }
+        var address = sockaddr_storage()
+        var addressLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &addressLength) }
+        }
+        guard named == 0, address.ss_family == sa_family_t(AF_INET) || address.ss_family == sa_family_t(AF_INET6) else {
+            throw NotAListeningSocket(description: "descriptor \(fd) is not an IPv4 or IPv6 socket")
+        }
+        // A bound socket the parent did not put in listening state yet (systemd does, VTest
+        // does); listening again on a listening one only sets the backlog.
+        guard listen(fd, 1024) == 0 else {
+            throw NotAListeningSocket(description: "descriptor \(fd) cannot listen (\(String(cString: strerror(errno))))")
+        }
+        return try await bootstrap.withBoundSocket(fd).get()
     }
 
     /// What a reload did.
@@ -123,11 +178,18 @@ public final class ProxyServer: Sendable {
     public func reload(to new: ProxyRuntime) async throws -> ReloadReport {
         var wanted: [ListenerKey: String] = [:]
         for frontend in new.frontends {
-            for (bind, _) in frontend.binds { wanted[ListenerKey(host: bind.host, port: bind.port)] = frontend.name }
+            for (bind, _) in frontend.binds { wanted[ListenerKey(bind)] = frontend.name }
         }
         let current = listeners.withLockedValue { $0 }
         // An address that now belongs to another frontend is rebound: its initializer names
-        // the frontend it serves.
+        // the frontend it serves. An inherited descriptor cannot be: closing it loses it.
+        for (key, listener) in current where key.inheritedFD != nil {
+            if let now = wanted[key], now != listener.frontend {
+                let line = new.frontends.first { $0.name == now }?.binds.first { ListenerKey($0.0) == key }?.0.line ?? 0
+                throw ConfigError(file: new.configuration.file, line: line, keyword: "bind",
+                                  message: "\(key) moves from frontend '\(listener.frontend)' to '\(now)': an inherited listener stays with its frontend until a restart")
+            }
+        }
         let kept = Set(current.filter { wanted[$0.key] == $0.value.frontend }.map(\.key))
         let opened = try await openListeners(for: new, keeping: kept)
         var report = ReloadReport()
@@ -141,6 +203,9 @@ public final class ProxyServer: Sendable {
                 report.closed.append(key.description)
             }
             all = all.filter { kept.contains($0.key) }.merging(opened) { $1 }
+        }
+        retiredInheritedFDs.withLockedValue { retired in
+            for key in current.keys where !kept.contains(key) { if let fd = key.inheritedFD { retired.insert(fd) } }
         }
         for listener in closing { try? await listener.channel.close() }
         report.closed.sort()
@@ -217,7 +282,7 @@ public final class ProxyServer: Sendable {
                     guard let frontend = holder.current.frontends.first(where: { $0.name == name }) else {
                         throw ChannelError.ioOnClosedChannel  // the listener is being closed by a reload
                     }
-                    let bind = frontend.binds.first { $0.0.host == key.host && $0.0.port == key.port }
+                    let bind = frontend.binds.first { ListenerKey($0.0) == key }
                     let tls = bind?.1
                     let acceptProxy = bind?.0.acceptProxy ?? false
                     let loop = loops.state(for: channel.eventLoop)

@@ -42,7 +42,7 @@ final class PendingKeywordTests: XCTestCase {
         assertRefusedOneByOne(frontend, [
             "    option logasap",
             "    log-format-sd \"[x]\"", "    bind :83 proto h2",
-            "    bind fd@3", "    bind unix@/run/lb.sock", "    bind :443 ssl crt /x.pem ca-file /ca.pem verify required",
+            "    bind unix@/run/lb.sock", "    bind :443 ssl crt /x.pem ca-file /ca.pem verify required",
             "    acl down always_false\n    monitor fail if down".replacingOccurrences(of: "always_false", with: "path /x"),
             "    capture request header Host len 64", "    capture response header Server len 32",
             "    tcp-request connection expect-proxy layer4",

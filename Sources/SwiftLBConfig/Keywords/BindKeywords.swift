@@ -41,7 +41,7 @@ extension KeywordRegistry {
         }
     }
 
-    static let bindSocketStatus = KeywordStatus.pending("listeners are opened on IP addresses only until the data path takes inherited descriptors (fd@) and unix sockets")
+    static let bindSocketStatus = KeywordStatus.pending("listeners are IP addresses and inherited descriptors (fd@N) until the data path serves unix-socket clients")
     static let clientCertificateStatus = KeywordStatus.pending("client certificates are not requested or verified yet")
 
     /// `HOST:PORT`, `ipv4@HOST:PORT`, `ipv6@[::]:PORT`, `fd@N`, `"fd@${VAR}"`, `unix@PATH`, `/PATH`.
@@ -50,7 +50,6 @@ extension KeywordRegistry {
             guard let fd = Int32(text.dropFirst(3)), fd >= 0 else {
                 throw ParseFailure("'\(text)': fd@ expects a descriptor number (with \"fd@${VAR}\", the variable must be set)")
             }
-            try p.gate(bindSocketStatus, "'bind \(text)'")
             var bind = BindAddress(host: "", port: 0, line: line)
             bind.socket = .inherited(fd: fd)
             return bind
