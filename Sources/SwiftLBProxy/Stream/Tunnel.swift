@@ -57,8 +57,9 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
     var channel: (any Channel)? { context?.channel }
 
     /// Takes over the client channel (after `handlerAdded`): bytes that came with the switch
-    /// go on at once, then both channels are read.
-    func start(clientBytes: ByteBuffer?, serverBytes: ByteBuffer?) {
+    /// go on at once — and the client's FIN after them when it already sent one
+    /// (`clientFinished`) — then both channels are read.
+    func start(clientBytes: ByteBuffer?, serverBytes: ByteBuffer?, clientFinished: Bool = false) {
         guard let context else { return }
         loop.clients[ObjectIdentifier(self)] = self
         loop.counters.tunnelsOpen += 1
@@ -68,6 +69,7 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
         server.lease(to: self)
         if let bytes = serverBytes, bytes.readableBytes > 0 { serverRead(bytes); serverReadComplete() }
         if let bytes = clientBytes, bytes.readableBytes > 0 { forwardToServer(bytes); server.flush() }
+        if clientFinished { halfClose(by: .client) }
         context.read()
         server.resumeReading()
     }
@@ -218,7 +220,7 @@ extension Tunnel {
     /// then starts it with the bytes that came with the switch. The client channel keeps its
     /// TLS handler, if any; everything after it is the tunnel's.
     func takeOver(from context: ChannelHandlerContext, after handler: any RemovableChannelHandler,
-                  clientBytes: ByteBuffer?, serverBytes: ByteBuffer?) {
+                  clientBytes: ByteBuffer?, serverBytes: ByteBuffer?, clientFinished: Bool = false) {
         do {
             try context.pipeline.syncOperations.addHandler(self, position: .after(handler))
             let removed = context.eventLoop.makePromise(of: Void.self)
@@ -229,7 +231,7 @@ extension Tunnel {
             context.close(promise: nil)
             return
         }
-        start(clientBytes: clientBytes, serverBytes: serverBytes)
+        start(clientBytes: clientBytes, serverBytes: serverBytes, clientFinished: clientFinished)
     }
 
     /// What a stream does when its tunnel ends: give its place on the server back, and log
