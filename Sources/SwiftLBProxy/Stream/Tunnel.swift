@@ -6,8 +6,9 @@ import SwiftLBConfig
 /// the stream core: the client's only handler from here on, the server connection leased to
 /// it. Backpressure both ways — neither side is read while the other cannot take more (the
 /// GlueHandler pattern) — half-closes forwarded, and every state under a timeout:
-/// `timeout tunnel` while both sides are open, `timeout client-fin`/`server-fin` once one
-/// side has sent its FIN.
+/// `timeout tunnel` while both sides are open, then, once one side has sent its FIN, the
+/// `-fin` timeout of the other side (`server-fin` after the client's FIN, `client-fin` after
+/// the server's), as HAProxy applies them.
 ///
 /// States: `open` → `halfClosed(by:)` → `closed`.
 final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnection {
@@ -198,7 +199,10 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
         case .open:
             if let idle = timeouts.idle, now >= lastActivity + idle { end(.clientTimeout) }
         case .halfClosed(let side):
-            let limit = side == .client ? timeouts.clientFin ?? timeouts.idle : timeouts.serverFin ?? timeouts.idle
+            // As HAProxy: the limit is the one of the side still expected to finish — after the
+            // client's FIN, `server-fin` (our FIN to the server waits on its answer); after the
+            // server's, `client-fin`. That side is the one that timed out.
+            let limit = side == .client ? timeouts.serverFin ?? timeouts.idle : timeouts.clientFin ?? timeouts.idle
             if let limit, now >= max(lastActivity, halfClosedAt ?? now) + limit { end(side == .client ? .serverTimeout : .clientTimeout) }
         }
     }

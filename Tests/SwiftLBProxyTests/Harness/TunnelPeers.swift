@@ -13,18 +13,13 @@ final class TunnelPeer {
         guard waitForPort(port) else { throw HarnessError("tunnel_peer.py did not start: \(child.stderr)") }
     }
 
-    /// The first stdout line starting with `prefix` that comes after the line `after` (when
-    /// given), waited for (bounded). The port probe that sees SwiftLB listening is a session
-    /// too, so its lines come first: tests name the line that follows theirs.
-    func line(startingWith prefix: String, after marker: String? = nil, timeout: TimeInterval) -> String? {
+    /// The first stdout line starting with `prefix`, waited for (bounded). The port probe that
+    /// saw SwiftLB listening is a session too (no bytes), so tests name their lines by the
+    /// byte counts in them.
+    func line(startingWith prefix: String, timeout: TimeInterval) -> String? {
         var found: String?
         _ = waitUntil(timeout: timeout) {
-            var lines = child.stdout.split(separator: "\n").map(String.init)
-            if let marker {
-                guard let at = lines.firstIndex(of: marker) else { return false }
-                lines = Array(lines[(at + 1)...])
-            }
-            found = lines.first { $0.hasPrefix(prefix) }
+            found = child.stdout.split(separator: "\n").first { $0.hasPrefix(prefix) }.map(String.init)
             return found != nil
         }
         return found
