@@ -54,7 +54,14 @@ final class TunnelHalfCloseTests: XCTestCase {
         XCTAssertGreaterThan(after, 1.5, "closed before server-fin 2 s")
         XCTAssertLessThan(after, 10, "server-fin 2 s, not client-fin 15 s nor tunnel 20 s")
         usleep(200_000)
-        XCTAssertTrue(lb.accessLog.contains(" sD "), "the server timed out in the data phase: \(lb.accessLog)")
+        let line = try XCTUnwrap(lb.accessLog.split(separator: "\n").first { $0.contains(" sD ") },
+                                 "the server timed out in the data phase: \(lb.accessLog)")
+        // tcplog's Tw/Tc/Tt, as HAProxy prints a session that connected at once: 1/0/… (Tw is
+        // the queue time plus one for a TCP stream), never -1/-1/… (no server reached).
+        let timers = line.split(separator: " ")[4].split(separator: "/").compactMap { Int($0) }
+        XCTAssertEqual(timers.count, 3, String(line))
+        XCTAssertEqual(timers.first, 1, String(line))
+        XCTAssertTrue((0...1000).contains(timers.dropFirst().first ?? -1), "Tc: \(line)")
     }
 
     /// The server says goodbye and shuts its write side first: the client reads the bytes
