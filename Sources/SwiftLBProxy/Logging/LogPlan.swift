@@ -107,7 +107,11 @@ extension AccessLogRecord {
             r.setHTTPTimers(TR: max(tr, 0), Tw: tw, Tc: tc, Tr: trsp, Ta: max(ta, 0))
             if requestLine != "<BADREQ>" { r.setRequestLine(requestLine) }
         } else {
-            r.setTCPTimers(Tw: tw, Tc: tc, Tt: max(ta, 0))
+            // tcplog prints HAProxy's Tw of a TCP stream: the queue time plus one once the
+            // session reached a server or the queue (see setTCPTimers), else -1; `tw` here is
+            // the queue time alone, 0 when there was no wait.
+            let reachedServerOrQueue = server != "<NOSRV>" || tw > 0
+            r.setTCPTimers(Tw: reachedServerOrQueue ? tw + 1 : -1, Tc: tc, Tt: max(ta, 0))
         }
         return r
     }

@@ -6,8 +6,9 @@ import SwiftLBConfig
 /// the stream core: the client's only handler from here on, the server connection leased to
 /// it. Backpressure both ways — neither side is read while the other cannot take more (the
 /// GlueHandler pattern) — half-closes forwarded, and every state under a timeout:
-/// `timeout tunnel` while both sides are open, `timeout client-fin`/`server-fin` once one
-/// side has sent its FIN.
+/// `timeout tunnel` while both sides are open, then, once one side has sent its FIN, the
+/// `-fin` timeout of the other side (`server-fin` after the client's FIN, `client-fin` after
+/// the server's), as HAProxy applies them.
 ///
 /// States: `open` → `halfClosed(by:)` → `closed`.
 final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnection {
@@ -57,8 +58,9 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
     var channel: (any Channel)? { context?.channel }
 
     /// Takes over the client channel (after `handlerAdded`): bytes that came with the switch
-    /// go on at once, then both channels are read.
-    func start(clientBytes: ByteBuffer?, serverBytes: ByteBuffer?) {
+    /// go on at once — and the client's FIN after them when it already sent one
+    /// (`clientFinished`) — then both channels are read.
+    func start(clientBytes: ByteBuffer?, serverBytes: ByteBuffer?, clientFinished: Bool = false) {
         guard let context else { return }
         loop.clients[ObjectIdentifier(self)] = self
         loop.counters.tunnelsOpen += 1
@@ -68,6 +70,7 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
         server.lease(to: self)
         if let bytes = serverBytes, bytes.readableBytes > 0 { serverRead(bytes); serverReadComplete() }
         if let bytes = clientBytes, bytes.readableBytes > 0 { forwardToServer(bytes); server.flush() }
+        if clientFinished { halfClose(by: .client) }
         context.read()
         server.resumeReading()
     }
@@ -196,7 +199,10 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
         case .open:
             if let idle = timeouts.idle, now >= lastActivity + idle { end(.clientTimeout) }
         case .halfClosed(let side):
-            let limit = side == .client ? timeouts.clientFin ?? timeouts.idle : timeouts.serverFin ?? timeouts.idle
+            // As HAProxy: the limit is the one of the side still expected to finish — after the
+            // client's FIN, `server-fin` (our FIN to the server waits on its answer); after the
+            // server's, `client-fin`. That side is the one that timed out.
+            let limit = side == .client ? timeouts.serverFin ?? timeouts.idle : timeouts.clientFin ?? timeouts.idle
             if let limit, now >= max(lastActivity, halfClosedAt ?? now) + limit { end(side == .client ? .serverTimeout : .clientTimeout) }
         }
     }
@@ -218,7 +224,7 @@ extension Tunnel {
     /// then starts it with the bytes that came with the switch. The client channel keeps its
     /// TLS handler, if any; everything after it is the tunnel's.
     func takeOver(from context: ChannelHandlerContext, after handler: any RemovableChannelHandler,
-                  clientBytes: ByteBuffer?, serverBytes: ByteBuffer?) {
+                  clientBytes: ByteBuffer?, serverBytes: ByteBuffer?, clientFinished: Bool = false) {
         do {
             try context.pipeline.syncOperations.addHandler(self, position: .after(handler))
             let removed = context.eventLoop.makePromise(of: Void.self)
@@ -229,7 +235,7 @@ extension Tunnel {
             context.close(promise: nil)
             return
         }
-        start(clientBytes: clientBytes, serverBytes: serverBytes)
+        start(clientBytes: clientBytes, serverBytes: serverBytes, clientFinished: clientFinished)
     }
 
     /// What a stream does when its tunnel ends: give its place on the server back, and log

@@ -6,7 +6,8 @@ import SwiftLBConfig
 /// the same `Dispatch` as HTTP (balancing, `balance source`, checks, `maxconn` and the queue,
 /// retries on another server), then a `Tunnel` takes the client channel over and bytes flow.
 /// What the client sent meanwhile is held (a bounded amount: reads stop beyond it) and goes
-/// first.
+/// first, followed by its FIN if it already half-closed (a one-shot client that writes its
+/// request and shuts its side at once must not lose it to a slow connect).
 ///
 /// States: `accepted` → `dispatching` → `spliced` (this handler has left the pipeline), or
 /// `closed`.
@@ -31,6 +32,8 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     /// Client bytes that came before the server connection.
     private var held = ByteBuffer()
     private var readPending = false
+    /// The client sent its FIN before the server connection was there.
+    private var clientFinished = false
     private var log: AccessLogRecord
     private var phase = StreamPhase()
     private let accepted = NIODeadline.now()
@@ -80,11 +83,18 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             c.scur += 1
             c.smax = max(c.smax, c.scur)
         }
+        // A FIN before the server is there is held like the bytes before it, not a close.
+        _ = context.channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         context.fireChannelActive()
         if !awaitsProxyHeader { route(source: source, destination: context.channel.localAddress) }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            // Before the PROXY header's addresses there is nothing to route: that FIN ends it.
+            if case .accepted = state, awaitsProxyHeader { end(.clientAborted) } else { clientFinished = true }
+            return
+        }
         guard let received = event as? ProxyProtocolReceived else {
             context.fireUserInboundEventTriggered(event)
             return
@@ -166,7 +176,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         loop.stats.backend(dispatch.backend.counterID) { $0.stot += 1 }
         if let server = dispatch.server { loop.stats.server(server.id) { c in c.stot += 1; c.loadBalanced += 1 } }
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
-        tunnel.takeOver(from: context, after: self, clientBytes: bytes, serverBytes: nil)
+        tunnel.takeOver(from: context, after: self, clientBytes: bytes, serverBytes: nil, clientFinished: clientFinished)
     }
 
     func dispatchConnectFailed(_ failure: Dispatch.Failure, generation: Int) {

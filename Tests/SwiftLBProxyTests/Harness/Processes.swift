@@ -99,9 +99,13 @@ final class ChildProcess {
     }
 
     /// Resident set size in KiB, from /proc.
-    var rssKiB: Int {
+    var rssKiB: Int { statusKiB("VmRSS") }
+
+    /// A field of /proc/PID/status in KiB (`VmRSS`; `VmHWM`, the peak resident size), 0 once
+    /// the process is gone.
+    func statusKiB(_ field: String) -> Int {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
             return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) ?? 0
         }
         return 0

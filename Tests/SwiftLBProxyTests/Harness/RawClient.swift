@@ -88,6 +88,27 @@ final class RawClient {
     /// Ends the connection both ways (as a client that is done does).
     func shutdownBoth() { _ = Foundation.shutdown(fd, Int32(SHUT_RDWR)) }
 
+    /// Sends FIN after what is queued, and can still read (a half-close).
+    func shutdownWrite() { _ = Foundation.shutdown(fd, Int32(SHUT_WR)) }
+
+    /// Writes as fast as the path takes bytes, never blocking: pushes up to `limit` bytes
+    /// within `deadline` seconds and returns what the kernel took, and whether the writer was
+    /// held back (the socket unwritable for `stall` seconds) — what a sender into a tunnel
+    /// whose far end stopped reading must come to.
+    func push(limit: Int, stall: TimeInterval, deadline: TimeInterval) -> (pushed: Int, blocked: Bool) {
+        let chunk = [UInt8](repeating: 0x78, count: 65536)
+        var pushed = 0
+        let end = Date().addingTimeInterval(deadline)
+        while pushed < limit && Date() < end {
+            let n = chunk.withUnsafeBytes { Foundation.send(fd, $0.baseAddress, min($0.count, limit - pushed), Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            if n > 0 { pushed += n; continue }
+            guard n < 0, errno == EAGAIN || errno == EWOULDBLOCK else { return (pushed, false) }
+            var waiting = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            if poll(&waiting, 1, Int32(stall * 1000)) == 0 { return (pushed, true) }
+        }
+        return (pushed, false)
+    }
+
     deinit { close(fd) }
 }
 
