@@ -78,6 +78,7 @@ public final class ProxyRuntime: Sendable {
                                               slowstart: server.parameters.slowstart)
                         if let old {
                             health.set(old.health.state)
+                            health.carryHistory(from: old.health)  // after: the set above is no new transition
                             if !server.parameters.disabled { health.setAdmin(old.health.admin) }
                         }
                     }

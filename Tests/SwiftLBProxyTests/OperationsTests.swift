@@ -106,6 +106,58 @@ final class OperationsTests: XCTestCase {
         print("stats page screenshot: \(shot)")
     }
 
+    /// A checked server shows its live check on the page, the CSV and /metrics (it once showed
+    /// "no check" whatever the checks said): a healthy one L7OK with its HTTP code, a dead one
+    /// DOWN after its failed checks, counted in chkfail and chkdown.
+    func testLiveHealthChecksShowOnThePageCSVAndMetrics() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let port = freePort(), stats = freePort(), closed = freePort()
+        let socket = dir.file("admin.sock")
+        let conf = config(port: port, stats: stats, backends: [], socket: socket)
+            .replacingOccurrences(of: "\nbackend app\n", with: """
+
+                backend app
+                    option httpchk GET /
+                    server node1 127.0.0.1:\(nginx.ports[0]) check inter 200ms
+                    server dead 127.0.0.1:\(closed) check inter 200ms fall 2 rise 2
+
+                """)
+        let lb = try SwiftLBInstance(config: conf, waitPort: port, in: dir)
+        defer { lb.stop() }
+        XCTAssertTrue(waitForPort(stats))
+        var csv = ""
+        let deadline = Date().addingTimeInterval(15)
+        repeat {
+            Thread.sleep(forTimeInterval: 0.3)
+            csv = curl(["http://127.0.0.1:\(stats)/;csv"]).out
+        } while !(csv.split(separator: "\n").first { $0.hasPrefix("app,dead,") }?.contains(",DOWN,") ?? false) && Date() < deadline
+        let checked = python("""
+            import csv, sys
+            rows = list(csv.DictReader(open(sys.argv[1]).read().lstrip('# ').splitlines()))
+            node = next(r for r in rows if r['pxname'] == 'app' and r['svname'] == 'node1')
+            dead = next(r for r in rows if r['pxname'] == 'app' and r['svname'] == 'dead')
+            assert node['status'] == 'UP', node['status']
+            assert node['check_status'] == 'L7OK' and node['check_code'] == '200', (node['check_status'], node['check_code'])
+            assert node['last_chk'] == 'status 200', node['last_chk']
+            assert node['chkfail'] == '0' and node['chkdown'] == '0', (node['chkfail'], node['chkdown'])
+            assert dead['status'] == 'DOWN', dead['status']
+            assert dead['check_status'] == 'L4CON', dead['check_status']
+            assert dead['last_chk'] == 'connection refused', dead['last_chk']
+            assert dead['chkfail'] == '2' and dead['chkdown'] == '1', (dead['chkfail'], dead['chkdown'])
+            print('ok')
+            """, csv)
+        XCTAssertEqual(checked.status, 0, checked.out + "\n" + csv)
+
+        let metrics = curl(["http://127.0.0.1:\(stats)/metrics"]).out
+        XCTAssertTrue(metrics.contains(#"haproxy_server_check_status{proxy="app",server="node1",state="L7OK"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains(#"haproxy_server_check_status{proxy="app",server="dead",state="L4CON"} 1"#))
+        XCTAssertTrue(metrics.contains(#"haproxy_server_check_failures_total{proxy="app",server="dead"} 2"#))
+        XCTAssertTrue(metrics.contains(#"haproxy_server_check_up_down_total{proxy="app",server="dead"} 1"#))
+        let page = curl(["http://127.0.0.1:\(stats)/"]).out
+        XCTAssertTrue(page.contains("L7OK") && page.contains("L4CON"), "the page shows the last checks")
+    }
+
     func testAWrongStatsPasswordGets401AndNothingElse() throws {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
