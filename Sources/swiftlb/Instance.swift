@@ -94,7 +94,8 @@ struct InstanceActions: RuntimeAPIActions {
     }
 
     func snapshot() async -> StatsSnapshot {
-        await instance.server.statsSnapshot(version: SwiftLB.configuration.version, startedAt: instance.startedAt)
+        await instance.server.statsSnapshot(version: SwiftLB.configuration.version, startedAt: instance.startedAt,
+                                            vip: instance.vrrp?.vipStats.first)
     }
 
     func setAdminState(backend: String, server name: String, to state: ServerStats.AdminState) async throws(RuntimeAPIError) {

@@ -158,6 +158,47 @@ final class OperationsTests: XCTestCase {
         XCTAssertTrue(page.contains("L7OK") && page.contains("L4CON"), "the page shows the last checks")
     }
 
+    /// The stats page and /metrics of each instance of a VIP pair show the VIP as the elector
+    /// has it: lb1 MASTER at priority 150 with lb2 heard as its peer, lb2 BACKUP (the page once
+    /// said "no vrrp section" whatever lb.conf had).
+    func testTheStatsPageShowsTheVIPOfAPair() throws {
+        guard VIPLab.available else { throw XCTSkip("needs root, ip and python3 (network namespaces)") }
+        let lab = try VIPLab()
+        defer { lab.tearDown() }
+        func proxy(_ node: String) -> String {
+            """
+            frontend web
+                bind \(VIPLab.vip):8080
+                default_backend local
+            backend local
+                server app 127.0.0.1:\(node == "lb1" ? 9101 : 9102)
+            listen stats
+                bind 127.0.0.1:8404
+                stats enable
+                stats uri /
+            """
+        }
+        for node in ["lb2", "lb1"] { try lab.startSwiftLB(node, config: lab.config(node, proxy: proxy(node))) }
+        XCTAssertTrue(lab.waitForHolders(["lb1"]), "lb1 holds the VIP: \(lab.holders())")
+        func page(_ node: String, _ path: String = "/") -> String {
+            VIPLab.shell("ip netns exec \(lab.ns(node)) curl -s --max-time 5 http://127.0.0.1:8404\(path)").out
+        }
+        // Only a master advertises: the backup's page names the master as its peer.
+        var backup = ""
+        _ = waitUntil(timeout: 10) { backup = page("lb2"); return backup.contains("\(lab.address("lb1")) priority 150") }
+        XCTAssertTrue(backup.contains("data-field=\"state\">BACKUP<"), backup)
+        XCTAssertTrue(backup.contains("\(lab.address("lb1")) priority 150"), "lb2 hears lb1: \(backup)")
+        XCTAssertTrue(backup.contains("MASTER → BACKUP"), "lb2's last transition: lb1 preempted it")
+        let master = page("lb1")
+        XCTAssertTrue(master.contains("data-field=\"state\">MASTER<"), master)
+        XCTAssertTrue(master.contains("150 (configured 150)"), "lb1's priority")
+        XCTAssertTrue(master.contains("→ MASTER"), "the last transition and why")
+        XCTAssertFalse(master.contains("no vrrp section"))
+        let metrics = page("lb1", "/metrics")
+        XCTAssertTrue(metrics.contains(#"swiftlb_vip_state{instance="lab_vip",state="MASTER"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains(#"swiftlb_vip_priority{instance="lab_vip"} 150"#))
+    }
+
     func testAWrongStatsPasswordGets401AndNothingElse() throws {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
