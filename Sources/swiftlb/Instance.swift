@@ -109,17 +109,17 @@ struct InstanceActions: RuntimeAPIActions {
 
     func setWeight(backend: String, server name: String, weight: Int) async throws(RuntimeAPIError) {
         _ = try server(backend, name)
-        throw RuntimeAPIError("'set weight' is not supported by SwiftLB yet: change the weight in lb.conf and reload.")
+        throw RuntimeAPIError.unsupported("set weight", "change the weight in lb.conf and reload")
     }
 
     func setAddress(backend: String, server name: String, address: String, port: Int?) async throws(RuntimeAPIError) {
         _ = try server(backend, name)
-        throw RuntimeAPIError("'set server addr' is not supported by SwiftLB yet: change the address in lb.conf and reload.")
+        throw RuntimeAPIError.unsupported("set server addr", "change the address in lb.conf and reload")
     }
 
     func setHealthChecks(backend: String, server name: String, enabled: Bool) async throws(RuntimeAPIError) {
         _ = try server(backend, name)
-        throw RuntimeAPIError("'enable|disable health' is not supported by SwiftLB yet.")
+        throw RuntimeAPIError.unsupported(enabled ? "enable health" : "disable health", "checks run as lb.conf says; change it and reload")
     }
 
     func reload() async -> ReloadOutcome { await instance.reload(trigger: "reload (control socket)") }

@@ -156,6 +156,10 @@ final class OperationsTests: XCTestCase {
         XCTAssertTrue(metrics.contains(#"haproxy_server_check_up_down_total{proxy="app",server="dead"} 1"#))
         let page = curl(["http://127.0.0.1:\(stats)/"]).out
         XCTAssertTrue(page.contains("L7OK") && page.contains("L4CON"), "the page shows the last checks")
+        // Switching a configured check off is refused by the live process, and ctl says so by its status.
+        let refused = runCommand(Paths.swiftlb, ["ctl", "-s", socket, "disable", "health", "app/node1"])
+        XCTAssertEqual(refused.status, 1, refused.out)
+        XCTAssertTrue(refused.out.hasPrefix("'disable health' is not supported by SwiftLB"), refused.out)
     }
 
     /// The stats page and /metrics of each instance of a VIP pair show the VIP as the elector
@@ -233,6 +237,11 @@ final class OperationsTests: XCTestCase {
         // Several commands on one line, as HAProxy's CLI takes them.
         let both = ctl("set server app/node1 state drain; show stat").out
         XCTAssertTrue(both.split(separator: "\n").contains { $0.hasPrefix("app,node1,") && $0.contains(",DRAIN,") }, both)
+        // A command SwiftLB refuses is a failure for ctl's exit status, through the live
+        // process's own actions (it once exited 0 on "'set weight' is not supported…").
+        let addr = ctl("set", "server", "app/node1", "addr", "127.0.0.2")
+        XCTAssertEqual(addr.status, 1, addr.out)
+        XCTAssertTrue(addr.out.hasPrefix("'set server addr' is not supported by SwiftLB"), addr.out)
         let unknown = ctl("frobnicate")
         XCTAssertNotEqual(unknown.status, 0)
         XCTAssertTrue(unknown.out.contains("show stat"), "an unknown command lists the commands: \(unknown.out)")
