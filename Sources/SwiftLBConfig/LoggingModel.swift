@@ -7,7 +7,6 @@ public struct LogServer: Sendable, Equatable {
         /// A unix datagram socket (`/dev/log`).
         case unix(path: String)
         case udp(host: String, port: Int)
-        case tcp(host: String, port: Int)
     }
     public enum Format: String, Sendable, Equatable, CaseIterable {
         case rfc3164, rfc5424, raw, short, timed, iso, local, priority

@@ -3,8 +3,9 @@ extension KeywordRegistry {
     static let statsKeywords: [Keyword] = [
         Keyword("stats socket", [.global], usage: "stats socket PATH [mode OCTAL] [level user|operator|admin]") { p, c in
             guard let path = c.args.first else { throw ParseFailure("expects a path: 'stats socket PATH [mode OCTAL] [level user|operator|admin]'") }
-            if ["ipv4@", "ipv6@", "fd@", "abns@", "sockpair@"].contains(where: path.hasPrefix) || parseAddress(path) != nil {
-                try p.gate(statsSocketOnNetwork, "a 'stats socket' on '\(path)'")
+            // What the control socket cannot open is refused here, not when `swiftlb run` starts.
+            for prefix in statsSocketUnsupported where path.hasPrefix(prefix) {
+                throw ParseFailure("'\(path)': a control socket on '\(prefix)' is not supported by SwiftLB (use a unix path or ipv4@/ipv6@HOST:PORT)")
             }
             var socket = StatsSocket(path: path)
             try statsSocketParameters.parse(c.args.dropFirst(), into: &socket, parser: p)
@@ -90,9 +91,9 @@ extension KeywordRegistry {
         Keyword.unsupported("stats bind-process", [.global], "SwiftLB is one process"),
     ]
 
-    /// The control socket listens on a unix path; TCP addresses and inherited descriptors
-    /// wait for the runtime API work.
-    static let statsSocketOnNetwork = KeywordStatus.active
+    /// Address kinds HAProxy takes for `stats socket` that SwiftLB's control socket does not
+    /// open (it listens on a unix path or a TCP address).
+    static let statsSocketUnsupported = ["abns@", "fd@", "sockpair@", "udp@", "udp4@", "udp6@", "quic4@", "quic6@"]
 
     static let statsSocketParameters = ParameterTable<StatsSocket>("stats socket parameter", [
         Parameter("mode", values: 1) { s, v, _ in
