@@ -116,6 +116,10 @@ public struct StatsSocket: Sendable, Equatable {
     /// `expose-fd listeners`: haproxy hands its listening sockets to the next process over
     /// this socket for a seamless reload; SwiftLB reloads in-process and keeps them.
     public var exposeFDListeners = false
+    /// `user`/`uid`, `group`/`gid`: the unix socket's owner, when not the process's (names
+    /// are resolved when lb.conf is read).
+    public var uid: UInt32?
+    public var gid: UInt32?
     public init(path: String) { self.path = path }
 }
 

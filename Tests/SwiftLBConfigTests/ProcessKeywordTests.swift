@@ -109,4 +109,19 @@ final class ProcessKeywordTests: XCTestCase {
         XCTAssertEqual(config.global.statsSocket?.exposeFDListeners, true)
         XCTAssertNotNil(try? parse("global\n    stats socket ipv4@127.0.0.1:9999 level admin\n"), "a stats socket on TCP is active")
     }
+
+    /// HAProxy's owner parameters of `stats socket`, names resolved when the file is read.
+    func testStatsSocketOwner() throws {
+        let root = try parse("global\n    stats socket /run/x.sock user root group root level admin\n")
+        XCTAssertEqual(root.global.statsSocket?.uid, 0)
+        XCTAssertEqual(root.global.statsSocket?.gid, 0)
+        let numeric = try parse("global\n    stats socket /run/x.sock uid 65534 gid 65533\n")
+        XCTAssertEqual(numeric.global.statsSocket?.uid, 65534)
+        XCTAssertEqual(numeric.global.statsSocket?.gid, 65533)
+        expectError("global\n    stats socket /x user no-such-user-here\n", line: 2, keyword: "stats", "no user named 'no-such-user-here'")
+        expectError("global\n    stats socket /x group no-such-group-here\n", line: 2, keyword: "stats", "no group named 'no-such-group-here'")
+        expectError("global\n    stats socket /x uid nobody\n", line: 2, keyword: "stats", "'uid' expects a numeric id")
+        expectError("global\n    log tcp@127.0.0.1:514 local0\n", line: 2, keyword: "log", "TCP syslog (tcp@) is not supported by SwiftLB")
+        expectError("global\n    stats socket abns@x\n", line: 2, keyword: "stats", "a control socket on 'abns@' is not supported by SwiftLB")
+    }
 }

@@ -203,6 +203,31 @@ final class OperationsTests: XCTestCase {
         XCTAssertTrue(metrics.contains(#"swiftlb_vip_priority{instance="lab_vip"} 150"#))
     }
 
+    /// `stats socket … user U group G` (and `uid`/`gid`), HAProxy's parameters once refused as
+    /// unknown: the socket is there with that owner from its first instant.
+    func testTheStatsSocketTakesItsOwnerFromUserAndGroup() throws {
+        try XCTSkipUnless(geteuid() == 0, "giving a socket to another user needs root")
+        guard let nobody = getpwnam("nobody") else { throw XCTSkip("no user 'nobody' here") }
+        let uid = nobody.pointee.pw_uid, gid = nobody.pointee.pw_gid
+        let groupName = getgrgid(gid).map { String(cString: $0.pointee.gr_name) } ?? "\(gid)"
+        for (n, owner) in ["user nobody group \(groupName)", "uid \(uid) gid \(gid)"].enumerated() {
+            let port = freePort(), stats = freePort()
+            let socket = dir.file("owned-\(n).sock")
+            let conf = config(port: port, stats: stats, backends: [freePort()])
+                .replacingOccurrences(of: "global\n", with: "global\n    stats socket \(socket) mode 660 \(owner) level operator\n")
+            let lb = try SwiftLBInstance(config: conf, waitPort: port, in: dir)
+            defer { lb.stop() }
+            var st = stat()
+            XCTAssertEqual(lstat(socket, &st), 0, "the socket exists")
+            XCTAssertEqual(st.st_uid, uid, owner)
+            XCTAssertEqual(st.st_gid, gid, owner)
+            XCTAssertEqual(st.st_mode & 0o777, 0o660, owner)
+            // And it answers, at the level it was given.
+            let info = runCommand(Paths.swiftlb, ["ctl", "-s", socket, "show", "info"])
+            XCTAssertTrue(info.out.contains("Pid: \(lb.child.pid)"), info.out + info.err)
+        }
+    }
+
     func testAWrongStatsPasswordGets401AndNothingElse() throws {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
