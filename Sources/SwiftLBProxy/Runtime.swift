@@ -263,7 +263,11 @@ final class RuntimeFrontend: Sendable {
         self.logPlan = logPlan
         self.tcpRules = config.tcpRequestRules.isEmpty ? nil : TCPRules(config.tcpRequestRules)
         self.engine = engine
-        self.stats = RuntimeFrontend.statsSettings(config.options.stats)
+        // /metrics belongs to the stats listener only when it proxies nothing: on a frontend
+        // that also sends traffic to servers, the application's own /metrics passes through
+        // (HAProxy serves its exporter only where `use-service prometheus-exporter` says so).
+        let proxiesTraffic = !(defaultBackend?.servers.isEmpty ?? true) || rules.contains { !$0.1.servers.isEmpty }
+        self.stats = RuntimeFrontend.statsSettings(config.options.stats, servesMetrics: !proxiesTraffic)
         self.config = config
         self.binds = binds
         self.defaultBackend = defaultBackend

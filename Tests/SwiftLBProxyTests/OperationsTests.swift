@@ -228,6 +228,41 @@ final class OperationsTests: XCTestCase {
         }
     }
 
+    /// `/metrics` is SwiftLB's only on a pure stats listener (no server behind it) and where
+    /// `use-service prometheus-exporter` says so; on a listen that also proxies an application,
+    /// the application's own /metrics gets through (it once was taken over by `stats enable`).
+    func testMetricsAreServedOnlyByAPureStatsListenerOrUseService() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let port = freePort(), stats = freePort(), mixed = freePort(), exporter = freePort()
+        let conf = config(port: port, stats: stats, backends: nginx.ports) + """
+            listen mixed
+                bind 127.0.0.1:\(mixed)
+                stats enable
+                stats uri /lb-stats
+            \(serverLines(nginx.ports))
+            frontend exporter
+                bind 127.0.0.1:\(exporter)
+                http-request use-service prometheus-exporter if { path /metrics }
+                default_backend app
+
+            """
+        let lb = try SwiftLBInstance(config: conf, waitPort: port, in: dir)
+        defer { lb.stop() }
+        XCTAssertTrue(waitForPort(stats) && waitForPort(mixed) && waitForPort(exporter))
+        let pure = curl(["-s", "-i", "http://127.0.0.1:\(stats)/metrics"]).out
+        XCTAssertTrue(pure.hasPrefix("HTTP/1.1 200") && pure.contains("haproxy_process_"), String(pure.prefix(300)))
+        let passed = curl(["-s", "-i", "http://127.0.0.1:\(mixed)/metrics"]).out
+        XCTAssertTrue(passed.lowercased().contains("server: nginx"), "the application answered its own /metrics: \(passed.prefix(300))")
+        XCTAssertFalse(passed.contains("haproxy_process_"))
+        let page = curl(["-s", "http://127.0.0.1:\(mixed)/lb-stats;csv"]).out
+        XCTAssertTrue(page.hasPrefix("# pxname"), "the mixed listener still has its stats page")
+        XCTAssertEqual(curl(["-s", "http://127.0.0.1:\(mixed)/"]).out, "node1\n")
+        let served = curl(["-s", "-i", "http://127.0.0.1:\(exporter)/metrics"]).out
+        XCTAssertTrue(served.hasPrefix("HTTP/1.1 200") && served.contains("haproxy_process_"), String(served.prefix(300)))
+        XCTAssertEqual(curl(["-s", "http://127.0.0.1:\(exporter)/"]).out, "node1\n")
+    }
+
     func testAWrongStatsPasswordGets401AndNothingElse() throws {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
