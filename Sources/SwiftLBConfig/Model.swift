@@ -52,7 +52,7 @@ public struct GlobalSettings: Sendable, Equatable {
     public var hardStopAfter: ConfigDuration = .seconds(30)
     /// `stats socket PATH [mode OCTAL] [level user|operator|admin]`: the control socket.
     public var statsSocket: StatsSocket?
-    /// `log TARGET …` lines of `global` beyond stdout/stderr (pending: syslog).
+    /// `log TARGET …` lines of `global` (stdout/stderr included): what `log global` takes.
     public var logServers: [LogServer] = []
     /// `ssl-default-bind-ciphers`, `-ciphersuites`, `-options`: defaults of every `bind … ssl`.
     public var defaultBindTLS = BindTLS()
