@@ -23,9 +23,10 @@ public struct Configuration: Sendable {
     }
     /// keepalived `vrrp_script` blocks, by name (pending).
     public var vrrpScripts: [String: VRRPScript] = [:]
-    /// `http-errors NAME` sections: status → file (pending).
+    /// `http-errors NAME` sections: status → file.
     public var httpErrors: [String: [Int: String]] = [:]
-    /// keepalived's `global_defs { router_id … }`.
+    /// keepalived's `global_defs { router_id … }`: accepted for compatibility and not used
+    /// (an instance is named by its vrrp section and its address in heartbeats).
     public var routerID: String?
     /// Things that parse but probably are not what the operator meant (`swiftlb check` prints them).
     public var warnings: [ConfigError] = []
