@@ -58,8 +58,15 @@ public final class ServerHealth: Sendable {
         onStateChange.withLockedValue { $0 = action }
     }
 
+    /// The weight now: lb.conf's, until `set weight` changes it (0…256). Read on each pick.
+    private let weightRaw: ManagedAtomic<Int>
+    public var weight: Int { weightRaw.load(ordering: .relaxed) }
+    /// Called by the runtime, which then rebuilds the balancer's precomputed tables.
+    public func setWeight(_ weight: Int) { weightRaw.store(weight, ordering: .relaxed) }
+
     public init(backend: String, server: String, admin: AdminState = .ready, observe: ObserveLayer? = nil,
-                errorLimit: Int = 10, slowstart: ConfigDuration? = nil) {
+                errorLimit: Int = 10, slowstart: ConfigDuration? = nil, weight: Int = 1) {
+        self.weightRaw = ManagedAtomic(weight)
         self.slowstartNanos = UInt64(max(slowstart?.nanoseconds ?? 0, 0))
         self.backend = backend
         self.server = server

@@ -108,8 +108,9 @@ struct InstanceActions: RuntimeAPIActions {
     }
 
     func setWeight(backend: String, server name: String, weight: Int) async throws(RuntimeAPIError) {
-        _ = try server(backend, name)
-        throw RuntimeAPIError.unsupported("set weight", "change the weight in lb.conf and reload")
+        guard instance.server.runtime.setWeight(backend: backend, server: name, weight: weight) else {
+            throw RuntimeAPIError("No such server.")
+        }
     }
 
     func setAddress(backend: String, server name: String, address: String, port: Int?) async throws(RuntimeAPIError) {

@@ -263,6 +263,44 @@ final class OperationsTests: XCTestCase {
         XCTAssertEqual(curl(["-s", "http://127.0.0.1:\(exporter)/"]).out, "node1\n")
     }
 
+    /// `set weight B/S W|W%` and `set server B/S weight W` change the live traffic split:
+    /// round robin over two nginx servers goes from 1:1 to 3:1, then all to one with weight 0,
+    /// then back with 100% (of the initial weight); `get weight` and the CSV follow.
+    func testSetWeightChangesTheLiveTrafficSplit() throws {
+        let (nginx, lb, port, stats, socket) = try startWithSocket()
+        defer { nginx.stop(); lb.stop() }
+        func ctl(_ line: String) -> (status: Int32, out: String) { self.ctl(socket, [line]) }
+        /// Who answered `n` sequential requests (a whole number of round-robin laps).
+        func split(_ n: Int) -> [String: Int] {
+            var counts: [String: Int] = [:]
+            for _ in 0..<n { counts[curl(["-s", "http://127.0.0.1:\(port)/"]).out.trimmingCharacters(in: .whitespacesAndNewlines), default: 0] += 1 }
+            return counts
+        }
+        XCTAssertEqual(split(40), ["node1": 20, "node2": 20])
+        let set = ctl("set weight app/node1 3")
+        XCTAssertEqual(set.status, 0, set.out)
+        XCTAssertEqual(ctl("get weight app/node1").out, "3 (initial 1)\n\n")
+        XCTAssertEqual(split(40), ["node1": 30, "node2": 10])
+        XCTAssertEqual(ctl("set server app/node2 weight 0").status, 0)
+        XCTAssertEqual(split(20), ["node1": 20])
+        let csv = curl(["http://127.0.0.1:\(stats)/;csv"]).out
+        let header = csv.dropFirst(2).split(separator: "\n").first?.split(separator: ",", omittingEmptySubsequences: false) ?? []
+        let node2 = csv.split(separator: "\n").first { $0.hasPrefix("app,node2,") }?.split(separator: ",", omittingEmptySubsequences: false) ?? []
+        if let w = header.firstIndex(of: "weight"), let uw = header.firstIndex(of: "uweight"), w < node2.count, uw < node2.count {
+            XCTAssertEqual(node2[w], "0", "the CSV's weight follows")
+            XCTAssertEqual(node2[uw], "0")
+        } else {
+            XCTFail("no weight columns: \(csv.prefix(300))")
+        }
+        XCTAssertEqual(ctl("set weight app/node2 100%").status, 0)
+        XCTAssertEqual(ctl("set weight app/node1 100%").status, 0)
+        XCTAssertEqual(ctl("get weight app/node2").out, "1 (initial 1)\n\n")
+        XCTAssertEqual(split(20), ["node1": 10, "node2": 10])
+        let refused = ctl("set weight app/node1 300")
+        XCTAssertEqual(refused.status, 1, refused.out)
+        XCTAssertTrue(refused.out.hasPrefix("Absolute weight can only be between 0 and 256 inclusive."), refused.out)
+    }
+
     func testAWrongStatsPasswordGets401AndNothingElse() throws {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
@@ -277,18 +315,30 @@ final class OperationsTests: XCTestCase {
         XCTAssertTrue(curl(["-u", "admin:s3cret", "http://127.0.0.1:\(stats)/;csv"]).out.hasPrefix("# pxname"))
     }
 
-    func testTheRuntimeAPIOnTheStatsSocket() throws {
+    /// Two nginx servers behind the seed-like config with an admin stats socket.
+    private func startWithSocket() throws -> (NginxBackends, SwiftLBInstance, port: Int, stats: Int, socket: String) {
         let nginx = try NginxBackends(count: 2, in: dir)
-        defer { nginx.stop() }
         let port = freePort(), stats = freePort()
         let socket = dir.file("admin.sock")
-        let lb = try SwiftLBInstance(config: config(port: port, stats: stats, backends: nginx.ports, socket: socket), waitPort: port, in: dir)
-        defer { lb.stop() }
-        for _ in 0..<5 { _ = curl(["http://127.0.0.1:\(port)/"]) }
-        func ctl(_ words: String...) -> (status: Int32, out: String) {
-            let r = runCommand(Paths.swiftlb, ["ctl", "-s", socket] + words)
-            return (r.status, r.out)
+        do {
+            let lb = try SwiftLBInstance(config: config(port: port, stats: stats, backends: nginx.ports, socket: socket), waitPort: port, in: dir)
+            return (nginx, lb, port, stats, socket)
+        } catch {
+            nginx.stop()
+            throw error
         }
+    }
+
+    private func ctl(_ socket: String, _ words: [String]) -> (status: Int32, out: String) {
+        let r = runCommand(Paths.swiftlb, ["ctl", "-s", socket] + words)
+        return (r.status, r.out)
+    }
+
+    func testTheRuntimeAPIOnTheStatsSocket() throws {
+        let (nginx, lb, port, _, socket) = try startWithSocket()
+        defer { nginx.stop(); lb.stop() }
+        for _ in 0..<5 { _ = curl(["http://127.0.0.1:\(port)/"]) }
+        func ctl(_ words: String...) -> (status: Int32, out: String) { self.ctl(socket, words) }
         let info = ctl("show", "info").out
         XCTAssertTrue(info.contains("Pid: \(lb.child.pid)"), info)
         XCTAssertTrue(ctl("show", "stat").out.hasPrefix("# pxname,svname"))

@@ -87,6 +87,7 @@ extension ProxyServer {
             var stats = ServerStats(name: server.name, sid: server.index + 1, address: server.address.ipAddress ?? "-",
                                     port: server.address.port ?? 0, operational: operational, admin: admin, weight: server.weight,
                                     check: nil, counters: counters)
+            stats.initialWeight = server.parameters.weight
             Self.fillHealth(&stats, from: server)
             stats.backup = server.backup
             stats.cookie = server.cookie
