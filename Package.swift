@@ -93,6 +93,7 @@ let package = Package(
             dependencies: [
                 "CLibSSL",
                 "SwiftLBConfig",
+                "SwiftLBAdmin",  // the VIP's state as the stats model has it
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

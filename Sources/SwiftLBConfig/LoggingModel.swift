@@ -1,13 +1,13 @@
 /// A `log` target as HAProxy writes it: `log /dev/log local0`, `log 127.0.0.1:514 local0
 /// notice`, `log udp@host:514 len 1024 format rfc5424 local1 info warning`, `log stdout
-/// format raw daemon`. Syslog targets are pending; stdout/stderr act through `logTarget`.
+/// format raw daemon`. Every target is written by SwiftLBLog (LogPlan); `logTarget` is where a
+/// proxy that logs without any `log` line writes.
 public struct LogServer: Sendable, Equatable {
     public enum Address: Sendable, Equatable {
         case stdout, stderr
         /// A unix datagram socket (`/dev/log`).
         case unix(path: String)
         case udp(host: String, port: Int)
-        case tcp(host: String, port: Int)
     }
     public enum Format: String, Sendable, Equatable, CaseIterable {
         case rfc3164, rfc5424, raw, short, timed, iso, local, priority
@@ -29,5 +29,20 @@ public struct LogServer: Sendable, Equatable {
     public init(address: Address, line: Int) {
         self.address = address
         self.line = line
+    }
+}
+
+extension Frontend {
+    /// "stdout" or "stderr" when this proxy's access log goes there: it logs traffic and one
+    /// of its targets (its own, plus global's with `log global`) is that stream, or it has no
+    /// target at all (then lines go to the global stdout/stderr, as SwiftLB always did).
+    /// nil when it logs nothing or only to syslog.
+    public func standardLogStream(global: GlobalSettings) -> String? {
+        guard options.httpLog || options.tcpLog || options.logFormat != nil else { return nil }
+        let servers = (options.logGlobal ? global.logServers : []) + options.logTargets
+        if servers.isEmpty { return global.logTarget.rawValue }
+        if servers.contains(where: { $0.address == .stdout }) { return "stdout" }
+        if servers.contains(where: { $0.address == .stderr }) { return "stderr" }
+        return nil
     }
 }

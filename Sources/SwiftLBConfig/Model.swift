@@ -23,9 +23,10 @@ public struct Configuration: Sendable {
     }
     /// keepalived `vrrp_script` blocks, by name (pending).
     public var vrrpScripts: [String: VRRPScript] = [:]
-    /// `http-errors NAME` sections: status → file (pending).
+    /// `http-errors NAME` sections: status → file.
     public var httpErrors: [String: [Int: String]] = [:]
-    /// keepalived's `global_defs { router_id … }`.
+    /// keepalived's `global_defs { router_id … }`: accepted for compatibility and not used
+    /// (an instance is named by its vrrp section and its address in heartbeats).
     public var routerID: String?
     /// Things that parse but probably are not what the operator meant (`swiftlb check` prints them).
     public var warnings: [ConfigError] = []
@@ -52,7 +53,7 @@ public struct GlobalSettings: Sendable, Equatable {
     public var hardStopAfter: ConfigDuration = .seconds(30)
     /// `stats socket PATH [mode OCTAL] [level user|operator|admin]`: the control socket.
     public var statsSocket: StatsSocket?
-    /// `log TARGET …` lines of `global` beyond stdout/stderr (pending: syslog).
+    /// `log TARGET …` lines of `global` (stdout/stderr included): what `log global` takes.
     public var logServers: [LogServer] = []
     /// `ssl-default-bind-ciphers`, `-ciphersuites`, `-options`: defaults of every `bind … ssl`.
     public var defaultBindTLS = BindTLS()
@@ -116,6 +117,10 @@ public struct StatsSocket: Sendable, Equatable {
     /// `expose-fd listeners`: haproxy hands its listening sockets to the next process over
     /// this socket for a seamless reload; SwiftLB reloads in-process and keeps them.
     public var exposeFDListeners = false
+    /// `user`/`uid`, `group`/`gid`: the unix socket's owner, when not the process's (names
+    /// are resolved when lb.conf is read).
+    public var uid: UInt32?
+    public var gid: UInt32?
     public init(path: String) { self.path = path }
 }
 

@@ -159,7 +159,7 @@ final class SectionParser {
             if collector.feed(line) { finishBlock(collector) } else { keepalived = collector }
             return
         }
-        if SectionRegistry.active[keyword] != nil || SectionRegistry.pending[keyword] != nil || SectionRegistry.unsupported[keyword] != nil {
+        if SectionRegistry.active[keyword] != nil || SectionRegistry.unsupported[keyword] != nil {
             startSection(line)
             return
         }

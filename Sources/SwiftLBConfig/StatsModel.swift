@@ -1,6 +1,6 @@
 /// The stats page of a frontend or listen: `stats enable`, `stats uri`, `stats refresh`,
-/// `stats auth`, `stats realm`, `stats hide-version`, `stats admin if …` (pending: the
-/// operations issue serves it).
+/// `stats auth`, `stats realm`, `stats hide-version`, `stats admin if …`, served by the
+/// frontend itself (SwiftLBProxy's stats request path, SwiftLBAdmin's `StatsPage`).
 public struct StatsPage: Sendable {
     public var enabled = false
     public var uri = "/haproxy?stats"

@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import SwiftLBAdmin
 import SwiftLBConfig
 
 /// Every VIP instance of one process (`vrrp` sections and keepalived `vrrp_instance` blocks),
@@ -267,6 +268,9 @@ public final class VRRPGroup: @unchecked Sendable {
     }
 
     // MARK: status
+
+    /// Every instance's state now, for the stats page and /metrics (which show the first).
+    public var vipStats: [VIPStats] { instances.map(\.vipStats) }
 
     /// `swiftlb ctl show vrrp`: every instance, then every peer link once.
     public var statusText: String {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import SwiftLBAdmin
 import SwiftLBConfig
 
 /// The I/O shell around one `Elector`: one `vrrp`/`vrrp_instance` section, electing on its
@@ -289,6 +290,7 @@ final class VRRPInstance: @unchecked Sendable {
             let from = s.state
             s.state = state
             s.lastTransition = TransitionRecord(from: from, to: state, reason: reason, at: Date())
+            s.transitions += 1
             return from
         }
         if state != .master { garpRefresh?.cancel(); garpRefresh = nil }
@@ -307,6 +309,8 @@ final class VRRPInstance: @unchecked Sendable {
     private func now() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds) }
 
     /// This instance's part of `swiftlb ctl show vrrp`.
+    var vipStats: VIPStats { status.withLockedValue { $0.vipStats(settings: settings) } }
+
     var statusText: String {
         var text = status.withLockedValue { $0.render(settings: settings, local: localAddress) }
         for (name, script) in scripts.sorted(by: { $0.key < $1.key }) where settings.trackScripts.contains(where: { $0.script == name }) {

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import SwiftLBAdmin
 import SwiftLBConfig
 
 /// What `swiftlb ctl show vrrp` prints: state, priority, the peer as last heard, the last
@@ -9,6 +10,8 @@ struct VRRPStatus: Sendable {
     var priority: UInt8
     var peer: PeerStatus?
     var lastTransition: TransitionRecord?
+    /// State changes since start.
+    var transitions = 0
     var fault: String?
     var drops: [String: Int] = [:]
     var sendFailures = 0
@@ -47,6 +50,33 @@ struct VRRPStatus: Sendable {
             out += "track: \(input.name) (\(effect)): \(input.up ? "up" : input.downReason)\n"
         }
         return out
+    }
+}
+
+extension VRRPStatus {
+    /// The VIP section of the stats page and /metrics, from the elector's state now.
+    func vipStats(settings: VRRPSettings) -> VIPStats {
+        func state(_ s: Elector.State) -> VIPStats.State {
+            switch s {
+            case .initial: .initial
+            case .backup: .backup
+            case .master: .master
+            case .fault: .fault
+            }
+        }
+        var v = VIPStats(instance: settings.name, state: state(self.state), priority: Int(priority),
+                         configuredPriority: Int(settings.priority), addresses: settings.virtualAddresses.map(\.cidr))
+        v.peer = peer?.address
+        v.peerPriority = peer.map { Int($0.priority) }
+        v.peerLastHeard = peer.map { Double((NIODeadline.now() - $0.lastHeard).nanoseconds) / 1e9 }
+        v.lastTransition = lastTransition.map {
+            VIPStats.Transition(from: state($0.from), to: state($0.to), reason: $0.reason, at: $0.at.timeIntervalSince1970)
+        }
+        v.transitions = transitions
+        v.fault = fault
+        v.heartbeatDrops = drops
+        v.heartbeatSendFailures = sendFailures
+        return v
     }
 }
 

@@ -96,11 +96,11 @@ final class ServerCheck: @unchecked Sendable {
         case .fastinter:
             forceFast = true
         case .failCheck:
-            record(.failed(why))
+            record(.failed(why, .liveTraffic))
         case .suddenDeath:
             successes = 0
             failures = max(failures, p.fall - 1)
-            if p.fall == 1 { record(.failed(why)) }
+            if p.fall == 1 { record(.failed(why, .liveTraffic)) }
         case .markDown:
             successes = 0
             failures = p.fall
@@ -132,9 +132,10 @@ final class ServerCheck: @unchecked Sendable {
         guard !stopped else { return }
         // A server in maintenance is not checked; look again later in case it leaves it.
         guard target.health.admin != .maint else { schedule(after: interval); return }
+        let started = DispatchTimeNow.nanoseconds()
         probe.run(on: loop).whenComplete { [self] result in
-            let outcome = (try? result.get()) ?? .failed("check error")
-            record(outcome)
+            let outcome = (try? result.get()) ?? .failed("check error", .socketError)
+            record(outcome, durationNanoseconds: DispatchTimeNow.nanoseconds() &- started)
             schedule(after: interval)
         }
     }
@@ -152,11 +153,13 @@ final class ServerCheck: @unchecked Sendable {
         return .nanoseconds(d.nanoseconds)
     }
 
-    private func record(_ outcome: CheckOutcome) {
+    private func record(_ outcome: CheckOutcome, durationNanoseconds: UInt64 = 0) {
         let p = target.parameters
         let h = target.health
+        let wasUp = h.isUp
+        defer { h.recordCheck(outcome, durationNanoseconds: durationNanoseconds, successes: successes, failures: failures, whileUp: wasUp) }
         switch outcome {
-        case .passed(let what):
+        case .passed(let what, _, _):
             forceFast = false
             failures = 0
             successes += 1
@@ -164,7 +167,7 @@ final class ServerCheck: @unchecked Sendable {
                 h.set(.up)
                 logger.warning("Server \(h.backend)/\(h.server) is UP: \(successes) consecutive successful checks, last: \(what)")
             }
-        case .failed(let why):
+        case .failed(let why, _, _):
             successes = 0
             failures += 1
             if h.state == .up && failures >= p.fall {

@@ -4,10 +4,31 @@ import SwiftLBConfig
 import SwiftLBRegex
 import SwiftLBTLS
 
-/// What one check found: passed, or failed with the reason an operator reads in the log.
+/// What one check found: passed, or failed with the reason an operator reads in the log,
+/// with HAProxy's classification of it (the stats page's `check_status`, `check_code`).
 public enum CheckOutcome: Sendable, Equatable {
-    case passed(String)
-    case failed(String)
+    case passed(String, CheckKind, code: Int? = nil)
+    case failed(String, CheckKind, code: Int? = nil)
+
+    public var kind: CheckKind {
+        switch self { case .passed(_, let k, _), .failed(_, let k, _): k }
+    }
+    public var code: Int? {
+        switch self { case .passed(_, _, let c), .failed(_, _, let c): c }
+    }
+    public var text: String {
+        switch self { case .passed(let t, _, _), .failed(let t, _, _): t }
+    }
+}
+
+/// HAProxy's check statuses a SwiftLB check can end in (`L4OK`, `L7STS`…), so the stats page
+/// says which layer passed or failed, as HAProxy's does.
+public enum CheckKind: Sendable, Equatable {
+    case l4ok, l6ok, l7ok
+    case l4timeout, l4connect, l6response, l7timeout, l7response, l7status
+    /// Failed by `observe` on live traffic (HAProxy's HANA).
+    case liveTraffic
+    case socketError
 }
 
 /// One check of one server: a TCP connect, or an HTTP request whose answer is matched
@@ -42,17 +63,18 @@ struct HealthProbe: Sendable {
         let deadline = NIODeadline.now() + timeout
         return bootstrap.connect(to: address).flatMap { channel -> EventLoopFuture<CheckOutcome> in
             guard let request else {
-                return channel.close().map { .passed("connected") }.recover { _ in .passed("connected") }
+                let kind: CheckKind = tls == nil ? .l4ok : .l6ok
+                return channel.close().map { .passed("connected", kind) }.recover { _ in .passed("connected", kind) }
             }
             channel.writeAndFlush(ByteBuffer(string: request), promise: nil)
             let timer = loop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
             return collector.done.futureResult.map { bytes in
                 timer.cancel()
-                if NIODeadline.now() >= deadline && bytes.isEmpty { return .failed("timeout after \(timeout.nanoseconds / 1_000_000)ms") }
+                if NIODeadline.now() >= deadline && bytes.isEmpty { return .failed("timeout after \(timeout.nanoseconds / 1_000_000)ms", .l7timeout) }
                 return evaluate(bytes)
             }
         }.recover { error in
-            .failed(Self.describe(error))
+            .failed(Self.describe(error), Self.kind(of: error))
         }
     }
 
@@ -71,7 +93,7 @@ struct HealthProbe: Sendable {
                 }
             }
             .connect(to: target)
-            .whenFailure { error in promise.succeed(.failed(Self.describe(error))) }
+            .whenFailure { error in promise.succeed(.failed(Self.describe(error), Self.kind(of: error))) }
         return promise.futureResult.always { _ in timer.cancel() }
     }
 
@@ -89,19 +111,28 @@ struct HealthProbe: Sendable {
         let statusLine = text.prefix { $0 != "\r" && $0 != "\n" }
         let parts = statusLine.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let code = Int(parts[1]) else {
-            return .failed(bytes.isEmpty ? "connection closed without a response" : "invalid response '\(statusLine.prefix(40))'")
+            return .failed(bytes.isEmpty ? "connection closed without a response" : "invalid response '\(statusLine.prefix(40))'", .l7response)
         }
         let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
         switch http?.expect ?? .statusRange(200, 399) {
         case .statusRange(let lo, let hi):
-            return (lo...hi).contains(code) ? .passed("status \(code)") : .failed("status \(code), expected \(lo)-\(hi)")
+            return (lo...hi).contains(code) ? .passed("status \(code)", .l7ok, code: code) : .failed("status \(code), expected \(lo)-\(hi)", .l7status, code: code)
         case .statusList(let codes):
-            return codes.contains(code) ? .passed("status \(code)") : .failed("status \(code), expected \(codes.map(String.init).joined(separator: ","))")
+            return codes.contains(code) ? .passed("status \(code)", .l7ok, code: code)
+                : .failed("status \(code), expected \(codes.map(String.init).joined(separator: ","))", .l7status, code: code)
         case .string(let needle):
-            return body.contains(needle) ? .passed("string found") : .failed("string '\(needle)' not found in the response")
+            return body.contains(needle) ? .passed("string found", .l7ok, code: code) : .failed("string '\(needle)' not found in the response", .l7response, code: code)
         case .rstring(let pattern):
-            return (regex?.matches(body) ?? false) ? .passed("rstring matched") : .failed("rstring '\(pattern)' did not match the response")
+            return (regex?.matches(body) ?? false) ? .passed("rstring matched", .l7ok, code: code)
+                : .failed("rstring '\(pattern)' did not match the response", .l7response, code: code)
         }
+    }
+
+    /// Which layer a failed connect or handshake failed at.
+    static func kind(of error: any Error) -> CheckKind {
+        if case ChannelError.connectTimeout = error { return .l4timeout }
+        if error is TLSError { return .l6response }
+        return .l4connect
     }
 
     static func describe(_ error: any Error) -> String {

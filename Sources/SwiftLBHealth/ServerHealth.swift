@@ -50,12 +50,23 @@ public final class ServerHealth: Sendable {
     /// One action; a reload replaces it.
     private let onStateChange = NIOLockedValueBox<(@Sendable (State) -> Void)?>(nil)
 
+    /// What the checks found and how the state moved, for the stats page, CSV and /metrics:
+    /// written by the checker and by `set`, read by a snapshot; never on the data path.
+    private let history: NIOLockedValueBox<CheckHistory>
+
     public func setStateChangeAction(_ action: (@Sendable (State) -> Void)?) {
         onStateChange.withLockedValue { $0 = action }
     }
 
+    /// The weight now: lb.conf's, until `set weight` changes it (0…256). Read on each pick.
+    private let weightRaw: ManagedAtomic<Int>
+    public var weight: Int { weightRaw.load(ordering: .relaxed) }
+    /// Called by the runtime, which then rebuilds the balancer's precomputed tables.
+    public func setWeight(_ weight: Int) { weightRaw.store(weight, ordering: .relaxed) }
+
     public init(backend: String, server: String, admin: AdminState = .ready, observe: ObserveLayer? = nil,
-                errorLimit: Int = 10, slowstart: ConfigDuration? = nil) {
+                errorLimit: Int = 10, slowstart: ConfigDuration? = nil, weight: Int = 1) {
+        self.weightRaw = ManagedAtomic(weight)
         self.slowstartNanos = UInt64(max(slowstart?.nanoseconds ?? 0, 0))
         self.backend = backend
         self.server = server
@@ -63,6 +74,29 @@ public final class ServerHealth: Sendable {
         self.adminRaw = ManagedAtomic(admin.rawValue)
         self.observe = observe
         self.errorLimit = errorLimit
+        self.history = NIOLockedValueBox(CheckHistory(lastChange: DispatchTimeNow.nanoseconds()))
+    }
+
+    /// The checks' findings and the state's history now.
+    public var checkHistory: CheckHistory { history.withLockedValue { $0 } }
+
+    /// A reload that rebuilt this server's state keeps what the old one had seen.
+    public func carryHistory(from other: ServerHealth) {
+        let old = other.checkHistory
+        history.withLockedValue { $0 = old }
+    }
+
+    /// The checker's report of one finished check and where the rise/fall count stands.
+    func recordCheck(_ outcome: CheckOutcome, durationNanoseconds: UInt64, successes: Int, failures: Int, whileUp: Bool) {
+        let now = DispatchTimeNow.nanoseconds()
+        history.withLockedValue { h in
+            h.last = outcome
+            h.durationNanoseconds = durationNanoseconds
+            h.finishedAt = now
+            h.consecutiveSuccesses = successes
+            h.consecutiveFailures = failures
+            if case .failed = outcome, whileUp { h.failedChecks += 1 }
+        }
     }
 
     func setErrorLimitAction(_ action: @escaping @Sendable () -> Void) {
@@ -97,6 +131,18 @@ public final class ServerHealth: Sendable {
         let old = raw.exchange(state.rawValue, ordering: .relaxed)
         guard old != state.rawValue else { return }
         if state == .up { markAvailable() }
+        let now = DispatchTimeNow.nanoseconds()
+        history.withLockedValue { h in
+            if state == .down {
+                h.downTransitions += 1
+                h.downSince = now
+            } else {
+                h.upTransitions += 1
+                if let since = h.downSince { h.downtimeNanoseconds += now &- since }
+                h.downSince = nil
+            }
+            h.lastChange = now
+        }
         onStateChange.withLockedValue { $0 }?(state)
     }
 
@@ -119,6 +165,34 @@ public final class ServerHealth: Sendable {
         let elapsed = DispatchTimeNow.nanoseconds() &- since
         return elapsed >= slowstartNanos ? 1 : max(Double(elapsed) / Double(slowstartNanos), 0.01)
     }
+}
+
+/// One server's check results and state history, as HAProxy's stats show them (`check_status`,
+/// `last_chk`, `chkfail`, `chkdown`, `lastchg`, `downtime`). Times are monotonic nanoseconds.
+public struct CheckHistory: Sendable, Equatable {
+    /// The last finished check; nil before the first.
+    public var last: CheckOutcome?
+    public var durationNanoseconds: UInt64 = 0
+    public var finishedAt: UInt64 = 0
+    /// Where the rise/fall count stands.
+    public var consecutiveSuccesses = 0, consecutiveFailures = 0
+    /// Checks failed while the server was UP (`chkfail`).
+    public var failedChecks = 0
+    /// UP→DOWN (`chkdown`) and DOWN→UP changes.
+    public var downTransitions = 0, upTransitions = 0
+    /// The last UP/DOWN change (or the server's creation).
+    public var lastChange: UInt64
+    /// Time spent DOWN before the current DOWN period, and when that period began.
+    public var downtimeNanoseconds: UInt64 = 0
+    public var downSince: UInt64?
+
+    /// Total time DOWN up to `now`, the current period included.
+    public func downtime(now: UInt64) -> UInt64 {
+        downtimeNanoseconds + (downSince.map { now &- $0 } ?? 0)
+    }
+
+    /// The monotonic clock these times are on.
+    public static func now() -> UInt64 { DispatchTimeNow.nanoseconds() }
 }
 
 /// The monotonic clock the data path already uses (NIO's uptime nanoseconds), without NIO.

@@ -33,7 +33,7 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) {
-        finish(.failed("connection closed"))
+        finish(.failed("connection closed", .l7response))
         self.context = nil
     }
 
@@ -54,11 +54,11 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
             index += 1
             advance()
         }
-        finish(.failed(index < steps.count ? "step \(steps[index].number) (\(describe(steps[index].step))): connection closed, got '\(preview)'" : "connection closed"))
+        finish(.failed(index < steps.count ? "step \(steps[index].number) (\(describe(steps[index].step))): connection closed, got '\(preview)'" : "connection closed", .l7response))
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        finish(.failed(HealthProbe.describe(error)))
+        finish(.failed(HealthProbe.describe(error), HealthProbe.kind(of: error)))
         context.close(promise: nil)
     }
 
@@ -78,7 +78,7 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
             case .expect(let negated, let match):
                 let found = matches(match, step: number)
                 if negated {
-                    if found { finish(.failed("step \(number) (\(describe(step))): got '\(preview)'")); return }
+                    if found { finish(.failed("step \(number) (\(describe(step))): got '\(preview)'", .l7response)); return }
                     return  // decided when more data or the close arrives
                 }
                 guard found else { return }
@@ -86,7 +86,7 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
                 index += 1
             }
         }
-        finish(.passed("tcp-check: \(steps.count) steps"))
+        finish(.passed("tcp-check: \(steps.count) steps", .l7ok))
     }
 
     private func matches(_ match: TCPCheckMatch, step: Int) -> Bool {
@@ -126,7 +126,7 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
             if done { return }
         }
         let at = index < steps.count ? "step \(steps[index].number) (\(describe(steps[index].step))): " : ""
-        finish(.failed("\(at)timeout, got '\(preview)'"))
+        finish(.failed("\(at)timeout, got '\(preview)'", .l7timeout))
     }
 
     private func finish(_ result: CheckOutcome) {

@@ -20,19 +20,24 @@ final class BackendQueue: Sendable {
         func claim() -> Bool { state.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged }
     }
 
-    private let waiters = NIOLockedValueBox<[Waiter]>([])
+    private let waiters = NIOLockedValueBox<(list: [Waiter], longest: Int)>(([], 0))
 
     func enqueue(_ waiter: Waiter) {
-        waiters.withLockedValue { $0.append(waiter) }
+        waiters.withLockedValue { q in
+            q.list.append(waiter)
+            q.longest = max(q.longest, q.list.count)
+        }
     }
 
-    var count: Int { waiters.withLockedValue { $0.count } }
+    var count: Int { waiters.withLockedValue { $0.list.count } }
+    /// The longest the queue has been (the stats' `qmax`).
+    var longest: Int { waiters.withLockedValue { $0.longest } }
 
     /// A slot freed up: wake the oldest waiter that has not given up.
     func wakeOne() {
-        let next: Waiter? = waiters.withLockedValue { list in
-            while !list.isEmpty {
-                let w = list.removeFirst()
+        let next: Waiter? = waiters.withLockedValue { q in
+            while !q.list.isEmpty {
+                let w = q.list.removeFirst()
                 if w.claim() { return w }
             }
             return nil

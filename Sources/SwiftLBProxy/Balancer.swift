@@ -1,3 +1,4 @@
+import Atomics
 import NIOCore
 
 /// One balancing algorithm, shared by every event loop of a backend. (HAProxy's
@@ -7,6 +8,20 @@ protocol Balancer: Sendable {
     /// The index of the server for the next request among those `isCandidate` accepts (UP,
     /// primary or backup as needed, not yet failed for this request); nil when none is.
     func pick(client: SocketAddress?, isCandidate: (Int) -> Bool) -> Int?
+    /// A server's weight changed at runtime (`set weight`): rebuild what was precomputed from
+    /// the weights. Algorithms that read `RuntimeServer.weight` on each pick need nothing.
+    func reweigh(_ servers: [RuntimeServer])
+}
+
+extension Balancer {
+    func reweigh(_ servers: [RuntimeServer]) {}
+}
+
+/// A balancer's precomputed table (round robin's schedule, source hashing's ring), replaced
+/// whole when a weight changes at runtime and read with one atomic load on the data path.
+final class BalancerTable<Value: Sendable>: AtomicReference, Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 /// A small set of server indexes (retry exclusion covers the first 64 servers of a backend).

@@ -10,10 +10,18 @@ import NIOCore
 /// picked again by the very next request. Down servers are skipped in place, so the others
 /// keep their relative weights.
 final class RoundRobinBalancer: Balancer {
-    private let schedule: [Int]
+    private let table: ManagedAtomic<BalancerTable<[Int]>>
     private let next = ManagedAtomic<Int>(0)
 
     init(weights: [Int]) {
+        table = ManagedAtomic(BalancerTable(Self.schedule(weights)))
+    }
+
+    func reweigh(_ servers: [RuntimeServer]) {
+        table.store(BalancerTable(Self.schedule(servers.map(\.weight))), ordering: .releasing)
+    }
+
+    private static func schedule(_ weights: [Int]) -> [Int] {
         var scores = [Int](repeating: 0, count: weights.count)
         let total = weights.reduce(0, +)
         var schedule: [Int] = []
@@ -27,10 +35,11 @@ final class RoundRobinBalancer: Balancer {
             scores[best] -= total
             schedule.append(best)
         }
-        self.schedule = schedule
+        return schedule
     }
 
     func pick(client: SocketAddress?, isCandidate: (Int) -> Bool) -> Int? {
+        let schedule = table.load(ordering: .acquiring).value
         guard !schedule.isEmpty else { return nil }
         let start = next.loadThenWrappingIncrement(ordering: .relaxed) & Int.max
         // Walk on from our slot; one lap sees every server.

@@ -25,6 +25,15 @@ public final class ProxyRuntime: Sendable {
     /// Every server's shared state, for the control socket.
     public var serverStates: [ServerHealth] { backends.flatMap { $0.servers.map(\.health) } }
 
+    /// `set weight B/S W`: the server's weight now, on every event loop at once (the
+    /// balancer's precomputed order is rebuilt from the new weights). False: no such server.
+    public func setWeight(backend: String, server: String, weight: Int) -> Bool {
+        guard let b = backends.first(where: { $0.name == backend }), let s = b.servers.first(where: { $0.name == server }) else { return false }
+        s.health.setWeight(weight)
+        b.balancer.reweigh(b.servers)
+        return true
+    }
+
     /// Process-wide server ids: a reload's new servers never take the id (the per-loop pool
     /// slot) of another server.
     private static let serverIDs = ManagedAtomic<Int>(0)
@@ -71,13 +80,15 @@ public final class ProxyRuntime: Sendable {
                     let health: ServerHealth
                     if let old, unchanged {
                         health = old.health
+                        health.setWeight(server.parameters.weight)  // a reload applies lb.conf's weight, as HAProxy's
                     } else {
                         health = ServerHealth(backend: backend.name, server: server.name,
                                               admin: server.parameters.disabled ? .maint : .ready,
                                               observe: server.parameters.observe, errorLimit: server.parameters.errorLimit,
-                                              slowstart: server.parameters.slowstart)
+                                              slowstart: server.parameters.slowstart, weight: server.parameters.weight)
                         if let old {
                             health.set(old.health.state)
+                            health.carryHistory(from: old.health)  // after: the set above is no new transition
                             if !server.parameters.disabled { health.setAdmin(old.health.admin) }
                         }
                     }
@@ -262,7 +273,11 @@ final class RuntimeFrontend: Sendable {
         self.logPlan = logPlan
         self.tcpRules = config.tcpRequestRules.isEmpty ? nil : TCPRules(config.tcpRequestRules)
         self.engine = engine
-        self.stats = RuntimeFrontend.statsSettings(config.options.stats)
+        // /metrics belongs to the stats listener only when it proxies nothing: on a frontend
+        // that also sends traffic to servers, the application's own /metrics passes through
+        // (HAProxy serves its exporter only where `use-service prometheus-exporter` says so).
+        let proxiesTraffic = !(defaultBackend?.servers.isEmpty ?? true) || rules.contains { !$0.1.servers.isEmpty }
+        self.stats = RuntimeFrontend.statsSettings(config.options.stats, servesMetrics: !proxiesTraffic)
         self.config = config
         self.binds = binds
         self.defaultBackend = defaultBackend
@@ -377,7 +392,8 @@ final class RuntimeServer: Sendable {
     let health: ServerHealth
     /// Requests in flight on this server, across all loops (for leastconn, random, maxconn).
     var active: ManagedAtomic<Int> { health.active }
-    var weight: Int { parameters.weight }
+    /// The weight now (lb.conf's until `set weight`).
+    var weight: Int { health.weight }
     var cookie: String? { parameters.cookie }
     /// TLS towards this server (`ssl`), with the name sent by SNI.
     let tls: TLSClientContext?

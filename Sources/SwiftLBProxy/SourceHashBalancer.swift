@@ -1,3 +1,4 @@
+import Atomics
 import NIOCore
 
 /// `balance source`: a consistent hash of the client address. Every SwiftLB instance with the
@@ -6,19 +7,28 @@ import NIOCore
 /// down, only its clients move (to the next point on the ring).
 final class SourceHashBalancer: Balancer {
     /// Points on the ring (hash, server index), sorted by hash; 64 points per unit of weight.
-    private let ring: [(UInt64, Int)]
+    private let table: ManagedAtomic<BalancerTable<[(UInt64, Int)]>>
 
     init(servers: [RuntimeServer]) {
+        table = ManagedAtomic(BalancerTable(Self.ring(servers)))
+    }
+
+    func reweigh(_ servers: [RuntimeServer]) {
+        table.store(BalancerTable(Self.ring(servers)), ordering: .releasing)
+    }
+
+    private static func ring(_ servers: [RuntimeServer]) -> [(UInt64, Int)] {
         var ring: [(UInt64, Int)] = []
         for server in servers where server.weight > 0 {
             for replica in 0..<(64 * server.weight) {
                 ring.append((stableHash(Array("\(server.name)#\(replica)".utf8)), server.index))
             }
         }
-        self.ring = ring.sorted { $0.0 < $1.0 }
+        return ring.sorted { $0.0 < $1.0 }
     }
 
     func pick(client: SocketAddress?, isCandidate: (Int) -> Bool) -> Int? {
+        let ring = table.load(ordering: .acquiring).value
         guard !ring.isEmpty else { return nil }
         let key = stableHash(Array((client?.ipAddress ?? "").utf8))
         // First point at or after the key (binary search), then clockwise to a candidate.

@@ -94,7 +94,8 @@ struct InstanceActions: RuntimeAPIActions {
     }
 
     func snapshot() async -> StatsSnapshot {
-        await instance.server.statsSnapshot(version: SwiftLB.configuration.version, startedAt: instance.startedAt)
+        await instance.server.statsSnapshot(version: SwiftLB.configuration.version, startedAt: instance.startedAt,
+                                            vip: instance.vrrp?.vipStats.first)
     }
 
     func setAdminState(backend: String, server name: String, to state: ServerStats.AdminState) async throws(RuntimeAPIError) {
@@ -107,18 +108,19 @@ struct InstanceActions: RuntimeAPIActions {
     }
 
     func setWeight(backend: String, server name: String, weight: Int) async throws(RuntimeAPIError) {
-        _ = try server(backend, name)
-        throw RuntimeAPIError("'set weight' is not supported by SwiftLB yet: change the weight in lb.conf and reload.")
+        guard instance.server.runtime.setWeight(backend: backend, server: name, weight: weight) else {
+            throw RuntimeAPIError("No such server.")
+        }
     }
 
     func setAddress(backend: String, server name: String, address: String, port: Int?) async throws(RuntimeAPIError) {
         _ = try server(backend, name)
-        throw RuntimeAPIError("'set server addr' is not supported by SwiftLB yet: change the address in lb.conf and reload.")
+        throw RuntimeAPIError.unsupported("set server addr", "change the address in lb.conf and reload")
     }
 
     func setHealthChecks(backend: String, server name: String, enabled: Bool) async throws(RuntimeAPIError) {
         _ = try server(backend, name)
-        throw RuntimeAPIError("'enable|disable health' is not supported by SwiftLB yet.")
+        throw RuntimeAPIError.unsupported(enabled ? "enable health" : "disable health", "checks run as lb.conf says; change it and reload")
     }
 
     func reload() async -> ReloadOutcome { await instance.reload(trigger: "reload (control socket)") }

@@ -191,7 +191,7 @@ final class ControlSocketTests: XCTestCase {
         XCTAssertTrue(parts[0].contains("\n1 nodes 2 node2 - 0 1 1 1 "), parts[0])
         XCTAssertEqual(parts[1], "Rotated the ticket keys of 3 TLS listeners.")
         XCTAssertEqual(parts[2], "state: BACKUP")
-        XCTAssertTrue(parts[3].hasPrefix("Weights cannot be changed"), parts[3])
+        XCTAssertTrue(parts[3].hasPrefix("'set weight' is not supported by SwiftLB"), parts[3])
         XCTAssertEqual(servers[0].admin, .drain)
         XCTAssertTrue(log.text.contains("Server nodes/node1 admin state READY -> DRAIN (control socket)"))
     }

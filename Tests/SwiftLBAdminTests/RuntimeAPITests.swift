@@ -222,6 +222,11 @@ final class RuntimeAPITests: XCTestCase {
             let answer = await one(line)
             XCTAssertTrue(RuntimeAPI.answerIsFailure(answer), "'\(line)' answered '\(answer)'")
         }
+        // Every "not supported" refusal is built by one function and recognised whatever it names.
+        for error in [RuntimeAPIError.unsupported("set weight", "change lb.conf"), .unsupported("enable health"), .unsupported("a command of tomorrow", "x")] {
+            XCTAssertTrue(RuntimeAPI.answerIsFailure(error.message + "\n"), error.message)
+        }
+        XCTAssertFalse(RuntimeAPI.answerIsFailure("'abc' is a name, and this is not supported by SwiftLB only later\n"))
         let user = await one("set weight nodes/node1 1", level: .user)
         XCTAssertTrue(RuntimeAPI.answerIsFailure(user))
         let refusedReload = RuntimeAPI(actions: InMemoryActions(reload: ReloadOutcome(success: false, messages: ["bad"])), logger: log.logger)

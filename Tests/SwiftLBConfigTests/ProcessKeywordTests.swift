@@ -27,11 +27,29 @@ final class ProcessKeywordTests: XCTestCase {
         XCTAssertEqual(config.global.gid, getgrnam("nogroup")!.pointee.gr_gid)
         XCTAssertEqual(config.global.chroot, "/tmp")
         XCTAssertEqual(config.global.keywordLines["user"], 3)
-        XCTAssertTrue(config.warnings.contains { $0.keyword == "daemon" && $0.message.contains("access log ('log stdout') is discarded once detached") })
+        XCTAssertFalse(config.warnings.contains { $0.keyword == "daemon" }, "no proxy logs: nothing is discarded")
         let numeric = try parse("global\n    uid 65534\n")
         XCTAssertEqual(numeric.global.uid, 65534)
         XCTAssertEqual(numeric.global.gid, getpwuid(65534)!.pointee.pw_gid, "user without group: the user's primary group")
         XCTAssertEqual(try parse("global\n    gid 123\n").global.gid, 123)
+    }
+
+    /// `daemon` warns that the access log is lost only when some proxy logs to stdout/stderr
+    /// (it once warned whenever the global default target was stdout, even for syslog only).
+    func testDaemonWarnsOnlyWhenAProxyLogsToAStandardStream() throws {
+        let proxy = "defaults\n    mode http\n    option httplog\n    log global\nfrontend fe\n    bind :80\n"
+        func daemonWarning(_ text: String) throws -> String? {
+            try parse(text).warnings.first { $0.keyword == "daemon" }?.message
+        }
+        XCTAssertNil(try daemonWarning("global\n    daemon\n    log /dev/log local0\n" + proxy), "syslog only")
+        XCTAssertNil(try daemonWarning("global\n    daemon\n    log udp@127.0.0.1:514 local0\n" + proxy), "UDP syslog only")
+        XCTAssertNil(try daemonWarning("global\n    daemon\n    log stdout local0\nfrontend fe\n    bind :80\n"), "a proxy that logs nothing")
+        let stdout = try daemonWarning("global\n    daemon\n    log stdout format raw local0\n" + proxy)
+        XCTAssertTrue(stdout?.contains("the access log of 'fe' ('log stdout') is discarded once detached") == true, stdout ?? "no warning")
+        let own = try daemonWarning("global\n    daemon\n    log /dev/log local0\n" + proxy + "    log stderr format raw daemon\n")
+        XCTAssertTrue(own?.contains("('log stderr')") == true, own ?? "no warning")
+        let fallback = try daemonWarning("global\n    daemon\ndefaults\n    mode http\n    option httplog\nfrontend fe\n    bind :80\n")
+        XCTAssertTrue(fallback?.contains("('log stdout')") == true, "no log line at all: lines go to stdout; \(fallback ?? "no warning")")
     }
 
     func testProcessKeywordErrors() {
@@ -108,5 +126,20 @@ final class ProcessKeywordTests: XCTestCase {
         XCTAssertEqual(config.global.sslDefaultDHParam, 2048)
         XCTAssertEqual(config.global.statsSocket?.exposeFDListeners, true)
         XCTAssertNotNil(try? parse("global\n    stats socket ipv4@127.0.0.1:9999 level admin\n"), "a stats socket on TCP is active")
+    }
+
+    /// HAProxy's owner parameters of `stats socket`, names resolved when the file is read.
+    func testStatsSocketOwner() throws {
+        let root = try parse("global\n    stats socket /run/x.sock user root group root level admin\n")
+        XCTAssertEqual(root.global.statsSocket?.uid, 0)
+        XCTAssertEqual(root.global.statsSocket?.gid, 0)
+        let numeric = try parse("global\n    stats socket /run/x.sock uid 65534 gid 65533\n")
+        XCTAssertEqual(numeric.global.statsSocket?.uid, 65534)
+        XCTAssertEqual(numeric.global.statsSocket?.gid, 65533)
+        expectError("global\n    stats socket /x user no-such-user-here\n", line: 2, keyword: "stats", "no user named 'no-such-user-here'")
+        expectError("global\n    stats socket /x group no-such-group-here\n", line: 2, keyword: "stats", "no group named 'no-such-group-here'")
+        expectError("global\n    stats socket /x uid nobody\n", line: 2, keyword: "stats", "'uid' expects a numeric id")
+        expectError("global\n    log tcp@127.0.0.1:514 local0\n", line: 2, keyword: "log", "TCP syslog (tcp@) is not supported by SwiftLB")
+        expectError("global\n    stats socket abns@x\n", line: 2, keyword: "stats", "a control socket on 'abns@' is not supported by SwiftLB")
     }
 }

@@ -73,6 +73,29 @@ final class ProcessRunTests: XCTestCase {
         XCTAssertTrue(eventually(10) { !processAlive(pid) || ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") ?? true) })
     }
 
+    /// What `swiftlb run` cannot open is refused by `swiftlb check`, with file, line and
+    /// keyword: TCP syslog, and a control socket on abns@/fd@/sockpair@ (both once passed the
+    /// check and failed at start).
+    func testCheckRefusesTCPSyslogAndControlSocketsItCannotOpen() throws {
+        let dir = try Scratch()
+        let cases: [(String, String)] = [
+            ("    log tcp@127.0.0.1:514 local0\n", "lb.conf:2] : 'log' : 'tcp@127.0.0.1:514': TCP syslog (tcp@) is not supported by SwiftLB"),
+            ("    stats socket abns@swiftlb level admin\n", "lb.conf:2] : 'stats' : 'abns@swiftlb': a control socket on 'abns@' is not supported by SwiftLB"),
+            ("    stats socket fd@3\n", "lb.conf:2] : 'stats' : 'fd@3': a control socket on 'fd@' is not supported by SwiftLB"),
+            ("    stats socket sockpair@4\n", "lb.conf:2] : 'stats' : 'sockpair@4': a control socket on 'sockpair@' is not supported"),
+        ]
+        for (line, expected) in cases {
+            let conf = try dir.write("lb.conf", "global\n" + line + timeouts + frontend(unusedPort()))
+            let result = runCommand(Binaries.swiftlb, ["check", "-c", conf], timeout: 30)
+            XCTAssertNotEqual(result.status, 0, line)
+            XCTAssertTrue((result.out + result.err).contains(expected), "\(line): \(result.out)\(result.err)")
+        }
+        // What it can open still passes.
+        let good = try dir.write("lb.conf", "global\n    log udp@127.0.0.1:514 local0\n    stats socket \(dir.file("s.sock")) level admin\n" + timeouts + frontend(unusedPort()))
+        let result = runCommand(Binaries.swiftlb, ["check", "-c", good], timeout: 30)
+        XCTAssertEqual(result.status, 0, result.out + result.err)
+    }
+
     func testDaemonRelaysAFailedStartAndExits1() throws {
         let dir = try Scratch()
         let (blocker, port) = boundLoopbackSocket(listening: true)

@@ -106,6 +106,201 @@ final class OperationsTests: XCTestCase {
         print("stats page screenshot: \(shot)")
     }
 
+    /// A checked server shows its live check on the page, the CSV and /metrics (it once showed
+    /// "no check" whatever the checks said): a healthy one L7OK with its HTTP code, a dead one
+    /// DOWN after its failed checks, counted in chkfail and chkdown.
+    func testLiveHealthChecksShowOnThePageCSVAndMetrics() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let port = freePort(), stats = freePort(), closed = freePort()
+        let socket = dir.file("admin.sock")
+        let conf = config(port: port, stats: stats, backends: [], socket: socket)
+            .replacingOccurrences(of: "\nbackend app\n", with: """
+
+                backend app
+                    option httpchk GET /
+                    server node1 127.0.0.1:\(nginx.ports[0]) check inter 200ms
+                    server dead 127.0.0.1:\(closed) check inter 200ms fall 2 rise 2
+
+                """)
+        let lb = try SwiftLBInstance(config: conf, waitPort: port, in: dir)
+        defer { lb.stop() }
+        XCTAssertTrue(waitForPort(stats))
+        var csv = ""
+        let deadline = Date().addingTimeInterval(15)
+        repeat {
+            Thread.sleep(forTimeInterval: 0.3)
+            csv = curl(["http://127.0.0.1:\(stats)/;csv"]).out
+        } while !(csv.split(separator: "\n").first { $0.hasPrefix("app,dead,") }?.contains(",DOWN,") ?? false) && Date() < deadline
+        let checked = python("""
+            import csv, sys
+            rows = list(csv.DictReader(open(sys.argv[1]).read().lstrip('# ').splitlines()))
+            node = next(r for r in rows if r['pxname'] == 'app' and r['svname'] == 'node1')
+            dead = next(r for r in rows if r['pxname'] == 'app' and r['svname'] == 'dead')
+            assert node['status'] == 'UP', node['status']
+            assert node['check_status'] == 'L7OK' and node['check_code'] == '200', (node['check_status'], node['check_code'])
+            assert node['last_chk'] == 'status 200', node['last_chk']
+            assert node['chkfail'] == '0' and node['chkdown'] == '0', (node['chkfail'], node['chkdown'])
+            assert dead['status'] == 'DOWN', dead['status']
+            assert dead['check_status'] == 'L4CON', dead['check_status']
+            assert dead['last_chk'] == 'connection refused', dead['last_chk']
+            assert dead['chkfail'] == '2' and dead['chkdown'] == '1', (dead['chkfail'], dead['chkdown'])
+            print('ok')
+            """, csv)
+        XCTAssertEqual(checked.status, 0, checked.out + "\n" + csv)
+
+        let metrics = curl(["http://127.0.0.1:\(stats)/metrics"]).out
+        XCTAssertTrue(metrics.contains(#"haproxy_server_check_status{proxy="app",server="node1",state="L7OK"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains(#"haproxy_server_check_status{proxy="app",server="dead",state="L4CON"} 1"#))
+        XCTAssertTrue(metrics.contains(#"haproxy_server_check_failures_total{proxy="app",server="dead"} 2"#))
+        XCTAssertTrue(metrics.contains(#"haproxy_server_check_up_down_total{proxy="app",server="dead"} 1"#))
+        let page = curl(["http://127.0.0.1:\(stats)/"]).out
+        XCTAssertTrue(page.contains("L7OK") && page.contains("L4CON"), "the page shows the last checks")
+        // Switching a configured check off is refused by the live process, and ctl says so by its status.
+        let refused = runCommand(Paths.swiftlb, ["ctl", "-s", socket, "disable", "health", "app/node1"])
+        XCTAssertEqual(refused.status, 1, refused.out)
+        XCTAssertTrue(refused.out.hasPrefix("'disable health' is not supported by SwiftLB"), refused.out)
+    }
+
+    /// The stats page and /metrics of each instance of a VIP pair show the VIP as the elector
+    /// has it: lb1 MASTER at priority 150 with lb2 heard as its peer, lb2 BACKUP (the page once
+    /// said "no vrrp section" whatever lb.conf had).
+    func testTheStatsPageShowsTheVIPOfAPair() throws {
+        guard VIPLab.available else { throw XCTSkip("needs root, ip and python3 (network namespaces)") }
+        let lab = try VIPLab()
+        defer { lab.tearDown() }
+        func proxy(_ node: String) -> String {
+            """
+            frontend web
+                bind \(VIPLab.vip):8080
+                default_backend local
+            backend local
+                server app 127.0.0.1:\(node == "lb1" ? 9101 : 9102)
+            listen stats
+                bind 127.0.0.1:8404
+                stats enable
+                stats uri /
+            """
+        }
+        for node in ["lb2", "lb1"] { try lab.startSwiftLB(node, config: lab.config(node, proxy: proxy(node))) }
+        XCTAssertTrue(lab.waitForHolders(["lb1"]), "lb1 holds the VIP: \(lab.holders())")
+        func page(_ node: String, _ path: String = "/") -> String {
+            VIPLab.shell("ip netns exec \(lab.ns(node)) curl -s --max-time 5 http://127.0.0.1:8404\(path)").out
+        }
+        // Only a master advertises: the backup's page names the master as its peer.
+        var backup = ""
+        _ = waitUntil(timeout: 10) { backup = page("lb2"); return backup.contains("\(lab.address("lb1")) priority 150") }
+        XCTAssertTrue(backup.contains("data-field=\"state\">BACKUP<"), backup)
+        XCTAssertTrue(backup.contains("\(lab.address("lb1")) priority 150"), "lb2 hears lb1: \(backup)")
+        XCTAssertTrue(backup.contains("MASTER → BACKUP"), "lb2's last transition: lb1 preempted it")
+        let master = page("lb1")
+        XCTAssertTrue(master.contains("data-field=\"state\">MASTER<"), master)
+        XCTAssertTrue(master.contains("150 (configured 150)"), "lb1's priority")
+        XCTAssertTrue(master.contains("→ MASTER"), "the last transition and why")
+        XCTAssertFalse(master.contains("no vrrp section"))
+        let metrics = page("lb1", "/metrics")
+        XCTAssertTrue(metrics.contains(#"swiftlb_vip_state{instance="lab_vip",state="MASTER"} 1"#), metrics)
+        XCTAssertTrue(metrics.contains(#"swiftlb_vip_priority{instance="lab_vip"} 150"#))
+    }
+
+    /// `stats socket … user U group G` (and `uid`/`gid`), HAProxy's parameters once refused as
+    /// unknown: the socket is there with that owner from its first instant.
+    func testTheStatsSocketTakesItsOwnerFromUserAndGroup() throws {
+        try XCTSkipUnless(geteuid() == 0, "giving a socket to another user needs root")
+        guard let nobody = getpwnam("nobody") else { throw XCTSkip("no user 'nobody' here") }
+        let uid = nobody.pointee.pw_uid, gid = nobody.pointee.pw_gid
+        let groupName = getgrgid(gid).map { String(cString: $0.pointee.gr_name) } ?? "\(gid)"
+        for (n, owner) in ["user nobody group \(groupName)", "uid \(uid) gid \(gid)"].enumerated() {
+            let port = freePort(), stats = freePort()
+            let socket = dir.file("owned-\(n).sock")
+            let conf = config(port: port, stats: stats, backends: [freePort()])
+                .replacingOccurrences(of: "global\n", with: "global\n    stats socket \(socket) mode 660 \(owner) level operator\n")
+            let lb = try SwiftLBInstance(config: conf, waitPort: port, in: dir)
+            defer { lb.stop() }
+            var st = stat()
+            XCTAssertEqual(lstat(socket, &st), 0, "the socket exists")
+            XCTAssertEqual(st.st_uid, uid, owner)
+            XCTAssertEqual(st.st_gid, gid, owner)
+            XCTAssertEqual(st.st_mode & 0o777, 0o660, owner)
+            // And it answers, at the level it was given.
+            let info = runCommand(Paths.swiftlb, ["ctl", "-s", socket, "show", "info"])
+            XCTAssertTrue(info.out.contains("Pid: \(lb.child.pid)"), info.out + info.err)
+        }
+    }
+
+    /// `/metrics` is SwiftLB's only on a pure stats listener (no server behind it) and where
+    /// `use-service prometheus-exporter` says so; on a listen that also proxies an application,
+    /// the application's own /metrics gets through (it once was taken over by `stats enable`).
+    func testMetricsAreServedOnlyByAPureStatsListenerOrUseService() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let port = freePort(), stats = freePort(), mixed = freePort(), exporter = freePort()
+        let conf = config(port: port, stats: stats, backends: nginx.ports) + """
+            listen mixed
+                bind 127.0.0.1:\(mixed)
+                stats enable
+                stats uri /lb-stats
+            \(serverLines(nginx.ports))
+            frontend exporter
+                bind 127.0.0.1:\(exporter)
+                http-request use-service prometheus-exporter if { path /metrics }
+                default_backend app
+
+            """
+        let lb = try SwiftLBInstance(config: conf, waitPort: port, in: dir)
+        defer { lb.stop() }
+        XCTAssertTrue(waitForPort(stats) && waitForPort(mixed) && waitForPort(exporter))
+        let pure = curl(["-s", "-i", "http://127.0.0.1:\(stats)/metrics"]).out
+        XCTAssertTrue(pure.hasPrefix("HTTP/1.1 200") && pure.contains("haproxy_process_"), String(pure.prefix(300)))
+        let passed = curl(["-s", "-i", "http://127.0.0.1:\(mixed)/metrics"]).out
+        XCTAssertTrue(passed.lowercased().contains("server: nginx"), "the application answered its own /metrics: \(passed.prefix(300))")
+        XCTAssertFalse(passed.contains("haproxy_process_"))
+        let page = curl(["-s", "http://127.0.0.1:\(mixed)/lb-stats;csv"]).out
+        XCTAssertTrue(page.hasPrefix("# pxname"), "the mixed listener still has its stats page")
+        XCTAssertEqual(curl(["-s", "http://127.0.0.1:\(mixed)/"]).out, "node1\n")
+        let served = curl(["-s", "-i", "http://127.0.0.1:\(exporter)/metrics"]).out
+        XCTAssertTrue(served.hasPrefix("HTTP/1.1 200") && served.contains("haproxy_process_"), String(served.prefix(300)))
+        XCTAssertEqual(curl(["-s", "http://127.0.0.1:\(exporter)/"]).out, "node1\n")
+    }
+
+    /// `set weight B/S W|W%` and `set server B/S weight W` change the live traffic split:
+    /// round robin over two nginx servers goes from 1:1 to 3:1, then all to one with weight 0,
+    /// then back with 100% (of the initial weight); `get weight` and the CSV follow.
+    func testSetWeightChangesTheLiveTrafficSplit() throws {
+        let (nginx, lb, port, stats, socket) = try startWithSocket()
+        defer { nginx.stop(); lb.stop() }
+        func ctl(_ line: String) -> (status: Int32, out: String) { self.ctl(socket, [line]) }
+        /// Who answered `n` sequential requests (a whole number of round-robin laps).
+        func split(_ n: Int) -> [String: Int] {
+            var counts: [String: Int] = [:]
+            for _ in 0..<n { counts[curl(["-s", "http://127.0.0.1:\(port)/"]).out.trimmingCharacters(in: .whitespacesAndNewlines), default: 0] += 1 }
+            return counts
+        }
+        XCTAssertEqual(split(40), ["node1": 20, "node2": 20])
+        let set = ctl("set weight app/node1 3")
+        XCTAssertEqual(set.status, 0, set.out)
+        XCTAssertEqual(ctl("get weight app/node1").out, "3 (initial 1)\n\n")
+        XCTAssertEqual(split(40), ["node1": 30, "node2": 10])
+        XCTAssertEqual(ctl("set server app/node2 weight 0").status, 0)
+        XCTAssertEqual(split(20), ["node1": 20])
+        let csv = curl(["http://127.0.0.1:\(stats)/;csv"]).out
+        let header = csv.dropFirst(2).split(separator: "\n").first?.split(separator: ",", omittingEmptySubsequences: false) ?? []
+        let node2 = csv.split(separator: "\n").first { $0.hasPrefix("app,node2,") }?.split(separator: ",", omittingEmptySubsequences: false) ?? []
+        if let w = header.firstIndex(of: "weight"), let uw = header.firstIndex(of: "uweight"), w < node2.count, uw < node2.count {
+            XCTAssertEqual(node2[w], "0", "the CSV's weight follows")
+            XCTAssertEqual(node2[uw], "0")
+        } else {
+            XCTFail("no weight columns: \(csv.prefix(300))")
+        }
+        XCTAssertEqual(ctl("set weight app/node2 100%").status, 0)
+        XCTAssertEqual(ctl("set weight app/node1 100%").status, 0)
+        XCTAssertEqual(ctl("get weight app/node2").out, "1 (initial 1)\n\n")
+        XCTAssertEqual(split(20), ["node1": 10, "node2": 10])
+        let refused = ctl("set weight app/node1 300")
+        XCTAssertEqual(refused.status, 1, refused.out)
+        XCTAssertTrue(refused.out.hasPrefix("Absolute weight can only be between 0 and 256 inclusive."), refused.out)
+    }
+
     func testAWrongStatsPasswordGets401AndNothingElse() throws {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
@@ -120,18 +315,30 @@ final class OperationsTests: XCTestCase {
         XCTAssertTrue(curl(["-u", "admin:s3cret", "http://127.0.0.1:\(stats)/;csv"]).out.hasPrefix("# pxname"))
     }
 
-    func testTheRuntimeAPIOnTheStatsSocket() throws {
+    /// Two nginx servers behind the seed-like config with an admin stats socket.
+    private func startWithSocket() throws -> (NginxBackends, SwiftLBInstance, port: Int, stats: Int, socket: String) {
         let nginx = try NginxBackends(count: 2, in: dir)
-        defer { nginx.stop() }
         let port = freePort(), stats = freePort()
         let socket = dir.file("admin.sock")
-        let lb = try SwiftLBInstance(config: config(port: port, stats: stats, backends: nginx.ports, socket: socket), waitPort: port, in: dir)
-        defer { lb.stop() }
-        for _ in 0..<5 { _ = curl(["http://127.0.0.1:\(port)/"]) }
-        func ctl(_ words: String...) -> (status: Int32, out: String) {
-            let r = runCommand(Paths.swiftlb, ["ctl", "-s", socket] + words)
-            return (r.status, r.out)
+        do {
+            let lb = try SwiftLBInstance(config: config(port: port, stats: stats, backends: nginx.ports, socket: socket), waitPort: port, in: dir)
+            return (nginx, lb, port, stats, socket)
+        } catch {
+            nginx.stop()
+            throw error
         }
+    }
+
+    private func ctl(_ socket: String, _ words: [String]) -> (status: Int32, out: String) {
+        let r = runCommand(Paths.swiftlb, ["ctl", "-s", socket] + words)
+        return (r.status, r.out)
+    }
+
+    func testTheRuntimeAPIOnTheStatsSocket() throws {
+        let (nginx, lb, port, _, socket) = try startWithSocket()
+        defer { nginx.stop(); lb.stop() }
+        for _ in 0..<5 { _ = curl(["http://127.0.0.1:\(port)/"]) }
+        func ctl(_ words: String...) -> (status: Int32, out: String) { self.ctl(socket, words) }
         let info = ctl("show", "info").out
         XCTAssertTrue(info.contains("Pid: \(lb.child.pid)"), info)
         XCTAssertTrue(ctl("show", "stat").out.hasPrefix("# pxname,svname"))
@@ -140,6 +347,11 @@ final class OperationsTests: XCTestCase {
         // Several commands on one line, as HAProxy's CLI takes them.
         let both = ctl("set server app/node1 state drain; show stat").out
         XCTAssertTrue(both.split(separator: "\n").contains { $0.hasPrefix("app,node1,") && $0.contains(",DRAIN,") }, both)
+        // A command SwiftLB refuses is a failure for ctl's exit status, through the live
+        // process's own actions (it once exited 0 on "'set weight' is not supported…").
+        let addr = ctl("set", "server", "app/node1", "addr", "127.0.0.2")
+        XCTAssertEqual(addr.status, 1, addr.out)
+        XCTAssertTrue(addr.out.hasPrefix("'set server addr' is not supported by SwiftLB"), addr.out)
         let unknown = ctl("frobnicate")
         XCTAssertNotEqual(unknown.status, 0)
         XCTAssertTrue(unknown.out.contains("show stat"), "an unknown command lists the commands: \(unknown.out)")

@@ -39,6 +39,8 @@ public struct ControlSocketSettings: Sendable, Equatable {
         self.address = try Self.parseAddress(socket.path)
         self.mode = socket.mode
         self.level = socket.level
+        self.uid = socket.uid
+        self.gid = socket.gid
         if let timeoutNanoseconds { self.timeoutNanoseconds = timeoutNanoseconds }
     }
 

@@ -60,15 +60,15 @@ struct ServerHealthActions: RuntimeAPIActions {
     }
 
     func setWeight(backend: String, server: String, weight: Int) async throws(RuntimeAPIError) {
-        throw RuntimeAPIError("Weights cannot be changed in this build yet (the runtime does not expose them to the control socket).")
+        throw RuntimeAPIError.unsupported("set weight", "the runtime does not expose weights to this control socket")
     }
 
     func setAddress(backend: String, server: String, address: String, port: Int?) async throws(RuntimeAPIError) {
-        throw RuntimeAPIError("Addresses cannot be changed in this build yet (the runtime does not expose them to the control socket).")
+        throw RuntimeAPIError.unsupported("set server addr", "change the address in lb.conf and reload")
     }
 
     func setHealthChecks(backend: String, server: String, enabled: Bool) async throws(RuntimeAPIError) {
-        throw RuntimeAPIError("Health checks cannot be switched in this build yet (the runtime does not expose them to the control socket).")
+        throw RuntimeAPIError.unsupported(enabled ? "enable health" : "disable health", "checks run as lb.conf says; change it and reload")
     }
 
     func vrrpStatus() async -> String? { vrrp?() }

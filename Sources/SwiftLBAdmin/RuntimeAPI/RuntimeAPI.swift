@@ -45,16 +45,16 @@ public struct RuntimeAPI: Sendable {
 
     /// Whether an answer reports a refusal, for `swiftlb ctl`'s exit status: HAProxy's CLI
     /// answers in text only, so these are the first words of every refusal this layer gives
-    /// (and of a refused reload).
+    /// (and of a refused reload), plus every `RuntimeAPIError.unsupported` refusal, whichever
+    /// command it names.
     public static func answerIsFailure(_ answer: String) -> Bool {
-        failurePrefixes.contains { answer.hasPrefix($0) }
+        RuntimeAPIError.isUnsupported(answer) || failurePrefixes.contains { answer.hasPrefix($0) }
     }
 
     static let failurePrefixes = [
         "Unknown command", "Permission denied", "No such", "Can't find", "Require ", "Success=0", "usage:", "Usage:",
         "'set server", "'set timeout", "'show", "'debug", "'clear", "'reload'", "Absolute weight", "Relative weight", "Trailing garbage",
-        "Invalid addr", "problem converting", "set server <b>/<s>", "Health check was not configured", "Weights cannot", "Addresses cannot",
-        "Health checks cannot", "could not", "Line too long", "Too many connections",
+        "Invalid addr", "problem converting", "set server <b>/<s>", "Health check was not configured", "could not", "Line too long", "Too many connections",
     ]
 
     // MARK: the command table
@@ -234,7 +234,7 @@ public struct RuntimeAPI: Sendable {
             case "json": json = true
             case "up": filter.onlyUp = true
             case "no-maint": filter.hideMaint = true
-            case "typed", "desc": return "'show stat \(a)' is not supported by SwiftLB (use the CSV or 'json').\n"
+            case "typed", "desc": return RuntimeAPIError.unsupported("show stat \(a)", "use the CSV or 'json'").message + "\n"
             default: selector.append(a)
             }
         }

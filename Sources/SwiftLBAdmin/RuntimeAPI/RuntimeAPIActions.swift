@@ -34,10 +34,10 @@ extension RuntimeAPIActions {
     public func vrrpStatus() async -> String? { nil }
     public func rotateTicketKeys() async -> Int { 0 }
     public func blockEventLoop(milliseconds: Int) async throws(RuntimeAPIError) {
-        throw RuntimeAPIError("'debug dev loop' is not available in this process.")
+        throw RuntimeAPIError.unsupported("debug dev loop", "not in this process")
     }
     public func clearCounters(all: Bool) async throws(RuntimeAPIError) {
-        throw RuntimeAPIError("'clear counters' is not available in this process.")
+        throw RuntimeAPIError.unsupported("clear counters", "not in this process")
     }
     public func reload() async -> ReloadOutcome {
         ReloadOutcome(success: false, messages: ["reload is not available in this process"])
@@ -49,6 +49,22 @@ public struct RuntimeAPIError: Error, Sendable, Equatable, CustomStringConvertib
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+
+    /// A command SwiftLB knows but does not carry out (here or yet): "'set server addr' is not
+    /// supported by SwiftLB: change the address in lb.conf and reload." Every such refusal is
+    /// built here, so `RuntimeAPI.answerIsFailure` recognises it whatever the command
+    /// (`swiftlb ctl` exits 1 on it), instead of a list of first words kept by hand.
+    public static func unsupported(_ command: String, _ advice: String? = nil) -> RuntimeAPIError {
+        RuntimeAPIError("'\(command)'" + unsupportedMarker + (advice.map { ": " + $0 } ?? "."))
+    }
+
+    static let unsupportedMarker = " is not supported by SwiftLB"
+
+    /// Whether an answer is an `unsupported` refusal.
+    static func isUnsupported(_ answer: String) -> Bool {
+        guard answer.hasPrefix("'"), let end = answer.dropFirst().firstIndex(of: "'") else { return false }
+        return answer[answer.index(after: end)...].hasPrefix(unsupportedMarker)
+    }
 }
 
 /// What a reload did: swapped in (warnings in `messages`) or refused (the errors, the old

@@ -1,8 +1,9 @@
 import Foundation
 
 /// Custom error pages: `errorfile CODE FILE`, `errorfiles NAME [CODE…]`, and `http-errors NAME`
-/// sections of `errorfile` lines. Parsed (the files must exist, as HAProxy checks) and pending
-/// until the data path serves them.
+/// sections of `errorfile` lines. The files must exist (checked here, as HAProxy does); they are
+/// read and checked when the configuration is loaded (SwiftLBProxy's ErrorPages) and the data
+/// path answers with them in place of its own error pages.
 extension KeywordRegistry {
     static let errorPageStatus = KeywordStatus.active
     /// The statuses HAProxy lets an errorfile replace.

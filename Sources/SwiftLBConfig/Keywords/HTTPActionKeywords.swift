@@ -2,7 +2,8 @@ import SwiftLBRegex
 
 /// The actions of `http-request`, `http-response` and `http-after-response` beyond header
 /// edits: deny/allow/return/redirect/auth, rewrites of the target, variables, services.
-/// Each is parsed into `HTTPRule.Action` and pending until the data path runs it.
+/// Each is parsed into `HTTPRule.Action`, which the data path's rule engine runs; an action
+/// marked pending below is refused with its reason.
 extension KeywordRegistry {
     static let httpRequestDenyStatus = KeywordStatus.active
     static let httpReturnStatus = KeywordStatus.active

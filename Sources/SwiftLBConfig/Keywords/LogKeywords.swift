@@ -140,15 +140,18 @@ extension KeywordRegistry {
         }
         if text.hasPrefix("/") { return .unix(path: text) }
         if text.hasPrefix("unix@") { return .unix(path: String(text.dropFirst(5))) }
+        // HAProxy's TCP syslog: the log module sends datagrams only, so refused here rather
+        // than at start.
+        for prefix in ["tcp@", "tcp4@", "tcp6@", "stream+"] where text.hasPrefix(prefix) {
+            throw ParseFailure("'\(text)': TCP syslog (\(prefix)) is not supported by SwiftLB; log to a unix datagram socket (/dev/log) or a UDP server (udp@HOST:PORT)")
+        }
         var spec = Substring(text)
-        var tcp = false
-        for prefix in ["udp@", "udp4@", "udp6@", "ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@"] where spec.hasPrefix(prefix) {
-            tcp = prefix.hasPrefix("tcp")
+        for prefix in ["udp@", "udp4@", "udp6@", "ipv4@", "ipv6@"] where spec.hasPrefix(prefix) {
             spec = spec.dropFirst(prefix.count)
         }
         guard !spec.contains("@") else { throw ParseFailure("unsupported log target '\(text)' (stdout, stderr, /dev/log, udp@HOST:PORT, HOST:PORT)") }
         let withPort = spec.contains(":") && !spec.hasSuffix("]") ? String(spec) : String(spec) + ":514"
         guard let (host, port) = parseAddress(withPort), !host.isEmpty else { throw ParseFailure("invalid log target '\(text)'") }
-        return tcp ? .tcp(host: host, port: port) : .udp(host: host, port: port)
+        return .udp(host: host, port: port)
     }
 }

@@ -1,5 +1,5 @@
 /// `monitor-uri PATH` and `monitor fail if|unless COND`: an endpoint an external checker
-/// (another load balancer) polls, answered by SwiftLB itself. Pending.
+/// (another load balancer) polls, answered by SwiftLB itself.
 extension KeywordRegistry {
     static let monitorStatus = KeywordStatus.active
 

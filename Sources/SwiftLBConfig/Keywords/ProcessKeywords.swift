@@ -130,8 +130,11 @@ extension SectionParser {
         if let uid = global.uid, global.gid == nil, let entry = getpwuid(uid) {
             config.global.gid = entry.pointee.pw_gid
         }
-        if global.daemon, global.logTarget == .stdout || global.logTarget == .stderr, let line = global.keywordLines["daemon"] {
-            warn(line, "daemon", "'daemon' detaches from the terminal: the access log ('log \(global.logTarget.rawValue)') is discarded once detached; run in the foreground under systemd, or log to syslog")
+        // Only a proxy whose access log really goes to stdout/stderr loses it (global.logTarget
+        // is .stdout by default, even in a file that logs to syslog only).
+        if global.daemon, let line = global.keywordLines["daemon"],
+           let (proxy, stream) = config.frontends.lazy.compactMap({ f in f.standardLogStream(global: global).map { (f.name, $0) } }).first {
+            warn(line, "daemon", "'daemon' detaches from the terminal: the access log of '\(proxy)' ('log \(stream)') is discarded once detached; run in the foreground under systemd, or log to syslog")
         }
         if let dir = global.chroot, let line = global.keywordLines["chroot"] {
             for v in config.vrrpInstances where [v.notifyMaster, v.notifyBackup, v.notifyFault, v.notify].contains(where: { $0 != nil }) {

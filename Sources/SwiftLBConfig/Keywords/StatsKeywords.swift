@@ -1,10 +1,15 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `stats socket` (the control socket, in `global`) and the stats page keywords of proxies.
 extension KeywordRegistry {
     static let statsKeywords: [Keyword] = [
-        Keyword("stats socket", [.global], usage: "stats socket PATH [mode OCTAL] [level user|operator|admin]") { p, c in
+        Keyword("stats socket", [.global], usage: "stats socket PATH [mode OCTAL] [level user|operator|admin] [user NAME|uid N] [group NAME|gid N]") { p, c in
             guard let path = c.args.first else { throw ParseFailure("expects a path: 'stats socket PATH [mode OCTAL] [level user|operator|admin]'") }
-            if ["ipv4@", "ipv6@", "fd@", "abns@", "sockpair@"].contains(where: path.hasPrefix) || parseAddress(path) != nil {
-                try p.gate(statsSocketOnNetwork, "a 'stats socket' on '\(path)'")
+            // What the control socket cannot open is refused here, not when `swiftlb run` starts.
+            for prefix in statsSocketUnsupported where path.hasPrefix(prefix) {
+                throw ParseFailure("'\(path)': a control socket on '\(prefix)' is not supported by SwiftLB (use a unix path or ipv4@/ipv6@HOST:PORT)")
             }
             var socket = StatsSocket(path: path)
             try statsSocketParameters.parse(c.args.dropFirst(), into: &socket, parser: p)
@@ -90,9 +95,14 @@ extension KeywordRegistry {
         Keyword.unsupported("stats bind-process", [.global], "SwiftLB is one process"),
     ]
 
-    /// The control socket listens on a unix path; TCP addresses and inherited descriptors
-    /// wait for the runtime API work.
-    static let statsSocketOnNetwork = KeywordStatus.active
+    private static func socketOwnerID(_ name: String, _ text: String) throws(ParseFailure) -> UInt32 {
+        guard let n = UInt32(text), n < UInt32.max else { throw ParseFailure("'\(name)' expects a numeric id") }
+        return n
+    }
+
+    /// Address kinds HAProxy takes for `stats socket` that SwiftLB's control socket does not
+    /// open (it listens on a unix path or a TCP address).
+    static let statsSocketUnsupported = ["abns@", "fd@", "sockpair@", "udp@", "udp4@", "udp6@", "quic4@", "quic6@"]
 
     static let statsSocketParameters = ParameterTable<StatsSocket>("stats socket parameter", [
         Parameter("mode", values: 1) { s, v, _ in
@@ -103,6 +113,16 @@ extension KeywordRegistry {
             guard let l = StatsSocket.Level(rawValue: v[0]) else { throw ParseFailure("'level' expects user, operator or admin") }
             s.level = l
         },
+        Parameter("user", values: 1) { s, v, _ in
+            guard let entry = getpwnam(v[0]) else { throw ParseFailure("'user': no user named '\(v[0])' on this system") }
+            s.uid = entry.pointee.pw_uid
+        },
+        Parameter("uid", values: 1) { s, v, _ in s.uid = try socketOwnerID("uid", v[0]) },
+        Parameter("group", values: 1) { s, v, _ in
+            guard let entry = getgrnam(v[0]) else { throw ParseFailure("'group': no group named '\(v[0])' on this system") }
+            s.gid = entry.pointee.gr_gid
+        },
+        Parameter("gid", values: 1) { s, v, _ in s.gid = try socketOwnerID("gid", v[0]) },
         Parameter("expose-fd", values: 1) { s, v, _ in
             guard v[0] == "listeners" else { throw ParseFailure("'expose-fd' expects 'listeners'") }
             s.exposeFDListeners = true

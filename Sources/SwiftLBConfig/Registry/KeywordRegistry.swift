@@ -91,11 +91,7 @@ enum SectionRegistry {
     /// HAProxy-style sections: a header line, then keyword lines until the next header.
     static let active: [String: SectionKind] = [
         "global": .global, "defaults": .defaults, "frontend": .frontend, "backend": .backend,
-        "listen": .listen, "vrrp": .vrrp,
-    ]
-    /// Sections whose header goes through the gate (their keywords are registered).
-    static let pending: [String: String] = [
-        "http-errors": "custom error pages are not served yet",
+        "listen": .listen, "vrrp": .vrrp, "http-errors": .httpErrors,
     ]
     static let unsupported: [String: String] = [
         "userlist": "user lists are not supported",
@@ -108,8 +104,7 @@ enum SectionRegistry {
         "log-forward": "log forwarding is not supported",
         "fcgi-app": "FastCGI is not supported",
         "dynamic-update": "not supported",
-        "vrrp_instance": "write keepalived's vrrp_instance as a 'vrrp NAME' section (one keyword per line, no braces)",
-        "vrrp_script": "use 'track_backend NAME' in the vrrp section: the VIP follows backend health checks",
     ]
-    static var names: [String] { Array(active.keys) + Array(pending.keys) + Array(unsupported.keys) }
+    /// Every section name the parser knows, keepalived's blocks included (for "did you mean").
+    static var names: [String] { Array(active.keys) + Array(unsupported.keys) + Array(KeepalivedBlock.openers) }
 }

@@ -3,9 +3,9 @@ import SwiftLBAdmin
 import SwiftLBConfig
 
 extension RuntimeFrontend {
-    /// `stats enable` on this frontend as the admin module's settings; the stats listener
-    /// answers `/metrics` (Prometheus) beside the page.
-    static func statsSettings(_ page: SwiftLBConfig.StatsPage?) -> StatsPageSettings? {
+    /// `stats enable` on this frontend as the admin module's settings; a pure stats listener
+    /// (`servesMetrics`: no server behind it) also answers `/metrics` (Prometheus) beside the page.
+    static func statsSettings(_ page: SwiftLBConfig.StatsPage?, servesMetrics: Bool) -> StatsPageSettings? {
         guard let page, page.enabled else { return nil }
         var settings = StatsPageSettings(uri: page.uri)
         settings.refreshSeconds = page.refresh.map { Int($0.nanoseconds / 1_000_000_000) }
@@ -13,7 +13,7 @@ extension RuntimeFrontend {
         settings.credentials = page.credentials.map { "\($0.user):\($0.password)" }
         settings.hideVersion = page.hideVersion
         settings.showLegends = page.showLegends
-        settings.metricsPath = "/metrics"
+        settings.metricsPath = servesMetrics ? "/metrics" : nil
         return settings
     }
 }

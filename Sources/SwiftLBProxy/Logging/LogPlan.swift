@@ -72,7 +72,6 @@ struct LogPlan: Sendable {
         case .stderr: words = ["stderr"]
         case .unix(let path): words = [path]
         case .udp(let host, let port): words = ["udp@\(host.contains(":") ? "[\(host)]" : host):\(port)"]
-        case .tcp(let host, let port): words = ["tcp@\(host):\(port)"]
         }
         if let length = s.length { words += ["len", String(length)] }
         if s.format != .rfc3164 || s.address == .stdout || s.address == .stderr { words += ["format", s.format.rawValue] }

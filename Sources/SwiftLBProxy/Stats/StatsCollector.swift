@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import SwiftLBAdmin
 import SwiftLBConfig
+import SwiftLBHealth
 
 extension ProxyServer {
     /// Every loop's counters and every server's state now, as the admin module's model (the
@@ -86,6 +87,8 @@ extension ProxyServer {
             var stats = ServerStats(name: server.name, sid: server.index + 1, address: server.address.ipAddress ?? "-",
                                     port: server.address.port ?? 0, operational: operational, admin: admin, weight: server.weight,
                                     check: nil, counters: counters)
+            stats.initialWeight = server.parameters.weight
+            Self.fillHealth(&stats, from: server)
             stats.backup = server.backup
             stats.cookie = server.cookie
             stats.useTLS = server.tls != nil
@@ -97,6 +100,7 @@ extension ProxyServer {
         counters.requestRate = rate(\.backendRates, backend.counterID)
         counters.scur = backend.servers.reduce(0) { $0 + $1.active.load(ordering: .relaxed) }
         counters.qcur = backend.queue?.count ?? 0
+        counters.qmax = backend.queue?.longest ?? 0
         let algorithm = switch backend.config.options.balance {
         case .roundRobin: "roundrobin"
         case .leastConn: "leastconn"
@@ -108,11 +112,63 @@ extension ProxyServer {
     }
 }
 
+extension ProxyServer {
+    /// The server's live check state and UP/DOWN history, as HAProxy's stats show them. A
+    /// server without `check` keeps `check` nil ("no check").
+    static func fillHealth(_ stats: inout ServerStats, from server: RuntimeServer) {
+        let history = server.health.checkHistory
+        let now = CheckHistory.now()
+        let seconds = { (ns: UInt64) in Int(ns / 1_000_000_000) }
+        stats.lastChange = seconds(now &- history.lastChange)
+        stats.downTransitions = history.downTransitions
+        stats.upTransitions = history.upTransitions
+        stats.downtime = seconds(history.downtime(now: now))
+        stats.failedChecks = history.failedChecks
+        let p = server.parameters
+        guard p.check && !p.disabled else { return }
+        // HAProxy's health level: rise+fall-1 when fully UP, minus the failures since; while
+        // DOWN, the successes so far (below rise).
+        let health = server.health.isUp ? p.rise + p.fall - 1 - min(history.consecutiveFailures, p.fall - 1)
+                                        : min(history.consecutiveSuccesses, p.rise - 1)
+        guard let last = history.last else {
+            stats.check = CheckStats(status: .initializing, rise: p.rise, fall: p.fall, health: health)
+            return
+        }
+        stats.check = CheckStats(status: CheckStats.Status(last.kind), code: last.code,
+                                 durationMs: Int(history.durationNanoseconds / 1_000_000), lastDescription: last.text,
+                                 lastCheckAge: seconds(now &- history.finishedAt), rise: p.rise, fall: p.fall, health: health)
+    }
+}
+
+extension CheckStats.Status {
+    /// SwiftLBHealth's classification in HAProxy's status codes.
+    init(_ kind: CheckKind) {
+        self = switch kind {
+        case .l4ok: .l4ok
+        case .l6ok: .l6ok
+        case .l7ok: .l7ok
+        case .l4timeout: .l4timeout
+        case .l4connect: .l4connect
+        case .l6response: .l6response
+        case .l7timeout: .l7timeout
+        case .l7response: .l7response
+        case .l7status: .l7status
+        case .liveTraffic: .health
+        case .socketError: .socketError
+        }
+    }
+}
+
 extension TrafficCounters {
     /// Adds another loop's counters (maxima take the larger, histograms merge).
     mutating func add(_ o: TrafficCounters) {
+        // Each loop's maximum is its own: the merged one is the largest of them (a sum would
+        // claim peaks no loop saw).
         qcur += o.qcur; qmax = max(qmax, o.qmax)
-        scur += o.scur; smax += o.smax; stot += o.stot
+        scur += o.scur; smax = max(smax, o.smax); stot += o.stot
+        sessionRateMax = max(sessionRateMax, o.sessionRateMax)
+        requestRateMax = max(requestRateMax, o.requestRateMax)
+        connectionRateMax = max(connectionRateMax, o.connectionRateMax)
         bytesIn += o.bytesIn; bytesOut += o.bytesOut
         deniedRequests += o.deniedRequests; deniedResponses += o.deniedResponses
         requestErrors += o.requestErrors; connectionErrors += o.connectionErrors; responseErrors += o.responseErrors
