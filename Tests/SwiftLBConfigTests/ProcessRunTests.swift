@@ -74,14 +74,13 @@ final class ProcessRunTests: XCTestCase {
     }
 
     /// What `swiftlb run` cannot open is refused by `swiftlb check`, with file, line and
-    /// keyword: TCP syslog, and a control socket on abns@/fd@/sockpair@ (both once passed the
+    /// keyword: TCP syslog, and a control socket on abns@/sockpair@ (both once passed the
     /// check and failed at start).
     func testCheckRefusesTCPSyslogAndControlSocketsItCannotOpen() throws {
         let dir = try Scratch()
         let cases: [(String, String)] = [
             ("    log tcp@127.0.0.1:514 local0\n", "lb.conf:2] : 'log' : 'tcp@127.0.0.1:514': TCP syslog (tcp@) is not supported by SwiftLB"),
             ("    stats socket abns@swiftlb level admin\n", "lb.conf:2] : 'stats' : 'abns@swiftlb': a control socket on 'abns@' is not supported by SwiftLB"),
-            ("    stats socket fd@3\n", "lb.conf:2] : 'stats' : 'fd@3': a control socket on 'fd@' is not supported by SwiftLB"),
             ("    stats socket sockpair@4\n", "lb.conf:2] : 'stats' : 'sockpair@4': a control socket on 'sockpair@' is not supported"),
         ]
         for (line, expected) in cases {

@@ -18,14 +18,19 @@ final class InheritedListenerTests: XCTestCase {
         if number != "-":
             os.dup2(fd, int(number)); fd = int(number)
         os.set_inheritable(fd, True)
-        with open(portfile + ".tmp", "w") as f: f.write(str(s.getsockname()[1]))
+        cli = socket.socket()
+        cli.bind(("127.0.0.1", 0))
+        cli.listen(4)
+        os.set_inheritable(cli.fileno(), True)
+        with open(portfile + ".tmp", "w") as f: f.write("%d %d" % (s.getsockname()[1], cli.getsockname()[1]))
         os.rename(portfile + ".tmp", portfile)
         os.environ["LISTEN_FD"] = str(fd)
+        os.environ["CLI_FD"] = str(cli.fileno())
         os.execv(swiftlb, [swiftlb, "run", "-c", config])
         """
 
-    func config(backendPort: Int, frontend: String = "fe", bind: String = "\"fd@${LISTEN_FD}\"") -> String {
-        testDefaults() + """
+    func config(backendPort: Int, frontend: String = "fe", bind: String = "\"fd@${LISTEN_FD}\"", global: String = "") -> String {
+        global + testDefaults() + """
             frontend \(frontend)
                 bind \(bind)
                 default_backend app
@@ -37,16 +42,44 @@ final class InheritedListenerTests: XCTestCase {
 
     /// Starts the parent; returns the child and the inherited socket's port.
     func start(_ config: String, in dir: TempDirectory, descriptor: String = "-") throws -> (ChildProcess, Int, String) {
+        let (child, ports, path) = try startWithControlSocket(config, in: dir, descriptor: descriptor)
+        return (child, ports.proxy, path)
+    }
+
+    /// The same, with a second inherited socket named in CLI_FD for `stats socket "fd@${CLI_FD}"`.
+    func startWithControlSocket(_ config: String, in dir: TempDirectory, descriptor: String = "-") throws -> (ChildProcess, (proxy: Int, cli: Int), String) {
         let path = try dir.write("lb.conf", config)
         let portFile = dir.file("port")
         let child = try ChildProcess("/usr/bin/python3", ["-c", Self.parent, Paths.swiftlb, path, portFile, descriptor],
                                      logDirectory: dir, name: "swiftlb")
         _ = waitUntil(timeout: 10) { FileManager.default.fileExists(atPath: portFile) }
-        guard let text = try? String(contentsOfFile: portFile, encoding: .utf8), let port = Int(text) else {
+        let ports = ((try? String(contentsOfFile: portFile, encoding: .utf8)) ?? "").split(separator: " ").compactMap { Int($0) }
+        guard ports.count == 2 else {
             child.stop()
-            throw HarnessError("the parent wrote no port: \(child.stderr)")
+            throw HarnessError("the parent wrote no ports: \(child.stderr)")
         }
-        return (child, port, path)
+        return (child, (ports[0], ports[1]), path)
+    }
+
+    /// `stats socket "fd@${CLI_FD}"`, as every HAProxy reg-test writes it: the runtime API
+    /// answers on the inherited socket.
+    func testTheControlSocketListensOnAnInheritedDescriptor() throws {
+        let dir = try TempDirectory()
+        let backend = try RecordingBackend(in: dir)
+        defer { backend.stop() }
+        let text = config(backendPort: backend.port, global: "global\n    stats socket \"fd@${CLI_FD}\" level admin\n")
+        let (lb, ports, _) = try startWithControlSocket(text, in: dir)
+        defer { lb.stop() }
+        XCTAssertTrue(waitForPort(ports.proxy), lb.stderr)
+        var answer = ""
+        _ = waitUntil(timeout: 10) {
+            guard let cli = try? RawClient(port: ports.cli, timeout: 3) else { return false }
+            cli.send("show servers state\n")
+            answer = cli.readAll().0
+            return !answer.isEmpty
+        }
+        XCTAssertTrue(answer.hasPrefix("1\n# be_id be_name srv_id srv_name"), "\(answer)\n\(lb.stderr)")
+        XCTAssertTrue(answer.contains(" app ") && answer.contains(" s1 "), answer)
     }
 
     func testSwiftLBServesOnAnInheritedSocketAndKeepsItAcrossAReload() throws {

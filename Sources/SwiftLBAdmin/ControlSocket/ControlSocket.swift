@@ -52,6 +52,14 @@ public final class ControlSocket: Sendable {
             }
             let channel = try await bootstrap.bind(host: host, port: port).get()
             return ControlSocket(channel: channel, settings: settings, identity: nil, logger: logger)
+        case .inherited(let fd):
+            // The parent bound it (and usually listens already); listening again only sets
+            // the backlog, and fails clearly on a descriptor that is no stream socket.
+            guard listen(fd, 16) == 0 else {
+                throw ControlSocketError("'fd@\(fd)': cannot listen on the inherited descriptor: \(String(cString: strerror(errno)))")
+            }
+            let channel = try await bootstrap.withBoundSocket(fd).get()
+            return ControlSocket(channel: channel, settings: settings, identity: nil, logger: logger)
         case .unix(let path):
             let placement = try UnixSocketPlacement(path: path)
             let channel: any Channel

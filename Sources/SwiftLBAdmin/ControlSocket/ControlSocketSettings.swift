@@ -9,11 +9,14 @@ public struct ControlSocketSettings: Sendable, Equatable {
     public enum Address: Sendable, Equatable, CustomStringConvertible {
         case unix(path: String)
         case tcp(host: String, port: Int)
+        /// `fd@N`: a listening TCP socket inherited from the parent (systemd, VTest).
+        case inherited(fd: Int32)
 
         public var description: String {
             switch self {
             case .unix(let path): path
             case .tcp(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+            case .inherited(let fd): "fd@\(fd)"
             }
         }
     }
@@ -46,7 +49,11 @@ public struct ControlSocketSettings: Sendable, Equatable {
 
     public static func parseAddress(_ text: String) throws(ControlSocketError) -> Address {
         if text.hasPrefix("unix@") { return .unix(path: String(text.dropFirst(5))) }
-        for unsupported in ["abns@", "fd@", "sockpair@", "udp@", "udp4@", "udp6@", "quic4@", "quic6@"] where text.hasPrefix(unsupported) {
+        if text.hasPrefix("fd@") {
+            guard let fd = Int32(text.dropFirst(3)), fd >= 0 else { throw ControlSocketError("'\(text)': fd@ expects a descriptor number") }
+            return .inherited(fd: fd)
+        }
+        for unsupported in ["abns@", "sockpair@", "udp@", "udp4@", "udp6@", "quic4@", "quic6@"] where text.hasPrefix(unsupported) {
             throw ControlSocketError("'\(text)': a control socket on '\(unsupported)' is not supported (use a unix path or ipv4@/ipv6@HOST:PORT)")
         }
         var rest = text

@@ -62,6 +62,19 @@ extension KeywordRegistry {
             }
             p.config.global.tuneMaxAccept = n
         },
+        // Idle server connections stay with the event loop that opened them (per-loop pools,
+        // no locks on the data path): HAProxy's `off`. `on` would share them between threads.
+        Keyword("tune.idle-pool.shared", [.global], usage: "tune.idle-pool.shared off") { _, c in
+            let word = try c.one("on or off")
+            guard word == "off" else {
+                throw ParseFailure(word == "on" ? "'on' is not supported by SwiftLB: idle server connections stay with the event loop that opened them (write 'off', or remove the line)" : "expects on or off")
+            }
+        },
+        // Sizes the client-hello capture read by the ssl_fc_cipherlist_*/ssl_fc_*_bin fetches,
+        // which SwiftLB refuses by name: with none of them in the file it changes nothing.
+        Keyword("tune.ssl.capture-buffer-size", [.global], usage: "tune.ssl.capture-buffer-size BYTES") { _, c in
+            _ = try c.int(in: 0...65535)
+        },
         Keyword("spread-checks", [.global], usage: "spread-checks PERCENT",
                 status: .pending("the health checker spreads only the first checks over 'inter' until it reads spread-checks")) { p, c in
             p.config.global.spreadChecks = try c.int(in: 0...50)

@@ -101,8 +101,8 @@ extension KeywordRegistry {
     }
 
     /// Address kinds HAProxy takes for `stats socket` that SwiftLB's control socket does not
-    /// open (it listens on a unix path or a TCP address).
-    static let statsSocketUnsupported = ["abns@", "fd@", "sockpair@", "udp@", "udp4@", "udp6@", "quic4@", "quic6@"]
+    /// open (it listens on a unix path, a TCP address or an inherited descriptor, fd@N).
+    static let statsSocketUnsupported = ["abns@", "sockpair@", "udp@", "udp4@", "udp6@", "quic4@", "quic6@"]
 
     static let statsSocketParameters = ParameterTable<StatsSocket>("stats socket parameter", [
         Parameter("mode", values: 1) { s, v, _ in
