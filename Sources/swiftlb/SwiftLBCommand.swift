@@ -17,6 +17,18 @@ struct SwiftLB: ParsableCommand {
         version: "0.1.0",
         subcommands: [Check.self, Run.self, Ctl.self]
     )
+
+    /// `-v` prints the version, `-vv` the build and its libraries, as `haproxy -v`/`-vv` do.
+    @Flag(name: .customShort("v"), help: "Print the version (-v), or the build, OpenSSL and PCRE2 versions and features (-vv).")
+    var verbosity: Int
+
+    func run() throws {
+        switch verbosity {
+        case 0: throw CleanExit.helpRequest(self)
+        case 1: print("SwiftLB version \(Self.configuration.version)")
+        default: print(BuildInfo.report(version: Self.configuration.version), terminator: "")
+        }
+    }
 }
 
 struct ConfigOption: ParsableArguments {
