@@ -127,6 +127,8 @@ let package = Package(
         .executableTarget(
             name: "swiftlb",
             dependencies: [
+                "CLibSSL",  // `swiftlb -vv`: the OpenSSL and PCRE2 versions it runs with
+                "CPCRE2",
                 "SwiftLBConfig",
                 "SwiftLBProxy",
                 "SwiftLBAdmin",

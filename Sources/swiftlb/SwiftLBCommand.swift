@@ -14,9 +14,27 @@ struct SwiftLB: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftlb",
         abstract: "An HTTP/1.1 load balancer: HAProxy's configuration language, on SwiftNIO.",
+        discussion: """
+            One process for what HAProxy and keepalived do together: lb.conf in HAProxy's keywords, \
+            plus a vrrp section (or keepalived's vrrp_instance blocks) for the floating VIP. Every keyword, \
+            with its default, is in docs/configuration.md. Without a subcommand, -v prints the version and \
+            -vv the build, the OpenSSL and PCRE2 versions it runs with and the features, like haproxy -vv.
+            """,
         version: "0.1.0",
         subcommands: [Check.self, Run.self, Ctl.self]
     )
+
+    /// `-v` prints the version, `-vv` the build and its libraries, as `haproxy -v`/`-vv` do.
+    @Flag(name: .customShort("v"), help: "Print the version (-v), or the build, OpenSSL and PCRE2 versions and features (-vv).")
+    var verbosity: Int
+
+    func run() throws {
+        switch verbosity {
+        case 0: throw CleanExit.helpRequest(self)
+        case 1: print("SwiftLB version \(Self.configuration.version)")
+        default: print(BuildInfo.report(version: Self.configuration.version), terminator: "")
+        }
+    }
 }
 
 struct ConfigOption: ParsableArguments {
@@ -60,7 +78,12 @@ func load(_ path: String) -> ProxyRuntime? {
 }
 
 struct Check: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check a configuration file: exit 0 when valid, 1 when not.")
+    static let configuration = CommandConfiguration(
+        abstract: "Check a configuration file: exit 0 when valid, 1 when not.",
+        discussion: """
+            Like haproxy -c: every problem is printed on stderr with its file, line and keyword. \
+            Exit status 0: valid; 1: invalid; 2: valid but nothing to run (no frontend and no VIP).
+            """)
     @OptionGroup var options: ConfigOption
 
     func run() throws {
@@ -74,7 +97,15 @@ struct Check: ParsableCommand {
 }
 
 struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Serve a configuration in the foreground; SIGTERM or SIGINT stops gracefully.")
+    static let configuration = CommandConfiguration(
+        abstract: "Serve a configuration in the foreground; SIGTERM or SIGINT stops gracefully.",
+        discussion: """
+            SIGHUP and SIGUSR2 reload lb.conf: listeners are opened and closed where the file changed them, \
+            established connections and WebSocket tunnels stay, an invalid file is refused and the running \
+            one kept. SIGTERM, SIGINT and SIGUSR1 stop gracefully: the VIP is handed over first, then \
+            in-flight requests get hard-stop-after. Under systemd (NOTIFY_SOCKET) it reports READY, \
+            RELOADING, STOPPING and WATCHDOG (scripts/swiftlb.service).
+            """)
     @OptionGroup var options: ConfigOption
 
     /// The main thread waits here while the instance runs on the concurrency pool. An async

@@ -34,6 +34,8 @@ DEPS_TEST=(
     socat             # raw sockets in scenarios; the control socket driven as HAProxy's (one-shot and prompt)
     chromium          # the stats page rendered headless, with a screenshot kept as a test artefact
     shellcheck        # every script of the repository linted (DeploymentKitTests)
+    groff-base        # groff renders the installed man page, warnings checked (InstallScriptTests)
+    man-db            # 'man -l' shows it as an operator sees it (InstallScriptTests)
     docker-compose    # 'docker-compose config -q' validates docker/docker-compose*.yml without an engine (DeploymentKitTests)
 )
 
