@@ -31,7 +31,7 @@ PIDS+=($!)
 config() {  # TCP_PORT WS_PORT
     cat <<EOF
 global
-    maxconn 20000
+    maxconn 9000
     nbthread 1
 defaults
     timeout connect 2s
@@ -70,8 +70,8 @@ redis_run() {  # NAME PID PORT PIPELINE
     before=$(cpu_ticks "$2")
     csv=$(timeout 120 redis-benchmark -h 127.0.0.1 -p "$3" -c 50 -n 200000 -t set,get -P "$4" --csv 2>/dev/null)
     after=$(cpu_ticks "$2")
-    rps=$(echo "$csv" | awk -F'","' 'NR>1 {gsub(/"/,""); s+=$2; n++} END {printf "%.0f", s/n}')
-    p99=$(echo "$csv" | awk -F'","' 'NR>1 {gsub(/"/,""); if ($7>m) m=$7} END {print m}')
+    rps=$(echo "$csv" | awk -F',' 'NR>1 {gsub(/"/,""); s+=$2; n++} END {printf "%.0f", s/n}')
+    p99=$(echo "$csv" | awk -F',' 'NR>1 {gsub(/"/,""); if ($7+0>m+0) m=$7} END {print m}')
     cpu=$(awk -v t="$((after - before))" -v k="$TICKS" 'BEGIN {printf "%.2f", t/k}')
     printf '%-8s redis -P %-3s %9s req/s  p99 %6s ms  proxy cpu %6ss  req/core-s %s\n' "$1" "$4" "$rps" "$p99" "$cpu" \
         "$(awk -v n=400000 -v c="$cpu" 'BEGIN {if (c>0) printf "%.0f", n/c; else print "-"}')"
