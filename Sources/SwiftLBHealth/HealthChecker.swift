@@ -37,8 +37,17 @@ public struct CheckTarget: Sendable {
 public final class HealthChecker: Sendable {
     private let checks: [ServerCheck]
 
-    public init(targets: [CheckTarget], group: any EventLoopGroup, logger: Logger) {
-        checks = targets.map { ServerCheck(target: $0, loop: group.next(), logger: logger) }
+    /// - Parameter spreadPercent: `spread-checks`: every interval varies at random by up to
+    ///   this many percent either way (0…50), so that checks from several sources drift apart.
+    public init(targets: [CheckTarget], group: any EventLoopGroup, spreadPercent: Int = 0, logger: Logger) {
+        checks = targets.map { ServerCheck(target: $0, loop: group.next(), spreadPercent: spreadPercent, logger: logger) }
+    }
+
+    /// `spread-checks`: `interval` varied by `fraction` (−1…1) of `percent` percent of itself.
+    public static func spread(_ interval: TimeAmount, percent: Int, fraction: Double) -> TimeAmount {
+        guard percent > 0 else { return interval }
+        let delta = Double(interval.nanoseconds) * Double(min(percent, 50)) / 100 * max(-1, min(1, fraction))
+        return .nanoseconds(interval.nanoseconds + Int64(delta))
     }
 
     /// Starts checking; the first checks are spread over the first `inter` so that a large
@@ -68,7 +77,10 @@ final class ServerCheck: @unchecked Sendable {
     /// Set by `on-error fastinter` until a check passes.
     private var forceFast = false
 
-    init(target: CheckTarget, loop: any EventLoop, logger: Logger) {
+    private let spreadPercent: Int
+
+    init(target: CheckTarget, loop: any EventLoop, spreadPercent: Int, logger: Logger) {
+        self.spreadPercent = spreadPercent
         self.target = target
         self.loop = loop
         self.logger = logger
@@ -143,14 +155,16 @@ final class ServerCheck: @unchecked Sendable {
     /// HAProxy's intervals: `inter` normally, `fastinter` while a state change is under way,
     /// `downinter` while down.
     private var interval: TimeAmount {
+        HealthChecker.spread(.nanoseconds(baseInterval.nanoseconds), percent: spreadPercent, fraction: Double.random(in: -1...1))
+    }
+
+    private var baseInterval: ConfigDuration {
         let p = target.parameters
-        let d: ConfigDuration
-        if forceFast { return .nanoseconds((p.fastinter ?? p.inter).nanoseconds) }
+        if forceFast { return p.fastinter ?? p.inter }
         switch target.health.state {
-        case .up: d = failures > 0 ? (p.fastinter ?? p.inter) : p.inter
-        case .down: d = successes > 0 ? (p.fastinter ?? p.inter) : (p.downinter ?? p.inter)
+        case .up: return failures > 0 ? (p.fastinter ?? p.inter) : p.inter
+        case .down: return successes > 0 ? (p.fastinter ?? p.inter) : (p.downinter ?? p.inter)
         }
-        return .nanoseconds(d.nanoseconds)
     }
 
     private func record(_ outcome: CheckOutcome, durationNanoseconds: UInt64 = 0) {

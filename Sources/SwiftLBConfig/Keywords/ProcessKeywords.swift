@@ -75,8 +75,7 @@ extension KeywordRegistry {
         Keyword("tune.ssl.capture-buffer-size", [.global], usage: "tune.ssl.capture-buffer-size BYTES") { _, c in
             _ = try c.int(in: 0...65535)
         },
-        Keyword("spread-checks", [.global], usage: "spread-checks PERCENT",
-                status: .pending("the health checker spreads only the first checks over 'inter' until it reads spread-checks")) { p, c in
+        Keyword("spread-checks", [.global], usage: "spread-checks PERCENT") { p, c in
             p.config.global.spreadChecks = try c.int(in: 0...50)
         },
     ]

@@ -1,0 +1,75 @@
+import Foundation
+import XCTest
+
+/// `spread-checks 50`: each check interval varies at random by up to ±50 %. Without it an
+/// interval is never shorter than `inter` (a timer only ever fires late), so seeing several
+/// intervals well below `inter` proves the spread; the checks are TCP connects to a listener
+/// of this test that notes when each one arrives.
+final class SpreadChecksTests: XCTestCase {
+    func testSpreadChecksVariesTheIntervalBothWays() throws {
+        let listener = try ArrivalListener()
+        defer { listener.stop() }
+        let dir = try TempDirectory()
+        let (lb, _) = try startProxy(backend: "app", backends: """
+            backend app
+                server s1 127.0.0.1:\(listener.port) check inter 400ms
+
+            """, global: "global\n    spread-checks 50\n", in: dir)
+        defer { lb.stop() }
+        _ = waitUntil(timeout: 20) { listener.arrivals.count >= 17 }
+        let times = listener.arrivals
+        XCTAssertGreaterThanOrEqual(times.count, 17, lb.child.stderr)
+        let intervals = zip(times.dropFirst(), times).map { $0 - $1 }
+        // Uniform in 200…600 ms: P(one interval < 350 ms) = 3/8, P(none of 16) < 0.001.
+        XCTAssertTrue(intervals.contains { $0 < 0.35 }, "no interval below 350 ms: \(intervals)")
+        XCTAssertTrue(intervals.contains { $0 > 0.45 }, "no interval above 450 ms: \(intervals)")
+        XCTAssertTrue(intervals.allSatisfy { $0 > 0.15 }, "an interval below inter - 50 %: \(intervals)")
+    }
+}
+
+/// Accepts TCP connections on 127.0.0.1 and notes when each arrives (then closes it).
+final class ArrivalListener: @unchecked Sendable {
+    let port: Int
+    private let fd: Int32
+    private let lock = NSLock()
+    private var times: [TimeInterval] = []
+    private var running = true
+
+    var arrivals: [TimeInterval] { lock.withLock { times } }
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 16) == 0 else { close(fd); throw HarnessError("cannot listen: \(errno)") }
+        self.fd = fd
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        Thread { [self] in acceptLoop() }.start()
+    }
+
+    private func acceptLoop() {
+        while lock.withLock({ running }) {
+            let client = accept(fd, nil, nil)
+            guard client >= 0 else { continue }
+            let now = Date().timeIntervalSince1970
+            lock.withLock { times.append(now) }
+            close(client)
+        }
+    }
+
+    func stop() {
+        lock.withLock { running = false }
+        usleep(300_000)
+        close(fd)
+    }
+}
