@@ -110,3 +110,31 @@ final class RSSSampler: @unchecked Sendable {
         return 0
     }
 }
+
+/// A response whose body is empty by `Content-Length: 0` ends with its head: the exchange
+/// finishes at once (the next request of the keep-alive connection is served, the server
+/// connection goes back to the pool), not when the server closes or `timeout server` fires —
+/// found by HAProxy's reg-test http-cookies/cookie_insert_indirect, which logged `SD`.
+final class EmptyBodyResponseTests: XCTestCase {
+    func testAContentLengthZeroResponseEndsWithItsHead() throws {
+        let dir = try TempDirectory()
+        let backend = try RecordingBackend(in: dir)
+        defer { backend.stop() }
+        let (lb, port) = try startProxy(backend: "app", backends: "backend app\n    server s1 127.0.0.1:\(backend.port)\n",
+                                        server: "30s", in: dir)
+        defer { lb.stop() }
+        let client = try RawClient(port: port, timeout: 3)
+        for target in ["/empty", "/empty", "/after"] {
+            let started = Date()
+            client.send("GET \(target) HTTP/1.1\r\nHost: a\r\n\r\n")
+            let head = client.read(until: "\r\n\r\n")
+            XCTAssertEqual(statusCode(head), 200, "\(target): \(head)")
+            XCTAssertLessThan(Date().timeIntervalSince(started), 2.5, "\(target) waited for the server (timeout server is 30 s)")
+        }
+        XCTAssertEqual(backend.requests.map(\.target), ["/empty", "/empty", "/after"])
+        XCTAssertEqual(Set(backend.requests.map(\.connection)).count, 1, "one pooled server connection for the three")
+        lb.waitForAccessLog { $0.components(separatedBy: " 200 ").count - 1 >= 3 }
+        XCTAssertEqual(lb.accessLog.components(separatedBy: " 200 ").count - 1, 3, lb.accessLog)
+        XCTAssertFalse(lb.accessLog.contains(" SD"), lb.accessLog)
+    }
+}

@@ -729,7 +729,13 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
                         return
                     }
                     guard startResponse(ex, head: head, body: body) else { return }
+                    // No body (HEAD, 204, 304) or an empty one (`Content-Length: 0`): the
+                    // response ends with its head, whether or not more bytes follow in `input`.
                     if case .none = body {
+                        completeResponse(ex)
+                        return
+                    }
+                    if ex.responseFramer?.isComplete == true {
                         completeResponse(ex)
                         return
                     }
