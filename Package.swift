@@ -172,6 +172,7 @@ let package = Package(
             dependencies: [
                 "SwiftLBProxy",
                 "SwiftLBConfig",
+                "SwiftLBHealth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

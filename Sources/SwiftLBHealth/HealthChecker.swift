@@ -16,9 +16,13 @@ public struct CheckTarget: Sendable {
     /// Checks of an `ssl` server speak TLS (unless they go to another `port`).
     public let tls: TLSClientContext?
     public let serverName: String?
+    /// Its backend, for the lines sent to the backend's log targets (nil: none are sent).
+    public let backend: CheckedBackend?
 
     public init(health: ServerHealth, address: SocketAddress, parameters: ServerParameters, http: HTTPCheck?,
-                tcp: [TCPCheckStep]? = nil, timeout: ConfigDuration?, tls: TLSClientContext? = nil, serverName: String? = nil) {
+                tcp: [TCPCheckStep]? = nil, timeout: ConfigDuration?, tls: TLSClientContext? = nil, serverName: String? = nil,
+                backend: CheckedBackend? = nil) {
+        self.backend = backend
         self.tls = tls
         self.serverName = serverName
         self.health = health
@@ -30,17 +34,56 @@ public struct CheckTarget: Sendable {
     }
 }
 
+/// The backend of checked servers as their log lines need it: its name, whether it has
+/// `option log-health-checks`, and all its servers (checked or not) to count those left.
+public final class CheckedBackend: Sendable {
+    /// One server of the backend.
+    public struct Member: Sendable {
+        public let health: ServerHealth
+        public let backup: Bool
+        public init(health: ServerHealth, backup: Bool) {
+            self.health = health
+            self.backup = backup
+        }
+    }
+
+    public let name: String
+    public let logHealthChecks: Bool
+    public let members: [Member]
+
+    public init(name: String, logHealthChecks: Bool, members: [Member]) {
+        self.name = name
+        self.logHealthChecks = logHealthChecks
+        self.members = members
+    }
+
+    /// Servers taking traffic now, as HAProxy counts them for its state-change lines.
+    var remaining: CheckLog.Remaining {
+        var r = CheckLog.Remaining(active: 0, backup: 0)
+        for m in members where m.health.takesTraffic {
+            if m.backup { r.backup += 1 } else { r.active += 1 }
+        }
+        return r
+    }
+}
+
+/// Where the checker sends the lines for a backend's log targets: called on the loop of the
+/// check that produced them (`loop`), so the receiver can use that loop's own log sink.
+public typealias CheckLogReporter = @Sendable (_ line: CheckLog.Line, _ backend: String, _ loop: any EventLoop) -> Void
+
 /// Runs the active checks of every server with `check`, each on one event loop, and moves
 /// servers between UP and DOWN with HAProxy's rise/fall rule: `fall` consecutive failures take
 /// an UP server down, `rise` consecutive successes bring a DOWN server back. Every change is
-/// logged with its reason.
+/// logged with its reason on stderr and, in HAProxy's words, to the backend's log targets
+/// through `report` (each check's result too with `option log-health-checks`).
 public final class HealthChecker: Sendable {
     private let checks: [ServerCheck]
 
     /// - Parameter spreadPercent: `spread-checks`: every interval varies at random by up to
     ///   this many percent either way (0…50), so that checks from several sources drift apart.
-    public init(targets: [CheckTarget], group: any EventLoopGroup, spreadPercent: Int = 0, logger: Logger) {
-        checks = targets.map { ServerCheck(target: $0, loop: group.next(), spreadPercent: spreadPercent, logger: logger) }
+    public init(targets: [CheckTarget], group: any EventLoopGroup, spreadPercent: Int = 0, logger: Logger,
+                report: CheckLogReporter? = nil) {
+        checks = targets.map { ServerCheck(target: $0, loop: group.next(), spreadPercent: spreadPercent, logger: logger, report: report) }
     }
 
     /// `spread-checks`: `interval` varied by `fraction` (−1…1) of `percent` percent of itself.
@@ -78,8 +121,13 @@ final class ServerCheck: @unchecked Sendable {
     private var forceFast = false
 
     private let spreadPercent: Int
+    private let report: CheckLogReporter?
+    /// The status of the last check (nil before the first, HAProxy's INI): a change of it is
+    /// logged with `option log-health-checks` even when the health count did not move.
+    private var lastKind: CheckKind?
 
-    init(target: CheckTarget, loop: any EventLoop, spreadPercent: Int, logger: Logger) {
+    init(target: CheckTarget, loop: any EventLoop, spreadPercent: Int, logger: Logger, report: CheckLogReporter? = nil) {
+        self.report = report
         self.spreadPercent = spreadPercent
         self.target = target
         self.loop = loop
@@ -117,8 +165,10 @@ final class ServerCheck: @unchecked Sendable {
             successes = 0
             failures = p.fall
             if h.state == .up {
+                let before = StateBefore(h)
                 h.set(.down)
                 logger.warning("Server \(h.backend)/\(h.server) is DOWN: \(why)")
+                reportStateChange(before, check: (.failed(why, .liveTraffic), nil))
             }
         }
         // Look again soon rather than at the next regular interval.
@@ -167,11 +217,14 @@ final class ServerCheck: @unchecked Sendable {
         }
     }
 
-    private func record(_ outcome: CheckOutcome, durationNanoseconds: UInt64 = 0) {
+    /// - Parameter durationNanoseconds: nil for a result that is no check (live traffic).
+    private func record(_ outcome: CheckOutcome, durationNanoseconds: UInt64? = nil) {
         let p = target.parameters
         let h = target.health
         let wasUp = h.isUp
-        defer { h.recordCheck(outcome, durationNanoseconds: durationNanoseconds, successes: successes, failures: failures, whileUp: wasUp) }
+        let healthBefore = haproxyHealth
+        let before = StateBefore(h)
+        defer { h.recordCheck(outcome, durationNanoseconds: durationNanoseconds ?? 0, successes: successes, failures: failures, whileUp: wasUp) }
         switch outcome {
         case .passed(let what, _, _):
             forceFast = false
@@ -189,5 +242,47 @@ final class ServerCheck: @unchecked Sendable {
                 logger.warning("Server \(h.backend)/\(h.server) is DOWN: \(failures) consecutive failed checks, last: \(why)")
             }
         }
+        let previousKind = lastKind
+        lastKind = outcome.kind
+        guard let backend = target.backend, report != nil else { return }
+        let milliseconds = durationNanoseconds.map { Int($0 / 1_000_000) }
+        if backend.logHealthChecks,
+           CheckLog.reportsResult(previous: previousKind, current: outcome.kind, healthBefore: healthBefore, healthAfter: haproxyHealth) {
+            send(CheckLog.checkResult(backend: backend.name, server: h.server, backup: p.backup, outcome: outcome,
+                                      durationMilliseconds: milliseconds, health: haproxyHealth, rise: p.rise, fall: p.fall, weight: h.weight))
+        }
+        if h.isUp != wasUp { reportStateChange(before, check: (outcome, milliseconds)) }
+    }
+
+    /// The rise/fall count in HAProxy's terms (`check->health`).
+    private var haproxyHealth: Int {
+        CheckLog.health(up: target.health.isUp, successes: successes, failures: failures, rise: target.parameters.rise, fall: target.parameters.fall)
+    }
+
+    /// What the server was before a state change, for the line about it.
+    private struct StateBefore {
+        let draining: Bool
+        let tookTraffic: Bool
+        init(_ h: ServerHealth) {
+            draining = h.admin == .drain
+            tookTraffic = h.takesTraffic
+        }
+    }
+
+    /// `Server B/S is DOWN|UP…` (with the check that moved it unless `option log-health-checks`
+    /// logged it already), then `backend B has no server available!` when it was the last one.
+    private func reportStateChange(_ before: StateBefore, check: (outcome: CheckOutcome, durationMilliseconds: Int?)) {
+        guard let backend = target.backend, report != nil else { return }
+        let h = target.health
+        let remaining = backend.remaining
+        send(CheckLog.stateChange(backend: backend.name, server: h.server, backup: target.parameters.backup, up: h.isUp,
+                                  check: backend.logHealthChecks ? nil : check, remaining: remaining,
+                                  sessions: h.active.load(ordering: .relaxed), wasDraining: before.draining))
+        let left = remaining.active + remaining.backup
+        if !h.isUp && left == 0 && before.tookTraffic { send(CheckLog.noServerAvailable(backend: backend.name)) }
+    }
+
+    private func send(_ line: CheckLog.Line) {
+        report?(line, target.backend?.name ?? target.health.backend, loop)
     }
 }

@@ -124,6 +124,9 @@ public final class ServerHealth: Sendable {
 
     /// May the balancer give it a new client?
     public var acceptsNewClients: Bool { isUp && adminRaw.load(ordering: .relaxed) == AdminState.ready.rawValue }
+    /// Counted among the servers a backend has left (HAProxy's `srv_act`/`srv_bck`): UP, ready
+    /// (not draining, not in maintenance) and with a weight.
+    public var takesTraffic: Bool { acceptsNewClients && weight > 0 }
     /// May a client whose cookie names it keep using it? (Yes while draining.)
     public var acceptsStickyClients: Bool { isUp && adminRaw.load(ordering: .relaxed) != AdminState.maint.rawValue }
 

@@ -15,6 +15,8 @@ final class LoopState {
     /// Per frontend (by counter id) with a log plan: its syslog sink, made on first use and
     /// made again when a reload changes its targets.
     private var sinks: [Int: LogSink] = [:]
+    /// Per backend (by counter id) with `log` targets: the sink of its check lines.
+    private var checkSinks: [Int: LogSink] = [:]
     /// Idle keep-alive connections per server id, most recently used last (LIFO keeps few
     /// connections warm and lets the rest time out on the server side).
     private var idle: [[ServerConnection]] = []
@@ -43,10 +45,20 @@ final class LoopState {
     }
 
     func logSink(for frontend: RuntimeFrontend, plan: LogPlan) -> LogSink {
-        if let sink = sinks[frontend.counterID], sink.targets == plan.targets { return sink }
-        sinks[frontend.counterID]?.close()
-        let sink = LogSink(targets: plan.targets, eventLoop: eventLoop)
-        sinks[frontend.counterID] = sink
+        Self.sink(in: &sinks, id: frontend.counterID, targets: plan.targets, eventLoop: eventLoop)
+    }
+
+    /// The sink of a backend's `log` targets, for its servers' check lines (a listen section's
+    /// frontend and backend may share a counter id, hence a map of their own).
+    func checkLogSink(for backend: RuntimeBackend) -> LogSink {
+        Self.sink(in: &checkSinks, id: backend.counterID, targets: backend.logTargets, eventLoop: eventLoop)
+    }
+
+    private static func sink(in sinks: inout [Int: LogSink], id: Int, targets: [SwiftLBLog.LogTarget], eventLoop: any EventLoop) -> LogSink {
+        if let sink = sinks[id], sink.targets == targets { return sink }
+        sinks[id]?.close()
+        let sink = LogSink(targets: targets, eventLoop: eventLoop)
+        sinks[id] = sink
         return sink
     }
 

@@ -66,7 +66,8 @@ public final class ProxyServer: Sendable {
         self.connections = connections
         self.loops = LoopStates(group: group, holder: holder, logFD: fd, admin: admin, connections: connections)
         self.logger = logger
-        self.checker = NIOLockedValueBox(HealthChecker(targets: runtime.checkTargets, group: group, spreadPercent: runtime.configuration.global.spreadChecks ?? 0, logger: logger))
+        self.checker = NIOLockedValueBox(HealthChecker(targets: runtime.checkTargets, group: group, spreadPercent: runtime.configuration.global.spreadChecks ?? 0,
+                                                       logger: logger, report: Self.checkLogReporter(loops)))
     }
 
     /// Binds every `bind` of every frontend. A port that cannot be bound fails the start with
@@ -209,7 +210,8 @@ public final class ProxyServer: Sendable {
         }
         for listener in closing { try? await listener.channel.close() }
         report.closed.sort()
-        let fresh = HealthChecker(targets: new.checkTargets, group: group, spreadPercent: new.configuration.global.spreadChecks ?? 0, logger: logger)
+        let fresh = HealthChecker(targets: new.checkTargets, group: group, spreadPercent: new.configuration.global.spreadChecks ?? 0,
+                                  logger: logger, report: Self.checkLogReporter(loops))
         let old = checker.withLockedValue { old in
             defer { old = fresh }
             return old
@@ -219,6 +221,12 @@ public final class ProxyServer: Sendable {
         fresh.start()
         connections.setLimit(new.configuration.global.maxconn)
         return report
+    }
+
+    /// The checker's lines for a backend's `log` targets go out through the log sink of the
+    /// loop the check ran on: no lock, no socket per server.
+    private static func checkLogReporter(_ loops: LoopStates) -> CheckLogReporter {
+        { line, backend, loop in loops.state(for: loop).writeCheckLog(line, backend: backend) }
     }
 
     /// `on-marked-down shutdown-sessions` and `on-marked-up shutdown-backup-sessions`: when the

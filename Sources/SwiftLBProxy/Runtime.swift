@@ -4,6 +4,7 @@ import NIOCore
 import SwiftLBAdmin
 import SwiftLBConfig
 import SwiftLBHealth
+import SwiftLBLog
 import SwiftLBTLS
 #if canImport(Glibc)
 import Glibc
@@ -61,6 +62,8 @@ public final class ProxyRuntime: Sendable {
         }
         for (index, backend) in configuration.backends.values.sorted(by: { $0.line < $1.line }).enumerated() {
             var servers: [RuntimeServer] = []
+            // Check targets wait for the backend's full list of servers (their log lines count them).
+            var checked: [(CheckedBackend) -> CheckTarget] = []
             for server in backend.servers {
                 do {
                     let address = try SocketAddress.makeAddressResolvingHost(server.host, port: server.port)
@@ -97,20 +100,27 @@ public final class ProxyRuntime: Sendable {
                                                  address: address, parameters: server.parameters, health: health, tls: tlsClient,
                                                  cookieSettings: backend.options.cookie))
                     if server.parameters.check && !server.parameters.disabled {
-                        checkTargets.append(CheckTarget(health: health, address: checkAddress, parameters: server.parameters,
-                                                        http: backend.options.httpCheck, tcp: backend.options.tcpCheck,
-                                                        timeout: backend.options.timeouts.check,
-                                                        tls: server.parameters.checkPort == nil ? tlsClient : nil,
-                                                        serverName: server.parameters.tls?.sni))
+                        checked.append { checkedBackend in
+                            CheckTarget(health: health, address: checkAddress, parameters: server.parameters,
+                                        http: backend.options.httpCheck, tcp: backend.options.tcpCheck,
+                                        timeout: backend.options.timeouts.check,
+                                        tls: server.parameters.checkPort == nil ? tlsClient : nil,
+                                        serverName: server.parameters.tls?.sni, backend: checkedBackend)
+                        }
                     }
                 } catch {
                     errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server",
                                               message: "cannot resolve '\(server.host)': \(error)"))
                 }
             }
+            let checkedBackend = CheckedBackend(name: backend.name, logHealthChecks: backend.options.logHealthChecks,
+                                                members: servers.map { .init(health: $0.health, backup: $0.backup) })
+            checkTargets += checked.map { $0(checkedBackend) }
+            var logTargets: [SwiftLBLog.LogTarget] = []
+            do { logTargets = try LogPlan.logTargets(backend.options, global: configuration.global, file: configuration.file) } catch { errors += error.errors }
             let counterID = previous?.backends.first { $0.name == backend.name }?.counterID
                 ?? Self.proxyCounterIDs.loadThenWrappingIncrement(ordering: .relaxed)
-            let runtime = RuntimeBackend(index: index, config: backend, servers: servers, counterID: counterID)
+            let runtime = RuntimeBackend(index: index, config: backend, servers: servers, counterID: counterID, logTargets: logTargets)
             backends.append(runtime)
             byName[backend.name] = runtime
         }
@@ -314,7 +324,12 @@ final class RuntimeBackend: Sendable {
     /// Where its counters live in every loop's `LoopStats`.
     let counterID: Int
 
-    init(index: Int, config: Backend, servers: [RuntimeServer], counterID: Int = 0) {
+    /// Its `log` targets (after the global ones with `log global`): where its servers' state
+    /// changes and, with `option log-health-checks`, its checks' results go.
+    let logTargets: [SwiftLBLog.LogTarget]
+
+    init(index: Int, config: Backend, servers: [RuntimeServer], counterID: Int = 0, logTargets: [SwiftLBLog.LogTarget] = []) {
+        self.logTargets = logTargets
         self.counterID = counterID
         self.index = index
         self.config = config

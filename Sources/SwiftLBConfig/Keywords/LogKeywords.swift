@@ -53,8 +53,7 @@ extension KeywordRegistry {
             p.withOptions { $0.dontLogNull = !c.negated }
         },
         logOption("tcplog", SectionKind.proxies, \.tcpLog, status: .active),
-        logOption("log-health-checks", SectionKind.backSide, \.logHealthChecks,
-                  status: .pending("state changes are logged; each check's result is not logged yet")),
+        logOption("log-health-checks", SectionKind.backSide, \.logHealthChecks, status: .active),
         logOption("logasap", SectionKind.frontSide, \.logASAP, status: logOptionStatus),
         logOption("log-separate-errors", SectionKind.frontSide, \.logSeparateErrors, status: .active),
         logOption("dontlog-normal", SectionKind.frontSide, \.dontLogNormal, status: .active),

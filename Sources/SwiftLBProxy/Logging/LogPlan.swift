@@ -4,6 +4,7 @@ import Glibc
 import Atomics
 import NIOCore
 import SwiftLBConfig
+import SwiftLBHealth
 import SwiftLBLog
 
 /// Where one frontend's log lines go and how they read: its `log` targets (or the global ones
@@ -48,6 +49,16 @@ struct LogPlan: Sendable {
             case .httpslog: format = .httpslog
             }
         }
+        var targets = try logTargets(options, global: global, file: file)
+        if targets.isEmpty {
+            targets = [global.logTarget == .stderr ? SwiftLBLog.LogTarget(address: .fd(2), facility: .daemon, format: .raw) : .stdoutRaw]
+        }
+        return LogPlan(targets: targets, format: format, dontLogNormal: options.dontLogNormal, separateErrors: options.logSeparateErrors)
+    }
+
+    /// A proxy's `log` targets: its own `log` lines, after the global ones with `log global`.
+    /// A backend's are where its servers' state changes and check results go.
+    static func logTargets(_ options: ProxyOptions, global: GlobalSettings, file: String) throws(ConfigErrors) -> [SwiftLBLog.LogTarget] {
         var servers = options.logTargets
         if options.logGlobal { servers = global.logServers + servers }
         var targets: [SwiftLBLog.LogTarget] = []
@@ -58,10 +69,7 @@ struct LogPlan: Sendable {
                 throw ConfigErrors([ConfigError(file: file, line: server.line, keyword: "log", message: error.message)])
             }
         }
-        if targets.isEmpty {
-            targets = [global.logTarget == .stderr ? SwiftLBLog.LogTarget(address: .fd(2), facility: .daemon, format: .raw) : .stdoutRaw]
-        }
-        return LogPlan(targets: targets, format: format, dontLogNormal: options.dontLogNormal, separateErrors: options.logSeparateErrors)
+        return targets
     }
 
     /// The lb.conf words of a parsed `log` line, for SwiftLBLog's own reading of them.
@@ -131,6 +139,19 @@ extension LoopState {
         let entry = record.logRecord(frontendIsTLS: tls, http: http)
         guard let level = plan.level(of: entry, mode: mode) else { return }
         logSink(for: frontend, plan: plan).log(entry, format: plan.format, level: level)
+    }
+
+    /// A line about a server of `backend` (a state change, a check's result) from the health
+    /// checker, which runs its checks on this loop too: to the backend's `log` targets, none
+    /// when it has none (as HAProxy; stderr has the checker's own line).
+    func writeCheckLog(_ line: CheckLog.Line, backend name: String) {
+        guard let backend = holder.current.backends.first(where: { $0.name == name }), !backend.logTargets.isEmpty else { return }
+        let level: LogLevel = switch line.level {
+        case .emerg: .emerg
+        case .alert: .alert
+        case .notice: .notice
+        }
+        checkLogSink(for: backend).send(line.text, level: level)
     }
 
     /// A line about a connection that never became a stream (a failed TLS handshake), to the
