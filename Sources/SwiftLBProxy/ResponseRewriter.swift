@@ -1,4 +1,5 @@
 import SwiftLBConfig
+import SwiftLBLog
 
 /// Edits a server's response head into the one the client receives: hop-by-hop headers
 /// removed, the proxies' `http-response` rules, the sticky cookie, the framing the client can
@@ -16,6 +17,8 @@ enum ResponseRewriter {
         /// The server closes its connection after this response (`Connection: close`, or an
         /// HTTP/1.0 server without keep-alive): it must not go back to the pool.
         var serverCloses = false
+        /// What the persistence cookie did to this response (nil: the backend has none).
+        var setCookie: CookieState.Response?
     }
 
     struct Context {
@@ -54,9 +57,13 @@ enum ResponseRewriter {
                 break
             }
         }
-        if let cookie = c.backend.cookie, let server = c.server, let value = server.cookie {
-            StickyCookie.rewriteResponse(&head, settings: cookie, value: value, presented: c.pinnedToThisServer ? c.presented : nil,
-                                         method: c.method, precomputed: server.insertCookie)
+        if let cookie = c.backend.cookie {
+            if let server = c.server, let value = server.cookie {
+                framing.setCookie = StickyCookie.rewriteResponse(&head, settings: cookie, value: value, presented: c.pinnedToThisServer ? c.presented : nil,
+                                                                 method: c.method, precomputed: server.insertCookie)
+            } else {
+                framing.setCookie = CookieState.Response.none
+            }
         }
         if c.upgrade {
             head.add("Connection", "Upgrade")

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import SwiftLBConfig
+import SwiftLBLog
 
 /// Sticky sessions with HAProxy's `cookie` modes. Stateless on purpose: the cookie names the
 /// server, so any SwiftLB instance (both VIP holders) sends the client to the same server
@@ -24,26 +25,35 @@ enum StickyCookie {
 
     /// The server value the client presents, if any and not expired.
     static func clientValue(in head: MessageHead, settings: CookieSettings, now: Int = wallSeconds()) -> Presented? {
+        classify(head, settings: settings, now: now).presented
+    }
+
+    /// The cookie the client presents, with what the access log says of it (HAProxy's third
+    /// termination letter): N none, E idle past `maxidle`, O older than `maxlife`, I one we
+    /// cannot read (no dates, forged dates, a prefix without `~`). A readable one is V here;
+    /// the caller makes it I (names no server) or D (names a server that is down).
+    static func classify(_ head: MessageHead, settings: CookieSettings, now: Int = wallSeconds()) -> (presented: Presented?, state: CookieState.Request) {
         for i in head.fields.indices where !head.isRemoved(i) && head.name(i, is: "cookie") {
             for pair in head.value(i).split(separator: ";") {
                 let trimmed = pair.drop { $0 == " " }
                 guard let eq = trimmed.firstIndex(of: "="), trimmed[..<eq] == settings.name else { continue }
                 let value = trimmed[trimmed.index(after: eq)...]
                 if settings.mode == .prefix {
-                    return value.firstIndex(of: "~").map { Presented(value: String(value[..<$0])) }
+                    guard let tilde = value.firstIndex(of: "~") else { return (nil, .invalid) }
+                    return (Presented(value: String(value[..<tilde])), .valid)
                 }
-                guard settings.maxidle != nil || settings.maxlife != nil else { return Presented(value: String(value)) }
+                guard settings.maxidle != nil || settings.maxlife != nil else { return (Presented(value: String(value)), .valid) }
                 let parts = value.split(separator: "|", omittingEmptySubsequences: false)
                 guard parts.count == 3, let seen = cookieDate(parts[1], now: now), let first = cookieDate(parts[2], now: now),
                       first <= seen else {
-                    return nil  // no dates, dates we never wrote, or forged: as if there were no cookie
+                    return (nil, .invalid)  // no dates, dates we never wrote, or forged: as if there were no cookie
                 }
-                if let maxidle = settings.maxidle, now - seen > Int(maxidle.nanoseconds / 1_000_000_000) { return nil }
-                if let maxlife = settings.maxlife, now - first > Int(maxlife.nanoseconds / 1_000_000_000) { return nil }
-                return Presented(value: String(parts[0]), firstSet: first, lastSeen: seen)
+                if let maxidle = settings.maxidle, now - seen > Int(maxidle.nanoseconds / 1_000_000_000) { return (nil, .expired) }
+                if let maxlife = settings.maxlife, now - first > Int(maxlife.nanoseconds / 1_000_000_000) { return (nil, .old) }
+                return (Presented(value: String(parts[0]), firstSet: first, lastSeen: seen), .valid)
             }
         }
-        return nil
+        return (nil, .none)
     }
 
     /// How far ahead of our clock a cookie date may be (the other VIP instance's clock may run
@@ -84,9 +94,13 @@ enum StickyCookie {
     /// Adds or rewrites the cookie in a response from the server whose cookie value is `value`.
     /// `presented` is what the client sent if it named this same server.
     /// `precomputed`: the undated Set-Cookie value of this server, built once at start.
+    /// Returns what it did, for the access log's fourth termination letter: I inserted, U
+    /// updated (a `maxidle` refresh of the client's cookie), R rewritten (`rewrite`/`prefix`),
+    /// N nothing.
+    @discardableResult
     static func rewriteResponse(_ head: inout MessageHead, settings: CookieSettings, value: String,
                                 presented: Presented?, method: HTTPMethodName, precomputed: String? = nil,
-                                now: @autoclosure () -> Int = wallSeconds()) {
+                                now: @autoclosure () -> Int = wallSeconds()) -> CookieState.Response {
         switch settings.mode {
         case .insert:
             let dated = settings.maxidle != nil || settings.maxlife != nil
@@ -96,8 +110,8 @@ enum StickyCookie {
             if let maxidle = settings.maxidle, let seen = presented?.lastSeen {
                 refresh = now() - seen >= Int(maxidle.nanoseconds / 4_000_000_000)
             }
-            if settings.indirect && presented != nil && !refresh { return }
-            if settings.postonly && method != .post { return }
+            if settings.indirect && presented != nil && !refresh { return .none }
+            if settings.postonly && method != .post { return .none }
             var cookieValue = value
             if dated {
                 let t = now()
@@ -106,7 +120,9 @@ enum StickyCookie {
             }
             head.add("Set-Cookie", dated ? setCookieValue(settings: settings, value: cookieValue) : (precomputed ?? setCookieValue(settings: settings, value: cookieValue)))
             if settings.nocache { head.add("Cache-Control", "private") }
+            return presented != nil && refresh ? .updated : .inserted
         case .rewrite, .prefix:
+            var rewritten = false
             for i in head.fields.indices where !head.isRemoved(i) && head.name(i, is: "set-cookie") {
                 let line = head.value(i)
                 guard line.hasPrefix(settings.name + "=") else { continue }
@@ -118,7 +134,9 @@ enum StickyCookie {
                     let attributes = rest.firstIndex(of: ";").map { String(rest[$0...]) } ?? ""
                     head.add("Set-Cookie", "\(settings.name)=\(value)\(attributes)")
                 }
+                rewritten = true
             }
+            return rewritten ? .replaced : .none
         }
     }
 

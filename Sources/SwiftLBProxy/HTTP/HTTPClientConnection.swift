@@ -1,6 +1,7 @@
 import NIOCore
 import SwiftLBAdmin
 import SwiftLBConfig
+import SwiftLBLog
 import SwiftLBTLS
 
 /// A client connection the loop sweeps for timeouts and quiesces on graceful stop.
@@ -421,9 +422,15 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         }
         var pinned: RuntimeServer?
         var presented: StickyCookie.Presented?
+        var cookieState: CookieState?
         if let cookie = backend.cookie {
-            presented = StickyCookie.clientValue(in: head, settings: cookie)
+            var state: CookieState.Request
+            (presented, state) = StickyCookie.classify(head, settings: cookie)
             pinned = presented.flatMap { backend.serversByCookie[$0.value] }
+            if presented != nil {
+                if pinned == nil { state = .invalid } else if pinned?.health.acceptsStickyClients == false { state = .down }
+            }
+            cookieState = CookieState(state, .none)
             StickyCookie.rewriteRequest(&head, settings: cookie)
         }
         RequestRewriter.upstream(&head, framing: framing, facts: facts, clientAddress: clientIP, sourceAddress: source, destination: destination,
@@ -439,6 +446,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
                               upstreamHead: upstreamHead, requestFramer: framing.map(BodyFramer.init), facts: facts,
                               responseLimits: limits, log: record, start: now)
         ex.presentedCookie = presented
+        ex.log.cookie = cookieState
         ex.webSocketKey = webSocketKey
         if connectionMode >= 1 { ex.serverMustClose = true }
         if connectionMode >= 2 { ex.closeClient = true }
@@ -796,6 +804,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             ex.ruleInput = input
         }
         ex.closeClient = ex.clientFraming.closeClient
+        if let setCookie = ex.clientFraming.setCookie { ex.log.cookie?.response = setCookie }
         if ex.clientFraming.serverCloses { ex.serverMustClose = true }
         if case .framed(let mode) = body {
             ex.responseFramer = BodyFramer(mode)

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import NIOCore
+import SwiftLBLog
 
 /// Collects access-log lines of one event loop and writes them with one `write(2)` per loop
 /// iteration: a busy loop answering thousands of requests per second pays one syscall per
@@ -77,6 +78,8 @@ struct AccessLogRecord {
     /// Two letters: who ended the session (C client, S server, P proxy, R resource, c/s timeouts)
     /// and in which phase (R request, C connect, H headers, D data, L last, - normal).
     var termination = "--"
+    /// The persistence cookie's two letters of `%tsc` (nil: the backend has no cookie, `--`).
+    var cookie: CookieState?
     var retries = 0
     var requestLine = "<BADREQ>"
     /// The two socket ends and the accept time.

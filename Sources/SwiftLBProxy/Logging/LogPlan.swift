@@ -105,6 +105,7 @@ extension AccessLogRecord {
         r.status = status
         r.bytesOut = Int64(bytesOut)
         r.retries = retries
+        r.cookie = cookie
         (r.activeConnections, r.frontendConnections, r.backendConnections, r.serverConnections) = connections
         let letters = Array(termination.utf8)
         if letters.count >= 2 {

@@ -1,0 +1,71 @@
+import Foundation
+import XCTest
+
+/// The last two letters of httplog's termination state (`%tsc`): what the persistence cookie
+/// was in the request (N none, I names no server, D names a server that is down, V valid) and
+/// what the response did with it (I inserted, N nothing). The same configuration and requests
+/// through HAProxy 2.6 and SwiftLB must log the same four letters.
+final class CookieLogLettersTests: XCTestCase {
+    func config(http: Int, backends: [Int], down: Int, syslog: Int) -> String {
+        """
+        global
+            log 127.0.0.1:\(syslog) local0
+        defaults
+            mode http
+            log global
+            option httplog
+            timeout connect 2s
+            timeout client 5s
+            timeout server 5s
+        frontend fe
+            bind 127.0.0.1:\(http)
+            default_backend app
+        backend app
+            cookie SRVID insert indirect nocache
+            option redispatch
+            server s1 127.0.0.1:\(backends[0]) cookie one
+            server s2 127.0.0.1:\(down) cookie two check inter 100ms fall 1
+
+        """
+    }
+
+    func testTheCookieLettersAgreeWithHAProxy() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy"), "haproxy is installed by scripts/test.sh")
+        let dir = try TempDirectory()
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let down = freePort()  // nothing listens: s2 is marked down by its check
+        let hsyslog = try SyslogReceiver(), ssyslog = try SyslogReceiver()
+        let (hhttp, shttp) = (freePort(), freePort())
+        let hcfg = try dir.write("haproxy.cfg", config(http: hhttp, backends: nginx.ports, down: down, syslog: hsyslog.port))
+        let haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", hcfg], logDirectory: dir, name: "haproxy")
+        defer { haproxy.stop() }
+        XCTAssertTrue(waitForPort(hhttp), haproxy.stderr)
+        let lb = try SwiftLBInstance(config: config(http: shttp, backends: nginx.ports, down: down, syslog: ssyslog.port), waitPort: shttp, in: dir)
+        defer { lb.stop() }
+        usleep(1_000_000)  // both have marked s2 down (inter 100ms, fall 1)
+        _ = hsyslog.receive(count: 100, within: 0.3)
+        _ = ssyslog.receive(count: 100, within: 0.1)
+
+        let cases = [("no cookie", ""), ("a cookie naming no server", "SRVID=nobody"),
+                     ("a valid cookie", "SRVID=one"), ("a cookie naming a server that is down", "SRVID=two")]
+        func letters(port: Int, syslog: SyslogReceiver) throws -> [String] {
+            var out: [String] = []
+            for (_, cookie) in cases {
+                let client = try RawClient(port: port, timeout: 3)
+                client.send("GET / HTTP/1.1\r\nHost: a\r\n" + (cookie.isEmpty ? "" : "Cookie: \(cookie)\r\n") + "Connection: close\r\n\r\n")
+                XCTAssertEqual(statusCode(client.readResponse()), 200)
+                let line = syslog.receive(count: 1, within: 5).first { $0.contains("\"GET / HTTP/1.1\"") } ?? ""
+                // "… 200 BYTES - - TSC CONNS …": the field after the two captured-cookie dashes.
+                let fields = line.split(separator: " ")
+                let at = fields.firstIndex { $0 == "200" }.map { $0 + 4 }
+                out.append(at.flatMap { $0 < fields.count ? String(fields[$0]) : nil } ?? "missing in: \(line)")
+            }
+            return out
+        }
+        let reference = try letters(port: hhttp, syslog: hsyslog)
+        let ours = try letters(port: shttp, syslog: ssyslog)
+        XCTAssertEqual(reference, ["--NI", "--II", "--VN", "--DI"], "HAProxy 2.6 is the reference: \(haproxy.stderr)")
+        XCTAssertEqual(ours, reference, cases.map(\.0).joined(separator: ", "))
+    }
+}
