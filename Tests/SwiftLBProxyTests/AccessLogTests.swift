@@ -12,16 +12,7 @@ final class AccessLogTests: XCTestCase {
     override func tearDown() { dir = nil }
 
     private func config(http: Int, tcp: Int, backend: Int, syslog: Int) -> String {
-        """
-        global
-            log 127.0.0.1:\(syslog) local0
-        defaults
-            mode http
-            log global
-            option httplog
-            timeout connect 2s
-            timeout client 5s
-            timeout server 5s
+        Self.syslogHTTPDefaults(syslog: syslog) + """
         frontend fe
             bind 127.0.0.1:\(http)
             http-request deny if { path /denied }
@@ -36,6 +27,23 @@ final class AccessLogTests: XCTestCase {
         backend tcpapp
             mode tcp
             server t1 127.0.0.1:\(backend)
+
+        """
+    }
+
+    /// `global` logging to a UDP syslog receiver and httplog `defaults`, as HAProxy and SwiftLB
+    /// both read them (the differential log tests share it).
+    static func syslogHTTPDefaults(syslog: Int) -> String {
+        """
+        global
+            log 127.0.0.1:\(syslog) local0
+        defaults
+            mode http
+            log global
+            option httplog
+            timeout connect 2s
+            timeout client 5s
+            timeout server 5s
 
         """
     }

@@ -7,16 +7,7 @@ import XCTest
 /// through HAProxy 2.6 and SwiftLB must log the same four letters.
 final class CookieLogLettersTests: XCTestCase {
     func config(http: Int, backends: [Int], down: Int, syslog: Int) -> String {
-        """
-        global
-            log 127.0.0.1:\(syslog) local0
-        defaults
-            mode http
-            log global
-            option httplog
-            timeout connect 2s
-            timeout client 5s
-            timeout server 5s
+        AccessLogTests.syslogHTTPDefaults(syslog: syslog) + """
         frontend fe
             bind 127.0.0.1:\(http)
             default_backend app
