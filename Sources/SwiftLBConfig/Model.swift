@@ -30,6 +30,24 @@ public struct Configuration: Sendable {
     public var routerID: String?
     /// Things that parse but probably are not what the operator meant (`swiftlb check` prints them).
     public var warnings: [ConfigError] = []
+    /// The lines of the `defaults` sections: HAProxy numbers them among its proxies.
+    public var defaultsLines: [Int] = []
+
+    /// HAProxy's proxy ids (`iid` in `show stat`, `be_id` in `show servers state`), by name:
+    /// 1, 2, … in declaration order over every proxy section, `defaults` included (HAProxy 2.6
+    /// keeps those in its proxy list too); a `listen` is one proxy.
+    public var proxyIDs: [String: Int] {
+        var sections = defaultsLines.map { (line: $0, name: nil as String?) }
+        sections += frontends.map { ($0.line, $0.name) }
+        // A `listen` is a frontend and a backend of one name and one line: one proxy.
+        sections += backends.values.filter { backend in !frontends.contains { $0.name == backend.name && $0.line == backend.line } }
+            .map { ($0.line, $0.name) }
+        var ids: [String: Int] = [:]
+        for (index, section) in sections.sorted(by: { $0.line < $1.line }).enumerated() {
+            if let name = section.name { ids[name] = index + 1 }
+        }
+        return ids
+    }
 
     public init(file: String, global: GlobalSettings = .init(), frontends: [Frontend] = [], backends: [String: Backend] = [:]) {
         self.file = file

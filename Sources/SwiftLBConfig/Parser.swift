@@ -277,6 +277,7 @@ final class SectionParser {
             if line.words.count > 2 { fail(line, "named defaults with 'from' are not supported") }
             defaults = ProxyOptions()
             defaultBackendName = nil
+            config.defaultsLines.append(line.number)
             section = .defaults
         default:
             guard line.words.count == 2 else {

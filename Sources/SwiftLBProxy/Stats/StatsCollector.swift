@@ -38,7 +38,13 @@ extension ProxyServer {
         process.currentConnections = perLoop.reduce(0) { $0 + $1.2 }
         process.listeners = boundAddresses.count
         var proxies: [ProxyStats] = []
-        var iid = 1
+        let ids = runtime.configuration.proxyIDs
+        var next = (ids.values.max() ?? 0) + 1  // a proxy the file did not declare (none today)
+        func id(_ name: String) -> Int {
+            if let known = ids[name] { return known }
+            defer { next += 1 }
+            return next
+        }
         let backendsByName = Dictionary(runtime.backends.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var shown = Set<String>()
         for frontend in runtime.frontends {
@@ -48,19 +54,17 @@ extension ProxyServer {
             process.cumulativeConnections += counters.connectionsTotal
             process.cumulativeRequests += counters.requestsTotal
             let limit = min(frontend.config.options.maxconn ?? global.maxconn, global.maxconn)
-            var proxy = ProxyStats(name: frontend.name, iid: iid, mode: frontend.config.options.mode == .tcp ? .tcp : .http,
+            var proxy = ProxyStats(name: frontend.name, iid: id(frontend.name), mode: frontend.config.options.mode == .tcp ? .tcp : .http,
                                    frontend: FrontendStats(status: counters.scur >= limit ? .full : .open, sessionLimit: limit, counters: counters))
             if let backend = backendsByName[frontend.name] {
                 proxy.backend = backendStats(backend, merged: merged, rate: rate)
                 shown.insert(backend.name)
             }
             proxies.append(proxy)
-            iid += 1
         }
         for backend in runtime.backends where !shown.contains(backend.name) {
-            proxies.append(ProxyStats(name: backend.name, iid: iid, mode: backend.config.options.mode == .tcp ? .tcp : .http,
+            proxies.append(ProxyStats(name: backend.name, iid: id(backend.name), mode: backend.config.options.mode == .tcp ? .tcp : .http,
                                       backend: backendStats(backend, merged: merged, rate: rate)))
-            iid += 1
         }
         var tunnels = TunnelCounters()
         for (_, counters, _) in perLoop {
