@@ -1,0 +1,72 @@
+import NIOCore
+
+/// Dispatching: the exchange asks its `Dispatch` for a server connection (pooled, being
+/// connected, or queued), gets called back when it connects, fails or leaves the queue,
+/// and, once it has one, writes the request head and the body bytes that waited.
+extension HTTPClientConnection {
+    // MARK: dispatching
+
+    func dispatchNext(_ ex: HTTPExchange, freshConnection: Bool) {
+        let step = ex.dispatch.next(loop: loop, owner: self, freshConnection: freshConnection)
+        if let server = ex.dispatch.server {
+            ex.log.server = server.name
+            ex.log.retries = max(0, ex.dispatch.attempts - 1)
+        }
+        switch step {
+        case .connection(let connection):
+            ex.log.tc = 0
+            attach(connection, to: ex)
+        case .connecting:
+            ex.connectStart = .now()
+        case .queued:
+            _ = ex.phase.queue()
+        case .failed(let failure):
+            fail(ex, failure)
+        }
+    }
+
+    func dispatchConnected(_ connection: ServerConnection, generation: Int) {
+        guard case .exchanging(let ex) = state, ex.dispatch.generation == generation, ex.connection == nil else {
+            // The client left, or gave up on this attempt, while we were connecting.
+            connection.close()
+            return
+        }
+        if let start = ex.connectStart { ex.log.tc = millisecondsBetween(start, .now()) }
+        attach(connection, to: ex)
+    }
+
+    func dispatchConnectFailed(_ failure: Dispatch.Failure, generation: Int) {
+        guard case .exchanging(let ex) = state, ex.dispatch.generation == generation, ex.connection == nil else { return }
+        ex.dispatch.lastFailure = failure
+        if ex.dispatch.backend.config.options.retryOn.contains(.connFailure) && ex.dispatch.retry(excludeCurrent: true) {
+            dispatchNext(ex, freshConnection: false)
+        } else {
+            fail(ex, failure)
+        }
+    }
+
+    func dispatchQueueWoke() -> Bool {
+        guard case .exchanging(let ex) = state, ex.dispatch.isQueued else { return false }
+        if let queuedAt = ex.dispatch.wokeFromQueue() { ex.log.tw = millisecondsBetween(queuedAt, .now()) }
+        _ = ex.phase.assign()
+        dispatchNext(ex, freshConnection: false)
+        return true
+    }
+
+    /// The connection is ours: the head, then the body bytes that waited.
+    private func attach(_ connection: ServerConnection, to ex: HTTPExchange) {
+        connection.lease(to: self)
+        ex.connection = connection
+        connection.write(ex.upstreamHead)
+        for part in ex.pendingBody { connection.write(part) }
+        ex.pendingBody.removeAll()
+        ex.pendingBytes = 0
+        connection.flush()
+        _ = ex.phase.requestSent()
+        let now = clock
+        ex.requestSentAt = now
+        ex.lastServerActivity = now
+        ex.lastClientActivity = now
+        resumeReadsIfPossible()
+    }
+}

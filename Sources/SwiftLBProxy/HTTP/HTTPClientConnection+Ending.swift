@@ -1,0 +1,174 @@
+import NIOCore
+
+/// Ending an exchange: finished (the server connection pooled or closed, then the next
+/// request), abandoned, truncated, or failed with a generated error page; closing the
+/// client connection; and the counters and access-log line every exchange ends with.
+extension HTTPClientConnection {
+    // MARK: ending an exchange
+
+    /// The response is complete: the server connection goes back to the pool when both sides
+    /// finished cleanly and nothing unasked-for came with it; then the next request, or close.
+    func finish(_ ex: HTTPExchange) {
+        ex.dispatch.release()
+        ex.log.ta = millisecondsBetween(ex.start, clock)
+        if let connection = ex.connection {
+            ex.connection = nil
+            let leftover = (ex.responseInbound?.readableBytes ?? 0) > 0
+            if ex.requestComplete && !ex.serverMustClose && !leftover && connection.isOpen {
+                loop.putIdle(connection)
+            } else {
+                connection.close()
+                // The server answered before the request body ended (e.g. 413): the rest of the
+                // body can go nowhere, so both connections end with this response.
+                if !ex.requestComplete { ex.closeClient = true }
+            }
+        }
+        ex.phase.end(.completed)
+        writeLog(ex)
+        requestsServed += 1
+        if ex.closeClient || quiescing {
+            state = .closing
+            flushThenClose()
+        } else {
+            state = .idle
+            idleSince = clock
+            parser.reset()
+            context?.flush()
+            process()
+            resumeReadsIfPossible()
+        }
+    }
+
+    /// Ends an exchange that will not complete: its server connection is closed, not pooled.
+    func abandon(_ ex: HTTPExchange, cause: TerminationCause) {
+        ex.dispatch.release()
+        if let connection = ex.connection {
+            ex.connection = nil
+            connection.close()
+        }
+        ex.log.ta = millisecondsBetween(ex.start, clock)
+        ex.phase.end(cause)
+    }
+
+    /// Part of the response already went out: all that can be done is to stop.
+    func truncateResponse(_ ex: HTTPExchange, cause: TerminationCause) {
+        abandon(ex, cause: cause)
+        writeLog(ex)
+        closeNow()
+    }
+
+    /// The dispatch failed before anything reached a server.
+    func fail(_ ex: HTTPExchange, _ failure: Dispatch.Failure) {
+        switch failure {
+        case .noServer, .stickyServerDown: failResponse(ex, .serviceUnavailable, cause: .serverAborted)
+        case .queueTimeout: failResponse(ex, .serviceUnavailable, cause: .serverTimeout)
+        // As HAProxy: a server that could not be reached (after the retries) is a 503, not a
+        // 502 — nothing reached a server — logged SC (refused) or sC (connect timeout).
+        case .connectFailed: failResponse(ex, .serviceUnavailable, cause: .serverAborted)
+        case .connectTimeout: failResponse(ex, .serviceUnavailable, cause: .serverTimeout)
+        }
+    }
+
+    /// Answers the exchange with an error (no response byte has gone out yet) and closes.
+    func failResponse(_ ex: HTTPExchange, _ status: ErrorResponse, cause: TerminationCause) {
+        if ex.responseHeadSent {
+            truncateResponse(ex, cause: cause)
+            return
+        }
+        abandon(ex, cause: cause)
+        var record = ex.log
+        record.termination = ex.phase.terminationFlags
+        respondError(status, record: record, minor: ex.clientMinor, ex: ex)
+    }
+
+    /// A request the proxy itself refuses once its exchange started (a broken body).
+    func failRequest(_ ex: HTTPExchange, _ status: ErrorResponse, cause: TerminationCause) {
+        failResponse(ex, status, cause: cause)
+    }
+
+    /// Answers with a generated error and closes. `ex`: the exchange it ends, if any.
+    func respondError(_ status: ErrorResponse, record: AccessLogRecord, minor: Int, ex: HTTPExchange? = nil) {
+        var record = record
+        record.status = status.rawValue
+        record.bytesOut = status.body.utf8.count
+        // `errorfile`/`errorfiles`: the backend's page, then the frontend's, else ours.
+        let backendRules = ex?.dispatch.backend.engine
+        let rules = frontend.engine ?? backendRules
+        let page = rules.flatMap { $0.pages(backend: frontend.engine == nil ? nil : backendRules).page(for: status.rawValue) }
+        var bytes: ByteBuffer?
+        if let rules, let page, let context {
+            var input = ex?.ruleInput ?? SampleInput(facts: RequestFacts(head: nil, source: source, destination: destination, isTLS: isTLS))
+            bytes = rules.answer(page, backend: frontend.engine == nil ? nil : backendRules, input: &input, close: true,
+                                 clientMinor: minor, headRequest: ex?.method == .head, allocator: context.channel.allocator)
+            record.bytesOut = bytes?.readableBytes ?? 0
+        }
+        if let ex {
+            ex.log = record
+            writeLog(ex, status: status.rawValue)
+        } else {
+            writeLog(record, failure: status == .badRequest || status == .uriTooLong || status == .headersTooLarge ? .badRequest : nil)
+        }
+        state = .closing
+        guard let context else { return }
+        let out = bytes ?? status.bytes(minorVersion: minor, allocator: context.channel.allocator)
+        if out.readableBytes > 0 { context.write(wrapOutboundOut(out), promise: nil) }
+        flushThenClose()
+    }
+
+    /// Closes once everything written has gone out (or `timeout client` says it never will).
+    func flushThenClose() {
+        guard let context else { return }
+        if case .closed = state {} else { state = .closing }
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
+            self.context?.close(promise: nil)
+        }
+    }
+
+    func closeNow() {
+        if case .closed = state {} else { state = .closing }
+        context?.close(promise: nil)
+    }
+
+    /// The end of an exchange: its counters, then its log line.
+    func writeLog(_ ex: HTTPExchange, status: Int? = nil) {
+        countExchange(ex, status: status ?? ex.log.status)
+        guard logging else { return }
+        var record = ex.log
+        record.termination = ex.phase.terminationFlags
+        if let status { record.status = status }
+        loop.writeAccessLog(record, frontend: frontend, backend: ex.dispatch.backend, server: ex.dispatch.server, http: true, tls: isTLS)
+    }
+
+    /// A request answered here without an exchange (refused, redirected): counters and log.
+    func writeLog(_ record: AccessLogRecord, failure: ExchangeFailure? = nil, intercepted: Bool = false) {
+        loop.stats.frontend(frontend.counterID) { c in
+            c.requestsTotal += 1
+            c.responses.count(status: record.status)
+            c.bytesOut += record.bytesOut
+            if failure == .badRequest { c.requestErrors += 1 }
+            if intercepted { c.intercepted += 1 }
+        }
+        guard logging else { return }
+        loop.writeAccessLog(record, frontend: frontend, backend: nil, server: nil, http: true, tls: isTLS)
+    }
+
+    private func countExchange(_ ex: HTTPExchange, status: Int) {
+        let failure: ExchangeFailure?
+        switch (ex.phase.cause, ex.phase.endedIn) {
+        case (.completed?, _), (nil, _): failure = nil
+        case (.clientAborted?, _), (.clientTimeout?, _): failure = .clientAbort
+        case (.proxy?, _): failure = .badRequest
+        case (_, .connecting?), (_, .queued?): failure = .connect
+        case (_, .waitingResponse?): failure = .response
+        default: failure = .serverAbort
+        }
+        let now = NIODeadline.now()
+        let total = UInt64(max(0, Int64(now.uptimeNanoseconds) - Int64(ex.start.uptimeNanoseconds)))
+        loop.stats.recordExchange(frontend: frontend.counterID, backend: ex.dispatch.backend.counterID, server: ex.dispatch.server?.id,
+                                  status: status, bytesIn: ex.requestBodyBytes + ex.upstreamHead.readableBytes, bytesOut: ex.log.bytesOut,
+                                  totalNanoseconds: total, connectNanoseconds: ex.log.tc > 0 ? UInt64(ex.log.tc) * 1_000_000 : nil,
+                                  retries: max(0, ex.dispatch.attempts - 1), failure: failure)
+        loop.stats.frontendRequest(frontend.counterID, at: now.uptimeNanoseconds)
+        loop.stats.backendRequest(ex.dispatch.backend.counterID, at: now.uptimeNanoseconds)
+    }
+}

@@ -1,0 +1,236 @@
+import NIOCore
+import SwiftLBAdmin
+import SwiftLBConfig
+import SwiftLBLog
+
+/// A new exchange: a request head has been parsed, and here it is checked, routed and
+/// rewritten. The frontend's then the backend's rules run on it (monitor-uri, http-request
+/// rules, redirects), which may answer it on the spot; otherwise a backend is chosen, the
+/// stickiness cookie read, the head edited for the server, and the exchange handed to
+/// dispatching (HTTPClientConnection+Dispatch.swift).
+extension HTTPClientConnection {
+    // MARK: a new exchange
+
+    func newRecord(_ at: NIODeadline? = nil) -> AccessLogRecord {
+        let now = at ?? clock
+        var record = AccessLogRecord(frontend: frontend.name)
+        if logging {
+            record.acceptTime = wallClockNow()
+            record.source = source
+            record.destination = destination
+        }
+        record.tr = millisecondsBetween(requestStart ?? idleSince, now)
+        return record
+    }
+
+    func makeFacts(_ head: MessageHead) -> RequestFacts {
+        RequestFacts(head: head, source: source, destination: destination, isTLS: isTLS)
+    }
+
+    func startExchange(_ head: consuming MessageHead) {
+        if loop.holder.generation != generation {
+            generation = loop.holder.generation
+            if let current = loop.holder.current.frontends.first(where: { $0.name == frontend.name }) { frontend = current }
+        }
+        let now = NIODeadline.now()
+        var record = newRecord(now)
+        requestStart = nil
+        if logging { record.requestLine = head.string(0..<(head.startLineEnd - 2)) }
+
+        guard RequestValidator.problem(in: head) == nil, case .success(let framing) = MessageFraming.request(head) else {
+            record.termination = "PR"
+            respondError(.badRequest, record: record, minor: head.minorVersion)
+            return
+        }
+        if let rules = frontend.tcpRules, rules.hasContentRules, !rules.acceptsContent(SampleInput(facts: makeFacts(head))) {
+            // `tcp-request content reject` (run on each request in HTTP mode): closed, nothing answered.
+            loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
+            record.termination = "PR"
+            writeLog(record)
+            state = .closing
+            context?.close(promise: nil)
+            return
+        }
+        if let stats = frontend.stats, StatsPage.matches(head.target, settings: stats) {
+            serveStats(head, framing: framing, settings: stats, record: record)
+            return
+        }
+        var facts = frontend.needsFacts ? makeFacts(head) : nil
+        // The frontend's rules, HAProxy's order: monitor-uri, then http-request rules (header
+        // edits in place; deny/return/redirect/auth answer here).
+        var input: SampleInput?
+        if let rules = frontend.engine, let f = facts {
+            variables.beginTransaction()
+            var i = SampleInput(facts: f, request: head, variables: variables)
+            i.frontendName = frontend.name
+            if let monitor = rules.monitor, let response = monitor.response(for: i, pages: rules.errorPages) {
+                answerLocally(response, flags: "LR", denied: false, frontendRules: rules, backendRules: nil, input: &i, head: head, framing: framing, record: record)
+                return
+            }
+            if answered(by: rules, frontendRules: rules, backendRules: nil, head: &head, input: &i, framing: framing, record: record) { return }
+            input = i
+        }
+        if let f = facts {
+            for rule in frontend.config.redirects where rule.condition.map({ input.map($0.evaluate) ?? $0.evaluate(f) }) ?? true {
+                redirect(rule, head: head, record: record)
+                return
+            }
+        }
+        var chosen = frontend.defaultBackend
+        if let f = facts {
+            for (condition, target) in frontend.rules where input.map(condition.evaluate) ?? condition.evaluate(f) {
+                chosen = target
+                break
+            }
+        }
+        guard let backend = chosen else {
+            record.termination = "PR"
+            respondError(.serviceUnavailable, record: record, minor: head.minorVersion)
+            return
+        }
+        if facts == nil && backend.needsFacts { facts = makeFacts(head) }
+        record.backend = backend.name
+        // The backend's http-request rules (a `listen` section's ran above as its frontend's).
+        if let rules = backend.engine, let f = facts, rules.name != frontend.name || frontend.engine == nil {
+            if input == nil {
+                variables.beginTransaction()
+                input = SampleInput(facts: f, request: head, variables: variables)
+                input!.frontendName = frontend.name
+            }
+            input!.backendName = backend.name
+            if answered(by: rules, frontendRules: frontend.engine, backendRules: rules, head: &head, input: &input!, framing: framing, record: record) { return }
+        }
+        input?.backendName = backend.name
+
+        let connection = RequestRewriter.removeHopByHop(&head, keepUpgrade: true)
+        // A WebSocket upgrade keeps `Upgrade` and gets `Connection: Upgrade`; any other Upgrade
+        // (h2c…) is not forwarded: the request goes on as plain HTTP.
+        let webSocketKey = connection.upgrade ? WebSocketHandshake.key(of: head) : nil
+        if webSocketKey != nil {
+            head.add("Connection", "Upgrade")
+        } else if connection.hasUpgradeHeader {
+            head.removeAll("upgrade")
+        }
+        var pinned: RuntimeServer?
+        var presented: StickyCookie.Presented?
+        var cookieState: CookieState?
+        if let cookie = backend.cookie {
+            var state: CookieState.Request
+            (presented, state) = StickyCookie.classify(head, settings: cookie)
+            pinned = presented.flatMap { backend.serversByCookie[$0.value] }
+            if presented != nil {
+                if pinned == nil { state = .invalid } else if pinned?.health.acceptsStickyClients == false { state = .down }
+            }
+            cookieState = CookieState(state, .none)
+            StickyCookie.rewriteRequest(&head, settings: cookie)
+        }
+        RequestRewriter.upstream(&head, framing: framing, facts: facts, clientAddress: clientIP, sourceAddress: source, destination: destination,
+                                 frontend: frontend, backend: backend)
+        // `option http-server-close`: the server connection ends with each response;
+        // `option httpclose`: both do (the stronger of the frontend's and the backend's).
+        let connectionMode = max(frontend.config.options.httpConnectionMode.strength, backend.config.options.httpConnectionMode.strength)
+        if connectionMode > 0 && webSocketKey == nil { head.add("Connection", "close") }
+        head.serialise(into: &serverHeadBuffer)
+        let upstreamHead = serverHeadBuffer
+        let ex = HTTPExchange(dispatch: Dispatch(backend: backend, client: source, destination: destination, pinned: pinned),
+                              method: head.method, clientMinor: head.minorVersion, closeClient: connection.close || quiescing,
+                              upstreamHead: upstreamHead, requestFramer: framing.map(BodyFramer.init), facts: facts,
+                              responseLimits: limits, log: record, start: now)
+        ex.presentedCookie = presented
+        ex.log.cookie = cookieState
+        ex.webSocketKey = webSocketKey
+        if connectionMode >= 1 { ex.serverMustClose = true }
+        if connectionMode >= 2 { ex.closeClient = true }
+        ex.ruleInput = input
+        _ = ex.phase.requestReceived()
+        state = .exchanging(ex)
+        pumpRequestBody(ex)
+        guard case .exchanging(let current) = state, current === ex else { return }
+        dispatchNext(ex, freshConnection: false)
+    }
+
+    /// `redirect scheme|location`: answered here, no backend involved; keep-alive allowed.
+    private func redirect(_ rule: RedirectRule, head: MessageHead, record: AccessLogRecord) {
+        let location: String
+        switch rule.target {
+        case .location(let url): location = url
+        case .scheme(let scheme):
+            let host = head.values(of: "host").first ?? (destination?.ipAddress ?? "localhost")
+            let target = head.target
+            let path = target.hasPrefix("/") ? target : "/"
+            location = "\(scheme)://\(host)\(path)"
+        }
+        var edited = head
+        let close = RequestRewriter.removeHopByHop(&edited).close || quiescing
+        let reason = [301: "Moved Permanently", 302: "Found", 303: "See Other", 307: "Temporary Redirect", 308: "Permanent Redirect"][rule.code] ?? "Redirect"
+        var out = context!.channel.allocator.buffer(capacity: 128 + location.utf8.count)
+        out.writeString("HTTP/1.1 \(rule.code) \(reason)\r\ncontent-length: 0\r\nlocation: \(location)\r\n")  // HAProxy's answers say 1.1
+        if close { out.writeString("connection: close\r\n") } else if head.minorVersion == 0 { out.writeString("connection: keep-alive\r\n") }
+        out.writeString("\r\n")
+        var record = record
+        record.status = rule.code
+        record.bytesOut = 0
+        record.backend = frontend.name
+        writeLog(record, intercepted: true)
+        requestsServed += 1
+        // The request's body, if any, is not wanted: only a bodiless request keeps the connection.
+        let bodiless = (try? MessageFraming.request(head).get()) == nil
+        if close || !bodiless {
+            state = .closing
+            context?.write(wrapOutboundOut(out), promise: nil)
+            flushThenClose()
+        } else {
+            state = .idle
+            idleSince = .now()
+            context?.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        }
+    }
+
+    /// Runs `rules`' http-request list; true when a rule answered (deny, return, redirect,
+    /// auth, a service) and the exchange is over.
+    private func answered(by rules: ProxyRules, frontendRules: ProxyRules?, backendRules: ProxyRules?, head: inout MessageHead,
+                          input: inout SampleInput, framing: BodyFramer.Mode?, record: AccessLogRecord) -> Bool {
+        let pages = frontendRules.map { $0.pages(backend: backendRules) } ?? ErrorPageChain(rules.errorPages)
+        switch rules.request.evaluate(&head, &input, pages: pages) {
+        case .respond(let response, let kind):
+            answerLocally(response, flags: String(kind.terminationFlags.prefix(2)), denied: kind == .deny,
+                          frontendRules: frontendRules, backendRules: backendRules, input: &input, head: head, framing: framing, record: record)
+            return true
+        case .useService:
+            serveMetrics(head, framing: framing, record: record)
+            return true
+        case .continue, .allow:
+            return false
+        }
+    }
+
+    /// An answer of the rules (deny, return, redirect, auth, monitor-uri): the after-response
+    /// rules run on it, it goes out, and the connection stays open unless the answer, the
+    /// client, or a request body not read (HAProxy's rule) asks to close.
+    private func answerLocally(_ response: LocalResponse, flags: String, denied: Bool, frontendRules: ProxyRules?, backendRules: ProxyRules?,
+                               input: inout SampleInput, head: MessageHead, framing: BodyFramer.Mode?, record: AccessLogRecord) {
+        guard let context, let rules = frontendRules ?? backendRules else { return }
+        var copy = head
+        let clientCloses = RequestRewriter.removeHopByHop(&copy).close
+        let close = response.requiresClose || framing != nil || clientCloses || quiescing
+        let bytes = rules.answer(response, backend: frontendRules == nil ? nil : backendRules, input: &input, close: close,
+                                 clientMinor: head.minorVersion, headRequest: head.method == .head, allocator: context.channel.allocator)
+        var record = record
+        record.status = response.status
+        record.termination = flags
+        record.bytesOut = bytes.readableBytes
+        if record.backend == "<NOSRV>" { record.backend = frontend.name }
+        writeLog(record, intercepted: !denied)
+        if denied { loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 } }
+        requestsServed += 1
+        if bytes.readableBytes > 0 { context.write(wrapOutboundOut(bytes), promise: nil) }
+        if close {
+            state = .closing
+            flushThenClose()
+        } else {
+            state = .idle
+            idleSince = clock
+            context.flush()
+        }
+    }
+}

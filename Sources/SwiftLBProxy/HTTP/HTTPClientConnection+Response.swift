@@ -1,0 +1,275 @@
+import NIOCore
+
+/// Server → client: the `ServerConnectionOwner` side of the client connection. The response
+/// head is parsed, run through the http-response rules and rewritten for the client, its
+/// body streamed with backpressure (re-chunked when needed); a WebSocket 101 hands both
+/// channels to a `Tunnel`; a server that closes or answers garbage is replayed or failed.
+extension HTTPClientConnection {
+    // MARK: server → client
+
+    var clientIsWritable: Bool { context?.channel.isWritable ?? false }
+
+    func serverRead(_ buffer: ByteBuffer) {
+        guard case .exchanging(let ex) = state else { return }
+        ex.lastServerActivity = clock
+        var buffer = buffer
+        if ex.responseInbound == nil || ex.responseInbound!.readableBytes == 0 {
+            ex.responseInbound = buffer
+        } else {
+            ex.responseInbound!.writeBuffer(&buffer)
+        }
+        processResponse(ex)
+        if let rest = ex.responseInbound, rest.readableBytes == 0 { ex.responseInbound = nil }
+    }
+
+    func serverReadComplete() {
+        context?.flush()
+    }
+
+    func serverWritabilityChanged(isWritable: Bool) {
+        if isWritable { resumeReadsIfPossible() }
+    }
+
+    /// HTTP server channels do not allow half-closure; nothing to do.
+    func serverInputClosed() {}
+
+    private func isCurrent(_ ex: HTTPExchange) -> Bool {
+        if case .exchanging(let current) = state { return current === ex }
+        return false
+    }
+
+    private func processResponse(_ ex: HTTPExchange) {
+        while isCurrent(ex), var input = ex.responseInbound, input.readableBytes > 0, !ex.responseComplete {
+            ex.responseInbound = nil  // no second reference while `input` is worked on
+            if !ex.responseHeadSent {
+                let outcome = ex.responseParser.parse(&input)
+                ex.responseInbound = input
+                switch outcome {
+                case .incomplete:
+                    return
+                case .failure:
+                    serverFailed(ex, garbage: true)
+                    return
+                case .head(var head):
+                    if head.status < 200 {
+                        if head.status == 101 {
+                            guard let key = ex.webSocketKey else {
+                                // No Upgrade was forwarded: a switch is a protocol violation here.
+                                serverFailed(ex, garbage: true)
+                                return
+                            }
+                            if WebSocketHandshake.accepts(head, key: key) {
+                                openTunnel(ex, head: head)
+                            } else {
+                                // A 101 that does not answer our key goes back as HTTP, and both
+                                // connections end with it: never a tunnel.
+                                ex.serverMustClose = true
+                                ex.closeClient = true
+                                startResponse(ex, head: head, body: .none)
+                                completeResponse(ex)
+                            }
+                            return
+                        }
+                        // 100 Continue and friends: only an HTTP/1.1 client may see them.
+                        if ex.clientMinor >= 1 {
+                            _ = RequestRewriter.removeHopByHop(&head)
+                            context?.writeAndFlush(wrapOutboundOut(head.serialised(allocator: context!.channel.allocator)), promise: nil)
+                        }
+                        continue
+                    }
+                    guard case .success(let body) = MessageFraming.response(head, requestMethod: ex.method) else {
+                        serverFailed(ex, garbage: true)
+                        return
+                    }
+                    guard startResponse(ex, head: head, body: body) else { return }
+                    // No body (HEAD, 204, 304) or an empty one (`Content-Length: 0`): the
+                    // response ends with its head, whether or not more bytes follow in `input`.
+                    if case .none = body {
+                        completeResponse(ex)
+                        return
+                    }
+                    if ex.responseFramer?.isComplete == true {
+                        completeResponse(ex)
+                        return
+                    }
+                }
+            } else {
+                guard var framer = ex.responseFramer else { return }
+                let done: Bool
+                do {
+                    done = try framer.take(from: &input, decode: ex.clientFraming.decodeChunks) { slice in writeBody(slice, ex) }
+                } catch {
+                    // The server broke its own chunking mid-body: the client cannot be told.
+                    ex.responseInbound = input
+                    ex.serverMustClose = true
+                    truncateResponse(ex, cause: .serverAborted)
+                    return
+                }
+                ex.responseFramer = framer
+                ex.responseInbound = input
+                if done {
+                    completeResponse(ex)
+                    return
+                }
+            }
+        }
+    }
+
+    /// Returns false when a response rule answered instead (the server's response is dropped).
+    @discardableResult
+    private func startResponse(_ ex: HTTPExchange, head: MessageHead, body: MessageFraming.ResponseBody, upgrade: Bool = false) -> Bool {
+        var head = head
+        let server = ex.dispatch.server
+        ex.log.status = head.status
+        server?.health.observed(error: head.status >= 500 && head.status != 501 && head.status != 505, layer7: true)
+        ex.log.trsp = ex.requestSentAt.map { millisecondsBetween($0, clock) } ?? -1
+        let backend = ex.dispatch.backend
+        // http-response rules, the backend's then the frontend's, on the server's response.
+        let backendRules = backend.engine.flatMap { $0.name != frontend.name || frontend.engine == nil ? $0 : nil }
+        if var input = ex.ruleInput {
+            input.variables?.beginResponse()
+            for rules in [backendRules, frontend.engine].compactMap({ $0 }) {
+                if case .respond(let response, _) = rules.response.evaluate(&head, &input) {
+                    replaceResponse(ex, with: response, input: &input)
+                    return false
+                }
+            }
+            ex.ruleInput = input
+            ex.log.status = head.currentStatus
+        }
+        let rewrite = ResponseRewriter.Context(
+            clientMinor: ex.clientMinor, method: ex.method, closeClient: ex.closeClient, facts: ex.facts,
+            frontend: frontend, backend: backend, server: server,
+            pinnedToThisServer: ex.dispatch.pinned != nil && ex.dispatch.pinned === server, presented: ex.presentedCookie,
+            upgrade: upgrade)
+        ex.clientFraming = ResponseRewriter.rewrite(&head, body: body, context: rewrite)
+        // http-after-response rules see the response as it goes out.
+        if var input = ex.ruleInput {
+            for rules in [backendRules, frontend.engine].compactMap({ $0 }) { _ = rules.afterResponse.evaluate(&head, &input) }
+            ex.ruleInput = input
+        }
+        ex.closeClient = ex.clientFraming.closeClient
+        if let setCookie = ex.clientFraming.setCookie { ex.log.cookie?.response = setCookie }
+        if ex.clientFraming.serverCloses { ex.serverMustClose = true }
+        if case .framed(let mode) = body {
+            ex.responseFramer = BodyFramer(mode)
+            if mode == .untilClose { ex.serverMustClose = true }
+        }
+        ex.responseHeadSent = true
+        _ = ex.phase.responseStarted()
+        head.serialise(into: &clientHeadBuffer)
+        ex.log.bytesOut += clientHeadBuffer.readableBytes  // HAProxy's %B and bytes_out count the head too
+        context?.write(wrapOutboundOut(clientHeadBuffer), promise: nil)
+        return true
+    }
+
+    /// A response rule (`http-response deny|return…`) answered instead of the server: its
+    /// connection is dropped, the answer goes out, and the client connection ends with it.
+    private func replaceResponse(_ ex: HTTPExchange, with response: LocalResponse, input: inout SampleInput) {
+        guard let context, let rules = frontend.engine ?? ex.dispatch.backend.engine else { return }
+        ex.serverMustClose = true
+        ex.closeClient = true
+        let bytes = rules.answer(response, backend: frontend.engine == nil ? nil : ex.dispatch.backend.engine, input: &input, close: true,
+                                 clientMinor: ex.clientMinor, headRequest: ex.method == .head, allocator: context.channel.allocator)
+        ex.log.status = response.status
+        ex.log.bytesOut = bytes.readableBytes
+        loop.stats.frontend(frontend.counterID) { $0.deniedResponses += 1 }
+        abandon(ex, cause: .proxy)
+        writeLog(ex)
+        state = .closing
+        context.write(wrapOutboundOut(bytes), promise: nil)
+        flushThenClose()
+    }
+
+    /// The server switched to WebSocket with the right answer: the 101 goes to the client,
+    /// then this handler leaves the pipeline to a `Tunnel` that owns both channels. The bytes
+    /// that came with the switch, either way, go on at once. The stream keeps its place on the
+    /// server (leastconn, maxconn) until the tunnel ends, and is logged then.
+    private func openTunnel(_ ex: HTTPExchange, head: MessageHead) {
+        guard let context, let connection = ex.connection else { return }
+        startResponse(ex, head: head, body: .none, upgrade: true)
+        context.flush()
+        ex.connection = nil
+        let tunnel = Tunnel(loop: loop, server: connection,
+                            timeouts: Tunnel.Timeouts(front: timeouts, back: ex.dispatch.backend.config.options.timeouts),
+                            onEnd: Tunnel.onEnd(releasing: ex.dispatch, log: logging ? ex.log : nil, phase: ex.phase, start: ex.start,
+                                                loop: loop, frontend: frontend, http: true, tls: isTLS))
+        let clientBytes = inbound.readableBytes > 0 ? inbound : nil
+        let serverBytes = ex.responseInbound
+        inbound = Self.empty
+        ex.responseInbound = nil
+        state = .upgraded
+        loop.clients.removeValue(forKey: ObjectIdentifier(self))
+        tunnel.frontendCounterID = frontend.counterID  // the client connection is the tunnel's now
+        tunnel.takeOver(from: context, after: self, clientBytes: clientBytes, serverBytes: serverBytes)
+    }
+
+    private func writeBody(_ slice: ByteBuffer, _ ex: HTTPExchange) {
+        guard let context else { return }
+        ex.log.bytesOut += slice.readableBytes
+        if ex.clientFraming.encodeChunks {
+            guard slice.readableBytes > 0 else { return }
+            var prefix = context.channel.allocator.buffer(capacity: 20)
+            prefix.writeString(String(slice.readableBytes, radix: 16))
+            prefix.writeStaticString("\r\n")
+            context.write(wrapOutboundOut(prefix), promise: nil)
+            context.write(wrapOutboundOut(slice), promise: nil)
+            context.write(wrapOutboundOut(Self.crlf), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(slice), promise: nil)
+        }
+    }
+
+    private static let crlf = ByteBuffer(string: "\r\n")
+    private static let lastChunk = ByteBuffer(string: "0\r\n\r\n")
+
+    private func completeResponse(_ ex: HTTPExchange) {
+        if ex.clientFraming.encodeChunks { context?.write(wrapOutboundOut(Self.lastChunk), promise: nil) }
+        ex.responseComplete = true
+        finish(ex)
+    }
+
+    func serverClosed(error: (any Error)?) {
+        guard case .exchanging(let ex) = state, let connection = ex.connection else { return }
+        ex.connection = nil
+        if ex.responseHeadSent {
+            if error == nil, ex.responseFramer?.mode == .untilClose {
+                completeResponse(ex)  // a close-delimited body ends here
+            } else {
+                connection.close()
+                truncateResponse(ex, cause: .serverAborted)
+            }
+            return
+        }
+        // No response yet. A reused connection the server closed just as we sent is replayed
+        // on a fresh one; an empty answer from a fresh connection goes to another server with
+        // `retry-on empty-response`. Only a complete, idempotent, bodiless request is sent twice.
+        connection.close()
+        let garbage = error.map { !($0 is IOError) && !($0 is ChannelError) } ?? false
+        connection.server.health.observed(error: true, layer7: garbage)
+        ex.dispatch.lastFailure = .connectFailed
+        let options = ex.dispatch.backend.config.options
+        if ex.isReplayable && connection.wasReused && ex.dispatch.retry(excludeCurrent: false) {
+            replay(ex, freshConnection: true)
+        } else if ex.isReplayable && options.retryOn.contains(.emptyResponse) && ex.dispatch.retry(excludeCurrent: true) {
+            replay(ex, freshConnection: false)
+        } else {
+            failResponse(ex, .badGateway, cause: .serverAborted)
+        }
+    }
+
+    /// Sends the (bodiless) request again.
+    func replay(_ ex: HTTPExchange, freshConnection: Bool) {
+        ex.responseParser.reset()
+        ex.responseInbound = nil
+        _ = ex.phase.assign()
+        dispatchNext(ex, freshConnection: freshConnection)
+    }
+
+    /// The server sent something that is not an acceptable response head.
+    private func serverFailed(_ ex: HTTPExchange, garbage: Bool) {
+        ex.serverMustClose = true
+        ex.dispatch.server?.health.observed(error: true, layer7: garbage)
+        failResponse(ex, .badGateway, cause: .serverAborted)
+    }
+}

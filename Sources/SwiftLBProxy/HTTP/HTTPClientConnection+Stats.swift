@@ -1,0 +1,57 @@
+import NIOCore
+import SwiftLBAdmin
+
+/// The stats page, its CSV/JSON and /metrics (`stats uri`, `http-request use-service
+/// prometheus-exporter`): answered by the client connection itself from a snapshot of every
+/// loop's counters, without a backend, and the connection closes after the answer.
+extension HTTPClientConnection {
+    // MARK: stats and metrics
+
+    /// `http-request use-service prometheus-exporter`: /metrics from this frontend.
+    func serveMetrics(_ head: MessageHead, framing: BodyFramer.Mode?, record: AccessLogRecord) {
+        var settings = StatsPageSettings(uri: "\u{0}")  // no page: only the metrics path
+        let path = head.target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.target
+        settings.metricsPath = path
+        serveStats(head, framing: framing, settings: settings, record: record)
+    }
+
+    /// The stats page, its CSV/JSON and /metrics, answered here from a snapshot (taken off the
+    /// data path: every loop is asked for its counters), then the connection closes.
+    func serveStats(_ head: MessageHead, framing: BodyFramer.Mode?, settings: StatsPageSettings, record: AccessLogRecord) {
+        guard let context else { return }
+        var body: [UInt8] = []
+        if case .length(let n)? = framing {
+            guard n <= 64 * 1024, inbound.readableBytes >= n, let bytes = inbound.readBytes(length: n) else {
+                respondError(.badRequest, record: record, minor: head.minorVersion)
+                return
+            }
+            body = bytes
+        } else if framing != nil {
+            respondError(.badRequest, record: record, minor: head.minorVersion)
+            return
+        }
+        guard let api = loop.admin.api else {
+            respondError(.serviceUnavailable, record: record, minor: head.minorVersion)
+            return
+        }
+        let admin = frontend.config.options.stats.map { page in
+            page.admin.contains { $0.evaluate(makeFacts(head)) }
+        } ?? false
+        let request = StatsHTTPRequest(head: head, body: body, adminAllowed: admin)
+        let minor = head.minorVersion
+        let headOnly = head.method == .head
+        state = .closing
+        let promise = context.eventLoop.makePromise(of: StatsHTTPResponse.self)
+        promise.completeWithTask { await StatsPage.respond(to: request, settings: settings, api: api) }
+        promise.futureResult.assumeIsolated().whenSuccess { response in
+            guard let context = self.context else { return }
+            var logged = record
+            logged.status = response.status
+            logged.backend = self.frontend.name
+            logged.server = "<STATS>"
+            self.writeLog(logged, intercepted: true)
+            context.write(self.wrapOutboundOut(response.bytes(minorVersion: minor, headOnly: headOnly, allocator: context.channel.allocator)), promise: nil)
+            self.flushThenClose()
+        }
+    }
+}

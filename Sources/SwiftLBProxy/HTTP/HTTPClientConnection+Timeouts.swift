@@ -1,0 +1,82 @@
+import NIOCore
+
+/// Timeouts: the loop's sweeper checks every client connection against HAProxy's
+/// timeouts (http-request, http-keep-alive, client, server, queue) from its state, instead
+/// of a timer per request.
+extension HTTPClientConnection {
+    // MARK: timeouts
+
+    /// Called by the loop's sweeper (`LoopState`, every 100 ms) instead of a timer per request:
+    /// scheduling and cancelling a timer for every request and response cost more than the
+    /// proxying itself on keep-alive traffic. Deadlines are therefore exact to 100 ms.
+    ///
+    /// * idle: `timeout http-request` for the first request and from the first byte of any
+    ///   request, `timeout http-keep-alive` between requests; 408 if part of a head came, a
+    ///   silent close if nothing did;
+    /// * exchanging: `timeout queue`, `timeout server` (nothing from or to the server), `timeout
+    ///   client` (nothing from the client while its request is incomplete, or the client not
+    ///   taking response bytes);
+    /// * closing: `timeout client` for the last response to be taken, as HAProxy does for a
+    ///   client that never reads. Every state is under a timeout.
+    func checkTimeouts(now: NIODeadline) {
+        switch state {
+        case .closed, .upgraded:
+            return
+        case .closing:
+            let since = closingSeenAt ?? now
+            closingSeenAt = since
+            if let limit = timeouts.client ?? timeouts.server, now >= since + .nanoseconds(limit.nanoseconds) {
+                context?.channel.close(mode: .all, promise: nil)
+            }
+        case .idle:
+            let waitingForHead = requestsServed == 0 || requestStart != nil
+            let limit = waitingForHead ? (timeouts.httpRequest ?? timeouts.client)
+                : (timeouts.httpKeepAlive ?? timeouts.httpRequest ?? timeouts.client)
+            guard let limit, now >= (requestStart ?? idleSince) + .nanoseconds(limit.nanoseconds) else { return }
+            if inbound.readableBytes > 0 {
+                var record = newRecord(now)
+                record.termination = "cR"
+                respondError(.requestTimeout, record: record, minor: 1)
+            } else {
+                closeNow()
+            }
+        case .exchanging(let ex):
+            exchangeTimeouts(ex, now: now)
+        }
+    }
+
+    private func exchangeTimeouts(_ ex: HTTPExchange, now: NIODeadline) {
+        let backendTimeouts = ex.dispatch.backend.config.options.timeouts
+        if ex.dispatch.isQueued, let queuedAt = ex.dispatch.queuedAt,
+           let limit = backendTimeouts.queue ?? backendTimeouts.connect, now >= queuedAt + .nanoseconds(limit.nanoseconds) {
+            guard ex.dispatch.leaveQueue() else { return }  // the queue woke us just now: let it dispatch
+            ex.log.tw = millisecondsBetween(queuedAt, now)
+            fail(ex, .queueTimeout)
+            return
+        }
+        if let stalled = clientStalledSince, let client = timeouts.client, now >= stalled + .nanoseconds(client.nanoseconds) {
+            // The client stopped reading the response: HAProxy's client timeout on a write.
+            abandon(ex, cause: .clientTimeout)
+            writeLog(ex)
+            closeNow()
+            return
+        }
+        if ex.connection != nil, !ex.responseComplete, let server = backendTimeouts.server,
+           now >= ex.lastServerActivity + .nanoseconds(server.nanoseconds) {
+            ex.dispatch.server?.health.observed(error: true)
+            if !ex.responseHeadSent && ex.isReplayable && ex.dispatch.backend.config.options.retryOn.contains(.responseTimeout)
+                && ex.dispatch.retry(excludeCurrent: true) {
+                ex.connection?.close()
+                ex.connection = nil
+                ex.dispatch.lastFailure = .connectTimeout
+                replay(ex, freshConnection: false)
+                return
+            }
+            failResponse(ex, .gatewayTimeout, cause: .serverTimeout)
+            return
+        }
+        if !ex.requestComplete, let client = timeouts.client, now >= ex.lastClientActivity + .nanoseconds(client.nanoseconds) {
+            failResponse(ex, .requestTimeout, cause: .clientTimeout)
+        }
+    }
+}
