@@ -249,6 +249,9 @@ public struct ServerStats: Sendable, Equatable {
     /// `track B/S`, when the server follows another's state.
     public var tracked: String?
     public var check: CheckStats?
+    /// The server's `rise` (also kept when it has no check: HAProxy shows an unchecked running
+    /// server's health as its rise).
+    public var rise = 2
     /// Seconds since the last UP/DOWN change, times it went down, total seconds down.
     public var lastChange = 0
     public var downTransitions = 0

@@ -36,9 +36,9 @@ public enum ServersStateRenderer {
             checkResult = c.status.result
             checkHealth = c.health
         } else {
-            // HAProxy keeps an unchecked server's health at `rise` (2 by default) while it is
-            // up, 0 once stopped, and pauses its (unconfigured) check in maintenance.
-            checkHealth = s.operational == .stopped ? 0 : 2
+            // HAProxy keeps an unchecked server's health at its `rise` (2 by default) while
+            // it is up, 0 once stopped, and pauses its (unconfigured) check in maintenance.
+            checkHealth = s.operational == .stopped ? 0 : s.rise
             if s.admin == .maint { checkState = checkPaused }
         }
         return [

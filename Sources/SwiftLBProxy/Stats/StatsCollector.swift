@@ -92,6 +92,7 @@ extension ProxyServer {
                                     port: server.address.port ?? 0, operational: operational, admin: admin, weight: server.weight,
                                     check: nil, counters: counters)
             stats.initialWeight = server.parameters.weight
+            stats.rise = server.parameters.rise
             Self.fillHealth(&stats, from: server)
             stats.backup = server.backup
             stats.cookie = server.cookie
