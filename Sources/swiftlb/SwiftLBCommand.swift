@@ -42,11 +42,13 @@ struct ConfigOption: ParsableArguments {
     var config: String = "lb.conf"
 }
 
-/// haproxy's words (and exit status 2) for a valid file with no frontend and no VIP.
+/// haproxy's words (and exit status 2) for a valid file with nothing to listen on: no frontend,
+/// no VIP and no control socket (haproxy counts its `stats socket` as a listener too: a file
+/// of backends and a socket runs their checks and answers the runtime API).
 let noListener = "Configuration file has no error but will not start (no listener) => exit(2)."
 
 extension Configuration {
-    var hasNothingToRun: Bool { frontends.isEmpty && vrrpInstances.isEmpty }
+    var hasNothingToRun: Bool { frontends.isEmpty && vrrpInstances.isEmpty && global.statsSocket == nil }
 }
 
 /// Writes one message on stderr in haproxy's shape: `[ALERT]    (pid) : config : …`.

@@ -1,0 +1,38 @@
+import Foundation
+import XCTest
+
+/// A file of backends and a `stats socket`, no frontend: HAProxy runs it (its control socket is
+/// a listener), checking the servers and answering the runtime API; SwiftLB does the same.
+/// Without the socket there is nothing to listen on, and both exit 2.
+final class BackendsOnlyTests: XCTestCase {
+    func testBackendsWithAControlSocketRunTheirChecks() throws {
+        let dir = try TempDirectory()
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let socket = dir.file("lb.sock")
+        let body = testDefaults() + """
+            backend app
+                server up 127.0.0.1:\(nginx.ports[0]) check inter 200ms
+                server down 127.0.0.1:\(freePort()) check inter 200ms fall 1
+
+            """
+        let path = try dir.write("lb.conf", "global\n    stats socket \(socket) level admin\n" + body)
+        let lb = try ChildProcess(Paths.swiftlb, ["run", "-c", path], logDirectory: dir, name: "swiftlb")
+        defer { lb.stop() }
+        var state = ""
+        _ = waitUntil(timeout: 10) {
+            state = runCommand(Paths.swiftlb, ["ctl", "-s", socket, "show", "servers", "state"]).out
+            return state.contains(" app 2 down ") && state.split(separator: "\n").contains { $0.contains(" down ") && $0.split(separator: " ")[5] == "0" }
+        }
+        XCTAssertTrue(state.contains(" app 1 up 127.0.0.1 2 "), "the checked server is running: \(state)\n\(lb.stderr)")
+        XCTAssertTrue(state.split(separator: "\n").contains { $0.contains(" app 2 down ") && $0.split(separator: " ")[5] == "0" }, "the dead one is stopped: \(state)")
+        lb.signal(SIGTERM)
+        XCTAssertEqual(lb.waitForExit(timeout: 10), 0, lb.stderr)
+
+        let none = try dir.write("none.conf", body)
+        let refused = try ChildProcess(Paths.swiftlb, ["run", "-c", none], logDirectory: dir, name: "none")
+        defer { refused.stop() }
+        XCTAssertEqual(refused.waitForExit(timeout: 10), 2, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("will not start (no listener) => exit(2)"), refused.stderr)
+    }
+}
