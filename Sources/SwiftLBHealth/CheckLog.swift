@@ -118,6 +118,22 @@ public enum CheckLog {
         return Line(text: text, level: wasDraining ? .notice : .alert)
     }
 
+    /// `[Backup ]Server B/S is going DOWN for maintenance. N active and M backup servers left. …`
+    /// (alert; notice if it was draining): an operator put the server in maintenance
+    /// (`disable server`, `set server … state maint`, the stats page).
+    public static func enteringMaintenance(backend: String, server: String, backup: Bool, remaining: Remaining,
+                                           sessions: Int, wasDraining: Bool = false) -> Line {
+        let onBackup = remaining.backup > 0 && remaining.active == 0 ? " Running on backup." : ""
+        let text = "\(backup ? "Backup " : "")Server \(backend)/\(server) is going DOWN for maintenance. \(remaining.active) active and \(remaining.backup) backup servers left.\(onBackup) \(sessions) sessions active, 0 requeued, 0 remaining in queue."
+        return Line(text: text, level: wasDraining ? .notice : .alert)
+    }
+
+    /// `[Backup ]Server B/S is UP/READY (leaving forced maintenance).` (notice): an operator
+    /// took a server that the checks find up out of maintenance.
+    public static func leavingMaintenance(backend: String, server: String, backup: Bool) -> Line {
+        Line(text: "\(backup ? "Backup " : "")Server \(backend)/\(server) is UP/READY (leaving forced maintenance).", level: .notice)
+    }
+
     /// `backend B has no server available!` (emerg), when the last server of a backend went DOWN.
     public static func noServerAvailable(backend: String) -> Line {
         Line(text: "backend \(backend) has no server available!", level: .emerg)

@@ -229,6 +229,28 @@ public final class ProxyServer: Sendable {
         { line, backend, loop in loops.state(for: loop).writeCheckLog(line, backend: backend) }
     }
 
+    /// An operator moved a server into or out of maintenance (runtime API, stats page): the
+    /// lines HAProxy sends to the backend's log targets then, after the change.
+    public func logAdminChange(backend name: String, server serverName: String, from old: ServerHealth.AdminState, to new: ServerHealth.AdminState) {
+        guard old != new, old == .maint || new == .maint,
+              let backend = runtime.backends.first(where: { $0.name == name }),
+              let server = backend.servers.first(where: { $0.name == serverName }) else { return }
+        var lines: [CheckLog.Line] = []
+        if new == .maint {
+            var remaining = CheckLog.Remaining(active: 0, backup: 0)
+            for s in backend.servers where s.health.takesTraffic {
+                if s.backup { remaining.backup += 1 } else { remaining.active += 1 }
+            }
+            lines.append(CheckLog.enteringMaintenance(backend: name, server: serverName, backup: server.backup, remaining: remaining,
+                                                      sessions: server.active.load(ordering: .relaxed), wasDraining: old == .drain))
+            if remaining.active + remaining.backup == 0 { lines.append(CheckLog.noServerAvailable(backend: name)) }
+        } else if server.health.isUp {
+            lines.append(CheckLog.leavingMaintenance(backend: name, server: serverName, backup: server.backup))
+        }
+        guard let loop = loops.all.first else { return }
+        loop.eventLoop.execute { for line in lines { loop.writeCheckLog(line, backend: name) } }
+    }
+
     /// `on-marked-down shutdown-sessions` and `on-marked-up shutdown-backup-sessions`: when the
     /// checks move a server, every loop ends the sessions that must not outlive the move.
     private func watchServerStates(_ runtime: ProxyRuntime) {

@@ -100,11 +100,13 @@ struct InstanceActions: RuntimeAPIActions {
 
     func setAdminState(backend: String, server name: String, to state: ServerStats.AdminState) async throws(RuntimeAPIError) {
         let health = try server(backend, name)
+        let before = health.admin
         switch state {
         case .ready: health.setAdmin(.ready)
         case .drain: health.setAdmin(.drain)
         case .maint: health.setAdmin(.maint)
         }
+        instance.server.logAdminChange(backend: backend, server: name, from: before, to: health.admin)
     }
 
     func setWeight(backend: String, server name: String, weight: Int) async throws(RuntimeAPIError) {
