@@ -58,29 +58,31 @@ struct LoopStats {
         }
         if let backend {
             self.backend(backend) { c in
-                c.stot += 1
+                Self.countSession(&c, status: status, bytesIn: bytesIn, bytesOut: bytesOut, retries: retries,
+                                  failure: failure, totalNanoseconds: totalNanoseconds)
                 c.requestsTotal += 1
-                c.responses.count(status: status)
-                c.bytesIn += bytesIn
-                c.bytesOut += bytesOut
-                c.retries += retries
-                Self.count(failure, into: &c)
-                if let totalNanoseconds { c.latency = c.latency ?? LatencyHistogram(); c.latency!.record(nanoseconds: totalNanoseconds) }
                 if let connectNanoseconds { c.connectLatency = c.connectLatency ?? LatencyHistogram(); c.connectLatency!.record(nanoseconds: connectNanoseconds) }
             }
         }
         if let server {
             self.server(server) { c in
-                c.stot += 1
+                Self.countSession(&c, status: status, bytesIn: bytesIn, bytesOut: bytesOut, retries: retries,
+                                  failure: failure, totalNanoseconds: totalNanoseconds)
                 c.loadBalanced += 1
-                c.responses.count(status: status)
-                c.bytesIn += bytesIn
-                c.bytesOut += bytesOut
-                c.retries += retries
-                Self.count(failure, into: &c)
-                if let totalNanoseconds { c.latency = c.latency ?? LatencyHistogram(); c.latency!.record(nanoseconds: totalNanoseconds) }
             }
         }
+    }
+
+    /// What a backend and its chosen server both count of one stream.
+    private static func countSession(_ c: inout TrafficCounters, status: Int, bytesIn: Int, bytesOut: Int, retries: Int,
+                                     failure: ExchangeFailure?, totalNanoseconds: UInt64?) {
+        c.stot += 1
+        c.responses.count(status: status)
+        c.bytesIn += bytesIn
+        c.bytesOut += bytesOut
+        c.retries += retries
+        count(failure, into: &c)
+        if let totalNanoseconds { c.latency = c.latency ?? LatencyHistogram(); c.latency!.record(nanoseconds: totalNanoseconds) }
     }
 
     private static func count(_ failure: ExchangeFailure?, into c: inout TrafficCounters) {
