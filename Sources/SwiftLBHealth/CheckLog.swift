@@ -98,6 +98,15 @@ public enum CheckLog {
             self.active = active
             self.backup = backup
         }
+
+        /// The servers among `servers` that take traffic now (`ServerHealth.takesTraffic`).
+        public static func counting<S: Sequence>(_ servers: S) -> Remaining where S.Element == (health: ServerHealth, backup: Bool) {
+            var r = Remaining(active: 0, backup: 0)
+            for s in servers where s.health.takesTraffic {
+                if s.backup { r.backup += 1 } else { r.active += 1 }
+            }
+            return r
+        }
     }
 
     /// `[Backup ]Server B/S is DOWN|UP[, reason…]. N active and M backup servers left|online. …`

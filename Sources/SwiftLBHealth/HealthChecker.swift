@@ -59,11 +59,7 @@ public final class CheckedBackend: Sendable {
 
     /// Servers taking traffic now, as HAProxy counts them for its state-change lines.
     var remaining: CheckLog.Remaining {
-        var r = CheckLog.Remaining(active: 0, backup: 0)
-        for m in members where m.health.takesTraffic {
-            if m.backup { r.backup += 1 } else { r.active += 1 }
-        }
-        return r
+        .counting(members.lazy.map { (health: $0.health, backup: $0.backup) })
     }
 }
 

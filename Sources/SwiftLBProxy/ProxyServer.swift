@@ -237,10 +237,7 @@ public final class ProxyServer: Sendable {
               let server = backend.servers.first(where: { $0.name == serverName }) else { return }
         var lines: [CheckLog.Line] = []
         if new == .maint {
-            var remaining = CheckLog.Remaining(active: 0, backup: 0)
-            for s in backend.servers where s.health.takesTraffic {
-                if s.backup { remaining.backup += 1 } else { remaining.active += 1 }
-            }
+            let remaining = CheckLog.Remaining.counting(backend.servers.lazy.map { (health: $0.health, backup: $0.backup) })
             lines.append(CheckLog.enteringMaintenance(backend: name, server: serverName, backup: server.backup, remaining: remaining,
                                                       sessions: server.active.load(ordering: .relaxed), wasDraining: old == .drain))
             if remaining.active + remaining.backup == 0 { lines.append(CheckLog.noServerAvailable(backend: name)) }
