@@ -7,6 +7,9 @@ import XCTest
 /// master within fall × inter, and their old sessions are shut (`on-marked-down
 /// shutdown-sessions`) so they reconnect to the new one.
 final class TCPModeTests: XCTestCase {
+    /// The `defaults` most of these proxies share (a section's keywords may follow it).
+    static let tcpDefaults = "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 30s\n    timeout server 30s"
+
     var dir: TempDirectory!
 
     override func setUpWithError() throws { dir = try TempDirectory() }
@@ -26,12 +29,8 @@ final class TCPModeTests: XCTestCase {
     private func masterProxy(_ ports: [Int], extra: String = "") throws -> (SwiftLBInstance, Int) {
         let port = freePort()
         let config = """
-            defaults
-                mode tcp
+            \(Self.tcpDefaults)
                 option tcplog
-                timeout connect 1s
-                timeout client 30s
-                timeout server 30s
                 timeout check 1s
             listen redis_master
                 bind 127.0.0.1:\(port)
@@ -103,11 +102,7 @@ final class TCPModeTests: XCTestCase {
         defer { a.stop() }
         let port = freePort()
         let lb = try SwiftLBInstance(config: """
-            defaults
-                mode tcp
-                timeout connect 1s
-                timeout client 30s
-                timeout server 30s
+            \(Self.tcpDefaults)
                 timeout queue 10s
             listen r
                 bind 127.0.0.1:\(port)
@@ -136,11 +131,7 @@ final class TCPModeTests: XCTestCase {
         defer { a.stop(); b.stop() }
         let port = freePort()
         let lb = try SwiftLBInstance(config: """
-            defaults
-                mode tcp
-                timeout connect 1s
-                timeout client 30s
-                timeout server 30s
+            \(Self.tcpDefaults)
             listen r
                 bind 127.0.0.1:\(port)
                 balance source
