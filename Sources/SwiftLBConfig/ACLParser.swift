@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import SwiftLBRegex
 
 /// Parses `acl` lines and `if|unless` conditions. Kept apart from the section parser because

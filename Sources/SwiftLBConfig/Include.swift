@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Reading configuration files: the top file, and the files `include` names.
 extension SectionParser {
@@ -8,7 +9,7 @@ extension SectionParser {
         guard line.words.count >= 2 else { fail(line, "expects a file or a glob, e.g. 'include /etc/keepalived/keepalived.conf'"); return }
         guard includeStack.count < 8 else { fail(line, "includes nested more than 8 deep"); return }
         for pattern in line.words.dropFirst() {
-            let base = (file as NSString).deletingLastPathComponent
+            let base = file.lastIndex(of: "/").map { String(file[..<$0]) } ?? ""
             let absolute = pattern.hasPrefix("/") ? pattern : (base.isEmpty ? pattern : base + "/" + pattern)
             let paths = globPaths(absolute)
             if paths.isEmpty && !pattern.contains(where: { "*?[".contains($0) }) {
@@ -16,8 +17,8 @@ extension SectionParser {
                 continue
             }
             for path in paths {
-                let real = (path as NSString).resolvingSymlinksInPath
-                guard !includeStack.contains(real), real != (config.file as NSString).resolvingSymlinksInPath else {
+                let real = resolvedPath(path)
+                guard !includeStack.contains(real), real != resolvedPath(config.file) else {
                     fail(line, "'\(path)' includes itself"); continue
                 }
                 let text: String
@@ -59,4 +60,12 @@ func readConfigFile(_ path: String, includedAt: (file: String, line: Int)? = nil
     guard let data = FileManager.default.contents(atPath: path) else { throw failure(String(cString: strerror(errno == 0 ? EACCES : errno))) }
     guard let text = String(data: data, encoding: .utf8) else { throw failure("not UTF-8 text") }
     return text
+}
+
+/// `path` with its symbolic links and `.`/`..` resolved (realpath(3)); the path as written
+/// when it cannot be resolved (a file that does not exist is reported when it is read).
+func resolvedPath(_ path: String) -> String {
+    guard let resolved = realpath(path, nil) else { return path }
+    defer { free(resolved) }
+    return String(cString: resolved)
 }

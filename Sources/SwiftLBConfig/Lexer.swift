@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One logical line of lb.conf split into words, as HAProxy splits haproxy.cfg.
 struct ConfigLine {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Turns lb.conf text into a validated `Configuration`, or into every error it contains.
 ///

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import SwiftLBConfig
 
 /// The shared heartbeat key from `auth_key_file`: the file's bytes, without the trailing

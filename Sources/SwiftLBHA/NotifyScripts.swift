@@ -1,11 +1,13 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import SwiftLBConfig
 
 /// Runs keepalived's notify scripts on a transition: `notify_master|backup|fault` as written,
 /// and `notify` with `INSTANCE NAME STATE PRIORITY` appended. Through /bin/sh so a quoted
 /// command line with arguments works; never waited for (a slow script must not delay the
-/// election), its failure logged.
+/// election), its failure logged. Spawned as `vrrp_script` commands are (ScriptProcess: its
+/// own process group, stdio on /dev/null, none of our descriptors).
 struct NotifyScripts: Sendable {
     let settings: VRRPSettings
     let logger: Logger
@@ -18,20 +20,22 @@ struct NotifyScripts: Sendable {
         case .initial: nil
         }
         let stateName = state == .initial ? "STOP" : state.rawValue.uppercased()
-        if let script = specific { launch(["-c", script], script: script) }
+        if let script = specific { launch(script, script: script) }
         if let script = settings.notify {
-            launch(["-c", script + " \"$@\"", "notify", "INSTANCE", settings.name, stateName, String(priority)], script: script)
+            launch(script + " \"$@\"", arguments: ["notify", "INSTANCE", settings.name, stateName, String(priority)], script: script)
         }
     }
 
-    private func launch(_ arguments: [String], script: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = arguments
-        let logger = self.logger
-        process.terminationHandler = { p in
-            if p.terminationStatus != 0 { logger.warning("notify script '\(script)' exited with status \(p.terminationStatus)") }
+    private func launch(_ command: String, arguments: [String] = [], script: String) {
+        switch ScriptProcess.spawn(command, arguments: arguments) {
+        case .failure(let why):
+            logger.error("cannot run notify script '\(script)': \(why)")
+        case .success(let pid):
+            let logger = self.logger
+            ScriptProcess.whenExited(pid) {
+                guard let outcome = ScriptProcess.reap(pid, blocking: true), !outcome.succeeded else { return }
+                logger.warning("notify script '\(script)' \(outcome)")
+            }
         }
-        do { try process.run() } catch { logger.error("cannot run notify script '\(script)': \(error)") }
     }
 }

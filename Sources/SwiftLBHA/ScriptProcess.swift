@@ -42,8 +42,8 @@ enum ScriptProcess {
         unsafeBitCast($0, to: AddCloseFrom.self)
     }
 
-    /// Starts `command`; the pid, or why not.
-    static func spawn(_ command: String) -> Result<pid_t, ScriptSpawnFailure> {
+    /// Starts `command`; the pid, or why not. `arguments` become the script's `$0 $1 …`.
+    static func spawn(_ command: String, arguments scriptArguments: [String] = []) -> Result<pid_t, ScriptSpawnFailure> {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -65,7 +65,7 @@ enum ScriptProcess {
         posix_spawnattr_setpgroup(&attributes, 0)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
-        let arguments: [UnsafeMutablePointer<CChar>?] = ["/bin/sh", "-c", command].map { (text: String) in strdup(text) }
+        let arguments: [UnsafeMutablePointer<CChar>?] = (["/bin/sh", "-c", command] + scriptArguments).map { (text: String) in strdup(text) }
         defer { arguments.forEach { free($0) } }
         var pid = pid_t()
         let result = posix_spawn(&pid, "/bin/sh", &actions, &attributes, arguments + [nil], environ)

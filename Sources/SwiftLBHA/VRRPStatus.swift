@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import NIOCore
 import SwiftLBAdmin
 import SwiftLBConfig
@@ -38,7 +39,7 @@ struct VRRPStatus: Sendable {
             out += "peer: not heard yet\n"
         }
         if let t = lastTransition {
-            let when = ISO8601DateFormatter.string(from: t.at, timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+            let when = utcTimestamp(t.at)
             out += "last transition: \(when) \(t.from.displayName) -> \(t.to.displayName): \(t.reason)\n"
         }
         out += "fault: \(fault ?? "none")\n"
@@ -144,7 +145,7 @@ struct PeerLinkStatus: Sendable {
             out += "\n"
         }
         if let close = lastClose {
-            let when = ISO8601DateFormatter.string(from: close.at, timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+            let when = utcTimestamp(close.at)
             out += "peer link last closed: \(when) \(close.what)\n"
         }
         out += "peer link: \(ups) times up, \(deaths) peer process deaths seen\n"
@@ -167,4 +168,9 @@ struct DropLog: Sendable {
         next = now + .seconds(10)
         return counts.values.reduce(0, +)
     }
+}
+
+/// `2026-11-30T04:12:59.123Z`: a status line's instant, in UTC with milliseconds.
+func utcTimestamp(_ date: Date) -> String {
+    Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt).format(date)
 }

@@ -113,7 +113,7 @@ struct HealthProbe: Sendable {
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let code = Int(parts[1]) else {
             return .failed(bytes.isEmpty ? "connection closed without a response" : "invalid response '\(statusLine.prefix(40))'", .l7response)
         }
-        let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
+        let body = text.firstRange(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
         switch http?.expect ?? .statusRange(200, 399) {
         case .statusRange(let lo, let hi):
             return (lo...hi).contains(code) ? .passed("status \(code)", .l7ok, code: code) : .failed("status \(code), expected \(lo)-\(hi)", .l7status, code: code)

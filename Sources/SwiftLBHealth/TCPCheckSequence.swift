@@ -99,7 +99,7 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private var preview: String {
-        String(decoding: received.prefix(40), as: UTF8.self).replacingOccurrences(of: "\r\n", with: "\\r\\n")
+        String(decoding: received.prefix(40), as: UTF8.self).replacing("\r\n", with: "\\r\\n")
     }
 
     private func describe(_ step: TCPCheckStep) -> String {
@@ -111,7 +111,7 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
             switch match {
             case .string(let s): return "expect \(bang)string '\(String(decoding: s, as: UTF8.self))'"
             case .rstring(let r): return "expect \(bang)rstring '\(r)'"
-            case .binary(let b): return "expect \(bang)binary \(b.map { String(format: "%02x", $0) }.joined())"
+            case .binary(let b): return "expect \(bang)binary \(b.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())"
             }
         }
     }

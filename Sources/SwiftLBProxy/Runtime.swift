@@ -9,7 +9,7 @@ import SwiftLBTLS
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
+import FoundationEssentials
 
 /// The configuration turned into what the data path needs: servers with resolved socket
 /// addresses, backends referenced directly instead of by name. Immutable and shared by every
@@ -216,11 +216,12 @@ extension ProxyRuntime {
         var certificates: [TLSCertificate] = []
         var warnings: [String] = []
         for path in tls.certificates {
-            var isDirectory: ObjCBool = false
+            var info = stat()
             var files = [path]
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+                let directory = path.hasSuffix("/") ? path : path + "/"
                 files = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
-                    .filter { $0.hasSuffix(".pem") }.sorted().map { (path as NSString).appendingPathComponent($0) }
+                    .filter { $0.hasSuffix(".pem") }.sorted().map { directory + $0 }
                 if files.isEmpty { throw TLSError("crt \(path): no .pem file in this directory") }
             }
             for file in files {

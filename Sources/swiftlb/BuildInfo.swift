@@ -1,6 +1,7 @@
 import CLibSSL
 import CPCRE2
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What `swiftlb -vv` prints, after `haproxy -vv`: an operator (or a bug report) needs to
 /// know which build runs and which C libraries it really loaded — the OpenSSL and PCRE2 a

@@ -1,5 +1,6 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What a signal asks of the running instance. No signal a user can send kills it uncleanly:
 /// the ones HAProxy gives a meaning are handled (graceful stop, soft stop, reload), the rest
@@ -37,7 +38,7 @@ enum Signals {
         let (stream, continuation) = AsyncStream<SignalRequest>.makeStream()
         var sources: [any DispatchSourceSignal] = []
         func watch(_ signal: Int32, _ request: SignalRequest) {
-            Foundation.signal(signal, SIG_IGN)
+            Glibc.signal(signal, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signal, queue: .global())
             source.setEventHandler { continuation.yield(request) }
             source.resume()
@@ -49,16 +50,16 @@ enum Signals {
         watch(SIGHUP, .reload("SIGHUP"))
         watch(SIGUSR2, .reload("SIGUSR2"))
         for (signal, name) in loggedOnly { watch(signal, .ignored(name)) }
-        for (signal, _) in ignoredByDefault { Foundation.signal(signal, SIG_IGN) }
+        for (signal, _) in ignoredByDefault { Glibc.signal(signal, SIG_IGN) }
         // The real-time signals above those glibc keeps for itself end a process by default.
         // (SIGRTMIN and SIGRTMAX are glibc functions Swift does not import: 34 and 64 on Linux;
         // 32 and 33 are the threads library's own.)
-        for signal in Int32(34)...Int32(64) { Foundation.signal(signal, SIG_IGN) }
+        for signal in Int32(34)...Int32(64) { Glibc.signal(signal, SIG_IGN) }
         installed = sources
         return stream
     }
 
     /// SIGPROF ends a process by default; the privilege drop borrows it for a moment, so it is
     /// ignored only once that is done.
-    static func ignoreProfilingSignal() { Foundation.signal(SIGPROF, SIG_IGN) }
+    static func ignoreProfilingSignal() { Glibc.signal(SIGPROF, SIG_IGN) }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 import SwiftLBAdmin
 import SwiftLBConfig
@@ -280,7 +281,8 @@ struct Ctl: ParsableCommand {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard connected == 0 else {
-            FileHandle.standardError.write(Data("cannot connect to \(socket): \(String(cString: strerror(errno)))\n".utf8))
+            let message = Array("cannot connect to \(socket): \(String(cString: strerror(errno)))\n".utf8)
+            _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
             throw ExitCode(1)
         }
         let line = Array((command.joined(separator: " ") + "\n").utf8)

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// systemd's readiness protocol (sd_notify), without libsystemd: one datagram per state to
 /// the unix socket named by NOTIFY_SOCKET (an abstract one when it starts with '@'). A

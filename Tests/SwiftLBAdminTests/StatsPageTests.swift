@@ -203,7 +203,13 @@ final class StatsPageTests: XCTestCase {
         XCTAssertEqual(none, "/stats;st=NONE")
         let health = await post("b=nodes&s=node1&action=dhlth")
         XCTAssertEqual(health, "/stats;st=DONE")
-        XCTAssertEqual(actions.calls, ["state nodes/node1 drain", "health nodes/node1 false"])
+        // Form fields are percent-decoded ('%64' is 'd', '%31' is '1'); a malformed escape is
+        // kept as written, so it names no server.
+        let encoded = await post("b=no%64es&s=node%31&action=drain")
+        XCTAssertEqual(encoded, "/stats;st=DONE")
+        let malformed = await post("b=nodes&s=node%G1&action=drain")
+        XCTAssertEqual(malformed, "/stats;st=ERRP")
+        XCTAssertEqual(actions.calls, ["state nodes/node1 drain", "health nodes/node1 false", "state nodes/node1 drain"])
         let page = await StatsPage.respond(to: StatsHTTPRequest(method: "GET", target: "/stats;norefresh"), settings: settings, api: api)
         XCTAssertFalse(page.body.contains("http-equiv=\"refresh\""))
     }

@@ -57,6 +57,6 @@ public enum CSVRenderer {
     /// HAProxy's `csv_enc(…, 1)`: quotes only when needed, doubles embedded quotes.
     static func quoted(_ s: String) -> String {
         guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
-        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        return "\"" + s.replacing("\"", with: "\"\"") + "\""
     }
 }

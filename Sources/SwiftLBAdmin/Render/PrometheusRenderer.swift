@@ -431,6 +431,6 @@ struct PrometheusWriter {
     }
 
     static func escapeHelp(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n")
+        s.replacing("\\", with: "\\\\").replacing("\n", with: "\\n")
     }
 }

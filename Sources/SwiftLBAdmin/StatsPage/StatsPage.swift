@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// A stats listener's settings: HAProxy's `stats uri|refresh|auth|realm|hide-version|
@@ -41,7 +42,7 @@ public struct StatsHTTPRequest: Sendable {
     }
 
     func header(_ name: String) -> String? {
-        headers.first { $0.0.caseInsensitiveCompare(name) == .orderedSame }?.1
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
     }
 }
 
@@ -124,14 +125,14 @@ public enum StatsPage {
     static func authenticate(_ request: StatsHTTPRequest, _ settings: StatsPageSettings) -> StatsHTTPResponse? {
         guard !settings.credentials.isEmpty else { return nil }
         if let value = request.header("Authorization"), value.count > 6, value.prefix(6).lowercased() == "basic ",
-           let decoded = Data(base64Encoded: String(value.dropFirst(6)).trimmingCharacters(in: .whitespaces)) {
+           let decoded = Data(base64Encoded: String(value.dropFirst(6).trimmingBlanks())) {
             let given = Array(decoded)
             // Every credential is compared whole, so the time taken says nothing of which matched.
             var match = false
             for c in settings.credentials where constantTimeEqual(Array(c.utf8), given) { match = true }
             if match { return nil }
         }
-        let realm = settings.realm.replacingOccurrences(of: "\"", with: "'")
+        let realm = settings.realm.replacing("\"", with: "'")
         return StatsHTTPResponse(status: 401, reason: "Unauthorized",
                                  headers: [("Content-Type", "text/html"), ("Cache-Control", "no-cache"), ("WWW-Authenticate", "Basic realm=\"\(realm)\"")],
                                  body: "<html><body><h1>401 Unauthorized</h1>\nYou need a valid user and password to access this content.\n</body></html>\n")
@@ -175,7 +176,7 @@ public enum StatsPage {
             }
             if !answer.isEmpty {
                 failures += 1
-                api.logger.warning("stats page: '\(action)' on \(target) refused: \(answer.trimmingCharacters(in: .whitespacesAndNewlines))")
+                api.logger.warning("stats page: '\(action)' on \(target) refused: \(answer.trimmingBlanks())")
             }
         }
         return back(failures == 0 ? "DONE" : failures == servers.count ? "ERRP" : "PART")
@@ -206,7 +207,7 @@ public enum StatsPage {
         body.split(separator: "&").map { pair in
             let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             func decode(_ s: Substring) -> String {
-                (String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding) ?? String(s)
+                percentDecoded(s.replacing("+", with: " ")) ?? String(s)
             }
             return (decode(kv[0]), kv.count > 1 ? decode(kv[1]) : "")
         }
@@ -221,4 +222,37 @@ public enum StatsPage {
         r.headers.append(("Allow", "GET, HEAD, POST"))
         return r
     }
+}
+
+extension StringProtocol {
+    /// Without leading and trailing spaces, tabs, CR and LF.
+    func trimmingBlanks() -> Substring {
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" || $0 == "\r\n" }
+        guard let first = firstIndex(where: { !blank($0) }), let last = lastIndex(where: { !blank($0) }) else { return "" }
+        return Substring(self[first...last])
+    }
+}
+
+/// `%XX` sequences decoded (RFC 3986); nil when one is malformed or the bytes are not UTF-8,
+/// as Foundation's `removingPercentEncoding`.
+func percentDecoded(_ text: some StringProtocol) -> String? {
+    var bytes: [UInt8] = []
+    var utf8 = text.utf8.makeIterator()
+    func hex(_ c: UInt8?) -> UInt8? {
+        switch c {
+        case .some(let c) where c >= 48 && c <= 57: c - 48
+        case .some(let c) where c >= 65 && c <= 70: c - 55
+        case .some(let c) where c >= 97 && c <= 102: c - 87
+        default: nil
+        }
+    }
+    while let c = utf8.next() {
+        if c == UInt8(ascii: "%") {
+            guard let hi = hex(utf8.next()), let lo = hex(utf8.next()) else { return nil }
+            bytes.append(hi << 4 | lo)
+        } else {
+            bytes.append(c)
+        }
+    }
+    return String(validating: bytes, as: UTF8.self)
 }

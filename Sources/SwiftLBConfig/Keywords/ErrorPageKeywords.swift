@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Custom error pages: `errorfile CODE FILE`, `errorfiles NAME [CODE…]`, and `http-errors NAME`
 /// sections of `errorfile` lines. The files must exist (checked here, as HAProxy does); they are

@@ -91,7 +91,7 @@ extension KeywordRegistry {
     static let httpActionKeywords: [Keyword] = actions.flatMap { action in
         action.phases.map { phase in
             Keyword("\(phase.rawValue) \(action.name)", SectionKind.rules,
-                    usage: "\(phase.rawValue) \(action.name) \(action.usage) [if|unless COND]".replacingOccurrences(of: "  ", with: " "),
+                    usage: "\(phase.rawValue) \(action.name) \(action.usage) [if|unless COND]".replacing("  ", with: " "),
                     status: phase == .afterResponse ? afterResponseStatus : action.status) { p, c in
                 let (words, condition) = try p.splitCondition(c.args)
                 try p.addHTTPRule(try action.parse(p, words, c), condition: condition, line: c.line.number, phase: phase)

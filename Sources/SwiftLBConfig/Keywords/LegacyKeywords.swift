@@ -57,7 +57,7 @@ extension KeywordRegistry {
     static func configLine(_ words: [String]) -> String {
         words.map { word in
             word.isEmpty || word.contains(where: { " \t\"'#\\".contains($0) })
-                ? "\"" + word.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" : word
+                ? "\"" + word.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\"" : word
         }.joined(separator: " ")
     }
 

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The process keywords of `global`: limits, threads and CPUs, the pidfile, detaching,
 /// privileges, chroot, path bases, how a stop ends. Sources/swiftlb acts on them at start.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import SwiftLBConfig
 
 /// Conditions of rules, evaluated on a `SampleInput`: everything `RequestFacts` evaluates plus

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import NIOCore
 import SwiftLBConfig
 
@@ -178,11 +179,19 @@ struct ErrorPages: Sendable {
     }
 }
 
-/// A file's bytes, or nil when it cannot be read. Through a file handle, so that character
-/// devices read too (`errorfile 503 /dev/null`, `file /dev/null`), which
+/// A file's bytes, or nil when it cannot be read. Read with read(2) to the end, so that
+/// character devices read too (`errorfile 503 /dev/null`, `file /dev/null`), which
 /// `FileManager.contents(atPath:)` refuses.
 func readFile(_ path: String) -> Data? {
-    guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-    defer { try? handle.close() }
-    return try? handle.readToEnd() ?? Data()
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var data = Data()
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n == 0 { return data }
+        if n < 0 { if errno == EINTR { continue }; return nil }
+        data.append(contentsOf: chunk[0..<n])
+    }
 }

@@ -10,7 +10,7 @@ enum TargetRewrite {
     /// `http_parse_path`).
     static func pathStart(_ target: String) -> String.Index? {
         if target.hasPrefix("/") { return target.startIndex }
-        guard let scheme = target.range(of: "://") else { return nil }
+        guard let scheme = target.firstRange(of: "://") else { return nil }
         let afterAuthority = target[scheme.upperBound...].firstIndex(where: { $0 == "/" || $0 == "?" })
         return afterAuthority ?? target.endIndex
     }
