@@ -82,9 +82,10 @@ enum RequestRewriter {
             // An HTTP/1.0 client may omit Host; the HTTP/1.1 server we talk to needs one.
             head.add("Host", dst.protocol == .inet6 ? "[\(ip)]:\(dst.port ?? 80)" : "\(ip):\(dst.port ?? 80)")
         }
-        if target != nil || head.minorVersion == 0 {
+        if target != nil || head.minorVersion == 0 || !head.versionIsAsRead {
             // A rule may have rewritten the start line already (set-path…): keep its method
-            // and target, only the version becomes the upstream's.
+            // and target, only the version becomes ours (RFC 9110 §6.2: an intermediary sends
+            // its own version; HTTP/1.0 and a client's HTTP/1.2…1.9 all go out as HTTP/1.1).
             head.startLineOverride = "\(head.currentMethod) \(target ?? head.currentTarget) HTTP/1.1"
         }
         if frontend.forwardForHeader != nil || backend.forwardForHeader != nil,

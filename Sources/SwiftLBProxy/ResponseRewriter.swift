@@ -72,8 +72,8 @@ enum ResponseRewriter {
         } else if c.clientMinor == 0 {
             head.add("Connection", "keep-alive")
         }
-        // The status line speaks the client's version.
-        if head.minorVersion != c.clientMinor {
+        // The status line speaks the client's version (a server's HTTP/1.2…1.9 becomes ours).
+        if head.minorVersion != c.clientMinor || !head.versionIsAsRead {
             // After `set-status`, the override already carries the new status and reason.
             let status = head.currentStatus
             let reason = head.startLineOverride.map { String($0.split(separator: " ", maxSplits: 2).dropFirst(2).first ?? "") } ?? head.string(head.part3)

@@ -29,7 +29,7 @@ struct MessageHead {
     let part3: Range<Int32>
     /// Where the start line's CRLF ends (the first field starts here).
     let startLineEnd: Int32
-    /// 0 or 1: the minor version (the major is always 1).
+    /// 0 or 1: the minor version (the major is always 1). HTTP/1.2…1.9 are read as 1.1.
     let minorVersion: Int
     /// The parsed fields, never mutated after parsing (so a head shares its array with every
     /// copy, and edits never copy it): removal is marked in `removedMask` instead.
@@ -49,6 +49,12 @@ struct MessageHead {
     var target: String { string(part2) }
     /// The status code (response heads).
     let status: Int
+    /// Whether the version was written exactly `HTTP/1.0` or `HTTP/1.1`, so that forwarding the
+    /// start line as it came sends our own version (RFC 9110 §6.2); false for HTTP/1.2…1.9.
+    var versionIsAsRead: Bool {
+        let digitAt = kind == .request ? Int(part3.upperBound) - 1 : Int(part1.upperBound) - 1
+        return bytes.getInteger(at: digitAt, as: UInt8.self) == UInt8(ascii: "0") + UInt8(minorVersion)
+    }
 
     func string(_ range: Range<Int32>) -> String {
         bytes.getString(at: Int(range.lowerBound), length: Int(range.count)) ?? ""

@@ -92,6 +92,22 @@ final class FramingTests: XCTestCase {
         XCTAssertTrue(seen.first?.raw.lowercased().contains("host: good.example\r\n") ?? false, seen.first?.raw ?? "nothing")
     }
 
+    /// RFC 9110 §6.2: an intermediary sends its own HTTP version. A client's HTTP/1.2 or 1.9
+    /// (accepted, as HAProxy accepts them) reaches the server as HTTP/1.1, never as a version
+    /// the server might read differently; the client's answer is HTTP/1.1 too. (HAProxy 2.6
+    /// does the same; an HTTP/1.0 request also goes out as HTTP/1.1 here, with a Host.)
+    func testTheServerAlwaysGetsOurOwnHTTPVersion() throws {
+        for version in ["1.2", "1.9", "1.0"] {
+            backend.clear()
+            let host = version == "1.0" ? "" : "Host: a\r\n"
+            let text = try exchange("GET /v HTTP/\(version)\r\n\(host)Connection: close\r\n\r\n")
+            XCTAssertEqual(statusCode(text), 200, "HTTP/\(version): \(text)")
+            let seen = backend.waitForRequests(1)
+            XCTAssertTrue(seen.first?.raw.hasPrefix("GET /v HTTP/1.1\r\n") ?? false, "HTTP/\(version) forwarded as: \(seen.first?.raw ?? "nothing")")
+            if version != "1.0" { XCTAssertTrue(text.hasPrefix("HTTP/1.1 200"), text) }
+        }
+    }
+
     func testTransferCodingsAreCaseInsensitiveTokensAndOnlyChunkedAlone() throws {
         for spelling in ["Chunked", "CHUNKED", "chunked", " chunked "] {
             try assertForwardedIntact("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\(spelling)\r\n\r\n\(chunked(smuggled))",

@@ -24,6 +24,19 @@ final class HeadParserTests: XCTestCase {
         return nil
     }
 
+    /// HTTP/1.2…1.9 are read as 1.1 but flagged, so the rewriters send our own version.
+    func testVersionsAboveOneOneAreReadAsOneOneAndFlagged() {
+        for (version, minor, asRead) in [("1.0", 0, true), ("1.1", 1, true), ("1.2", 1, false), ("1.9", 1, false)] {
+            let request = head("GET / HTTP/\(version)\r\nHost: a\r\n\r\n")
+            XCTAssertEqual(request?.minorVersion, minor, version)
+            XCTAssertEqual(request?.versionIsAsRead, asRead, version)
+            let response = head("HTTP/\(version) 200 OK\r\nContent-Length: 0\r\n\r\n", kind: .response)
+            XCTAssertEqual(response?.minorVersion, minor, version)
+            XCTAssertEqual(response?.versionIsAsRead, asRead, version)
+        }
+        XCTAssertNotNil(failure("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), "only major version 1")
+    }
+
     func testARequestHeadIsRangesIntoTheBytesAndTheRestStays() throws {
         let text = "GET /a?b=c HTTP/1.1\r\nHost: example\r\nX-Two:  v  \r\nCookie: a=1; b=2\r\n\r\nBODY"
         let (outcome, rest) = parse(text)
