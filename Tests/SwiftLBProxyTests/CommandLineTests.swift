@@ -86,6 +86,29 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue((lb.stdout + lb.stderr).contains("stopped"), lb.stdout + lb.stderr)
     }
 
+    /// The product links FoundationEssentials and Glibc, never the whole Foundation with ICU:
+    /// those libraries were ~8 MB of the idle RSS (docs/benchmarks.md) for a handful of calls.
+    /// A new `import Foundation` in Sources/ brings them back; this says so.
+    func testTheProductDoesNotLinkFoundationOrICU() throws {
+        for build in ["debug", "release"] {
+            let binary = Paths.repository.appendingPathComponent(".build/\(build)/swiftlb").path
+            guard FileManager.default.isExecutableFile(atPath: binary) else { continue }
+            let readelf = Process()
+            readelf.executableURL = URL(fileURLWithPath: "/usr/bin/readelf")
+            readelf.arguments = ["-d", binary]
+            let pipe = Pipe()
+            readelf.standardOutput = pipe
+            try readelf.run()
+            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            readelf.waitUntilExit()
+            let needed = output.split(separator: "\n").filter { $0.contains("(NEEDED)") }
+            XCTAssertTrue(needed.contains { $0.contains("libc.so") }, "\(build): readelf lists the libraries: \(output.prefix(400))")
+            for library in ["libFoundation.so", "libFoundationInternationalization.so", "lib_FoundationICU.so"] {
+                XCTAssertFalse(needed.contains { $0.contains("[\(library)]") }, "\(build) build links \(library): an 'import Foundation' in Sources/?")
+            }
+        }
+    }
+
     /// `maxconn 2`: a third client waits in the backlog and is served once a slot frees up.
     func testMaxconnHoldsTheThirdClientUntilASlotFrees() throws {
         let dir = try TempDirectory()
