@@ -288,7 +288,7 @@ final class RuntimeFrontend: Sendable {
         // that also sends traffic to servers, the application's own /metrics passes through
         // (HAProxy serves its exporter only where `use-service prometheus-exporter` says so).
         let proxiesTraffic = !(defaultBackend?.servers.isEmpty ?? true) || rules.contains { !$0.1.servers.isEmpty }
-        self.stats = RuntimeFrontend.statsSettings(config.options.stats, servesMetrics: !proxiesTraffic)
+        self.stats = RuntimeFrontend.statsSettings(config.options.stats, servesMetrics: !proxiesTraffic, proxyName: config.name)
         self.config = config
         self.binds = binds
         self.defaultBackend = defaultBackend

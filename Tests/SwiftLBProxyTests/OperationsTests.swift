@@ -162,6 +162,32 @@ final class OperationsTests: XCTestCase {
         XCTAssertTrue(refused.out.hasPrefix("'disable health' is not supported by SwiftLB"), refused.out)
     }
 
+    /// `stats scope`, `stats show-node`, `stats show-desc`: the page and its CSV list only the
+    /// proxies in scope ('.' is the stats listener itself), and the page names the node and
+    /// the description (the global ones when the keyword has no argument).
+    func testStatsScopeShowNodeAndShowDesc() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let port = freePort(), stats = freePort()
+        let text = config(port: port, stats: stats, backends: nginx.ports, extraStats: """
+                stats scope app
+                stats scope .
+                stats show-node
+                stats show-desc front\\ door\\ pair
+            """).replacingOccurrences(of: "global\n", with: "global\n    node lb-east-1\n")
+        let lb = try SwiftLBInstance(config: text, waitPort: port, in: dir)
+        defer { lb.stop() }
+        XCTAssertTrue(waitForPort(stats))
+        let csv = curl(["http://127.0.0.1:\(stats)/;csv"]).out
+        let proxies = Set(csv.split(separator: "\n").dropFirst().compactMap { $0.split(separator: ",").first.map(String.init) })
+        XCTAssertEqual(proxies, ["app", "stats"], "frontend fe is out of scope: \(csv)")
+        let page = curl(["http://127.0.0.1:\(stats)/"]).out
+        XCTAssertTrue(page.contains("lb-east-1"), "show-node without a name shows the global node")
+        XCTAssertTrue(page.contains("front door pair"), "show-desc")
+        XCTAssertFalse(page.contains("id=\"fe\""), "no table for fe")
+        XCTAssertTrue(page.contains("id=\"app\""), "a table for app")
+    }
+
     /// The stats page and /metrics of each instance of a VIP pair show the VIP as the elector
     /// has it: lb1 MASTER at priority 150 with lb2 heard as its peer, lb2 BACKUP (the page once
     /// said "no vrrp section" whatever lb.conf had).

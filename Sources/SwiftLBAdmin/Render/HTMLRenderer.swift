@@ -18,6 +18,10 @@ public enum HTMLRenderer {
         public var metricsURI: String?
         /// The outcome of the last admin action (`;st=…` after its redirect).
         public var notice: String?
+        /// `stats show-node`: the node name to show, whatever `hide-version` says.
+        public var node: String?
+        /// `stats show-desc`: a description line under the title.
+        public var description: String?
         public init() {}
     }
 
@@ -48,7 +52,12 @@ public enum HTMLRenderer {
 
     static func processBox(_ p: ProcessStats, _ o: Options) -> String {
         var rows: [(String, String)] = [("pid", "\(p.pid)")]
-        if !o.hideVersion && !p.node.isEmpty { rows.append(("node", p.node)) }
+        if let node = o.node, !node.isEmpty {
+            rows.append(("node", node))
+        } else if !o.hideVersion && !p.node.isEmpty {
+            rows.append(("node", p.node))
+        }
+        if let description = o.description, !description.isEmpty { rows.append(("description", description)) }
         rows += [
             ("uptime", duration(p.uptime)),
             ("threads", "\(p.nbthread)"),

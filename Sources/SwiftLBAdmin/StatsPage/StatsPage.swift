@@ -19,6 +19,14 @@ public struct StatsPageSettings: Sendable, Equatable {
     /// The path that serves Prometheus text (`/metrics`), nil for none. HAProxy spells it
     /// `http-request use-service prometheus-exporter if { path /metrics }`.
     public var metricsPath: String?
+    /// `stats scope NAME|.`: the proxies the page, `;csv` and `;json` show (empty: all). `.`
+    /// is resolved to the serving proxy's name before it gets here.
+    public var scopes: [String] = []
+    /// `stats show-node [NAME]`: the node name shown (an empty name: the process's `node`,
+    /// the host name by default); nil keeps the page's default.
+    public var showNode: String?
+    /// `stats show-desc [TEXT]`: the description shown (empty: the global `description`).
+    public var showDescription: String?
 
     public init(uri: String = "/haproxy?stats") { self.uri = uri }
 }
@@ -88,7 +96,8 @@ public enum StatsPage {
         default:
             return methodNotAllowed()
         }
-        let snapshot = await api.actions.snapshot()
+        var snapshot = await api.actions.snapshot()
+        if !settings.scopes.isEmpty { snapshot.proxies = snapshot.proxies.filter { settings.scopes.contains($0.name) } }
         if flags.keys.contains("csv") {
             var filter = CSVRenderer.Filter()
             filter.onlyUp = flags.keys.contains("up")
@@ -107,6 +116,8 @@ public enum StatsPage {
         options.adminAllowed = request.adminAllowed
         options.metricsURI = settings.metricsPath
         options.notice = flags["st"].flatMap { notices[$0] }
+        options.node = settings.showNode.map { $0.isEmpty ? snapshot.process.node : $0 }
+        options.description = settings.showDescription.map { $0.isEmpty ? snapshot.process.description : $0 }
         return StatsHTTPResponse(status: 200, reason: "OK", headers: [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-cache")],
                                  body: HTMLRenderer.render(snapshot, options: options))
     }

@@ -5,7 +5,7 @@ import SwiftLBConfig
 extension RuntimeFrontend {
     /// `stats enable` on this frontend as the admin module's settings; a pure stats listener
     /// (`servesMetrics`: no server behind it) also answers `/metrics` (Prometheus) beside the page.
-    static func statsSettings(_ page: SwiftLBConfig.StatsPage?, servesMetrics: Bool) -> StatsPageSettings? {
+    static func statsSettings(_ page: SwiftLBConfig.StatsPage?, servesMetrics: Bool, proxyName: String) -> StatsPageSettings? {
         guard let page, page.enabled else { return nil }
         var settings = StatsPageSettings(uri: page.uri)
         settings.refreshSeconds = page.refresh.map { Int($0.nanoseconds / 1_000_000_000) }
@@ -14,6 +14,9 @@ extension RuntimeFrontend {
         settings.hideVersion = page.hideVersion
         settings.showLegends = page.showLegends
         settings.metricsPath = servesMetrics ? "/metrics" : nil
+        settings.scopes = page.scopes.map { $0 == "." ? proxyName : $0 }
+        settings.showNode = page.showNode
+        settings.showDescription = page.showDescription
         return settings
     }
 }

@@ -36,6 +36,8 @@ extension ProxyServer {
         var process = ProcessStats(version: version, pid: Int(getpid()), nbthread: loops.all.count,
                                    uptime: Int(Date().timeIntervalSince(startedAt)), startTime: Int(startedAt.timeIntervalSince1970),
                                    maxconn: global.maxconn)
+        process.node = global.node ?? hostName
+        process.description = global.description ?? ""
         process.currentConnections = perLoop.reduce(0) { $0 + $1.2 }
         process.listeners = boundAddresses.count
         var proxies: [ProxyStats] = []
@@ -195,3 +197,10 @@ extension TrafficCounters {
         if let l = o.connectLatency { connectLatency = connectLatency.map { var m = $0; m.merge(l); return m } ?? l }
     }
 }
+
+/// HAProxy's default `node`: the host name.
+private let hostName: String = {
+    var name = [CChar](repeating: 0, count: 256)
+    guard gethostname(&name, name.count - 1) == 0 else { return "" }
+    return String(cString: name)
+}()
