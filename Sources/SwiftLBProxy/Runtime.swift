@@ -320,6 +320,9 @@ final class RuntimeBackend: Sendable {
     /// `option forwardfor` of this backend: the header name.
     let forwardForHeader: String?
     private let slowstartDice = ManagedAtomic<UInt64>(0x2545_F491_4F6C_DD1D)
+    /// Streams on its servers now, across loops, and the most there have been (`smax`).
+    let active = ManagedAtomic<Int>(0)
+    let mostActive = ManagedAtomic<Int>(0)
     var name: String { config.name }
 
     /// Where its counters live in every loop's `LoopStats`.
@@ -408,6 +411,8 @@ final class RuntimeServer: Sendable {
     let health: ServerHealth
     /// Requests in flight on this server, across all loops (for leastconn, random, maxconn).
     var active: ManagedAtomic<Int> { health.active }
+    /// The most requests it has had in flight at once since this runtime started (`smax`).
+    let mostActive = ManagedAtomic<Int>(0)
     /// The weight now (lb.conf's until `set weight`).
     var weight: Int { health.weight }
     var cookie: String? { parameters.cookie }
@@ -437,5 +442,17 @@ final class RuntimeServer: Sendable {
         self.address = address
         self.parameters = parameters
         self.health = health
+    }
+}
+
+extension ManagedAtomic where Value == Int {
+    /// Raises a high-water mark to `value` (lock-free: a larger value set meanwhile stays).
+    func raise(to value: Int) {
+        var seen = load(ordering: .relaxed)
+        while value > seen {
+            let (exchanged, original) = compareExchange(expected: seen, desired: value, ordering: .relaxed)
+            if exchanged { return }
+            seen = original
+        }
     }
 }

@@ -21,6 +21,26 @@ final class QueueAndRetryTests: XCTestCase {
         return (lb, port, stream, stats)
     }
 
+    /// `smax` (stats, `show stat`): the most requests a server, and its backend, had in flight
+    /// at once; it stays after they end, while `scur` goes back to 0.
+    func testSmaxKeepsTheMostConcurrentSessions() throws {
+        let stream = try StreamBackend(in: dir)
+        let stats = StatsClient(in: dir)
+        let (lb, port) = try startProxy(backend: "app", backends: """
+            backend app
+                server s1 127.0.0.1:\(stream.port)
+            """, global: stats.global, in: dir)
+        defer { lb.stop(); stream.stop() }
+        let clients = try (0..<3).map { _ in try RawClient(port: port, timeout: 6) }
+        for client in clients { client.send("GET /sleep?ms=1500 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n") }
+        XCTAssertTrue(stats.waitForSessions("app", "s1", 3), "three requests in flight at once")
+        for client in clients { XCTAssertEqual(statusCode(client.readAll().text), 200) }
+        XCTAssertTrue(stats.waitForSessions("app", "s1", 0), "all three answered")
+        XCTAssertEqual(stats.field("app", "s1", "smax"), "3", "the server's high-water mark")
+        XCTAssertEqual(stats.field("app", "BACKEND", "smax"), "3", "the backend's")
+        XCTAssertEqual(stats.field("app", "BACKEND", "scur"), "0")
+    }
+
     func testMaxconnQueuesAndTimeoutQueueGives503() throws {
         let (lb, port, stream, stats) = try slowBackendProxy(queue: "500ms")
         defer { lb.stop(); stream.stop() }

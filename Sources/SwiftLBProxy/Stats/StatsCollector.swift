@@ -85,6 +85,7 @@ extension ProxyServer {
         let servers = backend.servers.map { server -> ServerStats in
             var counters = merged(\.servers, server.id)
             counters.scur = server.active.load(ordering: .relaxed)
+            counters.smax = server.mostActive.load(ordering: .relaxed)
             let operational: ServerStats.OperationalState = server.health.isUp ? .running : .stopped
             let admin: ServerStats.AdminState = switch server.health.admin {
             case .ready: .ready
@@ -106,7 +107,8 @@ extension ProxyServer {
         }
         var counters = merged(\.backends, backend.counterID)
         counters.requestRate = rate(\.backendRates, backend.counterID)
-        counters.scur = backend.servers.reduce(0) { $0 + $1.active.load(ordering: .relaxed) }
+        counters.scur = backend.active.load(ordering: .relaxed)
+        counters.smax = backend.mostActive.load(ordering: .relaxed)
         counters.qcur = backend.queue?.count ?? 0
         counters.qmax = backend.queue?.longest ?? 0
         let algorithm = switch backend.config.options.balance {

@@ -1,3 +1,4 @@
+import Atomics
 import NIOCore
 
 /// What a stream told the dispatcher it needs, and how far getting it has come: the backend, the
@@ -105,6 +106,7 @@ struct Dispatch {
         leaveQueue()
         guard let server = activeOn else { return }
         server.active.wrappingDecrement(ordering: .relaxed)
+        backend.active.wrappingDecrement(ordering: .relaxed)
         activeOn = nil
         backend.queue?.wakeOne()
     }
@@ -130,7 +132,8 @@ struct Dispatch {
     private mutating func holdActive(on server: RuntimeServer) {
         if activeOn === server { return }
         release()
-        server.active.wrappingIncrement(ordering: .relaxed)
+        server.mostActive.raise(to: server.active.wrappingIncrementThenLoad(ordering: .relaxed))
+        backend.mostActive.raise(to: backend.active.wrappingIncrementThenLoad(ordering: .relaxed))
         activeOn = server
     }
 
