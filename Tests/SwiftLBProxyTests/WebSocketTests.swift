@@ -62,6 +62,42 @@ final class WebSocketTests: XCTestCase {
         XCTAssertEqual(lb.accessLog.components(separatedBy: " 101 ").count - 1, 1000, "one log line per tunnel, at its end")
     }
 
+    /// A tunnel counts on the frontend that accepted it (stats JSON `websocket`), not on the
+    /// first frontend of the file (they were once counted process-wide there).
+    func testTunnelsCountOnTheirOwnFrontend() throws {
+        let server = try WSServer(name: "count", in: dir)
+        defer { server.stop() }
+        let quiet = freePort(), busy = freePort(), stats = freePort()
+        let lb = try SwiftLBInstance(config: testDefaults() + """
+            frontend quiet
+                bind 127.0.0.1:\(quiet)
+                default_backend ws
+            frontend busy
+                bind 127.0.0.1:\(busy)
+                default_backend ws
+            backend ws
+                server s1 127.0.0.1:\(server.port)
+            listen stats
+                bind 127.0.0.1:\(stats)
+                stats uri /
+
+            """, waitPort: busy, in: dir)
+        defer { lb.stop() }
+        let answer = try client(["echo", "ws://127.0.0.1:\(busy)/echo", "4", "--big", "1000"])
+        XCTAssertEqual(answer["ok"] as? Int, 4, "\(answer)")
+        let json = curl(["http://127.0.0.1:\(stats)/;json"]).out
+        guard let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+              let rows = object["stats"] as? [[String: Any]] else {
+            return XCTFail("stats JSON: \(json.prefix(300))")
+        }
+        func websocket(_ proxy: String) -> [String: Int]? {
+            rows.first { $0["pxname"] as? String == proxy && $0["svname"] as? String == "FRONTEND" }?["websocket"] as? [String: Int]
+        }
+        XCTAssertEqual(websocket("busy")?["total"], 4, "\(websocket("busy") ?? [:])")
+        XCTAssertGreaterThan(websocket("busy")?["bytes_in"] ?? 0, 4000, "\(websocket("busy") ?? [:])")
+        XCTAssertEqual(websocket("quiet")?["total"], 0, "\(websocket("quiet") ?? [:])")
+    }
+
     func testTunnelsOverTLS() throws {
         let pem = dir.file("ws.pem")
         XCTAssertEqual(runCommand(Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path, ["ws.example.test", pem]).status, 0)

@@ -69,14 +69,6 @@ extension ProxyServer {
             proxies.append(ProxyStats(name: backend.name, iid: id(backend.name), mode: backend.config.options.mode == .tcp ? .tcp : .http,
                                       backend: backendStats(backend, merged: merged, rate: rate)))
         }
-        var tunnels = TunnelCounters()
-        for (_, counters, _) in perLoop {
-            tunnels.current += counters.tunnelsOpen
-            tunnels.total += counters.tunnelsTotal
-            tunnels.bytesIn += counters.tunnelBytesIn
-            tunnels.bytesOut += counters.tunnelBytesOut
-        }
-        if let index = proxies.firstIndex(where: { $0.frontend != nil }) { proxies[index].frontend?.counters.tunnels = tunnels }
         return StatsSnapshot(process: process, proxies: proxies, vip: vip, takenAt: Date().timeIntervalSince1970)
     }
 

@@ -1,4 +1,5 @@
 import NIOCore
+import SwiftLBAdmin
 import SwiftLBConfig
 
 /// A stream that is no longer HTTP: bytes both ways between a client channel and a server
@@ -65,6 +66,7 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
         loop.clients[ObjectIdentifier(self)] = self
         loop.counters.tunnelsOpen += 1
         loop.counters.tunnelsTotal += 1
+        countOnFrontend { $0.current += 1; $0.total += 1 }
         _ = context.channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         if let channel = server.channel { _ = channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: true) }
         server.lease(to: self)
@@ -87,6 +89,7 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
     private func forwardToServer(_ buffer: ByteBuffer) {
         bytesFromClient += buffer.readableBytes
         loop.counters.tunnelBytesIn += buffer.readableBytes
+        countOnFrontend { [n = buffer.readableBytes] in $0.bytesIn += n }
         lastActivity = loop.coarseNow
         server.write(buffer)
     }
@@ -135,6 +138,7 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
     func serverRead(_ buffer: ByteBuffer) {
         bytesFromServer += buffer.readableBytes
         loop.counters.tunnelBytesOut += buffer.readableBytes
+        countOnFrontend { [n = buffer.readableBytes] in $0.bytesOut += n }
         lastActivity = loop.coarseNow
         context?.write(wrapOutboundOut(buffer), promise: nil)
     }
@@ -181,12 +185,17 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
         }
     }
 
+    /// The tunnel counters of the frontend that accepted the client (stats page, JSON).
+    private func countOnFrontend(_ body: (inout TunnelCounters) -> Void) {
+        if let id = frontendCounterID { loop.stats.frontend(id) { body(&$0.tunnels) } }
+    }
+
     private func end(_ cause: TerminationCause) {
         if case .closed = state { return }
         state = .closed
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
         loop.counters.tunnelsOpen -= 1
-        if let id = frontendCounterID { loop.stats.frontend(id) { $0.scur -= 1 } }
+        if let id = frontendCounterID { loop.stats.frontend(id) { $0.scur -= 1; $0.tunnels.current -= 1 } }
         server.close()
         context?.close(promise: nil)
         onEnd(self, cause)
