@@ -240,6 +240,8 @@ public struct ProxyOptions: Sendable {
     /// `option tcp-check` with its `tcp-check` steps (nil: not a tcp-check backend).
     public var tcpCheck: [TCPCheckStep]?
     public var cookie: CookieSettings?
+    /// `compression …`, `filter compression` (nil: no compression, no per-request work).
+    public var compression: HTTPCompression?
     /// `option redispatch`: a client whose sticky server is down goes to another one.
     public var redispatch = false
     /// `retry-on`: which failures of an idempotent, bodiless request are retried elsewhere.
