@@ -105,6 +105,8 @@ final class CompressionTests: XCTestCase {
         let (lbPort, haPort) = (freePort(), freePort())
         func config(_ port: Int) -> String {
             """
+            global
+                stats socket \(dir.file("stats-\(port).sock")) level admin
             defaults
                 mode http
                 timeout connect 2s
@@ -132,6 +134,22 @@ final class CompressionTests: XCTestCase {
                          file: StaticString = #filePath, line: UInt = #line) throws -> [Fetched] {
         let (swiftlb, haproxy, ports) = try start(proxies, defaults: defaults)
         defer { swiftlb.stop(); haproxy.stop() }
+        defer {
+            // `show stat`'s comp_* of the frontend: the same responses compressed, the same
+            // body bytes in (or bypassed, for identity) — HAProxy counts one byte more per
+            // chunked response (its HTX end-of-trailers block). comp_out differs: libslz is not zlib.
+            let chunked = cases.filter { $0.0.hasPrefix("/ssi/") && !$0.1.contains("HEAD") }.count
+            let columns = ["comp_in", "comp_byp", "comp_rsp"]
+            var reference = statColumns(["/bin/sh", "-c", "echo 'show stat' | socat -t 2 - UNIX-CONNECT:\(dir.file("stats-\(ports.1).sock"))"], columns)
+            if reference.count == 3, let n = Int(reference[0]), reference[2] != "0" { reference[0] = "\(n - chunked)" }
+            var ours: [String] = []
+            _ = waitUntil(timeout: 5) {
+                ours = self.statColumns([Paths.swiftlb, "ctl", "-s", self.dir.file("stats-\(ports.0).sock"), "show", "stat"], columns)
+                return ours == reference
+            }
+            XCTAssertEqual(ours, reference, "comp_in, comp_byp, comp_rsp of fe", file: file, line: line)
+            XCTAssertEqual(reference.count, 3, file: file, line: line)
+        }
         var answers: [Fetched] = []
         for (path, options) in cases {
             let ours = try fetch(ports.0, path, options)
@@ -148,6 +166,14 @@ final class CompressionTests: XCTestCase {
             answers.append(ours)
         }
         return answers
+    }
+
+    /// `columns` of the frontend `fe` in a `show stat` CSV.
+    private func statColumns(_ command: [String], _ columns: [String]) -> [String] {
+        let rows = runCommand(command[0], Array(command.dropFirst())).out.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        guard let header = rows.first?.map({ $0.replacingOccurrences(of: "# ", with: "") }),
+              let row = rows.first(where: { $0.count > 1 && $0[0] == "fe" && $0[1] == "FRONTEND" }) else { return [] }
+        return columns.compactMap { name in header.firstIndex(of: name).map { row[$0] } }
     }
 
     private static func ae(_ value: String) -> [String] { ["--header", "Accept-Encoding: \(value)"] }

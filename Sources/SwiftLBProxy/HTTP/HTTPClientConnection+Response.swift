@@ -217,10 +217,8 @@ extension HTTPClientConnection {
     /// The response goes out compressed (or, for identity, only re-chunked): its head gets
     /// HAProxy's edits and its body is read as data (chunks decoded) and sent in chunks.
     private func startCompressing(_ ex: HTTPExchange, _ head: inout MessageHead, _ algorithm: HTTPCompression.Algorithm) {
-        if algorithm != .identity {
-            guard let deflater = Deflater(algorithm) else { return }  // zlib out of memory: sent as it is
-            ex.deflater = deflater
-        }
+        guard let deflater = Deflater(algorithm) else { return }  // zlib out of memory: sent as it is
+        ex.deflater = deflater
         CompressionRules.rewrite(&head, algorithm: algorithm)
         ex.clientFraming.decodeChunks = true
         ex.clientFraming.encodeChunks = true
@@ -254,7 +252,6 @@ extension HTTPClientConnection {
 
     private func completeResponse(_ ex: HTTPExchange) {
         if let deflater = ex.deflater, let context {
-            ex.deflater = nil
             let tail = deflater.finish(allocator: context.channel.allocator)
             ex.log.bytesOut += tail.readableBytes
             writeChunk(tail, context)

@@ -37,8 +37,8 @@ final class HTTPExchange {
     /// The server said it closes the connection (or it must not be reused).
     var serverMustClose = false
     /// The encoding the request allows and the proxies offer (nil: no compression configured,
-    /// or none acceptable). `deflater` compresses the body once the response qualified (nil
-    /// for identity, which only re-chunks it).
+    /// or none acceptable). `deflater` compresses the body once the response qualified (for
+    /// identity it only counts what passes); its tallies go to the counters when the exchange ends.
     var compression: HTTPCompression.Algorithm?
     var deflater: Deflater?
 

@@ -125,10 +125,15 @@ final class CompressionRulesTests: XCTestCase {
                 if i == 99 { XCTAssertEqual(try inflate(wire, algorithm, final: false), plain, "flushed: decodable so far") }
             }
             wire.append(contentsOf: deflater.finish(allocator: allocator).readableBytesView)
+            XCTAssertEqual([deflater.bytesIn, deflater.bytesOut, deflater.bypassed], [plain.count, wire.count, 0], "comp_in, comp_out, comp_byp")
             XCTAssertEqual(try inflate(wire, algorithm, final: true), plain, "\(algorithm)")
             XCTAssertLessThan(wire.count, plain.count / 5, "\(algorithm) compresses")
         }
-        XCTAssertNil(Deflater(.identity))
+        // identity passes the bytes as they are, counted as bypassed.
+        let identity = try XCTUnwrap(Deflater(.identity))
+        XCTAssertEqual(identity.compress(ByteBuffer(string: "plain"), allocator: allocator), ByteBuffer(string: "plain"))
+        XCTAssertEqual(identity.finish(allocator: allocator).readableBytes, 0)
+        XCTAssertEqual([identity.bytesIn, identity.bytesOut, identity.bypassed], [0, 0, 5])
     }
 
     /// Python's zlib, an independent decoder.

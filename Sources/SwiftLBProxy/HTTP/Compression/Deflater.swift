@@ -6,30 +6,39 @@ import SwiftLBConfig
 /// it passes: each piece the server sends is compressed and flushed at once (Z_SYNC_FLUSH, as
 /// HAProxy flushes each data block), so nothing is held back waiting for more and no body is
 /// ever buffered whole; the end of the body finishes the stream (Z_FINISH). Level 1, window
-/// 2^15, memLevel 8: HAProxy's defaults (`tune.comp.maxlevel 1`, `tune.zlib.*`).
+/// 2^15, memLevel 8: HAProxy's defaults (`tune.comp.maxlevel 1`, `tune.zlib.*`): about
+/// 260 KiB of zlib state per response being compressed. `identity` passes bytes through
+/// (HAProxy's identity algorithm); both count what they saw, as HAProxy's comp_* counters.
 final class Deflater {
-    private let stream: UnsafeMutablePointer<z_stream>
+    /// nil for identity.
+    private let stream: UnsafeMutablePointer<z_stream>?
     private var finished = false
+    /// Body bytes given / sent on (deflate), or passed as they were (identity).
+    private(set) var bytesIn = 0, bytesOut = 0, bypassed = 0
 
-    /// nil for `identity` (nothing to compress) or when zlib cannot allocate its state.
+    /// nil when zlib cannot allocate its state.
     init?(_ algorithm: HTTPCompression.Algorithm, level: Int32 = 1) {
         let windowBits: Int32
         switch algorithm {
-        case .identity: return nil
+        case .identity:
+            stream = nil
+            return
         case .gzip: windowBits = 15 + 16
         case .deflate: windowBits = 15
         case .rawDeflate: windowBits = -15
         }
-        stream = .allocate(capacity: 1)
+        let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
         guard swiftlb_deflate_init(stream, level, windowBits, 8) == Z_OK else {
             stream.deinitialize(count: 1)
             stream.deallocate()
             return nil
         }
+        self.stream = stream
     }
 
     deinit {
+        guard let stream else { return }
         deflateEnd(stream)
         stream.deinitialize(count: 1)
         stream.deallocate()
@@ -37,17 +46,24 @@ final class Deflater {
 
     /// Compresses `input` and flushes: the bytes returned decode to all the input so far.
     func compress(_ input: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
-        run(input, flush: Z_SYNC_FLUSH, allocator: allocator)
+        guard let stream else {
+            bypassed += input.readableBytes
+            return input
+        }
+        return run(stream, input, flush: Z_SYNC_FLUSH, allocator: allocator)
     }
 
-    /// The stream's last bytes (the rest of the data and gzip's or zlib's trailer).
+    /// The stream's last bytes (the rest of the data and gzip's or zlib's trailer); none for
+    /// identity.
     func finish(allocator: ByteBufferAllocator) -> ByteBuffer {
-        run(ByteBuffer(), flush: Z_FINISH, allocator: allocator)
+        guard let stream else { return ByteBuffer() }
+        return run(stream, ByteBuffer(), flush: Z_FINISH, allocator: allocator)
     }
 
-    private func run(_ input: ByteBuffer, flush: Int32, allocator: ByteBufferAllocator) -> ByteBuffer {
+    private func run(_ stream: UnsafeMutablePointer<z_stream>, _ input: ByteBuffer, flush: Int32, allocator: ByteBufferAllocator) -> ByteBuffer {
         precondition(!finished, "Deflater: data after the end of the stream")
         if flush == Z_FINISH { finished = true }
+        bytesIn += input.readableBytes
         // A sync flush adds at most a few bytes per 16 KiB block beyond the input (deflateBound).
         let bound = Int(deflateBound(stream, UInt(input.readableBytes))) + 16
         var out = allocator.buffer(capacity: bound)
@@ -70,6 +86,7 @@ final class Deflater {
             stream.pointee.next_in = nil
             stream.pointee.avail_in = 0
         }
+        bytesOut += out.readableBytes
         return out
     }
 }
