@@ -56,6 +56,9 @@ enum ServerStateFile {
         /// The saved port when it differs from lb.conf's: HAProxy 2.6 would connect there;
         /// SwiftLB keeps lb.conf's and says so.
         var ignoredPort: Int?
+        /// The file says `disable health` was used on a checked server: SwiftLB has no such
+        /// command, its checks run as lb.conf says (HAProxy would keep them off).
+        var ignoredChecksDisabled = false
     }
 
     /// HAProxy's admin-state bits (SRV_ADMF_*).
@@ -81,7 +84,7 @@ enum ServerStateFile {
         _ = number(6, "srv_check_status") { (0..<21).contains($0) }
         _ = number(7, "srv_check_result") { (0...4).contains($0) }
         _ = number(8, "srv_check_health")
-        _ = number(9, "srv_check_state") { $0 & ~0x1F == 0 }
+        let checkState = number(9, "srv_check_state") { $0 & ~0x1F == 0 }
         _ = number(10, "srv_agent_state") { $0 & ~0x1F == 0 }
         _ = number(11, "bk_f_forced_id") { $0 == 0 || $0 == 1 }
         _ = number(12, "srv_f_forced_id") { $0 == 0 || $0 == 1 }
@@ -112,6 +115,8 @@ enum ServerStateFile {
         if decision.admin != .maint && admin & forcedDrain != 0 && (initialWeight > 0 || p.weight == 0) { decision.admin = .drain }
         if initialWeight == p.weight { decision.weight = userWeight }
         if let port, port != 0, port != configuredPort { decision.ignoredPort = port }
+        // CHK_ST_CONFIGURED without CHK_ST_ENABLED, on a server lb.conf checks.
+        if p.check && checkState & 0x02 != 0 && checkState & 0x04 == 0 { decision.ignoredChecksDisabled = true }
         return .success(decision)
     }
 

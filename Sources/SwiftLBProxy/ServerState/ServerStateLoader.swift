@@ -91,6 +91,9 @@ enum ServerStateLoader {
                         health.setWeight(weight)
                         reweighed = true
                     }
+                    if decision.ignoredChecksDisabled {
+                        messages.append("server '\(backend.name)/\(server.name)': the server state file says its health checks were disabled; SwiftLB runs them as lb.conf says")
+                    }
                     if let port = decision.ignoredPort {
                         messages.append("server '\(backend.name)/\(server.name)': the server state file says port \(port); SwiftLB keeps lb.conf's \(configured) (HAProxy 2.6 would use the file's)")
                     }

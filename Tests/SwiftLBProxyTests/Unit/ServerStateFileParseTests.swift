@@ -62,6 +62,9 @@ final class ServerStateFileParseTests: XCTestCase {
         XCTAssertNil(try decide(row("s", uweight: 7, iweight: 10), weight: 20).weight)
         XCTAssertEqual(try decide(row("s", port: 9999)).ignoredPort, 9999)
         XCTAssertNil(try decide(row("s", port: 80)).ignoredPort)
+        let checksOff = "2 be 1 s 127.0.0.1 2 0 1 1 5 6 3 4 2 0 0 0 - 80 - 0 0 - - 0"
+        XCTAssertTrue(try decide(checksOff).ignoredChecksDisabled, "configured, not enabled: 'disable health'")
+        XCTAssertFalse(try decide(checksOff.replacingOccurrences(of: " 4 2 0 0 0 ", with: " 4 6 0 0 0 ")).ignoredChecksDisabled)
     }
 
     func testInvalidFieldsApplyNothing() throws {
