@@ -40,6 +40,13 @@ let package = Package(
             pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
+        /// System zlib (apt: zlib1g-dev): `compression algo gzip|deflate|raw-deflate`. The shim
+        /// header wraps deflateInit2, a macro Swift cannot import.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         /// The C that OpenSSL calls back mid-handshake: session-ticket keys, kept client sessions.
         .target(name: "CSwiftLBTLSShim", dependencies: ["CLibSSL"]),
         .target(
@@ -74,6 +81,7 @@ let package = Package(
         .target(
             name: "SwiftLBProxy",
             dependencies: [
+                "CZlib",
                 "SwiftLBAdmin",
                 "SwiftLBLog",
                 "SwiftLBConfig",

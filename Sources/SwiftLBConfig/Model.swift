@@ -109,8 +109,10 @@ public struct GlobalSettings: Sendable, Equatable {
     /// `description`, `node` (pending: the stats page shows them).
     public var description: String?
     public var node: String?
-    /// `server-state-file FILE` (pending).
+    /// `server-state-file FILE`, `server-state-base DIR`: the servers' states `show servers
+    /// state` saved, applied once at start (ServerStateModel.swift).
     public var serverStateFile: String?
+    public var serverStateBase: String?
     /// `ulimit-n N`: the descriptor limit to set at start.
     public var ulimitN: Int?
     /// `stats timeout T`: an idle control-socket connection is closed after T.
@@ -240,6 +242,10 @@ public struct ProxyOptions: Sendable {
     /// `option tcp-check` with its `tcp-check` steps (nil: not a tcp-check backend).
     public var tcpCheck: [TCPCheckStep]?
     public var cookie: CookieSettings?
+    /// `compression …`, `filter compression` (nil: no compression, no per-request work).
+    public var compression: HTTPCompression?
+    /// `load-server-state-from-file`, `server-state-file-name` (ServerStateModel.swift).
+    public var serverState = ServerStateSource()
     /// `option redispatch`: a client whose sticky server is down goes to another one.
     public var redispatch = false
     /// `retry-on`: which failures of an idempotent, bodiless request are retried elsewhere.

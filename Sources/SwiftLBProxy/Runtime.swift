@@ -156,6 +156,8 @@ public final class ProxyRuntime: Sendable {
                 logPlan: logPlan
             ))
         }
+        // `server-state-file`: the states saved before a restart; a reload keeps its own.
+        if previous == nil && errors.isEmpty { warnings += ServerStateLoader.apply(configuration, backends: backends) }
         if !errors.isEmpty { throw ConfigErrors(errors) }
         self.backends = backends
         self.checkTargets = checkTargets

@@ -13,6 +13,7 @@
 DEPS_BUILD=(
     libpcre2-dev      # PCRE2 for regex ACLs (Sources/CPCRE2)
     libssl-dev        # OpenSSL 3 for TLS and the heartbeat HMAC (Sources/CLibSSL)
+    zlib1g-dev        # zlib for HTTP response compression (Sources/CZlib)
     pkg-config        # how SwiftPM finds both
 )
 DEPS_DEMO=(

@@ -92,6 +92,8 @@ public struct TrafficCounters: Sendable, Equatable {
     public var tls = TLSCounters()
     public var h1 = H1Counters()
     public var tunnels = TunnelCounters()
+    /// `comp_in`, `comp_out`, `comp_byp`, `comp_rsp` (frontends and backends).
+    public var compression = CompressionCounters()
     /// Total request time (HAProxy's Ta), when the lead measures it: a real histogram.
     public var latency: LatencyHistogram?
     /// Time to establish the server connection (HAProxy's Tc), backends and servers.
@@ -138,6 +140,13 @@ public struct TLSCounters: Sendable, Equatable {
 public struct H1Counters: Sendable, Equatable {
     public var openConnections = 0, openStreams = 0, totalConnections = 0, totalStreams = 0
     public var bytesIn = 0, bytesOut = 0, splicedBytesIn = 0, splicedBytesOut = 0
+    public init() {}
+}
+
+/// HTTP compression, as HAProxy counts it: body bytes given to the compressor and the bytes it
+/// sent on, bytes sent as they were (`identity`), responses compressed (identity included).
+public struct CompressionCounters: Sendable, Equatable {
+    public var bytesIn = 0, bytesOut = 0, bypassed = 0, responses = 0
     public init() {}
 }
 

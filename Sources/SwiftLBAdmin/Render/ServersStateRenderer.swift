@@ -22,9 +22,11 @@ public enum ServersStateRenderer {
     }
 
     static func line(_ proxy: ProxyStats, _ s: ServerStats) -> [String] {
+        // `disabled` in lb.conf is CMAINT for as long as the line says so, and FMAINT while the
+        // server is in maintenance: set ready (then drained) at runtime, HAProxy writes 4 (12).
         var admin = 0
         if s.admin == .maint { admin |= forcedMaint }
-        if s.maintFromConfig { admin |= configMaint | forcedMaint }
+        if s.maintFromConfig { admin |= configMaint }
         if s.admin == .drain { admin |= forcedDrain }
         var checkState = 0
         var checkStatus = CheckStats.Status.initializing.rawValue
@@ -43,7 +45,8 @@ public enum ServersStateRenderer {
         }
         return [
             "\(proxy.iid)", proxy.name, "\(s.sid)", s.name, s.address.isEmpty ? "-" : s.address,
-            "\(s.operational.rawValue)", "\(admin)", "\(s.userWeight)", "\(s.initialWeight)", "\(s.lastChange)",
+            // A server in maintenance is STOPPED to HAProxy, whatever its checks last said.
+            "\(s.admin == .maint ? ServerStats.OperationalState.stopped.rawValue : s.operational.rawValue)", "\(admin)", "\(s.userWeight)", "\(s.initialWeight)", "\(s.lastChange)",
             "\(checkStatus)", "\(checkResult)", "\(checkHealth)", "\(checkState)", "0",
             "0", "0", s.fqdn ?? "-", "\(s.port)", "-", s.useTLS ? "1" : "0", "0", "-", "-", "0",
         ]

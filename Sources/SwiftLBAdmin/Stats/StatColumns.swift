@@ -90,7 +90,7 @@ public struct StatColumn: Sendable {
     }
 
     /// A value HAProxy always shows for `kinds` and SwiftLB has no counterpart for (no cache,
-    /// no compression, no HTTP/2): zero, as HAProxy shows when the feature is unused.
+    /// no HTTP/2): zero, as HAProxy shows when the feature is unused.
     static func unused(_ name: String, _ kinds: StatKinds, httpOnly: Bool = false, _ description: String) -> StatColumn {
         StatColumn(name: name, description: description) { row in
             kinds.contains(row.kind) && (!httpOnly || row.isHTTP) ? .int(0) : .empty
@@ -263,10 +263,10 @@ extension StatColumn {
         },
         counter("cli_abrt", .bs, \.clientAborts, "Total number of requests or connections aborted by the client since the worker process started"),
         counter("srv_abrt", .bs, \.serverAborts, "Total number of requests or connections aborted by the server since the worker process started"),
-        unused("comp_in", .fb, "Total number of bytes submitted to the HTTP compressor for this object since the worker process started"),
-        unused("comp_out", .fb, "Total number of bytes emitted by the HTTP compressor for this object since the worker process started"),
-        unused("comp_byp", .fb, "Total number of bytes that bypassed HTTP compression for this object since the worker process started (CPU/memory/bandwidth limitation)"),
-        unused("comp_rsp", .fb, "Total number of HTTP responses that were compressed for this object since the worker process started"),
+        counter("comp_in", .fb, \.compression.bytesIn, "Total number of bytes submitted to the HTTP compressor for this object since the worker process started"),
+        counter("comp_out", .fb, \.compression.bytesOut, "Total number of bytes emitted by the HTTP compressor for this object since the worker process started"),
+        counter("comp_byp", .fb, \.compression.bypassed, "Total number of bytes that bypassed HTTP compression for this object since the worker process started (CPU/memory/bandwidth limitation)"),
+        counter("comp_rsp", .fb, \.compression.responses, "Total number of HTTP responses that were compressed for this object since the worker process started"),
         StatColumn(name: "lastsess", description: "How long ago some traffic was seen on this object on this worker process, in seconds") { row in
             if case .frontend = row { return .empty }
             return .int(row.counters.lastSession ?? -1)

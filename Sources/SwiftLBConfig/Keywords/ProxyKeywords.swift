@@ -80,7 +80,6 @@ extension KeywordRegistry {
                 throw ParseFailure("SwiftLB reuses idle server connections the 'safe' way only: 'http-reuse safe' (or remove the line)")
             }
         },
-        Keyword("compression", SectionKind.proxies, status: .unsupported("compression is not supported"), parse: nil),
     ]
 
 

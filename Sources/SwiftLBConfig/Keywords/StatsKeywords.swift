@@ -68,14 +68,6 @@ extension KeywordRegistry {
             p.config.global.description = c.args.joined(separator: " ")
         },
         Keyword("node", [.global], usage: "node NAME", status: statsPageStatus) { p, c in p.config.global.node = try c.one("a name") },
-        Keyword("server-state-file", [.global], usage: "server-state-file FILE",
-                status: .pending("server states are not saved and reloaded yet (the runtime API and reload work)")) { p, c in
-            p.config.global.serverStateFile = try c.one("a file")
-        },
-        Keyword("load-server-state-from-file", SectionKind.backSide, usage: "load-server-state-from-file global|local|none",
-                status: .pending("server states are not saved and reloaded yet (the runtime API and reload work)")) { p, c in
-            guard ["global", "local", "none"].contains(try c.one("global, local or none")) else { throw ParseFailure("expects global, local or none") }
-        },
     ]
 
     /// A `stats …` line of the current proxy (in `defaults`, inherited by the proxies after it).

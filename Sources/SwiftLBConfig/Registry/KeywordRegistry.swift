@@ -8,6 +8,7 @@ enum KeywordRegistry {
         processKeywords + tlsDefaultKeywords + statsKeywords + globalStatsUnsupported + statsPageKeywords + logKeywords + monitorKeywords
         + proxyKeywords + tcpKeepAliveKeywords + timeoutKeywords + balanceKeywords + cookieKeywords + checkKeywords
         + serverKeywords + bindKeywords + ruleKeywords + httpActionKeywords + tcpRuleKeywords + errorPageKeywords
+        + compressionKeywords + serverStateKeywords
         + vrrpKeywords + keepalivedKeywords + legacyKeywords
 
     /// The features, then what HAProxy knows beyond them.

@@ -153,6 +153,7 @@ extension HTTPClientConnection {
     }
 
     private func countExchange(_ ex: HTTPExchange, status: Int) {
+        if let deflater = ex.deflater { countCompression(deflater, ex) }
         let failure: ExchangeFailure?
         switch (ex.phase.cause, ex.phase.endedIn) {
         case (.completed?, _), (nil, _): failure = nil

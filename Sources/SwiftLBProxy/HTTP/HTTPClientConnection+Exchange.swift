@@ -124,6 +124,13 @@ extension HTTPClientConnection {
             cookieState = CookieState(state, .none)
             StickyCookie.rewriteRequest(&head, settings: cookie)
         }
+        // `compression`: the encoding this request allows, chosen after every request rule as
+        // HAProxy's filter does (`offload` removes Accept-Encoding here). No work without it.
+        var compression: HTTPCompression.Algorithm?
+        if frontend.config.options.compression != nil || backend.config.options.compression != nil {
+            compression = CompressionRules.Policy(frontend: frontend.config.options.compression, backend: backend.config.options.compression)
+                .flatMap { CompressionRules.choose(&head, policy: $0) }
+        }
         RequestRewriter.upstream(&head, framing: framing, facts: facts, clientAddress: clientIP, sourceAddress: source, destination: destination,
                                  frontend: frontend, backend: backend)
         // `option http-server-close`: the server connection ends with each response;
@@ -139,6 +146,7 @@ extension HTTPClientConnection {
         ex.presentedCookie = presented
         ex.log.cookie = cookieState
         ex.webSocketKey = webSocketKey
+        ex.compression = compression
         if connectionMode >= 1 { ex.serverMustClose = true }
         if connectionMode >= 2 { ex.closeClient = true }
         ex.ruleInput = input

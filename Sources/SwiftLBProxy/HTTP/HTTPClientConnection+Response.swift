@@ -1,4 +1,5 @@
 import NIOCore
+import SwiftLBConfig
 
 /// Server → client: the `ServerConnectionOwner` side of the client connection. The response
 /// head is parsed, run through the http-response rules and rewritten for the client, its
@@ -124,6 +125,14 @@ extension HTTPClientConnection {
         server?.health.observed(error: head.status >= 500 && head.status != 501 && head.status != 505, layer7: true)
         ex.log.trsp = ex.requestSentAt.map { millisecondsBetween($0, clock) } ?? -1
         let backend = ex.dispatch.backend
+        // Compression is decided on the server's head, before any response rule (HAProxy's
+        // filter judges it at AN_RES_WAIT_HTTP), and its headers written after them.
+        var compressWith: HTTPCompression.Algorithm?
+        if let algorithm = ex.compression,
+           let policy = CompressionRules.Policy(frontend: frontend.config.options.compression, backend: backend.config.options.compression),
+           CompressionRules.mayCompress(head, body: body, clientMinor: ex.clientMinor, method: ex.method, policy: policy) {
+            compressWith = algorithm
+        }
         // http-response rules, the backend's then the frontend's, on the server's response.
         let backendRules = backend.engine.flatMap { $0.name != frontend.name || frontend.engine == nil ? $0 : nil }
         if var input = ex.ruleInput {
@@ -148,6 +157,7 @@ extension HTTPClientConnection {
             for rules in [backendRules, frontend.engine].compactMap({ $0 }) { _ = rules.afterResponse.evaluate(&head, &input) }
             ex.ruleInput = input
         }
+        if let algorithm = compressWith { startCompressing(ex, &head, algorithm) }
         ex.closeClient = ex.clientFraming.closeClient
         if let setCookie = ex.clientFraming.setCookie { ex.log.cookie?.response = setCookie }
         if ex.clientFraming.serverCloses { ex.serverMustClose = true }
@@ -204,26 +214,48 @@ extension HTTPClientConnection {
         tunnel.takeOver(from: context, after: self, clientBytes: clientBytes, serverBytes: serverBytes)
     }
 
+    /// The response goes out compressed (or, for identity, only re-chunked): its head gets
+    /// HAProxy's edits and its body is read as data (chunks decoded) and sent in chunks.
+    private func startCompressing(_ ex: HTTPExchange, _ head: inout MessageHead, _ algorithm: HTTPCompression.Algorithm) {
+        guard let deflater = Deflater(algorithm) else { return }  // zlib out of memory: sent as it is
+        ex.deflater = deflater
+        CompressionRules.rewrite(&head, algorithm: algorithm)
+        ex.clientFraming.decodeChunks = true
+        ex.clientFraming.encodeChunks = true
+    }
+
     private func writeBody(_ slice: ByteBuffer, _ ex: HTTPExchange) {
         guard let context else { return }
+        var slice = slice
+        if let deflater = ex.deflater { slice = deflater.compress(slice, allocator: context.channel.allocator) }
         ex.log.bytesOut += slice.readableBytes
         if ex.clientFraming.encodeChunks {
-            guard slice.readableBytes > 0 else { return }
-            var prefix = context.channel.allocator.buffer(capacity: 20)
-            prefix.writeString(String(slice.readableBytes, radix: 16))
-            prefix.writeStaticString("\r\n")
-            context.write(wrapOutboundOut(prefix), promise: nil)
-            context.write(wrapOutboundOut(slice), promise: nil)
-            context.write(wrapOutboundOut(Self.crlf), promise: nil)
+            writeChunk(slice, context)
         } else {
             context.write(wrapOutboundOut(slice), promise: nil)
         }
+    }
+
+    /// One chunk (none for no bytes: an empty chunk would end the body).
+    private func writeChunk(_ slice: ByteBuffer, _ context: ChannelHandlerContext) {
+        guard slice.readableBytes > 0 else { return }
+        var prefix = context.channel.allocator.buffer(capacity: 20)
+        prefix.writeString(String(slice.readableBytes, radix: 16))
+        prefix.writeStaticString("\r\n")
+        context.write(wrapOutboundOut(prefix), promise: nil)
+        context.write(wrapOutboundOut(slice), promise: nil)
+        context.write(wrapOutboundOut(Self.crlf), promise: nil)
     }
 
     private static let crlf = ByteBuffer(string: "\r\n")
     private static let lastChunk = ByteBuffer(string: "0\r\n\r\n")
 
     private func completeResponse(_ ex: HTTPExchange) {
+        if let deflater = ex.deflater, let context {
+            let tail = deflater.finish(allocator: context.channel.allocator)
+            ex.log.bytesOut += tail.readableBytes
+            writeChunk(tail, context)
+        }
         if ex.clientFraming.encodeChunks { context?.write(wrapOutboundOut(Self.lastChunk), promise: nil) }
         ex.responseComplete = true
         finish(ex)

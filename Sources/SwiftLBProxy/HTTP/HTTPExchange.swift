@@ -36,6 +36,11 @@ final class HTTPExchange {
     var responseComplete = false
     /// The server said it closes the connection (or it must not be reused).
     var serverMustClose = false
+    /// The encoding the request allows and the proxies offer (nil: no compression configured,
+    /// or none acceptable). `deflater` compresses the body once the response qualified (for
+    /// identity it only counts what passes); its tallies go to the counters when the exchange ends.
+    var compression: HTTPCompression.Algorithm?
+    var deflater: Deflater?
 
     /// The client asked for a WebSocket (`Upgrade: websocket` with a valid key): the key, to
     /// check the server's `Sec-WebSocket-Accept` before any tunnel opens.

@@ -187,6 +187,8 @@ extension TrafficCounters {
         responses.r4xx += o.responses.r4xx; responses.r5xx += o.responses.r5xx; responses.other += o.responses.other
         tunnels.current += o.tunnels.current; tunnels.total += o.tunnels.total
         tunnels.bytesIn += o.tunnels.bytesIn; tunnels.bytesOut += o.tunnels.bytesOut
+        compression.bytesIn += o.compression.bytesIn; compression.bytesOut += o.compression.bytesOut
+        compression.bypassed += o.compression.bypassed; compression.responses += o.compression.responses
         if let l = o.latency { latency = latency.map { var m = $0; m.merge(l); return m } ?? l }
         if let l = o.connectLatency { connectLatency = connectLatency.map { var m = $0; m.merge(l); return m } ?? l }
     }
