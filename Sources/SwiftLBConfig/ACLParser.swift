@@ -53,7 +53,7 @@ struct ACLParser {
         var method: ACLCriterion.MatchMethod
         if let f = try StickFetchParser.fetch(fetchWord) {
             fetch = f
-            method = f.isInteger ? .integer : (f.readsPayload && f != .requestSSLSNI ? .binary : .exact)
+            method = f.isInteger ? .integer : (f.readsPayload && f != .requestSSLSNI && f != .requestSSLALPN ? .binary : .exact)
         } else if let open = fetchWord.firstIndex(of: "("), fetchWord.hasSuffix(")") {
             let name = String(fetchWord[..<open])
             let arg = String(fetchWord[fetchWord.index(after: open)..<fetchWord.index(before: fetchWord.endIndex)])

@@ -572,7 +572,8 @@ public enum SampleFetch: Sendable, Equatable, Hashable {
     case sslFC
     /// `ssl_fc_sni` (pending): the SNI name the client sent.
     case sslFCSNI
-    /// `src_conn_cur` (pending): connections open from the client's address.
+    /// `src_conn_cur` without a stick table: connections open from the client's address
+    /// (pending; with a table it is a `stickCounter`).
     case srcConnCur
     /// `var(SCOPE.NAME)` (pending).
     case variable(String)
@@ -589,6 +590,8 @@ public enum SampleFetch: Sendable, Equatable, Hashable {
     case sslHelloType
     /// `req.ssl_sni`: the server name of that ClientHello.
     case requestSSLSNI
+    /// `req.ssl_alpn`: the first protocol its ALPN extension offers.
+    case requestSSLALPN
 }
 
 extension SampleFetch {
@@ -603,7 +606,7 @@ extension SampleFetch {
     /// Fetches that read the request's buffered bytes (tcp-request content inspection).
     public var readsPayload: Bool {
         switch self {
-        case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI: true
+        case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN: true
         default: false
         }
     }

@@ -39,6 +39,9 @@ enum StickFetchParser {
         case "req.ssl_sni", "req_ssl_sni":
             _ = try ints(0...0)
             return .requestSSLSNI
+        case "req.ssl_alpn":
+            _ = try ints(0...0)
+            return .requestSSLALPN
         default: break
         }
         // sc0_http_req_rate[(TABLE)], sc_http_req_rate(N[,TABLE]), src_http_req_rate[(TABLE)]
@@ -53,7 +56,7 @@ enum StickFetchParser {
             guard (0...2).contains(n), args.count <= 1 else { throw ParseFailure("'\(name)': counters are sc0 to sc2, with at most a table name") }
             return .stickCounter(StickCounterFetch(entry: .tracked(n, table: args.first), counter: counter))
         }
-        if name.hasPrefix("src_"), name != "src_conn_cur", let counter = counters[String(name.dropFirst(4))] {
+        if name.hasPrefix("src_"), let counter = counters[String(name.dropFirst(4))] {
             guard args.count <= 1 else { throw ParseFailure("'\(name)' takes at most a table name") }
             return .stickCounter(StickCounterFetch(entry: .source(table: args.first), counter: counter))
         }

@@ -36,7 +36,7 @@ final class PendingKeywordTests: XCTestCase {
             "    http-check disable-on-404", "    http-check send meth GET uri /health body ping", "    server t 127.0.0.1:81 maxqueue 10",
             "    fullconn 100", "    http-request auth realm x",
             "    tcp-request content reject",
-            "    acl a src_conn_cur gt 10", "    acl a ssl_fc_sni example.com",
+            "    acl a ssl_fc_sni example.com",
         ])
         let frontend = timeouts + "frontend f\n    bind :80\n    redirect location /x\n"
         assertRefusedOneByOne(frontend, [

@@ -20,8 +20,10 @@ extension ACLCriterion {
         if let networks { return IPNetwork.address(input.facts.source?.ipAddress, isIn: networks) }
         if fetch.readsPayload && !fetch.isInteger && method != .regex {
             // Payload bytes are compared as bytes (not all of them are text).
-            guard let bytes = input.payloadBytes(fetch) else { return false }
+            guard var bytes = input.payloadBytes(fetch) else { return false }
             if method == .found { return true }
+            // `-i`: patterns were lowered when parsed; ASCII letters of the sample are lowered here.
+            if caseInsensitive { bytes = bytes.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 } }
             return patterns.contains { pattern in
                 switch method {
                 case .prefix: bytes.starts(with: pattern)

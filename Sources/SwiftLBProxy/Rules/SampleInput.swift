@@ -64,7 +64,7 @@ struct SampleInput {
         case .variable(let name): return (variables?.get(name)).map { [$0.text] } ?? []
         case .src, .srcPort, .dst, .dstPort, .sslFC: return facts.samples(fetch).map(String.init)
         case .stickCounter(let f): return (stick?.value(f, source: facts.source?.ipAddress)).map { [String($0)] } ?? []
-        case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI: return payloadSamples(fetch)
+        case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN: return payloadSamples(fetch)
         }
     }
 

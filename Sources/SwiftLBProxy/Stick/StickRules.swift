@@ -171,8 +171,9 @@ struct StickRules: Sendable {
     }
 }
 
-/// `src_conn_cur`: connections open now from each client address, process-wide (every event
-/// loop counts into it), sharded like the stick tables. An address is forgotten when its last
+/// Connections open now from each client address, process-wide (every event loop counts into
+/// it), sharded like the stick tables — not wired: `src_conn_cur` reads a stick table's
+/// `conn_cur`, as in HAProxy. An address is forgotten when its last
 /// connection closes, so the map holds only addresses with open connections.
 final class SourceConnections: Sendable {
     static let shared = SourceConnections()

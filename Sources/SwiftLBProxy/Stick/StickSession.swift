@@ -8,7 +8,9 @@ import SwiftLBConfig
 /// HAProxy's two levels: a `tcp-request connection|content track-scN` lasts for the whole
 /// connection (its entry counts the connection, `conn_cur` until it closes, and every HTTP
 /// request on it); an `http-request track-scN` lasts for one request (each request is a new
-/// stream). A counter already tracked is not tracked again (HAProxy ignores the second).
+/// stream, which counts as a connection of the entry too; its `conn_cur` ends when the next
+/// request starts or the connection closes). A counter already tracked is not tracked again
+/// (HAProxy ignores the second).
 final class StickSession {
     struct Tracked {
         let table: StickTable
@@ -42,24 +44,32 @@ final class StickSession {
             connectionTracked[counter] = tracked
             table.track(key, connection: true, request: false, now: Self.now())
         } else {
+            // HAProxy starts an entry's connection counters whenever a stream tracks it.
             requestTracked[counter] = tracked
-            table.track(key, connection: false, request: true, now: Self.now())
+            table.track(key, connection: true, request: true, now: Self.now())
         }
     }
 
     /// A new HTTP request on the connection: the request-level trackers are forgotten, and the
     /// connection-level ones count it.
     func beginRequest() {
-        requestTracked = [nil, nil, nil]
+        endRequest()
         let now = Self.now()
         for tracked in connectionTracked.compactMap({ $0 }) { tracked.table.track(tracked.key, connection: false, request: true, now: now) }
     }
 
-    /// The connection closed: `conn_cur` of its connection-level entries goes down.
+    /// The connection closed: `conn_cur` of its entries goes down.
     func close() {
         guard !closed else { return }
         closed = true
+        endRequest()
         for tracked in connectionTracked.compactMap({ $0 }) { tracked.table.untrackConnection(tracked.key) }
+    }
+
+    /// The request-level trackers end (when the next request starts, or the connection ends).
+    private func endRequest() {
+        for tracked in requestTracked.compactMap({ $0 }) { tracked.table.untrackConnection(tracked.key) }
+        requestTracked = [nil, nil, nil]
     }
 
     /// A stick-counter fetch's value; nil when the entry is not tracked or not there (the ACL

@@ -8,11 +8,15 @@ extension ProxyRuntime {
     public func showTable(_ name: String?) -> String {
         // HAProxy lists its proxies' tables last-declared first.
         let tables = StickTables.declared(configuration).reversed().compactMap { stickTables[$0.name] }
-        guard let name else { return tables.map(Self.header).joined() }
+        guard let name else {
+            let now = UInt64(NIODeadline.now().uptimeNanoseconds)
+            return tables.map { Self.header($0, used: $0.entries(now: now).count) }.joined()
+        }
         guard let table = stickTables[name] else { return "No such table\n" }
         let now = UInt64(NIODeadline.now().uptimeNanoseconds)
-        var out = Self.header(table)
-        for (key, entry, remaining) in table.entries(now: now).sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+        let entries = table.entries(now: now)
+        var out = Self.header(table, used: entries.count)
+        for (key, entry, remaining) in entries.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
             var line = "0x\(String(Self.entryID(key), radix: 16)): key=\(StickRules.describe(key, type: table.keyType)) use=0"
             line += " exp=\(remaining.map { String($0 / 1_000_000) } ?? "0")"
             if let server = entry.server { line += " server_id=\(server.id)" }
@@ -36,8 +40,10 @@ extension ProxyRuntime {
         return true
     }
 
-    private static func header(_ table: StickTable) -> String {
-        "# table: \(table.name), type: \(table.keyType.rawValue), size:\(table.size), used:\(table.count)\n"
+    /// `used`: the live entries (an expired one not purged yet is not counted, as HAProxy's
+    /// expiry task would have removed it).
+    private static func header(_ table: StickTable, used: Int) -> String {
+        "# table: \(table.name), type: \(table.keyType.rawValue), size:\(table.size), used:\(used)\n"
     }
 
     /// A stable stand-in for HAProxy's entry address.

@@ -61,13 +61,33 @@ final class InspectedPayload {
             return Array(String(header[header.startIndex + 5]).utf8)
         case .requestSSLSNI:
             return serverName().map { Array($0.utf8) }
+        case .requestSSLALPN:
+            return firstALPN().map { Array($0.utf8) }
         default:
             return nil
         }
     }
 
-    /// The `server_name` of a ClientHello at the start of the bytes (RFC 8446 §4.1.2, RFC 6066 §3).
+    /// The `server_name` of a ClientHello at the start of the bytes (RFC 6066 §3).
     private func serverName() -> String? {
+        guard let ext = helloExtension(0), ext.count >= 5, ext[2] == 0 else { return nil }
+        let nameLength = Int(ext[3]) << 8 | Int(ext[4])
+        guard 5 + nameLength <= ext.count else { return nil }
+        return String(decoding: ext[5..<(5 + nameLength)], as: UTF8.self)
+    }
+
+    /// The first protocol of a ClientHello's ALPN extension (RFC 7301), as HAProxy returns it.
+    private func firstALPN() -> String? {
+        guard let ext = helloExtension(16), ext.count >= 3 else { return nil }
+        let length = Int(ext[2])
+        guard length > 0, 3 + length <= ext.count else { return nil }
+        return String(decoding: ext[3..<(3 + length)], as: UTF8.self)
+    }
+
+    /// The body of extension `wanted` of a ClientHello at the start of the bytes (RFC 8446
+    /// §4.1.2): after the record and handshake headers, version, random, session id, cipher
+    /// suites and compression methods.
+    private func helloExtension(_ wanted: Int) -> [UInt8]? {
         guard let record = slice(0, 5), record[0] == 0x16, record[1] == 3 else { return nil }
         let recordLength = Int(record[3]) << 8 | Int(record[4])
         guard let body = slice(5, recordLength).map(Array.init), body.count >= 4, body[0] == 1 else { return nil }
@@ -86,11 +106,7 @@ final class InspectedPayload {
             let length = Int(body[i + 2]) << 8 | Int(body[i + 3])
             i += 4
             guard i + length <= end else { return nil }
-            if type == 0, length >= 5, body[i + 2] == 0 {
-                let nameLength = Int(body[i + 3]) << 8 | Int(body[i + 4])
-                guard 5 + nameLength <= length else { return nil }
-                return String(decoding: body[(i + 5)..<(i + 5 + nameLength)], as: UTF8.self)
-            }
+            if type == wanted { return Array(body[i..<(i + length)]) }
             i += length
         }
         return nil

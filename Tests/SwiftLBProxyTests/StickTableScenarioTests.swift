@@ -1,0 +1,146 @@
+import Foundation
+import XCTest
+
+/// Stick tables end to end, against HAProxy 2.6 on the same traffic: clients from different
+/// loopback sources (127.0.0.x) pinned to a server by `stick on src` across requests and
+/// connections, entries expiring, `show table` in HAProxy's shape, and the most common use in
+/// real configs — `http-request track-sc0 src` with `deny if { sc_http_req_rate(0) gt N }`.
+final class StickTableScenarioTests: XCTestCase {
+    var dir: TempDirectory!
+
+    override func setUpWithError() throws {
+        dir = try TempDirectory()
+        try requireHAProxy()
+    }
+    override func tearDown() { dir = nil }
+
+    private func socketGlobal(_ name: String) -> (global: String, path: String) {
+        let path = dir.file("\(name).sock")
+        return ("global\n    stats socket \(path) level admin\n", path)
+    }
+
+    /// One line on a stats socket (swiftlb's or haproxy's), read with socat.
+    private func cli(_ socket: String, _ line: String) -> String {
+        runCommand("/bin/sh", ["-c", "echo '\(line)' | /usr/bin/timeout 5 socat - UNIX-CONNECT:\(socket)"]).out
+    }
+
+    /// `show table` with what differs between two runs masked: entry addresses and the
+    /// milliseconds left (`exp=…` becomes `exp=N` when within `expire`).
+    private func shape(_ text: String, expireMS: Int) -> [String] {
+        text.split(separator: "\n").map { line in
+            line.split(separator: " ").map { word -> String in
+                if word.hasPrefix("0x") && word.hasSuffix(":") { return "0xID:" }
+                if word.hasPrefix("exp="), let ms = Int(word.dropFirst(4)) { return ms > 0 && ms <= expireMS ? "exp=N" : String(word) }
+                return String(word)
+            }.joined(separator: " ")
+        }.sorted()
+    }
+
+    private func config(_ port: Int, global: String, nginx: NginxBackends) -> String {
+        global + differentialHTTPDefaults + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend be
+            backend be
+                balance roundrobin
+                stick-table type ip size 1k expire 3s
+                stick on src
+            \(serverLines(nginx.ports))
+
+            """
+    }
+
+    func testClientsStayOnTheirServerAcrossConnectionsUntilTheEntryExpires() throws {
+        let nginx = try NginxBackends(count: 3, in: dir)
+        defer { nginx.stop() }
+        let (sport, hport) = (freePort(), freePort())
+        let (sGlobal, sSocket) = socketGlobal("swiftlb"), (hGlobal, hSocket) = socketGlobal("haproxy")
+        let lb = try SwiftLBInstance(config: config(sport, global: sGlobal, nginx: nginx), waitPort: sport, in: dir)
+        defer { lb.stop() }
+        let hcfg = try dir.write("haproxy.cfg", config(hport, global: hGlobal, nginx: nginx))
+        let haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", hcfg], logDirectory: dir, name: "haproxy")
+        defer { haproxy.stop() }
+        XCTAssertTrue(waitForPort(hport), haproxy.stderr)
+
+        var servers: [String: String] = [:]
+        for host in 2...7 {
+            let source = "127.0.0.\(host)"
+            // Two requests on one connection, then two more connections.
+            let keepAlive = curl(["--interface", source, "http://127.0.0.1:\(sport)/", "http://127.0.0.1:\(sport)/"]).out
+            let answers = keepAlive.split(separator: "\n").map(String.init)
+                + (0..<2).map { _ in curl(["--interface", source, "http://127.0.0.1:\(sport)/"]).out.trimmingCharacters(in: .newlines) }
+            XCTAssertEqual(answers.count, 4, "\(source): \(answers)")
+            XCTAssertEqual(Set(answers).count, 1, "\(source) stays on one server: \(answers)")
+            servers[source] = answers.first
+            _ = curl(["--interface", source, "http://127.0.0.1:\(hport)/"])
+        }
+        XCTAssertGreaterThan(Set(servers.values).count, 1, "round robin spreads new clients: \(servers)")
+
+        // The table on the stats socket, as HAProxy shows the same traffic.
+        let ours = cli(sSocket, "show table be"), theirs = cli(hSocket, "show table be")
+        let masked = { (text: String) in self.shape(text, expireMS: 3000).map { $0.replacingOccurrences(of: #"server_id=\d+ server_key=node\d"#, with: "SERVER", options: .regularExpression) } }
+        XCTAssertEqual(masked(ours), masked(theirs), "ours:\n\(ours)\nHAProxy's:\n\(theirs)")
+        XCTAssertTrue(ours.hasPrefix("# table: be, type: ip, size:1024, used:6\n"), ours)
+        for (source, server) in servers {
+            XCTAssertTrue(ours.contains("key=\(source) use=0 exp="), ours)
+            let line = ours.split(separator: "\n").first { $0.contains("key=\(source) ") } ?? ""
+            XCTAssertTrue(line.hasSuffix("server_key=\(server)"), "the entry names the server the client saw: \(line)")
+        }
+        XCTAssertEqual(cli(sSocket, "show table"), cli(hSocket, "show table"))
+
+        // Unused for longer than `expire 3s`: forgotten, as in HAProxy.
+        XCTAssertNotNil(waitUntil(timeout: 6) { self.cli(sSocket, "show table be").hasPrefix("# table: be, type: ip, size:1024, used:0") },
+                        cli(sSocket, "show table be"))
+        XCTAssertNotNil(waitUntil(timeout: 6) { self.cli(hSocket, "show table be").hasPrefix("# table: be, type: ip, size:1024, used:0") })
+        // A new visit stores again; `clear table` forgets at once.
+        _ = curl(["--interface", "127.0.0.2", "http://127.0.0.1:\(sport)/"])
+        XCTAssertTrue(cli(sSocket, "show table be").contains("key=127.0.0.2 "))
+        XCTAssertEqual(cli(sSocket, "clear table be"), "\n")
+        XCTAssertTrue(cli(sSocket, "show table be").hasPrefix("# table: be, type: ip, size:1024, used:0"))
+        XCTAssertEqual(cli(sSocket, "show table nope"), cli(hSocket, "show table nope"))
+    }
+
+    func testTrackedRequestRateIsDeniedLikeHAProxy() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let (sport, hport) = (freePort(), freePort())
+        let (sGlobal, sSocket) = socketGlobal("swiftlb"), (hGlobal, hSocket) = socketGlobal("haproxy")
+        func config(_ port: Int, _ global: String) -> String {
+            global + differentialHTTPDefaults + """
+                frontend fe
+                    bind 127.0.0.1:\(port)
+                    stick-table type ip size 100k expire 30s store http_req_rate(10s),conn_cur
+                    http-request track-sc0 src
+                    http-request deny deny_status 429 if { sc_http_req_rate(0) gt 3 }
+                    default_backend be
+                backend be
+                \(serverLines(nginx.ports))
+
+                """
+        }
+        let lb = try SwiftLBInstance(config: config(sport, sGlobal), waitPort: sport, in: dir)
+        defer { lb.stop() }
+        let hcfg = try dir.write("haproxy.cfg", config(hport, hGlobal))
+        let haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", hcfg], logDirectory: dir, name: "haproxy")
+        defer { haproxy.stop() }
+        XCTAssertTrue(waitForPort(hport), haproxy.stderr)
+
+        func statuses(_ port: Int, from source: String, _ count: Int) -> [String] {
+            (0..<count).map { _ in curl(["--interface", source, "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"]).out }
+        }
+        let ours = statuses(sport, from: "127.0.0.30", 6), theirs = statuses(hport, from: "127.0.0.30", 6)
+        XCTAssertEqual(ours, ["200", "200", "200", "429", "429", "429"])
+        XCTAssertEqual(ours, theirs, "the same requests, the same answers as HAProxy")
+        XCTAssertEqual(statuses(sport, from: "127.0.0.31", 1), ["200"], "another client has its own rate")
+        // Several requests on one connection count one by one too.
+        let keepAlive = curl(["--interface", "127.0.0.32", "-s", "-w", "%{http_code} "]
+                             + (0..<5).flatMap { _ in ["-o", "/dev/null", "http://127.0.0.1:\(sport)/"] }).out
+        XCTAssertEqual(keepAlive, "200 200 200 429 429 ")
+
+        let table = cli(sSocket, "show table fe"), reference = cli(hSocket, "show table fe")
+        XCTAssertTrue(table.contains("key=127.0.0.30 use=0 exp="), table)
+        XCTAssertTrue(table.contains(" conn_cur=0 http_req_rate(10000)=6\n"), table)
+        XCTAssertEqual(shape(table, expireMS: 30000).filter { $0.contains("127.0.0.30") },
+                       shape(reference, expireMS: 30000).filter { $0.contains("127.0.0.30") }, "ours:\n\(table)\nHAProxy's:\n\(reference)")
+    }
+}
