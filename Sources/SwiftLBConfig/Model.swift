@@ -603,6 +603,19 @@ extension SampleFetch {
         }
     }
 
+    /// The name lb.conf writes a payload fetch with (for messages).
+    public var payloadFetchName: String? {
+        switch self {
+        case .requestLength: "req.len"
+        case .payload: "req.payload"
+        case .payloadLV: "req.payload_lv"
+        case .sslHelloType: "req.ssl_hello_type"
+        case .requestSSLSNI: "req.ssl_sni"
+        case .requestSSLALPN: "req.ssl_alpn"
+        default: nil
+        }
+    }
+
     /// Fetches that read the request's buffered bytes (tcp-request content inspection).
     public var readsPayload: Bool {
         switch self {

@@ -136,6 +136,7 @@ public final class ProxyRuntime: Sendable {
         var stickTables: [String: StickTable] = [:]
         do { stickTables = try StickTables.build(configuration) } catch { errors += error.errors }
         errors += StickTracking.validate(configuration, tables: stickTables)
+        errors += StickTracking.validateFetches(configuration, tables: stickTables)
         for backend in backends where !backend.config.stickRules.isEmpty {
             do { backend.stick = try StickRules(backend: backend.config, configuration: configuration, tables: stickTables) } catch { errors += error.errors }
         }

@@ -24,6 +24,13 @@ final class StickTableScenarioTests: XCTestCase {
         runCommand("/bin/sh", ["-c", "echo '\(line)' | /usr/bin/timeout 5 socat - UNIX-CONNECT:\(socket)"]).out
     }
 
+    /// One request on a new connection from `source`, the connection closed after it.
+    private func get(_ port: Int, from source: String) throws -> String {
+        let client = try RawClient(port: port, timeout: 3, source: source)
+        client.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        return client.readResponse()
+    }
+
     /// `show table` with what differs between two runs masked: entry addresses and the
     /// milliseconds left (`exp=…` becomes `exp=N` when within `expire`).
     private func shape(_ text: String, expireMS: Int) -> [String] {
@@ -142,5 +149,53 @@ final class StickTableScenarioTests: XCTestCase {
         XCTAssertTrue(table.contains(" conn_cur=0 http_req_rate(10000)=6\n"), table)
         XCTAssertEqual(shape(table, expireMS: 30000).filter { $0.contains("127.0.0.30") },
                        shape(reference, expireMS: 30000).filter { $0.contains("127.0.0.30") }, "ours:\n\(table)\nHAProxy's:\n\(reference)")
+    }
+
+    func testConnectionsTrackedFromAcceptAreLimitedLikeHAProxy() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let (sport, hport) = (freePort(), freePort())
+        let (sGlobal, sSocket) = socketGlobal("swiftlb"), (hGlobal, hSocket) = socketGlobal("haproxy")
+        func config(_ port: Int, _ global: String) -> String {
+            global + differentialHTTPDefaults + """
+                frontend fe
+                    bind 127.0.0.1:\(port)
+                    stick-table type ip size 1k expire 30s store conn_cur,conn_cnt,conn_rate(10s),http_req_cnt
+                    tcp-request connection track-sc0 src
+                    tcp-request connection reject if { sc0_conn_cur gt 2 }
+                    default_backend be
+                backend be
+                \(serverLines(nginx.ports))
+
+                """
+        }
+        let lb = try SwiftLBInstance(config: config(sport, sGlobal), waitPort: sport, in: dir)
+        defer { lb.stop() }
+        let hcfg = try dir.write("haproxy.cfg", config(hport, hGlobal))
+        let haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", hcfg], logDirectory: dir, name: "haproxy")
+        defer { haproxy.stop() }
+        XCTAssertTrue(waitForPort(hport), haproxy.stderr)
+
+        for (port, socket) in [(sport, sSocket), (hport, hSocket)] {
+            // Two connections held open from 127.0.0.40, each with one request answered.
+            let held = try (0..<2).map { _ in try RawClient(port: port, timeout: 3, source: "127.0.0.40") }
+            for client in held {
+                client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+                XCTAssertEqual(statusCode(client.readResponse()), 200, "port \(port)")
+            }
+            // The third is the entry's third current connection: refused unanswered.
+            let third = try RawClient(port: port, timeout: 3, source: "127.0.0.40")
+            third.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            let refused = third.readAll()
+            XCTAssertTrue(refused.closed && refused.text.isEmpty, "port \(port): \(refused.text)")
+            XCTAssertEqual(statusCode(try get(port, from: "127.0.0.41")), 200, "another client")
+            // One held connection closes: a new one fits again.
+            held[0].shutdownBoth()
+            XCTAssertNotNil(waitUntil(timeout: 3) { self.cli(socket, "show table fe").contains("key=127.0.0.40 use=1 ") &&
+                                                    self.cli(socket, "show table fe").contains(" conn_cur=1 ") }, cli(socket, "show table fe"))
+            XCTAssertEqual(statusCode(try get(port, from: "127.0.0.40")), 200, "port \(port)")
+        }
+        let ours = cli(sSocket, "show table fe"), theirs = cli(hSocket, "show table fe")
+        XCTAssertEqual(shape(ours, expireMS: 30000), shape(theirs, expireMS: 30000), "ours:\n\(ours)\nHAProxy's:\n\(theirs)")
     }
 }

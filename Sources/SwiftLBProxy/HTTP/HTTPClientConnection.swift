@@ -108,7 +108,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     /// The context holds this handler: keeping it past removal would be a retain cycle.
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        stickSession?.close()
+        stickSession?.close(http: true)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -124,6 +124,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
                 c.deniedConnections += 1
             }
             state = .closed
+            stickSession?.close()  // refused before any stream: no request counted
             loop.clients.removeValue(forKey: ObjectIdentifier(self))
             context.close(promise: nil)
             return
@@ -144,7 +145,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         if case .closed = state { return context.fireChannelInactive() }
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
         loop.stats.frontend(frontend.counterID) { $0.scur -= 1 }
-        stickSession?.close()
+        stickSession?.close(http: true)
         if case .exchanging(let ex) = state {
             // The client went away mid-exchange: the server connection is in an unknown state,
             // so it is closed rather than pooled.

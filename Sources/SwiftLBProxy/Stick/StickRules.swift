@@ -64,7 +64,14 @@ final class StickTables: Sendable {
             result[name] = table
         }
         if !errors.isEmpty { throw ConfigErrors(errors) }
+        shared.keep(only: Set(result.keys))
         return result
+    }
+
+    /// Forgets the tables a new configuration no longer declares (a runtime still serving
+    /// keeps its own references until it is gone).
+    func keep(only names: Set<String>) {
+        tables.withLockedValue { all in all = all.filter { names.contains($0.key) } }
     }
 }
 

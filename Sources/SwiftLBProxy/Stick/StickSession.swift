@@ -24,6 +24,7 @@ final class StickSession {
     private var connectionTracked: [Tracked?] = [nil, nil, nil]
     private var requestTracked: [Tracked?] = [nil, nil, nil]
     private var closed = false
+    private var requestsBegun = 0
 
     init(tables: [String: StickTable], own: StickTable?) {
         self.tables = tables
@@ -53,14 +54,18 @@ final class StickSession {
     /// A new HTTP request on the connection: the request-level trackers are forgotten, and the
     /// connection-level ones count it.
     func beginRequest() {
+        requestsBegun += 1
         endRequest()
         let now = Self.now()
         for tracked in connectionTracked.compactMap({ $0 }) { tracked.table.track(tracked.key, connection: false, request: true, now: now) }
     }
 
-    /// The connection closed: `conn_cur` of its entries goes down.
-    func close() {
+    /// The connection closed: `conn_cur` of its entries goes down. An HTTP connection that
+    /// closes before its first request counts that request anyway (`http`), as HAProxy's
+    /// stream waiting for it does.
+    func close(http: Bool = false) {
         guard !closed else { return }
+        if http && requestsBegun == 0 { beginRequest() }
         closed = true
         endRequest()
         for tracked in connectionTracked.compactMap({ $0 }) { tracked.table.untrackConnection(tracked.key) }
@@ -134,6 +139,38 @@ enum StickTracking {
                 } else if t.table == nil, tables[backend.name] == nil {
                     errors.append(ConfigError(file: configuration.file, line: rule.line, keyword: "http-request track-sc\(t.counter)",
                                               message: "'\(backend.name)' has no stick-table (declare one, or name another with 'table NAME')"))
+                }
+            }
+        }
+        return errors
+    }
+
+    /// The fetches of conditions that need what only some proxies have: payload fetches
+    /// (`req.len`, `req.payload`…) read a tcp-mode session's first bytes, so an http-mode
+    /// frontend's rules refuse them rather than read nothing; `sc_*`/`src_*` naming a table
+    /// need that table. Errors name the file, line and keyword.
+    static func validateFetches(_ configuration: Configuration, tables: [String: StickTable]) -> [ConfigError] {
+        var errors: [ConfigError] = []
+        for frontend in configuration.frontends {
+            var conditions: [(Condition, Int, String)] = frontend.switchingRules.map { ($0.condition, $0.line, "use_backend") }
+            conditions += frontend.tcpRequestRules.compactMap { r in r.condition.map { ($0, r.line, "tcp-request \(r.layer.rawValue)") } }
+            conditions += frontend.httpRequestRules.compactMap { r in r.condition.map { ($0, r.line, "http-request") } }
+            for (condition, line, keyword) in conditions {
+                for criterion in condition.alternatives.joined().flatMap(\.acl.criteria) {
+                    func fail(_ m: String) { errors.append(ConfigError(file: configuration.file, line: line, keyword: keyword, message: m)) }
+                    if let name = criterion.fetch.payloadFetchName, frontend.options.mode == .http || keyword == "http-request" {
+                        fail("'\(name)' reads a tcp-mode session's first bytes (tcp-request content rules and use_backend in 'mode tcp'); an HTTP request is read with req.hdr(), path, method…")
+                    }
+                    if case .stickCounter(let f) = criterion.fetch {
+                        let named: String? = switch f.entry {
+                        case .tracked(_, let t): t
+                        case .source(let t): t
+                        }
+                        if let named, tables[named] == nil { fail("no stick-table in a proxy named '\(named)'") }
+                        if case .source(nil) = f.entry, tables[frontend.name] == nil {
+                            fail("'\(frontend.name)' has no stick-table for a src_* fetch (declare one, or name one: src_conn_cur(TABLE))")
+                        }
+                    }
                 }
             }
         }

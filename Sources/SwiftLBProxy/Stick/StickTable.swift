@@ -103,11 +103,13 @@ final class StickTable: Sendable {
         }
     }
 
-    /// A tracked connection closed: `conn_cur` goes down (the entry stays until it expires).
+    /// A tracked connection closed: `conn_cur` and the trackers (`use`) go down (the entry
+    /// stays until it expires).
     func untrackConnection(_ key: [UInt8]) {
         shard(key).withLockedValue { s in
             guard let slot = s.index[key] else { return }
             s.slots[slot].entry.connCur = max(0, s.slots[slot].entry.connCur - 1)
+            s.slots[slot].entry.trackers = max(0, s.slots[slot].entry.trackers - 1)
         }
     }
 
@@ -150,6 +152,8 @@ final class StickTable: Sendable {
     /// What an entry holds: the server it sticks to and its counters.
     struct Entry: Sendable {
         var server: Server?
+        /// Connections and requests tracking it now (HAProxy's `use=` reference count).
+        var trackers = 0
         var connCur = 0
         var connCount = 0
         var httpReqCount = 0
@@ -158,6 +162,7 @@ final class StickTable: Sendable {
 
         mutating func count(connection: Bool, request: Bool, stored: Stored, now: UInt64) {
             if connection {
+                trackers += 1
                 connCur += 1
                 connCount += 1
                 if let period = stored.connRate { connRate.add(now: now, period: period) }

@@ -17,7 +17,7 @@ extension ProxyRuntime {
         let entries = table.entries(now: now)
         var out = Self.header(table, used: entries.count)
         for (key, entry, remaining) in entries.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
-            var line = "0x\(String(Self.entryID(key), radix: 16)): key=\(StickRules.describe(key, type: table.keyType)) use=0"
+            var line = "0x\(String(Self.entryID(key), radix: 16)): key=\(StickRules.describe(key, type: table.keyType)) use=\(entry.trackers)"
             line += " exp=\(remaining.map { String($0 / 1_000_000) } ?? "0")"
             if let server = entry.server { line += " server_id=\(server.id)" }
             let s = table.stored

@@ -103,4 +103,31 @@ final class PayloadFetchTests: XCTestCase {
         XCTAssertTrue(refusal("stick-table type ip size 1m store http_req_rate").contains("expects a period"))
         XCTAssertEqual(refusal("stick-table type string len 64 size 1m expire 10s store conn_cur,http_req_rate(10s)"), "accepted")
     }
+
+    func testWhatOnlySomeProxiesHaveIsRefusedWithItsLine() throws {
+        let config = try ConfigParser.parse(text: """
+            defaults
+                mode http
+            frontend fe
+                bind 127.0.0.1:1
+                acl x req.payload(0,3) -m str GET
+                acl r src_http_req_rate gt 3
+                use_backend be if x
+                http-request deny if r
+                http-request track-sc1 src table nowhere
+                default_backend be
+            backend be
+                stick on src
+                server s1 127.0.0.1:1
+            """, file: "lb.conf")
+        XCTAssertThrowsError(try ProxyRuntime(configuration: config)) { error in
+            let messages = (error as! ConfigErrors).errors.map { "\($0.line) \($0.keyword): \($0.message)" }.sorted()
+            XCTAssertEqual(messages, [
+                "7 use_backend: 'req.payload' reads a tcp-mode session's first bytes (tcp-request content rules and use_backend in 'mode tcp'); an HTTP request is read with req.hdr(), path, method…",
+                "8 http-request: 'fe' has no stick-table for a src_* fetch (declare one, or name one: src_conn_cur(TABLE))",
+                "9 http-request track-sc1: no stick-table in a proxy named 'nowhere'",
+                "12 stick on: backend 'be' has no stick-table (declare one, or name another with 'table NAME')",
+            ].sorted())
+        }
+    }
 }
