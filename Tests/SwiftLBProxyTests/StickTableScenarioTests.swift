@@ -24,6 +24,37 @@ final class StickTableScenarioTests: XCTestCase {
         runCommand("/bin/sh", ["-c", "echo '\(line)' | /usr/bin/timeout 5 socat - UNIX-CONNECT:\(socket)"]).out
     }
 
+    /// SwiftLB and HAProxy side by side on the same configuration text (each on its own port,
+    /// with its own stats socket); the caller stops both.
+    private struct Pair {
+        let lb: SwiftLBInstance
+        let haproxy: ChildProcess
+        let ports: (swiftlb: Int, haproxy: Int)
+        let sockets: (swiftlb: String, haproxy: String)
+        func stop() {
+            lb.stop()
+            haproxy.stop()
+        }
+    }
+
+    private func startPair(_ config: (_ port: Int, _ global: String) -> String) throws -> Pair {
+        let (sport, hport) = (freePort(), freePort())
+        let (sGlobal, sSocket) = socketGlobal("swiftlb"), (hGlobal, hSocket) = socketGlobal("haproxy")
+        let lb = try SwiftLBInstance(config: config(sport, sGlobal), waitPort: sport, in: dir)
+        let hcfg = try dir.write("haproxy.cfg", config(hport, hGlobal))
+        let haproxy: ChildProcess
+        do { haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", hcfg], logDirectory: dir, name: "haproxy") } catch {
+            lb.stop()
+            throw error
+        }
+        let pair = Pair(lb: lb, haproxy: haproxy, ports: (sport, hport), sockets: (sSocket, hSocket))
+        guard waitForPort(hport) else {
+            pair.stop()
+            throw HarnessError("haproxy did not listen: \(haproxy.stderr)")
+        }
+        return pair
+    }
+
     /// One request on a new connection from `source`, the connection closed after it.
     private func get(_ port: Int, from source: String) throws -> String {
         let client = try RawClient(port: port, timeout: 3, source: source)
@@ -60,14 +91,9 @@ final class StickTableScenarioTests: XCTestCase {
     func testClientsStayOnTheirServerAcrossConnectionsUntilTheEntryExpires() throws {
         let nginx = try NginxBackends(count: 3, in: dir)
         defer { nginx.stop() }
-        let (sport, hport) = (freePort(), freePort())
-        let (sGlobal, sSocket) = socketGlobal("swiftlb"), (hGlobal, hSocket) = socketGlobal("haproxy")
-        let lb = try SwiftLBInstance(config: config(sport, global: sGlobal, nginx: nginx), waitPort: sport, in: dir)
-        defer { lb.stop() }
-        let hcfg = try dir.write("haproxy.cfg", config(hport, global: hGlobal, nginx: nginx))
-        let haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", hcfg], logDirectory: dir, name: "haproxy")
-        defer { haproxy.stop() }
-        XCTAssertTrue(waitForPort(hport), haproxy.stderr)
+        let pair = try startPair { config($0, global: $1, nginx: nginx) }
+        defer { pair.stop() }
+        let (sport, hport) = pair.ports, (sSocket, hSocket) = pair.sockets
 
         var servers: [String: String] = [:]
         for host in 2...7 {
@@ -110,8 +136,6 @@ final class StickTableScenarioTests: XCTestCase {
     func testTrackedRequestRateIsDeniedLikeHAProxy() throws {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
-        let (sport, hport) = (freePort(), freePort())
-        let (sGlobal, sSocket) = socketGlobal("swiftlb"), (hGlobal, hSocket) = socketGlobal("haproxy")
         func config(_ port: Int, _ global: String) -> String {
             global + differentialHTTPDefaults + """
                 frontend fe
@@ -125,12 +149,9 @@ final class StickTableScenarioTests: XCTestCase {
 
                 """
         }
-        let lb = try SwiftLBInstance(config: config(sport, sGlobal), waitPort: sport, in: dir)
-        defer { lb.stop() }
-        let hcfg = try dir.write("haproxy.cfg", config(hport, hGlobal))
-        let haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", hcfg], logDirectory: dir, name: "haproxy")
-        defer { haproxy.stop() }
-        XCTAssertTrue(waitForPort(hport), haproxy.stderr)
+        let pair = try startPair(config)
+        defer { pair.stop() }
+        let (sport, hport) = pair.ports, (sSocket, hSocket) = pair.sockets
 
         func statuses(_ port: Int, from source: String, _ count: Int) -> [String] {
             (0..<count).map { _ in curl(["--interface", source, "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"]).out }
@@ -154,8 +175,6 @@ final class StickTableScenarioTests: XCTestCase {
     func testConnectionsTrackedFromAcceptAreLimitedLikeHAProxy() throws {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
-        let (sport, hport) = (freePort(), freePort())
-        let (sGlobal, sSocket) = socketGlobal("swiftlb"), (hGlobal, hSocket) = socketGlobal("haproxy")
         func config(_ port: Int, _ global: String) -> String {
             global + differentialHTTPDefaults + """
                 frontend fe
@@ -169,12 +188,9 @@ final class StickTableScenarioTests: XCTestCase {
 
                 """
         }
-        let lb = try SwiftLBInstance(config: config(sport, sGlobal), waitPort: sport, in: dir)
-        defer { lb.stop() }
-        let hcfg = try dir.write("haproxy.cfg", config(hport, hGlobal))
-        let haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", hcfg], logDirectory: dir, name: "haproxy")
-        defer { haproxy.stop() }
-        XCTAssertTrue(waitForPort(hport), haproxy.stderr)
+        let pair = try startPair(config)
+        defer { pair.stop() }
+        let (sport, hport) = pair.ports, (sSocket, hSocket) = pair.sockets
 
         for (port, socket) in [(sport, sSocket), (hport, hSocket)] {
             // Two connections held open from 127.0.0.40, each with one request answered.
