@@ -120,6 +120,12 @@ final class StickTableScenarioTests: XCTestCase {
             XCTAssertTrue(line.hasSuffix("server_key=\(server)"), "the entry names the server the client saw: \(line)")
         }
         XCTAssertEqual(cli(sSocket, "show table"), cli(hSocket, "show table"))
+        // A reload with the same declaration keeps the entries (clients stay where they were).
+        let before = shape(cli(sSocket, "show table be"), expireMS: 3000)
+        let reload = runCommand(Paths.swiftlb, ["ctl", "-s", sSocket, "reload"])
+        XCTAssertEqual(reload.status, 0, reload.out + reload.err)
+        XCTAssertEqual(shape(cli(sSocket, "show table be"), expireMS: 3000), before)
+        XCTAssertEqual(curl(["--interface", "127.0.0.2", "http://127.0.0.1:\(sport)/"]).out, (servers["127.0.0.2"] ?? "") + "\n")
 
         // Unused for longer than `expire 3s`: forgotten, as in HAProxy.
         XCTAssertNotNil(waitUntil(timeout: 6) { self.cli(sSocket, "show table be").hasPrefix("# table: be, type: ip, size:1024, used:0") },
