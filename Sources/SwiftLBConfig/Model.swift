@@ -634,10 +634,14 @@ public struct StickCounterFetch: Sendable, Hashable {
         case tracked(Int, table: String?)
         /// `src_*([TABLE])`: the client address in TABLE (the proxy's own table without it).
         case source(table: String?)
+        /// `table_cnt([TABLE])`, `table_avl([TABLE])`: the table as a whole.
+        case table(String?)
     }
     public enum Counter: String, Sendable, Hashable {
         case connCur = "conn_cur", connCount = "conn_cnt", connRate = "conn_rate"
         case httpReqCount = "http_req_cnt", httpReqRate = "http_req_rate"
+        /// `table_cnt`: entries in use; `table_avl`: entries still free.
+        case tableCount = "cnt", tableAvailable = "avl"
     }
     public var entry: Entry
     public var counter: Counter

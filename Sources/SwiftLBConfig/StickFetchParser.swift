@@ -1,4 +1,5 @@
-/// The fetches of stick tables (`sc0_http_req_rate`, `sc_conn_cur(0)`, `src_http_req_rate`)
+/// The fetches of stick tables (`sc0_http_req_rate`, `sc_conn_cur(0)`, `src_http_req_rate`,
+/// `table_cnt`, `table_avl`)
 /// and of tcp-request content inspection (`req.len`, `req.payload(0,4)`,
 /// `req.payload_lv(…)`, `req.ssl_hello_type`, `req.ssl_sni`), as ACLs write them. Kept apart
 /// from `ACLParser` so the request-header fetches there stay one list.
@@ -43,6 +44,10 @@ enum StickFetchParser {
             _ = try ints(0...0)
             return .requestSSLALPN
         default: break
+        }
+        if name == "table_cnt" || name == "table_avl" {
+            guard args.count <= 1 else { throw ParseFailure("'\(name)' takes at most a table name") }
+            return .stickCounter(StickCounterFetch(entry: .table(args.first), counter: name == "table_cnt" ? .tableCount : .tableAvailable))
         }
         // sc0_http_req_rate[(TABLE)], sc_http_req_rate(N[,TABLE]), src_http_req_rate[(TABLE)]
         if name.hasPrefix("sc_"), let counter = counters[String(name.dropFirst(3))] {

@@ -96,6 +96,10 @@ final class StickSession {
             guard let t = self.table(name), let k = StickRules.key(source.map { .string($0) }, table: t) else { return nil }
             table = t
             key = k
+        case .table(let name):
+            guard let t = self.table(name) else { return nil }
+            let used = t.entries(now: now).count
+            return fetch.counter == .tableCount ? used : max(0, t.size - used)
         }
         // A key not in the table reads as 0 (HAProxy's fetches return 0 for a missing entry).
         guard let entry = table.counters(key, now: now) else { return 0 }
@@ -105,6 +109,7 @@ final class StickSession {
         case .httpReqCount: return entry.httpReqCount
         case .connRate: return table.stored.connRate.map { entry.connRate.rate(now: now, period: $0) } ?? 0
         case .httpReqRate: return table.stored.httpReqRate.map { entry.httpReqRate.rate(now: now, period: $0) } ?? 0
+        case .tableCount, .tableAvailable: return nil  // read above, for `.table`
         }
     }
 }
@@ -165,10 +170,15 @@ enum StickTracking {
                         let named: String? = switch f.entry {
                         case .tracked(_, let t): t
                         case .source(let t): t
+                        case .table(let t): t
                         }
                         if let named, tables[named] == nil { fail("no stick-table in a proxy named '\(named)'") }
-                        if case .source(nil) = f.entry, tables[frontend.name] == nil {
+                        switch f.entry {
+                        case .source(nil) where tables[frontend.name] == nil:
                             fail("'\(frontend.name)' has no stick-table for a src_* fetch (declare one, or name one: src_conn_cur(TABLE))")
+                        case .table(nil) where tables[frontend.name] == nil:
+                            fail("'\(frontend.name)' has no stick-table for table_cnt/table_avl (declare one, or name one: table_cnt(TABLE))")
+                        default: break
                         }
                     }
                 }

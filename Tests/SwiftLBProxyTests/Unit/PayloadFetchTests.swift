@@ -82,6 +82,7 @@ final class PayloadFetchTests: XCTestCase {
         XCTAssertEqual(rate.integerOperator, "gt")
         XCTAssertEqual(try criterion("sc1_conn_cur(other) ge 2").fetch, .stickCounter(StickCounterFetch(entry: .tracked(1, table: "other"), counter: .connCur)))
         XCTAssertEqual(try criterion("src_http_req_rate lt 5").fetch, .stickCounter(StickCounterFetch(entry: .source(table: nil), counter: .httpReqRate)))
+        XCTAssertEqual(try criterion("table_avl(other) lt 10").fetch, .stickCounter(StickCounterFetch(entry: .table("other"), counter: .tableAvailable)))
         XCTAssertThrowsError(try criterion("sc_http_req_rate(7) gt 1"))
         XCTAssertThrowsError(try criterion("req.payload(0) -m bin 00"))
         XCTAssertThrowsError(try criterion("req.payload(0,1) -m bin 0g"))

@@ -171,4 +171,29 @@ final class StickTableTests: XCTestCase {
         XCTAssertEqual(counter.count("192.0.2.7"), 0)
         XCTAssertEqual(counter.count("198.51.100.1"), 0)
     }
+
+    func testASessionTracksAndReadsItsCounters() {
+        let fe = SwiftLBProxy.StickTable(name: "fe", keyType: .ip, size: 10, expire: 60 * second,
+                                         stored: SwiftLBProxy.StickTable.Stored(connCur: true, httpReqRate: 10 * second))
+        let session = StickSession(tables: ["fe": fe], own: fe)
+        session.track(0, value: .string("192.0.2.7"), tableName: nil, connectionLevel: true)
+        session.beginRequest()
+        session.beginRequest()
+        func read(_ entry: StickCounterFetch.Entry, _ counter: StickCounterFetch.Counter, source: String? = "192.0.2.7") -> Int? {
+            session.value(StickCounterFetch(entry: entry, counter: counter), source: source)
+        }
+        XCTAssertEqual(read(.tracked(0, table: nil), .httpReqRate), 2)
+        XCTAssertEqual(read(.tracked(0, table: nil), .connCur), 1)
+        XCTAssertNil(read(.tracked(1, table: nil), .connCur), "sc1 tracks nothing")
+        XCTAssertEqual(read(.source(table: nil), .httpReqRate), 2)
+        XCTAssertEqual(read(.source(table: nil), .httpReqRate, source: "192.0.2.8"), 0, "a client without an entry reads 0")
+        // A request-level tracker of another counter: one more "connection" of its entry while the request lasts.
+        session.track(1, value: .string("192.0.2.9"), tableName: "fe", connectionLevel: false)
+        XCTAssertEqual(read(.table(nil), .tableCount), 2)
+        XCTAssertEqual(read(.table("fe"), .tableAvailable), 8)
+        XCTAssertEqual(read(.source(table: nil), .connCur, source: "192.0.2.9"), 1)
+        session.close()
+        XCTAssertEqual(read(.source(table: nil), .connCur), 0)
+        XCTAssertEqual(read(.source(table: nil), .connCur, source: "192.0.2.9"), 0)
+    }
 }
