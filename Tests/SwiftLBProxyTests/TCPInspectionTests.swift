@@ -133,4 +133,39 @@ final class TCPInspectionTests: XCTestCase {
         let answer = client.readAll()
         XCTAssertTrue(answer.closed && answer.text.isEmpty, answer.text)
     }
+
+    func testStickOnSrcKeepsTCPSessionsOnOneRedis() throws {
+        let a = try RedisBackend(in: dir), b = try RedisBackend(in: dir)
+        defer { a.stop(); b.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: """
+            \(TCPModeTests.tcpDefaults)
+            listen r
+                bind 127.0.0.1:\(port)
+                balance roundrobin
+                stick-table type ip size 1k expire 1m
+                stick on src
+            \(serverLines([a.port, b.port], name: "r"))
+
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        /// The port of the redis a new session from `source` reaches (from its own INFO).
+        func reached(from source: String) throws -> String {
+            let client = try RawClient(port: port, timeout: 5, source: source)
+            client.send("INFO server\r\n")
+            var info = client.read(until: "tcp_port:")
+            if let at = info.range(of: "tcp_port:"), !info[at.upperBound...].contains("\r\n") { info += client.read(until: "\r\n") }
+            client.shutdownBoth()
+            guard let at = info.range(of: "tcp_port:") else { return info }
+            return String(info[at.upperBound...].prefix { $0.isNumber })
+        }
+        var seen = Set<String>()
+        for host in 50...55 {
+            let first = try reached(from: "127.0.0.\(host)")
+            XCTAssertTrue(first == "\(a.port)" || first == "\(b.port)", first)
+            for _ in 0..<3 { XCTAssertEqual(try reached(from: "127.0.0.\(host)"), first, "127.0.0.\(host) stays on its redis") }
+            seen.insert(first)
+        }
+        XCTAssertEqual(seen.count, 2, "round robin spread the new sources over both")
+    }
 }
