@@ -18,6 +18,8 @@ enum StickFetchParser {
             args = word[word.index(after: open)..<word.index(before: word.endIndex)].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         }
         func ints(_ range: ClosedRange<Int>) throws(ParseFailure) -> [Int] {
+            // HAProxy's relative `+N`/`-N` offset of req.payload_lv is not supported: refused, not read as absolute.
+            if args.contains(where: { $0.hasPrefix("+") }) { throw ParseFailure("'\(name)': relative offsets (+N) are not supported by SwiftLB") }
             let values = args.compactMap { Int($0) }
             guard range.contains(args.count), values.count == args.count, values.allSatisfy({ $0 >= 0 }) else {
                 throw ParseFailure("'\(name)' expects \(range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)") number(s), as in \(name)(0,4)")

@@ -85,6 +85,7 @@ final class PayloadFetchTests: XCTestCase {
         XCTAssertEqual(try criterion("table_avl(other) lt 10").fetch, .stickCounter(StickCounterFetch(entry: .table("other"), counter: .tableAvailable)))
         XCTAssertThrowsError(try criterion("sc_http_req_rate(7) gt 1"))
         XCTAssertThrowsError(try criterion("req.payload(0) -m bin 00"))
+        XCTAssertThrowsError(try criterion("req.payload_lv(0,2,+2) -m bin 00"), "a relative offset is refused, not read as absolute")
         XCTAssertThrowsError(try criterion("req.payload(0,1) -m bin 0g"))
         XCTAssertThrowsError(try criterion("sc0_http_req_rate gt many"))
     }
