@@ -12,6 +12,10 @@ public struct ACL: Sendable {
 public struct ACLCriterion: Sendable {
     public enum MatchMethod: String, Sendable, Equatable {
         case exact = "str", prefix = "beg", suffix = "end", substring = "sub", regex = "reg", found
+        /// `-m bin`: patterns are hex strings compared with the sample's bytes.
+        case binary = "bin"
+        /// `-m int`: an integer comparison (`integerOperator`).
+        case integer = "int"
     }
     public var fetch: SampleFetch
     public var method: MatchMethod

@@ -52,7 +52,10 @@ struct ACLParser {
         guard let fetchWord = words.first else { throw ParseFailure("missing fetch method, expected one of \(fetchNames.joined(separator: ", "))") }
         var fetch: SampleFetch
         var method: ACLCriterion.MatchMethod
-        if let open = fetchWord.firstIndex(of: "("), fetchWord.hasSuffix(")") {
+        if let f = try StickFetchParser.fetch(fetchWord) {
+            fetch = f
+            method = f.isInteger ? .integer : (f.readsPayload && f != .requestSSLSNI && f != .requestSSLALPN ? .binary : .exact)
+        } else if let open = fetchWord.firstIndex(of: "("), fetchWord.hasSuffix(")") {
             let name = String(fetchWord[..<open])
             let arg = String(fetchWord[fetchWord.index(after: open)..<fetchWord.index(before: fetchWord.endIndex)])
             if name == "var" {
@@ -89,7 +92,7 @@ struct ACLParser {
             case "-i": caseInsensitive = true
             case "-m":
                 guard let name = rest.first, let m = ACLCriterion.MatchMethod(rawValue: name) else {
-                    throw ParseFailure("'-m' needs one of str, beg, end, sub, reg, found")
+                    throw ParseFailure("'-m' needs one of str, beg, end, sub, reg, found, bin, int")
                 }
                 method = m
                 rest = rest.dropFirst()
@@ -106,17 +109,24 @@ struct ACLParser {
             }
             return ACLCriterion(fetch: fetch, method: .exact, caseInsensitive: false, patterns: [], regexes: [], constant: nil, networks: patterns)
         }
-        if fetch == .srcConnCur {
+        if (fetch.isInteger && method != .found) || method == .integer {
             var op = "eq"
             if let first = patterns.first, integerOperators.contains(first) { op = first; patterns.removeFirst() }
             guard patterns.count >= 1, patterns.allSatisfy({ Int($0) != nil }) else {
-                throw ParseFailure("'src_conn_cur' compares a number: 'src_conn_cur gt 10'")
+                throw ParseFailure("'\(fetchWord)' compares a number: '\(fetchWord) gt 10'")
             }
             return ACLCriterion(fetch: fetch, method: .exact, caseInsensitive: false, patterns: patterns.map { Array($0.utf8) },
                                 regexes: [], constant: nil, integerOperator: op)
         }
         if patterns.isEmpty && method != .found {
             throw ParseFailure("no pattern to match '\(fetchWord)' against")
+        }
+        if method == .binary {
+            let bytes = try patterns.map { p throws(ParseFailure) -> [UInt8] in
+                guard let b = StickFetchParser.hexBytes(p) else { throw ParseFailure("'-m bin' expects hex digits, not '\(p)'") }
+                return b
+            }
+            return ACLCriterion(fetch: fetch, method: .binary, caseInsensitive: false, patterns: bytes, regexes: [], constant: nil)
         }
         var regexes: [PCRE2Regex] = []
         if method == .regex {

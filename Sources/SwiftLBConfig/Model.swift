@@ -471,8 +471,10 @@ public struct Frontend: Sendable {
     public var httpRequestRules: [HTTPRule] = []
     public var httpResponseRules: [HTTPRule] = []
     public var httpAfterResponseRules: [HTTPRule] = []
-    /// `tcp-request connection|content …` (pending).
+    /// `tcp-request connection|content …`.
     public var tcpRequestRules: [TCPRule] = []
+    /// `stick-table …` of a frontend (what its `track-sc` rules count into without `table`).
+    public var stickTable: StickTable?
     /// `capture request|response header …` (pending).
     public var captures: [HeaderCapture] = []
     /// `monitor fail if|unless COND` (pending): the monitor URI answers 503 while it holds.
@@ -523,7 +525,7 @@ public struct Backend: Sendable {
     public var tcpRequestRules: [TCPRule] = []
     /// `description TEXT` (pending: shown on the stats page).
     public var description: String?
-    /// `stick-table …` and `stick on …` (pending).
+    /// `stick-table …` and `stick on|match|store-request …`.
     public var stickTable: StickTable?
     public var stickRules: [StickRule] = []
 
@@ -576,8 +578,81 @@ public enum SampleFetch: Sendable, Equatable, Hashable {
     case sslFC
     /// `ssl_fc_sni` (pending): the SNI name the client sent.
     case sslFCSNI
-    /// `src_conn_cur` (pending): connections open from the client's address.
+    /// `src_conn_cur` without a stick table: connections open from the client's address
+    /// (pending; with a table it is a `stickCounter`).
     case srcConnCur
     /// `var(SCOPE.NAME)` (pending).
     case variable(String)
+    /// `sc0_http_req_rate`, `sc_conn_cur(1)`, `src_http_req_rate([TABLE])`…: a stick table
+    /// entry's counter (an integer).
+    case stickCounter(StickCounterFetch)
+    /// `req.len`: bytes of the request buffered so far (tcp-request content inspection).
+    case requestLength
+    /// `req.payload(OFFSET,LENGTH)`: bytes of the buffered request (LENGTH 0: to the end).
+    case payload(offset: Int, length: Int)
+    /// `req.payload_lv(OFFSET1,LENGTH[,OFFSET2])`: a length-prefixed block of the request.
+    case payloadLV(lengthOffset: Int, lengthSize: Int, dataOffset: Int?)
+    /// `req.ssl_hello_type`: 1 for a TLS ClientHello at the start of the request.
+    case sslHelloType
+    /// `req.ssl_sni`: the server name of that ClientHello.
+    case requestSSLSNI
+    /// `req.ssl_alpn`: the first protocol its ALPN extension offers.
+    case requestSSLALPN
+}
+
+extension SampleFetch {
+    /// Fetches whose value is a number, compared with `eq|ge|gt|le|lt`.
+    public var isInteger: Bool {
+        switch self {
+        case .srcConnCur, .stickCounter, .requestLength, .sslHelloType: true
+        default: false
+        }
+    }
+
+    /// The name lb.conf writes a payload fetch with (for messages).
+    public var payloadFetchName: String? {
+        switch self {
+        case .requestLength: "req.len"
+        case .payload: "req.payload"
+        case .payloadLV: "req.payload_lv"
+        case .sslHelloType: "req.ssl_hello_type"
+        case .requestSSLSNI: "req.ssl_sni"
+        case .requestSSLALPN: "req.ssl_alpn"
+        default: nil
+        }
+    }
+
+    /// Fetches that read the request's buffered bytes (tcp-request content inspection).
+    public var readsPayload: Bool {
+        switch self {
+        case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN: true
+        default: false
+        }
+    }
+}
+
+/// What a stick-counter fetch reads: the entry tracked by `track-scN`, or the one of the
+/// client address in a table; which counter.
+public struct StickCounterFetch: Sendable, Hashable {
+    public enum Entry: Sendable, Hashable {
+        /// `scN_*` / `sc_*(N)`: what `track-scN` tracks; `table` (the `sc_*(N,TABLE)` form)
+        /// reads the same key in another table.
+        case tracked(Int, table: String?)
+        /// `src_*([TABLE])`: the client address in TABLE (the proxy's own table without it).
+        case source(table: String?)
+        /// `table_cnt([TABLE])`, `table_avl([TABLE])`: the table as a whole.
+        case table(String?)
+    }
+    public enum Counter: String, Sendable, Hashable {
+        case connCur = "conn_cur", connCount = "conn_cnt", connRate = "conn_rate"
+        case httpReqCount = "http_req_cnt", httpReqRate = "http_req_rate"
+        /// `table_cnt`: entries in use; `table_avl`: entries still free.
+        case tableCount = "cnt", tableAvailable = "avl"
+    }
+    public var entry: Entry
+    public var counter: Counter
+    public init(entry: Entry, counter: Counter) {
+        self.entry = entry
+        self.counter = counter
+    }
 }

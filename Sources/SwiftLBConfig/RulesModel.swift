@@ -38,6 +38,8 @@ public struct HTTPRule: Sendable {
         case useService(String)
         /// `set-status CODE [reason TEXT]` (responses).
         case setStatus(Int, reason: String?)
+        /// `track-sc0|1|2 SAMPLE [table NAME]`: counts the request in a stick table.
+        case track(StickTracking)
     }
 
     public enum TargetPart: String, Sendable { case path, uri, query }
@@ -88,11 +90,28 @@ public struct HTTPHeaderField: Sendable, Equatable {
 /// `tcp-request connection|content accept|reject [if|unless COND]`.
 public struct TCPRule: Sendable {
     public enum Layer: String, Sendable { case connection, content }
-    public enum Action: String, Sendable { case accept, reject }
+    /// `track` is `track-sc0|1|2 SAMPLE [table NAME]`: counts and goes on to the next rule.
+    public enum Action: String, Sendable { case accept, reject, track }
     public var layer: Layer
     public var action: Action
     public var condition: Condition?
     public var line: Int
+    /// What a `track-scN` rule tracks.
+    public var tracking: StickTracking? = nil
+}
+
+/// `track-sc0|1|2 SAMPLE [table NAME]` (`tcp-request connection`, `http-request`): the
+/// sample's entry in the table (the proxy's own without `table`) counts this connection or
+/// request, and `scN_*` fetches read it.
+public struct StickTracking: Sendable, Equatable {
+    public var counter: Int
+    public var sample: String
+    public var table: String?
+    public init(counter: Int, sample: String, table: String?) {
+        self.counter = counter
+        self.sample = sample
+        self.table = table
+    }
 }
 
 /// How connections are kept: HAProxy's `option http-keep-alive` (the default),
@@ -111,17 +130,24 @@ public struct HeaderCapture: Sendable, Equatable {
     public var line: Int
 }
 
-/// `stick-table type ip size N [expire T] [store …]`.
+/// `stick-table type ip|ipv6|integer|string [len N] size N [expire T] [store …]`.
 public struct StickTable: Sendable, Equatable {
     public var type: String
     public var size: Int
     public var expire: ConfigDuration?
+    /// As written: `server_id`, `conn_cur`, `conn_cnt`, `http_req_cnt`, `conn_rate(T)`,
+    /// `http_req_rate(T)` (the parser refuses the others).
     public var store: [String] = []
     public var line: Int
+    /// `len N` of a string key (HAProxy's default 32).
+    public var keyLength: Int = 32
 }
 
-/// `stick on src [table NAME] [if|unless COND]`.
+/// `stick on|match|store-request SAMPLE [table NAME] [if|unless COND]`.
 public struct StickRule: Sendable {
+    /// `on` matches then stores; `match` only looks the key up; `store-request` only stores.
+    public enum Kind: String, Sendable { case on, match, storeRequest = "store-request" }
+    public var kind: Kind = .on
     public var sample: String
     public var table: String?
     public var condition: Condition?

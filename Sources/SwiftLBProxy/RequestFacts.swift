@@ -45,6 +45,7 @@ struct RequestFacts {
         case .dstPort: return [destination?.port.map(String.init)?[...] ?? ""]
         case .sslFC: return isTLS ? ["1"] : []
         case .sslFCSNI, .srcConnCur, .variable: return []  // pending fetches: the config gate refuses them
+        case .stickCounter, .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN: return []  // read by SampleInput
         }
     }
 

@@ -41,6 +41,8 @@ public final class ProxyRuntime: Sendable {
     /// Process-wide ids of frontends and backends for their per-loop counters; a reload keeps
     /// the id of a proxy that keeps its name, so its counters carry on.
     static let proxyCounterIDs = ManagedAtomic<Int>(0)
+    /// The stick tables by proxy name (`show table`); empty when lb.conf declares none.
+    let stickTables: [String: StickTable]
     /// When this runtime was built (for `show info`'s and the stats page's uptime).
     public let builtAt = NIODeadline.now()
 
@@ -129,6 +131,15 @@ public final class ProxyRuntime: Sendable {
         var engines: (frontends: [String: ProxyRules], backends: [String: ProxyRules]) = ([:], [:])
         do { engines = try ProxyRules.compile(configuration) } catch { errors += error.errors }
         for backend in backends { backend.engine = engines.backends[backend.name].flatMap { $0.isEmpty ? nil : $0 } }
+        // Stick tables (kept across a reload when their declaration is unchanged) and the rules
+        // that use them; a configuration without tables builds nothing here.
+        var stickTables: [String: StickTable] = [:]
+        do { stickTables = try StickTables.build(configuration) } catch { errors += error.errors }
+        errors += StickTracking.validate(configuration, tables: stickTables)
+        errors += StickTracking.validateFetches(configuration, tables: stickTables)
+        for backend in backends where !backend.config.stickRules.isEmpty {
+            do { backend.stick = try StickRules(backend: backend.config, configuration: configuration, tables: stickTables) } catch { errors += error.errors }
+        }
         var warnings: [ConfigError] = []
         var frontends: [RuntimeFrontend] = []
         for frontend in configuration.frontends {
@@ -158,7 +169,11 @@ public final class ProxyRuntime: Sendable {
         }
         // `server-state-file`: the states saved before a restart; a reload keeps its own.
         if previous == nil && errors.isEmpty { warnings += ServerStateLoader.apply(configuration, backends: backends) }
+        if !stickTables.isEmpty {
+            for frontend in frontends { frontend.stickTables = stickTables }
+        }
         if !errors.isEmpty { throw ConfigErrors(errors) }
+        self.stickTables = stickTables
         self.backends = backends
         self.checkTargets = checkTargets
         self.frontends = frontends
@@ -270,6 +285,13 @@ final class RuntimeFrontend: Sendable {
     let engine: ProxyRules?
     /// Its `tcp-request connection|content` rules (nil when it has none).
     let tcpRules: TCPRules?
+    /// Every stick table of the runtime, when lb.conf declares any: each client connection
+    /// then gets a `StickSession`. Set once while the runtime is built.
+    nonisolated(unsafe) var stickTables: [String: StickTable]?
+    /// A connection's tracking, or nil when no table exists (zero cost then).
+    func makeStickSession() -> StickSession? {
+        stickTables.map { StickSession(tables: $0, own: $0[name]) }
+    }
     /// Where its access log goes and how it reads (nil: it logs no traffic).
     let logPlan: LogPlan?
     /// How long an `accept-proxy` connection may take to send its PROXY header: `timeout
@@ -313,10 +335,13 @@ final class RuntimeBackend: Sendable {
     let queue: BackendQueue?
     let hasSlowstart: Bool
     /// Whether a rule of this backend reads the request (see `RuntimeFrontend.needsFacts`).
-    var needsFacts: Bool { engine != nil }
+    var needsFacts: Bool { engine != nil || stick != nil }
     /// Its compiled rules and error pages (nil when it has none); set once while the runtime
     /// is built, before any stream sees it.
     nonisolated(unsafe) var engine: ProxyRules?
+    /// Its `stick on|match|store-request` rules (nil when it has none); set once while the
+    /// runtime is built.
+    nonisolated(unsafe) var stick: StickRules?
     /// `cookie …` of this backend, read once per response.
     let cookie: CookieSettings?
     /// `option forwardfor` of this backend: the header name.

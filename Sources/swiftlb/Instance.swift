@@ -130,6 +130,10 @@ struct InstanceActions: RuntimeAPIActions {
 
     func vrrpStatus() async -> String? { instance.vrrp?.statusText }
 
+    func showTable(_ name: String?) async -> String { instance.server.runtime.showTable(name) }
+
+    func clearTable(_ name: String) async -> Bool { instance.server.runtime.clearTable(name) }
+
     func rotateTicketKeys() async -> Int { instance.server.runtime.rotateTicketKeys() }
 
     func blockEventLoop(milliseconds: Int) async throws(RuntimeAPIError) {

@@ -36,7 +36,7 @@ final class PendingKeywordTests: XCTestCase {
             "    http-check disable-on-404", "    http-check send meth GET uri /health body ping", "    server t 127.0.0.1:81 maxqueue 10",
             "    fullconn 100", "    http-request auth realm x",
             "    tcp-request content reject",
-            "    stick-table type ip size 100k expire 30m", "    stick on src", "    acl a src_conn_cur gt 10", "    acl a ssl_fc_sni example.com",
+            "    acl a ssl_fc_sni example.com",
         ])
         let frontend = timeouts + "frontend f\n    bind :80\n    redirect location /x\n"
         assertRefusedOneByOne(frontend, [
@@ -168,7 +168,7 @@ final class PendingKeywordTests: XCTestCase {
         XCTAssertEqual(b.options.httpCheck?.method, "GET")
         XCTAssertEqual(b.options.fullconn, 100)
         XCTAssertEqual(b.options.timeouts.tunnel, .seconds(3600))
-        XCTAssertEqual(b.stickTable, StickTable(type: "ip", size: 100_000, expire: .seconds(1800), store: ["conn_cur"], line: 54))
+        XCTAssertEqual(b.stickTable, StickTable(type: "ip", size: 102_400, expire: .seconds(1800), store: ["conn_cur"], line: 54))
         XCTAssertEqual(b.stickRules.map(\.sample), ["src"])
         let s = b.servers[0].parameters
         XCTAssertEqual(s.sendProxy, .v2)

@@ -16,14 +16,7 @@ final class ProxyProtocolAndTCPRulesTests: XCTestCase {
     }
     override func tearDown() { dir = nil }
 
-    private let defaults = """
-        defaults
-            mode http
-            timeout connect 2s
-            timeout client 5s
-            timeout server 5s
-
-        """
+    private let defaults = differentialHTTPDefaults
 
     private func get(_ port: Int, _ path: String = "/", from source: String? = nil, proxyHeader: [UInt8] = []) throws -> String {
         let client = try RawClient(port: port, timeout: 3, source: source)

@@ -54,7 +54,7 @@ public struct RuntimeAPI: Sendable {
     static let failurePrefixes = [
         "Unknown command", "Permission denied", "No such", "Can't find", "Require ", "Success=0", "usage:", "Usage:",
         "'set server", "'set timeout", "'show", "'debug", "'clear", "'reload'", "Absolute weight", "Relative weight", "Trailing garbage",
-        "Invalid addr", "problem converting", "set server <b>/<s>", "Health check was not configured", "could not", "Line too long", "Too many connections",
+        "Invalid addr", "problem converting", "Required arguments", "set server <b>/<s>", "Health check was not configured", "could not", "Line too long", "Too many connections",
     ]
 
     // MARK: the command table
@@ -140,6 +140,19 @@ public struct RuntimeAPI: Sendable {
             } catch {
                 return error.message + "\n"
             }
+        },
+        Command(words: ["show", "table"], usage: "show table [<table>]", help: "report table usage stats or dump this table's contents", level: .user) { api, args, _ in
+            guard args.count <= 1 else {
+                return "'show table' takes at most a table name in SwiftLB (HAProxy's data./key filters are not supported).\n"
+            }
+            return await api.actions.showTable(args.first)
+        },
+        Command(words: ["clear", "table"], usage: "clear table <table>", help: "remove every entry from a table", level: .operator_) { api, args, _ in
+            guard args.count == 1 else {
+                return args.isEmpty ? "Required arguments: <table> (SwiftLB clears a whole table; HAProxy's key/data filters are not supported)\n"
+                                    : "'clear table' takes only a table name in SwiftLB (HAProxy's key/data filters are not supported).\n"
+            }
+            return await api.actions.clearTable(args[0]) ? "" : "No such table\n"
         },
         Command(words: ["reload"], usage: "reload", help: "reload lb.conf: parse, validate, swap in (or keep the current one)", level: .admin) { api, args, _ in
             guard args.isEmpty else { return "'reload' takes no argument.\n" }

@@ -28,6 +28,10 @@ public protocol RuntimeAPIActions: Sendable {
     func blockEventLoop(milliseconds: Int) async throws(RuntimeAPIError)
     /// `clear counters [all]`: reset the maxima (or every counter).
     func clearCounters(all: Bool) async throws(RuntimeAPIError)
+    /// `show table [NAME]`: HAProxy's text (the table list, or one table's entries).
+    func showTable(_ name: String?) async -> String
+    /// `clear table NAME`: false when there is no such table.
+    func clearTable(_ name: String) async -> Bool
 }
 
 extension RuntimeAPIActions {
@@ -39,6 +43,8 @@ extension RuntimeAPIActions {
     public func clearCounters(all: Bool) async throws(RuntimeAPIError) {
         throw RuntimeAPIError.unsupported("clear counters", "not in this process")
     }
+    public func showTable(_ name: String?) async -> String { name == nil ? "" : "No such table\n" }
+    public func clearTable(_ name: String) async -> Bool { false }
     public func reload() async -> ReloadOutcome {
         ReloadOutcome(success: false, messages: ["reload is not available in this process"])
     }

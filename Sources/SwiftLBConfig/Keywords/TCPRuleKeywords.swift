@@ -1,9 +1,8 @@
 /// Connection-level rules and client affinity tables: `tcp-request connection|content
-/// accept|reject`, `tcp-request inspect-delay`, `stick-table type ip`, `stick on src`.
-/// The tcp-request rules of frontends are run by the data path; stick tables are pending.
+/// accept|reject|track-scN`, `tcp-request inspect-delay`, `stick-table`, `stick on|match|
+/// store-request`, `http-request track-scN`. Run by the data path (SwiftLBProxy/Stick, TCP).
 extension KeywordRegistry {
     static let backendTCPRuleStatus = KeywordStatus.pending("tcp-request rules run in frontends and listen sections; a backend's are not run yet")
-    static let stickTableStatus = KeywordStatus.pending("stick tables are not implemented; 'cookie … insert' or 'balance source' keep clients on a server statelessly (both VIP instances agree)")
 
     static let tcpRuleKeywords: [Keyword] = [
         tcpRule(.connection, .accept, [.frontend, .listen]), tcpRule(.connection, .reject, [.frontend, .listen]),
@@ -17,43 +16,106 @@ extension KeywordRegistry {
             guard c.args.first == "layer4" else { throw ParseFailure("expects 'expect-proxy layer4'") }
             _ = try p.splitCondition(Array(c.args.dropFirst()))
         },
-        Keyword("stick-table", SectionKind.rules, usage: "stick-table type ip size N [expire TIME] [store …]", status: stickTableStatus) { p, c in
-            var args = c.args[...]
-            var table = StickTable(type: "", size: 0, expire: nil, line: c.line.number)
-            while let word = args.first {
-                args = args.dropFirst()
-                guard let value = args.first else { throw ParseFailure("'\(word)' expects a value") }
-                args = args.dropFirst()
-                switch word {
-                case "type":
-                    guard ["ip", "ipv6", "integer", "string", "binary"].contains(value) else { throw ParseFailure("unknown table type '\(value)'") }
-                    table.type = value
-                    if value == "string" || value == "binary", args.first == "len" { args = args.dropFirst(2) }
-                case "size":
-                    guard let size = parseSize(value), size > 0 else { throw ParseFailure("'size' expects a number of entries (k, m, g suffixes)") }
-                    table.size = size
-                case "expire":
-                    guard let d = ConfigDuration(parsing: value) else { throw ParseFailure("'expire' expects a time") }
-                    table.expire = d
-                case "store": table.store = value.split(separator: ",").map(String.init)
-                case "peers", "nopurge", "srvkey":
-                    throw ParseFailure("stick-table '\(word)' is not supported by SwiftLB")
-                default:
-                    throw ParseFailure("unknown stick-table argument '\(word)'\(didYouMean(word, in: ["type", "size", "expire", "store"]))")
-                }
+        Keyword("stick-table", SectionKind.rules, usage: "stick-table type ip|ipv6|integer|string [len N] size N [expire TIME] [store DATA,…]") { p, c in
+            let table = try stickTable(c.args, line: c.line.number)
+            switch p.section {
+            case .frontend: p.withFrontend { $0.stickTable = table }
+            default: p.withBackend { $0.stickTable = table }
             }
-            guard !table.type.isEmpty, table.size > 0 else { throw ParseFailure("expects at least 'type ip size N'") }
-            let done = table
-            p.withBackend { $0.stickTable = done }
         },
-        Keyword("stick on", SectionKind.backSide.subtracting([.defaults]), usage: "stick on SAMPLE [table NAME] [if|unless COND]", status: stickTableStatus) { p, c in
+        stickRule(.on), stickRule(.match), stickRule(.storeRequest),
+    ] + (0...2).flatMap { n in [tcpTrack(.connection, n), tcpTrack(.content, n)] } + (0...2).map { n in
+        Keyword("http-request track-sc\(n)", SectionKind.rules, usage: "http-request track-sc\(n) SAMPLE [table NAME] [if|unless COND]") { p, c in
             let (words, condition) = try p.splitCondition(c.args)
-            guard let sample = words.first else { throw ParseFailure("expects a sample, e.g. 'stick on src'") }
+            try p.gateFetches(condition)
+            try p.addHTTPRule(.track(try tracking(n, words)), condition: condition, line: c.line.number, phase: .request)
+        }
+    }
+
+    /// `store` data SwiftLB keeps; HAProxy's others (gpc, gpt, bytes rates…) are refused.
+    static let stickStoreData = ["server_id", "server_key", "conn_cur", "conn_cnt", "conn_rate(PERIOD)", "http_req_cnt", "http_req_rate(PERIOD)"]
+
+    static func stickTable(_ words: [String], line: Int) throws(ParseFailure) -> StickTable {
+        var args = words[...]
+        var table = StickTable(type: "", size: 0, expire: nil, line: line)
+        while let word = args.first {
+            args = args.dropFirst()
+            guard let value = args.first else { throw ParseFailure("'\(word)' expects a value") }
+            args = args.dropFirst()
+            switch word {
+            case "type":
+                guard ["ip", "ipv6", "integer", "string"].contains(value) else {
+                    throw ParseFailure(value == "binary" ? "stick-table type 'binary' is not supported by SwiftLB (ip, ipv6, integer, string)"
+                                                         : "unknown table type '\(value)' (ip, ipv6, integer, string)")
+                }
+                table.type = value
+                if value == "string", args.first == "len" {
+                    guard let n = args.dropFirst().first.flatMap({ Int($0) }), n > 0 else { throw ParseFailure("'len' expects a number of bytes") }
+                    table.keyLength = n
+                    args = args.dropFirst(2)
+                }
+            case "size":
+                // HAProxy reads a table's size with binary suffixes: 100k is 102400 entries.
+                guard let size = parseSize(value, unit: 1024), size > 0 else { throw ParseFailure("'size' expects a number of entries (k, m, g suffixes)") }
+                table.size = size
+            case "expire":
+                guard let d = ConfigDuration(parsing: value) else { throw ParseFailure("'expire' expects a time") }
+                table.expire = d
+            case "store":
+                for data in value.split(separator: ",").map(String.init) {
+                    let name = data.prefix { $0 != "(" }
+                    if name == "conn_rate" || name == "http_req_rate" {
+                        guard data.hasSuffix(")"), ConfigDuration(parsing: String(data.dropFirst(name.count + 1).dropLast())) != nil else {
+                            throw ParseFailure("'\(name)' expects a period, as in \(name)(10s)")
+                        }
+                    } else if !["server_id", "server_key", "conn_cur", "conn_cnt", "http_req_cnt"].contains(data) {
+                        throw ParseFailure("stick-table store '\(data)' is not supported by SwiftLB (supported: \(stickStoreData.joined(separator: ", ")))")
+                    }
+                    table.store.append(data)
+                }
+            case "peers":
+                throw ParseFailure("stick-table 'peers' is not supported by SwiftLB: the two VIP instances agree only through 'cookie … insert' or 'balance source' (tables are per instance)")
+            case "nopurge", "srvkey", "write-to":
+                throw ParseFailure("stick-table '\(word)' is not supported by SwiftLB")
+            default:
+                throw ParseFailure("unknown stick-table argument '\(word)'\(didYouMean(word, in: ["type", "size", "expire", "store"]))")
+            }
+        }
+        guard !table.type.isEmpty, table.size > 0 else { throw ParseFailure("expects at least 'type ip size N'") }
+        return table
+    }
+
+    private static func stickRule(_ kind: StickRule.Kind) -> Keyword {
+        Keyword("stick \(kind.rawValue)", SectionKind.backSide.subtracting([.defaults]),
+                usage: "stick \(kind.rawValue) SAMPLE [table NAME] [if|unless COND]") { p, c in
+            let (words, condition) = try p.splitCondition(c.args)
+            try p.gateFetches(condition)
+            guard let sample = words.first else { throw ParseFailure("expects a sample, e.g. 'stick \(kind.rawValue) src'") }
             var table: String?
-            if words.count == 3, words[1] == "table" { table = words[2] } else if words.count != 1 { throw ParseFailure("expects 'stick on SAMPLE [table NAME]'") }
-            p.withBackend { $0.stickRules.append(StickRule(sample: sample, table: table, condition: condition, line: c.line.number)) }
-        },
-    ]
+            if words.count == 3, words[1] == "table" { table = words[2] } else if words.count != 1 {
+                throw ParseFailure("expects 'stick \(kind.rawValue) SAMPLE [table NAME]'")
+            }
+            p.withBackend { $0.stickRules.append(StickRule(kind: kind, sample: sample, table: table, condition: condition, line: c.line.number)) }
+        }
+    }
+
+    /// `track-scN SAMPLE [table NAME]` (the words before the condition).
+    private static func tracking(_ counter: Int, _ words: [String]) throws(ParseFailure) -> StickTracking {
+        guard let sample = words.first else { throw ParseFailure("expects a sample, e.g. 'track-sc\(counter) src'") }
+        if words.count == 1 { return StickTracking(counter: counter, sample: sample, table: nil) }
+        guard words.count == 3, words[1] == "table" else { throw ParseFailure("expects 'track-sc\(counter) SAMPLE [table NAME]'") }
+        return StickTracking(counter: counter, sample: sample, table: words[2])
+    }
+
+    private static func tcpTrack(_ layer: TCPRule.Layer, _ counter: Int) -> Keyword {
+        Keyword("tcp-request \(layer.rawValue) track-sc\(counter)", [.frontend, .listen],
+                usage: "tcp-request \(layer.rawValue) track-sc\(counter) SAMPLE [table NAME] [if|unless COND]") { p, c in
+            let (words, condition) = try p.splitCondition(c.args)
+            try p.gateFetches(condition)
+            let rule = TCPRule(layer: layer, action: .track, condition: condition, line: c.line.number, tracking: try tracking(counter, words))
+            p.withFrontend { $0.tcpRequestRules.append(rule) }
+        }
+    }
 
     private static func tcpRule(_ layer: TCPRule.Layer, _ action: TCPRule.Action, _ sections: Set<SectionKind>) -> Keyword {
         Keyword("tcp-request \(layer.rawValue) \(action.rawValue)", sections, usage: "tcp-request \(layer.rawValue) \(action.rawValue) [if|unless COND]") { p, c in
@@ -69,9 +131,9 @@ extension KeywordRegistry {
         }
     }
 
-    /// `1m`, `200k`, `1g`, `5000`.
-    static func parseSize(_ text: String) -> Int? {
-        let factors: [Character: Int] = ["k": 1_000, "m": 1_000_000, "g": 1_000_000_000]
+    /// `1m`, `200k`, `1g`, `5000` (`unit` 1000, or 1024 for HAProxy's table sizes).
+    static func parseSize(_ text: String, unit: Int = 1000) -> Int? {
+        let factors: [Character: Int] = ["k": unit, "m": unit * unit, "g": unit * unit * unit]
         if let last = text.last, let factor = factors[Character(last.lowercased())] { return Int(text.dropLast()).map { $0 * factor } }
         return Int(text)
     }

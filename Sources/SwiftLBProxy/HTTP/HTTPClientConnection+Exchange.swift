@@ -27,6 +27,13 @@ extension HTTPClientConnection {
         RequestFacts(head: head, source: source, destination: destination, isTLS: isTLS)
     }
 
+    /// What rules outside the http-request engine read: the facts and the stick tracking.
+    func stickInput(_ facts: RequestFacts) -> SampleInput {
+        var input = SampleInput(facts: facts)
+        input.stick = stickSession
+        return input
+    }
+
     func startExchange(_ head: consuming MessageHead) {
         if loop.holder.generation != generation {
             generation = loop.holder.generation
@@ -42,7 +49,8 @@ extension HTTPClientConnection {
             respondError(.badRequest, record: record, minor: head.minorVersion)
             return
         }
-        if let rules = frontend.tcpRules, rules.hasContentRules, !rules.acceptsContent(SampleInput(facts: makeFacts(head))) {
+        stickSession?.beginRequest()
+        if let rules = frontend.tcpRules, rules.hasContentRules, !rules.acceptsContent(stickInput(makeFacts(head))) {
             // `tcp-request content reject` (run on each request in HTTP mode): closed, nothing answered.
             loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
             record.termination = "PR"
@@ -62,6 +70,7 @@ extension HTTPClientConnection {
         if let rules = frontend.engine, let f = facts {
             variables.beginTransaction()
             var i = SampleInput(facts: f, request: head, variables: variables)
+            i.stick = stickSession
             i.frontendName = frontend.name
             if let monitor = rules.monitor, let response = monitor.response(for: i, pages: rules.errorPages) {
                 answerLocally(response, flags: "LR", denied: false, frontendRules: rules, backendRules: nil, input: &i, head: head, framing: framing, record: record)
@@ -95,6 +104,7 @@ extension HTTPClientConnection {
             if input == nil {
                 variables.beginTransaction()
                 input = SampleInput(facts: f, request: head, variables: variables)
+                input!.stick = stickSession
                 input!.frontendName = frontend.name
             }
             input!.backendName = backend.name
@@ -139,7 +149,14 @@ extension HTTPClientConnection {
         if connectionMode > 0 && webSocketKey == nil { head.add("Connection", "close") }
         head.serialise(into: &serverHeadBuffer)
         let upstreamHead = serverHeadBuffer
-        let ex = HTTPExchange(dispatch: Dispatch(backend: backend, client: source, destination: destination, pinned: pinned),
+        var dispatch = Dispatch(backend: backend, client: source, destination: destination, pinned: pinned)
+        if let stick = backend.stick {
+            // `stick match|on` pins when no cookie did; `stick on|store-request` keys get the chosen server.
+            let stickInput = input ?? stickInput(facts ?? makeFacts(head))
+            if pinned == nil { dispatch.pinned = stick.match(stickInput, servers: backend.servers, now: StickSession.now()) }
+            dispatch.stickStore = stick.storeKeys(stickInput)
+        }
+        let ex = HTTPExchange(dispatch: dispatch,
                               method: head.method, clientMinor: head.minorVersion, closeClient: connection.close || quiescing,
                               upstreamHead: upstreamHead, requestFramer: framing.map(BodyFramer.init), facts: facts,
                               responseLimits: limits, log: record, start: now)

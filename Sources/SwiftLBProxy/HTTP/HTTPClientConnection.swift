@@ -81,6 +81,8 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     private let listenerName: String?
     /// One connection's variables (`set-var`, `var()`), kept across its requests.
     lazy var variables = StreamVariables()
+    /// What it tracks in stick tables (nil when lb.conf declares none).
+    let stickSession: StickSession?
 
     init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, limits: HeadParser.Limits, listenerName: String? = nil) {
         self.listenerName = listenerName
@@ -90,6 +92,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         self.isTLS = isTLS
         self.limits = limits
         self.parser = HeadParser(kind: .request, limits: limits)
+        self.stickSession = frontend.makeStickSession()
     }
 
     var timeouts: Timeouts { frontend.config.options.timeouts }
@@ -103,7 +106,10 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
     /// The context holds this handler: keeping it past removal would be a retain cycle.
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        stickSession?.close(http: true)
+    }
 
     func channelActive(context: ChannelHandlerContext) {
         loop.clients[ObjectIdentifier(self)] = self
@@ -111,13 +117,14 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         destination = context.channel.localAddress
         if let ip = source?.ipAddress { clientIP = ip }
         if let rules = frontend.tcpRules, rules.hasConnectionRules,
-           !rules.acceptsConnection(.connectionLevel(source: source, destination: destination, isTLS: isTLS)) {
+           !rules.acceptsConnection(.connectionLevel(source: source, destination: destination, isTLS: isTLS, stick: stickSession)) {
             // `tcp-request connection reject`: closed before a byte is read, nothing answered.
             loop.stats.frontend(frontend.counterID) { c in
                 c.connectionsTotal += 1
                 c.deniedConnections += 1
             }
             state = .closed
+            stickSession?.close()  // refused before any stream: no request counted
             loop.clients.removeValue(forKey: ObjectIdentifier(self))
             context.close(promise: nil)
             return
@@ -138,6 +145,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         if case .closed = state { return context.fireChannelInactive() }
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
         loop.stats.frontend(frontend.counterID) { $0.scur -= 1 }
+        stickSession?.close(http: true)
         if case .exchanging(let ex) = state {
             // The client went away mid-exchange: the server connection is in an unknown state,
             // so it is closed rather than pooled.

@@ -19,6 +19,21 @@ extension ACLCriterion {
     func matches(_ input: SampleInput) -> Bool {
         if let constant { return constant }
         if let networks { return IPNetwork.address(input.facts.source?.ipAddress, isIn: networks) }
+        if fetch.readsPayload && !fetch.isInteger && method != .regex {
+            // Payload bytes are compared as bytes (not all of them are text).
+            guard var bytes = input.payloadBytes(fetch) else { return false }
+            if method == .found { return true }
+            // `-i`: patterns were lowered when parsed; ASCII letters of the sample are lowered here.
+            if caseInsensitive { bytes = bytes.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 } }
+            return patterns.contains { pattern in
+                switch method {
+                case .prefix: bytes.starts(with: pattern)
+                case .suffix: bytes.count >= pattern.count && bytes.suffix(pattern.count).elementsEqual(pattern)
+                case .substring: pattern.isEmpty || bytes.firstRange(of: pattern) != nil
+                default: bytes == pattern
+                }
+            }
+        }
         let values = input.samples(fetch)
         if let op = integerOperator {
             let bounds = patterns.compactMap { Int(String(decoding: $0, as: UTF8.self)) }
@@ -54,7 +69,7 @@ extension ACLCriterion {
                 case .prefix: if bytes.starts(with: pattern) { return true }
                 case .suffix: if bytes.count >= pattern.count && bytes.suffix(pattern.count).elementsEqual(pattern) { return true }
                 case .substring: if pattern.isEmpty || bytes.firstRange(of: pattern) != nil { return true }
-                case .regex, .found: break
+                case .regex, .found, .binary, .integer: break
                 }
             }
         }

@@ -57,6 +57,8 @@ struct HTTPRuleSet: Sendable {
         case reply(RuleReply, HTTPRuleVerdict.Kind)
         case allow
         case useService(String)
+        /// `track-scN SAMPLE [table NAME]`, the table resolved to a name (the proxy's own).
+        case track(Int, SampleExpression, table: String)
     }
 
     /// Compiles `rules`; every rule SwiftLB cannot run is an error naming `file`, its line and
@@ -112,6 +114,7 @@ struct HTTPRuleSet: Sendable {
         case .auth(let realm): return .reply(.auth(realm: realm ?? proxyName), .auth)
         case .allow: return .allow
         case .useService(let name): return .useService(name)
+        case .track(let t): return .track(t.counter, try SampleExpression(parsing: t.sample), table: t.table ?? proxyName)
         }
     }
 
@@ -131,6 +134,7 @@ struct HTTPRuleSet: Sendable {
         case .auth: "auth"
         case .allow: "allow"
         case .useService: "use-service"
+        case .track(let t): "track-sc\(t.counter)"
         }
     }
 
@@ -174,6 +178,8 @@ struct HTTPRuleSet: Sendable {
                 return .allow
             case .useService(let name):
                 return .useService(name)
+            case .track(let counter, let sample, let table):
+                input.stick?.track(counter, value: sample.evaluate(input), tableName: table, connectionLevel: false)
             }
         }
         sync(head, into: &input)

@@ -20,6 +20,12 @@ struct SampleInput {
     var sni: String?
     /// `src_conn_cur`: connections open from the client's address (the stick table's count).
     var sourceConnections: Int?
+    /// The connection's stick-table tracking (`track-sc`, `sc0_*`, `src_*`); nil when no table
+    /// is declared.
+    var stick: StickSession?
+    /// `tcp-request content` inspection: the client's bytes buffered so far (`req.len`,
+    /// `req.payload`…); nil outside of it.
+    var inspected: InspectedPayload?
 
     init(facts: RequestFacts, request: MessageHead? = nil, response: MessageHead? = nil, variables: StreamVariables? = nil) {
         self.facts = facts
@@ -57,6 +63,8 @@ struct SampleInput {
         case .srcConnCur: return sourceConnections.map { [String($0)] } ?? []
         case .variable(let name): return (variables?.get(name)).map { [$0.text] } ?? []
         case .src, .srcPort, .dst, .dstPort, .sslFC: return facts.samples(fetch).map(String.init)
+        case .stickCounter(let f): return (stick?.value(f, source: facts.source?.ipAddress)).map { [String($0)] } ?? []
+        case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN: return payloadSamples(fetch)
         }
     }
 

@@ -11,13 +11,31 @@ import SwiftLBConfig
 /// evaluates them on the first request: a reject closes the connection without an answer).
 /// Connection rules should only look at the connection (`src`, `dst`, `src_conn_cur`); the
 /// request they see is empty.
+///
+/// `track-scN SAMPLE [table NAME]` rules track the sample's entry for the rest of the
+/// connection (through the input's `StickSession`) and go on to the next rule.
 struct TCPRules: Sendable {
-    private let connection: [TCPRule]
-    private let content: [TCPRule]
+    private struct Compiled: Sendable {
+        let rule: TCPRule
+        /// A track rule's sample (checked while the runtime is built: `StickTracking.validate`).
+        let sample: SampleExpression?
+    }
+
+    private let connection: [Compiled]
+    private let content: [Compiled]
 
     init(_ rules: [TCPRule]) {
-        connection = rules.filter { $0.layer == .connection }
-        content = rules.filter { $0.layer == .content }
+        let compiled = rules.map { Compiled(rule: $0, sample: $0.tracking.flatMap { try? SampleExpression(parsing: $0.sample) }) }
+        connection = compiled.filter { $0.rule.layer == .connection }
+        content = compiled.filter { $0.rule.layer == .content }
+    }
+
+    /// The content rules read the client's first bytes (`req.len`, `req.payload`…): in tcp
+    /// mode the session waits for them, up to `tcp-request inspect-delay`.
+    var contentReadsPayload: Bool {
+        content.contains { c in
+            (c.rule.condition?.alternatives ?? []).joined().contains { $0.acl.criteria.contains { $0.fetch.readsPayload } }
+        }
     }
 
     var isEmpty: Bool { connection.isEmpty && content.isEmpty }
@@ -30,19 +48,50 @@ struct TCPRules: Sendable {
     /// Whether the request is accepted by the `tcp-request content` rules.
     func acceptsContent(_ input: SampleInput) -> Bool { Self.decide(content, input) }
 
-    private static func decide(_ rules: [TCPRule], _ input: SampleInput) -> Bool {
-        for rule in rules where rule.condition?.evaluate(input) ?? true {
-            return rule.action == .accept
+    /// The content rules while inspecting: accept (true), reject (false), or nil when a rule
+    /// must wait for bytes that have not arrived yet (`mustWait`, asked with each condition's
+    /// result) — the caller waits for more and asks again from `start` (track rules already run
+    /// are not run twice).
+    func decideContent(_ input: SampleInput, mustWait: (Bool) -> Bool, from start: inout Int) -> Bool? {
+        while start < content.count {
+            let c = content[start]
+            let holds = c.rule.condition?.evaluate(input) ?? true
+            if mustWait(holds) { return nil }
+            start += 1
+            guard holds else { continue }
+            switch c.rule.action {
+            case .track: Self.track(c, input)
+            case .accept: return true
+            case .reject: return false
+            }
         }
         return true
+    }
+
+    private static func decide(_ rules: [Compiled], _ input: SampleInput) -> Bool {
+        for c in rules where c.rule.condition?.evaluate(input) ?? true {
+            switch c.rule.action {
+            case .track: track(c, input)
+            case .accept: return true
+            case .reject: return false
+            }
+        }
+        return true
+    }
+
+    private static func track(_ c: Compiled, _ input: SampleInput) {
+        guard let t = c.rule.tracking, let sample = c.sample else { return }
+        input.stick?.track(t.counter, value: sample.evaluate(input), tableName: t.table, connectionLevel: true)
     }
 }
 
 extension SampleInput {
     /// What a rule reads before any request: the connection's ends only (the request is a
     /// placeholder, `- -`, that no HTTP fetch should be asked about).
-    static func connectionLevel(source: SocketAddress?, destination: SocketAddress?, isTLS: Bool = false) -> SampleInput {
-        SampleInput(facts: RequestFacts(head: placeholderHead, source: source, destination: destination, isTLS: isTLS))
+    static func connectionLevel(source: SocketAddress?, destination: SocketAddress?, isTLS: Bool = false, stick: StickSession? = nil) -> SampleInput {
+        var input = SampleInput(facts: RequestFacts(head: placeholderHead, source: source, destination: destination, isTLS: isTLS))
+        input.stick = stick
+        return input
     }
 
     private static let placeholderHead: MessageHead = {

@@ -1,9 +1,12 @@
+import Foundation
 import NIOConcurrencyHelpers
+import NIOCore
 import SwiftLBConfig
 
-/// The process's stick tables by backend name. A reload asks again for each backend's table:
-/// one with the same type, size and expiry is kept with its entries (clients stay where they
-/// were across a reload); a changed declaration starts empty.
+/// The process's stick tables by name. A reload asks again for each declared table: one with
+/// the same declaration is kept with its entries (clients stay where they were across a
+/// reload); a changed declaration starts empty. Asked only while a runtime is built, never
+/// per request.
 final class StickTables: Sendable {
     static let shared = StickTables()
     private let tables = NIOLockedValueBox<[String: StickTable]>([:])
@@ -11,22 +14,76 @@ final class StickTables: Sendable {
     func table(_ name: String, declaration: SwiftLBConfig.StickTable) -> StickTable? {
         guard let type = StickTable.KeyType(rawValue: declaration.type) else { return nil }
         let expire = declaration.expire.map { UInt64($0.nanoseconds) }
+        let stored = Self.stored(declaration.store)
         return tables.withLockedValue { all in
-            if let t = all[name], t.keyType == type, t.size == declaration.size, t.expire == expire { return t }
-            let t = StickTable(name: name, keyType: type, size: declaration.size, expire: expire)
+            if let t = all[name], t.keyType == type, t.size == declaration.size, t.expire == expire, t.stored == stored,
+               t.keyLength == declaration.keyLength { return t }
+            let t = StickTable(name: name, keyType: type, size: declaration.size, expire: expire, stored: stored, keyLength: declaration.keyLength)
             all[name] = t
             return t
         }
     }
+
+    /// `store` as written → what entries count (the parser refused anything else).
+    static func stored(_ data: [String]) -> StickTable.Stored {
+        var s = StickTable.Stored()
+        for item in data {
+            let name = item.prefix { $0 != "(" }
+            let period = ConfigDuration(parsing: String(item.dropFirst(name.count + 1).dropLast())).map { UInt64($0.nanoseconds) }
+            switch name {
+            case "conn_cur": s.connCur = true
+            case "conn_cnt": s.connCount = true
+            case "http_req_cnt": s.httpReqCount = true
+            case "conn_rate": s.connRate = period
+            case "http_req_rate": s.httpReqRate = period
+            default: break
+            }
+        }
+        return s
+    }
+
+    /// Every table the configuration declares (a backend's or a `listen`'s under its name, a
+    /// frontend's under its own), in declaration order.
+    static func declared(_ configuration: Configuration) -> [(name: String, declaration: SwiftLBConfig.StickTable)] {
+        var result: [(String, SwiftLBConfig.StickTable)] = []
+        for b in configuration.backends.values { if let t = b.stickTable { result.append((b.name, t)) } }
+        for f in configuration.frontends where configuration.backends[f.name] == nil { if let t = f.stickTable { result.append((f.name, t)) } }
+        return result.sorted { $0.1.line < $1.1.line }
+    }
+
+    /// The runtime's tables by name; errors name the file, line and keyword.
+    static func build(_ configuration: Configuration, shared: StickTables = .shared) throws(ConfigErrors) -> [String: StickTable] {
+        var result: [String: StickTable] = [:]
+        var errors: [ConfigError] = []
+        for (name, declaration) in declared(configuration) {
+            guard let table = shared.table(name, declaration: declaration) else {
+                errors.append(ConfigError(file: configuration.file, line: declaration.line, keyword: "stick-table",
+                                          message: "stick-table type '\(declaration.type)' is not supported"))
+                continue
+            }
+            result[name] = table
+        }
+        if !errors.isEmpty { throw ConfigErrors(errors) }
+        shared.keep(only: Set(result.keys))
+        return result
+    }
+
+    /// Forgets the tables a new configuration no longer declares (a runtime still serving
+    /// keeps its own references until it is gone).
+    func keep(only names: Set<String>) {
+        tables.withLockedValue { all in all = all.filter { names.contains($0.key) } }
+    }
 }
 
-/// A backend's `stick on SAMPLE [table NAME] [if|unless COND]` rules: before the balancer,
-/// `match` finds the server a key was stuck to (the first rule whose condition holds and whose
-/// key is in the table); once a server is chosen (by the match, a cookie or the balancer),
-/// `store` remembers it under each applicable rule's key. The stream keeps the server only if
-/// it is usable (up, not in maintenance), as HAProxy does, and goes to the balancer otherwise.
+/// A backend's `stick on|match|store-request SAMPLE [table NAME] [if|unless COND]` rules:
+/// before the balancer, `match` (and `on`) find the server a key was stuck to (the first rule
+/// whose condition holds and whose key is in the table); once a server is chosen (by the match,
+/// a cookie or the balancer), `store-request` (and `on`) remember it under each applicable
+/// rule's key. The stream keeps a matched server only if it is usable (up, not in maintenance),
+/// as HAProxy does, and goes to the balancer otherwise.
 struct StickRules: Sendable {
     private struct Rule: Sendable {
+        let kind: StickRule.Kind
         let sample: SampleExpression
         let condition: Condition?
         let table: StickTable
@@ -35,24 +92,23 @@ struct StickRules: Sendable {
     private let rules: [Rule]
     var isEmpty: Bool { rules.isEmpty }
 
-    /// The rules of `backend`; `tables` gives each its table (the backend's own, or the one
+    /// The rules of `backend`; `tables` are the runtime's (the backend's own, or the one
     /// `table NAME` names). Errors name the file, line and keyword.
-    init(backend: Backend, configuration: Configuration, tables: StickTables = .shared) throws(ConfigErrors) {
+    init(backend: Backend, configuration: Configuration, tables: [String: StickTable]) throws(ConfigErrors) {
         var rules: [Rule] = []
         var errors: [ConfigError] = []
         for rule in backend.stickRules {
-            func fail(_ message: String) { errors.append(ConfigError(file: configuration.file, line: rule.line, keyword: "stick on", message: message)) }
-            let tableName = rule.table ?? backend.name
-            guard let declaration = tableName == backend.name ? backend.stickTable : configuration.backends[tableName]?.stickTable else {
-                fail(rule.table == nil ? "backend '\(backend.name)' has no stick-table" : "no stick-table in a backend named '\(tableName)'")
-                continue
+            func fail(_ message: String) {
+                errors.append(ConfigError(file: configuration.file, line: rule.line, keyword: "stick \(rule.kind.rawValue)", message: message))
             }
-            guard let table = tables.table(tableName, declaration: declaration) else {
-                fail("stick-table type '\(declaration.type)' is not supported")
+            let tableName = rule.table ?? backend.name
+            guard let table = tables[tableName] else {
+                fail(rule.table == nil ? "backend '\(backend.name)' has no stick-table (declare one, or name another with 'table NAME')"
+                                       : "no stick-table in a proxy named '\(tableName)'")
                 continue
             }
             do {
-                rules.append(Rule(sample: try SampleExpression(parsing: rule.sample), condition: rule.condition, table: table))
+                rules.append(Rule(kind: rule.kind, sample: try SampleExpression(parsing: rule.sample), condition: rule.condition, table: table))
             } catch {
                 fail(error.message)
             }
@@ -61,29 +117,34 @@ struct StickRules: Sendable {
         self.rules = rules
     }
 
-    /// The server name the first applicable rule's key is stuck to, or nil.
-    func match(_ input: SampleInput, now: UInt64) -> String? {
-        for rule in rules where rule.condition?.evaluate(input) ?? true {
-            guard let key = Self.key(rule.sample.evaluate(input), type: rule.table.keyType) else { continue }
-            if let server = rule.table.lookup(key, now: now) { return server }
+    /// The server the first applicable `on`/`match` rule's key is stuck to, if `servers` has a
+    /// server of that name usable now; nil sends the stream to the balancer.
+    func match(_ input: SampleInput, servers: [RuntimeServer], now: UInt64) -> RuntimeServer? {
+        for rule in rules where rule.kind != .storeRequest && (rule.condition?.evaluate(input) ?? true) {
+            guard let key = Self.key(rule.sample.evaluate(input), table: rule.table),
+                  let stuck = rule.table.lookup(key, now: now) else { continue }
+            guard let server = servers.first(where: { $0.name == stuck.name }), server.health.acceptsStickyClients else { return nil }
+            return server
         }
         return nil
     }
 
-    /// Remembers `server` for this request under every applicable rule's key.
-    func store(_ input: SampleInput, server: String, now: UInt64) {
-        for rule in rules where rule.condition?.evaluate(input) ?? true {
-            guard let key = Self.key(rule.sample.evaluate(input), type: rule.table.keyType) else { continue }
-            rule.table.store(key, server: server, now: now)
+    /// The entries a chosen server is to be stored under (each applicable `on`/`store-request`
+    /// rule's key), computed once per request; `Dispatch` stores its server in them.
+    func storeKeys(_ input: SampleInput) -> [(StickTable, [UInt8])] {
+        var keys: [(StickTable, [UInt8])] = []
+        for rule in rules where rule.kind != .match && (rule.condition?.evaluate(input) ?? true) {
+            if let key = Self.key(rule.sample.evaluate(input), table: rule.table) { keys.append((rule.table, key)) }
         }
+        return keys
     }
 
     /// A sample as a key of the table's type: an IPv4 address (4 bytes) for `ip` — an IPv6
     /// client has no `ip` key, as in HAProxy —, 16 bytes for `ipv6` (IPv4 mapped), 8 bytes for
-    /// `integer`, the bytes (at most 32, HAProxy's default `len`) for `string` and `binary`.
-    static func key(_ value: SampleValue?, type: StickTable.KeyType) -> [UInt8]? {
+    /// `integer`, the bytes (at most `len`) for `string`.
+    static func key(_ value: SampleValue?, table: StickTable) -> [UInt8]? {
         guard let value else { return nil }
-        switch type {
+        switch table.keyType {
         case .ip:
             guard let bytes = IPNetwork.bytes(value.text), bytes.count == 4 else { return nil }
             return bytes
@@ -94,13 +155,32 @@ struct StickRules: Sendable {
             guard let n = value.integer else { return nil }
             return withUnsafeBytes(of: Int64(n).bigEndian) { Array($0) }
         case .string, .binary:
-            return Array(value.text.utf8.prefix(32))
+            return Array(value.text.utf8.prefix(table.keyLength))
+        }
+    }
+
+    /// A key as `show table` prints it.
+    static func describe(_ key: [UInt8], type: StickTable.KeyType) -> String {
+        switch type {
+        case .ip, .ipv6:
+            var address = key
+            return address.withUnsafeMutableBytes { raw -> String in
+                var text = [CChar](repeating: 0, count: 64)
+                let family = key.count == 4 ? AF_INET : AF_INET6
+                guard inet_ntop(family, raw.baseAddress, &text, socklen_t(text.count)) != nil else { return "?" }
+                return String(cString: text)
+            }
+        case .integer:
+            return String(key.reduce(Int64(0)) { $0 << 8 | Int64($1) })
+        case .string, .binary:
+            return String(decoding: key, as: UTF8.self)
         }
     }
 }
 
-/// `src_conn_cur`: connections open now from each client address, process-wide (every event
-/// loop counts into it), sharded like the stick tables. An address is forgotten when its last
+/// Connections open now from each client address, process-wide (every event loop counts into
+/// it), sharded like the stick tables — not wired: `src_conn_cur` reads a stick table's
+/// `conn_cur`, as in HAProxy. An address is forgotten when its last
 /// connection closes, so the map holds only addresses with open connections.
 final class SourceConnections: Sendable {
     static let shared = SourceConnections()

@@ -1,19 +1,21 @@
 import NIOConcurrencyHelpers
 
-/// `stick-table type ip size N expire T`: which server a client (or any key) was sent to,
-/// remembered so the next request or connection goes to the same one — HAProxy's stick
-/// tables, without its peers protocol.
+/// `stick-table type ip size N expire T [store …]`: which server a client (or any key) was sent
+/// to, and the counters `track-sc` keeps for it (`conn_cur`, `conn_rate`, `http_req_rate`),
+/// remembered so the next request or connection goes to the same server or is limited —
+/// HAProxy's stick tables, without its peers protocol.
 ///
-/// One table per backend for the whole process, shared by every event loop, split into
-/// shards each behind its own lock. Why not one table per loop merged now and then: a client's
-/// next connection is accepted on any loop, and a merge delay is exactly the window in which
-/// it would be sent to another server — stickiness has to hold from the first answer. A shard
-/// is locked for one hash lookup and a few index moves; with 16 shards two loops rarely meet.
+/// One table per name for the whole process, shared by every event loop, split into shards
+/// each behind its own lock (no global lock: two loops meet only on the same shard, for one hash
+/// lookup and a few index moves). Why not one table per loop merged now and then: a client's
+/// next connection is accepted on any loop, and a merge delay is exactly the window in which it
+/// would be sent to another server or escape a rate limit — the table has to hold from the first
+/// answer. A proxy without `stick`/`track-sc` rules never touches a table (zero cost).
 ///
 /// Bounded: at most `size` entries (HAProxy's `size`); a full shard forgets its least recently
-/// used entry (HAProxy purges its oldest). An entry lives `expire` after it was last stored or
-/// matched (no `expire`: until evicted). Time is passed in (monotonic nanoseconds), so the
-/// table is a pure structure under its locks.
+/// used entry (HAProxy purges its oldest). An entry lives `expire` after it was last stored,
+/// matched or tracked (no `expire`: until evicted). Time is passed in (monotonic nanoseconds),
+/// so the table is a pure structure under its locks.
 ///
 /// The two VIP instances do NOT share tables (SwiftLB has no `peers`): after a takeover the
 /// new master's table does not know the old one's clients. A deployment that needs clients to
@@ -25,21 +27,43 @@ final class StickTable: Sendable {
         case ip, ipv6, integer, string, binary
     }
 
+    /// The server an entry sticks to: HAProxy's `server_id` (the server's position, from 1)
+    /// and its name.
+    struct Server: Sendable, Equatable {
+        let id: Int
+        let name: String
+    }
+
+    /// What `store` asks the entries to count (server_id is always kept).
+    struct Stored: Sendable, Equatable {
+        var connCur = false
+        var connCount = false
+        var httpReqCount = false
+        /// `conn_rate(T)`, `http_req_rate(T)`: the period in nanoseconds.
+        var connRate: UInt64?
+        var httpReqRate: UInt64?
+    }
+
     let name: String
     let keyType: KeyType
     let size: Int
     /// Nanoseconds an entry lives after its last use; nil: until evicted.
     let expire: UInt64?
+    let stored: Stored
+    /// `len` of a string or binary key (HAProxy's default 32).
+    let keyLength: Int
     private let shards: [NIOLockedValueBox<Shard>]
 
     static let shardCount = 16
 
-    init(name: String, keyType: KeyType, size: Int, expire: UInt64?) {
+    init(name: String, keyType: KeyType, size: Int, expire: UInt64?, stored: Stored = Stored(), keyLength: Int = 32) {
         precondition(size > 0, "a stick table holds at least one entry")
         self.name = name
         self.keyType = keyType
         self.size = size
         self.expire = expire
+        self.stored = stored
+        self.keyLength = keyLength
         let perShard = max(1, (size + Self.shardCount - 1) / Self.shardCount)
         shards = (0..<Self.shardCount).map { _ in NIOLockedValueBox(Shard(capacity: perShard)) }
     }
@@ -51,38 +75,101 @@ final class StickTable: Sendable {
     }
 
     /// The server stored for `key`, refreshing the entry's expiry; nil when none or expired.
-    func lookup(_ key: [UInt8], now: UInt64) -> String? {
-        shard(key).withLockedValue { $0.lookup(key, now: now, expire: expire) }
+    func lookup(_ key: [UInt8], now: UInt64) -> Server? {
+        shard(key).withLockedValue { s in
+            guard let slot = s.live(key, now: now) else { return nil }
+            s.refresh(slot, now: now, expire: expire)
+            return s.slots[slot].entry.server
+        }
     }
 
     /// Remembers `server` for `key` (replacing what was there), evicting the least recently
     /// used entry of a full shard.
-    func store(_ key: [UInt8], server: String, now: UInt64) {
-        shard(key).withLockedValue { $0.store(key, server: server, expiry: expire.map { now &+ $0 }) }
+    func store(_ key: [UInt8], server: Server, now: UInt64) {
+        shard(key).withLockedValue { s in
+            let slot = s.slotCreating(key, now: now)
+            s.slots[slot].entry.server = server
+            s.refresh(slot, now: now, expire: expire)
+        }
+    }
+
+    /// `track-sc`: counts a connection (`connection`) or a request (`request`) for `key`,
+    /// creating its entry.
+    func track(_ key: [UInt8], connection: Bool, request: Bool, now: UInt64) {
+        shard(key).withLockedValue { s in
+            let slot = s.slotCreating(key, now: now)
+            s.slots[slot].entry.count(connection: connection, request: request, stored: stored, now: now)
+            s.refresh(slot, now: now, expire: expire)
+        }
+    }
+
+    /// A tracked connection closed: `conn_cur` and the trackers (`use`) go down (the entry
+    /// stays until it expires).
+    func untrackConnection(_ key: [UInt8]) {
+        shard(key).withLockedValue { s in
+            guard let slot = s.index[key] else { return }
+            s.slots[slot].entry.connCur = max(0, s.slots[slot].entry.connCur - 1)
+            s.slots[slot].entry.trackers = max(0, s.slots[slot].entry.trackers - 1)
+        }
+    }
+
+    /// The counters of `key` now (nil when it has no live entry).
+    func counters(_ key: [UInt8], now: UInt64) -> Entry? {
+        shard(key).withLockedValue { s in s.live(key, now: now).map { s.slots[$0].entry } }
     }
 
     func remove(_ key: [UInt8]) {
         shard(key).withLockedValue { $0.remove(key) }
     }
 
+    /// `clear table NAME`: forgets every entry.
+    func clear() {
+        for shard in shards { shard.withLockedValue { $0 = Shard(capacity: $0.capacity) } }
+    }
+
     /// Entries held (expired ones not purged yet included).
     var count: Int { shards.reduce(0) { $0 + $1.withLockedValue { $0.index.count } } }
 
-    /// Drops every expired entry (a periodic sweep; lookups drop them lazily too).
+    /// Drops every expired entry (lookups drop them lazily too).
     func purgeExpired(now: UInt64) {
         for shard in shards { shard.withLockedValue { $0.purge(now: now) } }
     }
 
-    /// Every live entry: key, server, nanoseconds left (nil: no expiry) — for the runtime
+    /// Every live entry with the nanoseconds it has left (nil: no expiry) — for the runtime
     /// API's `show table`.
-    func entries(now: UInt64) -> [(key: [UInt8], server: String, remaining: UInt64?)] {
+    func entries(now: UInt64) -> [(key: [UInt8], entry: Entry, remaining: UInt64?)] {
         shards.flatMap { shard in
             shard.withLockedValue { s in
                 s.index.compactMap { key, slot in
                     let e = s.slots[slot]
                     if let expiry = e.expiry, expiry <= now { return nil }
-                    return (key, e.server, e.expiry.map { $0 - now })
+                    return (key, e.entry, e.expiry.map { $0 - now })
                 }
+            }
+        }
+    }
+
+    /// What an entry holds: the server it sticks to and its counters.
+    struct Entry: Sendable {
+        var server: Server?
+        /// Connections and requests tracking it now (HAProxy's `use=` reference count).
+        var trackers = 0
+        var connCur = 0
+        var connCount = 0
+        var httpReqCount = 0
+        var connRate = StickRate()
+        var httpReqRate = StickRate()
+
+        mutating func count(connection: Bool, request: Bool, stored: Stored, now: UInt64) {
+            if connection {
+                trackers += 1
+                connCur += 1
+                connCount += 1
+                if let period = stored.connRate { connRate.add(now: now, period: period) }
+            }
+            if request {
+                httpReqCount += 1
+                if let period = stored.httpReqRate { httpReqRate.add(now: now, period: period) }
             }
         }
     }
@@ -92,7 +179,7 @@ final class StickTable: Sendable {
     struct Shard {
         struct Slot {
             var key: [UInt8]
-            var server: String
+            var entry: Entry
             var expiry: UInt64?
             var newer = -1
             var older = -1
@@ -108,43 +195,46 @@ final class StickTable: Sendable {
 
         init(capacity: Int) { self.capacity = capacity }
 
-        mutating func lookup(_ key: [UInt8], now: UInt64, expire: UInt64?) -> String? {
+        /// The slot of `key` when it is there and not expired (an expired one is dropped).
+        mutating func live(_ key: [UInt8], now: UInt64) -> Int? {
             guard let slot = index[key] else { return nil }
             if let expiry = slots[slot].expiry, expiry <= now {
                 remove(key)
                 return nil
             }
-            if let expire { slots[slot].expiry = now &+ expire }
-            touch(slot)
-            return slots[slot].server
+            return slot
         }
 
-        mutating func store(_ key: [UInt8], server: String, expiry: UInt64?) {
-            if let slot = index[key] {
-                slots[slot].server = server
-                slots[slot].expiry = expiry
-                touch(slot)
-                return
-            }
+        /// The slot of `key`, a new empty entry when it has none (evicting the least recently
+        /// used entry of a full shard).
+        mutating func slotCreating(_ key: [UInt8], now: UInt64) -> Int {
+            if let slot = live(key, now: now) { return slot }
             if index.count >= capacity, oldest >= 0 { remove(slots[oldest].key) }
             let slot: Int
-            let entry = Slot(key: key, server: server, expiry: expiry)
+            let new = Slot(key: key, entry: Entry(), expiry: nil)
             if let reused = free.popLast() {
-                slots[reused] = entry
+                slots[reused] = new
                 slot = reused
             } else {
-                slots.append(entry)
+                slots.append(new)
                 slot = slots.count - 1
             }
             index[key] = slot
             link(slot)
+            return slot
+        }
+
+        /// Used now: lives `expire` from now and becomes the most recently used.
+        mutating func refresh(_ slot: Int, now: UInt64, expire: UInt64?) {
+            slots[slot].expiry = expire.map { now &+ $0 }
+            touch(slot)
         }
 
         mutating func remove(_ key: [UInt8]) {
             guard let slot = index.removeValue(forKey: key) else { return }
             unlink(slot)
             slots[slot].key = []
-            slots[slot].server = ""
+            slots[slot].entry = Entry()
             free.append(slot)
         }
 
@@ -175,5 +265,37 @@ final class StickTable: Sendable {
             slots[slot].newer = -1
             slots[slot].older = -1
         }
+    }
+}
+
+/// HAProxy's `freq_ctr` over a period: events in the current period plus the previous
+/// period's share of what is left of it (a sliding window without keeping every event).
+struct StickRate: Sendable, Equatable {
+    private var start: UInt64 = 0
+    private var current = 0
+    private var previous = 0
+
+    private mutating func rotate(now: UInt64, period: UInt64) {
+        guard now >= start &+ period else { return }
+        // One period later the current count becomes the previous; two or more: both are old.
+        previous = now >= start &+ 2 &* period ? 0 : current
+        current = 0
+        start = now - (now - start) % period
+    }
+
+    mutating func add(now: UInt64, period: UInt64) {
+        if start == 0 { start = now }
+        rotate(now: now, period: period)
+        current += 1
+    }
+
+    /// Events per period now.
+    func rate(now: UInt64, period: UInt64) -> Int {
+        guard start != 0 else { return 0 }
+        var copy = self
+        copy.rotate(now: now, period: period)
+        let elapsed = now - copy.start
+        let remaining = period > elapsed ? period - elapsed : 0
+        return copy.current + Int((UInt64(copy.previous) * remaining) / period)
     }
 }

@@ -6,7 +6,7 @@ import NIOCore
 /// the chosen server. It knows nothing of HTTP: HTTP exchanges, WebSocket tunnels and TCP
 /// sessions dispatch alike (HAProxy's backend.c and queue.c, apart from the HTTP analysers).
 ///
-/// Order of a dispatch: sticky pin → balancer pick (slowstart, backups) → queue when every
+/// Order of a dispatch: sticky pin (cookie, stick table) → balancer pick (slowstart, backups) → queue when every
 /// eligible server is at its maxconn → a pooled idle connection or a new one. A failure is
 /// reported with its cause; whether to try again (and whether that is safe for what was
 /// already sent) is the stream's decision, through `retry`.
@@ -28,8 +28,11 @@ struct Dispatch {
     let client: SocketAddress?
     /// The address the client connected to (for a `send-proxy` header).
     let destination: SocketAddress?
-    /// The server a sticky cookie (or similar) names.
+    /// The server a sticky cookie or a `stick match` names.
     var pinned: RuntimeServer?
+    /// `stick on|store-request`: the table entries the chosen server is stored in (empty
+    /// without stick rules).
+    var stickStore: [(table: StickTable, key: [UInt8])] = []
     /// The server of the current attempt.
     private(set) var server: RuntimeServer?
     private(set) var excluded = ServerSet()
@@ -69,6 +72,11 @@ struct Dispatch {
             }
         }
         server = chosen
+        if !stickStore.isEmpty {
+            // Stored at each pick, so a retry on another server leaves the last one stored.
+            let now = UInt64(NIODeadline.now().uptimeNanoseconds), stuck = StickTable.Server(id: chosen.index + 1, name: chosen.name)
+            for (table, key) in stickStore { table.store(key, server: stuck, now: now) }
+        }
         attempts += 1
         generation += 1
         holdActive(on: chosen)

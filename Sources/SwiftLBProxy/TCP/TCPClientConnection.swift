@@ -9,8 +9,14 @@ import SwiftLBConfig
 /// first, followed by its FIN if it already half-closed (a one-shot client that writes its
 /// request and shuts its side at once must not lose it to a slow connect).
 ///
-/// States: `accepted` → `dispatching` → `spliced` (this handler has left the pipeline), or
-/// `closed`.
+/// With `tcp-request content` rules the session first inspects: the rules run on the bytes
+/// received so far, and one that needs bytes not there yet (`req.len`, `req.payload`,
+/// `req.ssl_hello_type`…) waits for more, until `tcp-request inspect-delay` has passed (then
+/// the rules decide on what came) — HAProxy's `tcp_inspect_request`. `use_backend` rules then
+/// read the same bytes.
+///
+/// States: `accepted` → [`inspecting`] → `dispatching` → `spliced` (this handler has left the
+/// pipeline), or `closed`.
 final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, DispatchOwner, ClientConnection {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -19,6 +25,9 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     private enum State {
         /// Accepted; the backend is being chosen.
         case accepted
+        /// `tcp-request content` rules wait for the client's bytes (`next`: the first rule not
+        /// decided yet; `timer`: the inspect delay).
+        case inspecting(source: SocketAddress?, destination: SocketAddress?, next: Int, timer: Scheduled<Void>?)
         case dispatching(Dispatch)
         case spliced
         case closed
@@ -43,6 +52,8 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
 
     /// `accept-proxy`: routing waits for the PROXY header's addresses.
     private let awaitsProxyHeader: Bool
+    /// What it tracks in stick tables (nil when lb.conf declares none).
+    private let stickSession: StickSession?
 
     init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, awaitsProxyHeader: Bool = false) {
         self.frontend = frontend
@@ -50,6 +61,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         self.isTLS = isTLS
         self.awaitsProxyHeader = awaitsProxyHeader
         self.log = AccessLogRecord(frontend: frontend.name)
+        self.stickSession = frontend.makeStickSession()
     }
 
     var channel: (any Channel)? { context?.channel }
@@ -61,13 +73,14 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     func channelActive(context: ChannelHandlerContext) {
         let source = context.channel.remoteAddress
         if let rules = frontend.tcpRules, rules.hasConnectionRules,
-           !rules.acceptsConnection(.connectionLevel(source: source, destination: context.channel.localAddress, isTLS: isTLS)) {
+           !rules.acceptsConnection(.connectionLevel(source: source, destination: context.channel.localAddress, isTLS: isTLS, stick: stickSession)) {
             // `tcp-request connection reject`: closed at once, nothing logged (as HAProxy).
             loop.stats.frontend(frontend.counterID) { c in
                 c.connectionsTotal += 1
                 c.deniedConnections += 1
             }
             state = .closed
+            stickSession?.close()
             context.close(promise: nil)
             return
         }
@@ -93,6 +106,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         if case ChannelEvent.inputClosed = event {
             // Before the PROXY header's addresses there is nothing to route: that FIN ends it.
             if case .accepted = state, awaitsProxyHeader { end(.clientAborted) } else { clientFinished = true }
+            if case .inspecting = state { inspect() }
             return
         }
         guard let received = event as? ProxyProtocolReceived else {
@@ -105,20 +119,55 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         route(source: received.source, destination: received.destination)
     }
 
-    /// Chooses the backend (`use_backend` rules on layer-4 facts, else `default_backend`) and
-    /// starts the dispatch.
+    /// Runs the `tcp-request content` rules (inspecting first when they read the client's
+    /// bytes), then chooses the backend.
     private func route(source: SocketAddress?, destination: SocketAddress?) {
-        // `tcp-request content` rules read layer-4 facts only here (there is no request).
-        if let rules = frontend.tcpRules, rules.hasContentRules,
-           !rules.acceptsContent(.connectionLevel(source: source, destination: destination, isTLS: isTLS)) {
+        guard let rules = frontend.tcpRules, rules.hasContentRules else {
+            choose(source: source, destination: destination)
+            return
+        }
+        var timer: Scheduled<Void>?
+        if let delay = frontend.config.options.tcpInspectDelay, let context {
+            timer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay.nanoseconds)) { [weak self] in
+                self?.inspect(timedOut: true)
+            }
+        }
+        state = .inspecting(source: source, destination: destination, next: 0, timer: timer)
+        inspect()
+    }
+
+    /// One round of the content rules on the bytes held: accept goes on to the backend, reject
+    /// closes (HAProxy's "PR"), and a rule that needs more bytes waits for the next read, the
+    /// client's FIN or the inspect delay (without one the rules decide at once).
+    private func inspect(timedOut: Bool = false) {
+        guard case .inspecting(let source, let destination, var next, let timer) = state, let rules = frontend.tcpRules else { return }
+        let final = timedOut || timer == nil || clientFinished || held.readableBytes >= Self.maxHeld
+        let payload = InspectedPayload(held, final: final)
+        var input = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS, stick: stickSession)
+        input.inspected = payload
+        let verdict = rules.decideContent(input, mustWait: { holds in payload.mustWait(holds: holds) }, from: &next)
+        guard let accepted = verdict else {
+            state = .inspecting(source: source, destination: destination, next: next, timer: timer)
+            return
+        }
+        timer?.cancel()
+        state = .accepted
+        guard accepted else {
             loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
             end(.proxy)
             return
         }
+        choose(source: source, destination: destination)
+    }
+
+    /// Chooses the backend (`use_backend` rules on layer-4 facts and the bytes held, else
+    /// `default_backend`) and starts the dispatch.
+    private func choose(source: SocketAddress?, destination: SocketAddress?) {
         var chosen = frontend.defaultBackend
         if !frontend.rules.isEmpty {
-            let facts = RequestFacts(head: nil, source: source, destination: destination, isTLS: isTLS)
-            for (condition, target) in frontend.rules where condition.evaluate(facts) {
+            var input = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS, stick: stickSession)
+            input.inspected = InspectedPayload(held, final: true)
+            for (condition, target) in frontend.rules where condition.evaluate(input) {
                 chosen = target
                 break
             }
@@ -129,7 +178,14 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         }
         log.backend = backend.name
         _ = phase.requestReceived()
-        state = .dispatching(Dispatch(backend: backend, client: source, destination: destination))
+        var dispatch = Dispatch(backend: backend, client: source, destination: destination)
+        if let stick = backend.stick {
+            var input = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS, stick: stickSession)
+            input.inspected = InspectedPayload(held, final: true)
+            dispatch.pinned = stick.match(input, servers: backend.servers, now: StickSession.now())
+            dispatch.stickStore = stick.storeKeys(input)
+        }
+        state = .dispatching(dispatch)
         dispatchNext(freshConnection: false)
     }
 
@@ -167,8 +223,8 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         _ = phase.responseStarted()
         let tunnel = Tunnel(loop: loop, server: connection,
                             timeouts: Tunnel.Timeouts(front: frontend.config.options.timeouts, back: dispatch.backend.config.options.timeouts),
-                            onEnd: Tunnel.onEnd(releasing: dispatch, log: logging ? log : nil, phase: phase, start: accepted,
-                                                loop: loop, frontend: frontend, http: false, tls: isTLS))
+                            onEnd: Self.closingStick(stickSession, Tunnel.onEnd(releasing: dispatch, log: logging ? log : nil, phase: phase,
+                                                                                  start: accepted, loop: loop, frontend: frontend, http: false, tls: isTLS)))
         let bytes = held.readableBytes > 0 ? held : nil
         held = ByteBuffer()
         state = .spliced
@@ -203,12 +259,23 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         }
     }
 
+    /// A tunnel's end that also ends the session's stick tracking (`conn_cur`).
+    private static func closingStick(_ session: StickSession?, _ onEnd: @escaping (Tunnel, TerminationCause) -> Void) -> (Tunnel, TerminationCause) -> Void {
+        guard let session else { return onEnd }
+        return { tunnel, cause in
+            onEnd(tunnel, cause)
+            session.close()
+        }
+    }
+
     /// The session ends before it was spliced: the client is closed (a TCP client gets no answer).
     private func end(_ cause: TerminationCause) {
         if case .dispatching(var dispatch) = state { dispatch.release() }
+        if case .inspecting(_, _, _, let timer) = state { timer?.cancel() }
         if case .spliced = state { return }
         if case .closed = state { return }
         state = .closed
+        stickSession?.close()
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
         loop.stats.frontend(frontend.counterID) { $0.scur -= 1 }
         phase.end(cause)
@@ -226,6 +293,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         held.writeBuffer(&buffer)
+        if case .inspecting = state { inspect() }
     }
 
     func read(context: ChannelHandlerContext) {

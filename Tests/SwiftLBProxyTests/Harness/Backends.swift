@@ -168,6 +168,22 @@ func testDefaults(server: String = "5s", httpRequest: String = "5s") -> String {
     """
 }
 
+/// The `defaults` of tests that run one configuration text through both HAProxy and SwiftLB:
+/// plain HTTP with short timeouts, nothing HAProxy would warn about.
+let differentialHTTPDefaults = """
+    defaults
+        mode http
+        timeout connect 2s
+        timeout client 5s
+        timeout server 5s
+
+    """
+
+/// Skips a test that compares with HAProxy when haproxy is not installed.
+func requireHAProxy() throws {
+    try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy"), "haproxy is installed by scripts/test.sh")
+}
+
 /// A real redis-server on loopback (no persistence), for tcp-check sequences.
 final class RedisBackend {
     let port = freePort()

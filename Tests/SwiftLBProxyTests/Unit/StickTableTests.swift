@@ -5,66 +5,92 @@ import XCTest
 @testable import SwiftLBProxy
 
 /// Stick tables as a structure (bounded, least recently used forgotten first, entries expire
-/// after their last use, safe from many threads) and `stick on` rules from lb.conf.
+/// after their last use, safe from many threads, rates over a sliding period) and `stick
+/// on|match|store-request` rules from lb.conf.
 final class StickTableTests: XCTestCase {
     private let second: UInt64 = 1_000_000_000
 
+    private static func server(_ name: String) -> SwiftLBProxy.StickTable.Server { SwiftLBProxy.StickTable.Server(id: Int(name.dropFirst()) ?? 0, name: name) }
+
     func testEntriesExpireAfterTheirLastUse() {
-        let table = StickTable(name: "be", keyType: .ip, size: 100, expire: 10 * second)
-        table.store([10, 0, 0, 1], server: "s1", now: 0)
-        XCTAssertEqual(table.lookup([10, 0, 0, 1], now: 9 * second), "s1")
+        let table = SwiftLBProxy.StickTable(name: "be", keyType: .ip, size: 100, expire: 10 * second)
+        table.store([10, 0, 0, 1], server: Self.server("s1"), now: 0)
+        XCTAssertEqual(table.lookup([10, 0, 0, 1], now: 9 * second)?.name, "s1")
         // The lookup refreshed it: still there 10 s after the lookup, not after the store.
-        XCTAssertEqual(table.lookup([10, 0, 0, 1], now: 18 * second), "s1")
+        XCTAssertEqual(table.lookup([10, 0, 0, 1], now: 18 * second)?.name, "s1")
         XCTAssertNil(table.lookup([10, 0, 0, 1], now: 28 * second + 1))
         XCTAssertEqual(table.count, 0, "an expired entry found by a lookup is dropped")
-        table.store([10, 0, 0, 2], server: "s2", now: 0)
-        table.store([10, 0, 0, 3], server: "s3", now: 5 * second)
+        table.store([10, 0, 0, 2], server: Self.server("s2"), now: 0)
+        table.store([10, 0, 0, 3], server: Self.server("s3"), now: 5 * second)
         table.purgeExpired(now: 12 * second)
-        XCTAssertEqual(table.entries(now: 12 * second).map(\.server), ["s3"])
+        XCTAssertEqual(table.entries(now: 12 * second).map(\.entry.server?.name), ["s3"])
         XCTAssertEqual(table.entries(now: 12 * second).first?.remaining, 3 * second)
         // A store replaces the server.
-        table.store([10, 0, 0, 3], server: "s9", now: 12 * second)
-        XCTAssertEqual(table.lookup([10, 0, 0, 3], now: 13 * second), "s9")
+        table.store([10, 0, 0, 3], server: Self.server("s9"), now: 12 * second)
+        XCTAssertEqual(table.lookup([10, 0, 0, 3], now: 13 * second)?.name, "s9")
     }
 
     func testAFullTableForgetsTheLeastRecentlyUsedEntry() {
         // 16 shards of one entry each (size 16): fill one shard's worth by finding keys that share a shard.
-        let table = StickTable(name: "be", keyType: .ip, size: StickTable.shardCount * 3, expire: nil)
+        let table = SwiftLBProxy.StickTable(name: "be", keyType: .ip, size: SwiftLBProxy.StickTable.shardCount * 3, expire: nil)
         var keys: [[UInt8]] = []
         for i in 0..<2000 { keys.append([10, 1, UInt8(i >> 8), UInt8(i & 0xFF)]) }
-        for (i, key) in keys.enumerated() { table.store(key, server: "s\(i)", now: UInt64(i)) }
-        XCTAssertLessThanOrEqual(table.count, StickTable.shardCount * 3, "bounded by size")
+        for (i, key) in keys.enumerated() { table.store(key, server: Self.server("s\(i)"), now: UInt64(i)) }
+        XCTAssertLessThanOrEqual(table.count, SwiftLBProxy.StickTable.shardCount * 3, "bounded by size")
         // The most recent keys are all there; the first ones are gone.
-        for (i, key) in keys.enumerated().suffix(5) { XCTAssertEqual(table.lookup(key, now: 3000), "s\(i)") }
+        for (i, key) in keys.enumerated().suffix(5) { XCTAssertEqual(table.lookup(key, now: 3000)?.name, "s\(i)") }
         XCTAssertNil(table.lookup(keys[0], now: 3000))
 
         // In one shard: touching an entry saves it from eviction.
-        var shard = StickTable.Shard(capacity: 3)
-        shard.store([1], server: "a", expiry: nil)
-        shard.store([2], server: "b", expiry: nil)
-        shard.store([3], server: "c", expiry: nil)
-        XCTAssertEqual(shard.lookup([1], now: 0, expire: nil), "a")
-        shard.store([4], server: "d", expiry: nil)
-        XCTAssertNil(shard.lookup([2], now: 0, expire: nil), "b was the least recently used")
-        XCTAssertEqual(shard.lookup([1], now: 0, expire: nil), "a")
+        var shard = SwiftLBProxy.StickTable.Shard(capacity: 3)
+        func store(_ key: UInt8) { shard.refresh(shard.slotCreating([key], now: 0), now: 0, expire: nil) }
+        func lookup(_ key: UInt8) -> Bool {
+            guard let slot = shard.live([key], now: 0) else { return false }
+            shard.refresh(slot, now: 0, expire: nil)
+            return true
+        }
+        store(1); store(2); store(3)
+        XCTAssertTrue(lookup(1))
+        store(4)
+        XCTAssertFalse(lookup(2), "2 was the least recently used")
+        XCTAssertTrue(lookup(1))
         shard.remove([3])
-        shard.store([5], server: "e", expiry: nil)
-        shard.store([6], server: "f", expiry: nil)
-        XCTAssertEqual(Set(shard.index.keys), Set([[1], [5], [6]] as [[UInt8]]), "d was the least recently used when f came")
+        store(5); store(6)
+        XCTAssertEqual(Set(shard.index.keys), Set([[1], [5], [6]] as [[UInt8]]), "4 was the least recently used when 6 came")
         XCTAssertEqual(shard.index.count, 3)
         XCTAssertEqual(shard.slots.count, 3, "freed slots are reused")
     }
 
+    func testRatesSlideOverTheirPeriodAndConnectionsAreCounted() {
+        let table = SwiftLBProxy.StickTable(name: "fe", keyType: .ip, size: 10, expire: 60 * second,
+                               stored: SwiftLBProxy.StickTable.Stored(connCur: true, connRate: 10 * second, httpReqRate: 10 * second))
+        let key: [UInt8] = [10, 0, 0, 1]
+        for i in 0..<6 { table.track(key, connection: false, request: true, now: second + UInt64(i) * second) }
+        func rate(_ now: UInt64) -> Int { table.counters(key, now: now)!.httpReqRate.rate(now: now, period: 10 * second) }
+        XCTAssertEqual(rate(7 * second), 6)
+        // Half a period later, half of the previous period's 6 still counts (HAProxy's freq_ctr).
+        XCTAssertEqual(rate(16 * second), 3)
+        XCTAssertEqual(rate(21 * second + 1), 0, "two periods later nothing is left")
+        table.track(key, connection: true, request: false, now: 22 * second)
+        table.track(key, connection: true, request: false, now: 22 * second)
+        XCTAssertEqual(table.counters(key, now: 22 * second)?.connCur, 2)
+        table.untrackConnection(key)
+        XCTAssertEqual(table.counters(key, now: 22 * second)?.connCur, 1)
+        XCTAssertEqual(table.counters(key, now: 22 * second)?.connRate.rate(now: 22 * second, period: 10 * second), 2)
+        table.clear()
+        XCTAssertNil(table.counters(key, now: 22 * second))
+    }
+
     func testManyThreadsStoreAndLookUpTogether() {
-        let table = StickTable(name: "be", keyType: .ip, size: 10_000, expire: 60 * second)
+        let table = SwiftLBProxy.StickTable(name: "be", keyType: .ip, size: 10_000, expire: 60 * second)
         DispatchQueue.concurrentPerform(iterations: 4) { worker in
             for i in 0..<5_000 {
                 let key: [UInt8] = [10, UInt8(worker), UInt8(i >> 8), UInt8(i & 0xFF)]
-                table.store(key, server: "s\(worker)", now: 0)
-                XCTAssertEqual(table.lookup(key, now: 1), "s\(worker)")
+                table.store(key, server: StickTableTests.server("s\(worker)"), now: 0)
+                XCTAssertEqual(table.lookup(key, now: 1)?.name, "s\(worker)")
             }
         }
-        XCTAssertLessThanOrEqual(table.count, 10_000 + StickTable.shardCount)
+        XCTAssertLessThanOrEqual(table.count, 10_000 + SwiftLBProxy.StickTable.shardCount)
     }
 
     func testStickOnSrcFromTheConfiguration() throws {
@@ -78,48 +104,58 @@ final class StickTableTests: XCTestCase {
                 server s1 127.0.0.1:1
                 server s2 127.0.0.1:2
             backend other
-                stick on src table be if { path_beg /api }
+                stick match src table be if { path_beg /api }
                 server s1 127.0.0.1:1
             backend broken
                 stick on src
                 server s1 127.0.0.1:1
             """, file: "lb.conf", acceptingPending: true, environment: [:])
-        let tables = StickTables()
+        let tables = try StickTables.build(config, shared: StickTables())
         let rules = try StickRules(backend: config.backends["be"]!, configuration: config, tables: tables)
+        let runtime = try ProxyRuntime(configuration: Configuration(file: "lb.conf", backends: ["be": config.backends["be"]!, "other": config.backends["other"]!]))
+        let servers = runtime.backends.first { $0.name == "be" }!.servers
         let head = try requestHead("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
         let client = SampleInput(facts: try facts(head, source: "192.0.2.7"))
-        XCTAssertNil(rules.match(client, now: 0))
-        rules.store(client, server: "s2", now: 0)
-        XCTAssertEqual(rules.match(client, now: second), "s2")
-        XCTAssertNil(rules.match(SampleInput(facts: try facts(head, source: "192.0.2.8")), now: second))
-        XCTAssertNil(rules.match(SampleInput(facts: try facts(head, source: "2001:db8::1")), now: second), "no ip key for an IPv6 client")
-        XCTAssertNil(rules.match(client, now: 31 * 60 * second + second), "expired after 30 minutes")
+        XCTAssertNil(rules.match(client, servers: servers, now: 0))
+        func store(_ input: SampleInput, _ name: String, now: UInt64) {
+            for (table, key) in rules.storeKeys(input) { table.store(key, server: Self.server(name), now: now) }
+        }
+        store(client, "s2", now: 0)
+        XCTAssertEqual(rules.match(client, servers: servers, now: second)?.name, "s2")
+        XCTAssertNil(rules.match(SampleInput(facts: try facts(head, source: "192.0.2.8")), servers: servers, now: second))
+        XCTAssertNil(rules.match(SampleInput(facts: try facts(head, source: "2001:db8::1")), servers: servers, now: second), "no ip key for an IPv6 client")
+        XCTAssertNil(rules.match(client, servers: servers, now: 31 * 60 * second + second), "expired after 30 minutes")
 
-        // Another backend using be's table, under a condition.
+        // Another backend matching in be's table, under a condition; `match` stores nothing.
         let other = try StickRules(backend: config.backends["other"]!, configuration: config, tables: tables)
-        rules.store(client, server: "s1", now: 0)
-        XCTAssertNil(other.match(client, now: 1))
-        XCTAssertEqual(other.match(SampleInput(facts: try facts(try requestHead("GET /api/x HTTP/1.1\r\n\r\n"), source: "192.0.2.7")), now: 1), "s1")
+        store(client, "s1", now: 0)
+        XCTAssertNil(other.match(client, servers: servers, now: 1))
+        let api = SampleInput(facts: try facts(try requestHead("GET /api/x HTTP/1.1\r\n\r\n"), source: "192.0.2.7"))
+        XCTAssertEqual(other.match(api, servers: servers, now: 1)?.name, "s1")
+        XCTAssertTrue(other.storeKeys(api).isEmpty)
 
-        // A reload with the same declaration keeps the entries.
-        let again = try StickRules(backend: config.backends["be"]!, configuration: config, tables: tables)
-        XCTAssertEqual(again.match(client, now: 2), "s1")
+        // A server that is not usable is not matched: the balancer chooses.
+        servers[0].health.setAdmin(.maint)
+        XCTAssertNil(rules.match(client, servers: servers, now: 2))
 
         XCTAssertThrowsError(try StickRules(backend: config.backends["broken"]!, configuration: config, tables: tables)) { error in
             let e = (error as! ConfigErrors).errors
             XCTAssertEqual(e.first?.line, 13)
-            XCTAssertEqual(e.first?.message, "backend 'broken' has no stick-table")
+            XCTAssertEqual(e.first?.message, "backend 'broken' has no stick-table (declare one, or name another with 'table NAME')")
         }
     }
 
     func testKeysOfEachTableType() {
-        XCTAssertEqual(StickRules.key(.string("192.0.2.7"), type: .ip), [192, 0, 2, 7])
-        XCTAssertEqual(StickRules.key(.string("::ffff:192.0.2.7"), type: .ip), [192, 0, 2, 7])
-        XCTAssertNil(StickRules.key(.string("2001:db8::1"), type: .ip))
-        XCTAssertEqual(StickRules.key(.string("192.0.2.7"), type: .ipv6), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 192, 0, 2, 7])
-        XCTAssertEqual(StickRules.key(.integer(258), type: .integer), [0, 0, 0, 0, 0, 0, 1, 2])
-        XCTAssertEqual(StickRules.key(.string(String(repeating: "a", count: 40)), type: .string)?.count, 32)
-        XCTAssertNil(StickRules.key(nil, type: .string))
+        func table(_ type: SwiftLBProxy.StickTable.KeyType) -> SwiftLBProxy.StickTable { SwiftLBProxy.StickTable(name: "t", keyType: type, size: 1, expire: nil) }
+        XCTAssertEqual(StickRules.key(.string("192.0.2.7"), table: table(.ip)), [192, 0, 2, 7])
+        XCTAssertEqual(StickRules.key(.string("::ffff:192.0.2.7"), table: table(.ip)), [192, 0, 2, 7])
+        XCTAssertNil(StickRules.key(.string("2001:db8::1"), table: table(.ip)))
+        XCTAssertEqual(StickRules.key(.string("192.0.2.7"), table: table(.ipv6)), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 192, 0, 2, 7])
+        XCTAssertEqual(StickRules.key(.integer(258), table: table(.integer)), [0, 0, 0, 0, 0, 0, 1, 2])
+        XCTAssertEqual(StickRules.key(.string(String(repeating: "a", count: 40)), table: table(.string))?.count, 32)
+        XCTAssertNil(StickRules.key(nil, table: table(.string)))
+        XCTAssertEqual(StickRules.describe([192, 0, 2, 7], type: .ip), "192.0.2.7")
+        XCTAssertEqual(StickRules.describe([0, 0, 0, 0, 0, 0, 1, 2], type: .integer), "258")
     }
 
     func testSourceConnectionsCountOpenConnectionsPerAddress() {
@@ -134,5 +170,30 @@ final class StickTableTests: XCTestCase {
         counter.closed("192.0.2.7")
         XCTAssertEqual(counter.count("192.0.2.7"), 0)
         XCTAssertEqual(counter.count("198.51.100.1"), 0)
+    }
+
+    func testASessionTracksAndReadsItsCounters() {
+        let fe = SwiftLBProxy.StickTable(name: "fe", keyType: .ip, size: 10, expire: 60 * second,
+                                         stored: SwiftLBProxy.StickTable.Stored(connCur: true, httpReqRate: 10 * second))
+        let session = StickSession(tables: ["fe": fe], own: fe)
+        session.track(0, value: .string("192.0.2.7"), tableName: nil, connectionLevel: true)
+        session.beginRequest()
+        session.beginRequest()
+        func read(_ entry: StickCounterFetch.Entry, _ counter: StickCounterFetch.Counter, source: String? = "192.0.2.7") -> Int? {
+            session.value(StickCounterFetch(entry: entry, counter: counter), source: source)
+        }
+        XCTAssertEqual(read(.tracked(0, table: nil), .httpReqRate), 2)
+        XCTAssertEqual(read(.tracked(0, table: nil), .connCur), 1)
+        XCTAssertNil(read(.tracked(1, table: nil), .connCur), "sc1 tracks nothing")
+        XCTAssertEqual(read(.source(table: nil), .httpReqRate), 2)
+        XCTAssertEqual(read(.source(table: nil), .httpReqRate, source: "192.0.2.8"), 0, "a client without an entry reads 0")
+        // A request-level tracker of another counter: one more "connection" of its entry while the request lasts.
+        session.track(1, value: .string("192.0.2.9"), tableName: "fe", connectionLevel: false)
+        XCTAssertEqual(read(.table(nil), .tableCount), 2)
+        XCTAssertEqual(read(.table("fe"), .tableAvailable), 8)
+        XCTAssertEqual(read(.source(table: nil), .connCur, source: "192.0.2.9"), 1)
+        session.close()
+        XCTAssertEqual(read(.source(table: nil), .connCur), 0)
+        XCTAssertEqual(read(.source(table: nil), .connCur, source: "192.0.2.9"), 0)
     }
 }

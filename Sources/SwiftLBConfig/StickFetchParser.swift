@@ -1,0 +1,95 @@
+/// The fetches of stick tables (`sc0_http_req_rate`, `sc_conn_cur(0)`, `src_http_req_rate`,
+/// `table_cnt`, `table_avl`)
+/// and of tcp-request content inspection (`req.len`, `req.payload(0,4)`,
+/// `req.payload_lv(…)`, `req.ssl_hello_type`, `req.ssl_sni`), as ACLs write them. Kept apart
+/// from `ACLParser` so the request-header fetches there stay one list.
+enum StickFetchParser {
+    private static let counters: [String: StickCounterFetch.Counter] = [
+        "conn_cur": .connCur, "conn_cnt": .connCount, "conn_rate": .connRate,
+        "http_req_cnt": .httpReqCount, "http_req_rate": .httpReqRate,
+    ]
+
+    /// The fetch `word` names (with its `(args)`), nil when it is none of these.
+    static func fetch(_ word: String) throws(ParseFailure) -> SampleFetch? {
+        var name = word
+        var args: [String] = []
+        if let open = word.firstIndex(of: "("), word.hasSuffix(")") {
+            name = String(word[..<open])
+            args = word[word.index(after: open)..<word.index(before: word.endIndex)].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        }
+        func ints(_ range: ClosedRange<Int>) throws(ParseFailure) -> [Int] {
+            // HAProxy's relative `+N`/`-N` offset of req.payload_lv is not supported: refused, not read as absolute.
+            if args.contains(where: { $0.hasPrefix("+") }) { throw ParseFailure("'\(name)': relative offsets (+N) are not supported by SwiftLB") }
+            let values = args.compactMap { Int($0) }
+            guard range.contains(args.count), values.count == args.count, values.allSatisfy({ $0 >= 0 }) else {
+                throw ParseFailure("'\(name)' expects \(range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)") number(s), as in \(name)(0,4)")
+            }
+            return values
+        }
+        switch name {
+        case "req.len", "req_len":
+            _ = try ints(0...0)
+            return .requestLength
+        case "req.payload", "payload":
+            let v = try ints(2...2)
+            return .payload(offset: v[0], length: v[1])
+        case "req.payload_lv", "payload_lv":
+            let v = try ints(2...3)
+            return .payloadLV(lengthOffset: v[0], lengthSize: v[1], dataOffset: v.count == 3 ? v[2] : nil)
+        case "req.ssl_hello_type", "req_ssl_hello_type":
+            _ = try ints(0...0)
+            return .sslHelloType
+        case "req.ssl_sni", "req_ssl_sni":
+            _ = try ints(0...0)
+            return .requestSSLSNI
+        case "req.ssl_alpn":
+            _ = try ints(0...0)
+            return .requestSSLALPN
+        default: break
+        }
+        if name == "table_cnt" || name == "table_avl" {
+            guard args.count <= 1 else { throw ParseFailure("'\(name)' takes at most a table name") }
+            return .stickCounter(StickCounterFetch(entry: .table(args.first), counter: name == "table_cnt" ? .tableCount : .tableAvailable))
+        }
+        // sc0_http_req_rate[(TABLE)], sc_http_req_rate(N[,TABLE]), src_http_req_rate[(TABLE)]
+        if name.hasPrefix("sc_"), let counter = counters[String(name.dropFirst(3))] {
+            guard (1...2).contains(args.count), let n = Int(args[0]), (0...2).contains(n) else {
+                throw ParseFailure("'\(name)' expects a counter number 0 to 2, as in \(name)(0)")
+            }
+            return .stickCounter(StickCounterFetch(entry: .tracked(n, table: args.count == 2 ? args[1] : nil), counter: counter))
+        }
+        if name.count > 4, name.hasPrefix("sc"), let n = Int(String(name.dropFirst(2).prefix(1))), name.dropFirst(3).hasPrefix("_"),
+           let counter = counters[String(name.dropFirst(4))] {
+            guard (0...2).contains(n), args.count <= 1 else { throw ParseFailure("'\(name)': counters are sc0 to sc2, with at most a table name") }
+            return .stickCounter(StickCounterFetch(entry: .tracked(n, table: args.first), counter: counter))
+        }
+        if name.hasPrefix("src_"), let counter = counters[String(name.dropFirst(4))] {
+            guard args.count <= 1 else { throw ParseFailure("'\(name)' takes at most a table name") }
+            return .stickCounter(StickCounterFetch(entry: .source(table: args.first), counter: counter))
+        }
+        return nil
+    }
+
+    /// `-m bin` patterns: hex digits, two per byte.
+    static func hexBytes(_ text: String) -> [UInt8]? {
+        let digits = Array(text.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        var i = 0
+        while i < digits.count {
+            guard let hi = hex(digits[i]), let lo = hex(digits[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+
+    private static func hex(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

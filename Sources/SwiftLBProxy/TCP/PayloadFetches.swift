@@ -1,0 +1,126 @@
+import NIOCore
+import SwiftLBConfig
+
+/// The client's bytes as `tcp-request content` rules see them while inspecting: what has
+/// arrived so far, and whether more may come (`final` once the inspect delay is over, the
+/// buffer is full or the client half-closed). A fetch that needs bytes not there yet records
+/// it (`wantsMore`), so the rule waits for them instead of deciding on a partial request —
+/// HAProxy's "sample may change" answer.
+final class InspectedPayload {
+    var bytes: [UInt8]
+    let final: Bool
+    /// A fetch needed bytes beyond those held.
+    private var missing = false
+    /// A fetch read something more bytes would change (`req.len`, `req.payload(N,0)`).
+    private var volatile = false
+
+    init(_ buffer: ByteBuffer, final: Bool) {
+        bytes = Array(buffer.readableBytesView)
+        self.final = final
+    }
+
+    /// `count` bytes from `offset`, or nil (recording that more are wanted if more may come).
+    func slice(_ offset: Int, _ count: Int) -> ArraySlice<UInt8>? {
+        guard offset + count <= bytes.count else {
+            missing = true
+            return nil
+        }
+        return bytes[offset..<(offset + count)]
+    }
+
+    /// After a rule's condition: whether to wait for more bytes instead of acting on
+    /// `holds` — HAProxy's ACL_TEST_MISS (a fetch lacked bytes, or a volatile one did not match)
+    /// while more may come. Clears the marks for the next condition.
+    func mustWait(holds: Bool) -> Bool {
+        defer { missing = false; volatile = false }
+        return !final && (missing || (volatile && !holds))
+    }
+
+    /// What a fetch reads from these bytes: the bytes themselves for the payload fetches, the
+    /// integer as text for `req.len` and `req.ssl_hello_type`.
+    func value(_ fetch: SampleFetch) -> [UInt8]? {
+        switch fetch {
+        case .requestLength:
+            volatile = true
+            return Array(String(bytes.count).utf8)
+        case .payload(let offset, let length):
+            if length == 0 {
+                volatile = true
+                guard offset <= bytes.count else { missing = true; return nil }
+                return Array(bytes[offset...])
+            }
+            return slice(offset, length).map(Array.init)
+        case .payloadLV(let lengthOffset, let lengthSize, let dataOffset):
+            guard lengthSize > 0, lengthSize <= 8, let field = slice(lengthOffset, lengthSize) else { return nil }
+            let length = field.reduce(0) { $0 << 8 | Int($1) }
+            return slice(dataOffset ?? lengthOffset + lengthSize, length).map(Array.init)
+        case .sslHelloType:
+            // A TLS record of type handshake (22) and version 3.x; the handshake type after it.
+            guard let header = slice(0, 6) else { return nil }
+            guard header[header.startIndex] == 0x16, header[header.startIndex + 1] == 3 else { return nil }
+            return Array(String(header[header.startIndex + 5]).utf8)
+        case .requestSSLSNI:
+            return serverName().map { Array($0.utf8) }
+        case .requestSSLALPN:
+            return firstALPN().map { Array($0.utf8) }
+        default:
+            return nil
+        }
+    }
+
+    /// The `server_name` of a ClientHello at the start of the bytes (RFC 6066 §3).
+    private func serverName() -> String? {
+        guard let ext = helloExtension(0), ext.count >= 5, ext[2] == 0 else { return nil }
+        let nameLength = Int(ext[3]) << 8 | Int(ext[4])
+        guard 5 + nameLength <= ext.count else { return nil }
+        return String(decoding: ext[5..<(5 + nameLength)], as: UTF8.self)
+    }
+
+    /// The first protocol of a ClientHello's ALPN extension (RFC 7301), as HAProxy returns it.
+    private func firstALPN() -> String? {
+        guard let ext = helloExtension(16), ext.count >= 3 else { return nil }
+        let length = Int(ext[2])
+        guard length > 0, 3 + length <= ext.count else { return nil }
+        return String(decoding: ext[3..<(3 + length)], as: UTF8.self)
+    }
+
+    /// The body of extension `wanted` of a ClientHello at the start of the bytes (RFC 8446
+    /// §4.1.2): after the record and handshake headers, version, random, session id, cipher
+    /// suites and compression methods.
+    private func helloExtension(_ wanted: Int) -> [UInt8]? {
+        guard let record = slice(0, 5), record[0] == 0x16, record[1] == 3 else { return nil }
+        let recordLength = Int(record[3]) << 8 | Int(record[4])
+        guard let body = slice(5, recordLength).map(Array.init), body.count >= 4, body[0] == 1 else { return nil }
+        var i = 4 + 2 + 32  // handshake header, version, random
+        func skip(_ lengthBytes: Int) -> Bool {
+            guard i + lengthBytes <= body.count else { return false }
+            let n = body[i..<(i + lengthBytes)].reduce(0) { $0 << 8 | Int($1) }
+            i += lengthBytes + n
+            return i <= body.count
+        }
+        guard skip(1), skip(2), skip(1), i + 2 <= body.count else { return nil }  // session id, ciphers, compression
+        let end = min(body.count, i + 2 + (Int(body[i]) << 8 | Int(body[i + 1])))
+        i += 2
+        while i + 4 <= end {
+            let type = Int(body[i]) << 8 | Int(body[i + 1])
+            let length = Int(body[i + 2]) << 8 | Int(body[i + 3])
+            i += 4
+            guard i + length <= end else { return nil }
+            if type == wanted { return Array(body[i..<(i + length)]) }
+            i += length
+        }
+        return nil
+    }
+}
+
+extension SampleInput {
+    /// The bytes a payload fetch reads, nil outside of inspection or when they are not there.
+    func payloadBytes(_ fetch: SampleFetch) -> [UInt8]? {
+        inspected?.value(fetch)
+    }
+
+    /// Payload fetches as the string samples ACLs compare.
+    func payloadSamples(_ fetch: SampleFetch) -> [String] {
+        payloadBytes(fetch).map { [String(decoding: $0, as: UTF8.self)] } ?? []
+    }
+}
