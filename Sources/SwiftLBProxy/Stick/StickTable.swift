@@ -13,7 +13,10 @@ import NIOConcurrencyHelpers
 /// answer. A proxy without `stick`/`track-sc` rules never touches a table (zero cost).
 ///
 /// Bounded: at most `size` entries (HAProxy's `size`); a full shard forgets its least recently
-/// used entry (HAProxy purges its oldest). An entry lives `expire` after it was last stored,
+/// used entry (HAProxy purges its oldest). A table below `shardedFrom` entries is one shard, so
+/// it holds exactly `size` keys whatever their hashes (sixteen shards of ⌈10/16⌉ = 1 would
+/// let two keys of a `size 10` table evict each other); a large one is split, each shard
+/// holding ⌈size/16⌉, within a few entries of HAProxy's global count. An entry lives `expire` after it was last stored,
 /// matched or tracked (no `expire`: until evicted). Time is passed in (monotonic nanoseconds),
 /// so the table is a pure structure under its locks.
 ///
@@ -54,7 +57,10 @@ final class StickTable: Sendable {
     let keyLength: Int
     private let shards: [NIOLockedValueBox<Shard>]
 
+    /// Shards of a large table.
     static let shardCount = 16
+    /// The size from which a table is split into `shardCount` shards.
+    static let shardedFrom = 4096
 
     init(name: String, keyType: KeyType, size: Int, expire: UInt64?, stored: Stored = Stored(), keyLength: Int = 32) {
         precondition(size > 0, "a stick table holds at least one entry")
@@ -64,14 +70,15 @@ final class StickTable: Sendable {
         self.expire = expire
         self.stored = stored
         self.keyLength = keyLength
-        let perShard = max(1, (size + Self.shardCount - 1) / Self.shardCount)
-        shards = (0..<Self.shardCount).map { _ in NIOLockedValueBox(Shard(capacity: perShard)) }
+        let count = size >= Self.shardedFrom ? Self.shardCount : 1
+        let perShard = (size + count - 1) / count
+        shards = (0..<count).map { _ in NIOLockedValueBox(Shard(capacity: perShard)) }
     }
 
     private func shard(_ key: [UInt8]) -> NIOLockedValueBox<Shard> {
         var h = Hasher()
         h.combine(key)
-        return shards[Int(UInt(bitPattern: h.finalize()) % UInt(Self.shardCount))]
+        return shards.count == 1 ? shards[0] : shards[Int(UInt(bitPattern: h.finalize()) % UInt(shards.count))]
     }
 
     /// The server stored for `key`, refreshing the entry's expiry; nil when none or expired.

@@ -30,8 +30,23 @@ final class StickTableTests: XCTestCase {
         XCTAssertEqual(table.lookup([10, 0, 0, 3], now: 13 * second)?.name, "s9")
     }
 
+    /// A small table holds exactly `size` keys, whatever their hashes: `size 10` keeps ten
+    /// clients (as HAProxy does), the eleventh evicts the least recently used one. (Split into
+    /// sixteen shards it once kept one key per shard, so two clients could evict each other.)
+    func testASmallTableHoldsExactlyItsSize() {
+        for round in 0..<20 {
+            let table = SwiftLBProxy.StickTable(name: "be", keyType: .ip, size: 10, expire: nil)
+            let keys = (0..<11).map { [192, 0, UInt8(round), UInt8($0)] as [UInt8] }
+            for (i, key) in keys.prefix(10).enumerated() { table.store(key, server: Self.server("s\(i)"), now: UInt64(i)) }
+            XCTAssertEqual(table.count, 10, "round \(round): ten keys in a size-10 table")
+            for (i, key) in keys.prefix(10).enumerated() { XCTAssertEqual(table.lookup(key, now: 100)?.name, "s\(i)") }
+            table.store(keys[10], server: Self.server("s10"), now: 200)
+            XCTAssertEqual(table.count, 10)
+            XCTAssertNil(table.lookup(keys[0], now: 300), "the least recently used key went")
+        }
+    }
+
     func testAFullTableForgetsTheLeastRecentlyUsedEntry() {
-        // 16 shards of one entry each (size 16): fill one shard's worth by finding keys that share a shard.
         let table = SwiftLBProxy.StickTable(name: "be", keyType: .ip, size: SwiftLBProxy.StickTable.shardCount * 3, expire: nil)
         var keys: [[UInt8]] = []
         for i in 0..<2000 { keys.append([10, 1, UInt8(i >> 8), UInt8(i & 0xFF)]) }
