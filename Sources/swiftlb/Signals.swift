@@ -22,6 +22,9 @@ enum Signals {
     static let ignoredByDefault: [(Int32, String)] = [
         (SIGPIPE, "SIGPIPE"), (SIGALRM, "SIGALRM"), (SIGVTALRM, "SIGVTALRM"), (SIGIO, "SIGIO"), (SIGPWR, "SIGPWR"),
         (SIGSTKFLT, "SIGSTKFLT"), (SIGXCPU, "SIGXCPU"), (SIGXFSZ, "SIGXFSZ"),
+        // A SIGSYS a seccomp filter raises for a forbidden call is forced by the kernel
+        // (an ignored disposition is reset), so only one sent with kill(2) is ignored.
+        (SIGSYS, "SIGSYS"),
     ]
     /// Received and logged, no action (HAProxy: SIGQUIT dumps pools, SIGTTOU/SIGTTIN pause and
     /// resume listeners for a takeover by a new process — not SwiftLB's reload model).

@@ -445,7 +445,7 @@ final class OperationsTests: XCTestCase {
         let port = freePort(), stats = freePort()
         let lb = try SwiftLBInstance(config: config(port: port, stats: stats, backends: nginx.ports), waitPort: port, in: dir)
         defer { lb.stop() }
-        for sig in [SIGPIPE, SIGALRM, SIGVTALRM, SIGQUIT, SIGTTIN, SIGTTOU, SIGIO, SIGPWR, SIGXFSZ, SIGPROF, 40, 50, 64] {
+        for sig in [SIGPIPE, SIGALRM, SIGVTALRM, SIGQUIT, SIGTTIN, SIGTTOU, SIGIO, SIGPWR, SIGXFSZ, SIGPROF, SIGSYS, 40, 50, 64] {
             lb.child.signal(sig)
             usleep(50_000)
             XCTAssertNil(lb.child.waitForExit(timeout: 0.1), "signal \(sig) ended the process: \(lb.child.stderr.suffix(300))")
