@@ -393,7 +393,8 @@ public struct HTTPCheck: Sendable, Equatable {
     public var expect: Expectation = .statusRange(200, 399)
     /// `http-check send body TEXT` (pending).
     public var body: String?
-    /// `http-check disable-on-404` (pending): a 404 puts the server in drain.
+    /// `http-check disable-on-404`: a 404 from an UP server puts it in NOLB (no new clients,
+    /// sticky ones stay) until its check passes again.
     public var disableOn404 = false
 
     public enum Expectation: Sendable, Equatable {

@@ -25,6 +25,9 @@ public enum CheckOutcome: Sendable, Equatable {
 /// says which layer passed or failed, as HAProxy's does.
 public enum CheckKind: Sendable, Equatable {
     case l4ok, l6ok, l7ok
+    /// HAProxy's L7OKC: `http-check disable-on-404` and the server answered 404 — alive, but
+    /// it asks for no new traffic (the server goes NOLB).
+    case l7okConditional
     case l4timeout, l4connect, l6response, l7timeout, l7response, l7status
     /// Failed by `observe` on live traffic (HAProxy's HANA).
     case liveTraffic
@@ -48,7 +51,8 @@ struct HealthProbe: Sendable {
     /// The most of an answer read: enough for a status line, headers and a small body.
     static let maxResponse = 16 * 1024
 
-    func run(on loop: any EventLoop) -> EventLoopFuture<CheckOutcome> {
+    /// - Parameter serverDown: the server is DOWN now (a 404 does not pass conditionally then).
+    func run(on loop: any EventLoop, serverDown: Bool = false) -> EventLoopFuture<CheckOutcome> {
         if let tcp, !tcp.isEmpty { return runSequence(tcp, on: loop) }
         let collector = ResponseCollector(limit: Self.maxResponse)
         let request = http.map(requestBytes)
@@ -71,7 +75,7 @@ struct HealthProbe: Sendable {
             return collector.done.futureResult.map { bytes in
                 timer.cancel()
                 if NIODeadline.now() >= deadline && bytes.isEmpty { return .failed("timeout after \(timeout.nanoseconds / 1_000_000)ms", .l7timeout) }
-                return evaluate(bytes)
+                return evaluate(bytes, serverDown: serverDown)
             }
         }.recover { error in
             .failed(Self.describe(error), Self.kind(of: error))
@@ -105,14 +109,17 @@ struct HealthProbe: Sendable {
         return text
     }
 
-    /// Matches the answer against the expectation.
-    func evaluate(_ bytes: [UInt8]) -> CheckOutcome {
+    /// Matches the answer against the expectation. With `disable-on-404`, a 404 from a server
+    /// that is not DOWN passes conditionally (HAProxy's L7OKC, no description), whatever the
+    /// expectation; a DOWN server's 404 is judged as any other answer.
+    func evaluate(_ bytes: [UInt8], serverDown: Bool = false) -> CheckOutcome {
         let text = String(decoding: bytes, as: UTF8.self)
         let statusLine = text.prefix { $0 != "\r" && $0 != "\n" }
         let parts = statusLine.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let code = Int(parts[1]) else {
             return .failed(bytes.isEmpty ? "connection closed without a response" : "invalid response '\(statusLine.prefix(40))'", .l7response)
         }
+        if http?.disableOn404 == true, code == 404, !serverDown { return .passed("", .l7okConditional, code: code) }
         let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
         switch http?.expect ?? .statusRange(200, 399) {
         case .statusRange(let lo, let hi):

@@ -60,8 +60,9 @@ extension KeywordRegistry {
             p.withOptions { $0.httpCheck = check }
         },
         Keyword.unsupported("http-check connect", SectionKind.backSide, "checks connect to the server's address (or 'port'/'addr' of the server line)"),
-        Keyword("http-check disable-on-404", SectionKind.backSide, usage: "http-check disable-on-404",
-                status: .pending("the checker does not put a server answering 404 in drain yet")) { p, c in
+        // A 404 to the check puts an UP server in NOLB (HAProxy's "stopping"): sticky clients
+        // stay, no new ones (SwiftLBHealth/HealthChecker.swift).
+        Keyword("http-check disable-on-404", SectionKind.backSide, usage: "http-check disable-on-404") { p, c in
             try c.noArguments()
             var check = p.options.httpCheck ?? HTTPCheck()
             check.disableOn404 = true

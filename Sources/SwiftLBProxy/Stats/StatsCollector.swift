@@ -82,7 +82,11 @@ extension ProxyServer {
         let servers = backend.servers.map { server -> ServerStats in
             var counters = merged(\.servers, server.id)
             counters.scur = server.active.load(ordering: .relaxed)
-            let operational: ServerStats.OperationalState = server.health.isUp ? .running : .stopped
+            let operational: ServerStats.OperationalState = switch server.health.state {
+            case .up: .running
+            case .stopping: .stopping
+            case .down: .stopped
+            }
             let admin: ServerStats.AdminState = switch server.health.admin {
             case .ready: .ready
             case .drain: .drain
@@ -152,6 +156,7 @@ extension CheckStats.Status {
         case .l4ok: .l4ok
         case .l6ok: .l6ok
         case .l7ok: .l7ok
+        case .l7okConditional: .l7okConditional
         case .l4timeout: .l4timeout
         case .l4connect: .l4connect
         case .l6response: .l6response
