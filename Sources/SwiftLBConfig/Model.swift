@@ -280,8 +280,9 @@ public struct ProxyOptions: Sendable {
     /// and/or server sockets.
     public var clientTCPKeepAlive = false
     public var serverTCPKeepAlive = false
-    /// `option mysql-check [user NAME]` (pending).
-    public var mysqlCheckUser: String?
+    /// `option mysql-check`, `option smtpchk`, … : a check in the server's own protocol
+    /// (nil: `httpCheck`, `tcpCheck` or a plain connect).
+    public var protocolCheck: ProtocolCheck?
     /// `stats …` (pending): the stats page this proxy serves (a `defaults` one is inherited).
     public var stats: StatsPage?
     /// `timeout tunnel|client-fin|server-fin` live in `timeouts` (pending).
@@ -410,6 +411,17 @@ public struct HTTPCheck: Sendable, Equatable {
             && a.headers.map { $0.0 + ":" + $0.1 } == b.headers.map { $0.0 + ":" + $0.1 }
     }
     public init() {}
+}
+
+/// A health check that speaks the server's own protocol, as HAProxy's built-in ones do (each is
+/// one file of SwiftLBHealth: a pure exchange, run by its conversation runner).
+public enum ProtocolCheck: Sendable, Equatable {
+    /// `option mysql-check [user NAME [post-41|pre-41]]`: without a user, the server's greeting
+    /// must not be an error packet; with one, a login (no password) must get an OK, then QUIT.
+    case mysql(user: String?, post41: Bool)
+    /// `option smtpchk [HELO|EHLO DOMAIN]`: a 2xx banner, a 2xx answer to `command` (default
+    /// `HELO localhost`), then QUIT answered 2xx.
+    case smtp(command: String)
 }
 
 /// One step of a `tcp-check` sequence, run in order on one connection.

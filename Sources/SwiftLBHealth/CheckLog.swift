@@ -49,10 +49,11 @@ public enum CheckLog {
         }
     }
 
-    /// The `info: "…"` of a check, or nil when HAProxy prints none: passed L4/L6/L7 checks
-    /// have no description; a failed connect says what `strerror` says; other failures carry
+    /// The `info: "…"` of a check, or nil when HAProxy prints none: passed checks have none
+    /// unless their protocol gives one (MySQL: the server's version); a failed connect says what `strerror` says; other failures carry
     /// SwiftLB's own words for what was wrong.
     public static func info(_ outcome: CheckOutcome) -> String? {
+        if case .passed(_, _, _, let info) = outcome { return info }
         guard case .failed(let text, let kind, _) = outcome else { return nil }
         switch (kind, text) {
         case (.l4connect, "connection refused"): return "Connection refused"

@@ -11,6 +11,8 @@ public struct CheckTarget: Sendable {
     public let parameters: ServerParameters
     public let http: HTTPCheck?
     public let tcp: [TCPCheckStep]?
+    /// `option mysql-check`… (takes precedence over `http` and `tcp`).
+    public let protocolCheck: ProtocolCheck?
     /// `timeout check`, else the server's `inter`.
     public let timeout: ConfigDuration?
     /// Checks of an `ssl` server speak TLS (unless they go to another `port`).
@@ -20,8 +22,9 @@ public struct CheckTarget: Sendable {
     public let backend: CheckedBackend?
 
     public init(health: ServerHealth, address: SocketAddress, parameters: ServerParameters, http: HTTPCheck?,
-                tcp: [TCPCheckStep]? = nil, timeout: ConfigDuration?, tls: TLSClientContext? = nil, serverName: String? = nil,
-                backend: CheckedBackend? = nil) {
+                tcp: [TCPCheckStep]? = nil, protocolCheck: ProtocolCheck? = nil, timeout: ConfigDuration?,
+                tls: TLSClientContext? = nil, serverName: String? = nil, backend: CheckedBackend? = nil) {
+        self.protocolCheck = protocolCheck
         self.backend = backend
         self.tls = tls
         self.serverName = serverName
@@ -132,7 +135,7 @@ final class ServerCheck: @unchecked Sendable {
         let timeout = target.timeout ?? p.inter
         var regex: PCRE2Regex?
         if case .rstring(let pattern) = target.http?.expect { regex = try? PCRE2Regex(pattern) }
-        self.probe = HealthProbe(address: target.address, http: target.http, tcp: target.tcp,
+        self.probe = HealthProbe(address: target.address, http: target.http, tcp: target.tcp, protocolCheck: target.protocolCheck,
                                  host: target.serverName ?? target.address.ipAddress ?? "localhost",
                                  timeout: .nanoseconds(timeout.nanoseconds), regex: regex,
                                  tls: target.tls, serverName: target.serverName)
@@ -223,7 +226,7 @@ final class ServerCheck: @unchecked Sendable {
         let before = StateBefore(h)
         defer { h.recordCheck(outcome, durationNanoseconds: durationNanoseconds ?? 0, successes: successes, failures: failures, whileUp: wasUp) }
         switch outcome {
-        case .passed(let what, let kind, _):
+        case .passed(let what, let kind, _, _):
             forceFast = false
             failures = 0
             successes += 1

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOPosix
 import SwiftLBConfig
@@ -6,18 +9,20 @@ import SwiftLBTLS
 
 /// What one check found: passed, or failed with the reason an operator reads in the log,
 /// with HAProxy's classification of it (the stats page's `check_status`, `check_code`).
+/// A passed check may carry what HAProxy prints as its `info` (the MySQL server's version);
+/// a failed one's text is its info.
 public enum CheckOutcome: Sendable, Equatable {
-    case passed(String, CheckKind, code: Int? = nil)
+    case passed(String, CheckKind, code: Int? = nil, info: String? = nil)
     case failed(String, CheckKind, code: Int? = nil)
 
     public var kind: CheckKind {
-        switch self { case .passed(_, let k, _), .failed(_, let k, _): k }
+        switch self { case .passed(_, let k, _, _), .failed(_, let k, _): k }
     }
     public var code: Int? {
-        switch self { case .passed(_, _, let c), .failed(_, _, let c): c }
+        switch self { case .passed(_, _, let c, _), .failed(_, _, let c): c }
     }
     public var text: String {
-        switch self { case .passed(let t, _, _), .failed(let t, _, _): t }
+        switch self { case .passed(let t, _, _, _), .failed(let t, _, _): t }
     }
 }
 
@@ -41,6 +46,8 @@ struct HealthProbe: Sendable {
     let http: HTTPCheck?
     /// A `tcp-check` sequence (takes precedence over a plain connect).
     var tcp: [TCPCheckStep]? = nil
+    /// A check in the server's protocol (`option mysql-check`…): takes precedence over both.
+    var protocolCheck: ProtocolCheck? = nil
     let host: String
     let timeout: TimeAmount
     let regex: PCRE2Regex?
@@ -53,6 +60,7 @@ struct HealthProbe: Sendable {
 
     /// - Parameter serverDown: the server is DOWN now (a 404 does not pass conditionally then).
     func run(on loop: any EventLoop, serverDown: Bool = false) -> EventLoopFuture<CheckOutcome> {
+        if let protocolCheck { return runConversation(protocolCheck.conversation(), on: loop) }
         if let tcp, !tcp.isEmpty { return runSequence(tcp, on: loop) }
         let collector = ResponseCollector(limit: Self.maxResponse)
         let request = http.map(requestBytes)
@@ -87,13 +95,26 @@ struct HealthProbe: Sendable {
         let sequence = TCPCheckSequence(steps: steps, promise: promise)
         var target = address
         if case .connect(let port?) = steps.first { try? target = SocketAddress.makeAddressResolvingHost(address.ipAddress ?? "127.0.0.1", port: port) }
-        let timer = loop.scheduleTask(in: timeout) { sequence.timedOut() }
+        return exchange(sequence, to: target, promise: promise, on: loop) { sequence.timedOut() }
+    }
+
+    private func runConversation(_ conversation: any CheckConversation, on loop: any EventLoop) -> EventLoopFuture<CheckOutcome> {
+        let promise = loop.makePromise(of: CheckOutcome.self)
+        let runner = ConversationRunner(conversation, promise: promise)
+        return exchange(runner, to: address, promise: promise, on: loop) { runner.timedOut() }
+    }
+
+    /// Connects `handler` (behind TLS for an `ssl` server), which completes `promise`; a failed
+    /// connect completes it with its cause, and `timedOut` runs when the check's time is up.
+    private func exchange(_ handler: some ChannelInboundHandler & Sendable, to target: SocketAddress, promise: EventLoopPromise<CheckOutcome>,
+                          on loop: any EventLoop, timedOut: @escaping @Sendable () -> Void) -> EventLoopFuture<CheckOutcome> {
+        let timer = loop.scheduleTask(in: timeout, timedOut)
         ClientBootstrap(group: loop)
             .connectTimeout(timeout)
             .channelInitializer { [tls, serverName] channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(TLSHandler(client: tls, serverName: serverName)) }
-                    try channel.pipeline.syncOperations.addHandler(sequence)
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
             .connect(to: target)
@@ -147,7 +168,16 @@ struct HealthProbe: Sendable {
         let text = "\(error)"
         if text.contains("Connection refused") || text.contains("errno: 111") { return "connection refused" }
         if text.contains("Connection reset") || text.contains("errno: 104") { return "connection reset" }
+        // connect(2) itself failed (no route, unreachable network): HAProxy's CO_ER_SOCK_ERR.
+        if let io = Self.ioError(error), text.contains("connect(") {
+            return "General socket error (\(String(cString: strerror(io.errnoCode))))"
+        }
         return text
+    }
+
+    private static func ioError(_ error: any Error) -> IOError? {
+        if let io = error as? IOError { return io }
+        return (error as? NIOConnectionError)?.connectionErrors.lazy.compactMap { $0.error as? IOError }.first
     }
 }
 

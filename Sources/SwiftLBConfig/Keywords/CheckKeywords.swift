@@ -15,17 +15,18 @@ extension KeywordRegistry {
             default: throw ParseFailure("option httpchk takes at most METHOD URI VERSION")
             }
             guard check.uri.hasPrefix("/") || check.uri == "*" else { throw ParseFailure("option httpchk: the URI must start with '/'") }
-            p.withOptions { $0.httpCheck = check }
+            p.withOptions { $0.httpCheck = check; $0.protocolCheck = nil }
         },
         Keyword("option tcp-check", SectionKind.backSide, usage: "option tcp-check") { p, c in
             guard c.args.isEmpty else { throw ParseFailure("option tcp-check takes no argument") }
-            p.withOptions { if $0.tcpCheck == nil { $0.tcpCheck = [] } }
+            p.withOptions { if $0.tcpCheck == nil { $0.tcpCheck = [] }; $0.protocolCheck = nil }
         },
         // HAProxy's own ruleset for this option (src/tcpcheck.c), run by the tcp-check sequence.
         Keyword("option redis-check", SectionKind.backSide, usage: "option redis-check") { p, c in
             try c.noArguments()
             p.withOptions {
                 $0.tcpCheck = [.send(Array("*1\r\n$4\r\nPING\r\n".utf8)), .expect(negated: false, match: .string(Array("+PONG\r\n".utf8)))]
+                $0.protocolCheck = nil
             }
         },
         // HAProxy's pgsql-check: a StartupMessage (protocol 3.0, user NAME), and an
@@ -40,14 +41,34 @@ extension KeywordRegistry {
             p.withOptions {
                 $0.pgsqlCheckUser = user
                 $0.tcpCheck = [.send(postgresStartupMessage(user: user)), .expect(negated: false, match: .rstring("^R"))]
+                $0.protocolCheck = nil
             }
         },
-        Keyword("option mysql-check", SectionKind.backSide, usage: "option mysql-check [user NAME [post-41|pre-41]]",
-                status: .pending("the MySQL check (handshake, optional login) is not written yet; a `tcp-check` can test the port")) { p, c in
+        // HAProxy's MySQL check (SwiftLBHealth/MySQLCheck.swift): the greeting, or a login
+        // without password answered OK, then QUIT.
+        Keyword("option mysql-check", SectionKind.backSide, usage: "option mysql-check [user NAME [post-41|pre-41]]") { p, c in
             guard c.args.isEmpty || (c.args.count >= 2 && c.args[0] == "user" && c.args.count <= 3) else {
-                throw ParseFailure("expects 'option mysql-check [user NAME [post-41]]'")
+                throw ParseFailure("expects 'option mysql-check [user NAME [post-41|pre-41]]'")
             }
-            p.withOptions { $0.mysqlCheckUser = c.args.count >= 2 ? c.args[1] : "" }
+            guard c.args.count < 3 || ["post-41", "pre-41"].contains(c.args[2]) else {
+                throw ParseFailure("'user' only supports 'post-41' and 'pre-41' (got '\(c.args[2])')")
+            }
+            guard c.args.count < 2 || (!c.args[1].isEmpty && !c.args[1].utf8.contains(0) && c.args[1].utf8.count < 200) else {
+                throw ParseFailure("'option mysql-check user' expects a user name")
+            }
+            let check = ProtocolCheck.mysql(user: c.args.count >= 2 ? c.args[1] : nil, post41: c.args.count < 3 || c.args[2] == "post-41")
+            p.withOptions { $0.useProtocolCheck(check) }
+        },
+        // HAProxy's SMTP check (SwiftLBHealth/SMTPCheck.swift).
+        Keyword("option smtpchk", SectionKind.backSide, usage: "option smtpchk [HELO|EHLO DOMAIN]") { p, c in
+            var command = "HELO localhost"
+            if !c.args.isEmpty {
+                guard c.args.count == 2, ["HELO", "EHLO"].contains(c.args[0]), !c.args[1].contains(where: { $0 == "\r" || $0 == "\n" }) else {
+                    throw ParseFailure("expects 'option smtpchk [HELO|EHLO DOMAIN]'")
+                }
+                command = "\(c.args[0]) \(c.args[1])"
+            }
+            p.withOptions { $0.useProtocolCheck(.smtp(command: command)) }
         },
         Keyword("http-check send", SectionKind.backSide, usage: "http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]…") { p, c in
             var check = p.options.httpCheck ?? HTTPCheck()
@@ -180,4 +201,14 @@ func postgresStartupMessage(user: String) -> [UInt8] {
     body += Array("user".utf8) + [0] + Array(user.utf8) + [0] + [0]
     let length = UInt32(body.count + 4)
     return withUnsafeBytes(of: length.bigEndian) { Array($0) } + body
+}
+
+extension ProxyOptions {
+    /// A protocol check replaces whatever check the backend had (HAProxy: the last check option
+    /// wins).
+    mutating func useProtocolCheck(_ check: ProtocolCheck) {
+        protocolCheck = check
+        httpCheck = nil
+        tcpCheck = nil
+    }
 }

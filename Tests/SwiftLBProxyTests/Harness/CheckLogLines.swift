@@ -22,3 +22,39 @@ extension SyslogReceiver {
         return got.sorted()
     }
 }
+
+/// The first check results HAProxy and SwiftLB log for the same configuration text: each runs
+/// it with its own frontend port and syslog receiver (`config(front, udp)`), and the
+/// "Health check for …" lines each sent within `seconds` (at most `count` lines about servers)
+/// come back masked and sorted, with both processes' stderr for failure messages.
+func firstCheckLines(in dir: TempDirectory, count: Int, within seconds: Double,
+                     config: (_ front: Int, _ udp: Int) -> String) throws -> (haproxy: [String], swiftlb: [String], stderr: String) {
+    let (hudp, sudp) = (try SyslogReceiver(), try SyslogReceiver())
+    let (hfront, sfront) = (freePort(), freePort())
+    let hcfg = try dir.write("haproxy.cfg", config(hfront, hudp.port))
+    let haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", hcfg], logDirectory: dir, name: "haproxy")
+    defer { haproxy.stop() }
+    guard waitForPort(hfront) else { throw HarnessError("haproxy did not start: \(haproxy.stderr)") }
+    let lb = try SwiftLBInstance(config: config(sfront, sudp.port), waitPort: sfront, in: dir)
+    defer { lb.stop() }
+    let h = hudp.serverLines(count: count, within: seconds).filter { $0.contains("Health check for") }
+    let s = sudp.serverLines(count: count, within: seconds).filter { $0.contains("Health check for") }
+    return (h, s, "SwiftLB: \(lb.child.stderr)\nHAProxy: \(haproxy.stderr)")
+}
+
+/// The head of a protocol-check test's configuration: tcp mode, a 2 s check timeout, and a
+/// frontend on `front` (HAProxy and SwiftLB both want something to listen on).
+func tcpCheckDefaults(front: Int, backend: String) -> String {
+    """
+    defaults
+        mode tcp
+        timeout connect 1s
+        timeout client 5s
+        timeout server 5s
+        timeout check 2s
+    frontend fe
+        bind 127.0.0.1:\(front)
+        default_backend \(backend)
+
+    """
+}
