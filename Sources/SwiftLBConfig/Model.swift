@@ -422,6 +422,10 @@ public enum ProtocolCheck: Sendable, Equatable {
     /// `option smtpchk [HELO|EHLO DOMAIN]`: a 2xx banner, a 2xx answer to `command` (default
     /// `HELO localhost`), then QUIT answered 2xx.
     case smtp(command: String)
+    /// `option ldap-check`: an anonymous LDAPv3 bind must succeed.
+    case ldap
+    /// `option ssl-hello-chk`: an SSLv3 ClientHello must get a TLS handshake or alert record.
+    case sslHello
 }
 
 /// One step of a `tcp-check` sequence, run in order on one connection.

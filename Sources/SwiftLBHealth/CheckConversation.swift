@@ -10,6 +10,12 @@ protocol CheckConversation {
     mutating func opening() -> [UInt8]
     /// Everything the server sent so far; `closed` once it closed (no more will come).
     mutating func received(_ bytes: [UInt8], closed: Bool) -> ConversationStep
+    /// What a check that ran out of time is (HAProxy: L7TOUT, L6TOUT for ssl-hello-chk).
+    var timeoutKind: CheckKind { get }
+}
+
+extension CheckConversation {
+    var timeoutKind: CheckKind { .l7timeout }
 }
 
 /// What a conversation wants after the server spoke.
@@ -27,6 +33,8 @@ extension ProtocolCheck {
         switch self {
         case .mysql(let user, let post41): MySQLCheck(user: user, post41: post41)
         case .smtp(let command): SMTPCheck(command: command)
+        case .ldap: LDAPCheck()
+        case .sslHello: SSLHelloCheck()
         }
     }
 }
@@ -107,7 +115,7 @@ final class ConversationRunner: ChannelInboundHandler, @unchecked Sendable {
     /// The check timeout fired: the server did not finish the exchange in time.
     func timedOut() {
         guard case .talking = state else { return }
-        finish(.failed("timeout", .l7timeout))
+        finish(.failed("timeout", conversation.timeoutKind))
     }
 
     private func finish(_ result: CheckOutcome) {

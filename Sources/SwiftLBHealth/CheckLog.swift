@@ -40,6 +40,7 @@ public enum CheckLog {
         case .l7okConditional: "Layer7 check conditionally passed"
         case .l4timeout: "Layer4 timeout"
         case .l4connect: "Layer4 connection problem"
+        case .l6timeout: "Layer6 timeout"
         case .l6response: "Layer6 invalid response"
         case .l7timeout: "Layer7 timeout"
         case .l7response: "Layer7 invalid response"
@@ -58,7 +59,7 @@ public enum CheckLog {
         switch (kind, text) {
         case (.l4connect, "connection refused"): return "Connection refused"
         case (.l4connect, "connection reset"): return "Connection reset by peer"
-        case (.l4timeout, _): return nil  // HAProxy: no errno, no description
+        case (.l4timeout, _), (.l6timeout, _), (.l7timeout, "timeout"): return nil  // HAProxy: no errno, no description
         default: return text.isEmpty ? nil : text
         }
     }

@@ -33,7 +33,7 @@ public enum CheckKind: Sendable, Equatable {
     /// HAProxy's L7OKC: `http-check disable-on-404` and the server answered 404 — alive, but
     /// it asks for no new traffic (the server goes NOLB).
     case l7okConditional
-    case l4timeout, l4connect, l6response, l7timeout, l7response, l7status
+    case l4timeout, l4connect, l6timeout, l6response, l7timeout, l7response, l7status
     /// Failed by `observe` on live traffic (HAProxy's HANA).
     case liveTraffic
     case socketError

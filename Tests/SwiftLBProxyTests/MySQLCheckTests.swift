@@ -44,7 +44,7 @@ final class MySQLCheckTests: XCTestCase {
 
         let dead = freePort()
         // The first check of each backend (a status change) is logged; the rest repeat it.
-        let (h, s, stderr) = try firstCheckLines(in: dir, count: 8, within: 8) { front, udp in
+        let (h, s, stderr) = try firstCheckLines(in: dir, count: 6, within: 8) { front, udp in
             config(front: front, db: db.port, dead: dead, udp: udp)
         }
         XCTAssertEqual(s, h, stderr)

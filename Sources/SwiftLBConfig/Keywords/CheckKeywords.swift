@@ -70,6 +70,16 @@ extension KeywordRegistry {
             }
             p.withOptions { $0.useProtocolCheck(.smtp(command: command)) }
         },
+        // HAProxy's LDAP check (SwiftLBHealth/LDAPCheck.swift).
+        Keyword("option ldap-check", SectionKind.backSide, usage: "option ldap-check") { p, c in
+            try c.noArguments()
+            p.withOptions { $0.useProtocolCheck(.ldap) }
+        },
+        // HAProxy's SSL hello check (SwiftLBHealth/SSLHelloCheck.swift).
+        Keyword("option ssl-hello-chk", SectionKind.backSide, usage: "option ssl-hello-chk") { p, c in
+            try c.noArguments()
+            p.withOptions { $0.useProtocolCheck(.sslHello) }
+        },
         Keyword("http-check send", SectionKind.backSide, usage: "http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]…") { p, c in
             var check = p.options.httpCheck ?? HTTPCheck()
             try httpCheckSend.parse(c.args[...], into: &check, parser: p)

@@ -159,6 +159,7 @@ extension CheckStats.Status {
         case .l7okConditional: .l7okConditional
         case .l4timeout: .l4timeout
         case .l4connect: .l4connect
+        case .l6timeout: .l6timeout
         case .l6response: .l6response
         case .l7timeout: .l7timeout
         case .l7response: .l7response

@@ -12,12 +12,13 @@ extension SyslogReceiver {
     /// Receives until `count` lines about servers arrived (other lines, such as HAProxy's
     /// "Proxy started", are dropped) or `seconds` passed; masked and sorted, since the checks
     /// of different servers run concurrently.
-    func serverLines(count: Int, within seconds: Double) -> [String] {
+    func serverLines(count: Int, within seconds: Double, only: (String) -> Bool = { _ in true }) -> [String] {
         var got: [String] = []
         let deadline = Date().addingTimeInterval(seconds)
         while got.count < count, deadline.timeIntervalSinceNow > 0 {
             got += receive(count: 1, within: deadline.timeIntervalSinceNow).map(Self.masked)
                 .filter { $0.contains("Health check for") || $0.contains("Server ") || $0.contains(" has no server available") }
+                .filter(only)
         }
         return got.sorted()
     }
@@ -25,8 +26,8 @@ extension SyslogReceiver {
 
 /// The first check results HAProxy and SwiftLB log for the same configuration text: each runs
 /// it with its own frontend port and syslog receiver (`config(front, udp)`), and the
-/// "Health check for …" lines each sent within `seconds` (at most `count` lines about servers)
-/// come back masked and sorted, with both processes' stderr for failure messages.
+/// first `count` "Health check for …" lines each sent within `seconds` come back masked and
+/// sorted, with both processes' stderr for failure messages.
 func firstCheckLines(in dir: TempDirectory, count: Int, within seconds: Double,
                      config: (_ front: Int, _ udp: Int) -> String) throws -> (haproxy: [String], swiftlb: [String], stderr: String) {
     let (hudp, sudp) = (try SyslogReceiver(), try SyslogReceiver())
@@ -37,8 +38,8 @@ func firstCheckLines(in dir: TempDirectory, count: Int, within seconds: Double,
     guard waitForPort(hfront) else { throw HarnessError("haproxy did not start: \(haproxy.stderr)") }
     let lb = try SwiftLBInstance(config: config(sfront, sudp.port), waitPort: sfront, in: dir)
     defer { lb.stop() }
-    let h = hudp.serverLines(count: count, within: seconds).filter { $0.contains("Health check for") }
-    let s = sudp.serverLines(count: count, within: seconds).filter { $0.contains("Health check for") }
+    let h = hudp.serverLines(count: count, within: seconds) { $0.contains("Health check for") }
+    let s = sudp.serverLines(count: count, within: seconds) { $0.contains("Health check for") }
     return (h, s, "SwiftLB: \(lb.child.stderr)\nHAProxy: \(haproxy.stderr)")
 }
 

@@ -71,4 +71,31 @@ final class ProtocolCheckTests: XCTestCase {
         XCTAssertTrue(SMTPCheck.isPositiveMultilineReply(Array("250-a\r\n250 b\r\n".utf8)))
         XCTAssertFalse(SMTPCheck.isPositiveMultilineReply(Array("250-a\r\n550 b\r\n".utf8)))
     }
+
+    /// reg-tests/checks/ldap-check.vtc's answers: success, not a bindResponse, resultCode 1,
+    /// 4-byte lengths split over two arrivals.
+    func testLDAP() {
+        XCTAssertEqual(LDAPCheck.bindRequest, hex("300C020101600702010304008000"))
+        XCTAssertEqual(LDAPCheck.evaluate(hex("300C02010161070A010004000400"), closed: false), .passed("LDAP bind accepted", .l7ok, code: 0, info: "Success"))
+        XCTAssertEqual(LDAPCheck.evaluate(hex("300C02010160070A010004000400"), closed: false), .failed("Not LDAPv3 protocol", .l7response))
+        XCTAssertEqual(LDAPCheck.evaluate(hex("300C02010161070A010104000400"), closed: false)?.code, 1)
+        let split = hex("308400000010020101618400000007 0A01".replacingOccurrences(of: " ", with: ""))
+        XCTAssertNil(LDAPCheck.evaluate(split, closed: false), "the rest is on its way")
+        XCTAssertEqual(LDAPCheck.evaluate(split + hex("0004000400"), closed: false)?.kind, .l7ok)
+        XCTAssertNil(LDAPCheck.evaluate(hex("300C"), closed: false), "min-recv 14")
+        XCTAssertEqual(LDAPCheck.evaluate(Array("HTTP/1.1 400 Bad".utf8), closed: false), .failed("Not LDAPv3 protocol", .l7response))
+    }
+
+    /// The SSLv3 hello of HAProxy's ssl-hello-chk, and its verdicts.
+    func testSSLHello() {
+        let hello = SSLHelloCheck.clientHello(time: 0x01020304)
+        XCTAssertEqual(hello.count, 126, "5-byte record header + 0x79")
+        XCTAssertEqual(Array(hello[0..<15]), hex("160300007901000075030001020304"))
+        XCTAssertEqual(Array(hello[43..<49]), hex("00004E000100"))
+        XCTAssertEqual(Array(hello.suffix(4)), hex("003A0100"))
+        XCTAssertEqual(SSLHelloCheck.evaluate(hex("1503000002"), closed: false)?.kind, .l6ok)
+        XCTAssertNil(SSLHelloCheck.evaluate(hex("15"), closed: false), "min-recv 5")
+        XCTAssertEqual(SSLHelloCheck.evaluate([], closed: true), .failed("TCPCHK got an empty response at step 2", .l6response))
+        XCTAssertEqual(SSLHelloCheck.evaluate(Array("HTTP/1.1 400".utf8), closed: false)?.kind, .l6response)
+    }
 }
