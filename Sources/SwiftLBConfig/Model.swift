@@ -392,11 +392,14 @@ public struct HTTPCheck: Sendable, Equatable {
     public var version = "HTTP/1.0"
     public var headers: [(String, String)] = []
     public var expect: Expectation = .statusRange(200, 399)
-    /// `http-check send body TEXT` (pending).
+    /// `http-check send body TEXT`: sent with its Content-Length.
     public var body: String?
     /// `http-check disable-on-404`: a 404 from an UP server puts it in NOLB (no new clients,
     /// sticky ones stay) until its check passes again.
     public var disableOn404 = false
+    /// Written in a `defaults` section: a proxy's own `http-check send` then starts afresh
+    /// (HAProxy: a proxy with http-check rules of its own inherits none), not from these.
+    public var fromDefaults = false
 
     public enum Expectation: Sendable, Equatable {
         case statusRange(Int, Int)

@@ -122,12 +122,19 @@ struct HealthProbe: Sendable {
         return promise.futureResult.always { _ in timer.cancel() }
     }
 
-    private func requestBytes(_ check: HTTPCheck) -> String {
+    /// The check request as HAProxy writes it: no Host unless one is configured (SwiftLB adds
+    /// the server's address to an HTTP/1.1 request, which is invalid without one),
+    /// `Connection: close` unless a Connection header is configured (an upgrade check), the
+    /// body with its length.
+    func requestBytes(_ check: HTTPCheck) -> String {
         var text = "\(check.method) \(check.uri) \(check.version)\r\n"
-        if !check.headers.contains(where: { $0.0.lowercased() == "host" }) { text += "Host: \(host)\r\n" }
+        let names = Set(check.headers.map { $0.0.lowercased() })
+        if !names.contains("host") && check.version == "HTTP/1.1" { text += "Host: \(host)\r\n" }
         for (name, value) in check.headers { text += "\(name): \(value)\r\n" }
-        text += "Connection: close\r\nUser-Agent: swiftlb-health-check\r\n\r\n"
-        return text
+        if !names.contains("connection") { text += "Connection: close\r\n" }
+        if let body = check.body, !names.contains("content-length") { text += "Content-Length: \(body.utf8.count)\r\n" }
+        text += "User-Agent: swiftlb-health-check\r\n\r\n"
+        return text + (check.body ?? "")
     }
 
     /// Matches the answer against the expectation. With `disable-on-404`, a 404 from a server

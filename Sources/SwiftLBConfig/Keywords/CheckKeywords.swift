@@ -5,13 +5,26 @@ import SwiftLBRegex
 extension KeywordRegistry {
     static let checkKeywords: [Keyword] = [
         Keyword("option httpchk", SectionKind.backSide, usage: "option httpchk [METHOD] [URI] [VERSION]") { p, c in
-            // HAProxy's order; one word is the URI.
-            var check = p.options.httpCheck ?? HTTPCheck()
+            // HAProxy's order; one word is the URI. The option starts the check afresh (what a
+            // defaults section's `http-check send` added is dropped); only disable-on-404 stays.
+            var check = HTTPCheck()
+            check.disableOn404 = p.options.httpCheck?.disableOn404 ?? false
+            check.fromDefaults = c.section == .defaults
             switch c.args.count {
             case 0: break
             case 1: check.uri = c.args[0]
             case 2: check.method = c.args[0]; check.uri = c.args[1]
-            case 3: check.method = c.args[0]; check.uri = c.args[1]; check.version = c.args[2]
+            case 3:
+                check.method = c.args[0]; check.uri = c.args[1]
+                // HAProxy 1.x's trick: headers after the version, `HTTP/1.1\r\nHost:\ www`.
+                let lines = c.args[2].components(separatedBy: "\r\n")
+                check.version = lines[0]
+                for line in lines.dropFirst() where !line.isEmpty {
+                    guard let colon = line.firstIndex(of: ":"), isHeaderToken(String(line[..<colon])) else {
+                        throw ParseFailure("option httpchk: '\(line)' after the version is not a header line")
+                    }
+                    check.headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+                }
             default: throw ParseFailure("option httpchk takes at most METHOD URI VERSION")
             }
             guard check.uri.hasPrefix("/") || check.uri == "*" else { throw ParseFailure("option httpchk: the URI must start with '/'") }
@@ -80,10 +93,23 @@ extension KeywordRegistry {
             try c.noArguments()
             p.withOptions { $0.useProtocolCheck(.sslHello) }
         },
-        Keyword("http-check send", SectionKind.backSide, usage: "http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]…") { p, c in
-            var check = p.options.httpCheck ?? HTTPCheck()
-            try httpCheckSend.parse(c.args[...], into: &check, parser: p)
-            p.withOptions { $0.httpCheck = check }
+        Keyword("http-check send", SectionKind.backSide, usage: "http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]… [body TEXT]") { p, c in
+            // HAProxy: a proxy's own send starts from scratch rather than from a defaults
+            // section's check; within one section it completes what `option httpchk` said,
+            // its headers (if any) replacing the option's.
+            let inherited = p.options.httpCheck
+            var check = inherited.map { $0.fromDefaults && c.section != .defaults ? HTTPCheck() : $0 } ?? HTTPCheck()
+            check.disableOn404 = inherited?.disableOn404 ?? false
+            check.fromDefaults = c.section == .defaults
+            var sent = HTTPCheck()
+            try httpCheckSend.parse(c.args[...], into: &sent, parser: p)
+            let words = Set(c.args)
+            if words.contains("meth") { check.method = sent.method }
+            if words.contains("uri") { check.uri = sent.uri }
+            if words.contains("ver") { check.version = sent.version }
+            if !sent.headers.isEmpty { check.headers = sent.headers }
+            if let body = sent.body { check.body = body }
+            p.withOptions { $0.httpCheck = check; $0.protocolCheck = nil }
         },
         Keyword("http-check expect", SectionKind.backSide, usage: "http-check expect status|string|rstring VALUE") { p, c in
             var check = p.options.httpCheck ?? HTTPCheck()
@@ -162,7 +188,7 @@ extension KeywordRegistry {
         Parameter("meth", values: 1) { check, v, _ in check.method = v[0] },
         Parameter("uri", values: 1) { check, v, _ in check.uri = v[0] },
         Parameter("ver", values: 1) { check, v, _ in check.version = v[0] },
-        Parameter("body", values: 1, status: .pending("the checker sends no request body yet")) { check, v, _ in check.body = v[0] },
+        Parameter("body", values: 1) { check, v, _ in check.body = v[0] },
         .unsupported("body-lf", values: 1, "log-format check bodies are not supported"),
         .unsupported("hdr-lf", values: 2, "log-format check headers are not supported"),
         .unsupported("uri-lf", values: 1, "log-format check URIs are not supported"),
