@@ -82,7 +82,8 @@ extension ProxyServer {
         let servers = backend.servers.map { server -> ServerStats in
             var counters = merged(\.servers, server.id)
             counters.scur = server.active.load(ordering: .relaxed)
-            let operational: ServerStats.OperationalState = switch server.health.state {
+            // HAProxy stops a server it puts in maintenance (srv_op_state 0 until it leaves it).
+            let operational: ServerStats.OperationalState = switch server.health.admin == .maint ? .down : server.health.state {
             case .up: .running
             case .stopping: .stopping
             case .down: .stopped
