@@ -437,9 +437,11 @@ public enum TCPCheckStep: Sendable, Equatable {
     case connect(port: Int?)
     /// `tcp-check send TEXT` / `send-binary HEX`.
     case send([UInt8])
-    /// `tcp-check expect [!] string TEXT | rstring REGEX | binary HEX`: wait until what the
-    /// server sent (since the previous expect) matches; `!` inverts.
-    case expect(negated: Bool, match: TCPCheckMatch)
+    /// `tcp-check expect [min-recv N] [!] string TEXT | rstring REGEX | binary HEX [comment C]`:
+    /// wait until what the server sent since the last send matches; `!` inverts. Without
+    /// `min-recv` a mismatch waits for more (the close or the timeout decide); with it, the
+    /// first N bytes decide.
+    case expect(negated: Bool, match: TCPCheckMatch, minRecv: Int? = nil, comment: String? = nil)
 }
 
 public enum TCPCheckMatch: Sendable, Equatable {

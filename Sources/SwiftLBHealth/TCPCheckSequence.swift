@@ -25,7 +25,7 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
         self.steps = numbered.filter { if case .connect = $0.step { false } else { true } }
         var regexes: [Int: PCRE2Regex] = [:]
         for (n, step) in numbered {
-            if case .expect(_, .rstring(let pattern)) = step { regexes[n] = try? PCRE2Regex(pattern) }
+            if case .expect(_, .rstring(let pattern), _, _) = step { regexes[n] = try? PCRE2Regex(pattern) }
         }
         self.regexes = regexes
         self.outcome = promise
@@ -38,22 +38,19 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        advance()
+        advance(closed: false)
         context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         if received.count < 64 * 1024, let bytes = buffer.readBytes(length: buffer.readableBytes) { received += bytes }
-        advance()
+        advance(closed: false)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        // A negated expect passes when the server closes without having sent the pattern.
-        if index < steps.count, case .expect(true, let match) = steps[index].step, !matches(match, step: steps[index].number) {
-            index += 1
-            advance()
-        }
+        // The close decides the expect waiting on more (a negated one passes without its pattern).
+        advance(closed: true)
         finish(.failed(index < steps.count ? "step \(steps[index].number) (\(describe(steps[index].step))): connection closed, got '\(preview)'" : "connection closed", .l7response))
     }
 
@@ -62,8 +59,10 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
         context.close(promise: nil)
     }
 
-    /// Runs every step that can run now.
-    private func advance() {
+    /// Runs every step that can run now, with HAProxy's rules for an expect: it waits for
+    /// `min-recv` bytes (or the close); without `min-recv` a mismatch waits for more (the close
+    /// or the timeout decide); what arrived stays for the next expect until a send.
+    private func advance(closed: Bool) {
         guard let context, !done else { return }
         while index < steps.count {
             let (number, step) = steps[index]
@@ -74,15 +73,16 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
                 var buffer = context.channel.allocator.buffer(capacity: bytes.count)
                 buffer.writeBytes(bytes)
                 context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-                index += 1
-            case .expect(let negated, let match):
-                let found = matches(match, step: number)
-                if negated {
-                    if found { finish(.failed("step \(number) (\(describe(step))): got '\(preview)'", .l7response)); return }
-                    return  // decided when more data or the close arrives
-                }
-                guard found else { return }
                 received.removeAll()
+                index += 1
+            case .expect(let negated, let match, let minRecv, _):
+                if !closed, let minRecv, received.count < minRecv { return }
+                let found = matches(match, step: number)
+                if !found && !closed && minRecv == nil { return }  // more may come
+                guard found != negated else {
+                    finish(.failed("step \(number) (\(describe(step))): \(closed ? "connection closed, " : "")got '\(preview)'", .l7response))
+                    return
+                }
                 index += 1
             }
         }
@@ -106,7 +106,7 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
         switch step {
         case .connect: return "connect"
         case .send: return "send"
-        case .expect(let negated, let match):
+        case .expect(let negated, let match, _, _):
             let bang = negated ? "! " : ""
             switch match {
             case .string(let s): return "expect \(bang)string '\(String(decoding: s, as: UTF8.self))'"
@@ -116,17 +116,28 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    /// Timeout: fail at the step we are waiting on.
+    /// Timeout: fail at the step we are waiting on, in HAProxy's words (`at step 2 of
+    /// tcp-check (expect regex) comment: '…'`).
     func timedOut() {
         guard !done else { return }
-        if index < steps.count, case .expect(true, _) = steps[index].step {
-            // A negated expect that saw nothing forbidden until the deadline passes.
-            index += 1
-            advance()
-            if done { return }
+        finish(.failed(index < steps.count ? Self.haproxyStep(steps[index]) : "", .l7timeout))
+    }
+
+    /// chk_report_conn_err's description of a step.
+    static func haproxyStep(_ numbered: (number: Int, step: TCPCheckStep)) -> String {
+        var s = " at step \(numbered.number) of tcp-check"
+        switch numbered.step {
+        case .connect(let port): s += port.map { " (connect port \($0))" } ?? " (connect)"
+        case .send: s += " (send)"
+        case .expect(_, let match, _, let comment):
+            switch match {
+            case .string(let text): s += " (expect string '\(String(decoding: text, as: UTF8.self))')"
+            case .binary(let bytes): s += " (expect binary '\(String(decoding: bytes, as: UTF8.self))')"
+            case .rstring: s += " (expect regex)"
+            }
+            if let comment { s += " comment: '\(comment)'" }
         }
-        let at = index < steps.count ? "step \(steps[index].number) (\(describe(steps[index].step))): " : ""
-        finish(.failed("\(at)timeout, got '\(preview)'", .l7timeout))
+        return s
     }
 
     private func finish(_ result: CheckOutcome) {

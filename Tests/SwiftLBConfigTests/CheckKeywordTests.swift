@@ -70,4 +70,20 @@ final class CheckKeywordTests: XCTestCase {
         XCTAssertFalse(parseErrors("backend b\n    option mysql-check user x post-42\n").isEmpty)
         XCTAssertFalse(parseErrors("backend b\n    option smtpchk FOO bar\n").isEmpty)
     }
+
+    func testTCPCheckExpectMinRecvAndComment() throws {
+        let config = try parseOrFail("""
+            backend b
+                option tcp-check
+                tcp-check connect
+                tcp-check expect min-recv 5 !rstring "^error" comment "negative check"
+                tcp-check expect string "valid" comment "positive check"
+                server s 127.0.0.1:1 check
+            """)
+        XCTAssertEqual(config.backends["b"]?.options.tcpCheck, [
+            .connect(port: nil),
+            .expect(negated: true, match: .rstring("^error"), minRecv: 5, comment: "negative check"),
+            .expect(negated: false, match: .string(Array("valid".utf8)), comment: "positive check"),
+        ])
+    }
 }

@@ -147,11 +147,20 @@ extension KeywordRegistry {
             guard args.count == 1, let bytes = hexBytes(args[0]) else { throw ParseFailure("'tcp-check send-binary' expects hex digits, e.g. 50494e470d0a") }
             steps.append(.send(bytes))
         },
-        tcpCheck("expect", usage: "tcp-check expect [!] string|rstring|binary VALUE") { steps, args in
+        tcpCheck("expect", usage: "tcp-check expect [min-recv N] [!] string|rstring|binary VALUE [comment TEXT]") { steps, args in
             var rest = args
             var negated = false
+            var minRecv: Int?
+            var comment: String?
+            if rest.count >= 2, rest[0] == "min-recv" {
+                guard let n = Int(rest[1]), n >= -1 else { throw ParseFailure("'min-recv' expects a number of bytes") }
+                minRecv = n < 0 ? nil : n
+                rest.removeFirst(2)
+            }
             if rest.first == "!" { negated = true; rest.removeFirst() }
-            guard rest.count == 2 else { throw ParseFailure("expects 'tcp-check expect [!] string|rstring|binary VALUE'") }
+            if rest.first?.hasPrefix("!") == true, rest.first != "!" { negated = true; rest[0].removeFirst() }
+            if rest.count == 4, rest[2] == "comment" { comment = rest[3]; rest.removeLast(2) }
+            guard rest.count == 2 else { throw ParseFailure("expects 'tcp-check expect [min-recv N] [!] string|rstring|binary VALUE [comment TEXT]'") }
             let match: TCPCheckMatch
             switch rest[0] {
             case "string": match = .string(Array(rest[1].utf8))
@@ -164,7 +173,7 @@ extension KeywordRegistry {
             default:
                 throw ParseFailure("unsupported 'tcp-check expect' match '\(rest[0])' (supported: string, rstring, binary)")
             }
-            steps.append(.expect(negated: negated, match: match))
+            steps.append(.expect(negated: negated, match: match, minRecv: minRecv, comment: comment))
         },
     ] + ["comment", "set-var", "unset-var", "send-lf", "send-binary-lf", "action"].map {
         Keyword.unsupported("tcp-check \($0)", SectionKind.backSide, "'tcp-check \($0)' is not supported")
