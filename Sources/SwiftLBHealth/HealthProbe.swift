@@ -91,23 +91,38 @@ struct HealthProbe: Sendable {
     }
 
     private func runSequence(_ steps: [TCPCheckStep], on loop: any EventLoop) -> EventLoopFuture<CheckOutcome> {
-        let promise = loop.makePromise(of: CheckOutcome.self)
-        let sequence = TCPCheckSequence(steps: steps, promise: promise)
-        var target = address
-        if case .connect(let port?) = steps.first { try? target = SocketAddress.makeAddressResolvingHost(address.ipAddress ?? "127.0.0.1", port: port) }
-        return exchange(sequence, to: target, promise: promise, on: loop) { sequence.timedOut() }
+        let plan = TCPCheckPlan(steps)
+        let deadline = NIODeadline.now() + timeout
+        /// Runs part `index` and, if it passes, the next; the check timeout bounds them all.
+        func run(_ index: Int) -> EventLoopFuture<CheckOutcome> {
+            let part = plan.parts[index]
+            var target = address
+            if let port = part.connect?.port { try? target = SocketAddress.makeAddressResolvingHost(address.ipAddress ?? "127.0.0.1", port: port) }
+            let promise = loop.makePromise(of: CheckOutcome.self)
+            let sequence = TCPCheckSequence(numbered: part.steps, promise: promise)
+            let remaining = max(deadline - NIODeadline.now(), .milliseconds(1))
+            return exchange(sequence, to: target, promise: promise, on: loop, within: remaining) { sequence.timedOut() }.flatMap { outcome in
+                if case .failed(let text, let kind, _) = outcome, [.l4connect, .l4timeout].contains(kind), !sequence.connected {
+                    return loop.makeSucceededFuture(TCPCheckPlan.connectFailure(text, kind: kind, part: part))
+                }
+                guard case .passed = outcome, index + 1 < plan.parts.count else { return loop.makeSucceededFuture(outcome) }
+                return run(index + 1)
+            }
+        }
+        return plan.parts.isEmpty ? loop.makeSucceededFuture(.passed("connected", .l4ok)) : run(0)
     }
 
     private func runConversation(_ conversation: any CheckConversation, on loop: any EventLoop) -> EventLoopFuture<CheckOutcome> {
         let promise = loop.makePromise(of: CheckOutcome.self)
         let runner = ConversationRunner(conversation, promise: promise)
-        return exchange(runner, to: address, promise: promise, on: loop) { runner.timedOut() }
+        return exchange(runner, to: address, promise: promise, on: loop, within: timeout) { runner.timedOut() }
     }
 
     /// Connects `handler` (behind TLS for an `ssl` server), which completes `promise`; a failed
     /// connect completes it with its cause, and `timedOut` runs when the check's time is up.
     private func exchange(_ handler: some ChannelInboundHandler & Sendable, to target: SocketAddress, promise: EventLoopPromise<CheckOutcome>,
-                          on loop: any EventLoop, timedOut: @escaping @Sendable () -> Void) -> EventLoopFuture<CheckOutcome> {
+                          on loop: any EventLoop, within timeout: TimeAmount,
+                          timedOut: @escaping @Sendable () -> Void) -> EventLoopFuture<CheckOutcome> {
         let timer = loop.scheduleTask(in: timeout, timedOut)
         ClientBootstrap(group: loop)
             .connectTimeout(timeout)

@@ -19,9 +19,9 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
     private var done = false
     let outcome: EventLoopPromise<CheckOutcome>
 
-    init(steps: [TCPCheckStep], promise: EventLoopPromise<CheckOutcome>) {
-        // Step numbers as the operator counts them (the leading connect is step 1).
-        let numbered = steps.enumerated().map { (number: $0.offset + 1, step: $0.element) }
+    /// - Parameter numbered: the steps of one connection, numbered as the operator counts
+    ///   them in the whole sequence (a leading connect is step 1).
+    init(numbered: [(number: Int, step: TCPCheckStep)], promise: EventLoopPromise<CheckOutcome>) {
         self.steps = numbered.filter { if case .connect = $0.step { false } else { true } }
         var regexes: [Int: PCRE2Regex] = [:]
         for (n, step) in numbered {
@@ -37,7 +37,11 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
         self.context = nil
     }
 
+    /// The connection was made (a failure after it is no connect failure).
+    private(set) var connected = false
+
     func channelActive(context: ChannelHandlerContext) {
+        connected = true
         advance(closed: false)
         context.fireChannelActive()
     }
@@ -86,7 +90,9 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
                 index += 1
             }
         }
-        finish(.passed("tcp-check: \(steps.count) steps", .l7ok))
+        // HAProxy's description of a sequence that ended on an expect: "(tcp-check)".
+        let endsOnExpect = if case .expect = steps.last?.step { true } else { false }
+        finish(.passed("tcp-check: \(steps.count) steps", .l7ok, info: endsOnExpect ? "(tcp-check)" : nil))
     }
 
     private func matches(_ match: TCPCheckMatch, step: Int) -> Bool {
@@ -145,5 +151,38 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
         done = true
         outcome.succeed(result)
         context?.close(promise: nil)
+    }
+}
+
+/// A `tcp-check` sequence cut at its `connect` steps: each part runs on its own connection
+/// (HAProxy closes the previous one), one after the other, the step numbers running on.
+struct TCPCheckPlan {
+    struct Part {
+        /// The explicit `connect` that opens it (nil: the implicit one to the server's port).
+        var connect: (number: Int, port: Int?)?
+        var steps: [(number: Int, step: TCPCheckStep)]
+    }
+
+    let parts: [Part]
+
+    init(_ steps: [TCPCheckStep]) {
+        var parts: [Part] = []
+        for (offset, step) in steps.enumerated() {
+            if case .connect(let port) = step {
+                parts.append(Part(connect: (offset + 1, port), steps: []))
+            } else {
+                if parts.isEmpty { parts.append(Part(connect: nil, steps: [])) }
+                parts[parts.count - 1].steps.append((offset + 1, step))
+            }
+        }
+        self.parts = parts
+    }
+
+    /// HAProxy's description of a failed explicit connect: `Connection refused at step 2 of
+    /// tcp-check (connect port 1)`; an implicit connect's failure is described alone.
+    static func connectFailure(_ description: String, kind: CheckKind, part: Part) -> CheckOutcome {
+        guard let connect = part.connect else { return .failed(description, kind) }
+        let reason = CheckLog.info(.failed(description, kind)) ?? description
+        return .failed(reason + TCPCheckSequence.haproxyStep((connect.number, .connect(port: connect.port))), kind)
     }
 }

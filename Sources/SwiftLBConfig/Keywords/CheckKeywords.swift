@@ -129,8 +129,8 @@ extension KeywordRegistry {
         Keyword("http-check set-var", SectionKind.backSide, status: .unsupported("check variables are not supported"), parse: nil),
         Keyword("http-check unset-var", SectionKind.backSide, status: .unsupported("check variables are not supported"), parse: nil),
         Keyword("http-check comment", SectionKind.backSide, status: .unsupported("check comments are not supported"), parse: nil),
+        // Each connect closes the previous connection and opens one (to another port).
         tcpCheck("connect", usage: "tcp-check connect [port N]") { steps, args in
-            guard steps.isEmpty else { throw ParseFailure("'tcp-check connect' must be the first step (one connection per check)") }
             if args.isEmpty {
                 steps.append(.connect(port: nil))
             } else if args.count == 2, args[0] == "port", let port = Int(args[1]), (1...65535).contains(port) {
