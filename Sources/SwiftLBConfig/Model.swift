@@ -429,6 +429,14 @@ public enum ProtocolCheck: Sendable, Equatable {
     case ldap
     /// `option ssl-hello-chk`: an SSLv3 ClientHello must get a TLS handshake or alert record.
     case sslHello
+    /// `option redis-check`: PING must get +PONG.
+    case redis
+    /// `option pgsql-check user NAME`: a StartupMessage must get an authentication request.
+    case pgsql(user: String)
+
+    /// Checks of a service that is not HTTP (a backend serving `mode http` with one is
+    /// probably a mistake); ssl-hello-chk also checks HTTPS servers.
+    public var speaksOtherThanHTTP: Bool { self != .sslHello }
 }
 
 /// One step of a `tcp-check` sequence, run in order on one connection.

@@ -35,6 +35,8 @@ extension ProtocolCheck {
         case .smtp(let command): SMTPCheck(command: command)
         case .ldap: LDAPCheck()
         case .sslHello: SSLHelloCheck()
+        case .redis: RedisCheck()
+        case .pgsql(let user): PostgresCheck(user: user)
         }
     }
 }

@@ -11,16 +11,7 @@ final class LDAPAndSSLHelloCheckTests: XCTestCase {
     override func tearDown() { dir = nil }
 
     private func backends(_ option: String, _ servers: [(String, Int)], udp: Int) -> String {
-        servers.map { name, port in
-            """
-            backend \(name)
-                log 127.0.0.1:\(udp) local0
-                option log-health-checks
-                option \(option)
-                server srv 127.0.0.1:\(port) check inter 500ms rise 1 fall 1
-
-            """
-        }.joined()
+        checkedBackends(servers.map { (name: $0.0, option: option, port: $0.1) }, udp: udp)
     }
 
     /// An anonymous bind passes ("Success"); a server that refuses anonymous binds answers

@@ -34,17 +34,13 @@ extension KeywordRegistry {
             guard c.args.isEmpty else { throw ParseFailure("option tcp-check takes no argument") }
             p.withOptions { if $0.tcpCheck == nil { $0.tcpCheck = [] }; $0.protocolCheck = nil }
         },
-        // HAProxy's own ruleset for this option (src/tcpcheck.c), run by the tcp-check sequence.
+        // HAProxy's Redis check (SwiftLBHealth/RedisCheck.swift).
         Keyword("option redis-check", SectionKind.backSide, usage: "option redis-check") { p, c in
             try c.noArguments()
-            p.withOptions {
-                $0.tcpCheck = [.send(Array("*1\r\n$4\r\nPING\r\n".utf8)), .expect(negated: false, match: .string(Array("+PONG\r\n".utf8)))]
-                $0.protocolCheck = nil
-            }
+            p.withOptions { $0.useProtocolCheck(.redis) }
         },
-        // HAProxy's pgsql-check: a StartupMessage (protocol 3.0, user NAME), and an
-        // authentication request ('R') expected back, whatever the method: the server is up
-        // and speaks Postgres. (Telling a primary from a standby takes a query: see
+        // HAProxy's pgsql-check (SwiftLBHealth/PostgresCheck.swift): a StartupMessage and an
+        // authentication request back. (Telling a primary from a standby takes a query: see
         // docs/configuration.md, 'option pgsql-check'.)
         Keyword("option pgsql-check", SectionKind.backSide, usage: "option pgsql-check user NAME") { p, c in
             guard c.args.count == 2, c.args[0] == "user", !c.args[1].isEmpty, !c.args[1].utf8.contains(0) else {
@@ -53,8 +49,7 @@ extension KeywordRegistry {
             let user = c.args[1]
             p.withOptions {
                 $0.pgsqlCheckUser = user
-                $0.tcpCheck = [.send(postgresStartupMessage(user: user)), .expect(negated: false, match: .rstring("^R"))]
-                $0.protocolCheck = nil
+                $0.useProtocolCheck(.pgsql(user: user))
             }
         },
         // HAProxy's MySQL check (SwiftLBHealth/MySQLCheck.swift): the greeting, or a login
@@ -237,15 +232,6 @@ func hexBytes(_ text: String) -> [UInt8]? {
         out.append(b)
     }
     return out
-}
-
-/// A Postgres StartupMessage: length, protocol 3.0, `user` NAME, terminator (the database
-/// defaults to the user's name, as HAProxy's check leaves it).
-func postgresStartupMessage(user: String) -> [UInt8] {
-    var body: [UInt8] = [0x00, 0x03, 0x00, 0x00]
-    body += Array("user".utf8) + [0] + Array(user.utf8) + [0] + [0]
-    let length = UInt32(body.count + 4)
-    return withUnsafeBytes(of: length.bigEndian) { Array($0) } + body
 }
 
 extension ProxyOptions {

@@ -59,3 +59,18 @@ func tcpCheckDefaults(front: Int, backend: String) -> String {
 
     """
 }
+
+/// One backend per (name, check option, port): its checks logged to `udp` with `option
+/// log-health-checks`, one server checked every 500 ms with rise 1 fall 1.
+func checkedBackends(_ servers: [(name: String, option: String, port: Int)], udp: Int) -> String {
+    servers.map { name, option, port in
+        """
+        backend \(name)
+            log 127.0.0.1:\(udp) local0
+            option log-health-checks
+            option \(option)
+            server srv 127.0.0.1:\(port) check inter 500ms rise 1 fall 1
+
+        """
+    }.joined()
+}

@@ -98,4 +98,18 @@ final class ProtocolCheckTests: XCTestCase {
         XCTAssertEqual(SSLHelloCheck.evaluate([], closed: true), .failed("TCPCHK got an empty response at step 2", .l6response))
         XCTAssertEqual(SSLHelloCheck.evaluate(Array("HTTP/1.1 400".utf8), closed: false)?.kind, .l6response)
     }
+
+    /// reg-tests/checks/redis-check.vtc and pgsql-check.vtc's answers.
+    func testRedisAndPostgres() {
+        XCTAssertEqual(RedisCheck.evaluate(Array("+PONG\r\n".utf8), closed: false), .passed("PONG", .l7ok, code: 0, info: "Redis server is ok"))
+        XCTAssertNil(RedisCheck.evaluate(Array("-Error message\r\n".utf8), closed: false), "a string expect waits for more")
+        XCTAssertEqual(RedisCheck.evaluate(Array("-Error message\r\n".utf8), closed: true), .failed("-Error message", .l7status, code: 0))
+
+        XCTAssertEqual(PostgresCheck.startupMessage(user: "postgres").count, 23, "the reg-test's servers read 23 bytes")
+        XCTAssertEqual(PostgresCheck.evaluate(hex("520000000800000000"), closed: false)?.text, "authentication request")
+        XCTAssertEqual(PostgresCheck.evaluate(hex("52000000170000000A534352414D2D5348412D3235360000"), closed: false)?.kind, .l7ok, "SASL")
+        XCTAssertEqual(PostgresCheck.evaluate(hex("450000000B53464154414C00"), closed: false), .failed("FATAL", .l7response))
+        XCTAssertEqual(PostgresCheck.evaluate(Array("Not a PostgreSQL response".utf8), closed: false), .failed("PostgreSQL unknown error", .l7status, code: 0))
+        XCTAssertNil(PostgresCheck.evaluate(hex("52000000"), closed: false), "min-recv 5")
+    }
 }
