@@ -270,7 +270,7 @@ public struct ProxyOptions: Sendable {
     public var errorFilesSections: [ErrorFilesReference] = []
     /// `monitor-uri PATH` (pending): answered 200 by SwiftLB itself.
     public var monitorURI: String?
-    /// `option pgsql-check user NAME` (pending).
+    /// `option pgsql-check user NAME`: the user (the check itself is `protocolCheck`).
     public var pgsqlCheckUser: String?
     /// `fullconn N` (pending).
     public var fullconn: Int?
