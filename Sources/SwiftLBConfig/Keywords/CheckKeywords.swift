@@ -17,13 +17,15 @@ extension KeywordRegistry {
             case 3:
                 check.method = c.args[0]; check.uri = c.args[1]
                 // HAProxy 1.x's trick: headers after the version, `HTTP/1.1\r\nHost:\ www`.
-                let lines = c.args[2].components(separatedBy: "\r\n")
-                check.version = lines[0]
+                // ("\r\n" is one Character.)
+                let lines = c.args[2].split(separator: "\r\n", omittingEmptySubsequences: false)
+                check.version = String(lines[0])
                 for line in lines.dropFirst() where !line.isEmpty {
                     guard let colon = line.firstIndex(of: ":"), isHeaderToken(String(line[..<colon])) else {
                         throw ParseFailure("option httpchk: '\(line)' after the version is not a header line")
                     }
-                    check.headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+                    let value = line[line.index(after: colon)...].drop { $0 == " " || $0 == "\t" }
+                    check.headers.append((String(line[..<colon]), String(value.reversed().drop { $0 == " " || $0 == "\t" }.reversed())))
                 }
             default: throw ParseFailure("option httpchk takes at most METHOD URI VERSION")
             }
