@@ -276,7 +276,7 @@ public struct ProxyOptions: Sendable {
     public var errorFilesSections: [ErrorFilesReference] = []
     /// `monitor-uri PATH` (pending): answered 200 by SwiftLB itself.
     public var monitorURI: String?
-    /// `option pgsql-check user NAME` (pending).
+    /// `option pgsql-check user NAME`: the user (the check itself is `protocolCheck`).
     public var pgsqlCheckUser: String?
     /// `fullconn N` (pending).
     public var fullconn: Int?
@@ -286,8 +286,9 @@ public struct ProxyOptions: Sendable {
     /// and/or server sockets.
     public var clientTCPKeepAlive = false
     public var serverTCPKeepAlive = false
-    /// `option mysql-check [user NAME]` (pending).
-    public var mysqlCheckUser: String?
+    /// `option mysql-check`, `option smtpchk`, … : a check in the server's own protocol
+    /// (nil: `httpCheck`, `tcpCheck` or a plain connect).
+    public var protocolCheck: ProtocolCheck?
     /// `stats …` (pending): the stats page this proxy serves (a `defaults` one is inherited).
     public var stats: StatsPage?
     /// `timeout tunnel|client-fin|server-fin` live in `timeouts` (pending).
@@ -397,10 +398,14 @@ public struct HTTPCheck: Sendable, Equatable {
     public var version = "HTTP/1.0"
     public var headers: [(String, String)] = []
     public var expect: Expectation = .statusRange(200, 399)
-    /// `http-check send body TEXT` (pending).
+    /// `http-check send body TEXT`: sent with its Content-Length.
     public var body: String?
-    /// `http-check disable-on-404` (pending): a 404 puts the server in drain.
+    /// `http-check disable-on-404`: a 404 from an UP server puts it in NOLB (no new clients,
+    /// sticky ones stay) until its check passes again.
     public var disableOn404 = false
+    /// Written in a `defaults` section: a proxy's own `http-check send` then starts afresh
+    /// (HAProxy: a proxy with http-check rules of its own inherits none), not from these.
+    public var fromDefaults = false
 
     public enum Expectation: Sendable, Equatable {
         case statusRange(Int, Int)
@@ -417,15 +422,40 @@ public struct HTTPCheck: Sendable, Equatable {
     public init() {}
 }
 
+/// A health check that speaks the server's own protocol, as HAProxy's built-in ones do (each is
+/// one file of SwiftLBHealth: a pure exchange, run by its conversation runner).
+public enum ProtocolCheck: Sendable, Equatable {
+    /// `option mysql-check [user NAME [post-41|pre-41]]`: without a user, the server's greeting
+    /// must not be an error packet; with one, a login (no password) must get an OK, then QUIT.
+    case mysql(user: String?, post41: Bool)
+    /// `option smtpchk [HELO|EHLO DOMAIN]`: a 2xx banner, a 2xx answer to `command` (default
+    /// `HELO localhost`), then QUIT answered 2xx.
+    case smtp(command: String)
+    /// `option ldap-check`: an anonymous LDAPv3 bind must succeed.
+    case ldap
+    /// `option ssl-hello-chk`: an SSLv3 ClientHello must get a TLS handshake or alert record.
+    case sslHello
+    /// `option redis-check`: PING must get +PONG.
+    case redis
+    /// `option pgsql-check user NAME`: a StartupMessage must get an authentication request.
+    case pgsql(user: String)
+
+    /// Checks of a service that is not HTTP (a backend serving `mode http` with one is
+    /// probably a mistake); ssl-hello-chk also checks HTTPS servers.
+    public var speaksOtherThanHTTP: Bool { self != .sslHello }
+}
+
 /// One step of a `tcp-check` sequence, run in order on one connection.
 public enum TCPCheckStep: Sendable, Equatable {
     /// `tcp-check connect [port N]` (only as the first step; implicit otherwise).
     case connect(port: Int?)
     /// `tcp-check send TEXT` / `send-binary HEX`.
     case send([UInt8])
-    /// `tcp-check expect [!] string TEXT | rstring REGEX | binary HEX`: wait until what the
-    /// server sent (since the previous expect) matches; `!` inverts.
-    case expect(negated: Bool, match: TCPCheckMatch)
+    /// `tcp-check expect [min-recv N] [!] string TEXT | rstring REGEX | binary HEX [comment C]`:
+    /// wait until what the server sent since the last send matches; `!` inverts. Without
+    /// `min-recv` a mismatch waits for more (the close or the timeout decide); with it, the
+    /// first N bytes decide.
+    case expect(negated: Bool, match: TCPCheckMatch, minRecv: Int? = nil, comment: String? = nil)
 }
 
 public enum TCPCheckMatch: Sendable, Equatable {

@@ -50,7 +50,7 @@ extension SectionParser {
                 warnMissingTimeouts(isListen ? "proxy" : "backend", backend.name, line: backend.line)
             }
             if backend.servers.isEmpty { warn(backend.line, "backend", "backend '\(backend.name)' has no server: every request gets 503") }
-            if backend.options.tcpCheck != nil && backend.options.mode == .http {
+            if backend.options.tcpCheck != nil || backend.options.protocolCheck?.speaksOtherThanHTTP == true, backend.options.mode == .http {
                 warn(backend.line, "backend", "backend '\(backend.name)' checks its servers with tcp-check (or redis-check) but serves 'mode http': "
                      + "its clients must speak HTTP (a Redis or Postgres client would get 'HTTP/1.1 400'); write 'mode tcp' for such a service")
             }

@@ -37,8 +37,10 @@ public enum CheckLog {
         case .l4ok: "Layer4 check passed"
         case .l6ok: "Layer6 check passed"
         case .l7ok: "Layer7 check passed"
+        case .l7okConditional: "Layer7 check conditionally passed"
         case .l4timeout: "Layer4 timeout"
         case .l4connect: "Layer4 connection problem"
+        case .l6timeout: "Layer6 timeout"
         case .l6response: "Layer6 invalid response"
         case .l7timeout: "Layer7 timeout"
         case .l7response: "Layer7 invalid response"
@@ -48,24 +50,25 @@ public enum CheckLog {
         }
     }
 
-    /// The `info: "…"` of a check, or nil when HAProxy prints none: passed L4/L6/L7 checks
-    /// have no description; a failed connect says what `strerror` says; other failures carry
+    /// The `info: "…"` of a check, or nil when HAProxy prints none: passed checks have none
+    /// unless their protocol gives one (MySQL: the server's version); a failed connect says what `strerror` says; other failures carry
     /// SwiftLB's own words for what was wrong.
     public static func info(_ outcome: CheckOutcome) -> String? {
+        if case .passed(_, _, _, let info) = outcome { return info }
         guard case .failed(let text, let kind, _) = outcome else { return nil }
         switch (kind, text) {
         case (.l4connect, "connection refused"): return "Connection refused"
         case (.l4connect, "connection reset"): return "Connection reset by peer"
-        case (.l4timeout, _): return nil  // HAProxy: no errno, no description
+        case (.l4timeout, _), (.l6timeout, _), (.l7timeout, "timeout"): return nil  // HAProxy: no errno, no description
         default: return text.isEmpty ? nil : text
         }
     }
 
     /// `srv_append_status` for a check: `, reason: R[, code: N][, info: "I"][, check duration: Nms]`.
-    /// The code shows for L7OK and L7STS only (the statuses past HAProxy's L57DATA).
+    /// The code shows for L7OK, L7OKC and L7STS only (the statuses past HAProxy's L57DATA).
     public static func checkPart(_ outcome: CheckOutcome, durationMilliseconds: Int?) -> String {
         var s = ", reason: \(reason(outcome.kind))"
-        if outcome.kind == .l7ok || outcome.kind == .l7status { s += ", code: \(outcome.code ?? 0)" }
+        if [.l7ok, .l7okConditional, .l7status].contains(outcome.kind) { s += ", code: \(outcome.code ?? 0)" }
         if let info = info(outcome) { s += ", info: \"\(asciiEncoded(info))\"" }
         if let durationMilliseconds { s += ", check duration: \(durationMilliseconds)ms" }
         return s
@@ -76,7 +79,7 @@ public enum CheckLog {
     /// changed.
     public static func checkResult(backend: String, server: String, backup: Bool, outcome: CheckOutcome,
                                    durationMilliseconds: Int?, health: Int, rise: Int, fall: Int, weight: Int) -> Line {
-        let verdict = if case .passed = outcome { "succeeded" } else { "failed" }
+        let verdict = if case .passed = outcome { outcome.kind == .l7okConditional ? "conditionally succeeded" : "succeeded" } else { "failed" }
         let text = "Health check for \(backup ? "backup " : "")server \(backend)/\(server) \(verdict)"
             + checkPart(outcome, durationMilliseconds: durationMilliseconds)
             + ", status: \(statusPart(health: health, rise: rise, fall: fall, weight: weight))."
@@ -125,6 +128,18 @@ public enum CheckLog {
         }
         text += ". \(remaining.active) active and \(remaining.backup) backup servers left.\(onBackup) \(sessions) sessions active, 0 requeued, 0 remaining in queue."
         return Line(text: text, level: wasDraining ? .notice : .alert)
+    }
+
+    /// `[Backup ]Server B/S is stopping, reason: Layer7 check conditionally passed, code: 404, … N
+    /// active and M backup servers online. 0 sessions requeued, 0 total in queue.` (notice):
+    /// `http-check disable-on-404` put an UP server in NOLB. `check` as for `stateChange`.
+    public static func stopping(backend: String, server: String, backup: Bool,
+                                check: (outcome: CheckOutcome, durationMilliseconds: Int?)?, remaining: Remaining) -> Line {
+        var text = "\(backup ? "Backup " : "")Server \(backend)/\(server) is stopping"
+        if let check { text += checkPart(check.outcome, durationMilliseconds: check.durationMilliseconds) }
+        let onBackup = remaining.backup > 0 && remaining.active == 0 ? " Running on backup." : ""
+        text += ". \(remaining.active) active and \(remaining.backup) backup servers online.\(onBackup) 0 sessions requeued, 0 total in queue."
+        return Line(text: text, level: .notice)
     }
 
     /// `[Backup ]Server B/S is going DOWN for maintenance. N active and M backup servers left. …`

@@ -11,6 +11,8 @@ public struct CheckTarget: Sendable {
     public let parameters: ServerParameters
     public let http: HTTPCheck?
     public let tcp: [TCPCheckStep]?
+    /// `option mysql-check`… (takes precedence over `http` and `tcp`).
+    public let protocolCheck: ProtocolCheck?
     /// `timeout check`, else the server's `inter`.
     public let timeout: ConfigDuration?
     /// Checks of an `ssl` server speak TLS (unless they go to another `port`).
@@ -20,8 +22,9 @@ public struct CheckTarget: Sendable {
     public let backend: CheckedBackend?
 
     public init(health: ServerHealth, address: SocketAddress, parameters: ServerParameters, http: HTTPCheck?,
-                tcp: [TCPCheckStep]? = nil, timeout: ConfigDuration?, tls: TLSClientContext? = nil, serverName: String? = nil,
-                backend: CheckedBackend? = nil) {
+                tcp: [TCPCheckStep]? = nil, protocolCheck: ProtocolCheck? = nil, timeout: ConfigDuration?,
+                tls: TLSClientContext? = nil, serverName: String? = nil, backend: CheckedBackend? = nil) {
+        self.protocolCheck = protocolCheck
         self.backend = backend
         self.tls = tls
         self.serverName = serverName
@@ -132,7 +135,7 @@ final class ServerCheck: @unchecked Sendable {
         let timeout = target.timeout ?? p.inter
         var regex: PCRE2Regex?
         if case .rstring(let pattern) = target.http?.expect { regex = try? PCRE2Regex(pattern) }
-        self.probe = HealthProbe(address: target.address, http: target.http, tcp: target.tcp,
+        self.probe = HealthProbe(address: target.address, http: target.http, tcp: target.tcp, protocolCheck: target.protocolCheck,
                                  host: target.serverName ?? target.address.ipAddress ?? "localhost",
                                  timeout: .nanoseconds(timeout.nanoseconds), regex: regex,
                                  tls: target.tls, serverName: target.serverName)
@@ -160,7 +163,7 @@ final class ServerCheck: @unchecked Sendable {
         case .markDown:
             successes = 0
             failures = p.fall
-            if h.state == .up {
+            if h.state != .down {
                 let before = StateBefore(h)
                 h.set(.down)
                 logger.warning("Server \(h.backend)/\(h.server) is DOWN: \(why)")
@@ -191,7 +194,7 @@ final class ServerCheck: @unchecked Sendable {
         // A server in maintenance is not checked; look again later in case it leaves it.
         guard target.health.admin != .maint else { schedule(after: interval); return }
         let started = DispatchTimeNow.nanoseconds()
-        probe.run(on: loop).whenComplete { [self] result in
+        probe.run(on: loop, serverDown: target.health.state == .down).whenComplete { [self] result in
             let outcome = (try? result.get()) ?? .failed("check error", .socketError)
             record(outcome, durationNanoseconds: DispatchTimeNow.nanoseconds() &- started)
             schedule(after: interval)
@@ -208,7 +211,7 @@ final class ServerCheck: @unchecked Sendable {
         let p = target.parameters
         if forceFast { return p.fastinter ?? p.inter }
         switch target.health.state {
-        case .up: return failures > 0 ? (p.fastinter ?? p.inter) : p.inter
+        case .up, .stopping: return failures > 0 ? (p.fastinter ?? p.inter) : p.inter
         case .down: return successes > 0 ? (p.fastinter ?? p.inter) : (p.downinter ?? p.inter)
         }
     }
@@ -218,22 +221,31 @@ final class ServerCheck: @unchecked Sendable {
         let p = target.parameters
         let h = target.health
         let wasUp = h.isUp
+        let stateBefore = h.state
         let healthBefore = haproxyHealth
         let before = StateBefore(h)
         defer { h.recordCheck(outcome, durationNanoseconds: durationNanoseconds ?? 0, successes: successes, failures: failures, whileUp: wasUp) }
         switch outcome {
-        case .passed(let what, _, _):
+        case .passed(let what, let kind, _, _):
             forceFast = false
             failures = 0
             successes += 1
-            if h.state == .down && successes >= p.rise {
-                h.set(.up)
-                logger.warning("Server \(h.backend)/\(h.server) is UP: \(successes) consecutive successful checks, last: \(what)")
+            // HAProxy's check_notify_success / check_notify_stopping: once the rise count is
+            // reached (at once while UP), a conditional pass (disable-on-404's 404) makes the
+            // server NOLB and a full pass makes it UP; a server in maintenance stays as it is.
+            let target: ServerHealth.State = kind == .l7okConditional ? .stopping : .up
+            if h.state != target && (h.state != .down || successes >= p.rise) && (target == .up || h.admin != .maint) {
+                h.set(target)
+                if target == .stopping {
+                    logger.warning("Server \(h.backend)/\(h.server) is NOLB (stopping): its check answered 404 (http-check disable-on-404)")
+                } else {
+                    logger.warning("Server \(h.backend)/\(h.server) is UP: \(successes) consecutive successful checks, last: \(what)")
+                }
             }
         case .failed(let why, _, _):
             successes = 0
             failures += 1
-            if h.state == .up && failures >= p.fall {
+            if h.state != .down && failures >= p.fall {
                 h.set(.down)
                 logger.warning("Server \(h.backend)/\(h.server) is DOWN: \(failures) consecutive failed checks, last: \(why)")
             }
@@ -247,7 +259,7 @@ final class ServerCheck: @unchecked Sendable {
             send(CheckLog.checkResult(backend: backend.name, server: h.server, backup: p.backup, outcome: outcome,
                                       durationMilliseconds: milliseconds, health: haproxyHealth, rise: p.rise, fall: p.fall, weight: h.weight))
         }
-        if h.isUp != wasUp { reportStateChange(before, check: (outcome, milliseconds)) }
+        if h.state != stateBefore { reportStateChange(before, check: (outcome, milliseconds)) }
     }
 
     /// The rise/fall count in HAProxy's terms (`check->health`).
@@ -260,7 +272,8 @@ final class ServerCheck: @unchecked Sendable {
         let draining: Bool
         let tookTraffic: Bool
         init(_ h: ServerHealth) {
-            draining = h.admin == .drain
+            // HAProxy's srv_was_stopping: draining, or NOLB.
+            draining = h.admin == .drain || h.state == .stopping
             tookTraffic = h.takesTraffic
         }
     }
@@ -271,11 +284,16 @@ final class ServerCheck: @unchecked Sendable {
         guard let backend = target.backend, report != nil else { return }
         let h = target.health
         let remaining = backend.remaining
-        send(CheckLog.stateChange(backend: backend.name, server: h.server, backup: target.parameters.backup, up: h.isUp,
-                                  check: backend.logHealthChecks ? nil : check, remaining: remaining,
-                                  sessions: h.active.load(ordering: .relaxed), wasDraining: before.draining))
+        let check = backend.logHealthChecks ? nil : check
+        if h.state == .stopping {
+            send(CheckLog.stopping(backend: backend.name, server: h.server, backup: target.parameters.backup, check: check, remaining: remaining))
+        } else {
+            send(CheckLog.stateChange(backend: backend.name, server: h.server, backup: target.parameters.backup, up: h.isUp,
+                                      check: check, remaining: remaining,
+                                      sessions: h.active.load(ordering: .relaxed), wasDraining: before.draining))
+        }
         let left = remaining.active + remaining.backup
-        if !h.isUp && left == 0 && before.tookTraffic { send(CheckLog.noServerAvailable(backend: backend.name)) }
+        if h.state != .up && left == 0 && before.tookTraffic { send(CheckLog.noServerAvailable(backend: backend.name)) }
     }
 
     private func send(_ line: CheckLog.Line) {

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOPosix
 import SwiftLBConfig
@@ -6,18 +9,20 @@ import SwiftLBTLS
 
 /// What one check found: passed, or failed with the reason an operator reads in the log,
 /// with HAProxy's classification of it (the stats page's `check_status`, `check_code`).
+/// A passed check may carry what HAProxy prints as its `info` (the MySQL server's version);
+/// a failed one's text is its info.
 public enum CheckOutcome: Sendable, Equatable {
-    case passed(String, CheckKind, code: Int? = nil)
+    case passed(String, CheckKind, code: Int? = nil, info: String? = nil)
     case failed(String, CheckKind, code: Int? = nil)
 
     public var kind: CheckKind {
-        switch self { case .passed(_, let k, _), .failed(_, let k, _): k }
+        switch self { case .passed(_, let k, _, _), .failed(_, let k, _): k }
     }
     public var code: Int? {
-        switch self { case .passed(_, _, let c), .failed(_, _, let c): c }
+        switch self { case .passed(_, _, let c, _), .failed(_, _, let c): c }
     }
     public var text: String {
-        switch self { case .passed(let t, _, _), .failed(let t, _, _): t }
+        switch self { case .passed(let t, _, _, _), .failed(let t, _, _): t }
     }
 }
 
@@ -25,7 +30,10 @@ public enum CheckOutcome: Sendable, Equatable {
 /// says which layer passed or failed, as HAProxy's does.
 public enum CheckKind: Sendable, Equatable {
     case l4ok, l6ok, l7ok
-    case l4timeout, l4connect, l6response, l7timeout, l7response, l7status
+    /// HAProxy's L7OKC: `http-check disable-on-404` and the server answered 404 — alive, but
+    /// it asks for no new traffic (the server goes NOLB).
+    case l7okConditional
+    case l4timeout, l4connect, l6timeout, l6response, l7timeout, l7response, l7status
     /// Failed by `observe` on live traffic (HAProxy's HANA).
     case liveTraffic
     case socketError
@@ -38,6 +46,8 @@ struct HealthProbe: Sendable {
     let http: HTTPCheck?
     /// A `tcp-check` sequence (takes precedence over a plain connect).
     var tcp: [TCPCheckStep]? = nil
+    /// A check in the server's protocol (`option mysql-check`…): takes precedence over both.
+    var protocolCheck: ProtocolCheck? = nil
     let host: String
     let timeout: TimeAmount
     let regex: PCRE2Regex?
@@ -48,7 +58,9 @@ struct HealthProbe: Sendable {
     /// The most of an answer read: enough for a status line, headers and a small body.
     static let maxResponse = 16 * 1024
 
-    func run(on loop: any EventLoop) -> EventLoopFuture<CheckOutcome> {
+    /// - Parameter serverDown: the server is DOWN now (a 404 does not pass conditionally then).
+    func run(on loop: any EventLoop, serverDown: Bool = false) -> EventLoopFuture<CheckOutcome> {
+        if let protocolCheck { return runConversation(protocolCheck.conversation(), on: loop) }
         if let tcp, !tcp.isEmpty { return runSequence(tcp, on: loop) }
         let collector = ResponseCollector(limit: Self.maxResponse)
         let request = http.map(requestBytes)
@@ -71,7 +83,7 @@ struct HealthProbe: Sendable {
             return collector.done.futureResult.map { bytes in
                 timer.cancel()
                 if NIODeadline.now() >= deadline && bytes.isEmpty { return .failed("timeout after \(timeout.nanoseconds / 1_000_000)ms", .l7timeout) }
-                return evaluate(bytes)
+                return evaluate(bytes, serverDown: serverDown)
             }
         }.recover { error in
             .failed(Self.describe(error), Self.kind(of: error))
@@ -79,17 +91,45 @@ struct HealthProbe: Sendable {
     }
 
     private func runSequence(_ steps: [TCPCheckStep], on loop: any EventLoop) -> EventLoopFuture<CheckOutcome> {
+        let plan = TCPCheckPlan(steps)
+        let deadline = NIODeadline.now() + timeout
+        /// Runs part `index` and, if it passes, the next; the check timeout bounds them all.
+        func run(_ index: Int) -> EventLoopFuture<CheckOutcome> {
+            let part = plan.parts[index]
+            var target = address
+            if let port = part.connect?.port { try? target = SocketAddress.makeAddressResolvingHost(address.ipAddress ?? "127.0.0.1", port: port) }
+            let promise = loop.makePromise(of: CheckOutcome.self)
+            let sequence = TCPCheckSequence(numbered: part.steps, promise: promise)
+            let remaining = max(deadline - NIODeadline.now(), .milliseconds(1))
+            return exchange(sequence, to: target, promise: promise, on: loop, within: remaining) { sequence.timedOut() }.flatMap { outcome in
+                if case .failed(let text, let kind, _) = outcome, [.l4connect, .l4timeout].contains(kind), !sequence.connected {
+                    return loop.makeSucceededFuture(TCPCheckPlan.connectFailure(text, kind: kind, part: part))
+                }
+                guard case .passed = outcome, index + 1 < plan.parts.count else { return loop.makeSucceededFuture(outcome) }
+                return run(index + 1)
+            }
+        }
+        return plan.parts.isEmpty ? loop.makeSucceededFuture(.passed("connected", .l4ok)) : run(0)
+    }
+
+    private func runConversation(_ conversation: any CheckConversation, on loop: any EventLoop) -> EventLoopFuture<CheckOutcome> {
         let promise = loop.makePromise(of: CheckOutcome.self)
-        let sequence = TCPCheckSequence(steps: steps, promise: promise)
-        var target = address
-        if case .connect(let port?) = steps.first { try? target = SocketAddress.makeAddressResolvingHost(address.ipAddress ?? "127.0.0.1", port: port) }
-        let timer = loop.scheduleTask(in: timeout) { sequence.timedOut() }
+        let runner = ConversationRunner(conversation, promise: promise)
+        return exchange(runner, to: address, promise: promise, on: loop, within: timeout) { runner.timedOut() }
+    }
+
+    /// Connects `handler` (behind TLS for an `ssl` server), which completes `promise`; a failed
+    /// connect completes it with its cause, and `timedOut` runs when the check's time is up.
+    private func exchange(_ handler: some ChannelInboundHandler & Sendable, to target: SocketAddress, promise: EventLoopPromise<CheckOutcome>,
+                          on loop: any EventLoop, within timeout: TimeAmount,
+                          timedOut: @escaping @Sendable () -> Void) -> EventLoopFuture<CheckOutcome> {
+        let timer = loop.scheduleTask(in: timeout, timedOut)
         ClientBootstrap(group: loop)
             .connectTimeout(timeout)
             .channelInitializer { [tls, serverName] channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(TLSHandler(client: tls, serverName: serverName)) }
-                    try channel.pipeline.syncOperations.addHandler(sequence)
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
             .connect(to: target)
@@ -97,22 +137,32 @@ struct HealthProbe: Sendable {
         return promise.futureResult.always { _ in timer.cancel() }
     }
 
-    private func requestBytes(_ check: HTTPCheck) -> String {
+    /// The check request as HAProxy writes it: no Host unless one is configured (SwiftLB adds
+    /// the server's address to an HTTP/1.1 request, which is invalid without one),
+    /// `Connection: close` unless a Connection header is configured (an upgrade check), the
+    /// body with its length.
+    func requestBytes(_ check: HTTPCheck) -> String {
         var text = "\(check.method) \(check.uri) \(check.version)\r\n"
-        if !check.headers.contains(where: { $0.0.lowercased() == "host" }) { text += "Host: \(host)\r\n" }
+        let names = Set(check.headers.map { $0.0.lowercased() })
+        if !names.contains("host") && check.version == "HTTP/1.1" { text += "Host: \(host)\r\n" }
         for (name, value) in check.headers { text += "\(name): \(value)\r\n" }
-        text += "Connection: close\r\nUser-Agent: swiftlb-health-check\r\n\r\n"
-        return text
+        if !names.contains("connection") { text += "Connection: close\r\n" }
+        if let body = check.body, !names.contains("content-length") { text += "Content-Length: \(body.utf8.count)\r\n" }
+        text += "User-Agent: swiftlb-health-check\r\n\r\n"
+        return text + (check.body ?? "")
     }
 
-    /// Matches the answer against the expectation.
-    func evaluate(_ bytes: [UInt8]) -> CheckOutcome {
+    /// Matches the answer against the expectation. With `disable-on-404`, a 404 from a server
+    /// that is not DOWN passes conditionally (HAProxy's L7OKC, no description), whatever the
+    /// expectation; a DOWN server's 404 is judged as any other answer.
+    func evaluate(_ bytes: [UInt8], serverDown: Bool = false) -> CheckOutcome {
         let text = String(decoding: bytes, as: UTF8.self)
         let statusLine = text.prefix { $0 != "\r" && $0 != "\n" }
         let parts = statusLine.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let code = Int(parts[1]) else {
             return .failed(bytes.isEmpty ? "connection closed without a response" : "invalid response '\(statusLine.prefix(40))'", .l7response)
         }
+        if http?.disableOn404 == true, code == 404, !serverDown { return .passed("", .l7okConditional, code: code) }
         let body = text.firstRange(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
         switch http?.expect ?? .statusRange(200, 399) {
         case .statusRange(let lo, let hi):
@@ -140,7 +190,16 @@ struct HealthProbe: Sendable {
         let text = "\(error)"
         if text.contains("Connection refused") || text.contains("errno: 111") { return "connection refused" }
         if text.contains("Connection reset") || text.contains("errno: 104") { return "connection reset" }
+        // connect(2) itself failed (no route, unreachable network): HAProxy's CO_ER_SOCK_ERR.
+        if let io = Self.ioError(error), text.contains("connect(") {
+            return "General socket error (\(String(cString: strerror(io.errnoCode))))"
+        }
         return text
+    }
+
+    private static func ioError(_ error: any Error) -> IOError? {
+        if let io = error as? IOError { return io }
+        return (error as? NIOConnectionError)?.connectionErrors.lazy.compactMap { $0.error as? IOError }.first
     }
 }
 

@@ -8,10 +8,12 @@ import SwiftLBConfig
 /// The health of one server as every event loop sees it: written by the checker, read on the
 /// data path with one relaxed atomic load, no lock.
 public final class ServerHealth: Sendable {
-    /// What the checks say.
+    /// What the checks say. `stopping` is HAProxy's NOLB (`http-check disable-on-404`: the
+    /// server answered its check with 404): alive, kept for the clients stuck to it, given no
+    /// new ones.
     public enum State: UInt8, Sendable, CustomStringConvertible {
-        case up = 0, down = 1
-        public var description: String { ["UP", "DOWN"][Int(rawValue)] }
+        case up = 0, down = 1, stopping = 2
+        public var description: String { ["UP", "DOWN", "NOLB"][Int(rawValue)] }
     }
 
     /// What the operator says (HAProxy's admin state): `ready` takes traffic; `drain` keeps
@@ -119,24 +121,29 @@ public final class ServerHealth: Sendable {
     }
 
     public var state: State { State(rawValue: raw.load(ordering: .relaxed)) ?? .down }
-    public var isUp: Bool { raw.load(ordering: .relaxed) == State.up.rawValue }
+    /// The checks find it alive: UP, or NOLB (stopping), which still serves its sticky clients.
+    public var isUp: Bool { raw.load(ordering: .relaxed) != State.down.rawValue }
     public var admin: AdminState { AdminState(rawValue: adminRaw.load(ordering: .relaxed)) ?? .maint }
 
     /// May the balancer give it a new client?
-    public var acceptsNewClients: Bool { isUp && adminRaw.load(ordering: .relaxed) == AdminState.ready.rawValue }
+    public var acceptsNewClients: Bool {
+        raw.load(ordering: .relaxed) == State.up.rawValue && adminRaw.load(ordering: .relaxed) == AdminState.ready.rawValue
+    }
     /// Counted among the servers a backend has left (HAProxy's `srv_act`/`srv_bck`): UP, ready
     /// (not draining, not in maintenance) and with a weight.
     public var takesTraffic: Bool { acceptsNewClients && weight > 0 }
-    /// May a client whose cookie names it keep using it? (Yes while draining.)
+    /// May a client whose cookie names it keep using it? (Yes while draining or NOLB.)
     public var acceptsStickyClients: Bool { isUp && adminRaw.load(ordering: .relaxed) != AdminState.maint.rawValue }
 
     public func set(_ state: State) {
         let old = raw.exchange(state.rawValue, ordering: .relaxed)
         guard old != state.rawValue else { return }
-        if state == .up { markAvailable() }
+        if state == .up && old == State.down.rawValue { markAvailable() }
         let now = DispatchTimeNow.nanoseconds()
         history.withLockedValue { h in
-            if state == .down {
+            if state == .stopping || old == State.stopping.rawValue && state == .up {
+                // UP ⇄ NOLB: a change, not a transition between UP and DOWN.
+            } else if state == .down {
                 h.downTransitions += 1
                 h.downSince = now
             } else {

@@ -19,13 +19,13 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
     private var done = false
     let outcome: EventLoopPromise<CheckOutcome>
 
-    init(steps: [TCPCheckStep], promise: EventLoopPromise<CheckOutcome>) {
-        // Step numbers as the operator counts them (the leading connect is step 1).
-        let numbered = steps.enumerated().map { (number: $0.offset + 1, step: $0.element) }
+    /// - Parameter numbered: the steps of one connection, numbered as the operator counts
+    ///   them in the whole sequence (a leading connect is step 1).
+    init(numbered: [(number: Int, step: TCPCheckStep)], promise: EventLoopPromise<CheckOutcome>) {
         self.steps = numbered.filter { if case .connect = $0.step { false } else { true } }
         var regexes: [Int: PCRE2Regex] = [:]
         for (n, step) in numbered {
-            if case .expect(_, .rstring(let pattern)) = step { regexes[n] = try? PCRE2Regex(pattern) }
+            if case .expect(_, .rstring(let pattern), _, _) = step { regexes[n] = try? PCRE2Regex(pattern) }
         }
         self.regexes = regexes
         self.outcome = promise
@@ -37,23 +37,24 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
         self.context = nil
     }
 
+    /// The connection was made (a failure after it is no connect failure).
+    private(set) var connected = false
+
     func channelActive(context: ChannelHandlerContext) {
-        advance()
+        connected = true
+        advance(closed: false)
         context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         if received.count < 64 * 1024, let bytes = buffer.readBytes(length: buffer.readableBytes) { received += bytes }
-        advance()
+        advance(closed: false)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        // A negated expect passes when the server closes without having sent the pattern.
-        if index < steps.count, case .expect(true, let match) = steps[index].step, !matches(match, step: steps[index].number) {
-            index += 1
-            advance()
-        }
+        // The close decides the expect waiting on more (a negated one passes without its pattern).
+        advance(closed: true)
         finish(.failed(index < steps.count ? "step \(steps[index].number) (\(describe(steps[index].step))): connection closed, got '\(preview)'" : "connection closed", .l7response))
     }
 
@@ -62,8 +63,10 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
         context.close(promise: nil)
     }
 
-    /// Runs every step that can run now.
-    private func advance() {
+    /// Runs every step that can run now, with HAProxy's rules for an expect: it waits for
+    /// `min-recv` bytes (or the close); without `min-recv` a mismatch waits for more (the close
+    /// or the timeout decide); what arrived stays for the next expect until a send.
+    private func advance(closed: Bool) {
         guard let context, !done else { return }
         while index < steps.count {
             let (number, step) = steps[index]
@@ -74,19 +77,22 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
                 var buffer = context.channel.allocator.buffer(capacity: bytes.count)
                 buffer.writeBytes(bytes)
                 context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
-                index += 1
-            case .expect(let negated, let match):
-                let found = matches(match, step: number)
-                if negated {
-                    if found { finish(.failed("step \(number) (\(describe(step))): got '\(preview)'", .l7response)); return }
-                    return  // decided when more data or the close arrives
-                }
-                guard found else { return }
                 received.removeAll()
+                index += 1
+            case .expect(let negated, let match, let minRecv, _):
+                if !closed, let minRecv, received.count < minRecv { return }
+                let found = matches(match, step: number)
+                if !found && !closed && minRecv == nil { return }  // more may come
+                guard found != negated else {
+                    finish(.failed("step \(number) (\(describe(step))): \(closed ? "connection closed, " : "")got '\(preview)'", .l7response))
+                    return
+                }
                 index += 1
             }
         }
-        finish(.passed("tcp-check: \(steps.count) steps", .l7ok))
+        // HAProxy's description of a sequence that ended on an expect: "(tcp-check)".
+        let endsOnExpect = if case .expect = steps.last?.step { true } else { false }
+        finish(.passed("tcp-check: \(steps.count) steps", .l7ok, info: endsOnExpect ? "(tcp-check)" : nil))
     }
 
     private func matches(_ match: TCPCheckMatch, step: Int) -> Bool {
@@ -106,7 +112,7 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
         switch step {
         case .connect: return "connect"
         case .send: return "send"
-        case .expect(let negated, let match):
+        case .expect(let negated, let match, _, _):
             let bang = negated ? "! " : ""
             switch match {
             case .string(let s): return "expect \(bang)string '\(String(decoding: s, as: UTF8.self))'"
@@ -116,17 +122,28 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    /// Timeout: fail at the step we are waiting on.
+    /// Timeout: fail at the step we are waiting on, in HAProxy's words (`at step 2 of
+    /// tcp-check (expect regex) comment: '…'`).
     func timedOut() {
         guard !done else { return }
-        if index < steps.count, case .expect(true, _) = steps[index].step {
-            // A negated expect that saw nothing forbidden until the deadline passes.
-            index += 1
-            advance()
-            if done { return }
+        finish(.failed(index < steps.count ? Self.haproxyStep(steps[index]) : "", .l7timeout))
+    }
+
+    /// chk_report_conn_err's description of a step.
+    static func haproxyStep(_ numbered: (number: Int, step: TCPCheckStep)) -> String {
+        var s = " at step \(numbered.number) of tcp-check"
+        switch numbered.step {
+        case .connect(let port): s += port.map { " (connect port \($0))" } ?? " (connect)"
+        case .send: s += " (send)"
+        case .expect(_, let match, _, let comment):
+            switch match {
+            case .string(let text): s += " (expect string '\(String(decoding: text, as: UTF8.self))')"
+            case .binary(let bytes): s += " (expect binary '\(String(decoding: bytes, as: UTF8.self))')"
+            case .rstring: s += " (expect regex)"
+            }
+            if let comment { s += " comment: '\(comment)'" }
         }
-        let at = index < steps.count ? "step \(steps[index].number) (\(describe(steps[index].step))): " : ""
-        finish(.failed("\(at)timeout, got '\(preview)'", .l7timeout))
+        return s
     }
 
     private func finish(_ result: CheckOutcome) {
@@ -134,5 +151,38 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
         done = true
         outcome.succeed(result)
         context?.close(promise: nil)
+    }
+}
+
+/// A `tcp-check` sequence cut at its `connect` steps: each part runs on its own connection
+/// (HAProxy closes the previous one), one after the other, the step numbers running on.
+struct TCPCheckPlan {
+    struct Part {
+        /// The explicit `connect` that opens it (nil: the implicit one to the server's port).
+        var connect: (number: Int, port: Int?)?
+        var steps: [(number: Int, step: TCPCheckStep)]
+    }
+
+    let parts: [Part]
+
+    init(_ steps: [TCPCheckStep]) {
+        var parts: [Part] = []
+        for (offset, step) in steps.enumerated() {
+            if case .connect(let port) = step {
+                parts.append(Part(connect: (offset + 1, port), steps: []))
+            } else {
+                if parts.isEmpty { parts.append(Part(connect: nil, steps: [])) }
+                parts[parts.count - 1].steps.append((offset + 1, step))
+            }
+        }
+        self.parts = parts
+    }
+
+    /// HAProxy's description of a failed explicit connect: `Connection refused at step 2 of
+    /// tcp-check (connect port 1)`; an implicit connect's failure is described alone.
+    static func connectFailure(_ description: String, kind: CheckKind, part: Part) -> CheckOutcome {
+        guard let connect = part.connect else { return .failed(description, kind) }
+        let reason = CheckLog.info(.failed(description, kind)) ?? description
+        return .failed(reason + TCPCheckSequence.haproxyStep((connect.number, .connect(port: connect.port))), kind)
     }
 }

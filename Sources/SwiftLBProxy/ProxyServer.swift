@@ -263,7 +263,7 @@ public final class ProxyServer: Sendable {
                 }
                 let id = server.id
                 server.health.setStateChangeAction { state in
-                    let ids: Set<Int> = state == .down ? (down ? [id] : []) : (upKillsBackups ? backups : [])
+                    let ids: Set<Int> = state == .down ? (down ? [id] : []) : state == .up && upKillsBackups ? backups : []
                     guard !ids.isEmpty else { return }
                     for loop in loops.all { loop.eventLoop.execute { loop.shutDownSessions(onServers: ids) } }
                 }

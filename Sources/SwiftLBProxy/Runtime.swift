@@ -105,6 +105,7 @@ public final class ProxyRuntime: Sendable {
                         checked.append { checkedBackend in
                             CheckTarget(health: health, address: checkAddress, parameters: server.parameters,
                                         http: backend.options.httpCheck, tcp: backend.options.tcpCheck,
+                                        protocolCheck: backend.options.protocolCheck,
                                         timeout: backend.options.timeouts.check,
                                         tls: server.parameters.checkPort == nil ? tlsClient : nil,
                                         serverName: server.parameters.tls?.sni, backend: checkedBackend)

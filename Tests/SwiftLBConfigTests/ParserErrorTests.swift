@@ -84,7 +84,6 @@ final class ParserErrorTests: XCTestCase {
     }
 
     func testKeywordsOfLaterWorkAreRefusedNotIgnored() {
-        expectError(fe + "    tcp-check send x\n    tcp-check connect\n", line: 7, keyword: "tcp-check", "must be the first step")
         expectError(fe + "    tcp-check send-binary 5x\n", line: 6, keyword: "tcp-check", "expects hex digits")
         expectError(fe + "    tcp-check expect body x\n", line: 6, keyword: "tcp-check", "unsupported 'tcp-check expect' match 'body'")
         expectError(fe + "    tcp-check sned x\n", line: 6, keyword: "tcp-check", "did you mean 'send'?")

@@ -33,7 +33,7 @@ final class PendingKeywordTests: XCTestCase {
         let backend = timeouts + "backend b\n    server s 127.0.0.1:80\n"
         assertRefusedOneByOne(backend, [
             "    server t /run/app.sock", "    server t unix@/run/app.sock",
-            "    http-check disable-on-404", "    http-check send meth GET uri /health body ping", "    server t 127.0.0.1:81 maxqueue 10",
+            "    server t 127.0.0.1:81 maxqueue 10",
             "    fullconn 100", "    http-request auth realm x",
             "    tcp-request content reject",
             "    acl a ssl_fc_sni example.com",

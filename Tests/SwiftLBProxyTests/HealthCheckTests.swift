@@ -183,7 +183,7 @@ final class HealthCheckTests: XCTestCase {
         XCTAssertTrue(ok("redis_binary", "redis"), states)
         XCTAssertFalse(lb.child.stderr.contains("redis_ping/redis is DOWN"), lb.child.stderr)
         redis.stop()
-        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server redis_ping/redis is DOWN: 1 consecutive failed checks, last: connection refused") }, lb.child.stderr)
+        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server redis_ping/redis is DOWN: 1 consecutive failed checks, last: Connection refused at step 1 of tcp-check (connect)") }, lb.child.stderr)
     }
 
     /// A server that accepts and never answers is marked down within fall × (inter + timeout).

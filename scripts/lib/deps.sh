@@ -32,6 +32,9 @@ DEPS_TEST=(
     haproxy           # differential tests: what HAProxy does with the same bytes (DifferentialFramingTests too); 'haproxy -c' judges the config corpus
     keepalived        # 'keepalived -t' judges the keepalived.conf corpus (Tests/fixtures/configs)
     postgresql        # the tcp-mode primary/standby peers
+    mariadb-server    # 'option mysql-check' against a real server greeting and login (MySQLCheckTests); nothing lighter speaks the protocol
+    slapd             # 'option ldap-check' against a real LDAP server (reg-test checks/ldap-check)
+    opensmtpd         # 'option smtpchk' against a real SMTP server (SMTPCheckTests): the lightest MTA that runs on a loopback port from one config file
     socat             # raw sockets in scenarios; the control socket driven as HAProxy's (one-shot and prompt)
     chromium          # the stats page rendered headless, with a screenshot kept as a test artefact
     shellcheck        # every script of the repository linted (DeploymentKitTests)

@@ -36,7 +36,7 @@ struct ServerHealthActions: RuntimeAPIActions {
             var counters = TrafficCounters()
             counters.scur = s.active.load(ordering: .relaxed)
             let stats = ServerStats(name: s.server, sid: proxies[proxies.count - 1].backend!.servers.count + 1, address: "", port: 0,
-                                    operational: s.isUp ? .running : .stopped, admin: Self.admin(s.admin), counters: counters)
+                                    operational: s.state == .up ? .running : s.state == .stopping ? .stopping : .stopped, admin: Self.admin(s.admin), counters: counters)
             proxies[proxies.count - 1].backend!.servers.append(stats)
         }
         return StatsSnapshot(process: process, proxies: proxies, takenAt: Double(now.tv_sec) + Double(now.tv_nsec) / 1e9)

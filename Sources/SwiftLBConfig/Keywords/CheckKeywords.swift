@@ -5,32 +5,44 @@ import SwiftLBRegex
 extension KeywordRegistry {
     static let checkKeywords: [Keyword] = [
         Keyword("option httpchk", SectionKind.backSide, usage: "option httpchk [METHOD] [URI] [VERSION]") { p, c in
-            // HAProxy's order; one word is the URI.
-            var check = p.options.httpCheck ?? HTTPCheck()
+            // HAProxy's order; one word is the URI. The option starts the check afresh (what a
+            // defaults section's `http-check send` added is dropped); only disable-on-404 stays.
+            var check = HTTPCheck()
+            check.disableOn404 = p.options.httpCheck?.disableOn404 ?? false
+            check.fromDefaults = c.section == .defaults
             switch c.args.count {
             case 0: break
             case 1: check.uri = c.args[0]
             case 2: check.method = c.args[0]; check.uri = c.args[1]
-            case 3: check.method = c.args[0]; check.uri = c.args[1]; check.version = c.args[2]
+            case 3:
+                check.method = c.args[0]; check.uri = c.args[1]
+                // HAProxy 1.x's trick: headers after the version, `HTTP/1.1\r\nHost:\ www`.
+                // ("\r\n" is one Character.)
+                let lines = c.args[2].split(separator: "\r\n", omittingEmptySubsequences: false)
+                check.version = String(lines[0])
+                for line in lines.dropFirst() where !line.isEmpty {
+                    guard let colon = line.firstIndex(of: ":"), isHeaderToken(String(line[..<colon])) else {
+                        throw ParseFailure("option httpchk: '\(line)' after the version is not a header line")
+                    }
+                    let value = line[line.index(after: colon)...].drop { $0 == " " || $0 == "\t" }
+                    check.headers.append((String(line[..<colon]), String(value.reversed().drop { $0 == " " || $0 == "\t" }.reversed())))
+                }
             default: throw ParseFailure("option httpchk takes at most METHOD URI VERSION")
             }
             guard check.uri.hasPrefix("/") || check.uri == "*" else { throw ParseFailure("option httpchk: the URI must start with '/'") }
-            p.withOptions { $0.httpCheck = check }
+            p.withOptions { $0.httpCheck = check; $0.protocolCheck = nil }
         },
         Keyword("option tcp-check", SectionKind.backSide, usage: "option tcp-check") { p, c in
             guard c.args.isEmpty else { throw ParseFailure("option tcp-check takes no argument") }
-            p.withOptions { if $0.tcpCheck == nil { $0.tcpCheck = [] } }
+            p.withOptions { if $0.tcpCheck == nil { $0.tcpCheck = [] }; $0.protocolCheck = nil }
         },
-        // HAProxy's own ruleset for this option (src/tcpcheck.c), run by the tcp-check sequence.
+        // HAProxy's Redis check (SwiftLBHealth/RedisCheck.swift).
         Keyword("option redis-check", SectionKind.backSide, usage: "option redis-check") { p, c in
             try c.noArguments()
-            p.withOptions {
-                $0.tcpCheck = [.send(Array("*1\r\n$4\r\nPING\r\n".utf8)), .expect(negated: false, match: .string(Array("+PONG\r\n".utf8)))]
-            }
+            p.withOptions { $0.useProtocolCheck(.redis) }
         },
-        // HAProxy's pgsql-check: a StartupMessage (protocol 3.0, user NAME), and an
-        // authentication request ('R') expected back, whatever the method: the server is up
-        // and speaks Postgres. (Telling a primary from a standby takes a query: see
+        // HAProxy's pgsql-check (SwiftLBHealth/PostgresCheck.swift): a StartupMessage and an
+        // authentication request back. (Telling a primary from a standby takes a query: see
         // docs/configuration.md, 'option pgsql-check'.)
         Keyword("option pgsql-check", SectionKind.backSide, usage: "option pgsql-check user NAME") { p, c in
             guard c.args.count == 2, c.args[0] == "user", !c.args[1].isEmpty, !c.args[1].utf8.contains(0) else {
@@ -39,20 +51,62 @@ extension KeywordRegistry {
             let user = c.args[1]
             p.withOptions {
                 $0.pgsqlCheckUser = user
-                $0.tcpCheck = [.send(postgresStartupMessage(user: user)), .expect(negated: false, match: .rstring("^R"))]
+                $0.useProtocolCheck(.pgsql(user: user))
             }
         },
-        Keyword("option mysql-check", SectionKind.backSide, usage: "option mysql-check [user NAME [post-41|pre-41]]",
-                status: .pending("the MySQL check (handshake, optional login) is not written yet; a `tcp-check` can test the port")) { p, c in
+        // HAProxy's MySQL check (SwiftLBHealth/MySQLCheck.swift): the greeting, or a login
+        // without password answered OK, then QUIT.
+        Keyword("option mysql-check", SectionKind.backSide, usage: "option mysql-check [user NAME [post-41|pre-41]]") { p, c in
             guard c.args.isEmpty || (c.args.count >= 2 && c.args[0] == "user" && c.args.count <= 3) else {
-                throw ParseFailure("expects 'option mysql-check [user NAME [post-41]]'")
+                throw ParseFailure("expects 'option mysql-check [user NAME [post-41|pre-41]]'")
             }
-            p.withOptions { $0.mysqlCheckUser = c.args.count >= 2 ? c.args[1] : "" }
+            guard c.args.count < 3 || ["post-41", "pre-41"].contains(c.args[2]) else {
+                throw ParseFailure("'user' only supports 'post-41' and 'pre-41' (got '\(c.args[2])')")
+            }
+            guard c.args.count < 2 || (!c.args[1].isEmpty && !c.args[1].utf8.contains(0) && c.args[1].utf8.count < 200) else {
+                throw ParseFailure("'option mysql-check user' expects a user name")
+            }
+            let check = ProtocolCheck.mysql(user: c.args.count >= 2 ? c.args[1] : nil, post41: c.args.count < 3 || c.args[2] == "post-41")
+            p.withOptions { $0.useProtocolCheck(check) }
         },
-        Keyword("http-check send", SectionKind.backSide, usage: "http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]…") { p, c in
-            var check = p.options.httpCheck ?? HTTPCheck()
-            try httpCheckSend.parse(c.args[...], into: &check, parser: p)
-            p.withOptions { $0.httpCheck = check }
+        // HAProxy's SMTP check (SwiftLBHealth/SMTPCheck.swift).
+        Keyword("option smtpchk", SectionKind.backSide, usage: "option smtpchk [HELO|EHLO DOMAIN]") { p, c in
+            var command = "HELO localhost"
+            if !c.args.isEmpty {
+                guard c.args.count == 2, ["HELO", "EHLO"].contains(c.args[0]), !c.args[1].contains(where: { $0 == "\r" || $0 == "\n" }) else {
+                    throw ParseFailure("expects 'option smtpchk [HELO|EHLO DOMAIN]'")
+                }
+                command = "\(c.args[0]) \(c.args[1])"
+            }
+            p.withOptions { $0.useProtocolCheck(.smtp(command: command)) }
+        },
+        // HAProxy's LDAP check (SwiftLBHealth/LDAPCheck.swift).
+        Keyword("option ldap-check", SectionKind.backSide, usage: "option ldap-check") { p, c in
+            try c.noArguments()
+            p.withOptions { $0.useProtocolCheck(.ldap) }
+        },
+        // HAProxy's SSL hello check (SwiftLBHealth/SSLHelloCheck.swift).
+        Keyword("option ssl-hello-chk", SectionKind.backSide, usage: "option ssl-hello-chk") { p, c in
+            try c.noArguments()
+            p.withOptions { $0.useProtocolCheck(.sslHello) }
+        },
+        Keyword("http-check send", SectionKind.backSide, usage: "http-check send [meth M] [uri U] [ver V] [hdr NAME VALUE]… [body TEXT]") { p, c in
+            // HAProxy: a proxy's own send starts from scratch rather than from a defaults
+            // section's check; within one section it completes what `option httpchk` said,
+            // its headers (if any) replacing the option's.
+            let inherited = p.options.httpCheck
+            var check = inherited.map { $0.fromDefaults && c.section != .defaults ? HTTPCheck() : $0 } ?? HTTPCheck()
+            check.disableOn404 = inherited?.disableOn404 ?? false
+            check.fromDefaults = c.section == .defaults
+            var sent = HTTPCheck()
+            try httpCheckSend.parse(c.args[...], into: &sent, parser: p)
+            let words = Set(c.args)
+            if words.contains("meth") { check.method = sent.method }
+            if words.contains("uri") { check.uri = sent.uri }
+            if words.contains("ver") { check.version = sent.version }
+            if !sent.headers.isEmpty { check.headers = sent.headers }
+            if let body = sent.body { check.body = body }
+            p.withOptions { $0.httpCheck = check; $0.protocolCheck = nil }
         },
         Keyword("http-check expect", SectionKind.backSide, usage: "http-check expect status|string|rstring VALUE") { p, c in
             var check = p.options.httpCheck ?? HTTPCheck()
@@ -60,8 +114,9 @@ extension KeywordRegistry {
             p.withOptions { $0.httpCheck = check }
         },
         Keyword.unsupported("http-check connect", SectionKind.backSide, "checks connect to the server's address (or 'port'/'addr' of the server line)"),
-        Keyword("http-check disable-on-404", SectionKind.backSide, usage: "http-check disable-on-404",
-                status: .pending("the checker does not put a server answering 404 in drain yet")) { p, c in
+        // A 404 to the check puts an UP server in NOLB (HAProxy's "stopping"): sticky clients
+        // stay, no new ones (SwiftLBHealth/HealthChecker.swift).
+        Keyword("http-check disable-on-404", SectionKind.backSide, usage: "http-check disable-on-404") { p, c in
             try c.noArguments()
             var check = p.options.httpCheck ?? HTTPCheck()
             check.disableOn404 = true
@@ -71,8 +126,8 @@ extension KeywordRegistry {
         Keyword("http-check set-var", SectionKind.backSide, status: .unsupported("check variables are not supported"), parse: nil),
         Keyword("http-check unset-var", SectionKind.backSide, status: .unsupported("check variables are not supported"), parse: nil),
         Keyword("http-check comment", SectionKind.backSide, status: .unsupported("check comments are not supported"), parse: nil),
+        // Each connect closes the previous connection and opens one (to another port).
         tcpCheck("connect", usage: "tcp-check connect [port N]") { steps, args in
-            guard steps.isEmpty else { throw ParseFailure("'tcp-check connect' must be the first step (one connection per check)") }
             if args.isEmpty {
                 steps.append(.connect(port: nil))
             } else if args.count == 2, args[0] == "port", let port = Int(args[1]), (1...65535).contains(port) {
@@ -89,11 +144,20 @@ extension KeywordRegistry {
             guard args.count == 1, let bytes = hexBytes(args[0]) else { throw ParseFailure("'tcp-check send-binary' expects hex digits, e.g. 50494e470d0a") }
             steps.append(.send(bytes))
         },
-        tcpCheck("expect", usage: "tcp-check expect [!] string|rstring|binary VALUE") { steps, args in
+        tcpCheck("expect", usage: "tcp-check expect [min-recv N] [!] string|rstring|binary VALUE [comment TEXT]") { steps, args in
             var rest = args
             var negated = false
+            var minRecv: Int?
+            var comment: String?
+            if rest.count >= 2, rest[0] == "min-recv" {
+                guard let n = Int(rest[1]), n >= -1 else { throw ParseFailure("'min-recv' expects a number of bytes") }
+                minRecv = n < 0 ? nil : n
+                rest.removeFirst(2)
+            }
             if rest.first == "!" { negated = true; rest.removeFirst() }
-            guard rest.count == 2 else { throw ParseFailure("expects 'tcp-check expect [!] string|rstring|binary VALUE'") }
+            if rest.first?.hasPrefix("!") == true, rest.first != "!" { negated = true; rest[0].removeFirst() }
+            if rest.count == 4, rest[2] == "comment" { comment = rest[3]; rest.removeLast(2) }
+            guard rest.count == 2 else { throw ParseFailure("expects 'tcp-check expect [min-recv N] [!] string|rstring|binary VALUE [comment TEXT]'") }
             let match: TCPCheckMatch
             switch rest[0] {
             case "string": match = .string(Array(rest[1].utf8))
@@ -106,7 +170,7 @@ extension KeywordRegistry {
             default:
                 throw ParseFailure("unsupported 'tcp-check expect' match '\(rest[0])' (supported: string, rstring, binary)")
             }
-            steps.append(.expect(negated: negated, match: match))
+            steps.append(.expect(negated: negated, match: match, minRecv: minRecv, comment: comment))
         },
     ] + ["comment", "set-var", "unset-var", "send-lf", "send-binary-lf", "action"].map {
         Keyword.unsupported("tcp-check \($0)", SectionKind.backSide, "'tcp-check \($0)' is not supported")
@@ -130,7 +194,7 @@ extension KeywordRegistry {
         Parameter("meth", values: 1) { check, v, _ in check.method = v[0] },
         Parameter("uri", values: 1) { check, v, _ in check.uri = v[0] },
         Parameter("ver", values: 1) { check, v, _ in check.version = v[0] },
-        Parameter("body", values: 1, status: .pending("the checker sends no request body yet")) { check, v, _ in check.body = v[0] },
+        Parameter("body", values: 1) { check, v, _ in check.body = v[0] },
         .unsupported("body-lf", values: 1, "log-format check bodies are not supported"),
         .unsupported("hdr-lf", values: 2, "log-format check headers are not supported"),
         .unsupported("uri-lf", values: 1, "log-format check URIs are not supported"),
@@ -172,11 +236,12 @@ func hexBytes(_ text: String) -> [UInt8]? {
     return out
 }
 
-/// A Postgres StartupMessage: length, protocol 3.0, `user` NAME, terminator (the database
-/// defaults to the user's name, as HAProxy's check leaves it).
-func postgresStartupMessage(user: String) -> [UInt8] {
-    var body: [UInt8] = [0x00, 0x03, 0x00, 0x00]
-    body += Array("user".utf8) + [0] + Array(user.utf8) + [0] + [0]
-    let length = UInt32(body.count + 4)
-    return withUnsafeBytes(of: length.bigEndian) { Array($0) } + body
+extension ProxyOptions {
+    /// A protocol check replaces whatever check the backend had (HAProxy: the last check option
+    /// wins).
+    mutating func useProtocolCheck(_ check: ProtocolCheck) {
+        protocolCheck = check
+        httpCheck = nil
+        tcpCheck = nil
+    }
 }

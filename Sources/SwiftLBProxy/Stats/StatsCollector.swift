@@ -78,7 +78,12 @@ extension ProxyServer {
             var counters = merged(\.servers, server.id)
             counters.scur = server.active.load(ordering: .relaxed)
             counters.smax = server.mostActive.load(ordering: .relaxed)
-            let operational: ServerStats.OperationalState = server.health.isUp ? .running : .stopped
+            // HAProxy stops a server it puts in maintenance (srv_op_state 0 until it leaves it).
+            let operational: ServerStats.OperationalState = switch server.health.admin == .maint ? .down : server.health.state {
+            case .up: .running
+            case .stopping: .stopping
+            case .down: .stopped
+            }
             let admin: ServerStats.AdminState = switch server.health.admin {
             case .ready: .ready
             case .drain: .drain
@@ -149,8 +154,10 @@ extension CheckStats.Status {
         case .l4ok: .l4ok
         case .l6ok: .l6ok
         case .l7ok: .l7ok
+        case .l7okConditional: .l7okConditional
         case .l4timeout: .l4timeout
         case .l4connect: .l4connect
+        case .l6timeout: .l6timeout
         case .l6response: .l6response
         case .l7timeout: .l7timeout
         case .l7response: .l7response

@@ -1,5 +1,6 @@
 import XCTest
 @testable import SwiftLBHealth
+import SwiftLBConfig
 
 /// HAProxy's wording and rise/fall arithmetic of the check log lines, without sockets: the
 /// health count through a whole DOWN and UP cycle with rise 2 fall 3, and the parts of a line.
@@ -38,5 +39,27 @@ final class CheckLogTests: XCTestCase {
         XCTAssertEqual(CheckLog.stateChange(backend: "be", server: "s", backup: false, up: false, check: nil,
                                             remaining: .init(active: 0, backup: 1), sessions: 4, wasDraining: true),
                        .init(text: "Server be/s is DOWN. 0 active and 1 backup servers left. Running on backup. 4 sessions active, 0 requeued, 0 remaining in queue.", level: .notice))
+    }
+
+    /// `http-check disable-on-404`: a 404 passes conditionally unless the server is DOWN (then
+    /// it is judged as any answer), and the lines say so in HAProxy's words.
+    func testDisableOn404() throws {
+        var check = HTTPCheck()
+        check.disableOn404 = true
+        let probe = HealthProbe(address: try .init(ipAddress: "127.0.0.1", port: 1), http: check, host: "h", timeout: .seconds(1), regex: nil)
+        let notFound = Array("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".utf8)
+        XCTAssertEqual(probe.evaluate(notFound), .passed("", .l7okConditional, code: 404))
+        XCTAssertEqual(probe.evaluate(notFound, serverDown: true).kind, .l7status)
+        XCTAssertEqual(probe.evaluate(Array("HTTP/1.1 200 OK\r\n\r\n".utf8)).kind, .l7ok)
+        check.disableOn404 = false
+        let plain = HealthProbe(address: try .init(ipAddress: "127.0.0.1", port: 1), http: check, host: "h", timeout: .seconds(1), regex: nil)
+        XCTAssertEqual(plain.evaluate(notFound).kind, .l7status)
+
+        let conditional = CheckOutcome.passed("", .l7okConditional, code: 404)
+        XCTAssertEqual(CheckLog.checkResult(backend: "be", server: "s", backup: false, outcome: conditional, durationMilliseconds: 1,
+                                            health: 4, rise: 2, fall: 3, weight: 1).text,
+                       "Health check for server be/s conditionally succeeded, reason: Layer7 check conditionally passed, code: 404, check duration: 1ms, status: 3/3 UP.")
+        XCTAssertEqual(CheckLog.stopping(backend: "be", server: "s", backup: true, check: (conditional, 0), remaining: .init(active: 0, backup: 1)),
+                       .init(text: "Backup Server be/s is stopping, reason: Layer7 check conditionally passed, code: 404, check duration: 0ms. 0 active and 1 backup servers online. Running on backup. 0 sessions requeued, 0 total in queue.", level: .notice))
     }
 }
