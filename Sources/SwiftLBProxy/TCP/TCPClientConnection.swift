@@ -1,5 +1,6 @@
 import NIOCore
 import SwiftLBConfig
+import SwiftLBTLS
 
 /// A `mode tcp` session before its server is there: the client connection is accepted, its
 /// backend chosen (`use_backend` rules on layer-4 facts, else `default_backend`), a server by
@@ -52,6 +53,12 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
 
     /// `accept-proxy`: routing waits for the PROXY header's addresses.
     private let awaitsProxyHeader: Bool
+    /// The session's ends once known: the socket's, or the PROXY header's.
+    private var ends: (source: SocketAddress?, destination: SocketAddress?)?
+    /// `bind … ssl`: routing waits for the TLS handshake, as HAProxy starts a stream only on an
+    /// established connection (a client whose hello is refused gets the TLS alert, not a reset
+    /// from a session that already chose to close).
+    private var handshakeDone: Bool
     /// What it tracks in stick tables (nil when lb.conf declares none).
     private let stickSession: StickSession?
 
@@ -60,6 +67,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         self.loop = loop
         self.isTLS = isTLS
         self.awaitsProxyHeader = awaitsProxyHeader
+        self.handshakeDone = !isTLS
         self.log = AccessLogRecord(frontend: frontend.name)
         self.stickSession = frontend.makeStickSession()
     }
@@ -99,7 +107,14 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         // A FIN before the server is there is held like the bytes before it, not a close.
         _ = context.channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         context.fireChannelActive()
-        if !awaitsProxyHeader { route(source: source, destination: context.channel.localAddress) }
+        if !awaitsProxyHeader { ends = (source, context.channel.localAddress) }
+        routeWhenReady()
+    }
+
+    /// Routes once the session's ends are known and, for TLS, the handshake is done.
+    private func routeWhenReady() {
+        guard case .accepted = state, let ends, handshakeDone else { return }
+        route(source: ends.source, destination: ends.destination)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -109,6 +124,12 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             if case .inspecting = state { inspect() }
             return
         }
+        if event is TLSHandshakeCompleted {
+            handshakeDone = true
+            context.fireUserInboundEventTriggered(event)
+            routeWhenReady()
+            return
+        }
         guard let received = event as? ProxyProtocolReceived else {
             context.fireUserInboundEventTriggered(event)
             return
@@ -116,7 +137,8 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         guard case .accepted = state else { return }
         log.source = received.source
         log.destination = received.destination
-        route(source: received.source, destination: received.destination)
+        ends = (received.source, received.destination)
+        routeWhenReady()
     }
 
     /// Runs the `tcp-request content` rules (inspecting first when they read the client's
@@ -310,6 +332,12 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     }
 
     func checkTimeouts(now: NIODeadline) {
+        if case .accepted = state, !handshakeDone || ends == nil,
+           let limit = frontend.config.options.timeouts.client, now >= accepted + .nanoseconds(limit.nanoseconds) {
+            // A TLS handshake or PROXY header that never completes holds no slot past `timeout client`.
+            end(.clientTimeout)
+            return
+        }
         guard case .dispatching(var dispatch) = state else { return }
         let timeouts = dispatch.backend.config.options.timeouts
         if dispatch.isQueued, let queuedAt = dispatch.queuedAt,
