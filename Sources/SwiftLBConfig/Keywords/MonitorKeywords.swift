@@ -4,9 +4,11 @@ extension KeywordRegistry {
     static let monitorStatus = KeywordStatus.active
 
     static let monitorKeywords: [Keyword] = [
-        Keyword("monitor-uri", SectionKind.frontSide, usage: "monitor-uri PATH", status: monitorStatus) { p, c in
-            let uri = try c.one("a path")
-            guard uri.hasPrefix("/") else { throw ParseFailure("the monitor URI must start with '/'") }
+        Keyword("monitor-uri", SectionKind.frontSide, usage: "monitor-uri PATH|URI", status: monitorStatus) { p, c in
+            // As HAProxy: a path is matched against the request's path (an absolute-form
+            // request's authority skipped); anything else (`http://host/health`) against the
+            // whole target as received.
+            let uri = try c.one("a path or a URI")
             p.withOptions { $0.monitorURI = uri }
         },
         Keyword("monitor fail", [.frontend, .listen], usage: "monitor fail if|unless COND", status: monitorStatus) { p, c in

@@ -103,6 +103,13 @@ final class ErrorPagesTests: XCTestCase {
         XCTAssertEqual(m.status(for: SampleInput(facts: try facts(try requestHead("GET /health HTTP/1.1\r\nHost: h\r\n\r\n")))), 200)
         XCTAssertEqual(m.status(for: SampleInput(facts: try facts(try requestHead("GET /health HTTP/1.1\r\nX-Maint: 1\r\n\r\n")))), 503)
         XCTAssertNil(m.status(for: SampleInput(facts: try facts(try requestHead("GET / HTTP/1.1\r\nX-Maint: 1\r\n\r\n")))))
+        // A monitor URI that is not a path (HAProxy's reg-test checks/http-monitor-uri) is the
+        // whole target: the absolute form matches, the bare path does not.
+        let absolute = try ConfigParser.parse(text: "frontend fe\n    bind :8080\n    monitor-uri http://www.haproxy.org/health\n",
+                                              file: "lb.conf", acceptingPending: true, environment: [:])
+        let a = MonitorURI(absolute.frontends[0])!
+        XCTAssertTrue(a.matches("http://www.haproxy.org/health"))
+        XCTAssertFalse(a.matches("/health"))
     }
 
     func testForwardedForExceptAndIfNone() throws {
