@@ -17,6 +17,7 @@ struct ACLParser {
         "method": (.method, .exact), "query": (.query, .exact),
         "ssl_fc": (.sslFC, .found),
         "ssl_fc_sni": (.sslFCSNI, .exact), "src": (.src, .exact), "src_conn_cur": (.srcConnCur, .exact),
+        "status": (.status, .exact), "capture.req.uri": (.capturedURI, .exact),
     ]
 
     /// Fetches parsed into the model whose evaluation the data path does not have yet.
@@ -29,7 +30,7 @@ struct ACLParser {
     /// HAProxy fetches SwiftLB does not evaluate: named as such, never "did you mean".
     static let knownFetches: Set<String> = [
         "always_false", "always_true", "base", "base_beg", "base_dir", "base_dom", "base_end", "base_len", "base_reg", "base_sub",
-        "be_conn", "be_id", "be_name", "be_sess_rate", "capture.req.hdr", "capture.req.method", "capture.req.uri", "connslots",
+        "be_conn", "be_id", "be_name", "be_sess_rate", "capture.req.hdr", "capture.req.method", "connslots",
         "cook", "cook_beg", "cook_cnt", "cook_dom", "cook_end", "cook_len", "cook_reg", "cook_sub", "dst", "dst_conn", "dst_port",
         "fe_conn", "fe_id", "fe_name", "hdr_cnt", "hdr_dom", "hdr_ip", "hdr_len", "hdr_val", "http_auth", "http_auth_group",
         "http_first_req", "method", "nbproc", "nbsrv", "path_dir", "path_dom", "path_len", "queue", "rand", "req.body", "req.cook",
@@ -38,7 +39,7 @@ struct ACLParser {
         "sc1_conn_cur", "sc2_conn_cur", "sc_http_req_rate", "sc0_http_req_rate", "sc1_http_req_rate", "sc2_http_req_rate",
         "shdr", "src_port", "src_http_req_rate", "src_conn_rate", "src_get_gpc0", "src_inc_gpc0", "src_http_err_rate",
         "srv_conn", "srv_id", "srv_is_up", "ssl_c_used", "ssl_c_verify", "ssl_c_s_dn", "ssl_c_sha1", "ssl_fc_alpn",
-        "ssl_fc_has_crt", "ssl_fc_has_sni", "ssl_fc_protocol", "status", "stopping", "url_ip", "url_param", "url_port",
+        "ssl_fc_has_crt", "ssl_fc_has_sni", "ssl_fc_protocol", "stopping", "url_ip", "url_param", "url_port",
         "urlp", "urlp_val", "var", "wait_end",
     ]
     private static let integerOperators: Set<String> = ["eq", "ge", "gt", "le", "lt"]
@@ -105,11 +106,11 @@ struct ACLParser {
             }
             return ACLCriterion(fetch: fetch, method: .exact, caseInsensitive: false, patterns: [], regexes: [], constant: nil, networks: patterns)
         }
-        if fetch == .srcConnCur {
+        if fetch == .srcConnCur || fetch == .status {
             var op = "eq"
             if let first = patterns.first, integerOperators.contains(first) { op = first; patterns.removeFirst() }
             guard patterns.count >= 1, patterns.allSatisfy({ Int($0) != nil }) else {
-                throw ParseFailure("'src_conn_cur' compares a number: 'src_conn_cur gt 10'")
+                throw ParseFailure("'\(fetchWord)' compares a number: '\(fetchWord) gt 10'")
             }
             return ACLCriterion(fetch: fetch, method: .exact, caseInsensitive: false, patterns: patterns.map { Array($0.utf8) },
                                 regexes: [], constant: nil, integerOperator: op)

@@ -248,9 +248,11 @@ public struct ProxyOptions: Sendable {
     public var mode: ProxyMode = .http
     /// `option http-keep-alive|http-server-close|httpclose` (the last two are pending).
     public var httpConnectionMode: HTTPConnectionMode = .keepAlive
+    /// `http-reuse`: which idle server connections a request may be sent over.
+    public var httpReuse: HTTPReuse = .safe
     /// `option tcplog`.
     public var tcpLog = false
-    /// `option log-health-checks`, `option logasap` (pending), `option log-separate-errors`,
+    /// `option log-health-checks`, `option logasap`, `option log-separate-errors`,
     /// `option dontlog-normal`.
     public var logHealthChecks = false
     public var logASAP = false
@@ -319,6 +321,9 @@ public enum BalanceAlgorithm: Sendable, Equatable {
 /// Per-server parameters that `default-server` can preset.
 public struct ServerParameters: Sendable, Equatable {
     public var weight = 1
+    /// `pool-max-conn N`: idle connections to this server each event loop keeps (-1: no
+    /// limit beyond SwiftLB's own, 0: none); nil: SwiftLB's limit.
+    public var poolMaxConn: Int?
     public var check = false
     public var inter: ConfigDuration = .seconds(2)
     public var fastinter: ConfigDuration?
@@ -557,6 +562,10 @@ public struct ValueFormat: Sendable, Equatable {
     public enum Part: Sendable, Equatable {
         case literal(String)
         case fetch(SampleFetch)
+        /// A `%[…]` sample expression beyond the model's fetches (converters, response
+        /// fetches…), as written: the rule engine compiles it, and refuses it with the rule's
+        /// line when it cannot evaluate it.
+        case expression(String)
     }
     public var parts: [Part]
 }
@@ -574,4 +583,8 @@ public enum SampleFetch: Sendable, Equatable, Hashable {
     case srcConnCur
     /// `var(SCOPE.NAME)` (pending).
     case variable(String)
+    /// `status`: the response's status (an integer; response and after-response rules).
+    case status
+    /// `capture.req.uri`: the request's URI as it was received.
+    case capturedURI
 }

@@ -38,6 +38,13 @@ public struct HTTPRule: Sendable {
         case useService(String)
         /// `set-status CODE [reason TEXT]` (responses).
         case setStatus(Int, reason: String?)
+        /// `set-method FORMAT` (requests).
+        case setMethod(format: String)
+        /// `capture SAMPLE len N`: the sample's value, cut to N bytes, in the frontend's
+        /// request capture `slot` (logged by `%hr`, read by `capture.req.hdr(slot)`).
+        case capture(expression: String, length: Int, slot: Int)
+        /// `reject`: the connection is closed at once, nothing answered.
+        case reject
     }
 
     public enum TargetPart: String, Sendable { case path, uri, query }
@@ -97,6 +104,16 @@ public struct TCPRule: Sendable {
 
 /// How connections are kept: HAProxy's `option http-keep-alive` (the default),
 /// `http-server-close` (close the server side after each response) and `httpclose` (both).
+/// `http-reuse`: HAProxy's server connection sharing modes. A connection is private to its
+/// client connection with `never`; with the others it goes to the event loop's idle pool when
+/// its exchange ends, and what differs is the first request of a client connection: a new
+/// connection (`safe`, HAProxy's default: the client may then retry a request the server
+/// drops), a pooled one that has already carried two requests or more (`aggressive`), or any
+/// pooled one (`always`). Later requests take any pooled connection.
+public enum HTTPReuse: String, Sendable, CaseIterable {
+    case never, safe, aggressive, always
+}
+
 public enum HTTPConnectionMode: String, Sendable {
     case keepAlive = "http-keep-alive"
     case serverClose = "http-server-close"
@@ -109,6 +126,8 @@ public struct HeaderCapture: Sendable, Equatable {
     public var name: String
     public var length: Int
     public var line: Int
+    /// A slot an `http-request capture SAMPLE len N` rule fills (`name` is then the sample).
+    public var byRule = false
 }
 
 /// `stick-table type ip size N [expire T] [store …]`.

@@ -35,7 +35,10 @@ extension HTTPClientConnection {
         let now = NIODeadline.now()
         var record = newRecord(now)
         requestStart = nil
-        if logging { record.requestLine = head.string(0..<(head.startLineEnd - 2)) }
+        if logging {
+            record.requestLine = head.string(0..<(head.startLineEnd - 2))
+            record.requestCaptures = HeaderCaptures.logValues(frontend.config.captures, response: false, from: head)
+        }
 
         guard RequestValidator.problem(in: head) == nil, case .success(let framing) = MessageFraming.request(head) else {
             record.termination = "PR"
@@ -63,6 +66,8 @@ extension HTTPClientConnection {
             variables.beginTransaction()
             var i = SampleInput(facts: f, request: head, variables: variables)
             i.frontendName = frontend.name
+            i.firstRequest = requestsServed == 0
+            i.captures = record.requestCaptures ?? []
             if let monitor = rules.monitor, let response = monitor.response(for: i, pages: rules.errorPages) {
                 answerLocally(response, flags: "LR", denied: false, frontendRules: rules, backendRules: nil, input: &i, head: head, framing: framing, record: record)
                 return
@@ -96,11 +101,14 @@ extension HTTPClientConnection {
                 variables.beginTransaction()
                 input = SampleInput(facts: f, request: head, variables: variables)
                 input!.frontendName = frontend.name
+                input!.firstRequest = requestsServed == 0
+                input!.captures = record.requestCaptures ?? []
             }
             input!.backendName = backend.name
             if answered(by: rules, frontendRules: frontend.engine, backendRules: rules, head: &head, input: &input!, framing: framing, record: record) { return }
         }
         input?.backendName = backend.name
+        if let captured = input?.captures, record.requestCaptures != nil { record.requestCaptures = Self.slots(captured, as: record.requestCaptures!) }
 
         let connection = RequestRewriter.removeHopByHop(&head, keepUpgrade: true)
         // A WebSocket upgrade keeps `Upgrade` and gets `Connection: Upgrade`; any other Upgrade
@@ -132,8 +140,11 @@ extension HTTPClientConnection {
         if connectionMode > 0 && webSocketKey == nil { head.add("Connection", "close") }
         head.serialise(into: &serverHeadBuffer)
         let upstreamHead = serverHeadBuffer
+        // `set-method`: the exchange follows the method the server receives (a HEAD's
+        // response has no body, a GET's has).
+        let method = head.startLineOverride == nil ? head.method : HTTPMethodName(text: head.currentMethod)
         let ex = HTTPExchange(dispatch: Dispatch(backend: backend, client: source, destination: destination, pinned: pinned),
-                              method: head.method, clientMinor: head.minorVersion, closeClient: connection.close || quiescing,
+                              method: method, clientMinor: head.minorVersion, closeClient: connection.close || quiescing,
                               upstreamHead: upstreamHead, requestFramer: framing.map(BodyFramer.init), facts: facts,
                               responseLimits: limits, log: record, start: now)
         ex.presentedCookie = presented
@@ -191,7 +202,19 @@ extension HTTPClientConnection {
     private func answered(by rules: ProxyRules, frontendRules: ProxyRules?, backendRules: ProxyRules?, head: inout MessageHead,
                           input: inout SampleInput, framing: BodyFramer.Mode?, record: AccessLogRecord) -> Bool {
         let pages = frontendRules.map { $0.pages(backend: backendRules) } ?? ErrorPageChain(rules.errorPages)
-        switch rules.request.evaluate(&head, &input, pages: pages) {
+        let verdict = rules.request.evaluate(&head, &input, pages: pages)
+        var record = record
+        if let slots = record.requestCaptures { record.requestCaptures = Self.slots(input.captures, as: slots) }
+        switch verdict {
+        case .reject:
+            // `http-request reject`: closed at once, nothing answered; logged PR as HAProxy does.
+            loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
+            record.termination = "PR"
+            if record.backend == "<NOSRV>" { record.backend = frontend.name }
+            writeLog(record)
+            state = .closing
+            context?.close(promise: nil)
+            return true
         case .respond(let response, let kind):
             answerLocally(response, flags: String(kind.terminationFlags.prefix(2)), denied: kind == .deny,
                           frontendRules: frontendRules, backendRules: backendRules, input: &input, head: head, framing: framing, record: record)
@@ -202,6 +225,11 @@ extension HTTPClientConnection {
         case .continue, .allow:
             return false
         }
+    }
+
+    /// The capture slots the rules filled, as many as the frontend declares.
+    static func slots(_ captured: [String?], as declared: [String?]) -> [String?] {
+        declared.indices.map { $0 < captured.count ? captured[$0] : declared[$0] }
     }
 
     /// An answer of the rules (deny, return, redirect, auth, monitor-uri): the after-response

@@ -49,6 +49,8 @@ final class HTTPExchange {
 
     // MARK: timing and log
     var log: AccessLogRecord
+    /// `option logasap` wrote the line when the response head went out; the end only counts.
+    var loggedEarly = false
     let start: NIODeadline
     var connectStart: NIODeadline?
     var requestSentAt: NIODeadline?

@@ -13,6 +13,8 @@ enum HTTPRuleVerdict {
     case respond(LocalResponse, Kind)
     /// `use-service NAME` (prometheus-exporter): the stream serves it.
     case useService(String)
+    /// `reject`: the client connection is closed at once, nothing answered.
+    case reject
 
     enum Kind: Equatable {
         case deny, returned, redirect, auth
@@ -57,6 +59,9 @@ struct HTTPRuleSet: Sendable {
         case reply(RuleReply, HTTPRuleVerdict.Kind)
         case allow
         case useService(String)
+        case setMethod(LogFormat)
+        case capture(SampleExpression, length: Int, slot: Int)
+        case reject
     }
 
     /// Compiles `rules`; every rule SwiftLB cannot run is an error naming `file`, its line and
@@ -90,8 +95,8 @@ struct HTTPRuleSet: Sendable {
             do { return try PCRE2Regex(pattern) } catch { throw SampleExpression.Failure(message: "invalid regular expression '\(pattern)': \(error)") }
         }
         switch action {
-        case .header(.set(let name, let value)): return .setHeader(name, LogFormat(value))
-        case .header(.add(let name, let value)): return .addHeader(name, LogFormat(value))
+        case .header(.set(let name, let value)): return .setHeader(name, try LogFormat(value))
+        case .header(.add(let name, let value)): return .addHeader(name, try LogFormat(value))
         case .header(.delete(let name)): return .deleteHeader(name.lowercased())
         case .deleteHeaders(let name, let method):
             return .deleteHeaders(name, method, method == .regex ? try regex(name) : nil)
@@ -112,6 +117,9 @@ struct HTTPRuleSet: Sendable {
         case .auth(let realm): return .reply(.auth(realm: realm ?? proxyName), .auth)
         case .allow: return .allow
         case .useService(let name): return .useService(name)
+        case .setMethod(let format): return .setMethod(try LogFormat(parsing: format))
+        case .capture(let expression, let length, let slot): return .capture(try SampleExpression(parsing: expression), length: length, slot: slot)
+        case .reject: return .reject
         }
     }
 
@@ -131,6 +139,9 @@ struct HTTPRuleSet: Sendable {
         case .auth: "auth"
         case .allow: "allow"
         case .useService: "use-service"
+        case .setMethod: "set-method"
+        case .capture: "capture"
+        case .reject: "reject"
         }
     }
 
@@ -174,6 +185,17 @@ struct HTTPRuleSet: Sendable {
                 return .allow
             case .useService(let name):
                 return .useService(name)
+            case .setMethod(let format):
+                head.startLineOverride = "\(format.render(input)) \(head.currentTarget) \(head.versionText)"
+            case .capture(let expression, let length, let slot):
+                // HAProxy's capture: the sample as text, cut to the slot's length; nothing
+                // found leaves the slot empty.
+                if let value = expression.evaluate(input)?.text {
+                    if input.captures.count <= slot { input.captures += Array(repeating: nil, count: slot + 1 - input.captures.count) }
+                    input.captures[slot] = String(decoding: value.utf8.prefix(length), as: UTF8.self)
+                }
+            case .reject:
+                return .reject
             }
         }
         sync(head, into: &input)

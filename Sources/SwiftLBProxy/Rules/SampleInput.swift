@@ -20,6 +20,11 @@ struct SampleInput {
     var sni: String?
     /// `src_conn_cur`: connections open from the client's address (the stick table's count).
     var sourceConnections: Int?
+    /// `http_first_req`: the first request of its client connection.
+    var firstRequest = false
+    /// The frontend's request capture slots (`capture request header`, `http-request
+    /// capture`), in slot order; nil: empty.
+    var captures: [String?] = []
 
     init(facts: RequestFacts, request: MessageHead? = nil, response: MessageHead? = nil, variables: StreamVariables? = nil) {
         self.facts = facts
@@ -56,7 +61,8 @@ struct SampleInput {
         case .sslFCSNI: return sni.map { [$0] } ?? []
         case .srcConnCur: return sourceConnections.map { [String($0)] } ?? []
         case .variable(let name): return (variables?.get(name)).map { [$0.text] } ?? []
-        case .src, .srcPort, .dst, .dstPort, .sslFC: return facts.samples(fetch).map(String.init)
+        case .status: return (response?.currentStatus).map { [String($0)] } ?? []
+        case .src, .srcPort, .dst, .dstPort, .sslFC, .capturedURI: return facts.samples(fetch).map(String.init)
         }
     }
 
@@ -72,6 +78,14 @@ extension Substring {
         while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
         while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
         return String(s)
+    }
+}
+
+extension HTTPMethodName {
+    /// The method a `set-method` rule wrote.
+    init(text: String) {
+        let bytes = ByteBuffer(string: text)
+        self.init(bytes: bytes, range: 0..<Int32(bytes.readableBytes))
     }
 }
 

@@ -45,7 +45,7 @@ struct RuleBench {
         case .respond(let response, _):
             return String(buffer: frontend.answer(response, backend: nil, input: &input, close: close || response.requiresClose,
                                                   clientMinor: head.minorVersion, headRequest: headRequest, allocator: ByteBufferAllocator()))
-        case .continue, .allow, .useService:
+        case .continue, .allow, .useService, .reject:
             return nil
         }
     }
