@@ -58,6 +58,9 @@ extension KeywordRegistry {
             let n = try c.positiveInt()
             p.withOptions { $0.fullconn = n }
         },
+        // SwiftLB always does what this asks: a client that closes its connection (a half-close
+        // too) abandons its request, queued, connecting or waiting for the response.
+        Keyword("option abortonclose", SectionKind.backSide, usage: "option abortonclose") { _, c in try c.noArguments() },
         // SwiftLB always spreads over every backup server when no primary is up.
         Keyword("option allbackups", SectionKind.backSide, usage: "option allbackups") { _, c in try c.noArguments() },
         // The source hash is always a consistent one (a ring of server names and weights).
