@@ -250,6 +250,9 @@ public struct ProxyOptions: Sendable {
     public var httpConnectionMode: HTTPConnectionMode = .keepAlive
     /// `http-reuse`: which idle server connections a request may be sent over.
     public var httpReuse: HTTPReuse = .safe
+    /// `option http-buffer-request`: a request goes to a server only once its body is in
+    /// (or SwiftLB's body buffer is full).
+    public var httpBufferRequest = false
     /// `option tcplog`.
     public var tcpLog = false
     /// `option log-health-checks`, `option logasap`, `option log-separate-errors`,

@@ -58,6 +58,10 @@ extension KeywordRegistry {
             let n = try c.positiveInt()
             p.withOptions { $0.fullconn = n }
         },
+        Keyword("option http-buffer-request", SectionKind.proxies, usage: "[no] option http-buffer-request", negatable: true) { p, c in
+            try c.noArguments()
+            p.withOptions { $0.httpBufferRequest = !c.negated }
+        },
         // SwiftLB always does what this asks: a client that closes its connection (a half-close
         // too) abandons its request, queued, connecting or waiting for the response.
         Keyword("option abortonclose", SectionKind.backSide, usage: "option abortonclose") { _, c in try c.noArguments() },

@@ -153,10 +153,28 @@ extension HTTPClientConnection {
         if connectionMode >= 1 { ex.serverMustClose = true }
         if connectionMode >= 2 { ex.closeClient = true }
         ex.ruleInput = input
-        _ = ex.phase.requestReceived()
         state = .exchanging(ex)
+        if frontend.config.options.httpBufferRequest || backend.config.options.httpBufferRequest, !ex.requestComplete {
+            // `option http-buffer-request`: the request stays in its request phase (no queue
+            // time, Tw -1) until its body is in; `pumpRequestBody` dispatches it then.
+            ex.awaitingBody = true
+            ex.bufferedByFrontend = frontend.config.options.httpBufferRequest
+            ex.log.tw = -1
+            pumpRequestBody(ex)
+            return
+        }
+        _ = ex.phase.requestReceived()
         pumpRequestBody(ex)
         guard case .exchanging(let current) = state, current === ex else { return }
+        dispatchNext(ex, freshConnection: false)
+    }
+
+    /// `option http-buffer-request`: the body is in, or fills SwiftLB's body buffer (HAProxy:
+    /// its buffer is full): the exchange goes on to a server.
+    func bodyBuffered(_ ex: HTTPExchange) {
+        ex.awaitingBody = false
+        ex.log.tw = 0
+        _ = ex.phase.requestReceived()
         dispatchNext(ex, freshConnection: false)
     }
 

@@ -246,6 +246,10 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             ex.requestFramer = framer
             ex.lastClientActivity = clock
             if done { ex.requestComplete = true }
+            if ex.awaitingBody && (ex.requestComplete || ex.pendingBytes >= Self.maxPendingBody) {
+                bodyBuffered(ex)
+                guard case .exchanging(let current) = state, current === ex else { return }
+            }
         } catch {
             // A broken chunk: the body cannot be delimited, so nothing more can be trusted.
             if ex.responseHeadSent {

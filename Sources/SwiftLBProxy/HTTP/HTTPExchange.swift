@@ -20,6 +20,10 @@ final class HTTPExchange {
     var requestFramer: BodyFramer?
     var requestComplete: Bool
     var requestBodyBytes = 0
+    /// `option http-buffer-request`: the exchange waits for its body before dispatching;
+    /// `bufferedByFrontend`: the frontend asked (HAProxy waits before choosing the backend).
+    var awaitingBody = false
+    var bufferedByFrontend = false
     /// Body bytes received before a server connection was ready.
     var pendingBody: [ByteBuffer] = []
     var pendingBytes = 0

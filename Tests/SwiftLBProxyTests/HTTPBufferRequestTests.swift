@@ -1,0 +1,60 @@
+import Foundation
+import XCTest
+
+/// `option http-buffer-request`: a request goes to a server only once its body is in — no
+/// server connection is even opened before. A client that stalls gets HAProxy's 408 (logged
+/// `cR`, on the frontend: HAProxy answers it before choosing a backend); one that leaves is
+/// logged `CR` with no queue time (`Tw` -1).
+final class HTTPBufferRequestTests: XCTestCase {
+    func testTheServerSeesTheRequestOnlyOnceItsBodyIsIn() throws {
+        let dir = try TempDirectory()
+        let backend = try ScriptedBackend(.delayed(.milliseconds(1), body: "done"))
+        defer { backend.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: """
+            defaults
+                mode http
+                option httplog
+                timeout connect 2s
+                timeout client 600ms
+                timeout server 5s
+            frontend fe
+                bind 127.0.0.1:\(port)
+                option http-buffer-request
+                default_backend app
+            backend app
+                server s1 127.0.0.1:\(backend.port)
+
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+
+        // The body in two parts, 300 ms apart (less than timeout client): nothing reaches the
+        // server before the second.
+        let client = try RawClient(port: port, timeout: 5)
+        client.send("POST /whole HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n12345")
+        usleep(300_000)
+        XCTAssertEqual(backend.connections, 0, "a server connection was opened before the body was in")
+        client.send("67890")
+        XCTAssertTrue(client.readResponse().hasSuffix("done"))
+        XCTAssertEqual(backend.connections, 1)
+
+        // A client that stops sending its body: 408 after timeout client, the frontend logged.
+        let staller = try RawClient(port: port, timeout: 5)
+        staller.send("POST /stalled HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n123")
+        XCTAssertTrue(staller.readAll().text.hasPrefix("HTTP/1.1 408 "))
+
+        // A client that leaves before its body is in.
+        let leaver = try RawClient(port: port, timeout: 5)
+        leaver.send("POST /left HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n")
+        usleep(200_000)
+        leaver.shutdownBoth()
+
+        lb.waitForAccessLog { $0.contains("/stalled") && $0.contains("/left") }
+        let lines = lb.accessLog.split(separator: "\n")
+        let stalled = lines.first { $0.contains("/stalled") } ?? ""
+        XCTAssertTrue(stalled.contains(" fe fe/<NOSRV> ") && stalled.contains(" 408 ") && stalled.contains(" cR-- "), "\(stalled)")
+        let left = lines.first { $0.contains("/left") } ?? ""
+        XCTAssertTrue(left.range(of: #" fe app/<NOSRV> \d+/-1/-1/-1/\d+ -1 .* CR-- "#, options: .regularExpression) != nil, "\(left)")
+        XCTAssertEqual(backend.connections, 1, "only the complete request reached the server")
+    }
+}
