@@ -32,7 +32,7 @@ struct ACLParser {
         "always_false", "always_true", "base", "base_beg", "base_dir", "base_dom", "base_end", "base_len", "base_reg", "base_sub",
         "be_conn", "be_id", "be_name", "be_sess_rate", "capture.req.hdr", "capture.req.method", "connslots",
         "cook", "cook_beg", "cook_cnt", "cook_dom", "cook_end", "cook_len", "cook_reg", "cook_sub", "dst", "dst_conn", "dst_port",
-        "fe_conn", "fe_id", "fe_name", "hdr_cnt", "hdr_dom", "hdr_ip", "hdr_len", "hdr_val", "http_auth", "http_auth_group",
+        "fe_conn", "fe_id", "fe_name", "hdr_cnt", "hdr_dom", "hdr_ip", "hdr_len", "hdr_val", "http_auth_group",
         "http_first_req", "method", "nbproc", "nbsrv", "path_dir", "path_dom", "path_len", "queue", "rand", "req.body", "req.cook",
         "req.fhdr", "req.hdr_cnt", "req.hdr_ip", "req.len", "req.payload", "req.proto_http", "req.ssl_hello_type", "req.ssl_sni",
         "req.ssl_ver", "req_ssl_sni", "req_ssl_ver", "req_ssl_hello_type", "req.ver", "req_ver", "req.rdp_cookie", "ssl_fc_cipher", "res.hdr", "res.cook", "res.len", "scheme", "sc_conn_cur", "sc0_conn_cur",
@@ -58,6 +58,12 @@ struct ACLParser {
             if name == "var" {
                 guard !arg.isEmpty else { throw ParseFailure("'var' needs a variable name, as in var(txn.name)") }
                 return try rest(of: words, fetch: .variable(arg), method: .exact, fetchWord: fetchWord)
+            }
+            if name == "http_auth" {
+                // A boolean: the Basic credentials are those of a user of the list.
+                guard !arg.isEmpty else { throw ParseFailure("'http_auth' needs a userlist, as in http_auth(admins)") }
+                guard words.count == 1 else { throw ParseFailure("'http_auth(\(arg))' is a boolean and takes no pattern") }
+                return ACLCriterion(fetch: .httpAuth(arg), method: .found, caseInsensitive: false, patterns: [], regexes: [], constant: nil)
             }
             guard let m = headerFetches[name], name != "hdr_cnt" else {
                 if knownFetches.contains(name) { throw ParseFailure("fetch '\(name)' is not supported by SwiftLB") }

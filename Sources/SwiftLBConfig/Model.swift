@@ -25,6 +25,8 @@ public struct Configuration: Sendable {
     public var vrrpScripts: [String: VRRPScript] = [:]
     /// `http-errors NAME` sections: status → file.
     public var httpErrors: [String: [Int: String]] = [:]
+    /// `userlist NAME` sections, by name (read by `http_auth(NAME)`).
+    public var userlists: [String: Userlist] = [:]
     /// keepalived's `global_defs { router_id … }`: accepted for compatibility and not used
     /// (an instance is named by its vrrp section and its address in heartbeats).
     public var routerID: String?
@@ -590,4 +592,6 @@ public enum SampleFetch: Sendable, Equatable, Hashable {
     case status
     /// `capture.req.uri`: the request's URI as it was received.
     case capturedURI
+    /// `http_auth(USERLIST)`: the request's Basic credentials are a user of the list.
+    case httpAuth(String)
 }

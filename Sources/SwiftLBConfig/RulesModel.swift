@@ -146,3 +146,24 @@ public struct StickRule: Sendable {
     public var condition: Condition?
     public var line: Int
 }
+
+/// A `userlist NAME` section: users with their password, and groups (HAProxy's user lists,
+/// read by `http_auth(NAME)`).
+public struct Userlist: Sendable, Equatable {
+    public enum Password: Sendable, Equatable {
+        /// `password HASH`: a crypt(3) hash (`$6$…` SHA-512, `$5$…`, `$1$…`, DES).
+        case hashed(String)
+        /// `insecure-password TEXT`: compared as written.
+        case insecure(String)
+    }
+
+    public struct User: Sendable, Equatable {
+        public var password: Password
+        public var groups: Set<String>
+        public var line: Int
+    }
+
+    public var users: [String: User] = [:]
+    /// `group NAME [users A,B]`, with the members `user … groups` lines add.
+    public var groups: [String: Set<String>] = [:]
+}

@@ -45,7 +45,7 @@ struct RequestFacts {
         case .dstPort: return [destination?.port.map(String.init)?[...] ?? ""]
         case .sslFC: return isTLS ? ["1"] : []
         case .capturedURI: return head == nil ? [] : [uri[...]]
-        case .sslFCSNI, .srcConnCur, .variable, .status: return []  // pending fetches, or the rules' (SampleInput)
+        case .sslFCSNI, .srcConnCur, .variable, .status, .httpAuth: return []  // pending fetches, or the rules' (SampleInput)
         }
     }
 }

@@ -22,6 +22,8 @@ struct SampleInput {
     var sourceConnections: Int?
     /// `http_first_req`: the first request of its client connection.
     var firstRequest = false
+    /// The configuration's `userlist` sections, for `http_auth(NAME)`.
+    var userlists: [String: Userlist] = [:]
     /// The frontend's request capture slots (`capture request header`, `http-request
     /// capture`), in slot order; nil: empty.
     var captures: [String?] = []
@@ -62,6 +64,7 @@ struct SampleInput {
         case .srcConnCur: return sourceConnections.map { [String($0)] } ?? []
         case .variable(let name): return (variables?.get(name)).map { [$0.text] } ?? []
         case .status: return (response?.currentStatus).map { [String($0)] } ?? []
+        case .httpAuth(let list): return BasicAuth.authenticatedUser(requestHead, list: userlists[list]) == nil ? [] : ["1"]
         case .src, .srcPort, .dst, .dstPort, .sslFC, .capturedURI: return facts.samples(fetch).map(String.init)
         }
     }

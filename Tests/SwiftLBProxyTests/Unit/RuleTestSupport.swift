@@ -33,6 +33,7 @@ struct RuleBench {
                                  destination: try SocketAddress(ipAddress: "127.0.0.1", port: 8080), isTLS: false)
         var input = SampleInput(facts: facts, variables: variables)
         input.frontendName = frontend.name
+        input.userlists = configuration.userlists
         variables.beginTransaction()
         let close = head.values(of: "connection").contains { $0.lowercased().contains("close") } || head.minorVersion == 0
             && !head.values(of: "connection").contains { $0.lowercased().contains("keep-alive") }
