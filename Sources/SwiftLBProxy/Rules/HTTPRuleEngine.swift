@@ -155,8 +155,10 @@ struct HTTPRuleSet: Sendable {
             sync(head, into: &input)
             if let condition = rule.condition, !condition.evaluate(input) { continue }
             switch rule.action {
-            case .setHeader(let name, let format): head.set(name, format.render(input))
-            case .addHeader(let name, let format): head.add(name, format.render(input))
+            // HAProxy stores a header value without the blanks around it: `set-header X "a: "`
+            // sends `X: a:` (reg-test http-rules/http_after_response checks it).
+            case .setHeader(let name, let format): head.set(name, Substring(format.render(input)).trimmingBlanks())
+            case .addHeader(let name, let format): head.add(name, Substring(format.render(input)).trimmingBlanks())
             case .deleteHeader(let name): head.removeAll(name)
             case .deleteHeaders(let name, let method, let regex): head.removeHeaders(matching: name, method: method, regex: regex)
             case .replaceHeader(let name, let regex, let format, let eachValue):

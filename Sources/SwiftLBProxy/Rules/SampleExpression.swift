@@ -154,7 +154,7 @@ struct SampleExpression {
     private static let modelFetches: [String: SampleFetch] = [
         "src": .src, "src_port": .srcPort, "dst": .dst, "dst_port": .dstPort,
         "method": .method, "path": .path, "query": .query, "url": .url, "ssl_fc": .sslFC,
-        "ssl_fc_sni": .sslFCSNI, "src_conn_cur": .srcConnCur,
+        "ssl_fc_sni": .sslFCSNI, "src_conn_cur": .srcConnCur, "capture.req.uri": .capturedURI,
     ]
 
     /// The fetches `%[…]` and `set-var` accept, for messages.

@@ -104,3 +104,19 @@ final class HAProxyRuleActionsTests: XCTestCase {
         }
     }
 }
+
+extension HAProxyRuleActionsTests {
+    /// HAProxy trims the blanks around a value set by `set-header`/`add-header`.
+    func testHeaderValuesLoseTheBlanksAroundThem() throws {
+        let set = try requestRules("""
+                http-request set-header X-A "a: "
+                http-request set-header X-A "%[req.fhdr(x-a)] b"
+                http-request add-header X-B "  c  "
+            """)
+        var head = try requestHead("GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+        var input = SampleInput(facts: try facts(head))
+        _ = set.evaluate(&head, &input)
+        XCTAssertEqual(head.values(of: "x-a"), ["a: b"])
+        XCTAssertEqual(head.values(of: "x-b"), ["c"])
+    }
+}
