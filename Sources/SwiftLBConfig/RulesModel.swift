@@ -45,6 +45,9 @@ public struct HTTPRule: Sendable {
         case capture(expression: String, length: Int, slot: Int)
         /// `reject`: the connection is closed at once, nothing answered.
         case reject
+        /// `wait-for-body time T [at-least SIZE]` (requests): the request goes on once its
+        /// body is in, or SIZE bytes of it, or T passed (then 408).
+        case waitForBody(time: ConfigDuration, atLeast: Int?)
     }
 
     public enum TargetPart: String, Sendable { case path, uri, query }

@@ -57,4 +57,43 @@ final class HTTPBufferRequestTests: XCTestCase {
         XCTAssertTrue(left.range(of: #" fe app/<NOSRV> \d+/-1/-1/-1/\d+ -1 .* CR-- "#, options: .regularExpression) != nil, "\(left)")
         XCTAssertEqual(backend.connections, 1, "only the complete request reached the server")
     }
+
+    /// `http-request wait-for-body time T at-least N`: the request goes on once N body bytes
+    /// are in (the rest follows); a body that does not come within T is a 408.
+    func testWaitForBodyGoesOnAtItsThresholdOrAnswers408() throws {
+        let dir = try TempDirectory()
+        let backend = try ScriptedBackend(.delayed(.milliseconds(1), body: "done"))
+        defer { backend.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: """
+            defaults
+                mode http
+                option httplog
+                timeout connect 2s
+                timeout client 5s
+                timeout server 5s
+            frontend fe
+                bind 127.0.0.1:\(port)
+                http-request wait-for-body time 400ms at-least 4 if { path /b }
+                http-request wait-for-body time 400ms if { path /a }
+                default_backend app
+            backend app
+                server s1 127.0.0.1:\(backend.port)
+
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        let threshold = try RawClient(port: port, timeout: 5)
+        threshold.send("POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n12")
+        usleep(150_000)
+        XCTAssertEqual(backend.connections, 0, "dispatched before 4 body bytes were in")
+        threshold.send("34")
+        usleep(150_000)
+        XCTAssertEqual(backend.connections, 1, "not dispatched once 4 body bytes were in")
+        let late = try RawClient(port: port, timeout: 5)
+        let started = Date()
+        late.send("POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n12345")
+        XCTAssertTrue(late.readAll().text.hasPrefix("HTTP/1.1 408 "))
+        XCTAssertLessThan(Date().timeIntervalSince(started), 3, "the 408 comes after 'time', not 'timeout client'")
+        XCTAssertEqual(backend.connections, 1)
+    }
 }

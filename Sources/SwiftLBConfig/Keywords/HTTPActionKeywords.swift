@@ -83,6 +83,14 @@ extension KeywordRegistry {
             default: throw ParseFailure("'http-request capture … len N' belongs in a frontend or listen section (its slot is the frontend's)")
             }
         },
+        Action(name: "wait-for-body", phases: [.request], status: .active, usage: "time TIME [at-least SIZE]") { _, words, _ in
+            guard (words.count == 2 || words.count == 4), words[0] == "time", let time = ConfigDuration(parsing: words[1]), time.nanoseconds > 0 else {
+                throw ParseFailure("expects 'wait-for-body time TIME [at-least SIZE]'")
+            }
+            guard words.count == 4 else { return .waitForBody(time: time, atLeast: nil) }
+            guard words[2] == "at-least", let size = parseSize(words[3]), size > 0 else { throw ParseFailure("'at-least' expects a size in bytes (k, m, g suffixes)") }
+            return .waitForBody(time: time, atLeast: size)
+        },
         Action(name: "set-status", phases: [.response, .afterResponse], status: .active,
                usage: "CODE [reason TEXT]") { _, words, _ in
             guard let first = words.first, let code = Int(first), (100...999).contains(code) else { throw ParseFailure("expects a status code") }
@@ -98,7 +106,7 @@ extension KeywordRegistry {
                    "normalize-uri", "replace-pathq", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
                    "send-spoe-group", "set-dst", "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice",
                    "set-pathq", "set-priority-class", "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos",
-                   "silent-drop", "strict-mode", "tarpit", "track-sc0", "track-sc1", "track-sc2", "unset-var", "wait-for-body",
+                   "silent-drop", "strict-mode", "tarpit", "track-sc0", "track-sc1", "track-sc2", "unset-var",
                    "wait-for-handshake", "lua"],
         .response: ["add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1",
                     "sc-set-gpt0", "send-spoe-group", "set-log-level", "set-map", "set-mark", "set-nice", "set-tos", "silent-drop",

@@ -156,7 +156,11 @@ extension HTTPClientConnection {
         if connectionMode >= 2 { ex.closeClient = true }
         ex.ruleInput = input
         state = .exchanging(ex)
-        if frontend.config.options.httpBufferRequest || backend.config.options.httpBufferRequest, !ex.requestComplete {
+        if let wait = input?.bodyWait, !ex.requestComplete {
+            ex.bodyDeadline = now + .nanoseconds(wait.nanoseconds)
+            ex.bodyThreshold = wait.atLeast
+        }
+        if frontend.config.options.httpBufferRequest || backend.config.options.httpBufferRequest || ex.bodyDeadline != nil, !ex.requestComplete {
             // `option http-buffer-request`: the request stays in its request phase (no queue
             // time, Tw -1) until its body is in; `pumpRequestBody` dispatches it then.
             ex.awaitingBody = true

@@ -75,7 +75,7 @@ extension HTTPClientConnection {
             failResponse(ex, .gatewayTimeout, cause: .serverTimeout)
             return
         }
-        let bodyWait = ex.awaitingBody ? timeouts.httpRequest.map { ex.start + .nanoseconds($0.nanoseconds) } : nil
+        let bodyWait = ex.awaitingBody ? ex.bodyDeadline ?? timeouts.httpRequest.map { ex.start + .nanoseconds($0.nanoseconds) } : nil
         if !ex.requestComplete, let client = timeouts.client,
            now >= ex.lastClientActivity + .nanoseconds(client.nanoseconds) || bodyWait.map({ now >= $0 }) ?? false {
             // Waiting for the body for the frontend's `option http-buffer-request`: HAProxy

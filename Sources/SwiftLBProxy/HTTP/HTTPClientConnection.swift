@@ -246,7 +246,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             ex.requestFramer = framer
             ex.lastClientActivity = clock
             if done { ex.requestComplete = true }
-            if ex.awaitingBody && (ex.requestComplete || ex.pendingBytes >= Self.maxPendingBody) {
+            if ex.awaitingBody && (ex.requestComplete || ex.pendingBytes >= min(ex.bodyThreshold ?? Self.maxPendingBody, Self.maxPendingBody)) {
                 bodyBuffered(ex)
                 guard case .exchanging(let current) = state, current === ex else { return }
             }

@@ -24,6 +24,9 @@ final class HTTPExchange {
     /// `bufferedByFrontend`: the frontend asked (HAProxy waits before choosing the backend).
     var awaitingBody = false
     var bufferedByFrontend = false
+    /// `http-request wait-for-body`: until when, and for how many body bytes (nil: all).
+    var bodyDeadline: NIODeadline?
+    var bodyThreshold: Int?
     /// Body bytes received before a server connection was ready.
     var pendingBody: [ByteBuffer] = []
     var pendingBytes = 0

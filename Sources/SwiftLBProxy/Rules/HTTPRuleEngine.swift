@@ -62,6 +62,7 @@ struct HTTPRuleSet: Sendable {
         case setMethod(LogFormat)
         case capture(SampleExpression, length: Int, slot: Int)
         case reject
+        case waitForBody(BodyWait)
     }
 
     /// Compiles `rules`; every rule SwiftLB cannot run is an error naming `file`, its line and
@@ -120,6 +121,7 @@ struct HTTPRuleSet: Sendable {
         case .setMethod(let format): return .setMethod(try LogFormat(parsing: format))
         case .capture(let expression, let length, let slot): return .capture(try SampleExpression(parsing: expression), length: length, slot: slot)
         case .reject: return .reject
+        case .waitForBody(let time, let atLeast): return .waitForBody(BodyWait(nanoseconds: time.nanoseconds, atLeast: atLeast))
         }
     }
 
@@ -142,6 +144,7 @@ struct HTTPRuleSet: Sendable {
         case .setMethod: "set-method"
         case .capture: "capture"
         case .reject: "reject"
+        case .waitForBody: "wait-for-body"
         }
     }
 
@@ -198,6 +201,9 @@ struct HTTPRuleSet: Sendable {
                 }
             case .reject:
                 return .reject
+            case .waitForBody(let wait):
+                // The stream waits once the rules are done (as for `option http-buffer-request`).
+                input.bodyWait = wait
             }
         }
         sync(head, into: &input)

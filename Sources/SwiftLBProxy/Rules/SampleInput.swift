@@ -22,6 +22,9 @@ struct SampleInput {
     var sourceConnections: Int?
     /// `http_first_req`: the first request of its client connection.
     var firstRequest = false
+    /// `http-request wait-for-body`: how long, and for how many bytes, the request waits for
+    /// its body before it goes on (the last rule that ran says).
+    var bodyWait: BodyWait?
     /// The configuration's `userlist` sections, for `http_auth(NAME)`.
     var userlists: [String: Userlist] = [:]
     /// The frontend's request capture slots (`capture request header`, `http-request
@@ -82,6 +85,12 @@ extension Substring {
         while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
         return String(s)
     }
+}
+
+/// `http-request wait-for-body time T [at-least N]`.
+struct BodyWait: Sendable, Equatable {
+    let nanoseconds: Int64
+    let atLeast: Int?
 }
 
 extension HTTPMethodName {
