@@ -6,27 +6,32 @@ import XCTest
 /// `cR`, on the frontend: HAProxy answers it before choosing a backend); one that leaves is
 /// logged `CR` with no queue time (`Tw` -1).
 final class HTTPBufferRequestTests: XCTestCase {
-    func testTheServerSeesTheRequestOnlyOnceItsBodyIsIn() throws {
-        let dir = try TempDirectory()
+    /// SwiftLB in front of a backend that answers "done": `frontend` lines go into `fe`.
+    private func start(client: String, frontend: String, in dir: TempDirectory) throws -> (SwiftLBInstance, ScriptedBackend, Int) {
         let backend = try ScriptedBackend(.delayed(.milliseconds(1), body: "done"))
-        defer { backend.stop() }
         let port = freePort()
         let lb = try SwiftLBInstance(config: """
             defaults
                 mode http
                 option httplog
                 timeout connect 2s
-                timeout client 600ms
+                timeout client \(client)
                 timeout server 5s
             frontend fe
                 bind 127.0.0.1:\(port)
-                option http-buffer-request
+            \(frontend)
                 default_backend app
             backend app
                 server s1 127.0.0.1:\(backend.port)
 
             """, waitPort: port, in: dir)
-        defer { lb.stop() }
+        return (lb, backend, port)
+    }
+
+    func testTheServerSeesTheRequestOnlyOnceItsBodyIsIn() throws {
+        let dir = try TempDirectory()
+        let (lb, backend, port) = try start(client: "600ms", frontend: "    option http-buffer-request", in: dir)
+        defer { lb.stop(); backend.stop() }
 
         // The body in two parts, 300 ms apart (less than timeout client): nothing reaches the
         // server before the second.
@@ -62,26 +67,11 @@ final class HTTPBufferRequestTests: XCTestCase {
     /// are in (the rest follows); a body that does not come within T is a 408.
     func testWaitForBodyGoesOnAtItsThresholdOrAnswers408() throws {
         let dir = try TempDirectory()
-        let backend = try ScriptedBackend(.delayed(.milliseconds(1), body: "done"))
-        defer { backend.stop() }
-        let port = freePort()
-        let lb = try SwiftLBInstance(config: """
-            defaults
-                mode http
-                option httplog
-                timeout connect 2s
-                timeout client 5s
-                timeout server 5s
-            frontend fe
-                bind 127.0.0.1:\(port)
+        let (lb, backend, port) = try start(client: "5s", frontend: """
                 http-request wait-for-body time 400ms at-least 4 if { path /b }
                 http-request wait-for-body time 400ms if { path /a }
-                default_backend app
-            backend app
-                server s1 127.0.0.1:\(backend.port)
-
-            """, waitPort: port, in: dir)
-        defer { lb.stop() }
+            """, in: dir)
+        defer { lb.stop(); backend.stop() }
         let threshold = try RawClient(port: port, timeout: 5)
         threshold.send("POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n12")
         usleep(150_000)
