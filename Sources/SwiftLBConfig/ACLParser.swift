@@ -18,6 +18,7 @@ struct ACLParser {
         "method": (.method, .exact), "query": (.query, .exact),
         "ssl_fc": (.sslFC, .found),
         "ssl_fc_sni": (.sslFCSNI, .exact), "src": (.src, .exact), "src_conn_cur": (.srcConnCur, .exact),
+        "status": (.status, .exact), "capture.req.uri": (.capturedURI, .exact),
     ]
 
     /// Fetches parsed into the model whose evaluation the data path does not have yet.
@@ -30,16 +31,16 @@ struct ACLParser {
     /// HAProxy fetches SwiftLB does not evaluate: named as such, never "did you mean".
     static let knownFetches: Set<String> = [
         "always_false", "always_true", "base", "base_beg", "base_dir", "base_dom", "base_end", "base_len", "base_reg", "base_sub",
-        "be_conn", "be_id", "be_name", "be_sess_rate", "capture.req.hdr", "capture.req.method", "capture.req.uri", "connslots",
+        "be_conn", "be_id", "be_name", "be_sess_rate", "capture.req.hdr", "capture.req.method", "connslots",
         "cook", "cook_beg", "cook_cnt", "cook_dom", "cook_end", "cook_len", "cook_reg", "cook_sub", "dst", "dst_conn", "dst_port",
-        "fe_conn", "fe_id", "fe_name", "hdr_cnt", "hdr_dom", "hdr_ip", "hdr_len", "hdr_val", "http_auth", "http_auth_group",
+        "fe_conn", "fe_id", "fe_name", "hdr_cnt", "hdr_dom", "hdr_ip", "hdr_len", "hdr_val", "http_auth_group",
         "http_first_req", "method", "nbproc", "nbsrv", "path_dir", "path_dom", "path_len", "queue", "rand", "req.body", "req.cook",
         "req.fhdr", "req.hdr_cnt", "req.hdr_ip", "req.len", "req.payload", "req.proto_http", "req.ssl_hello_type", "req.ssl_sni",
         "req.ssl_ver", "req_ssl_sni", "req_ssl_ver", "req_ssl_hello_type", "req.ver", "req_ver", "req.rdp_cookie", "ssl_fc_cipher", "res.hdr", "res.cook", "res.len", "scheme", "sc_conn_cur", "sc0_conn_cur",
         "sc1_conn_cur", "sc2_conn_cur", "sc_http_req_rate", "sc0_http_req_rate", "sc1_http_req_rate", "sc2_http_req_rate",
         "shdr", "src_port", "src_http_req_rate", "src_conn_rate", "src_get_gpc0", "src_inc_gpc0", "src_http_err_rate",
         "srv_conn", "srv_id", "srv_is_up", "ssl_c_used", "ssl_c_verify", "ssl_c_s_dn", "ssl_c_sha1", "ssl_fc_alpn",
-        "ssl_fc_has_crt", "ssl_fc_has_sni", "ssl_fc_protocol", "status", "stopping", "url_ip", "url_param", "url_port",
+        "ssl_fc_has_crt", "ssl_fc_has_sni", "ssl_fc_protocol", "stopping", "url_ip", "url_param", "url_port",
         "urlp", "urlp_val", "var", "wait_end",
     ]
     private static let integerOperators: Set<String> = ["eq", "ge", "gt", "le", "lt"]
@@ -61,6 +62,12 @@ struct ACLParser {
             if name == "var" {
                 guard !arg.isEmpty else { throw ParseFailure("'var' needs a variable name, as in var(txn.name)") }
                 return try rest(of: words, fetch: .variable(arg), method: .exact, fetchWord: fetchWord)
+            }
+            if name == "http_auth" {
+                // A boolean: the Basic credentials are those of a user of the list.
+                guard !arg.isEmpty else { throw ParseFailure("'http_auth' needs a userlist, as in http_auth(admins)") }
+                guard words.count == 1 else { throw ParseFailure("'http_auth(\(arg))' is a boolean and takes no pattern") }
+                return ACLCriterion(fetch: .httpAuth(arg), method: .found, caseInsensitive: false, patterns: [], regexes: [], constant: nil)
             }
             guard let m = headerFetches[name], name != "hdr_cnt" else {
                 if knownFetches.contains(name) { throw ParseFailure("fetch '\(name)' is not supported by SwiftLB") }
@@ -109,7 +116,7 @@ struct ACLParser {
             }
             return ACLCriterion(fetch: fetch, method: .exact, caseInsensitive: false, patterns: [], regexes: [], constant: nil, networks: patterns)
         }
-        if (fetch.isInteger && method != .found) || method == .integer {
+        if ((fetch.isInteger || fetch == .status) && method != .found) || method == .integer {
             var op = "eq"
             if let first = patterns.first, integerOperators.contains(first) { op = first; patterns.removeFirst() }
             guard patterns.count >= 1, patterns.allSatisfy({ Int($0) != nil }) else {

@@ -25,6 +25,8 @@ public struct Configuration: Sendable {
     public var vrrpScripts: [String: VRRPScript] = [:]
     /// `http-errors NAME` sections: status → file.
     public var httpErrors: [String: [Int: String]] = [:]
+    /// `userlist NAME` sections, by name (read by `http_auth(NAME)`).
+    public var userlists: [String: Userlist] = [:]
     /// keepalived's `global_defs { router_id … }`: accepted for compatibility and not used
     /// (an instance is named by its vrrp section and its address in heartbeats).
     public var routerID: String?
@@ -254,9 +256,14 @@ public struct ProxyOptions: Sendable {
     public var mode: ProxyMode = .http
     /// `option http-keep-alive|http-server-close|httpclose` (the last two are pending).
     public var httpConnectionMode: HTTPConnectionMode = .keepAlive
+    /// `http-reuse`: which idle server connections a request may be sent over.
+    public var httpReuse: HTTPReuse = .safe
+    /// `option http-buffer-request`: a request goes to a server only once its body is in
+    /// (or SwiftLB's body buffer is full).
+    public var httpBufferRequest = false
     /// `option tcplog`.
     public var tcpLog = false
-    /// `option log-health-checks`, `option logasap` (pending), `option log-separate-errors`,
+    /// `option log-health-checks`, `option logasap`, `option log-separate-errors`,
     /// `option dontlog-normal`.
     public var logHealthChecks = false
     public var logASAP = false
@@ -326,6 +333,9 @@ public enum BalanceAlgorithm: Sendable, Equatable {
 /// Per-server parameters that `default-server` can preset.
 public struct ServerParameters: Sendable, Equatable {
     public var weight = 1
+    /// `pool-max-conn N`: idle connections to this server each event loop keeps (-1: no
+    /// limit beyond SwiftLB's own, 0: none); nil: SwiftLB's limit.
+    public var poolMaxConn: Int?
     public var check = false
     public var inter: ConfigDuration = .seconds(2)
     public var fastinter: ConfigDuration?
@@ -595,6 +605,10 @@ public struct ValueFormat: Sendable, Equatable {
     public enum Part: Sendable, Equatable {
         case literal(String)
         case fetch(SampleFetch)
+        /// A `%[…]` sample expression beyond the model's fetches (converters, response
+        /// fetches…), as written: the rule engine compiles it, and refuses it with the rule's
+        /// line when it cannot evaluate it.
+        case expression(String)
     }
     public var parts: [Part]
 }
@@ -628,6 +642,12 @@ public enum SampleFetch: Sendable, Equatable, Hashable {
     case requestSSLSNI
     /// `req.ssl_alpn`: the first protocol its ALPN extension offers.
     case requestSSLALPN
+    /// `status`: the response's status (an integer; response and after-response rules).
+    case status
+    /// `capture.req.uri`: the request's URI as it was received.
+    case capturedURI
+    /// `http_auth(USERLIST)`: the request's Basic credentials are a user of the list.
+    case httpAuth(String)
 }
 
 extension SampleFetch {

@@ -52,6 +52,7 @@ final class SectionParser {
         case listen(index: Int, backend: String)
         case vrrp(index: Int)
         case httpErrors(name: String)
+        case userlist(name: String)
         case vrrpScript(name: String)
         case globalDefs
 
@@ -65,6 +66,7 @@ final class SectionParser {
             case .listen: .listen
             case .vrrp: .vrrp
             case .httpErrors: .httpErrors
+            case .userlist: .userlist
             case .vrrpScript: .vrrpScript
             case .globalDefs: .globalDefs
             }
@@ -88,6 +90,8 @@ final class SectionParser {
     var backendReferences: [(name: String, line: Int, keyword: String, file: String)] = []
     /// `errorfiles NAME` lines, checked against the http-errors sections at the end.
     var errorFilesReferences: [(name: String, line: Int, file: String)] = []
+    /// `http_auth(NAME)` fetches, checked against the userlist sections at the end.
+    var userlistReferences: [(name: String, line: Int, keyword: String, file: String)] = []
     /// Frontends with at least one `bind` line, valid or not (a bad one is reported once).
     var frontendsWithBindLines: Set<String> = []
     /// `listen` sections: one proxy for the timeout warning, as HAProxy counts them.
@@ -250,7 +254,7 @@ final class SectionParser {
     var sectionName: String {
         switch section {
         case .frontend(let i), .listen(let i, _): config.frontends[i].name
-        case .backend(let name), .httpErrors(let name): name
+        case .backend(let name), .httpErrors(let name), .userlist(let name): name
         case .vrrp(let i): config.vrrpInstances[i].name
         default: ""
         }
@@ -273,6 +277,8 @@ final class SectionParser {
             section = startVRRP(line).map { .vrrp(index: $0) } ?? .skipped
         case "http-errors":
             section = startHTTPErrors(line).map { .httpErrors(name: $0) } ?? .skipped
+        case "userlist":
+            section = startUserlist(line).map { .userlist(name: $0) } ?? .skipped
         case "defaults":
             // `defaults [name]`: a new defaults section starts from scratch, as in HAProxy.
             if line.words.count > 2 { fail(line, "named defaults with 'from' are not supported") }

@@ -40,6 +40,16 @@ public struct HTTPRule: Sendable {
         case setStatus(Int, reason: String?)
         /// `track-sc0|1|2 SAMPLE [table NAME]`: counts the request in a stick table.
         case track(StickTracking)
+        /// `set-method FORMAT` (requests).
+        case setMethod(format: String)
+        /// `capture SAMPLE len N`: the sample's value, cut to N bytes, in the frontend's
+        /// request capture `slot` (logged by `%hr`, read by `capture.req.hdr(slot)`).
+        case capture(expression: String, length: Int, slot: Int)
+        /// `reject`: the connection is closed at once, nothing answered.
+        case reject
+        /// `wait-for-body time T [at-least SIZE]` (requests): the request goes on once its
+        /// body is in, or SIZE bytes of it, or T passed (then 408).
+        case waitForBody(time: ConfigDuration, atLeast: Int?)
     }
 
     public enum TargetPart: String, Sendable { case path, uri, query }
@@ -116,6 +126,16 @@ public struct StickTracking: Sendable, Equatable {
 
 /// How connections are kept: HAProxy's `option http-keep-alive` (the default),
 /// `http-server-close` (close the server side after each response) and `httpclose` (both).
+/// `http-reuse`: HAProxy's server connection sharing modes. A connection is private to its
+/// client connection with `never`; with the others it goes to the event loop's idle pool when
+/// its exchange ends, and what differs is the first request of a client connection: a new
+/// connection (`safe`, HAProxy's default: the client may then retry a request the server
+/// drops), a pooled one that has already carried two requests or more (`aggressive`), or any
+/// pooled one (`always`). Later requests take any pooled connection.
+public enum HTTPReuse: String, Sendable, CaseIterable {
+    case never, safe, aggressive, always
+}
+
 public enum HTTPConnectionMode: String, Sendable {
     case keepAlive = "http-keep-alive"
     case serverClose = "http-server-close"
@@ -128,6 +148,8 @@ public struct HeaderCapture: Sendable, Equatable {
     public var name: String
     public var length: Int
     public var line: Int
+    /// A slot an `http-request capture SAMPLE len N` rule fills (`name` is then the sample).
+    public var byRule = false
 }
 
 /// `stick-table type ip|ipv6|integer|string [len N] size N [expire T] [store …]`.
@@ -152,4 +174,25 @@ public struct StickRule: Sendable {
     public var table: String?
     public var condition: Condition?
     public var line: Int
+}
+
+/// A `userlist NAME` section: users with their password, and groups (HAProxy's user lists,
+/// read by `http_auth(NAME)`).
+public struct Userlist: Sendable, Equatable {
+    public enum Password: Sendable, Equatable {
+        /// `password HASH`: a crypt(3) hash (`$6$…` SHA-512, `$5$…`, `$1$…`, DES).
+        case hashed(String)
+        /// `insecure-password TEXT`: compared as written.
+        case insecure(String)
+    }
+
+    public struct User: Sendable, Equatable {
+        public var password: Password
+        public var groups: Set<String>
+        public var line: Int
+    }
+
+    public var users: [String: User] = [:]
+    /// `group NAME [users A,B]`, with the members `user … groups` lines add.
+    public var groups: [String: Set<String>] = [:]
 }

@@ -9,6 +9,10 @@ extension SectionParser {
             errors.append(ConfigError(file: ref.file, line: ref.line, keyword: "errorfiles",
                                       message: "no http-errors section named '\(ref.name)'\(didYouMean(ref.name, in: Array(config.httpErrors.keys)))"))
         }
+        for ref in userlistReferences where config.userlists[ref.name] == nil {
+            errors.append(ConfigError(file: ref.file, line: ref.line, keyword: ref.keyword,
+                                      message: "no userlist named '\(ref.name)'\(didYouMean(ref.name, in: Array(config.userlists.keys)))"))
+        }
         for ref in backendReferences where config.backends[ref.name] == nil {
             let near = didYouMean(ref.name, in: Array(config.backends.keys))
             errors.append(ConfigError(file: ref.file, line: ref.line, keyword: ref.keyword, message: "no backend named '\(ref.name)'\(near)"))

@@ -1,7 +1,9 @@
 /// Parses header values such as `%[src]` or `https://%[req.hdr(host)]%[path]`.
 ///
-/// Only the sample fetches SwiftLB evaluates are accepted; anything else (a converter such as
-/// `,lower`, a `%T` log variable) is refused at parse time rather than sent out verbatim.
+/// The model's fetches are read here; any other `%[…]` (a converter such as `,lower`, a
+/// response fetch) is kept as an expression for the rule engine, which compiles it when the
+/// runtime is built and refuses what it cannot evaluate with the rule's line. A `%T` log
+/// variable is refused here rather than sent out verbatim.
 enum ValueFormatParser {
     static let fetches: [String: SampleFetch] = [
         "src": .src, "src_port": .srcPort, "dst": .dst, "dst_port": .dstPort,
@@ -25,7 +27,7 @@ enum ValueFormatParser {
             }
             let expr = String(after[after.index(after: after.startIndex)..<close])
             if !literal.isEmpty { parts.append(.literal(literal)); literal = "" }
-            parts.append(.fetch(try fetch(expr, in: text)))
+            parts.append(try part(expr, in: text))
             rest = after[after.index(after: close)...]
         }
         literal += rest
@@ -33,21 +35,20 @@ enum ValueFormatParser {
         return ValueFormat(parts: parts)
     }
 
-    private static func fetch(_ expr: String, in text: String) throws(ParseFailure) -> SampleFetch {
-        if let f = fetches[expr] { return f }
+    private static func part(_ expr: String, in text: String) throws(ParseFailure) -> ValueFormat.Part {
+        if let f = fetches[expr] { return .fetch(f) }
         for prefix in ["req.hdr(", "hdr("] where expr.hasPrefix(prefix) && expr.hasSuffix(")") {
             let name = expr.dropFirst(prefix.count).dropLast()
-            if !name.isEmpty && !name.contains(",") { return .header(name.lowercased()) }
+            if !name.isEmpty && !name.contains(",") { return .fetch(.header(name.lowercased())) }
         }
         // `var(txn.name)`: a variable set by an earlier `set-var` (scopes proc, sess, txn, req, res).
         if expr.hasPrefix("var(") && expr.hasSuffix(")") {
             let name = String(expr.dropFirst(4).dropLast())
             let scopes = ["proc.", "sess.", "txn.", "req.", "res."]
-            if scopes.contains(where: { name.hasPrefix($0) && name.count > $0.count }) && !name.contains(",") { return .variable(name) }
-            throw ParseFailure("'%[\(expr)]': a variable is named SCOPE.NAME with a scope among proc, sess, txn, req, res")
+            if scopes.contains(where: { name.hasPrefix($0) && name.count > $0.count }) && !name.contains(",") { return .fetch(.variable(name)) }
+            if !name.contains(",") { throw ParseFailure("'%[\(expr)]': a variable is named SCOPE.NAME with a scope among proc, sess, txn, req, res") }
         }
-        let known = Array(fetches.keys) + ["req.hdr(name)", "var(txn.name)"]
-        let near = didYouMean(expr, in: known)
-        throw ParseFailure("unsupported sample fetch '%[\(expr)]' in '\(text)'\(near)")
+        guard !expr.isEmpty else { throw ParseFailure("empty '%[]' in '\(text)'") }
+        return .expression(expr)
     }
 }

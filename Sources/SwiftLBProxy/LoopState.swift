@@ -99,20 +99,27 @@ final class LoopState {
     }
 
     /// An idle connection to `server` that is still open, or nil. (Connections the server
-    /// closed while parked are skipped here and dropped by the purge.)
-    func takeIdle(_ server: RuntimeServer) -> ServerConnection? {
+    /// closed while parked are skipped here and dropped by the purge.) `provenOnly`: one that
+    /// has carried two requests or more (`http-reuse aggressive`).
+    func takeIdle(_ server: RuntimeServer, provenOnly: Bool = false) -> ServerConnection? {
         guard server.id < idle.count else { return nil }
+        if provenOnly {
+            guard let at = idle[server.id].lastIndex(where: { $0.wasReused && $0.isOpen }) else { return nil }
+            return idle[server.id].remove(at: at)
+        }
         while let connection = idle[server.id].popLast() {
             if connection.isOpen { return connection }
         }
         return nil
     }
 
-    /// Parks a connection whose exchange completed cleanly.
+    /// Parks a connection whose exchange completed cleanly; with the server's pool full
+    /// (`pool-max-conn`, else `maxIdlePerServer`) it is closed instead, as HAProxy does.
     func putIdle(_ connection: ServerConnection) {
         let id = connection.server.id
         if id >= idle.count { idle.append(contentsOf: repeatElement([], count: id - idle.count + 1)) }
-        guard connection.isOpen, idle[id].count < Self.maxIdlePerServer, connection.server.parameters.sendProxy == nil else {
+        let limit = connection.server.parameters.poolMaxConn.map { $0 < 0 ? Self.maxIdlePerServer : min($0, Self.maxIdlePerServer) } ?? Self.maxIdlePerServer
+        guard connection.isOpen, idle[id].count < limit, connection.server.parameters.sendProxy == nil else {
             connection.close()
             return
         }

@@ -44,15 +44,10 @@ struct RequestFacts {
         case .dst: return [(destination?.ipAddress ?? "")[...]]
         case .dstPort: return [destination?.port.map(String.init)?[...] ?? ""]
         case .sslFC: return isTLS ? ["1"] : []
-        case .sslFCSNI, .srcConnCur, .variable: return []  // pending fetches: the config gate refuses them
+        case .capturedURI: return head == nil ? [] : [uri[...]]
+        case .sslFCSNI, .srcConnCur, .variable, .status, .httpAuth: return []  // pending fetches, or the rules' (SampleInput)
         case .stickCounter, .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN: return []  // read by SampleInput
         }
-    }
-
-    /// The first value, as `%[fetch]` uses it in a header value.
-    func value(_ fetch: SampleFetch) -> String {
-        if fetch == .sslFC { return isTLS ? "1" : "0" }
-        return samples(fetch).first.map(String.init) ?? ""
     }
 }
 
@@ -61,18 +56,5 @@ extension Condition {
     /// ACL means the same in `use_backend`, `redirect` and `http-request` rules.
     func evaluate(_ facts: RequestFacts) -> Bool {
         evaluate(SampleInput(facts: facts))
-    }
-}
-
-extension ValueFormat {
-    func render(_ facts: RequestFacts) -> String {
-        var out = ""
-        for part in parts {
-            switch part {
-            case .literal(let text): out += text
-            case .fetch(let fetch): out += facts.value(fetch)
-            }
-        }
-        return out
     }
 }

@@ -125,15 +125,4 @@ enum RequestRewriter {
     private static func isFramingName(_ name: String) -> Bool {
         (name.utf8.count == 14 || name.utf8.count == 17) && ["content-length", "transfer-encoding"].contains(name.lowercased())
     }
-
-    static func apply(_ rules: [HeaderRule], to head: inout MessageHead, facts: RequestFacts) {
-        for rule in rules {
-            if let condition = rule.condition, !condition.evaluate(facts) { continue }
-            switch rule.action {
-            case .set(let name, let value): head.set(name, value.render(facts))
-            case .add(let name, let value): head.add(name, value.render(facts))
-            case .delete(let name): head.removeAll(name.lowercased())
-            }
-        }
-    }
 }

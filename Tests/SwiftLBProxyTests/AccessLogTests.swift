@@ -11,24 +11,55 @@ final class AccessLogTests: XCTestCase {
     override func setUpWithError() throws { dir = try TempDirectory() }
     override func tearDown() { dir = nil }
 
-    private func config(http: Int, tcp: Int, backend: Int, syslog: Int) -> String {
-        Self.syslogHTTPDefaults(syslog: syslog) + """
+    /// An HTTP frontend (`/denied` denied) and a TCP one in front of `backend`, logging to
+    /// `syslog`; `option` adds an option line to both (the differential log tests share it).
+    static func config(http: Int, tcp: Int, backend: Int, syslog: Int, option: String? = nil) -> String {
+        let extra = option.map { "    option \($0)\n" } ?? ""
+        return syslogHTTPDefaults(syslog: syslog) + """
         frontend fe
             bind 127.0.0.1:\(http)
-            http-request deny if { path /denied }
+        \(extra)    http-request deny if { path /denied }
             default_backend app
         backend app
             server s1 127.0.0.1:\(backend)
         frontend tcpfe
             mode tcp
             option tcplog
-            bind 127.0.0.1:\(tcp)
+        \(extra)    bind 127.0.0.1:\(tcp)
             default_backend tcpapp
         backend tcpapp
             mode tcp
             server t1 127.0.0.1:\(backend)
 
         """
+    }
+
+    /// HAProxy and SwiftLB on the same `config` text, each logging to its own syslog receiver,
+    /// started and with HAProxy's start lines drained. Ports: (haproxy http, tcp, swiftlb http, tcp).
+    struct Pair {
+        let haproxy: ChildProcess
+        let swiftlb: SwiftLBInstance
+        let hsyslog: SyslogReceiver, ssyslog: SyslogReceiver
+        let ports: (hhttp: Int, htcp: Int, shttp: Int, stcp: Int)
+
+        init(backend: Int, in dir: TempDirectory, config: (Int, Int, Int, Int) -> String) throws {
+            hsyslog = try SyslogReceiver()
+            ssyslog = try SyslogReceiver()
+            ports = (freePort(), freePort(), freePort(), freePort())
+            let hcfg = try dir.write("haproxy.cfg", config(ports.hhttp, ports.htcp, backend, hsyslog.port))
+            haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", hcfg], logDirectory: dir, name: "haproxy")
+            XCTAssertTrue(waitForPort(ports.hhttp) && waitForPort(ports.htcp), haproxy.stderr)
+            swiftlb = try SwiftLBInstance(config: config(ports.shttp, ports.stcp, backend, ssyslog.port), waitPort: ports.shttp, in: dir)
+            XCTAssertTrue(waitForPort(ports.stcp))
+            // HAProxy logs its own start ("Proxy fe started.") on the same target: drain it first.
+            _ = hsyslog.receive(count: 100, within: 0.5)
+            _ = ssyslog.receive(count: 100, within: 0.2)
+        }
+
+        func stop() {
+            swiftlb.stop()
+            haproxy.stop()
+        }
     }
 
     /// `global` logging to a UDP syslog receiver and httplog `defaults`, as HAProxy and SwiftLB
@@ -75,19 +106,10 @@ final class AccessLogTests: XCTestCase {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy"), "haproxy is installed by scripts/test.sh")
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
-        let hsyslog = try SyslogReceiver(), ssyslog = try SyslogReceiver()
-        let (hhttp, htcp, shttp, stcp) = (freePort(), freePort(), freePort(), freePort())
-        let hcfg = try dir.write("haproxy.cfg", config(http: hhttp, tcp: htcp, backend: nginx.ports[0], syslog: hsyslog.port))
-        let haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", hcfg], logDirectory: dir, name: "haproxy")
-        defer { haproxy.stop() }
-        XCTAssertTrue(waitForPort(hhttp) && waitForPort(htcp), haproxy.stderr)
-        let lb = try SwiftLBInstance(config: config(http: shttp, tcp: stcp, backend: nginx.ports[0], syslog: ssyslog.port), waitPort: shttp, in: dir)
-        defer { lb.stop() }
-        XCTAssertTrue(waitForPort(stcp))
-
-        // HAProxy logs its own start ("Proxy fe started.") on the same target: drain it first.
-        _ = hsyslog.receive(count: 100, within: 0.5)
-        _ = ssyslog.receive(count: 100, within: 0.2)
+        let pair = try Pair(backend: nginx.ports[0], in: dir) { Self.config(http: $0, tcp: $1, backend: $2, syslog: $3) }
+        defer { pair.stop() }
+        let (hsyslog, ssyslog, lb) = (pair.hsyslog, pair.ssyslog, pair.swiftlb)
+        let (hhttp, htcp, shttp, stcp) = pair.ports
 
         var received: [String: Int] = [:]
         func traffic(http: Int, tcp: Int) throws {

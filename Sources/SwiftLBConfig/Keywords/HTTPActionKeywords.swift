@@ -37,8 +37,7 @@ extension KeywordRegistry {
                usage: "scheme|location TARGET [code N]") { p, words, c in
             .redirect(try redirectRule(words[...], acls: p.acls, line: c.line.number))
         },
-        Action(name: "auth", phases: [.request], status: .pending("HTTP authentication needs user lists, which SwiftLB does not have"),
-               usage: "[realm REALM]") { _, words, _ in
+        Action(name: "auth", phases: [.request], status: .active, usage: "[realm REALM]") { _, words, _ in
             if words.isEmpty { return .auth(realm: nil) }
             guard words.count == 2, words[0] == "realm" else { throw ParseFailure("expects 'auth [realm REALM]'") }
             return .auth(realm: words[1])
@@ -65,6 +64,33 @@ extension KeywordRegistry {
             }
             return .useService(words[0])
         },
+        Action(name: "set-method", phases: [.request], status: .active, usage: "METHOD") { _, words, _ in
+            guard words.count == 1 else { throw ParseFailure("'set-method' expects one method (or a format)") }
+            return .setMethod(format: words[0])
+        },
+        Action(name: "reject", phases: [.request], status: .active, usage: "") { _, words, _ in
+            guard words.isEmpty else { throw ParseFailure("'reject' takes no argument before the condition") }
+            return .reject
+        },
+        Action(name: "capture", phases: [.request], status: .active, usage: "SAMPLE len LENGTH") { p, words, c in
+            guard words.count == 3, words[1] == "len", let length = Int(words[2]), (1...65535).contains(length) else {
+                throw ParseFailure(words.count == 3 && words[1] == "id"
+                                   ? "'capture … id N' (a 'declare capture' slot) is not supported by SwiftLB; write 'capture SAMPLE len N'"
+                                   : "expects 'capture SAMPLE len LENGTH'")
+            }
+            switch p.section {
+            case .frontend, .listen: return captureSlot(p, words[0], length, c)
+            default: throw ParseFailure("'http-request capture … len N' belongs in a frontend or listen section (its slot is the frontend's)")
+            }
+        },
+        Action(name: "wait-for-body", phases: [.request], status: .active, usage: "time TIME [at-least SIZE]") { _, words, _ in
+            guard (words.count == 2 || words.count == 4), words[0] == "time", let time = ConfigDuration(parsing: words[1]), time.nanoseconds > 0 else {
+                throw ParseFailure("expects 'wait-for-body time TIME [at-least SIZE]'")
+            }
+            guard words.count == 4 else { return .waitForBody(time: time, atLeast: nil) }
+            guard words[2] == "at-least", let size = parseSize(words[3]), size > 0 else { throw ParseFailure("'at-least' expects a size in bytes (k, m, g suffixes)") }
+            return .waitForBody(time: time, atLeast: size)
+        },
         Action(name: "set-status", phases: [.response, .afterResponse], status: .active,
                usage: "CODE [reason TEXT]") { _, words, _ in
             guard let first = words.first, let code = Int(first), (100...999).contains(code) else { throw ParseFailure("expects a status code") }
@@ -76,11 +102,11 @@ extension KeywordRegistry {
 
     /// HAProxy 2.6's other actions, recognised and refused.
     private static let knownActions: [HTTPRulePhase: [String]] = [
-        .request: ["add-acl", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry", "do-resolve", "early-hint",
-                   "normalize-uri", "reject", "replace-pathq", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
-                   "send-spoe-group", "set-dst", "set-dst-port", "set-log-level", "set-map", "set-mark", "set-method", "set-nice",
+        .request: ["add-acl", "cache-use", "del-acl", "del-map", "disable-l7-retry", "do-resolve", "early-hint",
+                   "normalize-uri", "replace-pathq", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
+                   "send-spoe-group", "set-dst", "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice",
                    "set-pathq", "set-priority-class", "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos",
-                   "silent-drop", "strict-mode", "tarpit", "unset-var", "wait-for-body", "wait-for-handshake", "lua"],
+                   "silent-drop", "strict-mode", "tarpit", "unset-var", "wait-for-handshake", "lua"],
         .response: ["add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1",
                     "sc-set-gpt0", "send-spoe-group", "set-log-level", "set-map", "set-mark", "set-nice", "set-tos", "silent-drop",
                     "strict-mode", "track-sc0", "track-sc1", "track-sc2", "unset-var", "wait-for-body", "lua"],
@@ -98,6 +124,17 @@ extension KeywordRegistry {
         }
     } + knownActions.flatMap { phase, names in
         names.map { Keyword.unsupported("\(phase.rawValue) \($0)", SectionKind.rules, "SwiftLB does not implement this action") }
+    }
+
+    /// A new request capture slot of the frontend for `http-request capture`, after the
+    /// ones declared before it (HAProxy numbers them in the order of the configuration).
+    private static func captureSlot(_ p: SectionParser, _ sample: String, _ length: Int, _ c: KeywordCall) -> HTTPRule.Action {
+        var slot = 0
+        p.withFrontend { f in
+            slot = f.captures.filter { !$0.response }.count
+            f.captures.append(HeaderCapture(response: false, name: sample, length: length, line: c.line.number, byRule: true))
+        }
+        return .capture(expression: sample, length: length, slot: slot)
     }
 
     private static func target(_ name: String, _ part: HTTPRule.TargetPart) -> Action {

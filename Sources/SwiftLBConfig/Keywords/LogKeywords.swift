@@ -1,8 +1,6 @@
 /// Where access-log lines go (`log`), what a proxy logs (`option httplog`, `log-format`, …)
 /// and what it captures for the log (`capture request|response header`).
 extension KeywordRegistry {
-    static let logOptionStatus = KeywordStatus.pending("the access log is written at the end of the stream until the data path logs early")
-
     static let logKeywords: [Keyword] = [
         Keyword("log", [.global], usage: "log stdout|stderr|/dev/log|[udp@]HOST[:PORT] [len N] [format F] FACILITY [LEVEL [MINLEVEL]]") { p, c in
             let server = try logServer(c)
@@ -54,7 +52,7 @@ extension KeywordRegistry {
         },
         logOption("tcplog", SectionKind.proxies, \.tcpLog, status: .active),
         logOption("log-health-checks", SectionKind.backSide, \.logHealthChecks, status: .active),
-        logOption("logasap", SectionKind.frontSide, \.logASAP, status: logOptionStatus),
+        logOption("logasap", SectionKind.frontSide, \.logASAP, status: .active),
         logOption("log-separate-errors", SectionKind.frontSide, \.logSeparateErrors, status: .active),
         logOption("dontlog-normal", SectionKind.frontSide, \.dontLogNormal, status: .active),
         Keyword("log-format", SectionKind.frontSide, usage: "log-format FORMAT") { p, c in
@@ -83,8 +81,7 @@ extension KeywordRegistry {
 
     /// `capture request|response header NAME len N`.
     private static func capture(_ direction: String) -> Keyword {
-        Keyword("capture \(direction) header", [.frontend, .listen], usage: "capture \(direction) header NAME len N",
-                status: .pending("the access log has no captured headers yet")) { p, c in
+        Keyword("capture \(direction) header", [.frontend, .listen], usage: "capture \(direction) header NAME len N") { p, c in
             guard c.args.count == 3, c.args[1] == "len", let length = Int(c.args[2]), (1...65535).contains(length) else {
                 throw ParseFailure("expects 'capture \(direction) header NAME len N'")
             }

@@ -58,6 +58,13 @@ extension KeywordRegistry {
             let n = try c.positiveInt()
             p.withOptions { $0.fullconn = n }
         },
+        Keyword("option http-buffer-request", SectionKind.proxies, usage: "[no] option http-buffer-request", negatable: true) { p, c in
+            try c.noArguments()
+            p.withOptions { $0.httpBufferRequest = !c.negated }
+        },
+        // SwiftLB always does what this asks: a client that closes its connection (a half-close
+        // too) abandons its request, queued, connecting or waiting for the response.
+        Keyword("option abortonclose", SectionKind.backSide, usage: "option abortonclose") { _, c in try c.noArguments() },
         // SwiftLB always spreads over every backup server when no primary is up.
         Keyword("option allbackups", SectionKind.backSide, usage: "option allbackups") { _, c in try c.noArguments() },
         // The source hash is always a consistent one (a ring of server names and weights).
@@ -74,11 +81,29 @@ extension KeywordRegistry {
             guard c.args.isEmpty else { throw ParseFailure("option redispatch takes no argument (an interval is not supported)") }
             p.withOptions { $0.redispatch = true }
         },
-        // Idle server connections are reused HAProxy's 'safe' way (its default since 2.0).
-        Keyword("http-reuse", SectionKind.backSide, usage: "http-reuse safe") { _, c in
-            guard try c.one("safe") == "safe" else {
-                throw ParseFailure("SwiftLB reuses idle server connections the 'safe' way only: 'http-reuse safe' (or remove the line)")
+        Keyword("http-reuse", SectionKind.backSide, usage: "http-reuse never|safe|aggressive|always") { p, c in
+            let word = try c.one("never, safe, aggressive or always")
+            guard let reuse = HTTPReuse(rawValue: word) else {
+                throw ParseFailure("unknown mode '\(word)'\(didYouMean(word, in: HTTPReuse.allCases.map(\.rawValue))); expected never, safe, aggressive or always")
             }
+            p.withOptions { $0.httpReuse = reuse }
+        },
+        // HAProxy's legacy single destination: one server, not checked, whose connections are
+        // private to their client connection (HAProxy never shares them either).
+        Keyword("dispatch", [.listen, .backend], usage: "dispatch HOST:PORT") { p, c in
+            let text = try c.one("HOST:PORT")
+            guard let (host, port) = parseAddress(text), !host.isEmpty, host != "*" else {
+                throw ParseFailure("invalid address '\(text)': expected HOST:PORT")
+            }
+            var backend: Backend?
+            p.withBackend { backend = $0 }
+            guard var backend else { return }
+            guard backend.servers.isEmpty else {
+                throw ParseFailure("'dispatch' in a proxy with 'server' lines is not supported: use servers only")
+            }
+            backend.servers.append(Server(name: "dispatch", host: host, port: port, parameters: backend.options.defaultServer, line: c.line.number))
+            backend.options.httpReuse = .never
+            p.withBackend { $0 = backend }
         },
     ]
 

@@ -156,6 +156,11 @@ extension SectionParser {
     /// Refuses the fetches of an ACL line that the data path does not evaluate yet.
     func gateFetch(_ criterion: ACLCriterion) throws(ParseFailure) {
         if case .variable = criterion.fetch { try gate(ACLParser.variableStatus, "the 'var()' fetch") }
+        // A userlist may be declared after its first use: checked at the end of the file
+        // (each list once, at its first use).
+        if case .httpAuth(let list) = criterion.fetch, !userlistReferences.contains(where: { $0.name == list }) {
+            userlistReferences.append((list, currentLine.number, currentLine.words.first ?? "acl", file))
+        }
         if let reason = ACLParser.pendingFetches[criterion.fetch] {
             try gate(.pending(reason), "the '\(fetchName(criterion.fetch))' fetch")
         }

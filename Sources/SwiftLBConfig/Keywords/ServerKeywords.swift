@@ -66,6 +66,7 @@ extension KeywordRegistry {
         Parameter("backup") { s, _, _ in s.backup = true },
         Parameter("disabled") { s, _, _ in s.disabled = true },
         Parameter("maxconn", values: 1) { s, v, _ in s.maxconn = try number("maxconn", v[0], 1...1_000_000) },
+        Parameter("pool-max-conn", values: 1) { s, v, _ in s.poolMaxConn = try number("pool-max-conn", v[0], -1...1_000_000) },
         Parameter("slowstart", values: 1) { s, v, _ in s.slowstart = try positiveTime("slowstart", v[0]) },
         Parameter("ssl") { s, _, p in p.ensureTLS(&s) },
         Parameter("verify", values: 1) { s, v, p in
@@ -114,7 +115,7 @@ extension KeywordRegistry {
          "force-tlsv11", "force-tlsv12", "force-tlsv13", "id", "init-addr", "log-proto", "max-reuse", "minconn", "namespace",
          "no-agent-check", "no-check-ssl", "no-send-proxy", "no-send-proxy-v2", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn",
          "no-ssl", "no-ssl-reuse", "no-sslv3", "no-tls-tickets", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "no-verifyhost",
-         "no-tfo", "non-stick", "npn", "pool-low-conn", "pool-max-conn", "pool-purge-delay", "proto", "redir", "resolve-opts",
+         "no-tfo", "non-stick", "npn", "pool-low-conn", "pool-purge-delay", "proto", "redir", "resolve-opts",
          "resolve-prefer", "resolve-net", "resolvers", "proxy-v2-options", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "source",
          "ssl-max-ver", "ssl-min-ver", "ssl-reuse", "stick", "socks4", "tcp-ut", "tfo", "track", "verifyhost", "ws"].map {
         Parameter<ServerParameters>.unsupported($0, "a HAProxy server parameter SwiftLB does not implement")

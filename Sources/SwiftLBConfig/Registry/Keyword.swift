@@ -20,6 +20,7 @@ public enum KeywordStatus: Sendable, Equatable {
 enum SectionKind: String, CaseIterable, Sendable {
     case global, defaults, frontend, backend, listen, vrrp
     case httpErrors = "http-errors"
+    case userlist
     case vrrpScript = "vrrp_script"
     case globalDefs = "global_defs"
 

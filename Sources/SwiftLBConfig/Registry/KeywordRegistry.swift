@@ -9,7 +9,7 @@ enum KeywordRegistry {
         + proxyKeywords + tcpKeepAliveKeywords + timeoutKeywords + balanceKeywords + cookieKeywords + checkKeywords
         + serverKeywords + bindKeywords + ruleKeywords + httpActionKeywords + tcpRuleKeywords + errorPageKeywords
         + compressionKeywords + serverStateKeywords
-        + vrrpKeywords + keepalivedKeywords + legacyKeywords
+        + vrrpKeywords + keepalivedKeywords + legacyKeywords + userlistKeywords
 
     /// The features, then what HAProxy knows beyond them.
     static let all: [Keyword] = features + haproxyKnownKeywords
@@ -92,10 +92,9 @@ enum SectionRegistry {
     /// HAProxy-style sections: a header line, then keyword lines until the next header.
     static let active: [String: SectionKind] = [
         "global": .global, "defaults": .defaults, "frontend": .frontend, "backend": .backend,
-        "listen": .listen, "vrrp": .vrrp, "http-errors": .httpErrors,
+        "listen": .listen, "vrrp": .vrrp, "http-errors": .httpErrors, "userlist": .userlist,
     ]
     static let unsupported: [String: String] = [
-        "userlist": "user lists are not supported",
         "resolvers": "DNS resolvers are not supported; servers are resolved once at start",
         "peers": "stick-table peers are not supported (the two VIP instances agree through cookies or 'balance source')",
         "mailers": "SwiftLB sends no mail; use the vrrp notify scripts or the logs",

@@ -7,7 +7,18 @@ extension HTTPClientConnection {
     // MARK: dispatching
 
     func dispatchNext(_ ex: HTTPExchange, freshConnection: Bool) {
-        let step = ex.dispatch.next(loop: loop, owner: self, freshConnection: freshConnection)
+        // `http-reuse`: what this request may be sent over (HTTPReuse says why).
+        let first = requestsServed == 0
+        let reuse: Dispatch.IdleChoice = switch ex.dispatch.backend.config.options.httpReuse {
+        case .never: .none
+        case .safe: first ? .none : .any
+        case .aggressive: first ? .proven : .any
+        case .always: .any
+        }
+        let own = ownServerConnection
+        ownServerConnection = nil
+        let step = ex.dispatch.next(loop: loop, owner: self, freshConnection: freshConnection, reuse: reuse, own: own)
+        if let own, case .connection(let taken) = step, taken === own {} else { own?.close() }
         if let server = ex.dispatch.server {
             ex.log.server = server.name
             ex.log.retries = max(0, ex.dispatch.attempts - 1)

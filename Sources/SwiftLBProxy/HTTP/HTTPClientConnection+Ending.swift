@@ -15,7 +15,13 @@ extension HTTPClientConnection {
             ex.connection = nil
             let leftover = (ex.responseInbound?.readableBytes ?? 0) > 0
             if ex.requestComplete && !ex.serverMustClose && !leftover && connection.isOpen {
-                loop.putIdle(connection)
+                if ex.dispatch.backend.config.options.httpReuse == .never {
+                    // Private to this client connection: kept for its next request only.
+                    connection.park()
+                    ownServerConnection = connection
+                } else {
+                    loop.putIdle(connection)
+                }
             } else {
                 connection.close()
                 // The server answered before the request body ended (e.g. 413): the rest of the
@@ -132,10 +138,22 @@ extension HTTPClientConnection {
     /// The end of an exchange: its counters, then its log line.
     func writeLog(_ ex: HTTPExchange, status: Int? = nil) {
         countExchange(ex, status: status ?? ex.log.status)
-        guard logging else { return }
+        guard logging, !ex.loggedEarly else { return }
         var record = ex.log
         record.termination = ex.phase.terminationFlags
         if let status { record.status = status }
+        loop.writeAccessLog(record, frontend: frontend, backend: ex.dispatch.backend, server: ex.dispatch.server, http: true, tls: isTLS)
+    }
+
+    /// `option logasap`: the line of an exchange whose response head just went out, as HAProxy
+    /// writes it then: the times so far (`Ta`/`Tt` end now) and the bytes sent so far, both
+    /// printed with a `+`, and the termination flags of a stream still running (`--`).
+    func writeEarlyLog(_ ex: HTTPExchange) {
+        guard logging, !ex.loggedEarly else { return }
+        ex.loggedEarly = true
+        var record = ex.log
+        record.ta = millisecondsBetween(ex.start, clock)
+        record.termination = "--"
         loop.writeAccessLog(record, frontend: frontend, backend: ex.dispatch.backend, server: ex.dispatch.server, http: true, tls: isTLS)
     }
 

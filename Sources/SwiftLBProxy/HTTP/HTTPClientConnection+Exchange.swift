@@ -42,7 +42,10 @@ extension HTTPClientConnection {
         let now = NIODeadline.now()
         var record = newRecord(now)
         requestStart = nil
-        if logging { record.requestLine = head.string(0..<(head.startLineEnd - 2)) }
+        if logging {
+            record.requestLine = head.string(0..<(head.startLineEnd - 2))
+            record.requestCaptures = HeaderCaptures.logValues(frontend.config.captures, response: false, from: head)
+        }
 
         guard RequestValidator.problem(in: head) == nil, case .success(let framing) = MessageFraming.request(head) else {
             record.termination = "PR"
@@ -72,6 +75,9 @@ extension HTTPClientConnection {
             var i = SampleInput(facts: f, request: head, variables: variables)
             i.stick = stickSession
             i.frontendName = frontend.name
+            i.firstRequest = requestsServed == 0
+            i.captures = record.requestCaptures ?? []
+            i.userlists = loop.holder.current.configuration.userlists
             if let monitor = rules.monitor, let response = monitor.response(for: i, pages: rules.errorPages) {
                 answerLocally(response, flags: "LR", denied: false, frontendRules: rules, backendRules: nil, input: &i, head: head, framing: framing, record: record)
                 return
@@ -106,11 +112,15 @@ extension HTTPClientConnection {
                 input = SampleInput(facts: f, request: head, variables: variables)
                 input!.stick = stickSession
                 input!.frontendName = frontend.name
+                input!.firstRequest = requestsServed == 0
+                input!.captures = record.requestCaptures ?? []
+                input!.userlists = loop.holder.current.configuration.userlists
             }
             input!.backendName = backend.name
             if answered(by: rules, frontendRules: frontend.engine, backendRules: rules, head: &head, input: &input!, framing: framing, record: record) { return }
         }
         input?.backendName = backend.name
+        if let captured = input?.captures, record.requestCaptures != nil { record.requestCaptures = Self.slots(captured, as: record.requestCaptures!) }
 
         let connection = RequestRewriter.removeHopByHop(&head, keepUpgrade: true)
         // A WebSocket upgrade keeps `Upgrade` and gets `Connection: Upgrade`; any other Upgrade
@@ -156,8 +166,11 @@ extension HTTPClientConnection {
             if pinned == nil { dispatch.pinned = stick.match(stickInput, servers: backend.servers, now: StickSession.now()) }
             dispatch.stickStore = stick.storeKeys(stickInput)
         }
+        // `set-method`: the exchange follows the method the server receives (a HEAD's
+        // response has no body, a GET's has).
+        let method = head.startLineOverride == nil ? head.method : HTTPMethodName(text: head.currentMethod)
         let ex = HTTPExchange(dispatch: dispatch,
-                              method: head.method, clientMinor: head.minorVersion, closeClient: connection.close || quiescing,
+                              method: method, clientMinor: head.minorVersion, closeClient: connection.close || quiescing,
                               upstreamHead: upstreamHead, requestFramer: framing.map(BodyFramer.init), facts: facts,
                               responseLimits: limits, log: record, start: now)
         ex.presentedCookie = presented
@@ -167,10 +180,32 @@ extension HTTPClientConnection {
         if connectionMode >= 1 { ex.serverMustClose = true }
         if connectionMode >= 2 { ex.closeClient = true }
         ex.ruleInput = input
-        _ = ex.phase.requestReceived()
         state = .exchanging(ex)
+        if let wait = input?.bodyWait, !ex.requestComplete {
+            ex.bodyDeadline = now + .nanoseconds(wait.nanoseconds)
+            ex.bodyThreshold = wait.atLeast
+        }
+        if frontend.config.options.httpBufferRequest || backend.config.options.httpBufferRequest || ex.bodyDeadline != nil, !ex.requestComplete {
+            // `option http-buffer-request`: the request stays in its request phase (no queue
+            // time, Tw -1) until its body is in; `pumpRequestBody` dispatches it then.
+            ex.awaitingBody = true
+            ex.bufferedByFrontend = frontend.config.options.httpBufferRequest
+            ex.log.tw = -1
+            pumpRequestBody(ex)
+            return
+        }
+        _ = ex.phase.requestReceived()
         pumpRequestBody(ex)
         guard case .exchanging(let current) = state, current === ex else { return }
+        dispatchNext(ex, freshConnection: false)
+    }
+
+    /// `option http-buffer-request`: the body is in, or fills SwiftLB's body buffer (HAProxy:
+    /// its buffer is full): the exchange goes on to a server.
+    func bodyBuffered(_ ex: HTTPExchange) {
+        ex.awaitingBody = false
+        ex.log.tw = 0
+        _ = ex.phase.requestReceived()
         dispatchNext(ex, freshConnection: false)
     }
 
@@ -216,7 +251,19 @@ extension HTTPClientConnection {
     private func answered(by rules: ProxyRules, frontendRules: ProxyRules?, backendRules: ProxyRules?, head: inout MessageHead,
                           input: inout SampleInput, framing: BodyFramer.Mode?, record: AccessLogRecord) -> Bool {
         let pages = frontendRules.map { $0.pages(backend: backendRules) } ?? ErrorPageChain(rules.errorPages)
-        switch rules.request.evaluate(&head, &input, pages: pages) {
+        let verdict = rules.request.evaluate(&head, &input, pages: pages)
+        var record = record
+        if let slots = record.requestCaptures { record.requestCaptures = Self.slots(input.captures, as: slots) }
+        switch verdict {
+        case .reject:
+            // `http-request reject`: closed at once, nothing answered; logged PR as HAProxy does.
+            loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
+            record.termination = "PR"
+            if record.backend == "<NOSRV>" { record.backend = frontend.name }
+            writeLog(record)
+            state = .closing
+            context?.close(promise: nil)
+            return true
         case .respond(let response, let kind):
             answerLocally(response, flags: String(kind.terminationFlags.prefix(2)), denied: kind == .deny,
                           frontendRules: frontendRules, backendRules: backendRules, input: &input, head: head, framing: framing, record: record)
@@ -227,6 +274,11 @@ extension HTTPClientConnection {
         case .continue, .allow:
             return false
         }
+    }
+
+    /// The capture slots the rules filled, as many as the frontend declares.
+    static func slots(_ captured: [String?], as declared: [String?]) -> [String?] {
+        declared.indices.map { $0 < captured.count ? captured[$0] : declared[$0] }
     }
 
     /// An answer of the rules (deny, return, redirect, auth, monitor-uri): the after-response

@@ -122,6 +122,7 @@ extension HTTPClientConnection {
         var head = head
         let server = ex.dispatch.server
         ex.log.status = head.status
+        if logging { ex.log.responseCaptures = HeaderCaptures.logValues(frontend.config.captures, response: true, from: head) }
         server?.health.observed(error: head.status >= 500 && head.status != 501 && head.status != 505, layer7: true)
         ex.log.trsp = ex.requestSentAt.map { millisecondsBetween($0, clock) } ?? -1
         let backend = ex.dispatch.backend
@@ -170,6 +171,7 @@ extension HTTPClientConnection {
         head.serialise(into: &clientHeadBuffer)
         ex.log.bytesOut += clientHeadBuffer.readableBytes  // HAProxy's %B and bytes_out count the head too
         context?.write(wrapOutboundOut(clientHeadBuffer), promise: nil)
+        if frontend.logPlan?.logASAP == true { writeEarlyLog(ex) }
         return true
     }
 
@@ -202,7 +204,7 @@ extension HTTPClientConnection {
         ex.connection = nil
         let tunnel = Tunnel(loop: loop, server: connection,
                             timeouts: Tunnel.Timeouts(front: timeouts, back: ex.dispatch.backend.config.options.timeouts),
-                            onEnd: Tunnel.onEnd(releasing: ex.dispatch, log: logging ? ex.log : nil, phase: ex.phase, start: ex.start,
+                            onEnd: Tunnel.onEnd(releasing: ex.dispatch, log: logging && !ex.loggedEarly ? ex.log : nil, phase: ex.phase, start: ex.start,
                                                 loop: loop, frontend: frontend, http: true, tls: isTLS))
         let clientBytes = inbound.readableBytes > 0 ? inbound : nil
         let serverBytes = ex.responseInbound

@@ -75,7 +75,12 @@ extension HTTPClientConnection {
             failResponse(ex, .gatewayTimeout, cause: .serverTimeout)
             return
         }
-        if !ex.requestComplete, let client = timeouts.client, now >= ex.lastClientActivity + .nanoseconds(client.nanoseconds) {
+        let bodyWait = ex.awaitingBody ? ex.bodyDeadline ?? timeouts.httpRequest.map { ex.start + .nanoseconds($0.nanoseconds) } : nil
+        if !ex.requestComplete, let client = timeouts.client,
+           now >= ex.lastClientActivity + .nanoseconds(client.nanoseconds) || bodyWait.map({ now >= $0 }) ?? false {
+            // Waiting for the body for the frontend's `option http-buffer-request`: HAProxy
+            // answers the 408 before any backend is chosen, and logs the frontend there.
+            if ex.awaitingBody && ex.bufferedByFrontend { ex.log.backend = frontend.name }
             failResponse(ex, .requestTimeout, cause: .clientTimeout)
         }
     }

@@ -59,6 +59,9 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     /// When the first byte of the current request arrived (the TR timer; 408 vs silent close).
     var requestStart: NIODeadline?
     var requestsServed = 0
+    /// `http-reuse never`: the server connection of the last exchange, parked for the next
+    /// request of this client connection only; closed with it.
+    var ownServerConnection: ServerConnection?
     var source: SocketAddress?
     var destination: SocketAddress?
     /// "ip" for X-Forwarded-For.
@@ -146,6 +149,8 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
         loop.stats.frontend(frontend.counterID) { $0.scur -= 1 }
         stickSession?.close(http: true)
+        ownServerConnection?.close()
+        ownServerConnection = nil
         if case .exchanging(let ex) = state {
             // The client went away mid-exchange: the server connection is in an unknown state,
             // so it is closed rather than pooled.
@@ -249,6 +254,10 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             ex.requestFramer = framer
             ex.lastClientActivity = clock
             if done { ex.requestComplete = true }
+            if ex.awaitingBody && (ex.requestComplete || ex.pendingBytes >= min(ex.bodyThreshold ?? Self.maxPendingBody, Self.maxPendingBody)) {
+                bodyBuffered(ex)
+                guard case .exchanging(let current) = state, current === ex else { return }
+            }
         } catch {
             // A broken chunk: the body cannot be delimited, so nothing more can be trusted.
             if ex.responseHeadSent {

@@ -20,6 +20,13 @@ final class HTTPExchange {
     var requestFramer: BodyFramer?
     var requestComplete: Bool
     var requestBodyBytes = 0
+    /// `option http-buffer-request`: the exchange waits for its body before dispatching;
+    /// `bufferedByFrontend`: the frontend asked (HAProxy waits before choosing the backend).
+    var awaitingBody = false
+    var bufferedByFrontend = false
+    /// `http-request wait-for-body`: until when, and for how many body bytes (nil: all).
+    var bodyDeadline: NIODeadline?
+    var bodyThreshold: Int?
     /// Body bytes received before a server connection was ready.
     var pendingBody: [ByteBuffer] = []
     var pendingBytes = 0
@@ -54,6 +61,8 @@ final class HTTPExchange {
 
     // MARK: timing and log
     var log: AccessLogRecord
+    /// `option logasap` wrote the line when the response head went out; the end only counts.
+    var loggedEarly = false
     let start: NIODeadline
     var connectStart: NIODeadline?
     var requestSentAt: NIODeadline?

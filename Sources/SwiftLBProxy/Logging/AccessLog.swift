@@ -89,6 +89,9 @@ struct AccessLogRecord {
     /// Concurrent connections when the line is written: process (`%ac`), frontend (`%fc`),
     /// backend (`%bc`), server (`%sc`).
     var connections = (process: 0, frontend: 0, backend: 0, server: 0)
+    /// `capture request|response header`: the values (nil: absent), nil without captures.
+    var requestCaptures: [String?]?
+    var responseCaptures: [String?]?
 
     init(frontend: String) { self.frontend = frontend }
 }

@@ -17,6 +17,9 @@ struct LogPlan: Sendable {
     let dontLogNormal: Bool
     /// `option log-separate-errors`: streams that went wrong are logged at `err`, not `info`.
     let separateErrors: Bool
+    /// `option logasap`: an HTTP stream is logged when its response head goes to the client,
+    /// not when it ends (`%Ta %Tt %B` then carry HAProxy's `+`).
+    var logASAP = false
 
     /// The level `record` is logged at, or nil when the options say not to log it.
     func level(of record: LogRecord, mode: LogMode) -> LogLevel? {
@@ -53,7 +56,8 @@ struct LogPlan: Sendable {
         if targets.isEmpty {
             targets = [global.logTarget == .stderr ? SwiftLBLog.LogTarget(address: .fd(2), facility: .daemon, format: .raw) : .stdoutRaw]
         }
-        return LogPlan(targets: targets, format: format, dontLogNormal: options.dontLogNormal, separateErrors: options.logSeparateErrors)
+        return LogPlan(targets: targets, format: format, dontLogNormal: options.dontLogNormal, separateErrors: options.logSeparateErrors,
+                       logASAP: options.logASAP)
     }
 
     /// A proxy's `log` targets: its own `log` lines, after the global ones with `log global`.
@@ -106,6 +110,8 @@ extension AccessLogRecord {
         r.bytesOut = Int64(bytesOut)
         r.retries = retries
         r.cookie = cookie
+        r.requestHeaders = requestCaptures
+        r.responseHeaders = responseCaptures
         (r.activeConnections, r.frontendConnections, r.backendConnections, r.serverConnections) = connections
         let letters = Array(termination.utf8)
         if letters.count >= 2 {
@@ -137,7 +143,10 @@ extension LoopState {
         record.connections = (connections?.count.load(ordering: .relaxed) ?? 0, frontend.liveConnections.load(ordering: .relaxed),
                               backend?.servers.reduce(0) { $0 + $1.active.load(ordering: .relaxed) } ?? 0,
                               server?.active.load(ordering: .relaxed) ?? 0)
-        let entry = record.logRecord(frontendIsTLS: tls, http: http)
+        var entry = record.logRecord(frontendIsTLS: tls, http: http)
+        // HAProxy marks every line of a logasap frontend, early or not: its `+` says the
+        // counts may not be final (it tests the frontend's option, not the stream).
+        entry.loggedEarly = plan.logASAP
         guard let level = plan.level(of: entry, mode: mode) else { return }
         logSink(for: frontend, plan: plan).log(entry, format: plan.format, level: level)
     }

@@ -13,6 +13,8 @@ enum HTTPRuleVerdict {
     case respond(LocalResponse, Kind)
     /// `use-service NAME` (prometheus-exporter): the stream serves it.
     case useService(String)
+    /// `reject`: the client connection is closed at once, nothing answered.
+    case reject
 
     enum Kind: Equatable {
         case deny, returned, redirect, auth
@@ -59,6 +61,10 @@ struct HTTPRuleSet: Sendable {
         case useService(String)
         /// `track-scN SAMPLE [table NAME]`, the table resolved to a name (the proxy's own).
         case track(Int, SampleExpression, table: String)
+        case setMethod(LogFormat)
+        case capture(SampleExpression, length: Int, slot: Int)
+        case reject
+        case waitForBody(BodyWait)
     }
 
     /// Compiles `rules`; every rule SwiftLB cannot run is an error naming `file`, its line and
@@ -92,8 +98,8 @@ struct HTTPRuleSet: Sendable {
             do { return try PCRE2Regex(pattern) } catch { throw SampleExpression.Failure(message: "invalid regular expression '\(pattern)': \(error)") }
         }
         switch action {
-        case .header(.set(let name, let value)): return .setHeader(name, LogFormat(value))
-        case .header(.add(let name, let value)): return .addHeader(name, LogFormat(value))
+        case .header(.set(let name, let value)): return .setHeader(name, try LogFormat(value))
+        case .header(.add(let name, let value)): return .addHeader(name, try LogFormat(value))
         case .header(.delete(let name)): return .deleteHeader(name.lowercased())
         case .deleteHeaders(let name, let method):
             return .deleteHeaders(name, method, method == .regex ? try regex(name) : nil)
@@ -115,6 +121,10 @@ struct HTTPRuleSet: Sendable {
         case .allow: return .allow
         case .useService(let name): return .useService(name)
         case .track(let t): return .track(t.counter, try SampleExpression(parsing: t.sample), table: t.table ?? proxyName)
+        case .setMethod(let format): return .setMethod(try LogFormat(parsing: format))
+        case .capture(let expression, let length, let slot): return .capture(try SampleExpression(parsing: expression), length: length, slot: slot)
+        case .reject: return .reject
+        case .waitForBody(let time, let atLeast): return .waitForBody(BodyWait(nanoseconds: time.nanoseconds, atLeast: atLeast))
         }
     }
 
@@ -135,6 +145,10 @@ struct HTTPRuleSet: Sendable {
         case .allow: "allow"
         case .useService: "use-service"
         case .track(let t): "track-sc\(t.counter)"
+        case .setMethod: "set-method"
+        case .capture: "capture"
+        case .reject: "reject"
+        case .waitForBody: "wait-for-body"
         }
     }
 
@@ -148,8 +162,10 @@ struct HTTPRuleSet: Sendable {
             sync(head, into: &input)
             if let condition = rule.condition, !condition.evaluate(input) { continue }
             switch rule.action {
-            case .setHeader(let name, let format): head.set(name, format.render(input))
-            case .addHeader(let name, let format): head.add(name, format.render(input))
+            // HAProxy stores a header value without the blanks around it: `set-header X "a: "`
+            // sends `X: a:` (reg-test http-rules/http_after_response checks it).
+            case .setHeader(let name, let format): head.set(name, Substring(format.render(input)).trimmingBlanks())
+            case .addHeader(let name, let format): head.add(name, Substring(format.render(input)).trimmingBlanks())
             case .deleteHeader(let name): head.removeAll(name)
             case .deleteHeaders(let name, let method, let regex): head.removeHeaders(matching: name, method: method, regex: regex)
             case .replaceHeader(let name, let regex, let format, let eachValue):
@@ -180,6 +196,20 @@ struct HTTPRuleSet: Sendable {
                 return .useService(name)
             case .track(let counter, let sample, let table):
                 input.stick?.track(counter, value: sample.evaluate(input), tableName: table, connectionLevel: false)
+            case .setMethod(let format):
+                head.startLineOverride = "\(format.render(input)) \(head.currentTarget) \(head.versionText)"
+            case .capture(let expression, let length, let slot):
+                // HAProxy's capture: the sample as text, cut to the slot's length; nothing
+                // found leaves the slot empty.
+                if let value = expression.evaluate(input)?.text {
+                    if input.captures.count <= slot { input.captures += Array(repeating: nil, count: slot + 1 - input.captures.count) }
+                    input.captures[slot] = String(decoding: value.utf8.prefix(length), as: UTF8.self)
+                }
+            case .reject:
+                return .reject
+            case .waitForBody(let wait):
+                // The stream waits once the rules are done (as for `option http-buffer-request`).
+                input.bodyWait = wait
             }
         }
         sync(head, into: &input)

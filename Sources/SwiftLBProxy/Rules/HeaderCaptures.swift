@@ -13,6 +13,18 @@ enum HeaderCaptures {
         }
     }
 
+    /// The values for the access log's `%hr`/`%hs` (SwiftLBLog escapes and joins them): nil
+    /// for an absent header, and nil for the whole when no capture has this direction.
+    static func logValues(_ captures: [HeaderCapture], response: Bool, from head: MessageHead) -> [String?]? {
+        let mine = captures.filter { $0.response == response }
+        guard !mine.isEmpty else { return nil }
+        return mine.map { capture in
+            // A rule's slot (`http-request capture`) is filled when its rule runs.
+            if capture.byRule { return nil }
+            return head.values(of: capture.name.lowercased()).last.map { String(decoding: $0.utf8.prefix(capture.length), as: UTF8.self) }
+        }
+    }
+
     /// `{v1|v2}`, or "" when nothing is captured in this direction.
     static func logField(_ values: [String]) -> String {
         guard !values.isEmpty else { return "" }

@@ -68,13 +68,16 @@ struct LogFormat {
 
     /// A header value the configuration already parsed (`set-header NAME %[src]`): its fetches
     /// are the model's, read through the same input so variables and edits are seen.
-    init(_ value: ValueFormat) {
-        parts = value.parts.map { part in
+    init(_ value: ValueFormat) throws(SampleExpression.Failure) {
+        var parts: [Part] = []
+        for part in value.parts {
             switch part {
-            case .literal(let s): .literal(s)
-            case .fetch(let f): .sample(SampleExpression(model: f))
+            case .literal(let s): parts.append(.literal(s))
+            case .fetch(let f): parts.append(.sample(SampleExpression(model: f)))
+            case .expression(let text): parts.append(.sample(try SampleExpression(parsing: text)))
             }
         }
+        self.parts = parts
     }
 
     func render(_ input: SampleInput) -> String {

@@ -26,6 +26,10 @@ struct SampleExpression {
         case urlParameter(String)
         /// `status`, `req.ver`, `res.ver`, `base`, `fe_name`, `be_name`.
         case status, requestVersion, responseVersion, base, frontendName, backendName
+        /// `http_first_req`: the request is its client connection's first (a boolean).
+        case firstRequest
+        /// `capture.req.hdr(N)`: request capture slot N.
+        case capturedRequest(Int)
     }
 
     enum Converter {
@@ -150,13 +154,14 @@ struct SampleExpression {
     private static let modelFetches: [String: SampleFetch] = [
         "src": .src, "src_port": .srcPort, "dst": .dst, "dst_port": .dstPort,
         "method": .method, "path": .path, "query": .query, "url": .url, "ssl_fc": .sslFC,
-        "ssl_fc_sni": .sslFCSNI, "src_conn_cur": .srcConnCur,
+        "ssl_fc_sni": .sslFCSNI, "src_conn_cur": .srcConnCur, "capture.req.uri": .capturedURI,
     ]
 
     /// The fetches `%[…]` and `set-var` accept, for messages.
     static let fetchNames = (Array(modelFetches.keys) + [
         "base", "be_name", "bool", "cook", "fe_name", "hdr", "hdr_cnt", "int", "req.cook", "req.fhdr", "req.hdr", "req.hdr_cnt",
         "req.ver", "req_ver", "res.fhdr", "res.hdr", "res.hdr_cnt", "res.ver", "shdr", "status", "str", "url_param", "urlp", "var",
+        "http_first_req", "capture.req.hdr",
     ]).sorted()
 
     private static func fetch(_ name: String, _ args: [String]) throws(Failure) -> Fetch {
@@ -175,7 +180,10 @@ struct SampleExpression {
             return .model(f)
         }
         switch name {
-        case "str": try needs(1...1); return .constant(.string(args[0]))
+        // `str()`: the empty string (HAProxy accepts an empty argument here).
+        case "str":
+            if args.count != 1 { try needs(1...1) }
+            return .constant(.string(args.first ?? ""))
         case "int":
             try needs(1...1)
             guard let v = Int(args[0]) else { throw Failure(message: "'int' expects a number, not '\(args[0])'") }
@@ -202,6 +210,11 @@ struct SampleExpression {
         case "base": try needs(0...0); return .base
         case "fe_name": try needs(0...0); return .frontendName
         case "be_name": try needs(0...0); return .backendName
+        case "http_first_req": try needs(0...0); return .firstRequest
+        case "capture.req.hdr":
+            try needs(1...1)
+            guard let slot = Int(args[0]), slot >= 0 else { throw Failure(message: "'capture.req.hdr' expects a capture slot number") }
+            return .capturedRequest(slot)
         default:
             throw Failure(message: "sample fetch '\(name)' is not supported by SwiftLB's rules (supported: \(fetchNames.joined(separator: ", ")))")
         }
@@ -306,6 +319,8 @@ struct SampleExpression {
             return .string(host + input.path)
         case .frontendName: return .string(input.frontendName)
         case .backendName: return input.backendName.isEmpty ? nil : .string(input.backendName)
+        case .firstRequest: return .boolean(input.firstRequest)
+        case .capturedRequest(let slot): return slot < input.captures.count ? input.captures[slot].map { .string($0) } : nil
         }
     }
 

@@ -26,6 +26,16 @@ struct SampleInput {
     /// `tcp-request content` inspection: the client's bytes buffered so far (`req.len`,
     /// `req.payload`…); nil outside of it.
     var inspected: InspectedPayload?
+    /// `http_first_req`: the first request of its client connection.
+    var firstRequest = false
+    /// `http-request wait-for-body`: how long, and for how many bytes, the request waits for
+    /// its body before it goes on (the last rule that ran says).
+    var bodyWait: BodyWait?
+    /// The configuration's `userlist` sections, for `http_auth(NAME)`.
+    var userlists: [String: Userlist] = [:]
+    /// The frontend's request capture slots (`capture request header`, `http-request
+    /// capture`), in slot order; nil: empty.
+    var captures: [String?] = []
 
     init(facts: RequestFacts, request: MessageHead? = nil, response: MessageHead? = nil, variables: StreamVariables? = nil) {
         self.facts = facts
@@ -62,7 +72,9 @@ struct SampleInput {
         case .sslFCSNI: return sni.map { [$0] } ?? []
         case .srcConnCur: return sourceConnections.map { [String($0)] } ?? []
         case .variable(let name): return (variables?.get(name)).map { [$0.text] } ?? []
-        case .src, .srcPort, .dst, .dstPort, .sslFC: return facts.samples(fetch).map(String.init)
+        case .status: return (response?.currentStatus).map { [String($0)] } ?? []
+        case .httpAuth(let list): return BasicAuth.authenticatedUser(requestHead, list: userlists[list]) == nil ? [] : ["1"]
+        case .src, .srcPort, .dst, .dstPort, .sslFC, .capturedURI: return facts.samples(fetch).map(String.init)
         case .stickCounter(let f): return (stick?.value(f, source: facts.source?.ipAddress)).map { [String($0)] } ?? []
         case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN: return payloadSamples(fetch)
         }
@@ -80,6 +92,20 @@ extension Substring {
         while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
         while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
         return String(s)
+    }
+}
+
+/// `http-request wait-for-body time T [at-least N]`.
+struct BodyWait: Sendable, Equatable {
+    let nanoseconds: Int64
+    let atLeast: Int?
+}
+
+extension HTTPMethodName {
+    /// The method a `set-method` rule wrote.
+    init(text: String) {
+        let bytes = ByteBuffer(string: text)
+        self.init(bytes: bytes, range: 0..<Int32(bytes.readableBytes))
     }
 }
 

@@ -55,8 +55,21 @@ struct Dispatch {
 
     var isQueued: Bool { waiter != nil }
 
-    /// One step towards a connection.
-    mutating func next(loop: LoopState, owner: some DispatchOwner, freshConnection: Bool) -> DispatchStep {
+    /// Which idle connections an attempt may be sent over (`http-reuse`, see HTTPReuse).
+    enum IdleChoice: Equatable {
+        /// None: a new connection (`never`; `safe` for a client connection's first request).
+        case none
+        /// Pooled ones that have carried two requests or more (`aggressive`, first request).
+        case proven
+        /// Any pooled one.
+        case any
+    }
+
+    /// One step towards a connection. `reuse`: the pooled connections it may take;
+    /// `own`: the client connection's own server connection (`http-reuse never`), used when
+    /// the chosen server is its server.
+    mutating func next(loop: LoopState, owner: some DispatchOwner, freshConnection: Bool,
+                       reuse: IdleChoice = .any, own: ServerConnection? = nil) -> DispatchStep {
         let chosen: RuntimeServer
         if let pinned, pinned.health.acceptsStickyClients, !excluded.contains(pinned.index) {
             if pinned.isFull { return enqueue(loop: loop, owner: owner) }
@@ -85,7 +98,10 @@ struct Dispatch {
             version == .v1 ? ProxyHeaderEncoder.v1(source: client, destination: destination)
                            : ProxyHeaderEncoder.v2(source: client, destination: destination)
         }
-        if !freshConnection, proxyHeader == nil, let pooled = loop.takeIdle(chosen) { return .connection(pooled) }
+        if !freshConnection, proxyHeader == nil {
+            if let own, own.server === chosen, own.isOpen { return .connection(own) }
+            if reuse != .none, let pooled = loop.takeIdle(chosen, provenOnly: reuse == .proven) { return .connection(pooled) }
+        }
         let generation = self.generation
         let timeout = backend.config.options.timeouts.connect.map { TimeAmount.nanoseconds($0.nanoseconds) }
         ServerConnection.connect(to: chosen, on: loop.eventLoop, timeout: timeout, proxyHeader: proxyHeader,

@@ -243,9 +243,16 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         if let connectStart { log.tc = millisecondsBetween(connectStart, .now()) }
         _ = phase.requestSent()
         _ = phase.responseStarted()
+        // `option logasap`: HAProxy logs a TCP stream once its server connection is up.
+        let early = logging && frontend.logPlan?.logASAP == true
+        if early {
+            var record = log
+            record.ta = millisecondsBetween(accepted, .now())
+            loop.writeAccessLog(record, frontend: frontend, backend: dispatch.backend, server: dispatch.server, http: false, tls: isTLS)
+        }
         let tunnel = Tunnel(loop: loop, server: connection,
                             timeouts: Tunnel.Timeouts(front: frontend.config.options.timeouts, back: dispatch.backend.config.options.timeouts),
-                            onEnd: Self.closingStick(stickSession, Tunnel.onEnd(releasing: dispatch, log: logging ? log : nil, phase: phase,
+                            onEnd: Self.closingStick(stickSession, Tunnel.onEnd(releasing: dispatch, log: logging && !early ? log : nil, phase: phase,
                                                                                   start: accepted, loop: loop, frontend: frontend, http: false, tls: isTLS)))
         let bytes = held.readableBytes > 0 ? held : nil
         held = ByteBuffer()

@@ -16,6 +16,8 @@ final class ScriptedBackend: @unchecked Sendable {
         case hugeHead(bytes: Int)
         /// Answers 200 with `body` after `delay`.
         case delayed(TimeAmount, body: String)
+        /// Answers a 200 head (Content-Length: the body's) at once, the body after `delay`.
+        case slowBody(TimeAmount, body: String)
     }
 
     let port: Int
@@ -73,6 +75,12 @@ private final class ScriptHandler: ChannelInboundHandler {
                 let context = bound.value
                 let text = "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
                 context.writeAndFlush(NIOAny(ByteBuffer(string: text)), promise: nil)
+            }
+        case .slowBody(let delay, let body):
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\n\r\n")), promise: nil)
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: delay) {
+                bound.value.writeAndFlush(NIOAny(ByteBuffer(string: body)), promise: nil)
             }
         }
     }

@@ -17,8 +17,10 @@ final class FramingTests: XCTestCase {
         backend = try RecordingBackend(in: dir)
         // One event loop: server connections are pooled per loop and clients are spread over
         // loops round-robin, so with more loops an attacker and the next client may never share
-        // a pooled connection and the poisoning tests below could not fail.
-        (lb, port) = try startProxy(backend: "app", backends: "backend app\n    server s1 127.0.0.1:\(backend.port)\n",
+        // a pooled connection and the poisoning tests below could not fail. `http-reuse always`
+        // for the same reason: a client's first request may then take the connection the one
+        // before it left (with the default, `safe`, only its later requests may).
+        (lb, port) = try startProxy(backend: "app", backends: "backend app\n    http-reuse always\n    server s1 127.0.0.1:\(backend.port)\n",
                                     global: "global\n    nbthread 1\n", in: dir)
     }
 

@@ -33,6 +33,7 @@ struct RuleBench {
                                  destination: try SocketAddress(ipAddress: "127.0.0.1", port: 8080), isTLS: false)
         var input = SampleInput(facts: facts, variables: variables)
         input.frontendName = frontend.name
+        input.userlists = configuration.userlists
         variables.beginTransaction()
         let close = head.values(of: "connection").contains { $0.lowercased().contains("close") } || head.minorVersion == 0
             && !head.values(of: "connection").contains { $0.lowercased().contains("keep-alive") }
@@ -45,7 +46,7 @@ struct RuleBench {
         case .respond(let response, _):
             return String(buffer: frontend.answer(response, backend: nil, input: &input, close: close || response.requiresClose,
                                                   clientMinor: head.minorVersion, headRequest: headRequest, allocator: ByteBufferAllocator()))
-        case .continue, .allow, .useService:
+        case .continue, .allow, .useService, .reject:
             return nil
         }
     }
