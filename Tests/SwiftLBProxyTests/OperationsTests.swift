@@ -188,6 +188,41 @@ final class OperationsTests: XCTestCase {
         XCTAssertTrue(page.contains("id=\"app\""), "a table for app")
     }
 
+    /// The admin form's POST with its body in a packet of its own (as browsers send it) is
+    /// answered once the body is in; a body that never comes gets 408 at `timeout http-request`.
+    func testTheStatsFormBodyMayArriveAfterItsHead() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let port = freePort(), stats = freePort()
+        let text = config(port: port, stats: stats, backends: nginx.ports, extraStats: "    stats admin if TRUE\n    timeout http-request 1s")
+        let lb = try SwiftLBInstance(config: text, waitPort: port, in: dir)
+        defer { lb.stop() }
+        XCTAssertTrue(waitForPort(stats))
+        let result = python("""
+            import socket, sys, time
+            port = int(open(sys.argv[1]).read())
+            body = b"s=node1&b=app&action=drain"
+            head = ("POST / HTTP/1.1\\r\\nHost: 127.0.0.1:%d\\r\\nOrigin: http://127.0.0.1:%d\\r\\n"
+                    "Content-Type: application/x-www-form-urlencoded\\r\\nContent-Length: %d\\r\\n\\r\\n" % (port, port, len(body))).encode()
+            c = socket.create_connection(("127.0.0.1", port), timeout=5)
+            c.sendall(head)
+            time.sleep(0.3)
+            c.sendall(body)
+            print("split:", c.recv(4096).split(b"\\r\\n")[0].decode())
+            c.close()
+            c = socket.create_connection(("127.0.0.1", port), timeout=5)
+            c.sendall(head + body[:5])
+            start = time.monotonic()
+            answer = c.recv(4096)
+            print("stalled:", answer.split(b"\\r\\n")[0].decode(), "after %.1f s" % (time.monotonic() - start))
+            """, "\(stats)")
+        XCTAssertEqual(result.status, 0, result.out)
+        XCTAssertTrue(result.out.contains("split: HTTP/1.1 303"), result.out)
+        XCTAssertTrue(result.out.contains("stalled: HTTP/1.1 408"), result.out)
+        let csv = curl(["http://127.0.0.1:\(stats)/;csv"]).out
+        XCTAssertTrue(csv.split(separator: "\n").contains { $0.hasPrefix("app,node1,") && $0.contains(",DRAIN") }, "the split POST drained node1: \(csv)")
+    }
+
     /// The stats page and /metrics of each instance of a VIP pair show the VIP as the elector
     /// has it: lb1 MASTER at priority 150 with lb2 heard as its peer, lb2 BACKUP (the page once
     /// said "no vrrp section" whatever lb.conf had).

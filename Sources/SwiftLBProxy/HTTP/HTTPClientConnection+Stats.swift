@@ -21,8 +21,13 @@ extension HTTPClientConnection {
         guard let context else { return }
         var body: [UInt8] = []
         if case .length(let n)? = framing {
-            guard n <= 64 * 1024, inbound.readableBytes >= n, let bytes = inbound.readBytes(length: n) else {
+            guard n <= StatsRequestWait.maxBody else {
                 respondError(.badRequest, record: record, minor: head.minorVersion)
+                return
+            }
+            guard inbound.readableBytes >= n, let bytes = inbound.readBytes(length: n) else {
+                // A browser often sends the form's body in a packet of its own: wait for it.
+                state = .awaitingStatsBody(StatsRequestWait(head: head, length: n, settings: settings, record: record, since: clock))
                 return
             }
             body = bytes
@@ -54,4 +59,16 @@ extension HTTPClientConnection {
             self.flushThenClose()
         }
     }
+}
+
+/// A stats request waiting for the rest of its body (`Content-Length` bytes, at most
+/// `maxBody`): what it needs to be answered once they are in.
+struct StatsRequestWait {
+    /// The admin form posts a few fields; anything larger is refused (400).
+    static let maxBody = 64 * 1024
+    let head: MessageHead
+    let length: Int
+    let settings: StatsPageSettings
+    let record: AccessLogRecord
+    let since: NIODeadline
 }

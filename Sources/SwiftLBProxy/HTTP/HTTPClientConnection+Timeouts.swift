@@ -42,6 +42,11 @@ extension HTTPClientConnection {
             }
         case .exchanging(let ex):
             exchangeTimeouts(ex, now: now)
+        case .awaitingStatsBody(let wait):
+            guard let limit = timeouts.httpRequest ?? timeouts.client, now >= wait.since + .nanoseconds(limit.nanoseconds) else { return }
+            var record = wait.record
+            record.termination = "cR"
+            respondError(.requestTimeout, record: record, minor: wait.head.minorVersion)
         }
     }
 

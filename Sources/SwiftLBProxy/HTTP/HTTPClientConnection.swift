@@ -34,6 +34,9 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     enum State {
         case idle
         case exchanging(HTTPExchange)
+        /// A stats page request (the admin form's POST) whose body is still arriving: answered
+        /// once it is in, 408 at `timeout http-request`.
+        case awaitingStatsBody(StatsRequestWait)
         case closing
         case closed
         /// Handed over to a `Tunnel` (WebSocket): this handler has left the pipeline.
@@ -185,7 +188,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             context?.close(promise: nil)
         case .exchanging(let ex):
             ex.closeClient = true
-        case .closing, .closed, .upgraded:
+        case .awaitingStatsBody, .closing, .closed, .upgraded:
             break
         }
     }
@@ -239,6 +242,12 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
                 }
             case .exchanging(let ex):
                 if !ex.requestComplete { pumpRequestBody(ex) }
+                return
+            case .awaitingStatsBody(let wait):
+                if inbound.readableBytes >= wait.length {
+                    state = .idle
+                    serveStats(wait.head, framing: .length(wait.length), settings: wait.settings, record: wait.record)
+                }
                 return
             case .closing, .closed, .upgraded:
                 return
@@ -297,7 +306,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         switch state {
         case .closing, .closed, .upgraded:
             return true
-        case .idle:
+        case .idle, .awaitingStatsBody:
             return false
         case .exchanging(let ex):
             if !ex.requestComplete {
