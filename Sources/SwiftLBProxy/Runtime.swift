@@ -347,6 +347,9 @@ final class RuntimeBackend: Sendable {
     let cookie: CookieSettings?
     /// `option forwardfor` of this backend: the header name.
     let forwardForHeader: String?
+    /// `stats enable|uri …` in this backend (or its defaults): the page a request routed here
+    /// gets when its target is the stats URI, as HAProxy serves a backend's stats.
+    let stats: StatsPageSettings?
     private let slowstartDice = ManagedAtomic<UInt64>(0x2545_F491_4F6C_DD1D)
     /// Streams on its servers now, across loops, and the most there have been (`smax`).
     let active = ManagedAtomic<Int>(0)
@@ -370,6 +373,7 @@ final class RuntimeBackend: Sendable {
         self.queue = servers.contains { $0.parameters.maxconn != nil } ? BackendQueue() : nil
         self.hasSlowstart = servers.contains { $0.parameters.slowstart != nil }
         self.cookie = config.options.cookie
+        self.stats = RuntimeFrontend.statsSettings(config.options.stats, servesMetrics: false, proxyName: config.name)
         self.forwardForHeader = config.options.forwardFor?.header
         var byCookie: [String: RuntimeServer] = [:]
         for server in servers { if let c = server.cookie { byCookie[c] = server } }

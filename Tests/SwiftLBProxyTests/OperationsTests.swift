@@ -223,6 +223,36 @@ final class OperationsTests: XCTestCase {
         XCTAssertTrue(csv.split(separator: "\n").contains { $0.hasPrefix("app,node1,") && $0.contains(",DRAIN") }, "the split POST drained node1: \(csv)")
     }
 
+    /// `stats` in a backend, reached by `use_backend` (a common haproxy.cfg shape): a request
+    /// for its URI gets the page from that backend's settings (its auth, its realm); others
+    /// go to the servers. (It was accepted and ignored: the request went to a server.)
+    func testAStatsBackendServesThePage() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: testDefaults() + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                use_backend stats_be if { path_beg /admin/stats }
+                default_backend app
+            backend app
+            \(serverLines(nginx.ports))
+            backend stats_be
+                stats enable
+                stats uri /admin/stats
+                stats auth ops:s3cret
+                stats realm Ops
+
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        let denied = curl(["-s", "-o", "/dev/null", "-w", "%{http_code} %header{www-authenticate}", "http://127.0.0.1:\(port)/admin/stats"]).out
+        XCTAssertEqual(denied, "401 Basic realm=\"Ops\"", "the backend's auth and realm")
+        let csv = curl(["-s", "-u", "ops:s3cret", "http://127.0.0.1:\(port)/admin/stats;csv"]).out
+        XCTAssertTrue(csv.hasPrefix("# pxname,svname,"), String(csv.prefix(200)))
+        XCTAssertTrue(csv.contains("\napp,node1,"), "the page lists the proxies")
+        XCTAssertEqual(curl(["-s", "http://127.0.0.1:\(port)/"]).out, "node1\n", "other requests reach the servers")
+    }
+
     /// The stats page and /metrics of each instance of a VIP pair show the VIP as the elector
     /// has it: lb1 MASTER at priority 150 with lb2 heard as its peer, lb2 BACKUP (the page once
     /// said "no vrrp section" whatever lb.conf had).

@@ -121,6 +121,11 @@ extension HTTPClientConnection {
         }
         input?.backendName = backend.name
         if let captured = input?.captures, record.requestCaptures != nil { record.requestCaptures = Self.slots(captured, as: record.requestCaptures!) }
+        if let stats = backend.stats, backend.name != frontend.name, StatsPage.matches(head.target, settings: stats) {
+            // A backend's `stats` (`use_backend stats if …`), after its http-request rules.
+            serveStats(head, framing: framing, settings: stats, page: backend.config.options.stats, record: record)
+            return
+        }
 
         let connection = RequestRewriter.removeHopByHop(&head, keepUpgrade: true)
         // A WebSocket upgrade keeps `Upgrade` and gets `Connection: Upgrade`; any other Upgrade

@@ -1,5 +1,6 @@
 import NIOCore
 import SwiftLBAdmin
+import SwiftLBConfig
 
 /// The stats page, its CSV/JSON and /metrics (`stats uri`, `http-request use-service
 /// prometheus-exporter`): answered by the client connection itself from a snapshot of every
@@ -17,7 +18,8 @@ extension HTTPClientConnection {
 
     /// The stats page, its CSV/JSON and /metrics, answered here from a snapshot (taken off the
     /// data path: every loop is asked for its counters), then the connection closes.
-    func serveStats(_ head: MessageHead, framing: BodyFramer.Mode?, settings: StatsPageSettings, record: AccessLogRecord) {
+    /// `page`: the `stats` lines whose `stats admin` decides (the frontend's unless a backend serves it).
+    func serveStats(_ head: MessageHead, framing: BodyFramer.Mode?, settings: StatsPageSettings, page: SwiftLBConfig.StatsPage? = nil, record: AccessLogRecord) {
         guard let context else { return }
         var body: [UInt8] = []
         if case .length(let n)? = framing {
@@ -27,7 +29,7 @@ extension HTTPClientConnection {
             }
             guard inbound.readableBytes >= n, let bytes = inbound.readBytes(length: n) else {
                 // A browser often sends the form's body in a packet of its own: wait for it.
-                state = .awaitingStatsBody(StatsRequestWait(head: head, length: n, settings: settings, record: record, since: clock))
+                state = .awaitingStatsBody(StatsRequestWait(head: head, length: n, settings: settings, page: page, record: record, since: clock))
                 return
             }
             body = bytes
@@ -39,7 +41,7 @@ extension HTTPClientConnection {
             respondError(.serviceUnavailable, record: record, minor: head.minorVersion)
             return
         }
-        let admin = frontend.config.options.stats.map { page in
+        let admin = (page ?? frontend.config.options.stats).map { page in
             page.admin.contains { $0.evaluate(makeFacts(head)) }
         } ?? false
         let request = StatsHTTPRequest(head: head, body: body, adminAllowed: admin)
@@ -69,6 +71,7 @@ struct StatsRequestWait {
     let head: MessageHead
     let length: Int
     let settings: StatsPageSettings
+    let page: SwiftLBConfig.StatsPage?
     let record: AccessLogRecord
     let since: NIODeadline
 }

@@ -246,7 +246,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             case .awaitingStatsBody(let wait):
                 if inbound.readableBytes >= wait.length {
                     state = .idle
-                    serveStats(wait.head, framing: .length(wait.length), settings: wait.settings, record: wait.record)
+                    serveStats(wait.head, framing: .length(wait.length), settings: wait.settings, page: wait.page, record: wait.record)
                 }
                 return
             case .closing, .closed, .upgraded:
