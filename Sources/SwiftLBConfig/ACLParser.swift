@@ -87,16 +87,37 @@ struct ACLParser {
         return try rest(of: words, fetch: fetch, method: method, fetchWord: fetchWord)
     }
 
+    /// `-f FILE`: one pattern per line, as HAProxy reads a pattern file — leading blanks
+    /// dropped, empty lines and `#` comments skipped, the rest of the line (spaces included)
+    /// the pattern. Read once, when the configuration is parsed (and at each reload).
+    static func patternFile(_ path: String) throws(ParseFailure) -> [String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ParseFailure("failed to open pattern file <\(path)>")
+        }
+        var patterns: [String] = []
+        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+            let pattern = line.drop { $0 == " " || $0 == "\t" }.filter { $0 != "\r" }
+            if pattern.isEmpty || pattern.hasPrefix("#") { continue }
+            patterns.append(String(pattern))
+        }
+        return patterns
+    }
+
     /// The flags and patterns after the fetch.
     private static func rest(of words: ArraySlice<String>, fetch: SampleFetch, method: ACLCriterion.MatchMethod,
                              fetchWord: String) throws(ParseFailure) -> ACLCriterion {
         var method = method
         var caseInsensitive = false
         var rest = words.dropFirst()
+        var filePatterns: [String] = []
         flags: while let flag = rest.first, flag.hasPrefix("-") {
             rest = rest.dropFirst()
             switch flag {
             case "-i": caseInsensitive = true
+            case "-f":
+                guard let path = rest.first else { throw ParseFailure("'-f' needs a file of patterns") }
+                filePatterns += try patternFile(path)
+                rest = rest.dropFirst()
             case "-m":
                 guard let name = rest.first, let m = ACLCriterion.MatchMethod(rawValue: name) else {
                     throw ParseFailure("'-m' needs one of str, beg, end, sub, reg, found, bin, int")
@@ -104,14 +125,14 @@ struct ACLParser {
                 method = m
                 rest = rest.dropFirst()
             case "--": break flags
-            default: throw ParseFailure("unsupported ACL flag '\(flag)' (supported: -i, -m, --)")
+            default: throw ParseFailure("unsupported ACL flag '\(flag)' (supported: -i, -f, -m, --)")
             }
         }
-        var patterns = Array(rest)
+        var patterns = Array(rest) + filePatterns
         if fetch == .sslFC && !patterns.isEmpty { throw ParseFailure("'ssl_fc' is a boolean and takes no pattern") }
         if fetch == .src {
             guard !patterns.isEmpty else { throw ParseFailure("no address or network to match 'src' against") }
-            for p in patterns where !isIPNetwork(p) && !p.hasPrefix("-f") {
+            for p in patterns where !isIPNetwork(p) {
                 throw ParseFailure("'\(p)' is not an address or network (10.0.0.0/8, 192.0.2.1, 2001:db8::/32)")
             }
             return ACLCriterion(fetch: fetch, method: .exact, caseInsensitive: false, patterns: [], regexes: [], constant: nil, networks: patterns)

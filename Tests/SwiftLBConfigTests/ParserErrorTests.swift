@@ -138,6 +138,7 @@ final class ParserErrorTests: XCTestCase {
         expectError(fe + "    http-check sned hdr A b\n", line: 6, keyword: "http-check", "did you mean 'send'?")
         expectError(fe + "    http-check send hdr Host\n", line: 6, keyword: "http-check", "'hdr' expects NAME VALUE")
         expectError(fe + "    option httpchk GET health\n", line: 6, keyword: "option", "the URI must start with '/'")
+        expectError(fe + "    acl bots hdr(user-agent) -i -f /nonexistent/agents.lst\n", line: 6, keyword: "acl", "failed to open pattern file </nonexistent/agents.lst>")
         expectError(fe + "    option redispatch 3\n", line: 6, keyword: "option", "takes no argument")
         expectError(fe + "    cookie SERVERID\n", line: 6, keyword: "cookie", "expects a mode after the name")
         expectError(fe + "    cookie SERVERID insert indirekt\n", line: 6, keyword: "cookie", "did you mean 'indirect'?")

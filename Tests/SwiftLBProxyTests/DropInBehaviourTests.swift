@@ -13,7 +13,7 @@ final class DropInBehaviourTests: XCTestCase {
     }
     override func tearDown() { dir = nil }
 
-    private func config(port: Int, backend: Int, errorfile: String) -> String {
+    private func config(port: Int, backend: Int, errorfile: String, agents: String) -> String {
         """
         defaults
             mode http
@@ -27,6 +27,7 @@ final class DropInBehaviourTests: XCTestCase {
             monitor fail if dead
             http-request deny if { path /denied }
             http-request deny deny_status 429 if { path /slow-down }
+            http-request deny deny_status 404 if { req.hdr(user-agent) -i -m str -f \(agents) }
             http-request return status 200 content-type text/plain string ok if { path /ping }
             http-request set-var(txn.agent) req.hdr(user-agent)
             http-request set-header X-Agent %[var(txn.agent)]
@@ -79,11 +80,14 @@ final class DropInBehaviourTests: XCTestCase {
         let recordH = try RecordingBackend(in: dir), recordS = try RecordingBackend(in: dir)
         defer { recordH.stop(); recordS.stop() }
         let hport = freePort(), sport = freePort()
-        let hcfg = try dir.write("haproxy.cfg", config(port: hport, backend: recordH.port, errorfile: errorfile))
+        // A pattern file as HAProxy reads one: blanks before a pattern dropped, comments and
+        // empty lines skipped, spaces inside a pattern kept.
+        let agents = try dir.write("agents.lst", "# bots we refuse\n\n   BadBot/1.0\nEvil Crawler 2\n\t# indented comment\n")
+        let hcfg = try dir.write("haproxy.cfg", config(port: hport, backend: recordH.port, errorfile: errorfile, agents: agents))
         let haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", hcfg], logDirectory: dir, name: "haproxy")
         defer { haproxy.stop() }
         XCTAssertTrue(waitForPort(hport), haproxy.stderr)
-        let lb = try SwiftLBInstance(config: config(port: sport, backend: recordS.port, errorfile: errorfile), waitPort: sport, in: dir)
+        let lb = try SwiftLBInstance(config: config(port: sport, backend: recordS.port, errorfile: errorfile, agents: agents), waitPort: sport, in: dir)
         defer { lb.stop() }
 
         let requests = [
@@ -93,6 +97,9 @@ final class DropInBehaviourTests: XCTestCase {
             "GET /slow-down HTTP/1.1\r\nHost: a\r\n\r\n",
             "GET /ping HTTP/1.1\r\nHost: a\r\n\r\n",
             "GET /empty HTTP/1.1\r\nHost: a\r\n\r\n",
+            "GET /ua HTTP/1.1\r\nHost: a\r\nUser-Agent: badbot/1.0\r\n\r\n",
+            "GET /ua HTTP/1.1\r\nHost: a\r\nUser-Agent: Evil Crawler 2\r\n\r\n",
+            "GET /ua HTTP/1.1\r\nHost: a\r\nUser-Agent: # bots we refuse\r\n\r\n",
             "GET /old HTTP/1.1\r\nHost: a\r\nUser-Agent: tester/1\r\nX-Debug-Level: 3\r\nX-Keep: 1\r\n\r\n",
         ]
         var statuses: [Int] = []
@@ -102,7 +109,7 @@ final class DropInBehaviourTests: XCTestCase {
             statuses.append(s.status)
         }
         // Not only equal: what each rule is for.
-        XCTAssertEqual(statuses, [200, 503, 403, 429, 200, 503, 200])
+        XCTAssertEqual(statuses, [200, 503, 403, 429, 200, 503, 404, 404, 200, 200])
         // What the server received for the forwarded request.
         let hseen = recordH.waitForRequests(1), sseen = recordS.waitForRequests(1)
         guard let h = hseen.last, let s = sseen.last else { return XCTFail("nothing forwarded: \(hseen) \(sseen)") }
