@@ -274,6 +274,11 @@ public struct ProxyOptions: Sendable {
     /// Where `logFormat` was written (it may come from a `defaults` section).
     public var logFormatLine = 0
     public var logFormatSD: String?
+    /// `unique-id-format FORMAT`: each request's id (`%ID` in logs, `unique-id-header`).
+    public var uniqueIDFormat: String?
+    public var uniqueIDFormatLine = 0
+    /// `unique-id-header NAME`: the request header the server gets the id in.
+    public var uniqueIDHeader: String?
     /// `log TARGET …` lines of this proxy; `log global` sets `logGlobal`.
     public var logTargets: [LogServer] = []
     public var logGlobal = false

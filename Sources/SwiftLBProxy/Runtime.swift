@@ -157,6 +157,8 @@ public final class ProxyRuntime: Sendable {
             }
             var logPlan: LogPlan?
             do { logPlan = try LogPlan.make(frontend, global: configuration.global, file: configuration.file) } catch { errors += error.errors }
+            var uniqueID: UniqueID?
+            do { uniqueID = try UniqueID.make(frontend, file: configuration.file) } catch { errors += error.errors }
             frontends.append(RuntimeFrontend(
                 config: frontend,
                 binds: binds,
@@ -165,7 +167,8 @@ public final class ProxyRuntime: Sendable {
                 counterID: previous?.frontends.first { $0.name == frontend.name }?.counterID
                     ?? Self.proxyCounterIDs.loadThenWrappingIncrement(ordering: .relaxed),
                 engine: engines.frontends[frontend.name].flatMap { $0.isEmpty ? nil : $0 },
-                logPlan: logPlan
+                logPlan: logPlan,
+                uniqueID: uniqueID
             ))
         }
         // `server-state-file`: the states saved before a restart; a reload keeps its own.
@@ -295,6 +298,8 @@ final class RuntimeFrontend: Sendable {
     }
     /// Where its access log goes and how it reads (nil: it logs no traffic).
     let logPlan: LogPlan?
+    /// `unique-id-format` / `unique-id-header` (nil: requests get no id).
+    let uniqueID: UniqueID?
     /// How long an `accept-proxy` connection may take to send its PROXY header: `timeout
     /// client` (HAProxy waits for it within the client timeout), 5 s without one.
     var proxyHeaderTimeout: TimeAmount {
@@ -304,8 +309,9 @@ final class RuntimeFrontend: Sendable {
     let liveConnections = ManagedAtomic<Int>(0)
 
     init(config: Frontend, binds: [(BindAddress, TLSContextBox?)], defaultBackend: RuntimeBackend?, rules: [(Condition, RuntimeBackend)],
-         counterID: Int = 0, engine: ProxyRules? = nil, logPlan: LogPlan? = nil) {
+         counterID: Int = 0, engine: ProxyRules? = nil, logPlan: LogPlan? = nil, uniqueID: UniqueID? = nil) {
         self.counterID = counterID
+        self.uniqueID = uniqueID
         self.logPlan = logPlan
         self.tcpRules = config.tcpRequestRules.isEmpty ? nil : TCPRules(config.tcpRequestRules)
         self.engine = engine

@@ -37,7 +37,7 @@ final class ParserErrorTests: XCTestCase {
     /// suggestion of a keyword that means something else.
     func testKnownKeywordsAreRefusedWithoutMisleadingSuggestions() {
         let head = "frontend f\n    bind :80\n"
-        for (text, keyword) in [("    option http-ignore-probes\n", "option"), ("    unique-id-format %{+X}o\n", "unique-id-format"),
+        for (text, keyword) in [("    option http-ignore-probes\n", "option"), ("    option accept-invalid-http-request\n", "option"),
                                 ("    tcp-request connection expect-proxy layer4\n", "tcp-request")] {
             do {
                 _ = try ConfigParser.parse(text: head + text, file: "lb.conf")

@@ -67,6 +67,18 @@ extension KeywordRegistry {
             let format = try c.one("one format (quote it)")
             p.withOptions { $0.logFormatSD = format }
         },
+        Keyword("unique-id-format", SectionKind.frontSide, usage: "unique-id-format FORMAT") { p, c in
+            let format = try c.one("one format (quote it), e.g. %{+X}o\\ %ci:%cp_%fi:%fp_%Ts_%rt:%pid")
+            p.withOptions { o in
+                o.uniqueIDFormat = format
+                o.uniqueIDFormatLine = c.line.number
+            }
+        },
+        Keyword("unique-id-header", SectionKind.frontSide, usage: "unique-id-header NAME") { p, c in
+            let name = try c.one("a header name")
+            guard isHeaderToken(name) else { throw ParseFailure("'\(name)' is not a header name") }
+            p.withOptions { $0.uniqueIDHeader = name }
+        },
         capture("request"), capture("response"),
     ]
 

@@ -46,6 +46,17 @@ extension HTTPClientConnection {
             record.requestLine = head.string(0..<(head.startLineEnd - 2))
             record.requestCaptures = HeaderCaptures.logValues(frontend.config.captures, response: false, from: head)
         }
+        if logging || frontend.uniqueID != nil { record.requestCounter = RequestCounter.take() }
+        if let uniqueID = frontend.uniqueID {
+            var subject = record
+            if !logging {
+                subject.acceptTime = wallClockNow()
+                subject.source = source
+                subject.destination = destination
+                subject.requestLine = head.string(0..<(head.startLineEnd - 2))
+            }
+            record.uniqueID = uniqueID.render(subject, tls: isTLS)
+        }
 
         guard RequestValidator.problem(in: head) == nil, case .success(let framing) = MessageFraming.request(head) else {
             record.termination = "PR"
@@ -158,6 +169,7 @@ extension HTTPClientConnection {
         }
         RequestRewriter.upstream(&head, framing: framing, facts: facts, clientAddress: clientIP, sourceAddress: source, destination: destination,
                                  frontend: frontend, backend: backend)
+        if let name = frontend.uniqueID?.header, let id = record.uniqueID { head.add(name, id) }
         // `option http-server-close`: the server connection ends with each response;
         // `option httpclose`: both do (the stronger of the frontend's and the backend's).
         let connectionMode = max(frontend.config.options.httpConnectionMode.strength, backend.config.options.httpConnectionMode.strength)

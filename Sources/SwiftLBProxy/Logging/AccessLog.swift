@@ -92,6 +92,10 @@ struct AccessLogRecord {
     /// `capture request|response header`: the values (nil: absent), nil without captures.
     var requestCaptures: [String?]?
     var responseCaptures: [String?]?
+    /// `%rt`: the stream's number in the process (0 when nothing reads it).
+    var requestCounter = 0
+    /// `%ID`: the request's `unique-id-format` id.
+    var uniqueID: String?
 
     init(frontend: String) { self.frontend = frontend }
 }

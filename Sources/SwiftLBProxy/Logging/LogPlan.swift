@@ -112,6 +112,8 @@ extension AccessLogRecord {
         r.cookie = cookie
         r.requestHeaders = requestCaptures
         r.responseHeaders = responseCaptures
+        r.requestCounter = requestCounter
+        r.uniqueID = uniqueID
         (r.activeConnections, r.frontendConnections, r.backendConnections, r.serverConnections) = connections
         let letters = Array(termination.utf8)
         if letters.count >= 2 {

@@ -1,0 +1,39 @@
+import Atomics
+import SwiftLBConfig
+import SwiftLBLog
+
+/// `unique-id-format` and `unique-id-header`: an id for each request, rendered with the
+/// log-format machinery when the request head is in (so `%ci:%cp_%fi:%fp_%Ts_%rt:%pid`, the
+/// usual format, is unique per request), logged as `%ID` and sent to the server in the named
+/// header — HAProxy's request tracing, so a request can be followed from the load balancer's
+/// log into the application's.
+struct UniqueID: Sendable {
+    let format: SwiftLBLog.LogFormat
+    /// `unique-id-header`: the header the server receives the id in (nil: only logged).
+    let header: String?
+
+    /// The frontend's, or nil without `unique-id-format` (a `unique-id-header` alone sends
+    /// nothing, as in HAProxy).
+    static func make(_ frontend: Frontend, file: String) throws(ConfigErrors) -> UniqueID? {
+        guard let text = frontend.options.uniqueIDFormat else { return nil }
+        do {
+            return UniqueID(format: try SwiftLBLog.LogFormat.parse(text, mode: .http), header: frontend.options.uniqueIDHeader)
+        } catch {
+            throw ConfigErrors([ConfigError(file: file, line: frontend.options.uniqueIDFormatLine, keyword: "unique-id-format",
+                                            message: "in frontend '\(frontend.name)': \(error)")])
+        }
+    }
+
+    /// The id of the request `record` describes (its addresses, accept time and counter).
+    func render(_ record: AccessLogRecord, tls: Bool) -> String {
+        format.string(record.logRecord(frontendIsTLS: tls, http: true))
+    }
+}
+
+/// HAProxy's `%rt`: a process-wide count of the streams started, each stream's number.
+enum RequestCounter {
+    private static let next = ManagedAtomic<Int>(0)
+    /// The next stream's number (one relaxed atomic increment; called only when a log line or
+    /// a unique id needs it).
+    static func take() -> Int { next.loadThenWrappingIncrement(ordering: .relaxed) }
+}
