@@ -21,7 +21,9 @@ enum StickFetchParser {
             // HAProxy's relative `+N`/`-N` offset of req.payload_lv is not supported: refused, not read as absolute.
             if args.contains(where: { $0.hasPrefix("+") }) { throw ParseFailure("'\(name)': relative offsets (+N) are not supported by SwiftLB") }
             let values = args.compactMap { Int($0) }
-            guard range.contains(args.count), values.count == args.count, values.allSatisfy({ $0 >= 0 }) else {
+            // Offsets and lengths within the 64 KiB a session may hold (larger ones can never
+            // match, and their sums must not overflow).
+            guard range.contains(args.count), values.count == args.count, values.allSatisfy({ $0 >= 0 && $0 <= 65_536 }) else {
                 throw ParseFailure("'\(name)' expects \(range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)") number(s), as in \(name)(0,4)")
             }
             return values
@@ -35,6 +37,7 @@ enum StickFetchParser {
             return .payload(offset: v[0], length: v[1])
         case "req.payload_lv", "payload_lv":
             let v = try ints(2...3)
+            guard (1...4).contains(v[1]) else { throw ParseFailure("'\(name)': the length field is 1 to 4 bytes, not \(v[1])") }
             return .payloadLV(lengthOffset: v[0], lengthSize: v[1], dataOffset: v.count == 3 ? v[2] : nil)
         case "req.ssl_hello_type", "req_ssl_hello_type":
             _ = try ints(0...0)

@@ -21,7 +21,8 @@ final class InspectedPayload {
 
     /// `count` bytes from `offset`, or nil (recording that more are wanted if more may come).
     func slice(_ offset: Int, _ count: Int) -> ArraySlice<UInt8>? {
-        guard offset + count <= bytes.count else {
+        // Whatever the client put in a length field: never a negative or overflowing range.
+        guard offset >= 0, count >= 0, offset <= bytes.count, count <= bytes.count - offset else {
             missing = true
             return nil
         }
@@ -51,7 +52,7 @@ final class InspectedPayload {
             }
             return slice(offset, length).map(Array.init)
         case .payloadLV(let lengthOffset, let lengthSize, let dataOffset):
-            guard lengthSize > 0, lengthSize <= 8, let field = slice(lengthOffset, lengthSize) else { return nil }
+            guard lengthSize > 0, lengthSize <= 4, let field = slice(lengthOffset, lengthSize) else { return nil }
             let length = field.reduce(0) { $0 << 8 | Int($1) }
             return slice(dataOffset ?? lengthOffset + lengthSize, length).map(Array.init)
         case .sslHelloType:

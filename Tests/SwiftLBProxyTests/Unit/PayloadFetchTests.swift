@@ -61,6 +61,19 @@ final class PayloadFetchTests: XCTestCase {
         XCTAssertTrue(str.matches(i))
         let sub = try criterion("req.payload(0,0) -m sub HTTP/1.1")
         XCTAssertTrue(sub.matches(i))
+
+        // A hostile length field: the largest 4-byte length is bytes that never come (no
+        // match, wait while more may come), never a crash.
+        let huge = try criterion("req.payload_lv(0,4) -m found")
+        var pending: InspectedPayload
+        (i, pending) = input([0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3], final: false)
+        XCTAssertFalse(huge.matches(i))
+        XCTAssertTrue(pending.mustWait(holds: false))
+        (i, pending) = input([0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3], final: true)
+        XCTAssertFalse(huge.matches(i))
+        XCTAssertFalse(pending.mustWait(holds: false))
+        XCTAssertThrowsError(try criterion("req.payload_lv(0,8) -m found"), "length fields are 1 to 4 bytes")
+        XCTAssertThrowsError(try criterion("req.payload(9223372036854775807,1) -m found"), "offsets beyond what a session holds")
     }
 
     func testTLSHelloType() throws {
