@@ -261,6 +261,9 @@ public struct ProxyOptions: Sendable {
     /// `option http-buffer-request`: a request goes to a server only once its body is in
     /// (or SwiftLB's body buffer is full).
     public var httpBufferRequest = false
+    /// `option abortonclose`: a client that shuts its sending side abandons its request
+    /// (without it the request is still answered, then the connection closes).
+    public var abortOnClose = false
     /// `option tcplog`.
     public var tcpLog = false
     /// `option log-health-checks`, `option logasap`, `option log-separate-errors`,

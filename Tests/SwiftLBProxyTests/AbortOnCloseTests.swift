@@ -3,8 +3,8 @@ import XCTest
 
 /// `option abortonclose`: an HTTP client that closes its side (a half-close is enough) while
 /// its request waits in the queue abandons it — the request never reaches the server and is
-/// logged `CQ`, with no status. SwiftLB does this with or without the option (HAProxy needs
-/// it), so the option is accepted as what SwiftLB always does.
+/// logged `CQ`, with no status. Without the option (HAProxy's default) a client that shuts its
+/// sending side after its requests (`shutdown(SHUT_WR)`, `nc -N`) still gets every answer.
 final class AbortOnCloseTests: XCTestCase {
     func testAQueuedRequestWhoseClientLeavesNeverReachesTheServer() throws {
         let dir = try TempDirectory()
@@ -32,5 +32,40 @@ final class AbortOnCloseTests: XCTestCase {
         XCTAssertTrue(line.contains(" app/<NOSRV> ") && line.contains(" -1 ") && line.contains(" CQ-- "), "\(lb.accessLog)")
         usleep(300_000)
         XCTAssertEqual(backend.connections, 1, "the abandoned request must not reach the server")
+    }
+
+    func testWithoutTheOptionAHalfClosedClientGetsItsAnswers() throws {
+        let dir = try TempDirectory()
+        let stream = try StreamBackend(in: dir)
+        defer { stream.stop() }
+        let stats = StatsClient(in: dir)
+        let (lb, port) = try startProxy(backend: "app", backends: """
+            backend app
+                server s1 127.0.0.1:\(stream.port)
+
+            """, global: stats.global, in: dir)
+        defer { lb.stop() }
+        // One request, then the FIN at once: answered after the server's 300 ms, then closed.
+        let one = try RawClient(port: port, timeout: 5)
+        one.send("GET /sleep?ms=300 HTTP/1.1\r\nHost: a\r\n\r\n")
+        one.shutdownWrite()
+        let (text, closed) = one.readAll()
+        XCTAssertEqual(statusCode(text), 200, text)
+        XCTAssertTrue(closed, "closed after the answer")
+        // Two pipelined requests, then the FIN: both answered, in order.
+        let two = try RawClient(port: port, timeout: 5)
+        two.send("GET /sleep?ms=200 HTTP/1.1\r\nHost: a\r\n\r\nGET /whoami HTTP/1.1\r\nHost: a\r\n\r\n")
+        two.shutdownWrite()
+        let (both, _) = two.readAll()
+        XCTAssertEqual(both.components(separatedBy: "HTTP/1.1 200").count - 1, 2, both)
+        // A head cut short by the FIN can never complete: closed, nothing sent to the server.
+        let served = stats.field("app", "s1", "stot")
+        let cut = try RawClient(port: port, timeout: 5)
+        cut.send("GET /cut HTTP/1.1\r\nHost: a\r\n")
+        cut.shutdownWrite()
+        let (nothing, gone) = cut.readAll()
+        XCTAssertTrue(gone)
+        XCTAssertFalse(nothing.contains(" 200 "), nothing)
+        XCTAssertEqual(stats.field("app", "s1", "stot"), served, "the cut request never reached the server")
     }
 }

@@ -64,7 +64,10 @@ extension KeywordRegistry {
         },
         // SwiftLB always does what this asks: a client that closes its connection (a half-close
         // too) abandons its request, queued, connecting or waiting for the response.
-        Keyword("option abortonclose", SectionKind.backSide, usage: "option abortonclose") { _, c in try c.noArguments() },
+        Keyword("option abortonclose", SectionKind.backSide, usage: "option abortonclose", negatable: true) { p, c in
+            try c.noArguments()
+            p.withOptions { $0.abortOnClose = !c.negated }
+        },
         // SwiftLB always spreads over every backup server when no primary is up.
         Keyword("option allbackups", SectionKind.backSide, usage: "option allbackups") { _, c in try c.noArguments() },
         // The source hash is always a consistent one (a ring of server names and weights).

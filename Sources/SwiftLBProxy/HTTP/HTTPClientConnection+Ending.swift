@@ -41,6 +41,12 @@ extension HTTPClientConnection {
             parser.reset()
             context?.flush()
             process()
+            if clientFinished, case .idle = state {
+                // The client sent its FIN after these requests: nothing more will come.
+                state = .closing
+                flushThenClose()
+                return
+            }
             resumeReadsIfPossible()
         }
     }

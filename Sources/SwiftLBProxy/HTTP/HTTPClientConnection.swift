@@ -62,6 +62,9 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     /// When the first byte of the current request arrived (the TR timer; 408 vs silent close).
     var requestStart: NIODeadline?
     var requestsServed = 0
+    /// The client shut its sending side (`shutdown(SHUT_WR)`): what it sent is answered, then
+    /// the connection closes.
+    var clientFinished = false
     /// `http-reuse never`: the server connection of the last exchange, parked for the next
     /// request of this client connection only; closed with it.
     var ownServerConnection: ServerConnection?
@@ -136,6 +139,9 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             return
         }
         if logging { frontend.countLive(context.channel) }
+        // A client that sends its request and then shuts its sending side still gets the
+        // answer (HAProxy's default); `option abortonclose` abandons it instead.
+        _ = context.channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         idleSince = clock
         let id = frontend.counterID
         loop.stats.frontend(id) { c in
@@ -169,6 +175,10 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             quiesce()
             return
         }
+        if case ChannelEvent.inputClosed = event {
+            clientInputClosed()
+            return
+        }
         if let received = event as? ProxyProtocolReceived {
             // `accept-proxy`: the connection's real ends, before any request byte.
             source = received.source
@@ -177,6 +187,29 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             return
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// The client's FIN: the requests it sent whole are answered (pipelined ones too), then the
+    /// connection closes; a request still arriving (an incomplete head or body) can never
+    /// complete and is abandoned, as is every request with `option abortonclose`.
+    private func clientInputClosed() {
+        clientFinished = true
+        switch state {
+        case .idle:
+            process()
+            if case .idle = state { closeNow() }
+        case .exchanging(let ex):
+            if !ex.requestComplete || ex.dispatch.backend.config.options.abortOnClose {
+                // Closed as a client abort: channelInactive abandons and logs the exchange.
+                context?.close(promise: nil)
+            } else {
+                ex.closeClient = inbound.readableBytes == 0 || ex.closeClient
+            }
+        case .awaitingStatsBody:
+            closeNow()
+        case .closing, .closed, .upgraded:
+            break
+        }
     }
 
     /// Graceful stop: an idle connection closes now, a busy one after its response.
