@@ -126,6 +126,21 @@ extension AccessLogRecord {
 }
 
 extension LoopState {
+    /// HAProxy's id of the listener a unix client came in on (what `%cp`/`%fp` print for it):
+    /// its position among the frontend's addresses, from 1. An abstract socket's local name
+    /// reads as an empty path, so such a client gets the frontend's first `abns@` listener.
+    static func listenerID(of destination: SocketAddress?, in frontend: RuntimeFrontend) -> Int {
+        let path = destination?.pathname ?? ""
+        let index = frontend.binds.firstIndex { bind, _ in
+            switch bind.socket {
+            case .unix(let p): p == path
+            case .abstract: path.isEmpty
+            case .inherited, nil: false
+            }
+        }
+        return index.map { $0 + 1 } ?? 0
+    }
+
     /// Writes the access-log line of one finished stream of `frontend`: through its plan
     /// (syslog targets, `log-format`) when it has one, else the built-in line on the loop's
     /// stdout/stderr writer. `http` picks HAProxy's httplog or tcplog fields.
@@ -137,7 +152,9 @@ extension LoopState {
         record.connections = (connections?.count.load(ordering: .relaxed) ?? 0, frontend.liveConnections.load(ordering: .relaxed),
                               backend?.servers.reduce(0) { $0 + $1.active.load(ordering: .relaxed) } ?? 0,
                               server?.active.load(ordering: .relaxed) ?? 0)
-        let entry = record.logRecord(frontendIsTLS: tls, http: http)
+        var entry = record.logRecord(frontendIsTLS: tls, http: http)
+        if let server { entry.serverAddress = LogAddress(server.address) }
+        if case .unix = entry.client { entry.listenerID = Self.listenerID(of: record.destination, in: frontend) }
         guard let level = plan.level(of: entry, mode: mode) else { return }
         logSink(for: frontend, plan: plan).log(entry, format: plan.format, level: level)
     }

@@ -61,7 +61,8 @@ final class ServerConnection: ChannelDuplexHandler {
     /// Opens a connection to `server` on `eventLoop` (the client's loop: a stream's two
     /// channels never cross loops).
     /// `proxyHeader` (`send-proxy`) is written first, in clear, before any TLS handshake.
-    /// `keepAlive` (`option srvtcpka|tcpka`) turns the kernel's keep-alive probes on.
+    /// `keepAlive` (`option srvtcpka|tcpka`) turns the kernel's keep-alive probes on (TCP only).
+    /// A server on a unix socket is dialled the same way (`SocketAddress.unixDomainSocket`).
     static func connect(to server: RuntimeServer, on eventLoop: any EventLoop, timeout: TimeAmount?,
                         proxyHeader: ByteBuffer? = nil, keepAlive: Bool = false) -> EventLoopFuture<ServerConnection> {
         let handler = ServerConnection(server: server)
@@ -76,8 +77,19 @@ final class ServerConnection: ChannelDuplexHandler {
                 }
             }
         if let timeout { bootstrap = bootstrap.connectTimeout(timeout) }
-        if keepAlive { bootstrap = bootstrap.channelOption(.socketOption(.so_keepalive), value: 1) }
-        return bootstrap.connect(to: server.address).map { _ in handler }
+        // Keep-alive probes are TCP's; NIO already skips TCP_NODELAY on a unix socket.
+        if keepAlive && !server.address.isUnixDomain { bootstrap = bootstrap.channelOption(.socketOption(.so_keepalive), value: 1) }
+        let connected = bootstrap.connect(to: server.address).map { _ in handler }
+        guard server.address.isUnixDomain else { return connected }
+        // connect(2) on a unix socket succeeds or fails at once, so NIO's future is already
+        // complete when the caller attaches its callback — which would then run inside the
+        // caller's own mutation of its dispatch state. Completing on the next loop tick keeps
+        // a unix server as asynchronous as a TCP one.
+        let deferred = eventLoop.makePromise(of: ServerConnection.self)
+        connected.assumeIsolated().whenComplete { result in
+            eventLoop.assumeIsolated().execute { deferred.assumeIsolated().completeWith(result) }
+        }
+        return deferred.futureResult
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
