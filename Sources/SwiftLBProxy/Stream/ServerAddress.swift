@@ -20,11 +20,4 @@ extension SocketAddress {
         return false
     }
 
-    /// The path of a unix socket address as HAProxy writes it in `show stat` and the servers
-    /// state file: the file's path, or `abns@NAME`... nil for an IP address.
-    var unixSocketText: String? {
-        guard case .unixDomainSocket = self, let path = pathname else { return nil }
-        if path.hasPrefix("\0") { return "abns@" + path.dropFirst().prefix { $0 != "\0" } }
-        return path
-    }
 }
