@@ -14,29 +14,11 @@ final class UnixSocketTests: XCTestCase {
     /// nginx on a unix socket, serving `/` and `/health`.
     private func startNginx(socket: String) throws -> ChildProcess {
         let root = dir.file("nginx")
-        try FileManager.default.createDirectory(atPath: root + "/tmp", withIntermediateDirectories: true)
-        let conf = try dir.write("nginx.conf", """
-            \(getuid() == 0 ? "user root;" : "")
-            worker_processes 1;
-            daemon off;
-            master_process off;
-            pid \(root)/nginx.pid;
-            error_log \(root)/error.log;
-            events { worker_connections 64; }
-            http {
-              access_log off;
-              client_body_temp_path \(root)/tmp;
-              proxy_temp_path \(root)/tmp;
-              fastcgi_temp_path \(root)/tmp;
-              uwsgi_temp_path \(root)/tmp;
-              scgi_temp_path \(root)/tmp;
-              server {
+        let conf = try dir.write("nginx.conf", try singleNginxConfig(root: root, server: """
                 listen unix:\(socket);
                 location = / { return 200 "node-unix host=$host\\n"; }
                 location = /health { return 200 "healthy\\n"; }
-              }
-            }
-            """)
+            """))
         let nginx = try ChildProcess("/usr/sbin/nginx", ["-c", conf, "-e", root + "/error.log"], logDirectory: dir, name: "nginx")
         guard waitUntil(timeout: 10, { FileManager.default.fileExists(atPath: socket) }) != nil else {
             nginx.stop()
