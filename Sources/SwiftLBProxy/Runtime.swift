@@ -84,7 +84,7 @@ public final class ProxyRuntime: Sendable {
                         }
                     }
                     let old = before[backend.name + "/" + server.name]
-                    let unchanged = old.map { $0.address == address && $0.parameters == server.parameters } ?? false
+                    let unchanged = old.map { $0.address.isSameSocket(as: address) && $0.parameters == server.parameters } ?? false
                     let health: ServerHealth
                     if let old, unchanged {
                         health = old.health

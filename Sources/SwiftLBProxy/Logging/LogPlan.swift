@@ -127,16 +127,18 @@ extension AccessLogRecord {
 
 extension LoopState {
     /// HAProxy's id of the listener a unix client came in on (what `%cp`/`%fp` print for it):
-    /// its position among the frontend's addresses, from 1. An abstract socket's local name
-    /// reads as an empty path, so such a client gets the frontend's first `abns@` listener.
+    /// its position among the frontend's addresses, from 1; found by the local address of the
+    /// client's socket, which is the listener's.
     static func listenerID(of destination: SocketAddress?, in frontend: RuntimeFrontend) -> Int {
-        let path = destination?.pathname ?? ""
+        guard let destination else { return 0 }
         let index = frontend.binds.firstIndex { bind, _ in
-            switch bind.socket {
-            case .unix(let p): p == path
-            case .abstract: path.isEmpty
-            case .inherited, nil: false
+            let path: String? = switch bind.socket {
+            case .unix(let p): p
+            case .abstract(let name): "\0" + name
+            case .inherited, nil: nil
             }
+            guard let path, let address = try? SocketAddress(unixDomainSocketPath: path) else { return false }
+            return address.isSameSocket(as: destination)
         }
         return index.map { $0 + 1 } ?? 0
     }

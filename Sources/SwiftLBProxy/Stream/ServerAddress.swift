@@ -1,4 +1,7 @@
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 import SwiftLBConfig
 
 /// Where a `server` line dials: an IP address and port, a unix socket file, or a name in
@@ -18,6 +21,15 @@ extension SocketAddress {
     var isUnixDomain: Bool {
         if case .unixDomainSocket = self { return true }
         return false
+    }
+
+    /// Equality that tells abstract unix names apart: NIO's `==` compares `sun_path` as C
+    /// strings, so every abstract name (leading NUL) equals every other.
+    func isSameSocket(as other: SocketAddress) -> Bool {
+        guard isUnixDomain, other.isUnixDomain else { return self == other }
+        return withSockAddr { a, aLength in
+            other.withSockAddr { b, bLength in aLength == bLength && memcmp(a, b, aLength) == 0 }
+        }
     }
 
 }
