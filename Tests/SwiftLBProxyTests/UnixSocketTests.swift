@@ -28,8 +28,8 @@ final class UnixSocketTests: XCTestCase {
     }
 
     /// HTTP and `mode tcp` through a server on nginx's unix socket, `show stat` / `show servers
-    /// state` as HAProxy prints a unix server, and the checks (httpchk in one backend, a plain
-    /// connect in the other) marking it DOWN once its socket is gone.
+    /// state` as HAProxy prints a unix server, and the checks (httpchk in one backend, a
+    /// tcp-check send/expect in the other) marking it DOWN once its socket is gone.
     func testNginxOnAUnixSocketServesHTTPAndTCPAndIsCheckedDown() throws {
         let socket = dir.file("nginx.sock")
         let nginx = try startNginx(socket: socket)
@@ -50,6 +50,9 @@ final class UnixSocketTests: XCTestCase {
                 server n1 \(socket) check inter 200 fall 2 rise 1
             backend rawapp
                 mode tcp
+                option tcp-check
+                tcp-check send GET\\ /health\\ HTTP/1.0\\r\\n\\r\\n
+                tcp-check expect string healthy
                 server n1 unix@\(socket) check inter 200 fall 2 rise 1
 
             """, waitPort: http, in: dir)
@@ -63,7 +66,7 @@ final class UnixSocketTests: XCTestCase {
         XCTAssertEqual(stats.field("app", "n1", "addr"), "unix")
         XCTAssertEqual(stats.field("app", "n1", "status"), "UP")
         XCTAssertEqual(stats.field("app", "n1", "check_status"), "L7OK")
-        XCTAssertEqual(stats.field("rawapp", "n1", "check_status"), "L4OK")
+        XCTAssertEqual(stats.field("rawapp", "n1", "check_status"), "L7OK", "tcp-check send/expect on the socket")
         let state = runCommand(Paths.swiftlb, ["ctl", "-s", stats.path, "show", "servers", "state"]).out
         let row = state.split(separator: "\n").first { $0.contains(" app 1 n1 ") }.map { $0.split(separator: " ").map(String.init) }
         XCTAssertEqual(row?[4], "-", "srv_addr of a unix server, as HAProxy prints it: \(state)")
@@ -155,6 +158,8 @@ final class UnixSocketTests: XCTestCase {
                 child = try SwiftLBInstance(config: config, waitPort: port, in: dir).child
             }
             defer { child.stop() }
+            // The TCP listener may accept before the unix one is bound (they open in order).
+            _ = waitUntil(timeout: 5) { FileManager.default.fileExists(atPath: front) }
             let mode = (try? FileManager.default.attributesOfItem(atPath: front)[.posixPermissions] as? Int) ?? -1
             XCTAssertEqual(mode, 0o600, "\(who): bind … mode 600")
             var codes: [String] = []
@@ -163,6 +168,7 @@ final class UnixSocketTests: XCTestCase {
                 codes.append(curl(["-o", "/dev/null", "-w", "%{http_code}"] + target, maxTime: 5).out)
             }
             statuses[who] = codes
+            XCTAssertFalse(codes.contains("000"), "\(who): \(codes)\n\(child.stderr)")
             _ = waitUntil(timeout: 5) { child.stdout.split(separator: "\n").filter { $0.hasPrefix("ci=") }.count >= 5 }
             _ = waitUntil(timeout: 5) { self.records(v1log).count + self.records(v2log).count >= 4 }
             received[who] = records(v1log) + records(v2log)
@@ -218,6 +224,7 @@ final class UnixSocketTests: XCTestCase {
             """
         let lb = try SwiftLBInstance(config: config, waitPort: port, in: dir)
         defer { lb.stop() }
+        XCTAssertNotNil(waitUntil(timeout: 5) { curl(["--unix-socket", front, "http://x/"], maxTime: 2).status == 0 }, lb.child.stderr)
         XCTAssertEqual(curl(["--unix-socket", front, "http://x/"], maxTime: 5).out, "node1\n")
         let inode = (try? FileManager.default.attributesOfItem(atPath: front)[.systemFileNumber] as? Int) ?? -1
 
@@ -235,5 +242,43 @@ final class UnixSocketTests: XCTestCase {
         XCTAssertNotNil(started.waitForExit(timeout: 10), "a bind on a regular file must stop the start")
         XCTAssertTrue(started.stderr.contains("bind") && started.stderr.contains("is not a socket"), started.stderr)
         XCTAssertEqual(try String(contentsOfFile: file, encoding: .utf8), "keep me")
+    }
+
+    /// The deployment the brief names: a TLS frontend hands plain HTTP to a second frontend
+    /// over a unix socket, with `send-proxy-v2` so the second one (`accept-proxy`) still sees
+    /// the client; and TLS terminated on a unix bind itself (curl `--unix-socket https://`).
+    func testTLSOffloadToAUnixFrontendWithProxyV2() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let pem = dir.file("site.pem")
+        XCTAssertEqual(runCommand(Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path, ["unix.example.test", pem]).status, 0)
+        let (tlsPort, plain, tlsUnix) = (freePort(), dir.file("plain.sock"), dir.file("tls.sock"))
+        let lb = try SwiftLBInstance(config: testDefaults() + """
+            frontend offload
+                bind 127.0.0.1:\(tlsPort) ssl crt \(pem)
+                bind unix@\(tlsUnix) ssl crt \(pem)
+                default_backend to_plain
+            backend to_plain
+                server plain unix@\(plain) send-proxy-v2
+            frontend plain
+                bind unix@\(plain) accept-proxy
+                log stdout format raw local0
+                log-format "plain ci=%ci fi=%fi fp=%fp"
+                option forwardfor
+                default_backend app
+            backend app
+            \(serverLines(nginx.ports))
+
+            """, waitPort: tlsPort, in: dir)
+        defer { lb.stop() }
+        // Listeners open in order: the TCP one may accept before the unix ones are bound.
+        _ = waitUntil(timeout: 5) { FileManager.default.fileExists(atPath: plain) && FileManager.default.fileExists(atPath: tlsUnix) }
+        XCTAssertEqual(curl(["-k", "https://127.0.0.1:\(tlsPort)/xff"], maxTime: 5).out, "xff=127.0.0.1 host=127.0.0.1 node1\n")
+        // Through the unix TLS bind the first hop has no client address: PROXY v2 LOCAL, so
+        // the plain frontend keeps its own (a unix socket) and forwards no X-Forwarded-For.
+        XCTAssertEqual(curl(["-k", "--unix-socket", tlsUnix, "https://x/xff"], maxTime: 5).out, "xff= host=x node1\n")
+        lb.waitForAccessLog { $0.components(separatedBy: "plain ci=").count > 2 }
+        let lines = lb.accessLog.split(separator: "\n").filter { $0.hasPrefix("plain ") }.map(String.init)
+        XCTAssertEqual(lines, ["plain ci=127.0.0.1 fi=127.0.0.1 fp=\(tlsPort)", "plain ci=unix fi=unix fp=1"], lb.accessLog)
     }
 }
