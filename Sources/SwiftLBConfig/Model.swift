@@ -178,9 +178,12 @@ public struct BindAddress: Sendable, Equatable {
     public var acceptProxy = false
     /// `proto NAME` (pending): the multiplexer to use (h1, h2).
     public var proto: String?
-    /// `fd@N`, `"fd@${VAR}"` or `unix@PATH` / `/PATH` (pending): an inherited descriptor or a
+    /// `fd@N`, `"fd@${VAR}"`, `unix@PATH` / `/PATH` or `abns@NAME`: an inherited descriptor or a
     /// unix socket instead of host:port (host is "" and port 0 then).
     public var socket: BindSocket?
+    /// `mode OCTAL`, `user U`/`uid N`, `group G`/`gid N`: the permissions and owner of a unix
+    /// socket file (ignored for the others, as in HAProxy).
+    public var unixAccess = UnixSocketAccess()
     public init(host: String, port: Int, line: Int, tls: BindTLS? = nil) {
         self.host = host
         self.port = port
@@ -210,6 +213,19 @@ public enum BindSocket: Sendable, Equatable {
     case inherited(fd: Int32)
     /// `unix@PATH` or a path: a unix stream socket.
     case unix(path: String)
+    /// `abns@NAME`: a unix stream socket in Linux's abstract namespace (no file).
+    case abstract(name: String)
+}
+
+/// `bind unix@PATH mode 600 user U group G`: who may connect to a listening unix socket. The
+/// file is created by bind(2) with the process's umask; these are applied right after.
+public struct UnixSocketAccess: Sendable, Equatable {
+    /// `mode`: permission bits, octal in lb.conf.
+    public var mode: UInt32?
+    /// `user`/`uid`, `group`/`gid`: a name or a number.
+    public var user: String?
+    public var group: String?
+    public init() {}
 }
 
 /// `option forwardfor [except NET] [header NAME] [if-none]`.
@@ -590,8 +606,10 @@ public struct Server: Sendable, Equatable {
     public var port: Int
     public var parameters: ServerParameters
     public var line: Int
-    /// `server NAME /path/to/socket` or `unix@PATH` (pending): host is "" and port 0.
+    /// `server NAME /path/to/socket`, `unix@PATH` or `abns@NAME`: host is "" and port 0.
     public var unixPath: String? = nil
+    /// `abns@NAME`: `unixPath` is a name in Linux's abstract namespace.
+    public var unixAbstract = false
     public var weight: Int { parameters.weight }
 }
 

@@ -97,7 +97,8 @@ struct HealthProbe: Sendable {
         func run(_ index: Int) -> EventLoopFuture<CheckOutcome> {
             let part = plan.parts[index]
             var target = address
-            if let port = part.connect?.port { try? target = SocketAddress.makeAddressResolvingHost(address.ipAddress ?? "127.0.0.1", port: port) }
+            // `connect port N` moves an IP check; a unix server's socket has no port (as in HAProxy).
+            if let port = part.connect?.port, address.ipAddress != nil { try? target = SocketAddress.makeAddressResolvingHost(address.ipAddress!, port: port) }
             let promise = loop.makePromise(of: CheckOutcome.self)
             let sequence = TCPCheckSequence(numbered: part.steps, promise: promise)
             let remaining = max(deadline - NIODeadline.now(), .milliseconds(1))

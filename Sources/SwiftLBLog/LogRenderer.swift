@@ -50,7 +50,9 @@ extension LogRecord {
         case .backendSourceIP: ip(self.backendSource, o, &out)
         case .backendSourcePort: port(self.backendSource, o, &out)
         case .serverIP: ip(self.serverAddress, o, &out)
-        case .serverPort: port(self.serverAddress, o, &out)
+        case .serverPort:
+            // A unix server has no port; HAProxy prints 0 (the listener id is a client's).
+            if case .unix = serverAddress { out.appendDecimal(0) } else { port(self.serverAddress, o, &out) }
 
         case .acceptDate: date(o, &out) { $0.appendLogDate(self.acceptDate) }
         case .requestDate: date(o, &out) { $0.appendLogDate(self.requestDate) }

@@ -38,13 +38,21 @@ public final class ProxyServer: Sendable {
         let port: Int
         /// `fd@N`: a listening socket inherited from the parent (systemd, VTest).
         let inheritedFD: Int32?
+        /// `unix@PATH`/`/PATH` or `abns@NAME` (a leading NUL here): a unix stream socket.
+        let unixPath: String?
         init(_ bind: BindAddress) {
             host = bind.host
             port = bind.port
             if case .inherited(let fd) = bind.socket { inheritedFD = fd } else { inheritedFD = nil }
+            switch bind.socket {
+            case .unix(let path): unixPath = path
+            case .abstract(let name): unixPath = "\0" + name
+            case .inherited, nil: unixPath = nil
+            }
         }
         var description: String {
             if let inheritedFD { return "fd@\(inheritedFD)" }
+            if let unixPath { return unixPath.hasPrefix("\0") ? "abns@\(unixPath.dropFirst())" : "unix@\(unixPath)" }
             return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         }
     }
@@ -103,6 +111,13 @@ public final class ProxyServer: Sendable {
                         let channel = try await adoptInherited(fd: fd, bootstrap: makeBootstrap(key: key, frontend: frontend.name))
                         opened[key] = Listener(channel: channel, frontend: frontend.name)
                         logger.info("frontend \(frontend.name) listening on fd@\(fd) (\(channel.localAddress.map { "\($0)" } ?? "?"))")
+                        continue
+                    }
+                    if let path = key.unixPath {
+                        let channel = try await UnixListener.bind(path: path, access: bind.unixAccess,
+                                                                  bootstrap: makeBootstrap(key: key, frontend: frontend.name))
+                        opened[key] = Listener(channel: channel, frontend: frontend.name)
+                        logger.info("frontend \(frontend.name) listening on \(key)")
                         continue
                     }
                     var bootstrap = makeBootstrap(key: key, frontend: frontend.name)
@@ -315,7 +330,7 @@ public final class ProxyServer: Sendable {
                     let loop = loops.state(for: channel.eventLoop)
                     let sync = channel.pipeline.syncOperations
                     // `option clitcpka|tcpka`: the kernel's keep-alive probes on client sockets.
-                    if frontend.config.options.clientTCPKeepAlive { try channel.syncOptions?.setOption(.socketOption(.so_keepalive), value: 1) }
+                    if frontend.config.options.clientTCPKeepAlive && key.unixPath == nil { try channel.syncOptions?.setOption(.socketOption(.so_keepalive), value: 1) }
                     // `accept-proxy`: the PROXY header comes first, in clear, before any TLS.
                     if acceptProxy { try sync.addHandler(ProxyProtocolHandler(timeout: frontend.proxyHeaderTimeout)) }
                     if let tls { try sync.addHandler(TLSHandler(server: tls.current)) }

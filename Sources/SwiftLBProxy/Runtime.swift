@@ -68,9 +68,12 @@ public final class ProxyRuntime: Sendable {
             var checked: [(CheckedBackend) -> CheckTarget] = []
             for server in backend.servers {
                 do {
-                    let address = try SocketAddress.makeAddressResolvingHost(server.host, port: server.port)
-                    let checkAddress = try SocketAddress.makeAddressResolvingHost(
-                        server.parameters.checkAddress ?? server.host, port: server.parameters.checkPort ?? server.port)
+                    let address = try server.socketAddress()
+                    // A unix server is checked on its socket unless `addr`/`port` name an IP one.
+                    let checkAddress = server.unixPath != nil && server.parameters.checkAddress == nil && server.parameters.checkPort == nil
+                        ? address
+                        : try SocketAddress.makeAddressResolvingHost(server.parameters.checkAddress ?? (server.unixPath != nil ? "127.0.0.1" : server.host),
+                                                                     port: server.parameters.checkPort ?? server.port)
                     var tlsClient: TLSClientContext?
                     if let tls = server.parameters.tls {
                         do {
@@ -81,7 +84,7 @@ public final class ProxyRuntime: Sendable {
                         }
                     }
                     let old = before[backend.name + "/" + server.name]
-                    let unchanged = old.map { $0.address == address && $0.parameters == server.parameters } ?? false
+                    let unchanged = old.map { $0.address.isSameSocket(as: address) && $0.parameters == server.parameters } ?? false
                     let health: ServerHealth
                     if let old, unchanged {
                         health = old.health
@@ -113,7 +116,7 @@ public final class ProxyRuntime: Sendable {
                     }
                 } catch {
                     errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server",
-                                              message: "cannot resolve '\(server.host)': \(error)"))
+                                              message: "cannot resolve '\(server.unixPath ?? server.host)': \(error)"))
                 }
             }
             let checkedBackend = CheckedBackend(name: backend.name, logHealthChecks: backend.options.logHealthChecks,

@@ -32,7 +32,6 @@ final class PendingKeywordTests: XCTestCase {
     func testProxyKeywordsAreRefusedOneByOne() {
         let backend = timeouts + "backend b\n    server s 127.0.0.1:80\n"
         assertRefusedOneByOne(backend, [
-            "    server t /run/app.sock", "    server t unix@/run/app.sock",
             "    server t 127.0.0.1:81 maxqueue 10",
             "    fullconn 100",
             "    tcp-request content reject",
@@ -41,7 +40,7 @@ final class PendingKeywordTests: XCTestCase {
         let frontend = timeouts + "frontend f\n    bind :80\n    redirect location /x\n"
         assertRefusedOneByOne(frontend, [
             "    log-format-sd \"[x]\"", "    bind :83 proto h2",
-            "    bind unix@/run/lb.sock", "    bind :443 ssl crt /x.pem ca-file /ca.pem verify required",
+            "    bind :443 ssl crt /x.pem ca-file /ca.pem verify required",
             "    acl down always_false\n    monitor fail if down".replacingOccurrences(of: "always_false", with: "path /x"),
             "    tcp-request connection expect-proxy layer4",
            

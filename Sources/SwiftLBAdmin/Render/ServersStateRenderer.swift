@@ -44,7 +44,7 @@ public enum ServersStateRenderer {
             if s.admin == .maint { checkState = checkPaused }
         }
         return [
-            "\(proxy.iid)", proxy.name, "\(s.sid)", s.name, s.address.isEmpty ? "-" : s.address,
+            "\(proxy.iid)", proxy.name, "\(s.sid)", s.name, s.address.isEmpty || s.onUnixSocket ? "-" : s.address,
             // A server in maintenance is STOPPED to HAProxy, whatever its checks last said.
             "\(s.admin == .maint ? ServerStats.OperationalState.stopped.rawValue : s.operational.rawValue)", "\(admin)", "\(s.userWeight)", "\(s.initialWeight)", "\(s.lastChange)",
             "\(checkStatus)", "\(checkResult)", "\(checkHealth)", "\(checkState)", "0",

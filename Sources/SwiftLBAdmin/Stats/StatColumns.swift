@@ -401,6 +401,10 @@ extension ServerStats {
 
     /// `addr:port`, IPv6 in brackets.
     public var addressAndPort: String {
-        address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
+        if onUnixSocket { return "unix" }  // HAProxy's `addr` of a unix server: no path, no port
+        return address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
     }
+
+    /// A server on a unix socket: the collector sets `address` to HAProxy's word for it.
+    public var onUnixSocket: Bool { address == "unix" }
 }

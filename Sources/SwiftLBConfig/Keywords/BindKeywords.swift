@@ -18,6 +18,7 @@ extension KeywordRegistry {
                 bind.name = spec.name
                 bind.acceptProxy = spec.acceptProxy
                 bind.proto = spec.proto
+                bind.unixAccess = spec.unixAccess
                 binds.append(bind)
             }
             p.withFrontend { $0.binds += binds }
@@ -33,6 +34,7 @@ extension KeywordRegistry {
         var name: String?
         var acceptProxy = false
         var proto: String?
+        var unixAccess = UnixSocketAccess()
         init(defaults: BindTLS) { self.defaults = defaults }
         /// The TLS settings of the line, created from the defaults on first use.
         var withTLS: BindTLS {
@@ -41,10 +43,10 @@ extension KeywordRegistry {
         }
     }
 
-    static let bindSocketStatus = KeywordStatus.pending("listeners are IP addresses and inherited descriptors (fd@N) until the data path serves unix-socket clients")
     static let clientCertificateStatus = KeywordStatus.pending("client certificates are not requested or verified yet")
 
-    /// `HOST:PORT`, `ipv4@HOST:PORT`, `ipv6@[::]:PORT`, `fd@N`, `"fd@${VAR}"`, `unix@PATH`, `/PATH`.
+    /// `HOST:PORT`, `ipv4@HOST:PORT`, `ipv6@[::]:PORT`, `fd@N`, `"fd@${VAR}"`, `unix@PATH`, `/PATH`,
+    /// `abns@NAME`.
     static func bindAddress(_ text: String, line: Int, parser p: SectionParser) throws -> BindAddress {
         if text.hasPrefix("fd@") {
             guard let fd = Int32(text.dropFirst(3)), fd >= 0 else {
@@ -54,10 +56,9 @@ extension KeywordRegistry {
             bind.socket = .inherited(fd: fd)
             return bind
         }
-        if text.hasPrefix("/") || text.hasPrefix("unix@") {
-            try p.gate(bindSocketStatus, "'bind \(text)'")
+        if let unix = try unixSocketName(text) {
             var bind = BindAddress(host: "", port: 0, line: line)
-            bind.socket = .unix(path: text.hasPrefix("unix@") ? String(text.dropFirst(5)) : text)
+            bind.socket = unix.abstract ? .abstract(name: unix.path) : .unix(path: unix.path)
             return bind
         }
         var spec = Substring(text)
@@ -101,6 +102,14 @@ extension KeywordRegistry {
         },
         Parameter("name", values: 1) { b, v, _ in b.name = v[0] },
         Parameter("accept-proxy") { b, _, _ in b.acceptProxy = true },
+        Parameter("mode", values: 1) { b, v, _ in
+            guard let mode = UInt32(v[0], radix: 8), mode <= 0o7777 else { throw ParseFailure("'mode' expects octal permissions such as 600 or 0660") }
+            b.unixAccess.mode = mode
+        },
+        Parameter("user", values: 1) { b, v, _ in b.unixAccess.user = v[0] },
+        Parameter("uid", values: 1) { b, v, _ in b.unixAccess.user = String(try number("uid", v[0], 0...Int(Int32.max))) },
+        Parameter("group", values: 1) { b, v, _ in b.unixAccess.group = v[0] },
+        Parameter("gid", values: 1) { b, v, _ in b.unixAccess.group = String(try number("gid", v[0], 0...Int(Int32.max))) },
         Parameter("proto", values: 1, status: .pending("the listener always speaks HTTP/1.1 (h2 comes later)")) { b, v, _ in b.proto = v[0] },
         // Versions below TLS 1.2 are never offered.
         Parameter("no-sslv3") { _, _, _ in },
@@ -111,10 +120,10 @@ extension KeywordRegistry {
         .unsupported("ssl-max-ver", values: 1, "not supported"),
     ] + ["accept-netscaler-cip", "allow-0rtt", "backlog", "curves", "ecdhe", "ca-ignore-err", "ca-sign-file", "ca-sign-pass",
          "ca-verify-file", "crl-file", "crt-ignore-err", "defer-accept", "expose-fd", "force-sslv3", "force-tlsv10", "force-tlsv11",
-         "force-tlsv12", "force-tlsv13", "generate-certificates", "gid", "group", "id", "interface", "level", "severity-output",
-         "maxconn", "mode", "mss", "namespace", "nice", "no-ca-names", "no-tlsv12",
+         "force-tlsv12", "force-tlsv13", "generate-certificates", "id", "interface", "level", "severity-output",
+         "maxconn", "mss", "namespace", "nice", "no-ca-names", "no-tlsv12",
          "no-tlsv13", "prefer-client-ciphers", "process", "quic-cc-algo", "quic-force-retry", "shards", "strict-sni", "tcp-ut",
-         "tfo", "thread", "tls-ticket-keys", "transparent", "v4v6", "v6only", "uid", "user"].map {
+         "tfo", "thread", "tls-ticket-keys", "transparent", "v4v6", "v6only"].map {
         Parameter<BindLine>.unsupported($0, "a HAProxy bind parameter SwiftLB does not implement")
     })
 }

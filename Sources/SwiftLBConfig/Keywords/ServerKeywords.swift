@@ -11,12 +11,9 @@ extension KeywordRegistry {
             if let other = backend.servers.first(where: { $0.name == name }) {
                 throw ParseFailure("a server named '\(name)' already exists in backend '\(backend.name)' (line \(other.line))")
             }
-            var unixPath: String?
+            let unix = try unixSocketName(c.args[1])
             var (host, port) = ("", 0)
-            if c.args[1].hasPrefix("/") || c.args[1].hasPrefix("unix@") {
-                unixPath = c.args[1].hasPrefix("unix@") ? String(c.args[1].dropFirst(5)) : c.args[1]
-                try p.gate(unixServerStatus, "a server on a unix socket ('\(c.args[1])')")
-            } else {
+            if unix == nil {
                 var text = Substring(c.args[1])
                 for prefix in ["ipv4@", "ipv6@"] where text.hasPrefix(prefix) { text = text.dropFirst(prefix.count) }
                 guard let address = parseAddress(String(text)), !address.0.isEmpty, address.0 != "*" else {
@@ -33,7 +30,8 @@ extension KeywordRegistry {
             if params.observe != nil && !params.check { throw ParseFailure("'observe' needs 'check': passive checks act through the active checker") }
             if params.check { warnAboutFastChecks(params, p) }
             var server = Server(name: name, host: host, port: port, parameters: params, line: c.line.number)
-            server.unixPath = unixPath
+            server.unixPath = unix?.path
+            server.unixAbstract = unix?.abstract ?? false
             backend.servers.append(server)
             p.withBackend { $0 = backend }
         },
@@ -122,7 +120,20 @@ extension KeywordRegistry {
     })
 
     static let expectProxyStatus = KeywordStatus.pending("a conditional PROXY header is not supported; 'bind … accept-proxy' requires one on every connection")
-    static let unixServerStatus = KeywordStatus.pending("servers are dialled over TCP only until the data path connects to unix sockets")
+
+    /// `/PATH`, `unix@PATH` (a socket file) or `abns@NAME` (Linux's abstract namespace), as in
+    /// HAProxy for `server` and `bind`; nil for anything else (an IP address).
+    static func unixSocketName(_ text: String) throws -> (path: String, abstract: Bool)? {
+        let (path, abstract): (String, Bool)
+        if text.hasPrefix("/") { (path, abstract) = (text, false) }
+        else if text.hasPrefix("unix@") { (path, abstract) = (String(text.dropFirst(5)), false) }
+        else if text.hasPrefix("abns@") { (path, abstract) = (String(text.dropFirst(5)), true) }
+        else { return nil }
+        guard !path.isEmpty else { throw ParseFailure("'\(text)': empty unix socket path") }
+        // sun_path holds 108 bytes: the path and its NUL, or the leading NUL and the name.
+        guard path.utf8.count <= 103 else { throw ParseFailure("'\(text)': unix socket path longer than 103 bytes") }
+        return (path, abstract)
+    }
 
     /// A check more often than every 100 ms is a connection to the server every time: almost
     /// certainly a unit mistake (`inter 10` is 10 ms, not 10 s).

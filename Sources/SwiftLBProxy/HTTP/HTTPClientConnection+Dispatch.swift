@@ -72,12 +72,14 @@ extension HTTPClientConnection {
         for part in ex.pendingBody { connection.write(part) }
         ex.pendingBody.removeAll()
         ex.pendingBytes = 0
-        connection.flush()
         _ = ex.phase.requestSent()
         let now = clock
         ex.requestSentAt = now
         ex.lastServerActivity = now
         ex.lastClientActivity = now
+        // Last: a write that fails makes NIO drain the socket at once, so the whole answer of
+        // a server that already replied (a unix socket's peer) can complete the exchange here.
+        connection.flush()
         resumeReadsIfPossible()
     }
 }

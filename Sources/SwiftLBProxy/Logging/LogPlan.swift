@@ -134,6 +134,23 @@ extension AccessLogRecord {
 }
 
 extension LoopState {
+    /// HAProxy's id of the listener a unix client came in on (what `%cp`/`%fp` print for it):
+    /// its position among the frontend's addresses, from 1; found by the local address of the
+    /// client's socket, which is the listener's.
+    static func listenerID(of destination: SocketAddress?, in frontend: RuntimeFrontend) -> Int {
+        guard let destination else { return 0 }
+        let index = frontend.binds.firstIndex { bind, _ in
+            let path: String? = switch bind.socket {
+            case .unix(let p): p
+            case .abstract(let name): "\0" + name
+            case .inherited, nil: nil
+            }
+            guard let path, let address = try? SocketAddress(unixDomainSocketPath: path) else { return false }
+            return address.isSameSocket(as: destination)
+        }
+        return index.map { $0 + 1 } ?? 0
+    }
+
     /// Writes the access-log line of one finished stream of `frontend`: through its plan
     /// (syslog targets, `log-format`) when it has one, else the built-in line on the loop's
     /// stdout/stderr writer. `http` picks HAProxy's httplog or tcplog fields.
@@ -149,6 +166,8 @@ extension LoopState {
         // HAProxy marks every line of a logasap frontend, early or not: its `+` says the
         // counts may not be final (it tests the frontend's option, not the stream).
         entry.loggedEarly = plan.logASAP
+        if let server { entry.serverAddress = LogAddress(server.address) }
+        if case .unix = entry.client { entry.listenerID = Self.listenerID(of: record.destination, in: frontend) }
         guard let level = plan.level(of: entry, mode: mode) else { return }
         logSink(for: frontend, plan: plan).log(entry, format: plan.format, level: level)
     }

@@ -89,7 +89,7 @@ extension ProxyServer {
             case .drain: .drain
             case .maint: .maint
             }
-            var stats = ServerStats(name: server.name, sid: server.index + 1, address: server.address.ipAddress ?? "-",
+            var stats = ServerStats(name: server.name, sid: server.index + 1, address: server.address.isUnixDomain ? "unix" : server.address.ipAddress ?? "-",
                                     port: server.address.port ?? 0, operational: operational, admin: admin, weight: server.weight,
                                     check: nil, counters: counters)
             stats.initialWeight = server.parameters.weight

@@ -21,8 +21,10 @@ protocol ServerConnectionOwner: AnyObject {
 /// response, a tunnel or TCP session forwards them — so the dispatcher and the pool serve all
 /// three.
 ///
-/// States: `leased` (an owner gets every byte), `parked` (idle in the per-loop pool: any byte
-/// from the server is unsolicited and closes it), `closed`.
+/// States: `connecting` (not handed to a stream yet: nothing is read, so no byte and no EOF
+/// can arrive before there is an owner to take it), `leased` (an owner gets every byte),
+/// `parked` (idle in the per-loop pool: any byte from the server is unsolicited and closes
+/// it), `closed`.
 ///
 /// Backpressure: `read` is held back while the owner's client cannot take more (the
 /// GlueHandler pattern), so a slow client slows the server down instead of filling memory.
@@ -32,6 +34,7 @@ final class ServerConnection: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private enum State {
+        case connecting
         case leased
         case parked
         case closed
@@ -39,7 +42,7 @@ final class ServerConnection: ChannelDuplexHandler {
 
     let server: RuntimeServer
     private var context: ChannelHandlerContext?
-    private var state: State = .leased
+    private var state: State = .connecting
     private var readPending = false
     /// The stream using this connection; nil while parked or closed.
     private(set) var owner: (any ServerConnectionOwner)?
@@ -61,7 +64,8 @@ final class ServerConnection: ChannelDuplexHandler {
     /// Opens a connection to `server` on `eventLoop` (the client's loop: a stream's two
     /// channels never cross loops).
     /// `proxyHeader` (`send-proxy`) is written first, in clear, before any TLS handshake.
-    /// `keepAlive` (`option srvtcpka|tcpka`) turns the kernel's keep-alive probes on.
+    /// `keepAlive` (`option srvtcpka|tcpka`) turns the kernel's keep-alive probes on (TCP only).
+    /// A server on a unix socket is dialled the same way (`SocketAddress.unixDomainSocket`).
     static func connect(to server: RuntimeServer, on eventLoop: any EventLoop, timeout: TimeAmount?,
                         proxyHeader: ByteBuffer? = nil, keepAlive: Bool = false) -> EventLoopFuture<ServerConnection> {
         let handler = ServerConnection(server: server)
@@ -76,8 +80,27 @@ final class ServerConnection: ChannelDuplexHandler {
                 }
             }
         if let timeout { bootstrap = bootstrap.connectTimeout(timeout) }
-        if keepAlive { bootstrap = bootstrap.channelOption(.socketOption(.so_keepalive), value: 1) }
-        return bootstrap.connect(to: server.address).map { _ in handler }
+        // Keep-alive probes are TCP's; NIO already skips TCP_NODELAY on a unix socket.
+        if keepAlive && !server.address.isUnixDomain { bootstrap = bootstrap.channelOption(.socketOption(.so_keepalive), value: 1) }
+        let connected = bootstrap.connect(to: server.address).map { _ in handler }
+        guard server.address.isUnixDomain else { return connected }
+        // connect(2) on a unix socket succeeds or fails at once, so NIO's future is already
+        // complete when the caller attaches its callback — which would then run inside the
+        // caller's own mutation of its dispatch state. Completing on the next loop tick keeps
+        // a unix server as asynchronous as a TCP one; nothing is read until the lease (state
+        // `connecting`), so an answer or EOF that comes meanwhile waits for its owner.
+        let deferred = eventLoop.makePromise(of: ServerConnection.self)
+        connected.assumeIsolated().whenComplete { result in
+            eventLoop.assumeIsolated().execute {
+                // Closed meanwhile (a write of the PROXY header failed): a failed connect.
+                if case .success(let connection) = result, connection.state == .closed {
+                    deferred.fail(ChannelError.ioOnClosedChannel)
+                } else {
+                    deferred.assumeIsolated().completeWith(result)
+                }
+            }
+        }
+        return deferred.futureResult
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -140,8 +163,9 @@ final class ServerConnection: ChannelDuplexHandler {
         switch state {
         case .leased:
             owner?.serverRead(unwrapInboundIn(data))
-        case .parked:
-            // Bytes nobody asked for: the server is out of step with us. Never reuse it.
+        case .parked, .connecting:
+            // Bytes nobody asked for (none come while connecting: reads wait for the lease);
+            // the server is out of step with us. Never reuse it.
             close()
         case .closed:
             break
@@ -180,7 +204,9 @@ final class ServerConnection: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if state == .leased, let owner, !owner.clientIsWritable {
+        if state == .connecting {
+            readPending = true
+        } else if state == .leased, let owner, !owner.clientIsWritable {
             readPending = true
         } else {
             context.read()

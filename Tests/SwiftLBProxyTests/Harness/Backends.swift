@@ -84,6 +84,32 @@ final class NginxBackends {
     func stop() { for g in children.indices { kill(g) } }
 }
 
+/// The nginx.conf of a one-process test nginx kept under `root` (pid, error log and temp
+/// directories there, created here) with `server` as its one `server { … }` block.
+func singleNginxConfig(root: String, server: String) throws -> String {
+    try FileManager.default.createDirectory(atPath: root + "/tmp", withIntermediateDirectories: true)
+    return """
+        \(getuid() == 0 ? "user root;" : "")
+        worker_processes 1;
+        daemon off;
+        master_process off;
+        pid \(root)/nginx.pid;
+        error_log \(root)/error.log;
+        events { worker_connections 1024; }
+        http {
+          access_log off;
+          client_body_temp_path \(root)/tmp;
+          proxy_temp_path \(root)/tmp;
+          fastcgi_temp_path \(root)/tmp;
+          uwsgi_temp_path \(root)/tmp;
+          scgi_temp_path \(root)/tmp;
+          server {
+        \(server)
+          }
+        }
+        """
+}
+
 /// The Python streaming/hashing backend of Tests/fixtures/stream_server.py.
 final class StreamBackend {
     let port = freePort()

@@ -171,31 +171,13 @@ final class DifferentialFramingTests: XCTestCase {
     private func startNginxProxy(to origin: Int, in dir: TempDirectory) throws -> (ChildProcess, Int) {
         let port = freePort()
         let root = dir.file("nginx-proxy")
-        try FileManager.default.createDirectory(atPath: root + "/tmp", withIntermediateDirectories: true)
-        let config = try dir.write("nginx-proxy.conf", """
-            \(getuid() == 0 ? "user root;" : "")
-            worker_processes 1;
-            daemon off;
-            master_process off;
-            pid \(root)/nginx.pid;
-            error_log \(root)/error.log;
-            events { worker_connections 1024; }
-            http {
-              access_log off;
-              client_body_temp_path \(root)/tmp;
-              proxy_temp_path \(root)/tmp;
-              fastcgi_temp_path \(root)/tmp;
-              uwsgi_temp_path \(root)/tmp;
-              scgi_temp_path \(root)/tmp;
-              server {
+        let config = try dir.write("nginx-proxy.conf", try singleNginxConfig(root: root, server: """
                 listen 127.0.0.1:\(port);
                 location / {
                   proxy_pass http://127.0.0.1:\(origin);
                   proxy_http_version 1.1;
                 }
-              }
-            }
-            """)
+            """))
         let child = try ChildProcess("/usr/sbin/nginx", ["-c", config, "-e", root + "/error.log"], logDirectory: dir, name: "nginx-proxy")
         guard waitForPort(port) else { throw HarnessError("nginx did not listen on \(port): \(child.stderr)") }
         return (child, port)
