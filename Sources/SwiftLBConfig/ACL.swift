@@ -28,6 +28,8 @@ public struct ACLCriterion: Sendable {
     /// `src 10.0.0.0/8 …` (pending): addresses and networks the client address is matched
     /// against, instead of `patterns`.
     public var networks: [String]? = nil
+    /// The same networks parsed once, for matching in a few lookups.
+    public var networkSet: IPNetworkSet? = nil
     /// `gt`/`ge`/`lt`/`le`/`eq` of an integer fetch such as `src_conn_cur` (pending).
     public var integerOperator: String? = nil
 }

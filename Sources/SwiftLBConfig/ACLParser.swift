@@ -135,7 +135,9 @@ struct ACLParser {
             for p in patterns where !isIPNetwork(p) {
                 throw ParseFailure("'\(p)' is not an address or network (10.0.0.0/8, 192.0.2.1, 2001:db8::/32)")
             }
-            return ACLCriterion(fetch: fetch, method: .exact, caseInsensitive: false, patterns: [], regexes: [], constant: nil, networks: patterns)
+            var criterion = ACLCriterion(fetch: fetch, method: .exact, caseInsensitive: false, patterns: [], regexes: [], constant: nil, networks: patterns)
+            criterion.networkSet = IPNetworkSet(patterns.compactMap(IPNetwork.init))
+            return criterion
         }
         if ((fetch.isInteger || fetch == .status) && method != .found) || method == .integer {
             var op = "eq"

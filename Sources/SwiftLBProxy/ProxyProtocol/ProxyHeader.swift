@@ -1,4 +1,5 @@
 import NIOCore
+import SwiftLBConfig
 
 /// A PROXY protocol header (HAProxy's doc/proxy-protocol.txt, versions 1 and 2): the
 /// connection's real ends as the proxy in front of SwiftLB saw them.

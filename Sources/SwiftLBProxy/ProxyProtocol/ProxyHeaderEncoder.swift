@@ -1,4 +1,5 @@
 import NIOCore
+import SwiftLBConfig
 
 /// `server … send-proxy` / `send-proxy-v2`: the bytes to write first on a new server
 /// connection, telling the server who the client is — as HAProxy 2.6 writes them

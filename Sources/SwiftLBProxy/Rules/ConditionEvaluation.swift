@@ -18,6 +18,7 @@ extension Condition {
 extension ACLCriterion {
     func matches(_ input: SampleInput) -> Bool {
         if let constant { return constant }
+        if let networkSet { return input.facts.source?.ipAddress.flatMap(IPNetwork.bytes).map(networkSet.contains) ?? false }
         if let networks { return IPNetwork.address(input.facts.source?.ipAddress, isIn: networks) }
         if fetch.readsPayload && !fetch.isInteger && method != .regex {
             // Payload bytes are compared as bytes (not all of them are text).
@@ -77,52 +78,7 @@ extension ACLCriterion {
     }
 }
 
-/// An address or network as ACLs write them (`10.0.0.0/8`, `192.0.2.1`, `::1`,
-/// `2001:db8::/32`), matched on the bytes of the address.
-struct IPNetwork: Hashable, Sendable {
-    let address: [UInt8]
-    let prefix: Int
-
-    init?(_ text: String) {
-        let parts = text.split(separator: "/", maxSplits: 1)
-        guard let first = parts.first, let bytes = IPNetwork.bytes(String(first)) else { return nil }
-        address = bytes
-        if parts.count == 2 {
-            if let p = Int(parts[1]), (0...(bytes.count * 8)).contains(p) {
-                prefix = p
-            } else if bytes.count == 4, let mask = IPNetwork.bytes(String(parts[1])), mask.count == 4 {
-                // `10.0.0.0/255.0.0.0`
-                prefix = mask.reduce(0) { $0 + $1.nonzeroBitCount }
-            } else {
-                return nil
-            }
-        } else {
-            prefix = bytes.count * 8
-        }
-    }
-
-    /// An address's bytes (4 or 16); an IPv4-mapped IPv6 address is its IPv4 address.
-    static func bytes(_ text: String) -> [UInt8]? {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
-        var v6 = in6_addr()
-        guard inet_pton(AF_INET6, text, &v6) == 1 else { return nil }
-        let b = withUnsafeBytes(of: &v6) { Array($0) }
-        if b[0..<10].allSatisfy({ $0 == 0 }) && b[10] == 0xFF && b[11] == 0xFF { return Array(b[12...]) }
-        return b
-    }
-
-    func contains(_ candidate: [UInt8]) -> Bool {
-        guard candidate.count == address.count else { return false }
-        var bits = prefix
-        for i in 0..<address.count where bits > 0 {
-            let mask: UInt8 = bits >= 8 ? 0xFF : ~(0xFF >> UInt8(bits))
-            if candidate[i] & mask != address[i] & mask { return false }
-            bits -= 8
-        }
-        return true
-    }
-
+extension IPNetwork {
     /// Whether `address` lies in any of `networks` (written as in lb.conf).
     static func address(_ address: String?, isIn networks: [String]) -> Bool {
         guard let address, let bytes = bytes(address) else { return false }

@@ -146,3 +146,21 @@ final class PayloadFetchTests: XCTestCase {
         }
     }
 }
+
+/// `src -f blocklist`: thousands of networks matched in a few lookups, the same answers as
+/// checking each network in turn.
+final class IPNetworkSetTests: XCTestCase {
+    func testTheSetAgreesWithEachNetwork() {
+        let texts = ["10.0.0.0/8", "192.0.2.0/24", "198.51.100.7", "172.16.0.0/12", "2001:db8::/32", "::1", "203.0.113.0/255.255.255.128"]
+            + (0..<2000).map { "100.\($0 / 256).\($0 % 256).0/24" }
+        let networks = texts.compactMap(IPNetwork.init)
+        XCTAssertEqual(networks.count, texts.count)
+        let set = IPNetworkSet(networks)
+        for address in ["10.1.2.3", "11.0.0.1", "192.0.2.255", "192.0.3.1", "198.51.100.7", "198.51.100.8", "172.31.255.255",
+                        "172.32.0.0", "2001:db8:ffff::1", "2001:db9::1", "::1", "::2", "203.0.113.127", "203.0.113.128",
+                        "100.7.207.9", "100.7.208.9", "::ffff:10.0.0.1"] {
+            guard let bytes = IPNetwork.bytes(address) else { return XCTFail(address) }
+            XCTAssertEqual(set.contains(bytes), networks.contains { $0.contains(bytes) }, address)
+        }
+    }
+}
