@@ -405,6 +405,8 @@ public struct HTTPCheck: Sendable, Equatable {
     /// `http-check send-state`: each check carries an `X-Haproxy-Server-State` header saying
     /// how the checker sees the server (servers that drain themselves read it).
     public var sendState = false
+    /// `set-var`/`unset-var` lines not yet followed by an expect rule (the next one takes them).
+    public var pendingAssignments: [Assignment] = []
     /// `http-check send body TEXT`: sent with its Content-Length.
     public var body: String?
     /// `http-check disable-on-404`: a 404 from an UP server puts it in NOLB (no new clients,
@@ -430,12 +432,24 @@ public struct HTTPCheck: Sendable, Equatable {
         case header(name: TextMatch, value: TextMatch?, fullLine: Bool)
     }
 
-    /// A `-m str|beg|end|sub|reg` pattern of a header expectation.
+    /// A `-m str|beg|end|sub|reg` pattern of a header expectation; `name-lf`/`value-lf`
+    /// give a log-format (`format`) rendered on each answer instead of a fixed text.
     public struct TextMatch: Sendable, Equatable {
         public enum Method: String, Sendable { case str, beg, end, sub, reg }
         public var method: Method
         public var text: String
-        public init(_ method: Method, _ text: String) { self.method = method; self.text = text }
+        public var format: [CheckFormatPart]?
+        public init(_ method: Method, _ text: String, format: [CheckFormatPart]? = nil) {
+            self.method = method; self.text = text; self.format = format
+        }
+    }
+
+    /// `http-check set-var(check.NAME) EXPR` (value) / `unset-var(check.NAME)` (nil), run
+    /// before the expect rule that follows it, on the same answer.
+    public struct Assignment: Sendable, Equatable {
+        public var name: String
+        public var value: CheckSample?
+        public init(name: String, value: CheckSample?) { self.name = name; self.value = value }
     }
 
     /// One `http-check expect [min-recv N] [ok-status S] [error-status S] [tout-status S]
@@ -453,6 +467,8 @@ public struct HTTPCheck: Sendable, Equatable {
         public var okStatus: String?
         public var errorStatus: String?
         public var timeoutStatus: String?
+        /// The `set-var`/`unset-var` lines written between the previous rule and this one.
+        public var assignments: [Assignment] = []
         public init(_ match: Expectation, negated: Bool = false) { self.match = match; self.negated = negated }
     }
 
@@ -461,6 +477,23 @@ public struct HTTPCheck: Sendable, Equatable {
             && a.headers.map { $0.0 + ":" + $0.1 } == b.headers.map { $0.0 + ":" + $0.1 }
     }
     public init() {}
+}
+
+/// The sample fetches an HTTP check's variables and log-format patterns may use: SwiftLB's
+/// check has no general sample engine, only what HAProxy's reg-tests and real configs use.
+public enum CheckSample: Sendable, Equatable {
+    /// `str(TEXT)`
+    case string(String)
+    /// `res.hdr(NAME)` (the last comma-separated value) / `res.fhdr(NAME)` (the last line).
+    case responseHeader(String, fullLine: Bool)
+    /// `var(check.NAME)`
+    case variable(String)
+}
+
+/// A piece of a check's log-format pattern (`"x-%[var(check.name)]"`).
+public enum CheckFormatPart: Sendable, Equatable {
+    case literal(String)
+    case sample(CheckSample)
 }
 
 /// A health check that speaks the server's own protocol, as HAProxy's built-in ones do (each is

@@ -37,8 +37,12 @@ struct HTTPCheckAnswer {
     /// rules' patterns compiled (names case-insensitive, as HAProxy compiles them).
     func verdict(_ rules: [HTTPCheck.Expect], regexes: HTTPCheckRegexes) -> CheckOutcome {
         let rules = rules.isEmpty ? [HTTPCheck.Expect(.status([200...399]))] : rules
+        var variables: [String: String] = [:]
         for rule in rules {
-            if case .failed(var text, let kind, let code) = verdict(rule, regexes: regexes) {
+            for assignment in rule.assignments {
+                variables[assignment.name] = assignment.value.flatMap { sample($0, variables) }
+            }
+            if case .failed(var text, let kind, let code) = verdict(rule, variables: variables, regexes: regexes) {
                 if let comment = rule.comment { text += " comment: \(comment)" }
                 return .failed(text, rule.errorStatus.flatMap(CheckKind.init(haproxyName:)) ?? kind, code: code)
             }
@@ -47,7 +51,30 @@ struct HTTPCheckAnswer {
         return .passed("status \(code)", kind, code: code)
     }
 
-    private func verdict(_ rule: HTTPCheck.Expect, regexes: HTTPCheckRegexes) -> CheckOutcome {
+    /// A sample's value on this answer; nil when it has none (no such header, unset variable).
+    func sample(_ sample: CheckSample, _ variables: [String: String]) -> String? {
+        switch sample {
+        case .string(let text): return text
+        case .variable(let name): return variables[name]
+        case .responseHeader(let name, let fullLine):
+            guard let line = headers.last(where: { $0.name.lowercased() == name.lowercased() })?.value else { return nil }
+            return fullLine ? line : line.split(separator: ",").last.map { Self.trimmed($0) } ?? ""
+        }
+    }
+
+    /// A log-format pattern rendered (a sample without a value renders as nothing).
+    private func render(_ pattern: HTTPCheck.TextMatch, _ variables: [String: String]) -> HTTPCheck.TextMatch {
+        guard let format = pattern.format else { return pattern }
+        let text = format.map { part in
+            switch part {
+            case .literal(let text): text
+            case .sample(let s): sample(s, variables) ?? ""
+            }
+        }.joined()
+        return HTTPCheck.TextMatch(pattern.method, text)
+    }
+
+    private func verdict(_ rule: HTTPCheck.Expect, variables: [String: String], regexes: HTTPCheckRegexes) -> CheckOutcome {
         let matched: Bool
         let failure: (text: String, kind: CheckKind)
         switch rule.match {
@@ -57,7 +84,12 @@ struct HTTPCheckAnswer {
         case .rstatus(let pattern):
             matched = regexes[pattern]?.matches(String(code)) ?? false
             failure = (reason, .l7status)
-        case .header(let name, let value, let fullLine):
+        case .header(let namePattern, let valuePattern, let fullLine):
+            let name = render(namePattern, variables), value = valuePattern.map { render($0, variables) }
+            // HAProxy: a log-format that renders empty fails the rule.
+            if name.text.isEmpty || value?.text.isEmpty == true {
+                return .failed("log-format string evaluated to an empty string", .l7response, code: code)
+            }
             matched = headers.contains { header in
                 guard matches(header.name, name, regexes: regexes, caseInsensitive: true) else { return false }
                 guard let value else { return true }

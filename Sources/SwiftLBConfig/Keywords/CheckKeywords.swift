@@ -111,7 +111,10 @@ extension KeywordRegistry {
         Keyword("http-check expect", SectionKind.backSide,
                 usage: "http-check expect [min-recv N] [comment C] [ok-status S] [error-status S] [tout-status S] [!] status|rstatus|string|rstring|hdr|fhdr PATTERN") { p, c in
             var check = p.options.httpCheck ?? HTTPCheck()
-            check.expects.append(try httpCheckExpect(c.args))
+            var expect = try httpCheckExpect(c.args)
+            expect.assignments = check.pendingAssignments
+            check.pendingAssignments = []
+            check.expects.append(expect)
             p.withOptions { $0.httpCheck = check }
         },
         Keyword.unsupported("http-check connect", SectionKind.backSide, "checks connect to the server's address (or 'port'/'addr' of the server line)"),
@@ -130,8 +133,22 @@ extension KeywordRegistry {
             check.sendState = true
             p.withOptions { $0.httpCheck = check }
         },
-        Keyword("http-check set-var", SectionKind.backSide, status: .unsupported("check variables are not supported"), parse: nil),
-        Keyword("http-check unset-var", SectionKind.backSide, status: .unsupported("check variables are not supported"), parse: nil),
+        // Check variables for the expect rules after them (str, res.hdr, res.fhdr, var only).
+        Keyword("http-check set-var", SectionKind.backSide, usage: "http-check set-var(check.NAME) str(TEXT)|res.hdr(NAME)|res.fhdr(NAME)|var(check.NAME)") { p, c in
+            let name = try checkVariableName(c.words, verb: "set-var")
+            guard c.args.count == 1 else { throw ParseFailure("'set-var(\(name))' expects one expression (quote it if it has blanks)") }
+            let sample = try checkSample(c.args[0])
+            var check = p.options.httpCheck ?? HTTPCheck()
+            check.pendingAssignments.append(.init(name: name, value: sample))
+            p.withOptions { $0.httpCheck = check }
+        },
+        Keyword("http-check unset-var", SectionKind.backSide, usage: "http-check unset-var(check.NAME)") { p, c in
+            let name = try checkVariableName(c.words, verb: "unset-var")
+            guard c.args.isEmpty else { throw ParseFailure("'unset-var(\(name))' takes no expression") }
+            var check = p.options.httpCheck ?? HTTPCheck()
+            check.pendingAssignments.append(.init(name: name, value: nil))
+            p.withOptions { $0.httpCheck = check }
+        },
         Keyword("http-check comment", SectionKind.backSide, status: .unsupported("check comments are not supported"), parse: nil),
         // Each connect closes the previous connection and opens one (to another port).
         tcpCheck("connect", usage: "tcp-check connect [port N]") { steps, args in
@@ -286,8 +303,8 @@ extension KeywordRegistry {
         var rest = args
         func pattern(_ what: String) throws(ParseFailure) -> HTTPCheck.TextMatch {
             guard let word = rest.first else { throw ParseFailure("'\(what)' expects a pattern") }
-            if word.hasSuffix("-lf") { throw ParseFailure("log-format header patterns ('\(word)') are not supported") }
-            guard word == what else { throw ParseFailure("expects '\(what) [-m str|beg|end|sub|reg] PATTERN' (got '\(word)')") }
+            guard word == what || word == what + "-lf" else { throw ParseFailure("expects '\(what)[-lf] [-m str|beg|end|sub|reg] PATTERN' (got '\(word)')") }
+            let logFormat = word.hasSuffix("-lf")
             rest.removeFirst()
             var method = HTTPCheck.TextMatch.Method.str
             if rest.first == "-m" {
@@ -300,6 +317,10 @@ extension KeywordRegistry {
             }
             guard let text = rest.first, !text.isEmpty else { throw ParseFailure("'\(what)' expects a pattern") }
             rest.removeFirst()
+            if logFormat {
+                guard method != .reg else { throw ParseFailure("'\(word)' does not take '-m reg'") }
+                return HTTPCheck.TextMatch(method, text, format: try checkFormat(text))
+            }
             if method == .reg { try validateRegex(text) }
             return HTTPCheck.TextMatch(method, text)
         }
@@ -307,6 +328,53 @@ extension KeywordRegistry {
         let value = rest.isEmpty ? nil : try pattern("value")
         guard rest.isEmpty else { throw ParseFailure("unexpected '\(rest.first!)' after the header pattern") }
         return .header(name: name, value: value, fullLine: fullLine)
+    }
+
+    /// `set-var(check.NAME)` → `check.NAME`.
+    private static func checkVariableName(_ words: [String], verb: String) throws(ParseFailure) -> String {
+        guard let word = words.first(where: { $0.hasPrefix(verb + "(") }), word.hasSuffix(")") else {
+            throw ParseFailure("expects '\(verb)(check.NAME)'")
+        }
+        let name = String(word.dropFirst(verb.count + 1).dropLast())
+        guard name.hasPrefix("check."), name.count > 6 else {
+            throw ParseFailure("only 'check.' variables are supported in health checks (got '\(name)')")
+        }
+        return name
+    }
+
+    /// One sample fetch of the subset a check supports.
+    static func checkSample(_ text: String) throws(ParseFailure) -> CheckSample {
+        guard let open = text.firstIndex(of: "("), text.hasSuffix(")") else {
+            throw ParseFailure("unsupported check sample '\(text)' (supported: str(), res.hdr(), res.fhdr(), var())")
+        }
+        let fetch = text[..<open]
+        let argument = String(text[text.index(after: open)...].dropLast())
+        switch fetch {
+        case "str": return .string(argument)
+        case "res.hdr", "res.fhdr":
+            guard isHeaderToken(argument) else { throw ParseFailure("'\(fetch)' expects a header name") }
+            return .responseHeader(argument, fullLine: fetch == "res.fhdr")
+        case "var":
+            guard argument.hasPrefix("check.") else { throw ParseFailure("only 'check.' variables are supported in health checks (got '\(argument)')") }
+            return .variable(argument)
+        default:
+            throw ParseFailure("unsupported check sample '\(fetch)' (supported: str(), res.hdr(), res.fhdr(), var())")
+        }
+    }
+
+    /// A check's log-format pattern: literal text and `%[SAMPLE]`.
+    static func checkFormat(_ text: String) throws(ParseFailure) -> [CheckFormatPart] {
+        var parts: [CheckFormatPart] = []
+        var rest = text[...]
+        while let start = rest.firstRange(of: "%[") {
+            if start.lowerBound > rest.startIndex { parts.append(.literal(String(rest[..<start.lowerBound]))) }
+            guard let end = rest[start.upperBound...].firstIndex(of: "]") else { throw ParseFailure("'%[' without ']' in '\(text)'") }
+            parts.append(.sample(try checkSample(String(rest[start.upperBound..<end]))))
+            rest = rest[rest.index(after: end)...]
+        }
+        if rest.contains("%") { throw ParseFailure("only %[SAMPLE] is supported in a check's log-format (got '\(text)')") }
+        if !rest.isEmpty { parts.append(.literal(String(rest))) }
+        return parts
     }
 
     private static func validateRegex(_ pattern: String) throws(ParseFailure) {

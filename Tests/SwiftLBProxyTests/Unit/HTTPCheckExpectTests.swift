@@ -68,6 +68,45 @@ final class HTTPCheckExpectTests: XCTestCase {
         }
     }
 
+    /// The reg-test's backend whole, its check variables and log-format patterns too, parsed
+    /// as lb.conf and judged on its answer; each -lf rule decides on an answer that lacks
+    /// what it looks for.
+    func testTheRegTestsBackendWithVariablesAndLogFormats() throws {
+        let config = try ConfigParser.parse(text: #"""
+            defaults
+                mode http
+                timeout connect 1s
+                timeout client 1s
+                timeout server 1s
+            backend be1
+                option httpchk
+                http-check expect status 200-399
+                http-check expect hdr name "x-test1"
+                http-check set-var(check.hdr_name) res.fhdr(x-hdr-name)
+                http-check expect hdr name-lf -m str "%[var(check.hdr_name)]"
+                http-check expect hdr name-lf -m str "%[res.fhdr(x-hdr-name)]"
+                http-check expect fhdr name "x-test1" value "true, next value"
+                http-check set-var(check.hdr_value) str(x-test1)
+                http-check expect hdr name -m beg "x-" value-lf -m str "%[var(check.hdr_value)]"
+                http-check expect fhdr name -m beg "x-" value-lf -m str "%[res.fhdr(x-hdr-name)]"
+                http-check unset-var(check.hdr_value)
+                http-check expect hdr name -m beg "x-" value-lf -m str "%[var(check.hdr_value)]"
+                server srv 127.0.0.1:1 check
+            """#, file: "lb.conf")
+        let check = try XCTUnwrap(config.backends["be1"]?.options.httpCheck)
+        XCTAssertEqual(check.expects.map(\.assignments.count), [0, 0, 1, 0, 0, 1, 0, 1])
+        let answer = try XCTUnwrap(HTTPCheckAnswer(vtcAnswer))
+        let all = answer.verdict(check.expects, regexes: HTTPCheckRegexes(check.expects))
+        XCTAssertEqual(all, .failed("log-format string evaluated to an empty string", .l7response, code: 202), "the unset variable renders empty")
+        let vtc = Array(check.expects.dropLast())
+        XCTAssertEqual(answer.verdict(vtc, regexes: HTTPCheckRegexes(vtc)), .passed("status 202", .l7ok, code: 202))
+        let renamed = Array(String(decoding: vtcAnswer, as: UTF8.self).replacingOccurrences(of: "x-hdr-name: x-test1", with: "x-hdr-name: x-nothere").utf8)
+        XCTAssertEqual(try XCTUnwrap(HTTPCheckAnswer(renamed)).verdict(vtc, regexes: HTTPCheckRegexes(vtc)), .failed("Accepted", .l7status, code: 202))
+        XCTAssertEqual(answer.sample(.responseHeader("X-Test2", fullLine: false), [:]), "value-reg-123ABC", "res.hdr: the last value")
+        XCTAssertEqual(answer.sample(.responseHeader("x-test1", fullLine: true), [:]), "true, next value")
+        XCTAssertNil(answer.sample(.responseHeader("x-none", fullLine: true), [:]))
+    }
+
     func testHeaderValuesAreSplitOnCommasUnlessFullLine() throws {
         XCTAssertEqual(try verdict(#"hdr name "x-test1" value "next value""#).kind, .l7ok)
         XCTAssertEqual(try verdict(#"fhdr name "x-test1" value "next value""#).kind, .l7status, "fhdr: the whole line")
