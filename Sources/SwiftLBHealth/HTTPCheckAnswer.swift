@@ -29,6 +29,25 @@ struct HTTPCheckAnswer {
         }
     }
 
+    /// Whether `bytes` hold a whole HTTP/1.x answer: its head, then the body its framing
+    /// announces (Content-Length, or chunked up to the last chunk); none for 1xx, 204, 304 and
+    /// a HEAD request. An answer without framing ends when the server closes (false here).
+    static func isComplete(_ bytes: [UInt8], bodiless: Bool) -> Bool {
+        let end: [UInt8] = [13, 10, 13, 10]
+        guard bytes.count >= 16, let headEnd = (0...(bytes.count - 4)).first(where: { bytes[$0..<$0 + 4].elementsEqual(end) }) else { return false }
+        let head = String(decoding: bytes[..<headEnd], as: UTF8.self)
+        guard let answer = HTTPCheckAnswer(Array(head.utf8) + end) else { return false }
+        if bodiless || answer.code < 200 || answer.code == 204 || answer.code == 304 { return true }
+        let body = bytes.count - headEnd - 4
+        let field = { (name: String) in answer.headers.last { $0.name.lowercased() == name }?.value.lowercased() }
+        if let coding = field("transfer-encoding") {
+            return coding.hasSuffix("chunked") && bytes.suffix(5).elementsEqual(Array("0\r\n\r\n".utf8))
+                && (body == 5 || bytes.suffix(7).elementsEqual(Array("\r\n0\r\n\r\n".utf8)))
+        }
+        if let length = field("content-length").flatMap({ Int($0) }) { return body >= length }
+        return false
+    }
+
     static func trimmed(_ s: Substring) -> String {
         String(s.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
     }

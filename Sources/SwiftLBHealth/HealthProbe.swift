@@ -65,7 +65,7 @@ struct HealthProbe: Sendable {
     func run(on loop: any EventLoop, serverDown: Bool = false, state: String? = nil) -> EventLoopFuture<CheckOutcome> {
         if let protocolCheck { return runConversation(protocolCheck.conversation(), on: loop) }
         if let tcp, !tcp.isEmpty { return runSequence(tcp, on: loop) }
-        let collector = ResponseCollector(limit: Self.maxResponse)
+        let collector = ResponseCollector(limit: Self.maxResponse, bodiless: http?.method == "HEAD")
         let request = http.map { requestBytes($0, state: state) }
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(timeout)
@@ -204,7 +204,10 @@ private final class ResponseCollector: ChannelInboundHandler, @unchecked Sendabl
     /// Set in `handlerAdded`, before any read can complete it.
     var done: EventLoopPromise<[UInt8]> { promise! }
 
-    init(limit: Int) { self.limit = limit }
+    /// The check's method is HEAD: the answer ends with its head.
+    private let bodiless: Bool
+
+    init(limit: Int, bodiless: Bool = false) { self.limit = limit; self.bodiless = bodiless }
 
     func handlerAdded(context: ChannelHandlerContext) {
         promise = context.eventLoop.makePromise()
@@ -213,7 +216,9 @@ private final class ResponseCollector: ChannelInboundHandler, @unchecked Sendabl
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         if let chunk = buffer.readBytes(length: min(buffer.readableBytes, limit - bytes.count)) { bytes += chunk }
-        if bytes.count >= limit { context.close(promise: nil) }
+        // A server that keeps the connection open despite `Connection: close` is done once
+        // its answer is (as HAProxy reads it), not when the check times out.
+        if bytes.count >= limit || HTTPCheckAnswer.isComplete(bytes, bodiless: bodiless) { context.close(promise: nil) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -108,4 +108,36 @@ final class HTTPCheckExpectAndStateTests: XCTestCase {
                        "x-haproxy-server-state: UP 1/3; address=127.0.0.1; port=P; name=be/srv; node=\(host); weight=10/30; scur=0/0; qcur=0")
         XCTAssertEqual(s.last?.first { $0.hasPrefix("x-haproxy-server-state:") }?.hasPrefix("x-haproxy-server-state: UP; "), true)
     }
+
+    /// A server that keeps the connection open after its answer despite `Connection: close`
+    /// (recording_server.py does on `/`): the check ends with the answer, as HAProxy's does,
+    /// not when `timeout check` (8 s here) closes it; the lines come within 3 s.
+    func testACheckEndsWithTheAnswerOnAKeptOpenConnection() throws {
+        try requireHAProxy()
+        let rec = try RecordingBackend(in: dir)
+        defer { rec.stop() }
+        let (h, s, stderr) = try firstCheckLines(in: dir, count: 1, within: 3) { front, udp in
+            """
+            defaults
+                mode http
+                timeout connect 1s
+                timeout client 5s
+                timeout server 5s
+                timeout check 8s
+            frontend fe
+                bind 127.0.0.1:\(front)
+                default_backend be
+            backend be
+                log 127.0.0.1:\(udp) local0
+                option log-health-checks
+                option httpchk GET / HTTP/1.1
+                http-check send hdr Host check.test
+                http-check expect string index=0
+                server srv 127.0.0.1:\(rec.port) check inter 300ms rise 1 fall 1
+
+            """
+        }
+        XCTAssertEqual(s, h, stderr)
+        XCTAssertEqual(s, ["<133>Health check for server be/srv succeeded, reason: Layer7 check passed, code: 200, check duration: Nms, status: 1/1 UP."])
+    }
 }

@@ -165,4 +165,18 @@ final class HTTPCheckExpectTests: XCTestCase {
         XCTAssertTrue(request.contains("X-Test: 1\r\nX-Haproxy-Server-State: UP; address=127.0.0.1\r\nConnection: close\r\n"), request)
         XCTAssertFalse(probe.requestBytes(check).contains("X-Haproxy-Server-State"))
     }
+
+    /// When an answer is whole without the server closing: its framing says.
+    func testWhenAnAnswerIsComplete() {
+        func complete(_ text: String, bodiless: Bool = false) -> Bool { HTTPCheckAnswer.isComplete(Array(text.utf8), bodiless: bodiless) }
+        XCTAssertTrue(complete("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+        XCTAssertFalse(complete("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\no"))
+        XCTAssertFalse(complete("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"), "the head is not over")
+        XCTAssertTrue(complete("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"))
+        XCTAssertFalse(complete("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n"))
+        XCTAssertTrue(complete("HTTP/1.1 204 No Content\r\n\r\n"))
+        XCTAssertTrue(complete("HTTP/1.1 101 Switching Protocols\r\nUpgrade: raw\r\n\r\n"))
+        XCTAssertTrue(complete("HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", bodiless: true), "HEAD")
+        XCTAssertFalse(complete("HTTP/1.0 200 OK\r\n\r\nto the close"), "no framing: the close ends it")
+    }
 }
