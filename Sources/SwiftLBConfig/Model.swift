@@ -431,7 +431,16 @@ public struct HTTPCheck: Sendable, Equatable {
     public var uri = "/"
     public var version = "HTTP/1.0"
     public var headers: [(String, String)] = []
-    public var expect: Expectation = .statusRange(200, 399)
+    /// `http-check expect` rules, all checked against the one answer in order (HAProxy 2.2+);
+    /// none: the status must be 2xx or 3xx.
+    public var expects: [Expect] = []
+    /// The last expectation (HAProxy's implicit `status 200-399` without one).
+    public var expect: Expectation { expects.last?.match ?? .status([200...399]) }
+    /// `http-check send-state`: each check carries an `X-Haproxy-Server-State` header saying
+    /// how the checker sees the server (servers that drain themselves read it).
+    public var sendState = false
+    /// `set-var`/`unset-var` lines not yet followed by an expect rule (the next one takes them).
+    public var pendingAssignments: [Assignment] = []
     /// `http-check send body TEXT`: sent with its Content-Length.
     public var body: String?
     /// `http-check disable-on-404`: a 404 from an UP server puts it in NOLB (no new clients,
@@ -441,19 +450,84 @@ public struct HTTPCheck: Sendable, Equatable {
     /// (HAProxy: a proxy with http-check rules of its own inherits none), not from these.
     public var fromDefaults = false
 
+    /// What one `http-check expect` rule matches.
     public enum Expectation: Sendable, Equatable {
-        case statusRange(Int, Int)
-        case statusList([Int])
+        /// `status 200,201-299`: codes and ranges.
+        case status([ClosedRange<Int>])
+        /// `rstatus REGEX` on the status code's digits.
+        case rstatus(String)
+        /// `string TEXT` in the body.
         case string(String)
-        /// PCRE2 pattern, compiled when the checker starts (validated at parse time).
+        /// PCRE2 pattern on the body, compiled when the checker starts (validated at parse time).
         case rstring(String)
+        /// `hdr|fhdr name [-m M] NAME [value [-m M] VALUE]`: some header whose name matches
+        /// (case-insensitive) has a value that matches (`hdr`: each comma-separated value;
+        /// `fhdr`: the whole line); without a value pattern the name alone decides.
+        case header(name: TextMatch, value: TextMatch?, fullLine: Bool)
+    }
+
+    /// A `-m str|beg|end|sub|reg` pattern of a header expectation; `name-lf`/`value-lf`
+    /// give a log-format (`format`) rendered on each answer instead of a fixed text.
+    public struct TextMatch: Sendable, Equatable {
+        public enum Method: String, Sendable { case str, beg, end, sub, reg }
+        public var method: Method
+        public var text: String
+        public var format: [CheckFormatPart]?
+        public init(_ method: Method, _ text: String, format: [CheckFormatPart]? = nil) {
+            self.method = method; self.text = text; self.format = format
+        }
+    }
+
+    /// `http-check set-var(check.NAME) EXPR` (value) / `unset-var(check.NAME)` (nil), run
+    /// before the expect rule that follows it, on the same answer.
+    public struct Assignment: Sendable, Equatable {
+        public var name: String
+        public var value: CheckSample?
+        public init(name: String, value: CheckSample?) { self.name = name; self.value = value }
+    }
+
+    /// One `http-check expect [min-recv N] [ok-status S] [error-status S] [tout-status S]
+    /// [comment C] [!] MATCH PATTERN` rule.
+    public struct Expect: Sendable, Equatable {
+        public var negated = false
+        public var match: Expectation
+        /// Read: SwiftLB reads the whole answer (to the close, up to 16 KiB) before it
+        /// matches, so this only bounds nothing further; kept to accept HAProxy's configs.
+        public var minRecv: Int?
+        /// Printed as the check's info when this rule fails.
+        public var comment: String?
+        /// HAProxy's status names (`L7OK`, `L7RSP`, `L7TOUT`…) the check ends in when this
+        /// rule passes, fails or times out, instead of the match's own.
+        public var okStatus: String?
+        public var errorStatus: String?
+        public var timeoutStatus: String?
+        /// The `set-var`/`unset-var` lines written between the previous rule and this one.
+        public var assignments: [Assignment] = []
+        public init(_ match: Expectation, negated: Bool = false) { self.match = match; self.negated = negated }
     }
 
     public static func == (a: HTTPCheck, b: HTTPCheck) -> Bool {
-        a.method == b.method && a.uri == b.uri && a.version == b.version && a.expect == b.expect && a.body == b.body && a.disableOn404 == b.disableOn404
+        a.method == b.method && a.uri == b.uri && a.version == b.version && a.expects == b.expects && a.sendState == b.sendState && a.body == b.body && a.disableOn404 == b.disableOn404
             && a.headers.map { $0.0 + ":" + $0.1 } == b.headers.map { $0.0 + ":" + $0.1 }
     }
     public init() {}
+}
+
+/// The sample fetches an HTTP check's variables and log-format patterns may use: SwiftLB's
+/// check has no general sample engine, only what HAProxy's reg-tests and real configs use.
+public enum CheckSample: Sendable, Equatable {
+    /// `str(TEXT)`
+    case string(String)
+    /// `res.hdr(NAME)` (the last comma-separated value) / `res.fhdr(NAME)` (the last line).
+    case responseHeader(String, fullLine: Bool)
+    /// `var(check.NAME)`
+    case variable(String)
+}
+
+/// A piece of a check's log-format pattern (`"x-%[var(check.name)]"`).
+public enum CheckFormatPart: Sendable, Equatable {
+    case literal(String)
+    case sample(CheckSample)
 }
 
 /// A health check that speaks the server's own protocol, as HAProxy's built-in ones do (each is

@@ -20,10 +20,15 @@ public struct CheckTarget: Sendable {
     public let serverName: String?
     /// Its backend, for the lines sent to the backend's log targets (nil: none are sent).
     public let backend: CheckedBackend?
+    /// The server's own address (`address`, the check's, may have another port), for
+    /// `http-check send-state`.
+    public let serverAddress: SocketAddress?
 
     public init(health: ServerHealth, address: SocketAddress, parameters: ServerParameters, http: HTTPCheck?,
                 tcp: [TCPCheckStep]? = nil, protocolCheck: ProtocolCheck? = nil, timeout: ConfigDuration?,
-                tls: TLSClientContext? = nil, serverName: String? = nil, backend: CheckedBackend? = nil) {
+                tls: TLSClientContext? = nil, serverName: String? = nil, backend: CheckedBackend? = nil,
+                serverAddress: SocketAddress? = nil) {
+        self.serverAddress = serverAddress
         self.protocolCheck = protocolCheck
         self.backend = backend
         self.tls = tls
@@ -53,8 +58,11 @@ public final class CheckedBackend: Sendable {
     public let name: String
     public let logHealthChecks: Bool
     public let members: [Member]
+    /// lb.conf's `node` or the host name, for `http-check send-state`.
+    public let node: String?
 
-    public init(name: String, logHealthChecks: Bool, members: [Member]) {
+    public init(name: String, logHealthChecks: Bool, members: [Member], node: String? = nil) {
+        self.node = node
         self.name = name
         self.logHealthChecks = logHealthChecks
         self.members = members
@@ -114,6 +122,9 @@ final class ServerCheck: @unchecked Sendable {
     private let logger: Logger
     private var successes = 0
     private var failures = 0
+    /// A new server not yet checked: UP, but its first failed check takes it DOWN (HAProxy's
+    /// health starts at `rise`, not at `rise + fall - 1`).
+    private var starting = false
     private var next: Scheduled<Void>?
     private var stopped = false
     /// Set by `on-error fastinter` until a check passes.
@@ -133,12 +144,15 @@ final class ServerCheck: @unchecked Sendable {
         self.logger = logger
         let p = target.parameters
         let timeout = target.timeout ?? p.inter
-        var regex: PCRE2Regex?
-        if case .rstring(let pattern) = target.http?.expect { regex = try? PCRE2Regex(pattern) }
         self.probe = HealthProbe(address: target.address, http: target.http, tcp: target.tcp, protocolCheck: target.protocolCheck,
                                  host: target.serverName ?? target.address.ipAddress ?? "localhost",
-                                 timeout: .nanoseconds(timeout.nanoseconds), regex: regex,
+                                 timeout: .nanoseconds(timeout.nanoseconds),
+                                 regexes: HTTPCheckRegexes(target.http?.expects ?? []),
                                  tls: target.tls, serverName: target.serverName)
+        // HAProxy starts a checked server UP with its health at `rise`: one failed check from
+        // DOWN (`fall` failures only once a check passed). A server carried over a reload keeps
+        // its count as it stands.
+        starting = target.health.isUp && target.health.checkHistory.last == nil
         // Reported from any loop; the action runs on this check's loop, where its state lives.
         target.health.setErrorLimitAction { [loop, weak self] in
             guard let check = self else { return }
@@ -194,7 +208,8 @@ final class ServerCheck: @unchecked Sendable {
         // A server in maintenance is not checked; look again later in case it leaves it.
         guard target.health.admin != .maint else { schedule(after: interval); return }
         let started = DispatchTimeNow.nanoseconds()
-        probe.run(on: loop, serverDown: target.health.state == .down).whenComplete { [self] result in
+        let state = target.http?.sendState == true ? stateHeader.value : nil
+        probe.run(on: loop, serverDown: target.health.state == .down, state: state).whenComplete { [self] result in
             let outcome = (try? result.get()) ?? .failed("check error", .socketError)
             record(outcome, durationNanoseconds: DispatchTimeNow.nanoseconds() &- started)
             schedule(after: interval)
@@ -211,7 +226,7 @@ final class ServerCheck: @unchecked Sendable {
         let p = target.parameters
         if forceFast { return p.fastinter ?? p.inter }
         switch target.health.state {
-        case .up, .stopping: return failures > 0 ? (p.fastinter ?? p.inter) : p.inter
+        case .up, .stopping: return failures > 0 || starting ? (p.fastinter ?? p.inter) : p.inter
         case .down: return successes > 0 ? (p.fastinter ?? p.inter) : (p.downinter ?? p.inter)
         }
     }
@@ -228,6 +243,7 @@ final class ServerCheck: @unchecked Sendable {
         switch outcome {
         case .passed(let what, let kind, _, _):
             forceFast = false
+            starting = false
             failures = 0
             successes += 1
             // HAProxy's check_notify_success / check_notify_stopping: once the rise count is
@@ -242,13 +258,14 @@ final class ServerCheck: @unchecked Sendable {
                     logger.warning("Server \(h.backend)/\(h.server) is UP: \(successes) consecutive successful checks, last: \(what)")
                 }
             }
-        case .failed(let why, _, _):
+        case .failed(let why, _, let code):
             successes = 0
             failures += 1
-            if h.state != .down && failures >= p.fall {
+            if h.state != .down && (failures >= p.fall || starting) {
                 h.set(.down)
-                logger.warning("Server \(h.backend)/\(h.server) is DOWN: \(failures) consecutive failed checks, last: \(why)")
+                logger.warning("Server \(h.backend)/\(h.server) is DOWN: \(failures) consecutive failed checks, last: \(code.map { "status \($0), \(why)" } ?? why)")
             }
+            starting = false
         }
         let previousKind = lastKind
         lastKind = outcome.kind
@@ -262,9 +279,29 @@ final class ServerCheck: @unchecked Sendable {
         if h.state != stateBefore { reportStateChange(before, check: (outcome, milliseconds)) }
     }
 
+    /// What `http-check send-state` tells the server now.
+    private var stateHeader: ServerStateHeader {
+        let h = target.health
+        let p = target.parameters
+        let address = target.serverAddress ?? target.address
+        let members = target.backend?.members ?? [.init(health: h, backup: p.backup)]
+        // HAProxy's lbprm.tot_weight: the active servers taking traffic, else the backups.
+        let usable = members.filter { $0.health.takesTraffic }
+        let counted = usable.contains { !$0.backup } ? usable.filter { !$0.backup } : usable
+        let fraction = h.slowstartFraction
+        return ServerStateHeader(state: h.state, health: haproxyHealth, rise: p.rise, fall: p.fall,
+                                 address: address.ipAddress ?? "", port: address.port, backend: target.backend?.name ?? h.backend,
+                                 server: h.server, node: target.backend?.node ?? "",
+                                 weight: Int((Double(h.weight) * fraction).rounded(.up)), totalWeight: counted.reduce(0) { $0 + $1.health.weight },
+                                 sessions: h.active.load(ordering: .relaxed),
+                                 backendSessions: members.reduce(0) { $0 + $1.health.active.load(ordering: .relaxed) },
+                                 throttlePercent: h.isUp && fraction < 1 ? max(1, Int(fraction * 100)) : nil)
+    }
+
     /// The rise/fall count in HAProxy's terms (`check->health`).
     private var haproxyHealth: Int {
-        CheckLog.health(up: target.health.isUp, successes: successes, failures: failures, rise: target.parameters.rise, fall: target.parameters.fall)
+        let p = target.parameters
+        return starting && target.health.isUp ? p.rise : CheckLog.health(up: target.health.isUp, successes: successes, failures: failures, rise: p.rise, fall: p.fall)
     }
 
     /// What the server was before a state change, for the line about it.

@@ -50,7 +50,8 @@ struct HealthProbe: Sendable {
     var protocolCheck: ProtocolCheck? = nil
     let host: String
     let timeout: TimeAmount
-    let regex: PCRE2Regex?
+    /// The `http-check expect` rules' patterns, compiled.
+    var regexes = HTTPCheckRegexes([])
     /// TLS towards an `ssl` server: the probe's bytes go through it.
     var tls: TLSClientContext? = nil
     var serverName: String? = nil
@@ -58,12 +59,14 @@ struct HealthProbe: Sendable {
     /// The most of an answer read: enough for a status line, headers and a small body.
     static let maxResponse = 16 * 1024
 
-    /// - Parameter serverDown: the server is DOWN now (a 404 does not pass conditionally then).
-    func run(on loop: any EventLoop, serverDown: Bool = false) -> EventLoopFuture<CheckOutcome> {
+    /// - Parameters:
+    ///   - serverDown: the server is DOWN now (a 404 does not pass conditionally then).
+    ///   - state: the `X-Haproxy-Server-State` header's value (`http-check send-state`).
+    func run(on loop: any EventLoop, serverDown: Bool = false, state: String? = nil) -> EventLoopFuture<CheckOutcome> {
         if let protocolCheck { return runConversation(protocolCheck.conversation(), on: loop) }
         if let tcp, !tcp.isEmpty { return runSequence(tcp, on: loop) }
-        let collector = ResponseCollector(limit: Self.maxResponse)
-        let request = http.map(requestBytes)
+        let collector = ResponseCollector(limit: Self.maxResponse, bodiless: http?.method == "HEAD")
+        let request = http.map { requestBytes($0, state: state) }
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(timeout)
             .channelInitializer { [tls, serverName] channel in
@@ -142,11 +145,13 @@ struct HealthProbe: Sendable {
     /// the server's address to an HTTP/1.1 request, which is invalid without one),
     /// `Connection: close` unless a Connection header is configured (an upgrade check), the
     /// body with its length.
-    func requestBytes(_ check: HTTPCheck) -> String {
+    /// `state` (send-state) follows the configured headers, as in HAProxy.
+    func requestBytes(_ check: HTTPCheck, state: String? = nil) -> String {
         var text = "\(check.method) \(check.uri) \(check.version)\r\n"
         let names = Set(check.headers.map { $0.0.lowercased() })
         if !names.contains("host") && check.version == "HTTP/1.1" { text += "Host: \(host)\r\n" }
         for (name, value) in check.headers { text += "\(name): \(value)\r\n" }
+        if let state { text += "\(ServerStateHeader.name): \(state)\r\n" }
         if !names.contains("connection") { text += "Connection: close\r\n" }
         if let body = check.body, !names.contains("content-length") { text += "Content-Length: \(body.utf8.count)\r\n" }
         text += "User-Agent: swiftlb-health-check\r\n\r\n"
@@ -157,26 +162,12 @@ struct HealthProbe: Sendable {
     /// that is not DOWN passes conditionally (HAProxy's L7OKC, no description), whatever the
     /// expectation; a DOWN server's 404 is judged as any other answer.
     func evaluate(_ bytes: [UInt8], serverDown: Bool = false) -> CheckOutcome {
-        let text = String(decoding: bytes, as: UTF8.self)
-        let statusLine = text.prefix { $0 != "\r" && $0 != "\n" }
-        let parts = statusLine.split(separator: " ", maxSplits: 2)
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let code = Int(parts[1]) else {
+        guard let answer = HTTPCheckAnswer(bytes) else {
+            let statusLine = String(decoding: bytes, as: UTF8.self).prefix { $0 != "\r" && $0 != "\n" }
             return .failed(bytes.isEmpty ? "connection closed without a response" : "invalid response '\(statusLine.prefix(40))'", .l7response)
         }
-        if http?.disableOn404 == true, code == 404, !serverDown { return .passed("", .l7okConditional, code: code) }
-        let body = text.firstRange(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
-        switch http?.expect ?? .statusRange(200, 399) {
-        case .statusRange(let lo, let hi):
-            return (lo...hi).contains(code) ? .passed("status \(code)", .l7ok, code: code) : .failed("status \(code), expected \(lo)-\(hi)", .l7status, code: code)
-        case .statusList(let codes):
-            return codes.contains(code) ? .passed("status \(code)", .l7ok, code: code)
-                : .failed("status \(code), expected \(codes.map(String.init).joined(separator: ","))", .l7status, code: code)
-        case .string(let needle):
-            return body.contains(needle) ? .passed("string found", .l7ok, code: code) : .failed("string '\(needle)' not found in the response", .l7response, code: code)
-        case .rstring(let pattern):
-            return (regex?.matches(body) ?? false) ? .passed("rstring matched", .l7ok, code: code)
-                : .failed("rstring '\(pattern)' did not match the response", .l7response, code: code)
-        }
+        if http?.disableOn404 == true, answer.code == 404, !serverDown { return .passed("", .l7okConditional, code: answer.code) }
+        return answer.verdict(http?.expects ?? [], regexes: regexes)
     }
 
     /// Which layer a failed connect or handshake failed at.
@@ -214,7 +205,10 @@ private final class ResponseCollector: ChannelInboundHandler, @unchecked Sendabl
     /// Set in `handlerAdded`, before any read can complete it.
     var done: EventLoopPromise<[UInt8]> { promise! }
 
-    init(limit: Int) { self.limit = limit }
+    /// The check's method is HEAD: the answer ends with its head.
+    private let bodiless: Bool
+
+    init(limit: Int, bodiless: Bool = false) { self.limit = limit; self.bodiless = bodiless }
 
     func handlerAdded(context: ChannelHandlerContext) {
         promise = context.eventLoop.makePromise()
@@ -223,7 +217,9 @@ private final class ResponseCollector: ChannelInboundHandler, @unchecked Sendabl
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         if let chunk = buffer.readBytes(length: min(buffer.readableBytes, limit - bytes.count)) { bytes += chunk }
-        if bytes.count >= limit { context.close(promise: nil) }
+        // A server that keeps the connection open despite `Connection: close` is done once
+        // its answer is (as HAProxy reads it), not when the check times out.
+        if bytes.count >= limit || HTTPCheckAnswer.isComplete(bytes, bodiless: bodiless) { context.close(promise: nil) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {

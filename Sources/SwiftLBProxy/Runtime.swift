@@ -111,7 +111,7 @@ public final class ProxyRuntime: Sendable {
                                         protocolCheck: backend.options.protocolCheck,
                                         timeout: backend.options.timeouts.check,
                                         tls: server.parameters.checkPort == nil ? tlsClient : nil,
-                                        serverName: server.parameters.tls?.sni, backend: checkedBackend)
+                                        serverName: server.parameters.tls?.sni, backend: checkedBackend, serverAddress: address)
                         }
                     }
                 } catch {
@@ -120,7 +120,8 @@ public final class ProxyRuntime: Sendable {
                 }
             }
             let checkedBackend = CheckedBackend(name: backend.name, logHealthChecks: backend.options.logHealthChecks,
-                                                members: servers.map { .init(health: $0.health, backup: $0.backup) })
+                                                members: servers.map { .init(health: $0.health, backup: $0.backup) },
+                                                node: configuration.global.node ?? hostName)
             checkTargets += checked.map { $0(checkedBackend) }
             var logTargets: [SwiftLBLog.LogTarget] = []
             do { logTargets = try LogPlan.logTargets(backend.options, global: configuration.global, file: configuration.file) } catch { errors += error.errors }

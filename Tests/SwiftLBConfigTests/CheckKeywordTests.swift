@@ -86,4 +86,49 @@ final class CheckKeywordTests: XCTestCase {
             .expect(negated: false, match: .string(Array("valid".utf8)), comment: "positive check"),
         ])
     }
+
+    /// reg-tests/checks/http-check-expect.vtc's rules (but its log-format ones), each a rule of
+    /// its own in order, with HAProxy's options before or after the match.
+    func testHTTPCheckExpectRules() throws {
+        let config = try parseOrFail("""
+            defaults
+                mode http
+                timeout connect 1s
+                timeout client 1s
+                timeout server 1s
+            backend be1
+                option httpchk
+                http-check send-state
+                http-check expect status 200,201-299
+                http-check expect hdr name "x-test1"
+                http-check expect hdr name -m reg "^[a-z]+-Reg-[a-z]+[0-9]\\$"
+                http-check expect fhdr name "x-test1" value "true, next value"
+                http-check expect hdr name -m beg "x-test" value -m end "-end"
+                http-check expect ! rstatus ^5 comment "no server error" error-status L7RSP
+                http-check expect min-recv 10 ok-status L7OKC tout-status L7TOUT ! string maintenance
+                server s 127.0.0.1:1 check
+            backend plain
+                option httpchk
+                server s 127.0.0.1:1 check
+            """)
+        let check = try XCTUnwrap(config.backends["be1"]?.options.httpCheck)
+        XCTAssertTrue(check.sendState)
+        XCTAssertFalse(try XCTUnwrap(config.backends["plain"]?.options.httpCheck).sendState)
+        XCTAssertEqual(check.expects.map(\.match), [
+            .status([200...200, 201...299]),
+            .header(name: .init(.str, "x-test1"), value: nil, fullLine: false),
+            .header(name: .init(.reg, "^[a-z]+-Reg-[a-z]+[0-9]$"), value: nil, fullLine: false),
+            .header(name: .init(.str, "x-test1"), value: .init(.str, "true, next value"), fullLine: true),
+            .header(name: .init(.beg, "x-test"), value: .init(.end, "-end"), fullLine: false),
+            .rstatus("^5"),
+            .string("maintenance"),
+        ])
+        let negative = check.expects[5]
+        XCTAssertEqual([negative.negated, negative.comment == "no server error", negative.errorStatus == "L7RSP"], [true, true, true])
+        let last = check.expects[6]
+        XCTAssertEqual(last.negated, true)
+        XCTAssertEqual(last.minRecv, 10)
+        XCTAssertEqual([last.okStatus, last.timeoutStatus], ["L7OKC", "L7TOUT"])
+        XCTAssertEqual(config.backends["plain"]?.options.httpCheck?.expect, .status([200...399]), "HAProxy's implicit rule")
+    }
 }

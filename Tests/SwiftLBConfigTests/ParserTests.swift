@@ -204,7 +204,7 @@ final class ParserTests: XCTestCase {
         XCTAssertEqual(check.uri, "/health")
         XCTAssertEqual(check.version, "HTTP/1.1")
         XCTAssertEqual(check.headers.map { "\($0.0)=\($0.1)" }, ["Host=hipchat.example.test", "X-Check=1"])
-        XCTAssertEqual(check.expect, .statusRange(200, 299))
+        XCTAssertEqual(check.expect, .status([200...299]))
         var cookie = CookieSettings(name: "SERVERID", mode: .insert)
         cookie.indirect = true; cookie.nocache = true; cookie.postonly = true
         cookie.httponly = true; cookie.secure = true; cookie.domains = [".example.test"]
@@ -239,7 +239,7 @@ final class ParserTests: XCTestCase {
         XCTAssertEqual(config.backends["b3"]?.options.balance, .random(draws: 3))
         XCTAssertEqual(config.backends["b3"]?.options.httpCheck?.expect, .rstring("^ok[0-9]+$"))
         XCTAssertEqual(config.backends["b4"]?.options.balance, .first)
-        XCTAssertEqual(config.backends["b4"]?.options.httpCheck?.expect, .statusList([200, 204]))
+        XCTAssertEqual(config.backends["b4"]?.options.httpCheck?.expect, .status([200...200, 204...204]))
         XCTAssertEqual(config.backends["b5"]?.options.balance, .random(draws: 2))
         XCTAssertEqual(config.backends["b6"]?.options.tcpCheck, [
             .connect(port: 6380), .send(Array("PING\r\n".utf8)), .send([0x0d, 0x0a]),

@@ -77,10 +77,10 @@ final class HealthCheckTests: XCTestCase {
                 use_backend sick if { path_beg /sick-backend }
             """, in: dir)
         defer { lb.stop() }
-        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server nodes/node3 is DOWN: 1 consecutive failed checks, last: rstring '^healthy node[12]$' did not match the response") }, lb.child.stderr)
+        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server nodes/node3 is DOWN: 1 consecutive failed checks, last: status 200, HTTP content check did not match") }, lb.child.stderr)
         let bodies = curl((0..<12).map { _ in "http://127.0.0.1:\(port)/" }).out.split(separator: "\n")
         XCTAssertEqual(Set(bodies), ["node1", "node2"])
-        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server sick/node3 is DOWN: 1 consecutive failed checks, last: status 503, expected 200-399") }, lb.child.stderr)
+        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server sick/node3 is DOWN: 1 consecutive failed checks, last: status 503, Service Temporarily Unavailable") }, lb.child.stderr)
         let code = curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/sick-backend"]).out
         XCTAssertEqual(code, "503")
     }
@@ -186,7 +186,9 @@ final class HealthCheckTests: XCTestCase {
         XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server redis_ping/redis is DOWN: 1 consecutive failed checks, last: Connection refused at step 1 of tcp-check (connect)") }, lb.child.stderr)
     }
 
-    /// A server that accepts and never answers is marked down within fall × (inter + timeout).
+    /// A server that accepts and never answers is marked down by the check timeout: a new
+    /// server at its first timed-out check (HAProxy starts it one failure from DOWN), a server
+    /// that passed a check once `fall` checks timed out.
     func testServerThatNeverAnswersIsMarkedDownByTheCheckTimeout() throws {
         let silent = try ScriptedBackend(.silent)
         defer { silent.stop() }
@@ -201,8 +203,8 @@ final class HealthCheckTests: XCTestCase {
                 server mute 127.0.0.1:\(silent.port) check inter 200ms fall 2
             """, waitPort: port, in: dir)
         defer { lb.stop() }
-        let took = waitUntil(timeout: 10) { lb.child.stderr.contains("Server app/mute is DOWN: 2 consecutive failed checks, last: timeout after 300ms") }
+        let took = waitUntil(timeout: 10) { lb.child.stderr.contains("Server app/mute is DOWN: 1 consecutive failed checks, last: timeout after 300ms") }
         XCTAssertNotNil(took, lb.child.stderr)
-        XCTAssertLessThan(took ?? 99, 5, "fall x (inter + timeout) = 1 s, and a loaded machine")
+        XCTAssertLessThan(took ?? 99, 5, "inter + timeout = 0.5 s, and a loaded machine")
     }
 }

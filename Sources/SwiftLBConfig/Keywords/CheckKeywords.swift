@@ -108,9 +108,13 @@ extension KeywordRegistry {
             if let body = sent.body { check.body = body }
             p.withOptions { $0.httpCheck = check; $0.protocolCheck = nil }
         },
-        Keyword("http-check expect", SectionKind.backSide, usage: "http-check expect status|string|rstring VALUE") { p, c in
+        Keyword("http-check expect", SectionKind.backSide,
+                usage: "http-check expect [min-recv N] [comment C] [ok-status S] [error-status S] [tout-status S] [!] status|rstatus|string|rstring|hdr|fhdr PATTERN") { p, c in
             var check = p.options.httpCheck ?? HTTPCheck()
-            check.expect = try httpCheckExpectation(c.args)
+            var expect = try httpCheckExpect(c.args)
+            expect.assignments = check.pendingAssignments
+            check.pendingAssignments = []
+            check.expects.append(expect)
             p.withOptions { $0.httpCheck = check }
         },
         Keyword.unsupported("http-check connect", SectionKind.backSide, "checks connect to the server's address (or 'port'/'addr' of the server line)"),
@@ -122,9 +126,29 @@ extension KeywordRegistry {
             check.disableOn404 = true
             p.withOptions { $0.httpCheck = check }
         },
-        Keyword.unsupported("http-check send-state", SectionKind.backSide, "checks do not send an X-Haproxy-Server-State header"),
-        Keyword("http-check set-var", SectionKind.backSide, status: .unsupported("check variables are not supported"), parse: nil),
-        Keyword("http-check unset-var", SectionKind.backSide, status: .unsupported("check variables are not supported"), parse: nil),
+        // HAProxy's X-Haproxy-Server-State header on every check (HealthProbe.requestBytes).
+        Keyword("http-check send-state", SectionKind.backSide, usage: "http-check send-state") { p, c in
+            try c.noArguments()
+            var check = p.options.httpCheck ?? HTTPCheck()
+            check.sendState = true
+            p.withOptions { $0.httpCheck = check }
+        },
+        // Check variables for the expect rules after them (str, res.hdr, res.fhdr, var only).
+        Keyword("http-check set-var", SectionKind.backSide, usage: "http-check set-var(check.NAME) str(TEXT)|res.hdr(NAME)|res.fhdr(NAME)|var(check.NAME)") { p, c in
+            let name = try checkVariableName(c.words, verb: "set-var")
+            guard c.args.count == 1 else { throw ParseFailure("'set-var(\(name))' expects one expression (quote it if it has blanks)") }
+            let sample = try checkSample(c.args[0])
+            var check = p.options.httpCheck ?? HTTPCheck()
+            check.pendingAssignments.append(.init(name: name, value: sample))
+            p.withOptions { $0.httpCheck = check }
+        },
+        Keyword("http-check unset-var", SectionKind.backSide, usage: "http-check unset-var(check.NAME)") { p, c in
+            let name = try checkVariableName(c.words, verb: "unset-var")
+            guard c.args.isEmpty else { throw ParseFailure("'unset-var(\(name))' takes no expression") }
+            var check = p.options.httpCheck ?? HTTPCheck()
+            check.pendingAssignments.append(.init(name: name, value: nil))
+            p.withOptions { $0.httpCheck = check }
+        },
         Keyword("http-check comment", SectionKind.backSide, status: .unsupported("check comments are not supported"), parse: nil),
         // Each connect closes the previous connection and opens one (to another port).
         tcpCheck("connect", usage: "tcp-check connect [port N]") { steps, args in
@@ -200,27 +224,161 @@ extension KeywordRegistry {
         .unsupported("uri-lf", values: 1, "log-format check URIs are not supported"),
     ])
 
-    static func httpCheckExpectation(_ args: [String]) throws(ParseFailure) -> HTTPCheck.Expectation {
-        guard args.count == 2 else { throw ParseFailure("expects 'http-check expect status|string|rstring VALUE'") }
-        switch args[0] {
-        case "status":
-            let spec = args[1]
-            if let dash = spec.firstIndex(of: "-"), let lo = Int(spec[..<dash]), let hi = Int(spec[spec.index(after: dash)...]),
-               lo <= hi, (100...599).contains(lo), (100...599).contains(hi) {
-                return .statusRange(lo, hi)
+    /// HAProxy's check statuses an expect rule may end in, by option (`ok-status`…).
+    static let expectStatuses = [
+        "ok-status": ["L7OK", "L7OKC", "L6OK", "L4OK"],
+        "error-status": ["L7RSP", "L7STS", "L6RSP", "L4CON"],
+        "tout-status": ["L7TOUT", "L6TOUT", "L4TOUT"],
+    ]
+
+    /// One `http-check expect` rule: options first, then `[!] MATCH PATTERN…`.
+    static func httpCheckExpect(_ args: [String]) throws(ParseFailure) -> HTTPCheck.Expect {
+        // HAProxy takes the options before or after the match.
+        var words: [String] = []
+        var minRecv: Int?, comment: String?
+        var statuses: [String: String] = [:]
+        var negated = false
+        var i = 0
+        while i < args.count {
+            let word = args[i]
+            if word == "!" && words.isEmpty { negated = true; i += 1; continue }
+            if ["on-success", "on-error", "status-code"].contains(word) {
+                throw ParseFailure("'\(word)' (a log-format) is not supported in 'http-check expect'")
             }
-            let codes = spec.split(separator: ",").compactMap { Int($0) }
-            guard !codes.isEmpty, codes.count == spec.split(separator: ",").count, codes.allSatisfy({ (100...599).contains($0) }) else {
-                throw ParseFailure("'status' expects a code, a list (200,204) or a range (200-399)")
+            guard ["min-recv", "comment"].contains(word) || expectStatuses[word] != nil else { words.append(word); i += 1; continue }
+            guard i + 1 < args.count else { throw ParseFailure("'\(word)' expects an argument") }
+            let value = args[i + 1]
+            switch word {
+            case "min-recv":
+                guard let n = Int(value), n >= -1 else { throw ParseFailure("'min-recv' expects -1 or an integer from 0 to INT_MAX") }
+                minRecv = n < 0 ? nil : n
+            case "comment": comment = value
+            default:
+                guard expectStatuses[word]!.contains(value) else {
+                    throw ParseFailure("'\(word)' only supports \(expectStatuses[word]!.joined(separator: ", ")) (got '\(value)')")
+                }
+                statuses[word] = value
             }
-            return .statusList(codes)
-        case "string": return .string(args[1])
-        case "rstring":
-            do { _ = try PCRE2Regex(args[1]) } catch { throw ParseFailure("invalid regular expression '\(args[1])': \(error)") }
-            return .rstring(args[1])
-        default:
-            throw ParseFailure("unsupported 'http-check expect' match '\(args[0])' (supported: status, string, rstring)")
+            i += 2
         }
+        var expect = HTTPCheck.Expect(try httpCheckExpectation(words), negated: negated)
+        expect.minRecv = minRecv
+        expect.comment = comment
+        expect.okStatus = statuses["ok-status"]
+        expect.errorStatus = statuses["error-status"]
+        expect.timeoutStatus = statuses["tout-status"]
+        return expect
+    }
+
+    static func httpCheckExpectation(_ args: [String]) throws(ParseFailure) -> HTTPCheck.Expectation {
+        guard let kind = args.first else { throw ParseFailure("expects 'http-check expect [!] status|rstatus|string|rstring|hdr|fhdr PATTERN'") }
+        if kind == "hdr" || kind == "fhdr" { return try headerExpectation(args.dropFirst(), fullLine: kind == "fhdr") }
+        guard args.count == 2 else { throw ParseFailure("'\(kind)' expects one pattern (quote it if it has blanks)") }
+        switch kind {
+        case "status":
+            // HAProxy's list: codes and ranges separated by commas, `200,201-299`.
+            var ranges: [ClosedRange<Int>] = []
+            for item in args[1].split(separator: ",", omittingEmptySubsequences: false) {
+                let ends = item.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+                guard let lo = Int(ends[0]), let hi = ends.count == 2 ? Int(ends[1]) : lo, (0...999).contains(lo), (0...999).contains(hi) else {
+                    throw ParseFailure("'status' expects codes and ranges separated by commas, e.g. 200,201-299 (got '\(args[1])')")
+                }
+                guard lo <= hi else { throw ParseFailure("invalid range of status codes '\(args[1])'") }
+                ranges.append(lo...hi)
+            }
+            return .status(ranges)
+        case "string": return .string(args[1])
+        case "rstring", "rstatus":
+            try validateRegex(args[1])
+            return kind == "rstring" ? .rstring(args[1]) : .rstatus(args[1])
+        case "string-lf", "rstring-lf", "status-lf":
+            throw ParseFailure("log-format check expectations ('\(kind)') are not supported")
+        default:
+            throw ParseFailure("unsupported 'http-check expect' match '\(kind)' (supported: status, rstatus, string, rstring, hdr, fhdr)")
+        }
+    }
+
+    /// `name [-m M] NAME [value [-m M] VALUE]` of `hdr` / `fhdr`.
+    private static func headerExpectation(_ args: ArraySlice<String>, fullLine: Bool) throws(ParseFailure) -> HTTPCheck.Expectation {
+        var rest = args
+        func pattern(_ what: String) throws(ParseFailure) -> HTTPCheck.TextMatch {
+            guard let word = rest.first else { throw ParseFailure("'\(what)' expects a pattern") }
+            guard word == what || word == what + "-lf" else { throw ParseFailure("expects '\(what)[-lf] [-m str|beg|end|sub|reg] PATTERN' (got '\(word)')") }
+            let logFormat = word.hasSuffix("-lf")
+            rest.removeFirst()
+            var method = HTTPCheck.TextMatch.Method.str
+            if rest.first == "-m" {
+                rest.removeFirst()
+                guard let m = rest.first.flatMap(HTTPCheck.TextMatch.Method.init(rawValue:)) else {
+                    throw ParseFailure("'-m' expects str, beg, end, sub or reg")
+                }
+                method = m
+                rest.removeFirst()
+            }
+            guard let text = rest.first, !text.isEmpty else { throw ParseFailure("'\(what)' expects a pattern") }
+            rest.removeFirst()
+            if logFormat {
+                guard method != .reg else { throw ParseFailure("'\(word)' does not take '-m reg'") }
+                return HTTPCheck.TextMatch(method, text, format: try checkFormat(text))
+            }
+            if method == .reg { try validateRegex(text) }
+            return HTTPCheck.TextMatch(method, text)
+        }
+        let name = try pattern("name")
+        let value = rest.isEmpty ? nil : try pattern("value")
+        guard rest.isEmpty else { throw ParseFailure("unexpected '\(rest.first!)' after the header pattern") }
+        return .header(name: name, value: value, fullLine: fullLine)
+    }
+
+    /// `set-var(check.NAME)` → `check.NAME`.
+    private static func checkVariableName(_ words: [String], verb: String) throws(ParseFailure) -> String {
+        guard let word = words.first(where: { $0.hasPrefix(verb + "(") }), word.hasSuffix(")") else {
+            throw ParseFailure("expects '\(verb)(check.NAME)'")
+        }
+        let name = String(word.dropFirst(verb.count + 1).dropLast())
+        guard name.hasPrefix("check."), name.count > 6 else {
+            throw ParseFailure("only 'check.' variables are supported in health checks (got '\(name)')")
+        }
+        return name
+    }
+
+    /// One sample fetch of the subset a check supports.
+    static func checkSample(_ text: String) throws(ParseFailure) -> CheckSample {
+        guard let open = text.firstIndex(of: "("), text.hasSuffix(")") else {
+            throw ParseFailure("unsupported check sample '\(text)' (supported: str(), res.hdr(), res.fhdr(), var())")
+        }
+        let fetch = text[..<open]
+        let argument = String(text[text.index(after: open)...].dropLast())
+        switch fetch {
+        case "str": return .string(argument)
+        case "res.hdr", "res.fhdr":
+            guard isHeaderToken(argument) else { throw ParseFailure("'\(fetch)' expects a header name") }
+            return .responseHeader(argument, fullLine: fetch == "res.fhdr")
+        case "var":
+            guard argument.hasPrefix("check.") else { throw ParseFailure("only 'check.' variables are supported in health checks (got '\(argument)')") }
+            return .variable(argument)
+        default:
+            throw ParseFailure("unsupported check sample '\(fetch)' (supported: str(), res.hdr(), res.fhdr(), var())")
+        }
+    }
+
+    /// A check's log-format pattern: literal text and `%[SAMPLE]`.
+    static func checkFormat(_ text: String) throws(ParseFailure) -> [CheckFormatPart] {
+        var parts: [CheckFormatPart] = []
+        var rest = text[...]
+        while let start = rest.firstRange(of: "%[") {
+            if start.lowerBound > rest.startIndex { parts.append(.literal(String(rest[..<start.lowerBound]))) }
+            guard let end = rest[start.upperBound...].firstIndex(of: "]") else { throw ParseFailure("'%[' without ']' in '\(text)'") }
+            parts.append(.sample(try checkSample(String(rest[start.upperBound..<end]))))
+            rest = rest[rest.index(after: end)...]
+        }
+        if rest.contains("%") { throw ParseFailure("only %[SAMPLE] is supported in a check's log-format (got '\(text)')") }
+        if !rest.isEmpty { parts.append(.literal(String(rest))) }
+        return parts
+    }
+
+    private static func validateRegex(_ pattern: String) throws(ParseFailure) {
+        do { _ = try PCRE2Regex(pattern) } catch { throw ParseFailure("invalid regular expression '\(pattern)': \(error)") }
     }
 }
 

@@ -138,7 +138,8 @@ extension ProxyServer {
         let health = server.health.isUp ? p.rise + p.fall - 1 - min(history.consecutiveFailures, p.fall - 1)
                                         : min(history.consecutiveSuccesses, p.rise - 1)
         guard let last = history.last else {
-            stats.check = CheckStats(status: .initializing, rise: p.rise, fall: p.fall, health: health)
+            // Not checked yet: HAProxy starts an UP server's health at rise (one failure from DOWN).
+            stats.check = CheckStats(status: .initializing, rise: p.rise, fall: p.fall, health: server.health.isUp ? p.rise : health)
             return
         }
         stats.check = CheckStats(status: CheckStats.Status(last.kind), code: last.code,
@@ -201,8 +202,8 @@ extension TrafficCounters {
     }
 }
 
-/// HAProxy's default `node`: the host name.
-private let hostName: String = {
+/// HAProxy's default `node`: the host name (the stats page's, `http-check send-state`'s).
+let hostName: String = {
     var name = [CChar](repeating: 0, count: 256)
     guard gethostname(&name, name.count - 1) == 0 else { return "" }
     return String(cString: name)
