@@ -180,6 +180,9 @@ public final class ProxyRuntime: Sendable {
         if !stickTables.isEmpty {
             for frontend in frontends { frontend.stickTables = stickTables }
         }
+        if !configuration.userlists.isEmpty {
+            for frontend in frontends { frontend.userlists = configuration.userlists }
+        }
         if !errors.isEmpty { throw ConfigErrors(errors) }
         self.stickTables = stickTables
         self.backends = backends
@@ -296,6 +299,10 @@ final class RuntimeFrontend: Sendable {
     /// Every stick table of the runtime, when lb.conf declares any: each client connection
     /// then gets a `StickSession`. Set once while the runtime is built.
     nonisolated(unsafe) var stickTables: [String: StickTable]?
+    /// The configuration's `userlist` sections, for `http_auth(NAME)`: the snapshot this
+    /// frontend belongs to (a reload does not change a running connection's lists). Set once
+    /// while the runtime is built.
+    nonisolated(unsafe) var userlists: [String: Userlist] = [:]
     /// A connection's tracking, or nil when no table exists (zero cost then).
     func makeStickSession() -> StickSession? {
         stickTables.map { StickSession(tables: $0, own: $0[name]) }

@@ -88,7 +88,7 @@ extension HTTPClientConnection {
             i.frontendName = frontend.name
             i.firstRequest = requestsServed == 0
             i.captures = record.requestCaptures ?? []
-            i.userlists = loop.holder.current.configuration.userlists
+            i.userlists = frontend.userlists
             if let monitor = rules.monitor, let response = monitor.response(for: i, pages: rules.errorPages) {
                 answerLocally(response, flags: "LR", denied: false, frontendRules: rules, backendRules: nil, input: &i, head: head, framing: framing, record: record)
                 return
@@ -125,7 +125,7 @@ extension HTTPClientConnection {
                 input!.frontendName = frontend.name
                 input!.firstRequest = requestsServed == 0
                 input!.captures = record.requestCaptures ?? []
-                input!.userlists = loop.holder.current.configuration.userlists
+                input!.userlists = frontend.userlists
             }
             input!.backendName = backend.name
             if answered(by: rules, frontendRules: frontend.engine, backendRules: rules, head: &head, input: &input!, framing: framing, record: record) { return }

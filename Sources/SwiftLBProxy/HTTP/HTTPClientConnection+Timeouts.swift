@@ -81,8 +81,8 @@ extension HTTPClientConnection {
             return
         }
         let bodyWait = ex.awaitingBody ? ex.bodyDeadline ?? timeouts.httpRequest.map { ex.start + .nanoseconds($0.nanoseconds) } : nil
-        if !ex.requestComplete, let client = timeouts.client,
-           now >= ex.lastClientActivity + .nanoseconds(client.nanoseconds) || bodyWait.map({ now >= $0 }) ?? false {
+        let clientIdle = timeouts.client.map { now >= ex.lastClientActivity + .nanoseconds($0.nanoseconds) } ?? false
+        if !ex.requestComplete, clientIdle || bodyWait.map({ now >= $0 }) ?? false {
             // Waiting for the body for the frontend's `option http-buffer-request`: HAProxy
             // answers the 408 before any backend is chosen, and logs the frontend there.
             if ex.awaitingBody && ex.bufferedByFrontend { ex.log.backend = frontend.name }
