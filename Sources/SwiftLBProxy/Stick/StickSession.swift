@@ -98,7 +98,9 @@ final class StickSession {
             key = k
         case .table(let name):
             guard let t = self.table(name) else { return nil }
-            let used = t.entries(now: now).count
+            // The entries held (an expired one not purged yet counts until it is): no copy of
+            // the table on the data path.
+            let used = t.count
             return fetch.counter == .tableCount ? used : max(0, t.size - used)
         }
         // A key not in the table reads as 0 (HAProxy's fetches return 0 for a missing entry).
