@@ -117,6 +117,8 @@ final class StickTable: Sendable {
             guard let slot = s.index[key] else { return }
             s.slots[slot].entry.connCur = max(0, s.slots[slot].entry.connCur - 1)
             s.slots[slot].entry.trackers = max(0, s.slots[slot].entry.trackers - 1)
+            // The expiry runs again from the last tracker's end, as in HAProxy.
+            if s.slots[slot].entry.trackers == 0, let expire { s.slots[slot].expiry = StickSession.now() &+ expire }
         }
     }
 
@@ -205,7 +207,9 @@ final class StickTable: Sendable {
         /// The slot of `key` when it is there and not expired (an expired one is dropped).
         mutating func live(_ key: [UInt8], now: UInt64) -> Int? {
             guard let slot = index[key] else { return nil }
-            if let expiry = slots[slot].expiry, expiry <= now {
+            // An entry a connection still tracks never expires under it (HAProxy holds it
+            // by its reference count): its conn_cur must go down when that connection ends.
+            if let expiry = slots[slot].expiry, expiry <= now, slots[slot].entry.trackers == 0 {
                 remove(key)
                 return nil
             }
@@ -216,7 +220,13 @@ final class StickTable: Sendable {
         /// used entry of a full shard).
         mutating func slotCreating(_ key: [UInt8], now: UInt64) -> Int {
             if let slot = live(key, now: now) { return slot }
-            if index.count >= capacity, oldest >= 0 { remove(slots[oldest].key) }
+            if index.count >= capacity {
+                // The least recently used entry no connection tracks; when every entry is
+                // tracked the shard grows past its size rather than lose a live count.
+                var candidate = oldest
+                while candidate >= 0 && slots[candidate].entry.trackers > 0 { candidate = slots[candidate].newer }
+                if candidate >= 0 { remove(slots[candidate].key) }
+            }
             let slot: Int
             let new = Slot(key: key, entry: Entry(), expiry: nil)
             if let reused = free.popLast() {
@@ -246,7 +256,7 @@ final class StickTable: Sendable {
         }
 
         mutating func purge(now: UInt64) {
-            let expired = index.filter { slots[$0.value].expiry.map { $0 <= now } ?? false }.map(\.key)
+            let expired = index.filter { slots[$0.value].entry.trackers == 0 && (slots[$0.value].expiry.map { $0 <= now } ?? false) }.map(\.key)
             for key in expired { remove(key) }
         }
 

@@ -46,6 +46,22 @@ final class StickTableTests: XCTestCase {
         }
     }
 
+    /// An entry a connection still tracks neither expires nor is evicted under it (a
+    /// `conn_cur` limit would otherwise forget connections that are still open); its expiry
+    /// runs again from the last tracker's end.
+    func testATrackedEntryOutlivesItsExpiryAndEviction() {
+        let table = SwiftLBProxy.StickTable(name: "fe", keyType: .ip, size: 2, expire: 1 * second,
+                                            stored: SwiftLBProxy.StickTable.Stored(connCur: true))
+        let held: [UInt8] = [192, 0, 2, 1]
+        table.track(held, connection: true, request: false, now: 0)
+        XCTAssertEqual(table.counters(held, now: 5 * second)?.connCur, 1, "tracked: not expired after 5 s")
+        for i in 0..<10 { table.track([198, 51, 100, UInt8(i)], connection: false, request: true, now: 6 * second + UInt64(i)) }
+        XCTAssertEqual(table.counters(held, now: 7 * second)?.connCur, 1, "tracked: not evicted by ten other keys")
+        table.untrackConnection(held)
+        XCTAssertEqual(table.counters(held, now: StickSession.now())?.connCur, 0, "still there just after its connection ended")
+        XCTAssertNil(table.counters(held, now: StickSession.now() + 2 * second), "expired once untracked")
+    }
+
     func testAFullTableForgetsTheLeastRecentlyUsedEntry() {
         let table = SwiftLBProxy.StickTable(name: "be", keyType: .ip, size: SwiftLBProxy.StickTable.shardCount * 3, expire: nil)
         var keys: [[UInt8]] = []
