@@ -64,8 +64,9 @@ extension HTTPClientConnection {
 }
 
 /// A stats request waiting for the rest of its body (`Content-Length` bytes, at most
-/// `maxBody`): what it needs to be answered once they are in.
-struct StatsRequestWait {
+/// `maxBody`): what it needs to be answered once they are in. A class, so that the
+/// connection's `State` stays a one-word payload that every request path copies for free.
+final class StatsRequestWait {
     /// The admin form posts a few fields; anything larger is refused (400).
     static let maxBody = 64 * 1024
     let head: MessageHead
@@ -74,4 +75,13 @@ struct StatsRequestWait {
     let page: SwiftLBConfig.StatsPage?
     let record: AccessLogRecord
     let since: NIODeadline
+
+    init(head: MessageHead, length: Int, settings: StatsPageSettings, page: SwiftLBConfig.StatsPage?, record: AccessLogRecord, since: NIODeadline) {
+        self.head = head
+        self.length = length
+        self.settings = settings
+        self.page = page
+        self.record = record
+        self.since = since
+    }
 }
