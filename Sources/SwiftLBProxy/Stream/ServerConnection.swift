@@ -128,7 +128,8 @@ final class ServerConnection: ChannelDuplexHandler {
 
     /// Half-closes the write side (a tunnel's client sent its FIN).
     func shutdownOutput() {
-        context?.close(mode: .output, promise: nil)
+        guard let context else { return }
+        shutdownOutputAfterWrites(context)
     }
 
     func write(_ buffer: ByteBuffer) {
@@ -212,4 +213,14 @@ final class ServerConnection: ChannelDuplexHandler {
             context.read()
         }
     }
+}
+
+/// Shuts `context`'s output once everything written before has gone out. NIO fails the writes
+/// still pending when a channel's output closes, so a FIN forwarded right behind bytes the peer
+/// has not taken yet (a full socket buffer) would lose them: an empty write is queued behind
+/// them, and the output closes when it completes.
+func shutdownOutputAfterWrites(_ context: ChannelHandlerContext) {
+    let written = context.eventLoop.makePromise(of: Void.self)
+    context.writeAndFlush(NIOAny(ByteBuffer()), promise: written)
+    written.futureResult.assumeIsolated().whenComplete { _ in context.close(mode: .output, promise: nil) }
 }

@@ -176,7 +176,7 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
             halfClosedAt = loop.coarseNow
             switch side {
             case .client: server.shutdownOutput()
-            case .server: context?.close(mode: .output, promise: nil)
+            case .server: if let context { shutdownOutputAfterWrites(context) }
             }
         case .halfClosed(let first) where first != side:
             end(.completed)
