@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import FoundationEssentials
-import NIOConcurrencyHelpers
 import SwiftLBConfig
 
 /// `http_auth(USERLIST)`: whether a request's `Authorization: Basic …` names a user of the
@@ -41,24 +40,31 @@ enum BasicAuth {
     }
 }
 
-/// crypt(3) from libcrypt, loaded when first needed (SwiftLB does not link it). crypt keeps
-/// its result in a static buffer, so calls are serialised.
+/// crypt(3) from libcrypt, loaded when first needed (SwiftLB does not link it). The reentrant
+/// `crypt_rn` works in a buffer of the caller's, so event loops hash at once: a SHA-512 `$6$`
+/// hash costs about a millisecond, and a process-wide lock around `crypt` made every loop wait
+/// for every other loop's authentications.
 enum Crypt {
-    private typealias Function = @convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>) -> UnsafeMutablePointer<CChar>?
+    private typealias Function = @convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>, UnsafeMutableRawPointer, Int32) -> UnsafeMutablePointer<CChar>?
     private static let function: Function? = {
-        guard let handle = dlopen("libcrypt.so.1", RTLD_NOW) ?? dlopen("libcrypt.so", RTLD_NOW), let symbol = dlsym(handle, "crypt") else { return nil }
+        guard let handle = dlopen("libcrypt.so.1", RTLD_NOW) ?? dlopen("libcrypt.so", RTLD_NOW), let symbol = dlsym(handle, "crypt_rn") else { return nil }
         return unsafeBitCast(symbol, to: Function.self)
     }()
-    private static let lock = NIOLock()
+    /// `sizeof(struct crypt_data)` in libxcrypt (32768); crypt_rn refuses a smaller buffer.
+    private static let workspaceSize = 32768
 
     /// `password` hashed with `setting` (a stored hash), or nil when libcrypt is missing or
     /// refuses the setting.
     static func hash(_ password: String, setting: String) -> String? {
         guard let function else { return nil }
-        return lock.withLock {
-            guard let result = function(password, setting) else { return nil }
-            let text = String(cString: result)
-            return text.hasPrefix("*") ? nil : text  // "*0"/"*1": crypt's failure tokens
+        let workspace = UnsafeMutableRawPointer.allocate(byteCount: workspaceSize, alignment: 16)
+        defer {
+            workspace.initializeMemory(as: UInt8.self, repeating: 0, count: workspaceSize)  // it held the password
+            workspace.deallocate()
         }
+        workspace.initializeMemory(as: UInt8.self, repeating: 0, count: workspaceSize)
+        guard let result = function(password, setting, workspace, Int32(workspaceSize)) else { return nil }
+        let text = String(cString: result)
+        return text.hasPrefix("*") ? nil : text  // "*0"/"*1": crypt's failure tokens
     }
 }

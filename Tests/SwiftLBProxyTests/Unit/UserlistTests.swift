@@ -1,3 +1,5 @@
+import Dispatch
+import NIOConcurrencyHelpers
 import NIOCore
 import XCTest
 @testable import SwiftLBConfig
@@ -77,6 +79,22 @@ final class UserlistTests: XCTestCase {
         }
         XCTAssertThrowsError(try ConfigParser.parse(text: "userlist u\n    user a password plaintext\n", file: "lb.conf", acceptingPending: false, environment: [:])) { error in
             XCTAssertTrue("\(error)".contains("crypt(3) hash"), "\(error)")
+        }
+    }
+
+    /// crypt_rn hashes in the caller's buffer: event loops verifying passwords at once get each
+    /// their own right answer (a shared static buffer would hand one thread another's hash).
+    func testHashesComputedOnSeveralThreadsAtOnceAreEachRight() {
+        let cases: [(String, String, Bool)] = [("secret", Self.sha512, true), ("wrong", Self.sha512, false),
+                                               ("secret", Self.sha256, true), ("secret", Self.md5, true), ("nope", Self.md5, false)]
+        let results = NIOLockedValueBox([Bool?](repeating: nil, count: cases.count * 8))
+        DispatchQueue.concurrentPerform(iterations: cases.count * 8) { i in
+            let (password, hash, _) = cases[i % cases.count]
+            let ok = BasicAuth.matches(password, .hashed(hash))
+            results.withLockedValue { $0[i] = ok }
+        }
+        for (i, result) in results.withLockedValue({ $0 }).enumerated() {
+            XCTAssertEqual(result, cases[i % cases.count].2, "case \(i % cases.count)")
         }
     }
 }
