@@ -48,14 +48,13 @@ struct SMTPCheck: CheckConversation {
 
     /// `^(2[0-9]{2}-[^\r]*\r\n)*2[0-9]{2}[ \r]`: continuation lines, then the last line of a 2xx reply.
     static func isPositiveMultilineReply(_ bytes: [UInt8]) -> Bool {
-        var at = 0
-        while at + 4 <= bytes.count {
-            let line = Array(bytes[at...])
-            guard line[0] == UInt8(ascii: "2"), line[1...2].allSatisfy({ (0x30...0x39).contains($0) }) else { return false }
-            if line[3] == UInt8(ascii: " ") || line[3] == UInt8(ascii: "\r") { return true }
-            guard line[3] == UInt8(ascii: "-"), let cr = line.firstIndex(of: UInt8(ascii: "\r")),
-                  cr + 1 < line.count, line[cr + 1] == UInt8(ascii: "\n") else { return false }
-            at += cr + 2
+        var at = bytes.startIndex
+        while at + 4 <= bytes.endIndex {
+            guard bytes[at] == UInt8(ascii: "2"), bytes[(at + 1)...(at + 2)].allSatisfy({ (0x30...0x39).contains($0) }) else { return false }
+            if bytes[at + 3] == UInt8(ascii: " ") || bytes[at + 3] == UInt8(ascii: "\r") { return true }
+            guard bytes[at + 3] == UInt8(ascii: "-"), let cr = bytes[(at + 4)...].firstIndex(of: UInt8(ascii: "\r")),
+                  cr + 1 < bytes.endIndex, bytes[cr + 1] == UInt8(ascii: "\n") else { return false }
+            at = cr + 2
         }
         return false
     }

@@ -70,6 +70,10 @@ final class ProtocolCheckTests: XCTestCase {
         XCTAssertEqual(smtp(["220 x\r\n", "512 DNS error\r\n"], closeAfter: true).result, .finished(.failed("DNS error", .l7status, code: 512)))
         XCTAssertTrue(SMTPCheck.isPositiveMultilineReply(Array("250-a\r\n250 b\r\n".utf8)))
         XCTAssertFalse(SMTPCheck.isPositiveMultilineReply(Array("250-a\r\n550 b\r\n".utf8)))
+        XCTAssertFalse(SMTPCheck.isPositiveMultilineReply(Array("250-a\r\n250".utf8)), "the last line not there yet")
+        XCTAssertFalse(SMTPCheck.isPositiveMultilineReply(Array("250-a\r250 b\r\n".utf8)), "a CR without its LF")
+        let long = Array((String(repeating: "250-EXTENSION\r\n", count: 5000) + "250 OK\r\n").utf8)
+        XCTAssertTrue(SMTPCheck.isPositiveMultilineReply(long), "a long reply is read line by line, in place")
     }
 
     /// reg-tests/checks/ldap-check.vtc's answers: success, not a bindResponse, resultCode 1,
