@@ -391,4 +391,20 @@ final class ParserTests: XCTestCase {
         XCTAssertTrue(text.contains("timeouts are set to a non-zero value: 'client', 'connect', 'server'."), text)
         XCTAssertTrue(text.contains("parsing [test.conf:4] : 'backend' : backend 'b' has no server"), text)
     }
+
+    /// HAProxy's `dispatch` is a bare address: `default-server check ssl maxconn …` does not
+    /// reach it (a health check of the dispatch address would mark the only route down).
+    func testDispatchTakesNothingFromDefaultServer() throws {
+        let config = try parseOrFail("""
+            backend b
+                mode http
+                default-server check inter 1s maxconn 3 send-proxy
+                dispatch 127.0.0.1:8080
+
+            """)
+        let server = try XCTUnwrap(config.backends["b"]?.servers.first)
+        XCTAssertEqual(server.name, "dispatch")
+        XCTAssertEqual(server.parameters, ServerParameters())
+        XCTAssertFalse(server.parameters.check)
+    }
 }

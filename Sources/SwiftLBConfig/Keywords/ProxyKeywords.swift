@@ -104,7 +104,9 @@ extension KeywordRegistry {
             guard backend.servers.isEmpty else {
                 throw ParseFailure("'dispatch' in a proxy with 'server' lines is not supported: use servers only")
             }
-            backend.servers.append(Server(name: "dispatch", host: host, port: port, parameters: backend.options.defaultServer, line: c.line.number))
+            // HAProxy's dispatch is an address, not a server: no `default-server` setting (check,
+            // ssl, send-proxy, maxconn, …) applies to it.
+            backend.servers.append(Server(name: "dispatch", host: host, port: port, parameters: ServerParameters(), line: c.line.number))
             backend.options.httpReuse = .never
             p.withBackend { $0 = backend }
         },
