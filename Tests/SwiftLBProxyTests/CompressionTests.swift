@@ -25,7 +25,7 @@ final class CompressionTests: XCTestCase {
         for i in 0..<30_000 { html += i % 3 == 0 ? "<p>hello world</p>\n" : "<div class=x>lorem ipsum \(i)</div>\n" }
         _ = try dir.write("www/big.html", html)
         _ = try dir.write("www/a.json", "{\"a\":1}")
-        _ = try dir.write("www/ssi/page.html", "<html>\n<!--# echo var=\"date_gmt\" -->\n" + html.prefix(40_000))
+        _ = try dir.write("www/ssi/page.html", "<html>\n<!--# echo var=\"document_uri\" -->\n" + html.prefix(40_000))
         var random = SystemRandomNumberGenerator()
         try Data((0..<5000).map { _ in UInt8.random(in: 0...255, using: &random) }).write(to: URL(fileURLWithPath: dir.file("www/x.bin")))
         nginxPort = freePort()
@@ -140,11 +140,11 @@ final class CompressionTests: XCTestCase {
             // chunked response (its HTX end-of-trailers block). comp_out differs: libslz is not zlib.
             let chunked = cases.filter { $0.0.hasPrefix("/ssi/") && !$0.1.contains("HEAD") }.count
             let columns = ["comp_in", "comp_byp", "comp_rsp"]
-            var reference = statColumns(["/bin/sh", "-c", "echo 'show stat' | socat -t 2 - UNIX-CONNECT:\(dir.file("stats-\(ports.1).sock"))"], columns)
+            var reference = frontendStatColumns(haproxyStatCommand(dir.file("stats-\(ports.1).sock")), columns)
             if reference.count == 3, let n = Int(reference[0]), reference[2] != "0" { reference[0] = "\(n - chunked)" }
             var ours: [String] = []
             _ = waitUntil(timeout: 5) {
-                ours = self.statColumns([Paths.swiftlb, "ctl", "-s", self.dir.file("stats-\(ports.0).sock"), "show", "stat"], columns)
+                ours = frontendStatColumns([Paths.swiftlb, "ctl", "-s", self.dir.file("stats-\(ports.0).sock"), "show", "stat"], columns)
                 return ours == reference
             }
             XCTAssertEqual(ours, reference, "comp_in, comp_byp, comp_rsp of fe", file: file, line: line)
@@ -169,13 +169,6 @@ final class CompressionTests: XCTestCase {
     }
 
     /// `columns` of the frontend `fe` in a `show stat` CSV.
-    private func statColumns(_ command: [String], _ columns: [String]) -> [String] {
-        let rows = runCommand(command[0], Array(command.dropFirst())).out.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
-        guard let header = rows.first?.map({ $0.replacingOccurrences(of: "# ", with: "") }),
-              let row = rows.first(where: { $0.count > 1 && $0[0] == "fe" && $0[1] == "FRONTEND" }) else { return [] }
-        return columns.compactMap { name in header.firstIndex(of: name).map { row[$0] } }
-    }
-
     private static func ae(_ value: String) -> [String] { ["--header", "Accept-Encoding: \(value)"] }
 
     /// gzip with a type list in the frontend: what is compressed and what is not, as HAProxy 2.6.
