@@ -176,6 +176,16 @@ struct Run: ParsableCommand {
             await server.stop(grace: .zero)
             throw ExitCode(1)
         }
+        // The stats socket before the listeners, as HAProxy has it: whoever sees a frontend
+        // answer can already use the socket (scripts and VTest's `-cli` rely on it).
+        if let settings = global.statsSocket {
+            do {
+                let socketSettings = try ControlSocketSettings(settings, timeoutNanoseconds: global.statsTimeout?.nanoseconds)
+                control = try await ControlSocket.start(socketSettings, api: api, group: server.eventLoopGroup, logger: logger)
+            } catch {
+                try await abandon("stats socket \(settings.path): \(error)")
+            }
+        }
         do {
             try await server.start()
         } catch {
@@ -192,14 +202,6 @@ struct Run: ParsableCommand {
                 instance.vrrp = vrrp
             } catch {
                 try await abandon("\(error)")
-            }
-        }
-        if let settings = global.statsSocket {
-            do {
-                let socketSettings = try ControlSocketSettings(settings, timeoutNanoseconds: global.statsTimeout?.nanoseconds)
-                control = try await ControlSocket.start(socketSettings, api: api, group: server.eventLoopGroup, logger: logger)
-            } catch {
-                try await abandon("stats socket \(settings.path): \(error)")
             }
         }
         // Everything is open: pin the loops, then enter the chroot and give up root.
