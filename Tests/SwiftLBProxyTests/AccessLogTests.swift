@@ -143,6 +143,75 @@ final class AccessLogTests: XCTestCase {
         XCTAssertEqual(lb.accessLog, "", "with a syslog target, nothing is written on stdout")
     }
 
+    /// Connections that end without a whole request, as HAProxy 2.6's H1 layer answers and
+    /// logs them: on a fresh connection, a FIN or close gets 400 `CR--` and `timeout
+    /// http-request` 408 `cR--`, both `-1/-1/-1/-1/Ta … 0` bytes and `<BADREQ>`; with part of a
+    /// request in, the same; a keep-alive connection idle after a request ends silently; `option
+    /// dontlognull` keeps the ones that sent nothing out of the log (the 400/408 still goes).
+    func testConnectionsEndingWithoutARequestAreAnsweredAndLoggedAsByHAProxy() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy"), "haproxy is installed by scripts/test.sh")
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        for dontLogNull in [false, true] {
+            let pair = try Pair(backend: nginx.ports[0], in: dir) { http, tcp, backend, syslog in
+                "global\n    stats socket \(self.dir.file("stats-\(http).sock")) level admin\n" + Self.syslogHTTPDefaults(syslog: syslog) + """
+                    timeout http-request 1s
+                \(dontLogNull ? "    option dontlognull\n" : "")frontend fe
+                    bind 127.0.0.1:\(http)
+                    default_backend app
+                backend app
+                    server s1 127.0.0.1:\(backend)
+                listen unused
+                    mode tcp
+                    no log
+                    bind 127.0.0.1:\(tcp)
+                    server s1 127.0.0.1:\(backend)
+
+                """
+            }
+            defer { pair.stop() }
+            func traffic(_ port: Int) throws -> [String] {
+                var answers: [String] = []
+                do { _ = try RawClient(port: port) }  // connects, closes
+                do {
+                    let c = try RawClient(port: port)
+                    c.send("GET /partial HT")
+                    Thread.sleep(forTimeInterval: 0.1)
+                }
+                let emptyFIN = try RawClient(port: port, timeout: 3)
+                emptyFIN.shutdownWrite()
+                answers.append(emptyFIN.readAll().text)
+                let kept = try RawClient(port: port, timeout: 3)
+                kept.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+                answers.append(kept.read(until: "\r\n\r\n"))
+                let idle = try RawClient(port: port, timeout: 3), partial = try RawClient(port: port, timeout: 3)
+                partial.send("GET /slow HT")
+                answers.append(idle.readAll().text)   // both time out together
+                answers.append(partial.readAll().text)
+                answers.append(kept.readAll().text)   // closed silently at the keep-alive timeout
+                return answers.map { String($0.prefix(12)) }
+            }
+            let hAnswers = try traffic(pair.ports.hhttp), sAnswers = try traffic(pair.ports.shttp)
+            XCTAssertEqual(sAnswers, ["HTTP/1.1 400", "HTTP/1.1 200", "HTTP/1.1 408", "HTTP/1.1 408", ""])
+            XCTAssertEqual(sAnswers, hAnswers)
+            let expected = dontLogNull ? 3 : 6
+            let hlines = pair.hsyslog.receive(count: expected, within: 4).map(masked).sorted()
+            let raw = pair.ssyslog.receive(count: expected, within: 4)
+            XCTAssertEqual(raw.map(masked).sorted(), hlines, "dontlognull \(dontLogNull)")
+            XCTAssertEqual(raw.filter { $0.contains("<BADREQ>") }.count, expected - 1, "\(raw)")
+            for line in raw where line.contains("<BADREQ>") {
+                XCTAssertTrue(line.contains(" -1/-1/-1/-1/") && (line.contains(" 400 0 - - CR-- ") || line.contains(" 408 0 - - cR-- ")), line)
+            }
+            // Counted as HAProxy counts them, logged or not: requests, request errors, 4xx.
+            let columns = ["req_tot", "ereq", "hrsp_4xx", "hrsp_2xx"]
+            let reference = frontendStatColumns(haproxyStatCommand(dir.file("stats-\(pair.ports.hhttp).sock")), columns)
+            // (Each proxy also counts the test harness's readiness probe: a connection that sent nothing.)
+            XCTAssertEqual(reference.count, 4)
+            XCTAssertTrue(reference.count == 4 && Int(reference[0])! >= 6 && reference[1] == reference[2] && reference[3] == "1", "\(reference)")
+            XCTAssertEqual(frontendStatColumns([Paths.swiftlb, "ctl", "-s", dir.file("stats-\(pair.ports.shttp).sock"), "show", "stat"], columns), reference)
+        }
+    }
+
     func testLogFormatLevelsAndNoLogOnAUnixSocket() throws {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
@@ -161,6 +230,7 @@ final class AccessLogTests: XCTestCase {
                 log-format "%ci %HM %HU %ST %b/%s %tsc"
                 option dontlog-normal
                 option log-separate-errors
+                option dontlognull
                 use_backend dead if { path_beg /dead }
                 default_backend app
             frontend quiet

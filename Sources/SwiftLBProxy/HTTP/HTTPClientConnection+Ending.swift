@@ -98,8 +98,9 @@ extension HTTPClientConnection {
         failResponse(ex, status, cause: cause)
     }
 
-    /// Answers with a generated error and closes. `ex`: the exchange it ends, if any.
-    func respondError(_ status: ErrorResponse, record: AccessLogRecord, minor: Int, ex: HTTPExchange? = nil) {
+    /// Answers with a generated error and closes. `ex`: the exchange it ends, if any. `logged`
+    /// false: counted, but no log line (`option dontlognull`).
+    func respondError(_ status: ErrorResponse, record: AccessLogRecord, minor: Int, ex: HTTPExchange? = nil, logged: Bool = true) {
         var record = record
         record.status = status.rawValue
         record.bytesOut = status.body.utf8.count
@@ -118,13 +119,34 @@ extension HTTPClientConnection {
             ex.log = record
             writeLog(ex, status: status.rawValue)
         } else {
-            writeLog(record, failure: status == .badRequest || status == .uriTooLong || status == .headersTooLarge ? .badRequest : nil)
+            // HAProxy counts what its H1 layer refuses, timeouts included, as request errors.
+            let refused = status == .badRequest || status == .uriTooLong || status == .headersTooLarge || record.refusedBeforeStream
+            writeLog(record, failure: refused ? .badRequest : nil, logged: logged)
         }
         state = .closing
         guard let context else { return }
         let out = bytes ?? status.bytes(minorVersion: minor, allocator: context.channel.allocator)
         if out.readableBytes > 0 { context.write(wrapOutboundOut(out), promise: nil) }
         flushThenClose()
+    }
+
+    /// A client that ends its connection (`timedOut` false: its FIN) or lets `timeout
+    /// http-request` run out without a whole request, as HAProxy 2.6 answers it: on a fresh
+    /// connection, or with part of a request in, a 400 (closed) or 408 (timed out) and a log
+    /// line `CR--`/`cR--` with `<BADREQ>`; `option dontlognull` keeps a connection that sent
+    /// nothing out of the log (the answer still goes). A keep-alive connection idle between
+    /// requests ends silently. Returns false when there is nothing to answer.
+    func answerMissingRequest(timedOut: Bool) -> Bool {
+        let partial = inbound.readableBytes > 0
+        guard partial || requestsServed == 0 else { return false }
+        let now = clock
+        var record = newRecord(now)
+        record.refusedBeforeStream = true
+        record.ta = millisecondsBetween(idleSince, now)
+        record.termination = timedOut ? "cR" : "CR"
+        let status: ErrorResponse = timedOut ? .requestTimeout : .badRequest
+        respondError(status, record: record, minor: 1, logged: partial || !frontend.config.options.dontLogNull)
+        return true
     }
 
     /// Closes once everything written has gone out (or `timeout client` says it never will).
@@ -164,7 +186,7 @@ extension HTTPClientConnection {
     }
 
     /// A request answered here without an exchange (refused, redirected): counters and log.
-    func writeLog(_ record: AccessLogRecord, failure: ExchangeFailure? = nil, intercepted: Bool = false) {
+    func writeLog(_ record: AccessLogRecord, failure: ExchangeFailure? = nil, intercepted: Bool = false, logged: Bool = true) {
         loop.stats.frontend(frontend.counterID) { c in
             c.requestsTotal += 1
             c.responses.count(status: record.status)
@@ -172,7 +194,7 @@ extension HTTPClientConnection {
             if failure == .badRequest { c.requestErrors += 1 }
             if intercepted { c.intercepted += 1 }
         }
-        guard logging else { return }
+        guard logging, logged else { return }
         loop.writeAccessLog(record, frontend: frontend, backend: nil, server: nil, http: true, tls: isTLS)
     }
 

@@ -60,6 +60,7 @@ extension HTTPClientConnection {
 
         guard RequestValidator.problem(in: head) == nil, case .success(let framing) = MessageFraming.request(head) else {
             record.termination = "PR"
+            record.refusedBeforeStream = true
             respondError(.badRequest, record: record, minor: head.minorVersion)
             return
         }

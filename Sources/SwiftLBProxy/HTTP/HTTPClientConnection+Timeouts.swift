@@ -11,8 +11,8 @@ extension HTTPClientConnection {
     /// proxying itself on keep-alive traffic. Deadlines are therefore exact to 100 ms.
     ///
     /// * idle: `timeout http-request` for the first request and from the first byte of any
-    ///   request, `timeout http-keep-alive` between requests; 408 if part of a head came, a
-    ///   silent close if nothing did;
+    ///   request, `timeout http-keep-alive` between requests; 408 on a fresh connection or when part
+    ///   of a head came, a silent close between keep-alive requests;
     /// * exchanging: `timeout queue`, `timeout server` (nothing from or to the server), `timeout
     ///   client` (nothing from the client while its request is incomplete, or the client not
     ///   taking response bytes);
@@ -33,13 +33,7 @@ extension HTTPClientConnection {
             let limit = waitingForHead ? (timeouts.httpRequest ?? timeouts.client)
                 : (timeouts.httpKeepAlive ?? timeouts.httpRequest ?? timeouts.client)
             guard let limit, now >= (requestStart ?? idleSince) + .nanoseconds(limit.nanoseconds) else { return }
-            if inbound.readableBytes > 0 {
-                var record = newRecord(now)
-                record.termination = "cR"
-                respondError(.requestTimeout, record: record, minor: 1)
-            } else {
-                closeNow()
-            }
+            if !answerMissingRequest(timedOut: true) { closeNow() }
         case .exchanging(let ex):
             exchangeTimeouts(ex, now: now)
         case .awaitingStatsBody(let wait):

@@ -197,7 +197,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         switch state {
         case .idle:
             process()
-            if case .idle = state { closeNow() }
+            if case .idle = state, !answerMissingRequest(timedOut: false) { closeNow() }
         case .exchanging(let ex):
             if !ex.requestComplete || ex.dispatch.backend.config.options.abortOnClose {
                 // Closed as a client abort: channelInactive abandons and logs the exchange.
@@ -263,6 +263,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
                 case .failure(let failure):
                     var record = newRecord()
                     record.termination = "PR"
+                    record.refusedBeforeStream = true
                     let status: ErrorResponse = switch failure {
                     case .startLineTooLong: .uriTooLong
                     case .headTooLarge: .headersTooLarge

@@ -107,7 +107,7 @@ extension AccessLogRecord {
         r.server = server
         r.acceptDate = LogTimestamp(seconds: Int(acceptTime.tv_sec), microseconds: Int(acceptTime.tv_nsec / 1000))
         r.status = status
-        r.bytesOut = Int64(bytesOut)
+        r.bytesOut = refusedBeforeStream ? 0 : Int64(bytesOut)
         r.retries = retries
         r.cookie = cookie
         r.requestHeaders = requestCaptures
@@ -120,8 +120,12 @@ extension AccessLogRecord {
             r.termination = Termination(Termination.Cause(rawValue: letters[0]) ?? .none, Termination.Phase(rawValue: letters[1]) ?? .none)
         }
         if http {
-            r.setHTTPTimers(TR: max(tr, 0), Tw: tw, Tc: tc, Tr: trsp, Ta: max(ta, 0))
-            if requestLine != "<BADREQ>" { r.setRequestLine(requestLine) }
+            if refusedBeforeStream {
+                r.setHTTPTimers(TR: -1, Tw: -1, Tc: -1, Tr: -1, Ta: max(ta, 0))
+            } else {
+                r.setHTTPTimers(TR: max(tr, 0), Tw: tw, Tc: tc, Tr: trsp, Ta: max(ta, 0))
+                if requestLine != "<BADREQ>" { r.setRequestLine(requestLine) }
+            }
         } else {
             // tcplog prints HAProxy's Tw of a TCP stream: the queue time plus one once the
             // session reached a server or the queue (see setTCPTimers), else -1; `tw` here is
