@@ -47,19 +47,33 @@ func freePort() -> Int {
     return Int(UInt16(bigEndian: addr.sin_port))
 }
 
-/// Waits until something accepts TCP connections on the port (bounded).
+/// Waits until something listens for TCP connections on the port, reachable on 127.0.0.1
+/// (bounded). It reads the kernel's socket table (/proc/net/tcp, tcp6) instead of connecting:
+/// a probe connection would be a client of its own — HAProxy and SwiftLB answer and log a
+/// connection that sends nothing (400 `CR--`), which would show in every test's logs and
+/// counters. Connections made once the socket listens wait in its backlog until accepted.
 func waitForPort(_ port: Int, timeout: TimeInterval = 15) -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        close(fd)
-        if rc == 0 { return true }
+        if isListening(port) { return true }
         usleep(50_000)
+    }
+    return false
+}
+
+/// Whether a TCP socket listens on `port` at 127.0.0.1, 0.0.0.0, :: or ::ffff:127.0.0.1.
+func isListening(_ port: Int) -> Bool {
+    let hexPort = String(format: "%04X", port)
+    let reachable: Set<String> = ["0100007F", "00000000", String(repeating: "0", count: 32), "0000000000000000FFFF00000100007F"]
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+        for line in text.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ")
+            // sl local_address rem_address st …; st 0A is LISTEN.
+            guard fields.count > 3, fields[3] == "0A" else { continue }
+            let local = fields[1].split(separator: ":")
+            if local.count == 2, local[1] == hexPort, reachable.contains(String(local[0])) { return true }
+        }
     }
     return false
 }
