@@ -220,4 +220,38 @@ final class StickTableScenarioTests: XCTestCase {
         let ours = cli(sSocket, "show table fe"), theirs = cli(hSocket, "show table fe")
         XCTAssertEqual(shape(ours, expireMS: 30000), shape(theirs, expireMS: 30000), "ours:\n\(ours)\nHAProxy's:\n\(theirs)")
     }
+
+    /// A WebSocket keeps its connection tracked while its tunnel is open: `conn_cur` counts it
+    /// until the tunnel closes, as in HAProxy (it once fell to 0 at the 101).
+    func testAWebSocketTunnelStaysTrackedUntilItCloses() throws {
+        let server = try WebSocketTests.WSServer(name: "stick", in: dir)
+        defer { server.stop() }
+        func config(_ port: Int, _ global: String) -> String {
+            global + differentialHTTPDefaults + """
+                frontend fe
+                    bind 127.0.0.1:\(port)
+                    stick-table type ip size 1k expire 30s store conn_cur
+                    tcp-request connection track-sc0 src
+                    default_backend ws
+                backend ws
+                    timeout tunnel 10s
+                    server s1 127.0.0.1:\(server.port)
+
+                """
+        }
+        let pair = try startPair(config)
+        defer { pair.stop() }
+        for (port, socket) in [(pair.ports.swiftlb, pair.sockets.swiftlb), (pair.ports.haproxy, pair.sockets.haproxy)] {
+            let client = try RawClient(port: port, timeout: 3, source: "127.0.0.43")
+            client.send(WebSocketBytes.upgrade())
+            XCTAssertTrue(client.read(until: "\r\n\r\n").hasPrefix("HTTP/1.1 101"), "port \(port)")
+            client.send(WebSocketBytes.text("ping"))
+            XCTAssertTrue(client.read(until: "ping").contains("ping"), "the tunnel echoes, port \(port)")
+            let open = cli(socket, "show table fe")
+            XCTAssertTrue(open.contains("key=127.0.0.43 use=1 ") && open.contains(" conn_cur=1"), "port \(port): \(open)")
+            client.shutdownBoth()
+            XCTAssertNotNil(waitUntil(timeout: 3) { self.cli(socket, "show table fe").contains("key=127.0.0.43 use=0 ") &&
+                                                  self.cli(socket, "show table fe").contains(" conn_cur=0") }, "port \(port): \(cli(socket, "show table fe"))")
+        }
+    }
 }

@@ -135,10 +135,11 @@ extension HTTPClientConnection {
     /// connection, or with part of a request in, a 400 (closed) or 408 (timed out) and a log
     /// line `CR--`/`cR--` with `<BADREQ>`; `option dontlognull` keeps a connection that sent
     /// nothing out of the log (the answer still goes). A keep-alive connection idle between
-    /// requests ends silently. Returns false when there is nothing to answer.
+    /// requests ends silently, as does a TLS connection whose handshake never finished.
+    /// Returns false when there is nothing to answer.
     func answerMissingRequest(timedOut: Bool) -> Bool {
         let partial = inbound.readableBytes > 0
-        guard partial || requestsServed == 0 else { return false }
+        guard partial || requestsServed == 0, !isTLS || tlsEstablished else { return false }
         let now = clock
         var record = newRecord(now)
         record.refusedBeforeStream = true

@@ -196,16 +196,22 @@ extension HTTPClientConnection {
     /// The server switched to WebSocket with the right answer: the 101 goes to the client,
     /// then this handler leaves the pipeline to a `Tunnel` that owns both channels. The bytes
     /// that came with the switch, either way, go on at once. The stream keeps its place on the
-    /// server (leastconn, maxconn) until the tunnel ends, and is logged then.
+    /// server (leastconn, maxconn) until the tunnel ends, and is logged then; so do its
+    /// stick-table trackers (`conn_cur` counts the tunnel as HAProxy counts it).
     private func openTunnel(_ ex: HTTPExchange, head: MessageHead) {
         guard let context, let connection = ex.connection else { return }
         startResponse(ex, head: head, body: .none, upgrade: true)
         context.flush()
         ex.connection = nil
+        let ended = Tunnel.onEnd(releasing: ex.dispatch, log: logging && !ex.loggedEarly ? ex.log : nil, phase: ex.phase, start: ex.start,
+                                 loop: loop, frontend: frontend, http: true, tls: isTLS)
+        let tracking = stickSession
         let tunnel = Tunnel(loop: loop, server: connection,
                             timeouts: Tunnel.Timeouts(front: timeouts, back: ex.dispatch.backend.config.options.timeouts),
-                            onEnd: Tunnel.onEnd(releasing: ex.dispatch, log: logging && !ex.loggedEarly ? ex.log : nil, phase: ex.phase, start: ex.start,
-                                                loop: loop, frontend: frontend, http: true, tls: isTLS))
+                            onEnd: { tunnel, cause in
+                                tracking?.close(http: true)
+                                ended(tunnel, cause)
+                            })
         let clientBytes = inbound.readableBytes > 0 ? inbound : nil
         let serverBytes = ex.responseInbound
         inbound = Self.empty

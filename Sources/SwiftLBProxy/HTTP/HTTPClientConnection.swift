@@ -65,6 +65,9 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     /// The client shut its sending side (`shutdown(SHUT_WR)`): what it sent is answered, then
     /// the connection closes.
     var clientFinished = false
+    /// A TLS client's handshake is done (`TLSHandshakeCompleted` came): only then can it be
+    /// answered — a 408 to a handshake that stalls would wait behind it forever.
+    var tlsEstablished = false
     /// `http-reuse never`: the server connection of the last exchange, parked for the next
     /// request of this client connection only; closed with it.
     var ownServerConnection: ServerConnection?
@@ -117,6 +120,8 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     /// The context holds this handler: keeping it past removal would be a retain cycle.
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        // An upgraded connection lives on as a tunnel, which ends its tracking when it closes.
+        if case .upgraded = state { return }
         stickSession?.close(http: true)
     }
 
@@ -179,6 +184,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             clientInputClosed()
             return
         }
+        if event is TLSHandshakeCompleted { tlsEstablished = true }
         if let received = event as? ProxyProtocolReceived {
             // `accept-proxy`: the connection's real ends, before any request byte.
             source = received.source
