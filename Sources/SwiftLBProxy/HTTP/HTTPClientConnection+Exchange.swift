@@ -58,7 +58,7 @@ extension HTTPClientConnection {
             record.uniqueID = uniqueID.render(subject, tls: isTLS)
         }
 
-        guard RequestValidator.problem(in: head) == nil, case .success(let framing) = MessageFraming.request(head) else {
+        guard RequestValidator.problem(in: head, hostOptional: h2 != nil) == nil, case .success(let framing) = MessageFraming.request(head) else {
             record.termination = "PR"
             respondError(.badRequest, record: record, minor: head.minorVersion)
             return

@@ -48,11 +48,15 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         stream.targetWindowSize = settings.initialWindowSize
         let sync = channel.pipeline.syncOperations
         // Streams live on their connection's event loop, with its loop state.
-        let bound = NIOLoopBound((frontend, loop), eventLoop: channel.eventLoop)
+        let bound = NIOLoopBound((frontend, loop, StreamCount()), eventLoop: channel.eventLoop)
         _ = try sync.configureHTTP2Pipeline(mode: .server, connectionConfiguration: connection, streamConfiguration: stream) { stream in
             stream.eventLoop.makeCompletedFuture {
-                let (frontend, loop) = bound.value
+                let (frontend, loop, count) = bound.value
                 let translator = H2StreamTranslator()
+                // `http-reuse safe`: only the connection's first stream must have a server
+                // connection of its own, as HAProxy's first request of a session.
+                translator.info.laterStream = count.opened > 0
+                count.opened += 1
                 try stream.pipeline.syncOperations.addHandler(translator)
                 try stream.pipeline.syncOperations.addHandler(
                     HTTPClientConnection(frontend: frontend, loop: loop, isTLS: isTLS, limits: limits, listenerName: listenerName, h2: translator.info))
@@ -95,6 +99,9 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         }
         context.fireChannelInactive()
     }
+
+    /// Streams a connection has opened so far.
+    private final class StreamCount { var opened = 0 }
 
     /// Idle and graceful-stop timing belong to NIOHTTP2's connection manager.
     func checkTimeouts(now: NIODeadline) {}

@@ -85,6 +85,8 @@ enum H2RequestHead {
                 guard let n = RequestValidator.parseContentLength(value), contentLength == nil || contentLength == n else {
                     return .streamError("invalid content-length")
                 }
+                // Forwarded once, where it came (as HAProxy does).
+                if contentLength == nil { fields.append((name, String(n))) }
                 contentLength = n
             default:
                 fields.append((name, value))
@@ -137,9 +139,6 @@ enum H2RequestHead {
         let chunked = contentLength == nil && !endStream
         if let contentLength {
             if endStream && contentLength != 0 { return .streamError("content-length without DATA") }
-            out.writeStaticString("content-length: ")
-            out.writeString(String(contentLength))
-            out.writeStaticString("\r\n")
         } else if chunked {
             out.writeStaticString("transfer-encoding: chunked\r\n")
         }

@@ -49,6 +49,8 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
     /// What the stream keeps of its request, for the engine's log (`HTTP/2.0`, the absolute URI).
     let info = H2StreamInfo()
     private var requestMethod: HTTPMethodName = .get
+    /// The last frame written: a close waits for it (see `close`).
+    private var lastWrite: EventLoopFuture<Void>?
 
     init() {}
 
@@ -141,6 +143,7 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
         func emit(_ payload: HTTP2Frame.FramePayload) {
             last = context.write(wrapOutboundOut(payload))
         }
+        defer { if let last { lastWrite = last } }
         loop: while bytes.readableBytes > 0 {
             switch response {
             case .complete:
@@ -202,14 +205,19 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The engine closes the stream: a body delimited by the close ends with END_STREAM; a
-    /// response cut short is reset by NIOHTTP2 (RST_STREAM(CANCEL)).
+    /// response cut short is reset by NIOHTTP2 (RST_STREAM(CANCEL)). A whole response is let
+    /// out first: closing a stream the client still sends on resets it, and a reset drops the
+    /// DATA that flow control still holds (an error page answered before the request ended).
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         if case .body(let framer) = response, framer.mode == .untilClose {
             response = .complete
-            context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))), promise: nil)
+            lastWrite = context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))))
         }
         context.flush()
-        context.close(mode: mode, promise: promise)
+        guard case .complete = response, let lastWrite else { return context.close(mode: mode, promise: promise) }
+        self.lastWrite = nil
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        lastWrite.whenComplete { _ in bound.value.close(mode: mode, promise: promise) }
     }
 }
 
@@ -220,6 +228,8 @@ final class H2StreamInfo {
     var authority: String?
     /// The request was refused at the conversion (the engine answers 400).
     var refused = false
+    /// Not the connection's first stream (`http-reuse safe` may reuse an idle server connection).
+    var laterStream = false
 }
 
 extension H2StreamInfo {
