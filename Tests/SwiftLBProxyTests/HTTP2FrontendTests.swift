@@ -30,6 +30,17 @@ final class HTTP2FrontendTests: XCTestCase {
         return ((object?["frames"] as? [[String: Int]]) ?? [], object?["closed"] as? Bool ?? false)
     }
 
+    /// The probe in the background, for a test that acts on the proxy meanwhile.
+    private func startProbe(_ port: Int, _ plan: String, seconds: Double) throws -> (Process, Pipe) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [Paths.fixtures.appendingPathComponent("h2_probe.py").path, "\(port)", plan, "\(seconds)"]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        return (process, out)
+    }
+
     /// The recorded heads with the proxy's own port written `PORT`.
     private func heads(_ origin: RecordingBackend, count: Int, port: Int) -> [String] {
         origin.waitForRequests(count).map { $0.raw.replacingOccurrences(of: "127.0.0.1:\(port)", with: "127.0.0.1:PORT") }
@@ -153,10 +164,14 @@ final class HTTP2FrontendTests: XCTestCase {
         let dir = try TempDirectory()
         let origin = try RecordingBackend(in: dir)
         defer { origin.stop() }
-        let (lb, port) = try h2Proxy(origin, timeoutClient: "1s", in: dir)
+        let (lb, port) = try h2Proxy(origin, timeoutClient: "1s", global: "global\n    tune.h2.max-concurrent-streams 7\n\n", in: dir)
         defer { lb.stop() }
         let started = Date()
         let idle = try probe(port, "[]", seconds: 6)
+        // SETTINGS_MAX_CONCURRENT_STREAMS (3) and SETTINGS_INITIAL_WINDOW_SIZE (4), from tune.h2.*.
+        let settings = idle.frames.first { $0["type"] == 4 && $0["flags"] == 0 }
+        XCTAssertEqual(settings?["setting3"], 7, "\(idle.frames)")
+        XCTAssertEqual(settings?["setting4"], 65535, "\(idle.frames)")
         XCTAssertTrue(idle.frames.contains { $0["type"] == 7 && $0["error"] == 0 }, "GOAWAY(NO_ERROR) expected: \(idle.frames)")
         XCTAssertTrue(idle.closed, "closed after the GOAWAY")
         XCTAssertLessThan(Date().timeIntervalSince(started), 5.5, "closed by timeout client, not by the probe's own deadline")
@@ -164,12 +179,7 @@ final class HTTP2FrontendTests: XCTestCase {
         // Graceful stop: an open connection hears GOAWAY before the process exits.
         let (stopping, stopPort) = try h2Proxy(origin, in: dir)
         defer { stopping.stop() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [Paths.fixtures.appendingPathComponent("h2_probe.py").path, "\(stopPort)", "[]", "5"]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
+        let (process, out) = try startProbe(stopPort, "[]", seconds: 5)
         defer { if process.isRunning { process.terminate() } }
         usleep(500_000)
         stopping.child.signal(SIGTERM)
@@ -179,5 +189,29 @@ final class HTTP2FrontendTests: XCTestCase {
         let frames = (object?["frames"] as? [[String: Int]]) ?? []
         XCTAssertTrue(frames.contains { $0["type"] == 7 }, "GOAWAY on stop: \(text)")
         XCTAssertNotNil(stopping.child.waitForExit(timeout: 10))
+    }
+
+    /// A reload between two streams of one connection: the second runs on the new
+    /// configuration (its http-request rule), as the next request of an HTTP/1.1 connection.
+    func testAStreamOpenedAfterAReloadRunsOnTheNewConfiguration() throws {
+        let dir = try TempDirectory()
+        let origin = try RecordingBackend(in: dir)
+        defer { origin.stop() }
+        let (lb, port) = try h2Proxy(origin, in: dir)
+        defer { lb.stop() }
+        let get = #"[":method","GET"],[":scheme","http"],[":authority","r.test"]"#
+        let plan = "[{\"id\":1,\"headers\":[\(get),[\":path\",\"/before\"]]},{\"sleep\":3},{\"id\":3,\"headers\":[\(get),[\":path\",\"/after\"]]}]"
+        let (process, _) = try startProbe(port, plan, seconds: 5)
+        defer { if process.isRunning { process.terminate() } }
+        XCTAssertEqual(origin.waitForRequests(1).map(\.target), ["/before"])
+        let text = try String(contentsOfFile: lb.configPath, encoding: .utf8)
+            .replacingOccurrences(of: "    default_backend app", with: "    http-request set-header x-reloaded yes\n    default_backend app")
+        try text.write(toFile: lb.configPath, atomically: true, encoding: .utf8)
+        lb.child.signal(SIGHUP)
+        process.waitUntilExit()
+        let seen = origin.waitForRequests(2)
+        XCTAssertEqual(seen.map(\.target), ["/before", "/after"])
+        XCTAssertFalse(seen.first?.raw.contains("x-reloaded") ?? true)
+        XCTAssertTrue(seen.last?.raw.contains("x-reloaded: yes") ?? false, "\(seen)")
     }
 }

@@ -49,9 +49,15 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         let sync = channel.pipeline.syncOperations
         // Streams live on their connection's event loop, with its loop state.
         let bound = NIOLoopBound((frontend, loop, StreamCount()), eventLoop: channel.eventLoop)
+        let generation = loop.holder.generation
         _ = try sync.configureHTTP2Pipeline(mode: .server, connectionConfiguration: connection, streamConfiguration: stream) { stream in
             stream.eventLoop.makeCompletedFuture {
-                let (frontend, loop, count) = bound.value
+                var (frontend, loop, count) = bound.value
+                // A stream opened after a reload runs on the new configuration, as the next
+                // request of an HTTP/1.1 connection does.
+                if loop.holder.generation != generation, let current = loop.holder.current.frontends.first(where: { $0.name == frontend.name }) {
+                    frontend = current
+                }
                 let translator = H2StreamTranslator()
                 // `http-reuse safe`: only the connection's first stream must have a server
                 // connection of its own, as HAProxy's first request of a session.
