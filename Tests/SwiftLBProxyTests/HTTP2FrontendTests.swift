@@ -23,8 +23,8 @@ final class HTTP2FrontendTests: XCTestCase {
         return (try SwiftLBInstance(config: config, waitPort: port, in: dir), port)
     }
 
-    private func probe(_ port: Int, _ plan: String, seconds: Double) throws -> (frames: [[String: Int]], closed: Bool) {
-        let run = runCommand("/usr/bin/timeout", ["20", "python3", Paths.fixtures.appendingPathComponent("h2_probe.py").path, "\(port)", plan, "\(seconds)"])
+    private func probe(_ port: Int, _ plan: String, seconds: Double, prefix: String = "") throws -> (frames: [[String: Int]], closed: Bool) {
+        let run = runCommand("/usr/bin/timeout", ["20", "python3", Paths.fixtures.appendingPathComponent("h2_probe.py").path, "\(port)", plan, "\(seconds)", prefix])
         XCTAssertEqual(run.status, 0, run.err)
         let object = try JSONSerialization.jsonObject(with: Data(run.out.utf8)) as? [String: Any]
         return ((object?["frames"] as? [[String: Int]]) ?? [], object?["closed"] as? Bool ?? false)
@@ -97,6 +97,10 @@ final class HTTP2FrontendTests: XCTestCase {
         let h1 = curl(["-k", "--http1.1", "-w", " %{http_version}", url])
         XCTAssertTrue(h1.out.hasSuffix("GET /x\n 1.1"), h1.out + h1.err)
         XCTAssertEqual(origin.waitForRequests(2).count, 2)
+        // No handshake at all (plain HTTP to the TLS port): logged as on any TLS listener.
+        _ = curl(["--http1.1", "http://127.0.0.1:\(port)/"], maxTime: 5)
+        lb.waitForAccessLog { $0.contains("SSL handshake failure") }
+        XCTAssertTrue(lb.accessLog.contains("fe/tls: SSL handshake failure"), lb.accessLog)
         lb.waitForAccessLog { $0.contains("HTTP/1.1\"") && $0.contains("HTTP/2.0\"") }
         XCTAssertTrue(lb.accessLog.contains("\"GET https://127.0.0.1:\(port)/x HTTP/2.0\""), lb.accessLog)
         XCTAssertTrue(lb.accessLog.contains("\"GET /x HTTP/1.1\""), lb.accessLog)
@@ -213,5 +217,23 @@ final class HTTP2FrontendTests: XCTestCase {
         XCTAssertEqual(seen.map(\.target), ["/before", "/after"])
         XCTAssertFalse(seen.first?.raw.contains("x-reloaded") ?? true)
         XCTAssertTrue(seen.last?.raw.contains("x-reloaded: yes") ?? false, "\(seen)")
+    }
+
+    /// `accept-proxy` on an h2 listener: every stream of the connection has the PROXY header's
+    /// client, in the log and for the server's X-Forwarded-For.
+    func testStreamsCarryTheProxyHeadersClient() throws {
+        let dir = try TempDirectory()
+        let origin = try RecordingBackend(in: dir)
+        defer { origin.stop() }
+        let (lb, port) = try h2Proxy(origin, bindExtra: "proto h2 accept-proxy\n    option forwardfor", in: dir)
+        defer { lb.stop() }
+        let get = #"[":method","GET"],[":scheme","http"],[":authority","p.test"],[":path","/p"]"#
+        let (frames, _) = try probe(port, "[{\"id\":1,\"headers\":[\(get)]},{\"id\":3,\"headers\":[\(get)]}]", seconds: 1,
+                                    prefix: "PROXY TCP4 203.0.113.7 127.0.0.1 40000 \(port)\r\n")
+        XCTAssertEqual(frames.filter { $0["type"] == 0 && $0["flags"]! & 1 == 1 }.count, 2, "\(frames)")
+        let seen = origin.waitForRequests(2)
+        XCTAssertEqual(seen.filter { $0.raw.lowercased().contains("x-forwarded-for: 203.0.113.7\r\n") }.count, 2, "\(seen)")
+        lb.waitForAccessLog { $0.components(separatedBy: "203.0.113.7:40000").count == 3 }
+        XCTAssertEqual(lb.accessLog.components(separatedBy: "203.0.113.7:40000 [").count, 3, lb.accessLog)
     }
 }

@@ -130,8 +130,13 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         source = context.channel.remoteAddress
         destination = context.channel.localAddress
         if let ip = source?.ipAddress { clientIP = ip }
-        if h2 != nil {
+        if let h2 {
             // A stream: its connection was counted (and filtered) by `H2Connection`.
+            if let proxied = h2.proxied {
+                source = proxied.source
+                destination = proxied.destination
+                clientIP = source?.ipAddress ?? ""
+            }
             loop.clients[ObjectIdentifier(self)] = self
             idleSince = clock
             return context.fireChannelActive()

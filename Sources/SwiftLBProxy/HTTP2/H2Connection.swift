@@ -26,13 +26,15 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
     private let frontend: RuntimeFrontend
     private let loop: LoopState
     private let isTLS: Bool
+    private let shared: Shared
     private var context: ChannelHandlerContext?
     var channel: (any Channel)? { context?.channel }
 
-    private init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool) {
+    private init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, shared: Shared) {
         self.frontend = frontend
         self.loop = loop
         self.isTLS = isTLS
+        self.shared = shared
     }
 
     /// Adds the HTTP/2 handlers at the end of `channel`'s pipeline (already active or not).
@@ -48,11 +50,12 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         stream.targetWindowSize = settings.initialWindowSize
         let sync = channel.pipeline.syncOperations
         // Streams live on their connection's event loop, with its loop state.
-        let bound = NIOLoopBound((frontend, loop, StreamCount()), eventLoop: channel.eventLoop)
+        let shared = Shared()
+        let bound = NIOLoopBound((frontend, loop, shared), eventLoop: channel.eventLoop)
         let generation = loop.holder.generation
         _ = try sync.configureHTTP2Pipeline(mode: .server, connectionConfiguration: connection, streamConfiguration: stream) { stream in
             stream.eventLoop.makeCompletedFuture {
-                var (frontend, loop, count) = bound.value
+                var (frontend, loop, shared) = bound.value
                 // A stream opened after a reload runs on the new configuration, as the next
                 // request of an HTTP/1.1 connection does.
                 if loop.holder.generation != generation, let current = loop.holder.current.frontends.first(where: { $0.name == frontend.name }) {
@@ -61,8 +64,9 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
                 let translator = H2StreamTranslator()
                 // `http-reuse safe`: only the connection's first stream must have a server
                 // connection of its own, as HAProxy's first request of a session.
-                translator.info.laterStream = count.opened > 0
-                count.opened += 1
+                translator.info.laterStream = shared.opened > 0
+                translator.info.proxied = shared.proxied
+                shared.opened += 1
                 try stream.pipeline.syncOperations.addHandler(translator)
                 try stream.pipeline.syncOperations.addHandler(
                     HTTPClientConnection(frontend: frontend, loop: loop, isTLS: isTLS, limits: limits, listenerName: listenerName, h2: translator.info))
@@ -72,7 +76,7 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         try sync.addHandler(NIOHTTP2ServerConnectionManagementHandler(
             eventLoop: channel.eventLoop,
             configuration: .init(maxIdleTime: idle, maxAge: nil, maxGraceTime: nil, keepalive: nil)))
-        try sync.addHandler(H2Connection(frontend: frontend, loop: loop, isTLS: isTLS))
+        try sync.addHandler(H2Connection(frontend: frontend, loop: loop, isTLS: isTLS, shared: shared))
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -106,22 +110,34 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         context.fireChannelInactive()
     }
 
-    /// Streams a connection has opened so far.
-    private final class StreamCount { var opened = 0 }
+    /// What the connection's streams learn from it: how many came before, and the PROXY
+    /// header's addresses (`accept-proxy`).
+    private final class Shared {
+        var opened = 0
+        var proxied: ProxyProtocolReceived?
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let received = event as? ProxyProtocolReceived { shared.proxied = received }
+        context.fireUserInboundEventTriggered(event)
+    }
 
     /// Idle and graceful-stop timing belong to NIOHTTP2's connection manager.
     func checkTimeouts(now: NIODeadline) {}
 }
 
 /// `bind … ssl … alpn h2,http/1.1`: waits for the TLS handshake, then installs HTTP/2 when the
-/// client chose `h2` and the HTTP/1.1 engine otherwise, and replays `channelActive` to them (the
-/// channel went active before the handshake).
+/// client chose `h2` and the HTTP/1.1 engine otherwise, and replays to them what they missed:
+/// `channelActive` (the channel went active before the handshake) and the events that came
+/// before (the PROXY header's addresses). A connection that fails or ends before the handshake
+/// is done gets the HTTP/1.1 engine, which logs and counts it as on any TLS listener.
 final class ALPNSwitch: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
 
     private let install: (_ h2: Bool, _ channel: any Channel) throws -> Void
-    /// Plaintext that arrived with the handshake's last flight, before the switch.
+    /// Plaintext that arrived with the handshake's last flight, and events before it.
     private var early: [NIOAny] = []
+    private var events: [Any] = []
 
     init(install: @escaping (_ h2: Bool, _ channel: any Channel) throws -> Void) { self.install = install }
 
@@ -130,17 +146,40 @@ final class ALPNSwitch: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) { early.append(data) }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard let done = event as? TLSHandshakeCompleted else { return context.fireUserInboundEventTriggered(event) }
-        do {
-            try install(done.alpn == "h2", context.channel)
-        } catch {
-            context.close(promise: nil)
-            return
-        }
-        context.fireChannelActive()
+        guard let done = event as? TLSHandshakeCompleted else { return events.append(event) }
+        guard switchOver(context: context, h2: done.alpn == "h2") else { return }
         context.fireUserInboundEventTriggered(event)
         for data in early { context.fireChannelRead(data) }
         early = []
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let installed = switchOver(context: context, h2: false)
+        context.fireErrorCaught(error)
+        if installed { context.pipeline.syncOperations.removeHandler(context: context, promise: nil) }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        _ = switchOver(context: context, h2: false)
+        context.fireChannelInactive()
+    }
+
+    private var switched = false
+
+    /// Installs the engine once; false if it could not be (the channel is closed).
+    private func switchOver(context: ChannelHandlerContext, h2: Bool) -> Bool {
+        guard !switched else { return false }
+        switched = true
+        do {
+            try install(h2, context.channel)
+        } catch {
+            context.close(promise: nil)
+            return false
+        }
+        context.fireChannelActive()
+        for event in events { context.fireUserInboundEventTriggered(event) }
+        events = []
+        return true
     }
 }

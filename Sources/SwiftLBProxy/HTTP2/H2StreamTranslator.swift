@@ -230,6 +230,8 @@ final class H2StreamInfo {
     var refused = false
     /// Not the connection's first stream (`http-reuse safe` may reuse an idle server connection).
     var laterStream = false
+    /// The connection's PROXY header (`accept-proxy`): the real client for rules and logs.
+    var proxied: ProxyProtocolReceived?
 }
 
 extension H2StreamInfo {
