@@ -99,6 +99,10 @@ public struct GlobalSettings: Sendable, Equatable {
     public var sslDefaultDHParam: Int?
     /// `tune.bufsize N` (bytes): HAProxy's buffer size, the bound of a request head.
     public var tuneBufsize: Int?
+    /// `tune.h2.max-concurrent-streams N`: streams an HTTP/2 client may open at once (100).
+    public var tuneH2MaxConcurrentStreams = 100
+    /// `tune.h2.initial-window-size N`: the HTTP/2 flow-control window offered to clients (65535).
+    public var tuneH2InitialWindowSize = 65535
     /// `tune.http.maxhdr N`: header lines per message.
     public var tuneHTTPMaxHeaders: Int?
     /// `tune.maxaccept N`: connections accepted per listener wake-up.
@@ -176,7 +180,8 @@ public struct BindAddress: Sendable, Equatable {
     public var name: String?
     /// `accept-proxy` (pending): a PROXY protocol header comes first on each connection.
     public var acceptProxy = false
-    /// `proto NAME` (pending): the multiplexer to use (h1, h2).
+    /// `proto h1|h2`: `h2`, the listener speaks HTTP/2 with prior knowledge; otherwise HTTP/1.1,
+    /// or what ALPN chooses on a TLS listener.
     public var proto: String?
     /// `fd@N`, `"fd@${VAR}"`, `unix@PATH` / `/PATH` or `abns@NAME`: an inherited descriptor or a
     /// unix socket instead of host:port (host is "" and port 0 then).

@@ -306,6 +306,7 @@ public final class ProxyServer: Sendable {
         let connections = self.connections
         // HAProxy's defaults: tune.http.maxhdr 101, and heads bounded like tune.bufsize.
         let limits = HeadParser.Limits(maxStartLine: 8192, maxHead: 32768, maxFields: 101)
+        let h2Settings = H2Connection.Settings(global)
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -334,9 +335,25 @@ public final class ProxyServer: Sendable {
                     // `accept-proxy`: the PROXY header comes first, in clear, before any TLS.
                     if acceptProxy { try sync.addHandler(ProxyProtocolHandler(timeout: frontend.proxyHeaderTimeout)) }
                     if let tls { try sync.addHandler(TLSHandler(server: tls.current)) }
+                    let listenerName = bind?.0.name
                     switch frontend.config.options.mode {
+                    case .http where bind?.0.proto == "h2":
+                        // `proto h2`: HTTP/2 with prior knowledge (h2c, or h2 over TLS without ALPN).
+                        try H2Connection.configure(channel, frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits,
+                                                   listenerName: listenerName, settings: h2Settings)
+                    case .http where tls != nil && bind?.0.tls?.alpn.contains("h2") == true:
+                        // `alpn h2,…`: what the client chooses in the handshake decides.
+                        try sync.addHandler(ALPNSwitch { h2, channel in
+                            if h2 {
+                                try H2Connection.configure(channel, frontend: frontend, loop: loop, isTLS: true, limits: limits,
+                                                           listenerName: listenerName, settings: h2Settings)
+                            } else {
+                                try channel.pipeline.syncOperations.addHandler(
+                                    HTTPClientConnection(frontend: frontend, loop: loop, isTLS: true, limits: limits, listenerName: listenerName))
+                            }
+                        })
                     case .http: try sync.addHandler(HTTPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits,
-                                                                         listenerName: bind?.0.name))
+                                                                         listenerName: listenerName))
                     case .tcp: try sync.addHandler(TCPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, awaitsProxyHeader: acceptProxy))
                     }
                 }

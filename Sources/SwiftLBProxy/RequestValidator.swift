@@ -3,7 +3,9 @@
 /// (The parser already refuses bad bytes, bad versions, folding; `MessageFraming` refuses
 /// ambiguous framing.)
 enum RequestValidator {
-    static func problem(in head: MessageHead) -> String? {
+    /// `hostOptional`: an HTTP/2 request may carry neither `:authority` nor Host (RFC 9113
+    /// §8.3.1), and HAProxy forwards it so.
+    static func problem(in head: MessageHead, hostOptional: Bool = false) -> String? {
         var hosts = 0
         var hostIndex: Int?
         for i in head.fields.indices where head.name(i, is: "host") {
@@ -11,7 +13,7 @@ enum RequestValidator {
             hostIndex = i
         }
         if hosts > 1 { return "repeated Host header" }
-        if head.minorVersion >= 1 && hosts == 0 { return "missing Host header" }
+        if head.minorVersion >= 1 && hosts == 0 && !hostOptional { return "missing Host header" }
         if let hostIndex, !head.bytes.withUnsafeReadableBytes({ isValidHost(UnsafeRawBufferPointer(rebasing: $0[Int(head.fields[hostIndex].valueStart)..<Int(head.fields[hostIndex].valueEnd)])) }) {
             return "invalid Host header"
         }

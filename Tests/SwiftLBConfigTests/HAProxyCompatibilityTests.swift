@@ -23,14 +23,28 @@ final class HAProxyCompatibilityTests: XCTestCase {
                        "unknown cookie option 'maxidel' (did you mean 'maxidle'?)")
     }
 
-    func testALPNh2IsRefusedUntilHTTP2IsServed() throws {
-        let e = errors("frontend f\n    bind :443 ssl crt x.pem alpn h2,http/1.1\n")
-        XCTAssertEqual(e.count, 1)
+    func testHTTP2ListenersAndTheirTuning() throws {
+        let h2 = try parse(backend + """
+            global
+                tune.h2.max-concurrent-streams 50
+                tune.h2.initial-window-size 1048576
+            frontend f
+                bind :443 ssl crt x.pem alpn h2,http/1.1
+                bind :8080 proto h2
+                default_backend b
+
+            """)
+        XCTAssertEqual(h2.frontends[0].binds[0].tls?.alpn, ["h2", "http/1.1"])
+        XCTAssertEqual(h2.frontends[0].binds[1].proto, "h2")
+        XCTAssertEqual(h2.global.tuneH2MaxConcurrentStreams, 50)
+        XCTAssertEqual(h2.global.tuneH2InitialWindowSize, 1_048_576)
+        let defaults = try parse(backend + "frontend f\n    bind :80\n    default_backend b\n")
+        XCTAssertEqual(defaults.global.tuneH2MaxConcurrentStreams, 100, "HAProxy's default")
+        let e = errors("frontend f\n    bind :80 proto h3\n")
         XCTAssertEqual(e.first?.line, 2)
         XCTAssertEqual(e.first?.keyword, "bind")
-        XCTAssertTrue(e.first?.message.contains("'alpn h2' is not yet supported by SwiftLB: HTTP/2 is not served yet") == true, "\(e)")
-        let ok = try parse(backend + "frontend f\n    bind :443 ssl crt x.pem alpn http/1.1\n    default_backend b\n")
-        XCTAssertEqual(ok.frontends[0].binds[0].tls?.alpn, ["http/1.1"])
+        XCTAssertTrue(e.first?.message.contains("'proto' expects h1 or h2") == true, "\(e)")
+        XCTAssertEqual(errors("global\n    tune.h2.max-concurrent-streams 0\n").first?.keyword, "tune.h2.max-concurrent-streams")
     }
 
     func testRedirectSchemeDefaultsTo302() throws {

@@ -39,7 +39,7 @@ final class PendingKeywordTests: XCTestCase {
         ])
         let frontend = timeouts + "frontend f\n    bind :80\n    redirect location /x\n"
         assertRefusedOneByOne(frontend, [
-            "    log-format-sd \"[x]\"", "    bind :83 proto h2",
+            "    log-format-sd \"[x]\"",
             "    bind :443 ssl crt /x.pem ca-file /ca.pem verify required",
             "    acl down always_false\n    monitor fail if down".replacingOccurrences(of: "always_false", with: "path /x"),
             "    tcp-request connection expect-proxy layer4",

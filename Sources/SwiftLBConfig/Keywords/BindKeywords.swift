@@ -76,17 +76,11 @@ extension KeywordRegistry {
         return BindAddress(host: any ? (family == "ipv6@" ? "::" : "0.0.0.0") : host, port: port, line: line)
     }
 
-    /// A client that negotiates h2 would get answers it cannot read: refused until HTTP/2 is
-    /// served (then this becomes `.active`).
-    static let alpnH2 = KeywordStatus.pending("HTTP/2 is not served yet, and a client that negotiates h2 gets nothing it can read; offer 'alpn http/1.1'")
-
     static let bindParameters = ParameterTable<BindLine>("bind parameter", [
         Parameter("ssl") { b, _, _ in b.ssl = true; b.tls = b.withTLS },
         Parameter("crt", values: 1) { b, v, p in b.withTLS.certificates.append(p.based(v[0], on: p.config.global.crtBase)) },
         Parameter("alpn", values: 1) { b, v, p in
-            let protocols = v[0].split(separator: ",").map(String.init)
-            if protocols.contains("h2") { try p.gate(alpnH2, "'alpn h2'") }
-            b.withTLS.alpn = protocols
+            b.withTLS.alpn = v[0].split(separator: ",").map(String.init)
         },
         Parameter("ssl-min-ver", values: 1) { b, v, _ in
             guard v[0] == "TLSv1.2" || v[0] == "TLSv1.3" else { throw ParseFailure("ssl-min-ver must be TLSv1.2 or TLSv1.3 (older versions are not offered)") }
@@ -110,7 +104,11 @@ extension KeywordRegistry {
         Parameter("uid", values: 1) { b, v, _ in b.unixAccess.user = String(try number("uid", v[0], 0...Int(Int32.max))) },
         Parameter("group", values: 1) { b, v, _ in b.unixAccess.group = v[0] },
         Parameter("gid", values: 1) { b, v, _ in b.unixAccess.group = String(try number("gid", v[0], 0...Int(Int32.max))) },
-        Parameter("proto", values: 1, status: .pending("the listener always speaks HTTP/1.1 (h2 comes later)")) { b, v, _ in b.proto = v[0] },
+        // `proto h2`: HTTP/2 with prior knowledge (h2c); `proto h1` is the default.
+        Parameter("proto", values: 1) { b, v, _ in
+            guard v[0] == "h1" || v[0] == "h2" else { throw ParseFailure("'proto' expects h1 or h2 (the only multiplexers SwiftLB serves)") }
+            b.proto = v[0]
+        },
         // Versions below TLS 1.2 are never offered.
         Parameter("no-sslv3") { _, _, _ in },
         Parameter("no-tlsv10") { _, _, _ in },

@@ -52,6 +52,12 @@ extension KeywordRegistry {
                 status: .pending("the request-head bound is fixed at 32 KiB (docs: Fixed limits) until the data path reads tune.bufsize")) { p, c in
             p.config.global.tuneBufsize = try c.int(in: 1024...1_048_576)
         },
+        Keyword("tune.h2.max-concurrent-streams", [.global], usage: "tune.h2.max-concurrent-streams N") { p, c in
+            p.config.global.tuneH2MaxConcurrentStreams = try c.int(in: 1...1_000_000)
+        },
+        Keyword("tune.h2.initial-window-size", [.global], usage: "tune.h2.initial-window-size BYTES") { p, c in
+            p.config.global.tuneH2InitialWindowSize = try c.int(in: 1...2_147_483_647)
+        },
         Keyword("tune.http.maxhdr", [.global], usage: "tune.http.maxhdr N",
                 status: .pending("the header-line bound is fixed at 101 until the data path reads tune.http.maxhdr")) { p, c in
             p.config.global.tuneHTTPMaxHeaders = try c.int(in: 1...32767)

@@ -8,7 +8,7 @@ extension HTTPClientConnection {
 
     func dispatchNext(_ ex: HTTPExchange, freshConnection: Bool) {
         // `http-reuse`: what this request may be sent over (HTTPReuse says why).
-        let first = requestsServed == 0
+        let first = requestsServed == 0 && h2?.laterStream != true
         let reuse: Dispatch.IdleChoice = switch ex.dispatch.backend.config.options.httpReuse {
         case .never: .none
         case .safe: first ? .none : .any

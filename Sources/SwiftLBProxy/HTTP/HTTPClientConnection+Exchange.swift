@@ -43,7 +43,7 @@ extension HTTPClientConnection {
         var record = newRecord(now)
         requestStart = nil
         if logging {
-            record.requestLine = head.string(0..<(head.startLineEnd - 2))
+            record.requestLine = h2.map { H2StreamInfo.requestLine(head, $0) } ?? head.string(0..<(head.startLineEnd - 2))
             record.requestCaptures = HeaderCaptures.logValues(frontend.config.captures, response: false, from: head)
         }
         if logging || frontend.uniqueID != nil { record.requestCounter = RequestCounter.take() }
@@ -53,12 +53,12 @@ extension HTTPClientConnection {
                 subject.acceptTime = wallClockNow()
                 subject.source = source
                 subject.destination = destination
-                subject.requestLine = head.string(0..<(head.startLineEnd - 2))
+                subject.requestLine = h2.map { H2StreamInfo.requestLine(head, $0) } ?? head.string(0..<(head.startLineEnd - 2))
             }
             record.uniqueID = uniqueID.render(subject, tls: isTLS)
         }
 
-        guard RequestValidator.problem(in: head) == nil, case .success(let framing) = MessageFraming.request(head) else {
+        guard RequestValidator.problem(in: head, hostOptional: h2 != nil) == nil, case .success(let framing) = MessageFraming.request(head) else {
             record.termination = "PR"
             record.refusedBeforeStream = true
             respondError(.badRequest, record: record, minor: head.minorVersion)

@@ -95,8 +95,13 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     lazy var variables = StreamVariables()
     /// What it tracks in stick tables (nil when lb.conf declares none).
     let stickSession: StickSession?
+    /// Set when this "connection" is one HTTP/2 stream behind an `H2StreamTranslator`: the
+    /// connection itself (counters, tcp-request connection rules) is the parent's business,
+    /// and the log's request line says `HTTP/2.0`.
+    let h2: H2StreamInfo?
 
-    init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, limits: HeadParser.Limits, listenerName: String? = nil) {
+    init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, limits: HeadParser.Limits, listenerName: String? = nil, h2: H2StreamInfo? = nil) {
+        self.h2 = h2
         self.listenerName = listenerName
         self.frontend = frontend
         self.loop = loop
@@ -130,6 +135,17 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         source = context.channel.remoteAddress
         destination = context.channel.localAddress
         if let ip = source?.ipAddress { clientIP = ip }
+        if let h2 {
+            // A stream: its connection was counted (and filtered) by `H2Connection`.
+            if let proxied = h2.proxied {
+                source = proxied.source
+                destination = proxied.destination
+                clientIP = source?.ipAddress ?? ""
+            }
+            loop.clients[ObjectIdentifier(self)] = self
+            idleSince = clock
+            return context.fireChannelActive()
+        }
         if let rules = frontend.tcpRules, rules.hasConnectionRules,
            !rules.acceptsConnection(.connectionLevel(source: source, destination: destination, isTLS: isTLS, stick: stickSession)) {
             // `tcp-request connection reject`: closed before a byte is read, nothing answered.
@@ -161,7 +177,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         // Only a connection refused by `tcp-request connection` is closed before it went inactive.
         if case .closed = state { return context.fireChannelInactive() }
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
-        loop.stats.frontend(frontend.counterID) { $0.scur -= 1 }
+        if h2 == nil { loop.stats.frontend(frontend.counterID) { $0.scur -= 1 } }
         stickSession?.close(http: true)
         ownServerConnection?.close()
         ownServerConnection = nil

@@ -1,0 +1,185 @@
+import NIOCore
+import NIOHTTP2
+import SwiftLBConfig
+import SwiftLBTLS
+
+/// An HTTP/2 client connection (`bind … proto h2`, or `alpn h2` negotiated): NIOHTTP2's handler
+/// with its inline multiplexer, one child channel per stream holding an `H2StreamTranslator`
+/// and an `HTTPClientConnection` (the one exchange engine), NIOHTTP2's connection manager
+/// (GOAWAY on stop and reload drain, `timeout client` as the idle timeout), and this handler,
+/// which stands for the connection in the loop's books: the frontend's connection counters, the
+/// `tcp-request connection` rules and the graceful stop.
+final class H2Connection: ChannelInboundHandler, ClientConnection {
+    typealias InboundIn = HTTP2Frame
+
+    /// The settings a listener gives its HTTP/2 connections (from `tune.h2.*`).
+    struct Settings: Sendable {
+        var maxConcurrentStreams = 100
+        var initialWindowSize = 65535
+
+        init(_ global: GlobalSettings) {
+            maxConcurrentStreams = global.tuneH2MaxConcurrentStreams
+            initialWindowSize = global.tuneH2InitialWindowSize
+        }
+    }
+
+    private let frontend: RuntimeFrontend
+    private let loop: LoopState
+    private let isTLS: Bool
+    private let shared: Shared
+    private var context: ChannelHandlerContext?
+    var channel: (any Channel)? { context?.channel }
+
+    private init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, shared: Shared) {
+        self.frontend = frontend
+        self.loop = loop
+        self.isTLS = isTLS
+        self.shared = shared
+    }
+
+    /// Adds the HTTP/2 handlers at the end of `channel`'s pipeline (already active or not).
+    static func configure(_ channel: any Channel, frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, limits: HeadParser.Limits,
+                          listenerName: String?, settings: Settings) throws {
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        connection.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams),
+            HTTP2Setting(parameter: .initialWindowSize, value: settings.initialWindowSize),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: limits.maxHead),
+        ]
+        var stream = NIOHTTP2Handler.StreamConfiguration()
+        stream.targetWindowSize = settings.initialWindowSize
+        let sync = channel.pipeline.syncOperations
+        // Streams live on their connection's event loop, with its loop state.
+        let shared = Shared()
+        let bound = NIOLoopBound((frontend, loop, shared), eventLoop: channel.eventLoop)
+        let generation = loop.holder.generation
+        _ = try sync.configureHTTP2Pipeline(mode: .server, connectionConfiguration: connection, streamConfiguration: stream) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                var (frontend, loop, shared) = bound.value
+                // A stream opened after a reload runs on the new configuration, as the next
+                // request of an HTTP/1.1 connection does.
+                if loop.holder.generation != generation, let current = loop.holder.current.frontends.first(where: { $0.name == frontend.name }) {
+                    frontend = current
+                }
+                let translator = H2StreamTranslator()
+                // `http-reuse safe`: only the connection's first stream must have a server
+                // connection of its own, as HAProxy's first request of a session.
+                translator.info.laterStream = shared.opened > 0
+                translator.info.proxied = shared.proxied
+                shared.opened += 1
+                try stream.pipeline.syncOperations.addHandler(translator)
+                try stream.pipeline.syncOperations.addHandler(
+                    HTTPClientConnection(frontend: frontend, loop: loop, isTLS: isTLS, limits: limits, listenerName: listenerName, h2: translator.info))
+            }
+        }
+        let idle = frontend.config.options.timeouts.client.map { TimeAmount.nanoseconds($0.nanoseconds) }
+        try sync.addHandler(NIOHTTP2ServerConnectionManagementHandler(
+            eventLoop: channel.eventLoop,
+            configuration: .init(maxIdleTime: idle, maxAge: nil, maxGraceTime: nil, keepalive: nil)))
+        try sync.addHandler(H2Connection(frontend: frontend, loop: loop, isTLS: isTLS, shared: shared))
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let source = context.channel.remoteAddress, destination = context.channel.localAddress
+        if let rules = frontend.tcpRules, rules.hasConnectionRules,
+           !rules.acceptsConnection(.connectionLevel(source: source, destination: destination, isTLS: isTLS, stick: nil)) {
+            loop.stats.frontend(frontend.counterID) { c in
+                c.connectionsTotal += 1
+                c.deniedConnections += 1
+            }
+            context.close(promise: nil)
+            return
+        }
+        loop.clients[ObjectIdentifier(self)] = self
+        if frontend.logPlan != nil { frontend.countLive(context.channel) }
+        loop.stats.frontend(frontend.counterID) { c in
+            c.connectionsTotal += 1
+            c.scur += 1
+            c.smax = max(c.smax, c.scur)
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if loop.clients.removeValue(forKey: ObjectIdentifier(self)) != nil {
+            loop.stats.frontend(frontend.counterID) { $0.scur -= 1 }
+        }
+        context.fireChannelInactive()
+    }
+
+    /// What the connection's streams learn from it: how many came before, and the PROXY
+    /// header's addresses (`accept-proxy`).
+    private final class Shared {
+        var opened = 0
+        var proxied: ProxyProtocolReceived?
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let received = event as? ProxyProtocolReceived { shared.proxied = received }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Idle and graceful-stop timing belong to NIOHTTP2's connection manager.
+    func checkTimeouts(now: NIODeadline) {}
+}
+
+/// `bind … ssl … alpn h2,http/1.1`: waits for the TLS handshake, then installs HTTP/2 when the
+/// client chose `h2` and the HTTP/1.1 engine otherwise, and replays to them what they missed:
+/// `channelActive` (the channel went active before the handshake) and the events that came
+/// before (the PROXY header's addresses). A connection that fails or ends before the handshake
+/// is done gets the HTTP/1.1 engine, which logs and counts it as on any TLS listener.
+final class ALPNSwitch: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let install: (_ h2: Bool, _ channel: any Channel) throws -> Void
+    /// Plaintext that arrived with the handshake's last flight, and events before it.
+    private var early: [NIOAny] = []
+    private var events: [Any] = []
+
+    init(install: @escaping (_ h2: Bool, _ channel: any Channel) throws -> Void) { self.install = install }
+
+    func channelActive(context: ChannelHandlerContext) {}  // replayed after the handshake
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { early.append(data) }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let done = event as? TLSHandshakeCompleted else { return events.append(event) }
+        guard switchOver(context: context, h2: done.alpn == "h2") else { return }
+        context.fireUserInboundEventTriggered(event)
+        for data in early { context.fireChannelRead(data) }
+        early = []
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let installed = switchOver(context: context, h2: false)
+        context.fireErrorCaught(error)
+        if installed { context.pipeline.syncOperations.removeHandler(context: context, promise: nil) }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        _ = switchOver(context: context, h2: false)
+        context.fireChannelInactive()
+    }
+
+    private var switched = false
+
+    /// Installs the engine once; false if it could not be (the channel is closed).
+    private func switchOver(context: ChannelHandlerContext, h2: Bool) -> Bool {
+        guard !switched else { return false }
+        switched = true
+        do {
+            try install(h2, context.channel)
+        } catch {
+            context.close(promise: nil)
+            return false
+        }
+        context.fireChannelActive()
+        for event in events { context.fireUserInboundEventTriggered(event) }
+        events = []
+        return true
+    }
+}

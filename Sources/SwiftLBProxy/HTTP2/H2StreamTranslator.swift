@@ -1,0 +1,247 @@
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+
+/// One HTTP/2 stream seen as an HTTP/1.1 connection carrying one request: the handler between
+/// NIOHTTP2's stream channel and `HTTPClientConnection`, the one HTTP exchange engine (rules,
+/// balancing, cookies, logs, errors). HAProxy's HTX idea: h2 is converted at the edge.
+///
+/// Inbound, HEADERS become the HTTP/1.1 head `H2RequestHead` builds and DATA the body (raw under
+/// a Content-Length the DATA must add up to, chunked when no length was announced). Outbound,
+/// the bytes the engine writes are parsed back with our own `HeadParser` and `BodyFramer` (no
+/// NIOHTTP1 on the data path): each head becomes HEADERS, the body DATA, the end of the body
+/// END_STREAM. A malformed request is a stream error: RST_STREAM(PROTOCOL_ERROR).
+///
+/// Two phase enums, one per direction; impossible transitions are preconditionFailures.
+final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTP2Frame.FramePayload
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = HTTP2Frame.FramePayload
+
+    /// What the client has sent on this stream.
+    private enum RequestPhase {
+        /// Waiting for the first HEADERS frame.
+        case awaitingHeaders
+        /// DATA flows: `remaining` bytes announced by Content-Length, or chunked (nil).
+        case body(remaining: Int?)
+        /// END_STREAM seen: the request is whole.
+        case complete
+        /// A stream error was sent: everything else is ignored.
+        case reset
+    }
+
+    /// What the engine has written back.
+    private enum ResponsePhase {
+        /// Bytes of a response head arriving (also after a 1xx).
+        case head
+        /// The body, framed as the engine framed it (decoded from chunks when chunked).
+        case body(BodyFramer)
+        /// END_STREAM sent.
+        case complete
+    }
+
+    private var request = RequestPhase.awaitingHeaders
+    private var response = ResponsePhase.head
+    private var responseParser = HeadParser(kind: .response, limits: HeadParser.Limits(maxStartLine: 8192, maxHead: 65536, maxFields: 1000))
+    /// Response bytes not consumed yet (a head split over writes).
+    private var pending = ByteBuffer()
+    /// What the stream keeps of its request, for the engine's log (`HTTP/2.0`, the absolute URI).
+    let info = H2StreamInfo()
+    private var requestMethod: HTTPMethodName = .get
+    /// The last frame written: a close waits for it (see `close`).
+    private var lastWrite: EventLoopFuture<Void>?
+
+    init() {}
+
+    // MARK: client → engine
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let payload = unwrapInboundIn(data)
+        switch (request, payload) {
+        case (.reset, _), (.complete, .data), (.complete, .headers):
+            // After a stream error nothing counts; after END_STREAM NIOHTTP2 lets nothing through.
+            return
+        case (.awaitingHeaders, .headers(let headers)):
+            switch H2RequestHead.convert(headers.headers, endStream: headers.endStream, allocator: context.channel.allocator) {
+            case .streamError:
+                resetStream(context: context)
+            case .badRequest:
+                request = .complete
+                info.refused = true
+                context.fireChannelRead(wrapInboundOut(ByteBuffer(string: H2RequestHead.refusedHead)))
+            case .head(let head, let converted):
+                info.scheme = converted.scheme
+                info.authority = converted.authority
+                requestMethod = HTTPMethodName(text: converted.method)
+                if headers.endStream {
+                    request = .complete
+                } else {
+                    request = .body(remaining: converted.contentLength)
+                }
+                context.fireChannelRead(wrapInboundOut(head))
+            }
+        case (.body(let remaining), .data(let frame)):
+            guard case .byteBuffer(var bytes) = frame.data else { return resetStream(context: context) }
+            if let remaining {
+                // More than announced, or less at END_STREAM: the length lied (RFC 9113 §8.1.1).
+                let left = remaining - bytes.readableBytes
+                if left < 0 || (frame.endStream && left != 0) { return resetStream(context: context) }
+                request = frame.endStream ? .complete : .body(remaining: left)
+                if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
+            } else {
+                request = frame.endStream ? .complete : .body(remaining: nil)
+                if bytes.readableBytes > 0 {
+                    var framed = context.channel.allocator.buffer(capacity: bytes.readableBytes + 12)
+                    framed.writeString(String(bytes.readableBytes, radix: 16))
+                    framed.writeStaticString("\r\n")
+                    framed.writeBuffer(&bytes)
+                    framed.writeStaticString("\r\n")
+                    if frame.endStream { framed.writeStaticString(ChunkEncoder.last) }
+                    context.fireChannelRead(wrapInboundOut(framed))
+                } else if frame.endStream {
+                    context.fireChannelRead(wrapInboundOut(ByteBuffer(staticString: ChunkEncoder.last)))
+                }
+            }
+        case (.body(let remaining), .headers(let trailers)):
+            // Trailers: they end the stream; after a chunked body they go to the server.
+            guard trailers.endStream else { return resetStream(context: context) }
+            if let remaining {
+                guard remaining == 0 else { return resetStream(context: context) }
+                request = .complete
+            } else {
+                guard let last = H2RequestHead.trailers(trailers.headers) else { return resetStream(context: context) }
+                request = .complete
+                context.fireChannelRead(wrapInboundOut(last))
+            }
+        case (.awaitingHeaders, .data):
+            resetStream(context: context)
+        default:
+            // PRIORITY, WINDOW_UPDATE, RST_STREAM…: NIOHTTP2 has handled them.
+            return
+        }
+    }
+
+    /// RST_STREAM(PROTOCOL_ERROR): the stream ends, the engine sees the channel close.
+    private func resetStream(context: ChannelHandlerContext) {
+        request = .reset
+        response = .complete
+        context.writeAndFlush(wrapOutboundOut(.rstStream(.protocolError)), promise: nil)
+        context.close(promise: nil)
+    }
+
+    // MARK: engine → client
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        var bytes = unwrapOutboundIn(data)
+        if pending.readableBytes > 0 {
+            pending.writeBuffer(&bytes)
+            bytes = pending
+            pending = ByteBuffer()
+        }
+        var last: EventLoopFuture<Void>?
+        func emit(_ payload: HTTP2Frame.FramePayload) {
+            last = context.write(wrapOutboundOut(payload))
+        }
+        defer { if let last { lastWrite = last } }
+        loop: while bytes.readableBytes > 0 {
+            switch response {
+            case .complete:
+                // Bytes after the end (a keep-alive close marker…): nothing to carry them.
+                bytes.moveReaderIndex(forwardBy: bytes.readableBytes)
+            case .head:
+                switch responseParser.parse(&bytes) {
+                case .incomplete:
+                    pending = bytes
+                    break loop
+                case .failure:
+                    // The engine wrote no HTTP: end the stream rather than send garbage.
+                    response = .complete
+                    emit(.rstStream(.internalError))
+                case .head(let head):
+                    let headers = H2ResponseHead.headers(of: head)
+                    if head.status < 200 {
+                        // 1xx: an interim HEADERS frame, the final head follows.
+                        emit(.headers(.init(headers: headers, endStream: false)))
+                        continue loop
+                    }
+                    switch MessageFraming.response(head, requestMethod: requestMethod) {
+                    case .success(.none), .success(.framed(.length(0))):
+                        response = .complete
+                        emit(.headers(.init(headers: headers, endStream: true)))
+                    case .success(.framed(let mode)):
+                        response = .body(BodyFramer(mode))
+                        emit(.headers(.init(headers: headers, endStream: false)))
+                    case .failure:
+                        response = .complete
+                        emit(.rstStream(.internalError))
+                    }
+                }
+            case .body(var framer):
+                var chunks: [ByteBuffer] = []
+                let done: Bool
+                do {
+                    done = try framer.take(from: &bytes, decode: true) { chunks.append($0) }
+                } catch {
+                    response = .complete
+                    emit(.rstStream(.internalError))
+                    continue loop
+                }
+                response = done ? .complete : .body(framer)
+                for (i, chunk) in chunks.enumerated() {
+                    emit(.data(.init(data: .byteBuffer(chunk), endStream: done && i == chunks.count - 1)))
+                }
+                if done && chunks.isEmpty { emit(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))) }
+                if !done && bytes.readableBytes > 0 {
+                    // A chunk's framing split over writes: keep the partial bytes.
+                    pending = bytes
+                    break loop
+                }
+            }
+        }
+        if let promise {
+            if let last { last.cascade(to: promise) } else { promise.succeed(()) }
+        }
+    }
+
+    /// The engine closes the stream: a body delimited by the close ends with END_STREAM; a
+    /// response cut short is reset by NIOHTTP2 (RST_STREAM(CANCEL)). A whole response is let
+    /// out first: closing a stream the client still sends on resets it, and a reset drops the
+    /// DATA that flow control still holds (an error page answered before the request ended).
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if case .body(let framer) = response, framer.mode == .untilClose {
+            response = .complete
+            lastWrite = context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))))
+        }
+        context.flush()
+        guard case .complete = response, let lastWrite else { return context.close(mode: mode, promise: promise) }
+        self.lastWrite = nil
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        lastWrite.whenComplete { _ in bound.value.close(mode: mode, promise: promise) }
+    }
+}
+
+/// What an HTTP/2 stream tells the engine about its request, for the access log: the request
+/// line reads `METHOD scheme://authority/path HTTP/2.0` as HAProxy 2.6 logs it.
+final class H2StreamInfo {
+    var scheme: String?
+    var authority: String?
+    /// The request was refused at the conversion (the engine answers 400).
+    var refused = false
+    /// Not the connection's first stream (`http-reuse safe` may reuse an idle server connection).
+    var laterStream = false
+    /// The connection's PROXY header (`accept-proxy`): the real client for rules and logs.
+    var proxied: ProxyProtocolReceived?
+}
+
+extension H2StreamInfo {
+    /// HAProxy 2.6's `%r` for an h2 request: the absolute URI when `:authority` came, and
+    /// `HTTP/2.0`.
+    static func requestLine(_ head: MessageHead, _ info: H2StreamInfo) -> String {
+        let method = head.string(head.part1)
+        if let scheme = info.scheme, let authority = info.authority {
+            return "\(method) \(scheme)://\(authority)\(head.target) HTTP/2.0"
+        }
+        return "\(method) \(head.target) HTTP/2.0"
+    }
+}
