@@ -288,6 +288,13 @@ public final class ProxyServer: Sendable {
 
     /// The data path's event loops, for the other services of the process (control socket).
     public var eventLoopGroup: any EventLoopGroup { group }
+    /// The loop that serves the stats sockets: always the first, so admin connections never
+    /// take a turn in the group's round robin and shift which loop the next client lands on
+    /// (idle server connections are pooled per loop).
+    public var adminLoop: any EventLoop {
+        var loops = group.makeIterator()
+        return loops.next()!
+    }
 
     /// The addresses actually bound (useful with port 0 in tests).
     public var boundAddresses: [SocketAddress] {

@@ -181,7 +181,7 @@ struct Run: ParsableCommand {
         if let settings = global.statsSocket {
             do {
                 let socketSettings = try ControlSocketSettings(settings, timeoutNanoseconds: global.statsTimeout?.nanoseconds)
-                control = try await ControlSocket.start(socketSettings, api: api, group: server.eventLoopGroup, logger: logger)
+                control = try await ControlSocket.start(socketSettings, api: api, group: server.adminLoop, logger: logger)
             } catch {
                 try await abandon("stats socket \(settings.path): \(error)")
             }
