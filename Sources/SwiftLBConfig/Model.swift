@@ -32,6 +32,8 @@ public struct Configuration: Sendable {
     public var routerID: String?
     /// Things that parse but probably are not what the operator meant (`swiftlb check` prints them).
     public var warnings: [ConfigError] = []
+    /// `.notice` lines of the file (`swiftlb check` and `run` print them as [NOTICE]).
+    public var notices: [ConfigError] = []
     /// The lines of the `defaults` sections: HAProxy numbers them among its proxies.
     public var defaultsLines: [Int] = []
 
