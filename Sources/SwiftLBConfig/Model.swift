@@ -101,8 +101,19 @@ public struct GlobalSettings: Sendable, Equatable {
     public var sslDefaultDHParam: Int?
     /// `tune.bufsize N` (bytes): HAProxy's buffer size, the bound of a request head.
     public var tuneBufsize: Int?
+    /// `tune.maxrewrite N` (bytes): the part of a buffer kept for rewrites (HAProxy: 1024, at
+    /// most half of tune.bufsize).
+    public var tuneMaxRewrite: Int?
     /// `tune.http.maxhdr N`: header lines per message.
     public var tuneHTTPMaxHeaders: Int?
+    /// `expose-experimental-directives` was written (SwiftLB has no experimental directive).
+    public var exposeExperimentalDirectives = false
+    /// The largest request or response head, in bytes: tune.bufsize minus tune.maxrewrite
+    /// when tune.bufsize is set (HAProxy: a larger head is a 400 or a 502), else 32 KiB.
+    public var headLimit: Int {
+        guard let size = tuneBufsize else { return 32768 }
+        return size - min(tuneMaxRewrite ?? 1024, size / 2)
+    }
     /// `tune.maxaccept N`: connections accepted per listener wake-up.
     public var tuneMaxAccept: Int?
     /// `spread-checks N`: ±N% random jitter on each check interval (0–50).

@@ -304,8 +304,9 @@ public final class ProxyServer: Sendable {
         let frontendLimit = runtime.frontends.first { $0.name == name }?.config.options.maxconn ?? global.maxconn
         let limit = min(frontendLimit, global.maxconn)
         let connections = self.connections
-        // HAProxy's defaults: tune.http.maxhdr 101, and heads bounded like tune.bufsize.
-        let limits = HeadParser.Limits(maxStartLine: 8192, maxHead: 32768, maxFields: 101)
+        // HAProxy's: tune.http.maxhdr (101), heads bounded by tune.bufsize - tune.maxrewrite.
+        let limits = HeadParser.Limits(maxStartLine: min(8192, global.headLimit), maxHead: global.headLimit,
+                                       maxFields: global.tuneHTTPMaxHeaders ?? 101)
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

@@ -1,0 +1,46 @@
+import Foundation
+import XCTest
+
+/// `tune.bufsize` / `tune.maxrewrite` bound request and response heads on the wire, and a
+/// `log ${ADDR}:${PORT}` target (unquoted, as HAProxy's checks/agent-check.vtc writes it)
+/// sends to the address the environment names — through a real `swiftlb run` on loopback.
+final class HeadLimitAndLogEnvTests: XCTestCase {
+    func testBufsizeBoundsTheHeadsAndLogAddressesReadTheEnvironment() throws {
+        let dir = try TempDirectory()
+        let stream = try StreamBackend(in: dir)
+        defer { stream.stop() }
+        let syslog = try SyslogReceiver()
+        setenv("S19_SYSLOG_ADDR", "127.0.0.1", 1)
+        setenv("S19_SYSLOG_PORT", "\(syslog.port)", 1)
+        defer { unsetenv("S19_SYSLOG_ADDR"); unsetenv("S19_SYSLOG_PORT") }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: """
+            global
+                tune.bufsize 2048
+                tune.maxrewrite 128
+            defaults
+                mode http
+                option httplog
+                timeout connect 2s
+                timeout client 5s
+                timeout server 5s
+            frontend fe
+                bind 127.0.0.1:\(port)
+                log ${S19_SYSLOG_ADDR}:${S19_SYSLOG_PORT} local0
+                default_backend be
+            backend be
+                server s 127.0.0.1:\(stream.port)
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        func status(_ headerBytes: Int) -> String {
+            curl(["-o", "/dev/null", "-w", "%{http_code}", "-H", "X-Pad: \(String(repeating: "a", count: headerBytes))",
+                  "http://127.0.0.1:\(port)/echo-headers"]).out
+        }
+        // The head bound is 2048 - 128 = 1920 bytes: a 1700-byte header fits, 1950 does not.
+        XCTAssertEqual(status(1700), "200")
+        XCTAssertEqual(status(1950), "431")
+        let lines = syslog.receive(count: 2, within: 5)
+        XCTAssertEqual(lines.count, 2, "the access log went to the address of the environment")
+        XCTAssertTrue(lines.first?.contains("fe be/s") ?? false, lines.joined(separator: "\n"))
+    }
+}
