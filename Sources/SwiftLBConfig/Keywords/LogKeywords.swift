@@ -124,7 +124,9 @@ extension KeywordRegistry {
                 }
                 server.format = format
             default:
-                throw ParseFailure("'sample' (log sampling) is not supported by SwiftLB")
+                // HAProxy's grammar, checked where the target is built (SwiftLBLog.LogSampling).
+                guard value.contains(":") else { throw ParseFailure("'sample' expects RANGES:SIZE, e.g. 'sample 1,3:5'") }
+                server.sample = value
             }
         }
         let isStream = server.address == .stdout || server.address == .stderr
@@ -164,7 +166,7 @@ extension KeywordRegistry {
         var withPort = spec.contains(":") && !spec.hasSuffix("]") ? String(spec) : String(spec) + ":514"
         // No port (`HOST:`, or variables that expanded to nothing) is syslog's 514; no host is
         // the wildcard address, as in HAProxy (datagrams to it reach this machine).
-        if withPort.hasSuffix(":") || withPort.hasSuffix(":0") { withPort = String(withPort[..<withPort.lastIndex(of: ":")!]) + ":514" }
+        if withPort.hasSuffix(":") { withPort = String(withPort[..<withPort.lastIndex(of: ":")!]) + ":514" }
         if withPort.hasPrefix(":") { withPort = "0.0.0.0" + withPort }
         guard let (host, port) = parseAddress(withPort), !host.isEmpty else { throw ParseFailure("invalid log target '\(text)'") }
         return .udp(host: host, port: port)
