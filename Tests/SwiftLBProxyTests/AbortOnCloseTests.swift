@@ -8,16 +8,8 @@ import XCTest
 final class AbortOnCloseTests: XCTestCase {
     func testAQueuedRequestWhoseClientLeavesNeverReachesTheServer() throws {
         let dir = try TempDirectory()
-        let backend = try ScriptedBackend(.delayed(.milliseconds(1500), body: "slow"))
-        defer { backend.stop() }
-        let (lb, port) = try startProxy(backend: "app", backends: """
-            backend app
-                option abortonclose
-                timeout queue 10s
-                server s1 127.0.0.1:\(backend.port) maxconn 1
-
-            """, in: dir)
-        defer { lb.stop() }
+        let (backend, lb, port) = try slowBackendBehindAbortOnClose(server: "maxconn 1", in: dir)
+        defer { backend.stop(); lb.stop() }
         // The first request holds the only slot for 1.5 s.
         let first = try RawClient(port: port, timeout: 5)
         first.send("GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -122,5 +114,33 @@ final class AbortOnCloseTests: XCTestCase {
         lb.waitForAccessLog { $0.contains("GET /quitter") }
         let quit = lb.accessLog.split(separator: "\n").first { $0.contains("GET /quitter") } ?? ""
         XCTAssertTrue(quit.contains(" -1 ") && quit.contains(" CC-- "), "\(lb.accessLog)")
+    }
+
+    /// http_abortonclose.vtc's c3: a client that leaves while its request waits for the
+    /// server's answer is logged `CH--` with status 400, as HAProxy logs it.
+    func testAClientLeavingWhileTheServerThinksIsLogged400CH() throws {
+        let dir = try TempDirectory()
+        let (backend, lb, port) = try slowBackendBehindAbortOnClose(server: "", in: dir)
+        defer { backend.stop(); lb.stop() }
+        let quitter = try RawClient(port: port, timeout: 5)
+        quitter.send("GET /thinking HTTP/1.1\r\nHost: a\r\n\r\n")
+        usleep(300_000)
+        quitter.shutdownWrite()
+        lb.waitForAccessLog { $0.contains("GET /thinking") }
+        let line = lb.accessLog.split(separator: "\n").first { $0.contains("GET /thinking") } ?? ""
+        XCTAssertTrue(line.contains(" app/s1 ") && line.contains(" 400 ") && line.contains(" CH-- "), "\(lb.accessLog)")
+    }
+
+    /// A server that answers "slow" after 1.5 s, in backend `app` with `option abortonclose`.
+    private func slowBackendBehindAbortOnClose(server: String, in dir: TempDirectory) throws -> (ScriptedBackend, SwiftLBInstance, Int) {
+        let backend = try ScriptedBackend(.delayed(.milliseconds(1500), body: "slow"))
+        let (lb, port) = try startProxy(backend: "app", backends: """
+            backend app
+                option abortonclose
+                timeout queue 10s
+                server s1 127.0.0.1:\(backend.port) \(server)
+
+            """, in: dir)
+        return (backend, lb, port)
     }
 }

@@ -162,7 +162,10 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         ownServerConnection = nil
         if case .exchanging(let ex) = state {
             // The client went away mid-exchange: the server connection is in an unknown state,
-            // so it is closed rather than pooled.
+            // so it is closed rather than pooled. HAProxy logs 400 for a client that left with
+            // `option abortonclose` while its request waited for the server's answer
+            // (http_wait_for_response: "client abort with an abortonclose").
+            if clientFinished, ex.phase.phase == .waitingResponse, ex.dispatch.backend.config.options.abortOnClose { ex.log.status = 400 }
             abandon(ex, cause: .clientAborted)
             writeLog(ex)
         }
