@@ -404,6 +404,21 @@ public struct ServerParameters: Sendable, Equatable {
     public var shutdownSessionsOnMarkedDown = false
     /// `on-marked-up shutdown-backup-sessions` (pending).
     public var shutdownBackupSessionsOnMarkedUp = false
+    /// `agent-check` and its `agent-*` parameters.
+    public var agent = AgentCheckSettings()
+    public init() {}
+}
+
+/// HAProxy's agent check of a server: a TCP connection to `agent-addr:agent-port` every
+/// `agent-inter`, `agent-send` written, the agent's one-line answer applied (SwiftLBHealth's
+/// AgentReply says what it may contain).
+public struct AgentCheckSettings: Sendable, Equatable {
+    public var enabled = false
+    public var port: Int?
+    public var address: String?
+    public var send: String?
+    /// Default: the server's `inter`.
+    public var inter: ConfigDuration?
     public init() {}
 }
 

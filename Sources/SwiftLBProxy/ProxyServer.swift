@@ -75,7 +75,7 @@ public final class ProxyServer: Sendable {
         self.loops = LoopStates(group: group, holder: holder, logFD: fd, admin: admin, connections: connections)
         self.logger = logger
         self.checker = NIOLockedValueBox(HealthChecker(targets: runtime.checkTargets, group: group, spreadPercent: runtime.configuration.global.spreadChecks ?? 0,
-                                                       logger: logger, report: Self.checkLogReporter(loops)))
+                                                       logger: logger, report: Self.checkLogReporter(loops), agents: runtime.agentTargets))
     }
 
     /// Binds every `bind` of every frontend. A port that cannot be bound fails the start with
@@ -226,7 +226,7 @@ public final class ProxyServer: Sendable {
         for listener in closing { try? await listener.channel.close() }
         report.closed.sort()
         let fresh = HealthChecker(targets: new.checkTargets, group: group, spreadPercent: new.configuration.global.spreadChecks ?? 0,
-                                  logger: logger, report: Self.checkLogReporter(loops))
+                                  logger: logger, report: Self.checkLogReporter(loops), agents: new.agentTargets)
         let old = checker.withLockedValue { old in
             defer { old = fresh }
             return old
