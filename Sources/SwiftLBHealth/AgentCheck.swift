@@ -86,8 +86,8 @@ public struct AgentTarget: Sendable {
 /// Asks each server's agent every interval and applies its answer to the server's shared
 /// state: weight, state (UP/DOWN at once: the agent speaks for the server) and admin state.
 /// An agent that cannot be reached or says nothing changes nothing (HAProxy: "failure to
-/// connect to the agent … should not cause the server to be marked down"). `maxconn:N` is
-/// read and not applied (a server's maxconn is fixed at load in SwiftLB).
+/// connect to the agent … should not cause the server to be marked down"). `maxconn:N` sets
+/// the server's maxconn (0: none); requests already queued wait for a slot to free.
 public final class AgentChecker: Sendable {
     private let agents: [AgentProbe]
 
@@ -158,6 +158,7 @@ final class AgentProbe: @unchecked Sendable {
             let weight = AgentReply.weight(percent: percent, of: target.configuredWeight)
             if weight != health.weight { target.setWeight(weight) }
         }
+        if let maxconn = reply.maxconn { health.setMaxconn(maxconn == 0 ? nil : maxconn) }
         if let admin = reply.admin, admin != health.admin {
             logger.notice("server \(health.backend)/\(health.server): agent sets it \(admin)")
             health.setAdmin(admin)

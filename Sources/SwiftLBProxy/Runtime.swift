@@ -92,11 +92,13 @@ public final class ProxyRuntime: Sendable {
                     if let old, unchanged {
                         health = old.health
                         health.setWeight(server.parameters.weight)  // a reload applies lb.conf's weight, as HAProxy's
+                        health.setMaxconn(server.parameters.maxconn)
                     } else {
                         health = ServerHealth(backend: backend.name, server: server.name,
                                               admin: server.parameters.disabled ? .maint : .ready,
                                               observe: server.parameters.observe, errorLimit: server.parameters.errorLimit,
-                                              slowstart: server.parameters.slowstart, weight: server.parameters.weight)
+                                              slowstart: server.parameters.slowstart, weight: server.parameters.weight,
+                                              maxconn: server.parameters.maxconn)
                         if let old {
                             health.set(old.health.state)
                             health.carryHistory(from: old.health)  // after: the set above is no new transition
@@ -419,7 +421,8 @@ final class RuntimeBackend: Sendable {
         self.config = config
         self.servers = servers
         self.hasBackups = servers.contains { $0.backup }
-        self.queue = servers.contains { $0.parameters.maxconn != nil } ? BackendQueue() : nil
+        // An agent may give a server a maxconn at runtime: its backend can queue too.
+        self.queue = servers.contains { $0.parameters.maxconn != nil || $0.parameters.agent.enabled } ? BackendQueue() : nil
         self.hasSlowstart = servers.contains { $0.parameters.slowstart != nil }
         self.cookie = config.options.cookie
         self.stats = RuntimeFrontend.statsSettings(config.options.stats, servesMetrics: false, proxyName: config.name)
@@ -505,7 +508,7 @@ final class RuntimeServer: Sendable {
     var backup: Bool { parameters.backup }
     /// At its `maxconn`: balancers skip it and requests queue.
     var isFull: Bool {
-        guard let max = parameters.maxconn else { return false }
+        guard let max = health.maxconn else { return false }
         return active.load(ordering: .relaxed) >= max
     }
 
