@@ -28,8 +28,7 @@ extension SectionParser {
                 let including = file
                 includeStack.append(real)
                 file = path
-                for included in lines { handle(included) }
-                finishFile(lastLine: lines.last?.number ?? 0)
+                handleFile(lines)
                 file = including
                 includeStack.removeLast()
                 currentLine = line

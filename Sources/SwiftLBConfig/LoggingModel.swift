@@ -19,6 +19,8 @@ public struct LogServer: Sendable, Equatable {
     public var minLevel: String?
     public var format: Format = .rfc3164
     public var length: Int?
+    /// `sample RANGES:SIZE` as written (`1,3:5`); SwiftLBLog's LogSampling reads it.
+    public var sample: String?
     public var line: Int
 
     public static let facilities = ["kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",

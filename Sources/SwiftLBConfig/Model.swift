@@ -32,6 +32,8 @@ public struct Configuration: Sendable {
     public var routerID: String?
     /// Things that parse but probably are not what the operator meant (`swiftlb check` prints them).
     public var warnings: [ConfigError] = []
+    /// `.notice` lines of the file (`swiftlb check` and `run` print them as [NOTICE]).
+    public var notices: [ConfigError] = []
     /// The lines of the `defaults` sections: HAProxy numbers them among its proxies.
     public var defaultsLines: [Int] = []
 
@@ -103,8 +105,19 @@ public struct GlobalSettings: Sendable, Equatable {
     public var tuneH2MaxConcurrentStreams = 100
     /// `tune.h2.initial-window-size N`: the HTTP/2 flow-control window offered to clients (65535).
     public var tuneH2InitialWindowSize = 65535
+    /// `tune.maxrewrite N` (bytes): the part of a buffer kept for rewrites (HAProxy: 1024, at
+    /// most half of tune.bufsize).
+    public var tuneMaxRewrite: Int?
     /// `tune.http.maxhdr N`: header lines per message.
     public var tuneHTTPMaxHeaders: Int?
+    /// `expose-experimental-directives` was written (SwiftLB has no experimental directive).
+    public var exposeExperimentalDirectives = false
+    /// The largest request or response head, in bytes: tune.bufsize minus tune.maxrewrite
+    /// when tune.bufsize is set (HAProxy: a larger head is a 400 or a 502), else 32 KiB.
+    public var headLimit: Int {
+        guard let size = tuneBufsize else { return 32768 }
+        return size - min(tuneMaxRewrite ?? 1024, size / 2)
+    }
     /// `tune.maxaccept N`: connections accepted per listener wake-up.
     public var tuneMaxAccept: Int?
     /// `spread-checks N`: ±N% random jitter on each check interval (0–50).
@@ -396,6 +409,21 @@ public struct ServerParameters: Sendable, Equatable {
     public var shutdownSessionsOnMarkedDown = false
     /// `on-marked-up shutdown-backup-sessions` (pending).
     public var shutdownBackupSessionsOnMarkedUp = false
+    /// `agent-check` and its `agent-*` parameters.
+    public var agent = AgentCheckSettings()
+    public init() {}
+}
+
+/// HAProxy's agent check of a server: a TCP connection to `agent-addr:agent-port` every
+/// `agent-inter`, `agent-send` written, the agent's one-line answer applied (SwiftLBHealth's
+/// AgentReply says what it may contain).
+public struct AgentCheckSettings: Sendable, Equatable {
+    public var enabled = false
+    public var port: Int?
+    public var address: String?
+    public var send: String?
+    /// Default: the server's `inter`.
+    public var inter: ConfigDuration?
     public init() {}
 }
 

@@ -8,36 +8,37 @@ import Glibc
 /// its feature file under Keywords/, registered in `KeywordRegistry`; this file is only the
 /// loop over sections and lines. All errors carry file and line.
 public enum ConfigParser {
-    public static func parse(contentsOf path: String) throws(ConfigErrors) -> Configuration {
+    /// `facts`: what `.if` conditions ask about the program (the executable passes its own).
+    public static func parse(contentsOf path: String, facts: BuildFacts = .unknown) throws(ConfigErrors) -> Configuration {
         let text: String
         do throws(ConfigError) {
             text = try readConfigFile(path)
         } catch {
             throw ConfigErrors([error])
         }
-        return try parse(text: text, file: path)
+        return try parse(text: text, file: path, facts: facts)
     }
 
-    public static func parse(text: String, file: String) throws(ConfigErrors) -> Configuration {
-        try parse(text: text, file: file, acceptingPending: false)
+    public static func parse(text: String, file: String, facts: BuildFacts = .unknown) throws(ConfigErrors) -> Configuration {
+        try parse(text: text, file: file, acceptingPending: false, facts: facts)
     }
 
     /// `acceptingPending`: pending keywords are parsed into the model instead of refused — for
     /// the tests of their syntax and model, and for whoever makes one of them real.
     static func parse(text: String, file: String, acceptingPending: Bool,
-                      environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigErrors) -> Configuration {
+                      environment: [String: String] = ProcessInfo.processInfo.environment,
+                      facts: BuildFacts = .unknown) throws(ConfigErrors) -> Configuration {
         let parser = SectionParser(file: file)
         parser.acceptPending = acceptingPending
         parser.environment = environment
+        parser.facts = facts
         let lines = try ConfigLexer.lines(of: text, file: file, environment: environment)
-        for line in lines {
-            parser.handle(line)
-        }
-        parser.finishFile(lastLine: lines.last?.number ?? 0)
+        parser.handleFile(lines)
         parser.finish()
         if !parser.errors.isEmpty { throw ConfigErrors(parser.errors) }
         var config = parser.config
         config.warnings = parser.warnings
+        config.notices = parser.notices
         return config
     }
 }
@@ -78,12 +79,26 @@ final class SectionParser {
     var config: Configuration
     var errors: [ConfigError] = []
     var warnings: [ConfigError] = []
+    /// `.notice` lines.
+    var notices: [ConfigError] = []
+    /// What `.if` conditions ask about the program.
+    var facts = BuildFacts.unknown
+    /// An `.alert` line was read: HAProxy stops reading the configuration there.
+    var aborted = false
     /// Pending keywords are parsed into the model instead of refused (tests only).
     var acceptPending = false
     /// What `acceptPending` let through, for the tests to check.
     var pendingUsed: [String] = []
     var section: Section = .none
-    var defaults = ProxyOptions()
+    /// The `defaults` sections so far; the first is HAProxy's built-in one (no line).
+    var defaultsSections = [DefaultsSection(name: nil, line: 0, file: "")]
+    /// The last defaults section: the one being parsed, or the one proxies inherit implicitly.
+    var lastDefaults = 0
+    /// The options of the last defaults section.
+    var defaults: ProxyOptions {
+        get { defaultsSections[lastDefaults].options }
+        set { defaultsSections[lastDefaults].options = newValue }
+    }
     /// ACLs of the current proxy section; HAProxy scopes them to the section that declares them.
     var acls: [String: ACL] = [:]
     /// Where each backend is referenced, so an unknown name is reported at the referring line.
@@ -97,7 +112,10 @@ final class SectionParser {
     /// `listen` sections: one proxy for the timeout warning, as HAProxy counts them.
     var listenNames: Set<String> = []
     /// `default_backend` written in a `defaults` section, inherited by the frontends after it.
-    var defaultBackendName: (name: String, line: Int)?
+    var defaultBackendName: (name: String, line: Int)? {
+        get { defaultsSections[lastDefaults].defaultBackend }
+        set { defaultsSections[lastDefaults].defaultBackend = newValue }
+    }
     /// Instances (by index) where `auth none` was written: an unauthenticated heartbeat must be
     /// asked for.
     var authNone: Set<Int> = []
@@ -144,6 +162,27 @@ final class SectionParser {
     /// Environment variables for `"${VAR}"`, and the files being included (cycles).
     var environment: [String: String] = [:]
     var includeStack: [String] = []
+
+    /// The lines of one file (the top one or an included one), through its `.if` blocks.
+    func handleFile(_ lines: [ConfigLine]) {
+        var blocks = ConditionalBlocks(condition: ConfigCondition(facts: facts, environment: environment))
+        for line in lines where !aborted {
+            switch blocks.feed(line) {
+            case .keep: handle(line)
+            case .consumed: break
+            case .error(let message): fail(line, message)
+            case .warning(let message): warn(line.number, line.words[0], message)
+            case .notice(let message): notices.append(ConfigError(file: file, line: line.number, keyword: line.words[0], message: message))
+            case .abort(let message):
+                fail(line, message)
+                aborted = true
+            }
+        }
+        if !aborted, let opened = blocks.unterminated {
+            errors.append(ConfigError(file: file, line: opened, keyword: ".if", message: "non-terminated '.if' block"))
+        }
+        finishFile(lastLine: lines.last?.number ?? 0)
+    }
 
     func handle(_ line: ConfigLine) {
         currentLine = line
@@ -280,14 +319,9 @@ final class SectionParser {
         case "userlist":
             section = startUserlist(line).map { .userlist(name: $0) } ?? .skipped
         case "defaults":
-            // `defaults [name]`: a new defaults section starts from scratch, as in HAProxy.
-            if line.words.count > 2 { fail(line, "named defaults with 'from' are not supported") }
-            defaults = ProxyOptions()
-            defaultBackendName = nil
-            config.defaultsLines.append(line.number)
-            section = .defaults
+            section = startDefaults(line) ? .defaults : .skipped
         default:
-            guard line.words.count == 2 else {
+            guard line.words.count == 2 || (line.words.count == 4 && line.words[2] == "from") else {
                 if line.words.count > 2, parseAddress(line.words[2]) != nil || line.words[2].hasPrefix(":") {
                     fail(line, "a listening address goes on a 'bind' line (HAProxy 1.x's '\(keyword) NAME ADDRESS' was removed): write 'bind \(line.words[2])' under '\(keyword) \(line.words[1])'")
                 } else {
@@ -305,14 +339,22 @@ final class SectionParser {
             if isBack, let other = config.backends[name] {
                 fail(line, "a backend named '\(name)' already exists (line \(other.line))"); section = .skipped; return
             }
+            guard let from = defaultsFor(SectionRegistry.active[keyword]!, name, line) else { section = .skipped; return }
+            let inherited = defaultsSections[from]
             var frontIndex = 0
             if isFront {
-                var frontend = Frontend(name: name, line: line.number, options: defaults)
+                var frontend = Frontend(name: name, line: line.number, options: inherited.options)
                 if keyword == "listen" { frontend.defaultBackend = name }
+                frontend.inherit(inherited.rules)
+                frontend.captures = inherited.rules.captures
                 config.frontends.append(frontend)
                 frontIndex = config.frontends.count - 1
             }
-            if isBack { config.backends[name] = Backend(name: name, line: line.number, options: defaults) }
+            if isBack {
+                var backend = Backend(name: name, line: line.number, options: inherited.options)
+                if !isFront { backend.inherit(inherited.rules) }
+                config.backends[name] = backend
+            }
             switch keyword {
             case "frontend": section = .frontend(index: frontIndex)
             case "backend": section = .backend(name: name)
@@ -320,7 +362,7 @@ final class SectionParser {
                 section = .listen(index: frontIndex, backend: name)
                 listenNames.insert(name)
             }
-            if keyword == "frontend", let backend = defaultBackendName {
+            if keyword == "frontend", let backend = inherited.defaultBackend {
                 config.frontends[frontIndex].defaultBackend = backend.name
                 backendReferences.append((backend.name, backend.line, "default_backend", file))
             }

@@ -85,11 +85,14 @@ public typealias CheckLogReporter = @Sendable (_ line: CheckLog.Line, _ backend:
 /// through `report` (each check's result too with `option log-health-checks`).
 public final class HealthChecker: Sendable {
     private let checks: [ServerCheck]
+    /// The servers' agents (`agent-check`), asked beside their checks.
+    private let agents: AgentChecker
 
     /// - Parameter spreadPercent: `spread-checks`: every interval varies at random by up to
     ///   this many percent either way (0…50), so that checks from several sources drift apart.
     public init(targets: [CheckTarget], group: any EventLoopGroup, spreadPercent: Int = 0, logger: Logger,
-                report: CheckLogReporter? = nil) {
+                report: CheckLogReporter? = nil, agents: [AgentTarget] = []) {
+        self.agents = AgentChecker(targets: agents, group: group, logger: logger)
         checks = targets.map { ServerCheck(target: $0, loop: group.next(), spreadPercent: spreadPercent, logger: logger, report: report) }
     }
 
@@ -107,10 +110,12 @@ public final class HealthChecker: Sendable {
             let spread = check.target.parameters.inter.nanoseconds * Int64(i) / Int64(max(checks.count, 1))
             check.loop.execute { check.schedule(after: .nanoseconds(spread)) }
         }
+        agents.start()
     }
 
     public func stop() {
         for check in checks { check.loop.execute { check.stop() } }
+        agents.stop()
     }
 }
 

@@ -66,9 +66,16 @@ public final class ServerHealth: Sendable {
     /// Called by the runtime, which then rebuilds the balancer's precomputed tables.
     public func setWeight(_ weight: Int) { weightRaw.store(weight, ordering: .relaxed) }
 
+    /// Requests in flight at most (0: no limit): lb.conf's `maxconn`, until an agent's
+    /// `maxconn:N` changes it. Read on each pick of a backend that can queue.
+    private let maxconnRaw: ManagedAtomic<Int>
+    public var maxconn: Int? { let m = maxconnRaw.load(ordering: .relaxed); return m > 0 ? m : nil }
+    public func setMaxconn(_ maxconn: Int?) { maxconnRaw.store(maxconn ?? 0, ordering: .relaxed) }
+
     public init(backend: String, server: String, admin: AdminState = .ready, observe: ObserveLayer? = nil,
-                errorLimit: Int = 10, slowstart: ConfigDuration? = nil, weight: Int = 1) {
+                errorLimit: Int = 10, slowstart: ConfigDuration? = nil, weight: Int = 1, maxconn: Int? = nil) {
         self.weightRaw = ManagedAtomic(weight)
+        self.maxconnRaw = ManagedAtomic(maxconn ?? 0)
         self.slowstartNanos = UInt64(max(slowstart?.nanoseconds ?? 0, 0))
         self.backend = backend
         self.server = server

@@ -30,7 +30,7 @@ public final class LogSink {
         public var dropped = 0
         /// Messages that could not be sent at all (no listener on the path, closed fd…).
         public var failed = 0
-        /// Messages not for a target because of its level range.
+        /// Messages not for a target because of its level range or its `sample`.
         public var filtered = 0
     }
 
@@ -76,6 +76,7 @@ public final class LogSink {
         for (i, transport) in transports.enumerated() {
             let target = targets[i]
             guard level <= target.maxLevel else { counters.filtered += 1; continue }
+            if let sample = target.sample, !sample.take() { counters.filtered += 1; continue }
             let effective = max(level, target.minLevel)
             header.removeAll()
             SyslogHeader.write(target.format, level: effective, facility: target.facility, identity: identity, now: now, into: &header)

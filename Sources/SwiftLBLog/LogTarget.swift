@@ -12,8 +12,9 @@ import Darwin
 /// `<address>`: `/dev/log` or any unix datagram path (`unix@`, `uxdg@`, `abns@` for the abstract
 /// namespace), `host[:port]` / `udp@` / `udp4@` / `udp6@` / `ipv4@` / `ipv6@` (port 514 when
 /// absent; a host name is resolved once, here), `fd@N`, `stdout`, `stderr`.
-/// Refused with a reason: TCP syslog and rings (`tcp@`, `ring@`, `stream+`, `uxst@`), sampling
-/// (`sample`), socket pairs.
+/// `sample RANGES:SIZE` (after `len` and `format`) spreads the lines over targets
+/// (`LogSampling`). Refused with a reason: TCP syslog and rings (`tcp@`, `ring@`, `stream+`,
+/// `uxst@`), socket pairs.
 public struct LogTarget: Sendable, Equatable {
     public enum Address: Sendable, Equatable {
         /// A unix datagram socket; `abstract`: Linux's abstract namespace (`abns@`).
@@ -33,9 +34,12 @@ public struct LogTarget: Sendable, Equatable {
     public var maxLevel: LogLevel = .debug
     /// Messages more severe than this are sent at this level (default `emerg`: unchanged).
     public var minLevel: LogLevel = .emerg
+    /// `sample RANGES:SIZE`: which of the messages this target takes (nil: all).
+    public var sample: LogSampling?
 
     public init(address: Address, facility: SyslogFacility, format: SyslogFormat = .unspecified,
-                length: Int = 1024, maxLevel: LogLevel = .debug, minLevel: LogLevel = .emerg) {
+                length: Int = 1024, maxLevel: LogLevel = .debug, minLevel: LogLevel = .emerg, sample: LogSampling? = nil) {
+        self.sample = sample
         self.address = address
         self.facility = facility
         self.format = format
@@ -80,8 +84,11 @@ public struct LogTarget: Sendable, Equatable {
             format = f
             i += 2
         }
+        var sample: LogSampling?
         if word(i) == "sample" {
-            throw LogConfigError("log sampling ('sample \(word(i + 1) ?? "")') is not supported: every line goes to every target")
+            guard let text = word(i + 1) else { throw LogConfigError("'sample' expects RANGES:SIZE, e.g. 'sample 1,3:5'") }
+            sample = try LogSampling(parsing: text)
+            i += 2
         }
         guard let facilityName = word(i) else {
             throw LogConfigError("expects <address> and <facility> as arguments")
@@ -105,7 +112,7 @@ public struct LogTarget: Sendable, Equatable {
             throw LogConfigError("cannot handle unexpected argument '\(extra)'")
         }
         self.init(address: try Self.parseAddress(words[0]), facility: facility, format: format,
-                  length: length, maxLevel: maxLevel, minLevel: minLevel)
+                  length: length, maxLevel: maxLevel, minLevel: minLevel, sample: sample)
     }
 
     /// HAProxy's `str2sa_range` for a datagram log address.

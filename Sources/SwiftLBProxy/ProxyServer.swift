@@ -75,7 +75,7 @@ public final class ProxyServer: Sendable {
         self.loops = LoopStates(group: group, holder: holder, logFD: fd, admin: admin, connections: connections)
         self.logger = logger
         self.checker = NIOLockedValueBox(HealthChecker(targets: runtime.checkTargets, group: group, spreadPercent: runtime.configuration.global.spreadChecks ?? 0,
-                                                       logger: logger, report: Self.checkLogReporter(loops)))
+                                                       logger: logger, report: Self.checkLogReporter(loops), agents: runtime.agentTargets))
     }
 
     /// Binds every `bind` of every frontend. A port that cannot be bound fails the start with
@@ -226,7 +226,7 @@ public final class ProxyServer: Sendable {
         for listener in closing { try? await listener.channel.close() }
         report.closed.sort()
         let fresh = HealthChecker(targets: new.checkTargets, group: group, spreadPercent: new.configuration.global.spreadChecks ?? 0,
-                                  logger: logger, report: Self.checkLogReporter(loops))
+                                  logger: logger, report: Self.checkLogReporter(loops), agents: new.agentTargets)
         let old = checker.withLockedValue { old in
             defer { old = fresh }
             return old
@@ -311,8 +311,9 @@ public final class ProxyServer: Sendable {
         let frontendLimit = runtime.frontends.first { $0.name == name }?.config.options.maxconn ?? global.maxconn
         let limit = min(frontendLimit, global.maxconn)
         let connections = self.connections
-        // HAProxy's defaults: tune.http.maxhdr 101, and heads bounded like tune.bufsize.
-        let limits = HeadParser.Limits(maxStartLine: 8192, maxHead: 32768, maxFields: 101)
+        // HAProxy's: tune.http.maxhdr (101), heads bounded by tune.bufsize - tune.maxrewrite.
+        let limits = HeadParser.Limits(maxStartLine: min(8192, global.headLimit), maxHead: global.headLimit,
+                                       maxFields: global.tuneHTTPMaxHeaders ?? 101)
         let h2Settings = H2Connection.Settings(global)
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)

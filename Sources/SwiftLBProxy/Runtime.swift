@@ -23,16 +23,16 @@ public final class ProxyRuntime: Sendable {
     public let warnings: [ConfigError]
     /// Servers with `check`, for the health checker.
     let checkTargets: [CheckTarget]
+    /// Servers with `agent-check`, for their agents.
+    let agentTargets: [AgentTarget]
     /// Every server's shared state, for the control socket.
     public var serverStates: [ServerHealth] { backends.flatMap { $0.servers.map(\.health) } }
 
     /// `set weight B/S W`: the server's weight now, on every event loop at once (the
     /// balancer's precomputed order is rebuilt from the new weights). False: no such server.
     public func setWeight(backend: String, server: String, weight: Int) -> Bool {
-        guard let b = backends.first(where: { $0.name == backend }), let s = b.servers.first(where: { $0.name == server }) else { return false }
-        s.health.setWeight(weight)
-        b.balancer.reweigh(b.servers)
-        return true
+        guard let b = backends.first(where: { $0.name == backend }) else { return false }
+        return b.setWeight(server: server, weight: weight)
     }
 
     /// Process-wide server ids: a reload's new servers never take the id (the per-loop pool
@@ -58,6 +58,7 @@ public final class ProxyRuntime: Sendable {
         var backends: [RuntimeBackend] = []
         var byName: [String: RuntimeBackend] = [:]
         var checkTargets: [CheckTarget] = []
+        var agentTargets: [AgentTarget] = []
         var before: [String: RuntimeServer] = [:]
         for backend in previous?.backends ?? [] {
             for server in backend.servers { before[backend.name + "/" + server.name] = server }
@@ -66,6 +67,8 @@ public final class ProxyRuntime: Sendable {
             var servers: [RuntimeServer] = []
             // Check targets wait for the backend's full list of servers (their log lines count them).
             var checked: [(CheckedBackend) -> CheckTarget] = []
+            // Agents set weights, which the backend's balancer must hear of.
+            var agents: [(RuntimeBackend) -> AgentTarget] = []
             for server in backend.servers {
                 do {
                     let address = try server.socketAddress()
@@ -89,11 +92,13 @@ public final class ProxyRuntime: Sendable {
                     if let old, unchanged {
                         health = old.health
                         health.setWeight(server.parameters.weight)  // a reload applies lb.conf's weight, as HAProxy's
+                        health.setMaxconn(server.parameters.maxconn)
                     } else {
                         health = ServerHealth(backend: backend.name, server: server.name,
                                               admin: server.parameters.disabled ? .maint : .ready,
                                               observe: server.parameters.observe, errorLimit: server.parameters.errorLimit,
-                                              slowstart: server.parameters.slowstart, weight: server.parameters.weight)
+                                              slowstart: server.parameters.slowstart, weight: server.parameters.weight,
+                                              maxconn: server.parameters.maxconn)
                         if let old {
                             health.set(old.health.state)
                             health.carryHistory(from: old.health)  // after: the set above is no new transition
@@ -104,6 +109,24 @@ public final class ProxyRuntime: Sendable {
                     servers.append(RuntimeServer(id: id, index: servers.count, name: server.name,
                                                  address: address, parameters: server.parameters, health: health, tls: tlsClient,
                                                  cookieSettings: backend.options.cookie))
+                    let agent = server.parameters.agent
+                    if agent.enabled && !server.parameters.disabled {
+                        guard let agentPort = agent.port else {
+                            errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server",
+                                                      message: "server '\(server.name)': 'agent-check' needs 'agent-port'"))
+                            continue
+                        }
+                        let agentAddress = try SocketAddress.makeAddressResolvingHost(agent.address ?? (server.unixPath != nil ? "127.0.0.1" : server.host), port: agentPort)
+                        let interval = TimeAmount.nanoseconds((agent.inter ?? server.parameters.inter).nanoseconds)
+                        let timeout = backend.options.timeouts.check.map { TimeAmount.nanoseconds($0.nanoseconds) } ?? interval
+                        let name = server.name, configuredWeight = server.parameters.weight
+                        agents.append { runtime in
+                            AgentTarget(health: health, address: agentAddress, send: Array((agent.send ?? "").utf8), interval: interval,
+                                        timeout: timeout, configuredWeight: configuredWeight) { weight in
+                                runtime.setWeight(server: name, weight: weight)
+                            }
+                        }
+                    }
                     if server.parameters.check && !server.parameters.disabled {
                         checked.append { checkedBackend in
                             CheckTarget(health: health, address: checkAddress, parameters: server.parameters,
@@ -128,6 +151,7 @@ public final class ProxyRuntime: Sendable {
             let counterID = previous?.backends.first { $0.name == backend.name }?.counterID
                 ?? Self.proxyCounterIDs.loadThenWrappingIncrement(ordering: .relaxed)
             let runtime = RuntimeBackend(index: index, config: backend, servers: servers, counterID: counterID, logTargets: logTargets)
+            agentTargets += agents.map { $0(runtime) }
             backends.append(runtime)
             byName[backend.name] = runtime
         }
@@ -187,6 +211,7 @@ public final class ProxyRuntime: Sendable {
         self.stickTables = stickTables
         self.backends = backends
         self.checkTargets = checkTargets
+        self.agentTargets = agentTargets
         self.frontends = frontends
         self.warnings = warnings
     }
@@ -341,6 +366,15 @@ final class RuntimeFrontend: Sendable {
 }
 
 final class RuntimeBackend: Sendable {
+    /// A server's weight now (`set weight`, an agent's `N%`), on every event loop at once: the
+    /// balancer's precomputed order is rebuilt from the new weights. False: no such server.
+    func setWeight(server: String, weight: Int) -> Bool {
+        guard let s = servers.first(where: { $0.name == server }) else { return false }
+        s.health.setWeight(weight)
+        balancer.reweigh(servers)
+        return true
+    }
+
     /// Position in `ProxyRuntime.backends`.
     let index: Int
     let config: Backend
@@ -387,7 +421,8 @@ final class RuntimeBackend: Sendable {
         self.config = config
         self.servers = servers
         self.hasBackups = servers.contains { $0.backup }
-        self.queue = servers.contains { $0.parameters.maxconn != nil } ? BackendQueue() : nil
+        // An agent may give a server a maxconn at runtime: its backend can queue too.
+        self.queue = servers.contains { $0.parameters.maxconn != nil || $0.parameters.agent.enabled } ? BackendQueue() : nil
         self.hasSlowstart = servers.contains { $0.parameters.slowstart != nil }
         self.cookie = config.options.cookie
         self.stats = RuntimeFrontend.statsSettings(config.options.stats, servesMetrics: false, proxyName: config.name)
@@ -473,7 +508,7 @@ final class RuntimeServer: Sendable {
     var backup: Bool { parameters.backup }
     /// At its `maxconn`: balancers skip it and requests queue.
     var isFull: Bool {
-        guard let max = parameters.maxconn else { return false }
+        guard let max = health.maxconn else { return false }
         return active.load(ordering: .relaxed) >= max
     }
 

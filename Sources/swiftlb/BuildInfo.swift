@@ -2,6 +2,7 @@ import CLibSSL
 import CPCRE2
 import FoundationEssentials
 import Glibc
+import SwiftLBConfig
 
 /// What `swiftlb -vv` prints, after `haproxy -vv`: an operator (or a bug report) needs to
 /// know which build runs and which C libraries it really loaded — the OpenSSL and PCRE2 a
@@ -79,6 +80,21 @@ enum BuildInfo {
     static var features: [String] {
         ["+TLS", "+PCRE2", pcre2JIT ? "+PCRE2_JIT" : "-PCRE2_JIT", "+VRRP", "+PROXY_PROTOCOL", "+WEBSOCKET",
          "+TCP_MODE", "+PROMETHEUS_EXPORTER", "+STATS_PAGE", "+RUNTIME_API", "+SYSTEMD_NOTIFY", "+SYSLOG", "+EPOLL"]
+    }
+
+    /// What `.if feature(NAME)` answers: HAProxy's names for what SwiftLB really has (a file
+    /// written for HAProxy asks `feature(OPENSSL)`, not `feature(TLS)`), then SwiftLB's own
+    /// feature words; what SwiftLB lacks (Lua, QUIC, device detection…) is `-NAME`.
+    static var haproxyFeatures: [String] {
+        ["+OPENSSL", "+PCRE2", pcre2JIT ? "+PCRE2_JIT" : "-PCRE2_JIT", "+ZLIB", "+EPOLL", "+THREAD", "+GETADDRINFO",
+         "+PROMEX", "-LUA", "-QUIC", "-51DEGREES", "-DEVICEATLAS", "-WURFL", "-OT", "-SLZ", "-LINUX_SPLICE",
+         "-PCRE", "-ENGINE"] + features
+    }
+
+    /// The facts `.if` conditions read: HAProxy 2.6.12's version (the language SwiftLB speaks),
+    /// the features above and the OpenSSL really loaded.
+    static var configFacts: BuildFacts {
+        BuildFacts(features: haproxyFeatures, sslLibrary: runningOpenSSL)
     }
 
     /// The whole `-vv` text; `version` is the command's version string.

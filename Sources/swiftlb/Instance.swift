@@ -48,7 +48,7 @@ final class Instance: @unchecked Sendable {
         let configuration: Configuration
         let runtime: ProxyRuntime
         do throws(ConfigErrors) {
-            configuration = try ConfigParser.parse(contentsOf: configPath)
+            configuration = try ConfigParser.parse(contentsOf: configPath, facts: BuildInfo.configFacts)
             runtime = try ProxyRuntime(configuration: configuration, previous: current)
         } catch {
             return ReloadOutcome(success: false, messages: error.errors.map { ConfigError.rendered(.alert, pid: getpid(), "\($0)") })

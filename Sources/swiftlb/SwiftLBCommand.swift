@@ -65,7 +65,8 @@ func report(_ level: ConfigError.Level, _ error: any Error) {
 /// haproxy does (`[WARNING]`/`[ALERT]` lines, then a summary line on failure).
 func load(_ path: String) -> ProxyRuntime? {
     do throws(ConfigErrors) {
-        let configuration = try ConfigParser.parse(contentsOf: path)
+        let configuration = try ConfigParser.parse(contentsOf: path, facts: BuildInfo.configFacts)
+        for notice in configuration.notices { report(.notice, notice) }
         for warning in configuration.warnings { report(.warning, warning) }
         let runtime = try ProxyRuntime(configuration: configuration)
         var warnings = runtime.warnings

@@ -285,6 +285,23 @@ final class RenderTests: XCTestCase {
         XCTAssertEqual(ServersStateRenderer.render(snapshot, backend: "redis").split(separator: "\n").count, 3)
     }
 
+    /// A server whose agent put it in maintenance, as haproxy 2.6 shows it (checks/agent-check.vtc):
+    /// its unconfigured check is not paused, the agent's state is configured | enabled | agent,
+    /// and the agent's address and port close the line.
+    func testShowServersStateOfAnAgentCheckedServer() {
+        var s = ServerStats(name: "srv", sid: 1, address: "127.0.0.1", port: 8000, operational: .stopped, admin: .maint, weight: 75)
+        s.initialWeight = 100
+        s.agent = .init(address: "127.0.0.1", port: 8001)
+        let proxy = ProxyStats(name: "be1", iid: 1, frontend: nil, backend: BackendStats(servers: [s], fullconn: 0, algorithm: "roundrobin", cookieName: nil, counters: .init()))
+        let snapshot = StatsSnapshot(process: ProcessStats(version: "x", pid: 1, nbthread: 1, uptime: 1, startTime: 1, maxconn: 1),
+                                     proxies: [proxy], takenAt: 0)
+        let fields = ServersStateRenderer.render(snapshot).split(separator: "\n")[2].split(separator: " ").map(String.init)
+        XCTAssertEqual(Array(fields[5...8]), ["0", "1", "75", "100"])
+        XCTAssertEqual(fields[13], "0", "srv_check_state")
+        XCTAssertEqual(fields[14], "22", "srv_agent_state")
+        XCTAssertEqual(Array(fields[23...24]), ["127.0.0.1", "8001"])
+    }
+
     /// HAProxy's server status text, transitional states included.
     func testServerStatusText() {
         var s = ServerStats(name: "s", sid: 1, address: "127.0.0.1", port: 80,

@@ -61,7 +61,12 @@ final class LogTargetTests: XCTestCase {
         assertError(["/dev/log", "len", "x", "local0"], "invalid log length 'x', must be between 80 and 65535")
         assertError(["/dev/log", "format", "rfc3146", "local0"], "unknown log format 'rfc3146' (did you mean 'rfc3164'?)")
         assertError(["/dev/log", "len", "2048"], "expects <address> and <facility> as arguments")
-        assertError(["/dev/log", "sample", "1:2", "local0"], "log sampling ('sample 1:2') is not supported: every line goes to every target")
+        assertError(["/dev/log", "sample", "1", "local0"], "Missing sample size")
+        assertError(["/dev/log", "sample", "0:2", "local0"], "wrong sample range '0'")
+        assertError(["/dev/log", "sample", "3-2:5", "local0"], "wrong sample range '3-2'")
+        assertError(["/dev/log", "sample", "1-3,2:5", "local0"], "ranges are overlapping ('2' and '1-3')")
+        assertError(["/dev/log", "sample", "1,4:3", "local0"], "sample size 3 should be greater or equal to 4 the maximum of the high ranges limits")
+        assertError(["/dev/log", "sample", "1:x", "local0"], "wrong sample size 'x' for sample range '1:x'")
         assertError(["ring@buf", "local0"], "'ring@buf': TCP syslog and ring buffers (ring@) are not supported; log to a unix datagram socket (/dev/log) or a UDP server (udp@host:port)")
         assertError(["tcp@10.0.0.1:514", "local0"], "'tcp@10.0.0.1:514': TCP syslog and ring buffers (tcp@) are not supported; log to a unix datagram socket (/dev/log) or a UDP server (udp@host:port)")
         assertError(["fd@x", "local0"], "'fd@x': fd@ expects a file descriptor number")
@@ -70,6 +75,17 @@ final class LogTargetTests: XCTestCase {
         assertError(["ipv6@10.0.0.1", "local0"], "'ipv6@10.0.0.1': '10.0.0.1' is not an IPv6 address")
         assertError(["foo@bar", "local0"], "'foo@bar': unknown address family 'foo@'")
         assertError(["/" + String(repeating: "x", count: 120), "local0"], "'/\(String(repeating: "x", count: 120))': unix socket path longer than 107 bytes")
+    }
+
+    /// HAProxy's log/load_balancing.vtc: `sample 1,3:5` takes the 1st and 3rd of every 5
+    /// messages; the count is the target's, whichever sink (event loop) sends.
+    func testSampleTakesItsPositionsOfEveryCycle() throws {
+        let target = try LogTarget(words: ["127.0.0.1:514", "sample", "3,1:5", "local0"])
+        let sample = try XCTUnwrap(target.sample)
+        XCTAssertEqual(sample.description, "1,3:5")
+        XCTAssertEqual((1...10).map { _ in sample.take() }, [true, false, true, false, false, true, false, true, false, false])
+        let pair = try LogSampling(parsing: "2-3:4")
+        XCTAssertEqual((1...8).map { _ in pair.take() }, [false, true, true, false, false, true, true, false])
     }
 
     func testGlobalAndNoLog() throws {

@@ -258,6 +258,13 @@ public struct ServerStats: Sendable, Equatable {
     /// `track B/S`, when the server follows another's state.
     public var tracked: String?
     public var check: CheckStats?
+    /// Where its `agent-check` goes, when it has one.
+    public var agent: AgentAddress?
+    public struct AgentAddress: Sendable, Equatable {
+        public var address: String
+        public var port: Int
+        public init(address: String, port: Int) { self.address = address; self.port = port }
+    }
     /// The server's `rise` (also kept when it has no check: HAProxy shows an unchecked running
     /// server's health as its rise).
     public var rise = 2

@@ -8,6 +8,8 @@ public enum ServersStateRenderer {
     static let forcedMaint = 0x01, configMaint = 0x04, forcedDrain = 0x08
     /// HAProxy's check-state bits: configured, enabled, paused (server in maintenance).
     static let checkConfigured = 0x02, checkEnabled = 0x04, checkPaused = 0x08
+    /// An agent check's bits: configured, enabled, agent.
+    static let agentState = 0x02 | 0x04 | 0x10
 
     /// nil `backend` means all; a backend that does not exist is the caller's error to report.
     public static func render(_ snapshot: StatsSnapshot, backend: String? = nil) -> String {
@@ -41,14 +43,15 @@ public enum ServersStateRenderer {
             // HAProxy keeps an unchecked server's health at its `rise` (2 by default) while
             // it is up, 0 once stopped, and pauses its (unconfigured) check in maintenance.
             checkHealth = s.operational == .stopped ? 0 : s.rise
-            if s.admin == .maint { checkState = checkPaused }
+            // (haproxy 2.6 leaves it 0 when the server has an agent instead.)
+            if s.admin == .maint && s.agent == nil { checkState = checkPaused }
         }
         return [
             "\(proxy.iid)", proxy.name, "\(s.sid)", s.name, s.address.isEmpty || s.onUnixSocket ? "-" : s.address,
             // A server in maintenance is STOPPED to HAProxy, whatever its checks last said.
             "\(s.admin == .maint ? ServerStats.OperationalState.stopped.rawValue : s.operational.rawValue)", "\(admin)", "\(s.userWeight)", "\(s.initialWeight)", "\(s.lastChange)",
-            "\(checkStatus)", "\(checkResult)", "\(checkHealth)", "\(checkState)", "0",
-            "0", "0", s.fqdn ?? "-", "\(s.port)", "-", s.useTLS ? "1" : "0", "0", "-", "-", "0",
+            "\(checkStatus)", "\(checkResult)", "\(checkHealth)", "\(checkState)", s.agent == nil ? "0" : "\(agentState)",
+            "0", "0", s.fqdn ?? "-", "\(s.port)", "-", s.useTLS ? "1" : "0", "0", "-", s.agent?.address ?? "-", "\(s.agent?.port ?? 0)",
         ]
     }
 }

@@ -79,7 +79,7 @@ extension KeywordRegistry {
                                    : "expects 'capture SAMPLE len LENGTH'")
             }
             switch p.section {
-            case .frontend, .listen: return captureSlot(p, words[0], length, c)
+            case .frontend, .listen, .defaults: return try captureSlot(p, words[0], length, c)
             default: throw ParseFailure("'http-request capture … len N' belongs in a frontend or listen section (its slot is the frontend's)")
             }
         },
@@ -115,7 +115,7 @@ extension KeywordRegistry {
 
     static let httpActionKeywords: [Keyword] = actions.flatMap { action in
         action.phases.map { phase in
-            Keyword("\(phase.rawValue) \(action.name)", SectionKind.rules,
+            Keyword("\(phase.rawValue) \(action.name)", SectionKind.proxies,
                     usage: "\(phase.rawValue) \(action.name) \(action.usage) [if|unless COND]".replacing("  ", with: " "),
                     status: phase == .afterResponse ? afterResponseStatus : action.status) { p, c in
                 let (words, condition) = try p.splitCondition(c.args)
@@ -128,12 +128,14 @@ extension KeywordRegistry {
 
     /// A new request capture slot of the frontend for `http-request capture`, after the
     /// ones declared before it (HAProxy numbers them in the order of the configuration).
-    private static func captureSlot(_ p: SectionParser, _ sample: String, _ length: Int, _ c: KeywordCall) -> HTTPRule.Action {
+    private static func captureSlot(_ p: SectionParser, _ sample: String, _ length: Int, _ c: KeywordCall) throws(ParseFailure) -> HTTPRule.Action {
         var slot = 0
-        p.withFrontend { f in
-            slot = f.captures.filter { !$0.response }.count
-            f.captures.append(HeaderCapture(response: false, name: sample, length: length, line: c.line.number, byRule: true))
+        func add(_ captures: inout [HeaderCapture]) {
+            slot = captures.filter { !$0.response }.count
+            captures.append(HeaderCapture(response: false, name: sample, length: length, line: c.line.number, byRule: true))
         }
+        p.withFrontend { add(&$0.captures) }
+        if case .defaults = p.section { try p.withDefaultsRules("http-request") { add(&$0.captures) } }
         return .capture(expression: sample, length: length, slot: slot)
     }
 

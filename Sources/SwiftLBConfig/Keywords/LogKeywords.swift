@@ -3,7 +3,7 @@
 extension KeywordRegistry {
     static let logKeywords: [Keyword] = [
         Keyword("log", [.global], usage: "log stdout|stderr|/dev/log|[udp@]HOST[:PORT] [len N] [format F] FACILITY [LEVEL [MINLEVEL]]") { p, c in
-            let server = try logServer(c)
+            let server = try logServer(c, environment: p.environment)
             switch server.address {
             case .stdout: p.config.global.logTarget = .stdout
             case .stderr: p.config.global.logTarget = .stderr
@@ -27,7 +27,7 @@ extension KeywordRegistry {
                 p.withOptions { $0.logGlobal = true }
                 return
             }
-            let server = try logServer(c)
+            let server = try logServer(c, environment: p.environment)
             p.withOptions { $0.logTargets.append(server) }
         },
         Keyword("option httplog", SectionKind.frontSide, usage: "option httplog [clf]") { p, c in
@@ -103,8 +103,11 @@ extension KeywordRegistry {
     }
 
     /// `TARGET [len N] [format F] [sample R:S] FACILITY [LEVEL [MINLEVEL]]`.
-    static func logServer(_ c: KeywordCall) throws(ParseFailure) -> LogServer {
-        guard let target = c.args.first else { throw ParseFailure("expects a target: stdout, stderr, /dev/log, udp@HOST:PORT or HOST:PORT") }
+    static func logServer(_ c: KeywordCall, environment: [String: String]) throws(ParseFailure) -> LogServer {
+        guard let written = c.args.first else { throw ParseFailure("expects a target: stdout, stderr, /dev/log, udp@HOST:PORT or HOST:PORT") }
+        // HAProxy expands environment variables in an address even outside quotes
+        // (str2sa_range: `log ${SYSLOG_ADDR}:${SYSLOG_PORT} local0`); an unset one is empty.
+        let target = expandAddressVariables(written, environment)
         var server = LogServer(address: try logAddress(target), line: c.line.number)
         var rest = c.args.dropFirst()
         while let word = rest.first, ["len", "format", "sample"].contains(word) {
@@ -121,7 +124,9 @@ extension KeywordRegistry {
                 }
                 server.format = format
             default:
-                throw ParseFailure("'sample' (log sampling) is not supported by SwiftLB")
+                // HAProxy's grammar, checked where the target is built (SwiftLBLog.LogSampling).
+                guard value.contains(":") else { throw ParseFailure("'sample' expects RANGES:SIZE, e.g. 'sample 1,3:5'") }
+                server.sample = value
             }
         }
         let isStream = server.address == .stdout || server.address == .stderr
@@ -158,8 +163,35 @@ extension KeywordRegistry {
             spec = spec.dropFirst(prefix.count)
         }
         guard !spec.contains("@") else { throw ParseFailure("unsupported log target '\(text)' (stdout, stderr, /dev/log, udp@HOST:PORT, HOST:PORT)") }
-        let withPort = spec.contains(":") && !spec.hasSuffix("]") ? String(spec) : String(spec) + ":514"
+        var withPort = spec.contains(":") && !spec.hasSuffix("]") ? String(spec) : String(spec) + ":514"
+        // No port (`HOST:`, or variables that expanded to nothing) is syslog's 514; no host is
+        // the wildcard address, as in HAProxy (datagrams to it reach this machine).
+        if withPort.hasSuffix(":") { withPort = String(withPort[..<withPort.lastIndex(of: ":")!]) + ":514" }
+        if withPort.hasPrefix(":") { withPort = "0.0.0.0" + withPort }
         guard let (host, port) = parseAddress(withPort), !host.isEmpty else { throw ParseFailure("invalid log target '\(text)'") }
         return .udp(host: host, port: port)
     }
+}
+
+/// `$NAME` and `${NAME}` in an address replaced by the environment variable (empty when
+/// unset), as HAProxy's env_expand does for every address it reads.
+func expandAddressVariables(_ text: String, _ environment: [String: String]) -> String {
+    guard text.contains("$") else { return text }
+    var result = ""
+    var rest = Substring(text)
+    while let dollar = rest.firstIndex(of: "$") {
+        result += rest[..<dollar]
+        var after = rest[rest.index(after: dollar)...]
+        let braced = after.first == "{"
+        if braced { after = after.dropFirst() }
+        let name = after.prefix { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+        if name.isEmpty || (braced && !after.dropFirst(name.count).hasPrefix("}")) {
+            result.append("$")
+            rest = rest[rest.index(after: dollar)...]
+            continue
+        }
+        result += environment[String(name)] ?? ""
+        rest = after.dropFirst(name.count + (braced ? 1 : 0))
+    }
+    return result + rest
 }

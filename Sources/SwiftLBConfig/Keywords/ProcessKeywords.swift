@@ -48,8 +48,9 @@ extension KeywordRegistry {
         },
         Keyword("ca-base", [.global], usage: "ca-base DIR") { p, c in p.config.global.caBase = try c.one("a directory") },
         Keyword("crt-base", [.global], usage: "crt-base DIR") { p, c in p.config.global.crtBase = try c.one("a directory") },
-        Keyword("tune.bufsize", [.global], usage: "tune.bufsize BYTES",
-                status: .pending("the request-head bound is fixed at 32 KiB (docs: Fixed limits) until the data path reads tune.bufsize")) { p, c in
+        // The bound of a request or response head is tune.bufsize minus tune.maxrewrite, as
+        // in HAProxy (GlobalSettings.headLimit).
+        Keyword("tune.bufsize", [.global], usage: "tune.bufsize BYTES") { p, c in
             p.config.global.tuneBufsize = try c.int(in: 1024...1_048_576)
         },
         Keyword("tune.h2.max-concurrent-streams", [.global], usage: "tune.h2.max-concurrent-streams N") { p, c in
@@ -58,9 +59,23 @@ extension KeywordRegistry {
         Keyword("tune.h2.initial-window-size", [.global], usage: "tune.h2.initial-window-size BYTES") { p, c in
             p.config.global.tuneH2InitialWindowSize = try c.int(in: 1...2_147_483_647)
         },
-        Keyword("tune.http.maxhdr", [.global], usage: "tune.http.maxhdr N",
-                status: .pending("the header-line bound is fixed at 101 until the data path reads tune.http.maxhdr")) { p, c in
+        Keyword("tune.maxrewrite", [.global], usage: "tune.maxrewrite BYTES") { p, c in
+            p.config.global.tuneMaxRewrite = try c.int(in: 0...1_048_576)
+        },
+        Keyword("tune.http.maxhdr", [.global], usage: "tune.http.maxhdr N") { p, c in
             p.config.global.tuneHTTPMaxHeaders = try c.int(in: 1...32767)
+        },
+        // HAProxy 2.6 hides its experimental directives behind this line. SwiftLB implements
+        // none of them, so it only records the line (nothing is unlocked).
+        Keyword("expose-experimental-directives", [.global], usage: "expose-experimental-directives") { p, c in
+            try c.noArguments()
+            p.config.global.exposeExperimentalDirectives = true
+        },
+        // HAProxy forbids fork() unless this is set. SwiftLB forks only for the vrrp notify
+        // scripts and `track_script`s, which keepalived's syntax asks for explicitly, and
+        // never forbids it: accepted, and it changes nothing.
+        Keyword("insecure-fork-wanted", [.global], usage: "insecure-fork-wanted") { _, c in
+            try c.noArguments()
         },
         Keyword("tune.maxaccept", [.global], usage: "tune.maxaccept N",
                 status: .pending("listeners accept up to 64 connections per wake-up until the data path reads tune.maxaccept")) { p, c in

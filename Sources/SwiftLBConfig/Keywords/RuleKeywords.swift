@@ -33,7 +33,7 @@ extension KeywordRegistry {
     }
 
     private static func headerRule(_ phase: HTTPRulePhase, _ action: String) -> Keyword {
-        Keyword("\(phase.rawValue) \(action)", SectionKind.rules,
+        Keyword("\(phase.rawValue) \(action)", SectionKind.proxies,
                 usage: "\(phase.rawValue) \(action) NAME\(action == "del-header" ? " [-m str|beg|end|sub|reg]" : " VALUE") [if|unless COND]",
                 status: phase == .afterResponse ? afterResponseStatus : .active) { p, c in
             var (words, condition) = try p.splitCondition(c.args)
@@ -131,6 +131,8 @@ extension SectionParser {
         case (.frontend, true), (.listen, true): withFrontend { $0.responseRules.append(rule) }
         case (.backend, false): withBackend { $0.requestRules.append(rule) }
         case (.backend, true): withBackend { $0.responseRules.append(rule) }
+        case (.defaults, false): try withDefaultsRules(currentLine.words[0]) { $0.requestRules.append(rule) }
+        case (.defaults, true): try withDefaultsRules(currentLine.words[0]) { $0.responseRules.append(rule) }
         default: break
         }
         try addHTTPRule(.header(rule.action), condition: rule.condition, line: rule.line, phase: response ? .response : .request)
@@ -149,6 +151,7 @@ extension SectionParser {
         switch section {
         case .frontend, .listen: withFrontend { append(&$0.httpRequestRules, &$0.httpAfterResponseRules, &$0.httpResponseRules) }
         case .backend: withBackend { append(&$0.httpRequestRules, &$0.httpAfterResponseRules, &$0.httpResponseRules) }
+        case .defaults: try withDefaultsRules(currentLine.words[0]) { append(&$0.httpRequestRules, &$0.httpAfterResponseRules, &$0.httpResponseRules) }
         default: break
         }
     }

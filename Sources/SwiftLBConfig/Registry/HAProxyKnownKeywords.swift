@@ -40,7 +40,7 @@ extension KeywordRegistry {
         "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites", "ssl-default-bind-curves",
         "ssl-default-bind-options", "ssl-default-server-ciphers", "ssl-default-server-ciphersuites",
         "ssl-default-server-options", "ssl-dh-param-file", "ssl-propquery", "ssl-provider",
-        "ssl-provider-path", "ssl-server-verify", "ssl-skip-self-issued-ca", "stats", "strict-limits", "uid",
+        "ssl-load-extra-del-ext", "ssl-load-extra-files", "ssl-provider-path", "ssl-server-verify", "ssl-skip-self-issued-ca", "stats", "strict-limits", "uid",
         "ulimit-n", "unix-bind", "unsetenv", "user", "wurfl-cache-size", "wurfl-data-file",
         "wurfl-information-list", "wurfl-information-list-separator", "busy-polling", "max-spread-checks",
         "maxcompcpuusage", "maxcomprate", "maxconn", "maxconnrate", "maxpipes", "maxsessrate", "maxsslconn",

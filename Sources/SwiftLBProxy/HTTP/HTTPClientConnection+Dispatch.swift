@@ -49,10 +49,20 @@ extension HTTPClientConnection {
     func dispatchConnectFailed(_ failure: Dispatch.Failure, generation: Int) {
         guard case .exchanging(let ex) = state, ex.dispatch.generation == generation, ex.connection == nil else { return }
         ex.dispatch.lastFailure = failure
-        if ex.dispatch.backend.config.options.retryOn.contains(.connFailure) && ex.dispatch.retry(excludeCurrent: true) {
-            dispatchNext(ex, freshConnection: false)
-        } else {
+        guard ex.dispatch.backend.config.options.retryOn.contains(.connFailure), let wait = ex.dispatch.retryAfterConnectFailure(failure) else {
             fail(ex, failure)
+            return
+        }
+        if wait == .zero {
+            dispatchNext(ex, freshConnection: false)
+            return
+        }
+        // The turn-around: the exchange waits as if still connecting (a client that leaves
+        // meanwhile, with `option abortonclose`, ends it as CC).
+        loop.eventLoop.assumeIsolated().scheduleTask(in: wait) { [weak self] in
+            guard let self, case .exchanging(let current) = self.state, current === ex,
+                  ex.dispatch.generation == generation, ex.connection == nil else { return }
+            self.dispatchNext(ex, freshConnection: false)
         }
     }
 

@@ -184,6 +184,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         if case .exchanging(let ex) = state {
             // The client went away mid-exchange: the server connection is in an unknown state,
             // so it is closed rather than pooled.
+            markAbortedWhileWaiting(ex)
             abandon(ex, cause: .clientAborted)
             writeLog(ex)
         }
@@ -209,6 +210,13 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             return
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// HAProxy logs 400 for a client that leaves (FIN or reset) with `option abortonclose`
+    /// while its request waits for the server's answer (http_wait_for_response, "client
+    /// abort with an abortonclose").
+    private func markAbortedWhileWaiting(_ ex: HTTPExchange) {
+        if ex.phase.phase == .waitingResponse, ex.dispatch.backend.config.options.abortOnClose { ex.log.status = 400 }
     }
 
     /// The client's FIN: the requests it sent whole are answered (pipelined ones too), then the
@@ -397,6 +405,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             }
         } else if case .exchanging(let ex) = state {
             // I/O errors (reset by peer…): nothing to answer.
+            markAbortedWhileWaiting(ex)
             abandon(ex, cause: .clientAborted)
             writeLog(ex)
         }

@@ -87,6 +87,7 @@ struct LogPlan: Sendable {
         }
         if let length = s.length { words += ["len", String(length)] }
         if s.format != .rfc3164 || s.address == .stdout || s.address == .stderr { words += ["format", s.format.rawValue] }
+        if let sample = s.sample { words += ["sample", sample] }
         // lb.conf lets stdout/stderr go without a facility (it only shows in a syslog header).
         words.append(s.facility ?? "daemon")
         if let level = s.maxLevel { words.append(level) }

@@ -98,7 +98,10 @@ extension ProxyServer {
             stats.backup = server.backup
             stats.cookie = server.cookie
             stats.useTLS = server.tls != nil
-            stats.maxconn = server.parameters.maxconn ?? 0
+            stats.maxconn = server.health.maxconn ?? 0
+            if server.parameters.agent.enabled {
+                stats.agent = .init(address: server.parameters.agent.address ?? server.address.ipAddress ?? "-", port: server.parameters.agent.port ?? 0)
+            }
             stats.maintFromConfig = server.parameters.disabled
             return stats
         }

@@ -125,6 +125,27 @@ struct Dispatch {
         return attempts <= backend.config.options.retries
     }
 
+    /// After a failed connection attempt: nil when no other attempt may be made; else how long
+    /// to wait before it. Another usable server is tried at once; when the failed server is the
+    /// only one left, it is tried again — after a refusal only once HAProxy's turn-around
+    /// (backend.c, SI_ST_TAR) of min(`timeout connect`, 1 s) has passed, since a server that
+    /// refused is likely restarting (a timed-out attempt already waited).
+    mutating func retryAfterConnectFailure(_ failure: Failure) -> TimeAmount? {
+        guard attempts <= backend.config.options.retries else { return nil }
+        guard let failed = server else { return .zero }
+        let excluded = self.excluded
+        let another = backend.servers.contains { s in
+            s !== failed && !excluded.contains(s.index) && s.weight > 0 && s.health.acceptsNewClients
+        }
+        if another {
+            self.excluded.insert(failed.index)
+            return .zero
+        }
+        guard failure == .connectFailed else { return .zero }
+        let connect = backend.config.options.timeouts.connect?.nanoseconds ?? 0
+        return .nanoseconds(connect > 0 ? min(connect, 1_000_000_000) : 1_000_000_000)
+    }
+
     /// Gives up the in-flight count (the stream is done with the server) and any queue place.
     mutating func release() {
         leaveQueue()

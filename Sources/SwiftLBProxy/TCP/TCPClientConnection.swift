@@ -267,9 +267,15 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     func dispatchConnectFailed(_ failure: Dispatch.Failure, generation: Int) {
         guard case .dispatching(var dispatch) = state, dispatch.generation == generation else { return }
         dispatch.lastFailure = failure
-        let retry = dispatch.backend.config.options.retryOn.contains(.connFailure) && dispatch.retry(excludeCurrent: true)
+        let wait = dispatch.backend.config.options.retryOn.contains(.connFailure) ? dispatch.retryAfterConnectFailure(failure) : nil
         state = .dispatching(dispatch)
-        if retry { dispatchNext(freshConnection: false) } else { fail(failure) }
+        guard let wait else { fail(failure); return }
+        if wait == .zero { dispatchNext(freshConnection: false); return }
+        // HAProxy's turn-around before trying the same server again (Dispatch).
+        loop.eventLoop.assumeIsolated().scheduleTask(in: wait) { [weak self] in
+            guard let self, case .dispatching(let current) = self.state, current.generation == generation else { return }
+            self.dispatchNext(freshConnection: false)
+        }
     }
 
     func dispatchQueueWoke() -> Bool {

@@ -1,0 +1,71 @@
+import Foundation
+import XCTest
+
+/// HAProxy's agent-check (checks/agent-check.vtc) through a real `swiftlb run`: a scripted
+/// agent on loopback answers each connection with the words of a file the test rewrites;
+/// what it says moves the real traffic — `maint` takes the server out (503), `ready up`
+/// brings it back, `0%` gives its share to the other server, `100%` takes it back.
+final class AgentCheckTests: XCTestCase {
+    func testTheAgentsAnswerMovesTraffic() throws {
+        let dir = try TempDirectory()
+        let stream = try StreamBackend(in: dir)
+        defer { stream.stop() }
+        let agentPort = freePort()
+        let replyFile = try dir.write("reply", "maint\n")
+        let heardFile = dir.file("heard")
+        let script = """
+            import socket
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", \(agentPort))); s.listen(16)
+            for _ in range(2000):
+                c, _ = s.accept(); c.settimeout(0.05)
+                try:
+                    open("\(heardFile)", "ab").write(c.recv(100))
+                except Exception:
+                    pass
+                try:
+                    c.sendall(open("\(replyFile)", "rb").read())
+                except Exception:
+                    pass
+                c.close()
+            """
+        let agent = try ChildProcess("/usr/bin/env", ["python3", "-c", script], logDirectory: dir, name: "agent")
+        defer { agent.stop() }
+        XCTAssertTrue(waitForPort(agentPort))
+        let port = freePort(), port2 = freePort()
+        let lb = try SwiftLBInstance(config: testDefaults() + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend be
+            backend be
+                server s1 127.0.0.1:\(stream.port) weight 100 agent-check agent-port \(agentPort) agent-inter 100ms agent-send "hello\\n"
+            backend two
+                server a 127.0.0.1:\(stream.port) weight 10 agent-check agent-addr 127.0.0.1 agent-port \(agentPort) agent-inter 100ms
+                server b 127.0.0.1:\(stream.port) weight 10
+            frontend fe2
+                bind 127.0.0.1:\(port2)
+                default_backend two
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        XCTAssertTrue(waitForPort(port2))
+        func status(_ p: Int) -> String { curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(p)/echo-headers"]).out }
+        func settle() { usleep(400_000) }
+        settle()
+        XCTAssertEqual(status(port), "503", "the agent put s1 in maintenance")
+        try "ready up\n".write(toFile: replyFile, atomically: true, encoding: .utf8)
+        settle()
+        XCTAssertEqual(status(port), "200", "the agent made s1 ready again")
+        try "0%\n".write(toFile: replyFile, atomically: true, encoding: .utf8)
+        settle()
+        for _ in 1...4 { XCTAssertEqual(status(port2), "200") }
+        try "100%\n".write(toFile: replyFile, atomically: true, encoding: .utf8)
+        settle()
+        for _ in 1...4 { XCTAssertEqual(status(port2), "200") }
+        lb.waitForAccessLog { $0.split(separator: "\n").filter { $0.contains(" two/") }.count >= 8 }
+        let servers = lb.accessLog.split(separator: "\n").filter { $0.contains(" two/") }.map { $0.contains(" two/a ") ? "a" : "b" }
+        XCTAssertEqual(Array(servers.prefix(4)), ["b", "b", "b", "b"], "weight 0% leaves a without traffic:\n\(lb.accessLog)")
+        XCTAssertTrue(servers.dropFirst(4).contains("a"), "100% gives a its share back:\n\(lb.accessLog)")
+        let heard = (try? String(contentsOfFile: heardFile, encoding: .utf8)) ?? ""
+        XCTAssertTrue(heard.contains("hello\n"), "agent-send reached the agent: \(heard.debugDescription)")
+    }
+}
