@@ -141,6 +141,9 @@ public final class ProxyServer: Sendable {
                 }
             }
         }
+        // As HAProxy: no listener accepts before all are open, so a client of one frontend
+        // never finds the frontend it is sent on (a unix socket, another port) missing.
+        for listener in opened.values { try await listener.channel.setOption(.autoRead, value: true) }
         return opened
     }
 
@@ -307,6 +310,7 @@ public final class ProxyServer: Sendable {
         // HAProxy's defaults: tune.http.maxhdr 101, and heads bounded like tune.bufsize.
         let limits = HeadParser.Limits(maxStartLine: 8192, maxHead: 32768, maxFields: 101)
         return ServerBootstrap(group: group)
+            .serverChannelOption(.autoRead, value: false)  // accepting starts once every listener is open
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             // Accept up to 64 connections per loop iteration (HAProxy's tune.maxaccept), not NIO's 4:
@@ -333,10 +337,13 @@ public final class ProxyServer: Sendable {
                     if frontend.config.options.clientTCPKeepAlive && key.unixPath == nil { try channel.syncOptions?.setOption(.socketOption(.so_keepalive), value: 1) }
                     // `accept-proxy`: the PROXY header comes first, in clear, before any TLS.
                     if acceptProxy { try sync.addHandler(ProxyProtocolHandler(timeout: frontend.proxyHeaderTimeout)) }
-                    if let tls { try sync.addHandler(TLSHandler(server: tls.current)) }
+                    let tlsHandler = tls.map { TLSHandler(server: $0.current) }
+                    if let tlsHandler { try sync.addHandler(tlsHandler) }
                     switch frontend.config.options.mode {
-                    case .http: try sync.addHandler(HTTPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits,
-                                                                         listenerName: bind?.0.name))
+                    case .http:
+                        let connection = HTTPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits, listenerName: bind?.0.name)
+                        connection.tls = tlsHandler
+                        try sync.addHandler(connection)
                     case .tcp: try sync.addHandler(TCPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, awaitsProxyHeader: acceptProxy))
                     }
                 }
