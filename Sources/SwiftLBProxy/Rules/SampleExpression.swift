@@ -162,7 +162,7 @@ struct SampleExpression {
         "base", "be_name", "bool", "cook", "fe_name", "hdr", "hdr_cnt", "int", "req.cook", "req.fhdr", "req.hdr", "req.hdr_cnt",
         "req.ver", "req_ver", "res.fhdr", "res.hdr", "res.hdr_cnt", "res.ver", "shdr", "status", "str", "url_param", "urlp", "var",
         "http_first_req", "capture.req.hdr",
-    ]).sorted()
+    ] + TLSFetch.names).sorted()
 
     private static func fetch(_ name: String, _ args: [String]) throws(Failure) -> Fetch {
         func needs(_ n: ClosedRange<Int>) throws(Failure) {
