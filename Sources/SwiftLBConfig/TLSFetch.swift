@@ -27,18 +27,23 @@ public enum TLSFetch: Sendable, Hashable {
     /// `ssl_c_err`, `ssl_c_ca_err`, `ssl_c_ca_err_depth`: the first errors met verifying the
     /// client's certificate and its CA chain.
     case clientError, clientCAError, clientCAErrorDepth
-    /// `ssl_fc_protocol`, `ssl_fc_cipher`, `ssl_fc_sni`, `ssl_fc_alpn`, `ssl_fc_session_id`.
-    case protocolName, cipher, serverName, alpn, sessionID
+    /// `ssl_fc_protocol`, `ssl_fc_cipher`, `ssl_fc_alpn`, `ssl_fc_session_id` (`ssl_fc_sni` is
+    /// the model's `sslFCSNI`).
+    case protocolName, cipher, alpn, sessionID
     /// `ssl_fc_is_resumed`, `ssl_fc_has_crt`, `ssl_fc_has_sni`: booleans.
     case resumed, hasCertificate, hasServerName
+    /// `ssl_bc_protocol`, `ssl_bc_cipher`, `ssl_bc_alpn`, `ssl_bc_session_id`,
+    /// `ssl_bc_is_resumed`: the same of the server connection (response rules).
+    case backendProtocol, backendCipher, backendALPN, backendSessionID, backendResumed
 
     static let byName: [String: TLSFetch] = {
         var table: [String: TLSFetch] = [
             "ssl_c_used": .clientUsed, "ssl_c_verify": .clientVerify, "ssl_c_err": .clientError,
             "ssl_c_ca_err": .clientCAError, "ssl_c_ca_err_depth": .clientCAErrorDepth,
-            "ssl_fc_protocol": .protocolName, "ssl_fc_cipher": .cipher, "ssl_fc_sni": .serverName, "ssl_fc_alpn": .alpn,
+            "ssl_fc_protocol": .protocolName, "ssl_fc_cipher": .cipher, "ssl_fc_alpn": .alpn,
             "ssl_fc_session_id": .sessionID, "ssl_fc_is_resumed": .resumed, "ssl_fc_has_crt": .hasCertificate,
-            "ssl_fc_has_sni": .hasServerName,
+            "ssl_fc_has_sni": .hasServerName, "ssl_bc_protocol": .backendProtocol, "ssl_bc_cipher": .backendCipher,
+            "ssl_bc_alpn": .backendALPN, "ssl_bc_session_id": .backendSessionID, "ssl_bc_is_resumed": .backendResumed,
         ]
         for owner in [Owner.client, .frontend, .server] {
             for field in Field.allCases where !(owner == .frontend && field == .chainDER) {
@@ -68,7 +73,7 @@ public enum TLSFetch: Sendable, Hashable {
     /// Booleans match without a pattern in ACLs.
     public var isBoolean: Bool {
         switch self {
-        case .clientUsed, .resumed, .hasCertificate, .hasServerName: true
+        case .clientUsed, .resumed, .hasCertificate, .hasServerName, .backendResumed: true
         default: false
         }
     }

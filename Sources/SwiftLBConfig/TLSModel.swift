@@ -48,6 +48,8 @@ public struct ServerTLSOptions: Sendable, Equatable {
     /// `check-ssl` (true) / `no-check-ssl` (false); nil: checks use TLS when traffic does and
     /// no `port` sends them elsewhere (HAProxy's rule).
     public var checkSSL: Bool?
+    /// `check-sni NAME`: the SNI of TLS health checks (default: `sni`'s constant).
+    public var checkSNI: String?
     /// `crt FILE`: the client certificate (key and chain) shown to the server.
     public var certificate: String?
     public var crlFile: String?

@@ -112,7 +112,7 @@ public final class ProxyRuntime: Sendable {
                                         protocolCheck: backend.options.protocolCheck,
                                         timeout: backend.options.timeouts.check,
                                         tls: TLSPlan.checksUseTLS(server.parameters) ? tlsClient : nil,
-                                        serverName: server.parameters.tls?.sni, backend: checkedBackend, serverAddress: address)
+                                        serverName: server.parameters.tls.flatMap { $0.more.checkSNI ?? $0.sni }, backend: checkedBackend, serverAddress: address)
                         }
                     }
                 } catch {

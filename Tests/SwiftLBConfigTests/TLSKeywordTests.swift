@@ -139,6 +139,20 @@ final class TLSKeywordTests: XCTestCase {
         XCTAssertEqual(s5.more.checkSSL, false)
     }
 
+    /// `check-ssl` on a server in clear (tls_health_checks' be6): `addr IP:PORT` gives the
+    /// check's address, `port` wins over its port, `check-sni` names the check's SNI.
+    func testCheckSSLCheckSNIAndAddrWithAPort() throws {
+        let config = try parseOrFail("backend b\n    server s 127.0.0.1:80 crt /c.pem verify none check check-ssl check-sni chk.test port 8443 addr 127.0.0.2:80\n    server t 127.0.0.1:80 check addr 127.0.0.3:9000\n")
+        let s = try XCTUnwrap(config.backends["b"]?.servers[0].parameters)
+        XCTAssertEqual(s.checkAddress, "127.0.0.2")
+        XCTAssertEqual(s.checkPort, 8443)
+        XCTAssertEqual(s.tls?.more.checkSNI, "chk.test")
+        XCTAssertEqual(s.tls?.more.ssl, false)
+        let t = try XCTUnwrap(config.backends["b"]?.servers[1].parameters)
+        XCTAssertEqual(t.checkAddress, "127.0.0.3")
+        XCTAssertEqual(t.checkPort, 9000)
+    }
+
     func testTLSSettingsWithoutSSLDoNothing() throws {
         let config = try parseOrFail("backend b\n    server s 127.0.0.1:80 verify none sni str(x.test) crt /c.pem\nfrontend f\n    bind :80 no-sslv3 no-tlsv10\n    default_backend b\n")
         XCTAssertNil(config.backends["b"]?.servers[0].parameters.tls, "as in HAProxy, TLS keywords without 'ssl' leave the server in clear")

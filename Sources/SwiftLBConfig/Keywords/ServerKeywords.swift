@@ -55,7 +55,15 @@ extension KeywordRegistry {
         Parameter("rise", values: 1) { s, v, _ in s.rise = try number("rise", v[0], 1...1000) },
         Parameter("fall", values: 1) { s, v, _ in s.fall = try number("fall", v[0], 1...1000) },
         Parameter("port", values: 1) { s, v, _ in s.checkPort = try number("port", v[0], 1...65535) },
-        Parameter("addr", values: 1) { s, v, _ in s.checkAddress = v[0] },
+        Parameter("addr", values: 1) { s, v, _ in
+            // `addr IP:PORT`, as HAProxy takes it: the port counts unless `port` says otherwise.
+            if v[0].contains("."), let (host, port) = parseAddress(v[0]), !host.isEmpty {
+                s.checkAddress = host
+                if s.checkPort == nil { s.checkPort = port }
+            } else {
+                s.checkAddress = v[0]
+            }
+        },
         Parameter("cookie", values: 1) { s, v, _ in
             guard v[0].allSatisfy({ $0.isASCII && !$0.isWhitespace && !";,=~\"".contains($0) }) else {
                 throw ParseFailure("'cookie' value '\(v[0])' may not contain blanks or ; , = ~ \"")
@@ -107,7 +115,7 @@ extension KeywordRegistry {
             s.shutdownBackupSessionsOnMarkedUp = true
         },
     ] + ["agent-check", "agent-send", "agent-inter", "agent-addr", "agent-port", "allow-0rtt", "alpn", "check-send-proxy", "check-alpn",
-         "check-proto", "check-sni", "check-via-socks4", "id", "init-addr", "log-proto", "max-reuse", "minconn", "namespace",
+         "check-proto", "check-via-socks4", "id", "init-addr", "log-proto", "max-reuse", "minconn", "namespace",
          "no-agent-check", "no-send-proxy", "no-send-proxy-v2", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn", "no-verifyhost",
          "no-tfo", "non-stick", "npn", "pool-low-conn", "pool-purge-delay", "proto", "redir", "resolve-opts",
          "resolve-prefer", "resolve-net", "resolvers", "proxy-v2-options", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "source",

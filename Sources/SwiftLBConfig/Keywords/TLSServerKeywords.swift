@@ -7,6 +7,7 @@ extension KeywordRegistry {
         Parameter("no-ssl") { s, _, _ in s.tls?.more.ssl = false },
         Parameter("check-ssl") { s, _, p in p.ensureTLS(&s); s.tls!.more.checkSSL = true },
         Parameter("no-check-ssl") { s, _, _ in s.tls?.more.checkSSL = false },
+        Parameter("check-sni", values: 1) { s, v, p in p.ensureTLS(&s); s.tls!.more.checkSNI = v[0] },
         Parameter("crt", values: 1) { s, v, p in p.ensureTLS(&s); s.tls!.more.certificate = p.based(v[0], on: p.config.global.crtBase) },
         Parameter("crl-file", values: 1) { s, v, p in p.ensureTLS(&s); s.tls!.more.crlFile = p.based(v[0], on: p.config.global.caBase) },
         Parameter("ssl-reuse") { s, _, p in p.ensureTLS(&s); s.tls!.more.noSessionReuse = false },

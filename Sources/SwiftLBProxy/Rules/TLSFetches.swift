@@ -7,8 +7,14 @@ import SwiftLBTLS
 /// `%[…]` prints nothing), except the booleans, which are false.
 extension SampleInput {
     func tlsValue(_ fetch: TLSFetch) -> SampleValue? {
-        if case .certificate(.server, let field) = fetch {
-            return serverTLS?.certificateField(Self.x509Field(field), of: .peer).map(Self.sampleValue)
+        switch fetch {
+        case .certificate(.server, let field): return serverTLS?.certificateField(Self.x509Field(field), of: .peer).map(Self.sampleValue)
+        case .backendProtocol: return serverTLS?.negotiatedProtocol.map { .string($0) }
+        case .backendCipher: return serverTLS?.cipherName.map { .string($0) }
+        case .backendALPN: return serverTLS?.negotiatedALPN.map { .string($0) }
+        case .backendSessionID: return serverTLS?.sessionID.map { .binary($0) }
+        case .backendResumed: return .boolean(serverTLS?.isResumed ?? false)
+        default: break
         }
         guard let tls = facts.tls else {
             return fetch.isBoolean ? .boolean(false) : nil
@@ -23,7 +29,6 @@ extension SampleInput {
         case .clientCAErrorDepth: return .integer(tls.verifyErrors.caDepth)
         case .protocolName: return tls.negotiatedProtocol.map { .string($0) }
         case .cipher: return tls.cipherName.map { .string($0) }
-        case .serverName: return tls.sentServerName.map { .string($0) }
         case .alpn: return tls.negotiatedALPN.map { .string($0) }
         case .sessionID: return tls.sessionID.map { .binary($0) }
         case .resumed: return .boolean(tls.isResumed)
@@ -31,6 +36,7 @@ extension SampleInput {
         // client did not send it again.
         case .hasCertificate: return .boolean(tls.hasPeerCertificate && !tls.isResumed)
         case .hasServerName: return .boolean(tls.sentServerName != nil)
+        case .backendProtocol, .backendCipher, .backendALPN, .backendSessionID, .backendResumed: return nil  // above
         }
     }
 
