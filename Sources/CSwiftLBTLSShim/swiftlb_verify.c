@@ -51,6 +51,11 @@ int swiftlb_verify_attach(SSL_CTX *ctx, int mode, uint64_t crt_ignored, uint64_t
 }
 
 void swiftlb_verify_adopt(SSL *ssl, SSL_CTX *ctx) {
+    SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(ctx));
+    SSL_set_max_proto_version(ssl, SSL_CTX_get_max_proto_version(ctx));
+    SSL_clear_options(ssl, SSL_get_options(ssl) ^ SSL_CTX_get_options(ctx));
+    SSL_set_options(ssl, SSL_CTX_get_options(ctx));
+    SSL_set_security_level(ssl, SSL_CTX_get_security_level(ctx));
     SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), SSL_CTX_get_verify_callback(ctx));
     STACK_OF(X509_NAME) *names = SSL_CTX_get_client_CA_list(ctx);
     if (names) SSL_set_client_CA_list(ssl, SSL_dup_CA_list(names));
@@ -82,6 +87,7 @@ int swiftlb_load_crl_file(SSL_CTX *ctx, const char *path) {
 }
 
 int swiftlb_SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *list) { return (int)SSL_CTX_set1_groups_list(ctx, list); }
+int swiftlb_SSL_set1_groups_list(SSL *ssl, const char *list) { return (int)SSL_set1_groups_list(ssl, list); }
 int swiftlb_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version) { return (int)SSL_CTX_set_max_proto_version(ctx, version); }
 int swiftlb_SSL_CTX_set_min_proto_version_any(SSL_CTX *ctx, int version) { return (int)SSL_CTX_set_min_proto_version(ctx, version); }
 int swiftlb_SSL_CTX_set_dh_auto(SSL_CTX *ctx) { return (int)SSL_CTX_set_dh_auto(ctx, 1); }

@@ -94,6 +94,27 @@ public struct TLSServerEntry: Sendable {
         return sniFilters.filter { !$0.hasPrefix("!") }.map { Self.matches($0.lowercased(), host) }.max() ?? 0
     }
 
+    /// Which entry serves `host`, HAProxy's way (ssl_sock_switchctx_cbk): among the entries
+    /// whose names match — exact names looked at before wildcards — the first ECDSA one if the
+    /// client can use ECDSA, else the first RSA one if it can use RSA, else the first of another
+    /// key type, else whatever matched. nil: no entry has the name.
+    static func choose(_ entries: [TLSServerEntry], host: String, ecdsa: Bool, rsa: Bool) -> Int? {
+        let scores = entries.map { $0.match(host) }
+        var firstECDSA: Int?, firstRSA: Int?, firstOther: Int?
+        for level in [2, 1] {
+            for (index, entry) in entries.enumerated() where scores[index] == level {
+                switch entry.certificate.keyType {
+                case .ecdsa: firstECDSA = firstECDSA ?? index
+                case .rsa: firstRSA = firstRSA ?? index
+                case .other: firstOther = firstOther ?? index
+                }
+            }
+        }
+        if ecdsa, let index = firstECDSA { return index }
+        if rsa, let index = firstRSA { return index }
+        return firstOther ?? firstECDSA ?? firstRSA
+    }
+
     /// 2: `filter` is `host`; 1: `filter` is `*.REST` and `host` is one label then `.REST`.
     static func matches(_ filter: String, _ host: String) -> Int {
         if filter == host { return 2 }
@@ -189,10 +210,7 @@ public final class TLSServerContext: @unchecked Sendable {
         guard swiftlb_ticket_ring_attach(ticketRing, ctx) == 1 else { throw fail("cannot install the ticket key callback") }
         let me = Unmanaged.passUnretained(self).toOpaque()
         // One certificate and no strict-sni: nothing to choose, no lookup per handshake.
-        if entries.count > 1 || settings.strictSNI {
-            _ = swiftlb_SSL_CTX_set_tlsext_servername_callback(ctx, selectCertificate)
-            _ = swiftlb_SSL_CTX_set_tlsext_servername_arg(ctx, me)
-        }
+        if entries.count > 1 || settings.strictSNI { SSL_CTX_set_client_hello_cb(ctx, selectCertificate, me) }
         setTransportModes(ctx)
         var wire: [UInt8] = []
         for proto in settings.alpn { wire.append(UInt8(proto.utf8.count)); wire += Array(proto.utf8) }
@@ -232,38 +250,99 @@ public final class TLSServerContext: @unchecked Sendable {
     /// A new server-side SSL object on the default context.
     func makeSSL() -> OpaquePointer? { SSL_new(contexts[0]) }
 
-    /// The context for `host`: the best match (an exact name before a wildcard, the first entry
-    /// among equals); nil when none matches.
-    fileprivate func context(for host: String) -> OpaquePointer? {
-        var best = 0
-        var chosen: OpaquePointer?
-        for (index, entry) in entries.enumerated() {
-            let score = entry.match(host)
-            if score > best { best = score; chosen = contexts[index] }
-            if best == 2 { break }
-        }
-        return chosen
+    /// The context for `host` and a client that can (or not) use ECDSA and RSA certificates;
+    /// nil when no entry has the name.
+    fileprivate func entry(for host: String, ecdsa: Bool, rsa: Bool) -> (OpaquePointer, TLSSettings)? {
+        TLSServerEntry.choose(entries, host: host, ecdsa: ecdsa, rsa: rsa).map { (contexts[$0], entries[$0].settings) }
     }
 
     fileprivate var refusesUnknownNames: Bool { strictSNI }
 }
 
-/// SNI: switch the connection to the certificate for the name the client asked for (taking
-/// its client-certificate verification along); with `strict-sni`, refuse a name no certificate
-/// has, or no name at all.
+/// At the ClientHello (before OpenSSL looks at versions and ciphers): switch the connection to
+/// the certificate for the SNI name and what the client can verify, taking the entry's versions,
+/// options and client-certificate verification along; with `strict-sni`, refuse a name no
+/// certificate has, or no name at all (alert unrecognized_name).
 private func selectCertificate(_ ssl: OpaquePointer?, _ alert: UnsafeMutablePointer<Int32>?, _ arg: UnsafeMutableRawPointer?) -> Int32 {
-    guard let ssl, let arg else { return SSL_TLSEXT_ERR_OK }
+    guard let ssl, let arg else { return SSL_CLIENT_HELLO_SUCCESS }
     let context = Unmanaged<TLSServerContext>.fromOpaque(arg).takeUnretainedValue()
-    guard let name = swiftlb_SSL_get_servername(ssl), let ctx = context.context(for: String(cString: name)) else {
-        guard context.refusesUnknownNames else { return SSL_TLSEXT_ERR_OK }
+    let (ecdsa, rsa) = ClientHello.signatureKinds(ssl)
+    guard let name = ClientHello.serverName(ssl), let (ctx, settings) = context.entry(for: name, ecdsa: ecdsa, rsa: rsa) else {
+        guard context.refusesUnknownNames else { return SSL_CLIENT_HELLO_SUCCESS }
         alert?.pointee = SSL_AD_UNRECOGNIZED_NAME
-        return SSL_TLSEXT_ERR_ALERT_FATAL
+        return SSL_CLIENT_HELLO_ERROR
     }
     if ctx != SSL_get_SSL_CTX(ssl) {
         SSL_set_SSL_CTX(ssl, ctx)
         swiftlb_verify_adopt(ssl, ctx)
+        // The SSL object copied these from the default context when it was made.
+        if settings != context.settings {
+            _ = SSL_set_cipher_list(ssl, settings.ciphers)
+            if let suites = settings.ciphersuites { _ = SSL_set_ciphersuites(ssl, suites) }
+            if let curves = settings.curves { _ = swiftlb_SSL_set1_groups_list(ssl, curves) }
+        }
     }
-    return SSL_TLSEXT_ERR_OK
+    return SSL_CLIENT_HELLO_SUCCESS
+}
+
+/// Reading the raw ClientHello in the client-hello callback (OpenSSL has not parsed it yet).
+enum ClientHello {
+    /// The host_name of the server_name extension, lowercased; nil without one.
+    static func serverName(_ ssl: OpaquePointer) -> String? {
+        var data: UnsafePointer<UInt8>?
+        var length = 0
+        guard SSL_client_hello_get0_ext(ssl, UInt32(TLSEXT_TYPE_server_name), &data, &length) == 1, let data, length >= 5 else { return nil }
+        let bytes = UnsafeBufferPointer(start: data, count: length)
+        // list length (2), then entries: type (1), length (2), name.
+        var offset = 2
+        while offset + 3 <= bytes.count {
+            let type = bytes[offset]
+            let count = Int(bytes[offset + 1]) << 8 | Int(bytes[offset + 2])
+            offset += 3
+            guard offset + count <= bytes.count else { return nil }
+            if type == 0 { return String(decoding: bytes[offset..<(offset + count)], as: UTF8.self).lowercased() }
+            offset += count
+        }
+        return nil
+    }
+
+    /// Whether the client can verify ECDSA and RSA signatures (HAProxy's has_ecdsa_sig and
+    /// has_rsa_sig): by the signature_algorithms extension (none: RSA only, TLS < 1.2), and for
+    /// ECDSA also an ECDSA cipher suite among the offered ones.
+    static func signatureKinds(_ ssl: OpaquePointer) -> (ecdsa: Bool, rsa: Bool) {
+        var data: UnsafePointer<UInt8>?
+        var length = 0
+        guard SSL_client_hello_get0_ext(ssl, UInt32(TLSEXT_TYPE_signature_algorithms), &data, &length) == 1, let data, length >= 2 else {
+            return (false, true)
+        }
+        let bytes = UnsafeBufferPointer(start: data, count: length)
+        let listLength = min(Int(bytes[0]) << 8 | Int(bytes[1]), length - 2)
+        var ecdsa = false, rsa = false
+        var i = 2
+        while i + 1 < 2 + listLength {
+            switch bytes[i + 1] {  // the signature byte of each (hash, signature) pair
+            case 1: rsa = true
+            case 3: ecdsa = true
+            default: break
+            }
+            i += 2
+        }
+        if ecdsa {
+            ecdsa = false
+            var ciphers: UnsafePointer<UInt8>?
+            let count = SSL_client_hello_get0_ciphers(ssl, &ciphers)
+            if let ciphers {
+                var j = 0
+                while j + 1 < count {
+                    if let cipher = SSL_CIPHER_find(ssl, ciphers + j) {
+                        if SSL_CIPHER_get_auth_nid(cipher) == NID_auth_ecdsa { ecdsa = true; break }
+                    }
+                    j += 2
+                }
+            }
+        }
+        return (ecdsa, rsa)
+    }
 }
 
 /// ALPN: the first of our protocols the client offers; no overlap means no ALPN (not an error).

@@ -12,7 +12,8 @@
 /* Attaches the ignore masks to `ctx` and sets `mode` (SSL_VERIFY_*) with our callback.
  * Returns 1 on success. The masks are copied into the context's ex_data. */
 int swiftlb_verify_attach(SSL_CTX *ctx, int mode, uint64_t crt_ignored, uint64_t ca_ignored);
-/* After an SNI switch to `ctx`: take over its verify mode and callback. */
+/* After an SNI switch to `ctx`: take over its versions, options, security level, verify mode
+ * and callback, and its list of acceptable client CAs. */
 void swiftlb_verify_adopt(SSL *ssl, SSL_CTX *ctx);
 /* The first errors recorded on `ssl`: certificate error, CA error and its depth (0 when none). */
 void swiftlb_verify_errors(const SSL *ssl, int *crt_err, int *ca_err, int *ca_depth);
@@ -23,6 +24,7 @@ void swiftlb_verify_detach(SSL_CTX *ctx);
 int swiftlb_load_crl_file(SSL_CTX *ctx, const char *path);
 /* SSL_CTX_set1_groups_list / SSL_CTX_set1_curves_list are macros. */
 int swiftlb_SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *list);
+int swiftlb_SSL_set1_groups_list(SSL *ssl, const char *list);
 int swiftlb_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version);
 int swiftlb_SSL_CTX_set_min_proto_version_any(SSL_CTX *ctx, int version);
 /* SSL_CTX_set_tmp_dh replacement: automatic DH parameters of the certificate's size. */
