@@ -344,7 +344,10 @@ public final class ProxyServer: Sendable {
                         let connection = HTTPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits, listenerName: bind?.0.name)
                         connection.tls = tlsHandler
                         try sync.addHandler(connection)
-                    case .tcp: try sync.addHandler(TCPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, awaitsProxyHeader: acceptProxy))
+                    case .tcp:
+                        let connection = TCPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, awaitsProxyHeader: acceptProxy)
+                        connection.tls = tlsHandler
+                        try sync.addHandler(connection)
                     }
                 }
             }

@@ -203,6 +203,39 @@ final class TLSClientCertificateTests: XCTestCase {
         XCTAssertEqual(header("X-SNI", in: curl.out), "y.b.example.test", curl.err)
     }
 
+    /// In `mode tcp` the session's TLS facts route too: `use_backend … if { ssl_fc_sni … }` and a
+    /// client certificate's subject in `tcp-request content` rules, after termination.
+    func testTCPModeRoutesOnTLSFetches() throws {
+        let nginx = try NginxBackends(count: 2, in: dir)
+        defer { nginx.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: testDefaults() + """
+            frontend fe
+                mode tcp
+                bind 127.0.0.1:\(port) ssl crt \(dir.file("a.pem")) crt \(dir.file("b.pem")) ca-file \(dir.file("ca.pem")) verify optional crt-ignore-err all
+                tcp-request content reject if { ssl_c_s_dn -m sub CN=stranger }
+                use_backend second if { ssl_fc_sni b.example.test }
+                default_backend first
+            backend first
+                mode tcp
+                server s 127.0.0.1:\(nginx.ports[0])
+            backend second
+                mode tcp
+                server s 127.0.0.1:\(nginx.ports[1])
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        func get(_ name: String, _ extra: [String] = []) -> (status: Int32, out: String, err: String) {
+            runCommand("/usr/bin/curl", ["-sS", "-k", "--max-time", "5", "--resolve", "\(name):\(port):127.0.0.1"] + extra + ["https://\(name):\(port)/"])
+        }
+        XCTAssertEqual(get("a.example.test").out, "node1\n")
+        XCTAssertEqual(get("b.example.test").out, "node2\n")
+        let client = ["--cert", dir.file("client.pem"), "--key", dir.file("client.pem")]
+        XCTAssertEqual(get("b.example.test", client).out, "node2\n")
+        let stranger = get("b.example.test", ["--cert", dir.file("stranger.pem"), "--key", dir.file("stranger.pem")])
+        XCTAssertEqual(stranger.out, "", "let through the handshake by crt-ignore-err, rejected by its subject")
+        XCTAssertNotEqual(stranger.status, 0)
+    }
+
     /// A CA file, CRL file or client certificate that is missing or not PEM is a configuration
     /// error naming lb.conf's line, the keyword and the file.
     func testBrokenCAAndCertificateFilesAreConfigurationErrors() throws {
