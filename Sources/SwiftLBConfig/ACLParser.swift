@@ -23,7 +23,6 @@ struct ACLParser {
 
     /// Fetches parsed into the model whose evaluation the data path does not have yet.
     static let pendingFetches: [SampleFetch: String] = [
-        .sslFCSNI: "the SNI name the client sent is not kept per connection yet",
         .srcConnCur: "connections are not counted per client address yet",
     ]
     static let variableStatus = KeywordStatus.active
@@ -79,6 +78,8 @@ struct ACLParser {
         } else if let (f, m) = plainFetches[fetchWord] {
             fetch = f
             method = m
+        } else if let f = TLSFetch(name: fetchWord) {
+            (fetch, method) = (.tls(f), f.isBoolean ? .found : .exact)
         } else if knownFetches.contains(fetchWord) {
             throw ParseFailure("fetch '\(fetchWord)' is not supported by SwiftLB")
         } else {

@@ -79,6 +79,8 @@ public struct GlobalSettings: Sendable, Equatable {
     public var logServers: [LogServer] = []
     /// `ssl-default-bind-ciphers`, `-ciphersuites`, `-options`: defaults of every `bind … ssl`.
     public var defaultBindTLS = BindTLS()
+    /// `ssl-default-server-ciphers`, `-ciphersuites`, `-options`: defaults of every `server … ssl`.
+    public var defaultServerTLS = ServerTLSOptions()
     /// `tune.ssl.cachesize 0` turns the server-side session cache off.
     public var sslSessionCache = true
 
@@ -219,9 +221,11 @@ public struct BindTLS: Sendable, Equatable {
     public var ciphers: String?
     public var ciphersuites: String?
     public var noTickets = false
-    /// `ca-file FILE` and `verify none|optional|required` (pending): client certificates.
+    /// `ca-file FILE` and `verify none|optional|required`: client certificates.
     public var caFile: String?
     public var verify: String?
+    /// The rest of HAProxy's bind TLS keywords: TLSModel.swift.
+    public var more = BindTLSOptions()
     public init() {}
 }
 
@@ -436,6 +440,8 @@ public struct ServerTLS: Sendable, Equatable {
     public var caFile: String?
     /// The name sent with SNI (and verified, with `verify required`).
     public var sni: String?
+    /// The rest of HAProxy's server TLS keywords: TLSModel.swift.
+    public var more = ServerTLSOptions()
     public init() {}
 }
 
@@ -781,6 +787,8 @@ public enum SampleFetch: Sendable, Equatable, Hashable {
     case capturedURI
     /// `http_auth(USERLIST)`: the request's Basic credentials are a user of the list.
     case httpAuth(String)
+    /// `ssl_c_*`, `ssl_f_*`, `ssl_s_*`, `ssl_fc_*`: the TLS session's facts.
+    case tls(TLSFetch)
 }
 
 extension SampleFetch {
@@ -788,6 +796,7 @@ extension SampleFetch {
     public var isInteger: Bool {
         switch self {
         case .srcConnCur, .stickCounter, .requestLength, .sslHelloType: true
+        case .tls(let f): f.isInteger
         default: false
         }
     }

@@ -141,6 +141,9 @@ public final class ProxyServer: Sendable {
                 }
             }
         }
+        // As HAProxy: no listener accepts before all are open, so a client of one frontend
+        // never finds the frontend it is sent on (a unix socket, another port) missing.
+        for listener in opened.values { try await listener.channel.setOption(.autoRead, value: true) }
         return opened
     }
 
@@ -316,6 +319,7 @@ public final class ProxyServer: Sendable {
                                        maxFields: global.tuneHTTPMaxHeaders ?? 101)
         let h2Settings = H2Connection.Settings(global)
         return ServerBootstrap(group: group)
+            .serverChannelOption(.autoRead, value: false)  // accepting starts once every listener is open
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             // Accept up to 64 connections per loop iteration (HAProxy's tune.maxaccept), not NIO's 4:
@@ -342,11 +346,13 @@ public final class ProxyServer: Sendable {
                     if frontend.config.options.clientTCPKeepAlive && key.unixPath == nil { try channel.syncOptions?.setOption(.socketOption(.so_keepalive), value: 1) }
                     // `accept-proxy`: the PROXY header comes first, in clear, before any TLS.
                     if acceptProxy { try sync.addHandler(ProxyProtocolHandler(timeout: frontend.proxyHeaderTimeout)) }
-                    if let tls { try sync.addHandler(TLSHandler(server: tls.current)) }
+                    let tlsHandler = tls.map { TLSHandler(server: $0.current) }
+                    if let tlsHandler { try sync.addHandler(tlsHandler) }
                     let listenerName = bind?.0.name
                     switch frontend.config.options.mode {
                     case .http where bind?.0.proto == "h2":
                         // `proto h2`: HTTP/2 with prior knowledge (h2c, or h2 over TLS without ALPN).
+                        // (The streams' ssl_* fetches read nothing yet: they have no TLSHandler.)
                         try H2Connection.configure(channel, frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits,
                                                    listenerName: listenerName, settings: h2Settings)
                     case .http where tls != nil && bind?.0.tls?.alpn.contains("h2") == true:
@@ -356,13 +362,19 @@ public final class ProxyServer: Sendable {
                                 try H2Connection.configure(channel, frontend: frontend, loop: loop, isTLS: true, limits: limits,
                                                            listenerName: listenerName, settings: h2Settings)
                             } else {
-                                try channel.pipeline.syncOperations.addHandler(
-                                    HTTPClientConnection(frontend: frontend, loop: loop, isTLS: true, limits: limits, listenerName: listenerName))
+                                let connection = HTTPClientConnection(frontend: frontend, loop: loop, isTLS: true, limits: limits, listenerName: listenerName)
+                                connection.tls = tlsHandler
+                                try channel.pipeline.syncOperations.addHandler(connection)
                             }
                         })
-                    case .http: try sync.addHandler(HTTPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits,
-                                                                         listenerName: listenerName))
-                    case .tcp: try sync.addHandler(TCPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, awaitsProxyHeader: acceptProxy))
+                    case .http:
+                        let connection = HTTPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits, listenerName: listenerName)
+                        connection.tls = tlsHandler
+                        try sync.addHandler(connection)
+                    case .tcp:
+                        let connection = TCPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, awaitsProxyHeader: acceptProxy)
+                        connection.tls = tlsHandler
+                        try sync.addHandler(connection)
                     }
                 }
             }

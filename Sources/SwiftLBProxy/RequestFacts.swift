@@ -1,5 +1,6 @@
 import NIOCore
 import SwiftLBConfig
+import SwiftLBTLS
 
 /// What ACLs and `%[fetch]` values read from one request: its head (as received, before any
 /// edit) and the two socket ends. Built only when a frontend or backend has rules that look at
@@ -10,6 +11,8 @@ struct RequestFacts {
     let source: SocketAddress?
     let destination: SocketAddress?
     var isTLS = false
+    /// The client connection's TLS side, for the `ssl_*` fetches.
+    var tls: TLSHandler?
     /// The request target, read once.
     let uri: String
 
@@ -45,7 +48,7 @@ struct RequestFacts {
         case .dstPort: return [destination?.port.map(String.init)?[...] ?? ""]
         case .sslFC: return isTLS ? ["1"] : []
         case .capturedURI: return head == nil ? [] : [uri[...]]
-        case .sslFCSNI, .srcConnCur, .variable, .status, .httpAuth: return []  // pending fetches, or the rules' (SampleInput)
+        case .sslFCSNI, .srcConnCur, .variable, .status, .httpAuth, .tls: return []  // pending fetches, or the rules' (SampleInput)
         case .stickCounter, .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN: return []  // read by SampleInput
         }
     }

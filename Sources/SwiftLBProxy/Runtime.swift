@@ -80,9 +80,9 @@ public final class ProxyRuntime: Sendable {
                     var tlsClient: TLSClientContext?
                     if let tls = server.parameters.tls {
                         do {
-                            tlsClient = try TLSClientContext(caFile: tls.verify ? tls.caFile : nil, alpn: ["http/1.1"])
+                            tlsClient = try TLSPlan.clientContext(tls)
                         } catch {
-                            errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server", message: "ssl: \(error)"))
+                            errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server", message: "\(error)"))
                             continue
                         }
                     }
@@ -107,7 +107,8 @@ public final class ProxyRuntime: Sendable {
                     }
                     let id = unchanged ? old!.id : Self.serverIDs.loadThenWrappingIncrement(ordering: .relaxed)
                     servers.append(RuntimeServer(id: id, index: servers.count, name: server.name,
-                                                 address: address, parameters: server.parameters, health: health, tls: tlsClient,
+                                                 address: address, parameters: server.parameters, health: health,
+                                                 tls: server.parameters.tls?.more.ssl == true ? tlsClient : nil,
                                                  cookieSettings: backend.options.cookie))
                     let agent = server.parameters.agent
                     if agent.enabled && !server.parameters.disabled {
@@ -133,8 +134,8 @@ public final class ProxyRuntime: Sendable {
                                         http: backend.options.httpCheck, tcp: backend.options.tcpCheck,
                                         protocolCheck: backend.options.protocolCheck,
                                         timeout: backend.options.timeouts.check,
-                                        tls: server.parameters.checkPort == nil ? tlsClient : nil,
-                                        serverName: server.parameters.tls?.sni, backend: checkedBackend, serverAddress: address)
+                                        tls: TLSPlan.checksUseTLS(server.parameters) ? tlsClient : nil,
+                                        serverName: server.parameters.tls.flatMap { $0.more.checkSNI ?? $0.sni }, backend: checkedBackend, serverAddress: address)
                         }
                     }
                 } catch {
@@ -263,38 +264,9 @@ extension ProxyRuntime {
         return (errors, warnings)
     }
 
-    /// Loads the certificates of one `bind … ssl` (files, or every *.pem of a directory in
-    /// name order) and builds its OpenSSL context. Errors name the file and the problem.
+    /// Loads the certificates of one `bind … ssl` and builds its OpenSSL context: TLSPlan.swift.
     static func makeTLS(_ tls: BindTLS, sessionCache: Bool) throws -> (TLSServerContext, [String]) {
-        var certificates: [TLSCertificate] = []
-        var warnings: [String] = []
-        for path in tls.certificates {
-            var info = stat()
-            var files = [path]
-            if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
-                let directory = path.hasSuffix("/") ? path : path + "/"
-                files = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
-                    .filter { $0.hasSuffix(".pem") }.sorted().map { directory + $0 }
-                if files.isEmpty { throw TLSError("crt \(path): no .pem file in this directory") }
-            }
-            for file in files {
-                do {
-                    let certificate = try TLSCertificate(path: file)
-                    if let warning = certificate.validityWarning { warnings.append("crt \(file): \(warning)") }
-                    certificates.append(certificate)
-                } catch {
-                    throw TLSError("crt \(file): \(error)")
-                }
-            }
-        }
-        var settings = TLSSettings()
-        if let v = tls.minVersion, let version = TLSSettings.Version(rawValue: v) { settings.minVersion = version }
-        if let ciphers = tls.ciphers { settings.ciphers = ciphers }
-        settings.ciphersuites = tls.ciphersuites
-        settings.alpn = tls.alpn
-        settings.tickets = !tls.noTickets
-        settings.sessionCache = sessionCache
-        return (try TLSServerContext(certificates: certificates, settings: settings), warnings)
+        try TLSPlan.serverContext(tls, sessionCache: sessionCache)
     }
 }
 

@@ -76,6 +76,17 @@ public final class TLSCertificate: @unchecked Sendable {
         chain.forEach { X509_free($0) }
     }
 
+    public enum KeyType: Sendable { case ecdsa, rsa, other }
+    /// What signs with this certificate's key (SNI selection prefers ECDSA for clients that
+    /// can use it, as HAProxy does).
+    public var keyType: KeyType {
+        switch EVP_PKEY_get_base_id(key) {
+        case EVP_PKEY_EC: .ecdsa
+        case EVP_PKEY_RSA, EVP_PKEY_RSA_PSS: .rsa
+        default: .other
+        }
+    }
+
     /// Whether the leaf is valid for `host` (SAN/CN, wildcards), OpenSSL's own matching.
     public func matches(host: String) -> Bool {
         X509_check_host(leaf, host, host.utf8.count, 0, nil) == 1

@@ -1,8 +1,30 @@
 import CLibSSL
 import CSwiftLBTLSShim
 
-/// The client side, one per server: OpenSSL's defaults, optional verification against a CA
-/// file, ALPN, and the server's newest session offered to the next connection (as HAProxy
+/// What a `server … ssl` line asks of its TLS connections (HAProxy's server SSL keywords).
+public struct TLSClientOptions: Sendable {
+    /// `ca-file`: verify the server against these CAs (`verify required`); nil: `verify none`.
+    public var caFile: String?
+    /// `crl-file`: revoked certificates, checked with `caFile`.
+    public var crlFile: String?
+    /// `crt`: the client certificate (key and chain) presented to the server.
+    public var certificate: TLSCertificate?
+    public var minVersion: TLSSettings.Version?
+    public var maxVersion: TLSSettings.Version?
+    public var ciphers: String?
+    public var ciphersuites: String?
+    public var alpn: [String] = []
+    /// Offer the server's last session to the next connection (HAProxy's default; its
+    /// `no-ssl-reuse` turns it off).
+    public var reuseSessions = true
+    /// `no-tls-tickets`: do not ask for session tickets.
+    public var noTickets = false
+    public init() {}
+}
+
+/// The client side, one per server: OpenSSL's defaults unless the server line says otherwise
+/// (versions, ciphers, a client certificate), optional verification against a CA file (and a
+/// CRL), ALPN, and the server's newest session offered to the next connection (as HAProxy
 /// does towards its servers), so a new connection to a TLS server is usually a resumption
 /// instead of a full handshake.
 public final class TLSClientContext: @unchecked Sendable {
@@ -10,36 +32,65 @@ public final class TLSClientContext: @unchecked Sendable {
     private let alpnWire: [UInt8]
     /// The session kept for the next connection; nil when reuse is off.
     private let sessions: OpaquePointer?
+    public let options: TLSClientOptions
 
     /// - Parameters:
     ///   - caFile: verify the server against these CAs (nil: no verification, `verify none`).
-    ///   - reuseSessions: offer the server's last session to the next connection (HAProxy's
-    ///     default; its `no-ssl-reuse` turns it off).
-    public init(caFile: String? = nil, alpn: [String] = [], reuseSessions: Bool = true) throws {
+    ///   - reuseSessions: offer the server's last session to the next connection.
+    public convenience init(caFile: String? = nil, alpn: [String] = [], reuseSessions: Bool = true) throws {
+        var options = TLSClientOptions()
+        options.caFile = caFile
+        options.alpn = alpn
+        options.reuseSessions = reuseSessions
+        try self.init(options: options)
+    }
+
+    public init(options: TLSClientOptions) throws {
+        self.options = options
         ERR_clear_error()
         guard let ctx = SSL_CTX_new(TLS_client_method()) else { throw TLSError.drain("SSL_CTX_new failed") }
-        if let caFile {
-            guard SSL_CTX_load_verify_locations(ctx, caFile, nil) == 1 else {
-                SSL_CTX_free(ctx); throw TLSError.drain("cannot load CA file \(caFile)")
-            }
+        func fail(_ message: String) -> TLSError { SSL_CTX_free(ctx); return TLSError.drain(message) }
+        if let caFile = options.caFile {
+            guard SSL_CTX_load_verify_locations(ctx, caFile, nil) == 1 else { throw fail("unable to load CA file '\(caFile)'") }
+            if let crl = options.crlFile, swiftlb_load_crl_file(ctx, crl) == 0 { throw fail("unable to configure CRL file '\(crl)'") }
             SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
         } else {
             SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
         }
+        if let min = options.minVersion {
+            if min < .tls12 { SSL_CTX_set_security_level(ctx, 0) }  // OpenSSL 3 refuses TLS < 1.2 at level 1
+            guard swiftlb_SSL_CTX_set_min_proto_version_any(ctx, min.openSSL) == 1 else { throw fail("cannot set ssl-min-ver \(min.rawValue)") }
+        }
+        if let max = options.maxVersion, swiftlb_SSL_CTX_set_max_proto_version(ctx, max.openSSL) != 1 {
+            throw fail("cannot set ssl-max-ver \(max.rawValue)")
+        }
+        if let ciphers = options.ciphers, SSL_CTX_set_cipher_list(ctx, ciphers) != 1 { throw fail("invalid 'ciphers' list '\(ciphers)'") }
+        if let suites = options.ciphersuites, SSL_CTX_set_ciphersuites(ctx, suites) != 1 { throw fail("invalid 'ciphersuites' list '\(suites)'") }
+        if options.noTickets { _ = swiftlb_SSL_CTX_set_options(ctx, swiftlb_SSL_OP_NO_TICKET()) }
+        if let certificate = options.certificate {
+            var ok = SSL_CTX_use_certificate(ctx, certificate.leaf) == 1
+            for cert in certificate.chain {
+                X509_up_ref(cert)  // the context takes ownership of extra chain certificates
+                ok = ok && swiftlb_SSL_CTX_add_extra_chain_cert(ctx, cert) == 1
+            }
+            ok = ok && SSL_CTX_use_PrivateKey(ctx, certificate.key) == 1 && SSL_CTX_check_private_key(ctx) == 1
+            guard ok else { throw fail("cannot use client certificate \(certificate.path)") }
+        }
         setTransportModes(ctx)
         var wire: [UInt8] = []
-        for proto in alpn { wire.append(UInt8(proto.utf8.count)); wire += Array(proto.utf8) }
+        for proto in options.alpn { wire.append(UInt8(proto.utf8.count)); wire += Array(proto.utf8) }
         self.alpnWire = wire
-        if reuseSessions {
-            guard let slot = swiftlb_session_slot_new() else { SSL_CTX_free(ctx); throw TLSError.drain("cannot keep TLS sessions") }
+        if options.reuseSessions {
+            guard let slot = swiftlb_session_slot_new() else { throw fail("cannot keep TLS sessions") }
             guard swiftlb_session_slot_attach(slot, ctx) == 1 else {
-                swiftlb_session_slot_free(slot); SSL_CTX_free(ctx); throw TLSError.drain("cannot keep TLS sessions")
+                swiftlb_session_slot_free(slot); throw fail("cannot keep TLS sessions")
             }
             self.sessions = slot
         } else {
             self.sessions = nil
         }
         self.ctx = ctx
+        ERR_clear_error()
     }
 
     deinit {
@@ -51,7 +102,7 @@ public final class TLSClientContext: @unchecked Sendable {
         guard let ssl = SSL_new(ctx) else { return nil }
         if let serverName {
             _ = swiftlb_SSL_set_tlsext_host_name(ssl, serverName)
-            _ = SSL_set1_host(ssl, serverName)  // checked against the certificate when verifying
+            if options.caFile != nil { _ = SSL_set1_host(ssl, serverName) }  // checked against the certificate when verifying
         }
         if !alpnWire.isEmpty { _ = SSL_set_alpn_protos(ssl, alpnWire, UInt32(alpnWire.count)) }
         if let sessions { swiftlb_session_slot_offer(sessions, ssl) }

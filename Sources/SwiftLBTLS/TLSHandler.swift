@@ -47,7 +47,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private enum Role { case server(TLSServerContext), client(TLSClientContext, serverName: String?) }
     private let role: Role
-    private var ssl: OpaquePointer?
+    private(set) var ssl: OpaquePointer?
     private var bio: ByteBufferBIO?
     private var allocator = ByteBufferAllocator()
     private var state: State = .handshaking

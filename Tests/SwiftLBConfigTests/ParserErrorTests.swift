@@ -49,7 +49,6 @@ final class ParserErrorTests: XCTestCase {
                 XCTAssertFalse(e.message.contains("did you mean"), e.message)
             }
         }
-        expectError(head + "    acl sni ssl_fc_sni x\n", line: 3, keyword: "acl", "the 'ssl_fc_sni' fetch is not yet supported by SwiftLB")
         expectError(head + "    acl sni ssl_fc_snx x\n", line: 3, keyword: "acl", "unknown fetch method 'ssl_fc_snx'")
         expectError(head + "    acl d hdr_dom(host) example.com\n", line: 3, keyword: "acl", "fetch 'hdr_dom' is not supported by SwiftLB")
         expectError(head + "    frobnicate\n", line: 3, keyword: "frobnicate", "unknown keyword in 'frontend' section")
@@ -116,15 +115,15 @@ final class ParserErrorTests: XCTestCase {
         expectError("frontend f\n    bind :443 ssl\n", line: 2, keyword: "bind", "'ssl' needs a certificate")
         expectError("frontend f\n    bind :443 crt x.pem\n", line: 2, keyword: "bind", "TLS parameters without 'ssl'")
         expectError("frontend f\n    bind :443 ssl crt\n", line: 2, keyword: "bind", "'crt' expects a value")
-        expectError("frontend f\n    bind :443 ssl crt x.pem ssl-min-ver TLSv1.1\n", line: 2, keyword: "bind", "TLSv1.2 or TLSv1.3")
-        expectError("frontend f\n    bind :443 ssl crt x.pem verify required\n", line: 2, keyword: "bind", "bind parameter 'verify' is not yet supported by SwiftLB: client certificates are not requested or verified yet")
+        expectError("frontend f\n    bind :443 ssl crt x.pem ssl-min-ver TLSv1.4\n", line: 2, keyword: "bind", "'ssl-min-ver' expects one of SSLv3, TLSv1.0, TLSv1.1, TLSv1.2, TLSv1.3")
+        expectError("frontend f\n    bind :443 ssl crt x.pem verify required\n", line: 2, keyword: "bind", "'verify required' needs 'ca-file FILE'")
         expectError("frontend f\n    bind :443 ssl crt x.pem alpm h2\n", line: 2, keyword: "bind", "did you mean 'alpn'?")
         expectError("frontend f\n    bind :80\n    redirect prefix /x\n", line: 3, keyword: "redirect", "prefix is not supported")
         expectError("frontend f\n    bind :80\n    redirect scheme ftp\n", line: 3, keyword: "redirect", "scheme must be http or https")
         expectError("frontend f\n    bind :80\n    redirect scheme https code 200\n", line: 3, keyword: "redirect", "'code' must be 301")
         expectError("frontend f\n    bind :80\n    acl x ssl_fc 1\n", line: 3, keyword: "acl", "'ssl_fc' is a boolean")
         expectError("backend b\n    redirect scheme https\n", line: 2, keyword: "redirect", "not allowed in a 'backend' section")
-        expectError("global\n    ssl-default-bind-options force-tlsv12\n", line: 2, keyword: "ssl-default-bind-options", "unknown ssl-default-bind-options option 'force-tlsv12'")
+        expectError("global\n    ssl-default-bind-options force-tlsv14\n", line: 2, keyword: "ssl-default-bind-options", "unknown ssl-default-bind-options option 'force-tlsv14'")
     }
 
     func testHealthCheckAndCookieErrors() {

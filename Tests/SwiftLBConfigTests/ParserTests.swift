@@ -290,6 +290,7 @@ final class ParserTests: XCTestCase {
         s1.verify = true
         s1.caFile = "/etc/ssl/ca.pem"
         s1.sni = "app.example.test"
+        s1.more.ssl = true
         XCTAssertEqual(config.backends["b"]?.servers[0].parameters.tls, s1)
         XCTAssertEqual(config.backends["b"]?.servers[1].parameters.tls?.verify, false)
     }

@@ -35,12 +35,10 @@ final class PendingKeywordTests: XCTestCase {
             "    server t 127.0.0.1:81 maxqueue 10",
             "    fullconn 100",
             "    tcp-request content reject",
-            "    acl a ssl_fc_sni example.com",
         ])
         let frontend = timeouts + "frontend f\n    bind :80\n    redirect location /x\n"
         assertRefusedOneByOne(frontend, [
             "    log-format-sd \"[x]\"",
-            "    bind :443 ssl crt /x.pem ca-file /ca.pem verify required",
             "    acl down always_false\n    monitor fail if down".replacingOccurrences(of: "always_false", with: "path /x"),
             "    tcp-request connection expect-proxy layer4",
            

@@ -6,9 +6,12 @@ extension KeywordRegistry {
             p.withFrontend { p.frontendsWithBindLines.insert($0.name) }
             var spec = BindLine(defaults: p.config.global.defaultBindTLS)
             try bindParameters.parse(c.args.dropFirst(), into: &spec, parser: p)
-            if let tls = spec.tls {
+            if var tls = spec.tls, !spec.ssl, onlyVersions(tls, differFrom: spec.defaults) {
+                spec.tls = nil  // `no-sslv3` on a plain bind: harmless, as in HAProxy
+            } else if var tls = spec.tls {
                 guard spec.ssl else { throw ParseFailure("TLS parameters without 'ssl': write 'bind … ssl crt FILE'") }
-                guard !tls.certificates.isEmpty else { throw ParseFailure("'ssl' needs a certificate: 'ssl crt /path/site.pem' (key + chain)") }
+                try finishBindTLS(&tls, parser: p)
+                spec.tls = tls
             }
             // `bind :80,:8080` lists several addresses, as in HAProxy.
             var binds: [BindAddress] = []
@@ -43,8 +46,6 @@ extension KeywordRegistry {
         }
     }
 
-    static let clientCertificateStatus = KeywordStatus.pending("client certificates are not requested or verified yet")
-
     /// `HOST:PORT`, `ipv4@HOST:PORT`, `ipv6@[::]:PORT`, `fd@N`, `"fd@${VAR}"`, `unix@PATH`, `/PATH`,
     /// `abns@NAME`.
     static func bindAddress(_ text: String, line: Int, parser p: SectionParser) throws -> BindAddress {
@@ -76,23 +77,11 @@ extension KeywordRegistry {
         return BindAddress(host: any ? (family == "ipv6@" ? "::" : "0.0.0.0") : host, port: port, line: line)
     }
 
-    static let bindParameters = ParameterTable<BindLine>("bind parameter", [
+    static let bindParameters = ParameterTable<BindLine>("bind parameter", tlsBindLineParameters + [
         Parameter("ssl") { b, _, _ in b.ssl = true; b.tls = b.withTLS },
         Parameter("crt", values: 1) { b, v, p in b.withTLS.certificates.append(p.based(v[0], on: p.config.global.crtBase)) },
         Parameter("alpn", values: 1) { b, v, p in
             b.withTLS.alpn = v[0].split(separator: ",").map(String.init)
-        },
-        Parameter("ssl-min-ver", values: 1) { b, v, _ in
-            guard v[0] == "TLSv1.2" || v[0] == "TLSv1.3" else { throw ParseFailure("ssl-min-ver must be TLSv1.2 or TLSv1.3 (older versions are not offered)") }
-            b.withTLS.minVersion = v[0]
-        },
-        Parameter("ciphers", values: 1) { b, v, _ in b.withTLS.ciphers = v[0] },
-        Parameter("ciphersuites", values: 1) { b, v, _ in b.withTLS.ciphersuites = v[0] },
-        Parameter("no-tls-tickets") { b, _, _ in b.withTLS.noTickets = true },
-        Parameter("ca-file", values: 1, status: clientCertificateStatus) { b, v, p in b.withTLS.caFile = p.based(v[0], on: p.config.global.caBase) },
-        Parameter("verify", values: 1, status: clientCertificateStatus) { b, v, _ in
-            guard ["none", "optional", "required"].contains(v[0]) else { throw ParseFailure("'verify' expects none, optional or required") }
-            b.withTLS.verify = v[0]
         },
         Parameter("name", values: 1) { b, v, _ in b.name = v[0] },
         Parameter("accept-proxy") { b, _, _ in b.acceptProxy = true },
@@ -109,18 +98,11 @@ extension KeywordRegistry {
             guard v[0] == "h1" || v[0] == "h2" else { throw ParseFailure("'proto' expects h1 or h2 (the only multiplexers SwiftLB serves)") }
             b.proto = v[0]
         },
-        // Versions below TLS 1.2 are never offered.
-        Parameter("no-sslv3") { _, _, _ in },
-        Parameter("no-tlsv10") { _, _, _ in },
-        Parameter("no-tlsv11") { _, _, _ in },
-        .unsupported("crt-list", values: 1, "use a directory of PEM files with 'crt DIR'"),
         .unsupported("npn", values: 1, "NPN is obsolete; use alpn"),
-        .unsupported("ssl-max-ver", values: 1, "not supported"),
-    ] + ["accept-netscaler-cip", "allow-0rtt", "backlog", "curves", "ecdhe", "ca-ignore-err", "ca-sign-file", "ca-sign-pass",
-         "ca-verify-file", "crl-file", "crt-ignore-err", "defer-accept", "expose-fd", "force-sslv3", "force-tlsv10", "force-tlsv11",
-         "force-tlsv12", "force-tlsv13", "generate-certificates", "id", "interface", "level", "severity-output",
-         "maxconn", "mss", "namespace", "nice", "no-ca-names", "no-tlsv12",
-         "no-tlsv13", "prefer-client-ciphers", "process", "quic-cc-algo", "quic-force-retry", "shards", "strict-sni", "tcp-ut",
+    ] + ["accept-netscaler-cip", "allow-0rtt", "backlog", "ca-sign-file", "ca-sign-pass",
+         "defer-accept", "expose-fd", "generate-certificates", "id", "interface", "level", "severity-output",
+         "maxconn", "mss", "namespace", "nice", "no-ca-names",
+         "prefer-client-ciphers", "process", "quic-cc-algo", "quic-force-retry", "shards", "tcp-ut",
          "tfo", "thread", "tls-ticket-keys", "transparent", "v4v6", "v6only"].map {
         Parameter<BindLine>.unsupported($0, "a HAProxy bind parameter SwiftLB does not implement")
     })

@@ -23,6 +23,7 @@ extension KeywordRegistry {
             }
             var params = backend.options.defaultServer
             try serverParameters.parse(c.args.dropFirst(2), into: &params, parser: p)
+            try finishServerTLS(&params)
             if let tls = params.tls, tls.verify && tls.caFile == nil {
                 let origin = c.args.contains("verify") ? "" : " (ssl-server-verify required)"
                 throw ParseFailure("'verify required'\(origin) needs 'ca-file FILE' to verify against")
@@ -42,7 +43,7 @@ extension KeywordRegistry {
         },
     ]
 
-    static let serverParameters = ParameterTable<ServerParameters>("server parameter", [
+    static let serverParameters = ParameterTable<ServerParameters>("server parameter", tlsServerParameters + [
         Parameter("weight", values: 1) { s, v, _ in s.weight = try number("weight", v[0], 0...256) },
         Parameter("check") { s, _, _ in s.check = true },
         Parameter("no-check") { s, _, _ in s.check = false },
@@ -54,7 +55,15 @@ extension KeywordRegistry {
         Parameter("rise", values: 1) { s, v, _ in s.rise = try number("rise", v[0], 1...1000) },
         Parameter("fall", values: 1) { s, v, _ in s.fall = try number("fall", v[0], 1...1000) },
         Parameter("port", values: 1) { s, v, _ in s.checkPort = try number("port", v[0], 1...65535) },
-        Parameter("addr", values: 1) { s, v, _ in s.checkAddress = v[0] },
+        Parameter("addr", values: 1) { s, v, _ in
+            // `addr IP:PORT`, as HAProxy takes it: the port counts unless `port` says otherwise.
+            if v[0].contains("."), let (host, port) = parseAddress(v[0]), !host.isEmpty {
+                s.checkAddress = host
+                if s.checkPort == nil { s.checkPort = port }
+            } else {
+                s.checkAddress = v[0]
+            }
+        },
         Parameter("cookie", values: 1) { s, v, _ in
             guard v[0].allSatisfy({ $0.isASCII && !$0.isWhitespace && !";,=~\"".contains($0) }) else {
                 throw ParseFailure("'cookie' value '\(v[0])' may not contain blanks or ; , = ~ \"")
@@ -66,7 +75,6 @@ extension KeywordRegistry {
         Parameter("maxconn", values: 1) { s, v, _ in s.maxconn = try number("maxconn", v[0], 1...1_000_000) },
         Parameter("pool-max-conn", values: 1) { s, v, _ in s.poolMaxConn = try number("pool-max-conn", v[0], -1...1_000_000) },
         Parameter("slowstart", values: 1) { s, v, _ in s.slowstart = try positiveTime("slowstart", v[0]) },
-        Parameter("ssl") { s, _, p in p.ensureTLS(&s) },
         Parameter("verify", values: 1) { s, v, p in
             guard v[0] == "none" || v[0] == "required" else { throw ParseFailure("'verify' expects none or required") }
             p.ensureTLS(&s)
@@ -106,8 +114,6 @@ extension KeywordRegistry {
             guard v[0] == "shutdown-backup-sessions" else { throw ParseFailure("'on-marked-up' expects shutdown-backup-sessions") }
             s.shutdownBackupSessionsOnMarkedUp = true
         },
-        .unsupported("crt", values: 1, "client certificates towards servers are not supported"),
-        .unsupported("check-ssl", "checks of an 'ssl' server use TLS already"),
         Parameter("agent-check") { s, _, _ in s.agent.enabled = true },
         Parameter("no-agent-check") { s, _, _ in s.agent.enabled = false },
         Parameter("agent-port", values: 1) { s, v, _ in s.agent.port = try number("agent-port", v[0], 1...65535) },
@@ -115,13 +121,11 @@ extension KeywordRegistry {
         Parameter("agent-send", values: 1) { s, v, _ in s.agent.send = v[0] },
         Parameter("agent-inter", values: 1) { s, v, _ in s.agent.inter = try positiveTime("agent-inter", v[0]) },
     ] + ["allow-0rtt", "alpn", "check-send-proxy", "check-alpn",
-         "check-proto", "check-sni", "check-via-socks4", "ciphers", "ciphersuites", "crl-file", "force-sslv3", "force-tlsv10",
-         "force-tlsv11", "force-tlsv12", "force-tlsv13", "id", "init-addr", "log-proto", "max-reuse", "minconn", "namespace",
-         "no-check-ssl", "no-send-proxy", "no-send-proxy-v2", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn",
-         "no-ssl", "no-ssl-reuse", "no-sslv3", "no-tls-tickets", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "no-verifyhost",
+         "check-proto", "check-via-socks4", "id", "init-addr", "log-proto", "max-reuse", "minconn", "namespace",
+         "no-send-proxy", "no-send-proxy-v2", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn", "no-verifyhost",
          "no-tfo", "non-stick", "npn", "pool-low-conn", "pool-purge-delay", "proto", "redir", "resolve-opts",
          "resolve-prefer", "resolve-net", "resolvers", "proxy-v2-options", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "source",
-         "ssl-max-ver", "ssl-min-ver", "ssl-reuse", "stick", "socks4", "tcp-ut", "tfo", "track", "verifyhost", "ws"].map {
+         "stick", "socks4", "tcp-ut", "tfo", "track", "verifyhost", "ws"].map {
         Parameter<ServerParameters>.unsupported($0, "a HAProxy server parameter SwiftLB does not implement")
     })
 
@@ -168,6 +172,7 @@ extension SectionParser {
     func ensureTLS(_ params: inout ServerParameters) {
         guard params.tls == nil else { return }
         var tls = ServerTLS()
+        tls.more = config.global.defaultServerTLS
         tls.verify = config.global.sslServerVerify ?? false
         params.tls = tls
     }

@@ -21,15 +21,8 @@ extension KeywordRegistry {
         },
     ]
 
-    static let defaultBindOptions = ParameterTable<BindTLS>("ssl-default-bind-options option", [
-        Parameter("no-tls-tickets") { t, _, _ in t.noTickets = true },
-        Parameter("ssl-min-ver", values: 1) { t, v, _ in
-            guard v[0] == "TLSv1.2" || v[0] == "TLSv1.3" else { throw ParseFailure("ssl-min-ver must be TLSv1.2 or TLSv1.3") }
-            t.minVersion = v[0]
-        },
-        // Already never offered.
-        Parameter("no-sslv3") { _, _, _ in },
-        Parameter("no-tlsv10") { _, _, _ in },
-        Parameter("no-tlsv11") { _, _, _ in },
-    ])
+    /// HAProxy's `ssl-default-bind-options`: versions and tickets.
+    static let defaultBindOptions = ParameterTable<BindTLS>("ssl-default-bind-options option", tlsBindSettings.filter {
+        $0.name.hasPrefix("no-") || $0.name.hasPrefix("force-") || $0.name.hasPrefix("ssl-m")
+    })
 }

@@ -5,7 +5,7 @@ enum KeywordRegistry {
     /// The feature tables. A keyword appears once per section it is allowed in (the
     /// registry test checks it).
     static let features: [Keyword] =
-        processKeywords + tlsDefaultKeywords + statsKeywords + globalStatsUnsupported + statsPageKeywords + logKeywords + monitorKeywords
+        processKeywords + tlsDefaultKeywords + tlsServerDefaultKeywords + statsKeywords + globalStatsUnsupported + statsPageKeywords + logKeywords + monitorKeywords
         + proxyKeywords + tcpKeepAliveKeywords + timeoutKeywords + balanceKeywords + cookieKeywords + checkKeywords
         + serverKeywords + bindKeywords + ruleKeywords + httpActionKeywords + tcpRuleKeywords + errorPageKeywords
         + compressionKeywords + serverStateKeywords

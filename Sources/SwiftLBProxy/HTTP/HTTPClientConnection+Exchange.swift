@@ -24,7 +24,9 @@ extension HTTPClientConnection {
     }
 
     func makeFacts(_ head: MessageHead) -> RequestFacts {
-        RequestFacts(head: head, source: source, destination: destination, isTLS: isTLS)
+        var facts = RequestFacts(head: head, source: source, destination: destination, isTLS: isTLS)
+        facts.tls = tls
+        return facts
     }
 
     /// What rules outside the http-request engine read: the facts and the stick tracking.

@@ -138,6 +138,7 @@ extension HTTPClientConnection {
         let backendRules = backend.engine.flatMap { $0.name != frontend.name || frontend.engine == nil ? $0 : nil }
         if var input = ex.ruleInput {
             input.variables?.beginResponse()
+            input.serverTLS = ex.connection?.tls
             for rules in [backendRules, frontend.engine].compactMap({ $0 }) {
                 if case .respond(let response, _) = rules.response.evaluate(&head, &input) {
                     replaceResponse(ex, with: response, input: &input)

@@ -50,6 +50,8 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     var generation: Int
     let loop: LoopState
     let isTLS: Bool
+    /// The connection's TLS side (`bind … ssl`), read by the `ssl_*` fetches.
+    var tls: TLSHandler?
     var context: ChannelHandlerContext?
     var state: State = .idle
     /// Bytes received and not consumed yet: a head arriving, a body, pipelined requests.

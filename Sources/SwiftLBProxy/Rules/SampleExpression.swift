@@ -162,7 +162,7 @@ struct SampleExpression {
         "base", "be_name", "bool", "cook", "fe_name", "hdr", "hdr_cnt", "int", "req.cook", "req.fhdr", "req.hdr", "req.hdr_cnt",
         "req.ver", "req_ver", "res.fhdr", "res.hdr", "res.hdr_cnt", "res.ver", "shdr", "status", "str", "url_param", "urlp", "var",
         "http_first_req", "capture.req.hdr",
-    ]).sorted()
+    ] + TLSFetch.names).sorted()
 
     private static func fetch(_ name: String, _ args: [String]) throws(Failure) -> Fetch {
         func needs(_ n: ClosedRange<Int>) throws(Failure) {
@@ -175,7 +175,7 @@ struct SampleExpression {
             guard let n = Int(args[1]), n != 0 else { throw Failure(message: "'\(name)': the occurrence must be a non-zero number") }
             return n
         }
-        if let f = modelFetches[name] {
+        if let f = modelFetches[name] ?? TLSFetch(name: name).map({ .tls($0) }) {
             try needs(0...0)
             return .model(f)
         }
@@ -291,6 +291,7 @@ struct SampleExpression {
         case .model(let f):
             switch f {
             case .sslFC: return .boolean(input.facts.isTLS)
+            case .tls(let fetch): return input.tlsValue(fetch)
             case .srcConnCur: return input.sourceConnections.map { .integer($0) }
             case .srcPort, .dstPort: return input.samples(f).first.flatMap { Int($0) }.map { .integer($0) }
             case .header(let name): return Self.occurrence((input.requestHead?.values(of: name) ?? []).flatMap(SampleInput.commaSplit), nil).map { .string($0) }
@@ -354,7 +355,7 @@ struct SampleExpression {
         case .lower: return .string(value.text.lowercased())
         case .upper: return .string(value.text.uppercased())
         case .length: return .integer(value.text.utf8.count)
-        case .hex: return .string(value.text.utf8.map(Self.hexByte).joined())
+        case .hex: return .string((value.bytes ?? Array(value.text.utf8)).map(Self.hexByte).joined())
         case .base64: return .string(Base64.encode(Array(value.text.utf8)))
         case .crc32: return .integer(Int(CRC32.checksum(Array(value.text.utf8))))
         case .not: return .boolean(!value.isTrue)

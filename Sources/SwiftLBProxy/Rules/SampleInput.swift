@@ -1,5 +1,6 @@
 import NIOCore
 import SwiftLBConfig
+import SwiftLBTLS
 
 /// What a rule's condition, a sample expression or a `%[…]` reads at the point the rule runs:
 /// the connection's ends (from `RequestFacts`), the request head as the rules before this one
@@ -18,6 +19,8 @@ struct SampleInput {
     var backendName = ""
     /// `ssl_fc_sni`: the name the TLS client sent.
     var sni: String?
+    /// `ssl_s_*`: the TLS side of the exchange's server connection.
+    var serverTLS: TLSHandler?
     /// `src_conn_cur`: connections open from the client's address (the stick table's count).
     var sourceConnections: Int?
     /// The connection's stick-table tracking (`track-sc`, `sc0_*`, `src_*`); nil when no table
@@ -69,7 +72,8 @@ struct SampleInput {
         case .query: return [String(query)]
         case .url: return [target]
         case .header(let name): return requestHead?.values(of: name.lowercased()).flatMap(Self.commaSplit) ?? []
-        case .sslFCSNI: return sni.map { [$0] } ?? []
+        case .sslFCSNI: return (sni ?? facts.tls?.sentServerName).map { [$0] } ?? []
+        case .tls(let fetch): return tlsSamples(fetch)
         case .srcConnCur: return sourceConnections.map { [String($0)] } ?? []
         case .variable(let name): return (variables?.get(name)).map { [$0.text] } ?? []
         case .status: return (response?.currentStatus).map { [String($0)] } ?? []

@@ -1,5 +1,6 @@
 import NIOCore
 import SwiftLBConfig
+import SwiftLBTLS
 
 /// `tcp-request connection|content accept|reject [if|unless COND]`, as HAProxy evaluates
 /// them: in order, the first rule whose condition holds decides (accept ends the list, reject
@@ -88,8 +89,10 @@ struct TCPRules: Sendable {
 extension SampleInput {
     /// What a rule reads before any request: the connection's ends only (the request is a
     /// placeholder, `- -`, that no HTTP fetch should be asked about).
-    static func connectionLevel(source: SocketAddress?, destination: SocketAddress?, isTLS: Bool = false, stick: StickSession? = nil) -> SampleInput {
+    static func connectionLevel(source: SocketAddress?, destination: SocketAddress?, isTLS: Bool = false, tls: TLSHandler? = nil,
+                                stick: StickSession? = nil) -> SampleInput {
         var input = SampleInput(facts: RequestFacts(head: placeholderHead, source: source, destination: destination, isTLS: isTLS))
+        input.facts.tls = tls
         input.stick = stick
         return input
     }

@@ -6,6 +6,8 @@ enum SampleValue: Equatable, Sendable {
     case string(String)
     case integer(Int)
     case boolean(Bool)
+    /// Bytes (`ssl_c_der`, `ssl_c_serial`…): printed as they are, `hex` shows them.
+    case binary([UInt8])
 
     /// The text form, as `%[…]` prints it and string matching reads it.
     var text: String {
@@ -13,6 +15,7 @@ enum SampleValue: Equatable, Sendable {
         case .string(let s): s
         case .integer(let i): String(i)
         case .boolean(let b): b ? "1" : "0"
+        case .binary(let bytes): String(decoding: bytes, as: UTF8.self)
         }
     }
 
@@ -22,6 +25,7 @@ enum SampleValue: Equatable, Sendable {
         case .integer(let i): i
         case .boolean(let b): b ? 1 : 0
         case .string(let s): Int(s)
+        case .binary: nil
         }
     }
 
@@ -31,6 +35,7 @@ enum SampleValue: Equatable, Sendable {
         case .boolean(let b): b
         case .integer(let i): i != 0
         case .string(let s): !s.isEmpty
+        case .binary(let bytes): !bytes.isEmpty
         }
     }
 }

@@ -51,6 +51,12 @@ final class ServerConnection: ChannelDuplexHandler {
     private(set) var leases = 0
     /// When it last went back to the pool (for `LoopState`'s purge of idle connections).
     var parkedAt = NIODeadline.uptimeNanoseconds(0)
+    /// The TLS side of a `server … ssl` connection (`ssl_s_*` fetches read it).
+    private(set) var tls: TLSHandler?
+    /// TLS: the connection counts as made once the handshake is done, as in HAProxy (a
+    /// refused or unverified handshake is a connection failure: retried, then 503).
+    private var handshakeDone = false
+    private var handshakeWaiter: EventLoopPromise<Void>?
 
     init(server: RuntimeServer) {
         self.server = server
@@ -75,14 +81,18 @@ final class ServerConnection: ChannelDuplexHandler {
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     if let proxyHeader { try sync.addHandler(ProxyHeaderSender(header: proxyHeader)) }
-                    if let tls = server.tls { try sync.addHandler(TLSHandler(client: tls, serverName: server.tlsServerName)) }
+                    if let tls = server.tls {
+                        handler.tls = TLSHandler(client: tls, serverName: server.tlsServerName)
+                        try sync.addHandler(handler.tls!)
+                    }
                     try sync.addHandler(handler)
                 }
             }
         if let timeout { bootstrap = bootstrap.connectTimeout(timeout) }
         // Keep-alive probes are TCP's; NIO already skips TCP_NODELAY on a unix socket.
         if keepAlive && !server.address.isUnixDomain { bootstrap = bootstrap.channelOption(.socketOption(.so_keepalive), value: 1) }
-        let connected = bootstrap.connect(to: server.address).map { _ in handler }
+        var connected = bootstrap.connect(to: server.address).map { _ in handler }
+        if server.tls != nil { connected = connected.flatMap { $0.handshakeCompleted(on: eventLoop) } }
         guard server.address.isUnixDomain else { return connected }
         // connect(2) on a unix socket succeeds or fails at once, so NIO's future is already
         // complete when the caller attaches its callback — which would then run inside the
@@ -101,6 +111,21 @@ final class ServerConnection: ChannelDuplexHandler {
             }
         }
         return deferred.futureResult
+    }
+
+    /// Succeeds once the TLS handshake is done; fails if the connection fails or closes first.
+    private func handshakeCompleted(on eventLoop: any EventLoop) -> EventLoopFuture<ServerConnection> {
+        if handshakeDone { return eventLoop.makeSucceededFuture(self) }
+        guard context != nil, state != .closed else { return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+        let promise = eventLoop.makePromise(of: Void.self)
+        handshakeWaiter = promise
+        return promise.futureResult.map { self }
+    }
+
+    private func handshakeFailed(_ error: any Error) {
+        let waiter = handshakeWaiter
+        handshakeWaiter = nil
+        waiter?.fail(error)
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -178,6 +203,7 @@ final class ServerConnection: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        handshakeFailed(ChannelError.ioOnClosedChannel)
         let wasOwner = owner
         state = .closed
         owner = nil
@@ -185,6 +211,7 @@ final class ServerConnection: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        handshakeFailed(error)
         let wasOwner = owner
         state = .closed
         owner = nil
@@ -193,6 +220,12 @@ final class ServerConnection: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is TLSHandshakeCompleted {
+            handshakeDone = true
+            let waiter = handshakeWaiter
+            handshakeWaiter = nil
+            waiter?.succeed()
+        }
         if case ChannelEvent.inputClosed = event {
             if state == .leased { owner?.serverInputClosed() } else { close() }
             return
@@ -205,7 +238,7 @@ final class ServerConnection: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if state == .connecting {
+        if state == .connecting && (tls == nil || handshakeDone) {  // a TLS handshake reads
             readPending = true
         } else if state == .leased, let owner, !owner.clientIsWritable {
             readPending = true

@@ -37,6 +37,8 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     private let frontend: RuntimeFrontend
     private let loop: LoopState
     private let isTLS: Bool
+    /// The connection's TLS side (`bind … ssl`), read by the `ssl_*` fetches.
+    var tls: TLSHandler?
     private var context: ChannelHandlerContext?
     private var state: State = .accepted
     /// Client bytes that came before the server connection.
@@ -165,7 +167,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         guard case .inspecting(let source, let destination, var next, let timer) = state, let rules = frontend.tcpRules else { return }
         let final = timedOut || timer == nil || clientFinished || held.readableBytes >= Self.maxHeld
         let payload = InspectedPayload(held, final: final)
-        var input = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS, stick: stickSession)
+        var input = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS, tls: tls, stick: stickSession)
         input.inspected = payload
         let verdict = rules.decideContent(input, mustWait: { holds in payload.mustWait(holds: holds) }, from: &next)
         guard let accepted = verdict else {
@@ -187,7 +189,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     private func choose(source: SocketAddress?, destination: SocketAddress?) {
         var chosen = frontend.defaultBackend
         if !frontend.rules.isEmpty {
-            var input = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS, stick: stickSession)
+            var input = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS, tls: tls, stick: stickSession)
             input.inspected = InspectedPayload(held, final: true)
             for (condition, target) in frontend.rules where condition.evaluate(input) {
                 chosen = target
@@ -202,7 +204,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         _ = phase.requestReceived()
         var dispatch = Dispatch(backend: backend, client: source, destination: destination)
         if let stick = backend.stick {
-            var input = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS, stick: stickSession)
+            var input = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS, tls: tls, stick: stickSession)
             input.inspected = InspectedPayload(held, final: true)
             dispatch.pinned = stick.match(input, servers: backend.servers, now: StickSession.now())
             dispatch.stickStore = stick.storeKeys(input)

@@ -206,7 +206,7 @@ final class HTTPRuleEngineTests: XCTestCase {
             frontend fe
                 bind :8080
                 http-request set-var(txn.a) path
-                http-request set-var(txn.b) ssl_c_sha1,hex
+                http-request set-var(txn.b) ssl_fc_cipherlist_str,hex
                 http-request return status 200 content-type text/plain lf-string "%[nosuch()]"
                 http-request set-var(txn.c) path,nosuchconv
             """, file: "lb.conf", acceptingPending: true, environment: [:])
@@ -215,7 +215,7 @@ final class HTTPRuleEngineTests: XCTestCase {
             XCTAssertEqual(errors.map(\.line), [4, 5, 6])
             XCTAssertEqual(errors[0].file, "lb.conf")
             XCTAssertEqual(errors[0].keyword, "http-request set-var(txn.b)")
-            XCTAssertTrue(errors[0].message.contains("'ssl_c_sha1'"), errors[0].message)
+            XCTAssertTrue(errors[0].message.contains("'ssl_fc_cipherlist_str'"), errors[0].message)
             XCTAssertEqual(errors[1].keyword, "http-request return")
             XCTAssertTrue(errors[2].message.contains("'nosuchconv'"), errors[2].message)
         }

@@ -1,0 +1,125 @@
+import FoundationEssentials
+import Glibc
+import SwiftLBConfig
+import SwiftLBTLS
+
+/// From lb.conf's TLS settings to OpenSSL contexts: a `bind … ssl`'s certificates (`crt` files
+/// or directories, `crt-list` entries with their SNI filters and options) and settings, and a
+/// `server … ssl`'s client context. Errors name the keyword and the file at fault; the caller
+/// adds lb.conf's file, line and the `bind`/`server` keyword.
+enum TLSPlan {
+    /// Loads the certificates of one `bind … ssl` (files, or every *.pem of a directory in
+    /// name order, then the crt-list entries) and builds its OpenSSL context.
+    static func serverContext(_ tls: BindTLS, sessionCache: Bool) throws -> (TLSServerContext, [String]) {
+        var entries: [TLSServerEntry] = []
+        var warnings: [String] = []
+        let settings = try serverSettings(tls, sessionCache: sessionCache)
+        for path in tls.certificates {
+            var info = stat()
+            var files = [path]
+            if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+                let directory = path.hasSuffix("/") ? path : path + "/"
+                files = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
+                    .filter { $0.hasSuffix(".pem") }.sorted().map { directory + $0 }
+                if files.isEmpty { throw TLSError("crt \(path): no .pem file in this directory") }
+            }
+            for file in files {
+                let certificate = try load(file, keyword: "crt", warnings: &warnings)
+                entries.append(TLSServerEntry(certificate: certificate, settings: settings))
+            }
+        }
+        for entry in tls.more.certificateList {
+            let certificate = try load(entry.path, keyword: "crt-list \(entry.file):\(entry.line): crt", warnings: &warnings)
+            let own = try entry.settings.map { try serverSettings($0, sessionCache: sessionCache) } ?? settings
+            entries.append(TLSServerEntry(certificate: certificate, sniFilters: entry.filters, settings: own))
+        }
+        do {
+            return (try TLSServerContext(entries: entries), warnings)
+        } catch {
+            throw TLSError("ssl: \(error)")
+        }
+    }
+
+    private static func load(_ file: String, keyword: String, warnings: inout [String]) throws -> TLSCertificate {
+        do {
+            let certificate = try TLSCertificate(path: file)
+            if let warning = certificate.validityWarning { warnings.append("\(keyword) \(file): \(warning)") }
+            return certificate
+        } catch {
+            throw TLSError("\(keyword) \(file): \(error)")
+        }
+    }
+
+    /// A bind line's (or crt-list entry's) settings as OpenSSL takes them.
+    static func serverSettings(_ tls: BindTLS, sessionCache: Bool) throws -> TLSSettings {
+        var settings = TLSSettings()
+        let range = TLSVersionNames.range(min: tls.minVersion, max: tls.more.maxVersion, disabled: tls.more.disabledVersions)
+        if let range {
+            settings.minVersion = TLSSettings.Version(rawValue: range.min) ?? .tls12
+            settings.maxVersion = TLSSettings.Version(rawValue: range.max)
+        }
+        if let ciphers = tls.ciphers { settings.ciphers = ciphers }
+        settings.ciphersuites = tls.ciphersuites
+        settings.alpn = tls.alpn
+        settings.tickets = !tls.noTickets
+        settings.sessionCache = sessionCache
+        settings.curves = tls.more.curves
+        settings.verify = tls.verify.flatMap(TLSSettings.ClientVerify.init(rawValue:)) ?? .none
+        settings.caFile = try checkedFile(tls.caFile, keyword: "ca-file")
+        settings.caVerifyFile = try checkedFile(tls.more.caVerifyFile, keyword: "ca-verify-file")
+        settings.crlFile = try checkedFile(tls.more.crlFile, keyword: "crl-file")
+        settings.ignoredCertificateErrors = tls.more.ignoredCertificateErrors
+        settings.ignoredCAErrors = tls.more.ignoredCAErrors
+        settings.strictSNI = tls.more.strictSNI
+        return settings
+    }
+
+    /// A `server … ssl`'s (or `check-ssl`'s) client context.
+    static func clientContext(_ tls: ServerTLS) throws -> TLSClientContext {
+        var options = TLSClientOptions()
+        let more = tls.more
+        options.caFile = tls.verify ? try checkedFile(tls.caFile, keyword: "ca-file") : nil
+        options.crlFile = tls.verify ? try checkedFile(more.crlFile, keyword: "crl-file") : nil
+        if let path = more.certificate {
+            do { options.certificate = try TLSCertificate(path: path) } catch { throw TLSError("crt \(path): \(error)") }
+        }
+        if let range = TLSVersionNames.range(min: more.minVersion, max: more.maxVersion, disabled: more.disabledVersions) {
+            options.minVersion = TLSSettings.Version(rawValue: range.min)
+            options.maxVersion = TLSSettings.Version(rawValue: range.max)
+        }
+        options.ciphers = more.ciphers
+        options.ciphersuites = more.ciphersuites
+        options.alpn = ["http/1.1"]
+        options.reuseSessions = !more.noSessionReuse
+        options.noTickets = more.noTickets
+        do {
+            return try TLSClientContext(options: options)
+        } catch {
+            throw TLSError("ssl: \(error)")
+        }
+    }
+
+    /// HAProxy's rule: `check-ssl` sends checks over TLS, `no-check-ssl` in clear; otherwise
+    /// they use TLS when the traffic does and no `port` sends them elsewhere.
+    static func checksUseTLS(_ parameters: ServerParameters) -> Bool {
+        guard let tls = parameters.tls else { return false }
+        return tls.more.checkSSL ?? (tls.more.ssl && parameters.checkPort == nil)
+    }
+
+    /// A CA/CRL file must exist and hold PEM: checked here so the error names the keyword
+    /// rather than OpenSSL's reason.
+    private static func checkedFile(_ path: String?, keyword: String) throws -> String? {
+        guard let path else { return nil }
+        guard let file = fopen(path, "r") else {
+            throw TLSError("\(keyword) \(path): cannot read: \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(file) }
+        var buffer = [CChar](repeating: 0, count: 4096)
+        var sawPEM = false
+        while fgets(&buffer, Int32(buffer.count), file) != nil {
+            if strncmp(buffer, "-----BEGIN ", 11) == 0 { sawPEM = true; break }
+        }
+        guard sawPEM else { throw TLSError("\(keyword) \(path): not a PEM file (no '-----BEGIN' line)") }
+        return path
+    }
+}
