@@ -33,7 +33,11 @@ struct SampleExpression {
     }
 
     enum Converter {
-        case lower, upper, length, hex, base64, crc32
+        case lower, upper, length, hex, base64
+        /// `sha1`, `sha2`, `b64dec`, `crc32`, `djb2`, `xxh64`…: SampleConverters.swift.
+        case bytes(ByteConverter)
+        /// `map_<match>[_<output>](FILE[,DEFAULT])`.
+        case map(SampleMap)
         case field(index: Int, delimiters: Set<UInt8>, count: Int)
         case word(index: Int, delimiters: Set<UInt8>, count: Int)
         case concat(prefix: String, variable: String?, suffix: String)
@@ -220,8 +224,8 @@ struct SampleExpression {
         }
     }
 
-    static let converterNames = ["add", "base64", "bool", "concat", "crc32", "div", "field", "hex", "iif", "length", "lower", "mod",
-                                 "mul", "not", "regsub", "sub", "upper", "word"]
+    static let converterNames = (["add", "base64", "bool", "concat", "div", "field", "hex", "iif", "length", "lower", "map_*", "mod",
+                                  "mul", "not", "regsub", "sub", "upper", "word"] + ByteConverter.names).sorted()
 
     private static func converter(_ name: String, _ args: [String]) throws(Failure) -> Converter {
         func noArgs() throws(Failure) { guard args.isEmpty else { throw Failure(message: "converter '\(name)' takes no argument") } }
@@ -240,7 +244,6 @@ struct SampleExpression {
         case "length", "len": try noArgs(); return .length
         case "hex": try noArgs(); return .hex
         case "base64": try noArgs(); return .base64
-        case "crc32": guard args.count <= 1 else { throw Failure(message: "'crc32' takes at most one argument") }; return .crc32
         case "not": try noArgs(); return .not
         case "bool": try noArgs(); return .bool
         case "field": let (i, d, c) = try fieldArgs(); return .field(index: i, delimiters: d, count: c)
@@ -269,6 +272,11 @@ struct SampleExpression {
             guard args.count == 2 else { throw Failure(message: "'iif' expects TRUE,FALSE") }
             return .iif(args[0], args[1])
         default:
+            if let c = try ByteConverter(name, args) { return .bytes(c) }
+            if let (match, output) = SampleMap.kind(name) {
+                guard (1...2).contains(args.count), !args[0].isEmpty else { throw Failure(message: "'\(name)' expects FILE[,DEFAULT]") }
+                return .map(try SampleMap(match: match, output: output, path: args[0], defaultValue: args.count == 2 ? args[1] : nil))
+            }
             throw Failure(message: "converter '\(name)' is not supported by SwiftLB's rules (supported: \(converterNames.joined(separator: ", ")))")
         }
     }
@@ -354,9 +362,10 @@ struct SampleExpression {
         case .lower: return .string(value.text.lowercased())
         case .upper: return .string(value.text.uppercased())
         case .length: return .integer(value.text.utf8.count)
-        case .hex: return .string(value.text.utf8.map(Self.hexByte).joined())
-        case .base64: return .string(Base64.encode(Array(value.text.utf8)))
-        case .crc32: return .integer(Int(CRC32.checksum(Array(value.text.utf8))))
+        case .hex: return .string(value.bytes.map(Self.hexByte).joined())
+        case .base64: return .string(Base64.encode(value.bytes))
+        case .bytes(let c): return c.apply(value.bytes)
+        case .map(let map): return map.lookup(value)
         case .not: return .boolean(!value.isTrue)
         case .bool: return .boolean(value.isTrue)
         case .iif(let yes, let no): return .string(value.isTrue ? yes : no)
