@@ -633,11 +633,18 @@ public struct RedirectRule: Sendable {
         /// Same host and path, another scheme.
         case scheme(String)
         case location(String)
+        /// `prefix P`: P before the request's path (`http-request redirect` only).
+        case prefix(String)
     }
     public var target: Target
     public var code: Int
     public var condition: Condition?
     public var line: Int
+    /// `drop-query`, `append-slash`, `ignore-empty` (`http-request redirect` only; there the
+    /// target is a log-format).
+    public var dropQuery = false
+    public var appendSlash = false
+    public var ignoreEmpty = false
 }
 
 /// `use_backend NAME if|unless CONDITION`: evaluated in order, the first match wins.

@@ -24,7 +24,10 @@ public struct HTTPRule: Sendable {
         case replaceHeader(name: String, regex: String, replacement: String, eachValue: Bool)
         /// `replace-path` / `replace-uri REGEX REPLACEMENT`.
         case replaceTarget(regex: String, replacement: String, wholeURI: Bool)
-        /// `set-path` / `set-uri` / `set-query FORMAT` (HAProxy log-format text, kept as written).
+        /// `replace-pathq REGEX REPLACEMENT`: the path with its query.
+        case replacePathQuery(regex: String, replacement: String)
+        /// `set-path` / `set-pathq` / `set-uri` / `set-query FORMAT` (HAProxy log-format text,
+        /// kept as written).
         case setTarget(part: TargetPart, format: String)
         case deny(HTTPReturn)
         case allow
@@ -52,7 +55,7 @@ public struct HTTPRule: Sendable {
         case waitForBody(time: ConfigDuration, atLeast: Int?)
     }
 
-    public enum TargetPart: String, Sendable { case path, uri, query }
+    public enum TargetPart: String, Sendable { case path, uri, query, pathq }
 
     public var action: Action
     public var condition: Condition?

@@ -34,16 +34,21 @@ extension KeywordRegistry {
             .returnResponse(try httpReturn(words, defaultStatus: 200, statusWord: "status"))
         },
         Action(name: "redirect", phases: [.request, .response], status: httpRequestDenyStatus,
-               usage: "scheme|location TARGET [code N]") { p, words, c in
-            .redirect(try redirectRule(words[...], acls: p.acls, line: c.line.number))
+               usage: "location|prefix|scheme FORMAT [code N] [drop-query] [append-slash] [ignore-empty]") { p, words, c in
+            .redirect(try redirectRule(words[...], acls: p.acls, line: c.line.number, formats: true))
         },
         Action(name: "auth", phases: [.request], status: .active, usage: "[realm REALM]") { _, words, _ in
             if words.isEmpty { return .auth(realm: nil) }
             guard words.count == 2, words[0] == "realm" else { throw ParseFailure("expects 'auth [realm REALM]'") }
             return .auth(realm: words[1])
         },
-        target("set-path", .path), target("set-uri", .uri), target("set-query", .query),
+        target("set-path", .path), target("set-uri", .uri), target("set-query", .query), target("set-pathq", .pathq),
         replaceTarget("replace-path", wholeURI: false), replaceTarget("replace-uri", wholeURI: true),
+        Action(name: "replace-pathq", phases: [.request], status: httpRewriteStatus, usage: "REGEX REPLACEMENT") { _, words, _ in
+            guard words.count == 2 else { throw ParseFailure("'replace-pathq' expects REGEX REPLACEMENT") }
+            try validRegex(words[0])
+            return .replacePathQuery(regex: words[0], replacement: words[1])
+        },
         replaceHeader("replace-header", eachValue: false), replaceHeader("replace-value", eachValue: true),
         Action(name: "set-var", phases: [.request, .response, .afterResponse], status: ACLParser.variableStatus,
                usage: "(SCOPE.NAME) EXPRESSION") { _, words, c in
@@ -103,9 +108,9 @@ extension KeywordRegistry {
     /// HAProxy 2.6's other actions, recognised and refused.
     private static let knownActions: [HTTPRulePhase: [String]] = [
         .request: ["add-acl", "cache-use", "del-acl", "del-map", "disable-l7-retry", "do-resolve", "early-hint",
-                   "normalize-uri", "replace-pathq", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
+                   "normalize-uri", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
                    "send-spoe-group", "set-dst", "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice",
-                   "set-pathq", "set-priority-class", "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos",
+                   "set-priority-class", "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos",
                    "silent-drop", "strict-mode", "tarpit", "unset-var", "wait-for-handshake", "lua"],
         .response: ["add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1",
                     "sc-set-gpt0", "send-spoe-group", "set-log-level", "set-map", "set-mark", "set-nice", "set-tos", "silent-drop",

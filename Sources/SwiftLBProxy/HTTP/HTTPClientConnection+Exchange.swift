@@ -231,6 +231,7 @@ extension HTTPClientConnection {
         let location: String
         switch rule.target {
         case .location(let url): location = url
+        case .prefix: preconditionFailure("the frontend's 'redirect' keyword refuses prefix (http-request redirect takes it): \(rule)")
         case .scheme(let scheme):
             let host = head.values(of: "host").first ?? (destination?.ipAddress ?? "localhost")
             let target = head.target

@@ -52,11 +52,12 @@ struct HTTPRuleSet: Sendable {
         case deleteHeader(String)
         case deleteHeaders(String, ACLCriterion.MatchMethod, PCRE2Regex?)
         case replaceHeader(String, PCRE2Regex, LogFormat, eachValue: Bool)
-        case replaceTarget(PCRE2Regex, LogFormat, wholeURI: Bool)
+        case replaceTarget(PCRE2Regex, LogFormat, TargetRewrite.Scope)
         case setTarget(HTTPRule.TargetPart, LogFormat)
         case setVariable(String, SampleExpression)
         case setStatus(Int, String?)
         case reply(RuleReply, HTTPRuleVerdict.Kind)
+        case redirect(RedirectReply)
         case allow
         case useService(String)
         /// `track-scN SAMPLE [table NAME]`, the table resolved to a name (the proxy's own).
@@ -106,7 +107,9 @@ struct HTTPRuleSet: Sendable {
         case .replaceHeader(let name, let pattern, let replacement, let eachValue):
             return .replaceHeader(name, try regex(pattern), try LogFormat(parsing: replacement), eachValue: eachValue)
         case .replaceTarget(let pattern, let replacement, let wholeURI):
-            return .replaceTarget(try regex(pattern), try LogFormat(parsing: replacement), wholeURI: wholeURI)
+            return .replaceTarget(try regex(pattern), try LogFormat(parsing: replacement), wholeURI ? .uri : .path)
+        case .replacePathQuery(let pattern, let replacement):
+            return .replaceTarget(try regex(pattern), try LogFormat(parsing: replacement), .pathQuery)
         case .setTarget(let part, let format): return .setTarget(part, try LogFormat(parsing: format))
         case .setVariable(let name, let expression):
             guard VariableScope.split(name) != nil else { throw SampleExpression.Failure(message: "variable '\(name)' has no stream scope (proc, sess, txn, req, res)") }
@@ -116,7 +119,7 @@ struct HTTPRuleSet: Sendable {
             return .reply(try RuleReply.compile(r, isDeny: true, httpErrors: httpErrors, cache: &cache), .deny)
         case .returnResponse(let r):
             return .reply(try RuleReply.compile(r, isDeny: false, httpErrors: httpErrors, cache: &cache), .returned)
-        case .redirect(let rule): return .reply(.redirect(rule), .redirect)
+        case .redirect(let rule): return .redirect(try RedirectReply(rule))
         case .auth(let realm): return .reply(.auth(realm: realm ?? proxyName), .auth)
         case .allow: return .allow
         case .useService(let name): return .useService(name)
@@ -135,6 +138,7 @@ struct HTTPRuleSet: Sendable {
         case .header(.delete), .deleteHeaders: "del-header"
         case .replaceHeader(_, _, _, let each): each ? "replace-value" : "replace-header"
         case .replaceTarget(_, _, let whole): whole ? "replace-uri" : "replace-path"
+        case .replacePathQuery: "replace-pathq"
         case .setTarget(let part, _): "set-\(part.rawValue)"
         case .setVariable(let name, _): "set-var(\(name))"
         case .setStatus: "set-status"
@@ -170,8 +174,8 @@ struct HTTPRuleSet: Sendable {
             case .deleteHeaders(let name, let method, let regex): head.removeHeaders(matching: name, method: method, regex: regex)
             case .replaceHeader(let name, let regex, let format, let eachValue):
                 head.replaceValues(of: name, regex: regex, template: format.render(input), eachValue: eachValue)
-            case .replaceTarget(let regex, let format, let wholeURI):
-                if let target = TargetRewrite.replacing(head.currentTarget, regex: regex, template: format.render(input), wholeURI: wholeURI) {
+            case .replaceTarget(let regex, let format, let scope):
+                if let target = TargetRewrite.replacing(head.currentTarget, regex: regex, template: format.render(input), scope) {
                     TargetRewrite.apply(target, to: &head)
                 }
             case .setTarget(let part, let format):
@@ -179,6 +183,7 @@ struct HTTPRuleSet: Sendable {
                 let current = head.currentTarget
                 let target: String = switch part {
                 case .path: TargetRewrite.settingPath(current, to: value)
+                case .pathq: TargetRewrite.settingPathQuery(current, to: value)
                 case .query: TargetRewrite.settingQuery(current, to: value)
                 case .uri: value
                 }
@@ -190,6 +195,9 @@ struct HTTPRuleSet: Sendable {
                 head.startLineOverride = "\(head.versionText) \(code) \(reason ?? HAProxyMessages.reason(for: code))"
             case .reply(let reply, let kind):
                 return .respond(reply.response(input, pages: pages), kind)
+            case .redirect(let redirect):
+                // `ignore-empty`: a location that renders empty skips the rule.
+                if let response = redirect.response(input) { return .respond(response, .redirect) }
             case .allow:
                 return .allow
             case .useService(let name):

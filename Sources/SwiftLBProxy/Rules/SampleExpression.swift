@@ -26,6 +26,8 @@ struct SampleExpression {
         case urlParameter(String)
         /// `status`, `req.ver`, `res.ver`, `base`, `fe_name`, `be_name`.
         case status, requestVersion, responseVersion, base, frontendName, backendName
+        /// `pathq`: the path with its query (an absolute-form target's from its path on).
+        case pathQuery
         /// `http_first_req`: the request is its client connection's first (a boolean).
         case firstRequest
         /// `capture.req.hdr(N)`: request capture slot N.
@@ -165,7 +167,7 @@ struct SampleExpression {
     static let fetchNames = (Array(modelFetches.keys) + [
         "base", "be_name", "bool", "cook", "fe_name", "hdr", "hdr_cnt", "int", "req.cook", "req.fhdr", "req.hdr", "req.hdr_cnt",
         "req.ver", "req_ver", "res.fhdr", "res.hdr", "res.hdr_cnt", "res.ver", "shdr", "status", "str", "url_param", "urlp", "var",
-        "http_first_req", "capture.req.hdr",
+        "http_first_req", "capture.req.hdr", "pathq",
     ]).sorted()
 
     private static func fetch(_ name: String, _ args: [String]) throws(Failure) -> Fetch {
@@ -215,6 +217,7 @@ struct SampleExpression {
         case "fe_name": try needs(0...0); return .frontendName
         case "be_name": try needs(0...0); return .backendName
         case "http_first_req": try needs(0...0); return .firstRequest
+        case "pathq": try needs(0...0); return .pathQuery
         case "capture.req.hdr":
             try needs(1...1)
             guard let slot = Int(args[0]), slot >= 0 else { throw Failure(message: "'capture.req.hdr' expects a capture slot number") }
@@ -328,6 +331,9 @@ struct SampleExpression {
         case .frontendName: return .string(input.frontendName)
         case .backendName: return input.backendName.isEmpty ? nil : .string(input.backendName)
         case .firstRequest: return .boolean(input.firstRequest)
+        case .pathQuery:
+            let target = input.target
+            return TargetRewrite.pathStart(target).map { .string(String(target[$0...])) }
         case .capturedRequest(let slot): return slot < input.captures.count ? input.captures[slot].map { .string($0) } : nil
         }
     }

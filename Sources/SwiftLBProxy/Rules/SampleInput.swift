@@ -50,8 +50,11 @@ struct SampleInput {
     /// The request target now: the rewritten one when a rule changed the start line.
     var target: String { requestHead?.currentTarget ?? "" }
 
+    /// The path: from the target's path on (an absolute-form target's too, as HAProxy's
+    /// `http_parse_path`), without the query.
     var path: Substring {
-        let t = target[...]
+        let whole = target[...]
+        let t = whole.first == "/" ? whole : TargetRewrite.pathStart(target).map { whole[$0...] } ?? whole
         return t.firstIndex(of: "?").map { t[..<$0] } ?? t
     }
 

@@ -2,10 +2,11 @@ import Foundation
 import XCTest
 @testable import SwiftLBProxy
 
-/// The byte converters (digests, hashes, base64) and the map converters, compared with what
-/// HAProxy 2.6 computes for the same expression and input: one `http-request return` whose
-/// body prints every converter's result, answered by Debian's haproxy on loopback and by
-/// SwiftLB's rule engine (`RuleBench`) from the same configuration text and map files.
+/// The byte converters (digests, hashes, base64), the map converters, `redirect` with a
+/// format, `set-pathq`/`replace-pathq`, compared with what HAProxy 2.6 answers for the same
+/// configuration and request: an `http-request return` whose body prints every converter's
+/// result (or the redirect itself), answered by Debian's haproxy on loopback and by SwiftLB's
+/// rule engine (`RuleBench`) from the same configuration text and map files.
 final class HAProxyConverterTests: XCTestCase {
     private var haproxy: ChildProcess?
     private var directory: TempDirectory!
@@ -99,5 +100,45 @@ final class HAProxyConverterTests: XCTestCase {
                       "/static/x", "/api/v1/x", "/api/v2/static", "a.example.com", "example.com", "xexample.com", "bar.foo.example.net",
                       "/img/x.jpg", "/img/x.gif", "abc", "10.1.2.3", "10.2.3.4", "192.0.2.7", "::1", "1", "15", "20", "21", "100", "foo", "bar", "foobar", "", "-12abc", "17x"]
         try compare(config, inputs.map { Self.request([("x-in", $0)]) })
+    }
+
+    func testRedirectsWithFormatsAndOptionsAreHAProxys() throws {
+        let map = try directory.write("redirect.map", "example.org https://www.example.org\n/old/file /new/file\n")
+        let config = """
+            \(haproxyDefaults)
+            frontend fe
+                bind 127.0.0.1:PORT
+                http-request redirect code 301 location %[path,map_str(\(map))] ignore-empty
+                http-request redirect prefix %[req.hdr(host),lower,regsub(:\\d+$,,),map_str(\(map))] code 301 if { hdr_beg(host) -i example.org }
+                http-request redirect prefix /p drop-query if { path_beg /dq }
+                http-request redirect prefix /p append-slash if { path_beg /as }
+                http-request redirect prefix / code 308 append-slash if { path_beg /self }
+                http-request redirect prefix https://x.example drop-query append-slash code 303 if { path_beg /both }
+                http-request redirect scheme https drop-query append-slash if { path_beg /sch }
+                http-request redirect location /loc-%[req.hdr(x-n)] code 307 if { path /loc }
+                http-request return status 200 content-type text/plain lf-string "none %[url]"
+            """
+        let paths = ["/old/file", "/old/file?x=1", "/nothing", "/dq/a?b=c", "/as/a", "/as/a/", "/as/a?q", "/self/x?y", "/both/z?k=v", "/sch/a?b", "/loc"]
+        var requests = paths.map { "GET \($0) HTTP/1.1\r\nHost: h.example\r\nx-n: 5\r\nConnection: close\r\n\r\n" }
+        requests.append("GET /x?y=z HTTP/1.1\r\nHost: Example.ORG:8080\r\nConnection: close\r\n\r\n")
+        requests.append("GET http://abs.example/as/q?z HTTP/1.1\r\nHost: abs.example\r\nConnection: close\r\n\r\n")
+        try compare(config, requests)
+    }
+
+    func testPathQueryRewritesAreHAProxys() throws {
+        // http-rules/path_and_pathq.vtc's rules, then what they made.
+        let config = """
+            \(haproxyDefaults)
+            frontend fe
+                bind 127.0.0.1:PORT
+                http-request set-var(txn.pathq) pathq
+                http-request set-path /fe%[path]
+                http-request replace-path (.*) /foo\\1
+                http-request replace-path (.*) \\1/bar
+                http-request set-pathq %[path]?app=regtest&%[query]
+                http-request replace-pathq /([^?]*)\\?app=([^&]*)&?(.*) /\\2/\\1?\\3
+                http-request return status 200 content-type text/plain lf-string "before=%[var(txn.pathq)] url=%[url] path=%[path] pathq=%[pathq] query=%[query]"
+            """
+        try compare(config, ["/", "/a/b?c=d&e", "/?q", "http://h.example/x/y?z=1"].map { "GET \($0) HTTP/1.1\r\nHost: h.example\r\nConnection: close\r\n\r\n" })
     }
 }

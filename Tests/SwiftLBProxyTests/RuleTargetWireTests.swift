@@ -1,0 +1,32 @@
+import Foundation
+import XCTest
+
+/// What a server receives after the target rules (`set-path`, `set-pathq`, `replace-pathq`)
+/// and the `pathq` fetch, through a running swiftlb on loopback — an absolute-form request
+/// too, whose rewritten target goes out in origin-form with its authority as Host
+/// (http-rules/path_and_pathq.vtc's rules).
+final class RuleTargetWireTests: XCTestCase {
+    func testPathRulesReachTheServerForOriginAndAbsoluteForm() throws {
+        let dir = try TempDirectory()
+        let backend = try RecordingBackend(in: dir)
+        defer { backend.stop() }
+        let rules = """
+            http-request add-header x-pathq %[pathq]
+            http-request set-path /fe%[path]
+            http-request replace-path (.*) /foo\\1
+            http-request set-pathq %[path]?app=regtest&%[query]
+            http-request replace-pathq /([^?]*)\\?app=([^&]*)&?(.*) /\\2/\\1?\\3
+            """
+        let (lb, port) = try startProxy(backend: "app", backends: "backend app\n    server s1 127.0.0.1:\(backend.port)\n", frontendExtra: rules, in: dir)
+        defer { lb.stop() }
+        for target in ["/req1?a=1&b=2", "http://good.example/req2?a=1"] {
+            let client = try RawClient(port: port, timeout: 3)
+            client.send("GET \(target) HTTP/1.1\r\nHost: h.example\r\nConnection: close\r\n\r\n")
+            XCTAssertTrue(client.readAll().text.hasPrefix("HTTP/1.1 200"))
+        }
+        let seen = backend.waitForRequests(2)
+        XCTAssertEqual(seen.map(\.target), ["/regtest/foo/fe/req1?a=1&b=2", "/regtest/foo/fe/req2?a=1"])
+        XCTAssertEqual(seen.map { $0.raw.lowercased().components(separatedBy: "\r\n").filter { $0.hasPrefix("x-pathq:") || $0.hasPrefix("host:") }.sorted() },
+                       [["host: h.example", "x-pathq: /req1?a=1&b=2"], ["host: good.example", "x-pathq: /req2?a=1"]])
+    }
+}
