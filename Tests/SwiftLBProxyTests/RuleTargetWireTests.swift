@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-/// What a server receives after the target rules (`set-path`, `set-pathq`, `replace-pathq`)
+/// Rules seen on the wire through a running swiftlb on loopback. What a server receives after the target rules (`set-path`, `set-pathq`, `replace-pathq`)
 /// and the `pathq` fetch, through a running swiftlb on loopback — an absolute-form request
 /// too, whose rewritten target goes out in origin-form with its authority as Host
 /// (http-rules/path_and_pathq.vtc's rules).
@@ -28,5 +28,30 @@ final class RuleTargetWireTests: XCTestCase {
         XCTAssertEqual(seen.map(\.target), ["/regtest/foo/fe/req1?a=1&b=2", "/regtest/foo/fe/req2?a=1"])
         XCTAssertEqual(seen.map { $0.raw.lowercased().components(separatedBy: "\r\n").filter { $0.hasPrefix("x-pathq:") || $0.hasPrefix("host:") }.sorted() },
                        [["host: h.example", "x-pathq: /req1?a=1&b=2"], ["host: good.example", "x-pathq: /req2?a=1"]])
+    }
+
+    /// http-rules/http_after_response.vtc's /stats case: a backend's stats page gets the
+    /// backend's then the frontend's after-response rules.
+    func testAfterResponseRulesRunOnABackendsStatsPage() throws {
+        let dir = try TempDirectory()
+        let backends = """
+            backend app
+                stats enable
+                stats uri /stats
+                http-after-response set-status 234
+                http-after-response del-header content-type
+                http-after-response set-header x-be %[status]
+                server s1 127.0.0.1:1
+            """
+        let (lb, port) = try startProxy(backend: "app", backends: backends, frontendExtra: "http-after-response set-header x-fe %[status]", in: dir)
+        defer { lb.stop() }
+        let client = try RawClient(port: port, timeout: 3)
+        client.send("GET /stats HTTP/1.1\r\nHost: h\r\n\r\n")
+        let text = client.readAll().text
+        let head = text.components(separatedBy: "\r\n\r\n")[0].lowercased()
+        XCTAssertTrue(head.hasPrefix("http/1.1 234 "), head)
+        XCTAssertTrue(head.contains("\r\nx-be: 234") && head.contains("\r\nx-fe: 234"), head)
+        XCTAssertFalse(head.contains("content-type"), head)
+        XCTAssertTrue(text.contains("<html"), String(text.prefix(300)))
     }
 }

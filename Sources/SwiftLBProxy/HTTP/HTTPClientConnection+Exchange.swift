@@ -134,7 +134,8 @@ extension HTTPClientConnection {
         if let captured = input?.captures, record.requestCaptures != nil { record.requestCaptures = Self.slots(captured, as: record.requestCaptures!) }
         if let stats = backend.stats, backend.name != frontend.name, StatsPage.matches(head.target, settings: stats) {
             // A backend's `stats` (`use_backend stats if …`), after its http-request rules.
-            serveStats(head, framing: framing, settings: stats, page: backend.config.options.stats, record: record)
+            serveStats(head, framing: framing, settings: stats, page: backend.config.options.stats, record: record,
+                       afterResponse: input.map { (backend.engine, $0) })
             return
         }
 
