@@ -384,6 +384,9 @@ public struct ServerParameters: Sendable, Equatable {
     public var onError: OnError = .failCheck
     /// `send-proxy` / `send-proxy-v2` (pending): the PROXY protocol header towards the server.
     public var sendProxy: ProxyProtocolVersion?
+    /// `proxy-v2-options unique-id,authority,crc32c`: the TLVs a `send-proxy-v2` header
+    /// carries (HAProxy's names; the TLS ones are refused).
+    public var proxyV2Options: Set<String> = []
     /// `maxqueue N` (pending).
     public var maxQueue: Int?
     /// `on-marked-down shutdown-sessions` (pending): close the sessions of a server that

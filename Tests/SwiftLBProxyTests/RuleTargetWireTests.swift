@@ -54,4 +54,21 @@ final class RuleTargetWireTests: XCTestCase {
         XCTAssertFalse(head.contains("content-type"), head)
         XCTAssertTrue(text.contains("<html"), String(text.prefix(300)))
     }
+
+    /// `http-response deny` answers 502 unless `deny_status` says otherwise (HAProxy's default
+    /// for responses; `http-request deny` is 403).
+    func testADeniedResponseIsABadGateway() throws {
+        let dir = try TempDirectory()
+        let backend = try RecordingBackend(in: dir)
+        defer { backend.stop() }
+        let backends = "backend app\n    http-response deny if { path /deny }\n    http-response deny deny_status 429 if { path /tea }\n    server s1 127.0.0.1:\(backend.port)\n"
+        let (lb, port) = try startProxy(backend: "app", backends: backends, in: dir)
+        defer { lb.stop() }
+        for (path, status) in [("/deny", "502"), ("/tea", "429"), ("/ok", "200")] {
+            let client = try RawClient(port: port, timeout: 3)
+            client.send("GET \(path) HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+            let text = client.readAll().text
+            XCTAssertTrue(text.hasPrefix("HTTP/1.1 \(status) "), "\(path): \(text.prefix(80))")
+        }
+    }
 }

@@ -21,9 +21,14 @@ extension KeywordRegistry {
     }
 
     private static let actions: [Action] = [
-        Action(name: "deny", phases: [.request, .response], status: httpRequestDenyStatus,
+        Action(name: "deny", phases: [.request], status: httpRequestDenyStatus,
                usage: "[deny_status CODE] [content-type T] [string S|lf-string S|file F|errorfile F] [hdr N V]…") { _, words, _ in
             .deny(try httpReturn(words, defaultStatus: 403, statusWord: "deny_status"))
+        },
+        // HAProxy: a denied response is a bad gateway (502) unless told otherwise.
+        Action(name: "deny", phases: [.response], status: httpRequestDenyStatus,
+               usage: "[deny_status CODE] [content-type T] [string S|lf-string S|file F|errorfile F] [hdr N V]…") { _, words, _ in
+            .deny(try httpReturn(words, defaultStatus: 502, statusWord: "deny_status"))
         },
         Action(name: "allow", phases: [.request, .response, .afterResponse], status: httpRequestDenyStatus, usage: "") { _, words, _ in
             guard words.isEmpty else { throw ParseFailure("'allow' takes no argument before the condition") }

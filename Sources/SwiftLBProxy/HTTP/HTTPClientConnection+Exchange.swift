@@ -55,7 +55,7 @@ extension HTTPClientConnection {
                 subject.destination = destination
                 subject.requestLine = head.string(0..<(head.startLineEnd - 2))
             }
-            record.uniqueID = uniqueID.render(subject, tls: isTLS)
+            record.uniqueID = uniqueID.render(subject, tls: isTLS, input: uniqueID.samples.isEmpty ? nil : SampleInput(facts: makeFacts(head), request: head))
         }
 
         guard RequestValidator.problem(in: head) == nil, case .success(let framing) = MessageFraming.request(head) else {
@@ -89,6 +89,7 @@ extension HTTPClientConnection {
             i.firstRequest = requestsServed == 0
             i.captures = record.requestCaptures ?? []
             i.userlists = frontend.userlists
+            i.proxyTLVs = proxyTLVs
             if let monitor = rules.monitor, let response = monitor.response(for: i, pages: rules.errorPages) {
                 answerLocally(response, flags: "LR", denied: false, frontendRules: rules, backendRules: nil, input: &i, head: head, framing: framing, record: record)
                 return
@@ -126,6 +127,7 @@ extension HTTPClientConnection {
                 input!.firstRequest = requestsServed == 0
                 input!.captures = record.requestCaptures ?? []
                 input!.userlists = frontend.userlists
+                input!.proxyTLVs = proxyTLVs
             }
             input!.backendName = backend.name
             if answered(by: rules, frontendRules: frontend.engine, backendRules: rules, head: &head, input: &input!, framing: framing, record: record) { return }
@@ -178,6 +180,8 @@ extension HTTPClientConnection {
         head.serialise(into: &serverHeadBuffer)
         let upstreamHead = serverHeadBuffer
         var dispatch = Dispatch(backend: backend, client: source, destination: destination, pinned: pinned)
+        dispatch.uniqueID = record.uniqueID
+        dispatch.authority = proxyTLVs.first { $0.type == ProxyHeader.TLVType.authority }?.value
         if let stick = backend.stick {
             // `stick match|on` pins when no cookie did; `stick on|store-request` keys get the chosen server.
             let stickInput = input ?? stickInput(facts ?? makeFacts(head))

@@ -26,6 +26,9 @@ struct SampleExpression {
         case urlParameter(String)
         /// `status`, `req.ver`, `res.ver`, `base`, `fe_name`, `be_name`.
         case status, requestVersion, responseVersion, base, frontendName, backendName
+        /// `fc_pp_unique_id`, `fc_pp_authority`: a TLV of the PROXY v2 header the client
+        /// connection came with.
+        case proxyTLV(UInt8)
         /// `pathq`: the path with its query (an absolute-form target's from its path on).
         case pathQuery
         /// `http_first_req`: the request is its client connection's first (a boolean).
@@ -167,7 +170,7 @@ struct SampleExpression {
     static let fetchNames = (Array(modelFetches.keys) + [
         "base", "be_name", "bool", "cook", "fe_name", "hdr", "hdr_cnt", "int", "req.cook", "req.fhdr", "req.hdr", "req.hdr_cnt",
         "req.ver", "req_ver", "res.fhdr", "res.hdr", "res.hdr_cnt", "res.ver", "shdr", "status", "str", "url_param", "urlp", "var",
-        "http_first_req", "capture.req.hdr", "pathq",
+        "http_first_req", "capture.req.hdr", "pathq", "fc_pp_unique_id", "fc_pp_authority",
     ]).sorted()
 
     private static func fetch(_ name: String, _ args: [String]) throws(Failure) -> Fetch {
@@ -218,6 +221,8 @@ struct SampleExpression {
         case "be_name": try needs(0...0); return .backendName
         case "http_first_req": try needs(0...0); return .firstRequest
         case "pathq": try needs(0...0); return .pathQuery
+        case "fc_pp_unique_id": try needs(0...0); return .proxyTLV(ProxyHeader.TLVType.uniqueID)
+        case "fc_pp_authority": try needs(0...0); return .proxyTLV(ProxyHeader.TLVType.authority)
         case "capture.req.hdr":
             try needs(1...1)
             guard let slot = Int(args[0]), slot >= 0 else { throw Failure(message: "'capture.req.hdr' expects a capture slot number") }
@@ -331,6 +336,8 @@ struct SampleExpression {
         case .frontendName: return .string(input.frontendName)
         case .backendName: return input.backendName.isEmpty ? nil : .string(input.backendName)
         case .firstRequest: return .boolean(input.firstRequest)
+        case .proxyTLV(let type):
+            return input.proxyTLVs.first { $0.type == type }.map { .string(String(decoding: $0.value, as: UTF8.self)) }
         case .pathQuery:
             let target = input.target
             return TargetRewrite.pathStart(target).map { .string(String(target[$0...])) }

@@ -36,6 +36,8 @@ struct SampleInput {
     /// The frontend's request capture slots (`capture request header`, `http-request
     /// capture`), in slot order; nil: empty.
     var captures: [String?] = []
+    /// The PROXY v2 TLVs the client connection came with (`fc_pp_unique_id`, `fc_pp_authority`).
+    var proxyTLVs: [ProxyHeader.TLV] = []
 
     init(facts: RequestFacts, request: MessageHead? = nil, response: MessageHead? = nil, variables: StreamVariables? = nil) {
         self.facts = facts
