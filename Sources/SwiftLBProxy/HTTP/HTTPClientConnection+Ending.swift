@@ -99,7 +99,10 @@ extension HTTPClientConnection {
     }
 
     /// Answers with a generated error and closes. `ex`: the exchange it ends, if any.
-    func respondError(_ status: ErrorResponse, record: AccessLogRecord, minor: Int, ex: HTTPExchange? = nil) {
+    /// `beforeHead`: the request never parsed (a malformed head, a head that did not come in
+    /// time): HAProxy's mux answers those itself, with the error page and without the
+    /// `http-after-response` rules (no stream exists yet).
+    func respondError(_ status: ErrorResponse, record: AccessLogRecord, minor: Int, ex: HTTPExchange? = nil, beforeHead: Bool = false) {
         var record = record
         record.status = status.rawValue
         record.bytesOut = status.body.utf8.count
@@ -108,7 +111,12 @@ extension HTTPClientConnection {
         let rules = frontend.engine ?? backendRules
         let page = rules.flatMap { $0.pages(backend: frontend.engine == nil ? nil : backendRules).page(for: status.rawValue) }
         var bytes: ByteBuffer?
-        if let rules, let page, let context {
+        if beforeHead {
+            // The frontend's errorfile as written, else (with rules, as for their answers)
+            // HAProxy's built-in page, else SwiftLB's below.
+            bytes = frontend.engine.flatMap { $0.errorPages.raw(for: status.rawValue) ?? HAProxyMessages.page(for: status.rawValue).map { ByteBuffer(string: $0) } }
+            if let bytes { record.bytesOut = bytes.readableBytes }
+        } else if let rules, let page, let context {
             var input = ex?.ruleInput ?? SampleInput(facts: RequestFacts(head: nil, source: source, destination: destination, isTLS: isTLS))
             bytes = rules.answer(page, backend: frontend.engine == nil ? nil : backendRules, input: &input, close: true,
                                  clientMinor: minor, headRequest: ex?.method == .head, allocator: context.channel.allocator)

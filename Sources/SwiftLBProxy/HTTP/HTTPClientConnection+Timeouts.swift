@@ -36,7 +36,7 @@ extension HTTPClientConnection {
             if inbound.readableBytes > 0 {
                 var record = newRecord(now)
                 record.termination = "cR"
-                respondError(.requestTimeout, record: record, minor: 1)
+                respondError(.requestTimeout, record: record, minor: 1, beforeHead: true)
             } else {
                 closeNow()
             }

@@ -272,7 +272,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
                     case .headTooLarge: .headersTooLarge
                     case .malformed: .badRequest
                     }
-                    respondError(status, record: record, minor: 1)
+                    respondError(status, record: record, minor: 1, beforeHead: true)
                     return
                 case .head(let head):
                     startExchange(head)
