@@ -277,6 +277,8 @@ public struct ProxyOptions: Sendable {
     /// `option http-buffer-request`: a request goes to a server only once its body is in
     /// (or SwiftLB's body buffer is full).
     public var httpBufferRequest = false
+    /// `option http-restrict-req-hdr-names preserve|delete|reject` (default preserve).
+    public var restrictRequestHeaderNames: HeaderNamePolicy = .preserve
     /// `option abortonclose`: a client that shuts its sending side abandons its request
     /// (without it the request is still answered, then the connection closes).
     public var abortOnClose = false

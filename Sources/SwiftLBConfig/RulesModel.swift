@@ -145,6 +145,12 @@ public enum HTTPConnectionMode: String, Sendable {
     case close = "httpclose"
 }
 
+/// `option http-restrict-req-hdr-names`: what becomes of a request header whose name holds a
+/// character other than a letter, a digit or `-` (an `_`, say, which some servers read as `-`
+/// and so could be made to see a header a rule removed): kept (`preserve`), removed
+/// (`delete`), or the request refused with 403 (`reject`).
+public enum HeaderNamePolicy: String, Sendable, CaseIterable { case preserve, delete, reject }
+
 /// `capture request|response header NAME len N`: a header kept for the access log.
 public struct HeaderCapture: Sendable, Equatable {
     public var response: Bool

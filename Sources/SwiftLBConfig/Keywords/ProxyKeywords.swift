@@ -58,6 +58,12 @@ extension KeywordRegistry {
             let n = try c.positiveInt()
             p.withOptions { $0.fullconn = n }
         },
+        Keyword("option http-restrict-req-hdr-names", SectionKind.proxies, usage: "option http-restrict-req-hdr-names preserve|delete|reject") { p, c in
+            guard c.args.count == 1, let policy = HeaderNamePolicy(rawValue: c.args[0]) else {
+                throw ParseFailure("expects 'preserve', 'reject' or 'delete'")
+            }
+            p.withOptions { $0.restrictRequestHeaderNames = policy }
+        },
         Keyword("option http-buffer-request", SectionKind.proxies, usage: "[no] option http-buffer-request", negatable: true) { p, c in
             try c.noArguments()
             p.withOptions { $0.httpBufferRequest = !c.negated }

@@ -97,6 +97,7 @@ extension HTTPClientConnection {
             if answered(by: rules, frontendRules: rules, backendRules: nil, head: &head, input: &i, framing: framing, record: record) { return }
             input = i
         }
+        if !head.restrictHeaderNames(frontend.config.options.restrictRequestHeaderNames) { return refuseHeaderNames(record, minor: head.minorVersion) }
         if let f = facts {
             for rule in frontend.config.redirects where rule.condition.map({ input.map($0.evaluate) ?? $0.evaluate(f) }) ?? true {
                 redirect(rule, head: head, record: record)
@@ -131,6 +132,9 @@ extension HTTPClientConnection {
             }
             input!.backendName = backend.name
             if answered(by: rules, frontendRules: frontend.engine, backendRules: rules, head: &head, input: &input!, framing: framing, record: record) { return }
+        }
+        if backend.name != frontend.name, !head.restrictHeaderNames(backend.config.options.restrictRequestHeaderNames) {
+            return refuseHeaderNames(record, minor: head.minorVersion)
         }
         input?.backendName = backend.name
         if let captured = input?.captures, record.requestCaptures != nil { record.requestCaptures = Self.slots(captured, as: record.requestCaptures!) }
@@ -297,6 +301,14 @@ extension HTTPClientConnection {
         case .continue, .allow:
             return false
         }
+    }
+
+    /// `option http-restrict-req-hdr-names reject`: 403, logged and counted as a deny.
+    private func refuseHeaderNames(_ record: AccessLogRecord, minor: Int) {
+        var record = record
+        record.termination = "PR"
+        loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
+        respondError(.forbidden, record: record, minor: minor)
     }
 
     /// The capture slots the rules filled, as many as the frontend declares.
