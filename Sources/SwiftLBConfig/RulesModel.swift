@@ -43,6 +43,10 @@ public struct HTTPRule: Sendable {
         case setStatus(Int, reason: String?)
         /// `track-sc0|1|2 SAMPLE [table NAME]`: counts the request in a stick table.
         case track(StickTracking)
+        /// `set-src EXPR` / `set-dst EXPR` (requests): the client connection's source (or
+        /// destination) address becomes the sample's, its port kept, for the rest of the
+        /// connection (later rules, logs, X-Forwarded-For), as in HAProxy.
+        case setAddress(destination: Bool, expression: String)
         /// `set-method FORMAT` (requests).
         case setMethod(format: String)
         /// `capture SAMPLE len N`: the sample's value, cut to N bytes, in the frontend's

@@ -7,8 +7,9 @@ import SwiftLBConfig
 /// rules see the socket ends only (HAProxy's layer-4 fetches), and every layer-7 fetch is empty.
 struct RequestFacts {
     let head: MessageHead?
-    let source: SocketAddress?
-    let destination: SocketAddress?
+    /// `http-request set-src|set-dst` may change them (the rules' input carries the change).
+    var source: SocketAddress?
+    var destination: SocketAddress?
     var isTLS = false
     /// The request target, read once.
     let uri: String

@@ -78,6 +78,14 @@ extension KeywordRegistry {
             guard words.count == 1 else { throw ParseFailure("'set-method' expects one method (or a format)") }
             return .setMethod(format: words[0])
         },
+        Action(name: "set-src", phases: [.request], status: .active, usage: "EXPRESSION") { _, words, _ in
+            guard words.count == 1 else { throw ParseFailure("'set-src' expects one sample expression") }
+            return .setAddress(destination: false, expression: words[0])
+        },
+        Action(name: "set-dst", phases: [.request], status: .active, usage: "EXPRESSION") { _, words, _ in
+            guard words.count == 1 else { throw ParseFailure("'set-dst' expects one sample expression") }
+            return .setAddress(destination: true, expression: words[0])
+        },
         Action(name: "reject", phases: [.request], status: .active, usage: "") { _, words, _ in
             guard words.isEmpty else { throw ParseFailure("'reject' takes no argument before the condition") }
             return .reject
@@ -114,8 +122,8 @@ extension KeywordRegistry {
     private static let knownActions: [HTTPRulePhase: [String]] = [
         .request: ["add-acl", "cache-use", "del-acl", "del-map", "disable-l7-retry", "do-resolve", "early-hint",
                    "normalize-uri", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
-                   "send-spoe-group", "set-dst", "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice",
-                   "set-priority-class", "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos",
+                   "send-spoe-group", "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice",
+                   "set-priority-class", "set-priority-offset", "set-src-port", "set-timeout", "set-tos",
                    "silent-drop", "strict-mode", "tarpit", "unset-var", "wait-for-handshake", "lua"],
         .response: ["add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1",
                     "sc-set-gpt0", "send-spoe-group", "set-log-level", "set-map", "set-mark", "set-nice", "set-tos", "silent-drop",

@@ -35,6 +35,10 @@ extension HTTPClientConnection {
     }
 
     func startExchange(_ head: consuming MessageHead) {
+        if let (s, d) = addressesBeforeRules {
+            // The last request's `set-src|set-dst` lasted for that request only.
+            (source, destination, clientIP, addressesBeforeRules) = (s, d, s?.ipAddress ?? "", nil)
+        }
         if loop.holder.generation != generation {
             generation = loop.holder.generation
             if let current = loop.holder.current.frontends.first(where: { $0.name == frontend.name }) { frontend = current }
@@ -95,6 +99,7 @@ extension HTTPClientConnection {
                 return
             }
             if answered(by: rules, frontendRules: rules, backendRules: nil, head: &head, input: &i, framing: framing, record: record) { return }
+            adoptAddresses(i.facts, &record, &facts)
             input = i
         }
         if !head.restrictHeaderNames(frontend.config.options.restrictRequestHeaderNames) { return refuseHeaderNames(record, minor: head.minorVersion) }
@@ -132,6 +137,7 @@ extension HTTPClientConnection {
             }
             input!.backendName = backend.name
             if answered(by: rules, frontendRules: frontend.engine, backendRules: rules, head: &head, input: &input!, framing: framing, record: record) { return }
+            adoptAddresses(input!.facts, &record, &facts)
         }
         if backend.name != frontend.name, !head.restrictHeaderNames(backend.config.options.restrictRequestHeaderNames) {
             return refuseHeaderNames(record, minor: head.minorVersion)
@@ -301,6 +307,22 @@ extension HTTPClientConnection {
         case .continue, .allow:
             return false
         }
+    }
+
+    /// `http-request set-src|set-dst`: the ends become what the rules set for the rest of this
+    /// request (its log line, X-Forwarded-For, a PROXY header); the next request of the
+    /// connection starts from the real ones again (HAProxy changes the stream's, not the
+    /// connection's).
+    private func adoptAddresses(_ ruled: RequestFacts, _ record: inout AccessLogRecord, _ facts: inout RequestFacts?) {
+        guard ruled.source != source || ruled.destination != destination else { return }
+        if addressesBeforeRules == nil { addressesBeforeRules = (source, destination) }
+        source = ruled.source
+        destination = ruled.destination
+        clientIP = source?.ipAddress ?? ""
+        if record.source != nil { record.source = source }
+        if record.destination != nil { record.destination = destination }
+        facts?.source = source
+        facts?.destination = destination
     }
 
     /// `option http-restrict-req-hdr-names reject`: 403, logged and counted as a deny.

@@ -70,6 +70,9 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     var ownServerConnection: ServerConnection?
     var source: SocketAddress?
     var destination: SocketAddress?
+    /// The ends before an `http-request set-src|set-dst` of the current request changed
+    /// `source`/`destination` (restored when the next request starts).
+    var addressesBeforeRules: (SocketAddress?, SocketAddress?)?
     /// `accept-proxy`: the TLVs of the PROXY v2 header the connection came with (`fc_pp_*`,
     /// and the authority `proxy-v2-options authority` passes on).
     var proxyTLVs: [ProxyHeader.TLV] = []

@@ -63,6 +63,7 @@ struct HTTPRuleSet: Sendable {
         /// `track-scN SAMPLE [table NAME]`, the table resolved to a name (the proxy's own).
         case track(Int, SampleExpression, table: String)
         case setMethod(LogFormat)
+        case setAddress(destination: Bool, SampleExpression)
         case capture(SampleExpression, length: Int, slot: Int)
         case reject
         case waitForBody(BodyWait)
@@ -125,6 +126,7 @@ struct HTTPRuleSet: Sendable {
         case .useService(let name): return .useService(name)
         case .track(let t): return .track(t.counter, try SampleExpression(parsing: t.sample), table: t.table ?? proxyName)
         case .setMethod(let format): return .setMethod(try LogFormat(parsing: format))
+        case .setAddress(let destination, let expression): return .setAddress(destination: destination, try SampleExpression(parsing: expression))
         case .capture(let expression, let length, let slot): return .capture(try SampleExpression(parsing: expression), length: length, slot: slot)
         case .reject: return .reject
         case .waitForBody(let time, let atLeast): return .waitForBody(BodyWait(nanoseconds: time.nanoseconds, atLeast: atLeast))
@@ -150,6 +152,7 @@ struct HTTPRuleSet: Sendable {
         case .useService: "use-service"
         case .track(let t): "track-sc\(t.counter)"
         case .setMethod: "set-method"
+        case .setAddress(let destination, _): destination ? "set-dst" : "set-src"
         case .capture: "capture"
         case .reject: "reject"
         case .waitForBody: "wait-for-body"
@@ -204,6 +207,12 @@ struct HTTPRuleSet: Sendable {
                 return .useService(name)
             case .track(let counter, let sample, let table):
                 input.stick?.track(counter, value: sample.evaluate(input), tableName: table, connectionLevel: false)
+            case .setAddress(let destination, let expression):
+                // An address the sample is not leaves it as it was (HAProxy's failed cast).
+                guard let text = expression.evaluate(input)?.text, IPNetwork.bytes(text) != nil else { break }
+                let old = destination ? input.facts.destination : input.facts.source
+                guard let address = try? SocketAddress(ipAddress: text, port: old?.port ?? 0) else { break }
+                if destination { input.facts.destination = address } else { input.facts.source = address }
             case .setMethod(let format):
                 head.startLineOverride = "\(format.render(input)) \(head.currentTarget) \(head.versionText)"
             case .capture(let expression, let length, let slot):
