@@ -76,23 +76,19 @@ final class RuleTargetWireTests: XCTestCase {
     /// HAProxy's mux answers it (connection/proxy_protocol_tlv_validation.vtc, c2): the
     /// bytes compared with haproxy's for the same configuration.
     func testAMalformedRequestGetsHAProxysPageWithoutAfterResponseRules() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else { throw XCTSkip("haproxy is not installed") }
         let dir = try TempDirectory()
-        let (lp, hp) = (freePort(), freePort())
         func config(_ port: Int) -> String {
             "frontend fe\n    bind 127.0.0.1:\(port)\n    http-after-response set-header x-after 1\n    http-request return status 200\n"
         }
-        let lb = try SwiftLBInstance(config: testDefaults() + config(lp), waitPort: lp, in: dir)
-        defer { lb.stop() }
-        let haproxy = try startHAProxy(haproxyDefaults + "\n" + config(hp), port: hp, in: dir)
-        defer { haproxy.stop() }
+        let both = try SideBySide(config, in: dir)
+        defer { both.stop() }
         func answer(_ port: Int) throws -> String {
             let client = try RawClient(port: port, timeout: 3)
             client.send("\u{02}\u{00}\u{05}54321GET / HTTP/1.1\r\nHost: h\r\n\r\n")
             return client.readAll().text
         }
-        let ours = try answer(lp)
+        let ours = try answer(both.lbPort)
         XCTAssertTrue(ours.hasPrefix("HTTP/1.1 400 "), ours)
-        XCTAssertEqual(ours.debugDescription, try answer(hp).debugDescription)
+        XCTAssertEqual(ours.debugDescription, try answer(both.haproxyPort).debugDescription)
     }
 }
