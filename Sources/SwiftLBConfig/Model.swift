@@ -230,6 +230,7 @@ public struct UnixSocketAccess: Sendable, Equatable {
 
 /// `option forwardfor [except NET] [header NAME] [if-none]`.
 public struct ForwardFor: Sendable, Equatable {
+    public init(header: String = "X-Forwarded-For") { self.header = header }
     public var header: String = "X-Forwarded-For"
     /// `except NET` (pending): clients from this network get no header.
     public var except: String?
@@ -247,6 +248,9 @@ public enum HTTPLogLayout: Sendable {
 public struct ProxyOptions: Sendable {
     public var timeouts = Timeouts()
     public var forwardFor: ForwardFor? = nil
+    /// `option originalto [except NET] [header NAME]`: the address the client connected to, in
+    /// `X-Original-To` (or NAME), unless it is in NET (`ifNone` unused).
+    public var originalTo: ForwardFor? = nil
     public var httpLog = false
     /// Which built-in HTTP layout `option httplog [clf]` / `option httpslog` asked for.
     public var httpLogLayout: HTTPLogLayout = .httplog

@@ -94,6 +94,10 @@ enum RequestRewriter {
                                                     client: clientAddress, request: head) {
             head.add(name, value)
         }
+        if let (name, value) = ForwardedFor.originalTo(frontend: frontend.config.options.originalTo, backend: backend.config.options.originalTo,
+                                                       destination: destination) {
+            head.add(name, value)
+        }
         impose(framing, on: &head)
     }
 

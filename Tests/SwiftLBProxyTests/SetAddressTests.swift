@@ -41,4 +41,42 @@ final class SetAddressTests: XCTestCase {
         XCTAssertEqual(ours, [["x-forwarded-for: 192.0.2.9", "x-saw: 192.0.2.9/2001:db8::5"], ["x-forwarded-for: 127.0.0.1", "x-saw: 127.0.0.1/127.0.0.1"]])
         XCTAssertEqual(ours, try seen(both.haproxyPort))
     }
+
+    /// http-rules/except-forwardfor-originalto.vtc's set-up: `option forwardfor|originalto
+    /// except NET` after `set-src`/`set-dst`, the same headers reaching the server behind both.
+    func testOriginalToAndForwardForExceptionsAsHAProxy() throws {
+        let dir = try TempDirectory()
+        let backend = try RecordingBackend(in: dir)
+        defer { backend.stop() }
+        let nets = ["127.0.0.1", "10.0.0.1/25", "::1", "2001:db8:1f89::/48"]
+        let both = try SideBySide({ port in
+            var text = "frontend fe\n    bind 127.0.0.1:\(port)\n    http-request set-src hdr(x-src)\n    http-request set-dst hdr(x-dst)\n"
+            text += nets.indices.map { "    use_backend be\($0) if { path /\($0) }\n" }.joined()
+            text += nets.enumerated().map { i, net in
+                "backend be\(i)\n    option forwardfor except \(net)\n    option originalto except \(net)\(i == 1 ? " header x-dest" : "")\n    server s1 127.0.0.1:\(backend.port)\n"
+            }.joined()
+            return text
+        }, in: dir)
+        defer { both.stop() }
+        let cases = [(0, "127.0.0.1", "127.0.0.2"), (0, "127.0.0.2", "127.0.0.1"), (1, "10.0.0.5", "10.0.0.200"), (2, "::1", "::2"),
+                     (3, "2001:db8:1f89::1", "2001:db8:1f88::1"), (3, "2001:db8:1f88::1", "2001:db8:1f89::2")]
+        var all: [String] = []
+        for (path, src, dst) in cases {
+            var seen: [[String]] = []
+            for port in both.ports {
+                backend.clear()
+                let client = try RawClient(port: port, timeout: 3)
+                client.send("GET /\(path) HTTP/1.1\r\nHost: h\r\nx-src: \(src)\r\nx-dst: \(dst)\r\nConnection: close\r\n\r\n")
+                XCTAssertTrue(client.readAll().text.hasPrefix("HTTP/1.1 200"))
+                seen.append(backend.waitForRequests(1).first.map { r in
+                    r.raw.lowercased().components(separatedBy: "\r\n").filter { ["x-forwarded-for:", "x-original-to:", "x-dest:"].contains(where: $0.hasPrefix) }.sorted()
+                } ?? ["nothing"])
+            }
+            XCTAssertEqual(seen[0], seen[1], "/\(path) from \(src) to \(dst)")
+            all += seen[0]
+        }
+        // Both kinds of outcome happened: headers added, and left out by an exception.
+        XCTAssertTrue(all.contains("x-original-to: 127.0.0.2") && all.contains("x-dest: 10.0.0.200") && all.contains("x-forwarded-for: 2001:db8:1f88::1"), "\(all)")
+        XCTAssertFalse(all.contains("x-forwarded-for: 127.0.0.1") || all.contains("x-original-to: ::1"), "\(all)")
+    }
 }

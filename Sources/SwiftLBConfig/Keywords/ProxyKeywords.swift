@@ -53,6 +53,12 @@ extension KeywordRegistry {
             try forwardForParameters.parse(c.args[...], into: &forwardFor, parser: p)
             p.withOptions { $0.forwardFor = forwardFor }
         },
+        Keyword("option originalto", SectionKind.proxies, usage: "option originalto [except NET] [header NAME]") { p, c in
+            var originalTo = ForwardFor(header: "X-Original-To")
+            try forwardForParameters.parse(c.args[...], into: &originalTo, parser: p)
+            if originalTo.ifNone { throw ParseFailure("'if-none' is an 'option forwardfor' parameter, not an 'option originalto' one") }
+            p.withOptions { $0.originalTo = originalTo }
+        },
         Keyword("fullconn", SectionKind.backSide, usage: "fullconn N",
                 status: .pending("servers' maxconn is fixed; the dynamic maxconn that fullconn scales (minconn) is not implemented")) { p, c in
             let n = try c.positiveInt()
