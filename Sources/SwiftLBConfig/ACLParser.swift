@@ -50,6 +50,9 @@ struct ACLParser {
     /// Parses the words after `acl NAME`.
     static func criterion(_ words: ArraySlice<String>) throws(ParseFailure) -> ACLCriterion {
         guard let fetchWord = words.first else { throw ParseFailure("missing fetch method, expected one of \(fetchNames.joined(separator: ", "))") }
+        if hasConverters(fetchWord) {
+            throw ParseFailure("converters in an ACL's fetch ('\(fetchWord)') are not supported by SwiftLB; set a variable with 'http-request set-var' and test 'var(…)'")
+        }
         var fetch: SampleFetch
         var method: ACLCriterion.MatchMethod
         if let f = try StickFetchParser.fetch(fetchWord) {
@@ -86,6 +89,15 @@ struct ACLParser {
             throw ParseFailure("unknown fetch method '\(fetchWord)'\(suggestion(fetchWord))")
         }
         return try rest(of: words, fetch: fetch, method: method, fetchWord: fetchWord)
+    }
+
+    /// `hdr(host),lower`: a comma outside the fetch's parentheses.
+    static func hasConverters(_ word: String) -> Bool {
+        var depth = 0
+        for c in word.utf8 {
+            if c == UInt8(ascii: "(") { depth += 1 } else if c == UInt8(ascii: ")") { depth -= 1 } else if c == UInt8(ascii: ","), depth == 0 { return true }
+        }
+        return false
     }
 
     /// `-f FILE`: one pattern per line, as HAProxy reads a pattern file — leading blanks

@@ -252,6 +252,7 @@ public struct UnixSocketAccess: Sendable, Equatable {
 
 /// `option forwardfor [except NET] [header NAME] [if-none]`.
 public struct ForwardFor: Sendable, Equatable {
+    public init(header: String = "X-Forwarded-For") { self.header = header }
     public var header: String = "X-Forwarded-For"
     /// `except NET` (pending): clients from this network get no header.
     public var except: String?
@@ -269,6 +270,9 @@ public enum HTTPLogLayout: Sendable {
 public struct ProxyOptions: Sendable {
     public var timeouts = Timeouts()
     public var forwardFor: ForwardFor? = nil
+    /// `option originalto [except NET] [header NAME]`: the address the client connected to, in
+    /// `X-Original-To` (or NAME), unless it is in NET (`ifNone` unused).
+    public var originalTo: ForwardFor? = nil
     public var httpLog = false
     /// Which built-in HTTP layout `option httplog [clf]` / `option httpslog` asked for.
     public var httpLogLayout: HTTPLogLayout = .httplog
@@ -299,6 +303,8 @@ public struct ProxyOptions: Sendable {
     /// `option http-buffer-request`: a request goes to a server only once its body is in
     /// (or SwiftLB's body buffer is full).
     public var httpBufferRequest = false
+    /// `option http-restrict-req-hdr-names preserve|delete|reject` (default preserve).
+    public var restrictRequestHeaderNames: HeaderNamePolicy = .preserve
     /// `option abortonclose`: a client that shuts its sending side abandons its request
     /// (without it the request is still answered, then the connection closes).
     public var abortOnClose = false
@@ -406,6 +412,9 @@ public struct ServerParameters: Sendable, Equatable {
     public var onError: OnError = .failCheck
     /// `send-proxy` / `send-proxy-v2` (pending): the PROXY protocol header towards the server.
     public var sendProxy: ProxyProtocolVersion?
+    /// `proxy-v2-options unique-id,authority,crc32c`: the TLVs a `send-proxy-v2` header
+    /// carries (HAProxy's names; the TLS ones are refused).
+    public var proxyV2Options: Set<String> = []
     /// `maxqueue N` (pending).
     public var maxQueue: Int?
     /// `on-marked-down shutdown-sessions` (pending): close the sessions of a server that
@@ -672,11 +681,18 @@ public struct RedirectRule: Sendable {
         /// Same host and path, another scheme.
         case scheme(String)
         case location(String)
+        /// `prefix P`: P before the request's path (`http-request redirect` only).
+        case prefix(String)
     }
     public var target: Target
     public var code: Int
     public var condition: Condition?
     public var line: Int
+    /// `drop-query`, `append-slash`, `ignore-empty` (`http-request redirect` only; there the
+    /// target is a log-format).
+    public var dropQuery = false
+    public var appendSlash = false
+    public var ignoreEmpty = false
 }
 
 /// `use_backend NAME if|unless CONDITION`: evaluated in order, the first match wins.

@@ -24,7 +24,10 @@ public struct HTTPRule: Sendable {
         case replaceHeader(name: String, regex: String, replacement: String, eachValue: Bool)
         /// `replace-path` / `replace-uri REGEX REPLACEMENT`.
         case replaceTarget(regex: String, replacement: String, wholeURI: Bool)
-        /// `set-path` / `set-uri` / `set-query FORMAT` (HAProxy log-format text, kept as written).
+        /// `replace-pathq REGEX REPLACEMENT`: the path with its query.
+        case replacePathQuery(regex: String, replacement: String)
+        /// `set-path` / `set-pathq` / `set-uri` / `set-query FORMAT` (HAProxy log-format text,
+        /// kept as written).
         case setTarget(part: TargetPart, format: String)
         case deny(HTTPReturn)
         case allow
@@ -40,6 +43,10 @@ public struct HTTPRule: Sendable {
         case setStatus(Int, reason: String?)
         /// `track-sc0|1|2 SAMPLE [table NAME]`: counts the request in a stick table.
         case track(StickTracking)
+        /// `set-src EXPR` / `set-dst EXPR` (requests): the client connection's source (or
+        /// destination) address becomes the sample's, its port kept, for the rest of the
+        /// connection (later rules, logs, X-Forwarded-For), as in HAProxy.
+        case setAddress(destination: Bool, expression: String)
         /// `set-method FORMAT` (requests).
         case setMethod(format: String)
         /// `capture SAMPLE len N`: the sample's value, cut to N bytes, in the frontend's
@@ -52,7 +59,7 @@ public struct HTTPRule: Sendable {
         case waitForBody(time: ConfigDuration, atLeast: Int?)
     }
 
-    public enum TargetPart: String, Sendable { case path, uri, query }
+    public enum TargetPart: String, Sendable { case path, uri, query, pathq }
 
     public var action: Action
     public var condition: Condition?
@@ -141,6 +148,12 @@ public enum HTTPConnectionMode: String, Sendable {
     case serverClose = "http-server-close"
     case close = "httpclose"
 }
+
+/// `option http-restrict-req-hdr-names`: what becomes of a request header whose name holds a
+/// character other than a letter, a digit or `-` (an `_`, say, which some servers read as `-`
+/// and so could be made to see a header a rule removed): kept (`preserve`), removed
+/// (`delete`), or the request refused with 403 (`reject`).
+public enum HeaderNamePolicy: String, Sendable, CaseIterable { case preserve, delete, reject }
 
 /// `capture request|response header NAME len N`: a header kept for the access log.
 public struct HeaderCapture: Sendable, Equatable {

@@ -8,8 +8,9 @@ import SwiftLBTLS
 /// rules see the socket ends only (HAProxy's layer-4 fetches), and every layer-7 fetch is empty.
 struct RequestFacts {
     let head: MessageHead?
-    let source: SocketAddress?
-    let destination: SocketAddress?
+    /// `http-request set-src|set-dst` may change them (the rules' input carries the change).
+    var source: SocketAddress?
+    var destination: SocketAddress?
     var isTLS = false
     /// The client connection's TLS side, for the `ssl_*` fetches.
     var tls: TLSHandler?

@@ -73,10 +73,11 @@ enum RequestRewriter {
         var target: String?
         let originForm = head.bytes.getInteger(at: Int(head.part2.lowerBound), as: UInt8.self) == UInt8(ascii: "/")
         if !originForm, let authority = RequestValidator.absoluteFormAuthority(head.target) {
-            // Absolute-form (RFC 9112 §3.2.2): the authority replaces Host, the server gets origin-form.
-            head.set("Host", String(authority))
-            let full = head.target
-            let rest = full[authority.endIndex...]
+            // Absolute-form (RFC 9112 §3.2.2): the authority replaces Host, the server gets
+            // origin-form — of the target as the rules left it (`set-path` on an absolute URI).
+            let current = head.currentTarget
+            head.set("Host", String(RequestValidator.absoluteFormAuthority(current) ?? authority))
+            let rest = TargetRewrite.pathStart(current).map { current[$0...] } ?? ""
             target = rest.first == "/" ? String(rest) : "/" + rest
         } else if head.minorVersion == 0, !head.contains("host"), let dst = destination, let ip = dst.ipAddress {
             // An HTTP/1.0 client may omit Host; the HTTP/1.1 server we talk to needs one.
@@ -91,6 +92,10 @@ enum RequestRewriter {
         if frontend.forwardForHeader != nil || backend.forwardForHeader != nil,
            let (name, value) = ForwardedFor.header(frontend: frontend.config.options.forwardFor, backend: backend.config.options.forwardFor,
                                                     client: clientAddress, request: head) {
+            head.add(name, value)
+        }
+        if let (name, value) = ForwardedFor.originalTo(frontend: frontend.config.options.originalTo, backend: backend.config.options.originalTo,
+                                                       destination: destination) {
             head.add(name, value)
         }
         impose(framing, on: &head)

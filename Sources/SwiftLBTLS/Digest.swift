@@ -12,3 +12,28 @@ public enum Digest {
         return String(decoding: out[0..<Int(n)], as: UTF8.self)
     }
 }
+
+extension Digest {
+    /// SHA-1 of `bytes` (HAProxy's `sha1` converter).
+    public static func sha1(_ bytes: [UInt8]) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 20)
+        _ = bytes.withUnsafeBufferPointer { SHA1($0.baseAddress, $0.count, &digest) }
+        return digest
+    }
+
+    /// SHA-2 of `bytes` with `bits` 224, 256, 384 or 512 (HAProxy's `sha2(bits)`); nil for
+    /// another size.
+    public static func sha2(_ bytes: [UInt8], bits: Int) -> [UInt8]? {
+        var digest = [UInt8](repeating: 0, count: bits / 8)
+        _ = bytes.withUnsafeBufferPointer { input -> UnsafeMutablePointer<UInt8>? in
+            switch bits {
+            case 224: SHA224(input.baseAddress, input.count, &digest)
+            case 256: SHA256(input.baseAddress, input.count, &digest)
+            case 384: SHA384(input.baseAddress, input.count, &digest)
+            case 512: SHA512(input.baseAddress, input.count, &digest)
+            default: nil
+            }
+        }
+        return [224, 256, 384, 512].contains(bits) ? digest : nil
+    }
+}

@@ -21,9 +21,14 @@ extension KeywordRegistry {
     }
 
     private static let actions: [Action] = [
-        Action(name: "deny", phases: [.request, .response], status: httpRequestDenyStatus,
+        Action(name: "deny", phases: [.request], status: httpRequestDenyStatus,
                usage: "[deny_status CODE] [content-type T] [string S|lf-string S|file F|errorfile F] [hdr N V]…") { _, words, _ in
             .deny(try httpReturn(words, defaultStatus: 403, statusWord: "deny_status"))
+        },
+        // HAProxy: a denied response is a bad gateway (502) unless told otherwise.
+        Action(name: "deny", phases: [.response], status: httpRequestDenyStatus,
+               usage: "[deny_status CODE] [content-type T] [string S|lf-string S|file F|errorfile F] [hdr N V]…") { _, words, _ in
+            .deny(try httpReturn(words, defaultStatus: 502, statusWord: "deny_status"))
         },
         Action(name: "allow", phases: [.request, .response, .afterResponse], status: httpRequestDenyStatus, usage: "") { _, words, _ in
             guard words.isEmpty else { throw ParseFailure("'allow' takes no argument before the condition") }
@@ -34,16 +39,21 @@ extension KeywordRegistry {
             .returnResponse(try httpReturn(words, defaultStatus: 200, statusWord: "status"))
         },
         Action(name: "redirect", phases: [.request, .response], status: httpRequestDenyStatus,
-               usage: "scheme|location TARGET [code N]") { p, words, c in
-            .redirect(try redirectRule(words[...], acls: p.acls, line: c.line.number))
+               usage: "location|prefix|scheme FORMAT [code N] [drop-query] [append-slash] [ignore-empty]") { p, words, c in
+            .redirect(try redirectRule(words[...], acls: p.acls, line: c.line.number, formats: true))
         },
         Action(name: "auth", phases: [.request], status: .active, usage: "[realm REALM]") { _, words, _ in
             if words.isEmpty { return .auth(realm: nil) }
             guard words.count == 2, words[0] == "realm" else { throw ParseFailure("expects 'auth [realm REALM]'") }
             return .auth(realm: words[1])
         },
-        target("set-path", .path), target("set-uri", .uri), target("set-query", .query),
+        target("set-path", .path), target("set-uri", .uri), target("set-query", .query), target("set-pathq", .pathq),
         replaceTarget("replace-path", wholeURI: false), replaceTarget("replace-uri", wholeURI: true),
+        Action(name: "replace-pathq", phases: [.request], status: httpRewriteStatus, usage: "REGEX REPLACEMENT") { _, words, _ in
+            guard words.count == 2 else { throw ParseFailure("'replace-pathq' expects REGEX REPLACEMENT") }
+            try validRegex(words[0])
+            return .replacePathQuery(regex: words[0], replacement: words[1])
+        },
         replaceHeader("replace-header", eachValue: false), replaceHeader("replace-value", eachValue: true),
         Action(name: "set-var", phases: [.request, .response, .afterResponse], status: ACLParser.variableStatus,
                usage: "(SCOPE.NAME) EXPRESSION") { _, words, c in
@@ -67,6 +77,14 @@ extension KeywordRegistry {
         Action(name: "set-method", phases: [.request], status: .active, usage: "METHOD") { _, words, _ in
             guard words.count == 1 else { throw ParseFailure("'set-method' expects one method (or a format)") }
             return .setMethod(format: words[0])
+        },
+        Action(name: "set-src", phases: [.request], status: .active, usage: "EXPRESSION") { _, words, _ in
+            guard words.count == 1 else { throw ParseFailure("'set-src' expects one sample expression") }
+            return .setAddress(destination: false, expression: words[0])
+        },
+        Action(name: "set-dst", phases: [.request], status: .active, usage: "EXPRESSION") { _, words, _ in
+            guard words.count == 1 else { throw ParseFailure("'set-dst' expects one sample expression") }
+            return .setAddress(destination: true, expression: words[0])
         },
         Action(name: "reject", phases: [.request], status: .active, usage: "") { _, words, _ in
             guard words.isEmpty else { throw ParseFailure("'reject' takes no argument before the condition") }
@@ -103,9 +121,9 @@ extension KeywordRegistry {
     /// HAProxy 2.6's other actions, recognised and refused.
     private static let knownActions: [HTTPRulePhase: [String]] = [
         .request: ["add-acl", "cache-use", "del-acl", "del-map", "disable-l7-retry", "do-resolve", "early-hint",
-                   "normalize-uri", "replace-pathq", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
-                   "send-spoe-group", "set-dst", "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice",
-                   "set-pathq", "set-priority-class", "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos",
+                   "normalize-uri", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
+                   "send-spoe-group", "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice",
+                   "set-priority-class", "set-priority-offset", "set-src-port", "set-timeout", "set-tos",
                    "silent-drop", "strict-mode", "tarpit", "unset-var", "wait-for-handshake", "lua"],
         .response: ["add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1",
                     "sc-set-gpt0", "send-spoe-group", "set-log-level", "set-map", "set-mark", "set-nice", "set-tos", "silent-drop",

@@ -53,10 +53,22 @@ extension KeywordRegistry {
             try forwardForParameters.parse(c.args[...], into: &forwardFor, parser: p)
             p.withOptions { $0.forwardFor = forwardFor }
         },
+        Keyword("option originalto", SectionKind.proxies, usage: "option originalto [except NET] [header NAME]") { p, c in
+            var originalTo = ForwardFor(header: "X-Original-To")
+            try forwardForParameters.parse(c.args[...], into: &originalTo, parser: p)
+            if originalTo.ifNone { throw ParseFailure("'if-none' is an 'option forwardfor' parameter, not an 'option originalto' one") }
+            p.withOptions { $0.originalTo = originalTo }
+        },
         Keyword("fullconn", SectionKind.backSide, usage: "fullconn N",
                 status: .pending("servers' maxconn is fixed; the dynamic maxconn that fullconn scales (minconn) is not implemented")) { p, c in
             let n = try c.positiveInt()
             p.withOptions { $0.fullconn = n }
+        },
+        Keyword("option http-restrict-req-hdr-names", SectionKind.proxies, usage: "option http-restrict-req-hdr-names preserve|delete|reject") { p, c in
+            guard c.args.count == 1, let policy = HeaderNamePolicy(rawValue: c.args[0]) else {
+                throw ParseFailure("expects 'preserve', 'reject' or 'delete'")
+            }
+            p.withOptions { $0.restrictRequestHeaderNames = policy }
         },
         Keyword("option http-buffer-request", SectionKind.proxies, usage: "[no] option http-buffer-request", negatable: true) { p, c in
             try c.noArguments()

@@ -75,17 +75,17 @@ extension KeywordRegistry {
         }
     }
 
-    /// `scheme https|location URL [code N] [if|unless COND]`.
-    static func redirectRule(_ args: ArraySlice<String>, acls: [String: ACL], line: Int) throws(ParseFailure) -> RedirectRule {
+    /// `redirect location|prefix|scheme TARGET [code N] [drop-query] [append-slash]
+    /// [ignore-empty]`, its words in any order as HAProxy reads them. The `redirect` keyword
+    /// of a frontend (`formats` false) takes only `location`/`scheme` and `code`; `http-request
+    /// redirect` takes them all, its target a log-format.
+    static func redirectRule(_ args: ArraySlice<String>, acls: [String: ACL], line: Int, formats: Bool = false) throws(ParseFailure) -> RedirectRule {
         var words = args
-        guard words.count >= 2, let kind = words.first, kind == "scheme" || kind == "location" else {
-            throw ParseFailure("expects 'redirect scheme https …' or 'redirect location URL …' (prefix is not supported)")
-        }
-        let target = words.dropFirst().first!
-        words = words.dropFirst(2)
+        var target: RedirectRule.Target?
         // HAProxy's default for every kind of redirect.
         var code = 302
         var condition: Condition?
+        var options: Set<String> = []
         while let word = words.first {
             if word == "if" || word == "unless" {
                 condition = try ACLParser.condition(words, acls: acls)
@@ -93,23 +93,36 @@ extension KeywordRegistry {
             }
             words = words.dropFirst()
             switch word {
+            case "location", "scheme", "prefix":
+                guard let value = words.first else { throw ParseFailure("'\(word)' expects a value") }
+                guard formats || word != "prefix" else { throw ParseFailure("'redirect prefix' is supported as 'http-request redirect prefix'") }
+                words = words.dropFirst()
+                target = word == "location" ? .location(value) : word == "scheme" ? .scheme(value) : .prefix(value)
             case "code":
                 guard let v = words.first, let c = Int(v), [301, 302, 303, 307, 308].contains(c) else {
                     throw ParseFailure("'code' must be 301, 302, 303, 307 or 308")
                 }
                 code = c
                 words = words.dropFirst()
-            case "drop-query", "append-slash", "set-cookie", "clear-cookie":
+            case "drop-query", "append-slash", "ignore-empty":
+                guard formats else { throw ParseFailure("redirect option '\(word)' is supported with 'http-request redirect'") }
+                options.insert(word)
+            case "set-cookie", "clear-cookie":
                 throw ParseFailure("redirect option '\(word)' is not supported")
             default:
-                throw ParseFailure("unexpected '\(word)' in redirect")
+                throw ParseFailure("unexpected '\(word)' in redirect (expects location, prefix, scheme, code, drop-query, append-slash or ignore-empty)")
             }
         }
-        if kind == "scheme" && !["http", "https"].contains(target) { throw ParseFailure("scheme must be http or https") }
-        if kind == "location" && target.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F }) {
+        guard let target else { throw ParseFailure("expects 'redirect location URL …', 'redirect prefix PREFIX …' or 'redirect scheme https …'") }
+        if !formats, case .scheme(let s) = target, !["http", "https"].contains(s) { throw ParseFailure("scheme must be http or https") }
+        if case .location(let url) = target, url.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7F }) {
             throw ParseFailure("the location may not contain blanks or control characters")
         }
-        return RedirectRule(target: kind == "scheme" ? .scheme(target) : .location(target), code: code, condition: condition, line: line)
+        var rule = RedirectRule(target: target, code: code, condition: condition, line: line)
+        rule.dropQuery = options.contains("drop-query")
+        rule.appendSlash = options.contains("append-slash")
+        rule.ignoreEmpty = options.contains("ignore-empty")
+        return rule
     }
 }
 

@@ -103,6 +103,15 @@ extension KeywordRegistry {
         },
         Parameter("send-proxy") { s, _, _ in s.sendProxy = .v1 },
         Parameter("send-proxy-v2") { s, _, _ in s.sendProxy = .v2 },
+        Parameter("proxy-v2-options", values: 1) { s, v, _ in
+            let options = v[0].split(separator: ",").map(String.init)
+            let tls = ["ssl", "cert-cn", "ssl-cipher", "cert-sig", "cert-key"]
+            for option in options where !["unique-id", "authority", "crc32c"].contains(option) {
+                throw ParseFailure(tls.contains(option) ? "'proxy-v2-options \(option)': the TLS TLVs are not supported by SwiftLB"
+                                                        : "'proxy-v2-options' expects unique-id, authority or crc32c, not '\(option)'")
+            }
+            s.proxyV2Options.formUnion(options)
+        },
         Parameter("maxqueue", values: 1, status: .pending("a backend has one queue; per-server queue bounds are not implemented")) { s, v, _ in
             s.maxQueue = try number("maxqueue", v[0], 0...1_000_000)
         },
@@ -124,7 +133,7 @@ extension KeywordRegistry {
          "check-proto", "check-via-socks4", "id", "init-addr", "log-proto", "max-reuse", "minconn", "namespace",
          "no-send-proxy", "no-send-proxy-v2", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn", "no-verifyhost",
          "no-tfo", "non-stick", "npn", "pool-low-conn", "pool-purge-delay", "proto", "redir", "resolve-opts",
-         "resolve-prefer", "resolve-net", "resolvers", "proxy-v2-options", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "source",
+         "resolve-prefer", "resolve-net", "resolvers", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "source",
          "stick", "socks4", "tcp-ut", "tfo", "track", "verifyhost", "ws"].map {
         Parameter<ServerParameters>.unsupported($0, "a HAProxy server parameter SwiftLB does not implement")
     })

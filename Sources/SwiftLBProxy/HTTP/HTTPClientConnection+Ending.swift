@@ -99,7 +99,10 @@ extension HTTPClientConnection {
     }
 
     /// Answers with a generated error and closes. `ex`: the exchange it ends, if any. `logged`
-    /// false: counted, but no log line (`option dontlognull`).
+    /// false: counted, but no log line (`option dontlognull`). A request refused before any
+    /// stream (`record.refusedBeforeStream`: a head that did not parse or frame, or did not
+    /// come in time) is answered as HAProxy's mux answers it: the error page, without the
+    /// `http-after-response` rules.
     func respondError(_ status: ErrorResponse, record: AccessLogRecord, minor: Int, ex: HTTPExchange? = nil, logged: Bool = true) {
         var record = record
         record.status = status.rawValue
@@ -109,7 +112,12 @@ extension HTTPClientConnection {
         let rules = frontend.engine ?? backendRules
         let page = rules.flatMap { $0.pages(backend: frontend.engine == nil ? nil : backendRules).page(for: status.rawValue) }
         var bytes: ByteBuffer?
-        if let rules, let page, let context {
+        if record.refusedBeforeStream {
+            // The frontend's errorfile as written, else (with rules, as for their answers)
+            // HAProxy's built-in page, else SwiftLB's below.
+            bytes = frontend.engine.flatMap { $0.errorPages.raw(for: status.rawValue) ?? HAProxyMessages.page(for: status.rawValue).map { ByteBuffer(string: $0) } }
+            if let bytes { record.bytesOut = bytes.readableBytes }
+        } else if let rules, let page, let context {
             var input = ex?.ruleInput ?? SampleInput(facts: RequestFacts(head: nil, source: source, destination: destination, isTLS: isTLS))
             bytes = rules.answer(page, backend: frontend.engine == nil ? nil : backendRules, input: &input, close: true,
                                  clientMinor: minor, headRequest: ex?.method == .head, allocator: context.channel.allocator)

@@ -37,6 +37,10 @@ extension HTTPClientConnection {
     }
 
     func startExchange(_ head: consuming MessageHead) {
+        if let (s, d) = addressesBeforeRules {
+            // The last request's `set-src|set-dst` lasted for that request only.
+            (source, destination, clientIP, addressesBeforeRules) = (s, d, s?.ipAddress ?? "", nil)
+        }
         if loop.holder.generation != generation {
             generation = loop.holder.generation
             if let current = loop.holder.current.frontends.first(where: { $0.name == frontend.name }) { frontend = current }
@@ -57,7 +61,7 @@ extension HTTPClientConnection {
                 subject.destination = destination
                 subject.requestLine = h2.map { H2StreamInfo.requestLine(head, $0) } ?? head.string(0..<(head.startLineEnd - 2))
             }
-            record.uniqueID = uniqueID.render(subject, tls: isTLS)
+            record.uniqueID = uniqueID.render(subject, tls: isTLS, input: uniqueID.samples.isEmpty ? nil : SampleInput(facts: makeFacts(head), request: head))
         }
 
         guard RequestValidator.problem(in: head, hostOptional: h2 != nil) == nil, case .success(let framing) = MessageFraming.request(head) else {
@@ -92,13 +96,16 @@ extension HTTPClientConnection {
             i.firstRequest = requestsServed == 0
             i.captures = record.requestCaptures ?? []
             i.userlists = frontend.userlists
+            i.proxyTLVs = proxyTLVs
             if let monitor = rules.monitor, let response = monitor.response(for: i, pages: rules.errorPages) {
                 answerLocally(response, flags: "LR", denied: false, frontendRules: rules, backendRules: nil, input: &i, head: head, framing: framing, record: record)
                 return
             }
             if answered(by: rules, frontendRules: rules, backendRules: nil, head: &head, input: &i, framing: framing, record: record) { return }
+            adoptAddresses(i.facts, &record, &facts)
             input = i
         }
+        if !head.restrictHeaderNames(frontend.config.options.restrictRequestHeaderNames) { return refuseHeaderNames(record, minor: head.minorVersion) }
         if let f = facts {
             for rule in frontend.config.redirects where rule.condition.map({ input.map($0.evaluate) ?? $0.evaluate(f) }) ?? true {
                 redirect(rule, head: head, record: record)
@@ -129,15 +136,21 @@ extension HTTPClientConnection {
                 input!.firstRequest = requestsServed == 0
                 input!.captures = record.requestCaptures ?? []
                 input!.userlists = frontend.userlists
+                input!.proxyTLVs = proxyTLVs
             }
             input!.backendName = backend.name
             if answered(by: rules, frontendRules: frontend.engine, backendRules: rules, head: &head, input: &input!, framing: framing, record: record) { return }
+            adoptAddresses(input!.facts, &record, &facts)
+        }
+        if backend.name != frontend.name, !head.restrictHeaderNames(backend.config.options.restrictRequestHeaderNames) {
+            return refuseHeaderNames(record, minor: head.minorVersion)
         }
         input?.backendName = backend.name
         if let captured = input?.captures, record.requestCaptures != nil { record.requestCaptures = Self.slots(captured, as: record.requestCaptures!) }
         if let stats = backend.stats, backend.name != frontend.name, StatsPage.matches(head.target, settings: stats) {
             // A backend's `stats` (`use_backend stats if …`), after its http-request rules.
-            serveStats(head, framing: framing, settings: stats, page: backend.config.options.stats, record: record)
+            serveStats(head, framing: framing, settings: stats, page: backend.config.options.stats, record: record,
+                       afterResponse: input.map { (backend.engine, $0) })
             return
         }
 
@@ -180,6 +193,8 @@ extension HTTPClientConnection {
         head.serialise(into: &serverHeadBuffer)
         let upstreamHead = serverHeadBuffer
         var dispatch = Dispatch(backend: backend, client: source, destination: destination, pinned: pinned)
+        dispatch.uniqueID = record.uniqueID
+        dispatch.authority = proxyTLVs.first { $0.type == ProxyHeader.TLVType.authority }?.value
         if let stick = backend.stick {
             // `stick match|on` pins when no cookie did; `stick on|store-request` keys get the chosen server.
             let stickInput = input ?? stickInput(facts ?? makeFacts(head))
@@ -234,6 +249,7 @@ extension HTTPClientConnection {
         let location: String
         switch rule.target {
         case .location(let url): location = url
+        case .prefix: preconditionFailure("the frontend's 'redirect' keyword refuses prefix (http-request redirect takes it): \(rule)")
         case .scheme(let scheme):
             let host = head.values(of: "host").first ?? (destination?.ipAddress ?? "localhost")
             let target = head.target
@@ -294,6 +310,30 @@ extension HTTPClientConnection {
         case .continue, .allow:
             return false
         }
+    }
+
+    /// `http-request set-src|set-dst`: the ends become what the rules set for the rest of this
+    /// request (its log line, X-Forwarded-For, a PROXY header); the next request of the
+    /// connection starts from the real ones again (HAProxy changes the stream's, not the
+    /// connection's).
+    private func adoptAddresses(_ ruled: RequestFacts, _ record: inout AccessLogRecord, _ facts: inout RequestFacts?) {
+        guard ruled.source != source || ruled.destination != destination else { return }
+        if addressesBeforeRules == nil { addressesBeforeRules = (source, destination) }
+        source = ruled.source
+        destination = ruled.destination
+        clientIP = source?.ipAddress ?? ""
+        if record.source != nil { record.source = source }
+        if record.destination != nil { record.destination = destination }
+        facts?.source = source
+        facts?.destination = destination
+    }
+
+    /// `option http-restrict-req-hdr-names reject`: 403, logged and counted as a deny.
+    private func refuseHeaderNames(_ record: AccessLogRecord, minor: Int) {
+        var record = record
+        record.termination = "PR"
+        loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
+        respondError(.forbidden, record: record, minor: minor)
     }
 
     /// The capture slots the rules filled, as many as the frontend declares.

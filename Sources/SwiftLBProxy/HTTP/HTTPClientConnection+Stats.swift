@@ -19,7 +19,11 @@ extension HTTPClientConnection {
     /// The stats page, its CSV/JSON and /metrics, answered here from a snapshot (taken off the
     /// data path: every loop is asked for its counters), then the connection closes.
     /// `page`: the `stats` lines whose `stats admin` decides (the frontend's unless a backend serves it).
-    func serveStats(_ head: MessageHead, framing: BodyFramer.Mode?, settings: StatsPageSettings, page: SwiftLBConfig.StatsPage? = nil, record: AccessLogRecord) {
+    /// `afterResponse`: the backend serving the page (its rules, the stream's input): the
+    /// backend's then the frontend's `http-after-response` rules run on the page, as HAProxy
+    /// runs them on its stats applet's answer.
+    func serveStats(_ head: MessageHead, framing: BodyFramer.Mode?, settings: StatsPageSettings, page: SwiftLBConfig.StatsPage? = nil, record: AccessLogRecord,
+                    afterResponse: (backend: ProxyRules?, input: SampleInput)? = nil) {
         guard let context else { return }
         var body: [UInt8] = []
         if case .length(let n)? = framing {
@@ -57,6 +61,16 @@ extension HTTPClientConnection {
             logged.backend = self.frontend.name
             logged.server = "<STATS>"
             self.writeLog(logged, intercepted: true)
+            if var (backend, input) = afterResponse, let rules = self.frontend.engine ?? backend,
+               !rules.afterResponse.isEmpty || backend.map({ !$0.afterResponse.isEmpty }) == true {
+                let local = LocalResponse.make(status: response.status, reason: response.reason,
+                                               headers: response.headers + [("content-length", String(response.body.utf8.count))], body: response.body)
+                let bytes = rules.answer(local, backend: self.frontend.engine == nil ? nil : backend, input: &input, close: true, clientMinor: minor,
+                                         headRequest: headOnly, allocator: context.channel.allocator)
+                context.write(self.wrapOutboundOut(bytes), promise: nil)
+                self.flushThenClose()
+                return
+            }
             context.write(self.wrapOutboundOut(response.bytes(minorVersion: minor, headOnly: headOnly, allocator: context.channel.allocator)), promise: nil)
             self.flushThenClose()
         }

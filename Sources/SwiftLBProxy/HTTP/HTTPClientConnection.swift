@@ -75,6 +75,12 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     var ownServerConnection: ServerConnection?
     var source: SocketAddress?
     var destination: SocketAddress?
+    /// The ends before an `http-request set-src|set-dst` of the current request changed
+    /// `source`/`destination` (restored when the next request starts).
+    var addressesBeforeRules: (SocketAddress?, SocketAddress?)?
+    /// `accept-proxy`: the TLVs of the PROXY v2 header the connection came with (`fc_pp_*`,
+    /// and the authority `proxy-v2-options authority` passes on).
+    var proxyTLVs: [ProxyHeader.TLV] = []
     /// "ip" for X-Forwarded-For.
     var clientIP = ""
     /// When the sweep first saw this connection closing: a last response the client does not
@@ -208,6 +214,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             // `accept-proxy`: the connection's real ends, before any request byte.
             source = received.source
             destination = received.destination
+            proxyTLVs = received.header.tlvs
             clientIP = source?.ipAddress ?? ""
             return
         }

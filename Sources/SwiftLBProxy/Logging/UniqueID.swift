@@ -11,22 +11,31 @@ struct UniqueID: Sendable {
     let format: SwiftLBLog.LogFormat
     /// `unique-id-header`: the header the server receives the id in (nil: only logged).
     let header: String?
+    /// The format's `%[…]` expressions, compiled (`TEST-%[req.hdr(in)]`), evaluated on the
+    /// request head.
+    let samples: [SampleExpression]
 
     /// The frontend's, or nil without `unique-id-format` (a `unique-id-header` alone sends
     /// nothing, as in HAProxy).
     static func make(_ frontend: Frontend, file: String) throws(ConfigErrors) -> UniqueID? {
         guard let text = frontend.options.uniqueIDFormat else { return nil }
         do {
-            return UniqueID(format: try SwiftLBLog.LogFormat.parse(text, mode: .http), header: frontend.options.uniqueIDHeader)
+            let format = try SwiftLBLog.LogFormat.parse(text, mode: .http)
+            var samples: [SampleExpression] = []
+            for expression in format.sampleExpressions { samples.append(try SampleExpression(parsing: expression)) }
+            return UniqueID(format: format, header: frontend.options.uniqueIDHeader, samples: samples)
         } catch {
             throw ConfigErrors([ConfigError(file: file, line: frontend.options.uniqueIDFormatLine, keyword: "unique-id-format",
                                             message: "in frontend '\(frontend.name)': \(error)")])
         }
     }
 
-    /// The id of the request `record` describes (its addresses, accept time and counter).
-    func render(_ record: AccessLogRecord, tls: Bool) -> String {
-        format.string(record.logRecord(frontendIsTLS: tls, http: true))
+    /// The id of the request `record` describes (its addresses, accept time and counter);
+    /// `input` is what its samples read (nil when it has none).
+    func render(_ record: AccessLogRecord, tls: Bool, input: SampleInput? = nil) -> String {
+        var log = record.logRecord(frontendIsTLS: tls, http: true)
+        if let input { log.samples = samples.map { $0.evaluate(input)?.text } }
+        return format.string(log)
     }
 }
 

@@ -24,8 +24,10 @@ enum ProxyHeaderEncoder {
         return out
     }
 
-    static func v2(source: SocketAddress?, destination: SocketAddress?, tlvs: [ProxyHeader.TLV] = [],
+    /// `checksum`: a CRC32C TLV first, computed over the whole header (RFC: PROXY v2 §2.2.5).
+    static func v2(source: SocketAddress?, destination: SocketAddress?, tlvs: [ProxyHeader.TLV] = [], checksum: Bool = false,
                    allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+        let tlvs = checksum ? [ProxyHeader.TLV(type: ProxyHeader.TLVType.crc32c, value: [0, 0, 0, 0])] + tlvs : tlvs
         var out = allocator.buffer(capacity: 16 + 36 + tlvs.reduce(0) { $0 + 3 + $1.value.count })
         out.writeBytes(ProxyHeader.v2Signature)
         var body: [UInt8] = []
@@ -45,6 +47,11 @@ enum ProxyHeaderEncoder {
         }
         out.writeInteger(UInt16(body.count))
         out.writeBytes(body)
+        if checksum, let first = tlvs.first, first.type == ProxyHeader.TLVType.crc32c {
+            // The CRC TLV's value sits right after the addresses and the TLV's 3-byte head.
+            let at = out.writerIndex - body.count + (body.count - tlvs.reduce(0) { $0 + 3 + $1.value.count }) + 3
+            out.setInteger(CRC32C.checksum(Array(out.readableBytesView)), at: at)
+        }
         return out
     }
 

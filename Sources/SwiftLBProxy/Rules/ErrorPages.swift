@@ -70,6 +70,10 @@ struct ErrorPages: Sendable {
         return Self.response(page.raw)
     }
 
+    /// The page for `status` exactly as its file has it (what HAProxy's mux sends for a request
+    /// that never parsed), or nil.
+    func raw(for status: Int) -> ByteBuffer? { pages[status]?.raw }
+
     /// The bytes of the page for `status`, written for a connection that closes after it (how
     /// SwiftLB ends every error it answers), or nil when this proxy has no page for it.
     func response(for status: Int, clientMinor: Int = 1, headRequest: Bool = false) -> ByteBuffer? {

@@ -18,4 +18,14 @@ enum ForwardedFor {
         if let except = backend?.except, IPNetwork.address(address, isIn: [except]) { return nil }
         return (chosen.header, address)
     }
+
+    /// `option originalto` of a frontend and its backend (HAProxy 2.6's `http_process_request`):
+    /// the destination address, in the backend's header name (else the frontend's), unless it
+    /// is in either proxy's `except` network.
+    static func originalTo(frontend: ForwardFor?, backend: ForwardFor?, destination: SocketAddress?) -> (name: String, value: String)? {
+        guard let chosen = backend ?? frontend, let address = destination?.ipAddress else { return nil }
+        if let except = frontend?.except, IPNetwork.address(address, isIn: [except]) { return nil }
+        if let except = backend?.except, IPNetwork.address(address, isIn: [except]) { return nil }
+        return (chosen.header, address)
+    }
 }

@@ -52,16 +52,18 @@ struct HTTPRuleSet: Sendable {
         case deleteHeader(String)
         case deleteHeaders(String, ACLCriterion.MatchMethod, PCRE2Regex?)
         case replaceHeader(String, PCRE2Regex, LogFormat, eachValue: Bool)
-        case replaceTarget(PCRE2Regex, LogFormat, wholeURI: Bool)
+        case replaceTarget(PCRE2Regex, LogFormat, TargetRewrite.Scope)
         case setTarget(HTTPRule.TargetPart, LogFormat)
         case setVariable(String, SampleExpression)
         case setStatus(Int, String?)
         case reply(RuleReply, HTTPRuleVerdict.Kind)
+        case redirect(RedirectReply)
         case allow
         case useService(String)
         /// `track-scN SAMPLE [table NAME]`, the table resolved to a name (the proxy's own).
         case track(Int, SampleExpression, table: String)
         case setMethod(LogFormat)
+        case setAddress(destination: Bool, SampleExpression)
         case capture(SampleExpression, length: Int, slot: Int)
         case reject
         case waitForBody(BodyWait)
@@ -106,7 +108,9 @@ struct HTTPRuleSet: Sendable {
         case .replaceHeader(let name, let pattern, let replacement, let eachValue):
             return .replaceHeader(name, try regex(pattern), try LogFormat(parsing: replacement), eachValue: eachValue)
         case .replaceTarget(let pattern, let replacement, let wholeURI):
-            return .replaceTarget(try regex(pattern), try LogFormat(parsing: replacement), wholeURI: wholeURI)
+            return .replaceTarget(try regex(pattern), try LogFormat(parsing: replacement), wholeURI ? .uri : .path)
+        case .replacePathQuery(let pattern, let replacement):
+            return .replaceTarget(try regex(pattern), try LogFormat(parsing: replacement), .pathQuery)
         case .setTarget(let part, let format): return .setTarget(part, try LogFormat(parsing: format))
         case .setVariable(let name, let expression):
             guard VariableScope.split(name) != nil else { throw SampleExpression.Failure(message: "variable '\(name)' has no stream scope (proc, sess, txn, req, res)") }
@@ -116,12 +120,13 @@ struct HTTPRuleSet: Sendable {
             return .reply(try RuleReply.compile(r, isDeny: true, httpErrors: httpErrors, cache: &cache), .deny)
         case .returnResponse(let r):
             return .reply(try RuleReply.compile(r, isDeny: false, httpErrors: httpErrors, cache: &cache), .returned)
-        case .redirect(let rule): return .reply(.redirect(rule), .redirect)
+        case .redirect(let rule): return .redirect(try RedirectReply(rule))
         case .auth(let realm): return .reply(.auth(realm: realm ?? proxyName), .auth)
         case .allow: return .allow
         case .useService(let name): return .useService(name)
         case .track(let t): return .track(t.counter, try SampleExpression(parsing: t.sample), table: t.table ?? proxyName)
         case .setMethod(let format): return .setMethod(try LogFormat(parsing: format))
+        case .setAddress(let destination, let expression): return .setAddress(destination: destination, try SampleExpression(parsing: expression))
         case .capture(let expression, let length, let slot): return .capture(try SampleExpression(parsing: expression), length: length, slot: slot)
         case .reject: return .reject
         case .waitForBody(let time, let atLeast): return .waitForBody(BodyWait(nanoseconds: time.nanoseconds, atLeast: atLeast))
@@ -135,6 +140,7 @@ struct HTTPRuleSet: Sendable {
         case .header(.delete), .deleteHeaders: "del-header"
         case .replaceHeader(_, _, _, let each): each ? "replace-value" : "replace-header"
         case .replaceTarget(_, _, let whole): whole ? "replace-uri" : "replace-path"
+        case .replacePathQuery: "replace-pathq"
         case .setTarget(let part, _): "set-\(part.rawValue)"
         case .setVariable(let name, _): "set-var(\(name))"
         case .setStatus: "set-status"
@@ -146,6 +152,7 @@ struct HTTPRuleSet: Sendable {
         case .useService: "use-service"
         case .track(let t): "track-sc\(t.counter)"
         case .setMethod: "set-method"
+        case .setAddress(let destination, _): destination ? "set-dst" : "set-src"
         case .capture: "capture"
         case .reject: "reject"
         case .waitForBody: "wait-for-body"
@@ -170,8 +177,8 @@ struct HTTPRuleSet: Sendable {
             case .deleteHeaders(let name, let method, let regex): head.removeHeaders(matching: name, method: method, regex: regex)
             case .replaceHeader(let name, let regex, let format, let eachValue):
                 head.replaceValues(of: name, regex: regex, template: format.render(input), eachValue: eachValue)
-            case .replaceTarget(let regex, let format, let wholeURI):
-                if let target = TargetRewrite.replacing(head.currentTarget, regex: regex, template: format.render(input), wholeURI: wholeURI) {
+            case .replaceTarget(let regex, let format, let scope):
+                if let target = TargetRewrite.replacing(head.currentTarget, regex: regex, template: format.render(input), scope) {
                     TargetRewrite.apply(target, to: &head)
                 }
             case .setTarget(let part, let format):
@@ -179,6 +186,7 @@ struct HTTPRuleSet: Sendable {
                 let current = head.currentTarget
                 let target: String = switch part {
                 case .path: TargetRewrite.settingPath(current, to: value)
+                case .pathq: TargetRewrite.settingPathQuery(current, to: value)
                 case .query: TargetRewrite.settingQuery(current, to: value)
                 case .uri: value
                 }
@@ -190,12 +198,21 @@ struct HTTPRuleSet: Sendable {
                 head.startLineOverride = "\(head.versionText) \(code) \(reason ?? HAProxyMessages.reason(for: code))"
             case .reply(let reply, let kind):
                 return .respond(reply.response(input, pages: pages), kind)
+            case .redirect(let redirect):
+                // `ignore-empty`: a location that renders empty skips the rule.
+                if let response = redirect.response(input) { return .respond(response, .redirect) }
             case .allow:
                 return .allow
             case .useService(let name):
                 return .useService(name)
             case .track(let counter, let sample, let table):
                 input.stick?.track(counter, value: sample.evaluate(input), tableName: table, connectionLevel: false)
+            case .setAddress(let destination, let expression):
+                // An address the sample is not leaves it as it was (HAProxy's failed cast).
+                guard let text = expression.evaluate(input)?.text, IPNetwork.bytes(text) != nil else { break }
+                let old = destination ? input.facts.destination : input.facts.source
+                guard let address = try? SocketAddress(ipAddress: text, port: old?.port ?? 0) else { break }
+                if destination { input.facts.destination = address } else { input.facts.source = address }
             case .setMethod(let format):
                 head.startLineOverride = "\(format.render(input)) \(head.currentTarget) \(head.versionText)"
             case .capture(let expression, let length, let slot):

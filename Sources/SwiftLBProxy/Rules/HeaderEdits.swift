@@ -24,6 +24,23 @@ extension MessageHead {
         added.removeAll { matches($0.name) }
     }
 
+    /// `option http-restrict-req-hdr-names delete|reject` (HAProxy's
+    /// `http_req_restrict_header_names`): headers whose name holds anything but letters,
+    /// digits and `-` are removed; false (nothing removed) when `policy` is `reject` and one
+    /// is there — the request is then refused.
+    mutating func restrictHeaderNames(_ policy: HeaderNamePolicy) -> Bool {
+        guard policy != .preserve else { return true }
+        func allowed(_ name: String) -> Bool {
+            name.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == UInt8(ascii: "-") }
+        }
+        let bad = keptIndices.filter { !allowed(name($0)) }
+        let badAdded = added.contains { !allowed($0.name) }
+        if policy == .reject { return bad.isEmpty && !badAdded }
+        for i in bad { remove(i) }
+        added.removeAll { !allowed($0.name) }
+        return true
+    }
+
     /// `replace-header` (`eachValue` false: the whole value) / `replace-value` (each
     /// comma-separated value): a value `regex` matches anywhere is replaced by `template`
     /// expanded with its groups (`\1`…) — the whole value, not only the matched part, as

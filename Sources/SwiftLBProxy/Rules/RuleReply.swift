@@ -17,8 +17,6 @@ enum RuleReply: Sendable {
     /// that render empty are left out), `content-length`, then `content-type` when there is a
     /// body.
     case built(status: Int, contentType: String?, body: Body, headers: [(String, LogFormat)])
-    /// A 30x with `Location`.
-    case redirect(RedirectRule)
     /// 401 with `WWW-Authenticate: Basic realm="…"` on the 401 error page.
     case auth(realm: String)
 
@@ -81,40 +79,12 @@ enum RuleReply: Sendable {
             lines.append(("content-length", String(text.utf8.count)))
             if !text.isEmpty, let contentType { lines.append(("content-type", contentType)) }
             return .make(status: status, headers: lines, body: text)
-        case .redirect(let rule):
-            return Self.redirect(rule, input)
         case .auth(let realm):
             var page = pages.page(for: 401)
             page.head.removeAll("www-authenticate")
             page.head.add("www-authenticate", "Basic realm=\"\(realm)\"")
             return page
         }
-    }
-
-    /// HAProxy's redirect (`http_apply_redirect_rule`): `content-length: 0`, `location`, and
-    /// `cache-control: no-cache` for 302, 303 and 307. `scheme` keeps the Host header as it
-    /// came (empty when there is none) and the path with its query.
-    static func redirect(_ rule: RedirectRule, _ input: SampleInput) -> LocalResponse {
-        let location: String
-        switch rule.target {
-        case .location(let url):
-            location = url
-        case .scheme(let scheme):
-            let host = input.requestHead?.values(of: "host").first ?? ""
-            let target = input.target
-            let path = TargetRewrite.pathStart(target).map { String(target[$0...]) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
-            location = "\(scheme)://\(host)\(path)"
-        }
-        let reason: String = switch rule.code {
-        case 301: "Moved Permanently"
-        case 303: "See Other"
-        case 307: "Temporary Redirect"
-        case 308: "Permanent Redirect"
-        default: "Found"
-        }
-        var headers = [("content-length", "0"), ("location", location)]
-        if [302, 303, 307].contains(rule.code) { headers.append(("cache-control", "no-cache")) }
-        return .make(status: [301, 303, 307, 308].contains(rule.code) ? rule.code : 302, reason: reason, headers: headers)
     }
 }
 

@@ -26,6 +26,11 @@ struct SampleExpression {
         case urlParameter(String)
         /// `status`, `req.ver`, `res.ver`, `base`, `fe_name`, `be_name`.
         case status, requestVersion, responseVersion, base, frontendName, backendName
+        /// `fc_pp_unique_id`, `fc_pp_authority`: a TLV of the PROXY v2 header the client
+        /// connection came with.
+        case proxyTLV(UInt8)
+        /// `pathq`: the path with its query (an absolute-form target's from its path on).
+        case pathQuery
         /// `http_first_req`: the request is its client connection's first (a boolean).
         case firstRequest
         /// `capture.req.hdr(N)`: request capture slot N.
@@ -33,7 +38,11 @@ struct SampleExpression {
     }
 
     enum Converter {
-        case lower, upper, length, hex, base64, crc32
+        case lower, upper, length, hex, base64
+        /// `sha1`, `sha2`, `b64dec`, `crc32`, `djb2`, `xxh64`…: SampleConverters.swift.
+        case bytes(ByteConverter)
+        /// `map_<match>[_<output>](FILE[,DEFAULT])`.
+        case map(SampleMap)
         case field(index: Int, delimiters: Set<UInt8>, count: Int)
         case word(index: Int, delimiters: Set<UInt8>, count: Int)
         case concat(prefix: String, variable: String?, suffix: String)
@@ -161,7 +170,7 @@ struct SampleExpression {
     static let fetchNames = (Array(modelFetches.keys) + [
         "base", "be_name", "bool", "cook", "fe_name", "hdr", "hdr_cnt", "int", "req.cook", "req.fhdr", "req.hdr", "req.hdr_cnt",
         "req.ver", "req_ver", "res.fhdr", "res.hdr", "res.hdr_cnt", "res.ver", "shdr", "status", "str", "url_param", "urlp", "var",
-        "http_first_req", "capture.req.hdr",
+        "http_first_req", "capture.req.hdr", "pathq", "fc_pp_unique_id", "fc_pp_authority",
     ] + TLSFetch.names).sorted()
 
     private static func fetch(_ name: String, _ args: [String]) throws(Failure) -> Fetch {
@@ -211,6 +220,9 @@ struct SampleExpression {
         case "fe_name": try needs(0...0); return .frontendName
         case "be_name": try needs(0...0); return .backendName
         case "http_first_req": try needs(0...0); return .firstRequest
+        case "pathq": try needs(0...0); return .pathQuery
+        case "fc_pp_unique_id": try needs(0...0); return .proxyTLV(ProxyHeader.TLVType.uniqueID)
+        case "fc_pp_authority": try needs(0...0); return .proxyTLV(ProxyHeader.TLVType.authority)
         case "capture.req.hdr":
             try needs(1...1)
             guard let slot = Int(args[0]), slot >= 0 else { throw Failure(message: "'capture.req.hdr' expects a capture slot number") }
@@ -220,8 +232,8 @@ struct SampleExpression {
         }
     }
 
-    static let converterNames = ["add", "base64", "bool", "concat", "crc32", "div", "field", "hex", "iif", "length", "lower", "mod",
-                                 "mul", "not", "regsub", "sub", "upper", "word"]
+    static let converterNames = (["add", "base64", "bool", "concat", "div", "field", "hex", "iif", "length", "lower", "map_*", "mod",
+                                  "mul", "not", "regsub", "sub", "upper", "word"] + ByteConverter.names).sorted()
 
     private static func converter(_ name: String, _ args: [String]) throws(Failure) -> Converter {
         func noArgs() throws(Failure) { guard args.isEmpty else { throw Failure(message: "converter '\(name)' takes no argument") } }
@@ -240,7 +252,6 @@ struct SampleExpression {
         case "length", "len": try noArgs(); return .length
         case "hex": try noArgs(); return .hex
         case "base64": try noArgs(); return .base64
-        case "crc32": guard args.count <= 1 else { throw Failure(message: "'crc32' takes at most one argument") }; return .crc32
         case "not": try noArgs(); return .not
         case "bool": try noArgs(); return .bool
         case "field": let (i, d, c) = try fieldArgs(); return .field(index: i, delimiters: d, count: c)
@@ -269,6 +280,11 @@ struct SampleExpression {
             guard args.count == 2 else { throw Failure(message: "'iif' expects TRUE,FALSE") }
             return .iif(args[0], args[1])
         default:
+            if let c = try ByteConverter(name, args) { return .bytes(c) }
+            if let (match, output) = SampleMap.kind(name) {
+                guard (1...2).contains(args.count), !args[0].isEmpty else { throw Failure(message: "'\(name)' expects FILE[,DEFAULT]") }
+                return .map(try SampleMap(match: match, output: output, path: args[0], defaultValue: args.count == 2 ? args[1] : nil))
+            }
             throw Failure(message: "converter '\(name)' is not supported by SwiftLB's rules (supported: \(converterNames.joined(separator: ", ")))")
         }
     }
@@ -321,6 +337,11 @@ struct SampleExpression {
         case .frontendName: return .string(input.frontendName)
         case .backendName: return input.backendName.isEmpty ? nil : .string(input.backendName)
         case .firstRequest: return .boolean(input.firstRequest)
+        case .proxyTLV(let type):
+            return input.proxyTLVs.first { $0.type == type }.map { .string(String(decoding: $0.value, as: UTF8.self)) }
+        case .pathQuery:
+            let target = input.target
+            return TargetRewrite.pathStart(target).map { .string(String(target[$0...])) }
         case .capturedRequest(let slot): return slot < input.captures.count ? input.captures[slot].map { .string($0) } : nil
         }
     }
@@ -355,9 +376,10 @@ struct SampleExpression {
         case .lower: return .string(value.text.lowercased())
         case .upper: return .string(value.text.uppercased())
         case .length: return .integer(value.text.utf8.count)
-        case .hex: return .string((value.bytes ?? Array(value.text.utf8)).map(Self.hexByte).joined())
-        case .base64: return .string(Base64.encode(Array(value.text.utf8)))
-        case .crc32: return .integer(Int(CRC32.checksum(Array(value.text.utf8))))
+        case .hex: return .string(value.bytes.map(Self.hexByte).joined())
+        case .base64: return .string(Base64.encode(value.bytes))
+        case .bytes(let c): return c.apply(value.bytes)
+        case .map(let map): return map.lookup(value)
         case .not: return .boolean(!value.isTrue)
         case .bool: return .boolean(value.isTrue)
         case .iif(let yes, let no): return .string(value.isTrue ? yes : no)

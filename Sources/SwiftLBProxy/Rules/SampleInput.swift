@@ -39,6 +39,8 @@ struct SampleInput {
     /// The frontend's request capture slots (`capture request header`, `http-request
     /// capture`), in slot order; nil: empty.
     var captures: [String?] = []
+    /// The PROXY v2 TLVs the client connection came with (`fc_pp_unique_id`, `fc_pp_authority`).
+    var proxyTLVs: [ProxyHeader.TLV] = []
 
     init(facts: RequestFacts, request: MessageHead? = nil, response: MessageHead? = nil, variables: StreamVariables? = nil) {
         self.facts = facts
@@ -53,8 +55,11 @@ struct SampleInput {
     /// The request target now: the rewritten one when a rule changed the start line.
     var target: String { requestHead?.currentTarget ?? "" }
 
+    /// The path: from the target's path on (an absolute-form target's too, as HAProxy's
+    /// `http_parse_path`), without the query.
     var path: Substring {
-        let t = target[...]
+        let whole = target[...]
+        let t = whole.first == "/" ? whole : TargetRewrite.pathStart(target).map { whole[$0...] } ?? whole
         return t.firstIndex(of: "?").map { t[..<$0] } ?? t
     }
 

@@ -72,11 +72,3 @@ extension SampleInput {
         }
     }
 }
-
-extension SampleValue {
-    /// The bytes of a binary value (nil for the others), for `hex`.
-    var bytes: [UInt8]? {
-        if case .binary(let bytes) = self { return bytes }
-        return nil
-    }
-}

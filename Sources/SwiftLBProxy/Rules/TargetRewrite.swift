@@ -23,6 +23,12 @@ enum TargetRewrite {
         return String(target[..<start]) + path + query
     }
 
+    /// `set-pathq`: the path and the query replaced (an absolute-form target keeps its scheme
+    /// and authority).
+    static func settingPathQuery(_ target: String, to pathQuery: String) -> String {
+        String(target[..<(pathStart(target) ?? target.startIndex)]) + pathQuery
+    }
+
     /// `set-query`: the query replaced (an empty one leaves `?`; no `?` is added for an empty
     /// one — HAProxy's `http_replace_req_query`).
     static func settingQuery(_ target: String, to query: String) -> String {
@@ -30,13 +36,16 @@ enum TargetRewrite {
         return query.isEmpty ? target : target + "?" + query
     }
 
-    /// `replace-path` (the path without the query) / `replace-uri` (the whole target): when
-    /// `regex` matches, the part becomes the expanded template; nil when it does not match.
-    static func replacing(_ target: String, regex: PCRE2Regex, template: String, wholeURI: Bool) -> String? {
-        if wholeURI { return MessageHead.replace(target, regex, template) }
+    /// What `replace-path` (the path without the query), `replace-pathq` (the path and the
+    /// query) and `replace-uri` (the whole target) rewrite.
+    enum Scope: Sendable { case path, pathQuery, uri }
+
+    /// When `regex` matches the part, it becomes the expanded template; nil when it does not match.
+    static func replacing(_ target: String, regex: PCRE2Regex, template: String, _ scope: Scope) -> String? {
+        if scope == .uri { return MessageHead.replace(target, regex, template) }
         let start = pathStart(target) ?? target.startIndex
         let rest = target[start...]
-        let pathEnd = rest.firstIndex(of: "?") ?? target.endIndex
+        let pathEnd = scope == .pathQuery ? target.endIndex : rest.firstIndex(of: "?") ?? target.endIndex
         guard let path = MessageHead.replace(String(target[start..<pathEnd]), regex, template) else { return nil }
         return String(target[..<start]) + path + target[pathEnd...]
     }

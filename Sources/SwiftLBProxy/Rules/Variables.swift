@@ -1,7 +1,8 @@
 import NIOConcurrencyHelpers
 
 /// A value a sample expression yields or a variable holds: HAProxy's sample types reduced to
-/// the three the rules compare and print (addresses and binaries are kept as their text).
+/// the four the rules compare and print (addresses are kept as their text; binaries — what
+/// `sha1`, `sha2` and `b64dec` yield — as their bytes).
 enum SampleValue: Equatable, Sendable {
     case string(String)
     case integer(Int)
@@ -15,8 +16,16 @@ enum SampleValue: Equatable, Sendable {
         case .string(let s): s
         case .integer(let i): String(i)
         case .boolean(let b): b ? "1" : "0"
-        case .binary(let bytes): String(decoding: bytes, as: UTF8.self)
+        // HAProxy's bin-to-string cast stops at the first NUL byte.
+        case .binary(let bytes): String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
         }
+    }
+
+    /// The bytes a binary converter (`hex`, `base64`, the hashes) reads: a binary's own, the
+    /// text form's otherwise.
+    var bytes: [UInt8] {
+        if case .binary(let bytes) = self { return bytes }
+        return Array(text.utf8)
     }
 
     /// The integer form (HAProxy's cast: a string that is a number, a boolean as 0/1).

@@ -28,6 +28,10 @@ struct Dispatch {
     let client: SocketAddress?
     /// The address the client connected to (for a `send-proxy` header).
     let destination: SocketAddress?
+    /// `proxy-v2-options unique-id`: the request's unique id (`unique-id-format`).
+    var uniqueID: String?
+    /// `proxy-v2-options authority`: the authority the client's own PROXY header carried.
+    var authority: [UInt8]?
     /// The server a sticky cookie or a `stick match` names.
     var pinned: RuntimeServer?
     /// `stick on|store-request`: the table entries the chosen server is stored in (empty
@@ -95,8 +99,7 @@ struct Dispatch {
         holdActive(on: chosen)
         // A `send-proxy` connection told its server who this client is: it is never shared.
         let proxyHeader = chosen.parameters.sendProxy.map { version in
-            version == .v1 ? ProxyHeaderEncoder.v1(source: client, destination: destination)
-                           : ProxyHeaderEncoder.v2(source: client, destination: destination)
+            version == .v1 ? ProxyHeaderEncoder.v1(source: client, destination: destination) : v2Header(chosen.parameters.proxyV2Options)
         }
         if !freshConnection, proxyHeader == nil {
             if let own, own.server === chosen, own.isOpen { return .connection(own) }
@@ -213,4 +216,16 @@ protocol DispatchOwner: AnyObject {
     func dispatchConnectFailed(_ failure: Dispatch.Failure, generation: Int)
     /// The queue has a slot for this stream; false if the stream no longer wants it.
     func dispatchQueueWoke() -> Bool
+}
+
+extension Dispatch {
+    /// The v2 header with the TLVs `proxy-v2-options` asks for, in HAProxy's order (its
+    /// `make_proxy_line_v2`): the checksum, the authority (when the client's header had one),
+    /// the unique id (empty without `unique-id-format`).
+    fileprivate func v2Header(_ options: Set<String>) -> ByteBuffer {
+        var tlvs: [ProxyHeader.TLV] = []
+        if options.contains("authority"), let authority { tlvs.append(ProxyHeader.TLV(type: ProxyHeader.TLVType.authority, value: authority)) }
+        if options.contains("unique-id") { tlvs.append(ProxyHeader.TLV(type: ProxyHeader.TLVType.uniqueID, value: Array((uniqueID ?? "").utf8))) }
+        return ProxyHeaderEncoder.v2(source: client, destination: destination, tlvs: tlvs, checksum: options.contains("crc32c"))
+    }
 }

@@ -129,6 +129,13 @@ final class ProxyProtocolTests: XCTestCase {
                 XCTAssertEqual(h.destination?.port, d.port)
             }
         }
+        // `proxy-v2-options crc32c`: the checksum TLV first, valid for the decoder; one byte changed, refused.
+        let summed = ProxyHeaderEncoder.v2(source: c4, destination: d4, tlvs: [.init(type: 0x05, value: Array("id".utf8))], checksum: true)
+        guard case .header(let h, _) = ProxyHeaderDecoder.decode(summed) else { return XCTFail("the checksummed header is refused") }
+        XCTAssertEqual(h.tlvs.map(\.type), [0x03, 0x05])
+        var broken = Array(summed.readableBytesView)
+        broken[broken.count - 1] ^= 1
+        guard case .invalid = ProxyHeaderDecoder.decode(broken) else { return XCTFail("a wrong checksum is accepted") }
         XCTAssertEqual(SocketAddressText.ipv6([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1]), "2001:db8::1:0:0:1")
         XCTAssertEqual(SocketAddressText.ipv6([UInt8](repeating: 0, count: 16)), "::")
     }

@@ -1,0 +1,64 @@
+import SwiftLBConfig
+
+/// `http-request redirect location|prefix|scheme FMT [code N] [drop-query] [append-slash]
+/// [ignore-empty]`, compiled: the target is a log-format (`%[path,map_str(FILE)]`), rendered
+/// per request, and the 30x built as HAProxy's `http_apply_redirect_rule` builds it.
+struct RedirectReply: Sendable {
+    let rule: RedirectRule
+    /// The location, prefix or scheme as a format (a prefix of `/` is empty: HAProxy's
+    /// self-redirection).
+    private let format: LogFormat
+
+    init(_ rule: RedirectRule) throws(SampleExpression.Failure) {
+        self.rule = rule
+        switch rule.target {
+        case .location(let text), .scheme(let text): format = try LogFormat(parsing: text)
+        case .prefix(let text): format = text == "/" ? LogFormat(parts: []) : try LogFormat(parsing: text)
+        }
+    }
+
+    /// The redirect for this request; nil when `ignore-empty` and the location renders empty
+    /// (the rule is then skipped).
+    func response(_ input: SampleInput) -> LocalResponse? {
+        var location = format.render(input)
+        switch rule.target {
+        case .location:
+            if location.isEmpty && rule.ignoreEmpty { return nil }
+        case .prefix:
+            location += path(input)
+            appendSlash(&location)
+        case .scheme:
+            location += "://" + (input.requestHead?.values(of: "host").first ?? "") + path(input)
+            appendSlash(&location)
+        }
+        return Self.response(code: rule.code, location: location)
+    }
+
+    /// The request's path with its query (without it for `drop-query`), `/` when the target
+    /// has none (`*`, authority-form).
+    private func path(_ input: SampleInput) -> String {
+        let target = input.target
+        guard let start = TargetRewrite.pathStart(target), start < target.endIndex else { return "/" }
+        let path = target[start...]
+        return String(rule.dropQuery ? path.prefix { $0 != "?" } : path)
+    }
+
+    private func appendSlash(_ location: inout String) {
+        if rule.appendSlash, let last = location.last, last != "/" { location.append("/") }
+    }
+
+    /// HAProxy's 30x: `content-length: 0`, `location`, and `cache-control: no-cache` for 302,
+    /// 303 and 307.
+    static func response(code: Int, location: String) -> LocalResponse {
+        let reason: String = switch code {
+        case 301: "Moved Permanently"
+        case 303: "See Other"
+        case 307: "Temporary Redirect"
+        case 308: "Permanent Redirect"
+        default: "Found"
+        }
+        var headers = [("content-length", "0"), ("location", location)]
+        if [302, 303, 307].contains(code) { headers.append(("cache-control", "no-cache")) }
+        return .make(status: [301, 303, 307, 308].contains(code) ? code : 302, reason: reason, headers: headers)
+    }
+}

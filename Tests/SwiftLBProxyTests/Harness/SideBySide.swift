@@ -1,0 +1,32 @@
+import Foundation
+import XCTest
+
+/// SwiftLB and Debian's haproxy started on the same configuration text (`config(port)` gives
+/// each its own listening port) for tests that compare what both do on loopback — HAProxy 2.6
+/// being the spec. The caller stops both with `stop()`.
+final class SideBySide {
+    let lb: SwiftLBInstance
+    let haproxy: ChildProcess
+    let lbPort: Int
+    let haproxyPort: Int
+
+    init(_ config: (Int) -> String, in dir: TempDirectory) throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else { throw XCTSkip("haproxy is not installed (apt-get install haproxy)") }
+        (lbPort, haproxyPort) = (freePort(), freePort())
+        lb = try SwiftLBInstance(config: testDefaults() + config(lbPort), waitPort: lbPort, in: dir)
+        do {
+            haproxy = try startHAProxy(haproxyDefaults + "\n" + config(haproxyPort), port: haproxyPort, in: dir)
+        } catch {
+            lb.stop()
+            throw error
+        }
+    }
+
+    /// SwiftLB's port, then haproxy's.
+    var ports: [Int] { [lbPort, haproxyPort] }
+
+    func stop() {
+        lb.stop()
+        haproxy.stop()
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import XCTest
+@testable import SwiftLBProxy
+
+/// The byte and map converters on their own: published test vectors, what a binary prints as,
+/// and the configuration errors (HAProxyConverterTests compares the values with HAProxy's).
+final class SampleConverterTests: XCTestCase {
+    private func eval(_ text: String, _ headers: String = "") throws -> SampleValue? {
+        let head = try requestHead("GET / HTTP/1.1\r\nHost: h\r\n\(headers)\r\n")
+        return try SampleExpression(parsing: text).evaluate(SampleInput(facts: try facts(head)))
+    }
+
+    func testHashVectors() {
+        // xxHash's own reference values for the empty input, seed 0.
+        XCTAssertEqual(SampleHash.xxh32([], seed: 0), 0x02CC_5D05)
+        XCTAssertEqual(SampleHash.xxh64([], seed: 0), 0xEF46_DB37_51D8_E999)
+        XCTAssertEqual(SampleHash.djb2(Array("a".utf8)), 5381 * 33 + 97)
+        XCTAssertEqual(Base64.decode(Array("aGVsbG8=".utf8), url: false), Array("hello".utf8))
+        XCTAssertNil(Base64.decode(Array("aGVsbG8".utf8), url: false))
+        XCTAssertNil(Base64.decode(Array("aG=sbG8=".utf8), url: false))
+        XCTAssertEqual(Base64.decode(Array("aGVsbG8".utf8), url: true), Array("hello".utf8))
+    }
+
+    func testABinaryPrintsUpToItsFirstNULAndHexPrintsAllOfIt() throws {
+        XCTAssertEqual(try eval("req.hdr(x),b64dec", "x: YQBi\r\n"), .binary([0x61, 0, 0x62]))
+        XCTAssertEqual(try eval("req.hdr(x),b64dec", "x: YQBi\r\n")?.text, "a")
+        XCTAssertEqual(try eval("req.hdr(x),b64dec,hex", "x: YQBi\r\n")?.text, "610062")
+        XCTAssertEqual(try eval("req.hdr(x),sha1,hex", "x: abc\r\n")?.text, "A9993E364706816ABA3E25717850C26C9CD0D89D")
+        XCTAssertNil(try eval("req.hdr(x),b64dec", "x: !!\r\n"))
+    }
+
+    func testBadArgumentsAndMissingMapsAreRefusedNamingThem() throws {
+        func refusal(_ text: String) -> String {
+            do { _ = try SampleExpression(parsing: text); return "accepted" } catch { return error.message }
+        }
+        XCTAssertTrue(refusal("path,sha2(100)").contains("'sha2': unsupported number of bits '100'"), refusal("path,sha2(100)"))
+        XCTAssertTrue(refusal("path,xxh64(x)").contains("'xxh64' expects an integer"))
+        XCTAssertTrue(refusal("path,sha1(1)").contains("'sha1' takes no argument"))
+        XCTAssertTrue(refusal("path,map_beg(/nonexistent/x.map)").contains("cannot read map file '/nonexistent/x.map'"))
+        XCTAssertTrue(refusal("path,map_regm_int(/dev/null)").contains("converter 'map_regm_int' is not supported"))
+        let dir = try TempDirectory()
+        let bad = try dir.write("bad.map", "ok 1\nalso notanumber\n")
+        XCTAssertTrue(refusal("path,map_str_int(\(bad))").contains("bad.map:2: the value 'notanumber' is not an integer"), refusal("path,map_str_int(\(bad))"))
+        let badRegex = try dir.write("re.map", "([a- x\n")
+        XCTAssertTrue(refusal("path,map_reg(\(badRegex))").contains("re.map:1: invalid regular expression"))
+    }
+}
