@@ -53,6 +53,7 @@ final class SectionParser {
         case vrrp(index: Int)
         case httpErrors(name: String)
         case userlist(name: String)
+        case peers(name: String)
         case vrrpScript(name: String)
         case globalDefs
 
@@ -67,6 +68,7 @@ final class SectionParser {
             case .vrrp: .vrrp
             case .httpErrors: .httpErrors
             case .userlist: .userlist
+            case .peers: .peers
             case .vrrpScript: .vrrpScript
             case .globalDefs: .globalDefs
             }
@@ -254,7 +256,7 @@ final class SectionParser {
     var sectionName: String {
         switch section {
         case .frontend(let i), .listen(let i, _): config.frontends[i].name
-        case .backend(let name), .httpErrors(let name), .userlist(let name): name
+        case .backend(let name), .httpErrors(let name), .userlist(let name), .peers(let name): name
         case .vrrp(let i): config.vrrpInstances[i].name
         default: ""
         }
@@ -279,6 +281,8 @@ final class SectionParser {
             section = startHTTPErrors(line).map { .httpErrors(name: $0) } ?? .skipped
         case "userlist":
             section = startUserlist(line).map { .userlist(name: $0) } ?? .skipped
+        case "peers":
+            section = startPeers(line).map { .peers(name: $0) } ?? .skipped
         case "defaults":
             // `defaults [name]`: a new defaults section starts from scratch, as in HAProxy.
             if line.words.count > 2 { fail(line, "named defaults with 'from' are not supported") }

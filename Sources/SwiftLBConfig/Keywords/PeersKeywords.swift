@@ -1,0 +1,83 @@
+/// `peers NAME` sections (stick tables shared over HAProxy's peers protocol, run by
+/// SwiftLBProxy/Peers) and the global `localpeer`.
+extension KeywordRegistry {
+    static let peersKeywords: [Keyword] = [
+        Keyword("localpeer", [.global], usage: "localpeer NAME") { p, c in
+            p.config.global.localPeer = try c.one("a peer name")
+        },
+        Keyword("peer", [.peers], usage: "peer NAME ADDR:PORT") { p, c in
+            guard c.args.count == 2 else { throw ParseFailure("expects 'peer NAME ADDR:PORT'") }
+            try p.addPeer(c.args[0], address: c.args[1], line: c.line.number)
+        },
+        Keyword("server", [.peers], usage: "server NAME [ADDR:PORT]") { p, c in
+            guard c.args.count == 1 || c.args.count == 2 else {
+                throw ParseFailure(c.args.count > 2 && c.args[2] == "ssl" ? "TLS on the peers link is not supported by SwiftLB (bind the peers on a private address)"
+                                                                          : "expects 'server NAME [ADDR:PORT]'")
+            }
+            try p.addPeer(c.args[0], address: c.args.count == 2 ? c.args[1] : nil, line: c.line.number)
+        },
+        Keyword("bind", [.peers], usage: "bind ADDR:PORT|fd@N") { p, c in
+            guard let text = c.args.first else { throw ParseFailure("expects an address, e.g. 'bind 10.0.0.1:10000'") }
+            guard c.args.count == 1 else {
+                throw ParseFailure(c.args.contains("ssl") ? "TLS on the peers link is not supported by SwiftLB (bind the peers on a private address)"
+                                                          : "'bind' in a peers section takes only an address")
+            }
+            let bind = try bindAddress(text, line: c.line.number, parser: p)
+            if case .unix = bind.socket { throw ParseFailure("a peers section listens on TCP (an address or fd@N)") }
+            if case .abstract = bind.socket { throw ParseFailure("a peers section listens on TCP (an address or fd@N)") }
+            guard case .peers(let name) = p.section else { return }
+            guard p.config.peers[name]?.bind == nil else { throw ParseFailure("peers section '\(name)' already has a 'bind' line") }
+            p.config.peers[name]?.bind = bind
+        },
+        Keyword("table", [.peers], usage: "table NAME type ip|ipv6|integer|string [len N] size N [expire TIME] [store DATA,…] [srvkey name|addr]") { p, c in
+            guard let tableName = c.args.first, c.args.count > 1 else { throw ParseFailure("expects 'table NAME type … size …'") }
+            guard case .peers(let name) = p.section else { return }
+            guard p.config.peers[name]?.tables[tableName] == nil else { throw ParseFailure("table '\(tableName)' is already declared in peers '\(name)'") }
+            var table = try stickTable(Array(c.args.dropFirst()), line: c.line.number)
+            guard table.peers == nil else { throw ParseFailure("a table of a peers section is shared by that section ('peers' is not allowed)") }
+            table.peers = name
+            p.config.peers[name]?.tables[tableName] = table
+        },
+        Keyword("disabled", [.peers], usage: "disabled") { p, c in
+            try c.noArguments()
+            guard case .peers(let name) = p.section else { return }
+            p.config.peers[name]?.disabled = true
+        },
+        Keyword("enabled", [.peers], usage: "enabled") { p, c in
+            try c.noArguments()
+            guard case .peers(let name) = p.section else { return }
+            p.config.peers[name]?.disabled = false
+        },
+        Keyword.unsupported("shards", [.peers], "SwiftLB's tables are not sharded between peers (every peer holds every entry)"),
+        Keyword.unsupported("default-server", [.peers], "peers take no server options in SwiftLB"),
+        Keyword.unsupported("default-bind", [.peers], "peers take no bind options in SwiftLB"),
+        Keyword.unsupported("log", [.peers], "SwiftLB logs peer sessions on its own log"),
+    ]
+}
+
+extension SectionParser {
+    func startPeers(_ line: ConfigLine) -> String? {
+        guard line.words.count == 2 else { fail(line, "expects 'peers NAME'"); return nil }
+        let name = line.words[1]
+        if let other = config.peers[name] {
+            fail(line, "a peers section named '\(name)' already exists (line \(other.line))")
+            return nil
+        }
+        config.peers[name] = PeersSection(name: name, line: line.number)
+        return name
+    }
+
+    fileprivate func addPeer(_ name: String, address: String?, line: Int) throws(ParseFailure) {
+        guard case .peers(let section) = self.section else { return }
+        guard config.peers[section]?.peers.contains(where: { $0.name == name }) == false else {
+            throw ParseFailure("peer '\(name)' is already declared in peers '\(section)'")
+        }
+        var host: String?, port: Int?
+        if let address {
+            guard let (h, p) = parseAddress(address), p > 0 else { throw ParseFailure("'\(address)': expects ADDR:PORT") }
+            host = h.isEmpty || h == "*" ? "0.0.0.0" : h
+            port = p
+        }
+        config.peers[section]?.peers.append(PeersSection.Peer(name: name, host: host, port: port, line: line))
+    }
+}
