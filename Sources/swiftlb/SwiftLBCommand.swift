@@ -70,8 +70,9 @@ func load(_ path: String, localPeer: String? = nil) -> ProxyRuntime? {
         let configuration = try ConfigParser.parse(contentsOf: path)
         for warning in configuration.warnings { report(.warning, warning) }
         let runtime = try ProxyRuntime(configuration: configuration)
-        let peerErrors = PeersService.check(configuration, localName: PeersService.localName(commandLine: localPeer, configuration: configuration))
-        if !peerErrors.isEmpty { throw ConfigErrors(peerErrors) }
+        let peers = PeersService.check(configuration, localName: PeersService.localName(commandLine: localPeer, configuration: configuration))
+        if !peers.errors.isEmpty { throw ConfigErrors(peers.errors) }
+        for warning in peers.warnings { report(.warning, warning) }
         var warnings = runtime.warnings
         try HeartbeatKey.checkAll(configuration, warnings: &warnings)
         for warning in warnings { report(.warning, warning) }

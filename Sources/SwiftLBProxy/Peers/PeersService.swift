@@ -60,15 +60,14 @@ public final class PeersService: @unchecked Sendable {
     static let lessonTimeout = TimeAmount.seconds(5)
 
     /// Where the local peer listens and the remote peers to dial, as `section` says for
-    /// `localName`; errors name the line and keyword.
+    /// `localName`; nil when it names no such peer (HAProxy removes that section with a
+    /// warning); errors name the line and keyword.
     static func plan(_ section: PeersSection, localName: String, file: String) throws(ConfigErrors)
-        -> (bind: (host: String, port: Int, fd: Int32?)?, remotes: [(name: String, host: String, port: Int)]) {
+        -> (bind: (host: String, port: Int, fd: Int32?)?, remotes: [(name: String, host: String, port: Int)])? {
         func error(_ line: Int, _ keyword: String, _ message: String) -> ConfigErrors {
             ConfigErrors([ConfigError(file: file, line: line, keyword: keyword, message: message)])
         }
-        guard let local = section.peers.first(where: { $0.name == localName }) else {
-            throw error(section.line, "peers", "peers section '\(section.name)' has no peer named '\(localName)' (the local peer name: -L NAME, 'localpeer' or the host name)")
-        }
+        guard let local = section.peers.first(where: { $0.name == localName }) else { return nil }
         var bind: (host: String, port: Int, fd: Int32?)?
         if let b = section.bind {
             if case .inherited(let fd) = b.socket { bind = ("", 0, fd) } else { bind = (b.host, b.port, nil) }
@@ -86,16 +85,23 @@ public final class PeersService: @unchecked Sendable {
     }
 
     /// The errors of every enabled peers section for `localName` (`swiftlb check`, and before
-    /// a start).
-    public static func check(_ configuration: Configuration, localName: String) -> [ConfigError] {
-        configuration.peers.values.filter { !$0.disabled }.sorted { $0.line < $1.line }.flatMap { section -> [ConfigError] in
+    /// a start), and a warning for each section that names no such peer (it will not run, as
+    /// HAProxy removes it).
+    public static func check(_ configuration: Configuration, localName: String) -> (errors: [ConfigError], warnings: [ConfigError]) {
+        var errors: [ConfigError] = [], warnings: [ConfigError] = []
+        for section in configuration.peers.values.filter({ !$0.disabled }).sorted(by: { $0.line < $1.line }) {
             do throws(ConfigErrors) {
-                _ = try plan(section, localName: localName, file: configuration.file)
-                return []
+                if try plan(section, localName: localName, file: configuration.file) == nil { warnings.append(incomplete(section, localName, configuration.file)) }
             } catch {
-                return error.errors
+                errors += error.errors
             }
         }
+        return (errors, warnings)
+    }
+
+    private static func incomplete(_ section: PeersSection, _ localName: String, _ file: String) -> ConfigError {
+        ConfigError(file: file, line: section.line, keyword: "peers",
+                    message: "Removing incomplete section 'peers \(section.name)' (no peer named '\(localName)'; the local peer name is -L NAME, 'localpeer' or the host name)")
     }
 
     /// The local peer name: `-L`, else `localpeer`, else the host name (HAProxy's order).
@@ -107,12 +113,12 @@ public final class PeersService: @unchecked Sendable {
     }
 
     /// The service of `section` as `localName`, over `tables` (the runtime's, by name).
-    init(section: PeersSection, localName: String, file: String, tables: [String: StickTable], loop: any EventLoop, logger: Logger) throws(ConfigErrors) {
+    init?(section: PeersSection, localName: String, file: String, tables: [String: StickTable], loop: any EventLoop, logger: Logger) throws(ConfigErrors) {
         name = section.name
         self.localName = localName
         self.loop = loop
         self.logger = logger
-        let plan = try Self.plan(section, localName: localName, file: file)
+        guard let plan = try Self.plan(section, localName: localName, file: file) else { return nil }
         bind = plan.bind
         remotes = Dictionary(uniqueKeysWithValues: plan.remotes.map { ($0.name, Remote(name: $0.name, host: $0.host, port: $0.port)) })
         var shared: [String: Table] = [:]
@@ -130,8 +136,8 @@ public final class PeersService: @unchecked Sendable {
         var services: [PeersService] = []
         do {
             for section in configuration.peers.values.sorted(by: { $0.line < $1.line }) where !section.disabled {
-                let service = try PeersService(section: section, localName: localName, file: configuration.file,
-                                               tables: runtime.stickTables, loop: group.next(), logger: logger)
+                guard let service = try PeersService(section: section, localName: localName, file: configuration.file,
+                                                     tables: runtime.stickTables, loop: group.next(), logger: logger) else { continue }
                 try await service.start()
                 services.append(service)
             }

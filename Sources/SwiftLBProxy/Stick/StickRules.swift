@@ -21,13 +21,14 @@ final class StickTables: Sendable {
         return tables.withLockedValue { all in
             if let t = all[name], t.keyType == type, t.size == declaration.size, t.expire == expire, t.stored == stored,
                t.keyLength == declaration.keyLength, t.sync?.peers == declaration.peers, t.sync?.wireName == wireName,
-               t.sync?.lengthWritten ?? declaration.lengthWritten == declaration.lengthWritten { return t }
+               t.sync?.lengthWritten ?? declaration.lengthWritten == declaration.lengthWritten,
+               t.keyByAddress == declaration.serverKeyIsAddress { return t }
             var sync: StickTableSync?
             if let wireName, let peers = declaration.peers {
                 sync = StickTableSync(wireName: wireName, peers: peers, lengthWritten: declaration.lengthWritten)
             }
             let t = StickTable(name: name, keyType: type, size: declaration.size, expire: expire, stored: stored, keyLength: declaration.keyLength,
-                               sync: sync)
+                               sync: sync, keyByAddress: declaration.serverKeyIsAddress)
             all[name] = t
             return t
         }
@@ -137,7 +138,9 @@ struct StickRules: Sendable {
         for rule in rules where rule.kind != .storeRequest && (rule.condition?.evaluate(input) ?? true) {
             guard let key = Self.key(rule.sample.evaluate(input), table: rule.table),
                   let stuck = rule.table.lookup(key, now: now) else { continue }
-            guard let server = servers.first(where: { $0.name == stuck.name }), server.health.acceptsStickyClients else { return nil }
+            let byAddress = rule.table.keyByAddress
+            guard let server = servers.first(where: { byAddress ? $0.addressKey == stuck.name : $0.name == stuck.name }),
+                  server.health.acceptsStickyClients else { return nil }
             return server
         }
         return nil

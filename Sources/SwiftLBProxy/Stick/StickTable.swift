@@ -57,6 +57,9 @@ final class StickTable: Sendable {
     let keyLength: Int
     /// The peers protocol's record of local changes; nil for a table no peers share.
     let sync: StickTableSync?
+    /// `srvkey addr`: an entry names its server by `IP:PORT` (HAProxy's server key by address),
+    /// so peers whose servers have other names still agree.
+    let keyByAddress: Bool
     private let shards: [NIOLockedValueBox<Shard>]
 
     /// Shards of a large table.
@@ -65,7 +68,7 @@ final class StickTable: Sendable {
     static let shardedFrom = 4096
 
     init(name: String, keyType: KeyType, size: Int, expire: UInt64?, stored: Stored = Stored(), keyLength: Int = 32,
-         sync: StickTableSync? = nil) {
+         sync: StickTableSync? = nil, keyByAddress: Bool = false) {
         precondition(size > 0, "a stick table holds at least one entry")
         self.name = name
         self.keyType = keyType
@@ -74,6 +77,7 @@ final class StickTable: Sendable {
         self.stored = stored
         self.keyLength = keyLength
         self.sync = sync
+        self.keyByAddress = keyByAddress
         let count = size >= Self.shardedFrom ? Self.shardCount : 1
         let perShard = (size + count - 1) / count
         shards = (0..<count).map { _ in NIOLockedValueBox(Shard(capacity: perShard)) }
