@@ -71,8 +71,7 @@ func load(_ path: String, localPeer: String? = nil) -> ProxyRuntime? {
         for warning in configuration.warnings { report(.warning, warning) }
         let runtime = try ProxyRuntime(configuration: configuration)
         let peers = PeersService.check(configuration, localName: PeersService.localName(commandLine: localPeer, configuration: configuration))
-        if !peers.errors.isEmpty { throw ConfigErrors(peers.errors) }
-        for warning in peers.warnings { report(.warning, warning) }
+        for warning in peers { report(.warning, warning) }
         var warnings = runtime.warnings
         try HeartbeatKey.checkAll(configuration, warnings: &warnings)
         for warning in warnings { report(.warning, warning) }
@@ -206,7 +205,7 @@ struct Run: ParsableCommand {
                                                  localName: PeersService.localName(commandLine: options.localPeer, configuration: configuration),
                                                  group: server.eventLoopGroup, logger: logger)
         } catch {
-            try await abandon((error as? ConfigErrors)?.errors.map { "\($0)" }.joined(separator: "\n") ?? "\(error)")
+            try await abandon("\(error)")
         }
         if let settings = global.statsSocket {
             do {

@@ -74,9 +74,16 @@ extension SectionParser {
         }
         var host: String?, port: Int?
         if let address {
-            guard let (h, p) = parseAddress(address), p > 0 else { throw ParseFailure("'\(address)': expects ADDR:PORT") }
-            host = h.isEmpty || h == "*" ? "0.0.0.0" : h
-            port = p
+            if let (h, p) = parseAddress(address), p > 0 {
+                host = h.isEmpty || h == "*" ? "0.0.0.0" : h
+                port = p
+            } else if address.contains("${") || address == ":" {
+                // An unset variable (HAProxy reads it as empty, and accepts the line): the peer
+                // can call us, we cannot call it.
+                warn(line, "server", "peer '\(name)' has no usable address ('\(address)'): it is accepted when it calls, never dialled")
+            } else {
+                throw ParseFailure("'\(address)': expects ADDR:PORT")
+            }
         }
         config.peers[section]?.peers.append(PeersSection.Peer(name: name, host: host, port: port, line: line))
     }

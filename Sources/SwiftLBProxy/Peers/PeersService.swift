@@ -61,12 +61,9 @@ public final class PeersService: @unchecked Sendable {
 
     /// Where the local peer listens and the remote peers to dial, as `section` says for
     /// `localName`; nil when it names no such peer (HAProxy removes that section with a
-    /// warning); errors name the line and keyword.
-    static func plan(_ section: PeersSection, localName: String, file: String) throws(ConfigErrors)
+    /// warning).
+    static func plan(_ section: PeersSection, localName: String)
         -> (bind: (host: String, port: Int, fd: Int32?)?, remotes: [(name: String, host: String, port: Int)])? {
-        func error(_ line: Int, _ keyword: String, _ message: String) -> ConfigErrors {
-            ConfigErrors([ConfigError(file: file, line: line, keyword: keyword, message: message)])
-        }
         guard let local = section.peers.first(where: { $0.name == localName }) else { return nil }
         var bind: (host: String, port: Int, fd: Int32?)?
         if let b = section.bind {
@@ -75,28 +72,18 @@ public final class PeersService: @unchecked Sendable {
             bind = (host, port, nil)
         }
         var remotes: [(name: String, host: String, port: Int)] = []
+        // A remote peer without an address (HAProxy accepts one) is accepted, never dialled.
         for peer in section.peers where peer.name != localName {
-            guard let host = peer.host, let port = peer.port else {
-                throw error(peer.line, "server", "remote peer '\(peer.name)' needs an address ('server \(peer.name) ADDR:PORT')")
-            }
-            remotes.append((peer.name, host, port))
+            remotes.append((peer.name, peer.host ?? "", peer.port ?? 0))
         }
         return (bind, remotes)
     }
 
-    /// The errors of every enabled peers section for `localName` (`swiftlb check`, and before
-    /// a start), and a warning for each section that names no such peer (it will not run, as
-    /// HAProxy removes it).
-    public static func check(_ configuration: Configuration, localName: String) -> (errors: [ConfigError], warnings: [ConfigError]) {
-        var errors: [ConfigError] = [], warnings: [ConfigError] = []
-        for section in configuration.peers.values.filter({ !$0.disabled }).sorted(by: { $0.line < $1.line }) {
-            do throws(ConfigErrors) {
-                if try plan(section, localName: localName, file: configuration.file) == nil { warnings.append(incomplete(section, localName, configuration.file)) }
-            } catch {
-                errors += error.errors
-            }
-        }
-        return (errors, warnings)
+    /// A warning for each enabled peers section that does not name `localName` (`swiftlb
+    /// check`, and at start): it will not run, as HAProxy removes it.
+    public static func check(_ configuration: Configuration, localName: String) -> [ConfigError] {
+        configuration.peers.values.filter { !$0.disabled && plan($0, localName: localName) == nil }.sorted { $0.line < $1.line }
+            .map { incomplete($0, localName, configuration.file) }
     }
 
     private static func incomplete(_ section: PeersSection, _ localName: String, _ file: String) -> ConfigError {
@@ -113,12 +100,12 @@ public final class PeersService: @unchecked Sendable {
     }
 
     /// The service of `section` as `localName`, over `tables` (the runtime's, by name).
-    init?(section: PeersSection, localName: String, file: String, tables: [String: StickTable], loop: any EventLoop, logger: Logger) throws(ConfigErrors) {
+    init?(section: PeersSection, localName: String, tables: [String: StickTable], loop: any EventLoop, logger: Logger) {
         name = section.name
         self.localName = localName
         self.loop = loop
         self.logger = logger
-        guard let plan = try Self.plan(section, localName: localName, file: file) else { return nil }
+        guard let plan = Self.plan(section, localName: localName) else { return nil }
         bind = plan.bind
         remotes = Dictionary(uniqueKeysWithValues: plan.remotes.map { ($0.name, Remote(name: $0.name, host: $0.host, port: $0.port)) })
         var shared: [String: Table] = [:]
@@ -136,8 +123,8 @@ public final class PeersService: @unchecked Sendable {
         var services: [PeersService] = []
         do {
             for section in configuration.peers.values.sorted(by: { $0.line < $1.line }) where !section.disabled {
-                guard let service = try PeersService(section: section, localName: localName, file: configuration.file,
-                                                     tables: runtime.stickTables, loop: group.next(), logger: logger) else { continue }
+                guard let service = PeersService(section: section, localName: localName, tables: runtime.stickTables,
+                                                 loop: group.next(), logger: logger) else { continue }
                 try await service.start()
                 services.append(service)
             }
@@ -210,7 +197,7 @@ public final class PeersService: @unchecked Sendable {
     }
 
     private func dial(_ name: String, after delay: TimeAmount = .zero) {
-        guard !stopped, var remote = remotes[name] else { return }
+        guard !stopped, var remote = remotes[name], remote.port > 0 else { return }
         remote.timer?.cancel()
         remote.timer = loop.scheduleTask(in: delay) { [weak self] in self?.connect(name) }
         remotes[name] = remote
@@ -353,6 +340,7 @@ public final class PeersService: @unchecked Sendable {
 
     /// Sends each established session the changes it has not had.
     private func flush() {
+        for t in tables.values { t.sync.rearm() }
         for remote in remotes.values { if let s = remote.session, s.machine.isEstablished { push(s) } }
     }
 

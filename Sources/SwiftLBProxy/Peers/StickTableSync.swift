@@ -54,6 +54,12 @@ final class StickTableSync: Sendable {
         log.withLockedValue { $0.wake = wake; $0.wakePending = false }
     }
 
+    /// The wake-up was handled: the next change calls it again (whether or not a session took
+    /// the changes: one established later starts from what its peer acknowledged).
+    func rearm() {
+        log.withLockedValue { $0.wakePending = false }
+    }
+
     /// The changes after `number`, each with its number; nil when they are no longer all
     /// there (send the whole table). Clears the pending wake-up.
     func changes(after number: UInt32) -> [(number: UInt32, key: [UInt8])]? {

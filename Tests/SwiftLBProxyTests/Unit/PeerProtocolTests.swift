@@ -105,6 +105,28 @@ final class PeerProtocolTests: XCTestCase {
         XCTAssertEqual(dictionary.send("a"), .new(2), "and 'a' is forgotten")
     }
 
+    // MARK: the table's change log
+
+    func testTheChangeLogWakesThePeersOnceAndAgainAfterARearm() {
+        final class Count: @unchecked Sendable { var n = 0 }
+        let sync = StickTableSync(wireName: "/t", peers: "p", lengthWritten: false)
+        let wakes = Count()
+        sync.setWake { wakes.n += 1 }
+        sync.changed([1])
+        sync.changed([2])
+        XCTAssertEqual(wakes.n, 1, "one wake-up while one is pending")
+        // The wake-up handled with no session to take the changes (the bug this guards: the
+        // log stayed "pending" and never woke the peers again).
+        sync.rearm()
+        sync.changed([3])
+        XCTAssertEqual(wakes.n, 2)
+        XCTAssertEqual(sync.changes(after: 1)?.map(\.number), [2, 3])
+        XCTAssertEqual(sync.changes(after: 1)?.map(\.key), [[2], [3]])
+        XCTAssertEqual(sync.changes(after: 3)?.count, 0)
+        XCTAssertNil(sync.changes(after: 4), "ahead of the log: send the whole table")
+        XCTAssertEqual(sync.lastNumber, 3)
+    }
+
     // MARK: the session
 
     private let tables = ["/t": Codec.Definition(id: 1, name: "/t", keyType: .string, keySize: 32, dataTypes: 1 | 1 << 19, expire: 600_000)]
