@@ -59,6 +59,9 @@ final class Instance: @unchecked Sendable {
             || "\(configuration.vrrpInstances)" != "\(before.vrrpInstances)" {
             messages.append("the vrrp sections changed: the VIP keeps running with the previous settings until a restart")
         }
+        if configuration.peers != before.peers || configuration.global.localPeer != before.global.localPeer {
+            messages.append("the peers sections changed: the peer sessions keep their previous settings until a restart")
+        }
         if configuration.global.statsSocket != before.global.statsSocket {
             messages.append("the stats socket changed: it keeps its previous settings until a restart")
         }

@@ -106,6 +106,59 @@ final class PeersTests: XCTestCase {
         XCTAssertTrue(sw.stderr.contains("peers pair: session with 'hap' established"), sw.stderr)
     }
 
+    /// A frontend's `type ip` table of counters (`track-sc0 src`) shared with HAProxy: each side
+    /// counts its own clients and shows the other's counts.
+    func testCountersOfAnAddressTableTravelBothWaysWithHAProxy() throws {
+        try requireHAProxy()
+        let (swPort, hapPort, swPeer, hapPeer) = (freePort(), freePort(), freePort(), freePort())
+        let (swSocket, hapSocket) = (dir.file("sw.sock"), dir.file("hap.sock"))
+        func config(port: Int, socket: String) -> String {
+            """
+            global
+                stats socket \(socket) level admin
+            \(differentialHTTPDefaults)
+            peers pair
+                peer sw 127.0.0.1:\(swPeer)
+                peer hap 127.0.0.1:\(hapPeer)
+
+            frontend fe
+                bind 127.0.0.1:\(port)
+                stick-table type ip size 1k expire 1m store conn_cnt,http_req_cnt,http_req_rate(10s) peers pair
+                http-request track-sc0 src
+                http-request return status 200
+
+            """
+        }
+        let sw = try startSwiftLB("sw", config: config(port: swPort, socket: swSocket), port: swPort)
+        defer { sw.stop() }
+        let hapConfig = try dir.write("hap.cfg", config(port: hapPort, socket: hapSocket))
+        let haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-L", "hap", "-f", hapConfig], logDirectory: dir, name: "haproxy")
+        defer { haproxy.stop() }
+        XCTAssertTrue(waitForPort(hapPort), haproxy.stderr)
+        XCTAssertNotNil(waitUntil(timeout: 8) { sw.stderr.contains("session with 'hap' established") }, sw.stderr)
+        func requests(_ port: Int, from source: String, _ n: Int) throws {
+            for _ in 0..<n {
+                let client = try RawClient(port: port, timeout: 3, source: source)
+                client.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                XCTAssertTrue(client.readResponse().hasPrefix("HTTP/1.1 200"))
+            }
+        }
+        try requests(swPort, from: "127.0.0.5", 3)
+        try requests(hapPort, from: "127.0.0.6", 2)
+        func line(_ socket: String, _ key: String) -> String? {
+            var found: String?
+            _ = waitUntil(timeout: 8) {
+                found = cli(socket, "show table fe").split(separator: "\n").map(String.init).first { $0.contains("key=\(key) ") && $0.contains("http_req_cnt=") }
+                return found?.contains(key == "127.0.0.5" ? "conn_cnt=3 http_req_cnt=3 http_req_rate(10000)=3" : "conn_cnt=2 http_req_cnt=2 http_req_rate(10000)=2") ?? false
+            }
+            return found
+        }
+        XCTAssertTrue(line(hapSocket, "127.0.0.5")?.contains("conn_cnt=3 http_req_cnt=3 http_req_rate(10000)=3") ?? false,
+                      "haproxy's view of swiftlb's client:\n\(cli(hapSocket, "show table fe"))")
+        XCTAssertTrue(line(swSocket, "127.0.0.6")?.contains("conn_cnt=2 http_req_cnt=2 http_req_rate(10000)=2") ?? false,
+                      "swiftlb's view of haproxy's client:\n\(cli(swSocket, "show table fe"))")
+    }
+
     func testTwoSwiftLBsShareTheirTableAndARestartedOneLearnsIt() throws {
         let (aPort, bPort, aPeer, bPeer) = (freePort(), freePort(), freePort(), freePort())
         let (aSocket, bSocket) = (dir.file("a.sock"), dir.file("b.sock"))
