@@ -13,12 +13,23 @@ public struct PeersSection: Sendable, Equatable {
         public var host: String?
         public var port: Int?
         public var line: Int
-        public init(name: String, host: String?, port: Int?, line: Int) {
+        /// `ssl …`: TLS when dialling this peer.
+        public var tls: PeerTLS?
+        public init(name: String, host: String?, port: Int?, line: Int, tls: PeerTLS? = nil) {
             self.name = name
             self.host = host
             self.port = port
             self.line = line
+            self.tls = tls
         }
+    }
+
+    /// `ssl [verify none|required] [ca-file FILE]` on a `server` (or `default-server`) line.
+    public struct PeerTLS: Sendable, Equatable {
+        /// Verify the peer's certificate against `caFile` (HAProxy's default `verify required`).
+        public var verify = true
+        public var caFile: String?
+        public init() {}
     }
 
     public var name: String
@@ -27,6 +38,11 @@ public struct PeersSection: Sendable, Equatable {
     /// `bind ADDR` (an `fd@N` included): where the local peer listens; without it, the local
     /// peer's own `ADDR:PORT`.
     public var bind: BindAddress?
+    /// `bind … ssl crt FILE…`: the peers listener speaks TLS with these certificates.
+    public var bindCertificates: [String] = []
+    /// `default-server [ssl] [verify …] [ca-file …]`: what the `server` lines after it start from.
+    public var defaultServer = PeerTLS()
+    public var defaultServerSSL = false
     /// `table NAME …`, by NAME (without the section's prefix).
     public var tables: [String: StickTable] = [:]
     /// `disabled`: the section is parsed and does nothing.

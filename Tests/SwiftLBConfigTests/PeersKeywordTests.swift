@@ -36,12 +36,31 @@ final class PeersKeywordTests: XCTestCase {
         XCTAssertEqual(config.peers["off"]?.disabled, true)
     }
 
+    func testTLSOptions() throws {
+        let config = try parseOrFail("""
+            peers pair
+                default-server ssl verify none
+                bind 127.0.0.1:10000 ssl crt a.pem crt b.pem
+                server lb1
+                server lb2 10.0.0.12:10000
+                server lb3 10.0.0.13:10000 verify required ca-file ca.pem
+            """)
+        let pair = try XCTUnwrap(config.peers["pair"])
+        XCTAssertEqual(pair.bindCertificates, ["a.pem", "b.pem"])
+        XCTAssertEqual(pair.peers[1].tls?.verify, false)
+        XCTAssertEqual(pair.peers[2].tls?.verify, true)
+        XCTAssertEqual(pair.peers[2].tls?.caFile, "ca.pem")
+        let plain = try parseOrFail("peers p\n    server a 10.0.0.1:1000\n")
+        XCTAssertNil(plain.peers["p"]?.peers[0].tls)
+    }
+
     func testRefusalsNameTheLineAndKeyword() {
         func first(_ text: String) -> ConfigError? { parseErrors(text, file: "p.conf").first }
         let cases: [(String, Int, String, String)] = [
             ("peers p\n    shards 2\n", 2, "shards", "not sharded"),
-            ("peers p\n    server a 10.0.0.1:1000 ssl\n", 2, "server", "TLS on the peers link is not supported"),
-            ("peers p\n    bind 10.0.0.1:1000 ssl crt x.pem\n", 2, "bind", "TLS on the peers link is not supported"),
+            ("peers p\n    server a 10.0.0.1:1000 ssl sni x\n", 2, "server", "only 'ssl', 'verify', 'ca-file' and 'crt' (not 'sni')"),
+            ("peers p\n    bind 10.0.0.1:1000 ssl\n", 2, "bind", "'ssl' expects 'crt FILE'"),
+            ("peers p\n    bind 10.0.0.1:1000 accept-proxy\n", 2, "bind", "not 'accept-proxy'"),
             ("peers p\n    server a\n    server a\n", 3, "server", "already declared"),
             ("peers p\n    peer a nowhere\n", 2, "peer", "expects ADDR:PORT"),
             ("peers p\n    table t type ip\n", 2, "table", "at least 'type ip size N'"),

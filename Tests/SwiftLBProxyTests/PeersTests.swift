@@ -32,29 +32,33 @@ final class PeersTests: XCTestCase {
     }
 
     /// A configuration for a member of a section of `peers` (name → peers port; which one it
-    /// is comes from -L), its table
-    /// `t` used by `stick on urlp(client)`, listening on `port` with a stats socket.
+    /// is comes from -L), its table `t` used by `stick on urlp(client)`, listening on `port`
+    /// with a stats socket.
     private func config(peers: [(String, Int)], port: Int, socket: String) -> String {
-        let peerLines = peers.map { name, p in "    peer \(name) 127.0.0.1:\(p)" }.joined(separator: "\n")
-        return """
-            global
-                stats socket \(socket) level admin
-            \(differentialHTTPDefaults)
-            peers pair
-            \(peerLines)
-                table t type string len 24 size 1k expire 10m
+        config(members: peers.map { name, p in "peer \(name) 127.0.0.1:\(p)" }, port: port, socket: socket)
+    }
 
-            backend be
-                balance roundrobin
-                stick on urlp(client) table pair/t
-                server srv1 127.0.0.1:\(nginx.ports[0])
-                server srv2 127.0.0.1:\(nginx.ports[1])
+    /// The same with the peers section's lines as given (before its table).
+    private func config(members: [String], port: Int, socket: String) -> String {
+        """
+        global
+            stats socket \(socket) level admin
+        \(differentialHTTPDefaults)
+        peers pair
+        \(members.map { "    " + $0 }.joined(separator: "\n"))
+            table t type string len 24 size 1k expire 10m
 
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend be
+        backend be
+            balance roundrobin
+            stick on urlp(client) table pair/t
+            server srv1 127.0.0.1:\(nginx.ports[0])
+            server srv2 127.0.0.1:\(nginx.ports[1])
 
-            """
+        frontend fe
+            bind 127.0.0.1:\(port)
+            default_backend be
+
+        """
     }
 
     private func startSwiftLB(_ name: String, config text: String, port: Int) throws -> ChildProcess {
@@ -77,6 +81,19 @@ final class PeersTests: XCTestCase {
         return line
     }
 
+    /// `key` stuck by the proxy on `from` reaches `to`'s table (its `show table` line is
+    /// returned) and `to` sends the client to the same server.
+    @discardableResult
+    private func assertShared(_ key: String, from: (port: Int, socket: String), to: (port: Int, socket: String),
+                              line: UInt = #line) -> (answer: String, entry: String?) {
+        let answer = get(from.port, client: key)
+        XCTAssertTrue(answer.hasPrefix("node"), answer, line: line)
+        let learnt = entry(to.socket, key)
+        XCTAssertNotNil(learnt, "\(key) never reached the peer:\n\(cli(to.socket, "show table pair/t"))", line: line)
+        for _ in 0..<2 { XCTAssertEqual(get(to.port, client: key), answer, "the peer sends \(key) where it was stuck", line: line) }
+        return (answer, learnt)
+    }
+
     func testSwiftLBAndHAProxyShareATableBothWays() throws {
         try requireHAProxy()
         let (swPort, hapPort, swPeer, hapPeer) = (freePort(), freePort(), freePort(), freePort())
@@ -90,20 +107,39 @@ final class PeersTests: XCTestCase {
         XCTAssertTrue(waitForPort(hapPort), haproxy.stderr)
 
         // Learnt by SwiftLB from its traffic → in HAProxy's table, and HAProxy sends c1 there too.
-        let first = get(swPort, client: "c1")
-        XCTAssertTrue(first.hasPrefix("node"), first)
-        let hapLine = entry(hapSocket, "c1")
-        XCTAssertNotNil(hapLine, "haproxy never learnt c1:\n\(cli(hapSocket, "show table pair/t"))\n\(sw.stderr)\n\(haproxy.stderr)")
-        XCTAssertTrue(hapLine?.contains("server_key=srv\(first.last!)") ?? false, hapLine ?? "")
-        for _ in 0..<3 { XCTAssertEqual(get(hapPort, client: "c1"), first, "haproxy sends c1 where swiftlb stuck it") }
-
+        let first = assertShared("c1", from: (swPort, swSocket), to: (hapPort, hapSocket))
+        XCTAssertTrue(first.entry?.contains("server_key=srv\(first.answer.last!)") ?? false, "\(first)\n\(sw.stderr)\n\(haproxy.stderr)")
         // Learnt by HAProxy → in SwiftLB's table, and SwiftLB follows it.
-        let second = get(hapPort, client: "c2")
-        let swLine = entry(swSocket, "c2")
-        XCTAssertNotNil(swLine, "swiftlb never learnt c2:\n\(cli(swSocket, "show table pair/t"))\n\(sw.stderr)")
-        XCTAssertTrue(swLine?.contains("server_id=\(second.last!) server_key=srv\(second.last!)") ?? false, swLine ?? "")
-        for _ in 0..<3 { XCTAssertEqual(get(swPort, client: "c2"), second, "swiftlb sends c2 where haproxy stuck it") }
+        let second = assertShared("c2", from: (hapPort, hapSocket), to: (swPort, swSocket))
+        XCTAssertTrue(second.entry?.contains("server_id=\(second.answer.last!) server_key=srv\(second.answer.last!)") ?? false, "\(second)")
         XCTAssertTrue(sw.stderr.contains("peers pair: session with 'hap' established"), sw.stderr)
+    }
+
+    /// The peers link over TLS (`bind … ssl crt`, `default-server ssl verify none`), between
+    /// SwiftLB and HAProxy: the same entries go both ways, and a plaintext caller is not spoken to.
+    func testThePeersLinkOverTLSWithHAProxy() throws {
+        try requireHAProxy()
+        let pem = dir.file("peers.pem")
+        XCTAssertEqual(runCommand(Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path, ["peers.example.test", pem]).status, 0)
+        let (swPort, hapPort, swPeer, hapPeer) = (freePort(), freePort(), freePort(), freePort())
+        let (swSocket, hapSocket) = (dir.file("sw.sock"), dir.file("hap.sock"))
+        func config(me: String, myPeerPort: Int, other: String, otherPeerPort: Int, port: Int, socket: String) -> String {
+            self.config(members: ["default-server ssl verify none", "bind 127.0.0.1:\(myPeerPort) ssl crt \(pem)", "server \(me)",
+                                  "server \(other) 127.0.0.1:\(otherPeerPort)"], port: port, socket: socket)
+        }
+        let sw = try startSwiftLB("sw", config: config(me: "sw", myPeerPort: swPeer, other: "hap", otherPeerPort: hapPeer, port: swPort, socket: swSocket),
+                                  port: swPort)
+        defer { sw.stop() }
+        let hapConfig = try dir.write("hap.cfg", config(me: "hap", myPeerPort: hapPeer, other: "sw", otherPeerPort: swPeer, port: hapPort, socket: hapSocket))
+        let haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-L", "hap", "-f", hapConfig], logDirectory: dir, name: "haproxy")
+        defer { haproxy.stop() }
+        XCTAssertTrue(waitForPort(hapPort), haproxy.stderr)
+        XCTAssertNotNil(assertShared("t1", from: (swPort, swSocket), to: (hapPort, hapSocket)).entry, "\(sw.stderr)\n\(haproxy.stderr)")
+        assertShared("t2", from: (hapPort, hapSocket), to: (swPort, swSocket))
+        // A plaintext hello gets no "200": the listener waits for a TLS ClientHello.
+        let plain = try RawClient(port: swPeer, timeout: 2)
+        plain.send("HAProxyS 2.1\nsw\nhap 1 1\n")
+        XCTAssertFalse(plain.readAll().text.hasPrefix("200"))
     }
 
     /// A frontend's `type ip` table of counters (`track-sc0 src`) shared with HAProxy: each side
@@ -168,13 +204,8 @@ final class PeersTests: XCTestCase {
         var b = try startSwiftLB("b", config: config(peers: peers, port: bPort, socket: bSocket), port: bPort)
         defer { b.stop() }
 
-        let c1 = get(aPort, client: "c1")
-        XCTAssertNotNil(entry(bSocket, "c1"), "b never learnt c1 from a:\n\(a.stderr)\n\(b.stderr)")
-        XCTAssertEqual(get(bPort, client: "c1"), c1)
-        // Stuck on b (to the other server, by round robin on a fresh key) → a knows it.
-        let c2 = get(bPort, client: "c2")
-        XCTAssertNotNil(entry(aSocket, "c2"), "a never learnt c2 from b")
-        XCTAssertEqual(get(aPort, client: "c2"), c2)
+        XCTAssertNotNil(assertShared("c1", from: (aPort, aSocket), to: (bPort, bSocket)).entry, "\(a.stderr)\n\(b.stderr)")
+        assertShared("c2", from: (bPort, bSocket), to: (aPort, aSocket))
 
         // b restarts: while it is away a learns c3; back, b gets the whole table from a. (Both
         // started together, so each answered the other's resync request "partial" — not up to

@@ -6,28 +6,49 @@ extension KeywordRegistry {
             p.config.global.localPeer = try c.one("a peer name")
         },
         Keyword("peer", [.peers], usage: "peer NAME ADDR:PORT") { p, c in
-            guard c.args.count == 2 else { throw ParseFailure("expects 'peer NAME ADDR:PORT'") }
-            try p.addPeer(c.args[0], address: c.args[1], line: c.line.number)
+            guard c.args.count >= 2 else { throw ParseFailure("expects 'peer NAME ADDR:PORT'") }
+            try p.addPeer(c.args[0], address: c.args[1], options: Array(c.args.dropFirst(2)), line: c.line.number)
         },
-        Keyword("server", [.peers], usage: "server NAME [ADDR:PORT]") { p, c in
-            guard c.args.count == 1 || c.args.count == 2 else {
-                throw ParseFailure(c.args.count > 2 && c.args[2] == "ssl" ? "TLS on the peers link is not supported by SwiftLB (bind the peers on a private address)"
-                                                                          : "expects 'server NAME [ADDR:PORT]'")
+        Keyword("server", [.peers], usage: "server NAME [ADDR:PORT] [ssl] [verify none|required] [ca-file FILE]") { p, c in
+            guard let name = c.args.first else { throw ParseFailure("expects 'server NAME [ADDR:PORT]'") }
+            var options = Array(c.args.dropFirst())
+            var address: String?
+            if let first = options.first, !serverOptionNames.contains(first) {
+                address = first
+                options.removeFirst()
             }
-            try p.addPeer(c.args[0], address: c.args.count == 2 ? c.args[1] : nil, line: c.line.number)
+            try p.addPeer(name, address: address, options: options, line: c.line.number)
         },
-        Keyword("bind", [.peers], usage: "bind ADDR:PORT|fd@N") { p, c in
+        Keyword("default-server", [.peers], usage: "default-server [ssl] [verify none|required] [ca-file FILE]") { p, c in
+            guard case .peers(let section) = p.section, var peers = p.config.peers[section] else { return }
+            (peers.defaultServerSSL, peers.defaultServer) = try serverTLS(c.args, ssl: peers.defaultServerSSL, tls: peers.defaultServer, parser: p)
+            p.config.peers[section] = peers
+        },
+        Keyword("bind", [.peers], usage: "bind ADDR:PORT|fd@N [ssl crt FILE…]") { p, c in
             guard let text = c.args.first else { throw ParseFailure("expects an address, e.g. 'bind 10.0.0.1:10000'") }
-            guard c.args.count == 1 else {
-                throw ParseFailure(c.args.contains("ssl") ? "TLS on the peers link is not supported by SwiftLB (bind the peers on a private address)"
-                                                          : "'bind' in a peers section takes only an address")
+            var certificates: [String] = []
+            var ssl = false
+            var rest = c.args.dropFirst()
+            while let word = rest.first {
+                rest = rest.dropFirst()
+                switch word {
+                case "ssl": ssl = true
+                case "crt":
+                    guard let file = rest.first else { throw ParseFailure("'crt' expects a PEM file") }
+                    certificates.append(file)
+                    rest = rest.dropFirst()
+                default:
+                    throw ParseFailure("'bind' in a peers section takes an address and 'ssl crt FILE' only (not '\(word)')")
+                }
             }
+            guard ssl == !certificates.isEmpty else { throw ParseFailure(ssl ? "'ssl' expects 'crt FILE'" : "'crt' needs 'ssl'") }
             let bind = try bindAddress(text, line: c.line.number, parser: p)
             if case .unix = bind.socket { throw ParseFailure("a peers section listens on TCP (an address or fd@N)") }
             if case .abstract = bind.socket { throw ParseFailure("a peers section listens on TCP (an address or fd@N)") }
             guard case .peers(let name) = p.section else { return }
             guard p.config.peers[name]?.bind == nil else { throw ParseFailure("peers section '\(name)' already has a 'bind' line") }
             p.config.peers[name]?.bind = bind
+            p.config.peers[name]?.bindCertificates = certificates
         },
         Keyword("table", [.peers], usage: "table NAME type ip|ipv6|integer|string [len N] size N [expire TIME] [store DATA,…] [srvkey name|addr]") { p, c in
             guard let tableName = c.args.first, c.args.count > 1 else { throw ParseFailure("expects 'table NAME type … size …'") }
@@ -49,10 +70,39 @@ extension KeywordRegistry {
             p.config.peers[name]?.disabled = false
         },
         Keyword.unsupported("shards", [.peers], "SwiftLB's tables are not sharded between peers (every peer holds every entry)"),
-        Keyword.unsupported("default-server", [.peers], "peers take no server options in SwiftLB"),
         Keyword.unsupported("default-bind", [.peers], "peers take no bind options in SwiftLB"),
         Keyword.unsupported("log", [.peers], "SwiftLB logs peer sessions on its own log"),
     ]
+
+    /// The options a peer's `server` line takes (HAProxy's others are refused).
+    static let serverOptionNames: Set<String> = ["ssl", "verify", "ca-file", "crt"]
+
+    /// `ssl`, `verify none|required`, `ca-file FILE`, `crt FILE` over what `ssl`/`tls` were.
+    static func serverTLS(_ words: [String], ssl: Bool, tls: PeersSection.PeerTLS, parser p: SectionParser) throws(ParseFailure) -> (Bool, PeersSection.PeerTLS) {
+        var (ssl, tls) = (ssl, tls)
+        var rest = words[...]
+        while let word = rest.first {
+            rest = rest.dropFirst()
+            switch word {
+            case "ssl":
+                ssl = true
+            case "verify", "ca-file", "crt":
+                guard let value = rest.first else { throw ParseFailure("'\(word)' expects a value") }
+                rest = rest.dropFirst()
+                if word == "verify" {
+                    guard value == "none" || value == "required" else { throw ParseFailure("'verify' expects 'none' or 'required'") }
+                    tls.verify = value == "required"
+                } else if word == "ca-file" {
+                    tls.caFile = value
+                } else {
+                    p.warn("'crt \(value)': SwiftLB presents no client certificate to its peers (a peer that requires one refuses the session)")
+                }
+            default:
+                throw ParseFailure("a peer takes only 'ssl', 'verify', 'ca-file' and 'crt' (not '\(word)')")
+            }
+        }
+        return (ssl, tls)
+    }
 }
 
 extension SectionParser {
@@ -67,8 +117,10 @@ extension SectionParser {
         return name
     }
 
-    fileprivate func addPeer(_ name: String, address: String?, line: Int) throws(ParseFailure) {
-        guard case .peers(let section) = self.section else { return }
+    fileprivate func addPeer(_ name: String, address: String?, options: [String], line: Int) throws(ParseFailure) {
+        guard case .peers(let section) = self.section, let peers = config.peers[section] else { return }
+        let (ssl, tls) = try KeywordRegistry.serverTLS(options, ssl: peers.defaultServerSSL, tls: peers.defaultServer, parser: self)
+
         guard config.peers[section]?.peers.contains(where: { $0.name == name }) == false else {
             throw ParseFailure("peer '\(name)' is already declared in peers '\(section)'")
         }
@@ -85,6 +137,6 @@ extension SectionParser {
                 throw ParseFailure("'\(address)': expects ADDR:PORT")
             }
         }
-        config.peers[section]?.peers.append(PeersSection.Peer(name: name, host: host, port: port, line: line))
+        config.peers[section]?.peers.append(PeersSection.Peer(name: name, host: host, port: port, line: line, tls: ssl ? tls : nil))
     }
 }

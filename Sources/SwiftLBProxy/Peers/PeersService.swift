@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import SwiftLBConfig
+import SwiftLBTLS
 
 /// One `peers` section at work: listens where the local peer listens, dials every remote
 /// peer (again after a failure, with a back-off from 0.5 s to 5 s), keeps one session per
@@ -28,6 +29,9 @@ public final class PeersService: @unchecked Sendable {
         let name: String
         let host: String
         let port: Int
+        /// `ssl`: what the dial speaks TLS with.
+        let tlsSettings: PeersSection.PeerTLS?
+        var tls: TLSClientContext?
         var session: PeerConnectionHandler?
         var dialling = false
         var backoff = TimeAmount.milliseconds(500)
@@ -47,6 +51,8 @@ public final class PeersService: @unchecked Sendable {
     private let loop: any EventLoop
     private let logger: Logger
     private let bind: (host: String, port: Int, fd: Int32?)?
+    private let bindCertificates: [String]
+    private var serverTLS: TLSServerContext?
     private var remotes: [String: Remote]
     private let tables: [String: Table]
     private var listener: (any Channel)?
@@ -63,7 +69,7 @@ public final class PeersService: @unchecked Sendable {
     /// `localName`; nil when it names no such peer (HAProxy removes that section with a
     /// warning).
     static func plan(_ section: PeersSection, localName: String)
-        -> (bind: (host: String, port: Int, fd: Int32?)?, remotes: [(name: String, host: String, port: Int)])? {
+        -> (bind: (host: String, port: Int, fd: Int32?)?, remotes: [(name: String, host: String, port: Int, tls: PeersSection.PeerTLS?)])? {
         guard let local = section.peers.first(where: { $0.name == localName }) else { return nil }
         var bind: (host: String, port: Int, fd: Int32?)?
         if let b = section.bind {
@@ -71,10 +77,10 @@ public final class PeersService: @unchecked Sendable {
         } else if let host = local.host, let port = local.port {
             bind = (host, port, nil)
         }
-        var remotes: [(name: String, host: String, port: Int)] = []
+        var remotes: [(name: String, host: String, port: Int, tls: PeersSection.PeerTLS?)] = []
         // A remote peer without an address (HAProxy accepts one) is accepted, never dialled.
         for peer in section.peers where peer.name != localName {
-            remotes.append((peer.name, peer.host ?? "", peer.port ?? 0))
+            remotes.append((peer.name, peer.host ?? "", peer.port ?? 0, peer.tls))
         }
         return (bind, remotes)
     }
@@ -107,7 +113,8 @@ public final class PeersService: @unchecked Sendable {
         self.logger = logger
         guard let plan = Self.plan(section, localName: localName) else { return nil }
         bind = plan.bind
-        remotes = Dictionary(uniqueKeysWithValues: plan.remotes.map { ($0.name, Remote(name: $0.name, host: $0.host, port: $0.port)) })
+        bindCertificates = section.bindCertificates
+        remotes = Dictionary(uniqueKeysWithValues: plan.remotes.map { ($0.name, Remote(name: $0.name, host: $0.host, port: $0.port, tlsSettings: $0.tls)) })
         var shared: [String: Table] = [:]
         for table in tables.values.sorted(by: { $0.name < $1.name }) {
             guard let sync = table.sync, sync.peers == section.name else { continue }
@@ -138,11 +145,33 @@ public final class PeersService: @unchecked Sendable {
     private var allDefinitions: [String: PeerTableCodec.Definition] { tables.mapValues(\.definition) }
 
     func start() async throws {
+        // TLS first: a certificate or CA file that does not load stops the start.
+        if !bindCertificates.isEmpty {
+            do {
+                serverTLS = try TLSServerContext(certificates: bindCertificates.map { try TLSCertificate(path: $0) }, settings: TLSSettings())
+            } catch {
+                throw PeersError("peers \(name): bind … ssl crt \(bindCertificates.joined(separator: " ")): \(error)")
+            }
+        }
+        for (peer, remote) in remotes {
+            guard let settings = remote.tlsSettings else { continue }
+            guard !settings.verify || settings.caFile != nil else {
+                throw PeersError("peers \(name): peer '\(peer)': 'ssl' verifies the peer's certificate by default and needs 'ca-file FILE' (or 'verify none')")
+            }
+            do {
+                remotes[peer]?.tls = try TLSClientContext(caFile: settings.verify ? settings.caFile : nil, reuseSessions: false)
+            } catch {
+                throw PeersError("peers \(name): peer '\(peer)': \(error)")
+            }
+        }
         if let bind {
             let bootstrap = ServerBootstrap(group: loop)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelInitializer { [self] channel in
-                    channel.eventLoop.makeCompletedFuture { try self.accept(channel) }
+                    channel.eventLoop.makeCompletedFuture {
+                        if let tls = self.serverTLS { try channel.pipeline.syncOperations.addHandler(TLSHandler(server: tls)) }
+                        try self.accept(channel)
+                    }
                 }
             if let fd = bind.fd {
                 guard listen(fd, 64) == 0 else { throw PeersError("peers \(name): fd@\(fd) cannot listen (\(String(cString: strerror(errno))))") }
@@ -205,7 +234,7 @@ public final class PeersService: @unchecked Sendable {
 
     private func connect(_ name: String) {
         guard !stopped, var remote = remotes[name], remote.session == nil, !remote.dialling else { return }
-        let (host, port) = (remote.host, remote.port)
+        let (host, port, tls) = (remote.host, remote.port, remote.tls)
         remote.dialling = true
         remote.timer = nil
         remotes[name] = remote
@@ -213,7 +242,12 @@ public final class PeersService: @unchecked Sendable {
         let handler = PeerConnectionHandler(machine: machine, service: self)
         ClientBootstrap(group: loop)
             .connectTimeout(.seconds(5))
-            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) } }
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(TLSHandler(client: tls, serverName: nil)) }
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
             .connect(host: host, port: port)
             .whenComplete { [self] result in
                 remotes[name]?.dialling = false
