@@ -20,8 +20,10 @@ import SwiftLBTLS
 ///   nothing, then exchange changes);
 /// * asked for a lesson, we send every live entry with its time left, then "finished" ("partial"
 ///   while we still wait for our own).
-/// When a peer calls while a session with it exists, the new one replaces it (HAProxy's rule),
-/// and our next dial waits 50 ms to 2 s at random so the two sides do not keep crossing.
+/// When a peer calls while a session with it exists, the new one replaces it (HAProxy's rule).
+/// Two sides that call each other at once may each replace the other's session and lose both:
+/// every redial waits its back-off with a random part (HAProxy waits 50 ms to 2 s at random),
+/// so the two do not keep crossing.
 /// Confined to one event loop: the sessions, timers and this state need no locks; the tables
 /// have their own.
 public final class PeersService: @unchecked Sendable {
@@ -264,7 +266,8 @@ public final class PeersService: @unchecked Sendable {
     /// Dials again after the back-off, which doubles up to 5 s.
     private func retry(_ name: String) {
         guard let remote = remotes[name], remote.session == nil else { return }
-        dial(name, after: remote.backoff)
+        let ms = remote.backoff.nanoseconds / 1_000_000
+        dial(name, after: .milliseconds(50 + Int64.random(in: ms / 2...ms)))
         remotes[name]?.backoff = min(remote.backoff * 2, .seconds(5))
     }
 
