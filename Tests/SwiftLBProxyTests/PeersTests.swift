@@ -113,6 +113,17 @@ final class PeersTests: XCTestCase {
         let second = assertShared("c2", from: (hapPort, hapSocket), to: (swPort, swSocket))
         XCTAssertTrue(second.entry?.contains("server_id=\(second.answer.last!) server_key=srv\(second.answer.last!)") ?? false, "\(second)")
         XCTAssertTrue(sw.stderr.contains("peers pair: session with 'hap' established"), sw.stderr)
+
+        // HAProxy restarts: it asks SwiftLB for the whole table (timed updates, then "finished")
+        // and knows both clients again, c2 included, which it had itself.
+        haproxy.stop()
+        let again = try ChildProcess("/usr/sbin/haproxy", ["-db", "-L", "hap", "-f", hapConfig], logDirectory: dir, name: "haproxy-again")
+        defer { again.stop() }
+        XCTAssertTrue(waitForPort(hapPort), again.stderr)
+        for key in ["c1", "c2"] {
+            XCTAssertNotNil(entry(hapSocket, key, timeout: 12), "the restarted haproxy did not learn \(key):\n\(cli(hapSocket, "show table pair/t"))")
+        }
+        XCTAssertEqual(get(hapPort, client: "c2"), second.answer)
     }
 
     /// The peers link over TLS (`bind … ssl crt`, `default-server ssl verify none`), between
