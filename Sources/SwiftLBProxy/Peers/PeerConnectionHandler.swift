@@ -77,14 +77,35 @@ final class PeerConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func send(_ bytes: [UInt8]) {
-        guard !bytes.isEmpty, let context else { return }
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        sendBatched()
+        write(bytes)
+        context?.flush()
     }
 
-    /// An update of `table` through the machine (definition, numbering), written now.
+    private func write(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty, let context else { return }
+        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+    }
+
+    /// Updates gathered for one write: a push or a lesson is a few large writes, not one
+    /// system call per entry.
+    private var batch: [UInt8] = []
+    static let batchSize = 32768
+
+    /// An update of `table` through the machine (definition, numbering), written with the
+    /// others of the batch (`sendBatched` ends it).
     func sendUpdate(table: String, number: UInt32, key: [UInt8], expire: UInt32?, values: [Int: PeerTableCodec.Value]) {
-        send(machine.encodeUpdate(table: table, number: number, key: key, expire: expire, values: values))
+        batch += machine.encodeUpdate(table: table, number: number, key: key, expire: expire, values: values)
         pushed[table] = number
+        if batch.count >= Self.batchSize { sendBatched() }
+    }
+
+    /// Writes and flushes the updates gathered.
+    func sendBatched() {
+        guard !batch.isEmpty else { return }
+        write(batch)
+        batch.removeAll(keepingCapacity: true)
+        context?.flush()
     }
 
     func close() { context?.close(promise: nil) }

@@ -397,6 +397,7 @@ public final class PeersService: @unchecked Sendable {
             }
             if let last = changes.last?.number { session.pushed[name] = last }
         }
+        session.sendBatched()
     }
 }
 
