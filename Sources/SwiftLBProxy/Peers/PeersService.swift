@@ -14,10 +14,9 @@ import SwiftLBTLS
 ///   acknowledged, so a peer that comes back gets what it missed, and a new one everything);
 /// * an update received is applied to the table (not relayed further);
 /// * at start the tables are empty: the first session asks its peer for a whole lesson
-///   (resync request); the peer sends every entry, then "finished" (or "partial" when it is
-///   not up to date itself: another try after 5 s), and we confirm. After 5 s without a
-///   lesson the tables count as up to date (two peers starting together teach each other
-///   nothing, then exchange changes);
+///   (resync request, `PeerLesson` decides whom and when); the peer sends every entry, then
+///   "finished" (or "partial" when it is not up to date itself: another try after 5 s), and
+///   we confirm. After 5 s without a lesson the tables count as up to date;
 /// * asked for a lesson, we send every live entry with its time left, then "finished" ("partial"
 ///   while we still wait for our own).
 /// When a peer calls while a session with it exists, the new one replaces it (HAProxy's rule).
@@ -61,8 +60,8 @@ public final class PeersService: @unchecked Sendable {
     private var accepted: [ObjectIdentifier: PeerConnectionHandler] = [:]
     private var stopped = false
     /// The tables still wait for a lesson; the peer asked for it.
-    private(set) var needsLesson = true
-    private var learningFrom: String?
+    /// Whether the tables still wait for a lesson, and from whom.
+    private var lesson = PeerLesson()
     private var flushPending = false
 
     static let lessonTimeout = TimeAmount.seconds(5)
@@ -196,8 +195,7 @@ public final class PeersService: @unchecked Sendable {
             }
             for name in remotes.keys { dial(name) }
             loop.scheduleTask(in: Self.lessonTimeout) { [weak self] in
-                guard let self, self.needsLesson else { return }
-                self.needsLesson = false
+                guard let self, self.lesson.timedOut() else { return }
                 self.logger.info("peers \(self.name): no peer taught the tables within 5 s: going on with what this instance learns")
             }
         }.get()
@@ -281,7 +279,7 @@ public final class PeersService: @unchecked Sendable {
         accepted[ObjectIdentifier(session)] = nil
         for (name, remote) in remotes where remote.session === session {
             remotes[name]?.session = nil
-            if learningFrom == name { learningFrom = nil }
+            lesson.ended(name)
             logger.info("peers \(self.name): session with '\(name)' ended")
             retry(name)
         }
@@ -300,16 +298,13 @@ public final class PeersService: @unchecked Sendable {
                 teach(session)
             case .resyncFinished, .resyncPartial:
                 session.send(PeerCodec.control(.resyncConfirm))
-                guard learningFrom == peer else { return }
-                learningFrom = nil
-                if control == .resyncFinished {
-                    needsLesson = false
+                if lesson.answered(by: peer, complete: control == .resyncFinished) {
                     logger.info("peers \(name): tables learnt from peer '\(peer)'")
-                } else {
+                } else if !lesson.isUpToDate {
                     // The teacher was not up to date itself: ask again later.
                     loop.scheduleTask(in: Self.lessonTimeout) { [weak self, weak session] in
-                        guard let self, let session, self.needsLesson, self.learningFrom == nil, session.peer != nil else { return }
-                        self.askLesson(session)
+                        guard let self, let session, let peer = session.peer, self.lesson.askAgain(peer) else { return }
+                        session.send(PeerCodec.control(.resyncRequest))
                     }
                 }
             case .resyncConfirm, .heartbeat:
@@ -347,13 +342,8 @@ public final class PeersService: @unchecked Sendable {
         remotes[peer]?.backoff = .milliseconds(500)
         logger.info("peers \(name): session with '\(peer)' established")
         for (table, _) in tables { session.pushed[table] = remotes[peer]?.acked[table] ?? 0 }
-        if needsLesson, learningFrom == nil { askLesson(session) }
+        if lesson.established(peer) { session.send(PeerCodec.control(.resyncRequest)) }
         push(session)
-    }
-
-    private func askLesson(_ session: PeerConnectionHandler) {
-        learningFrom = session.peer
-        session.send(PeerCodec.control(.resyncRequest))
     }
 
     /// Every live entry of every table with its time left, then finished (partial while we
@@ -361,7 +351,7 @@ public final class PeersService: @unchecked Sendable {
     private func teach(_ session: PeerConnectionHandler) {
         let now = UInt64(NIODeadline.now().uptimeNanoseconds)
         for (name, t) in tables.sorted(by: { $0.key < $1.key }) { sendWholeTable(name, t, to: session, timed: true, now: now) }
-        session.send(PeerCodec.control(needsLesson ? .resyncPartial : .resyncFinished))
+        session.send(PeerCodec.control(lesson.isUpToDate ? .resyncFinished : .resyncPartial))
     }
 
     /// Every live entry of `t`, numbered with its last change (`timed`: with its time left).

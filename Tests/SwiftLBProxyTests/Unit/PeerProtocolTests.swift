@@ -105,6 +105,32 @@ final class PeerProtocolTests: XCTestCase {
         XCTAssertEqual(dictionary.send("a"), .new(2), "and 'a' is forgotten")
     }
 
+    // MARK: the lesson (resync from a peer)
+
+    func testTheLessonIsAskedOnceFinishedByItsTeacherAndRetriedAfterAPartialOne() {
+        var lesson = PeerLesson()
+        XCTAssertTrue(lesson.established("a"), "the first session asks")
+        XCTAssertFalse(lesson.established("b"), "one teacher at a time")
+        XCTAssertFalse(lesson.answered(by: "b", complete: true), "b was not asked")
+        XCTAssertFalse(lesson.answered(by: "a", complete: false), "partial: still waiting")
+        XCTAssertFalse(lesson.isUpToDate)
+        XCTAssertTrue(lesson.askAgain("b"), "after a partial lesson any session may be asked")
+        lesson.ended("b")
+        XCTAssertTrue(lesson.established("a"), "the teacher went away mid-lesson: the next session asks")
+        XCTAssertTrue(lesson.answered(by: "a", complete: true))
+        XCTAssertTrue(lesson.isUpToDate)
+        XCTAssertFalse(lesson.established("c"), "up to date: nobody is asked")
+        XCTAssertFalse(lesson.timedOut())
+    }
+
+    func testWithoutATeacherTheWaitEndsAtTheTimeout() {
+        var lesson = PeerLesson()
+        XCTAssertTrue(lesson.established("a"))
+        XCTAssertTrue(lesson.timedOut(), "two instances starting together do not wait on each other for ever")
+        XCTAssertTrue(lesson.isUpToDate)
+        XCTAssertFalse(lesson.answered(by: "a", complete: true), "a late lesson changes nothing")
+    }
+
     // MARK: the table's change log
 
     func testTheChangeLogWakesThePeersOnceAndAgainAfterARearm() {
