@@ -14,7 +14,8 @@ final class PeerConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     static let silenceLimit = TimeAmount.seconds(5)
 
     private(set) var machine: PeerSessionMachine
-    private unowned let service: PeersService
+    /// Strong: the service forgets the session when it closes (no cycle outlives it).
+    private let service: PeersService
     private var context: ChannelHandlerContext?
     private var heartbeat: Scheduled<Void>?
     private var lastReceived = NIODeadline.now()

@@ -246,9 +246,12 @@ struct PeerSessionMachine {
     /// An update of local table `table` numbered `number`: the table's definition first when
     /// the previous update was about another table, the number only when it does not follow
     /// the last one sent. `timed` (while teaching a whole table) carries the entry's time left.
+    /// Nothing once the session is closed (the events of one read are handed up after the
+    /// machine read all of it, a protocol error included).
     mutating func encodeUpdate(table: String, number: UInt32, key: [UInt8], expire: UInt32?,
                                values: [Int: PeerTableCodec.Value]) -> [UInt8] {
-        guard isEstablished, let d = localTables[table] else { preconditionFailure("update of '\(table)' in state \(state)") }
+        guard let d = localTables[table] else { preconditionFailure("update of '\(table)', a table this session does not share") }
+        guard isEstablished else { return [] }
         var out: [UInt8] = []
         if currentLocal != table {
             out += PeerTableCodec.encodeDefinition(d)

@@ -207,8 +207,10 @@ final class PeerProtocolTests: XCTestCase {
         var other = definition
         other.name = "/u"
         XCTAssertEqual(m.receive(Codec.encodeDefinition(other) + haproxyUpdate), [], "updates of a table we do not share are dropped")
-        XCTAssertEqual(m.receive(haproxyDefine + [0x0A, 0x80, 0x02, 0x00, 0x00]),
-                       [.send([0x01, 0x00]), .close(reason: "malformed message: malformed(\"update id\")")])
+        XCTAssertEqual(m.receive([0x00, 0x00] + haproxyDefine + [0x0A, 0x80, 0x02, 0x00, 0x00]),
+                       [.event(.control(.resyncRequest)), .send([0x01, 0x00]), .close(reason: "malformed message: malformed(\"update id\")")])
+        // The resync request is handed up after the machine closed: a lesson sent now is nothing.
+        XCTAssertEqual(m.encodeUpdate(table: "/t", number: 1, key: [0x61], expire: 0, values: [:]), [])
     }
 }
 
