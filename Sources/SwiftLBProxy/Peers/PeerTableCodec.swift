@@ -127,9 +127,9 @@ enum PeerTableCodec {
         let b = body[...]
         var i = b.startIndex
         guard let id = PeerCodec.decode(b, at: &i), let nameLength = PeerCodec.decode(b, at: &i) else { throw .malformed("table definition") }
-        guard nameLength > 0, i + Int(nameLength) < b.endIndex else { throw .malformed("table name") }
-        let name = String(decoding: b[i..<i + Int(nameLength)], as: UTF8.self)
-        i += Int(nameLength)
+        guard nameLength > 0, let n = fits(nameLength, b.endIndex - i), i + n < b.endIndex else { throw .malformed("table name") }
+        let name = String(decoding: b[i..<i + n], as: UTF8.self)
+        i += n
         guard let rawType = PeerCodec.decode(b, at: &i), let keySize = PeerCodec.decode(b, at: &i),
               let dataTypes = PeerCodec.decode(b, at: &i) else { throw .malformed("table definition") }
         guard let keyType = KeyType(rawValue: rawType) else { return nil }
@@ -264,9 +264,9 @@ enum PeerTableCodec {
         }
         switch d.keyType {
         case .string:
-            guard let length = PeerCodec.decode(b, at: &i), i + Int(length) <= b.endIndex else { throw .malformed("update key") }
-            u.key = Array(b[i..<i + Int(length)])
-            i += Int(length)
+            guard let length = PeerCodec.decode(b, at: &i), let n = fits(length, b.endIndex - i) else { throw .malformed("update key") }
+            u.key = Array(b[i..<i + n])
+            i += n
         case .integer, .ip, .ipv6, .binary:
             guard i + Int(d.keySize) <= b.endIndex else { throw .malformed("update key") }
             u.key = Array(b[i..<i + Int(d.keySize)])
@@ -284,6 +284,11 @@ enum PeerTableCodec {
         return u
     }
 
+    /// A length read from the wire as an Int, when at most `room` bytes (any UInt64 may come).
+    private static func fits(_ length: UInt64, _ room: Int) -> Int? {
+        length <= UInt64(max(0, room)) ? Int(length) : nil
+    }
+
     private static func decodeValue(_ b: ArraySlice<UInt8>, at i: inout Int, kind: DataKind, dictionary: inout PeerDictionary) throws(Failure) -> Value {
         guard let first = PeerCodec.decode(b, at: &i) else { throw .malformed("update data") }
         switch kind {
@@ -294,15 +299,15 @@ enum PeerTableCodec {
             return .frequency(elapsed: first, current: current, previous: previous)
         case .dictionary:
             guard first > 0 else { return .dictionary(nil) }
-            let end = i + Int(first)
-            guard end <= b.endIndex else { throw .malformed("server_key") }
+            guard let n = fits(first, b.endIndex - i) else { throw .malformed("server_key") }
+            let end = i + n
             let data = b[..<end]
             guard let id = PeerCodec.decode(data, at: &i), id > 0, id <= UInt64(PeerDictionary.size) else { throw .malformed("server_key id") }
             if i == end {
                 return .dictionary(dictionary.received(id: Int(id)))
             }
-            guard let length = PeerCodec.decode(data, at: &i), i + Int(length) <= end else { throw .malformed("server_key value") }
-            let text = String(decoding: b[i..<i + Int(length)], as: UTF8.self)
+            guard let length = PeerCodec.decode(data, at: &i), let n = fits(length, end - i) else { throw .malformed("server_key value") }
+            let text = String(decoding: b[i..<i + n], as: UTF8.self)
             i = end
             dictionary.learn(id: Int(id), text)
             return .dictionary(text)

@@ -94,6 +94,11 @@ final class PeerProtocolTests: XCTestCase {
         XCTAssertEqual(ack.body, [0x07, 0, 0, 0, 99])
         XCTAssertEqual(try Codec.decodeAck(ack.body).update, 99)
         XCTAssertThrowsError(try Codec.decodeUpdate([0, 0, 0, 1, 127], type: .update, definition: d, dictionary: &rx), "a short key is malformed")
+        // Lengths as large as an integer goes are refused, not trusted.
+        let huge = PeerCodec.encoded(UInt64.max)
+        XCTAssertThrowsError(try Codec.decodeDefinition([1] + huge + [0x61, 6, 32, 0]))
+        XCTAssertThrowsError(try Codec.decodeUpdate(huge + [0x61], type: .incrementalUpdate, definition: definition, dictionary: &rx))
+        XCTAssertThrowsError(try Codec.decodeUpdate([1, 0x61, 1] + huge, type: .incrementalUpdate, definition: definition, dictionary: &rx))
     }
 
     func testTheDictionaryReusesNumbersInTurn() {
@@ -198,6 +203,29 @@ final class PeerProtocolTests: XCTestCase {
         _ = r.start(pid: 1)
         XCTAssertEqual(r.receive(Array("504\n".utf8)),
                        [.event(.refused("peer 'A' answered 504 (it does not know this peer's name)")), .close(reason: "handshake refused")])
+    }
+
+    /// Whatever an established peer sends, the session answers or closes; it never traps.
+    func testArbitraryBytesNeverTrapTheSession() {
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17
+            return seed
+        }
+        let seeds = [haproxyDefine, haproxyUpdate, [0x0A, 0x81], [0x0A, 0x85], [0x0A, 0x84], [0x0A, 0x83], [0x00, 0x00], [0xF0, 0xFF, 0xFF]]
+        for _ in 0..<3000 {
+            var m = PeerSessionMachine(role: .connector(remote: "A"), localName: "B", localTables: tables)
+            _ = m.start(pid: 1)
+            _ = m.receive(Array("200\n".utf8))
+            var bytes: [UInt8] = []
+            for _ in 0..<(1 + next() % 6) {
+                var piece = seeds[Int(next() % UInt64(seeds.count))]
+                for _ in 0..<(next() % 4) where !piece.isEmpty { piece[Int(next() % UInt64(piece.count))] = UInt8(truncatingIfNeeded: next()) }
+                bytes += piece
+            }
+            _ = m.receive(bytes)
+            _ = m.acknowledgements()
+        }
     }
 
     func testAnUnknownTableIsIgnoredAndAMalformedMessageCloses() {
