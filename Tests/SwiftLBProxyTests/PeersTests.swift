@@ -34,19 +34,19 @@ final class PeersTests: XCTestCase {
     /// A configuration for a member of a section of `peers` (name → peers port; which one it
     /// is comes from -L), its table `t` used by `stick on urlp(client)`, listening on `port`
     /// with a stats socket.
-    private func config(peers: [(String, Int)], port: Int, socket: String) -> String {
-        config(members: peers.map { name, p in "peer \(name) 127.0.0.1:\(p)" }, port: port, socket: socket)
+    private func config(peers: [(String, Int)], port: Int, socket: String, expire: String = " expire 10m") -> String {
+        config(members: peers.map { name, p in "peer \(name) 127.0.0.1:\(p)" }, port: port, socket: socket, expire: expire)
     }
 
     /// The same with the peers section's lines as given (before its table).
-    private func config(members: [String], port: Int, socket: String) -> String {
+    private func config(members: [String], port: Int, socket: String, expire: String = " expire 10m") -> String {
         """
         global
             stats socket \(socket) level admin
         \(differentialHTTPDefaults)
         peers pair
         \(members.map { "    " + $0 }.joined(separator: "\n"))
-            table t type string len 24 size 1k expire 10m
+            table t type string len 24 size 1k\(expire)
 
         backend be
             balance roundrobin
@@ -210,9 +210,10 @@ final class PeersTests: XCTestCase {
         let (aPort, bPort, aPeer, bPeer) = (freePort(), freePort(), freePort(), freePort())
         let (aSocket, bSocket) = (dir.file("a.sock"), dir.file("b.sock"))
         let peers = [("a", aPeer), ("b", bPeer)]
-        let a = try startSwiftLB("a", config: config(peers: peers, port: aPort, socket: aSocket), port: aPort)
+        // A table without expiry: a lesson's "time left" (0) must not expire what it teaches.
+        let a = try startSwiftLB("a", config: config(peers: peers, port: aPort, socket: aSocket, expire: ""), port: aPort)
         defer { a.stop() }
-        var b = try startSwiftLB("b", config: config(peers: peers, port: bPort, socket: bSocket), port: bPort)
+        var b = try startSwiftLB("b", config: config(peers: peers, port: bPort, socket: bSocket, expire: ""), port: bPort)
         defer { b.stop() }
 
         XCTAssertNotNil(assertShared("c1", from: (aPort, aSocket), to: (bPort, bSocket)).entry, "\(a.stderr)\n\(b.stderr)")
@@ -224,7 +225,7 @@ final class PeersTests: XCTestCase {
         XCTAssertNotNil(waitUntil(timeout: 8) { a.stderr.contains("no peer taught the tables") || a.stderr.contains("tables learnt") }, a.stderr)
         b.stop()
         let c3 = get(aPort, client: "c3")
-        b = try startSwiftLB("b", config: config(peers: peers, port: bPort, socket: bSocket), port: bPort)
+        b = try startSwiftLB("b", config: config(peers: peers, port: bPort, socket: bSocket, expire: ""), port: bPort)
         for key in ["c1", "c2", "c3"] {
             XCTAssertNotNil(entry(bSocket, key), "the restarted b did not learn \(key):\n\(cli(bSocket, "show table pair/t"))\n\(b.stderr)")
         }

@@ -314,7 +314,10 @@ public final class PeersService: @unchecked Sendable {
             guard let t = tables[table] else { return }
             let now = UInt64(NIODeadline.now().uptimeNanoseconds)
             let key = PeerTableBridge.localKey(update.key, type: t.table.keyType)
-            t.table.applyRemote(key, now: now, remaining: update.expire.map { UInt64($0) * 1_000_000 }) { entry in
+            // The time left a lesson sends counts only in a table that expires (HAProxy sends 0
+            // for one that does not).
+            let remaining = t.table.expire == nil ? nil : update.expire.map { UInt64($0) * 1_000_000 }
+            t.table.applyRemote(key, now: now, remaining: remaining) { entry in
                 PeerTableBridge.apply(update.values, to: &entry, table: t.table, now: now)
             }
         case .ack(let table, let number):
