@@ -26,6 +26,8 @@ import SwiftLBTLS
 /// Confined to one event loop: the sessions, timers and this state need no locks; the tables
 /// have their own.
 public final class PeersService: @unchecked Sendable {
+    /// A member we dial and accept: where it is, its one session, the dial's back-off, and
+    /// what it acknowledged (kept across its sessions, so a reconnection resends only the rest).
     private struct Remote {
         let name: String
         let host: String
@@ -41,6 +43,7 @@ public final class PeersService: @unchecked Sendable {
         var acked: [String: UInt32] = [:]
     }
 
+    /// A table the section shares: the runtime's table, its change log and our definition of it.
     private struct Table {
         let table: StickTable
         let sync: StickTableSync
