@@ -171,6 +171,10 @@ public final class PeersService: @unchecked Sendable {
         if let bind {
             let bootstrap = ServerBootstrap(group: loop)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                // Updates are small messages: without TCP_NODELAY on the accepted side (an
+                // inherited fd@ socket does not get NIO's default), Nagle held them until the
+                // other side's delayed ACK — lb-services.vtc saw h2 learn c2 too late.
+                .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { [self] channel in
                     channel.eventLoop.makeCompletedFuture {
                         if let tls = self.serverTLS { try channel.pipeline.syncOperations.addHandler(TLSHandler(server: tls)) }
