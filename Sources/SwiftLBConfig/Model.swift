@@ -27,6 +27,8 @@ public struct Configuration: Sendable {
     public var httpErrors: [String: [Int: String]] = [:]
     /// `userlist NAME` sections, by name (read by `http_auth(NAME)`).
     public var userlists: [String: Userlist] = [:]
+    /// `peers NAME` sections, by name.
+    public var peers: [String: PeersSection] = [:]
     /// keepalived's `global_defs { router_id … }`: accepted for compatibility and not used
     /// (an instance is named by its vrrp section and its address in heartbeats).
     public var routerID: String?
@@ -69,6 +71,9 @@ public struct GlobalSettings: Sendable, Equatable {
     /// Event loops (threads) for the data path; nil means one per core.
     public var nbthread: Int? = nil
     public var pidfile: String? = nil
+    /// `localpeer NAME` (or `-L NAME` on the command line, which wins): this instance's name
+    /// in the `peers` sections; nil: the host name.
+    public var localPeer: String? = nil
     /// Where access-log lines go.
     public var logTarget: LogTarget = .stdout
     /// On SIGTERM, how long in-flight requests may take before the process exits anyway.

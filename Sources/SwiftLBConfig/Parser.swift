@@ -54,6 +54,7 @@ final class SectionParser {
         case vrrp(index: Int)
         case httpErrors(name: String)
         case userlist(name: String)
+        case peers(name: String)
         case vrrpScript(name: String)
         case globalDefs
 
@@ -68,6 +69,7 @@ final class SectionParser {
             case .vrrp: .vrrp
             case .httpErrors: .httpErrors
             case .userlist: .userlist
+            case .peers: .peers
             case .vrrpScript: .vrrpScript
             case .globalDefs: .globalDefs
             }
@@ -293,7 +295,7 @@ final class SectionParser {
     var sectionName: String {
         switch section {
         case .frontend(let i), .listen(let i, _): config.frontends[i].name
-        case .backend(let name), .httpErrors(let name), .userlist(let name): name
+        case .backend(let name), .httpErrors(let name), .userlist(let name), .peers(let name): name
         case .vrrp(let i): config.vrrpInstances[i].name
         default: ""
         }
@@ -318,6 +320,8 @@ final class SectionParser {
             section = startHTTPErrors(line).map { .httpErrors(name: $0) } ?? .skipped
         case "userlist":
             section = startUserlist(line).map { .userlist(name: $0) } ?? .skipped
+        case "peers":
+            section = startPeers(line).map { .peers(name: $0) } ?? .skipped
         case "defaults":
             section = startDefaults(line) ? .defaults : .skipped
         default:

@@ -176,6 +176,14 @@ public struct StickTable: Sendable, Equatable {
     public var line: Int
     /// `len N` of a string key (HAProxy's default 32).
     public var keyLength: Int = 32
+    /// `len` was written (HAProxy's key size is then `len` + 1, else 32: the peers protocol
+    /// compares key sizes).
+    public var lengthWritten = false
+    /// `peers NAME`: the peers section that shares this table (a table declared in a peers
+    /// section has its section's name here).
+    public var peers: String?
+    /// `srvkey addr`: entries name their server by its address (`IP:PORT`) instead of its name.
+    public var serverKeyIsAddress = false
 }
 
 /// `stick on|match|store-request SAMPLE [table NAME] [if|unless COND]`.

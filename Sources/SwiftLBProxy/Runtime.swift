@@ -461,6 +461,8 @@ final class RuntimeServer: Sendable {
     let id: Int
     let name: String
     let address: SocketAddress
+    /// `IP:PORT`: the server's key in a `srvkey addr` stick table.
+    var addressKey: String { "\(address.ipAddress ?? ""):\(address.port ?? 0)" }
     let parameters: ServerParameters
     /// Position in its backend's server list: what balancers and retry exclusion use.
     let index: Int

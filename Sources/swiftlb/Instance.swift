@@ -59,6 +59,16 @@ final class Instance: @unchecked Sendable {
             || "\(configuration.vrrpInstances)" != "\(before.vrrpInstances)" {
             messages.append("the vrrp sections changed: the VIP keeps running with the previous settings until a restart")
         }
+        // A proxy's table shared with `peers`: a changed declaration makes a new, empty table
+        // that the running peer sessions do not know.
+        func sharedTables(_ c: Configuration) -> [String] {
+            (c.backends.values.map { ($0.name, $0.stickTable) } + c.frontends.map { ($0.name, $0.stickTable) })
+                .compactMap { name, table in table.flatMap { $0.peers == nil ? nil : "\(name) \($0)" } }.sorted()
+        }
+        if configuration.peers != before.peers || configuration.global.localPeer != before.global.localPeer
+            || sharedTables(configuration) != sharedTables(before) {
+            messages.append("the peers sections or their tables changed: the peer sessions keep their previous settings and tables until a restart")
+        }
         if configuration.global.statsSocket != before.global.statsSocket {
             messages.append("the stats socket changed: it keeps its previous settings until a restart")
         }

@@ -41,6 +41,8 @@ struct SwiftLB: ParsableCommand {
 struct ConfigOption: ParsableArguments {
     @Option(name: [.short, .customLong("config")], help: "The lb.conf file.")
     var config: String = "lb.conf"
+    @Option(name: [.customShort("L"), .customLong("local-peer")], help: "This instance's name in the peers sections (default: 'localpeer', else the host name).")
+    var localPeer: String?
 }
 
 /// haproxy's words (and exit status 2) for a valid file with nothing to listen on: no frontend,
@@ -63,12 +65,14 @@ func report(_ level: ConfigError.Level, _ error: any Error) {
 
 /// Loads a configuration and resolves its servers, printing every problem on stderr as
 /// haproxy does (`[WARNING]`/`[ALERT]` lines, then a summary line on failure).
-func load(_ path: String) -> ProxyRuntime? {
+func load(_ path: String, localPeer: String? = nil) -> ProxyRuntime? {
     do throws(ConfigErrors) {
         let configuration = try ConfigParser.parse(contentsOf: path, facts: BuildInfo.configFacts)
         for notice in configuration.notices { report(.notice, notice) }
         for warning in configuration.warnings { report(.warning, warning) }
         let runtime = try ProxyRuntime(configuration: configuration)
+        let peers = PeersService.check(configuration, localName: PeersService.localName(commandLine: localPeer, configuration: configuration))
+        for warning in peers { report(.warning, warning) }
         var warnings = runtime.warnings
         try HeartbeatKey.checkAll(configuration, warnings: &warnings)
         for warning in warnings { report(.warning, warning) }
@@ -91,7 +95,7 @@ struct Check: ParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() throws {
-        guard let runtime = load(options.config) else { throw ExitCode(1) }
+        guard let runtime = load(options.config, localPeer: options.localPeer) else { throw ExitCode(1) }
         if runtime.configuration.hasNothingToRun {
             print(noListener)
             throw ExitCode(2)
@@ -132,7 +136,7 @@ struct Run: ParsableCommand {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         var logger = Logger(label: "swiftlb")
         logger.logLevel = .info
-        guard let runtime = load(options.config) else { throw ExitCode(1) }
+        guard let runtime = load(options.config, localPeer: options.localPeer) else { throw ExitCode(1) }
         let configuration = runtime.configuration
         if configuration.hasNothingToRun {
             report(.alert, noListener)
@@ -191,6 +195,15 @@ struct Run: ParsableCommand {
             try await server.start()
         } catch {
             try await abandon((error as? ConfigError)?.description ?? "\(error)")
+        }
+        // The peers after the listeners, before the VIP: a new master should know the tables.
+        var peers: [PeersService] = []
+        do {
+            peers = try await PeersService.start(configuration, runtime: runtime,
+                                                 localName: PeersService.localName(commandLine: options.localPeer, configuration: configuration),
+                                                 group: server.eventLoopGroup, logger: logger)
+        } catch {
+            try await abandon("\(error)")
         }
         // The VIP comes after the listeners: once elected, this node must already serve.
         if !configuration.vrrpInstances.isEmpty {
@@ -255,6 +268,7 @@ struct Run: ParsableCommand {
         // Hand the VIP over first (the peer takes it while we still serve), then drain.
         await vrrp?.resignAndStop()
         await control?.stop()
+        for service in peers { await service.stop() }
         await server.stop(grace: .nanoseconds(global.hardStopAfter.nanoseconds))
         logger.info("stopped")
     }

@@ -4,8 +4,8 @@ import XCTest
 /// Stickiness across a takeover (issue #15): both instances balance over the same three
 /// HipChat stand-ins, and a client keeps its server when the VIP moves from lb1 (killed) to
 /// lb2 — by its SERVERID cookie (HTTP and HTTPS; one lb1 issued and one naming node2), and by
-/// `balance source`. No table is synchronised: both instances read the same cookie and hash
-/// the same address over the same server list.
+/// `balance source` (no table: both instances read the same cookie and hash the same address
+/// over the same server list); and by a stick table the two share over a `peers` section.
 final class VIPStickinessTests: VIPLabTestCase {
     private func proxyConfig(pem: String) -> String {
         let be = lab.address("be")
@@ -55,6 +55,70 @@ final class VIPStickinessTests: VIPLabTestCase {
             for _ in 0..<5 { seen[name, default: []].insert(node(port: port, tls: tls, cookie: c)) }
         }
         return seen
+    }
+
+    /// A stick table (`stick on hdr(x-user)`) shared by the two instances over a `peers`
+    /// section on the lab network.
+    private func peersConfig(_ node: String) -> String {
+        let be = lab.address("be")
+        return """
+            global
+                localpeer \(node)
+            peers pair
+                peer lb1 \(lab.address("lb1")):10000
+                peer lb2 \(lab.address("lb2")):10000
+                table users type string len 16 size 1k expire 10m
+            frontend web
+                bind \(VIPLab.vip):8080
+                default_backend nodes
+            backend nodes
+                balance roundrobin
+                stick on hdr(x-user) table pair/users
+            \((1...3).map { "    server node\($0) \(be):\(8000 + $0)" }.joined(separator: "\n"))
+            """
+    }
+
+    /// The node a request with `x-user: user` reaches through the VIP.
+    private func node(user: String?) -> String {
+        let header = user.map { "-H 'x-user: \($0)' " } ?? ""
+        let r = VIPLab.shell("ip netns exec \(lab.ns("client")) curl -sS --max-time 2 \(header)http://\(VIPLab.vip):8080/")
+        guard r.status == 0, let range = r.out.range(of: #"HipChat node\d"#, options: .regularExpression) else { return "FAIL \(r.err)" }
+        return String(r.out[range].dropFirst("HipChat ".count))
+    }
+
+    func testAStickTableSharedByPeersSurvivesATakeover() throws {
+        try lab.startSharedNodes()
+        try lab.startSwiftLB("lb2", config: lab.config("lb2", proxy: peersConfig("lb2")))
+        try lab.startSwiftLB("lb1", config: lab.config("lb1", proxy: peersConfig("lb1")))
+        XCTAssertTrue(lab.waitForHolders(["lb1"]), "\(lab.holders())")
+        XCTAssertTrue(linkUp("lb2"), lab.vrrpStatus("lb2"))
+        XCTAssertNotNil(waitUntil(timeout: 5) { self.node(user: nil).hasPrefix("node") }, "the client reaches the VIP")
+
+        // lb1 pins six users, with a request without a user between two: its round robin
+        // steps by two from user to user, so lb2's own, stepping by one over six fresh users,
+        // cannot reproduce the pins by chance.
+        let users = (1...6).map { "u\($0)" }
+        var pinned: [String: String] = [:]
+        for user in users {
+            pinned[user] = node(user: user)
+            _ = node(user: nil)
+        }
+        XCTAssertTrue(pinned.values.allSatisfy { $0.hasPrefix("node") }, "\(pinned)")
+        XCTAssertEqual(Set(pinned.values).count, 3, "round robin spreads them: \(pinned)")
+        let lb2Socket = lab.dir.file("lb2.sock")
+        let shared = waitUntil(timeout: 8) {
+            let table = runCommand("/bin/sh", ["-c", "echo 'show table pair/users' | /usr/bin/timeout 5 socat - UNIX-CONNECT:\(lb2Socket)"]).out
+            return users.allSatisfy { user in table.contains("key=\(user) ") && table.contains("server_key=\(pinned[user]!)") }
+        }
+        XCTAssertNotNil(shared, "lb2 learnt lb1's entries over the peers link")
+
+        lab.kill("lb1")
+        XCTAssertNotNil(waitUntil(timeout: 5) { self.lab.vrrpStatus("lb2").contains("state: MASTER") }, lab.vrrpStatus("lb2"))
+        XCTAssertNotNil(waitUntil(timeout: 5) { self.node(user: nil).hasPrefix("node") }, "lb2 answers on the VIP")
+        var after: [String: String] = [:]
+        for user in users { after[user] = node(user: user) }
+        XCTAssertEqual(after, pinned, "every user keeps its node through lb2")
+        print("stick table over peers across the takeover: \(pinned.sorted { $0.key < $1.key })")
     }
 
     /// Without a cookie, round robin: the stickiness below is the cookie's doing.

@@ -15,8 +15,9 @@
 #
 # Options swiftlb has no equivalent for are named on stderr (VTest keeps it in the test log)
 # and otherwise ignored, so the test fails on the missing behaviour, not on the command line:
-#   -S fd@N   HAProxy's master CLI (the -mcli commands)     -L NAME   the local peer name
+#   -S fd@N   HAProxy's master CLI (the -mcli commands)
 #   -dX       HAProxy's debug switches (-dM, -de, -dr ...)  -q        quiet
+# -L NAME (the local peer name of the peers sections) is passed to swiftlb as -L NAME.
 #
 # SWIFTLB: the swiftlb binary (default: .build/release/swiftlb of this checkout).
 # -cc EXPR is answered for the reference haproxy of profile.sh (version 2.6.12, Debian's
@@ -68,6 +69,7 @@ evaluate_condition() {
 mode=foreground
 files=()
 pidfile=
+peer_args=()
 while [ $# -gt 0 ]; do
     case $1 in
         -cc)      [ $# -ge 2 ] || shim_fail "-cc needs a condition"; evaluate_condition "$2" ;;
@@ -78,7 +80,7 @@ while [ $# -gt 0 ]; do
         -f)       [ $# -ge 2 ] || shim_fail "-f needs a file"; files+=("$2"); shift ;;
         -p)       [ $# -ge 2 ] || shim_fail "-p needs a file"; pidfile=$2; shift ;;
         -S)       [ $# -ge 2 ] || shim_fail "-S needs an address"; shim_note "no master CLI in SwiftLB: ignoring -S $2"; shift ;;
-        -L)       [ $# -ge 2 ] || shim_fail "-L needs a name"; shim_note "no peers in SwiftLB: ignoring -L $2"; shift ;;
+        -L)       [ $# -ge 2 ] || shim_fail "-L needs a name"; peer_args=(-L "$2"); shift ;;
         -v|-vv|-V) echo "haproxy-shim for swiftlb ($SWIFTLB), answering as HAProxy version $REF_VERSION"; exit 0 ;;
         --)       shift; files+=("$@"); break ;;
         *)        shim_fail "unsupported haproxy option '$1' (usage: $0 [-c|-d|-D] [-W] -f CFG [-f CFG...] [-p PIDFILE] | -cc EXPR)" ;;
@@ -115,7 +117,7 @@ fi
 
 if [ "$mode" = check ]; then
     status=0
-    "$SWIFTLB" check -c "$config" || status=$?
+    "$SWIFTLB" check -c "$config" "${peer_args[@]}" || status=$?
     [ "$config" = "${inputs[0]}" ] || rm -f "$config"
     exit $status
 fi
@@ -123,4 +125,4 @@ fi
 if [ -n "$pidfile" ]; then
     echo $$ > "$pidfile" || shim_fail "cannot write the pidfile $pidfile"
 fi
-exec "$SWIFTLB" run -c "$config"
+exec "$SWIFTLB" run -c "$config" "${peer_args[@]}"

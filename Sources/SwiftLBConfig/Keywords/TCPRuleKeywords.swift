@@ -16,7 +16,7 @@ extension KeywordRegistry {
             guard c.args.first == "layer4" else { throw ParseFailure("expects 'expect-proxy layer4'") }
             _ = try p.splitCondition(Array(c.args.dropFirst()))
         },
-        Keyword("stick-table", SectionKind.rules, usage: "stick-table type ip|ipv6|integer|string [len N] size N [expire TIME] [store DATA,…]") { p, c in
+        Keyword("stick-table", SectionKind.rules, usage: "stick-table type ip|ipv6|integer|string [len N] size N [expire TIME] [store DATA,…] [peers NAME] [srvkey name|addr]") { p, c in
             let table = try stickTable(c.args, line: c.line.number)
             switch p.section {
             case .frontend: p.withFrontend { $0.stickTable = table }
@@ -52,6 +52,7 @@ extension KeywordRegistry {
                 if value == "string", args.first == "len" {
                     guard let n = args.dropFirst().first.flatMap({ Int($0) }), n > 0 else { throw ParseFailure("'len' expects a number of bytes") }
                     table.keyLength = n
+                    table.lengthWritten = true
                     args = args.dropFirst(2)
                 }
             case "size":
@@ -74,11 +75,14 @@ extension KeywordRegistry {
                     table.store.append(data)
                 }
             case "peers":
-                throw ParseFailure("stick-table 'peers' is not supported by SwiftLB: the two VIP instances agree only through 'cookie … insert' or 'balance source' (tables are per instance)")
-            case "nopurge", "srvkey", "write-to":
+                table.peers = value
+            case "srvkey":
+                guard value == "name" || value == "addr" else { throw ParseFailure("'srvkey' expects 'name' or 'addr'") }
+                table.serverKeyIsAddress = value == "addr"
+            case "nopurge", "write-to":
                 throw ParseFailure("stick-table '\(word)' is not supported by SwiftLB")
             default:
-                throw ParseFailure("unknown stick-table argument '\(word)'\(didYouMean(word, in: ["type", "size", "expire", "store"]))")
+                throw ParseFailure("unknown stick-table argument '\(word)'\(didYouMean(word, in: ["type", "size", "expire", "store", "peers", "srvkey"]))")
             }
         }
         guard !table.type.isEmpty, table.size > 0 else { throw ParseFailure("expects at least 'type ip size N'") }

@@ -5,8 +5,10 @@ extension KeywordRegistry {
     static let haproxyKnownKeywords: [Keyword] = {
         // A name a feature registers, or the family of one (`http-request` of
         // `http-request set-header`: its other actions are listed by the rule feature).
-        var registered = Set(features.map(\.name))
-        for keyword in features where keyword.wordCount > 1 { registered.insert(keyword.family) }
+        // Names of a `peers` section (`disabled`, `server`…) do not count for the proxies.
+        let proxyFeatures = Self.features.filter { $0.sections != [SectionKind.peers] }
+        var registered = Set(proxyFeatures.map(\.name))
+        for keyword in proxyFeatures where keyword.wordCount > 1 { registered.insert(keyword.family) }
         let reason = "SwiftLB does not implement it (docs/configuration.md lists what it does)"
         let global = globalNames.filter { !registered.contains($0) }.map { Keyword.unsupported($0, [.global], reason) }
         let proxy = proxyNames.filter { !registered.contains($0.0) }.map { name, code in

@@ -21,6 +21,7 @@ enum SectionKind: String, CaseIterable, Sendable {
     case global, defaults, frontend, backend, listen, vrrp
     case httpErrors = "http-errors"
     case userlist
+    case peers
     case vrrpScript = "vrrp_script"
     case globalDefs = "global_defs"
 

@@ -9,7 +9,7 @@ enum KeywordRegistry {
         + proxyKeywords + tcpKeepAliveKeywords + timeoutKeywords + balanceKeywords + cookieKeywords + checkKeywords
         + serverKeywords + bindKeywords + ruleKeywords + httpActionKeywords + tcpRuleKeywords + errorPageKeywords
         + compressionKeywords + serverStateKeywords
-        + vrrpKeywords + keepalivedKeywords + legacyKeywords + userlistKeywords
+        + vrrpKeywords + keepalivedKeywords + legacyKeywords + userlistKeywords + peersKeywords
 
     /// The features, then what HAProxy knows beyond them.
     static let all: [Keyword] = features + haproxyKnownKeywords
@@ -93,10 +93,10 @@ enum SectionRegistry {
     static let active: [String: SectionKind] = [
         "global": .global, "defaults": .defaults, "frontend": .frontend, "backend": .backend,
         "listen": .listen, "vrrp": .vrrp, "http-errors": .httpErrors, "userlist": .userlist,
+        "peers": .peers,
     ]
     static let unsupported: [String: String] = [
         "resolvers": "DNS resolvers are not supported; servers are resolved once at start",
-        "peers": "stick-table peers are not supported (the two VIP instances agree through cookies or 'balance source')",
         "mailers": "SwiftLB sends no mail; use the vrrp notify scripts or the logs",
         "program": "SwiftLB starts no external programs",
         "cache": "caching is not supported",

@@ -15,10 +15,20 @@ final class StickTables: Sendable {
         guard let type = StickTable.KeyType(rawValue: declaration.type) else { return nil }
         let expire = declaration.expire.map { UInt64($0.nanoseconds) }
         let stored = Self.stored(declaration.store)
+        // A table of a peers section is `PEERS/NAME` here and `/NAME` on the wire (HAProxy
+        // 2.6 sends that: its network id starts at the '/'); a backend's is its name.
+        let wireName = declaration.peers.map { name.hasPrefix($0 + "/") ? String(name.dropFirst($0.count)) : name }
         return tables.withLockedValue { all in
             if let t = all[name], t.keyType == type, t.size == declaration.size, t.expire == expire, t.stored == stored,
-               t.keyLength == declaration.keyLength { return t }
-            let t = StickTable(name: name, keyType: type, size: declaration.size, expire: expire, stored: stored, keyLength: declaration.keyLength)
+               t.keyLength == declaration.keyLength, t.sync?.peers == declaration.peers, t.sync?.wireName == wireName,
+               t.sync?.lengthWritten ?? declaration.lengthWritten == declaration.lengthWritten,
+               t.keyByAddress == declaration.serverKeyIsAddress { return t }
+            var sync: StickTableSync?
+            if let wireName, let peers = declaration.peers {
+                sync = StickTableSync(wireName: wireName, peers: peers, lengthWritten: declaration.lengthWritten)
+            }
+            let t = StickTable(name: name, keyType: type, size: declaration.size, expire: expire, stored: stored, keyLength: declaration.keyLength,
+                               sync: sync, keyByAddress: declaration.serverKeyIsAddress)
             all[name] = t
             return t
         }
@@ -48,6 +58,7 @@ final class StickTables: Sendable {
         var result: [(String, SwiftLBConfig.StickTable)] = []
         for b in configuration.backends.values { if let t = b.stickTable { result.append((b.name, t)) } }
         for f in configuration.frontends where configuration.backends[f.name] == nil { if let t = f.stickTable { result.append((f.name, t)) } }
+        for p in configuration.peers.values where !p.disabled { for (name, t) in p.tables { result.append(("\(p.name)/\(name)", t)) } }
         return result.sorted { $0.1.line < $1.1.line }
     }
 
@@ -60,6 +71,10 @@ final class StickTables: Sendable {
                 errors.append(ConfigError(file: configuration.file, line: declaration.line, keyword: "stick-table",
                                           message: "stick-table type '\(declaration.type)' is not supported"))
                 continue
+            }
+            if let peers = declaration.peers, configuration.peers[peers] == nil {
+                errors.append(ConfigError(file: configuration.file, line: declaration.line, keyword: "stick-table",
+                                          message: "no peers section named '\(peers)'"))
             }
             result[name] = table
         }
@@ -123,7 +138,9 @@ struct StickRules: Sendable {
         for rule in rules where rule.kind != .storeRequest && (rule.condition?.evaluate(input) ?? true) {
             guard let key = Self.key(rule.sample.evaluate(input), table: rule.table),
                   let stuck = rule.table.lookup(key, now: now) else { continue }
-            guard let server = servers.first(where: { $0.name == stuck.name }), server.health.acceptsStickyClients else { return nil }
+            let byAddress = rule.table.keyByAddress
+            guard let server = servers.first(where: { byAddress ? $0.addressKey == stuck.name : $0.name == stuck.name }),
+                  server.health.acceptsStickyClients else { return nil }
             return server
         }
         return nil

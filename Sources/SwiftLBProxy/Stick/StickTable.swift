@@ -20,10 +20,10 @@ import NIOConcurrencyHelpers
 /// matched or tracked (no `expire`: until evicted). Time is passed in (monotonic nanoseconds),
 /// so the table is a pure structure under its locks.
 ///
-/// The two VIP instances do NOT share tables (SwiftLB has no `peers`): after a takeover the
-/// new master's table does not know the old one's clients. A deployment that needs clients to
-/// keep their server across a takeover uses `cookie … insert` or `balance source`, which both
-/// instances compute the same way.
+/// A table with `peers` (or declared in a `peers` section) has a `sync`: every local store or
+/// track is logged there for the peer sessions to send (`PeersService`); entries learnt from a
+/// peer come in through `applyRemote` and are not logged (peers do not relay). A table without
+/// peers is per instance.
 final class StickTable: Sendable {
     /// What a key is made of (`type ip|ipv6|integer|string|binary`).
     enum KeyType: String, Sendable {
@@ -55,6 +55,11 @@ final class StickTable: Sendable {
     let stored: Stored
     /// `len` of a string or binary key (HAProxy's default 32).
     let keyLength: Int
+    /// The peers protocol's record of local changes; nil for a table no peers share.
+    let sync: StickTableSync?
+    /// `srvkey addr`: an entry names its server by `IP:PORT` (HAProxy's server key by address),
+    /// so peers whose servers have other names still agree.
+    let keyByAddress: Bool
     private let shards: [NIOLockedValueBox<Shard>]
 
     /// Shards of a large table.
@@ -62,7 +67,8 @@ final class StickTable: Sendable {
     /// The size from which a table is split into `shardCount` shards.
     static let shardedFrom = 4096
 
-    init(name: String, keyType: KeyType, size: Int, expire: UInt64?, stored: Stored = Stored(), keyLength: Int = 32) {
+    init(name: String, keyType: KeyType, size: Int, expire: UInt64?, stored: Stored = Stored(), keyLength: Int = 32,
+         sync: StickTableSync? = nil, keyByAddress: Bool = false) {
         precondition(size > 0, "a stick table holds at least one entry")
         self.name = name
         self.keyType = keyType
@@ -70,6 +76,8 @@ final class StickTable: Sendable {
         self.expire = expire
         self.stored = stored
         self.keyLength = keyLength
+        self.sync = sync
+        self.keyByAddress = keyByAddress
         let count = size >= Self.shardedFrom ? Self.shardCount : 1
         let perShard = (size + count - 1) / count
         shards = (0..<count).map { _ in NIOLockedValueBox(Shard(capacity: perShard)) }
@@ -98,6 +106,18 @@ final class StickTable: Sendable {
             s.slots[slot].entry.server = server
             s.refresh(slot, now: now, expire: expire)
         }
+        sync?.changed(key)
+    }
+
+    /// An entry a peer sent: its server and counters replace ours (`conn_cur` stays ours:
+    /// HAProxy keeps it local), and it lives `remaining` nanoseconds (nil: the table's expire).
+    /// Not logged for the peers (they do not relay what they learn).
+    func applyRemote(_ key: [UInt8], now: UInt64, remaining: UInt64?, _ change: (inout Entry) -> Void) {
+        shard(key).withLockedValue { s in
+            let slot = s.slotCreating(key, now: now)
+            change(&s.slots[slot].entry)
+            s.refresh(slot, now: now, expire: remaining ?? expire)
+        }
     }
 
     /// `track-sc`: counts a connection (`connection`) or a request (`request`) for `key`,
@@ -108,6 +128,7 @@ final class StickTable: Sendable {
             s.slots[slot].entry.count(connection: connection, request: request, stored: stored, now: now)
             s.refresh(slot, now: now, expire: expire)
         }
+        sync?.changed(key)
     }
 
     /// A tracked connection closed: `conn_cur` and the trackers (`use`) go down (the entry
@@ -304,6 +325,24 @@ struct StickRate: Sendable, Equatable {
         if start == 0 { start = now }
         rotate(now: now, period: period)
         current += 1
+    }
+
+    /// A counter as a peer sent it: `elapsed` nanoseconds into its current period.
+    init(now: UInt64, elapsed: UInt64, current: Int, previous: Int) {
+        start = max(1, now &- elapsed)
+        self.current = current
+        self.previous = previous
+    }
+
+    init() {}
+
+    /// What the peers protocol sends: nanoseconds into the current period, its count and the
+    /// previous period's.
+    func wire(now: UInt64, period: UInt64) -> (elapsed: UInt64, current: Int, previous: Int) {
+        guard start != 0 else { return (0, 0, 0) }
+        var copy = self
+        copy.rotate(now: now, period: period)
+        return (now - copy.start, copy.current, copy.previous)
     }
 
     /// Events per period now.
