@@ -330,8 +330,8 @@ public final class ProxyServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(AcceptLimiter(limit: limit, processWide: connections))
                 }
             }
-            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 4)
+            // The child options are set in the initializer, synchronously: as bootstrap options
+            // NIO applies them through a chain of futures, a few allocations per connection.
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     guard let frontend = holder.current.frontends.first(where: { $0.name == name }) else {
@@ -342,8 +342,14 @@ public final class ProxyServer: Sendable {
                     let acceptProxy = bind?.0.acceptProxy ?? false
                     let loop = loops.state(for: channel.eventLoop)
                     let sync = channel.pipeline.syncOperations
-                    // `option clitcpka|tcpka`: the kernel's keep-alive probes on client sockets.
-                    if frontend.config.options.clientTCPKeepAlive && key.unixPath == nil { try channel.syncOptions?.setOption(.socketOption(.so_keepalive), value: 1) }
+                    if let options = channel.syncOptions {
+                        try options.setOption(.maxMessagesPerRead, value: 4)
+                        if key.unixPath == nil {
+                            try options.setOption(.tcpOption(.tcp_nodelay), value: 1)
+                            // `option clitcpka|tcpka`: the kernel's keep-alive probes on client sockets.
+                            if frontend.config.options.clientTCPKeepAlive { try options.setOption(.socketOption(.so_keepalive), value: 1) }
+                        }
+                    }
                     // `accept-proxy`: the PROXY header comes first, in clear, before any TLS.
                     if acceptProxy { try sync.addHandler(ProxyProtocolHandler(timeout: frontend.proxyHeaderTimeout)) }
                     let tlsHandler = tls.map { TLSHandler(server: $0.current) }

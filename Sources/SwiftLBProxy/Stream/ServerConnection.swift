@@ -75,10 +75,17 @@ final class ServerConnection: ChannelDuplexHandler {
     static func connect(to server: RuntimeServer, on eventLoop: any EventLoop, timeout: TimeAmount?,
                         proxyHeader: ByteBuffer? = nil, keepAlive: Bool = false) -> EventLoopFuture<ServerConnection> {
         let handler = ServerConnection(server: server)
+        let tcp = !server.address.isUnixDomain
+        // Socket options are set here, synchronously, not as bootstrap options: NIO applies
+        // those through a chain of futures, a few allocations per connection.
         var bootstrap = ClientBootstrap(group: eventLoop)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if tcp, let options = channel.syncOptions {
+                        try options.setOption(.tcpOption(.tcp_nodelay), value: 1)
+                        // `option srvtcpka|tcpka`: the kernel's keep-alive probes.
+                        if keepAlive { try options.setOption(.socketOption(.so_keepalive), value: 1) }
+                    }
                     let sync = channel.pipeline.syncOperations
                     if let proxyHeader { try sync.addHandler(ProxyHeaderSender(header: proxyHeader)) }
                     if let tls = server.tls {
@@ -89,8 +96,6 @@ final class ServerConnection: ChannelDuplexHandler {
                 }
             }
         if let timeout { bootstrap = bootstrap.connectTimeout(timeout) }
-        // Keep-alive probes are TCP's; NIO already skips TCP_NODELAY on a unix socket.
-        if keepAlive && !server.address.isUnixDomain { bootstrap = bootstrap.channelOption(.socketOption(.so_keepalive), value: 1) }
         var connected = bootstrap.connect(to: server.address).map { _ in handler }
         if server.tls != nil { connected = connected.flatMap { $0.handshakeCompleted(on: eventLoop) } }
         guard server.address.isUnixDomain else { return connected }
