@@ -408,4 +408,26 @@ final class ParserTests: XCTestCase {
         XCTAssertEqual(server.parameters, ServerParameters())
         XCTAssertFalse(server.parameters.check)
     }
+
+    /// HAProxy's address parser expands `$VAR`/`${VAR}` whatever the quoting: `bind ${P}` and
+    /// `server s ${S_addr}:${S_port}` work unquoted; a server whose variables are all unset is
+    /// kept on no address (with a warning), as HAProxy keeps it.
+    func testAddressesExpandVariablesOutsideQuotes() throws {
+        let config = try parseOrFail("""
+            frontend f
+                bind ${ADDR}:${PORT}
+                default_backend b
+            backend b
+                server up ${S_addr}:${S_port}
+                server gone ${T_addr}:${T_port}
+
+            """, environment: ["ADDR": "127.0.0.1", "PORT": "8081", "S_addr": "127.0.0.2", "S_port": "9000"])
+        XCTAssertEqual(config.frontends.first?.binds.first?.host, "127.0.0.1")
+        XCTAssertEqual(config.frontends.first?.binds.first?.port, 8081)
+        let servers = try XCTUnwrap(config.backends["b"]?.servers)
+        XCTAssertEqual(servers.map { "\($0.host):\($0.port)" }, ["127.0.0.2:9000", "0.0.0.0:0"])
+        XCTAssertTrue(config.warnings.contains { $0.description.contains("server 'gone' has no address") }, "\(config.warnings)")
+        let errors = parseErrors("backend b\n    server s ${S_addr}\n")
+        XCTAssertTrue(errors.contains { $0.keyword == "server" && $0.message.contains("invalid address '${S_addr}'") }, "\(errors)")
+    }
 }

@@ -48,7 +48,9 @@ extension KeywordRegistry {
 
     /// `HOST:PORT`, `ipv4@HOST:PORT`, `ipv6@[::]:PORT`, `fd@N`, `"fd@${VAR}"`, `unix@PATH`, `/PATH`,
     /// `abns@NAME`.
-    static func bindAddress(_ text: String, line: Int, parser p: SectionParser) throws -> BindAddress {
+    static func bindAddress(_ written: String, line: Int, parser p: SectionParser) throws -> BindAddress {
+        // As HAProxy's address parser, `$VAR`/`${VAR}` are expanded even outside quotes.
+        let text = expandAddressVariables(written, p.environment)
         if text.hasPrefix("fd@") {
             guard let fd = Int32(text.dropFirst(3)), fd >= 0 else {
                 throw ParseFailure("'\(text)': fd@ expects a descriptor number (with \"fd@${VAR}\", the variable must be set)")
@@ -69,8 +71,8 @@ extension KeywordRegistry {
             spec = spec.dropFirst(prefix.count)
         }
         guard let (host, port) = parseAddress(String(spec)) else {
-            let hint = text.contains("$") ? " (environment variables are expanded only inside double quotes)" : ""
-            throw ParseFailure("invalid address '\(text)': expected [HOST]:PORT, e.g. ':80', '127.0.0.1:8080', '[::1]:80'\(hint)")
+            let hint = written.contains("$") ? " (its variables expand to '\(text)')" : ""
+            throw ParseFailure("invalid address '\(written)': expected [HOST]:PORT, e.g. ':80', '127.0.0.1:8080', '[::1]:80'\(hint)")
         }
         let any = host.isEmpty || host == "*"
         // `ipv6@:80` listens on every IPv6 address, `ipv4@`/plain `:80` on every IPv4 one.

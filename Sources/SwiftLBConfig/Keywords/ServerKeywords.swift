@@ -11,15 +11,24 @@ extension KeywordRegistry {
             if let other = backend.servers.first(where: { $0.name == name }) {
                 throw ParseFailure("a server named '\(name)' already exists in backend '\(backend.name)' (line \(other.line))")
             }
-            let unix = try unixSocketName(c.args[1])
+            // As HAProxy's address parser, `$VAR`/`${VAR}` are expanded even outside quotes.
+            let written = expandAddressVariables(c.args[1], p.environment)
+            let unix = try unixSocketName(written)
             var (host, port) = ("", 0)
             if unix == nil {
-                var text = Substring(c.args[1])
+                var text = Substring(written)
                 for prefix in ["ipv4@", "ipv6@"] where text.hasPrefix(prefix) { text = text.dropFirst(prefix.count) }
-                guard let address = parseAddress(String(text)), !address.0.isEmpty, address.0 != "*" else {
-                    throw ParseFailure("invalid address '\(c.args[1])': expected HOST:PORT\(c.args[1].contains("$") ? " (environment variables are expanded only inside double quotes)" : "")")
+                if text == ":" && c.args[1].contains("$") {
+                    // Every variable unset (`${S_addr}:${S_port}` of a server nobody started):
+                    // HAProxy keeps such a server, on no address; it is never reachable.
+                    p.warn("server '\(name)' has no address ('\(c.args[1])' expands to ':'): it is kept, and never reachable")
+                    (host, port) = ("0.0.0.0", 0)
+                } else {
+                    guard let address = parseAddress(String(text)), !address.0.isEmpty, address.0 != "*" else {
+                        throw ParseFailure("invalid address '\(c.args[1])': expected HOST:PORT")
+                    }
+                    (host, port) = address
                 }
-                (host, port) = address
             }
             var params = backend.options.defaultServer
             try serverParameters.parse(c.args.dropFirst(2), into: &params, parser: p)
