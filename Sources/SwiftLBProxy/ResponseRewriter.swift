@@ -66,7 +66,7 @@ enum ResponseRewriter {
             }
         }
         if c.upgrade {
-            head.add("Connection", "Upgrade")
+            head.add("Connection", "upgrade")
         } else if framing.closeClient {
             head.add("Connection", "close")
         } else if c.clientMinor == 0 {

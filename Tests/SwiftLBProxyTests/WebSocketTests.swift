@@ -149,6 +149,33 @@ final class WebSocketTests: XCTestCase {
         XCTAssertNotEqual(answer["status"] as? Int, 101, "\(answer)")
     }
 
+    /// What HAProxy's parser refuses in a handshake: a WebSocket request without any
+    /// Sec-WebSocket-Key gets 400 (not passed on as plain HTTP), a 101 without any
+    /// Sec-WebSocket-Accept gets the client a 502; the server sees `connection: upgrade` as
+    /// HAProxy writes it. (A wrong accept value stays a refused switch, above.)
+    func testAHandshakeWithoutItsKeyOrAcceptIsRefusedAsByHAProxy() throws {
+        let recorder = try RecordingBackend(in: dir)
+        defer { recorder.stop() }
+        let silent = try WSServer(name: "silent", mode: "no-accept", in: dir)
+        defer { silent.stop() }
+        let (lb, port) = try proxy([recorder.port])
+        defer { lb.stop() }
+        let noKey = try RawClient(port: port, timeout: 3)
+        noKey.send("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n")
+        XCTAssertEqual(statusCode(noKey.readResponse()), 400)
+        let (lb2, port2) = try proxy([silent.port])
+        defer { lb2.stop() }
+        let noAccept = try RawClient(port: port2, timeout: 3)
+        noAccept.send(WebSocketBytes.upgrade())
+        XCTAssertEqual(statusCode(noAccept.readResponse()), 502)
+        let upgrade = try RawClient(port: port, timeout: 3)
+        upgrade.send(WebSocketBytes.upgrade())
+        _ = upgrade.readResponse()
+        let seen = recorder.waitForRequests(1)
+        XCTAssertTrue(seen.first?.raw.contains("\r\nConnection: upgrade\r\n") ?? false, "\(seen)")
+        XCTAssertEqual(seen.count, 1, "the request without a key never reached the server")
+    }
+
     func testUpgradeH2CIsNotForwarded() throws {
         let backend = try RecordingBackend(in: dir)
         defer { backend.stop() }

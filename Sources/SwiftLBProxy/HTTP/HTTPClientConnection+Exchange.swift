@@ -155,11 +155,18 @@ extension HTTPClientConnection {
         }
 
         let connection = RequestRewriter.removeHopByHop(&head, keepUpgrade: true)
-        // A WebSocket upgrade keeps `Upgrade` and gets `Connection: Upgrade`; any other Upgrade
+        // A WebSocket upgrade keeps `Upgrade` and gets `Connection: upgrade` (HAProxy's bytes); any other Upgrade
         // (h2c…) is not forwarded: the request goes on as plain HTTP.
         let webSocketKey = connection.upgrade ? WebSocketHandshake.key(of: head) : nil
+        if connection.upgrade, webSocketKey == nil, WebSocketHandshake.lacksKey(head) {
+            // A WebSocket opening handshake without its Sec-WebSocket-Key (RFC 6455 §4.1):
+            // refused as HAProxy's parser refuses it, not passed on as plain HTTP.
+            record.termination = "PR"
+            respondError(.badRequest, record: record, minor: head.minorVersion)
+            return
+        }
         if webSocketKey != nil {
-            head.add("Connection", "Upgrade")
+            head.add("Connection", "upgrade")
         } else if connection.hasUpgradeHeader {
             head.removeAll("upgrade")
         }

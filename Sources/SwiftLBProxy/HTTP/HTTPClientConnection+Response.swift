@@ -61,6 +61,9 @@ extension HTTPClientConnection {
                             }
                             if WebSocketHandshake.accepts(head, key: key) {
                                 openTunnel(ex, head: head)
+                            } else if head.indices(of: "sec-websocket-accept").isEmpty {
+                                // No accept at all: a broken handshake, 502 as from HAProxy.
+                                serverFailed(ex, garbage: true)
                             } else {
                                 // A 101 that does not answer our key goes back as HTTP, and both
                                 // connections end with it: never a tunnel.

@@ -20,6 +20,14 @@ enum WebSocketHandshake {
         return key
     }
 
+    /// Whether a request asks for a WebSocket (`Upgrade: websocket`) and has no
+    /// `Sec-WebSocket-Key` at all: HAProxy refuses that with 400 (a malformed key only keeps
+    /// the request from becoming a tunnel).
+    static func lacksKey(_ head: MessageHead) -> Bool {
+        guard let upgrade = head.firstIndex(of: "upgrade"), head.value(upgrade, hasToken: "websocket") else { return false }
+        return head.indices(of: "sec-websocket-key").isEmpty
+    }
+
     /// Whether a 101 is the server's yes to `key`: `Upgrade: websocket`, `Connection: upgrade`,
     /// and `Sec-WebSocket-Accept` = base64(SHA-1(key + GUID)).
     static func accepts(_ head: MessageHead, key: String) -> Bool {
