@@ -81,6 +81,7 @@ public final class ProxyServer: Sendable {
     /// Binds every `bind` of every frontend. A port that cannot be bound fails the start with
     /// the frontend, address and line in the message.
     public func start() async throws {
+        StickTables.shared.adopt(runtime.stickTables)
         for state in loops.all {
             try await state.eventLoop.submit { state.startSweeping() }.get()
         }
@@ -215,6 +216,7 @@ public final class ProxyServer: Sendable {
         report.kept = kept.map(\.description).sorted()
         report.opened = opened.keys.map(\.description).sorted()
         holder.replace(with: new)
+        StickTables.shared.adopt(new.stickTables)
         var closing: [Listener] = []
         listeners.withLockedValue { all in
             for (key, listener) in all where !kept.contains(key) {

@@ -3,9 +3,11 @@ import NIOConcurrencyHelpers
 import NIOCore
 import SwiftLBConfig
 
-/// The process's stick tables by name. A reload asks again for each declared table: one with
-/// the same declaration is kept with its entries (clients stay where they were across a
-/// reload); a changed declaration starts empty. Asked only while a runtime is built, never
+/// The process's stick tables by name: those of the runtime in force. A runtime being built
+/// asks for each declared table: one with the same declaration is the one in force, with its
+/// entries (clients stay where they were across a reload); a changed declaration gets a new,
+/// empty table. Nothing changes here until the new runtime is in force (`adopt`), so a reload
+/// that is refused leaves the registry as it was. Asked only while a runtime is built, never
 /// per request.
 final class StickTables: Sendable {
     static let shared = StickTables()
@@ -18,20 +20,23 @@ final class StickTables: Sendable {
         // A table of a peers section is `PEERS/NAME` here and `/NAME` on the wire (HAProxy
         // 2.6 sends that: its network id starts at the '/'); a backend's is its name.
         let wireName = declaration.peers.map { name.hasPrefix($0 + "/") ? String(name.dropFirst($0.count)) : name }
-        return tables.withLockedValue { all in
-            if let t = all[name], t.keyType == type, t.size == declaration.size, t.expire == expire, t.stored == stored,
-               t.keyLength == declaration.keyLength, t.sync?.peers == declaration.peers, t.sync?.wireName == wireName,
-               t.sync?.lengthWritten ?? declaration.lengthWritten == declaration.lengthWritten,
-               t.keyByAddress == declaration.serverKeyIsAddress { return t }
-            var sync: StickTableSync?
-            if let wireName, let peers = declaration.peers {
-                sync = StickTableSync(wireName: wireName, peers: peers, lengthWritten: declaration.lengthWritten)
-            }
-            let t = StickTable(name: name, keyType: type, size: declaration.size, expire: expire, stored: stored, keyLength: declaration.keyLength,
-                               sync: sync, keyByAddress: declaration.serverKeyIsAddress)
-            all[name] = t
-            return t
+        if let t = tables.withLockedValue({ $0[name] }), t.keyType == type, t.size == declaration.size, t.expire == expire, t.stored == stored,
+           t.keyLength == declaration.keyLength, t.sync?.peers == declaration.peers, t.sync?.wireName == wireName,
+           t.sync?.lengthWritten ?? declaration.lengthWritten == declaration.lengthWritten,
+           t.keyByAddress == declaration.serverKeyIsAddress { return t }
+        var sync: StickTableSync?
+        if let wireName, let peers = declaration.peers {
+            sync = StickTableSync(wireName: wireName, peers: peers, lengthWritten: declaration.lengthWritten)
         }
+        return StickTable(name: name, keyType: type, size: declaration.size, expire: expire, stored: stored, keyLength: declaration.keyLength,
+                          sync: sync, keyByAddress: declaration.serverKeyIsAddress)
+    }
+
+    /// The tables of the runtime now in force (at start, and once a reload is in force): later
+    /// builds find theirs here; tables no longer declared are forgotten (a runtime still
+    /// serving keeps its own references until it is gone).
+    func adopt(_ inForce: [String: StickTable]) {
+        tables.withLockedValue { $0 = inForce }
     }
 
     /// `store` as written → what entries count (the parser refused anything else).
@@ -79,14 +84,7 @@ final class StickTables: Sendable {
             result[name] = table
         }
         if !errors.isEmpty { throw ConfigErrors(errors) }
-        shared.keep(only: Set(result.keys))
         return result
-    }
-
-    /// Forgets the tables a new configuration no longer declares (a runtime still serving
-    /// keeps its own references until it is gone).
-    func keep(only names: Set<String>) {
-        tables.withLockedValue { all in all = all.filter { names.contains($0.key) } }
     }
 }
 

@@ -227,4 +227,22 @@ final class StickTableTests: XCTestCase {
         XCTAssertEqual(read(.source(table: nil), .connCur), 0)
         XCTAssertEqual(read(.source(table: nil), .connCur, source: "192.0.2.9"), 0)
     }
+
+    /// A reload builds its tables without touching the ones in force: a changed declaration gets
+    /// a new table, but until that runtime is adopted (the reload went through) the next build
+    /// still finds the table in force with its entries. (A refused reload once replaced it.)
+    func testARefusedReloadLeavesTheTablesInForce() throws {
+        let registry = StickTables()
+        func config(_ size: Int) throws -> Configuration {
+            try ConfigParser.parse(text: "backend be\n    stick-table type ip size \(size)\n    stick on src\n    server s1 127.0.0.1:1\n",
+                                   file: "lb.conf", acceptingPending: true, environment: [:])
+        }
+        let first = try StickTables.build(config(10), shared: registry)
+        registry.adopt(first)
+        let changed = try StickTables.build(config(20), shared: registry)
+        XCTAssertFalse(changed["be"] === first["be"], "a changed declaration starts a new table")
+        XCTAssertTrue(try StickTables.build(config(10), shared: registry)["be"] === first["be"], "the refused build changed nothing")
+        registry.adopt(changed)
+        XCTAssertTrue(try StickTables.build(config(20), shared: registry)["be"] === changed["be"], "once in force, it is the one found")
+    }
 }
