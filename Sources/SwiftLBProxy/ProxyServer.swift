@@ -346,10 +346,12 @@ public final class ProxyServer: Sendable {
                     let sync = channel.pipeline.syncOperations
                     if let options = channel.syncOptions {
                         try options.setOption(.maxMessagesPerRead, value: 4)
-                        if key.unixPath == nil {
-                            try options.setOption(.tcpOption(.tcp_nodelay), value: 1)
-                            // `option clitcpka|tcpka`: the kernel's keep-alive probes on client sockets.
-                            if frontend.config.options.clientTCPKeepAlive { try options.setOption(.socketOption(.so_keepalive), value: 1) }
+                        // No TCP_NODELAY here: Linux copies it from the listening socket, where
+                        // ServerBootstrap sets it by default (a getsockname and a setsockopt less
+                        // per connection). `option clitcpka|tcpka`: the kernel's keep-alive probes
+                        // on client sockets (per socket: a reload may change it, the listener stays).
+                        if key.unixPath == nil, frontend.config.options.clientTCPKeepAlive {
+                            try options.setOption(.socketOption(.so_keepalive), value: 1)
                         }
                     }
                     // `accept-proxy`: the PROXY header comes first, in clear, before any TLS.

@@ -199,6 +199,66 @@ final class TCPModeTests: XCTestCase {
             }
         }
     }
+
+    /// Nagle's algorithm is off on both sockets of a session (HAProxy's small writes go out at
+    /// once; with Nagle a response's last segment can wait for a delayed ACK). SwiftLB does not
+    /// set TCP_NODELAY per connection: accepted sockets inherit it from the listener and server
+    /// sockets get it from the bootstrap. Read from the proxy's own descriptors (`pidfd_getfd`).
+    func testNagleIsOffOnTheClientAndServerSockets() throws {
+        let redisServer = try RedisBackend(in: dir)
+        defer { redisServer.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: """
+            defaults
+                mode tcp
+                timeout connect 1s
+                timeout client 30s
+                timeout server 30s
+            listen redis
+                bind 127.0.0.1:\(port)
+                server r1 127.0.0.1:\(redisServer.port)
+
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        let client = try RawClient(port: port, timeout: 3)
+        client.send("PING\r\n")
+        XCTAssertEqual(client.read(until: "\r\n"), "+PONG\r\n")
+        let nodelay = Self.tcpNoDelay(pid: lb.child.pid, localPort: port, remotePort: redisServer.port)
+        XCTAssertEqual(nodelay, "client 1 server 1")
+    }
+
+    /// TCP_NODELAY of the proxy's established sockets whose local port is `localPort` (its end
+    /// towards the client) and whose remote port is `remotePort` (its end towards the server),
+    /// read through duplicates of the proxy's descriptors (`pidfd_getfd`, as root).
+    static func tcpNoDelay(pid: Int32, localPort: Int, remotePort: Int) -> String {
+        let script = """
+            import ctypes, os, socket, sys
+            pid, lport, rport = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+            inodes = {}
+            for line in open("/proc/%d/net/tcp" % pid).read().splitlines()[1:]:
+                f = line.split()
+                if f[3] != "01": continue  # ESTABLISHED
+                l, r = int(f[1].split(":")[1], 16), int(f[2].split(":")[1], 16)
+                if l == lport: inodes[f[9]] = "client"
+                elif r == rport: inodes[f[9]] = "server"
+            libc = ctypes.CDLL(None, use_errno=True)
+            pidfd = os.pidfd_open(pid)
+            seen = {}
+            for fd in os.listdir("/proc/%d/fd" % pid):
+                try: target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+                except OSError: continue
+                inode = target[8:-1] if target.startswith("socket:[") else None
+                if inode not in inodes: continue
+                dup = libc.syscall(438, pidfd, int(fd), 0)  # pidfd_getfd
+                if dup < 0: sys.exit("pidfd_getfd: errno %d" % ctypes.get_errno())
+                s = socket.socket(fileno=dup)
+                seen[inodes[inode]] = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+                s.detach(); os.close(dup)
+            print(" ".join("%s %d" % (k, seen[k]) for k in sorted(seen)))
+            """
+        let r = runCommand("/usr/bin/python3", ["-c", script, String(pid), String(localPort), String(remotePort)])
+        return r.out.trimmingCharacters(in: .whitespacesAndNewlines) + r.err
+    }
 }
 
 extension RawClient: @unchecked Sendable {}

@@ -81,10 +81,11 @@ final class ServerConnection: ChannelDuplexHandler {
         var bootstrap = ClientBootstrap(group: eventLoop)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if tcp, let options = channel.syncOptions {
-                        try options.setOption(.tcpOption(.tcp_nodelay), value: 1)
-                        // `option srvtcpka|tcpka`: the kernel's keep-alive probes.
-                        if keepAlive { try options.setOption(.socketOption(.so_keepalive), value: 1) }
+                    // TCP_NODELAY is ClientBootstrap's default (set before the connect; NIO
+                    // skips it on unix sockets): setting it again cost two system calls.
+                    // `option srvtcpka|tcpka`: the kernel's keep-alive probes.
+                    if tcp, keepAlive, let options = channel.syncOptions {
+                        try options.setOption(.socketOption(.so_keepalive), value: 1)
                     }
                     let sync = channel.pipeline.syncOperations
                     if let proxyHeader { try sync.addHandler(ProxyHeaderSender(header: proxyHeader)) }
