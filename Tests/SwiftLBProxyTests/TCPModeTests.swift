@@ -170,23 +170,8 @@ final class TCPModeTests: XCTestCase {
         let redisServer = try RedisBackend(in: dir)
         defer { redisServer.stop() }
         for (options, expected) in [("option clitcpka\n    option srvtcpka", true), ("", false)] {
-            let port = freePort()
-            let lb = try SwiftLBInstance(config: """
-                defaults
-                    mode tcp
-                    timeout connect 1s
-                    timeout client 30s
-                    timeout server 30s
-                listen redis
-                    bind 127.0.0.1:\(port)
-                    \(options)
-                    server r1 127.0.0.1:\(redisServer.port)
-
-                """, waitPort: port, in: dir, name: "swiftlb-\(port)")
-            defer { lb.stop() }
-            let client = try RawClient(port: port, timeout: 3)
-            client.send("PING\r\n")
-            XCTAssertEqual(client.read(until: "\r\n"), "+PONG\r\n")
+            let (lb, client, port) = try openRedisSession(redisServer, options: options)
+            defer { client.shutdownBoth(); lb.stop() }  // the session stays open until here
             // The proxy's end towards the client (source port = the listener) and towards redis.
             let sockets = runCommand("/usr/bin/ss", ["-tnoH", "state", "established",
                                                      "( sport = :\(port) or dport = :\(redisServer.port) )"]).out
@@ -207,6 +192,15 @@ final class TCPModeTests: XCTestCase {
     func testNagleIsOffOnTheClientAndServerSockets() throws {
         let redisServer = try RedisBackend(in: dir)
         defer { redisServer.stop() }
+        let (lb, client, port) = try openRedisSession(redisServer)
+        defer { client.shutdownBoth(); lb.stop() }  // the session stays open until here
+        let nodelay = Self.tcpNoDelay(pid: lb.child.pid, localPort: port, remotePort: redisServer.port)
+        XCTAssertEqual(nodelay, "client 1 server 1")
+    }
+
+    /// SwiftLB in TCP mode in front of `redis` (a `listen` section with `options`), and one
+    /// PING answered through it; the session stays open while the returned client lives.
+    private func openRedisSession(_ redis: RedisBackend, options: String = "") throws -> (SwiftLBInstance, RawClient, Int) {
         let port = freePort()
         let lb = try SwiftLBInstance(config: """
             defaults
@@ -216,15 +210,19 @@ final class TCPModeTests: XCTestCase {
                 timeout server 30s
             listen redis
                 bind 127.0.0.1:\(port)
-                server r1 127.0.0.1:\(redisServer.port)
+                \(options)
+                server r1 127.0.0.1:\(redis.port)
 
-            """, waitPort: port, in: dir)
-        defer { lb.stop() }
-        let client = try RawClient(port: port, timeout: 3)
-        client.send("PING\r\n")
-        XCTAssertEqual(client.read(until: "\r\n"), "+PONG\r\n")
-        let nodelay = Self.tcpNoDelay(pid: lb.child.pid, localPort: port, remotePort: redisServer.port)
-        XCTAssertEqual(nodelay, "client 1 server 1")
+            """, waitPort: port, in: dir, name: "swiftlb-\(port)")
+        do {
+            let client = try RawClient(port: port, timeout: 3)
+            client.send("PING\r\n")
+            XCTAssertEqual(client.read(until: "\r\n"), "+PONG\r\n")
+            return (lb, client, port)
+        } catch {
+            lb.stop()
+            throw error
+        }
     }
 
     /// TCP_NODELAY of the proxy's established sockets whose local port is `localPort` (its end
