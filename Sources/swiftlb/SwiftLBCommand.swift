@@ -39,7 +39,8 @@ struct SwiftLB: ParsableCommand {
 }
 
 struct ConfigOption: ParsableArguments {
-    @Option(name: [.short, .customLong("config")], help: "The lb.conf file.")
+    /// `-f` as well: haproxy's own flag, which an operator's scripts and fingers already use.
+    @Option(name: [.short, .customShort("f"), .customLong("config")], help: "The lb.conf file (-f as haproxy's).")
     var config: String = "lb.conf"
     @Option(name: [.customShort("L"), .customLong("local-peer")], help: "This instance's name in the peers sections (default: 'localpeer', else the host name).")
     var localPeer: String?

@@ -18,6 +18,10 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(ok.status, 0, ok.err)
         XCTAssertTrue(ok.out.contains("Configuration file is valid"))
         XCTAssertEqual(ok.err, "", "no warning for the sample")
+        // haproxy's -f names the file too.
+        let haproxyFlag = runCommand(Paths.swiftlb, ["check", "-f", samplePath])
+        XCTAssertEqual(haproxyFlag.status, 0, haproxyFlag.err)
+        XCTAssertEqual(haproxyFlag.out, ok.out)
 
         // A short key, or one others can read: named with the file and line of auth_key_file.
         let keyLine = sample.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("auth_key_file") }! + 1
