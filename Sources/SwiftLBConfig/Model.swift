@@ -29,6 +29,9 @@ public struct Configuration: Sendable {
     public var userlists: [String: Userlist] = [:]
     /// `peers NAME` sections, by name.
     public var peers: [String: PeersSection] = [:]
+    /// `ring NAME` sections, by name, and `log-forward NAME` sections (LogForwardModel.swift).
+    public var rings: [String: RingSection] = [:]
+    public var logForwards: [LogForwardSection] = []
     /// keepalived's `global_defs { router_id … }`: accepted for compatibility and not used
     /// (an instance is named by its vrrp section and its address in heartbeats).
     public var routerID: String?

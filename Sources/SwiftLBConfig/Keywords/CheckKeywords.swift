@@ -230,8 +230,8 @@ extension KeywordRegistry {
                     connect.address = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
                 }
                 guard IPNetwork.bytes(connect.address ?? "") != nil else { throw ParseFailure("'\(verb) addr' expects an IPv4 or IPv6 address, not '\(text)'") }
-            case "send-proxy": connect.sendProxy = true
-            case "via-socks4": connect.viaSocks4 = true
+            case "send-proxy", "via-socks4":
+                throw ParseFailure("'\(verb) \(args[i])' is not supported by SwiftLB (checks connect directly, without a PROXY header)")
             case "ssl": connect.ssl = true
             case "sni": connect.sni = try value()
             case "alpn": connect.alpn = try KeywordRegistry.alpnList("\(verb) alpn", value())
