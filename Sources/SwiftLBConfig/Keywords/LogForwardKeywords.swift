@@ -14,13 +14,11 @@ extension KeywordRegistry {
             p.withRing { $0.format = format }
         },
         Keyword("maxlen", [.ring], usage: "maxlen BYTES") { p, c in
-            let text = try c.one("a length in bytes")
-            guard let n = Int(text), n > 0 else { throw ParseFailure("'maxlen' expects a positive number of bytes, not '\(text)'") }
+            let n = try positive(c, "maxlen", "bytes")
             p.withRing { $0.maxLength = n }
         },
         Keyword("size", [.ring], usage: "size BYTES") { p, c in
-            let text = try c.one("a size in bytes")
-            guard let n = Int(text), (1...(1 << 30)).contains(n) else { throw ParseFailure("'size' expects a number of bytes (1 to 1073741824), not '\(text)'") }
+            let n = try positive(c, "size", "bytes")
             p.withRing { $0.size = n }
         },
         Keyword("timeout connect", [.ring], usage: "timeout connect TIME") { p, c in
@@ -37,6 +35,7 @@ extension KeywordRegistry {
             guard let (host, port) = parseAddress(address), port > 0, !host.isEmpty else { throw ParseFailure("'\(address)': expects ADDR:PORT") }
             var server = RingSection.Server(name: c.args[0], host: host, port: port, line: c.line.number)
             var tls = ServerTLS()
+            tls.verify = true  // HAProxy's ssl-server-verify default: required
             var ssl = false
             var rest = c.args.dropFirst(2)
             while let word = rest.first {
@@ -101,13 +100,11 @@ extension KeywordRegistry {
             p.withLogForward { $0.targets.append(target) }
         },
         Keyword("maxconn", [.logForward], usage: "maxconn N") { p, c in
-            let text = try c.one("a number of connections")
-            guard let n = Int(text), n > 0 else { throw ParseFailure("'maxconn' expects a positive number, not '\(text)'") }
+            let n = try positive(c, "maxconn", "connections")
             p.withLogForward { $0.maxconn = n }
         },
         Keyword("backlog", [.logForward], usage: "backlog N") { p, c in
-            let text = try c.one("a number of connections")
-            guard let n = Int(text), n > 0 else { throw ParseFailure("'backlog' expects a positive number, not '\(text)'") }
+            let n = try positive(c, "backlog", "connections")
             p.withLogForward { $0.backlog = n }
         },
         Keyword("timeout client", [.logForward], usage: "timeout client TIME") { p, c in
@@ -115,6 +112,13 @@ extension KeywordRegistry {
             p.withLogForward { $0.timeoutClient = value }
         },
     ]
+
+    /// A count from 1 to 2^30 (`maxlen`, `size`, `maxconn`, `backlog`).
+    private static func positive(_ c: KeywordCall, _ keyword: String, _ unit: String) throws(ParseFailure) -> Int {
+        let text = try c.one("a number of \(unit)")
+        guard let n = Int(text), (1...(1 << 30)).contains(n) else { throw ParseFailure("'\(keyword)' expects a number of \(unit) from 1 to 1073741824, not '\(text)'") }
+        return n
+    }
 
     private static func ringDuration(_ c: KeywordCall) throws(ParseFailure) -> ConfigDuration? {
         let text = try c.one("a time, e.g. 5s")
