@@ -29,6 +29,9 @@ public struct Configuration: Sendable {
     public var userlists: [String: Userlist] = [:]
     /// `peers NAME` sections, by name.
     public var peers: [String: PeersSection] = [:]
+    /// `ring NAME` sections, by name, and `log-forward NAME` sections (LogForwardModel.swift).
+    public var rings: [String: RingSection] = [:]
+    public var logForwards: [LogForwardSection] = []
     /// keepalived's `global_defs { router_id … }`: accepted for compatibility and not used
     /// (an instance is named by its vrrp section and its address in heartbeats).
     public var routerID: String?
@@ -600,6 +603,8 @@ public enum ProtocolCheck: Sendable, Equatable {
     case redis
     /// `option pgsql-check user NAME`: a StartupMessage must get an authentication request.
     case pgsql(user: String)
+    /// `option spop-check`: a SPOE HAPROXY-HELLO must get a valid AGENT-HELLO.
+    case spop
 
     /// Checks of a service that is not HTTP (a backend serving `mode http` with one is
     /// probably a mistake); ssl-hello-chk also checks HTTPS servers.
@@ -608,8 +613,10 @@ public enum ProtocolCheck: Sendable, Equatable {
 
 /// One step of a `tcp-check` sequence, run in order on one connection.
 public enum TCPCheckStep: Sendable, Equatable {
-    /// `tcp-check connect [port N]` (only as the first step; implicit otherwise).
-    case connect(port: Int?)
+    /// `tcp-check connect [default] [port N] [addr A] [ssl] [sni S] [alpn L] [send-proxy]
+    /// [linger] …`: closes the previous connection (if any) and opens one; implicit (to the
+    /// server's check address) when the sequence does not start with one.
+    case connect(TCPCheckConnect)
     /// `tcp-check send TEXT` / `send-binary HEX`.
     case send([UInt8])
     /// `tcp-check expect [min-recv N] [!] string TEXT | rstring REGEX | binary HEX [comment C]`:
@@ -617,6 +624,27 @@ public enum TCPCheckStep: Sendable, Equatable {
     /// `min-recv` a mismatch waits for more (the close or the timeout decide); with it, the
     /// first N bytes decide.
     case expect(negated: Bool, match: TCPCheckMatch, minRecv: Int? = nil, comment: String? = nil)
+}
+
+/// Where and how a `tcp-check connect` (or `http-check connect`) step connects (HAProxy's
+/// `parse_tcpcheck_connect`): unset fields take the server's check settings with `default`,
+/// the plain server address otherwise.
+public struct TCPCheckConnect: Sendable, Equatable {
+    public var port: Int?
+    /// `addr A[:P]`: another address (its port, if any, unless `port` says otherwise).
+    public var address: String?
+    /// `default`: the server's check settings (check-ssl, check-sni, check-alpn, check-send-proxy, port, addr).
+    public var useServerSettings = false
+    public var ssl = false
+    public var sni: String?
+    public var alpn: [String]?
+    /// `send-proxy`: a PROXY header (the server's version, v1 without one) opens the connection.
+    public var sendProxy = false
+    /// `via-socks4`: through the server's `socks4` proxy.
+    public var viaSocks4 = false
+    /// `linger`: close with a reset rather than a FIN (SO_LINGER 0).
+    public var linger = false
+    public init(port: Int? = nil) { self.port = port }
 }
 
 public enum TCPCheckMatch: Sendable, Equatable {

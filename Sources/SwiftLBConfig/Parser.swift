@@ -55,6 +55,8 @@ final class SectionParser {
         case httpErrors(name: String)
         case userlist(name: String)
         case peers(name: String)
+        case ring(name: String)
+        case logForward(index: Int)
         case vrrpScript(name: String)
         case globalDefs
 
@@ -70,6 +72,8 @@ final class SectionParser {
             case .httpErrors: .httpErrors
             case .userlist: .userlist
             case .peers: .peers
+            case .ring: .ring
+            case .logForward: .logForward
             case .vrrpScript: .vrrpScript
             case .globalDefs: .globalDefs
             }
@@ -295,7 +299,8 @@ final class SectionParser {
     var sectionName: String {
         switch section {
         case .frontend(let i), .listen(let i, _): config.frontends[i].name
-        case .backend(let name), .httpErrors(let name), .userlist(let name), .peers(let name): name
+        case .backend(let name), .httpErrors(let name), .userlist(let name), .peers(let name), .ring(let name): name
+        case .logForward(let i): config.logForwards[i].name
         case .vrrp(let i): config.vrrpInstances[i].name
         default: ""
         }
@@ -322,6 +327,10 @@ final class SectionParser {
             section = startUserlist(line).map { .userlist(name: $0) } ?? .skipped
         case "peers":
             section = startPeers(line).map { .peers(name: $0) } ?? .skipped
+        case "ring":
+            section = startRing(line).map { .ring(name: $0) } ?? .skipped
+        case "log-forward":
+            section = startLogForward(line).map { .logForward(index: $0) } ?? .skipped
         case "defaults":
             section = startDefaults(line) ? .defaults : .skipped
         default:

@@ -50,6 +50,10 @@ public struct ServerTLSOptions: Sendable, Equatable {
     public var checkSSL: Bool?
     /// `check-sni NAME`: the SNI of TLS health checks (default: `sni`'s constant).
     public var checkSNI: String?
+    /// `alpn LIST`: the protocols offered to the server (nil: `http/1.1` alone).
+    public var alpn: [String]?
+    /// `check-alpn LIST`: the protocols TLS health checks offer (nil: `alpn`'s).
+    public var checkALPN: [String]?
     /// `crt FILE`: the client certificate (key and chain) shown to the server.
     public var certificate: String?
     public var crlFile: String?

@@ -5,6 +5,7 @@ extension SectionParser {
     func finish() {
         finishVRRP()
         finishProcess()
+        validateLogForwarding()
         for ref in errorFilesReferences where config.httpErrors[ref.name] == nil {
             errors.append(ConfigError(file: ref.file, line: ref.line, keyword: "errorfiles",
                                       message: "no http-errors section named '\(ref.name)'\(didYouMean(ref.name, in: Array(config.httpErrors.keys)))"))

@@ -37,6 +37,7 @@ extension ProtocolCheck {
         case .sslHello: SSLHelloCheck()
         case .redis: RedisCheck()
         case .pgsql(let user): PostgresCheck(user: user)
+        case .spop: SPOPCheck()
         }
     }
 }

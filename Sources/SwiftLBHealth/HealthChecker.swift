@@ -23,6 +23,8 @@ public struct CheckTarget: Sendable {
     /// The server's own address (`address`, the check's, may have another port), for
     /// `http-check send-state`.
     public let serverAddress: SocketAddress?
+    /// The TLS of `tcp-check connect ssl` steps, by step number (1-based, as the log counts).
+    public var stepTLS: [Int: TLSClientContext] = [:]
 
     public init(health: ServerHealth, address: SocketAddress, parameters: ServerParameters, http: HTTPCheck?,
                 tcp: [TCPCheckStep]? = nil, protocolCheck: ProtocolCheck? = nil, timeout: ConfigDuration?,
@@ -153,7 +155,7 @@ final class ServerCheck: @unchecked Sendable {
                                  host: target.serverName ?? target.address.ipAddress ?? "localhost",
                                  timeout: .nanoseconds(timeout.nanoseconds),
                                  regexes: HTTPCheckRegexes(target.http?.expects ?? []),
-                                 tls: target.tls, serverName: target.serverName)
+                                 tls: target.tls, serverName: target.serverName, stepTLS: target.stepTLS)
         // HAProxy starts a checked server UP with its health at `rise`: one failed check from
         // DOWN (`fall` failures only once a check passed). A server carried over a reload keeps
         // its count as it stands.

@@ -55,6 +55,8 @@ struct HealthProbe: Sendable {
     /// TLS towards an `ssl` server: the probe's bytes go through it.
     var tls: TLSClientContext? = nil
     var serverName: String? = nil
+    /// The TLS of `tcp-check connect ssl` steps, by step number (their own ALPN).
+    var stepTLS: [Int: TLSClientContext] = [:]
 
     /// The most of an answer read: enough for a status line, headers and a small body.
     static let maxResponse = 16 * 1024
@@ -65,13 +67,15 @@ struct HealthProbe: Sendable {
     func run(on loop: any EventLoop, serverDown: Bool = false, state: String? = nil) -> EventLoopFuture<CheckOutcome> {
         if let protocolCheck { return runConversation(protocolCheck.conversation(), on: loop) }
         if let tcp, !tcp.isEmpty { return runSequence(tcp, on: loop) }
+        // A plain TLS check: the handshake must complete (an empty sequence over TLS).
+        if http == nil, tls != nil { return runSequence([], on: loop) }
         let collector = ResponseCollector(limit: Self.maxResponse, bodiless: http?.method == "HEAD")
         let request = http.map { requestBytes($0, state: state) }
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(timeout)
             .channelInitializer { [tls, serverName] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(TLSHandler(client: tls, serverName: serverName)) }
+                    try Self.addTLS(tls, serverName: serverName, to: channel)
                     try channel.pipeline.syncOperations.addHandler(collector)
                 }
             }
@@ -99,40 +103,68 @@ struct HealthProbe: Sendable {
         /// Runs part `index` and, if it passes, the next; the check timeout bounds them all.
         func run(_ index: Int) -> EventLoopFuture<CheckOutcome> {
             let part = plan.parts[index]
-            var target = address
-            // `connect port N` moves an IP check; a unix server's socket has no port (as in HAProxy).
-            if let port = part.connect?.port, address.ipAddress != nil { try? target = SocketAddress.makeAddressResolvingHost(address.ipAddress!, port: port) }
+            let (target, tls, serverName) = connection(for: part)
             let promise = loop.makePromise(of: CheckOutcome.self)
-            let sequence = TCPCheckSequence(numbered: part.steps, promise: promise)
+            let sequence = TCPCheckSequence(numbered: part.steps, promise: promise, tls: tls != nil, explicitConnect: part.connect != nil)
             let remaining = max(deadline - NIODeadline.now(), .milliseconds(1))
-            return exchange(sequence, to: target, promise: promise, on: loop, within: remaining) { sequence.timedOut() }.flatMap { outcome in
-                if case .failed(let text, let kind, _) = outcome, [.l4connect, .l4timeout].contains(kind), !sequence.connected {
+            return exchange(sequence, to: target, tls: tls, serverName: serverName, resetOnClose: part.connect?.options.linger ?? false,
+                            promise: promise, on: loop, within: remaining) { sequence.timedOut() }.flatMap { outcome in
+                if case .failed(let text, let kind, _) = outcome, [.l4connect, .l4timeout, .l6response, .l6timeout].contains(kind), !sequence.connected {
                     return loop.makeSucceededFuture(TCPCheckPlan.connectFailure(text, kind: kind, part: part))
                 }
                 guard case .passed = outcome, index + 1 < plan.parts.count else { return loop.makeSucceededFuture(outcome) }
                 return run(index + 1)
             }
         }
-        return plan.parts.isEmpty ? loop.makeSucceededFuture(.passed("connected", .l4ok)) : run(0)
+        return run(0)
+    }
+
+    /// Where a part of a sequence connects and how, as HAProxy's `tcpcheck_eval_connect`: to
+    /// `addr`/`port` if given, else the check's address; over TLS with `ssl` (its own SNI and
+    /// ALPN) or, for `default` and the implicit connect, as the server's checks do.
+    func connection(for part: TCPCheckPlan.Part) -> (SocketAddress, TLSClientContext?, String?) {
+        guard let (number, connect) = part.connect else { return (address, tls, serverName) }
+        var target = address
+        if let ip = connect.address, let port = connect.port ?? address.port {
+            if let moved = try? SocketAddress(ipAddress: ip, port: port) { target = moved }
+        } else if let port = connect.port, let ip = address.ipAddress {
+            // `connect port N` moves an IP check; a unix server's socket has no port (as in HAProxy).
+            if let moved = try? SocketAddress(ipAddress: ip, port: port) { target = moved }
+        }
+        if connect.ssl { return (target, stepTLS[number] ?? tls, connect.sni ?? (connect.useServerSettings ? serverName : nil)) }
+        if connect.useServerSettings { return (target, tls, serverName) }
+        return (target, nil, nil)
     }
 
     private func runConversation(_ conversation: any CheckConversation, on loop: any EventLoop) -> EventLoopFuture<CheckOutcome> {
         let promise = loop.makePromise(of: CheckOutcome.self)
         let runner = ConversationRunner(conversation, promise: promise)
-        return exchange(runner, to: address, promise: promise, on: loop, within: timeout) { runner.timedOut() }
+        return exchange(runner, to: address, tls: tls, serverName: serverName, promise: promise, on: loop, within: timeout) { runner.timedOut() }
+    }
+
+    /// TLS for a check's connection: the handshake, and the gate that shows the check's
+    /// handler the connection only once it is done.
+    static func addTLS(_ tls: TLSClientContext?, serverName: String?, to channel: any Channel) throws {
+        guard let tls else { return }
+        try channel.pipeline.syncOperations.addHandler(TLSHandler(client: tls, serverName: serverName))
+        try channel.pipeline.syncOperations.addHandler(CheckTLSGate())
     }
 
     /// Connects `handler` (behind TLS for an `ssl` server), which completes `promise`; a failed
     /// connect completes it with its cause, and `timedOut` runs when the check's time is up.
-    private func exchange(_ handler: some ChannelInboundHandler & Sendable, to target: SocketAddress, promise: EventLoopPromise<CheckOutcome>,
+    private func exchange(_ handler: some ChannelInboundHandler & Sendable, to target: SocketAddress,
+                          tls: TLSClientContext?, serverName: String?, resetOnClose: Bool = false, promise: EventLoopPromise<CheckOutcome>,
                           on loop: any EventLoop, within timeout: TimeAmount,
                           timedOut: @escaping @Sendable () -> Void) -> EventLoopFuture<CheckOutcome> {
         let timer = loop.scheduleTask(in: timeout, timedOut)
-        ClientBootstrap(group: loop)
-            .connectTimeout(timeout)
-            .channelInitializer { [tls, serverName] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(TLSHandler(client: tls, serverName: serverName)) }
+        ClientBootstrap(group: loop).connectTimeout(timeout)
+            .channelInitializer { channel in
+                // `linger`: the check's connection ends with a reset, leaving no TIME_WAIT behind.
+                if resetOnClose, let provider = channel as? any SocketOptionProvider {
+                    _ = provider.unsafeSetSocketOption(level: .socket, name: .so_linger, value: linger(l_onoff: 1, l_linger: 0))
+                }
+                return channel.eventLoop.makeCompletedFuture {
+                    try Self.addTLS(tls, serverName: serverName, to: channel)
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
@@ -173,6 +205,7 @@ struct HealthProbe: Sendable {
     /// Which layer a failed connect or handshake failed at.
     static func kind(of error: any Error) -> CheckKind {
         if case ChannelError.connectTimeout = error { return .l4timeout }
+        if error is CheckHandshakeError { return .l6response }
         if error is TLSError { return .l6response }
         return .l4connect
     }

@@ -21,7 +21,14 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
 
     /// - Parameter numbered: the steps of one connection, numbered as the operator counts
     ///   them in the whole sequence (a leading connect is step 1).
-    init(numbered: [(number: Int, step: TCPCheckStep)], promise: EventLoopPromise<CheckOutcome>) {
+    /// Over TLS (a passed connect-only part is layer 6), and whether the part's connect was
+    /// written (HAProxy's info "(tcp-check)") rather than implicit.
+    private let tls: Bool
+    private let explicitConnect: Bool
+
+    init(numbered: [(number: Int, step: TCPCheckStep)], promise: EventLoopPromise<CheckOutcome>, tls: Bool = false, explicitConnect: Bool = false) {
+        self.tls = tls
+        self.explicitConnect = explicitConnect
         self.steps = numbered.filter { if case .connect = $0.step { false } else { true } }
         var regexes: [Int: PCRE2Regex] = [:]
         for (n, step) in numbered {
@@ -90,7 +97,12 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
                 index += 1
             }
         }
-        // HAProxy's description of a sequence that ended on an expect: "(tcp-check)".
+        // HAProxy: a sequence whose last rule is its connect passed at layer 4 (6 over TLS),
+        // "(tcp-check)" unless the connect was implicit; otherwise at layer 7, "(tcp-check)".
+        guard !steps.isEmpty else {
+            finish(.passed("connected", tls ? .l6ok : .l4ok, info: explicitConnect ? "(tcp-check)" : nil))
+            return
+        }
         let endsOnExpect = if case .expect = steps.last?.step { true } else { false }
         finish(.passed("tcp-check: \(steps.count) steps", .l7ok, info: endsOnExpect ? "(tcp-check)" : nil))
     }
@@ -126,6 +138,8 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
     /// tcp-check (expect regex) comment: '…'`).
     func timedOut() {
         guard !done else { return }
+        // Still in the TLS handshake: a layer 6 timeout.
+        if tls && !connected { finish(.failed("", .l6timeout)); return }
         finish(.failed(index < steps.count ? Self.haproxyStep(steps[index]) : "", .l7timeout))
     }
 
@@ -133,7 +147,7 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
     static func haproxyStep(_ numbered: (number: Int, step: TCPCheckStep)) -> String {
         var s = " at step \(numbered.number) of tcp-check"
         switch numbered.step {
-        case .connect(let port): s += port.map { " (connect port \($0))" } ?? " (connect)"
+        case .connect(let connect): s += connect.port.map { " (connect port \($0))" } ?? " (connect)"
         case .send: s += " (send)"
         case .expect(_, let match, _, let comment):
             switch match {
@@ -159,7 +173,7 @@ final class TCPCheckSequence: ChannelInboundHandler, @unchecked Sendable {
 struct TCPCheckPlan {
     struct Part {
         /// The explicit `connect` that opens it (nil: the implicit one to the server's port).
-        var connect: (number: Int, port: Int?)?
+        var connect: (number: Int, options: TCPCheckConnect)?
         var steps: [(number: Int, step: TCPCheckStep)]
     }
 
@@ -168,14 +182,15 @@ struct TCPCheckPlan {
     init(_ steps: [TCPCheckStep]) {
         var parts: [Part] = []
         for (offset, step) in steps.enumerated() {
-            if case .connect(let port) = step {
-                parts.append(Part(connect: (offset + 1, port), steps: []))
+            if case .connect(let options) = step {
+                parts.append(Part(connect: (offset + 1, options), steps: []))
             } else {
                 if parts.isEmpty { parts.append(Part(connect: nil, steps: [])) }
                 parts[parts.count - 1].steps.append((offset + 1, step))
             }
         }
-        self.parts = parts
+        // No step at all: the implicit connect alone.
+        self.parts = parts.isEmpty ? [Part(connect: nil, steps: [])] : parts
     }
 
     /// HAProxy's description of a failed explicit connect: `Connection refused at step 2 of
@@ -183,6 +198,6 @@ struct TCPCheckPlan {
     static func connectFailure(_ description: String, kind: CheckKind, part: Part) -> CheckOutcome {
         guard let connect = part.connect else { return .failed(description, kind) }
         let reason = CheckLog.info(.failed(description, kind)) ?? description
-        return .failed(reason + TCPCheckSequence.haproxyStep((connect.number, .connect(port: connect.port))), kind)
+        return .failed(reason + TCPCheckSequence.haproxyStep((connect.number, .connect(connect.options))), kind)
     }
 }

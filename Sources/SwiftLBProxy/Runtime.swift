@@ -129,13 +129,22 @@ public final class ProxyRuntime: Sendable {
                         }
                     }
                     if server.parameters.check && !server.parameters.disabled {
+                        let checkTLS: (context: TLSClientContext?, steps: [Int: TLSClientContext])
+                        do {
+                            checkTLS = try TLSPlan.checkContexts(server.parameters, traffic: tlsClient, steps: backend.options.tcpCheck ?? [])
+                        } catch {
+                            errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server", message: "\(error)"))
+                            continue
+                        }
                         checked.append { checkedBackend in
-                            CheckTarget(health: health, address: checkAddress, parameters: server.parameters,
-                                        http: backend.options.httpCheck, tcp: backend.options.tcpCheck,
-                                        protocolCheck: backend.options.protocolCheck,
-                                        timeout: backend.options.timeouts.check,
-                                        tls: TLSPlan.checksUseTLS(server.parameters) ? tlsClient : nil,
-                                        serverName: server.parameters.tls.flatMap { $0.more.checkSNI ?? $0.sni }, backend: checkedBackend, serverAddress: address)
+                            var target = CheckTarget(health: health, address: checkAddress, parameters: server.parameters,
+                                                     http: backend.options.httpCheck, tcp: backend.options.tcpCheck,
+                                                     protocolCheck: backend.options.protocolCheck,
+                                                     timeout: backend.options.timeouts.check,
+                                                     tls: checkTLS.context,
+                                                     serverName: server.parameters.tls.flatMap { $0.more.checkSNI ?? $0.sni }, backend: checkedBackend, serverAddress: address)
+                            target.stepTLS = checkTLS.steps
+                            return target
                         }
                     }
                 } catch {

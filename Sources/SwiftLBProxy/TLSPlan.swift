@@ -74,8 +74,9 @@ enum TLSPlan {
         return settings
     }
 
-    /// A `server … ssl`'s (or `check-ssl`'s) client context.
-    static func clientContext(_ tls: ServerTLS) throws -> TLSClientContext {
+    /// A `server … ssl`'s (or `check-ssl`'s) client context; `alpn` overrides the server's
+    /// (`check-alpn`, `tcp-check connect alpn`).
+    static func clientContext(_ tls: ServerTLS, alpn: [String]? = nil) throws -> TLSClientContext {
         var options = TLSClientOptions()
         let more = tls.more
         options.caFile = tls.verify ? try checkedFile(tls.caFile, keyword: "ca-file") : nil
@@ -89,7 +90,7 @@ enum TLSPlan {
         }
         options.ciphers = more.ciphers
         options.ciphersuites = more.ciphersuites
-        options.alpn = ["http/1.1"]
+        options.alpn = alpn ?? more.alpn ?? ["http/1.1"]
         options.reuseSessions = !more.noSessionReuse
         options.noTickets = more.noTickets
         do {
@@ -97,6 +98,24 @@ enum TLSPlan {
         } catch {
             throw TLSError("ssl: \(error)")
         }
+    }
+
+    /// The TLS of a server's checks: the traffic's context (another with `check-alpn`'s
+    /// protocols) when checks use TLS, and one per `tcp-check connect ssl` step, with the
+    /// step's ALPN (none unless it names some, or `default` takes `check-alpn`'s).
+    static func checkContexts(_ parameters: ServerParameters, traffic: TLSClientContext?,
+                              steps: [TCPCheckStep]) throws -> (context: TLSClientContext?, steps: [Int: TLSClientContext]) {
+        var context: TLSClientContext? = nil
+        if checksUseTLS(parameters), let tls = parameters.tls {
+            context = try tls.more.checkALPN.map { try clientContext(tls, alpn: $0) } ?? traffic
+        }
+        var byStep: [Int: TLSClientContext] = [:]
+        for (offset, step) in steps.enumerated() {
+            guard case .connect(let connect) = step, connect.ssl else { continue }
+            let alpn = connect.alpn ?? (connect.useServerSettings ? parameters.tls?.more.checkALPN : nil) ?? []
+            byStep[offset + 1] = try clientContext(parameters.tls ?? ServerTLS(), alpn: alpn)
+        }
+        return (context, byStep)
     }
 
     /// HAProxy's rule: `check-ssl` sends checks over TLS, `no-check-ssl` in clear; otherwise

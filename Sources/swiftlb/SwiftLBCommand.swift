@@ -52,7 +52,7 @@ struct ConfigOption: ParsableArguments {
 let noListener = "Configuration file has no error but will not start (no listener) => exit(2)."
 
 extension Configuration {
-    var hasNothingToRun: Bool { frontends.isEmpty && vrrpInstances.isEmpty && global.statsSocket == nil }
+    var hasNothingToRun: Bool { frontends.isEmpty && vrrpInstances.isEmpty && global.statsSocket == nil && logForwards.isEmpty }
 }
 
 /// Writes one message on stderr in haproxy's shape: `[ALERT]    (pid) : config : …`.
@@ -192,6 +192,13 @@ struct Run: ParsableCommand {
                 try await abandon("stats socket \(settings.path): \(error)")
             }
         }
+        // The syslog relay before the listeners: the first requests' log lines may be its own.
+        var logForward: LogForwardService?
+        do {
+            logForward = try await LogForwardService.start(configuration, group: server.eventLoopGroup, logger: logger)
+        } catch {
+            try await abandon("\(error)")
+        }
         do {
             try await server.start()
         } catch {
@@ -271,6 +278,7 @@ struct Run: ParsableCommand {
         await control?.stop()
         for service in peers { await service.stop() }
         await server.stop(grace: .nanoseconds(global.hardStopAfter.nanoseconds))
+        await logForward?.stop()
         logger.info("stopped")
     }
 }

@@ -81,7 +81,7 @@ final class CheckKeywordTests: XCTestCase {
                 server s 127.0.0.1:1 check
             """)
         XCTAssertEqual(config.backends["b"]?.options.tcpCheck, [
-            .connect(port: nil),
+            .connect(TCPCheckConnect()),
             .expect(negated: true, match: .rstring("^error"), minRecv: 5, comment: "negative check"),
             .expect(negated: false, match: .string(Array("valid".utf8)), comment: "positive check"),
         ])

@@ -242,7 +242,7 @@ final class ParserTests: XCTestCase {
         XCTAssertEqual(config.backends["b4"]?.options.httpCheck?.expect, .status([200...200, 204...204]))
         XCTAssertEqual(config.backends["b5"]?.options.balance, .random(draws: 2))
         XCTAssertEqual(config.backends["b6"]?.options.tcpCheck, [
-            .connect(port: 6380), .send(Array("PING\r\n".utf8)), .send([0x0d, 0x0a]),
+            .connect(TCPCheckConnect(port: 6380)), .send(Array("PING\r\n".utf8)), .send([0x0d, 0x0a]),
             .expect(negated: false, match: .string(Array("+PONG".utf8))),
             .expect(negated: true, match: .rstring("^-ERR")),
             .expect(negated: false, match: .binary([0x0d, 0x0a])),

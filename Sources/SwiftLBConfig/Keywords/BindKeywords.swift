@@ -2,31 +2,37 @@
 extension KeywordRegistry {
     static let bindKeywords: [Keyword] = [
         Keyword("bind", SectionKind.frontSide.subtracting([.defaults]), usage: "bind ADDRESS[,ADDRESS…] [ssl crt FILE …]") { p, c in
-            guard let addresses = c.args.first else { throw ParseFailure("expects an address such as ':80' or '127.0.0.1:8080'") }
             p.withFrontend { p.frontendsWithBindLines.insert($0.name) }
-            var spec = BindLine(defaults: p.config.global.defaultBindTLS)
-            try bindParameters.parse(c.args.dropFirst(), into: &spec, parser: p)
-            if var tls = spec.tls, !spec.ssl, onlyVersions(tls, differFrom: spec.defaults) {
-                spec.tls = nil  // `no-sslv3` on a plain bind: harmless, as in HAProxy
-            } else if var tls = spec.tls {
-                guard spec.ssl else { throw ParseFailure("TLS parameters without 'ssl': write 'bind … ssl crt FILE'") }
-                try finishBindTLS(&tls, parser: p)
-                spec.tls = tls
-            }
-            // `bind :80,:8080` lists several addresses, as in HAProxy.
-            var binds: [BindAddress] = []
-            for text in addresses.split(separator: ",") {
-                var bind = try bindAddress(String(text), line: c.line.number, parser: p)
-                bind.tls = spec.tls
-                bind.name = spec.name
-                bind.acceptProxy = spec.acceptProxy
-                bind.proto = spec.proto
-                bind.unixAccess = spec.unixAccess
-                binds.append(bind)
-            }
+            let binds = try bindLine(c, p)
             p.withFrontend { $0.binds += binds }
         },
     ]
+
+    /// A `bind` line's addresses, each with the line's parameters (a frontend's, a log-forward's).
+    static func bindLine(_ c: KeywordCall, _ p: SectionParser) throws -> [BindAddress] {
+        guard let addresses = c.args.first else { throw ParseFailure("expects an address such as ':80' or '127.0.0.1:8080'") }
+        var spec = BindLine(defaults: p.config.global.defaultBindTLS)
+        try bindParameters.parse(c.args.dropFirst(), into: &spec, parser: p)
+        if var tls = spec.tls, !spec.ssl, onlyVersions(tls, differFrom: spec.defaults) {
+            spec.tls = nil  // `no-sslv3` on a plain bind: harmless, as in HAProxy
+        } else if var tls = spec.tls {
+            guard spec.ssl else { throw ParseFailure("TLS parameters without 'ssl': write 'bind … ssl crt FILE'") }
+            try finishBindTLS(&tls, parser: p)
+            spec.tls = tls
+        }
+        // `bind :80,:8080` lists several addresses, as in HAProxy.
+        var binds: [BindAddress] = []
+        for text in addresses.split(separator: ",") {
+            var bind = try bindAddress(String(text), line: c.line.number, parser: p)
+            bind.tls = spec.tls
+            bind.name = spec.name
+            bind.acceptProxy = spec.acceptProxy
+            bind.proto = spec.proto
+            bind.unixAccess = spec.unixAccess
+            binds.append(bind)
+        }
+        return binds
+    }
 
     /// What a `bind` line's parameters build: TLS settings that start from the global defaults
     /// as soon as a TLS parameter appears.

@@ -41,6 +41,11 @@ extension KeywordRegistry {
             try c.noArguments()
             p.withOptions { $0.useProtocolCheck(.redis) }
         },
+        // HAProxy's SPOE agent check (SwiftLBHealth/SPOPCheck.swift).
+        Keyword("option spop-check", SectionKind.backSide, usage: "option spop-check") { p, c in
+            try c.noArguments()
+            p.withOptions { $0.useProtocolCheck(.spop) }
+        },
         // HAProxy's pgsql-check (SwiftLBHealth/PostgresCheck.swift): a StartupMessage and an
         // authentication request back. (Telling a primary from a standby takes a query: see
         // docs/configuration.md, 'option pgsql-check'.)
@@ -150,15 +155,9 @@ extension KeywordRegistry {
             p.withOptions { $0.httpCheck = check }
         },
         Keyword("http-check comment", SectionKind.backSide, status: .unsupported("check comments are not supported"), parse: nil),
-        // Each connect closes the previous connection and opens one (to another port).
-        tcpCheck("connect", usage: "tcp-check connect [port N]") { steps, args in
-            if args.isEmpty {
-                steps.append(.connect(port: nil))
-            } else if args.count == 2, args[0] == "port", let port = Int(args[1]), (1...65535).contains(port) {
-                steps.append(.connect(port: port))
-            } else {
-                throw ParseFailure("'tcp-check connect' takes only 'port N' (ssl, send-proxy… are not supported)")
-            }
+        // Each connect closes the previous connection and opens one (elsewhere, over TLS…).
+        tcpCheck("connect", usage: "tcp-check connect " + connectUsage) { steps, args in
+            steps.append(.connect(try checkConnect(args, verb: "tcp-check connect")))
         },
         tcpCheck("send", usage: "tcp-check send TEXT") { steps, args in
             guard args.count == 1 else { throw ParseFailure("'tcp-check send' expects one string (quote it if it has blanks)") }
@@ -198,6 +197,55 @@ extension KeywordRegistry {
         },
     ] + ["comment", "set-var", "unset-var", "send-lf", "send-binary-lf", "action"].map {
         Keyword.unsupported("tcp-check \($0)", SectionKind.backSide, "'tcp-check \($0)' is not supported")
+    }
+
+    static let connectUsage = "[default] [port N] [addr A[:P]] [send-proxy] [via-socks4] [ssl] [sni S] [alpn L] [linger] [proto h1] [comment C]"
+
+    /// The options of `tcp-check connect` / `http-check connect` (HAProxy's `parse_tcpcheck_connect`).
+    static func checkConnect(_ args: [String], verb: String) throws(ParseFailure) -> TCPCheckConnect {
+        var connect = TCPCheckConnect()
+        var i = 0
+        func value() throws(ParseFailure) -> String {
+            guard i + 1 < args.count else { throw ParseFailure("'\(verb) \(args[i])' expects a value") }
+            i += 1
+            return args[i]
+        }
+        while i < args.count {
+            switch args[i] {
+            case "default": connect.useServerSettings = true
+            case "port":
+                let text = try value()
+                guard let port = Int(text), (1...65535).contains(port) else { throw ParseFailure("'\(verb) port' expects a port number (1-65535), not '\(text)'") }
+                connect.port = port
+            case "addr":
+                let text = try value()
+                // `addr A:P`: the port comes with it unless `port` names one.
+                if let colon = text.lastIndex(of: ":"), !text.hasPrefix("["), text.firstIndex(of: ":") == colon {
+                    guard let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else {
+                        throw ParseFailure("'\(verb) addr' expects an address with an optional port, not '\(text)'")
+                    }
+                    connect.address = String(text[..<colon])
+                    if connect.port == nil { connect.port = port }
+                } else {
+                    connect.address = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
+                }
+                guard IPNetwork.bytes(connect.address ?? "") != nil else { throw ParseFailure("'\(verb) addr' expects an IPv4 or IPv6 address, not '\(text)'") }
+            case "send-proxy", "via-socks4":
+                throw ParseFailure("'\(verb) \(args[i])' is not supported by SwiftLB (checks connect directly, without a PROXY header)")
+            case "ssl": connect.ssl = true
+            case "sni": connect.sni = try value()
+            case "alpn": connect.alpn = try KeywordRegistry.alpnList("\(verb) alpn", value())
+            case "linger": connect.linger = true
+            case "proto":
+                let name = try value()
+                guard name == "h1" else { throw ParseFailure("'\(verb) proto \(name)': checks speak HTTP/1 only ('proto h1')") }
+            case "comment": _ = try value()
+            default:
+                throw ParseFailure("'\(verb)' expects default, port, addr, send-proxy, via-socks4, ssl, sni, alpn, linger, proto or comment, not '\(args[i])'")
+            }
+            i += 1
+        }
+        return connect
     }
 
     /// A `tcp-check VERB …` keyword: appends to the backend's sequence (which it enables).

@@ -138,7 +138,7 @@ extension KeywordRegistry {
         Parameter("agent-addr", values: 1) { s, v, _ in s.agent.address = v[0] },
         Parameter("agent-send", values: 1) { s, v, _ in s.agent.send = v[0] },
         Parameter("agent-inter", values: 1) { s, v, _ in s.agent.inter = try positiveTime("agent-inter", v[0]) },
-    ] + ["allow-0rtt", "alpn", "check-send-proxy", "check-alpn",
+    ] + ["allow-0rtt", "check-send-proxy",
          "check-proto", "check-via-socks4", "id", "init-addr", "log-proto", "max-reuse", "minconn", "namespace",
          "no-send-proxy", "no-send-proxy-v2", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn", "no-verifyhost",
          "no-tfo", "non-stick", "npn", "pool-low-conn", "pool-purge-delay", "proto", "redir", "resolve-opts",

@@ -8,6 +8,8 @@ extension KeywordRegistry {
         Parameter("check-ssl") { s, _, p in p.ensureTLS(&s); s.tls!.more.checkSSL = true },
         Parameter("no-check-ssl") { s, _, _ in s.tls?.more.checkSSL = false },
         Parameter("check-sni", values: 1) { s, v, p in p.ensureTLS(&s); s.tls!.more.checkSNI = v[0] },
+        Parameter("alpn", values: 1) { s, v, p in p.ensureTLS(&s); s.tls!.more.alpn = try alpnList("alpn", v[0]) },
+        Parameter("check-alpn", values: 1) { s, v, p in p.ensureTLS(&s); s.tls!.more.checkALPN = try alpnList("check-alpn", v[0]) },
         Parameter("crt", values: 1) { s, v, p in p.ensureTLS(&s); s.tls!.more.certificate = p.based(v[0], on: p.config.global.crtBase) },
         Parameter("crl-file", values: 1) { s, v, p in p.ensureTLS(&s); s.tls!.more.crlFile = p.based(v[0], on: p.config.global.caBase) },
         Parameter("ssl-reuse") { s, _, p in p.ensureTLS(&s); s.tls!.more.noSessionReuse = false },
@@ -45,6 +47,16 @@ extension KeywordRegistry {
             p.config.global.defaultBindTLS.more.curves = try c.one("one curve list")
         },
     ]
+
+    /// An ALPN list as HAProxy's `ssl_sock_parse_alpn` takes it: comma-separated names of 1 to
+    /// 255 bytes.
+    static func alpnList(_ keyword: String, _ value: String) throws(ParseFailure) -> [String] {
+        let names = value.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard names.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 255 }) else {
+            throw ParseFailure("'\(keyword)' expects a comma-separated list of protocol names of 1 to 255 bytes, not '\(value)'")
+        }
+        return names
+    }
 
     /// A server line's TLS once its parameters are read: settings without `ssl` or `check-ssl`
     /// do nothing (as in HAProxy), and the version range must leave a version.

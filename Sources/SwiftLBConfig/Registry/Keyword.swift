@@ -22,6 +22,8 @@ enum SectionKind: String, CaseIterable, Sendable {
     case httpErrors = "http-errors"
     case userlist
     case peers
+    case ring
+    case logForward = "log-forward"
     case vrrpScript = "vrrp_script"
     case globalDefs = "global_defs"
 

@@ -10,6 +10,7 @@ enum KeywordRegistry {
         + serverKeywords + bindKeywords + ruleKeywords + httpActionKeywords + tcpRuleKeywords + errorPageKeywords
         + compressionKeywords + serverStateKeywords
         + vrrpKeywords + keepalivedKeywords + legacyKeywords + userlistKeywords + peersKeywords
+        + logForwardKeywords
 
     /// The features, then what HAProxy knows beyond them.
     static let all: [Keyword] = features + haproxyKnownKeywords
@@ -93,15 +94,13 @@ enum SectionRegistry {
     static let active: [String: SectionKind] = [
         "global": .global, "defaults": .defaults, "frontend": .frontend, "backend": .backend,
         "listen": .listen, "vrrp": .vrrp, "http-errors": .httpErrors, "userlist": .userlist,
-        "peers": .peers,
+        "peers": .peers, "ring": .ring, "log-forward": .logForward,
     ]
     static let unsupported: [String: String] = [
         "resolvers": "DNS resolvers are not supported; servers are resolved once at start",
         "mailers": "SwiftLB sends no mail; use the vrrp notify scripts or the logs",
         "program": "SwiftLB starts no external programs",
         "cache": "caching is not supported",
-        "ring": "log rings are not supported",
-        "log-forward": "log forwarding is not supported",
         "fcgi-app": "FastCGI is not supported",
         "dynamic-update": "not supported",
     ]
