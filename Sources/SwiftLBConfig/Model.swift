@@ -859,6 +859,11 @@ public struct StickCounterFetch: Sendable, Hashable {
     public enum Counter: String, Sendable, Hashable {
         case connCur = "conn_cur", connCount = "conn_cnt", connRate = "conn_rate"
         case httpReqCount = "http_req_cnt", httpReqRate = "http_req_rate"
+        /// `get_gpt0`, `get_gpc0|1`, `gpc0|1_rate`: the general purpose tag, counters and their
+        /// rates; `inc_gpc0|1` adds one and reads the new value, `clr_gpc0|1` resets and reads
+        /// the value before (fetches that change the entry, as in HAProxy).
+        case gpt0 = "get_gpt0", gpc0 = "get_gpc0", gpc1 = "get_gpc1", gpc0Rate = "gpc0_rate", gpc1Rate = "gpc1_rate"
+        case incGPC0 = "inc_gpc0", incGPC1 = "inc_gpc1", clearGPC0 = "clr_gpc0", clearGPC1 = "clr_gpc1"
         /// `table_cnt`: entries in use; `table_avl`: entries still free.
         case tableCount = "cnt", tableAvailable = "avl"
     }

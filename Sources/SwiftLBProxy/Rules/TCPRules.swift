@@ -20,14 +20,20 @@ struct TCPRules: Sendable {
         let rule: TCPRule
         /// A track rule's sample (checked while the runtime is built: `StickTracking.validate`).
         let sample: SampleExpression?
+        /// A `sc-inc-gpc0(N)`… rule's action (checked likewise).
+        let counter: StickCounterRule?
     }
 
     private let connection: [Compiled]
     private let content: [Compiled]
 
     init(_ rules: [TCPRule]) {
-        let compiled = rules.map { Compiled(rule: $0, sample: $0.tracking.flatMap { try? SampleExpression(parsing: $0.sample) }) }
-        connection = compiled.filter { $0.rule.layer == .connection }
+        let compiled = rules.map {
+            Compiled(rule: $0, sample: $0.tracking.flatMap { try? SampleExpression(parsing: $0.sample) },
+                     counter: $0.counterAction.flatMap { try? StickCounterRule($0) })
+        }
+        // `session` rules run right after the `connection` ones (see TCPRule.Layer).
+        connection = compiled.filter { $0.rule.layer == .connection } + compiled.filter { $0.rule.layer == .session }
         content = compiled.filter { $0.rule.layer == .content }
     }
 
@@ -62,6 +68,7 @@ struct TCPRules: Sendable {
             guard holds else { continue }
             switch c.rule.action {
             case .track: Self.track(c, input)
+            case .stickCounter: c.counter?.run(input)
             case .accept: return true
             case .reject: return false
             }
@@ -73,6 +80,7 @@ struct TCPRules: Sendable {
         for c in rules where c.rule.condition?.evaluate(input) ?? true {
             switch c.rule.action {
             case .track: track(c, input)
+            case .stickCounter: c.counter?.run(input)
             case .accept: return true
             case .reject: return false
             }
