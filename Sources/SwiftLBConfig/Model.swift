@@ -798,6 +798,9 @@ public enum SampleFetch: Sendable, Equatable, Hashable {
     case payloadLV(lengthOffset: Int, lengthSize: Int, dataOffset: Int?)
     /// `req.ssl_hello_type`: 1 for a TLS ClientHello at the start of the request.
     case sslHelloType
+    /// `req.proto_http` (the predefined ACL `HTTP`): the bytes held start with an HTTP/1
+    /// request line (true in an HTTP stream).
+    case requestProtoHTTP
     /// `req.ssl_sni`: the server name of that ClientHello.
     case requestSSLSNI
     /// `req.ssl_alpn`: the first protocol its ALPN extension offers.
@@ -838,7 +841,7 @@ extension SampleFetch {
     /// Fetches that read the request's buffered bytes (tcp-request content inspection).
     public var readsPayload: Bool {
         switch self {
-        case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN: true
+        case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN, .requestProtoHTTP: true
         default: false
         }
     }

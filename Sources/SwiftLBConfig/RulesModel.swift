@@ -113,7 +113,9 @@ public struct TCPRule: Sendable {
     public enum Layer: String, Sendable { case connection, session, content }
     /// `track` is `track-sc0|1|2 SAMPLE [table NAME]`: counts and goes on to the next rule;
     /// `stickCounter` (`sc-inc-gpc0(N)`…) changes a tracked entry and goes on too.
-    public enum Action: String, Sendable { case accept, reject, track, stickCounter }
+    /// `switchMode` (`content switch-mode http [proto h1]`) ends the list: a `mode tcp`
+    /// session becomes HTTP (an HTTP stream takes it as an accept).
+    public enum Action: String, Sendable { case accept, reject, track, stickCounter, switchMode = "switch-mode" }
     public var layer: Layer
     public var action: Action
     public var condition: Condition?

@@ -56,6 +56,9 @@ public enum StickFetchParser {
         case "req.ssl_alpn":
             _ = try ints(0...0)
             return .requestSSLALPN
+        case "req.proto_http", "req_proto_http":
+            _ = try ints(0...0)
+            return .requestProtoHTTP
         default: break
         }
         if name == "table_cnt" || name == "table_avl" {

@@ -4,7 +4,8 @@ import XCTest
 /// The general purpose counters of stick tables (`store gpt0,gpc0,gpc0_rate(T),gpc1,
 /// gpc1_rate(T)`), the rules that change them (`sc-inc-gpc0(N)`, `sc-inc-gpc1(N)`,
 /// `sc-set-gpt0(N) VALUE` in tcp-request connection|session|content and http-request/response
-/// rules), their fetches, `tcp-request session` rules and the inert `option splice-*`.
+/// rules), their fetches, `tcp-request session` rules, `tcp-request content switch-mode` and the
+/// inert `option splice-*`.
 final class StickCounterKeywordTests: XCTestCase {
     private let head = """
         defaults
@@ -67,7 +68,9 @@ final class StickCounterKeywordTests: XCTestCase {
                                 ("    tcp-request content sc-set-gpt0(0)", "'sc-set-gpt0(0)' expects one value"),
                                 ("    http-request sc-inc-gpc0(0) now", "unexpected 'now' before the condition"),
                                 ("    stick-table type ip size 1k store gpc2", "stick-table store 'gpc2' is not supported by SwiftLB"),
-                                ("    stick-table type ip size 1k store gpc0_rate", "'gpc0_rate' expects a period")] {
+                                ("    stick-table type ip size 1k store gpc0_rate", "'gpc0_rate' expects a period"),
+                                ("    tcp-request content switch-mode http proto h2", "'switch-mode http proto h2' is not supported by SwiftLB"),
+                                ("    tcp-request content switch-mode tcp", "expects 'switch-mode http [proto h1]'")] {
             let errors = parseErrors(head.replacingOccurrences(of: "    stick-table type ip size 1k expire 30s store gpt0,gpc0,gpc0_rate(10s),gpc1,gpc1_rate(1m),conn_cnt\n", with: "") + line + "\n",
                                      file: "g.conf")
             XCTAssertEqual(errors.count, 1, "\(line): \(errors)")

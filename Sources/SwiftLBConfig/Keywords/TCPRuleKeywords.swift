@@ -25,6 +25,18 @@ extension KeywordRegistry {
         },
         stickRule(.on), stickRule(.match), stickRule(.storeRequest),
         tcpRule(.session, .accept, [.frontend, .listen]), tcpRule(.session, .reject, [.frontend, .listen]),
+        // HAProxy's upgrade of a TCP session to HTTP/1 (`proto h2` is refused: an upgraded
+        // session speaks HTTP/1).
+        Keyword("tcp-request content switch-mode", [.frontend, .listen], usage: "tcp-request content switch-mode http [proto h1] [if|unless COND]") { p, c in
+            let (words, condition) = try p.splitCondition(c.args)
+            guard words.first == "http" else { throw ParseFailure("expects 'switch-mode http [proto h1]' (only 'http' is a mode to switch to)") }
+            let rest = Array(words.dropFirst())
+            if rest.count == 2, rest[0] == "proto", rest[1] != "h1" {
+                throw ParseFailure("'switch-mode http proto \(rest[1])' is not supported by SwiftLB: an upgraded session speaks HTTP/1 ('proto h1')")
+            }
+            guard rest.isEmpty || rest == ["proto", "h1"] else { throw ParseFailure("expects 'switch-mode http [proto h1]'") }
+            p.withFrontend { $0.tcpRequestRules.append(TCPRule(layer: .content, action: .switchMode, condition: condition, line: c.line.number)) }
+        },
     ] + (0...2).flatMap { n in [tcpTrack(.connection, n), tcpTrack(.session, n), tcpTrack(.content, n)] }
       + counterActionKeywords + (0...2).map { n in
         Keyword("http-request track-sc\(n)", SectionKind.rules, usage: "http-request track-sc\(n) SAMPLE [table NAME] [if|unless COND]") { p, c in

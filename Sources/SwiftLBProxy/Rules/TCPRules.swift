@@ -55,11 +55,14 @@ struct TCPRules: Sendable {
     /// Whether the request is accepted by the `tcp-request content` rules.
     func acceptsContent(_ input: SampleInput) -> Bool { Self.decide(content, input) }
 
-    /// The content rules while inspecting: accept (true), reject (false), or nil when a rule
+    /// What the content rules decide for a `mode tcp` session.
+    enum ContentVerdict: Equatable { case accept, reject, switchToHTTP }
+
+    /// The content rules while inspecting: accept, reject, switch to HTTP, or nil when a rule
     /// must wait for bytes that have not arrived yet (`mustWait`, asked with each condition's
     /// result) — the caller waits for more and asks again from `start` (track rules already run
     /// are not run twice).
-    func decideContent(_ input: SampleInput, mustWait: (Bool) -> Bool, from start: inout Int) -> Bool? {
+    func decideContent(_ input: SampleInput, mustWait: (Bool) -> Bool, from start: inout Int) -> ContentVerdict? {
         while start < content.count {
             let c = content[start]
             let holds = c.rule.condition?.evaluate(input) ?? true
@@ -69,11 +72,12 @@ struct TCPRules: Sendable {
             switch c.rule.action {
             case .track: Self.track(c, input)
             case .stickCounter: c.counter?.run(input)
-            case .accept: return true
-            case .reject: return false
+            case .accept: return .accept
+            case .reject: return .reject
+            case .switchMode: return .switchToHTTP
             }
         }
-        return true
+        return .accept
     }
 
     private static func decide(_ rules: [Compiled], _ input: SampleInput) -> Bool {
@@ -81,7 +85,8 @@ struct TCPRules: Sendable {
             switch c.rule.action {
             case .track: track(c, input)
             case .stickCounter: c.counter?.run(input)
-            case .accept: return true
+            // In an HTTP stream the session is HTTP already: `switch-mode http` ends the list.
+            case .accept, .switchMode: return true
             case .reject: return false
             }
         }
