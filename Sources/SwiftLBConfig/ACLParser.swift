@@ -195,7 +195,9 @@ struct ACLParser {
         func constant(_ name: String, _ value: Bool) -> ACL {
             ACL(name: name, criteria: [ACLCriterion(fetch: .method, method: .found, caseInsensitive: false, patterns: [], regexes: [], constant: value)])
         }
-        var result = ["TRUE": constant("TRUE", true), "FALSE": constant("FALSE", false), "HTTP": constant("HTTP", true)]
+        var result = ["TRUE": constant("TRUE", true), "FALSE": constant("FALSE", false)]
+        result["HTTP"] = ACL(name: "HTTP", criteria: [ACLCriterion(fetch: .requestProtoHTTP, method: .found, caseInsensitive: false, patterns: [],
+                                                                regexes: [], constant: nil)])
         for method in ["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "TRACE"] {
             let patterns = method == "GET" ? ["GET", "HEAD"] : [method]
             result["METH_\(method)"] = ACL(name: "METH_\(method)", criteria: [ACLCriterion(fetch: .method, method: .exact, caseInsensitive: false,

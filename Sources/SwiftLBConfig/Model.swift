@@ -826,6 +826,9 @@ public enum SampleFetch: Sendable, Equatable, Hashable {
     case payloadLV(lengthOffset: Int, lengthSize: Int, dataOffset: Int?)
     /// `req.ssl_hello_type`: 1 for a TLS ClientHello at the start of the request.
     case sslHelloType
+    /// `req.proto_http` (the predefined ACL `HTTP`): the bytes held start with an HTTP/1
+    /// request line (true in an HTTP stream).
+    case requestProtoHTTP
     /// `req.ssl_sni`: the server name of that ClientHello.
     case requestSSLSNI
     /// `req.ssl_alpn`: the first protocol its ALPN extension offers.
@@ -866,7 +869,7 @@ extension SampleFetch {
     /// Fetches that read the request's buffered bytes (tcp-request content inspection).
     public var readsPayload: Bool {
         switch self {
-        case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN: true
+        case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN, .requestProtoHTTP: true
         default: false
         }
     }
@@ -887,6 +890,11 @@ public struct StickCounterFetch: Sendable, Hashable {
     public enum Counter: String, Sendable, Hashable {
         case connCur = "conn_cur", connCount = "conn_cnt", connRate = "conn_rate"
         case httpReqCount = "http_req_cnt", httpReqRate = "http_req_rate"
+        /// `get_gpt0`, `get_gpc0|1`, `gpc0|1_rate`: the general purpose tag, counters and their
+        /// rates; `inc_gpc0|1` adds one and reads the new value, `clr_gpc0|1` resets and reads
+        /// the value before (fetches that change the entry, as in HAProxy).
+        case gpt0 = "get_gpt0", gpc0 = "get_gpc0", gpc1 = "get_gpc1", gpc0Rate = "gpc0_rate", gpc1Rate = "gpc1_rate"
+        case incGPC0 = "inc_gpc0", incGPC1 = "inc_gpc1", clearGPC0 = "clr_gpc0", clearGPC1 = "clr_gpc1"
         /// `table_cnt`: entries in use; `table_avl`: entries still free.
         case tableCount = "cnt", tableAvailable = "avl"
     }

@@ -43,6 +43,8 @@ public struct HTTPRule: Sendable {
         case setStatus(Int, reason: String?)
         /// `track-sc0|1|2 SAMPLE [table NAME]`: counts the request in a stick table.
         case track(StickTracking)
+        /// `sc-inc-gpc0|1(N)`, `sc-set-gpt0(N) VALUE`: changes the entry track-scN tracks.
+        case stickCounter(StickCounterAction)
         /// `set-src EXPR` / `set-dst EXPR` (requests): the client connection's source (or
         /// destination) address becomes the sample's, its port kept, for the rest of the
         /// connection (later rules, logs, X-Forwarded-For), as in HAProxy.
@@ -104,17 +106,48 @@ public struct HTTPHeaderField: Sendable, Equatable {
     }
 }
 
-/// `tcp-request connection|content accept|reject [if|unless COND]`.
+/// `tcp-request connection|session|content accept|reject [if|unless COND]`.
 public struct TCPRule: Sendable {
-    public enum Layer: String, Sendable { case connection, content }
-    /// `track` is `track-sc0|1|2 SAMPLE [table NAME]`: counts and goes on to the next rule.
-    public enum Action: String, Sendable { case accept, reject, track }
+    /// `session` rules run right after the `connection` ones (HAProxy runs them once the
+    /// handshake and any PROXY header are done: SwiftLB has nothing between the two).
+    public enum Layer: String, Sendable { case connection, session, content }
+    /// `track` is `track-sc0|1|2 SAMPLE [table NAME]`: counts and goes on to the next rule;
+    /// `stickCounter` (`sc-inc-gpc0(N)`…) changes a tracked entry and goes on too.
+    /// `switchMode` (`content switch-mode http [proto h1]`) ends the list: a `mode tcp`
+    /// session becomes HTTP (an HTTP stream takes it as an accept).
+    public enum Action: String, Sendable { case accept, reject, track, stickCounter, switchMode = "switch-mode" }
     public var layer: Layer
     public var action: Action
     public var condition: Condition?
     public var line: Int
     /// What a `track-scN` rule tracks.
     public var tracking: StickTracking? = nil
+    /// What a `sc-inc-gpc0(N)`, `sc-inc-gpc1(N)` or `sc-set-gpt0(N)` rule does.
+    public var counterAction: StickCounterAction? = nil
+}
+
+/// `sc-inc-gpc0(N)`, `sc-inc-gpc1(N)`, `sc-set-gpt0(N) VALUE` (tcp-request and http-request
+/// rules): the entry `track-scN` tracks gets one more on its general purpose counter (and its
+/// rate), or its tag set to VALUE (an integer or a sample expression, as written).
+public struct StickCounterAction: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case incrementGPC(Int)
+        case setGPT0(String)
+    }
+    public var counter: Int
+    public var kind: Kind
+    public init(counter: Int, kind: Kind) {
+        self.counter = counter
+        self.kind = kind
+    }
+
+    /// The action's name as written (`sc-inc-gpc0`).
+    public var name: String {
+        switch kind {
+        case .incrementGPC(let index): "sc-inc-gpc\(index)"
+        case .setGPT0: "sc-set-gpt0"
+        }
+    }
 }
 
 /// `track-sc0|1|2 SAMPLE [table NAME]` (`tcp-request connection`, `http-request`): the

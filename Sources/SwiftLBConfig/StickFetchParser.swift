@@ -3,11 +3,19 @@
 /// and of tcp-request content inspection (`req.len`, `req.payload(0,4)`,
 /// `req.payload_lv(…)`, `req.ssl_hello_type`, `req.ssl_sni`), as ACLs write them. Kept apart
 /// from `ACLParser` so the request-header fetches there stay one list.
-enum StickFetchParser {
+public enum StickFetchParser {
     private static let counters: [String: StickCounterFetch.Counter] = [
         "conn_cur": .connCur, "conn_cnt": .connCount, "conn_rate": .connRate,
         "http_req_cnt": .httpReqCount, "http_req_rate": .httpReqRate,
+        "get_gpt0": .gpt0, "get_gpc0": .gpc0, "get_gpc1": .gpc1, "gpc0_rate": .gpc0Rate, "gpc1_rate": .gpc1Rate,
+        "inc_gpc0": .incGPC0, "inc_gpc1": .incGPC1, "clr_gpc0": .clearGPC0, "clr_gpc1": .clearGPC1,
     ]
+
+    /// For sample expressions (`%[sc_get_gpc0(0)]`, `set-var(…) sc0_inc_gpc0`): the stick
+    /// fetch `word` names, nil when none; the error's message names what is wrong.
+    public static func stickFetch(_ word: String) -> Result<SampleFetch?, StickFetchError> {
+        do { return .success(try fetch(word)) } catch { return .failure(StickFetchError(message: error.message)) }
+    }
 
     /// The fetch `word` names (with its `(args)`), nil when it is none of these.
     static func fetch(_ word: String) throws(ParseFailure) -> SampleFetch? {
@@ -48,6 +56,9 @@ enum StickFetchParser {
         case "req.ssl_alpn":
             _ = try ints(0...0)
             return .requestSSLALPN
+        case "req.proto_http", "req_proto_http":
+            _ = try ints(0...0)
+            return .requestProtoHTTP
         default: break
         }
         if name == "table_cnt" || name == "table_avl" {
@@ -72,6 +83,8 @@ enum StickFetchParser {
         }
         return nil
     }
+
+    public struct StickFetchError: Error { public let message: String }
 
     /// `-m bin` patterns: hex digits, two per byte.
     static func hexBytes(_ text: String) -> [UInt8]? {

@@ -18,11 +18,12 @@ extension SectionParser {
             let near = didYouMean(ref.name, in: Array(config.backends.keys))
             errors.append(ConfigError(file: ref.file, line: ref.line, keyword: ref.keyword, message: "no backend named '\(ref.name)'\(near)"))
         }
-        // HAProxy refuses a frontend that sends its traffic to a backend of the other mode.
+        // HAProxy refuses an HTTP frontend that sends its traffic to a TCP backend; a TCP
+        // frontend's session becomes HTTP when it goes to an HTTP backend (an implicit upgrade).
         for frontend in config.frontends {
             let targets = [frontend.defaultBackend].compactMap { $0 } + frontend.switchingRules.map(\.backend)
             for name in Set(targets) {
-                guard let backend = config.backends[name], backend.options.mode != frontend.options.mode else { continue }
+                guard let backend = config.backends[name], frontend.options.mode == .http, backend.options.mode == .tcp else { continue }
                 errors.append(ConfigError(file: file, line: frontend.line, keyword: frontend.options.mode == .tcp ? "mode" : "use_backend",
                                           message: "frontend '\(frontend.name)' (mode \(frontend.options.mode.rawValue)) cannot use backend '\(name)' (mode \(backend.options.mode.rawValue)): unable to use a proxy with the wrong mode"))
             }

@@ -382,7 +382,8 @@ public final class ProxyServer: Sendable {
                         connection.tls = tlsHandler
                         try sync.addHandler(connection)
                     case .tcp:
-                        let connection = TCPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, awaitsProxyHeader: acceptProxy)
+                        let connection = TCPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, awaitsProxyHeader: acceptProxy,
+                                                             limits: limits, listenerName: listenerName)
                         connection.tls = tlsHandler
                         try sync.addHandler(connection)
                     }

@@ -156,6 +156,31 @@ final class PeersTests: XCTestCase {
     /// A frontend's `type ip` table of counters (`track-sc0 src`) shared with HAProxy: each side
     /// counts its own clients and shows the other's counts.
     func testCountersOfAnAddressTableTravelBothWaysWithHAProxy() throws {
+        try countersTravelBothWays(frontend: """
+                stick-table type ip size 1k expire 1m store conn_cnt,http_req_cnt,http_req_rate(10s) peers pair
+                http-request track-sc0 src
+            """, swiftlbPaths: ["/", "/", "/"], haproxyPaths: ["/", "/"],
+            fromSwiftLB: "conn_cnt=3 http_req_cnt=3 http_req_rate(10000)=3", fromHAProxy: "conn_cnt=2 http_req_cnt=2 http_req_rate(10000)=2")
+    }
+
+    /// The general purpose tag and counters (and a counter's rate) travel as HAProxy's data
+    /// types 1, 2, 3 and 17, both ways.
+    func testGeneralPurposeCountersTravelBothWaysWithHAProxy() throws {
+        try countersTravelBothWays(frontend: """
+                stick-table type ip size 1k expire 1m store gpt0,gpc0,gpc0_rate(10s),gpc1 peers pair
+                http-request track-sc0 src
+                http-request sc-inc-gpc0(0)
+                http-request sc-inc-gpc1(0) if { path_beg /one }
+                http-request sc-set-gpt0(0) 9
+            """, swiftlbPaths: ["/one", "/", "/"], haproxyPaths: ["/one", "/one"],
+            fromSwiftLB: "gpt0=9 gpc0=3 gpc0_rate(10000)=3 gpc1=1", fromHAProxy: "gpt0=9 gpc0=2 gpc0_rate(10000)=2 gpc1=2")
+    }
+
+    /// SwiftLB and HAProxy peers, each with frontend `fe` (its table and rules given, answering
+    /// 200): requests to each from its own client address (127.0.0.5 to SwiftLB, 127.0.0.6 to
+    /// HAProxy) show the same counters on both sides.
+    private func countersTravelBothWays(frontend rules: String, swiftlbPaths: [String], haproxyPaths: [String],
+                                        fromSwiftLB: String, fromHAProxy: String, line: UInt = #line) throws {
         try requireHAProxy()
         let (swPort, hapPort, swPeer, hapPeer) = (freePort(), freePort(), freePort(), freePort())
         let (swSocket, hapSocket) = (dir.file("sw.sock"), dir.file("hap.sock"))
@@ -170,8 +195,7 @@ final class PeersTests: XCTestCase {
 
             frontend fe
                 bind 127.0.0.1:\(port)
-                stick-table type ip size 1k expire 1m store conn_cnt,http_req_cnt,http_req_rate(10s) peers pair
-                http-request track-sc0 src
+            \(rules)
                 http-request return status 200
 
             """
@@ -181,29 +205,25 @@ final class PeersTests: XCTestCase {
         let hapConfig = try dir.write("hap.cfg", config(port: hapPort, socket: hapSocket))
         let haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-L", "hap", "-f", hapConfig], logDirectory: dir, name: "haproxy")
         defer { haproxy.stop() }
-        XCTAssertTrue(waitForPort(hapPort), haproxy.stderr)
-        XCTAssertNotNil(waitUntil(timeout: 8) { sw.stderr.contains("session with 'hap' established") }, sw.stderr)
-        func requests(_ port: Int, from source: String, _ n: Int) throws {
-            for _ in 0..<n {
+        XCTAssertTrue(waitForPort(hapPort), haproxy.stderr, line: line)
+        XCTAssertNotNil(waitUntil(timeout: 8) { sw.stderr.contains("session with 'hap' established") }, sw.stderr, line: line)
+        func requests(_ port: Int, from source: String, _ paths: [String]) throws {
+            for path in paths {
                 let client = try RawClient(port: port, timeout: 3, source: source)
-                client.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-                XCTAssertTrue(client.readResponse().hasPrefix("HTTP/1.1 200"))
+                client.send("GET \(path) HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                XCTAssertTrue(client.readResponse().hasPrefix("HTTP/1.1 200"), line: line)
             }
         }
-        try requests(swPort, from: "127.0.0.5", 3)
-        try requests(hapPort, from: "127.0.0.6", 2)
-        func line(_ socket: String, _ key: String) -> String? {
-            var found: String?
-            _ = waitUntil(timeout: 8) {
-                found = cli(socket, "show table fe").split(separator: "\n").map(String.init).first { $0.contains("key=\(key) ") && $0.contains("http_req_cnt=") }
-                return found?.contains(key == "127.0.0.5" ? "conn_cnt=3 http_req_cnt=3 http_req_rate(10000)=3" : "conn_cnt=2 http_req_cnt=2 http_req_rate(10000)=2") ?? false
-            }
-            return found
+        try requests(swPort, from: "127.0.0.5", swiftlbPaths)
+        try requests(hapPort, from: "127.0.0.6", haproxyPaths)
+        func shows(_ socket: String, _ key: String, _ expected: String) -> Bool {
+            waitUntil(timeout: 8) {
+                cli(socket, "show table fe").split(separator: "\n").contains { $0.contains("key=\(key) ") && $0.contains(expected) }
+            } != nil
         }
-        XCTAssertTrue(line(hapSocket, "127.0.0.5")?.contains("conn_cnt=3 http_req_cnt=3 http_req_rate(10000)=3") ?? false,
-                      "haproxy's view of swiftlb's client:\n\(cli(hapSocket, "show table fe"))")
-        XCTAssertTrue(line(swSocket, "127.0.0.6")?.contains("conn_cnt=2 http_req_cnt=2 http_req_rate(10000)=2") ?? false,
-                      "swiftlb's view of haproxy's client:\n\(cli(swSocket, "show table fe"))")
+        XCTAssertTrue(shows(swSocket, "127.0.0.5", fromSwiftLB), cli(swSocket, "show table fe"), line: line)
+        XCTAssertTrue(shows(hapSocket, "127.0.0.5", fromSwiftLB), "haproxy's view of swiftlb's client:\n\(cli(hapSocket, "show table fe"))", line: line)
+        XCTAssertTrue(shows(swSocket, "127.0.0.6", fromHAProxy), "swiftlb's view of haproxy's client:\n\(cli(swSocket, "show table fe"))", line: line)
     }
 
     func testTwoSwiftLBsShareTheirTableAndARestartedOneLearnsIt() throws {

@@ -254,4 +254,46 @@ final class StickTableScenarioTests: XCTestCase {
                                                   self.cli(socket, "show table fe").contains(" conn_cur=0") }, "port \(port): \(cli(socket, "show table fe"))")
         }
     }
+
+    /// The general purpose counters as configs use them to flag abusers: a connection counted
+    /// in gpc1 by `tcp-request connection sc-inc-gpc1`, bad requests in gpc0 (and its rate) by
+    /// `http-request sc-inc-gpc0`, a tag set by `sc-set-gpt0`, and a deny once `sc0_get_gpc0`
+    /// passes 1 — the same answers and the same `show table` line as HAProxy.
+    func testGeneralPurposeCountersFlagAClientLikeHAProxy() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        func config(_ port: Int, _ global: String) -> String {
+            global + differentialHTTPDefaults + """
+                frontend fe
+                    bind 127.0.0.1:\(port)
+                    stick-table type ip size 1k expire 30s store gpt0,gpc0,gpc0_rate(10s),gpc1,http_req_cnt
+                    tcp-request connection track-sc0 src
+                    tcp-request connection sc-inc-gpc1(0)
+                    http-request sc-inc-gpc0(0) if { path_beg /bad }
+                    http-request sc-set-gpt0(0) 7 if { path_beg /tag }
+                    http-request deny deny_status 429 if { sc_get_gpt0(0) eq 7 } { sc0_get_gpc1 ge 6 }
+                    http-request deny deny_status 403 if { sc0_get_gpc0 gt 1 }
+                    default_backend be
+                backend be
+                \(serverLines(nginx.ports))
+
+                """
+        }
+        let pair = try startPair(config)
+        defer { pair.stop() }
+        let (sport, hport) = pair.ports, (sSocket, hSocket) = pair.sockets
+        func statuses(_ port: Int, from source: String) throws -> [Int] {
+            try ["/bad", "/tag", "/ok", "/bad", "/ok", "/tag"].map { path in
+                let client = try RawClient(port: port, timeout: 3, source: source)
+                client.send("GET \(path) HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                return statusCode(client.readResponse())
+            }
+        }
+        let ours = try statuses(sport, from: "127.0.0.50"), theirs = try statuses(hport, from: "127.0.0.50")
+        XCTAssertEqual(ours, [404, 404, 404, 403, 403, 429], "nginx has no such paths: 404 until a rule denies")
+        XCTAssertEqual(ours, theirs, "the same requests, the same answers as HAProxy")
+        let table = cli(sSocket, "show table fe"), reference = cli(hSocket, "show table fe")
+        XCTAssertTrue(table.contains(" gpt0=7 gpc0=2 gpc0_rate(10000)=2 http_req_cnt=6 gpc1=6\n"), table)
+        XCTAssertEqual(shape(table, expireMS: 30000), shape(reference, expireMS: 30000), "ours:\n\(table)\nHAProxy's:\n\(reference)")
+    }
 }

@@ -144,24 +144,26 @@ final class TCPModeTests: XCTestCase {
         for _ in 0..<8 { XCTAssertEqual(answeringPort(port), first) }
     }
 
-    func testAFrontendCannotSendTCPToAnHTTPBackend() throws {
+    /// An HTTP frontend cannot send its requests to a TCP backend (HAProxy refuses it too); a
+    /// TCP frontend using an HTTP backend becomes HTTP (TCPUpgradeTests).
+    func testAnHTTPFrontendCannotUseATCPBackend() throws {
         let path = try dir.write("mixed.conf", """
             defaults
                 timeout connect 1s
                 timeout client 1s
                 timeout server 1s
             frontend f
-                mode tcp
+                mode http
                 bind 127.0.0.1:1
                 default_backend b
             backend b
-                mode http
+                mode tcp
                 server s 127.0.0.1:2
 
             """)
         let r = runCommand(Paths.swiftlb, ["check", "-c", path])
         XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue((r.out + r.err).contains("wrong mode"), r.out + r.err)
+        XCTAssertTrue((r.out + r.err).contains("mixed.conf") && (r.out + r.err).contains("cannot use backend 'b' (mode tcp)"), r.out + r.err)
     }
 
     /// `option clitcpka` / `srvtcpka`: the kernel's keep-alive timer runs on the proxy's client

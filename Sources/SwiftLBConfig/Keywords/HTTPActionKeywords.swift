@@ -121,12 +121,12 @@ extension KeywordRegistry {
     /// HAProxy 2.6's other actions, recognised and refused.
     private static let knownActions: [HTTPRulePhase: [String]] = [
         .request: ["add-acl", "cache-use", "del-acl", "del-map", "disable-l7-retry", "do-resolve", "early-hint",
-                   "normalize-uri", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
+                   "normalize-uri", "sc-inc-gpc",
                    "send-spoe-group", "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice",
                    "set-priority-class", "set-priority-offset", "set-src-port", "set-timeout", "set-tos",
                    "silent-drop", "strict-mode", "tarpit", "unset-var", "wait-for-handshake", "lua"],
-        .response: ["add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1",
-                    "sc-set-gpt0", "send-spoe-group", "set-log-level", "set-map", "set-mark", "set-nice", "set-tos", "silent-drop",
+        .response: ["add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc",
+                    "send-spoe-group", "set-log-level", "set-map", "set-mark", "set-nice", "set-tos", "silent-drop",
                     "strict-mode", "track-sc0", "track-sc1", "track-sc2", "unset-var", "wait-for-body", "lua"],
         .afterResponse: ["strict-mode", "unset-var"],
     ]

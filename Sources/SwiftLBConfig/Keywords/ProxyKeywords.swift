@@ -80,6 +80,14 @@ extension KeywordRegistry {
             try c.noArguments()
             p.withOptions { $0.abortOnClose = !c.negated }
         },
+        // HAProxy's kernel splice(2) between the two sockets is an optimisation with no visible
+        // behaviour: SwiftLB forwards through its buffers, and says so.
+    ] + ["splice-request", "splice-response", "splice-auto"].map { name in
+        Keyword("option \(name)", SectionKind.proxies, usage: "[no] option \(name)", negatable: true) { p, c in
+            try c.noArguments()
+            if !c.negated { p.warn("'option \(name)' is inert in SwiftLB: data is forwarded through user-space buffers, not spliced by the kernel") }
+        }
+    } + [
         // SwiftLB always spreads over every backup server when no primary is up.
         Keyword("option allbackups", SectionKind.backSide, usage: "option allbackups") { _, c in try c.noArguments() },
         // The source hash is always a consistent one (a ring of server names and weights).

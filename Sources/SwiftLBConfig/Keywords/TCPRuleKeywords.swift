@@ -24,7 +24,21 @@ extension KeywordRegistry {
             }
         },
         stickRule(.on), stickRule(.match), stickRule(.storeRequest),
-    ] + (0...2).flatMap { n in [tcpTrack(.connection, n), tcpTrack(.content, n)] } + (0...2).map { n in
+        tcpRule(.session, .accept, [.frontend, .listen]), tcpRule(.session, .reject, [.frontend, .listen]),
+        // HAProxy's upgrade of a TCP session to HTTP/1 (`proto h2` is refused: an upgraded
+        // session speaks HTTP/1).
+        Keyword("tcp-request content switch-mode", [.frontend, .listen], usage: "tcp-request content switch-mode http [proto h1] [if|unless COND]") { p, c in
+            let (words, condition) = try p.splitCondition(c.args)
+            guard words.first == "http" else { throw ParseFailure("expects 'switch-mode http [proto h1]' (only 'http' is a mode to switch to)") }
+            let rest = Array(words.dropFirst())
+            if rest.count == 2, rest[0] == "proto", rest[1] != "h1" {
+                throw ParseFailure("'switch-mode http proto \(rest[1])' is not supported by SwiftLB: an upgraded session speaks HTTP/1 ('proto h1')")
+            }
+            guard rest.isEmpty || rest == ["proto", "h1"] else { throw ParseFailure("expects 'switch-mode http [proto h1]'") }
+            p.withFrontend { $0.tcpRequestRules.append(TCPRule(layer: .content, action: .switchMode, condition: condition, line: c.line.number)) }
+        },
+    ] + (0...2).flatMap { n in [tcpTrack(.connection, n), tcpTrack(.session, n), tcpTrack(.content, n)] }
+      + counterActionKeywords + (0...2).map { n in
         Keyword("http-request track-sc\(n)", SectionKind.rules, usage: "http-request track-sc\(n) SAMPLE [table NAME] [if|unless COND]") { p, c in
             let (words, condition) = try p.splitCondition(c.args)
             try p.gateFetches(condition)
@@ -32,8 +46,11 @@ extension KeywordRegistry {
         }
     }
 
-    /// `store` data SwiftLB keeps; HAProxy's others (gpc, gpt, bytes rates…) are refused.
-    static let stickStoreData = ["server_id", "server_key", "conn_cur", "conn_cnt", "conn_rate(PERIOD)", "http_req_cnt", "http_req_rate(PERIOD)"]
+    /// `store` data SwiftLB keeps; HAProxy's others (gpc(N), gpt(N) arrays, bytes and error
+    /// counters…) are refused.
+    static let stickStoreData = ["server_id", "server_key", "gpt0", "gpc0", "gpc0_rate(PERIOD)", "gpc1", "gpc1_rate(PERIOD)", "conn_cur",
+                                 "conn_cnt", "conn_rate(PERIOD)", "http_req_cnt", "http_req_rate(PERIOD)"]
+    private static let stickRates: Set<Substring> = ["conn_rate", "http_req_rate", "gpc0_rate", "gpc1_rate"]
 
     static func stickTable(_ words: [String], line: Int) throws(ParseFailure) -> StickTable {
         var args = words[...]
@@ -65,11 +82,11 @@ extension KeywordRegistry {
             case "store":
                 for data in value.split(separator: ",").map(String.init) {
                     let name = data.prefix { $0 != "(" }
-                    if name == "conn_rate" || name == "http_req_rate" {
+                    if stickRates.contains(name) {
                         guard data.hasSuffix(")"), ConfigDuration(parsing: String(data.dropFirst(name.count + 1).dropLast())) != nil else {
                             throw ParseFailure("'\(name)' expects a period, as in \(name)(10s)")
                         }
-                    } else if !["server_id", "server_key", "conn_cur", "conn_cnt", "http_req_cnt"].contains(data) {
+                    } else if !["server_id", "server_key", "conn_cur", "conn_cnt", "http_req_cnt", "gpt0", "gpc0", "gpc1"].contains(data) {
                         throw ParseFailure("stick-table store '\(data)' is not supported by SwiftLB (supported: \(stickStoreData.joined(separator: ", ")))")
                     }
                     table.store.append(data)
@@ -101,6 +118,45 @@ extension KeywordRegistry {
             }
             p.withBackend { $0.stickRules.append(StickRule(kind: kind, sample: sample, table: table, condition: condition, line: c.line.number)) }
         }
+    }
+
+    /// `sc-inc-gpc0(N)`, `sc-inc-gpc1(N)`, `sc-set-gpt0(N) VALUE` in `tcp-request connection|
+    /// session|content` (frontends) and `http-request|http-response` rules.
+    static let counterActionKeywords: [Keyword] = ["sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0"].flatMap { name in
+        [TCPRule.Layer.connection, .session, .content].map { layer in
+            Keyword("tcp-request \(layer.rawValue) \(name)", [.frontend, .listen],
+                    usage: "tcp-request \(layer.rawValue) \(name)(SC)\(name == "sc-set-gpt0" ? " VALUE" : "") [if|unless COND]") { p, c in
+                let (words, condition) = try p.splitCondition(c.args)
+                let action = try counterAction(name, c.words, words)
+                p.withFrontend { $0.tcpRequestRules.append(TCPRule(layer: layer, action: .stickCounter, condition: condition, line: c.line.number, counterAction: action)) }
+            }
+        } + [HTTPRulePhase.request, .response].map { phase in
+            Keyword("\(phase.rawValue) \(name)", SectionKind.proxies,
+                    usage: "\(phase.rawValue) \(name)(SC)\(name == "sc-set-gpt0" ? " VALUE" : "") [if|unless COND]") { p, c in
+                let (words, condition) = try p.splitCondition(c.args)
+                try p.addHTTPRule(.stickCounter(try counterAction(name, c.words, words)), condition: condition, line: c.line.number, phase: phase)
+            }
+        }
+    }
+
+    /// The `(N)` of `sc-inc-gpc0(N)` (0 without it, as in HAProxy) and, for `sc-set-gpt0`, its
+    /// value (the words before the condition).
+    private static func counterAction(_ name: String, _ line: [String], _ words: [String]) throws(ParseFailure) -> StickCounterAction {
+        guard let word = line.dropFirst().first(where: { $0.hasPrefix(name) }) else { throw ParseFailure("expects '\(name)(SC)'") }
+        var counter = 0
+        if word != name {
+            let inside = word.dropFirst(name.count)
+            guard inside.hasPrefix("("), inside.hasSuffix(")"), let n = Int(inside.dropFirst().dropLast()), (0...2).contains(n) else {
+                throw ParseFailure("'\(word)': expects \(name)(0), \(name)(1) or \(name)(2)")
+            }
+            counter = n
+        }
+        if name == "sc-set-gpt0" {
+            guard words.count == 1 else { throw ParseFailure("'\(word)' expects one value: an integer or a sample expression") }
+            return StickCounterAction(counter: counter, kind: .setGPT0(words[0]))
+        }
+        guard words.isEmpty else { throw ParseFailure("unexpected '\(words[0])' before the condition") }
+        return StickCounterAction(counter: counter, kind: .incrementGPC(name == "sc-inc-gpc0" ? 0 : 1))
     }
 
     /// `track-scN SAMPLE [table NAME]` (the words before the condition).

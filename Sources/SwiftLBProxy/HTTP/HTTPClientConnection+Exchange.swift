@@ -71,7 +71,9 @@ extension HTTPClientConnection {
             return
         }
         stickSession?.beginRequest()
-        if let rules = frontend.tcpRules, rules.hasContentRules, !rules.acceptsContent(stickInput(makeFacts(head))) {
+        // An upgraded session's first request was ruled as TCP (`TCPClientConnection`).
+        if let rules = frontend.tcpRules, rules.hasContentRules, upgrade == nil || requestsServed > 0,
+           !rules.acceptsContent(stickInput(makeFacts(head))) {
             // `tcp-request content reject` (run on each request in HTTP mode): closed, nothing answered.
             loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
             record.termination = "PR"

@@ -108,8 +108,13 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     /// and the log's request line says `HTTP/2.0`.
     let h2: H2StreamInfo?
 
-    init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, limits: HeadParser.Limits, listenerName: String? = nil, h2: H2StreamInfo? = nil) {
+    /// Set when a `mode tcp` session became this HTTP connection (`TCPClientConnection`).
+    let upgrade: TCPUpgrade?
+
+    init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, limits: HeadParser.Limits, listenerName: String? = nil, h2: H2StreamInfo? = nil,
+         upgrade: TCPUpgrade? = nil) {
         self.h2 = h2
+        self.upgrade = upgrade
         self.listenerName = listenerName
         self.frontend = frontend
         self.loop = loop
@@ -117,7 +122,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         self.isTLS = isTLS
         self.limits = limits
         self.parser = HeadParser(kind: .request, limits: limits)
-        self.stickSession = frontend.makeStickSession()
+        self.stickSession = upgrade.map(\.stick) ?? frontend.makeStickSession()
     }
 
     var timeouts: Timeouts { frontend.config.options.timeouts }
@@ -153,6 +158,15 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             loop.clients[ObjectIdentifier(self)] = self
             idleSince = clock
             return context.fireChannelActive()
+        }
+        if let upgrade {
+            // The session was accepted, counted and ruled as TCP; the channel is active already.
+            source = upgrade.source
+            destination = upgrade.destination
+            clientIP = source?.ipAddress ?? ""
+            tlsEstablished = isTLS  // a TCP session is routed once its handshake is done
+            idleSince = clock
+            return
         }
         if let rules = frontend.tcpRules, rules.hasConnectionRules,
            !rules.acceptsConnection(.connectionLevel(source: source, destination: destination, isTLS: isTLS, stick: stickSession)) {
@@ -421,4 +435,12 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         state = .closing
         context.close(promise: nil)
     }
+}
+
+/// What a `mode tcp` session hands to the HTTP connection it becomes: its ends (the PROXY
+/// header's when there was one) and its stick tracking (nil: none).
+struct TCPUpgrade {
+    let source: SocketAddress?
+    let destination: SocketAddress?
+    let stick: StickSession?
 }

@@ -26,6 +26,11 @@ enum PeerTableBridge {
         if s.httpReqCount { types.append(Codec.Data.httpReqCount) }
         if let p = s.connRate { types.append(Codec.Data.connRate); periods[Codec.Data.connRate] = p / 1_000_000 }
         if let p = s.httpReqRate { types.append(Codec.Data.httpReqRate); periods[Codec.Data.httpReqRate] = p / 1_000_000 }
+        if s.gpt0 { types.append(Codec.Data.gpt0) }
+        if s.gpc0 { types.append(Codec.Data.gpc0) }
+        if s.gpc1 { types.append(Codec.Data.gpc1) }
+        if let p = s.gpc0Rate { types.append(Codec.Data.gpc0Rate); periods[Codec.Data.gpc0Rate] = p / 1_000_000 }
+        if let p = s.gpc1Rate { types.append(Codec.Data.gpc1Rate); periods[Codec.Data.gpc1Rate] = p / 1_000_000 }
         let bits = types.reduce(UInt64(0)) { $0 | 1 << UInt64($1) }
         return Codec.Definition(id: id, name: sync.wireName, keyType: keyType, keySize: keySize, dataTypes: bits,
                                 expire: (table.expire ?? 0) / 1_000_000, periods: periods)
@@ -60,6 +65,11 @@ enum PeerTableBridge {
         v[Codec.Data.httpReqCount] = .integer(UInt64(max(0, entry.httpReqCount)))
         if let p = table.stored.connRate { v[Codec.Data.connRate] = frequency(entry.connRate.wire(now: now, period: p)) }
         if let p = table.stored.httpReqRate { v[Codec.Data.httpReqRate] = frequency(entry.httpReqRate.wire(now: now, period: p)) }
+        v[Codec.Data.gpt0] = .integer(UInt64(UInt32(truncatingIfNeeded: entry.gpt0)))
+        v[Codec.Data.gpc0] = .integer(UInt64(UInt32(truncatingIfNeeded: entry.gpc0)))
+        v[Codec.Data.gpc1] = .integer(UInt64(UInt32(truncatingIfNeeded: entry.gpc1)))
+        if let p = table.stored.gpc0Rate { v[Codec.Data.gpc0Rate] = frequency(entry.gpc0Rate.wire(now: now, period: p)) }
+        if let p = table.stored.gpc1Rate { v[Codec.Data.gpc1Rate] = frequency(entry.gpc1Rate.wire(now: now, period: p)) }
         return v
     }
 
@@ -78,11 +88,16 @@ enum PeerTableBridge {
         let s = table.stored
         if s.connCount, case .integer(let n)? = values[Codec.Data.connCount] { entry.connCount = Int(clamping: n) }
         if s.httpReqCount, case .integer(let n)? = values[Codec.Data.httpReqCount] { entry.httpReqCount = Int(clamping: n) }
-        if let p = s.connRate, case .frequency(let e, let c, let pr)? = values[Codec.Data.connRate] {
-            entry.connRate = StickRate(now: now, elapsed: min(e * 1_000_000, p), current: Int(clamping: c), previous: Int(clamping: pr))
+        if s.gpt0, case .integer(let n)? = values[Codec.Data.gpt0] { entry.gpt0 = Int(UInt32(truncatingIfNeeded: n)) }
+        if s.gpc0, case .integer(let n)? = values[Codec.Data.gpc0] { entry.gpc0 = Int(UInt32(truncatingIfNeeded: n)) }
+        if s.gpc1, case .integer(let n)? = values[Codec.Data.gpc1] { entry.gpc1 = Int(UInt32(truncatingIfNeeded: n)) }
+        func rate(_ period: UInt64?, _ type: Int, _ target: inout StickRate) {
+            guard let p = period, case .frequency(let e, let c, let pr)? = values[type] else { return }
+            target = StickRate(now: now, elapsed: min(e * 1_000_000, p), current: Int(clamping: c), previous: Int(clamping: pr))
         }
-        if let p = s.httpReqRate, case .frequency(let e, let c, let pr)? = values[Codec.Data.httpReqRate] {
-            entry.httpReqRate = StickRate(now: now, elapsed: min(e * 1_000_000, p), current: Int(clamping: c), previous: Int(clamping: pr))
-        }
+        rate(s.connRate, Codec.Data.connRate, &entry.connRate)
+        rate(s.httpReqRate, Codec.Data.httpReqRate, &entry.httpReqRate)
+        rate(s.gpc0Rate, Codec.Data.gpc0Rate, &entry.gpc0Rate)
+        rate(s.gpc1Rate, Codec.Data.gpc1Rate, &entry.gpc1Rate)
     }
 }

@@ -47,6 +47,7 @@ enum PeerTableCodec {
     /// The data types SwiftLB's tables keep, by HAProxy's numbers.
     enum Data {
         static let serverID = 0, connCount = 4, connRate = 5, connCur = 6, httpReqCount = 9, httpReqRate = 10, serverKey = 19
+        static let gpt0 = 1, gpc0 = 2, gpc0Rate = 3, gpc1 = 17, gpc1Rate = 18
     }
 
     /// A table as a `define` message describes it.

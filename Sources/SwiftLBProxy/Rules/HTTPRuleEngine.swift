@@ -67,6 +67,7 @@ struct HTTPRuleSet: Sendable {
         case capture(SampleExpression, length: Int, slot: Int)
         case reject
         case waitForBody(BodyWait)
+        case stickCounter(StickCounterRule)
     }
 
     /// Compiles `rules`; every rule SwiftLB cannot run is an error naming `file`, its line and
@@ -130,6 +131,7 @@ struct HTTPRuleSet: Sendable {
         case .capture(let expression, let length, let slot): return .capture(try SampleExpression(parsing: expression), length: length, slot: slot)
         case .reject: return .reject
         case .waitForBody(let time, let atLeast): return .waitForBody(BodyWait(nanoseconds: time.nanoseconds, atLeast: atLeast))
+        case .stickCounter(let a): return .stickCounter(try StickCounterRule(a))
         }
     }
 
@@ -156,6 +158,7 @@ struct HTTPRuleSet: Sendable {
         case .capture: "capture"
         case .reject: "reject"
         case .waitForBody: "wait-for-body"
+        case .stickCounter(let a): a.name
         }
     }
 
@@ -227,6 +230,8 @@ struct HTTPRuleSet: Sendable {
             case .waitForBody(let wait):
                 // The stream waits once the rules are done (as for `option http-buffer-request`).
                 input.bodyWait = wait
+            case .stickCounter(let rule):
+                rule.run(input)
             }
         }
         sync(head, into: &input)

@@ -228,6 +228,12 @@ struct SampleExpression {
             guard let slot = Int(args[0]), slot >= 0 else { throw Failure(message: "'capture.req.hdr' expects a capture slot number") }
             return .capturedRequest(slot)
         default:
+            // Stick counters: `sc_get_gpc0(0)`, `sc0_inc_gpc0`, `src_http_req_rate(t)`…
+            switch StickFetchParser.stickFetch(args.isEmpty ? name : "\(name)(\(args.joined(separator: ",")))") {
+            case .success(let f?): return .model(f)
+            case .failure(let e): throw Failure(message: e.message)
+            case .success(nil): break
+            }
             throw Failure(message: "sample fetch '\(name)' is not supported by SwiftLB's rules (supported: \(fetchNames.joined(separator: ", ")))")
         }
     }
@@ -309,6 +315,7 @@ struct SampleExpression {
             case .sslFC: return .boolean(input.facts.isTLS)
             case .tls(let fetch): return input.tlsValue(fetch)
             case .srcConnCur: return input.sourceConnections.map { .integer($0) }
+            case .stickCounter(let f): return input.stick?.value(f, source: input.facts.source?.ipAddress).map { .integer($0) }
             case .srcPort, .dstPort: return input.samples(f).first.flatMap { Int($0) }.map { .integer($0) }
             case .header(let name): return Self.occurrence((input.requestHead?.values(of: name) ?? []).flatMap(SampleInput.commaSplit), nil).map { .string($0) }
             default: return input.samples(f).first.map { .string($0) }

@@ -20,14 +20,20 @@ struct TCPRules: Sendable {
         let rule: TCPRule
         /// A track rule's sample (checked while the runtime is built: `StickTracking.validate`).
         let sample: SampleExpression?
+        /// A `sc-inc-gpc0(N)`… rule's action (checked likewise).
+        let counter: StickCounterRule?
     }
 
     private let connection: [Compiled]
     private let content: [Compiled]
 
     init(_ rules: [TCPRule]) {
-        let compiled = rules.map { Compiled(rule: $0, sample: $0.tracking.flatMap { try? SampleExpression(parsing: $0.sample) }) }
-        connection = compiled.filter { $0.rule.layer == .connection }
+        let compiled = rules.map {
+            Compiled(rule: $0, sample: $0.tracking.flatMap { try? SampleExpression(parsing: $0.sample) },
+                     counter: $0.counterAction.flatMap { try? StickCounterRule($0) })
+        }
+        // `session` rules run right after the `connection` ones (see TCPRule.Layer).
+        connection = compiled.filter { $0.rule.layer == .connection } + compiled.filter { $0.rule.layer == .session }
         content = compiled.filter { $0.rule.layer == .content }
     }
 
@@ -49,11 +55,14 @@ struct TCPRules: Sendable {
     /// Whether the request is accepted by the `tcp-request content` rules.
     func acceptsContent(_ input: SampleInput) -> Bool { Self.decide(content, input) }
 
-    /// The content rules while inspecting: accept (true), reject (false), or nil when a rule
+    /// What the content rules decide for a `mode tcp` session.
+    enum ContentVerdict: Equatable { case accept, reject, switchToHTTP }
+
+    /// The content rules while inspecting: accept, reject, switch to HTTP, or nil when a rule
     /// must wait for bytes that have not arrived yet (`mustWait`, asked with each condition's
     /// result) — the caller waits for more and asks again from `start` (track rules already run
     /// are not run twice).
-    func decideContent(_ input: SampleInput, mustWait: (Bool) -> Bool, from start: inout Int) -> Bool? {
+    func decideContent(_ input: SampleInput, mustWait: (Bool) -> Bool, from start: inout Int) -> ContentVerdict? {
         while start < content.count {
             let c = content[start]
             let holds = c.rule.condition?.evaluate(input) ?? true
@@ -62,18 +71,22 @@ struct TCPRules: Sendable {
             guard holds else { continue }
             switch c.rule.action {
             case .track: Self.track(c, input)
-            case .accept: return true
-            case .reject: return false
+            case .stickCounter: c.counter?.run(input)
+            case .accept: return .accept
+            case .reject: return .reject
+            case .switchMode: return .switchToHTTP
             }
         }
-        return true
+        return .accept
     }
 
     private static func decide(_ rules: [Compiled], _ input: SampleInput) -> Bool {
         for c in rules where c.rule.condition?.evaluate(input) ?? true {
             switch c.rule.action {
             case .track: track(c, input)
-            case .accept: return true
+            case .stickCounter: c.counter?.run(input)
+            // In an HTTP stream the session is HTTP already: `switch-mode http` ends the list.
+            case .accept, .switchMode: return true
             case .reject: return false
             }
         }

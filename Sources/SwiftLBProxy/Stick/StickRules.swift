@@ -51,6 +51,11 @@ final class StickTables: Sendable {
             case "http_req_cnt": s.httpReqCount = true
             case "conn_rate": s.connRate = period
             case "http_req_rate": s.httpReqRate = period
+            case "gpt0": s.gpt0 = true
+            case "gpc0": s.gpc0 = true
+            case "gpc1": s.gpc1 = true
+            case "gpc0_rate": s.gpc0Rate = period
+            case "gpc1_rate": s.gpc1Rate = period
             default: break
             }
         }

@@ -77,6 +77,26 @@ final class StickSession {
         requestTracked = [nil, nil, nil]
     }
 
+    /// The entry `track-scN` tracks now (nil: none).
+    func tracked(_ counter: Int) -> Tracked? { requestTracked[counter] ?? connectionTracked[counter] }
+
+    /// `sc-inc-gpc0|1(N)`: one more on the tracked entry's counter and its rate (nothing when
+    /// counter N tracks nothing or the table keeps neither), as HAProxy's action.
+    func incrementGPC(_ index: Int, counter: Int) {
+        guard let t = tracked(counter), t.table.stored.keepsGPC(index) else { return }
+        let now = Self.now()
+        t.table.update(t.key, now: now) { entry, stored in entry.incrementGPC(index, stored: stored, now: now) }
+    }
+
+    /// `sc-set-gpt0(N) VALUE`: the tracked entry's tag becomes VALUE (when the table keeps it).
+    func setGPT0(_ value: Int, counter: Int) {
+        guard let t = tracked(counter), t.table.stored.gpt0 else { return }
+        t.table.update(t.key, now: Self.now()) { entry, _ in
+            entry.gpt0 = value
+            return value
+        }
+    }
+
     /// A stick-counter fetch's value; nil when the entry is not tracked or not there (the ACL
     /// then does not match, as HAProxy's fetch fails).
     func value(_ fetch: StickCounterFetch, source: String?) -> Int? {
@@ -103,6 +123,17 @@ final class StickSession {
             let used = t.count
             return fetch.counter == .tableCount ? used : max(0, t.size - used)
         }
+        switch fetch.counter {
+        case .incGPC0, .incGPC1:
+            let index = fetch.counter == .incGPC0 ? 0 : 1
+            guard table.stored.keepsGPC(index) else { return 0 }
+            return table.update(key, now: now) { entry, stored in entry.incrementGPC(index, stored: stored, now: now) }
+        case .clearGPC0, .clearGPC1:
+            let index = fetch.counter == .clearGPC0 ? 0 : 1
+            guard table.stored.keepsGPC(index) else { return 0 }
+            return table.update(key, now: now) { entry, _ in entry.clearGPC(index) }
+        default: break
+        }
         // A key not in the table reads as 0 (HAProxy's fetches return 0 for a missing entry).
         guard let entry = table.counters(key, now: now) else { return 0 }
         switch fetch.counter {
@@ -111,7 +142,12 @@ final class StickSession {
         case .httpReqCount: return entry.httpReqCount
         case .connRate: return table.stored.connRate.map { entry.connRate.rate(now: now, period: $0) } ?? 0
         case .httpReqRate: return table.stored.httpReqRate.map { entry.httpReqRate.rate(now: now, period: $0) } ?? 0
-        case .tableCount, .tableAvailable: return nil  // read above, for `.table`
+        case .gpt0: return entry.gpt0
+        case .gpc0: return entry.gpc0
+        case .gpc1: return entry.gpc1
+        case .gpc0Rate: return table.stored.gpc0Rate.map { entry.gpc0Rate.rate(now: now, period: $0) } ?? 0
+        case .gpc1Rate: return table.stored.gpc1Rate.map { entry.gpc1Rate.rate(now: now, period: $0) } ?? 0
+        case .tableCount, .tableAvailable, .incGPC0, .incGPC1, .clearGPC0, .clearGPC1: return nil  // read above
         }
     }
 }
@@ -135,6 +171,12 @@ enum StickTracking {
                 do { _ = try SampleExpression(parsing: t.sample) } catch { fail(error.message) }
             }
             for rule in frontend.tcpRequestRules { if let t = rule.tracking { check(t, line: rule.line, keyword: "tcp-request \(rule.layer.rawValue) track-sc\(t.counter)") } }
+            for rule in frontend.tcpRequestRules {
+                guard let a = rule.counterAction else { continue }
+                do { _ = try StickCounterRule(a) } catch {
+                    errors.append(ConfigError(file: configuration.file, line: rule.line, keyword: "tcp-request \(rule.layer.rawValue) \(a.name)", message: error.message))
+                }
+            }
             for rule in frontend.httpRequestRules { if case .track(let t) = rule.action { check(t, line: rule.line, keyword: "http-request track-sc\(t.counter)") } }
         }
         for backend in configuration.backends.values {

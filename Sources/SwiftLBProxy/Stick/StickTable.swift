@@ -42,9 +42,21 @@ final class StickTable: Sendable {
         var connCur = false
         var connCount = false
         var httpReqCount = false
-        /// `conn_rate(T)`, `http_req_rate(T)`: the period in nanoseconds.
+        /// `gpt0`, `gpc0`, `gpc1`: HAProxy's general purpose tag and counters, which only
+        /// rules change (`sc-set-gpt0`, `sc-inc-gpc0`, the `sc_inc_gpc0` fetch…).
+        var gpt0 = false
+        var gpc0 = false
+        var gpc1 = false
+        /// `conn_rate(T)`, `http_req_rate(T)`, `gpc0_rate(T)`, `gpc1_rate(T)`: the period in
+        /// nanoseconds.
         var connRate: UInt64?
         var httpReqRate: UInt64?
+        var gpc0Rate: UInt64?
+        var gpc1Rate: UInt64?
+
+        /// Whether counter `index` (0 or 1) or its rate is kept: an increment changes nothing
+        /// otherwise.
+        func keepsGPC(_ index: Int) -> Bool { index == 0 ? gpc0 || gpc0Rate != nil : gpc1 || gpc1Rate != nil }
     }
 
     let name: String
@@ -131,6 +143,22 @@ final class StickTable: Sendable {
         sync?.changed(key)
     }
 
+    /// Changes `key`'s entry (created if missing) with `change` and returns what it returns:
+    /// the general purpose counters' rules and fetches (`sc-inc-gpc0`, `sc_clr_gpc0`,
+    /// `src_inc_gpc0`, `sc-set-gpt0`). The entry is used now (its expiry runs again) and, in a
+    /// table peers share, sent to them.
+    @discardableResult
+    func update(_ key: [UInt8], now: UInt64, _ change: (inout Entry, Stored) -> Int) -> Int {
+        let result = shard(key).withLockedValue { s in
+            let slot = s.slotCreating(key, now: now)
+            let r = change(&s.slots[slot].entry, stored)
+            s.refresh(slot, now: now, expire: expire)
+            return r
+        }
+        sync?.changed(key)
+        return result
+    }
+
     /// A tracked connection closed: `conn_cur` and the trackers (`use`) go down (the entry
     /// stays until it expires).
     func untrackConnection(_ key: [UInt8]) {
@@ -189,6 +217,30 @@ final class StickTable: Sendable {
         var httpReqCount = 0
         var connRate = StickRate()
         var httpReqRate = StickRate()
+        var gpt0 = 0
+        var gpc0 = 0
+        var gpc1 = 0
+        var gpc0Rate = StickRate()
+        var gpc1Rate = StickRate()
+
+        /// `sc-inc-gpcN` / `sc_inc_gpcN`: one more on counter `index` (0 or 1) and its rate,
+        /// those `stored`; the counter's new value.
+        mutating func incrementGPC(_ index: Int, stored: Stored, now: UInt64) -> Int {
+            if index == 0 {
+                if let p = stored.gpc0Rate { gpc0Rate.add(now: now, period: p) }
+                if stored.gpc0 { gpc0 += 1 }
+                return gpc0
+            }
+            if let p = stored.gpc1Rate { gpc1Rate.add(now: now, period: p) }
+            if stored.gpc1 { gpc1 += 1 }
+            return gpc1
+        }
+
+        /// `sc_clr_gpcN`: counter `index` back to 0; its value before.
+        mutating func clearGPC(_ index: Int) -> Int {
+            defer { if index == 0 { gpc0 = 0 } else { gpc1 = 0 } }
+            return index == 0 ? gpc0 : gpc1
+        }
 
         mutating func count(connection: Bool, request: Bool, stored: Stored, now: UInt64) {
             if connection {

@@ -3,7 +3,7 @@ import NIOCore
 /// `show table [NAME]` and `clear table NAME` on the stats socket, in HAProxy 2.6's words:
 /// a `# table: NAME, type: ip, size:N, used:M` line per table, then with a name one line per
 /// entry, `0xID: key=K use=0 exp=MS` and the stored data (`server_id=1 server_key=s1`,
-/// `conn_cur=0`, `http_req_rate(10000)=4`) in HAProxy's order.
+/// `gpc0=0`, `conn_cur=0`, `http_req_rate(10000)=4`) in HAProxy's order.
 extension ProxyRuntime {
     public func showTable(_ name: String?) -> String {
         // HAProxy lists its proxies' tables last-declared first.
@@ -21,11 +21,16 @@ extension ProxyRuntime {
             line += " exp=\(remaining.map { String($0 / 1_000_000) } ?? "0")"
             if let server = entry.server { line += " server_id=\(server.id)" }
             let s = table.stored
+            if s.gpt0 { line += " gpt0=\(entry.gpt0)" }
+            if s.gpc0 { line += " gpc0=\(entry.gpc0)" }
+            if let p = s.gpc0Rate { line += " gpc0_rate(\(p / 1_000_000))=\(entry.gpc0Rate.rate(now: now, period: p))" }
             if s.connCount { line += " conn_cnt=\(entry.connCount)" }
             if let p = s.connRate { line += " conn_rate(\(p / 1_000_000))=\(entry.connRate.rate(now: now, period: p))" }
             if s.connCur { line += " conn_cur=\(entry.connCur)" }
             if s.httpReqCount { line += " http_req_cnt=\(entry.httpReqCount)" }
             if let p = s.httpReqRate { line += " http_req_rate(\(p / 1_000_000))=\(entry.httpReqRate.rate(now: now, period: p))" }
+            if s.gpc1 { line += " gpc1=\(entry.gpc1)" }
+            if let p = s.gpc1Rate { line += " gpc1_rate(\(p / 1_000_000))=\(entry.gpc1Rate.rate(now: now, period: p))" }
             if let server = entry.server { line += " server_key=\(server.name)" }
             out += line + "\n"
         }

@@ -64,9 +64,31 @@ final class InspectedPayload {
             return serverName().map { Array($0.utf8) }
         case .requestSSLALPN:
             return firstALPN().map { Array($0.utf8) }
+        case .requestProtoHTTP:
+            return startsWithRequestLine() ? Array("1".utf8) : nil
         default:
             return nil
         }
+    }
+
+    /// `req.proto_http`: the bytes start with `METHOD SP TARGET SP HTTP/x.y` and its line end
+    /// (a line not ended yet waits for more; HAProxy's request line parser, which `PRI *
+    /// HTTP/2.0` passes too).
+    private func startsWithRequestLine() -> Bool {
+        guard let end = bytes.prefix(8192).firstIndex(of: UInt8(ascii: "\n")) else {
+            if bytes.count < 8192 { missing = true }
+            return false
+        }
+        var line = bytes[..<end]
+        if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+        let parts = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else { return false }
+        let token = parts[0].allSatisfy { c in
+            (c >= 0x21 && c <= 0x7E) && !"()<>@,;:\\\"/[]?={}".utf8.contains(c)
+        }
+        let version = Array(parts[2])
+        return token && version.count == 8 && version.starts(with: "HTTP/".utf8) && (0x30...0x39).contains(version[5])
+            && version[6] == UInt8(ascii: ".") && (0x30...0x39).contains(version[7])
     }
 
     /// The `server_name` of a ClientHello at the start of the bytes (RFC 6066 §3).
@@ -117,7 +139,9 @@ final class InspectedPayload {
 extension SampleInput {
     /// The bytes a payload fetch reads, nil outside of inspection or when they are not there.
     func payloadBytes(_ fetch: SampleFetch) -> [UInt8]? {
-        inspected?.value(fetch)
+        // An HTTP stream is HTTP: `HTTP` holds there.
+        if fetch == .requestProtoHTTP && inspected == nil { return Array("1".utf8) }
+        return inspected?.value(fetch)
     }
 
     /// Payload fetches as the string samples ACLs compare.

@@ -16,8 +16,13 @@ import SwiftLBTLS
 /// the rules decide on what came) — HAProxy's `tcp_inspect_request`. `use_backend` rules then
 /// read the same bytes.
 ///
-/// States: `accepted` → [`inspecting`] → `dispatching` → `spliced` (this handler has left the
-/// pipeline), or `closed`.
+/// The session becomes HTTP — an `HTTPClientConnection` takes the channel over, with the bytes
+/// held, the addresses and the stick tracking — when a `tcp-request content switch-mode http`
+/// rule applies or the backend chosen is `mode http` (HAProxy's implicit upgrade); its later
+/// requests are routed by the frontend's rules like any HTTP request's.
+///
+/// States: `accepted` → [`inspecting`] → `dispatching` → `spliced`, or → `upgraded` (this
+/// handler has left the pipeline in both), or `closed`.
 final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, DispatchOwner, ClientConnection {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -31,6 +36,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         case inspecting(source: SocketAddress?, destination: SocketAddress?, next: Int, timer: Scheduled<Void>?)
         case dispatching(Dispatch)
         case spliced
+        case upgraded
         case closed
     }
 
@@ -63,8 +69,14 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     private var handshakeDone: Bool
     /// What it tracks in stick tables (nil when lb.conf declares none).
     private let stickSession: StickSession?
+    /// What an upgrade to HTTP needs: the listener's head limits and name.
+    private let limits: HeadParser.Limits
+    private let listenerName: String?
 
-    init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, awaitsProxyHeader: Bool = false) {
+    init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, awaitsProxyHeader: Bool = false,
+         limits: HeadParser.Limits = HeadParser.Limits(), listenerName: String? = nil) {
+        self.limits = limits
+        self.listenerName = listenerName
         self.frontend = frontend
         self.loop = loop
         self.isTLS = isTLS
@@ -176,12 +188,15 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         }
         timer?.cancel()
         state = .accepted
-        guard accepted else {
+        switch accepted {
+        case .reject:
             loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
             end(.proxy)
-            return
+        case .switchToHTTP:
+            upgradeToHTTP(source: source, destination: destination)
+        case .accept:
+            choose(source: source, destination: destination)
         }
-        choose(source: source, destination: destination)
     }
 
     /// Chooses the backend (`use_backend` rules on layer-4 facts and the bytes held, else
@@ -200,6 +215,11 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             end(.proxy)
             return
         }
+        if backend.config.options.mode == .http {
+            // HAProxy's implicit upgrade: the session is HTTP from here on.
+            upgradeToHTTP(source: source, destination: destination)
+            return
+        }
         log.backend = backend.name
         _ = phase.requestReceived()
         var dispatch = Dispatch(backend: backend, client: source, destination: destination)
@@ -211,6 +231,35 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         }
         state = .dispatching(dispatch)
         dispatchNext(freshConnection: false)
+    }
+
+    /// An `HTTPClientConnection` takes the channel over (after this handler, which leaves):
+    /// it is given the bytes held, the client's FIN if it came, the session's ends (the PROXY
+    /// header's when there was one) and its stick tracking; the frontend's connection was
+    /// counted here, and the content rules have run for its first request.
+    private func upgradeToHTTP(source: SocketAddress?, destination: SocketAddress?) {
+        guard let context else { return }
+        let http = HTTPClientConnection(frontend: frontend, loop: loop, isTLS: isTLS, limits: limits, listenerName: listenerName,
+                                        upgrade: TCPUpgrade(source: source, destination: destination, stick: stickSession))
+        http.tls = tls
+        state = .upgraded
+        loop.clients.removeValue(forKey: ObjectIdentifier(self))
+        let httpContext: ChannelHandlerContext
+        do {
+            let pipeline = context.pipeline.syncOperations
+            try pipeline.addHandler(http, position: .after(self))
+            httpContext = try pipeline.context(handler: http)
+            pipeline.removeHandler(context: context, promise: nil)
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        http.channelActive(context: httpContext)
+        let bytes = held
+        held = ByteBuffer()
+        if bytes.readableBytes > 0 { http.channelRead(context: httpContext, data: NIOAny(bytes)) }
+        if clientFinished { http.userInboundEventTriggered(context: httpContext, event: ChannelEvent.inputClosed) }
+        if readPending { httpContext.read() }
     }
 
     // MARK: dispatching
@@ -309,8 +358,10 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     private func end(_ cause: TerminationCause) {
         if case .dispatching(var dispatch) = state { dispatch.release() }
         if case .inspecting(_, _, _, let timer) = state { timer?.cancel() }
-        if case .spliced = state { return }
-        if case .closed = state { return }
+        switch state {
+        case .spliced, .upgraded, .closed: return
+        default: break
+        }
         state = .closed
         stickSession?.close()
         loop.clients.removeValue(forKey: ObjectIdentifier(self))

@@ -112,7 +112,8 @@ final class PayloadFetchTests: XCTestCase {
                 return error.errors.first?.message ?? ""
             }
         }
-        XCTAssertTrue(refusal("stick-table type ip size 1m store gpc0").contains("stick-table store 'gpc0' is not supported by SwiftLB"))
+        XCTAssertTrue(refusal("stick-table type ip size 1m store gpc(2)").contains("stick-table store 'gpc(2)' is not supported by SwiftLB"))
+        XCTAssertEqual(refusal("stick-table type ip size 1m store gpc0,gpc0_rate(31s)"), "accepted")
         // `peers NAME` is read here; that the section exists is checked with the runtime.
         XCTAssertEqual(refusal("stick-table type ip size 1m peers mypeers"), "accepted")
         XCTAssertTrue(refusal("stick-table type ip size 1m srvkey id").contains("'srvkey' expects 'name' or 'addr'"))
