@@ -23,7 +23,7 @@ extension HTTPClientConnection {
         return record
     }
 
-    func makeFacts(_ head: MessageHead) -> RequestFacts {
+    func makeFacts(_ head: MessageHead?) -> RequestFacts {
         var facts = RequestFacts(head: head, source: source, destination: destination, isTLS: isTLS)
         facts.tls = tls
         facts.connectionSource = frontConnection?.source ?? addressesBeforeRules.map { $0.0 } ?? source
