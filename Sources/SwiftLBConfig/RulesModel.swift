@@ -115,7 +115,13 @@ public struct TCPRule: Sendable {
     /// `stickCounter` (`sc-inc-gpc0(N)`…) changes a tracked entry and goes on too.
     /// `switchMode` (`content switch-mode http [proto h1]`) ends the list: a `mode tcp`
     /// session becomes HTTP (an HTTP stream takes it as an accept).
-    public enum Action: String, Sendable { case accept, reject, track, stickCounter, switchMode = "switch-mode" }
+    /// `setVariable` (`set-var(SCOPE.NAME) EXPR`) and the address actions (`set-src|set-dst
+    /// EXPR`, `set-src-port|set-dst-port EXPR`) change the session and go on.
+    public enum Action: String, Sendable {
+        case accept, reject, track, stickCounter, switchMode = "switch-mode"
+        case setVariable = "set-var", setSource = "set-src", setDestination = "set-dst"
+        case setSourcePort = "set-src-port", setDestinationPort = "set-dst-port"
+    }
     public var layer: Layer
     public var action: Action
     public var condition: Condition?
@@ -124,6 +130,10 @@ public struct TCPRule: Sendable {
     public var tracking: StickTracking? = nil
     /// What a `sc-inc-gpc0(N)`, `sc-inc-gpc1(N)` or `sc-set-gpt0(N)` rule does.
     public var counterAction: StickCounterAction? = nil
+    /// The sample expression of `set-var`, `set-src`, `set-dst`, `set-src-port`, `set-dst-port`
+    /// (as written), and the variable `set-var` sets.
+    public var expression: String? = nil
+    public var variable: String? = nil
 }
 
 /// `sc-inc-gpc0(N)`, `sc-inc-gpc1(N)`, `sc-set-gpt0(N) VALUE` (tcp-request and http-request

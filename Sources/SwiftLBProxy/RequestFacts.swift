@@ -11,6 +11,11 @@ struct RequestFacts {
     /// `http-request set-src|set-dst` may change them (the rules' input carries the change).
     var source: SocketAddress?
     var destination: SocketAddress?
+    /// The client connection's own ends (`fc_src`, `fc_dst`…) when they differ from the
+    /// session's or the stream's (`tcp-request session|content set-src`, `http-request
+    /// set-src`); nil: the same as `source`/`destination`.
+    var connectionSource: SocketAddress?
+    var connectionDestination: SocketAddress?
     var isTLS = false
     /// The client connection's TLS side, for the `ssl_*` fetches.
     var tls: TLSHandler?

@@ -4,8 +4,9 @@ import XCTest
 /// A `mode tcp` session that becomes HTTP, SwiftLB and HAProxy 2.6 side by side in front of
 /// one recording server (reg-test connection/tcp_to_http_upgrade's set-ups): implicitly when
 /// its backend is `mode http`, or by `tcp-request content switch-mode http if HTTP` (then the
-/// frontend's own http-request rules apply too). Both requests of one connection are HTTP
-/// (rules run, headers added), and a client that sends no HTTP is rejected unanswered.
+/// frontend's own http-request rules apply too, and the variables its tcp-request rules set
+/// reach them). Both requests of one connection are HTTP (rules run, headers added), and a
+/// client that sends no HTTP is rejected unanswered.
 final class TCPUpgradeTests: XCTestCase {
     var dir: TempDirectory!
     var backend: RecordingBackend!
@@ -37,6 +38,19 @@ final class TCPUpgradeTests: XCTestCase {
         return (statuses, seen)
     }
 
+    /// Both requests answered 200 and seen by the server with the rules' headers (`x-name`
+    /// NAME), behind SwiftLB as behind HAProxy.
+    /// `modes`: the `x-mode` header each request carries (none: no such header).
+    private func assertBothRequestsAreHTTP(_ both: SideBySide, name: String, modes: [String]? = nil, line: UInt = #line) throws {
+        let ours = try twoRequests(both.lbPort)
+        XCTAssertEqual(ours.statuses, [200, 200], line: line)
+        let expected = ["/one", "/two"].enumerated().map { i, path in (modes.map { ["x-mode: \($0[i])"] } ?? []) + ["x-name: \(name)", "x-path: \(path)"] }
+        XCTAssertEqual(ours.seen, expected, line: line)
+        let theirs = try twoRequests(both.haproxyPort)
+        XCTAssertEqual(ours.statuses, theirs.statuses, line: line)
+        XCTAssertEqual(ours.seen, theirs.seen, line: line)
+    }
+
     func testATCPFrontendUsingAnHTTPBackendBecomesHTTP() throws {
         let both = try SideBySide({ port in
             """
@@ -52,12 +66,7 @@ final class TCPUpgradeTests: XCTestCase {
             """
         }, in: dir)
         defer { both.stop() }
-        let ours = try twoRequests(both.lbPort)
-        XCTAssertEqual(ours.statuses, [200, 200])
-        XCTAssertEqual(ours.seen, [["x-name: be", "x-path: /one"], ["x-name: be", "x-path: /two"]])
-        let theirs = try twoRequests(both.haproxyPort)
-        XCTAssertEqual(ours.statuses, theirs.statuses)
-        XCTAssertEqual(ours.seen, theirs.seen)
+        try assertBothRequestsAreHTTP(both, name: "be")
     }
 
     func testSwitchModeHTTPRunsTheFrontendsHTTPRules() throws {
@@ -70,8 +79,10 @@ final class TCPUpgradeTests: XCTestCase {
                 mode tcp
                 bind 127.0.0.1:\(port)
                 tcp-request inspect-delay 1s
+                tcp-request content set-var(req.stream_mode) internal.strm.is_htx,iif(http,tcp)
                 tcp-request content switch-mode http if HTTP
                 tcp-request content reject
+                http-request set-header x-mode %[var(req.stream_mode)]
                 http-request set-header x-name %[fe_name]
                 default_backend be
             frontend h1only
@@ -87,12 +98,8 @@ final class TCPUpgradeTests: XCTestCase {
             """
         }, in: dir)
         defer { both.stop() }
-        let ours = try twoRequests(both.lbPort)
-        XCTAssertEqual(ours.statuses, [200, 200])
-        XCTAssertEqual(ours.seen, [["x-name: fe", "x-path: /one"], ["x-name: fe", "x-path: /two"]])
-        let theirs = try twoRequests(both.haproxyPort)
-        XCTAssertEqual(ours.statuses, theirs.statuses)
-        XCTAssertEqual(ours.seen, theirs.seen)
+        // The first request was ruled as TCP, the second as an HTTP stream.
+        try assertBothRequestsAreHTTP(both, name: "fe", modes: ["tcp", "http"])
 
         for port in both.ports {
             // A request line split over two writes waits for its end (`HTTP` waits for bytes).

@@ -38,7 +38,7 @@ extension KeywordRegistry {
             p.withFrontend { $0.tcpRequestRules.append(TCPRule(layer: .content, action: .switchMode, condition: condition, line: c.line.number)) }
         },
     ] + (0...2).flatMap { n in [tcpTrack(.connection, n), tcpTrack(.session, n), tcpTrack(.content, n)] }
-      + counterActionKeywords + (0...2).map { n in
+      + counterActionKeywords + sampleActionKeywords + (0...2).map { n in
         Keyword("http-request track-sc\(n)", SectionKind.rules, usage: "http-request track-sc\(n) SAMPLE [table NAME] [if|unless COND]") { p, c in
             let (words, condition) = try p.splitCondition(c.args)
             try p.gateFetches(condition)
@@ -135,6 +135,31 @@ extension KeywordRegistry {
                     usage: "\(phase.rawValue) \(name)(SC)\(name == "sc-set-gpt0" ? " VALUE" : "") [if|unless COND]") { p, c in
                 let (words, condition) = try p.splitCondition(c.args)
                 try p.addHTTPRule(.stickCounter(try counterAction(name, c.words, words)), condition: condition, line: c.line.number, phase: phase)
+            }
+        }
+    }
+
+    /// `set-var(SCOPE.NAME) EXPR`, `set-src EXPR`, `set-dst EXPR`, `set-src-port EXPR`,
+    /// `set-dst-port EXPR` in `tcp-request connection|session|content` rules.
+    static let sampleActionKeywords: [Keyword] = [TCPRule.Layer.connection, .session, .content].flatMap { layer in
+        [TCPRule.Action.setVariable, .setSource, .setDestination, .setSourcePort, .setDestinationPort].map { action in
+            Keyword("tcp-request \(layer.rawValue) \(action.rawValue)", [.frontend, .listen],
+                    usage: "tcp-request \(layer.rawValue) \(action.rawValue)\(action == .setVariable ? "(SCOPE.NAME)" : "") EXPRESSION [if|unless COND]") { p, c in
+                let (words, condition) = try p.splitCondition(c.args)
+                guard words.count == 1 else { throw ParseFailure("'\(action.rawValue)' expects one sample expression") }
+                var rule = TCPRule(layer: layer, action: action, condition: condition, line: c.line.number)
+                rule.expression = words[0]
+                if action == .setVariable {
+                    guard let word = c.words.dropFirst(2).first(where: { $0.hasPrefix("set-var(") }), word.hasSuffix(")"), word.count > 9 else {
+                        throw ParseFailure("expects 'set-var(SCOPE.NAME) EXPRESSION', e.g. set-var(sess.src) src")
+                    }
+                    let name = String(word.dropFirst(8).dropLast())
+                    guard ["proc.", "sess.", "txn.", "req.", "res."].contains(where: name.hasPrefix) else {
+                        throw ParseFailure("variable '\(name)' needs a scope: proc., sess., txn., req. or res.")
+                    }
+                    rule.variable = name
+                }
+                p.withFrontend { $0.tcpRequestRules.append(rule) }
             }
         }
     }

@@ -118,7 +118,8 @@ extension HTTPClientConnection {
             bytes = frontend.engine.flatMap { $0.errorPages.raw(for: status.rawValue) ?? HAProxyMessages.page(for: status.rawValue).map { ByteBuffer(string: $0) } }
             if let bytes { record.bytesOut = bytes.readableBytes }
         } else if let rules, let page, let context {
-            var input = ex?.ruleInput ?? SampleInput(facts: RequestFacts(head: nil, source: source, destination: destination, isTLS: isTLS))
+            // Without an exchange (no backend, a refused head…): the connection's facts and variables.
+            var input = ex?.ruleInput ?? SampleInput(facts: makeFacts(nil), variables: variables)
             bytes = rules.answer(page, backend: frontend.engine == nil ? nil : backendRules, input: &input, close: true,
                                  clientMinor: minor, headRequest: ex?.method == .head, allocator: context.channel.allocator)
             record.bytesOut = bytes?.readableBytes ?? 0

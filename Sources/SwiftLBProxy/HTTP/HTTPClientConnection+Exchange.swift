@@ -23,9 +23,11 @@ extension HTTPClientConnection {
         return record
     }
 
-    func makeFacts(_ head: MessageHead) -> RequestFacts {
+    func makeFacts(_ head: MessageHead?) -> RequestFacts {
         var facts = RequestFacts(head: head, source: source, destination: destination, isTLS: isTLS)
         facts.tls = tls
+        facts.connectionSource = frontConnection?.source ?? addressesBeforeRules.map { $0.0 } ?? source
+        facts.connectionDestination = frontConnection?.destination ?? addressesBeforeRules.map { $0.1 } ?? destination
         return facts
     }
 
@@ -71,16 +73,29 @@ extension HTTPClientConnection {
             return
         }
         stickSession?.beginRequest()
-        // An upgraded session's first request was ruled as TCP (`TCPClientConnection`).
-        if let rules = frontend.tcpRules, rules.hasContentRules, upgrade == nil || requestsServed > 0,
-           !rules.acceptsContent(stickInput(makeFacts(head))) {
-            // `tcp-request content reject` (run on each request in HTTP mode): closed, nothing answered.
-            loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
-            record.termination = "PR"
-            writeLog(record)
-            state = .closing
-            context?.close(promise: nil)
-            return
+        // An upgraded session's first request was ruled as TCP (`TCPClientConnection`), its
+        // variables kept.
+        let firstAfterUpgrade = upgrade != nil && requestsServed == 0
+        var transactionBegun = firstAfterUpgrade
+        if let rules = frontend.tcpRules, rules.hasContentRules, !firstAfterUpgrade {
+            var ruled = stickInput(makeFacts(head))
+            if rules.setsVariables {
+                variables.beginTransaction()
+                transactionBegun = true
+                ruled.variables = variables
+            }
+            guard rules.acceptsContent(&ruled) else {
+                // `tcp-request content reject` (run on each request in HTTP mode): closed, nothing answered.
+                loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
+                record.termination = "PR"
+                writeLog(record)
+                state = .closing
+                context?.close(promise: nil)
+                return
+            }
+            // `set-src|set-dst`: this request's addresses, as with http-request's.
+            var unused: RequestFacts?
+            adoptAddresses(ruled.facts, &record, &unused)
         }
         if let stats = frontend.stats, StatsPage.matches(head.target, settings: stats) {
             serveStats(head, framing: framing, settings: stats, record: record)
@@ -91,7 +106,7 @@ extension HTTPClientConnection {
         // edits in place; deny/return/redirect/auth answer here).
         var input: SampleInput?
         if let rules = frontend.engine, let f = facts {
-            variables.beginTransaction()
+            if !transactionBegun { variables.beginTransaction() }
             var i = SampleInput(facts: f, request: head, variables: variables)
             i.stick = stickSession
             i.frontendName = frontend.name
@@ -131,7 +146,7 @@ extension HTTPClientConnection {
         // The backend's http-request rules (a `listen` section's ran above as its frontend's).
         if let rules = backend.engine, let f = facts, rules.name != frontend.name || frontend.engine == nil {
             if input == nil {
-                variables.beginTransaction()
+                if !transactionBegun { variables.beginTransaction() }
                 input = SampleInput(facts: f, request: head, variables: variables)
                 input!.stick = stickSession
                 input!.frontendName = frontend.name

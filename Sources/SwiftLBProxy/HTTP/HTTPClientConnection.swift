@@ -110,6 +110,9 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
 
     /// Set when a `mode tcp` session became this HTTP connection (`TCPClientConnection`).
     let upgrade: TCPUpgrade?
+    /// The connection's ends as `tcp-request connection set-src|set-dst` left them, when there
+    /// are connection rules (`fc_src`…); nil: the socket's (or the PROXY header's).
+    var frontConnection: (source: SocketAddress?, destination: SocketAddress?)?
 
     init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, limits: HeadParser.Limits, listenerName: String? = nil, h2: H2StreamInfo? = nil,
          upgrade: TCPUpgrade? = nil) {
@@ -123,6 +126,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         self.limits = limits
         self.parser = HeadParser(kind: .request, limits: limits)
         self.stickSession = upgrade.map(\.stick) ?? frontend.makeStickSession()
+        if let variables = upgrade?.variables { self.variables = variables }
     }
 
     var timeouts: Timeouts { frontend.config.options.timeouts }
@@ -168,18 +172,19 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             idleSince = clock
             return
         }
-        if let rules = frontend.tcpRules, rules.hasConnectionRules,
-           !rules.acceptsConnection(.connectionLevel(source: source, destination: destination, isTLS: isTLS, stick: stickSession)) {
-            // `tcp-request connection reject`: closed before a byte is read, nothing answered.
-            loop.stats.frontend(frontend.counterID) { c in
-                c.connectionsTotal += 1
-                c.deniedConnections += 1
+        if let rules = frontend.tcpRules, rules.hasConnectionRules {
+            guard let ruled = rules.admit(source: source, destination: destination, isTLS: isTLS, stick: stickSession,
+                                          variables: { variables }, frontend: frontend, loop: loop) else {
+                // `tcp-request connection reject`: closed before a byte is read, nothing answered.
+                state = .closed
+                stickSession?.close()  // refused before any stream: no request counted
+                loop.clients.removeValue(forKey: ObjectIdentifier(self))
+                context.close(promise: nil)
+                return
             }
-            state = .closed
-            stickSession?.close()  // refused before any stream: no request counted
-            loop.clients.removeValue(forKey: ObjectIdentifier(self))
-            context.close(promise: nil)
-            return
+            // `set-src|set-dst`: the connection rules' are the connection's, the session rules' the session's.
+            frontConnection = (ruled.facts.connectionSource, ruled.facts.connectionDestination)
+            (source, destination, clientIP) = (ruled.facts.source, ruled.facts.destination, ruled.facts.source?.ipAddress ?? "")
         }
         if logging { frontend.countLive(context.channel) }
         // A client that sends its request and then shuts its sending side still gets the
@@ -443,4 +448,6 @@ struct TCPUpgrade {
     let source: SocketAddress?
     let destination: SocketAddress?
     let stick: StickSession?
+    /// The variables its rules set (nil: its rules set none).
+    let variables: StreamVariables?
 }

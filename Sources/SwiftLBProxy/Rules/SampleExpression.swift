@@ -35,6 +35,10 @@ struct SampleExpression {
         case firstRequest
         /// `capture.req.hdr(N)`: request capture slot N.
         case capturedRequest(Int)
+        /// `fc_src`, `fc_dst`, `fc_src_port`, `fc_dst_port`: the client connection's ends.
+        case frontConnection(destination: Bool, port: Bool)
+        /// `internal.strm.is_htx`: the stream is HTTP (false while a tcp session is inspected).
+        case isHTTPStream
     }
 
     enum Converter {
@@ -171,6 +175,7 @@ struct SampleExpression {
         "base", "be_name", "bool", "cook", "fe_name", "hdr", "hdr_cnt", "int", "req.cook", "req.fhdr", "req.hdr", "req.hdr_cnt",
         "req.ver", "req_ver", "res.fhdr", "res.hdr", "res.hdr_cnt", "res.ver", "shdr", "status", "str", "url_param", "urlp", "var",
         "http_first_req", "capture.req.hdr", "pathq", "fc_pp_unique_id", "fc_pp_authority",
+        "fc_src", "fc_dst", "fc_src_port", "fc_dst_port", "ipv4", "ipv6", "internal.strm.is_htx",
     ] + TLSFetch.names).sorted()
 
     private static func fetch(_ name: String, _ args: [String]) throws(Failure) -> Fetch {
@@ -220,6 +225,16 @@ struct SampleExpression {
         case "fe_name": try needs(0...0); return .frontendName
         case "be_name": try needs(0...0); return .backendName
         case "http_first_req": try needs(0...0); return .firstRequest
+        case "fc_src", "fc_dst", "fc_src_port", "fc_dst_port":
+            try needs(0...0)
+            return .frontConnection(destination: name.hasPrefix("fc_dst"), port: name.hasSuffix("_port"))
+        case "internal.strm.is_htx": try needs(0...0); return .isHTTPStream
+        case "ipv4", "ipv6":
+            try needs(1...1)
+            guard let bytes = IPNetwork.bytes(args[0]), name == "ipv6" || bytes.count == 4 else {
+                throw Failure(message: "'\(name)' expects an \(name == "ipv4" ? "IPv4" : "IPv6") address, not '\(args[0])'")
+            }
+            return .constant(.string(args[0]))
         case "pathq": try needs(0...0); return .pathQuery
         case "fc_pp_unique_id": try needs(0...0); return .proxyTLV(ProxyHeader.TLVType.uniqueID)
         case "fc_pp_authority": try needs(0...0); return .proxyTLV(ProxyHeader.TLVType.authority)
@@ -350,6 +365,11 @@ struct SampleExpression {
             let target = input.target
             return TargetRewrite.pathStart(target).map { .string(String(target[$0...])) }
         case .capturedRequest(let slot): return slot < input.captures.count ? input.captures[slot].map { .string($0) } : nil
+        case .frontConnection(let destination, let port):
+            let address = destination ? input.facts.connectionDestination ?? input.facts.destination
+                                      : input.facts.connectionSource ?? input.facts.source
+            return port ? address?.port.map { .integer($0) } : address?.ipAddress.map { .string($0) }
+        case .isHTTPStream: return .boolean(input.inspected == nil)
         }
     }
 

@@ -2,19 +2,23 @@ import NIOCore
 import SwiftLBConfig
 import SwiftLBTLS
 
-/// `tcp-request connection|content accept|reject [if|unless COND]`, as HAProxy evaluates
-/// them: in order, the first rule whose condition holds decides (accept ends the list, reject
-/// refuses); when none applies the connection is accepted.
+/// `tcp-request connection|session|content …` rules, as HAProxy evaluates them: in order, the
+/// first accept or reject whose condition holds decides (accept ends the list, reject refuses);
+/// when none applies the connection is accepted.
 ///
 /// Call sites: `connection` rules when a connection is accepted, before any byte is read (a
 /// reject closes it at once, nothing answered — HAProxy's "silent" refusal counted as a denied
-/// connection); `content` rules once the request head is parsed (HTTP mode, where HAProxy
-/// evaluates them on the first request: a reject closes the connection without an answer).
-/// Connection rules should only look at the connection (`src`, `dst`, `src_conn_cur`); the
-/// request they see is empty.
+/// connection), then the `session` rules; `content` rules once the request head is parsed
+/// (HTTP mode, where HAProxy evaluates them on each request: a reject closes the connection
+/// without an answer), or on the client's first bytes (TCP mode). Connection rules should only
+/// look at the connection (`src`, `dst`, `src_conn_cur`); the request they see is empty.
 ///
-/// `track-scN SAMPLE [table NAME]` rules track the sample's entry for the rest of the
-/// connection (through the input's `StickSession`) and go on to the next rule.
+/// The other actions go on to the next rule: `track-scN SAMPLE [table NAME]` tracks the
+/// sample's entry for the rest of the connection (through the input's `StickSession`),
+/// `sc-inc-gpc0(N)`… change it, `set-var(…)` sets a variable (in the input's variables),
+/// `set-src|set-dst[-port]` change the input's addresses — the caller reads them back: after
+/// the connection rules they are the connection's (`fc_src`…), after the session rules the
+/// session's (`src`…), after content rules the stream's.
 struct TCPRules: Sendable {
     private struct Compiled: Sendable {
         let rule: TCPRule
@@ -22,19 +26,26 @@ struct TCPRules: Sendable {
         let sample: SampleExpression?
         /// A `sc-inc-gpc0(N)`… rule's action (checked likewise).
         let counter: StickCounterRule?
+        /// A `set-var`/`set-src`… rule's expression (checked likewise).
+        let expression: SampleExpression?
     }
 
     private let connection: [Compiled]
+    private let session: [Compiled]
     private let content: [Compiled]
+    /// Some rule sets a variable: the caller passes its variables in.
+    let setsVariables: Bool
 
     init(_ rules: [TCPRule]) {
         let compiled = rules.map {
             Compiled(rule: $0, sample: $0.tracking.flatMap { try? SampleExpression(parsing: $0.sample) },
-                     counter: $0.counterAction.flatMap { try? StickCounterRule($0) })
+                     counter: $0.counterAction.flatMap { try? StickCounterRule($0) },
+                     expression: $0.expression.flatMap { try? SampleExpression(parsing: $0) })
         }
-        // `session` rules run right after the `connection` ones (see TCPRule.Layer).
-        connection = compiled.filter { $0.rule.layer == .connection } + compiled.filter { $0.rule.layer == .session }
+        connection = compiled.filter { $0.rule.layer == .connection }
+        session = compiled.filter { $0.rule.layer == .session }
         content = compiled.filter { $0.rule.layer == .content }
+        setsVariables = rules.contains { $0.action == .setVariable }
     }
 
     /// The content rules read the client's first bytes (`req.len`, `req.payload`…): in tcp
@@ -45,24 +56,39 @@ struct TCPRules: Sendable {
         }
     }
 
-    var isEmpty: Bool { connection.isEmpty && content.isEmpty }
-    var hasConnectionRules: Bool { !connection.isEmpty }
+    var isEmpty: Bool { connection.isEmpty && session.isEmpty && content.isEmpty }
+    /// `connection` or `session` rules (both run when a connection is accepted).
+    var hasConnectionRules: Bool { !connection.isEmpty || !session.isEmpty }
     var hasContentRules: Bool { !content.isEmpty }
 
-    /// Whether the connection is accepted by the `tcp-request connection` rules.
-    func acceptsConnection(_ input: SampleInput) -> Bool { Self.decide(connection, input) }
+    /// Whether the connection is accepted by the `tcp-request connection` rules, then the
+    /// `session` ones (HAProxy runs these once the handshake and PROXY header are done; SwiftLB
+    /// has nothing between the two). The input's addresses become the session's; its
+    /// `facts.connectionSource|Destination` the connection's (what `fc_src`… read).
+    func acceptsConnection(_ input: inout SampleInput) -> Bool {
+        guard Self.decide(connection, &input) else { return false }
+        input.facts.connectionSource = input.facts.source
+        input.facts.connectionDestination = input.facts.destination
+        return Self.decide(session, &input)
+    }
 
-    /// Whether the request is accepted by the `tcp-request content` rules.
-    func acceptsContent(_ input: SampleInput) -> Bool { Self.decide(content, input) }
+    /// The same for a caller that keeps no address or variable (HTTP/2 connections).
+    func acceptsConnection(_ input: SampleInput) -> Bool {
+        var input = input
+        return acceptsConnection(&input)
+    }
+
+    /// Whether the request is accepted by the `tcp-request content` rules (HTTP streams).
+    func acceptsContent(_ input: inout SampleInput) -> Bool { Self.decide(content, &input) }
 
     /// What the content rules decide for a `mode tcp` session.
     enum ContentVerdict: Equatable { case accept, reject, switchToHTTP }
 
     /// The content rules while inspecting: accept, reject, switch to HTTP, or nil when a rule
     /// must wait for bytes that have not arrived yet (`mustWait`, asked with each condition's
-    /// result) — the caller waits for more and asks again from `start` (track rules already run
-    /// are not run twice).
-    func decideContent(_ input: SampleInput, mustWait: (Bool) -> Bool, from start: inout Int) -> ContentVerdict? {
+    /// result) — the caller waits for more and asks again from `start` (the rules already run
+    /// are not run twice: the caller keeps the addresses they set).
+    func decideContent(_ input: inout SampleInput, mustWait: (Bool) -> Bool, from start: inout Int) -> ContentVerdict? {
         while start < content.count {
             let c = content[start]
             let holds = c.rule.condition?.evaluate(input) ?? true
@@ -70,32 +96,82 @@ struct TCPRules: Sendable {
             start += 1
             guard holds else { continue }
             switch c.rule.action {
-            case .track: Self.track(c, input)
-            case .stickCounter: c.counter?.run(input)
             case .accept: return .accept
             case .reject: return .reject
             case .switchMode: return .switchToHTTP
+            default: Self.run(c, &input)
             }
         }
         return .accept
     }
 
-    private static func decide(_ rules: [Compiled], _ input: SampleInput) -> Bool {
+    private static func decide(_ rules: [Compiled], _ input: inout SampleInput) -> Bool {
         for c in rules where c.rule.condition?.evaluate(input) ?? true {
             switch c.rule.action {
-            case .track: track(c, input)
-            case .stickCounter: c.counter?.run(input)
             // In an HTTP stream the session is HTTP already: `switch-mode http` ends the list.
             case .accept, .switchMode: return true
             case .reject: return false
+            default: run(c, &input)
             }
         }
         return true
     }
 
-    private static func track(_ c: Compiled, _ input: SampleInput) {
-        guard let t = c.rule.tracking, let sample = c.sample else { return }
-        input.stick?.track(t.counter, value: sample.evaluate(input), tableName: t.table, connectionLevel: true)
+    /// An action that goes on to the next rule.
+    private static func run(_ c: Compiled, _ input: inout SampleInput) {
+        switch c.rule.action {
+        case .track:
+            guard let t = c.rule.tracking, let sample = c.sample else { return }
+            input.stick?.track(t.counter, value: sample.evaluate(input), tableName: t.table, connectionLevel: true)
+        case .stickCounter:
+            c.counter?.run(input)
+        case .setVariable:
+            // A fetch that finds nothing leaves the variable as it was (HAProxy).
+            guard let name = c.rule.variable, let value = c.expression?.evaluate(input) else { return }
+            input.variables?.set(name, value)
+        case .setSource, .setDestination, .setSourcePort, .setDestinationPort:
+            setAddress(c, &input)
+        case .accept, .reject, .switchMode:
+            return
+        }
+    }
+
+    /// `set-src|set-dst EXPR` (the address, its port kept) and `set-src-port|set-dst-port EXPR`;
+    /// a sample that is no address (or port) changes nothing, as HAProxy's failed cast.
+    private static func setAddress(_ c: Compiled, _ input: inout SampleInput) {
+        guard let value = c.expression?.evaluate(input) else { return }
+        let action = c.rule.action
+        let destination = action == .setDestination || action == .setDestinationPort
+        let old = destination ? input.facts.destination : input.facts.source
+        let new: SocketAddress?
+        if action == .setSourcePort || action == .setDestinationPort {
+            guard let port = value.integer, (0...65535).contains(port), let ip = old?.ipAddress else { return }
+            new = try? SocketAddress(ipAddress: ip, port: port)
+        } else {
+            guard IPNetwork.bytes(value.text) != nil else { return }
+            new = try? SocketAddress(ipAddress: value.text, port: old?.port ?? 0)
+        }
+        guard let new else { return }
+        if destination { input.facts.destination = new } else { input.facts.source = new }
+    }
+}
+
+extension TCPRules {
+    /// A new connection through the connection and session rules: the ruled input (its
+    /// addresses the session's, `facts.connectionSource|Destination` the connection's), or nil
+    /// when refused — counted in the frontend's connections and denied connections.
+    func admit(source: SocketAddress?, destination: SocketAddress?, isTLS: Bool, stick: StickSession?,
+               variables: () -> StreamVariables, frontend: RuntimeFrontend, loop: LoopState) -> SampleInput? {
+        var ruled = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS, stick: stick,
+                                                variables: setsVariables ? variables() : nil)
+        guard acceptsConnection(&ruled) else {
+            loop.stats.frontend(frontend.counterID) { c in
+                c.connectionsTotal += 1
+                c.deniedConnections += 1
+            }
+            return nil
+        }
+        return ruled
     }
 }
 
@@ -103,10 +179,11 @@ extension SampleInput {
     /// What a rule reads before any request: the connection's ends only (the request is a
     /// placeholder, `- -`, that no HTTP fetch should be asked about).
     static func connectionLevel(source: SocketAddress?, destination: SocketAddress?, isTLS: Bool = false, tls: TLSHandler? = nil,
-                                stick: StickSession? = nil) -> SampleInput {
+                                stick: StickSession? = nil, variables: StreamVariables? = nil) -> SampleInput {
         var input = SampleInput(facts: RequestFacts(head: placeholderHead, source: source, destination: destination, isTLS: isTLS))
         input.facts.tls = tls
         input.stick = stick
+        input.variables = variables
         return input
     }
 

@@ -172,6 +172,11 @@ enum StickTracking {
             }
             for rule in frontend.tcpRequestRules { if let t = rule.tracking { check(t, line: rule.line, keyword: "tcp-request \(rule.layer.rawValue) track-sc\(t.counter)") } }
             for rule in frontend.tcpRequestRules {
+                if let text = rule.expression {
+                    do { _ = try SampleExpression(parsing: text) } catch {
+                        errors.append(ConfigError(file: configuration.file, line: rule.line, keyword: "tcp-request \(rule.layer.rawValue) \(rule.action.rawValue)", message: error.message))
+                    }
+                }
                 guard let a = rule.counterAction else { continue }
                 do { _ = try StickCounterRule(a) } catch {
                     errors.append(ConfigError(file: configuration.file, line: rule.line, keyword: "tcp-request \(rule.layer.rawValue) \(a.name)", message: error.message))

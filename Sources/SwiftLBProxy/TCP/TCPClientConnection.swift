@@ -72,6 +72,8 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     /// What an upgrade to HTTP needs: the listener's head limits and name.
     private let limits: HeadParser.Limits
     private let listenerName: String?
+    /// What `tcp-request … set-var` rules set (made only when they exist).
+    private lazy var variables = StreamVariables()
 
     init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, awaitsProxyHeader: Bool = false,
          limits: HeadParser.Limits = HeadParser.Limits(), listenerName: String? = nil) {
@@ -93,25 +95,25 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelActive(context: ChannelHandlerContext) {
-        let source = context.channel.remoteAddress
-        if let rules = frontend.tcpRules, rules.hasConnectionRules,
-           !rules.acceptsConnection(.connectionLevel(source: source, destination: context.channel.localAddress, isTLS: isTLS, stick: stickSession)) {
-            // `tcp-request connection reject`: closed at once, nothing logged (as HAProxy).
-            loop.stats.frontend(frontend.counterID) { c in
-                c.connectionsTotal += 1
-                c.deniedConnections += 1
+        var source = context.channel.remoteAddress, destination = context.channel.localAddress
+        if let rules = frontend.tcpRules, rules.hasConnectionRules {
+            guard let ruled = rules.admit(source: source, destination: destination, isTLS: isTLS, stick: stickSession,
+                                          variables: { variables }, frontend: frontend, loop: loop) else {
+                // `tcp-request connection reject`: closed at once, nothing logged (as HAProxy).
+                state = .closed
+                stickSession?.close()
+                context.close(promise: nil)
+                return
             }
-            state = .closed
-            stickSession?.close()
-            context.close(promise: nil)
-            return
+            // `set-src|set-dst` of these rules: the session's ends.
+            (source, destination) = (ruled.facts.source, ruled.facts.destination)
         }
         loop.clients[ObjectIdentifier(self)] = self
         if logging {
             frontend.countLive(context.channel)
             log.acceptTime = wallClockNow()
             log.source = source
-            log.destination = context.channel.localAddress
+            log.destination = destination
         }
         loop.stats.frontend(frontend.counterID) { c in
             c.connectionsTotal += 1
@@ -121,7 +123,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         // A FIN before the server is there is held like the bytes before it, not a close.
         _ = context.channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         context.fireChannelActive()
-        if !awaitsProxyHeader { ends = (source, context.channel.localAddress) }
+        if !awaitsProxyHeader { ends = (source, destination) }
         routeWhenReady()
     }
 
@@ -176,12 +178,15 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     /// closes (HAProxy's "PR"), and a rule that needs more bytes waits for the next read, the
     /// client's FIN or the inspect delay (without one the rules decide at once).
     private func inspect(timedOut: Bool = false) {
-        guard case .inspecting(let source, let destination, var next, let timer) = state, let rules = frontend.tcpRules else { return }
+        guard case .inspecting(let ruledSource, let ruledDestination, var next, let timer) = state, let rules = frontend.tcpRules else { return }
         let final = timedOut || timer == nil || clientFinished || held.readableBytes >= Self.maxHeld
         let payload = InspectedPayload(held, final: final)
-        var input = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS, tls: tls, stick: stickSession)
+        var input = SampleInput.connectionLevel(source: ruledSource, destination: ruledDestination, isTLS: isTLS, tls: tls, stick: stickSession,
+                                                variables: rules.setsVariables ? variables : nil)
         input.inspected = payload
-        let verdict = rules.decideContent(input, mustWait: { holds in payload.mustWait(holds: holds) }, from: &next)
+        let verdict = rules.decideContent(&input, mustWait: { holds in payload.mustWait(holds: holds) }, from: &next)
+        // The rules run so far are not run again: the addresses they set are kept.
+        let (source, destination) = (input.facts.source, input.facts.destination)
         guard let accepted = verdict else {
             state = .inspecting(source: source, destination: destination, next: next, timer: timer)
             return
@@ -240,7 +245,8 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     private func upgradeToHTTP(source: SocketAddress?, destination: SocketAddress?) {
         guard let context else { return }
         let http = HTTPClientConnection(frontend: frontend, loop: loop, isTLS: isTLS, limits: limits, listenerName: listenerName,
-                                        upgrade: TCPUpgrade(source: source, destination: destination, stick: stickSession))
+                                        upgrade: TCPUpgrade(source: source, destination: destination, stick: stickSession,
+                                                            variables: frontend.tcpRules?.setsVariables == true ? variables : nil))
         http.tls = tls
         state = .upgraded
         loop.clients.removeValue(forKey: ObjectIdentifier(self))

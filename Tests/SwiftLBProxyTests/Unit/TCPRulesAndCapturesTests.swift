@@ -20,11 +20,46 @@ final class TCPRulesAndCapturesTests: XCTestCase {
         XCTAssertTrue(rules.acceptsConnection(try at("10.9.1.1")), "accepted by the first rule before the reject")
         XCTAssertFalse(rules.acceptsConnection(try at("192.0.2.5")))
         XCTAssertTrue(rules.acceptsConnection(try at("198.51.100.1")), "no rule applies: accepted")
-        let admin = SampleInput(facts: try facts(try requestHead("GET /admin/x HTTP/1.1\r\n\r\n")))
-        let page = SampleInput(facts: try facts(try requestHead("GET /page HTTP/1.1\r\n\r\n")))
-        XCTAssertFalse(rules.acceptsContent(admin))
-        XCTAssertTrue(rules.acceptsContent(page))
+        var admin = SampleInput(facts: try facts(try requestHead("GET /admin/x HTTP/1.1\r\n\r\n")))
+        var page = SampleInput(facts: try facts(try requestHead("GET /page HTTP/1.1\r\n\r\n")))
+        XCTAssertFalse(rules.acceptsContent(&admin))
+        XCTAssertTrue(rules.acceptsContent(&page))
         XCTAssertTrue(TCPRules([]).acceptsConnection(try at("192.0.2.5")))
+    }
+
+    /// `set-src`/`set-dst` of connection rules are the connection's (`fc_src`), of session rules
+    /// the session's (`src`); `set-var` sets in the input's variables; the port actions keep the
+    /// address; a sample that is no address changes nothing; the rules go on after each.
+    func testAddressAndVariableActionsChangeTheInputAndGoOn() throws {
+        let config = try ConfigParser.parse(text: """
+            frontend fe
+                bind :8080
+                tcp-request connection set-src ipv4(10.0.0.1)
+                tcp-request connection set-dst-port int(8443)
+                tcp-request session set-src ipv4(10.1.0.1)
+                tcp-request session set-dst str(not-an-address)
+                tcp-request session set-var(sess.fc) fc_src
+                tcp-request session set-var(sess.both) src,concat(/,sess.fc,)
+                tcp-request session reject if { src 10.1.0.1 } { var(sess.fc) -m str 10.0.0.2 }
+                tcp-request content switch-mode http if HTTP
+                tcp-request content reject
+            """, file: "lb.conf", acceptingPending: true, environment: [:])
+        let rules = TCPRules(config.frontends[0].tcpRequestRules)
+        XCTAssertTrue(rules.setsVariables)
+        let variables = StreamVariables(process: ProcessVariables())
+        var input = SampleInput.connectionLevel(source: try SocketAddress(ipAddress: "127.0.0.1", port: 5000),
+                                                destination: try SocketAddress(ipAddress: "127.0.0.2", port: 80), variables: variables)
+        XCTAssertTrue(rules.acceptsConnection(&input), "the reject's last term does not hold")
+        XCTAssertEqual(input.facts.connectionSource?.ipAddress, "10.0.0.1")
+        XCTAssertEqual(input.facts.connectionSource?.port, 5000, "set-src keeps the port")
+        XCTAssertEqual(input.facts.source?.ipAddress, "10.1.0.1")
+        XCTAssertEqual(input.facts.destination?.ipAddress, "127.0.0.2", "not an address: unchanged")
+        XCTAssertEqual(input.facts.destination?.port, 8443)
+        XCTAssertEqual(variables.get("sess.fc")?.text, "10.0.0.1")
+        XCTAssertEqual(variables.get("sess.both")?.text, "10.1.0.1/10.0.0.1")
+        // In an HTTP stream `switch-mode http` is an accept (`HTTP` holds there).
+        var request = SampleInput(facts: try facts(try requestHead("GET / HTTP/1.1\r\n\r\n")))
+        XCTAssertTrue(rules.acceptsContent(&request))
     }
 
     func testCapturesAreTheLastOccurrenceCutAndEscaped() throws {
