@@ -16,8 +16,6 @@ final class LogForwardTests: XCTestCase {
     /// as rfc3164; everything ends at `out`.
     private func relay(udpRing: Int, udpDirect: Int, tcp: Int, tls: Int, out: Int, cert: String) -> String {
         """
-        global
-            insecure-fork-wanted
         ring plain
             description "LF-framed"
             format rfc5424
