@@ -404,6 +404,10 @@ public struct ServerParameters: Sendable, Equatable {
     public var fall = 3
     public var checkPort: Int?
     public var checkAddress: String?
+    /// `init-addr METHOD,…`: how the address is found at start, in order: `libc` (resolve the
+    /// name), `none` (start without one, in maintenance), an IP address, `last` (skipped:
+    /// SwiftLB's state file keeps no addresses). nil: HAProxy's default `last,libc`.
+    public var initAddr: [String]?
     public var cookie: String?
     public var backup = false
     /// `disabled`: starts in maintenance (never chosen, not checked).

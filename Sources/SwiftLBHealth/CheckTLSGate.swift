@@ -1,10 +1,15 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import SwiftLBTLS
 
 /// Sits behind the `TLSHandler` of a TLS health check: the check's handler sees the
 /// connection as up only once the handshake is done (a check over TLS passes at layer 6, not
 /// at the TCP connect), and a handshake that fails reaches it as a `CheckHandshakeError` in
-/// HAProxy's words (`SSL handshake failure`, `Connection closed during SSL handshake`).
+/// HAProxy's words (`SSL handshake failure`, with the socket's error when there is one: a
+/// client has sent its ClientHello, so OpenSSL's state is past TLS_ST_BEFORE and HAProxy
+/// never says "Connection closed during SSL handshake" for a check).
 final class CheckTLSGate: ChannelInboundHandler, RemovableChannelHandler, Sendable {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -29,27 +34,23 @@ final class CheckTLSGate: ChannelInboundHandler, RemovableChannelHandler, Sendab
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         guard case .handshaking = state else { context.fireErrorCaught(error); return }
         state = .failed
-        context.fireErrorCaught(error is TLSError ? CheckHandshakeError.failure : CheckHandshakeError.closed)
+        // A socket error (a reset) is HAProxy's "SSL handshake failure (strerror)".
+        let errno = (error as? IOError)?.errnoCode
+        context.fireErrorCaught(CheckHandshakeError(reason: errno.map { String(cString: strerror($0)) }))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         if case .handshaking = state {
             state = .failed
-            context.fireErrorCaught(CheckHandshakeError.closed)
+            context.fireErrorCaught(CheckHandshakeError(reason: nil))
         }
         context.fireChannelInactive()
     }
 }
 
-/// A TLS health check's handshake did not complete (HAProxy's CO_ER_SSL_HANDSHAKE /
-/// CO_ER_SSL_ABORT wording): a layer 6 failure.
-enum CheckHandshakeError: Error, CustomStringConvertible {
-    case failure, closed
-
-    var description: String {
-        switch self {
-        case .failure: "SSL handshake failure"
-        case .closed: "Connection closed during SSL handshake"
-        }
-    }
+/// A TLS health check's handshake did not complete (HAProxy's CO_ER_SSL_HANDSHAKE, with the
+/// socket's errno when there is one): a layer 6 failure.
+struct CheckHandshakeError: Error, CustomStringConvertible {
+    let reason: String?
+    var description: String { "SSL handshake failure" + (reason.map { " (\($0))" } ?? "") }
 }

@@ -71,11 +71,13 @@ public final class ProxyRuntime: Sendable {
             var agents: [(RuntimeBackend) -> AgentTarget] = []
             for server in backend.servers {
                 do {
-                    let address = try server.socketAddress()
+                    let (address, addressless) = try Self.initialAddress(server)
                     // A unix server is checked on its socket unless `addr`/`port` name an IP one.
-                    let checkAddress = server.unixPath != nil && server.parameters.checkAddress == nil && server.parameters.checkPort == nil
+                    // Checks go to the server's address (as `init-addr` found it) unless `addr`/`port`
+                    // say otherwise; a unix server's on its socket unless they name an IP one.
+                    let checkAddress = addressless || server.parameters.checkAddress == nil && server.parameters.checkPort == nil
                         ? address
-                        : try SocketAddress.makeAddressResolvingHost(server.parameters.checkAddress ?? (server.unixPath != nil ? "127.0.0.1" : server.host),
+                        : try SocketAddress.makeAddressResolvingHost(server.parameters.checkAddress ?? (server.unixPath != nil ? "127.0.0.1" : address.ipAddress ?? server.host),
                                                                      port: server.parameters.checkPort ?? server.port)
                     var tlsClient: TLSClientContext?
                     if let tls = server.parameters.tls {
@@ -95,7 +97,7 @@ public final class ProxyRuntime: Sendable {
                         health.setMaxconn(server.parameters.maxconn)
                     } else {
                         health = ServerHealth(backend: backend.name, server: server.name,
-                                              admin: server.parameters.disabled ? .maint : .ready,
+                                              admin: server.parameters.disabled || addressless ? .maint : .ready,
                                               observe: server.parameters.observe, errorLimit: server.parameters.errorLimit,
                                               slowstart: server.parameters.slowstart, weight: server.parameters.weight,
                                               maxconn: server.parameters.maxconn)
@@ -111,7 +113,7 @@ public final class ProxyRuntime: Sendable {
                                                  tls: server.parameters.tls?.more.ssl == true ? tlsClient : nil,
                                                  cookieSettings: backend.options.cookie))
                     let agent = server.parameters.agent
-                    if agent.enabled && !server.parameters.disabled {
+                    if agent.enabled && !server.parameters.disabled && !addressless {
                         guard let agentPort = agent.port else {
                             errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server",
                                                       message: "server '\(server.name)': 'agent-check' needs 'agent-port'"))
@@ -128,7 +130,7 @@ public final class ProxyRuntime: Sendable {
                             }
                         }
                     }
-                    if server.parameters.check && !server.parameters.disabled {
+                    if server.parameters.check && !server.parameters.disabled && !addressless {
                         let checkTLS: (context: TLSClientContext?, steps: [Int: TLSClientContext])
                         do {
                             checkTLS = try TLSPlan.checkContexts(server.parameters, traffic: tlsClient, steps: backend.options.tcpCheck ?? [])
@@ -274,6 +276,26 @@ extension ProxyRuntime {
     }
 
     /// Loads the certificates of one `bind … ssl` and builds its OpenSSL context: TLSPlan.swift.
+    /// A server's address at start, by its `init-addr` methods in order (default: resolve):
+    /// `libc` resolves the name, an IP address is taken as it is, `last` is skipped (the state
+    /// file keeps no addresses), `none` starts the server without one — in maintenance, never
+    /// checked, at 0.0.0.0 (HAProxy's RMAINT). The last failure is thrown when none succeeds.
+    static func initialAddress(_ server: Server) throws -> (SocketAddress, addressless: Bool) {
+        guard let methods = server.parameters.initAddr, server.unixPath == nil else { return (try server.socketAddress(), false) }
+        var failure: (any Error)?
+        for method in methods {
+            switch method {
+            case "libc":
+                guard server.port > 0 else { continue }
+                do { return (try server.socketAddress(), false) } catch { failure = error }
+            case "none": return (try SocketAddress(ipAddress: "0.0.0.0", port: server.port), true)
+            case "last": continue
+            default: return (try SocketAddress(ipAddress: method, port: server.port), false)
+            }
+        }
+        throw failure ?? RuntimeAddressError(description: "no 'init-addr' method gave '\(server.host)' an address")
+    }
+
     static func makeTLS(_ tls: BindTLS, sessionCache: Bool) throws -> (TLSServerContext, [String]) {
         try TLSPlan.serverContext(tls, sessionCache: sessionCache)
     }

@@ -44,8 +44,6 @@ final class CheckConnectAndLogForwardKeywordTests: XCTestCase {
 
     func testRingAndLogForwardSections() throws {
         let config = try parseOrFail("""
-            global
-                insecure-fork-wanted
             ring myring
                 description "My local buffer"
                 format rfc5424

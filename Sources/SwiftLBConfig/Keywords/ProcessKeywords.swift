@@ -13,8 +13,6 @@ extension KeywordRegistry {
         },
         Keyword("pidfile", [.global], usage: "pidfile FILE") { p, c in p.config.global.pidfile = try c.one("one file name") },
         Keyword("hard-stop-after", [.global], usage: "hard-stop-after TIME") { p, c in p.config.global.hardStopAfter = try c.time() },
-        // HAProxy refuses fork() unless asked (external checks, Lua); SwiftLB never forbids it.
-        Keyword("insecure-fork-wanted", [.global], usage: "insecure-fork-wanted") { _, c in try c.noArguments() },
         Keyword("daemon", [.global], usage: "daemon") { p, c in
             try c.noArguments()
             p.config.global.daemon = true

@@ -23,11 +23,15 @@ extension KeywordRegistry {
                     // HAProxy keeps such a server, on no address; it is never reachable.
                     p.warn("server '\(name)' has no address ('\(c.args[1])' expands to ':'): it is kept, and never reachable")
                     (host, port) = ("0.0.0.0", 0)
-                } else {
-                    guard let address = parseAddress(String(text)), !address.0.isEmpty, address.0 != "*" else {
-                        throw ParseFailure("invalid address '\(c.args[1])': expected HOST:PORT")
-                    }
+                } else if let address = parseAddress(String(text)), !address.0.isEmpty, address.0 != "*" {
                     (host, port) = address
+                } else if !text.contains(":"), !text.isEmpty, Self.startsWithoutAddress(c.args.dropFirst(2)) {
+                    // A name without a port, with `init-addr none`: the server starts without an
+                    // address (in maintenance) and never gets one here; HAProxy's port-less
+                    // server (the client's destination port) is not supported otherwise.
+                    (host, port) = (String(text), 0)
+                } else {
+                    throw ParseFailure("invalid address '\(c.args[1])': expected HOST:PORT")
                 }
             }
             var params = backend.options.defaultServer
@@ -64,6 +68,13 @@ extension KeywordRegistry {
         Parameter("rise", values: 1) { s, v, _ in s.rise = try number("rise", v[0], 1...1000) },
         Parameter("fall", values: 1) { s, v, _ in s.fall = try number("fall", v[0], 1...1000) },
         Parameter("port", values: 1) { s, v, _ in s.checkPort = try number("port", v[0], 1...65535) },
+        Parameter("init-addr", values: 1) { s, v, _ in
+            let methods = v[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            for method in methods where !["last", "libc", "none"].contains(method) && IPNetwork.bytes(method) == nil {
+                throw ParseFailure("'init-addr' expects a list of last, libc, none and IP addresses, not '\(method)'")
+            }
+            s.initAddr = methods
+        },
         Parameter("addr", values: 1) { s, v, _ in
             // `addr IP:PORT`, as HAProxy takes it: the port counts unless `port` says otherwise.
             if v[0].contains("."), let (host, port) = parseAddress(v[0]), !host.isEmpty {
@@ -139,13 +150,19 @@ extension KeywordRegistry {
         Parameter("agent-send", values: 1) { s, v, _ in s.agent.send = v[0] },
         Parameter("agent-inter", values: 1) { s, v, _ in s.agent.inter = try positiveTime("agent-inter", v[0]) },
     ] + ["allow-0rtt", "check-send-proxy",
-         "check-proto", "check-via-socks4", "id", "init-addr", "log-proto", "max-reuse", "minconn", "namespace",
+         "check-proto", "check-via-socks4", "id", "log-proto", "max-reuse", "minconn", "namespace",
          "no-send-proxy", "no-send-proxy-v2", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn", "no-verifyhost",
          "no-tfo", "non-stick", "npn", "pool-low-conn", "pool-purge-delay", "proto", "redir", "resolve-opts",
          "resolve-prefer", "resolve-net", "resolvers", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "source",
          "stick", "socks4", "tcp-ut", "tfo", "track", "verifyhost", "ws"].map {
         Parameter<ServerParameters>.unsupported($0, "a HAProxy server parameter SwiftLB does not implement")
     })
+
+    /// The line says `init-addr none` (alone): its server never takes the address it names.
+    static func startsWithoutAddress(_ words: ArraySlice<String>) -> Bool {
+        guard let i = words.firstIndex(of: "init-addr"), i + 1 < words.endIndex else { return false }
+        return words[i + 1] == "none"
+    }
 
     static let expectProxyStatus = KeywordStatus.pending("a conditional PROXY header is not supported; 'bind … accept-proxy' requires one on every connection")
 

@@ -33,3 +33,8 @@ extension SocketAddress {
     }
 
 }
+
+/// No `init-addr` method gave a server an address.
+struct RuntimeAddressError: Error, CustomStringConvertible {
+    let description: String
+}
