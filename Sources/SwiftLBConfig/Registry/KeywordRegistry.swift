@@ -95,6 +95,8 @@ enum SectionRegistry {
         "listen": .listen, "vrrp": .vrrp, "http-errors": .httpErrors, "userlist": .userlist,
         "peers": .peers,
     ]
+    /// Sections read and ignored, with a warning: `fcgi-app` (FastCGI.swift).
+    static let ignored: Set<String> = ["fcgi-app"]
     static let unsupported: [String: String] = [
         "resolvers": "DNS resolvers are not supported; servers are resolved once at start",
         "mailers": "SwiftLB sends no mail; use the vrrp notify scripts or the logs",
@@ -102,9 +104,8 @@ enum SectionRegistry {
         "cache": "caching is not supported",
         "ring": "log rings are not supported",
         "log-forward": "log forwarding is not supported",
-        "fcgi-app": "FastCGI is not supported",
         "dynamic-update": "not supported",
     ]
     /// Every section name the parser knows, keepalived's blocks included (for "did you mean").
-    static var names: [String] { Array(active.keys) + Array(unsupported.keys) + Array(KeepalivedBlock.openers) }
+    static var names: [String] { Array(active.keys) + Array(unsupported.keys) + Array(ignored) + Array(KeepalivedBlock.openers) }
 }
