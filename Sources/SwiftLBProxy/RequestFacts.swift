@@ -49,7 +49,7 @@ struct RequestFacts {
         case .dstPort: return [destination?.port.map(String.init)?[...] ?? ""]
         case .sslFC: return isTLS ? ["1"] : []
         case .capturedURI: return head == nil ? [] : [uri[...]]
-        case .sslFCSNI, .srcConnCur, .variable, .status, .httpAuth, .tls: return []  // pending fetches, or the rules' (SampleInput)
+        case .sslFCSNI, .srcConnCur, .variable, .status, .httpAuth, .tls, .expression: return []  // pending fetches, or the rules' (SampleInput)
         case .stickCounter, .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN: return []  // read by SampleInput
         }
     }
