@@ -16,6 +16,9 @@ public struct ACLCriterion: Sendable {
         case binary = "bin"
         /// `-m int`: an integer comparison (`integerOperator`).
         case integer = "int"
+        /// `-m dom` (`hdr_dom`): the pattern is one or more whole dot-separated labels of the
+        /// sample (delimited by its ends or `.`, `/`, `?`).
+        case domain = "dom"
     }
     public var fetch: SampleFetch
     public var method: MatchMethod
@@ -32,7 +35,17 @@ public struct ACLCriterion: Sendable {
     public var networkSet: IPNetworkSet? = nil
     /// `gt`/`ge`/`lt`/`le`/`eq` of an integer fetch such as `src_conn_cur` (pending).
     public var integerOperator: String? = nil
+    /// The compiled sample expression of a `.expression` fetch (what `ACLSampleCompiler`
+    /// returned); nil for the other fetches.
+    public var sample: (any Sendable)? = nil
 }
+
+/// Compiles the sample expression of an ACL whose fetch has converters or is one only the rules
+/// know (`hdr(host),lower,map_str(FILE)`, `res.hdr(upgrade)`). SwiftLBConfig knows the grammar
+/// of ACLs but not the fetches and converters (SwiftLBProxy's), so the executable hands this in
+/// with its `BuildFacts`; a parse without it refuses such an ACL. The result is opaque here and
+/// evaluated by the proxy module.
+public typealias ACLSampleCompiler = @Sendable (String) throws -> any Sendable
 
 /// `if`/`unless` followed by ACL terms: terms side by side are ANDed, `||` or `or` separates
 /// alternatives (HAProxy's disjunctive normal form, no parentheses).

@@ -8,7 +8,7 @@ struct ACLParser {
     /// Fetches written as `name(arg)`: the argument is a header name.
     private static let headerFetches: [String: ACLCriterion.MatchMethod] = [
         "hdr": .exact, "req.hdr": .exact, "hdr_beg": .prefix, "hdr_end": .suffix,
-        "hdr_sub": .substring, "hdr_reg": .regex, "hdr_cnt": .exact,
+        "hdr_sub": .substring, "hdr_reg": .regex, "hdr_cnt": .exact, "hdr_dom": .domain,
     ]
     private static let plainFetches: [String: (SampleFetch, ACLCriterion.MatchMethod)] = [
         "path": (.path, .exact), "path_beg": (.path, .prefix), "path_end": (.path, .suffix),
@@ -32,7 +32,7 @@ struct ACLParser {
         "always_false", "always_true", "base", "base_beg", "base_dir", "base_dom", "base_end", "base_len", "base_reg", "base_sub",
         "be_conn", "be_id", "be_name", "be_sess_rate", "capture.req.hdr", "capture.req.method", "connslots",
         "cook", "cook_beg", "cook_cnt", "cook_dom", "cook_end", "cook_len", "cook_reg", "cook_sub", "dst", "dst_conn", "dst_port",
-        "fe_conn", "fe_id", "fe_name", "hdr_cnt", "hdr_dom", "hdr_ip", "hdr_len", "hdr_val", "http_auth_group",
+        "fe_conn", "fe_id", "fe_name", "hdr_cnt", "hdr_ip", "hdr_len", "hdr_val", "http_auth_group",
         "http_first_req", "method", "nbproc", "nbsrv", "path_dir", "path_dom", "path_len", "queue", "rand", "req.body", "req.cook",
         "req.fhdr", "req.hdr_cnt", "req.hdr_ip", "req.len", "req.payload", "req.proto_http", "req.ssl_hello_type", "req.ssl_sni",
         "req.ssl_ver", "req_ssl_sni", "req_ssl_ver", "req_ssl_hello_type", "req.ver", "req_ver", "req.rdp_cookie", "ssl_fc_cipher", "res.hdr", "res.cook", "res.len", "scheme", "sc_conn_cur", "sc0_conn_cur",
@@ -48,11 +48,11 @@ struct ACLParser {
     }
 
     /// Parses the words after `acl NAME`.
-    static func criterion(_ words: ArraySlice<String>) throws(ParseFailure) -> ACLCriterion {
+    /// `sampleCompiler`: the parse's `BuildFacts.sampleCompiler`, for a fetch with converters or
+    /// one only the rules know.
+    static func criterion(_ words: ArraySlice<String>, sampleCompiler: ACLSampleCompiler? = nil) throws(ParseFailure) -> ACLCriterion {
         guard let fetchWord = words.first else { throw ParseFailure("missing fetch method, expected one of \(fetchNames.joined(separator: ", "))") }
-        if hasConverters(fetchWord) {
-            throw ParseFailure("converters in an ACL's fetch ('\(fetchWord)') are not supported by SwiftLB; set a variable with 'http-request set-var' and test 'var(…)'")
-        }
+        if hasConverters(fetchWord) { return try expression(words, fetchWord: fetchWord, integer: false, sampleCompiler) }
         var fetch: SampleFetch
         var method: ACLCriterion.MatchMethod
         if let f = try StickFetchParser.fetch(fetchWord) {
@@ -72,6 +72,9 @@ struct ACLParser {
                 return ACLCriterion(fetch: .httpAuth(arg), method: .found, caseInsensitive: false, patterns: [], regexes: [], constant: nil)
             }
             guard let m = headerFetches[name], name != "hdr_cnt" else {
+                if sampleCompiler != nil, (try? sampleCompiler?(fetchWord)) != nil {
+                    return try expression(words, fetchWord: fetchWord, integer: name.hasSuffix("_cnt"), sampleCompiler)
+                }
                 if knownFetches.contains(name) { throw ParseFailure("fetch '\(name)' is not supported by SwiftLB") }
                 throw ParseFailure("unknown fetch method '\(fetchWord)'\(suggestion(name))")
             }
@@ -83,12 +86,29 @@ struct ACLParser {
             method = m
         } else if let f = TLSFetch(name: fetchWord) {
             (fetch, method) = (.tls(f), f.isBoolean ? .found : .exact)
+        } else if sampleCompiler != nil, (try? sampleCompiler?(fetchWord)) != nil {
+            return try expression(words, fetchWord: fetchWord, integer: false, sampleCompiler)
         } else if knownFetches.contains(fetchWord) {
             throw ParseFailure("fetch '\(fetchWord)' is not supported by SwiftLB")
         } else {
             throw ParseFailure("unknown fetch method '\(fetchWord)'\(suggestion(fetchWord))")
         }
         return try rest(of: words, fetch: fetch, method: method, fetchWord: fetchWord)
+    }
+
+    /// An ACL on a sample expression (`hdr(host),lower,map_str(FILE) -m found`): compiled by
+    /// the parse's `sampleCompiler`, matched as a string unless `-m` says otherwise (as an
+    /// integer for a count).
+    private static func expression(_ words: ArraySlice<String>, fetchWord: String, integer: Bool,
+                                   _ sampleCompiler: ACLSampleCompiler?) throws(ParseFailure) -> ACLCriterion {
+        guard let compile = sampleCompiler else {
+            throw ParseFailure("'\(fetchWord)': an ACL on a sample expression needs SwiftLB's rules (this parse has no sample compiler)")
+        }
+        let compiled: any Sendable
+        do { compiled = try compile(fetchWord) } catch { throw ParseFailure("'\(fetchWord)': \(error)") }
+        var criterion = try rest(of: words, fetch: .expression(fetchWord), method: integer ? .integer : .exact, fetchWord: fetchWord)
+        criterion.sample = compiled
+        return criterion
     }
 
     /// `hdr(host),lower`: a comma outside the fetch's parentheses.
@@ -209,7 +229,7 @@ struct ACLParser {
     }()
 
     /// Parses `if|unless TERM…` starting at `words.first`, resolving names in `acls`.
-    static func condition(_ words: ArraySlice<String>, acls: [String: ACL]) throws(ParseFailure) -> Condition {
+    static func condition(_ words: ArraySlice<String>, acls: [String: ACL], sampleCompiler: ACLSampleCompiler? = nil) throws(ParseFailure) -> Condition {
         guard let keyword = words.first, keyword == "if" || keyword == "unless" else {
             throw ParseFailure("expected 'if' or 'unless' before a condition")
         }
@@ -235,7 +255,7 @@ struct ACLParser {
             if word == "{" {
                 // anonymous ACL: { fetch [flags] pattern… }
                 guard let close = rest[(i + 1)...].firstIndex(of: "}") else { throw ParseFailure("'{' without a matching '}'") }
-                let crit = try criterion(rest[(i + 1)..<close])
+                let crit = try criterion(rest[(i + 1)..<close], sampleCompiler: sampleCompiler)
                 acl = ACL(name: "{anonymous}", criteria: [crit])
                 i = close + 1
             } else {

@@ -15,11 +15,15 @@ public struct BuildFacts: Sendable {
     public var features: [String]
     /// `OpenSSL_version(OPENSSL_VERSION)`: "OpenSSL 3.0.19 27 Jan 2026".
     public var sslLibrary: String?
+    /// What compiles the sample expressions of ACLs (SwiftLBProxy's); nil refuses them.
+    public var sampleCompiler: ACLSampleCompiler?
 
-    public init(version: String = BuildFacts.haproxyCompatibleVersion, features: [String] = [], sslLibrary: String? = nil) {
+    public init(version: String = BuildFacts.haproxyCompatibleVersion, features: [String] = [], sslLibrary: String? = nil,
+                sampleCompiler: ACLSampleCompiler? = nil) {
         self.version = version
         self.features = features
         self.sslLibrary = sslLibrary
+        self.sampleCompiler = sampleCompiler
     }
 
     /// What a parse without the executable's facts knows: the version, no features, no SSL library.

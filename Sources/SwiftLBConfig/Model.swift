@@ -313,6 +313,9 @@ public struct ProxyOptions: Sendable {
     public var httpBufferRequest = false
     /// `option http-restrict-req-hdr-names preserve|delete|reject` (default preserve).
     public var restrictRequestHeaderNames: HeaderNamePolicy = .preserve
+    /// `option accept-invalid-http-request`: a request target may hold a fragment (`#`),
+    /// which HAProxy 2.6 otherwise refuses with 400 (SwiftLB relaxes nothing else).
+    public var acceptInvalidRequest = false
     /// `option abortonclose`: a client that shuts its sending side abandons its request
     /// (without it the request is still answered, then the connection closes).
     public var abortOnClose = false
@@ -845,6 +848,9 @@ public enum SampleFetch: Sendable, Equatable, Hashable {
     case httpAuth(String)
     /// `ssl_c_*`, `ssl_f_*`, `ssl_s_*`, `ssl_fc_*`: the TLS session's facts.
     case tls(TLSFetch)
+    /// A sample expression as written (a fetch with converters, or a fetch only the rules
+    /// know), compiled into `ACLCriterion.sample`.
+    case expression(String)
 }
 
 extension SampleFetch {

@@ -48,6 +48,8 @@ public enum ConfigParser {
 final class SectionParser {
     enum Section {
         case none, skipped, global, defaults
+        /// An `fcgi-app` section: its keywords are checked by name and ignored (FastCGI.swift).
+        case fcgiApp
         case frontend(index: Int)
         case backend(name: String)
         case listen(index: Int, backend: String)
@@ -62,7 +64,7 @@ final class SectionParser {
 
         var kind: SectionKind? {
             switch self {
-            case .none, .skipped: nil
+            case .none, .skipped, .fcgiApp: nil
             case .global: .global
             case .defaults: .defaults
             case .frontend: .frontend
@@ -209,13 +211,15 @@ final class SectionParser {
             if collector.feed(line) { finishBlock(collector) } else { keepalived = collector }
             return
         }
-        if SectionRegistry.active[keyword] != nil || SectionRegistry.unsupported[keyword] != nil {
+        if SectionRegistry.active[keyword] != nil || SectionRegistry.unsupported[keyword] != nil || SectionRegistry.ignored.contains(keyword) {
             startSection(line)
             return
         }
         switch section {
         case .skipped:
             return  // the section header was already reported
+        case .fcgiApp:
+            checkFastCGIKeyword(line)
         case .none:
             let near = didYouMean(keyword, in: SectionRegistry.names)
             fail(line, "keyword outside of any section; expected a section such as 'global', 'defaults', 'frontend', 'backend' or 'listen'\(near)")
@@ -331,6 +335,8 @@ final class SectionParser {
             section = startRing(line).map { .ring(name: $0) } ?? .skipped
         case "log-forward":
             section = startLogForward(line).map { .logForward(index: $0) } ?? .skipped
+        case "fcgi-app":
+            section = startFastCGIApp(line) ? .fcgiApp : .skipped
         case "defaults":
             section = startDefaults(line) ? .defaults : .skipped
         default:

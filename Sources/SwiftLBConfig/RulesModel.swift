@@ -56,9 +56,35 @@ public struct HTTPRule: Sendable {
         case capture(expression: String, length: Int, slot: Int)
         /// `reject`: the connection is closed at once, nothing answered.
         case reject
-        /// `wait-for-body time T [at-least SIZE]` (requests): the request goes on once its
-        /// body is in, or SIZE bytes of it, or T passed (then 408).
+        /// `wait-for-body time T [at-least SIZE]`: the request (response) goes on once its
+        /// body is in, or SIZE bytes of it, or its buffer is full; T passed first: 408 (504).
         case waitForBody(time: ConfigDuration, atLeast: Int?)
+        /// `normalize-uri NORMALIZER` (requests): the target rewritten into one spelling.
+        case normalizeURI(URINormalizer)
+        /// `strict-mode on|off`: whether a rewrite that does not fit (`tune.bufsize`) fails the
+        /// message with 500 (on, the default) or is skipped (off), for the rest of this
+        /// message's rules.
+        case strictMode(Bool)
+    }
+
+    /// HAProxy 2.6's URI normalizers (`http-request normalize-uri`).
+    public enum URINormalizer: Sendable, Equatable {
+        case pathStripDot
+        case pathStripDotDot(full: Bool)
+        case pathMergeSlashes
+        case percentDecodeUnreserved(strict: Bool)
+        case percentToUppercase(strict: Bool)
+        case querySortByName
+        case fragmentStrip
+        case fragmentEncode
+
+        /// Those that work on the path alone.
+        public var readsPath: Bool {
+            switch self {
+            case .pathStripDot, .pathStripDotDot, .pathMergeSlashes: true
+            default: false
+            }
+        }
     }
 
     public enum TargetPart: String, Sendable { case path, uri, query, pathq }

@@ -54,7 +54,7 @@ struct RequestFacts {
         case .dstPort: return [destination?.port.map(String.init)?[...] ?? ""]
         case .sslFC: return isTLS ? ["1"] : []
         case .capturedURI: return head == nil ? [] : [uri[...]]
-        case .sslFCSNI, .srcConnCur, .variable, .status, .httpAuth, .tls: return []  // pending fetches, or the rules' (SampleInput)
+        case .sslFCSNI, .srcConnCur, .variable, .status, .httpAuth, .tls, .expression: return []  // pending fetches, or the rules' (SampleInput)
         case .requestProtoHTTP: return head == nil ? [] : ["1"]  // an HTTP request is HTTP
         case .stickCounter, .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN: return []  // read by SampleInput
         }

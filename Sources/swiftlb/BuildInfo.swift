@@ -3,6 +3,7 @@ import CPCRE2
 import FoundationEssentials
 import Glibc
 import SwiftLBConfig
+import SwiftLBProxy
 
 /// What `swiftlb -vv` prints, after `haproxy -vv`: an operator (or a bug report) needs to
 /// know which build runs and which C libraries it really loaded — the OpenSSL and PCRE2 a
@@ -94,7 +95,7 @@ enum BuildInfo {
     /// The facts `.if` conditions read: HAProxy 2.6.12's version (the language SwiftLB speaks),
     /// the features above and the OpenSSL really loaded.
     static var configFacts: BuildFacts {
-        BuildFacts(features: haproxyFeatures, sslLibrary: runningOpenSSL)
+        BuildFacts(features: haproxyFeatures, sslLibrary: runningOpenSSL, sampleCompiler: ACLSamples.compiler)
     }
 
     /// The whole `-vv` text; `version` is the command's version string.

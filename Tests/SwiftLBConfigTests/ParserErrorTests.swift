@@ -37,7 +37,7 @@ final class ParserErrorTests: XCTestCase {
     /// suggestion of a keyword that means something else.
     func testKnownKeywordsAreRefusedWithoutMisleadingSuggestions() {
         let head = "frontend f\n    bind :80\n"
-        for (text, keyword) in [("    option http-ignore-probes\n", "option"), ("    option accept-invalid-http-request\n", "option"),
+        for (text, keyword) in [("    option http-ignore-probes\n", "option"), ("    option http-use-proxy-header\n", "option"),
                                 ("    tcp-request connection expect-proxy layer4\n", "tcp-request")] {
             do {
                 _ = try ConfigParser.parse(text: head + text, file: "lb.conf")
@@ -50,7 +50,7 @@ final class ParserErrorTests: XCTestCase {
             }
         }
         expectError(head + "    acl sni ssl_fc_snx x\n", line: 3, keyword: "acl", "unknown fetch method 'ssl_fc_snx'")
-        expectError(head + "    acl d hdr_dom(host) example.com\n", line: 3, keyword: "acl", "fetch 'hdr_dom' is not supported by SwiftLB")
+        expectError(head + "    acl d hdr_ip(host) 10.0.0.1\n", line: 3, keyword: "acl", "fetch 'hdr_ip' is not supported by SwiftLB")
         expectError(head + "    frobnicate\n", line: 3, keyword: "frobnicate", "unknown keyword in 'frontend' section")
     }
 
@@ -122,7 +122,7 @@ final class ParserErrorTests: XCTestCase {
         expectError("frontend f\n    bind :80\n    redirect scheme ftp\n", line: 3, keyword: "redirect", "scheme must be http or https")
         expectError("frontend f\n    bind :80\n    redirect location /x drop-query\n", line: 3, keyword: "redirect", "supported with 'http-request redirect'")
         expectError("frontend f\n    bind :80\n    http-request redirect code 301\n", line: 3, keyword: "http-request", "expects 'redirect location URL")
-        expectError("frontend f\n    bind :80\n    acl x hdr(host),lower -m found\n", line: 3, keyword: "acl", "converters in an ACL's fetch ('hdr(host),lower')")
+        expectError("frontend f\n    bind :80\n    acl x hdr(host),lower -m found\n", line: 3, keyword: "acl", "'hdr(host),lower': an ACL on a sample expression needs SwiftLB's rules")
         expectError("frontend f\n    bind :80\n    redirect scheme https code 200\n", line: 3, keyword: "redirect", "'code' must be 301")
         expectError("frontend f\n    bind :80\n    acl x ssl_fc 1\n", line: 3, keyword: "acl", "'ssl_fc' is a boolean")
         expectError("backend b\n    redirect scheme https\n", line: 2, keyword: "redirect", "not allowed in a 'backend' section")

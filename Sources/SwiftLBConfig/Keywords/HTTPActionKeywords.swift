@@ -20,15 +20,16 @@ extension KeywordRegistry {
         let parse: @Sendable (SectionParser, [String], KeywordCall) throws -> HTTPRule.Action
     }
 
+    private static let denyUsage =
+        "[status|deny_status CODE] [content-type T] [string S|lf-string S|file F|lf-file F|errorfile F|errorfiles NAME|default-errorfiles] [hdr N V]…"
+
     private static let actions: [Action] = [
-        Action(name: "deny", phases: [.request], status: httpRequestDenyStatus,
-               usage: "[deny_status CODE] [content-type T] [string S|lf-string S|file F|errorfile F] [hdr N V]…") { _, words, _ in
-            .deny(try httpReturn(words, defaultStatus: 403, statusWord: "deny_status"))
+        Action(name: "deny", phases: [.request], status: httpRequestDenyStatus, usage: denyUsage) { _, words, _ in
+            .deny(try httpReturn(words, defaultStatus: 403, statusWords: ["status", "deny_status"]))
         },
         // HAProxy: a denied response is a bad gateway (502) unless told otherwise.
-        Action(name: "deny", phases: [.response], status: httpRequestDenyStatus,
-               usage: "[deny_status CODE] [content-type T] [string S|lf-string S|file F|errorfile F] [hdr N V]…") { _, words, _ in
-            .deny(try httpReturn(words, defaultStatus: 502, statusWord: "deny_status"))
+        Action(name: "deny", phases: [.response], status: httpRequestDenyStatus, usage: denyUsage) { _, words, _ in
+            .deny(try httpReturn(words, defaultStatus: 502, statusWords: ["status", "deny_status"]))
         },
         Action(name: "allow", phases: [.request, .response, .afterResponse], status: httpRequestDenyStatus, usage: "") { _, words, _ in
             guard words.isEmpty else { throw ParseFailure("'allow' takes no argument before the condition") }
@@ -36,11 +37,11 @@ extension KeywordRegistry {
         },
         Action(name: "return", phases: [.request, .response], status: httpReturnStatus,
                usage: "[status CODE] [content-type T] [string S|lf-string S|file F|lf-file F|errorfile F|errorfiles NAME] [hdr N V]…") { _, words, _ in
-            .returnResponse(try httpReturn(words, defaultStatus: 200, statusWord: "status"))
+            .returnResponse(try httpReturn(words, defaultStatus: 200, statusWords: ["status"]))
         },
         Action(name: "redirect", phases: [.request, .response], status: httpRequestDenyStatus,
                usage: "location|prefix|scheme FORMAT [code N] [drop-query] [append-slash] [ignore-empty]") { p, words, c in
-            .redirect(try redirectRule(words[...], acls: p.acls, line: c.line.number, formats: true))
+            .redirect(try redirectRule(words[...], acls: p.acls, line: c.line.number, formats: true, sampleCompiler: p.facts.sampleCompiler))
         },
         Action(name: "auth", phases: [.request], status: .active, usage: "[realm REALM]") { _, words, _ in
             if words.isEmpty { return .auth(realm: nil) }
@@ -90,24 +91,34 @@ extension KeywordRegistry {
             guard words.isEmpty else { throw ParseFailure("'reject' takes no argument before the condition") }
             return .reject
         },
-        Action(name: "capture", phases: [.request], status: .active, usage: "SAMPLE len LENGTH") { p, words, c in
+        Action(name: "capture", phases: [.request], status: .active, usage: "SAMPLE len LENGTH | SAMPLE id SLOT") { p, words, c in
+            if words.count == 3, words[1] == "id" { return try declaredSlot(p, words[0], words[2]) }
             guard words.count == 3, words[1] == "len", let length = Int(words[2]), (1...65535).contains(length) else {
-                throw ParseFailure(words.count == 3 && words[1] == "id"
-                                   ? "'capture … id N' (a 'declare capture' slot) is not supported by SwiftLB; write 'capture SAMPLE len N'"
-                                   : "expects 'capture SAMPLE len LENGTH'")
+                throw ParseFailure("expects 'capture SAMPLE len LENGTH' or 'capture SAMPLE id SLOT'")
             }
             switch p.section {
             case .frontend, .listen, .defaults: return try captureSlot(p, words[0], length, c)
             default: throw ParseFailure("'http-request capture … len N' belongs in a frontend or listen section (its slot is the frontend's)")
             }
         },
-        Action(name: "wait-for-body", phases: [.request], status: .active, usage: "time TIME [at-least SIZE]") { _, words, _ in
+        Action(name: "wait-for-body", phases: [.request, .response], status: .active, usage: "time TIME [at-least SIZE]") { _, words, _ in
             guard (words.count == 2 || words.count == 4), words[0] == "time", let time = ConfigDuration(parsing: words[1]), time.nanoseconds > 0 else {
                 throw ParseFailure("expects 'wait-for-body time TIME [at-least SIZE]'")
             }
             guard words.count == 4 else { return .waitForBody(time: time, atLeast: nil) }
             guard words[2] == "at-least", let size = parseSize(words[3]), size > 0 else { throw ParseFailure("'at-least' expects a size in bytes (k, m, g suffixes)") }
             return .waitForBody(time: time, atLeast: size)
+        },
+        Action(name: "normalize-uri", phases: [.request], status: .active, usage: "NORMALIZER [full|strict]") { p, words, _ in
+            // HAProxy 2.6 marks the action experimental.
+            guard p.config.global.exposeExperimentalDirectives else {
+                throw ParseFailure("'normalize-uri' action is experimental, must be allowed via a global 'expose-experimental-directives'")
+            }
+            return .normalizeURI(try uriNormalizer(words))
+        },
+        Action(name: "strict-mode", phases: [.request, .response, .afterResponse], status: .active, usage: "on|off") { _, words, _ in
+            guard words.count == 1, words[0] == "on" || words[0] == "off" else { throw ParseFailure("expects 'strict-mode on' or 'strict-mode off'") }
+            return .strictMode(words[0] == "on")
         },
         Action(name: "set-status", phases: [.response, .afterResponse], status: .active,
                usage: "CODE [reason TEXT]") { _, words, _ in
@@ -121,14 +132,14 @@ extension KeywordRegistry {
     /// HAProxy 2.6's other actions, recognised and refused.
     private static let knownActions: [HTTPRulePhase: [String]] = [
         .request: ["add-acl", "cache-use", "del-acl", "del-map", "disable-l7-retry", "do-resolve", "early-hint",
-                   "normalize-uri", "sc-inc-gpc",
+                   "sc-inc-gpc",
                    "send-spoe-group", "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice",
                    "set-priority-class", "set-priority-offset", "set-src-port", "set-timeout", "set-tos",
-                   "silent-drop", "strict-mode", "tarpit", "unset-var", "wait-for-handshake", "lua"],
+                   "silent-drop", "tarpit", "unset-var", "wait-for-handshake", "lua"],
         .response: ["add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc",
                     "send-spoe-group", "set-log-level", "set-map", "set-mark", "set-nice", "set-tos", "silent-drop",
-                    "strict-mode", "track-sc0", "track-sc1", "track-sc2", "unset-var", "wait-for-body", "lua"],
-        .afterResponse: ["strict-mode", "unset-var"],
+                    "track-sc0", "track-sc1", "track-sc2", "unset-var", "lua"],
+        .afterResponse: ["unset-var"],
     ]
 
     static let httpActionKeywords: [Keyword] = actions.flatMap { action in
@@ -155,6 +166,52 @@ extension KeywordRegistry {
         p.withFrontend { add(&$0.captures) }
         if case .defaults = p.section { try p.withDefaultsRules("http-request") { add(&$0.captures) } }
         return .capture(expression: sample, length: length, slot: slot)
+    }
+
+    /// `capture SAMPLE id N`: the request capture slot N of the frontend (a `declare capture`
+    /// or an earlier capture rule), its length the slot's.
+    private static func declaredSlot(_ p: SectionParser, _ sample: String, _ id: String) throws(ParseFailure) -> HTTPRule.Action {
+        guard let slot = Int(id), slot >= 0 else { throw ParseFailure("'capture … id' expects a capture slot number, not '\(id)'") }
+        var length: Int?
+        var inFrontend = false
+        p.withFrontend { frontend in
+            inFrontend = true
+            let slots = frontend.captures.filter { !$0.response }
+            if slot < slots.count { length = slots[slot].length }
+        }
+        guard inFrontend else { throw ParseFailure("'http-request capture … id N' belongs in a frontend or listen section (its slot is the frontend's)") }
+        guard let length else {
+            throw ParseFailure("no request capture slot \(slot) is declared before this line ('declare capture request len N' declares one)")
+        }
+        return .capture(expression: sample, length: length, slot: slot)
+    }
+
+    /// `normalize-uri NAME [full|strict]`.
+    private static func uriNormalizer(_ words: [String]) throws(ParseFailure) -> HTTPRule.URINormalizer {
+        let names = ["fragment-encode", "fragment-strip", "path-merge-slashes", "path-strip-dot", "path-strip-dotdot",
+                     "percent-decode-unreserved", "percent-to-uppercase", "query-sort-by-name"]
+        guard let name = words.first else { throw ParseFailure("expects a normalizer: \(names.joined(separator: ", "))") }
+        let option = words.count > 1 ? words[1] : nil
+        guard words.count <= 2 else { throw ParseFailure("'normalize-uri \(name)' takes at most one option") }
+        func only(_ allowed: String?) throws(ParseFailure) -> Bool {
+            guard let option else { return false }
+            guard option == allowed else {
+                throw ParseFailure(allowed.map { "'normalize-uri \(name)' takes '\($0)' or nothing, not '\(option)'" }
+                                   ?? "'normalize-uri \(name)' takes no option ('\(option)')")
+            }
+            return true
+        }
+        switch name {
+        case "path-strip-dot": _ = try only(nil); return .pathStripDot
+        case "path-strip-dotdot": return .pathStripDotDot(full: try only("full"))
+        case "path-merge-slashes": _ = try only(nil); return .pathMergeSlashes
+        case "percent-decode-unreserved": return .percentDecodeUnreserved(strict: try only("strict"))
+        case "percent-to-uppercase": return .percentToUppercase(strict: try only("strict"))
+        case "query-sort-by-name": _ = try only(nil); return .querySortByName
+        case "fragment-strip": _ = try only(nil); return .fragmentStrip
+        case "fragment-encode": _ = try only(nil); return .fragmentEncode
+        default: throw ParseFailure("unknown normalizer '\(name)'\(didYouMean(name, in: names))")
+        }
     }
 
     private static func target(_ name: String, _ part: HTTPRule.TargetPart) -> Action {
@@ -187,7 +244,7 @@ extension KeywordRegistry {
     }
 
     /// `[status|deny_status CODE] [content-type T] [string S|…] [hdr NAME VALUE]…`
-    static func httpReturn(_ words: [String], defaultStatus: Int, statusWord: String) throws(ParseFailure) -> HTTPReturn {
+    static func httpReturn(_ words: [String], defaultStatus: Int, statusWords: [String]) throws(ParseFailure) -> HTTPReturn {
         var result = HTTPReturn(status: defaultStatus)
         var rest = words[...]
         func value(_ word: String) throws(ParseFailure) -> String {
@@ -198,7 +255,7 @@ extension KeywordRegistry {
         while let word = rest.first {
             rest = rest.dropFirst()
             switch word {
-            case statusWord:
+            case _ where statusWords.contains(word):
                 let text = try value(word)
                 guard let code = Int(text), (200...599).contains(code) else { throw ParseFailure("'\(word)' expects a status from 200 to 599") }
                 result.status = code
@@ -215,7 +272,7 @@ extension KeywordRegistry {
                 guard isHeaderToken(name) else { throw ParseFailure("invalid header name '\(name)'") }
                 result.headers.append(HTTPHeaderField(name: name, value: try value(word)))
             default:
-                let known = [statusWord, "content-type", "string", "lf-string", "file", "lf-file", "errorfile", "errorfiles", "hdr"]
+                let known = statusWords + ["content-type", "string", "lf-string", "file", "lf-file", "errorfile", "errorfiles", "hdr"]
                 throw ParseFailure("unknown argument '\(word)'\(didYouMean(word, in: known))")
             }
         }

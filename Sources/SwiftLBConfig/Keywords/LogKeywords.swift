@@ -79,7 +79,7 @@ extension KeywordRegistry {
             guard isHeaderToken(name) else { throw ParseFailure("'\(name)' is not a header name") }
             p.withOptions { $0.uniqueIDHeader = name }
         },
-        capture("request"), capture("response"),
+        capture("request"), capture("response"), declareCapture,
     ]
 
     /// `option NAME` setting one Bool of the proxy options.
@@ -100,6 +100,17 @@ extension KeywordRegistry {
             guard isHeaderToken(c.args[0]) else { throw ParseFailure("invalid header name '\(c.args[0])'") }
             p.withFrontend { $0.captures.append(HeaderCapture(response: direction == "response", name: c.args[0], length: length, line: c.line.number)) }
         }
+    }
+
+    /// `declare capture request|response len N`: an empty capture slot that `http-request
+    /// capture SAMPLE id N` fills (HAProxy numbers the slots in the order of the configuration,
+    /// header captures and rule captures alike).
+    private static let declareCapture = Keyword("declare capture", [.frontend, .listen], usage: "declare capture request|response len N") { p, c in
+        guard c.args.count == 3, c.args[0] == "request" || c.args[0] == "response", c.args[1] == "len",
+              let length = Int(c.args[2]), (1...65535).contains(length) else {
+            throw ParseFailure("expects 'declare capture request|response len N'")
+        }
+        p.withFrontend { $0.captures.append(HeaderCapture(response: c.args[0] == "response", name: "", length: length, line: c.line.number, byRule: true)) }
     }
 
     /// `TARGET [len N] [format F] [sample R:S] FACILITY [LEVEL [MINLEVEL]]`.

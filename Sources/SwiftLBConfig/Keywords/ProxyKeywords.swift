@@ -43,7 +43,7 @@ extension KeywordRegistry {
             // Without a condition, a rule whose condition always holds (HAProxy's semantics).
             let condition = c.args.count == 1
                 ? Condition(inverted: false, alternatives: [[Condition.Term(negated: false, acl: ACLParser.predefined["TRUE"]!)]])
-                : try ACLParser.condition(c.args.dropFirst()[...], acls: p.acls)
+                : try ACLParser.condition(c.args.dropFirst()[...], acls: p.acls, sampleCompiler: p.facts.sampleCompiler)
             try p.gateFetches(condition)
             p.withFrontend { $0.switchingRules.append(BackendSwitchingRule(backend: name, condition: condition, line: c.line.number)) }
             p.referenceBackend(name, line: c.line)
@@ -69,6 +69,11 @@ extension KeywordRegistry {
                 throw ParseFailure("expects 'preserve', 'reject' or 'delete'")
             }
             p.withOptions { $0.restrictRequestHeaderNames = policy }
+        },
+        Keyword("option accept-invalid-http-request", [.defaults, .frontend, .listen], usage: "[no] option accept-invalid-http-request",
+                negatable: true) { p, c in
+            try c.noArguments()
+            p.withOptions { $0.acceptInvalidRequest = !c.negated }
         },
         Keyword("option http-buffer-request", SectionKind.proxies, usage: "[no] option http-buffer-request", negatable: true) { p, c in
             try c.noArguments()

@@ -19,12 +19,12 @@ extension KeywordRegistry {
             guard name.allSatisfy({ $0.isLetter || $0.isNumber || "_-.:".contains($0) }) else {
                 throw ParseFailure("invalid ACL name '\(name)': letters, digits, '_', '-', '.', ':' only")
             }
-            let criterion = try ACLParser.criterion(c.args.dropFirst()[...])
+            let criterion = try ACLParser.criterion(c.args.dropFirst()[...], sampleCompiler: p.facts.sampleCompiler)
             try p.gateFetch(criterion)
             p.acls[name, default: ACL(name: name, criteria: [])].criteria.append(criterion)
         },
         Keyword("redirect", [.frontend, .listen], haproxy: SectionKind.rules, usage: "redirect scheme|location TARGET [code N] [if|unless COND]") { p, c in
-            let rule = try redirectRule(c.args[...], acls: p.acls, line: c.line.number)
+            let rule = try redirectRule(c.args[...], acls: p.acls, line: c.line.number, sampleCompiler: p.facts.sampleCompiler)
             try p.gateFetches(rule.condition)
             p.withFrontend { $0.redirects.append(rule) }
         },
@@ -49,7 +49,7 @@ extension KeywordRegistry {
             switch action {
             case "del-header":
                 if words.count == 3, words[1] == "-m" {
-                    guard let method = ACLCriterion.MatchMethod(rawValue: words[2]), method != .found else {
+                    guard let method = ACLCriterion.MatchMethod(rawValue: words[2]), method != .found, method != .domain else {
                         throw ParseFailure("'-m' expects str, beg, end, sub or reg")
                     }
                     if method == .regex {
@@ -79,7 +79,8 @@ extension KeywordRegistry {
     /// [ignore-empty]`, its words in any order as HAProxy reads them. The `redirect` keyword
     /// of a frontend (`formats` false) takes only `location`/`scheme` and `code`; `http-request
     /// redirect` takes them all, its target a log-format.
-    static func redirectRule(_ args: ArraySlice<String>, acls: [String: ACL], line: Int, formats: Bool = false) throws(ParseFailure) -> RedirectRule {
+    static func redirectRule(_ args: ArraySlice<String>, acls: [String: ACL], line: Int, formats: Bool = false,
+                             sampleCompiler: ACLSampleCompiler? = nil) throws(ParseFailure) -> RedirectRule {
         var words = args
         var target: RedirectRule.Target?
         // HAProxy's default for every kind of redirect.
@@ -88,7 +89,7 @@ extension KeywordRegistry {
         var options: Set<String> = []
         while let word = words.first {
             if word == "if" || word == "unless" {
-                condition = try ACLParser.condition(words, acls: acls)
+                condition = try ACLParser.condition(words, acls: acls, sampleCompiler: sampleCompiler)
                 break
             }
             words = words.dropFirst()
@@ -130,7 +131,7 @@ extension SectionParser {
     /// The words before the first `if`/`unless`, and the condition after it.
     func splitCondition(_ args: [String]) throws -> ([String], Condition?) {
         guard let at = args.firstIndex(where: { $0 == "if" || $0 == "unless" }) else { return (args, nil) }
-        let condition = try ACLParser.condition(args[at...], acls: acls)
+        let condition = try ACLParser.condition(args[at...], acls: acls, sampleCompiler: facts.sampleCompiler)
         try gateFetches(condition)
         return (Array(args[..<at]), condition)
     }

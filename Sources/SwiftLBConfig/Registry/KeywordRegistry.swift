@@ -96,14 +96,15 @@ enum SectionRegistry {
         "listen": .listen, "vrrp": .vrrp, "http-errors": .httpErrors, "userlist": .userlist,
         "peers": .peers, "ring": .ring, "log-forward": .logForward,
     ]
+    /// Sections read and ignored, with a warning: `fcgi-app` (FastCGI.swift).
+    static let ignored: Set<String> = ["fcgi-app"]
     static let unsupported: [String: String] = [
         "resolvers": "DNS resolvers are not supported; servers are resolved once at start",
         "mailers": "SwiftLB sends no mail; use the vrrp notify scripts or the logs",
         "program": "SwiftLB starts no external programs",
         "cache": "caching is not supported",
-        "fcgi-app": "FastCGI is not supported",
         "dynamic-update": "not supported",
     ]
     /// Every section name the parser knows, keepalived's blocks included (for "did you mean").
-    static var names: [String] { Array(active.keys) + Array(unsupported.keys) + Array(KeepalivedBlock.openers) }
+    static var names: [String] { Array(active.keys) + Array(unsupported.keys) + Array(ignored) + Array(KeepalivedBlock.openers) }
 }

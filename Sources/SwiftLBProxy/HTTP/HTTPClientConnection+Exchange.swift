@@ -114,6 +114,7 @@ extension HTTPClientConnection {
             i.captures = record.requestCaptures ?? []
             i.userlists = frontend.userlists
             i.proxyTLVs = proxyTLVs
+            i.rewriteRoom = limits.rewriteRoom(head: head.serialisedSize, buffered: inbound.readableBytes)
             if let monitor = rules.monitor, let response = monitor.response(for: i, pages: rules.errorPages) {
                 answerLocally(response, flags: "LR", denied: false, frontendRules: rules, backendRules: nil, input: &i, head: head, framing: framing, record: record)
                 return
@@ -122,7 +123,9 @@ extension HTTPClientConnection {
             adoptAddresses(i.facts, &record, &facts)
             input = i
         }
-        if !head.restrictHeaderNames(frontend.config.options.restrictRequestHeaderNames) { return refuseHeaderNames(record, minor: head.minorVersion) }
+        if !head.restrictHeaderNames(frontend.config.options.restrictRequestHeaderNames) {
+            return refuseHeaderNames(record, head: head, framing: framing, backendRules: nil, input: input)
+        }
         if let f = facts {
             for rule in frontend.config.redirects where rule.condition.map({ input.map($0.evaluate) ?? $0.evaluate(f) }) ?? true {
                 redirect(rule, head: head, record: record)
@@ -154,13 +157,14 @@ extension HTTPClientConnection {
                 input!.captures = record.requestCaptures ?? []
                 input!.userlists = frontend.userlists
                 input!.proxyTLVs = proxyTLVs
+                input!.rewriteRoom = limits.rewriteRoom(head: head.serialisedSize, buffered: inbound.readableBytes)
             }
             input!.backendName = backend.name
             if answered(by: rules, frontendRules: frontend.engine, backendRules: rules, head: &head, input: &input!, framing: framing, record: record) { return }
             adoptAddresses(input!.facts, &record, &facts)
         }
         if backend.name != frontend.name, !head.restrictHeaderNames(backend.config.options.restrictRequestHeaderNames) {
-            return refuseHeaderNames(record, minor: head.minorVersion)
+            return refuseHeaderNames(record, head: head, framing: framing, backendRules: backend.engine, input: input)
         }
         input?.backendName = backend.name
         if let captured = input?.captures, record.requestCaptures != nil { record.requestCaptures = Self.slots(captured, as: record.requestCaptures!) }
@@ -352,12 +356,35 @@ extension HTTPClientConnection {
         facts?.destination = destination
     }
 
-    /// `option http-restrict-req-hdr-names reject`: 403, logged and counted as a deny.
-    private func refuseHeaderNames(_ record: AccessLogRecord, minor: Int) {
+    /// `option http-restrict-req-hdr-names reject`: 403, logged and counted as a deny, and the
+    /// connection kept for the next request as after a `deny` (HAProxy's), unless the request
+    /// has a body or the client closes.
+    private func refuseHeaderNames(_ record: AccessLogRecord, head: MessageHead, framing: BodyFramer.Mode?, backendRules: ProxyRules?,
+                                   input: SampleInput?) {
+        if let rules = frontend.engine ?? backendRules {
+            var i = input ?? SampleInput(facts: makeFacts(head), request: head, variables: variables)
+            let page = rules.pages(backend: frontend.engine == nil ? nil : backendRules).page(for: 403)
+            answerLocally(page, flags: "PR", denied: true, frontendRules: frontend.engine, backendRules: backendRules, input: &i,
+                          head: head, framing: framing, record: record)
+            return
+        }
         var record = record
         record.termination = "PR"
+        var copy = head
+        guard let context, framing == nil, !RequestRewriter.removeHopByHop(&copy).close, !quiescing,
+              let page = HAProxyMessages.page(for: 403) else {
+            loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
+            return respondError(.forbidden, record: record, minor: head.minorVersion)
+        }
+        record.status = 403
+        record.bytesOut = page.utf8.count
+        if record.backend == "<NOSRV>" { record.backend = frontend.name }
+        writeLog(record)
         loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
-        respondError(.forbidden, record: record, minor: minor)
+        requestsServed += 1
+        state = .idle
+        idleSince = clock
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: page)), promise: nil)
     }
 
     /// The capture slots the rules filled, as many as the frontend declares.

@@ -98,6 +98,10 @@ extension HTTPClientConnection {
                     }
                 }
             } else {
+                if ex.heldResponse != nil, !releaseHeldResponse(ex, buffered: input) {
+                    ex.responseInbound = input
+                    return
+                }
                 guard var framer = ex.responseFramer else { return }
                 let done: Bool
                 do {
@@ -117,6 +121,33 @@ extension HTTPClientConnection {
                 }
             }
         }
+    }
+
+    /// `http-response wait-for-body`: the held head goes out once the body is whole in
+    /// `input` (the server's bytes not yet forwarded), or `at-least` bytes of it are, or it
+    /// fills the buffer (tune.bufsize less the rewrite reserve); false while it still waits.
+    /// The body then streams as usual.
+    private func releaseHeldResponse(_ ex: HTTPExchange, buffered input: ByteBuffer) -> Bool {
+        guard let held = ex.heldResponse else { return true }
+        let buffered = input.readableBytes
+        var whole = false
+        if var framer = ex.responseFramer {
+            var copy = input
+            // A dry run of the framer on a copy: is the end of the body in?
+            whole = (try? framer.take(from: &copy, decode: false) { _ in }) ?? true
+        }
+        let full = buffered >= (limits.bufferSize ?? 16384) - limits.rewriteReserve
+        guard whole || full || held.atLeast.map({ buffered >= $0 }) == true else { return false }
+        ex.heldResponse = nil
+        context?.write(wrapOutboundOut(held.head), promise: nil)
+        return true
+    }
+
+    /// Its time passed with the body not in: 504, as HAProxy answers (the head never went out).
+    func heldResponseExpired(_ ex: HTTPExchange) {
+        ex.heldResponse = nil
+        ex.responseHeadSent = false
+        failResponse(ex, .gatewayTimeout, cause: .serverTimeout)
     }
 
     /// Returns false when a response rule answered instead (the server's response is dropped).
@@ -141,7 +172,9 @@ extension HTTPClientConnection {
         let backendRules = backend.engine.flatMap { $0.name != frontend.name || frontend.engine == nil ? $0 : nil }
         if var input = ex.ruleInput {
             input.variables?.beginResponse()
+            input.bodyWait = nil
             input.serverTLS = ex.connection?.tls
+            input.rewriteRoom = limits.rewriteRoom(head: head.serialisedSize, buffered: ex.responseInbound?.readableBytes ?? 0)
             for rules in [backendRules, frontend.engine].compactMap({ $0 }) {
                 if case .respond(let response, _) = rules.response.evaluate(&head, &input) {
                     replaceResponse(ex, with: response, input: &input)
@@ -151,6 +184,7 @@ extension HTTPClientConnection {
             ex.ruleInput = input
             ex.log.status = head.currentStatus
         }
+        let bodyWait: BodyWait? = if case .framed = body { ex.ruleInput?.bodyWait } else { nil }
         let rewrite = ResponseRewriter.Context(
             clientMinor: ex.clientMinor, method: ex.method, closeClient: ex.closeClient, facts: ex.facts,
             frontend: frontend, backend: backend, server: server,
@@ -174,6 +208,12 @@ extension HTTPClientConnection {
         _ = ex.phase.responseStarted()
         head.serialise(into: &clientHeadBuffer)
         ex.log.bytesOut += clientHeadBuffer.readableBytes  // HAProxy's %B and bytes_out count the head too
+        if let wait = bodyWait, ex.responseFramer?.isComplete != true, ex.responseFramer?.mode != .untilClose {
+            // `http-response wait-for-body`: the head waits for the body (releaseHeldResponse).
+            ex.heldResponse = HeldResponse(head: clientHeadBuffer, deadline: clock + .nanoseconds(wait.nanoseconds), atLeast: wait.atLeast)
+            clientHeadBuffer = ByteBuffer()
+            return true
+        }
         context?.write(wrapOutboundOut(clientHeadBuffer), promise: nil)
         if frontend.logPlan?.logASAP == true { writeEarlyLog(ex) }
         return true

@@ -60,6 +60,10 @@ extension HTTPClientConnection {
             closeNow()
             return
         }
+        if let held = ex.heldResponse, now >= held.deadline {
+            heldResponseExpired(ex)
+            return
+        }
         if ex.connection != nil, !ex.responseComplete, let server = backendTimeouts.server,
            now >= ex.lastServerActivity + .nanoseconds(server.nanoseconds) {
             ex.dispatch.server?.health.observed(error: true)

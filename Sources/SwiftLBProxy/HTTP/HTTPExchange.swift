@@ -4,6 +4,14 @@ import SwiftLBConfig
 /// One request and its response on a client connection: its phase, where it goes, what has
 /// gone each way, and what the access log will say. Owned by `HTTPClientConnection`; lives on
 /// the connection's event loop.
+/// A response `http-response wait-for-body` holds: its head as it will go out, until when,
+/// and how many body bytes release it before the body is whole.
+struct HeldResponse {
+    var head: ByteBuffer
+    let deadline: NIODeadline
+    let atLeast: Int?
+}
+
 final class HTTPExchange {
     var phase = StreamPhase()
     var dispatch: Dispatch
@@ -27,6 +35,9 @@ final class HTTPExchange {
     /// `http-request wait-for-body`: until when, and for how many body bytes (nil: all).
     var bodyDeadline: NIODeadline?
     var bodyThreshold: Int?
+    /// `http-response wait-for-body`: the response head, ready for the client, held back
+    /// while its body comes in (nil: none held, the usual case).
+    var heldResponse: HeldResponse?
     /// Body bytes received before a server connection was ready.
     var pendingBody: [ByteBuffer] = []
     var pendingBytes = 0

@@ -26,6 +26,21 @@ struct HeadParser {
         var maxStartLine = 8192
         var maxHead = 32768
         var maxFields = 101
+        /// `option accept-invalid-http-request`: a `#` in a request target is accepted (HAProxy
+        /// 2.6 refuses a fragment with 400 otherwise).
+        var allowFragment = false
+        /// `tune.bufsize` when written, and the part of it rewrites keep (`tune.maxrewrite`):
+        /// what `rewriteRoom` measures against.
+        var bufferSize: Int?
+        var rewriteReserve = 1024
+
+        /// HAProxy's room for rewrites: a message is received into its buffer up to the size
+        /// less the reserve, so rules may add what the buffer has left — at least the reserve.
+        /// nil without `tune.bufsize` (SwiftLB's heads are edit lists; nothing to run out of).
+        func rewriteRoom(head: @autoclosure () -> Int, buffered: Int) -> Int? {
+            guard let size = bufferSize else { return nil }
+            return size - min(size - rewriteReserve, head() + buffered)
+        }
     }
 
     let kind: MessageHead.Kind
@@ -120,7 +135,9 @@ struct HeadParser {
                 part2 = sp1 + 1..<sp2
                 part3 = sp2 + 1..<lineEnd
                 guard !part1.isEmpty, part1.allSatisfy({ isToken(raw[$0]) }) else { return .failure(.malformed("method")) }
-                guard !part2.isEmpty, part2.allSatisfy({ raw[$0] > 0x20 && raw[$0] < 0x7F }) else { return .failure(.malformed("request target")) }
+                guard !part2.isEmpty, part2.allSatisfy({ raw[$0] > 0x20 && raw[$0] < 0x7F && (raw[$0] != 0x23 || limits.allowFragment) }) else {
+                    return .failure(.malformed("request target"))
+                }
                 guard let v = version(raw, part3) else { return .failure(.malformed("version")) }
                 minor = v
             case .response:

@@ -222,6 +222,14 @@ struct MessageHead {
         return size
     }
 
+    /// Bytes `write(into:)` produces, exactly (what a rewrite adds is the difference).
+    var serialisedSize: Int {
+        var size = (startLineOverride.map { $0.utf8.count + 2 } ?? Int(startLineEnd)) + 2
+        for (i, f) in fields.enumerated() where !isRemoved(i) { size += Int(f.lineEnd - f.lineStart) }
+        for (name, value) in added { size += name.utf8.count + value.utf8.count + 4 }
+        return size
+    }
+
     /// Writes the head: the start line (or its override), the kept lines as they came (runs of
     /// adjacent kept lines in one copy), the added lines, and the empty line.
     func write(into out: inout ByteBuffer) {

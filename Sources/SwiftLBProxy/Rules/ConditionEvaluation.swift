@@ -35,7 +35,14 @@ extension ACLCriterion {
                 }
             }
         }
-        let values = input.samples(fetch)
+        let values: [String]
+        if let sample {
+            // An ACL on a sample expression: its one value (none when the fetch or a converter
+            // finds nothing, which `-m found` tests).
+            values = ACLSamples.expression(sample).evaluate(input).map { [$0.text] } ?? []
+        } else {
+            values = input.samples(fetch)
+        }
         if let op = integerOperator {
             let bounds = patterns.compactMap { Int(String(decoding: $0, as: UTF8.self)) }
             return values.contains { v in
@@ -70,11 +77,42 @@ extension ACLCriterion {
                 case .prefix: if bytes.starts(with: pattern) { return true }
                 case .suffix: if bytes.count >= pattern.count && bytes.suffix(pattern.count).elementsEqual(pattern) { return true }
                 case .substring: if pattern.isEmpty || bytes.firstRange(of: pattern) != nil { return true }
+                case .domain: if Self.domainMatch(bytes, pattern) { return true }
                 case .regex, .found, .binary, .integer: break
                 }
             }
         }
         return false
+    }
+}
+
+extension ACLCriterion {
+    /// HAProxy's `pat_match_dom`: `pattern` occurs in `value` with a delimiter (`.`, `/`, `?`
+    /// or the value's end) on each side.
+    static func domainMatch(_ value: [UInt8], _ pattern: [UInt8]) -> Bool {
+        guard !pattern.isEmpty, pattern.count <= value.count else { return pattern.isEmpty }
+        func delimiter(_ b: UInt8) -> Bool { b == UInt8(ascii: ".") || b == UInt8(ascii: "/") || b == UInt8(ascii: "?") }
+        var start = 0
+        while start + pattern.count <= value.count {
+            if (start == 0 || delimiter(value[start - 1]))
+                && (start + pattern.count == value.count || delimiter(value[start + pattern.count]))
+                && value[start..<(start + pattern.count)].elementsEqual(pattern) {
+                return true
+            }
+            start += 1
+        }
+        return false
+    }
+}
+
+/// The sample compiler of ACLs (`ACLSampleCompiler`): the executable passes `compiler` to the
+/// configuration parser in its `BuildFacts`, and conditions evaluate what it compiled.
+public enum ACLSamples {
+    public static let compiler: ACLSampleCompiler = { text in try SampleExpression(parsing: text) }
+
+    static func expression(_ compiled: any Sendable) -> SampleExpression {
+        // Only `compiler` fills `ACLCriterion.sample`.
+        compiled as! SampleExpression
     }
 }
 

@@ -18,10 +18,21 @@ enum HTTPRuleVerdict {
 
     enum Kind: Equatable {
         case deny, returned, redirect, auth
+        /// A rule found the request invalid (`normalize-uri … strict`): 400, HAProxy's bad
+        /// request.
+        case invalid
+        /// A rewrite did not fit the message's buffer in strict mode: 500.
+        case internalError
 
-        /// The access log's termination flags (HAProxy: deny is a proxy condition, the others
-        /// local answers, all during the request).
-        var terminationFlags: String { self == .deny ? "PR--" : "LR--" }
+        /// The access log's termination flags (HAProxy: deny and an invalid request are proxy
+        /// conditions, the others local answers, all during the request).
+        var terminationFlags: String {
+            switch self {
+            case .deny, .invalid: "PR--"
+            case .internalError: "IR--"
+            case .returned, .redirect, .auth: "LR--"
+            }
+        }
     }
 }
 
@@ -68,6 +79,18 @@ struct HTTPRuleSet: Sendable {
         case reject
         case waitForBody(BodyWait)
         case stickCounter(StickCounterRule)
+        case normalizeURI(HTTPRule.URINormalizer)
+        case strictMode(Bool)
+
+        /// Actions that change the message's size, and so may not fit its buffer
+        /// (`tune.bufsize`): HAProxy's rewrites.
+        var rewrites: Bool {
+            switch self {
+            case .setHeader, .addHeader, .deleteHeader, .deleteHeaders, .replaceHeader, .replaceTarget, .setTarget, .setStatus,
+                 .setMethod, .normalizeURI: true
+            default: false
+            }
+        }
     }
 
     /// Compiles `rules`; every rule SwiftLB cannot run is an error naming `file`, its line and
@@ -132,6 +155,8 @@ struct HTTPRuleSet: Sendable {
         case .reject: return .reject
         case .waitForBody(let time, let atLeast): return .waitForBody(BodyWait(nanoseconds: time.nanoseconds, atLeast: atLeast))
         case .stickCounter(let a): return .stickCounter(try StickCounterRule(a))
+        case .normalizeURI(let normalizer): return .normalizeURI(normalizer)
+        case .strictMode(let on): return .strictMode(on)
         }
     }
 
@@ -159,6 +184,8 @@ struct HTTPRuleSet: Sendable {
         case .reject: "reject"
         case .waitForBody: "wait-for-body"
         case .stickCounter(let a): a.name
+        case .normalizeURI: "normalize-uri"
+        case .strictMode: "strict-mode"
         }
     }
 
@@ -171,6 +198,9 @@ struct HTTPRuleSet: Sendable {
         for rule in rules {
             sync(head, into: &input)
             if let condition = rule.condition, !condition.evaluate(input) { continue }
+            // Under `tune.bufsize`, a rewrite must fit the room the message leaves in its buffer
+            // (HAProxy's rule); the head before it is kept to undo one that does not.
+            let before = input.rewriteRoom != nil && rule.action.rewrites ? head : nil
             switch rule.action {
             // HAProxy stores a header value without the blanks around it: `set-header X "a: "`
             // sends `X: a:` (reg-test http-rules/http_after_response checks it).
@@ -232,6 +262,26 @@ struct HTTPRuleSet: Sendable {
                 input.bodyWait = wait
             case .stickCounter(let rule):
                 rule.run(input)
+            case .normalizeURI(let normalizer):
+                switch URINormalizer.apply(normalizer, to: head.currentTarget) {
+                case .success(let target): if target != head.currentTarget { TargetRewrite.apply(target, to: &head) }
+                case .failure: return .respond(pages.page(for: 400), .invalid)
+                }
+            case .strictMode(let on):
+                if phase == .request { input.lenientRequestRewrites = !on } else { input.lenientResponseRewrites = !on }
+            }
+            if let before, let room = input.rewriteRoom {
+                let growth = head.serialisedSize - before.serialisedSize
+                if growth <= room {
+                    input.rewriteRoom = room - growth
+                } else {
+                    // HAProxy: a failed rewrite is an internal error in strict mode (the
+                    // default), and is skipped, the message unchanged, with `strict-mode off`.
+                    head = before
+                    if !(phase == .request ? input.lenientRequestRewrites : input.lenientResponseRewrites) {
+                        return .respond(pages.page(for: 500), .internalError)
+                    }
+                }
             }
         }
         sync(head, into: &input)

@@ -13,7 +13,7 @@ extension MessageHead {
         func matches(_ name: String) -> Bool {
             let n = name.lowercased()
             switch method {
-            case .exact, .found, .binary, .integer: return n == wanted
+            case .exact, .found, .binary, .integer, .domain: return n == wanted
             case .prefix: return n.hasPrefix(wanted)
             case .suffix: return n.hasSuffix(wanted)
             case .substring: return n.contains(wanted)

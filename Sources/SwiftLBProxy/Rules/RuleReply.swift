@@ -76,7 +76,8 @@ enum RuleReply: Sendable {
                 let value = format.render(input)
                 if !value.isEmpty { lines.append((name, value)) }
             }
-            lines.append(("content-length", String(text.utf8.count)))
+            // HAProxy's H1 mux leaves a 204's content-length out (it never has a body).
+            if status != 204 { lines.append(("content-length", String(text.utf8.count))) }
             if !text.isEmpty, let contentType { lines.append(("content-type", contentType)) }
             return .make(status: status, headers: lines, body: text)
         case .auth(let realm):

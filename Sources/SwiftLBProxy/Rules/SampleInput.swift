@@ -41,6 +41,13 @@ struct SampleInput {
     var captures: [String?] = []
     /// The PROXY v2 TLVs the client connection came with (`fc_pp_unique_id`, `fc_pp_authority`).
     var proxyTLVs: [ProxyHeader.TLV] = []
+    /// Under `tune.bufsize`: the bytes rewrites may still add to the message in its buffer
+    /// (`HeadParser.Limits.rewriteRoom`); nil: no limit.
+    var rewriteRoom: Int?
+    /// `strict-mode off` ran for the request, or for the response: a rewrite that does not fit
+    /// is skipped instead of failing the message.
+    var lenientRequestRewrites = false
+    var lenientResponseRewrites = false
 
     init(facts: RequestFacts, request: MessageHead? = nil, response: MessageHead? = nil, variables: StreamVariables? = nil) {
         self.facts = facts
@@ -86,6 +93,8 @@ struct SampleInput {
         case .src, .srcPort, .dst, .dstPort, .sslFC, .capturedURI: return facts.samples(fetch).map(String.init)
         case .stickCounter(let f): return (stick?.value(f, source: facts.source?.ipAddress)).map { [String($0)] } ?? []
         case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN, .requestProtoHTTP: return payloadSamples(fetch)
+        // Evaluated from the criterion's compiled expression (ConditionEvaluation.swift).
+        case .expression: return []
         }
     }
 

@@ -15,7 +15,7 @@ struct RuleBench {
 
     init(_ text: String, file: String = "test.cfg", sourceFile: StaticString = #filePath, line: UInt = #line) throws {
         do {
-            configuration = try ConfigParser.parse(text: text, file: file, acceptingPending: true, environment: [:])
+            configuration = try ConfigParser.parse(text: text, file: file, acceptingPending: true, environment: [:], facts: BuildFacts(sampleCompiler: ACLSamples.compiler))
         } catch {
             XCTFail("config does not parse:\n\(error)", file: sourceFile, line: line)
             throw error
@@ -81,7 +81,8 @@ func facts(_ head: MessageHead, source: String = "192.0.2.7") throws -> RequestF
 
 /// The `http-request` rules of the first frontend of `text`, compiled.
 func requestRules(_ text: String, phase: HTTPRulePhase = .request) throws -> HTTPRuleSet {
-    let config = try ConfigParser.parse(text: "frontend fe\n    bind :8080\n" + text, file: "test.cfg", acceptingPending: true, environment: [:])
+    let config = try ConfigParser.parse(text: "frontend fe\n    bind :8080\n" + text, file: "test.cfg", acceptingPending: true, environment: [:],
+                                        facts: BuildFacts(sampleCompiler: ACLSamples.compiler))
     let fe = config.frontends[0]
     let rules = phase == .request ? fe.httpRequestRules : phase == .response ? fe.httpResponseRules : fe.httpAfterResponseRules
     return try HTTPRuleSet(rules, phase: phase, proxyName: fe.name, file: config.file, httpErrors: config.httpErrors)

@@ -1,0 +1,104 @@
+import Foundation
+import XCTest
+
+/// The http-request actions and ACL forms of issue 16's rule tests, SwiftLB and HAProxy 2.6 side
+/// by side on one configuration text: `normalize-uri` (every normalizer), `deny status … lf-string
+/// … hdr`, `declare capture` with `capture … id`, and ACLs on sample expressions (a fetch with
+/// converters and a map, `hdr_dom`). Each answer is compared whole, bytes as sent.
+final class HTTPRuleDifferentialTests: XCTestCase {
+    private static let normalizers = [
+        "merge": "path-merge-slashes", "dotdot": "path-strip-dotdot", "full": "path-strip-dotdot full", "dot": "path-strip-dot",
+        "sort": "query-sort-by-name", "upper": "percent-to-uppercase", "upper-strict": "percent-to-uppercase strict",
+        "decode": "percent-decode-unreserved", "decode-strict": "percent-decode-unreserved strict",
+        "strip": "fragment-strip", "encode": "fragment-encode",
+    ]
+
+    private func answers(_ both: SideBySide, _ requests: [String]) throws -> [[String]] {
+        try both.ports.map { port in
+            try requests.map { request in
+                let client = try RawClient(port: port, timeout: 3)
+                client.send(request)
+                return client.readAll().text
+            }
+        }
+    }
+
+    /// Each normalizer in a backend of its own, without a condition: haproxy 2.6.12 runs
+    /// path-merge-slashes instead of `path-strip-dotdot`, `percent-to-uppercase` and
+    /// `percent-decode-unreserved` written without their option and followed by `if|unless`
+    /// (its parser leaves the action unset); SwiftLB runs the normalizer written.
+    func testNormalizeURIAsHAProxy() throws {
+        let dir = try TempDirectory()
+        let both = try SideBySide({ port in
+            var text = "global\n    expose-experimental-directives\nfrontend fe\n    bind 127.0.0.1:\(port)\n    option accept-invalid-http-request\n"
+            let names = Self.normalizers.keys.sorted()
+            text += names.map { "    use_backend \($0) if { hdr(x-n) -m str \($0) }\n" }.joined()
+            text += names.map { "backend \($0)\n    http-request normalize-uri \(Self.normalizers[$0]!)\n    http-request return status 200 hdr a \"%[url]\"\n" }.joined()
+            return text
+        }, in: dir)
+        defer { both.stop() }
+        let targets = ["/a//b/../c/./d/..", "//x/../../y/", "/a/b/..", "/..", "/./a/.", "/?z=1&a&b=2&a=0", "/%61%7e%2f%zz?%62=%aa", "/%%36%36",
+                       "/a%2", "/#frag/#x", "*"]
+        var requests: [String] = []
+        for name in Self.normalizers.keys.sorted() {
+            for target in targets where target != "*" || name == "merge" {
+                requests.append("\(target == "*" ? "OPTIONS" : "GET") \(target) HTTP/1.1\r\nHost: h\r\nx-n: \(name)\r\nConnection: close\r\n\r\n")
+            }
+        }
+        let (ours, theirs) = try { let a = try answers(both, requests); return (a[0], a[1]) }()
+        for (i, request) in requests.enumerated() {
+            XCTAssertEqual(ours[i].debugDescription, theirs[i].debugDescription, "for \(request.debugDescription)")
+        }
+        // Both kinds of outcome happened: rewritten targets and refused ones.
+        XCTAssertTrue(ours.contains { $0.contains("\r\na: /a//c/./\r\n") }, "\(ours)")
+        XCTAssertTrue(ours.contains { $0.hasPrefix("HTTP/1.1 400") }, "\(ours)")
+    }
+
+    /// Without `option accept-invalid-http-request`, a `#` in the target is a 400 before any rule.
+    func testFragmentRefusedUnlessAccepted() throws {
+        let dir = try TempDirectory()
+        let both = try SideBySide({ port in
+            "global\n    expose-experimental-directives\nfrontend fe\n    bind 127.0.0.1:\(port)\n    http-request normalize-uri fragment-strip\n    http-request return status 200\n"
+        }, in: dir)
+        defer { both.stop() }
+        let all = try answers(both, ["GET /#foo HTTP/1.1\r\nHost: h\r\n\r\n", "GET /%23foo HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"])
+        XCTAssertEqual(all[0], all[1])
+        XCTAssertTrue(all[0][0].hasPrefix("HTTP/1.1 400"), all[0][0])
+        XCTAssertTrue(all[0][1].hasPrefix("HTTP/1.1 200"), all[0][1])
+    }
+
+    func testDenyStatusCapturesAndSampleACLsAsHAProxy() throws {
+        let dir = try TempDirectory()
+        let map = try dir.write("hosts.map", "example.org https://www.example.org\nsub.example.org https://www.sub.example.org\n")
+        let both = try SideBySide({ port in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                declare capture request len 4
+                http-request capture hdr(x-c) id 0
+                acl mapped hdr(host),lower,regsub(:\\d+$,,),map_str(\(map)) -m found
+                http-request deny status 429 content-type text/plain lf-string "slow %[path]" hdr x-cap "%[capture.req.hdr(0)]" if { path /deny }
+                http-request deny deny_status 503 if { path /legal }
+                http-request deny if { path /plain }
+                http-request return status 200 hdr m '%[req.hdr(host),lower,regsub(:\\d+$,,),map_str(\(map))]' if mapped
+                http-request return status 203 hdr d "dom" if { hdr_dom(host) -i test1.example.com }
+                http-request return status 204 if { hdr_cnt(x-c) gt 1 }
+                http-request return status 202 hdr x-cap "%[capture.req.hdr(0)]"
+            """
+        }, in: dir)
+        defer { both.stop() }
+        let requests = ["/deny", "/legal", "/plain", "/"].map { "GET \($0) HTTP/1.1\r\nHost: h\r\nx-c: abcdefgh\r\nConnection: close\r\n\r\n" }
+            + ["Example.ORG:8443", "sub.example.org", "www.sub.example.org", "a.test1.example.com", "test1.example.community"].map {
+                "GET / HTTP/1.1\r\nHost: \($0)\r\nConnection: close\r\n\r\n"
+            }
+            + ["GET / HTTP/1.1\r\nHost: h\r\nx-c: 1\r\nx-c: 2\r\nConnection: close\r\n\r\n"]
+        let all = try answers(both, requests)
+        for (i, request) in requests.enumerated() {
+            XCTAssertEqual(all[0][i].debugDescription, all[1][i].debugDescription, "for \(request.debugDescription)")
+        }
+        let statuses = all[0].map { String($0.prefix(12)) }
+        XCTAssertEqual(statuses, ["HTTP/1.1 429", "HTTP/1.1 503", "HTTP/1.1 403", "HTTP/1.1 202", "HTTP/1.1 200", "HTTP/1.1 200", "HTTP/1.1 202",
+                                  "HTTP/1.1 203", "HTTP/1.1 202", "HTTP/1.1 204"])
+        XCTAssertTrue(all[0][0].contains("x-cap: abcd\r\n") && all[0][0].hasSuffix("slow /deny"), all[0][0])
+    }
+}
