@@ -45,6 +45,8 @@ public final class ProxyRuntime: Sendable {
     let stickTables: [String: StickTable]
     /// When this runtime was built (for `show info`'s and the stats page's uptime).
     public let builtAt = NIODeadline.now()
+    /// Its certificates and crt-lists, for the stats socket's `ssl` commands.
+    public let certificates: CertificateRuntime
 
     /// Resolves every server address once (like HAProxy without `resolvers`); a name that does
     /// not resolve is an error naming the server's line.
@@ -55,6 +57,7 @@ public final class ProxyRuntime: Sendable {
     public init(configuration: Configuration, previous: ProxyRuntime? = nil) throws(ConfigErrors) {
         self.configuration = configuration
         var errors: [ConfigError] = []
+        let store = CertificateStore(deleteExtension: configuration.global.sslLoadExtraDeleteExtension)
         var backends: [RuntimeBackend] = []
         var byName: [String: RuntimeBackend] = [:]
         var checkTargets: [CheckTarget] = []
@@ -80,7 +83,7 @@ public final class ProxyRuntime: Sendable {
                     var tlsClient: TLSClientContext?
                     if let tls = server.parameters.tls {
                         do {
-                            tlsClient = try TLSPlan.clientContext(tls)
+                            tlsClient = try TLSPlan.clientContext(tls, store: store)
                         } catch {
                             errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server", message: "\(error)"))
                             continue
@@ -177,7 +180,7 @@ public final class ProxyRuntime: Sendable {
             for bind in frontend.binds {
                 guard let tls = bind.tls else { binds.append((bind, nil)); continue }
                 do {
-                    let (context, certWarnings) = try Self.makeTLS(tls, sessionCache: configuration.global.sslSessionCache)
+                    let (context, certWarnings) = try TLSPlan.serverContext(tls, sessionCache: configuration.global.sslSessionCache, store: store)
                     binds.append((bind, TLSContextBox(context)))
                     warnings += certWarnings.map { ConfigError(file: configuration.file, line: bind.line, keyword: "bind", message: $0) }
                 } catch {
@@ -215,6 +218,7 @@ public final class ProxyRuntime: Sendable {
         self.agentTargets = agentTargets
         self.frontends = frontends
         self.warnings = warnings
+        self.certificates = CertificateRuntime(store: store, configuration: configuration, frontends: frontends, backends: backends)
     }
 }
 
@@ -252,7 +256,7 @@ extension ProxyRuntime {
             for (bind, box) in frontend.binds {
                 guard let box, let tls = bind.tls else { continue }
                 do {
-                    let (context, w) = try Self.makeTLS(tls, sessionCache: configuration.global.sslSessionCache)
+                    let (context, w) = try TLSPlan.serverContext(tls, sessionCache: configuration.global.sslSessionCache, store: CertificateStore())
                     fresh.append((box, context))
                     warnings += w.map { ConfigError(file: configuration.file, line: bind.line, keyword: "bind", message: $0) }
                 } catch {
@@ -262,11 +266,6 @@ extension ProxyRuntime {
         }
         if errors.isEmpty { for (box, context) in fresh { box.replace(context) } }
         return (errors, warnings)
-    }
-
-    /// Loads the certificates of one `bind … ssl` and builds its OpenSSL context: TLSPlan.swift.
-    static func makeTLS(_ tls: BindTLS, sessionCache: Bool) throws -> (TLSServerContext, [String]) {
-        try TLSPlan.serverContext(tls, sessionCache: sessionCache)
     }
 }
 
