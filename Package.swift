@@ -57,6 +57,7 @@ let package = Package(
                 "CLibSSL",
                 "CSwiftLBTLSShim",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: dataPathSettings
         ),

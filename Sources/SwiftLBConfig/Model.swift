@@ -83,6 +83,8 @@ public struct GlobalSettings: Sendable, Equatable {
     public var hardStopAfter: ConfigDuration = .seconds(30)
     /// `stats socket PATH [mode OCTAL] [level user|operator|admin]`: the control socket.
     public var statsSocket: StatsSocket?
+    /// Further `stats socket` lines: each is opened too (HAProxy's reg-tests add one of their own).
+    public var moreStatsSockets: [StatsSocket] = []
     /// `log TARGET …` lines of `global` (stdout/stderr included): what `log global` takes.
     public var logServers: [LogServer] = []
     /// `ssl-default-bind-ciphers`, `-ciphersuites`, `-options`: defaults of every `bind … ssl`.
@@ -91,6 +93,9 @@ public struct GlobalSettings: Sendable, Equatable {
     public var defaultServerTLS = ServerTLSOptions()
     /// `tune.ssl.cachesize 0` turns the server-side session cache off.
     public var sslSessionCache = true
+    /// `ssl-load-extra-del-ext`: a `crt` file without its key takes it from the file named
+    /// without its extension plus `.key` (`site.crt` → `site.key`) instead of `site.crt.key`.
+    public var sslLoadExtraDeleteExtension = false
 
     // Process keywords (see ProcessModel.swift and Sources/swiftlb for what acts on them).
 

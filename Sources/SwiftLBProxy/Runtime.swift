@@ -45,6 +45,8 @@ public final class ProxyRuntime: Sendable {
     let stickTables: [String: StickTable]
     /// When this runtime was built (for `show info`'s and the stats page's uptime).
     public let builtAt = NIODeadline.now()
+    /// Its certificates and crt-lists, for the stats socket's `ssl` commands.
+    public let certificates: CertificateRuntime
 
     /// Resolves every server address once (like HAProxy without `resolvers`); a name that does
     /// not resolve is an error naming the server's line.
@@ -55,6 +57,7 @@ public final class ProxyRuntime: Sendable {
     public init(configuration: Configuration, previous: ProxyRuntime? = nil) throws(ConfigErrors) {
         self.configuration = configuration
         var errors: [ConfigError] = []
+        let store = CertificateStore(deleteExtension: configuration.global.sslLoadExtraDeleteExtension)
         var backends: [RuntimeBackend] = []
         var byName: [String: RuntimeBackend] = [:]
         var checkTargets: [CheckTarget] = []
@@ -72,7 +75,6 @@ public final class ProxyRuntime: Sendable {
             for server in backend.servers {
                 do {
                     let (address, addressless) = try Self.initialAddress(server)
-                    // A unix server is checked on its socket unless `addr`/`port` name an IP one.
                     // Checks go to the server's address (as `init-addr` found it) unless `addr`/`port`
                     // say otherwise; a unix server's on its socket unless they name an IP one.
                     let checkAddress = addressless || server.parameters.checkAddress == nil && server.parameters.checkPort == nil
@@ -82,7 +84,7 @@ public final class ProxyRuntime: Sendable {
                     var tlsClient: TLSClientContext?
                     if let tls = server.parameters.tls {
                         do {
-                            tlsClient = try TLSPlan.clientContext(tls)
+                            tlsClient = try TLSPlan.clientContext(tls, store: store)
                         } catch {
                             errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server", message: "\(error)"))
                             continue
@@ -133,7 +135,7 @@ public final class ProxyRuntime: Sendable {
                     if server.parameters.check && !server.parameters.disabled && !addressless {
                         let checkTLS: (context: TLSClientContext?, steps: [Int: TLSClientContext])
                         do {
-                            checkTLS = try TLSPlan.checkContexts(server.parameters, traffic: tlsClient, steps: backend.options.tcpCheck ?? [])
+                            checkTLS = try TLSPlan.checkContexts(server.parameters, store: store, traffic: tlsClient, steps: backend.options.tcpCheck ?? [])
                         } catch {
                             errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server", message: "\(error)"))
                             continue
@@ -188,7 +190,7 @@ public final class ProxyRuntime: Sendable {
             for bind in frontend.binds {
                 guard let tls = bind.tls else { binds.append((bind, nil)); continue }
                 do {
-                    let (context, certWarnings) = try Self.makeTLS(tls, sessionCache: configuration.global.sslSessionCache)
+                    let (context, certWarnings) = try TLSPlan.serverContext(tls, sessionCache: configuration.global.sslSessionCache, store: store)
                     binds.append((bind, TLSContextBox(context)))
                     warnings += certWarnings.map { ConfigError(file: configuration.file, line: bind.line, keyword: "bind", message: $0) }
                 } catch {
@@ -226,6 +228,7 @@ public final class ProxyRuntime: Sendable {
         self.agentTargets = agentTargets
         self.frontends = frontends
         self.warnings = warnings
+        self.certificates = CertificateRuntime(store: store, configuration: configuration, frontends: frontends, backends: backends)
     }
 }
 
@@ -263,7 +266,7 @@ extension ProxyRuntime {
             for (bind, box) in frontend.binds {
                 guard let box, let tls = bind.tls else { continue }
                 do {
-                    let (context, w) = try Self.makeTLS(tls, sessionCache: configuration.global.sslSessionCache)
+                    let (context, w) = try TLSPlan.serverContext(tls, sessionCache: configuration.global.sslSessionCache, store: CertificateStore())
                     fresh.append((box, context))
                     warnings += w.map { ConfigError(file: configuration.file, line: bind.line, keyword: "bind", message: $0) }
                 } catch {
@@ -275,7 +278,6 @@ extension ProxyRuntime {
         return (errors, warnings)
     }
 
-    /// Loads the certificates of one `bind … ssl` and builds its OpenSSL context: TLSPlan.swift.
     /// A server's address at start, by its `init-addr` methods in order (default: resolve):
     /// `libc` resolves the name, an IP address is taken as it is, `last` is skipped (the state
     /// file keeps no addresses), `none` starts the server without one — in maintenance, never
@@ -296,9 +298,6 @@ extension ProxyRuntime {
         throw failure ?? RuntimeAddressError(description: "no 'init-addr' method gave '\(server.host)' an address")
     }
 
-    static func makeTLS(_ tls: BindTLS, sessionCache: Bool) throws -> (TLSServerContext, [String]) {
-        try TLSPlan.serverContext(tls, sessionCache: sessionCache)
-    }
 }
 
 final class RuntimeFrontend: Sendable {

@@ -9,8 +9,11 @@ import SwiftLBTLS
 /// adds lb.conf's file, line and the `bind`/`server` keyword.
 enum TLSPlan {
     /// Loads the certificates of one `bind … ssl` (files, or every *.pem of a directory in
-    /// name order, then the crt-list entries) and builds its OpenSSL context.
-    static func serverContext(_ tls: BindTLS, sessionCache: Bool) throws -> (TLSServerContext, [String]) {
+    /// name order, then the crt-list entries) through the runtime's certificate store and
+    /// builds its OpenSSL context. `crtLists` replaces the entries of a crt-list file by its
+    /// current ones (edited over the stats socket); `defaultEntry` keeps a deleted default.
+    static func serverContext(_ tls: BindTLS, sessionCache: Bool, store: CertificateStore,
+                              crtLists: [CertificateListEntry]? = nil, defaultEntry: CertificateListEntry? = nil) throws -> (TLSServerContext, [String]) {
         var entries: [TLSServerEntry] = []
         var warnings: [String] = []
         let settings = try serverSettings(tls, sessionCache: sessionCache)
@@ -22,17 +25,28 @@ enum TLSPlan {
                 files = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
                     .filter { $0.hasSuffix(".pem") }.sorted().map { directory + $0 }
                 if files.isEmpty { throw TLSError("crt \(path): no .pem file in this directory") }
+            } else if access(path, F_OK) != 0 {
+                // HAProxy's multi-certificate bundle: `crt site.pem` loads site.pem.rsa,
+                // site.pem.ecdsa and site.pem.dsa, each its own certificate.
+                let bundle = [".rsa", ".ecdsa", ".dsa"].map { path + $0 }.filter { access($0, R_OK) == 0 }
+                if !bundle.isEmpty { files = bundle }
             }
             for file in files {
-                let certificate = try load(file, keyword: "crt", warnings: &warnings)
+                let certificate = try load(file, keyword: "crt", store: store, warnings: &warnings)
                 entries.append(TLSServerEntry(certificate: certificate, settings: settings))
             }
         }
-        for entry in tls.more.certificateList {
-            let certificate = try load(entry.path, keyword: "crt-list \(entry.file):\(entry.line): crt", warnings: &warnings)
+        if let entry = defaultEntry, entries.isEmpty {
+            let certificate = try load(entry.path, keyword: "crt-list \(entry.file):\(entry.line): crt", store: store, warnings: &warnings)
+            let own = try entry.settings.map { try serverSettings($0, sessionCache: sessionCache) } ?? settings
+            entries.append(TLSServerEntry(certificate: certificate, settings: own, defaultOnly: true))
+        }
+        for entry in crtLists ?? tls.more.certificateList {
+            let certificate = try load(entry.path, keyword: "crt-list \(entry.file):\(entry.line): crt", store: store, warnings: &warnings)
             let own = try entry.settings.map { try serverSettings($0, sessionCache: sessionCache) } ?? settings
             entries.append(TLSServerEntry(certificate: certificate, sniFilters: entry.filters, settings: own))
         }
+        guard !entries.isEmpty else { throw TLSError("no certificate left") }
         do {
             return (try TLSServerContext(entries: entries), warnings)
         } catch {
@@ -40,9 +54,9 @@ enum TLSPlan {
         }
     }
 
-    private static func load(_ file: String, keyword: String, warnings: inout [String]) throws -> TLSCertificate {
+    private static func load(_ file: String, keyword: String, store: CertificateStore, warnings: inout [String]) throws -> TLSCertificate {
         do {
-            let certificate = try TLSCertificate(path: file)
+            let certificate = try store.certificate(path: file)
             if let warning = certificate.validityWarning { warnings.append("\(keyword) \(file): \(warning)") }
             return certificate
         } catch {
@@ -76,13 +90,13 @@ enum TLSPlan {
 
     /// A `server … ssl`'s (or `check-ssl`'s) client context; `alpn` overrides the server's
     /// (`check-alpn`, `tcp-check connect alpn`).
-    static func clientContext(_ tls: ServerTLS, alpn: [String]? = nil) throws -> TLSClientContext {
+    static func clientContext(_ tls: ServerTLS, store: CertificateStore, alpn: [String]? = nil) throws -> TLSClientContext {
         var options = TLSClientOptions()
         let more = tls.more
         options.caFile = tls.verify ? try checkedFile(tls.caFile, keyword: "ca-file") : nil
         options.crlFile = tls.verify ? try checkedFile(more.crlFile, keyword: "crl-file") : nil
         if let path = more.certificate {
-            do { options.certificate = try TLSCertificate(path: path) } catch { throw TLSError("crt \(path): \(error)") }
+            do { options.certificate = try store.certificate(path: path) } catch { throw TLSError("crt \(path): \(error)") }
         }
         if let range = TLSVersionNames.range(min: more.minVersion, max: more.maxVersion, disabled: more.disabledVersions) {
             options.minVersion = TLSSettings.Version(rawValue: range.min)
@@ -103,17 +117,17 @@ enum TLSPlan {
     /// The TLS of a server's checks: the traffic's context (another with `check-alpn`'s
     /// protocols) when checks use TLS, and one per `tcp-check connect ssl` step, with the
     /// step's ALPN (none unless it names some, or `default` takes `check-alpn`'s).
-    static func checkContexts(_ parameters: ServerParameters, traffic: TLSClientContext?,
+    static func checkContexts(_ parameters: ServerParameters, store: CertificateStore, traffic: TLSClientContext?,
                               steps: [TCPCheckStep]) throws -> (context: TLSClientContext?, steps: [Int: TLSClientContext]) {
         var context: TLSClientContext? = nil
         if checksUseTLS(parameters), let tls = parameters.tls {
-            context = try tls.more.checkALPN.map { try clientContext(tls, alpn: $0) } ?? traffic
+            context = try tls.more.checkALPN.map { try clientContext(tls, store: store, alpn: $0) } ?? traffic
         }
         var byStep: [Int: TLSClientContext] = [:]
         for (offset, step) in steps.enumerated() {
             guard case .connect(let connect) = step, connect.ssl else { continue }
             let alpn = connect.alpn ?? (connect.useServerSettings ? parameters.tls?.more.checkALPN : nil) ?? []
-            byStep[offset + 1] = try clientContext(parameters.tls ?? ServerTLS(), alpn: alpn)
+            byStep[offset + 1] = try clientContext(parameters.tls ?? ServerTLS(), store: store, alpn: alpn)
         }
         return (context, byStep)
     }

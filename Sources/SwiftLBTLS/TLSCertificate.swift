@@ -16,31 +16,36 @@ public final class TLSCertificate: @unchecked Sendable {
     /// "expired on …" / "not valid before …", when that applies now.
     public let validityWarning: String?
 
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(pem: try Self.readFile(path), path: path)
+    }
+
+    /// The same from PEM text in memory (a `set ssl cert` payload, or a store entry's parts).
+    public init(pem: [UInt8], path: String) throws {
         self.path = path
         ERR_clear_error()
-        guard let file = fopen(path, "r") else {
-            throw TLSError("cannot read certificate file: \(String(cString: strerror(errno)))")
-        }
         var keyPointer: OpaquePointer?
         var certs: [OpaquePointer] = []
         // Read every PEM block in order; keys and certificates may come in any order.
-        while true {
-            var name: UnsafeMutablePointer<CChar>?
-            var header: UnsafeMutablePointer<CChar>?
-            var data: UnsafeMutablePointer<UInt8>?
-            var length = 0
-            guard PEM_read(file, &name, &header, &data, &length) == 1, let name, let data else { break }
-            defer { OPENSSL_free_shim(name); OPENSSL_free_shim(header); OPENSSL_free_shim(data) }
-            let kind = String(cString: name)
-            var cursor: UnsafePointer<UInt8>? = UnsafePointer(data)
-            if kind == "CERTIFICATE" {
-                if let cert = d2i_X509(nil, &cursor, length) { certs.append(cert) }
-            } else if kind.hasSuffix("PRIVATE KEY") {
-                if keyPointer == nil { keyPointer = d2i_AutoPrivateKey(nil, &cursor, length) }
+        pem.withUnsafeBytes { raw in
+            guard let bio = BIO_new_mem_buf(raw.baseAddress, Int32(raw.count)) else { return }
+            defer { BIO_free(bio) }
+            while true {
+                var name: UnsafeMutablePointer<CChar>?
+                var header: UnsafeMutablePointer<CChar>?
+                var data: UnsafeMutablePointer<UInt8>?
+                var length = 0
+                guard PEM_read_bio(bio, &name, &header, &data, &length) == 1, let name, let data else { break }
+                defer { OPENSSL_free_shim(name); OPENSSL_free_shim(header); OPENSSL_free_shim(data) }
+                let kind = String(cString: name)
+                var cursor: UnsafePointer<UInt8>? = UnsafePointer(data)
+                if kind == "CERTIFICATE" {
+                    if let cert = d2i_X509(nil, &cursor, length) { certs.append(cert) }
+                } else if kind.hasSuffix("PRIVATE KEY") {
+                    if keyPointer == nil { keyPointer = d2i_AutoPrivateKey(nil, &cursor, length) }
+                }
             }
         }
-        fclose(file)
         ERR_clear_error()  // PEM_read's end-of-file "no start line" is not an error here
         guard let leaf = certs.first else {
             certs.forEach { X509_free($0) }
@@ -68,6 +73,22 @@ public final class TLSCertificate: @unchecked Sendable {
         } else {
             validityWarning = nil
         }
+    }
+
+    /// A whole (small) file's bytes, or HAProxy-style errors naming why not.
+    public static func readFile(_ path: String) throws -> [UInt8] {
+        guard let file = fopen(path, "r") else {
+            throw TLSError("cannot read certificate file: \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, file)
+            if n <= 0 { break }
+            bytes += buffer[0..<n]
+        }
+        return bytes
     }
 
     deinit {
@@ -103,7 +124,7 @@ public final class TLSCertificate: @unchecked Sendable {
         return names
     }
 
-    private static func text(_ time: UnsafePointer<ASN1_TIME>?) -> String {
+    static func text(_ time: UnsafePointer<ASN1_TIME>?) -> String {
         guard let time, let bio = BIO_new(BIO_s_mem()) else { return "?" }
         defer { BIO_free(bio) }
         ASN1_TIME_print(bio, time)

@@ -1,5 +1,6 @@
 import CLibSSL
 import CSwiftLBTLSShim
+import NIOConcurrencyHelpers
 
 /// What a `server … ssl` line asks of its TLS connections (HAProxy's server SSL keywords).
 public struct TLSClientOptions: Sendable {
@@ -28,11 +29,73 @@ public struct TLSClientOptions: Sendable {
 /// does towards its servers), so a new connection to a TLS server is usually a resumption
 /// instead of a full handshake.
 public final class TLSClientContext: @unchecked Sendable {
-    private let ctx: OpaquePointer
-    private let alpnWire: [UInt8]
-    /// The session kept for the next connection; nil when reuse is off.
-    private let sessions: OpaquePointer?
-    public let options: TLSClientOptions
+    /// One SSL_CTX with its session slot, built from options.
+    private final class Built: @unchecked Sendable {
+        let ctx: OpaquePointer
+        let alpnWire: [UInt8]
+        /// The session kept for the next connection; nil when reuse is off.
+        let sessions: OpaquePointer?
+        let options: TLSClientOptions
+
+        init(options: TLSClientOptions) throws {
+            self.options = options
+            ERR_clear_error()
+            guard let ctx = SSL_CTX_new(TLS_client_method()) else { throw TLSError.drain("SSL_CTX_new failed") }
+            func fail(_ message: String) -> TLSError { SSL_CTX_free(ctx); return TLSError.drain(message) }
+            if let caFile = options.caFile {
+                guard SSL_CTX_load_verify_locations(ctx, caFile, nil) == 1 else { throw fail("unable to load CA file '\(caFile)'") }
+                if let crl = options.crlFile, swiftlb_load_crl_file(ctx, crl) == 0 { throw fail("unable to configure CRL file '\(crl)'") }
+                SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
+            } else {
+                SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
+            }
+            if let min = options.minVersion {
+                if min < .tls12 { SSL_CTX_set_security_level(ctx, 0) }  // OpenSSL 3 refuses TLS < 1.2 at level 1
+                guard swiftlb_SSL_CTX_set_min_proto_version_any(ctx, min.openSSL) == 1 else { throw fail("cannot set ssl-min-ver \(min.rawValue)") }
+            }
+            if let max = options.maxVersion, swiftlb_SSL_CTX_set_max_proto_version(ctx, max.openSSL) != 1 {
+                throw fail("cannot set ssl-max-ver \(max.rawValue)")
+            }
+            if let ciphers = options.ciphers, SSL_CTX_set_cipher_list(ctx, ciphers) != 1 { throw fail("invalid 'ciphers' list '\(ciphers)'") }
+            if let suites = options.ciphersuites, SSL_CTX_set_ciphersuites(ctx, suites) != 1 { throw fail("invalid 'ciphersuites' list '\(suites)'") }
+            if options.noTickets { _ = swiftlb_SSL_CTX_set_options(ctx, swiftlb_SSL_OP_NO_TICKET()) }
+            if let certificate = options.certificate {
+                var ok = SSL_CTX_use_certificate(ctx, certificate.leaf) == 1
+                for cert in certificate.chain {
+                    X509_up_ref(cert)  // the context takes ownership of extra chain certificates
+                    ok = ok && swiftlb_SSL_CTX_add_extra_chain_cert(ctx, cert) == 1
+                }
+                ok = ok && SSL_CTX_use_PrivateKey(ctx, certificate.key) == 1 && SSL_CTX_check_private_key(ctx) == 1
+                guard ok else { throw fail("cannot use client certificate \(certificate.path)") }
+            }
+            setTransportModes(ctx)
+            var wire: [UInt8] = []
+            for proto in options.alpn { wire.append(UInt8(proto.utf8.count)); wire += Array(proto.utf8) }
+            self.alpnWire = wire
+            if options.reuseSessions {
+                guard let slot = swiftlb_session_slot_new() else { throw fail("cannot keep TLS sessions") }
+                guard swiftlb_session_slot_attach(slot, ctx) == 1 else {
+                    swiftlb_session_slot_free(slot); throw fail("cannot keep TLS sessions")
+                }
+                self.sessions = slot
+            } else {
+                self.sessions = nil
+            }
+            self.ctx = ctx
+            ERR_clear_error()
+        }
+
+        deinit {
+            SSL_CTX_free(ctx)
+            swiftlb_session_slot_free(sessions)
+        }
+    }
+
+    /// The context new connections use; `replaceCertificate` swaps it (`commit ssl cert` on the
+    /// server's `crt`). Replaced ones stay alive: a handshake begun on one may still store its
+    /// session into its slot. A commit is rare; each keeps one small context.
+    private let current: NIOLockedValueBox<(now: Built, retired: [Built])>
+    public var options: TLSClientOptions { current.withLockedValue { $0.now.options } }
 
     /// - Parameters:
     ///   - caFile: verify the server against these CAs (nil: no verification, `verify none`).
@@ -46,66 +109,28 @@ public final class TLSClientContext: @unchecked Sendable {
     }
 
     public init(options: TLSClientOptions) throws {
-        self.options = options
-        ERR_clear_error()
-        guard let ctx = SSL_CTX_new(TLS_client_method()) else { throw TLSError.drain("SSL_CTX_new failed") }
-        func fail(_ message: String) -> TLSError { SSL_CTX_free(ctx); return TLSError.drain(message) }
-        if let caFile = options.caFile {
-            guard SSL_CTX_load_verify_locations(ctx, caFile, nil) == 1 else { throw fail("unable to load CA file '\(caFile)'") }
-            if let crl = options.crlFile, swiftlb_load_crl_file(ctx, crl) == 0 { throw fail("unable to configure CRL file '\(crl)'") }
-            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
-        } else {
-            SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
-        }
-        if let min = options.minVersion {
-            if min < .tls12 { SSL_CTX_set_security_level(ctx, 0) }  // OpenSSL 3 refuses TLS < 1.2 at level 1
-            guard swiftlb_SSL_CTX_set_min_proto_version_any(ctx, min.openSSL) == 1 else { throw fail("cannot set ssl-min-ver \(min.rawValue)") }
-        }
-        if let max = options.maxVersion, swiftlb_SSL_CTX_set_max_proto_version(ctx, max.openSSL) != 1 {
-            throw fail("cannot set ssl-max-ver \(max.rawValue)")
-        }
-        if let ciphers = options.ciphers, SSL_CTX_set_cipher_list(ctx, ciphers) != 1 { throw fail("invalid 'ciphers' list '\(ciphers)'") }
-        if let suites = options.ciphersuites, SSL_CTX_set_ciphersuites(ctx, suites) != 1 { throw fail("invalid 'ciphersuites' list '\(suites)'") }
-        if options.noTickets { _ = swiftlb_SSL_CTX_set_options(ctx, swiftlb_SSL_OP_NO_TICKET()) }
-        if let certificate = options.certificate {
-            var ok = SSL_CTX_use_certificate(ctx, certificate.leaf) == 1
-            for cert in certificate.chain {
-                X509_up_ref(cert)  // the context takes ownership of extra chain certificates
-                ok = ok && swiftlb_SSL_CTX_add_extra_chain_cert(ctx, cert) == 1
-            }
-            ok = ok && SSL_CTX_use_PrivateKey(ctx, certificate.key) == 1 && SSL_CTX_check_private_key(ctx) == 1
-            guard ok else { throw fail("cannot use client certificate \(certificate.path)") }
-        }
-        setTransportModes(ctx)
-        var wire: [UInt8] = []
-        for proto in options.alpn { wire.append(UInt8(proto.utf8.count)); wire += Array(proto.utf8) }
-        self.alpnWire = wire
-        if options.reuseSessions {
-            guard let slot = swiftlb_session_slot_new() else { throw fail("cannot keep TLS sessions") }
-            guard swiftlb_session_slot_attach(slot, ctx) == 1 else {
-                swiftlb_session_slot_free(slot); throw fail("cannot keep TLS sessions")
-            }
-            self.sessions = slot
-        } else {
-            self.sessions = nil
-        }
-        self.ctx = ctx
-        ERR_clear_error()
+        current = NIOLockedValueBox((try Built(options: options), []))
     }
 
-    deinit {
-        SSL_CTX_free(ctx)
-        swiftlb_session_slot_free(sessions)
+    /// New connections present `certificate` from now on (and start without a kept session,
+    /// which would carry the old certificate); open ones keep theirs.
+    public func replaceCertificate(_ certificate: TLSCertificate) throws {
+        var options = self.options
+        options.certificate = certificate
+        let built = try Built(options: options)
+        current.withLockedValue { $0 = (built, $0.retired + [$0.now]) }
     }
 
     func makeSSL(serverName: String?) -> OpaquePointer? {
-        guard let ssl = SSL_new(ctx) else { return nil }
+        let built = current.withLockedValue { $0.now }
+        let options = built.options
+        guard let ssl = SSL_new(built.ctx) else { return nil }
         if let serverName {
             _ = swiftlb_SSL_set_tlsext_host_name(ssl, serverName)
             if options.caFile != nil { _ = SSL_set1_host(ssl, serverName) }  // checked against the certificate when verifying
         }
-        if !alpnWire.isEmpty { _ = SSL_set_alpn_protos(ssl, alpnWire, UInt32(alpnWire.count)) }
-        if let sessions { swiftlb_session_slot_offer(sessions, ssl) }
+        if !built.alpnWire.isEmpty { _ = SSL_set_alpn_protos(ssl, built.alpnWire, UInt32(built.alpnWire.count)) }
+        if let sessions = built.sessions { swiftlb_session_slot_offer(sessions, ssl) }
         return ssl
     }
 }

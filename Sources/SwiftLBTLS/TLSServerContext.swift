@@ -69,15 +69,20 @@ public struct TLSServerEntry: Sendable {
     public let certificate: TLSCertificate
     public let sniFilters: [String]
     public let settings: TLSSettings
-    public init(certificate: TLSCertificate, sniFilters: [String] = [], settings: TLSSettings) {
+    /// Only the listener's default (no SNI match): its crt-list line was deleted over the stats
+    /// socket on a `strict-sni` bind, where HAProxy keeps the default context.
+    public let defaultOnly: Bool
+    public init(certificate: TLSCertificate, sniFilters: [String] = [], settings: TLSSettings, defaultOnly: Bool = false) {
         self.certificate = certificate
         self.sniFilters = sniFilters
         self.settings = settings
+        self.defaultOnly = defaultOnly
     }
 
     /// How this entry matches `host`: 2 an exact name, 1 a wildcard, 0 not at all (or excluded
     /// by a `!NAME` filter).
     func match(_ host: String) -> Int {
+        if defaultOnly { return 0 }
         let host = host.lowercased()
         var positive = false
         for filter in sniFilters {

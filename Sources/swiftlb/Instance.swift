@@ -69,7 +69,7 @@ final class Instance: @unchecked Sendable {
             || sharedTables(configuration) != sharedTables(before) {
             messages.append("the peers sections or their tables changed: the peer sessions keep their previous settings and tables until a restart")
         }
-        if configuration.global.statsSocket != before.global.statsSocket {
+        if configuration.global.statsSocket != before.global.statsSocket || configuration.global.moreStatsSockets != before.global.moreStatsSockets {
             messages.append("the stats socket changed: it keeps its previous settings until a restart")
         }
         let g = configuration.global, b = before.global

@@ -42,8 +42,9 @@ final class ControlConnection: ChannelInboundHandler {
         let buffer = unwrapInboundIn(data)
         partial.append(contentsOf: buffer.readableBytesView)
         while let newline = partial.firstIndex(of: UInt8(ascii: "\n")) {
-            pending.append(String(decoding: partial[..<newline], as: UTF8.self))
+            let line = String(decoding: partial[..<newline], as: UTF8.self)
             partial.removeSubrange(...newline)
+            addLine(line)
         }
         if partial.count > Self.maxLineLength {
             finish(with: "Line too long (over \(Self.maxLineLength) bytes).\n", context: context)
@@ -57,9 +58,10 @@ final class ControlConnection: ChannelInboundHandler {
             inputClosed = true
             // A last line without its newline still counts (`printf 'show info' | socat …`).
             if !partial.isEmpty {
-                pending.append(String(decoding: partial, as: UTF8.self))
+                addLine(String(decoding: partial, as: UTF8.self))
                 partial.removeAll()
             }
+            if let open = payload { pending.append(open); payload = nil }  // the end of input ends a payload
             if state == .idle && pending.isEmpty { close(context: context) } else { runNext(context: context) }
             return
         }
@@ -74,6 +76,21 @@ final class ControlConnection: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         close(context: context)
+    }
+
+    /// HAProxy's payloads: a line ending in `<<` takes the following lines, up to an empty
+    /// one, as its payload (`set ssl cert F <<` then the PEM); the runtime API gets the line,
+    /// a newline, and the payload.
+    private var payload: String?
+
+    private func addLine(_ line: String) {
+        if let open = payload {
+            if line.isEmpty || line == "\r" { pending.append(open); payload = nil } else { payload = open + line + "\n" }
+        } else if line.hasSuffix("<<"), line.dropLast(2).last == " " || line.dropLast(2).isEmpty {
+            payload = String(line.dropLast(2)) + "\n"
+        } else {
+            pending.append(line)
+        }
     }
 
     private func runNext(context: ChannelHandlerContext) {

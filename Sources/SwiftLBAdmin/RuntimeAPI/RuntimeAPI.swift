@@ -33,7 +33,12 @@ public struct RuntimeAPI: Sendable {
     public func run(line: String, session: inout CLISession) async -> String {
         precondition(!session.isClosed, "a line on a closed CLI session")
         var out = ""
-        for words in CLILine.commands(line) {
+        // A payload (`… <<` then lines up to an empty one, gathered by the connection) follows
+        // the first newline; the last command gets it as its last argument.
+        let newline = line.firstIndex(of: "\n")
+        var commands = CLILine.commands(String(line[..<(newline ?? line.endIndex)]))
+        if let newline { commands[commands.count - 1].append(String(line[line.index(after: newline)...])) }
+        for words in commands {
             let answer = await execute(words, &session)
             out += answer
             if session.isClosed { break }
@@ -182,6 +187,15 @@ public struct RuntimeAPI: Sendable {
             session.setTimeout(nanoseconds: ns)
             return ""
         },
+        Command(words: ["show", "ssl", "cert"], usage: "show ssl cert [<certfile>]", help: "display the SSL certificates used in memory, or the details of a file", level: .operator_) { api, a, _ in await api.showSSLCert(a) },
+        Command(words: ["new", "ssl", "cert"], usage: "new ssl cert <certfile>", help: "create a new certificate file to be used in a crt-list or a directory", level: .admin) { api, a, _ in await api.newSSLCert(a) },
+        Command(words: ["set", "ssl", "cert"], usage: "set ssl cert <certfile> <payload>", help: "replace a certificate file", level: .admin) { api, a, _ in await api.setSSLCert(a) },
+        Command(words: ["commit", "ssl", "cert"], usage: "commit ssl cert <certfile>", help: "commit a certificate file", level: .admin) { api, a, _ in await api.commitSSLCert(a) },
+        Command(words: ["abort", "ssl", "cert"], usage: "abort ssl cert <certfile>", help: "abort a transaction for a certificate file", level: .admin) { api, a, _ in await api.abortSSLCert(a) },
+        Command(words: ["del", "ssl", "cert"], usage: "del ssl cert <certfile>", help: "delete an unused certificate file", level: .admin) { api, a, _ in await api.delSSLCert(a) },
+        Command(words: ["show", "ssl", "crt-list"], usage: "show ssl crt-list [-n] [<list>]", help: "show the list of crt-lists or the content of a crt-list file", level: .admin) { api, a, _ in await api.showCrtList(a) },
+        Command(words: ["add", "ssl", "crt-list"], usage: "add ssl crt-list <list> <cert> [opts]*", help: "add to crt-list file a line <cert> or a payload", level: .admin) { api, a, _ in await api.addCrtList(a) },
+        Command(words: ["del", "ssl", "crt-list"], usage: "del ssl crt-list <list> <cert[:line]>", help: "delete a line <cert> from crt-list file", level: .admin) { api, a, _ in await api.delCrtList(a) },
         Command(words: ["operator"], usage: "operator", help: "lower the level of the current CLI session to operator", level: .user) { _, _, session in
             session.lower(to: .operator_) ? "" : "Permission denied!\n"
         },

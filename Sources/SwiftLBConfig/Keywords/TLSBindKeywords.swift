@@ -88,6 +88,7 @@ extension KeywordRegistry {
         Parameter("alpn", values: 1) { t, v, p in
             t.alpn = v[0].split(separator: ",").map(String.init)
         },
+        Parameter("allow-0rtt") { _, _, _ in },  // early data is never taken: clients make a full handshake
     ])
 
     /// Reads a crt-list file: `CERT [[OPTION …]] [FILTER …]` per line, `#` comments, blank

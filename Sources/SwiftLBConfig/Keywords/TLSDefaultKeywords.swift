@@ -10,6 +10,10 @@ extension KeywordRegistry {
         Keyword("ssl-default-bind-options", [.global], usage: "ssl-default-bind-options OPTION…") { p, c in
             try defaultBindOptions.parse(c.args[...], into: &p.config.global.defaultBindTLS, parser: p)
         },
+        Keyword("ssl-load-extra-del-ext", [.global], usage: "ssl-load-extra-del-ext") { p, c in
+            guard c.args.isEmpty else { throw ParseFailure("takes no argument") }
+            p.config.global.sslLoadExtraDeleteExtension = true
+        },
         Keyword("tune.ssl.cachesize", [.global], usage: "tune.ssl.cachesize N") { p, c in
             guard c.args.count == 1, let n = Int(c.args[0]), n >= 0 else { throw ParseFailure("expects a number (0 turns the session cache off)") }
             p.config.global.sslSessionCache = n > 0

@@ -60,7 +60,8 @@ final class RingLink: @unchecked Sendable {  // confined to its loop
         self.connectTimeout = .nanoseconds(ring.timeoutConnect?.nanoseconds ?? 5_000_000_000)
         self.idleTimeout = ring.timeoutServer.map { .nanoseconds($0.nanoseconds) }
         if let settings = server.tls {
-            do { tls = try TLSPlan.clientContext(settings, alpn: []) } catch {
+            // A ring's certificate is not one the runtime API manages: a store of its own.
+            do { tls = try TLSPlan.clientContext(settings, store: CertificateStore(), alpn: []) } catch {
                 throw LogForwardError("ring \(ring.name): server \(server.name): \(error)")
             }
         } else {
