@@ -86,7 +86,7 @@ final class ParserErrorTests: XCTestCase {
         expectError(fe + "    tcp-check send-binary 5x\n", line: 6, keyword: "tcp-check", "expects hex digits")
         expectError(fe + "    tcp-check expect body x\n", line: 6, keyword: "tcp-check", "unsupported 'tcp-check expect' match 'body'")
         expectError(fe + "    tcp-check sned x\n", line: 6, keyword: "tcp-check", "did you mean 'send'?")
-        expectError(fe + "    tcp-check connect ssl\n", line: 6, keyword: "tcp-check", "takes only 'port N'")
+        expectError(fe + "    tcp-check connect sssl\n", line: 6, keyword: "tcp-check", "'tcp-check connect' expects default, port, addr, send-proxy, via-socks4, ssl, sni, alpn, linger, proto or comment, not 'sssl'")
         expectError(fe + "    option httpchk\n    option tcp-check\n", line: 4, keyword: "option", "both 'option httpchk' and 'option tcp-check'")
         expectError("global\n    pidfile a\\x4\n", line: 2, keyword: "pidfile", "invalid \\x escape")
         expectError(fe + "    server t 127.0.0.1:81 slowstart soon\n", line: 6, keyword: "server", "'slowstart' expects a time")
