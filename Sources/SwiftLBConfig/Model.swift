@@ -194,6 +194,8 @@ public struct Timeouts: Sendable, Equatable {
     public var tunnel: ConfigDuration?
     public var clientFin: ConfigDuration?
     public var serverFin: ConfigDuration?
+    /// How long `http-request tarpit` holds a request before answering (default: `connect`).
+    public var tarpit: ConfigDuration?
     public init() {}
 }
 

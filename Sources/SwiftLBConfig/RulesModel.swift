@@ -30,6 +30,9 @@ public struct HTTPRule: Sendable {
         /// kept as written).
         case setTarget(part: TargetPart, format: String)
         case deny(HTTPReturn)
+        /// `tarpit …` (requests): the deny answer (500 by default), sent once `timeout
+        /// tarpit` has passed.
+        case tarpit(HTTPReturn)
         case allow
         case redirect(RedirectRule)
         case returnResponse(HTTPReturn)

@@ -85,3 +85,42 @@ final class RuleBufferingTests: XCTestCase {
         }
     }
 }
+
+/// `http-request tarpit`: the deny answer (500 unless told otherwise) comes after `timeout
+/// tarpit`, not before, and the connection is kept (a second request on it is answered) — as
+/// from HAProxy 2.6 on the same configuration.
+final class TarpitTests: XCTestCase {
+    func testTarpitAnswersAfterItsTimeoutAsHAProxy() throws {
+        let dir = try TempDirectory()
+        let both = try SideBySide({ port in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                timeout tarpit 400ms
+                http-request tarpit if { path /slow }
+                http-request tarpit status 429 content-type text/plain string "go away" if { path /busy }
+                http-request return status 200
+            """
+        }, in: dir)
+        defer { both.stop() }
+        var answers: [[String]] = []
+        for port in both.ports {
+            var mine: [String] = []
+            for path in ["/slow", "/busy"] {
+                let started = Date()
+                let client = try RawClient(port: port, timeout: 4)
+                client.send("GET \(path) HTTP/1.1\r\nHost: h\r\n\r\n")
+                let answer = client.readResponse()
+                let waited = Date().timeIntervalSince(started)
+                XCTAssertTrue(waited >= 0.35 && waited < 3, "port \(port) \(path): answered after \(waited) s")
+                client.send("GET /next HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+                XCTAssertTrue(client.readAll().text.hasPrefix("HTTP/1.1 200"), "port \(port) \(path): the connection did not go on")
+                mine.append(answer)
+            }
+            answers.append(mine)
+        }
+        XCTAssertTrue(answers[0][0].hasPrefix("HTTP/1.1 500"), answers[0][0])
+        XCTAssertTrue(answers[0][1].hasPrefix("HTTP/1.1 429") && answers[0][1].hasSuffix("go away"), answers[0][1])
+        XCTAssertEqual(answers[0].map(\.debugDescription), answers[1].map(\.debugDescription))
+    }
+}

@@ -31,6 +31,11 @@ extension KeywordRegistry {
         Action(name: "deny", phases: [.response], status: httpRequestDenyStatus, usage: denyUsage) { _, words, _ in
             .deny(try httpReturn(words, defaultStatus: 502, statusWords: ["status", "deny_status"]))
         },
+        // `tarpit`: the deny answer (500 unless told otherwise), sent once `timeout tarpit`
+        // has passed (HAProxy holds the client that long to slow an attacker down).
+        Action(name: "tarpit", phases: [.request], status: httpRequestDenyStatus, usage: denyUsage) { _, words, _ in
+            .tarpit(try httpReturn(words, defaultStatus: 500, statusWords: ["status", "deny_status"]))
+        },
         Action(name: "allow", phases: [.request, .response, .afterResponse], status: httpRequestDenyStatus, usage: "") { _, words, _ in
             guard words.isEmpty else { throw ParseFailure("'allow' takes no argument before the condition") }
             return .allow
@@ -135,7 +140,7 @@ extension KeywordRegistry {
                    "sc-inc-gpc",
                    "send-spoe-group", "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice",
                    "set-priority-class", "set-priority-offset", "set-src-port", "set-timeout", "set-tos",
-                   "silent-drop", "tarpit", "unset-var", "wait-for-handshake", "lua"],
+                   "silent-drop", "unset-var", "wait-for-handshake", "lua"],
         .response: ["add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc",
                     "send-spoe-group", "set-log-level", "set-map", "set-mark", "set-nice", "set-tos", "silent-drop",
                     "track-sc0", "track-sc1", "track-sc2", "unset-var", "lua"],

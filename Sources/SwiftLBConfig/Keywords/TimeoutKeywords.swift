@@ -11,6 +11,7 @@ extension KeywordRegistry {
         timeout("tunnel", SectionKind.backSide, \.tunnel),
         timeout("client-fin", SectionKind.frontSide, \.clientFin),
         timeout("server-fin", SectionKind.backSide, \.serverFin),
+        timeout("tarpit", SectionKind.proxies, \.tarpit),
     ]
 
     private static func timeout(_ name: String, _ sections: Set<SectionKind>, _ field: WritableKeyPath<Timeouts, ConfigDuration?> & Sendable,

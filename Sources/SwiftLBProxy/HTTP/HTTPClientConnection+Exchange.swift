@@ -328,6 +328,11 @@ extension HTTPClientConnection {
             state = .closing
             context?.close(promise: nil)
             return true
+        case .respond(let response, .tarpit):
+            let limit = timeouts.tarpit ?? timeouts.connect
+            state = .tarpitted(TarpitWait(until: clock + .nanoseconds(limit?.nanoseconds ?? 0), response: response, frontendRules: frontendRules,
+                                          backendRules: backendRules, input: input, head: head, framing: framing, record: record))
+            return true
         case .respond(let response, let kind):
             answerLocally(response, flags: String(kind.terminationFlags.prefix(2)), denied: kind == .deny,
                           frontendRules: frontendRules, backendRules: backendRules, input: &input, head: head, framing: framing, record: record)
@@ -387,6 +392,20 @@ extension HTTPClientConnection {
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: page)), promise: nil)
     }
 
+    /// `http-request tarpit`, once `timeout tarpit` (else `timeout connect`) has passed: the
+    /// answer goes as a deny's would, the connection kept as after one (HAProxy 2.6's); the
+    /// client's input waited meanwhile (the loop's sweeper calls this).
+    func endTarpit(_ wait: TarpitWait) {
+        state = .idle
+        var input = wait.input
+        answerLocally(wait.response, flags: "PT", denied: true, frontendRules: wait.frontendRules, backendRules: wait.backendRules,
+                      input: &input, head: wait.head, framing: wait.framing, record: wait.record)
+        if case .idle = state {
+            process()
+            resumeReadsIfPossible()
+        }
+    }
+
     /// The capture slots the rules filled, as many as the frontend declares.
     static func slots(_ captured: [String?], as declared: [String?]) -> [String?] {
         declared.indices.map { $0 < captured.count ? captured[$0] : declared[$0] }
@@ -420,5 +439,29 @@ extension HTTPClientConnection {
             idleSince = clock
             context.flush()
         }
+    }
+}
+
+/// A tarpitted request: when its answer goes, and what answering it needs.
+final class TarpitWait {
+    let until: NIODeadline
+    let response: LocalResponse
+    let frontendRules: ProxyRules?
+    let backendRules: ProxyRules?
+    let input: SampleInput
+    let head: MessageHead
+    let framing: BodyFramer.Mode?
+    let record: AccessLogRecord
+
+    init(until: NIODeadline, response: LocalResponse, frontendRules: ProxyRules?, backendRules: ProxyRules?, input: SampleInput,
+         head: MessageHead, framing: BodyFramer.Mode?, record: AccessLogRecord) {
+        self.until = until
+        self.response = response
+        self.frontendRules = frontendRules
+        self.backendRules = backendRules
+        self.input = input
+        self.head = head
+        self.framing = framing
+        self.record = record
     }
 }

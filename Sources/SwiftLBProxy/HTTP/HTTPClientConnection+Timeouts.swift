@@ -36,6 +36,8 @@ extension HTTPClientConnection {
             if !answerMissingRequest(timedOut: true) { closeNow() }
         case .exchanging(let ex):
             exchangeTimeouts(ex, now: now)
+        case .tarpitted(let wait):
+            if now >= wait.until { endTarpit(wait) }
         case .awaitingStatsBody(let wait):
             guard let limit = timeouts.httpRequest ?? timeouts.client, now >= wait.since + .nanoseconds(limit.nanoseconds) else { return }
             var record = wait.record

@@ -37,6 +37,8 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         /// A stats page request (the admin form's POST) whose body is still arriving: answered
         /// once it is in, 408 at `timeout http-request`.
         case awaitingStatsBody(StatsRequestWait)
+        /// `http-request tarpit`: the answer waits for `timeout tarpit`; input is ignored.
+        case tarpitted(TarpitWait)
         case closing
         case closed
         /// Handed over to a `Tunnel` (WebSocket): this handler has left the pipeline.
@@ -265,6 +267,13 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             }
         case .awaitingStatsBody:
             closeNow()
+        case .tarpitted(let wait):
+            // The client left before its answer: HAProxy logs it CT.
+            var record = wait.record
+            record.termination = "CT"
+            if record.backend == "<NOSRV>" { record.backend = frontend.name }
+            writeLog(record)
+            closeNow()
         case .closing, .closed, .upgraded:
             break
         }
@@ -279,7 +288,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             context?.close(promise: nil)
         case .exchanging(let ex):
             ex.closeClient = true
-        case .awaitingStatsBody, .closing, .closed, .upgraded:
+        case .awaitingStatsBody, .tarpitted, .closing, .closed, .upgraded:
             break
         }
     }
@@ -341,7 +350,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
                     serveStats(wait.head, framing: .length(wait.length), settings: wait.settings, page: wait.page, record: wait.record)
                 }
                 return
-            case .closing, .closed, .upgraded:
+            case .tarpitted, .closing, .closed, .upgraded:
                 return
             }
         }
@@ -396,7 +405,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
 
     private var shouldHoldReads: Bool {
         switch state {
-        case .closing, .closed, .upgraded:
+        case .closing, .closed, .upgraded, .tarpitted:
             return true
         case .idle, .awaitingStatsBody:
             return false

@@ -23,6 +23,8 @@ enum HTTPRuleVerdict {
         case invalid
         /// A rewrite did not fit the message's buffer in strict mode: 500.
         case internalError
+        /// `tarpit`: the deny answer, held back for `timeout tarpit`.
+        case tarpit
 
         /// The access log's termination flags (HAProxy: deny and an invalid request are proxy
         /// conditions, the others local answers, all during the request).
@@ -30,6 +32,7 @@ enum HTTPRuleVerdict {
             switch self {
             case .deny, .invalid: "PR--"
             case .internalError: "IR--"
+            case .tarpit: "PT--"
             case .returned, .redirect, .auth: "LR--"
             }
         }
@@ -142,6 +145,8 @@ struct HTTPRuleSet: Sendable {
         case .setStatus(let code, let reason): return .setStatus(code, reason)
         case .deny(let r):
             return .reply(try RuleReply.compile(r, isDeny: true, httpErrors: httpErrors, cache: &cache), .deny)
+        case .tarpit(let r):
+            return .reply(try RuleReply.compile(r, isDeny: true, httpErrors: httpErrors, cache: &cache), .tarpit)
         case .returnResponse(let r):
             return .reply(try RuleReply.compile(r, isDeny: false, httpErrors: httpErrors, cache: &cache), .returned)
         case .redirect(let rule): return .redirect(try RedirectReply(rule))
@@ -172,6 +177,7 @@ struct HTTPRuleSet: Sendable {
         case .setVariable(let name, _): "set-var(\(name))"
         case .setStatus: "set-status"
         case .deny: "deny"
+        case .tarpit: "tarpit"
         case .returnResponse: "return"
         case .redirect: "redirect"
         case .auth: "auth"
