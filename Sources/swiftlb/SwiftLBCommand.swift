@@ -172,21 +172,21 @@ struct Run: ParsableCommand {
         let api = RuntimeAPI(actions: InstanceActions(instance: instance), logger: logger)
         server.admin.connect(api)
         var vrrp: VRRPGroup?
-        var control: ControlSocket?
+        var controls: [ControlSocket] = []
         /// Undoes a partial start and exits 1.
         func abandon(_ message: String) async throws -> Never {
             report(.alert, message)
             await vrrp?.resignAndStop()
-            await control?.stop()
+            for control in controls { await control.stop() }
             await server.stop(grace: .zero)
             throw ExitCode(1)
         }
         // The stats socket before the listeners, as HAProxy has it: whoever sees a frontend
         // answer can already use the socket (scripts and VTest's `-cli` rely on it).
-        if let settings = global.statsSocket {
+        for settings in global.statsSockets {
             do {
                 let socketSettings = try ControlSocketSettings(settings, timeoutNanoseconds: global.statsTimeout?.nanoseconds)
-                control = try await ControlSocket.start(socketSettings, api: api, group: server.adminLoop, logger: logger)
+                controls.append(try await ControlSocket.start(socketSettings, api: api, group: server.adminLoop, logger: logger))
             } catch {
                 try await abandon("stats socket \(settings.path): \(error)")
             }
@@ -267,7 +267,7 @@ struct Run: ParsableCommand {
         SystemdNotify.send("STOPPING=1")
         // Hand the VIP over first (the peer takes it while we still serve), then drain.
         await vrrp?.resignAndStop()
-        await control?.stop()
+        for control in controls { await control.stop() }
         for service in peers { await service.stop() }
         await server.stop(grace: .nanoseconds(global.hardStopAfter.nanoseconds))
         logger.info("stopped")

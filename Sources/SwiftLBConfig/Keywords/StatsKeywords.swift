@@ -13,7 +13,7 @@ extension KeywordRegistry {
             }
             var socket = StatsSocket(path: path)
             try statsSocketParameters.parse(c.args.dropFirst(), into: &socket, parser: p)
-            p.config.global.statsSocket = socket
+            if p.config.global.statsSocket == nil { p.config.global.statsSocket = socket } else { p.config.global.moreStatsSockets.append(socket) }
         },
         Keyword("stats timeout", [.global], usage: "stats timeout TIME",
                 status: .active) { p, c in
