@@ -33,6 +33,10 @@ public final class TLSClientContext: @unchecked Sendable {
     /// The session kept for the next connection; nil when reuse is off.
     private let sessions: OpaquePointer?
     public let options: TLSClientOptions
+    /// The CA/CRL files the server is verified against, kept in the `CAFileStore`.
+    private let verifyFiles: VerifyFiles
+    /// Stores swapped out by commits (a handshake may still read one); freed with the context.
+    private var retiredStores: [OpaquePointer] = []
 
     /// - Parameters:
     ///   - caFile: verify the server against these CAs (nil: no verification, `verify none`).
@@ -45,14 +49,17 @@ public final class TLSClientContext: @unchecked Sendable {
         try self.init(options: options)
     }
 
-    public init(options: TLSClientOptions) throws {
+    public init(options: TLSClientOptions, caFileStore: CAFileStore = .shared) throws {
         self.options = options
+        let verifyFiles = VerifyFiles(caFiles: options.caFile.map { [$0] } ?? [], crlFile: options.caFile == nil ? nil : options.crlFile)
+        self.verifyFiles = verifyFiles
         ERR_clear_error()
         guard let ctx = SSL_CTX_new(TLS_client_method()) else { throw TLSError.drain("SSL_CTX_new failed") }
         func fail(_ message: String) -> TLSError { SSL_CTX_free(ctx); return TLSError.drain(message) }
-        if let caFile = options.caFile {
-            guard SSL_CTX_load_verify_locations(ctx, caFile, nil) == 1 else { throw fail("unable to load CA file '\(caFile)'") }
-            if let crl = options.crlFile, swiftlb_load_crl_file(ctx, crl) == 0 { throw fail("unable to configure CRL file '\(crl)'") }
+        if options.caFile != nil {
+            if let bad = verifyFiles.install(on: ctx, from: caFileStore) {
+                throw fail(bad == options.crlFile ? "unable to configure CRL file '\(bad)'" : "unable to load CA file '\(bad)'")
+            }
             SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
         } else {
             SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
@@ -91,10 +98,12 @@ public final class TLSClientContext: @unchecked Sendable {
         }
         self.ctx = ctx
         ERR_clear_error()
+        if !verifyFiles.isEmpty { caFileStore.register(self, names: verifyFiles.names) }
     }
 
     deinit {
         SSL_CTX_free(ctx)
+        retiredStores.forEach { X509_STORE_free($0) }
         swiftlb_session_slot_free(sessions)
     }
 
@@ -107,5 +116,17 @@ public final class TLSClientContext: @unchecked Sendable {
         if !alpnWire.isEmpty { _ = SSL_set_alpn_protos(ssl, alpnWire, UInt32(alpnWire.count)) }
         if let sessions { swiftlb_session_slot_offer(sessions, ssl) }
         return ssl
+    }
+}
+
+extension TLSClientContext: CAFileUser {
+    func verifyFilesChanged(_ name: String, _ build: (_ caFiles: [String], _ crlFile: String?) -> OpaquePointer?) -> (rebuilt: Int, failure: String?) {
+        guard let store = build(verifyFiles.caFiles, verifyFiles.crlFile) else {
+            return (0, "cannot rebuild the verification store of a server using \(verifyFiles.names)")
+        }
+        retiredStores.append(swiftlb_ctx_swap_store(ctx, store))
+        X509_STORE_free(store)
+        swiftlb_session_slot_forget(sessions)  // a kept session would skip the new verification
+        return (1, nil)
     }
 }

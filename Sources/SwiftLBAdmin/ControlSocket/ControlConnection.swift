@@ -23,7 +23,8 @@ final class ControlConnection: ChannelInboundHandler {
     private var session: CLISession
     private let api: RuntimeAPI
     private var partial: [UInt8] = []
-    private var pending: [String] = []
+    private var pending: [CLIRequest] = []
+    private var requests = CLIRequestAssembler()
     private var inputClosed = false
     private var idleTimer: Scheduled<Void>?
 
@@ -42,7 +43,7 @@ final class ControlConnection: ChannelInboundHandler {
         let buffer = unwrapInboundIn(data)
         partial.append(contentsOf: buffer.readableBytesView)
         while let newline = partial.firstIndex(of: UInt8(ascii: "\n")) {
-            pending.append(String(decoding: partial[..<newline], as: UTF8.self))
+            if let request = requests.take(String(decoding: partial[..<newline], as: UTF8.self)) { pending.append(request) }
             partial.removeSubrange(...newline)
         }
         if partial.count > Self.maxLineLength {
@@ -57,9 +58,10 @@ final class ControlConnection: ChannelInboundHandler {
             inputClosed = true
             // A last line without its newline still counts (`printf 'show info' | socat …`).
             if !partial.isEmpty {
-                pending.append(String(decoding: partial, as: UTF8.self))
+                if let request = requests.take(String(decoding: partial, as: UTF8.self)) { pending.append(request) }
                 partial.removeAll()
             }
+            if let request = requests.finish() { pending.append(request) }
             if state == .idle && pending.isEmpty { close(context: context) } else { runNext(context: context) }
             return
         }
@@ -82,7 +84,7 @@ final class ControlConnection: ChannelInboundHandler {
             if inputClosed { close(context: context) }
             return
         }
-        let line = pending.removeFirst()
+        let request = pending.removeFirst()
         state = .running
         idleTimer?.cancel()
         let api = self.api
@@ -90,7 +92,7 @@ final class ControlConnection: ChannelInboundHandler {
         let promise = context.eventLoop.makePromise(of: (String, CLISession).self)
         promise.completeWithTask {
             var s = session
-            let answer = await api.run(line: line, session: &s)
+            let answer = await api.run(line: request.line, payload: request.payload, session: &s)
             return (answer, s)
         }
         promise.futureResult.assumeIsolated().whenComplete { result in
