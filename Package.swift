@@ -120,6 +120,7 @@ let package = Package(
             name: "SwiftLBAdmin",
             dependencies: [
                 "SwiftLBConfig",
+                "SwiftLBTLS",
                 "SwiftLBHealth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

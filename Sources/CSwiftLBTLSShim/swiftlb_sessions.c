@@ -58,3 +58,12 @@ void swiftlb_session_slot_offer(swiftlb_session_slot *slot, SSL *ssl) {
         SSL_SESSION_free(session);
     }
 }
+
+void swiftlb_session_slot_forget(swiftlb_session_slot *slot) {
+    if (!slot) return;
+    pthread_mutex_lock(&slot->lock);
+    SSL_SESSION *old = slot->session;
+    slot->session = NULL;
+    pthread_mutex_unlock(&slot->lock);
+    if (old) SSL_SESSION_free(old);
+}

@@ -76,16 +76,6 @@ void swiftlb_verify_detach(SSL_CTX *ctx) {
     free(p);
 }
 
-int swiftlb_load_crl_file(SSL_CTX *ctx, const char *path) {
-    X509_STORE *store = SSL_CTX_get_cert_store(ctx);
-    X509_LOOKUP *lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
-    if (!lookup) return 0;
-    int n = X509_load_crl_file(lookup, path, X509_FILETYPE_PEM);
-    if (n <= 0) return 0;
-    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-    return n;
-}
-
 int swiftlb_SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *list) { return (int)SSL_CTX_set1_groups_list(ctx, list); }
 int swiftlb_SSL_set1_groups_list(SSL *ssl, const char *list) { return (int)SSL_set1_groups_list(ssl, list); }
 int swiftlb_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version) { return (int)SSL_CTX_set_max_proto_version(ctx, version); }

@@ -83,8 +83,10 @@ public struct GlobalSettings: Sendable, Equatable {
     public var hardStopAfter: ConfigDuration = .seconds(30)
     /// `stats socket PATH [mode OCTAL] [level user|operator|admin]`: the control socket.
     public var statsSocket: StatsSocket?
-    /// Further `stats socket` lines: each is opened too (HAProxy's reg-tests add one of their own).
+    /// Further `stats socket` lines, each one more control socket (HAProxy serves them all).
     public var moreStatsSockets: [StatsSocket] = []
+    /// Every control socket, the first `stats socket` first.
+    public var statsSockets: [StatsSocket] { (statsSocket.map { [$0] } ?? []) + moreStatsSockets }
     /// `log TARGET …` lines of `global` (stdout/stderr included): what `log global` takes.
     public var logServers: [LogServer] = []
     /// `ssl-default-bind-ciphers`, `-ciphersuites`, `-options`: defaults of every `bind … ssl`.

@@ -143,6 +143,7 @@ enum TLSPlan {
     /// rather than OpenSSL's reason.
     private static func checkedFile(_ path: String?, keyword: String) throws -> String? {
         guard let path else { return nil }
+        if CAFileStore.shared.isMadeOnCLI(path) { return path }
         guard let file = fopen(path, "r") else {
             throw TLSError("\(keyword) \(path): cannot read: \(String(cString: strerror(errno)))")
         }

@@ -36,15 +36,23 @@ public final class TLSClientContext: @unchecked Sendable {
         /// The session kept for the next connection; nil when reuse is off.
         let sessions: OpaquePointer?
         let options: TLSClientOptions
+        /// The CA/CRL files the server is verified against, kept in the `CAFileStore`.
+        let verifyFiles: VerifyFiles
+        /// Stores swapped out by commits (a handshake may still read one); freed with the context
+        /// (changed under the owner's lock).
+        var retiredStores: [OpaquePointer] = []
 
-        init(options: TLSClientOptions) throws {
+        init(options: TLSClientOptions, caFileStore: CAFileStore) throws {
             self.options = options
+            let verifyFiles = VerifyFiles(caFiles: options.caFile.map { [$0] } ?? [], crlFile: options.caFile == nil ? nil : options.crlFile)
+            self.verifyFiles = verifyFiles
             ERR_clear_error()
             guard let ctx = SSL_CTX_new(TLS_client_method()) else { throw TLSError.drain("SSL_CTX_new failed") }
             func fail(_ message: String) -> TLSError { SSL_CTX_free(ctx); return TLSError.drain(message) }
-            if let caFile = options.caFile {
-                guard SSL_CTX_load_verify_locations(ctx, caFile, nil) == 1 else { throw fail("unable to load CA file '\(caFile)'") }
-                if let crl = options.crlFile, swiftlb_load_crl_file(ctx, crl) == 0 { throw fail("unable to configure CRL file '\(crl)'") }
+            if options.caFile != nil {
+                if let bad = verifyFiles.install(on: ctx, from: caFileStore) {
+                    throw fail(bad == options.crlFile ? "unable to configure CRL file '\(bad)'" : "unable to load CA file '\(bad)'")
+                }
                 SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
             } else {
                 SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
@@ -87,6 +95,7 @@ public final class TLSClientContext: @unchecked Sendable {
 
         deinit {
             SSL_CTX_free(ctx)
+            retiredStores.forEach { X509_STORE_free($0) }
             swiftlb_session_slot_free(sessions)
         }
     }
@@ -108,8 +117,14 @@ public final class TLSClientContext: @unchecked Sendable {
         try self.init(options: options)
     }
 
-    public init(options: TLSClientOptions) throws {
-        current = NIOLockedValueBox((try Built(options: options), []))
+    /// Where the CA and CRL files come from (committed over the runtime API).
+    private let caFileStore: CAFileStore
+
+    public init(options: TLSClientOptions, caFileStore: CAFileStore = .shared) throws {
+        self.caFileStore = caFileStore
+        let built = try Built(options: options, caFileStore: caFileStore)
+        current = NIOLockedValueBox((built, []))
+        if !built.verifyFiles.isEmpty { caFileStore.register(self, names: built.verifyFiles.names) }
     }
 
     /// New connections present `certificate` from now on (and start without a kept session,
@@ -117,7 +132,7 @@ public final class TLSClientContext: @unchecked Sendable {
     public func replaceCertificate(_ certificate: TLSCertificate) throws {
         var options = self.options
         options.certificate = certificate
-        let built = try Built(options: options)
+        let built = try Built(options: options, caFileStore: caFileStore)
         current.withLockedValue { $0 = (built, $0.retired + [$0.now]) }
     }
 
@@ -132,5 +147,20 @@ public final class TLSClientContext: @unchecked Sendable {
         if !built.alpnWire.isEmpty { _ = SSL_set_alpn_protos(ssl, built.alpnWire, UInt32(built.alpnWire.count)) }
         if let sessions = built.sessions { swiftlb_session_slot_offer(sessions, ssl) }
         return ssl
+    }
+}
+
+extension TLSClientContext: CAFileUser {
+    func verifyFilesChanged(_ name: String, _ build: (_ caFiles: [String], _ crlFile: String?) -> OpaquePointer?) -> (rebuilt: Int, failure: String?) {
+        current.withLockedValue { state in
+            let built = state.now
+            guard let store = build(built.verifyFiles.caFiles, built.verifyFiles.crlFile) else {
+                return (0, "cannot rebuild the verification store of a server using \(built.verifyFiles.names)")
+            }
+            built.retiredStores.append(swiftlb_ctx_swap_store(built.ctx, store))
+            X509_STORE_free(store)
+            if let sessions = built.sessions { swiftlb_session_slot_forget(sessions) }  // a kept session would skip the new verification
+            return (1, nil)
+        }
     }
 }

@@ -184,6 +184,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let alpn = alpnData.map { String(decoding: UnsafeBufferPointer(start: $0, count: Int(alpnLength)), as: UTF8.self) }
             let version = String(cString: SSL_get_version(ssl))
             let resumed = swiftlb_SSL_session_reused(ssl) == 1
+            if case .server = role { TLSHandshakeCounters.frontendHandshakeCompleted(resumed: resumed) }
             flushCiphertext(context: context)  // the server's tickets, the client's Finished
             context.fireUserInboundEventTriggered(TLSHandshakeCompleted(alpn: alpn, serverName: serverName, version: version,
                                                                         resumed: resumed))

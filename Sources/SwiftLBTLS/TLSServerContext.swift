@@ -147,25 +147,37 @@ public final class TLSServerContext: @unchecked Sendable {
     private let ticketRing: OpaquePointer
     public static let keptTicketKeys: Int32 = 3
     private let strictSNI: Bool
+    /// The CA/CRL files each context verifies client certificates against (`ca-file`,
+    /// `ca-verify-file`, `crl-file`), kept in `caFileStore`; a commit there swaps the stores.
+    private var verifyFiles: [VerifyFiles] = []
+    private let caFileStore: CAFileStore
+    /// Stores swapped out by commits: a handshake may still read one; freed with the contexts.
+    private var retiredStores: [OpaquePointer] = []
+    /// How many commits changed this listener's trust: its session-id context after one.
+    private var trustGeneration = 0
 
     public convenience init(certificates: [TLSCertificate], settings: TLSSettings) throws {
         try self.init(entries: certificates.map { TLSServerEntry(certificate: $0, settings: settings) })
     }
 
-    public init(entries: [TLSServerEntry]) throws {
+    public init(entries: [TLSServerEntry], caFileStore: CAFileStore = .shared) throws {
         precondition(!entries.isEmpty, "a TLS listener needs a certificate")
         self.entries = entries
         self.strictSNI = entries[0].settings.strictSNI
+        self.caFileStore = caFileStore
         guard let ring = swiftlb_ticket_ring_new(Self.keptTicketKeys) else { throw TLSError.drain("cannot draw ticket keys") }
         self.ticketRing = ring
         for entry in entries {
             let ctx = try makeContext(entry)
             contexts.append(ctx)
         }
+        let names = verifyFiles.flatMap(\.names)
+        if !names.isEmpty { caFileStore.register(self, names: names) }
     }
 
     deinit {
         contexts.forEach { swiftlb_verify_detach($0); SSL_CTX_free($0) }
+        retiredStores.forEach { X509_STORE_free($0) }
         swiftlb_ticket_ring_free(ticketRing)
     }
 
@@ -230,15 +242,14 @@ public final class TLSServerContext: @unchecked Sendable {
     /// certificate is asked for and checked, errors recorded for `ssl_c_*err` and the ignored
     /// ones let through (HAProxy's `ssl_sock_bind_verifycbk`).
     private func configureClientVerification(_ ctx: OpaquePointer, _ settings: TLSSettings, fail: (String) -> TLSError) throws {
-        if let caFile = settings.caFile {
-            guard SSL_CTX_load_verify_locations(ctx, caFile, nil) == 1 else { throw fail("unable to load CA file '\(caFile)'") }
-            if settings.verify != .none, let names = SSL_load_client_CA_file(caFile) { SSL_CTX_set_client_CA_list(ctx, names) }
+        let files = VerifyFiles(caFiles: [settings.caFile, settings.caVerifyFile].compactMap { $0 }, crlFile: settings.crlFile)
+        verifyFiles.append(files)
+        if !files.isEmpty, let bad = files.install(on: ctx, from: caFileStore) {
+            throw fail(bad == settings.crlFile ? "unable to configure CRL file '\(bad)'" : "unable to load CA file '\(bad)'")
         }
-        if let file = settings.caVerifyFile, SSL_CTX_load_verify_locations(ctx, file, nil) != 1 {
-            throw fail("unable to load CA file '\(file)'")
-        }
-        if let crl = settings.crlFile, swiftlb_load_crl_file(ctx, crl) == 0 {
-            throw fail("unable to configure CRL file '\(crl)'")
+        // The names sent as acceptable CAs are those of the file when the context is built.
+        if let caFile = settings.caFile, settings.verify != .none, let names = SSL_load_client_CA_file(caFile) {
+            SSL_CTX_set_client_CA_list(ctx, names)
         }
         let mode: Int32
         switch settings.verify {
@@ -262,6 +273,24 @@ public final class TLSServerContext: @unchecked Sendable {
     }
 
     fileprivate var refusesUnknownNames: Bool { strictSNI }
+}
+
+extension TLSServerContext: CAFileUser {
+    func verifyFilesChanged(_ name: String, _ build: (_ caFiles: [String], _ crlFile: String?) -> OpaquePointer?) -> (rebuilt: Int, failure: String?) {
+        var rebuilt = 0
+        for (ctx, files) in zip(contexts, verifyFiles) where files.names.contains(name) {
+            guard let store = build(files.caFiles, files.crlFile) else {
+                return (rebuilt, "cannot rebuild the verification store of a bind using \(files.names)")
+            }
+            rebuilt += 1
+            retiredStores.append(swiftlb_ctx_swap_store(ctx, store))
+            X509_STORE_free(store)
+            // A client verified under the old files must not come back by resuming.
+            trustGeneration += 1
+            swiftlb_ctx_forget_sessions(ctx, "swiftlb/\(trustGeneration)")
+        }
+        return (rebuilt, nil)
+    }
 }
 
 /// At the ClientHello (before OpenSSL looks at versions and ciphers): switch the connection to

@@ -7,6 +7,7 @@ import SwiftLBConfig
 import SwiftLBHA
 import SwiftLBHealth
 import SwiftLBProxy
+import SwiftLBTLS
 
 /// The running instance, as the runtime API and the signals see it: the data path, the VIP,
 /// the control socket, and how to reload. One reload at a time (a storm of SIGHUPs and
@@ -69,7 +70,7 @@ final class Instance: @unchecked Sendable {
             || sharedTables(configuration) != sharedTables(before) {
             messages.append("the peers sections or their tables changed: the peer sessions keep their previous settings and tables until a restart")
         }
-        if configuration.global.statsSocket != before.global.statsSocket || configuration.global.moreStatsSockets != before.global.moreStatsSockets {
+        if configuration.global.statsSockets != before.global.statsSockets {
             messages.append("the stats socket changed: it keeps its previous settings until a restart")
         }
         let g = configuration.global, b = before.global
@@ -145,6 +146,8 @@ struct InstanceActions: RuntimeAPIActions {
     func clearTable(_ name: String) async -> Bool { instance.server.runtime.clearTable(name) }
 
     func rotateTicketKeys() async -> Int { instance.server.runtime.rotateTicketKeys() }
+
+    func caFileStore() async -> CAFileStore? { .shared }
 
     func blockEventLoop(milliseconds: Int) async throws(RuntimeAPIError) {
         let loop = instance.server.eventLoopGroup.next()

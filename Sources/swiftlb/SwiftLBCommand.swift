@@ -184,7 +184,7 @@ struct Run: ParsableCommand {
         }
         // The stats socket before the listeners, as HAProxy has it: whoever sees a frontend
         // answer can already use the socket (scripts and VTest's `-cli` rely on it).
-        for settings in [global.statsSocket].compactMap({ $0 }) + global.moreStatsSockets {
+        for settings in global.statsSockets {
             do {
                 let socketSettings = try ControlSocketSettings(settings, timeoutNanoseconds: global.statsTimeout?.nanoseconds)
                 controls.append(try await ControlSocket.start(socketSettings, api: api, group: server.adminLoop, logger: logger))

@@ -103,6 +103,18 @@ final class ParserTests: XCTestCase {
         XCTAssertEqual(config.global.statsSocket, socket)
     }
 
+    /// VTest writes two `stats socket` lines (a unix path and `fd@${cli}`) and tests add their
+    /// own: every one is a control socket, as in HAProxy.
+    func testSeveralStatsSocketsAreAllKept() throws {
+        let config = try parse("""
+            global
+                stats socket /run/a.sock level admin
+                stats socket ipv4@127.0.0.1:9999 level user
+            """)
+        XCTAssertEqual(config.global.statsSockets.map(\.path), ["/run/a.sock", "ipv4@127.0.0.1:9999"])
+        XCTAssertEqual(config.global.statsSocket?.path, "/run/a.sock", "the first one is the one `swiftlb ctl` uses")
+    }
+
     func testDefaultsAreInheritedAndResetByTheNextDefaults() throws {
         let config = try parse("""
             defaults

@@ -16,4 +16,6 @@ void swiftlb_session_slot_free(swiftlb_session_slot *slot);
 int swiftlb_session_slot_attach(swiftlb_session_slot *slot, SSL_CTX *ctx);
 /* Offers the kept session, if any, to the new connection `ssl`. */
 void swiftlb_session_slot_offer(swiftlb_session_slot *slot, SSL *ssl);
+/* Drops the kept session (the server's trust changed: the next connection verifies afresh). */
+void swiftlb_session_slot_forget(swiftlb_session_slot *slot);
 #endif

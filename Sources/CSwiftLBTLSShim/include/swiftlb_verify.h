@@ -19,9 +19,6 @@ void swiftlb_verify_adopt(SSL *ssl, SSL_CTX *ctx);
 void swiftlb_verify_errors(const SSL *ssl, int *crt_err, int *ca_err, int *ca_depth);
 /* Frees the policy of a context made with swiftlb_verify_attach (call before SSL_CTX_free). */
 void swiftlb_verify_detach(SSL_CTX *ctx);
-/* Loads a CRL file into the context's store and turns on CRL checking of the leaf and chain.
- * Returns the number of CRLs loaded (0: none or error). */
-int swiftlb_load_crl_file(SSL_CTX *ctx, const char *path);
 /* SSL_CTX_set1_groups_list / SSL_CTX_set1_curves_list are macros. */
 int swiftlb_SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *list);
 int swiftlb_SSL_set1_groups_list(SSL *ssl, const char *list);

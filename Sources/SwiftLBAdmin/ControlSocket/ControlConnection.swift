@@ -18,12 +18,15 @@ final class ControlConnection: ChannelInboundHandler {
 
     /// HAProxy's CLI line limit is its buffer size; SwiftLB's is this.
     static let maxLineLength = 64 * 1024
+    /// A `<<` payload (a certificate chain, a CA bundle) is held whole until its empty line.
+    static let maxPayloadLength = 1024 * 1024
 
     private var state = State.idle
     private var session: CLISession
     private let api: RuntimeAPI
     private var partial: [UInt8] = []
-    private var pending: [String] = []
+    private var pending: [CLIRequest] = []
+    private var requests = CLIRequestAssembler()
     private var inputClosed = false
     private var idleTimer: Scheduled<Void>?
 
@@ -42,12 +45,15 @@ final class ControlConnection: ChannelInboundHandler {
         let buffer = unwrapInboundIn(data)
         partial.append(contentsOf: buffer.readableBytesView)
         while let newline = partial.firstIndex(of: UInt8(ascii: "\n")) {
-            let line = String(decoding: partial[..<newline], as: UTF8.self)
+            if let request = requests.take(String(decoding: partial[..<newline], as: UTF8.self)) { pending.append(request) }
             partial.removeSubrange(...newline)
-            addLine(line)
         }
         if partial.count > Self.maxLineLength {
             finish(with: "Line too long (over \(Self.maxLineLength) bytes).\n", context: context)
+            return
+        }
+        if requests.payloadBytes > Self.maxPayloadLength {
+            finish(with: "Payload too large (over \(Self.maxPayloadLength) bytes).\n", context: context)
             return
         }
         runNext(context: context)
@@ -58,10 +64,10 @@ final class ControlConnection: ChannelInboundHandler {
             inputClosed = true
             // A last line without its newline still counts (`printf 'show info' | socat …`).
             if !partial.isEmpty {
-                addLine(String(decoding: partial, as: UTF8.self))
+                if let request = requests.take(String(decoding: partial, as: UTF8.self)) { pending.append(request) }
                 partial.removeAll()
             }
-            if let open = payload { pending.append(open); payload = nil }  // the end of input ends a payload
+            if let request = requests.finish() { pending.append(request) }
             if state == .idle && pending.isEmpty { close(context: context) } else { runNext(context: context) }
             return
         }
@@ -78,28 +84,13 @@ final class ControlConnection: ChannelInboundHandler {
         close(context: context)
     }
 
-    /// HAProxy's payloads: a line ending in `<<` takes the following lines, up to an empty
-    /// one, as its payload (`set ssl cert F <<` then the PEM); the runtime API gets the line,
-    /// a newline, and the payload.
-    private var payload: String?
-
-    private func addLine(_ line: String) {
-        if let open = payload {
-            if line.isEmpty || line == "\r" { pending.append(open); payload = nil } else { payload = open + line + "\n" }
-        } else if line.hasSuffix("<<"), line.dropLast(2).last == " " || line.dropLast(2).isEmpty {
-            payload = String(line.dropLast(2)) + "\n"
-        } else {
-            pending.append(line)
-        }
-    }
-
     private func runNext(context: ChannelHandlerContext) {
         guard state == .idle else { return }
         guard !pending.isEmpty else {
             if inputClosed { close(context: context) }
             return
         }
-        let line = pending.removeFirst()
+        let request = pending.removeFirst()
         state = .running
         idleTimer?.cancel()
         let api = self.api
@@ -107,7 +98,7 @@ final class ControlConnection: ChannelInboundHandler {
         let promise = context.eventLoop.makePromise(of: (String, CLISession).self)
         promise.completeWithTask {
             var s = session
-            let answer = await api.run(line: line, session: &s)
+            let answer = await api.run(line: request.line, payload: request.payload, session: &s)
             return (answer, s)
         }
         promise.futureResult.assumeIsolated().whenComplete { result in

@@ -418,6 +418,8 @@ public struct ProcessStats: Sendable, Equatable {
     public var sessionRate = 0, sessionRateMax = 0
     public var sslRate = 0, sslRateMax = 0
     public var currentSSLConnections = 0, cumulativeSSLConnections = 0
+    /// Percent of frontend TLS handshakes that resumed a session.
+    public var sslFrontendSessionReusePercent = 0
     public var stopping = false
     public var jobs = 0
     public var listeners = 0

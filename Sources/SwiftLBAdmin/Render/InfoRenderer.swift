@@ -47,7 +47,7 @@ public enum InfoRenderer {
             ("MaxSslRate", "\(p.sslRateMax)"),
             ("SslFrontendKeyRate", "0"),
             ("SslFrontendMaxKeyRate", "0"),
-            ("SslFrontendSessionReuse_pct", "0"),
+            ("SslFrontendSessionReuse_pct", "\(p.sslFrontendSessionReusePercent)"),
             ("SslBackendKeyRate", "0"),
             ("SslBackendMaxKeyRate", "0"),
             ("SslCacheLookups", "0"),

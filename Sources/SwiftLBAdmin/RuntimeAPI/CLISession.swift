@@ -15,6 +15,8 @@ public struct CLISession: Sendable, Equatable {
     public private(set) var level: AccessLevel
     /// Idle time after which the connection is closed, nanoseconds (`stats timeout`).
     public private(set) var timeoutNanoseconds: Int64
+    /// The payload of the command being run (the lines after a line ending in `<<`), if any.
+    public internal(set) var payload: String?
 
     public init(level: AccessLevel, timeoutNanoseconds: Int64 = 10_000_000_000) {
         self.level = level

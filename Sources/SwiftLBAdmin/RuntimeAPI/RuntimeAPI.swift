@@ -30,14 +30,15 @@ public struct RuntimeAPI: Sendable {
 
     /// Answers one line (one or more `;`-separated commands); the session says afterwards
     /// whether the connection stays open.
-    public func run(line: String, session: inout CLISession) async -> String {
+    public func run(line: String, payload: String? = nil, session: inout CLISession) async -> String {
         precondition(!session.isClosed, "a line on a closed CLI session")
+        session.payload = payload
+        defer { session.payload = nil }
         var out = ""
-        // A payload (`… <<` then lines up to an empty one, gathered by the connection) follows
-        // the first newline; the last command gets it as its last argument.
-        let newline = line.firstIndex(of: "\n")
-        var commands = CLILine.commands(String(line[..<(newline ?? line.endIndex)]))
-        if let newline { commands[commands.count - 1].append(String(line[line.index(after: newline)...])) }
+        // A payload (`… <<` then lines up to an empty one, gathered by the connection): the
+        // last command gets it as its last argument too (the `ssl cert` commands read it there).
+        var commands = CLILine.commands(line)
+        if let payload, !commands.isEmpty { commands[commands.count - 1].append(payload) }
         for words in commands {
             let answer = await execute(words, &session)
             out += answer
@@ -53,7 +54,7 @@ public struct RuntimeAPI: Sendable {
     /// (and of a refused reload), plus every `RuntimeAPIError.unsupported` refusal, whichever
     /// command it names.
     public static func answerIsFailure(_ answer: String) -> Bool {
-        RuntimeAPIError.isUnsupported(answer) || failurePrefixes.contains { answer.hasPrefix($0) }
+        RuntimeAPIError.isUnsupported(answer) || (failurePrefixes + SSLCAFileCommands.failurePrefixes).contains { answer.hasPrefix($0) }
     }
 
     static let failurePrefixes = [
@@ -172,6 +173,18 @@ public struct RuntimeAPI: Sendable {
             api.logger.info("session-ticket keys rotated on \(n) TLS listeners (control socket)")
             return "Rotated the ticket keys of \(n) TLS listeners.\n"
         },
+        SSLCAFileCommands.command(.show, .ca),
+        SSLCAFileCommands.command(.new, .ca),
+        SSLCAFileCommands.command(.set, .ca),
+        SSLCAFileCommands.command(.commit, .ca),
+        SSLCAFileCommands.command(.abort, .ca),
+        SSLCAFileCommands.command(.del, .ca),
+        SSLCAFileCommands.command(.show, .crl),
+        SSLCAFileCommands.command(.new, .crl),
+        SSLCAFileCommands.command(.set, .crl),
+        SSLCAFileCommands.command(.commit, .crl),
+        SSLCAFileCommands.command(.abort, .crl),
+        SSLCAFileCommands.command(.del, .crl),
         Command(words: ["debug", "dev", "loop"], usage: "debug dev loop <ms>", help: "block one proxy event loop for <ms> ms (tests the VIP's liveness probe)", level: .admin) { api, args, _ in
             guard args.count == 1, let ms = Int(args[0]), (1...10_000).contains(ms) else { return "'debug dev loop' expects 1 to 10000 milliseconds.\n" }
             api.logger.warning("control socket: blocking a proxy event loop for \(ms) ms on request")

@@ -1,4 +1,5 @@
 import SwiftLBConfig
+import SwiftLBTLS
 
 /// What the runtime API (the control socket) and the stats page's admin buttons may do to the
 /// running process. The lead implements it on the live runtime (the servers' shared states,
@@ -32,6 +33,8 @@ public protocol RuntimeAPIActions: Sendable {
     func showTable(_ name: String?) async -> String
     /// `clear table NAME`: false when there is no such table.
     func clearTable(_ name: String) async -> Bool
+    /// `ssl ca-file|crl-file` commands: the store of CA/CRL files the TLS contexts use.
+    func caFileStore() async -> CAFileStore?
 }
 
 extension RuntimeAPIActions {
@@ -45,6 +48,7 @@ extension RuntimeAPIActions {
     }
     public func showTable(_ name: String?) async -> String { name == nil ? "" : "No such table\n" }
     public func clearTable(_ name: String) async -> Bool { false }
+    public func caFileStore() async -> CAFileStore? { nil }
     public func reload() async -> ReloadOutcome {
         ReloadOutcome(success: false, messages: ["reload is not available in this process"])
     }

@@ -4,6 +4,7 @@ import NIOCore
 import SwiftLBAdmin
 import SwiftLBConfig
 import SwiftLBHealth
+import SwiftLBTLS
 
 extension ProxyServer {
     /// Every loop's counters and every server's state now, as the admin module's model (the
@@ -40,6 +41,7 @@ extension ProxyServer {
         process.description = global.description ?? ""
         process.currentConnections = perLoop.reduce(0) { $0 + $1.2 }
         process.listeners = boundAddresses.count
+        process.sslFrontendSessionReusePercent = TLSHandshakeCounters.frontendSessionReusePercent
         var proxies: [ProxyStats] = []
         let ids = runtime.configuration.proxyIDs
         var next = (ids.values.max() ?? 0) + 1  // a proxy the file did not declare (none today)

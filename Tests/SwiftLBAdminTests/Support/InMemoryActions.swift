@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import SwiftLBAdmin
+import SwiftLBTLS
 
 /// A small in-memory implementation of `RuntimeAPIActions` (a test double of SwiftLB's own
 /// interface): a mutable snapshot that the actions change, and a record of what was asked.
@@ -74,4 +75,7 @@ final class InMemoryActions: RuntimeAPIActions {
     func blockEventLoop(milliseconds: Int) async throws(RuntimeAPIError) { record("block \(milliseconds)") }
 
     func clearCounters(all: Bool) async throws(RuntimeAPIError) { record("clear \(all)") }
+
+    let caFiles = CAFileStore()
+    func caFileStore() async -> CAFileStore? { caFiles }
 }
