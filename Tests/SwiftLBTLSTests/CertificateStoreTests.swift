@@ -120,8 +120,8 @@ final class CertificateStoreTests: TLSTestCase {
         XCTAssertNil(store.entry("/fresh.pem")?.certificate, "empty until committed")
         XCTAssertThrowsError(try store.certificate(path: "/fresh.pem"))
         XCTAssertEqual(store.paths, ["/fresh.pem", one].sorted())
-        XCTAssertThrowsError(try store.delete(path: one, inUse: true)) { XCTAssertEqual(($0 as? CertificateCommandError)?.message, "certificate '\(one)' in use, can't be deleted!") }
-        XCTAssertThrowsError(try store.delete(path: "/nope.pem", inUse: false)) { XCTAssertEqual(($0 as? CertificateCommandError)?.message, "certificate '/nope.pem' doesn't exist!") }
+        XCTAssertThrowsError(try store.delete(path: one, inUse: true)) { XCTAssertEqual(($0 as? CertificateCommandError)?.message, "certificate '\(one)' in use, can't be deleted!\n") }
+        XCTAssertThrowsError(try store.delete(path: "/nope.pem", inUse: false)) { XCTAssertEqual(($0 as? CertificateCommandError)?.message, "certificate '/nope.pem' doesn't exist!\n") }
         try store.delete(path: "/fresh.pem", inUse: false)
         XCTAssertEqual(store.paths, [one])
     }

@@ -18,6 +18,8 @@ final class ControlConnection: ChannelInboundHandler {
 
     /// HAProxy's CLI line limit is its buffer size; SwiftLB's is this.
     static let maxLineLength = 64 * 1024
+    /// A `<<` payload (a PEM chain, a crt-list line) may be longer, up to this.
+    static let maxPayloadLength = 1024 * 1024
 
     private var state = State.idle
     private var session: CLISession
@@ -45,6 +47,10 @@ final class ControlConnection: ChannelInboundHandler {
             let line = String(decoding: partial[..<newline], as: UTF8.self)
             partial.removeSubrange(...newline)
             addLine(line)
+        }
+        if let open = payload, open.utf8.count > Self.maxPayloadLength {
+            finish(with: "Payload too long (over \(Self.maxPayloadLength) bytes).\n", context: context)
+            return
         }
         if partial.count > Self.maxLineLength {
             finish(with: "Line too long (over \(Self.maxLineLength) bytes).\n", context: context)
