@@ -74,7 +74,10 @@ public final class CertificateRuntime: CertificateControl {
     }
 
     private func uses(_ bind: Bind, _ path: String, _ lists: [String: CrtList]) -> Bool {
-        bind.tls.certificates.contains { $0 == path || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
+        bind.tls.certificates.contains { crt in
+            // the file, a file of the directory, or a member of the .rsa/.ecdsa/.dsa bundle
+            crt == path || path.hasPrefix(crt.hasSuffix("/") ? crt : crt + "/") || [".rsa", ".ecdsa", ".dsa"].contains { crt + $0 == path }
+        }
             || bind.listFiles.contains { lists[$0]?.lines.contains { $0.entry.path == path } == true }
     }
 

@@ -20,6 +20,8 @@ public final class CertificateStore: @unchecked Sendable {
         var entries: [String: Entry] = [:]
         var transaction = CertificateTransaction()
         var busy = false
+        /// OCSP responses by certificate ID (hex), HAProxy's cert_ocsp_tree.
+        var ocsp: [String: [UInt8]] = [:]
     }
     private let table = NIOLockedValueBox(Table())
     /// `ssl-load-extra-del-ext`: `site.crt`'s key is in `site.key` (else `site.crt.key`).
@@ -47,10 +49,17 @@ public final class CertificateStore: @unchecked Sendable {
             parts.key = CertificateParts.split(key).key
         }
         let certificate = try TLSCertificate(pem: parts.pem, path: path)
+        var ocspKey: String?
+        // A `.ocsp` file HAProxy would refuse is left out (SwiftLB does not staple it).
+        if let ocsp = try? TLSCertificate.readFile(path + ".ocsp"), let key = try? OCSPResponse.key(of: ocsp) {
+            ocspKey = key
+            parts.ocsp = ocsp
+        }
         let entry = Entry(parts: parts, certificate: certificate)
         return table.withLockedValue { t in
             if let existing = t.entries[path]?.certificate { return existing }
             t.entries[path] = entry
+            if let ocspKey, let ocsp = parts.ocsp { t.ocsp[ocspKey] = ocsp }
             return certificate
         }
     }
@@ -74,6 +83,11 @@ public final class CertificateStore: @unchecked Sendable {
         try locked { t throws(CertificateCommandError) in
             var path = name
             var keyOnly = false
+            var ocspOnly = false
+            if name.hasSuffix(".ocsp"), t.transaction.path == String(name.dropLast(5)) || (t.transaction.path == nil && t.entries[String(name.dropLast(5))] != nil) {
+                path = String(name.dropLast(5))
+                ocspOnly = true
+            }
             if name.hasSuffix(".key") {
                 // `PATH.key` (or, with ssl-load-extra-del-ext, `BASE.key` for `BASE.crt`).
                 let base = String(name.dropLast(4))
@@ -94,7 +108,12 @@ public final class CertificateStore: @unchecked Sendable {
             }
             let given = CertificateParts.split(Array(payload.utf8))
             var parts = base
-            if keyOnly {
+            if ocspOnly {
+                guard let der = OCSPResponse.base64(payload) else {
+                    throw CertificateCommandError("Error reading OCSP response in base64 format\nCan't load the payload")
+                }
+                parts.ocsp = der
+            } else if keyOnly {
                 guard let key = given.key, TLSCertificate.decodes(key: key) else {
                     throw CertificateCommandError("unable to load private key from file '\(path)'.\nCan't load the payload")
                 }
@@ -126,10 +145,14 @@ public final class CertificateStore: @unchecked Sendable {
         } catch {
             throw CertificateCommandError("inconsistencies between private key and certificate loaded '\(path)'.")
         }
+        let ocspKey = parts.ocsp.flatMap { try? OCSPResponse.key(of: $0) }
         table.withLockedValue { $0.entries[path] = Entry(parts: parts, certificate: certificate) }
         do {
             let count = try apply(certificate)
-            table.withLockedValue { $0.transaction.committed() }
+            table.withLockedValue { t in
+                t.transaction.committed()
+                if let ocspKey, let ocsp = parts.ocsp { t.ocsp[ocspKey] = ocsp }
+            }
             return count
         } catch {
             table.withLockedValue { $0.entries[path] = old }
@@ -146,9 +169,34 @@ public final class CertificateStore: @unchecked Sendable {
     public func delete(path: String, inUse: Bool) throws(CertificateCommandError) {
         try locked { t throws(CertificateCommandError) in
             if t.transaction.path == path { throw CertificateCommandError("ongoing transaction for the certificate '\(path)'") }
-            guard t.entries[path] != nil else { throw CertificateCommandError("certificate '\(path)' doesn't exist!") }
-            guard !inUse else { throw CertificateCommandError("certificate '\(path)' in use, can't be deleted!") }
+            // HAProxy's own texts end in a newline before its "Can't remove" wrapper adds one.
+            guard t.entries[path] != nil else { throw CertificateCommandError("certificate '\(path)' doesn't exist!\n") }
+            guard !inUse else { throw CertificateCommandError("certificate '\(path)' in use, can't be deleted!\n") }
             t.entries[path] = nil
+        }
+    }
+
+    // MARK: OCSP responses
+
+    /// The responses in memory, by key.
+    public var ocspResponses: [(key: String, der: [UInt8])] {
+        table.withLockedValue { $0.ocsp.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
+    }
+
+    /// The response in memory for `path`'s certificate (keyed by the ID of its own `.ocsp`).
+    public func ocspResponse(forCertificate path: String) -> [UInt8]? {
+        table.withLockedValue { t in
+            guard let own = t.entries[path]?.parts.ocsp, let key = try? OCSPResponse.key(of: own) else { return nil }
+            return t.ocsp[key]
+        }
+    }
+
+    /// `set ssl ocsp-response`: replaces the response with the same certificate ID.
+    public func setOCSPResponse(_ der: [UInt8]) throws(CertificateCommandError) {
+        let key = try OCSPResponse.key(of: der)
+        try locked { t throws(CertificateCommandError) in
+            guard t.ocsp[key] != nil else { throw CertificateCommandError("OCSP single response: Certificate ID does not match any certificate or issuer") }
+            t.ocsp[key] = der
         }
     }
 

@@ -4,6 +4,8 @@
 public struct CertificateParts: Sendable, Equatable {
     public var key: [UInt8]?
     public var certificates: [UInt8]?
+    /// The DER OCSP response (`PATH.ocsp`), shown and updated over the socket.
+    public var ocsp: [UInt8]?
     public init(key: [UInt8]? = nil, certificates: [UInt8]? = nil) {
         self.key = key
         self.certificates = certificates

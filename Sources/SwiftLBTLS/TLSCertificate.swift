@@ -13,6 +13,8 @@ public final class TLSCertificate: @unchecked Sendable {
     let chain: [OpaquePointer]  // X509*
     /// Names the leaf is valid for (CN and DNS SANs), for messages.
     public let subject: String
+    /// The subject's CNs, lowercased: HAProxy's SNI takes them next to the SAN names.
+    let commonNames: [String]
     /// "expired on …" / "not valid before …", when that applies now.
     public let validityWarning: String?
 
@@ -66,6 +68,7 @@ public final class TLSCertificate: @unchecked Sendable {
         self.leaf = leaf
         self.chain = Array(certs.dropFirst())
         self.subject = Self.names(of: leaf).joined(separator: ", ")
+        self.commonNames = Self.names(of: leaf).map { $0.lowercased() }
         if X509_cmp_current_time(X509_get0_notAfter(leaf)) < 0 {
             validityWarning = "certificate expired on \(Self.text(X509_get0_notAfter(leaf)))"
         } else if X509_cmp_current_time(X509_get0_notBefore(leaf)) > 0 {

@@ -93,8 +93,12 @@ public struct TLSServerEntry: Sendable {
             }
         }
         if !positive {
+            // HAProxy indexes a certificate by its SAN names and its CNs, even when it has SANs
+            // (OpenSSL's host check ignores the CN then).
             if X509_check_host(certificate.leaf, host, host.utf8.count, UInt32(X509_CHECK_FLAG_NO_WILDCARDS), nil) == 1 { return 2 }
-            return certificate.matches(host: host) ? 1 : 0
+            let byName = certificate.commonNames.map { Self.matches($0, host) }.max() ?? 0
+            if byName == 2 { return 2 }
+            return certificate.matches(host: host) ? 1 : byName
         }
         return sniFilters.filter { !$0.hasPrefix("!") }.map { Self.matches($0.lowercased(), host) }.max() ?? 0
     }

@@ -26,7 +26,7 @@ final class SSLCertCommandsTests: XCTestCase {
     /// One CLI exchange through socat, as the reg-tests do (`payload` after `<<`).
     private func cli(_ socket: String, _ line: String, payload: String? = nil) -> String {
         let input = dir.file("cli-\(UUID().uuidString.prefix(6)).txt")
-        let text = payload.map { line + " <<\n" + $0 + "\n" } ?? line + "\n"
+        let text = payload.map { line + " <<\n" + $0 + ($0.hasSuffix("\n") ? "\n" : "\n\n") } ?? line + "\n"
         try? text.write(toFile: input, atomically: true, encoding: .utf8)
         return runCommand("/bin/sh", ["-c", "socat -t 5 \(socket) - < \(input)"]).out
     }
@@ -101,7 +101,7 @@ final class SSLCertCommandsTests: XCTestCase {
         XCTAssertEqual(cli(socket, "commit ssl cert \(old)"), "Committing \(old).\nSuccess!\n\n")
         XCTAssertEqual(subject(port), "subject=CN = new.example.test")
         XCTAssertTrue(cli(socket, "show ssl cert \(old)").contains("Subject: /CN=new.example.test"))
-        XCTAssertEqual(cli(socket, "del ssl cert \(old)"), "Can't remove the certificate: certificate '\(old)' in use, can't be deleted!\n\n")
+        XCTAssertEqual(cli(socket, "del ssl cert \(old)"), "Can't remove the certificate: certificate '\(old)' in use, can't be deleted!\n\n\n")
 
         // The connection opened before the commit still works.
         FileManager.default.createFile(atPath: go, contents: Data())
@@ -110,4 +110,51 @@ final class SSLCertCommandsTests: XCTestCase {
         XCTAssertTrue(heldText.contains("answer HTTP/1.1 200"), heldText)
         XCTAssertTrue(heldText.contains("cert \(oldSHA1 ?? "?")"), "it was made with the old certificate: \(heldText)")
     }
+
+    /// The refusals side by side with HAProxy 2.6 on the same configuration: the same text.
+    func testRefusalsReadAsHAProxys() throws {
+        try requireHAProxy()
+        let cert = makeCert("site.example.test", "ec"), other = makeCert("other.example.test", "ec")
+        let list = try dir.write("sites.crt-list", "\(other) other.example.test\n")
+        let both = try SideBySide({ port in """
+            global
+                stats socket \(self.dir.file("s\(port).sock")) level admin
+            frontend fe
+                bind 127.0.0.1:\(port) ssl crt \(cert) crt-list \(list)
+                default_backend app
+            backend app
+                server s 127.0.0.1:1
+            """ }, in: dir)
+        defer { both.stop() }
+        let pem = try String(contentsOfFile: cert, encoding: .utf8)
+        let exchanges: [(String, String?)] = [
+            ("set ssl cert \(cert)", "this is not PEM"),
+            ("set ssl cert /nowhere.pem", pem),
+            ("commit ssl cert \(cert)", nil),
+            ("abort ssl cert \(cert)", nil),
+            ("new ssl cert \(cert)", nil),
+            ("del ssl cert \(cert)", nil),
+            ("del ssl cert /nowhere.pem", nil),
+            ("show ssl cert /nowhere.pem", nil),
+            ("show ssl crt-list /nowhere.crt-list", nil),
+            ("show ssl crt-list -n", nil),
+            ("add ssl crt-list /nowhere.crt-list \(cert)", nil),
+            ("del ssl crt-list \(list) /nowhere.pem", nil),
+            ("del ssl crt-list \(list) \(other):7", nil),
+            ("set ssl cert \(cert)", pem),
+            ("abort ssl cert \(other)", nil),
+            ("abort ssl cert \(cert)", nil),
+        ]
+        for (line, payload) in exchanges {
+            let answers = both.ports.map { cli(dir.file("s\($0).sock"), line, payload: payload) }
+            XCTAssertEqual(answers[0], answers[1], "\(line): SwiftLB, then HAProxy")
+        }
+        // One deliberate difference: HAProxy 2.6 takes `set ssl cert OTHER` while a transaction
+        // is open on CERT as an update of CERT's transaction (OTHER's payload would be served
+        // as CERT at the commit); SwiftLB refuses it, as HAProxy's own message says it should.
+        _ = cli(dir.file("s\(both.lbPort).sock"), "set ssl cert \(cert)", payload: pem)
+        XCTAssertEqual(cli(dir.file("s\(both.lbPort).sock"), "set ssl cert \(other)", payload: pem),
+                       "The ongoing transaction is about '\(cert)' but you are trying to set '\(other)'\nCan't update \(other)!\n\n")
+    }
 }
+

@@ -120,9 +120,34 @@ final class CertificateStoreTests: TLSTestCase {
         XCTAssertNil(store.entry("/fresh.pem")?.certificate, "empty until committed")
         XCTAssertThrowsError(try store.certificate(path: "/fresh.pem"))
         XCTAssertEqual(store.paths, ["/fresh.pem", one].sorted())
-        XCTAssertThrowsError(try store.delete(path: one, inUse: true)) { XCTAssertEqual(($0 as? CertificateCommandError)?.message, "certificate '\(one)' in use, can't be deleted!") }
-        XCTAssertThrowsError(try store.delete(path: "/nope.pem", inUse: false)) { XCTAssertEqual(($0 as? CertificateCommandError)?.message, "certificate '/nope.pem' doesn't exist!") }
+        XCTAssertThrowsError(try store.delete(path: one, inUse: true)) { XCTAssertEqual(($0 as? CertificateCommandError)?.message, "certificate '\(one)' in use, can't be deleted!\n") }
+        XCTAssertThrowsError(try store.delete(path: "/nope.pem", inUse: false)) { XCTAssertEqual(($0 as? CertificateCommandError)?.message, "certificate '/nope.pem' doesn't exist!\n") }
         try store.delete(path: "/fresh.pem", inUse: false)
         XCTAssertEqual(store.paths, [one])
     }
+
+    /// A `crt` without its key takes `PATH.key`, or with ssl-load-extra-del-ext the path
+    /// without its extension; `set ssl cert BASE.key` then changes that certificate's key.
+    func testKeyFilesBesideTheCertificate() throws {
+        let pem = try text(try makeCert("split.test"))
+        let parts = CertificateParts.split(Array(pem.utf8))
+        let crt = dir.appendingPathComponent("site.crt").path
+        try Data(parts.certificates!).write(to: URL(fileURLWithPath: crt))
+        try Data(parts.key!).write(to: URL(fileURLWithPath: dir.appendingPathComponent("site.key").path))
+        XCTAssertThrowsError(try CertificateStore().certificate(path: crt), "without del-ext the key is looked for in site.crt.key")
+        try Data(parts.key!).write(to: URL(fileURLWithPath: crt + ".key"))
+        XCTAssertNoThrow(try CertificateStore().certificate(path: crt))
+        try FileManager.default.removeItem(atPath: crt + ".key")
+        let store = CertificateStore(deleteExtension: true)
+        XCTAssertEqual(store.keyPath(for: crt), dir.appendingPathComponent("site.key").path)
+        let before = try store.certificate(path: crt)
+        let other = CertificateParts.split(Array(try text(try makeCert("other.test")).utf8))
+        XCTAssertEqual(try store.set(name: crt, payload: String(decoding: other.certificates!, as: UTF8.self)).staged, .created)
+        let keyed = try store.set(name: dir.appendingPathComponent("site.key").path, payload: String(decoding: other.key!, as: UTF8.self))
+        XCTAssertEqual(keyed.path, crt, "site.key names site.crt's key")
+        XCTAssertEqual(keyed.staged, .updated)
+        _ = try store.commit(path: crt) { _ in 1 }
+        XCTAssertNotEqual(try store.certificate(path: crt).sha1Fingerprint, before.sha1Fingerprint)
+    }
 }
+

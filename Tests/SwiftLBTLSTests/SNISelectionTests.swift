@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import SwiftLBTLS
 
@@ -27,5 +28,22 @@ final class SNISelectionTests: TLSTestCase {
         XCTAssertEqual(choose("rsa.example.test", ecdsa: true), 2)
         XCTAssertNil(choose("a.b.bug810.test", ecdsa: true), "a wildcard covers one label")
         XCTAssertNil(choose("unknown.test", ecdsa: true))
+    }
+
+    /// HAProxy indexes a certificate under its CN too when it has SANs (the reg-tests'
+    /// common.pem: CN www.test1.com, a SAN that names something else).
+    func testTheCommonNameCountsNextToTheAlternativeNames() throws {
+        let path = dir.appendingPathComponent("cn.pem").path
+        let make = Process()
+        make.executableURL = URL(fileURLWithPath: "/bin/sh")
+        make.arguments = ["-c", "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj /CN=cn.example.test "
+            + "-addext subjectAltName=DNS:san.example.test -keyout \(path).key -out \(path).crt 2>/dev/null && cat \(path).key \(path).crt > \(path)"]
+        try make.run()
+        make.waitUntilExit()
+        let certificate = try TLSCertificate(path: path)
+        let entries = [TLSServerEntry(certificate: certificate, settings: TLSSettings())]
+        XCTAssertEqual(TLSServerEntry.choose(entries, host: "cn.example.test", ecdsa: true, rsa: true), 0)
+        XCTAssertEqual(TLSServerEntry.choose(entries, host: "san.example.test", ecdsa: true, rsa: true), 0)
+        XCTAssertNil(TLSServerEntry.choose(entries, host: "other.example.test", ecdsa: true, rsa: true))
     }
 }

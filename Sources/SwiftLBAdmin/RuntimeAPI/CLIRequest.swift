@@ -38,6 +38,7 @@ struct CLIRequestAssembler {
                 payloadBytes = 0
                 return CLIRequest(line: command, payload: lines.joined(separator: "\n") + "\n")
             }
+            state = .lines  // drops the enum's reference: the append below does not copy the lines
             lines.append(line)
             payloadBytes += line.utf8.count + 1
             state = .payload(line: command, lines: lines)

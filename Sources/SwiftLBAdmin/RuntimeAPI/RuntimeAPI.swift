@@ -54,7 +54,7 @@ public struct RuntimeAPI: Sendable {
     /// (and of a refused reload), plus every `RuntimeAPIError.unsupported` refusal, whichever
     /// command it names.
     public static func answerIsFailure(_ answer: String) -> Bool {
-        RuntimeAPIError.isUnsupported(answer) || (failurePrefixes + SSLCAFileCommands.failurePrefixes).contains { answer.hasPrefix($0) }
+        RuntimeAPIError.isUnsupported(answer) || (failurePrefixes + SSLCAFileCommands.failurePrefixes + sslCertFailurePrefixes).contains { answer.hasPrefix($0) }
     }
 
     static let failurePrefixes = [
@@ -209,6 +209,8 @@ public struct RuntimeAPI: Sendable {
         Command(words: ["show", "ssl", "crt-list"], usage: "show ssl crt-list [-n] [<list>]", help: "show the list of crt-lists or the content of a crt-list file", level: .admin) { api, a, _ in await api.showCrtList(a) },
         Command(words: ["add", "ssl", "crt-list"], usage: "add ssl crt-list <list> <cert> [opts]*", help: "add to crt-list file a line <cert> or a payload", level: .admin) { api, a, _ in await api.addCrtList(a) },
         Command(words: ["del", "ssl", "crt-list"], usage: "del ssl crt-list <list> <cert[:line]>", help: "delete a line <cert> from crt-list file", level: .admin) { api, a, _ in await api.delCrtList(a) },
+        Command(words: ["show", "ssl", "ocsp-response"], usage: "show ssl ocsp-response [id]", help: "display the IDs of the OCSP responses used in memory, or the details of a single OCSP response", level: .admin) { api, a, _ in await api.showOCSPResponse(a) },
+        Command(words: ["set", "ssl", "ocsp-response"], usage: "set ssl ocsp-response <resp|payload>", help: "update a certificate's OCSP Response from a base64-encode DER", level: .admin) { api, a, _ in await api.setOCSPResponse(a) },
         Command(words: ["operator"], usage: "operator", help: "lower the level of the current CLI session to operator", level: .user) { _, _, session in
             session.lower(to: .operator_) ? "" : "Permission denied!\n"
         },

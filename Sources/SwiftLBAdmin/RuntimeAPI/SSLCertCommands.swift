@@ -52,6 +52,13 @@ extension RuntimeAPI {
 
     static let noCertificates = "No certificate in this process.\n"
 
+    /// The first words of this file's refusals (`swiftlb ctl` exits 1 on them).
+    static let sslCertFailurePrefixes = [
+        "Can't ", "unable to load", "No ongoing transaction", "The ongoing transaction", "The transaction must", "inconsistencies",
+        "Operations on certificates", "didn't find", "Certificate ID does not match", "OCSP", "Error reading OCSP", "'set ssl", "'add ssl",
+        "'del ssl", "'new ssl", "'commit ssl", "'abort ssl", "No certificate in this process", "Payload too long",
+    ]
+
     func showSSLCert(_ args: [String]) async -> String {
         guard let control = await control() else { return Self.noCertificates }
         let store = control.store
@@ -63,6 +70,15 @@ extension RuntimeAPI {
             return out
         }
         let notFound = "Can't display the certificate: Not found or the certificate is a bundle!\n"
+        if name.hasSuffix(".ocsp") {
+            let path = String(name.dropLast(5))
+            if path.hasPrefix("*") {
+                guard let der = store.transaction.candidate(for: String(path.dropFirst()))?.ocsp else { return notFound }
+                return OCSPResponse.text(of: der)
+            }
+            if let der = store.ocspResponse(forCertificate: path) { return OCSPResponse.text(of: der) }
+            if store.entry(path) != nil { return "" }
+        }
         if name.hasPrefix("*") {
             let path = String(name.dropFirst())
             guard let candidate = store.transaction.candidate(for: path) else { return notFound }
@@ -72,7 +88,34 @@ extension RuntimeAPI {
         }
         guard let entry = store.entry(name) else { return notFound }
         guard let certificate = entry.certificate else { return "Filename: \(name)\nStatus: Empty\n" }
-        return "Filename: \(name)\nStatus: \(control.isUsed(name) ? "Used" : "Unused")\n" + certificate.detailLines
+        var out = "Filename: \(name)\nStatus: \(control.isUsed(name) ? "Used" : "Unused")\n" + certificate.detailLines
+        if let key = entry.parts.ocsp.flatMap({ try? OCSPResponse.key(of: $0) }) { out += "OCSP Response Key: \(key)\n" }
+        return out
+    }
+
+    /// `show ssl ocsp-response [KEY]`: the responses in memory, or one in OpenSSL's words.
+    func showOCSPResponse(_ args: [String]) async -> String {
+        guard let control = await control() else { return Self.noCertificates }
+        let responses = control.store.ocspResponses
+        guard let key = args.first else {
+            return responses.map { "Certificate ID key : \($0.key)\n" + OCSPResponse.describe(key: $0.key) }.joined()
+        }
+        guard key.count <= 256 else { return "'show ssl ocsp-response' received a too big key.\n" }
+        guard let der = responses.first(where: { $0.key == key.lowercased() })?.der else { return "Certificate ID does not match any certificate.\n" }
+        return OCSPResponse.text(of: der)
+    }
+
+    /// `set ssl ocsp-response <base64>` (or a payload): replaces the response with its certificate ID.
+    func setOCSPResponse(_ args: [String]) async -> String {
+        guard let text = args.first, !text.isEmpty else { return "'set ssl ocsp-response' expects response in base64 encoding.\n" }
+        guard let der = OCSPResponse.base64(text) else { return "'set ssl ocsp-response' received invalid base64 encoded response.\n" }
+        guard let control = await control() else { return Self.noCertificates }
+        do throws(CertificateCommandError) {
+            try control.store.setOCSPResponse(der)
+            return "OCSP Response updated!\n"
+        } catch {
+            return error.message + ".\n"
+        }
     }
 
     func newSSLCert(_ args: [String]) async -> String {

@@ -18,15 +18,22 @@ final class CrtListEditTests: XCTestCase {
         return out
     }
 
-    func testAddAndDeleteLinesChangeTheBindsAndRefusalsChangeNothing() throws {
-        let a = makeCert("a.test"), b = makeCert("b.test")
-        let list = try dir.write("sites.crt-list", "\(a) a.test\n\(b) b.test\n")
-        let runtime = try ProxyRuntime(configuration: ConfigParser.parse(text: """
+    /// A runtime (no socket bound) for `sections` under short defaults.
+    private func runtime(_ sections: String, file: String) throws -> ProxyRuntime {
+        try ProxyRuntime(configuration: ConfigParser.parse(text: """
             defaults
                 mode http
                 timeout connect 1s
                 timeout client 1s
                 timeout server 1s
+
+            """ + sections, file: file))
+    }
+
+    func testAddAndDeleteLinesChangeTheBindsAndRefusalsChangeNothing() throws {
+        let a = makeCert("a.test"), b = makeCert("b.test")
+        let list = try dir.write("sites.crt-list", "\(a) a.test\n\(b) b.test\n")
+        let runtime = try runtime("""
             frontend lax
                 bind 127.0.0.1:1 ssl crt-list \(list)
                 default_backend app
@@ -35,7 +42,7 @@ final class CrtListEditTests: XCTestCase {
                 default_backend app
             backend app
                 server s 127.0.0.1:3
-            """, file: "crtlist.conf"))
+            """, file: "crtlist.conf")
         let control = runtime.certificates
         func filters(_ frontend: Int) -> [[String]] { runtime.frontends[frontend].binds[0].1!.current.entries.map(\.sniFilters) }
         func lines() -> [String] { control.crtListLines(list)!.map { $0.text(numbered: true) } }
@@ -73,4 +80,26 @@ final class CrtListEditTests: XCTestCase {
         XCTAssertEqual(filters(0), [["a.test"], ["extra.test", "!no.extra.test"]])
         XCTAssertFalse(runtime.frontends[0].binds[0].1!.current === before)
     }
+
+    /// `crt site.pem` with only site.pem.rsa and site.pem.ecdsa on disk: HAProxy's bundle, one
+    /// entry each; a commit on one member rebuilds the bind.
+    func testABundleLoadsEachMember() throws {
+        let rsa = dir.file("site.pem.rsa"), ecdsa = dir.file("site.pem.ecdsa")
+        XCTAssertEqual(runCommand(Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path, ["site.test", rsa, "rsa"]).status, 0)
+        XCTAssertEqual(runCommand(Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path, ["site.test", ecdsa, "ec"]).status, 0)
+        let runtime = try runtime("""
+            frontend fe
+                bind 127.0.0.1:1 ssl crt \(dir.file("site.pem"))
+                default_backend app
+            backend app
+                server s 127.0.0.1:3
+            """, file: "bundle.conf")
+        let box = runtime.frontends[0].binds[0].1!
+        XCTAssertEqual(box.current.entries.map(\.certificate.keyType), [.rsa, .ecdsa])
+        XCTAssertTrue(runtime.certificates.isUsed(rsa) && runtime.certificates.isUsed(ecdsa))
+        let before = box.current
+        XCTAssertEqual(try runtime.certificates.apply(path: ecdsa), 1)
+        XCTAssertFalse(box.current === before)
+    }
 }
+
