@@ -74,8 +74,9 @@ enum TLSPlan {
         return settings
     }
 
-    /// A `server … ssl`'s (or `check-ssl`'s) client context.
-    static func clientContext(_ tls: ServerTLS) throws -> TLSClientContext {
+    /// A `server … ssl`'s (or `check-ssl`'s) client context; `alpn`: what it offers (`h2` for
+    /// the traffic of a `proto h2` server).
+    static func clientContext(_ tls: ServerTLS, alpn: [String] = ["http/1.1"]) throws -> TLSClientContext {
         var options = TLSClientOptions()
         let more = tls.more
         options.caFile = tls.verify ? try checkedFile(tls.caFile, keyword: "ca-file") : nil
@@ -89,7 +90,7 @@ enum TLSPlan {
         }
         options.ciphers = more.ciphers
         options.ciphersuites = more.ciphersuites
-        options.alpn = ["http/1.1"]
+        options.alpn = alpn
         options.reuseSessions = !more.noSessionReuse
         options.noTickets = more.noTickets
         do {

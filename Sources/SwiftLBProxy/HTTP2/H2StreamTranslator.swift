@@ -37,6 +37,9 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
         case head
         /// The body, framed as the engine framed it (decoded from chunks when chunked).
         case body(BodyFramer)
+        /// The body of a GET answering the client's HEAD (`set-method`): read and dropped,
+        /// END_STREAM at its end.
+        case discarding(BodyFramer)
         /// END_STREAM sent.
         case complete
     }
@@ -91,16 +94,8 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
                 if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
             } else {
                 request = frame.endStream ? .complete : .body(remaining: nil)
-                if bytes.readableBytes > 0 {
-                    var framed = context.channel.allocator.buffer(capacity: bytes.readableBytes + 12)
-                    framed.writeString(String(bytes.readableBytes, radix: 16))
-                    framed.writeStaticString("\r\n")
-                    framed.writeBuffer(&bytes)
-                    framed.writeStaticString("\r\n")
-                    if frame.endStream { framed.writeStaticString(ChunkEncoder.last) }
+                if let framed = H2BodyFrames.chunk(&bytes, last: frame.endStream, allocator: context.channel.allocator) {
                     context.fireChannelRead(wrapInboundOut(framed))
-                } else if frame.endStream {
-                    context.fireChannelRead(wrapInboundOut(ByteBuffer(staticString: ChunkEncoder.last)))
                 }
             }
         case (.body(let remaining), .headers(let trailers)):
@@ -165,33 +160,34 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
                         emit(.headers(.init(headers: headers, endStream: false)))
                         continue loop
                     }
-                    switch MessageFraming.response(head, requestMethod: requestMethod) {
+                    let discard = requestMethod == .head && info.headRewritten
+                    switch MessageFraming.response(head, requestMethod: discard ? .get : requestMethod) {
                     case .success(.none), .success(.framed(.length(0))):
                         response = .complete
                         emit(.headers(.init(headers: headers, endStream: true)))
                     case .success(.framed(let mode)):
-                        response = .body(BodyFramer(mode))
+                        response = discard ? .discarding(BodyFramer(mode)) : .body(BodyFramer(mode))
                         emit(.headers(.init(headers: headers, endStream: false)))
                     case .failure:
                         response = .complete
                         emit(.rstStream(.internalError))
                     }
                 }
+            case .discarding(var framer):
+                let done = (try? framer.take(from: &bytes) { _ in }) ?? true
+                response = done ? .complete : .discarding(framer)
+                if done { emit(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))) }
+                if !done && bytes.readableBytes > 0 {
+                    pending = bytes
+                    break loop
+                }
             case .body(var framer):
-                var chunks: [ByteBuffer] = []
-                let done: Bool
-                do {
-                    done = try framer.take(from: &bytes, decode: true) { chunks.append($0) }
-                } catch {
+                guard let done = H2BodyFrames.take(&framer, from: &bytes, emit: emit) else {
                     response = .complete
                     emit(.rstStream(.internalError))
                     continue loop
                 }
                 response = done ? .complete : .body(framer)
-                for (i, chunk) in chunks.enumerated() {
-                    emit(.data(.init(data: .byteBuffer(chunk), endStream: done && i == chunks.count - 1)))
-                }
-                if done && chunks.isEmpty { emit(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))) }
                 if !done && bytes.readableBytes > 0 {
                     // A chunk's framing split over writes: keep the partial bytes.
                     pending = bytes
@@ -212,6 +208,9 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
         if case .body(let framer) = response, framer.mode == .untilClose {
             response = .complete
             lastWrite = context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))))
+        } else if case .discarding(let framer) = response, framer.mode == .untilClose {
+            response = .complete
+            lastWrite = context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))))
         }
         context.flush()
         guard case .complete = response, let lastWrite else { return context.close(mode: mode, promise: promise) }
@@ -228,6 +227,9 @@ final class H2StreamInfo {
     var authority: String?
     /// The request was refused at the conversion (the engine answers 400).
     var refused = false
+    /// The client's HEAD reached the server as another method (`set-method`): the body the
+    /// engine writes is dropped here, the stream ends after it.
+    var headRewritten = false
     /// Not the connection's first stream (`http-reuse safe` may reuse an idle server connection).
     var laterStream = false
     /// The connection's PROXY header (`accept-proxy`): the real client for rules and logs.

@@ -192,6 +192,23 @@ final class H2StreamTranslatorTests: XCTestCase {
         }
     }
 
+    func testTheBodyOfAGETAnsweringARewrittenHEADIsDropped() throws {
+        // `http-request set-method GET` on a HEAD (http_bodyless_response.vtc): the engine reads
+        // the server's body through; the client sees the head, then END_STREAM at its end.
+        let (ch, translator) = try channel()
+        try ch.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: HPACKHeaders([(":method", "HEAD"), (":scheme", "http"), (":path", "/")]), endStream: true)))
+        translator.info.headRewritten = true
+        try ch.writeOutbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"))
+        var out = try frames(ch)
+        guard out.count == 1, case .headers(let h) = out[0] else { return XCTFail("\(out)") }
+        XCTAssertFalse(h.endStream, "the stream lasts while the engine reads the body")
+        try ch.writeOutbound(ByteBuffer(string: "lo\r\n0\r\n\r\n"))
+        out = try frames(ch)
+        guard out.count == 1, case .data(let d) = out[0] else { return XCTFail("\(out)") }
+        XCTAssertEqual(d.data.readableBytes, 0)
+        XCTAssertTrue(d.endStream)
+    }
+
     func testInterimResponsesPrecedeTheFinalOne() throws {
         let (ch, _) = try channel()
         try ch.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: HPACKHeaders(base), endStream: true)))
