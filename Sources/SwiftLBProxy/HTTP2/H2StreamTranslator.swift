@@ -90,10 +90,12 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
                 // More than announced, or less at END_STREAM: the length lied (RFC 9113 §8.1.1).
                 let left = remaining - bytes.readableBytes
                 if left < 0 || (frame.endStream && left != 0) { return resetStream(context: context) }
+                creditWindow(context: context, frame)
                 request = frame.endStream ? .complete : .body(remaining: left)
                 if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
             } else {
                 request = frame.endStream ? .complete : .body(remaining: nil)
+                creditWindow(context: context, frame)
                 if let framed = H2BodyFrames.chunk(&bytes, last: frame.endStream, allocator: context.channel.allocator) {
                     context.fireChannelRead(wrapInboundOut(framed))
                 }
@@ -115,6 +117,36 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
             // PRIORITY, WINDOW_UPDATE, RST_STREAM…: NIOHTTP2 has handled them.
             return
         }
+    }
+
+    /// Gives the client back at once the stream window a DATA frame used, as HAProxy does for
+    /// every DATA frame it takes in (h2_to_h1.vtc waits for this WINDOW_UPDATE before the
+    /// response, after a request whose DATA ended the stream). NIOHTTP2 alone credits a stream
+    /// only once half of its window is used; its own accounting sees a credit sent through it,
+    /// so the window never grows past its target. Frames reach this handler only when the
+    /// engine reads (backpressure holds them in the stream channel), so the credit follows
+    /// consumption.
+    ///
+    /// After END_STREAM NIOHTTP2 refuses to send a WINDOW_UPDATE (the client may send no more
+    /// DATA on the stream, though RFC 9113 §6.9 allows the frame in half-closed (remote)): that
+    /// one is written as its 13 bytes straight below NIOHTTP2's handler, between two whole
+    /// frames (it writes each frame whole, on this event loop). It changes no window NIOHTTP2
+    /// counts: the stream can carry no more DATA from the client.
+    private func creditWindow(context: ChannelHandlerContext, _ frame: HTTP2Frame.FramePayload.Data) {
+        let used = frame.data.readableBytes + (frame.paddingBytes ?? 0)
+        guard used > 0 else { return }
+        guard frame.endStream else {
+            return context.writeAndFlush(wrapOutboundOut(.windowUpdate(windowSizeIncrement: used)), promise: nil)
+        }
+        guard let parent = context.channel.parent,
+              let id = try? context.channel.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID),
+              let below = try? parent.pipeline.syncOperations.context(handlerType: NIOHTTP2Handler.self) else { return }
+        var raw = context.channel.allocator.buffer(capacity: 13)
+        raw.writeInteger(UInt32(4 << 8 | 0x08))          // length 4 (24 bits), type WINDOW_UPDATE
+        raw.writeInteger(UInt8(0))                        // flags
+        raw.writeInteger(UInt32(Int32(id)) & 0x7FFF_FFFF) // stream
+        raw.writeInteger(UInt32(used))                    // increment
+        below.writeAndFlush(NIOAny(raw), promise: nil)
     }
 
     /// RST_STREAM(PROTOCOL_ERROR): the stream ends, the engine sees the channel close.

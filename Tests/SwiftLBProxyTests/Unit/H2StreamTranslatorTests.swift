@@ -143,6 +143,17 @@ final class H2StreamTranslatorTests: XCTestCase {
         XCTAssertEqual(try readBytes(ch), "POST /u HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nx-sum: 1\r\n\r\n")
     }
 
+    func testEachDataFrameOfAnOpenStreamIsCreditedAtOnce() throws {
+        // HAProxy's WINDOW_UPDATE per DATA frame (h2_to_h1.vtc waits for it before the response).
+        let (ch, _) = try channel()
+        try ch.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: HPACKHeaders([(":method", "POST"), (":scheme", "http"), (":path", "/u")]))))
+        try ch.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer(string: "hello")))))
+        guard case .windowUpdate(let increment) = try frames(ch).first else { return XCTFail("WINDOW_UPDATE expected") }
+        XCTAssertEqual(increment, 5)
+        try ch.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer(string: "end")), endStream: true)))
+        XCTAssertTrue(try frames(ch).isEmpty, "after END_STREAM NIOHTTP2 would refuse it: written below it (HTTP2FrontendTests)")
+    }
+
     func testDataBeyondContentLengthResetsTheStream() throws {
         let (ch, _) = try channel()
         try ch.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: HPACKHeaders(base + [("content-length", "2")]))))
