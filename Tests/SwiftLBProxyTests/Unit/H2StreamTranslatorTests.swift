@@ -151,7 +151,7 @@ final class H2StreamTranslatorTests: XCTestCase {
         guard case .windowUpdate(let increment) = try frames(ch).first else { return XCTFail("WINDOW_UPDATE expected") }
         XCTAssertEqual(increment, 5)
         try ch.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer(string: "end")), endStream: true)))
-        XCTAssertTrue(try frames(ch).isEmpty, "after END_STREAM NIOHTTP2 would refuse it: written below it (HTTP2FrontendTests)")
+        XCTAssertTrue(try frames(ch).isEmpty, "after END_STREAM NIOHTTP2 would refuse it: written below it (HTTP2FrontendTests.testADataFrameThatEndsTheStreamIsCreditedBeforeTheResponse)")
     }
 
     func testDataBeyondContentLengthResetsTheStream() throws {
