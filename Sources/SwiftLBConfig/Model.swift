@@ -448,6 +448,9 @@ public struct ServerParameters: Sendable, Equatable {
     public var shutdownBackupSessionsOnMarkedUp = false
     /// `agent-check` and its `agent-*` parameters.
     public var agent = AgentCheckSettings()
+    /// `proto h2`: each request goes to the server as an HTTP/2 stream (h2c with prior
+    /// knowledge, or over `ssl`); `proto h1`, the default, is HTTP/1.1.
+    public var http2 = false
     public init() {}
 }
 

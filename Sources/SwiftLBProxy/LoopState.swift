@@ -113,6 +113,21 @@ final class LoopState {
         return nil
     }
 
+    /// `proto h2`: per server id, the HTTP/2 connection this loop's exchanges open streams on.
+    private var h2Sessions: [Int: H2ServerSession] = [:]
+
+    /// The shared HTTP/2 connection to `server`, if it still takes streams.
+    func h2Session(_ server: RuntimeServer) -> H2ServerSession? {
+        guard let session = h2Sessions[server.id] else { return nil }
+        if session.isUsable { return session }
+        h2Sessions[server.id] = nil
+        return nil
+    }
+
+    func shareH2Session(_ session: H2ServerSession, for server: RuntimeServer) {
+        if h2Session(server) == nil { h2Sessions[server.id] = session }
+    }
+
     /// Parks a connection whose exchange completed cleanly; with the server's pool full
     /// (`pool-max-conn`, else `maxIdlePerServer`) it is closed instead, as HAProxy does.
     func putIdle(_ connection: ServerConnection) {

@@ -82,9 +82,12 @@ public final class ProxyRuntime: Sendable {
                         : try SocketAddress.makeAddressResolvingHost(server.parameters.checkAddress ?? (server.unixPath != nil ? "127.0.0.1" : address.ipAddress ?? server.host),
                                                                      port: server.parameters.checkPort ?? server.port)
                     var tlsClient: TLSClientContext?
+                    // `proto h2` traffic offers h2 by ALPN; the health checks speak HTTP/1.1.
+                    var trafficTLS: TLSClientContext?
                     if let tls = server.parameters.tls {
                         do {
                             tlsClient = try TLSPlan.clientContext(tls, store: store)
+                            trafficTLS = server.parameters.http2 ? try TLSPlan.clientContext(tls, store: store, alpn: tls.more.alpn ?? ["h2"]) : tlsClient
                         } catch {
                             errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server", message: "\(error)"))
                             continue
@@ -112,7 +115,7 @@ public final class ProxyRuntime: Sendable {
                     let id = unchanged ? old!.id : Self.serverIDs.loadThenWrappingIncrement(ordering: .relaxed)
                     servers.append(RuntimeServer(id: id, index: servers.count, name: server.name,
                                                  address: address, parameters: server.parameters, health: health,
-                                                 tls: server.parameters.tls?.more.ssl == true ? tlsClient : nil,
+                                                 tls: server.parameters.tls?.more.ssl == true ? trafficTLS : nil,
                                                  cookieSettings: backend.options.cookie))
                     let agent = server.parameters.agent
                     if agent.enabled && !server.parameters.disabled && !addressless {

@@ -89,7 +89,7 @@ enum TLSPlan {
     }
 
     /// A `server … ssl`'s (or `check-ssl`'s) client context; `alpn` overrides the server's
-    /// (`check-alpn`, `tcp-check connect alpn`).
+    /// (`check-alpn`, `tcp-check connect alpn`, `h2` for the traffic of a `proto h2` server).
     static func clientContext(_ tls: ServerTLS, store: CertificateStore, alpn: [String]? = nil) throws -> TLSClientContext {
         var options = TLSClientOptions()
         let more = tls.more

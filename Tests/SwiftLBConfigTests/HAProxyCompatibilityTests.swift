@@ -47,6 +47,15 @@ final class HAProxyCompatibilityTests: XCTestCase {
         XCTAssertEqual(errors("global\n    tune.h2.max-concurrent-streams 0\n").first?.keyword, "tune.h2.max-concurrent-streams")
     }
 
+    func testServerProto() throws {
+        let config = try parse("backend b\n    default-server proto h2\n    server s1 127.0.0.1:80\n    server s2 127.0.0.1:81 proto h1\n")
+        XCTAssertEqual(config.backends["b"]?.servers.map(\.parameters.http2), [true, false])
+        let e = errors("backend b\n    server s 127.0.0.1:80 proto h3\n")
+        XCTAssertEqual(e.first?.line, 2)
+        XCTAssertEqual(e.first?.keyword, "server")
+        XCTAssertTrue(e.first?.message.contains("'proto' expects h1 or h2") == true, "\(e)")
+    }
+
     func testRedirectSchemeDefaultsTo302() throws {
         let config = try parse(backend + "frontend f\n    bind :80\n    redirect scheme https if !{ ssl_fc }\n    redirect scheme https code 301\n    default_backend b\n")
         XCTAssertEqual(config.frontends[0].redirects.map(\.code), [302, 301])

@@ -139,6 +139,22 @@ final class HTTP2FrontendTests: XCTestCase {
         XCTAssertEqual(heads(ours, count: 4, port: port).count, 4)
     }
 
+    /// HAProxy credits every DATA frame at once with a stream WINDOW_UPDATE, also the one that
+    /// ended the stream (h2_to_h1.vtc waits for it before the response); NIOHTTP2 would not.
+    func testADataFrameThatEndsTheStreamIsCreditedBeforeTheResponse() throws {
+        let dir = try TempDirectory()
+        let origin = try RecordingBackend(in: dir)
+        defer { origin.stop() }
+        let (lb, port) = try h2Proxy(origin, in: dir)
+        defer { lb.stop() }
+        let plan = #"[{"id":1,"headers":[[":method","POST"],[":scheme","http"],[":path","/b"]],"data":"this must be delivered"}]"#
+        let (frames, _) = try probe(port, plan, seconds: 2)
+        let onStream = frames.filter { $0["stream"] == 1 }
+        XCTAssertEqual(onStream.first?["type"], 8, "WINDOW_UPDATE first on the stream: \(frames)")
+        XCTAssertTrue(onStream.contains { $0["type"] == 1 }, "then the response: \(frames)")
+        XCTAssertEqual(origin.waitForRequests(1).first?.body, "this must be delivered")
+    }
+
     func testMalformedStreamsAreResetAndTheirExcessNeverReachesTheServer() throws {
         let dir = try TempDirectory()
         let origin = try RecordingBackend(in: dir)

@@ -42,6 +42,7 @@ DEPS_TEST=(
     man-db            # 'man -l' shows it as an operator sees it (InstallScriptTests)
     docker-compose    # 'docker-compose config -q' validates docker/docker-compose*.yml without an engine (DeploymentKitTests)
     nghttp2-client    # nghttp: several HTTP/2 streams on one connection, extra pseudo-headers (HTTP2FrontendTests); curl's own HTTP/2 reuses no connection across URLs
+    nghttp2-server    # nghttpd: an h2c server that is not HAProxy for 'server … proto h2' (HTTP2ServerTests)
 )
 
 # Python modules the tests import, from PyPI (python3 on PATH may not be Debian's).

@@ -143,6 +143,10 @@ extension KeywordRegistry {
             guard v[0] == "shutdown-backup-sessions" else { throw ParseFailure("'on-marked-up' expects shutdown-backup-sessions") }
             s.shutdownBackupSessionsOnMarkedUp = true
         },
+        Parameter("proto", values: 1) { s, v, _ in
+            guard v[0] == "h1" || v[0] == "h2" else { throw ParseFailure("'proto' expects h1 or h2 (the only protocols SwiftLB speaks to servers)") }
+            s.http2 = v[0] == "h2"
+        },
         Parameter("agent-check") { s, _, _ in s.agent.enabled = true },
         Parameter("no-agent-check") { s, _, _ in s.agent.enabled = false },
         Parameter("agent-port", values: 1) { s, v, _ in s.agent.port = try number("agent-port", v[0], 1...65535) },
@@ -152,7 +156,7 @@ extension KeywordRegistry {
     ] + ["allow-0rtt", "check-send-proxy",
          "check-proto", "check-via-socks4", "id", "log-proto", "max-reuse", "minconn", "namespace",
          "no-send-proxy", "no-send-proxy-v2", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn", "no-verifyhost",
-         "no-tfo", "non-stick", "npn", "pool-low-conn", "pool-purge-delay", "proto", "redir", "resolve-opts",
+         "no-tfo", "non-stick", "npn", "pool-low-conn", "pool-purge-delay", "redir", "resolve-opts",
          "resolve-prefer", "resolve-net", "resolvers", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "source",
          "stick", "socks4", "tcp-ut", "tfo", "track", "verifyhost", "ws"].map {
         Parameter<ServerParameters>.unsupported($0, "a HAProxy server parameter SwiftLB does not implement")

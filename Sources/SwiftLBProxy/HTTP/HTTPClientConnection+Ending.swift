@@ -14,7 +14,7 @@ extension HTTPClientConnection {
         if let connection = ex.connection {
             ex.connection = nil
             let leftover = (ex.responseInbound?.readableBytes ?? 0) > 0
-            if ex.requestComplete && !ex.serverMustClose && !leftover && connection.isOpen {
+            if ex.requestComplete && !ex.serverMustClose && !leftover && connection.isOpen && !connection.singleUse {
                 if ex.dispatch.backend.config.options.httpReuse == .never {
                     // Private to this client connection: kept for its next request only.
                     connection.park()
@@ -22,6 +22,8 @@ extension HTTPClientConnection {
                 } else {
                     loop.putIdle(connection)
                 }
+            } else if connection.singleUse && ex.requestComplete && !leftover {
+                connection.endStream()
             } else {
                 connection.close()
                 // The server answered before the request body ended (e.g. 413): the rest of the

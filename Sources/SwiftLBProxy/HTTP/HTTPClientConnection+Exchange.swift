@@ -237,6 +237,10 @@ extension HTTPClientConnection {
                               upstreamHead: upstreamHead, requestFramer: framing.map(BodyFramer.init), facts: facts,
                               responseLimits: limits, log: record, start: now)
         ex.presentedCookie = presented
+        if head.startLineOverride != nil, method != .head, head.method == .head {
+            // An HTTP/1.1 client's connection drops the body here; an h2 stream's translator does.
+            if let h2 { h2.headRewritten = true } else { ex.clientAskedHEAD = true }
+        }
         ex.log.cookie = cookieState
         ex.webSocketKey = webSocketKey
         ex.compression = compression

@@ -191,6 +191,7 @@ extension HTTPClientConnection {
             pinnedToThisServer: ex.dispatch.pinned != nil && ex.dispatch.pinned === server, presented: ex.presentedCookie,
             upgrade: upgrade)
         ex.clientFraming = ResponseRewriter.rewrite(&head, body: body, context: rewrite)
+        if ex.clientAskedHEAD { ex.clientFraming.encodeChunks = false }
         // http-after-response rules see the response as it goes out.
         if var input = ex.ruleInput {
             for rules in [backendRules, frontend.engine].compactMap({ $0 }) { _ = rules.afterResponse.evaluate(&head, &input) }
@@ -277,7 +278,7 @@ extension HTTPClientConnection {
     }
 
     private func writeBody(_ slice: ByteBuffer, _ ex: HTTPExchange) {
-        guard let context else { return }
+        guard let context, !ex.clientAskedHEAD else { return }
         var slice = slice
         if let deflater = ex.deflater { slice = deflater.compress(slice, allocator: context.channel.allocator) }
         ex.log.bytesOut += slice.readableBytes

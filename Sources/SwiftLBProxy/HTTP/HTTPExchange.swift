@@ -16,6 +16,9 @@ final class HTTPExchange {
     var phase = StreamPhase()
     var dispatch: Dispatch
     let method: HTTPMethodName
+    /// The client asked HEAD but the server got another method (`set-method`): the response's
+    /// body is read from the server and not sent on (HAProxy: http_bodyless_response.vtc).
+    var clientAskedHEAD = false
     /// The client's HTTP minor version.
     let clientMinor: Int
     /// The client connection closes after this exchange.

@@ -37,6 +37,9 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
         case head
         /// The body, framed as the engine framed it (decoded from chunks when chunked).
         case body(BodyFramer)
+        /// The body of a GET answering the client's HEAD (`set-method`): read and dropped,
+        /// END_STREAM at its end.
+        case discarding(BodyFramer)
         /// END_STREAM sent.
         case complete
     }
@@ -87,20 +90,14 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
                 // More than announced, or less at END_STREAM: the length lied (RFC 9113 §8.1.1).
                 let left = remaining - bytes.readableBytes
                 if left < 0 || (frame.endStream && left != 0) { return resetStream(context: context) }
+                creditWindow(context: context, frame)
                 request = frame.endStream ? .complete : .body(remaining: left)
                 if bytes.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(bytes)) }
             } else {
                 request = frame.endStream ? .complete : .body(remaining: nil)
-                if bytes.readableBytes > 0 {
-                    var framed = context.channel.allocator.buffer(capacity: bytes.readableBytes + 12)
-                    framed.writeString(String(bytes.readableBytes, radix: 16))
-                    framed.writeStaticString("\r\n")
-                    framed.writeBuffer(&bytes)
-                    framed.writeStaticString("\r\n")
-                    if frame.endStream { framed.writeStaticString(ChunkEncoder.last) }
+                creditWindow(context: context, frame)
+                if let framed = H2BodyFrames.chunk(&bytes, last: frame.endStream, allocator: context.channel.allocator) {
                     context.fireChannelRead(wrapInboundOut(framed))
-                } else if frame.endStream {
-                    context.fireChannelRead(wrapInboundOut(ByteBuffer(staticString: ChunkEncoder.last)))
                 }
             }
         case (.body(let remaining), .headers(let trailers)):
@@ -120,6 +117,36 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
             // PRIORITY, WINDOW_UPDATE, RST_STREAM…: NIOHTTP2 has handled them.
             return
         }
+    }
+
+    /// Gives the client back at once the stream window a DATA frame used, as HAProxy does for
+    /// every DATA frame it takes in (h2_to_h1.vtc waits for this WINDOW_UPDATE before the
+    /// response, after a request whose DATA ended the stream). NIOHTTP2 alone credits a stream
+    /// only once half of its window is used; its own accounting sees a credit sent through it,
+    /// so the window never grows past its target. Frames reach this handler only when the
+    /// engine reads (backpressure holds them in the stream channel), so the credit follows
+    /// consumption.
+    ///
+    /// After END_STREAM NIOHTTP2 refuses to send a WINDOW_UPDATE (the client may send no more
+    /// DATA on the stream, though RFC 9113 §6.9 allows the frame in half-closed (remote)): that
+    /// one is written as its 13 bytes straight below NIOHTTP2's handler, between two whole
+    /// frames (it writes each frame whole, on this event loop). It changes no window NIOHTTP2
+    /// counts: the stream can carry no more DATA from the client.
+    private func creditWindow(context: ChannelHandlerContext, _ frame: HTTP2Frame.FramePayload.Data) {
+        let used = frame.data.readableBytes + (frame.paddingBytes ?? 0)
+        guard used > 0 else { return }
+        guard frame.endStream else {
+            return context.writeAndFlush(wrapOutboundOut(.windowUpdate(windowSizeIncrement: used)), promise: nil)
+        }
+        guard let parent = context.channel.parent,
+              let id = try? context.channel.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID),
+              let below = try? parent.pipeline.syncOperations.context(handlerType: NIOHTTP2Handler.self) else { return }
+        var raw = context.channel.allocator.buffer(capacity: 13)
+        raw.writeInteger(UInt32(4 << 8 | 0x08))          // length 4 (24 bits), type WINDOW_UPDATE
+        raw.writeInteger(UInt8(0))                        // flags
+        raw.writeInteger(UInt32(Int32(id)) & 0x7FFF_FFFF) // stream
+        raw.writeInteger(UInt32(used))                    // increment
+        below.writeAndFlush(NIOAny(raw), promise: nil)
     }
 
     /// RST_STREAM(PROTOCOL_ERROR): the stream ends, the engine sees the channel close.
@@ -165,33 +192,34 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
                         emit(.headers(.init(headers: headers, endStream: false)))
                         continue loop
                     }
-                    switch MessageFraming.response(head, requestMethod: requestMethod) {
+                    let discard = requestMethod == .head && info.headRewritten
+                    switch MessageFraming.response(head, requestMethod: discard ? .get : requestMethod) {
                     case .success(.none), .success(.framed(.length(0))):
                         response = .complete
                         emit(.headers(.init(headers: headers, endStream: true)))
                     case .success(.framed(let mode)):
-                        response = .body(BodyFramer(mode))
+                        response = discard ? .discarding(BodyFramer(mode)) : .body(BodyFramer(mode))
                         emit(.headers(.init(headers: headers, endStream: false)))
                     case .failure:
                         response = .complete
                         emit(.rstStream(.internalError))
                     }
                 }
+            case .discarding(var framer):
+                let done = (try? framer.take(from: &bytes) { _ in }) ?? true
+                response = done ? .complete : .discarding(framer)
+                if done { emit(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))) }
+                if !done && bytes.readableBytes > 0 {
+                    pending = bytes
+                    break loop
+                }
             case .body(var framer):
-                var chunks: [ByteBuffer] = []
-                let done: Bool
-                do {
-                    done = try framer.take(from: &bytes, decode: true) { chunks.append($0) }
-                } catch {
+                guard let done = H2BodyFrames.take(&framer, from: &bytes, emit: emit) else {
                     response = .complete
                     emit(.rstStream(.internalError))
                     continue loop
                 }
                 response = done ? .complete : .body(framer)
-                for (i, chunk) in chunks.enumerated() {
-                    emit(.data(.init(data: .byteBuffer(chunk), endStream: done && i == chunks.count - 1)))
-                }
-                if done && chunks.isEmpty { emit(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))) }
                 if !done && bytes.readableBytes > 0 {
                     // A chunk's framing split over writes: keep the partial bytes.
                     pending = bytes
@@ -212,6 +240,9 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
         if case .body(let framer) = response, framer.mode == .untilClose {
             response = .complete
             lastWrite = context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))))
+        } else if case .discarding(let framer) = response, framer.mode == .untilClose {
+            response = .complete
+            lastWrite = context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))))
         }
         context.flush()
         guard case .complete = response, let lastWrite else { return context.close(mode: mode, promise: promise) }
@@ -228,6 +259,9 @@ final class H2StreamInfo {
     var authority: String?
     /// The request was refused at the conversion (the engine answers 400).
     var refused = false
+    /// The client's HEAD reached the server as another method (`set-method`): the body the
+    /// engine writes is dropped here, the stream ends after it.
+    var headRewritten = false
     /// Not the connection's first stream (`http-reuse safe` may reuse an idle server connection).
     var laterStream = false
     /// The connection's PROXY header (`accept-proxy`): the real client for rules and logs.

@@ -109,10 +109,22 @@ struct Dispatch {
         }
         let generation = self.generation
         let timeout = backend.config.options.timeouts.connect.map { TimeAmount.nanoseconds($0.nanoseconds) }
-        ServerConnection.connect(to: chosen, on: loop.eventLoop, timeout: timeout, proxyHeader: proxyHeader,
-                                 keepAlive: backend.config.options.serverTCPKeepAlive).assumeIsolated().whenComplete { result in
+        let connecting: EventLoopFuture<ServerConnection>
+        // `proto h2`: a new stream on the loop's connection to the server, when it may be shared.
+        let shareH2 = chosen.parameters.http2 && proxyHeader == nil && backend.config.options.httpReuse != .never
+        if shareH2, !freshConnection, reuse != .none, let session = loop.h2Session(chosen) {
+            connecting = session.openStream(for: ServerConnection(server: chosen), on: loop.eventLoop)
+        } else {
+            connecting = ServerConnection.connect(to: chosen, on: loop.eventLoop, timeout: timeout, proxyHeader: proxyHeader,
+                                                  keepAlive: backend.config.options.serverTCPKeepAlive)
+        }
+        connecting.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let connection):
+                if shareH2, let session = connection.h2Session, !session.shared {
+                    session.shared = true
+                    loop.shareH2Session(session, for: chosen)
+                }
                 owner.dispatchConnected(connection, generation: generation)
             case .failure(let error):
                 let timedOut = (error as? ChannelError).map { if case .connectTimeout = $0 { true } else { false } } ?? false

@@ -57,6 +57,11 @@ final class ServerConnection: ChannelDuplexHandler {
     /// refused or unverified handshake is a connection failure: retried, then 503).
     private var handshakeDone = false
     private var handshakeWaiter: EventLoopPromise<Void>?
+    /// `proto h2`: the HTTP/2 connection this stream is on.
+    var h2Session: H2ServerSession?
+    /// Carries one exchange only (`proto h2`: an HTTP/2 stream, which ends with its response):
+    /// never pooled.
+    var singleUse: Bool { h2Session != nil }
 
     init(server: RuntimeServer) {
         self.server = server
@@ -76,6 +81,7 @@ final class ServerConnection: ChannelDuplexHandler {
                         proxyHeader: ByteBuffer? = nil, keepAlive: Bool = false) -> EventLoopFuture<ServerConnection> {
         let handler = ServerConnection(server: server)
         let tcp = !server.address.isUnixDomain
+        let http2 = server.parameters.http2
         // Socket options are set here, synchronously, not as bootstrap options: NIO applies
         // those through a chain of futures, a few allocations per connection.
         var bootstrap = ClientBootstrap(group: eventLoop)
@@ -93,12 +99,21 @@ final class ServerConnection: ChannelDuplexHandler {
                         handler.tls = TLSHandler(client: tls, serverName: server.tlsServerName)
                         try sync.addHandler(handler.tls!)
                     }
-                    try sync.addHandler(handler)
+                    // `proto h2`: the handler goes on the exchange's stream, opened once connected.
+                    if http2 { try H2ServerSession.configure(channel, tls: server.tls != nil) } else { try sync.addHandler(handler) }
                 }
             }
         if let timeout { bootstrap = bootstrap.connectTimeout(timeout) }
-        var connected = bootstrap.connect(to: server.address).map { _ in handler }
-        if server.tls != nil { connected = connected.flatMap { $0.handshakeCompleted(on: eventLoop) } }
+        var connected: EventLoopFuture<ServerConnection>
+        if http2 {
+            connected = bootstrap.connect(to: server.address).flatMap { channel in
+                guard let session = try? H2ServerSession.of(channel) else { return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+                return session.openStream(for: handler, on: eventLoop)
+            }
+        } else {
+            connected = bootstrap.connect(to: server.address).map { _ in handler }
+            if server.tls != nil { connected = connected.flatMap { $0.handshakeCompleted(on: eventLoop) } }
+        }
         guard server.address.isUnixDomain else { return connected }
         // connect(2) on a unix socket succeeds or fails at once, so NIO's future is already
         // complete when the caller attaches its callback — which would then run inside the
@@ -172,6 +187,16 @@ final class ServerConnection: ChannelDuplexHandler {
     }
 
     func flush() { context?.flush() }
+
+    /// `proto h2`, the exchange complete: the stream is left to end as the server ends it
+    /// (closing it first would reset it, and the server would drop what it still does for
+    /// it); nothing more reaches an owner. See `H2ServerStreamTranslator.StreamDone`.
+    func endStream() {
+        guard state != .closed else { return }
+        state = .closed
+        owner = nil
+        context?.triggerUserOutboundEvent(H2ServerStreamTranslator.StreamDone(), promise: nil)
+    }
 
     /// Closes the connection; the owner is not told (it asked).
     func close() {

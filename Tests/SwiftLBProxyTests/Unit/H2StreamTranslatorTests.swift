@@ -143,6 +143,17 @@ final class H2StreamTranslatorTests: XCTestCase {
         XCTAssertEqual(try readBytes(ch), "POST /u HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nx-sum: 1\r\n\r\n")
     }
 
+    func testEachDataFrameOfAnOpenStreamIsCreditedAtOnce() throws {
+        // HAProxy's WINDOW_UPDATE per DATA frame (h2_to_h1.vtc waits for it before the response).
+        let (ch, _) = try channel()
+        try ch.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: HPACKHeaders([(":method", "POST"), (":scheme", "http"), (":path", "/u")]))))
+        try ch.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer(string: "hello")))))
+        guard case .windowUpdate(let increment) = try frames(ch).first else { return XCTFail("WINDOW_UPDATE expected") }
+        XCTAssertEqual(increment, 5)
+        try ch.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer(string: "end")), endStream: true)))
+        XCTAssertTrue(try frames(ch).isEmpty, "after END_STREAM NIOHTTP2 would refuse it: written below it (HTTP2FrontendTests.testADataFrameThatEndsTheStreamIsCreditedBeforeTheResponse)")
+    }
+
     func testDataBeyondContentLengthResetsTheStream() throws {
         let (ch, _) = try channel()
         try ch.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: HPACKHeaders(base + [("content-length", "2")]))))
@@ -190,6 +201,23 @@ final class H2StreamTranslatorTests: XCTestCase {
             guard case .headers(let h) = out.first else { return XCTFail() }
             XCTAssertTrue(h.endStream, "\(method) \(status)")
         }
+    }
+
+    func testTheBodyOfAGETAnsweringARewrittenHEADIsDropped() throws {
+        // `http-request set-method GET` on a HEAD (http_bodyless_response.vtc): the engine reads
+        // the server's body through; the client sees the head, then END_STREAM at its end.
+        let (ch, translator) = try channel()
+        try ch.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: HPACKHeaders([(":method", "HEAD"), (":scheme", "http"), (":path", "/")]), endStream: true)))
+        translator.info.headRewritten = true
+        try ch.writeOutbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel"))
+        var out = try frames(ch)
+        guard out.count == 1, case .headers(let h) = out[0] else { return XCTFail("\(out)") }
+        XCTAssertFalse(h.endStream, "the stream lasts while the engine reads the body")
+        try ch.writeOutbound(ByteBuffer(string: "lo\r\n0\r\n\r\n"))
+        out = try frames(ch)
+        guard out.count == 1, case .data(let d) = out[0] else { return XCTFail("\(out)") }
+        XCTAssertEqual(d.data.readableBytes, 0)
+        XCTAssertTrue(d.endStream)
     }
 
     func testInterimResponsesPrecedeTheFinalOne() throws {

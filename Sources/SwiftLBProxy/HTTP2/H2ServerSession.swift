@@ -1,0 +1,107 @@
+import NIOCore
+import NIOHTTP2
+
+/// One HTTP/2 connection to a `server … proto h2`, shared by the exchanges of its event loop:
+/// each exchange is one stream on it (a `ServerConnection` behind an `H2ServerStreamTranslator`
+/// on the stream channel), as HAProxy multiplexes its h2 server connections. The handler after
+/// NIOHTTP2 in the connection's pipeline.
+///
+/// A shared session stays in its loop's table (`LoopState.h2Sessions`) while it is usable:
+/// open, no GOAWAY received, no connection error. With no stream open it closes after
+/// `LoopState.poolPurgeDelay` (HAProxy's `pool-purge-delay`); a private one (`http-reuse
+/// never`) closes with its last stream. A connection error (a frame that is no frame, bad
+/// HPACK) has been answered with GOAWAY by NIOHTTP2: the connection closes, its streams with
+/// it, which each exchange sees as its server closing (a 502 before the response head).
+final class H2ServerSession: ChannelInboundHandler {
+    typealias InboundIn = HTTP2Frame
+
+    private var context: ChannelHandlerContext?
+    private var multiplexer: NIOHTTP2Handler.StreamMultiplexer?
+    private var openStreams = 0
+    private var goingAway = false
+    private var idleClose: Scheduled<Void>?
+    /// Kept in the loop's table for other exchanges; else closed with its last stream.
+    var shared = false
+    private let tls: Bool
+
+    private init(tls: Bool) { self.tls = tls }
+
+    /// New exchanges may open streams on it.
+    var isUsable: Bool { !goingAway && (context?.channel.isActive ?? false) }
+
+    /// Adds NIOHTTP2 (client mode) and the session at the end of a new server connection's
+    /// pipeline. The server may not push (SETTINGS_ENABLE_PUSH 0; a pushed stream is closed).
+    static func configure(_ channel: any Channel, tls: Bool) throws {
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        connection.initialSettings = [
+            HTTP2Setting(parameter: .enablePush, value: 0),
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: 100),
+            HTTP2Setting(parameter: .initialWindowSize, value: 65535),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: 262_144),
+        ]
+        let sync = channel.pipeline.syncOperations
+        let session = H2ServerSession(tls: tls)
+        session.multiplexer = try sync.configureHTTP2Pipeline(
+            mode: .client, connectionConfiguration: connection, streamConfiguration: .init()) { pushed in
+            pushed.close()
+        }
+        try sync.addHandler(session)
+    }
+
+    /// The session of a connected channel `configure` prepared.
+    static func of(_ channel: any Channel) throws -> H2ServerSession {
+        try channel.pipeline.syncOperations.handler(type: H2ServerSession.self)
+    }
+
+    /// Opens a stream with `handler` behind its translator; fails if the connection is gone.
+    func openStream(for handler: ServerConnection, on eventLoop: any EventLoop) -> EventLoopFuture<ServerConnection> {
+        guard let context, let multiplexer, isUsable else { return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+        handler.h2Session = self
+        openStreams += 1
+        idleClose?.cancel()
+        idleClose = nil
+        let bound = NIOLoopBound((self, handler), eventLoop: context.eventLoop)
+        let tls = self.tls
+        return multiplexer.createStreamChannel { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandler(H2ServerStreamTranslator(tls: tls))
+                try stream.pipeline.syncOperations.addHandler(bound.value.1)
+            }
+        }.flatMapErrorThrowing { error in
+            bound.value.0.streamClosed()
+            throw error
+        }.map { stream in
+            stream.closeFuture.whenComplete { _ in bound.value.0.streamClosed() }
+            return bound.value.1
+        }
+    }
+
+    private func streamClosed() {
+        openStreams -= 1
+        guard openStreams == 0, let context else { return }
+        guard shared, isUsable else { return context.close(promise: nil) }
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        idleClose = context.eventLoop.scheduleTask(in: LoopState.poolPurgeDelay) { bound.value.close(promise: nil) }
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // GOAWAY: the streams open go on; no new one is opened here.
+        if case .goAway = unwrapInboundIn(data).payload { goingAway = true }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        goingAway = true
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        goingAway = true
+        idleClose?.cancel()
+        idleClose = nil
+        context.fireChannelInactive()
+    }
+}
