@@ -313,6 +313,8 @@ public struct ProxyOptions: Sendable {
     public var retryOn: Set<RetryCondition> = [.connFailure]
     /// `mode http|tcp` (tcp is pending).
     public var mode: ProxyMode = .http
+    /// `mode` was written (here or in the defaults): SwiftLB's default is http, HAProxy's tcp.
+    public var modeWritten = false
     /// `option http-keep-alive|http-server-close|httpclose` (the last two are pending).
     public var httpConnectionMode: HTTPConnectionMode = .keepAlive
     /// `http-reuse`: which idle server connections a request may be sent over.

@@ -23,7 +23,15 @@ extension SectionParser {
         for frontend in config.frontends {
             let targets = [frontend.defaultBackend].compactMap { $0 } + frontend.switchingRules.map(\.backend)
             for name in Set(targets) {
-                guard let backend = config.backends[name], frontend.options.mode == .http, backend.options.mode == .tcp else { continue }
+                guard let backend = config.backends[name], backend.options.mode != frontend.options.mode else { continue }
+                if frontend.options.mode == .tcp && !backend.options.modeWritten {
+                    // HAProxy would run it as TCP (its default); upgrading it to HTTP silently
+                    // would break a Redis or Postgres session.
+                    errors.append(ConfigError(file: file, line: backend.line, keyword: "backend",
+                                              message: "backend '\(name)' has no 'mode' and is used by frontend '\(frontend.name)' (mode tcp): SwiftLB's default mode is http, HAProxy's tcp; write 'mode tcp' (or 'mode http' to turn the sessions into HTTP)"))
+                    continue
+                }
+                guard frontend.options.mode == .http else { continue }
                 errors.append(ConfigError(file: file, line: frontend.line, keyword: frontend.options.mode == .tcp ? "mode" : "use_backend",
                                           message: "frontend '\(frontend.name)' (mode \(frontend.options.mode.rawValue)) cannot use backend '\(name)' (mode \(backend.options.mode.rawValue)): unable to use a proxy with the wrong mode"))
             }

@@ -166,6 +166,27 @@ final class TCPModeTests: XCTestCase {
         XCTAssertTrue((r.out + r.err).contains("mixed.conf") && (r.out + r.err).contains("cannot use backend 'b' (mode tcp)"), r.out + r.err)
     }
 
+    /// A TCP frontend using a backend whose mode is not written is refused: SwiftLB's default
+    /// is http, HAProxy's tcp, and turning a Redis session into HTTP would break it.
+    func testATCPFrontendUsingABackendOfNoWrittenModeIsRefused() throws {
+        let path = try dir.write("nomode.conf", """
+            defaults
+                timeout connect 1s
+                timeout client 1s
+                timeout server 1s
+            frontend f
+                mode tcp
+                bind 127.0.0.1:1
+                default_backend b
+            backend b
+                server s 127.0.0.1:2
+
+            """)
+        let r = runCommand(Paths.swiftlb, ["check", "-c", path])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("nomode.conf:9") && r.err.contains("backend 'b' has no 'mode'") && r.err.contains("write 'mode tcp'"), r.err)
+    }
+
     /// `option clitcpka` / `srvtcpka`: the kernel's keep-alive timer runs on the proxy's client
     /// and server sockets of a session (as `ss -o` shows it), and not without the options.
     func testTCPKeepAliveProbesAreOnOnlyWhenAsked() throws {

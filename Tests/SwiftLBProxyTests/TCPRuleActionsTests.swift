@@ -48,6 +48,38 @@ final class TCPRuleActionsTests: XCTestCase {
         XCTAssertEqual(ours, try headers(both.haproxyPort))
     }
 
+    /// Behind `accept-proxy`, `fc_src`/`fc_dst` stay the socket's ends and `src` is the PROXY
+    /// header's, with or without connection rules, as in HAProxy 2.6.
+    func testTheProxyHeaderSetsTheSessionsAddressesNotTheConnections() throws {
+        let dir = try TempDirectory()
+        let both = try SideBySide({ port in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port) accept-proxy
+                http-after-response set-header ends %[fc_src]:%[fc_src_port]/%[src]/%[fc_dst]
+                http-request return status 200
+            """
+        }, in: dir)
+        defer { both.stop() }
+        let second = try SideBySide({ port in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port) accept-proxy
+                tcp-request connection accept if { src 192.0.2.0/24 }
+                http-after-response set-header ends %[fc_src]:%[fc_src_port]/%[src]/%[fc_dst]
+                http-request return status 200
+            """
+        }, in: dir)
+        defer { second.stop() }
+        for port in both.ports + [second.lbPort, second.haproxyPort] {
+            let client = try RawClient(port: port, timeout: 3)
+            client.send("PROXY TCP4 192.0.2.7 192.0.2.8 1111 80\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n")
+            let response = client.readResponse()
+            let ends = response.lowercased().components(separatedBy: "\r\n").first { $0.hasPrefix("ends: ") } ?? ""
+            XCTAssertTrue(ends.hasPrefix("ends: 127.0.0.1:") && ends.hasSuffix("/192.0.2.7/127.0.0.1"), "port \(port) (\(both.lbPort) is SwiftLB's): \(response)")
+        }
+    }
+
     /// A bad expression in a tcp-request action is an error with file, line and keyword.
     func testABadExpressionNamesItsLine() throws {
         let dir = try TempDirectory()

@@ -112,8 +112,9 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
 
     /// Set when a `mode tcp` session became this HTTP connection (`TCPClientConnection`).
     let upgrade: TCPUpgrade?
-    /// The connection's ends as `tcp-request connection set-src|set-dst` left them, when there
-    /// are connection rules (`fc_src`…); nil: the socket's (or the PROXY header's).
+    /// The connection's own ends (`fc_src`…): the socket's as `tcp-request connection
+    /// set-src|set-dst` left them — a PROXY header changes the session's, not these (HAProxy
+    /// 2.6 does the same); nil before the connection is active.
     var frontConnection: (source: SocketAddress?, destination: SocketAddress?)?
 
     init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, limits: HeadParser.Limits, listenerName: String? = nil, h2: H2StreamInfo? = nil,
@@ -187,6 +188,8 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             // `set-src|set-dst`: the connection rules' are the connection's, the session rules' the session's.
             frontConnection = (ruled.facts.connectionSource, ruled.facts.connectionDestination)
             (source, destination, clientIP) = (ruled.facts.source, ruled.facts.destination, ruled.facts.source?.ipAddress ?? "")
+        } else {
+            frontConnection = (source, destination)
         }
         if logging { frontend.countLive(context.channel) }
         // A client that sends its request and then shuts its sending side still gets the

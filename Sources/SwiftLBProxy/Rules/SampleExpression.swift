@@ -39,6 +39,8 @@ struct SampleExpression {
         case frontConnection(destination: Bool, port: Bool)
         /// `internal.strm.is_htx`: the stream is HTTP (false while a tcp session is inspected).
         case isHTTPStream
+        /// `req.hdr_ip(NAME[,OCC])` / `hdr_ip`: the address a request header holds.
+        case requestHeaderIP(String, occurrence: Int?)
     }
 
     enum Converter {
@@ -54,6 +56,8 @@ struct SampleExpression {
         case arithmetic(Operation, Operand)
         case not, bool
         case iif(String, String)
+        /// `ipmask(MASK4[,MASK6])`.
+        case ipMask(IPMask)
     }
 
     enum Operation { case add, sub, mul, div, mod }
@@ -175,7 +179,7 @@ struct SampleExpression {
         "base", "be_name", "bool", "cook", "fe_name", "hdr", "hdr_cnt", "int", "req.cook", "req.fhdr", "req.hdr", "req.hdr_cnt",
         "req.ver", "req_ver", "res.fhdr", "res.hdr", "res.hdr_cnt", "res.ver", "shdr", "status", "str", "url_param", "urlp", "var",
         "http_first_req", "capture.req.hdr", "pathq", "fc_pp_unique_id", "fc_pp_authority",
-        "fc_src", "fc_dst", "fc_src_port", "fc_dst_port", "ipv4", "ipv6", "internal.strm.is_htx",
+        "fc_src", "fc_dst", "fc_src_port", "fc_dst_port", "ipv4", "ipv6", "internal.strm.is_htx", "hdr_ip", "req.hdr_ip",
     ] + TLSFetch.names).sorted()
 
     private static func fetch(_ name: String, _ args: [String]) throws(Failure) -> Fetch {
@@ -215,6 +219,7 @@ struct SampleExpression {
         case "res.hdr", "shdr": try needs(1...2); return .responseHeader(args[0].lowercased(), occurrence: try occurrence(), full: false)
         case "res.fhdr": try needs(1...2); return .responseHeader(args[0].lowercased(), occurrence: try occurrence(), full: true)
         case "hdr_cnt", "req.hdr_cnt": try needs(1...1); return .requestHeaderCount(args[0].lowercased())
+        case "hdr_ip", "req.hdr_ip": try needs(1...2); return .requestHeaderIP(args[0].lowercased(), occurrence: try occurrence())
         case "res.hdr_cnt": try needs(1...1); return .responseHeaderCount(args[0].lowercased())
         case "req.cook", "cook": try needs(1...1); return .cookie(args[0])
         case "url_param", "urlp": try needs(1...1); return .urlParameter(args[0])
@@ -253,7 +258,7 @@ struct SampleExpression {
         }
     }
 
-    static let converterNames = (["add", "base64", "bool", "concat", "div", "field", "hex", "iif", "length", "lower", "map_*", "mod",
+    static let converterNames = (["add", "base64", "bool", "concat", "div", "field", "hex", "iif", "ipmask", "length", "lower", "map_*", "mod",
                                   "mul", "not", "regsub", "sub", "upper", "word"] + ByteConverter.names).sorted()
 
     private static func converter(_ name: String, _ args: [String]) throws(Failure) -> Converter {
@@ -297,6 +302,7 @@ struct SampleExpression {
             if let n = Int(args[0]) { return .arithmetic(op, .constant(n)) }
             guard VariableScope.split(args[0]) != nil else { throw Failure(message: "'\(name)' expects a number or SCOPE.NAME") }
             return .arithmetic(op, .variable(args[0]))
+        case "ipmask": return .ipMask(try IPMask(args))
         case "iif":
             guard args.count == 2 else { throw Failure(message: "'iif' expects TRUE,FALSE") }
             return .iif(args[0], args[1])
@@ -370,6 +376,9 @@ struct SampleExpression {
                                       : input.facts.connectionSource ?? input.facts.source
             return port ? address?.port.map { .integer($0) } : address?.ipAddress.map { .string($0) }
         case .isHTTPStream: return .boolean(input.inspected == nil)
+        case .requestHeaderIP(let name, let occurrence):
+            let values = (input.requestHead?.values(of: name) ?? []).flatMap(SampleInput.commaSplit)
+            return Self.occurrence(values, occurrence).flatMap(IPMask.normalized).map { .string($0) }
         }
     }
 
@@ -410,6 +419,7 @@ struct SampleExpression {
         case .not: return .boolean(!value.isTrue)
         case .bool: return .boolean(value.isTrue)
         case .iif(let yes, let no): return .string(value.isTrue ? yes : no)
+        case .ipMask(let mask): return mask.apply(value.text).map { .string($0) }
         case .field(let index, let delimiters, let count):
             return .string(Self.fields(value.text, index: index, delimiters: delimiters, count: count, skipEmpty: false))
         case .word(let index, let delimiters, let count):

@@ -29,6 +29,23 @@ final class SampleConverterTests: XCTestCase {
         XCTAssertNil(try eval("req.hdr(x),b64dec", "x: !!\r\n"))
     }
 
+    /// `hdr_ip` and `ipmask`, with the values reg-test converters_ipmask_concat_strcmp_field_word
+    /// expects from HAProxy (an IPv4-mapped address is IPv4; IPv6 needs MASK6).
+    func testIPMaskAndHeaderAddresses() throws {
+        let headers = "a1: 2001:db8::1\r\na2: 2001:db8::bad:c0f:ffff\r\na4: ::FFFF:192.168.1.101\r\na6: 192.168.1.255\r\nbad: 1.2.3\r\n"
+        XCTAssertEqual(try eval("req.hdr_ip(a1),ipmask(24,128)", headers)?.text, "2001:db8::1")
+        XCTAssertEqual(try eval("hdr_ip(a2),ipmask(24,120)", headers)?.text, "2001:db8::bad:c0f:ff00")
+        XCTAssertEqual(try eval("hdr_ip(a2),ipmask(24,ffff:ffff:ffff:ffff:ffff:ffff:ffff:fee0)", headers)?.text, "2001:db8::bad:c0f:fee0")
+        XCTAssertEqual(try eval("hdr_ip(a4)", headers)?.text, "192.168.1.101")
+        XCTAssertEqual(try eval("hdr_ip(a4),ipmask(32,64)", headers)?.text, "192.168.1.101")
+        XCTAssertEqual(try eval("hdr_ip(a6),ipmask(25)", headers)?.text, "192.168.1.128")
+        XCTAssertEqual(try eval("hdr_ip(a6),ipmask(255.255.0.0)", headers)?.text, "192.168.0.0")
+        XCTAssertNil(try eval("hdr_ip(a1),ipmask(24)", headers), "IPv6 without MASK6: nothing")
+        XCTAssertNil(try eval("hdr_ip(bad)", headers))
+        XCTAssertThrowsError(try SampleExpression(parsing: "src,ipmask(33)"))
+        XCTAssertThrowsError(try SampleExpression(parsing: "src,ipmask(24,129)"))
+    }
+
     func testBadArgumentsAndMissingMapsAreRefusedNamingThem() throws {
         func refusal(_ text: String) -> String {
             do { _ = try SampleExpression(parsing: text); return "accepted" } catch { return error.message }
