@@ -83,7 +83,7 @@ final class LogForwardTests: XCTestCase {
     }
 
     /// A reload keeps the relay as it started, and says so when its sections changed; the
-    /// relay goes on relaying.
+    /// relay goes on relaying, and stops with the process.
     func testReloadKeepsTheRelayAndSaysSo() throws {
         let out = try SyslogReceiver()
         let (udp, tcp) = (freePort(), freePort())
@@ -109,6 +109,9 @@ final class LogForwardTests: XCTestCase {
         XCTAssertNotNil(waitUntil(timeout: 5) { lb.child.stderr.contains("the ring or log-forward sections changed") }, lb.child.stderr)
         sendDatagram("<134>Nov 30 10:20:00 host app[1]: after the reload", to: udp)
         XCTAssertEqual(out.receive(count: 1, within: 5), ["<134>Nov 30 10:20:00 host app[1]: after the reload"])
+        // And SIGTERM stops it at once (the relay's loop once waited on the proxy's, stopped first).
+        lb.child.signal(SIGTERM)
+        XCTAssertEqual(lb.child.waitForExit(timeout: 5), 0, lb.child.stderr)
     }
 
     /// A header written from the clock ("Nov 30 10:23:14 ") differs by the second both sent in.
