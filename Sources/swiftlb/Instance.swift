@@ -70,6 +70,9 @@ final class Instance: @unchecked Sendable {
             || sharedTables(configuration) != sharedTables(before) {
             messages.append("the peers sections or their tables changed: the peer sessions keep their previous settings and tables until a restart")
         }
+        if configuration.rings != before.rings || configuration.logForwards != before.logForwards {
+            messages.append("the ring or log-forward sections changed: the syslog relay keeps its previous settings until a restart")
+        }
         if configuration.global.statsSockets != before.global.statsSockets {
             messages.append("the stats socket changed: it keeps its previous settings until a restart")
         }

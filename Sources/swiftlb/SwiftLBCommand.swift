@@ -195,7 +195,7 @@ struct Run: ParsableCommand {
         // The syslog relay before the listeners: the first requests' log lines may be its own.
         var logForward: LogForwardService?
         do {
-            logForward = try await LogForwardService.start(configuration, group: server.eventLoopGroup, logger: logger)
+            logForward = try await LogForwardService.start(configuration, logger: logger)
         } catch {
             try await abandon("\(error)")
         }

@@ -31,15 +31,15 @@ final class LogForwardTests: XCTestCase {
             dgram-bind 127.0.0.1:\(udpRing)
             log ring@plain local0
             log ring@secure local0 notice
+        log-forward direct
+            dgram-bind 127.0.0.1:\(udpDirect)
+            log 127.0.0.1:\(out) format rfc3164 local1
         log-forward in_tcp
             bind 127.0.0.1:\(tcp)
             bind 127.0.0.1:\(tls) ssl crt \(cert)
             maxconn 10
             timeout client 5s
             log 127.0.0.1:\(out) local0
-        log-forward direct
-            dgram-bind 127.0.0.1:\(udpDirect)
-            log 127.0.0.1:\(out) format rfc3164 local1
 
         """
     }
@@ -65,6 +65,7 @@ final class LogForwardTests: XCTestCase {
         let lb = try SwiftLBInstance(config: relay(udpRing: s.ring, udpDirect: s.direct, tcp: s.tcp, tls: s.tls, out: sout.port, cert: cert),
                                      waitPort: s.tcp, in: dir)
         defer { lb.stop() }
+        // The sections open in order: once the last TCP listener listens, every UDP one is bound.
         XCTAssertTrue(waitForPort(h.tls) && waitForPort(s.tls))
         for message in Self.messages + ["no priority at all"] {
             sendDatagram(message, to: h.direct); sendDatagram(message, to: s.direct)
@@ -79,6 +80,38 @@ final class LogForwardTests: XCTestCase {
         XCTAssertEqual(fromHAProxy.count, expected, "haproxy: \(haproxy.stderr)")
         XCTAssertEqual(fromSwiftLB, fromHAProxy, "swiftlb: \(lb.child.stderr)")
         XCTAssertTrue(fromSwiftLB.contains("<165>Oct 11 22:14:15 mymachine.example.com evntslog: An application event"), "\(fromSwiftLB)")
+    }
+
+    /// A reload keeps the relay as it started, and says so when its sections changed; the
+    /// relay goes on relaying, and stops with the process.
+    func testReloadKeepsTheRelayAndSaysSo() throws {
+        let out = try SyslogReceiver()
+        let (udp, tcp) = (freePort(), freePort())
+        func config(size: Int) -> String {
+            """
+            ring r
+                format rfc3164
+                size \(size)
+                server s 127.0.0.1:\(tcp)
+            log-forward in
+                dgram-bind 127.0.0.1:\(udp)
+                log ring@r local0
+            log-forward back
+                bind 127.0.0.1:\(tcp)
+                log 127.0.0.1:\(out.port) local0
+
+            """
+        }
+        let lb = try SwiftLBInstance(config: config(size: 16384), waitPort: tcp, in: dir)
+        defer { lb.stop() }
+        _ = try dir.write("swiftlb.conf", config(size: 32768))
+        lb.child.signal(SIGHUP)
+        XCTAssertNotNil(waitUntil(timeout: 5) { lb.child.stderr.contains("the ring or log-forward sections changed") }, lb.child.stderr)
+        sendDatagram("<134>Nov 30 10:20:00 host app[1]: after the reload", to: udp)
+        XCTAssertEqual(out.receive(count: 1, within: 5), ["<134>Nov 30 10:20:00 host app[1]: after the reload"])
+        // And SIGTERM stops it at once (the relay's loop once waited on the proxy's, stopped first).
+        lb.child.signal(SIGTERM)
+        XCTAssertEqual(lb.child.waitForExit(timeout: 5), 0, lb.child.stderr)
     }
 
     /// A header written from the clock ("Nov 30 10:23:14 ") differs by the second both sent in.

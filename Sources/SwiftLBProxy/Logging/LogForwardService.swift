@@ -14,7 +14,9 @@ import SwiftLBTLS
 /// to each `log` target of its section whose level lets it through: a syslog server (one
 /// datagram, header rebuilt in the target's format, cut to its `len`) or a ring
 /// (`RingForwarder`, header in the ring's format). Started once with the process; a reload
-/// does not change it. Everything runs on one event loop: no locks.
+/// does not change it. Everything runs on one event loop of its own (one thread): no locks,
+/// and the relay outlives the proxy's loops while they drain at a stop (the last requests'
+/// log lines still pass through it).
 public final class LogForwardService: @unchecked Sendable {
     /// One `log` line of a section, resolved.
     private struct Target: @unchecked Sendable {  // its ring is used on the service's loop only
@@ -32,6 +34,7 @@ public final class LogForwardService: @unchecked Sendable {
         let length: Int
     }
 
+    private let group: MultiThreadedEventLoopGroup
     private let loop: any EventLoop
     private let logger: Logger
     private var rings: [String: RingForwarder] = [:]
@@ -41,15 +44,16 @@ public final class LogForwardService: @unchecked Sendable {
     private var connections: [Int: Int] = [:]
     private var buffer = LogBuffer(capacity: 256)
 
-    private init(loop: any EventLoop, logger: Logger) {
-        self.loop = loop
+    private init(logger: Logger) {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        loop = group.next()
         self.logger = logger
     }
 
     /// Starts the sections of `configuration` (nil when it has none).
-    public static func start(_ configuration: Configuration, group: any EventLoopGroup, logger: Logger) async throws -> LogForwardService? {
+    public static func start(_ configuration: Configuration, logger: Logger) async throws -> LogForwardService? {
         guard !configuration.logForwards.isEmpty || !configuration.rings.isEmpty else { return nil }
-        let service = LogForwardService(loop: group.next(), logger: logger)
+        let service = LogForwardService(logger: logger)
         do {
             try await service.open(configuration)
         } catch {
@@ -186,6 +190,7 @@ public final class LogForwardService: @unchecked Sendable {
             for ring in rings.values { ring.stop() }
         }.get()
         for channel in listeners + (sender.map { [$0] } ?? []) { try? await channel.close() }
+        try? await group.shutdownGracefully()
     }
 }
 
