@@ -120,11 +120,11 @@ enum H2RequestHead {
         out.writeStaticString(" ")
         out.writeString(path)
         out.writeStaticString(" HTTP/1.1\r\n")
-        if let hostValue {
-            out.writeStaticString("host: ")
-            out.writeString(hostValue)
-            out.writeStaticString("\r\n")
-        }
+        // A request without any authority still gets its Host line, empty, as RFC 9112 §3.2
+        // has an HTTP/1.1 client send it (HAProxy passes such a stream on too).
+        out.writeStaticString("host: ")
+        if let hostValue { out.writeString(hostValue) }
+        out.writeStaticString("\r\n")
         for (name, value) in fields {
             out.writeString(name)
             out.writeStaticString(": ")

@@ -42,6 +42,8 @@ final class H2StreamTranslatorTests: XCTestCase {
         let noAuthority = [(":method", "GET"), (":scheme", "http"), (":path", "/"), ("host", "h.test")]
         XCTAssertEqual(head(request(noAuthority)), "GET / HTTP/1.1\r\nhost: h.test\r\n\r\n")
         XCTAssertTrue(isStreamError(request(noAuthority + [("host", "again")])), "two Host fields")
+        // Neither: an empty Host line (RFC 9112 §3.2), so the HTTP/1.1 side has a valid request.
+        XCTAssertEqual(head(request([(":method", "GET"), (":scheme", "http"), (":path", "/")])), "GET / HTTP/1.1\r\nhost: \r\n\r\n")
     }
 
     func testDefaultPortsAreDroppedByScheme() {
@@ -140,7 +142,7 @@ final class H2StreamTranslatorTests: XCTestCase {
         try ch.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: HPACKHeaders([(":method", "POST"), (":scheme", "http"), (":path", "/u")]))))
         try ch.writeInbound(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(ByteBuffer(string: "hello")))))
         try ch.writeInbound(HTTP2Frame.FramePayload.headers(.init(headers: HPACKHeaders([("x-sum", "1")]), endStream: true)))
-        XCTAssertEqual(try readBytes(ch), "POST /u HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nx-sum: 1\r\n\r\n")
+        XCTAssertEqual(try readBytes(ch), "POST /u HTTP/1.1\r\nhost: \r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nx-sum: 1\r\n\r\n")
     }
 
     func testEachDataFrameOfAnOpenStreamIsCreditedAtOnce() throws {
