@@ -155,6 +155,22 @@ final class HTTP2FrontendTests: XCTestCase {
         XCTAssertEqual(origin.waitForRequests(1).first?.body, "this must be delivered")
     }
 
+    /// A client that sends its request and then its FIN still gets it served, as HAProxy does
+    /// without `option abortonclose` (h2_desync_attacks.vtc's last client); the connection
+    /// closes once its streams are done, not at `timeout client`.
+    func testARequestSentBeforeTheClientsFINIsServedThenTheConnectionCloses() throws {
+        let dir = try TempDirectory()
+        let origin = try RecordingBackend(in: dir)
+        defer { origin.stop() }
+        let (lb, port) = try h2Proxy(origin, in: dir)
+        defer { lb.stop() }
+        let plan = #"[{"id":1,"headers":[[":method","GET"],[":scheme","http"],[":path","/fin"],[":authority","h.test"]]},{"shutdown":true}]"#
+        let (frames, closed) = try probe(port, plan, seconds: 5)
+        XCTAssertEqual(origin.waitForRequests(1).first?.raw.hasPrefix("GET /fin HTTP/1.1\r\nhost: h.test\r\n"), true)
+        XCTAssertTrue(frames.contains { $0["stream"] == 1 && $0["type"] == 1 }, "the response's HEADERS: \(frames)")
+        XCTAssertTrue(closed, "closed by the proxy once the stream ended: \(frames)")
+    }
+
     func testMalformedStreamsAreResetAndTheirExcessNeverReachesTheServer() throws {
         let dir = try TempDirectory()
         let origin = try RecordingBackend(in: dir)

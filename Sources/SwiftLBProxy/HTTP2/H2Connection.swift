@@ -49,6 +49,9 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = settings.initialWindowSize
         let sync = channel.pipeline.syncOperations
+        // A client that sends its requests and then its FIN still gets them served (HAProxy's
+        // default, as on HTTP/1.1): the connection closes once its streams are done.
+        try channel.syncOptions?.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         // Streams live on their connection's event loop, with its loop state.
         let shared = Shared()
         let bound = NIOLoopBound((frontend, loop, shared), eventLoop: channel.eventLoop)
@@ -67,6 +70,8 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
                 translator.info.laterStream = shared.opened > 0
                 translator.info.proxied = shared.proxied
                 shared.opened += 1
+                shared.active += 1
+                stream.closeFuture.whenComplete { _ in shared.streamClosed() }
                 try stream.pipeline.syncOperations.addHandler(translator)
                 try stream.pipeline.syncOperations.addHandler(
                     HTTPClientConnection(frontend: frontend, loop: loop, isTLS: isTLS, limits: limits, listenerName: listenerName, h2: translator.info))
@@ -115,11 +120,43 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
     private final class Shared {
         var opened = 0
         var proxied: ProxyProtocolReceived?
+        /// Streams open now; after the client's FIN, the last one to close ends the connection.
+        var active = 0
+        var onIdleAfterFIN: (() -> Void)?
+
+        func streamClosed() {
+            active -= 1
+            if active == 0, let close = onIdleAfterFIN {
+                onIdleAfterFIN = nil
+                close()
+            }
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let received = event as? ProxyProtocolReceived { shared.proxied = received }
+        switch event {
+        case let received as ProxyProtocolReceived:
+            shared.proxied = received
+        case let event as ChannelEvent where event == .inputClosed:
+            // The client's FIN: its streams go on; the connection closes when none is left.
+            if shared.active == 0 {
+                closeOnceWritten(context: context)
+            } else {
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                shared.onIdleAfterFIN = { bound.value.0.closeOnceWritten(context: bound.value.1) }
+            }
+        default:
+            break
+        }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Closes after what the streams wrote has left: a PING written last completes only once
+    /// every frame before it is on the socket (a close fails the writes still pending).
+    private func closeOnceWritten(context: ChannelHandlerContext) {
+        let ping = HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: 0), ack: false))
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(NIOAny(ping)).whenComplete { _ in bound.value.close(promise: nil) }
     }
 
     /// Idle and graceful-stop timing belong to NIOHTTP2's connection manager.
