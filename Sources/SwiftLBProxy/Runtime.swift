@@ -58,6 +58,7 @@ public final class ProxyRuntime: Sendable {
         self.configuration = configuration
         var errors: [ConfigError] = []
         let store = CertificateStore(deleteExtension: configuration.global.sslLoadExtraDeleteExtension)
+        CAFileStore.shared.beginConfigurationBuild()
         var backends: [RuntimeBackend] = []
         var byName: [String: RuntimeBackend] = [:]
         var checkTargets: [CheckTarget] = []

@@ -80,6 +80,8 @@ public final class CAFileStore: Sendable {
     private struct Entry {
         let kind: Kind
         var contents: Contents
+        /// The configuration build that read it (or the one in force when the CLI changed it).
+        var generation = 0
     }
 
     /// A kind's transaction (HAProxy's cafile_transaction / crlfile_transaction).
@@ -106,6 +108,10 @@ public final class CAFileStore: Sendable {
         var users: [String: [WeakUser]] = [:]
         /// The names made with `new ssl ca-file|crl-file` (not read from disk).
         var madeOnCLI: Set<String> = []
+        /// Bumped by each configuration build: a build reads lb.conf's files from disk again
+        /// (as HAProxy's new process does), while contexts rebuilt at run time (`commit ssl
+        /// cert`, crt-list edits) take the contents in memory, committed ones included.
+        var generation = 0
 
         func liveUsers(_ name: String) -> [any CAFileUser] { (users[name] ?? []).compactMap(\.user) }
         func slot(_ kind: Kind) -> Int { kind == .ca ? 0 : 1 }
@@ -121,11 +127,17 @@ public final class CAFileStore: Sendable {
     /// that name). nil: unreadable or not PEM.
     func load(_ path: String, kind: Kind) -> Contents? {
         state.withLock { state -> Contents? in
-            if let entry = state.entries[path], entry.kind == kind, state.madeOnCLI.contains(path) { return entry.contents }
+            if let entry = state.entries[path], entry.kind == kind,
+               state.madeOnCLI.contains(path) || entry.generation == state.generation { return entry.contents }
             guard let contents = Contents.file(path) else { return nil }
-            state.entries[path] = Entry(kind: kind, contents: contents)
+            state.entries[path] = Entry(kind: kind, contents: contents, generation: state.generation)
             return contents
         }
+    }
+
+    /// A configuration build begins: its contexts read lb.conf's CA and CRL files from disk.
+    public func beginConfigurationBuild() {
+        state.withLock { $0.generation += 1 }
     }
 
     /// Whether `name` was made with `new ssl ca-file|crl-file` (a `crt-list` line added on the
@@ -168,7 +180,7 @@ public final class CAFileStore: Sendable {
             let what = kind == .ca ? "CA file" : "CRL file"
             if state.entries[name] != nil { return .failure(Refusal("\(what) '\(name)' already exists!\n")) }
             guard let contents = Contents.empty() else { return .failure(Refusal("Cannot allocate memory!\n")) }
-            state.entries[name] = Entry(kind: kind, contents: contents)
+            state.entries[name] = Entry(kind: kind, contents: contents, generation: state.generation)
             state.madeOnCLI.insert(name)
             return .success("New \(what) created '\(name)'!\n")
         }
@@ -203,7 +215,7 @@ public final class CAFileStore: Sendable {
             guard staged == name else {
                 return .failure(Refusal("The ongoing transaction is about '\(staged)' but you are trying to set '\(name)'\nCan't commit \(name)!\n"))
             }
-            state.entries[name] = Entry(kind: kind, contents: contents)
+            state.entries[name] = Entry(kind: kind, contents: contents, generation: state.generation)
             state.transactions[slot] = .idle
             // HAProxy prints a dot per certificate instance (bind certificate or server) rebuilt.
             var dots = ""

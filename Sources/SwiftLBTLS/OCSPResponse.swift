@@ -96,7 +96,9 @@ public enum OCSPResponse {
         var out = [UInt8](repeating: 0, count: clean.count / 4 * 3)
         let n = EVP_DecodeBlock(&out, clean, Int32(clean.count))
         guard n >= 0 else { return nil }
+        // Base64 pads with at most two '='; more (or a block of them alone) is not base64.
         let padding = clean.reversed().prefix { $0 == UInt8(ascii: "=") }.count
+        guard padding <= 2, Int(n) >= padding else { return nil }
         return Array(out[0..<(Int(n) - padding)])
     }
 }

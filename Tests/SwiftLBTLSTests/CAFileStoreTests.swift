@@ -79,6 +79,14 @@ final class CAFileStoreTests: TLSTestCase {
         XCTAssertTrue(try store.show(path("other.crt"), kind: .ca).get().hasPrefix("Filename: \(path("other.crt"))\nStatus: Used\n"))
         XCTAssertEqual(store.commit(path("other.crt"), kind: .ca), .failure(CAFileStore.Refusal("No ongoing transaction! !\nCan't commit \(path("other.crt"))!\n")))
         XCTAssertEqual(store.delete(path("other.crt"), kind: .ca), .failure(CAFileStore.Refusal("Can't remove the CA file: CA file '\(path("other.crt"))' in use, can't be deleted!\n\n")))
+        // A context built at run time (`commit ssl cert`, a crt-list edit) takes the committed
+        // file, not the disk's; a configuration build (a reload) reads the disk again.
+        let rebuilt = try TLSClientContext(options: options, caFileStore: store)
+        XCTAssertTrue(try handshakes(server, rebuilt), "a context built after the commit verifies against it")
+        store.beginConfigurationBuild()
+        let reloaded = try TLSClientContext(options: options, caFileStore: store)
+        XCTAssertFalse(try handshakes(server, reloaded), "a reload reads other.crt from disk")
+        withExtendedLifetime((rebuilt, reloaded)) {}
 
         // Back to the wrong CA: the session the client kept must not skip the verification.
         _ = try store.stage(path("other.crt"), kind: .ca, payload: text("other.crt")).get()

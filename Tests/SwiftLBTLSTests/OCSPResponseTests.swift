@@ -47,6 +47,8 @@ final class OCSPResponseTests: TLSTestCase {
         XCTAssertThrowsError(try OCSPResponse.key(of: [1, 2, 3])) { XCTAssertEqual(($0 as? CertificateCommandError)?.message, "Unable to parse OCSP response") }
         XCTAssertEqual(OCSPResponse.base64(Data(good).base64EncodedString(options: .lineLength64Characters)), good)
         XCTAssertNil(OCSPResponse.base64("not base64!"))
+        XCTAssertNil(OCSPResponse.base64("========"), "padding alone (a crash before)")
+        XCTAssertNil(OCSPResponse.base64("QQ==="), "three pads")
 
         let pem = dir.appendingPathComponent("leaf.pem").path
         try Data(good).write(to: URL(fileURLWithPath: pem + ".ocsp"))

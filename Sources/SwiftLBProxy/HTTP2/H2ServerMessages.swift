@@ -21,8 +21,10 @@ enum H2ServerMessages {
         var scheme = tls ? "https" : "http"
         var target = head.target
         var authority = head.firstIndex(of: "host").map { head.value($0) }
-        // Absolute form (`GET http://host/path`): its scheme and authority win.
-        if let colon = target.firstIndex(of: ":"), target[colon...].hasPrefix("://") {
+        // Absolute form (`GET http://host/path`): its scheme and authority win. Only a target
+        // that starts with a scheme is one (`/x?u=http://a/b` is an origin-form path).
+        if !target.hasPrefix("/"), let colon = target.firstIndex(of: ":"), target[colon...].hasPrefix("://"),
+           Self.isScheme(target[..<colon]) {
             let rest = target[target.index(colon, offsetBy: 3)...]
             let slash = rest.firstIndex(of: "/") ?? rest.endIndex
             scheme = String(target[..<colon]).lowercased()
@@ -35,6 +37,15 @@ enum H2ServerMessages {
         out.add(name: ":path", value: target)
         H2ResponseHead.appendFields(of: head, to: &out, keepTE: true, dropHost: true)
         return out
+    }
+
+    /// RFC 3986's scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
+    static func isScheme(_ text: Substring) -> Bool {
+        guard let first = text.utf8.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first | 0x20) else { return false }
+        return text.utf8.allSatisfy { byte in
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
+        }
     }
 
     /// What a response header block becomes.

@@ -55,6 +55,9 @@ final class H2ServerStreamTranslator: ChannelDuplexHandler {
     /// once the server has ended it too — at once if it has — or after `LoopState.poolPurgeDelay`.
     struct StreamDone {}
     private var closeAtEnd = false
+    /// The deadline of a stream the server has not ended yet (cancelled once it closes, so it
+    /// does not hold the stream's pipeline for the delay).
+    private var closeTimer: Scheduled<Void>?
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         guard event is StreamDone else { return context.triggerUserOutboundEvent(event, promise: promise) }
@@ -62,7 +65,7 @@ final class H2ServerStreamTranslator: ChannelDuplexHandler {
         if case .complete = response { return context.close(promise: nil) }
         closeAtEnd = true
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.eventLoop.scheduleTask(in: LoopState.poolPurgeDelay) { bound.value.close(promise: nil) }
+        closeTimer = context.eventLoop.scheduleTask(in: LoopState.poolPurgeDelay) { bound.value.close(promise: nil) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -71,6 +74,11 @@ final class H2ServerStreamTranslator: ChannelDuplexHandler {
             context.close(promise: nil)
         }
         context.fireChannelReadComplete()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        closeTimer?.cancel()
+        closeTimer = nil
     }
 
     // MARK: engine → server

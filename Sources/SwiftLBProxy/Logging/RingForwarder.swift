@@ -79,6 +79,8 @@ final class RingLink: @unchecked Sendable {  // confined to its loop
             head += 1
             dropped += 1
         }
+        // Dropped messages leave the array too, also while no connection sends (an outage).
+        if head > 1024 && head * 2 > queue.count { queue.removeFirst(head); head = 0 }
         switch state {
         case .connected(let channel): send(on: channel)
         case .idle where redial == nil: dial()

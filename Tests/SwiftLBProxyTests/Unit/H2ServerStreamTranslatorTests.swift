@@ -68,6 +68,12 @@ final class H2ServerStreamTranslatorTests: XCTestCase {
         let absolute = channel()
         try absolute.writeOutbound(ByteBuffer(string: "GET http://b.test:81/x?y HTTP/1.1\r\nhost: b.test:81\r\n\r\n"))
         XCTAssertEqual(fields(try frames(absolute).first), [":method: GET", ":scheme: http", ":authority: b.test:81", ":path: /x?y"])
+        // An origin-form target holding "://" further on stays a path (a path ACL saw it so).
+        for path in ["/public?x=http://a/admin", "/web/2020/http://example.com/page"] {
+            let origin = channel()
+            try origin.writeOutbound(ByteBuffer(string: "GET \(path) HTTP/1.1\r\nhost: a\r\n\r\n"))
+            XCTAssertEqual(fields(try frames(origin).first), [":method: GET", ":scheme: http", ":authority: a", ":path: \(path)"])
+        }
     }
 
     func testALengthBodyIsDataAndAChunkedOneIsDecoded() throws {
