@@ -132,11 +132,23 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
     /// one is written as its 13 bytes straight below NIOHTTP2's handler, between two whole
     /// frames (it writes each frame whole, on this event loop). It changes no window NIOHTTP2
     /// counts: the stream can carry no more DATA from the client.
+    private var creditPending = false
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if creditPending {
+            creditPending = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
     private func creditWindow(context: ChannelHandlerContext, _ frame: HTTP2Frame.FramePayload.Data) {
         let used = frame.data.readableBytes + (frame.paddingBytes ?? 0)
         guard used > 0 else { return }
         guard frame.endStream else {
-            return context.writeAndFlush(wrapOutboundOut(.windowUpdate(windowSizeIncrement: used)), promise: nil)
+            // Flushed once per read (channelReadComplete): many small DATA frames cost one write.
+            creditPending = true
+            return context.write(wrapOutboundOut(.windowUpdate(windowSizeIncrement: used)), promise: nil)
         }
         guard let parent = context.channel.parent,
               let id = try? context.channel.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID),

@@ -70,9 +70,13 @@ public final class LogForwardService: @unchecked Sendable {
             }
         }.get()
         sender = try await DatagramBootstrap(group: loop).bind(host: "0.0.0.0", port: 0).get()
-        for (index, forward) in configuration.logForwards.enumerated() {
+        // Every section's targets first: a listener bound below relays at once, on the loop,
+        // and reads `sections`.
+        for forward in configuration.logForwards {
             let targets = try await loop.submit { [self] in try forward.targets.map { try target($0, section: forward, configuration) } }.get()
             sections.append((targets, forward.maxconn, forward.timeoutClient.map { .nanoseconds($0.nanoseconds) }))
+        }
+        for (index, forward) in configuration.logForwards.enumerated() {
             for bind in forward.datagramBinds {
                 do {
                     listeners.append(try await DatagramBootstrap(group: loop)
@@ -125,7 +129,9 @@ public final class LogForwardService: @unchecked Sendable {
         case .ring(let name):
             guard let ring = rings[name] else { throw LogForwardError("\(configuration.file):\(t.line): log-forward \(section.name): no ring named '\(name)'") }
             let format = configuration.rings[name]?.format.flatMap { SyslogFormat(rawValue: $0.rawValue) } ?? .raw
-            return Target(destination: .ring(ring), format: format, facility: facility, maxLevel: maxLevel, minLevel: minLevel, length: 1024)
+            // Cut at the ring's `maxlen` (HAProxy's default: the ring's size).
+            let length = configuration.rings[name].map { $0.maxLength ?? $0.size } ?? 1024
+            return Target(destination: .ring(ring), format: format, facility: facility, maxLevel: maxLevel, minLevel: minLevel, length: length)
         case .server(let server):
             let format = t.formatGiven ? SyslogFormat(rawValue: server.format.rawValue) ?? .unspecified : .unspecified
             let destination: Target.Destination
