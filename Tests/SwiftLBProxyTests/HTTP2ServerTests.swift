@@ -84,15 +84,23 @@ final class HTTP2ServerTests: XCTestCase {
 
             """, port: h2Port, in: dir, name: "haproxy-h2-tls")
         defer { haproxy.stop() }
+        // A CA that did not sign the server's certificate: the handshake is refused.
+        let otherCA = dir.file("other.pem")
+        XCTAssertEqual(runCommand(Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path, ["other.example.test", otherCA]).status, 0)
         let (lb, port) = try startProxy(backend: "app", backends: """
             backend app
                 server s1 127.0.0.1:\(h2Port) ssl verify none proto h2
+            backend refused
+                server s1 127.0.0.1:\(h2Port) ssl verify required ca-file \(otherCA) proto h2
 
-            """, in: dir)
+            """, frontendExtra: "use_backend refused if { path_beg /refused }", in: dir)
         defer { lb.stop() }
         let get = curl(["http://127.0.0.1:\(port)/tls"])
         XCTAssertTrue(get.out.hasSuffix("GET /tls\n"), get.out + get.err)
         XCTAssertTrue(origin.waitForRequests(1).first?.raw.lowercased().contains("x-alpn: h2") == true, "\(origin.requests)")
+        // A refused handshake is a failed connect, as towards an HTTP/1.1 server: retried, then 503.
+        let refused = curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/refused"])
+        XCTAssertEqual(refused.out, "503", refused.err)
     }
 
     func testAnNghttpdServerServesFilesAndHEAD() throws {

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP2
+import SwiftLBTLS
 
 /// One HTTP/2 connection to a `server … proto h2`, shared by the exchanges of its event loop:
 /// each exchange is one stream on it (a `ServerConnection` behind an `H2ServerStreamTranslator`
@@ -23,8 +24,15 @@ final class H2ServerSession: ChannelInboundHandler {
     /// Kept in the loop's table for other exchanges; else closed with its last stream.
     var shared = false
     private let tls: Bool
+    /// Over TLS, streams open once the handshake is done: a refused handshake is then a failed
+    /// connect (retried, then 503), as for an HTTP/1.1 server, not a stream cut short (502).
+    private var handshakeDone: Bool
+    private var handshake: EventLoopPromise<Void>?
 
-    private init(tls: Bool) { self.tls = tls }
+    private init(tls: Bool) {
+        self.tls = tls
+        handshakeDone = !tls
+    }
 
     /// New exchanges may open streams on it.
     var isUsable: Bool { !goingAway && (context?.channel.isActive ?? false) }
@@ -56,6 +64,12 @@ final class H2ServerSession: ChannelInboundHandler {
     /// Opens a stream with `handler` behind its translator; fails if the connection is gone.
     func openStream(for handler: ServerConnection, on eventLoop: any EventLoop) -> EventLoopFuture<ServerConnection> {
         guard let context, let multiplexer, isUsable else { return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
+        if !handshakeDone {
+            let promise = handshake ?? context.eventLoop.makePromise()
+            handshake = promise
+            let bound = NIOLoopBound((self, handler), eventLoop: context.eventLoop)
+            return promise.futureResult.flatMap { bound.value.0.openStream(for: bound.value.1, on: eventLoop) }
+        }
         handler.h2Session = self
         openStreams += 1
         idleClose?.cancel()
@@ -93,13 +107,31 @@ final class H2ServerSession: ChannelInboundHandler {
         if case .goAway = unwrapInboundIn(data).payload { goingAway = true }
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is TLSHandshakeCompleted {
+            handshakeDone = true
+            let waiting = handshake
+            handshake = nil
+            waiting?.succeed()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func failHandshake(_ error: any Error) {
+        let waiting = handshake
+        handshake = nil
+        waiting?.fail(error)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         goingAway = true
+        failHandshake(error)
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         goingAway = true
+        failHandshake(ChannelError.ioOnClosedChannel)
         idleClose?.cancel()
         idleClose = nil
         context.fireChannelInactive()
