@@ -147,11 +147,13 @@ public final class CertificateRuntime: CertificateControl {
         guard let stored = store.entry(entry.path) else { throw RuntimeAPIError("certificate '\(entry.path)' does not exist!") }
         guard stored.certificate != nil else { throw RuntimeAPIError("certificate '\(entry.path)' is empty!") }
         for option in ["ca-file", "ca-verify-file", "crl-file"] {
-            // HAProxy takes only CA and CRL files already loaded by the configuration here.
+            // HAProxy takes only CA and CRL files already in its tree here (loaded by the
+            // configuration, or made with `new ssl ca-file|crl-file`): no disk access.
             if let index = entry.options.firstIndex(of: option), index + 1 < entry.options.count {
                 let path = entry.options[index + 1]
-                let loaded = binds.contains { [$0.tls.caFile, $0.tls.more.caVerifyFile, $0.tls.more.crlFile].contains(path) }
-                if !loaded { throw RuntimeAPIError("unable to load \(path)") }
+                let loaded = CAFileStore.shared.isMadeOnCLI(path)
+                    || binds.contains { [$0.tls.caFile, $0.tls.more.caVerifyFile, $0.tls.more.crlFile].contains(path) }
+                if !loaded { throw RuntimeAPIError("'\(option)' : unable to load \(path)") }
             }
         }
         try edit(file) { list in

@@ -242,7 +242,10 @@ final class TLSContextBox: Sendable {
     private let box: NIOLockedValueBox<TLSServerContext>
     init(_ context: TLSServerContext) { box = NIOLockedValueBox(context) }
     var current: TLSServerContext { box.withLockedValue { $0 } }
-    func replace(_ context: TLSServerContext) { box.withLockedValue { $0 = context } }
+    func replace(_ context: TLSServerContext) {
+        let old = box.withLockedValue { box in defer { box = context }; return box }
+        if old !== context { old.retire() }
+    }
 }
 
 extension ProxyRuntime {

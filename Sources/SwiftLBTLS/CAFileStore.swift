@@ -155,6 +155,16 @@ public final class CAFileStore: Sendable {
         }
     }
 
+    /// `user` was replaced (a crt-list edit, a certificate commit): it no longer uses any file,
+    /// so `del` may remove them, whatever connections still hold it (HAProxy counts instances).
+    func unregister(_ user: any CAFileUser) {
+        state.withLock { state in
+            for name in Array(state.users.keys) {
+                state.users[name]?.removeAll { $0.user == nil || $0.user === user }
+            }
+        }
+    }
+
     /// A new X509_STORE holding what the named CA files and CRL file hold now; nil if one of
     /// them is unknown. The caller owns it.
     func verifyStore(caFiles: [String], crlFile: String?) -> OpaquePointer? {

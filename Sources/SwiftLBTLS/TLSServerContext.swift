@@ -185,6 +185,10 @@ public final class TLSServerContext: @unchecked Sendable {
         swiftlb_ticket_ring_free(ticketRing)
     }
 
+    /// A new context took this one's place: the connections open on it keep it, but it no
+    /// longer uses its CA/CRL files (they may be deleted) nor follows their commits.
+    public func retire() { caFileStore.unregister(self) }
+
     /// A new key encrypts tickets from now on; the oldest one is forgotten.
     public func rotateTicketKeys() {
         _ = swiftlb_ticket_ring_rotate(ticketRing)

@@ -37,6 +37,28 @@ final class SSLCertCommandsTests: XCTestCase {
         return out.split(separator: "\n").first { $0.hasPrefix("subject=") }.map(String.init) ?? out
     }
 
+    /// A TLS connection to `port` for `serverName` (presenting `clientCertificate` if given),
+    /// held open by python: it prints `cert SHA1` of the certificate it got, then sends a request
+    /// once `go` exists (bounded wait) and prints `answer STATUS-LINE`.
+    private func holdConnection(_ port: Int, serverName: String, clientCertificate: String? = nil, go: String) throws -> (Process, Pipe) {
+        let held = Process(), heldOut = Pipe()
+        held.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        held.arguments = ["python3", "-c", """
+            import hashlib, os, socket, ssl, sys, time
+            ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+            if len(sys.argv) > 2: ctx.load_cert_chain(sys.argv[2])
+            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", \(port)), timeout=10), server_hostname="\(serverName)")
+            print("cert", hashlib.sha1(s.getpeercert(True)).hexdigest().upper(), flush=True)
+            deadline = time.time() + 15
+            while not os.path.exists(sys.argv[1]) and time.time() < deadline: time.sleep(0.05)
+            s.sendall(b"GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
+            print("answer", s.recv(100).split(b"\\r\\n")[0].decode(), flush=True)
+            """, go] + (clientCertificate.map { [$0] } ?? [])
+        held.standardOutput = heldOut
+        try held.run()
+        return (held, heldOut)
+    }
+
     func testACommittedCertificateServesNewHandshakesWhileAnOpenConnectionKeepsItsOwn() throws {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
@@ -56,20 +78,8 @@ final class SSLCertCommandsTests: XCTestCase {
         XCTAssertEqual(subject(port), "subject=CN = old.example.test")
 
         // A connection opened now; it sends its request once `go` exists (bounded wait).
-        let go = dir.file("go"), held = Process(), heldOut = Pipe()
-        held.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        held.arguments = ["python3", "-c", """
-            import hashlib, os, socket, ssl, sys, time
-            ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-            s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", \(port)), timeout=10), server_hostname="old.example.test")
-            print("cert", hashlib.sha1(s.getpeercert(True)).hexdigest().upper(), flush=True)
-            deadline = time.time() + 15
-            while not os.path.exists(sys.argv[1]) and time.time() < deadline: time.sleep(0.05)
-            s.sendall(b"GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
-            print("answer", s.recv(100).split(b"\\r\\n")[0].decode(), flush=True)
-            """, go]
-        held.standardOutput = heldOut
-        try held.run()
+        let go = dir.file("go")
+        let (held, heldOut) = try holdConnection(port, serverName: "old.example.test", go: go)
         defer { if held.isRunning { held.terminate() } }
 
         let shown = cli(socket, "show ssl cert \(old)")
@@ -155,6 +165,87 @@ final class SSLCertCommandsTests: XCTestCase {
         _ = cli(dir.file("s\(both.lbPort).sock"), "set ssl cert \(cert)", payload: pem)
         XCTAssertEqual(cli(dir.file("s\(both.lbPort).sock"), "set ssl cert \(other)", payload: pem),
                        "The ongoing transaction is about '\(cert)' but you are trying to set '\(other)'\nCan't update \(other)!\n\n")
+    }
+
+    /// A `crt-list` line added over the socket may name a CA file made with `new ssl ca-file`
+    /// (HAProxy looks the name up in its CA-file tree, not on disk): the new SNI name then
+    /// verifies client certificates against it, while the bind's own `ca-file` still fails them
+    /// (let through by `crt-ignore-err all`, the error in `ssl_c_verify`). The file is in use
+    /// until the line is deleted, then it can go.
+    func testARuntimeCrtListLineVerifiesAgainstACAFileMadeOnTheSocket() throws {
+        let made = runCommand("/bin/bash", ["-c", """
+            set -e
+            cd '\(dir.path)'
+            ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+            openssl req -x509 $ec -days 2 -subj "/CN=Runtime CA" -keyout ca.key -out ca.crt 2>/dev/null
+            openssl req -x509 $ec -days 2 -subj "/CN=Other CA" -keyout other.key -out other.crt 2>/dev/null
+            openssl req $ec -subj "/CN=client" -keyout client.key -out client.csr 2>/dev/null
+            openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -set_serial 2 -days 2 -out client.crt 2>/dev/null
+            cat client.key client.crt > client.pem
+            """])
+        XCTAssertEqual(made.status, 0, made.err)
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let a = makeCert("a.example.test", "ec"), b = makeCert("b.example.test", "ec")
+        let list = try dir.write("sites.crt-list", "\(a) a.example.test\n")
+        let socket = dir.file("admin.sock"), port = freePort()
+        let lb = try SwiftLBInstance(config: """
+            global
+                stats socket \(socket) level admin
+            \(testDefaults())
+            frontend fe
+                bind 127.0.0.1:\(port) ssl strict-sni crt-list \(list) ca-file \(dir.file("other.crt")) verify required crt-ignore-err all
+                http-response set-header X-Verify %[ssl_c_verify]
+                default_backend app
+            backend app
+                server s 127.0.0.1:\(nginx.ports[0])
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        /// curl for NAME with the client certificate: its exit status and ssl_c_verify.
+        func request(_ name: String) -> (status: Int32, verify: String?) {
+            let r = runCommand("/usr/bin/curl", ["-sS", "-k", "-D", "-", "-o", "/dev/null", "--max-time", "5",
+                                                 "--cert", dir.file("client.pem"), "--resolve", "\(name):\(port):127.0.0.1", "https://\(name):\(port)/"])
+            let verify = r.out.split(separator: "\r\n").first { $0.lowercased().hasPrefix("x-verify:") }?.dropFirst(9)
+            return (r.status, verify.map { $0.trimmingCharacters(in: .whitespaces) })
+        }
+        XCTAssertEqual(request("a.example.test").verify, "21", "the bind's CA file does not know the client's CA: X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE, let through")
+        XCTAssertNotEqual(request("b.example.test").status, 0, "strict-sni: no entry for b yet")
+
+        XCTAssertEqual(cli(socket, "new ssl ca-file runtime-ca.crt"), "New CA file created 'runtime-ca.crt'!\n\n")
+        XCTAssertEqual(cli(socket, "set ssl ca-file runtime-ca.crt", payload: try String(contentsOfFile: dir.file("ca.crt"), encoding: .utf8)),
+                       "transaction created for CA runtime-ca.crt!\n\n")
+        XCTAssertEqual(cli(socket, "commit ssl ca-file runtime-ca.crt"), "Committing runtime-ca.crt\nSuccess!\n\n")
+        XCTAssertEqual(cli(socket, "new ssl cert \(b)"), "New empty certificate store '\(b)'!\n\n")
+        _ = cli(socket, "set ssl cert \(b)", payload: try String(contentsOfFile: b, encoding: .utf8))
+        XCTAssertEqual(cli(socket, "commit ssl cert \(b)"), "Committing \(b)\nSuccess!\n\n")
+        XCTAssertEqual(cli(socket, "add ssl crt-list \(list)", payload: "\(b) [ca-file /nowhere.crt] b.example.test"),
+                       "Can't edit the crt-list: 'ca-file' : unable to load /nowhere.crt\n\n",
+                       "a name neither lb.conf nor the socket made is refused (haproxy 2.6's text)")
+        XCTAssertEqual(cli(socket, "add ssl crt-list \(list)", payload: "\(b) [ca-file runtime-ca.crt] b.example.test"),
+                       "Inserting certificate '\(b)' in crt-list '\(list)'.\nSuccess!\n\n")
+
+        let verified = request("b.example.test")
+        XCTAssertEqual(verified.status, 0)
+        XCTAssertEqual(verified.verify, "0", "verified against the CA file made on the socket")
+        XCTAssertEqual(request("a.example.test").verify, "21", "the other entry keeps the bind's CA file")
+        XCTAssertTrue(cli(socket, "show ssl ca-file runtime-ca.crt").hasPrefix("Filename: runtime-ca.crt\nStatus: Used\n"))
+        XCTAssertEqual(cli(socket, "del ssl ca-file runtime-ca.crt"), "Can't remove the CA file: CA file 'runtime-ca.crt' in use, can't be deleted!\n\n\n")
+
+        // A connection made on the line stays open across its deletion: the file is no longer
+        // in use all the same (HAProxy counts configuration users, not connections).
+        let go = dir.file("go")
+        let (held, heldOut) = try holdConnection(port, serverName: "b.example.test", clientCertificate: dir.file("client.pem"), go: go)
+        defer { if held.isRunning { held.terminate() } }
+        let up = String(decoding: heldOut.fileHandleForReading.availableData, as: UTF8.self)
+        XCTAssertTrue(up.hasPrefix("cert"), "the connection is up: \(up)")
+
+        XCTAssertEqual(cli(socket, "del ssl crt-list \(list) \(b)"), "Entry '\(b)' deleted in crtlist '\(list)'!\n\n")
+        XCTAssertEqual(cli(socket, "del ssl ca-file runtime-ca.crt"), "CA file 'runtime-ca.crt' deleted!\n\n")
+        XCTAssertNotEqual(request("b.example.test").status, 0, "the line is gone")
+        FileManager.default.createFile(atPath: go, contents: Data())
+        let heldText = String(decoding: heldOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        held.waitUntilExit()
+        XCTAssertTrue(heldText.contains("answer HTTP/1.1 200"), "the open connection still works: \(heldText)")
     }
 }
 
