@@ -209,6 +209,32 @@ final class TCPModeTests: XCTestCase {
                       && r.err.contains("frontend 'f' (mode tcp) and by 'h' (mode http)"), r.err)
     }
 
+    /// A timeout shorter than the loop's 100 ms sweep is kept to (HAProxy's reg-tests write
+    /// `timeout client 1`): the session ends on the client's timeout ("cD") before a server
+    /// that answers 60 ms after the request is heard (reg-test log/wrong_ip_port_logging).
+    func testATimeoutShorterThanTheSweepEndsTheSessionOnTime() throws {
+        let backend = try ScriptedBackend(.delayed(.milliseconds(60), body: "late"))
+        defer { backend.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: """
+            \(Self.tcpDefaults)
+                option tcplog
+                timeout client 1
+            listen l
+                bind 127.0.0.1:\(port)
+                server s 127.0.0.1:\(backend.port)
+
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        let client = try RawClient(port: port, timeout: 5)
+        client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        let (rest, closed) = client.readAll()
+        XCTAssertTrue(closed)
+        XCTAssertEqual(rest.count, 0, "the session ended before the server's answer: \(rest)")
+        lb.waitForAccessLog { $0.contains(" cD ") }
+        XCTAssertTrue(lb.accessLog.contains(" cD "), lb.accessLog)
+    }
+
     /// `option clitcpka` / `srvtcpka`: the kernel's keep-alive timer runs on the proxy's client
     /// and server sockets of a session (as `ss -o` shows it), and not without the options.
     func testTCPKeepAliveProbesAreOnOnlyWhenAsked() throws {
