@@ -18,17 +18,19 @@ extension SectionParser {
             let near = didYouMean(ref.name, in: Array(config.backends.keys))
             errors.append(ConfigError(file: ref.file, line: ref.line, keyword: ref.keyword, message: "no backend named '\(ref.name)'\(near)"))
         }
+        inferUnwrittenBackendModes()
         // HAProxy refuses an HTTP frontend that sends its traffic to a TCP backend; a TCP
         // frontend's session becomes HTTP when it goes to an HTTP backend (an implicit upgrade).
         for frontend in config.frontends {
-            let targets = [frontend.defaultBackend].compactMap { $0 } + frontend.switchingRules.map(\.backend)
-            for name in Set(targets) {
+            for name in Set(frontend.backendNames) {
                 guard let backend = config.backends[name], backend.options.mode != frontend.options.mode else { continue }
                 if frontend.options.mode == .tcp && !backend.options.modeWritten {
-                    // HAProxy would run it as TCP (its default); upgrading it to HTTP silently
-                    // would break a Redis or Postgres session.
+                    // Used by tcp and http frontends (else inferUnwrittenBackendModes made it
+                    // tcp): HAProxy would run it as TCP (its default) and refuse the http ones;
+                    // upgrading the tcp sessions to HTTP silently would break Redis or Postgres.
+                    let httpUsers = config.frontends.filter { $0.options.mode == .http && $0.backendNames.contains(name) }.map { "'\($0.name)'" }
                     errors.append(ConfigError(file: file, line: backend.line, keyword: "backend",
-                                              message: "backend '\(name)' has no 'mode' and is used by frontend '\(frontend.name)' (mode tcp): SwiftLB's default mode is http, HAProxy's tcp; write 'mode tcp' (or 'mode http' to turn the sessions into HTTP)"))
+                                              message: "backend '\(name)' has no 'mode' and is used by frontend '\(frontend.name)' (mode tcp) and by \(httpUsers.joined(separator: ", ")) (mode http): SwiftLB's default mode is http, HAProxy's tcp; write 'mode tcp' or 'mode http'"))
                     continue
                 }
                 guard frontend.options.mode == .http else { continue }
@@ -80,4 +82,23 @@ extension SectionParser {
             timeouts are set to a non-zero value: 'client', 'connect', 'server'.
             """)
     }
+
+    /// A backend (or listen) whose `mode` is written nowhere (not in it, not in its defaults)
+    /// and that only `mode tcp` frontends use runs in `mode tcp`, as in HAProxy, whose default
+    /// mode is tcp; every other unwritten mode keeps SwiftLB's http default.
+    func inferUnwrittenBackendModes() {
+        var users: [String: Set<ProxyMode>] = [:]
+        for frontend in config.frontends {
+            for name in frontend.backendNames { users[name, default: []].insert(frontend.options.mode) }
+        }
+        for (name, modes) in users where modes == [.tcp] {
+            guard let backend = config.backends[name], !backend.options.modeWritten else { continue }
+            config.backends[name]!.options.mode = .tcp
+        }
+    }
+}
+
+extension Frontend {
+    /// The backends this frontend can send traffic to: its default and its `use_backend` ones.
+    var backendNames: [String] { [defaultBackend].compactMap { $0 } + switchingRules.map(\.backend) }
 }

@@ -105,6 +105,30 @@ final class ParserErrorTests: XCTestCase {
         expectError(fe + "    mode tcp\n", line: 1, keyword: "use_backend", "cannot use backend 'b' (mode tcp): unable to use a proxy with the wrong mode")
     }
 
+    /// A backend whose mode is written nowhere takes `mode tcp` when only tcp frontends use it
+    /// (HAProxy's default), keeps http otherwise, and is refused when tcp and http ones share it.
+    func testABackendOfNoWrittenModeUsedOnlyByTCPFrontendsIsTCP() throws {
+        let t = "defaults\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n"
+        let tcp = "frontend ft\n    mode tcp\n    bind 127.0.0.1:1\n    default_backend b\n"
+        let http = "frontend fh\n    bind 127.0.0.1:2\n    use_backend b if TRUE\n"
+        let backend = "backend b\n    server s 127.0.0.1:3\n"
+        var c = try ConfigParser.parse(text: t + tcp + backend, file: "lb.conf")
+        XCTAssertEqual(c.backends["b"]?.options.mode, .tcp)
+        XCTAssertEqual(c.backends["b"]?.options.modeWritten, false)
+        c = try ConfigParser.parse(text: t + tcp + "frontend ft2\n    mode tcp\n    bind 127.0.0.1:4\n    use_backend b if TRUE\n" + backend, file: "lb.conf")
+        XCTAssertEqual(c.backends["b"]?.options.mode, .tcp, "two tcp frontends")
+        c = try ConfigParser.parse(text: t + http + backend, file: "lb.conf")
+        XCTAssertEqual(c.backends["b"]?.options.mode, .http, "SwiftLB's default stays for an http user")
+        c = try ConfigParser.parse(text: t + backend, file: "lb.conf")
+        XCTAssertEqual(c.backends["b"]?.options.mode, .http, "and for no user")
+        c = try ConfigParser.parse(text: t + tcp + "backend b\n    mode http\n    server s 127.0.0.1:3\n", file: "lb.conf")
+        XCTAssertEqual(c.backends["b"]?.options.mode, .http, "a written mode is kept (the implicit upgrade)")
+        c = try ConfigParser.parse(text: "defaults\n    mode http\n" + t.dropFirst(9) + tcp + backend, file: "lb.conf")
+        XCTAssertEqual(c.backends["b"]?.options.mode, .http, "a mode written in the defaults counts")
+        expectError(t + tcp + http + backend, line: 12, keyword: "backend",
+                    "backend 'b' has no 'mode' and is used by frontend 'ft' (mode tcp) and by 'fh' (mode http)")
+    }
+
     func testKeywordsInTheWrongSection() {
         expectError("frontend f\n    bind :80\n    server s 1.2.3.4:80\n", line: 3, keyword: "server", "not allowed in a 'frontend' section")
         expectError("defaults\n    use_backend b if TRUE\n", line: 2, keyword: "use_backend", "not allowed in a 'defaults' section")

@@ -166,25 +166,73 @@ final class TCPModeTests: XCTestCase {
         XCTAssertTrue((r.out + r.err).contains("mixed.conf") && (r.out + r.err).contains("cannot use backend 'b' (mode tcp)"), r.out + r.err)
     }
 
-    /// A TCP frontend using a backend whose mode is not written is refused: SwiftLB's default
-    /// is http, HAProxy's tcp, and turning a Redis session into HTTP would break it.
-    func testATCPFrontendUsingABackendOfNoWrittenModeIsRefused() throws {
-        let path = try dir.write("nomode.conf", """
+    /// A backend whose mode is written nowhere and that only a TCP frontend uses runs in TCP,
+    /// as in HAProxy (reg-test log/wrong_ip_port_logging): a Redis PING through it is answered
+    /// by Redis (as HTTP it would be a 400). Used by a tcp and an http frontend, it is refused.
+    func testABackendOfNoWrittenModeUsedByATCPFrontendIsTCP() throws {
+        let redisServer = try RedisBackend(in: dir)
+        defer { redisServer.stop() }
+        let port = freePort()
+        let tcpOnly = """
             defaults
                 timeout connect 1s
-                timeout client 1s
-                timeout server 1s
+                timeout client 5s
+                timeout server 5s
             frontend f
                 mode tcp
+                bind 127.0.0.1:\(port)
+                default_backend b
+            backend b
+                server s 127.0.0.1:\(redisServer.port)
+
+            """
+        let lb = try SwiftLBInstance(config: tcpOnly, waitPort: port, in: dir)
+        defer { lb.stop() }
+        let client = try RawClient(port: port, timeout: 3)
+        client.send("PING\r\n")
+        XCTAssertEqual(client.read(until: "\r\n"), "+PONG\r\n")
+        client.send("ECHO swiftlb\r\n")
+        XCTAssertEqual(client.read(until: "swiftlb\r\n"), "$7\r\nswiftlb\r\n")
+        client.shutdownBoth()
+
+        let mixed = try dir.write("nomode.conf", tcpOnly.replacingOccurrences(of: "\nbackend b\n", with: """
+
+            frontend h
                 bind 127.0.0.1:1
                 default_backend b
             backend b
-                server s 127.0.0.1:2
 
-            """)
-        let r = runCommand(Paths.swiftlb, ["check", "-c", path])
+            """))
+        let r = runCommand(Paths.swiftlb, ["check", "-c", mixed])
         XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.err.contains("nomode.conf:9") && r.err.contains("backend 'b' has no 'mode'") && r.err.contains("write 'mode tcp'"), r.err)
+        XCTAssertTrue(r.err.contains("nomode.conf:12") && r.err.contains("backend 'b' has no 'mode'")
+                      && r.err.contains("frontend 'f' (mode tcp) and by 'h' (mode http)"), r.err)
+    }
+
+    /// A timeout shorter than the loop's 100 ms sweep is kept to (HAProxy's reg-tests write
+    /// `timeout client 1`): the session ends on the client's timeout ("cD") before a server
+    /// that answers 60 ms after the request is heard (reg-test log/wrong_ip_port_logging).
+    func testATimeoutShorterThanTheSweepEndsTheSessionOnTime() throws {
+        let backend = try ScriptedBackend(.delayed(.milliseconds(60), body: "late"))
+        defer { backend.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: """
+            \(Self.tcpDefaults)
+                option tcplog
+                timeout client 1
+            listen l
+                bind 127.0.0.1:\(port)
+                server s 127.0.0.1:\(backend.port)
+
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        let client = try RawClient(port: port, timeout: 5)
+        client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        let (rest, closed) = client.readAll()
+        XCTAssertTrue(closed)
+        XCTAssertEqual(rest.count, 0, "the session ended before the server's answer: \(rest)")
+        lb.waitForAccessLog { $0.contains(" cD ") }
+        XCTAssertTrue(lb.accessLog.contains(" cD "), lb.accessLog)
     }
 
     /// `option clitcpka` / `srvtcpka`: the kernel's keep-alive timer runs on the proxy's client

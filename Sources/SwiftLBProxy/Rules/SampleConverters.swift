@@ -121,3 +121,45 @@ extension Base64 {
         return out
     }
 }
+
+/// The converters that compare their input with a variable, as HAProxy 2.6 defines them
+/// (sample.c `strcmp`, ssl_sample.c `secure_memcmp`): `strcmp(VAR)` yields an integer signed
+/// like strcmp(3) (0 when equal, the shorter string is the smaller when one is the other's
+/// prefix); `secure_memcmp(VAR)` a boolean, equal bytes, compared in a time that does not
+/// depend on where they differ when the lengths match (a token checked against a secret). A
+/// variable that is not set makes the expression fail, as in HAProxy.
+struct VariableComparison: Sendable {
+    let variable: String
+    /// `secure_memcmp`: binary, constant time, a boolean; else `strcmp`.
+    let constantTime: Bool
+
+    init(_ name: String, _ args: [String]) throws(SampleExpression.Failure) {
+        guard args.count == 1, !args[0].isEmpty else { throw SampleExpression.Failure(message: "'\(name)' expects one variable name (SCOPE.NAME)") }
+        guard VariableScope.split(args[0]) != nil else {
+            throw SampleExpression.Failure(message: "'\(name)': '\(args[0])' is not SCOPE.NAME with scope proc, sess, txn, req or res")
+        }
+        variable = args[0]
+        constantTime = name == "secure_memcmp"
+    }
+
+    func apply(_ input: SampleValue, _ stored: SampleValue) -> SampleValue {
+        if constantTime { return .boolean(Self.constantTimeEqual(input.bytes, stored.bytes)) }
+        return .integer(Self.strcmp(Array(input.text.utf8), Array(stored.text.utf8)))
+    }
+
+    /// strcmp(3) over the common length (the first differing bytes' difference, as unsigned
+    /// bytes), then -1/1 by length, as HAProxy's `sample_conv_strcmp`.
+    static func strcmp(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        for (x, y) in zip(a, b) where x != y { return Int(x) - Int(y) }
+        return a.count == b.count ? 0 : a.count < b.count ? -1 : 1
+    }
+
+    /// Equal bytes; with equal lengths every byte is read whatever differs (CRYPTO_memcmp's
+    /// contract).
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for i in 0..<a.count { difference |= a[i] ^ b[i] }
+        return difference == 0
+    }
+}

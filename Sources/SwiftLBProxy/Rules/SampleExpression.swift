@@ -58,6 +58,8 @@ struct SampleExpression {
         case iif(String, String)
         /// `ipmask(MASK4[,MASK6])`.
         case ipMask(IPMask)
+        /// `strcmp(VAR)` / `secure_memcmp(VAR)`: SampleConverters.swift.
+        case compare(VariableComparison)
     }
 
     enum Operation { case add, sub, mul, div, mod }
@@ -259,7 +261,7 @@ struct SampleExpression {
     }
 
     static let converterNames = (["add", "base64", "bool", "concat", "div", "field", "hex", "iif", "ipmask", "length", "lower", "map_*", "mod",
-                                  "mul", "not", "regsub", "sub", "upper", "word"] + ByteConverter.names).sorted()
+                                  "mul", "not", "regsub", "secure_memcmp", "strcmp", "sub", "upper", "word"] + ByteConverter.names).sorted()
 
     private static func converter(_ name: String, _ args: [String]) throws(Failure) -> Converter {
         func noArgs() throws(Failure) { guard args.isEmpty else { throw Failure(message: "converter '\(name)' takes no argument") } }
@@ -303,6 +305,7 @@ struct SampleExpression {
             guard VariableScope.split(args[0]) != nil else { throw Failure(message: "'\(name)' expects a number or SCOPE.NAME") }
             return .arithmetic(op, .variable(args[0]))
         case "ipmask": return .ipMask(try IPMask(args))
+        case "strcmp", "secure_memcmp": return .compare(try VariableComparison(name, args))
         case "iif":
             guard args.count == 2 else { throw Failure(message: "'iif' expects TRUE,FALSE") }
             return .iif(args[0], args[1])
@@ -420,6 +423,7 @@ struct SampleExpression {
         case .bool: return .boolean(value.isTrue)
         case .iif(let yes, let no): return .string(value.isTrue ? yes : no)
         case .ipMask(let mask): return mask.apply(value.text).map { .string($0) }
+        case .compare(let comparison): return input.variables?.get(comparison.variable).map { comparison.apply(value, $0) }
         case .field(let index, let delimiters, let count):
             return .string(Self.fields(value.text, index: index, delimiters: delimiters, count: count, skipEmpty: false))
         case .word(let index, let delimiters, let count):

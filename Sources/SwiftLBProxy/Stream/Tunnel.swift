@@ -30,11 +30,19 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
         var idle: TimeAmount?
         var clientFin: TimeAmount?
         var serverFin: TimeAmount?
+
+        /// A limit shorter than the loop's sweep period (HAProxy's reg-tests write `timeout
+        /// client 1`): the sweep would let it run up to 100 ms late, so the tunnel keeps a
+        /// timer of its own and stamps activity with the real clock.
+        var needsOwnTimer: Bool { [idle, clientFin, serverFin].contains { $0.map { $0 < LoopState.sweepInterval } ?? false } }
     }
 
     private let loop: LoopState
     private let server: ServerConnection
     private let timeouts: Timeouts
+    /// `timeouts.needsOwnTimer`: the timer armed for the next limit (nil otherwise).
+    private let ownTimer: Bool
+    private var timer: Scheduled<Void>?
     private var context: ChannelHandlerContext?
     private var state: State = .open
     private var clientReadPending = false
@@ -53,8 +61,12 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
         self.server = server
         self.timeouts = timeouts
         self.onEnd = onEnd
-        self.lastActivity = loop.coarseNow
+        self.ownTimer = timeouts.needsOwnTimer
+        self.lastActivity = ownTimer ? .now() : loop.coarseNow
     }
+
+    /// An activity stamp: the sweep's time, or the real clock for a tunnel with its own timer.
+    private var stamp: NIODeadline { ownTimer ? .now() : loop.coarseNow }
 
     var channel: (any Channel)? { context?.channel }
 
@@ -75,6 +87,19 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
         if clientFinished { halfClose(by: .client) }
         context.read()
         server.resumeReading()
+        armTimer()
+    }
+
+    /// With its own timer, wakes at the current state's limit from the last activity; when
+    /// traffic came since, `checkTimeouts` finds nothing and the timer is armed again.
+    private func armTimer() {
+        guard ownTimer, let context, let deadline = nextDeadline else { return }
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
+            guard let self else { return }
+            self.timer = nil
+            self.checkTimeouts(now: .now())
+            self.armTimer()
+        }
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -90,7 +115,7 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
         bytesFromClient += buffer.readableBytes
         loop.counters.tunnelBytesIn += buffer.readableBytes
         countOnFrontend { [n = buffer.readableBytes] in $0.bytesIn += n }
-        lastActivity = loop.coarseNow
+        lastActivity = stamp
         server.write(buffer)
     }
 
@@ -139,7 +164,7 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
         bytesFromServer += buffer.readableBytes
         loop.counters.tunnelBytesOut += buffer.readableBytes
         countOnFrontend { [n = buffer.readableBytes] in $0.bytesOut += n }
-        lastActivity = loop.coarseNow
+        lastActivity = stamp
         context?.write(wrapOutboundOut(buffer), promise: nil)
     }
 
@@ -173,7 +198,7 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
         switch state {
         case .open:
             state = .halfClosed(by: side)
-            halfClosedAt = loop.coarseNow
+            halfClosedAt = stamp
             switch side {
             case .client: server.shutdownOutput()
             case .server: if let context { shutdownOutputAfterWrites(context) }
@@ -193,6 +218,8 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
     private func end(_ cause: TerminationCause) {
         if case .closed = state { return }
         state = .closed
+        timer?.cancel()
+        timer = nil
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
         loop.counters.tunnelsOpen -= 1
         if let id = frontendCounterID { loop.stats.frontend(id) { $0.scur -= 1; $0.tunnels.current -= 1 } }
@@ -202,17 +229,26 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
     }
 
     func checkTimeouts(now: NIODeadline) {
+        if let deadline = nextDeadline, now >= deadline {
+            guard case .halfClosed(let side) = state else { return end(.clientTimeout) }
+            end(side == .client ? .serverTimeout : .clientTimeout)
+        }
+    }
+
+    /// When the current state's limit runs out, from the last activity (nil: no limit, or
+    /// closed). As HAProxy: once one side has sent its FIN, the limit is the one of the side
+    /// still expected to finish — after the client's FIN, `server-fin` (our FIN to the server
+    /// waits on its answer); after the server's, `client-fin`. That side is the one that
+    /// timed out.
+    private var nextDeadline: NIODeadline? {
         switch state {
         case .closed:
-            return
+            return nil
         case .open:
-            if let idle = timeouts.idle, now >= lastActivity + idle { end(.clientTimeout) }
+            return timeouts.idle.map { lastActivity + $0 }
         case .halfClosed(let side):
-            // As HAProxy: the limit is the one of the side still expected to finish — after the
-            // client's FIN, `server-fin` (our FIN to the server waits on its answer); after the
-            // server's, `client-fin`. That side is the one that timed out.
             let limit = side == .client ? timeouts.serverFin ?? timeouts.idle : timeouts.clientFin ?? timeouts.idle
-            if let limit, now >= max(lastActivity, halfClosedAt ?? now) + limit { end(side == .client ? .serverTimeout : .clientTimeout) }
+            return limit.map { max(lastActivity, halfClosedAt ?? lastActivity) + $0 }
         }
     }
 }

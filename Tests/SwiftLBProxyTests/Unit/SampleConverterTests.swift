@@ -46,6 +46,35 @@ final class SampleConverterTests: XCTestCase {
         XCTAssertThrowsError(try SampleExpression(parsing: "src,ipmask(24,129)"))
     }
 
+    /// `strcmp(VAR)` and `secure_memcmp(VAR)` against variables, as
+    /// converters_ipmask_concat_strcmp_field_word uses them (HAProxy's sample.c semantics).
+    func testStrcmpAndSecureMemcmpCompareWithAVariable() throws {
+        let head = try requestHead("GET / HTTP/1.1\r\nHost: h\r\nFieldhdr: f1_f2_f3__f5\r\n\r\n")
+        let vars = StreamVariables()
+        vars.set("sess.fieldconcat", .string("f1_f2_f3__f5"))
+        vars.set("txn.short", .string("f1"))
+        vars.set("txn.n", .integer(42))
+        vars.set("txn.bin", .binary([0x61, 0, 0x62]))
+        let input = SampleInput(facts: try facts(head), variables: vars)
+        func eval(_ text: String) throws -> SampleValue? { try SampleExpression(parsing: text).evaluate(input) }
+        XCTAssertEqual(try eval("hdr(Fieldhdr),strcmp(sess.fieldconcat)"), .integer(0))
+        XCTAssertEqual(try eval("str(f1),strcmp(sess.fieldconcat)"), .integer(-1), "a prefix is the smaller")
+        XCTAssertEqual(try eval("hdr(Fieldhdr),strcmp(txn.short)"), .integer(1))
+        XCTAssertEqual(try eval("str(f0),strcmp(txn.short)"), .integer(-1))
+        XCTAssertEqual(try eval("str(f3),strcmp(txn.short)"), .integer(2), "the bytes' difference, as strcmp(3)")
+        XCTAssertEqual(try eval("str(42),strcmp(txn.n)"), .integer(0), "an integer variable compares as its text")
+        XCTAssertNil(try eval("str(x),strcmp(txn.unset)"), "an unset variable fails the expression")
+        XCTAssertEqual(try eval("hdr(Fieldhdr),secure_memcmp(sess.fieldconcat)"), .boolean(true))
+        XCTAssertEqual(try eval("str(f1_f2_f3__f6),secure_memcmp(sess.fieldconcat)"), .boolean(false))
+        XCTAssertEqual(try eval("str(f1),secure_memcmp(sess.fieldconcat)"), .boolean(false))
+        XCTAssertEqual(try eval("str(YQBi),b64dec,secure_memcmp(txn.bin)"), .boolean(true), "binary past a NUL")
+        XCTAssertEqual(try eval("str(YQBj),b64dec,secure_memcmp(txn.bin)"), .boolean(false))
+        XCTAssertNil(try eval("str(x),secure_memcmp(txn.unset)"))
+        for bad in ["str(x),strcmp", "str(x),strcmp(nope)", "str(x),strcmp(a.b)", "str(x),secure_memcmp(txn.a,txn.b)"] {
+            XCTAssertThrowsError(try SampleExpression(parsing: bad), bad)
+        }
+    }
+
     func testBadArgumentsAndMissingMapsAreRefusedNamingThem() throws {
         func refusal(_ text: String) -> String {
             do { _ = try SampleExpression(parsing: text); return "accepted" } catch { return error.message }
