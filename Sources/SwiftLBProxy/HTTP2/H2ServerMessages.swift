@@ -24,7 +24,7 @@ enum H2ServerMessages {
         // Absolute form (`GET http://host/path`): its scheme and authority win. Only a target
         // that starts with a scheme is one (`/x?u=http://a/b` is an origin-form path).
         if !target.hasPrefix("/"), let colon = target.firstIndex(of: ":"), target[colon...].hasPrefix("://"),
-           Self.isScheme(target[..<colon]) {
+           H2RequestHead.isScheme(String(target[..<colon])) {
             let rest = target[target.index(colon, offsetBy: 3)...]
             let slash = rest.firstIndex(of: "/") ?? rest.endIndex
             scheme = String(target[..<colon]).lowercased()
@@ -37,15 +37,6 @@ enum H2ServerMessages {
         out.add(name: ":path", value: target)
         H2ResponseHead.appendFields(of: head, to: &out, keepTE: true, dropHost: true)
         return out
-    }
-
-    /// RFC 3986's scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
-    static func isScheme(_ text: Substring) -> Bool {
-        guard let first = text.utf8.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first | 0x20) else { return false }
-        return text.utf8.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")
-        }
     }
 
     /// What a response header block becomes.
