@@ -6,7 +6,9 @@ import PackageDescription
 /// per module (the architecture is described in README.md).
 /// The data path's modules drop Swift's dynamic exclusivity checks in release builds (a
 /// thread-local access set consulted on every class-property access: ~3 % of the CPU per
-/// proxied request). Debug builds, which the tests run, keep them on.
+/// proxied request). Debug builds, which the tests run, keep them on. The scripts' release
+/// build (scripts/lib/deps.sh, `SWIFTLB_RELEASE_BUILD`) drops them in every module, SwiftNIO's
+/// too, and links the Swift runtime statically; a plain `swift build -c release` still works.
 let dataPathSettings: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
 ]

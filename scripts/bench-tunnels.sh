@@ -11,7 +11,9 @@ ROUNDS=${1:-2}
 for tool in redis-server redis-benchmark haproxy python3; do
     command -v "$tool" >/dev/null || { echo "bench-tunnels.sh: $tool is missing (scripts/lib/deps.sh installs it)" >&2; exit 2; }
 done
-swift build -c release --product swiftlb 2>&1 | tail -1
+# shellcheck source=lib/deps.sh
+. scripts/lib/deps.sh
+deps_build_release
 WORK=$(mktemp -d /tmp/swiftlb-bench-tunnels.XXXXXX)
 PIDS=()
 cleanup() {

@@ -10,7 +10,9 @@ ROUNDS=${1:-2}
 export TESTS=${TESTS:-"a b c d e f"}
 STATE=/tmp/lbbench
 mkdir -p "$STATE"
-swift build -c release --product swiftlb 2>&1 | tail -1
+# shellcheck source=lib/deps.sh
+. scripts/lib/deps.sh
+deps_build_release
 cleanup() {
     if [ -s "$STATE/swiftlb.pid" ]; then kill "$(cat "$STATE/swiftlb.pid")" 2>/dev/null || true; fi
     "$B/stop.sh" all >/dev/null 2>&1 || true

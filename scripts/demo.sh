@@ -43,7 +43,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 say "building swiftlb (release)"
-deps_build -c release --product swiftlb
+deps_build_release
 BIN=$PWD/.build/release/swiftlb
 
 say "network namespaces on one bridge: lb1 lb2 be1 be2 be3 client in $NET.0/24, VIP $VIP"

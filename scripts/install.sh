@@ -49,7 +49,7 @@ if [ -z "$binary" ]; then
     # shellcheck source=lib/deps.sh
     . scripts/lib/deps.sh
     deps_install build || { echo "scripts/install.sh: cannot install what the build needs (see above)" >&2; exit 1; }
-    deps_build -c release --product swiftlb
+    deps_build_release
     binary=$PWD/.build/release/swiftlb
 fi
 [ -x "$binary" ] || die "'$binary' is not an executable swiftlb"

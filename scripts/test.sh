@@ -13,5 +13,5 @@ cd "$(dirname "$0")/.."
 deps_install build test || { echo "scripts/test.sh: cannot install what the tests need (see above)" >&2; exit 1; }
 deps_build --build-tests
 # The release binary too: AllocationTests counts what production runs.
-deps_build -c release --product swiftlb
+deps_build_release
 swift test --skip-build "$@"

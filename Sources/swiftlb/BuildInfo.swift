@@ -37,6 +37,19 @@ enum BuildInfo {
         #endif
     }
 
+    /// Whether the Swift runtime is linked into the binary (`--static-swift-stdlib`: the
+    /// scripts' release build, scripts/lib/deps.sh) or loaded as libswiftCore.so — what this
+    /// process has mapped, read from /proc/self/maps.
+    static var swiftRuntime: String {
+        guard let file = fopen("/proc/self/maps", "r") else { return "unknown" }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 4096)
+        while fgets(&line, Int32(line.count), file) != nil {
+            if strstr(line, "/libswiftCore.so") != nil { return "shared (libswiftCore.so)" }
+        }
+        return "static (linked in)"
+    }
+
     static var targetTriple: String {
         #if arch(x86_64)
         let arch = "x86_64"
@@ -105,6 +118,7 @@ enum BuildInfo {
         Build options :
           Swift compiler : \(swiftCompiler)
           Configuration : \(configuration)
+          Swift runtime : \(swiftRuntime)
           Target : \(targetTriple)
 
         Feature list : \(features.joined(separator: " "))

@@ -48,7 +48,7 @@ final class AllocationTests: XCTestCase {
 
     private func measure(log: Bool) throws -> Double {
         guard FileManager.default.isExecutableFile(atPath: releaseBinary) else {
-            throw HarnessError("no release build at \(releaseBinary): scripts/test.sh builds it (swift build -c release --product swiftlb)")
+            throw HarnessError("no release build at \(releaseBinary): scripts/test.sh builds it (scripts/build.sh)")
         }
         let library = try buildCounter()
         let nginx = try NginxBackends(count: 3, in: dir)

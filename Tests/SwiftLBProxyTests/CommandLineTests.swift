@@ -92,25 +92,40 @@ final class CommandLineTests: XCTestCase {
 
     /// The product links FoundationEssentials and Glibc, never the whole Foundation with ICU:
     /// those libraries were ~8 MB of the idle RSS (docs/benchmarks.md) for a handful of calls.
-    /// A new `import Foundation` in Sources/ brings them back; this says so.
+    /// A new `import Foundation` in Sources/ brings them back; this says so. The debug build
+    /// links the Swift libraries dynamically (its NEEDED entries say it); the scripts' release
+    /// build links them in (`--static-swift-stdlib`), so its symbol table says it instead.
     func testTheProductDoesNotLinkFoundationOrICU() throws {
         for build in ["debug", "release"] {
             let binary = Paths.repository.appendingPathComponent(".build/\(build)/swiftlb").path
             guard FileManager.default.isExecutableFile(atPath: binary) else { continue }
-            let readelf = Process()
-            readelf.executableURL = URL(fileURLWithPath: "/usr/bin/readelf")
-            readelf.arguments = ["-d", binary]
-            let pipe = Pipe()
-            readelf.standardOutput = pipe
-            try readelf.run()
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            readelf.waitUntilExit()
+            let output = try Self.output(of: "/usr/bin/readelf", ["-d", binary])
             let needed = output.split(separator: "\n").filter { $0.contains("(NEEDED)") }
             XCTAssertTrue(needed.contains { $0.contains("libc.so") }, "\(build): readelf lists the libraries: \(output.prefix(400))")
             for library in ["libFoundation.so", "libFoundationInternationalization.so", "lib_FoundationICU.so"] {
                 XCTAssertFalse(needed.contains { $0.contains("[\(library)]") }, "\(build) build links \(library): an 'import Foundation' in Sources/?")
             }
+            guard !needed.contains(where: { $0.contains("[libswiftCore.so]") }) else { continue }
+            // Static: Foundation's modules would be in the binary. FoundationEssentials must be
+            // (else this reads the wrong table); Foundation, its ICU half and ICU must not.
+            let symbols = try Self.output(of: "/usr/bin/nm", [binary])
+            XCTAssertTrue(symbols.contains("$s20FoundationEssentials"), "\(build): nm lists no FoundationEssentials symbol")
+            for module in ["$s10Foundation", "$s30FoundationInternationalization", " T ucol_open"] {
+                XCTAssertFalse(symbols.contains(module), "\(build) build holds \(module)…: an 'import Foundation' in Sources/?")
+            }
         }
+    }
+
+    private static func output(of tool: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return output
     }
 
     /// `maxconn 2`: a third client waits in the backlog and is served once a slot frees up.

@@ -14,6 +14,13 @@ final class VersionTests: XCTestCase {
         let vv = runCommand(Paths.swiftlb, ["-vv"])
         XCTAssertEqual(vv.status, 0, vv.err)
         XCTAssertTrue(vv.out.hasPrefix("SwiftLB version 0.1.0\n"), vv.out)
+        // The tests' debug build loads the Swift runtime; the scripts' release build links it in.
+        XCTAssertEqual(field(vv.out, "Swift runtime"), "shared (libswiftCore.so)", vv.out)
+        let release = Paths.repository.appendingPathComponent(".build/release/swiftlb").path
+        if FileManager.default.isExecutableFile(atPath: release) {
+            let releaseVV = runCommand(release, ["-vv"])
+            XCTAssertEqual(field(releaseVV.out, "Swift runtime"), "static (linked in)", "scripts/test.sh builds the release binary with --static-swift-stdlib: \(releaseVV.out)")
+        }
 
         // OpenSSL: `openssl version` prints "OpenSSL 3.0.19 27 Jan 2026 (Library: OpenSSL 3.0.19 …)";
         // the library part is what a process loads, and so is SwiftLB's "Running on".

@@ -122,6 +122,16 @@ deps_install() {
     command -v swift >/dev/null || { deps_log "swift is not on PATH (Swift 6.1 or newer is needed: https://swift.org/install)"; return 1; }
 }
 
+# The release binary every script builds and runs (demo, tests, benchmarks, install; the
+# Dockerfile says the same): the Swift runtime linked in statically — swift_retain/release and
+# the other runtime calls are direct, not through the PLT, and fewer pages are mapped — and
+# Swift's dynamic exclusivity checks off in every module, SwiftNIO's included (Package.swift
+# can turn them off only in SwiftLB's own modules; debug builds, which the tests run, keep
+# them on). Together ~+12 % requests per core on keep-alive, +20 % at 1000 connections
+# (docs/benchmarks.md).
+SWIFTLB_RELEASE_BUILD=(-c release --product swiftlb --static-swift-stdlib -Xswiftc -enforce-exclusivity=unchecked)
+deps_build_release() { deps_build "${SWIFTLB_RELEASE_BUILD[@]}"; }
+
 # Build SwiftLB; on failure show the compiler's errors, not the last line of the log.
 #   deps_build [swift build arguments...]
 deps_build() {

@@ -75,7 +75,7 @@ if $reference; then
     [[ $version == "$REF_VERSION"* ]] || echo "run.sh: warning: $program is haproxy $version, the profile is $REF_VERSION" >&2
 else
     swiftlb=${swiftlb:-$repo/.build/release/swiftlb}
-    [ -x "$swiftlb" ] || { echo "run.sh: no swiftlb binary at $swiftlb (build it: swift build -c release --product swiftlb)" >&2; exit 2; }
+    [ -x "$swiftlb" ] || { echo "run.sh: no swiftlb binary at $swiftlb (build it: scripts/build.sh)" >&2; exit 2; }
     export SWIFTLB
     SWIFTLB=$(cd "$(dirname "$swiftlb")" && pwd)/$(basename "$swiftlb")
     program=$here/haproxy-shim.sh
