@@ -165,6 +165,16 @@ extension HTTPClientConnection {
     func flushThenClose() {
         guard let context else { return }
         if case .closed = state {} else { state = .closing }
+        if tls == nil {
+            // Plain TCP: when the flush wrote everything (the usual case), nothing is left for
+            // a close to drop, so it closes now — no empty write, promise and callback per
+            // `Connection: close` response. (A TLS handler may still hold bytes of its own.)
+            context.flush()
+            if (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) == 0 {
+                context.close(promise: nil)
+                return
+            }
+        }
         context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in
             self.context?.close(promise: nil)
         }

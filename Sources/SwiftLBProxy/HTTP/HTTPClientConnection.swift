@@ -194,7 +194,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         if logging { frontend.countLive(context.channel) }
         // A client that sends its request and then shuts its sending side still gets the
         // answer (HAProxy's default); `option abortonclose` abandons it instead.
-        _ = context.channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+        context.channel.allowRemoteHalfClosure()
         idleSince = clock
         let id = frontend.counterID
         loop.stats.frontend(id) { c in

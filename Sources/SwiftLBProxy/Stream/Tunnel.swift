@@ -79,8 +79,8 @@ final class Tunnel: ChannelDuplexHandler, ServerConnectionOwner, ClientConnectio
         loop.counters.tunnelsOpen += 1
         loop.counters.tunnelsTotal += 1
         countOnFrontend { $0.current += 1; $0.total += 1 }
-        _ = context.channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
-        if let channel = server.channel { _ = channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: true) }
+        context.channel.allowRemoteHalfClosure()
+        server.channel?.allowRemoteHalfClosure()
         server.lease(to: self)
         if let bytes = serverBytes, bytes.readableBytes > 0 { serverRead(bytes); serverReadComplete() }
         if let bytes = clientBytes, bytes.readableBytes > 0 { forwardToServer(bytes); server.flush() }

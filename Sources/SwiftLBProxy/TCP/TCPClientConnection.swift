@@ -121,7 +121,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             c.smax = max(c.smax, c.scur)
         }
         // A FIN before the server is there is held like the bytes before it, not a close.
-        _ = context.channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
+        context.channel.allowRemoteHalfClosure()
         context.fireChannelActive()
         if !awaitsProxyHeader { ends = (source, destination) }
         routeWhenReady()
