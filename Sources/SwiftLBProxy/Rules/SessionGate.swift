@@ -24,7 +24,10 @@ struct SessionGate: Equatable {
     }
 
     /// Whether the session has started (nothing was awaited, or everything came).
-    var isComplete: Bool { state == .complete }
+    var isComplete: Bool {
+        if case .complete = state { return true }
+        return false
+    }
 
     /// Records a finished handshake: true when it was the last one awaited — the session
     /// starts now. A step not awaited changes nothing (a TLS listener's handshake reported
