@@ -367,21 +367,23 @@ public final class ProxyServer: Sendable {
                         // `proto h2`: HTTP/2 with prior knowledge (h2c, or h2 over TLS without ALPN).
                         // (The streams' ssl_* fetches read nothing yet: they have no TLSHandler.)
                         try H2Connection.configure(channel, frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits,
-                                                   listenerName: listenerName, settings: h2Settings)
+                                                   listenerName: listenerName, settings: h2Settings, awaitsProxyHeader: acceptProxy)
                     case .http where tls != nil && bind?.0.tls?.alpn.contains("h2") == true:
                         // `alpn h2,…`: what the client chooses in the handshake decides.
                         try sync.addHandler(ALPNSwitch { h2, channel in
                             if h2 {
                                 try H2Connection.configure(channel, frontend: frontend, loop: loop, isTLS: true, limits: limits,
-                                                           listenerName: listenerName, settings: h2Settings)
+                                                           listenerName: listenerName, settings: h2Settings, awaitsProxyHeader: acceptProxy)
                             } else {
-                                let connection = HTTPClientConnection(frontend: frontend, loop: loop, isTLS: true, limits: limits, listenerName: listenerName)
+                                let connection = HTTPClientConnection(frontend: frontend, loop: loop, isTLS: true, limits: limits, listenerName: listenerName,
+                                                                      awaitsProxyHeader: acceptProxy)
                                 connection.tls = tlsHandler
                                 try channel.pipeline.syncOperations.addHandler(connection)
                             }
                         })
                     case .http:
-                        let connection = HTTPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits, listenerName: listenerName)
+                        let connection = HTTPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits, listenerName: listenerName,
+                                                              awaitsProxyHeader: acceptProxy)
                         connection.tls = tlsHandler
                         try sync.addHandler(connection)
                     case .tcp:

@@ -116,9 +116,15 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     /// set-src|set-dst` left them — a PROXY header changes the session's, not these (HAProxy
     /// 2.6 does the same); nil before the connection is active.
     var frontConnection: (source: SocketAddress?, destination: SocketAddress?)?
+    /// Whether the connection's handshakes (PROXY header, TLS) are done and its `tcp-request
+    /// session` rules have let it in: no request is read before. A stream of an HTTP/2
+    /// connection and a session upgraded from TCP start complete (ruled by their connection).
+    private var session: SessionGate
 
     init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, limits: HeadParser.Limits, listenerName: String? = nil, h2: H2StreamInfo? = nil,
-         upgrade: TCPUpgrade? = nil) {
+         upgrade: TCPUpgrade? = nil, awaitsProxyHeader: Bool = false) {
+        self.session = h2 != nil || upgrade != nil ? SessionGate(awaitsProxyHeader: false, awaitsTLS: false)
+            : SessionGate(awaitsProxyHeader: awaitsProxyHeader, awaitsTLS: isTLS)
         self.h2 = h2
         self.upgrade = upgrade
         self.listenerName = listenerName
@@ -170,6 +176,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             // The session was accepted, counted and ruled as TCP; the channel is active already.
             source = upgrade.source
             destination = upgrade.destination
+            frontConnection = upgrade.connection
             clientIP = source?.ipAddress ?? ""
             tlsEstablished = isTLS  // a TCP session is routed once its handshake is done
             idleSince = clock
@@ -179,13 +186,9 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             guard let ruled = rules.admit(source: source, destination: destination, isTLS: isTLS, stick: stickSession,
                                           variables: { variables }, frontend: frontend, loop: loop) else {
                 // `tcp-request connection reject`: closed before a byte is read, nothing answered.
-                state = .closed
-                stickSession?.close()  // refused before any stream: no request counted
-                loop.clients.removeValue(forKey: ObjectIdentifier(self))
-                context.close(promise: nil)
-                return
+                return closeRefused(context: context)
             }
-            // `set-src|set-dst`: the connection rules' are the connection's, the session rules' the session's.
+            // `set-src|set-dst` of these rules: the connection's ends, which the session starts from.
             frontConnection = (ruled.facts.connectionSource, ruled.facts.connectionDestination)
             (source, destination, clientIP) = (ruled.facts.source, ruled.facts.destination, ruled.facts.source?.ipAddress ?? "")
         } else {
@@ -203,10 +206,37 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             c.smax = max(c.smax, c.scur)
         }
         context.fireChannelActive()
+        if session.isComplete { beginSession(context: context) }
+    }
+
+    /// The connection's handshakes are done (`SessionGate`): the `tcp-request session` rules
+    /// decide on the session's ends — the PROXY header's behind `accept-proxy` — and may change
+    /// them (`set-src`…); a refusal closes the connection without a word, as HAProxy's, counted
+    /// as a denied session. Then the requests that came meanwhile are read.
+    private func beginSession(context: ChannelHandlerContext) {
+        if let rules = frontend.tcpRules, rules.hasSessionRules {
+            guard let ruled = rules.admitSession(source: source, destination: destination, connection: frontConnection ?? (source, destination),
+                                                 isTLS: isTLS, tls: tls, stick: stickSession, variables: { variables },
+                                                 frontend: frontend, loop: loop) else {
+                loop.stats.frontend(frontend.counterID) { $0.scur -= 1 }
+                return closeRefused(context: context)
+            }
+            (source, destination, clientIP) = (ruled.facts.source, ruled.facts.destination, ruled.facts.source?.ipAddress ?? "")
+        }
+        if inbound.readableBytes > 0 { process() }
+    }
+
+    /// A connection refused by a `tcp-request connection|session` rule: closed unanswered and
+    /// unlogged (`channelInactive` then has nothing to count).
+    private func closeRefused(context: ChannelHandlerContext) {
+        state = .closed
+        stickSession?.close()  // refused before any stream: no request counted
+        loop.clients.removeValue(forKey: ObjectIdentifier(self))
+        context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        // Only a connection refused by `tcp-request connection` is closed before it went inactive.
+        // Only a connection refused by `tcp-request connection|session` is closed before it went inactive.
         if case .closed = state { return context.fireChannelInactive() }
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
         if h2 == nil { loop.stats.frontend(frontend.counterID) { $0.scur -= 1 } }
@@ -233,13 +263,17 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             clientInputClosed()
             return
         }
-        if event is TLSHandshakeCompleted { tlsEstablished = true }
+        if event is TLSHandshakeCompleted {
+            tlsEstablished = true
+            if session.finished(.tlsHandshake) { beginSession(context: context) }
+        }
         if let received = event as? ProxyProtocolReceived {
-            // `accept-proxy`: the connection's real ends, before any request byte.
+            // `accept-proxy`: the session's real ends, before any request byte.
             source = received.source
             destination = received.destination
             proxyTLVs = received.header.tlvs
             clientIP = source?.ipAddress ?? ""
+            if session.finished(.proxyHeader) { beginSession(context: context) }
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -322,6 +356,8 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     /// Moves the input on as far as the state allows: parses a head when idle, feeds the body
     /// of the exchange in flight; pipelined requests wait until it is done.
     func process() {
+        // Nothing is read before the session's rules have let it in.
+        guard session.isComplete else { return }
         while true {
             switch state {
             case .idle:
@@ -459,6 +495,8 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
 struct TCPUpgrade {
     let source: SocketAddress?
     let destination: SocketAddress?
+    /// The connection's own ends (`fc_src`…).
+    let connection: (source: SocketAddress?, destination: SocketAddress?)?
     let stick: StickSession?
     /// The variables its rules set (nil: its rules set none).
     let variables: StreamVariables?

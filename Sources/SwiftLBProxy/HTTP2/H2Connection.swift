@@ -8,7 +8,8 @@ import SwiftLBTLS
 /// and an `HTTPClientConnection` (the one exchange engine), NIOHTTP2's connection manager
 /// (GOAWAY on stop and reload drain, `timeout client` as the idle timeout), and this handler,
 /// which stands for the connection in the loop's books: the frontend's connection counters, the
-/// `tcp-request connection` rules and the graceful stop.
+/// `tcp-request connection` rules, the `tcp-request session` rules once the PROXY header and
+/// TLS handshake are done (`SessionGate`), and the graceful stop.
 final class H2Connection: ChannelInboundHandler, ClientConnection {
     typealias InboundIn = HTTP2Frame
 
@@ -29,17 +30,21 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
     private let shared: Shared
     private var context: ChannelHandlerContext?
     var channel: (any Channel)? { context?.channel }
+    /// When the session rules run: the streams come after them (their frames follow the PROXY
+    /// header and the handshake).
+    private var session: SessionGate
 
-    private init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, shared: Shared) {
+    private init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, shared: Shared, awaitsProxyHeader: Bool) {
         self.frontend = frontend
         self.loop = loop
         self.isTLS = isTLS
         self.shared = shared
+        self.session = SessionGate(awaitsProxyHeader: awaitsProxyHeader, awaitsTLS: isTLS)
     }
 
     /// Adds the HTTP/2 handlers at the end of `channel`'s pipeline (already active or not).
     static func configure(_ channel: any Channel, frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, limits: HeadParser.Limits,
-                          listenerName: String?, settings: Settings) throws {
+                          listenerName: String?, settings: Settings, awaitsProxyHeader: Bool = false) throws {
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams),
@@ -81,7 +86,7 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         try sync.addHandler(NIOHTTP2ServerConnectionManagementHandler(
             eventLoop: channel.eventLoop,
             configuration: .init(maxIdleTime: idle, maxAge: nil, maxGraceTime: nil, keepalive: nil)))
-        try sync.addHandler(H2Connection(frontend: frontend, loop: loop, isTLS: isTLS, shared: shared))
+        try sync.addHandler(H2Connection(frontend: frontend, loop: loop, isTLS: isTLS, shared: shared, awaitsProxyHeader: awaitsProxyHeader))
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -89,8 +94,8 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
 
     func channelActive(context: ChannelHandlerContext) {
         let source = context.channel.remoteAddress, destination = context.channel.localAddress
-        if let rules = frontend.tcpRules, rules.hasConnectionRules,
-           !rules.acceptsConnection(.connectionLevel(source: source, destination: destination, isTLS: isTLS, stick: nil)) {
+        var input = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS)
+        if let rules = frontend.tcpRules, rules.hasConnectionRules, !rules.acceptsConnection(&input) {
             loop.stats.frontend(frontend.counterID) { c in
                 c.connectionsTotal += 1
                 c.deniedConnections += 1
@@ -106,6 +111,23 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
             c.smax = max(c.smax, c.scur)
         }
         context.fireChannelActive()
+        if session.isComplete { beginSession(context: context) }
+    }
+
+    /// The handshakes are done: the `tcp-request session` rules decide on the session's ends
+    /// (the PROXY header's behind `accept-proxy`); a refusal closes the connection silently,
+    /// counted as a denied session. (What their `set-src`… or `set-var` change stays here: the
+    /// streams start from the PROXY header's ends.)
+    private func beginSession(context: ChannelHandlerContext) {
+        guard let rules = frontend.tcpRules, rules.hasSessionRules else { return }
+        let connection = (source: context.channel.remoteAddress, destination: context.channel.localAddress)
+        let ends = shared.proxied.map { ($0.source, $0.destination) } ?? connection
+        guard rules.admitSession(source: ends.0, destination: ends.1, connection: connection, isTLS: isTLS, tls: nil, stick: nil,
+                                 variables: { StreamVariables() }, frontend: frontend, loop: loop) == nil else { return }
+        if loop.clients.removeValue(forKey: ObjectIdentifier(self)) != nil {
+            loop.stats.frontend(frontend.counterID) { $0.scur -= 1 }
+        }
+        context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -137,6 +159,9 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         switch event {
         case let received as ProxyProtocolReceived:
             shared.proxied = received
+            if session.finished(.proxyHeader) { beginSession(context: context) }
+        case is TLSHandshakeCompleted:
+            if session.finished(.tlsHandshake) { beginSession(context: context) }
         case let event as ChannelEvent where event == .inputClosed:
             // The client's FIN: its streams go on; the connection closes when none is left.
             if shared.active == 0 {

@@ -8,7 +8,9 @@ import SwiftLBTLS
 ///
 /// Call sites: `connection` rules when a connection is accepted, before any byte is read (a
 /// reject closes it at once, nothing answered — HAProxy's "silent" refusal counted as a denied
-/// connection), then the `session` rules; `content` rules once the request head is parsed
+/// connection); `session` rules once the connection's handshakes are done — the PROXY header
+/// (`accept-proxy`) and TLS, see `SessionGate` — so that `src` is the header's (a reject closes
+/// silently too, counted as a denied session); `content` rules once the request head is parsed
 /// (HTTP mode, where HAProxy evaluates them on each request: a reject closes the connection
 /// without an answer), or on the client's first bytes (TCP mode). Connection rules should only
 /// look at the connection (`src`, `dst`, `src_conn_cur`); the request they see is empty.
@@ -57,26 +59,27 @@ struct TCPRules: Sendable {
     }
 
     var isEmpty: Bool { connection.isEmpty && session.isEmpty && content.isEmpty }
-    /// `connection` or `session` rules (both run when a connection is accepted).
-    var hasConnectionRules: Bool { !connection.isEmpty || !session.isEmpty }
+    /// `tcp-request connection` rules (run when a connection is accepted).
+    var hasConnectionRules: Bool { !connection.isEmpty }
+    /// `tcp-request session` rules (run once the connection's handshakes are done).
+    var hasSessionRules: Bool { !session.isEmpty }
     var hasContentRules: Bool { !content.isEmpty }
 
-    /// Whether the connection is accepted by the `tcp-request connection` rules, then the
-    /// `session` ones (HAProxy runs these once the handshake and PROXY header are done; SwiftLB
-    /// has nothing between the two). The input's addresses become the session's; its
-    /// `facts.connectionSource|Destination` the connection's (what `fc_src`… read).
+    /// Whether the connection is accepted by the `tcp-request connection` rules. The input's
+    /// addresses as they leave them become `facts.connectionSource|Destination` too: the
+    /// connection's (what `fc_src`… read), which the session starts from.
     func acceptsConnection(_ input: inout SampleInput) -> Bool {
         guard Self.decide(connection, &input) else { return false }
         input.facts.connectionSource = input.facts.source
         input.facts.connectionDestination = input.facts.destination
-        return Self.decide(session, &input)
+        return true
     }
 
-    /// The same for a caller that keeps no address or variable (HTTP/2 connections).
-    func acceptsConnection(_ input: SampleInput) -> Bool {
-        var input = input
-        return acceptsConnection(&input)
-    }
+    /// Whether the session is accepted by the `tcp-request session` rules, on an input whose
+    /// addresses are the session's (the PROXY header's behind `accept-proxy`) and whose
+    /// `facts.connectionSource|Destination` are the connection's. The input's addresses become
+    /// the session's (`set-src`…).
+    func acceptsSession(_ input: inout SampleInput) -> Bool { Self.decide(session, &input) }
 
     /// Whether the request is accepted by the `tcp-request content` rules (HTTP streams).
     func acceptsContent(_ input: inout SampleInput) -> Bool { Self.decide(content, &input) }
@@ -157,9 +160,9 @@ struct TCPRules: Sendable {
 }
 
 extension TCPRules {
-    /// A new connection through the connection and session rules: the ruled input (its
-    /// addresses the session's, `facts.connectionSource|Destination` the connection's), or nil
-    /// when refused — counted in the frontend's connections and denied connections.
+    /// A new connection through the connection rules: the ruled input (its addresses, and
+    /// `facts.connectionSource|Destination`, the connection's), or nil when refused — counted in
+    /// the frontend's connections and denied connections (HAProxy's `conn_tot` and `dcon`).
     func admit(source: SocketAddress?, destination: SocketAddress?, isTLS: Bool, stick: StickSession?,
                variables: () -> StreamVariables, frontend: RuntimeFrontend, loop: LoopState) -> SampleInput? {
         var ruled = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS, stick: stick,
@@ -169,6 +172,24 @@ extension TCPRules {
                 c.connectionsTotal += 1
                 c.deniedConnections += 1
             }
+            return nil
+        }
+        return ruled
+    }
+
+    /// A connection whose handshakes are done through the session rules: the session's ends
+    /// (`source`, `destination`: the PROXY header's, or the connection's) and the connection's
+    /// (`connection`, what `fc_src`… read); the ruled input, or nil when refused — counted as a
+    /// denied session (HAProxy's `dses`; the caller counted the connection when it was accepted).
+    func admitSession(source: SocketAddress?, destination: SocketAddress?, connection ends: (source: SocketAddress?, destination: SocketAddress?),
+                      isTLS: Bool, tls: TLSHandler?, stick: StickSession?, variables: () -> StreamVariables,
+                      frontend: RuntimeFrontend, loop: LoopState) -> SampleInput? {
+        var ruled = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS, tls: tls, stick: stick,
+                                                variables: setsVariables ? variables() : nil)
+        ruled.facts.connectionSource = ends.source
+        ruled.facts.connectionDestination = ends.destination
+        guard acceptsSession(&ruled) else {
+            loop.stats.frontend(frontend.counterID) { $0.deniedSessions += 1 }
             return nil
         }
         return ruled

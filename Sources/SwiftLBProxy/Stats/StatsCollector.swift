@@ -55,7 +55,9 @@ extension ProxyServer {
         for frontend in runtime.frontends {
             var counters = merged(\.frontends, frontend.counterID)
             counters.requestRate = rate(\.frontendRates, frontend.counterID)
-            counters.stot = counters.connectionsTotal  // a frontend's sessions are its connections
+            // A frontend's sessions are its connections less those its tcp-request connection or
+            // session rules refused (HAProxy's cum_sess against cum_conn).
+            counters.stot = counters.connectionsTotal - counters.deniedConnections - counters.deniedSessions
             process.cumulativeConnections += counters.connectionsTotal
             process.cumulativeRequests += counters.requestsTotal
             let limit = min(frontend.config.options.maxconn ?? global.maxconn, global.maxconn)

@@ -61,12 +61,15 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
 
     /// `accept-proxy`: routing waits for the PROXY header's addresses.
     private let awaitsProxyHeader: Bool
-    /// The session's ends once known: the socket's, or the PROXY header's.
+    /// The session's ends: the socket's as the connection rules left them, or the PROXY header's.
     private var ends: (source: SocketAddress?, destination: SocketAddress?)?
-    /// `bind … ssl`: routing waits for the TLS handshake, as HAProxy starts a stream only on an
-    /// established connection (a client whose hello is refused gets the TLS alert, not a reset
-    /// from a session that already chose to close).
-    private var handshakeDone: Bool
+    /// The connection's own ends (`fc_src`…), as the connection rules left them.
+    private var connectionEnds: (source: SocketAddress?, destination: SocketAddress?)?
+    /// The session starts — its `tcp-request session` rules run, then routing — once the PROXY
+    /// header (`accept-proxy`) and the TLS handshake (`bind … ssl`) are done, as HAProxy starts
+    /// a stream only on an established connection (a client whose hello is refused gets the
+    /// TLS alert, not a reset from a session that already chose to close).
+    private var session: SessionGate
     /// What it tracks in stick tables (nil when lb.conf declares none).
     private let stickSession: StickSession?
     /// What an upgrade to HTTP needs: the listener's head limits and name.
@@ -83,7 +86,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         self.loop = loop
         self.isTLS = isTLS
         self.awaitsProxyHeader = awaitsProxyHeader
-        self.handshakeDone = !isTLS
+        self.session = SessionGate(awaitsProxyHeader: awaitsProxyHeader, awaitsTLS: isTLS)
         self.log = AccessLogRecord(frontend: frontend.name)
         self.stickSession = frontend.makeStickSession()
     }
@@ -105,7 +108,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
                 context.close(promise: nil)
                 return
             }
-            // `set-src|set-dst` of these rules: the session's ends.
+            // `set-src|set-dst` of these rules: the connection's ends, which the session starts from.
             (source, destination) = (ruled.facts.source, ruled.facts.destination)
         }
         loop.clients[ObjectIdentifier(self)] = self
@@ -123,13 +126,28 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         // A FIN before the server is there is held like the bytes before it, not a close.
         context.channel.allowRemoteHalfClosure()
         context.fireChannelActive()
-        if !awaitsProxyHeader { ends = (source, destination) }
-        routeWhenReady()
+        connectionEnds = (source, destination)
+        ends = (source, destination)
+        if session.isComplete { beginSession() }
     }
 
-    /// Routes once the session's ends are known and, for TLS, the handshake is done.
-    private func routeWhenReady() {
-        guard case .accepted = state, let ends, handshakeDone else { return }
+    /// The connection's handshakes are done (`SessionGate`): the `tcp-request session` rules
+    /// decide on the session's ends — the PROXY header's behind `accept-proxy` — and may change
+    /// them (`set-src`…); a refusal closes the connection without a word or a log line, counted
+    /// as a denied session. Then the session is routed.
+    private func beginSession() {
+        guard case .accepted = state, var ends, let connectionEnds else { return }
+        if let rules = frontend.tcpRules, rules.hasSessionRules {
+            guard let ruled = rules.admitSession(source: ends.source, destination: ends.destination, connection: connectionEnds,
+                                                 isTLS: isTLS, tls: tls, stick: stickSession, variables: { variables },
+                                                 frontend: frontend, loop: loop) else {
+                return end(.proxy, logged: false)
+            }
+            ends = (ruled.facts.source, ruled.facts.destination)
+            self.ends = ends
+            log.source = ends.source
+            log.destination = ends.destination
+        }
         route(source: ends.source, destination: ends.destination)
     }
 
@@ -141,9 +159,8 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             return
         }
         if event is TLSHandshakeCompleted {
-            handshakeDone = true
             context.fireUserInboundEventTriggered(event)
-            routeWhenReady()
+            if session.finished(.tlsHandshake) { beginSession() }
             return
         }
         guard let received = event as? ProxyProtocolReceived else {
@@ -154,7 +171,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         log.source = received.source
         log.destination = received.destination
         ends = (received.source, received.destination)
-        routeWhenReady()
+        if session.finished(.proxyHeader) { beginSession() }
     }
 
     /// Runs the `tcp-request content` rules (inspecting first when they read the client's
@@ -181,8 +198,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         guard case .inspecting(let ruledSource, let ruledDestination, var next, let timer) = state, let rules = frontend.tcpRules else { return }
         let final = timedOut || timer == nil || clientFinished || held.readableBytes >= Self.maxHeld
         let payload = InspectedPayload(held, final: final)
-        var input = SampleInput.connectionLevel(source: ruledSource, destination: ruledDestination, isTLS: isTLS, tls: tls, stick: stickSession,
-                                                variables: rules.setsVariables ? variables : nil)
+        var input = ruleInput(source: ruledSource, destination: ruledDestination, variables: rules.setsVariables ? variables : nil)
         input.inspected = payload
         let verdict = rules.decideContent(&input, mustWait: { holds in payload.mustWait(holds: holds) }, from: &next)
         // The rules run so far are not run again: the addresses they set are kept.
@@ -204,12 +220,21 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         }
     }
 
+    /// What the content, routing and stick rules read: the session's ends (`src`…) and the
+    /// connection's (`fc_src`…).
+    private func ruleInput(source: SocketAddress?, destination: SocketAddress?, variables: StreamVariables? = nil) -> SampleInput {
+        var input = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS, tls: tls, stick: stickSession, variables: variables)
+        input.facts.connectionSource = connectionEnds?.source
+        input.facts.connectionDestination = connectionEnds?.destination
+        return input
+    }
+
     /// Chooses the backend (`use_backend` rules on layer-4 facts and the bytes held, else
     /// `default_backend`) and starts the dispatch.
     private func choose(source: SocketAddress?, destination: SocketAddress?) {
         var chosen = frontend.defaultBackend
         if !frontend.rules.isEmpty {
-            var input = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS, tls: tls, stick: stickSession)
+            var input = ruleInput(source: source, destination: destination)
             input.inspected = InspectedPayload(held, final: true)
             for (condition, target) in frontend.rules where condition.evaluate(input) {
                 chosen = target
@@ -229,7 +254,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         _ = phase.requestReceived()
         var dispatch = Dispatch(backend: backend, client: source, destination: destination)
         if let stick = backend.stick {
-            var input = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS, tls: tls, stick: stickSession)
+            var input = ruleInput(source: source, destination: destination)
             input.inspected = InspectedPayload(held, final: true)
             dispatch.pinned = stick.match(input, servers: backend.servers, now: StickSession.now())
             dispatch.stickStore = stick.storeKeys(input)
@@ -245,7 +270,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     private func upgradeToHTTP(source: SocketAddress?, destination: SocketAddress?) {
         guard let context else { return }
         let http = HTTPClientConnection(frontend: frontend, loop: loop, isTLS: isTLS, limits: limits, listenerName: listenerName,
-                                        upgrade: TCPUpgrade(source: source, destination: destination, stick: stickSession,
+                                        upgrade: TCPUpgrade(source: source, destination: destination, connection: connectionEnds, stick: stickSession,
                                                             variables: frontend.tcpRules?.setsVariables == true ? variables : nil))
         http.tls = tls
         state = .upgraded
@@ -360,8 +385,9 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         }
     }
 
-    /// The session ends before it was spliced: the client is closed (a TCP client gets no answer).
-    private func end(_ cause: TerminationCause) {
+    /// The session ends before it was spliced: the client is closed (a TCP client gets no answer),
+    /// and logged unless it was refused by a `tcp-request session` rule (HAProxy logs no stream).
+    private func end(_ cause: TerminationCause, logged: Bool = true) {
         if case .dispatching(var dispatch) = state { dispatch.release() }
         if case .inspecting(_, _, _, let timer) = state { timer?.cancel() }
         switch state {
@@ -373,7 +399,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
         loop.stats.frontend(frontend.counterID) { $0.scur -= 1 }
         phase.end(cause)
-        if logging {
+        if logging && logged {
             var record = log
             record.termination = phase.terminationFlags
             record.ta = millisecondsBetween(accepted, .now())
@@ -404,7 +430,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     }
 
     func checkTimeouts(now: NIODeadline) {
-        if case .accepted = state, !handshakeDone || ends == nil,
+        if case .accepted = state, !session.isComplete,
            let limit = frontend.config.options.timeouts.client, now >= accepted + .nanoseconds(limit.nanoseconds) {
             // A TLS handshake or PROXY header that never completes holds no slot past `timeout client`.
             end(.clientTimeout)
