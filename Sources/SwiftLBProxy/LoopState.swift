@@ -86,6 +86,7 @@ final class LoopState {
         // A handler may close (and unregister) during the sweep; iterate over a snapshot.
         for handler in Array(clients.values) { handler.checkTimeouts(now: now) }
         purgeIdle(now: now)
+        purgeH2Sessions()
     }
 
     /// Closes pooled connections idle for longer than `poolPurgeDelay` (oldest are first).
@@ -113,19 +114,26 @@ final class LoopState {
         return nil
     }
 
-    /// `proto h2`: per server id, the HTTP/2 connection this loop's exchanges open streams on.
-    private var h2Sessions: [Int: H2ServerSession] = [:]
+    /// `proto h2`: per server id, the HTTP/2 connections this loop's exchanges open streams on,
+    /// oldest first. More than one when the server's SETTINGS_MAX_CONCURRENT_STREAMS filled one;
+    /// an extra one left without streams closes after `poolPurgeDelay` (`H2ServerSession`).
+    private var h2Sessions: [Int: [H2ServerSession]] = [:]
 
-    /// The shared HTTP/2 connection to `server`, if it still takes streams.
+    /// A shared HTTP/2 connection to `server` with a stream slot free, or nil (dial one). The
+    /// oldest is preferred, so that extra connections empty and close.
     func h2Session(_ server: RuntimeServer) -> H2ServerSession? {
-        guard let session = h2Sessions[server.id] else { return nil }
-        if session.isUsable { return session }
-        h2Sessions[server.id] = nil
-        return nil
+        h2Sessions[server.id]?.removeAll { !$0.isUsable }
+        return h2Sessions[server.id]?.first { $0.hasFreeStream }
     }
 
     func shareH2Session(_ session: H2ServerSession, for server: RuntimeServer) {
-        if h2Session(server) == nil { h2Sessions[server.id] = session }
+        if h2Sessions[server.id]?.contains(where: { $0 === session }) == true { return }
+        h2Sessions[server.id, default: []].append(session)
+    }
+
+    /// Drops the HTTP/2 connections that closed (idle, GOAWAY, error) from the table.
+    private func purgeH2Sessions() {
+        for index in h2Sessions.indices { h2Sessions.values[index].removeAll { !$0.isUsable } }
     }
 
     /// Parks a connection whose exchange completed cleanly; with the server's pool full

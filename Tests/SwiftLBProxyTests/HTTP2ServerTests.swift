@@ -184,8 +184,7 @@ final class HTTP2ServerTests: XCTestCase {
         for _ in 0..<modes.count {
             codes.append(curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"], maxTime: 10).out)
         }
-        // One of the five is the well-formed answer, the other four 502s (which is which
-        // depends on whether the port probe took a connection).
+        // One of the five is the well-formed answer, the other four 502s.
         XCTAssertEqual(codes.filter { $0 == "502" }.count, 4, "\(codes)")
         XCTAssertEqual(codes.filter { $0 == "200" }.count, 1, "\(codes)")
         lb.waitForAccessLog { $0.components(separatedBy: " 502 ").count > 4 }

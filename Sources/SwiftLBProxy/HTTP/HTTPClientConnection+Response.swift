@@ -330,10 +330,19 @@ extension HTTPClientConnection {
         // on a fresh one; an empty answer from a fresh connection goes to another server with
         // `retry-on empty-response`. Only a complete, idempotent, bodiless request is sent twice.
         connection.close()
-        let garbage = error.map { !($0 is IOError) && !($0 is ChannelError) } ?? false
-        connection.server.health.observed(error: true, layer7: garbage)
         ex.dispatch.lastFailure = .connectFailed
         let options = ex.dispatch.backend.config.options
+        // `proto h2`: a stream the server refused unprocessed (RST_STREAM REFUSED_STREAM, or
+        // above a GOAWAY's last stream id) is sent once more, on a new connection, as a failed
+        // connect would be (`retry-on conn-failure`, within `retries`): any method, since the
+        // server did nothing with it, but only while the whole request is still in hand.
+        if connection.h2Session?.refused(error) == true, !ex.streamRefusedRetried, ex.requestResendable,
+           options.retryOn.contains(.connFailure), ex.dispatch.retry(excludeCurrent: false) {
+            ex.streamRefusedRetried = true
+            return replay(ex, freshConnection: true)
+        }
+        let garbage = error.map { !($0 is IOError) && !($0 is ChannelError) } ?? false
+        connection.server.health.observed(error: true, layer7: garbage)
         if ex.isReplayable && connection.wasReused && ex.dispatch.retry(excludeCurrent: false) {
             replay(ex, freshConnection: true)
         } else if ex.isReplayable && options.retryOn.contains(.emptyResponse) && ex.dispatch.retry(excludeCurrent: true) {

@@ -101,7 +101,11 @@ final class HTTPExchange {
     }
 
     /// Only a complete, idempotent request without a body is ever sent twice.
-    var isReplayable: Bool { method.isIdempotent && requestBodyBytes == 0 && requestFramer == nil && requestComplete }
+    var isReplayable: Bool { method.isIdempotent && requestResendable }
+    /// The whole request is still in hand (its head; no body, which is not kept once sent).
+    var requestResendable: Bool { requestBodyBytes == 0 && requestFramer == nil && requestComplete }
+    /// `proto h2`: the server refused a stream of this request and it was sent again (once only).
+    var streamRefusedRetried = false
 }
 
 extension HTTPConnectionMode {

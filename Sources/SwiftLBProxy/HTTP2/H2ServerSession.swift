@@ -8,7 +8,10 @@ import SwiftLBTLS
 /// NIOHTTP2 in the connection's pipeline.
 ///
 /// A shared session stays in its loop's table (`LoopState.h2Sessions`) while it is usable:
-/// open, no GOAWAY received, no connection error. With no stream open it closes after
+/// open, no GOAWAY received, no connection error. It takes a new stream only while it has a
+/// slot left under the server's SETTINGS_MAX_CONCURRENT_STREAMS (`hasFreeStream`), as HAProxy
+/// counts an h2 connection available: an exchange that finds none free dials another
+/// connection, so a loop may hold several per server. With no stream open it closes after
 /// `LoopState.poolPurgeDelay` (HAProxy's `pool-purge-delay`); a private one (`http-reuse
 /// never`) closes with its last stream. A connection error (a frame that is no frame, bad
 /// HPACK) has been answered with GOAWAY by NIOHTTP2: the connection closes, its streams with
@@ -19,7 +22,14 @@ final class H2ServerSession: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var multiplexer: NIOHTTP2Handler.StreamMultiplexer?
     private var openStreams = 0
+    /// The server's SETTINGS_MAX_CONCURRENT_STREAMS; nil until its first SETTINGS came.
+    private var peerMaxStreams: Int?
+    /// What a server whose SETTINGS name no limit gets at once (RFC 9113 §6.5.2 puts none;
+    /// NIOHTTP2 assumes this many and buffers the streams beyond it).
+    static let unstatedMaxStreams = 100
     private var goingAway = false
+    /// The last stream id of the server's GOAWAY: streams above it were not processed.
+    private var goAwayLastStream: HTTP2StreamID?
     private var idleClose: Scheduled<Void>?
     /// Kept in the loop's table for other exchanges; else closed with its last stream.
     var shared = false
@@ -36,6 +46,20 @@ final class H2ServerSession: ChannelInboundHandler {
 
     /// New exchanges may open streams on it.
     var isUsable: Bool { !goingAway && (context?.channel.isActive ?? false) }
+
+    /// Usable, with a stream slot left. Until the server's SETTINGS came its limit is unknown:
+    /// the stream of the exchange that dialled it is the only one (a stream beyond a limit the
+    /// server then states would be refused, or held back by NIOHTTP2 behind the others).
+    var hasFreeStream: Bool { isUsable && openStreams < (peerMaxStreams ?? 1) }
+
+    /// Whether `error`, which ended one of its streams, says the server refused it unprocessed:
+    /// RST_STREAM REFUSED_STREAM, or a GOAWAY whose last stream id is below it (NIOHTTP2 closes
+    /// those with CANCEL, after handing us the GOAWAY). RFC 9113 §8.7: it may be sent again.
+    func refused(_ error: (any Error)?) -> Bool {
+        guard let closed = error as? NIOHTTP2Errors.StreamClosed else { return false }
+        if closed.errorCode == .refusedStream { return true }
+        return closed.errorCode == .cancel && goAwayLastStream.map { closed.streamID > $0 } ?? false
+    }
 
     /// Adds NIOHTTP2 (client mode) and the session at the end of a new server connection's
     /// pipeline. The server may not push (SETTINGS_ENABLE_PUSH 0; a pushed stream is closed).
@@ -103,8 +127,16 @@ final class H2ServerSession: ChannelInboundHandler {
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        // GOAWAY: the streams open go on; no new one is opened here.
-        if case .goAway = unwrapInboundIn(data).payload { goingAway = true }
+        switch unwrapInboundIn(data).payload {
+        case .goAway(let last, _, _):
+            // The streams open go on (those above its last stream id end unprocessed); no new one here.
+            goingAway = true
+            goAwayLastStream = min(last, goAwayLastStream ?? last)
+        case .settings(.settings(let settings)):
+            peerMaxStreams = settings.last { $0.parameter == .maxConcurrentStreams }.map { Int($0.value) } ?? peerMaxStreams ?? Self.unstatedMaxStreams
+        default:
+            break
+        }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

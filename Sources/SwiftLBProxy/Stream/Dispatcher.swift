@@ -110,7 +110,8 @@ struct Dispatch {
         let generation = self.generation
         let timeout = backend.config.options.timeouts.connect.map { TimeAmount.nanoseconds($0.nanoseconds) }
         let connecting: EventLoopFuture<ServerConnection>
-        // `proto h2`: a new stream on the loop's connection to the server, when it may be shared.
+        // `proto h2`: a new stream on a loop's connection to the server with a stream slot free, when
+        // it may be shared (else a new connection).
         let shareH2 = chosen.parameters.http2 && proxyHeader == nil && backend.config.options.httpReuse != .never
         if shareH2, !freshConnection, reuse != .none, let session = loop.h2Session(chosen) {
             connecting = session.openStream(for: ServerConnection(server: chosen), on: loop.eventLoop)
