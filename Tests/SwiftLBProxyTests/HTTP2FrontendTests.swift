@@ -196,6 +196,25 @@ final class HTTP2FrontendTests: XCTestCase {
         XCTAssertTrue(seen.contains { $0.raw.hasPrefix("GET / HTTP/1.1\r\nhost: ok.test\r\n") }, "\(seen)")
     }
 
+    /// An answer SwiftLB makes itself on a stream (a 400 for a `:scheme` that is no scheme, as
+    /// HAProxy's h2_desync_attacks expects) ends that exchange the way a `Connection: close`
+    /// answer ends an HTTP/1.1 one: the stream, not the process. (The HTTP/1.1 fast close once
+    /// asked the stream channel for an option NIOHTTP2 traps on.)
+    func testAnAnswerOfTheProxyOnAStreamEndsTheStreamNotTheProcess() throws {
+        let dir = try TempDirectory()
+        let origin = try RecordingBackend(in: dir)
+        defer { origin.stop() }
+        let (lb, port) = try h2Proxy(origin, in: dir)
+        defer { lb.stop() }
+        let plan = #"[{"id":1,"headers":[[":method","GET"],[":scheme","http://localhost/?"],[":path","/"]]}]"#
+        let (frames, _) = try probe(port, plan, seconds: 1)
+        XCTAssertTrue(frames.contains { $0["type"] == 1 && $0["stream"] == 1 }, "a response HEADERS on stream 1: \(frames)")
+        // The process is still there to serve the next connection.
+        let next = curl(["--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/after"])
+        XCTAssertEqual(next.out, "200", next.err)
+        XCTAssertFalse(lb.child.stderr.contains("Fatal error"), lb.child.stderr)
+    }
+
     func testIdleConnectionsGetGOAWAYAtTimeoutClientAndOnStop() throws {
         let dir = try TempDirectory()
         let origin = try RecordingBackend(in: dir)

@@ -165,10 +165,11 @@ extension HTTPClientConnection {
     func flushThenClose() {
         guard let context else { return }
         if case .closed = state {} else { state = .closing }
-        if tls == nil {
+        if tls == nil, h2 == nil {
             // Plain TCP: when the flush wrote everything (the usual case), nothing is left for
             // a close to drop, so it closes now — no empty write, promise and callback per
-            // `Connection: close` response. (A TLS handler may still hold bytes of its own.)
+            // `Connection: close` response. (A TLS handler may still hold bytes of its own; an
+            // HTTP/2 stream channel knows no `bufferedWritableBytes` — NIOHTTP2 traps on it.)
             context.flush()
             if (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) == 0 {
                 context.close(promise: nil)
