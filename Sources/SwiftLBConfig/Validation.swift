@@ -66,6 +66,13 @@ extension SectionParser {
                 warnMissingTimeouts(isListen ? "proxy" : "backend", backend.name, line: backend.line)
             }
             if backend.servers.isEmpty { warn(backend.line, "backend", "backend '\(backend.name)' has no server: every request gets 503") }
+            if backend.options.mode == .tcp {
+                // HTTP/2 towards a server needs an HTTP stream; HAProxy refuses it in TCP mode.
+                for server in backend.servers where server.parameters.http2 {
+                    errors.append(ConfigError(file: file, line: server.line, keyword: "server",
+                                              message: "MUX protocol 'h2' is not usable for server '\(server.name)' of 'mode tcp' backend '\(backend.name)'"))
+                }
+            }
             if backend.options.tcpCheck != nil || backend.options.protocolCheck?.speaksOtherThanHTTP == true, backend.options.mode == .http {
                 warn(backend.line, "backend", "backend '\(backend.name)' checks its servers with tcp-check (or redis-check) but serves 'mode http': "
                      + "its clients must speak HTTP (a Redis or Postgres client would get 'HTTP/1.1 400'); write 'mode tcp' for such a service")

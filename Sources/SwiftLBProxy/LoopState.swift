@@ -121,9 +121,10 @@ final class LoopState {
 
     /// A shared HTTP/2 connection to `server` with a stream slot free, or nil (dial one). The
     /// oldest is preferred, so that extra connections empty and close.
+    /// (`hasFreeStream` implies usable; the sweep drops the unusable ones every 100 ms, so a
+    /// lookup scans no more than the live list.)
     func h2Session(_ server: RuntimeServer) -> H2ServerSession? {
-        h2Sessions[server.id]?.removeAll { !$0.isUsable }
-        return h2Sessions[server.id]?.first { $0.hasFreeStream }
+        h2Sessions[server.id]?.first { $0.hasFreeStream }
     }
 
     func shareH2Session(_ session: H2ServerSession, for server: RuntimeServer) {

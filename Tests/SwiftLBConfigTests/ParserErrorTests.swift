@@ -227,6 +227,9 @@ final class ParserErrorTests: XCTestCase {
             .contains { $0.line == 1 && $0.message == "frontend 'f' has no 'bind' directive. Please declare it as a backend if this was intended." },
                       "HAProxy's warning, not an error")
         expectError("frontend f\n    bind :80\nfrontend g\n    bind :80\n", line: 4, keyword: "bind", ":80 is already bound by frontend 'f'")
+        // HAProxy: "MUX protocol 'h2' is not usable for server 's1'": an h2 stream needs HTTP.
+        expectError("frontend f\n    mode tcp\n    bind :80\n    default_backend b\nbackend b\n    mode tcp\n    server s1 127.0.0.1:1 proto h2\n",
+                    line: 7, keyword: "server", "MUX protocol 'h2' is not usable for server 's1' of 'mode tcp' backend 'b'")
         expectError("backend b\nbackend b\n", line: 2, keyword: "backend", "a backend named 'b' already exists (line 1)")
         expectError("frontend f\n    bind :80\nfrontend f\n", line: 3, keyword: "frontend", "a frontend named 'f' already exists")
         expectError("frontend\n", line: 1, keyword: "frontend", "missing name")

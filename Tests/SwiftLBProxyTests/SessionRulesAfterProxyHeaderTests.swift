@@ -166,6 +166,30 @@ final class SessionRulesAfterProxyHeaderTests: XCTestCase {
         }
     }
 
+    /// A client that picks h2 by ALPN is ruled on its handshake as an HTTP/1.1 one is:
+    /// `ssl_fc_sni` reads its SNI in `tcp-request session`, so h2 is no way around the rule.
+    func testAnHTTP2ClientIsRuledOnItsHandshakeAsAnHTTP11One() throws {
+        let pem = dir.file("site.pem")
+        XCTAssertEqual(runCommand(Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path, ["site.example.test", pem]).status, 0)
+        let both = try SideBySide({ port in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port) ssl crt \(pem) alpn h2,http/1.1
+                tcp-request session reject unless { ssl_fc_sni -m str site.example.test }
+                http-request return status 200
+            """
+        }, in: dir)
+        defer { both.stop() }
+        for port in both.ports {
+            for (version, host, expected) in [("--http2", "site.example.test", "200 2"), ("--http1.1", "site.example.test", "200 1.1"),
+                                              ("--http2", "other.example.test", "000 0"), ("--http1.1", "other.example.test", "000 0")] {
+                let run = curl(["-sk", version, "--resolve", "\(host):\(port):127.0.0.1", "-o", "/dev/null",
+                                "-w", "%{http_code} %{http_version}", "https://\(host):\(port)/"], maxTime: 10)
+                XCTAssertEqual(run.out, expected, "port \(port) (SwiftLB's is \(both.lbPort)), \(version) with SNI \(host): \(run.err)")
+            }
+        }
+    }
+
     /// An HTTP/2 listener (`proto h2 accept-proxy`): the session rules read the header's
     /// source; a refused connection gets no stream answered and is closed, as HAProxy's.
     func testHTTP2SessionsAreRuledOnTheProxyHeadersSource() throws {

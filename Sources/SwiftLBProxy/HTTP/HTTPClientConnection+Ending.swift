@@ -150,7 +150,9 @@ extension HTTPClientConnection {
     /// Returns false when there is nothing to answer.
     func answerMissingRequest(timedOut: Bool) -> Bool {
         let partial = inbound.readableBytes > 0
-        guard partial || requestsServed == 0, !isTLS || tlsEstablished else { return false }
+        // A session still in its handshakes (PROXY header, TLS) gets no HTTP answer: HAProxy
+        // never answers on an embryonic session.
+        guard partial || requestsServed == 0, !isTLS || tlsEstablished, session.isComplete else { return false }
         let now = clock
         var record = newRecord(now)
         record.refusedBeforeStream = true
@@ -165,7 +167,7 @@ extension HTTPClientConnection {
     func flushThenClose() {
         guard let context else { return }
         if case .closed = state {} else { state = .closing }
-        if tls == nil, h2 == nil {
+        if tls == nil, h2 == nil, context.channel.isSocket {
             // Plain TCP: when the flush wrote everything (the usual case), nothing is left for
             // a close to drop, so it closes now — no empty write, promise and callback per
             // `Connection: close` response. (A TLS handler may still hold bytes of its own; an

@@ -119,7 +119,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     /// Whether the connection's handshakes (PROXY header, TLS) are done and its `tcp-request
     /// session` rules have let it in: no request is read before. A stream of an HTTP/2
     /// connection and a session upgraded from TCP start complete (ruled by their connection).
-    private var session: SessionGate
+    private(set) var session: SessionGate
 
     init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, limits: HeadParser.Limits, listenerName: String? = nil, h2: H2StreamInfo? = nil,
          upgrade: TCPUpgrade? = nil, awaitsProxyHeader: Bool = false) {

@@ -28,6 +28,9 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
     private let loop: LoopState
     private let isTLS: Bool
     private let shared: Shared
+    /// What the connection's `tcp-request session` rules track (`track-sc0 src`…): the
+    /// connection's own entries, released when it closes; its streams track their requests.
+    private var sessionTracking: StickSession?
     private var context: ChannelHandlerContext?
     var channel: (any Channel)? { context?.channel }
     /// When the session rules run: the streams come after them (their frames follow the PROXY
@@ -122,7 +125,11 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         guard let rules = frontend.tcpRules, rules.hasSessionRules else { return }
         let connection = (source: context.channel.remoteAddress, destination: context.channel.localAddress)
         let ends = shared.proxied.map { ($0.source, $0.destination) } ?? connection
-        guard rules.admitSession(source: ends.0, destination: ends.1, connection: connection, isTLS: isTLS, tls: nil, stick: nil,
+        // The rules see the handshake (`ssl_fc_sni`…) and track the connection as they do for
+        // an HTTP/1.1 one: an h2 client is not a way around a `tcp-request session` limit.
+        let tls = isTLS ? try? context.pipeline.syncOperations.handler(type: TLSHandler.self) : nil
+        if sessionTracking == nil { sessionTracking = frontend.makeStickSession() }
+        guard rules.admitSession(source: ends.0, destination: ends.1, connection: connection, isTLS: isTLS, tls: tls, stick: sessionTracking,
                                  variables: { StreamVariables() }, frontend: frontend, loop: loop) == nil else { return }
         if loop.clients.removeValue(forKey: ObjectIdentifier(self)) != nil {
             loop.stats.frontend(frontend.counterID) { $0.scur -= 1 }
@@ -134,6 +141,8 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         if loop.clients.removeValue(forKey: ObjectIdentifier(self)) != nil {
             loop.stats.frontend(frontend.counterID) { $0.scur -= 1 }
         }
+        sessionTracking?.close()
+        sessionTracking = nil
         context.fireChannelInactive()
     }
 
