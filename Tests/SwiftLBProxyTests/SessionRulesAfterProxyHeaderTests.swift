@@ -166,6 +166,30 @@ final class SessionRulesAfterProxyHeaderTests: XCTestCase {
         }
     }
 
+    /// `timeout http-request` starts with the session, not at accept: a sender that takes
+    /// longer than it to send its PROXY header (within `timeout client`) gets its request
+    /// answered, not an HTTP 408 in the middle of the PROXY protocol. HAProxy answers it too.
+    func testTheRequestTimeoutStartsAfterTheProxyHeader() throws {
+        let both = try SideBySide({ port in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port) accept-proxy
+                timeout client 10s
+                timeout http-request 1s
+                http-request return status 200
+            """
+        }, in: dir)
+        defer { both.stop() }
+        for port in both.ports {
+            let client = try RawClient(port: port, timeout: 5)
+            usleep(1_600_000)  // more than the request timeout, before any byte
+            client.send(v1("192.0.2.7"))
+            client.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            let status = client.read(until: "\r\n").components(separatedBy: "\r\n").first ?? ""
+            XCTAssertEqual(status, "HTTP/1.1 200 OK", "port \(port) (SwiftLB's is \(both.lbPort))")
+        }
+    }
+
     /// A client that picks h2 by ALPN is ruled on its handshake as an HTTP/1.1 one is:
     /// `ssl_fc_sni` reads its SNI in `tcp-request session`, so h2 is no way around the rule.
     func testAnHTTP2ClientIsRuledOnItsHandshakeAsAnHTTP11One() throws {

@@ -10,6 +10,7 @@ extension HTTPClientConnection {
     /// scheduling and cancelling a timer for every request and response cost more than the
     /// proxying itself on keep-alive traffic. Deadlines are therefore exact to 100 ms.
     ///
+    /// * handshakes (PROXY header, TLS): `timeout client`, then a silent close;
     /// * idle: `timeout http-request` for the first request and from the first byte of any
     ///   request, `timeout http-keep-alive` between requests; 408 on a fresh connection or when part
     ///   of a head came, a silent close between keep-alive requests;
@@ -29,6 +30,13 @@ extension HTTPClientConnection {
                 context?.channel.close(mode: .all, promise: nil)
             }
         case .idle:
+            guard session.isComplete else {
+                // Still in its handshakes (PROXY header, TLS): an embryonic session, under
+                // `timeout client` as HAProxy's; closed unanswered. `timeout http-request`
+                // starts with the session.
+                if let limit = timeouts.client, now >= idleSince + .nanoseconds(limit.nanoseconds) { closeNow() }
+                return
+            }
             let waitingForHead = requestsServed == 0 || requestStart != nil
             let limit = waitingForHead ? (timeouts.httpRequest ?? timeouts.client)
                 : (timeouts.httpKeepAlive ?? timeouts.httpRequest ?? timeouts.client)

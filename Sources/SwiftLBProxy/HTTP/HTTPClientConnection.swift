@@ -223,6 +223,8 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             }
             (source, destination, clientIP) = (ruled.facts.source, ruled.facts.destination, ruled.facts.source?.ipAddress ?? "")
         }
+        // `timeout http-request` counts from here: the handshakes had `timeout client`.
+        idleSince = clock
         if inbound.readableBytes > 0 { process() }
     }
 
