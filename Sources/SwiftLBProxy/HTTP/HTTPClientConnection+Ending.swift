@@ -167,7 +167,7 @@ extension HTTPClientConnection {
     func flushThenClose() {
         guard let context else { return }
         if case .closed = state {} else { state = .closing }
-        if tls == nil, h2 == nil, context.channel.isSocket {
+        if tls == nil, context.channel.isSocket {
             // Plain TCP: when the flush wrote everything (the usual case), nothing is left for
             // a close to drop, so it closes now — no empty write, promise and callback per
             // `Connection: close` response. (A TLS handler may still hold bytes of its own; an

@@ -36,12 +36,11 @@ final class H2ServerSession: ChannelInboundHandler {
     private let tls: Bool
     /// Over TLS, streams open once the handshake is done: a refused handshake is then a failed
     /// connect (retried, then 503), as for an HTTP/1.1 server, not a stream cut short (502).
-    private var handshakeDone: Bool
-    private var handshake: EventLoopPromise<Void>?
+    private var handshake: HandshakeWait
 
     private init(tls: Bool) {
         self.tls = tls
-        handshakeDone = !tls
+        handshake = HandshakeWait(done: !tls)
     }
 
     /// New exchanges may open streams on it.
@@ -88,11 +87,9 @@ final class H2ServerSession: ChannelInboundHandler {
     /// Opens a stream with `handler` behind its translator; fails if the connection is gone.
     func openStream(for handler: ServerConnection, on eventLoop: any EventLoop) -> EventLoopFuture<ServerConnection> {
         guard let context, let multiplexer, isUsable else { return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
-        if !handshakeDone {
-            let promise = handshake ?? context.eventLoop.makePromise()
-            handshake = promise
+        if !handshake.done {
             let bound = NIOLoopBound((self, handler), eventLoop: context.eventLoop)
-            return promise.futureResult.flatMap { bound.value.0.openStream(for: bound.value.1, on: eventLoop) }
+            return handshake.wait(on: context.eventLoop).flatMap { bound.value.0.openStream(for: bound.value.1, on: eventLoop) }
         }
         handler.h2Session = self
         openStreams += 1
@@ -141,29 +138,20 @@ final class H2ServerSession: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is TLSHandshakeCompleted {
-            handshakeDone = true
-            let waiting = handshake
-            handshake = nil
-            waiting?.succeed()
+            handshake.completed()?.succeed()
         }
         context.fireUserInboundEventTriggered(event)
     }
 
-    private func failHandshake(_ error: any Error) {
-        let waiting = handshake
-        handshake = nil
-        waiting?.fail(error)
-    }
-
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         goingAway = true
-        failHandshake(error)
+        handshake.abandoned()?.fail(error)
         context.close(promise: nil)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         goingAway = true
-        failHandshake(ChannelError.ioOnClosedChannel)
+        handshake.abandoned()?.fail(ChannelError.ioOnClosedChannel)
         idleClose?.cancel()
         idleClose = nil
         context.fireChannelInactive()

@@ -55,8 +55,7 @@ final class ServerConnection: ChannelDuplexHandler {
     private(set) var tls: TLSHandler?
     /// TLS: the connection counts as made once the handshake is done, as in HAProxy (a
     /// refused or unverified handshake is a connection failure: retried, then 503).
-    private var handshakeDone = false
-    private var handshakeWaiter: EventLoopPromise<Void>?
+    private var handshake = HandshakeWait(done: false)
     /// `proto h2`: the HTTP/2 connection this stream is on.
     var h2Session: H2ServerSession?
     /// Carries one exchange only (`proto h2`: an HTTP/2 stream, which ends with its response):
@@ -136,17 +135,9 @@ final class ServerConnection: ChannelDuplexHandler {
 
     /// Succeeds once the TLS handshake is done; fails if the connection fails or closes first.
     private func handshakeCompleted(on eventLoop: any EventLoop) -> EventLoopFuture<ServerConnection> {
-        if handshakeDone { return eventLoop.makeSucceededFuture(self) }
+        if handshake.done { return eventLoop.makeSucceededFuture(self) }
         guard context != nil, state != .closed else { return eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
-        let promise = eventLoop.makePromise(of: Void.self)
-        handshakeWaiter = promise
-        return promise.futureResult.map { self }
-    }
-
-    private func handshakeFailed(_ error: any Error) {
-        let waiter = handshakeWaiter
-        handshakeWaiter = nil
-        waiter?.fail(error)
+        return handshake.wait(on: eventLoop).map { self }
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -234,7 +225,7 @@ final class ServerConnection: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        handshakeFailed(ChannelError.ioOnClosedChannel)
+        handshake.abandoned()?.fail(ChannelError.ioOnClosedChannel)
         let wasOwner = owner
         state = .closed
         owner = nil
@@ -242,7 +233,7 @@ final class ServerConnection: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        handshakeFailed(error)
+        handshake.abandoned()?.fail(error)
         let wasOwner = owner
         state = .closed
         owner = nil
@@ -252,10 +243,7 @@ final class ServerConnection: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is TLSHandshakeCompleted {
-            handshakeDone = true
-            let waiter = handshakeWaiter
-            handshakeWaiter = nil
-            waiter?.succeed()
+            handshake.completed()?.succeed()
         }
         if case ChannelEvent.inputClosed = event {
             if state == .leased { owner?.serverInputClosed() } else { close() }
@@ -269,7 +257,7 @@ final class ServerConnection: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if state == .connecting && (tls == nil || handshakeDone) {  // a TLS handshake reads
+        if state == .connecting && (tls == nil || handshake.done) {  // a TLS handshake reads
             readPending = true
         } else if state == .leased, let owner, !owner.clientIsWritable {
             readPending = true
