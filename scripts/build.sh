@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the release binary the way every script runs it (scripts/lib/deps.sh,
-# SWIFTLB_RELEASE_BUILD: the Swift runtime linked in, no dynamic exclusivity checks),
+# SWIFTLB_RELEASE_BUILD: the Swift runtime linked in, no dynamic exclusivity checks, lld with
+# packed relative relocations where the toolchain and glibc allow),
 # installing the C libraries it links first if they are missing (as root). Prints its path.
 #   scripts/build.sh && .build/release/swiftlb check -c lb.conf
 set -euo pipefail
