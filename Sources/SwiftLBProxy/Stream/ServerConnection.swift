@@ -89,8 +89,9 @@ final class ServerConnection: ChannelDuplexHandler {
                     // TCP_NODELAY is ClientBootstrap's default (set before the connect; NIO
                     // skips it on unix sockets): setting it again cost two system calls.
                     // `option srvtcpka|tcpka`: the kernel's keep-alive probes.
-                    if tcp, keepAlive, let options = channel.syncOptions {
-                        try options.setOption(.socketOption(.so_keepalive), value: 1)
+                    if let options = channel.syncOptions {
+                        try options.setOption(.recvAllocator, value: ReceiveBufferSizer())
+                        if tcp, keepAlive { try options.setOption(.socketOption(.so_keepalive), value: 1) }
                     }
                     let sync = channel.pipeline.syncOperations
                     if let proxyHeader { try sync.addHandler(ProxyHeaderSender(header: proxyHeader)) }
