@@ -190,6 +190,59 @@ final class SessionRulesAfterProxyHeaderTests: XCTestCase {
         }
     }
 
+    /// A connection that never finishes its handshakes — garbage where a PROXY header or a TLS
+    /// ClientHello belongs — is a connection (`conn_tot`) but no session (`stot`), as HAProxy
+    /// counts them; HTTP and `mode tcp` frontends alike.
+    func testAConnectionThatFailsItsHandshakesIsNoSession() throws {
+        let pem = dir.file("site.pem")
+        XCTAssertEqual(runCommand(Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path, ["site.example.test", pem]).status, 0)
+        var extra: [Int: (tls: Int, tcp: Int)] = [:]
+        let both = try SideBySide({ port in
+            let more = extra[port] ?? (freePort(), freePort())
+            extra[port] = more
+            return """
+            global
+                stats socket \(dir.file("stats-\(port).sock")) level admin
+            frontend fe
+                bind 127.0.0.1:\(port) accept-proxy
+                bind 127.0.0.1:\(more.tls) ssl crt \(pem)
+                http-request return status 200
+            frontend tcpfe
+                mode tcp
+                bind 127.0.0.1:\(more.tcp) accept-proxy
+                tcp-request content reject
+            """
+        }, in: dir)
+        defer { both.stop() }
+        for port in both.ports {
+            let ends = extra[port]!
+            // fe: one good PROXY session, one bad PROXY header, one bad ClientHello, one good TLS session.
+            XCTAssertEqual(try outcome(port, header: v1("192.0.2.7")), "HTTP/1.1 200 OK")
+            XCTAssertEqual(try outcome(port, header: Array("NOT A PROXY HEADER\r\n".utf8)), "closed")
+            XCTAssertEqual(try outcome(ends.tls, header: Array("garbage\r\n\r\n".utf8)), "closed")
+            let curl = runCommand("/usr/bin/env", ["curl", "-sk", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "https://127.0.0.1:\(ends.tls)/"])
+            XCTAssertEqual(curl.out, "200", "port \(ends.tls)")
+            // tcpfe: one bad PROXY header, one good one (then refused by its content rule).
+            XCTAssertEqual(try outcome(ends.tcp, header: Array("NOT A PROXY HEADER\r\n".utf8)), "closed")
+            XCTAssertEqual(try outcome(ends.tcp, header: v1("192.0.2.8")), "closed")
+        }
+        let columns = ["conn_tot", "stot"]
+        for (proxy, expected) in [("fe", ["4", "2"]), ("tcpfe", ["2", "1"])] {
+            var reference: [String] = []
+            _ = waitUntil(timeout: 5) {
+                reference = frontendStatColumns(haproxyStatCommand(self.dir.file("stats-\(both.haproxyPort).sock")), columns, proxy: proxy)
+                return reference == expected
+            }
+            XCTAssertEqual(reference, expected, "HAProxy's \(proxy)")
+            var ours: [String] = []
+            _ = waitUntil(timeout: 5) {
+                ours = frontendStatColumns([Paths.swiftlb, "ctl", "-s", self.dir.file("stats-\(both.lbPort).sock"), "show", "stat"], columns, proxy: proxy)
+                return ours == expected
+            }
+            XCTAssertEqual(ours, expected, "\(columns) of \(proxy)")
+        }
+    }
+
     /// A client that picks h2 by ALPN is ruled on its handshake as an HTTP/1.1 one is:
     /// `ssl_fc_sni` reads its SNI in `tcp-request session`, so h2 is no way around the rule.
     func testAnHTTP2ClientIsRuledOnItsHandshakeAsAnHTTP11One() throws {

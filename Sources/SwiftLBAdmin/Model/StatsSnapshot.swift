@@ -82,6 +82,9 @@ public struct TrafficCounters: Sendable, Equatable {
     public var intercepted = 0
     /// Denied by `tcp-request connection|session` rules.
     public var deniedConnections = 0, deniedSessions = 0
+    /// Connections closed before their handshakes (PROXY header, TLS) completed: never sessions,
+    /// so not in a frontend's `stot` (HAProxy counts them in `conn_tot` only).
+    public var embryonicAborts = 0
     /// Transfers aborted by the client / by the server.
     public var clientAborts = 0, serverAborts = 0
     public var responses = HTTPResponseCounts()

@@ -241,7 +241,13 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         // Only a connection refused by `tcp-request connection|session` is closed before it went inactive.
         if case .closed = state { return context.fireChannelInactive() }
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
-        if h2 == nil { loop.stats.frontend(frontend.counterID) { $0.scur -= 1 } }
+        if h2 == nil {
+            let embryonic = !session.isComplete
+            loop.stats.frontend(frontend.counterID) { c in
+                c.scur -= 1
+                if embryonic { c.embryonicAborts += 1 }
+            }
+        }
         stickSession?.close(http: true)
         ownServerConnection?.close()
         ownServerConnection = nil

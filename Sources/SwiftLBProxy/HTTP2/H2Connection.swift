@@ -132,7 +132,11 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         guard rules.admitSession(source: ends.0, destination: ends.1, connection: connection, isTLS: isTLS, tls: tls, stick: sessionTracking,
                                  variables: { StreamVariables() }, frontend: frontend, loop: loop) == nil else { return }
         if loop.clients.removeValue(forKey: ObjectIdentifier(self)) != nil {
-            loop.stats.frontend(frontend.counterID) { $0.scur -= 1 }
+            let embryonic = !session.isComplete
+            loop.stats.frontend(frontend.counterID) { c in
+                c.scur -= 1
+                if embryonic { c.embryonicAborts += 1 }
+            }
         }
         context.close(promise: nil)
     }

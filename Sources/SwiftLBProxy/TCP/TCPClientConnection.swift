@@ -397,7 +397,11 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         state = .closed
         stickSession?.close()
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
-        loop.stats.frontend(frontend.counterID) { $0.scur -= 1 }
+        let embryonic = !session.isComplete
+        loop.stats.frontend(frontend.counterID) { c in
+            c.scur -= 1
+            if embryonic { c.embryonicAborts += 1 }
+        }
         phase.end(cause)
         if logging && logged {
             var record = log
