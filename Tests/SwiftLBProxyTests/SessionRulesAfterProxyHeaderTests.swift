@@ -106,16 +106,23 @@ final class SessionRulesAfterProxyHeaderTests: XCTestCase {
 
         // conn_tot counts every connection, stot the sessions let in, dcon the connection rule's
         // refusal, dses the session rules'.
-        let columns = ["conn_tot", "stot", "dcon", "dses"]
-        for (proxy, expected) in [("fe", ["5", "2", "1", "2"]), ("tcpfe", ["4", "2", "0", "2"])] {
-            let reference = frontendStatColumns(haproxyStatCommand(dir.file("stats-\(both.haproxyPort).sock")), columns, proxy: proxy)
-            XCTAssertEqual(reference, expected, "HAProxy's \(proxy)")
-            var ours: [String] = []
-            _ = waitUntil(timeout: 5) {
-                ours = frontendStatColumns([Paths.swiftlb, "ctl", "-s", self.dir.file("stats-\(both.lbPort).sock"), "show", "stat"], columns, proxy: proxy)
-                return ours == reference
+        assertFrontendStats(both, ["conn_tot", "stot", "dcon", "dses"], [("fe", ["5", "2", "1", "2"]), ("tcpfe", ["4", "2", "0", "2"])])
+    }
+
+    /// `columns` of each frontend's `show stat` line, on HAProxy's stats socket and on SwiftLB's
+    /// (`stats-PORT.sock` in `dir`), both equal to the expected values (counters may lag a close).
+    private func assertFrontendStats(_ both: SideBySide, _ columns: [String], _ expectations: [(String, [String])],
+                                     file: StaticString = #filePath, line: UInt = #line) {
+        for (proxy, expected) in expectations {
+            for (name, command) in [("HAProxy", haproxyStatCommand(dir.file("stats-\(both.haproxyPort).sock"))),
+                                    ("SwiftLB", [Paths.swiftlb, "ctl", "-s", dir.file("stats-\(both.lbPort).sock"), "show", "stat"])] {
+                var seen: [String] = []
+                _ = waitUntil(timeout: 5) {
+                    seen = frontendStatColumns(command, columns, proxy: proxy)
+                    return seen == expected
+                }
+                XCTAssertEqual(seen, expected, "\(name)'s \(columns) of \(proxy)", file: file, line: line)
             }
-            XCTAssertEqual(ours, reference, "\(columns) of \(proxy)")
         }
     }
 
@@ -226,21 +233,7 @@ final class SessionRulesAfterProxyHeaderTests: XCTestCase {
             XCTAssertEqual(try outcome(ends.tcp, header: Array("NOT A PROXY HEADER\r\n".utf8)), "closed")
             XCTAssertEqual(try outcome(ends.tcp, header: v1("192.0.2.8")), "closed")
         }
-        let columns = ["conn_tot", "stot"]
-        for (proxy, expected) in [("fe", ["4", "2"]), ("tcpfe", ["2", "1"])] {
-            var reference: [String] = []
-            _ = waitUntil(timeout: 5) {
-                reference = frontendStatColumns(haproxyStatCommand(self.dir.file("stats-\(both.haproxyPort).sock")), columns, proxy: proxy)
-                return reference == expected
-            }
-            XCTAssertEqual(reference, expected, "HAProxy's \(proxy)")
-            var ours: [String] = []
-            _ = waitUntil(timeout: 5) {
-                ours = frontendStatColumns([Paths.swiftlb, "ctl", "-s", self.dir.file("stats-\(both.lbPort).sock"), "show", "stat"], columns, proxy: proxy)
-                return ours == expected
-            }
-            XCTAssertEqual(ours, expected, "\(columns) of \(proxy)")
-        }
+        assertFrontendStats(both, ["conn_tot", "stot"], [("fe", ["4", "2"]), ("tcpfe", ["2", "1"])])
     }
 
     /// A client that picks h2 by ALPN is ruled on its handshake as an HTTP/1.1 one is:
