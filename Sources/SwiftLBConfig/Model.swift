@@ -402,6 +402,36 @@ public enum BalanceAlgorithm: Sendable, Equatable {
     case random(draws: Int)
     /// The first server in declaration order that is up.
     case first
+    /// A consistent hash of a part of each request (`uri`, `url_param`, `hdr(NAME)`); round
+    /// robin for a request that lacks it.
+    case requestHash(RequestHashKey)
+
+    /// Its name as `balance` writes it (the stats' `algo` column).
+    public var name: String {
+        switch self {
+        case .roundRobin: "roundrobin"
+        case .leastConn: "leastconn"
+        case .source: "source"
+        case .random: "random"
+        case .first: "first"
+        case .requestHash(.uri): "uri"
+        case .requestHash(.urlParameter): "url_param"
+        case .requestHash(.header): "hdr"
+        }
+    }
+}
+
+/// What a request-hashing `balance` hashes (HAProxy's `uri`, `url_param`, `hdr`).
+public enum RequestHashKey: Sendable, Equatable {
+    /// `balance uri [len N] [depth N] [whole] [path-only]`: the path (`whole`: with its query),
+    /// of an absolute-form target without scheme and authority when `pathOnly`; cut to
+    /// `length` characters and to `depth` directories.
+    case uri(length: Int?, depth: Int?, whole: Bool, pathOnly: Bool)
+    /// `balance url_param NAME`: the value of query parameter NAME.
+    case urlParameter(String)
+    /// `balance hdr(NAME) [use_domain_only]`: the header's value; `domainOnly`: of a host
+    /// name, only the label before the top-level domain (`www.example.com` → `example`).
+    case header(String, domainOnly: Bool)
 }
 
 /// Per-server parameters that `default-server` can preset.

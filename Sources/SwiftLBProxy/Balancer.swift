@@ -7,7 +7,9 @@ import NIOCore
 protocol Balancer: Sendable {
     /// The index of the server for the next request among those `isCandidate` accepts (UP,
     /// primary or backup as needed, not yet failed for this request); nil when none is.
-    func pick(client: SocketAddress?, isCandidate: (Int) -> Bool) -> Int?
+    /// `key`: the request's hash for `balance uri|url_param|hdr` (nil: the request has no such
+    /// part, or the algorithm hashes nothing of the request).
+    func pick(client: SocketAddress?, key: UInt64?, isCandidate: (Int) -> Bool) -> Int?
     /// A server's weight changed at runtime (`set weight`): rebuild what was precomputed from
     /// the weights. Algorithms that read `RuntimeServer.weight` on each pick need nothing.
     func reweigh(_ servers: [RuntimeServer])

@@ -445,6 +445,7 @@ final class RuntimeBackend: Sendable {
         case .source: balancer = SourceHashBalancer(servers: servers)
         case .random(let draws): balancer = RandomBalancer(servers: servers, draws: draws)
         case .first: balancer = FirstBalancer(serverCount: servers.count)
+        case .requestHash: balancer = RequestHashBalancer(servers: servers)
         }
     }
 
@@ -458,7 +459,7 @@ final class RuntimeBackend: Sendable {
     /// The server for a new request: primaries that are UP, not at their `maxconn` and not
     /// already failed for this request; backup servers only when no primary is UP (HAProxy's
     /// `backup`, all backups in turn).
-    func pickServer(excluding excluded: ServerSet, client: SocketAddress?) -> Pick {
+    func pickServer(excluding excluded: ServerSet, client: SocketAddress?, key: UInt64? = nil) -> Pick {
         let anyPrimaryUp = !hasBackups || servers.contains { !$0.backup && $0.health.acceptsNewClients }
         let wantBackup = !anyPrimaryUp
         // The candidate test captures nothing mutable (a captured `var` would be boxed on the
@@ -470,7 +471,7 @@ final class RuntimeBackend: Sendable {
         }
         if hasSlowstart {
             // slowstart: a server that just came back takes a growing share of new clients.
-            if let index = balancer.pick(client: client, isCandidate: { i in
+            if let index = balancer.pick(client: client, key: key, isCandidate: { i in
                 guard usable(i), !servers[i].isFull else { return false }
                 guard servers[i].parameters.slowstart != nil else { return true }
                 let f = servers[i].health.slowstartFraction
@@ -480,7 +481,7 @@ final class RuntimeBackend: Sendable {
             }
             // Only ramping servers are left: they take the traffic rather than nobody.
         }
-        if let index = balancer.pick(client: client, isCandidate: { usable($0) && !servers[$0].isFull }) {
+        if let index = balancer.pick(client: client, key: key, isCandidate: { usable($0) && !servers[$0].isFull }) {
             return .server(servers[index])
         }
         return servers.indices.contains { usable($0) && servers[$0].isFull } ? .full : .none

@@ -6,43 +6,53 @@ import NIOCore
 /// the same server and a takeover keeps affinity without sharing any table. When a server is
 /// down, only its clients move (to the next point on the ring).
 final class SourceHashBalancer: Balancer {
-    /// Points on the ring (hash, server index), sorted by hash; 64 points per unit of weight.
-    private let table: ManagedAtomic<BalancerTable<[(UInt64, Int)]>>
+    private let table: ManagedAtomic<BalancerTable<ConsistentHashRing>>
 
     init(servers: [RuntimeServer]) {
-        table = ManagedAtomic(BalancerTable(Self.ring(servers)))
+        table = ManagedAtomic(BalancerTable(ConsistentHashRing(servers)))
     }
 
     func reweigh(_ servers: [RuntimeServer]) {
-        table.store(BalancerTable(Self.ring(servers)), ordering: .releasing)
+        table.store(BalancerTable(ConsistentHashRing(servers)), ordering: .releasing)
     }
 
-    private static func ring(_ servers: [RuntimeServer]) -> [(UInt64, Int)] {
+    func pick(client: SocketAddress?, key: UInt64?, isCandidate: (Int) -> Bool) -> Int? {
+        table.load(ordering: .acquiring).value.server(for: stableHash(Array((client?.ipAddress ?? "").utf8)), isCandidate: isCandidate)
+    }
+}
+
+/// The ring of SwiftLB's consistent hashes (`source`, `uri`, `url_param`, `hdr`): 64 points per
+/// unit of weight, placed by a hash of the server's name, so that the same servers give the same
+/// ring in every process and a server that goes down moves only the keys that were its own.
+struct ConsistentHashRing: Sendable {
+    /// (hash, server index), sorted by hash.
+    private let points: [(UInt64, Int)]
+
+    init(_ servers: [RuntimeServer]) {
         var ring: [(UInt64, Int)] = []
         for server in servers where server.weight > 0 {
             for replica in 0..<(64 * server.weight) {
                 ring.append((stableHash(Array("\(server.name)#\(replica)".utf8)), server.index))
             }
         }
-        return ring.sorted { $0.0 < $1.0 }
+        points = ring.sorted { $0.0 < $1.0 }
     }
 
-    func pick(client: SocketAddress?, isCandidate: (Int) -> Bool) -> Int? {
-        let ring = table.load(ordering: .acquiring).value
-        guard !ring.isEmpty else { return nil }
-        let key = stableHash(Array((client?.ipAddress ?? "").utf8))
-        // First point at or after the key (binary search), then clockwise to a candidate.
-        var lo = 0, hi = ring.count
+    /// The server of the first point at or after `key` (binary search) that `isCandidate`
+    /// accepts, going clockwise; nil when none does.
+    func server(for key: UInt64, isCandidate: (Int) -> Bool) -> Int? {
+        guard !points.isEmpty else { return nil }
+        var lo = 0, hi = points.count
         while lo < hi {
             let mid = (lo + hi) / 2
-            if ring[mid].0 < key { lo = mid + 1 } else { hi = mid }
+            if points[mid].0 < key { lo = mid + 1 } else { hi = mid }
         }
         var tried = Set<Int>()
-        for offset in 0..<ring.count {
-            let server = ring[(lo + offset) % ring.count].1
+        for offset in 0..<points.count {
+            let server = points[(lo + offset) % points.count].1
             if isCandidate(server) { return server }
             tried.insert(server)
-            if tried.count == ring.count { break }
+            if tried.count == points.count { break }
         }
         return nil
     }

@@ -98,12 +98,16 @@ extension KeywordRegistry {
     } + [
         // SwiftLB always spreads over every backup server when no primary is up.
         Keyword("option allbackups", SectionKind.backSide, usage: "option allbackups") { _, c in try c.noArguments() },
-        // The source hash is always a consistent one (a ring of server names and weights).
-        Keyword("hash-type", SectionKind.backSide, usage: "hash-type consistent") { p, c in
-            guard c.args.first == "consistent" else {
-                throw ParseFailure("SwiftLB's hash is always consistent: 'hash-type consistent' (map-based is not supported)")
+        // The hashing algorithms always use a consistent hash (a ring of server names and
+        // weights). HAProxy's default, `map-based`, only spreads differently: accepted, said.
+        Keyword("hash-type", SectionKind.backSide, usage: "hash-type consistent|map-based [FUNCTION [avalanche]]") { p, c in
+            guard let kind = c.args.first, kind == "consistent" || kind == "map-based" else {
+                throw ParseFailure("expects 'consistent' or 'map-based' (then an optional hash function)")
             }
-            if c.args.count > 1 { p.warn("'hash-type consistent \(c.args.dropFirst().joined(separator: " "))': SwiftLB uses its own process-independent hash, not the function named") }
+            if kind == "map-based" {
+                p.warn("'hash-type map-based': SwiftLB's hashing algorithms always use a consistent hash (a server going down moves only its own clients)")
+            }
+            if c.args.count > 1 { p.warn("'hash-type \(c.args.joined(separator: " "))': SwiftLB uses its own process-independent hash, not the function named") }
         },
         connectionMode(.keepAlive, status: .active),
         connectionMode(.serverClose, status: httpServerCloseStatus),

@@ -222,6 +222,7 @@ extension HTTPClientConnection {
         let upstreamHead = serverHeadBuffer
         var dispatch = Dispatch(backend: backend, client: source, destination: destination, pinned: pinned)
         dispatch.uniqueID = record.uniqueID
+        if case .requestHash(let key) = backend.config.options.balance { dispatch.hashKey = key.hash(head) }
         dispatch.authority = proxyTLVs.first { $0.type == ProxyHeader.TLVType.authority }?.value
         if let stick = backend.stick {
             // `stick match|on` pins when no cookie did; `stick on|store-request` keys get the chosen server.

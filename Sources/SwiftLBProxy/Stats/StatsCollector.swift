@@ -116,13 +116,7 @@ extension ProxyServer {
         counters.smax = backend.mostActive.load(ordering: .relaxed)
         counters.qcur = backend.queue?.count ?? 0
         counters.qmax = backend.queue?.longest ?? 0
-        let algorithm = switch backend.config.options.balance {
-        case .roundRobin: "roundrobin"
-        case .leastConn: "leastconn"
-        case .source: "source"
-        case .random: "random"
-        case .first: "first"
-        }
+        let algorithm = backend.config.options.balance.name
         return BackendStats(servers: servers, fullconn: 0, algorithm: algorithm, cookieName: backend.cookie?.name, counters: counters)
     }
 }

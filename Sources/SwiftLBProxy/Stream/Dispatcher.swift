@@ -34,6 +34,8 @@ struct Dispatch {
     var authority: [UInt8]?
     /// The server a sticky cookie or a `stick match` names.
     var pinned: RuntimeServer?
+    /// `balance uri|url_param|hdr`: the request's hash (nil: round robin).
+    var hashKey: UInt64?
     /// `stick on|store-request`: the table entries the chosen server is stored in (empty
     /// without stick rules).
     var stickStore: [(table: StickTable, key: [UInt8])] = []
@@ -82,7 +84,7 @@ struct Dispatch {
             // Without `option redispatch` a sticky client stays with its server, up or not.
             return .failed(attempts == 0 ? .stickyServerDown : lastFailure ?? .connectFailed)
         } else {
-            switch backend.pickServer(excluding: excluded, client: client) {
+            switch backend.pickServer(excluding: excluded, client: client, key: hashKey) {
             case .server(let s): chosen = s
             case .full: return enqueue(loop: loop, owner: owner)
             case .none: return .failed(attempts == 0 ? .noServer : lastFailure ?? .connectFailed)
