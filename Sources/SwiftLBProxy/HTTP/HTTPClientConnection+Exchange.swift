@@ -39,6 +39,10 @@ extension HTTPClientConnection {
     }
 
     func startExchange(_ head: consuming MessageHead) {
+        if head.bytes.getInteger(at: Int(head.part2.lowerBound), as: UInt8.self) != UInt8(ascii: "/") {
+            // Absolute-form: a default port leaves the target and Host before anything reads them.
+            AbsoluteForm.normalise(&head)
+        }
         if let (s, d) = addressesBeforeRules {
             // The last request's `set-src|set-dst` lasted for that request only.
             (source, destination, clientIP, addressesBeforeRules) = (s, d, s?.ipAddress ?? "", nil)
@@ -51,7 +55,7 @@ extension HTTPClientConnection {
         var record = newRecord(now)
         requestStart = nil
         if logging {
-            record.requestLine = h2.map { H2StreamInfo.requestLine(head, $0) } ?? head.string(0..<(head.startLineEnd - 2))
+            record.requestLine = h2.map { H2StreamInfo.requestLine(head, $0) } ?? head.startLineOverride ?? head.string(0..<(head.startLineEnd - 2))
             record.requestCaptures = HeaderCaptures.logValues(frontend.config.captures, response: false, from: head)
         }
         if logging || frontend.uniqueID != nil { record.requestCounter = RequestCounter.take() }
@@ -61,7 +65,7 @@ extension HTTPClientConnection {
                 subject.acceptTime = wallClockNow()
                 subject.source = source
                 subject.destination = destination
-                subject.requestLine = h2.map { H2StreamInfo.requestLine(head, $0) } ?? head.string(0..<(head.startLineEnd - 2))
+                subject.requestLine = h2.map { H2StreamInfo.requestLine(head, $0) } ?? head.startLineOverride ?? head.string(0..<(head.startLineEnd - 2))
             }
             record.uniqueID = uniqueID.render(subject, tls: isTLS, input: uniqueID.samples.isEmpty ? nil : SampleInput(facts: makeFacts(head), request: head))
         }
