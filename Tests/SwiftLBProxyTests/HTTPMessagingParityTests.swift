@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import XCTest
 @testable import SwiftLBProxy
 
@@ -48,6 +49,48 @@ final class HTTPMessagingParityTests: XCTestCase {
         XCTAssertEqual(outcomes[1].headers["x-url"], "http://127.0.0.1/req2?param1=val1&param2=val2")
         XCTAssertEqual(outcomes[2].headers["host"], "Example.COM", "the default port leaves Host too")
         XCTAssertEqual(outcomes.suffix(4).map(\.status), [400, 400, 400, 400])
+    }
+
+    /// An upgrade to a protocol other than WebSocket (protocol_upgrade.vtc's h1 server): the
+    /// server sees `Upgrade` and `Connection: upgrade`, its 101 reaches the client, and the
+    /// connection is a tunnel after it — through haproxy and through swiftlb alike. A 101
+    /// without `Upgrade` (RFC 9110 §15.2.2: the server MUST name the protocol) is tunnelled by
+    /// HAProxy; SwiftLB answers 502, as it does for a WebSocket 101 without its accept.
+    func testAnUpgradeToAnotherProtocolBecomesATunnel() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else { throw XCTSkip("haproxy is not installed") }
+        let directory = try TempDirectory()
+        for (answer, unnamed) in [("HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\nupgrade: custom_protocol\r\n\r\n", false),
+                                  ("HTTP/1.1 101 Switching Protocols\r\nconnection: upgrade\r\n\r\n", true)] {
+            for program in ["haproxy", "swiftlb"] {
+                let status = unnamed && program == "swiftlb" ? 502 : 101
+                let server = try UpgradeEchoServer(answer: answer)
+                defer { server.stop() }
+                let port = freePort()
+                let config = oneServerConfig(port: port, rules: "", serverPort: server.port)
+                let proxy: () -> Void
+                if program == "haproxy" {
+                    let haproxy = try startHAProxy(config, port: port, in: directory, name: "haproxy-\(unnamed)")
+                    proxy = haproxy.stop
+                } else {
+                    let swiftlb = try SwiftLBInstance(config: config, waitPort: port, in: directory, name: "swiftlb-\(unnamed)")
+                    proxy = swiftlb.stop
+                }
+                defer { proxy() }
+                let client = try RawClient(port: port, timeout: 3)
+                client.send("GET / HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: upgrade\r\nupgrade: custom_protocol\r\n\r\n")
+                let raw = client.read(until: "\r\n\r\n")
+                XCTAssertEqual(statusCode(raw), status, "\(program): \(raw)")
+                let response = raw.lowercased()
+                let head = server.heads.last?.lowercased() ?? ""
+                XCTAssertTrue(head.contains("\r\nconnection: upgrade\r\n") && head.contains("\r\nupgrade: custom_protocol\r\n"), "\(program): \(head)")
+                guard status == 101 else { continue }
+                if !unnamed {
+                    XCTAssertTrue(response.contains("\r\nupgrade: custom_protocol\r\n") && response.contains("\r\nconnection: upgrade\r\n"), "\(program): \(response)")
+                }
+                client.send("ping over the tunnel")
+                XCTAssertEqual(client.read(until: "tunnel"), "ping over the tunnel", "\(program): the bytes after the switch are echoed")
+            }
+        }
     }
 
     // MARK: harness
@@ -100,5 +143,49 @@ final class HTTPMessagingParityTests: XCTestCase {
             ours.append(mine)
         }
         return ours
+    }
+}
+
+/// A loopback server that records each request head, answers it with `answer` (a 101) and then
+/// echoes whatever comes: the far side of an upgraded connection.
+final class UpgradeEchoServer {
+    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private let recorded = LockedList<String>()
+    private var channel: (any Channel)!
+    var port: Int { channel.localAddress!.port! }
+    var heads: [String] { recorded.all }
+
+    private final class Handler: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        let answer: String
+        let recorded: LockedList<String>
+        var head = ""
+        var switched = false
+        init(answer: String, recorded: LockedList<String>) { self.answer = answer; self.recorded = recorded }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let buffer = unwrapInboundIn(data)
+            if switched { context.writeAndFlush(wrapOutboundOut(buffer), promise: nil); return }
+            head += String(buffer: buffer)
+            guard let end = head.range(of: "\r\n\r\n") else { return }
+            recorded.append(String(head[..<end.upperBound]))
+            switched = true
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: answer)), promise: nil)
+        }
+    }
+
+    init(answer: String) throws {
+        let recorded = self.recorded
+        channel = try ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(Handler(answer: answer, recorded: recorded)) }
+            }
+            .bind(host: "127.0.0.1", port: 0).wait()
+    }
+
+    func stop() {
+        try? channel.close().wait()
+        try? group.syncShutdownGracefully()
     }
 }

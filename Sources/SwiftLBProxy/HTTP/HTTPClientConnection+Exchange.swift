@@ -180,8 +180,9 @@ extension HTTPClientConnection {
         }
 
         let connection = RequestRewriter.removeHopByHop(&head, keepUpgrade: true)
-        // A WebSocket upgrade keeps `Upgrade` and gets `Connection: upgrade` (HAProxy's bytes); any other Upgrade
-        // (h2c…) is not forwarded: the request goes on as plain HTTP.
+        // A WebSocket upgrade keeps `Upgrade` and gets `Connection: upgrade` (HAProxy's bytes); so does
+        // another protocol's (`ProtocolUpgrade` says which); any other Upgrade (h2c…) is not
+        // forwarded: the request goes on as plain HTTP.
         let webSocketKey = connection.upgrade ? WebSocketHandshake.key(of: head) : nil
         if connection.upgrade, webSocketKey == nil, WebSocketHandshake.lacksKey(head) {
             // A WebSocket opening handshake without its Sec-WebSocket-Key (RFC 6455 §4.1):
@@ -190,7 +191,9 @@ extension HTTPClientConnection {
             respondError(.badRequest, record: record, minor: head.minorVersion)
             return
         }
-        if webSocketKey != nil {
+        // Another protocol (HAProxy forwards any upgrade): `Upgrade` and `Connection: upgrade` go on.
+        let otherUpgrade = connection.upgrade && webSocketKey == nil && h2 == nil && ProtocolUpgrade.forwardable(head, hasBody: framing != nil)
+        if webSocketKey != nil || otherUpgrade {
             head.add("Connection", "upgrade")
         } else if connection.hasUpgradeHeader {
             head.removeAll("upgrade")
@@ -221,7 +224,7 @@ extension HTTPClientConnection {
         // `option http-server-close`: the server connection ends with each response;
         // `option httpclose`: both do (the stronger of the frontend's and the backend's).
         let connectionMode = max(frontend.config.options.httpConnectionMode.strength, backend.config.options.httpConnectionMode.strength)
-        if connectionMode > 0 && webSocketKey == nil { head.add("Connection", "close") }
+        if connectionMode > 0 && webSocketKey == nil && !otherUpgrade { head.add("Connection", "close") }
         head.serialise(into: &serverHeadBuffer)
         let upstreamHead = serverHeadBuffer
         var dispatch = Dispatch(backend: backend, client: source, destination: destination, pinned: pinned)
@@ -247,6 +250,7 @@ extension HTTPClientConnection {
         }
         ex.log.cookie = cookieState
         ex.webSocketKey = webSocketKey
+        ex.otherUpgrade = otherUpgrade
         ex.compression = compression
         if connectionMode >= 1 { ex.serverMustClose = true }
         if connectionMode >= 2 { ex.closeClient = true }

@@ -95,6 +95,7 @@ final class LockedList<Element>: @unchecked Sendable {
     func append(_ item: Element) { lock.lock(); items.append(item); lock.unlock() }
     var last: Element? { lock.lock(); defer { lock.unlock() }; return items.last }
     var count: Int { lock.lock(); defer { lock.unlock() }; return items.count }
+    var all: [Element] { lock.lock(); defer { lock.unlock() }; return items }
 }
 
 /// A loopback server's one exchange: records the request head (and the PROXY header a
