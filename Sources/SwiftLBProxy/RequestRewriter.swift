@@ -33,6 +33,7 @@ enum RequestRewriter {
         var keepAlive = false
         var upgradeToken = false
         var hasUpgrade = false
+        var trailersAccepted = false
         for i in head.fields.indices where !head.isRemoved(i) {
             let f = head.fields[i]
             switch f.nameEnd - f.lineStart {
@@ -50,7 +51,12 @@ enum RequestRewriter {
                     }
                 }
                 head.remove(i)
-            case 10 where head.name(i, is: "keep-alive"), 2 where head.name(i, is: "te"),
+            case 2 where head.name(i, is: "te"):
+                // A request's `TE: trailers` goes on, alone, as HAProxy sends it (gRPC's servers
+                // want it); any other coding or a weighted `trailers` is the client's hop only.
+                if head.kind == .request && head.value(i, hasToken: "trailers") { trailersAccepted = true }
+                head.remove(i)
+            case 10 where head.name(i, is: "keep-alive"),
                  16 where head.name(i, is: "proxy-connection"), 7 where head.name(i, is: "trailer"):
                 head.remove(i)
             case 7 where head.name(i, is: "upgrade"):
@@ -61,6 +67,7 @@ enum RequestRewriter {
             }
         }
         for name in listed { head.removeAll(name) }
+        if trailersAccepted { head.add("TE", "trailers") }
         let closes = head.minorVersion == 0 ? !keepAlive : close
         return ClientConnection(close: closes, upgrade: hasUpgrade && upgradeToken, hasUpgradeHeader: hasUpgrade)
     }

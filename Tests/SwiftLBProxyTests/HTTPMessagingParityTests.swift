@@ -51,6 +51,17 @@ final class HTTPMessagingParityTests: XCTestCase {
         XCTAssertEqual(outcomes.suffix(4).map(\.status), [400, 400, 400, 400])
     }
 
+    /// `TE` (http_transfer_encoding.vtc's c5): `trailers` goes on alone, any other coding or a
+    /// weighted `trailers` not at all; the chunked body goes on chunked. (HAProxy matches
+    /// `trailers` case-sensitively; SwiftLB, as RFC 9110 §10.1.4, does not: `TE: Trailers` differs.)
+    func testTETrailersGoesOnAlone() throws {
+        let requests = ["trailers, gzip", "gzip", "trailers;q=0.5", "deflate, trailers"].map {
+            "POST /te HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTE: \($0)\r\n\r\n0\r\n\r\n"
+        }
+        let outcomes = try compare(frontend: "", requests: requests, headers: ["te", "transfer-encoding", "content-length"])
+        XCTAssertEqual(outcomes.map { $0.headers["te"] }, ["trailers", nil, nil, "trailers"])
+    }
+
     /// An upgrade to a protocol other than WebSocket (protocol_upgrade.vtc's h1 server): the
     /// server sees `Upgrade` and `Connection: upgrade`, its 101 reaches the client, and the
     /// connection is a tunnel after it — through haproxy and through swiftlb alike. A 101
