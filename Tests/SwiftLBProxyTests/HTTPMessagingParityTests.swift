@@ -62,6 +62,33 @@ final class HTTPMessagingParityTests: XCTestCase {
         XCTAssertEqual(outcomes.map { $0.headers["te"] }, ["trailers", nil, nil, "trailers"])
     }
 
+    /// A chunked response from an HTTP/1.0 server (http_transfer_encoding.vtc's c3): it reaches
+    /// the client chunked, and the client's connection closes after it (RFC 9112 §6.1: faulty
+    /// framing), from haproxy and from swiftlb.
+    func testChunkedFromAnHTTP10ServerClosesTheClientConnection() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else { throw XCTSkip("haproxy is not installed") }
+        let directory = try TempDirectory()
+        for program in ["haproxy", "swiftlb"] {
+            let server = try UpgradeEchoServer(answer: "HTTP/1.0 200 Ok\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")
+            defer { server.stop() }
+            let port = freePort()
+            let config = oneServerConfig(port: port, rules: "", serverPort: server.port)
+            let stop: () -> Void
+            if program == "haproxy" {
+                stop = try startHAProxy(config, port: port, in: directory).stop
+            } else {
+                stop = try SwiftLBInstance(config: config, waitPort: port, in: directory).stop
+            }
+            defer { stop() }
+            let client = try RawClient(port: port, timeout: 3)
+            client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            let (text, closed) = client.readAll()
+            XCTAssertEqual(statusCode(text), 200, "\(program): \(text)")
+            XCTAssertTrue(text.lowercased().contains("\r\ntransfer-encoding: chunked\r\n") && text.hasSuffix("\r\n\r\n3\r\nabc\r\n0\r\n\r\n"), "\(program): \(text)")
+            XCTAssertTrue(closed, "\(program) left the client's connection open")
+        }
+    }
+
     /// An upgrade to a protocol other than WebSocket (protocol_upgrade.vtc's h1 server): the
     /// server sees `Upgrade` and `Connection: upgrade`, its 101 reaches the client, and the
     /// connection is a tunnel after it — through haproxy and through swiftlb alike. A 101
@@ -157,8 +184,8 @@ final class HTTPMessagingParityTests: XCTestCase {
     }
 }
 
-/// A loopback server that records each request head, answers it with `answer` (a 101) and then
-/// echoes whatever comes: the far side of an upgraded connection.
+/// A loopback server that records each request head, answers it with `answer` (a 101, or any
+/// canned response) and then echoes whatever comes: the far side of an upgraded connection.
 final class UpgradeEchoServer {
     private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private let recorded = LockedList<String>()

@@ -90,6 +90,12 @@ extension HTTPClientConnection {
                         serverFailed(ex, garbage: true)
                         return
                     }
+                    if head.minorVersion == 0, case .framed(.chunked) = body {
+                        // Chunked from an HTTP/1.0 server: RFC 9112 §6.1 has its framing treated as
+                        // faulty and the connection closed after it; HAProxy closes the client's too.
+                        ex.serverMustClose = true
+                        ex.closeClient = true
+                    }
                     guard startResponse(ex, head: head, body: body) else { return }
                     // No body (HEAD, 204, 304) or an empty one (`Content-Length: 0`): the
                     // response ends with its head, whether or not more bytes follow in `input`.
