@@ -89,6 +89,36 @@ final class HTTPMessagingParityTests: XCTestCase {
         }
     }
 
+    /// `http-request wait-for-body` (http_wait_for_body.vtc): a body that is not complete within
+    /// the time is a 408, one that is goes on, from both. The reg-test's requests carry no Host:
+    /// HAProxy forwards such an HTTP/1.1 request, SwiftLB answers 400 as RFC 9112 §3.2 says a
+    /// server MUST (kept on purpose; that, not wait-for-body, was the reg-test's 400).
+    func testWaitForBodyAnswers408AsHAProxy() throws {
+        let line = String(repeating: "abcdefghij", count: 10)
+        let rules = """
+                http-request wait-for-body time 100ms if { path /a }
+                http-request wait-for-body time 100ms at-least 1000 if { path /b }
+            """
+        let requests = [
+            "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n\r\n" + String(repeating: line, count: 10),
+            "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n\r\n" + String(repeating: line, count: 10) + "1",
+            "POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n\r\n" + String(repeating: line, count: 10) + "1",
+        ]
+        let outcomes = try compare(frontend: rules, requests: requests, headers: ["content-length"])
+        XCTAssertEqual(outcomes.map(\.status), [408, 200, 200])
+        XCTAssertNil(outcomes[0].startLine, "the late body never reached the server")
+
+        let directory = try TempDirectory()
+        let server = try RecordingServer()
+        defer { server.stop() }
+        let port = freePort()
+        let swiftlb = try SwiftLBInstance(config: oneServerConfig(port: port, rules: rules, serverPort: server.port), waitPort: port, in: directory)
+        defer { swiftlb.stop() }
+        let client = try RawClient(port: port, timeout: 3)
+        client.send("POST /a HTTP/1.1\r\nContent-Length: 1001\r\n\r\n" + String(repeating: line, count: 10))
+        XCTAssertEqual(statusCode(client.readAll().text), 400, "an HTTP/1.1 request without Host")
+    }
+
     /// An upgrade to a protocol other than WebSocket (protocol_upgrade.vtc's h1 server): the
     /// server sees `Upgrade` and `Connection: upgrade`, its 101 reaches the client, and the
     /// connection is a tunnel after it — through haproxy and through swiftlb alike. A 101
