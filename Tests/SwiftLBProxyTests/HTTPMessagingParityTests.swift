@@ -51,6 +51,44 @@ final class HTTPMessagingParityTests: XCTestCase {
         XCTAssertEqual(outcomes.suffix(4).map(\.status), [400, 400, 400, 400])
     }
 
+    /// What the log says of absolute-form requests (h1_host_normalization.vtc's `%r` and captured
+    /// Host): the normalised target and Host, and for a refused one `<BADREQ>` with no capture
+    /// — the same lines from haproxy and from swiftlb, answered by `http-request return`.
+    func testTheLogShowsTheNormalisedRequestAsHAProxys() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else { throw XCTSkip("haproxy is not installed") }
+        let directory = try TempDirectory()
+        let requests = [("http://hostname:80/c1", "hostname:80"), ("http://hostname:8080/c2", "hostname:8080"), ("https://hostname:443/c3", "hostname:443"),
+                        ("http://hostname:80/c20", "hostname"), ("http://hostname/c22", "hostname:80"), ("http://hostname:80/c28", "hostname:"),
+                        ("http://hostname1/", "hostname2"), ("http://hostname:8080/", "hostname")]
+        var lines: [String: [String]] = [:]
+        for program in ["haproxy", "swiftlb"] {
+            let syslog = try SyslogReceiver()
+            let port = freePort()
+            let config = """
+                \(haproxyDefaults)
+                frontend fe
+                    bind 127.0.0.1:\(port)
+                    http-request capture req.hdr(host) len 512
+                    log-format "uri: %r; host: %hr"
+                    log 127.0.0.1:\(syslog.port) len 2048 local0 debug err
+                    http-request return status 200
+
+                """
+            let stop = try start(program, config, port: port, in: directory)
+            defer { stop() }
+            for (target, host) in requests {
+                let client = try RawClient(port: port, timeout: 3)
+                client.send("GET \(target) HTTP/1.1\r\nhost: \(host)\r\nconnection: close\r\n\r\n")
+                _ = client.readAll()
+                let line = syslog.receive(count: 1, within: 3).first ?? "(no log line)"
+                lines[program, default: []].append(line.range(of: "uri: ").map { String(line[$0.lowerBound...]) } ?? line)
+            }
+        }
+        XCTAssertEqual(lines["swiftlb"], lines["haproxy"])
+        XCTAssertEqual(lines["swiftlb"]?.first, "uri: GET http://hostname/c1 HTTP/1.1; host: {hostname}")
+        XCTAssertEqual(lines["swiftlb"]?.last, "uri: <BADREQ>; host: ")
+    }
+
     /// `TE` (http_transfer_encoding.vtc's c5): `trailers` goes on alone, any other coding or a
     /// weighted `trailers` not at all; the chunked body goes on chunked. (HAProxy matches
     /// `trailers` case-sensitively; SwiftLB, as RFC 9110 §10.1.4, does not: `TE: Trailers` differs.)
@@ -73,12 +111,7 @@ final class HTTPMessagingParityTests: XCTestCase {
             defer { server.stop() }
             let port = freePort()
             let config = oneServerConfig(port: port, rules: "", serverPort: server.port)
-            let stop: () -> Void
-            if program == "haproxy" {
-                stop = try startHAProxy(config, port: port, in: directory).stop
-            } else {
-                stop = try SwiftLBInstance(config: config, waitPort: port, in: directory).stop
-            }
+            let stop = try start(program, config, port: port, in: directory)
             defer { stop() }
             let client = try RawClient(port: port, timeout: 3)
             client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -135,14 +168,7 @@ final class HTTPMessagingParityTests: XCTestCase {
                 defer { server.stop() }
                 let port = freePort()
                 let config = oneServerConfig(port: port, rules: "", serverPort: server.port)
-                let proxy: () -> Void
-                if program == "haproxy" {
-                    let haproxy = try startHAProxy(config, port: port, in: directory, name: "haproxy-\(unnamed)")
-                    proxy = haproxy.stop
-                } else {
-                    let swiftlb = try SwiftLBInstance(config: config, waitPort: port, in: directory, name: "swiftlb-\(unnamed)")
-                    proxy = swiftlb.stop
-                }
+                let proxy = try start(program, config, port: port, in: directory, name: "\(program)-\(unnamed)")
                 defer { proxy() }
                 let client = try RawClient(port: port, timeout: 3)
                 client.send("GET / HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: upgrade\r\nupgrade: custom_protocol\r\n\r\n")
@@ -163,6 +189,12 @@ final class HTTPMessagingParityTests: XCTestCase {
 
     // MARK: harness
 
+    /// Starts `program` ("haproxy" or "swiftlb") on `config`, listening on `port`; returns its stop.
+    func start(_ program: String, _ config: String, port: Int, in directory: TempDirectory, name: String? = nil) throws -> () -> Void {
+        if program == "haproxy" { return try startHAProxy(config, port: port, in: directory, name: name ?? program).stop }
+        return try SwiftLBInstance(config: config, waitPort: port, in: directory, name: name ?? program).stop
+    }
+
     struct Outcome: Equatable {
         var status: Int
         /// What the server received, nil when it received nothing.
@@ -181,11 +213,11 @@ final class HTTPMessagingParityTests: XCTestCase {
         let theirServer = try RecordingServer(), ourServer = try RecordingServer()
         defer { theirServer.stop(); ourServer.stop() }
         let theirPort = freePort()
-        let haproxy = try startHAProxy(config(theirPort, theirServer), port: theirPort, in: directory)
-        defer { haproxy.stop() }
+        let stopHAProxy = try start("haproxy", config(theirPort, theirServer), port: theirPort, in: directory)
+        defer { stopHAProxy() }
         let ourPort = freePort()
-        let swiftlb = try SwiftLBInstance(config: config(ourPort, ourServer), waitPort: ourPort, in: directory)
-        defer { swiftlb.stop() }
+        let stopSwiftLB = try start("swiftlb", config(ourPort, ourServer), port: ourPort, in: directory)
+        defer { stopSwiftLB() }
 
         func run(_ request: String, port: Int, server: RecordingServer) throws -> Outcome {
             let before = server.recorded.count
