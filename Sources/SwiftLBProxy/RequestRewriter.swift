@@ -33,6 +33,7 @@ enum RequestRewriter {
         var keepAlive = false
         var upgradeToken = false
         var hasUpgrade = false
+        var trailersAccepted = false
         for i in head.fields.indices where !head.isRemoved(i) {
             let f = head.fields[i]
             switch f.nameEnd - f.lineStart {
@@ -50,7 +51,12 @@ enum RequestRewriter {
                     }
                 }
                 head.remove(i)
-            case 10 where head.name(i, is: "keep-alive"), 2 where head.name(i, is: "te"),
+            case 2 where head.name(i, is: "te"):
+                // A request's `TE: trailers` goes on, alone, as HAProxy sends it (gRPC's servers
+                // want it); any other coding or a weighted `trailers` is the client's hop only.
+                if head.kind == .request && head.value(i, hasToken: "trailers") { trailersAccepted = true }
+                head.remove(i)
+            case 10 where head.name(i, is: "keep-alive"),
                  16 where head.name(i, is: "proxy-connection"), 7 where head.name(i, is: "trailer"):
                 head.remove(i)
             case 7 where head.name(i, is: "upgrade"):
@@ -61,33 +67,33 @@ enum RequestRewriter {
             }
         }
         for name in listed { head.removeAll(name) }
+        if trailersAccepted { head.add("TE", "trailers") }
         let closes = head.minorVersion == 0 ? !keepAlive : close
         return ClientConnection(close: closes, upgrade: hasUpgrade && upgradeToken, hasUpgradeHeader: hasUpgrade)
     }
 
-    /// The head the server receives: hop-by-hop removed, absolute-form made origin-form, Host
-    /// for an HTTP/1.0 client, X-Forwarded-For, the rules of both proxies, the framing.
+    /// The head the server receives: hop-by-hop removed, absolute-form as it came (its Host
+    /// following its authority), Host for an HTTP/1.0 client, X-Forwarded-For, the rules of
+    /// both proxies, the framing.
     /// `facts` is nil when no rule needs them.
     static func upstream(_ head: inout MessageHead, framing: BodyFramer.Mode?, facts: RequestFacts?, clientAddress: String,
                          sourceAddress: SocketAddress?, destination: SocketAddress?, frontend: RuntimeFrontend, backend: RuntimeBackend) {
-        var target: String?
         let originForm = head.bytes.getInteger(at: Int(head.part2.lowerBound), as: UInt8.self) == UInt8(ascii: "/")
-        if !originForm, let authority = RequestValidator.absoluteFormAuthority(head.target) {
-            // Absolute-form (RFC 9112 §3.2.2): the authority replaces Host, the server gets
-            // origin-form — of the target as the rules left it (`set-path` on an absolute URI).
-            let current = head.currentTarget
-            head.set("Host", String(RequestValidator.absoluteFormAuthority(current) ?? authority))
-            let rest = TargetRewrite.pathStart(current).map { current[$0...] } ?? ""
-            target = rest.first == "/" ? String(rest) : "/" + rest
+        if !originForm, let authority = RequestValidator.absoluteFormAuthority(head.currentTarget) {
+            // Absolute-form goes to the server as it is, as HAProxy 2.6 sends it (RFC 9112
+            // §3.2.2: a server MUST accept it). Host already names its authority (checked and
+            // normalised on arrival); a rule that moved the authority (`set-uri`) moves Host too,
+            // and an HTTP/1.0 client's missing Host is added.
+            AbsoluteForm.keepHost(&head, agreeingWith: authority, https: AbsoluteForm.isHTTPS(head.currentTarget) == true)
         } else if head.minorVersion == 0, !head.contains("host"), let dst = destination, let ip = dst.ipAddress {
             // An HTTP/1.0 client may omit Host; the HTTP/1.1 server we talk to needs one.
             head.add("Host", dst.protocol == .inet6 ? "[\(ip)]:\(dst.port ?? 80)" : "\(ip):\(dst.port ?? 80)")
         }
-        if target != nil || head.minorVersion == 0 || !head.versionIsAsRead {
+        if head.minorVersion == 0 || !head.versionIsAsRead {
             // A rule may have rewritten the start line already (set-path…): keep its method
             // and target, only the version becomes ours (RFC 9110 §6.2: an intermediary sends
             // its own version; HTTP/1.0 and a client's HTTP/1.2…1.9 all go out as HTTP/1.1).
-            head.startLineOverride = "\(head.currentMethod) \(target ?? head.currentTarget) HTTP/1.1"
+            head.startLineOverride = "\(head.currentMethod) \(head.currentTarget) HTTP/1.1"
         }
         if frontend.forwardForHeader != nil || backend.forwardForHeader != nil,
            let (name, value) = ForwardedFor.header(frontend: frontend.config.options.forwardFor, backend: backend.config.options.forwardFor,

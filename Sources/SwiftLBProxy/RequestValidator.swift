@@ -25,7 +25,13 @@ enum RequestValidator {
         if let authority = absoluteFormAuthority(target) {
             // The authority becomes the Host the server sees: it must be a plain host[:port],
             // without userinfo, encoded or not (`user%40evil`: HAProxy and nginx refuse it too).
-            return authority.isEmpty || !isValidHost(authority) || authority.contains("@") || authority.contains("%") ? "invalid authority in request target" : nil
+            if authority.isEmpty || !isValidHost(authority) || authority.contains("@") || authority.contains("%") { return "invalid authority in request target" }
+            // Host must name the same origin (HAProxy 2.6 refuses a mismatch with 400; RFC 9112
+            // §3.2.2 lets a proxy replace Host, which would hide the disagreement instead).
+            if let hostIndex, !AbsoluteForm.hostAgrees(authority: authority, host: Substring(head.value(hostIndex)), https: AbsoluteForm.isHTTPS(target) == true) {
+                return "Host does not match the authority of the request target"
+            }
+            return nil
         }
         return "invalid request target"
     }

@@ -39,6 +39,10 @@ extension HTTPClientConnection {
     }
 
     func startExchange(_ head: consuming MessageHead) {
+        if head.bytes.getInteger(at: Int(head.part2.lowerBound), as: UInt8.self) != UInt8(ascii: "/") {
+            // Absolute-form: a default port leaves the target and Host before anything reads them.
+            AbsoluteForm.normalise(&head)
+        }
         if let (s, d) = addressesBeforeRules {
             // The last request's `set-src|set-dst` lasted for that request only.
             (source, destination, clientIP, addressesBeforeRules) = (s, d, s?.ipAddress ?? "", nil)
@@ -51,7 +55,7 @@ extension HTTPClientConnection {
         var record = newRecord(now)
         requestStart = nil
         if logging {
-            record.requestLine = h2.map { H2StreamInfo.requestLine(head, $0) } ?? head.string(0..<(head.startLineEnd - 2))
+            record.requestLine = h2.map { H2StreamInfo.requestLine(head, $0) } ?? head.startLineOverride ?? head.string(0..<(head.startLineEnd - 2))
             record.requestCaptures = HeaderCaptures.logValues(frontend.config.captures, response: false, from: head)
         }
         if logging || frontend.uniqueID != nil { record.requestCounter = RequestCounter.take() }
@@ -61,7 +65,7 @@ extension HTTPClientConnection {
                 subject.acceptTime = wallClockNow()
                 subject.source = source
                 subject.destination = destination
-                subject.requestLine = h2.map { H2StreamInfo.requestLine(head, $0) } ?? head.string(0..<(head.startLineEnd - 2))
+                subject.requestLine = h2.map { H2StreamInfo.requestLine(head, $0) } ?? head.startLineOverride ?? head.string(0..<(head.startLineEnd - 2))
             }
             record.uniqueID = uniqueID.render(subject, tls: isTLS, input: uniqueID.samples.isEmpty ? nil : SampleInput(facts: makeFacts(head), request: head))
         }
@@ -176,8 +180,9 @@ extension HTTPClientConnection {
         }
 
         let connection = RequestRewriter.removeHopByHop(&head, keepUpgrade: true)
-        // A WebSocket upgrade keeps `Upgrade` and gets `Connection: upgrade` (HAProxy's bytes); any other Upgrade
-        // (h2c…) is not forwarded: the request goes on as plain HTTP.
+        // A WebSocket upgrade keeps `Upgrade` and gets `Connection: upgrade` (HAProxy's bytes); so does
+        // another protocol's (`ProtocolUpgrade` says which); any other Upgrade (h2c…) is not
+        // forwarded: the request goes on as plain HTTP.
         let webSocketKey = connection.upgrade ? WebSocketHandshake.key(of: head) : nil
         if connection.upgrade, webSocketKey == nil, WebSocketHandshake.lacksKey(head) {
             // A WebSocket opening handshake without its Sec-WebSocket-Key (RFC 6455 §4.1):
@@ -186,7 +191,9 @@ extension HTTPClientConnection {
             respondError(.badRequest, record: record, minor: head.minorVersion)
             return
         }
-        if webSocketKey != nil {
+        // Another protocol (HAProxy forwards any upgrade): `Upgrade` and `Connection: upgrade` go on.
+        let otherUpgrade = connection.upgrade && webSocketKey == nil && h2 == nil && ProtocolUpgrade.forwardable(head, hasBody: framing != nil)
+        if webSocketKey != nil || otherUpgrade {
             head.add("Connection", "upgrade")
         } else if connection.hasUpgradeHeader {
             head.removeAll("upgrade")
@@ -217,7 +224,7 @@ extension HTTPClientConnection {
         // `option http-server-close`: the server connection ends with each response;
         // `option httpclose`: both do (the stronger of the frontend's and the backend's).
         let connectionMode = max(frontend.config.options.httpConnectionMode.strength, backend.config.options.httpConnectionMode.strength)
-        if connectionMode > 0 && webSocketKey == nil { head.add("Connection", "close") }
+        if connectionMode > 0 && webSocketKey == nil && !otherUpgrade { head.add("Connection", "close") }
         head.serialise(into: &serverHeadBuffer)
         let upstreamHead = serverHeadBuffer
         var dispatch = Dispatch(backend: backend, client: source, destination: destination, pinned: pinned)
@@ -244,6 +251,7 @@ extension HTTPClientConnection {
         }
         ex.log.cookie = cookieState
         ex.webSocketKey = webSocketKey
+        ex.otherUpgrade = otherUpgrade
         ex.compression = compression
         if connectionMode >= 1 { ex.serverMustClose = true }
         if connectionMode >= 2 { ex.closeClient = true }

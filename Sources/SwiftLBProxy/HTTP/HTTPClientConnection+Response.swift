@@ -3,7 +3,7 @@ import SwiftLBConfig
 
 /// Server → client: the `ServerConnectionOwner` side of the client connection. The response
 /// head is parsed, run through the http-response rules and rewritten for the client, its
-/// body streamed with backpressure (re-chunked when needed); a WebSocket 101 hands both
+/// body streamed with backpressure (re-chunked when needed); an upgrade's 101 hands both
 /// channels to a `Tunnel`; a server that closes or answers garbage is replayed or failed.
 extension HTTPClientConnection {
     // MARK: server → client
@@ -54,6 +54,11 @@ extension HTTPClientConnection {
                 case .head(var head):
                     if head.status < 200 {
                         if head.status == 101 {
+                            if ex.otherUpgrade {
+                                // A switch without `Upgrade` names no protocol: 502, as a broken handshake.
+                                if ProtocolUpgrade.accepts(head) { openTunnel(ex, head: head) } else { serverFailed(ex, garbage: true) }
+                                return
+                            }
                             guard let key = ex.webSocketKey else {
                                 // No Upgrade was forwarded: a switch is a protocol violation here.
                                 serverFailed(ex, garbage: true)
@@ -84,6 +89,12 @@ extension HTTPClientConnection {
                     guard case .success(let body) = MessageFraming.response(head, requestMethod: ex.method) else {
                         serverFailed(ex, garbage: true)
                         return
+                    }
+                    if head.minorVersion == 0, case .framed(.chunked) = body {
+                        // Chunked from an HTTP/1.0 server: RFC 9112 §6.1 has its framing treated as
+                        // faulty and the connection closed after it; HAProxy closes the client's too.
+                        ex.serverMustClose = true
+                        ex.closeClient = true
                     }
                     guard startResponse(ex, head: head, body: body) else { return }
                     // No body (HEAD, 204, 304) or an empty one (`Content-Length: 0`): the
@@ -238,11 +249,11 @@ extension HTTPClientConnection {
         flushThenClose()
     }
 
-    /// The server switched to WebSocket with the right answer: the 101 goes to the client,
-    /// then this handler leaves the pipeline to a `Tunnel` that owns both channels. The bytes
-    /// that came with the switch, either way, go on at once. The stream keeps its place on the
-    /// server (leastconn, maxconn) until the tunnel ends, and is logged then; so do its
-    /// stick-table trackers (`conn_cur` counts the tunnel as HAProxy counts it).
+    /// The server switched to WebSocket with the right answer, or to another protocol asked
+    /// for: the 101 goes to the client, then this handler leaves the pipeline to a `Tunnel`
+    /// that owns both channels. The bytes that came with the switch, either way, go on at once.
+    /// The stream keeps its place on the server (leastconn, maxconn) until the tunnel ends, and
+    /// is logged then; so do its stick-table trackers (`conn_cur` counts the tunnel as HAProxy counts it).
     private func openTunnel(_ ex: HTTPExchange, head: MessageHead) {
         guard let context, let connection = ex.connection else { return }
         startResponse(ex, head: head, body: .none, upgrade: true)

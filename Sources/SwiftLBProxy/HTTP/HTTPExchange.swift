@@ -66,6 +66,9 @@ final class HTTPExchange {
     /// The client asked for a WebSocket (`Upgrade: websocket` with a valid key): the key, to
     /// check the server's `Sec-WebSocket-Accept` before any tunnel opens.
     var webSocketKey: String?
+    /// The client asked for another protocol (`ProtocolUpgrade`), forwarded: a 101 naming one
+    /// opens a tunnel.
+    var otherUpgrade = false
 
     // MARK: routing and stickiness
     let facts: RequestFacts?

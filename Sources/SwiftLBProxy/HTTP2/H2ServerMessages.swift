@@ -26,10 +26,11 @@ enum H2ServerMessages {
         if !target.hasPrefix("/"), let colon = target.firstIndex(of: ":"), target[colon...].hasPrefix("://"),
            H2RequestHead.isScheme(String(target[..<colon])) {
             let rest = target[target.index(colon, offsetBy: 3)...]
-            let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+            // The authority ends at the path or at the query (`http://a?x` is `/?x` on `a`).
+            let slash = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
             scheme = String(target[..<colon]).lowercased()
             authority = String(rest[..<slash])
-            target = slash == rest.endIndex ? "/" : String(rest[slash...])
+            target = slash == rest.endIndex ? "/" : rest[slash] == "?" ? "/" + rest[slash...] : String(rest[slash...])
         }
         out.add(name: ":method", value: method)
         out.add(name: ":scheme", value: scheme)

@@ -84,8 +84,8 @@ struct AccessLogRecord {
     var requestLine = "<BADREQ>"
     /// Refused by the HTTP/1 connection layer before any stream existed (a head that does not
     /// parse or frame, a connection that ended or timed out without a request): HAProxy's H1
-    /// mux answers these itself, so its line has no timer but Ta (`-1/-1/-1/-1/Ta`), 0 bytes
-    /// and `<BADREQ>`.
+    /// mux answers these itself, so its line has no timer but Ta (`-1/-1/-1/-1/Ta`), 0 bytes,
+    /// `<BADREQ>` and no captured header.
     var refusedBeforeStream = false
     /// The two socket ends and the accept time.
     var source: SocketAddress?

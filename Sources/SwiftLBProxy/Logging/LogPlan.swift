@@ -111,7 +111,8 @@ extension AccessLogRecord {
         r.bytesOut = refusedBeforeStream ? 0 : Int64(bytesOut)
         r.retries = retries
         r.cookie = cookie
-        r.requestHeaders = requestCaptures
+        // HAProxy's mux refuses such a head before any capture: `%hr` shows nothing.
+        r.requestHeaders = refusedBeforeStream ? nil : requestCaptures
         r.responseHeaders = responseCaptures
         r.requestCounter = requestCounter
         r.uniqueID = uniqueID

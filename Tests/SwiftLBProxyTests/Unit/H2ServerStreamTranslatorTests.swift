@@ -68,6 +68,11 @@ final class H2ServerStreamTranslatorTests: XCTestCase {
         let absolute = channel()
         try absolute.writeOutbound(ByteBuffer(string: "GET http://b.test:81/x?y HTTP/1.1\r\nhost: b.test:81\r\n\r\n"))
         XCTAssertEqual(fields(try frames(absolute).first), [":method: GET", ":scheme: http", ":authority: b.test:81", ":path: /x?y"])
+        // Absolute-form reaches an h2 server as it came from an HTTP/1 client: a query right
+        // after the authority is the query of `/`.
+        let queryOnly = channel()
+        try queryOnly.writeOutbound(ByteBuffer(string: "GET https://b.test?y=1 HTTP/1.1\r\nhost: b.test\r\n\r\n"))
+        XCTAssertEqual(fields(try frames(queryOnly).first), [":method: GET", ":scheme: https", ":authority: b.test", ":path: /?y=1"])
         // An origin-form target holding "://" further on stays a path (a path ACL saw it so).
         for path in ["/public?x=http://a/admin", "/web/2020/http://example.com/page"] {
             let origin = channel()

@@ -35,16 +35,7 @@ final class HAProxyRuleEditTests: XCTestCase {
             """
         let directory = try TempDirectory()
         let port = freePort()
-        let config = """
-            \(haproxyDefaults)
-            frontend fe
-                bind 127.0.0.1:\(port)
-            \(rules)
-                default_backend be
-            backend be
-                server s 127.0.0.1:\(server.port)
-
-            """
+        let config = oneServerConfig(port: port, rules: rules, serverPort: server.port)
         let haproxy = try startHAProxy(config, port: port, in: directory)
         defer { haproxy.stop() }
         let set = try requestRules(rules)

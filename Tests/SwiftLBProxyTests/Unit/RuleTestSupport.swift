@@ -94,6 +94,8 @@ final class LockedList<Element>: @unchecked Sendable {
     private var items: [Element] = []
     func append(_ item: Element) { lock.lock(); items.append(item); lock.unlock() }
     var last: Element? { lock.lock(); defer { lock.unlock() }; return items.last }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return items.count }
+    var all: [Element] { lock.lock(); defer { lock.unlock() }; return items }
 }
 
 /// A loopback server's one exchange: records the request head (and the PROXY header a
@@ -151,6 +153,22 @@ final class RecordingServer {
 
 /// The `defaults` section of every configuration these tests give haproxy and SwiftLB alike.
 let haproxyDefaults = "defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s"
+
+/// `haproxyDefaults`, frontend `fe` on `port` with `rules` (indented lines), backend `be`
+/// (`backendLines` first) with one server `s` on loopback `serverPort`.
+func oneServerConfig(port: Int, rules: String, backendLines: String = "", serverPort: Int) -> String {
+    """
+    \(haproxyDefaults)
+    frontend fe
+        bind 127.0.0.1:\(port)
+    \(rules)
+        default_backend be
+    backend be
+    \(backendLines)
+        server s 127.0.0.1:\(serverPort)
+
+    """
+}
 
 /// Starts Debian's haproxy on `config` (which must pass `haproxy -c`) and waits until it
 /// listens on `port`; the caller stops it.
