@@ -106,6 +106,7 @@ extension SectionParser {
 }
 
 extension Frontend {
-    /// The backends this frontend can send traffic to: its default and its `use_backend` ones.
-    var backendNames: [String] { [defaultBackend].compactMap { $0 } + switchingRules.map(\.backend) }
+    /// The backends this frontend can send traffic to: its default and its static `use_backend`
+    /// ones (a dynamic name is known per request only).
+    var backendNames: [String] { [defaultBackend].compactMap { $0 } + switchingRules.filter { !$0.isDynamic }.map(\.backend) }
 }
