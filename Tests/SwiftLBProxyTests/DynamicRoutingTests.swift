@@ -86,13 +86,23 @@ final class DynamicRoutingTests: XCTestCase {
     /// request's Host as SNI (and checks the certificate against it); a pooled connection is
     /// reused only for the same Host — as HAProxy does, on one event loop each.
     func testServerSNIFromHostKeysThePoolAsHAProxy() throws {
+        try sniScenario(http2: false)
+    }
+
+    /// The same over `proto h2`: a Host's requests share one HTTP/2 connection, which carries
+    /// no stream of the other Host's.
+    func testServerSNIFromHostKeysTheH2SessionsAsHAProxy() throws {
+        try sniScenario(http2: true)
+    }
+
+    private func sniScenario(http2: Bool) throws {
         let gen = Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path
         let pem = dir.file("example.pem")
         XCTAssertEqual(runCommand(gen, ["example.test", pem, "ec"]).status, 0)
         let backendPort = freePort()
         let nginx = try startTLSNginx(port: backendPort, pem: pem, locations: """
             location / { return 200 "sni=$ssl_server_name conn=$connection reused=$ssl_session_reused\\n"; }
-            """, in: dir)
+            """, http2: http2, in: dir)
         defer { nginx.stop() }
         XCTAssertTrue(waitForPort(backendPort))
         let body = { (port: Int) in
@@ -102,7 +112,7 @@ final class DynamicRoutingTests: XCTestCase {
                 default_backend app
             backend app
                 http-reuse always
-                server s 127.0.0.1:\(backendPort) ssl verify required ca-file \(pem) sni req.hdr(host)
+                server s 127.0.0.1:\(backendPort) ssl verify required ca-file \(pem) sni req.hdr(host)\(http2 ? " alpn h2 proto h2" : "")
 
             """
         }
