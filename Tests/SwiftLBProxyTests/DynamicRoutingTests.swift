@@ -82,6 +82,47 @@ final class DynamicRoutingTests: XCTestCase {
         }
     }
 
+    /// `mode tcp` SNI routing without terminating TLS: the backend named from the ClientHello's
+    /// server name (`be_%[req.ssl_sni,field(1,.)]`), an unknown one to `default_backend`.
+    func testTCPModeNameFromTheClientHelloAsHAProxy() throws {
+        let gen = Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path
+        let pem = dir.file("example.pem")
+        XCTAssertEqual(runCommand(gen, ["example.test", pem, "ec"]).status, 0)
+        let ports = [freePort(), freePort(), freePort()]
+        let nginx = try ports.enumerated().map { i, port in
+            try startTLSNginx(port: port, pem: pem, locations: "location / { return 200 \"tls server \(i + 1)\\n\"; }", in: dir, name: "tls\(i)")
+        }
+        defer { for n in nginx { n.stop() } }
+        for port in ports { XCTAssertTrue(waitForPort(port)) }
+        let both = try SideBySide({ port in
+            """
+            frontend fe
+                mode tcp
+                bind 127.0.0.1:\(port)
+                tcp-request inspect-delay 5s
+                tcp-request content accept if { req.ssl_hello_type 1 }
+                use_backend be_%[req.ssl_sni,lower,field(1,.)]
+                default_backend be_other
+            backend be_a
+                mode tcp
+                server s 127.0.0.1:\(ports[0])
+            backend be_b
+                mode tcp
+                server s 127.0.0.1:\(ports[1])
+            backend be_other
+                mode tcp
+                server s 127.0.0.1:\(ports[2])
+            """
+        }, in: dir)
+        defer { both.stop() }
+        for (host, expected) in [("a.example.test", "tls server 1"), ("B.example.test", "tls server 2"), ("c.example.test", "tls server 3")] {
+            for port in both.ports {
+                let got = curl(["-sk", "--max-time", "5", "--resolve", "\(host):\(port):127.0.0.1", "https://\(host):\(port)/"]).out
+                XCTAssertEqual(got, expected + "\n", "\(host) via \(port == both.lbPort ? "swiftlb" : "haproxy")")
+            }
+        }
+    }
+
     /// `sni req.hdr(host)` with `verify required`: each new server connection sends its
     /// request's Host as SNI (and checks the certificate against it); a pooled connection is
     /// reused only for the same Host — as HAProxy does, on one event loop each.

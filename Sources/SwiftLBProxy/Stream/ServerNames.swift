@@ -30,9 +30,13 @@ struct ServerNameExpressions {
         self.slots = expressions.isEmpty ? [] : slots
     }
 
-    /// Each expression's name for this request (nil: no value, and the connection sends no SNI).
+    /// Each expression's name for this request (nil: no value or an empty one; the connection
+    /// then sends no SNI, as HAProxy's).
     func evaluate(_ input: SampleInput) -> [String?] {
-        expressions.map { $0.evaluate(input)?.text }
+        expressions.map { expression in
+            guard let name = expression.evaluate(input)?.text, !name.isEmpty else { return nil }
+            return name
+        }
     }
 
     /// The position in `evaluate`'s answer of `server`'s name, or nil when its name is constant.
