@@ -102,6 +102,14 @@ extension SectionParser {
             guard let backend = config.backends[name], !backend.options.modeWritten else { continue }
             config.backends[name]!.options.mode = .tcp
         }
+        // Computed `use_backend` names may reach any backend: when only `mode tcp` frontends
+        // compute names, a backend no HTTP frontend names runs in tcp too.
+        let computing = Set(config.frontends.filter { $0.switchingRules.contains(where: \.isDynamic) }.map(\.options.mode))
+        if computing == [.tcp] {
+            for (name, backend) in config.backends where !backend.options.modeWritten && users[name].map({ $0 == [.tcp] }) ?? true {
+                config.backends[name]!.options.mode = .tcp
+            }
+        }
     }
 }
 

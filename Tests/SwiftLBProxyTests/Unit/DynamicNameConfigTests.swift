@@ -71,6 +71,28 @@ final class DynamicNameConfigTests: XCTestCase {
         XCTAssertTrue(e?.message.contains("use_backend") ?? false, "\(String(describing: e))")
     }
 
+    /// A backend without `mode` (none in defaults either) that only a `mode tcp` frontend's
+    /// computed names can reach runs in tcp, HAProxy's default; one an HTTP frontend names
+    /// keeps http.
+    func testBackendsOnlyComputedTCPNamesReachRunInTCP() throws {
+        let config = try ConfigParser.parse(text: """
+            frontend sni
+                mode tcp
+                bind 127.0.0.1:1
+                use_backend be_%[req.ssl_sni,field(1,.)]
+            frontend web
+                mode http
+                bind 127.0.0.1:2
+                default_backend be_web
+            backend be_a
+                server s 127.0.0.1:3
+            backend be_web
+                server s 127.0.0.1:4
+            """, file: "dyn.conf", facts: facts)
+        XCTAssertEqual(config.backends["be_a"]?.options.mode, .tcp)
+        XCTAssertEqual(config.backends["be_web"]?.options.mode, .http)
+    }
+
     func testSNIExpressionsAndConstants() throws {
         let config = try ConfigParser.parse(text: """
             backend be
