@@ -136,6 +136,34 @@ final class DynamicRoutingTests: XCTestCase {
         try sniScenario(http2: true)
     }
 
+    /// `sni ssl_fc_sni`: the name the client sent to SwiftLB's TLS bind goes on to the server
+    /// (re-encryption keeping the client's name), as haproxy sends it.
+    func testServerSNIFromTheClientsSNIAsHAProxy() throws {
+        let gen = Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path
+        let pem = dir.file("example.pem")
+        XCTAssertEqual(runCommand(gen, ["example.test", pem, "ec"]).status, 0)
+        let backendPort = freePort()
+        let nginx = try startTLSNginx(port: backendPort, pem: pem, locations: "location / { return 200 \"sni=$ssl_server_name\\n\"; }", in: dir)
+        defer { nginx.stop() }
+        XCTAssertTrue(waitForPort(backendPort))
+        let both = try SideBySide({ port in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port) ssl crt \(pem)
+                default_backend app
+            backend app
+                server s 127.0.0.1:\(backendPort) ssl verify required ca-file \(pem) sni ssl_fc_sni
+            """
+        }, in: dir)
+        defer { both.stop() }
+        for host in ["a.example.test", "b.example.test"] {
+            for port in both.ports {
+                let got = curl(["-sk", "--max-time", "5", "--resolve", "\(host):\(port):127.0.0.1", "https://\(host):\(port)/"]).out
+                XCTAssertEqual(got, "sni=\(host)\n", "via \(port == both.lbPort ? "swiftlb" : "haproxy")")
+            }
+        }
+    }
+
     private func sniScenario(http2: Bool) throws {
         let gen = Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path
         let pem = dir.file("example.pem")
