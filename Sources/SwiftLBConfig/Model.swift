@@ -508,6 +508,10 @@ public struct ServerTLS: Sendable, Equatable {
     public var caFile: String?
     /// The name sent with SNI (and verified, with `verify required`).
     public var sni: String?
+    /// `sni EXPRESSION` (`req.hdr(host)`, `ssl_fc_sni`…): evaluated for each new connection,
+    /// which then carries only requests whose expression gives the same name (HAProxy 2.6
+    /// hashes it into the connection). `sni` is nil then; checks use `check-sni` only.
+    public var sniExpression: String?
     /// The rest of HAProxy's server TLS keywords: TLSModel.swift.
     public var more = ServerTLSOptions()
     public init() {}
@@ -781,9 +785,14 @@ public struct RedirectRule: Sendable {
 
 /// `use_backend NAME if|unless CONDITION`: evaluated in order, the first match wins.
 public struct BackendSwitchingRule: Sendable {
+    /// The backend's name, or (`isDynamic`) the log-format text that names it.
     public var backend: String
     public var condition: Condition
     public var line: Int
+    /// A name with `%` (`use_backend %[req.hdr(host),map_dom(F)]`, `be_%[path,field(2,/)]`) is
+    /// a log-format evaluated per request, as in HAProxy; a result naming no backend ends the
+    /// search and the request goes to `default_backend`. Checked when the runtime is built.
+    public var isDynamic: Bool { backend.contains("%") }
 }
 
 /// A `backend` (or the back half of a `listen`).

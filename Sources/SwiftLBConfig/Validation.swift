@@ -102,10 +102,19 @@ extension SectionParser {
             guard let backend = config.backends[name], !backend.options.modeWritten else { continue }
             config.backends[name]!.options.mode = .tcp
         }
+        // Computed `use_backend` names may reach any backend: when only `mode tcp` frontends
+        // compute names, a backend no HTTP frontend names runs in tcp too.
+        let computing = Set(config.frontends.filter { $0.switchingRules.contains(where: \.isDynamic) }.map(\.options.mode))
+        if computing == [.tcp] {
+            for (name, backend) in config.backends where !backend.options.modeWritten && users[name].map({ $0 == [.tcp] }) ?? true {
+                config.backends[name]!.options.mode = .tcp
+            }
+        }
     }
 }
 
 extension Frontend {
-    /// The backends this frontend can send traffic to: its default and its `use_backend` ones.
-    var backendNames: [String] { [defaultBackend].compactMap { $0 } + switchingRules.map(\.backend) }
+    /// The backends this frontend can send traffic to: its default and its static `use_backend`
+    /// ones (a dynamic name is known per request only).
+    var backendNames: [String] { [defaultBackend].compactMap { $0 } + switchingRules.filter { !$0.isDynamic }.map(\.backend) }
 }

@@ -102,8 +102,13 @@ final class LoopState {
     /// An idle connection to `server` that is still open, or nil. (Connections the server
     /// closed while parked are skipped here and dropped by the purge.) `provenOnly`: one that
     /// has carried two requests or more (`http-reuse aggressive`).
-    func takeIdle(_ server: RuntimeServer, provenOnly: Bool = false) -> ServerConnection? {
+    /// `name`: the SNI the request needs (`sni EXPRESSION`: only a connection made with it).
+    func takeIdle(_ server: RuntimeServer, provenOnly: Bool = false, name: ServerName? = nil) -> ServerConnection? {
         guard server.id < idle.count else { return nil }
+        if let name, name.keyed {
+            guard let at = idle[server.id].lastIndex(where: { $0.serverName.serves(name) && (!provenOnly || $0.wasReused) && $0.isOpen }) else { return nil }
+            return idle[server.id].remove(at: at)
+        }
         if provenOnly {
             guard let at = idle[server.id].lastIndex(where: { $0.wasReused && $0.isOpen }) else { return nil }
             return idle[server.id].remove(at: at)
@@ -123,8 +128,9 @@ final class LoopState {
     /// oldest is preferred, so that extra connections empty and close.
     /// (`hasFreeStream` implies usable; the sweep drops the unusable ones every 100 ms, so a
     /// lookup scans no more than the live list.)
-    func h2Session(_ server: RuntimeServer) -> H2ServerSession? {
-        h2Sessions[server.id]?.first { $0.hasFreeStream }
+    func h2Session(_ server: RuntimeServer, name: ServerName? = nil) -> H2ServerSession? {
+        guard let name, name.keyed else { return h2Sessions[server.id]?.first { $0.hasFreeStream } }
+        return h2Sessions[server.id]?.first { $0.hasFreeStream && $0.serverName.serves(name) }
     }
 
     func shareH2Session(_ session: H2ServerSession, for server: RuntimeServer) {

@@ -94,6 +94,14 @@ public final class ProxyRuntime: Sendable {
                             continue
                         }
                     }
+                    // `sni EXPRESSION`: compiled once; evaluated per request that dials.
+                    var sniExpression: SampleExpression?
+                    if let text = server.parameters.tls?.sniExpression {
+                        do { sniExpression = try SampleExpression(parsing: text) } catch {
+                            errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server", message: "'sni \(text)': \(error)"))
+                            continue
+                        }
+                    }
                     let old = before[backend.name + "/" + server.name]
                     let unchanged = old.map { $0.address.isSameSocket(as: address) && $0.parameters == server.parameters } ?? false
                     let health: ServerHealth
@@ -117,7 +125,7 @@ public final class ProxyRuntime: Sendable {
                     servers.append(RuntimeServer(id: id, index: servers.count, name: server.name,
                                                  address: address, parameters: server.parameters, health: health,
                                                  tls: server.parameters.tls?.more.ssl == true ? trafficTLS : nil,
-                                                 cookieSettings: backend.options.cookie))
+                                                 cookieSettings: backend.options.cookie, sniExpression: sniExpression))
                     let agent = server.parameters.agent
                     if agent.enabled && !server.parameters.disabled && !addressless {
                         guard let agentPort = agent.port else {
@@ -205,11 +213,13 @@ public final class ProxyRuntime: Sendable {
             do { logPlan = try LogPlan.make(frontend, global: configuration.global, file: configuration.file) } catch { errors += error.errors }
             var uniqueID: UniqueID?
             do { uniqueID = try UniqueID.make(frontend, file: configuration.file) } catch { errors += error.errors }
+            var switching = BackendSwitching()
+            do { switching = try BackendSwitching.compile(frontend, backends: byName, file: configuration.file) } catch { errors += error.errors }
             frontends.append(RuntimeFrontend(
                 config: frontend,
                 binds: binds,
                 defaultBackend: frontend.defaultBackend.flatMap { byName[$0] },
-                rules: frontend.switchingRules.map { ($0.condition, byName[$0.backend]!) },
+                rules: switching,
                 counterID: previous?.frontends.first { $0.name == frontend.name }?.counterID
                     ?? Self.proxyCounterIDs.loadThenWrappingIncrement(ordering: .relaxed),
                 engine: engines.frontends[frontend.name].flatMap { $0.isEmpty ? nil : $0 },
@@ -312,7 +322,8 @@ final class RuntimeFrontend: Sendable {
     /// Each listening address, with its TLS context when it is `ssl`.
     let binds: [(BindAddress, TLSContextBox?)]
     let defaultBackend: RuntimeBackend?
-    let rules: [(Condition, RuntimeBackend)]
+    /// Its `use_backend` rules.
+    let rules: BackendSwitching
     /// Whether routing or a rule of this frontend reads the request (ACLs, `%[fetch]`): only
     /// then are `RequestFacts` built for a request.
     let needsFacts: Bool
@@ -353,7 +364,7 @@ final class RuntimeFrontend: Sendable {
     /// Its open client connections, counted only when it logs (the log's `%fc`).
     let liveConnections = ManagedAtomic<Int>(0)
 
-    init(config: Frontend, binds: [(BindAddress, TLSContextBox?)], defaultBackend: RuntimeBackend?, rules: [(Condition, RuntimeBackend)],
+    init(config: Frontend, binds: [(BindAddress, TLSContextBox?)], defaultBackend: RuntimeBackend?, rules: BackendSwitching,
          counterID: Int = 0, engine: ProxyRules? = nil, logPlan: LogPlan? = nil, uniqueID: UniqueID? = nil) {
         self.counterID = counterID
         self.uniqueID = uniqueID
@@ -363,7 +374,7 @@ final class RuntimeFrontend: Sendable {
         // /metrics belongs to the stats listener only when it proxies nothing: on a frontend
         // that also sends traffic to servers, the application's own /metrics passes through
         // (HAProxy serves its exporter only where `use-service prometheus-exporter` says so).
-        let proxiesTraffic = !(defaultBackend?.servers.isEmpty ?? true) || rules.contains { !$0.1.servers.isEmpty }
+        let proxiesTraffic = !(defaultBackend?.servers.isEmpty ?? true) || rules.mayProxy
         self.stats = RuntimeFrontend.statsSettings(config.options.stats, servesMetrics: !proxiesTraffic, proxyName: config.name)
         self.config = config
         self.binds = binds
@@ -396,7 +407,9 @@ final class RuntimeBackend: Sendable {
     let queue: BackendQueue?
     let hasSlowstart: Bool
     /// Whether a rule of this backend reads the request (see `RuntimeFrontend.needsFacts`).
-    var needsFacts: Bool { engine != nil || stick != nil }
+    var needsFacts: Bool { engine != nil || stick != nil || !serverNames.isEmpty }
+    /// Its servers' `sni` expressions (empty when every name is constant).
+    let serverNames: ServerNameExpressions
     /// Its compiled rules and error pages (nil when it has none); set once while the runtime
     /// is built, before any stream sees it.
     nonisolated(unsafe) var engine: ProxyRules?
@@ -429,6 +442,7 @@ final class RuntimeBackend: Sendable {
         self.index = index
         self.config = config
         self.servers = servers
+        self.serverNames = ServerNameExpressions(servers)
         self.hasBackups = servers.contains { $0.backup }
         // An agent may give a server a maxconn at runtime: its backend can queue too.
         self.queue = servers.contains { $0.parameters.maxconn != nil || $0.parameters.agent.enabled } ? BackendQueue() : nil
@@ -517,6 +531,8 @@ final class RuntimeServer: Sendable {
     /// The Set-Cookie value `cookie … insert` sends for this server, built once (undated).
     let insertCookie: String?
     var tlsServerName: String? { parameters.tls?.sni }
+    /// `sni EXPRESSION` (then `tlsServerName` is nil): see `ServerNameExpressions`.
+    let sniExpression: SampleExpression?
     var backup: Bool { parameters.backup }
     /// At its `maxconn`: balancers skip it and requests queue.
     var isFull: Bool {
@@ -525,8 +541,9 @@ final class RuntimeServer: Sendable {
     }
 
     init(id: Int, index: Int, name: String, address: SocketAddress, parameters: ServerParameters, health: ServerHealth,
-         tls: TLSClientContext?, cookieSettings: CookieSettings?) {
+         tls: TLSClientContext?, cookieSettings: CookieSettings?, sniExpression: SampleExpression? = nil) {
         self.tls = tls
+        self.sniExpression = sniExpression
         if let settings = cookieSettings, settings.mode == .insert, let value = parameters.cookie {
             insertCookie = StickyCookie.setCookieValue(settings: settings, value: value)
         } else {

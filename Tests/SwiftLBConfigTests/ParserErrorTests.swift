@@ -107,7 +107,6 @@ final class ParserErrorTests: XCTestCase {
         expectError(fe + "    hash-type jumbo\n", line: 6, keyword: "hash-type", "expects 'consistent' or 'map-based'")
         expectError(fe + "    server t 127.0.0.1:81 ssl verify required\n", line: 6, keyword: "server", "'verify required' needs 'ca-file FILE'")
         expectError(fe + "    server t 127.0.0.1:81 ssl verify maybe\n", line: 6, keyword: "server", "'verify' expects none or required")
-        expectError(fe + "    server t 127.0.0.1:81 ssl sni req.hdr(host)\n", line: 6, keyword: "server", "expressions are not supported")
         expectError(fe + "    mode tcp\n", line: 1, keyword: "use_backend", "cannot use backend 'b' (mode tcp): unable to use a proxy with the wrong mode")
     }
 

@@ -218,28 +218,12 @@ final class TLSTests: XCTestCase {
 
     /// `server … ssl verify required ca-file F sni NAME` to an nginx that terminates TLS itself.
     func testTLSTowardsServers() throws {
-        let nginxRoot = dir.file("tlsnginx")
-        try FileManager.default.createDirectory(atPath: nginxRoot + "/tmp", withIntermediateDirectories: true)
         let serverPem = certs + "/b.pem"
         let port = freePort(), backendPort = freePort()
-        let user = getuid() == 0 ? "user root;" : ""
-        let conf = try dir.write("tlsnginx.conf", """
-            \(user)
-            worker_processes 1; daemon off; master_process off;
-            pid \(nginxRoot)/nginx.pid; error_log \(nginxRoot)/error.log;
-            events { worker_connections 64; }
-            http {
-              access_log off; client_body_temp_path \(nginxRoot)/tmp; proxy_temp_path \(nginxRoot)/tmp;
-              fastcgi_temp_path \(nginxRoot)/tmp; uwsgi_temp_path \(nginxRoot)/tmp; scgi_temp_path \(nginxRoot)/tmp;
-              server {
-                listen 127.0.0.1:\(backendPort) ssl;
-                ssl_certificate \(serverPem); ssl_certificate_key \(serverPem);
-                location = / { return 200 "tls backend sni=$ssl_server_name\\n"; }
-                location = /health { return 200 "ok\\n"; }
-              }
-            }
-            """)
-        let nginx = try ChildProcess("/usr/sbin/nginx", ["-c", conf, "-e", nginxRoot + "/error.log"], logDirectory: dir, name: "tlsnginx")
+        let nginx = try startTLSNginx(port: backendPort, pem: serverPem, locations: """
+            location = / { return 200 "tls backend sni=$ssl_server_name\\n"; }
+            location = /health { return 200 "ok\\n"; }
+            """, in: dir)
         defer { nginx.stop() }
         XCTAssertTrue(waitForPort(backendPort))
         let lb = try SwiftLBInstance(config: testDefaults() + """

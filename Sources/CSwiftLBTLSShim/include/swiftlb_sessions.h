@@ -14,7 +14,8 @@ swiftlb_session_slot *swiftlb_session_slot_new(void);
 void swiftlb_session_slot_free(swiftlb_session_slot *slot);
 /* Makes the client context `ctx` keep its new sessions in `slot`. Returns 1 on success. */
 int swiftlb_session_slot_attach(swiftlb_session_slot *slot, SSL_CTX *ctx);
-/* Offers the kept session, if any, to the new connection `ssl`. */
+/* Offers the kept session, if any, to the new connection `ssl` (only if made under the SNI `ssl`
+ * asks for: a server's `sni EXPRESSION` varies it). */
 void swiftlb_session_slot_offer(swiftlb_session_slot *slot, SSL *ssl);
 /* Drops the kept session (the server's trust changed: the next connection verifies afresh). */
 void swiftlb_session_slot_forget(swiftlb_session_slot *slot);

@@ -34,6 +34,8 @@ extension KeywordRegistry {
         },
         Keyword("default_backend", SectionKind.frontSide, usage: "default_backend NAME") { p, c in
             let name = try c.one("one backend name")
+            // HAProxy 2.6 resolves it once, at startup ("unable to find default backend").
+            if name.contains("%[") { throw ParseFailure("'\(name)': default_backend names one backend; a log-format name (%[…]) is a 'use_backend' rule's") }
             if case .defaults = p.section {
                 p.defaultBackendName = (name, c.line.number)
             } else {
@@ -48,8 +50,9 @@ extension KeywordRegistry {
                 ? Condition(inverted: false, alternatives: [[Condition.Term(negated: false, acl: ACLParser.predefined["TRUE"]!)]])
                 : try ACLParser.condition(c.args.dropFirst()[...], acls: p.acls, sampleCompiler: p.facts.sampleCompiler)
             try p.gateFetches(condition)
-            p.withFrontend { $0.switchingRules.append(BackendSwitchingRule(backend: name, condition: condition, line: c.line.number)) }
-            p.referenceBackend(name, line: c.line)
+            let rule = BackendSwitchingRule(backend: name, condition: condition, line: c.line.number)
+            p.withFrontend { $0.switchingRules.append(rule) }
+            if !rule.isDynamic { p.referenceBackend(name, line: c.line) }
         },
         Keyword("option forwardfor", SectionKind.proxies, usage: "option forwardfor [except NET] [header NAME] [if-none]") { p, c in
             var forwardFor = ForwardFor()

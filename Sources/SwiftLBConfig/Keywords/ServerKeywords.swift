@@ -105,12 +105,21 @@ extension KeywordRegistry {
             s.tls!.caFile = p.based(v[0], on: p.config.global.caBase)
         },
         Parameter("sni", values: 1) { s, v, p in
-            // HAProxy takes an expression; a constant is written str(NAME).
-            var name = v[0]
-            if name.hasPrefix("str("), name.hasSuffix(")") { name = String(name.dropFirst(4).dropLast()) }
-            guard !name.contains("("), isHeaderToken(name) else { throw ParseFailure("'sni' expects a host name or str(NAME) (expressions are not supported)") }
+            // HAProxy takes a sample expression; a constant is written str(NAME). SwiftLB also
+            // takes a bare host name that is no fetch (`sni www.example.com`).
+            let word = v[0]
             p.ensureTLS(&s)
-            s.tls!.sni = name
+            let quoted = word.hasPrefix("str(") && word.hasSuffix(")")
+            let constant = quoted ? String(word.dropFirst(4).dropLast()) : word
+            let isFetch = !quoted && p.facts.sampleCompiler.map { (try? $0(word)) != nil } == true
+            if !constant.contains("("), !constant.contains(","), isHeaderToken(constant), !isFetch {
+                (s.tls!.sni, s.tls!.sniExpression) = (constant, nil)
+                return
+            }
+            if let compile = p.facts.sampleCompiler {
+                do { _ = try compile(word) } catch { throw ParseFailure("'sni \(word)': \(error)") }
+            }
+            (s.tls!.sni, s.tls!.sniExpression) = (nil, word)
         },
         Parameter("error-limit", values: 1) { s, v, _ in s.errorLimit = try number("error-limit", v[0], 1...1000) },
         Parameter("observe", values: 1) { s, v, _ in

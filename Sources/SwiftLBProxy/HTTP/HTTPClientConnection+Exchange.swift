@@ -137,15 +137,28 @@ extension HTTPClientConnection {
             }
         }
         var chosen = frontend.defaultBackend
-        if let f = facts {
-            for (condition, target) in frontend.rules where input.map(condition.evaluate) ?? condition.evaluate(f) {
-                chosen = target
-                break
-            }
+        if let f = facts, !frontend.rules.isEmpty {
+            chosen = frontend.rules.choose(fallback: chosen, holds: { input.map($0.evaluate) ?? $0.evaluate(f) }, input: {
+                var i = input ?? SampleInput(facts: f, request: head, variables: variables)
+                i.stick = stickSession
+                return i
+            })
         }
         guard let backend = chosen else {
             record.termination = "PR"
             respondError(.serviceUnavailable, record: record, minor: head.minorVersion)
+            return
+        }
+        if backend.config.options.mode != .http {
+            // A dynamic `use_backend` named a `mode tcp` backend: HAProxy's stream_set_backend
+            // refuses it for an HTTP stream and aborts both sides: closed, nothing answered,
+            // logged 500 IR.
+            record.backend = backend.name
+            record.status = 500
+            record.termination = "IR"
+            writeLog(record)
+            state = .closing
+            context?.close(promise: nil)
             return
         }
         if facts == nil && backend.needsFacts { facts = makeFacts(head) }
@@ -236,6 +249,12 @@ extension HTTPClientConnection {
             let stickInput = input ?? stickInput(facts ?? makeFacts(head))
             if pinned == nil { dispatch.pinned = stick.match(stickInput, servers: backend.servers, now: StickSession.now()) }
             dispatch.stickStore = stick.storeKeys(stickInput)
+        }
+        if !backend.serverNames.isEmpty {
+            // `sni EXPRESSION`: the names of this request, after its rules (req.hdr(host)…).
+            var sniInput = input ?? SampleInput(facts: facts ?? makeFacts(head), request: head, variables: variables)
+            sniInput.stick = stickSession
+            dispatch.serverNames = backend.serverNames.evaluate(sniInput)
         }
         // `set-method`: the exchange follows the method the server receives (a HEAD's
         // response has no body, a GET's has).

@@ -34,12 +34,15 @@ final class H2ServerSession: ChannelInboundHandler {
     /// Kept in the loop's table for other exchanges; else closed with its last stream.
     var shared = false
     private let tls: Bool
+    /// The SNI it was dialled with: it carries streams of requests that want this name only.
+    let serverName: ServerName
     /// Over TLS, streams open once the handshake is done: a refused handshake is then a failed
     /// connect (retried, then 503), as for an HTTP/1.1 server, not a stream cut short (502).
     private var handshake: HandshakeWait
 
-    private init(tls: Bool) {
+    private init(tls: Bool, serverName: ServerName) {
         self.tls = tls
+        self.serverName = serverName
         handshake = HandshakeWait(done: !tls)
     }
 
@@ -62,7 +65,7 @@ final class H2ServerSession: ChannelInboundHandler {
 
     /// Adds NIOHTTP2 (client mode) and the session at the end of a new server connection's
     /// pipeline. The server may not push (SETTINGS_ENABLE_PUSH 0; a pushed stream is closed).
-    static func configure(_ channel: any Channel, tls: Bool) throws {
+    static func configure(_ channel: any Channel, tls: Bool, serverName: ServerName = ServerName(name: nil, keyed: false)) throws {
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
             HTTP2Setting(parameter: .enablePush, value: 0),
@@ -71,7 +74,7 @@ final class H2ServerSession: ChannelInboundHandler {
             HTTP2Setting(parameter: .maxHeaderListSize, value: 262_144),
         ]
         let sync = channel.pipeline.syncOperations
-        let session = H2ServerSession(tls: tls)
+        let session = H2ServerSession(tls: tls, serverName: serverName)
         session.multiplexer = try sync.configureHTTP2Pipeline(
             mode: .client, connectionConfiguration: connection, streamConfiguration: .init()) { pushed in
             pushed.close()

@@ -39,6 +39,9 @@ struct Dispatch {
     /// `stick on|store-request`: the table entries the chosen server is stored in (empty
     /// without stick rules).
     var stickStore: [(table: StickTable, key: [UInt8])] = []
+    /// What the backend's `sni` expressions gave for this request (`ServerNameExpressions`;
+    /// empty when its servers' names are constant).
+    var serverNames: [String?] = []
     /// The server of the current attempt.
     private(set) var server: RuntimeServer?
     private(set) var excluded = ServerSet()
@@ -105,9 +108,10 @@ struct Dispatch {
         let proxyHeader = chosen.parameters.sendProxy.map { version in
             version == .v1 ? ProxyHeaderEncoder.v1(source: client, destination: destination) : v2Header(chosen.parameters.proxyV2Options)
         }
+        let name = serverName(for: chosen)
         if !freshConnection, proxyHeader == nil {
-            if let own, own.server === chosen, own.isOpen { return .connection(own) }
-            if reuse != .none, let pooled = loop.takeIdle(chosen, provenOnly: reuse == .proven) { return .connection(pooled) }
+            if let own, own.server === chosen, own.isOpen, own.serverName.serves(name) { return .connection(own) }
+            if reuse != .none, let pooled = loop.takeIdle(chosen, provenOnly: reuse == .proven, name: name) { return .connection(pooled) }
         }
         let generation = self.generation
         let timeout = backend.config.options.timeouts.connect.map { TimeAmount.nanoseconds($0.nanoseconds) }
@@ -115,11 +119,11 @@ struct Dispatch {
         // `proto h2`: a new stream on a loop's connection to the server with a stream slot free, when
         // it may be shared (else a new connection).
         let shareH2 = chosen.parameters.http2 && proxyHeader == nil && backend.config.options.httpReuse != .never
-        if shareH2, !freshConnection, reuse != .none, let session = loop.h2Session(chosen) {
+        if shareH2, !freshConnection, reuse != .none, let session = loop.h2Session(chosen, name: name) {
             connecting = session.openStream(for: ServerConnection(server: chosen), on: loop.eventLoop)
         } else {
             connecting = ServerConnection.connect(to: chosen, on: loop.eventLoop, timeout: timeout, proxyHeader: proxyHeader,
-                                                  keepAlive: backend.config.options.serverTCPKeepAlive)
+                                                  keepAlive: backend.config.options.serverTCPKeepAlive, serverName: name)
         }
         connecting.assumeIsolated().whenComplete { result in
             switch result {
@@ -136,6 +140,12 @@ struct Dispatch {
             }
         }
         return .connecting
+    }
+
+    /// The SNI a connection to `server` carries for this request.
+    private func serverName(for server: RuntimeServer) -> ServerName {
+        guard let slot = backend.serverNames.slot(of: server) else { return ServerName(name: server.tlsServerName, keyed: false) }
+        return ServerName(name: slot < serverNames.count ? serverNames[slot] : nil, keyed: true)
     }
 
     /// Whether another attempt may be made after a failure of the current server; with

@@ -56,6 +56,8 @@ final class ServerConnection: ChannelDuplexHandler {
     /// TLS: the connection counts as made once the handshake is done, as in HAProxy (a
     /// refused or unverified handshake is a connection failure: retried, then 503).
     private var handshake = HandshakeWait(done: false)
+    /// The SNI it was dialled with (`sni EXPRESSION`: reused only for requests that want it).
+    private(set) var serverName = ServerName(name: nil, keyed: false)
     /// `proto h2`: the HTTP/2 connection this stream is on.
     var h2Session: H2ServerSession?
     /// Carries one exchange only (`proto h2`: an HTTP/2 stream, which ends with its response):
@@ -76,9 +78,12 @@ final class ServerConnection: ChannelDuplexHandler {
     /// `proxyHeader` (`send-proxy`) is written first, in clear, before any TLS handshake.
     /// `keepAlive` (`option srvtcpka|tcpka`) turns the kernel's keep-alive probes on (TCP only).
     /// A server on a unix socket is dialled the same way (`SocketAddress.unixDomainSocket`).
+    /// `serverName`: the SNI (the server's constant one unless its `sni` is an expression).
     static func connect(to server: RuntimeServer, on eventLoop: any EventLoop, timeout: TimeAmount?,
-                        proxyHeader: ByteBuffer? = nil, keepAlive: Bool = false) -> EventLoopFuture<ServerConnection> {
+                        proxyHeader: ByteBuffer? = nil, keepAlive: Bool = false, serverName: ServerName? = nil) -> EventLoopFuture<ServerConnection> {
         let handler = ServerConnection(server: server)
+        let serverName = serverName ?? ServerName(name: server.tlsServerName, keyed: false)
+        handler.serverName = serverName
         let tcp = !server.address.isUnixDomain
         let http2 = server.parameters.http2
         // Socket options are set here, synchronously, not as bootstrap options: NIO applies
@@ -96,11 +101,11 @@ final class ServerConnection: ChannelDuplexHandler {
                     let sync = channel.pipeline.syncOperations
                     if let proxyHeader { try sync.addHandler(ProxyHeaderSender(header: proxyHeader)) }
                     if let tls = server.tls {
-                        handler.tls = TLSHandler(client: tls, serverName: server.tlsServerName)
+                        handler.tls = TLSHandler(client: tls, serverName: serverName.name)
                         try sync.addHandler(handler.tls!)
                     }
                     // `proto h2`: the handler goes on the exchange's stream, opened once connected.
-                    if http2 { try H2ServerSession.configure(channel, tls: server.tls != nil) } else { try sync.addHandler(handler) }
+                    if http2 { try H2ServerSession.configure(channel, tls: server.tls != nil, serverName: serverName) } else { try sync.addHandler(handler) }
                 }
             }
         if let timeout { bootstrap = bootstrap.connectTimeout(timeout) }

@@ -236,10 +236,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         if !frontend.rules.isEmpty {
             var input = ruleInput(source: source, destination: destination)
             input.inspected = InspectedPayload(held, final: true)
-            for (condition, target) in frontend.rules where condition.evaluate(input) {
-                chosen = target
-                break
-            }
+            chosen = frontend.rules.choose(fallback: chosen, holds: { $0.evaluate(input) }, input: { input })
         }
         guard let backend = chosen else {
             end(.proxy)
@@ -253,6 +250,12 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         log.backend = backend.name
         _ = phase.requestReceived()
         var dispatch = Dispatch(backend: backend, client: source, destination: destination)
+        if !backend.serverNames.isEmpty {
+            // `sni EXPRESSION` (`req.ssl_sni`, `ssl_fc_sni`…): the names of this session.
+            var input = ruleInput(source: source, destination: destination)
+            input.inspected = InspectedPayload(held, final: true)
+            dispatch.serverNames = backend.serverNames.evaluate(input)
+        }
         if let stick = backend.stick {
             var input = ruleInput(source: source, destination: destination)
             input.inspected = InspectedPayload(held, final: true)

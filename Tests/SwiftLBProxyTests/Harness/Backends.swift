@@ -245,3 +245,28 @@ func startProxy(backend: String, backends: String, frontendExtra: String = "", g
         + "frontend fe\n    bind 127.0.0.1:\(port)\n" + extra + "    default_backend \(backend)\n" + backends
     return (try SwiftLBInstance(config: config, waitPort: port, in: dir), port)
 }
+
+/// An nginx that terminates TLS itself on `port` with the key and certificate of `pem`, its
+/// `server` block holding `locations` (nginx's `$ssl_server_name` shows the SNI it got).
+/// `http2`: it speaks HTTP/2 too (ALPN h2).
+func startTLSNginx(port: Int, pem: String, locations: String, http2: Bool = false, in dir: TempDirectory, name: String = "tlsnginx") throws -> ChildProcess {
+    let root = dir.file(name)
+    try FileManager.default.createDirectory(atPath: root + "/tmp", withIntermediateDirectories: true)
+    let user = getuid() == 0 ? "user root;" : ""
+    let conf = try dir.write("\(name).conf", """
+        \(user)
+        worker_processes 1; daemon off; master_process off;
+        pid \(root)/nginx.pid; error_log \(root)/error.log;
+        events { worker_connections 64; }
+        http {
+          access_log off; client_body_temp_path \(root)/tmp; proxy_temp_path \(root)/tmp;
+          fastcgi_temp_path \(root)/tmp; uwsgi_temp_path \(root)/tmp; scgi_temp_path \(root)/tmp;
+          server {
+            listen 127.0.0.1:\(port) ssl\(http2 ? " http2" : "");
+            ssl_certificate \(pem); ssl_certificate_key \(pem);
+            \(locations)
+          }
+        }
+        """)
+    return try ChildProcess("/usr/sbin/nginx", ["-c", conf, "-e", root + "/error.log"], logDirectory: dir, name: name)
+}
