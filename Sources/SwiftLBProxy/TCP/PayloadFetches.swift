@@ -56,10 +56,15 @@ final class InspectedPayload {
             let length = field.reduce(0) { $0 << 8 | Int($1) }
             return slice(dataOffset ?? lengthOffset + lengthSize, length).map(Array.init)
         case .sslHelloType:
-            // A TLS record of type handshake (22) and version 3.x; the handshake type after it.
-            guard let header = slice(0, 6) else { return nil }
-            guard header[header.startIndex] == 0x16, header[header.startIndex + 1] == 3 else { return nil }
-            return Array(String(header[header.startIndex + 5]).utf8)
+            // A TLS record of type handshake (22) and version 3.x whose first handshake message
+            // has arrived whole: its type. As HAProxy's, it waits for the whole message (a
+            // ClientHello can span several reads), so that `accept if { req.ssl_hello_type 1 }`
+            // lets the SNI and ALPN fetches after it see the complete hello.
+            guard let header = slice(0, 9).map(Array.init) else { return nil }
+            guard header[0] == 0x16, header[1] == 3, Int(header[3]) << 8 | Int(header[4]) >= 4 else { return nil }
+            let messageLength = Int(header[6]) << 16 | Int(header[7]) << 8 | Int(header[8])
+            guard slice(0, 9 + messageLength) != nil else { return nil }
+            return Array(String(header[5]).utf8)
         case .requestSSLSNI:
             return serverName().map { Array($0.utf8) }
         case .requestSSLALPN:

@@ -78,9 +78,16 @@ final class PayloadFetchTests: XCTestCase {
 
     func testTLSHelloType() throws {
         let hello = try criterion("req_ssl_hello_type 1")
-        // A TLS 1.0 record header of a handshake, then a ClientHello (type 1).
-        var (i, p) = input([0x16, 0x03, 0x01, 0x00, 0x40, 0x01], final: false)
+        // A TLS 1.0 record header of a handshake, then a ClientHello (type 1) of 8 bytes.
+        let whole: [UInt8] = [0x16, 0x03, 0x01, 0x00, 0x0C, 0x01, 0x00, 0x00, 0x08] + Array(repeating: 0, count: 8)
+        var (i, p) = input(whole, final: false)
         XCTAssertTrue(hello.matches(i))
+        XCTAssertFalse(p.mustWait(holds: true))
+        // Only part of the message yet (a ClientHello larger than a read): wait, as HAProxy's
+        // fetch does, so that the SNI read after an accept sees the whole hello.
+        (i, p) = input(Array(whole.prefix(12)), final: false)
+        XCTAssertFalse(hello.matches(i))
+        XCTAssertTrue(p.mustWait(holds: false))
         (i, p) = input([0x16, 0x03], final: false)
         XCTAssertFalse(hello.matches(i))
         XCTAssertTrue(p.mustWait(holds: false))
