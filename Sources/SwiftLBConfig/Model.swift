@@ -45,15 +45,25 @@ public struct Configuration: Sendable {
     /// HAProxy's proxy ids (`iid` in `show stat`, `be_id` in `show servers state`), by name:
     /// 1, 2, … in declaration order over every proxy section, `defaults` included (HAProxy 2.6
     /// keeps those in its proxy list too); a `listen` is one proxy.
+    /// A proxy with `id N` has N; the others take, in that order, the first number no proxy
+    /// holds from a counter that every proxy advances (HAProxy 2.6's `next_pxid` loop).
     public var proxyIDs: [String: Int] {
-        var sections = defaultsLines.map { (line: $0, name: nil as String?) }
-        sections += frontends.map { ($0.line, $0.name) }
+        var sections = defaultsLines.map { (line: $0, name: nil as String?, id: nil as Int?) }
+        sections += frontends.map { ($0.line, $0.name, $0.explicitID) }
         // A `listen` is a frontend and a backend of one name and one line: one proxy.
         sections += backends.values.filter { backend in !frontends.contains { $0.name == backend.name && $0.line == backend.line } }
-            .map { ($0.line, $0.name) }
+            .map { ($0.line, $0.name, $0.explicitID) }
         var ids: [String: Int] = [:]
-        for (index, section) in sections.sorted(by: { $0.line < $1.line }).enumerated() {
-            if let name = section.name { ids[name] = index + 1 }
+        let taken = Set(sections.compactMap(\.id))
+        var next = 1
+        for section in sections.sorted(by: { $0.line < $1.line }) {
+            var id = section.id ?? 0
+            if section.id == nil {
+                while taken.contains(next) { next += 1 }
+                id = next
+            }
+            next += 1
+            if let name = section.name { ids[name] = id }
         }
         return ids
     }
@@ -68,6 +78,8 @@ public struct Configuration: Sendable {
 
 /// The `global` section.
 public struct GlobalSettings: Sendable, Equatable {
+    /// `set-var`/`set-var-fmt proc.NAME …`, in file order.
+    public var processVariables: [ProcessVariableSetting] = []
     /// Process-wide cap on concurrent client connections (HAProxy's default is derived from
     /// ulimit; we use a fixed, documented one).
     public var maxconn: Int = 4096
@@ -453,6 +465,13 @@ public struct ServerParameters: Sendable, Equatable {
     /// `proto h2`: each request goes to the server as an HTTP/2 stream (h2c with prior
     /// knowledge, or over `ssl`); `proto h1`, the default, is HTTP/1.1.
     public var http2 = false
+    /// `ws auto|h1|h2` as written (nil: not written). SwiftLB relays a WebSocket as an
+    /// HTTP/1.1 Upgrade on the server's HTTP/1 connection, which is what `auto` and `h1` mean
+    /// there; the parser refuses the combinations that would need more.
+    public var webSocketMode: String?
+    /// `id N`: the server's number in its backend (`sid` of the stats, `srv_id` of the
+    /// server-state file) instead of the next free one (`Backend.serverIDs`).
+    public var id: Int?
     public init() {}
 }
 
@@ -721,6 +740,9 @@ public struct Frontend: Sendable {
     public var monitorFail: [Condition] = []
     /// `description TEXT` (pending: shown on the stats page).
     public var description: String?
+    /// `id N`: the proxy's number (`iid` of the stats, `be_id` of the server-state file)
+    /// instead of the next free one (see `Configuration.proxyIDs`).
+    public var explicitID: Int?
 
     public init(name: String, line: Int, options: ProxyOptions) {
         self.name = name
@@ -775,6 +797,27 @@ public struct Backend: Sendable {
     /// `stick-table …` and `stick on|match|store-request …`.
     public var stickTable: StickTable?
     public var stickRules: [StickRule] = []
+    /// `id N` (see `Frontend.explicitID`).
+    public var explicitID: Int?
+
+    /// Server numbers by name: `id N` where written, else the first number no server of the
+    /// backend holds from a counter every server advances, in declaration order (HAProxy
+    /// 2.6's `srv->puid` loop: `s1`, `s2 id 1`, `s3` are 2, 1, 4).
+    public var serverIDs: [String: Int] {
+        let taken = Set(servers.compactMap(\.parameters.id))
+        var ids: [String: Int] = [:]
+        var next = 1
+        for server in servers {
+            if let id = server.parameters.id {
+                ids[server.name] = id
+            } else {
+                while taken.contains(next) { next += 1 }
+                ids[server.name] = next
+            }
+            next += 1
+        }
+        return ids
+    }
 
     public init(name: String, line: Int, options: ProxyOptions) {
         self.name = name

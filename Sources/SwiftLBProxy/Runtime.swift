@@ -225,7 +225,10 @@ public final class ProxyRuntime: Sendable {
         if !configuration.userlists.isEmpty {
             for frontend in frontends { frontend.userlists = configuration.userlists }
         }
+        var globalVariables: GlobalVariables?
+        do { globalVariables = try GlobalVariables(configuration.global.processVariables, file: configuration.file) } catch { errors += error.errors }
         if !errors.isEmpty { throw ConfigErrors(errors) }
+        globalVariables?.apply()
         self.stickTables = stickTables
         self.backends = backends
         self.checkTargets = checkTargets

@@ -1,0 +1,80 @@
+import XCTest
+@testable import SwiftLBConfig
+
+/// Keywords copied haproxy.cfg files carry (HAProxy's reg-tests and a sweep of public
+/// configurations) that SwiftLB now reads: each does what HAProxy does, or is refused with why.
+final class DropInKeywordTests: XCTestCase {
+    private let head = "defaults\n    timeout client 1s\n    timeout connect 1s\n    timeout server 1s\n"
+
+    private func errors(_ text: String) -> [String] { parseErrors(head + text, file: "t.conf").map(\.message) }
+
+    func testProxyIDNumbersTheProxyAndTheOthersTakeTheFreeNumbers() throws {
+        let config = try parseOrFail(head + """
+            frontend f
+                bind :8080
+                id 3
+                default_backend b1
+            backend b1
+                server s 127.0.0.1:80
+            backend b2
+                id 1
+                server s 127.0.0.1:80
+            listen l
+                bind :8081
+                server s 127.0.0.1:80
+
+            """)
+        // HAProxy 2.6's numbers for this file (its `show stat`): defaults takes 2 (1 is b2's),
+        // f is 3, b1 4, b2 1, and l 6: the counter moved past b2 as past every proxy.
+        XCTAssertEqual(config.proxyIDs["f"], 3)
+        XCTAssertEqual(config.proxyIDs["b2"], 1)
+        XCTAssertEqual(config.proxyIDs["b1"], 4)
+        XCTAssertEqual(config.proxyIDs["l"], 6)
+    }
+
+    func testProxyIDMustBeAPositiveNumberNotTakenByAnotherProxy() {
+        XCTAssertEqual(errors("backend b\n    id 0\n    server s 127.0.0.1:80\n").first, "expects one positive number")
+        XCTAssertEqual(errors("backend a\n    id 7\n    server s 127.0.0.1:80\nbackend b\n    id 7\n    server s 127.0.0.1:80\n").first,
+                       "id 7 is already proxy 'a''s")
+        XCTAssertEqual(parseErrors(head + "id 3\n", file: "t.conf").first?.keyword, "id", "not a defaults keyword, as in HAProxy")
+    }
+
+    func testServerIDNumbersTheServerAndTheOthersTakeTheFreeNumbers() throws {
+        let config = try parseOrFail(head + """
+            backend b
+                server s1 127.0.0.1:80
+                server s2 127.0.0.1:81 id 1
+                server s3 127.0.0.1:82
+
+            """)
+        // HAProxy 2.6 numbers them 2, 1, 4 (its `show stat`): the counter moves past s2 too.
+        XCTAssertEqual(config.backends["b"]?.serverIDs, ["s1": 2, "s2": 1, "s3": 4])
+        XCTAssertEqual(errors("backend b\n    server s1 127.0.0.1:80 id 4\n    server s2 127.0.0.1:81 id 4\n").first,
+                       "server 's2': id 4 is already server 's1''s (line 6)")
+        XCTAssertEqual(errors("backend b\n    default-server id 4\n    server s1 127.0.0.1:80\n").first,
+                       "'id' is not supported on default-server: it names one server")
+        XCTAssertEqual(errors("backend b\n    server s1 127.0.0.1:80 id x\n").first, "'id' expects a positive number, not 'x'")
+    }
+
+    func testServerWebSocketModeIsWhatSwiftLBDoesOrRefused() throws {
+        let config = try parseOrFail(head + "backend b\n    server s1 127.0.0.1:80 ws h1\n    server s2 127.0.0.1:81 ws auto\n")
+        XCTAssertEqual(config.backends["b"]?.servers.map(\.parameters.webSocketMode), ["h1", "auto"])
+        XCTAssertTrue(errors("backend b\n    server s 127.0.0.1:80 ws h2\n").first?.hasPrefix("'ws h2' is not supported by SwiftLB") == true)
+        XCTAssertTrue(errors("backend b\n    server s 127.0.0.1:80 proto h2 ws h1\n").first?.hasPrefix("'proto h2 ws h1' is not supported") == true)
+        XCTAssertEqual(errors("backend b\n    server s 127.0.0.1:80 ws h3\n").first, "'ws' expects auto, h1 or h2")
+    }
+}
+
+/// Global `set-var`/`set-var-fmt`: the process scope only, kept in file order.
+final class GlobalSetVarKeywordTests: XCTestCase {
+    func testGlobalSetVarIsKeptInOrderAndOnlyForTheProcessScope() throws {
+        let config = try parseOrFail("global\n    set-var proc.a int(12)\n    set-var-fmt proc.b \"x %[var(proc.a)]\"\n")
+        XCTAssertEqual(config.global.processVariables, [
+            ProcessVariableSetting(name: "proc.a", text: "int(12)", isFormat: false, line: 2),
+            ProcessVariableSetting(name: "proc.b", text: "x %[var(proc.a)]", isFormat: true, line: 3),
+        ])
+        XCTAssertEqual(parseErrors("global\n    set-var txn.a int(1)\n").first?.message,
+                       "'set-var' in global only supports the 'proc' scope ('proc.NAME'), not 'txn.a'")
+        XCTAssertEqual(parseErrors("global\n    set-var proc.a\n").first?.message, "expects proc.NAME EXPRESSION")
+    }
+}
