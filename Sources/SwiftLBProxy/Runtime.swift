@@ -511,6 +511,9 @@ final class RuntimeServer: Sendable {
     var active: ManagedAtomic<Int> { health.active }
     /// The most requests it has had in flight at once since this runtime started (`smax`).
     let mostActive = ManagedAtomic<Int>(0)
+    /// Streams pinned to it (cookie, stick table) waiting in the backend's queue for it to
+    /// have a slot: HAProxy's server queue, which `maxqueue` bounds.
+    let queued = ManagedAtomic<Int>(0)
     /// The weight now (lb.conf's until `set weight`).
     var weight: Int { health.weight }
     var cookie: String? { parameters.cookie }
@@ -520,6 +523,11 @@ final class RuntimeServer: Sendable {
     let insertCookie: String?
     var tlsServerName: String? { parameters.tls?.sni }
     var backup: Bool { parameters.backup }
+    /// `maxqueue` streams already wait for it (never without a `maxqueue`).
+    var queueIsFull: Bool {
+        guard let max = parameters.maxQueue, max > 0 else { return false }
+        return queued.load(ordering: .relaxed) >= max
+    }
     /// At its `maxconn`: balancers skip it and requests queue.
     var isFull: Bool {
         guard let max = health.maxconn else { return false }

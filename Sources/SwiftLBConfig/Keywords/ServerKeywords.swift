@@ -140,7 +140,9 @@ extension KeywordRegistry {
             }
             s.proxyV2Options.formUnion(options)
         },
-        Parameter("maxqueue", values: 1, status: .pending("a backend has one queue; per-server queue bounds are not implemented")) { s, v, _ in
+        // The streams pinned to a full server (cookie, stick table) that may wait for it; one
+        // more is refused (503), or with `option redispatch` balanced (Dispatcher.swift).
+        Parameter("maxqueue", values: 1) { s, v, _ in
             s.maxQueue = try number("maxqueue", v[0], 0...1_000_000)
         },
         Parameter("on-marked-down", values: 1) { s, v, _ in

@@ -86,6 +86,7 @@ extension ProxyServer {
             var counters = merged(\.servers, server.id)
             counters.scur = server.active.load(ordering: .relaxed)
             counters.smax = server.mostActive.load(ordering: .relaxed)
+            counters.qcur = server.queued.load(ordering: .relaxed)
             // HAProxy stops a server it puts in maintenance (srv_op_state 0 until it leaves it).
             let operational: ServerStats.OperationalState = switch server.health.admin == .maint ? .down : server.health.state {
             case .up: .running
@@ -102,6 +103,7 @@ extension ProxyServer {
                                     check: nil, counters: counters)
             stats.initialWeight = server.parameters.weight
             stats.forcedID = server.parameters.id != nil
+            stats.maxqueue = server.parameters.maxQueue ?? 0
             stats.rise = server.parameters.rise
             Self.fillHealth(&stats, from: server)
             stats.backup = server.backup
