@@ -545,6 +545,10 @@ public struct HTTPCheck: Sendable, Equatable {
     /// Written in a `defaults` section: a proxy's own `http-check send` then starts afresh
     /// (HAProxy: a proxy with http-check rules of its own inherits none), not from these.
     public var fromDefaults = false
+    /// `http-check connect …` before the send/expect rules: where and how the check connects
+    /// instead of the server's check address and TLS (one connection per check: SwiftLB runs
+    /// one request per HTTP check, so a second `connect` is refused).
+    public var connect: TCPCheckConnect?
 
     /// What one `http-check expect` rule matches.
     public enum Expectation: Sendable, Equatable {
@@ -604,6 +608,7 @@ public struct HTTPCheck: Sendable, Equatable {
 
     public static func == (a: HTTPCheck, b: HTTPCheck) -> Bool {
         a.method == b.method && a.uri == b.uri && a.version == b.version && a.expects == b.expects && a.sendState == b.sendState && a.body == b.body && a.disableOn404 == b.disableOn404
+            && a.connect == b.connect
             && a.headers.map { $0.0 + ":" + $0.1 } == b.headers.map { $0.0 + ":" + $0.1 }
     }
     public init() {}

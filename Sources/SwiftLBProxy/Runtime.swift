@@ -144,13 +144,24 @@ public final class ProxyRuntime: Sendable {
                             errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server", message: "\(error)"))
                             continue
                         }
-                        checked.append { checkedBackend in
-                            var target = CheckTarget(health: health, address: checkAddress, parameters: server.parameters,
+                        var (probeAddress, probeTLS) = (checkAddress, checkTLS.context)
+                        var probeName = server.parameters.tls.flatMap { $0.more.checkSNI ?? $0.sni }
+                        if let connect = backend.options.httpCheck?.connect, backend.options.tcpCheck == nil, backend.options.protocolCheck == nil {
+                            do {
+                                (probeAddress, probeTLS, probeName) = try Self.httpCheckConnection(connect, server: server, address: address, checkAddress: checkAddress,
+                                                                                                   checkTLS: (checkTLS.context, probeName), store: store)
+                            } catch {
+                                errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server", message: "http-check connect: \(error)"))
+                                continue
+                            }
+                        }
+                        checked.append { [probeAddress, probeTLS, probeName] checkedBackend in
+                            var target = CheckTarget(health: health, address: probeAddress, parameters: server.parameters,
                                                      http: backend.options.httpCheck, tcp: backend.options.tcpCheck,
                                                      protocolCheck: backend.options.protocolCheck,
                                                      timeout: backend.options.timeouts.check,
-                                                     tls: checkTLS.context,
-                                                     serverName: server.parameters.tls.flatMap { $0.more.checkSNI ?? $0.sni }, backend: checkedBackend, serverAddress: address)
+                                                     tls: probeTLS,
+                                                     serverName: probeName, backend: checkedBackend, serverAddress: address)
                             target.stepTLS = checkTLS.steps
                             return target
                         }
@@ -292,6 +303,24 @@ extension ProxyRuntime {
     /// `libc` resolves the name, an IP address is taken as it is, `last` is skipped (the state
     /// file keeps no addresses), `none` starts the server without one — in maintenance, never
     /// checked, at 0.0.0.0 (HAProxy's RMAINT). The last failure is thrown when none succeeds.
+    /// Where an `http-check connect` sends a server's HTTP check, as HAProxy's connect rule:
+    /// `addr`/`port` or the server's address and port (with `default`, its check `addr`/`port`
+    /// and check TLS); TLS with `ssl` (its `sni`, its `alpn`), else in clear.
+    static func httpCheckConnection(_ connect: TCPCheckConnect, server: Server, address: SocketAddress, checkAddress: SocketAddress,
+                                    checkTLS: (TLSClientContext?, String?), store: CertificateStore) throws
+        -> (SocketAddress, TLSClientContext?, String?) {
+        let base = connect.useServerSettings ? checkAddress : address
+        var target = base
+        if connect.address != nil || connect.port != nil {
+            target = try SocketAddress.makeAddressResolvingHost(connect.address ?? base.ipAddress ?? server.host, port: connect.port ?? base.port ?? server.port)
+        }
+        if connect.ssl {
+            let alpn = connect.alpn ?? (connect.useServerSettings ? server.parameters.tls?.more.checkALPN : nil) ?? []
+            return (target, try TLSPlan.clientContext(server.parameters.tls ?? ServerTLS(), store: store, alpn: alpn), connect.sni ?? (connect.useServerSettings ? checkTLS.1 : nil))
+        }
+        return (target, connect.useServerSettings ? checkTLS.0 : nil, connect.useServerSettings ? checkTLS.1 : nil)
+    }
+
     static func initialAddress(_ server: Server) throws -> (SocketAddress, addressless: Bool) {
         guard let methods = server.parameters.initAddr, server.unixPath == nil else { return (try server.socketAddress(), false) }
         var failure: (any Error)?

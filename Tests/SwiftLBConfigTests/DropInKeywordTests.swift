@@ -78,3 +78,33 @@ final class GlobalSetVarKeywordTests: XCTestCase {
         XCTAssertEqual(parseErrors("global\n    set-var proc.a\n").first?.message, "expects proc.NAME EXPRESSION")
     }
 }
+
+/// `http-check connect`: one, before the send/expect rules.
+final class HTTPCheckConnectKeywordTests: XCTestCase {
+    private let head = "defaults\n    timeout client 1s\n    timeout connect 1s\n    timeout server 1s\nbackend b\n    option httpchk\n"
+
+    func testOneLeadingConnectIsKeptWithItsOptions() throws {
+        let config = try parseOrFail(head + """
+                http-check connect addr 127.0.0.2 port 8443 ssl sni health.example alpn http/1.1
+                http-check send meth GET uri /health
+                http-check expect status 200
+                server s 127.0.0.1:80 check
+
+            """)
+        let check = try XCTUnwrap(config.backends["b"]?.options.httpCheck)
+        XCTAssertEqual(check.connect?.address, "127.0.0.2")
+        XCTAssertEqual(check.connect?.port, 8443)
+        XCTAssertEqual(check.connect?.ssl, true)
+        XCTAssertEqual(check.connect?.sni, "health.example")
+        XCTAssertEqual(check.connect?.alpn, ["http/1.1"])
+        XCTAssertEqual(check.uri, "/health")
+    }
+
+    func testASecondConnectOrOneAfterExpectIsRefused() {
+        let message = "SwiftLB runs one request per HTTP check: one 'http-check connect', before the 'http-check send' and 'expect' rules (a second connection is not supported)"
+        XCTAssertEqual(parseErrors(head + "    http-check connect port 81\n    http-check expect status 200\n    http-check connect port 82\n").first?.message, message)
+        XCTAssertEqual(parseErrors(head + "    http-check connect port 81\n    http-check connect port 82\n").first?.message, message)
+        XCTAssertEqual(parseErrors(head + "    http-check connect port 0\n").first?.message, "'http-check connect port' expects a port number (1-65535), not '0'")
+        XCTAssertEqual(parseErrors(head + "    http-check connect proto h2\n").first?.message, "'http-check connect proto h2': checks speak HTTP/1 only ('proto h1')")
+    }
+}

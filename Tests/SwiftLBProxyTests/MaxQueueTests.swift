@@ -28,13 +28,7 @@ final class MaxQueueTests: XCTestCase {
                 server s2 127.0.0.1:\(stream2.port) cookie b
 
             """
-        let child: ChildProcess
-        if haproxy {
-            child = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", try dir.write("h.cfg", config)], logDirectory: dir, name: "haproxy")
-            guard waitForPort(port) else { child.stop(); throw HarnessError("haproxy did not start: \(child.stderr)") }
-        } else {
-            child = try SwiftLBInstance(config: config, waitPort: port, in: dir).child
-        }
+        let child = try startOnSameFile(config, haproxy: haproxy, port: port, in: dir)
         defer { child.stop() }
         let request = "HTTP/1.1\r\nHost: a\r\nCookie: SRV=a\r\nConnection: close\r\n\r\n"
         let first = try RawClient(port: port, timeout: 8)
