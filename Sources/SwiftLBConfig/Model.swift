@@ -469,6 +469,10 @@ public struct ServerParameters: Sendable, Equatable {
     /// HTTP/1.1 Upgrade on the server's HTTP/1 connection, which is what `auto` and `h1` mean
     /// there; the parser refuses the combinations that would need more.
     public var webSocketMode: String?
+    /// `server NAME HOST` without a port (set by the server line, not `default-server`):
+    /// each connection goes to the port the client connected to, as in HAProxy; such a
+    /// connection is never pooled for another client (its port may differ).
+    public var portFromClient = false
     /// `id N`: the server's number in its backend (`sid` of the stats, `srv_id` of the
     /// server-state file) instead of the next free one (`Backend.serverIDs`).
     public var id: Int?

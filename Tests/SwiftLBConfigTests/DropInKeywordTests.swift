@@ -108,3 +108,20 @@ final class HTTPCheckConnectKeywordTests: XCTestCase {
         XCTAssertEqual(parseErrors(head + "    http-check connect proto h2\n").first?.message, "'http-check connect proto h2': checks speak HTTP/1 only ('proto h1')")
     }
 }
+
+/// `server NAME HOST` without a port: the client's destination port, as in HAProxy.
+final class PortlessServerKeywordTests: XCTestCase {
+    private let head = "defaults\n    timeout client 1s\n    timeout connect 1s\n    timeout server 1s\nbackend b\n"
+
+    func testAServerWithoutAPortTakesTheClientsAndChecksNeedAPort() throws {
+        let config = try parseOrFail(head + "    server s 127.0.0.1 check port 8080\n    server t [::1]\n    server u 127.0.0.1:81\n")
+        let servers = try XCTUnwrap(config.backends["b"]?.servers)
+        XCTAssertEqual(servers.map(\.parameters.portFromClient), [true, true, false])
+        XCTAssertEqual(servers.map(\.port), [0, 0, 81])
+        XCTAssertEqual(servers[1].host, "::1")
+        XCTAssertEqual(parseErrors(head + "    server s 127.0.0.1 check\n").first?.message,
+                       "server 's' has neither service port nor check port: write 'port N' for its checks (HAProxy refuses it too)")
+        XCTAssertEqual(parseErrors(head + "    default-server check\n    server s 127.0.0.1\n").first?.message,
+                       "server 's' has neither service port nor check port: write 'port N' for its checks (HAProxy refuses it too)")
+    }
+}

@@ -15,6 +15,7 @@ extension KeywordRegistry {
             let written = expandAddressVariables(c.args[1], p.environment)
             let unix = try unixSocketName(written)
             var (host, port) = ("", 0)
+            var portFromClient = false
             if unix == nil {
                 var text = Substring(written)
                 for prefix in ["ipv4@", "ipv6@"] where text.hasPrefix(prefix) { text = text.dropFirst(prefix.count) }
@@ -27,9 +28,12 @@ extension KeywordRegistry {
                     (host, port) = address
                 } else if !text.contains(":"), !text.isEmpty, Self.startsWithoutAddress(c.args.dropFirst(2)) {
                     // A name without a port, with `init-addr none`: the server starts without an
-                    // address (in maintenance) and never gets one here; HAProxy's port-less
-                    // server (the client's destination port) is not supported otherwise.
+                    // address (in maintenance) and never gets one here.
                     (host, port) = (String(text), 0)
+                } else if !text.isEmpty, !text.contains(":") || (text.hasPrefix("[") && text.hasSuffix("]")), text != "*" {
+                    // HAProxy's port-less server: the port the client connected to.
+                    (host, port) = (text.hasPrefix("[") ? String(text.dropFirst().dropLast()) : String(text), 0)
+                    portFromClient = true
                 } else {
                     throw ParseFailure("invalid address '\(c.args[1])': expected HOST:PORT")
                 }
@@ -37,6 +41,10 @@ extension KeywordRegistry {
             var params = backend.options.defaultServer
             try serverParameters.parse(c.args.dropFirst(2), into: &params, parser: p)
             try finishServerTLS(&params)
+            params.portFromClient = portFromClient
+            if portFromClient && params.check && params.checkPort == nil && !Self.startsWithoutAddress(c.args.dropFirst(2)) {
+                throw ParseFailure("server '\(name)' has neither service port nor check port: write 'port N' for its checks (HAProxy refuses it too)")
+            }
             if let tls = params.tls, tls.verify && tls.caFile == nil {
                 let origin = c.args.contains("verify") ? "" : " (ssl-server-verify required)"
                 throw ParseFailure("'verify required'\(origin) needs 'ca-file FILE' to verify against")

@@ -124,12 +124,14 @@ struct Dispatch {
         let connecting: EventLoopFuture<ServerConnection>
         // `proto h2`: a new stream on a loop's connection to the server with a stream slot free, when
         // it may be shared (else a new connection).
-        let shareH2 = chosen.parameters.http2 && proxyHeader == nil && backend.config.options.httpReuse != .never
+        let shareH2 = chosen.parameters.http2 && proxyHeader == nil && !chosen.parameters.portFromClient && backend.config.options.httpReuse != .never
         if shareH2, !freshConnection, reuse != .none, let session = loop.h2Session(chosen) {
             connecting = session.openStream(for: ServerConnection(server: chosen), on: loop.eventLoop)
         } else {
+            // A port-less server: the port the client connected to (no address: nothing to reach).
+            let port = chosen.parameters.portFromClient ? destination?.port ?? 0 : nil
             connecting = ServerConnection.connect(to: chosen, on: loop.eventLoop, timeout: timeout, proxyHeader: proxyHeader,
-                                                  keepAlive: backend.config.options.serverTCPKeepAlive)
+                                                  keepAlive: backend.config.options.serverTCPKeepAlive, port: port)
         }
         connecting.assumeIsolated().whenComplete { result in
             switch result {

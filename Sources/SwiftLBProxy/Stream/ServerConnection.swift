@@ -76,9 +76,14 @@ final class ServerConnection: ChannelDuplexHandler {
     /// `proxyHeader` (`send-proxy`) is written first, in clear, before any TLS handshake.
     /// `keepAlive` (`option srvtcpka|tcpka`) turns the kernel's keep-alive probes on (TCP only).
     /// A server on a unix socket is dialled the same way (`SocketAddress.unixDomainSocket`).
+    /// `port`: a port-less server's (`server NAME HOST`): the one the client connected to.
     static func connect(to server: RuntimeServer, on eventLoop: any EventLoop, timeout: TimeAmount?,
-                        proxyHeader: ByteBuffer? = nil, keepAlive: Bool = false) -> EventLoopFuture<ServerConnection> {
+                        proxyHeader: ByteBuffer? = nil, keepAlive: Bool = false, port: Int? = nil) -> EventLoopFuture<ServerConnection> {
         let handler = ServerConnection(server: server)
+        var address = server.address
+        if let port, let ip = address.ipAddress {
+            do { address = try SocketAddress(ipAddress: ip, port: port) } catch { return eventLoop.makeFailedFuture(error) }
+        }
         let tcp = !server.address.isUnixDomain
         let http2 = server.parameters.http2
         // Socket options are set here, synchronously, not as bootstrap options: NIO applies
@@ -105,12 +110,12 @@ final class ServerConnection: ChannelDuplexHandler {
         if let timeout { bootstrap = bootstrap.connectTimeout(timeout) }
         var connected: EventLoopFuture<ServerConnection>
         if http2 {
-            connected = bootstrap.connect(to: server.address).flatMap { channel in
+            connected = bootstrap.connect(to: address).flatMap { channel in
                 guard let session = try? H2ServerSession.of(channel) else { return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
                 return session.openStream(for: handler, on: eventLoop)
             }
         } else {
-            connected = bootstrap.connect(to: server.address).map { _ in handler }
+            connected = bootstrap.connect(to: address).map { _ in handler }
             if server.tls != nil { connected = connected.flatMap { $0.handshakeCompleted(on: eventLoop) } }
         }
         guard server.address.isUnixDomain else { return connected }
