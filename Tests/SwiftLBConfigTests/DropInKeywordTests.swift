@@ -114,10 +114,10 @@ final class PortlessServerKeywordTests: XCTestCase {
     private let head = "defaults\n    timeout client 1s\n    timeout connect 1s\n    timeout server 1s\nbackend b\n"
 
     func testAServerWithoutAPortTakesTheClientsAndChecksNeedAPort() throws {
-        let config = try parseOrFail(head + "    server s 127.0.0.1 check port 8080\n    server t [::1]\n    server u 127.0.0.1:81\n")
+        let config = try parseOrFail(head + "    server s 127.0.0.1 check port 8080\n    server t [::1]\n    server u 127.0.0.1:81\n    server v 127.0.0.1:\n")
         let servers = try XCTUnwrap(config.backends["b"]?.servers)
-        XCTAssertEqual(servers.map(\.parameters.portFromClient), [true, true, false])
-        XCTAssertEqual(servers.map(\.port), [0, 0, 81])
+        XCTAssertEqual(servers.map(\.parameters.portFromClient), [true, true, false, true])
+        XCTAssertEqual(servers.map(\.port), [0, 0, 81, 0])
         XCTAssertEqual(servers[1].host, "::1")
         XCTAssertEqual(parseErrors(head + "    server s 127.0.0.1 check\n").first?.message,
                        "server 's' has neither service port nor check port: write 'port N' for its checks (HAProxy refuses it too)")

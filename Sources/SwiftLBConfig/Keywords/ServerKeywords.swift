@@ -30,9 +30,10 @@ extension KeywordRegistry {
                     // A name without a port, with `init-addr none`: the server starts without an
                     // address (in maintenance) and never gets one here.
                     (host, port) = (String(text), 0)
-                } else if !text.isEmpty, !text.contains(":") || (text.hasPrefix("[") && text.hasSuffix("]")), text != "*" {
-                    // HAProxy's port-less server: the port the client connected to.
-                    (host, port) = (text.hasPrefix("[") ? String(text.dropFirst().dropLast()) : String(text), 0)
+                } else if case let bare = text.hasSuffix(":") && text.count > 1 ? text.dropLast() : text,
+                          !bare.contains(":") || (bare.hasPrefix("[") && bare.hasSuffix("]")), bare != "*" {
+                    // HAProxy's port-less server (`HOST` or `HOST:`): the port the client connected to.
+                    (host, port) = (bare.hasPrefix("[") ? String(bare.dropFirst().dropLast()) : String(bare), 0)
                     portFromClient = true
                 } else {
                     throw ParseFailure("invalid address '\(c.args[1])': expected HOST:PORT")
