@@ -125,3 +125,16 @@ final class PortlessServerKeywordTests: XCTestCase {
                        "server 's' has neither service port nor check port: write 'port N' for its checks (HAProxy refuses it too)")
     }
 }
+
+/// `tcp-response inspect-delay` alone (reg-tests and real files write it beside rules SwiftLB
+/// refuses): accepted with a warning, since without `tcp-response content` rules it delays nothing.
+final class TCPResponseInspectDelayTests: XCTestCase {
+    func testInspectDelayIsAcceptedWithAWarningAndTheRulesStayRefused() throws {
+        let head = "defaults\n    timeout client 1s\n    timeout connect 1s\n    timeout server 1s\nbackend b\n    server s 127.0.0.1:80\n"
+        let config = try parseOrFail(head + "    tcp-response inspect-delay 10s\n")
+        XCTAssertEqual(config.warnings.map(\.message),
+                       ["'tcp-response inspect-delay' has no effect: it delays 'tcp-response content' rules, which SwiftLB does not run (they are refused)"])
+        XCTAssertEqual(parseErrors(head + "    tcp-response inspect-delay soon\n").first?.message, "expects a time, e.g. '30s'")
+        XCTAssertTrue(parseErrors(head + "    tcp-response content accept\n").first?.message.contains("is not supported by SwiftLB") == true)
+    }
+}
