@@ -138,3 +138,15 @@ final class TCPResponseInspectDelayTests: XCTestCase {
         XCTAssertTrue(parseErrors(head + "    tcp-response content accept\n").first?.message.contains("is not supported by SwiftLB") == true)
     }
 }
+
+/// `bind HOST:LOW-HIGH`: HAProxy's port range, one listener per port.
+final class BindPortRangeTests: XCTestCase {
+    func testAPortRangeIsOneListenerPerPort() throws {
+        let head = "defaults\n    timeout client 1s\n    timeout connect 1s\n    timeout server 1s\nfrontend f\n"
+        let config = try parseOrFail(head + "    bind 127.0.0.1:8001-8003,:9000\n")
+        XCTAssertEqual(config.frontends[0].binds.map(\.port), [8001, 8002, 8003, 9000])
+        XCTAssertEqual(config.frontends[0].binds.map(\.host), ["127.0.0.1", "127.0.0.1", "127.0.0.1", "0.0.0.0"])
+        XCTAssertEqual(parseErrors(head + "    bind :9000-8000\n").first?.message, "invalid port range in ':9000-8000': expected LOW-HIGH, 1 to 65535")
+        XCTAssertEqual(parseErrors(head + "    bind :1000-5000\n").first?.message, "port range in ':1000-5000': at most 1024 ports")
+    }
+}

@@ -35,3 +35,25 @@ final class PortlessServerTests: XCTestCase {
         XCTAssertEqual(try answers(frontendAddress: "127.0.0.3", haproxy: true, ports: ports, dir: dir), expected, "HAProxy")
     }
 }
+
+/// `bind HOST:LOW-HIGH` (HAProxy's port range): every port of the range listens.
+final class BindPortRangeListenTests: XCTestCase {
+    func testEveryPortOfTheRangeAnswers() throws {
+        let dir = try TempDirectory()
+        let backend = try StreamBackend(in: dir)
+        defer { backend.stop() }
+        // Two consecutive free ports (bounded tries).
+        var low = 0
+        for _ in 0..<20 {
+            let p = freePort()
+            if p < 65535, !accepts("127.0.0.1", p + 1) { low = p; break }
+        }
+        XCTAssertNotEqual(low, 0, "no two consecutive free ports")
+        let config = differentialHTTPDefaults + "frontend fe\n    bind 127.0.0.1:\(low)-\(low + 1)\n    default_backend app\nbackend app\n    server s 127.0.0.1:\(backend.port)\n"
+        let child = try startOnSameFile(config, haproxy: false, port: low + 1, in: dir)
+        defer { child.stop() }
+        for port in [low, low + 1] {
+            XCTAssertEqual(curl(["-s", "http://127.0.0.1:\(port)/whoami"], maxTime: 5).out, "stream_server \(backend.port)\n", "port \(port)")
+        }
+    }
+}
