@@ -150,3 +150,13 @@ final class BindPortRangeTests: XCTestCase {
         XCTAssertEqual(parseErrors(head + "    bind :1000-5000\n").first?.message, "port range in ':1000-5000': at most 1024 ports")
     }
 }
+
+/// `master-worker`: SwiftLB's own way of running, so a warning and nothing else.
+final class MasterWorkerKeywordTests: XCTestCase {
+    func testMasterWorkerIsAcceptedWithAWarning() throws {
+        let config = try parseOrFail("global\n    master-worker no-exit-on-failure\n")
+        XCTAssertEqual(config.warnings.map(\.message),
+                       ["'master-worker' changes nothing: SwiftLB is always one process that reloads lb.conf in place on SIGUSR2 or SIGHUP, keeping its connections"])
+        XCTAssertEqual(parseErrors("global\n    master-worker now\n").first?.message, "expects 'master-worker [no-exit-on-failure]'")
+    }
+}
