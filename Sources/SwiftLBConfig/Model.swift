@@ -45,15 +45,25 @@ public struct Configuration: Sendable {
     /// HAProxy's proxy ids (`iid` in `show stat`, `be_id` in `show servers state`), by name:
     /// 1, 2, … in declaration order over every proxy section, `defaults` included (HAProxy 2.6
     /// keeps those in its proxy list too); a `listen` is one proxy.
+    /// A proxy with `id N` has N; the others take, in that order, the first number no proxy
+    /// holds from a counter that every proxy advances (HAProxy 2.6's `next_pxid` loop).
     public var proxyIDs: [String: Int] {
-        var sections = defaultsLines.map { (line: $0, name: nil as String?) }
-        sections += frontends.map { ($0.line, $0.name) }
+        var sections = defaultsLines.map { (line: $0, name: nil as String?, id: nil as Int?) }
+        sections += frontends.map { ($0.line, $0.name, $0.explicitID) }
         // A `listen` is a frontend and a backend of one name and one line: one proxy.
         sections += backends.values.filter { backend in !frontends.contains { $0.name == backend.name && $0.line == backend.line } }
-            .map { ($0.line, $0.name) }
+            .map { ($0.line, $0.name, $0.explicitID) }
         var ids: [String: Int] = [:]
-        for (index, section) in sections.sorted(by: { $0.line < $1.line }).enumerated() {
-            if let name = section.name { ids[name] = index + 1 }
+        let taken = Set(sections.compactMap(\.id))
+        var next = 1
+        for section in sections.sorted(by: { $0.line < $1.line }) {
+            var id = section.id ?? 0
+            if section.id == nil {
+                while taken.contains(next) { next += 1 }
+                id = next
+            }
+            next += 1
+            if let name = section.name { ids[name] = id }
         }
         return ids
     }
@@ -68,6 +78,8 @@ public struct Configuration: Sendable {
 
 /// The `global` section.
 public struct GlobalSettings: Sendable, Equatable {
+    /// `set-var`/`set-var-fmt proc.NAME …`, in file order.
+    public var processVariables: [ProcessVariableSetting] = []
     /// Process-wide cap on concurrent client connections (HAProxy's default is derived from
     /// ulimit; we use a fixed, documented one).
     public var maxconn: Int = 4096
@@ -483,6 +495,17 @@ public struct ServerParameters: Sendable, Equatable {
     /// `proto h2`: each request goes to the server as an HTTP/2 stream (h2c with prior
     /// knowledge, or over `ssl`); `proto h1`, the default, is HTTP/1.1.
     public var http2 = false
+    /// `ws auto|h1|h2` as written (nil: not written). SwiftLB relays a WebSocket as an
+    /// HTTP/1.1 Upgrade on the server's HTTP/1 connection, which is what `auto` and `h1` mean
+    /// there; the parser refuses the combinations that would need more.
+    public var webSocketMode: String?
+    /// `server NAME HOST` without a port (set by the server line, not `default-server`):
+    /// each connection goes to the port the client connected to, as in HAProxy; such a
+    /// connection is never pooled for another client (its port may differ).
+    public var portFromClient = false
+    /// `id N`: the server's number in its backend (`sid` of the stats, `srv_id` of the
+    /// server-state file) instead of the next free one (`Backend.serverIDs`).
+    public var id: Int?
     public init() {}
 }
 
@@ -560,6 +583,10 @@ public struct HTTPCheck: Sendable, Equatable {
     /// Written in a `defaults` section: a proxy's own `http-check send` then starts afresh
     /// (HAProxy: a proxy with http-check rules of its own inherits none), not from these.
     public var fromDefaults = false
+    /// `http-check connect …` before the send/expect rules: where and how the check connects
+    /// instead of the server's check address and TLS (one connection per check: SwiftLB runs
+    /// one request per HTTP check, so a second `connect` is refused).
+    public var connect: TCPCheckConnect?
 
     /// What one `http-check expect` rule matches.
     public enum Expectation: Sendable, Equatable {
@@ -619,6 +646,7 @@ public struct HTTPCheck: Sendable, Equatable {
 
     public static func == (a: HTTPCheck, b: HTTPCheck) -> Bool {
         a.method == b.method && a.uri == b.uri && a.version == b.version && a.expects == b.expects && a.sendState == b.sendState && a.body == b.body && a.disableOn404 == b.disableOn404
+            && a.connect == b.connect
             && a.headers.map { $0.0 + ":" + $0.1 } == b.headers.map { $0.0 + ":" + $0.1 }
     }
     public init() {}
@@ -755,6 +783,9 @@ public struct Frontend: Sendable {
     public var monitorFail: [Condition] = []
     /// `description TEXT` (pending: shown on the stats page).
     public var description: String?
+    /// `id N`: the proxy's number (`iid` of the stats, `be_id` of the server-state file)
+    /// instead of the next free one (see `Configuration.proxyIDs`).
+    public var explicitID: Int?
 
     public init(name: String, line: Int, options: ProxyOptions) {
         self.name = name
@@ -814,6 +845,27 @@ public struct Backend: Sendable {
     /// `stick-table …` and `stick on|match|store-request …`.
     public var stickTable: StickTable?
     public var stickRules: [StickRule] = []
+    /// `id N` (see `Frontend.explicitID`).
+    public var explicitID: Int?
+
+    /// Server numbers by name: `id N` where written, else the first number no server of the
+    /// backend holds from a counter every server advances, in declaration order (HAProxy
+    /// 2.6's `srv->puid` loop: `s1`, `s2 id 1`, `s3` are 2, 1, 4).
+    public var serverIDs: [String: Int] {
+        let taken = Set(servers.compactMap(\.parameters.id))
+        var ids: [String: Int] = [:]
+        var next = 1
+        for server in servers {
+            if let id = server.parameters.id {
+                ids[server.name] = id
+            } else {
+                while taken.contains(next) { next += 1 }
+                ids[server.name] = next
+            }
+            next += 1
+        }
+        return ids
+    }
 
     public init(name: String, line: Int, options: ProxyOptions) {
         self.name = name

@@ -149,7 +149,8 @@ final class LoopState {
         let id = connection.server.id
         if id >= idle.count { idle.append(contentsOf: repeatElement([], count: id - idle.count + 1)) }
         let limit = connection.server.parameters.poolMaxConn.map { $0 < 0 ? Self.maxIdlePerServer : min($0, Self.maxIdlePerServer) } ?? Self.maxIdlePerServer
-        guard connection.isOpen, idle[id].count < limit, connection.server.parameters.sendProxy == nil else {
+        guard connection.isOpen, idle[id].count < limit, connection.server.parameters.sendProxy == nil,
+              !connection.server.parameters.portFromClient else {
             connection.close()
             return
         }

@@ -152,13 +152,24 @@ public final class ProxyRuntime: Sendable {
                             errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server", message: "\(error)"))
                             continue
                         }
-                        checked.append { checkedBackend in
-                            var target = CheckTarget(health: health, address: checkAddress, parameters: server.parameters,
+                        var (probeAddress, probeTLS) = (checkAddress, checkTLS.context)
+                        var probeName = server.parameters.tls.flatMap { $0.more.checkSNI ?? $0.sni }
+                        if let connect = backend.options.httpCheck?.connect, backend.options.tcpCheck == nil, backend.options.protocolCheck == nil {
+                            do {
+                                (probeAddress, probeTLS, probeName) = try Self.httpCheckConnection(connect, server: server, address: address, checkAddress: checkAddress,
+                                                                                                   checkTLS: (checkTLS.context, probeName), store: store)
+                            } catch {
+                                errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server", message: "http-check connect: \(error)"))
+                                continue
+                            }
+                        }
+                        checked.append { [probeAddress, probeTLS, probeName] checkedBackend in
+                            var target = CheckTarget(health: health, address: probeAddress, parameters: server.parameters,
                                                      http: backend.options.httpCheck, tcp: backend.options.tcpCheck,
                                                      protocolCheck: backend.options.protocolCheck,
                                                      timeout: backend.options.timeouts.check,
-                                                     tls: checkTLS.context,
-                                                     serverName: server.parameters.tls.flatMap { $0.more.checkSNI ?? $0.sni }, backend: checkedBackend, serverAddress: address)
+                                                     tls: probeTLS,
+                                                     serverName: probeName, backend: checkedBackend, serverAddress: address)
                             target.stepTLS = checkTLS.steps
                             return target
                         }
@@ -235,7 +246,10 @@ public final class ProxyRuntime: Sendable {
         if !configuration.userlists.isEmpty {
             for frontend in frontends { frontend.userlists = configuration.userlists }
         }
+        var globalVariables: GlobalVariables?
+        do { globalVariables = try GlobalVariables(configuration.global.processVariables, file: configuration.file) } catch { errors += error.errors }
         if !errors.isEmpty { throw ConfigErrors(errors) }
+        globalVariables?.apply()
         self.stickTables = stickTables
         self.backends = backends
         self.checkTargets = checkTargets
@@ -299,6 +313,24 @@ extension ProxyRuntime {
     /// `libc` resolves the name, an IP address is taken as it is, `last` is skipped (the state
     /// file keeps no addresses), `none` starts the server without one — in maintenance, never
     /// checked, at 0.0.0.0 (HAProxy's RMAINT). The last failure is thrown when none succeeds.
+    /// Where an `http-check connect` sends a server's HTTP check, as HAProxy's connect rule:
+    /// `addr`/`port` or the server's address and port (with `default`, its check `addr`/`port`
+    /// and check TLS); TLS with `ssl` (its `sni`, its `alpn`), else in clear.
+    static func httpCheckConnection(_ connect: TCPCheckConnect, server: Server, address: SocketAddress, checkAddress: SocketAddress,
+                                    checkTLS: (TLSClientContext?, String?), store: CertificateStore) throws
+        -> (SocketAddress, TLSClientContext?, String?) {
+        let base = connect.useServerSettings ? checkAddress : address
+        var target = base
+        if connect.address != nil || connect.port != nil {
+            target = try SocketAddress.makeAddressResolvingHost(connect.address ?? base.ipAddress ?? server.host, port: connect.port ?? base.port ?? server.port)
+        }
+        if connect.ssl {
+            let alpn = connect.alpn ?? (connect.useServerSettings ? server.parameters.tls?.more.checkALPN : nil) ?? []
+            return (target, try TLSPlan.clientContext(server.parameters.tls ?? ServerTLS(), store: store, alpn: alpn), connect.sni ?? (connect.useServerSettings ? checkTLS.1 : nil))
+        }
+        return (target, connect.useServerSettings ? checkTLS.0 : nil, connect.useServerSettings ? checkTLS.1 : nil)
+    }
+
     static func initialAddress(_ server: Server) throws -> (SocketAddress, addressless: Bool) {
         guard let methods = server.parameters.initAddr, server.unixPath == nil else { return (try server.socketAddress(), false) }
         var failure: (any Error)?
@@ -523,6 +555,9 @@ final class RuntimeServer: Sendable {
     var active: ManagedAtomic<Int> { health.active }
     /// The most requests it has had in flight at once since this runtime started (`smax`).
     let mostActive = ManagedAtomic<Int>(0)
+    /// Streams pinned to it (cookie, stick table) waiting in the backend's queue for it to
+    /// have a slot: HAProxy's server queue, which `maxqueue` bounds.
+    let queued = ManagedAtomic<Int>(0)
     /// The weight now (lb.conf's until `set weight`).
     var weight: Int { health.weight }
     var cookie: String? { parameters.cookie }
@@ -534,6 +569,11 @@ final class RuntimeServer: Sendable {
     /// `sni EXPRESSION` (then `tlsServerName` is nil): see `ServerNameExpressions`.
     let sniExpression: SampleExpression?
     var backup: Bool { parameters.backup }
+    /// `maxqueue` streams already wait for it (never without a `maxqueue`).
+    var queueIsFull: Bool {
+        guard let max = parameters.maxQueue, max > 0 else { return false }
+        return queued.load(ordering: .relaxed) >= max
+    }
     /// At its `maxconn`: balancers skip it and requests queue.
     var isFull: Bool {
         guard let max = health.maxconn else { return false }

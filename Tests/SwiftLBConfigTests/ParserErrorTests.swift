@@ -194,7 +194,7 @@ final class ParserErrorTests: XCTestCase {
         expectError("global\n    nbthread 1000\n", line: 2, keyword: "nbthread", "at most 64")
         expectError("global\n    log 127.0.0.1:514 local9\n", line: 2, keyword: "log", "unknown facility 'local9'")
         expectError(fe + "    timeout server 5q\n", line: 6, keyword: "timeout", "invalid time '5q'")
-        expectError(fe + "    server t 127.0.0.1 \n", line: 6, keyword: "server", "invalid address '127.0.0.1'")
+        expectError(fe + "    server t 127.0.0.1:http\n", line: 6, keyword: "server", "invalid address '127.0.0.1:http'")
         expectError(fe + "    server t 127.0.0.1:70000\n", line: 6, keyword: "server", "invalid address")
         expectError(fe + "    server s 127.0.0.1:81\n", line: 6, keyword: "server", "a server named 's' already exists in backend 'b' (line 5)")
         expectError(fe + "    server t 127.0.0.1:81 weight 300\n", line: 6, keyword: "server", "'weight' expects a number from 0 to 256")

@@ -32,7 +32,6 @@ final class PendingKeywordTests: XCTestCase {
     func testProxyKeywordsAreRefusedOneByOne() {
         let backend = timeouts + "backend b\n    server s 127.0.0.1:80\n"
         assertRefusedOneByOne(backend, [
-            "    server t 127.0.0.1:81 maxqueue 10",
             "    fullconn 100",
             "    tcp-request content reject",
         ])

@@ -39,6 +39,8 @@ public struct ProxyStats: Sendable, Equatable {
     public var name: String
     /// HAProxy's proxy id (`iid` column, `be_id` of `show servers state`): 1-based, config order.
     public var iid: Int
+    /// The id was written (`id N`): `bk_f_forced_id` of `show servers state`.
+    public var forcedID = false
     public var mode: Mode
     public var frontend: FrontendStats?
     public var backend: BackendStats?
@@ -237,6 +239,8 @@ public struct ServerStats: Sendable, Equatable {
     public var name: String
     /// The server's id inside its backend (`sid`, `srv_id`), 1-based.
     public var sid: Int
+    /// The id was written (`server … id N`): `srv_f_forced_id` of `show servers state`.
+    public var forcedID = false
     /// Address and port as configured or last set by `set server … addr`.
     public var address: String
     public var port: Int

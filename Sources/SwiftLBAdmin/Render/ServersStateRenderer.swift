@@ -51,7 +51,7 @@ public enum ServersStateRenderer {
             // A server in maintenance is STOPPED to HAProxy, whatever its checks last said.
             "\(s.admin == .maint ? ServerStats.OperationalState.stopped.rawValue : s.operational.rawValue)", "\(admin)", "\(s.userWeight)", "\(s.initialWeight)", "\(s.lastChange)",
             "\(checkStatus)", "\(checkResult)", "\(checkHealth)", "\(checkState)", s.agent == nil ? "0" : "\(agentState)",
-            "0", "0", s.fqdn ?? "-", "\(s.port)", "-", s.useTLS ? "1" : "0", "0", "-", s.agent?.address ?? "-", "\(s.agent?.port ?? 0)",
+            proxy.forcedID ? "1" : "0", s.forcedID ? "1" : "0", s.fqdn ?? "-", "\(s.port)", "-", s.useTLS ? "1" : "0", "0", "-", s.agent?.address ?? "-", "\(s.agent?.port ?? 0)",
         ]
     }
 }

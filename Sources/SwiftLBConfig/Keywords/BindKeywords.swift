@@ -22,8 +22,8 @@ extension KeywordRegistry {
         }
         // `bind :80,:8080` lists several addresses, as in HAProxy.
         var binds: [BindAddress] = []
-        for text in addresses.split(separator: ",") {
-            var bind = try bindAddress(String(text), line: c.line.number, parser: p)
+        for text in try addresses.split(separator: ",").flatMap({ try portRange(String($0)) }) {
+            var bind = try bindAddress(text, line: c.line.number, parser: p)
             bind.tls = spec.tls
             bind.name = spec.name
             bind.acceptProxy = spec.acceptProxy
@@ -54,6 +54,19 @@ extension KeywordRegistry {
 
     /// `HOST:PORT`, `ipv4@HOST:PORT`, `ipv6@[::]:PORT`, `fd@N`, `"fd@${VAR}"`, `unix@PATH`, `/PATH`,
     /// `abns@NAME`.
+    /// `HOST:LOW-HIGH`, HAProxy's port range: one listener per port (at most 1024 of them);
+    /// any other address is itself.
+    static func portRange(_ text: String) throws -> [String] {
+        guard !text.hasPrefix("fd@"), !text.hasPrefix("/"), !text.contains("@") || text.hasPrefix("ipv"),
+              let colon = text.lastIndex(of: ":"), let dash = text[colon...].firstIndex(of: "-") else { return [text] }
+        guard let low = Int(text[text.index(after: colon)..<dash]), let high = Int(text[text.index(after: dash)...]),
+              1 <= low, low <= high, high <= 65535 else {
+            throw ParseFailure("invalid port range in '\(text)': expected LOW-HIGH, 1 to 65535")
+        }
+        guard high - low < 1024 else { throw ParseFailure("port range in '\(text)': at most 1024 ports") }
+        return (low...high).map { "\(text[...colon])\($0)" }
+    }
+
     static func bindAddress(_ written: String, line: Int, parser p: SectionParser) throws -> BindAddress {
         // As HAProxy's address parser, `$VAR`/`${VAR}` are expanded even outside quotes.
         let text = expandAddressVariables(written, p.environment)

@@ -122,7 +122,25 @@ extension KeywordRegistry {
             check.expects.append(expect)
             p.withOptions { $0.httpCheck = check }
         },
-        Keyword.unsupported("http-check connect", SectionKind.backSide, "checks connect to the server's address (or 'port'/'addr' of the server line)"),
+        // HAProxy 2.2+'s sequence form, as far as one request per check goes: one `connect`
+        // before the `send`/`expect` rules says where the check connects (SwiftLB's check is
+        // one connection, one request: a second `connect` would be a second request).
+        Keyword("http-check connect", SectionKind.backSide, usage: "http-check connect " + connectUsage) { p, c in
+            var check = p.options.httpCheck ?? HTTPCheck()
+            if check.fromDefaults && c.section != .defaults {
+                var fresh = HTTPCheck()
+                fresh.disableOn404 = check.disableOn404
+                check = fresh
+            }
+            guard check.connect == nil, check.expects.isEmpty else {
+                throw ParseFailure("SwiftLB runs one request per HTTP check: one 'http-check connect', before the 'http-check send' and 'expect' rules (a second connection is not supported)")
+            }
+            let connect = try checkConnect(c.args, verb: "http-check connect")
+            guard !connect.sendProxy, !connect.viaSocks4 else { throw ParseFailure("'http-check connect': send-proxy and via-socks4 are not supported") }
+            check.connect = connect
+            check.fromDefaults = c.section == .defaults
+            p.withOptions { $0.httpCheck = check; $0.protocolCheck = nil }
+        },
         // A 404 to the check puts an UP server in NOLB (HAProxy's "stopping"): sticky clients
         // stay, no new ones (SwiftLBHealth/HealthChecker.swift).
         Keyword("http-check disable-on-404", SectionKind.backSide, usage: "http-check disable-on-404") { p, c in

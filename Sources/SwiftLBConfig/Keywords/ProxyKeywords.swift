@@ -2,6 +2,19 @@
 /// `default_backend`, `use_backend`, connection handling options.
 extension KeywordRegistry {
     static let proxyKeywords: [Keyword] = [
+        // The proxy's number in the stats (`iid`) and the server-state file (`be_id`);
+        // two proxies may not share one (HAProxy: "reuses same custom id").
+        Keyword("id", SectionKind.rules, usage: "id N") { p, c in
+            let id = try c.positiveInt()
+            let name = p.sectionName
+            let holders = p.config.frontends.filter { $0.explicitID == id }.map(\.name)
+                + p.config.backends.values.filter { $0.explicitID == id }.map(\.name)
+            if let other = holders.first(where: { $0 != name }) {
+                throw ParseFailure("id \(id) is already proxy '\(other)''s")
+            }
+            p.withFrontend { $0.explicitID = id }
+            p.withBackend { $0.explicitID = id }
+        },
         Keyword("mode", SectionKind.proxies, usage: "mode http|tcp") { p, c in
             let word = try c.one("'http' or 'tcp'")
             guard let mode = ProxyMode(rawValue: word) else { throw ParseFailure("unknown mode '\(word)'; expected 'http' or 'tcp'\(didYouMean(word, in: ["http", "tcp"]))") }

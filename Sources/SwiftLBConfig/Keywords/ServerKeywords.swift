@@ -15,6 +15,7 @@ extension KeywordRegistry {
             let written = expandAddressVariables(c.args[1], p.environment)
             let unix = try unixSocketName(written)
             var (host, port) = ("", 0)
+            var portFromClient = false
             if unix == nil {
                 var text = Substring(written)
                 for prefix in ["ipv4@", "ipv6@"] where text.hasPrefix(prefix) { text = text.dropFirst(prefix.count) }
@@ -27,9 +28,13 @@ extension KeywordRegistry {
                     (host, port) = address
                 } else if !text.contains(":"), !text.isEmpty, Self.startsWithoutAddress(c.args.dropFirst(2)) {
                     // A name without a port, with `init-addr none`: the server starts without an
-                    // address (in maintenance) and never gets one here; HAProxy's port-less
-                    // server (the client's destination port) is not supported otherwise.
+                    // address (in maintenance) and never gets one here.
                     (host, port) = (String(text), 0)
+                } else if case let bare = text.hasSuffix(":") && text.count > 1 ? text.dropLast() : text,
+                          !bare.contains(":") || (bare.hasPrefix("[") && bare.hasSuffix("]")), bare != "*" {
+                    // HAProxy's port-less server (`HOST` or `HOST:`): the port the client connected to.
+                    (host, port) = (bare.hasPrefix("[") ? String(bare.dropFirst().dropLast()) : String(bare), 0)
+                    portFromClient = true
                 } else {
                     throw ParseFailure("invalid address '\(c.args[1])': expected HOST:PORT")
                 }
@@ -37,12 +42,22 @@ extension KeywordRegistry {
             var params = backend.options.defaultServer
             try serverParameters.parse(c.args.dropFirst(2), into: &params, parser: p)
             try finishServerTLS(&params)
+            params.portFromClient = portFromClient
+            if portFromClient && params.check && params.checkPort == nil && !Self.startsWithoutAddress(c.args.dropFirst(2)) {
+                throw ParseFailure("server '\(name)' has neither service port nor check port: write 'port N' for its checks (HAProxy refuses it too)")
+            }
             if let tls = params.tls, tls.verify && tls.caFile == nil {
                 let origin = c.args.contains("verify") ? "" : " (ssl-server-verify required)"
                 throw ParseFailure("'verify required'\(origin) needs 'ca-file FILE' to verify against")
             }
             if params.observe != nil && !params.check { throw ParseFailure("'observe' needs 'check': passive checks act through the active checker") }
             if params.check { warnAboutFastChecks(params, p) }
+            if let mode = params.webSocketMode, params.http2 {
+                throw ParseFailure("'proto h2 ws \(mode)' is not supported by SwiftLB: it relays WebSockets as HTTP/1.1 Upgrade only, and not beside an HTTP/2 server connection")
+            }
+            if let id = params.id, let other = backend.servers.first(where: { $0.parameters.id == id }) {
+                throw ParseFailure("server '\(name)': id \(id) is already server '\(other.name)''s (line \(other.line))")
+            }
             var server = Server(name: name, host: host, port: port, parameters: params, line: c.line.number)
             server.unixPath = unix?.path
             server.unixAbstract = unix?.abstract ?? false
@@ -52,6 +67,8 @@ extension KeywordRegistry {
         Keyword("default-server", SectionKind.backSide, usage: "default-server PARAMETER…") { p, c in
             var params = p.options.defaultServer
             try serverParameters.parse(c.args[...], into: &params, parser: p)
+            // A number names one server (HAProxy refuses it here too).
+            guard params.id == p.options.defaultServer.id else { throw ParseFailure("'id' is not supported on default-server: it names one server") }
             p.withOptions { $0.defaultServer = params }
         },
     ]
@@ -141,7 +158,9 @@ extension KeywordRegistry {
             }
             s.proxyV2Options.formUnion(options)
         },
-        Parameter("maxqueue", values: 1, status: .pending("a backend has one queue; per-server queue bounds are not implemented")) { s, v, _ in
+        // The streams pinned to a full server (cookie, stick table) that may wait for it; one
+        // more is refused (503), or with `option redispatch` balanced (Dispatcher.swift).
+        Parameter("maxqueue", values: 1) { s, v, _ in
             s.maxQueue = try number("maxqueue", v[0], 0...1_000_000)
         },
         Parameter("on-marked-down", values: 1) { s, v, _ in
@@ -156,6 +175,20 @@ extension KeywordRegistry {
             guard v[0] == "h1" || v[0] == "h2" else { throw ParseFailure("'proto' expects h1 or h2 (the only protocols SwiftLB speaks to servers)") }
             s.http2 = v[0] == "h2"
         },
+        Parameter("id", values: 1) { s, v, _ in
+            guard let n = Int(v[0]), n > 0 else { throw ParseFailure("'id' expects a positive number, not '\(v[0])'") }
+            s.id = n
+        },
+        // HAProxy's `ws`: how a WebSocket reaches the server. SwiftLB relays it as an HTTP/1.1
+        // Upgrade on an HTTP/1 connection: `auto` and `h1` on an HTTP/1 server; RFC 8441
+        // (WebSocket over HTTP/2) and a separate h1 connection beside `proto h2` it does not do.
+        Parameter("ws", values: 1) { s, v, _ in
+            guard ["auto", "h1", "h2"].contains(v[0]) else { throw ParseFailure("'ws' expects auto, h1 or h2") }
+            guard v[0] != "h2" else {
+                throw ParseFailure("'ws h2' is not supported by SwiftLB: it does not open WebSockets over HTTP/2 (RFC 8441); WebSockets go to servers as HTTP/1.1 Upgrade ('ws h1')")
+            }
+            s.webSocketMode = v[0]
+        },
         Parameter("agent-check") { s, _, _ in s.agent.enabled = true },
         Parameter("no-agent-check") { s, _, _ in s.agent.enabled = false },
         Parameter("agent-port", values: 1) { s, v, _ in s.agent.port = try number("agent-port", v[0], 1...65535) },
@@ -163,11 +196,11 @@ extension KeywordRegistry {
         Parameter("agent-send", values: 1) { s, v, _ in s.agent.send = v[0] },
         Parameter("agent-inter", values: 1) { s, v, _ in s.agent.inter = try positiveTime("agent-inter", v[0]) },
     ] + ["allow-0rtt", "check-send-proxy",
-         "check-proto", "check-via-socks4", "id", "log-proto", "max-reuse", "minconn", "namespace",
+         "check-proto", "check-via-socks4", "log-proto", "max-reuse", "minconn", "namespace",
          "no-send-proxy", "no-send-proxy-v2", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn", "no-verifyhost",
          "no-tfo", "non-stick", "npn", "pool-low-conn", "pool-purge-delay", "redir", "resolve-opts",
          "resolve-prefer", "resolve-net", "resolvers", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "source",
-         "stick", "socks4", "tcp-ut", "tfo", "track", "verifyhost", "ws"].map {
+         "stick", "socks4", "tcp-ut", "tfo", "track", "verifyhost"].map {
         Parameter<ServerParameters>.unsupported($0, "a HAProxy server parameter SwiftLB does not implement")
     })
 

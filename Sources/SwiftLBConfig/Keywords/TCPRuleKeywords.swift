@@ -11,6 +11,12 @@ extension KeywordRegistry {
             let delay = try c.time()
             p.withOptions { $0.tcpInspectDelay = delay }
         },
+        // HAProxy's delay before a backend's `tcp-response content` rules decide: without
+        // such rules (SwiftLB runs none; they are refused) it delays nothing, in HAProxy too.
+        Keyword("tcp-response inspect-delay", SectionKind.backSide, usage: "tcp-response inspect-delay TIME") { p, c in
+            _ = try c.time()
+            p.warn("'tcp-response inspect-delay' has no effect: it delays 'tcp-response content' rules, which SwiftLB does not run (they are refused)")
+        },
         Keyword("tcp-request connection expect-proxy", [.frontend, .listen], usage: "tcp-request connection expect-proxy layer4 [if|unless COND]",
                 status: expectProxyStatus) { p, c in
             guard c.args.first == "layer4" else { throw ParseFailure("expects 'expect-proxy layer4'") }

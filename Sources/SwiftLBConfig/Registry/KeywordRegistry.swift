@@ -10,7 +10,7 @@ enum KeywordRegistry {
         + serverKeywords + bindKeywords + ruleKeywords + httpActionKeywords + tcpRuleKeywords + errorPageKeywords
         + compressionKeywords + serverStateKeywords
         + vrrpKeywords + keepalivedKeywords + legacyKeywords + userlistKeywords + peersKeywords
-        + logForwardKeywords
+        + logForwardKeywords + globalVariableKeywords
 
     /// The features, then what HAProxy knows beyond them.
     static let all: [Keyword] = features + haproxyKnownKeywords

@@ -76,6 +76,11 @@ extension HTTPClientConnection {
         switch failure {
         case .noServer, .stickyServerDown: failResponse(ex, .serviceUnavailable, cause: .serverAborted)
         case .queueTimeout: failResponse(ex, .serviceUnavailable, cause: .serverTimeout)
+        case .serverQueueFull:
+            // HAProxy's SRV_STATUS_FULL: refused in the queue phase, never queued (SQ, Tw -1).
+            _ = ex.phase.queue()
+            ex.log.tw = -1
+            failResponse(ex, .serviceUnavailable, cause: .serverAborted)
         // As HAProxy: a server that could not be reached (after the retries) is a 503, not a
         // 502 — nothing reached a server — logged SC (refused) or sC (connect timeout).
         case .connectFailed: failResponse(ex, .serviceUnavailable, cause: .serverAborted)

@@ -45,6 +45,8 @@ struct SampleExpression {
 
     enum Converter {
         case lower, upper, length, hex, base64
+        /// `hex2i`: hex digits to an integer; any other byte fails the conversion (HAProxy).
+        case hex2i
         /// `sha1`, `sha2`, `b64dec`, `crc32`, `djb2`, `xxh64`…: SampleConverters.swift.
         case bytes(ByteConverter)
         /// `map_<match>[_<output>](FILE[,DEFAULT])`.
@@ -260,7 +262,7 @@ struct SampleExpression {
         }
     }
 
-    static let converterNames = (["add", "base64", "bool", "concat", "div", "field", "hex", "iif", "ipmask", "length", "lower", "map_*", "mod",
+    static let converterNames = (["add", "base64", "bool", "concat", "div", "field", "hex", "hex2i", "iif", "ipmask", "length", "lower", "map_*", "mod",
                                   "mul", "not", "regsub", "secure_memcmp", "strcmp", "sub", "upper", "word"] + ByteConverter.names).sorted()
 
     private static func converter(_ name: String, _ args: [String]) throws(Failure) -> Converter {
@@ -279,6 +281,7 @@ struct SampleExpression {
         case "upper": try noArgs(); return .upper
         case "length", "len": try noArgs(); return .length
         case "hex": try noArgs(); return .hex
+        case "hex2i": try noArgs(); return .hex2i
         case "base64": try noArgs(); return .base64
         case "not": try noArgs(); return .not
         case "bool": try noArgs(); return .bool
@@ -416,6 +419,19 @@ struct SampleExpression {
         case .upper: return .string(value.text.uppercased())
         case .length: return .integer(value.text.utf8.count)
         case .hex: return .string(value.bytes.map(Self.hexByte).joined())
+        case .hex2i:
+            var n = 0
+            for byte in value.bytes {
+                let digit: UInt8
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+                default: return nil
+                }
+                n = n &<< 4 &+ Int(digit)
+            }
+            return .integer(n)
         case .base64: return .string(Base64.encode(value.bytes))
         case .bytes(let c): return c.apply(value.bytes)
         case .map(let map): return map.lookup(value)

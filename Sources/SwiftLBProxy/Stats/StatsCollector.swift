@@ -64,6 +64,7 @@ extension ProxyServer {
             let limit = min(frontend.config.options.maxconn ?? global.maxconn, global.maxconn)
             var proxy = ProxyStats(name: frontend.name, iid: id(frontend.name), mode: frontend.config.options.mode == .tcp ? .tcp : .http,
                                    frontend: FrontendStats(status: counters.scur >= limit ? .full : .open, sessionLimit: limit, counters: counters))
+            proxy.forcedID = frontend.config.explicitID != nil
             if let backend = backendsByName[frontend.name] {
                 proxy.backend = backendStats(backend, merged: merged, rate: rate)
                 shown.insert(backend.name)
@@ -71,18 +72,22 @@ extension ProxyServer {
             proxies.append(proxy)
         }
         for backend in runtime.backends where !shown.contains(backend.name) {
-            proxies.append(ProxyStats(name: backend.name, iid: id(backend.name), mode: backend.config.options.mode == .tcp ? .tcp : .http,
-                                      backend: backendStats(backend, merged: merged, rate: rate)))
+            var proxy = ProxyStats(name: backend.name, iid: id(backend.name), mode: backend.config.options.mode == .tcp ? .tcp : .http,
+                                   backend: backendStats(backend, merged: merged, rate: rate))
+            proxy.forcedID = backend.config.explicitID != nil
+            proxies.append(proxy)
         }
         return StatsSnapshot(process: process, proxies: proxies, vip: vip, takenAt: Date().timeIntervalSince1970)
     }
 
     private func backendStats(_ backend: RuntimeBackend, merged: ((LoopStats) -> [TrafficCounters], Int) -> TrafficCounters,
                               rate: ((LoopStats) -> [RateCounter], Int) -> Int) -> BackendStats {
+        let sids = backend.config.serverIDs
         let servers = backend.servers.map { server -> ServerStats in
             var counters = merged(\.servers, server.id)
             counters.scur = server.active.load(ordering: .relaxed)
             counters.smax = server.mostActive.load(ordering: .relaxed)
+            counters.qcur = server.queued.load(ordering: .relaxed)
             // HAProxy stops a server it puts in maintenance (srv_op_state 0 until it leaves it).
             let operational: ServerStats.OperationalState = switch server.health.admin == .maint ? .down : server.health.state {
             case .up: .running
@@ -94,10 +99,12 @@ extension ProxyServer {
             case .drain: .drain
             case .maint: .maint
             }
-            var stats = ServerStats(name: server.name, sid: server.index + 1, address: server.address.isUnixDomain ? "unix" : server.address.ipAddress ?? "-",
+            var stats = ServerStats(name: server.name, sid: sids[server.name] ?? server.index + 1, address: server.address.isUnixDomain ? "unix" : server.address.ipAddress ?? "-",
                                     port: server.address.port ?? 0, operational: operational, admin: admin, weight: server.weight,
                                     check: nil, counters: counters)
             stats.initialWeight = server.parameters.weight
+            stats.forcedID = server.parameters.id != nil
+            stats.maxqueue = server.parameters.maxQueue ?? 0
             stats.rise = server.parameters.rise
             Self.fillHealth(&stats, from: server)
             stats.backup = server.backup

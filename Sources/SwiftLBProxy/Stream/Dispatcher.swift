@@ -18,6 +18,9 @@ struct Dispatch {
         case stickyServerDown
         /// `timeout queue` passed while queued (503, sQ).
         case queueTimeout
+        /// The pinned server is full and its `maxqueue` streams already wait for it, without
+        /// `option redispatch` (503, SQ: HAProxy's SRV_STATUS_FULL).
+        case serverQueueFull
         /// The connection was refused or failed (502, SC).
         case connectFailed
         /// `timeout connect` passed (503, sC).
@@ -49,6 +52,8 @@ struct Dispatch {
     /// What the last attempt ran into.
     var lastFailure: Failure?
     private(set) var waiter: BackendQueue.Waiter?
+    /// The pinned server this stream waits for in the queue (its `queued` count holds us).
+    private var waitingFor: RuntimeServer?
     private(set) var queuedAt: NIODeadline?
     /// The server whose in-flight count this stream holds (leastconn, maxconn, the queue).
     private var activeOn: RuntimeServer?
@@ -80,10 +85,17 @@ struct Dispatch {
     mutating func next(loop: LoopState, owner: some DispatchOwner, freshConnection: Bool,
                        reuse: IdleChoice = .any, own: ServerConnection? = nil) -> DispatchStep {
         let chosen: RuntimeServer
-        if let pinned, pinned.health.acceptsStickyClients, !excluded.contains(pinned.index) {
-            if pinned.isFull { return enqueue(loop: loop, owner: owner) }
+        let pinnedUsable = pinned.map { $0.health.acceptsStickyClients && !excluded.contains($0.index) } ?? false
+        if let pinned, pinnedUsable, !pinned.isFull || !pinned.queueIsFull {
+            if pinned.isFull { return enqueue(loop: loop, owner: owner, waitingFor: pinned) }
             chosen = pinned
-        } else if pinned != nil && !backend.config.options.redispatch {
+        } else if pinnedUsable && !backend.config.options.redispatch {
+            // Full, and `maxqueue` streams already wait for it (HAProxy's SRV_STATUS_FULL): only
+            // `option redispatch` lets the client go to another server (below). HAProxy logs it
+            // against that server.
+            server = pinned
+            return .failed(.serverQueueFull)
+        } else if pinned != nil && !pinnedUsable && !backend.config.options.redispatch {
             // Without `option redispatch` a sticky client stays with its server, up or not.
             return .failed(attempts == 0 ? .stickyServerDown : lastFailure ?? .connectFailed)
         } else {
@@ -118,12 +130,14 @@ struct Dispatch {
         let connecting: EventLoopFuture<ServerConnection>
         // `proto h2`: a new stream on a loop's connection to the server with a stream slot free, when
         // it may be shared (else a new connection).
-        let shareH2 = chosen.parameters.http2 && proxyHeader == nil && backend.config.options.httpReuse != .never
+        let shareH2 = chosen.parameters.http2 && proxyHeader == nil && !chosen.parameters.portFromClient && backend.config.options.httpReuse != .never
         if shareH2, !freshConnection, reuse != .none, let session = loop.h2Session(chosen, name: name) {
             connecting = session.openStream(for: ServerConnection(server: chosen), on: loop.eventLoop)
         } else {
+            // A port-less server: the port the client connected to (no address: nothing to reach).
+            let port = chosen.parameters.portFromClient ? destination?.port ?? 0 : nil
             connecting = ServerConnection.connect(to: chosen, on: loop.eventLoop, timeout: timeout, proxyHeader: proxyHeader,
-                                                  keepAlive: backend.config.options.serverTCPKeepAlive, serverName: name)
+                                                  keepAlive: backend.config.options.serverTCPKeepAlive, serverName: name, port: port)
         }
         connecting.assumeIsolated().whenComplete { result in
             switch result {
@@ -190,6 +204,7 @@ struct Dispatch {
     /// wake-up is on its way and must be let through.
     @discardableResult
     mutating func leaveQueue() -> Bool {
+        stopWaiting()
         guard let waiter else { return true }
         if waiter.claim() {
             self.waiter = nil
@@ -201,7 +216,13 @@ struct Dispatch {
     /// The queue woke us: take the slot.
     mutating func wokeFromQueue() -> NIODeadline? {
         waiter = nil
+        stopWaiting()
         return queuedAt
+    }
+
+    private mutating func stopWaiting() {
+        waitingFor?.queued.wrappingDecrement(ordering: .relaxed)
+        waitingFor = nil
     }
 
     private mutating func holdActive(on server: RuntimeServer) {
@@ -212,16 +233,26 @@ struct Dispatch {
         activeOn = server
     }
 
-    private mutating func enqueue(loop: LoopState, owner: some DispatchOwner) -> DispatchStep {
+    private mutating func enqueue(loop: LoopState, owner: some DispatchOwner, waitingFor server: RuntimeServer? = nil) -> DispatchStep {
         guard let queue = backend.queue else { return .failed(.noServer) }
+        if let server {
+            server.queued.wrappingIncrement(ordering: .relaxed)
+            waitingFor = server
+        }
         let bound = NIOLoopBound(owner, eventLoop: loop.eventLoop)
         // A stream that gave up meanwhile hands the free slot on.
         let waiter = BackendQueue.Waiter(loop: loop.eventLoop) { if !bound.value.dispatchQueueWoke() { queue.wakeOne() } }
         self.waiter = waiter
         if queuedAt == nil { queuedAt = .now() }
         queue.enqueue(waiter)
-        // A slot may have freed between the pick and the enqueue, with nobody to wake.
-        if backend.servers.contains(where: { $0.health.acceptsNewClients && !$0.isFull }) { queue.wakeOne() }
+        // A slot may have freed between the pick and the enqueue, with nobody to wake: on the
+        // server a pinned stream waits for (a free other server would only wake it to queue
+        // again, round and round), or on any eligible one.
+        if let server {
+            if !server.isFull { queue.wakeOne() }
+        } else if backend.servers.contains(where: { $0.health.acceptsNewClients && !$0.isFull }) {
+            queue.wakeOne()
+        }
         return .queued
     }
 }

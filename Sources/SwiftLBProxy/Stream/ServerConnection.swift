@@ -79,11 +79,17 @@ final class ServerConnection: ChannelDuplexHandler {
     /// `keepAlive` (`option srvtcpka|tcpka`) turns the kernel's keep-alive probes on (TCP only).
     /// A server on a unix socket is dialled the same way (`SocketAddress.unixDomainSocket`).
     /// `serverName`: the SNI (the server's constant one unless its `sni` is an expression).
+    /// `port`: a port-less server's (`server NAME HOST`): the one the client connected to.
     static func connect(to server: RuntimeServer, on eventLoop: any EventLoop, timeout: TimeAmount?,
-                        proxyHeader: ByteBuffer? = nil, keepAlive: Bool = false, serverName: ServerName? = nil) -> EventLoopFuture<ServerConnection> {
+                        proxyHeader: ByteBuffer? = nil, keepAlive: Bool = false, serverName: ServerName? = nil,
+                        port: Int? = nil) -> EventLoopFuture<ServerConnection> {
         let handler = ServerConnection(server: server)
         let serverName = serverName ?? ServerName(name: server.tlsServerName, keyed: false)
         handler.serverName = serverName
+        var address = server.address
+        if let port, let ip = address.ipAddress {
+            do { address = try SocketAddress(ipAddress: ip, port: port) } catch { return eventLoop.makeFailedFuture(error) }
+        }
         let tcp = !server.address.isUnixDomain
         let http2 = server.parameters.http2
         // Socket options are set here, synchronously, not as bootstrap options: NIO applies
@@ -111,12 +117,12 @@ final class ServerConnection: ChannelDuplexHandler {
         if let timeout { bootstrap = bootstrap.connectTimeout(timeout) }
         var connected: EventLoopFuture<ServerConnection>
         if http2 {
-            connected = bootstrap.connect(to: server.address).flatMap { channel in
+            connected = bootstrap.connect(to: address).flatMap { channel in
                 guard let session = try? H2ServerSession.of(channel) else { return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel) }
                 return session.openStream(for: handler, on: eventLoop)
             }
         } else {
-            connected = bootstrap.connect(to: server.address).map { _ in handler }
+            connected = bootstrap.connect(to: address).map { _ in handler }
             if server.tls != nil { connected = connected.flatMap { $0.handshakeCompleted(on: eventLoop) } }
         }
         guard server.address.isUnixDomain else { return connected }

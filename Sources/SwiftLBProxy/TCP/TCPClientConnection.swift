@@ -375,6 +375,9 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     private func fail(_ failure: Dispatch.Failure) {
         switch failure {
         case .noServer, .stickyServerDown, .connectFailed: end(.serverAborted)
+        case .serverQueueFull:
+            _ = phase.queue()
+            end(.serverAborted)
         case .queueTimeout, .connectTimeout: end(.serverTimeout)
         }
     }

@@ -1,0 +1,75 @@
+import Foundation
+import XCTest
+
+/// `server … maxqueue N` (the kubeadm HA guide's `default-server … maxconn 250 maxqueue 256`
+/// and its copies): how many clients pinned to a full server may wait for it. The same file
+/// runs in HAProxy 2.6 and in SwiftLB; the client one past the bound gets the same answer.
+final class MaxQueueTests: XCTestCase {
+    /// s1 holds one request (`maxconn 1`) and lets one more wait (`maxqueue 1`); three clients
+    /// carry s1's cookie. The third finds s1 full and its queue full: 503 at once, or with
+    /// `option redispatch`, s2.
+    private func third(redispatch: Bool, haproxy: Bool) throws -> (status: Int, body: String, waited: TimeInterval, log: String) {
+        let dir = try TempDirectory()
+        let stream1 = try StreamBackend(in: dir)
+        let stream2 = try StreamBackend(in: dir)
+        defer { stream1.stop(); stream2.stop() }
+        let port = freePort()
+        let config = "global\n    log stdout format raw local0\n" + differentialHTTPDefaults + """
+                log global
+                option httplog
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend app
+            backend app
+                timeout queue 5s
+                \(redispatch ? "option redispatch" : "")
+                cookie SRV insert indirect nocache
+                server s1 127.0.0.1:\(stream1.port) cookie a maxconn 1 maxqueue 1
+                server s2 127.0.0.1:\(stream2.port) cookie b
+
+            """
+        let child = try startOnSameFile(config, haproxy: haproxy, port: port, in: dir)
+        defer { child.stop() }
+        let request = "HTTP/1.1\r\nHost: a\r\nCookie: SRV=a\r\nConnection: close\r\n\r\n"
+        let first = try RawClient(port: port, timeout: 8)
+        first.send("GET /sleep?ms=2500 " + request)
+        usleep(300_000)  // it holds s1's slot (2.5 s)
+        let second = try RawClient(port: port, timeout: 8)
+        second.send("GET /whoami " + request)
+        usleep(300_000)  // it waits for s1
+        let start = Date()
+        let third = try RawClient(port: port, timeout: 8)
+        third.send("GET /whoami " + request)
+        let (text, _) = third.readAll()
+        let waited = Date().timeIntervalSince(start)
+        XCTAssertEqual(statusCode(first.readAll().text), 200)
+        XCTAssertEqual(statusCode(second.readAll().text), 200, "the one that waited for s1")
+        let body = text.components(separatedBy: "\r\n\r\n").dropFirst().joined()
+        // The third's log line, from the backend on: `app/s1 0/-1/-1/-1/0 503 … SQVN`.
+        _ = waitUntil(timeout: 5) { child.stdout.split(separator: "\n").count >= 3 }
+        let line = child.stdout.split(separator: "\n").first { $0.contains(" 503 ") || $0.contains("app/s2") }
+        let log = line.map { l in l.split(separator: " ").dropFirst(3).prefix(3).joined(separator: " ") + " " + (l.split(separator: " ").dropFirst(9).first ?? "") } ?? ""
+        return (statusCode(text), body.replacingOccurrences(of: "\(stream2.port)", with: "S2"), waited, log)
+    }
+
+    func testAClientPastMaxqueueIsRefusedAsInHAProxy() throws {
+        let ours = try third(redispatch: false, haproxy: false)
+        XCTAssertEqual(ours.status, 503)
+        XCTAssertLessThan(ours.waited, 2.0, "refused at once, not after waiting for s1 (2.5 s)")
+        try requireHAProxy()
+        let theirs = try third(redispatch: false, haproxy: true)
+        XCTAssertEqual(theirs.status, ours.status, "HAProxy's answer")
+        XCTAssertEqual(ours.log, "app/s1 0/-1/-1/-1/0 503 SQVN")
+        XCTAssertEqual(ours.log, theirs.log, "HAProxy's log")
+    }
+
+    func testAClientPastMaxqueueGoesToAnotherServerWithRedispatch() throws {
+        let ours = try third(redispatch: true, haproxy: false)
+        XCTAssertEqual(ours.status, 200)
+        XCTAssertTrue(ours.body.contains("S2"), "served by s2: \(ours.body)")
+        XCTAssertLessThan(ours.waited, 2.0, "at once, not after waiting for s1")
+        try requireHAProxy()
+        let theirs = try third(redispatch: true, haproxy: true)
+        XCTAssertEqual([theirs.status, theirs.body.contains("S2") ? 1 : 0], [ours.status, 1], "HAProxy's answer: \(theirs.body)")
+    }
+}

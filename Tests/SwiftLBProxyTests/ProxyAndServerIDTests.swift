@@ -1,0 +1,69 @@
+import Foundation
+import XCTest
+
+/// `id N` on proxies and servers, as a copied haproxy.cfg writes them: the running SwiftLB
+/// numbers its proxies and servers as HAProxy 2.6 does for the same file (its own `show
+/// servers state` beside ours), written ids flagged as forced.
+final class ProxyAndServerIDTests: XCTestCase {
+    func testIDsMatchHAProxyOnTheSameFile() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy"), "haproxy is installed by scripts/test.sh")
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/socat"), "socat is installed by scripts/test.sh")
+        let dir = try TempDirectory()
+        func config(_ socket: String, _ ports: [Int]) -> String {
+            """
+            global
+                stats socket \(socket) level admin
+            defaults
+                timeout client 1s
+                timeout connect 1s
+                timeout server 1s
+            frontend f
+                bind 127.0.0.1:\(ports[0])
+                id 3
+                default_backend b1
+            backend b1
+                server s1 127.0.0.1:9 id 7
+                server s2 127.0.0.1:9
+                server s3 127.0.0.1:9 id 2
+                server s4 127.0.0.1:9
+            backend b2
+                id 1
+                server s 127.0.0.1:9
+            listen l
+                bind 127.0.0.1:\(ports[1])
+                server s 127.0.0.1:9
+
+            """
+        }
+        let theirPorts = [freePort(), freePort()]
+        let ourPorts = [freePort(), freePort()]
+        let theirSocket = dir.file("h.sock")
+        let haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", try dir.write("h.cfg", config(theirSocket, theirPorts))],
+                                       logDirectory: dir, name: "haproxy")
+        defer { haproxy.stop() }
+        let ourSocket = dir.file("s.sock")
+        let swiftlb = try SwiftLBInstance(config: config(ourSocket, ourPorts), waitPort: ourPorts[1], in: dir)
+        defer { swiftlb.stop() }
+        XCTAssertTrue(waitForPort(theirPorts[1]), "haproxy did not start: \(haproxy.stderr)")
+
+        // be_id be_name srv_id srv_name … bk_f_forced_id srv_f_forced_id.
+        func rows(_ text: String) -> [String] {
+            text.split(separator: "\n").filter { !$0.hasPrefix("#") && $0.contains(" ") }.map { line in
+                let f = line.split(separator: " ", omittingEmptySubsequences: false)
+                return [f[0], f[1], f[2], f[3], f[15], f[16]].joined(separator: " ")
+            }.sorted()
+        }
+        var theirs: [String] = []
+        _ = waitUntil(timeout: 10) {
+            theirs = rows(runCommand("/bin/sh", ["-c", "echo 'show servers state' | socat -t 2 - UNIX-CONNECT:\(theirSocket)"]).out)
+            return !theirs.isEmpty
+        }
+        let ours = rows(runCommand(Paths.swiftlb, ["ctl", "-s", ourSocket, "show", "servers", "state"]).out)
+        XCTAssertEqual(theirs.count, 6, "HAProxy's servers: \(theirs)")
+        XCTAssertEqual(ours, theirs)
+        // What the file says, spelled out: b1's s2 and s4 take 3 and 5 around the written 7
+        // and 2 (the counter passes every server); b2 is 1, b1 the next free after f's 3.
+        XCTAssertTrue(ours.contains("4 b1 3 s2 0 0") && ours.contains("4 b1 5 s4 0 0") && ours.contains("4 b1 7 s1 0 1")
+                      && ours.contains("1 b2 1 s 1 0"), "\(ours)")
+    }
+}
