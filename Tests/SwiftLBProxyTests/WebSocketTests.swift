@@ -190,6 +190,23 @@ final class WebSocketTests: XCTestCase {
         XCTAssertFalse(head.contains("http2-settings"), head)
     }
 
+    /// A second `Upgrade` line cannot smuggle h2c or WebSocket past the checks of the first:
+    /// a request with two is forwarded as plain HTTP, without its upgrade.
+    func testTwoUpgradeLinesAreNoUpgrade() throws {
+        let backend = try RecordingBackend(in: dir)
+        defer { backend.stop() }
+        let (lb, port) = try proxy([backend.port])
+        defer { lb.stop() }
+        for (n, second) in ["h2c", "websocket"].enumerated() {
+            let raw = try RawClient(port: port)
+            raw.send("GET /two\(n) HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: foo\r\nUpgrade: \(second)\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n")
+            XCTAssertEqual(statusCode(raw.readResponse()), 200, second)
+            let head = backend.waitForRequests(n + 1).last?.raw.lowercased() ?? ""
+            XCTAssertTrue(head.hasPrefix("get /two\(n) "), head)
+            XCTAssertFalse(head.contains("upgrade"), "\(second): \(head)")
+        }
+    }
+
     func testAnIdleTunnelIsClosedAtItsTimeout() throws {
         let server = try WSServer(name: "idle", in: dir)
         defer { server.stop() }
