@@ -51,6 +51,28 @@ final class HTTPMessagingParityTests: XCTestCase {
         XCTAssertEqual(outcomes.suffix(4).map(\.status), [400, 400, 400, 400])
     }
 
+    /// A rule that sets Host on an absolute-form request moves the target's authority with it
+    /// (HAProxy's `http_update_authority`), and `set-uri` to another authority moves Host (its
+    /// `http_update_host`): Host and authority always agree, as haproxy sends them.
+    func testHostAndAuthorityFollowTheRuleThatChangedOne() throws {
+        let requests = [
+            "GET http://public.example/x?q HTTP/1.1\r\nHost: public.example\r\nX-Set: host\r\n\r\n",
+            "GET http://public.example/y HTTP/1.1\r\nHost: public.example\r\nX-Set: uri\r\n\r\n",
+            "GET /z HTTP/1.1\r\nHost: public.example\r\nX-Set: host\r\n\r\n",
+        ]
+        let rules = """
+            http-request set-header Host internal.svc:8080 if { req.hdr(x-set) host }
+            http-request set-uri http://moved.example/y2 if { req.hdr(x-set) uri }
+            """
+        let outcomes = try compare(frontend: rules, requests: requests, headers: ["host"])
+        XCTAssertEqual(outcomes[0].startLine, "GET http://internal.svc:8080/x?q HTTP/1.1")
+        XCTAssertEqual(outcomes[0].headers["host"], "internal.svc:8080")
+        XCTAssertEqual(outcomes[1].startLine, "GET http://moved.example/y2 HTTP/1.1")
+        XCTAssertEqual(outcomes[1].headers["host"], "moved.example")
+        XCTAssertEqual(outcomes[2].startLine, "GET /z HTTP/1.1")
+        XCTAssertEqual(outcomes[2].headers["host"], "internal.svc:8080")
+    }
+
     /// What the log says of absolute-form requests (h1_host_normalization.vtc's `%r` and captured
     /// Host): the normalised target and Host, and for a refused one `<BADREQ>` with no capture
     /// — the same lines from haproxy and from swiftlb, answered by `http-request return`.

@@ -53,13 +53,25 @@ enum AbsoluteForm {
         return (String(target[..<authority.startIndex]) + host + target[authority.endIndex...], String(host))
     }
 
-    /// Sets Host to `authority` unless the Host the head carries (an edit's, or the received
-    /// one) already agrees with it: after a rule moved the authority, or for an HTTP/1.0 client
-    /// that sent none.
+    /// Makes Host and the target's authority agree before the head goes to the server, the way
+    /// HAProxy keeps them in step: a rule that set Host (`set-header Host …`) while the target
+    /// still has the authority it arrived with moves the authority to it
+    /// (`http_update_authority`); otherwise — a rule moved the authority (`set-uri`), or an
+    /// HTTP/1.0 client sent no Host — Host follows the authority (`http_update_host`). A Host
+    /// value that is no valid `host[:port]` never reaches the request line: Host follows the
+    /// authority then too.
     static func keepHost(_ head: inout MessageHead, agreeingWith authority: Substring, https: Bool) {
-        let current = head.added.last { $0.name.lowercased() == "host" }.map { Substring($0.value) }
-            ?? head.firstIndex(of: "host").map { Substring(head.value($0)) }
+        let edited = head.added.last { $0.name.lowercased() == "host" }.map { Substring($0.value) }
+        let current = edited ?? head.firstIndex(of: "host").map { Substring(head.value($0)) }
         if let current, hostAgrees(authority: authority, host: current, https: https) { return }
+        if let edited, !edited.isEmpty, RequestValidator.isValidHost(edited),
+           let received = RequestValidator.absoluteFormAuthority(head.target), hostAgrees(authority: authority, host: received, https: https) {
+            let target = head.currentTarget
+            if let now = RequestValidator.absoluteFormAuthority(target) {
+                TargetRewrite.apply(String(target[..<now.startIndex]) + edited + target[now.endIndex...], to: &head)
+                return
+            }
+        }
         head.set("Host", String(authority))
     }
 
