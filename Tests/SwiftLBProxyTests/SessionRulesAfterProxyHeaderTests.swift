@@ -203,9 +203,9 @@ final class SessionRulesAfterProxyHeaderTests: XCTestCase {
     func testAConnectionThatFailsItsHandshakesIsNoSession() throws {
         let pem = dir.file("site.pem")
         XCTAssertEqual(runCommand(Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path, ["site.example.test", pem]).status, 0)
-        var extra: [Int: (tls: Int, tcp: Int)] = [:]
+        var extra: [Int: (tls: Int, tcp: Int, h2: Int)] = [:]
         let both = try SideBySide({ port in
-            let more = extra[port] ?? (freePort(), freePort())
+            let more = extra[port] ?? (freePort(), freePort(), freePort())
             extra[port] = more
             return """
             global
@@ -218,6 +218,9 @@ final class SessionRulesAfterProxyHeaderTests: XCTestCase {
                 mode tcp
                 bind 127.0.0.1:\(more.tcp) accept-proxy
                 tcp-request content reject
+            frontend h2fe
+                bind 127.0.0.1:\(more.h2) accept-proxy proto h2
+                http-request return status 200
             """
         }, in: dir)
         defer { both.stop() }
@@ -232,8 +235,17 @@ final class SessionRulesAfterProxyHeaderTests: XCTestCase {
             // tcpfe: one bad PROXY header, one good one (then refused by its content rule).
             XCTAssertEqual(try outcome(ends.tcp, header: Array("NOT A PROXY HEADER\r\n".utf8)), "closed")
             XCTAssertEqual(try outcome(ends.tcp, header: v1("192.0.2.8")), "closed")
+            // h2fe (HTTP/2 with prior knowledge): a bad PROXY header, then a good one and a request.
+            // (SwiftLB's HTTP/2 engine sends its SETTINGS at accept, before the PROXY header;
+            // HAProxy sends nothing: both close.)
+            let bad = try RawClient(port: ends.h2, timeout: 3)
+            bad.send(Array("NOT A PROXY HEADER\r\n".utf8))
+            XCTAssertTrue(bad.readAll().closed, "port \(ends.h2)")
+            let h2 = runCommand("/usr/bin/env", ["curl", "-s", "-m", "5", "--haproxy-protocol", "--http2-prior-knowledge", "-o", "/dev/null",
+                                                 "-w", "%{http_code}", "http://127.0.0.1:\(ends.h2)/"])
+            XCTAssertEqual(h2.out, "200", "port \(ends.h2)")
         }
-        assertFrontendStats(both, ["conn_tot", "stot"], [("fe", ["4", "2"]), ("tcpfe", ["2", "1"])])
+        assertFrontendStats(both, ["conn_tot", "stot"], [("fe", ["4", "2"]), ("tcpfe", ["2", "1"]), ("h2fe", ["2", "1"])])
     }
 
     /// A client that picks h2 by ALPN is ruled on its handshake as an HTTP/1.1 one is:

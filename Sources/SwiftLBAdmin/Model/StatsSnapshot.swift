@@ -84,9 +84,11 @@ public struct TrafficCounters: Sendable, Equatable {
     public var intercepted = 0
     /// Denied by `tcp-request connection|session` rules.
     public var deniedConnections = 0, deniedSessions = 0
-    /// Connections closed before their handshakes (PROXY header, TLS) completed: never sessions,
-    /// so not in a frontend's `stot` (HAProxy counts them in `conn_tot` only).
-    public var embryonicAborts = 0
+    /// Sessions begun (frontend): connections whose handshakes (PROXY header, TLS) completed
+    /// and that the session rules let in — a frontend's `stot`, HAProxy's cum_sess. A connection
+    /// that never finishes its handshakes is in `conn_tot` only. Counted when the session
+    /// begins, so it never goes down.
+    public var sessionsBegun = 0
     /// Transfers aborted by the client / by the server.
     public var clientAborts = 0, serverAborts = 0
     public var responses = HTTPResponseCounts()

@@ -223,6 +223,9 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             }
             (source, destination, clientIP) = (ruled.facts.source, ruled.facts.destination, ruled.facts.source?.ipAddress ?? "")
         }
+        // One session per client connection (an HTTP/2 stream's or a TCP session's switch to
+        // HTTP is part of a session its connection counted).
+        if h2 == nil && upgrade == nil { loop.stats.frontend(frontend.counterID) { $0.sessionsBegun += 1 } }
         // `timeout http-request` counts from here: the handshakes had `timeout client`.
         idleSince = clock
         if inbound.readableBytes > 0 { process() }
@@ -241,13 +244,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         // Only a connection refused by `tcp-request connection|session` is closed before it went inactive.
         if case .closed = state { return context.fireChannelInactive() }
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
-        if h2 == nil {
-            let embryonic = !session.isComplete
-            loop.stats.frontend(frontend.counterID) { c in
-                c.scur -= 1
-                if embryonic { c.embryonicAborts += 1 }
-            }
-        }
+        if h2 == nil { loop.stats.frontend(frontend.counterID) { $0.scur -= 1 } }
         stickSession?.close(http: true)
         ownServerConnection?.close()
         ownServerConnection = nil

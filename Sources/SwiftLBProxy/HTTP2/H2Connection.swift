@@ -122,7 +122,10 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
     /// counted as a denied session. (What their `set-src`… or `set-var` change stays here: the
     /// streams start from the PROXY header's ends.)
     private func beginSession(context: ChannelHandlerContext) {
-        guard let rules = frontend.tcpRules, rules.hasSessionRules else { return }
+        guard let rules = frontend.tcpRules, rules.hasSessionRules else {
+            loop.stats.frontend(frontend.counterID) { $0.sessionsBegun += 1 }
+            return
+        }
         let connection = (source: context.channel.remoteAddress, destination: context.channel.localAddress)
         let ends = shared.proxied.map { ($0.source, $0.destination) } ?? connection
         // The rules see the handshake (`ssl_fc_sni`…) and track the connection as they do for
@@ -130,13 +133,12 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         let tls = isTLS ? try? context.pipeline.syncOperations.handler(type: TLSHandler.self) : nil
         if sessionTracking == nil { sessionTracking = frontend.makeStickSession() }
         guard rules.admitSession(source: ends.0, destination: ends.1, connection: connection, isTLS: isTLS, tls: tls, stick: sessionTracking,
-                                 variables: { StreamVariables() }, frontend: frontend, loop: loop) == nil else { return }
+                                 variables: { StreamVariables() }, frontend: frontend, loop: loop) == nil else {
+            loop.stats.frontend(frontend.counterID) { $0.sessionsBegun += 1 }
+            return
+        }
         if loop.clients.removeValue(forKey: ObjectIdentifier(self)) != nil {
-            let embryonic = !session.isComplete
-            loop.stats.frontend(frontend.counterID) { c in
-                c.scur -= 1
-                if embryonic { c.embryonicAborts += 1 }
-            }
+            loop.stats.frontend(frontend.counterID) { $0.scur -= 1 }
         }
         context.close(promise: nil)
     }

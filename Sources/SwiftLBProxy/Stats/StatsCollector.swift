@@ -55,10 +55,9 @@ extension ProxyServer {
         for frontend in runtime.frontends {
             var counters = merged(\.frontends, frontend.counterID)
             counters.requestRate = rate(\.frontendRates, frontend.counterID)
-            // A frontend's sessions are its connections less those its tcp-request connection or
-            // session rules refused and those that never finished their PROXY header or TLS
-            // handshake (HAProxy's cum_sess against cum_conn).
-            counters.stot = counters.connectionsTotal - counters.deniedConnections - counters.deniedSessions - counters.embryonicAborts
+            // A frontend's sessions: its connections that finished their handshakes and passed its
+            // session rules (HAProxy's cum_sess against cum_conn).
+            counters.stot = counters.sessionsBegun
             process.cumulativeConnections += counters.connectionsTotal
             process.cumulativeRequests += counters.requestsTotal
             let limit = min(frontend.config.options.maxconn ?? global.maxconn, global.maxconn)
@@ -199,7 +198,7 @@ extension TrafficCounters {
         connectionsTotal += o.connectionsTotal
         intercepted += o.intercepted
         deniedConnections += o.deniedConnections; deniedSessions += o.deniedSessions
-        embryonicAborts += o.embryonicAborts
+        sessionsBegun += o.sessionsBegun
         clientAborts += o.clientAborts; serverAborts += o.serverAborts
         responses.r1xx += o.responses.r1xx; responses.r2xx += o.responses.r2xx; responses.r3xx += o.responses.r3xx
         responses.r4xx += o.responses.r4xx; responses.r5xx += o.responses.r5xx; responses.other += o.responses.other

@@ -148,6 +148,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             log.source = ends.source
             log.destination = ends.destination
         }
+        loop.stats.frontend(frontend.counterID) { $0.sessionsBegun += 1 }
         route(source: ends.source, destination: ends.destination)
     }
 
@@ -403,11 +404,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         state = .closed
         stickSession?.close()
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
-        let embryonic = !session.isComplete
-        loop.stats.frontend(frontend.counterID) { c in
-            c.scur -= 1
-            if embryonic { c.embryonicAborts += 1 }
-        }
+        loop.stats.frontend(frontend.counterID) { $0.scur -= 1 }
         phase.end(cause)
         if logging && logged {
             var record = log
