@@ -67,6 +67,10 @@ extension SectionParser {
             }
             if backend.servers.isEmpty { warn(backend.line, "backend", "backend '\(backend.name)' has no server: every request gets 503") }
             if backend.options.mode == .tcp {
+                if case .requestHash = backend.options.balance {
+                    // HAProxy's warning (proxy.c): a request hash needs a request.
+                    warn(backend.line, "balance", "Layer 7 hash not possible for backend '\(backend.name)' (needs 'mode http'). Falling back to round robin.")
+                }
                 // HTTP/2 towards a server needs an HTTP stream; HAProxy refuses it in TCP mode.
                 for server in backend.servers where server.parameters.http2 {
                     errors.append(ConfigError(file: file, line: server.line, keyword: "server",

@@ -54,9 +54,13 @@ extension RequestHashKey {
             }
             return nil
         case .header(let name, let domainOnly):
-            guard let value = head.values(of: name).first, !value.isEmpty else { return nil }
+            // The first value of the first line, as HAProxy's `http_find_header` without
+            // `full` (of `X-Forwarded-For: 1.2.3.4, 10.0.0.1`, the client's 1.2.3.4).
+            guard let line = head.values(of: name).first else { return nil }
+            let value = line.prefix { $0 != "," }.trimmingSpaces
+            guard !value.isEmpty else { return nil }
             guard domainOnly else { return stableHash(value.utf8) }
-            return stableHash(Self.domain(of: value).utf8)
+            return stableHash(Self.domain(of: String(value)).utf8)
         }
     }
 

@@ -23,6 +23,11 @@ final class BalanceAlgorithmTests: XCTestCase {
         let (algorithm, warnings) = try balance("balance url_param session check_post")
         XCTAssertEqual(algorithm, .requestHash(.urlParameter("session")))
         XCTAssertTrue(warnings.contains { $0.contains("not a POST body") }, "\(warnings)")
+        // HAProxy's own documented example keeps the old max_wait number after check_post.
+        XCTAssertEqual(try balance("balance url_param session_id check_post 64").0, .requestHash(.urlParameter("session_id")))
+        let tcp = try parseOrFail("backend t\n    mode tcp\n    balance uri\n    server s 127.0.0.1:1\n")
+        XCTAssertTrue(tcp.warnings.contains { $0.message == "Layer 7 hash not possible for backend 't' (needs 'mode http'). Falling back to round robin." },
+                      "\(tcp.warnings)")
         let mapBased = try parseOrFail("backend b\n    balance uri\n    hash-type map-based\n    server s 127.0.0.1:1\n")
         XCTAssertTrue(mapBased.warnings.contains { $0.message.contains("always use a consistent hash") }, "\(mapBased.warnings)")
     }

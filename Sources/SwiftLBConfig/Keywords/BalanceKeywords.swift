@@ -41,13 +41,14 @@ extension KeywordRegistry {
         case "uri": return .requestHash(try uriOptions(options))
         case "url_param":
             guard let name = options.first, !name.isEmpty else { throw ParseFailure("'url_param' expects a parameter name") }
-            for extra in options.dropFirst() {
-                switch extra {
-                case "check_post":
-                    warn("'balance url_param \(name) check_post': SwiftLB hashes the query string only, not a POST body (a request without the parameter is balanced round robin)")
-                default:
-                    throw ParseFailure("'url_param \(name)': unknown option '\(extra)' (check_post is the only one)")
+            // `check_post [MAX_WAIT]`: HAProxy's documented example still writes the old
+            // max_wait number after it, which HAProxy reads and ignores.
+            let extra = Array(options.dropFirst())
+            if let first = extra.first {
+                guard first == "check_post", extra.count == 1 || (extra.count == 2 && Int(extra[1]) != nil) else {
+                    throw ParseFailure("'url_param \(name)': unknown option '\(extra.joined(separator: " "))' (check_post [MAX_WAIT] is the only one)")
                 }
+                warn("'balance url_param \(name) check_post': SwiftLB hashes the query string only, not a POST body (a request without the parameter is balanced round robin)")
             }
             return .requestHash(.urlParameter(name))
         default:

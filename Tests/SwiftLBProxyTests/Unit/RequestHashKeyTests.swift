@@ -41,5 +41,9 @@ final class RequestHashKeyTests: XCTestCase {
         XCTAssertEqual(host.hash(try get("/", "Host: localhost\r\n")), stableHash("localhost".utf8))
         XCTAssertEqual(RequestHashKey.header("x-tenant", domainOnly: false).hash(try get("/", "Host: a\r\nX-Tenant: acme\r\n")), stableHash("acme".utf8))
         XCTAssertNil(RequestHashKey.header("x-tenant", domainOnly: false).hash(try get("/")))
+        // The first value of a list, as HAProxy: two CDN edges in front of one client agree.
+        let forwarded = RequestHashKey.header("x-forwarded-for", domainOnly: false)
+        XCTAssertEqual(forwarded.hash(try get("/", "Host: a\r\nX-Forwarded-For: 1.2.3.4, 10.0.0.1\r\n")), stableHash("1.2.3.4".utf8))
+        XCTAssertEqual(forwarded.hash(try get("/", "Host: a\r\nX-Forwarded-For: 1.2.3.4,10.0.0.2\r\n")), stableHash("1.2.3.4".utf8))
     }
 }

@@ -164,7 +164,8 @@ enum CompressionRules {
 }
 
 extension Substring {
-    fileprivate var trimmingSpaces: Substring {
+    /// Without the spaces and tabs around it (a header list element's OWS, RFC 9110 §5.6.1).
+    var trimmingSpaces: Substring {
         var s = self
         while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
         while let c = s.last, c == " " || c == "\t" { s.removeLast() }
