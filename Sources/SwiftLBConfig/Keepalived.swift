@@ -137,7 +137,13 @@ extension SectionParser {
             config.vrrpScripts[header[1]] = script
             section = .vrrpScript(name: header[1])
             read(children, as: .vrrpScript, lists: [])
-            if config.vrrpScripts[header[1]]?.script.isEmpty == true { fail(headerLine, "vrrp_script '\(header[1])' has no 'script'") }
+            if let script = config.vrrpScripts[header[1]]?.script {
+                if script.isEmpty {
+                    fail(headerLine, "vrrp_script '\(header[1])' has no 'script'")
+                } else if let problem = ScriptCommand.problem(script) {
+                    fail(headerLine, "vrrp_script '\(header[1])': \(problem) (keepalived disables such a script, so what it watches would never move the VIP)")
+                }
+            }
         case "global_defs":
             section = .globalDefs
             read(children, as: .globalDefs, lists: [])
@@ -156,6 +162,11 @@ extension SectionParser {
                 handleKeyword(ConfigLine(number: line, words: words), in: kind)
             case .block(let header, let line, let items):
                 guard let keyword = header.first else { fail(ConfigLine(number: line, words: ["{"]), "a '{' block without a keyword"); continue }
+                if keyword == "authentication", header.count == 1, kind == .vrrp {
+                    // Its lines (`auth_type`, `auth_pass`) are keywords of the instance.
+                    read(items, as: kind, lists: [])
+                    continue
+                }
                 guard lists.contains(keyword) else {
                     handleKeyword(ConfigLine(number: line, words: header), in: kind)
                     continue

@@ -26,9 +26,14 @@ public struct VRRPSettings: Sendable, Equatable {
     public var notifyFault: String?
     /// Called on every transition with `INSTANCE NAME STATE PRIORITY`, as keepalived does.
     public var notify: String?
-    /// Holds the HMAC key; nil only with `auth none`.
+    /// Holds the HMAC key; nil with `auth none` or keepalived's `authentication { … }`.
     public var authKeyFile: String?
     public var authKeyLine: Int = 0
+    /// keepalived's `authentication { auth_pass … }` (its first 8 characters, as keepalived
+    /// reads it): the HMAC key is derived from it (`HeartbeatKey`) when no `auth_key_file` is set.
+    public var authPass: String?
+    /// Whether the heartbeat is authenticated (a key file or a keepalived password).
+    public var isAuthenticated: Bool { authKeyFile != nil || authPass != nil }
     public var trackBackends: [TrackBackend] = []
     /// The file that declared the instance, when not the main lb.conf (an `include`).
     public var file: String?

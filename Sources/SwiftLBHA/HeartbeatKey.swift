@@ -9,8 +9,10 @@ public enum HeartbeatKey {
     public static let minimumLength = 16
 
     /// nil with `auth none`. `warnings` collects non-fatal findings (a key others can read).
+    /// Without a key file, keepalived's `auth_pass` gives the key: HMAC-SHA256 of the password
+    /// under a fixed label, the same on every instance with the same password.
     public static func load(_ settings: VRRPSettings, configFile: String, warnings: inout [ConfigError]) throws(ConfigError) -> [UInt8]? {
-        guard let path = settings.authKeyFile else { return nil }
+        guard let path = settings.authKeyFile else { return settings.authPass.map(derived(fromPassword:)) }
         func error(_ message: String) -> ConfigError {
             ConfigError(file: configFile, line: settings.authKeyLine, keyword: "auth_key_file", message: message)
         }
@@ -31,6 +33,11 @@ public enum HeartbeatKey {
 }
 
 extension HeartbeatKey {
+    /// The key of keepalived's `auth_pass` (its first 8 characters, as the parser keeps them).
+    static func derived(fromPassword password: String) -> [UInt8] {
+        MAC.hmac(key: Array("SwiftLB heartbeat key from keepalived auth_pass".utf8), Array(password.utf8))
+    }
+
     /// `swiftlb check`'s view of every instance's key: each file read and checked, and the
     /// instances that will share a peer link (the same single `unicast_peer` and `udp_port`)
     /// holding the same key — the link has one. Every problem is reported, with its file and

@@ -237,7 +237,7 @@ public final class VRRPGroup: @unchecked Sendable {
 
         for instance in instances {
             let v = instance.settings
-            let auth = v.authKeyFile == nil ? "none" : "hmac-sha256"
+            let auth = !v.isAuthenticated ? "none" : "hmac-sha256"
             let to = v.multicast ? "\(multicastGroup) (multicast on \(v.interface))" : v.unicastPeers.joined(separator: ", ")
             logger.info("vrrp \(v.name): heartbeats \(instance.localAddress):\(v.udpPort) <-> \(to), every \(v.advertInterval), auth \(auth)")
         }

@@ -23,7 +23,7 @@ struct VRRPStatus: Sendable {
         var out = "instance: \(settings.name)\n"
         out += "state: \(state.displayName)\n"
         out += "priority: \(priority) (configured \(settings.priority))\n"
-        out += "virtual_router_id: \(settings.virtualRouterID), advert_int: \(settings.advertInterval), auth: \(settings.authKeyFile == nil ? "none" : "hmac-sha256")\n"
+        out += "virtual_router_id: \(settings.virtualRouterID), advert_int: \(settings.advertInterval), auth: \(!settings.isAuthenticated ? "none" : "hmac-sha256")\n"
         if settings.multicast {
             out += "heartbeat: \(local):\(settings.udpPort) -> \(VRRPGroup.multicastGroup) (multicast on \(settings.interface), ttl 255)\n"
         } else {

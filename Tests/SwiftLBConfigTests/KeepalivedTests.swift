@@ -96,15 +96,43 @@ final class KeepalivedTests: XCTestCase {
         XCTAssertTrue(user.first?.message.contains("scripts run as SwiftLB's own user") == true, "\(user)")
     }
 
-    func testAuthenticationPASSIsRefusedWithWhyAndWhatToWrite() {
-        let text = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 5\n  unicast_peer { 10.0.0.2 }\n  virtual_ipaddress { 10.0.0.10 }\n  authentication {\n    auth_type PASS\n    auth_pass 1111\n  }\n  auth_key_file /k\n}\n"
-        let found = errors(text)
-        XCTAssertEqual(found.count, 1, "\(found)")
-        XCTAssertEqual(found.first?.line, 6)
-        XCTAssertEqual(found.first?.keyword, "authentication")
-        let message = found.first?.message ?? ""
-        XCTAssertTrue(message.contains("sends the password in clear") && message.contains("no integrity"), message)
-        XCTAssertTrue(message.contains("write 'auth_key_file FILE'"), message)
+    /// keepalived's `authentication { auth_type PASS  auth_pass … }` runs as it is: the
+    /// heartbeat keeps its HMAC, under a key derived from the password's first 8 characters
+    /// (what keepalived reads of it), with a warning that a key file is stronger.
+    func testAuthenticationPASSDerivesTheHeartbeatKey() throws {
+        let text = "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 5\n  unicast_peer { 10.0.0.2 }\n  virtual_ipaddress { 10.0.0.10 }\n  authentication {\n    auth_type PASS\n    auth_pass 1234567890\n  }\n}\n"
+        let config = try parse(text)
+        let v = try XCTUnwrap(config.vrrpInstances.first)
+        XCTAssertEqual(v.authPass, "12345678")
+        XCTAssertNil(v.authKeyFile)
+        XCTAssertTrue(v.isAuthenticated)
+        let warning = try XCTUnwrap(config.warnings.first { $0.keyword == "auth_pass" })
+        XCTAssertEqual(warning.line, 8)
+        XCTAssertTrue(warning.message.contains("HMAC-SHA256") && warning.message.contains("auth_key_file"), warning.message)
+        // AH is read the same way; another type, or a block without a password, is not a key.
+        XCTAssertNoThrow(try parse(text.replacingOccurrences(of: "auth_type PASS", with: "auth_type AH")))
+        XCTAssertEqual(errors(text.replacingOccurrences(of: "auth_type PASS", with: "auth_type MD5")).first?.keyword, "auth_type")
+        let noPass = errors(text.replacingOccurrences(of: "    auth_pass 1234567890\n", with: ""))
+        XCTAssertEqual(noPass.map(\.keyword), ["auth_key_file"], "\(noPass)")
+        // `auth none` after it turns authentication off.
+        XCTAssertFalse(try parse(text.replacingOccurrences(of: "  }\n}", with: "  }\n  auth none\n}")).vrrpInstances[0].isAuthenticated)
+    }
+
+    /// A vrrp_script whose program is not there is refused with its line, as `keepalived -t`
+    /// refuses it (keepalived would disable the script); shell builtins and syntax are left to
+    /// /bin/sh, which runs the command.
+    func testAVRRPScriptWhoseProgramIsMissingIsRefused() {
+        func script(_ command: String) -> [ConfigError] {
+            errors("vrrp_script chk {\n  script \"\(command)\"\n}\n")
+        }
+        let missing = script("/nonexistent/check_haproxy.sh")
+        XCTAssertEqual(missing.map(\.line), [1], "\(missing)")
+        XCTAssertTrue(missing.first?.message.contains("'/nonexistent/check_haproxy.sh' is not an executable file") == true, "\(missing)")
+        XCTAssertTrue(script("no-such-program-swiftlb -0 haproxy").first?.message.contains("not found in PATH") == true)
+        XCTAssertTrue(script("/etc/passwd").first?.message.contains("not an executable file") == true, "a file that cannot run")
+        for fine in ["killall -0 haproxy", "test ! -e /tmp/x", "[ -f /etc/passwd ]", "</dev/tcp/127.0.0.1/80", "/bin/sh -c true"] {
+            XCTAssertEqual(script(fine), [], fine)
+        }
     }
 
     func testMulticastAndSeveralInstances() throws {

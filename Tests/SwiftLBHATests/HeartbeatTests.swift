@@ -1,5 +1,6 @@
 import XCTest
 @testable import SwiftLBHA
+import SwiftLBConfig
 
 final class HeartbeatTests: XCTestCase {
     let key = Array("correct horse battery staple".utf8)
@@ -12,6 +13,27 @@ final class HeartbeatTests: XCTestCase {
         let bytes = codec.encode(beat(7))
         XCTAssertEqual(bytes.count, Heartbeat.size)
         XCTAssertEqual(try codec.decode(bytes).get(), beat(7))
+    }
+
+    /// keepalived's `auth_pass`: two instances with the same password derive the same key and
+    /// understand each other; another password, or none, is a forger.
+    func testAKeyDerivedFromAKeepalivedPasswordAuthenticates() throws {
+        func settings(_ pass: String?) -> VRRPSettings {
+            var v = VRRPSettings(name: "VI_1", line: 1)
+            v.authPass = pass
+            return v
+        }
+        var warnings: [ConfigError] = []
+        let mine = try XCTUnwrap(try HeartbeatKey.load(settings("secret12"), configFile: "k.conf", warnings: &warnings))
+        let sibling = try XCTUnwrap(try HeartbeatKey.load(settings("secret12"), configFile: "k.conf", warnings: &warnings))
+        let other = try XCTUnwrap(try HeartbeatKey.load(settings("secret13"), configFile: "k.conf", warnings: &warnings))
+        XCTAssertEqual(mine, sibling)
+        XCTAssertEqual(mine.count, 32)
+        XCTAssertNotEqual(mine, Array("secret12".utf8), "the password is not the key itself")
+        let codec = HeartbeatCodec(key: mine, routerID: 51)
+        XCTAssertEqual(HeartbeatCodec(key: sibling, routerID: 51).decode(codec.encode(beat(1))), .success(beat(1)))
+        XCTAssertEqual(HeartbeatCodec(key: other, routerID: 51).decode(codec.encode(beat(1))), .failure(.badMAC))
+        XCTAssertNil(try HeartbeatKey.load(settings(nil), configFile: "k.conf", warnings: &warnings))
     }
 
     func testForgedTamperedTruncatedAndForeignPacketsAreDropped() {

@@ -51,6 +51,7 @@ extension KeywordRegistry {
         vrrp("auth", "auth none") { v, c, index in
             guard c.args == ["none"] else { throw ParseFailure("only 'auth none' is accepted here; a key goes in 'auth_key_file FILE'") }
             v.authKeyFile = nil
+            v.authPass = nil
             index.authNone = true
         },
         vrrp("track_backend", "track_backend NAME [weight N]") { v, c, _ in
@@ -85,9 +86,22 @@ extension KeywordRegistry {
         },
         // The VIP is an ordinary local address: it accepts traffic, as keepalived's 'accept' asks.
         vrrp("accept", "accept") { _, c, _ in try c.noArguments() },
-        Keyword("authentication", [.vrrp], status: .unsupported(
-            "keepalived's 'auth_type PASS' sends the password in clear in every advertisement and gives no integrity: anyone on the link can forge one and take the VIP. SwiftLB's heartbeat is authenticated with HMAC-SHA256: write 'auth_key_file FILE' (a file of at least 16 random bytes, mode 600; head -c 32 /dev/urandom > FILE), or 'auth none' on a trusted link"),
-            parse: nil),
+        // keepalived's `authentication { auth_type PASS|AH  auth_pass SECRET }` (the block's lines
+        // are read as these keywords, Keepalived.swift): keepalived sends PASS in clear in every
+        // advertisement; SwiftLB keeps its HMAC-SHA256 heartbeat, under a key derived from the
+        // password, so the file runs and a forged advertisement still fails.
+        vrrp("auth_type", "auth_type PASS|AH") { _, c, _ in
+            let type = try c.one("PASS or AH").uppercased()
+            guard type == "PASS" || type == "AH" else { throw ParseFailure("expects PASS or AH") }
+        },
+        vrrp("auth_pass", "auth_pass SECRET") { v, c, state in
+            let secret = try c.one("the shared password")
+            guard !secret.isEmpty else { throw ParseFailure("expects the shared password") }
+            // keepalived uses the first 8 characters (VRRPv2's authentication data field).
+            v.authPass = String(secret.prefix(8))
+            if v.authKeyFile == nil { v.authKeyLine = c.line.number }
+            state.warning = "'auth_pass': the heartbeat is authenticated with HMAC-SHA256 under a key derived from this password (keepalived sends it in clear); 8 characters make a weak key: prefer 'auth_key_file FILE' (head -c 32 /dev/urandom > FILE, mode 600) on both instances"
+        },
         Keyword("version", [.vrrp], usage: "version 2|3") { p, _ in
             p.warn("'version' has no effect: SwiftLB's instances speak their own authenticated heartbeat, not VRRP on the wire")
         },
@@ -145,6 +159,8 @@ extension KeywordRegistry {
     struct VRRPInstanceState {
         var authNone: Bool
         var labelWarning = false
+        /// A warning about the keyword's line.
+        var warning: String?
     }
 
     /// A keyword of the current vrrp instance.
@@ -156,6 +172,7 @@ extension KeywordRegistry {
             try apply(&p.config.vrrpInstances[index], c, &state)
             if state.authNone { p.authNone.insert(index) }
             if state.labelWarning { p.warn("'label' is not applied: SwiftLB adds the address without an interface label") }
+            if let warning = state.warning { p.warn(warning) }
         }
     }
 
@@ -236,8 +253,8 @@ extension SectionParser {
             for track in v.trackScripts where config.vrrpScripts[track.script] == nil {
                 error("track_script", "no vrrp_script named '\(track.script)'\(didYouMean(track.script, in: Array(config.vrrpScripts.keys)))", line: track.line)
             }
-            if v.authKeyFile == nil && !authNone.contains(index) {
-                error("auth_key_file", "no heartbeat key: set 'auth_key_file FILE', or write 'auth none' to run unauthenticated on a trusted link")
+            if !v.isAuthenticated && !authNone.contains(index) {
+                error("auth_key_file", "no heartbeat key: set 'auth_key_file FILE' (or keepalived's 'authentication { auth_type PASS  auth_pass SECRET }'), or write 'auth none' to run unauthenticated on a trusted link")
             }
             for track in v.trackBackends where config.backends[track.backend] == nil {
                 let near = didYouMean(track.backend, in: Array(config.backends.keys))
