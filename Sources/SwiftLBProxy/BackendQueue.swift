@@ -4,16 +4,23 @@ import NIOCore
 
 /// Requests waiting for a server slot when every eligible server of a backend is at its
 /// `maxconn` (HAProxy's backend queue). FIFO across all event loops: a finishing request
-/// wakes the oldest waiter on that waiter's own loop, which then dispatches again.
+/// wakes the oldest waiter that can use the slot it freed — one the balancer places (any
+/// server), or one pinned to that server (its cookie, a stick table: HAProxy's per-server
+/// queue) — on that waiter's own loop, which then dispatches again. A pinned waiter is never
+/// woken for another server's slot (it would only queue again, and the slot go unused).
 ///
 /// Exists only for backends with a `maxconn` server, so the common path takes no lock.
 final class BackendQueue: Sendable {
     final class Waiter: Sendable {
         let loop: any EventLoop
-        let wake: @Sendable () -> Void
+        /// The server index it waits for; nil: any server of the backend.
+        let target: Int?
+        /// Called on `loop` with the index of the server whose slot woke it (nil: unknown).
+        let wake: @Sendable (Int?) -> Void
         private let state = ManagedAtomic<Bool>(false)
-        init(loop: any EventLoop, wake: @escaping @Sendable () -> Void) {
+        init(loop: any EventLoop, target: Int? = nil, wake: @escaping @Sendable (Int?) -> Void) {
             self.loop = loop
+            self.target = target
             self.wake = wake
         }
         /// Claims the waiter once: by the queue (to wake it) or by its owner (to give up).
@@ -33,15 +40,22 @@ final class BackendQueue: Sendable {
     /// The longest the queue has been (the stats' `qmax`).
     var longest: Int { waiters.withLockedValue { $0.longest } }
 
-    /// A slot freed up: wake the oldest waiter that has not given up.
-    func wakeOne() {
+    /// A slot of server `freed` came free (nil: of some server): wake the oldest waiter that
+    /// has not given up and can take it. Waiters that gave up are dropped on the way.
+    func wakeOne(freed: Int?) {
         let next: Waiter? = waiters.withLockedValue { q in
-            while !q.list.isEmpty {
-                let w = q.list.removeFirst()
+            var i = 0
+            while i < q.list.count {
+                let w = q.list[i]
+                guard w.target == nil || freed == nil || w.target == freed else {
+                    i += 1
+                    continue
+                }
+                q.list.remove(at: i)
                 if w.claim() { return w }
             }
             return nil
         }
-        if let next { next.loop.execute { next.wake() } }
+        if let next { next.loop.execute { next.wake(freed) } }
     }
 }

@@ -72,4 +72,49 @@ final class MaxQueueTests: XCTestCase {
         let theirs = try third(redispatch: true, haproxy: true)
         XCTAssertEqual([theirs.status, theirs.body.contains("S2") ? 1 : 0], [ours.status, 1], "HAProxy's answer: \(theirs.body)")
     }
+
+    /// A freed slot goes to a waiter that can use it: with s1 and s2 full, a client pinned to
+    /// s1 queued first and an unpinned one after it, s2's slot freeing serves the unpinned one
+    /// at once — the pinned one is not woken for a server it cannot use (and the slot left
+    /// idle until s1 frees), as HAProxy's per-server queues behave.
+    func testAFreedSlotGoesToTheWaiterThatCanUseIt() throws {
+        let dir = try TempDirectory()
+        let stream1 = try StreamBackend(in: dir)
+        let stream2 = try StreamBackend(in: dir)
+        defer { stream1.stop(); stream2.stop() }
+        let port = freePort()
+        let config = differentialHTTPDefaults + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend app
+            backend app
+                timeout queue 10s
+                cookie SRV insert indirect nocache
+                server s1 127.0.0.1:\(stream1.port) cookie a maxconn 1
+                server s2 127.0.0.1:\(stream2.port) cookie b maxconn 1
+
+            """
+        let child = try startOnSameFile(config, haproxy: false, port: port, in: dir)
+        defer { child.stop() }
+        func client(_ target: String, cookie: String?) throws -> RawClient {
+            let c = try RawClient(port: port, timeout: 10)
+            c.send("GET \(target) HTTP/1.1\r\nHost: a\r\n" + (cookie.map { "Cookie: SRV=\($0)\r\n" } ?? "") + "Connection: close\r\n\r\n")
+            return c
+        }
+        let holdsS1 = try client("/sleep?ms=4000", cookie: "a")
+        let holdsS2 = try client("/sleep?ms=800", cookie: "b")
+        usleep(300_000)
+        let pinned = try client("/whoami", cookie: "a")
+        usleep(200_000)
+        let start = Date()
+        let unpinned = try client("/whoami", cookie: nil)
+        let answer = unpinned.readAll().text
+        let waited = Date().timeIntervalSince(start)
+        XCTAssertEqual(statusCode(answer), 200, answer)
+        XCTAssertTrue(answer.contains("\(stream2.port)"), "served by s2: \(answer)")
+        XCTAssertLessThan(waited, 2.5, "served when s2 freed (~0.3 s), not when s1 did (~3.5 s)")
+        XCTAssertEqual(statusCode(pinned.readAll().text), 200, "the pinned one waited for s1")
+        XCTAssertEqual(statusCode(holdsS1.readAll().text), 200)
+        XCTAssertEqual(statusCode(holdsS2.readAll().text), 200)
+    }
 }

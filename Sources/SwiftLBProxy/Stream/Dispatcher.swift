@@ -193,23 +193,31 @@ struct Dispatch {
     /// Gives up the in-flight count (the stream is done with the server) and any queue place.
     mutating func release() {
         leaveQueue()
+        // Done with the stream: it waits for nobody, whether or not a wake is on its way (that
+        // wake finds the stream over and hands the slot on).
+        stopWaiting()
         guard let server = activeOn else { return }
         server.active.wrappingDecrement(ordering: .relaxed)
         backend.active.wrappingDecrement(ordering: .relaxed)
         activeOn = nil
-        backend.queue?.wakeOne()
+        backend.queue?.wakeOne(freed: server.index)
     }
 
     /// Leaves the queue (timeout, client gone). False if the queue had already woken us: the
     /// wake-up is on its way and must be let through.
     @discardableResult
     mutating func leaveQueue() -> Bool {
-        stopWaiting()
-        guard let waiter else { return true }
-        if waiter.claim() {
-            self.waiter = nil
+        guard let waiter else {
+            stopWaiting()
             return true
         }
+        if waiter.claim() {
+            self.waiter = nil
+            stopWaiting()
+            return true
+        }
+        // The queue woke us meanwhile: the wake (`wokeFromQueue`) ends the wait. (A copy of
+        // this dispatch that is dropped here must not count it down as well.)
         return false
     }
 
@@ -241,17 +249,18 @@ struct Dispatch {
         }
         let bound = NIOLoopBound(owner, eventLoop: loop.eventLoop)
         // A stream that gave up meanwhile hands the free slot on.
-        let waiter = BackendQueue.Waiter(loop: loop.eventLoop) { if !bound.value.dispatchQueueWoke() { queue.wakeOne() } }
+        let waiter = BackendQueue.Waiter(loop: loop.eventLoop, target: server?.index) { freed in
+            if !bound.value.dispatchQueueWoke() { queue.wakeOne(freed: freed) }
+        }
         self.waiter = waiter
         if queuedAt == nil { queuedAt = .now() }
         queue.enqueue(waiter)
         // A slot may have freed between the pick and the enqueue, with nobody to wake: on the
-        // server a pinned stream waits for (a free other server would only wake it to queue
-        // again, round and round), or on any eligible one.
+        // server a pinned stream waits for, or on any eligible one.
         if let server {
-            if !server.isFull { queue.wakeOne() }
-        } else if backend.servers.contains(where: { $0.health.acceptsNewClients && !$0.isFull }) {
-            queue.wakeOne()
+            if !server.isFull { queue.wakeOne(freed: server.index) }
+        } else if let free = backend.servers.first(where: { $0.health.acceptsNewClients && !$0.isFull }) {
+            queue.wakeOne(freed: free.index)
         }
         return .queued
     }
