@@ -156,7 +156,7 @@ public final class ProxyRuntime: Sendable {
                         var probeName = server.parameters.tls.flatMap { $0.more.checkSNI ?? $0.sni }
                         if let connect = backend.options.httpCheck?.connect, backend.options.tcpCheck == nil, backend.options.protocolCheck == nil {
                             do {
-                                (probeAddress, probeTLS, probeName) = try Self.httpCheckConnection(connect, server: server, address: address, checkAddress: checkAddress,
+                                (probeAddress, probeTLS, probeName) = try Self.httpCheckConnection(connect, server: server, checkAddress: checkAddress,
                                                                                                    checkTLS: (checkTLS.context, probeName), store: store)
                             } catch {
                                 errors.append(ConfigError(file: configuration.file, line: server.line, keyword: "server", message: "http-check connect: \(error)"))
@@ -309,18 +309,19 @@ extension ProxyRuntime {
         return (errors, warnings)
     }
 
-    /// A server's address at start, by its `init-addr` methods in order (default: resolve):
-    /// `libc` resolves the name, an IP address is taken as it is, `last` is skipped (the state
-    /// file keeps no addresses), `none` starts the server without one — in maintenance, never
-    /// checked, at 0.0.0.0 (HAProxy's RMAINT). The last failure is thrown when none succeeds.
-    /// Where an `http-check connect` sends a server's HTTP check, as HAProxy's connect rule:
-    /// `addr`/`port` or the server's address and port (with `default`, its check `addr`/`port`
-    /// and check TLS); TLS with `ssl` (its `sni`, its `alpn`), else in clear.
-    static func httpCheckConnection(_ connect: TCPCheckConnect, server: Server, address: SocketAddress, checkAddress: SocketAddress,
+    /// Where an `http-check connect` sends a server's HTTP check, as HAProxy's connect rule
+    /// (tcpcheck_eval_connect): the rule's `addr`/`port`, else the server's check `addr`/`port`,
+    /// else its address and port — with `default` or without; `default` only brings the
+    /// server's check TLS (`check-ssl`, `check-sni`, `check-alpn`). TLS with `ssl` (its `sni`,
+    /// its `alpn`), else in clear. A unix-socket server keeps its socket (no port to change).
+    static func httpCheckConnection(_ connect: TCPCheckConnect, server: Server, checkAddress: SocketAddress,
                                     checkTLS: (TLSClientContext?, String?), store: CertificateStore) throws
         -> (SocketAddress, TLSClientContext?, String?) {
-        let base = connect.useServerSettings ? checkAddress : address
+        let base = checkAddress
         var target = base
+        if base.isUnixDomain, connect.address == nil {
+            return (base, connect.useServerSettings ? checkTLS.0 : nil, connect.useServerSettings ? checkTLS.1 : nil)
+        }
         if connect.address != nil || connect.port != nil {
             target = try SocketAddress.makeAddressResolvingHost(connect.address ?? base.ipAddress ?? server.host, port: connect.port ?? base.port ?? server.port)
         }
@@ -331,6 +332,10 @@ extension ProxyRuntime {
         return (target, connect.useServerSettings ? checkTLS.0 : nil, connect.useServerSettings ? checkTLS.1 : nil)
     }
 
+    /// A server's address at start, by its `init-addr` methods in order (default: resolve):
+    /// `libc` resolves the name, an IP address is taken as it is, `last` is skipped (the state
+    /// file keeps no addresses), `none` starts the server without one — in maintenance, never
+    /// checked, at 0.0.0.0 (HAProxy's RMAINT). The last failure is thrown when none succeeds.
     static func initialAddress(_ server: Server) throws -> (SocketAddress, addressless: Bool) {
         guard let methods = server.parameters.initAddr, server.unixPath == nil else { return (try server.socketAddress(), false) }
         var failure: (any Error)?

@@ -7,9 +7,11 @@ import XCTest
 final class HTTPCheckConnectTests: XCTestCase {
     /// The state (`status` of `show stat`) s1 settles in when its checks go to `checkPort`
     /// while its traffic port answers 200.
-    private func state(checkPort: Int, haproxy: Bool, dir: TempDirectory) throws -> String {
+    private func state(checkPort: Int, haproxy: Bool, dir: TempDirectory,
+                       connect: String? = nil, server: ((Int) -> String)? = nil) throws -> String {
         let traffic = try StreamBackend(in: dir)
         defer { traffic.stop() }
+        let serverLine = server?(traffic.port) ?? "server s1 127.0.0.1:\(traffic.port) check inter 100ms rise 1 fall 1"
         let port = freePort()
         let socket = dir.file(haproxy ? "h.sock" : "s.sock")
         let config = "global\n    stats socket \(socket) level admin\n" + differentialHTTPDefaults + """
@@ -18,10 +20,10 @@ final class HTTPCheckConnectTests: XCTestCase {
                 default_backend app
             backend app
                 option httpchk
-                http-check connect port \(checkPort)
+                \(connect ?? "http-check connect port \(checkPort)")
                 http-check send meth GET uri /whoami
                 http-check expect status 200
-                server s1 127.0.0.1:\(traffic.port) check inter 100ms rise 1 fall 1
+                \(serverLine)
 
             """
         let child = try startOnSameFile(config, haproxy: haproxy, port: port, in: dir)
@@ -52,5 +54,20 @@ final class HTTPCheckConnectTests: XCTestCase {
         try requireHAProxy()
         XCTAssertEqual(try state(checkPort: healthy.port, haproxy: true, dir: dir), "UP", "HAProxy")
         XCTAssertEqual(try state(checkPort: closed, haproxy: true, dir: dir), "DOWN", "HAProxy")
+    }
+
+    /// A connect rule without `port`/`addr` goes to the server's check `port` (not its traffic
+    /// port), with or without `default`, as HAProxy's tcpcheck_eval_connect.
+    func testAConnectWithoutPortUsesTheServersCheckPort() throws {
+        let dir = try TempDirectory()
+        let healthy = try StreamBackend(in: dir)
+        defer { healthy.stop() }
+        let closed = freePort()
+        let server: (Int) -> String = { _ in "server s1 127.0.0.1:\(closed) check port \(healthy.port) inter 100ms rise 1 fall 1" }
+        for connect in ["http-check connect", "http-check connect default"] {
+            XCTAssertEqual(try state(checkPort: 0, haproxy: false, dir: dir, connect: connect, server: server), "UP", connect)
+        }
+        try requireHAProxy()
+        XCTAssertEqual(try state(checkPort: 0, haproxy: true, dir: dir, connect: "http-check connect", server: server), "UP", "HAProxy")
     }
 }
