@@ -450,7 +450,8 @@ func parseAddress(_ text: String) -> (String, Int)? {
         portText = text[text.index(after: colon)...]
         if host.contains(":") { return nil }  // bare IPv6 needs brackets
     }
-    guard let port = Int(portText), (1...65535).contains(port) else { return nil }
+    // Digits only: `+1000`/`-1000` are HAProxy's port offsets (not supported), not ports.
+    guard portText.allSatisfy(\.isASCII), portText.allSatisfy(\.isNumber), let port = Int(portText), (1...65535).contains(port) else { return nil }
     guard host.allSatisfy({ $0.isLetter || $0.isNumber || ".-_:*".contains($0) }) else { return nil }
     return (String(host), port)
 }

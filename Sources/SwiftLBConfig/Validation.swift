@@ -66,6 +66,16 @@ extension SectionParser {
                 warnMissingTimeouts(isListen ? "proxy" : "backend", backend.name, line: backend.line)
             }
             if backend.servers.isEmpty { warn(backend.line, "backend", "backend '\(backend.name)' has no server: every request gets 503") }
+            // HAProxy's init_srv_check: a checked server without a port of its own needs one for
+            // its checks — `port N` on the line, or the backend's first check rule `connect port N`.
+            var connectPort: Int?
+            if case .connect(let connect)? = backend.options.tcpCheck?.first { connectPort = connect.port }
+            if backend.options.tcpCheck == nil { connectPort = backend.options.httpCheck?.connect?.port }
+            for server in backend.servers where server.parameters.portFromClient && server.parameters.check && server.parameters.checkPort == nil
+                && connectPort == nil && server.parameters.initAddr?.first != "none" {
+                errors.append(ConfigError(file: file, line: server.line, keyword: "server",
+                                          message: "server '\(server.name)' has neither service port nor check port: write 'port N' for its checks (HAProxy refuses it too)"))
+            }
             if backend.options.mode == .tcp {
                 if case .requestHash = backend.options.balance {
                     // HAProxy's warning (proxy.c): a request hash needs a request.

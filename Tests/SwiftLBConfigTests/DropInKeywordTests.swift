@@ -123,6 +123,11 @@ final class PortlessServerKeywordTests: XCTestCase {
                        "server 's' has neither service port nor check port: write 'port N' for its checks (HAProxy refuses it too)")
         XCTAssertEqual(parseErrors(head + "    default-server check\n    server s 127.0.0.1\n").first?.message,
                        "server 's' has neither service port nor check port: write 'port N' for its checks (HAProxy refuses it too)")
+        // A leading connect rule with a port gives the checks theirs, before or after the line
+        // (HAProxy's init_srv_check); an offset port (`:+1000`) is not a port SwiftLB reads.
+        XCTAssertEqual(parseErrors(head + "    server s 127.0.0.1 check\n    option tcp-check\n    tcp-check connect port 80\n"), [])
+        XCTAssertEqual(parseErrors(head + "    option httpchk\n    http-check connect port 80\n    server s 127.0.0.1 check\n"), [])
+        XCTAssertFalse(parseErrors(head + "    server s 127.0.0.1:+1000\n").isEmpty, "HAProxy's port offsets are refused, not read as port 1000")
     }
 }
 

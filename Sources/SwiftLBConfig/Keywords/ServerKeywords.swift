@@ -31,7 +31,7 @@ extension KeywordRegistry {
                     // address (in maintenance) and never gets one here.
                     (host, port) = (String(text), 0)
                 } else if case let bare = text.hasSuffix(":") && text.count > 1 ? text.dropLast() : text,
-                          !bare.contains(":") || (bare.hasPrefix("[") && bare.hasSuffix("]")), bare != "*" {
+                          !bare.isEmpty, !bare.contains(":") || (bare.hasPrefix("[") && bare.hasSuffix("]")), bare != "*" {
                     // HAProxy's port-less server (`HOST` or `HOST:`): the port the client connected to.
                     (host, port) = (bare.hasPrefix("[") ? String(bare.dropFirst().dropLast()) : String(bare), 0)
                     portFromClient = true
@@ -43,9 +43,8 @@ extension KeywordRegistry {
             try serverParameters.parse(c.args.dropFirst(2), into: &params, parser: p)
             try finishServerTLS(&params)
             params.portFromClient = portFromClient
-            if portFromClient && params.check && params.checkPort == nil && !Self.startsWithoutAddress(c.args.dropFirst(2)) {
-                throw ParseFailure("server '\(name)' has neither service port nor check port: write 'port N' for its checks (HAProxy refuses it too)")
-            }
+            // A port-less server's checks need a port: `port N`, or a leading `tcp-check|http-check
+            // connect port N` of its backend (checked once the backend is read, Validation).
             if let tls = params.tls, tls.verify && tls.caFile == nil {
                 let origin = c.args.contains("verify") ? "" : " (ssl-server-verify required)"
                 throw ParseFailure("'verify required'\(origin) needs 'ca-file FILE' to verify against")
