@@ -43,6 +43,9 @@ public final class ProxyRuntime: Sendable {
     static let proxyCounterIDs = ManagedAtomic<Int>(0)
     /// The stick tables by proxy name (`show table`); empty when lb.conf declares none.
     let stickTables: [String: StickTable]
+    /// The global `set-var`/`set-var-fmt` lines, set when this runtime is put in force (at
+    /// start, or by a reload that succeeded: `RuntimeHolder`), never by one that failed.
+    let globalVariables: GlobalVariables?
     /// When this runtime was built (for `show info`'s and the stats page's uptime).
     public let builtAt = NIODeadline.now()
     /// Its certificates and crt-lists, for the stats socket's `ssl` commands.
@@ -249,7 +252,7 @@ public final class ProxyRuntime: Sendable {
         var globalVariables: GlobalVariables?
         do { globalVariables = try GlobalVariables(configuration.global.processVariables, file: configuration.file) } catch { errors += error.errors }
         if !errors.isEmpty { throw ConfigErrors(errors) }
-        globalVariables?.apply()
+        self.globalVariables = globalVariables
         self.stickTables = stickTables
         self.backends = backends
         self.checkTargets = checkTargets

@@ -9,13 +9,18 @@ public final class RuntimeHolder: Sendable {
     private let box: ManagedAtomic<ProxyRuntime>
     private let generationCounter = ManagedAtomic<Int>(0)
 
-    public init(_ runtime: ProxyRuntime) { box = ManagedAtomic(runtime) }
+    public init(_ runtime: ProxyRuntime) {
+        box = ManagedAtomic(runtime)
+        runtime.globalVariables?.apply()
+    }
 
     public var current: ProxyRuntime { box.load(ordering: .acquiring) }
     /// Bumped by every swap, after the new runtime is in place.
     var generation: Int { generationCounter.load(ordering: .acquiring) }
 
     func replace(with runtime: ProxyRuntime) {
+        // The new file's global variables, once it is sure to be in force.
+        runtime.globalVariables?.apply()
         box.store(runtime, ordering: .releasing)
         generationCounter.wrappingIncrement(ordering: .releasing)
     }
