@@ -38,6 +38,16 @@ extension HTTPClientConnection {
         return input
     }
 
+    /// How much of the request's body HAProxy's buffer holds when its http-request rules run
+    /// (what `strict-mode` measures a rewrite against): with `option http-buffer-request` the
+    /// whole body as far as it fits — HAProxy waits for it first — however SwiftLB's reads
+    /// split it; otherwise what came with the head.
+    private func bufferedForRules(_ framing: BodyFramer.Mode?, backend: RuntimeBackend? = nil) -> Int {
+        guard frontend.config.options.httpBufferRequest || backend?.config.options.httpBufferRequest == true,
+              case .length(let length)? = framing else { return inbound.readableBytes }
+        return max(inbound.readableBytes, length)
+    }
+
     func startExchange(_ head: consuming MessageHead) {
         if head.bytes.getInteger(at: Int(head.part2.lowerBound), as: UInt8.self) != UInt8(ascii: "/") {
             // Absolute-form: a default port leaves the target and Host before anything reads them.
@@ -118,7 +128,7 @@ extension HTTPClientConnection {
             i.captures = record.requestCaptures ?? []
             i.userlists = frontend.userlists
             i.proxyTLVs = proxyTLVs
-            i.rewriteRoom = limits.rewriteRoom(head: head.serialisedSize, buffered: inbound.readableBytes)
+            i.rewriteRoom = limits.rewriteRoom(head: head.serialisedSize, buffered: bufferedForRules(framing))
             if let monitor = rules.monitor, let response = monitor.response(for: i, pages: rules.errorPages) {
                 answerLocally(response, flags: "LR", denied: false, frontendRules: rules, backendRules: nil, input: &i, head: head, framing: framing, record: record)
                 return
@@ -174,7 +184,7 @@ extension HTTPClientConnection {
                 input!.captures = record.requestCaptures ?? []
                 input!.userlists = frontend.userlists
                 input!.proxyTLVs = proxyTLVs
-                input!.rewriteRoom = limits.rewriteRoom(head: head.serialisedSize, buffered: inbound.readableBytes)
+                input!.rewriteRoom = limits.rewriteRoom(head: head.serialisedSize, buffered: bufferedForRules(framing, backend: backend))
             }
             input!.backendName = backend.name
             if answered(by: rules, frontendRules: frontend.engine, backendRules: rules, head: &head, input: &input!, framing: framing, record: record) { return }
