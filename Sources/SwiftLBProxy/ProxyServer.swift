@@ -349,7 +349,7 @@ public final class ProxyServer: Sendable {
                     let sync = channel.pipeline.syncOperations
                     if let options = channel.syncOptions {
                         try options.setOption(.maxMessagesPerRead, value: 4)
-                        try options.setOption(.recvAllocator, value: ReceiveBufferSizer())
+                        try options.setOption(.recvAllocator, value: ReceiveBufferSizer(atLeast: limits.bufferSize))
                         // No TCP_NODELAY here: Linux copies it from the listening socket, where
                         // ServerBootstrap sets it by default (a getsockname and a setsockopt less
                         // per connection). `option clitcpka|tcpka`: the kernel's keep-alive probes

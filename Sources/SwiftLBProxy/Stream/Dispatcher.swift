@@ -137,7 +137,8 @@ struct Dispatch {
             // A port-less server: the port the client connected to (no address: nothing to reach).
             let port = chosen.parameters.portFromClient ? destination?.port ?? 0 : nil
             connecting = ServerConnection.connect(to: chosen, on: loop.eventLoop, timeout: timeout, proxyHeader: proxyHeader,
-                                                  keepAlive: backend.config.options.serverTCPKeepAlive, serverName: name, port: port)
+                                                  keepAlive: backend.config.options.serverTCPKeepAlive, serverName: name, port: port,
+                                                  readAtLeast: loop.holder.current.configuration.global.tuneBufsize)
         }
         connecting.assumeIsolated().whenComplete { result in
             switch result {

@@ -24,6 +24,20 @@ struct ReceiveBufferSizer: RecvByteBufferAllocator {
 
     private(set) var shift = ReceiveBufferSizer.minimumShift
     private var shortReadSeen = false
+    /// The smallest read: 512 bytes, or `tune.bufsize` when the configuration writes it.
+    private var floorShift = ReceiveBufferSizer.minimumShift
+
+    init() {}
+
+    /// Reads of at least `bytes` (rounded up to a power of two, at most 64 KiB): with
+    /// `tune.bufsize` written, a message is measured against HAProxy's buffer (`strict-mode`'s
+    /// rewrite room), which HAProxy fills in one read — so does SwiftLB then.
+    init(atLeast bytes: Int?) {
+        guard let bytes, bytes > size else { return }
+        var s = Self.minimumShift
+        while s < Self.maximumShift, 1 << Int(s) < bytes { s += 1 }
+        (shift, floorShift) = (s, s)
+    }
 
     var size: Int { 1 << Int(shift) }
 
@@ -41,7 +55,7 @@ struct ReceiveBufferSizer: RecvByteBufferAllocator {
             shift += 1
             return true
         }
-        if shift > Self.minimumShift, actualReadBytes <= size >> 1 {
+        if shift > floorShift, actualReadBytes <= size >> 1 {
             if shortReadSeen {
                 shift -= 1
                 shortReadSeen = false

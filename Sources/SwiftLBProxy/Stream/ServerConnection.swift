@@ -80,9 +80,10 @@ final class ServerConnection: ChannelDuplexHandler {
     /// A server on a unix socket is dialled the same way (`SocketAddress.unixDomainSocket`).
     /// `serverName`: the SNI (the server's constant one unless its `sni` is an expression).
     /// `port`: a port-less server's (`server NAME HOST`): the one the client connected to.
+    /// `readAtLeast`: `tune.bufsize` when written (`ReceiveBufferSizer(atLeast:)`).
     static func connect(to server: RuntimeServer, on eventLoop: any EventLoop, timeout: TimeAmount?,
                         proxyHeader: ByteBuffer? = nil, keepAlive: Bool = false, serverName: ServerName? = nil,
-                        port: Int? = nil) -> EventLoopFuture<ServerConnection> {
+                        port: Int? = nil, readAtLeast: Int? = nil) -> EventLoopFuture<ServerConnection> {
         let handler = ServerConnection(server: server)
         let serverName = serverName ?? ServerName(name: server.tlsServerName, keyed: false)
         handler.serverName = serverName
@@ -101,7 +102,7 @@ final class ServerConnection: ChannelDuplexHandler {
                     // skips it on unix sockets): setting it again cost two system calls.
                     // `option srvtcpka|tcpka`: the kernel's keep-alive probes.
                     if let options = channel.syncOptions {
-                        try options.setOption(.recvAllocator, value: ReceiveBufferSizer())
+                        try options.setOption(.recvAllocator, value: ReceiveBufferSizer(atLeast: readAtLeast))
                         if tcp, keepAlive { try options.setOption(.socketOption(.so_keepalive), value: 1) }
                     }
                     let sync = channel.pipeline.syncOperations

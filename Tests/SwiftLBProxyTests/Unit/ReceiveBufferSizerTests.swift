@@ -38,6 +38,18 @@ final class ReceiveBufferSizerTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(sizer.buffer(allocator: ByteBufferAllocator()).capacity, 1024)
     }
 
+    /// With `tune.bufsize` written, reads are at least that big (HAProxy fills its buffer in
+    /// one read; strict-mode measures against it), and never shrink below it.
+    func testTuneBufsizeIsTheSmallestRead() {
+        var sizer = ReceiveBufferSizer(atLeast: 2048)
+        XCTAssertEqual(sizer.size, 2048)
+        for _ in 0..<10 { _ = sizer.record(actualReadBytes: 1) }
+        XCTAssertEqual(sizer.size, 2048)
+        XCTAssertEqual(ReceiveBufferSizer(atLeast: 3000).size, 4096)
+        XCTAssertEqual(ReceiveBufferSizer(atLeast: 1 << 20).size, 65536)
+        XCTAssertEqual(ReceiveBufferSizer(atLeast: nil).size, 512)
+    }
+
     /// Fits in an existential's inline buffer: setting it on a channel boxes nothing.
     func testFitsInlineInAnExistential() {
         XCTAssertLessThanOrEqual(MemoryLayout<ReceiveBufferSizer>.size, 3 * MemoryLayout<Int>.size)
