@@ -31,10 +31,11 @@ extension RequestHashKey {
     /// The hash of the part of `head` this key names, or nil when the request has none.
     func hash(_ head: MessageHead) -> UInt64? {
         switch self {
-        case .uri(let length, let depth, let whole, let pathOnly):
-            var target = Substring(head.currentTarget)
-            if pathOnly, let authorityEnd = Self.authorityEnd(target) { target = target[authorityEnd...] }
-            if !whole, let query = target.firstIndex(of: "?") { target = target[..<query] }
+        case .uri(let length, let depth, let includesQuery, let pathOnly):
+            let whole = head.currentTarget
+            var target = Substring(whole)
+            if pathOnly, let start = TargetRewrite.pathStart(whole) { target = whole[start...] }
+            if !includesQuery, let query = target.firstIndex(of: "?") { target = target[..<query] }
             if let depth {
                 var slashes = 0
                 if let cut = target.firstIndex(where: { c in
@@ -62,15 +63,6 @@ extension RequestHashKey {
             guard domainOnly else { return stableHash(value.utf8) }
             return stableHash(Self.domain(of: String(value)).utf8)
         }
-    }
-
-    /// Where the path of an absolute-form target starts (after `scheme://authority`), or nil
-    /// for an origin-form one.
-    private static func authorityEnd(_ target: Substring) -> Substring.Index? {
-        guard target.first != "/", let colon = target.firstIndex(of: ":"),
-              target[colon...].hasPrefix("://") else { return nil }
-        let authority = target.index(colon, offsetBy: 3)
-        return target[authority...].firstIndex(where: { $0 == "/" || $0 == "?" }) ?? target.endIndex
     }
 
     /// `use_domain_only`: of `www.example.com:8080`, `example` — the label before the

@@ -17,7 +17,7 @@ final class SourceHashBalancer: Balancer {
     }
 
     func pick(client: SocketAddress?, key: UInt64?, isCandidate: (Int) -> Bool) -> Int? {
-        table.load(ordering: .acquiring).value.server(for: stableHash(Array((client?.ipAddress ?? "").utf8)), isCandidate: isCandidate)
+        table.load(ordering: .acquiring).value.server(for: stableHash((client?.ipAddress ?? "").utf8), isCandidate: isCandidate)
     }
 }
 
