@@ -28,7 +28,11 @@ final class LoopState {
     var clients: [ObjectIdentifier: any ClientConnection] = [:]
     private var sweeper: RepeatedTask?
     static let sweepInterval = TimeAmount.milliseconds(100)
-    static let maxIdlePerServer = 256
+    /// Connections parked in `idle`, all servers together (the pool's share of the descriptors).
+    private var idleCount = 0
+    /// Event loops of the process: each keeps its own pool, so the descriptor budget below is
+    /// shared between them.
+    var loopCount = 1
     /// An idle server connection unused this long is closed (HAProxy's `pool-purge-delay`,
     /// 5 s by default): a burst must not leave hundreds of sockets open on both sides.
     static let poolPurgeDelay = TimeAmount.seconds(5)
@@ -95,6 +99,7 @@ final class LoopState {
         for id in idle.indices where idle[id].first.map({ $0.parkedAt < limit }) ?? false {
             let stale = idle[id].prefix { $0.parkedAt < limit }
             idle[id].removeFirst(stale.count)
+            idleCount -= stale.count
             for connection in stale { connection.close() }
         }
     }
@@ -107,13 +112,16 @@ final class LoopState {
         guard server.id < idle.count else { return nil }
         if let name, name.keyed {
             guard let at = idle[server.id].lastIndex(where: { $0.serverName.serves(name) && (!provenOnly || $0.wasReused) && $0.isOpen }) else { return nil }
+            idleCount -= 1
             return idle[server.id].remove(at: at)
         }
         if provenOnly {
             guard let at = idle[server.id].lastIndex(where: { $0.wasReused && $0.isOpen }) else { return nil }
+            idleCount -= 1
             return idle[server.id].remove(at: at)
         }
         while let connection = idle[server.id].popLast() {
+            idleCount -= 1
             if connection.isOpen { return connection }
         }
         return nil
@@ -143,20 +151,34 @@ final class LoopState {
         for index in h2Sessions.indices { h2Sessions.values[index].removeAll { !$0.isUsable } }
     }
 
-    /// Parks a connection whose exchange completed cleanly; with the server's pool full
-    /// (`pool-max-conn`, else `maxIdlePerServer`) it is closed instead, as HAProxy does.
+    /// Parks a connection whose exchange completed cleanly, as HAProxy's `srv_add_to_idle_list`
+    /// does: not past the server's `pool-max-conn` (unlimited by default, HAProxy's -1), and
+    /// only while the descriptors in use stay under `tune.pool-high-fd-ratio` (25 %) of the
+    /// process's budget — HAProxy's maxsock is about twice `maxconn`, so half of `maxconn`. A
+    /// fixed cap per server closed and re-dialled a connection for one request in fourteen
+    /// when a thousand clients shared three servers. Otherwise it is closed.
     func putIdle(_ connection: ServerConnection) {
         let id = connection.server.id
         if id >= idle.count { idle.append(contentsOf: repeatElement([], count: id - idle.count + 1)) }
-        let limit = connection.server.parameters.poolMaxConn.map { $0 < 0 ? Self.maxIdlePerServer : min($0, Self.maxIdlePerServer) } ?? Self.maxIdlePerServer
-        guard connection.isOpen, idle[id].count < limit, connection.server.parameters.sendProxy == nil,
+        let roomOnServer = connection.server.parameters.poolMaxConn.map { $0 < 0 || idle[id].count < $0 } ?? true
+        guard connection.isOpen, roomOnServer, descriptorsAllowParking, connection.server.parameters.sendProxy == nil,
               !connection.server.parameters.portFromClient else {
             connection.close()
             return
         }
         connection.park()
         idle[id].append(connection)
+        idleCount += 1
     }
+
+    /// HAProxy's `pool_high_count`: clients plus pooled connections (this loop's pool stands for
+    /// every loop's) under half of `global maxconn`.
+    private var descriptorsAllowParking: Bool {
+        let budget = (connections?.limit ?? Self.defaultDescriptorBudget) / 2
+        let clients = connections?.count.load(ordering: .relaxed) ?? 0
+        return clients + (idleCount + 1) * loopCount <= budget
+    }
+    static let defaultDescriptorBudget = 4096
 
     /// Ends this loop's tunnels and TCP sessions on the servers in `ids` (their server was
     /// marked DOWN, or they are backups and a primary came back), and drops its pooled
@@ -167,6 +189,7 @@ final class LoopState {
         }
         for id in ids where id < idle.count {
             for connection in idle[id] { connection.close() }
+            idleCount -= idle[id].count
             idle[id].removeAll()
         }
     }
@@ -174,6 +197,7 @@ final class LoopState {
     func closeAllIdle() {
         for connections in idle { for c in connections { c.close() } }
         idle.removeAll()
+        idleCount = 0
     }
 }
 
@@ -187,6 +211,7 @@ final class LoopStates: @unchecked Sendable {
         for loop in group.makeIterator() {
             states[ObjectIdentifier(loop)] = LoopState(eventLoop: loop, holder: holder, logFD: logFD, admin: admin, connections: connections)
         }
+        for state in states.values { state.loopCount = states.count }
         self.states = states
     }
 

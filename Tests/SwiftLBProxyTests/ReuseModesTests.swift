@@ -101,4 +101,71 @@ final class ReuseModesTests: XCTestCase {
         XCTAssertTrue(check.err.contains("parsing [\(path):8] : 'server' : "), check.err)
         XCTAssertTrue(check.err.contains("parsing [\(path):11] : 'dispatch' : "), check.err)
     }
+
+    /// The pool keeps what HAProxy's `srv_add_to_idle_list` keeps: every connection by
+    /// default (`pool-max-conn` -1) while descriptors stay under half of `maxconn`, and no more
+    /// than an explicit `pool-max-conn`. 300 client connections each send one request and stay
+    /// open; with `safe` each first request opens its own server connection, which goes to the
+    /// pool after its answer: the pool then holds 300 (a fixed cap of 256 closed 44, and a
+    /// thousand keep-alive clients re-dialled one request in fourteen), or `pool-max-conn`.
+    /// Counted on the sockets themselves (`ss`), the receiving end of each pooled connection.
+    func testThePoolKeepsWhatHAProxyKeeps() throws {
+        let (wide, wideReceiver, narrow, narrowReceiver) = (freePort(), freePort(), freePort(), freePort())
+        let (small, smallReceiver) = (freePort(), freePort())
+        let receiver = { (name: String, port: Int) in """
+            listen \(name)
+                bind 127.0.0.1:\(port)
+                http-request return status 200
+            """ }
+        let head = { (maxconn: Int) in """
+            global
+                nbthread 1
+                maxconn \(maxconn)
+            defaults
+                mode http
+                timeout connect 2s
+                timeout client 20s
+                timeout server 20s
+            """ }
+        let lb = try SwiftLBInstance(config: """
+            \(head(4096))
+            \(receiver("r1", wideReceiver))
+            \(receiver("r2", narrowReceiver))
+            listen wide
+                bind 127.0.0.1:\(wide)
+                server r 127.0.0.1:\(wideReceiver)
+            listen narrow
+                bind 127.0.0.1:\(narrow)
+                server r 127.0.0.1:\(narrowReceiver) pool-max-conn 10
+
+            """, waitPort: wideReceiver, in: dir)
+        defer { lb.stop() }
+        // `maxconn 500`: half is 250 descriptors; 100 clients, their server connections and
+        // the receiver's ends of them leave room for fewer than 100 pooled.
+        let tight = try SwiftLBInstance(config: """
+            \(head(500))
+            \(receiver("r", smallReceiver))
+            listen small
+                bind 127.0.0.1:\(small)
+                server r 127.0.0.1:\(smallReceiver)
+
+            """, waitPort: smallReceiver, in: dir)
+        defer { tight.stop() }
+        for port in [wide, narrow, small] { XCTAssertTrue(waitForPort(port)) }
+        func pooled(through port: Int, to receiver: Int, clients count: Int) throws -> Int {
+            let clients = try (0..<count).map { _ in try RawClient(port: port, timeout: 10) }
+            defer { for client in clients { client.shutdownBoth() } }
+            for client in clients {
+                client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+                XCTAssertTrue(client.readResponse().hasPrefix("HTTP/1.1 200"))
+            }
+            Thread.sleep(forTimeInterval: 0.3)
+            let sockets = runCommand("/usr/bin/ss", ["-tnH", "state", "established", "( dport = :\(receiver) )"]).out
+            return sockets.split(separator: "\n").count
+        }
+        XCTAssertEqual(try pooled(through: wide, to: wideReceiver, clients: 300), 300)
+        XCTAssertEqual(try pooled(through: narrow, to: narrowReceiver, clients: 300), 10)
+        let kept = try pooled(through: small, to: smallReceiver, clients: 100)
+        XCTAssertTrue((1..<100).contains(kept), "kept \(kept)")
+    }
 }
