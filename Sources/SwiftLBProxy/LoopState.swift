@@ -30,6 +30,10 @@ final class LoopState {
     static let sweepInterval = TimeAmount.milliseconds(100)
     /// Connections parked in `idle`, all servers together (the pool's share of the descriptors).
     private var idleCount = 0
+    /// Per server id, its leased connections now and at peak: the pool keeps no more than was
+    /// needed (HAProxy counts them per server too).
+    private var demands: [PoolDemand] = []
+    private var demandPeriodEnds = NIODeadline.uptimeNanoseconds(0)
     /// Event loops of the process: each keeps its own pool, so the descriptor budget below is
     /// shared between them.
     var loopCount = 1
@@ -91,6 +95,10 @@ final class LoopState {
         for handler in Array(clients.values) { handler.checkTimeouts(now: now) }
         purgeIdle(now: now)
         purgeH2Sessions()
+        if now >= demandPeriodEnds {
+            for demand in demands { demand.startPeriod() }
+            demandPeriodEnds = now + Self.poolPurgeDelay
+        }
     }
 
     /// Closes pooled connections idle for longer than `poolPurgeDelay` (oldest are first).
@@ -152,16 +160,18 @@ final class LoopState {
     }
 
     /// Parks a connection whose exchange completed cleanly, as HAProxy's `srv_add_to_idle_list`
-    /// does: not past the server's `pool-max-conn` (unlimited by default, HAProxy's -1), and
-    /// only while the descriptors in use stay under `tune.pool-high-fd-ratio` (25 %) of the
-    /// process's budget — HAProxy's maxsock is about twice `maxconn`, so half of `maxconn`. A
-    /// fixed cap per server closed and re-dialled a connection for one request in fourteen
-    /// when a thousand clients shared three servers. Otherwise it is closed.
+    /// does: not past the server's `pool-max-conn` (unlimited by default, HAProxy's -1), not
+    /// past what the loop's streams needed lately (`PoolDemand`), and only while the
+    /// descriptors in use stay under `tune.pool-high-fd-ratio` (25 %) of the process's budget —
+    /// HAProxy's maxsock is about twice `maxconn`, so half of `maxconn`. A fixed cap of 256 per
+    /// server closed and re-dialled a connection for one request in fourteen when a thousand
+    /// clients shared three servers. Otherwise it is closed.
     func putIdle(_ connection: ServerConnection) {
         let id = connection.server.id
         if id >= idle.count { idle.append(contentsOf: repeatElement([], count: id - idle.count + 1)) }
         let roomOnServer = connection.server.parameters.poolMaxConn.map { $0 < 0 || idle[id].count < $0 } ?? true
-        guard connection.isOpen, roomOnServer, descriptorsAllowParking, connection.server.parameters.sendProxy == nil,
+        guard connection.isOpen, roomOnServer, descriptorsAllowParking, demand(for: connection.server).allowsParking(idle: idle[id].count),
+              connection.server.parameters.sendProxy == nil,
               !connection.server.parameters.portFromClient else {
             connection.close()
             return
@@ -169,6 +179,13 @@ final class LoopState {
         connection.park()
         idle[id].append(connection)
         idleCount += 1
+    }
+
+    /// The count of `server`'s leased connections on this loop, for a connection to it to keep.
+    func demand(for server: RuntimeServer) -> PoolDemand {
+        let id = server.id
+        if id >= demands.count { demands.append(contentsOf: (demands.count...id).map { _ in PoolDemand() }) }
+        return demands[id]
     }
 
     /// HAProxy's `pool_high_count`: clients plus pooled connections (this loop's pool stands for

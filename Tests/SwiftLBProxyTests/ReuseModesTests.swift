@@ -102,21 +102,43 @@ final class ReuseModesTests: XCTestCase {
         XCTAssertTrue(check.err.contains("parsing [\(path):11] : 'dispatch' : "), check.err)
     }
 
-    /// The pool keeps what HAProxy's `srv_add_to_idle_list` keeps: every connection by
-    /// default (`pool-max-conn` -1) while descriptors stay under half of `maxconn`, and no more
-    /// than an explicit `pool-max-conn`. 300 client connections each send one request and stay
-    /// open; with `safe` each first request opens its own server connection, which goes to the
-    /// pool after its answer: the pool then holds 300 (a fixed cap of 256 closed 44, and a
-    /// thousand keep-alive clients re-dialled one request in fourteen), or `pool-max-conn`.
+    /// The pool keeps what HAProxy's `srv_add_to_idle_list` keeps: what the loop's streams
+    /// needed at once lately (`est_need_conns`), no more than an explicit `pool-max-conn`, and
+    /// nothing while descriptors reach half of `maxconn`. N clients each send one request, which
+    /// the receiving haproxy holds 500 ms, so N server connections are in use at once;
+    /// then they all go to the pool: 300 stay (a fixed cap of 256 closed 44, and a thousand
+    /// keep-alive clients re-dialled one request in fourteen), or `pool-max-conn`. One client
+    /// after the other needs one connection: the pool keeps one, not hundreds nobody takes.
     /// Counted on the sockets themselves (`ss`), the receiving end of each pooled connection.
     func testThePoolKeepsWhatHAProxyKeeps() throws {
         let (wide, wideReceiver, narrow, narrowReceiver) = (freePort(), freePort(), freePort(), freePort())
-        let (small, smallReceiver) = (freePort(), freePort())
-        let receiver = { (name: String, port: Int) in """
-            listen \(name)
-                bind 127.0.0.1:\(port)
+        let (small, smallReceiver, serial, serialReceiver) = (freePort(), freePort(), freePort(), freePort())
+        let answer = freePort()
+        // The receivers: one haproxy; its `mode tcp` frontend holds each new connection 500 ms
+        // (`inspect-delay`, WAIT_END), then passes it to an HTTP frontend that answers 200 and
+        // keeps it open.
+        let receivers = [wideReceiver, narrowReceiver, smallReceiver, serialReceiver]
+        let haproxy = try startHAProxy("""
+            defaults
+                timeout connect 2s
+                timeout client 20s
+                timeout server 20s
+                maxconn 2000
+            frontend delay
+                mode tcp
+                \(receivers.map { "bind 127.0.0.1:\($0)" }.joined(separator: "\n    "))
+                tcp-request inspect-delay 500ms
+                tcp-request content accept if WAIT_END
+                default_backend answer
+            backend answer
+                mode tcp
+                server a 127.0.0.1:\(answer)
+            frontend answer
+                mode http
+                bind 127.0.0.1:\(answer)
                 http-request return status 200
-            """ }
+            """, port: serialReceiver, in: dir)
+        defer { haproxy.stop() }
         let head = { (maxconn: Int) in """
             global
                 nbthread 1
@@ -129,8 +151,6 @@ final class ReuseModesTests: XCTestCase {
             """ }
         let lb = try SwiftLBInstance(config: """
             \(head(4096))
-            \(receiver("r1", wideReceiver))
-            \(receiver("r2", narrowReceiver))
             listen wide
                 bind 127.0.0.1:\(wide)
                 server r 127.0.0.1:\(wideReceiver)
@@ -138,34 +158,51 @@ final class ReuseModesTests: XCTestCase {
                 bind 127.0.0.1:\(narrow)
                 server r 127.0.0.1:\(narrowReceiver) pool-max-conn 10
 
-            """, waitPort: wideReceiver, in: dir)
+            """, waitPort: wide, in: dir)
         defer { lb.stop() }
-        // `maxconn 500`: half is 250 descriptors; 100 clients, their server connections and
-        // the receiver's ends of them leave room for fewer than 100 pooled.
+        // `maxconn 300`: half is 150 descriptors; 100 clients leave room for fewer than 100
+        // pooled.
         let tight = try SwiftLBInstance(config: """
-            \(head(500))
-            \(receiver("r", smallReceiver))
+            \(head(300))
             listen small
                 bind 127.0.0.1:\(small)
                 server r 127.0.0.1:\(smallReceiver)
 
-            """, waitPort: smallReceiver, in: dir)
+            """, waitPort: small, in: dir)
         defer { tight.stop() }
         for port in [wide, narrow, small] { XCTAssertTrue(waitForPort(port)) }
-        func pooled(through port: Int, to receiver: Int, clients count: Int) throws -> Int {
-            let clients = try (0..<count).map { _ in try RawClient(port: port, timeout: 10) }
-            defer { for client in clients { client.shutdownBoth() } }
-            for client in clients {
-                client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-                XCTAssertTrue(client.readResponse().hasPrefix("HTTP/1.1 200"))
-            }
+        func pooledConnections(to receiver: Int) -> Int {
             Thread.sleep(forTimeInterval: 0.3)
             let sockets = runCommand("/usr/bin/ss", ["-tnH", "state", "established", "( dport = :\(receiver) )"]).out
             return sockets.split(separator: "\n").count
         }
-        XCTAssertEqual(try pooled(through: wide, to: wideReceiver, clients: 300), 300)
-        XCTAssertEqual(try pooled(through: narrow, to: narrowReceiver, clients: 300), 10)
-        let kept = try pooled(through: small, to: smallReceiver, clients: 100)
+        func pooledAfterConcurrent(through port: Int, to receiver: Int, clients count: Int) throws -> Int {
+            let clients = try (0..<count).map { _ in try RawClient(port: port, timeout: 10) }
+            defer { for client in clients { client.shutdownBoth() } }
+            Thread.sleep(forTimeInterval: 0.3)  // all accepted before the first request
+            for client in clients { client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n") }
+            for client in clients { XCTAssertTrue(client.readResponse().hasPrefix("HTTP/1.1 200")) }
+            return pooledConnections(to: receiver)
+        }
+        XCTAssertEqual(try pooledAfterConcurrent(through: wide, to: wideReceiver, clients: 300), 300)
+        XCTAssertEqual(try pooledAfterConcurrent(through: narrow, to: narrowReceiver, clients: 300), 10)
+        let kept = try pooledAfterConcurrent(through: small, to: smallReceiver, clients: 100)
         XCTAssertTrue((1..<100).contains(kept), "kept \(kept)")
+        // One client after the other, each closing, on an instance that never needed more.
+        let quiet = try SwiftLBInstance(config: """
+            \(head(4096))
+            listen serial
+                bind 127.0.0.1:\(serial)
+                server r 127.0.0.1:\(serialReceiver)
+
+            """, waitPort: serial, in: dir)
+        defer { quiet.stop() }
+        for _ in 0..<20 {
+            let client = try RawClient(port: serial, timeout: 10)
+            client.send("GET / HTTP/1.0\r\nHost: a\r\n\r\n")
+            XCTAssertTrue(client.readResponse().contains(" 200 "))
+            client.shutdownBoth()
+        }
+        XCTAssertEqual(pooledConnections(to: serialReceiver), 1)
     }
 }

@@ -138,7 +138,7 @@ struct Dispatch {
             let port = chosen.parameters.portFromClient ? destination?.port ?? 0 : nil
             connecting = ServerConnection.connect(to: chosen, on: loop.eventLoop, timeout: timeout, proxyHeader: proxyHeader,
                                                   keepAlive: backend.config.options.serverTCPKeepAlive, serverName: name, port: port,
-                                                  readAtLeast: loop.holder.current.configuration.global.tuneBufsize)
+                                                  readAtLeast: loop.holder.current.configuration.global.tuneBufsize, demand: loop.demand(for: chosen))
         }
         connecting.assumeIsolated().whenComplete { result in
             switch result {

@@ -42,7 +42,11 @@ final class ServerConnection: ChannelDuplexHandler {
 
     let server: RuntimeServer
     private var context: ChannelHandlerContext?
-    private var state: State = .connecting
+    private var state: State = .connecting {
+        didSet { if (oldValue == .leased) != (state == .leased) { demand?.leasedChanged(by: state == .leased ? 1 : -1) } }
+    }
+    /// The loop's count of leased connections, which sizes its pool (`PoolDemand`).
+    private var demand: PoolDemand?
     private var readPending = false
     /// The stream using this connection; nil while parked or closed.
     private(set) var owner: (any ServerConnectionOwner)?
@@ -83,8 +87,9 @@ final class ServerConnection: ChannelDuplexHandler {
     /// `readAtLeast`: `tune.bufsize` when written (`ReceiveBufferSizer(atLeast:)`).
     static func connect(to server: RuntimeServer, on eventLoop: any EventLoop, timeout: TimeAmount?,
                         proxyHeader: ByteBuffer? = nil, keepAlive: Bool = false, serverName: ServerName? = nil,
-                        port: Int? = nil, readAtLeast: Int? = nil) -> EventLoopFuture<ServerConnection> {
+                        port: Int? = nil, readAtLeast: Int? = nil, demand: PoolDemand? = nil) -> EventLoopFuture<ServerConnection> {
         let handler = ServerConnection(server: server)
+        handler.demand = demand
         let serverName = serverName ?? ServerName(name: server.tlsServerName, keyed: false)
         handler.serverName = serverName
         var address = server.address
