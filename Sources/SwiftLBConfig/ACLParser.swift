@@ -40,7 +40,7 @@ struct ACLParser {
         "shdr", "src_port", "src_http_req_rate", "src_conn_rate", "src_get_gpc0", "src_inc_gpc0", "src_http_err_rate",
         "srv_conn", "srv_id", "srv_is_up", "ssl_c_used", "ssl_c_verify", "ssl_c_s_dn", "ssl_c_sha1", "ssl_fc_alpn",
         "ssl_fc_has_crt", "ssl_fc_has_sni", "ssl_fc_protocol", "stopping", "url_ip", "url_param", "url_port",
-        "urlp", "urlp_val", "var", "wait_end",
+        "urlp", "urlp_val", "var",
     ]
     private static let integerOperators: Set<String> = ["eq", "ge", "gt", "le", "lt"]
     static var fetchNames: [String] {
@@ -58,6 +58,7 @@ struct ACLParser {
         if let f = try StickFetchParser.fetch(fetchWord) {
             fetch = f
             method = f.isInteger ? .integer : (f.readsPayload && f != .requestSSLSNI && f != .requestSSLALPN ? .binary : .exact)
+            if f == .waitEnd { method = .found }  // a boolean
         } else if let open = fetchWord.firstIndex(of: "("), fetchWord.hasSuffix(")") {
             let name = String(fetchWord[..<open])
             let arg = String(fetchWord[fetchWord.index(after: open)..<fetchWord.index(before: fetchWord.endIndex)])
@@ -223,6 +224,13 @@ struct ACLParser {
             result["METH_\(method)"] = ACL(name: "METH_\(method)", criteria: [ACLCriterion(fetch: .method, method: .exact, caseInsensitive: false,
                                                                                     patterns: patterns.map { Array($0.utf8) }, regexes: [], constant: nil)])
         }
+        // `tcp-request content accept if WAIT_END`: hold the connection for the inspect delay;
+        // `REQ_CONTENT`: some bytes came (`req.len gt 0`).
+        result["WAIT_END"] = ACL(name: "WAIT_END", criteria: [ACLCriterion(fetch: .waitEnd, method: .found, caseInsensitive: false, patterns: [],
+                                                                        regexes: [], constant: nil)])
+        result["REQ_CONTENT"] = ACL(name: "REQ_CONTENT", criteria: [ACLCriterion(fetch: .requestLength, method: .exact, caseInsensitive: false,
+                                                                              patterns: [Array("0".utf8)], regexes: [], constant: nil,
+                                                                              integerOperator: "gt")])
         result["LOCALHOST"] = ACL(name: "LOCALHOST", criteria: [ACLCriterion(fetch: .src, method: .exact, caseInsensitive: false, patterns: [],
                                                                           regexes: [], constant: nil, networks: ["127.0.0.1/8", "::1"])])
         return result

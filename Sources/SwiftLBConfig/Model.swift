@@ -941,6 +941,9 @@ public enum SampleFetch: Sendable, Equatable, Hashable {
     /// `req.proto_http` (the predefined ACL `HTTP`): the bytes held start with an HTTP/1
     /// request line (true in an HTTP stream).
     case requestProtoHTTP
+    /// `wait_end` (the predefined ACL `WAIT_END`): true once `tcp-request inspect-delay` is
+    /// over (or nothing more can come); before, the rule waits. True in an HTTP stream.
+    case waitEnd
     /// `req.ssl_sni`: the server name of that ClientHello.
     case requestSSLSNI
     /// `req.ssl_alpn`: the first protocol its ALPN extension offers.
@@ -984,7 +987,7 @@ extension SampleFetch {
     /// Fetches that read the request's buffered bytes (tcp-request content inspection).
     public var readsPayload: Bool {
         switch self {
-        case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN, .requestProtoHTTP: true
+        case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN, .requestProtoHTTP, .waitEnd: true
         default: false
         }
     }

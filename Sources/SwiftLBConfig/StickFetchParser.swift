@@ -59,6 +59,9 @@ public enum StickFetchParser {
         case "req.proto_http", "req_proto_http":
             _ = try ints(0...0)
             return .requestProtoHTTP
+        case "wait_end":
+            _ = try ints(0...0)
+            return .waitEnd
         default: break
         }
         if name == "table_cnt" || name == "table_avl" {

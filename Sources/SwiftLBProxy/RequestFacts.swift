@@ -56,6 +56,7 @@ struct RequestFacts {
         case .capturedURI: return head == nil ? [] : [uri[...]]
         case .sslFCSNI, .srcConnCur, .variable, .status, .httpAuth, .tls, .expression: return []  // pending fetches, or the rules' (SampleInput)
         case .requestProtoHTTP: return head == nil ? [] : ["1"]  // an HTTP request is HTTP
+        case .waitEnd: return ["1"]  // a whole HTTP request: nothing more to wait for
         case .stickCounter, .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN: return []  // read by SampleInput
         }
     }

@@ -55,6 +55,40 @@ final class TCPInspectionTests: XCTestCase {
         XCTAssertGreaterThan(Date().timeIntervalSince(start), 0.8, "waited for the inspect delay")
     }
 
+    /// HAProxy's predefined `WAIT_END` holds every connection for the whole inspect delay (even
+    /// one whose request is complete), and `REQ_CONTENT` lets a connection go as soon as a byte
+    /// came — both beside haproxy on the same rules, a redis PING through each.
+    func testWaitEndHoldsForTheDelayAndReqContentDoesNot() throws {
+        let backend = try RedisBackend(in: dir)
+        defer { backend.stop() }
+        let (held, prompt, haproxyHeld, haproxyPrompt) = (freePort(), freePort(), freePort(), freePort())
+        let rules = { (held: Int, prompt: Int) in """
+            listen held
+                bind 127.0.0.1:\(held)
+                tcp-request inspect-delay 600ms
+                tcp-request content accept if WAIT_END
+                server srv 127.0.0.1:\(backend.port)
+            listen prompt
+                bind 127.0.0.1:\(prompt)
+                tcp-request inspect-delay 3s
+                tcp-request content accept if REQ_CONTENT
+                tcp-request content reject
+                server srv 127.0.0.1:\(backend.port)
+            """ }
+        let lb = try SwiftLBInstance(config: "\(TCPModeTests.tcpDefaults)\n\(rules(held, prompt))\n", waitPort: prompt, in: dir)
+        defer { lb.stop() }
+        let haproxy = try startHAProxy("\(TCPModeTests.tcpDefaults)\n\(rules(haproxyHeld, haproxyPrompt))", port: haproxyPrompt, in: dir)
+        defer { haproxy.stop() }
+        for (name, heldPort, promptPort) in [("swiftlb", held, prompt), ("haproxy", haproxyHeld, haproxyPrompt)] {
+            var start = Date()
+            XCTAssertEqual(redis(heldPort, "PING").out, "PONG", name)
+            XCTAssertGreaterThan(Date().timeIntervalSince(start), 0.55, "\(name): WAIT_END waits for the delay")
+            start = Date()
+            XCTAssertEqual(redis(promptPort, "PING").out, "PONG", name)
+            XCTAssertLessThan(Date().timeIntervalSince(start), 2.5, "\(name): REQ_CONTENT holds as soon as a byte came")
+        }
+    }
+
     func testPostgresStartupIsInspectedAndRoutes() throws {
         let pg = try PostgresPair(in: dir)
         defer { pg.stop() }

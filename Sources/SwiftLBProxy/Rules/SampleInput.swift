@@ -92,7 +92,7 @@ struct SampleInput {
         case .httpAuth(let list): return BasicAuth.authenticatedUser(requestHead, list: userlists[list]) == nil ? [] : ["1"]
         case .src, .srcPort, .dst, .dstPort, .sslFC, .capturedURI: return facts.samples(fetch).map(String.init)
         case .stickCounter(let f): return (stick?.value(f, source: facts.source?.ipAddress)).map { [String($0)] } ?? []
-        case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN, .requestProtoHTTP: return payloadSamples(fetch)
+        case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN, .requestProtoHTTP, .waitEnd: return payloadSamples(fetch)
         // Evaluated from the criterion's compiled expression (ConditionEvaluation.swift).
         case .expression: return []
         }

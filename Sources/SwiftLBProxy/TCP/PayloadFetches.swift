@@ -71,6 +71,11 @@ final class InspectedPayload {
             return firstALPN().map { Array($0.utf8) }
         case .requestProtoHTTP:
             return startsWithRequestLine() ? Array("1".utf8) : nil
+        case .waitEnd:
+            // HAProxy's `smp_fetch_wait_end`: no answer until the delay is over.
+            if final { return Array("1".utf8) }
+            missing = true
+            return nil
         default:
             return nil
         }
@@ -145,7 +150,7 @@ extension SampleInput {
     /// The bytes a payload fetch reads, nil outside of inspection or when they are not there.
     func payloadBytes(_ fetch: SampleFetch) -> [UInt8]? {
         // An HTTP stream is HTTP: `HTTP` holds there.
-        if fetch == .requestProtoHTTP && inspected == nil { return Array("1".utf8) }
+        if (fetch == .requestProtoHTTP || fetch == .waitEnd) && inspected == nil { return Array("1".utf8) }
         return inspected?.value(fetch)
     }
 
