@@ -236,6 +236,19 @@ struct ACLParser {
         return result
     }()
 
+    /// HAProxy's predefined ACLs on fetches that need the parse's sample compiler (`req.ver`)
+    /// or a compiled pattern: made when a condition names them.
+    static let predefinedDefinitions: [String: String] = [
+        "HTTP_1.0": "req.ver 1.0", "HTTP_1.1": "req.ver 1.1",
+        "HTTP_URL_ABS": "url_reg ^[^/:]*://", "HTTP_URL_SLASH": "url_beg /", "HTTP_URL_STAR": "url *",
+    ]
+
+    private static func predefinedOnFetches(_ name: String, sampleCompiler: ACLSampleCompiler?) throws(ParseFailure) -> ACL? {
+        guard let definition = predefinedDefinitions[name] else { return nil }
+        let words = definition.split(separator: " ").map(String.init)
+        return ACL(name: name, criteria: [try criterion(words[...], sampleCompiler: sampleCompiler)])
+    }
+
     /// Parses `if|unless TERM…` starting at `words.first`, resolving names in `acls`.
     static func condition(_ words: ArraySlice<String>, acls: [String: ACL], sampleCompiler: ACLSampleCompiler? = nil) throws(ParseFailure) -> Condition {
         guard let keyword = words.first, keyword == "if" || keyword == "unless" else {
@@ -267,7 +280,9 @@ struct ACLParser {
                 acl = ACL(name: "{anonymous}", criteria: [crit])
                 i = close + 1
             } else {
-                guard let found = acls[word] ?? predefined[word] else {
+                var named = acls[word] ?? predefined[word]
+                if named == nil { named = try predefinedOnFetches(word, sampleCompiler: sampleCompiler) }
+                guard let found = named else {
                     let near = didYouMean(word, in: Array(acls.keys))
                     throw ParseFailure("no ACL named '\(word)' is declared before this line\(near)")
                 }

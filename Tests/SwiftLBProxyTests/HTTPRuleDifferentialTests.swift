@@ -23,6 +23,27 @@ final class HTTPRuleDifferentialTests: XCTestCase {
         }
     }
 
+    /// HAProxy's predefined ACLs on the request line (`HTTP_1.0`, `HTTP_1.1`, `HTTP_URL_ABS`,
+    /// `HTTP_URL_SLASH`, `HTTP_URL_STAR`), each naming the rule that answered.
+    func testPredefinedRequestLineACLsAsHAProxy() throws {
+        let dir = try TempDirectory()
+        let names = ["HTTP_1.0", "HTTP_1.1", "HTTP_URL_ABS", "HTTP_URL_SLASH", "HTTP_URL_STAR"]
+        let both = try SideBySide({ port in
+            "frontend fe\n    bind 127.0.0.1:\(port)\n"
+                + names.indices.map { "    http-request set-var(txn.v\($0)) str(\(names[$0])) if \(names[$0])\n" }.joined()
+                + "    http-request return status 200 hdr m \"\(names.indices.map { "%[var(txn.v\($0))]" }.joined(separator: "-"))\"\n"
+        }, in: dir)
+        defer { both.stop() }
+        let requests = ["GET / HTTP/1.0\r\n\r\n", "GET /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                        "GET http://h/a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                        "OPTIONS * HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"]
+        let (ours, theirs) = try { let a = try answers(both, requests); return (a[0], a[1]) }()
+        for (i, request) in requests.enumerated() {
+            XCTAssertEqual(ours[i].debugDescription, theirs[i].debugDescription, "for \(request.debugDescription)")
+        }
+        XCTAssertTrue(theirs[2].contains("m: -HTTP_1.1-HTTP_URL_ABS--"), theirs[2])
+    }
+
     /// Each normalizer in a backend of its own, without a condition: haproxy 2.6.12 runs
     /// path-merge-slashes instead of `path-strip-dotdot`, `percent-to-uppercase` and
     /// `percent-decode-unreserved` written without their option and followed by `if|unless`
