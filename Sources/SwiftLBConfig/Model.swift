@@ -838,6 +838,9 @@ public struct Backend: Sendable {
     public var httpRequestRules: [HTTPRule] = []
     public var httpResponseRules: [HTTPRule] = []
     public var httpAfterResponseRules: [HTTPRule] = []
+    /// `redirect …` written in a `backend`: run after its http-request rules, as HAProxy's
+    /// (a `listen` section's are its frontend's).
+    public var redirects: [RedirectRule] = []
     /// `tcp-request content …` (pending).
     public var tcpRequestRules: [TCPRule] = []
     /// `description TEXT` (pending: shown on the stats page).

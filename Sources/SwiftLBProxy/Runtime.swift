@@ -447,7 +447,7 @@ final class RuntimeBackend: Sendable {
     let queue: BackendQueue?
     let hasSlowstart: Bool
     /// Whether a rule of this backend reads the request (see `RuntimeFrontend.needsFacts`).
-    var needsFacts: Bool { engine != nil || stick != nil || !serverNames.isEmpty }
+    var needsFacts: Bool { engine != nil || stick != nil || !serverNames.isEmpty || !config.redirects.isEmpty }
     /// Its servers' `sni` expressions (empty when every name is constant).
     let serverNames: ServerNameExpressions
     /// Its compiled rules and error pages (nil when it has none); set once while the runtime

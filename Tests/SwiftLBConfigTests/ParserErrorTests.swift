@@ -147,14 +147,13 @@ final class ParserErrorTests: XCTestCase {
         expectError("frontend f\n    bind :443 ssl crt x.pem ssl-min-ver TLSv1.4\n", line: 2, keyword: "bind", "'ssl-min-ver' expects one of SSLv3, TLSv1.0, TLSv1.1, TLSv1.2, TLSv1.3")
         expectError("frontend f\n    bind :443 ssl crt x.pem verify required\n", line: 2, keyword: "bind", "'verify required' needs 'ca-file FILE'")
         expectError("frontend f\n    bind :443 ssl crt x.pem alpm h2\n", line: 2, keyword: "bind", "did you mean 'alpn'?")
-        expectError("frontend f\n    bind :80\n    redirect prefix /x\n", line: 3, keyword: "redirect", "supported as 'http-request redirect prefix'")
         expectError("frontend f\n    bind :80\n    redirect scheme ftp\n", line: 3, keyword: "redirect", "scheme must be http or https")
-        expectError("frontend f\n    bind :80\n    redirect location /x drop-query\n", line: 3, keyword: "redirect", "supported with 'http-request redirect'")
+        expectError("frontend f\n    bind :80\n    redirect location /x set-cookie a=b\n", line: 3, keyword: "redirect", "'set-cookie' is not supported")
         expectError("frontend f\n    bind :80\n    http-request redirect code 301\n", line: 3, keyword: "http-request", "expects 'redirect location URL")
         expectError("frontend f\n    bind :80\n    acl x hdr(host),lower -m found\n", line: 3, keyword: "acl", "'hdr(host),lower': an ACL on a sample expression needs SwiftLB's rules")
         expectError("frontend f\n    bind :80\n    redirect scheme https code 200\n", line: 3, keyword: "redirect", "'code' must be 301")
         expectError("frontend f\n    bind :80\n    acl x ssl_fc 1\n", line: 3, keyword: "acl", "'ssl_fc' is a boolean")
-        expectError("backend b\n    redirect scheme https\n", line: 2, keyword: "redirect", "not allowed in a 'backend' section")
+        expectError("defaults\n    redirect scheme https\n", line: 2, keyword: "redirect", "not allowed in a 'defaults' section")
         expectError("global\n    ssl-default-bind-options force-tlsv14\n", line: 2, keyword: "ssl-default-bind-options", "unknown ssl-default-bind-options option 'force-tlsv14'")
     }
 

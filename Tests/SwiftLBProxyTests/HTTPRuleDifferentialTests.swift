@@ -44,6 +44,39 @@ final class HTTPRuleDifferentialTests: XCTestCase {
         XCTAssertTrue(theirs[2].contains("m: -HTTP_1.1-HTTP_URL_ABS--"), theirs[2])
     }
 
+    /// `redirect` written in a backend runs after that backend's http-request rules, for the
+    /// requests routed to it only; the plain keyword takes `prefix`, `drop-query` and
+    /// `append-slash` as HAProxy's (the `www.` redirect of many configs).
+    func testRedirectInABackendAsHAProxy() throws {
+        let dir = try TempDirectory()
+        let both = try SideBySide({ port in """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                redirect prefix https://www.h code 301 drop-query if { hdr(host) -i h.example }
+                redirect prefix / append-slash if { path /self }
+                use_backend moved if { path_beg /m }
+                default_backend other
+            backend moved
+                http-request set-header x-seen 1
+                redirect location /new code 302 if { path /m/old }
+                redirect scheme https code 301 if !{ ssl_fc }
+                server s 127.0.0.1:1
+            backend other
+                http-request return status 200 hdr b other
+            """ }, in: dir)
+        defer { both.stop() }
+        let requests = ["GET /m/old HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                        "GET /m/x?y HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                        "GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                        "GET /a/b?q=1 HTTP/1.1\r\nHost: h.example\r\nConnection: close\r\n\r\n",
+                        "GET /self?x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"]
+        let (ours, theirs) = try { let a = try answers(both, requests); return (a[0], a[1]) }()
+        for (i, request) in requests.enumerated() {
+            XCTAssertEqual(ours[i].debugDescription, theirs[i].debugDescription, "for \(request.debugDescription)")
+        }
+        XCTAssertTrue(theirs[1].hasPrefix("HTTP/1.1 301") && theirs[1].contains("https://h/m/x?y"), theirs[1])
+    }
+
     /// Each normalizer in a backend of its own, without a condition: haproxy 2.6.12 runs
     /// path-merge-slashes instead of `path-strip-dotdot`, `percent-to-uppercase` and
     /// `percent-decode-unreserved` written without their option and followed by `if|unless`

@@ -23,10 +23,10 @@ extension KeywordRegistry {
             try p.gateFetch(criterion)
             p.acls[name, default: ACL(name: name, criteria: [])].criteria.append(criterion)
         },
-        Keyword("redirect", [.frontend, .listen], haproxy: SectionKind.rules, usage: "redirect scheme|location TARGET [code N] [if|unless COND]") { p, c in
+        Keyword("redirect", [.frontend, .listen, .backend], haproxy: SectionKind.rules, usage: "redirect scheme|location TARGET [code N] [if|unless COND]") { p, c in
             let rule = try redirectRule(c.args[...], acls: p.acls, line: c.line.number, sampleCompiler: p.facts.sampleCompiler)
             try p.gateFetches(rule.condition)
-            p.withFrontend { $0.redirects.append(rule) }
+            if case .backend = p.section { p.withBackend { $0.redirects.append(rule) } } else { p.withFrontend { $0.redirects.append(rule) } }
         },
     ] + headerActions.flatMap { action in
         HTTPRulePhase.allCases.map { headerRule($0, action) }
@@ -96,7 +96,6 @@ extension KeywordRegistry {
             switch word {
             case "location", "scheme", "prefix":
                 guard let value = words.first else { throw ParseFailure("'\(word)' expects a value") }
-                guard formats || word != "prefix" else { throw ParseFailure("'redirect prefix' is supported as 'http-request redirect prefix'") }
                 words = words.dropFirst()
                 target = word == "location" ? .location(value) : word == "scheme" ? .scheme(value) : .prefix(value)
             case "code":
@@ -106,7 +105,6 @@ extension KeywordRegistry {
                 code = c
                 words = words.dropFirst()
             case "drop-query", "append-slash", "ignore-empty":
-                guard formats else { throw ParseFailure("redirect option '\(word)' is supported with 'http-request redirect'") }
                 options.insert(word)
             case "set-cookie", "clear-cookie":
                 throw ParseFailure("redirect option '\(word)' is not supported")

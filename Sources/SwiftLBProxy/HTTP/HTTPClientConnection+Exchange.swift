@@ -142,8 +142,7 @@ extension HTTPClientConnection {
         }
         if let f = facts {
             for rule in frontend.config.redirects where rule.condition.map({ input.map($0.evaluate) ?? $0.evaluate(f) }) ?? true {
-                redirect(rule, head: head, record: record)
-                return
+                if redirect(rule, head: head, record: record) { return }
             }
         }
         var chosen = frontend.defaultBackend
@@ -192,6 +191,12 @@ extension HTTPClientConnection {
         }
         if backend.name != frontend.name, !head.restrictHeaderNames(backend.config.options.restrictRequestHeaderNames) {
             return refuseHeaderNames(record, head: head, framing: framing, backendRules: backend.engine, input: input)
+        }
+        if let f = facts {
+            // A backend's own `redirect` rules, after its http-request rules (HAProxy's order).
+            for rule in backend.config.redirects where rule.condition.map({ input.map($0.evaluate) ?? $0.evaluate(f) }) ?? true {
+                if redirect(rule, head: head, record: record, by: backend.name) { return }
+            }
         }
         input?.backendName = backend.name
         if let captured = input?.captures, record.requestCaptures != nil { record.requestCaptures = Self.slots(captured, as: record.requestCaptures!) }
@@ -315,28 +320,28 @@ extension HTTPClientConnection {
     }
 
     /// `redirect scheme|location`: answered here, no backend involved; keep-alive allowed.
-    private func redirect(_ rule: RedirectRule, head: MessageHead, record: AccessLogRecord) {
-        let location: String
-        switch rule.target {
-        case .location(let url): location = url
-        case .prefix: preconditionFailure("the frontend's 'redirect' keyword refuses prefix (http-request redirect takes it): \(rule)")
-        case .scheme(let scheme):
-            let host = head.values(of: "host").first ?? (destination?.ipAddress ?? "localhost")
-            let target = head.target
-            let path = target.hasPrefix("/") ? target : "/"
-            location = "\(scheme)://\(host)\(path)"
+    /// `by`: the proxy logged as answering (the frontend, or a backend whose rule it was).
+    /// False when the rule does not apply (`ignore-empty` on an empty location).
+    @discardableResult
+    private func redirect(_ rule: RedirectRule, head: MessageHead, record: AccessLogRecord, by proxy: String? = nil) -> Bool {
+        // The plain keyword's text is not a format (HAProxy parses it without log-format).
+        let text: String = switch rule.target { case .location(let t), .prefix(let t), .scheme(let t): t }
+        let prefix = if case .prefix = rule.target, text == "/" { "" } else { text }  // HAProxy's self-redirection
+        guard let location = RedirectReply.location(rule, rendered: prefix, target: head.currentTarget, host: head.values(of: "host").first) else {
+            return false
         }
         var edited = head
         let close = RequestRewriter.removeHopByHop(&edited).close || quiescing
         let reason = [301: "Moved Permanently", 302: "Found", 303: "See Other", 307: "Temporary Redirect", 308: "Permanent Redirect"][rule.code] ?? "Redirect"
         var out = context!.channel.allocator.buffer(capacity: 128 + location.utf8.count)
         out.writeString("HTTP/1.1 \(rule.code) \(reason)\r\ncontent-length: 0\r\nlocation: \(location)\r\n")  // HAProxy's answers say 1.1
+        if [302, 303, 307].contains(rule.code) { out.writeString("cache-control: no-cache\r\n") }  // as RedirectReply
         if close { out.writeString("connection: close\r\n") } else if head.minorVersion == 0 { out.writeString("connection: keep-alive\r\n") }
         out.writeString("\r\n")
         var record = record
         record.status = rule.code
         record.bytesOut = 0
-        record.backend = frontend.name
+        record.backend = proxy ?? frontend.name
         writeLog(record, intercepted: true)
         requestsServed += 1
         // The request's body, if any, is not wanted: only a bodiless request keeps the connection.
@@ -350,6 +355,7 @@ extension HTTPClientConnection {
             idleSince = .now()
             context?.writeAndFlush(wrapOutboundOut(out), promise: nil)
         }
+        return true
     }
 
     /// Runs `rules`' http-request list; true when a rule answered (deny, return, redirect,

@@ -20,31 +20,35 @@ struct RedirectReply: Sendable {
     /// The redirect for this request; nil when `ignore-empty` and the location renders empty
     /// (the rule is then skipped).
     func response(_ input: SampleInput) -> LocalResponse? {
-        var location = format.render(input)
+        let location = Self.location(rule, rendered: format.render(input), target: input.target,
+                                     host: input.requestHead?.values(of: "host").first)
+        return location.map { Self.response(code: rule.code, location: $0) }
+    }
+
+    /// Where `rule` sends a request for `target` (with `host`): `rendered` is its location,
+    /// prefix or scheme (a format rendered, or the plain `redirect` keyword's text); nil when
+    /// `ignore-empty` skips it. HAProxy's `http_apply_redirect_rule`.
+    static func location(_ rule: RedirectRule, rendered: String, target: String, host: String?) -> String? {
+        var location = rendered
         switch rule.target {
         case .location:
             if location.isEmpty && rule.ignoreEmpty { return nil }
+            return location
         case .prefix:
-            location += path(input)
-            appendSlash(&location)
+            location += path(rule, target)
         case .scheme:
-            location += "://" + (input.requestHead?.values(of: "host").first ?? "") + path(input)
-            appendSlash(&location)
+            location += "://" + (host ?? "") + path(rule, target)
         }
-        return Self.response(code: rule.code, location: location)
+        if rule.appendSlash, let last = location.last, last != "/" { location.append("/") }
+        return location
     }
 
     /// The request's path with its query (without it for `drop-query`), `/` when the target
     /// has none (`*`, authority-form).
-    private func path(_ input: SampleInput) -> String {
-        let target = input.target
+    private static func path(_ rule: RedirectRule, _ target: String) -> String {
         guard let start = TargetRewrite.pathStart(target), start < target.endIndex else { return "/" }
         let path = target[start...]
         return String(rule.dropQuery ? path.prefix { $0 != "?" } : path)
-    }
-
-    private func appendSlash(_ location: inout String) {
-        if rule.appendSlash, let last = location.last, last != "/" { location.append("/") }
     }
 
     /// HAProxy's 30x: `content-length: 0`, `location`, and `cache-control: no-cache` for 302,
