@@ -47,6 +47,7 @@ final class ProxyHeaderFirstTests: XCTestCase {
                 default_backend app
             frontend tls
                 bind 127.0.0.1:\(ports.tls) accept-proxy ssl crt \(pem) alpn h2
+            \(refuse)
                 default_backend app
             frontend tcp
                 mode tcp
@@ -103,6 +104,9 @@ final class ProxyHeaderFirstTests: XCTestCase {
             // The same over TLS with ALPN h2, and HTTP/1.1 and tcp answer a request.
             let tls = runCommand("/usr/bin/timeout", ["10", "python3", "-c", Self.tlsH2Client, "\(others.tls)", header("203.0.113.7", port: others.tls)])
             XCTAssertEqual(tls.out, "h2 4\n", "\(side) ssl alpn h2: \(tls.err)")
+            // Refused by the session rules once the handshake is done: no SETTINGS either.
+            let refusedTLS = runCommand("/usr/bin/timeout", ["10", "python3", "-c", Self.tlsH2Client, "\(others.tls)", header("203.0.113.66", port: others.tls)])
+            XCTAssertEqual(refusedTLS.out, "h2 -1\n", "\(side) ssl alpn h2, session refused: \(refusedTLS.err)")
             for (name, port) in [("HTTP/1.1", others.h1), ("tcp", others.tcp)] {
                 let c = try RawClient(port: port, timeout: 3)
                 c.send(header("203.0.113.7", port: port) + "GET /\(name) HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
@@ -113,7 +117,7 @@ final class ProxyHeaderFirstTests: XCTestCase {
 
     /// Sends the PROXY header (argv 2) in clear, then a TLS handshake offering only h2, the
     /// client preface and an empty SETTINGS; prints the chosen protocol and the type of the
-    /// first frame received.
+    /// first frame received (-1: none before the connection ended).
     private static let tlsH2Client = """
         import socket, ssl, sys
         s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
@@ -123,13 +127,16 @@ final class ProxyHeaderFirstTests: XCTestCase {
         ctx.verify_mode = ssl.CERT_NONE
         ctx.set_alpn_protocols(["h2"])
         t = ctx.wrap_socket(s)
-        t.sendall(b"PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
         frame = b""
-        while len(frame) < 9:
-            data = t.recv(9 - len(frame))
-            if not data:
-                break
-            frame += data
+        try:
+            t.sendall(b"PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+            while len(frame) < 9:
+                data = t.recv(9 - len(frame))
+                if not data:
+                    break
+                frame += data
+        except OSError:
+            pass  # closed by the proxy
         print(t.selected_alpn_protocol(), frame[3] if len(frame) > 3 else -1)
         """
 }

@@ -41,9 +41,8 @@ final class ProxyProtocolHandler: ChannelDuplexHandler, RemovableChannelHandler 
     }
 
     private var state: State = .waiting(ByteBuffer())
-    /// Writes of the handlers after this one while the header is not accepted yet, in order.
-    private var held = CircularBuffer<(data: NIOAny, promise: EventLoopPromise<Void>?)>(initialCapacity: 0)
-    private var heldFlush = false
+    /// Writes of the handlers after this one while the header is not accepted yet.
+    private var held = HeldWrites()
     private let timeout: TimeAmount?
     private var timer: Scheduled<Void>?
     /// Called with the header, on the channel's event loop (for the access log, counters).
@@ -112,31 +111,20 @@ final class ProxyProtocolHandler: ChannelDuplexHandler, RemovableChannelHandler 
     /// Sends the held writes, in order (one written meanwhile joins the queue), then lets
     /// writes through.
     private func release(context: ChannelHandlerContext) {
-        while let (data, promise) = held.popFirst() {
+        while let (data, promise) = held.next() {
             context.write(data, promise: promise)
         }
         state = .done
-        if heldFlush {
-            heldFlush = false
-            context.flush()
-        }
+        if held.takeFlush() { context.flush() }
     }
 
     private func fail(context: ChannelHandlerContext, _ reason: String) {
         state = .failed
         timer?.cancel()
         timer = nil
-        dropHeld()
+        held.drop()
         onFailure?(reason)
         context.close(promise: nil)
-    }
-
-    /// The header was never accepted: what was held is never sent.
-    private func dropHeld() {
-        heldFlush = false
-        while let (_, promise) = held.popFirst() {
-            promise?.fail(ChannelError.ioOnClosedChannel)
-        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -144,7 +132,7 @@ final class ProxyProtocolHandler: ChannelDuplexHandler, RemovableChannelHandler 
         timer = nil
         if case .done = state {} else {
             state = .failed
-            dropHeld()
+            held.drop()
         }
         context.fireChannelInactive()
     }
@@ -152,7 +140,7 @@ final class ProxyProtocolHandler: ChannelDuplexHandler, RemovableChannelHandler 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch state {
         case .waiting, .releasing:
-            held.append((data, promise))
+            held.hold(data, promise: promise)
         case .done:
             context.write(data, promise: promise)
         case .failed:
@@ -163,7 +151,7 @@ final class ProxyProtocolHandler: ChannelDuplexHandler, RemovableChannelHandler 
     func flush(context: ChannelHandlerContext) {
         switch state {
         case .waiting, .releasing:
-            heldFlush = true
+            held.holdFlush()
         case .done:
             context.flush()
         case .failed:
@@ -178,7 +166,7 @@ final class ProxyProtocolHandler: ChannelDuplexHandler, RemovableChannelHandler 
             switch state {
             case .waiting, .releasing:
                 state = .failed
-                dropHeld()
+                held.drop()
             case .done, .failed:
                 break
             }
