@@ -153,11 +153,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "SwiftLBConfigTests", dependencies: ["SwiftLBConfig"]),
-        .testTarget(name: "SwiftLBHATests", dependencies: ["SwiftLBHA"]),
+        // The tests' process runner (posix_spawn, explicit child environments), shared by every test target.
+        .target(name: "SwiftLBTestSupport", path: "Tests/SwiftLBTestSupport"),
+        .testTarget(name: "SwiftLBConfigTests", dependencies: ["SwiftLBConfig", "SwiftLBTestSupport"]),
+        .testTarget(name: "SwiftLBHATests", dependencies: ["SwiftLBHA", "SwiftLBTestSupport"]),
         .testTarget(
             name: "SwiftLBAdminTests",
             dependencies: [
+                "SwiftLBTestSupport",
                 "SwiftLBAdmin",
                 "SwiftLBConfig",
                 "SwiftLBHealth",
@@ -169,6 +172,7 @@ let package = Package(
         .testTarget(
             name: "SwiftLBLogTests",
             dependencies: [
+                "SwiftLBTestSupport",
                 "SwiftLBLog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -178,6 +182,7 @@ let package = Package(
         .testTarget(
             name: "SwiftLBTLSTests",
             dependencies: [
+                "SwiftLBTestSupport",
                 "SwiftLBTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
@@ -186,6 +191,7 @@ let package = Package(
         .testTarget(
             name: "SwiftLBProxyTests",
             dependencies: [
+                "SwiftLBTestSupport",
                 "SwiftLBProxy",
                 "SwiftLBConfig",
                 "SwiftLBHealth",

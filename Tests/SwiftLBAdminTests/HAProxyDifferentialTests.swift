@@ -1,5 +1,6 @@
 import Foundation
 import SwiftLBAdmin
+import SwiftLBTestSupport
 import XCTest
 
 /// HAProxy 2.6 itself (Debian's package) as the reference: it runs on a unix-socket frontend
@@ -42,16 +43,8 @@ final class HAProxyDifferentialTests: XCTestCase {
                 server t1 127.0.0.1:\(closed)
 
             """.write(toFile: config, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: haproxy)
-        process.arguments = ["-db", "-f", config]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
+        let process = try SpawnedProcess(haproxy, ["-db", "-f", config])
+        defer { process.stop() }
         func ask(_ command: String) -> String {
             runTool(socat, ["-t", "2", "-", "UNIX-CONNECT:\(dir.file("h.sock"))"], input: command + "\n", timeout: 10).out
         }

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftLBTestSupport
 import XCTest
 @testable import SwiftLBConfig
 
@@ -58,15 +59,8 @@ final class ConditionalBlockTests: XCTestCase {
         let mine = ConfigCondition(facts: BuildFacts(features: ["+OPENSSL", "-LUA", "-WURFL"], sslLibrary: "OpenSSL 3.0.19 27 Jan 2026"),
                                    environment: environment)
         for expression in expressions {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: haproxy)
-            process.arguments = ["-cc", expression]
-            process.environment = environment
-            process.standardError = FileHandle.nullDevice
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            let theirs: Bool? = switch process.terminationStatus { case 0: true; case 1: false; default: nil }
+            let process = try SpawnedProcess(haproxy, ["-cc", expression], environment: environment, inheritEnvironment: false)
+            let theirs: Bool? = switch process.wait(timeout: 30) { case 0: true; case 1: false; default: nil }
             XCTAssertEqual(try? mine.evaluate(expression).get(), theirs, "'\(expression)'")
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftLBTestSupport
 import XCTest
 
 /// Shell and namespace helpers for the tests that need a kernel: each test creates its own
@@ -6,16 +7,8 @@ import XCTest
 enum Namespaces {
     @discardableResult
     static func sh(_ command: String) -> (status: Int32, out: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", command]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try? p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        let run = runProcess("/bin/sh", ["-c", command], mergeStderr: true)
+        return (run.status, run.out)
     }
 
     static var available: Bool { getuid() == 0 && sh("command -v ip").status == 0 }

@@ -1,5 +1,6 @@
 import Foundation
 @testable import SwiftLBLog
+import SwiftLBTestSupport
 import XCTest
 
 /// HAProxy 2.6 itself as the reference: a real haproxy on loopback, logging to a UDP syslog
@@ -9,8 +10,7 @@ import XCTest
 /// and rendered by SwiftLB: header and message must be the same bytes.
 final class HAProxyReferenceTests: XCTestCase {
     override class func setUp() {
-        setenv("TZ", "UTC", 1)  // haproxy inherits it: both sides write UTC dates
-        tzset()
+        TestEnvironment.set("TZ", "UTC")  // and haproxy gets it: both sides write UTC dates
     }
 
     static let flagsFormat = #"%{+Q}o ci=%ci cp=%cp f=%f ft=%ft b=%b s=%s r=%r HM=%HM HU=%HU CC=%CC ID=%ID sslv=%sslv ST=%ST B=%B %{-Q}o f2=%f %{+X}o ci=%ci cp=%cp fi=%fi fp=%fp Ts=%Ts rt=%rt pid=%pid ms=%ms %{-X}o %{+E}o r=%r %{+Q,+E}r %{-M}o CC=%CC ID=%ID %{+M,+Q}ID lit%%pct   sp"#
@@ -100,7 +100,7 @@ final class HAProxyReferenceTests: XCTestCase {
         let cfg = try dir.write("haproxy.cfg", config + "\n")
         let check = runTool("/usr/sbin/haproxy", ["-c", "-f", cfg])
         guard check.status == 0 else { throw TestError("haproxy -c refuses the configuration: \(check.out)\(check.err)") }
-        let haproxy = try Child("/usr/sbin/haproxy", ["-db", "-f", cfg], output: dir.file("haproxy.out"))
+        let haproxy = try Child("/usr/sbin/haproxy", ["-db", "-f", cfg], output: dir.file("haproxy.out"), environment: ["TZ": "UTC"])
         defer { haproxy.stop() }
         for port in p where ![p[1], p[5], p[9]].contains(port) { XCTAssertTrue(waitForListener(port), "haproxy on \(port)") }
         udp.startCollecting()

@@ -1,6 +1,7 @@
 import Foundation
 import NIOEmbedded
 import SwiftLBLog
+import SwiftLBTestSupport
 import XCTest
 
 /// `halog` (Debian's haproxy package), the tool operators point at HAProxy's logs, reads
@@ -9,8 +10,7 @@ import XCTest
 /// rsyslog does, and halog's status, server, URL and termination reports count what was sent.
 final class HalogTests: XCTestCase {
     override class func setUp() {
-        setenv("TZ", "UTC", 1)
-        tzset()
+        TestEnvironment.set("TZ", "UTC")
     }
 
     /// One line per way a request ends, plus two more 200s on a second server.

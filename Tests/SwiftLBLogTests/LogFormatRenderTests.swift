@@ -1,5 +1,6 @@
 import Foundation
 import SwiftLBLog
+import SwiftLBTestSupport
 import XCTest
 
 /// Every predefined format and every variable rendered against lines haproxy 2.6.12 itself
@@ -7,8 +8,7 @@ import XCTest
 /// docs/logging.md §"Reference capture"); `HAProxyReferenceTests` does the same live.
 final class LogFormatRenderTests: XCTestCase {
     override class func setUp() {
-        setenv("TZ", "UTC", 1)
-        tzset()
+        TestEnvironment.set("TZ", "UTC")
     }
 
     // MARK: option httplog, one line per way a request ends

@@ -3,6 +3,7 @@ import NIOCore
 import NIOEmbedded
 import NIOPosix
 @testable import SwiftLBLog
+import SwiftLBTestSupport
 import XCTest
 
 /// The per-loop writer against real receivers: a unix datagram socket (as /dev/log), UDP on
@@ -12,8 +13,7 @@ final class LogSinkTests: XCTestCase {
     private var scratch: ScratchDirectory!
 
     override class func setUp() {
-        setenv("TZ", "UTC", 1)
-        tzset()
+        TestEnvironment.set("TZ", "UTC")
     }
 
     override func setUpWithError() throws {

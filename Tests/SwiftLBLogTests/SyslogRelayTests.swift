@@ -1,4 +1,5 @@
 @testable import SwiftLBLog
+import SwiftLBTestSupport
 import XCTest
 
 /// The pure halves of the `log-forward` relay: a received message taken apart as HAProxy's
@@ -14,7 +15,7 @@ final class SyslogRelayTests: XCTestCase {
         return String(decoding: header + message.text, as: UTF8.self)
     }
 
-    override class func setUp() { setenv("TZ", "UTC", 1); tzset() }
+    override class func setUp() { TestEnvironment.set("TZ", "UTC") }
 
     func testLocalFormatReadsTheTagAsTheHostAsHAProxyDoes() {
         let m = SyslogMessage(parsing: Array(#"<134>Nov 30 10:20:00 haproxy[4242]: 127.0.0.1:5555 [x] "GET /a HTTP/1.1""#.utf8))

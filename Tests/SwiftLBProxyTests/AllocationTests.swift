@@ -1,4 +1,5 @@
 import Foundation
+import SwiftLBTestSupport
 import XCTest
 
 /// Heap allocations per proxied keep-alive request, counted in the running `swiftlb` process by
@@ -72,23 +73,15 @@ final class AllocationTests: XCTestCase {
             \(serverLines(nginx.ports, cookie: "s"))
 
             """)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: releaseBinary)
-        process.arguments = ["run", "-c", config]
-        process.environment = ProcessInfo.processInfo.environment.merging(["LD_PRELOAD": library, "ALLOC_COUNT_FILE": countFile]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
+        let process = try SpawnedProcess(releaseBinary, ["run", "-c", config], environment: ["LD_PRELOAD": library, "ALLOC_COUNT_FILE": countFile])
         defer {
             // The release build must stop on SIGTERM (bounded: a lost signal fails, never hangs).
             process.terminate()
-            let deadline = Date().addingTimeInterval(15)
-            while process.isRunning && Date() < deadline { usleep(50_000) }
-            if process.isRunning {
-                kill(process.processIdentifier, SIGKILL)
+            if process.wait(timeout: 15) == nil {
+                process.signal(SIGKILL)
                 XCTFail("the release build did not stop on SIGTERM")
+                process.wait(timeout: 5)
             }
-            process.waitUntilExit()
         }
         XCTAssertTrue(waitForPort(port))
         // One keep-alive connection; warm the pool and the per-connection buffers first.

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftLBTestSupport
 import XCTest
 
 /// `swiftlb check` and `swiftlb run` as an operator uses them.
@@ -117,15 +118,9 @@ final class CommandLineTests: XCTestCase {
     }
 
     private static func output(of tool: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return output
+        let run = runProcess(tool, arguments)
+        guard run.status >= 0 else { throw HarnessError(run.err) }
+        return run.out
     }
 
     /// `maxconn 2`: a third client waits in the backlog and is served once a slot frees up.

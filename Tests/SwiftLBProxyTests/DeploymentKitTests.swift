@@ -1,4 +1,5 @@
 import Foundation
+import SwiftLBTestSupport
 import XCTest
 
 /// The deployment kit (docker/, the stack scripts, docker/k8s/) judged by the tools its users
@@ -460,21 +461,9 @@ final class DeploymentKitTests: XCTestCase {
     /// environment variables; stdin is empty.
     private func run(_ executable: String, _ arguments: [String], cwd: String? = nil, env: [String: String] = [:],
                      inheritEnvironment: Bool = true) -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        p.arguments = ["120", executable] + arguments
-        p.environment = (inheritEnvironment ? ProcessInfo.processInfo.environment : [:]).merging(env) { $1 }
-        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let out = dir.file("run-\(UUID().uuidString.prefix(8)).out"), err = out + ".err"
-        FileManager.default.createFile(atPath: out, contents: nil)
-        FileManager.default.createFile(atPath: err, contents: nil)
-        p.standardOutput = FileHandle(forWritingAtPath: out)
-        p.standardError = FileHandle(forWritingAtPath: err)
-        p.standardInput = FileHandle.nullDevice
-        do { try p.run() } catch { return (-1, "", "\(error)") }
-        p.waitUntilExit()
-        defer { try? FileManager.default.removeItem(atPath: out); try? FileManager.default.removeItem(atPath: err) }
-        return (p.terminationStatus, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "", (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+        let run = runProcess("/usr/bin/timeout", ["120", executable] + arguments, environment: env, inheritEnvironment: inheritEnvironment,
+                             directory: cwd, timeout: 150)
+        return (run.status, run.out, run.err)
     }
 
     /// The service blocks of `docker-compose config` output (two-space indentation, one

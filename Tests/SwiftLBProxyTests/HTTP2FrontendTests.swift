@@ -1,4 +1,5 @@
 import Foundation
+import SwiftLBTestSupport
 import XCTest
 
 /// HTTP/2 clients on loopback through SwiftLB to an HTTP/1.1 origin that records every byte it
@@ -31,14 +32,9 @@ final class HTTP2FrontendTests: XCTestCase {
     }
 
     /// The probe in the background, for a test that acts on the proxy meanwhile.
-    private func startProbe(_ port: Int, _ plan: String, seconds: Double) throws -> (Process, Pipe) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [Paths.fixtures.appendingPathComponent("h2_probe.py").path, "\(port)", plan, "\(seconds)"]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        return (process, out)
+    private func startProbe(_ port: Int, _ plan: String, seconds: Double) throws -> SpawnedProcess {
+        try SpawnedProcess("/usr/bin/python3", [Paths.fixtures.appendingPathComponent("h2_probe.py").path, "\(port)", plan, "\(seconds)"],
+                           stdout: .pipe)
     }
 
     /// The recorded heads with the proxy's own port written `PORT`.
@@ -234,12 +230,12 @@ final class HTTP2FrontendTests: XCTestCase {
         // Graceful stop: an open connection hears GOAWAY before the process exits.
         let (stopping, stopPort) = try h2Proxy(origin, in: dir)
         defer { stopping.stop() }
-        let (process, out) = try startProbe(stopPort, "[]", seconds: 5)
-        defer { if process.isRunning { process.terminate() } }
+        let process = try startProbe(stopPort, "[]", seconds: 5)
+        defer { process.stop() }
         usleep(500_000)
         stopping.child.signal(SIGTERM)
-        process.waitUntilExit()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = String(decoding: process.readToEnd(process.output, timeout: 20), as: UTF8.self)
+        process.wait(timeout: 5)
         let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
         let frames = (object?["frames"] as? [[String: Int]]) ?? []
         XCTAssertTrue(frames.contains { $0["type"] == 7 }, "GOAWAY on stop: \(text)")
@@ -256,14 +252,14 @@ final class HTTP2FrontendTests: XCTestCase {
         defer { lb.stop() }
         let get = #"[":method","GET"],[":scheme","http"],[":authority","r.test"]"#
         let plan = "[{\"id\":1,\"headers\":[\(get),[\":path\",\"/before\"]]},{\"sleep\":3},{\"id\":3,\"headers\":[\(get),[\":path\",\"/after\"]]}]"
-        let (process, _) = try startProbe(port, plan, seconds: 5)
-        defer { if process.isRunning { process.terminate() } }
+        let process = try startProbe(port, plan, seconds: 5)
+        defer { process.stop() }
         XCTAssertEqual(origin.waitForRequests(1).map(\.target), ["/before"])
         let text = try String(contentsOfFile: lb.configPath, encoding: .utf8)
             .replacingOccurrences(of: "    default_backend app", with: "    http-request set-header x-reloaded yes\n    default_backend app")
         try text.write(toFile: lb.configPath, atomically: true, encoding: .utf8)
         lb.child.signal(SIGHUP)
-        process.waitUntilExit()
+        process.wait(timeout: 20)
         let seen = origin.waitForRequests(2)
         XCTAssertEqual(seen.map(\.target), ["/before", "/after"])
         XCTAssertFalse(seen.first?.raw.contains("x-reloaded") ?? true)

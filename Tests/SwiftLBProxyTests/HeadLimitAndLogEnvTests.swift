@@ -10,9 +10,8 @@ final class HeadLimitAndLogEnvTests: XCTestCase {
         let stream = try StreamBackend(in: dir)
         defer { stream.stop() }
         let syslog = try SyslogReceiver()
-        setenv("S19_SYSLOG_ADDR", "127.0.0.1", 1)
-        setenv("S19_SYSLOG_PORT", "\(syslog.port)", 1)
-        defer { unsetenv("S19_SYSLOG_ADDR"); unsetenv("S19_SYSLOG_PORT") }
+        // The child's environment, not the test process's (see TestEnvironment).
+        let environment = ["S19_SYSLOG_ADDR": "127.0.0.1", "S19_SYSLOG_PORT": "\(syslog.port)"]
         let port = freePort()
         let lb = try SwiftLBInstance(config: """
             global
@@ -30,7 +29,7 @@ final class HeadLimitAndLogEnvTests: XCTestCase {
                 default_backend be
             backend be
                 server s 127.0.0.1:\(stream.port)
-            """, waitPort: port, in: dir)
+            """, waitPort: port, in: dir, environment: environment)
         defer { lb.stop() }
         func status(_ headerBytes: Int) -> String {
             curl(["-o", "/dev/null", "-w", "%{http_code}", "-H", "X-Pad: \(String(repeating: "a", count: headerBytes))",

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftLBTestSupport
 import XCTest
 
 /// What an operator replacing HAProxy does with the running binary: the seed's stats frontend
@@ -529,19 +530,13 @@ final class OperationsTests: XCTestCase {
         let notify = try NotifySocket(path: dir.file("notify.sock"))
         let port = freePort(), stats = freePort()
         let path = try dir.write("notify.conf", config(port: port, stats: stats, backends: nginx.ports))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Paths.swiftlb)
-        process.arguments = ["run", "-c", path]
-        process.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": notify.path]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { process.terminate() }; process.waitUntilExit() }
+        let process = try SpawnedProcess(Paths.swiftlb, ["run", "-c", path], environment: ["NOTIFY_SOCKET": notify.path])
+        defer { process.stop() }
         XCTAssertTrue(notify.receive(timeout: 10)?.contains("READY=1") ?? false)
-        kill(process.processIdentifier, SIGHUP)
+        process.signal(SIGHUP)
         XCTAssertTrue(notify.receive(timeout: 5)?.contains("RELOADING=1\nMONOTONIC_USEC=") ?? false)
         XCTAssertEqual(notify.receive(timeout: 5), "READY=1")
-        kill(process.processIdentifier, SIGTERM)
+        process.signal(SIGTERM)
         XCTAssertEqual(notify.receive(timeout: 5), "STOPPING=1")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftLBTestSupport
 import XCTest
 
 /// The stats socket's `ssl cert` commands on a live proxy, on loopback: a committed
@@ -40,10 +41,8 @@ final class SSLCertCommandsTests: XCTestCase {
     /// A TLS connection to `port` for `serverName` (presenting `clientCertificate` if given),
     /// held open by python: it prints `cert SHA1` of the certificate it got, then sends a request
     /// once `go` exists (bounded wait) and prints `answer STATUS-LINE`.
-    private func holdConnection(_ port: Int, serverName: String, clientCertificate: String? = nil, go: String) throws -> (Process, Pipe) {
-        let held = Process(), heldOut = Pipe()
-        held.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        held.arguments = ["python3", "-c", """
+    private func holdConnection(_ port: Int, serverName: String, clientCertificate: String? = nil, go: String) throws -> SpawnedProcess {
+        try SpawnedProcess("/usr/bin/env", ["python3", "-c", """
             import hashlib, os, socket, ssl, sys, time
             ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
             if len(sys.argv) > 2: ctx.load_cert_chain(sys.argv[2])
@@ -53,10 +52,7 @@ final class SSLCertCommandsTests: XCTestCase {
             while not os.path.exists(sys.argv[1]) and time.time() < deadline: time.sleep(0.05)
             s.sendall(b"GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
             print("answer", s.recv(100).split(b"\\r\\n")[0].decode(), flush=True)
-            """, go] + (clientCertificate.map { [$0] } ?? [])
-        held.standardOutput = heldOut
-        try held.run()
-        return (held, heldOut)
+            """, go] + (clientCertificate.map { [$0] } ?? []), stdout: .pipe)
     }
 
     func testACommittedCertificateServesNewHandshakesWhileAnOpenConnectionKeepsItsOwn() throws {
@@ -79,8 +75,8 @@ final class SSLCertCommandsTests: XCTestCase {
 
         // A connection opened now; it sends its request once `go` exists (bounded wait).
         let go = dir.file("go")
-        let (held, heldOut) = try holdConnection(port, serverName: "old.example.test", go: go)
-        defer { if held.isRunning { held.terminate() } }
+        let held = try holdConnection(port, serverName: "old.example.test", go: go)
+        defer { held.stop() }
 
         let shown = cli(socket, "show ssl cert \(old)")
         let oldSHA1 = shown.split(separator: "\n").first { $0.hasPrefix("SHA1 FingerPrint: ") }?.dropFirst(18)
@@ -115,8 +111,8 @@ final class SSLCertCommandsTests: XCTestCase {
 
         // The connection opened before the commit still works.
         FileManager.default.createFile(atPath: go, contents: Data())
-        let heldText = String(decoding: heldOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        held.waitUntilExit()
+        let heldText = String(decoding: held.readToEnd(held.output, timeout: 30), as: UTF8.self)
+        held.wait(timeout: 10)
         XCTAssertTrue(heldText.contains("answer HTTP/1.1 200"), heldText)
         XCTAssertTrue(heldText.contains("cert \(oldSHA1 ?? "?")"), "it was made with the old certificate: \(heldText)")
     }
@@ -234,17 +230,17 @@ final class SSLCertCommandsTests: XCTestCase {
         // A connection made on the line stays open across its deletion: the file is no longer
         // in use all the same (HAProxy counts configuration users, not connections).
         let go = dir.file("go")
-        let (held, heldOut) = try holdConnection(port, serverName: "b.example.test", clientCertificate: dir.file("client.pem"), go: go)
-        defer { if held.isRunning { held.terminate() } }
-        let up = String(decoding: heldOut.fileHandleForReading.availableData, as: UTF8.self)
+        let held = try holdConnection(port, serverName: "b.example.test", clientCertificate: dir.file("client.pem"), go: go)
+        defer { held.stop() }
+        let up = String(decoding: held.readAvailable(held.output), as: UTF8.self)
         XCTAssertTrue(up.hasPrefix("cert"), "the connection is up: \(up)")
 
         XCTAssertEqual(cli(socket, "del ssl crt-list \(list) \(b)"), "Entry '\(b)' deleted in crtlist '\(list)'!\n\n")
         XCTAssertEqual(cli(socket, "del ssl ca-file runtime-ca.crt"), "CA file 'runtime-ca.crt' deleted!\n\n")
         XCTAssertNotEqual(request("b.example.test").status, 0, "the line is gone")
         FileManager.default.createFile(atPath: go, contents: Data())
-        let heldText = String(decoding: heldOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        held.waitUntilExit()
+        let heldText = String(decoding: held.readToEnd(held.output, timeout: 30), as: UTF8.self)
+        held.wait(timeout: 10)
         XCTAssertTrue(heldText.contains("answer HTTP/1.1 200"), "the open connection still works: \(heldText)")
     }
 }

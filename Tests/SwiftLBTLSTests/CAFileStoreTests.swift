@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOEmbedded
+import SwiftLBTestSupport
 import XCTest
 @testable import SwiftLBTLS
 
@@ -29,12 +30,8 @@ final class CAFileStoreTests: TLSTestCase {
         openssl ca -config ca.cnf -revoke leaf.crt -keyfile ca.key -cert ca.crt 2>/dev/null
         openssl ca -config ca.cnf -gencrl -keyfile ca.key -cert ca.crt -out revoked.crl 2>/dev/null
         """
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["-c", script, "pki", dir.path]
-        try p.run()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, "openssl made the throwaway PKI")
+        let run = runProcess("/bin/bash", ["-c", script, "pki", dir.path])
+        XCTAssertEqual(run.status, 0, "openssl made the throwaway PKI: \(run.err)")
     }
 
     func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
@@ -172,14 +169,7 @@ final class CAFileStoreTests: TLSTestCase {
 
     /// The SHA-1 of a certificate file's DER, as `openssl x509 -fingerprint` prints it.
     func fingerprint(_ name: String) throws -> String {
-        let p = Process()
-        let pipe = Pipe()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        p.arguments = ["x509", "-in", path(name), "-noout", "-fingerprint", "-sha1"]
-        p.standardOutput = pipe
-        try p.run()
-        p.waitUntilExit()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let out = runProcess("/usr/bin/openssl", ["x509", "-in", path(name), "-noout", "-fingerprint", "-sha1"]).out
         return out.trimmingCharacters(in: .whitespacesAndNewlines).components(separatedBy: "=").last!.replacingOccurrences(of: ":", with: "")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftLBTestSupport
 import XCTest
 @testable import SwiftLBTLS
 
@@ -7,15 +8,9 @@ import XCTest
 /// replacing the response of the same ID and refusing one for an unknown certificate.
 final class OCSPResponseTests: TLSTestCase {
     private func script(_ text: String) throws -> String {
-        let p = Process(), out = Pipe()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "set -e; cd \(dir.path); " + text]
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0)
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let run = runProcess("/bin/sh", ["-c", "set -e; cd \(dir.path); " + text])
+        XCTAssertEqual(run.status, 0, run.err)
+        return run.out.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// A CA, `leaf.pem` (key, certificate, CA) signed by it, and a good and a revoked response for it.

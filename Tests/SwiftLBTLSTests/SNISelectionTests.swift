@@ -1,4 +1,5 @@
 import Foundation
+import SwiftLBTestSupport
 import XCTest
 @testable import SwiftLBTLS
 
@@ -34,12 +35,8 @@ final class SNISelectionTests: TLSTestCase {
     /// common.pem: CN www.test1.com, a SAN that names something else).
     func testTheCommonNameCountsNextToTheAlternativeNames() throws {
         let path = dir.appendingPathComponent("cn.pem").path
-        let make = Process()
-        make.executableURL = URL(fileURLWithPath: "/bin/sh")
-        make.arguments = ["-c", "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj /CN=cn.example.test "
-            + "-addext subjectAltName=DNS:san.example.test -keyout \(path).key -out \(path).crt 2>/dev/null && cat \(path).key \(path).crt > \(path)"]
-        try make.run()
-        make.waitUntilExit()
+        runProcess("/bin/sh", ["-c", "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj /CN=cn.example.test "
+            + "-addext subjectAltName=DNS:san.example.test -keyout \(path).key -out \(path).crt 2>/dev/null && cat \(path).key \(path).crt > \(path)"])
         let certificate = try TLSCertificate(path: path)
         let entries = [TLSServerEntry(certificate: certificate, settings: TLSSettings())]
         XCTAssertEqual(TLSServerEntry.choose(entries, host: "cn.example.test", ecdsa: true, rsa: true), 0)

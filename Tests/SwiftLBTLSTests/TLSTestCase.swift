@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOEmbedded
+import SwiftLBTestSupport
 import XCTest
 @testable import SwiftLBTLS
 
@@ -20,13 +21,8 @@ class TLSTestCase: XCTestCase {
 
     func makeCert(_ name: String, kind: String = "ec") throws -> String {
         let out = dir.appendingPathComponent("\(name).pem").path
-        let p = Process()
-        p.executableURL = Self.scripts.appendingPathComponent("gen-cert.sh")
-        p.arguments = [name, out, kind]
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0)
+        let run = runProcess(Self.scripts.appendingPathComponent("gen-cert.sh").path, [name, out, kind])
+        XCTAssertEqual(run.status, 0, run.err)
         return out
     }
 

@@ -36,12 +36,16 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
     /// When the session rules run: the streams come after them (their frames follow the PROXY
     /// header and the handshake).
     private var session: SessionGate
+    /// Holds what NIOHTTP2 writes (its SETTINGS) until the session rules let the connection
+    /// live; nil when the session starts at accept.
+    private let writeGate: SessionWriteGate?
 
-    private init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, shared: Shared, awaitsProxyHeader: Bool) {
+    private init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, shared: Shared, writeGate: SessionWriteGate?, awaitsProxyHeader: Bool) {
         self.frontend = frontend
         self.loop = loop
         self.isTLS = isTLS
         self.shared = shared
+        self.writeGate = writeGate
         self.session = SessionGate(awaitsProxyHeader: awaitsProxyHeader, awaitsTLS: isTLS)
     }
 
@@ -57,6 +61,10 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = settings.initialWindowSize
         let sync = channel.pipeline.syncOperations
+        // Behind a PROXY header or a TLS handshake the session starts later: nothing is written
+        // before (see SessionWriteGate).
+        let writeGate = awaitsProxyHeader || isTLS ? SessionWriteGate() : nil
+        if let writeGate { try sync.addHandler(writeGate) }
         // A client that sends its requests and then its FIN still gets them served (HAProxy's
         // default, as on HTTP/1.1): the connection closes once its streams are done.
         try channel.syncOptions?.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
@@ -89,7 +97,8 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         try sync.addHandler(NIOHTTP2ServerConnectionManagementHandler(
             eventLoop: channel.eventLoop,
             configuration: .init(maxIdleTime: idle, maxAge: nil, maxGraceTime: nil, keepalive: nil)))
-        try sync.addHandler(H2Connection(frontend: frontend, loop: loop, isTLS: isTLS, shared: shared, awaitsProxyHeader: awaitsProxyHeader))
+        try sync.addHandler(H2Connection(frontend: frontend, loop: loop, isTLS: isTLS, shared: shared, writeGate: writeGate,
+                                         awaitsProxyHeader: awaitsProxyHeader))
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -124,6 +133,7 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
     private func beginSession(context: ChannelHandlerContext) {
         guard let rules = frontend.tcpRules, rules.hasSessionRules else {
             loop.stats.frontend(frontend.counterID) { $0.sessionsBegun += 1 }
+            writeGate?.open()
             return
         }
         let connection = (source: context.channel.remoteAddress, destination: context.channel.localAddress)
@@ -135,6 +145,7 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         guard rules.admitSession(source: ends.0, destination: ends.1, connection: connection, isTLS: isTLS, tls: tls, stick: sessionTracking,
                                  variables: { StreamVariables() }, frontend: frontend, loop: loop) == nil else {
             loop.stats.frontend(frontend.counterID) { $0.sessionsBegun += 1 }
+            writeGate?.open()
             return
         }
         if loop.clients.removeValue(forKey: ObjectIdentifier(self)) != nil {

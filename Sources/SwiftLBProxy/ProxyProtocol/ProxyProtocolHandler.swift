@@ -16,19 +16,33 @@ struct ProxyProtocolReceived {
 /// valid header, or sends none within `timeout`, is closed without a word (HAProxy's
 /// behaviour: there is nobody to answer in a protocol we do not know yet).
 ///
-/// States: `waiting` (bytes accumulate until the decoder decides), `done` (removed or being
-/// removed; anything further is passed through untouched), `failed` (closing).
-final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler {
+/// Nothing leaves the connection before the header is accepted, as with HAProxy, which
+/// installs no protocol until then: what the handlers after it write meanwhile (an HTTP/2
+/// server preface, written as soon as the channel is active) is held here, sent once the
+/// handlers after it have seen the header (and the `tcp-request session` rules it triggers
+/// have let the connection live), and dropped if the connection closes first.
+///
+/// States: `waiting` (bytes accumulate until the decoder decides; writes are held),
+/// `releasing` (the header is being announced; writes are still held until the session rules
+/// it triggers have let the connection live),
+/// `done` (removed or being removed; anything further is passed through untouched), `failed`
+/// (closing; writes fail).
+final class ProxyProtocolHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private enum State {
         case waiting(ByteBuffer)
+        case releasing
         case done
         case failed
     }
 
     private var state: State = .waiting(ByteBuffer())
+    /// Writes of the handlers after this one while the header is not accepted yet.
+    private var held = HeldWrites()
     private let timeout: TimeAmount?
     private var timer: Scheduled<Void>?
     /// Called with the header, on the channel's event loop (for the access log, counters).
@@ -58,7 +72,7 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
         switch state {
-        case .done:
+        case .done, .releasing:
             context.fireChannelRead(data)
         case .failed:
             return
@@ -77,7 +91,7 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
     }
 
     private func finish(context: ChannelHandlerContext, header: ProxyHeader, rest: ByteBuffer) {
-        state = .done
+        state = .releasing
         timer?.cancel()
         timer = nil
         let useHeader = header.command == .proxy && header.source != nil
@@ -86,14 +100,29 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
                                           destination: useHeader ? header.destination : context.channel.localAddress)
         onHeader?(event)
         context.fireUserInboundEventTriggered(event)
+        // A `tcp-request session` rule may have closed the connection meanwhile (`failed`).
+        guard case .releasing = state else { return }
+        // What was held goes first, then the answers to what came after the header.
+        release(context: context)
         if rest.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(rest)) }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    /// Sends the held writes, in order (one written meanwhile joins the queue), then lets
+    /// writes through.
+    private func release(context: ChannelHandlerContext) {
+        while let (data, promise) = held.next() {
+            context.write(data, promise: promise)
+        }
+        state = .done
+        if held.takeFlush() { context.flush() }
     }
 
     private func fail(context: ChannelHandlerContext, _ reason: String) {
         state = .failed
         timer?.cancel()
         timer = nil
+        held.drop()
         onFailure?(reason)
         context.close(promise: nil)
     }
@@ -101,6 +130,47 @@ final class ProxyProtocolHandler: ChannelInboundHandler, RemovableChannelHandler
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        if case .done = state {} else {
+            state = .failed
+            held.drop()
+        }
         context.fireChannelInactive()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch state {
+        case .waiting, .releasing:
+            held.hold(data, promise: promise)
+        case .done:
+            context.write(data, promise: promise)
+        case .failed:
+            promise?.fail(ChannelError.ioOnClosedChannel)
+        }
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        switch state {
+        case .waiting, .releasing:
+            held.holdFlush()
+        case .done:
+            context.flush()
+        case .failed:
+            break
+        }
+    }
+
+    /// A handler after this one closes (a `tcp-request connection` or `session` rule, a
+    /// timeout) before the header was accepted: its held writes are dropped, not sent.
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        if mode != .input {
+            switch state {
+            case .waiting, .releasing:
+                state = .failed
+                held.drop()
+            case .done, .failed:
+                break
+            }
+        }
+        context.close(mode: mode, promise: promise)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOPosix
+import SwiftLBTestSupport
 import XCTest
 
 /// A scratch directory under /tmp, removed with its contents when the test ends.
@@ -33,36 +34,8 @@ struct Outcome {
 /// Runs a tool with `input` on its stdin, killed (by its PID) if it outlives `timeout`.
 @discardableResult
 func runTool(_ executable: String, _ arguments: [String], input: String? = nil, timeout: TimeInterval = 30) -> Outcome {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-    p.standardInput = stdin
-    p.standardOutput = stdout
-    p.standardError = stderr
-    do { try p.run() } catch { return Outcome(status: -1, out: "", err: "\(error)") }
-    let pid = p.processIdentifier
-    let watchdog = DispatchWorkItem { if p.isRunning { kill(pid, SIGKILL) } }
-    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-    // A tool that exits before reading (socat finding no socket yet) must not crash the tests:
-    // write(contentsOf:) throws on EPIPE where write(_:) traps.
-    if let input { try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8)) }
-    try? stdin.fileHandleForWriting.close()
-    // stderr drains on another thread so that neither pipe can fill and block the child.
-    final class Box: @unchecked Sendable { var data = Data() }
-    let errBox = Box()
-    let collected = DispatchGroup()
-    collected.enter()
-    DispatchQueue.global().async {
-        errBox.data = stderr.fileHandleForReading.readDataToEndOfFile()
-        collected.leave()
-    }
-    let outData = stdout.fileHandleForReading.readDataToEndOfFile()
-    collected.wait()
-    let errData = errBox.data
-    p.waitUntilExit()
-    watchdog.cancel()
-    return Outcome(status: p.terminationStatus, out: String(decoding: outData, as: UTF8.self), err: String(decoding: errData, as: UTF8.self))
+    let run = runProcess(executable, arguments, input: input.map { Array($0.utf8) }, timeout: timeout)
+    return Outcome(status: run.status, out: run.out, err: run.err)
 }
 
 /// A Python 3 script on stdin (the csv, json and prometheus_client parsers check our output).

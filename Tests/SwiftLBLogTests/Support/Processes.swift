@@ -1,4 +1,5 @@
 import Foundation
+import SwiftLBTestSupport
 
 /// A scratch directory, removed when the test ends.
 final class ScratchDirectory {
@@ -16,28 +17,18 @@ final class ScratchDirectory {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
-/// A child process the test started; stopped (by its pid) when the test ends.
+/// A child process the test started, stdout and stderr into `output`, the environment the
+/// test process's plus `environment`; stopped (by its pid) when the test ends.
 final class Child {
-    private let process = Process()
+    private let process: SpawnedProcess
 
-    init(_ executable: String, _ arguments: [String], output: String) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        _ = FileManager.default.createFile(atPath: output, contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: output)
-        process.standardError = FileHandle(forWritingAtPath: output)
-        try process.run()
+    init(_ executable: String, _ arguments: [String], output: String, environment: [String: String] = [:]) throws {
+        process = try SpawnedProcess(executable, arguments, environment: environment, stdout: .file(output), stderr: .stdout)
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { process.pid }
 
-    func stop() {
-        guard process.isRunning else { return }
-        kill(pid, SIGTERM)
-        let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(pid, SIGKILL); process.waitUntilExit() }
-    }
+    func stop() { process.stop() }
 
     deinit { stop() }
 }
@@ -45,20 +36,8 @@ final class Child {
 /// Runs a command to completion, feeding `input` on stdin; returns status and output.
 @discardableResult
 func runTool(_ executable: String, _ arguments: [String], input: String = "") -> (status: Int32, out: String, err: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    let stdin = Pipe(), out = Pipe(), err = Pipe()
-    p.standardInput = stdin
-    p.standardOutput = out
-    p.standardError = err
-    do { try p.run() } catch { return (-1, "", "\(error)") }
-    try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))  // throws on EPIPE where write(_:) traps
-    try? stdin.fileHandleForWriting.close()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    let run = runProcess(executable, arguments, input: Array(input.utf8))
+    return (run.status, run.out, run.err)
 }
 
 /// curl with a hard time limit.

@@ -126,10 +126,11 @@ final class SwiftLBInstance {
     let child: ChildProcess
     let configPath: String
 
-    /// Writes the config, starts swiftlb, and waits until `port` accepts connections.
-    init(config: String, waitPort: Int, in dir: TempDirectory, name: String = "swiftlb") throws {
+    /// Writes the config, starts swiftlb (with `environment` on top of the test process's), and
+    /// waits until `port` accepts connections.
+    init(config: String, waitPort: Int, in dir: TempDirectory, name: String = "swiftlb", environment: [String: String] = [:]) throws {
         configPath = try dir.write("\(name).conf", config)
-        child = try ChildProcess(Paths.swiftlb, ["run", "-c", configPath], logDirectory: dir, name: name)
+        child = try ChildProcess(Paths.swiftlb, ["run", "-c", configPath], logDirectory: dir, name: name, environment: environment)
         guard waitForPort(waitPort) else {
             child.stop()
             throw HarnessError("swiftlb did not listen on \(waitPort): \(child.stderr)")

@@ -1,4 +1,5 @@
 import Foundation
+import SwiftLBTestSupport
 import XCTest
 
 /// Paths every loopback test needs: the repository, the built `swiftlb`, the fixtures.
@@ -78,39 +79,30 @@ func isListening(_ port: Int) -> Bool {
     return false
 }
 
-/// A child process the test started and will end by its PID, whatever happens.
+/// A child process the test started and will end by its PID, whatever happens: stdout and
+/// stderr in files of `logDirectory`, stdin a pipe held open for its life (some peers, as
+/// openssl s_server, exit at end of input), the environment the test process's plus
+/// `environment`.
 final class ChildProcess {
-    let process = Process()
-    /// Held open for the child's life: some peers (openssl s_server) exit at end of input.
-    private let stdin = Pipe()
+    let process: SpawnedProcess
     let stdoutPath: String
     let stderrPath: String
 
-    init(_ executable: String, _ arguments: [String], logDirectory: TempDirectory, name: String) throws {
+    init(_ executable: String, _ arguments: [String], logDirectory: TempDirectory, name: String, environment: [String: String] = [:]) throws {
         stdoutPath = logDirectory.file("\(name).out")
         stderrPath = logDirectory.file("\(name).err")
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardInput = stdin
-        process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
-        process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        try process.run()
+        process = try SpawnedProcess(executable, arguments, environment: environment,
+                                     stdin: .pipe, stdout: .file(stdoutPath), stderr: .file(stderrPath))
     }
 
-    var pid: Int32 { process.processIdentifier }
+    var pid: Int32 { process.pid }
     var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
     var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
-    func signal(_ sig: Int32) { if process.isRunning { kill(pid, sig) } }
+    func signal(_ sig: Int32) { process.signal(sig) }
 
     /// Waits for exit (bounded); returns the exit status or nil if still running.
-    func waitForExit(timeout: TimeInterval) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        return process.isRunning ? nil : process.terminationStatus
-    }
+    func waitForExit(timeout: TimeInterval) -> Int32? { process.wait(timeout: timeout) }
 
     /// Resident set size in KiB, from /proc.
     var rssKiB: Int { statusKiB("VmRSS") }
@@ -125,30 +117,18 @@ final class ChildProcess {
         return 0
     }
 
-    func stop() {
-        guard process.isRunning else { return }
-        kill(pid, SIGTERM)
-        if waitForExit(timeout: 5) == nil { kill(pid, SIGKILL); _ = waitForExit(timeout: 5) }
-    }
+    func stop() { process.stop() }
 
     deinit { stop() }
 }
 
-/// Runs a command to completion (bounded by the command's own options) and returns its output.
+/// Runs a command to completion (bounded by the command's own options, and killed after
+/// `timeout`) and returns its output.
 @discardableResult
-func runCommand(_ executable: String, _ arguments: [String]) -> (status: Int32, out: String, err: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    do { try p.run() } catch { return (-1, "", "\(error)") }
-    // Read before waiting so a large output cannot block the child.
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                timeout: TimeInterval = 120) -> (status: Int32, out: String, err: String) {
+    let run = runProcess(executable, arguments, environment: environment, timeout: timeout)
+    return (run.status, run.out, run.err)
 }
 
 /// curl with a hard time limit, so no test can hang on it.

@@ -47,12 +47,18 @@ final class RawClient {
 
     /// Reads until the peer closes or `timeout` passes without data; `closed` tells which.
     func readAll() -> (text: String, closed: Bool) {
+        let (bytes, closed) = readAllBytes()
+        return (String(decoding: bytes, as: UTF8.self), closed)
+    }
+
+    /// `readAll` for binary protocols (HTTP/2 frames): the bytes as they came.
+    func readAllBytes() -> (bytes: [UInt8], closed: Bool) {
         var data = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = recv(fd, &buffer, buffer.count, 0)
             if n > 0 { data.append(contentsOf: buffer[0..<n]); continue }
-            return (String(decoding: data, as: UTF8.self), n == 0 || (n < 0 && errno == ECONNRESET))
+            return (data, n == 0 || (n < 0 && errno == ECONNRESET))
         }
     }
 

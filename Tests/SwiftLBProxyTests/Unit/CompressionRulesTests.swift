@@ -1,5 +1,6 @@
 import NIOCore
 import SwiftLBConfig
+import SwiftLBTestSupport
 import XCTest
 @testable import SwiftLBProxy
 
@@ -144,15 +145,8 @@ final class CompressionRulesTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: scratch) }
         let check = final ? "assert d.eof and not d.unused_data" : "assert not d.eof"
         let script = "import sys,zlib; d=zlib.decompressobj(\(bits)); out=d.decompress(open(sys.argv[1],'rb').read()); \(check); sys.stdout.buffer.write(out)"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, scratch.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let out = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "python zlib refused the stream")
-        return out
+        let run = runProcess("/usr/bin/env", ["python3", "-c", script, scratch.path])
+        XCTAssertEqual(run.status, 0, "python zlib refused the stream: \(run.err)")
+        return Data(run.output)
     }
 }

@@ -196,6 +196,56 @@ final class ProxyProtocolTests: XCTestCase {
         XCTAssertFalse(silent.isActive)
     }
 
+    /// What the handlers after it write before the header is accepted (an HTTP/2 server
+    /// preface) is held: sent first once the header came, dropped with a failed promise when
+    /// the header is bad or a handler closes the connection on seeing it (a session rule).
+    func testWritesWaitForTheHeaderAndDieWithoutIt() throws {
+        func channel(closingOnHeader: Bool = false) throws -> EmbeddedChannel {
+            let channel = EmbeddedChannel()
+            try channel.pipeline.syncOperations.addHandlers([ProxyProtocolHandler(timeout: nil), WriterOnActive(closingOnHeader: closingOnHeader)])
+            try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9)).wait()
+            return channel
+        }
+        let good = try channel()
+        XCTAssertNil(try good.readOutbound(as: ByteBuffer.self), "written before the header")
+        try good.writeInbound(ByteBuffer(string: "PROXY TCP4 192.0.2.1 198.51.100.2 5 443\r\nPING"))
+        XCTAssertEqual(try good.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) }, "preface")
+        XCTAssertEqual(try good.readOutbound(as: ByteBuffer.self).map { String(buffer: $0) }, "PONG", "held writes go first")
+        _ = try good.finish()
+
+        let bad = try channel()
+        let held = try bad.pipeline.syncOperations.handler(type: WriterOnActive.self)
+        try bad.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\n\r\n"))
+        XCTAssertFalse(bad.isActive)
+        XCTAssertNil(try bad.readOutbound(as: ByteBuffer.self))
+        XCTAssertThrowsError(try held.written?.wait(), "the held write failed")
+
+        let refused = try channel(closingOnHeader: true)
+        try refused.writeInbound(ByteBuffer(string: "PROXY TCP4 192.0.2.1 198.51.100.2 5 443\r\n"))
+        XCTAssertFalse(refused.isActive)
+        XCTAssertNil(try refused.readOutbound(as: ByteBuffer.self))
+    }
+
+    /// Writes "preface" when the channel goes active (as NIOHTTP2's handler does), "PONG" on
+    /// each read, and closes on the PROXY header's event if told to.
+    private final class WriterOnActive: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let closingOnHeader: Bool
+        var written: EventLoopFuture<Void>?
+        init(closingOnHeader: Bool) { self.closingOnHeader = closingOnHeader }
+        func channelActive(context: ChannelHandlerContext) {
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            written = promise.futureResult
+            context.writeAndFlush(NIOAny(ByteBuffer(string: "preface")), promise: promise)
+        }
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            context.writeAndFlush(NIOAny(ByteBuffer(string: "PONG")), promise: nil)
+        }
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if closingOnHeader, event is ProxyProtocolReceived { context.close(promise: nil) }
+        }
+    }
+
     // MARK: against HAProxy
 
     /// HAProxy's `send-proxy` and `send-proxy-v2` towards a server that is our handler on
