@@ -145,7 +145,9 @@ final class VRRPInstance: @unchecked Sendable {
         guard heartbeat.sender == IPv4.number(source) else { return drop(.unknownSender(IPv4.text(heartbeat.sender)), from: source) }
         if case .failure(let why) = replay.admit(heartbeat, wallClockMilliseconds: wallClockMilliseconds()) { return drop(why, from: source) }
         status.withLockedValue { $0.peer = PeerStatus(address: source, priority: heartbeat.priority, lastHeard: .now()) }
-        if heartbeat.priority > 0, pendingRelease != nil, !handingOver, elector.state != .master { handOver() }  // the peer took over
+        // FAULT's wait ends: the peer took over. No linger here — a faulty node should not
+        // attract clients a moment longer than it must (a SYN lost now is retried at the peer).
+        if heartbeat.priority > 0, pendingRelease != nil, !handingOver, elector.state != .master { releaseNow() }
         let advert = Elector.Advert(priority: heartbeat.priority, advertInterval: Int64(heartbeat.intervalMilliseconds) * 1_000_000,
                                     sender: heartbeat.sender)
         perform(elector.heartbeat(advert, now: now()))
@@ -209,8 +211,8 @@ final class VRRPInstance: @unchecked Sendable {
     /// Runs the elector's actions. Giving the VIP up to a peer whose heartbeat says it is
     /// master is a hand-over (`handOver`: a short linger, its gratuitous ARP went out before
     /// that heartbeat but may reach a client later). Entering FAULT passes `awaitPeer`: keep
-    /// the address until the peer's first heartbeat as master (or a short bound), then hand
-    /// over, so the clients are never sent to a node without it.
+    /// the address until the peer's first heartbeat as master (or a short bound), so the
+    /// clients are never sent to a node without it.
     private func perform(_ actions: [Elector.Action], awaitPeer: Bool = false) {
         for action in actions {
             switch action {
