@@ -37,6 +37,12 @@ public struct Elector: Sendable {
         case sendAdvert(priority: UInt8)
         case addVIP
         case removeVIP
+        /// Give the VIP up to a peer that has just announced itself master, make-before-break:
+        /// its gratuitous ARP went out before the heartbeat we heard, but a client may process
+        /// it later than we would drop the address, and a SYN still sent here would be lost.
+        /// Keep the address for `handOverLinger`, at half of it send a priority-0 heartbeat
+        /// (the new master announces again), then remove it — unless we are master again by then.
+        case handOverVIP
         /// A burst of gratuitous ARPs announcing the VIP (after becoming master, after a heal).
         case gratuitousARP
         case notify(State, reason: String)
@@ -82,6 +88,9 @@ public struct Elector: Sendable {
     public var skew: Int64 { (256 - Int64(priority)) * masterAdvertInterval / 256 }
     /// Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time.
     public var masterDownInterval: Int64 { 3 * masterAdvertInterval + skew }
+    /// How long `handOverVIP` keeps the address after the new master's heartbeat: two advert
+    /// intervals, at least 100 ms (a loaded client's late ARP), at most 1 s (both hold it meanwhile).
+    public var handOverLinger: Int64 { min(max(2 * settings.advertInterval, 100_000_000), 1_000_000_000) }
 
     // MARK: events
 
@@ -134,7 +143,8 @@ public struct Elector: Sendable {
             // the ones lost), so it would not know the clients were sent here. One priority-0
             // heartbeat tells it to re-announce the VIP.
             return [.sendAdvert(priority: 0)]
-                + becomeBackup(now: now, reason: "a higher-priority peer is master (\(advert.priority) > \(priority) or equal with a higher address)")
+                + becomeBackup(now: now, reason: "a higher-priority peer is master (\(advert.priority) > \(priority) or equal with a higher address)",
+                               release: .handOverVIP)
         }
     }
 
@@ -217,7 +227,7 @@ public struct Elector: Sendable {
         state = .initial
         resigning = false
         lastTransitionReason = "resigned: the peer is master"
-        return [.removeVIP, .notify(.initial, reason: lastTransitionReason)]
+        return [.handOverVIP, .notify(.initial, reason: lastTransitionReason)]
     }
 
     // MARK: transitions
@@ -239,11 +249,12 @@ public struct Elector: Sendable {
                 .armTimer(at: now + settings.advertInterval)]
     }
 
-    private mutating func becomeBackup(now: Int64, reason: String) -> [Action] {
+    /// `release`: how a master lets go — `handOverVIP` when the peer has announced itself.
+    private mutating func becomeBackup(now: Int64, reason: String, release: Action = .removeVIP) -> [Action] {
         let wasMaster = state == .master
         state = .backup
         lastTransitionReason = reason
-        var actions: [Action] = wasMaster ? [.removeVIP] : []
+        var actions: [Action] = wasMaster ? [release] : []
         actions += [.notify(.backup, reason: reason), .armTimer(at: now + masterDownInterval)]
         return actions
     }

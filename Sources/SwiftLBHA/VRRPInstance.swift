@@ -45,6 +45,9 @@ final class VRRPInstance: @unchecked Sendable {
     private var tick: RepeatedTask?
     private var garpRefresh: RepeatedTask?
     private var pendingRelease: Scheduled<Void>?
+    /// `pendingRelease` is a hand-over's linger (not FAULT's wait for the peer): the new
+    /// master's later heartbeats must not cut it short.
+    private var handingOver = false
     private var vipHeld = false
     private var resignDone: EventLoopPromise<Void>?
     /// Set by `resign`: nothing re-evaluates the tracked inputs after it.
@@ -104,8 +107,9 @@ final class VRRPInstance: @unchecked Sendable {
                 if elector.isResigning { logger.warning("vrrp \(settings.name): the peer did not take over within \(bound / 1_000_000) ms; releasing the VIP anyway") }
                 pendingRelease?.cancel()
                 pendingRelease = nil
-                perform(elector.stop(now: now()))
-                if vipHeld { releaseNow() }  // a FAULT release that was still waiting for the peer
+                // Already stopped when a hand-over's linger outlasted the bound: no second STOP.
+                if elector.state != .initial { perform(elector.stop(now: now())) }
+                if vipHeld { releaseNow() }  // a FAULT release or a hand-over still under way
                 finishResignIfDone()
             }
             finishResignIfDone()
@@ -141,7 +145,9 @@ final class VRRPInstance: @unchecked Sendable {
         guard heartbeat.sender == IPv4.number(source) else { return drop(.unknownSender(IPv4.text(heartbeat.sender)), from: source) }
         if case .failure(let why) = replay.admit(heartbeat, wallClockMilliseconds: wallClockMilliseconds()) { return drop(why, from: source) }
         status.withLockedValue { $0.peer = PeerStatus(address: source, priority: heartbeat.priority, lastHeard: .now()) }
-        if heartbeat.priority > 0, pendingRelease != nil, elector.state != .master { releaseNow() }  // the peer took over
+        // FAULT's wait ends: the peer took over. No linger here — a faulty node should not
+        // attract clients a moment longer than it must (a SYN lost now is retried at the peer).
+        if heartbeat.priority > 0, pendingRelease != nil, !handingOver, elector.state != .master { releaseNow() }
         let advert = Elector.Advert(priority: heartbeat.priority, advertInterval: Int64(heartbeat.intervalMilliseconds) * 1_000_000,
                                     sender: heartbeat.sender)
         perform(elector.heartbeat(advert, now: now()))
@@ -202,10 +208,11 @@ final class VRRPInstance: @unchecked Sendable {
 
     // MARK: actions
 
-    /// Runs the elector's actions. Giving the VIP up is immediate when it follows the new
-    /// master's heartbeat (its gratuitous ARP went out before it). Entering FAULT passes
-    /// `awaitPeer`: keep the address until the peer's first heartbeat as master (or a short
-    /// bound), so the clients are never sent to a node without it.
+    /// Runs the elector's actions. Giving the VIP up to a peer whose heartbeat says it is
+    /// master is a hand-over (`handOver`: a short linger, its gratuitous ARP went out before
+    /// that heartbeat but may reach a client later). Entering FAULT passes `awaitPeer`: keep
+    /// the address until the peer's first heartbeat as master (or a short bound), so the
+    /// clients are never sent to a node without it.
     private func perform(_ actions: [Elector.Action], awaitPeer: Bool = false) {
         for action in actions {
             switch action {
@@ -214,12 +221,15 @@ final class VRRPInstance: @unchecked Sendable {
             case .addVIP:
                 pendingRelease?.cancel()
                 pendingRelease = nil
+                handingOver = false
                 for vip in settings.virtualAddresses {
                     do { try VIPAddress.add(vip.cidr, interface: vip.interface ?? settings.interface) } catch { logger.error("vrrp \(settings.name): \(error)") }
                 }
                 vipHeld = true
             case .removeVIP:
                 if awaitPeer { releaseWhenPeerIsMaster() } else { releaseNow() }
+            case .handOverVIP:
+                handOver()
             case .gratuitousARP:
                 announce()
             case .notify(let state, let reason):
@@ -245,9 +255,32 @@ final class VRRPInstance: @unchecked Sendable {
         }
     }
 
+    /// The peer announced itself master: keep the VIP for the elector's `handOverLinger`, so
+    /// a SYN sent here by a client that has not yet processed the new master's gratuitous ARP
+    /// is still answered; halfway, a priority-0 heartbeat makes the new master announce again
+    /// (for a client that missed its first burst), then the address goes. Make-before-break:
+    /// dropping it at once turned that SYN into a lost connection.
+    private func handOver() {
+        guard vipHeld, !handingOver else { return }
+        pendingRelease?.cancel()
+        handingOver = true
+        let half = elector.handOverLinger / 2
+        pendingRelease = loop.scheduleTask(in: .nanoseconds(half)) { [self] in
+            guard elector.state != .master else { pendingRelease = nil; handingOver = false; return }
+            send(priority: 0)
+            pendingRelease = loop.scheduleTask(in: .nanoseconds(half)) { [self] in
+                pendingRelease = nil
+                handingOver = false
+                if elector.state != .master { releaseNow() }
+                finishResignIfDone()
+            }
+        }
+    }
+
     private func releaseNow() {
         pendingRelease?.cancel()
         pendingRelease = nil
+        handingOver = false
         garpRefresh?.cancel()
         garpRefresh = nil
         for vip in settings.virtualAddresses {

@@ -107,7 +107,7 @@ final class ElectorTests: XCTestCase {
         XCTAssertEqual(low.state, .master)
         let a = low.heartbeat(advert(100, from: 0x0A00_0002), now: low.masterDownInterval + 10 * ms)
         XCTAssertEqual(low.state, .backup)
-        XCTAssertEqual(Array(a.prefix(2)), [.sendAdvert(priority: 0), .removeVIP])
+        XCTAssertEqual(Array(a.prefix(2)), [.sendAdvert(priority: 0), .handOverVIP])
     }
 
     /// Two electors that never heard each other: both master. `a` outranks `b`.
@@ -129,7 +129,7 @@ final class ElectorTests: XCTestCase {
         let toB = b.heartbeat(advert(150, from: 0x0A00_0002), now: now)
         let toA = a.heartbeat(advert(100, from: 0x0A00_0001), now: now)
         XCTAssertEqual([a.state, b.state], [.master, .backup])
-        XCTAssertEqual(Array(toB.prefix(2)), [.sendAdvert(priority: 0), .removeVIP], "the loser says it yielded")
+        XCTAssertEqual(Array(toB.prefix(2)), [.sendAdvert(priority: 0), .handOverVIP], "the loser says it yielded")
         XCTAssertTrue(toA.contains(.gratuitousARP), "the winner re-announces after the heal")
         XCTAssertTrue(toA.contains(.sendAdvert(priority: 150)))
     }
@@ -180,9 +180,53 @@ final class ElectorTests: XCTestCase {
         XCTAssertEqual(e.timerFired(now: 110 * ms), [.sendAdvert(priority: 0), .armTimer(at: 210 * ms)], "keeps resigning each interval")
         XCTAssertEqual(e.heartbeat(advert(0), now: 120 * ms), [], "a peer that is stopping too does not take over")
         let handover = e.heartbeat(advert(100), now: 150 * ms)
-        XCTAssertEqual(handover.first, .removeVIP)
+        XCTAssertEqual(handover.first, .handOverVIP, "the peer announced itself: make-before-break")
         XCTAssertEqual(e.state, .initial)
         XCTAssertFalse(e.isResigning)
+    }
+
+    /// Preempted by a peer that announced itself (its ARP before its heartbeat): the VIP is
+    /// handed over (kept a little, then removed), never dropped at once; the new master hears
+    /// the priority-0 heartbeat the shell sends halfway and announces again. A fault or a stop
+    /// still removes it at once: nobody announced a new owner there.
+    func testAPreemptedMasterHandsTheVIPOverAndTheWinnerAnnouncesAgain() {
+        var old = elector(priority: 100, address: 0x0A00_0001)
+        _ = old.start(now: 0)
+        _ = old.timerFired(now: old.masterDownInterval)
+        var new = elector(priority: 150)
+        _ = new.start(now: 1_000 * ms)
+        let preempt = new.heartbeat(advert(100), now: 1_010 * ms)
+        XCTAssertEqual(Array(preempt.prefix(3)), [.addVIP, .gratuitousARP, .sendAdvert(priority: 150)])
+        let yielded = old.heartbeat(advert(150, from: 0x0A00_0002), now: 1_011 * ms)
+        XCTAssertEqual(old.state, .backup)
+        XCTAssertTrue(yielded.contains(.handOverVIP))
+        XCTAssertFalse(yielded.contains(.removeVIP), "not dropped at once: a client may still be sending here")
+        XCTAssertEqual(old.handOverLinger, 200 * ms, "two advert intervals")
+        XCTAssertEqual(new.heartbeat(advert(0, from: 0x0A00_0001), now: 1_111 * ms),
+                       [.sendAdvert(priority: 150), .gratuitousARP, .armTimer(at: 1_211 * ms)], "the halfway heartbeat: announce again")
+
+        var faulty = elector(priority: 255)
+        _ = faulty.start(now: 0)
+        XCTAssertTrue(faulty.faultChanged(reason: "down", now: 10 * ms).contains(.removeVIP))
+        XCTAssertEqual(elector(priority: 1).handOverLinger, 200 * ms)
+        var slow = Elector.Settings(priority: 100, advertInterval: 3_000 * ms, localAddress: 1)
+        slow.preempt = true
+        XCTAssertEqual(Elector(settings: slow).handOverLinger, 1_000 * ms, "bounded: both hold the address meanwhile")
+        var fast = Elector.Settings(priority: 100, advertInterval: 20 * ms, localAddress: 1)
+        fast.preempt = true
+        XCTAssertEqual(Elector(settings: fast).handOverLinger, 100 * ms, "long enough for a loaded client's late ARP")
+    }
+
+    /// A hand-over under way ends if the new master dies and we take the VIP back: the elector
+    /// asks for the address again (the shell's `addVIP` cancels the linger).
+    func testAHandOverIsUndoneWhenTheNewMasterDisappears() {
+        var e = elector(priority: 100, address: 0x0A00_0001)
+        _ = e.start(now: 0)
+        _ = e.timerFired(now: e.masterDownInterval)
+        XCTAssertTrue(e.heartbeat(advert(150, from: 0x0A00_0002), now: 1_000 * ms).contains(.handOverVIP))
+        let back = e.timerFired(now: 1_000 * ms + e.masterDownInterval)
+        XCTAssertEqual(e.state, .master)
+        XCTAssertEqual(Array(back.prefix(2)), [.addVIP, .gratuitousARP])
     }
 
     func testStopWhileResigningReleasesTheVIP() {
@@ -211,7 +255,7 @@ final class ElectorTests: XCTestCase {
         XCTAssertEqual(backup.state, .master, "100 outranks the lowered 90")
         let yielded = master.heartbeat(advert(100, from: 0x0A00_0002), now: 1_002 * ms)
         XCTAssertEqual(master.state, .backup)
-        XCTAssertEqual(Array(yielded.prefix(2)), [.sendAdvert(priority: 0), .removeVIP])
+        XCTAssertEqual(Array(yielded.prefix(2)), [.sendAdvert(priority: 0), .handOverVIP])
     }
 }
 

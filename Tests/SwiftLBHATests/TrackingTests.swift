@@ -97,7 +97,7 @@ final class TrackedElectionTests: XCTestCase {
                 case .sendAdvert(let p):
                     inFlight.append((now + 1_000_000, 1 - i, Elector.Advert(priority: p, advertInterval: 100_000_000, sender: addresses[i])))
                 case .addVIP: nodes[i].holds = true
-                case .removeVIP: nodes[i].holds = false
+                case .removeVIP, .handOverVIP: nodes[i].holds = false
                 case .armTimer(let at): nodes[i].timer = at
                 case .gratuitousARP, .notify: break
                 }
