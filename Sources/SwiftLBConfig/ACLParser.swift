@@ -239,7 +239,7 @@ struct ACLParser {
     /// HAProxy's predefined ACLs on fetches that need the parse's sample compiler (`req.ver`)
     /// or a compiled pattern: made when a condition names them.
     static let predefinedDefinitions: [String: String] = [
-        "HTTP_1.0": "req.ver 1.0", "HTTP_1.1": "req.ver 1.1",
+        "HTTP_1.0": "req.ver 1.0", "HTTP_1.1": "req.ver 1.1", "HTTP_2.0": "req.ver 2.0",
         "HTTP_URL_ABS": "url_reg ^[^/:]*://", "HTTP_URL_SLASH": "url_beg /", "HTTP_URL_STAR": "url *",
     ]
 

@@ -81,6 +81,10 @@ extension SectionParser {
                     // HAProxy's warning (proxy.c): a request hash needs a request.
                     warn(backend.line, "balance", "Layer 7 hash not possible for backend '\(backend.name)' (needs 'mode http'). Falling back to round robin.")
                 }
+                if let first = backend.redirects.first {
+                    // HAProxy's warning (cfgparse.c): a redirect needs an HTTP stream.
+                    warn(first.line, "redirect", "'redirect' rules ignored for backend '\(backend.name)' as they require HTTP mode.")
+                }
                 // HTTP/2 towards a server needs an HTTP stream; HAProxy refuses it in TCP mode.
                 for server in backend.servers where server.parameters.http2 {
                     errors.append(ConfigError(file: file, line: server.line, keyword: "server",

@@ -258,7 +258,8 @@ final class VRRPInstance: @unchecked Sendable {
     /// The peer announced itself master: keep the VIP for the elector's `handOverLinger`, so
     /// a SYN sent here by a client that has not yet processed the new master's gratuitous ARP
     /// is still answered; halfway, a priority-0 heartbeat makes the new master announce again
-    /// (for a client that missed its first burst), then the address goes. Make-before-break:
+    /// (for a client that missed its first burst), then the address goes and one more follows
+    /// (for a client that took our ARP reply meanwhile). Make-before-break:
     /// dropping it at once turned that SYN into a lost connection.
     private func handOver() {
         guard vipHeld, !handingOver else { return }
@@ -271,7 +272,14 @@ final class VRRPInstance: @unchecked Sendable {
             pendingRelease = loop.scheduleTask(in: .nanoseconds(half)) { [self] in
                 pendingRelease = nil
                 handingOver = false
-                if elector.state != .master { releaseNow() }
+                if elector.state != .master {
+                    releaseNow()
+                    // Once more, now that only the new master can answer an ARP request: a
+                    // client that resolved the VIP in this second half may have taken our
+                    // reply (Linux keeps the first within locktime); only a gratuitous ARP
+                    // moves it, and the new master sends one on this heartbeat.
+                    send(priority: 0)
+                }
                 finishResignIfDone()
             }
         }

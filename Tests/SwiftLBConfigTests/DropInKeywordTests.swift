@@ -164,4 +164,15 @@ final class MasterWorkerKeywordTests: XCTestCase {
                        ["'master-worker' changes nothing: SwiftLB is always one process that reloads lb.conf in place on SIGUSR2 or SIGHUP, keeping its connections"])
         XCTAssertEqual(parseErrors("global\n    master-worker now\n").first?.message, "expects 'master-worker [no-exit-on-failure]'")
     }
+
+    /// `redirect` in a backend (HAProxy allows it there) is kept on the backend; in a `mode tcp`
+    /// backend it cannot run, and HAProxy's warning says so.
+    func testRedirectInABackendIsKeptAndWarnedAboutInTCPMode() throws {
+        let http = try parseOrFail("backend b\n    mode http\n    redirect prefix https://www.example.com code 301 drop-query if TRUE\n    server s 127.0.0.1:1\n")
+        XCTAssertEqual(http.backends["b"]?.redirects.map(\.target), [.prefix("https://www.example.com")])
+        XCTAssertEqual(http.backends["b"]?.redirects.first?.dropQuery, true)
+        XCTAssertFalse(http.warnings.contains { $0.keyword == "redirect" }, "\(http.warnings)")
+        let tcp = try parseOrFail("backend t\n    mode tcp\n    redirect scheme https\n    server s 127.0.0.1:1\n")
+        XCTAssertEqual(tcp.warnings.filter { $0.keyword == "redirect" }.map(\.message), ["'redirect' rules ignored for backend 't' as they require HTTP mode."])
+    }
 }

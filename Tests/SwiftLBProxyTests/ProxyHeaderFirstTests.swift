@@ -115,6 +115,40 @@ final class ProxyHeaderFirstTests: XCTestCase {
         }
     }
 
+    /// A plain `proto h2` bind whose `tcp-request connection|session` rules refuse the client:
+    /// not even the server's SETTINGS go out (NIOHTTP2Handler writes them as the channel
+    /// becomes active, before the rules ran), as with HAProxy, which installs no mux then.
+    func testARefusedH2ConnectionGetsNoSettingsAsHAProxy() throws {
+        try requireHAProxy()
+        let dir = try TempDirectory()
+        var second: [Int: Int] = [:]
+        let both = try SideBySide({ port in
+            let session = second[port] ?? freePort()
+            second[port] = session
+            return """
+            frontend byconnection
+                bind 127.0.0.1:\(port) proto h2
+                tcp-request connection reject if { src 127.0.0.1 }
+                default_backend app
+            frontend bysession
+                bind 127.0.0.1:\(session) proto h2
+                tcp-request session reject if { src 127.0.0.1 }
+                default_backend app
+            backend app
+                server s1 127.0.0.1:1
+
+            """
+        }, in: dir)
+        defer { both.stop() }
+        for (side, port) in zip(["SwiftLB", "HAProxy"], both.ports) {
+            for (name, target) in [("connection", port), ("session", second[port]!)] {
+                let refused = try exchange(target, preface, wait: 3)
+                XCTAssertEqual(refused.bytes, [], "\(side) \(name) rules: wrote to a refused h2 connection")
+                XCTAssertTrue(refused.closed, "\(side) \(name) rules: kept a refused h2 connection")
+            }
+        }
+    }
+
     /// Sends the PROXY header (argv 2) in clear, then a TLS handshake offering only h2, the
     /// client preface and an empty SETTINGS; prints the chosen protocol and the type of the
     /// first frame received (-1: none before the connection ended).

@@ -23,7 +23,7 @@ extension KeywordRegistry {
             try p.gateFetch(criterion)
             p.acls[name, default: ACL(name: name, criteria: [])].criteria.append(criterion)
         },
-        Keyword("redirect", [.frontend, .listen, .backend], haproxy: SectionKind.rules, usage: "redirect scheme|location TARGET [code N] [if|unless COND]") { p, c in
+        Keyword("redirect", [.frontend, .listen, .backend], haproxy: SectionKind.rules, usage: "redirect scheme|location|prefix TARGET [code N] [drop-query] [append-slash] [if|unless COND]") { p, c in
             let rule = try redirectRule(c.args[...], acls: p.acls, line: c.line.number, sampleCompiler: p.facts.sampleCompiler)
             try p.gateFetches(rule.condition)
             if case .backend = p.section { p.withBackend { $0.redirects.append(rule) } } else { p.withFrontend { $0.redirects.append(rule) } }

@@ -192,12 +192,6 @@ extension HTTPClientConnection {
         if backend.name != frontend.name, !head.restrictHeaderNames(backend.config.options.restrictRequestHeaderNames) {
             return refuseHeaderNames(record, head: head, framing: framing, backendRules: backend.engine, input: input)
         }
-        if let f = facts {
-            // A backend's own `redirect` rules, after its http-request rules (HAProxy's order).
-            for rule in backend.config.redirects where rule.condition.map({ input.map($0.evaluate) ?? $0.evaluate(f) }) ?? true {
-                if redirect(rule, head: head, record: record, by: backend.name) { return }
-            }
-        }
         input?.backendName = backend.name
         if let captured = input?.captures, record.requestCaptures != nil { record.requestCaptures = Self.slots(captured, as: record.requestCaptures!) }
         if let stats = backend.stats, backend.name != frontend.name, StatsPage.matches(head.target, settings: stats) {
@@ -205,6 +199,13 @@ extension HTTPClientConnection {
             serveStats(head, framing: framing, settings: stats, page: backend.config.options.stats, record: record,
                        afterResponse: input.map { (backend.engine, $0) })
             return
+        }
+        if let f = facts {
+            // A backend's own `redirect` rules, after its http-request rules and its stats page
+            // (HAProxy's order in http_process_req_common).
+            for rule in backend.config.redirects where rule.condition.map({ input.map($0.evaluate) ?? $0.evaluate(f) }) ?? true {
+                if redirect(rule, head: head, record: record, by: backend.name) { return }
+            }
         }
 
         let connection = RequestRewriter.removeHopByHop(&head, keepUpgrade: true)
@@ -342,7 +343,7 @@ extension HTTPClientConnection {
         record.status = rule.code
         record.bytesOut = 0
         record.backend = proxy ?? frontend.name
-        writeLog(record, intercepted: true)
+        writeLog(record, intercepted: proxy == nil)  // HAProxy counts the frontend's own only
         requestsServed += 1
         // The request's body, if any, is not wanted: only a bodiless request keeps the connection.
         let bodiless = (try? MessageFraming.request(head).get()) == nil

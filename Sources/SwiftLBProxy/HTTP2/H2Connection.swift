@@ -61,9 +61,11 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = settings.initialWindowSize
         let sync = channel.pipeline.syncOperations
-        // Behind a PROXY header or a TLS handshake the session starts later: nothing is written
-        // before (see SessionWriteGate).
-        let writeGate = awaitsProxyHeader || isTLS ? SessionWriteGate() : nil
+        // Behind a PROXY header or a TLS handshake the session starts later, and `tcp-request
+        // connection|session` rules may refuse it: nothing is written before (see
+        // SessionWriteGate; NIOHTTP2Handler writes its SETTINGS as soon as the channel is active).
+        let ruled = frontend.tcpRules.map { $0.hasConnectionRules || $0.hasSessionRules } ?? false
+        let writeGate = awaitsProxyHeader || isTLS || ruled ? SessionWriteGate() : nil
         if let writeGate { try sync.addHandler(writeGate) }
         // A client that sends its requests and then its FIN still gets them served (HAProxy's
         // default, as on HTTP/1.1): the connection closes once its streams are done.

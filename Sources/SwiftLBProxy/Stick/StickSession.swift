@@ -200,7 +200,7 @@ enum StickTracking {
     }
 
     /// The fetches of conditions that need what only some proxies have: payload fetches
-    /// (`req.len`, `req.payload`…) read a tcp-mode session's first bytes, so an http-mode
+    /// (`req.payload`, `req.ssl_sni`…) read a tcp-mode session's first bytes, so an http-mode
     /// frontend's rules refuse them rather than read nothing; `sc_*`/`src_*` naming a table
     /// need that table. Errors name the file, line and keyword.
     static func validateFetches(_ configuration: Configuration, tables: [String: StickTable]) -> [ConfigError] {
@@ -212,7 +212,9 @@ enum StickTracking {
             for (condition, line, keyword) in conditions {
                 for criterion in condition.alternatives.joined().flatMap(\.acl.criteria) {
                     func fail(_ m: String) { errors.append(ConfigError(file: configuration.file, line: line, keyword: keyword, message: m)) }
-                    if let name = criterion.fetch.payloadFetchName, frontend.options.mode == .http || keyword == "http-request" {
+                    // `req.len` has an HTTP meaning too (the request's size: `REQ_CONTENT`).
+                    if let name = criterion.fetch.payloadFetchName, criterion.fetch != .requestLength,
+                       frontend.options.mode == .http || keyword == "http-request" {
                         fail("'\(name)' reads a tcp-mode session's first bytes (tcp-request content rules and use_backend in 'mode tcp'); an HTTP request is read with req.hdr(), path, method…")
                     }
                     if case .stickCounter(let f) = criterion.fetch {

@@ -150,7 +150,15 @@ extension SampleInput {
     /// The bytes a payload fetch reads, nil outside of inspection or when they are not there.
     func payloadBytes(_ fetch: SampleFetch) -> [UInt8]? {
         // An HTTP stream is HTTP: `HTTP` holds there.
-        if (fetch == .requestProtoHTTP || fetch == .waitEnd) && inspected == nil { return Array("1".utf8) }
+        if inspected == nil {
+            switch fetch {
+            case .requestProtoHTTP, .waitEnd: return Array("1".utf8)
+            // HAProxy's `req.len` on an HTTP stream: the request's size in its buffer (so
+            // `REQ_CONTENT` holds for every request).
+            case .requestLength: return requestHead.map { Array(String($0.serialisedSize).utf8) }
+            default: break
+            }
+        }
         return inspected?.value(fetch)
     }
 
