@@ -29,6 +29,10 @@ final class SpawnedProcessTests: XCTestCase {
         XCTAssertEqual(runProcess("/bin/cat", [], input: Array("echoed".utf8)).out, "echoed")
         // A child that exits without reading its input is no error of the test process (EPIPE).
         XCTAssertEqual(runProcess("/bin/true", [], input: [UInt8](repeating: 0x61, count: 1 << 20)).status, 0)
+        // An input larger than both pipes, echoed while it is fed: neither side blocks.
+        let echoed = runProcess("/bin/cat", [], input: [UInt8](repeating: 0x62, count: 1 << 20), timeout: 20)
+        XCTAssertEqual(echoed.output.count, 1 << 20)
+        XCTAssertFalse(echoed.timedOut)
         let merged = runProcess("/bin/sh", ["-c", "echo out; echo err >&2"], mergeStderr: true)
         XCTAssertEqual(merged.out, "out\nerr\n")
     }

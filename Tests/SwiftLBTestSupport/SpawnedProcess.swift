@@ -110,12 +110,18 @@ public final class SpawnedProcess: @unchecked Sendable {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        // Default signal handling in the child (the test process ignores SIGPIPE).
+        // Default handling of every signal and none blocked in the child, whatever the spawning
+        // thread had (the test process ignores SIGPIPE; a test may ignore SIGHUP; libdispatch's
+        // threads block most signals): a child must die of the SIGTERM a test sends it.
         var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGPIPE)
+        sigfillset(&defaults)
+        sigdelset(&defaults, SIGKILL)
+        sigdelset(&defaults, SIGSTOP)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF))
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        posix_spawnattr_setsigmask(&attributes, &unblocked)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
         let argv = ([executable] + arguments).map { strdup($0) }
         let envp = TestEnvironment.entries(inherit: inheritEnvironment, overrides: environment).map { strdup($0) }
@@ -273,13 +279,20 @@ public func runProcess(_ executable: String, _ arguments: [String], input: [UInt
     } catch {
         return ProcessOutcome(status: -1, output: [], errorOutput: Array("\(error)".utf8))
     }
-    if let input { child.closeInput(after: input) }
+    // The input is fed from the same loop that drains the outputs (non-blocking), so a child
+    // that writes while it reads (cat) never blocks on a full pipe while we block writing.
+    var pending = input.map { $0[...] } ?? []
+    if child.input >= 0 {
+        _ = fcntl(child.input, F_SETFL, fcntl(child.input, F_GETFL) | O_NONBLOCK)
+        if pending.isEmpty { child.closeInput() }
+    }
     var outcome = ProcessOutcome(status: 0, output: [], errorOutput: [])
     var open = [child.output, child.errorOutput].filter { $0 >= 0 }
     var deadline = SpawnedProcess.now() + timeout
     var buffer = [UInt8](repeating: 0, count: 65536)
     while !open.isEmpty {
         var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        if child.input >= 0 { fds.append(pollfd(fd: child.input, events: Int16(POLLOUT), revents: 0)) }
         let left = Int32(max(0, (deadline - SpawnedProcess.now()) * 1000))
         if left == 0 || poll(&fds, nfds_t(fds.count), left) == 0 {
             if outcome.timedOut { break }  // killed, and its pipes are still held (by a grandchild)
@@ -289,6 +302,13 @@ public func runProcess(_ executable: String, _ arguments: [String], input: [UInt
             continue
         }
         for entry in fds where entry.revents != 0 {
+            if entry.fd == child.input {
+                let n = pending.withUnsafeBytes { write(child.input, $0.baseAddress, min($0.count, 65536)) }
+                if n > 0 { pending = pending.dropFirst(n) }
+                // Written, or the child closed its end (EPIPE): no more input.
+                if pending.isEmpty || (n < 0 && errno != EAGAIN && errno != EINTR) { child.closeInput() }
+                continue
+            }
             let n = read(entry.fd, &buffer, buffer.count)
             if n < 0 && errno == EINTR { continue }
             if n <= 0 {
@@ -300,6 +320,7 @@ public func runProcess(_ executable: String, _ arguments: [String], input: [UInt
             }
         }
     }
+    child.closeInput()
     if child.wait(timeout: 10) == nil {
         child.signal(SIGKILL)
         child.wait(timeout: 5)
