@@ -60,6 +60,15 @@ public final class ServerHealth: Sendable {
         onStateChange.withLockedValue { $0 = action }
     }
 
+    /// Called after the checks or the operator changed the state or the admin state (whoever
+    /// changed it): the backend's queue moves its waiters then (HAProxy's
+    /// `pendconn_redistribute` and `pendconn_grab_from_px`). One action; a reload replaces it.
+    private let onAvailabilityChange = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
+
+    public func setAvailabilityChangeAction(_ action: (@Sendable () -> Void)?) {
+        onAvailabilityChange.withLockedValue { $0 = action }
+    }
+
     /// The weight now: lb.conf's, until `set weight` changes it (0…256). Read on each pick.
     private let weightRaw: ManagedAtomic<Int>
     public var weight: Int { weightRaw.load(ordering: .relaxed) }
@@ -161,11 +170,14 @@ public final class ServerHealth: Sendable {
             h.lastChange = now
         }
         onStateChange.withLockedValue { $0 }?(state)
+        onAvailabilityChange.withLockedValue { $0 }?()
     }
 
     public func setAdmin(_ state: AdminState) {
         let old = adminRaw.exchange(state.rawValue, ordering: .relaxed)
-        if old == AdminState.maint.rawValue && state != .maint { markAvailable() }
+        guard old != state.rawValue else { return }
+        if old == AdminState.maint.rawValue { markAvailable() }
+        onAvailabilityChange.withLockedValue { $0 }?()
     }
 
     private func markAvailable() {
