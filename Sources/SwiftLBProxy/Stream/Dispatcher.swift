@@ -114,7 +114,7 @@ struct Dispatch {
         server = chosen
         if !stickStore.isEmpty {
             // Stored at each pick, so a retry on another server leaves the last one stored.
-            let now = UInt64(NIODeadline.now().uptimeNanoseconds), stuck = StickTable.Server(id: chosen.index + 1, name: chosen.name)
+            let now = UInt64(NIODeadline.now().uptimeNanoseconds), stuck = StickTable.Server(id: chosen.sid, name: chosen.name)
             for (table, key) in stickStore {
                 table.store(key, server: table.keyByAddress ? StickTable.Server(id: stuck.id, name: chosen.addressKey) : stuck, now: now)
             }
