@@ -330,11 +330,12 @@ final class ServerCheck: @unchecked Sendable {
         let remaining = backend.remaining
         let check = backend.logHealthChecks ? nil : check
         if h.state == .stopping {
-            send(CheckLog.stopping(backend: backend.name, server: h.server, backup: target.parameters.backup, check: check, remaining: remaining))
+            send(CheckLog.stopping(backend: backend.name, server: h.server, backup: target.parameters.backup, check: check, remaining: remaining,
+                                   queue: h.lastQueueMove))
         } else {
             send(CheckLog.stateChange(backend: backend.name, server: h.server, backup: target.parameters.backup, up: h.isUp,
                                       check: check, remaining: remaining,
-                                      sessions: h.active.load(ordering: .relaxed), wasDraining: before.draining))
+                                      sessions: h.active.load(ordering: .relaxed), wasDraining: before.draining, queue: h.lastQueueMove))
         }
         let left = remaining.active + remaining.backup
         if h.state != .up && left == 0 && before.tookTraffic { send(CheckLog.noServerAvailable(backend: backend.name)) }

@@ -259,7 +259,8 @@ public final class ProxyServer: Sendable {
         if new == .maint {
             let remaining = CheckLog.Remaining.counting(backend.servers.lazy.map { (health: $0.health, backup: $0.backup) })
             lines.append(CheckLog.enteringMaintenance(backend: name, server: serverName, backup: server.backup, remaining: remaining,
-                                                      sessions: server.active.load(ordering: .relaxed), wasDraining: old == .drain))
+                                                      sessions: server.active.load(ordering: .relaxed), wasDraining: old == .drain,
+                                                      queue: server.health.lastQueueMove))
             if remaining.active + remaining.backup == 0 { lines.append(CheckLog.noServerAvailable(backend: name)) }
         } else if server.health.isUp {
             lines.append(CheckLog.leavingMaintenance(backend: name, server: serverName, backup: server.backup))

@@ -14,6 +14,8 @@ final class QueueRedistributionTests: XCTestCase {
         /// "s1", "s2" or "-" (no server's answer).
         let servedBy: String
         let waited: TimeInterval
+        /// The line the command sent to the backend's log (priority and text).
+        let logLine: String
         var description: String { "\(status) from \(servedBy) after \(String(format: "%.2f", waited)) s" }
     }
 
@@ -27,11 +29,13 @@ final class QueueRedistributionTests: XCTestCase {
         defer { s1.stop(); s2.stop() }
         let port = freePort()
         let socket = dir.file(haproxy ? "haproxy.sock" : "swiftlb.sock")
+        let syslog = try SyslogReceiver()
         let config = "global\n    stats socket \(socket) level admin\n" + differentialHTTPDefaults + """
             frontend fe
                 bind 127.0.0.1:\(port)
                 default_backend app
             backend app
+                log 127.0.0.1:\(syslog.port) local0
                 timeout queue 1500ms
                 \(redispatch ? "option redispatch" : "")
                 cookie SRV insert indirect nocache
@@ -49,13 +53,17 @@ final class QueueRedistributionTests: XCTestCase {
         let queued = try RawClient(port: port, timeout: 8)
         queued.send("GET /whoami HTTP/1.1\r\nHost: a\r\n\(pinned ? cookie : "")Connection: close\r\n\r\n")
         usleep(300_000)  // it waits in the queue
+        _ = syslog.receive(count: 10, within: 0.05)
         let control = runCommand("/bin/sh", ["-c", "echo '\(command)' | socat -t 2 - UNIX-CONNECT:\(socket)"])
         XCTAssertEqual(control.status, 0, "\(command): \(control.err)")
         let text = queued.readAll().text
         let waited = Date().timeIntervalSince(start)
         XCTAssertEqual(statusCode(holder.readAll().text), 200, "the holder is served by s1 whatever happens to it")
         let servedBy = text.contains("stream_server \(s1.port)") ? "s1" : text.contains("stream_server \(s2.port)") ? "s2" : "-"
-        return Answer(status: statusCode(text), servedBy: servedBy, waited: waited)
+        // The syslog header's date, tag and pid vary; the priority (facility and level) stays.
+        let line = syslog.receive(count: 1, within: 2).first?
+            .replacingOccurrences(of: #"^<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d [a-z]+\[\d+\]: "#, with: "<$1>", options: .regularExpression)
+        return Answer(status: statusCode(text), servedBy: servedBy, waited: waited, logLine: line ?? "")
     }
 
     /// Runs the scenario in SwiftLB, checks `expect` on its answer, then the same in HAProxy
@@ -67,6 +75,7 @@ final class QueueRedistributionTests: XCTestCase {
         let theirs = try run(true)
         expect(theirs)
         XCTAssertEqual([String(ours.status), ours.servedBy], [String(theirs.status), theirs.servedBy], "HAProxy: \(theirs), SwiftLB: \(ours)")
+        XCTAssertEqual(ours.logLine, theirs.logLine, "the change's log line, with what moved in the queue")
     }
 
     func testWithRedispatchClientsQueuedForAServerPutInMaintenanceGoToAnotherAtOnce() throws {
@@ -74,6 +83,7 @@ final class QueueRedistributionTests: XCTestCase {
             XCTAssertEqual(a.status, 200, "\(a)")
             XCTAssertEqual(a.servedBy, "s2", "\(a)")
             XCTAssertLessThan(a.waited, 1.2, "at the disable (~0.3 s), not at timeout queue (1.5 s): \(a)")
+            XCTAssertTrue(a.logLine.hasSuffix("1 sessions active, 1 requeued, 0 remaining in queue."), a.logLine)
         }
     }
 
@@ -82,6 +92,7 @@ final class QueueRedistributionTests: XCTestCase {
             XCTAssertEqual(a.status, 503, "\(a)")
             XCTAssertGreaterThan(a.waited, 1.3, "timeout queue (1.5 s): \(a)")
             XCTAssertLessThan(a.waited, 2.8, "before s1's slot frees (3 s): \(a)")
+            XCTAssertTrue(a.logLine.hasSuffix("1 sessions active, 0 requeued, 1 remaining in queue."), a.logLine)
         }
     }
 
