@@ -20,13 +20,15 @@ final class QueueRedistributionTests: XCTestCase {
     }
 
     /// s1 holds a request for `holdMs` (its `maxconn 1` slot); a second client is queued
-    /// (with s1's cookie when `pinned`); 0.3 s later `command` goes to the control socket.
+    /// (with s1's cookie when `pinned`); 0.3 s later `command` goes to the control socket —
+    /// or, with `checkFails`, the port s1's checks go to closes, so they mark it DOWN.
     /// `timeout queue 1500ms`. Returns the queued client's answer, timed from its request.
     private func queuedClient(redispatch: Bool, holdMs: Int, pinned: Bool = true, s2Disabled: Bool = false,
-                              command: String, haproxy: Bool) throws -> Answer {
+                              command: String = "", checkFails: Bool = false, haproxy: Bool) throws -> Answer {
         let dir = try TempDirectory()
-        let s1 = try StreamBackend(in: dir), s2 = try StreamBackend(in: dir)
-        defer { s1.stop(); s2.stop() }
+        let s1 = try StreamBackend(in: dir), s2 = try StreamBackend(in: dir), s1Check = try StreamBackend(in: dir)
+        defer { s1.stop(); s2.stop(); s1Check.stop() }
+        let checks = checkFails ? " check inter 100ms fall 1 rise 1 port \(s1Check.port)" : ""
         let port = freePort()
         let socket = dir.file(haproxy ? "haproxy.sock" : "swiftlb.sock")
         let syslog = try SyslogReceiver()
@@ -39,7 +41,7 @@ final class QueueRedistributionTests: XCTestCase {
                 timeout queue 1500ms
                 \(redispatch ? "option redispatch" : "")
                 cookie SRV insert indirect nocache
-                server s1 127.0.0.1:\(s1.port) cookie a maxconn 1
+                server s1 127.0.0.1:\(s1.port) cookie a maxconn 1\(checks)
                 server s2 127.0.0.1:\(s2.port) cookie b maxconn 1\(s2Disabled ? " disabled" : "")
 
             """
@@ -54,8 +56,12 @@ final class QueueRedistributionTests: XCTestCase {
         queued.send("GET /whoami HTTP/1.1\r\nHost: a\r\n\(pinned ? cookie : "")Connection: close\r\n\r\n")
         usleep(300_000)  // it waits in the queue
         _ = syslog.receive(count: 10, within: 0.05)
-        let control = runCommand("/bin/sh", ["-c", "echo '\(command)' | socat -t 2 - UNIX-CONNECT:\(socket)"])
-        XCTAssertEqual(control.status, 0, "\(command): \(control.err)")
+        if checkFails {
+            s1Check.stop()
+        } else {
+            let control = runCommand("/bin/sh", ["-c", "echo '\(command)' | socat -t 2 - UNIX-CONNECT:\(socket)"])
+            XCTAssertEqual(control.status, 0, "\(command): \(control.err)")
+        }
         let text = queued.readAll().text
         let waited = Date().timeIntervalSince(start)
         XCTAssertEqual(statusCode(holder.readAll().text), 200, "the holder is served by s1 whatever happens to it")
@@ -75,7 +81,9 @@ final class QueueRedistributionTests: XCTestCase {
         let theirs = try run(true)
         expect(theirs)
         XCTAssertEqual([String(ours.status), ours.servedBy], [String(theirs.status), theirs.servedBy], "HAProxy: \(theirs), SwiftLB: \(ours)")
-        XCTAssertEqual(ours.logLine, theirs.logLine, "the change's log line, with what moved in the queue")
+        // (A check's line says how long it took: 0 or 1 ms.)
+        XCTAssertEqual(ours.logLine.replacingOccurrences(of: "duration: 1ms", with: "duration: 0ms"),
+                       theirs.logLine.replacingOccurrences(of: "duration: 1ms", with: "duration: 0ms"), "the change's log line, with what moved in the queue")
     }
 
     func testWithRedispatchClientsQueuedForAServerPutInMaintenanceGoToAnotherAtOnce() throws {
@@ -83,6 +91,15 @@ final class QueueRedistributionTests: XCTestCase {
             XCTAssertEqual(a.status, 200, "\(a)")
             XCTAssertEqual(a.servedBy, "s2", "\(a)")
             XCTAssertLessThan(a.waited, 1.2, "at the disable (~0.3 s), not at timeout queue (1.5 s): \(a)")
+            XCTAssertTrue(a.logLine.hasSuffix("1 sessions active, 1 requeued, 0 remaining in queue."), a.logLine)
+        }
+    }
+
+    func testWithRedispatchClientsQueuedForAServerItsChecksMarkDownGoToAnotherAtOnce() throws {
+        try agree({ try queuedClient(redispatch: true, holdMs: 3000, checkFails: true, haproxy: $0) }) { a in
+            XCTAssertEqual(a.status, 200, "\(a)")
+            XCTAssertEqual(a.servedBy, "s2", "\(a)")
+            XCTAssertLessThan(a.waited, 1.2, "once the check fails (~0.4 s), not at timeout queue (1.5 s): \(a)")
             XCTAssertTrue(a.logLine.hasSuffix("1 sessions active, 1 requeued, 0 remaining in queue."), a.logLine)
         }
     }
