@@ -155,7 +155,8 @@ final class ServerCheck: @unchecked Sendable {
                                  host: target.serverName ?? target.address.ipAddress ?? "localhost",
                                  timeout: .nanoseconds(timeout.nanoseconds),
                                  regexes: HTTPCheckRegexes(target.http?.expects ?? []),
-                                 tls: target.tls, serverName: target.serverName, stepTLS: target.stepTLS)
+                                 tls: target.tls, serverName: target.serverName, stepTLS: target.stepTLS,
+                                 proxyHeader: target.http?.connect?.sendProxy == true ? p.sendProxy ?? .v1 : nil)
         // HAProxy starts a checked server UP with its health at `rise`: one failed check from
         // DOWN (`fall` failures only once a check passed). A server carried over a reload keeps
         // its count as it stands.

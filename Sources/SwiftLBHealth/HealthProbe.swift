@@ -57,6 +57,9 @@ struct HealthProbe: Sendable {
     var serverName: String? = nil
     /// The TLS of `tcp-check connect ssl` steps, by step number (their own ALPN).
     var stepTLS: [Int: TLSClientContext] = [:]
+    /// `http-check connect send-proxy`: the PROXY header the HTTP check starts with (the
+    /// server's version: v2 with `send-proxy-v2`).
+    var proxyHeader: ProxyProtocolVersion? = nil
 
     /// The most of an answer read: enough for a status line, headers and a small body.
     static let maxResponse = 16 * 1024
@@ -74,9 +77,10 @@ struct HealthProbe: Sendable {
         let linger = http?.connect?.linger ?? false
         let bootstrap = CheckConnectionClose.configure(ClientBootstrap(group: loop), linger: linger)
             .connectTimeout(timeout)
-            .channelInitializer { [tls, serverName] channel in
+            .channelInitializer { [tls, serverName, proxyHeader] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try CheckConnectionClose.install(on: channel, linger: linger)
+                    if let proxyHeader { try channel.pipeline.syncOperations.addHandler(CheckProxyHeader(proxyHeader)) }
                     try Self.addTLS(tls, serverName: serverName, to: channel)
                     try channel.pipeline.syncOperations.addHandler(collector)
                 }

@@ -32,7 +32,7 @@ final class CheckRuleOrderTests: XCTestCase {
         ("alpn in clear", ["http-check connect alpn h2"], .accepted),
         ("ssl with sni and alpn http/1.1", ["http-check connect ssl sni health.example alpn http/1.1"], .accepted),
         ("ssl alpn h2", ["http-check connect ssl alpn h2"], .refusedByName),
-        ("send-proxy", ["http-check connect send-proxy"], .refusedByName),
+        ("send-proxy", ["http-check connect send-proxy", "http-check send meth GET uri /"], .accepted),
         ("via-socks4", ["http-check connect via-socks4"], .refusedByName),
         ("proto h2", ["http-check connect proto h2"], .refusedByName),
         ("two requests", ["http-check connect", "http-check send meth GET uri /a", "http-check expect status 200",

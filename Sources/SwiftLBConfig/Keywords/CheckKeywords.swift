@@ -143,8 +143,7 @@ extension KeywordRegistry {
             guard check.connect == nil, check.expects.isEmpty else {
                 throw ParseFailure("SwiftLB runs one request per HTTP check: one 'http-check connect', before the 'http-check send' and 'expect' rules (a second connection is not supported)")
             }
-            let connect = try checkConnect(c.args, verb: "http-check connect")
-            guard !connect.sendProxy, !connect.viaSocks4 else { throw ParseFailure("'http-check connect': send-proxy and via-socks4 are not supported") }
+            let connect = try checkConnect(c.args, verb: "http-check connect", allowSendProxy: true)
             // HAProxy speaks HTTP/2 to a check that negotiates h2; SwiftLB's checks speak HTTP/1.
             guard !(connect.ssl && connect.alpn?.contains("h2") == true) else {
                 throw ParseFailure("'http-check connect alpn' with h2 is not supported by SwiftLB: its HTTP checks speak HTTP/1.1 only (offer 'alpn http/1.1')")
@@ -234,7 +233,8 @@ extension KeywordRegistry {
     static let connectUsage = "[default] [port N] [addr A[:P]] [send-proxy] [via-socks4] [ssl] [sni S] [alpn L] [linger] [proto h1] [comment C]"
 
     /// The options of `tcp-check connect` / `http-check connect` (HAProxy's `parse_tcpcheck_connect`).
-    static func checkConnect(_ args: [String], verb: String) throws(ParseFailure) -> TCPCheckConnect {
+    /// `allowSendProxy`: the HTTP check sends a PROXY header (HealthProbe); a tcp-check does not.
+    static func checkConnect(_ args: [String], verb: String, allowSendProxy: Bool = false) throws(ParseFailure) -> TCPCheckConnect {
         var connect = TCPCheckConnect()
         var i = 0
         func value() throws(ParseFailure) -> String {
@@ -262,6 +262,7 @@ extension KeywordRegistry {
                     connect.address = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
                 }
                 guard IPNetwork.bytes(connect.address ?? "") != nil else { throw ParseFailure("'\(verb) addr' expects an IPv4 or IPv6 address, not '\(text)'") }
+            case "send-proxy" where allowSendProxy: connect.sendProxy = true
             case "send-proxy":
                 throw ParseFailure("'\(verb) send-proxy' is not supported by SwiftLB (checks connect directly, without a PROXY header)")
             case "via-socks4":
