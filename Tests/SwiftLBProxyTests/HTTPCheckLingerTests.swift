@@ -41,28 +41,9 @@ final class HTTPCheckLingerTests: XCTestCase {
 
     /// How the first check's connection was ended, with or without `linger`.
     private func ending(linger: Bool, serverClosesFirst: Bool = false, haproxy: Bool) throws -> String {
-        let dir = try TempDirectory()
-        let checkPort = freePort()
-        let server = try ChildProcess("/usr/bin/env", ["python3", "-c", Self.server, "\(checkPort)", serverClosesFirst ? "first" : "open"], logDirectory: dir, name: "check-server")
-        defer { server.stop() }
-        XCTAssertTrue(waitForPort(checkPort), server.stderr)
-        let port = freePort()
-        let config = differentialHTTPDefaults + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
-            backend app
-                option httpchk
-                http-check connect\(linger ? " linger" : "")
-                http-check send meth GET uri /
-                http-check expect status 200
-                server s1 127.0.0.1:\(checkPort) check inter 300ms
-
-            """
-        let child = try startOnSameFile(config, haproxy: haproxy, port: port, in: dir)
-        defer { child.stop() }
-        _ = waitUntil(timeout: 5) { !server.stdout.isEmpty }
-        return server.stdout.split(separator: "\n").first.map(String.init) ?? "nothing: \(server.stderr)"
+        try firstCheckReport(script: Self.server, arguments: [serverClosesFirst ? "first" : "open"],
+                             checkRules: "http-check connect\(linger ? " linger" : "")\nhttp-check send meth GET uri /\nhttp-check expect status 200",
+                             haproxy: haproxy)
     }
 
     func testChecksEndWithAResetUnlessLingerAsHAProxysDo() throws {

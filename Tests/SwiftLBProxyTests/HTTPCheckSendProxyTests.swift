@@ -26,34 +26,15 @@ final class HTTPCheckSendProxyTests: XCTestCase {
 
     /// What came before the check's request line, as text with the ports masked (v1) or hex (v2).
     private func preamble(server: String, haproxy: Bool) throws -> String {
-        let dir = try TempDirectory()
-        let checkPort = freePort()
-        let capture = try ChildProcess("/usr/bin/env", ["python3", "-c", Self.capture, "\(checkPort)"], logDirectory: dir, name: "capture")
-        defer { capture.stop() }
-        XCTAssertTrue(waitForPort(checkPort), capture.stderr)
-        let port = freePort()
-        let config = differentialHTTPDefaults + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
-            backend app
-                option httpchk
-                http-check connect send-proxy
-                http-check send meth GET uri /
-                server s1 127.0.0.1:\(checkPort) check inter 300ms \(server)
-
-            """
-        let child = try startOnSameFile(config, haproxy: haproxy, port: port, in: dir)
-        defer { child.stop() }
-        _ = waitUntil(timeout: 5) { !capture.stdout.isEmpty }
-        let hex = capture.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let hex = try firstCheckReport(script: Self.capture, checkRules: "http-check connect send-proxy\nhttp-check send meth GET uri /",
+                                       serverOptions: server, haproxy: haproxy)
         let bytes = stride(from: 0, to: hex.count, by: 2).compactMap { i -> UInt8? in
             let start = hex.index(hex.startIndex, offsetBy: i)
             return UInt8(hex[start..<hex.index(start, offsetBy: 2)], radix: 16)
         }
         guard bytes.first == UInt8(ascii: "P") else { return hex }
         return String(decoding: bytes, as: UTF8.self)
-            .replacingOccurrences(of: #" \d+ \#(checkPort)\r\n"#, with: " LPORT SPORT\r\n", options: .regularExpression)
+            .replacingOccurrences(of: #" \d+ \d+\r\n"#, with: " LPORT SPORT\r\n", options: .regularExpression)
     }
 
     func testTheCheckStartsWithHAProxysProxyHeader() throws {
