@@ -16,6 +16,7 @@ public struct HTTPCheckRuleOrder: Sendable, Equatable {
     /// The last connect/send/expect rule (nil: none, or only the option's implicit send).
     private var last: Kind?
     private var sawConnect = false
+    private var sawSend = false
     /// A send or expect rule came before any connect.
     private var sawOtherFirst = false
     /// The number HAProxy gives the next rule (its `chk->index`): errors say step index + 1.
@@ -32,6 +33,19 @@ public struct HTTPCheckRuleOrder: Sendable, Equatable {
         enforced = true
         self.implicitSend = implicitSend
         self.inDefaults = inDefaults
+    }
+
+    /// `option httpchk` in a section: the order is checked from now on. After rules of this
+    /// section it continues them (HAProxy keeps one ruleset per proxy: a second option does
+    /// not clear it, its request merges into the first `send`); else it starts afresh.
+    func afterOption(inDefaults defaults: Bool) -> HTTPCheckRuleOrder {
+        guard inDefaults == defaults, last != nil || nextIndex > 0 else {
+            return HTTPCheckRuleOrder(enforcedWithImplicitSend: true, inDefaults: defaults)
+        }
+        var next = self
+        next.enforced = true
+        next.implicitSend = !sawSend
+        return next
     }
 
     /// A proxy's first rule after a defaults section's: its own order, checked if the option is.
@@ -64,6 +78,7 @@ public struct HTTPCheckRuleOrder: Sendable, Equatable {
             }
         }
         if kind == .connect { sawConnect = true } else if !sawConnect { sawOtherFirst = true }
+        if kind == .send { sawSend = true }
         last = kind
         if kind == .send, implicitSend {
             // Merged into the option's rule, which keeps its number (0) and goes last.

@@ -26,6 +26,8 @@ final class CheckRuleOrderTests: XCTestCase {
         ("send after expect", ["http-check send meth GET uri /a", "http-check expect status 200", "http-check send meth GET uri /b"], .refused),
         ("connect after the first expect", ["http-check send meth GET", "http-check expect status 200", "http-check connect port 8081", "http-check expect status 200"], .refused),
         ("expect right after connect", ["http-check connect", "http-check expect status 200"], .refused),
+        ("a second option httpchk keeps the rules", ["http-check send meth GET uri /", "http-check expect status 200",
+                                                     "option httpchk GET /x", "http-check send meth GET uri /y"], .refused),
         ("set-var before connect", ["http-check set-var(check.x) str(a)", "http-check connect", "http-check send meth GET uri /", "http-check expect status 200"], .accepted),
         ("linger", ["http-check connect linger", "http-check send meth GET uri /", "http-check expect status 200"], .accepted),
         ("default, comment, proto h1", ["http-check connect default comment c proto h1"], .accepted),

@@ -10,7 +10,7 @@ extension KeywordRegistry {
             var check = HTTPCheck()
             check.disableOn404 = p.options.httpCheck?.disableOn404 ?? false
             check.fromDefaults = c.section == .defaults
-            check.order = HTTPCheckRuleOrder(enforcedWithImplicitSend: true, inDefaults: c.section == .defaults)
+            check.order = (p.options.httpCheck?.order ?? HTTPCheckRuleOrder()).afterOption(inDefaults: c.section == .defaults)
             switch c.args.count {
             case 0: break
             case 1: check.uri = c.args[0]
