@@ -587,6 +587,8 @@ public struct HTTPCheck: Sendable, Equatable {
     /// instead of the server's check address and TLS (one connection per check: SwiftLB runs
     /// one request per HTTP check, so a second `connect` is refused).
     public var connect: TCPCheckConnect?
+    /// The order of the rules written so far (parse time only: HTTPCheckRuleOrder).
+    public var order = HTTPCheckRuleOrder()
 
     /// What one `http-check expect` rule matches.
     public enum Expectation: Sendable, Equatable {
@@ -725,7 +727,8 @@ public struct TCPCheckConnect: Sendable, Equatable {
     public var sendProxy = false
     /// `via-socks4`: through the server's `socks4` proxy.
     public var viaSocks4 = false
-    /// `linger`: close with a reset rather than a FIN (SO_LINGER 0).
+    /// `linger`: close cleanly (a FIN) rather than with the reset (SO_LINGER 0) HAProxy's
+    /// checks end with when they close first (SwiftLBHealth's CheckConnectionClose).
     public var linger = false
     public init(port: Int? = nil) { self.port = port }
 }

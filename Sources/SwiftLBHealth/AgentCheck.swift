@@ -141,9 +141,14 @@ final class AgentProbe: @unchecked Sendable {
         let reader = AgentLineReader()
         let deadline = NIODeadline.now() + target.timeout
         let send = target.send
-        return ClientBootstrap(group: loop)
+        return CheckConnectionClose.configure(ClientBootstrap(group: loop), linger: false)
             .connectTimeout(target.timeout)
-            .channelInitializer { channel in channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(reader) } }
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try CheckConnectionClose.install(on: channel, linger: false)
+                    try channel.pipeline.syncOperations.addHandler(reader)
+                }
+            }
             .connect(to: target.address)
             .flatMap { channel in
                 if !send.isEmpty { channel.writeAndFlush(ByteBuffer(bytes: send), promise: nil) }

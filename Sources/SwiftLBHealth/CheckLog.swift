@@ -118,15 +118,15 @@ public enum CheckLog {
     /// logged it (HAProxy passes no check then).
     public static func stateChange(backend: String, server: String, backup: Bool, up: Bool,
                                    check: (outcome: CheckOutcome, durationMilliseconds: Int?)?,
-                                   remaining: Remaining, sessions: Int, wasDraining: Bool = false) -> Line {
+                                   remaining: Remaining, sessions: Int, wasDraining: Bool = false, queue: QueueMove = QueueMove()) -> Line {
         var text = "\(backup ? "Backup " : "")Server \(backend)/\(server) is \(up ? "UP" : "DOWN")"
         if let check { text += checkPart(check.outcome, durationMilliseconds: check.durationMilliseconds) }
         let onBackup = remaining.backup > 0 && remaining.active == 0 ? " Running on backup." : ""
         if up {
-            text += ". \(remaining.active) active and \(remaining.backup) backup servers online.\(onBackup) 0 sessions requeued, 0 total in queue."
+            text += ". \(remaining.active) active and \(remaining.backup) backup servers online.\(onBackup) \(queue.requeued) sessions requeued, \(queue.remaining) total in queue."
             return Line(text: text, level: .notice)
         }
-        text += ". \(remaining.active) active and \(remaining.backup) backup servers left.\(onBackup) \(sessions) sessions active, 0 requeued, 0 remaining in queue."
+        text += ". \(remaining.active) active and \(remaining.backup) backup servers left.\(onBackup) \(sessions) sessions active, \(queue.requeued) requeued, \(queue.remaining) remaining in queue."
         return Line(text: text, level: wasDraining ? .notice : .alert)
     }
 
@@ -134,11 +134,11 @@ public enum CheckLog {
     /// active and M backup servers online. 0 sessions requeued, 0 total in queue.` (notice):
     /// `http-check disable-on-404` put an UP server in NOLB. `check` as for `stateChange`.
     public static func stopping(backend: String, server: String, backup: Bool,
-                                check: (outcome: CheckOutcome, durationMilliseconds: Int?)?, remaining: Remaining) -> Line {
+                                check: (outcome: CheckOutcome, durationMilliseconds: Int?)?, remaining: Remaining, queue: QueueMove = QueueMove()) -> Line {
         var text = "\(backup ? "Backup " : "")Server \(backend)/\(server) is stopping"
         if let check { text += checkPart(check.outcome, durationMilliseconds: check.durationMilliseconds) }
         let onBackup = remaining.backup > 0 && remaining.active == 0 ? " Running on backup." : ""
-        text += ". \(remaining.active) active and \(remaining.backup) backup servers online.\(onBackup) 0 sessions requeued, 0 total in queue."
+        text += ". \(remaining.active) active and \(remaining.backup) backup servers online.\(onBackup) \(queue.requeued) sessions requeued, \(queue.remaining) total in queue."
         return Line(text: text, level: .notice)
     }
 
@@ -146,9 +146,9 @@ public enum CheckLog {
     /// (alert; notice if it was draining): an operator put the server in maintenance
     /// (`disable server`, `set server … state maint`, the stats page).
     public static func enteringMaintenance(backend: String, server: String, backup: Bool, remaining: Remaining,
-                                           sessions: Int, wasDraining: Bool = false) -> Line {
+                                           sessions: Int, wasDraining: Bool = false, queue: QueueMove = QueueMove()) -> Line {
         let onBackup = remaining.backup > 0 && remaining.active == 0 ? " Running on backup." : ""
-        let text = "\(backup ? "Backup " : "")Server \(backend)/\(server) is going DOWN for maintenance. \(remaining.active) active and \(remaining.backup) backup servers left.\(onBackup) \(sessions) sessions active, 0 requeued, 0 remaining in queue."
+        let text = "\(backup ? "Backup " : "")Server \(backend)/\(server) is going DOWN for maintenance. \(remaining.active) active and \(remaining.backup) backup servers left.\(onBackup) \(sessions) sessions active, \(queue.requeued) requeued, \(queue.remaining) remaining in queue."
         return Line(text: text, level: wasDraining ? .notice : .alert)
     }
 

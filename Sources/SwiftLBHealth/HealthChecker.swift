@@ -155,7 +155,8 @@ final class ServerCheck: @unchecked Sendable {
                                  host: target.serverName ?? target.address.ipAddress ?? "localhost",
                                  timeout: .nanoseconds(timeout.nanoseconds),
                                  regexes: HTTPCheckRegexes(target.http?.expects ?? []),
-                                 tls: target.tls, serverName: target.serverName, stepTLS: target.stepTLS)
+                                 tls: target.tls, serverName: target.serverName, stepTLS: target.stepTLS,
+                                 proxyHeader: target.http?.connect?.sendProxy == true ? p.sendProxy ?? .v1 : nil)
         // HAProxy starts a checked server UP with its health at `rise`: one failed check from
         // DOWN (`fall` failures only once a check passed). A server carried over a reload keeps
         // its count as it stands.
@@ -330,11 +331,12 @@ final class ServerCheck: @unchecked Sendable {
         let remaining = backend.remaining
         let check = backend.logHealthChecks ? nil : check
         if h.state == .stopping {
-            send(CheckLog.stopping(backend: backend.name, server: h.server, backup: target.parameters.backup, check: check, remaining: remaining))
+            send(CheckLog.stopping(backend: backend.name, server: h.server, backup: target.parameters.backup, check: check, remaining: remaining,
+                                   queue: h.lastQueueMove))
         } else {
             send(CheckLog.stateChange(backend: backend.name, server: h.server, backup: target.parameters.backup, up: h.isUp,
                                       check: check, remaining: remaining,
-                                      sessions: h.active.load(ordering: .relaxed), wasDraining: before.draining))
+                                      sessions: h.active.load(ordering: .relaxed), wasDraining: before.draining, queue: h.lastQueueMove))
         }
         let left = remaining.active + remaining.backup
         if h.state != .up && left == 0 && before.tookTraffic { send(CheckLog.noServerAvailable(backend: backend.name)) }

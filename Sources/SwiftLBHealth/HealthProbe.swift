@@ -57,6 +57,9 @@ struct HealthProbe: Sendable {
     var serverName: String? = nil
     /// The TLS of `tcp-check connect ssl` steps, by step number (their own ALPN).
     var stepTLS: [Int: TLSClientContext] = [:]
+    /// `http-check connect send-proxy`: the PROXY header the HTTP check starts with (the
+    /// server's version: v2 with `send-proxy-v2`).
+    var proxyHeader: ProxyProtocolVersion? = nil
 
     /// The most of an answer read: enough for a status line, headers and a small body.
     static let maxResponse = 16 * 1024
@@ -71,10 +74,13 @@ struct HealthProbe: Sendable {
         if http == nil, tls != nil { return runSequence([], on: loop) }
         let collector = ResponseCollector(limit: Self.maxResponse, bodiless: http?.method == "HEAD")
         let request = http.map { requestBytes($0, state: state) }
-        let bootstrap = ClientBootstrap(group: loop)
+        let linger = http?.connect?.linger ?? false
+        let bootstrap = CheckConnectionClose.configure(ClientBootstrap(group: loop), linger: linger)
             .connectTimeout(timeout)
-            .channelInitializer { [tls, serverName] channel in
+            .channelInitializer { [tls, serverName, proxyHeader] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try CheckConnectionClose.install(on: channel, linger: linger)
+                    if let proxyHeader { try channel.pipeline.syncOperations.addHandler(CheckProxyHeader(proxyHeader)) }
                     try Self.addTLS(tls, serverName: serverName, to: channel)
                     try channel.pipeline.syncOperations.addHandler(collector)
                 }
@@ -107,7 +113,7 @@ struct HealthProbe: Sendable {
             let promise = loop.makePromise(of: CheckOutcome.self)
             let sequence = TCPCheckSequence(numbered: part.steps, promise: promise, tls: tls != nil, explicitConnect: part.connect != nil)
             let remaining = max(deadline - NIODeadline.now(), .milliseconds(1))
-            return exchange(sequence, to: target, tls: tls, serverName: serverName, resetOnClose: part.connect?.options.linger ?? false,
+            return exchange(sequence, to: target, tls: tls, serverName: serverName, linger: part.connect?.options.linger ?? false,
                             promise: promise, on: loop, within: remaining) { sequence.timedOut() }.flatMap { outcome in
                 if case .failed(let text, let kind, _) = outcome, [.l4connect, .l4timeout, .l6response, .l6timeout].contains(kind), !sequence.connected {
                     return loop.makeSucceededFuture(TCPCheckPlan.connectFailure(text, kind: kind, part: part))
@@ -153,17 +159,14 @@ struct HealthProbe: Sendable {
     /// Connects `handler` (behind TLS for an `ssl` server), which completes `promise`; a failed
     /// connect completes it with its cause, and `timedOut` runs when the check's time is up.
     private func exchange(_ handler: some ChannelInboundHandler & Sendable, to target: SocketAddress,
-                          tls: TLSClientContext?, serverName: String?, resetOnClose: Bool = false, promise: EventLoopPromise<CheckOutcome>,
+                          tls: TLSClientContext?, serverName: String?, linger: Bool = false, promise: EventLoopPromise<CheckOutcome>,
                           on loop: any EventLoop, within timeout: TimeAmount,
                           timedOut: @escaping @Sendable () -> Void) -> EventLoopFuture<CheckOutcome> {
         let timer = loop.scheduleTask(in: timeout, timedOut)
-        ClientBootstrap(group: loop).connectTimeout(timeout)
+        CheckConnectionClose.configure(ClientBootstrap(group: loop), linger: linger).connectTimeout(timeout)
             .channelInitializer { channel in
-                // `linger`: the check's connection ends with a reset, leaving no TIME_WAIT behind.
-                if resetOnClose, let provider = channel as? any SocketOptionProvider {
-                    _ = provider.unsafeSetSocketOption(level: .socket, name: .so_linger, value: linger(l_onoff: 1, l_linger: 0))
-                }
-                return channel.eventLoop.makeCompletedFuture {
+                channel.eventLoop.makeCompletedFuture {
+                    try CheckConnectionClose.install(on: channel, linger: linger)
                     try Self.addTLS(tls, serverName: serverName, to: channel)
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }

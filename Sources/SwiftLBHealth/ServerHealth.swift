@@ -60,6 +60,28 @@ public final class ServerHealth: Sendable {
         onStateChange.withLockedValue { $0 = action }
     }
 
+    /// Called after the checks or the operator changed the state or the admin state (whoever
+    /// changed it): the backend's queue moves its waiters then (HAProxy's
+    /// `pendconn_redistribute` and `pendconn_grab_from_px`) and says how many. One action; a
+    /// reload replaces it.
+    private let onAvailabilityChange = NIOLockedValueBox<(@Sendable () -> QueueMove)?>(nil)
+    /// What the queue did at the last change, for its log line.
+    private let lastMove = NIOLockedValueBox(QueueMove())
+
+    public func setAvailabilityChangeAction(_ action: (@Sendable () -> QueueMove)?) {
+        onAvailabilityChange.withLockedValue { $0 = action }
+    }
+
+    /// The clients the last state change moved out of the queue (`requeued`) and those still
+    /// queued for this server (`remaining`): HAProxy's "N requeued, M remaining in queue".
+    public var lastQueueMove: QueueMove { lastMove.withLockedValue { $0 } }
+
+    private func availabilityChanged() {
+        guard let action = onAvailabilityChange.withLockedValue({ $0 }) else { return }
+        let move = action()
+        lastMove.withLockedValue { $0 = move }
+    }
+
     /// The weight now: lb.conf's, until `set weight` changes it (0…256). Read on each pick.
     private let weightRaw: ManagedAtomic<Int>
     public var weight: Int { weightRaw.load(ordering: .relaxed) }
@@ -161,11 +183,14 @@ public final class ServerHealth: Sendable {
             h.lastChange = now
         }
         onStateChange.withLockedValue { $0 }?(state)
+        availabilityChanged()
     }
 
     public func setAdmin(_ state: AdminState) {
         let old = adminRaw.exchange(state.rawValue, ordering: .relaxed)
-        if old == AdminState.maint.rawValue && state != .maint { markAvailable() }
+        guard old != state.rawValue else { return }
+        if old == AdminState.maint.rawValue { markAvailable() }
+        availabilityChanged()
     }
 
     private func markAvailable() {
@@ -181,6 +206,16 @@ public final class ServerHealth: Sendable {
         guard since > 0 else { return 1 }
         let elapsed = DispatchTimeNow.nanoseconds() &- since
         return elapsed >= slowstartNanos ? 1 : max(Double(elapsed) / Double(slowstartNanos), 0.01)
+    }
+}
+
+/// What a server's state change did to the clients queued for it (see `lastQueueMove`).
+public struct QueueMove: Sendable, Equatable {
+    public var requeued = 0
+    public var remaining = 0
+    public init(requeued: Int = 0, remaining: Int = 0) {
+        self.requeued = requeued
+        self.remaining = remaining
     }
 }
 

@@ -9,22 +9,57 @@ import NIOCore
 /// queue) — on that waiter's own loop, which then dispatches again. A pinned waiter is never
 /// woken for another server's slot (it would only queue again, and the slot go unused).
 ///
+/// A server's state changes move waiters too (queue.c): one that stops taking clients gives
+/// its pinned waiters back to the balancer with `option redispatch` (`redistribute`), one that
+/// comes up takes unpinned waiters up to its free slots (`grab`).
+///
 /// Exists only for backends with a `maxconn` server, so the common path takes no lock.
 final class BackendQueue: Sendable {
     final class Waiter: Sendable {
+        /// Why the queue woke a waiter.
+        enum Wake: Equatable, Sendable {
+            /// A slot of this server came free, or it came up (nil: some server).
+            case slot(Int?)
+            /// Its server stopped taking clients: the balancer places it (HAProxy's
+            /// `pendconn_redistribute`, which clears the stream's SF_DIRECT and SF_ASSIGNED).
+            case redistributed
+        }
+
         let loop: any EventLoop
         /// The server index it waits for; nil: any server of the backend.
         let target: Int?
-        /// Called on `loop` with the index of the server whose slot woke it (nil: unknown).
-        let wake: @Sendable (Int?) -> Void
+        /// Called on `loop` with why it was woken.
+        let wake: @Sendable (Wake) -> Void
         private let state = ManagedAtomic<Bool>(false)
-        init(loop: any EventLoop, target: Int? = nil, wake: @escaping @Sendable (Int?) -> Void) {
+        /// `Wake` as a number, written by the queue before the wake is scheduled: ≥ 0 a slot
+        /// of that server, -1 a slot of some server, -2 redistributed, `Int.min` not woken.
+        private let reason = ManagedAtomic<Int>(Int.min)
+        init(loop: any EventLoop, target: Int? = nil, wake: @escaping @Sendable (Wake) -> Void) {
             self.loop = loop
             self.target = target
             self.wake = wake
         }
         /// Claims the waiter once: by the queue (to wake it) or by its owner (to give up).
         func claim() -> Bool { state.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged }
+
+        /// Why the queue woke it (nil: it has not), read on `loop` once the wake ran.
+        var wokenBy: Wake? {
+            switch reason.load(ordering: .relaxed) {
+            case Int.min: nil
+            case -2: .redistributed
+            case -1: .slot(nil)
+            case let i: .slot(i)
+            }
+        }
+
+        fileprivate func run(_ why: Wake) {
+            let raw = switch why {
+            case .redistributed: -2
+            case .slot(let i): i ?? -1
+            }
+            reason.store(raw, ordering: .relaxed)
+            loop.execute { self.wake(why) }
+        }
     }
 
     private let waiters = NIOLockedValueBox<(list: [Waiter], longest: Int)>(([], 0))
@@ -41,13 +76,46 @@ final class BackendQueue: Sendable {
     var longest: Int { waiters.withLockedValue { $0.longest } }
 
     /// A slot of server `freed` came free (nil: of some server): wake the oldest waiter that
-    /// has not given up and can take it. Waiters that gave up are dropped on the way.
+    /// has not given up and can take it.
     func wakeOne(freed: Int?) {
-        let next: Waiter? = waiters.withLockedValue { q in
+        takeOldest { w in w.target == nil || freed == nil || w.target == freed }?.run(.slot(freed))
+    }
+
+    /// HAProxy's `pendconn_redistribute`: server `server` stopped taking clients (DOWN, NOLB,
+    /// maintenance, drain) and the backend has `option redispatch`: every waiter pinned to it
+    /// is woken at once to be balanced. Returns how many were (HAProxy's "N requeued").
+    /// (A state change is rare: one scan per waiter is cheap enough.)
+    @discardableResult
+    func redistribute(server: Int) -> Int {
+        var woken = 0
+        while let w = takeOldest(where: { $0.target == server }) {
+            w.run(.redistributed)
+            woken += 1
+        }
+        return woken
+    }
+
+    /// HAProxy's `pendconn_grab_from_px`: server `server` came up (or out of maintenance) with
+    /// `slots` free (nil: no maxconn): that many unpinned waiters, oldest first, are woken to
+    /// dispatch again. Returns how many were.
+    @discardableResult
+    func grab(server: Int, slots: Int?) -> Int {
+        var woken = 0
+        while woken < slots ?? .max, let w = takeOldest(where: { $0.target == nil }) {
+            w.run(.slot(server))
+            woken += 1
+        }
+        return woken
+    }
+
+    /// Removes and claims the oldest waiter that `matches` and has not given up; waiters that
+    /// gave up are dropped on the way.
+    private func takeOldest(where matches: (Waiter) -> Bool) -> Waiter? {
+        waiters.withLockedValue { q in
             var i = 0
             while i < q.list.count {
                 let w = q.list[i]
-                guard w.target == nil || freed == nil || w.target == freed else {
+                guard matches(w) else {
                     i += 1
                     continue
                 }
@@ -56,6 +124,5 @@ final class BackendQueue: Sendable {
             }
             return nil
         }
-        if let next { next.loop.execute { next.wake(freed) } }
     }
 }

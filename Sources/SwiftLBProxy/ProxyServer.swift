@@ -259,7 +259,8 @@ public final class ProxyServer: Sendable {
         if new == .maint {
             let remaining = CheckLog.Remaining.counting(backend.servers.lazy.map { (health: $0.health, backup: $0.backup) })
             lines.append(CheckLog.enteringMaintenance(backend: name, server: serverName, backup: server.backup, remaining: remaining,
-                                                      sessions: server.active.load(ordering: .relaxed), wasDraining: old == .drain))
+                                                      sessions: server.active.load(ordering: .relaxed), wasDraining: old == .drain,
+                                                      queue: server.health.lastQueueMove))
             if remaining.active + remaining.backup == 0 { lines.append(CheckLog.noServerAvailable(backend: name)) }
         } else if server.health.isUp {
             lines.append(CheckLog.leavingMaintenance(backend: name, server: serverName, backup: server.backup))
@@ -269,12 +270,18 @@ public final class ProxyServer: Sendable {
     }
 
     /// `on-marked-down shutdown-sessions` and `on-marked-up shutdown-backup-sessions`: when the
-    /// checks move a server, every loop ends the sessions that must not outlive the move.
+    /// checks move a server, every loop ends the sessions that must not outlive the move. And
+    /// the backend's queue moves its waiters on any state change (QueueOnServerChange).
     private func watchServerStates(_ runtime: ProxyRuntime) {
         let loops = self.loops
         for backend in runtime.backends {
             let backups = Set(backend.servers.filter(\.backup).map(\.id))
             for server in backend.servers {
+                if backend.queue != nil {
+                    server.health.setAvailabilityChangeAction { backend.serverAvailabilityChanged(server) }
+                } else {
+                    server.health.setAvailabilityChangeAction(nil)
+                }
                 let down = server.parameters.shutdownSessionsOnMarkedDown
                 let upKillsBackups = server.parameters.shutdownBackupSessionsOnMarkedUp && !server.backup && !backups.isEmpty
                 guard down || upKillsBackups else {

@@ -76,6 +76,7 @@ public final class ProxyRuntime: Sendable {
             var checked: [(CheckedBackend) -> CheckTarget] = []
             // Agents set weights, which the backend's balancer must hear of.
             var agents: [(RuntimeBackend) -> AgentTarget] = []
+            let sids = backend.serverIDs
             for server in backend.servers {
                 do {
                     let (address, addressless) = try Self.initialAddress(server)
@@ -125,7 +126,7 @@ public final class ProxyRuntime: Sendable {
                         }
                     }
                     let id = unchanged ? old!.id : Self.serverIDs.loadThenWrappingIncrement(ordering: .relaxed)
-                    servers.append(RuntimeServer(id: id, index: servers.count, name: server.name,
+                    servers.append(RuntimeServer(id: id, index: servers.count, sid: sids[server.name] ?? servers.count + 1, name: server.name,
                                                  address: address, parameters: server.parameters, health: health,
                                                  tls: server.parameters.tls?.more.ssl == true ? trafficTLS : nil,
                                                  cookieSettings: backend.options.cookie, sniExpression: sniExpression))
@@ -558,6 +559,9 @@ final class RuntimeServer: Sendable {
     let parameters: ServerParameters
     /// Position in its backend's server list: what balancers and retry exclusion use.
     let index: Int
+    /// HAProxy's number for it (`puid`): its `id N`, else the one HAProxy gives it
+    /// (`Backend.serverIDs`). What a stick table stores as `server_id`.
+    let sid: Int
     let health: ServerHealth
     /// Requests in flight on this server, across all loops (for leastconn, random, maxconn).
     var active: ManagedAtomic<Int> { health.active }
@@ -588,7 +592,7 @@ final class RuntimeServer: Sendable {
         return active.load(ordering: .relaxed) >= max
     }
 
-    init(id: Int, index: Int, name: String, address: SocketAddress, parameters: ServerParameters, health: ServerHealth,
+    init(id: Int, index: Int, sid: Int? = nil, name: String, address: SocketAddress, parameters: ServerParameters, health: ServerHealth,
          tls: TLSClientContext?, cookieSettings: CookieSettings?, sniExpression: SampleExpression? = nil) {
         self.tls = tls
         self.sniExpression = sniExpression
@@ -599,6 +603,7 @@ final class RuntimeServer: Sendable {
         }
         self.id = id
         self.index = index
+        self.sid = sid ?? index + 1
         self.name = name
         self.address = address
         self.parameters = parameters

@@ -139,6 +139,41 @@ final class StickTableScenarioTests: XCTestCase {
         XCTAssertEqual(cli(sSocket, "show table nope"), cli(hSocket, "show table nope"))
     }
 
+    /// A server's forced `id` is what the table stores as its `server_id` (HAProxy's `puid`),
+    /// not its position; a server without one gets the number HAProxy gives it.
+    func testServerIDInTheTableIsTheServersIDLikeHAProxy() throws {
+        let nginx = try NginxBackends(count: 3, in: dir)
+        defer { nginx.stop() }
+        func config(_ port: Int, _ global: String) -> String {
+            global + differentialHTTPDefaults + """
+                frontend fe
+                    bind 127.0.0.1:\(port)
+                    default_backend be
+                backend be
+                    balance roundrobin
+                    stick-table type ip size 1k expire 30s store server_id
+                    stick on src
+                    server s1 127.0.0.1:\(nginx.ports[0]) id 7
+                    server s2 127.0.0.1:\(nginx.ports[1]) id 9
+                    server s3 127.0.0.1:\(nginx.ports[2])
+
+                """
+        }
+        let pair = try startPair(config)
+        defer { pair.stop() }
+        let (sport, hport) = pair.ports, (sSocket, hSocket) = pair.sockets
+        for host in 40...42 {
+            for port in [sport, hport] { _ = curl(["--interface", "127.0.0.\(host)", "-o", "/dev/null", "http://127.0.0.1:\(port)/"]) }
+        }
+        let ours = cli(sSocket, "show table be"), theirs = cli(hSocket, "show table be")
+        XCTAssertEqual(shape(ours, expireMS: 30000), shape(theirs, expireMS: 30000), "ours:\n\(ours)\nHAProxy's:\n\(theirs)")
+        let ids = ours.split(separator: "\n").compactMap { $0.split(separator: " ").first { $0.hasPrefix("server_id=") } }.sorted()
+        XCTAssertEqual(ids, ["server_id=3", "server_id=7", "server_id=9"], "s3 is 3: HAProxy's counter advances with every server")
+        // The entries lead back to their servers: the client stays.
+        let again = curl(["--interface", "127.0.0.40", "http://127.0.0.1:\(sport)/"]).out
+        XCTAssertEqual(again, curl(["--interface", "127.0.0.40", "http://127.0.0.1:\(sport)/"]).out)
+    }
+
     func testTrackedRequestRateIsDeniedLikeHAProxy() throws {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }

@@ -10,6 +10,7 @@ extension KeywordRegistry {
             var check = HTTPCheck()
             check.disableOn404 = p.options.httpCheck?.disableOn404 ?? false
             check.fromDefaults = c.section == .defaults
+            check.order = (p.options.httpCheck?.order ?? HTTPCheckRuleOrder()).afterOption(inDefaults: c.section == .defaults)
             switch c.args.count {
             case 0: break
             case 1: check.uri = c.args[0]
@@ -100,7 +101,10 @@ extension KeywordRegistry {
             // section's check; within one section it completes what `option httpchk` said,
             // its headers (if any) replacing the option's.
             let inherited = p.options.httpCheck
+            var order = inherited?.order ?? HTTPCheckRuleOrder()
+            try order.add(.send, inDefaults: c.section == .defaults)
             var check = inherited.map { $0.fromDefaults && c.section != .defaults ? HTTPCheck() : $0 } ?? HTTPCheck()
+            check.order = order
             check.disableOn404 = inherited?.disableOn404 ?? false
             check.fromDefaults = c.section == .defaults
             var sent = HTTPCheck()
@@ -116,6 +120,7 @@ extension KeywordRegistry {
         Keyword("http-check expect", SectionKind.backSide,
                 usage: "http-check expect [min-recv N] [comment C] [ok-status S] [error-status S] [tout-status S] [!] status|rstatus|string|rstring|hdr|fhdr PATTERN") { p, c in
             var check = p.options.httpCheck ?? HTTPCheck()
+            try check.order.add(.expect, inDefaults: c.section == .defaults)
             var expect = try httpCheckExpect(c.args)
             expect.assignments = check.pendingAssignments
             check.pendingAssignments = []
@@ -127,16 +132,22 @@ extension KeywordRegistry {
         // one connection, one request: a second `connect` would be a second request).
         Keyword("http-check connect", SectionKind.backSide, usage: "http-check connect " + connectUsage) { p, c in
             var check = p.options.httpCheck ?? HTTPCheck()
+            var order = check.order
+            try order.add(.connect, inDefaults: c.section == .defaults)
             if check.fromDefaults && c.section != .defaults {
                 var fresh = HTTPCheck()
                 fresh.disableOn404 = check.disableOn404
                 check = fresh
             }
+            check.order = order
             guard check.connect == nil, check.expects.isEmpty else {
                 throw ParseFailure("SwiftLB runs one request per HTTP check: one 'http-check connect', before the 'http-check send' and 'expect' rules (a second connection is not supported)")
             }
-            let connect = try checkConnect(c.args, verb: "http-check connect")
-            guard !connect.sendProxy, !connect.viaSocks4 else { throw ParseFailure("'http-check connect': send-proxy and via-socks4 are not supported") }
+            let connect = try checkConnect(c.args, verb: "http-check connect", allowSendProxy: true)
+            // HAProxy speaks HTTP/2 to a check that negotiates h2; SwiftLB's checks speak HTTP/1.
+            guard !(connect.ssl && connect.alpn?.contains("h2") == true) else {
+                throw ParseFailure("'http-check connect alpn' with h2 is not supported by SwiftLB: its HTTP checks speak HTTP/1.1 only (offer 'alpn http/1.1')")
+            }
             check.connect = connect
             check.fromDefaults = c.section == .defaults
             p.withOptions { $0.httpCheck = check; $0.protocolCheck = nil }
@@ -162,6 +173,7 @@ extension KeywordRegistry {
             guard c.args.count == 1 else { throw ParseFailure("'set-var(\(name))' expects one expression (quote it if it has blanks)") }
             let sample = try checkSample(c.args[0])
             var check = p.options.httpCheck ?? HTTPCheck()
+            check.order.addAction(inDefaults: c.section == .defaults)
             check.pendingAssignments.append(.init(name: name, value: sample))
             p.withOptions { $0.httpCheck = check }
         },
@@ -169,6 +181,7 @@ extension KeywordRegistry {
             let name = try checkVariableName(c.words, verb: "unset-var")
             guard c.args.isEmpty else { throw ParseFailure("'unset-var(\(name))' takes no expression") }
             var check = p.options.httpCheck ?? HTTPCheck()
+            check.order.addAction(inDefaults: c.section == .defaults)
             check.pendingAssignments.append(.init(name: name, value: nil))
             p.withOptions { $0.httpCheck = check }
         },
@@ -220,7 +233,8 @@ extension KeywordRegistry {
     static let connectUsage = "[default] [port N] [addr A[:P]] [send-proxy] [via-socks4] [ssl] [sni S] [alpn L] [linger] [proto h1] [comment C]"
 
     /// The options of `tcp-check connect` / `http-check connect` (HAProxy's `parse_tcpcheck_connect`).
-    static func checkConnect(_ args: [String], verb: String) throws(ParseFailure) -> TCPCheckConnect {
+    /// `allowSendProxy`: the HTTP check sends a PROXY header (HealthProbe); a tcp-check does not.
+    static func checkConnect(_ args: [String], verb: String, allowSendProxy: Bool = false) throws(ParseFailure) -> TCPCheckConnect {
         var connect = TCPCheckConnect()
         var i = 0
         func value() throws(ParseFailure) -> String {
@@ -248,15 +262,18 @@ extension KeywordRegistry {
                     connect.address = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
                 }
                 guard IPNetwork.bytes(connect.address ?? "") != nil else { throw ParseFailure("'\(verb) addr' expects an IPv4 or IPv6 address, not '\(text)'") }
-            case "send-proxy", "via-socks4":
-                throw ParseFailure("'\(verb) \(args[i])' is not supported by SwiftLB (checks connect directly, without a PROXY header)")
+            case "send-proxy" where allowSendProxy: connect.sendProxy = true
+            case "send-proxy":
+                throw ParseFailure("'\(verb) send-proxy' is not supported by SwiftLB (checks connect directly, without a PROXY header)")
+            case "via-socks4":
+                throw ParseFailure("'\(verb) via-socks4' is not supported by SwiftLB (checks connect directly, not through the server's socks4 proxy)")
             case "ssl": connect.ssl = true
             case "sni": connect.sni = try value()
             case "alpn": connect.alpn = try KeywordRegistry.alpnList("\(verb) alpn", value())
             case "linger": connect.linger = true
             case "proto":
                 let name = try value()
-                guard name == "h1" else { throw ParseFailure("'\(verb) proto \(name)': checks speak HTTP/1 only ('proto h1')") }
+                guard name == "h1" else { throw ParseFailure("'\(verb) proto \(name)' is not supported by SwiftLB: checks speak HTTP/1 only ('proto h1')") }
             case "comment": _ = try value()
             default:
                 throw ParseFailure("'\(verb)' expects default, port, addr, send-proxy, via-socks4, ssl, sni, alpn, linger, proto or comment, not '\(args[i])'")

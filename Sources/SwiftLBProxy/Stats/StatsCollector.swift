@@ -81,7 +81,6 @@ extension ProxyServer {
 
     private func backendStats(_ backend: RuntimeBackend, merged: ((LoopStats) -> [TrafficCounters], Int) -> TrafficCounters,
                               rate: ((LoopStats) -> [RateCounter], Int) -> Int) -> BackendStats {
-        let sids = backend.config.serverIDs
         let servers = backend.servers.map { server -> ServerStats in
             var counters = merged(\.servers, server.id)
             counters.scur = server.active.load(ordering: .relaxed)
@@ -98,7 +97,7 @@ extension ProxyServer {
             case .drain: .drain
             case .maint: .maint
             }
-            var stats = ServerStats(name: server.name, sid: sids[server.name] ?? server.index + 1, address: server.address.isUnixDomain ? "unix" : server.address.ipAddress ?? "-",
+            var stats = ServerStats(name: server.name, sid: server.sid, address: server.address.isUnixDomain ? "unix" : server.address.ipAddress ?? "-",
                                     port: server.address.port ?? 0, operational: operational, admin: admin, weight: server.weight,
                                     check: nil, counters: counters)
             stats.initialWeight = server.parameters.weight

@@ -142,7 +142,10 @@ struct StickRules: Sendable {
             guard let key = Self.key(rule.sample.evaluate(input), table: rule.table),
                   let stuck = rule.table.lookup(key, now: now) else { continue }
             let byAddress = rule.table.keyByAddress
-            guard let server = servers.first(where: { byAddress ? $0.addressKey == stuck.name : $0.name == stuck.name }),
+            // By its key (name or address), else by its `server_id` (HAProxy's order: an entry a
+            // peer sent without `server_key`).
+            guard let server = servers.first(where: { byAddress ? $0.addressKey == stuck.name : $0.name == stuck.name })
+                    ?? servers.first(where: { $0.sid == stuck.id }),
                   server.health.acceptsStickyClients else { return nil }
             return server
         }

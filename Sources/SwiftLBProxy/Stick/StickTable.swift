@@ -30,8 +30,8 @@ final class StickTable: Sendable {
         case ip, ipv6, integer, string, binary
     }
 
-    /// The server an entry sticks to: HAProxy's `server_id` (the server's position, from 1)
-    /// and its name.
+    /// The server an entry sticks to: HAProxy's `server_id` (the server's `id`, or the number
+    /// HAProxy gives it: `RuntimeServer.sid`) and its name.
     struct Server: Sendable, Equatable {
         let id: Int
         let name: String

@@ -55,6 +55,10 @@ struct Dispatch {
     /// The pinned server this stream waits for in the queue (its `queued` count holds us).
     private var waitingFor: RuntimeServer?
     private(set) var queuedAt: NIODeadline?
+    /// The pinned server whose freed slot the queue gave us: we go to it even if it stopped
+    /// taking clients meanwhile (HAProxy's `process_srv_queue` assigns a server's waiters to it
+    /// whatever its state); used by the next step only.
+    private var dequeuedTo: RuntimeServer?
     /// The server whose in-flight count this stream holds (leastconn, maxconn, the queue).
     private var activeOn: RuntimeServer?
     /// Bumped at each attempt, so a late callback of an abandoned attempt is recognised.
@@ -85,7 +89,9 @@ struct Dispatch {
     mutating func next(loop: LoopState, owner: some DispatchOwner, freshConnection: Bool,
                        reuse: IdleChoice = .any, own: ServerConnection? = nil) -> DispatchStep {
         let chosen: RuntimeServer
-        let pinnedUsable = pinned.map { $0.health.acceptsStickyClients && !excluded.contains($0.index) } ?? false
+        let dequeued = dequeuedTo
+        dequeuedTo = nil
+        let pinnedUsable = pinned.map { ($0.health.acceptsStickyClients || $0 === dequeued) && !excluded.contains($0.index) } ?? false
         if let pinned, pinnedUsable, !pinned.isFull || !pinned.queueIsFull {
             if pinned.isFull { return enqueue(loop: loop, owner: owner, waitingFor: pinned) }
             chosen = pinned
@@ -108,7 +114,7 @@ struct Dispatch {
         server = chosen
         if !stickStore.isEmpty {
             // Stored at each pick, so a retry on another server leaves the last one stored.
-            let now = UInt64(NIODeadline.now().uptimeNanoseconds), stuck = StickTable.Server(id: chosen.index + 1, name: chosen.name)
+            let now = UInt64(NIODeadline.now().uptimeNanoseconds), stuck = StickTable.Server(id: chosen.sid, name: chosen.name)
             for (table, key) in stickStore {
                 table.store(key, server: table.keyByAddress ? StickTable.Server(id: stuck.id, name: chosen.addressKey) : stuck, now: now)
             }
@@ -222,8 +228,14 @@ struct Dispatch {
         return false
     }
 
-    /// The queue woke us: take the slot.
+    /// The queue woke us: take the slot — or, when our pinned server stopped taking clients
+    /// with `option redispatch`, forget the pin and be balanced (HAProxy's redistribution).
     mutating func wokeFromQueue() -> NIODeadline? {
+        switch waiter?.wokenBy {
+        case .redistributed?: pinned = nil
+        case .slot(let freed?)? where freed == waitingFor?.index: dequeuedTo = waitingFor
+        default: break
+        }
         waiter = nil
         stopWaiting()
         return queuedAt
@@ -250,8 +262,8 @@ struct Dispatch {
         }
         let bound = NIOLoopBound(owner, eventLoop: loop.eventLoop)
         // A stream that gave up meanwhile hands the free slot on.
-        let waiter = BackendQueue.Waiter(loop: loop.eventLoop, target: server?.index) { freed in
-            if !bound.value.dispatchQueueWoke() { queue.wakeOne(freed: freed) }
+        let waiter = BackendQueue.Waiter(loop: loop.eventLoop, target: server?.index) { why in
+            if !bound.value.dispatchQueueWoke(), case .slot(let freed) = why { queue.wakeOne(freed: freed) }
         }
         self.waiter = waiter
         if queuedAt == nil { queuedAt = .now() }
@@ -260,6 +272,8 @@ struct Dispatch {
         // server a pinned stream waits for, or on any eligible one.
         if let server {
             if !server.isFull { queue.wakeOne(freed: server.index) }
+            // It stopped taking clients since the pick, its redistribution maybe already done.
+            if !server.health.acceptsStickyClients, backend.config.options.redispatch { queue.redistribute(server: server.index) }
         } else if let free = backend.servers.first(where: { $0.health.acceptsNewClients && !$0.isFull }) {
             queue.wakeOne(freed: free.index)
         }

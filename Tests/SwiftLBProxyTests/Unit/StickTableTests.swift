@@ -176,6 +176,32 @@ final class StickTableTests: XCTestCase {
         }
     }
 
+    /// An entry leads to its server by its key (`server_key`, the name) and, when that names no
+    /// server (a peer's entry without one), by its `server_id` — the server's `id`, as HAProxy's
+    /// stream.c looks it up.
+    func testAMatchFallsBackToTheServersID() throws {
+        let config = try ConfigParser.parse(text: """
+            backend be
+                stick-table type ip size 1k
+                stick on src
+                server s1 127.0.0.1:1 id 7
+                server s2 127.0.0.1:2 id 9
+            """, file: "lb.conf", acceptingPending: true, environment: [:])
+        let tables = try StickTables.build(config, shared: StickTables())
+        let rules = try StickRules(backend: config.backends["be"]!, configuration: config, tables: tables)
+        let servers = try ProxyRuntime(configuration: config).backends[0].servers
+        XCTAssertEqual(servers.map(\.sid), [7, 9])
+        let client = SampleInput(facts: try facts(try requestHead("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), source: "192.0.2.7"))
+        func stuck(_ id: Int, _ name: String) -> String? {
+            for (table, key) in rules.storeKeys(client) { table.store(key, server: .init(id: id, name: name), now: 0) }
+            return rules.match(client, servers: servers, now: 1)?.name
+        }
+        XCTAssertEqual(stuck(9, ""), "s2", "by server_id")
+        XCTAssertEqual(stuck(9, "s1"), "s1", "the key first")
+        XCTAssertEqual(stuck(9, "gone"), "s2", "a key naming no server: server_id")
+        XCTAssertNil(stuck(2, ""), "2 is s2's position, not its id")
+    }
+
     func testKeysOfEachTableType() {
         func table(_ type: SwiftLBProxy.StickTable.KeyType) -> SwiftLBProxy.StickTable { SwiftLBProxy.StickTable(name: "t", keyType: type, size: 1, expire: nil) }
         XCTAssertEqual(StickRules.key(.string("192.0.2.7"), table: table(.ip)), [192, 0, 2, 7])

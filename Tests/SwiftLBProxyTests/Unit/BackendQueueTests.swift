@@ -1,0 +1,62 @@
+import NIOConcurrencyHelpers
+import NIOEmbedded
+import XCTest
+@testable import SwiftLBProxy
+
+/// The queue's decisions, on an embedded loop: which waiters a freed slot, a server that stops
+/// taking clients (`redistribute`) and a server that comes up (`grab`) wake, in what order, and
+/// why each was woken (what the woken stream then does with its pin).
+final class BackendQueueTests: XCTestCase {
+    private let loop = EmbeddedEventLoop()
+    private let woken = NIOLockedValueBox<[(String, BackendQueue.Waiter.Wake)]>([])
+
+    private func waiter(_ name: String, target: Int?) -> BackendQueue.Waiter {
+        BackendQueue.Waiter(loop: loop, target: target) { [woken] why in woken.withLockedValue { $0.append((name, why)) } }
+    }
+
+    /// Runs the wakes scheduled on the loop and returns them (then forgets them).
+    private func drained() -> [String] {
+        loop.run()
+        return woken.withLockedValue { w in
+            defer { w = [] }
+            return w.map { "\($0.0):\($0.1)" }
+        }
+    }
+
+    func testRedistributeWakesOnlyTheWaitersPinnedToThatServerAndSaysSo() {
+        let queue = BackendQueue()
+        let pinned1 = waiter("p1", target: 1), any = waiter("any", target: nil), pinned0 = waiter("p0", target: 0), later1 = waiter("q1", target: 1)
+        for w in [pinned1, any, pinned0, later1] { queue.enqueue(w) }
+        XCTAssertEqual(queue.redistribute(server: 1), 2)
+        XCTAssertEqual(drained(), ["p1:redistributed", "q1:redistributed"])
+        XCTAssertEqual(pinned1.wokenBy, .redistributed)
+        XCTAssertNil(any.wokenBy)
+        XCTAssertEqual(queue.count, 2, "the unpinned waiter and s0's stay")
+        XCTAssertEqual(queue.redistribute(server: 1), 0)
+    }
+
+    func testGrabWakesUnpinnedWaitersUpToTheFreeSlotsOldestFirst() {
+        let queue = BackendQueue()
+        let names = ["a", "p0", "b", "c"]
+        for name in names { queue.enqueue(waiter(name, target: name == "p0" ? 0 : nil)) }
+        XCTAssertEqual(queue.grab(server: 2, slots: 2), 2)
+        XCTAssertEqual(drained(), ["a:slot(Optional(2))", "b:slot(Optional(2))"])
+        XCTAssertEqual(queue.grab(server: 2, slots: 0), 0, "a full server takes nobody")
+        XCTAssertEqual(queue.grab(server: 2, slots: nil), 1, "without maxconn, every unpinned one")
+        XCTAssertEqual(drained(), ["c:slot(Optional(2))"])
+        XCTAssertEqual(queue.count, 1, "the waiter pinned to s0 is not another server's to take")
+    }
+
+    func testAWaiterThatGaveUpIsSkippedAndAFreedSlotGoesToOneThatCanUseIt() {
+        let queue = BackendQueue()
+        let gone = waiter("gone", target: nil), pinned = waiter("p1", target: 1), any = waiter("any", target: nil)
+        for w in [gone, pinned, any] { queue.enqueue(w) }
+        XCTAssertTrue(gone.claim(), "its stream gave up")
+        queue.wakeOne(freed: 0)
+        XCTAssertEqual(drained(), ["any:slot(Optional(0))"], "s0's slot: not the one pinned to s1")
+        XCTAssertEqual(any.wokenBy, .slot(0))
+        queue.wakeOne(freed: 1)
+        XCTAssertEqual(drained(), ["p1:slot(Optional(1))"])
+        XCTAssertEqual(queue.count, 0)
+    }
+}
