@@ -81,6 +81,33 @@ final class HTTPRuleDifferentialTests: XCTestCase {
         XCTAssertTrue(theirs[1].hasPrefix("HTTP/1.1 301") && theirs[1].contains("https://h/m/x?y"), theirs[1])
     }
 
+    /// A frontend's stats page comes after its http-request rules: a rule that denies the
+    /// client guards the page (and its admin buttons), as in HAProxy; a client the rules let
+    /// through gets it.
+    func testTheStatsPageIsBehindTheFrontendsRulesAsHAProxy() throws {
+        let dir = try TempDirectory()
+        let both = try SideBySide({ port in """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                stats enable
+                stats uri /stats
+                stats admin if TRUE
+                http-request deny unless { hdr(x-admin) -m str yes }
+                default_backend app
+            backend app
+                server s 127.0.0.1:1
+            """ }, in: dir)
+        defer { both.stop() }
+        for port in both.ports {
+            let client = try RawClient(port: port, timeout: 3)
+            client.send("GET /stats HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+            XCTAssertEqual(statusCode(client.readResponse()), 403, "port \(port): the page was served past a deny")
+            let admin = try RawClient(port: port, timeout: 3)
+            admin.send("GET /stats HTTP/1.1\r\nHost: h\r\nx-admin: yes\r\nConnection: close\r\n\r\n")
+            XCTAssertEqual(statusCode(admin.readResponse()), 200, "port \(port)")
+        }
+    }
+
     /// Each normalizer in a backend of its own, without a condition: haproxy 2.6.12 runs
     /// path-merge-slashes instead of `path-strip-dotdot`, `percent-to-uppercase` and
     /// `percent-decode-unreserved` written without their option and followed by `if|unless`

@@ -111,10 +111,6 @@ extension HTTPClientConnection {
             var unused: RequestFacts?
             adoptAddresses(ruled.facts, &record, &unused)
         }
-        if let stats = frontend.stats, StatsPage.matches(head.target, settings: stats) {
-            serveStats(head, framing: framing, settings: stats, record: record)
-            return
-        }
         var facts = frontend.needsFacts ? makeFacts(head) : nil
         // The frontend's rules, HAProxy's order: monitor-uri, then http-request rules (header
         // edits in place; deny/return/redirect/auth answer here).
@@ -136,6 +132,13 @@ extension HTTPClientConnection {
             if answered(by: rules, frontendRules: rules, backendRules: nil, head: &head, input: &i, framing: framing, record: record) { return }
             adoptAddresses(i.facts, &record, &facts)
             input = i
+        }
+        // The stats page after the frontend's http-request rules, as HAProxy's
+        // http_process_req_common ("accepted according to the http-request rules"): a `deny
+        // unless { src … }` guards it and its admin actions.
+        if let stats = frontend.stats, StatsPage.matches(head.target, settings: stats) {
+            serveStats(head, framing: framing, settings: stats, record: record)
+            return
         }
         if !head.restrictHeaderNames(frontend.config.options.restrictRequestHeaderNames) {
             return refuseHeaderNames(record, head: head, framing: framing, backendRules: nil, input: input)
