@@ -51,6 +51,10 @@ extension SectionParser {
                 }
                 seen[key] = frontend.name
             }
+            if frontend.options.mode == .tcp, let first = frontend.redirects.first {
+                // HAProxy's warning: a redirect needs an HTTP stream.
+                warn(first.line, "redirect", "'redirect' rules ignored for frontend '\(frontend.name)' as they require HTTP mode.")
+            }
             if !listenNames.contains(frontend.name), frontend.options.timeouts.client == nil {
                 warnMissingTimeouts("frontend", frontend.name, line: frontend.line)
             }

@@ -76,9 +76,12 @@ public final class ServerHealth: Sendable {
     /// queued for this server (`remaining`): HAProxy's "N requeued, M remaining in queue".
     public var lastQueueMove: QueueMove { lastMove.withLockedValue { $0 } }
 
-    private func availabilityChanged() {
-        guard let action = onAvailabilityChange.withLockedValue({ $0 }) else { return }
-        let move = action()
+    /// Only a change of whether it takes new clients moves the queue (HAProxy redistributes on
+    /// entering DOWN, NOLB, maintenance or drain, and grabs when it takes clients again); any
+    /// other change moves nothing, and its log line says so.
+    private func availabilityChanged(wasTakingTraffic: Bool) {
+        let action = onAvailabilityChange.withLockedValue { $0 }
+        let move = action != nil && takesTraffic != wasTakingTraffic ? action!() : QueueMove()
         lastMove.withLockedValue { $0 = move }
     }
 
@@ -165,6 +168,7 @@ public final class ServerHealth: Sendable {
     public var acceptsStickyClients: Bool { isUp && adminRaw.load(ordering: .relaxed) != AdminState.maint.rawValue }
 
     public func set(_ state: State) {
+        let wasTakingTraffic = takesTraffic
         let old = raw.exchange(state.rawValue, ordering: .relaxed)
         guard old != state.rawValue else { return }
         if state == .up && old == State.down.rawValue { markAvailable() }
@@ -183,14 +187,15 @@ public final class ServerHealth: Sendable {
             h.lastChange = now
         }
         onStateChange.withLockedValue { $0 }?(state)
-        availabilityChanged()
+        availabilityChanged(wasTakingTraffic: wasTakingTraffic)
     }
 
     public func setAdmin(_ state: AdminState) {
+        let wasTakingTraffic = takesTraffic
         let old = adminRaw.exchange(state.rawValue, ordering: .relaxed)
         guard old != state.rawValue else { return }
         if old == AdminState.maint.rawValue { markAvailable() }
-        availabilityChanged()
+        availabilityChanged(wasTakingTraffic: wasTakingTraffic)
     }
 
     private func markAvailable() {

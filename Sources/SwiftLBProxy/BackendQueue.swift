@@ -76,9 +76,11 @@ final class BackendQueue: Sendable {
     var longest: Int { waiters.withLockedValue { $0.longest } }
 
     /// A slot of server `freed` came free (nil: of some server): wake the oldest waiter that
-    /// has not given up and can take it.
-    func wakeOne(freed: Int?) {
-        takeOldest { w in w.target == nil || freed == nil || w.target == freed }?.run(.slot(freed))
+    /// has not given up and can take it. `pinnedOnly`: the server takes no new clients (down,
+    /// maintenance, drain, a backup while actives are up): only a waiter pinned to it can use
+    /// the slot (HAProxy's `process_srv_queue` without `px_ok`).
+    func wakeOne(freed: Int?, pinnedOnly: Bool = false) {
+        takeOldest { w in w.target == freed || (!pinnedOnly && (w.target == nil || freed == nil)) }?.run(.slot(freed))
     }
 
     /// HAProxy's `pendconn_redistribute`: server `server` stopped taking clients (DOWN, NOLB,

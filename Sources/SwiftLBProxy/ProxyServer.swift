@@ -278,7 +278,12 @@ public final class ProxyServer: Sendable {
             let backups = Set(backend.servers.filter(\.backup).map(\.id))
             for server in backend.servers {
                 if backend.queue != nil {
-                    server.health.setAvailabilityChangeAction { backend.serverAvailabilityChanged(server) }
+                    // Weak: the health outlives a reload that retires this backend and server (the
+                    // action would keep them, their queue and TLS contexts alive).
+                    server.health.setAvailabilityChangeAction { [weak backend, weak server] in
+                        guard let backend, let server else { return QueueMove() }
+                        return backend.serverAvailabilityChanged(server)
+                    }
                 } else {
                     server.health.setAvailabilityChangeAction(nil)
                 }

@@ -15,10 +15,18 @@ extension RuntimeBackend {
         guard let queue else { return QueueMove() }
         let queued = server.queued.load(ordering: .relaxed)
         if server.health.takesTraffic {
+            guard servesItsQueue(server) else { return QueueMove(requeued: 0, remaining: queued) }
             let grabbed = queue.grab(server: server.index, slots: server.health.maxconn.map { max(0, $0 - server.active.load(ordering: .relaxed)) })
             return QueueMove(requeued: grabbed, remaining: queued)
         }
         let requeued = config.options.redispatch ? queue.redistribute(server: server.index) : 0
         return QueueMove(requeued: requeued, remaining: max(0, queued - requeued))
+    }
+
+    /// HAProxy's `px_ok`: a slot of `server` may go to a client queued for any server — it
+    /// takes new clients, and is no backup while an active server does.
+    func servesItsQueue(_ server: RuntimeServer) -> Bool {
+        guard server.health.takesTraffic else { return false }
+        return !server.backup || !servers.contains { !$0.backup && $0.health.takesTraffic }
     }
 }

@@ -179,5 +179,7 @@ final class MasterWorkerKeywordTests: XCTestCase {
         XCTAssertFalse(http.warnings.contains { $0.keyword == "redirect" }, "\(http.warnings)")
         let tcp = try parseOrFail("backend t\n    mode tcp\n    redirect scheme https\n    server s 127.0.0.1:1\n")
         XCTAssertEqual(tcp.warnings.filter { $0.keyword == "redirect" }.map(\.message), ["'redirect' rules ignored for backend 't' as they require HTTP mode."])
+        let front = try parseOrFail("frontend f\n    mode tcp\n    bind :80\n    redirect scheme https\n    default_backend t\nbackend t\n    mode tcp\n    server s 127.0.0.1:1\n")
+        XCTAssertEqual(front.warnings.filter { $0.keyword == "redirect" }.map(\.message), ["'redirect' rules ignored for frontend 'f' as they require HTTP mode."])
     }
 }

@@ -207,7 +207,8 @@ struct Dispatch {
         server.active.wrappingDecrement(ordering: .relaxed)
         backend.active.wrappingDecrement(ordering: .relaxed)
         activeOn = nil
-        backend.queue?.wakeOne(freed: server.index)
+        guard let queue = backend.queue else { return }
+        queue.wakeOne(freed: server.index, pinnedOnly: !backend.servesItsQueue(server))
     }
 
     /// Leaves the queue (timeout, client gone). False if the queue had already woken us: the

@@ -47,6 +47,20 @@ final class BackendQueueTests: XCTestCase {
         XCTAssertEqual(queue.count, 1, "the waiter pinned to s0 is not another server's to take")
     }
 
+    /// A slot freed by a server that takes no new clients (maintenance, down, a backup while
+    /// actives are up) goes to the oldest client pinned to it, never to an older unpinned one
+    /// who could not use it (HAProxy's process_srv_queue without px_ok).
+    func testASlotOfAServerTakingNoNewClientsGoesOnlyToItsPinnedWaiter() {
+        let queue = BackendQueue()
+        let any = waiter("any", target: nil), pinned = waiter("p1", target: 1)
+        for w in [any, pinned] { queue.enqueue(w) }
+        queue.wakeOne(freed: 1, pinnedOnly: true)
+        XCTAssertEqual(drained(), ["p1:slot(Optional(1))"])
+        queue.wakeOne(freed: 1, pinnedOnly: true)
+        XCTAssertEqual(drained(), [], "no one pinned to s1 is left; the unpinned waiter keeps its place")
+        XCTAssertEqual(queue.count, 1)
+    }
+
     func testAWaiterThatGaveUpIsSkippedAndAFreedSlotGoesToOneThatCanUseIt() {
         let queue = BackendQueue()
         let gone = waiter("gone", target: nil), pinned = waiter("p1", target: 1), any = waiter("any", target: nil)
