@@ -371,7 +371,8 @@ public struct ProxyOptions: Sendable {
     public var monitorURI: String?
     /// `option pgsql-check user NAME`: the user (the check itself is `protocolCheck`).
     public var pgsqlCheckUser: String?
-    /// `fullconn N` (pending).
+    /// `fullconn N`: the backend load at which servers with `minconn` reach their `maxconn`
+    /// (validation fills HAProxy's default: a tenth of its frontends' `maxconn`).
     public var fullconn: Int?
     /// `tcp-request inspect-delay T` (pending).
     public var tcpInspectDelay: ConfigDuration?
@@ -470,6 +471,10 @@ public struct ServerParameters: Sendable, Equatable {
     public var disabled = false
     /// Requests in flight on this server at most; more wait in the backend's queue.
     public var maxconn: Int?
+    /// `minconn N`: with `maxconn`, a dynamic limit between the two that grows with the
+    /// backend's load up to its `fullconn` (HAProxy's `srv_dynamic_maxconn`); a `minconn`
+    /// above `maxconn` (or alone) becomes the static `maxconn`, as HAProxy applies it.
+    public var minconn: Int?
     /// After coming UP (or out of maintenance) the server's share ramps up over this time.
     public var slowstart: ConfigDuration?
     /// `ssl [verify none|required] [ca-file F] [sni NAME]`: TLS towards this server.

@@ -19,6 +19,7 @@ extension SectionParser {
             errors.append(ConfigError(file: ref.file, line: ref.line, keyword: ref.keyword, message: "no backend named '\(ref.name)'\(near)"))
         }
         inferUnwrittenBackendModes()
+        applyMinconn()
         // HAProxy refuses an HTTP frontend that sends its traffic to a TCP backend; a TCP
         // frontend's session becomes HTTP when it goes to an HTTP backend (an implicit upgrade).
         for frontend in config.frontends {
@@ -110,6 +111,28 @@ extension SectionParser {
             with such a configuration. To fix this, please ensure that all following
             timeouts are set to a non-zero value: 'client', 'connect', 'server'.
             """)
+    }
+
+    /// HAProxy's `srv_minmax_conn_apply` and `fullconn` default: a `minconn` above `maxconn`
+    /// (or without it) is the static `maxconn`; a backend without `fullconn` gets a tenth of
+    /// the `maxconn` of the frontends that can send it traffic (`default_backend`, static
+    /// `use_backend`), at least 1.
+    func applyMinconn() {
+        for name in Array(config.backends.keys) {
+            for i in config.backends[name]!.servers.indices {
+                var p = config.backends[name]!.servers[i].parameters
+                guard let min = p.minconn else { continue }
+                if min > (p.maxconn ?? 0) {
+                    if min > 0 { p.maxconn = min }
+                    p.minconn = nil
+                }
+                config.backends[name]!.servers[i].parameters = p
+            }
+            guard config.backends[name]!.options.fullconn == nil else { continue }
+            let total = config.frontends.filter { $0.backendNames.contains(name) }
+                .reduce(0) { $0 + ($1.options.maxconn ?? config.global.maxconn) }
+            config.backends[name]!.options.fullconn = max(1, (total + 9) / 10)
+        }
     }
 
     /// A backend (or listen) whose `mode` is written nowhere (not in it, not in its defaults)

@@ -129,7 +129,8 @@ public final class ProxyRuntime: Sendable {
                     servers.append(RuntimeServer(id: id, index: servers.count, sid: sids[server.name] ?? servers.count + 1, name: server.name,
                                                  address: address, parameters: server.parameters, health: health,
                                                  tls: server.parameters.tls?.more.ssl == true ? trafficTLS : nil,
-                                                 cookieSettings: backend.options.cookie, sniExpression: sniExpression))
+                                                 cookieSettings: backend.options.cookie, sniExpression: sniExpression,
+                                                 dynamicLimit: DynamicMaxconn(server.parameters, fullconn: backend.options.fullconn)))
                     let agent = server.parameters.agent
                     if agent.enabled && !server.parameters.disabled && !addressless {
                         guard let agentPort = agent.port else {
@@ -502,6 +503,7 @@ final class RuntimeBackend: Sendable {
         case .first: balancer = FirstBalancer(serverCount: servers.count)
         case .requestHash: balancer = RequestHashBalancer(servers: servers)
         }
+        for server in servers { server.dynamicLimit?.backend = self }
     }
 
     enum Pick {
@@ -539,7 +541,9 @@ final class RuntimeBackend: Sendable {
         if let index = balancer.pick(client: client, key: key, isCandidate: { usable($0) && !servers[$0].isFull }) {
             return .server(servers[index])
         }
-        return servers.indices.contains { usable($0) && servers[$0].isFull } ? .full : .none
+        // Usable yet not picked: full. (Not `isFull` again: another loop may have moved the load
+        // since, and a dynamic `minconn` limit with it — that turned a wait into a 503.)
+        return servers.indices.contains(where: usable) ? .full : .none
     }
 
     /// A cheap, lock-free number in [0, 1) for the slowstart ramp (not for anything secret).
@@ -586,15 +590,18 @@ final class RuntimeServer: Sendable {
         guard let max = parameters.maxQueue, max > 0 else { return false }
         return queued.load(ordering: .relaxed) >= max
     }
-    /// At its `maxconn`: balancers skip it and requests queue.
+    /// `minconn` below `maxconn`: a limit that grows with the backend's load.
+    let dynamicLimit: DynamicMaxconn?
+    /// At its `maxconn` (or its dynamic limit): balancers skip it and requests queue.
     var isFull: Bool {
         guard let max = health.maxconn else { return false }
-        return active.load(ordering: .relaxed) >= max
+        return active.load(ordering: .relaxed) >= dynamicLimit?.limit(maxconn: max) ?? max
     }
 
     init(id: Int, index: Int, sid: Int? = nil, name: String, address: SocketAddress, parameters: ServerParameters, health: ServerHealth,
-         tls: TLSClientContext?, cookieSettings: CookieSettings?, sniExpression: SampleExpression? = nil) {
+         tls: TLSClientContext?, cookieSettings: CookieSettings?, sniExpression: SampleExpression? = nil, dynamicLimit: DynamicMaxconn? = nil) {
         self.tls = tls
+        self.dynamicLimit = dynamicLimit
         self.sniExpression = sniExpression
         if let settings = cookieSettings, settings.mode == .insert, let value = parameters.cookie {
             insertCookie = StickyCookie.setCookieValue(settings: settings, value: value)

@@ -182,4 +182,35 @@ final class MasterWorkerKeywordTests: XCTestCase {
         let front = try parseOrFail("frontend f\n    mode tcp\n    bind :80\n    redirect scheme https\n    default_backend t\nbackend t\n    mode tcp\n    server s 127.0.0.1:1\n")
         XCTAssertEqual(front.warnings.filter { $0.keyword == "redirect" }.map(\.message), ["'redirect' rules ignored for frontend 'f' as they require HTTP mode."])
     }
+
+    /// `minconn` as HAProxy applies it (srv_minmax_conn_apply) and `fullconn`'s default: a tenth
+    /// of the frontends' maxconn that can reach the backend (their own, else global maxconn).
+    func testMinconnAndFullconnAsHAProxyAppliesThem() throws {
+        let config = try parseOrFail("""
+            global
+                maxconn 3000
+            frontend a
+                bind :80
+                maxconn 1000
+                default_backend b
+            frontend c
+                bind :81
+                use_backend b if TRUE
+                default_backend d
+            backend b
+                server dynamic 127.0.0.1:1 minconn 5 maxconn 50
+                server above 127.0.0.1:2 minconn 80 maxconn 50
+                server alone 127.0.0.1:3 minconn 20
+            backend d
+                fullconn 7
+                server s 127.0.0.1:4
+
+            """)
+        let servers = Dictionary(uniqueKeysWithValues: config.backends["b"]!.servers.map { ($0.name, $0.parameters) })
+        XCTAssertEqual(servers["dynamic"].map { [$0.minconn, $0.maxconn] }, [5, 50])
+        XCTAssertEqual(servers["above"].map { [$0.minconn, $0.maxconn] }, [nil, 80], "a minconn above maxconn is the static maxconn")
+        XCTAssertEqual(servers["alone"].map { [$0.minconn, $0.maxconn] }, [nil, 20])
+        XCTAssertEqual(config.backends["b"]?.options.fullconn, (1000 + 3000 + 9) / 10)
+        XCTAssertEqual(config.backends["d"]?.options.fullconn, 7)
+    }
 }

@@ -117,4 +117,62 @@ final class MaxQueueTests: XCTestCase {
         XCTAssertEqual(statusCode(holdsS1.readAll().text), 200)
         XCTAssertEqual(statusCode(holdsS2.readAll().text), 200)
     }
+
+    /// `minconn` with `fullconn` (HAProxy's dynamic maxconn): server s1 (`minconn 1 maxconn 4`,
+    /// backend `fullconn 8`) takes one request while the backend is quiet and more as the
+    /// backend fills (limit = load × maxconn / fullconn), so four concurrent requests to a server
+    /// that answers in 0.6 s finish in waves (three on haproxy), not all at once.
+    func testMinconnScalesTheServersLimitWithTheBackendsLoadAsHAProxy() throws {
+        let dir = try TempDirectory()
+        let (slow, answer) = (freePort(), freePort())
+        // The server: a haproxy whose tcp frontend holds each new connection 0.6 s.
+        let server = try startHAProxy("""
+            defaults
+                timeout connect 2s
+                timeout client 20s
+                timeout server 20s
+            frontend hold
+                mode tcp
+                bind 127.0.0.1:\(slow)
+                tcp-request inspect-delay 600ms
+                tcp-request content accept if WAIT_END
+                default_backend answer
+            backend answer
+                mode tcp
+                server a 127.0.0.1:\(answer)
+            frontend answer
+                mode http
+                bind 127.0.0.1:\(answer)
+                http-request return status 200
+            """, port: slow, in: dir, name: "slowserver")
+        defer { server.stop() }
+        let both = try SideBySide({ port in """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend app
+            backend app
+                fullconn 8
+                timeout queue 10s
+                server s1 127.0.0.1:\(slow) minconn 1 maxconn 4
+            """ }, in: dir)
+        defer { both.stop() }
+        for (side, port) in zip(["SwiftLB", "HAProxy"], both.ports) {
+            let start = Date()
+            let clients = try (0..<4).map { _ in try RawClient(port: port, timeout: 10) }
+            for client in clients {
+                client.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                usleep(20_000)  // in order
+            }
+            let times = clients.map { client -> Double in
+                XCTAssertEqual(statusCode(client.readResponse()), 200, side)
+                return Date().timeIntervalSince(start)
+            }.sorted()
+            // Load 1: limit 1; load 4: limit 2; then 1 again as it empties. (HAProxy queues the
+            // fourth behind the three waiting — its round robin sends no new stream past a
+            // non-empty queue — and serves two in the second wave; SwiftLB gives the fourth the
+            // second slot at once: one or two in the first wave, never all four.)
+            XCTAssertTrue((1...2).contains(times.filter { $0 < 1.0 }.count), "\(side): \(times)")
+            XCTAssertGreaterThan(times.last!, 1.0, "\(side): at least two waves: \(times)")
+        }
+    }
 }

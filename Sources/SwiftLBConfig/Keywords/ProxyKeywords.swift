@@ -78,8 +78,7 @@ extension KeywordRegistry {
             if originalTo.ifNone { throw ParseFailure("'if-none' is an 'option forwardfor' parameter, not an 'option originalto' one") }
             p.withOptions { $0.originalTo = originalTo }
         },
-        Keyword("fullconn", SectionKind.backSide, usage: "fullconn N",
-                status: .pending("servers' maxconn is fixed; the dynamic maxconn that fullconn scales (minconn) is not implemented")) { p, c in
+        Keyword("fullconn", SectionKind.backSide, usage: "fullconn N") { p, c in
             let n = try c.positiveInt()
             p.withOptions { $0.fullconn = n }
         },

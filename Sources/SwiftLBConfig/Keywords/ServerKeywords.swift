@@ -109,6 +109,7 @@ extension KeywordRegistry {
         Parameter("backup") { s, _, _ in s.backup = true },
         Parameter("disabled") { s, _, _ in s.disabled = true },
         Parameter("maxconn", values: 1) { s, v, _ in s.maxconn = try number("maxconn", v[0], 1...1_000_000) },
+        Parameter("minconn", values: 1) { s, v, _ in s.minconn = try number("minconn", v[0], 0...1_000_000) },
         Parameter("pool-max-conn", values: 1) { s, v, _ in s.poolMaxConn = try number("pool-max-conn", v[0], -1...1_000_000) },
         Parameter("slowstart", values: 1) { s, v, _ in s.slowstart = try positiveTime("slowstart", v[0]) },
         Parameter("verify", values: 1) { s, v, p in
@@ -195,7 +196,7 @@ extension KeywordRegistry {
         Parameter("agent-send", values: 1) { s, v, _ in s.agent.send = v[0] },
         Parameter("agent-inter", values: 1) { s, v, _ in s.agent.inter = try positiveTime("agent-inter", v[0]) },
     ] + ["allow-0rtt", "check-send-proxy",
-         "check-proto", "check-via-socks4", "log-proto", "max-reuse", "minconn", "namespace",
+         "check-proto", "check-via-socks4", "log-proto", "max-reuse", "namespace",
          "no-send-proxy", "no-send-proxy-v2", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn", "no-verifyhost",
          "no-tfo", "non-stick", "npn", "pool-low-conn", "pool-purge-delay", "redir", "resolve-opts",
          "resolve-prefer", "resolve-net", "resolvers", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "source",

@@ -122,7 +122,7 @@ extension ProxyServer {
         counters.qcur = backend.queue?.count ?? 0
         counters.qmax = backend.queue?.longest ?? 0
         let algorithm = backend.config.options.balance.name
-        return BackendStats(servers: servers, fullconn: 0, algorithm: algorithm, cookieName: backend.cookie?.name, counters: counters)
+        return BackendStats(servers: servers, fullconn: backend.config.options.fullconn ?? 0, algorithm: algorithm, cookieName: backend.cookie?.name, counters: counters)
     }
 }
 

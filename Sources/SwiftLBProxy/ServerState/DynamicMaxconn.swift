@@ -1,0 +1,33 @@
+import SwiftLBConfig
+
+/// HAProxy's dynamic server limit (`srv_dynamic_maxconn`): a server with `minconn` below its
+/// `maxconn` takes `minconn` requests at once while its backend is quiet, more as the backend's
+/// load (its streams on servers and in its queue: HAProxy's `beconn`) grows, and its full
+/// `maxconn` once that load reaches the backend's `fullconn`. It protects a server that is
+/// fastest with few requests in flight from a burst it would handle badly, while letting it
+/// take its share when everyone is busy. Read on each pick of such a server only.
+final class DynamicMaxconn: @unchecked Sendable {
+    let minconn: Int
+    let fullconn: Int
+    /// Set once by the backend being built, before any stream can read it.
+    weak var backend: RuntimeBackend?
+
+    /// Nil unless `minconn` is below `maxconn` (validation turned any other `minconn` into the
+    /// static `maxconn`).
+    init?(_ parameters: ServerParameters, fullconn: Int?) {
+        guard let min = parameters.minconn, let max = parameters.maxconn, min < max else { return nil }
+        self.minconn = min
+        self.fullconn = Swift.max(1, fullconn ?? 1)
+        self.backend = nil
+    }
+
+    /// The limit now, for a `maxconn` of `maxconn` (an agent may have changed it).
+    func limit(maxconn: Int) -> Int {
+        guard let backend, minconn < maxconn else { return maxconn }
+        // The stream asking counts too (HAProxy's beconn includes it): it is not yet on a
+        // server nor in the queue.
+        let load = backend.active.load(ordering: .relaxed) + (backend.queue?.count ?? 0) + 1
+        guard load < fullconn else { return maxconn }
+        return Swift.max(1, Swift.max(minconn, load * maxconn / fullconn))
+    }
+}
