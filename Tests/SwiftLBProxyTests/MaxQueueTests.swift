@@ -124,27 +124,8 @@ final class MaxQueueTests: XCTestCase {
     /// that answers in 0.6 s finish in waves (three on haproxy), not all at once.
     func testMinconnScalesTheServersLimitWithTheBackendsLoadAsHAProxy() throws {
         let dir = try TempDirectory()
-        let (slow, answer) = (freePort(), freePort())
-        // The server: a haproxy whose tcp frontend holds each new connection 0.6 s.
-        let server = try startHAProxy("""
-            defaults
-                timeout connect 2s
-                timeout client 20s
-                timeout server 20s
-            frontend hold
-                mode tcp
-                bind 127.0.0.1:\(slow)
-                tcp-request inspect-delay 600ms
-                tcp-request content accept if WAIT_END
-                default_backend answer
-            backend answer
-                mode tcp
-                server a 127.0.0.1:\(answer)
-            frontend answer
-                mode http
-                bind 127.0.0.1:\(answer)
-                http-request return status 200
-            """, port: slow, in: dir, name: "slowserver")
+        let slow = freePort()
+        let server = try startHoldingServer(ports: [slow], holdMilliseconds: 600, in: dir, name: "slowserver")
         defer { server.stop() }
         let both = try SideBySide({ port in """
             frontend fe

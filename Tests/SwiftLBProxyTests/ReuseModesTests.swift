@@ -113,31 +113,11 @@ final class ReuseModesTests: XCTestCase {
     func testThePoolKeepsWhatHAProxyKeeps() throws {
         let (wide, wideReceiver, narrow, narrowReceiver) = (freePort(), freePort(), freePort(), freePort())
         let (small, smallReceiver, serial, serialReceiver) = (freePort(), freePort(), freePort(), freePort())
-        let answer = freePort()
         // The receivers: one haproxy; its `mode tcp` frontend holds each new connection 500 ms
         // (`inspect-delay`, WAIT_END), then passes it to an HTTP frontend that answers 200 and
         // keeps it open.
         let receivers = [wideReceiver, narrowReceiver, smallReceiver, serialReceiver]
-        let haproxy = try startHAProxy("""
-            defaults
-                timeout connect 2s
-                timeout client 20s
-                timeout server 20s
-                maxconn 2000
-            frontend delay
-                mode tcp
-                \(receivers.map { "bind 127.0.0.1:\($0)" }.joined(separator: "\n    "))
-                tcp-request inspect-delay 500ms
-                tcp-request content accept if WAIT_END
-                default_backend answer
-            backend answer
-                mode tcp
-                server a 127.0.0.1:\(answer)
-            frontend answer
-                mode http
-                bind 127.0.0.1:\(answer)
-                http-request return status 200
-            """, port: serialReceiver, in: dir)
+        let haproxy = try startHoldingServer(ports: receivers, holdMilliseconds: 500, in: dir)
         defer { haproxy.stop() }
         let head = { (maxconn: Int) in """
             global

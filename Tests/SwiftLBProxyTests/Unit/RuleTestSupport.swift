@@ -181,3 +181,30 @@ func startHAProxy(_ config: String, port: Int, in directory: TempDirectory, name
     guard waitForPort(port) else { throw HarnessError("haproxy did not listen: \(haproxy.stderr)") }
     return haproxy
 }
+
+/// A slow HTTP server: a haproxy whose `mode tcp` frontend on `ports` holds each new connection
+/// `holdMilliseconds` (`inspect-delay`, `WAIT_END`), then hands it to an HTTP frontend that
+/// answers 200 and keeps the connection (later requests on it are not held).
+func startHoldingServer(ports: [Int], holdMilliseconds: Int, in directory: TempDirectory, name: String = "holding") throws -> ChildProcess {
+    let answer = freePort()
+    return try startHAProxy("""
+        defaults
+            timeout connect 2s
+            timeout client 20s
+            timeout server 20s
+            maxconn 2000
+        frontend hold
+            mode tcp
+            \(ports.map { "bind 127.0.0.1:\($0)" }.joined(separator: "\n    "))
+            tcp-request inspect-delay \(holdMilliseconds)ms
+            tcp-request content accept if WAIT_END
+            default_backend answer
+        backend answer
+            mode tcp
+            server a 127.0.0.1:\(answer)
+        frontend answer
+            mode http
+            bind 127.0.0.1:\(answer)
+            http-request return status 200
+        """, port: ports.last!, in: directory, name: name)
+}
