@@ -122,7 +122,9 @@ extension SectionParser {
             for i in config.backends[name]!.servers.indices {
                 var p = config.backends[name]!.servers[i].parameters
                 guard let min = p.minconn else { continue }
-                if min > (p.maxconn ?? 0) {
+                if min == 0 {
+                    p.minconn = nil  // HAProxy's "not set": the static maxconn
+                } else if min > (p.maxconn ?? 0) {
                     if min > 0 { p.maxconn = min }
                     p.minconn = nil
                 }

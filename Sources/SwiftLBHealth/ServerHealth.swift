@@ -76,12 +76,18 @@ public final class ServerHealth: Sendable {
     /// queued for this server (`remaining`): HAProxy's "N requeued, M remaining in queue".
     public var lastQueueMove: QueueMove { lastMove.withLockedValue { $0 } }
 
-    /// Only a change of whether it takes new clients moves the queue (HAProxy redistributes on
-    /// entering DOWN, NOLB, maintenance or drain, and grabs when it takes clients again); any
-    /// other change moves nothing, and its log line says so.
-    private func availabilityChanged(wasTakingTraffic: Bool) {
+    /// What it was before a change, for `availabilityChanged`.
+    private var availability: (newClients: Bool, stickyClients: Bool) { (takesTraffic, acceptsStickyClients) }
+
+    /// A change moves the queue when whether it takes new clients changed (HAProxy grabs when
+    /// it takes them again, redistributes on entering DOWN, NOLB, maintenance or drain), or when
+    /// it stops taking its sticky clients too (drain or NOLB → DOWN, drain → maintenance: HAProxy
+    /// redistributes on each such entry); any other change moves nothing, and its log line
+    /// says so.
+    private func availabilityChanged(was: (newClients: Bool, stickyClients: Bool)) {
         let action = onAvailabilityChange.withLockedValue { $0 }
-        let move = action != nil && takesTraffic != wasTakingTraffic ? action!() : QueueMove()
+        let moves = takesTraffic != was.newClients || (was.stickyClients && !acceptsStickyClients)
+        let move = moves ? action?() ?? QueueMove() : QueueMove()
         lastMove.withLockedValue { $0 = move }
     }
 
@@ -168,7 +174,7 @@ public final class ServerHealth: Sendable {
     public var acceptsStickyClients: Bool { isUp && adminRaw.load(ordering: .relaxed) != AdminState.maint.rawValue }
 
     public func set(_ state: State) {
-        let wasTakingTraffic = takesTraffic
+        let was = availability
         let old = raw.exchange(state.rawValue, ordering: .relaxed)
         guard old != state.rawValue else { return }
         if state == .up && old == State.down.rawValue { markAvailable() }
@@ -187,15 +193,15 @@ public final class ServerHealth: Sendable {
             h.lastChange = now
         }
         onStateChange.withLockedValue { $0 }?(state)
-        availabilityChanged(wasTakingTraffic: wasTakingTraffic)
+        availabilityChanged(was: was)
     }
 
     public func setAdmin(_ state: AdminState) {
-        let wasTakingTraffic = takesTraffic
+        let was = availability
         let old = adminRaw.exchange(state.rawValue, ordering: .relaxed)
         guard old != state.rawValue else { return }
         if old == AdminState.maint.rawValue { markAvailable() }
-        availabilityChanged(wasTakingTraffic: wasTakingTraffic)
+        availabilityChanged(was: was)
     }
 
     private func markAvailable() {

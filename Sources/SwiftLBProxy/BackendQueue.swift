@@ -63,15 +63,19 @@ final class BackendQueue: Sendable {
     }
 
     private let waiters = NIOLockedValueBox<(list: [Waiter], longest: Int)>(([], 0))
+    /// The list's length, kept beside it so that reading it (a `minconn` server's limit, on
+    /// each pick) takes no lock.
+    private let size = ManagedAtomic<Int>(0)
 
     func enqueue(_ waiter: Waiter) {
         waiters.withLockedValue { q in
             q.list.append(waiter)
             q.longest = max(q.longest, q.list.count)
+            size.store(q.list.count, ordering: .relaxed)
         }
     }
 
-    var count: Int { waiters.withLockedValue { $0.list.count } }
+    var count: Int { size.load(ordering: .relaxed) }
     /// The longest the queue has been (the stats' `qmax`).
     var longest: Int { waiters.withLockedValue { $0.longest } }
 
@@ -122,6 +126,7 @@ final class BackendQueue: Sendable {
                     continue
                 }
                 q.list.remove(at: i)
+                size.store(q.list.count, ordering: .relaxed)
                 if w.claim() { return w }
             }
             return nil

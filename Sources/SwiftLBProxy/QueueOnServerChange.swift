@@ -16,7 +16,9 @@ extension RuntimeBackend {
         let queued = server.queued.load(ordering: .relaxed)
         if server.health.takesTraffic {
             guard servesItsQueue(server) else { return QueueMove(requeued: 0, remaining: queued) }
-            let grabbed = queue.grab(server: server.index, slots: server.health.maxconn.map { max(0, $0 - server.active.load(ordering: .relaxed)) })
+            let grabbed = queue.grab(server: server.index, slots: server.health.maxconn.map {
+                max(0, server.limit(maxconn: $0, asking: false) - server.active.load(ordering: .relaxed))
+            })
             return QueueMove(requeued: grabbed, remaining: queued)
         }
         let requeued = config.options.redispatch ? queue.redistribute(server: server.index) : 0

@@ -593,10 +593,16 @@ final class RuntimeServer: Sendable {
     /// `minconn` below `maxconn`: a limit that grows with the backend's load.
     let dynamicLimit: DynamicMaxconn?
     /// At its `maxconn` (or its dynamic limit): balancers skip it and requests queue.
-    var isFull: Bool {
+    var isFull: Bool { isFull(asking: true) }
+
+    /// `asking`: see `DynamicMaxconn.limit` (false when the stream asking is queued already).
+    func isFull(asking: Bool) -> Bool {
         guard let max = health.maxconn else { return false }
-        return active.load(ordering: .relaxed) >= dynamicLimit?.limit(maxconn: max) ?? max
+        return active.load(ordering: .relaxed) >= limit(maxconn: max, asking: asking)
     }
+
+    /// Requests it may have in flight now (its `maxconn`, or the dynamic limit under it).
+    func limit(maxconn: Int, asking: Bool) -> Int { dynamicLimit?.limit(maxconn: maxconn, asking: asking) ?? maxconn }
 
     init(id: Int, index: Int, sid: Int? = nil, name: String, address: SocketAddress, parameters: ServerParameters, health: ServerHealth,
          tls: TLSClientContext?, cookieSettings: CookieSettings?, sniExpression: SampleExpression? = nil, dynamicLimit: DynamicMaxconn? = nil) {

@@ -27,6 +27,8 @@ final class SourceHashBalancer: Balancer {
 struct ConsistentHashRing: Sendable {
     /// (hash, server index), sorted by hash.
     private let points: [(UInt64, Int)]
+    /// Servers on the ring: a pick that found none of them a candidate stops there.
+    private let serverCount: Int
 
     init(_ servers: [RuntimeServer]) {
         var ring: [(UInt64, Int)] = []
@@ -36,6 +38,7 @@ struct ConsistentHashRing: Sendable {
             }
         }
         points = ring.sorted { $0.0 < $1.0 }
+        serverCount = Set(ring.map(\.1)).count
     }
 
     /// The server of the first point at or after `key` (binary search) that `isCandidate`
@@ -47,12 +50,14 @@ struct ConsistentHashRing: Sendable {
             let mid = (lo + hi) / 2
             if points[mid].0 < key { lo = mid + 1 } else { hi = mid }
         }
+        // Each server asked once: when every server is busy, the walk ends after them, not
+        // after 64 points per unit of weight of each.
         var tried = Set<Int>()
         for offset in 0..<points.count {
             let server = points[(lo + offset) % points.count].1
+            guard tried.insert(server).inserted else { continue }
             if isCandidate(server) { return server }
-            tried.insert(server)
-            if tried.count == points.count { break }
+            if tried.count == serverCount { break }
         }
         return nil
     }

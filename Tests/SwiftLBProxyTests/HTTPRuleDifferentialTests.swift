@@ -93,6 +93,8 @@ final class HTTPRuleDifferentialTests: XCTestCase {
                 stats uri /stats
                 stats admin if TRUE
                 http-request deny unless { hdr(x-admin) -m str yes }
+                http-request set-path /stats if { path /lb }
+                http-request set-path /app%[path] if { path_beg /stats } { hdr(x-hide) -m found }
                 default_backend app
             backend app
                 server s 127.0.0.1:1
@@ -105,6 +107,13 @@ final class HTTPRuleDifferentialTests: XCTestCase {
             let admin = try RawClient(port: port, timeout: 3)
             admin.send("GET /stats HTTP/1.1\r\nHost: h\r\nx-admin: yes\r\nConnection: close\r\n\r\n")
             XCTAssertEqual(statusCode(admin.readResponse()), 200, "port \(port)")
+            // The page is matched on the path the rules left: /lb leads to it, a hidden /stats
+            // goes to the server (none listens: 503).
+            for (path, hide, status) in [("/lb", false, 200), ("/stats", true, 503)] {
+                let c = try RawClient(port: port, timeout: 5)
+                c.send("GET \(path) HTTP/1.1\r\nHost: h\r\nx-admin: yes\r\n\(hide ? "x-hide: 1\r\n" : "")Connection: close\r\n\r\n")
+                XCTAssertEqual(statusCode(c.readResponse()), status, "port \(port) \(path)")
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import XCTest
 
 /// `server … maxqueue N` (the kubeadm HA guide's `default-server … maxconn 250 maxqueue 256`
@@ -144,16 +145,57 @@ final class MaxQueueTests: XCTestCase {
                 client.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
                 usleep(20_000)  // in order
             }
-            let times = clients.map { client -> Double in
-                XCTAssertEqual(statusCode(client.readResponse()), 200, side)
-                return Date().timeIntervalSince(start)
-            }.sorted()
-            // Load 1: limit 1; load 4: limit 2; then 1 again as it empties. (HAProxy queues the
-            // fourth behind the three waiting — its round robin sends no new stream past a
-            // non-empty queue — and serves two in the second wave; SwiftLB gives the fourth the
-            // second slot at once: one or two in the first wave, never all four.)
-            XCTAssertTrue((1...2).contains(times.filter { $0 < 1.0 }.count), "\(side): \(times)")
+            // Each answer timed as it comes (read side by side, not one after the other).
+            let results = NIOLockedValueBox([(status: Int?, time: Double)](repeating: (nil, 0), count: clients.count))
+            DispatchQueue.concurrentPerform(iterations: clients.count) { i in
+                let status = statusCode(clients[i].readResponse())
+                let time = Date().timeIntervalSince(start)
+                results.withLockedValue { $0[i] = (status, time) }
+            }
+            XCTAssertEqual(results.withLockedValue { $0.map(\.status) }, [200, 200, 200, 200], side)
+            let times = results.withLockedValue { $0.map(\.time) }.sorted()
+            // Load 1: limit 1; load 4: limit 2; then 1 again as it empties: waves of 1, 2, 1
+            // (0.6, 1.2, 1.2, 1.8 s) on both — one or two in the first, the last well before
+            // the 2.4 s of a static limit of 1.
+            XCTAssertTrue((1...2).contains(times.filter { $0 < 1.0 }.count), "\(side): never all at once: \(times)")
             XCTAssertGreaterThan(times.last!, 1.0, "\(side): at least two waves: \(times)")
+            XCTAssertLessThan(times.last!, 2.2, "\(side): more than one at a time once loaded: \(times)")
         }
+    }
+
+    /// A backup (never picked while the active server is up) must not make the queue wake
+    /// waiters who then queue again and wake the next: one request waits 1.2 s for the
+    /// active server's only slot, and SwiftLB's CPU stays near idle meanwhile.
+    func testAWaiterDoesNotSpinBesideABackupItCannotUse() throws {
+        let dir = try TempDirectory()
+        let slow = freePort(), port = freePort()
+        let server = try startHoldingServer(ports: [slow], holdMilliseconds: 1200, in: dir, name: "slowserver")
+        defer { server.stop() }
+        let lb = try SwiftLBInstance(config: testDefaults() + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend app
+            backend app
+                timeout queue 10s
+                server a 127.0.0.1:\(slow) maxconn 1
+                server sorry 127.0.0.1:\(slow) backup
+
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        let clients = try (0..<2).map { _ in try RawClient(port: port, timeout: 10) }
+        let before = cpuTicks(lb.child.pid)
+        for client in clients { client.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n") }
+        for client in clients { XCTAssertEqual(statusCode(client.readResponse()), 200) }
+        let ticks = cpuTicks(lb.child.pid) - before
+        // 2.4 s of waiting; a spinning loop burns most of it (100 ticks a second).
+        XCTAssertLessThan(ticks, 60, "swiftlb used \(ticks) ticks of CPU while a request waited")
+    }
+
+    /// utime + stime of a process, in clock ticks.
+    private func cpuTicks(_ pid: Int32) -> Int {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
     }
 }

@@ -136,8 +136,9 @@ extension HTTPClientConnection {
         // The stats page after the frontend's http-request rules, as HAProxy's
         // http_process_req_common ("accepted according to the http-request rules"): a `deny
         // unless { src … }` guards it and its admin actions.
-        if let stats = frontend.stats, StatsPage.matches(head.target, settings: stats) {
-            serveStats(head, framing: framing, settings: stats, record: record)
+        // The target as the rules left it (`set-path` may hide the page or lead to it).
+        if let stats = frontend.stats, StatsPage.matches(head.currentTarget, settings: stats) {
+            serveStats(head, framing: framing, settings: stats, record: record, afterResponse: input.map { (nil, $0) })
             return
         }
         if !head.restrictHeaderNames(frontend.config.options.restrictRequestHeaderNames) {
@@ -197,7 +198,7 @@ extension HTTPClientConnection {
         }
         input?.backendName = backend.name
         if let captured = input?.captures, record.requestCaptures != nil { record.requestCaptures = Self.slots(captured, as: record.requestCaptures!) }
-        if let stats = backend.stats, backend.name != frontend.name, StatsPage.matches(head.target, settings: stats) {
+        if let stats = backend.stats, backend.name != frontend.name, StatsPage.matches(head.currentTarget, settings: stats) {
             // A backend's `stats` (`use_backend stats if …`), after its http-request rules.
             serveStats(head, framing: framing, settings: stats, page: backend.config.options.stats, record: record,
                        afterResponse: input.map { (backend.engine, $0) })

@@ -26,7 +26,7 @@ extension StatsHTTPRequest {
     init(head: MessageHead, body: [UInt8], adminAllowed: Bool) {
         var headers: [(String, String)] = []
         for i in head.keptIndices { headers.append((head.name(i), head.value(i))) }
-        self.init(method: head.string(head.part1), target: head.target, headers: headers, body: body, adminAllowed: adminAllowed)
+        self.init(method: head.string(head.part1), target: head.currentTarget, headers: headers, body: body, adminAllowed: adminAllowed)
     }
 }
 

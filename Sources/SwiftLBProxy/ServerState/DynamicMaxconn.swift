@@ -15,18 +15,18 @@ final class DynamicMaxconn: @unchecked Sendable {
     /// Nil unless `minconn` is below `maxconn` (validation turned any other `minconn` into the
     /// static `maxconn`).
     init?(_ parameters: ServerParameters, fullconn: Int?) {
-        guard let min = parameters.minconn, let max = parameters.maxconn, min < max else { return nil }
+        guard let min = parameters.minconn, min > 0, let max = parameters.maxconn, min < max else { return nil }
         self.minconn = min
         self.fullconn = Swift.max(1, fullconn ?? 1)
         self.backend = nil
     }
 
     /// The limit now, for a `maxconn` of `maxconn` (an agent may have changed it).
-    func limit(maxconn: Int) -> Int {
+    /// `asking`: a stream that is neither on a server nor queued yet asks (HAProxy's beconn
+    /// counts it); false for a re-check once it is queued (counted there already).
+    func limit(maxconn: Int, asking: Bool) -> Int {
         guard let backend, minconn < maxconn else { return maxconn }
-        // The stream asking counts too (HAProxy's beconn includes it): it is not yet on a
-        // server nor in the queue.
-        let load = backend.active.load(ordering: .relaxed) + (backend.queue?.count ?? 0) + 1
+        let load = backend.active.load(ordering: .relaxed) + (backend.queue?.count ?? 0) + (asking ? 1 : 0)
         guard load < fullconn else { return maxconn }
         return Swift.max(1, Swift.max(minconn, load * maxconn / fullconn))
     }

@@ -207,7 +207,9 @@ struct Dispatch {
         server.active.wrappingDecrement(ordering: .relaxed)
         backend.active.wrappingDecrement(ordering: .relaxed)
         activeOn = nil
-        guard let queue = backend.queue else { return }
+        // No slot when a dynamic limit (`minconn`) fell with the load: waking a waiter then
+        // only sent it to the back of the queue (HAProxy's process_srv_queue checks first).
+        guard let queue = backend.queue, !server.isFull(asking: false) else { return }
         queue.wakeOne(freed: server.index, pinnedOnly: !backend.servesItsQueue(server))
     }
 
@@ -262,9 +264,13 @@ struct Dispatch {
             waitingFor = server
         }
         let bound = NIOLoopBound(owner, eventLoop: loop.eventLoop)
+        let backend = self.backend
         // A stream that gave up meanwhile hands the free slot on.
         let waiter = BackendQueue.Waiter(loop: loop.eventLoop, target: server?.index) { why in
-            if !bound.value.dispatchQueueWoke(), case .slot(let freed) = why { queue.wakeOne(freed: freed) }
+            if !bound.value.dispatchQueueWoke(), case .slot(let freed) = why {
+                let server = freed.flatMap { i in backend.servers.indices.contains(i) ? backend.servers[i] : nil }
+                queue.wakeOne(freed: freed, pinnedOnly: server.map { !backend.servesItsQueue($0) } ?? false)
+            }
         }
         self.waiter = waiter
         if queuedAt == nil { queuedAt = .now() }
@@ -272,10 +278,12 @@ struct Dispatch {
         // A slot may have freed between the pick and the enqueue, with nobody to wake: on the
         // server a pinned stream waits for, or on any eligible one.
         if let server {
-            if !server.isFull { queue.wakeOne(freed: server.index) }
+            if !server.isFull(asking: false) { queue.wakeOne(freed: server.index, pinnedOnly: !backend.servesItsQueue(server)) }
             // It stopped taking clients since the pick, its redistribution maybe already done.
             if !server.health.acceptsStickyClients, backend.config.options.redispatch { queue.redistribute(server: server.index) }
-        } else if let free = backend.servers.first(where: { $0.health.acceptsNewClients && !$0.isFull }) {
+        } else if let free = backend.servers.first(where: { backend.servesItsQueue($0) && !$0.isFull(asking: false) }) {
+            // (A server the balancer would not pick — a backup while actives serve, weight 0 —
+            // must not wake anyone: the woken waiter would queue again and wake the next.)
             queue.wakeOne(freed: free.index)
         }
         return .queued

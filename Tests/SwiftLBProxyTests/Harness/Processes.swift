@@ -48,6 +48,20 @@ func freePort() -> Int {
     return Int(UInt16(bigEndian: addr.sin_port))
 }
 
+/// Whether 127.0.0.1:`port` can be bound now, as a listener binds it (SO_REUSEADDR): a port
+/// nobody listens on may still be some connection's local end.
+func canBind(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var one: Int32 = 1
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = UInt16(port).bigEndian
+    return withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+}
+
 /// Waits until something listens for TCP connections on the port, reachable on 127.0.0.1
 /// (bounded). It reads the kernel's socket table (/proc/net/tcp, tcp6) instead of connecting:
 /// a probe connection would be a client of its own — HAProxy and SwiftLB answer and log a

@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOEmbedded
 import XCTest
 @testable import SwiftLBProxy
+import SwiftLBHealth
 
 /// The queue's decisions, on an embedded loop: which waiters a freed slot, a server that stops
 /// taking clients (`redistribute`) and a server that comes up (`grab`) wake, in what order, and
@@ -72,5 +73,28 @@ final class BackendQueueTests: XCTestCase {
         queue.wakeOne(freed: 1)
         XCTAssertEqual(drained(), ["p1:slot(Optional(1))"])
         XCTAssertEqual(queue.count, 0)
+    }
+
+    /// What moves the queue: a change of whether the server takes new clients, or its
+    /// sticky clients leaving too (drain → DOWN, drain → maintenance: HAProxy redistributes
+    /// on each entry into such a state); nothing else does, and the log line then says 0.
+    func testTheServersStateChangesThatMoveItsQueue() {
+        let health = ServerHealth(backend: "b", server: "s", maxconn: 1)
+        health.set(.up)
+        let calls = NIOLockedValueBox(0)
+        health.setAvailabilityChangeAction {
+            calls.withLockedValue { $0 += 1 }
+            return QueueMove(requeued: 1, remaining: 0)
+        }
+        health.setAdmin(.drain)
+        XCTAssertEqual(calls.withLockedValue { $0 }, 1, "ready → drain: no new clients")
+        health.set(.down)
+        XCTAssertEqual(calls.withLockedValue { $0 }, 2, "drain → DOWN: its sticky clients go too")
+        health.setAdmin(.maint)
+        XCTAssertEqual(calls.withLockedValue { $0 }, 2, "DOWN → maintenance changes nothing for the queue")
+        XCTAssertEqual(health.lastQueueMove, QueueMove(), "and its log line moves nobody")
+        health.setAdmin(.ready)
+        health.set(.up)
+        XCTAssertEqual(calls.withLockedValue { $0 }, 3, "UP and ready again: it takes clients (grab)")
     }
 }

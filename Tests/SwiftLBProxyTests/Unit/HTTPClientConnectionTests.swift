@@ -37,7 +37,7 @@ final class HTTPClientConnectionTests: XCTestCase {
         try channel.writeInbound(ByteBuffer(string: "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\nGET /c HTTP/1.0\r\n\r\n"))
         let text = try written(channel)
         XCTAssertEqual(text.components(separatedBy: "HTTP/1.1 302 Found\r\n").count - 1, 3, text)
-        XCTAssertTrue(text.hasSuffix("HTTP/1.1 302 Found\r\ncontent-length: 0\r\nlocation: /moved\r\nconnection: close\r\n\r\n"), text)
+        XCTAssertTrue(text.hasSuffix("HTTP/1.1 302 Found\r\ncontent-length: 0\r\nlocation: /moved\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n"), text)
         channel.embeddedEventLoop.run()
         XCTAssertFalse(channel.isActive, "HTTP/1.0 without keep-alive: closed after its answer")
     }
@@ -47,7 +47,7 @@ final class HTTPClientConnectionTests: XCTestCase {
         for byte in "GET /slow HTTP/1.1\r\nHost: h\r\n\r\n".utf8 {
             try channel.writeInbound(ByteBuffer(bytes: [byte]))
         }
-        XCTAssertEqual(try written(channel), "HTTP/1.1 302 Found\r\ncontent-length: 0\r\nlocation: /moved\r\n\r\n")
+        XCTAssertEqual(try written(channel), "HTTP/1.1 302 Found\r\ncontent-length: 0\r\nlocation: /moved\r\ncache-control: no-cache\r\n\r\n")
         XCTAssertTrue(channel.isActive)
     }
 
