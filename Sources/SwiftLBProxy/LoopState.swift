@@ -169,8 +169,11 @@ final class LoopState {
     func putIdle(_ connection: ServerConnection) {
         let id = connection.server.id
         if id >= idle.count { idle.append(contentsOf: repeatElement([], count: id - idle.count + 1)) }
-        let roomOnServer = connection.server.parameters.poolMaxConn.map { $0 < 0 || idle[id].count < $0 } ?? true
-        guard connection.isOpen, roomOnServer, descriptorsAllowParking, demand(for: connection.server).allowsParking(idle: idle[id].count),
+        // Counted on the server's demand: connections the server closed while parked are still
+        // in the list (until taken or purged) but no longer count.
+        let demand = demand(for: connection.server)
+        let roomOnServer = connection.server.parameters.poolMaxConn.map { $0 < 0 || demand.parked < $0 } ?? true
+        guard connection.isOpen, roomOnServer, descriptorsAllowParking, demand.allowsParking,
               connection.server.parameters.sendProxy == nil,
               !connection.server.parameters.portFromClient else {
             connection.close()

@@ -185,4 +185,33 @@ final class ReuseModesTests: XCTestCase {
         }
         XCTAssertEqual(pooledConnections(to: serialReceiver), 1)
     }
+
+    /// A pooled connection the server closed no longer counts as kept: the next connection
+    /// made to that server is pooled and reused (HAProxy's reg-test h1_to_h1 sends a client's
+    /// requests over one server connection after the server dropped an idle one).
+    func testAConnectionTheServerClosedInThePoolLeavesRoomForTheNext() throws {
+        let server = try ScriptedBackend(.keepAliveButTheFirstCloses)
+        defer { server.stop() }
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: "global\n    nbthread 1\n" + testDefaults() + """
+            listen l
+                bind 127.0.0.1:\(port)
+                server s 127.0.0.1:\(server.port)
+
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        func get(_ client: RawClient) -> String {
+            client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            return client.readResponse().components(separatedBy: "\r\n\r\n").last ?? ""
+        }
+        let first = try RawClient(port: port, timeout: 5)
+        XCTAssertEqual(get(first), "1")
+        first.shutdownBoth()
+        Thread.sleep(forTimeInterval: 0.3)  // the server closed connection 1 in the pool
+        let second = try RawClient(port: port, timeout: 5)
+        defer { second.shutdownBoth() }
+        XCTAssertEqual(get(second), "2", "a first request opens its own connection")
+        XCTAssertEqual(get(second), "2", "its next request reuses it: it was pooled")
+        XCTAssertEqual(server.connections, 2)
+    }
 }

@@ -7,8 +7,13 @@
 final class PoolDemand {
     /// Connections leased to a stream now.
     private(set) var leased = 0
+    /// Connections parked in the pool and still open (one the server closed while parked
+    /// leaves this count at once, though it stays in the pool's list until taken or purged).
+    private(set) var parked = 0
     /// The most leased at once in this purge period and in the one before.
     private var peak = (current: 0, previous: 0)
+
+    func parkedChanged(by delta: Int) { parked += delta }
 
     func leasedChanged(by delta: Int) {
         leased += delta
@@ -24,9 +29,9 @@ final class PoolDemand {
     var estimate: Int { max(peak.current, peak.previous) }
 
     /// Whether a connection whose exchange just finished (still counted as leased) may join
-    /// the server's `idle` others in the pool: yes when none is there yet, else while leased and
-    /// idle together stay within the estimate (`srv_add_to_idle_list`).
-    func allowsParking(idle: Int) -> Bool {
-        idle == 0 || leased + idle <= max(leased, estimate)
+    /// the server's parked ones: yes when none is there yet, else while leased and parked
+    /// together stay within the estimate (`srv_add_to_idle_list`).
+    var allowsParking: Bool {
+        parked == 0 || leased + parked <= max(leased, estimate)
     }
 }

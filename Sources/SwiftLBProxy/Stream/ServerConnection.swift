@@ -43,7 +43,10 @@ final class ServerConnection: ChannelDuplexHandler {
     let server: RuntimeServer
     private var context: ChannelHandlerContext?
     private var state: State = .connecting {
-        didSet { if (oldValue == .leased) != (state == .leased) { demand?.leasedChanged(by: state == .leased ? 1 : -1) } }
+        didSet {
+            if (oldValue == .leased) != (state == .leased) { demand?.leasedChanged(by: state == .leased ? 1 : -1) }
+            if (oldValue == .parked) != (state == .parked) { demand?.parkedChanged(by: state == .parked ? 1 : -1) }
+        }
     }
     /// The loop's count of leased connections, which sizes its pool (`PoolDemand`).
     private var demand: PoolDemand?

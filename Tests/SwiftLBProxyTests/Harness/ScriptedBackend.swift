@@ -18,6 +18,10 @@ final class ScriptedBackend: @unchecked Sendable {
         case delayed(TimeAmount, body: String)
         /// Answers a 200 head (Content-Length: the body's) at once, the body after `delay`.
         case slowBody(TimeAmount, body: String)
+        /// Answers every request with 200 `n` (n: the connection's number, from 1) and keeps the
+        /// connection, except the first connection, closed 50 ms after its first answer (an
+        /// idle connection the server drops while it is pooled).
+        case keepAliveButTheFirstCloses
     }
 
     let port: Int
@@ -33,9 +37,9 @@ final class ScriptedBackend: @unchecked Sendable {
         channel = try ServerBootstrap(group: Self.group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { [accepted] channel in
-                accepted.withLockedValue { $0 += 1 }
+                let number = accepted.withLockedValue { $0 += 1; return $0 }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ScriptHandler(behaviour))
+                    try channel.pipeline.syncOperations.addHandler(ScriptHandler(behaviour, connection: number))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).wait()
@@ -49,13 +53,29 @@ private final class ScriptHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     let behaviour: ScriptedBackend.Behaviour
+    let connection: Int
     var received = ""
     var answered = false
-    init(_ behaviour: ScriptedBackend.Behaviour) { self.behaviour = behaviour }
+    init(_ behaviour: ScriptedBackend.Behaviour, connection: Int) {
+        self.behaviour = behaviour
+        self.connection = connection
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         received += buffer.readString(length: buffer.readableBytes) ?? ""
+        if case .keepAliveButTheFirstCloses = behaviour {
+            while let end = received.range(of: "\r\n\r\n") {
+                received.removeSubrange(..<end.upperBound)
+                let body = "\(connection)"
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")), promise: nil)
+                if connection == 1 {
+                    let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                    context.eventLoop.scheduleTask(in: .milliseconds(50)) { bound.value.close(promise: nil) }
+                }
+            }
+            return
+        }
         guard received.contains("\r\n\r\n"), !answered else { return }
         answered = true
         switch behaviour {
@@ -82,6 +102,8 @@ private final class ScriptHandler: ChannelInboundHandler {
             context.eventLoop.scheduleTask(in: delay) {
                 bound.value.writeAndFlush(NIOAny(ByteBuffer(string: body)), promise: nil)
             }
+        case .keepAliveButTheFirstCloses:
+            break
         }
     }
 }
