@@ -140,15 +140,14 @@ final class ReuseModesTests: XCTestCase {
 
             """, waitPort: wide, in: dir)
         defer { lb.stop() }
+        /// An instance of its own: one listen in front of `receiver`.
+        func single(maxconn: Int, port: Int, receiver: Int) throws -> SwiftLBInstance {
+            try SwiftLBInstance(config: "\(head(maxconn))\nlisten l\n    bind 127.0.0.1:\(port)\n    server r 127.0.0.1:\(receiver)\n",
+                                waitPort: port, in: dir)
+        }
         // `maxconn 300`: half is 150 descriptors; 100 clients leave room for fewer than 100
         // pooled.
-        let tight = try SwiftLBInstance(config: """
-            \(head(300))
-            listen small
-                bind 127.0.0.1:\(small)
-                server r 127.0.0.1:\(smallReceiver)
-
-            """, waitPort: small, in: dir)
+        let tight = try single(maxconn: 300, port: small, receiver: smallReceiver)
         defer { tight.stop() }
         for port in [wide, narrow, small] { XCTAssertTrue(waitForPort(port)) }
         func pooledConnections(to receiver: Int) -> Int {
@@ -169,13 +168,7 @@ final class ReuseModesTests: XCTestCase {
         let kept = try pooledAfterConcurrent(through: small, to: smallReceiver, clients: 100)
         XCTAssertTrue((1..<100).contains(kept), "kept \(kept)")
         // One client after the other, each closing, on an instance that never needed more.
-        let quiet = try SwiftLBInstance(config: """
-            \(head(4096))
-            listen serial
-                bind 127.0.0.1:\(serial)
-                server r 127.0.0.1:\(serialReceiver)
-
-            """, waitPort: serial, in: dir)
+        let quiet = try single(maxconn: 4096, port: serial, receiver: serialReceiver)
         defer { quiet.stop() }
         for _ in 0..<20 {
             let client = try RawClient(port: serial, timeout: 10)

@@ -337,10 +337,10 @@ extension HTTPClientConnection {
         }
         var edited = head
         let close = RequestRewriter.removeHopByHop(&edited).close || quiescing
-        let reason = [301: "Moved Permanently", 302: "Found", 303: "See Other", 307: "Temporary Redirect", 308: "Permanent Redirect"][rule.code] ?? "Redirect"
+        let (status, reason) = RedirectReply.statusLine(code: rule.code)
         var out = context!.channel.allocator.buffer(capacity: 128 + location.utf8.count)
-        out.writeString("HTTP/1.1 \(rule.code) \(reason)\r\ncontent-length: 0\r\nlocation: \(location)\r\n")  // HAProxy's answers say 1.1
-        if [302, 303, 307].contains(rule.code) { out.writeString("cache-control: no-cache\r\n") }  // as RedirectReply
+        out.writeString("HTTP/1.1 \(status) \(reason)\r\ncontent-length: 0\r\nlocation: \(location)\r\n")  // HAProxy's answers say 1.1
+        if RedirectReply.forbidsCaching(code: rule.code) { out.writeString("cache-control: no-cache\r\n") }
         if close { out.writeString("connection: close\r\n") } else if head.minorVersion == 0 { out.writeString("connection: keep-alive\r\n") }
         out.writeString("\r\n")
         var record = record

@@ -54,15 +54,23 @@ struct RedirectReply: Sendable {
     /// HAProxy's 30x: `content-length: 0`, `location`, and `cache-control: no-cache` for 302,
     /// 303 and 307.
     static func response(code: Int, location: String) -> LocalResponse {
-        let reason: String = switch code {
-        case 301: "Moved Permanently"
-        case 303: "See Other"
-        case 307: "Temporary Redirect"
-        case 308: "Permanent Redirect"
-        default: "Found"
-        }
+        let (status, reason) = statusLine(code: code)
         var headers = [("content-length", "0"), ("location", location)]
-        if [302, 303, 307].contains(code) { headers.append(("cache-control", "no-cache")) }
-        return .make(status: [301, 303, 307, 308].contains(code) ? code : 302, reason: reason, headers: headers)
+        if forbidsCaching(code: code) { headers.append(("cache-control", "no-cache")) }
+        return .make(status: status, reason: reason, headers: headers)
     }
+
+    /// The status and reason of a redirect with `code` (302 for anything but 301/303/307/308).
+    static func statusLine(code: Int) -> (Int, String) {
+        switch code {
+        case 301: (301, "Moved Permanently")
+        case 303: (303, "See Other")
+        case 307: (307, "Temporary Redirect")
+        case 308: (308, "Permanent Redirect")
+        default: (302, "Found")
+        }
+    }
+
+    /// HAProxy adds `cache-control: no-cache` to the temporary redirects.
+    static func forbidsCaching(code: Int) -> Bool { [302, 303, 307].contains(code) }
 }
