@@ -25,6 +25,12 @@ extension RuntimeBackend {
         return QueueMove(requeued: requeued, remaining: max(0, queued - requeued))
     }
 
+    /// A slot of `server` came free: the oldest waiter that can use it is woken (only one
+    /// pinned to it unless `servesItsQueue`).
+    func offerSlot(of server: RuntimeServer) {
+        queue?.wakeOne(freed: server.index, pinnedOnly: !servesItsQueue(server))
+    }
+
     /// HAProxy's `px_ok`: a slot of `server` may go to a client queued for any server — it
     /// takes new clients, and is no backup while an active server does.
     func servesItsQueue(_ server: RuntimeServer) -> Bool {

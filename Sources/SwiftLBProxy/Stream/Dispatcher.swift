@@ -209,8 +209,8 @@ struct Dispatch {
         activeOn = nil
         // No slot when a dynamic limit (`minconn`) fell with the load: waking a waiter then
         // only sent it to the back of the queue (HAProxy's process_srv_queue checks first).
-        guard let queue = backend.queue, !server.isFull(asking: false) else { return }
-        queue.wakeOne(freed: server.index, pinnedOnly: !backend.servesItsQueue(server))
+        guard !server.isFull(asking: false) else { return }
+        backend.offerSlot(of: server)
     }
 
     /// Leaves the queue (timeout, client gone). False if the queue had already woken us: the
@@ -267,10 +267,8 @@ struct Dispatch {
         let backend = self.backend
         // A stream that gave up meanwhile hands the free slot on.
         let waiter = BackendQueue.Waiter(loop: loop.eventLoop, target: server?.index) { why in
-            if !bound.value.dispatchQueueWoke(), case .slot(let freed) = why {
-                let server = freed.flatMap { i in backend.servers.indices.contains(i) ? backend.servers[i] : nil }
-                queue.wakeOne(freed: freed, pinnedOnly: server.map { !backend.servesItsQueue($0) } ?? false)
-            }
+            guard !bound.value.dispatchQueueWoke(), case .slot(let freed) = why else { return }
+            if let freed, backend.servers.indices.contains(freed) { backend.offerSlot(of: backend.servers[freed]) } else { queue.wakeOne(freed: freed) }
         }
         self.waiter = waiter
         if queuedAt == nil { queuedAt = .now() }
@@ -278,13 +276,13 @@ struct Dispatch {
         // A slot may have freed between the pick and the enqueue, with nobody to wake: on the
         // server a pinned stream waits for, or on any eligible one.
         if let server {
-            if !server.isFull(asking: false) { queue.wakeOne(freed: server.index, pinnedOnly: !backend.servesItsQueue(server)) }
+            if !server.isFull(asking: false) { backend.offerSlot(of: server) }
             // It stopped taking clients since the pick, its redistribution maybe already done.
             if !server.health.acceptsStickyClients, backend.config.options.redispatch { queue.redistribute(server: server.index) }
         } else if let free = backend.servers.first(where: { backend.servesItsQueue($0) && !$0.isFull(asking: false) }) {
             // (A server the balancer would not pick — a backup while actives serve, weight 0 —
             // must not wake anyone: the woken waiter would queue again and wake the next.)
-            queue.wakeOne(freed: free.index)
+            backend.offerSlot(of: free)
         }
         return .queued
     }
