@@ -186,7 +186,14 @@ final class UnixSocketTests: XCTestCase {
         // LOCAL; the TCP client's v2 header carries ports that vary, compared without them.
         func headers(_ all: [[UInt8]]?) -> [[UInt8]] {
             (all ?? []).map { bytes in
-                let end = bytes.firstIndex(of: UInt8(ascii: "G")) ?? bytes.count  // the request line starts with GET
+                // A v2 header's length is in its bytes 14-15 (a port byte may be any value,
+                // 'G' included); a v1 header ends at its first CRLF.
+                let end: Int
+                if bytes.count >= 16, bytes[12] >> 4 == 2 {
+                    end = min(bytes.count, 16 + (Int(bytes[14]) << 8 | Int(bytes[15])))
+                } else {
+                    end = (bytes.firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 }) ?? bytes.count
+                }
                 var header = Array(bytes[..<end])
                 if header.count == 28 { header.replaceSubrange(24..<28, with: [0, 0, 0, 0]) }  // v2 INET: both ports
                 return header
