@@ -188,18 +188,24 @@ final class H2PriorKnowledgeUpgradeTests: XCTestCase {
             frontend fe
                 bind 127.0.0.1:\(port)
                 bind 127.0.0.1:\(tlsPort) ssl crt \(pem) alpn h2,http/1.1
+                tcp-request connection reject if { src 127.0.0.2 }
                 default_backend app
             backend app
                 server s1 127.0.0.1:\(origin.port)
 
             """, waitPort: port, in: dir)
         defer { lb.stop() }
-        func counters() -> [String?] { ["conn_tot", "req_tot", "scur"].map { stats.field("fe", "FRONTEND", $0) } }
+        func counters() -> [String?] { ["conn_tot", "req_tot", "scur", "dcon"].map { stats.field("fe", "FRONTEND", $0) } }
         let many = runCommand("/usr/bin/timeout", ["20", "nghttp", "-n", "http://127.0.0.1:\(port)/m1", "http://127.0.0.1:\(port)/m2"])
         XCTAssertEqual(many.status, 0, many.out + many.err)
-        XCTAssertNotNil(waitUntil(timeout: 5) { counters() == ["1", "2", "0"] }, "\(counters())")
+        XCTAssertNotNil(waitUntil(timeout: 5) { counters() == ["1", "2", "0", "0"] }, "\(counters())")
         let alpn = curl(["-k", "--http2", "-o", "/dev/null", "-w", "%{http_version}", "https://127.0.0.1:\(tlsPort)/alpn"])
         XCTAssertEqual(alpn.out, "2", alpn.err)
-        XCTAssertNotNil(waitUntil(timeout: 5) { counters() == ["2", "3", "0"] }, "\(counters())")
+        XCTAssertNotNil(waitUntil(timeout: 5) { counters() == ["2", "3", "0", "0"] }, "\(counters())")
+        // The ALPN connection's `tcp-request connection` rules run once (a refused connection
+        // is counted once, denied once).
+        let refused = curl(["-k", "--http2", "--interface", "127.0.0.2", "-o", "/dev/null", "https://127.0.0.1:\(tlsPort)/refused"], maxTime: 5)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertNotNil(waitUntil(timeout: 5) { counters() == ["3", "3", "0", "1"] }, "\(counters())")
     }
 }

@@ -33,6 +33,9 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
     private var sessionTracking: StickSession?
     private var context: ChannelHandlerContext?
     var channel: (any Channel)? { context?.channel }
+    /// `channelActive` came: a second one is ignored (ALPNSwitch replays one after `configure`
+    /// passed it on; NIOHTTP2Handler lets it through when a connection rule closed the channel).
+    private var activated = false
     /// When the session rules run: the streams come after them (their frames follow the PROXY
     /// header and the handshake).
     private var session: SessionGate
@@ -129,6 +132,8 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelActive(context: ChannelHandlerContext) {
+        guard !activated else { return }
+        activated = true
         if let handover {
             // Counted, ruled and begun as an HTTP/1.1 connection: only its place is taken.
             shared.proxied = handover.proxied
