@@ -105,6 +105,26 @@ final class H2PriorKnowledgeUpgradeTests: XCTestCase {
         XCTAssertEqual(seen.map(\.target).sorted(), ["/", "/", "/first", "/first"], "\(seen.map(\.raw))")
     }
 
+    /// A client that sends its request and then its FIN on an upgraded connection is served,
+    /// then the connection closes (Tests/fixtures/h2_probe.py), as by HAProxy.
+    func testARequestBeforeTheClientsFINIsServedThenTheUpgradedConnectionCloses() throws {
+        let dir = try TempDirectory()
+        let origin = try RecordingBackend(in: dir)
+        defer { origin.stop() }
+        let pair = try pair(origin, in: dir)
+        defer { pair.stop() }
+        let plan = #"[{"id":1,"headers":[[":method","GET"],[":scheme","http"],[":path","/fin"],[":authority","h.test"]]},{"shutdown":true}]"#
+        for port in pair.ports {
+            let run = runCommand("/usr/bin/timeout", ["20", "python3", Paths.fixtures.appendingPathComponent("h2_probe.py").path, "\(port)", plan, "5"])
+            XCTAssertEqual(run.status, 0, run.err)
+            let object = try JSONSerialization.jsonObject(with: Data(run.out.utf8)) as? [String: Any]
+            let frames = (object?["frames"] as? [[String: Int]]) ?? []
+            XCTAssertTrue(frames.contains { $0["stream"] == 1 && $0["type"] == 1 }, "port \(port): the response's HEADERS in \(frames)")
+            XCTAssertEqual(object?["closed"] as? Bool, true, "port \(port): closed once the stream ended")
+        }
+        XCTAssertEqual(origin.waitForRequests(2).map(\.target), ["/fin", "/fin"])
+    }
+
     /// `bind … proto h1` and `option disable-h2-upgrade`: the preface is an HTTP/1 request, 400.
     func testProtoH1AndDisableH2UpgradeRefuseThePrefaceAsHAProxyDoes() throws {
         let dir = try TempDirectory()
