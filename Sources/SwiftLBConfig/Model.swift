@@ -339,6 +339,9 @@ public struct ProxyOptions: Sendable {
     /// `option accept-invalid-http-request`: a request target may hold a fragment (`#`),
     /// which HAProxy 2.6 otherwise refuses with 400 (SwiftLB relaxes nothing else).
     public var acceptInvalidRequest = false
+    /// `option disable-h2-upgrade`: an HTTP/1 listener's connection that opens with the HTTP/2
+    /// preface is refused (400) instead of served as HTTP/2, HAProxy's default upgrade.
+    public var disableH2Upgrade = false
     /// `option abortonclose`: a client that shuts its sending side abandons its request
     /// (without it the request is still answered, then the connection closes).
     public var abortOnClose = false

@@ -375,6 +375,9 @@ public final class ProxyServer: Sendable {
                     let tlsHandler = tls.map { TLSHandler(server: $0.current) }
                     if let tlsHandler { try sync.addHandler(tlsHandler) }
                     let listenerName = bind?.0.name
+                    // HAProxy's implicit upgrade: an HTTP/1 connection that opens with the h2
+                    // preface turns HTTP/2 (`bind … proto h1`, `option disable-h2-upgrade`: never).
+                    let h2Upgrade = bind?.0.proto == "h1" || frontend.config.options.disableH2Upgrade ? nil : h2Settings
                     switch frontend.config.options.mode {
                     case .http where bind?.0.proto == "h2":
                         // `proto h2`: HTTP/2 with prior knowledge (h2c, or h2 over TLS without ALPN).
@@ -389,14 +392,14 @@ public final class ProxyServer: Sendable {
                                                            listenerName: listenerName, settings: h2Settings, awaitsProxyHeader: acceptProxy)
                             } else {
                                 let connection = HTTPClientConnection(frontend: frontend, loop: loop, isTLS: true, limits: limits, listenerName: listenerName,
-                                                                      awaitsProxyHeader: acceptProxy)
+                                                                      awaitsProxyHeader: acceptProxy, h2Upgrade: h2Upgrade)
                                 connection.tls = tlsHandler
                                 try channel.pipeline.syncOperations.addHandler(connection)
                             }
                         })
                     case .http:
                         let connection = HTTPClientConnection(frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits, listenerName: listenerName,
-                                                              awaitsProxyHeader: acceptProxy)
+                                                              awaitsProxyHeader: acceptProxy, h2Upgrade: h2Upgrade)
                         connection.tls = tlsHandler
                         try sync.addHandler(connection)
                     case .tcp:

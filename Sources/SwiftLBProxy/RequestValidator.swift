@@ -18,6 +18,7 @@ enum RequestValidator {
             return "invalid Host header"
         }
         if head.method == .connect { return "CONNECT is not proxied" }
+        if head.isPrefaceMethod { return "PRI is the HTTP/2 preface's method" }
         let first = head.bytes.getInteger(at: Int(head.part2.lowerBound), as: UInt8.self)
         if first == UInt8(ascii: "/") { return nil }
         let target = head.target

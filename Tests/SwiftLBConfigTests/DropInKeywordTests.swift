@@ -32,6 +32,27 @@ final class DropInKeywordTests: XCTestCase {
         XCTAssertEqual(config.proxyIDs["l"], 6)
     }
 
+    /// HAProxy's implicit H1→H2 upgrade is on by default; `option disable-h2-upgrade` (defaults,
+    /// frontend, listen) turns it off, `no option …` back on.
+    func testDisableH2UpgradeIsAFrontSideOptionThatNoUndoes() throws {
+        let config = try parseOrFail(head + """
+            defaults
+                mode http
+                option disable-h2-upgrade
+            frontend off
+                bind :8080
+            frontend on
+                bind :8081
+                no option disable-h2-upgrade
+
+            """)
+        XCTAssertEqual(config.frontends.map(\.options.disableH2Upgrade), [true, false])
+        XCTAssertFalse(try parseOrFail(head + "frontend f\n    bind :8080\n").frontends[0].options.disableH2Upgrade, "off by default")
+        let wrong = parseErrors(head + "frontend f\n    bind :8080\n    option disable-h2-upgrade now\n", file: "t.conf")
+        XCTAssertEqual(wrong.first?.message, "'option disable-h2-upgrade' takes no argument", "\(wrong)")
+        XCTAssertEqual(wrong.first?.line, 7)
+    }
+
     func testProxyIDMustBeAPositiveNumberNotTakenByAnotherProxy() {
         XCTAssertEqual(errors("backend b\n    id 0\n    server s 127.0.0.1:80\n").first, "expects one positive number")
         XCTAssertEqual(errors("backend a\n    id 7\n    server s 127.0.0.1:80\nbackend b\n    id 7\n    server s 127.0.0.1:80\n").first,

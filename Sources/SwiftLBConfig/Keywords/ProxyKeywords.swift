@@ -93,6 +93,10 @@ extension KeywordRegistry {
             try c.noArguments()
             p.withOptions { $0.acceptInvalidRequest = !c.negated }
         },
+        Keyword("option disable-h2-upgrade", SectionKind.frontSide, usage: "[no] option disable-h2-upgrade", negatable: true) { p, c in
+            try c.noArguments()
+            p.withOptions { $0.disableH2Upgrade = !c.negated }
+        },
         Keyword("option http-buffer-request", SectionKind.proxies, usage: "[no] option http-buffer-request", negatable: true) { p, c in
             try c.noArguments()
             p.withOptions { $0.httpBufferRequest = !c.negated }

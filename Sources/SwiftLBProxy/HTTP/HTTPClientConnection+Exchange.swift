@@ -83,6 +83,8 @@ extension HTTPClientConnection {
         guard RequestValidator.problem(in: head, hostOptional: h2 != nil) == nil, case .success(let framing) = MessageFraming.request(head) else {
             record.termination = "PR"
             record.refusedBeforeStream = true
+            // HAProxy refuses PRI before it captures the request line: `<BADREQ>` in the log.
+            if head.isPrefaceMethod { record.requestLine = "<BADREQ>" }
             respondError(.badRequest, record: record, minor: head.minorVersion)
             return
         }

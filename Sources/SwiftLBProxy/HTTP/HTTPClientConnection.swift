@@ -100,7 +100,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     static let maxPendingBody = 64 * 1024
 
     /// `bind … name`: how this listener is named in its connection-level log lines.
-    private let listenerName: String?
+    let listenerName: String?
     /// One connection's variables (`set-var`, `var()`), kept across its requests.
     lazy var variables = StreamVariables()
     /// What it tracks in stick tables (nil when lb.conf declares none).
@@ -120,9 +120,20 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     /// session` rules have let it in: no request is read before. A stream of an HTTP/2
     /// connection and a session upgraded from TCP start complete (ruled by their connection).
     private(set) var session: SessionGate
+    /// The HTTP/2 settings of the listener when its connections may turn HTTP/2 on the h2
+    /// preface (`HTTPClientConnection+H2Upgrade`): mode http, no `proto h1`, no `option
+    /// disable-h2-upgrade`. nil: never.
+    let h2Upgrade: H2Connection.Settings?
+    /// Until the first request's bytes differ from the preface: the one state check the
+    /// upgrade costs a request (false for good once a request is under way).
+    var awaitsPreface: Bool
+    /// `accept-proxy`: the header's event, which an upgrade to HTTP/2 hands to its streams.
+    var proxyReceived: ProxyProtocolReceived?
 
     init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, limits: HeadParser.Limits, listenerName: String? = nil, h2: H2StreamInfo? = nil,
-         upgrade: TCPUpgrade? = nil, awaitsProxyHeader: Bool = false) {
+         upgrade: TCPUpgrade? = nil, awaitsProxyHeader: Bool = false, h2Upgrade: H2Connection.Settings? = nil) {
+        self.h2Upgrade = h2 == nil && upgrade == nil ? h2Upgrade : nil
+        self.awaitsPreface = self.h2Upgrade != nil
         self.session = h2 != nil || upgrade != nil ? SessionGate(awaitsProxyHeader: false, awaitsTLS: false)
             : SessionGate(awaitsProxyHeader: awaitsProxyHeader, awaitsTLS: isTLS)
         self.h2 = h2
@@ -277,6 +288,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             source = received.source
             destination = received.destination
             proxyTLVs = received.header.tlvs
+            if awaitsPreface { proxyReceived = received }
             clientIP = source?.ipAddress ?? ""
             if session.finished(.proxyHeader) { beginSession(context: context) }
             return
@@ -368,6 +380,13 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             case .idle:
                 guard inbound.readableBytes > 0 else { return }
                 if requestStart == nil { requestStart = clock }
+                if awaitsPreface {
+                    switch H2Preface.match(inbound) {
+                    case .complete: return upgradeToH2()
+                    case .partial: return
+                    case .mismatch: awaitsPreface = false
+                    }
+                }
                 switch parser.parse(&inbound) {
                 case .incomplete:
                     return

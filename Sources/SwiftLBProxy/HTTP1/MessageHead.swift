@@ -45,6 +45,15 @@ struct MessageHead {
 
     /// The request method (request heads).
     var method: HTTPMethodName { HTTPMethodName(bytes: bytes, range: part1) }
+    /// `PRI` in any case: the HTTP/2 preface's method, which HAProxy refuses in a request with
+    /// 400 (http_wait_for_request: "PRI is reserved for the HTTP/2 preface").
+    var isPrefaceMethod: Bool {
+        guard part1.count == 3 else { return false }
+        return bytes.withUnsafeReadableBytes { raw in
+            let at = Int(part1.lowerBound)
+            return asciiLower(raw[at]) == UInt8(ascii: "p") && asciiLower(raw[at + 1]) == UInt8(ascii: "r") && asciiLower(raw[at + 2]) == UInt8(ascii: "i")
+        }
+    }
     /// The request target as a String (request heads), or the override's.
     var target: String { string(part2) }
     /// The status code (response heads).

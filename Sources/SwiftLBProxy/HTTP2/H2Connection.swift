@@ -33,6 +33,9 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
     private var sessionTracking: StickSession?
     private var context: ChannelHandlerContext?
     var channel: (any Channel)? { context?.channel }
+    /// `channelActive` came: a second one is ignored (ALPNSwitch replays one after `configure`
+    /// passed it on; NIOHTTP2Handler lets it through when a connection rule closed the channel).
+    private var activated = false
     /// When the session rules run: the streams come after them (their frames follow the PROXY
     /// header and the handshake).
     private var session: SessionGate
@@ -40,18 +43,39 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
     /// live; nil when the session starts at accept.
     private let writeGate: SessionWriteGate?
 
-    private init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, shared: Shared, writeGate: SessionWriteGate?, awaitsProxyHeader: Bool) {
+    /// What an HTTP/1.1 connection that received the h2 preface hands over (`HTTPClientConnection
+    /// +H2Upgrade`): it was counted, ruled (`tcp-request connection|session`) and begun as a
+    /// session already, so this connection only takes its place in the loop's books.
+    struct Handover {
+        /// The PROXY header's ends (`accept-proxy`), which the streams start from.
+        let proxied: ProxyProtocolReceived?
+        /// The connection's stick-table tracking, released when it closes.
+        let stick: StickSession?
+    }
+
+    /// Set when this connection was an HTTP/1.1 one until its first bytes (see `Handover`).
+    private let handover: Handover?
+
+    private init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, shared: Shared, writeGate: SessionWriteGate?, awaitsProxyHeader: Bool,
+                 handover: Handover?) {
         self.frontend = frontend
         self.loop = loop
         self.isTLS = isTLS
         self.shared = shared
         self.writeGate = writeGate
-        self.session = SessionGate(awaitsProxyHeader: awaitsProxyHeader, awaitsTLS: isTLS)
+        self.handover = handover
+        self.session = handover != nil ? SessionGate(awaitsProxyHeader: false, awaitsTLS: false)
+            : SessionGate(awaitsProxyHeader: awaitsProxyHeader, awaitsTLS: isTLS)
     }
 
     /// Adds the HTTP/2 handlers at the end of `channel`'s pipeline (already active or not).
+    /// On an active channel (after an ALPN handshake, or with a `handover`) the handlers after
+    /// NIOHTTP2's are told so here: NIOHTTP2Handler, added to an active channel, writes its
+    /// SETTINGS at once and passes no later `channelActive` on — without this, a connection
+    /// that chose h2 by ALPN was never counted, never ruled by `tcp-request connection`, had
+    /// no idle timer and was not closed by a graceful stop.
     static func configure(_ channel: any Channel, frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, limits: HeadParser.Limits,
-                          listenerName: String?, settings: Settings, awaitsProxyHeader: Bool = false) throws {
+                          listenerName: String?, settings: Settings, awaitsProxyHeader: Bool = false, handover: Handover? = nil) throws {
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams),
@@ -65,7 +89,7 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         // connection|session` rules may refuse it: nothing is written before (see
         // SessionWriteGate; NIOHTTP2Handler writes its SETTINGS as soon as the channel is active).
         let ruled = frontend.tcpRules.map { $0.hasConnectionRules || $0.hasSessionRules } ?? false
-        let writeGate = awaitsProxyHeader || isTLS || ruled ? SessionWriteGate() : nil
+        let writeGate = handover == nil && (awaitsProxyHeader || isTLS || ruled) ? SessionWriteGate() : nil
         if let writeGate { try sync.addHandler(writeGate) }
         // A client that sends its requests and then its FIN still gets them served (HAProxy's
         // default, as on HTTP/1.1): the connection closes once its streams are done.
@@ -100,13 +124,23 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
             eventLoop: channel.eventLoop,
             configuration: .init(maxIdleTime: idle, maxAge: nil, maxGraceTime: nil, keepalive: nil)))
         try sync.addHandler(H2Connection(frontend: frontend, loop: loop, isTLS: isTLS, shared: shared, writeGate: writeGate,
-                                         awaitsProxyHeader: awaitsProxyHeader))
+                                         awaitsProxyHeader: awaitsProxyHeader, handover: handover))
+        if channel.isActive { try sync.context(handlerType: NIOHTTP2Handler.self).fireChannelActive() }
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelActive(context: ChannelHandlerContext) {
+        guard !activated else { return }
+        activated = true
+        if let handover {
+            // Counted, ruled and begun as an HTTP/1.1 connection: only its place is taken.
+            shared.proxied = handover.proxied
+            sessionTracking = handover.stick
+            loop.clients[ObjectIdentifier(self)] = self
+            return context.fireChannelActive()
+        }
         let source = context.channel.remoteAddress, destination = context.channel.localAddress
         var input = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS)
         if let rules = frontend.tcpRules, rules.hasConnectionRules, !rules.acceptsConnection(&input) {
