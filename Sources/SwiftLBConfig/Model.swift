@@ -323,10 +323,9 @@ public struct ProxyOptions: Sendable {
     public var redispatch = false
     /// `retry-on`: which failures of an idempotent, bodiless request are retried elsewhere.
     public var retryOn: Set<RetryCondition> = [.connFailure]
-    /// `mode http|tcp` (tcp is pending).
-    public var mode: ProxyMode = .http
-    /// `mode` was written (here or in the defaults): SwiftLB's default is http, HAProxy's tcp.
-    public var modeWritten = false
+    /// `mode http|tcp`; tcp unless a `mode` line (here or in the defaults) says http, as in
+    /// HAProxy: a copied haproxy.cfg's mode-less Redis or Postgres section stays TCP.
+    public var mode: ProxyMode = .tcp
     /// `option http-keep-alive|http-server-close|httpclose` (the last two are pending).
     public var httpConnectionMode: HTTPConnectionMode = .keepAlive
     /// `http-reuse`: which idle server connections a request may be sent over.
@@ -352,7 +351,7 @@ public struct ProxyOptions: Sendable {
     public var dontLogNormal = false
     /// `log-format` (rendered by SwiftLBLog), `log-format-sd` (pending) as written.
     public var logFormat: String?
-    /// Where `logFormat` was written (it may come from a `defaults` section).
+    /// Where `logFormat` (or `option httplog`) was written (it may be in a `defaults` section).
     public var logFormatLine = 0
     public var logFormatSD: String?
     /// `unique-id-format FORMAT`: each request's id (`%ID` in logs, `unique-id-header`).

@@ -206,6 +206,7 @@ final class PendingKeywordTests: XCTestCase {
                 server a 127.0.0.1:81 no-check
                 server b 127.0.0.1:82 enabled
             backend other
+                mode http
                 server c 127.0.0.1:83
             """, pending: false)
         XCTAssertEqual(config.global.ulimitN, 65536)
