@@ -152,7 +152,7 @@ public struct GlobalSettings: Sendable, Equatable {
     /// `spread-checks N`: ±N% random jitter on each check interval (0–50).
     public var spreadChecks: Int?
     /// `ssl-server-verify none|required`: the default of `verify` for `ssl` servers (nil:
-    /// none, SwiftLB's default; HAProxy's is required).
+    /// required, as in HAProxy).
     public var sslServerVerify: Bool?
     /// `description`, `node` (pending: the stats page shows them).
     public var description: String?
@@ -478,6 +478,9 @@ public struct ServerParameters: Sendable, Equatable {
     public var slowstart: ConfigDuration?
     /// `ssl [verify none|required] [ca-file F] [sni NAME]`: TLS towards this server.
     public var tls: ServerTLS?
+    /// Set on a server whose TLS (traffic, checks or a check rule's `connect ssl`) would
+    /// verify with no `ca-file` to verify against, HAProxy's refusal; nil otherwise.
+    var verifyWithoutCA: String?
     /// `observe layer4|layer7`: count errors of real traffic (passive checks).
     public var observe: ObserveLayer?
     public var errorLimit = 10

@@ -20,6 +20,7 @@ extension SectionParser {
         }
         applyMinconn()
         validateModes()
+        validateCheckRuleVerification()
         var seen: [String: String] = [:]
         for frontend in config.frontends {
             if frontend.binds.isEmpty && !frontendsWithBindLines.contains(frontend.name) {

@@ -111,22 +111,13 @@ final class DefaultModeTests: XCTestCase {
     }
 
     func testModeLessProxiesAreTCPWithHAProxysWarnings() throws {
-        let haproxy = "/usr/sbin/haproxy"
-        guard FileManager.default.isExecutableFile(atPath: haproxy) else { throw XCTSkip("no \(haproxy)") }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("default-mode-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let scratch = try Scratch()
         var warned = 0
         for (index, (name, text)) in cases.enumerated() {
-            let path = dir.appendingPathComponent("m\(index).cfg").path
-            try (text + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-            let theirs = runCommand(haproxy, ["-c", "-f", path], timeout: 30)
-            let ours = runCommand(Binaries.swiftlb, ["check", "-c", path], timeout: 30)
-            let said = "\(name):\nhaproxy \(theirs.status) \(theirs.err)\nswiftlb \(ours.status) \(ours.out)\(ours.err)"
-            let theyAccept = theirs.status == 0 || theirs.status == 2, weAccept = ours.status == 0 || ours.status == 2
-            XCTAssertEqual(weAccept, theyAccept, said)
-            XCTAssertEqual(modeMessages(ours.err), modeMessages(theirs.err), said)
-            warned += modeMessages(theirs.err).count
+            let both = try CheckedBeside.check(text, named: "m\(index).cfg", in: scratch)
+            XCTAssertEqual(both.weAccept, both.theyAccept, "\(name):\n\(both.said)")
+            XCTAssertEqual(modeMessages(both.ours.err), modeMessages(both.theirs.err), "\(name):\n\(both.said)")
+            warned += modeMessages(both.theirs.err).count
         }
         XCTAssertGreaterThan(warned, 15, "the cases do exercise HAProxy's warnings")
     }

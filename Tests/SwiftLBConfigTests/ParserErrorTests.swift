@@ -105,7 +105,7 @@ final class ParserErrorTests: XCTestCase {
         expectError(fe + "    balance hdr()\n", line: 6, keyword: "balance", "'hdr()' expects a header name")
         expectError(fe + "    balance roundrobin fast\n", line: 6, keyword: "balance", "'roundrobin' takes no options")
         expectError(fe + "    hash-type jumbo\n", line: 6, keyword: "hash-type", "expects 'consistent' or 'map-based'")
-        expectError(fe + "    server t 127.0.0.1:81 ssl verify required\n", line: 6, keyword: "server", "'verify required' needs 'ca-file FILE'")
+        expectError(fe + "    server t 127.0.0.1:81 ssl verify required\n", line: 6, keyword: "server", "verify is enabled by default but no CA file specified.")
         expectError(fe + "    server t 127.0.0.1:81 ssl verify maybe\n", line: 6, keyword: "server", "'verify' expects none or required")
         expectError(fe.replacingOccurrences(of: "fe\n", with: "fe\n    mode http\n") + "    mode tcp\n", line: 1, keyword: "default_backend",
                     "http frontend 'fe' (lb.conf:1) tries to use incompatible tcp backend 'b' (lb.conf:5) as its default backend (see 'mode')")
