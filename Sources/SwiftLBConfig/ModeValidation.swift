@@ -39,9 +39,6 @@ extension SectionParser {
     private func warnHTTPOnlySettings(_ proxy: TCPProxyView) {
         let kind = proxy.kind, name = proxy.name, line = proxy.line
         let options = proxy.options
-        func ignored(_ what: String, _ keyword: String, at: Int? = nil, plural: Bool = false) {
-            warn(at ?? line, keyword, "\(what) ignored for \(kind) '\(name)' as \(plural ? "they require" : "it requires") HTTP mode.")
-        }
         // proxy_cfg_ensure_no_http
         if proxy.backend != nil, options.cookie != nil { warn(line, "cookie", "cookie will be ignored for \(kind) '\(name)' (needs 'mode http').") }
         if proxy.frontend != nil, options.monitorURI != nil { warn(line, "monitor-uri", "monitor-uri will be ignored for \(kind) '\(name)' (needs 'mode http').") }
@@ -52,7 +49,29 @@ extension SectionParser {
             let option = options.httpLogLayout == .httpslog ? "httpslog" : "httplog"
             warn(options.logFormatLine, "option", "'option \(option)' not usable with \(kind) '\(name)' (needs 'mode http'). Falling back to 'option tcplog'.")
         }
-        // check_config_validity, for a proxy not in HTTP mode
+        // check_config_validity, for a proxy not in HTTP mode (nor switching to it with
+        // `tcp-request content switch-mode http`)
+        if !(proxy.frontend?.tcpRequestRules.contains { $0.action == .switchMode } ?? false) {
+            warnIgnoredHTTPRules(proxy)
+        }
+        for server in proxy.backend?.servers ?? [] where server.parameters.cookie != nil {
+            warn(server.line, "server", "\(kind) '\(name)' : ignoring cookie for server '\(server.name)' as HTTP mode is disabled.")
+        }
+        // HTTP/2 towards a server needs an HTTP stream; HAProxy refuses it in TCP mode.
+        for server in proxy.backend?.servers ?? [] where server.parameters.http2 {
+            errors.append(ConfigError(file: file, line: server.line, keyword: "server",
+                                      message: "MUX protocol 'h2' is not usable for server '\(server.name)' of 'mode tcp' backend '\(name)'"))
+        }
+    }
+}
+
+extension SectionParser {
+    /// The second half of HAProxy's warnings: rules and options a TCP proxy does not run.
+    private func warnIgnoredHTTPRules(_ proxy: TCPProxyView) {
+        let options = proxy.options
+        func ignored(_ what: String, _ keyword: String, at: Int? = nil, plural: Bool = false) {
+            warn(at ?? proxy.line, keyword, "\(what) ignored for \(proxy.kind) '\(proxy.name)' as \(plural ? "they require" : "it requires") HTTP mode.")
+        }
         if options.stats != nil { ignored("'stats' statement", "stats") }
         // ('capture' statement: HAProxy's is `capture cookie`, which SwiftLB does not know.)
         if proxy.has(\.httpRequestRules) { ignored("'http-request' rules", "http-request", plural: true) }
@@ -64,14 +83,6 @@ extension SectionParser {
         if options.originalTo != nil { ignored("'option originalto'", "option") }
         if options.httpBufferRequest { ignored("'option http-buffer-request'", "option") }
         if proxy.frontend != nil, options.acceptInvalidRequest { ignored("'option accept-invalid-http-request'", "option") }
-        for server in proxy.backend?.servers ?? [] where server.parameters.cookie != nil {
-            warn(server.line, "server", "\(kind) '\(name)' : ignoring cookie for server '\(server.name)' as HTTP mode is disabled.")
-        }
-        // HTTP/2 towards a server needs an HTTP stream; HAProxy refuses it in TCP mode.
-        for server in proxy.backend?.servers ?? [] where server.parameters.http2 {
-            errors.append(ConfigError(file: file, line: server.line, keyword: "server",
-                                      message: "MUX protocol 'h2' is not usable for server '\(server.name)' of 'mode tcp' backend '\(name)'"))
-        }
     }
 }
 

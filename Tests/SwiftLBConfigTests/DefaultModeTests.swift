@@ -80,6 +80,18 @@ final class DefaultModeTests: XCTestCase {
                     mode http
                     server s1 127.0.0.1:18002
                 """),
+            ("a tcp frontend that switches to http", """
+                defaults
+                \(timeouts)frontend fe
+                    bind 127.0.0.1:18001
+                    tcp-request content switch-mode http
+                    option forwardfor
+                    http-request set-header x-a b
+                    default_backend be
+                backend be
+                    mode http
+                    server s1 127.0.0.1:18002
+                """),
             ("a tcp frontend using an http backend (the implicit upgrade)", """
                 defaults
                 \(timeouts)frontend fe
