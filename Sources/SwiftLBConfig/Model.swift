@@ -478,6 +478,10 @@ public struct ServerParameters: Sendable, Equatable {
     public var slowstart: ConfigDuration?
     /// `ssl [verify none|required] [ca-file F] [sni NAME]`: TLS towards this server.
     public var tls: ServerTLS?
+    /// The TLS parameters of a server without `ssl` or `check-ssl` (`verify`, `ca-file`,
+    /// `crt`…): they do nothing for its traffic, and are what its backend's `http-check|
+    /// tcp-check connect ssl` steps connect with, as in HAProxy. Nil when `tls` is set.
+    public var checkRuleTLS: ServerTLS?
     /// Set on a server whose TLS (traffic, checks or a check rule's `connect ssl`) would
     /// verify with no `ca-file` to verify against, HAProxy's refusal; nil otherwise.
     var verifyWithoutCA: String?
