@@ -45,6 +45,12 @@ extension SectionParser {
         if proxy.backend != nil, case .requestHash = options.balance {
             warn(line, "balance", "Layer 7 hash not possible for \(kind) '\(name)' (needs 'mode http'). Falling back to round robin.")
         }
+        // HTTP/2 on a listener needs an HTTP stream too.
+        for bind in proxy.frontend?.binds ?? [] where bind.proto == "h2" {
+            let address = bind.socket.map { "\($0)" } ?? (bind.host == "0.0.0.0" ? ":\(bind.port)" : bind.host.contains(":") ? "[\(bind.host)]:\(bind.port)" : "\(bind.host):\(bind.port)")
+            errors.append(ConfigError(file: file, line: bind.line, keyword: "bind",
+                                      message: "\(kind) '\(name)' : MUX protocol 'h2' is not usable for 'bind \(address)' at [\(file):\(bind.line)]."))
+        }
         if proxy.frontend != nil, options.httpLog, options.logFormat == nil {
             let option = options.httpLogLayout == .httpslog ? "httpslog" : "httplog"
             warn(options.logFormatLine, "option", "'option \(option)' not usable with \(kind) '\(name)' (needs 'mode http'). Falling back to 'option tcplog'.")

@@ -80,6 +80,12 @@ final class DefaultModeTests: XCTestCase {
                     mode http
                     server s1 127.0.0.1:18002
                 """),
+            ("HTTP/2 listeners of a mode-less proxy", """
+                defaults
+                \(timeouts)listen l
+                    bind 127.0.0.1:18444 proto h2
+                    server s1 127.0.0.1:18002
+                """),
             ("a tcp frontend that switches to http", """
                 defaults
                 \(timeouts)frontend fe
@@ -109,7 +115,7 @@ final class DefaultModeTests: XCTestCase {
     /// (`parsing [file:line] :`, SwiftLB's `'keyword' :`), and the alerts about modes.
     private func modeMessages(_ output: String) -> Set<String> {
         var found = Set<String>()
-        for line in output.split(separator: "\n") where line.contains("HTTP mode") || line.contains("needs 'mode http'") || line.contains("(see 'mode')") {
+        for line in output.split(separator: "\n") where line.contains("HTTP mode") || line.contains("needs 'mode http'") || line.contains("(see 'mode')") || line.contains("MUX protocol 'h2'") {
             guard let start = line.range(of: "config : ") else { continue }
             var text = String(line[start.upperBound...])
             if text.hasPrefix("parsing ["), let close = text.range(of: "] : ") { text = String(text[close.upperBound...]) }
