@@ -152,7 +152,7 @@ public struct GlobalSettings: Sendable, Equatable {
     /// `spread-checks N`: ±N% random jitter on each check interval (0–50).
     public var spreadChecks: Int?
     /// `ssl-server-verify none|required`: the default of `verify` for `ssl` servers (nil:
-    /// none, SwiftLB's default; HAProxy's is required).
+    /// required, as in HAProxy).
     public var sslServerVerify: Bool?
     /// `description`, `node` (pending: the stats page shows them).
     public var description: String?
@@ -323,10 +323,9 @@ public struct ProxyOptions: Sendable {
     public var redispatch = false
     /// `retry-on`: which failures of an idempotent, bodiless request are retried elsewhere.
     public var retryOn: Set<RetryCondition> = [.connFailure]
-    /// `mode http|tcp` (tcp is pending).
-    public var mode: ProxyMode = .http
-    /// `mode` was written (here or in the defaults): SwiftLB's default is http, HAProxy's tcp.
-    public var modeWritten = false
+    /// `mode http|tcp`; tcp unless a `mode` line (here or in the defaults) says http, as in
+    /// HAProxy: a copied haproxy.cfg's mode-less Redis or Postgres section stays TCP.
+    public var mode: ProxyMode = .tcp
     /// `option http-keep-alive|http-server-close|httpclose` (the last two are pending).
     public var httpConnectionMode: HTTPConnectionMode = .keepAlive
     /// `http-reuse`: which idle server connections a request may be sent over.
@@ -355,7 +354,7 @@ public struct ProxyOptions: Sendable {
     public var dontLogNormal = false
     /// `log-format` (rendered by SwiftLBLog), `log-format-sd` (pending) as written.
     public var logFormat: String?
-    /// Where `logFormat` was written (it may come from a `defaults` section).
+    /// Where `logFormat` (or `option httplog`) was written (it may be in a `defaults` section).
     public var logFormatLine = 0
     public var logFormatSD: String?
     /// `unique-id-format FORMAT`: each request's id (`%ID` in logs, `unique-id-header`).
@@ -482,6 +481,13 @@ public struct ServerParameters: Sendable, Equatable {
     public var slowstart: ConfigDuration?
     /// `ssl [verify none|required] [ca-file F] [sni NAME]`: TLS towards this server.
     public var tls: ServerTLS?
+    /// The TLS parameters of a server without `ssl` or `check-ssl` (`verify`, `ca-file`,
+    /// `crt`…): they do nothing for its traffic, and are what its backend's `http-check|
+    /// tcp-check connect ssl` steps connect with, as in HAProxy. Nil when `tls` is set.
+    public var checkRuleTLS: ServerTLS?
+    /// Set on a server whose TLS (traffic, checks or a check rule's `connect ssl`) would
+    /// verify with no `ca-file` to verify against, HAProxy's refusal; nil otherwise.
+    var verifyWithoutCA: String?
     /// `observe layer4|layer7`: count errors of real traffic (passive checks).
     public var observe: ObserveLayer?
     public var errorLimit = 10

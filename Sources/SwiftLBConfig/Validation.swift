@@ -18,27 +18,9 @@ extension SectionParser {
             let near = didYouMean(ref.name, in: Array(config.backends.keys))
             errors.append(ConfigError(file: ref.file, line: ref.line, keyword: ref.keyword, message: "no backend named '\(ref.name)'\(near)"))
         }
-        inferUnwrittenBackendModes()
         applyMinconn()
-        // HAProxy refuses an HTTP frontend that sends its traffic to a TCP backend; a TCP
-        // frontend's session becomes HTTP when it goes to an HTTP backend (an implicit upgrade).
-        for frontend in config.frontends {
-            for name in Set(frontend.backendNames) {
-                guard let backend = config.backends[name], backend.options.mode != frontend.options.mode else { continue }
-                if frontend.options.mode == .tcp && !backend.options.modeWritten {
-                    // Used by tcp and http frontends (else inferUnwrittenBackendModes made it
-                    // tcp): HAProxy would run it as TCP (its default) and refuse the http ones;
-                    // upgrading the tcp sessions to HTTP silently would break Redis or Postgres.
-                    let httpUsers = config.frontends.filter { $0.options.mode == .http && $0.backendNames.contains(name) }.map { "'\($0.name)'" }
-                    errors.append(ConfigError(file: file, line: backend.line, keyword: "backend",
-                                              message: "backend '\(name)' has no 'mode' and is used by frontend '\(frontend.name)' (mode tcp) and by \(httpUsers.joined(separator: ", ")) (mode http): SwiftLB's default mode is http, HAProxy's tcp; write 'mode tcp' or 'mode http'"))
-                    continue
-                }
-                guard frontend.options.mode == .http else { continue }
-                errors.append(ConfigError(file: file, line: frontend.line, keyword: frontend.options.mode == .tcp ? "mode" : "use_backend",
-                                          message: "frontend '\(frontend.name)' (mode \(frontend.options.mode.rawValue)) cannot use backend '\(name)' (mode \(backend.options.mode.rawValue)): unable to use a proxy with the wrong mode"))
-            }
-        }
+        validateModes()
+        validateCheckRuleVerification()
         var seen: [String: String] = [:]
         for frontend in config.frontends {
             if frontend.binds.isEmpty && !frontendsWithBindLines.contains(frontend.name) {
@@ -51,10 +33,6 @@ extension SectionParser {
                     errors.append(ConfigError(file: file, line: bind.line, keyword: "bind", message: "\(key) is already bound by frontend '\(other)'"))
                 }
                 seen[key] = frontend.name
-            }
-            if frontend.options.mode == .tcp, let first = frontend.redirects.first {
-                // HAProxy's warning: a redirect needs an HTTP stream.
-                warn(first.line, "redirect", "'redirect' rules ignored for frontend '\(frontend.name)' as they require HTTP mode.")
             }
             if !listenNames.contains(frontend.name), frontend.options.timeouts.client == nil {
                 warnMissingTimeouts("frontend", frontend.name, line: frontend.line)
@@ -80,21 +58,6 @@ extension SectionParser {
                 && connectPort == nil && server.parameters.initAddr?.first != "none" {
                 errors.append(ConfigError(file: file, line: server.line, keyword: "server",
                                           message: "server '\(server.name)' has neither service port nor check port: write 'port N' for its checks (HAProxy refuses it too)"))
-            }
-            if backend.options.mode == .tcp {
-                if case .requestHash = backend.options.balance {
-                    // HAProxy's warning (proxy.c): a request hash needs a request.
-                    warn(backend.line, "balance", "Layer 7 hash not possible for backend '\(backend.name)' (needs 'mode http'). Falling back to round robin.")
-                }
-                if let first = backend.redirects.first {
-                    // HAProxy's warning (cfgparse.c): a redirect needs an HTTP stream.
-                    warn(first.line, "redirect", "'redirect' rules ignored for backend '\(backend.name)' as they require HTTP mode.")
-                }
-                // HTTP/2 towards a server needs an HTTP stream; HAProxy refuses it in TCP mode.
-                for server in backend.servers where server.parameters.http2 {
-                    errors.append(ConfigError(file: file, line: server.line, keyword: "server",
-                                              message: "MUX protocol 'h2' is not usable for server '\(server.name)' of 'mode tcp' backend '\(backend.name)'"))
-                }
             }
             if backend.options.tcpCheck != nil || backend.options.protocolCheck?.speaksOtherThanHTTP == true, backend.options.mode == .http {
                 warn(backend.line, "backend", "backend '\(backend.name)' checks its servers with tcp-check (or redis-check) but serves 'mode http': "
@@ -134,28 +97,6 @@ extension SectionParser {
             let total = config.frontends.filter { $0.backendNames.contains(name) }
                 .reduce(0) { $0 + ($1.options.maxconn ?? config.global.maxconn) }
             config.backends[name]!.options.fullconn = max(1, (total + 9) / 10)
-        }
-    }
-
-    /// A backend (or listen) whose `mode` is written nowhere (not in it, not in its defaults)
-    /// and that only `mode tcp` frontends use runs in `mode tcp`, as in HAProxy, whose default
-    /// mode is tcp; every other unwritten mode keeps SwiftLB's http default.
-    func inferUnwrittenBackendModes() {
-        var users: [String: Set<ProxyMode>] = [:]
-        for frontend in config.frontends {
-            for name in frontend.backendNames { users[name, default: []].insert(frontend.options.mode) }
-        }
-        for (name, modes) in users where modes == [.tcp] {
-            guard let backend = config.backends[name], !backend.options.modeWritten else { continue }
-            config.backends[name]!.options.mode = .tcp
-        }
-        // Computed `use_backend` names may reach any backend: when only `mode tcp` frontends
-        // compute names, a backend no HTTP frontend names runs in tcp too.
-        let computing = Set(config.frontends.filter { $0.switchingRules.contains(where: \.isDynamic) }.map(\.options.mode))
-        if computing == [.tcp] {
-            for (name, backend) in config.backends where !backend.options.modeWritten && users[name].map({ $0 == [.tcp] }) ?? true {
-                config.backends[name]!.options.mode = .tcp
-            }
         }
     }
 }

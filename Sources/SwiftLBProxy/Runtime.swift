@@ -332,7 +332,7 @@ extension ProxyRuntime {
         }
         if connect.ssl {
             let alpn = connect.alpn ?? (connect.useServerSettings ? server.parameters.tls?.more.checkALPN : nil) ?? []
-            return (target, try TLSPlan.clientContext(server.parameters.tls ?? ServerTLS(), store: store, alpn: alpn), connect.sni ?? (connect.useServerSettings ? checkTLS.1 : nil))
+            return (target, try TLSPlan.clientContext(server.parameters.tls ?? server.parameters.checkRuleTLS ?? ServerTLS(), store: store, alpn: alpn), connect.sni ?? (connect.useServerSettings ? checkTLS.1 : nil))
         }
         return (target, connect.useServerSettings ? checkTLS.0 : nil, connect.useServerSettings ? checkTLS.1 : nil)
     }

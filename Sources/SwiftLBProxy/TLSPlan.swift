@@ -127,7 +127,7 @@ enum TLSPlan {
         for (offset, step) in steps.enumerated() {
             guard case .connect(let connect) = step, connect.ssl else { continue }
             let alpn = connect.alpn ?? (connect.useServerSettings ? parameters.tls?.more.checkALPN : nil) ?? []
-            byStep[offset + 1] = try clientContext(parameters.tls ?? ServerTLS(), store: store, alpn: alpn)
+            byStep[offset + 1] = try clientContext(parameters.tls ?? parameters.checkRuleTLS ?? ServerTLS(), store: store, alpn: alpn)
         }
         return (context, byStep)
     }

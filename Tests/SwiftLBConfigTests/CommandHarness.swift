@@ -163,3 +163,25 @@ func threadStatuses(_ pid: Int32) -> [[String: String]] {
 }
 
 func processAlive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 || errno == EPERM }
+
+/// `haproxy -c` and `swiftlb check` on one configuration text, for the tests that hold SwiftLB
+/// to HAProxy's verdict and words (the file is written to a scratch directory).
+struct CheckedBeside {
+    let path: String
+    let theirs: CommandResult
+    let ours: CommandResult
+    /// Exit 0 (valid) or 2 (valid with warnings).
+    var theyAccept: Bool { theirs.status == 0 || theirs.status == 2 }
+    var weAccept: Bool { ours.status == 0 || ours.status == 2 }
+    var said: String { "haproxy \(theirs.status) \(theirs.err)\nswiftlb \(ours.status) \(ours.out)\(ours.err)" }
+
+    /// Skips the test when haproxy is not installed.
+    static func check(_ text: String, named name: String, in scratch: Scratch) throws -> CheckedBeside {
+        let haproxy = "/usr/sbin/haproxy"
+        guard FileManager.default.isExecutableFile(atPath: haproxy) else { throw XCTSkip("no \(haproxy)") }
+        let path = scratch.file(name)
+        try (text.hasSuffix("\n") ? text : text + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return CheckedBeside(path: path, theirs: runCommand(haproxy, ["-c", "-f", path], timeout: 30),
+                             ours: runCommand(Binaries.swiftlb, ["check", "-c", path], timeout: 30))
+    }
+}

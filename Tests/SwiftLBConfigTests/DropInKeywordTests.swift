@@ -109,7 +109,7 @@ final class HTTPCheckConnectKeywordTests: XCTestCase {
                 http-check connect addr 127.0.0.2 port 8443 ssl sni health.example alpn http/1.1
                 http-check send meth GET uri /health
                 http-check expect status 200
-                server s 127.0.0.1:80 check
+                server s 127.0.0.1:80 check verify none
 
             """)
         let check = try XCTUnwrap(config.backends["b"]?.options.httpCheck)

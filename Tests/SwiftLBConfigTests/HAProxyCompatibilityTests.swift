@@ -4,7 +4,7 @@ import XCTest
 /// Settings SwiftLB accepts mean what they mean in HAProxy (issue #13's four differences and
 /// the security review's timeouts).
 final class HAProxyCompatibilityTests: XCTestCase {
-    private let backend = "defaults\n    timeout client 1s\n    timeout connect 1s\n    timeout server 1s\nbackend b\n    server s 127.0.0.1:80\n"
+    private let backend = "defaults\n    mode http\n    timeout client 1s\n    timeout connect 1s\n    timeout server 1s\nbackend b\n    server s 127.0.0.1:80\n"
 
     private func parse(_ text: String, line: UInt = #line) throws -> Configuration { try parseOrFail(text, file: "t.conf", line: line) }
 
@@ -48,7 +48,7 @@ final class HAProxyCompatibilityTests: XCTestCase {
     }
 
     func testServerProto() throws {
-        let config = try parse("backend b\n    default-server proto h2\n    server s1 127.0.0.1:80\n    server s2 127.0.0.1:81 proto h1\n")
+        let config = try parse("backend b\n    mode http\n    default-server proto h2\n    server s1 127.0.0.1:80\n    server s2 127.0.0.1:81 proto h1\n")
         XCTAssertEqual(config.backends["b"]?.servers.map(\.parameters.http2), [true, false])
         let e = errors("backend b\n    server s 127.0.0.1:80 proto h3\n")
         XCTAssertEqual(e.first?.line, 2)
@@ -65,7 +65,7 @@ final class HAProxyCompatibilityTests: XCTestCase {
         let config = try parse(backend + "backend redis\n    option redis-check\n    server r 127.0.0.1:6379 check\n")
         XCTAssertEqual(config.backends["redis"]?.options.protocolCheck, .redis, "HAProxy's redis-check")
         let warning = try XCTUnwrap(config.warnings.first { $0.message.contains("tcp-check") })
-        XCTAssertEqual(warning.line, 7)
+        XCTAssertEqual(warning.line, 8)
         XCTAssertTrue(warning.message.contains("backend 'redis' checks its servers with tcp-check (or redis-check) but serves 'mode http'"), warning.message)
         XCTAssertFalse(try parse(backend).warnings.contains { $0.message.contains("tcp-check") })
     }
@@ -86,7 +86,7 @@ final class HAProxyCompatibilityTests: XCTestCase {
     func testChecksFasterThan100msAreWarnedAbout() throws {
         let config = try parse(backend + "    server t 127.0.0.1:81 check inter 10 fastinter 50ms\n    server u 127.0.0.1:82 check inter 100ms\n    server v 127.0.0.1:83 inter 1\n")
         let fast = config.warnings.filter { $0.message.contains("more often than every 100ms") }
-        XCTAssertEqual(fast.map(\.line), [7], "only the checked server below 100ms")
+        XCTAssertEqual(fast.map(\.line), [8], "only the checked server below 100ms")
         XCTAssertTrue(fast.first?.message.hasPrefix("inter 10ms, fastinter 50ms:") == true, "\(fast)")
         XCTAssertEqual(config.backends["b"]?.servers[1].parameters.inter, .milliseconds(10), "the value is kept for the checker to floor")
     }

@@ -105,33 +105,38 @@ final class ParserErrorTests: XCTestCase {
         expectError(fe + "    balance hdr()\n", line: 6, keyword: "balance", "'hdr()' expects a header name")
         expectError(fe + "    balance roundrobin fast\n", line: 6, keyword: "balance", "'roundrobin' takes no options")
         expectError(fe + "    hash-type jumbo\n", line: 6, keyword: "hash-type", "expects 'consistent' or 'map-based'")
-        expectError(fe + "    server t 127.0.0.1:81 ssl verify required\n", line: 6, keyword: "server", "'verify required' needs 'ca-file FILE'")
+        expectError(fe + "    server t 127.0.0.1:81 ssl verify required\n", line: 6, keyword: "server", "verify is enabled by default but no CA file specified.")
         expectError(fe + "    server t 127.0.0.1:81 ssl verify maybe\n", line: 6, keyword: "server", "'verify' expects none or required")
-        expectError(fe + "    mode tcp\n", line: 1, keyword: "use_backend", "cannot use backend 'b' (mode tcp): unable to use a proxy with the wrong mode")
+        expectError(fe.replacingOccurrences(of: "fe\n", with: "fe\n    mode http\n") + "    mode tcp\n", line: 1, keyword: "default_backend",
+                    "http frontend 'fe' (lb.conf:1) tries to use incompatible tcp backend 'b' (lb.conf:5) as its default backend (see 'mode')")
     }
 
-    /// A backend whose mode is written nowhere takes `mode tcp` when only tcp frontends use it
-    /// (HAProxy's default), keeps http otherwise, and is refused when tcp and http ones share it.
-    func testABackendOfNoWrittenModeUsedOnlyByTCPFrontendsIsTCP() throws {
+    /// A proxy whose mode is written nowhere is `mode tcp`, HAProxy's default, whoever uses it;
+    /// `mode http` in its defaults (named or not) counts; an http frontend is refused a tcp
+    /// backend with HAProxy's words, a tcp frontend may use an http one (the implicit upgrade).
+    func testAProxyOfNoWrittenModeIsTCPAsInHAProxy() throws {
         let t = "defaults\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n"
         let tcp = "frontend ft\n    mode tcp\n    bind 127.0.0.1:1\n    default_backend b\n"
-        let http = "frontend fh\n    bind 127.0.0.1:2\n    use_backend b if TRUE\n"
+        let http = "frontend fh\n    mode http\n    bind 127.0.0.1:2\n    use_backend b if TRUE\n"
         let backend = "backend b\n    server s 127.0.0.1:3\n"
         var c = try ConfigParser.parse(text: t + tcp + backend, file: "lb.conf")
         XCTAssertEqual(c.backends["b"]?.options.mode, .tcp)
-        XCTAssertEqual(c.backends["b"]?.options.modeWritten, false)
-        c = try ConfigParser.parse(text: t + tcp + "frontend ft2\n    mode tcp\n    bind 127.0.0.1:4\n    use_backend b if TRUE\n" + backend, file: "lb.conf")
-        XCTAssertEqual(c.backends["b"]?.options.mode, .tcp, "two tcp frontends")
-        c = try ConfigParser.parse(text: t + http + backend, file: "lb.conf")
-        XCTAssertEqual(c.backends["b"]?.options.mode, .http, "SwiftLB's default stays for an http user")
-        c = try ConfigParser.parse(text: t + backend, file: "lb.conf")
-        XCTAssertEqual(c.backends["b"]?.options.mode, .http, "and for no user")
+        c = try ConfigParser.parse(text: t + backend + "listen l\n    bind 127.0.0.1:4\n    server s 127.0.0.1:3\n", file: "lb.conf")
+        XCTAssertEqual(c.backends["b"]?.options.mode, .tcp, "no user")
+        XCTAssertEqual(c.frontends.first?.options.mode, .tcp, "a mode-less listen")
         c = try ConfigParser.parse(text: t + tcp + "backend b\n    mode http\n    server s 127.0.0.1:3\n", file: "lb.conf")
         XCTAssertEqual(c.backends["b"]?.options.mode, .http, "a written mode is kept (the implicit upgrade)")
         c = try ConfigParser.parse(text: "defaults\n    mode http\n" + t.dropFirst(9) + tcp + backend, file: "lb.conf")
         XCTAssertEqual(c.backends["b"]?.options.mode, .http, "a mode written in the defaults counts")
-        expectError(t + tcp + http + backend, line: 12, keyword: "backend",
-                    "backend 'b' has no 'mode' and is used by frontend 'ft' (mode tcp) and by 'fh' (mode http)")
+        c = try ConfigParser.parse(text: "defaults web\n    mode http\n" + t.dropFirst(9) + tcp + "backend b from web\n    server s 127.0.0.1:3\n", file: "lb.conf")
+        XCTAssertEqual(c.backends["b"]?.options.mode, .http, "and in a named one")
+        XCTAssertEqual(c.frontends.first?.options.mode, .tcp)
+        c = try ConfigParser.parse(text: "defaults web\n    mode http\n" + t + "backend b from web\n    server s 127.0.0.1:3\nbackend c\n    server s 127.0.0.1:3\n", file: "lb.conf")
+        XCTAssertEqual(c.backends["c"]?.options.mode, .tcp, "a later anonymous defaults section starts from tcp")
+        expectError(t + http + backend, line: 8, keyword: "use_backend",
+                    "http frontend 'fh' (lb.conf:5) tries to use incompatible tcp backend 'b' (lb.conf:9) in a 'use_backend' rule (see 'mode')")
+        expectError(t + "frontend fh\n    mode http\n    bind 127.0.0.1:2\n    default_backend b\n" + backend, line: 5, keyword: "default_backend",
+                    "http frontend 'fh' (lb.conf:5) tries to use incompatible tcp backend 'b' (lb.conf:9) as its default backend (see 'mode')")
     }
 
     func testKeywordsInTheWrongSection() {

@@ -268,6 +268,7 @@ final class ParserTests: XCTestCase {
                 ssl-default-bind-options ssl-min-ver TLSv1.3 no-tls-tickets
                 tune.ssl.cachesize 0
             frontend fe
+                mode http
                 bind :443 ssl crt /etc/swiftlb/certs crt /etc/swiftlb/hipc.pem alpn http/1.1 ciphers ECDHE-RSA-AES128-GCM-SHA256
                 bind :80
                 redirect scheme https if !{ ssl_fc }
@@ -276,6 +277,7 @@ final class ParserTests: XCTestCase {
                 http-response del-header Server
                 http-request set-header X-Forwarded-Proto https if { ssl_fc }
             backend b
+                mode http
                 http-response add-header X-Served-By %[dst_port]
                 server s1 10.0.0.1:443 ssl verify required ca-file /etc/ssl/ca.pem sni str(app.example.test)
                 server s2 10.0.0.2:443 ssl verify none sni app.example.test
@@ -324,6 +326,7 @@ final class ParserTests: XCTestCase {
     func testACLsConditionsAndSwitchingRules() throws {
         let config = try parse("""
             frontend fe
+                mode http
                 bind :80
                 acl api path_beg /api/ /v2/
                 acl api path_end .json
@@ -339,6 +342,7 @@ final class ParserTests: XCTestCase {
                 http-request del-header Cookie unless host
                 default_backend b
             backend b
+                mode http
                 server s 127.0.0.1:1
             """)
         let fe = config.frontends[0]

@@ -7,7 +7,7 @@ final class ProcessRunTests: XCTestCase {
     private let timeouts = "defaults\n    timeout client 5s\n    timeout connect 5s\n    timeout server 5s\n"
 
     private func frontend(_ port: Int) -> String {
-        "frontend f\n    bind 127.0.0.1:\(port)\n    redirect location http://example.test/moved\n"
+        "frontend f\n    bind 127.0.0.1:\(port)\n    mode http\n    redirect location http://example.test/moved\n"
     }
 
     /// HTTP status of GET / on a loopback port, through curl.

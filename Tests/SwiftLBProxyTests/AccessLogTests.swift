@@ -265,8 +265,10 @@ final class AccessLogTests: XCTestCase {
                 bind 127.0.0.1:\(freePort())
                 log-format "%ci %{+Q"
                 default_backend app
+                mode http
             backend app
                 server s1 127.0.0.1:1
+                mode http
 
             """)
         let check = runCommand(Paths.swiftlb, ["check", "-c", path])

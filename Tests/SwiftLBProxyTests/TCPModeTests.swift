@@ -163,50 +163,56 @@ final class TCPModeTests: XCTestCase {
             """)
         let r = runCommand(Paths.swiftlb, ["check", "-c", path])
         XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue((r.out + r.err).contains("mixed.conf") && (r.out + r.err).contains("cannot use backend 'b' (mode tcp)"), r.out + r.err)
+        XCTAssertTrue((r.out + r.err).contains("mixed.conf:5] : 'default_backend' : http frontend 'f' (\(path):5) tries to use incompatible tcp backend 'b' (\(path):9) as its default backend (see 'mode')"), r.out + r.err)
     }
 
-    /// A backend whose mode is written nowhere and that only a TCP frontend uses runs in TCP,
-    /// as in HAProxy (reg-test log/wrong_ip_port_logging): a Redis PING through it is answered
-    /// by Redis (as HTTP it would be a 400). Used by a tcp and an http frontend, it is refused.
-    func testABackendOfNoWrittenModeUsedByATCPFrontendIsTCP() throws {
+    /// A proxy whose mode is written nowhere runs in TCP, HAProxy's default: a copied
+    /// haproxy.cfg's mode-less `listen` (and a mode-less backend behind a tcp frontend) in
+    /// front of a real Redis answers PING with PONG through SwiftLB as through haproxy (as HTTP
+    /// it would be a 400). A mode-less backend behind an http frontend is refused by both.
+    func testAProxyOfNoWrittenModeIsTCPAsInHAProxy() throws {
+        try requireHAProxy()
         let redisServer = try RedisBackend(in: dir)
         defer { redisServer.stop() }
-        let port = freePort()
-        let tcpOnly = """
+        func config(_ listen: Int, _ front: Int) -> String {
+            """
             defaults
                 timeout connect 1s
                 timeout client 5s
                 timeout server 5s
+            listen redis
+                bind 127.0.0.1:\(listen)
+                server s 127.0.0.1:\(redisServer.port)
             frontend f
-                mode tcp
-                bind 127.0.0.1:\(port)
+                bind 127.0.0.1:\(front)
                 default_backend b
             backend b
                 server s 127.0.0.1:\(redisServer.port)
 
             """
-        let lb = try SwiftLBInstance(config: tcpOnly, waitPort: port, in: dir)
+        }
+        let (lbPorts, haPorts) = ((freePort(), freePort()), (freePort(), freePort()))
+        let lb = try SwiftLBInstance(config: config(lbPorts.0, lbPorts.1), waitPort: lbPorts.0, in: dir)
         defer { lb.stop() }
-        let client = try RawClient(port: port, timeout: 3)
-        client.send("PING\r\n")
-        XCTAssertEqual(client.read(until: "\r\n"), "+PONG\r\n")
-        client.send("ECHO swiftlb\r\n")
-        XCTAssertEqual(client.read(until: "swiftlb\r\n"), "$7\r\nswiftlb\r\n")
-        client.shutdownBoth()
+        let haproxy = try startHAProxy(config(haPorts.0, haPorts.1), port: haPorts.0, in: dir)
+        defer { haproxy.stop() }
+        for port in [lbPorts.0, lbPorts.1, haPorts.0, haPorts.1] {
+            let client = try RawClient(port: port, timeout: 3)
+            client.send("PING\r\n")
+            XCTAssertEqual(client.read(until: "\r\n"), "+PONG\r\n", "port \(port)")
+            client.send("ECHO swiftlb\r\n")
+            XCTAssertEqual(client.read(until: "swiftlb\r\n"), "$7\r\nswiftlb\r\n", "port \(port)")
+            client.shutdownBoth()
+        }
 
-        let mixed = try dir.write("nomode.conf", tcpOnly.replacingOccurrences(of: "\nbackend b\n", with: """
-
-            frontend h
-                bind 127.0.0.1:1
-                default_backend b
-            backend b
-
-            """))
-        let r = runCommand(Paths.swiftlb, ["check", "-c", mixed])
-        XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.err.contains("nomode.conf:12") && r.err.contains("backend 'b' has no 'mode'")
-                      && r.err.contains("frontend 'f' (mode tcp) and by 'h' (mode http)"), r.err)
+        let mixed = try dir.write("nomode.conf", config(1, 2).replacingOccurrences(of: "frontend f\n", with: "frontend f\n    mode http\n"))
+        let ours = runCommand(Paths.swiftlb, ["check", "-c", mixed])
+        let theirs = runCommand("/usr/sbin/haproxy", ["-c", "-f", mixed])
+        XCTAssertNotEqual(ours.status, 0)
+        XCTAssertNotEqual(theirs.status, 0)
+        let reason = "http frontend 'f' (\(mixed):8) tries to use incompatible tcp backend 'b' (\(mixed):12) as its default backend (see 'mode')"
+        XCTAssertTrue(theirs.err.contains(reason), theirs.err)
+        XCTAssertTrue(ours.err.contains("nomode.conf:8] : 'default_backend' : " + reason), ours.err)
     }
 
     /// A timeout shorter than the loop's 100 ms sweep is kept to (HAProxy's reg-tests write

@@ -255,7 +255,7 @@ final class TLSClientCertificateTests: XCTestCase {
             XCTAssertTrue(check.err.contains("[\(path):2] : 'bind' : "), check.err)
             XCTAssertTrue(check.err.contains(message), check.err)
         }
-        let path = try dir.write("lb.conf", "frontend fe\n    bind 127.0.0.1:\(freePort())\n    default_backend app\nbackend app\n    server s1 127.0.0.1:1 ssl crt \(notPEM)\n")
+        let path = try dir.write("lb.conf", "frontend fe\n    bind 127.0.0.1:\(freePort())\n    default_backend app\nbackend app\n    server s1 127.0.0.1:1 ssl verify none crt \(notPEM)\n")
         let check = runCommand(Paths.swiftlb, ["check", "-c", path])
         XCTAssertEqual(check.status, 1, check.out)
         XCTAssertTrue(check.err.contains("[\(path):5] : 'server' : crt \(notPEM): no certificate found"), check.err)

@@ -67,9 +67,28 @@ extension KeywordRegistry {
         return (low...high).map { "\(text[...colon])\($0)" }
     }
 
+    /// The port HAProxy's atoi reads from an expanded `HOST:DIGITS,…` (a comma after the last
+    /// colon only), nil for any other address.
+    private static func commaInExpandedPort(_ text: String) -> String? {
+        guard let colon = text.lastIndex(of: ":"), !text[..<colon].contains(","), !text.hasPrefix("fd@"), !text.contains("/") else { return nil }
+        let after = text[text.index(after: colon)...]
+        let digits = after.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, after.dropFirst(digits.count).first == "," else { return nil }
+        return String(digits)
+    }
+
     static func bindAddress(_ written: String, line: Int, parser p: SectionParser) throws -> BindAddress {
         // As HAProxy's address parser, `$VAR`/`${VAR}` are expanded even outside quotes.
-        let text = expandAddressVariables(written, p.environment)
+        var text = expandAddressVariables(written, p.environment)
+        if written.contains("$"), let port = commaInExpandedPort(text) {
+            // HAProxy 2.6 splits `bind A,B` before it expands A's variables (str2listener, then
+            // str2sa_range), and reads the port with atoi: `:${PORTS}` with PORTS=8001,8002
+            // listens on 8001 only. Kept, said out loud.
+            let host = text[...text.lastIndex(of: ":")!]
+            let list = text[host.endIndex...].split(separator: ",").map { host + $0 }.joined(separator: ",")
+            p.warn("'\(written)' expands to '\(text)': a bind list is split before its variables are expanded, and the port is read up to the comma, so only port \(port) listens (as in HAProxy); for several listeners put whole addresses in a quoted variable: bind \"${LIST}\" with LIST='\(list)'")
+            text = host + port
+        }
         if text.hasPrefix("fd@") {
             guard let fd = Int32(text.dropFirst(3)), fd >= 0 else {
                 throw ParseFailure("'\(text)': fd@ expects a descriptor number (with \"fd@${VAR}\", the variable must be set)")

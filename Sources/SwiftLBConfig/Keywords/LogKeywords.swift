@@ -37,13 +37,17 @@ extension KeywordRegistry {
                 try c.noArguments()
                 p.withOptions { $0.httpLogLayout = .httplog }
             }
-            p.withOptions { $0.httpLog = true }
+            p.withOptions {
+                $0.httpLog = true
+                $0.logFormatLine = c.line.number
+            }
         },
         Keyword("option httpslog", SectionKind.frontSide, usage: "option httpslog", negatable: true) { p, c in
             try c.noArguments()
             p.withOptions { o in
                 o.httpLog = !c.negated
                 o.httpLogLayout = .httpslog
+                o.logFormatLine = c.line.number
             }
         },
         Keyword("option dontlognull", SectionKind.frontSide, usage: "option dontlognull", negatable: true) { p, c in

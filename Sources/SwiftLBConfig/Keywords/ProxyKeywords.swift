@@ -19,10 +19,7 @@ extension KeywordRegistry {
             let word = try c.one("'http' or 'tcp'")
             guard let mode = ProxyMode(rawValue: word) else { throw ParseFailure("unknown mode '\(word)'; expected 'http' or 'tcp'\(didYouMean(word, in: ["http", "tcp"]))") }
             if mode == .tcp { try p.gate(modeTCPStatus, "'mode tcp'") }
-            p.withOptions {
-                $0.mode = mode
-                $0.modeWritten = true
-            }
+            p.withOptions { $0.mode = mode }
         },
         Keyword("maxconn", SectionKind.frontSide, usage: "maxconn N") { p, c in
             let n = try c.positiveInt()

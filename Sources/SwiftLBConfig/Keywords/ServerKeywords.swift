@@ -41,13 +41,15 @@ extension KeywordRegistry {
             }
             var params = backend.options.defaultServer
             try serverParameters.parse(c.args.dropFirst(2), into: &params, parser: p)
+            params.verifyWithoutCA = p.verificationWithoutCA(params)
             try finishServerTLS(&params)
             params.portFromClient = portFromClient
             // A port-less server's checks need a port: `port N`, or a leading `tcp-check|http-check
             // connect port N` of its backend (checked once the backend is read, Validation).
-            if let tls = params.tls, tls.verify && tls.caFile == nil {
-                let origin = c.args.contains("verify") ? "" : " (ssl-server-verify required)"
-                throw ParseFailure("'verify required'\(origin) needs 'ca-file FILE' to verify against")
+            // HAProxy prepares (and checks) the TLS of a server whose default-server says `ssl`
+            // even when the line says `no-ssl`.
+            if params.tls != nil || backend.options.defaultServer.tls?.more.ssl == true, let refusal = params.verifyWithoutCA {
+                throw ParseFailure(refusal)
             }
             if params.observe != nil && !params.check { throw ParseFailure("'observe' needs 'check': passive checks act through the active checker") }
             if params.check { warnAboutFastChecks(params, p) }
@@ -254,7 +256,7 @@ extension SectionParser {
         guard params.tls == nil else { return }
         var tls = ServerTLS()
         tls.more = config.global.defaultServerTLS
-        tls.verify = config.global.sslServerVerify ?? false
+        tls.verify = config.global.sslServerVerify ?? true
         params.tls = tls
     }
 }

@@ -59,10 +59,15 @@ extension KeywordRegistry {
     }
 
     /// A server line's TLS once its parameters are read: settings without `ssl` or `check-ssl`
-    /// do nothing (as in HAProxy), and the version range must leave a version.
+    /// do nothing for traffic and checks (as in HAProxy) but say how a `connect ssl` check step
+    /// connects, and the version range must leave a version.
     static func finishServerTLS(_ params: inout ServerParameters) throws(ParseFailure) {
         guard let tls = params.tls else { return }
-        if !tls.more.ssl && tls.more.checkSSL != true { params.tls = nil; return }
+        if !tls.more.ssl && tls.more.checkSSL != true {
+            params.checkRuleTLS = tls  // for `connect ssl` check steps only
+            params.tls = nil
+            return
+        }
         guard TLSVersionNames.range(min: tls.more.minVersion, max: tls.more.maxVersion, disabled: tls.more.disabledVersions) != nil else {
             throw ParseFailure("no TLS version left between ssl-min-ver and ssl-max-ver once the no-* versions are taken out")
         }

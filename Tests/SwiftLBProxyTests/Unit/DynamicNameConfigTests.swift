@@ -87,6 +87,7 @@ final class DynamicNameConfigTests: XCTestCase {
             backend be_a
                 server s 127.0.0.1:3
             backend be_web
+                mode http
                 server s 127.0.0.1:4
             """, file: "dyn.conf", facts: facts)
         XCTAssertEqual(config.backends["be_a"]?.options.mode, .tcp)

@@ -98,6 +98,7 @@ final class ErrorPagesTests: XCTestCase {
                 monitor-uri /health
                 acl maint hdr(x-maint) -m found
                 monitor fail if maint
+                mode http
             """, file: "lb.conf", acceptingPending: true, environment: [:])
         let m = MonitorURI(config.frontends[0])!
         XCTAssertEqual(m.status(for: SampleInput(facts: try facts(try requestHead("GET /health HTTP/1.1\r\nHost: h\r\n\r\n")))), 200)

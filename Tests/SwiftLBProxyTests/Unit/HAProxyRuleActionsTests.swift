@@ -27,6 +27,7 @@ final class HAProxyRuleActionsTests: XCTestCase {
                 http-request capture req.hdr(host) len 4
                 http-request capture req.hdr(x-missing) len 9
                 http-request set-header X-Slot1 %[capture.req.hdr(1)]
+                mode http
             """, file: "t.cfg", acceptingPending: true, environment: [:])
         let captures = config.frontends[0].captures
         XCTAssertEqual(captures.map(\.byRule), [false, true, true])
@@ -94,6 +95,7 @@ final class HAProxyRuleActionsTests: XCTestCase {
                 http-request set-header X-Ok %[req.hdr(host),lower]
                 http-request set-header X-Bad %[rand]
                 http-response add-header X-Bad2 "a %[res.hdr(server),nosuch] b"
+                mode http
             """, file: "lb.conf", acceptingPending: true, environment: [:])
         XCTAssertThrowsError(try ProxyRules.compile(config)) { error in
             let errors = (error as! ConfigErrors).errors

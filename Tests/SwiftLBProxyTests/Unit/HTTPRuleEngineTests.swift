@@ -209,6 +209,7 @@ final class HTTPRuleEngineTests: XCTestCase {
                 http-request set-var(txn.b) ssl_fc_cipherlist_str,hex
                 http-request return status 200 content-type text/plain lf-string "%[nosuch()]"
                 http-request set-var(txn.c) path,nosuchconv
+                mode http
             """, file: "lb.conf", acceptingPending: true, environment: [:])
         XCTAssertThrowsError(try ProxyRules.compile(config)) { error in
             let errors = (error as! ConfigErrors).errors
@@ -248,6 +249,7 @@ final class HTTPRuleEngineTests: XCTestCase {
                 http-request redirect scheme https code 301 if { path /sch }
                 http-request redirect location /elsewhere if { path /loc }
                 http-request auth realm Staff if { path /auth }
+                mode http
             """)
         XCTAssertEqual(try bench.answer("GET /denybody HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"),
                        "HTTP/1.1 400 Bad Request\r\nx-a: b\r\ncontent-length: 4\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nnope")

@@ -81,7 +81,7 @@ func facts(_ head: MessageHead, source: String = "192.0.2.7") throws -> RequestF
 
 /// The `http-request` rules of the first frontend of `text`, compiled.
 func requestRules(_ text: String, phase: HTTPRulePhase = .request) throws -> HTTPRuleSet {
-    let config = try ConfigParser.parse(text: "frontend fe\n    bind :8080\n" + text, file: "test.cfg", acceptingPending: true, environment: [:],
+    let config = try ConfigParser.parse(text: "frontend fe\n    mode http\n" + text, file: "test.cfg", acceptingPending: true, environment: [:],
                                         facts: BuildFacts(sampleCompiler: ACLSamples.compiler))
     let fe = config.frontends[0]
     let rules = phase == .request ? fe.httpRequestRules : phase == .response ? fe.httpResponseRules : fe.httpAfterResponseRules

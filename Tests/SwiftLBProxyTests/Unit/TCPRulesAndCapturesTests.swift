@@ -14,6 +14,7 @@ final class TCPRulesAndCapturesTests: XCTestCase {
                 tcp-request connection accept if trusted
                 tcp-request connection reject if { src 10.9.0.0/16 } || { src 192.0.2.0/24 }
                 tcp-request content reject if { path_beg /admin }
+                mode http
             """, file: "lb.conf", acceptingPending: true, environment: [:])
         let rules = TCPRules(config.frontends[0].tcpRequestRules)
         func connects(_ ip: String, _ rules: TCPRules) throws -> Bool {
@@ -77,6 +78,7 @@ final class TCPRulesAndCapturesTests: XCTestCase {
                 tcp-request session reject if { src 10.0.0.0/8 }
                 tcp-request session set-var(sess.fc) fc_src
                 tcp-request session reject if { var(sess.fc) -m str 127.0.0.9 }
+                mode http
             """, file: "lb.conf", acceptingPending: true, environment: [:])
         let rules = TCPRules(config.frontends[0].tcpRequestRules)
         XCTAssertTrue(rules.hasConnectionRules && rules.hasSessionRules && !rules.hasContentRules)
@@ -122,6 +124,7 @@ final class TCPRulesAndCapturesTests: XCTestCase {
                 capture request header User-Agent len 64
                 capture request header X-None len 10
                 capture response header Server len 20
+                mode http
             """, file: "lb.conf", acceptingPending: true, environment: [:])
         let captures = config.frontends[0].captures
         let request = try requestHead("GET / HTTP/1.1\r\nHost: first\r\nHost: example.com\r\nUser-Agent: a|b {x} \"q\" #1\r\n\r\n")

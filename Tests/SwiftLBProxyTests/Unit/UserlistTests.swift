@@ -24,6 +24,7 @@ final class UserlistTests: XCTestCase {
             bind :8080
             http-request auth realm Admin unless { http_auth(admins) }
             http-request return status 200 content-type text/plain string ok
+            mode http
 
         """
 
