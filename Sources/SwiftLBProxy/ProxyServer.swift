@@ -288,8 +288,10 @@ public final class ProxyServer: Sendable {
                 if backend.queue != nil {
                     // Weak: the health outlives a reload that retires this backend and server (the
                     // action would keep them, their queue and TLS contexts alive).
+                    let rampLoop = loops.all.first?.eventLoop
                     server.health.setAvailabilityChangeAction { [weak backend, weak server] in
                         guard let backend, let server else { return QueueMove() }
+                        defer { if let rampLoop { backend.rampQueue(of: server, on: rampLoop) } }
                         return backend.serverAvailabilityChanged(server)
                     }
                     server.health.setCapacityGrowthAction { [weak backend, weak server] in

@@ -1,3 +1,4 @@
+import NIOCore
 import SwiftLBHealth
 
 /// What a backend's queue does when one of its servers changes state (checks, the operator,
@@ -35,6 +36,21 @@ extension RuntimeBackend {
     func serverCapacityGrew(_ server: RuntimeServer) -> Int {
         guard let free = freeSlots(of: server, leaving: false) else { return serveQueue(of: server, free: .max) }
         return serveQueue(of: server, free: free)
+    }
+
+    /// HAProxy's server_warmup task: while `server` (with `slowstart` and `maxconn`) ramps up
+    /// after it came back, every max(1 s, slowstart / 20) its limit has grown and the queue
+    /// gives it waiters up to it (`pendconn_grab_from_px`), until the ramp ends or it stops
+    /// taking clients. Started by the change that brought it back.
+    func rampQueue(of server: RuntimeServer, on loop: any EventLoop) {
+        guard queue != nil, let slowstart = server.parameters.slowstart, server.health.maxconn != nil,
+              server.health.takesTraffic, server.health.slowstartFraction < 1 else { return }
+        let step = TimeAmount.nanoseconds(max(1_000_000_000, slowstart.nanoseconds / 20))
+        loop.scheduleRepeatedTask(initialDelay: step, delay: step) { [weak self, weak server] task in
+            guard let self, let server, server.health.takesTraffic else { return task.cancel() }
+            if server.health.slowstartFraction >= 1 { task.cancel() }
+            serverCapacityGrew(server)
+        }
     }
 
     /// A stream is done with its slot on `server` (or a woken client no longer wants the one it

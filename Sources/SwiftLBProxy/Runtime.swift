@@ -629,8 +629,15 @@ final class RuntimeServer: Sendable {
         return active.load(ordering: .relaxed) >= limit(maxconn: max, asking: asking)
     }
 
-    /// Requests it may have in flight now (its `maxconn`, or the dynamic limit under it).
-    func limit(maxconn: Int, asking: Bool) -> Int { dynamicLimit?.limit(maxconn: maxconn, asking: asking) ?? maxconn }
+    /// Requests it may have in flight now (its `maxconn`, or the dynamic limit under it), the
+    /// share of it `slowstart` allows so far after it came back (HAProxy's srv_dynamic_maxconn:
+    /// at least 1).
+    func limit(maxconn: Int, asking: Bool) -> Int {
+        let limit = dynamicLimit?.limit(maxconn: maxconn, asking: asking) ?? maxconn
+        guard parameters.slowstart != nil else { return limit }
+        let fraction = health.slowstartFraction
+        return fraction < 1 ? max(1, Int(Double(limit) * fraction)) : limit
+    }
 
     init(id: Int, index: Int, sid: Int? = nil, name: String, address: SocketAddress, parameters: ServerParameters, health: ServerHealth,
          tls: TLSClientContext?, cookieSettings: CookieSettings?, sniExpression: SampleExpression? = nil, dynamicLimit: DynamicMaxconn? = nil) {

@@ -38,34 +38,43 @@ final class QueueOnCapacityTests: XCTestCase {
         return results.withLockedValue { $0 }
     }
 
+    /// Backend `app` (its lines from `app`, given s1's and s2's ports) in SwiftLB or HAProxy: a
+    /// client holds a slot for `holdMs`, `queued` clients of `queuedMs` each queue behind it, and
+    /// at 0.5 s `command` goes to the control socket (its answer must be empty). Returns when
+    /// each queued client was answered, in seconds from the first request.
+    private func queuedBehindAHolder(haproxy: Bool, app: (Int, Int) -> String, holdMs: Int, queued count: Int, queuedMs: Int,
+                                     command: String) throws -> [(status: Int?, time: Double)] {
+        let dir = try TempDirectory()
+        let s1 = try StreamBackend(in: dir), s2 = try StreamBackend(in: dir)
+        defer { s1.stop(); s2.stop() }
+        let port = freePort()
+        let socket = dir.file(haproxy ? "haproxy.sock" : "swiftlb.sock")
+        let child = try startOnSameFile(adminConfig(socket: socket, port: port, app: app(s1.port, s2.port)), haproxy: haproxy, port: port, in: dir)
+        defer { child.stop() }
+        let start = Date()
+        let holder = try RawClient(port: port, timeout: 20)
+        holder.send("GET /sleep?ms=\(holdMs) HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        usleep(100_000)
+        let queued = try (0..<count).map { _ in try RawClient(port: port, timeout: 20) }
+        for client in queued {
+            client.send("GET /sleep?ms=\(queuedMs) HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+            usleep(50_000)
+        }
+        usleep(UInt32(max(0, 0.5 - Date().timeIntervalSince(start)) * 1_000_000))
+        let control = say(command, to: socket)
+        XCTAssertEqual(control.status, 0)
+        XCTAssertEqual(control.out, "", "\(command): no answer but the empty one")
+        let times = answerTimes(queued, since: start)
+        XCTAssertEqual(statusCode(holder.readAll().text), 200)
+        return times
+    }
+
     /// s1 (`maxconn 1`) holds a 1.5 s request; three clients queue (1 s each); at 0.5 s
     /// `set maxconn server app/s1 3`: two of them start at once (answered ~1.5 s), the third
     /// when the first request frees its slot (~2.5 s). Without the wake, none before 2.5 s.
     private func raisedMaxconn(haproxy: Bool) throws -> [(status: Int?, time: Double)] {
-        let dir = try TempDirectory()
-        let s1 = try StreamBackend(in: dir)
-        defer { s1.stop() }
-        let port = freePort()
-        let socket = dir.file(haproxy ? "haproxy.sock" : "swiftlb.sock")
-        let config = adminConfig(socket: socket, port: port, app: "    timeout queue 10s\n    server s1 127.0.0.1:\(s1.port) maxconn 1")
-        let child = try startOnSameFile(config, haproxy: haproxy, port: port, in: dir)
-        defer { child.stop() }
-        let start = Date()
-        let holder = try RawClient(port: port, timeout: 10)
-        holder.send("GET /sleep?ms=1500 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-        usleep(100_000)
-        let queued = try (0..<3).map { _ in try RawClient(port: port, timeout: 10) }
-        for client in queued {
-            client.send("GET /sleep?ms=1000 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-            usleep(50_000)
-        }
-        usleep(UInt32(max(0, 0.5 - Date().timeIntervalSince(start)) * 1_000_000))
-        let control = say("set maxconn server app/s1 3", to: socket)
-        XCTAssertEqual(control.status, 0)
-        XCTAssertEqual(control.out, "", "no answer but the empty one")
-        let times = answerTimes(queued, since: start)
-        XCTAssertEqual(statusCode(holder.readAll().text), 200)
-        return times
+        try queuedBehindAHolder(haproxy: haproxy, app: { s1, _ in "    timeout queue 10s\n    server s1 127.0.0.1:\(s1) maxconn 1" },
+                                holdMs: 1500, queued: 3, queuedMs: 1000, command: "set maxconn server app/s1 3")
     }
 
     func testRaisingMaxconnOverTheSocketServesQueuedClientsAtOnceAsHAProxy() throws {
@@ -78,6 +87,36 @@ final class QueueOnCapacityTests: XCTestCase {
         check(try raisedMaxconn(haproxy: false), "SwiftLB")
         try requireHAProxy()
         check(try raisedMaxconn(haproxy: true), "HAProxy")
+    }
+
+    /// s1 (`maxconn 4 slowstart 4s`) starts in maintenance, s2 (`maxconn 1`) holds an 8 s
+    /// request, four 5 s clients queue; at 0.5 s `enable server app/s1`: its limit ramps with
+    /// the slowstart (HAProxy's srv_dynamic_maxconn: about 1, 1, 2, 3, then 4 each second) and the
+    /// ramp hands it queued clients as it grows (server_warmup's pendconn_grab_from_px), so they
+    /// start one by one over 4 s, not all four at once nor only when a slot frees.
+    private func slowstartRamp(haproxy: Bool) throws -> [(status: Int?, time: Double)] {
+        try queuedBehindAHolder(haproxy: haproxy, app: { s1, s2 in """
+                timeout queue 20s
+                timeout server 15s
+                server s1 127.0.0.1:\(s1) maxconn 4 slowstart 4s disabled
+                server s2 127.0.0.1:\(s2) maxconn 1
+            """ }, holdMs: 8000, queued: 4, queuedMs: 5000, command: "enable server app/s1")
+    }
+
+    func testSlowstartRampsTheLimitAndHandsQueuedClientsOnAsItGrowsAsHAProxy() throws {
+        func check(_ times: [(status: Int?, time: Double)], _ side: String) {
+            XCTAssertEqual(times.map(\.status), [200, 200, 200, 200], side)
+            let sorted = times.map(\.time).sorted()
+            XCTAssertLessThan(sorted[0], 6.3, "\(side): one at the enable (~5.5 s): \(sorted)")
+            XCTAssertEqual(sorted.filter { $0 < sorted[0] + 0.8 }.count, 1, "\(side): only one at first: \(sorted)")
+            // (HAProxy counts whole seconds since the server came back: its steps can jump.)
+            XCTAssertGreaterThan(sorted[3] - sorted[0], 1.5, "\(side): ramped over seconds: \(sorted)")
+            XCTAssertLessThan(sorted[1], 8.5, "\(side): the second by the ramp (~7.5 s), not when the first's slot frees (10.5 s): \(sorted)")
+            XCTAssertLessThan(sorted[3], 10.3, "\(side): the last by the ramp's end (~9.5 s): \(sorted)")
+        }
+        check(try slowstartRamp(haproxy: false), "SwiftLB")
+        try requireHAProxy()
+        check(try slowstartRamp(haproxy: true), "HAProxy")
     }
 
     /// Refusals with HAProxy's words; a backend that cannot queue refuses plainly.
