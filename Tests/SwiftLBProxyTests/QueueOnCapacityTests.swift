@@ -40,10 +40,10 @@ final class QueueOnCapacityTests: XCTestCase {
 
     /// Backend `app` (its lines from `app`, given s1's and s2's ports) in SwiftLB or HAProxy: a
     /// client holds a slot for `holdMs`, `queued` clients of `queuedMs` each queue behind it, and
-    /// at 0.5 s `command` goes to the control socket (its answer must be empty). Returns when
-    /// each queued client was answered, in seconds from the first request.
+    /// at 0.5 s `command` goes to the control socket (its answer must be empty), or `change`
+    /// runs. Returns when each queued client was answered, in seconds from the first request.
     private func queuedBehindAHolder(haproxy: Bool, app: (Int, Int) -> String, holdMs: Int, queued count: Int, queuedMs: Int,
-                                     command: String) throws -> [(status: Int?, time: Double)] {
+                                     command: String = "", change: () throws -> Void = {}) throws -> [(status: Int?, time: Double)] {
         let dir = try TempDirectory()
         let s1 = try StreamBackend(in: dir), s2 = try StreamBackend(in: dir)
         defer { s1.stop(); s2.stop() }
@@ -61,9 +61,13 @@ final class QueueOnCapacityTests: XCTestCase {
             usleep(50_000)
         }
         usleep(UInt32(max(0, 0.5 - Date().timeIntervalSince(start)) * 1_000_000))
-        let control = say(command, to: socket)
-        XCTAssertEqual(control.status, 0)
-        XCTAssertEqual(control.out, "", "\(command): no answer but the empty one")
+        if command.isEmpty {
+            try change()
+        } else {
+            let control = say(command, to: socket)
+            XCTAssertEqual(control.status, 0)
+            XCTAssertEqual(control.out, "", "\(command): no answer but the empty one")
+        }
         let times = answerTimes(queued, since: start)
         XCTAssertEqual(statusCode(holder.readAll().text), 200)
         return times
@@ -77,16 +81,50 @@ final class QueueOnCapacityTests: XCTestCase {
                                 holdMs: 1500, queued: 3, queuedMs: 1000, command: "set maxconn server app/s1 3")
     }
 
+    /// Two of three queued clients start at the change (~1.5 s), the third when the 1.5 s
+    /// request ends (~2.5 s).
+    private func twoAtOnce(_ times: [(status: Int?, time: Double)], _ side: String) {
+        XCTAssertEqual(times.map(\.status), [200, 200, 200], side)
+        let sorted = times.map(\.time).sorted()
+        XCTAssertEqual(sorted.filter { $0 < 2.1 }.count, 2, "\(side): two start at the change (~1.5 s), the third when the 1.5 s request ends (~2.5 s): \(sorted)")
+        XCTAssertGreaterThan(sorted[2], 2.2, "\(side): \(sorted)")
+    }
+
     func testRaisingMaxconnOverTheSocketServesQueuedClientsAtOnceAsHAProxy() throws {
-        func check(_ times: [(status: Int?, time: Double)], _ side: String) {
-            XCTAssertEqual(times.map(\.status), [200, 200, 200], side)
-            let sorted = times.map(\.time).sorted()
-            XCTAssertEqual(sorted.filter { $0 < 2.1 }.count, 2, "\(side): two start at the command (~1.5 s), the third when the 1.5 s request ends (~2.5 s): \(sorted)")
-            XCTAssertGreaterThan(sorted[2], 2.2, "\(side): \(sorted)")
-        }
-        check(try raisedMaxconn(haproxy: false), "SwiftLB")
+        twoAtOnce(try raisedMaxconn(haproxy: false), "SwiftLB")
         try requireHAProxy()
-        check(try raisedMaxconn(haproxy: true), "HAProxy")
+        twoAtOnce(try raisedMaxconn(haproxy: true), "HAProxy")
+    }
+
+    /// The same through an agent (`agent-check`, every 100 ms) whose answer becomes
+    /// `maxconn:3` at 0.5 s: HAProxy's tcpcheck.c applies it with the CLI's function, which
+    /// runs process_srv_queue.
+    func testAnAgentRaisingMaxconnServesQueuedClientsAtOnceAsHAProxy() throws {
+        func run(haproxy: Bool) throws -> [(status: Int?, time: Double)] {
+            let dir = try TempDirectory()
+            let agentPort = freePort()
+            let reply = try dir.write("reply", "up\n")
+            let script = """
+                import socket
+                s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("127.0.0.1", \(agentPort))); s.listen(16)
+                for _ in range(500):
+                    c, _ = s.accept()
+                    c.sendall(open("\(reply)", "rb").read())
+                    c.close()
+                """
+            let agent = try ChildProcess("/usr/bin/env", ["python3", "-c", script], logDirectory: dir, name: "agent")
+            defer { agent.stop() }
+            XCTAssertTrue(waitForPort(agentPort))
+            return try queuedBehindAHolder(haproxy: haproxy, app: { s1, _ in
+                "    timeout queue 10s\n    server s1 127.0.0.1:\(s1) maxconn 1 agent-check agent-port \(agentPort) agent-inter 100ms"
+            }, holdMs: 1500, queued: 3, queuedMs: 1000) {
+                try "maxconn:3\n".write(toFile: reply, atomically: true, encoding: .utf8)
+            }
+        }
+        twoAtOnce(try run(haproxy: false), "SwiftLB")
+        try requireHAProxy()
+        twoAtOnce(try run(haproxy: true), "HAProxy")
     }
 
     /// s1 (`maxconn 4 slowstart 4s`) starts in maintenance, s2 (`maxconn 1`) holds an 8 s
