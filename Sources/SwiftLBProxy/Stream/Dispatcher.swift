@@ -95,7 +95,7 @@ struct Dispatch {
         if let pinned, pinned === dequeued, pinnedUsable {
             chosen = pinned  // the slot it was handed (held already)
         } else if let pinned, pinnedUsable, !mustWait(for: pinned) || !pinned.queueIsFull {
-            if mustWait(for: pinned) { return enqueue(loop: loop, owner: owner, waitingFor: pinned) }
+            if mustWait(for: pinned) { return enqueue(loop: loop, owner: owner, waitingFor: pinned, behindOthers: !pinned.isFull) }
             chosen = pinned
         } else if pinned == nil, let dequeued, dequeued.health.acceptsNewClients, dequeued.weight > 0, !excluded.contains(dequeued.index) {
             // HAProxy's pendconn_grab_from_px / process_srv_queue assign the server with the slot.
@@ -304,14 +304,14 @@ struct Dispatch {
         if queuedAt == nil { queuedAt = .now() }
         queue.enqueue(waiter)
         // A slot may have freed between the pick and the enqueue, with nobody to wake: on the
-        // server a pinned stream waits for, or on any eligible one.
+        // server a pinned stream waits for, or on any eligible one. Behind others, only an idle
+        // server's slot can have been missed (one whose `minconn` limit grew with the load is no
+        // freed slot: the next one freed goes to the oldest).
         if let server {
-            if !server.isFull(asking: false) { backend.offerSlot(of: server) }
+            if behindOthers ? server.active.load(ordering: .relaxed) == 0 : !server.isFull(asking: false) { backend.offerSlot(of: server) }
             // It stopped taking clients since the pick, its redistribution maybe already done.
             if !server.health.acceptsStickyClients, backend.config.options.redispatch { queue.redistribute(server: server.index) }
         } else if let free = backend.servers.first(where: { s in
-            // Behind others: only an idle server's slot can have been missed (one whose `minconn`
-            // limit grew with the load is no freed slot: the next one freed goes to the oldest).
             backend.servesItsQueue(s) && (behindOthers ? s.active.load(ordering: .relaxed) == 0 : !s.isFull(asking: false))
         }) {
             // (A server the balancer would not pick — a backup while actives serve, weight 0 —
