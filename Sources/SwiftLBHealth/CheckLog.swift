@@ -152,10 +152,24 @@ public enum CheckLog {
         return Line(text: text, level: wasDraining ? .notice : .alert)
     }
 
-    /// `[Backup ]Server B/S is UP/READY (leaving forced maintenance).` (notice): an operator
-    /// took a server that the checks find up out of maintenance.
-    public static func leavingMaintenance(backend: String, server: String, backup: Bool) -> Line {
-        Line(text: "\(backup ? "Backup " : "")Server \(backend)/\(server) is UP/READY (leaving forced maintenance).", level: .notice)
+    /// `[Backup ]Server B/S is UP/READY (leaving forced maintenance).` (notice; `UP/DRAIN` when
+    /// it goes to drain): an operator took a server that the checks find up out of maintenance.
+    public static func leavingMaintenance(backend: String, server: String, backup: Bool, draining: Bool = false) -> Line {
+        Line(text: "\(backup ? "Backup " : "")Server \(backend)/\(server) is UP/\(draining ? "DRAIN" : "READY") (leaving forced maintenance).", level: .notice)
+    }
+
+    /// `[Backup ]Server B/S enters drain state. N active and M backup servers online. X sessions
+    /// requeued, Y total in queue.` (notice): `set server … state drain` (HAProxy's
+    /// srv_update_status; the queue part says what `pendconn_redistribute` moved).
+    public static func enteringDrain(backend: String, server: String, backup: Bool, remaining: Remaining, queue: QueueMove) -> Line {
+        let onBackup = remaining.backup > 0 && remaining.active == 0 ? " Running on backup." : ""
+        return Line(text: "\(backup ? "Backup " : "")Server \(backend)/\(server) enters drain state. \(remaining.active) active and \(remaining.backup) backup servers online.\(onBackup) \(queue.requeued) sessions requeued, \(queue.remaining) total in queue.", level: .notice)
+    }
+
+    /// `[Backup ]Server B/S is UP (leaving forced drain).` (notice; `DOWN` when its checks
+    /// find it down): `set server … state ready` ended a drain.
+    public static func leavingDrain(backend: String, server: String, backup: Bool, up: Bool) -> Line {
+        Line(text: "\(backup ? "Backup " : "")Server \(backend)/\(server) is \(up ? "UP" : "DOWN") (leaving forced drain).", level: .notice)
     }
 
     /// `backend B has no server available!` (emerg), when the last server of a backend went DOWN.

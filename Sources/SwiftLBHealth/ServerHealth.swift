@@ -101,7 +101,20 @@ public final class ServerHealth: Sendable {
     /// `maxconn:N` changes it. Read on each pick of a backend that can queue.
     private let maxconnRaw: ManagedAtomic<Int>
     public var maxconn: Int? { let m = maxconnRaw.load(ordering: .relaxed); return m > 0 ? m : nil }
-    public func setMaxconn(_ maxconn: Int?) { maxconnRaw.store(maxconn ?? 0, ordering: .relaxed) }
+    /// A higher (or no) limit runs the capacity-growth action (the queue serves its waiters).
+    public func setMaxconn(_ maxconn: Int?) {
+        let old = maxconnRaw.exchange(maxconn ?? 0, ordering: .relaxed)
+        guard old > 0, (maxconn ?? .max) > old else { return }
+        onCapacityGrowth.withLockedValue { $0 }?()
+    }
+
+    /// Called when its `maxconn` grows (`set maxconn server`, an agent): the backend's queue
+    /// wakes the waiters the new slots can take (HAProxy's `process_srv_queue`). One action; a
+    /// reload replaces it.
+    private let onCapacityGrowth = NIOLockedValueBox<(@Sendable () -> Void)?>(nil)
+    public func setCapacityGrowthAction(_ action: (@Sendable () -> Void)?) {
+        onCapacityGrowth.withLockedValue { $0 = action }
+    }
 
     public init(backend: String, server: String, admin: AdminState = .ready, observe: ObserveLayer? = nil,
                 errorLimit: Int = 10, slowstart: ConfigDuration? = nil, weight: Int = 1, maxconn: Int? = nil) {

@@ -66,18 +66,35 @@ final class BackendQueue: Sendable {
     /// The list's length, kept beside it so that reading it (a `minconn` server's limit, on
     /// each pick) takes no lock.
     private let size = ManagedAtomic<Int>(0)
+    /// How many of them wait for any server (HAProxy's proxy queue, apart from the servers'
+    /// queues of pinned waiters): a new request of a `first`/`roundrobin` backend queues
+    /// behind them. Read without a lock.
+    private let anyServer = ManagedAtomic<Int>(0)
 
     func enqueue(_ waiter: Waiter) {
         waiters.withLockedValue { q in
             q.list.append(waiter)
             q.longest = max(q.longest, q.list.count)
             size.store(q.list.count, ordering: .relaxed)
+            if waiter.target == nil { anyServer.wrappingIncrement(ordering: .relaxed) }
         }
     }
 
     var count: Int { size.load(ordering: .relaxed) }
+    /// Waiters for any server (not pinned to one).
+    var unpinnedCount: Int { anyServer.load(ordering: .relaxed) }
     /// The longest the queue has been (the stats' `qmax`).
     var longest: Int { waiters.withLockedValue { $0.longest } }
+
+    /// A waiter that gave up (and claimed itself) leaves the list at once, so that `count`
+    /// and `unpinnedCount` hold only clients still waiting.
+    func remove(_ waiter: Waiter) {
+        waiters.withLockedValue { q in
+            guard let i = q.list.firstIndex(where: { $0 === waiter }) else { return }
+            q.list.remove(at: i)
+            dropped(waiter, remaining: q.list.count)
+        }
+    }
 
     /// A slot of server `freed` came free (nil: of some server): wake the oldest waiter that
     /// has not given up and can take it. `pinnedOnly`: the server takes no new clients (down,
@@ -85,6 +102,14 @@ final class BackendQueue: Sendable {
     /// the slot (HAProxy's `process_srv_queue` without `px_ok`).
     func wakeOne(freed: Int?, pinnedOnly: Bool = false) {
         takeOldest { w in w.target == freed || (!pinnedOnly && (w.target == nil || freed == nil)) }?.run(.slot(freed))
+    }
+
+    /// HAProxy's `process_srv_queue`: server `server` has `slots` free (nil: no maxconn): that
+    /// many of the oldest waiters that can use them — pinned to it, or (unless `pinnedOnly`)
+    /// waiting for any server — are woken. Returns how many were.
+    @discardableResult
+    func wake(server: Int, slots: Int?, pinnedOnly: Bool) -> Int {
+        wake(server: server, slots: slots) { $0.target == server || (!pinnedOnly && $0.target == nil) }
     }
 
     /// HAProxy's `pendconn_redistribute`: server `server` stopped taking clients (DOWN, NOLB,
@@ -106,12 +131,21 @@ final class BackendQueue: Sendable {
     /// dispatch again. Returns how many were.
     @discardableResult
     func grab(server: Int, slots: Int?) -> Int {
+        wake(server: server, slots: slots) { $0.target == nil }
+    }
+
+    private func wake(server: Int, slots: Int?, where matches: (Waiter) -> Bool) -> Int {
         var woken = 0
-        while woken < slots ?? .max, let w = takeOldest(where: { $0.target == nil }) {
+        while woken < slots ?? .max, let w = takeOldest(where: matches) {
             w.run(.slot(server))
             woken += 1
         }
         return woken
+    }
+
+    private func dropped(_ waiter: Waiter, remaining: Int) {
+        size.store(remaining, ordering: .relaxed)
+        if waiter.target == nil { anyServer.wrappingDecrement(ordering: .relaxed) }
     }
 
     /// Removes and claims the oldest waiter that `matches` and has not given up; waiters that
@@ -126,7 +160,7 @@ final class BackendQueue: Sendable {
                     continue
                 }
                 q.list.remove(at: i)
-                size.store(q.list.count, ordering: .relaxed)
+                dropped(w, remaining: q.list.count)
                 if w.claim() { return w }
             }
             return nil

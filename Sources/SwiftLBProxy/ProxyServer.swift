@@ -249,10 +249,10 @@ public final class ProxyServer: Sendable {
         { line, backend, loop in loops.state(for: loop).writeCheckLog(line, backend: backend) }
     }
 
-    /// An operator moved a server into or out of maintenance (runtime API, stats page): the
-    /// lines HAProxy sends to the backend's log targets then, after the change.
+    /// An operator moved a server into or out of maintenance or drain (runtime API, stats
+    /// page): the lines HAProxy sends to the backend's log targets then, after the change.
     public func logAdminChange(backend name: String, server serverName: String, from old: ServerHealth.AdminState, to new: ServerHealth.AdminState) {
-        guard old != new, old == .maint || new == .maint,
+        guard old != new,
               let backend = runtime.backends.first(where: { $0.name == name }),
               let server = backend.servers.first(where: { $0.name == serverName }) else { return }
         var lines: [CheckLog.Line] = []
@@ -262,8 +262,16 @@ public final class ProxyServer: Sendable {
                                                       sessions: server.active.load(ordering: .relaxed), wasDraining: old == .drain,
                                                       queue: server.health.lastQueueMove))
             if remaining.active + remaining.backup == 0 { lines.append(CheckLog.noServerAvailable(backend: name)) }
-        } else if server.health.isUp {
-            lines.append(CheckLog.leavingMaintenance(backend: name, server: serverName, backup: server.backup))
+        } else if old == .maint {
+            guard server.health.isUp else { return }
+            lines.append(CheckLog.leavingMaintenance(backend: name, server: serverName, backup: server.backup, draining: new == .drain))
+        } else if new == .drain {
+            let remaining = CheckLog.Remaining.counting(backend.servers.lazy.map { (health: $0.health, backup: $0.backup) })
+            lines.append(CheckLog.enteringDrain(backend: name, server: serverName, backup: server.backup, remaining: remaining,
+                                                queue: server.health.lastQueueMove))
+            if remaining.active + remaining.backup == 0 { lines.append(CheckLog.noServerAvailable(backend: name)) }
+        } else {
+            lines.append(CheckLog.leavingDrain(backend: name, server: serverName, backup: server.backup, up: server.health.isUp))
         }
         guard let loop = loops.all.first else { return }
         loop.eventLoop.execute { for line in lines { loop.writeCheckLog(line, backend: name) } }
@@ -280,12 +288,19 @@ public final class ProxyServer: Sendable {
                 if backend.queue != nil {
                     // Weak: the health outlives a reload that retires this backend and server (the
                     // action would keep them, their queue and TLS contexts alive).
+                    let rampLoop = loops.all.first?.eventLoop
                     server.health.setAvailabilityChangeAction { [weak backend, weak server] in
                         guard let backend, let server else { return QueueMove() }
+                        defer { if let rampLoop { backend.rampQueue(of: server, on: rampLoop) } }
                         return backend.serverAvailabilityChanged(server)
+                    }
+                    server.health.setCapacityGrowthAction { [weak backend, weak server] in
+                        guard let backend, let server else { return }
+                        backend.serverCapacityGrew(server)
                     }
                 } else {
                     server.health.setAvailabilityChangeAction(nil)
+                    server.health.setCapacityGrowthAction(nil)
                 }
                 let down = server.parameters.shutdownSessionsOnMarkedDown
                 let upKillsBackups = server.parameters.shutdownBackupSessionsOnMarkedUp && !server.backup && !backups.isEmpty

@@ -1,3 +1,4 @@
+import NIOCore
 import SwiftLBHealth
 
 /// What a backend's queue does when one of its servers changes state (checks, the operator,
@@ -6,8 +7,10 @@ import SwiftLBHealth
 /// balancer when the backend has `option redispatch` (`pendconn_redistribute`; SwiftLB has no
 /// `option persist` nor `force-persist`, which would keep them) — without it they keep waiting
 /// for it, for a slot or `timeout queue`; a server that takes clients again takes queued
-/// unpinned clients up to its free slots (`pendconn_grab_from_px`). Never on the data path: it
-/// runs on the thread that changed the state.
+/// unpinned clients up to its free slots (`pendconn_grab_from_px`); one that may take more
+/// clients (`set maxconn server`, an agent) takes queued ones at once (`process_srv_queue`).
+/// State changes run on the thread that changed the state; on the data path, a finishing
+/// stream's `slotFreed` reads one atomic when nobody waits.
 extension RuntimeBackend {
     /// Returns what moved, for the log line of the change (the clients woken still count in
     /// `server.queued` until they run on their loops).
@@ -16,19 +19,59 @@ extension RuntimeBackend {
         let queued = server.queued.load(ordering: .relaxed)
         if server.health.takesTraffic {
             guard servesItsQueue(server) else { return QueueMove(requeued: 0, remaining: queued) }
-            let grabbed = queue.grab(server: server.index, slots: server.health.maxconn.map {
-                max(0, server.limit(maxconn: $0, asking: false) - server.active.load(ordering: .relaxed))
-            })
+            let grabbed = handOut(freeSlots(of: server, leaving: false) ?? .max, of: server) { queue, slots in
+                queue.grab(server: server.index, slots: slots)
+            }
             return QueueMove(requeued: grabbed, remaining: queued)
         }
         let requeued = config.options.redispatch ? queue.redistribute(server: server.index) : 0
         return QueueMove(requeued: requeued, remaining: max(0, queued - requeued))
     }
 
-    /// A slot of `server` came free: the oldest waiter that can use it is woken (only one
-    /// pinned to it unless `servesItsQueue`).
-    func offerSlot(of server: RuntimeServer) {
-        queue?.wakeOne(freed: server.index, pinnedOnly: !servesItsQueue(server))
+    /// HAProxy's `process_srv_queue` after `set maxconn server`, an agent's `maxconn:N` or
+    /// weight, `set weight` from 0: `server` may take more clients now, so the oldest waiters
+    /// that can use its free slots are woken at once instead of at the next freed slot.
+    /// Returns how many were.
+    @discardableResult
+    func serverCapacityGrew(_ server: RuntimeServer) -> Int {
+        guard let free = freeSlots(of: server, leaving: false) else { return serveQueue(of: server, free: .max) }
+        return serveQueue(of: server, free: free)
+    }
+
+    /// HAProxy's server_warmup task: while `server` (with `slowstart` and `maxconn`) ramps up
+    /// after it came back, every max(1 s, slowstart / 20) its limit has grown and the queue
+    /// gives it waiters up to it (`pendconn_grab_from_px`), until the ramp ends or it stops
+    /// taking clients. Started by the change that brought it back.
+    func rampQueue(of server: RuntimeServer, on loop: any EventLoop) {
+        guard queue != nil, let slowstart = server.parameters.slowstart, server.health.maxconn != nil,
+              server.health.takesTraffic, server.health.slowstartFraction < 1 else { return }
+        let step = TimeAmount.nanoseconds(max(1_000_000_000, slowstart.nanoseconds / 20))
+        loop.scheduleRepeatedTask(initialDelay: step, delay: step) { [weak self, weak server] task in
+            guard let self, let server, server.health.takesTraffic else { return task.cancel() }
+            if server.health.slowstartFraction >= 1 { task.cancel() }
+            serverCapacityGrew(server)
+        }
+    }
+
+    /// A stream is done with its slot on `server` (or a woken client no longer wants the one it
+    /// was handed): the slot goes to the oldest waiters that can use it.
+    func slotFreed(on server: RuntimeServer) {
+        give(1, on: server)
+        guard queue != nil else { return }
+        // Clients queued before a reload are older (QueueAcrossReload).
+        if relaySlot(of: server, older: true) { return }
+        // HAProxy's beconn still counts the leaving stream when process_srv_queue runs. (No
+        // slot when a dynamic limit (`minconn`) fell with the load.)
+        if serveQueue(of: server, free: freeSlots(of: server, leaving: true) ?? 1) == 0 {
+            _ = relaySlot(of: server, older: false)
+        }
+    }
+
+    /// A slot of `server` is (maybe) free: the oldest waiter that can use it is woken (only one
+    /// pinned to it unless `servesItsQueue`). Returns how many were.
+    @discardableResult
+    func offerSlot(of server: RuntimeServer) -> Int {
+        serveQueue(of: server, free: freeSlots(of: server, leaving: false) ?? 1)
     }
 
     /// HAProxy's `px_ok`: a slot of `server` may go to a client queued for any server — it
@@ -36,5 +79,41 @@ extension RuntimeBackend {
     func servesItsQueue(_ server: RuntimeServer) -> Bool {
         guard server.health.takesTraffic else { return false }
         return !server.backup || !servers.contains { !$0.backup && $0.health.takesTraffic }
+    }
+
+    /// Holds `count` slots of `server` (a stream's, or those handed to woken waiters).
+    func take(_ count: Int, on server: RuntimeServer) {
+        server.mostActive.raise(to: server.active.wrappingIncrementThenLoad(by: count, ordering: .relaxed))
+        mostActive.raise(to: active.wrappingIncrementThenLoad(by: count, ordering: .relaxed))
+    }
+
+    func give(_ count: Int, on server: RuntimeServer) {
+        server.active.wrappingDecrement(by: count, ordering: .relaxed)
+        active.wrappingDecrement(by: count, ordering: .relaxed)
+    }
+
+    /// Slots `server` has free now (nil: no maxconn). `leaving`: a stream that just gave its
+    /// slot back still counts in the backend's load (a `minconn` limit).
+    private func freeSlots(of server: RuntimeServer, leaving: Bool) -> Int? {
+        server.health.maxconn.map { max(0, server.limit(maxconn: $0, asking: leaving) - server.active.load(ordering: .relaxed)) }
+    }
+
+    /// Up to `free` of the oldest waiters that can use `server`'s slots are woken.
+    @discardableResult
+    private func serveQueue(of server: RuntimeServer, free: Int) -> Int {
+        handOut(free, of: server) { queue, slots in queue.wake(server: server.index, slots: slots, pinnedOnly: !servesItsQueue(server)) }
+    }
+
+    /// Each woken waiter gets one of `server`'s slots at once (counted in `active` before it runs,
+    /// as HAProxy counts a dequeued stream in `served`), so no newcomer takes it meanwhile; the
+    /// waiter adopts it (`Dispatch.wokeFromQueue`) or gives it back (`slotFreed`).
+    private func handOut(_ free: Int, of server: RuntimeServer, _ wake: (BackendQueue, Int) -> Int) -> Int {
+        guard let queue else { return 0 }
+        let slots = min(free, queue.count)
+        guard slots > 0 else { return 0 }
+        take(slots, on: server)
+        let woken = wake(queue, slots)
+        if woken < slots { give(slots - woken, on: server) }
+        return woken
     }
 }

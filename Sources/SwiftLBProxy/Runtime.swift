@@ -35,6 +35,13 @@ public final class ProxyRuntime: Sendable {
         return b.setWeight(server: server, weight: weight)
     }
 
+    /// `set maxconn server B/S N`: see `RuntimeBackend.setMaxconn`. Nil: no such server; false:
+    /// its backend cannot queue.
+    public func setMaxconn(backend: String, server: String, maxconn: Int) -> Bool? {
+        guard let b = backends.first(where: { $0.name == backend }), b.servers.contains(where: { $0.name == server }) else { return nil }
+        return b.setMaxconn(server: server, maxconn: maxconn)
+    }
+
     /// Process-wide server ids: a reload's new servers never take the id (the per-loop pool
     /// slot) of another server.
     private static let serverIDs = ManagedAtomic<Int>(0)
@@ -194,6 +201,9 @@ public final class ProxyRuntime: Sendable {
                 ?? Self.proxyCounterIDs.loadThenWrappingIncrement(ordering: .relaxed)
             let runtime = RuntimeBackend(index: index, config: backend, servers: servers, counterID: counterID, logTargets: logTargets)
             agentTargets += agents.map { $0(runtime) }
+            if runtime.queue != nil, let old = previous?.backends.first(where: { $0.name == backend.name && $0.queue != nil }) {
+                QueueLineage.link(older: old, newer: runtime)
+            }
             backends.append(runtime)
             byName[backend.name] = runtime
         }
@@ -430,10 +440,22 @@ final class RuntimeFrontend: Sendable {
 final class RuntimeBackend: Sendable {
     /// A server's weight now (`set weight`, an agent's `N%`), on every event loop at once: the
     /// balancer's precomputed order is rebuilt from the new weights. False: no such server.
+    /// A weight raised from 0 lets the server take queued clients at once (`serverCapacityGrew`).
     func setWeight(server: String, weight: Int) -> Bool {
         guard let s = servers.first(where: { $0.name == server }) else { return false }
+        let was = s.health.weight
         s.health.setWeight(weight)
         balancer.reweigh(servers)
+        if was == 0, weight > 0 { serverCapacityGrew(s) }
+        return true
+    }
+
+    /// `set maxconn server B/S N` (0: no limit): the server's `maxconn` now; a higher one takes
+    /// queued clients at once (HAProxy's `process_srv_queue`). Refused (false) in a backend that
+    /// cannot queue: it has no server with `maxconn` or `agent-check` in lb.conf.
+    func setMaxconn(server: String, maxconn: Int) -> Bool {
+        guard queue != nil, let s = servers.first(where: { $0.name == server }) else { return false }
+        s.health.setMaxconn(maxconn > 0 ? maxconn : nil)  // the queue moves on `capacityGrowthAction`
         return true
     }
 
@@ -447,6 +469,11 @@ final class RuntimeBackend: Sendable {
     let hasBackups: Bool
     /// Present when a server has `maxconn`.
     let queue: BackendQueue?
+    /// `balance first|roundrobin` with a queue: a new client queues behind waiting ones
+    /// (HAProxy's assign_server: they mean every server is full).
+    let queuesBehindWaiters: Bool
+    /// Its queue's links to the backend of the same name in the runtime before or after a reload.
+    let lineage = QueueLineage()
     let hasSlowstart: Bool
     /// Whether a rule of this backend reads the request (see `RuntimeFrontend.needsFacts`).
     var needsFacts: Bool { engine != nil || stick != nil || !serverNames.isEmpty || !config.redirects.isEmpty }
@@ -489,6 +516,7 @@ final class RuntimeBackend: Sendable {
         // An agent may give a server a maxconn at runtime: its backend can queue too.
         self.queue = servers.contains { $0.parameters.maxconn != nil || $0.parameters.agent.enabled } ? BackendQueue() : nil
         self.hasSlowstart = servers.contains { $0.parameters.slowstart != nil }
+        self.queuesBehindWaiters = queue != nil && [.roundRobin, .first].contains(config.options.balance)
         self.cookie = config.options.cookie
         self.stats = RuntimeFrontend.statsSettings(config.options.stats, servesMetrics: false, proxyName: config.name)
         self.forwardForHeader = config.options.forwardFor?.header
@@ -601,8 +629,15 @@ final class RuntimeServer: Sendable {
         return active.load(ordering: .relaxed) >= limit(maxconn: max, asking: asking)
     }
 
-    /// Requests it may have in flight now (its `maxconn`, or the dynamic limit under it).
-    func limit(maxconn: Int, asking: Bool) -> Int { dynamicLimit?.limit(maxconn: maxconn, asking: asking) ?? maxconn }
+    /// Requests it may have in flight now (its `maxconn`, or the dynamic limit under it), the
+    /// share of it `slowstart` allows so far after it came back (HAProxy's srv_dynamic_maxconn:
+    /// at least 1).
+    func limit(maxconn: Int, asking: Bool) -> Int {
+        let limit = dynamicLimit?.limit(maxconn: maxconn, asking: asking) ?? maxconn
+        guard parameters.slowstart != nil else { return limit }
+        let fraction = health.slowstartFraction
+        return fraction < 1 ? max(1, Int(Double(limit) * fraction)) : limit
+    }
 
     init(id: Int, index: Int, sid: Int? = nil, name: String, address: SocketAddress, parameters: ServerParameters, health: ServerHealth,
          tls: TLSClientContext?, cookieSettings: CookieSettings?, sniExpression: SampleExpression? = nil, dynamicLimit: DynamicMaxconn? = nil) {

@@ -130,6 +130,14 @@ struct InstanceActions: RuntimeAPIActions {
         }
     }
 
+    func setMaxconn(backend: String, server name: String, maxconn: Int) async throws(RuntimeAPIError) {
+        switch instance.server.runtime.setMaxconn(backend: backend, server: name, maxconn: maxconn) {
+        case nil: throw RuntimeAPIError("No such server.")
+        case false?: throw RuntimeAPIError.unsupported("set maxconn server", "in a backend without a 'maxconn' server in lb.conf (it has no queue); set one there and reload")
+        case true?: break
+        }
+    }
+
     func setAddress(backend: String, server name: String, address: String, port: Int?) async throws(RuntimeAPIError) {
         _ = try server(backend, name)
         throw RuntimeAPIError.unsupported("set server addr", "change the address in lb.conf and reload")

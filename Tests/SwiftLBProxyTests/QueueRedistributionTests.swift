@@ -104,6 +104,17 @@ final class QueueRedistributionTests: XCTestCase {
         }
     }
 
+    /// `set server … state drain` moves the queue as maintenance does, and logs HAProxy's
+    /// "enters drain state" line with what moved.
+    func testWithRedispatchClientsQueuedForADrainedServerGoToAnotherAndTheLineSaysSo() throws {
+        try agree({ try queuedClient(redispatch: true, holdMs: 3000, command: "set server app/s1 state drain", haproxy: $0) }) { a in
+            XCTAssertEqual(a.status, 200, "\(a)")
+            XCTAssertEqual(a.servedBy, "s2", "\(a)")
+            XCTAssertLessThan(a.waited, 1.2, "at the drain (~0.3 s), not at timeout queue (1.5 s): \(a)")
+            XCTAssertTrue(a.logLine.hasSuffix("Server app/s1 enters drain state. 1 active and 0 backup servers online. 1 sessions requeued, 0 total in queue."), a.logLine)
+        }
+    }
+
     func testWithoutRedispatchTheyWaitForItsSlotUntilTimeoutQueue() throws {
         try agree({ try queuedClient(redispatch: false, holdMs: 3000, command: "disable server app/s1", haproxy: $0) }) { a in
             XCTAssertEqual(a.status, 503, "\(a)")

@@ -116,6 +116,10 @@ public struct RuntimeAPI: Sendable {
             guard args.count == 2 else { return "Require 'backend/server' and 'weight' or 'weight%'.\n" }
             return await api.setWeight(args[0], args[1])
         },
+        Command(words: ["set", "maxconn", "server"], usage: "set maxconn server <bk>/<srv>", help: "change a server's maxconn setting", level: .admin) { api, args, _ in
+            guard args.count == 2 else { return args.count == 1 ? "Require <maxconn>.\n" : "Require 'backend/server'.\n" }
+            return await api.setMaxconn(args[0], args[1])
+        },
         Command(words: ["set", "server"], usage: "set server <bk>/<srv> [opts]", help: "change a server's state, weight, address or health checks", level: .admin) { api, args, _ in
             await api.setServer(args)
         },
@@ -346,6 +350,17 @@ public struct RuntimeAPI: Sendable {
             let weight = try Self.parseWeight(text, initial: server.initialWeight).get()
             try await actions.setWeight(backend: backend, server: server.name, weight: weight)
             return ("", "weight \(server.userWeight) -> \(weight) (control socket)")
+        }
+    }
+
+    /// HAProxy's `server_parse_maxconn_change_request`: a number (0: no limit), its messages.
+    func setMaxconn(_ target: String, _ text: String) async -> String {
+        await onServer(target) { backend, server throws(RuntimeAPIError) in
+            let digits = text.hasPrefix("-") || text.hasPrefix("+") ? text.dropFirst() : Substring(text)
+            guard let first = digits.first, first.isASCII, first.isNumber else { throw RuntimeAPIError("maxconn string empty or preceded by garbage") }
+            guard digits.allSatisfy({ $0.isASCII && $0.isNumber }), let maxconn = Int(text) else { throw RuntimeAPIError("Trailing garbage in maxconn string") }
+            try await actions.setMaxconn(backend: backend, server: server.name, maxconn: max(0, maxconn))
+            return ("", nil)
         }
     }
 

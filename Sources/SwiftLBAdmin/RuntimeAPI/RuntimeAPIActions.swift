@@ -15,6 +15,8 @@ public protocol RuntimeAPIActions: Sendable {
     /// `set weight`, `set server B/S weight`: the new user weight, 0…256 (a relative weight
     /// is already resolved against the initial one).
     func setWeight(backend: String, server: String, weight: Int) async throws(RuntimeAPIError)
+    /// `set maxconn server B/S N`: the server's maxconn now (0: no limit).
+    func setMaxconn(backend: String, server: String, maxconn: Int) async throws(RuntimeAPIError)
     /// `set server B/S addr A [port P]`: a new address for new connections.
     func setAddress(backend: String, server: String, address: String, port: Int?) async throws(RuntimeAPIError)
     /// `enable|disable health B/S`: start or stop a configured check.
@@ -49,6 +51,9 @@ extension RuntimeAPIActions {
     public func showTable(_ name: String?) async -> String { name == nil ? "" : "No such table\n" }
     public func clearTable(_ name: String) async -> Bool { false }
     public func caFileStore() async -> CAFileStore? { nil }
+    public func setMaxconn(backend: String, server: String, maxconn: Int) async throws(RuntimeAPIError) {
+        throw RuntimeAPIError.unsupported("set maxconn server", "not in this process")
+    }
     public func reload() async -> ReloadOutcome {
         ReloadOutcome(success: false, messages: ["reload is not available in this process"])
     }

@@ -92,9 +92,14 @@ struct Dispatch {
         let dequeued = dequeuedTo
         dequeuedTo = nil
         let pinnedUsable = pinned.map { ($0.health.acceptsStickyClients || $0 === dequeued) && !excluded.contains($0.index) } ?? false
-        if let pinned, pinnedUsable, !pinned.isFull || !pinned.queueIsFull {
-            if pinned.isFull { return enqueue(loop: loop, owner: owner, waitingFor: pinned) }
+        if let pinned, pinned === dequeued, pinnedUsable {
+            chosen = pinned  // the slot it was handed (held already)
+        } else if let pinned, pinnedUsable, !mustWait(for: pinned) || !pinned.queueIsFull {
+            if mustWait(for: pinned) { return enqueue(loop: loop, owner: owner, waitingFor: pinned, behindOthers: !pinned.isFull) }
             chosen = pinned
+        } else if pinned == nil, let dequeued, dequeued.health.acceptsNewClients, dequeued.weight > 0, !excluded.contains(dequeued.index) {
+            // HAProxy's pendconn_grab_from_px / process_srv_queue assign the server with the slot.
+            chosen = dequeued
         } else if pinnedUsable && !backend.config.options.redispatch {
             // Full, and `maxqueue` streams already wait for it (HAProxy's SRV_STATUS_FULL): only
             // `option redispatch` lets the client go to another server (below). HAProxy logs it
@@ -105,6 +110,12 @@ struct Dispatch {
             // Without `option redispatch` a sticky client stays with its server, up or not.
             return .failed(attempts == 0 ? .stickyServerDown : lastFailure ?? .connectFailed)
         } else {
+            // HAProxy (assign_server): with `first` or `roundrobin`, clients already queued for
+            // any server mean every server is full: a new one queues behind them, even where
+            // a `minconn` limit grew with its arrival.
+            if backend.queuesBehindWaiters, dequeued == nil, let queue = backend.queue, queue.unpinnedCount > 0 {
+                return enqueue(loop: loop, owner: owner, behindOthers: true)
+            }
             switch backend.pickServer(excluding: excluded, client: client, key: hashKey) {
             case .server(let s): chosen = s
             case .full: return enqueue(loop: loop, owner: owner)
@@ -204,13 +215,15 @@ struct Dispatch {
         // wake finds the stream over and hands the slot on).
         stopWaiting()
         guard let server = activeOn else { return }
-        server.active.wrappingDecrement(ordering: .relaxed)
-        backend.active.wrappingDecrement(ordering: .relaxed)
         activeOn = nil
-        // No slot when a dynamic limit (`minconn`) fell with the load: waking a waiter then
-        // only sent it to the back of the queue (HAProxy's process_srv_queue checks first).
-        guard !server.isFull(asking: false) else { return }
-        backend.offerSlot(of: server)
+        backend.slotFreed(on: server)
+    }
+
+    /// HAProxy's assign_server_and_queue: a pinned client waits when its server is full, or
+    /// when others already wait for it (it does not pass them, even where a `minconn` limit
+    /// grew with its arrival).
+    private func mustWait(for server: RuntimeServer) -> Bool {
+        server.isFull || server.health.maxconn != nil && server.queued.load(ordering: .relaxed) > 0
     }
 
     /// Leaves the queue (timeout, client gone). False if the queue had already woken us: the
@@ -223,6 +236,7 @@ struct Dispatch {
         }
         if waiter.claim() {
             self.waiter = nil
+            backend.queue?.remove(waiter)
             stopWaiting()
             return true
         }
@@ -231,12 +245,21 @@ struct Dispatch {
         return false
     }
 
-    /// The queue woke us: take the slot — or, when our pinned server stopped taking clients
-    /// with `option redispatch`, forget the pin and be balanced (HAProxy's redistribution).
+    /// The queue woke us: take the slot it handed us (held already: `RuntimeBackend.handOut`)
+    /// — or, when our pinned server stopped taking clients with `option redispatch`, forget the
+    /// pin and be balanced (HAProxy's redistribution).
     mutating func wokeFromQueue() -> NIODeadline? {
         switch waiter?.wokenBy {
         case .redistributed?: pinned = nil
-        case .slot(let freed?)? where freed == waitingFor?.index: dequeuedTo = waitingFor
+        case .slot(let freed?)? where backend.servers.indices.contains(freed):
+            let server = backend.servers[freed]
+            if activeOn !== server {
+                if let held = activeOn { backend.slotFreed(on: held) }
+                activeOn = server
+            } else {
+                backend.slotFreed(on: server)  // one slot there is enough
+            }
+            dequeuedTo = server
         default: break
         }
         waiter = nil
@@ -252,13 +275,20 @@ struct Dispatch {
     private mutating func holdActive(on server: RuntimeServer) {
         if activeOn === server { return }
         release()
-        server.mostActive.raise(to: server.active.wrappingIncrementThenLoad(ordering: .relaxed))
-        backend.mostActive.raise(to: backend.active.wrappingIncrementThenLoad(ordering: .relaxed))
+        backend.take(1, on: server)
         activeOn = server
     }
 
-    private mutating func enqueue(loop: LoopState, owner: some DispatchOwner, waitingFor server: RuntimeServer? = nil) -> DispatchStep {
+    /// `behindOthers`: it queues because others wait, not because every server is full.
+    private mutating func enqueue(loop: LoopState, owner: some DispatchOwner, waitingFor server: RuntimeServer? = nil,
+                                  behindOthers: Bool = false) -> DispatchStep {
         guard let queue = backend.queue else { return .failed(.noServer) }
+        // A waiting client holds no slot (HAProxy's assign_server releases it first): the one of
+        // a failed attempt goes to the queue.
+        if let held = activeOn {
+            activeOn = nil
+            backend.slotFreed(on: held)
+        }
         if let server {
             server.queued.wrappingIncrement(ordering: .relaxed)
             waitingFor = server
@@ -268,18 +298,22 @@ struct Dispatch {
         // A stream that gave up meanwhile hands the free slot on.
         let waiter = BackendQueue.Waiter(loop: loop.eventLoop, target: server?.index) { why in
             guard !bound.value.dispatchQueueWoke(), case .slot(let freed) = why else { return }
-            if let freed, backend.servers.indices.contains(freed) { backend.offerSlot(of: backend.servers[freed]) } else { queue.wakeOne(freed: freed) }
+            if let freed, backend.servers.indices.contains(freed) { backend.slotFreed(on: backend.servers[freed]) } else { queue.wakeOne(freed: freed) }
         }
         self.waiter = waiter
         if queuedAt == nil { queuedAt = .now() }
         queue.enqueue(waiter)
         // A slot may have freed between the pick and the enqueue, with nobody to wake: on the
-        // server a pinned stream waits for, or on any eligible one.
+        // server a pinned stream waits for, or on any eligible one. Behind others, only an idle
+        // server's slot can have been missed (one whose `minconn` limit grew with the load is no
+        // freed slot: the next one freed goes to the oldest).
         if let server {
-            if !server.isFull(asking: false) { backend.offerSlot(of: server) }
+            if behindOthers ? server.active.load(ordering: .relaxed) == 0 : !server.isFull(asking: false) { backend.offerSlot(of: server) }
             // It stopped taking clients since the pick, its redistribution maybe already done.
             if !server.health.acceptsStickyClients, backend.config.options.redispatch { queue.redistribute(server: server.index) }
-        } else if let free = backend.servers.first(where: { backend.servesItsQueue($0) && !$0.isFull(asking: false) }) {
+        } else if let free = backend.servers.first(where: { s in
+            backend.servesItsQueue(s) && (behindOthers ? s.active.load(ordering: .relaxed) == 0 : !s.isFull(asking: false))
+        }) {
             // (A server the balancer would not pick — a backup while actives serve, weight 0 —
             // must not wake anyone: the woken waiter would queue again and wake the next.)
             backend.offerSlot(of: free)

@@ -75,6 +75,26 @@ final class BackendQueueTests: XCTestCase {
         XCTAssertEqual(queue.count, 0)
     }
 
+    /// HAProxy's process_srv_queue after a server's maxconn grew: up to its free slots, the
+    /// oldest waiters pinned to it or (when it serves the backend's queue) unpinned, in order;
+    /// `unpinnedCount` (HAProxy's proxy queue) follows, and a waiter that gave up and left
+    /// counts no more.
+    func testWakeServesPinnedAndUnpinnedWaitersUpToTheSlotsAndCountsTheUnpinned() {
+        let queue = BackendQueue()
+        let a = waiter("a", target: nil), p1 = waiter("p1", target: 1), p0 = waiter("p0", target: 0), b = waiter("b", target: nil), c = waiter("c", target: nil)
+        for w in [a, p1, p0, b, c] { queue.enqueue(w) }
+        XCTAssertEqual([queue.count, queue.unpinnedCount], [5, 3])
+        XCTAssertTrue(c.claim(), "its client gave up")
+        queue.remove(c)
+        XCTAssertEqual([queue.count, queue.unpinnedCount], [4, 2], "gone at once, not at the next wake")
+        XCTAssertEqual(queue.wake(server: 1, slots: 2, pinnedOnly: false), 2)
+        XCTAssertEqual(drained(), ["a:slot(Optional(1))", "p1:slot(Optional(1))"])
+        XCTAssertEqual(queue.wake(server: 1, slots: 5, pinnedOnly: true), 0, "in drain: only its own pinned waiters, none left")
+        XCTAssertEqual(queue.wake(server: 1, slots: nil, pinnedOnly: false), 1, "no maxconn: every one it can take")
+        XCTAssertEqual(drained(), ["b:slot(Optional(1))"])
+        XCTAssertEqual([queue.count, queue.unpinnedCount], [1, 0], "s0's waiter stays")
+    }
+
     /// What moves the queue: a change of whether the server takes new clients, or its
     /// sticky clients leaving too (drain → DOWN, drain → maintenance: HAProxy redistributes
     /// on each entry into such a state); nothing else does, and the log line then says 0.

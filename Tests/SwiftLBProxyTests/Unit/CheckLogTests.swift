@@ -39,6 +39,14 @@ final class CheckLogTests: XCTestCase {
         XCTAssertEqual(CheckLog.stateChange(backend: "be", server: "s", backup: false, up: false, check: nil,
                                             remaining: .init(active: 0, backup: 1), sessions: 4, wasDraining: true),
                        .init(text: "Server be/s is DOWN. 0 active and 1 backup servers left. Running on backup. 4 sessions active, 0 requeued, 0 remaining in queue.", level: .notice))
+        // srv_update_status's drain lines (`set server … state drain|ready`, maint → drain).
+        XCTAssertEqual(CheckLog.enteringDrain(backend: "be", server: "s", backup: true, remaining: .init(active: 2, backup: 0),
+                                              queue: QueueMove(requeued: 3, remaining: 1)),
+                       .init(text: "Backup Server be/s enters drain state. 2 active and 0 backup servers online. 3 sessions requeued, 1 total in queue.", level: .notice))
+        XCTAssertEqual(CheckLog.leavingDrain(backend: "be", server: "s", backup: false, up: true),
+                       .init(text: "Server be/s is UP (leaving forced drain).", level: .notice))
+        XCTAssertEqual(CheckLog.leavingMaintenance(backend: "be", server: "s", backup: false, draining: true),
+                       .init(text: "Server be/s is UP/DRAIN (leaving forced maintenance).", level: .notice))
     }
 
     /// `http-check disable-on-404`: a 404 passes conditionally unless the server is DOWN (then
