@@ -17,12 +17,13 @@ enum RequestValidator {
         if let hostIndex, !head.bytes.withUnsafeReadableBytes({ isValidHost(UnsafeRawBufferPointer(rebasing: $0[Int(head.fields[hostIndex].valueStart)..<Int(head.fields[hostIndex].valueEnd)])) }) {
             return "invalid Host header"
         }
-        if head.method == .connect { return "CONNECT is not proxied" }
-        if head.isPrefaceMethod { return "PRI is the HTTP/2 preface's method" }
+        let method = head.method
+        if method == .connect { return "CONNECT is not proxied" }
+        if method == .other && head.isPrefaceMethod { return "PRI is the HTTP/2 preface's method" }
         let first = head.bytes.getInteger(at: Int(head.part2.lowerBound), as: UInt8.self)
         if first == UInt8(ascii: "/") { return nil }
         let target = head.target
-        if target == "*" && head.method == .options { return nil }
+        if target == "*" && method == .options { return nil }
         if let authority = absoluteFormAuthority(target) {
             // The authority becomes the Host the server sees: it must be a plain host[:port],
             // without userinfo, encoded or not (`user%40evil`: HAProxy and nginx refuse it too).

@@ -404,6 +404,11 @@ final class RuntimeFrontend: Sendable {
     func makeStickSession() -> StickSession? {
         stickTables.map { StickSession(tables: $0, own: $0[name]) }
     }
+    /// An HTTP/2 stream's, under its connection's session (which tracks nothing when nil).
+    func makeStickSession(streamOf connection: StickSession?) -> StickSession? {
+        guard let connection else { return makeStickSession() }
+        return stickTables.map { StickSession(tables: $0, own: $0[name], streamOf: connection) }
+    }
     /// Where its access log goes and how it reads (nil: it logs no traffic).
     let logPlan: LogPlan?
     /// `unique-id-format` / `unique-id-header` (nil: requests get no id).

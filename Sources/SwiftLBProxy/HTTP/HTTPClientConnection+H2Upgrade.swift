@@ -20,9 +20,13 @@ extension HTTPClientConnection {
         loop.clients.removeValue(forKey: ObjectIdentifier(self))
         let bytes = inbound
         inbound = Self.empty
+        // What the rules and handshakes made of the session here is what its streams start from.
+        let session = H2SessionContext(variables: variables.sessionScope)
+        (session.source, session.destination, session.connection) = (source, destination, frontConnection)
+        (session.proxyTLVs, session.tls, session.stick) = (proxyTLVs, tls, stickSession)
         do {
             try H2Connection.configure(context.channel, frontend: frontend, loop: loop, isTLS: isTLS, limits: limits, listenerName: listenerName,
-                                       settings: settings, handover: H2Connection.Handover(proxied: proxyReceived, stick: stickSession))
+                                       settings: settings, handover: H2Connection.Handover(session: session, generation: generation))
         } catch {
             stickSession?.close()
             context.close(promise: nil)

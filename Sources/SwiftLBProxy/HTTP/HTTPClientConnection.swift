@@ -127,8 +127,6 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     /// Until the first request's bytes differ from the preface: the one state check the
     /// upgrade costs a request (false for good once a request is under way).
     var awaitsPreface: Bool
-    /// `accept-proxy`: the header's event, which an upgrade to HTTP/2 hands to its streams.
-    var proxyReceived: ProxyProtocolReceived?
 
     init(frontend: RuntimeFrontend, loop: LoopState, isTLS: Bool, limits: HeadParser.Limits, listenerName: String? = nil, h2: H2StreamInfo? = nil,
          upgrade: TCPUpgrade? = nil, awaitsProxyHeader: Bool = false, h2Upgrade: H2Connection.Settings? = nil) {
@@ -145,8 +143,14 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         self.isTLS = isTLS
         self.limits = limits
         self.parser = HeadParser(kind: .request, limits: limits)
-        self.stickSession = upgrade.map(\.stick) ?? frontend.makeStickSession()
-        if let variables = upgrade?.variables { self.variables = variables }
+        if let session = h2?.session {
+            // An HTTP/2 stream: its connection's tracking and `sess.` variables under its own.
+            self.stickSession = frontend.makeStickSession(streamOf: session.stick)
+            self.variables = StreamVariables(session: session.variables)
+        } else {
+            self.stickSession = upgrade.map(\.stick) ?? frontend.makeStickSession()
+            if let variables = upgrade?.variables { self.variables = variables }
+        }
     }
 
     var timeouts: Timeouts { frontend.config.options.timeouts }
@@ -173,11 +177,14 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         destination = context.channel.localAddress
         if let ip = source?.ipAddress { clientIP = ip }
         if let h2 {
-            // A stream: its connection was counted (and filtered) by `H2Connection`.
-            if let proxied = h2.proxied {
-                source = proxied.source
-                destination = proxied.destination
+            // A stream: its connection was counted (and ruled) by `H2Connection`, whose
+            // session it starts from.
+            if let session = h2.session {
+                (source, destination) = (session.source, session.destination)
                 clientIP = source?.ipAddress ?? ""
+                frontConnection = session.connection
+                proxyTLVs = session.proxyTLVs
+                tls = session.tls
             }
             loop.clients[ObjectIdentifier(self)] = self
             idleSince = clock
@@ -288,7 +295,6 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             source = received.source
             destination = received.destination
             proxyTLVs = received.header.tlvs
-            if awaitsPreface { proxyReceived = received }
             clientIP = source?.ipAddress ?? ""
             if session.finished(.proxyHeader) { beginSession(context: context) }
             return

@@ -28,8 +28,9 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
     private let loop: LoopState
     private let isTLS: Bool
     private let shared: Shared
-    /// What the connection's `tcp-request session` rules track (`track-sc0 src`…): the
-    /// connection's own entries, released when it closes; its streams track their requests.
+    /// What the connection's `tcp-request connection|session` rules track (`track-sc0 src`…):
+    /// the connection's own entries, released when it closes; its streams count their requests
+    /// on them (`H2SessionContext`) and track their own.
     private var sessionTracking: StickSession?
     private var context: ChannelHandlerContext?
     var channel: (any Channel)? { context?.channel }
@@ -47,10 +48,12 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
     /// +H2Upgrade`): it was counted, ruled (`tcp-request connection|session`) and begun as a
     /// session already, so this connection only takes its place in the loop's books.
     struct Handover {
-        /// The PROXY header's ends (`accept-proxy`), which the streams start from.
-        let proxied: ProxyProtocolReceived?
-        /// The connection's stick-table tracking, released when it closes.
-        let stick: StickSession?
+        /// What its rules and handshakes made of the session: ends, TLVs, TLS, tracking (which
+        /// this connection releases when it closes) and `sess.` variables.
+        let session: H2SessionContext
+        /// The configuration generation its frontend was read at: a reload since then moves
+        /// the first stream to the new one.
+        let generation: Int
     }
 
     /// Set when this connection was an HTTP/1.1 one until its first bytes (see `Handover`).
@@ -95,9 +98,9 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         // default, as on HTTP/1.1): the connection closes once its streams are done.
         try channel.syncOptions?.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
         // Streams live on their connection's event loop, with its loop state.
-        let shared = Shared()
+        let shared = Shared(session: handover?.session ?? H2SessionContext())
         let bound = NIOLoopBound((frontend, loop, shared), eventLoop: channel.eventLoop)
-        let generation = loop.holder.generation
+        let generation = handover?.generation ?? loop.holder.generation
         _ = try sync.configureHTTP2Pipeline(mode: .server, connectionConfiguration: connection, streamConfiguration: stream) { stream in
             stream.eventLoop.makeCompletedFuture {
                 var (frontend, loop, shared) = bound.value
@@ -110,7 +113,7 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
                 // `http-reuse safe`: only the connection's first stream must have a server
                 // connection of its own, as HAProxy's first request of a session.
                 translator.info.laterStream = shared.opened > 0
-                translator.info.proxied = shared.proxied
+                translator.info.session = shared.session
                 shared.opened += 1
                 shared.active += 1
                 stream.closeFuture.whenComplete { _ in shared.streamClosed() }
@@ -136,20 +139,27 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         activated = true
         if let handover {
             // Counted, ruled and begun as an HTTP/1.1 connection: only its place is taken.
-            shared.proxied = handover.proxied
-            sessionTracking = handover.stick
+            sessionTracking = handover.session.stick
             loop.clients[ObjectIdentifier(self)] = self
             return context.fireChannelActive()
         }
         let source = context.channel.remoteAddress, destination = context.channel.localAddress
-        var input = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS)
-        if let rules = frontend.tcpRules, rules.hasConnectionRules, !rules.acceptsConnection(&input) {
-            loop.stats.frontend(frontend.counterID) { c in
-                c.connectionsTotal += 1
-                c.deniedConnections += 1
+        let sessionContext = shared.session
+        (sessionContext.source, sessionContext.destination, sessionContext.connection) = (source, destination, (source, destination))
+        if let rules = frontend.tcpRules, rules.hasConnectionRules {
+            // Tracked and `set-var`'d as on an HTTP/1.1 connection; `set-src`… become the
+            // session's ends.
+            if sessionTracking == nil { sessionTracking = frontend.makeStickSession() }
+            let variables = StreamVariables(session: sessionContext.variables)
+            guard let ruled = rules.admit(source: source, destination: destination, isTLS: isTLS, stick: sessionTracking,
+                                          variables: { variables }, frontend: frontend, loop: loop) else {
+                sessionTracking?.close()
+                sessionTracking = nil
+                context.close(promise: nil)
+                return
             }
-            context.close(promise: nil)
-            return
+            sessionContext.connection = (ruled.facts.connectionSource, ruled.facts.connectionDestination)
+            (sessionContext.source, sessionContext.destination) = (ruled.facts.source, ruled.facts.destination)
         }
         loop.clients[ObjectIdentifier(self)] = self
         if frontend.logPlan != nil { frontend.countLive(context.channel) }
@@ -164,22 +174,27 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
 
     /// The handshakes are done: the `tcp-request session` rules decide on the session's ends
     /// (the PROXY header's behind `accept-proxy`); a refusal closes the connection silently,
-    /// counted as a denied session. (What their `set-src`… or `set-var` change stays here: the
-    /// streams start from the PROXY header's ends.)
+    /// counted as a denied session. What the rules make of the session (`set-src`…,
+    /// `set-var(sess.…)`, `track-scN`) is what its streams start from (`H2SessionContext`).
     private func beginSession(context: ChannelHandlerContext) {
+        let session = shared.session
+        // The streams' `ssl_*` fetches read the connection's handshake.
+        session.tls = isTLS ? try? context.pipeline.syncOperations.handler(type: TLSHandler.self) : nil
         guard let rules = frontend.tcpRules, rules.hasSessionRules else {
+            session.stick = sessionTracking
             loop.stats.frontend(frontend.counterID) { $0.sessionsBegun += 1 }
             writeGate?.open()
             return
         }
-        let connection = (source: context.channel.remoteAddress, destination: context.channel.localAddress)
-        let ends = shared.proxied.map { ($0.source, $0.destination) } ?? connection
         // The rules see the handshake (`ssl_fc_sni`…) and track the connection as they do for
         // an HTTP/1.1 one: an h2 client is not a way around a `tcp-request session` limit.
-        let tls = isTLS ? try? context.pipeline.syncOperations.handler(type: TLSHandler.self) : nil
         if sessionTracking == nil { sessionTracking = frontend.makeStickSession() }
-        guard rules.admitSession(source: ends.0, destination: ends.1, connection: connection, isTLS: isTLS, tls: tls, stick: sessionTracking,
-                                 variables: { StreamVariables() }, frontend: frontend, loop: loop) == nil else {
+        let variables = StreamVariables(session: session.variables)
+        let connection = session.connection ?? (context.channel.remoteAddress, context.channel.localAddress)
+        if let ruled = rules.admitSession(source: session.source, destination: session.destination, connection: connection, isTLS: isTLS,
+                                          tls: session.tls, stick: sessionTracking, variables: { variables }, frontend: frontend, loop: loop) {
+            (session.source, session.destination) = (ruled.facts.source, ruled.facts.destination)
+            session.stick = sessionTracking
             loop.stats.frontend(frontend.counterID) { $0.sessionsBegun += 1 }
             writeGate?.open()
             return
@@ -199,14 +214,16 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         context.fireChannelInactive()
     }
 
-    /// What the connection's streams learn from it: how many came before, and the PROXY
-    /// header's addresses (`accept-proxy`).
+    /// What the connection's streams learn from it: how many came before, and the session
+    /// they share.
     private final class Shared {
         var opened = 0
-        var proxied: ProxyProtocolReceived?
+        let session: H2SessionContext
         /// Streams open now; after the client's FIN, the last one to close ends the connection.
         var active = 0
         var onIdleAfterFIN: (() -> Void)?
+
+        init(session: H2SessionContext) { self.session = session }
 
         func streamClosed() {
             active -= 1
@@ -220,7 +237,9 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
         case let received as ProxyProtocolReceived:
-            shared.proxied = received
+            // The session's ends and TLVs become the header's.
+            (shared.session.source, shared.session.destination) = (received.source, received.destination)
+            shared.session.proxyTLVs = received.header.tlvs
             if session.finished(.proxyHeader) { beginSession(context: context) }
         case is TLSHandshakeCompleted:
             if session.finished(.tlsHandshake) { beginSession(context: context) }

@@ -276,8 +276,9 @@ final class H2StreamInfo {
     var headRewritten = false
     /// Not the connection's first stream (`http-reuse safe` may reuse an idle server connection).
     var laterStream = false
-    /// The connection's PROXY header (`accept-proxy`): the real client for rules and logs.
-    var proxied: ProxyProtocolReceived?
+    /// What the stream shares with its connection: the session's ends, TLS side, tracking and
+    /// `sess.` variables.
+    var session: H2SessionContext?
 }
 
 extension H2StreamInfo {

@@ -84,20 +84,33 @@ final class ProcessVariables: Sendable {
 /// `beginResponse()` when the response (the server's or SwiftLB's own) starts,
 /// `endTransaction()` when it has been sent.
 final class StreamVariables {
-    private var session: [String: SampleValue] = [:]
+    /// `sess.`: the connection's; an HTTP/2 stream's is its connection's, shared by its
+    /// streams (made when a rule first sets one on an HTTP/1 connection).
+    private(set) var session: SessionVariables?
     private var transaction: [String: SampleValue] = [:]
     private var request: [String: SampleValue] = [:]
     private var response: [String: SampleValue] = [:]
     let process: ProcessVariables
 
-    init(process: ProcessVariables = .shared) { self.process = process }
+    init(process: ProcessVariables = .shared, session: SessionVariables? = nil) {
+        self.process = process
+        self.session = session
+    }
+
+    /// The `sess.` scope, made now if no rule set one yet (to hand to an HTTP/2 connection).
+    var sessionScope: SessionVariables {
+        if let session { return session }
+        let made = SessionVariables()
+        session = made
+        return made
+    }
 
     /// `txn.name` and friends; nil when unset (or not a stream scope).
     func get(_ qualified: String) -> SampleValue? {
         guard let (scope, name) = VariableScope.split(qualified) else { return nil }
         switch scope {
         case .proc: return process.get(name)
-        case .sess: return session[name]
+        case .sess: return session?.values[name]
         case .txn: return transaction[name]
         case .req: return request[name]
         case .res: return response[name]
@@ -109,7 +122,7 @@ final class StreamVariables {
         guard let (scope, name) = VariableScope.split(qualified) else { return }
         switch scope {
         case .proc: process.set(name, value)
-        case .sess: session[name] = value
+        case .sess: sessionScope.values[name] = value
         case .txn: transaction[name] = value
         case .req: request[name] = value
         case .res: response[name] = value
@@ -128,4 +141,10 @@ final class StreamVariables {
     }
 
     func endTransaction() { beginTransaction() }
+}
+
+/// The `sess.` variables of one client connection: shared by the streams of an HTTP/2
+/// connection, as HAProxy's session variables are by its streams (all on one event loop).
+final class SessionVariables {
+    var values: [String: SampleValue] = [:]
 }

@@ -25,10 +25,22 @@ final class StickSession {
     private var requestTracked: [Tracked?] = [nil, nil, nil]
     private var closed = false
     private var requestsBegun = 0
+    /// An HTTP/2 stream's: its connection's session, whose connection-level entries count the
+    /// stream's request and answer its `sc*` fetches where the stream tracks nothing of its own
+    /// (HAProxy's `sess->stkctr` under `s->stkctr`). The stream never closes them.
+    private let connection: StickSession?
 
     init(tables: [String: StickTable], own: StickTable?) {
         self.tables = tables
         self.own = own
+        self.connection = nil
+    }
+
+    /// An HTTP/2 stream's session under its connection's.
+    init(tables: [String: StickTable], own: StickTable?, streamOf connection: StickSession) {
+        self.tables = tables
+        self.own = own
+        self.connection = connection
     }
 
     static func now() -> UInt64 { UInt64(NIODeadline.now().uptimeNanoseconds) }
@@ -38,10 +50,10 @@ final class StickSession {
     /// `track-scN`: `value`'s entry in the table counts this connection (`connectionLevel`) or
     /// this request.
     func track(_ counter: Int, value: SampleValue?, tableName: String?, connectionLevel: Bool) {
-        guard connectionTracked[counter] == nil, requestTracked[counter] == nil, let table = table(tableName),
-              let key = StickRules.key(value, table: table) else { return }
+        guard connectionTracked[counter] == nil, requestTracked[counter] == nil, connection?.connectionTracked[counter] == nil,
+              let table = table(tableName), let key = StickRules.key(value, table: table) else { return }
         let tracked = Tracked(table: table, key: key)
-        if connectionLevel {
+        if connectionLevel && connection == nil {
             connectionTracked[counter] = tracked
             table.track(key, connection: true, request: false, now: Self.now())
         } else {
@@ -56,6 +68,11 @@ final class StickSession {
     func beginRequest() {
         requestsBegun += 1
         endRequest()
+        (connection ?? self).countRequest()
+    }
+
+    /// The connection-level entries count one more request.
+    private func countRequest() {
         let now = Self.now()
         for tracked in connectionTracked.compactMap({ $0 }) { tracked.table.track(tracked.key, connection: false, request: true, now: now) }
     }
@@ -65,7 +82,8 @@ final class StickSession {
     /// stream waiting for it does.
     func close(http: Bool = false) {
         guard !closed else { return }
-        if http && requestsBegun == 0 { beginRequest() }
+        // A stream opens with its request (its connection counts the connection).
+        if http && requestsBegun == 0 && connection == nil { beginRequest() }
         closed = true
         endRequest()
         for tracked in connectionTracked.compactMap({ $0 }) { tracked.table.untrackConnection(tracked.key) }
@@ -78,7 +96,7 @@ final class StickSession {
     }
 
     /// The entry `track-scN` tracks now (nil: none).
-    func tracked(_ counter: Int) -> Tracked? { requestTracked[counter] ?? connectionTracked[counter] }
+    func tracked(_ counter: Int) -> Tracked? { requestTracked[counter] ?? connectionTracked[counter] ?? connection?.connectionTracked[counter] }
 
     /// `sc-inc-gpc0|1(N)`: one more on the tracked entry's counter and its rate (nothing when
     /// counter N tracks nothing or the table keeps neither), as HAProxy's action.
@@ -104,7 +122,7 @@ final class StickSession {
         let table: StickTable, key: [UInt8]
         switch fetch.entry {
         case .tracked(let n, let name):
-            guard let tracked = requestTracked[n] ?? connectionTracked[n] else { return nil }
+            guard let tracked = tracked(n) else { return nil }
             if let name {
                 guard let other = tables[name] else { return nil }
                 table = other
