@@ -67,32 +67,32 @@ final class H2SessionSharingTests: XCTestCase {
         XCTAssertTrue(results[0].hasSuffix("x-tag=conn-rules x-src=10.1.2.3 x-count=5 x-sni=\(sni)"), "\(what): \(results[0])")
     }
 
-    func testThePrefaceOnAnHTTP1BindKeepsTheConnectionsSession() throws {
+    /// The scenario on one kind of bind: `tls` adds a certificate for h2.example.test and
+    /// `alpn h2`, and the client asks for that name.
+    private func scenario(bind: String, tls: Bool = false, _ what: String) throws {
         let dir = try TempDirectory()
+        var bind = bind
+        if tls {
+            let pem = dir.file("site.pem")
+            XCTAssertEqual(runCommand(Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path, ["h2.example.test", pem]).status, 0)
+            bind = "ssl crt \(pem) alpn h2,http/1.1"
+        }
         let origin = try RecordingBackend(in: dir)
         defer { origin.stop() }
-        let pair = try pair(origin, bind: "", in: dir)
+        let pair = try pair(origin, bind: bind, in: dir)
         defer { pair.stop() }
-        check(run(pair, origin), "h2 prior knowledge on an HTTP/1 bind")
+        check(run(pair, origin, https: tls), sni: tls ? "h2.example.test" : "-", what)
+    }
+
+    func testThePrefaceOnAnHTTP1BindKeepsTheConnectionsSession() throws {
+        try scenario(bind: "", "h2 prior knowledge on an HTTP/1 bind")
     }
 
     func testAProtoH2BindSharesTheConnectionsSession() throws {
-        let dir = try TempDirectory()
-        let origin = try RecordingBackend(in: dir)
-        defer { origin.stop() }
-        let pair = try pair(origin, bind: "proto h2", in: dir)
-        defer { pair.stop() }
-        check(run(pair, origin), "bind proto h2")
+        try scenario(bind: "proto h2", "bind proto h2")
     }
 
     func testALPNh2SharesTheConnectionsSessionAndHandshake() throws {
-        let dir = try TempDirectory()
-        let pem = dir.file("site.pem")
-        XCTAssertEqual(runCommand(Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path, ["h2.example.test", pem]).status, 0)
-        let origin = try RecordingBackend(in: dir)
-        defer { origin.stop() }
-        let pair = try pair(origin, bind: "ssl crt \(pem) alpn h2,http/1.1", in: dir)
-        defer { pair.stop() }
-        check(run(pair, origin, https: true), sni: "h2.example.test", "ALPN h2")
+        try scenario(bind: "", tls: true, "ALPN h2")
     }
 }
