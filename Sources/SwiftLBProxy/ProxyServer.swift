@@ -396,11 +396,11 @@ public final class ProxyServer: Sendable {
                     switch frontend.config.options.mode {
                     case .http where bind?.0.proto == "h2":
                         // `proto h2`: HTTP/2 with prior knowledge (h2c, or h2 over TLS without ALPN).
-                        // (The streams' ssl_* fetches read nothing yet: they have no TLSHandler.)
                         try H2Connection.configure(channel, frontend: frontend, loop: loop, isTLS: tls != nil, limits: limits,
                                                    listenerName: listenerName, settings: h2Settings, awaitsProxyHeader: acceptProxy)
-                    case .http where tls != nil && bind?.0.tls?.alpn.contains("h2") == true:
-                        // `alpn h2,…`: what the client chooses in the handshake decides.
+                    case .http where tls != nil && bind?.0.tls?.alpn.contains("h2") == true && bind?.0.proto != "h1":
+                        // `alpn h2,…`: what the client chooses in the handshake decides (unless
+                        // the bind says `proto h1`, which HAProxy's mux choice puts before ALPN).
                         try sync.addHandler(ALPNSwitch { h2, channel in
                             if h2 {
                                 try H2Connection.configure(channel, frontend: frontend, loop: loop, isTLS: true, limits: limits,

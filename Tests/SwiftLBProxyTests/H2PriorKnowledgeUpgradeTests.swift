@@ -169,6 +169,28 @@ final class H2PriorKnowledgeUpgradeTests: XCTestCase {
         XCTAssertEqual(seen[0], seen[1])
     }
 
+    /// `bind … alpn h2,http/1.1 proto h1`: the bind's protocol comes before what ALPN chose, as
+    /// in HAProxy's mux choice — a client that chose h2 gets nothing served (its preface is an
+    /// HTTP/1 400), an HTTP/1.1 client is served.
+    func testProtoH1ComesBeforeALPNh2AsInHAProxy() throws {
+        let dir = try TempDirectory()
+        let pem = dir.file("site.pem")
+        XCTAssertEqual(runCommand(Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path, ["h2.example.test", pem]).status, 0)
+        let origin = try RecordingBackend(in: dir)
+        defer { origin.stop() }
+        let pair = try pair(origin, bind: "ssl crt \(pem) alpn h2,http/1.1 proto h1", in: dir)
+        defer { pair.stop() }
+        var answers: [[String]] = []
+        for port in pair.ports {
+            let h2 = curl(["-k", "--http2", "-o", "/dev/null", "-w", "%{http_code} %{http_version}", "https://127.0.0.1:\(port)/h2"], maxTime: 5)
+            let h1 = curl(["-k", "--http1.1", "-o", "/dev/null", "-w", "%{http_code} %{http_version}", "https://127.0.0.1:\(port)/h1"], maxTime: 5)
+            answers.append([h2.out, h1.out])
+        }
+        XCTAssertEqual(answers[1], ["000 0", "200 1.1"], "haproxy")
+        XCTAssertEqual(answers[0], answers[1], "SwiftLB, then HAProxy")
+        XCTAssertEqual(origin.waitForRequests(2).map(\.target), ["/h1", "/h1"])
+    }
+
     /// `accept-proxy`: nothing is written before the PROXY header; after it, the preface
     /// upgrades, and the streams carry the header's source (`option forwardfor`) as HAProxy's.
     func testBehindAcceptProxyThePrefaceUpgradesAfterTheHeaderOnly() throws {
