@@ -29,6 +29,13 @@ final class H2PriorKnowledgeUpgradeTests: XCTestCase {
         }, in: dir)
     }
 
+    /// The pair on a TLS bind (`ssl crt` a certificate for h2.example.test, then `bind`).
+    private func tlsPair(_ origin: RecordingBackend, bind: String, in dir: TempDirectory) throws -> SideBySide {
+        let pem = dir.file("site.pem")
+        XCTAssertEqual(runCommand(Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path, ["h2.example.test", pem]).status, 0)
+        return try pair(origin, bind: "ssl crt \(pem) \(bind)", in: dir)
+    }
+
     /// The recorded heads with the proxy's own port written `PORT`.
     private func heads(_ origin: RecordingBackend, count: Int, port: Int) -> [String] {
         origin.waitForRequests(count).map { $0.raw.replacingOccurrences(of: "127.0.0.1:\(port)", with: "127.0.0.1:PORT") }
@@ -149,11 +156,9 @@ final class H2PriorKnowledgeUpgradeTests: XCTestCase {
     /// choosing h2 is served HTTP/2, as by HAProxy.
     func testOverTLSWithoutALPNh2ThePrefaceUpgradesAsWithHAProxy() throws {
         let dir = try TempDirectory()
-        let pem = dir.file("site.pem")
-        XCTAssertEqual(runCommand(Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path, ["h2.example.test", pem]).status, 0)
         let origin = try RecordingBackend(in: dir)
         defer { origin.stop() }
-        let pair = try pair(origin, bind: "ssl crt \(pem)", in: dir)
+        let pair = try tlsPair(origin, bind: "", in: dir)
         defer { pair.stop() }
         var seen: [[String]] = []
         for port in pair.ports {
@@ -174,11 +179,9 @@ final class H2PriorKnowledgeUpgradeTests: XCTestCase {
     /// HTTP/1 400), an HTTP/1.1 client is served.
     func testProtoH1ComesBeforeALPNh2AsInHAProxy() throws {
         let dir = try TempDirectory()
-        let pem = dir.file("site.pem")
-        XCTAssertEqual(runCommand(Paths.repository.appendingPathComponent("scripts/gen-cert.sh").path, ["h2.example.test", pem]).status, 0)
         let origin = try RecordingBackend(in: dir)
         defer { origin.stop() }
-        let pair = try pair(origin, bind: "ssl crt \(pem) alpn h2,http/1.1 proto h1", in: dir)
+        let pair = try tlsPair(origin, bind: "alpn h2,http/1.1 proto h1", in: dir)
         defer { pair.stop() }
         var answers: [[String]] = []
         for port in pair.ports {
