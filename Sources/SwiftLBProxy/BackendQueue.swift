@@ -88,12 +88,19 @@ final class BackendQueue: Sendable {
     /// queues of pinned waiters): a new request of a `first`/`roundrobin` backend queues
     /// behind them. Read without a lock.
     private let anyServer = ManagedAtomic<Int>(0)
+    /// The waiters of every linked generation of this backend (`QueueLineage.waiting`).
+    private let family: ManagedAtomic<Int>
+
+    init(counting family: ManagedAtomic<Int> = ManagedAtomic(0)) {
+        self.family = family
+    }
 
     func enqueue(_ waiter: Waiter) {
         waiters.withLockedValue { q in
             q.list.append(waiter)
             q.longest = max(q.longest, q.list.count)
             size.store(q.list.count, ordering: .relaxed)
+            family.wrappingIncrement(ordering: .relaxed)
             if waiter.target == nil { anyServer.wrappingIncrement(ordering: .relaxed) }
         }
     }
@@ -159,6 +166,7 @@ final class BackendQueue: Sendable {
 
     private func dropped(_ waiter: Waiter, remaining: Int) {
         size.store(remaining, ordering: .relaxed)
+        family.wrappingDecrement(ordering: .relaxed)
         if waiter.target == nil { anyServer.wrappingDecrement(ordering: .relaxed) }
     }
 
