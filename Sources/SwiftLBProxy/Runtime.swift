@@ -476,7 +476,8 @@ final class RuntimeBackend: Sendable {
     /// `balance first|roundrobin` with a queue: a new client queues behind waiting ones
     /// (HAProxy's assign_server: they mean every server is full).
     let queuesBehindWaiters: Bool
-    /// Its queue's links to the backend of the same name in the runtime before or after a reload.
+    /// Its queue's links to the backends of the same name in the living runtimes before and
+    /// after it (reloads).
     let lineage: QueueLineage
     let hasSlowstart: Bool
     /// Whether a rule of this backend reads the request (see `RuntimeFrontend.needsFacts`).
