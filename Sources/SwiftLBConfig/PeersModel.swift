@@ -26,8 +26,9 @@ public struct PeersSection: Sendable, Equatable {
 
     /// `ssl [verify none|required] [ca-file FILE]` on a `server` (or `default-server`) line.
     public struct PeerTLS: Sendable, Equatable {
-        /// Verify the peer's certificate against `caFile` (HAProxy's default `verify required`).
-        public var verify = true
+        /// Verify the peer's certificate against `caFile`; nil: as `ssl-server-verify` says
+        /// (HAProxy's default `required`), resolved on the peer's line.
+        public var verify: Bool?
         public var caFile: String?
         public init() {}
     }

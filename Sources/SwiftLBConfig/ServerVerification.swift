@@ -6,8 +6,13 @@ extension SectionParser {
     /// HAProxy's refusal, word for word, when `params` would verify without a CA (nil when it
     /// would not): verification is on unless `verify none` or `ssl-server-verify none`.
     func verificationWithoutCA(_ params: ServerParameters) -> String? {
-        let verify = params.tls?.verify ?? (config.global.sslServerVerify ?? true)
-        guard verify, params.tls?.caFile == nil else { return nil }
+        verificationWithoutCA(verify: params.tls?.verify ?? (config.global.sslServerVerify ?? true), caFile: params.tls?.caFile)
+    }
+
+    /// The same for a TLS client that would (`verify`) or would not verify against `caFile`
+    /// (a `peers` section's `server … ssl`).
+    func verificationWithoutCA(verify: Bool, caFile: String?) -> String? {
+        guard verify, caFile == nil else { return nil }
         // HAProxy's words follow the global setting, not the line: `verify required` under the
         // default `ssl-server-verify required` is "by default" too.
         if config.global.sslServerVerify == false { return "verify is enabled but no CA file specified." }

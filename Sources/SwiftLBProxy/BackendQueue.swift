@@ -28,19 +28,37 @@ final class BackendQueue: Sendable {
         let loop: any EventLoop
         /// The server index it waits for; nil: any server of the backend.
         let target: Int?
+        /// The servers its stream will not try again (`Dispatch.excluded`: they refused it): a
+        /// slot of one of them is no slot for it (it would queue again at once, and spin).
+        let excluded: ServerSet
         /// Called on `loop` with why it was woken.
         let wake: @Sendable (Wake) -> Void
         private let state = ManagedAtomic<Bool>(false)
+        /// The count of clients waiting for its pinned server (`RuntimeServer.queued`): it
+        /// counts in it from its creation until it is claimed — woken (HAProxy's
+        /// pendconn_process_next_strm takes it off the server's queue then) or given up.
+        private let queued: ManagedAtomic<Int>?
         /// `Wake` as a number, written by the queue before the wake is scheduled: ≥ 0 a slot
         /// of that server, -1 a slot of some server, -2 redistributed, `Int.min` not woken.
         private let reason = ManagedAtomic<Int>(Int.min)
-        init(loop: any EventLoop, target: Int? = nil, wake: @escaping @Sendable (Wake) -> Void) {
+        init(loop: any EventLoop, target: Int? = nil, excluded: ServerSet = ServerSet(), queued: ManagedAtomic<Int>? = nil,
+             wake: @escaping @Sendable (Wake) -> Void) {
             self.loop = loop
             self.target = target
+            self.excluded = excluded
+            self.queued = queued
             self.wake = wake
+            queued?.wrappingIncrement(ordering: .relaxed)
         }
         /// Claims the waiter once: by the queue (to wake it) or by its owner (to give up).
-        func claim() -> Bool { state.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged }
+        func claim() -> Bool {
+            guard state.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return false }
+            queued?.wrappingDecrement(ordering: .relaxed)
+            return true
+        }
+
+        /// Whether a slot of server `server` is one it can use, as a waiter for any server.
+        fileprivate func takesAny(_ server: Int) -> Bool { target == nil && !excluded.contains(server) }
 
         /// Why the queue woke it (nil: it has not), read on `loop` once the wake ran.
         var wokenBy: Wake? {
@@ -70,12 +88,19 @@ final class BackendQueue: Sendable {
     /// queues of pinned waiters): a new request of a `first`/`roundrobin` backend queues
     /// behind them. Read without a lock.
     private let anyServer = ManagedAtomic<Int>(0)
+    /// The waiters of every linked generation of this backend (`QueueLineage.waiting`).
+    private let family: ManagedAtomic<Int>
+
+    init(counting family: ManagedAtomic<Int> = ManagedAtomic(0)) {
+        self.family = family
+    }
 
     func enqueue(_ waiter: Waiter) {
         waiters.withLockedValue { q in
             q.list.append(waiter)
             q.longest = max(q.longest, q.list.count)
             size.store(q.list.count, ordering: .relaxed)
+            family.wrappingIncrement(ordering: .relaxed)
             if waiter.target == nil { anyServer.wrappingIncrement(ordering: .relaxed) }
         }
     }
@@ -101,15 +126,16 @@ final class BackendQueue: Sendable {
     /// maintenance, drain, a backup while actives are up): only a waiter pinned to it can use
     /// the slot (HAProxy's `process_srv_queue` without `px_ok`).
     func wakeOne(freed: Int?, pinnedOnly: Bool = false) {
-        takeOldest { w in w.target == freed || (!pinnedOnly && (w.target == nil || freed == nil)) }?.run(.slot(freed))
+        takeOldest(1) { w in w.target == freed || !pinnedOnly && (freed.map(w.takesAny) ?? true) }.first?.run(.slot(freed))
     }
 
     /// HAProxy's `process_srv_queue`: server `server` has `slots` free (nil: no maxconn): that
     /// many of the oldest waiters that can use them — pinned to it, or (unless `pinnedOnly`)
-    /// waiting for any server — are woken. Returns how many were.
+    /// waiting for any server that did not refuse them — are woken. `hold` is told how many,
+    /// under the queue's lock, before any runs (`RuntimeBackend.handOut`). Returns how many were.
     @discardableResult
-    func wake(server: Int, slots: Int?, pinnedOnly: Bool) -> Int {
-        wake(server: server, slots: slots) { $0.target == server || (!pinnedOnly && $0.target == nil) }
+    func wake(server: Int, slots: Int?, pinnedOnly: Bool, hold: (Int) -> Void = { _ in }) -> Int {
+        wake(server: server, slots: slots, hold: hold) { $0.target == server || !pinnedOnly && $0.takesAny(server) }
     }
 
     /// HAProxy's `pendconn_redistribute`: server `server` stopped taking clients (DOWN, NOLB,
@@ -118,42 +144,41 @@ final class BackendQueue: Sendable {
     /// (A state change is rare: one scan per waiter is cheap enough.)
     @discardableResult
     func redistribute(server: Int) -> Int {
-        var woken = 0
-        while let w = takeOldest(where: { $0.target == server }) {
-            w.run(.redistributed)
-            woken += 1
-        }
-        return woken
+        let woken = takeOldest(.max) { $0.target == server }
+        for w in woken { w.run(.redistributed) }
+        return woken.count
     }
 
     /// HAProxy's `pendconn_grab_from_px`: server `server` came up (or out of maintenance) with
     /// `slots` free (nil: no maxconn): that many unpinned waiters, oldest first, are woken to
     /// dispatch again. Returns how many were.
     @discardableResult
-    func grab(server: Int, slots: Int?) -> Int {
-        wake(server: server, slots: slots) { $0.target == nil }
+    func grab(server: Int, slots: Int?, hold: (Int) -> Void = { _ in }) -> Int {
+        wake(server: server, slots: slots, hold: hold) { $0.takesAny(server) }
     }
 
-    private func wake(server: Int, slots: Int?, where matches: (Waiter) -> Bool) -> Int {
-        var woken = 0
-        while woken < slots ?? .max, let w = takeOldest(where: matches) {
-            w.run(.slot(server))
-            woken += 1
-        }
-        return woken
+    /// Wakes up to `slots` of the oldest waiters that `matches` with a slot of `server`.
+    private func wake(server: Int, slots: Int?, hold: (Int) -> Void, where matches: (Waiter) -> Bool) -> Int {
+        let taken = takeOldest(slots ?? .max, hold: hold, where: matches)
+        for w in taken { w.run(.slot(server)) }
+        return taken.count
     }
 
     private func dropped(_ waiter: Waiter, remaining: Int) {
         size.store(remaining, ordering: .relaxed)
+        family.wrappingDecrement(ordering: .relaxed)
         if waiter.target == nil { anyServer.wrappingDecrement(ordering: .relaxed) }
     }
 
-    /// Removes and claims the oldest waiter that `matches` and has not given up; waiters that
-    /// gave up are dropped on the way.
-    private func takeOldest(where matches: (Waiter) -> Bool) -> Waiter? {
+    /// Removes and claims up to `limit` of the oldest waiters that `matches` and have not given
+    /// up (waiters that gave up are dropped on the way), and tells `hold` how many under the
+    /// lock: a newcomer that queues meanwhile either is among them or sees the slots they hold
+    /// — never a slot held for a waiter that turned out not to want it (a lost wake-up).
+    private func takeOldest(_ limit: Int, hold: (Int) -> Void = { _ in }, where matches: (Waiter) -> Bool) -> [Waiter] {
         waiters.withLockedValue { q in
+            var taken: [Waiter] = []
             var i = 0
-            while i < q.list.count {
+            while i < q.list.count, taken.count < limit {
                 let w = q.list[i]
                 guard matches(w) else {
                     i += 1
@@ -161,9 +186,10 @@ final class BackendQueue: Sendable {
                 }
                 q.list.remove(at: i)
                 dropped(w, remaining: q.list.count)
-                if w.claim() { return w }
+                if w.claim() { taken.append(w) }
             }
-            return nil
+            if !taken.isEmpty { hold(taken.count) }
+            return taken
         }
     }
 }

@@ -12,15 +12,15 @@ import SwiftLBHealth
 /// State changes run on the thread that changed the state; on the data path, a finishing
 /// stream's `slotFreed` reads one atomic when nobody waits.
 extension RuntimeBackend {
-    /// Returns what moved, for the log line of the change (the clients woken still count in
-    /// `server.queued` until they run on their loops).
+    /// Returns what moved, for the log line of the change (a woken client leaves
+    /// `server.queued` at its wake).
     func serverAvailabilityChanged(_ server: RuntimeServer) -> QueueMove {
         guard let queue else { return QueueMove() }
         let queued = server.queued.load(ordering: .relaxed)
         if server.health.takesTraffic {
             guard servesItsQueue(server) else { return QueueMove(requeued: 0, remaining: queued) }
-            let grabbed = handOut(freeSlots(of: server, leaving: false) ?? .max, of: server) { queue, slots in
-                queue.grab(server: server.index, slots: slots)
+            let grabbed = handOut(freeSlots(of: server, leaving: false) ?? .max, of: server) { queue, slots, hold in
+                queue.grab(server: server.index, slots: slots, hold: hold)
             }
             return QueueMove(requeued: grabbed, remaining: queued)
         }
@@ -101,19 +101,19 @@ extension RuntimeBackend {
     /// Up to `free` of the oldest waiters that can use `server`'s slots are woken.
     @discardableResult
     private func serveQueue(of server: RuntimeServer, free: Int) -> Int {
-        handOut(free, of: server) { queue, slots in queue.wake(server: server.index, slots: slots, pinnedOnly: !servesItsQueue(server)) }
+        handOut(free, of: server) { queue, slots, hold in
+            queue.wake(server: server.index, slots: slots, pinnedOnly: !servesItsQueue(server), hold: hold)
+        }
     }
 
     /// Each woken waiter gets one of `server`'s slots at once (counted in `active` before it runs,
     /// as HAProxy counts a dequeued stream in `served`), so no newcomer takes it meanwhile; the
-    /// waiter adopts it (`Dispatch.wokeFromQueue`) or gives it back (`slotFreed`).
-    private func handOut(_ free: Int, of server: RuntimeServer, _ wake: (BackendQueue, Int) -> Int) -> Int {
-        guard let queue else { return 0 }
-        let slots = min(free, queue.count)
-        guard slots > 0 else { return 0 }
-        take(slots, on: server)
-        let woken = wake(queue, slots)
-        if woken < slots { give(slots - woken, on: server) }
-        return woken
+    /// waiter adopts it (`Dispatch.wokeFromQueue`) or gives it back (`slotFreed`). Slots are
+    /// held under the queue's lock for exactly the waiters woken: none is held for a waiter that
+    /// gave up or waits for another server, which a newcomer queueing meanwhile would take for
+    /// a full server (and wait beside an idle one).
+    private func handOut(_ free: Int, of server: RuntimeServer, _ wake: (BackendQueue, Int, (Int) -> Void) -> Int) -> Int {
+        guard let queue, free > 0, queue.count > 0 else { return 0 }
+        return wake(queue, free) { take($0, on: server) }
     }
 }

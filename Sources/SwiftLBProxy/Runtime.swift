@@ -199,11 +199,10 @@ public final class ProxyRuntime: Sendable {
             do { logTargets = try LogPlan.logTargets(backend.options, global: configuration.global, file: configuration.file) } catch { errors += error.errors }
             let counterID = previous?.backends.first { $0.name == backend.name }?.counterID
                 ?? Self.proxyCounterIDs.loadThenWrappingIncrement(ordering: .relaxed)
-            let runtime = RuntimeBackend(index: index, config: backend, servers: servers, counterID: counterID, logTargets: logTargets)
+            let old = previous?.backends.first { $0.name == backend.name && $0.queue != nil }
+            let runtime = RuntimeBackend(index: index, config: backend, servers: servers, counterID: counterID, logTargets: logTargets, after: old)
             agentTargets += agents.map { $0(runtime) }
-            if runtime.queue != nil, let old = previous?.backends.first(where: { $0.name == backend.name && $0.queue != nil }) {
-                QueueLineage.link(older: old, newer: runtime)
-            }
+            if runtime.queue != nil, let old { QueueLineage.link(older: old, newer: runtime) }
             backends.append(runtime)
             byName[backend.name] = runtime
         }
@@ -477,8 +476,9 @@ final class RuntimeBackend: Sendable {
     /// `balance first|roundrobin` with a queue: a new client queues behind waiting ones
     /// (HAProxy's assign_server: they mean every server is full).
     let queuesBehindWaiters: Bool
-    /// Its queue's links to the backend of the same name in the runtime before or after a reload.
-    let lineage = QueueLineage()
+    /// Its queue's links to the backends of the same name in the living runtimes before and
+    /// after it (reloads).
+    let lineage: QueueLineage
     let hasSlowstart: Bool
     /// Whether a rule of this backend reads the request (see `RuntimeFrontend.needsFacts`).
     var needsFacts: Bool { engine != nil || stick != nil || !serverNames.isEmpty || !config.redirects.isEmpty }
@@ -510,7 +510,9 @@ final class RuntimeBackend: Sendable {
     /// changes and, with `option log-health-checks`, its checks' results go.
     let logTargets: [SwiftLBLog.LogTarget]
 
-    init(index: Int, config: Backend, servers: [RuntimeServer], counterID: Int = 0, logTargets: [SwiftLBLog.LogTarget] = []) {
+    /// `older`: the backend of the same name (with a queue) in the runtime this one replaces.
+    init(index: Int, config: Backend, servers: [RuntimeServer], counterID: Int = 0, logTargets: [SwiftLBLog.LogTarget] = [],
+         after older: RuntimeBackend? = nil) {
         self.logTargets = logTargets
         self.counterID = counterID
         self.index = index
@@ -519,7 +521,9 @@ final class RuntimeBackend: Sendable {
         self.serverNames = ServerNameExpressions(servers)
         self.hasBackups = servers.contains { $0.backup }
         // An agent may give a server a maxconn at runtime: its backend can queue too.
-        self.queue = servers.contains { $0.parameters.maxconn != nil || $0.parameters.agent.enabled } ? BackendQueue() : nil
+        let queues = servers.contains { $0.parameters.maxconn != nil || $0.parameters.agent.enabled }
+        self.lineage = QueueLineage(after: queues ? older?.lineage : nil)
+        self.queue = queues ? BackendQueue(counting: lineage.waiting) : nil
         self.hasSlowstart = servers.contains { $0.parameters.slowstart != nil }
         self.queuesBehindWaiters = queue != nil && [.roundRobin, .first].contains(config.options.balance)
         self.cookie = config.options.cookie

@@ -47,21 +47,54 @@ final class ServerVerificationTests: XCTestCase {
         return (line, String(alert[reason.lowerBound...]))
     }
 
+    /// `text` through `haproxy -c` and `swiftlb check`: the same verdict, HAProxy's the one the
+    /// case says. A refusal's error output from each (nil: accepted).
+    private func refusals(_ text: String, named file: String, case name: String, refused: Bool,
+                          in scratch: Scratch) throws -> (theirs: String, ours: String, said: String)? {
+        let both = try CheckedBeside.check(text, named: file, in: scratch)
+        let said = "\(name):\n\(both.said)"
+        XCTAssertEqual(both.theyAccept, !refused, "the case's verdict is HAProxy's: \(said)")
+        XCTAssertEqual(both.weAccept, both.theyAccept, said)
+        return refused ? (both.theirs.err, both.ours.err, said) : nil
+    }
+
     func testAVerificationWithoutACAFileIsRefusedAsHAProxyRefusesIt() throws {
         let scratch = try Scratch()
         for (index, (name, global, backend, refused)) in cases.enumerated() {
             let text = "global\n    \(global)\ndefaults\n    mode http\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n"
                 + "backend b\n    \(backend)\n"
-            let both = try CheckedBeside.check(text, named: "v\(index).cfg", in: scratch)
-            let said = "\(name):\n\(both.said)"
-            XCTAssertEqual(both.theyAccept, !refused, "the case's verdict is HAProxy's: \(said)")
-            XCTAssertEqual(both.weAccept, both.theyAccept, said)
-            guard refused else { continue }
-            let (h, s) = (alert(both.theirs.err), alert(both.ours.err))
-            XCTAssertNotNil(h, said)
-            XCTAssertEqual(s?.line, h?.line, "the server's line: \(said)")
-            XCTAssertEqual(s?.reason, h?.reason, "HAProxy's words: \(said)")
-            XCTAssertTrue(both.ours.err.contains(":\(h?.line ?? "")] : 'server' : "), "file, line and keyword: \(said)")
+            guard let both = try refusals(text, named: "v\(index).cfg", case: name, refused: refused, in: scratch) else { continue }
+            let (h, s) = (alert(both.theirs), alert(both.ours))
+            XCTAssertNotNil(h, both.said)
+            XCTAssertEqual(s?.line, h?.line, "the server's line: \(both.said)")
+            XCTAssertEqual(s?.reason, h?.reason, "HAProxy's words: \(both.said)")
+            XCTAssertTrue(both.ours.contains(":\(h?.line ?? "")] : 'server' : "), "file, line and keyword: \(both.said)")
+        }
+    }
+    /// A `peers` section's `server … ssl` follows the same rule, `ssl-server-verify` included:
+    /// `swiftlb check` refuses what `run` would (HAProxy's `haproxy -c` does, in the same words,
+    /// though without a line; ours names the peer's line).
+    func testAPeerVerificationWithoutACAFileIsRefusedAsHAProxyRefusesIt() throws {
+        let scratch = try Scratch()
+        let cases: [(String, String, String, Bool)] = [
+            ("peer ssl", "", "ssl", true),
+            ("peer ssl verify required", "", "ssl verify required", true),
+            ("peer ssl verify none", "", "ssl verify none", false),
+            ("peer ssl ca-file", "", "ssl ca-file \(ca)", false),
+            ("peer ssl, ssl-server-verify none", "ssl-server-verify none", "ssl", false),
+            ("peer ssl verify required, ssl-server-verify none", "ssl-server-verify none", "ssl verify required", true),
+            ("peer without ssl", "", "", false),
+        ]
+        for (index, (name, global, options, refused)) in cases.enumerated() {
+            let text = "global\n    localpeer a\n    \(global)\ndefaults\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\n"
+                + "peers p\n    peer a 127.0.0.1:10001\n    server b 127.0.0.1:10002 \(options)\n"
+            guard let both = try refusals(text, named: "p\(index).cfg", case: name, refused: refused, in: scratch) else { continue }
+            func reason(_ err: String) -> String? {
+                err.split(separator: "\n").lazy.compactMap { l in l.range(of: "verify is enabled").map { String(l[$0.lowerBound...]) } }.first
+            }
+            XCTAssertNotNil(reason(both.theirs), both.said)
+            XCTAssertEqual(reason(both.ours), reason(both.theirs), "HAProxy's words: \(both.said)")
+            XCTAssertTrue(both.ours.contains("p\(index).cfg:10] : 'server' : "), "file, line and keyword: \(both.said)")
         }
     }
 }

@@ -169,6 +169,26 @@ final class MaxQueueTests: XCTestCase {
     /// waiters who then queue again and wake the next: one request waits 1.2 s for the
     /// active server's only slot, and SwiftLB's CPU stays near idle meanwhile.
     func testAWaiterDoesNotSpinBesideABackupItCannotUse() throws {
+        try assertTwoServedWithoutSpinning(pause: 0) { slow in
+            "    server a 127.0.0.1:\(slow) maxconn 1\n    server sorry 127.0.0.1:\(slow) backup"
+        }
+    }
+
+    /// A retry never waits for a slot of the server that refused it: roundrobin, `retries 3`,
+    /// a and b with `maxconn 1`; a refuses connections (no checks to notice), b holds the
+    /// first request 1.2 s. The second, refused by a, queues for b: a's free slot must not wake
+    /// it (it would go nowhere and queue again, a busy loop until b frees up).
+    func testARetryDoesNotSpinOnTheSlotOfTheServerThatRefusedIt() throws {
+        let refusing = freePort()
+        try assertTwoServedWithoutSpinning(pause: 200_000) { slow in
+            "    balance roundrobin\n    retries 3\n    server a 127.0.0.1:\(refusing) maxconn 1\n    server b 127.0.0.1:\(slow) maxconn 1"
+        }
+    }
+
+    /// Two requests to backend `app` (`timeout queue 10s` and the lines `backend` gives for the
+    /// port of a server that holds each request 1.2 s), the second `pause` µs after the first:
+    /// both are answered 200 in turn, and SwiftLB's CPU stays near idle over the 2.4 s.
+    private func assertTwoServedWithoutSpinning(pause: useconds_t, _ backend: (Int) -> String) throws {
         let dir = try TempDirectory()
         let slow = freePort(), port = freePort()
         let server = try startHoldingServer(ports: [slow], holdMilliseconds: 1200, in: dir, name: "slowserver")
@@ -179,14 +199,16 @@ final class MaxQueueTests: XCTestCase {
                 default_backend app
             backend app
                 timeout queue 10s
-                server a 127.0.0.1:\(slow) maxconn 1
-                server sorry 127.0.0.1:\(slow) backup
+            \(backend(slow))
 
             """, waitPort: port, in: dir)
         defer { lb.stop() }
         let clients = try (0..<2).map { _ in try RawClient(port: port, timeout: 10) }
         let before = cpuTicks(lb.child.pid)
-        for client in clients { client.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n") }
+        for (i, client) in clients.enumerated() {
+            if i > 0 { usleep(pause) }
+            client.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        }
         for client in clients { XCTAssertEqual(statusCode(client.readResponse()), 200) }
         let ticks = cpuTicks(lb.child.pid) - before
         // 2.4 s of waiting; a spinning loop burns most of it (100 ticks a second).

@@ -214,23 +214,34 @@ final class QueueOnCapacityTests: XCTestCase {
     /// runtime's backend, whose queue keeps being served (as HAProxy's old process serves its
     /// own queue), and a request made after the reload is answered too.
     func testClientsQueuedBeforeAReloadAreAllServed() throws {
+        try clientsQueuedBefore(reloads: 1)
+    }
+
+    /// The same with two reloads 100 ms apart: the middle runtime may be gone while the first
+    /// still has clients queued, and the request made after them waits in the third — a slot
+    /// freed in any of them reaches the others.
+    func testClientsQueuedBeforeTwoReloadsInARowAreAllServed() throws {
+        try clientsQueuedBefore(reloads: 2)
+    }
+
+    private func clientsQueuedBefore(reloads: Int) throws {
         let dir = try TempDirectory()
         let s1 = try StreamBackend(in: dir)
         defer { s1.stop() }
-        let port = freePort(), extra = freePort()
-        func config(extraFrontend: Bool) -> String {
+        let port = freePort(), extra = (0..<reloads).map { _ in freePort() }
+        func config(extraFrontends: Int) -> String {
             differentialHTTPDefaults + """
                 frontend fe
                     bind 127.0.0.1:\(port)
                     default_backend app
-                \(extraFrontend ? "frontend more\n    bind 127.0.0.1:\(extra)\n    default_backend app" : "")
+                \(extra.prefix(extraFrontends).map { "frontend more\($0)\n    bind 127.0.0.1:\($0)\n    default_backend app" }.joined(separator: "\n"))
                 backend app
                     timeout queue 15s
                     server s1 127.0.0.1:\(s1.port) maxconn 1
 
                 """
         }
-        let lb = try SwiftLBInstance(config: config(extraFrontend: false), waitPort: port, in: dir)
+        let lb = try SwiftLBInstance(config: config(extraFrontends: 0), waitPort: port, in: dir)
         defer { lb.stop() }
         let start = Date()
         let clients = try (0..<4).map { _ in try RawClient(port: port, timeout: 15) }
@@ -239,16 +250,21 @@ final class QueueOnCapacityTests: XCTestCase {
             usleep(50_000)
         }
         usleep(200_000)
-        try config(extraFrontend: true).write(toFile: lb.configPath, atomically: true, encoding: .utf8)
-        lb.child.signal(SIGHUP)
-        XCTAssertNotNil(waitUntil(timeout: 5) { lb.child.stderr.contains("SIGHUP: configuration reloaded") }, lb.child.stderr)
-        XCTAssertTrue(waitForPort(extra), "the new frontend listens")
-        let after = try RawClient(port: extra, timeout: 15)
+        for reload in 1...reloads {
+            if reload > 1 { usleep(100_000) }
+            try config(extraFrontends: reload).write(toFile: lb.configPath, atomically: true, encoding: .utf8)
+            lb.child.signal(SIGHUP)
+        }
+        XCTAssertNotNil(waitUntil(timeout: 5) { lb.child.stderr.components(separatedBy: "SIGHUP: configuration reloaded").count > reloads },
+                        lb.child.stderr)
+        XCTAssertTrue(waitForPort(extra.last!), "the new frontend listens")
+        let after = try RawClient(port: extra.last!, timeout: 15)
         after.send("GET /whoami HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         let times = answerTimes(clients + [after], since: start)
         XCTAssertEqual(times.map(\.status), [200, 200, 200, 200, 200], "\(times)")
         let sorted = times.prefix(4).map(\.time).sorted()
-        XCTAssertGreaterThan(sorted[3], 3.5, "one at a time (maxconn 1 held across the reload): \(sorted)")
+        XCTAssertGreaterThan(sorted[3], 3.5, "one at a time (maxconn 1 held across the reloads): \(sorted)")
         XCTAssertLessThan(sorted[3], 8, "served in turn, not at timeout queue: \(sorted)")
+        XCTAssertLessThan(times[4].time, 9, "the one after the reloads too: \(times)")
     }
 }

@@ -119,7 +119,10 @@ extension SectionParser {
 
     fileprivate func addPeer(_ name: String, address: String?, options: [String], line: Int) throws(ParseFailure) {
         guard case .peers(let section) = self.section, let peers = config.peers[section] else { return }
-        let (ssl, tls) = try KeywordRegistry.serverTLS(options, ssl: peers.defaultServerSSL, tls: peers.defaultServer, parser: self)
+        var (ssl, tls) = try KeywordRegistry.serverTLS(options, ssl: peers.defaultServerSSL, tls: peers.defaultServer, parser: self)
+        tls.verify = tls.verify ?? config.global.sslServerVerify ?? true
+        // Refused here, as `haproxy -c` does (not at start only), in HAProxy's words.
+        if ssl, let refusal = verificationWithoutCA(verify: tls.verify ?? true, caFile: tls.caFile) { throw ParseFailure(refusal) }
 
         guard config.peers[section]?.peers.contains(where: { $0.name == name }) == false else {
             throw ParseFailure("peer '\(name)' is already declared in peers '\(section)'")

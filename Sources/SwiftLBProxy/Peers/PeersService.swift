@@ -159,11 +159,12 @@ public final class PeersService: @unchecked Sendable {
         }
         for (peer, remote) in remotes {
             guard let settings = remote.tlsSettings else { continue }
-            guard !settings.verify || settings.caFile != nil else {
+            let verify = settings.verify ?? true
+            guard !verify || settings.caFile != nil else {
                 throw PeersError("peers \(name): peer '\(peer)': 'ssl' verifies the peer's certificate by default and needs 'ca-file FILE' (or 'verify none')")
             }
             do {
-                remotes[peer]?.tls = try TLSClientContext(caFile: settings.verify ? settings.caFile : nil, reuseSessions: false)
+                remotes[peer]?.tls = try TLSClientContext(caFile: verify ? settings.caFile : nil, reuseSessions: false)
             } catch {
                 throw PeersError("peers \(name): peer '\(peer)': \(error)")
             }

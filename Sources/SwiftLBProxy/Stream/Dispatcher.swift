@@ -51,9 +51,8 @@ struct Dispatch {
     private(set) var attempts = 0
     /// What the last attempt ran into.
     var lastFailure: Failure?
+    /// Our place in the queue (it counts us in our pinned server's `queued` until claimed).
     private(set) var waiter: BackendQueue.Waiter?
-    /// The pinned server this stream waits for in the queue (its `queued` count holds us).
-    private var waitingFor: RuntimeServer?
     private(set) var queuedAt: NIODeadline?
     /// The pinned server whose freed slot the queue gave us: we go to it even if it stopped
     /// taking clients meanwhile (HAProxy's `process_srv_queue` assigns a server's waiters to it
@@ -210,10 +209,9 @@ struct Dispatch {
 
     /// Gives up the in-flight count (the stream is done with the server) and any queue place.
     mutating func release() {
-        leaveQueue()
         // Done with the stream: it waits for nobody, whether or not a wake is on its way (that
         // wake finds the stream over and hands the slot on).
-        stopWaiting()
+        leaveQueue()
         guard let server = activeOn else { return }
         activeOn = nil
         backend.slotFreed(on: server)
@@ -230,18 +228,14 @@ struct Dispatch {
     /// wake-up is on its way and must be let through.
     @discardableResult
     mutating func leaveQueue() -> Bool {
-        guard let waiter else {
-            stopWaiting()
-            return true
-        }
+        guard let waiter else { return true }
         if waiter.claim() {
             self.waiter = nil
             backend.queue?.remove(waiter)
-            stopWaiting()
             return true
         }
-        // The queue woke us meanwhile: the wake (`wokeFromQueue`) ends the wait. (A copy of
-        // this dispatch that is dropped here must not count it down as well.)
+        // The queue woke us meanwhile (and counted us out of our server's `queued`): the wake
+        // (`wokeFromQueue`) ends the wait.
         return false
     }
 
@@ -263,13 +257,7 @@ struct Dispatch {
         default: break
         }
         waiter = nil
-        stopWaiting()
         return queuedAt
-    }
-
-    private mutating func stopWaiting() {
-        waitingFor?.queued.wrappingDecrement(ordering: .relaxed)
-        waitingFor = nil
     }
 
     private mutating func holdActive(on server: RuntimeServer) {
@@ -289,14 +277,10 @@ struct Dispatch {
             activeOn = nil
             backend.slotFreed(on: held)
         }
-        if let server {
-            server.queued.wrappingIncrement(ordering: .relaxed)
-            waitingFor = server
-        }
         let bound = NIOLoopBound(owner, eventLoop: loop.eventLoop)
         let backend = self.backend
         // A stream that gave up meanwhile hands the free slot on.
-        let waiter = BackendQueue.Waiter(loop: loop.eventLoop, target: server?.index) { why in
+        let waiter = BackendQueue.Waiter(loop: loop.eventLoop, target: server?.index, excluded: excluded, queued: server?.queued) { why in
             guard !bound.value.dispatchQueueWoke(), case .slot(let freed) = why else { return }
             if let freed, backend.servers.indices.contains(freed) { backend.slotFreed(on: backend.servers[freed]) } else { queue.wakeOne(freed: freed) }
         }
@@ -306,13 +290,14 @@ struct Dispatch {
         // A slot may have freed between the pick and the enqueue, with nobody to wake: on the
         // server a pinned stream waits for, or on any eligible one. Behind others, only an idle
         // server's slot can have been missed (one whose `minconn` limit grew with the load is no
-        // freed slot: the next one freed goes to the oldest).
+        // freed slot: the next one freed goes to the oldest). A server this stream excluded (it
+        // refused it) has no slot for it: woken with one, it would queue again at once, and spin.
         if let server {
             if behindOthers ? server.active.load(ordering: .relaxed) == 0 : !server.isFull(asking: false) { backend.offerSlot(of: server) }
             // It stopped taking clients since the pick, its redistribution maybe already done.
             if !server.health.acceptsStickyClients, backend.config.options.redispatch { queue.redistribute(server: server.index) }
-        } else if let free = backend.servers.first(where: { s in
-            backend.servesItsQueue(s) && (behindOthers ? s.active.load(ordering: .relaxed) == 0 : !s.isFull(asking: false))
+        } else if let free = backend.servers.first(where: { [excluded] s in
+            !excluded.contains(s.index) && backend.servesItsQueue(s) && (behindOthers ? s.active.load(ordering: .relaxed) == 0 : !s.isFull(asking: false))
         }) {
             // (A server the balancer would not pick — a backup while actives serve, weight 0 —
             // must not wake anyone: the woken waiter would queue again and wake the next.)

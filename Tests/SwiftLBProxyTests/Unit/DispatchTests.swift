@@ -162,6 +162,61 @@ final class DispatchTests: XCTestCase {
         try loop.submit { second.value.release() }.wait()
     }
 
+    /// A woken waiter leaves its server's queue at its wake (HAProxy's
+    /// pendconn_process_next_strm), not when its stream runs: a pinned newcomer in between finds
+    /// a free slot and nobody waiting, and takes it instead of queueing beside it.
+    func testAWokenWaiterNoLongerHoldsBackAPinnedNewcomer() throws {
+        let port = try listeningPort()
+        let rt = try runtime("backend app\n    server a 127.0.0.1:\(port) maxconn 2")
+        let backend = rt.backends[0], server = backend.servers[0]
+        let loop = group.next()
+        let state = try loopState(rt, on: loop)
+        let owners = (0..<4).map { _ in Owner() }
+        let dispatches = (0..<4).map { _ in Box(Dispatch(backend: backend, client: nil, pinned: server)) }
+        let steps: [String] = try loop.submit {
+            var steps = (0..<3).map { "\(dispatches[$0].value.next(loop: state.value, owner: owners[$0], freshConnection: false))" }
+            // Both holders end in one turn of the loop: the waiter is woken with one slot (its
+            // wake runs on a later turn), the other slot is free.
+            dispatches[0].value.release()
+            dispatches[1].value.release()
+            steps.append("queued \(server.queued.load(ordering: .relaxed))")
+            steps.append("\(dispatches[3].value.next(loop: state.value, owner: owners[3], freshConnection: false))")
+            return steps
+        }.wait()
+        XCTAssertEqual(steps, ["connecting", "connecting", "queued", "queued 0", "connecting"])
+        try wait(loop) { owners[2].woke == 1 }
+        try loop.submit {
+            _ = dispatches[2].value.wokeFromQueue()
+            for d in dispatches { d.value.release() }
+        }.wait()
+        XCTAssertEqual([server.active.load(ordering: .relaxed), server.queued.load(ordering: .relaxed)], [0, 0])
+    }
+
+    /// A freed slot is held only for a waiter that takes it: with clients queued only for
+    /// another server, b's freed slot is not held for them even for a moment (a newcomer
+    /// queueing meanwhile would find b full and wait beside an idle server; `smax` would
+    /// count them).
+    func testAFreedSlotIsHeldOnlyForAWaiterThatTakesIt() throws {
+        let port = try listeningPort()
+        let rt = try runtime("backend app\n    server a 127.0.0.1:\(port) maxconn 1\n    server b 127.0.0.1:\(port) maxconn 3")
+        let backend = rt.backends[0], (a, b) = (backend.servers[0], backend.servers[1])
+        let loop = group.next()
+        let state = try loopState(rt, on: loop)
+        let owner = Owner()
+        let pins = [a, a, a, b]
+        let dispatches = pins.map { Box(Dispatch(backend: backend, client: nil, pinned: $0)) }
+        let steps: [String] = try loop.submit {
+            let steps = dispatches.map { "\($0.value.next(loop: state.value, owner: owner, freshConnection: false))" }
+            dispatches[3].value.release()  // b's slot: nobody queued can use it
+            return steps
+        }.wait()
+        XCTAssertEqual(steps, ["connecting", "queued", "queued", "connecting"])
+        XCTAssertEqual(b.mostActive.load(ordering: .relaxed), 1, "b never had more than one client, nor a slot held for one")
+        XCTAssertEqual(b.active.load(ordering: .relaxed), 0)
+        XCTAssertEqual(owner.woke, 0)
+        try loop.submit { for d in dispatches { d.value.release() } }.wait()
+    }
+
     func testNonIdempotentOrBodiedRequestsAreNeverReplayable() {
         let backend = try! runtime("backend app\n    server a 127.0.0.1:1").backends[0]
         func exchange(_ method: HTTPMethodName, body: BodyFramer.Mode?) -> HTTPExchange {
