@@ -52,10 +52,23 @@ final class BackendQueue: Sendable {
         }
         /// Claims the waiter once: by the queue (to wake it) or by its owner (to give up).
         func claim() -> Bool {
-            guard state.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return false }
-            queued?.wrappingDecrement(ordering: .relaxed)
+            guard claimOnly() else { return false }
+            leaveServerQueue()
             return true
         }
+
+        /// The claim without leaving the server's count: the queue leaves it once the slot is
+        /// held (`takeOldest`).
+        fileprivate func claimOnly() -> Bool {
+            state.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
+        }
+
+        fileprivate func leaveServerQueue() { queued?.wrappingDecrement(ordering: .relaxed) }
+
+        /// Whether it counts among the waiters for any server (`unpinnedCount`): not pinned,
+        /// and refused by no server — one that excluded a server waits for the others only,
+        /// so it is no sign that every server is full, and newcomers need not queue behind it.
+        fileprivate var waitsForAny: Bool { target == nil && excluded.isEmpty }
 
         /// Whether a slot of server `server` is one it can use, as a waiter for any server.
         fileprivate func takesAny(_ server: Int) -> Bool { target == nil && !excluded.contains(server) }
@@ -101,7 +114,7 @@ final class BackendQueue: Sendable {
             q.longest = max(q.longest, q.list.count)
             size.store(q.list.count, ordering: .relaxed)
             family.wrappingIncrement(ordering: .relaxed)
-            if waiter.target == nil { anyServer.wrappingIncrement(ordering: .relaxed) }
+            if waiter.waitsForAny { anyServer.wrappingIncrement(ordering: .relaxed) }
         }
     }
 
@@ -167,13 +180,16 @@ final class BackendQueue: Sendable {
     private func dropped(_ waiter: Waiter, remaining: Int) {
         size.store(remaining, ordering: .relaxed)
         family.wrappingDecrement(ordering: .relaxed)
-        if waiter.target == nil { anyServer.wrappingDecrement(ordering: .relaxed) }
+        if waiter.waitsForAny { anyServer.wrappingDecrement(ordering: .relaxed) }
     }
 
     /// Removes and claims up to `limit` of the oldest waiters that `matches` and have not given
     /// up (waiters that gave up are dropped on the way), and tells `hold` how many under the
     /// lock: a newcomer that queues meanwhile either is among them or sees the slots they hold
-    /// — never a slot held for a waiter that turned out not to want it (a lost wake-up).
+    /// — never a slot held for a waiter that turned out not to want it (a lost wake-up). The
+    /// taken ones leave the counts (`count`, `unpinnedCount`, their server's `queued`) only
+    /// after `hold`: a newcomer that reads the counts without the lock never sees them gone
+    /// and their slots still free (it would take a slot that `hold` then takes again).
     private func takeOldest(_ limit: Int, hold: (Int) -> Void = { _ in }, where matches: (Waiter) -> Bool) -> [Waiter] {
         waiters.withLockedValue { q in
             var taken: [Waiter] = []
@@ -185,10 +201,18 @@ final class BackendQueue: Sendable {
                     continue
                 }
                 q.list.remove(at: i)
-                dropped(w, remaining: q.list.count)
-                if w.claim() { taken.append(w) }
+                if w.claimOnly() {
+                    taken.append(w)
+                } else {
+                    dropped(w, remaining: q.list.count)  // it gave up: it held nothing
+                }
             }
-            if !taken.isEmpty { hold(taken.count) }
+            guard !taken.isEmpty else { return taken }
+            hold(taken.count)
+            for w in taken {
+                dropped(w, remaining: q.list.count)
+                w.leaveServerQueue()
+            }
             return taken
         }
     }

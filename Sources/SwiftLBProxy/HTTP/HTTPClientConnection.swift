@@ -102,7 +102,8 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     /// `bind … name`: how this listener is named in its connection-level log lines.
     let listenerName: String?
     /// One connection's variables (`set-var`, `var()`), kept across its requests.
-    lazy var variables = StreamVariables()
+    /// (An HTTP/2 stream's `sess.` scope is its connection's.)
+    lazy var variables = StreamVariables(session: h2?.session?.variables)
     /// What it tracks in stick tables (nil when lb.conf declares none).
     let stickSession: StickSession?
     /// Set when this "connection" is one HTTP/2 stream behind an `H2StreamTranslator`: the
@@ -144,9 +145,8 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         self.limits = limits
         self.parser = HeadParser(kind: .request, limits: limits)
         if let session = h2?.session {
-            // An HTTP/2 stream: its connection's tracking and `sess.` variables under its own.
+            // An HTTP/2 stream: its connection's tracking under its own.
             self.stickSession = frontend.makeStickSession(streamOf: session.stick)
-            self.variables = StreamVariables(session: session.variables)
         } else {
             self.stickSession = upgrade.map(\.stick) ?? frontend.makeStickSession()
             if let variables = upgrade?.variables { self.variables = variables }

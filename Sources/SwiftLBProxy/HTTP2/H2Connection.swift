@@ -150,9 +150,8 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
             // Tracked and `set-var`'d as on an HTTP/1.1 connection; `set-src`… become the
             // session's ends.
             if sessionTracking == nil { sessionTracking = frontend.makeStickSession() }
-            let variables = StreamVariables(session: sessionContext.variables)
             guard let ruled = rules.admit(source: source, destination: destination, isTLS: isTLS, stick: sessionTracking,
-                                          variables: { variables }, frontend: frontend, loop: loop) else {
+                                          variables: { StreamVariables(session: sessionContext.variables) }, frontend: frontend, loop: loop) else {
                 sessionTracking?.close()
                 sessionTracking = nil
                 context.close(promise: nil)
@@ -189,10 +188,10 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         // The rules see the handshake (`ssl_fc_sni`…) and track the connection as they do for
         // an HTTP/1.1 one: an h2 client is not a way around a `tcp-request session` limit.
         if sessionTracking == nil { sessionTracking = frontend.makeStickSession() }
-        let variables = StreamVariables(session: session.variables)
         let connection = session.connection ?? (context.channel.remoteAddress, context.channel.localAddress)
         if let ruled = rules.admitSession(source: session.source, destination: session.destination, connection: connection, isTLS: isTLS,
-                                          tls: session.tls, stick: sessionTracking, variables: { variables }, frontend: frontend, loop: loop) {
+                                          tls: session.tls, stick: sessionTracking, variables: { StreamVariables(session: session.variables) },
+                                          frontend: frontend, loop: loop) {
             (session.source, session.destination) = (ruled.facts.source, ruled.facts.destination)
             session.stick = sessionTracking
             loop.stats.frontend(frontend.counterID) { $0.sessionsBegun += 1 }

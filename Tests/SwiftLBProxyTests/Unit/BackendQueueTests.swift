@@ -1,3 +1,4 @@
+import Atomics
 import NIOConcurrencyHelpers
 import NIOEmbedded
 import XCTest
@@ -98,6 +99,41 @@ final class BackendQueueTests: XCTestCase {
     /// What moves the queue: a change of whether the server takes new clients, or its
     /// sticky clients leaving too (drain → DOWN, drain → maintenance: HAProxy redistributes
     /// on each entry into such a state); nothing else does, and the log line then says 0.
+    /// A waiter that a server refused (its stream excluded it) waits for the others only: it
+    /// is no sign that every server is full, so newcomers do not queue behind it (they would
+    /// wait beside a free slot of the server it refuses), and that server's slot never wakes it.
+    func testAWaiterThatExcludedAServerDoesNotCountAsWaitingForAny() {
+        let queue = BackendQueue()
+        var refusedBy0 = ServerSet()
+        refusedBy0.insert(0)
+        let excluding = BackendQueue.Waiter(loop: loop, target: nil, excluded: refusedBy0) { [woken] why in woken.withLockedValue { $0.append(("x", why)) } }
+        queue.enqueue(excluding)
+        XCTAssertEqual(queue.count, 1)
+        XCTAssertEqual(queue.unpinnedCount, 0)
+        XCTAssertEqual(queue.wake(server: 0, slots: 1, pinnedOnly: false), 0, "a slot of the server it refused is none for it")
+        queue.enqueue(waiter("any", target: nil))
+        XCTAssertEqual(queue.unpinnedCount, 1)
+        XCTAssertEqual(queue.wake(server: 1, slots: 2, pinnedOnly: false), 2)
+        XCTAssertEqual(drained(), ["x:slot(Optional(1))", "any:slot(Optional(1))"])
+        XCTAssertEqual(queue.unpinnedCount, 0)
+    }
+
+    /// The woken waiters leave the counts only once their slots are held: a newcomer that
+    /// reads them without the lock never sees the queue empty and the slot still free.
+    func testWokenWaitersLeaveTheCountsOnlyAfterTheirSlotsAreHeld() {
+        let queue = BackendQueue()
+        let queued = ManagedAtomic<Int>(0)
+        let pinned = BackendQueue.Waiter(loop: loop, target: 0, queued: queued) { _ in }
+        queue.enqueue(pinned)
+        queue.enqueue(waiter("any", target: nil))
+        var seen: [Int] = []
+        XCTAssertEqual(queue.wake(server: 0, slots: 2, pinnedOnly: false) { held in
+            seen = [held, queue.count, queue.unpinnedCount, queued.load(ordering: .relaxed)]
+        }, 2)
+        XCTAssertEqual(seen, [2, 2, 1, 1], "held, then the counts as they were")
+        XCTAssertEqual([queue.count, queue.unpinnedCount, queued.load(ordering: .relaxed)], [0, 0, 0])
+    }
+
     func testTheServersStateChangesThatMoveItsQueue() {
         let health = ServerHealth(backend: "b", server: "s", maxconn: 1)
         health.set(.up)
