@@ -33,7 +33,8 @@ final class AgentCheckTests: XCTestCase {
         defer { agent.stop() }
         XCTAssertTrue(waitForPort(agentPort))
         let port = freePort(), port2 = freePort()
-        let lb = try SwiftLBInstance(config: testDefaults() + """
+        let stats = StatsClient(in: dir)
+        let lb = try SwiftLBInstance(config: stats.global + testDefaults() + """
             frontend fe
                 bind 127.0.0.1:\(port)
                 default_backend be
@@ -49,17 +50,22 @@ final class AgentCheckTests: XCTestCase {
         defer { lb.stop() }
         XCTAssertTrue(waitForPort(port2))
         func status(_ p: Int) -> String { curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(p)/echo-headers"]).out }
-        func settle() { usleep(400_000) }
-        settle()
-        XCTAssertEqual(status(port), "503", "the agent put s1 in maintenance")
+        // Each answer is read at the agent's next ask (every 100 ms, later on a loaded machine):
+        // wait for the state it sets (bounded) rather than sleeping a fixed time.
+        func weightOfA(_ weight: String) -> Bool {
+            waitUntil(timeout: 10) { stats.field("two", "a", "weight") == weight } != nil
+        }
+        XCTAssertNotNil(waitUntil(timeout: 10) { status(port) == "503" }, "the agent put s1 in maintenance")
         try "ready up\n".write(toFile: replyFile, atomically: true, encoding: .utf8)
-        settle()
-        XCTAssertEqual(status(port), "200", "the agent made s1 ready again")
+        // Backend two's `a` asks the same agent: it must have left maintenance too before the
+        // weights below can show.
+        XCTAssertNotNil(waitUntil(timeout: 10) { status(port) == "200" && stats.field("two", "a", "status").map { $0 != "MAINT" } == true },
+                        "the agent made s1 and a ready again: \(stats.field("two", "a", "status") ?? "?")")
         try "0%\n".write(toFile: replyFile, atomically: true, encoding: .utf8)
-        settle()
+        XCTAssertTrue(weightOfA("0"), "0%: \(stats.field("two", "a", "weight") ?? "?")")
         for _ in 1...4 { XCTAssertEqual(status(port2), "200") }
         try "100%\n".write(toFile: replyFile, atomically: true, encoding: .utf8)
-        settle()
+        XCTAssertTrue(weightOfA("10"), "100%: \(stats.field("two", "a", "weight") ?? "?")")
         for _ in 1...4 { XCTAssertEqual(status(port2), "200") }
         lb.waitForAccessLog { $0.split(separator: "\n").filter { $0.contains(" two/") }.count >= 8 }
         let servers = lb.accessLog.split(separator: "\n").filter { $0.contains(" two/") }.map { $0.contains(" two/a ") ? "a" : "b" }

@@ -29,19 +29,20 @@ final class HTTPCheckConnectTests: XCTestCase {
         let child = try startOnSameFile(config, haproxy: haproxy, port: port, in: dir)
         defer { child.stop() }
         let ask = haproxy ? ["/bin/sh", "-c", "echo 'show stat' | socat -t 2 - UNIX-CONNECT:\(socket)"] : [Paths.swiftlb, "ctl", "-s", socket, "show", "stat"]
-        func status() -> String {
+        func field(_ name: String) -> String {
             let rows = runCommand(ask[0], Array(ask.dropFirst())).out.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
-            guard let header = rows.first, let i = header.firstIndex(of: "status"), let row = rows.first(where: { $0.count > i && $0[1] == "s1" }) else { return "" }
+            guard let header = rows.first, let i = header.firstIndex(of: Substring(name)), let row = rows.first(where: { $0.count > i && $0[1] == "s1" }) else { return "" }
             return String(row[i])
         }
-        // Each check settles the state (rise 1, fall 1); a few rounds of 100 ms, bounded.
-        var last = ""
-        _ = waitUntil(timeout: 5) {
-            last = status()
-            return last.hasPrefix("UP") || last.hasPrefix("DOWN")
+        // A server not checked yet reads UP too (check_status INI), so wait (bounded) for a
+        // finished check rather than for a state and a fixed sleep: with rise 1 and fall 1 each
+        // check settles the state.
+        let checked = waitUntil(timeout: 10) {
+            let check = field("check_status").replacingOccurrences(of: "* ", with: "")
+            return !check.isEmpty && check != "INI"
         }
-        usleep(400_000)
-        return status()
+        XCTAssertNotNil(checked, "\(haproxy ? "haproxy" : "swiftlb"): no check finished: \(field("check_status"))")
+        return field("status")
     }
 
     func testTheCheckGoesWhereConnectSays() throws {

@@ -46,10 +46,10 @@ final class HealthCheckTests: XCTestCase {
         XCTAssertFalse(load.bodies(since: afterDown).contains("node2\n"), "a DOWN server got traffic")
 
         try nginx.start(1)
-        let up = waitUntil(timeout: 5) { lb.child.stderr.contains("Server nodes/node2 is UP: 2 consecutive successful checks") }
+        let up = waitUntil(timeout: 10) { lb.child.stderr.contains("Server nodes/node2 is UP: 2 consecutive successful checks") }
         XCTAssertNotNil(up, lb.child.stderr)
         let afterUp = load.count
-        XCTAssertNotNil(waitUntil(timeout: 3) { load.bodies(since: afterUp).contains("node2\n") }, "node2 gets no traffic after coming back")
+        XCTAssertNotNil(waitUntil(timeout: 10) { load.bodies(since: afterUp).contains("node2\n") }, "node2 gets no traffic after coming back")
 
         let results = load.stop()
         let failures = results.filter { $0.status != 200 }
@@ -77,10 +77,10 @@ final class HealthCheckTests: XCTestCase {
                 use_backend sick if { path_beg /sick-backend }
             """, in: dir)
         defer { lb.stop() }
-        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server nodes/node3 is DOWN: 1 consecutive failed checks, last: status 200, HTTP content check did not match") }, lb.child.stderr)
+        XCTAssertNotNil(waitUntil(timeout: 10) { lb.child.stderr.contains("Server nodes/node3 is DOWN: 1 consecutive failed checks, last: status 200, HTTP content check did not match") }, lb.child.stderr)
         let bodies = curl((0..<12).map { _ in "http://127.0.0.1:\(port)/" }).out.split(separator: "\n")
         XCTAssertEqual(Set(bodies), ["node1", "node2"])
-        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server sick/node3 is DOWN: 1 consecutive failed checks, last: status 503, Service Temporarily Unavailable") }, lb.child.stderr)
+        XCTAssertNotNil(waitUntil(timeout: 10) { lb.child.stderr.contains("Server sick/node3 is DOWN: 1 consecutive failed checks, last: status 503, Service Temporarily Unavailable") }, lb.child.stderr)
         let code = curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/sick-backend"]).out
         XCTAssertEqual(code, "503")
     }
@@ -98,13 +98,13 @@ final class HealthCheckTests: XCTestCase {
         let before = curl((0..<12).map { _ in "http://127.0.0.1:\(port)/" }).out.split(separator: "\n")
         XCTAssertEqual(Set(before), ["node1", "node2"])
         nginx.kill(0)
-        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("nodes/node1 is DOWN") })
+        XCTAssertNotNil(waitUntil(timeout: 10) { lb.child.stderr.contains("nodes/node1 is DOWN") })
         XCTAssertEqual(Set(curl((0..<6).map { _ in "http://127.0.0.1:\(port)/" }).out.split(separator: "\n")), ["node2"])
         nginx.kill(1)
-        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("nodes/node2 is DOWN") })
+        XCTAssertNotNil(waitUntil(timeout: 10) { lb.child.stderr.contains("nodes/node2 is DOWN") })
         XCTAssertEqual(Set(curl((0..<6).map { _ in "http://127.0.0.1:\(port)/" }).out.split(separator: "\n")), ["node3"])
         try nginx.start(0)
-        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("nodes/node1 is UP") })
+        XCTAssertNotNil(waitUntil(timeout: 10) { lb.child.stderr.contains("nodes/node1 is UP") })
         XCTAssertEqual(Set(curl((0..<6).map { _ in "http://127.0.0.1:\(port)/" }).out.split(separator: "\n")), ["node1"])
     }
 
@@ -124,9 +124,9 @@ final class HealthCheckTests: XCTestCase {
         }
         XCTAssertEqual(share(100), 50, "no ramp for servers up since the start")
         nginx.kill(1)
-        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("nodes/node2 is DOWN") })
+        XCTAssertNotNil(waitUntil(timeout: 10) { lb.child.stderr.contains("nodes/node2 is DOWN") })
         try nginx.start(1)
-        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("nodes/node2 is UP") })
+        XCTAssertNotNil(waitUntil(timeout: 10) { lb.child.stderr.contains("nodes/node2 is UP") })
         let early = share(100)
         XCTAssertLessThan(early, 25, "node2 got \(early) of 100 right after coming back")
         sleep(4)
@@ -142,12 +142,8 @@ final class HealthCheckTests: XCTestCase {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
         let port = freePort()
-        let socket = dir.file("ctl.sock")
-        let lb = try SwiftLBInstance(config: """
-            global
-                stats socket \(socket)
-
-            """ + testDefaults() + """
+        let stats = StatsClient(in: dir)
+        let lb = try SwiftLBInstance(config: stats.global + testDefaults() + """
                 timeout check 1s
             frontend fe
                 bind 127.0.0.1:\(port)
@@ -170,10 +166,14 @@ final class HealthCheckTests: XCTestCase {
                 server redis 127.0.0.1:\(redis.port) check inter 100ms fall 1 rise 1
             """, waitPort: port, in: dir)
         defer { lb.stop() }
-        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server redis_ping/web is DOWN: 1 consecutive failed checks, last: step 3 (expect string '+PONG')") }, lb.child.stderr)
-        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server redis_negated/redis is DOWN: 1 consecutive failed checks, last: step 2 (expect ! string '+PONG'): got '+PONG") }, lb.child.stderr)
-        usleep(500_000)
-        let states = runCommand(Paths.swiftlb, ["ctl", "-s", socket, "show", "servers", "state"]).out
+        // Generous bounds (a 3 s one once ran out at load 6); each check takes milliseconds.
+        XCTAssertNotNil(waitUntil(timeout: 15) { lb.child.stderr.contains("Server redis_ping/web is DOWN: 1 consecutive failed checks, last: step 3 (expect string '+PONG')") }, lb.child.stderr)
+        XCTAssertNotNil(waitUntil(timeout: 15) { lb.child.stderr.contains("Server redis_negated/redis is DOWN: 1 consecutive failed checks, last: step 2 (expect ! string '+PONG'): got '+PONG") }, lb.child.stderr)
+        // A server not checked yet is UP too (HAProxy's INI): wait for checks that passed
+        // (L7OK) before reading the state, rather than sleeping and hoping they ran.
+        XCTAssertNotNil(waitUntil(timeout: 15) { stats.field("redis_ping", "redis", "check_status") == "L7OK" && stats.field("redis_binary", "redis", "check_status") == "L7OK" },
+                        "\(stats.field("redis_ping", "redis", "check_status") ?? "?"), \(stats.field("redis_binary", "redis", "check_status") ?? "?")\n\(lb.child.stderr)")
+        let states = runCommand(Paths.swiftlb, ["ctl", "-s", stats.path, "show", "servers", "state"]).out
         // HAProxy's `show servers state` format 1: srv_op_state 2 = running, srv_admin_state 0 = ready.
         let rows: [[Substring]] = states.split(separator: "\n").map { $0.split(separator: " ") }
         func ok(_ backend: String, _ server: String) -> Bool {
@@ -183,7 +183,12 @@ final class HealthCheckTests: XCTestCase {
         XCTAssertTrue(ok("redis_binary", "redis"), states)
         XCTAssertFalse(lb.child.stderr.contains("redis_ping/redis is DOWN"), lb.child.stderr)
         redis.stop()
-        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("Server redis_ping/redis is DOWN: 1 consecutive failed checks, last: Connection refused at step 1 of tcp-check (connect)") }, lb.child.stderr)
+        // The check that takes it DOWN may be one redis's exit cut mid-exchange (its connection
+        // reset or closed, not refused: the slower the machine, the longer a check's window);
+        // every check after it is refused at its connect step, which is what must show.
+        XCTAssertNotNil(waitUntil(timeout: 15) { lb.child.stderr.contains("Server redis_ping/redis is DOWN: 1 consecutive failed checks, last: ")
+                            && stats.field("redis_ping", "redis", "last_chk") == "Connection refused at step 1 of tcp-check (connect)" },
+                        "\(stats.field("redis_ping", "redis", "last_chk") ?? "?")\n\(lb.child.stderr)")
     }
 
     /// A server that accepts and never answers is marked down by the check timeout: a new

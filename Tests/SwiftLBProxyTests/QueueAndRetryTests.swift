@@ -100,7 +100,7 @@ final class QueueAndRetryTests: XCTestCase {
         for _ in 0..<3 {
             XCTAssertEqual(curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/boom"]).out, "500")
         }
-        XCTAssertNotNil(waitUntil(timeout: 2) { lb.child.stderr.contains("Server boom/node1 is DOWN: 3 consecutive errors on live traffic (observe layer7)") }, lb.child.stderr)
+        XCTAssertNotNil(waitUntil(timeout: 10) { lb.child.stderr.contains("Server boom/node1 is DOWN: 3 consecutive errors on live traffic (observe layer7)") }, lb.child.stderr)
         XCTAssertEqual(curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/boom"]).out, "503")
         XCTAssertNotNil(waitUntil(timeout: 10) { lb.child.stderr.contains("Server boom/node1 is UP: 10 consecutive successful checks") }, lb.child.stderr)
     }

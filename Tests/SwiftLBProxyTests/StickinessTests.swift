@@ -53,7 +53,7 @@ final class StickinessTests: XCTestCase {
         // Its server dies: the client is redispatched once, with a new cookie, and sticks there.
         let index = Int(value.dropFirst())! - 1
         nginx.kill(index)
-        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("nodes/\(node) is DOWN") })
+        XCTAssertNotNil(waitUntil(timeout: 10) { lb.child.stderr.contains("nodes/\(node) is DOWN") })
         let moved = curl(["-D", "-", "-b", "SERVERID=\(value)", "http://127.0.0.1:\(port)/"]).out
         let newCookie = try XCTUnwrap(setCookie(moved), moved)
         let newValue = String(newCookie.prefix { $0 != ";" }.dropFirst("SERVERID=".count))
@@ -76,7 +76,7 @@ final class StickinessTests: XCTestCase {
         let lb = try SwiftLBInstance(config: config, waitPort: port, in: dir)
         defer { lb.stop() }
         nginx.kill(0)
-        XCTAssertNotNil(waitUntil(timeout: 3) { lb.child.stderr.contains("nodes/node1 is DOWN") })
+        XCTAssertNotNil(waitUntil(timeout: 10) { lb.child.stderr.contains("nodes/node1 is DOWN") })
         XCTAssertEqual(curl(["-o", "/dev/null", "-w", "%{http_code}", "-b", "SERVERID=n1", "http://127.0.0.1:\(port)/"]).out, "503")
         XCTAssertEqual(curl(["-b", "SERVERID=n2", "http://127.0.0.1:\(port)/"]).out, "node2\n")
     }

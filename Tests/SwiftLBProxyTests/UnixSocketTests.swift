@@ -36,7 +36,10 @@ final class UnixSocketTests: XCTestCase {
         defer { nginx.stop() }
         let stats = StatsClient(in: dir)
         let (http, tcp) = (freePort(), freePort())
+        // `timeout check` apart from `inter`: a check's timeout is otherwise its 200 ms `inter`,
+        // which a loaded machine can exceed (a passed server then reads "UP 1/2" again).
         let lb = try SwiftLBInstance(config: stats.global + testDefaults() + """
+                timeout check 2s
             frontend web
                 bind 127.0.0.1:\(http)
                 default_backend app
@@ -64,6 +67,11 @@ final class UnixSocketTests: XCTestCase {
         }
         XCTAssertEqual(curl(["http://127.0.0.1:\(tcp)/"], maxTime: 5).out, "node-unix host=127.0.0.1\n")
         XCTAssertEqual(stats.field("app", "n1", "addr"), "unix")
+        // Until its first check ends a new server reads "UP 1/2" with check_status INI (HAProxy
+        // starts its health at rise); that check runs 100-200 ms after the start, and on a
+        // loaded machine the requests above can all be answered before it: wait for it.
+        XCTAssertNotNil(waitUntil(timeout: 10) { stats.field("app", "n1", "check_status") == "L7OK" && stats.field("rawapp", "n1", "check_status") == "L7OK" },
+                        "first checks: \(stats.field("app", "n1", "check_status") ?? "?"), \(stats.field("rawapp", "n1", "check_status") ?? "?")\n\(lb.child.stderr)")
         XCTAssertEqual(stats.field("app", "n1", "status"), "UP")
         XCTAssertEqual(stats.field("app", "n1", "check_status"), "L7OK")
         XCTAssertEqual(stats.field("rawapp", "n1", "check_status"), "L7OK", "tcp-check send/expect on the socket")
@@ -74,7 +82,7 @@ final class UnixSocketTests: XCTestCase {
 
         nginx.stop()
         try? FileManager.default.removeItem(atPath: socket)
-        XCTAssertNotNil(waitUntil(timeout: 5) { stats.field("app", "n1", "status") == "DOWN" && stats.field("rawapp", "n1", "status") == "DOWN" },
+        XCTAssertNotNil(waitUntil(timeout: 15) { stats.field("app", "n1", "status") == "DOWN" && stats.field("rawapp", "n1", "status") == "DOWN" },
                         "checks of a vanished socket: \(stats.field("app", "n1", "status") ?? "?"), \(stats.field("rawapp", "n1", "status") ?? "?")\n\(lb.child.stderr)")
         XCTAssertTrue(curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(http)/"], maxTime: 5).out == "503")
     }
