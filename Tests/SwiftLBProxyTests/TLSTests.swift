@@ -226,7 +226,8 @@ final class TLSTests: XCTestCase {
             """, in: dir)
         defer { nginx.stop() }
         XCTAssertTrue(waitForPort(backendPort))
-        let lb = try SwiftLBInstance(config: testDefaults() + """
+        let stats = StatsClient(in: dir)
+        let lb = try SwiftLBInstance(config: stats.global + testDefaults() + """
             frontend fe
                 bind 127.0.0.1:\(port)
                 use_backend wrongname if { path_beg /wrong }
@@ -243,10 +244,13 @@ final class TLSTests: XCTestCase {
         // A certificate that does not match the name is refused: the handshake fails, which is
         // a connection failure (503, as haproxy answers), never the backend's answer.
         XCTAssertEqual(curl(["-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/wrong"]).out, "503")
-        // Past fall 3 × inter 200 ms: a check that fails (a refused certificate, a wrong answer)
-        // would have taken the server down by now. `timeout check 1s`: a TLS handshake of a
-        // debug build on a loaded machine can outlast inter, the default check timeout.
-        usleep(1_500_000)
+        // The HTTP check over TLS passes (a refused certificate or a wrong answer would read
+        // L6/L7 errors), and keeps passing past fall 3 × inter 200 ms. `timeout check 1s`: a TLS
+        // handshake of a debug build on a loaded machine can outlast inter, the default timeout.
+        XCTAssertNotNil(waitUntil(timeout: 10) { stats.field("app", "s", "check_status") == "L7OK" },
+                        "check_status \(stats.field("app", "s", "check_status") ?? "-"): \(lb.child.stderr)")
+        usleep(1_000_000)
+        XCTAssertEqual(stats.field("app", "s", "check_status"), "L7OK")
         XCTAssertFalse(lb.child.stderr.contains("app/s is DOWN"), "the HTTP check over TLS passes: \(lb.child.stderr)")
     }
 
