@@ -63,7 +63,7 @@ final class BackendQueue: Sendable {
             state.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
         }
 
-        fileprivate func leaveServerQueue() { queued?.wrappingDecrement(ordering: .relaxed) }
+        fileprivate func leaveServerQueue() { queued?.wrappingDecrement(ordering: .releasing) }
 
         /// Whether it counts among the waiters for any server (`unpinnedCount`): not pinned,
         /// and refused by no server — one that excluded a server waits for the others only,
@@ -118,9 +118,9 @@ final class BackendQueue: Sendable {
         }
     }
 
-    var count: Int { size.load(ordering: .relaxed) }
+    var count: Int { size.load(ordering: .acquiring) }
     /// Waiters for any server (not pinned to one).
-    var unpinnedCount: Int { anyServer.load(ordering: .relaxed) }
+    var unpinnedCount: Int { anyServer.load(ordering: .acquiring) }
     /// The longest the queue has been (the stats' `qmax`).
     var longest: Int { waiters.withLockedValue { $0.longest } }
 
@@ -177,10 +177,12 @@ final class BackendQueue: Sendable {
         return taken.count
     }
 
+    /// A waiter leaves the counts. Releasing: a reader that sees it gone (acquiring, without
+    /// the lock) also sees the slot `hold` took for it before.
     private func dropped(_ waiter: Waiter, remaining: Int) {
-        size.store(remaining, ordering: .relaxed)
-        family.wrappingDecrement(ordering: .relaxed)
-        if waiter.waitsForAny { anyServer.wrappingDecrement(ordering: .relaxed) }
+        size.store(remaining, ordering: .releasing)
+        family.wrappingDecrement(ordering: .releasing)
+        if waiter.waitsForAny { anyServer.wrappingDecrement(ordering: .releasing) }
     }
 
     /// Removes and claims up to `limit` of the oldest waiters that `matches` and have not given
@@ -204,7 +206,8 @@ final class BackendQueue: Sendable {
                 if w.claimOnly() {
                     taken.append(w)
                 } else {
-                    dropped(w, remaining: q.list.count)  // it gave up: it held nothing
+                    // It gave up: it held nothing (the taken ones still count until `hold`).
+                    dropped(w, remaining: q.list.count + taken.count)
                 }
             }
             guard !taken.isEmpty else { return taken }

@@ -55,7 +55,10 @@ final class AgentCheckTests: XCTestCase {
         func weightOfA(_ weight: String) -> Bool {
             waitUntil(timeout: 10) { stats.field("two", "a", "weight") == weight } != nil
         }
-        XCTAssertNotNil(waitUntil(timeout: 10) { status(port) == "503" }, "the agent put s1 in maintenance")
+        // Both servers that ask the agent took its "maint" before it changes (else `a` could
+        // take "maint" after the wait below and stay in maintenance).
+        XCTAssertNotNil(waitUntil(timeout: 10) { status(port) == "503" && stats.field("two", "a", "status") == "MAINT" },
+                        "the agent put s1 and a in maintenance: \(stats.field("two", "a", "status") ?? "?")")
         try "ready up\n".write(toFile: replyFile, atomically: true, encoding: .utf8)
         // Backend two's `a` asks the same agent: it must have left maintenance too before the
         // weights below can show.

@@ -221,7 +221,7 @@ struct Dispatch {
     /// when others already wait for it (it does not pass them, even where a `minconn` limit
     /// grew with its arrival).
     private func mustWait(for server: RuntimeServer) -> Bool {
-        server.isFull || server.health.maxconn != nil && server.queued.load(ordering: .relaxed) > 0
+        server.isFull || server.health.maxconn != nil && server.queued.load(ordering: .acquiring) > 0
     }
 
     /// Leaves the queue (timeout, client gone). False if the queue had already woken us: the

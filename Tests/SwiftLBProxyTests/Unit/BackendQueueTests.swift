@@ -96,9 +96,6 @@ final class BackendQueueTests: XCTestCase {
         XCTAssertEqual([queue.count, queue.unpinnedCount], [1, 0], "s0's waiter stays")
     }
 
-    /// What moves the queue: a change of whether the server takes new clients, or its
-    /// sticky clients leaving too (drain → DOWN, drain → maintenance: HAProxy redistributes
-    /// on each entry into such a state); nothing else does, and the log line then says 0.
     /// A waiter that a server refused (its stream excluded it) waits for the others only: it
     /// is no sign that every server is full, so newcomers do not queue behind it (they would
     /// wait beside a free slot of the server it refuses), and that server's slot never wakes it.
@@ -125,15 +122,21 @@ final class BackendQueueTests: XCTestCase {
         let queued = ManagedAtomic<Int>(0)
         let pinned = BackendQueue.Waiter(loop: loop, target: 0, queued: queued) { _ in }
         queue.enqueue(pinned)
+        let gaveUp = waiter("gave up", target: nil)
+        queue.enqueue(gaveUp)
+        XCTAssertTrue(gaveUp.claim())  // its owner gave up; its `remove` has not run yet
         queue.enqueue(waiter("any", target: nil))
         var seen: [Int] = []
         XCTAssertEqual(queue.wake(server: 0, slots: 2, pinnedOnly: false) { held in
             seen = [held, queue.count, queue.unpinnedCount, queued.load(ordering: .relaxed)]
         }, 2)
-        XCTAssertEqual(seen, [2, 2, 1, 1], "held, then the counts as they were")
+        XCTAssertEqual(seen, [2, 2, 1, 1], "held, then the counts as they were (without the one that gave up)")
         XCTAssertEqual([queue.count, queue.unpinnedCount, queued.load(ordering: .relaxed)], [0, 0, 0])
     }
 
+    /// What moves the queue: a change of whether the server takes new clients, or its
+    /// sticky clients leaving too (drain → DOWN, drain → maintenance: HAProxy redistributes
+    /// on each entry into such a state); nothing else does, and the log line then says 0.
     func testTheServersStateChangesThatMoveItsQueue() {
         let health = ServerHealth(backend: "b", server: "s", maxconn: 1)
         health.set(.up)
