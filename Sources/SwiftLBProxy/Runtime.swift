@@ -146,7 +146,8 @@ public final class ProxyRuntime: Sendable {
                             continue
                         }
                         let agentAddress = try SocketAddress.makeAddressResolvingHost(agent.address ?? (server.unixPath != nil ? "127.0.0.1" : server.host), port: agentPort)
-                        let interval = TimeAmount.nanoseconds((agent.inter ?? server.parameters.inter).nanoseconds)
+                        // `agent-inter` defaults to 2 s whatever the server's `inter` (HAProxy's DEF_CHKINTR).
+                        let interval = agent.inter.map { TimeAmount.nanoseconds($0.nanoseconds) } ?? .seconds(2)
                         let timeout = backend.options.timeouts.check.map { TimeAmount.nanoseconds($0.nanoseconds) } ?? interval
                         let name = server.name, configuredWeight = server.parameters.weight
                         agents.append { runtime in

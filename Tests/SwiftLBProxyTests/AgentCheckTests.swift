@@ -77,4 +77,38 @@ final class AgentCheckTests: XCTestCase {
         let heard = (try? String(contentsOfFile: heardFile, encoding: .utf8)) ?? ""
         XCTAssertTrue(heard.contains("hello\n"), "agent-send reached the agent: \(heard.debugDescription)")
     }
+    /// `agent-inter` defaults to 2 s whatever the server's `inter` (HAProxy's DEF_CHKINTR): an
+    /// agent beside `inter 30s` is still asked every 2 s.
+    func testTheAgentIsAskedEveryTwoSecondsWhateverTheServersInter() throws {
+        let dir = try TempDirectory()
+        let stream = try StreamBackend(in: dir)
+        defer { stream.stop() }
+        let agentPort = freePort()
+        let heardFile = dir.file("heard")
+        let script = """
+            import socket
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", \(agentPort))); s.listen(16)
+            for _ in range(100):
+                c, _ = s.accept()
+                open("\(heardFile)", "a").write("asked\\n")
+                c.sendall(b"up\\n"); c.close()
+            """
+        let agent = try ChildProcess("/usr/bin/env", ["python3", "-c", script], logDirectory: dir, name: "agent")
+        defer { agent.stop() }
+        XCTAssertTrue(waitForPort(agentPort))
+        let port = freePort()
+        let lb = try SwiftLBInstance(config: testDefaults() + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend be
+            backend be
+                server s1 127.0.0.1:\(stream.port) check inter 30s agent-check agent-port \(agentPort)
+
+            """, waitPort: port, in: dir)
+        defer { lb.stop() }
+        func asked() -> Int { ((try? String(contentsOfFile: heardFile, encoding: .utf8)) ?? "").split(separator: "\n").count }
+        // With the server's 30 s the agent would be asked at most once in this window.
+        XCTAssertNotNil(waitUntil(timeout: 15) { asked() >= 3 }, "asked \(asked()) times")
+    }
 }

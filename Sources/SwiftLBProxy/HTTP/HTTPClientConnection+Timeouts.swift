@@ -26,7 +26,7 @@ extension HTTPClientConnection {
         case .closing:
             let since = closingSeenAt ?? now
             closingSeenAt = since
-            if let limit = timeouts.client ?? timeouts.server, now >= since + .nanoseconds(limit.nanoseconds) {
+            if let limit = timeouts.client, now >= since + .nanoseconds(limit.nanoseconds) {  // HAProxy's: the client's only
                 context?.channel.close(mode: .all, promise: nil)
             }
         case .idle:

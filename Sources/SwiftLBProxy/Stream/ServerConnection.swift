@@ -123,7 +123,9 @@ final class ServerConnection: ChannelDuplexHandler {
                     if http2 { try H2ServerSession.configure(channel, tls: server.tls != nil, serverName: serverName) } else { try sync.addHandler(handler) }
                 }
             }
-        if let timeout { bootstrap = bootstrap.connectTimeout(timeout) }
+        // No `timeout connect`: HAProxy waits as long as the kernel's SYN retries do (NIO's own
+        // default would give up after 10 s).
+        bootstrap = bootstrap.connectTimeout(timeout ?? .hours(1))
         var connected: EventLoopFuture<ServerConnection>
         if http2 {
             connected = bootstrap.connect(to: address).flatMap { channel in
