@@ -110,7 +110,9 @@ enum StickyCookie {
             if let maxidle = settings.maxidle, let seen = presented?.lastSeen {
                 refresh = now() - seen >= Int(maxidle.nanoseconds / 4_000_000_000)
             }
-            if settings.indirect && presented != nil && !refresh { return .none }
+            // A client whose cookie names this server gets none (HAProxy's `!SF_DIRECT`),
+            // `indirect` or not: `indirect` only keeps the cookie from the server.
+            if presented != nil && !refresh { return .none }
             if settings.postonly && method != .post { return .none }
             var cookieValue = value
             if dated {

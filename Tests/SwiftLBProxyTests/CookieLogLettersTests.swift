@@ -6,13 +6,13 @@ import XCTest
 /// what the response did with it (I inserted, N nothing). The same configuration and requests
 /// through HAProxy 2.6 and SwiftLB must log the same four letters.
 final class CookieLogLettersTests: XCTestCase {
-    func config(http: Int, backends: [Int], down: Int, syslog: Int) -> String {
+    func config(http: Int, backends: [Int], down: Int, syslog: Int, indirect: Bool) -> String {
         AccessLogTests.syslogHTTPDefaults(syslog: syslog) + """
         frontend fe
             bind 127.0.0.1:\(http)
             default_backend app
         backend app
-            cookie SRVID insert indirect nocache
+            cookie SRVID insert \(indirect ? "indirect " : "")nocache
             option redispatch
             server s1 127.0.0.1:\(backends[0]) cookie one
             server s2 127.0.0.1:\(down) cookie two check inter 100ms fall 1
@@ -21,6 +21,16 @@ final class CookieLogLettersTests: XCTestCase {
     }
 
     func testTheCookieLettersAgreeWithHAProxy() throws {
+        try agree(indirect: true)
+    }
+
+    /// Without `indirect` too, a client whose cookie names the server that answers gets no
+    /// Set-Cookie (HAProxy's `!SF_DIRECT`): `indirect` only takes the cookie off the request.
+    func testWithoutIndirectAValidCookieIsNotSentAgainAsByHAProxy() throws {
+        try agree(indirect: false)
+    }
+
+    private func agree(indirect: Bool) throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy"), "haproxy is installed by scripts/test.sh")
         let dir = try TempDirectory()
         let nginx = try NginxBackends(count: 1, in: dir)
@@ -28,11 +38,11 @@ final class CookieLogLettersTests: XCTestCase {
         let down = freePort()  // nothing listens: s2 is marked down by its check
         let hsyslog = try SyslogReceiver(), ssyslog = try SyslogReceiver()
         let (hhttp, shttp) = (freePort(), freePort())
-        let hcfg = try dir.write("haproxy.cfg", config(http: hhttp, backends: nginx.ports, down: down, syslog: hsyslog.port))
+        let hcfg = try dir.write("haproxy.cfg", config(http: hhttp, backends: nginx.ports, down: down, syslog: hsyslog.port, indirect: indirect))
         let haproxy = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", hcfg], logDirectory: dir, name: "haproxy")
         defer { haproxy.stop() }
         XCTAssertTrue(waitForPort(hhttp), haproxy.stderr)
-        let lb = try SwiftLBInstance(config: config(http: shttp, backends: nginx.ports, down: down, syslog: ssyslog.port), waitPort: shttp, in: dir)
+        let lb = try SwiftLBInstance(config: config(http: shttp, backends: nginx.ports, down: down, syslog: ssyslog.port, indirect: indirect), waitPort: shttp, in: dir)
         defer { lb.stop() }
         usleep(1_000_000)  // both have marked s2 down (inter 100ms, fall 1)
         _ = hsyslog.receive(count: 100, within: 0.3)
