@@ -1,4 +1,5 @@
 import Foundation
+import SwiftLBTestSupport
 
 /// A syslog server for tests: a real datagram socket (UDP on loopback, or a unix path) that
 /// hands back each datagram as it arrived. Reads are bounded by a timeout.
@@ -89,15 +90,6 @@ final class DatagramReceiver: @unchecked Sendable {
         while let d = receive(timeout: 0) { lines.append(String(decoding: d, as: UTF8.self)) }
         return lines
     }
-}
-
-/// 127.0.0.1:port.
-func loopback(_ port: Int) -> sockaddr_in {
-    var a = sockaddr_in()
-    a.sin_family = sa_family_t(AF_INET)
-    a.sin_addr.s_addr = inet_addr("127.0.0.1")
-    a.sin_port = UInt16(port).bigEndian
-    return a
 }
 
 /// A TCP socket connected to 127.0.0.1:port, or -1.
