@@ -86,21 +86,24 @@ final class QueueRedistributionTests: XCTestCase {
                        theirs.logLine.replacingOccurrences(of: "duration: 1ms", with: "duration: 0ms"), "the change's log line, with what moved in the queue")
     }
 
+    /// The queued client was balanced to s2 when its server stopped taking clients (`when`),
+    /// well before `timeout queue`, and the state change's log line says what moved.
+    private func movedToS2(_ a: Answer, _ when: String, logLineEnd: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.status, 200, "\(a)", file: file, line: line)
+        XCTAssertEqual(a.servedBy, "s2", "\(a)", file: file, line: line)
+        XCTAssertLessThan(a.waited, 1.2, "\(when), not at timeout queue (1.5 s): \(a)", file: file, line: line)
+        XCTAssertTrue(a.logLine.hasSuffix(logLineEnd), a.logLine, file: file, line: line)
+    }
+
     func testWithRedispatchClientsQueuedForAServerPutInMaintenanceGoToAnotherAtOnce() throws {
         try agree({ try queuedClient(redispatch: true, holdMs: 3000, command: "disable server app/s1", haproxy: $0) }) { a in
-            XCTAssertEqual(a.status, 200, "\(a)")
-            XCTAssertEqual(a.servedBy, "s2", "\(a)")
-            XCTAssertLessThan(a.waited, 1.2, "at the disable (~0.3 s), not at timeout queue (1.5 s): \(a)")
-            XCTAssertTrue(a.logLine.hasSuffix("1 sessions active, 1 requeued, 0 remaining in queue."), a.logLine)
+            movedToS2(a, "at the disable (~0.3 s)", logLineEnd: "1 sessions active, 1 requeued, 0 remaining in queue.")
         }
     }
 
     func testWithRedispatchClientsQueuedForAServerItsChecksMarkDownGoToAnotherAtOnce() throws {
         try agree({ try queuedClient(redispatch: true, holdMs: 3000, checkFails: true, haproxy: $0) }) { a in
-            XCTAssertEqual(a.status, 200, "\(a)")
-            XCTAssertEqual(a.servedBy, "s2", "\(a)")
-            XCTAssertLessThan(a.waited, 1.2, "once the check fails (~0.4 s), not at timeout queue (1.5 s): \(a)")
-            XCTAssertTrue(a.logLine.hasSuffix("1 sessions active, 1 requeued, 0 remaining in queue."), a.logLine)
+            movedToS2(a, "once the check fails (~0.4 s)", logLineEnd: "1 sessions active, 1 requeued, 0 remaining in queue.")
         }
     }
 
@@ -108,10 +111,7 @@ final class QueueRedistributionTests: XCTestCase {
     /// "enters drain state" line with what moved.
     func testWithRedispatchClientsQueuedForADrainedServerGoToAnotherAndTheLineSaysSo() throws {
         try agree({ try queuedClient(redispatch: true, holdMs: 3000, command: "set server app/s1 state drain", haproxy: $0) }) { a in
-            XCTAssertEqual(a.status, 200, "\(a)")
-            XCTAssertEqual(a.servedBy, "s2", "\(a)")
-            XCTAssertLessThan(a.waited, 1.2, "at the drain (~0.3 s), not at timeout queue (1.5 s): \(a)")
-            XCTAssertTrue(a.logLine.hasSuffix("Server app/s1 enters drain state. 1 active and 0 backup servers online. 1 sessions requeued, 0 total in queue."), a.logLine)
+            movedToS2(a, "at the drain (~0.3 s)", logLineEnd: "Server app/s1 enters drain state. 1 active and 0 backup servers online. 1 sessions requeued, 0 total in queue.")
         }
     }
 
