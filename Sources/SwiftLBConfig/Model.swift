@@ -326,6 +326,10 @@ public struct ProxyOptions: Sendable {
     /// `mode http|tcp`; tcp unless a `mode` line (here or in the defaults) says http, as in
     /// HAProxy: a copied haproxy.cfg's mode-less Redis or Postgres section stays TCP.
     public var mode: ProxyMode = .tcp
+    /// `disabled` (`enabled` undoes it; from a `defaults` section, for the proxies after it):
+    /// the proxy is parsed and checked but does not run, as in HAProxy — a frontend does not
+    /// listen, a backend has no server (503) and no checks, and neither is in the stats.
+    public var disabled = false
     /// `option http-keep-alive|http-server-close|httpclose` (the last two are pending).
     public var httpConnectionMode: HTTPConnectionMode = .keepAlive
     /// `http-reuse`: which idle server connections a request may be sent over.

@@ -84,7 +84,9 @@ public final class ProxyRuntime: Sendable {
             // Agents set weights, which the backend's balancer must hear of.
             var agents: [(RuntimeBackend) -> AgentTarget] = []
             let sids = backend.serverIDs
-            for server in backend.servers {
+            // A `disabled` backend runs with no server: every request it gets is a 503, and
+            // nothing is checked (HAProxy's stopped proxy).
+            for server in backend.options.disabled ? [] : backend.servers {
                 do {
                     let (address, addressless) = try Self.initialAddress(server)
                     // Checks go to the server's address (as `init-addr` found it) unless `addr`/`port`
@@ -223,7 +225,8 @@ public final class ProxyRuntime: Sendable {
         }
         var warnings: [ConfigError] = []
         var frontends: [RuntimeFrontend] = []
-        for frontend in configuration.frontends {
+        // A `disabled` frontend does not listen.
+        for frontend in configuration.frontends where !frontend.options.disabled {
             var binds: [(BindAddress, TLSContextBox?)] = []
             for bind in frontend.binds {
                 guard let tls = bind.tls else { binds.append((bind, nil)); continue }

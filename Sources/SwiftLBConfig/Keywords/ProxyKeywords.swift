@@ -21,6 +21,14 @@ extension KeywordRegistry {
             if mode == .tcp { try p.gate(modeTCPStatus, "'mode tcp'") }
             p.withOptions { $0.mode = mode }
         },
+        Keyword("disabled", SectionKind.proxies, usage: "disabled") { p, c in
+            try c.noArguments()
+            p.withOptions { $0.disabled = true }
+        },
+        Keyword("enabled", SectionKind.proxies, usage: "enabled") { p, c in
+            try c.noArguments()
+            p.withOptions { $0.disabled = false }
+        },
         Keyword("maxconn", SectionKind.frontSide, usage: "maxconn N") { p, c in
             let n = try c.positiveInt()
             p.withOptions { $0.maxconn = n }

@@ -70,7 +70,8 @@ extension ProxyServer {
             }
             proxies.append(proxy)
         }
-        for backend in runtime.backends where !shown.contains(backend.name) {
+        // A stopped (`disabled`) proxy is not in HAProxy's stats either.
+        for backend in runtime.backends where !shown.contains(backend.name) && !backend.config.options.disabled {
             var proxy = ProxyStats(name: backend.name, iid: id(backend.name), mode: backend.config.options.mode == .tcp ? .tcp : .http,
                                    backend: backendStats(backend, merged: merged, rate: rate))
             proxy.forcedID = backend.config.explicitID != nil
