@@ -369,10 +369,13 @@ public struct ProxyOptions: Sendable {
     /// `log TARGET …` lines of this proxy; `log global` sets `logGlobal`.
     public var logTargets: [LogServer] = []
     public var logGlobal = false
-    /// `errorfile CODE FILE` (pending).
+    /// `errorfile CODE FILE`.
     public var errorFiles: [Int: String] = [:]
-    /// `errorfiles NAME [CODE…]`: pages of an `http-errors` section (pending).
+    /// `errorfiles NAME [CODE…]`: pages of an `http-errors` section.
     public var errorFilesSections: [ErrorFilesReference] = []
+    /// `errorloc*` and `http-error` answers by status. A status has one answer of its own:
+    /// a later `errorfile` line for it removes its entry here, and the other way round.
+    public var errorReplies: [Int: ErrorReply] = [:]
     /// `monitor-uri PATH` (pending): answered 200 by SwiftLB itself.
     public var monitorURI: String?
     /// `option pgsql-check user NAME`: the user (the check itself is `protocolCheck`).
@@ -403,6 +406,14 @@ public struct ErrorFilesReference: Sendable, Equatable {
     /// Empty: every code the section has.
     public var codes: [Int]
     public var line: Int
+}
+
+/// A proxy's answer for a status it generates, given in place of the error page.
+public enum ErrorReply: Sendable, Equatable {
+    /// `errorloc|errorloc302|errorloc303 CODE URL`: a redirect (`code` 302 or 303) to URL.
+    case location(code: Int, url: String, line: Int)
+    /// `http-error status CODE …`: built as `http-request return` builds its answer.
+    case reply(HTTPReturn, line: Int)
 }
 
 public enum RetryCondition: String, Sendable, Hashable, CaseIterable {

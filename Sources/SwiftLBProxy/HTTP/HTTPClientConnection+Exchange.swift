@@ -423,7 +423,7 @@ extension HTTPClientConnection {
                                    input: SampleInput?) {
         if let rules = frontend.engine ?? backendRules {
             var i = input ?? SampleInput(facts: makeFacts(head), request: head, variables: variables)
-            let page = rules.pages(backend: frontend.engine == nil ? nil : backendRules).page(for: 403)
+            let page = rules.pages(backend: frontend.engine == nil ? nil : backendRules).page(for: 403, input: i)
             answerLocally(page, flags: "PR", denied: true, frontendRules: frontend.engine, backendRules: backendRules, input: &i,
                           head: head, framing: framing, record: record)
             return
