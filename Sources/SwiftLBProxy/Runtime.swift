@@ -496,6 +496,8 @@ final class RuntimeBackend: Sendable {
     nonisolated(unsafe) var stick: StickRules?
     /// `cookie …` of this backend, read once per response.
     let cookie: CookieSettings?
+    /// Its `tcp-request content` rules, run once it is chosen (nil when it has none).
+    let tcpRules: TCPRules?
     /// `option forwardfor` of this backend: the header name.
     let forwardForHeader: String?
     /// `stats enable|uri …` in this backend (or its defaults): the page a request routed here
@@ -531,6 +533,7 @@ final class RuntimeBackend: Sendable {
         self.hasSlowstart = servers.contains { $0.parameters.slowstart != nil }
         self.queuesBehindWaiters = queue != nil && [.roundRobin, .first].contains(config.options.balance)
         self.cookie = config.options.cookie
+        self.tcpRules = config.tcpRequestRules.isEmpty ? nil : TCPRules(config.tcpRequestRules)
         self.stats = RuntimeFrontend.statsSettings(config.options.stats, servesMetrics: false, proxyName: config.name)
         self.forwardForHeader = config.options.forwardFor?.header
         var byCookie: [String: RuntimeServer] = [:]

@@ -10,13 +10,6 @@ final class ErrorReplyTests: XCTestCase {
     override func setUpWithError() throws { dir = try TempDirectory() }
     override func tearDown() { dir = nil }
 
-    /// Everything the proxy sends for `request` until it closes (bounded).
-    private func exchange(_ port: Int, _ request: String) throws -> String {
-        let client = try RawClient(port: port, timeout: 2)
-        client.send(request)
-        return client.readAll().text
-    }
-
     func testErrorLocationsAndHTTPErrorsAnswerAsHAProxy() throws {
         let page = try dir.write("404.http", "HTTP/1.1 404 Not Here\r\ncontent-type: text/plain\r\ncontent-length: 5\r\n\r\ngone\n")
         let both = try SideBySide({ port in
@@ -57,13 +50,13 @@ final class ErrorReplyTests: XCTestCase {
             ("GET /r/deny HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false),  // its lf-string 403
         ]
         for (request, streamError) in requests {
-            var ours = try exchange(both.lbPort, request)
+            var ours = try rawExchange(both.lbPort, request)
             if streamError { ours = ours.replacingOccurrences(of: "\r\nconnection: close\r\n\r\n", with: "\r\n\r\n") }
-            let theirs = try exchange(both.haproxyPort, request)
+            let theirs = try rawExchange(both.haproxyPort, request)
             XCTAssertFalse(theirs.isEmpty, request)
             XCTAssertEqual(ours, theirs, "request: \(request.debugDescription)")
         }
-        XCTAssertTrue(try exchange(both.lbPort, requests[0].0).contains("location: http://example.test/sorry?from=lb\r\n"))
+        XCTAssertTrue(try rawExchange(both.lbPort, requests[0].0).contains("location: http://example.test/sorry?from=lb\r\n"))
     }
 
     /// Wrong arguments are refused on their line, naming the keyword.

@@ -94,24 +94,8 @@ extension HTTPClientConnection {
         let firstAfterUpgrade = upgrade != nil && requestsServed == 0
         var transactionBegun = firstAfterUpgrade
         if let rules = frontend.tcpRules, rules.hasContentRules, !firstAfterUpgrade {
-            var ruled = stickInput(makeFacts(head))
-            if rules.setsVariables {
-                variables.beginTransaction()
-                transactionBegun = true
-                ruled.variables = variables
-            }
-            guard rules.acceptsContent(&ruled) else {
-                // `tcp-request content reject` (run on each request in HTTP mode): closed, nothing answered.
-                loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
-                record.termination = "PR"
-                writeLog(record)
-                state = .closing
-                context?.close(promise: nil)
-                return
-            }
-            // `set-src|set-dst`: this request's addresses, as with http-request's.
             var unused: RequestFacts?
-            adoptAddresses(ruled.facts, &record, &unused)
+            guard passesContentRules(rules, head: head, record: &record, transactionBegun: &transactionBegun, facts: &unused) else { return }
         }
         var facts = frontend.needsFacts ? makeFacts(head) : nil
         // The frontend's rules, HAProxy's order: monitor-uri, then http-request rules (header
@@ -178,6 +162,11 @@ extension HTTPClientConnection {
         }
         if facts == nil && backend.needsFacts { facts = makeFacts(head) }
         record.backend = backend.name
+        // The backend's `tcp-request content` rules, once it is chosen and before its
+        // http-request rules (HAProxy's AN_REQ_INSPECT_BE).
+        if let rules = backend.tcpRules, rules.hasContentRules {
+            guard passesContentRules(rules, head: head, record: &record, transactionBegun: &transactionBegun, facts: &facts) else { return }
+        }
         // The backend's http-request rules (a `listen` section's ran above as its frontend's).
         if let rules = backend.engine, let f = facts, rules.name != frontend.name || frontend.engine == nil {
             if input == nil {
@@ -398,6 +387,31 @@ extension HTTPClientConnection {
         case .continue, .allow:
             return false
         }
+    }
+
+    /// `tcp-request content` rules on this request (HAProxy runs them on each request in HTTP
+    /// mode): the frontend's, or the chosen backend's. False when one rejected it: the
+    /// connection is closed unanswered, logged `PR`, counted in the frontend's `dreq` (a
+    /// backend's reject too, as haproxy counts it). `set-src|set-dst` become this request's
+    /// addresses, as with http-request's.
+    private func passesContentRules(_ rules: TCPRules, head: MessageHead, record: inout AccessLogRecord,
+                                    transactionBegun: inout Bool, facts: inout RequestFacts?) -> Bool {
+        var ruled = stickInput(makeFacts(head))
+        if rules.setsVariables {
+            if !transactionBegun { variables.beginTransaction() }
+            transactionBegun = true
+            ruled.variables = variables
+        }
+        guard rules.acceptsContent(&ruled) else {
+            loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
+            record.termination = "PR"
+            writeLog(record)
+            state = .closing
+            context?.close(promise: nil)
+            return false
+        }
+        adoptAddresses(ruled.facts, &record, &facts)
+        return true
     }
 
     /// `http-request set-src|set-dst`: the ends become what the rules set for the rest of this
