@@ -23,6 +23,8 @@ public struct Configuration: Sendable {
     }
     /// keepalived `vrrp_script` blocks, by name (pending).
     public var vrrpScripts: [String: VRRPScript] = [:]
+    /// keepalived `vrrp_sync_group` blocks, in order.
+    public var vrrpSyncGroups: [VRRPSyncGroup] = []
     /// `http-errors NAME` sections: status → file.
     public var httpErrors: [String: [Int: String]] = [:]
     /// `userlist NAME` sections, by name (read by `http_auth(NAME)`).
