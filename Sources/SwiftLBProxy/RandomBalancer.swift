@@ -15,7 +15,7 @@ final class RandomBalancer: Balancer {
         self.draws = draws
     }
 
-    func pick(client: SocketAddress?, key: UInt64?, isCandidate: (Int) -> Bool) -> Int? {
+    func pick(client: SocketAddress?, key: UInt32?, isCandidate: (Int) -> Bool) -> Int? {
         let candidates = servers.indices.filter(isCandidate)
         guard !candidates.isEmpty else { return nil }
         var best: Int?

@@ -1,0 +1,105 @@
+import Foundation
+import XCTest
+
+/// `balance source|uri|url_param|hdr` with `hash-type`, SwiftLB and haproxy 2.6 side by side on
+/// one configuration in front of the same four nginx servers: 40 keys per backend — paths,
+/// header values, query parameters, client addresses (real 127.0.0.x ones and `set-src`'s IPv4
+/// and IPv6 ones), host names — each reach the same server behind both, `map-based` and
+/// `consistent`, with the default function and the others, weights, an explicit server `id`,
+/// and with one server in maintenance and one failing its check. So a client keeps its server
+/// when SwiftLB replaces HAProxy, or when one VIP holder runs each.
+final class HashBalancingSideBySideTests: XCTestCase {
+    private struct Case {
+        let backend: String
+        /// `balance …` and `hash-type …` lines.
+        let settings: String
+        /// The request for key i (`x-be` picks the backend), and the source to connect from.
+        let request: (Int) -> (text: String, source: String?)
+        /// A server in maintenance and one whose check fails (DOWN).
+        var down = false
+    }
+
+    func testEachKeyReachesTheServerHAProxyPicks() throws {
+        let dir = try TempDirectory()
+        let nginx = try NginxBackends(count: 4, in: dir, anyPath: true)
+        defer { nginx.stop() }
+        let closedPort = freePort()
+        func get(_ backend: String, _ target: String, _ headers: String = "") -> String {
+            "GET \(target) HTTP/1.1\r\nHost: h\r\nx-be: \(backend)\r\n\(headers)Connection: close\r\n\r\n"
+        }
+        let uri: (String) -> (Int) -> (text: String, source: String?) = { be in { i in (get(be, "/k\(i)/sub\(i * 7)/x.png?q=\(i)"), nil) } }
+        let header: (String) -> (Int) -> (text: String, source: String?) = { be in { i in (get(be, "/", "x-key: user-\(i * 31)\r\n"), nil) } }
+        let setSource: (String) -> (Int) -> (text: String, source: String?) = { be in { i in
+            (get(be, "/", "x-src: \(i % 2 == 0 ? "10.\(i).\(i * 3).\((i * 7) % 256)" : "2001:db8:\(String(i * 977, radix: 16))::\(i)")\r\n"), nil)
+        } }
+        var cases = [
+            Case(backend: "uri_map", settings: "balance uri", request: uri("uri_map")),
+            Case(backend: "uri_map_down", settings: "balance uri", request: uri("uri_map_down"), down: true),
+            Case(backend: "uri_chash", settings: "balance uri\n    hash-type consistent", request: uri("uri_chash")),
+            Case(backend: "uri_chash_down", settings: "balance uri\n    hash-type consistent", request: uri("uri_chash_down"), down: true),
+            Case(backend: "uri_options", settings: "balance uri whole depth 2 len 14\n    hash-type consistent djb2", request: uri("uri_options")),
+            Case(backend: "hdr_map_djb2", settings: "balance hdr(x-key)\n    hash-type map-based djb2", request: header("hdr_map_djb2")),
+            Case(backend: "hdr_chash_wt6", settings: "balance hdr(x-key)\n    hash-type consistent wt6 avalanche", request: header("hdr_chash_wt6")),
+            Case(backend: "hdr_chash_wt6_down", settings: "balance hdr(x-key)\n    hash-type consistent wt6 avalanche",
+                 request: header("hdr_chash_wt6_down"), down: true),
+            Case(backend: "param_chash_crc32", settings: "balance url_param id\n    hash-type consistent crc32",
+                 request: { i in (get("param_chash_crc32", "/?a=1&id=\(i * 13)&b"), nil) }),
+            Case(backend: "param_map_crc32", settings: "balance url_param id\n    hash-type map-based crc32 avalanche",
+                 request: { i in (get("param_map_crc32", "/?id=\(i * 13)"), nil) }),
+            Case(backend: "src_map", settings: "balance source", request: setSource("src_map")),
+            Case(backend: "src_map_down", settings: "balance source", request: setSource("src_map_down"), down: true),
+            Case(backend: "src_chash", settings: "balance source\n    hash-type consistent", request: setSource("src_chash")),
+            Case(backend: "src_chash_down", settings: "balance source\n    hash-type consistent", request: setSource("src_chash_down"), down: true),
+            Case(backend: "host_map", settings: "balance hdr(host) use_domain_only\n    hash-type map-based sdbm avalanche",
+                 request: { i in ("GET / HTTP/1.1\r\nHost: w\(i).site\(i * 7).com:8080\r\nx-be: host_map\r\nConnection: close\r\n\r\n", nil) }),
+        ]
+        // Real client addresses, 127.0.0.2 to 127.0.0.41.
+        for method in ["map-based", "consistent"] {
+            let be = "real_src_\(method.prefix(3))"
+            cases.append(Case(backend: be, settings: "balance source\n    hash-type \(method)", request: { i in (get(be, "/"), "127.0.0.\(i + 2)") }))
+        }
+        func config(_ port: Int) -> String {
+            var text = """
+                frontend fe
+                    bind 127.0.0.1:\(port)
+                    http-request set-src hdr(x-src) if { hdr(x-src) -m found }
+                    use_backend %[req.hdr(x-be)]
+
+                """
+            for c in cases {
+                // Weights 1, 2, 3, 1; the third server numbered 7 (its points on the ring
+                // depend on it), the fourth given the next free number as HAProxy does.
+                let ids = ["", "", " id 7", ""]
+                text += "backend \(c.backend)\n    \(c.settings)\n"
+                for (i, port) in nginx.ports.enumerated() {
+                    text += "    server node\(i + 1) 127.0.0.1:\(port) weight \([1, 2, 3, 1][i])\(ids[i])\(c.down && i == 1 ? " disabled" : "")\n"
+                }
+                if c.down { text += "    server dead 127.0.0.1:\(closedPort) weight 2 check inter 100ms fall 1 rise 1\n" }
+            }
+            return text
+        }
+        let both = try SideBySide(config, in: dir)
+        defer { both.stop() }
+        // The failing checks mark `dead` DOWN (one failure each, both proxies check at 100ms).
+        Thread.sleep(forTimeInterval: 1.5)
+
+        for c in cases {
+            var served: [[String]] = []
+            for port in both.ports {
+                served.append(try (0..<40).map { i in
+                    let (text, source) = c.request(i)
+                    let client = try RawClient(port: port, timeout: 3, source: source)
+                    client.send(text)
+                    let response = client.readAll().text
+                    return response.hasPrefix("HTTP/1.1 200") ? response.components(separatedBy: "\r\n\r\n").last!.trimmingCharacters(in: .whitespacesAndNewlines) : response
+                })
+            }
+            let mismatches = (0..<40).filter { served[0][$0] != served[1][$0] }.map { "key \($0): swiftlb \(served[0][$0]), haproxy \(served[1][$0])" }
+            XCTAssertEqual(mismatches, [], "\(c.backend): \(mismatches.count) of 40 keys on another server than HAProxy's")
+            let servers = Set(served[1])
+            XCTAssertTrue(servers.allSatisfy { $0.hasPrefix("node") }, "\(c.backend): \(servers)")
+            XCTAssertGreaterThanOrEqual(servers.count, 3, "\(c.backend): 40 keys should spread: \(served[1])")
+            if c.down { XCTAssertFalse(servers.contains("node2"), "\(c.backend): node2 is in maintenance") }
+        }
+    }
+}
