@@ -25,7 +25,7 @@ final class HashBalancingSideBySideTests: XCTestCase {
         defer { nginx.stop() }
         let closedPort = freePort()
         func get(_ backend: String, _ target: String, _ headers: String = "") -> String {
-            "GET \(target) HTTP/1.1\r\nHost: h\r\nx-be: \(backend)\r\n\(headers)Connection: close\r\n\r\n"
+            "GET \(target) HTTP/1.1\r\nHost: h\r\nx-be: \(backend)\r\n\(headers)\r\n"
         }
         let uri: (String) -> (Int) -> (text: String, source: String?) = { be in { i in (get(be, "/k\(i)/sub\(i * 7)/x.png?q=\(i)"), nil) } }
         let header: (String) -> (Int) -> (text: String, source: String?) = { be in { i in (get(be, "/", "x-key: user-\(i * 31)\r\n"), nil) } }
@@ -51,7 +51,7 @@ final class HashBalancingSideBySideTests: XCTestCase {
             Case(backend: "src_chash", settings: "balance source\n    hash-type consistent", request: setSource("src_chash")),
             Case(backend: "src_chash_down", settings: "balance source\n    hash-type consistent", request: setSource("src_chash_down"), down: true),
             Case(backend: "host_map", settings: "balance hdr(host) use_domain_only\n    hash-type map-based sdbm avalanche",
-                 request: { i in ("GET / HTTP/1.1\r\nHost: w\(i).site\(i * 7).com:8080\r\nx-be: host_map\r\nConnection: close\r\n\r\n", nil) }),
+                 request: { i in ("GET / HTTP/1.1\r\nHost: w\(i).site\(i * 7).com:8080\r\nx-be: host_map\r\n\r\n", nil) }),
         ]
         // Real client addresses, 127.0.0.2 to 127.0.0.41.
         for method in ["map-based", "consistent"] {
@@ -86,11 +86,15 @@ final class HashBalancingSideBySideTests: XCTestCase {
         for c in cases {
             var served: [[String]] = []
             for port in both.ports {
+                // Each request is balanced on its own: one keep-alive connection per backend
+                // (few sockets left in TIME_WAIT), one per key when the key is the source.
+                var shared: RawClient?
                 served.append(try (0..<40).map { i in
                     let (text, source) = c.request(i)
-                    let client = try RawClient(port: port, timeout: 3, source: source)
+                    let client = try source == nil ? shared ?? RawClient(port: port, timeout: 3) : RawClient(port: port, timeout: 3, source: source)
+                    if source == nil { shared = client }
                     client.send(text)
-                    let response = client.readAll().text
+                    let response = client.readResponse()
                     return response.hasPrefix("HTTP/1.1 200") ? response.components(separatedBy: "\r\n\r\n").last!.trimmingCharacters(in: .whitespacesAndNewlines) : response
                 })
             }
