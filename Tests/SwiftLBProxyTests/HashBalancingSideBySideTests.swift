@@ -6,7 +6,7 @@ import XCTest
 /// header values, query parameters, client addresses (real 127.0.0.x ones and `set-src`'s IPv4
 /// and IPv6 ones), host names — each reach the same server behind both, `map-based` and
 /// `consistent`, with the default function and the others, weights, an explicit server `id`,
-/// and with one server in maintenance and one failing its check. So a client keeps its server
+/// with one server in maintenance and one failing its check, and on the backup servers. So a client keeps its server
 /// when SwiftLB replaces HAProxy, or when one VIP holder runs each.
 final class HashBalancingSideBySideTests: XCTestCase {
     private struct Case {
@@ -17,6 +17,9 @@ final class HashBalancingSideBySideTests: XCTestCase {
         let request: (Int) -> (text: String, source: String?)
         /// A server in maintenance and one whose check fails (DOWN).
         var down = false
+        /// The first two servers in maintenance, the last two `backup` (with `option
+        /// allbackups`, which SwiftLB always applies): the backups' table.
+        var backups = false
     }
 
     func testEachKeyReachesTheServerHAProxyPicks() throws {
@@ -53,6 +56,10 @@ final class HashBalancingSideBySideTests: XCTestCase {
             Case(backend: "host_map", settings: "balance hdr(host) use_domain_only\n    hash-type map-based sdbm avalanche",
                  request: { i in ("GET / HTTP/1.1\r\nHost: w\(i).site\(i * 7).com:8080\r\nx-be: host_map\r\n\r\n", nil) }),
         ]
+        for method in ["map-based", "consistent"] {
+            let be = "backups_\(method.prefix(3))"
+            cases.append(Case(backend: be, settings: "balance uri\n    hash-type \(method)\n    option allbackups", request: uri(be), backups: true))
+        }
         // Real client addresses, 127.0.0.2 to 127.0.0.41.
         for method in ["map-based", "consistent"] {
             let be = "real_src_\(method.prefix(3))"
@@ -72,7 +79,8 @@ final class HashBalancingSideBySideTests: XCTestCase {
                 let ids = ["", "", " id 7", ""]
                 text += "backend \(c.backend)\n    \(c.settings)\n"
                 for (i, port) in nginx.ports.enumerated() {
-                    text += "    server node\(i + 1) 127.0.0.1:\(port) weight \([1, 2, 3, 1][i])\(ids[i])\(c.down && i == 1 ? " disabled" : "")\n"
+                    let state = c.down && i == 1 || c.backups && i < 2 ? " disabled" : c.backups ? " backup" : ""
+                    text += "    server node\(i + 1) 127.0.0.1:\(port) weight \([1, 2, 3, 1][i])\(ids[i])\(state)\n"
                 }
                 if c.down { text += "    server dead 127.0.0.1:\(closedPort) weight 2 check inter 100ms fall 1 rise 1\n" }
             }
@@ -102,8 +110,9 @@ final class HashBalancingSideBySideTests: XCTestCase {
             XCTAssertEqual(mismatches, [], "\(c.backend): \(mismatches.count) of 40 keys on another server than HAProxy's")
             let servers = Set(served[1])
             XCTAssertTrue(servers.allSatisfy { $0.hasPrefix("node") }, "\(c.backend): \(servers)")
-            XCTAssertGreaterThanOrEqual(servers.count, 3, "\(c.backend): 40 keys should spread: \(served[1])")
+            XCTAssertGreaterThanOrEqual(servers.count, c.backups ? 2 : 3, "\(c.backend): 40 keys should spread: \(served[1])")
             if c.down { XCTAssertFalse(servers.contains("node2"), "\(c.backend): node2 is in maintenance") }
+            if c.backups { XCTAssertEqual(servers, ["node3", "node4"], "\(c.backend): only the backups are up") }
         }
     }
 }
