@@ -126,4 +126,21 @@ final class RequestHashKeyTests: XCTestCase {
         XCTAssertEqual(ring.nearest(to: ring.keys.last! &+ 1), ring.keys.count - 1)
         XCTAssertEqual(ring.nearest(to: ring.keys.first! &- 1), 0)
     }
+
+    /// `hash-balance-factor 150` (lb_chash.c's bounded loads), worked by hand: with 9 requests
+    /// in flight the 10th gives ceil(10 × 150 / 100) = 15 slots over a total weight of 48 — none
+    /// whole per weight unit, the remainder 15 shared by declaration order: 16 × 15 / 48 = 5 for
+    /// the first server, 48 × 15 / 48 − 5 = 10 for the second.
+    func testBoundedLoadsShareSlotsAsHAProxy() {
+        let ring = HashRing(ids: [1, 2], weights: [16, 32])
+        XCTAssertTrue(ring.hasRoom(0, serving: 4, backendServing: 9, factor: 150))
+        XCTAssertFalse(ring.hasRoom(0, serving: 5, backendServing: 9, factor: 150))
+        XCTAssertTrue(ring.hasRoom(1, serving: 9, backendServing: 9, factor: 150))
+        XCTAssertFalse(ring.hasRoom(1, serving: 10, backendServing: 9, factor: 150))
+        // ceil(1.25) = 2 slots: 16 × 2 / 48 = 0 for the first, raised to 1; 2 − 0 for the second.
+        XCTAssertTrue(ring.hasRoom(0, serving: 0, backendServing: 0, factor: 125))
+        XCTAssertFalse(ring.hasRoom(0, serving: 1, backendServing: 0, factor: 125))
+        XCTAssertTrue(ring.hasRoom(1, serving: 1, backendServing: 0, factor: 125))
+        XCTAssertFalse(ring.hasRoom(1, serving: 2, backendServing: 0, factor: 125))
+    }
 }
