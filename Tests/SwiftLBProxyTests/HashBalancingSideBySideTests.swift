@@ -115,4 +115,46 @@ final class HashBalancingSideBySideTests: XCTestCase {
             if c.backups { XCTAssertEqual(servers, ["node3", "node4"], "\(c.backend): only the backups are up") }
         }
     }
+    /// `hash-balance-factor 125` (consistent hashing with bounded loads): while a slow request
+    /// of key K is in flight on K's server, that server has used its share and the next request
+    /// of K goes on to the next point's server — the same one behind both.
+    func testBoundedLoadsPassAKeyOnAsHAProxy() throws {
+        let dir = try TempDirectory()
+        let servers = try (0..<3).map { _ in try StreamBackend(in: dir) }
+        defer { servers.forEach { $0.stop() } }
+        let both = try SideBySide({ port in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend app
+            backend app
+                balance hdr(x-key)
+                hash-type consistent
+                hash-balance-factor 125
+            \(servers.enumerated().map { "    server s\($0 + 1) 127.0.0.1:\($1.port)" }.joined(separator: "\n"))
+            """
+        }, in: dir)
+        defer { both.stop() }
+        func whoami(_ port: Int, _ key: String, sleep: Int? = nil) throws -> RawClient {
+            let client = try RawClient(port: port, timeout: 5)
+            client.send("GET \(sleep.map { "/sleep?ms=\($0)" } ?? "/whoami") HTTP/1.1\r\nHost: h\r\nx-key: \(key)\r\nConnection: close\r\n\r\n")
+            return client
+        }
+        func answer(_ client: RawClient) -> String { client.readAll().text.components(separatedBy: "\r\n\r\n").last ?? "" }
+        var moved = 0
+        for key in ["alpha", "beta", "gamma", "delta"] {
+            var seen: [[String]] = []
+            for port in both.ports {
+                let alone = answer(try whoami(port, key))
+                let slow = try whoami(port, key, sleep: 1200)
+                Thread.sleep(forTimeInterval: 0.4)  // the slow request reaches its server
+                let beside = answer(try whoami(port, key))
+                XCTAssertEqual(answer(slow), alone, "\(key): the slow request went to the key's server")
+                seen.append([alone, beside])
+            }
+            XCTAssertEqual(seen[0], seen[1], "\(key): [alone, beside a request in flight], swiftlb then haproxy")
+            if seen[1][0] != seen[1][1] { moved += 1 }
+        }
+        XCTAssertEqual(moved, 4, "the key's server is over its share each time: the key moves")
+    }
 }
