@@ -8,12 +8,10 @@ import Atomics
 struct HashTier: Sendable {
     /// For each server of the backend, whether the table holds it.
     let members: [Bool]
-    let count: Int
 
     init(_ servers: [RuntimeServer]) {
         let backups = !servers.contains { !$0.backup && $0.health.takesTraffic }
         members = servers.map { $0.backup == backups && $0.health.takesTraffic }
-        count = members.filter { $0 }.count
     }
 
     /// Whether the servers taking traffic now are still these: read on every pick, so it
