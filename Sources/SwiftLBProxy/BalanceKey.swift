@@ -44,14 +44,17 @@ extension HashType {
 extension RequestHashKey {
     /// The bytes of `head` this key hashes, or nil when the request has none (it is then
     /// balanced round robin). `currentTarget` is the target after the `http-request` rules.
-    func bytes(_ head: MessageHead) -> ArraySlice<UInt8>? {
+    /// `origin`: `scheme://authority` of an HTTP/2 request that carried `:authority`, whose URI
+    /// HAProxy's h2 mux makes absolute (`h2_prepare_htx_reqline`): `uri` hashes it whole.
+    func bytes(_ head: MessageHead, origin: String? = nil) -> ArraySlice<UInt8>? {
         switch self {
         case .uri(let length, let depth, let whole, let pathOnly):
-            var target = Substring(head.currentTarget)
+            let target = head.currentTarget
+            let uri = origin.map { $0 + (target == "*" ? "" : target) } ?? target
             // `path-only`: an absolute-form target without its scheme and authority, the query
             // kept for `whole`; nothing of `*` or an authority-form one, as `http_parse_path`.
-            if pathOnly { target = TargetRewrite.pathStart(head.currentTarget).map { head.currentTarget[$0...] } ?? "" }
-            return Self.uriKey(ArraySlice(target.utf8), length: length, depth: depth, whole: whole)
+            let hashed = pathOnly ? TargetRewrite.pathStart(uri).map { uri[$0...] } ?? "" : Substring(uri)
+            return Self.uriKey(ArraySlice(hashed.utf8), length: length, depth: depth, whole: whole)
         case .urlParameter(let name):
             return Self.parameter(Array(name.utf8), in: ArraySlice(head.currentTarget.utf8))
         case .header(let name, let domainOnly):

@@ -115,6 +115,41 @@ final class HashBalancingSideBySideTests: XCTestCase {
             if c.backups { XCTAssertEqual(servers, ["node3", "node4"], "\(c.backend): only the backups are up") }
         }
     }
+    /// An HTTP/2 request with `:authority` has an absolute URI in HAProxy (`scheme://authority`
+    /// then the path): `balance uri` hashes all of it, `path-only` the path — the same servers
+    /// behind both for 40 paths, with and without a port in the authority.
+    func testHTTP2RequestsHashTheURIHAProxyMakesOfThem() throws {
+        let dir = try TempDirectory()
+        let nginx = try NginxBackends(count: 4, in: dir, anyPath: true)
+        defer { nginx.stop() }
+        let both = try SideBySide({ port in
+            var text = "frontend fe\n    bind 127.0.0.1:\(port)\n    use_backend %[req.hdr(x-be)]\n"
+            for (name, settings) in [("whole", "balance uri"), ("path", "balance uri path-only\n    hash-type consistent")] {
+                text += "backend \(name)\n    \(settings)\n" + serverLines(nginx.ports) + "\n"
+            }
+            return text
+        }, in: dir)
+        defer { both.stop() }
+        for backend in ["whole", "path"] {
+            for authority in ["h", "h:8080"] {
+                let host = authority.split(separator: ":").first!, hostPort = authority.contains(":") ? authority.split(separator: ":").last! : "80"
+                let urls = (0..<40).map { "http://\(authority)/k\($0)/p.png?q=\($0)" }
+                // One curl per request: curl 7.88 fails its second request on a prior-knowledge
+                // connection reached through --connect-to ("Error in the HTTP2 framing layer",
+                // against haproxy too).
+                let served = both.ports.map { port in
+                    urls.map { url in
+                        curl(["--http2-prior-knowledge", "--connect-to", "\(host):\(hostPort):127.0.0.1:\(port)", "-H", "x-be: \(backend)", url]).out
+                            .trimmingCharacters(in: .whitespacesAndNewlines)
+                    }
+                }
+                XCTAssertTrue(served.joined().allSatisfy { $0.hasPrefix("node") }, "\(backend) \(authority): \(served)")
+                XCTAssertEqual(served[0], served[1], "\(backend) \(authority): swiftlb then haproxy")
+                XCTAssertGreaterThanOrEqual(Set(served[1]).count, 3, "\(served[1])")
+            }
+        }
+    }
+
     /// `hash-balance-factor 125` (consistent hashing with bounded loads): while a slow request
     /// of key K is in flight on K's server, that server has used its share and the next request
     /// of K goes on to the next point's server — the same one behind both.

@@ -39,6 +39,14 @@ final class RequestHashKeyTests: XCTestCase {
         XCTAssertEqual(try uri("http://h.example/a/b?q", whole: true, pathOnly: true), "/a/b?q")
         XCTAssertEqual(try uri("http://h.example/a/b?q"), "http://h.example/a/b")
         XCTAssertEqual(try uri("http://h.example/a/b", depth: 1), "http:/", "the scheme's slashes count, as in HAProxy")
+        // HTTP/2 with :authority: HAProxy's URI is absolute (`*` drops out of it).
+        let whole = RequestHashKey.uri(length: nil, depth: nil, whole: true, pathOnly: false)
+        let bytes = { (target: String, origin: String) in try whole.bytes(self.get(target), origin: origin).map { String(decoding: $0, as: UTF8.self) } }
+        XCTAssertEqual(try bytes("/a?b", "https://h:8443"), "https://h:8443/a?b")
+        XCTAssertEqual(try RequestHashKey.uri(length: nil, depth: nil, whole: false, pathOnly: true).bytes(get("/a?b"), origin: "http://h")
+            .map { String(decoding: $0, as: UTF8.self) }, "/a")
+        XCTAssertEqual(try RequestHashKey.uri(length: nil, depth: nil, whole: false, pathOnly: false)
+            .bytes(head("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"), origin: "http://h").map { String(decoding: $0, as: UTF8.self) }, "http://h")
     }
 
     /// `get_server_ph`: the first parameter named exactly NAME, its value up to `&`; an empty
