@@ -18,9 +18,7 @@ final class ConsistentHashBalancer: Balancer {
     init(servers: [RuntimeServer], balanceFactor: Int) {
         self.servers = servers
         self.balanceFactor = balanceFactor
-        cache = HashTableCache(servers) { servers, tier in
-            HashRing(ids: servers.map(\.sid), weights: servers.indices.map { tier.members[$0] ? servers[$0].weight * 16 : 0 })
-        }
+        cache = HashRing.cache(servers)
     }
 
     func reweigh(_ servers: [RuntimeServer]) { cache.rebuild() }
@@ -43,6 +41,14 @@ final class ConsistentHashBalancer: Balancer {
 
 /// HAProxy's consistent-hash tree as a sorted array: point keys and the server of each.
 struct HashRing: Sendable {
+    /// The ring of the servers taking traffic now, each with its weight × 16 points (HAProxy's
+    /// effective weight), rebuilt as they change: `hash-type consistent`'s and `random`'s.
+    static func cache(_ servers: [RuntimeServer]) -> HashTableCache<HashRing> {
+        HashTableCache(servers) { servers, tier in
+            HashRing(ids: servers.map(\.sid), weights: servers.indices.map { tier.members[$0] ? servers[$0].weight * 16 : 0 })
+        }
+    }
+
     let keys: [UInt32]
     let owners: [Int]
     let serverCount: Int

@@ -150,6 +150,30 @@ final class HashBalancingSideBySideTests: XCTestCase {
         }
     }
 
+    /// `balance random`: HAProxy draws points of its consistent-hash ring, so weights 1 and 3
+    /// share 400 requests about 27:73 (the ring's arcs for ids 1 and 2) — SwiftLB as well, not
+    /// the 50:50 of a draw among servers.
+    func testRandomDrawsByWeightAsHAProxy() throws {
+        let dir = try TempDirectory()
+        let nginx = try NginxBackends(count: 2, in: dir)
+        defer { nginx.stop() }
+        let both = try SideBySide({ port in
+            "frontend fe\n    bind 127.0.0.1:\(port)\n    default_backend app\nbackend app\n    balance random\n"
+                + "    server node1 127.0.0.1:\(nginx.ports[0]) weight 1\n    server node2 127.0.0.1:\(nginx.ports[1]) weight 3\n"
+        }, in: dir)
+        defer { both.stop() }
+        let urls = dir.file("urls.txt")
+        var heavier: [Int] = []
+        for port in both.ports {
+            try String(repeating: "url = \"http://127.0.0.1:\(port)/\"\n", count: 400).write(toFile: urls, atomically: true, encoding: .utf8)
+            let lines = curl(["-K", urls], maxTime: 120).out.split(separator: "\n")
+            XCTAssertEqual(lines.count, 400)
+            heavier.append(lines.filter { $0 == "node2" }.count)
+        }
+        // 400 × 0.728 = 291; three standard deviations (9 each) either way.
+        for count in heavier { XCTAssertTrue((255...330).contains(count), "node2 (weight 3) took \(count) of 400, swiftlb then haproxy: \(heavier)") }
+    }
+
     /// `hash-balance-factor 125` (consistent hashing with bounded loads): while a slow request
     /// of key K is in flight on K's server, that server has used its share and the next request
     /// of K goes on to the next point's server — the same one behind both.
