@@ -30,12 +30,7 @@ final class ConsistentHashBalancer: Balancer {
             let start = (cursor.loadThenWrappingIncrement(ordering: .relaxed) & Int.max) % ring.keys.count
             return firstCandidate(in: ring.owners, from: start, servers: ring.serverCount, isCandidate: isCandidate)
         }
-        let start = ring.nearest(to: key)
-        guard balanceFactor > 0 else { return firstCandidate(in: ring.owners, from: start, servers: ring.serverCount, isCandidate: isCandidate) }
-        let served = servers.reduce(0) { $0 + $1.active.load(ordering: .relaxed) }
-        return firstCandidate(in: ring.owners, from: start, servers: ring.serverCount) { i in
-            isCandidate(i) && ring.hasRoom(i, serving: servers[i].active.load(ordering: .relaxed), backendServing: served, factor: balanceFactor)
-        }
+        return ring.server(from: ring.nearest(to: key), servers: servers, balanceFactor: balanceFactor, isCandidate: isCandidate)
     }
 }
 
@@ -91,6 +86,16 @@ struct HashRing: Sendable {
         let next = lo == keys.count ? 0 : lo
         let previous = next == 0 ? keys.count - 1 : next - 1
         return key &- keys[previous] <= keys[next] &- key ? previous : next
+    }
+
+    /// The server of the point at `start`, or on from there the first that `isCandidate`
+    /// accepts and, with a `balanceFactor`, that has room (HAProxy's `chash_get_server_hash`).
+    func server(from start: Int, servers: [RuntimeServer], balanceFactor: Int, isCandidate: (Int) -> Bool) -> Int? {
+        guard balanceFactor > 0 else { return firstCandidate(in: owners, from: start, servers: serverCount, isCandidate: isCandidate) }
+        let served = servers.reduce(0) { $0 + $1.active.load(ordering: .relaxed) }
+        return firstCandidate(in: owners, from: start, servers: serverCount) { i in
+            isCandidate(i) && hasRoom(i, serving: servers[i].active.load(ordering: .relaxed), backendServing: served, factor: balanceFactor)
+        }
     }
 
     /// `chash_server_is_eligible`: with `backendServing + 1` requests spread by weight and the

@@ -539,7 +539,7 @@ final class RuntimeBackend: Sendable {
         switch config.options.balance {
         case .roundRobin: balancer = RoundRobinBalancer(weights: servers.map(\.weight))
         case .leastConn: balancer = LeastConnBalancer(servers: servers)
-        case .random(let draws): balancer = RandomBalancer(servers: servers, draws: draws)
+        case .random(let draws): balancer = RandomBalancer(servers: servers, draws: draws, balanceFactor: config.options.hashBalanceFactor)
         case .first: balancer = FirstBalancer(serverCount: servers.count)
         case .source, .requestHash:
             balancer = config.options.hashType.method == .consistent
