@@ -35,8 +35,8 @@ struct ServerSet {
     var isEmpty: Bool { bits == 0 }
 }
 
-/// splitmix64's finaliser: every input bit affects every output bit. Used to finish hashes
-/// and to turn a shared counter into cheap, lock-free pseudo-random numbers.
+/// splitmix64's finaliser: every input bit affects every output bit. Turns a shared counter
+/// into cheap, lock-free pseudo-random numbers (`random`'s draws, slowstart's dice).
 @inline(__always)
 func mix64(_ value: UInt64) -> UInt64 {
     var x = (value ^ (value >> 30)) &* 0xbf58_476d_1ce4_e5b9
