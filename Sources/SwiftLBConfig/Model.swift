@@ -311,6 +311,11 @@ public struct ProxyOptions: Sendable {
     public var maxconn: Int? = nil
     public var retries = 3
     public var balance: BalanceAlgorithm = .roundRobin
+    /// `hash-type`: how the hashing algorithms map a key to a server.
+    public var hashType = HashType()
+    /// `hash-balance-factor N`: with `hash-type consistent`, no server takes more than N% of
+    /// the backend's average load per weight unit (0: no bound).
+    public var hashBalanceFactor = 0
     public var defaultServer = ServerParameters()
     /// `option httpchk` / `http-check …`: nil means TCP connect checks.
     public var httpCheck: HTTPCheck?
@@ -427,14 +432,14 @@ public enum RetryCondition: String, Sendable, Hashable, CaseIterable {
 public enum BalanceAlgorithm: Sendable, Equatable {
     case roundRobin
     case leastConn
-    /// A consistent hash of the client address: the same address maps to the same server on
-    /// every SwiftLB instance with the same server list.
+    /// A hash of the client address (`hash-type`): the same address maps to the same server
+    /// on every SwiftLB or HAProxy instance with the same servers.
     case source
     /// The least loaded of `draws` random servers ("power of two choices").
     case random(draws: Int)
     /// The first server in declaration order that is up.
     case first
-    /// A consistent hash of a part of each request (`uri`, `url_param`, `hdr(NAME)`); round
+    /// A hash of a part of each request (`uri`, `url_param`, `hdr(NAME)`, `hash-type`); round
     /// robin for a request that lacks it.
     case requestHash(RequestHashKey)
 
@@ -450,6 +455,26 @@ public enum BalanceAlgorithm: Sendable, Equatable {
         case .requestHash(.urlParameter): "url_param"
         case .requestHash(.header): "hdr"
         }
+    }
+}
+
+/// `hash-type map-based|consistent [FUNCTION [avalanche]]`: HAProxy 2.6's hashing, so that a key
+/// picks the server HAProxy picks. `mapBased` (the default): the key modulo the total weight, in
+/// a table of the servers up (lb_map.c); `consistent`: the nearest of weight × 16 points per
+/// server placed by its id (lb_chash.c). The function is sdbm unless named; `consistent` without
+/// one also mixes the hash (`avalanche`), as HAProxy does.
+public struct HashType: Sendable, Equatable {
+    public enum Method: String, Sendable { case mapBased = "map-based", consistent }
+    public enum Function: String, Sendable, CaseIterable { case sdbm, djb2, wt6, crc32 }
+
+    public var method: Method
+    public var function: Function
+    public var avalanche: Bool
+
+    public init(method: Method = .mapBased, function: Function = .sdbm, avalanche: Bool = false) {
+        self.method = method
+        self.function = function
+        self.avalanche = avalanche
     }
 }
 

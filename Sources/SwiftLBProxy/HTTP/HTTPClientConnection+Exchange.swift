@@ -253,7 +253,10 @@ extension HTTPClientConnection {
         let upstreamHead = serverHeadBuffer
         var dispatch = Dispatch(backend: backend, client: source, destination: destination, pinned: pinned)
         dispatch.uniqueID = record.uniqueID
-        if case .requestHash(let key) = backend.config.options.balance { dispatch.hashKey = key.hash(head) }
+        if case .requestHash(let key) = backend.config.options.balance {
+            let origin = h2.flatMap { info in info.scheme.flatMap { scheme in info.authority.map { "\(scheme)://\($0)" } } }
+            dispatch.hashKey = key.bytes(head, origin: origin).map { backend.config.options.hashType.hash($0) }
+        }
         dispatch.authority = proxyTLVs.first { $0.type == ProxyHeader.TLVType.authority }?.value
         if let stick = backend.stick {
             // `stick match|on` pins when no cookie did; `stick on|store-request` keys get the chosen server.

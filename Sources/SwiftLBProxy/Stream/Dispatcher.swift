@@ -38,7 +38,7 @@ struct Dispatch {
     /// The server a sticky cookie or a `stick match` names.
     var pinned: RuntimeServer?
     /// `balance uri|url_param|hdr`: the request's hash (nil: round robin).
-    var hashKey: UInt64?
+    var hashKey: UInt32?
     /// `stick on|store-request`: the table entries the chosen server is stored in (empty
     /// without stick rules).
     var stickStore: [(table: StickTable, key: [UInt8])] = []
