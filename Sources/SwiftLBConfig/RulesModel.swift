@@ -116,6 +116,9 @@ public struct HTTPReturn: Sendable, Equatable {
         case errorfile(String)
         /// `errorfiles NAME`: the page of that `http-errors` section for the status.
         case errorfiles(String)
+        /// `default-errorfiles`: the proxy's error page for the status (its `errorfile`…,
+        /// else HAProxy's built-in one).
+        case defaultErrorFiles
     }
     public var status: Int
     public var contentType: String?

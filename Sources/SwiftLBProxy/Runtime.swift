@@ -29,9 +29,12 @@ public final class ProxyRuntime: Sendable {
     public var serverStates: [ServerHealth] { backends.flatMap { $0.servers.map(\.health) } }
 
     /// `set weight B/S W`: the server's weight now, on every event loop at once (the
-    /// balancer's precomputed order is rebuilt from the new weights). False: no such server.
-    public func setWeight(backend: String, server: String, weight: Int) -> Bool {
-        guard let b = backends.first(where: { $0.name == backend }) else { return false }
+    /// balancer's precomputed order is rebuilt from the new weights). Nil: no such server;
+    /// false: refused, as HAProxy refuses it, because the backend's algorithm is static
+    /// (map-based hashing) and W is neither 0 nor the server's configured weight.
+    public func setWeight(backend: String, server: String, weight: Int) -> Bool? {
+        guard let b = backends.first(where: { $0.name == backend }), let s = b.servers.first(where: { $0.name == server }) else { return nil }
+        if b.hasStaticWeights && weight != 0 && weight != s.parameters.weight { return false }
         return b.setWeight(server: server, weight: weight)
     }
 
@@ -472,6 +475,14 @@ final class RuntimeBackend: Sendable {
     let config: Backend
     let servers: [RuntimeServer]
     let balancer: any Balancer
+    /// HAProxy's static algorithms (map-based hashing): a weight changes to 0 or back to the
+    /// configured one only (`set weight`).
+    var hasStaticWeights: Bool {
+        switch config.options.balance {
+        case .source, .requestHash: config.options.hashType.method == .mapBased
+        default: false
+        }
+    }
     /// Server by `cookie` value, for sticky sessions.
     let serversByCookie: [String: RuntimeServer]
     let hasBackups: Bool
@@ -565,7 +576,8 @@ final class RuntimeBackend: Sendable {
     /// `balance source` hashes `client` here.
     func pickServer(excluding excluded: ServerSet, client: SocketAddress?, key: UInt32? = nil) -> Pick {
         let key = config.options.balance == .source ? config.options.hashType.sourceKey(client) : key
-        let anyPrimaryUp = !hasBackups || servers.contains { !$0.backup && $0.health.acceptsNewClients }
+        // A primary of weight 0 takes no traffic: all such, the backups serve (HAProxy's).
+        let anyPrimaryUp = !hasBackups || servers.contains { !$0.backup && $0.health.takesTraffic }
         let wantBackup = !anyPrimaryUp
         // The candidate test captures nothing mutable (a captured `var` would be boxed on the
         // heap for every pick); why nobody was picked is worked out afterwards, when it matters.

@@ -125,8 +125,10 @@ struct InstanceActions: RuntimeAPIActions {
     }
 
     func setWeight(backend: String, server name: String, weight: Int) async throws(RuntimeAPIError) {
-        guard instance.server.runtime.setWeight(backend: backend, server: name, weight: weight) else {
-            throw RuntimeAPIError("No such server.")
+        switch instance.server.runtime.setWeight(backend: backend, server: name, weight: weight) {
+        case nil: throw RuntimeAPIError("No such server.")
+        case false?: throw RuntimeAPIError("Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.")
+        case true?: break
         }
     }
 

@@ -29,10 +29,12 @@ final class DisabledProxyTests: XCTestCase {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
         // Each side's second listener and stats socket (config(port) is called once per side).
-        var second: [Int: Int] = [:]
+        var second: [Int: Int] = [:], listenPort: [Int: Int] = [:]
         let both = try SideBySide({ port in
             let other = second[port] ?? freePort()
             second[port] = other
+            let listened = listenPort[port] ?? freePort()
+            listenPort[port] = listened
             return """
                 global
                     stats socket \(self.dir.file("stats-\(port).sock")) level admin
@@ -56,7 +58,7 @@ final class DisabledProxyTests: XCTestCase {
                     timeout server 5s
                     disabled
                 listen ls_off
-                    bind 127.0.0.1:\(freePort())
+                    bind 127.0.0.1:\(listened)
                     server s1 127.0.0.1:\(nginx.ports[0])
                 listen ls_on
                     enabled
@@ -70,6 +72,8 @@ final class DisabledProxyTests: XCTestCase {
             XCTAssertEqual(status(port, "/off"), 503, "port \(port): a disabled backend has no server")
             let off = try XCTUnwrap(second[port])
             XCTAssertNil(status(off, "/"), "port \(port): the disabled frontend listens on \(off)")
+            let listened = try XCTUnwrap(listenPort[port])
+            XCTAssertNil(status(listened, "/"), "port \(port): the disabled listen listens on \(listened)")
         }
         let ours = statRows([Paths.swiftlb, "ctl", "-s", dir.file("stats-\(both.lbPort).sock"), "show", "stat"])
         let theirs = statRows(haproxyStatCommand(dir.file("stats-\(both.haproxyPort).sock")))

@@ -103,6 +103,7 @@ extension HTTPClientConnection {
         var input: SampleInput?
         if let rules = frontend.engine, let f = facts {
             if !transactionBegun { variables.beginTransaction() }
+            transactionBegun = true
             var i = SampleInput(facts: f, request: head, variables: variables)
             i.stick = stickSession
             i.frontendName = frontend.name
@@ -164,13 +165,17 @@ extension HTTPClientConnection {
         record.backend = backend.name
         // The backend's `tcp-request content` rules, once it is chosen and before its
         // http-request rules (HAProxy's AN_REQ_INSPECT_BE).
-        if let rules = backend.tcpRules, rules.hasContentRules {
+        // A `listen` section's ran above as its frontend's.
+        if let rules = backend.tcpRules, rules.hasContentRules, backend.name != frontend.name {
             guard passesContentRules(rules, head: head, record: &record, transactionBegun: &transactionBegun, facts: &facts) else { return }
+            // `set-src|set-dst` there: what this backend's http-request rules read.
+            if let f = facts { input?.facts = f }
         }
         // The backend's http-request rules (a `listen` section's ran above as its frontend's).
         if let rules = backend.engine, let f = facts, rules.name != frontend.name || frontend.engine == nil {
             if input == nil {
                 if !transactionBegun { variables.beginTransaction() }
+                transactionBegun = true
                 input = SampleInput(facts: f, request: head, variables: variables)
                 input!.stick = stickSession
                 input!.frontendName = frontend.name
@@ -254,7 +259,7 @@ extension HTTPClientConnection {
         var dispatch = Dispatch(backend: backend, client: source, destination: destination, pinned: pinned)
         dispatch.uniqueID = record.uniqueID
         if case .requestHash(let key) = backend.config.options.balance {
-            let origin = h2.flatMap { info in info.scheme.flatMap { scheme in info.authority.map { "\(scheme)://\($0)" } } }
+            let origin = head.uriSetWhole ? nil : h2.flatMap { info in info.scheme.flatMap { scheme in info.authority.map { "\(scheme)://\($0)" } } }
             dispatch.hashKey = key.bytes(head, origin: origin).map { backend.config.options.hashType.hash($0) }
         }
         dispatch.authority = proxyTLVs.first { $0.type == ProxyHeader.TLVType.authority }?.value

@@ -40,6 +40,9 @@ struct MessageHead {
     var added: [(name: String, value: String)] = []
     /// Replaces the start line when set (without CRLF).
     var startLineOverride: String?
+    /// `http-request set-uri` replaced the whole target: an HTTP/2 request's URI is then what
+    /// the rule wrote, no longer its `scheme://authority` plus path (`balance uri` hashes it so).
+    var uriSetWhole = false
 
     // MARK: start line
 

@@ -64,10 +64,17 @@ struct ErrorPages: Sendable {
                 let head = "HTTP/1.1 \(code) \(code == 303 ? "See Other" : "Found")\r\ncache-control: no-cache\r\ncontent-length: 0\r\nlocation: \(url)\r\n\r\n"
                 pages[status] = Page(path: "errorloc \(status)", raw: ByteBuffer(string: head))
             case .reply(let r, let line):
-                // Without payload or header: HAProxy's built-in page for the status.
-                if r.body == .none, r.contentType == nil, r.headers.isEmpty {
-                    if let text = HAProxyMessages.page(for: status) { pages[status] = Page(path: "http-error \(status)", raw: ByteBuffer(string: text)) }
+                switch r.body {
+                case .defaultErrorFiles:
+                    // HAProxy keeps no answer of this proxy for the status: the next proxy's
+                    // page (the frontend's), else the built-in one.
                     continue
+                case .errorfile(let path):
+                    // A page as `errorfile`'s (an empty one is silent, even for the H1 layer).
+                    do { pages[status] = try Self.load(path, cache: &cache) } catch { errors.append(error) }
+                    continue
+                default:
+                    break
                 }
                 do {
                     replies[status] = try RuleReply.compile(r, isDeny: false, httpErrors: httpErrors, cache: &cache)

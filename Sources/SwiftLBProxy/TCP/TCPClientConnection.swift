@@ -257,8 +257,9 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             return
         }
         log.backend = backend.name
-        // The backend's own `tcp-request content` rules, under its inspect delay.
-        if let rules = backend.tcpRules, rules.hasContentRules {
+        // The backend's own `tcp-request content` rules, under its inspect delay (a `listen`'s
+        // ran as its frontend's).
+        if let rules = backend.tcpRules, rules.hasContentRules, backend.name != frontend.name {
             startInspecting(source: source, destination: destination, delay: backend.config.options.tcpInspectDelay, backend: backend)
             return
         }
