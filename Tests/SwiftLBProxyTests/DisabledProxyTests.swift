@@ -91,4 +91,18 @@ final class DisabledProxyTests: XCTestCase {
         let text = result.out + result.err
         XCTAssertTrue(text.contains("lb.conf:4") && text.contains("'disabled'"), text)
     }
+
+    /// A parked frontend is not checked beyond its own lines, as haproxy -c: it may keep the
+    /// live one's address and name a backend that is gone.
+    func testADisabledFrontendIsNotCheckedAgainstTheOthers() throws {
+        let port = freePort()
+        let file = try dir.write("lb.conf", "defaults\n    mode http\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\n"
+            + "frontend live\n    bind 127.0.0.1:\(port)\n    default_backend b\n"
+            + "frontend parked\n    disabled\n    bind 127.0.0.1:\(port)\n    default_backend gone\n"
+            + "backend b\n    server s1 127.0.0.1:1\n")
+        let ours = runCommand(Paths.swiftlb, ["check", "-c", file])
+        XCTAssertEqual(ours.status, 0, ours.out + ours.err)
+        let theirs = runCommand("/usr/sbin/haproxy", ["-c", "-f", file])
+        XCTAssertEqual(theirs.status, 0, theirs.out + theirs.err)
+    }
 }
