@@ -46,7 +46,7 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
 
     private var request = RequestPhase.awaitingHeaders
     private var response = ResponsePhase.head
-    private var responseParser = HeadParser(kind: .response, limits: HeadParser.Limits(maxStartLine: 8192, maxHead: 65536, maxFields: 1000))
+    private var responseParser = HeadParser(kind: .response, limits: HeadParser.Limits(maxHead: 65536, maxStored: nil, maxFields: 1000))
     /// Response bytes not consumed yet (a head split over writes).
     private var pending = ByteBuffer()
     /// What the stream keeps of its request, for the engine's log (`HTTP/2.0`, the absolute URI).
