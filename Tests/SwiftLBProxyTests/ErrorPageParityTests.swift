@@ -57,6 +57,7 @@ final class ErrorPageParityTests: XCTestCase {
                 use_backend junk if { path_beg /junk }
                 use_backend silent if { path_beg /silent }
                 use_backend strict if { path_beg /strict }
+                use_backend buffered if { path_beg /buffered }
                 default_backend nosrv
             backend nosrv
             backend dead
@@ -67,6 +68,9 @@ final class ErrorPageParityTests: XCTestCase {
                 server s 127.0.0.1:\(silent.port)
             backend strict
                 option http-restrict-req-hdr-names reject
+                server s 127.0.0.1:\(dead)
+            backend buffered
+                option http-buffer-request
                 server s 127.0.0.1:\(dead)
             """
         }
@@ -97,6 +101,8 @@ final class ErrorPageParityTests: XCTestCase {
         ] {
             assertSame(try both(sides.ports, request + last), status: status, name)
         }
+        // A body that does not come in time for `option http-buffer-request`: the stream's 408.
+        assertSame(try both(sides.ports, "POST /buffered HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nab"), status: 408, "a body too slow")
         // A body not all in: the answer says close, and closes.
         assertSame(try both(sides.ports, "POST /nosrv HTTP/1.1\r\nHost: a\r\nContent-Length: 9\r\n\r\nabc"), status: 503, "a body not all in")
         // A chunk that breaks once the stream runs: the stream's 400, closed.
