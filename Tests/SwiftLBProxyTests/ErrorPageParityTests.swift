@@ -218,5 +218,17 @@ final class ErrorPageParityTests: XCTestCase {
             XCTAssertTrue(answers[1].hasPrefix("HTTP/2 \(status) \r\n"), "haproxy \(path): \(answers[1])")
             XCTAssertEqual(answers[0], answers[1], path)
         }
+        // HAProxy's bound for an h2 request (what it stores: here, with curl's fields and a
+        // 5-digit port in :authority and host, a 15155-byte value is the last that fits) and
+        // past it no answer but RST_STREAM(PROTOCOL_ERROR): curl's 92.
+        for (length, expected) in [(15155, "503 0"), (15156, "000 92")] {
+            let results = sides.ports.map { port in
+                let value = String(repeating: "b", count: length - 2 * ("\(port)".count - 5))
+                let out = curl(["--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}", "-H", "X-Big: " + value,
+                                "http://127.0.0.1:\(port)/"], maxTime: 10)
+                return "\(out.out) \(out.status)"
+            }
+            XCTAssertEqual(results, [expected, expected], "a \(length)-byte header over HTTP/2")
+        }
     }
 }

@@ -29,7 +29,8 @@ struct HeadParser {
     /// * `maxStored`: the head as HAProxy stores it (HTX: 8 bytes per block, the start line's
     ///   block 32 more, its three parts, each field's name and value without the spaces around
     ///   it, the end-of-head block), at most B − R − 37 — the buffer less the rewrite reserve;
-    /// * `maxFields`: at most M − 1 header lines (HAProxy's list keeps a slot for its end).
+    /// * `maxFields`: at most M − 1 header lines (HAProxy's list keeps a slot for its end) —
+    ///   and never more than `MessageHead.maxFields` (128), what a head can hold, whatever M.
     /// A request line has no bound of its own (HAProxy has no 414, nor 431).
     struct Limits {
         var maxHead = 16384 - 64
@@ -197,6 +198,7 @@ struct HeadParser {
                     if (b < 0x20 && b != 0x09) || b == 0x7F { return .failure(.malformed("control byte in a field value")) }
                 }
                 fields.append(MessageHead.Field(lineStart: Int32(p), nameEnd: Int32(colon), valueStart: Int32(vs), valueEnd: Int32(ve), lineEnd: Int32(end + 1)))
+                if fields.count > MessageHead.maxFields { return .failure(.tooLarge) }
                 // HAProxy keeps `Connection: close`/`keep-alive` as flags, not as a header.
                 let value = colon - p == 10 && Self.isConnection(raw, p) ? Self.storedConnectionLength(raw, vs, ve) : ve - vs
                 if let value {

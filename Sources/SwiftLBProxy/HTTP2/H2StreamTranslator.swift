@@ -55,7 +55,12 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
     /// The last frame written: a close waits for it (see `close`).
     private var lastWrite: EventLoopFuture<Void>?
 
-    init() {}
+    /// The listener's head bounds, as HAProxy's h2 mux applies them (`H2RequestHead.fitsHAProxy`).
+    private let limits: HeadParser.Limits
+
+    init(limits: HeadParser.Limits = HeadParser.Limits()) {
+        self.limits = limits
+    }
 
     // MARK: client → engine
 
@@ -66,6 +71,8 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
             // After a stream error nothing counts; after END_STREAM NIOHTTP2 lets nothing through.
             return
         case (.awaitingHeaders, .headers(let headers)):
+            // Too large for HAProxy's buffer: its h2 mux resets the stream, answers nothing.
+            guard H2RequestHead.fitsHAProxy(headers.headers, limits: limits) else { return resetStream(context: context) }
             switch H2RequestHead.convert(headers.headers, endStream: headers.endStream, allocator: context.channel.allocator) {
             case .streamError:
                 resetStream(context: context)

@@ -188,6 +188,15 @@ final class HeadParserTests: XCTestCase {
         guard case .incomplete = parse("GET /" + String(repeating: "a", count: 9000)).0 else { return XCTFail("a long target arriving") }
     }
 
+    /// `tune.http.maxhdr 200` allows more lines than a head holds (128): the 129th is refused,
+    /// not a crash (a precondition of MessageHead stopped the process before).
+    func testMoreFieldsThanAHeadHoldsAreRefused() {
+        let limits = HeadParser.Limits.haproxy(bufferSize: 65536, rewriteReserve: 1024, maxHeaders: 200)
+        guard case .head = parse(fields(128), limits: limits).0 else { return XCTFail("128 header lines") }
+        XCTAssertEqual(failure(fields(129), limits: limits), .tooLarge)
+        XCTAssertEqual(failure(fields(129), limits: HeadParser.Limits(maxHead: 65536, maxStored: nil, maxFields: 1000)), .tooLarge)
+    }
+
     /// tune.bufsize 8192, tune.maxrewrite 512, tune.http.maxhdr 10, as haproxy took them.
     func testLimitsFollowTheBufferAndMaxhdr() {
         let limits = HeadParser.Limits.haproxy(bufferSize: 8192, rewriteReserve: 512, maxHeaders: 10)
