@@ -74,6 +74,20 @@ final class HTTPClientConnectionTests: XCTestCase {
         }
     }
 
+    /// As haproxy 2.6 after its 503: pipelined requests are each answered on the connection
+    /// (the answer given inside the parsing loop lets the loop go on), a body that came whole
+    /// is read off, and the client's `Connection: close` ends it with a `connection: close`.
+    func testErrorsKeepTheConnectionForPipelinedRequests() throws {
+        let channel = try channel("frontend fe\n    bind 127.0.0.1:1\n")
+        try channel.writeInbound(ByteBuffer(string: "GET /1 HTTP/1.1\r\nHost: h\r\n\r\nPOST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+                                                    + "GET /3 HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"))
+        let text = try written(channel)
+        XCTAssertEqual(text.components(separatedBy: "HTTP/1.1 503 Service Unavailable\r\n").count - 1, 3, text)
+        XCTAssertEqual(text.components(separatedBy: "connection: close\r\n").count - 1, 1, text)
+        channel.embeddedEventLoop.run()
+        XCTAssertFalse(channel.isActive, "closed after the request that asked")
+    }
+
     func testNoBackendIs503() throws {
         let channel = try channel("frontend fe\n    bind 127.0.0.1:1\n")
         try channel.writeInbound(ByteBuffer(string: "GET / HTTP/1.1\r\nHost: h\r\n\r\n"))
