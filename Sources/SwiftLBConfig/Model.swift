@@ -143,12 +143,16 @@ public struct GlobalSettings: Sendable, Equatable {
     public var tuneHTTPMaxHeaders: Int?
     /// `expose-experimental-directives` was written (SwiftLB has no experimental directive).
     public var exposeExperimentalDirectives = false
-    /// The largest request or response head, in bytes: tune.bufsize minus tune.maxrewrite
-    /// when tune.bufsize is set (HAProxy: a larger head is a 400 or a 502), else 32 KiB.
-    public var headLimit: Int {
-        guard let size = tuneBufsize else { return 32768 }
-        return size - min(tuneMaxRewrite ?? 1024, size / 2)
-    }
+    /// HAProxy's buffer: `tune.bufsize`, else its default, 16384 bytes. A request or response
+    /// head must fit one (HeadParser.Limits: larger is a 400 or a 502).
+    public var bufferSize: Int { tuneBufsize ?? 16384 }
+    /// The part of a buffer kept for rewrites: `tune.maxrewrite`, else 1024, at most half the
+    /// buffer (HAProxy caps it so).
+    public var rewriteReserve: Int { min(tuneMaxRewrite ?? 1024, bufferSize / 2) }
+    /// What a head may fill of a buffer: `bufferSize - rewriteReserve` (15360 by default).
+    public var headLimit: Int { bufferSize - rewriteReserve }
+    /// `tune.http.maxhdr`, else HAProxy's 101: a message has fewer header lines.
+    public var maxHeaders: Int { tuneHTTPMaxHeaders ?? 101 }
     /// `tune.maxaccept N`: connections accepted per listener wake-up.
     public var tuneMaxAccept: Int?
     /// `spread-checks N`: ±N% random jitter on each check interval (0–50).

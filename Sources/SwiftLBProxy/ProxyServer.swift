@@ -343,12 +343,14 @@ public final class ProxyServer: Sendable {
         let frontendLimit = runtime.frontends.first { $0.name == name }?.config.options.maxconn ?? global.maxconn
         let limit = min(frontendLimit, global.maxconn)
         let connections = self.connections
-        // HAProxy's: tune.http.maxhdr (101), heads bounded by tune.bufsize - tune.maxrewrite.
-        let limits = HeadParser.Limits(maxStartLine: min(8192, global.headLimit), maxHead: global.headLimit,
-                                       maxFields: global.tuneHTTPMaxHeaders ?? 101,
-                                       allowFragment: runtime.frontends.first { $0.name == name }?.config.options.acceptInvalidRequest ?? false,
-                                       bufferSize: global.tuneBufsize,
-                                       rewriteReserve: global.tuneBufsize.map { min(global.tuneMaxRewrite ?? 1024, $0 / 2) } ?? 1024)
+        // HAProxy's bounds of a head: tune.bufsize, tune.maxrewrite, tune.http.maxhdr.
+        let limits = {
+            var limits = HeadParser.Limits.haproxy(bufferSize: global.bufferSize, rewriteReserve: global.rewriteReserve, maxHeaders: global.maxHeaders)
+            limits.allowFragment = runtime.frontends.first { $0.name == name }?.config.options.acceptInvalidRequest ?? false
+            limits.bufferSize = global.tuneBufsize
+            limits.rewriteReserve = global.rewriteReserve
+            return limits
+        }()
         let h2Settings = H2Connection.Settings(global)
         return ServerBootstrap(group: group)
             .serverChannelOption(.autoRead, value: false)  // accepting starts once every listener is open

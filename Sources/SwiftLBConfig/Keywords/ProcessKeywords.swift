@@ -54,8 +54,8 @@ extension KeywordRegistry {
         },
         Keyword("ca-base", [.global], usage: "ca-base DIR") { p, c in p.config.global.caBase = try c.one("a directory") },
         Keyword("crt-base", [.global], usage: "crt-base DIR") { p, c in p.config.global.crtBase = try c.one("a directory") },
-        // The bound of a request or response head is tune.bufsize minus tune.maxrewrite, as
-        // in HAProxy (GlobalSettings.headLimit).
+        // The bounds of a request or response head follow tune.bufsize and tune.maxrewrite as
+        // in HAProxy (GlobalSettings.bufferSize, HeadParser.Limits).
         Keyword("tune.bufsize", [.global], usage: "tune.bufsize BYTES") { p, c in
             p.config.global.tuneBufsize = try c.int(in: 1024...1_048_576)
         },

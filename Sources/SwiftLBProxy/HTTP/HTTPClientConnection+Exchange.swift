@@ -80,12 +80,16 @@ extension HTTPClientConnection {
             record.uniqueID = uniqueID.render(subject, tls: isTLS, input: uniqueID.samples.isEmpty ? nil : SampleInput(facts: makeFacts(head), request: head))
         }
 
-        guard RequestValidator.problem(in: head, hostOptional: h2 != nil) == nil, case .success(let framing) = MessageFraming.request(head) else {
+        guard RequestValidator.problem(in: head, hostOptional: h2 != nil) == nil, case .success(let framing) = MessageFraming.request(head),
+              h2 != nil || (!WebSocketHandshake.lacksKey(head) && !chunksAlreadyBroken(framing)) else {
+            // Refused by HAProxy's H1 parser, before any stream or rule — a WebSocket opening
+            // handshake without its Sec-WebSocket-Key (RFC 6455 §4.1) too, and chunks that
+            // came with the head and do not parse.
             record.termination = "PR"
             record.refusedBeforeStream = true
             // HAProxy refuses PRI before it captures the request line: `<BADREQ>` in the log.
             if head.isPrefaceMethod { record.requestLine = "<BADREQ>" }
-            respondError(.badRequest, record: record, minor: head.minorVersion)
+            respondError(.badRequest, record: record)
             return
         }
         stickSession?.beginRequest()
@@ -146,7 +150,7 @@ extension HTTPClientConnection {
         }
         guard let backend = chosen else {
             record.termination = "PR"
-            respondError(.serviceUnavailable, record: record, minor: head.minorVersion)
+            respondError(.serviceUnavailable, record: record, request: head, framing: framing)
             return
         }
         if backend.config.options.mode != .http {
@@ -213,13 +217,6 @@ extension HTTPClientConnection {
         // another protocol's (`ProtocolUpgrade` says which); any other Upgrade (h2c…) is not
         // forwarded: the request goes on as plain HTTP.
         let webSocketKey = connection.upgrade ? WebSocketHandshake.key(of: head) : nil
-        if connection.upgrade, webSocketKey == nil, WebSocketHandshake.lacksKey(head) {
-            // A WebSocket opening handshake without its Sec-WebSocket-Key (RFC 6455 §4.1):
-            // refused as HAProxy's parser refuses it, not passed on as plain HTTP.
-            record.termination = "PR"
-            respondError(.badRequest, record: record, minor: head.minorVersion)
-            return
-        }
         // Another protocol (HAProxy forwards any upgrade): `Upgrade` and `Connection: upgrade` go on.
         let otherUpgrade = connection.upgrade && webSocketKey == nil && h2 == nil && ProtocolUpgrade.forwardable(head, hasBody: framing != nil)
         if webSocketKey != nil || otherUpgrade {
@@ -422,6 +419,15 @@ extension HTTPClientConnection {
         return true
     }
 
+    /// Whether the chunked body's bytes already in (those that came with the head) break its
+    /// framing: HAProxy's H1 layer parses them with the head, before any stream exists.
+    private func chunksAlreadyBroken(_ framing: BodyFramer.Mode?) -> Bool {
+        guard case .chunked? = framing, inbound.readableBytes > 0 else { return false }
+        var framer = BodyFramer(.chunked)
+        var rest = inbound
+        return (try? framer.take(from: &rest) { _ in }) == nil
+    }
+
     /// `http-request set-src|set-dst`: the ends become what the rules set for the rest of this
     /// request (its log line, X-Forwarded-For, a PROXY header); the next request of the
     /// connection starts from the real ones again (HAProxy changes the stream's, not the
@@ -452,21 +458,9 @@ extension HTTPClientConnection {
         }
         var record = record
         record.termination = "PR"
-        var copy = head
-        guard let context, framing == nil, !RequestRewriter.removeHopByHop(&copy).close, !quiescing,
-              let page = HAProxyMessages.page(for: 403) else {
-            loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
-            return respondError(.forbidden, record: record, minor: head.minorVersion)
-        }
-        record.status = 403
-        record.bytesOut = page.utf8.count
         if record.backend == "<NOSRV>" { record.backend = frontend.name }
-        writeLog(record)
         loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
-        requestsServed += 1
-        state = .idle
-        idleSince = clock
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: page)), promise: nil)
+        respondError(.forbidden, record: record, request: head, framing: framing)
     }
 
     /// `http-request tarpit`, once `timeout tarpit` (else `timeout connect`) has passed: the
@@ -494,9 +488,7 @@ extension HTTPClientConnection {
     private func answerLocally(_ response: LocalResponse, flags: String, denied: Bool, frontendRules: ProxyRules?, backendRules: ProxyRules?,
                                input: inout SampleInput, head: MessageHead, framing: BodyFramer.Mode?, record: AccessLogRecord) {
         guard let context, let rules = frontendRules ?? backendRules else { return }
-        var copy = head
-        let clientCloses = RequestRewriter.removeHopByHop(&copy).close
-        let close = response.requiresClose || framing != nil || clientCloses || quiescing
+        let close = response.requiresClose || closesAfterAnswer(head, framing: framing)
         let bytes = rules.answer(response, backend: frontendRules == nil ? nil : backendRules, input: &input, close: close,
                                  clientMinor: head.minorVersion, headRequest: head.method == .head, allocator: context.channel.allocator)
         var record = record

@@ -50,7 +50,7 @@ extension HTTPClientConnection {
             guard let limit = timeouts.httpRequest ?? timeouts.client, now >= wait.since + .nanoseconds(limit.nanoseconds) else { return }
             var record = wait.record
             record.termination = "cR"
-            respondError(.requestTimeout, record: record, minor: wait.head.minorVersion)
+            respondError(.requestTimeout, record: record, request: wait.head, framing: .length(wait.length))
         }
     }
 

@@ -83,8 +83,16 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams),
             HTTP2Setting(parameter: .initialWindowSize, value: settings.initialWindowSize),
-            HTTP2Setting(parameter: .maxHeaderListSize, value: limits.maxHead),
+            // HAProxy announces no bound; its own (H2RequestHead.fitsHAProxy) applies per stream.
+            // This one only keeps HPACK from decoding without end: twice the head bound is
+            // above any header list (32 bytes per field) HAProxy's would take.
+            HTTP2Setting(parameter: .maxHeaderListSize, value: 2 * limits.maxHead),
         ]
+        // A stream's request was bounded as HAProxy's h2 mux bounds it; its HTTP/1 form (with
+        // an origin-form target, perhaps chunked) is not measured again.
+        var streamLimits = limits
+        streamLimits.maxStored = nil
+        streamLimits.maxFields = 2 * (limits.maxFields + 1)
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = settings.initialWindowSize
         let sync = channel.pipeline.syncOperations
@@ -109,7 +117,7 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
                 if loop.holder.generation != generation, let current = loop.holder.current.frontends.first(where: { $0.name == frontend.name }) {
                     frontend = current
                 }
-                let translator = H2StreamTranslator()
+                let translator = H2StreamTranslator(limits: limits)
                 // `http-reuse safe`: only the connection's first stream must have a server
                 // connection of its own, as HAProxy's first request of a session.
                 translator.info.laterStream = shared.opened > 0
@@ -119,7 +127,7 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
                 stream.closeFuture.whenComplete { _ in shared.streamClosed() }
                 try stream.pipeline.syncOperations.addHandler(translator)
                 try stream.pipeline.syncOperations.addHandler(
-                    HTTPClientConnection(frontend: frontend, loop: loop, isTLS: isTLS, limits: limits, listenerName: listenerName, h2: translator.info))
+                    HTTPClientConnection(frontend: frontend, loop: loop, isTLS: isTLS, limits: streamLimits, listenerName: listenerName, h2: translator.info))
             }
         }
         let idle = frontend.config.options.timeouts.client.map { TimeAmount.nanoseconds($0.nanoseconds) }

@@ -183,7 +183,7 @@ struct ErrorPages: Sendable {
             head.writeStaticString("\r\n")
         }
         head.writeStaticString("\r\n")
-        var parser = HeadParser(kind: .response, limits: .init(maxStartLine: 8192, maxHead: 65536, maxFields: 128))
+        var parser = HeadParser(kind: .response, limits: .init(maxHead: 65536, maxStored: nil, maxFields: 128))
         var copy = head
         guard case .head(let parsed) = parser.parse(&copy) else {
             // Find the first line that makes the head fail: the start line, or a header line.
@@ -191,7 +191,7 @@ struct ErrorPages: Sendable {
                 var prefix = ByteBuffer()
                 for line in lines[0..<n] { prefix.writeBytes(line); prefix.writeStaticString("\r\n") }
                 prefix.writeStaticString("\r\n")
-                var parser = HeadParser(kind: .response, limits: .init(maxStartLine: 8192, maxHead: 65536, maxFields: 128))
+                var parser = HeadParser(kind: .response, limits: .init(maxHead: 65536, maxStored: nil, maxFields: 128))
                 if case .failure(let failure) = parser.parse(&prefix) {
                     throw fail(n, n == 1 ? "invalid status line '\(String(decoding: lines[0], as: UTF8.self))' (\(failure))"
                                         : "invalid header line '\(String(decoding: lines[n - 1], as: UTF8.self))' (\(failure))")
