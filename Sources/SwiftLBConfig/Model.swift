@@ -80,9 +80,19 @@ public struct Configuration: Sendable {
 public struct GlobalSettings: Sendable, Equatable {
     /// `set-var`/`set-var-fmt proc.NAME …`, in file order.
     public var processVariables: [ProcessVariableSetting] = []
-    /// Process-wide cap on concurrent client connections (HAProxy's default is derived from
-    /// ulimit; we use a fixed, documented one).
+    /// Process-wide cap on concurrent client connections: `maxconn`, else HAProxy's figure
+    /// derived from the descriptor limit at boot (DescriptorBudget), set when the file is read.
     public var maxconn: Int = 4096
+    /// `maxconn` as written; nil: derived.
+    public var configuredMaxconn: Int?
+    /// Descriptors the process needs at `maxconn` (HAProxy's `Maxsock`); RLIMIT_NOFILE is set
+    /// to it unless `ulimit-n` says otherwise.
+    public var maxsock: Int = 8192
+    /// `strict-limits` (HAProxy 2.6's default; `no strict-limits` turns it off): a descriptor
+    /// limit that cannot be raised to what `maxconn` needs stops the start instead of a warning.
+    public var strictLimits = true
+    /// `fd-hard-limit N`: the most descriptors the derived `maxconn` and the limit may count on.
+    public var fdHardLimit: Int?
     /// Event loops (threads) for the data path; nil means one per core.
     public var nbthread: Int? = nil
     public var pidfile: String? = nil

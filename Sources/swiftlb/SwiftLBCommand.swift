@@ -68,7 +68,7 @@ func report(_ level: ConfigError.Level, _ error: any Error) {
 /// haproxy does (`[WARNING]`/`[ALERT]` lines, then a summary line on failure).
 func load(_ path: String, localPeer: String? = nil) -> ProxyRuntime? {
     do throws(ConfigErrors) {
-        let configuration = try ConfigParser.parse(contentsOf: path, facts: BuildInfo.configFacts)
+        let configuration = try ConfigParser.parse(contentsOf: path, facts: BuildInfo.configFacts(localPeer: localPeer))
         for notice in configuration.notices { report(.notice, notice) }
         for warning in configuration.warnings { report(.warning, warning) }
         let runtime = try ProxyRuntime(configuration: configuration)
@@ -153,7 +153,16 @@ struct Run: ParsableCommand {
                 throw ExitCode(Daemon.spawnAndWait())
             }
         }
-        raiseFileDescriptorLimit(logger: logger, maxconn: global.maxconn, ulimitN: global.ulimitN)
+        let ulimitN: Int
+        switch DescriptorLimit.apply(global) {
+        case .applied(let n): ulimitN = n
+        case .warned(let n, let message):
+            report(.warning, message)
+            ulimitN = n
+        case .refused(let message):
+            report(.alert, message)
+            throw ExitCode(1)
+        }
         // The pidfile first: a path we must refuse stops the start before anything listens.
         let pidFile: PIDFile?
         do {
@@ -169,7 +178,7 @@ struct Run: ParsableCommand {
         let signals = Signals.install()
 
         let server = ProxyServer(runtime: runtime, logger: logger)
-        let instance = Instance(configPath: options.config, server: server, logger: logger)
+        let instance = Instance(configPath: options.config, localPeer: options.localPeer, ulimitN: ulimitN, server: server, logger: logger)
         let api = RuntimeAPI(actions: InstanceActions(instance: instance), logger: logger)
         server.admin.connect(api)
         var vrrp: VRRPGroup?
@@ -326,24 +335,3 @@ struct Ctl: ParsableCommand {
     }
 }
 
-/// Each proxied connection holds two descriptors (client and server side) plus pooled idle
-/// ones. Like HAProxy, raise the soft limit to the hard one instead of failing at 1024;
-/// `ulimit-n N` sets both to N (raising the hard limit needs root).
-func raiseFileDescriptorLimit(logger: Logger, maxconn: Int, ulimitN: Int?) {
-    var limit = rlimit()
-    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
-    if let n = ulimitN {
-        var wanted = rlimit(rlim_cur: rlim_t(n), rlim_max: max(rlim_t(n), limit.rlim_max))
-        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &wanted) == 0 {
-            limit = wanted
-        } else {
-            report(.warning, "ulimit-n \(n): cannot set the descriptor limit (\(String(cString: strerror(errno)))); it stays \(limit.rlim_cur)")
-        }
-    } else if limit.rlim_cur < limit.rlim_max {
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
-    }
-    if Int(limit.rlim_cur) < 2 * maxconn + 100 {
-        logger.warning("file descriptor limit \(limit.rlim_cur) is below 2 x maxconn (\(maxconn)) + 100: raise 'ulimit -n' or lower maxconn")
-    }
-}
