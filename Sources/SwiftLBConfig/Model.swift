@@ -101,8 +101,15 @@ public struct GlobalSettings: Sendable, Equatable {
     public var localPeer: String? = nil
     /// Where access-log lines go.
     public var logTarget: LogTarget = .stdout
-    /// On SIGTERM, how long in-flight requests may take before the process exits anyway.
-    public var hardStopAfter: ConfigDuration = .seconds(30)
+    /// `hard-stop-after`: how long connections may take to end after a stop before the process
+    /// exits anyway. nil, as in HAProxy: a soft stop (SIGUSR1) waits for them however long;
+    /// SIGTERM/SIGINT wait `stopSignalDrain` (HAProxy stops at once there).
+    public var hardStopAfter: ConfigDuration?
+    /// SIGTERM/SIGINT without `hard-stop-after`: HAProxy exits at once, SwiftLB lets
+    /// connections end for this long first. Bounded because whoever sends SIGTERM (systemd,
+    /// docker, Kubernetes) expects the process gone soon and kills it outright after its own
+    /// grace (90 s, 10 s, 30 s): past that, connections would be cut without their last response.
+    public static let stopSignalDrain: ConfigDuration = .seconds(30)
     /// `stats socket PATH [mode OCTAL] [level user|operator|admin]`: the control socket.
     public var statsSocket: StatsSocket?
     /// Further `stats socket` lines, each one more control socket (HAProxy serves them all).

@@ -112,7 +112,8 @@ struct Run: ParsableCommand {
             SIGHUP and SIGUSR2 reload lb.conf: listeners are opened and closed where the file changed them, \
             established connections and WebSocket tunnels stay, an invalid file is refused and the running \
             one kept. SIGTERM, SIGINT and SIGUSR1 stop gracefully: the VIP is handed over first, then \
-            in-flight requests get hard-stop-after. Under systemd (NOTIFY_SOCKET) it reports READY, \
+            connections get hard-stop-after to end (without it, 30 s after SIGTERM or SIGINT, and after \
+            SIGUSR1, HAProxy's soft stop, as long as they last). Under systemd (NOTIFY_SOCKET) it reports READY, \
             RELOADING, STOPPING and WATCHDOG (scripts/swiftlb.service).
             """)
     @OptionGroup var options: ConfigOption
@@ -265,6 +266,8 @@ struct Run: ParsableCommand {
         }
         defer { watchdog?.cancel() }
 
+        // How long connections may take to end once stopping; nil: as long as they last.
+        var drain: ConfigDuration? = GlobalSettings.stopSignalDrain
         signalLoop: for await request in signals {
             switch request {
             case .reload(let name):
@@ -274,10 +277,15 @@ struct Run: ParsableCommand {
             case .ignored(let name):
                 logger.notice("\(name) received and ignored")
             case .stop(let name):
-                logger.info("received \(name): stopping, in-flight requests have \(global.hardStopAfter)")
+                // The file in force: a reload may have changed hard-stop-after.
+                let bound = server.runtime.configuration.global.hardStopAfter ?? GlobalSettings.stopSignalDrain
+                drain = bound
+                logger.info("received \(name): stopping, connections have \(bound) to end")
                 break signalLoop
             case .softStop:
-                logger.info("received SIGUSR1: soft stop, in-flight requests have \(global.hardStopAfter)")
+                // HAProxy's soft stop: without hard-stop-after, the process stays until the last one ends.
+                drain = server.runtime.configuration.global.hardStopAfter
+                logger.info("received SIGUSR1: soft stop, connections have \(drain.map { "\($0)" } ?? "as long as they last") to end")
                 break signalLoop
             }
         }
@@ -286,7 +294,7 @@ struct Run: ParsableCommand {
         await vrrp?.resignAndStop()
         for control in controls { await control.stop() }
         for service in peers { await service.stop() }
-        await server.stop(grace: .nanoseconds(global.hardStopAfter.nanoseconds))
+        await server.stop(grace: drain.map { .nanoseconds($0.nanoseconds) })
         await logForward?.stop()
         logger.info("stopped")
     }
