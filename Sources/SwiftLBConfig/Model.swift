@@ -228,6 +228,13 @@ public struct Timeouts: Sendable, Equatable {
     /// How long `http-request tarpit` holds a request before answering (default: `connect`).
     public var tarpit: ConfigDuration?
     public init() {}
+
+    /// HAProxy's idle limit of a client connection with no request under way (HTTP/1.1 and
+    /// HTTP/2 alike): `http-request` until its first request, `http-keep-alive` after one, each
+    /// falling back to `http-request`, then to `client`.
+    public func clientIdle(afterARequest: Bool) -> ConfigDuration? {
+        afterARequest ? (httpKeepAlive ?? httpRequest ?? client) : (httpRequest ?? client)
+    }
 }
 
 /// A listening address from `bind`.
