@@ -11,23 +11,10 @@ final class DescriptorLimitTests: XCTestCase {
 
     /// A frontend, a checked server, a stats socket: each holds descriptors in HAProxy's count.
     private func config(port: Int, socket: String, global: String) -> String {
-        """
-        global
-            nbthread 2
-            stats socket \(socket) level admin
-        \(global)
-        defaults
-            mode http
-            timeout connect 2s
-            timeout client 5s
-            timeout server 5s
-        frontend fe
-            bind 127.0.0.1:\(port)
-            default_backend be
-        backend be
-            server s1 127.0.0.1:\(freePort()) check inter 10s
-
-        """
+        let server = freePort()
+        return "global\n    nbthread 2\n    stats socket \(socket) level admin\n\(global)\n"
+            + oneServerConfig(port: port, rules: "", serverPort: server)
+            .replacingOccurrences(of: "127.0.0.1:\(server)", with: "127.0.0.1:\(server) check inter 10s")
     }
 
     private struct Started {
