@@ -278,12 +278,15 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
     /// falling back to `http-request`, then `client`), counted from the connection's start or its
     /// last stream's end; then GOAWAY(NO_ERROR) naming the last stream, and the close. Open streams
     /// keep the connection (their own timeouts end them). The graceful stop is NIOHTTP2's
-    /// connection manager's.
+    /// connection manager's. Before the session begins (PROXY header, TLS) there is no HTTP/2
+    /// yet: `timeout client`, then a silent close, as on HTTP/1.1.
     func checkTimeouts(now: NIODeadline) {
+        let timeouts = frontend.config.options.timeouts
         guard shared.active == 0, !idleClosed, let context,
-              let limit = frontend.config.options.timeouts.clientIdle(afterARequest: shared.opened > 0),
+              let limit = session.isComplete ? timeouts.clientIdle(afterARequest: shared.opened > 0) : timeouts.client,
               now >= shared.idleSince + .nanoseconds(limit.nanoseconds) else { return }
         idleClosed = true
+        guard session.isComplete else { return context.close(promise: nil) }
         let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: shared.lastStreamID, errorCode: .noError, opaqueData: nil))
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(NIOAny(goAway)).whenComplete { _ in bound.value.close(promise: nil) }
