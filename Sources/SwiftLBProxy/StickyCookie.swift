@@ -121,6 +121,7 @@ enum StickyCookie {
                 cookieValue += "|\(String(t, radix: 36))|\(String(first, radix: 36))"
             }
             head.add("Set-Cookie", dated ? setCookieValue(settings: settings, value: cookieValue) : (precomputed ?? setCookieValue(settings: settings, value: cookieValue)))
+            markPrivate(&head, settings: settings, method: method)
             return presented != nil && refresh ? .updated : .inserted
         case .rewrite, .prefix:
             var rewritten = false
@@ -148,7 +149,16 @@ enum StickyCookie {
     static func expireCookie(_ head: inout MessageHead, settings: CookieSettings, method: HTTPMethodName, precomputed: String?) -> CookieState.Response {
         guard settings.mode == .insert, !(settings.postonly && method != .post) else { return .none }
         head.add("Set-Cookie", precomputed ?? setCookieValue(settings: settings, value: nil))
+        markPrivate(&head, settings: settings, method: method)
         return .inserted
+    }
+
+    /// `nocache`: a response that sets the cookie and that a cache would keep is marked
+    /// `Cache-Control: private`, so that no shared cache hands one client's cookie to others.
+    private static func markPrivate(_ head: inout MessageHead, settings: CookieSettings, method: HTTPMethodName) {
+        if settings.nocache && ResponseCacheability.isCacheable(method: method, status: head.currentStatus, head: head) {
+            head.add("Cache-Control", "private")
+        }
     }
 
     /// `NAME=VALUE; path=/` with the configured attributes; for no value (a server without a
