@@ -75,7 +75,7 @@ func isListening(_ port: Int) -> Bool {
     let hexPort = String(format: "%04X", port)
     let reachable: Set<String> = ["0100007F", "00000000", String(repeating: "0", count: 32), "0000000000000000FFFF00000100007F"]
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        guard let text = readWhole(table) else { continue }
+        guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
         for line in text.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
             // sl local_address rem_address st …; st 0A is LISTEN.
@@ -85,23 +85,6 @@ func isListening(_ port: Int) -> Bool {
         }
     }
     return false
-}
-
-/// A file read to its end with read(2). Foundation's String(contentsOfFile:) reads a /proc
-/// file (size 0 in stat) one page only: with a few dozen sockets on the machine, a listener
-/// further down /proc/net/tcp was never seen and the test failed "did not listen".
-func readWhole(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = read(fd, &chunk, chunk.count)
-        if n <= 0 { break }
-        bytes += chunk[0..<n]
-    }
-    return String(decoding: bytes, as: UTF8.self)
 }
 
 /// A child process the test started and will end by its PID, whatever happens: stdout and
