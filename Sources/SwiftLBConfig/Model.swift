@@ -82,9 +82,19 @@ public struct Configuration: Sendable {
 public struct GlobalSettings: Sendable, Equatable {
     /// `set-var`/`set-var-fmt proc.NAME …`, in file order.
     public var processVariables: [ProcessVariableSetting] = []
-    /// Process-wide cap on concurrent client connections (HAProxy's default is derived from
-    /// ulimit; we use a fixed, documented one).
+    /// Process-wide cap on concurrent client connections: `maxconn`, else HAProxy's figure
+    /// derived from the descriptor limit at boot (DescriptorBudget), set when the file is read.
     public var maxconn: Int = 4096
+    /// `maxconn` as written; nil: derived.
+    public var configuredMaxconn: Int?
+    /// Descriptors the process needs at `maxconn` (HAProxy's `Maxsock`); RLIMIT_NOFILE is set
+    /// to it unless `ulimit-n` says otherwise.
+    public var maxsock: Int = 8192
+    /// `strict-limits` (HAProxy 2.6's default; `no strict-limits` turns it off): a descriptor
+    /// limit that cannot be raised to what `maxconn` needs stops the start instead of a warning.
+    public var strictLimits = true
+    /// `fd-hard-limit N`: the most descriptors the derived `maxconn` and the limit may count on.
+    public var fdHardLimit: Int?
     /// Event loops (threads) for the data path; nil means one per core.
     public var nbthread: Int? = nil
     public var pidfile: String? = nil
@@ -93,8 +103,15 @@ public struct GlobalSettings: Sendable, Equatable {
     public var localPeer: String? = nil
     /// Where access-log lines go.
     public var logTarget: LogTarget = .stdout
-    /// On SIGTERM, how long in-flight requests may take before the process exits anyway.
-    public var hardStopAfter: ConfigDuration = .seconds(30)
+    /// `hard-stop-after`: how long connections may take to end after a stop before the process
+    /// exits anyway. nil, as in HAProxy: a soft stop (SIGUSR1) waits for them however long;
+    /// SIGTERM/SIGINT wait `stopSignalDrain` (HAProxy stops at once there).
+    public var hardStopAfter: ConfigDuration?
+    /// SIGTERM/SIGINT without `hard-stop-after`: HAProxy exits at once, SwiftLB lets
+    /// connections end for this long first. Bounded because whoever sends SIGTERM (systemd,
+    /// docker, Kubernetes) expects the process gone soon and kills it outright after its own
+    /// grace (90 s, 10 s, 30 s): past that, connections would be cut without their last response.
+    public static let stopSignalDrain: ConfigDuration = .seconds(30)
     /// `stats socket PATH [mode OCTAL] [level user|operator|admin]`: the control socket.
     public var statsSocket: StatsSocket?
     /// Further `stats socket` lines, each one more control socket (HAProxy serves them all).
@@ -217,6 +234,13 @@ public struct Timeouts: Sendable, Equatable {
     /// How long `http-request tarpit` holds a request before answering (default: `connect`).
     public var tarpit: ConfigDuration?
     public init() {}
+
+    /// HAProxy's idle limit of a client connection with no request under way (HTTP/1.1 and
+    /// HTTP/2 alike): `http-request` until its first request, `http-keep-alive` after one, each
+    /// falling back to `http-request`, then to `client`.
+    public func clientIdle(afterARequest: Bool) -> ConfigDuration? {
+        afterARequest ? (httpKeepAlive ?? httpRequest ?? client) : (httpRequest ?? client)
+    }
 }
 
 /// A listening address from `bind`.

@@ -128,6 +128,9 @@ final class SectionParser {
     /// Instances (by index) where `auth none` was written: an unauthenticated heartbeat must be
     /// asked for.
     var authNone: Set<Int> = []
+    /// `port` and `agent-port` words read on server and default-server lines: HAProxy
+    /// reserves a descriptor at each (DescriptorBudget).
+    var portParameters = 0
     /// The line being handled, for parsers that report more than one problem.
     var currentLine = ConfigLine(number: 0, words: [])
 

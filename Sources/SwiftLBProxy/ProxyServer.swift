@@ -431,8 +431,9 @@ public final class ProxyServer: Sendable {
 
     /// Graceful stop: stop accepting, let every in-flight request finish (idle keep-alive
     /// connections close at once, busy ones after their response), then close what is left
-    /// once `grace` has passed, and shut the event loops down.
-    public func stop(grace: TimeAmount) async {
+    /// once `grace` has passed (nil: no bound, they end when they end), and shut the event
+    /// loops down.
+    public func stop(grace: TimeAmount?) async {
         checker.withLockedValue { $0.stop() }
         ticketRotation.withLockedValue { $0?.cancel() }
         let channels = listeners.withLockedValue { $0.values.map(\.channel) }
@@ -444,7 +445,7 @@ public final class ProxyServer: Sendable {
                 }
             }.get()
         }
-        let deadline = NIODeadline.now() + grace
+        let deadline = grace.map { NIODeadline.now() + $0 } ?? .distantFuture
         while NIODeadline.now() < deadline {
             var open = 0
             for state in loops.all {

@@ -61,6 +61,8 @@ enum ResponseRewriter {
             if let server = c.server, let value = server.cookie {
                 framing.setCookie = StickyCookie.rewriteResponse(&head, settings: cookie, value: value, presented: c.pinnedToThisServer ? c.presented : nil,
                                                                  method: c.method, precomputed: server.insertCookie)
+            } else if let server = c.server {
+                framing.setCookie = StickyCookie.expireCookie(&head, settings: cookie, method: c.method, precomputed: server.insertCookie)
             } else {
                 framing.setCookie = CookieState.Response.none
             }

@@ -639,7 +639,8 @@ final class RuntimeServer: Sendable {
     var cookie: String? { parameters.cookie }
     /// TLS towards this server (`ssl`), with the name sent by SNI.
     let tls: TLSClientContext?
-    /// The Set-Cookie value `cookie … insert` sends for this server, built once (undated).
+    /// The Set-Cookie value `cookie … insert` sends for this server, built once (undated; the
+    /// cookie's removal for a server without a `cookie` value).
     let insertCookie: String?
     var tlsServerName: String? { parameters.tls?.sni }
     /// `sni EXPRESSION` (then `tlsServerName` is nil): see `ServerNameExpressions`.
@@ -676,8 +677,8 @@ final class RuntimeServer: Sendable {
         self.tls = tls
         self.dynamicLimit = dynamicLimit
         self.sniExpression = sniExpression
-        if let settings = cookieSettings, settings.mode == .insert, let value = parameters.cookie {
-            insertCookie = StickyCookie.setCookieValue(settings: settings, value: value)
+        if let settings = cookieSettings, settings.mode == .insert {
+            insertCookie = StickyCookie.setCookieValue(settings: settings, value: parameters.cookie)
         } else {
             insertCookie = nil
         }

@@ -85,7 +85,10 @@ extension KeywordRegistry {
         Parameter("downinter", values: 1) { s, v, _ in s.downinter = try positiveTime("downinter", v[0]) },
         Parameter("rise", values: 1) { s, v, _ in s.rise = try number("rise", v[0], 1...1000) },
         Parameter("fall", values: 1) { s, v, _ in s.fall = try number("fall", v[0], 1...1000) },
-        Parameter("port", values: 1) { s, v, _ in s.checkPort = try number("port", v[0], 1...65535) },
+        Parameter("port", values: 1) { s, v, p in
+            s.checkPort = try number("port", v[0], 1...65535)
+            p.portParameters += 1
+        },
         Parameter("init-addr", values: 1) { s, v, _ in
             let methods = v[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             for method in methods where !["last", "libc", "none"].contains(method) && IPNetwork.bytes(method) == nil {
@@ -193,7 +196,10 @@ extension KeywordRegistry {
         },
         Parameter("agent-check") { s, _, _ in s.agent.enabled = true },
         Parameter("no-agent-check") { s, _, _ in s.agent.enabled = false },
-        Parameter("agent-port", values: 1) { s, v, _ in s.agent.port = try number("agent-port", v[0], 1...65535) },
+        Parameter("agent-port", values: 1) { s, v, p in
+            s.agent.port = try number("agent-port", v[0], 1...65535)
+            p.portParameters += 1
+        },
         Parameter("agent-addr", values: 1) { s, v, _ in s.agent.address = v[0] },
         Parameter("agent-send", values: 1) { s, v, _ in s.agent.send = v[0] },
         Parameter("agent-inter", values: 1) { s, v, _ in s.agent.inter = try positiveTime("agent-inter", v[0]) },

@@ -38,9 +38,7 @@ extension HTTPClientConnection {
                 return
             }
             let waitingForHead = requestsServed == 0 || requestStart != nil
-            let limit = waitingForHead ? (timeouts.httpRequest ?? timeouts.client)
-                : (timeouts.httpKeepAlive ?? timeouts.httpRequest ?? timeouts.client)
-            guard let limit, now >= (requestStart ?? idleSince) + .nanoseconds(limit.nanoseconds) else { return }
+            guard let limit = timeouts.clientIdle(afterARequest: !waitingForHead), now >= (requestStart ?? idleSince) + .nanoseconds(limit.nanoseconds) else { return }
             if !answerMissingRequest(timedOut: true) { closeNow() }
         case .exchanging(let ex):
             exchangeTimeouts(ex, now: now)
