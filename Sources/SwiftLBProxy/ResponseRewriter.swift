@@ -31,6 +31,8 @@ enum ResponseRewriter {
         let server: RuntimeServer?
         let pinnedToThisServer: Bool
         let presented: StickyCookie.Presented?
+        /// `use-server` chose the server, or `ignore-persist` held: `insert` adds no cookie.
+        var insertsNoCookie = false
         /// A checked 101 to a WebSocket upgrade: `Upgrade` stays, `Connection: Upgrade`.
         var upgrade = false
     }
@@ -58,7 +60,7 @@ enum ResponseRewriter {
             }
         }
         if let cookie = c.backend.cookie {
-            if let server = c.server, let value = server.cookie {
+            if let server = c.server, let value = server.cookie, !(c.insertsNoCookie && cookie.mode == .insert) {
                 framing.setCookie = StickyCookie.rewriteResponse(&head, settings: cookie, value: value, presented: c.pinnedToThisServer ? c.presented : nil,
                                                                  method: c.method, precomputed: server.insertCookie)
             } else {

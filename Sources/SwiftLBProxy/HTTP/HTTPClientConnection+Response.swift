@@ -200,7 +200,7 @@ extension HTTPClientConnection {
             clientMinor: ex.clientMinor, method: ex.method, closeClient: ex.closeClient, facts: ex.facts,
             frontend: frontend, backend: backend, server: server,
             pinnedToThisServer: ex.dispatch.pinned != nil && ex.dispatch.pinned === server, presented: ex.presentedCookie,
-            upgrade: upgrade)
+            insertsNoCookie: ex.insertsNoCookie, upgrade: upgrade)
         ex.clientFraming = ResponseRewriter.rewrite(&head, body: body, context: rewrite)
         if ex.clientAskedHEAD { ex.clientFraming.encodeChunks = false }
         // http-after-response rules see the response as it goes out.

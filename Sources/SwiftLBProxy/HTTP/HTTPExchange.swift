@@ -75,6 +75,9 @@ final class HTTPExchange {
     /// What the rule engine reads (request, variables), kept for the response rules.
     var ruleInput: SampleInput?
     var presentedCookie: StickyCookie.Presented?
+    /// No persistence cookie is inserted in the response: a `use-server` rule chose the
+    /// server, or `ignore-persist` held.
+    var insertsNoCookie = false
 
     // MARK: timing and log
     var log: AccessLogRecord

@@ -136,8 +136,9 @@ struct StickRules: Sendable {
     }
 
     /// The server the first applicable `on`/`match` rule's key is stuck to, if `servers` has a
-    /// server of that name usable now; nil sends the stream to the balancer.
-    func match(_ input: SampleInput, servers: [RuntimeServer], now: UInt64) -> RuntimeServer? {
+    /// server of that name usable now (or at all, `persistent`: `option persist`,
+    /// `force-persist`); nil sends the stream to the balancer.
+    func match(_ input: SampleInput, servers: [RuntimeServer], now: UInt64, persistent: Bool = false) -> RuntimeServer? {
         for rule in rules where rule.kind != .storeRequest && (rule.condition?.evaluate(input) ?? true) {
             guard let key = Self.key(rule.sample.evaluate(input), table: rule.table),
                   let stuck = rule.table.lookup(key, now: now) else { continue }
@@ -146,7 +147,7 @@ struct StickRules: Sendable {
             // peer sent without `server_key`).
             guard let server = servers.first(where: { byAddress ? $0.addressKey == stuck.name : $0.name == stuck.name })
                     ?? servers.first(where: { $0.sid == stuck.id }),
-                  server.health.acceptsStickyClients else { return nil }
+                  server.health.acceptsStickyClients || persistent else { return nil }
             return server
         }
         return nil

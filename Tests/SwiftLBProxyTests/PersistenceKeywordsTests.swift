@@ -1,0 +1,262 @@
+import Foundation
+import XCTest
+
+/// HAProxy 2.6's server-selection and persistence keywords, beside a real haproxy on the same
+/// configuration: `http-send-name-header`, `option prefer-last-server`, `use-server`,
+/// `force-persist`, `ignore-persist`, `option persist`, `source` and `server-template`. Each
+/// server is its own recording backend, so which one a request reached, and what it received,
+/// is read from the servers themselves.
+final class PersistenceKeywordsTests: XCTestCase {
+    var dir: TempDirectory!
+
+    override func setUpWithError() throws {
+        try requireHAProxy()
+        dir = try TempDirectory()
+    }
+    override func tearDown() { dir = nil }
+
+    private func recorders(_ count: Int) throws -> [RecordingBackend] {
+        try (0..<count).map { _ in try RecordingBackend(in: dir) }
+    }
+
+    /// The index of the recorder that received `target`, and its head as received.
+    private func received(_ target: String, _ servers: [RecordingBackend]) -> (server: Int, raw: String)? {
+        for (i, server) in servers.enumerated() {
+            if let request = server.requests.first(where: { $0.target == target }) { return (i, request.raw) }
+        }
+        return nil
+    }
+
+    /// One request on its own connection; the response's head, lower-cased.
+    private func get(_ port: Int, _ target: String, headers: [String] = []) throws -> String {
+        let client = try RawClient(port: port, timeout: 5)
+        client.send("GET \(target) HTTP/1.1\r\nHost: x\r\n" + headers.map { $0 + "\r\n" }.joined() + "Connection: close\r\n\r\n")
+        let text = client.readAll().text
+        return String(text[..<(text.range(of: "\r\n\r\n")?.lowerBound ?? text.endIndex)]).lowercased()
+    }
+
+    /// The chosen server's name reaches it as the last header, lower-cased as HAProxy's H1 mux
+    /// writes it; the client's header of that name never does; after a failed connection the
+    /// retry on another server carries that server's name.
+    func testSendNameHeaderNamesTheServerOfEachAttempt() throws {
+        let servers = try recorders(1)
+        defer { servers.forEach { $0.stop() } }
+        let closed = freePort()
+        let both = try SideBySide({ port in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend b
+            backend b
+                http-send-name-header X-Served-By
+                option redispatch
+                retries 1
+                use-server dead if { path_beg /dead }
+                server live 127.0.0.1:\(servers[0].port)
+                server dead 127.0.0.1:\(closed)
+            """
+        }, in: dir)
+        defer { both.stop() }
+        for (side, port) in zip(["lb", "hap"], both.ports) {
+            for path in ["/\(side)/a", "/dead/\(side)"] {
+                XCTAssertTrue(try get(port, path, headers: ["X-Served-By: forged", "x-served-by: forged2"]).hasPrefix("http/1.1 200"), "\(side) \(path)")
+                let raw = try XCTUnwrap(received(path, servers)?.raw, "\(side) \(path)")
+                XCTAssertFalse(raw.lowercased().contains("forged"), raw)
+                XCTAssertTrue(raw.hasSuffix("\r\nx-served-by: live\r\n\r\n"), "\(side) \(path): \(raw)")
+            }
+        }
+    }
+
+    /// With `http-reuse never` a keep-alive client's requests stay on the server its first one
+    /// went to; without the option they are balanced in turn (HAProxy 2.6 keeps only such
+    /// private connections with the client's session: `http-reuse safe` shows no preference).
+    func testPreferLastServerKeepsAKeepAliveClientOnItsServer() throws {
+        let servers = try recorders(2)
+        defer { servers.forEach { $0.stop() } }
+        let both = try SideBySide({ port in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                use_backend plain if { path_beg /plain }
+                default_backend preferring
+            backend preferring
+                http-reuse never
+                option prefer-last-server
+                server s1 127.0.0.1:\(servers[0].port)
+                server s2 127.0.0.1:\(servers[1].port)
+            backend plain
+                http-reuse never
+                server s1 127.0.0.1:\(servers[0].port)
+                server s2 127.0.0.1:\(servers[1].port)
+            """
+        }, in: dir)
+        defer { both.stop() }
+        for (side, port) in zip(["lb", "hap"], both.ports) {
+            for prefix in ["/pref", "/plain"] {
+                let client = try RawClient(port: port, timeout: 5)
+                for n in 0..<4 {
+                    client.send("GET \(prefix)/\(side)/\(n) HTTP/1.1\r\nHost: x\r\n\r\n")
+                    XCTAssertTrue(client.readResponse().hasPrefix("HTTP/1.1 200"), "\(side) \(prefix) \(n)")
+                }
+                let chosen = (0..<4).map { received("\(prefix)/\(side)/\($0)", servers)?.server }
+                if prefix == "/pref" {
+                    XCTAssertEqual(Set(chosen).count, 1, "\(side): \(chosen)")
+                } else {
+                    XCTAssertEqual(Set(chosen).count, 2, "\(side): \(chosen)")
+                }
+            }
+        }
+    }
+
+    /// `use-server` (static and `%[…]`) comes before the cookie and inserts none; a cookie
+    /// naming a DOWN server is balanced and replaced unless `force-persist` or `option persist`
+    /// says to follow it; `ignore-persist` reads no cookie and inserts none; a `use-server`
+    /// whose server is DOWN gives way to the balancer.
+    func testUseServerAndPersistenceRulesAsHAProxy() throws {
+        let servers = try recorders(3)
+        defer { servers.forEach { $0.stop() } }
+        let closed = freePort()
+        let both = try SideBySide({ port in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                use_backend persisting if { path_beg /p/ }
+                default_backend b
+            backend b
+                balance roundrobin
+                cookie SRV insert indirect nocache
+                force-persist if { req.hdr(x-force) 1 }
+                ignore-persist if { req.hdr(x-ignore) 1 }
+                use-server s2 if { req.hdr(x-use) s2 }
+                use-server s3 if { req.hdr(x-use) s3 }
+                use-server %[req.hdr(x-dyn)] if { req.hdr(x-dyn) -m found }
+                server s1 127.0.0.1:\(servers[0].port) cookie c1
+                server s2 127.0.0.1:\(servers[1].port) cookie c2
+                server s3 127.0.0.1:\(servers[2].port) cookie c3 check port \(closed) inter 100ms fall 1 rise 1
+            backend persisting
+                option persist
+                cookie SRV insert indirect nocache
+                server s1 127.0.0.1:\(servers[0].port) cookie c1
+                server s3 127.0.0.1:\(servers[2].port) cookie c3 check port \(closed) inter 100ms fall 1 rise 1
+            """
+        }, in: dir)
+        defer { both.stop() }
+        XCTAssertTrue(waitUntil(timeout: 10) { both.lb.child.stderr.contains("b/s3 is DOWN") && both.haproxy.stderr.contains("b/s3 is DOWN") } != nil,
+                      both.lb.child.stderr + both.haproxy.stderr)
+        // (path suffix, request headers, the server it must reach (nil: s1 or s2), whether a Set-Cookie comes)
+        let cases: [(String, [String], Int?, Bool)] = [
+            ("use", ["X-Use: s2", "Cookie: SRV=c1"], 1, false),
+            ("dyn", ["X-Dyn: s1", "Cookie: SRV=c2"], 0, false),
+            ("cookie", ["Cookie: SRV=c2"], 1, false),
+            ("down", ["Cookie: SRV=c3"], nil, true),
+            ("forced", ["Cookie: SRV=c3", "X-Force: 1"], 2, false),
+            ("ignored", ["Cookie: SRV=c2", "X-Ignore: 1"], nil, false),
+            ("usedown", ["X-Use: s3"], nil, true),
+            ("useforced", ["X-Use: s3", "X-Force: 1"], 2, false),
+            ("p/persist", ["Cookie: SRV=c3"], 2, false),
+        ]
+        for (side, port) in zip(["lb", "hap"], both.ports) {
+            for (name, headers, server, setsCookie) in cases {
+                let path = "/\(name)-\(side)"
+                let head = try get(port, path, headers: headers)
+                XCTAssertTrue(head.hasPrefix("http/1.1 200"), "\(side) \(name): \(head)")
+                XCTAssertEqual(head.contains("set-cookie: srv="), setsCookie, "\(side) \(name): \(head)")
+                let reached = try XCTUnwrap(received(path, servers), "\(side) \(name)").server
+                if let server { XCTAssertEqual(reached, server, "\(side) \(name)") } else { XCTAssertNotEqual(reached, 2, "\(side) \(name)") }
+            }
+        }
+    }
+
+    /// `source ADDR` (a backend's, and a server's own, which wins): the server sees the
+    /// connection come from that address.
+    func testSourceBindsTheServerConnection() throws {
+        let root = dir.file("nginx-src")
+        let port = freePort()
+        let conf = try dir.write("nginx-src.conf", try singleNginxConfig(root: root, server: """
+                listen 127.0.0.1:\(port);
+                location / { return 200 "from=$remote_addr\\n"; }
+            """))
+        let nginx = try ChildProcess("/usr/sbin/nginx", ["-c", conf, "-e", root + "/error.log"], logDirectory: dir, name: "nginx-src")
+        defer { nginx.stop() }
+        XCTAssertTrue(waitForPort(port))
+        let both = try SideBySide({ listen in
+            """
+            frontend fe
+                bind 127.0.0.1:\(listen)
+                use_backend own if { path_beg /own }
+                default_backend b
+            backend b
+                source 127.0.0.2
+                server s1 127.0.0.1:\(port)
+            backend own
+                source 127.0.0.2:0
+                server s1 127.0.0.1:\(port) source 127.0.0.3
+            """
+        }, in: dir)
+        defer { both.stop() }
+        for port in both.ports {
+            XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "from=127.0.0.2\n", "port \(port)")
+            XCTAssertEqual(curl(["http://127.0.0.1:\(port)/own"]).out, "from=127.0.0.3\n", "port \(port)")
+        }
+    }
+
+    /// `server-template PREFIX NUM|LOW-HIGH ADDRESS`: the servers and their numbers in `show stat`
+    /// are HAProxy's, and each takes traffic.
+    func testServerTemplateMakesHAProxysServers() throws {
+        let servers = try recorders(1)
+        defer { servers.forEach { $0.stop() } }
+        let both = try SideBySide({ port in
+            """
+            global
+                stats socket \(self.dir.file("stats-\(port).sock")) level admin
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend b
+            backend b
+                server first 127.0.0.1:\(servers[0].port)
+                server-template web 3 127.0.0.1:\(servers[0].port) weight 2
+                server-template x 5-6 127.0.0.1:\(servers[0].port)
+            """
+        }, in: dir)
+        defer { both.stop() }
+        func rows(_ command: [String]) -> [String] {
+            let lines = runCommand(command[0], Array(command.dropFirst())).out.split(separator: "\n").map(String.init)
+            guard let header = lines.first?.dropFirst(2).split(separator: ",", omittingEmptySubsequences: false).map(String.init) else { return [] }
+            let wanted = ["pxname", "svname", "weight", "sid"].compactMap { header.firstIndex(of: $0) }
+            return lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+                .filter { $0.count > 1 && $0[0] == "b" }
+                .map { fields in wanted.map { $0 < fields.count ? fields[$0] : "?" }.joined(separator: "/") }
+        }
+        let theirs = rows(haproxyStatCommand(dir.file("stats-\(both.haproxyPort).sock")))
+        XCTAssertTrue(theirs.contains("b/web3/2/4"), "\(theirs)")
+        XCTAssertEqual(rows([Paths.swiftlb, "ctl", "-s", dir.file("stats-\(both.lbPort).sock"), "show", "stat"]), theirs)
+        for port in both.ports {
+            let answers = (0..<8).map { _ in (try? get(port, "/")) ?? "" }
+            XCTAssertTrue(answers.allSatisfy { $0.hasPrefix("http/1.1 200") }, "\(answers)")
+        }
+    }
+
+    /// Argument errors name the file, the line and the keyword, as HAProxy refuses them.
+    func testArgumentErrorsNameFileLineAndKeyword() throws {
+        // (line, message, whether HAProxy refuses it too: it has transparent proxying and port ranges)
+        let cases: [(String, String, Bool)] = [
+            ("use-server s1", "'use-server' requires either 'if' or 'unless'", true),
+            ("use-server nosuch if TRUE", "no server 'nosuch'", true),
+            ("force-persist", "'force-persist' requires either 'if' or 'unless'", true),
+            ("ignore-persist always", "'ignore-persist' requires either 'if' or 'unless'", true),
+            ("http-send-name-header", "requires a header string", true),
+            ("source 127.0.0.2 usesrc clientip", "usesrc", false),
+            ("source 127.0.0.2:1024-2048", "port range", false),
+            ("server-template t 3-1 127.0.0.1:1", "Wrong server-template number or range arg '3-1'", true),
+            ("option prefer-last-server now", "takes no argument", true),
+        ]
+        for (line, message, haproxyRefuses) in cases {
+            let file = try dir.write("lb.conf", "defaults\n    mode http\nbackend b\n    \(line)\n    server s1 127.0.0.1:1\n")
+            let result = runCommand(Paths.swiftlb, ["check", "-c", file])
+            let text = result.out + result.err
+            XCTAssertNotEqual(result.status, 0, line)
+            XCTAssertTrue(text.contains("lb.conf:4") && text.contains(message), "\(line): \(text)")
+            if haproxyRefuses { XCTAssertNotEqual(runCommand("/usr/sbin/haproxy", ["-c", "-f", file]).status, 0, "haproxy refuses '\(line)' too") }
+        }
+    }
+}
