@@ -111,7 +111,9 @@ struct Dispatch {
             server = pinned
             return .failed(.serverQueueFull)
         } else if pinned != nil && !pinnedUsable && !backend.config.options.redispatch {
-            // Without `option redispatch` a sticky client stays with its server, up or not.
+            // Without `option redispatch` a pinned client stays with its server: one that went
+            // DOWN since it was pinned, or that refused this request (a cookie naming a DOWN
+            // server pins nothing without `option persist`/`force-persist`: the stream decides).
             return .failed(attempts == 0 ? .stickyServerDown : lastFailure ?? .connectFailed)
         } else {
             // HAProxy (assign_server): with `first` or `roundrobin`, clients already queued for
