@@ -292,7 +292,8 @@ struct Dispatch {
         let bound = NIOLoopBound(owner, eventLoop: loop.eventLoop)
         let backend = self.backend
         // A stream that gave up meanwhile hands the free slot on.
-        let waiter = BackendQueue.Waiter(loop: loop.eventLoop, target: server?.index, excluded: excluded, queued: server?.queued) { why in
+        let waiter = BackendQueue.Waiter(loop: loop.eventLoop, target: server?.index, excluded: excluded, queued: server?.queued,
+                                         persistent: persistent) { why in
             guard !bound.value.dispatchQueueWoke(), case .slot(let freed) = why else { return }
             if let freed, backend.servers.indices.contains(freed) { backend.slotFreed(on: backend.servers[freed]) } else { queue.wakeOne(freed: freed) }
         }
