@@ -135,12 +135,13 @@ public final class ProxyRuntime: Sendable {
                         }
                     }
                     let id = unchanged ? old!.id : Self.serverIDs.loadThenWrappingIncrement(ordering: .relaxed)
+                    let source = try (server.parameters.source ?? backend.options.source).map { try SocketAddress(ipAddress: $0.host, port: $0.port) }
                     servers.append(RuntimeServer(id: id, index: servers.count, sid: sids[server.name] ?? servers.count + 1, name: server.name,
                                                  address: address, parameters: server.parameters, health: health,
                                                  tls: server.parameters.tls?.more.ssl == true ? trafficTLS : nil,
                                                  cookieSettings: backend.options.cookie, sniExpression: sniExpression,
                                                  dynamicLimit: DynamicMaxconn(server.parameters, fullconn: backend.options.fullconn),
-                                                 source: try (server.parameters.source ?? backend.options.source).map { try SocketAddress(ipAddress: $0.host, port: $0.port) }))
+                                                 source: source))
                     let agent = server.parameters.agent
                     if agent.enabled && !server.parameters.disabled && !addressless {
                         guard let agentPort = agent.port else {
@@ -187,6 +188,7 @@ public final class ProxyRuntime: Sendable {
                                                      tls: probeTLS,
                                                      serverName: probeName, backend: checkedBackend, serverAddress: address)
                             target.stepTLS = checkTLS.steps
+                            target.source = source
                             return target
                         }
                     }

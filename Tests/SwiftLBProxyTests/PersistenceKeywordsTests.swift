@@ -168,13 +168,18 @@ final class PersistenceKeywordsTests: XCTestCase {
     }
 
     /// `source ADDR` (a backend's, and a server's own, which wins): the server sees the
-    /// connection come from that address.
+    /// connection come from that address; so do its health checks (the check URI answers 200
+    /// only to 127.0.0.2 and 127.0.0.3: a check from anywhere else marks the server DOWN).
     func testSourceBindsTheServerConnection() throws {
         let root = dir.file("nginx-src")
         let port = freePort()
         let conf = try dir.write("nginx-src.conf", try singleNginxConfig(root: root, server: """
                 listen 127.0.0.1:\(port);
                 location / { return 200 "from=$remote_addr\\n"; }
+                location = /health {
+                    if ($remote_addr = "127.0.0.1") { return 403 "no\\n"; }
+                    return 200 "ok\\n";
+                }
             """))
         let nginx = try ChildProcess("/usr/sbin/nginx", ["-c", conf, "-e", root + "/error.log"], logDirectory: dir, name: "nginx-src")
         defer { nginx.stop() }
@@ -187,13 +192,16 @@ final class PersistenceKeywordsTests: XCTestCase {
                 default_backend b
             backend b
                 source 127.0.0.2
-                server s1 127.0.0.1:\(port)
+                option httpchk GET /health
+                server s1 127.0.0.1:\(port) check inter 100ms fall 1 rise 1
             backend own
                 source 127.0.0.2:0
-                server s1 127.0.0.1:\(port) source 127.0.0.3
+                option httpchk GET /health
+                server s1 127.0.0.1:\(port) source 127.0.0.3 check inter 100ms fall 1 rise 1
             """
         }, in: dir)
         defer { both.stop() }
+        usleep(800_000)  // several checks
         for port in both.ports {
             XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "from=127.0.0.2\n", "port \(port)")
             XCTAssertEqual(curl(["http://127.0.0.1:\(port)/own"]).out, "from=127.0.0.3\n", "port \(port)")
