@@ -244,6 +244,50 @@ final class PersistenceKeywordsTests: XCTestCase {
         }
     }
 
+    /// `stick store-response res.cook(SID)` with `stick match req.cook(SID)`: the session id a
+    /// server sets is learnt from its response, and later requests carrying it go to that server
+    /// (the usual application-session stickiness).
+    func testStickStoreResponseLearnsTheServerOfASessionCookie() throws {
+        var nginx: [ChildProcess] = []
+        defer { nginx.forEach { $0.stop() } }
+        var ports: [Int] = []
+        for n in 1...2 {
+            let root = dir.file("nginx-sid\(n)"), port = freePort()
+            let conf = try dir.write("nginx-sid\(n).conf", try singleNginxConfig(root: root, server: """
+                    listen 127.0.0.1:\(port);
+                    location = /login { add_header Set-Cookie "SID=s\(n)$request_id; path=/"; return 200 "node\(n)\\n"; }
+                    location / { return 200 "node\(n)\\n"; }
+                """))
+            nginx.append(try ChildProcess("/usr/sbin/nginx", ["-c", conf, "-e", root + "/error.log"], logDirectory: dir, name: "nginx-sid\(n)"))
+            XCTAssertTrue(waitForPort(port))
+            ports.append(port)
+        }
+        let both = try SideBySide({ port in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend b
+            backend b
+                stick-table type string len 64 size 1k expire 1m
+                stick store-response res.cook(SID)
+                stick match req.cook(SID)
+                server s1 127.0.0.1:\(ports[0])
+                server s2 127.0.0.1:\(ports[1])
+            """
+        }, in: dir)
+        defer { both.stop() }
+        for port in both.ports {
+            for _ in 0..<2 {
+                let login = try get(port, "/login")
+                let sid = try XCTUnwrap(login.split(separator: "\r\n").first { $0.hasPrefix("set-cookie: sid=") }, login)
+                    .dropFirst("set-cookie: sid=".count).prefix { $0 != ";" }
+                let node = "node" + sid.prefix(2).dropFirst()
+                let answers = (0..<6).map { _ in curl(["-b", "SID=\(sid)", "http://127.0.0.1:\(port)/"]).out }
+                XCTAssertEqual(Set(answers), ["\(node)\n"], "port \(port), SID \(sid)")
+            }
+        }
+    }
+
     /// Argument errors name the file, the line and the keyword, as HAProxy refuses them.
     func testArgumentErrorsNameFileLineAndKeyword() throws {
         // (line, message, whether HAProxy refuses it too: it has transparent proxying and port ranges)

@@ -139,7 +139,7 @@ struct StickRules: Sendable {
     /// server of that name usable now (or at all, `persistent`: `option persist`,
     /// `force-persist`); nil sends the stream to the balancer.
     func match(_ input: SampleInput, servers: [RuntimeServer], now: UInt64, persistent: Bool = false) -> RuntimeServer? {
-        for rule in rules where rule.kind != .storeRequest && (rule.condition?.evaluate(input) ?? true) {
+        for rule in rules where (rule.kind == .on || rule.kind == .match) && (rule.condition?.evaluate(input) ?? true) {
             guard let key = Self.key(rule.sample.evaluate(input), table: rule.table),
                   let stuck = rule.table.lookup(key, now: now) else { continue }
             let byAddress = rule.table.keyByAddress
@@ -157,10 +157,26 @@ struct StickRules: Sendable {
     /// rule's key), computed once per request; `Dispatch` stores its server in them.
     func storeKeys(_ input: SampleInput) -> [(StickTable, [UInt8])] {
         var keys: [(StickTable, [UInt8])] = []
-        for rule in rules where rule.kind != .match && (rule.condition?.evaluate(input) ?? true) {
+        for rule in rules where (rule.kind == .on || rule.kind == .storeRequest) && (rule.condition?.evaluate(input) ?? true) {
             if let key = Self.key(rule.sample.evaluate(input), table: rule.table) { keys.append((rule.table, key)) }
         }
         return keys
+    }
+
+    /// Whether a `stick store-response` rule is to run on the responses.
+    var storesResponses: Bool { rules.contains { $0.kind == .storeResponse } }
+
+    /// `stick store-response`: the server that answered is stored under the key each applicable
+    /// rule reads from the response (`input.response`) — the first such key of each table only,
+    /// as HAProxy's process_store_rules keeps one entry per table.
+    func storeResponse(_ input: SampleInput, server: RuntimeServer, now: UInt64) {
+        var stored: [ObjectIdentifier] = []
+        for rule in rules where rule.kind == .storeResponse && !stored.contains(ObjectIdentifier(rule.table)) && (rule.condition?.evaluate(input) ?? true) {
+            guard let key = Self.key(rule.sample.evaluate(input), table: rule.table) else { continue }
+            let name = rule.table.keyByAddress ? server.addressKey : server.name
+            rule.table.store(key, server: StickTable.Server(id: server.sid, name: name), now: now)
+            stored.append(ObjectIdentifier(rule.table))
+        }
     }
 
     /// A sample as a key of the table's type: an IPv4 address (4 bytes) for `ip` — an IPv6
