@@ -31,7 +31,8 @@ enum ResponseRewriter {
         let server: RuntimeServer?
         let pinnedToThisServer: Bool
         let presented: StickyCookie.Presented?
-        /// `use-server` chose the server, or `ignore-persist` held: `insert` adds no cookie.
+        /// `ignore-persist` held, or a `use-server` rule or stick entry chose this server
+        /// (HAProxy's SF_DIRECT): `insert` adds no cookie.
         var insertsNoCookie = false
         /// A checked 101 to a WebSocket upgrade: `Upgrade` stays, `Connection: Upgrade`.
         var upgrade = false

@@ -288,6 +288,31 @@ final class PersistenceKeywordsTests: XCTestCase {
         }
     }
 
+    /// A request a stick entry sends to its server gets no inserted cookie (HAProxy's SF_DIRECT),
+    /// as one whose cookie named it; the balanced first one does.
+    func testAStickMatchedRequestGetsNoInsertedCookie() throws {
+        let servers = try recorders(2)
+        defer { servers.forEach { $0.stop() } }
+        let both = try SideBySide({ port in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend b
+            backend b
+                cookie SRV insert indirect nocache
+                stick-table type string len 32 size 1k
+                stick on req.hdr(x-user)
+                server s1 127.0.0.1:\(servers[0].port) cookie c1
+                server s2 127.0.0.1:\(servers[1].port) cookie c2
+            """
+        }, in: dir)
+        defer { both.stop() }
+        for port in both.ports {
+            let heads = try (0..<3).map { _ in try get(port, "/", headers: ["X-User: bob-\(port)"]) }
+            XCTAssertEqual(heads.map { $0.contains("set-cookie: srv=") }, [true, false, false], "port \(port): \(heads)")
+        }
+    }
+
     /// Argument errors name the file, the line and the keyword, as HAProxy refuses them.
     func testArgumentErrorsNameFileLineAndKeyword() throws {
         // (line, message, whether HAProxy refuses it too: it has transparent proxying and port ranges)

@@ -308,9 +308,8 @@ extension HTTPClientConnection {
                               upstreamHead: upstreamHead, requestFramer: framing.map(BodyFramer.init), facts: facts,
                               responseLimits: limits, log: record, start: now)
         ex.presentedCookie = presented
-        // HAProxy inserts no cookie for a server a `use-server` rule chose (SF_DIRECT), nor under
-        // `ignore-persist`.
-        ex.insertsNoCookie = assignedByRule || persistence == .ignore
+        ex.ignoresCookie = persistence == .ignore
+        ex.pinnedWithoutCookie = assignedByRule || (pinned == nil && dispatch.pinned != nil)
         if head.startLineOverride != nil, method != .head, head.method == .head {
             // An HTTP/1.1 client's connection drops the body here; an h2 stream's translator does.
             if let h2 { h2.headRewritten = true } else { ex.clientAskedHEAD = true }

@@ -75,9 +75,12 @@ final class HTTPExchange {
     /// What the rule engine reads (request, variables), kept for the response rules.
     var ruleInput: SampleInput?
     var presentedCookie: StickyCookie.Presented?
-    /// No persistence cookie is inserted in the response: a `use-server` rule chose the
-    /// server, or `ignore-persist` held.
-    var insertsNoCookie = false
+    /// `ignore-persist` held: no persistence cookie is inserted in the response.
+    var ignoresCookie = false
+    /// A `use-server` rule or a stick entry pinned the request (HAProxy's SF_DIRECT without a
+    /// cookie): the pinned server's response gets no cookie either, unless dated cookies
+    /// (`maxidle`/`maxlife`) need one set.
+    var pinnedWithoutCookie = false
 
     // MARK: timing and log
     var log: AccessLogRecord
