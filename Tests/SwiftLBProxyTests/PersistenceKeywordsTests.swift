@@ -313,6 +313,44 @@ final class PersistenceKeywordsTests: XCTestCase {
         }
     }
 
+    /// A `stick match` whose entry names a DOWN server lets the next `stick match` rule decide
+    /// (HAProxy goes on through its sticking rules while nothing is assigned); entries are
+    /// stored through `use-server` (with `force-persist` for the DOWN one).
+    func testAStickEntryOfADownServerLetsTheNextRuleDecide() throws {
+        let servers = try recorders(3)
+        defer { servers.forEach { $0.stop() } }
+        let closed = freePort()
+        let both = try SideBySide({ port in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend b
+            backend b
+                balance first
+                stick-table type string len 32 size 1k
+                stick match req.hdr(x-a)
+                stick match req.hdr(x-b)
+                stick store-request req.hdr(x-a) if { req.hdr(x-store) a }
+                stick store-request req.hdr(x-b) if { req.hdr(x-store) b }
+                force-persist if { req.hdr(x-force) 1 }
+                use-server %[req.hdr(x-srv)] if { req.hdr(x-srv) -m found }
+                server s1 127.0.0.1:\(servers[0].port)
+                server s2 127.0.0.1:\(servers[1].port)
+                server s3 127.0.0.1:\(servers[2].port) check port \(closed) inter 100ms fall 1 rise 1
+            """
+        }, in: dir)
+        defer { both.stop() }
+        XCTAssertNotNil(waitUntil(timeout: 10) { both.lb.child.stderr.contains("b/s3 is DOWN") && both.haproxy.stderr.contains("b/s3 is DOWN") })
+        for (side, port) in zip(["lb", "hap"], both.ports) {
+            _ = try get(port, "/store-a-\(side)", headers: ["X-A: ka-\(side)", "X-Store: a", "X-Srv: s3", "X-Force: 1"])
+            _ = try get(port, "/store-b-\(side)", headers: ["X-B: kb-\(side)", "X-Store: b", "X-Srv: s2"])
+            XCTAssertEqual(received("/store-a-\(side)", servers)?.server, 2, side)
+            XCTAssertEqual(received("/store-b-\(side)", servers)?.server, 1, side)
+            _ = try get(port, "/both-\(side)", headers: ["X-A: ka-\(side)", "X-B: kb-\(side)"])
+            XCTAssertEqual(received("/both-\(side)", servers)?.server, 1, "\(side): the x-b entry's s2, not s3 (DOWN) nor the balancer's s1")
+        }
+    }
+
     /// Argument errors name the file, the line and the keyword, as HAProxy refuses them.
     func testArgumentErrorsNameFileLineAndKeyword() throws {
         // (line, message, whether HAProxy refuses it too: it has transparent proxying and port ranges)

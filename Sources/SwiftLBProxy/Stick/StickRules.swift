@@ -135,9 +135,9 @@ struct StickRules: Sendable {
         self.rules = rules
     }
 
-    /// The server the first applicable `on`/`match` rule's key is stuck to, if `servers` has a
-    /// server of that name usable now (or at all, `persistent`: `option persist`,
-    /// `force-persist`); nil sends the stream to the balancer.
+    /// The server of the first applicable `on`/`match` rule whose key is stuck to a server of
+    /// `servers` usable now (or at all, `persistent`: `option persist`, `force-persist`); nil
+    /// sends the stream to the balancer.
     func match(_ input: SampleInput, servers: [RuntimeServer], now: UInt64, persistent: Bool = false) -> RuntimeServer? {
         for rule in rules where (rule.kind == .on || rule.kind == .match) && (rule.condition?.evaluate(input) ?? true) {
             guard let key = Self.key(rule.sample.evaluate(input), table: rule.table),
@@ -145,9 +145,11 @@ struct StickRules: Sendable {
             let byAddress = rule.table.keyByAddress
             // By its key (name or address), else by its `server_id` (HAProxy's order: an entry a
             // peer sent without `server_key`).
+            // An entry naming no server, or one that may not take the client, lets the next
+            // rules try (HAProxy's process_sticking_rules goes on while nothing is assigned).
             guard let server = servers.first(where: { byAddress ? $0.addressKey == stuck.name : $0.name == stuck.name })
                     ?? servers.first(where: { $0.sid == stuck.id }),
-                  server.health.acceptsStickyClients || persistent else { return nil }
+                  server.health.acceptsStickyClients || persistent else { continue }
             return server
         }
         return nil
