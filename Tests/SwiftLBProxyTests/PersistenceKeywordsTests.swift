@@ -15,6 +15,17 @@ final class PersistenceKeywordsTests: XCTestCase {
     }
     override func tearDown() { dir = nil }
 
+    /// SwiftLB and haproxy on frontend `fe` → backend `b` with `backendLines` (indented).
+    private func sideBySide(_ backendLines: String) throws -> SideBySide {
+        try SideBySide({ port in "frontend fe\n    bind 127.0.0.1:\(port)\n    default_backend b\nbackend b\n" + backendLines }, in: dir)
+    }
+
+    /// Waits until both have marked `server` (`backend/server`) DOWN.
+    private func waitForDown(_ both: SideBySide, _ server: String) {
+        XCTAssertNotNil(waitUntil(timeout: 10) { both.lb.child.stderr.contains("\(server) is DOWN") && both.haproxy.stderr.contains("\(server) is DOWN") },
+                        both.lb.child.stderr + both.haproxy.stderr)
+    }
+
     private func recorders(_ count: Int) throws -> [RecordingBackend] {
         try (0..<count).map { _ in try RecordingBackend(in: dir) }
     }
@@ -42,20 +53,14 @@ final class PersistenceKeywordsTests: XCTestCase {
         let servers = try recorders(1)
         defer { servers.forEach { $0.stop() } }
         let closed = freePort()
-        let both = try SideBySide({ port in
-            """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend b
-            backend b
+        let both = try sideBySide("""
                 http-send-name-header X-Served-By
                 option redispatch
                 retries 1
                 use-server dead if { path_beg /dead }
                 server live 127.0.0.1:\(servers[0].port)
                 server dead 127.0.0.1:\(closed)
-            """
-        }, in: dir)
+            """)
         defer { both.stop() }
         for (side, port) in zip(["lb", "hap"], both.ports) {
             for path in ["/\(side)/a", "/dead/\(side)"] {
@@ -141,8 +146,7 @@ final class PersistenceKeywordsTests: XCTestCase {
             """
         }, in: dir)
         defer { both.stop() }
-        XCTAssertTrue(waitUntil(timeout: 10) { both.lb.child.stderr.contains("b/s3 is DOWN") && both.haproxy.stderr.contains("b/s3 is DOWN") } != nil,
-                      both.lb.child.stderr + both.haproxy.stderr)
+        waitForDown(both, "b/s3")
         // (path suffix, request headers, the server it must reach (nil: s1 or s2), whether a Set-Cookie comes)
         let cases: [(String, [String], Int?, Bool)] = [
             ("use", ["X-Use: s2", "Cookie: SRV=c1"], 1, false),
@@ -262,19 +266,13 @@ final class PersistenceKeywordsTests: XCTestCase {
             XCTAssertTrue(waitForPort(port))
             ports.append(port)
         }
-        let both = try SideBySide({ port in
-            """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend b
-            backend b
+        let both = try sideBySide("""
                 stick-table type string len 64 size 1k expire 1m
                 stick store-response res.cook(SID)
                 stick match req.cook(SID)
                 server s1 127.0.0.1:\(ports[0])
                 server s2 127.0.0.1:\(ports[1])
-            """
-        }, in: dir)
+            """)
         defer { both.stop() }
         for port in both.ports {
             for _ in 0..<2 {
@@ -293,19 +291,13 @@ final class PersistenceKeywordsTests: XCTestCase {
     func testAStickMatchedRequestGetsNoInsertedCookie() throws {
         let servers = try recorders(2)
         defer { servers.forEach { $0.stop() } }
-        let both = try SideBySide({ port in
-            """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend b
-            backend b
+        let both = try sideBySide("""
                 cookie SRV insert indirect nocache
                 stick-table type string len 32 size 1k
                 stick on req.hdr(x-user)
                 server s1 127.0.0.1:\(servers[0].port) cookie c1
                 server s2 127.0.0.1:\(servers[1].port) cookie c2
-            """
-        }, in: dir)
+            """)
         defer { both.stop() }
         for port in both.ports {
             let heads = try (0..<3).map { _ in try get(port, "/", headers: ["X-User: bob-\(port)"]) }
@@ -320,12 +312,7 @@ final class PersistenceKeywordsTests: XCTestCase {
         let servers = try recorders(3)
         defer { servers.forEach { $0.stop() } }
         let closed = freePort()
-        let both = try SideBySide({ port in
-            """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend b
-            backend b
+        let both = try sideBySide("""
                 balance first
                 stick-table type string len 32 size 1k
                 stick match req.hdr(x-a)
@@ -337,10 +324,9 @@ final class PersistenceKeywordsTests: XCTestCase {
                 server s1 127.0.0.1:\(servers[0].port)
                 server s2 127.0.0.1:\(servers[1].port)
                 server s3 127.0.0.1:\(servers[2].port) check port \(closed) inter 100ms fall 1 rise 1
-            """
-        }, in: dir)
+            """)
         defer { both.stop() }
-        XCTAssertNotNil(waitUntil(timeout: 10) { both.lb.child.stderr.contains("b/s3 is DOWN") && both.haproxy.stderr.contains("b/s3 is DOWN") })
+        waitForDown(both, "b/s3")
         for (side, port) in zip(["lb", "hap"], both.ports) {
             _ = try get(port, "/store-a-\(side)", headers: ["X-A: ka-\(side)", "X-Store: a", "X-Srv: s3", "X-Force: 1"])
             _ = try get(port, "/store-b-\(side)", headers: ["X-B: kb-\(side)", "X-Store: b", "X-Srv: s2"])

@@ -9,14 +9,12 @@ extension KeywordRegistry {
             guard c.args.count == 1, isHeaderToken(name) else { throw ParseFailure("expects one header name, not '\(c.args.joined(separator: " "))'") }
             p.withOptions { $0.sendNameHeader = name.lowercased() }
         },
-        Keyword("option prefer-last-server", SectionKind.backSide, usage: "[no] option prefer-last-server", negatable: true) { p, c in
+    ] + [("prefer-last-server", \ProxyOptions.preferLastServer), ("persist", \ProxyOptions.persist)].map { name, option in
+        Keyword("option \(name)", SectionKind.backSide, usage: "[no] option \(name)", negatable: true) { p, c in
             try c.noArguments()
-            p.withOptions { $0.preferLastServer = !c.negated }
-        },
-        Keyword("option persist", SectionKind.backSide, usage: "[no] option persist", negatable: true) { p, c in
-            try c.noArguments()
-            p.withOptions { $0.persist = !c.negated }
-        },
+            p.withOptions { $0[keyPath: option] = !c.negated }
+        }
+    } + [
         Keyword("use-server", [.backend, .listen], usage: "use-server NAME if|unless CONDITION") { p, c in
             guard let name = c.args.first else { throw ParseFailure("'use-server' expects a server name") }
             guard c.args.count > 1, c.args[1] == "if" || c.args[1] == "unless" else {
