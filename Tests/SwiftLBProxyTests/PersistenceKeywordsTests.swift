@@ -359,5 +359,10 @@ final class PersistenceKeywordsTests: XCTestCase {
             XCTAssertTrue(text.contains("lb.conf:4") && text.contains(message), "\(line): \(text)")
             if haproxyRefuses { XCTAssertNotEqual(runCommand("/usr/sbin/haproxy", ["-c", "-f", file]).status, 0, "haproxy refuses '\(line)' too") }
         }
+        // Learning from TCP responses is not done: refused, not accepted and never stored.
+        let tcp = try dir.write("lb.conf", "defaults\n    mode tcp\nbackend b\n    stick-table type string len 32 size 1k\n"
+                                + "    stick store-response req.payload(0,4)\n    server s1 127.0.0.1:1\n")
+        let text = runCommand(Paths.swiftlb, ["check", "-c", tcp]).err
+        XCTAssertTrue(text.contains("lb.conf:5") && text.contains("'stick store-response' is supported in 'mode http' backends only"), text)
     }
 }

@@ -119,6 +119,12 @@ struct StickRules: Sendable {
             func fail(_ message: String) {
                 errors.append(ConfigError(file: configuration.file, line: rule.line, keyword: "stick \(rule.kind.rawValue)", message: message))
             }
+            if rule.kind == .storeResponse, backend.options.mode != .http {
+                // Learning from a TCP response (`payload_lv(43,1) if serverhello`) is not done:
+                // refused rather than accepted and never stored.
+                fail("'stick store-response' is supported in 'mode http' backends only (SwiftLB learns keys from HTTP responses)")
+                continue
+            }
             let tableName = rule.table ?? backend.name
             guard let table = tables[tableName] else {
                 fail(rule.table == nil ? "backend '\(backend.name)' has no stick-table (declare one, or name another with 'table NAME')"
