@@ -171,6 +171,36 @@ final class PersistenceKeywordsTests: XCTestCase {
         }
     }
 
+    /// `use-server` applies to `mode tcp` sessions too (HAProxy's process_server_rules is not
+    /// HTTP's): a client from 127.0.0.2 goes to s2, others are balanced by `balance first`.
+    func testUseServerInModeTCP() throws {
+        let servers = try recorders(2)
+        defer { servers.forEach { $0.stop() } }
+        let both = try SideBySide({ port in
+            """
+            frontend ft
+                mode tcp
+                bind 127.0.0.1:\(port)
+                default_backend bt
+            backend bt
+                mode tcp
+                balance first
+                use-server s2 if { src 127.0.0.2 }
+                server s1 127.0.0.1:\(servers[0].port)
+                server s2 127.0.0.1:\(servers[1].port)
+            """
+        }, in: dir)
+        defer { both.stop() }
+        for (side, port) in zip(["lb", "hap"], both.ports) {
+            for source in ["127.0.0.1", "127.0.0.2"] {
+                let client = try RawClient(port: port, timeout: 5, source: source)
+                client.send("GET /tcp-\(side)-\(source) HTTP/1.1\r\nHost: x\r\n\r\n")
+                XCTAssertTrue(client.readResponse().hasPrefix("HTTP/1.1 200"), "\(side) \(source)")
+                XCTAssertEqual(received("/tcp-\(side)-\(source)", servers)?.server, source == "127.0.0.2" ? 1 : 0, "\(side) \(source)")
+            }
+        }
+    }
+
     /// `source ADDR` (a backend's, and a server's own, which wins): the server sees the
     /// connection come from that address; so do its health checks (the check URI answers 200
     /// only to 127.0.0.2 and 127.0.0.3: a check from anywhere else marks the server DOWN).
