@@ -26,6 +26,16 @@ final class PersistenceKeywordsTests: XCTestCase {
                         both.lb.child.stderr + both.haproxy.stderr)
     }
 
+    /// A one-server nginx on a free loopback port with `locations` (nginx text); the caller
+    /// stops it.
+    private func nginx(_ name: String, _ locations: String) throws -> (ChildProcess, port: Int) {
+        let root = dir.file("nginx-\(name)"), port = freePort()
+        let conf = try dir.write("nginx-\(name).conf", try singleNginxConfig(root: root, server: "    listen 127.0.0.1:\(port);\n" + locations))
+        let child = try ChildProcess("/usr/sbin/nginx", ["-c", conf, "-e", root + "/error.log"], logDirectory: dir, name: "nginx-\(name)")
+        XCTAssertTrue(waitForPort(port))
+        return (child, port)
+    }
+
     private func recorders(_ count: Int) throws -> [RecordingBackend] {
         try (0..<count).map { _ in try RecordingBackend(in: dir) }
     }
@@ -205,19 +215,14 @@ final class PersistenceKeywordsTests: XCTestCase {
     /// connection come from that address; so do its health checks (the check URI answers 200
     /// only to 127.0.0.2 and 127.0.0.3: a check from anywhere else marks the server DOWN).
     func testSourceBindsTheServerConnection() throws {
-        let root = dir.file("nginx-src")
-        let port = freePort()
-        let conf = try dir.write("nginx-src.conf", try singleNginxConfig(root: root, server: """
-                listen 127.0.0.1:\(port);
+        let (server, port) = try nginx("src", """
                 location / { return 200 "from=$remote_addr\\n"; }
                 location = /health {
                     if ($remote_addr = "127.0.0.1") { return 403 "no\\n"; }
                     return 200 "ok\\n";
                 }
-            """))
-        let nginx = try ChildProcess("/usr/sbin/nginx", ["-c", conf, "-e", root + "/error.log"], logDirectory: dir, name: "nginx-src")
-        defer { nginx.stop() }
-        XCTAssertTrue(waitForPort(port))
+            """)
+        defer { server.stop() }
         let both = try SideBySide({ listen in
             """
             frontend fe
@@ -282,20 +287,14 @@ final class PersistenceKeywordsTests: XCTestCase {
     /// server sets is learnt from its response, and later requests carrying it go to that server
     /// (the usual application-session stickiness).
     func testStickStoreResponseLearnsTheServerOfASessionCookie() throws {
-        var nginx: [ChildProcess] = []
-        defer { nginx.forEach { $0.stop() } }
-        var ports: [Int] = []
-        for n in 1...2 {
-            let root = dir.file("nginx-sid\(n)"), port = freePort()
-            let conf = try dir.write("nginx-sid\(n).conf", try singleNginxConfig(root: root, server: """
-                    listen 127.0.0.1:\(port);
+        let started = try (1...2).map { n in
+            try nginx("sid\(n)", """
                     location = /login { add_header Set-Cookie "SID=s\(n)$request_id; path=/"; return 200 "node\(n)\\n"; }
                     location / { return 200 "node\(n)\\n"; }
-                """))
-            nginx.append(try ChildProcess("/usr/sbin/nginx", ["-c", conf, "-e", root + "/error.log"], logDirectory: dir, name: "nginx-sid\(n)"))
-            XCTAssertTrue(waitForPort(port))
-            ports.append(port)
+                """)
         }
+        defer { started.forEach { $0.0.stop() } }
+        let ports = started.map(\.port)
         let both = try sideBySide("""
                 stick-table type string len 64 size 1k expire 1m
                 stick store-response res.cook(SID)
@@ -364,6 +363,25 @@ final class PersistenceKeywordsTests: XCTestCase {
             XCTAssertEqual(received("/store-b-\(side)", servers)?.server, 1, side)
             _ = try get(port, "/both-\(side)", headers: ["X-A: ka-\(side)", "X-B: kb-\(side)"])
             XCTAssertEqual(received("/both-\(side)", servers)?.server, 1, "\(side): the x-b entry's s2, not s3 (DOWN) nor the balancer's s1")
+        }
+    }
+
+    /// `ignore-persist` leaves the server's own persistence cookie alone (`rewrite` mode: no
+    /// rewrite), as HAProxy skips its server-side cookie processing.
+    func testIgnorePersistLeavesARewriteCookieAlone() throws {
+        let (server, port) = try nginx("rewrite", """
+                location / { add_header Set-Cookie "SRV=app; path=/"; return 200 "ok\\n"; }
+            """)
+        defer { server.stop() }
+        let both = try sideBySide("""
+                cookie SRV rewrite
+                ignore-persist if { req.hdr(x-ignore) 1 }
+                server s1 127.0.0.1:\(port) cookie c1
+            """)
+        defer { both.stop() }
+        for port in both.ports {
+            XCTAssertTrue(try get(port, "/").contains("set-cookie: srv=c1; path=/"), "port \(port)")
+            XCTAssertTrue(try get(port, "/", headers: ["X-Ignore: 1"]).contains("set-cookie: srv=app; path=/"), "port \(port)")
         }
     }
 

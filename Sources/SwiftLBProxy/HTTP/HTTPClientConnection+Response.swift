@@ -207,9 +207,8 @@ extension HTTPClientConnection {
             clientMinor: ex.clientMinor, method: ex.method, closeClient: ex.closeClient, facts: ex.facts,
             frontend: frontend, backend: backend, server: server,
             pinnedToThisServer: ex.dispatch.pinned != nil && ex.dispatch.pinned === server, presented: ex.presentedCookie,
-            insertsNoCookie: ex.ignoresCookie || ex.pinnedWithoutCookie && ex.dispatch.pinned === server
-                && backend.cookie?.maxidle == nil && backend.cookie?.maxlife == nil,
-            upgrade: upgrade)
+            insertsNoCookie: ex.pinnedWithoutCookie && ex.dispatch.pinned === server && backend.cookie?.maxidle == nil && backend.cookie?.maxlife == nil,
+            ignoresCookie: ex.ignoresCookie, upgrade: upgrade)
         ex.clientFraming = ResponseRewriter.rewrite(&head, body: body, context: rewrite)
         if ex.clientAskedHEAD { ex.clientFraming.encodeChunks = false }
         // http-after-response rules see the response as it goes out.
