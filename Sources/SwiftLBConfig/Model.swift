@@ -23,6 +23,8 @@ public struct Configuration: Sendable {
     }
     /// keepalived `vrrp_script` blocks, by name (pending).
     public var vrrpScripts: [String: VRRPScript] = [:]
+    /// keepalived `vrrp_sync_group` blocks, in order.
+    public var vrrpSyncGroups: [VRRPSyncGroup] = []
     /// `http-errors NAME` sections: status → file.
     public var httpErrors: [String: [Int: String]] = [:]
     /// `userlist NAME` sections, by name (read by `http_auth(NAME)`).
@@ -309,6 +311,11 @@ public struct ProxyOptions: Sendable {
     public var maxconn: Int? = nil
     public var retries = 3
     public var balance: BalanceAlgorithm = .roundRobin
+    /// `hash-type`: how the hashing algorithms map a key to a server.
+    public var hashType = HashType()
+    /// `hash-balance-factor N`: with `hash-type consistent`, no server takes more than N% of
+    /// the backend's average load per weight unit (0: no bound).
+    public var hashBalanceFactor = 0
     public var defaultServer = ServerParameters()
     /// `option httpchk` / `http-check …`: nil means TCP connect checks.
     public var httpCheck: HTTPCheck?
@@ -369,10 +376,13 @@ public struct ProxyOptions: Sendable {
     /// `log TARGET …` lines of this proxy; `log global` sets `logGlobal`.
     public var logTargets: [LogServer] = []
     public var logGlobal = false
-    /// `errorfile CODE FILE` (pending).
+    /// `errorfile CODE FILE`.
     public var errorFiles: [Int: String] = [:]
-    /// `errorfiles NAME [CODE…]`: pages of an `http-errors` section (pending).
+    /// `errorfiles NAME [CODE…]`: pages of an `http-errors` section.
     public var errorFilesSections: [ErrorFilesReference] = []
+    /// `errorloc*` and `http-error` answers by status. A status has one answer of its own:
+    /// a later `errorfile` line for it removes its entry here, and the other way round.
+    public var errorReplies: [Int: ErrorReply] = [:]
     /// `monitor-uri PATH` (pending): answered 200 by SwiftLB itself.
     public var monitorURI: String?
     /// `option pgsql-check user NAME`: the user (the check itself is `protocolCheck`).
@@ -416,6 +426,14 @@ public struct ErrorFilesReference: Sendable, Equatable {
     public var line: Int
 }
 
+/// A proxy's answer for a status it generates, given in place of the error page.
+public enum ErrorReply: Sendable, Equatable {
+    /// `errorloc|errorloc302|errorloc303 CODE URL`: a redirect (`code` 302 or 303) to URL.
+    case location(code: Int, url: String, line: Int)
+    /// `http-error status CODE …`: built as `http-request return` builds its answer.
+    case reply(HTTPReturn, line: Int)
+}
+
 public enum RetryCondition: String, Sendable, Hashable, CaseIterable {
     case connFailure = "conn-failure"
     case emptyResponse = "empty-response"
@@ -425,14 +443,14 @@ public enum RetryCondition: String, Sendable, Hashable, CaseIterable {
 public enum BalanceAlgorithm: Sendable, Equatable {
     case roundRobin
     case leastConn
-    /// A consistent hash of the client address: the same address maps to the same server on
-    /// every SwiftLB instance with the same server list.
+    /// A hash of the client address (`hash-type`): the same address maps to the same server
+    /// on every SwiftLB or HAProxy instance with the same servers.
     case source
     /// The least loaded of `draws` random servers ("power of two choices").
     case random(draws: Int)
     /// The first server in declaration order that is up.
     case first
-    /// A consistent hash of a part of each request (`uri`, `url_param`, `hdr(NAME)`); round
+    /// A hash of a part of each request (`uri`, `url_param`, `hdr(NAME)`, `hash-type`); round
     /// robin for a request that lacks it.
     case requestHash(RequestHashKey)
 
@@ -457,6 +475,26 @@ public enum BalanceAlgorithm: Sendable, Equatable {
         case .requestHash(.urlParameter): "url_param"
         case .requestHash(.header): "hdr"
         }
+    }
+}
+
+/// `hash-type map-based|consistent [FUNCTION [avalanche]]`: HAProxy 2.6's hashing, so that a key
+/// picks the server HAProxy picks. `mapBased` (the default): the key modulo the total weight, in
+/// a table of the servers up (lb_map.c); `consistent`: the nearest of weight × 16 points per
+/// server placed by its id (lb_chash.c). The function is sdbm unless named; `consistent` without
+/// one also mixes the hash (`avalanche`), as HAProxy does.
+public struct HashType: Sendable, Equatable {
+    public enum Method: String, Sendable { case mapBased = "map-based", consistent }
+    public enum Function: String, Sendable, CaseIterable { case sdbm, djb2, wt6, crc32 }
+
+    public var method: Method
+    public var function: Function
+    public var avalanche: Bool
+
+    public init(method: Method = .mapBased, function: Function = .sdbm, avalanche: Bool = false) {
+        self.method = method
+        self.function = function
+        self.avalanche = avalanche
     }
 }
 

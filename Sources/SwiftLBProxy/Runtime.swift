@@ -505,6 +505,8 @@ final class RuntimeBackend: Sendable {
     nonisolated(unsafe) var selection: ServerSelection?
     /// `cookie …` of this backend, read once per response.
     let cookie: CookieSettings?
+    /// Its `tcp-request content` rules, run once it is chosen (nil when it has none).
+    let tcpRules: TCPRules?
     /// `option forwardfor` of this backend: the header name.
     let forwardForHeader: String?
     /// `stats enable|uri …` in this backend (or its defaults): the page a request routed here
@@ -540,6 +542,7 @@ final class RuntimeBackend: Sendable {
         self.hasSlowstart = servers.contains { $0.parameters.slowstart != nil }
         self.queuesBehindWaiters = queue != nil && [.roundRobin, .first].contains(config.options.balance)
         self.cookie = config.options.cookie
+        self.tcpRules = config.tcpRequestRules.isEmpty ? nil : TCPRules(config.tcpRequestRules)
         self.stats = RuntimeFrontend.statsSettings(config.options.stats, servesMetrics: false, proxyName: config.name)
         self.forwardForHeader = config.options.forwardFor?.header
         var byCookie: [String: RuntimeServer] = [:]
@@ -548,10 +551,12 @@ final class RuntimeBackend: Sendable {
         switch config.options.balance {
         case .roundRobin: balancer = RoundRobinBalancer(weights: servers.map(\.weight))
         case .leastConn: balancer = LeastConnBalancer(servers: servers)
-        case .source: balancer = SourceHashBalancer(servers: servers)
-        case .random(let draws): balancer = RandomBalancer(servers: servers, draws: draws)
+        case .random(let draws): balancer = RandomBalancer(servers: servers, draws: draws, balanceFactor: config.options.hashBalanceFactor)
         case .first: balancer = FirstBalancer(serverCount: servers.count)
-        case .requestHash: balancer = RequestHashBalancer(servers: servers)
+        case .source, .requestHash:
+            balancer = config.options.hashType.method == .consistent
+                ? ConsistentHashBalancer(servers: servers, balanceFactor: config.options.hashBalanceFactor)
+                : MapHashBalancer(servers: servers)
         }
         for server in servers { server.dynamicLimit?.backend = self }
     }
@@ -565,8 +570,10 @@ final class RuntimeBackend: Sendable {
 
     /// The server for a new request: primaries that are UP, not at their `maxconn` and not
     /// already failed for this request; backup servers only when no primary is UP (HAProxy's
-    /// `backup`, all backups in turn).
-    func pickServer(excluding excluded: ServerSet, client: SocketAddress?, key: UInt64? = nil) -> Pick {
+    /// `backup`, all backups in turn). `key`: the request's hash (`balance uri|url_param|hdr`);
+    /// `balance source` hashes `client` here.
+    func pickServer(excluding excluded: ServerSet, client: SocketAddress?, key: UInt32? = nil) -> Pick {
+        let key = config.options.balance == .source ? config.options.hashType.sourceKey(client) : key
         let anyPrimaryUp = !hasBackups || servers.contains { !$0.backup && $0.health.acceptsNewClients }
         let wantBackup = !anyPrimaryUp
         // The candidate test captures nothing mutable (a captured `var` would be boxed on the

@@ -57,7 +57,7 @@ final class Instance: @unchecked Sendable {
         var messages = (configuration.warnings + runtime.warnings).map { ConfigError.rendered(.warning, pid: getpid(), "\($0)") }
         let before = current.configuration
         if configuration.vrrpInstances.map(\.name) != before.vrrpInstances.map(\.name)
-            || "\(configuration.vrrpInstances)" != "\(before.vrrpInstances)" {
+            || "\(configuration.vrrpInstances)" != "\(before.vrrpInstances)" || configuration.vrrpSyncGroups != before.vrrpSyncGroups {
             messages.append("the vrrp sections changed: the VIP keeps running with the previous settings until a restart")
         }
         // A proxy's table shared with `peers`: a changed declaration makes a new, empty table

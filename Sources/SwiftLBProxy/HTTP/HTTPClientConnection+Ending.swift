@@ -117,19 +117,23 @@ extension HTTPClientConnection {
         // `errorfile`/`errorfiles`: the backend's page, then the frontend's, else ours.
         let backendRules = ex?.dispatch.backend.engine
         let rules = frontend.engine ?? backendRules
-        let page = rules.flatMap { $0.pages(backend: frontend.engine == nil ? nil : backendRules).page(for: status.rawValue) }
         var bytes: ByteBuffer?
-        if record.refusedBeforeStream {
-            // The frontend's errorfile as written, else (with rules, as for their answers)
-            // HAProxy's built-in page, else SwiftLB's below.
-            bytes = frontend.engine.flatMap { $0.errorPages.raw(for: status.rawValue) ?? HAProxyMessages.page(for: status.rawValue).map { ByteBuffer(string: $0) } }
-            if let bytes { record.bytesOut = bytes.readableBytes }
-        } else if let rules, let page, let context {
+        if let rules {
             // Without an exchange (no backend, a refused head…): the connection's facts and variables.
             var input = ex?.ruleInput ?? SampleInput(facts: makeFacts(nil), variables: variables)
-            bytes = rules.answer(page, backend: frontend.engine == nil ? nil : backendRules, input: &input, close: true,
-                                 clientMinor: minor, headRequest: ex?.method == .head, allocator: context.channel.allocator)
-            record.bytesOut = bytes?.readableBytes ?? 0
+            if record.refusedBeforeStream {
+                // HAProxy's mux answers with its built-in page (nothing for an empty error file),
+                // not the proxy's pages; without rules, SwiftLB's below.
+                bytes = frontend.engine.flatMap {
+                    $0.errorPages.isSilent(for: status.rawValue) ? ByteBuffer() : HAProxyMessages.page(for: status.rawValue).map { ByteBuffer(string: $0) }
+                }
+                if let bytes { record.bytesOut = bytes.readableBytes }
+            } else if let context {
+                let page = rules.pages(backend: frontend.engine == nil ? nil : backendRules).page(for: status.rawValue, input: input)
+                bytes = rules.answer(page, backend: frontend.engine == nil ? nil : backendRules, input: &input, close: true,
+                                     clientMinor: minor, headRequest: ex?.method == .head, allocator: context.channel.allocator)
+                record.bytesOut = bytes?.readableBytes ?? 0
+            }
         }
         if let ex {
             ex.log = record

@@ -94,24 +94,8 @@ extension HTTPClientConnection {
         let firstAfterUpgrade = upgrade != nil && requestsServed == 0
         var transactionBegun = firstAfterUpgrade
         if let rules = frontend.tcpRules, rules.hasContentRules, !firstAfterUpgrade {
-            var ruled = stickInput(makeFacts(head))
-            if rules.setsVariables {
-                variables.beginTransaction()
-                transactionBegun = true
-                ruled.variables = variables
-            }
-            guard rules.acceptsContent(&ruled) else {
-                // `tcp-request content reject` (run on each request in HTTP mode): closed, nothing answered.
-                loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
-                record.termination = "PR"
-                writeLog(record)
-                state = .closing
-                context?.close(promise: nil)
-                return
-            }
-            // `set-src|set-dst`: this request's addresses, as with http-request's.
             var unused: RequestFacts?
-            adoptAddresses(ruled.facts, &record, &unused)
+            guard passesContentRules(rules, head: head, record: &record, transactionBegun: &transactionBegun, facts: &unused) else { return }
         }
         var facts = frontend.needsFacts ? makeFacts(head) : nil
         // The frontend's rules, HAProxy's order: monitor-uri, then http-request rules (header
@@ -178,6 +162,11 @@ extension HTTPClientConnection {
         }
         if facts == nil && backend.needsFacts { facts = makeFacts(head) }
         record.backend = backend.name
+        // The backend's `tcp-request content` rules, once it is chosen and before its
+        // http-request rules (HAProxy's AN_REQ_INSPECT_BE).
+        if let rules = backend.tcpRules, rules.hasContentRules {
+            guard passesContentRules(rules, head: head, record: &record, transactionBegun: &transactionBegun, facts: &facts) else { return }
+        }
         // The backend's http-request rules (a `listen` section's ran above as its frontend's).
         if let rules = backend.engine, let f = facts, rules.name != frontend.name || frontend.engine == nil {
             if input == nil {
@@ -284,7 +273,10 @@ extension HTTPClientConnection {
         var dispatch = Dispatch(backend: backend, client: source, destination: destination, pinned: pinned)
         dispatch.persistent = backend.config.options.persist || persistence == .force
         dispatch.uniqueID = record.uniqueID
-        if case .requestHash(let key) = backend.config.options.balance { dispatch.hashKey = key.hash(head) }
+        if case .requestHash(let key) = backend.config.options.balance {
+            let origin = h2.flatMap { info in info.scheme.flatMap { scheme in info.authority.map { "\(scheme)://\($0)" } } }
+            dispatch.hashKey = key.bytes(head, origin: origin).map { backend.config.options.hashType.hash($0) }
+        }
         dispatch.authority = proxyTLVs.first { $0.type == ProxyHeader.TLVType.authority }?.value
         if let stick = backend.stick {
             // `stick match|on` pins when no cookie did; `stick on|store-request` keys get the chosen server.
@@ -424,6 +416,31 @@ extension HTTPClientConnection {
         }
     }
 
+    /// `tcp-request content` rules on this request (HAProxy runs them on each request in HTTP
+    /// mode): the frontend's, or the chosen backend's. False when one rejected it: the
+    /// connection is closed unanswered, logged `PR`, counted in the frontend's `dreq` (a
+    /// backend's reject too, as haproxy counts it). `set-src|set-dst` become this request's
+    /// addresses, as with http-request's.
+    private func passesContentRules(_ rules: TCPRules, head: MessageHead, record: inout AccessLogRecord,
+                                    transactionBegun: inout Bool, facts: inout RequestFacts?) -> Bool {
+        var ruled = stickInput(makeFacts(head))
+        if rules.setsVariables {
+            if !transactionBegun { variables.beginTransaction() }
+            transactionBegun = true
+            ruled.variables = variables
+        }
+        guard rules.acceptsContent(&ruled) else {
+            loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
+            record.termination = "PR"
+            writeLog(record)
+            state = .closing
+            context?.close(promise: nil)
+            return false
+        }
+        adoptAddresses(ruled.facts, &record, &facts)
+        return true
+    }
+
     /// `http-request set-src|set-dst`: the ends become what the rules set for the rest of this
     /// request (its log line, X-Forwarded-For, a PROXY header); the next request of the
     /// connection starts from the real ones again (HAProxy changes the stream's, not the
@@ -447,7 +464,7 @@ extension HTTPClientConnection {
                                    input: SampleInput?) {
         if let rules = frontend.engine ?? backendRules {
             var i = input ?? SampleInput(facts: makeFacts(head), request: head, variables: variables)
-            let page = rules.pages(backend: frontend.engine == nil ? nil : backendRules).page(for: 403)
+            let page = rules.pages(backend: frontend.engine == nil ? nil : backendRules).page(for: 403, input: i)
             answerLocally(page, flags: "PR", denied: true, frontendRules: frontend.engine, backendRules: backendRules, input: &i,
                           head: head, framing: framing, record: record)
             return

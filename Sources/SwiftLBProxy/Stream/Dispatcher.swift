@@ -43,7 +43,7 @@ struct Dispatch {
     /// to over a connection it still holds, tried before the balancer when it takes traffic.
     var preferred: RuntimeServer?
     /// `balance uri|url_param|hdr`: the request's hash (nil: round robin).
-    var hashKey: UInt64?
+    var hashKey: UInt32?
     /// `stick on|store-request`: the table entries the chosen server is stored in (empty
     /// without stick rules).
     var stickStore: [(table: StickTable, key: [UInt8])] = []

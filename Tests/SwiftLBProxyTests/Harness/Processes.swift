@@ -75,7 +75,7 @@ func isListening(_ port: Int) -> Bool {
     let hexPort = String(format: "%04X", port)
     let reachable: Set<String> = ["0100007F", "00000000", String(repeating: "0", count: 32), "0000000000000000FFFF00000100007F"]
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        guard let text = readWholeProcFile(table) else { continue }
+        guard let text = wholeKernelFile(table) else { continue }
         for line in text.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
             // sl local_address rem_address st …; st 0A is LISTEN.
@@ -87,21 +87,21 @@ func isListening(_ port: Int) -> Bool {
     return false
 }
 
-/// A /proc file read to its end. `String(contentsOfFile:)` stops after the first read (the
-/// file's size says 0): on a busy machine /proc/net/tcp is longer than that page, and a
-/// listening socket listed after it was never found.
-func readWholeProcFile(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY)
+/// A /proc file read to its end. `String(contentsOfFile:)` reads such a file once (its size
+/// is 0 to stat), so it got only the first 4 KB of /proc/net/tcp: with more than ~26 sockets
+/// on the machine (TIME_WAIT included), a listener further down was never seen.
+func wholeKernelFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
-        let n = read(fd, &chunk, chunk.count)
-        if n <= 0 { break }
-        bytes.append(contentsOf: chunk[0..<n])
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n == 0 { return String(decoding: bytes, as: UTF8.self) }
+        if n < 0 { if errno == EINTR { continue }; return nil }
+        bytes += chunk[0..<n]
     }
-    return String(decoding: bytes, as: UTF8.self)
 }
 
 /// A child process the test started and will end by its PID, whatever happens: stdout and
