@@ -15,9 +15,10 @@ final class PersistenceKeywordsTests: XCTestCase {
     }
     override func tearDown() { dir = nil }
 
-    /// SwiftLB and haproxy on frontend `fe` → backend `b` with `backendLines` (indented).
-    private func sideBySide(_ backendLines: String) throws -> SideBySide {
-        try SideBySide({ port in "frontend fe\n    bind 127.0.0.1:\(port)\n    default_backend b\nbackend b\n" + backendLines }, in: dir)
+    /// SwiftLB and haproxy on frontend `fe` (with `frontend` lines, indented) → backend `b` with
+    /// `backendLines` (indented; other sections may follow them).
+    private func sideBySide(_ backendLines: String, frontend: String = "") throws -> SideBySide {
+        try SideBySide({ port in "frontend fe\n    bind 127.0.0.1:\(port)\n\(frontend)    default_backend b\nbackend b\n" + backendLines }, in: dir)
     }
 
     /// Waits until both have marked `server` (`backend/server`) DOWN.
@@ -88,13 +89,7 @@ final class PersistenceKeywordsTests: XCTestCase {
     func testPreferLastServerKeepsAKeepAliveClientOnItsServer() throws {
         let servers = try recorders(2)
         defer { servers.forEach { $0.stop() } }
-        let both = try SideBySide({ port in
-            """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                use_backend plain if { path_beg /plain }
-                default_backend preferring
-            backend preferring
+        let both = try sideBySide("""
                 http-reuse never
                 option prefer-last-server
                 server s1 127.0.0.1:\(servers[0].port)
@@ -103,8 +98,7 @@ final class PersistenceKeywordsTests: XCTestCase {
                 http-reuse never
                 server s1 127.0.0.1:\(servers[0].port)
                 server s2 127.0.0.1:\(servers[1].port)
-            """
-        }, in: dir)
+            """, frontend: "    use_backend plain if { path_beg /plain }\n")
         defer { both.stop() }
         for (side, port) in zip(["lb", "hap"], both.ports) {
             for prefix in ["/pref", "/plain"] {
@@ -131,13 +125,7 @@ final class PersistenceKeywordsTests: XCTestCase {
         let servers = try recorders(3)
         defer { servers.forEach { $0.stop() } }
         let closed = freePort()
-        let both = try SideBySide({ port in
-            """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                use_backend persisting if { path_beg /p/ }
-                default_backend b
-            backend b
+        let both = try sideBySide("""
                 balance roundrobin
                 cookie SRV insert indirect nocache
                 force-persist if { req.hdr(x-force) 1 }
@@ -153,8 +141,7 @@ final class PersistenceKeywordsTests: XCTestCase {
                 cookie SRV insert indirect nocache
                 server s1 127.0.0.1:\(servers[0].port) cookie c1
                 server s3 127.0.0.1:\(servers[2].port) cookie c3 check port \(closed) inter 100ms fall 1 rise 1
-            """
-        }, in: dir)
+            """, frontend: "    use_backend persisting if { path_beg /p/ }\n")
         defer { both.stop() }
         waitForDown(both, "b/s3")
         // (path suffix, request headers, the server it must reach (nil: s1 or s2), whether a Set-Cookie comes)
@@ -223,13 +210,7 @@ final class PersistenceKeywordsTests: XCTestCase {
                 }
             """)
         defer { server.stop() }
-        let both = try SideBySide({ listen in
-            """
-            frontend fe
-                bind 127.0.0.1:\(listen)
-                use_backend own if { path_beg /own }
-                default_backend b
-            backend b
+        let both = try sideBySide("""
                 source 127.0.0.2
                 option httpchk GET /health
                 server s1 127.0.0.1:\(port) check inter 100ms fall 1 rise 1
@@ -237,8 +218,7 @@ final class PersistenceKeywordsTests: XCTestCase {
                 source 127.0.0.2:0
                 option httpchk GET /health
                 server s1 127.0.0.1:\(port) source 127.0.0.3 check inter 100ms fall 1 rise 1
-            """
-        }, in: dir)
+            """, frontend: "    use_backend own if { path_beg /own }\n")
         defer { both.stop() }
         usleep(800_000)  // several checks
         for port in both.ports {
