@@ -117,6 +117,36 @@ final class PersistenceKeywordsTests: XCTestCase {
         }
     }
 
+    /// A preferred last server at its `maxconn` is waited for, not traded for a free one
+    /// (HAProxy's assign_server_and_queue queues the request there).
+    func testPreferLastServerWaitsForItsFullServer() throws {
+        let s1 = try StreamBackend(in: dir), s2 = try StreamBackend(in: dir)
+        defer { s1.stop(); s2.stop() }
+        let both = try sideBySide("""
+                http-reuse never
+                option prefer-last-server
+                timeout queue 5s
+                use-server s1 if { path_beg /first } || { path_beg /sleep }
+                server s1 127.0.0.1:\(s1.port) maxconn 1
+                server s2 127.0.0.1:\(s2.port) maxconn 1
+            """)
+        defer { both.stop() }
+        for port in both.ports {
+            let client = try RawClient(port: port, timeout: 8)
+            client.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+            XCTAssertTrue(client.readResponse().hasPrefix("HTTP/1.1"), "port \(port)")
+            let holder = try RawClient(port: port, timeout: 8)
+            holder.send("GET /sleep?ms=800 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            usleep(200_000)  // it holds s1's one slot
+            let start = Date()
+            client.send("GET /whoami HTTP/1.1\r\nHost: x\r\n\r\n")
+            let answer = client.readResponse()
+            XCTAssertTrue(answer.hasSuffix("stream_server \(s1.port)\n"), "port \(port): \(answer)")
+            XCTAssertGreaterThan(Date().timeIntervalSince(start), 0.4, "port \(port): it waited for s1's slot")
+            _ = holder.readAll()
+        }
+    }
+
     /// `use-server` (static and `%[…]`) comes before the cookie and inserts none; a cookie
     /// naming a DOWN server is balanced and replaced unless `force-persist` or `option persist`
     /// says to follow it; `ignore-persist` reads no cookie and inserts none; a `use-server`

@@ -119,8 +119,17 @@ struct Dispatch {
             // HAProxy (assign_server): with `first` or `roundrobin`, clients already queued for
             // any server mean every server is full: a new one queues behind them, even where
             // a `minconn` limit grew with its arrival.
-            // HAProxy's assign_server asks prefer-last-server first, before any queue.
-            if let preferred, pinned == nil, dequeued == nil, preferred.health.takesTraffic, !preferred.isFull, !excluded.contains(preferred.index) {
+            // HAProxy's assign_server asks prefer-last-server first, before any queue; a full
+            // preferred server is waited for (assign_server_and_queue queues for it), and with
+            // its `maxqueue` reached the request fails as a pinned one does without redispatch.
+            if let preferred, pinned == nil, dequeued == nil, preferred.health.takesTraffic, !excluded.contains(preferred.index) {
+                if mustWait(for: preferred) {
+                    guard !preferred.queueIsFull else {
+                        server = preferred
+                        return .failed(.serverQueueFull)
+                    }
+                    return enqueue(loop: loop, owner: owner, waitingFor: preferred, behindOthers: !preferred.isFull)
+                }
                 chosen = preferred
             } else {
                 if backend.queuesBehindWaiters, dequeued == nil, let queue = backend.queue, queue.unpinnedCount > 0 {
