@@ -429,6 +429,17 @@ public struct ProxyOptions: Sendable {
     public var protocolCheck: ProtocolCheck?
     /// `stats …` (pending): the stats page this proxy serves (a `defaults` one is inherited).
     public var stats: StatsPage?
+    /// `http-send-name-header NAME`: the request header (lower case, as HAProxy sends it) that
+    /// tells the server its own name; a header of that name from the client is removed.
+    public var sendNameHeader: String?
+    /// `option prefer-last-server`: a keep-alive client's next request goes to the server its
+    /// client connection still holds a connection to (non-hashing algorithms only).
+    public var preferLastServer = false
+    /// `option persist`: a cookie, `use-server` or stick entry naming a DOWN server is followed.
+    public var persist = false
+    /// `source ADDR[:PORT]`: the address connections to the servers leave from (a server's
+    /// own `source` overrides it).
+    public var source: SourceAddress?
     /// `timeout tunnel|client-fin|server-fin` live in `timeouts` (pending).
     public init() {}
 }
@@ -470,6 +481,15 @@ public enum BalanceAlgorithm: Sendable, Equatable {
     /// A hash of a part of each request (`uri`, `url_param`, `hdr(NAME)`, `hash-type`); round
     /// robin for a request that lacks it.
     case requestHash(RequestHashKey)
+
+    /// A hash of the client or the request picks the server (HAProxy's BE_LB_KIND_HI, where
+    /// `option prefer-last-server` does nothing).
+    public var hashes: Bool {
+        switch self {
+        case .source, .requestHash: true
+        case .roundRobin, .leastConn, .random, .first: false
+        }
+    }
 
     /// Its name as `balance` writes it (the stats' `algo` column).
     public var name: String {
@@ -564,6 +584,8 @@ public struct ServerParameters: Sendable, Equatable {
     public var onError: OnError = .failCheck
     /// `send-proxy` / `send-proxy-v2` (pending): the PROXY protocol header towards the server.
     public var sendProxy: ProxyProtocolVersion?
+    /// `source ADDR[:PORT]`: where connections to this server leave from (else the proxy's).
+    public var source: SourceAddress?
     /// `proxy-v2-options unique-id,authority,crc32c`: the TLVs a `send-proxy-v2` header
     /// carries (HAProxy's names; the TLS ones are refused).
     public var proxyV2Options: Set<String> = []
@@ -935,6 +957,10 @@ public struct Backend: Sendable {
     /// `stick-table …` and `stick on|match|store-request …`.
     public var stickTable: StickTable?
     public var stickRules: [StickRule] = []
+    /// `use-server …` in order (PersistenceModel.swift).
+    public var serverSelectionRules: [ServerSelectionRule] = []
+    /// `force-persist …` and `ignore-persist …` in order.
+    public var persistenceRules: [PersistenceRule] = []
     /// `id N` (see `Frontend.explicitID`).
     public var explicitID: Int?
 

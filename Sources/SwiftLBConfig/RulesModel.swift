@@ -263,8 +263,9 @@ public struct StickTable: Sendable, Equatable {
 
 /// `stick on|match|store-request SAMPLE [table NAME] [if|unless COND]`.
 public struct StickRule: Sendable {
-    /// `on` matches then stores; `match` only looks the key up; `store-request` only stores.
-    public enum Kind: String, Sendable { case on, match, storeRequest = "store-request" }
+    /// `on` matches then stores; `match` only looks the key up; `store-request` only stores;
+    /// `store-response` stores the server that answered under a key read from its response.
+    public enum Kind: String, Sendable { case on, match, storeRequest = "store-request", storeResponse = "store-response" }
     public var kind: Kind = .on
     public var sample: String
     public var table: String?

@@ -138,11 +138,13 @@ public final class ProxyRuntime: Sendable {
                         }
                     }
                     let id = unchanged ? old!.id : Self.serverIDs.loadThenWrappingIncrement(ordering: .relaxed)
+                    let source = try (server.parameters.source ?? backend.options.source).map { try SocketAddress(ipAddress: $0.host, port: $0.port) }
                     servers.append(RuntimeServer(id: id, index: servers.count, sid: sids[server.name] ?? servers.count + 1, name: server.name,
                                                  address: address, parameters: server.parameters, health: health,
                                                  tls: server.parameters.tls?.more.ssl == true ? trafficTLS : nil,
                                                  cookieSettings: backend.options.cookie, sniExpression: sniExpression,
-                                                 dynamicLimit: DynamicMaxconn(server.parameters, fullconn: backend.options.fullconn)))
+                                                 dynamicLimit: DynamicMaxconn(server.parameters, fullconn: backend.options.fullconn),
+                                                 source: source))
                     let agent = server.parameters.agent
                     if agent.enabled && !server.parameters.disabled && !addressless {
                         guard let agentPort = agent.port else {
@@ -189,6 +191,7 @@ public final class ProxyRuntime: Sendable {
                                                      tls: probeTLS,
                                                      serverName: probeName, backend: checkedBackend, serverAddress: address)
                             target.stepTLS = checkTLS.steps
+                            target.source = source
                             return target
                         }
                     }
@@ -225,6 +228,9 @@ public final class ProxyRuntime: Sendable {
         errors += StickTracking.validateFetches(configuration, tables: stickTables)
         for backend in backends where !backend.config.stickRules.isEmpty {
             do { backend.stick = try StickRules(backend: backend.config, configuration: configuration, tables: stickTables) } catch { errors += error.errors }
+        }
+        for backend in backends {
+            do { backend.selection = try ServerSelection(backend.config, servers: backend.servers, file: configuration.file) } catch { errors += error.errors }
         }
         var warnings: [ConfigError] = []
         var frontends: [RuntimeFrontend] = []
@@ -496,7 +502,7 @@ final class RuntimeBackend: Sendable {
     let lineage: QueueLineage
     let hasSlowstart: Bool
     /// Whether a rule of this backend reads the request (see `RuntimeFrontend.needsFacts`).
-    var needsFacts: Bool { engine != nil || stick != nil || !serverNames.isEmpty || !config.redirects.isEmpty }
+    var needsFacts: Bool { engine != nil || stick != nil || selection != nil || !serverNames.isEmpty || !config.redirects.isEmpty }
     /// Its servers' `sni` expressions (empty when every name is constant).
     let serverNames: ServerNameExpressions
     /// Its compiled rules and error pages (nil when it has none); set once while the runtime
@@ -505,6 +511,9 @@ final class RuntimeBackend: Sendable {
     /// Its `stick on|match|store-request` rules (nil when it has none); set once while the
     /// runtime is built.
     nonisolated(unsafe) var stick: StickRules?
+    /// Its `use-server`, `force-persist|ignore-persist` rules (nil when it has none); set once
+    /// while the runtime is built.
+    nonisolated(unsafe) var selection: ServerSelection?
     /// `cookie …` of this backend, read once per response.
     let cookie: CookieSettings?
     /// Its `tcp-request content` rules, run once it is chosen (nil when it has none).
@@ -653,6 +662,8 @@ final class RuntimeServer: Sendable {
     }
     /// `minconn` below `maxconn`: a limit that grows with the backend's load.
     let dynamicLimit: DynamicMaxconn?
+    /// `source ADDR[:PORT]` (the server's, else its backend's): where its connections leave from.
+    let source: SocketAddress?
     /// At its `maxconn` (or its dynamic limit): balancers skip it and requests queue.
     var isFull: Bool { isFull(asking: true) }
 
@@ -673,8 +684,10 @@ final class RuntimeServer: Sendable {
     }
 
     init(id: Int, index: Int, sid: Int? = nil, name: String, address: SocketAddress, parameters: ServerParameters, health: ServerHealth,
-         tls: TLSClientContext?, cookieSettings: CookieSettings?, sniExpression: SampleExpression? = nil, dynamicLimit: DynamicMaxconn? = nil) {
+         tls: TLSClientContext?, cookieSettings: CookieSettings?, sniExpression: SampleExpression? = nil, dynamicLimit: DynamicMaxconn? = nil,
+         source: SocketAddress? = nil) {
         self.tls = tls
+        self.source = source
         self.dynamicLimit = dynamicLimit
         self.sniExpression = sniExpression
         if let settings = cookieSettings, settings.mode == .insert {

@@ -28,7 +28,7 @@ extension KeywordRegistry {
             default: p.withBackend { $0.stickTable = table }
             }
         },
-        stickRule(.on), stickRule(.match), stickRule(.storeRequest),
+        stickRule(.on), stickRule(.match), stickRule(.storeRequest), stickRule(.storeResponse),
         tcpRule(.session, .accept, [.frontend, .listen]), tcpRule(.session, .reject, [.frontend, .listen]),
         // HAProxy's upgrade of a TCP session to HTTP/1 (`proto h2` is refused: an upgraded
         // session speaks HTTP/1).

@@ -224,15 +224,31 @@ extension HTTPClientConnection {
         } else if connection.hasUpgradeHeader {
             head.removeAll("upgrade")
         }
+        // `force-persist|ignore-persist`, then `use-server` (HAProxy's order: before the cookie,
+        // which a server assigned by a rule makes unused).
+        var persistence = ServerSelection.Persistence.normal
         var pinned: RuntimeServer?
+        if let selection = backend.selection {
+            let ruled = input ?? stickInput(facts ?? makeFacts(head))
+            persistence = selection.persistence(ruled)
+            pinned = selection.assigned(ruled, persistence: persistence)
+        }
+        let assignedByRule = pinned != nil
         var presented: StickyCookie.Presented?
         var cookieState: CookieState?
         if let cookie = backend.cookie {
             var state: CookieState.Request
             (presented, state) = StickyCookie.classify(head, settings: cookie)
-            pinned = presented.flatMap { backend.serversByCookie[$0.value] }
-            if presented != nil {
-                if pinned == nil { state = .invalid } else if pinned?.health.acceptsStickyClients == false { state = .down }
+            if persistence == .ignore || assignedByRule {
+                // Not read: U in the log when it named something (HAProxy's TX_CK_UNUSED).
+                if state == .valid { state = .unused }
+                presented = nil
+            } else if presented != nil {
+                let named = presented.flatMap { backend.serversByCookie[$0.value] }
+                if named == nil { state = .invalid } else if named?.health.acceptsStickyClients == false { state = .down }
+                // A cookie naming a DOWN server is not followed (the request is balanced, and
+                // gets a new cookie) unless `option persist` or `force-persist` says so.
+                if let named, ServerSelection.follows(named, persist: backend.config.options.persist, persistence: persistence) { pinned = named }
             }
             cookieState = CookieState(state, .none)
             StickyCookie.rewriteRequest(&head, settings: cookie)
@@ -247,6 +263,9 @@ extension HTTPClientConnection {
         RequestRewriter.upstream(&head, framing: framing, facts: facts, clientAddress: clientIP, sourceAddress: source, destination: destination,
                                  frontend: frontend, backend: backend)
         if let name = frontend.uniqueID?.header, let id = record.uniqueID { head.add(name, id) }
+        // `http-send-name-header`: the client's (or a rule's) header of that name never reaches
+        // the server; the chosen server's name is added at each attempt (`attach`).
+        if let name = backend.config.options.sendNameHeader { head.removeAll(name) }
         // `option http-server-close`: the server connection ends with each response;
         // `option httpclose`: both do (the stronger of the frontend's and the backend's).
         let connectionMode = max(frontend.config.options.httpConnectionMode.strength, backend.config.options.httpConnectionMode.strength)
@@ -254,6 +273,7 @@ extension HTTPClientConnection {
         head.serialise(into: &serverHeadBuffer)
         let upstreamHead = serverHeadBuffer
         var dispatch = Dispatch(backend: backend, client: source, destination: destination, pinned: pinned)
+        dispatch.persistent = backend.config.options.persist || persistence == .force
         dispatch.uniqueID = record.uniqueID
         if case .requestHash(let key) = backend.config.options.balance {
             let origin = head.uriSetWhole ? nil : h2.flatMap { info in info.scheme.flatMap { scheme in info.authority.map { "\(scheme)://\($0)" } } }
@@ -263,7 +283,9 @@ extension HTTPClientConnection {
         if let stick = backend.stick {
             // `stick match|on` pins when no cookie did; `stick on|store-request` keys get the chosen server.
             let stickInput = input ?? stickInput(facts ?? makeFacts(head))
-            if pinned == nil { dispatch.pinned = stick.match(stickInput, servers: backend.servers, now: StickSession.now()) }
+            if pinned == nil {
+                dispatch.pinned = stick.match(stickInput, servers: backend.servers, now: StickSession.now(), persistent: dispatch.persistent)
+            }
             dispatch.stickStore = stick.storeKeys(stickInput)
         }
         if !backend.serverNames.isEmpty {
@@ -280,6 +302,8 @@ extension HTTPClientConnection {
                               upstreamHead: upstreamHead, requestFramer: framing.map(BodyFramer.init), facts: facts,
                               responseLimits: limits, log: record, start: now)
         ex.presentedCookie = presented
+        ex.ignoresCookie = persistence == .ignore
+        ex.pinnedWithoutCookie = assignedByRule || (pinned == nil && dispatch.pinned != nil)
         if head.startLineOverride != nil, method != .head, head.method == .head {
             // An HTTP/1.1 client's connection drops the body here; an h2 stream's translator does.
             if let h2 { h2.headRewritten = true } else { ex.clientAskedHEAD = true }
