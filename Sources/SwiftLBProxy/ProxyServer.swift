@@ -433,6 +433,15 @@ public final class ProxyServer: Sendable {
     /// connections close at once, busy ones after their response), then close what is left
     /// once `grace` has passed (nil: no bound, they end when they end), and shut the event
     /// loops down.
+    /// A stop signal during a drain (SIGTERM after SIGUSR1's soft stop): the connections left
+    /// have `grace` more at most.
+    public func hurryStop(within grace: TimeAmount) {
+        let deadline = NIODeadline.now() + grace
+        hurriedDeadline.withLockedValue { $0 = min($0 ?? deadline, deadline) }
+    }
+
+    private let hurriedDeadline = NIOLockedValueBox<NIODeadline?>(nil)
+
     public func stop(grace: TimeAmount?) async {
         checker.withLockedValue { $0.stop() }
         ticketRotation.withLockedValue { $0?.cancel() }
@@ -446,7 +455,7 @@ public final class ProxyServer: Sendable {
             }.get()
         }
         let deadline = grace.map { NIODeadline.now() + $0 } ?? .distantFuture
-        while NIODeadline.now() < deadline {
+        while NIODeadline.now() < min(deadline, hurriedDeadline.withLockedValue { $0 } ?? .distantFuture) {
             var open = 0
             for state in loops.all {
                 open += (try? await state.eventLoop.submit { state.clients.count }.get()) ?? 0

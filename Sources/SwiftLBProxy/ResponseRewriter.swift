@@ -64,12 +64,16 @@ enum ResponseRewriter {
             }
         }
         if let cookie = c.backend.cookie {
-            if let server = c.server, let value = server.cookie, !c.ignoresCookie, !(c.insertsNoCookie && cookie.mode == .insert) {
-                framing.setCookie = StickyCookie.rewriteResponse(&head, settings: cookie, value: value, presented: c.pinnedToThisServer ? c.presented : nil,
-                                                                 method: c.method, precomputed: server.insertCookie)
-            } else if let server = c.server {
-                framing.setCookie = StickyCookie.expireCookie(&head, settings: cookie, method: c.method, precomputed: server.insertCookie)
+            if let server = c.server, !c.ignoresCookie, !(c.insertsNoCookie && cookie.mode == .insert) {
+                if let value = server.cookie {
+                    framing.setCookie = StickyCookie.rewriteResponse(&head, settings: cookie, value: value, presented: c.pinnedToThisServer ? c.presented : nil,
+                                                                     method: c.method, precomputed: server.insertCookie)
+                } else {
+                    framing.setCookie = StickyCookie.expireCookie(&head, settings: cookie, method: c.method, precomputed: server.insertCookie)
+                }
             } else {
+                // No server, `ignore-persist`, or a server a rule chose (HAProxy's SF_DIRECT):
+                // the response's cookie is left alone.
                 framing.setCookie = CookieState.Response.none
             }
         }

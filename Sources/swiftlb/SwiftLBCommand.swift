@@ -268,7 +268,8 @@ struct Run: ParsableCommand {
 
         // How long connections may take to end once stopping; nil: as long as they last.
         var drain: ConfigDuration? = GlobalSettings.stopSignalDrain
-        signalLoop: for await request in signals {
+        var requests = signals.makeAsyncIterator()
+        signalLoop: while let request = await requests.next() {
             switch request {
             case .reload(let name):
                 // The whole file: listeners opened and closed where it changed them, servers'
@@ -289,6 +290,18 @@ struct Run: ParsableCommand {
                 break signalLoop
             }
         }
+        // Signals still count while connections drain: SIGTERM or SIGINT after a soft stop gives
+        // them the stop signal's bound (HAProxy exits at once), a reload stays refused.
+        let draining = Task { [requests] in
+            var requests = requests
+            while let request = await requests.next() {
+                if case .stop(let name) = request {
+                    logger.info("received \(name) while stopping: connections have \(GlobalSettings.stopSignalDrain) more at most")
+                    server.hurryStop(within: .nanoseconds(GlobalSettings.stopSignalDrain.nanoseconds))
+                }
+            }
+        }
+        defer { draining.cancel() }
         SystemdNotify.send("STOPPING=1")
         // Hand the VIP over first (the peer takes it while we still serve), then drain.
         await vrrp?.resignAndStop()

@@ -6,12 +6,12 @@ import NIOCore
 /// privileges, chroot, path bases, how a stop ends. Sources/swiftlb acts on them at start.
 extension KeywordRegistry {
     static let processKeywords: [Keyword] = [
-        Keyword("maxconn", [.global], usage: "maxconn N") { p, c in p.config.global.configuredMaxconn = try c.positiveInt() },
+        Keyword("maxconn", [.global], usage: "maxconn N") { p, c in p.config.global.configuredMaxconn = try c.int(in: 1...Int(Int32.max)) },
         Keyword("strict-limits", [.global], usage: "[no] strict-limits", negatable: true) { p, c in
             try c.noArguments()
             p.config.global.strictLimits = !c.negated
         },
-        Keyword("fd-hard-limit", [.global], usage: "fd-hard-limit N") { p, c in p.config.global.fdHardLimit = try c.positiveInt() },
+        Keyword("fd-hard-limit", [.global], usage: "fd-hard-limit N") { p, c in p.config.global.fdHardLimit = try c.int(in: 1...Int(Int32.max)) },
         Keyword("nbthread", [.global], usage: "nbthread N") { p, c in
             let n = try c.positiveInt()
             guard n <= 64 else { throw ParseFailure("at most 64 threads") }

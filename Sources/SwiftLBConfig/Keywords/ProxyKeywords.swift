@@ -30,7 +30,7 @@ extension KeywordRegistry {
             p.withOptions { $0.disabled = false }
         },
         Keyword("maxconn", SectionKind.frontSide, usage: "maxconn N") { p, c in
-            let n = try c.positiveInt()
+            let n = try c.int(in: 1...Int(Int32.max))
             p.withOptions { $0.maxconn = n }
         },
         Keyword("retries", SectionKind.backSide, usage: "retries N") { p, c in

@@ -112,7 +112,18 @@ extension HTTPClientConnection {
                       ex: HTTPExchange? = nil, logged: Bool = true) {
         var record = record
         record.status = status.rawValue
-        guard let context else { return }
+        func log() {
+            if let ex {
+                ex.log = record
+                writeLog(ex, status: status.rawValue)
+            } else {
+                // HAProxy counts what its H1 layer refuses, timeouts included, as request errors.
+                let refused = status == .badRequest || record.refusedBeforeStream
+                writeLog(record, failure: refused ? .badRequest : nil, logged: logged)
+            }
+        }
+        // The connection is gone: nothing to answer, the error is still logged and counted.
+        guard let context else { return log() }
         let allocator = context.channel.allocator
         let bytes: ByteBuffer
         var close = true
@@ -142,14 +153,7 @@ extension HTTPClientConnection {
             }
         }
         record.bytesOut = bytes.readableBytes
-        if let ex {
-            ex.log = record
-            writeLog(ex, status: status.rawValue)
-        } else {
-            // HAProxy counts what its H1 layer refuses, timeouts included, as request errors.
-            let refused = status == .badRequest || record.refusedBeforeStream
-            writeLog(record, failure: refused ? .badRequest : nil, logged: logged)
-        }
+        log()
         if bytes.readableBytes > 0 { context.write(wrapOutboundOut(bytes), promise: nil) }
         if close {
             state = .closing

@@ -274,6 +274,7 @@ extension HTTPClientConnection {
         let upstreamHead = serverHeadBuffer
         var dispatch = Dispatch(backend: backend, client: source, destination: destination, pinned: pinned)
         dispatch.persistent = backend.config.options.persist || persistence == .force
+        dispatch.forced = persistence == .force
         dispatch.uniqueID = record.uniqueID
         if case .requestHash(let key) = backend.config.options.balance {
             let origin = head.uriSetWhole ? nil : h2.flatMap { info in info.scheme.flatMap { scheme in info.authority.map { "\(scheme)://\($0)" } } }

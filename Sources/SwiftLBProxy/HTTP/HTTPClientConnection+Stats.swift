@@ -42,7 +42,8 @@ extension HTTPClientConnection {
             return
         }
         guard let api = loop.admin.api else {
-            respondError(.serviceUnavailable, record: record, request: head, framing: framing)
+            // The body, if any, was read above: nothing of it is left in the input.
+            respondError(.serviceUnavailable, record: record, request: head, framing: nil)
             return
         }
         let admin = (page ?? frontend.config.options.stats).map { page in

@@ -290,9 +290,12 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
     /// yet: `timeout client`, then a silent close, as on HTTP/1.1.
     func checkTimeouts(now: NIODeadline) {
         let timeouts = frontend.config.options.timeouts
+        // With neither http timeout to use, HAProxy re-arms `timeout client` at each read:
+        // PINGs and SETTINGS keep such a connection (gRPC keepalives).
+        let onClient = !session.isComplete || timeouts.httpRequest == nil && (shared.opened == 0 || timeouts.httpKeepAlive == nil)
         guard shared.active == 0, !idleClosed, let context,
               let limit = session.isComplete ? timeouts.clientIdle(afterARequest: shared.opened > 0) : timeouts.client,
-              now >= shared.idleSince + .nanoseconds(limit.nanoseconds) else { return }
+              now >= (onClient ? max(shared.idleSince, lastRead) : shared.idleSince) + .nanoseconds(limit.nanoseconds) else { return }
         idleClosed = true
         guard session.isComplete else { return context.close(promise: nil) }
         let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: shared.lastStreamID, errorCode: .noError, opaqueData: nil))
@@ -302,6 +305,13 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
 
     /// The idle timeout's GOAWAY is written: once is enough.
     private var idleClosed = false
+    /// When a frame of the connection itself (PING, SETTINGS, WINDOW_UPDATE…) last came.
+    private var lastRead = NIODeadline.uptimeNanoseconds(0)
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastRead = .now()
+        context.fireChannelRead(data)
+    }
 }
 
 /// `bind … ssl … alpn h2,http/1.1`: waits for the TLS handshake, then installs HTTP/2 when the

@@ -39,6 +39,11 @@ struct Dispatch {
     var pinned: RuntimeServer?
     /// `option persist`, `force-persist`: the pinned server is used even when DOWN.
     var persistent = false
+    /// `force-persist`: never sent elsewhere either, `option redispatch` or not (HAProxy's
+    /// SF_FORCE_PRST: a failed connection is retried on the same server).
+    var forced = false
+    /// `option redispatch`, unless `force-persist` holds.
+    private var redispatches: Bool { backend.config.options.redispatch && !forced }
     /// `option prefer-last-server`: the server the client connection's previous request went
     /// to over a connection it still holds, tried before the balancer when it takes traffic.
     var preferred: RuntimeServer?
@@ -104,13 +109,13 @@ struct Dispatch {
         } else if pinned == nil, let dequeued, dequeued.health.acceptsNewClients, dequeued.weight > 0, !excluded.contains(dequeued.index) {
             // HAProxy's pendconn_grab_from_px / process_srv_queue assign the server with the slot.
             chosen = dequeued
-        } else if pinnedUsable && !backend.config.options.redispatch {
+        } else if pinnedUsable && !redispatches {
             // Full, and `maxqueue` streams already wait for it (HAProxy's SRV_STATUS_FULL): only
             // `option redispatch` lets the client go to another server (below). HAProxy logs it
             // against that server.
             server = pinned
             return .failed(.serverQueueFull)
-        } else if pinned != nil && !pinnedUsable && !backend.config.options.redispatch {
+        } else if pinned != nil && !pinnedUsable && !redispatches {
             // Without `option redispatch` a pinned client stays with its server: one that went
             // DOWN since it was pinned, or that refused this request (a cookie naming a DOWN
             // server pins nothing without `option persist`/`force-persist`: the stream decides).
@@ -216,7 +221,8 @@ struct Dispatch {
         guard attempts <= backend.config.options.retries else { return nil }
         guard let failed = server else { return .zero }
         let excluded = self.excluded
-        let another = backend.servers.contains { s in
+        // `force-persist`: the pinned server again, after the turn-around.
+        let another = !(forced && failed === pinned) && backend.servers.contains { s in
             s !== failed && !excluded.contains(s.index) && s.weight > 0 && s.health.acceptsNewClients
         }
         if another {
@@ -317,7 +323,7 @@ struct Dispatch {
         if let server {
             if behindOthers ? server.active.load(ordering: .relaxed) == 0 : !server.isFull(asking: false) { backend.offerSlot(of: server) }
             // It stopped taking clients since the pick, its redistribution maybe already done.
-            if !server.health.acceptsStickyClients, backend.config.options.redispatch { queue.redistribute(server: server.index) }
+            if !server.health.acceptsStickyClients, redispatches { queue.redistribute(server: server.index) }
         } else if let free = backend.servers.first(where: { [excluded] s in
             !excluded.contains(s.index) && backend.servesItsQueue(s) && (behindOthers ? s.active.load(ordering: .relaxed) == 0 : !s.isFull(asking: false))
         }) {

@@ -286,6 +286,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             dispatch.pinned = selection.assigned(input, persistence: persistence)
         }
         dispatch.persistent = backend.config.options.persist || persistence == .force
+        dispatch.forced = persistence == .force
         if let stick = backend.stick {
             var input = ruleInput(source: source, destination: destination)
             input.inspected = InspectedPayload(held, final: true)
