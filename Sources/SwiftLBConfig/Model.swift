@@ -141,6 +141,12 @@ public struct GlobalSettings: Sendable, Equatable {
     public var tuneHTTPMaxHeaders: Int?
     /// `expose-experimental-directives` was written (SwiftLB has no experimental directive).
     public var exposeExperimentalDirectives = false
+    /// `zero-warning`: a warning about the configuration is fatal, at start and at a reload.
+    public var zeroWarning = false
+    /// `tune.rcvbuf.client|server`, `tune.sndbuf.client|server` (bytes): SO_RCVBUF and
+    /// SO_SNDBUF of the client and server sockets (nil: the kernel's autotuning).
+    public var clientSocketBuffers = SocketBuffers()
+    public var serverSocketBuffers = SocketBuffers()
     /// The largest request or response head, in bytes: tune.bufsize minus tune.maxrewrite
     /// when tune.bufsize is set (HAProxy: a larger head is a 400 or a 502), else 32 KiB.
     public var headLimit: Int {
@@ -169,6 +175,28 @@ public struct GlobalSettings: Sendable, Equatable {
     /// is reported at its line.
     public var keywordLines: [String: Int] = [:]
     public init() {}
+}
+
+/// TCP keep-alive probes: TCP_KEEPCNT, TCP_KEEPIDLE and TCP_KEEPINTVL (seconds).
+public struct KeepAliveProbes: Sendable, Equatable {
+    public var count: Int?
+    public var idle: Int?
+    public var interval: Int?
+    public init(count: Int? = nil, idle: Int? = nil, interval: Int? = nil) {
+        self.count = count
+        self.idle = idle
+        self.interval = interval
+    }
+}
+
+/// SO_RCVBUF and SO_SNDBUF of one side's sockets, in bytes.
+public struct SocketBuffers: Sendable, Equatable {
+    public var receive: Int?
+    public var send: Int?
+    public init(receive: Int? = nil, send: Int? = nil) {
+        self.receive = receive
+        self.send = send
+    }
 }
 
 public enum LogTarget: String, Sendable, Equatable { case stdout, stderr }
@@ -382,6 +410,16 @@ public struct ProxyOptions: Sendable {
     /// and/or server sockets.
     public var clientTCPKeepAlive = false
     public var serverTCPKeepAlive = false
+    /// `clitcpka-cnt|idle|intvl`, `srvtcpka-cnt|idle|intvl`: the probes' schedule when
+    /// keep-alive is on (nil fields: the kernel's sysctls).
+    public var clientKeepAliveProbes = KeepAliveProbes()
+    public var serverKeepAliveProbes = KeepAliveProbes()
+    /// `option tcp-smart-accept`: the listeners' TCP_QUICKACK is off, so the kernel delays
+    /// the ACK of a request and sends it with the response.
+    public var tcpSmartAccept = false
+    /// `option tcp-smart-connect`: TCP_QUICKACK off before the connect, so the request
+    /// leaves with the handshake's last ACK.
+    public var tcpSmartConnect = false
     /// `option mysql-check`, `option smtpchk`, … : a check in the server's own protocol
     /// (nil: `httpCheck`, `tcpCheck` or a plain connect).
     public var protocolCheck: ProtocolCheck?

@@ -142,10 +142,22 @@ public final class ProxyServer: Sendable {
                 }
             }
         }
+        try await setQuickAck(opened, runtime: runtime, resetting: false)
         // As HAProxy: no listener accepts before all are open, so a client of one frontend
         // never finds the frontend it is sent on (a unix socket, another port) missing.
         for listener in opened.values { try await listener.channel.setOption(.autoRead, value: true) }
         return opened
+    }
+
+    /// `option tcp-smart-accept`: TCP_QUICKACK off on the listening socket, set after
+    /// listen(2) (which resets it), where HAProxy sets it. `resetting`: a listener kept by a
+    /// reload is turned back on when its frontend no longer asks for it.
+    private func setQuickAck(_ listeners: [ListenerKey: Listener], runtime: ProxyRuntime, resetting: Bool) async throws {
+        let option = ChannelOptions.Types.SocketOption(level: .tcp, name: NIOBSDSocket.Option(rawValue: TCP_QUICKACK))
+        for (key, listener) in listeners where key.unixPath == nil {
+            let smart = runtime.frontends.first { $0.name == listener.frontend }?.config.options.tcpSmartAccept == true
+            if smart || resetting { try await listener.channel.setOption(option, value: smart ? 0 : 1) }
+        }
     }
 
     /// Descriptors inherited with `fd@N` that a reload closed: the number may since belong to
@@ -212,6 +224,7 @@ public final class ProxyServer: Sendable {
         }
         let kept = Set(current.filter { wanted[$0.key] == $0.value.frontend }.map(\.key))
         let opened = try await openListeners(for: new, keeping: kept)
+        try? await setQuickAck(current.filter { kept.contains($0.key) }, runtime: new, resetting: true)
         var report = ReloadReport()
         report.kept = kept.map(\.description).sorted()
         report.opened = opened.keys.map(\.description).sorted()
@@ -379,11 +392,11 @@ public final class ProxyServer: Sendable {
                         try options.setOption(.recvAllocator, value: ReceiveBufferSizer(atLeast: limits.bufferSize))
                         // No TCP_NODELAY here: Linux copies it from the listening socket, where
                         // ServerBootstrap sets it by default (a getsockname and a setsockopt less
-                        // per connection). `option clitcpka|tcpka`: the kernel's keep-alive probes
-                        // on client sockets (per socket: a reload may change it, the listener stays).
-                        if key.unixPath == nil, frontend.config.options.clientTCPKeepAlive {
-                            try options.setOption(.socketOption(.so_keepalive), value: 1)
-                        }
+                        // per connection).
+                    }
+                    // `option clitcpka|tcpka` and its probes, `tune.*buf.client`: per socket, as a reload may change them while the listener stays.
+                    if key.unixPath == nil {
+                        try SocketTuning.client(frontend.config.options, holder.current.configuration.global).apply(to: channel)
                     }
                     // `accept-proxy`: the PROXY header comes first, in clear, before any TLS.
                     if acceptProxy { try sync.addHandler(ProxyProtocolHandler(timeout: frontend.proxyHeaderTimeout)) }

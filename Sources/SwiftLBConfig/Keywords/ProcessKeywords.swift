@@ -77,6 +77,11 @@ extension KeywordRegistry {
             try c.noArguments()
             p.config.global.exposeExperimentalDirectives = true
         },
+        // HAProxy's -dW: `swiftlb check`, `run` and a reload fail when any warning was printed.
+        Keyword("zero-warning", [.global], usage: "zero-warning") { p, c in
+            try c.noArguments()
+            p.config.global.zeroWarning = true
+        },
         // HAProxy forbids fork() unless this is set. SwiftLB forks only for the vrrp notify
         // scripts and `track_script`s, which keepalived's syntax asks for explicitly, and
         // never forbids it: accepted, and it changes nothing.
