@@ -141,6 +141,10 @@ public struct GlobalSettings: Sendable, Equatable {
     public var tuneHTTPMaxHeaders: Int?
     /// `expose-experimental-directives` was written (SwiftLB has no experimental directive).
     public var exposeExperimentalDirectives = false
+    /// `log-tag TAG`: the syslog tag of every line (nil: the program's name, as HAProxy's).
+    public var logTag: String?
+    /// `log-send-hostname [NAME]`: the hostname field of the syslog header (nil: none sent).
+    public var logSendHostname: String?
     /// `zero-warning`: a warning about the configuration is fatal, at start and at a reload.
     public var zeroWarning = false
     /// `tune.rcvbuf.client|server`, `tune.sndbuf.client|server` (bytes): SO_RCVBUF and
@@ -392,6 +396,8 @@ public struct ProxyOptions: Sendable {
     public var uniqueIDHeader: String?
     /// `log TARGET …` lines of this proxy; `log global` sets `logGlobal`.
     public var logTargets: [LogServer] = []
+    /// `log-tag TAG`: the syslog tag of this proxy's lines (nil: the global one).
+    public var logTag: String?
     public var logGlobal = false
     /// `errorfile CODE FILE` (pending).
     public var errorFiles: [Int: String] = [:]

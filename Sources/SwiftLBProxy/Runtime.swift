@@ -201,7 +201,8 @@ public final class ProxyRuntime: Sendable {
             let counterID = previous?.backends.first { $0.name == backend.name }?.counterID
                 ?? Self.proxyCounterIDs.loadThenWrappingIncrement(ordering: .relaxed)
             let old = previous?.backends.first { $0.name == backend.name && $0.queue != nil }
-            let runtime = RuntimeBackend(index: index, config: backend, servers: servers, counterID: counterID, logTargets: logTargets, after: old)
+            let runtime = RuntimeBackend(index: index, config: backend, servers: servers, counterID: counterID, logTargets: logTargets,
+                                         logIdentity: LogPlan.identity(backend.options, global: configuration.global), after: old)
             agentTargets += agents.map { $0(runtime) }
             if runtime.queue != nil, let old { QueueLineage.link(older: old, newer: runtime) }
             backends.append(runtime)
@@ -510,11 +511,14 @@ final class RuntimeBackend: Sendable {
     /// Its `log` targets (after the global ones with `log global`): where its servers' state
     /// changes and, with `option log-health-checks`, its checks' results go.
     let logTargets: [SwiftLBLog.LogTarget]
+    /// The syslog header's tag and hostname for those lines (`log-tag`, `log-send-hostname`).
+    let logIdentity: SyslogIdentity
 
     /// `older`: the backend of the same name (with a queue) in the runtime this one replaces.
     init(index: Int, config: Backend, servers: [RuntimeServer], counterID: Int = 0, logTargets: [SwiftLBLog.LogTarget] = [],
-         after older: RuntimeBackend? = nil) {
+         logIdentity: SyslogIdentity = SyslogIdentity(), after older: RuntimeBackend? = nil) {
         self.logTargets = logTargets
+        self.logIdentity = logIdentity
         self.counterID = counterID
         self.index = index
         self.config = config

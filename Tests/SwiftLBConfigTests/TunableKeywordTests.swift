@@ -172,6 +172,21 @@ final class TunableKeywordTests: XCTestCase {
         XCTAssertEqual(twice.warnings.map(\.line), [3])
     }
 
+    /// `log-tag` in global and in proxies (a defaults one inherited), `log-send-hostname` with
+    /// and without a name.
+    func testLogTagAndHostnameFillTheModel() throws {
+        let config = try parseOrFail("global\n    log-tag lb\n    log-send-hostname\n" + proxies.replacingOccurrences(of: "    mode http\n", with: "    mode http\n    log-tag fromdefaults\n")
+                                     + "listen l\n    log-tag own\n    bind 127.0.0.1:8082\n    server s 127.0.0.1:8081\n")
+        XCTAssertEqual(config.global.logTag, "lb")
+        XCTAssertEqual(config.global.logSendHostname, String(decoding: try Data(contentsOf: URL(fileURLWithPath: "/proc/sys/kernel/hostname")), as: UTF8.self)
+                        .trimmingCharacters(in: .whitespacesAndNewlines), "the machine's name, as haproxy's gethostname()")
+        XCTAssertEqual(config.frontends.map(\.options.logTag), ["fromdefaults", "own"])
+        XCTAssertEqual(try parseOrFail("global\n    log-send-hostname edge1\n").global.logSendHostname, "edge1")
+        XCTAssertEqual(parseErrors("global\n    log-tag\n").first?.message, "expects a tag for use in syslog")
+        XCTAssertEqual(parseErrors("global\n    log-tag a b\n").map(\.line), [2], "haproxy: too many arguments")
+        XCTAssertEqual(parseErrors("frontend f\n    log-tag\n").map(\.line), [2])
+    }
+
     func testBindProcessWarnsAsHAProxy26() throws {
         let config = try parseOrFail(proxies + "frontend g\n    bind-process 1-2\n    bind 127.0.0.1:8082\n    default_backend b\n")
         XCTAssertEqual(config.warnings.map(\.message), ["'bind-process' has no effect, is deprecated, and will be removed in version 2.7."])
@@ -191,7 +206,8 @@ final class TunableKeywordTests: XCTestCase {
             ("setenv A", false), ("setenv A b", true), ("presetenv A b", true), ("unsetenv", false), ("unsetenv A B", true),
             ("resetenv", true), ("resetenv PATH HOME", true),
             ("tune.rcvbuf.client 65536", true), ("tune.sndbuf.server 16384", true), ("tune.rcvbuf.server", false),
-            ("zero-warning", true),
+            ("zero-warning", true), ("log-tag lb", true), ("log-tag", false), ("log-tag a b", false),
+            ("log-send-hostname", true), ("log-send-hostname edge1", true),
         ]
         var mismatches: [String] = []
         for (index, (line, accepted)) in cases.enumerated() {
