@@ -145,6 +145,12 @@ public struct GlobalSettings: Sendable, Equatable {
     public var logTag: String?
     /// `log-send-hostname [NAME]`: the hostname field of the syslog header (nil: none sent).
     public var logSendHostname: String?
+    /// `maxconnrate N`, `maxsessrate N`, `maxsslrate N`: new connections (sessions, TLS
+    /// connections on `ssl` binds) accepted per second, process-wide; the rest wait in the
+    /// listeners' backlog, as in HAProxy.
+    public var maxConnRate: Int?
+    public var maxSessRate: Int?
+    public var maxSSLRate: Int?
     /// `zero-warning`: a warning about the configuration is fatal, at start and at a reload.
     public var zeroWarning = false
     /// `tune.rcvbuf.client|server`, `tune.sndbuf.client|server` (bytes): SO_RCVBUF and
@@ -396,6 +402,8 @@ public struct ProxyOptions: Sendable {
     public var uniqueIDHeader: String?
     /// `log TARGET …` lines of this proxy; `log global` sets `logGlobal`.
     public var logTargets: [LogServer] = []
+    /// `rate-limit sessions N`: new sessions this frontend accepts per second (nil: no limit).
+    public var rateLimitSessions: Int?
     /// `log-tag TAG`: the syslog tag of this proxy's lines (nil: the global one).
     public var logTag: String?
     public var logGlobal = false

@@ -25,6 +25,8 @@ public final class ProxyServer: Sendable {
     /// Open listeners by address, with the frontend each serves.
     private let listeners = NIOLockedValueBox<[ListenerKey: Listener]>([:])
     private let connections: ProcessConnectionCount
+    /// `maxconnrate`, `maxsessrate`, `maxsslrate`, `rate-limit sessions`: their counters.
+    private let acceptRates = AcceptRates()
     private let checker: NIOLockedValueBox<HealthChecker>
     private let ticketRotation = NIOLockedValueBox<RepeatedTask?>(nil)
     /// How often session-ticket keys rotate (a ticket stays valid for up to
@@ -356,6 +358,9 @@ public final class ProxyServer: Sendable {
         let frontendLimit = runtime.frontends.first { $0.name == name }?.config.options.maxconn ?? global.maxconn
         let limit = min(frontendLimit, global.maxconn)
         let connections = self.connections
+        let rates = acceptRates
+        let frontendRate = rates.frontend(name)
+        let tlsBind = runtime.frontends.first { $0.name == name }?.binds.first { ListenerKey($0.0) == key }?.1 != nil
         // HAProxy's: tune.http.maxhdr (101), heads bounded by tune.bufsize - tune.maxrewrite.
         let limits = HeadParser.Limits(maxStartLine: min(8192, global.headLimit), maxHead: global.headLimit,
                                        maxFields: global.tuneHTTPMaxHeaders ?? 101,
@@ -373,6 +378,9 @@ public final class ProxyServer: Sendable {
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(AcceptLimiter(limit: limit, processWide: connections))
+                    try channel.pipeline.syncOperations.addHandler(AcceptRateLimiter {
+                        rates.limits(holder.current, frontend: name, frontendRate: frontendRate, tls: tlsBind)
+                    })
                 }
             }
             // The child options are set in the initializer, synchronously: as bootstrap options

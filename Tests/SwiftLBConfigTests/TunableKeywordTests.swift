@@ -187,6 +187,17 @@ final class TunableKeywordTests: XCTestCase {
         XCTAssertEqual(parseErrors("frontend f\n    log-tag\n").map(\.line), [2])
     }
 
+    func testRateLimitsFillTheModel() throws {
+        let config = try parseOrFail("global\n    maxconnrate 100\n    maxsessrate 0\n    maxsslrate 20\n" + proxies
+                                     + "listen l\n    rate-limit sessions 10\n    bind 127.0.0.1:8082\n    server s 127.0.0.1:8081\n")
+        XCTAssertEqual([config.global.maxConnRate, config.global.maxSessRate, config.global.maxSSLRate], [100, nil, 20], "0: no limit")
+        XCTAssertEqual(config.frontends.map(\.options.rateLimitSessions), [nil, 10])
+        XCTAssertEqual(parseErrors("frontend f\n    rate-limit sessions x\n").first?.message,
+                       "'rate-limit sessions' expects an integer value (in sessions/second), not 'x'")
+        XCTAssertEqual(parseErrors("frontend f\n    rate-limit connections 5\n").map(\.line), [2])
+        XCTAssertEqual(try parseOrFail("global\n    maxconnrate 5\n    maxconnrate 9\n").global.maxConnRate, 5, "the first stays, as in haproxy")
+    }
+
     func testBindProcessWarnsAsHAProxy26() throws {
         let config = try parseOrFail(proxies + "frontend g\n    bind-process 1-2\n    bind 127.0.0.1:8082\n    default_backend b\n")
         XCTAssertEqual(config.warnings.map(\.message), ["'bind-process' has no effect, is deprecated, and will be removed in version 2.7."])
@@ -208,6 +219,7 @@ final class TunableKeywordTests: XCTestCase {
             ("tune.rcvbuf.client 65536", true), ("tune.sndbuf.server 16384", true), ("tune.rcvbuf.server", false),
             ("zero-warning", true), ("log-tag lb", true), ("log-tag", false), ("log-tag a b", false),
             ("log-send-hostname", true), ("log-send-hostname edge1", true),
+            ("maxconnrate 100", true), ("maxconnrate", false), ("maxsessrate 50", true), ("maxsslrate 20", true),
         ]
         var mismatches: [String] = []
         for (index, (line, accepted)) in cases.enumerated() {
@@ -229,7 +241,7 @@ final class TunableKeywordTests: XCTestCase {
             XCTAssertEqual(swiftlb.err.contains("Some warnings were found and 'zero-warning' is set. Aborting."), zeroWarning, swiftlb.err)
         }
         // The proxy side: clitcpka-*, srvtcpka-*, the smart options, bind-process.
-        let proxyLines = "    option tcpka\n    clitcpka-cnt 3\n    clitcpka-idle 60\n    clitcpka-intvl 10\n    srvtcpka-cnt 3\n    srvtcpka-idle 60s\n    srvtcpka-intvl 10s\n    option tcp-smart-accept\n    option tcp-smart-connect\n"
+        let proxyLines = "    rate-limit sessions 10\n    option tcpka\n    clitcpka-cnt 3\n    clitcpka-idle 60\n    clitcpka-intvl 10\n    srvtcpka-cnt 3\n    srvtcpka-idle 60s\n    srvtcpka-intvl 10s\n    option tcp-smart-accept\n    option tcp-smart-connect\n"
         let path = try dir.write("proxy.cfg", proxies + "listen l\n    bind 127.0.0.1:8083\n" + proxyLines + "    server s 127.0.0.1:8081\n")
         XCTAssertEqual(runCommand(haproxy, ["-c", "-f", path], timeout: 30).status, 0)
         let swiftlb = runCommand(Binaries.swiftlb, ["check", "-c", path], timeout: 30)

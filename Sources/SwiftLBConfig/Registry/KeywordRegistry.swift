@@ -5,7 +5,7 @@ enum KeywordRegistry {
     /// The feature tables. A keyword appears once per section it is allowed in (the
     /// registry test checks it).
     static let features: [Keyword] =
-        processKeywords + inertGlobalKeywords + environmentKeywords + tlsDefaultKeywords + tlsServerDefaultKeywords + statsKeywords + globalStatsUnsupported + statsPageKeywords + logKeywords + monitorKeywords
+        processKeywords + inertGlobalKeywords + environmentKeywords + rateLimitKeywords + tlsDefaultKeywords + tlsServerDefaultKeywords + statsKeywords + globalStatsUnsupported + statsPageKeywords + logKeywords + monitorKeywords
         + proxyKeywords + tcpKeepAliveKeywords + socketKeywords + timeoutKeywords + balanceKeywords + cookieKeywords + checkKeywords
         + serverKeywords + bindKeywords + ruleKeywords + httpActionKeywords + tcpRuleKeywords + errorPageKeywords
         + compressionKeywords + serverStateKeywords
