@@ -344,6 +344,9 @@ public struct ProxyOptions: Sendable {
     /// Which built-in HTTP layout `option httplog [clf]` / `option httpslog` asked for.
     public var httpLogLayout: HTTPLogLayout = .httplog
     public var dontLogNull = false
+    /// `option http-ignore-probes`: a connection that ends or times out before sending a byte
+    /// gets no 400/408, no log line and no error count (browsers' pre-connections).
+    public var httpIgnoreProbes = false
     public var maxconn: Int? = nil
     public var retries = 3
     public var balance: BalanceAlgorithm = .roundRobin

@@ -241,7 +241,7 @@ final class TunableKeywordTests: XCTestCase {
             XCTAssertEqual(swiftlb.err.contains("Some warnings were found and 'zero-warning' is set. Aborting."), zeroWarning, swiftlb.err)
         }
         // The proxy side: clitcpka-*, srvtcpka-*, the smart options, bind-process.
-        let proxyLines = "    rate-limit sessions 10\n    option tcpka\n    clitcpka-cnt 3\n    clitcpka-idle 60\n    clitcpka-intvl 10\n    srvtcpka-cnt 3\n    srvtcpka-idle 60s\n    srvtcpka-intvl 10s\n    option tcp-smart-accept\n    option tcp-smart-connect\n"
+        let proxyLines = "    rate-limit sessions 10\n    option http-ignore-probes\n    option http-no-delay\n    option tcpka\n    clitcpka-cnt 3\n    clitcpka-idle 60\n    clitcpka-intvl 10\n    srvtcpka-cnt 3\n    srvtcpka-idle 60s\n    srvtcpka-intvl 10s\n    option tcp-smart-accept\n    option tcp-smart-connect\n"
         let path = try dir.write("proxy.cfg", proxies + "listen l\n    bind 127.0.0.1:8083\n" + proxyLines + "    server s 127.0.0.1:8081\n")
         XCTAssertEqual(runCommand(haproxy, ["-c", "-f", path], timeout: 30).status, 0)
         let swiftlb = runCommand(Binaries.swiftlb, ["check", "-c", path], timeout: 30)

@@ -70,6 +70,7 @@ extension KeywordRegistry {
             try c.noArguments()
             p.withOptions { $0.dontLogNull = !c.negated }
         },
+        flagOption("http-ignore-probes", SectionKind.frontSide, \.httpIgnoreProbes),
         logOption("tcplog", SectionKind.proxies, \.tcpLog, status: .active),
         logOption("log-health-checks", SectionKind.backSide, \.logHealthChecks, status: .active),
         logOption("logasap", SectionKind.frontSide, \.logASAP, status: .active),
