@@ -107,6 +107,8 @@ public struct GlobalSettings: Sendable, Equatable {
     public var defaultServerTLS = ServerTLSOptions()
     /// `tune.ssl.cachesize 0` turns the server-side session cache off.
     public var sslSessionCache = true
+    /// `tune.ssl.lifetime TIME` (seconds): how long a TLS session may be resumed.
+    public var sslLifetime: Int?
     /// `ssl-load-extra-del-ext`: a `crt` file without its key takes it from the file named
     /// without its extension plus `.key` (`site.crt` → `site.key`) instead of `site.crt.key`.
     public var sslLoadExtraDeleteExtension = false

@@ -229,7 +229,7 @@ public final class ProxyRuntime: Sendable {
             for bind in frontend.binds {
                 guard let tls = bind.tls else { binds.append((bind, nil)); continue }
                 do {
-                    let (context, certWarnings) = try TLSPlan.serverContext(tls, sessionCache: configuration.global.sslSessionCache, store: store)
+                    let (context, certWarnings) = try TLSPlan.serverContext(tls, sessions: TLSSessions(configuration.global), store: store)
                     binds.append((bind, TLSContextBox(context)))
                     warnings += certWarnings.map { ConfigError(file: configuration.file, line: bind.line, keyword: "bind", message: $0) }
                 } catch {
@@ -313,7 +313,7 @@ extension ProxyRuntime {
             for (bind, box) in frontend.binds {
                 guard let box, let tls = bind.tls else { continue }
                 do {
-                    let (context, w) = try TLSPlan.serverContext(tls, sessionCache: configuration.global.sslSessionCache, store: CertificateStore())
+                    let (context, w) = try TLSPlan.serverContext(tls, sessions: TLSSessions(configuration.global), store: CertificateStore())
                     fresh.append((box, context))
                     warnings += w.map { ConfigError(file: configuration.file, line: bind.line, keyword: "bind", message: $0) }
                 } catch {

@@ -219,6 +219,7 @@ final class TunableKeywordTests: XCTestCase {
             ("tune.rcvbuf.client 65536", true), ("tune.sndbuf.server 16384", true), ("tune.rcvbuf.server", false),
             ("zero-warning", true), ("log-tag lb", true), ("log-tag", false), ("log-tag a b", false),
             ("log-send-hostname", true), ("log-send-hostname edge1", true),
+            ("tune.ssl.lifetime 600", true), ("tune.ssl.lifetime 5m", true), ("tune.ssl.lifetime", false), ("tune.ssl.lifetime 5x", false),
             ("maxconnrate 100", true), ("maxconnrate", false), ("maxsessrate 50", true), ("maxsslrate 20", true),
         ]
         var mismatches: [String] = []
