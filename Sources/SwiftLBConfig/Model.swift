@@ -181,6 +181,11 @@ public struct GlobalSettings: Sendable, Equatable {
     public var serverStateBase: String?
     /// `ulimit-n N`: the descriptor limit to set at start.
     public var ulimitN: Int?
+    /// `[no] strict-limits`: a `ulimit-n` the system refuses stops the start (true, HAProxy
+    /// 2.6's default) or is a warning (false; nil: not written, SwiftLB's warning).
+    public var strictLimits: Bool?
+    /// `fd-hard-limit N`: the descriptor limit is never raised above N.
+    public var fdHardLimit: Int?
     /// `stats timeout T`: an idle control-socket connection is closed after T.
     public var statsTimeout: ConfigDuration?
     /// The line of each `global` keyword, so that what fails at start (a chroot, a user)

@@ -160,7 +160,8 @@ struct Run: ParsableCommand {
                 throw ExitCode(Daemon.spawnAndWait())
             }
         }
-        raiseFileDescriptorLimit(logger: logger, maxconn: global.maxconn, ulimitN: global.ulimitN)
+        guard raiseFileDescriptorLimit(logger: logger, maxconn: global.maxconn, ulimitN: global.ulimitN,
+                                       hardLimit: global.fdHardLimit, strict: global.strictLimits == true) else { throw ExitCode(1) }
         // The pidfile first: a path we must refuse stops the start before anything listens.
         let pidFile: PIDFile?
         do {
@@ -334,23 +335,35 @@ struct Ctl: ParsableCommand {
 }
 
 /// Each proxied connection holds two descriptors (client and server side) plus pooled idle
-/// ones. Like HAProxy, raise the soft limit to the hard one instead of failing at 1024;
-/// `ulimit-n N` sets both to N (raising the hard limit needs root).
-func raiseFileDescriptorLimit(logger: Logger, maxconn: Int, ulimitN: Int?) {
+/// ones. Like HAProxy, raise the soft limit to the hard one instead of failing at 1024 (never
+/// above `fd-hard-limit`); `ulimit-n N` sets both to N (raising the hard limit needs root).
+/// With `strict-limits`, a `ulimit-n` that cannot be set stops the start, as in HAProxy
+/// (false: the caller exits).
+func raiseFileDescriptorLimit(logger: Logger, maxconn: Int, ulimitN: Int?, hardLimit: Int? = nil, strict: Bool = false) -> Bool {
     var limit = rlimit()
-    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return true }
     if let n = ulimitN {
         var wanted = rlimit(rlim_cur: rlim_t(n), rlim_max: max(rlim_t(n), limit.rlim_max))
-        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &wanted) == 0 {
+        // HAProxy: a ulimit-n above fd-hard-limit fails as a refused setrlimit does.
+        if hardLimit.map({ n <= $0 }) ?? true, setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &wanted) == 0 {
             limit = wanted
         } else {
-            report(.warning, "ulimit-n \(n): cannot set the descriptor limit (\(String(cString: strerror(errno)))); it stays \(limit.rlim_cur)")
+            let reason = hardLimit.map { n > $0 } == true ? "above fd-hard-limit \(hardLimit!)" : String(cString: strerror(errno))
+            if strict {
+                report(.alert, "ulimit-n \(n): cannot raise the descriptor limit (\(reason)), limit is \(limit.rlim_cur); 'strict-limits' stops the start")
+                return false
+            }
+            report(.warning, "ulimit-n \(n): cannot set the descriptor limit (\(reason)); it stays \(limit.rlim_cur)")
         }
-    } else if limit.rlim_cur < limit.rlim_max {
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+    } else {
+        let ceiling = hardLimit.map { min(rlim_t($0), limit.rlim_max) } ?? limit.rlim_max
+        if limit.rlim_cur != ceiling {
+            limit.rlim_cur = ceiling
+            _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        }
     }
     if Int(limit.rlim_cur) < 2 * maxconn + 100 {
         logger.warning("file descriptor limit \(limit.rlim_cur) is below 2 x maxconn (\(maxconn)) + 100: raise 'ulimit -n' or lower maxconn")
     }
+    return true
 }

@@ -1,9 +1,10 @@
 import Foundation
 import XCTest
 
-/// `setenv` and `zero-warning` in a running process: the address a later `bind` reads from a
-/// variable set in `global` is the one listened on (haproxy side by side), and a reload of a
-/// file that now has a warning is refused under `zero-warning`.
+/// `setenv`, `zero-warning`, `strict-limits` and `fd-hard-limit` in a running process: the
+/// address a later `bind` reads from a variable set in `global` is the one listened on
+/// (haproxy side by side), a reload of a file that now has a warning is refused under
+/// `zero-warning`, and the descriptor limit is set or refused as haproxy sets or refuses it.
 final class GlobalEnvironmentWireTests: XCTestCase {
     var dir: TempDirectory!
 
@@ -53,5 +54,32 @@ final class GlobalEnvironmentWireTests: XCTestCase {
         let client = try RawClient(port: port, timeout: 5)
         client.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         XCTAssertEqual(statusCode(client.readResponse()), 200, "the previous configuration serves")
+    }
+
+    /// A `ulimit-n` above the kernel's `fs.nr_open` cannot be set: with `strict-limits` the
+    /// start stops (haproxy 2.6, where it is the default, too); with `no strict-limits` it is a
+    /// warning. `fd-hard-limit` caps the soft limit SwiftLB raises by itself.
+    func testStrictLimitsAndTheHardLimitOfDescriptors() throws {
+        let backend = try RecordingBackend(in: dir)
+        defer { backend.stop() }
+        let port = freePort()
+        let nrOpen = Int(String(decoding: try Data(contentsOf: URL(fileURLWithPath: "/proc/sys/fs/nr_open")), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 1_048_576
+        let proxy = testDefaults() + "listen l\n    bind 127.0.0.1:\(port)\n    server s 127.0.0.1:\(backend.port)\n"
+        let strict = try dir.write("strict.conf", "global\n    ulimit-n \(nrOpen * 2)\n    strict-limits\n" + proxy)
+        let swiftlb = runCommand(Paths.swiftlb, ["run", "-c", strict], timeout: 10)
+        XCTAssertEqual(swiftlb.status, 1, swiftlb.err)
+        XCTAssertTrue(swiftlb.err.contains("'strict-limits' stops the start"), swiftlb.err)
+        let haproxy = runCommand("/usr/sbin/haproxy", ["-db", "-f", strict], timeout: 10)
+        XCTAssertEqual(haproxy.status, 1, "haproxy: \(haproxy.err)")
+        XCTAssertTrue(haproxy.err.contains("Cannot raise FD limit"), haproxy.err)
+        let lenient = try SwiftLBInstance(config: "global\n    ulimit-n \(nrOpen * 2)\n    no strict-limits\n" + proxy, waitPort: port, in: dir, name: "lenient")
+        XCTAssertTrue(lenient.child.stderr.contains("cannot set the descriptor limit"), lenient.child.stderr)
+        lenient.stop()
+        let capped = try SwiftLBInstance(config: "global\n    fd-hard-limit 5000\n" + proxy, waitPort: port, in: dir, name: "capped")
+        defer { capped.stop() }
+        let limits = (try? String(contentsOfFile: "/proc/\(capped.child.pid)/limits", encoding: .utf8)) ?? ""
+        let openFiles = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") }.map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+        XCTAssertEqual(openFiles?.dropFirst(3).first, "5000", limits)
     }
 }

@@ -47,6 +47,11 @@ extension KeywordRegistry {
             p.config.global.cpuMap.append(try cpuMapping(c))
         },
         Keyword("ulimit-n", [.global], usage: "ulimit-n N") { p, c in p.config.global.ulimitN = try c.int(in: 64...10_000_000) },
+        Keyword("strict-limits", [.global], usage: "[no] strict-limits", negatable: true) { p, c in
+            try c.noArguments()
+            p.config.global.strictLimits = !c.negated
+        },
+        Keyword("fd-hard-limit", [.global], usage: "fd-hard-limit N") { p, c in p.config.global.fdHardLimit = try c.int(in: 1...Int(Int32.max)) },
         Keyword("ssl-server-verify", [.global], usage: "ssl-server-verify none|required") { p, c in
             let word = try c.one("none or required")
             guard word == "none" || word == "required" else { throw ParseFailure("expects none or required") }
