@@ -88,15 +88,27 @@ final class AcceptRateLimiter: ChannelDuplexHandler {
     typealias InboundIn = any Channel
     typealias OutboundIn = Never
 
-    /// The limits in force, read from the runtime at each accept batch (a reload may change them).
-    private let limits: @Sendable () -> [(EventRate, Int)]
+    private let holder: RuntimeHolder
+    private let compute: @Sendable (ProxyRuntime) -> [(EventRate, Int)]
+    /// The limits of the runtime in force, computed again only when a reload swapped it (the
+    /// holder's generation, read before the runtime: a swap in between only recomputes).
+    private var cached: (generation: Int, limits: [(EventRate, Int)])?
     private var waiting: Scheduled<Void>?
     /// The batch size last set, restored when the limits leave room again.
     private var batch = AcceptRateLimiter.fullBatch
     static let fullBatch = 64
 
-    init(limits: @escaping @Sendable () -> [(EventRate, Int)]) {
-        self.limits = limits
+    init(holder: RuntimeHolder, limits: @escaping @Sendable (ProxyRuntime) -> [(EventRate, Int)]) {
+        self.holder = holder
+        self.compute = limits
+    }
+
+    private func limits() -> [(EventRate, Int)] {
+        let generation = holder.generation
+        if let cached, cached.generation == generation { return cached.limits }
+        let limits = compute(holder.current)
+        cached = (generation, limits)
+        return limits
     }
 
     /// NIO's first read on the listener (when it starts accepting: autoRead turned on) does

@@ -378,8 +378,8 @@ public final class ProxyServer: Sendable {
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(AcceptLimiter(limit: limit, processWide: connections))
-                    try channel.pipeline.syncOperations.addHandler(AcceptRateLimiter {
-                        rates.limits(holder.current, frontend: name, frontendRate: frontendRate, tls: tlsBind)
+                    try channel.pipeline.syncOperations.addHandler(AcceptRateLimiter(holder: holder) { runtime in
+                        rates.limits(runtime, frontend: name, frontendRate: frontendRate, tls: tlsBind)
                     })
                 }
             }
