@@ -70,6 +70,11 @@ extension KeywordRegistry {
         Keyword("tune.h2.initial-window-size", [.global], usage: "tune.h2.initial-window-size BYTES") { p, c in
             p.config.global.tuneH2InitialWindowSize = try c.int(in: 1...2_147_483_647)
         },
+        // HAProxy stops announcing RFC 8441 (WebSocket over HTTP/2) to clients; SwiftLB never
+        // announces it (an extended CONNECT is refused): what this asks is already so.
+        Keyword("h2-workaround-bogus-websocket-clients", [.global], usage: "h2-workaround-bogus-websocket-clients") { _, c in
+            try c.noArguments()
+        },
         Keyword("tune.maxrewrite", [.global], usage: "tune.maxrewrite BYTES") { p, c in
             p.config.global.tuneMaxRewrite = try c.int(in: 0...1_048_576)
         },
