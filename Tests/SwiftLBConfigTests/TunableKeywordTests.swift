@@ -55,6 +55,8 @@ final class TunableKeywordTests: XCTestCase {
             nogetaddrinfo
             noreuseport
             quiet
+            tune.ssl.force-private-cache
+            tune.http.cookielen 63
 
         """
 
