@@ -107,6 +107,10 @@ public struct GlobalSettings: Sendable, Equatable {
     public var defaultServerTLS = ServerTLSOptions()
     /// `tune.ssl.cachesize 0` turns the server-side session cache off.
     public var sslSessionCache = true
+    /// `unix-bind prefix P mode M user U group G`: what every `bind` on a unix socket gets
+    /// unless it says otherwise — the path prefixed with P, and the file's access.
+    public var unixBindPrefix: String?
+    public var unixBindAccess = UnixSocketAccess()
     /// `tune.ssl.lifetime TIME` (seconds): how long a TLS session may be resumed.
     public var sslLifetime: Int?
     /// `ssl-load-extra-del-ext`: a `crt` file without its key takes it from the file named
