@@ -28,13 +28,7 @@ final class UnixBindTests: XCTestCase {
                     server s 127.0.0.1:\(backend.port)
 
                 """
-            let child: ChildProcess
-            if who == "haproxy" {
-                child = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", try dir.write("haproxy.cfg", config)], logDirectory: dir, name: "haproxy")
-                XCTAssertTrue(waitForPort(port), child.stderr)
-            } else {
-                child = try SwiftLBInstance(config: config, waitPort: port, in: dir).child
-            }
+            let child = try startEither(who, config, port: port, in: dir)
             defer { child.stop() }
             var facts: [String] = []
             for name in ["plain.sock", "own.sock"] {
