@@ -173,6 +173,8 @@ public struct GlobalSettings: Sendable, Equatable {
     public var tuneMaxAccept: Int?
     /// `spread-checks N`: ±N% random jitter on each check interval (0–50).
     public var spreadChecks: Int?
+    /// `max-spread-checks TIME`: the first checks at start are spread over at most TIME.
+    public var maxSpreadChecks: ConfigDuration?
     /// `ssl-server-verify none|required`: the default of `verify` for `ssl` servers (nil:
     /// required, as in HAProxy).
     public var sslServerVerify: Bool?

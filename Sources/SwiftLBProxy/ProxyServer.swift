@@ -77,6 +77,7 @@ public final class ProxyServer: Sendable {
         self.loops = LoopStates(group: group, holder: holder, logFD: fd, admin: admin, connections: connections)
         self.logger = logger
         self.checker = NIOLockedValueBox(HealthChecker(targets: runtime.checkTargets, group: group, spreadPercent: runtime.configuration.global.spreadChecks ?? 0,
+                                                       maxInitialSpread: runtime.configuration.global.maxSpreadChecks.map { .nanoseconds($0.nanoseconds) },
                                                        logger: logger, report: Self.checkLogReporter(loops), agents: runtime.agentTargets))
     }
 
@@ -246,6 +247,7 @@ public final class ProxyServer: Sendable {
         for listener in closing { try? await listener.channel.close() }
         report.closed.sort()
         let fresh = HealthChecker(targets: new.checkTargets, group: group, spreadPercent: new.configuration.global.spreadChecks ?? 0,
+                                  maxInitialSpread: new.configuration.global.maxSpreadChecks.map { .nanoseconds($0.nanoseconds) },
                                   logger: logger, report: Self.checkLogReporter(loops), agents: new.agentTargets)
         let old = checker.withLockedValue { old in
             defer { old = fresh }

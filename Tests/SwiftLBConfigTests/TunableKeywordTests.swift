@@ -222,7 +222,8 @@ final class TunableKeywordTests: XCTestCase {
             ("zero-warning", true), ("log-tag lb", true), ("log-tag", false), ("log-tag a b", false),
             ("log-send-hostname", true), ("log-send-hostname edge1", true),
             ("unix-bind prefix /tmp/ mode 660 uid 0 group root", true), ("unix-bind prefix", false), ("unix-bind owner x", false),
-            ("unix-bind user no-such-user-here", false), ("h2-workaround-bogus-websocket-clients", true), ("tune.ssl.lifetime 600", true), ("tune.ssl.lifetime 5m", true), ("tune.ssl.lifetime", false), ("tune.ssl.lifetime 5x", false),
+            ("unix-bind user no-such-user-here", false), ("h2-workaround-bogus-websocket-clients", true),
+            ("max-spread-checks 500", true), ("max-spread-checks 2s", true), ("max-spread-checks", false), ("tune.ssl.lifetime 600", true), ("tune.ssl.lifetime 5m", true), ("tune.ssl.lifetime", false), ("tune.ssl.lifetime 5x", false),
             ("strict-limits", true), ("no strict-limits", true), ("strict-limits 1", false), ("fd-hard-limit 100000", true), ("fd-hard-limit", false),
             ("maxconnrate 100", true), ("maxconnrate", false), ("maxsessrate 50", true), ("maxsslrate 20", true),
         ]

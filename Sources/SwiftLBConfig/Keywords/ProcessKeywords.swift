@@ -121,6 +121,7 @@ extension KeywordRegistry {
         Keyword("spread-checks", [.global], usage: "spread-checks PERCENT") { p, c in
             p.config.global.spreadChecks = try c.int(in: 0...50)
         },
+        Keyword("max-spread-checks", [.global], usage: "max-spread-checks TIME") { p, c in p.config.global.maxSpreadChecks = try c.time() },
     ]
 
     /// `uid N` / `gid N`.
