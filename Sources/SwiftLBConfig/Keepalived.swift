@@ -15,7 +15,6 @@ enum KeepalivedBlock {
                                        "vrrp_track_process", "vrrp_track_file"]
     /// Those SwiftLB refuses, with what to write instead.
     static let unsupportedOpeners: [String: String] = [
-        "vrrp_sync_group": "sync groups make several VIP instances change state together; SwiftLB's instances elect each on its own (track the same script or backend in each to move them on the same fault)",
         "virtual_server": "LVS virtual servers are what SwiftLB's own frontend and backend sections do: write 'frontend' + 'backend'",
         "virtual_server_group": "LVS virtual servers are what SwiftLB's own frontend and backend sections do: write 'frontend' + 'backend'",
         "static_ipaddress": "SwiftLB manages only its VIPs; configure static addresses in the system's network configuration",
@@ -144,6 +143,8 @@ extension SectionParser {
                     fail(headerLine, "vrrp_script '\(header[1])': \(problem) (keepalived disables such a script, so what it watches would never move the VIP)")
                 }
             }
+        case "vrrp_sync_group":
+            readSyncGroup(header, line: line, children: children)
         case "global_defs":
             section = .globalDefs
             read(children, as: .globalDefs, lists: [])
@@ -179,5 +180,50 @@ extension SectionParser {
                 }
             }
         }
+    }
+
+    /// `vrrp_sync_group NAME { group { INSTANCE… } notify_master|notify_backup|notify_fault|notify
+    /// SCRIPT }`. Its members are checked once the whole file is read (they may come later).
+    private func readSyncGroup(_ header: [String], line: Int, children: [KeepalivedBlock]) {
+        let headerLine = ConfigLine(number: line, words: header)
+        guard header.count == 2 else { fail(headerLine, "expects 'vrrp_sync_group NAME {'"); return }
+        guard !config.vrrpSyncGroups.contains(where: { $0.name == header[1] }) else {
+            fail(headerLine, "vrrp_sync_group '\(header[1])' is declared twice")
+            return
+        }
+        var group = VRRPSyncGroup(name: header[1], line: line)
+        for child in children {
+            switch child {
+            case .block(let words, let blockLine, let items):
+                guard words == ["group"] else {
+                    fail(ConfigLine(number: blockLine, words: words), "'\(words.first ?? "{")' in a vrrp_sync_group is not supported by SwiftLB: track scripts and interfaces in each vrrp_instance of the group (a member's FAULT takes the group with it)")
+                    continue
+                }
+                for item in items {
+                    switch item {
+                    case .statement(let names, _): group.members += names
+                    case .block(_, let itemLine, _): fail(ConfigLine(number: itemLine, words: ["group"]), "unexpected block inside 'group { … }'")
+                    }
+                }
+            case .statement(let words, let statementLine):
+                let keyword = words[0], script = words.dropFirst().joined(separator: " ")
+                let place = ConfigLine(number: statementLine, words: words)
+                let field: WritableKeyPath<VRRPSyncGroup, String?>? = switch keyword {
+                case "notify_master": \.notifyMaster
+                case "notify_backup": \.notifyBackup
+                case "notify_fault": \.notifyFault
+                case "notify": \.notify
+                default: nil
+                }
+                guard let field else {
+                    fail(place, "'\(keyword)' in a vrrp_sync_group is not supported by SwiftLB (it takes 'group { … }', notify_master, notify_backup, notify_fault and notify)")
+                    continue
+                }
+                guard !script.isEmpty else { fail(place, "'\(keyword)' expects a script (quote it when it has arguments)"); continue }
+                group[keyPath: field] = script
+            }
+        }
+        guard !group.members.isEmpty else { fail(headerLine, "vrrp_sync_group '\(header[1])' has no 'group { INSTANCE… }'"); return }
+        config.vrrpSyncGroups.append(group)
     }
 }

@@ -23,6 +23,8 @@ public struct Configuration: Sendable {
     }
     /// keepalived `vrrp_script` blocks, by name (pending).
     public var vrrpScripts: [String: VRRPScript] = [:]
+    /// keepalived `vrrp_sync_group` blocks, in order.
+    public var vrrpSyncGroups: [VRRPSyncGroup] = []
     /// `http-errors NAME` sections: status → file.
     public var httpErrors: [String: [Int: String]] = [:]
     /// `userlist NAME` sections, by name (read by `http_auth(NAME)`).
@@ -80,9 +82,19 @@ public struct Configuration: Sendable {
 public struct GlobalSettings: Sendable, Equatable {
     /// `set-var`/`set-var-fmt proc.NAME …`, in file order.
     public var processVariables: [ProcessVariableSetting] = []
-    /// Process-wide cap on concurrent client connections (HAProxy's default is derived from
-    /// ulimit; we use a fixed, documented one).
+    /// Process-wide cap on concurrent client connections: `maxconn`, else HAProxy's figure
+    /// derived from the descriptor limit at boot (DescriptorBudget), set when the file is read.
     public var maxconn: Int = 4096
+    /// `maxconn` as written; nil: derived.
+    public var configuredMaxconn: Int?
+    /// Descriptors the process needs at `maxconn` (HAProxy's `Maxsock`); RLIMIT_NOFILE is set
+    /// to it unless `ulimit-n` says otherwise.
+    public var maxsock: Int = 8192
+    /// `strict-limits` (HAProxy 2.6's default; `no strict-limits` turns it off): a descriptor
+    /// limit that cannot be raised to what `maxconn` needs stops the start instead of a warning.
+    public var strictLimits = true
+    /// `fd-hard-limit N`: the most descriptors the derived `maxconn` and the limit may count on.
+    public var fdHardLimit: Int?
     /// Event loops (threads) for the data path; nil means one per core.
     public var nbthread: Int? = nil
     public var pidfile: String? = nil
@@ -91,8 +103,15 @@ public struct GlobalSettings: Sendable, Equatable {
     public var localPeer: String? = nil
     /// Where access-log lines go.
     public var logTarget: LogTarget = .stdout
-    /// On SIGTERM, how long in-flight requests may take before the process exits anyway.
-    public var hardStopAfter: ConfigDuration = .seconds(30)
+    /// `hard-stop-after`: how long connections may take to end after a stop before the process
+    /// exits anyway. nil, as in HAProxy: a soft stop (SIGUSR1) waits for them however long;
+    /// SIGTERM/SIGINT wait `stopSignalDrain` (HAProxy stops at once there).
+    public var hardStopAfter: ConfigDuration?
+    /// SIGTERM/SIGINT without `hard-stop-after`: HAProxy exits at once, SwiftLB lets
+    /// connections end for this long first. Bounded because whoever sends SIGTERM (systemd,
+    /// docker, Kubernetes) expects the process gone soon and kills it outright after its own
+    /// grace (90 s, 10 s, 30 s): past that, connections would be cut without their last response.
+    public static let stopSignalDrain: ConfigDuration = .seconds(30)
     /// `stats socket PATH [mode OCTAL] [level user|operator|admin]`: the control socket.
     public var statsSocket: StatsSocket?
     /// Further `stats socket` lines, each one more control socket (HAProxy serves them all).
@@ -163,12 +182,16 @@ public struct GlobalSettings: Sendable, Equatable {
     /// SO_SNDBUF of the client and server sockets (nil: the kernel's autotuning).
     public var clientSocketBuffers = SocketBuffers()
     public var serverSocketBuffers = SocketBuffers()
-    /// The largest request or response head, in bytes: tune.bufsize minus tune.maxrewrite
-    /// when tune.bufsize is set (HAProxy: a larger head is a 400 or a 502), else 32 KiB.
-    public var headLimit: Int {
-        guard let size = tuneBufsize else { return 32768 }
-        return size - min(tuneMaxRewrite ?? 1024, size / 2)
-    }
+    /// HAProxy's buffer: `tune.bufsize`, else its default, 16384 bytes. A request or response
+    /// head must fit one (HeadParser.Limits: larger is a 400 or a 502).
+    public var bufferSize: Int { tuneBufsize ?? 16384 }
+    /// The part of a buffer kept for rewrites: `tune.maxrewrite`, else 1024, at most half the
+    /// buffer (HAProxy caps it so).
+    public var rewriteReserve: Int { min(tuneMaxRewrite ?? 1024, bufferSize / 2) }
+    /// What a head may fill of a buffer: `bufferSize - rewriteReserve` (15360 by default).
+    public var headLimit: Int { bufferSize - rewriteReserve }
+    /// `tune.http.maxhdr`, else HAProxy's 101: a message has fewer header lines.
+    public var maxHeaders: Int { tuneHTTPMaxHeaders ?? 101 }
     /// `tune.maxaccept N`: connections accepted per listener wake-up.
     public var tuneMaxAccept: Int?
     /// `spread-checks N`: ±N% random jitter on each check interval (0–50).
@@ -187,11 +210,6 @@ public struct GlobalSettings: Sendable, Equatable {
     public var serverStateBase: String?
     /// `ulimit-n N`: the descriptor limit to set at start.
     public var ulimitN: Int?
-    /// `[no] strict-limits`: a `ulimit-n` the system refuses stops the start (true, HAProxy
-    /// 2.6's default) or is a warning (false; nil: not written, SwiftLB's warning).
-    public var strictLimits: Bool?
-    /// `fd-hard-limit N`: the descriptor limit is never raised above N.
-    public var fdHardLimit: Int?
     /// `stats timeout T`: an idle control-socket connection is closed after T.
     public var statsTimeout: ConfigDuration?
     /// The line of each `global` keyword, so that what fails at start (a chroot, a user)
@@ -262,6 +280,13 @@ public struct Timeouts: Sendable, Equatable {
     /// How long `http-request tarpit` holds a request before answering (default: `connect`).
     public var tarpit: ConfigDuration?
     public init() {}
+
+    /// HAProxy's idle limit of a client connection with no request under way (HTTP/1.1 and
+    /// HTTP/2 alike): `http-request` until its first request, `http-keep-alive` after one, each
+    /// falling back to `http-request`, then to `client`.
+    public func clientIdle(afterARequest: Bool) -> ConfigDuration? {
+        afterARequest ? (httpKeepAlive ?? httpRequest ?? client) : (httpRequest ?? client)
+    }
 }
 
 /// A listening address from `bind`.
@@ -363,6 +388,11 @@ public struct ProxyOptions: Sendable {
     public var maxconn: Int? = nil
     public var retries = 3
     public var balance: BalanceAlgorithm = .roundRobin
+    /// `hash-type`: how the hashing algorithms map a key to a server.
+    public var hashType = HashType()
+    /// `hash-balance-factor N`: with `hash-type consistent`, no server takes more than N% of
+    /// the backend's average load per weight unit (0: no bound).
+    public var hashBalanceFactor = 0
     public var defaultServer = ServerParameters()
     /// `option httpchk` / `http-check …`: nil means TCP connect checks.
     public var httpCheck: HTTPCheck?
@@ -380,6 +410,10 @@ public struct ProxyOptions: Sendable {
     /// `mode http|tcp`; tcp unless a `mode` line (here or in the defaults) says http, as in
     /// HAProxy: a copied haproxy.cfg's mode-less Redis or Postgres section stays TCP.
     public var mode: ProxyMode = .tcp
+    /// `disabled` (`enabled` undoes it; from a `defaults` section, for the proxies after it):
+    /// the proxy is parsed and checked but does not run, as in HAProxy — a frontend does not
+    /// listen, a backend has no server (503) and no checks, and neither is in the stats.
+    public var disabled = false
     /// `option http-keep-alive|http-server-close|httpclose` (the last two are pending).
     public var httpConnectionMode: HTTPConnectionMode = .keepAlive
     /// `http-reuse`: which idle server connections a request may be sent over.
@@ -423,10 +457,13 @@ public struct ProxyOptions: Sendable {
     /// `log-tag TAG`: the syslog tag of this proxy's lines (nil: the global one).
     public var logTag: String?
     public var logGlobal = false
-    /// `errorfile CODE FILE` (pending).
+    /// `errorfile CODE FILE`.
     public var errorFiles: [Int: String] = [:]
-    /// `errorfiles NAME [CODE…]`: pages of an `http-errors` section (pending).
+    /// `errorfiles NAME [CODE…]`: pages of an `http-errors` section.
     public var errorFilesSections: [ErrorFilesReference] = []
+    /// `errorloc*` and `http-error` answers by status. A status has one answer of its own:
+    /// a later `errorfile` line for it removes its entry here, and the other way round.
+    public var errorReplies: [Int: ErrorReply] = [:]
     /// `monitor-uri PATH` (pending): answered 200 by SwiftLB itself.
     public var monitorURI: String?
     /// `option pgsql-check user NAME`: the user (the check itself is `protocolCheck`).
@@ -455,6 +492,17 @@ public struct ProxyOptions: Sendable {
     public var protocolCheck: ProtocolCheck?
     /// `stats …` (pending): the stats page this proxy serves (a `defaults` one is inherited).
     public var stats: StatsPage?
+    /// `http-send-name-header NAME`: the request header (lower case, as HAProxy sends it) that
+    /// tells the server its own name; a header of that name from the client is removed.
+    public var sendNameHeader: String?
+    /// `option prefer-last-server`: a keep-alive client's next request goes to the server its
+    /// client connection still holds a connection to (non-hashing algorithms only).
+    public var preferLastServer = false
+    /// `option persist`: a cookie, `use-server` or stick entry naming a DOWN server is followed.
+    public var persist = false
+    /// `source ADDR[:PORT]`: the address connections to the servers leave from (a server's
+    /// own `source` overrides it).
+    public var source: SourceAddress?
     /// `timeout tunnel|client-fin|server-fin` live in `timeouts` (pending).
     public init() {}
 }
@@ -469,6 +517,14 @@ public struct ErrorFilesReference: Sendable, Equatable {
     public var line: Int
 }
 
+/// A proxy's answer for a status it generates, given in place of the error page.
+public enum ErrorReply: Sendable, Equatable {
+    /// `errorloc|errorloc302|errorloc303 CODE URL`: a redirect (`code` 302 or 303) to URL.
+    case location(code: Int, url: String, line: Int)
+    /// `http-error status CODE …`: built as `http-request return` builds its answer.
+    case reply(HTTPReturn, line: Int)
+}
+
 public enum RetryCondition: String, Sendable, Hashable, CaseIterable {
     case connFailure = "conn-failure"
     case emptyResponse = "empty-response"
@@ -478,16 +534,25 @@ public enum RetryCondition: String, Sendable, Hashable, CaseIterable {
 public enum BalanceAlgorithm: Sendable, Equatable {
     case roundRobin
     case leastConn
-    /// A consistent hash of the client address: the same address maps to the same server on
-    /// every SwiftLB instance with the same server list.
+    /// A hash of the client address (`hash-type`): the same address maps to the same server
+    /// on every SwiftLB or HAProxy instance with the same servers.
     case source
     /// The least loaded of `draws` random servers ("power of two choices").
     case random(draws: Int)
     /// The first server in declaration order that is up.
     case first
-    /// A consistent hash of a part of each request (`uri`, `url_param`, `hdr(NAME)`); round
+    /// A hash of a part of each request (`uri`, `url_param`, `hdr(NAME)`, `hash-type`); round
     /// robin for a request that lacks it.
     case requestHash(RequestHashKey)
+
+    /// A hash of the client or the request picks the server (HAProxy's BE_LB_KIND_HI, where
+    /// `option prefer-last-server` does nothing).
+    public var hashes: Bool {
+        switch self {
+        case .source, .requestHash: true
+        case .roundRobin, .leastConn, .random, .first: false
+        }
+    }
 
     /// Its name as `balance` writes it (the stats' `algo` column).
     public var name: String {
@@ -501,6 +566,26 @@ public enum BalanceAlgorithm: Sendable, Equatable {
         case .requestHash(.urlParameter): "url_param"
         case .requestHash(.header): "hdr"
         }
+    }
+}
+
+/// `hash-type map-based|consistent [FUNCTION [avalanche]]`: HAProxy 2.6's hashing, so that a key
+/// picks the server HAProxy picks. `mapBased` (the default): the key modulo the total weight, in
+/// a table of the servers up (lb_map.c); `consistent`: the nearest of weight × 16 points per
+/// server placed by its id (lb_chash.c). The function is sdbm unless named; `consistent` without
+/// one also mixes the hash (`avalanche`), as HAProxy does.
+public struct HashType: Sendable, Equatable {
+    public enum Method: String, Sendable { case mapBased = "map-based", consistent }
+    public enum Function: String, Sendable, CaseIterable { case sdbm, djb2, wt6, crc32 }
+
+    public var method: Method
+    public var function: Function
+    public var avalanche: Bool
+
+    public init(method: Method = .mapBased, function: Function = .sdbm, avalanche: Bool = false) {
+        self.method = method
+        self.function = function
+        self.avalanche = avalanche
     }
 }
 
@@ -562,6 +647,8 @@ public struct ServerParameters: Sendable, Equatable {
     public var onError: OnError = .failCheck
     /// `send-proxy` / `send-proxy-v2` (pending): the PROXY protocol header towards the server.
     public var sendProxy: ProxyProtocolVersion?
+    /// `source ADDR[:PORT]`: where connections to this server leave from (else the proxy's).
+    public var source: SourceAddress?
     /// `proxy-v2-options unique-id,authority,crc32c`: the TLVs a `send-proxy-v2` header
     /// carries (HAProxy's names; the TLS ones are refused).
     public var proxyV2Options: Set<String> = []
@@ -933,6 +1020,10 @@ public struct Backend: Sendable {
     /// `stick-table …` and `stick on|match|store-request …`.
     public var stickTable: StickTable?
     public var stickRules: [StickRule] = []
+    /// `use-server …` in order (PersistenceModel.swift).
+    public var serverSelectionRules: [ServerSelectionRule] = []
+    /// `force-persist …` and `ignore-persist …` in order.
+    public var persistenceRules: [PersistenceRule] = []
     /// `id N` (see `Frontend.explicitID`).
     public var explicitID: Int?
 

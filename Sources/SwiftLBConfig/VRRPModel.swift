@@ -123,6 +123,25 @@ public struct TrackInterface: Sendable, Equatable {
     public var line: Int
 }
 
+/// keepalived's `vrrp_sync_group NAME { group { A B … } notify… }`: instances that fail
+/// together — one that enters FAULT takes the others of its group into FAULT with it, so
+/// their VIPs move to the peer together (an external and an internal VIP of one router) —
+/// and notify scripts of the group's own, run when all its members agree on a state.
+public struct VRRPSyncGroup: Sendable, Equatable {
+    public var name: String
+    public var line: Int
+    public var members: [String] = []
+    public var notifyMaster: String?
+    public var notifyBackup: String?
+    public var notifyFault: String?
+    /// Called with `GROUP NAME STATE`, as keepalived calls a group's `notify`.
+    public var notify: String?
+    public init(name: String, line: Int) {
+        self.name = name
+        self.line = line
+    }
+}
+
 extension Configuration {
     /// Every instance's virtual addresses: a `bind` on any of them must work on a node that
     /// does not hold it yet (IP_FREEBIND).

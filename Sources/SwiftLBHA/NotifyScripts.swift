@@ -9,20 +9,37 @@ import SwiftLBConfig
 /// election), its failure logged. Spawned as `vrrp_script` commands are (ScriptProcess: its
 /// own process group, stdio on /dev/null, none of our descriptors).
 struct NotifyScripts: Sendable {
-    let settings: VRRPSettings
+    /// `INSTANCE` or `GROUP`: the first argument of `notify`.
+    private let kind: String
+    private let name: String
+    private let master: String?
+    private let backup: String?
+    private let fault: String?
+    private let notify: String?
     let logger: Logger
 
-    func run(state: Elector.State, priority: UInt8) {
+    init(settings: VRRPSettings, logger: Logger) {
+        (kind, name, master, backup, fault, notify) = ("INSTANCE", settings.name, settings.notifyMaster, settings.notifyBackup, settings.notifyFault, settings.notify)
+        self.logger = logger
+    }
+
+    /// A `vrrp_sync_group`'s: its `notify` gets `GROUP NAME STATE` (no priority, as keepalived).
+    init(group: VRRPSyncGroup, logger: Logger) {
+        (kind, name, master, backup, fault, notify) = ("GROUP", group.name, group.notifyMaster, group.notifyBackup, group.notifyFault, group.notify)
+        self.logger = logger
+    }
+
+    func run(state: Elector.State, priority: UInt8?) {
         let specific: String? = switch state {
-        case .master: settings.notifyMaster
-        case .backup: settings.notifyBackup
-        case .fault: settings.notifyFault
+        case .master: master
+        case .backup: backup
+        case .fault: fault
         case .initial: nil
         }
         let stateName = state == .initial ? "STOP" : state.rawValue.uppercased()
         if let script = specific { launch(script, script: script) }
-        if let script = settings.notify {
-            launch(script + " \"$@\"", arguments: ["notify", "INSTANCE", settings.name, stateName, String(priority)], script: script)
+        if let script = notify {
+            launch(script + " \"$@\"", arguments: ["notify", kind, name, stateName] + (priority.map { [String($0)] } ?? []), script: script)
         }
     }
 

@@ -53,11 +53,13 @@ public final class VRRPGroup: @unchecked Sendable {
     private let links: [PeerLink]
     private let listeners: [PeerLinkListener]
     private let scripts: [TrackedScript]
+    /// Held here: their members point at them weakly.
+    private let syncGroups: [SyncGroup]
     /// Set by the first `resignAndStop`: the loop is gone after it.
     private let stopped = NIOLockedValueBox(false)
 
     private init(group: MultiThreadedEventLoopGroup, logger: Logger, instances: [VRRPInstance], sockets: [HeartbeatSocket],
-                 links: [PeerLink], listeners: [PeerLinkListener], scripts: [TrackedScript]) {
+                 links: [PeerLink], listeners: [PeerLinkListener], scripts: [TrackedScript], syncGroups: [SyncGroup]) {
         self.group = group
         self.loop = group.next()
         self.logger = logger
@@ -66,6 +68,7 @@ public final class VRRPGroup: @unchecked Sendable {
         self.links = links
         self.listeners = listeners
         self.scripts = scripts
+        self.syncGroups = syncGroups
     }
 
     /// The instance names, in the order of the file.
@@ -77,15 +80,16 @@ public final class VRRPGroup: @unchecked Sendable {
     /// `vrrpScripts` they track). The instances start as backup once every tracked script has
     /// reported once.
     public static func start(configuration: Configuration, hooks: Hooks, logger: Logger) async throws(StartFailure) -> VRRPGroup {
-        try await start(instances: configuration.vrrpInstances, scripts: configuration.vrrpScripts, configFile: configuration.file,
-                        hooks: hooks, logger: logger)
+        try await start(instances: configuration.vrrpInstances, scripts: configuration.vrrpScripts, syncGroups: configuration.vrrpSyncGroups,
+                        configFile: configuration.file, hooks: hooks, logger: logger)
     }
 
     /// Checks what each instance needs (its key, interfaces, a source address, CAP_NET_ADMIN
     /// and CAP_NET_RAW, distinct router ids per socket, one key per shared peer link),
     /// releases VIPs a previous run left behind, binds the sockets and listeners, runs every
     /// tracked script once, and starts the instances as backup.
-    public static func start(instances settings: [VRRPSettings], scripts definitions: [String: VRRPScript] = [:], configFile: String,
+    public static func start(instances settings: [VRRPSettings], scripts definitions: [String: VRRPScript] = [:],
+                             syncGroups: [VRRPSyncGroup] = [], configFile: String,
                              hooks: Hooks, logger: Logger) async throws(StartFailure) -> VRRPGroup {
         guard !settings.isEmpty else { throw StartFailure(description: "vrrp: no instance to start") }
         func fail(_ v: VRRPSettings, _ message: String) -> StartFailure { StartFailure(description: "vrrp \(v.name): \(message)") }
@@ -153,6 +157,14 @@ public final class VRRPGroup: @unchecked Sendable {
                                           probe: probe, hooks: hooks, loop: loop, logger: logger))
         }
 
+        // `vrrp_sync_group`s: members that fail together (the parser checked the names).
+        let groups = syncGroups.map { SyncGroup(settings: $0, logger: logger) }
+        for group in groups {
+            for name in group.settings.members {
+                if let member = instances.first(where: { $0.settings.name == name }) { group.join(member) }
+            }
+        }
+
         // One socket per address and port; router ids distinct on each.
         var sockets: [HeartbeatSocket.Key: HeartbeatSocket] = [:]
         for instance in instances {
@@ -208,7 +220,7 @@ public final class VRRPGroup: @unchecked Sendable {
         let listeners = byAddress.values.map { PeerLinkListener(local: $0[0].settings.local, port: $0[0].settings.port, links: $0, loop: loop) }
 
         let started = VRRPGroup(group: eventLoops, logger: logger, instances: instances, sockets: Array(sockets.values), links: links,
-                                listeners: listeners, scripts: Array(tracked.values))
+                                listeners: listeners, scripts: Array(tracked.values), syncGroups: groups)
         for socket in started.sockets {
             do { try await socket.start().get() } catch {
                 await started.close()

@@ -53,6 +53,10 @@ final class VRRPInstance: @unchecked Sendable {
     /// Set by `resign`: nothing re-evaluates the tracked inputs after it.
     private var stopping = false
     private var faultReason: String?
+    /// The fault of this instance's own inputs (its group may add a member's: `applyFault`).
+    private(set) var ownFault: String?
+    /// Its `vrrp_sync_group`, if any (same loop; the group holds its members).
+    weak var syncGroup: SyncGroup?
     private var dropLog = DropLog()
     private var nextSendFailureLog = NIODeadline.uptimeNanoseconds(0)
 
@@ -197,14 +201,26 @@ final class VRRPInstance: @unchecked Sendable {
                                                                           : "tracked interface \(track.interface) is down"))
         }
         let outcome = Tracking.evaluate(configured: settings.priority, inputs: inputs, faults: faults)
-        let now = now()
-        perform(elector.priorityChanged(to: outcome.priority, now: now))
-        status.withLockedValue { $0.priority = outcome.priority; $0.fault = outcome.fault; $0.tracked = inputs }
-        if outcome.fault != faultReason {
-            faultReason = outcome.fault
-            perform(elector.faultChanged(reason: outcome.fault, now: now), awaitPeer: true)
-        }
+        perform(elector.priorityChanged(to: outcome.priority, now: now()))
+        status.withLockedValue { $0.priority = outcome.priority; $0.tracked = inputs }
+        let changed = outcome.fault != ownFault
+        ownFault = outcome.fault
+        applyFault()
+        if changed { syncGroup?.ownFaultChanged(of: self) }
     }
+
+    /// The elector's fault: this instance's own, else one its sync group passes on.
+    func applyFault() {
+        guard !stopping else { return }
+        let fault = ownFault ?? syncGroup?.inheritedFault(of: self)
+        status.withLockedValue { $0.fault = fault }
+        guard fault != faultReason else { return }
+        faultReason = fault
+        perform(elector.faultChanged(reason: fault, now: now()), awaitPeer: true)
+    }
+
+    /// The elector's state (on the loop).
+    var state: Elector.State { elector.state }
 
     // MARK: actions
 
@@ -339,6 +355,9 @@ final class VRRPInstance: @unchecked Sendable {
         let line = "vrrp \(settings.name): \(from.displayName) -> \(state.displayName): \(reason)"
         if state == .fault { logger.warning("\(line)") } else { logger.info("\(line)") }
         notifier.run(state: state, priority: elector.priority)
+        // On the next tick: a FAULT reaches the other members first (as keepalived notifies a
+        // group after moving all its members).
+        if let group = syncGroup { loop.assumeIsolated().execute { group.memberChanged() } }
     }
 
     /// Counts a dropped heartbeat (the shared socket calls it too, for packets it cannot give

@@ -7,9 +7,10 @@ import NIOCore
 protocol Balancer: Sendable {
     /// The index of the server for the next request among those `isCandidate` accepts (UP,
     /// primary or backup as needed, not yet failed for this request); nil when none is.
-    /// `key`: the request's hash for `balance uri|url_param|hdr` (nil: the request has no such
-    /// part, or the algorithm hashes nothing of the request).
-    func pick(client: SocketAddress?, key: UInt64?, isCandidate: (Int) -> Bool) -> Int?
+    /// `key`: the hashing algorithms' key (`BalanceKey.swift`): of the client's address for
+    /// `balance source`, of the request for `uri|url_param|hdr`; nil when there is none (the
+    /// request lacks the part hashed), or the algorithm hashes nothing.
+    func pick(client: SocketAddress?, key: UInt32?, isCandidate: (Int) -> Bool) -> Int?
     /// A server's weight changed at runtime (`set weight`): rebuild what was precomputed from
     /// the weights. Algorithms that read `RuntimeServer.weight` on each pick need nothing.
     func reweigh(_ servers: [RuntimeServer])
@@ -19,7 +20,7 @@ extension Balancer {
     func reweigh(_ servers: [RuntimeServer]) {}
 }
 
-/// A balancer's precomputed table (round robin's schedule, source hashing's ring), replaced
+/// A balancer's precomputed table (round robin's schedule, the hashing map or ring), replaced
 /// whole when a weight changes at runtime and read with one atomic load on the data path.
 final class BalancerTable<Value: Sendable>: AtomicReference, Sendable {
     let value: Value
@@ -34,17 +35,8 @@ struct ServerSet {
     var isEmpty: Bool { bits == 0 }
 }
 
-/// FNV-1a, 64 bit: a hash that is the same in every process (Swift's `Hasher` is seeded per
-/// process), so two SwiftLB instances hash a client to the same server.
-func stableHash<S: Sequence>(_ bytes: S) -> UInt64 where S.Element == UInt8 {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
-    // FNV's low bits mix poorly; finish with splitmix64's finaliser.
-    return mix64(h)
-}
-
-/// splitmix64's finaliser: every input bit affects every output bit. Used to finish hashes
-/// and to turn a shared counter into cheap, lock-free pseudo-random numbers.
+/// splitmix64's finaliser: every input bit affects every output bit. Turns a shared counter
+/// into cheap, lock-free pseudo-random numbers (`random`'s draws, slowstart's dice).
 @inline(__always)
 func mix64(_ value: UInt64) -> UInt64 {
     var x = (value ^ (value >> 30)) &* 0xbf58_476d_1ce4_e5b9

@@ -7,7 +7,7 @@ final class FirstBalancer: Balancer {
     private let serverCount: Int
     init(serverCount: Int) { self.serverCount = serverCount }
 
-    func pick(client: SocketAddress?, key: UInt64?, isCandidate: (Int) -> Bool) -> Int? {
+    func pick(client: SocketAddress?, key: UInt32?, isCandidate: (Int) -> Bool) -> Int? {
         (0..<serverCount).first(where: isCandidate)
     }
 }

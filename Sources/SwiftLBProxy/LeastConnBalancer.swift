@@ -10,7 +10,7 @@ final class LeastConnBalancer: Balancer {
 
     init(servers: [RuntimeServer]) { self.servers = servers }
 
-    func pick(client: SocketAddress?, key: UInt64?, isCandidate: (Int) -> Bool) -> Int? {
+    func pick(client: SocketAddress?, key: UInt32?, isCandidate: (Int) -> Bool) -> Int? {
         guard !servers.isEmpty else { return nil }
         let start = rotation.loadThenWrappingIncrement(ordering: .relaxed) & Int.max
         var best: Int?

@@ -38,7 +38,7 @@ final class RoundRobinBalancer: Balancer {
         return schedule
     }
 
-    func pick(client: SocketAddress?, key: UInt64?, isCandidate: (Int) -> Bool) -> Int? {
+    func pick(client: SocketAddress?, key: UInt32?, isCandidate: (Int) -> Bool) -> Int? {
         let schedule = table.load(ordering: .acquiring).value
         guard !schedule.isEmpty else { return nil }
         let start = next.loadThenWrappingIncrement(ordering: .relaxed) & Int.max

@@ -2,7 +2,7 @@
 import XCTest
 
 /// `balance` with HAProxy's request-hashing algorithms and their options, `static-rr`, and
-/// `hash-type map-based` accepted with a warning.
+/// `hash-type` / `hash-balance-factor` read as HAProxy 2.6 reads them.
 final class BalanceAlgorithmTests: XCTestCase {
     private func balance(_ line: String, file: StaticString = #filePath, at: UInt = #line) throws -> (BalanceAlgorithm?, [String]) {
         let config = try parseOrFail("backend b\n    \(line)\n    server s 127.0.0.1:1\n", sourceFile: file, line: at)
@@ -28,7 +28,29 @@ final class BalanceAlgorithmTests: XCTestCase {
         let tcp = try parseOrFail("backend t\n    mode tcp\n    balance uri\n    server s 127.0.0.1:1\n")
         XCTAssertTrue(tcp.warnings.contains { $0.message == "Layer 7 hash not possible for backend 't' (needs 'mode http'). Falling back to round robin." },
                       "\(tcp.warnings)")
-        let mapBased = try parseOrFail("backend b\n    balance uri\n    hash-type map-based\n    server s 127.0.0.1:1\n")
-        XCTAssertTrue(mapBased.warnings.contains { $0.message.contains("always use a consistent hash") }, "\(mapBased.warnings)")
+    }
+
+    /// cfgparse-listen.c: map-based sdbm by default; `consistent` alone adds the avalanche
+    /// mix, a named function does not unless asked; a `defaults` section hands it down.
+    func testHashTypeAsHAProxy26ReadsIt() throws {
+        func hashType(_ lines: String) throws -> (HashType?, Int?, [String]) {
+            let config = try parseOrFail("defaults\n    mode http\n\(lines)backend b\n    balance source\n    server s 127.0.0.1:1\n")
+            return (config.backends["b"]?.options.hashType, config.backends["b"]?.options.hashBalanceFactor, config.warnings.map(\.message))
+        }
+        XCTAssertEqual(try hashType("").0, HashType(method: .mapBased, function: .sdbm, avalanche: false))
+        XCTAssertEqual(try hashType("    hash-type consistent\n").0, HashType(method: .consistent, function: .sdbm, avalanche: true))
+        XCTAssertEqual(try hashType("    hash-type consistent sdbm\n").0, HashType(method: .consistent, function: .sdbm, avalanche: false))
+        XCTAssertEqual(try hashType("    hash-type map-based wt6 avalanche\n").0, HashType(method: .mapBased, function: .wt6, avalanche: true))
+        XCTAssertEqual(try hashType("    hash-type consistent crc32\n    hash-balance-factor 150\n").1, 150)
+        let extra = try hashType("    hash-type consistent djb2 avalanche more\n")
+        XCTAssertEqual(extra.0, HashType(method: .consistent, function: .djb2, avalanche: true))
+        XCTAssertTrue(extra.2.contains { $0.contains("'more' after 'avalanche' is ignored") }, "\(extra.2)")
+        for (line, message) in [("hash-type", "expects 'consistent' or 'map-based'"), ("hash-type avalanche", "is not supported anymore"),
+                                ("hash-type consistent none", "unknown hash function 'none'"), ("hash-type map-based crc32 foo", "'avalanche' is the only modifier"),
+                                ("hash-balance-factor 100", "must be 0 or greater than 100"), ("hash-balance-factor 9223372036854775807", "at most 2147483647"), ("hash-balance-factor", "expects a percentage")] {
+            let errors = parseErrors("backend b\n    \(line)\n    server s 127.0.0.1:1\n")
+            XCTAssertEqual(errors.map(\.line), [2], line)
+            XCTAssertTrue(errors.first?.message.contains(message) ?? false, "\(line): \(errors)")
+        }
     }
 }

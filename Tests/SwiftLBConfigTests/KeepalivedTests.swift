@@ -150,6 +150,31 @@ final class KeepalivedTests: XCTestCase {
         XCTAssertTrue(found.first?.message.contains("multicast advertisements (no 'unicast_peer') need 'auth_key_file FILE'") == true, "\(found)")
     }
 
+    /// keepalived's sync groups: members named in `group { … }` (declared before or after),
+    /// the group's notify scripts; an unknown member, a member of two groups, or a keyword
+    /// SwiftLB does not run in a group is an error on its line.
+    func testSyncGroups() throws {
+        let instances = "vrrp_instance EXT {\n  interface eth0\n  virtual_router_id 5\n  unicast_peer { 10.0.0.2 }\n  virtual_ipaddress { 10.0.0.10 }\n  auth none\n}\n"
+            + "vrrp_instance INT {\n  interface eth1\n  virtual_router_id 6\n  unicast_peer { 10.0.1.2 }\n  virtual_ipaddress { 10.0.1.10 }\n  auth none\n}\n"
+        let group = "vrrp_sync_group G1 {\n  group {\n    EXT\n    INT\n  }\n  notify_master \"/etc/fw/primary.sh master\"\n  notify /etc/fw/notify.sh\n}\n"
+        let config = try parse(group + instances)
+        XCTAssertEqual(config.vrrpSyncGroups.count, 1)
+        XCTAssertEqual(config.vrrpSyncGroups[0].members, ["EXT", "INT"])
+        XCTAssertEqual(config.vrrpSyncGroups[0].notifyMaster, "/etc/fw/primary.sh master")
+        XCTAssertEqual(config.vrrpSyncGroups[0].notify, "/etc/fw/notify.sh")
+        XCTAssertEqual(config.vrrpSyncGroups[0].line, 1)
+
+        let unknown = errors(group.replacingOccurrences(of: "    INT\n", with: "    INTT\n") + instances)
+        XCTAssertTrue(unknown.contains { $0.line == 1 && $0.keyword == "vrrp_sync_group" && $0.message.contains("no vrrp_instance named 'INTT'") }, "\(unknown)")
+        let twice = errors(group + group.replacingOccurrences(of: "G1", with: "G2") + instances)
+        XCTAssertTrue(twice.contains { $0.line == 9 && $0.message.contains("'EXT' is already in vrrp_sync_group 'G1'") }, "\(twice)")
+        let tracked = errors(group.replacingOccurrences(of: "  notify /etc/fw/notify.sh\n", with: "  track_script {\n    chk\n  }\n") + instances)
+        XCTAssertTrue(tracked.contains { $0.line == 7 && $0.message.contains("track scripts and interfaces in each vrrp_instance") }, "\(tracked)")
+        let smtp = errors(group.replacingOccurrences(of: "  notify /etc/fw/notify.sh\n", with: "  smtp_alert\n") + instances)
+        XCTAssertTrue(smtp.contains { $0.line == 7 && $0.message.contains("'smtp_alert' in a vrrp_sync_group is not supported") }, "\(smtp)")
+        XCTAssertTrue(errors("vrrp_sync_group G {\n}\n" + instances).contains { $0.line == 1 && $0.message.contains("has no 'group") })
+    }
+
     func testBraceForms() throws {
         let text = "vrrp_instance VI_1\n{\n  interface eth0\n  virtual_router_id 5\n  unicast_peer {10.0.0.2 10.0.0.3}\n  virtual_ipaddress {\n 10.0.0.10\n }\n  auth none}\n"
         let v = try XCTUnwrap(try parse(text).vrrp)

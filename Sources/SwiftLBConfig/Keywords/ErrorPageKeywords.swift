@@ -13,7 +13,25 @@ extension KeywordRegistry {
     static let errorPageKeywords: [Keyword] = [
         Keyword("errorfile", SectionKind.proxies, usage: "errorfile CODE FILE", status: errorPageStatus) { p, c in
             let (code, file) = try errorFile(c)
-            p.withOptions { $0.errorFiles[code] = file }
+            p.withOptions {
+                $0.errorFiles[code] = file
+                $0.errorReplies[code] = nil
+            }
+        },
+        // HAProxy 2.6 (`http_parse_errorloc`): a 302 or 303 to URL, with no body.
+        Keyword("errorloc", SectionKind.proxies, usage: "errorloc CODE URL") { p, c in try errorLocation(p, c, code: 302) },
+        Keyword("errorloc302", SectionKind.proxies, usage: "errorloc302 CODE URL") { p, c in try errorLocation(p, c, code: 302) },
+        Keyword("errorloc303", SectionKind.proxies, usage: "errorloc303 CODE URL") { p, c in try errorLocation(p, c, code: 303) },
+        // `http-error status CODE` and the arguments of `http-request return` (HAProxy 2.2+).
+        Keyword("http-error", SectionKind.proxies,
+                usage: "http-error status CODE [content-type TYPE] [string TEXT|lf-string FMT|file F|lf-file F|errorfile F|errorfiles NAME|default-errorfiles] [hdr NAME VALUE]…") { p, c in
+            guard c.args.first == "status", c.args.count >= 2 else { throw ParseFailure("expects 'status CODE' first") }
+            let reply = try httpReturn(c.args, defaultStatus: 0, statusWords: ["status"])
+            guard errorFileCodes.contains(reply.status) else { throw unhandledStatus(reply.status) }
+            p.withOptions {
+                $0.errorReplies[reply.status] = .reply(reply, line: c.line.number)
+                $0.errorFiles[reply.status] = nil
+            }
         },
         Keyword("errorfile", [.httpErrors], usage: "errorfile CODE FILE") { p, c in
             let (code, file) = try errorFile(c)
@@ -32,11 +50,24 @@ extension KeywordRegistry {
         },
     ]
 
+    private static func unhandledStatus(_ code: Int) -> ParseFailure {
+        ParseFailure("status \(code) has no error page (\(errorFileCodes.sorted().map(String.init).joined(separator: ", ")))")
+    }
+
+    private static func errorLocation(_ p: SectionParser, _ c: KeywordCall, code: Int) throws(ParseFailure) {
+        guard c.args.count == 2, let status = Int(c.args[0]) else { throw ParseFailure("expects '\(c.words[0]) CODE URL'") }
+        guard errorFileCodes.contains(status) else { throw unhandledStatus(status) }
+        let url = c.args[1]
+        guard !url.isEmpty, !url.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F }) else { throw ParseFailure("'\(url)' is not a URL (no spaces or control characters)") }
+        p.withOptions {
+            $0.errorReplies[status] = .location(code: code, url: url, line: c.line.number)
+            $0.errorFiles[status] = nil
+        }
+    }
+
     private static func errorFile(_ c: KeywordCall) throws(ParseFailure) -> (Int, String) {
         guard c.args.count == 2, let code = Int(c.args[0]) else { throw ParseFailure("expects 'errorfile CODE FILE'") }
-        guard errorFileCodes.contains(code) else {
-            throw ParseFailure("status \(code) has no error page (\(errorFileCodes.sorted().map(String.init).joined(separator: ", ")))")
-        }
+        guard errorFileCodes.contains(code) else { throw unhandledStatus(code) }
         let path = c.args[1]
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw ParseFailure("cannot read error file '\(path)'")

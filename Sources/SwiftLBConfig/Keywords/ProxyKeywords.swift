@@ -21,6 +21,14 @@ extension KeywordRegistry {
             if mode == .tcp { try p.gate(modeTCPStatus, "'mode tcp'") }
             p.withOptions { $0.mode = mode }
         },
+        Keyword("disabled", SectionKind.proxies, usage: "disabled") { p, c in
+            try c.noArguments()
+            p.withOptions { $0.disabled = true }
+        },
+        Keyword("enabled", SectionKind.proxies, usage: "enabled") { p, c in
+            try c.noArguments()
+            p.withOptions { $0.disabled = false }
+        },
         Keyword("maxconn", SectionKind.frontSide, usage: "maxconn N") { p, c in
             let n = try c.positiveInt()
             p.withOptions { $0.maxconn = n }
@@ -107,16 +115,35 @@ extension KeywordRegistry {
     } + [
         // SwiftLB always spreads over every backup server when no primary is up.
         Keyword("option allbackups", SectionKind.backSide, usage: "option allbackups") { _, c in try c.noArguments() },
-        // The hashing algorithms always use a consistent hash (a ring of server names and
-        // weights). HAProxy's default, `map-based`, only spreads differently: accepted, said.
-        Keyword("hash-type", SectionKind.backSide, usage: "hash-type consistent|map-based [FUNCTION [avalanche]]") { p, c in
-            guard let kind = c.args.first, kind == "consistent" || kind == "map-based" else {
-                throw ParseFailure("expects 'consistent' or 'map-based' (then an optional hash function)")
+        // HAProxy 2.6's syntax and defaults (cfgparse-listen.c): sdbm unless a function is
+        // named, with the avalanche mix added by `consistent` alone or asked for by name.
+        Keyword("hash-type", SectionKind.backSide, usage: "hash-type map-based|consistent [sdbm|djb2|wt6|crc32 [avalanche]]") { p, c in
+            let word = c.args.first ?? ""
+            if word == "avalanche" { throw ParseFailure("'hash-type avalanche' is not supported anymore (nor by HAProxy 2.6): write 'hash-type map-based sdbm avalanche'") }
+            guard let method = HashType.Method(rawValue: word) else { throw ParseFailure("expects 'consistent' or 'map-based'") }
+            var hashType = HashType(method: method)
+            if c.args.count > 1 {
+                guard let function = HashType.Function(rawValue: c.args[1]) else {
+                    throw ParseFailure("unknown hash function '\(c.args[1])': sdbm, djb2, wt6 or crc32")
+                }
+                hashType.function = function
+                if c.args.count > 2 {
+                    guard c.args[2] == "avalanche" else { throw ParseFailure("'\(c.args[2])': 'avalanche' is the only modifier of a hash function") }
+                    // HAProxy reads no further and says nothing; SwiftLB says it.
+                    if c.args.count > 3 { p.warn("'hash-type': '\(c.args[3...].joined(separator: " "))' after 'avalanche' is ignored") }
+                    hashType.avalanche = true
+                }
+            } else {
+                hashType.avalanche = method == .consistent
             }
-            if kind == "map-based" {
-                p.warn("'hash-type map-based': SwiftLB's hashing algorithms always use a consistent hash (a server going down moves only its own clients)")
-            }
-            if c.args.count > 1 { p.warn("'hash-type \(c.args.joined(separator: " "))': SwiftLB uses its own process-independent hash, not the function named") }
+            p.withOptions { $0.hashType = hashType }
+        },
+        Keyword("hash-balance-factor", SectionKind.backSide, usage: "hash-balance-factor 0|N (N > 100)") { p, c in
+            let text = try c.one("a percentage above 100, or 0")
+            guard let n = Int(text), n >= 0 else { throw ParseFailure("expects an integer, not '\(text)'") }
+            // HAProxy's `int`: a factor it could not hold is refused (it would overflow the bound).
+            guard (n == 0 || n > 100) && n <= Int(Int32.max) else { throw ParseFailure("must be 0 or greater than 100 (at most \(Int32.max)), not \(n)") }
+            p.withOptions { $0.hashBalanceFactor = n }
         },
         connectionMode(.keepAlive, status: .active),
         connectionMode(.serverClose, status: httpServerCloseStatus),

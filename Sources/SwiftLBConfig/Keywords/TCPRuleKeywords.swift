@@ -2,7 +2,6 @@
 /// accept|reject|track-scN`, `tcp-request inspect-delay`, `stick-table`, `stick on|match|
 /// store-request`, `http-request track-scN`. Run by the data path (SwiftLBProxy/Stick, TCP).
 extension KeywordRegistry {
-    static let backendTCPRuleStatus = KeywordStatus.pending("tcp-request rules run in frontends and listen sections; a backend's are not run yet")
 
     static let tcpRuleKeywords: [Keyword] = [
         tcpRule(.connection, .accept, [.frontend, .listen]), tcpRule(.connection, .reject, [.frontend, .listen]),
@@ -29,7 +28,7 @@ extension KeywordRegistry {
             default: p.withBackend { $0.stickTable = table }
             }
         },
-        stickRule(.on), stickRule(.match), stickRule(.storeRequest),
+        stickRule(.on), stickRule(.match), stickRule(.storeRequest), stickRule(.storeResponse),
         tcpRule(.session, .accept, [.frontend, .listen]), tcpRule(.session, .reject, [.frontend, .listen]),
         // HAProxy's upgrade of a TCP session to HTTP/1 (`proto h2` is refused: an upgraded
         // session speaks HTTP/1).
@@ -130,11 +129,11 @@ extension KeywordRegistry {
     /// session|content` (frontends) and `http-request|http-response` rules.
     static let counterActionKeywords: [Keyword] = ["sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0"].flatMap { name in
         [TCPRule.Layer.connection, .session, .content].map { layer in
-            Keyword("tcp-request \(layer.rawValue) \(name)", [.frontend, .listen],
+            Keyword("tcp-request \(layer.rawValue) \(name)", layer == .content ? SectionKind.rules : [.frontend, .listen],
                     usage: "tcp-request \(layer.rawValue) \(name)(SC)\(name == "sc-set-gpt0" ? " VALUE" : "") [if|unless COND]") { p, c in
                 let (words, condition) = try p.splitCondition(c.args)
                 let action = try counterAction(name, c.words, words)
-                p.withFrontend { $0.tcpRequestRules.append(TCPRule(layer: layer, action: .stickCounter, condition: condition, line: c.line.number, counterAction: action)) }
+                p.addTCPRequestRule(TCPRule(layer: layer, action: .stickCounter, condition: condition, line: c.line.number, counterAction: action))
             }
         } + [HTTPRulePhase.request, .response].map { phase in
             Keyword("\(phase.rawValue) \(name)", SectionKind.proxies,
@@ -149,7 +148,7 @@ extension KeywordRegistry {
     /// `set-dst-port EXPR` in `tcp-request connection|session|content` rules.
     static let sampleActionKeywords: [Keyword] = [TCPRule.Layer.connection, .session, .content].flatMap { layer in
         [TCPRule.Action.setVariable, .setSource, .setDestination, .setSourcePort, .setDestinationPort].map { action in
-            Keyword("tcp-request \(layer.rawValue) \(action.rawValue)", [.frontend, .listen],
+            Keyword("tcp-request \(layer.rawValue) \(action.rawValue)", layer == .content ? SectionKind.rules : [.frontend, .listen],
                     usage: "tcp-request \(layer.rawValue) \(action.rawValue)\(action == .setVariable ? "(SCOPE.NAME)" : "") EXPRESSION [if|unless COND]") { p, c in
                 let (words, condition) = try p.splitCondition(c.args)
                 guard words.count == 1 else { throw ParseFailure("'\(action.rawValue)' expects one sample expression") }
@@ -165,7 +164,7 @@ extension KeywordRegistry {
                     }
                     rule.variable = name
                 }
-                p.withFrontend { $0.tcpRequestRules.append(rule) }
+                p.addTCPRequestRule(rule)
             }
         }
     }
@@ -210,15 +209,10 @@ extension KeywordRegistry {
 
     private static func tcpRule(_ layer: TCPRule.Layer, _ action: TCPRule.Action, _ sections: Set<SectionKind>) -> Keyword {
         Keyword("tcp-request \(layer.rawValue) \(action.rawValue)", sections, usage: "tcp-request \(layer.rawValue) \(action.rawValue) [if|unless COND]") { p, c in
-            if p.section.kind == .backend { try p.gate(backendTCPRuleStatus, "'tcp-request \(layer.rawValue)' in a backend") }
             let (words, condition) = try p.splitCondition(c.args)
             try p.gateFetches(condition)
             guard words.isEmpty else { throw ParseFailure("unexpected '\(words[0])' before the condition") }
-            let rule = TCPRule(layer: layer, action: action, condition: condition, line: c.line.number)
-            switch p.section {
-            case .frontend, .listen: p.withFrontend { $0.tcpRequestRules.append(rule) }
-            default: p.withBackend { $0.tcpRequestRules.append(rule) }
-            }
+            p.addTCPRequestRule(TCPRule(layer: layer, action: action, condition: condition, line: c.line.number))
         }
     }
 
@@ -227,5 +221,21 @@ extension KeywordRegistry {
         let factors: [Character: Int] = ["k": unit, "m": unit * unit, "g": unit * unit * unit]
         if let last = text.last, let factor = factors[Character(last.lowercased())] { return Int(text.dropLast()).map { $0 * factor } }
         return Int(text)
+    }
+}
+
+extension SectionParser {
+    /// A `tcp-request` rule of this section: a frontend's or `listen`'s run when the connection
+    /// or request comes in, a backend's (`content` only, as in HAProxy) once the backend is
+    /// chosen. A `listen`'s content rules are its backend half's too: they run when another
+    /// frontend routes to it (its own frontend runs them once, as a frontend).
+    func addTCPRequestRule(_ rule: TCPRule) {
+        switch section {
+        case .backend: withBackend { $0.tcpRequestRules.append(rule) }
+        case .listen:
+            withFrontend { $0.tcpRequestRules.append(rule) }
+            if rule.layer == .content { withBackend { $0.tcpRequestRules.append(rule) } }
+        default: withFrontend { $0.tcpRequestRules.append(rule) }
+        }
     }
 }

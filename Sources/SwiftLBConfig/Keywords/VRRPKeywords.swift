@@ -223,6 +223,7 @@ extension SectionParser {
 
     /// Whole-section checks: what keepalived would refuse to start without, and references.
     func finishVRRP() {
+        finishSyncGroups()
         for (index, v) in config.vrrpInstances.enumerated() {
             func error(_ keyword: String, _ message: String, line: Int? = nil) {
                 errors.append(ConfigError(file: v.file ?? config.file, line: line ?? v.line, keyword: keyword, message: "vrrp '\(v.name)': \(message)"))
@@ -280,4 +281,26 @@ func isIPv4CIDR(_ text: String) -> Bool {
     let parts = text.split(separator: "/", omittingEmptySubsequences: false)
     guard parts.count == 2, let prefix = Int(parts[1]), (0...32).contains(prefix) else { return false }
     return isIPv4(String(parts[0]))
+}
+
+extension SectionParser {
+    /// Each `vrrp_sync_group` member is a vrrp instance of the file, in one group only
+    /// (keepalived refuses both too).
+    func finishSyncGroups() {
+        var owner: [String: String] = [:]
+        for group in config.vrrpSyncGroups {
+            for name in group.members {
+                func error(_ message: String) {
+                    errors.append(ConfigError(file: config.file, line: group.line, keyword: "vrrp_sync_group", message: "vrrp_sync_group '\(group.name)': \(message)"))
+                }
+                if !config.vrrpInstances.contains(where: { $0.name == name }) {
+                    error("no vrrp_instance named '\(name)'\(didYouMean(name, in: config.vrrpInstances.map(\.name)))")
+                } else if let other = owner[name] {
+                    error("vrrp_instance '\(name)' is already in vrrp_sync_group '\(other)'")
+                } else {
+                    owner[name] = group.name
+                }
+            }
+        }
+    }
 }

@@ -76,7 +76,7 @@ extension KeywordRegistry {
         ("email-alert level", "DFLB"), ("email-alert mailers", "DFLB"), ("email-alert myhostname", "DFLB"),
         ("email-alert to", "DFLB"), ("enabled", "DFLB"), ("errorfile", "DFLB"), ("errorfiles", "DFLB"),
         ("errorloc", "DFLB"), ("errorloc302", "DFLB"), ("errorloc303", "DFLB"), ("error-log-format", "DFL"),
-        ("force-persist", "LB"), ("filter", "FLB"), ("fullconn", "DLB"), ("hash-type", "DLB"),
+        ("force-persist", "LB"), ("filter", "FLB"), ("fullconn", "DLB"), ("hash-balance-factor", "DLB"), ("hash-type", "DLB"),
         ("http-after-response", "DFLB"), ("http-check comment", "DLB"), ("http-check connect", "DLB"),
         ("http-check disable-on-404", "DLB"), ("http-check expect", "DLB"), ("http-check send", "DLB"),
         ("http-check send-state", "DLB"), ("http-check set-var", "DLB"), ("http-check unset-var", "DLB"),

@@ -17,6 +17,8 @@ import SwiftLBConfig
 struct ErrorPages: Sendable {
     /// Status of the `errorfile` line → the response.
     private let pages: [Int: Page]
+    /// `http-error` answers that are built per request (`RuleReply`): status → reply.
+    private let replies: [Int: RuleReply]
 
     /// A loaded page: the raw response, checked (a `LocalResponse` is rebuilt from it per use,
     /// as after-response rules edit their copy).
@@ -27,9 +29,12 @@ struct ErrorPages: Sendable {
 
     static let none = ErrorPages(pages: [:])
 
-    var isEmpty: Bool { pages.isEmpty }
+    var isEmpty: Bool { pages.isEmpty && replies.isEmpty }
 
-    private init(pages: [Int: Page]) { self.pages = pages }
+    private init(pages: [Int: Page], replies: [Int: RuleReply] = [:]) {
+        self.pages = pages
+        self.replies = replies
+    }
 
     /// The pages of one proxy: its `errorfiles` references in order, then its `errorfile` lines
     /// (a later line wins for the same code, as in HAProxy). `cache` shares one load of a file
@@ -50,8 +55,37 @@ struct ErrorPages: Sendable {
         for (code, path) in options.errorFiles.sorted(by: { $0.key < $1.key }) {
             do { pages[code] = try Self.load(path, cache: &cache) } catch { errors.append(error) }
         }
+        var replies: [Int: RuleReply] = [:]
+        for (status, reply) in options.errorReplies.sorted(by: { $0.key < $1.key }) {
+            pages[status] = nil  // an `errorfiles` section's page for it gives way
+            switch reply {
+            case .location(let code, let url, _):
+                // HAProxy's `errorloc` message, as its H1 output writes it.
+                let head = "HTTP/1.1 \(code) \(code == 303 ? "See Other" : "Found")\r\ncache-control: no-cache\r\ncontent-length: 0\r\nlocation: \(url)\r\n\r\n"
+                pages[status] = Page(path: "errorloc \(status)", raw: ByteBuffer(string: head))
+            case .reply(let r, let line):
+                switch r.body {
+                case .defaultErrorFiles:
+                    // HAProxy keeps no answer of this proxy for the status: the next proxy's
+                    // page (the frontend's), else the built-in one.
+                    continue
+                case .errorfile(let path):
+                    // A page as `errorfile`'s (an empty one is silent, even for the H1 layer).
+                    do { pages[status] = try Self.load(path, cache: &cache) } catch { errors.append(error) }
+                    continue
+                default:
+                    break
+                }
+                do {
+                    replies[status] = try RuleReply.compile(r, isDeny: false, httpErrors: httpErrors, cache: &cache)
+                } catch {
+                    errors.append(ConfigError(file: configFile, line: line, keyword: "http-error", message: error.message))
+                }
+            }
+        }
         if !errors.isEmpty { throw ConfigErrors(errors) }
         self.pages = pages
+        self.replies = replies
     }
 
     /// The section's page for `status` (`http-request return … errorfiles NAME`).
@@ -64,26 +98,32 @@ struct ErrorPages: Sendable {
     }
 
     /// The page for `status` as a response the after-response rules can edit, or nil when this
-    /// proxy has none (then HAProxy's built-in page applies).
-    func page(for status: Int) -> LocalResponse? {
+    /// proxy has none (then HAProxy's built-in page applies). `input`: the request an
+    /// `http-error` reply's formats read.
+    func page(for status: Int, input: SampleInput) -> LocalResponse? {
+        if let reply = replies[status] { return reply.response(input, pages: ErrorPageChain()) }
         guard let page = pages[status] else { return nil }
         return Self.response(page.raw)
     }
 
-    /// The page for `status` exactly as its file has it (what HAProxy's mux sends for a request
-    /// that never parsed), or nil.
-    func raw(for status: Int) -> ByteBuffer? { pages[status]?.raw }
+    /// What HAProxy's H1 mux makes of this proxy's pages for a request it could not read (a head
+    /// that does not parse, or that did not come in time): it sends its own built-in message
+    /// whatever `errorfile`, `errorloc` or `http-error` say, except that an empty error file
+    /// still means "answer nothing and close" (`h1_send_error`). True for that empty page.
+    func isSilent(for status: Int) -> Bool {
+        replies[status] == nil && pages[status]?.raw.readableBytes == 0
+    }
 
     /// The bytes of the page for `status`, written for a connection that closes after it (how
     /// SwiftLB ends every error it answers), or nil when this proxy has no page for it.
-    func response(for status: Int, clientMinor: Int = 1, headRequest: Bool = false) -> ByteBuffer? {
-        page(for: status)?.bytes(close: true, clientMinor: clientMinor, headRequest: headRequest)
+    func response(for status: Int, input: SampleInput, clientMinor: Int = 1, headRequest: Bool = false) -> ByteBuffer? {
+        page(for: status, input: input)?.bytes(close: true, clientMinor: clientMinor, headRequest: headRequest)
     }
 
     /// This proxy's page for `status`, else `fallback`'s (HAProxy looks in the backend first,
     /// then the frontend), else HAProxy's built-in page.
-    func pageOrDefault(for status: Int, fallback: ErrorPages? = nil) -> LocalResponse {
-        page(for: status) ?? fallback?.page(for: status) ?? .haproxyPage(status)
+    func pageOrDefault(for status: Int, input: SampleInput, fallback: ErrorPages? = nil) -> LocalResponse {
+        page(for: status, input: input) ?? fallback?.page(for: status, input: input) ?? .haproxyPage(status)
     }
 
     static func response(_ raw: ByteBuffer) -> LocalResponse {
@@ -143,7 +183,7 @@ struct ErrorPages: Sendable {
             head.writeStaticString("\r\n")
         }
         head.writeStaticString("\r\n")
-        var parser = HeadParser(kind: .response, limits: .init(maxStartLine: 8192, maxHead: 65536, maxFields: 128))
+        var parser = HeadParser(kind: .response, limits: .init(maxHead: 65536, maxStored: nil, maxFields: 128))
         var copy = head
         guard case .head(let parsed) = parser.parse(&copy) else {
             // Find the first line that makes the head fail: the start line, or a header line.
@@ -151,7 +191,7 @@ struct ErrorPages: Sendable {
                 var prefix = ByteBuffer()
                 for line in lines[0..<n] { prefix.writeBytes(line); prefix.writeStaticString("\r\n") }
                 prefix.writeStaticString("\r\n")
-                var parser = HeadParser(kind: .response, limits: .init(maxStartLine: 8192, maxHead: 65536, maxFields: 128))
+                var parser = HeadParser(kind: .response, limits: .init(maxHead: 65536, maxStored: nil, maxFields: 128))
                 if case .failure(let failure) = parser.parse(&prefix) {
                     throw fail(n, n == 1 ? "invalid status line '\(String(decoding: lines[0], as: UTF8.self))' (\(failure))"
                                         : "invalid header line '\(String(decoding: lines[n - 1], as: UTF8.self))' (\(failure))")

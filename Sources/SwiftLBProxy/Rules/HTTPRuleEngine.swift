@@ -230,6 +230,7 @@ struct HTTPRuleSet: Sendable {
                 case .uri: value
                 }
                 TargetRewrite.apply(target, to: &head)
+                if part == .uri { head.uriSetWhole = true }
             case .setVariable(let name, let expression):
                 // A fetch that finds nothing leaves the variable as it was (HAProxy).
                 if let value = expression.evaluate(input) { input.variables?.set(name, value) }
@@ -271,7 +272,7 @@ struct HTTPRuleSet: Sendable {
             case .normalizeURI(let normalizer):
                 switch URINormalizer.apply(normalizer, to: head.currentTarget) {
                 case .success(let target): if target != head.currentTarget { TargetRewrite.apply(target, to: &head) }
-                case .failure: return .respond(pages.page(for: 400), .invalid)
+                case .failure: return .respond(pages.page(for: 400, input: input), .invalid)
                 }
             case .strictMode(let on):
                 if phase == .request { input.lenientRequestRewrites = !on } else { input.lenientResponseRewrites = !on }
@@ -285,7 +286,7 @@ struct HTTPRuleSet: Sendable {
                     // default), and is skipped, the message unchanged, with `strict-mode off`.
                     head = before
                     if !(phase == .request ? input.lenientRequestRewrites : input.lenientResponseRewrites) {
-                        return .respond(pages.page(for: 500), .internalError)
+                        return .respond(pages.page(for: 500, input: input), .internalError)
                     }
                 }
             }

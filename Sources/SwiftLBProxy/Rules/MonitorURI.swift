@@ -39,6 +39,6 @@ struct MonitorURI: Sendable {
 
     /// The answer for this request, or nil when it is not a monitor request.
     func response(for input: SampleInput, pages: ErrorPages) -> LocalResponse? {
-        status(for: input).map { pages.pageOrDefault(for: $0) }
+        status(for: input).map { pages.pageOrDefault(for: $0, input: input) }
     }
 }

@@ -47,6 +47,8 @@ enum RuleReply: Sendable {
             return .built(status: r.status, contentType: r.contentType, body: .format(try LogFormat(parsing: try read(path))), headers: headers)
         case .errorfile(let path):
             do { return .errorFile(try ErrorPages.load(path, cache: &cache)) } catch { throw SampleExpression.Failure(message: error.description) }
+        case .defaultErrorFiles:
+            return .errorPage(r.status)
         case .errorfiles(let name):
             guard httpErrors[name] != nil else { throw SampleExpression.Failure(message: "no http-errors section named '\(name)'") }
             do { return .section(try ErrorPages.section(name, httpErrors: httpErrors, cache: &cache), status: r.status) } catch {
@@ -59,11 +61,11 @@ enum RuleReply: Sendable {
     func response(_ input: SampleInput, pages: ErrorPageChain) -> LocalResponse {
         switch self {
         case .errorPage(let status):
-            return pages.page(for: status)
+            return pages.page(for: status, input: input)
         case .errorFile(let page):
             return ErrorPages.response(page.raw)
         case .section(let section, let status):
-            return section.page(for: status) ?? pages.page(for: status)
+            return section.page(for: status, input: input) ?? pages.page(for: status, input: input)
         case .built(let status, let contentType, let body, let headers):
             let text: String
             switch body {
@@ -81,7 +83,7 @@ enum RuleReply: Sendable {
             if !text.isEmpty, let contentType { lines.append(("content-type", contentType)) }
             return .make(status: status, headers: lines, body: text)
         case .auth(let realm):
-            var page = pages.page(for: 401)
+            var page = pages.page(for: 401, input: input)
             page.head.removeAll("www-authenticate")
             page.head.add("www-authenticate", "Basic realm=\"\(realm)\"")
             return page
@@ -101,5 +103,5 @@ struct ErrorPageChain: Sendable {
         self.second = second
     }
 
-    func page(for status: Int) -> LocalResponse { first.pageOrDefault(for: status, fallback: second) }
+    func page(for status: Int, input: SampleInput) -> LocalResponse { first.pageOrDefault(for: status, input: input, fallback: second) }
 }

@@ -3,10 +3,10 @@ import SwiftLBTLS
 /// The converters that read their input as bytes — digests, hashes, base64 decoding — as
 /// HAProxy 2.6's sample.c defines them: `sha1` and `sha2([bits])` yield a binary (20 to 64
 /// bytes, printed through `hex` or `base64`), `b64dec`/`ub64dec` a binary, `ub64enc` text, the
-/// hashes an integer (`crc32`, `crc32c`, `djb2`, `wt6` with an optional avalanche flag,
+/// hashes an integer (`crc32`, `crc32c`, `djb2`, `sdbm`, `wt6` with an optional avalanche flag,
 /// `xxh32`/`xxh64` with an optional seed; `xxh64` is signed as HAProxy stores it).
 enum ByteConverter: Sendable {
-    enum Hash: String, Sendable { case crc32, crc32c, djb2, wt6 }
+    enum Hash: String, Sendable { case crc32, crc32c, djb2, sdbm, wt6 }
 
     case sha1
     case sha2(bits: Int)
@@ -15,7 +15,7 @@ enum ByteConverter: Sendable {
     case xxh32(seed: UInt32)
     case xxh64(seed: UInt64)
 
-    static let names = ["b64dec", "crc32", "crc32c", "djb2", "sha1", "sha2", "ub64dec", "ub64enc", "wt6", "xxh32", "xxh64"]
+    static let names = ["b64dec", "crc32", "crc32c", "djb2", "sdbm", "sha1", "sha2", "ub64dec", "ub64enc", "wt6", "xxh32", "xxh64"]
 
     /// The converter `name` with its arguments; nil when `name` is none of these.
     init?(_ name: String, _ args: [String]) throws(SampleExpression.Failure) {
@@ -63,6 +63,7 @@ enum ByteConverter: Sendable {
             case .crc32: h = CRC32.checksum(bytes)
             case .crc32c: h = CRC32C.checksum(bytes)
             case .djb2: h = SampleHash.djb2(bytes)
+            case .sdbm: h = SampleHash.sdbm(bytes)
             case .wt6: h = SampleHash.wt6(bytes)
             }
             return .integer(Int(avalanche ? SampleHash.avalanche(h) : h))

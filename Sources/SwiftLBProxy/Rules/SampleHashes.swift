@@ -1,17 +1,26 @@
-/// The non-cryptographic hashes of HAProxy's converters (`djb2`, `wt6`, `crc32`, `crc32c`,
-/// `xxh32`, `xxh64`), bit for bit as HAProxy 2.6 computes them (src/hash.c, import/xxhash.h),
-/// so a `balance hdr(x)`-style key or a logged hash is the same number behind either proxy.
+/// The non-cryptographic hashes of HAProxy's converters (`sdbm`, `djb2`, `wt6`, `crc32`,
+/// `crc32c`, `xxh32`, `xxh64`) and of its `hash-type` (the first four), bit for bit as HAProxy
+/// 2.6 computes them (src/hash.c, import/xxhash.h), so a `balance hdr(x)` key or a logged hash
+/// is the same number behind either proxy.
 /// Pure functions of the bytes.
 enum SampleHash {
+    /// The sdbm database's hash: h = byte + h * 65599, from 0, on 32 bits (HAProxy's default
+    /// `hash-type` function).
+    static func sdbm<S: Sequence>(_ bytes: S) -> UInt32 where S.Element == UInt8 {
+        var hash: UInt32 = 0
+        for b in bytes { hash = UInt32(b) &+ (hash << 6) &+ (hash << 16) &- hash }
+        return hash
+    }
+
     /// Bernstein's hash: h = h * 33 + byte, from 5381, on 32 bits.
-    static func djb2(_ bytes: [UInt8]) -> UInt32 {
+    static func djb2<S: Sequence>(_ bytes: S) -> UInt32 where S.Element == UInt8 {
         var hash: UInt32 = 5381
         for b in bytes { hash = (hash << 5) &+ hash &+ UInt32(b) }
         return hash
     }
 
     /// Willy Tarreau's wt6 hash (HAProxy's `hash_wt6`).
-    static func wt6(_ bytes: [UInt8]) -> UInt32 {
+    static func wt6<S: Sequence>(_ bytes: S) -> UInt32 where S.Element == UInt8 {
         var h0: UInt32 = 0xA53C_965A, h1: UInt32 = 0x5CA6_953A
         var step0: UInt32 = 6, step1: UInt32 = 18
         for b in bytes {

@@ -32,8 +32,9 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         /// Accepted; the backend is being chosen.
         case accepted
         /// `tcp-request content` rules wait for the client's bytes (`next`: the first rule not
-        /// decided yet; `timer`: the inspect delay).
-        case inspecting(source: SocketAddress?, destination: SocketAddress?, next: Int, timer: Scheduled<Void>?)
+        /// decided yet; `timer`: the inspect delay): the frontend's, or once `backend` is chosen,
+        /// the backend's.
+        case inspecting(source: SocketAddress?, destination: SocketAddress?, next: Int, timer: Scheduled<Void>?, backend: RuntimeBackend?)
         case dispatching(Dispatch)
         case spliced
         case upgraded
@@ -182,13 +183,19 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             choose(source: source, destination: destination)
             return
         }
+        startInspecting(source: source, destination: destination, delay: frontend.config.options.tcpInspectDelay, backend: nil)
+    }
+
+    /// Waits for the client's bytes under `delay` (`tcp-request inspect-delay` of the proxy whose
+    /// rules run: the frontend's, or `backend`'s once it is chosen) and runs the rules.
+    private func startInspecting(source: SocketAddress?, destination: SocketAddress?, delay: ConfigDuration?, backend: RuntimeBackend?) {
         var timer: Scheduled<Void>?
-        if let delay = frontend.config.options.tcpInspectDelay, let context {
+        if let delay, let context {
             timer = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay.nanoseconds)) { [weak self] in
                 self?.inspect(timedOut: true)
             }
         }
-        state = .inspecting(source: source, destination: destination, next: 0, timer: timer)
+        state = .inspecting(source: source, destination: destination, next: 0, timer: timer, backend: backend)
         inspect()
     }
 
@@ -196,7 +203,8 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     /// closes (HAProxy's "PR"), and a rule that needs more bytes waits for the next read, the
     /// client's FIN or the inspect delay (without one the rules decide at once).
     private func inspect(timedOut: Bool = false) {
-        guard case .inspecting(let ruledSource, let ruledDestination, var next, let timer) = state, let rules = frontend.tcpRules else { return }
+        guard case .inspecting(let ruledSource, let ruledDestination, var next, let timer, let backend) = state,
+              let rules = backend.map({ $0.tcpRules }) ?? frontend.tcpRules else { return }
         let final = timedOut || timer == nil || clientFinished || held.readableBytes >= Self.maxHeld
         let payload = InspectedPayload(held, final: final)
         var input = ruleInput(source: ruledSource, destination: ruledDestination, variables: rules.setsVariables ? variables : nil)
@@ -205,7 +213,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         // The rules run so far are not run again: the addresses they set are kept.
         let (source, destination) = (input.facts.source, input.facts.destination)
         guard let accepted = verdict else {
-            state = .inspecting(source: source, destination: destination, next: next, timer: timer)
+            state = .inspecting(source: source, destination: destination, next: next, timer: timer, backend: backend)
             return
         }
         timer?.cancel()
@@ -217,7 +225,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         case .switchToHTTP:
             upgradeToHTTP(source: source, destination: destination)
         case .accept:
-            choose(source: source, destination: destination)
+            if let backend { dispatch(to: backend, source: source, destination: destination) } else { choose(source: source, destination: destination) }
         }
     }
 
@@ -249,6 +257,17 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             return
         }
         log.backend = backend.name
+        // The backend's own `tcp-request content` rules, under its inspect delay (a `listen`'s
+        // ran as its frontend's).
+        if let rules = backend.tcpRules, rules.hasContentRules, backend.name != frontend.name {
+            startInspecting(source: source, destination: destination, delay: backend.config.options.tcpInspectDelay, backend: backend)
+            return
+        }
+        dispatch(to: backend, source: source, destination: destination)
+    }
+
+    /// Starts the dispatch to the chosen backend (stick rules and `sni` expressions first).
+    private func dispatch(to backend: RuntimeBackend, source: SocketAddress?, destination: SocketAddress?) {
         _ = phase.requestReceived()
         var dispatch = Dispatch(backend: backend, client: source, destination: destination)
         if !backend.serverNames.isEmpty {
@@ -257,10 +276,20 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             input.inspected = InspectedPayload(held, final: true)
             dispatch.serverNames = backend.serverNames.evaluate(input)
         }
+        // `force-persist|ignore-persist` and `use-server` apply to TCP sessions too (HAProxy's
+        // process_server_rules is not HTTP's), before the stick tables.
+        var persistence = ServerSelection.Persistence.normal
+        if let selection = backend.selection {
+            var input = ruleInput(source: source, destination: destination)
+            input.inspected = InspectedPayload(held, final: true)
+            persistence = selection.persistence(input)
+            dispatch.pinned = selection.assigned(input, persistence: persistence)
+        }
+        dispatch.persistent = backend.config.options.persist || persistence == .force
         if let stick = backend.stick {
             var input = ruleInput(source: source, destination: destination)
             input.inspected = InspectedPayload(held, final: true)
-            dispatch.pinned = stick.match(input, servers: backend.servers, now: StickSession.now())
+            if dispatch.pinned == nil { dispatch.pinned = stick.match(input, servers: backend.servers, now: StickSession.now(), persistent: dispatch.persistent) }
             dispatch.stickStore = stick.storeKeys(input)
         }
         state = .dispatching(dispatch)
@@ -396,7 +425,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     /// and logged unless it was refused by a `tcp-request session` rule (HAProxy logs no stream).
     private func end(_ cause: TerminationCause, logged: Bool = true) {
         if case .dispatching(var dispatch) = state { dispatch.release() }
-        if case .inspecting(_, _, _, let timer) = state { timer?.cancel() }
+        if case .inspecting(_, _, _, let timer, _) = state { timer?.cancel() }
         switch state {
         case .spliced, .upgraded, .closed: return
         default: break

@@ -12,7 +12,9 @@ final class NginxBackends {
     private var children: [ChildProcess?]
     private let configs: [String]
 
-    init(count: Int, in dir: TempDirectory, separate: Bool = false) throws {
+    /// `anyPath`: every other path answers "nodeN" too (the `/` answer), for tests that tell
+    /// servers apart by the path they send.
+    init(count: Int, in dir: TempDirectory, separate: Bool = false, anyPath: Bool = false) throws {
         self.dir = dir
         let ports = (0..<count).map { _ in freePort() }
         let root = dir.file("nginx")
@@ -33,6 +35,7 @@ final class NginxBackends {
                 location = /path1 { return 200 "one\\n"; }
                 location = /path2 { return 200 "two\\n"; }
                 location = /path3 { return 200 "three\\n"; }
+                \(anyPath ? "location / { return 200 \"node\(i + 1)\\n\"; }" : "")
               }
 
             """

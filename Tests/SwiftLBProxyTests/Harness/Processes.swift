@@ -70,29 +70,12 @@ func waitForPort(_ port: Int, timeout: TimeInterval = 15) -> Bool {
     return false
 }
 
-/// The whole text of a /proc file. Foundation's `String(contentsOfFile:)` returns only its first
-/// read (a page) of a file whose size says 0, as /proc's do: on a busy machine a listener past
-/// the 27th socket of /proc/net/tcp was missed, and a started peer reported as not listening.
-func procFileText(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = read(fd, &chunk, chunk.count)
-        guard n > 0 else { break }
-        bytes += chunk[0..<n]
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}
-
 /// Whether a TCP socket listens on `port` at 127.0.0.1, 0.0.0.0, :: or ::ffff:127.0.0.1.
 func isListening(_ port: Int) -> Bool {
     let hexPort = String(format: "%04X", port)
     let reachable: Set<String> = ["0100007F", "00000000", String(repeating: "0", count: 32), "0000000000000000FFFF00000100007F"]
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        guard let text = procFileText(table) else { continue }
+        guard let text = wholeKernelFile(table) else { continue }
         for line in text.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
             // sl local_address rem_address st …; st 0A is LISTEN.
@@ -102,6 +85,23 @@ func isListening(_ port: Int) -> Bool {
         }
     }
     return false
+}
+
+/// A /proc file read to its end. `String(contentsOfFile:)` reads such a file once (its size
+/// is 0 to stat), so it got only the first 4 KB of /proc/net/tcp: with more than ~26 sockets
+/// on the machine (TIME_WAIT included), a listener further down was never seen.
+func wholeKernelFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n == 0 { return String(decoding: bytes, as: UTF8.self) }
+        if n < 0 { if errno == EINTR { continue }; return nil }
+        bytes += chunk[0..<n]
+    }
 }
 
 /// A child process the test started and will end by its PID, whatever happens: stdout and

@@ -124,3 +124,11 @@ func statusCode(_ text: String) -> Int {
     guard parts.count >= 2, parts[0].hasPrefix("HTTP/") else { return 0 }
     return Int(parts[1]) ?? 0
 }
+
+/// Sends `request` on a new connection to `port` and returns all that comes back until the
+/// peer closes or `timeout` passes without data.
+func rawExchange(_ port: Int, _ request: String, timeout: TimeInterval = 2) throws -> String {
+    let client = try RawClient(port: port, timeout: timeout)
+    client.send(request)
+    return client.readAll().text
+}

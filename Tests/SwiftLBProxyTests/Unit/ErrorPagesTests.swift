@@ -65,13 +65,14 @@ final class ErrorPagesTests: XCTestCase {
             """, file: "lb.conf", acceptingPending: true, environment: [:])
         let rules = try ProxyRules.compile(config)
         let fe = rules.frontends["fe"]!.errorPages
-        XCTAssertEqual(fe.response(for: 503).map { String(buffer: $0) }, "HTTP/1.1 503 Down\r\ncontent-length: 4\r\nconnection: close\r\n\r\ndown")
-        XCTAssertEqual(fe.page(for: 403)?.status, 403)
-        XCTAssertNil(fe.response(for: 500))
+        let input = SampleInput(facts: RequestFacts(head: nil, source: nil, destination: nil, isTLS: false))
+        XCTAssertEqual(fe.response(for: 503, input: input).map { String(buffer: $0) }, "HTTP/1.1 503 Down\r\ncontent-length: 4\r\nconnection: close\r\n\r\ndown")
+        XCTAssertEqual(fe.page(for: 403, input: input)?.status, 403)
+        XCTAssertNil(fe.response(for: 500, input: input))
         // The backend's page first, then the frontend's, then HAProxy's.
         let chain = rules.frontends["fe"]!.pages(backend: rules.backends["be"]!)
-        XCTAssertEqual(chain.page(for: 503).status, 403, "the backend's section maps 503 to the 403 file")
-        XCTAssertEqual(String(buffer: chain.page(for: 504).body), "<html><body><h1>504 Gateway Time-out</h1>\nThe server didn't respond in time.\n</body></html>\n")
+        XCTAssertEqual(chain.page(for: 503, input: input).status, 403, "the backend's section maps 503 to the 403 file")
+        XCTAssertEqual(String(buffer: chain.page(for: 504, input: input).body), "<html><body><h1>504 Gateway Time-out</h1>\nThe server didn't respond in time.\n</body></html>\n")
     }
 
     func testABrokenErrorFileStopsTheConfigurationWithItsPlace() throws {

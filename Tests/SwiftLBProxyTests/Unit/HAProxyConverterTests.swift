@@ -50,6 +50,7 @@ final class HAProxyConverterTests: XCTestCase {
             "sha256=%[req.hdr(x-in),sha2,hex]", "sha384=%[req.hdr(x-in),sha2(384),hex]", "sha512=%[req.hdr(x-in),sha2(512),base64]",
             "crc32=%[req.hdr(x-in),crc32]", "crc32a=%[req.hdr(x-in),crc32(1)]", "crc32c=%[req.hdr(x-in),crc32c]",
             "djb2=%[req.hdr(x-in),djb2]", "djb2a=%[req.hdr(x-in),djb2(1)]", "wt6=%[req.hdr(x-in),wt6]", "wt6a=%[req.hdr(x-in),wt6(1)]",
+            "sdbm=%[req.hdr(x-in),sdbm]", "sdbma=%[req.hdr(x-in),sdbm(1)]",
             "xxh32=%[req.hdr(x-in),xxh32]", "xxh32s=%[req.hdr(x-in),xxh32(7)]", "xxh64=%[req.hdr(x-in),xxh64]", "xxh64s=%[req.hdr(x-in),xxh64(-3)]",
             "hex=%[req.hdr(x-in),hex]", "b64=%[req.hdr(x-in),base64]", "ub64=%[req.hdr(x-in),ub64enc]",
             "b64dec=%[req.hdr(x-b64),b64dec,hex]", "b64dec-str=%[req.hdr(x-b64),b64dec]", "ub64dec=%[req.hdr(x-u64),ub64dec,hex]",
