@@ -295,7 +295,8 @@ struct ConditionalBlocks {
         case abort(String)
     }
 
-    let condition: ConfigCondition
+    /// Replaced when a `setenv` line changes the environment (`.if defined(NAME)`).
+    var condition: ConfigCondition
     private var levels: [Level] = []
     /// Where the innermost open `.if` is, for "non-terminated '.if'".
     private var openedAt: [Int] = []

@@ -5,6 +5,8 @@ import Glibc
 struct ConfigLine {
     let number: Int
     let words: [String]
+    /// The text the words come from (empty for lines made by the parser itself).
+    var raw: Substring = ""
 }
 
 /// Splits a configuration text into lines of words.
@@ -32,77 +34,87 @@ enum ConfigLexer {
         var number = 0
         for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
             number += 1
-            var words: [String] = []
-            var word: [UInt8] = []
-            var inWord = false
-            var quote: UInt8?
-            var bad: String?
-            let bytes = Array(rawLine.utf8)
-            // keepalived's comment: a line whose first character is `!` (HAProxy has none).
-            if bytes.first(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) == UInt8(ascii: "!") { continue }
-            var i = 0
-            scan: while i < bytes.count {
-                let b = bytes[i]
-                if b == UInt8(ascii: "\\") && quote != UInt8(ascii: "'") && i + 1 < bytes.count {
-                    let next = bytes[i + 1]
-                    inWord = true
-                    switch next {
-                    case UInt8(ascii: "r"): word.append(0x0D); i += 2
-                    case UInt8(ascii: "n"): word.append(0x0A); i += 2
-                    case UInt8(ascii: "t"): word.append(0x09); i += 2
-                    case UInt8(ascii: "x"):
-                        guard i + 3 < bytes.count, let v = UInt8(String(decoding: bytes[(i + 2)...(i + 3)], as: UTF8.self), radix: 16) else {
-                            bad = "invalid \\x escape: two hex digits expected"; break scan
-                        }
-                        word.append(v); i += 4
-                    case UInt8(ascii: " "), UInt8(ascii: "\\"), UInt8(ascii: "#"), UInt8(ascii: "'"), UInt8(ascii: "\""):
-                        word.append(next); i += 2
-                    case UInt8(ascii: "$") where quote == UInt8(ascii: "\""):
-                        word.append(next); i += 2
-                    default:
-                        // Not an escape (HAProxy: "other combinations left unchanged", e.g.
-                        // \1 in a replacement, \. in a regex): the backslash stays.
-                        word.append(b); i += 1
-                    }
-                    continue
-                }
-                if let q = quote {
-                    if b == q {
-                        quote = nil
-                    } else if q == UInt8(ascii: "\""), b == UInt8(ascii: "$"), let (value, consumed) = expand(bytes, at: i, environment) {
-                        word += value
-                        i += consumed
-                        continue
-                    } else {
-                        word.append(b)
-                    }
-                    i += 1
-                    continue
-                }
-                switch b {
-                case UInt8(ascii: "\""), UInt8(ascii: "'"):
-                    quote = b; inWord = true
-                case UInt8(ascii: "#"):
-                    break scan  // a comment: the rest of the line is ignored
-                case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"):
-                    if inWord { words.append(String(decoding: word, as: UTF8.self)); word = []; inWord = false }
-                default:
-                    word.append(b); inWord = true
-                }
-                i += 1
+            switch line(rawLine, number: number, file: file, environment: environment) {
+            case .success(let line?): result.append(line)
+            case .success(nil): continue
+            case .failure(let error): errors.append(error)
             }
-            if quote != nil { bad = "unterminated quote" }
-            if let bad {
-                errors.append(ConfigError(file: file, line: number, keyword: words.first ?? String(decoding: word, as: UTF8.self), message: bad))
-                continue
-            }
-            if inWord { words.append(String(decoding: word, as: UTF8.self)) }
-            // `"${NAME[*]}"` became several words.
-            words = words.flatMap { $0.utf8.contains(wordBreak) ? $0.split(separator: "\u{0}").map(String.init) : [$0] }
-            if !words.isEmpty { result.append(ConfigLine(number: number, words: words)) }
         }
         if !errors.isEmpty { throw ConfigErrors(errors) }
         return result
+    }
+
+    /// One line of text split into words (nil: blank or a comment). `global setenv` lines
+    /// change the environment as the file is read, so the parser lexes a line that holds a
+    /// `$` again from its `raw` text once they have run.
+    static func line(_ rawLine: Substring, number: Int, file: String, environment: [String: String]) -> Result<ConfigLine?, ConfigError> {
+        var words: [String] = []
+        var word: [UInt8] = []
+        var inWord = false
+        var quote: UInt8?
+        var bad: String?
+        let bytes = Array(rawLine.utf8)
+        // keepalived's comment: a line whose first character is `!` (HAProxy has none).
+        if bytes.first(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) == UInt8(ascii: "!") { return .success(nil) }
+        var i = 0
+        scan: while i < bytes.count {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\\") && quote != UInt8(ascii: "'") && i + 1 < bytes.count {
+                let next = bytes[i + 1]
+                inWord = true
+                switch next {
+                case UInt8(ascii: "r"): word.append(0x0D); i += 2
+                case UInt8(ascii: "n"): word.append(0x0A); i += 2
+                case UInt8(ascii: "t"): word.append(0x09); i += 2
+                case UInt8(ascii: "x"):
+                    guard i + 3 < bytes.count, let v = UInt8(String(decoding: bytes[(i + 2)...(i + 3)], as: UTF8.self), radix: 16) else {
+                        bad = "invalid \\x escape: two hex digits expected"; break scan
+                    }
+                    word.append(v); i += 4
+                case UInt8(ascii: " "), UInt8(ascii: "\\"), UInt8(ascii: "#"), UInt8(ascii: "'"), UInt8(ascii: "\""):
+                    word.append(next); i += 2
+                case UInt8(ascii: "$") where quote == UInt8(ascii: "\""):
+                    word.append(next); i += 2
+                default:
+                    // Not an escape (HAProxy: "other combinations left unchanged", e.g.
+                    // \1 in a replacement, \. in a regex): the backslash stays.
+                    word.append(b); i += 1
+                }
+                continue
+            }
+            if let q = quote {
+                if b == q {
+                    quote = nil
+                } else if q == UInt8(ascii: "\""), b == UInt8(ascii: "$"), let (value, consumed) = expand(bytes, at: i, environment) {
+                    word += value
+                    i += consumed
+                    continue
+                } else {
+                    word.append(b)
+                }
+                i += 1
+                continue
+            }
+            switch b {
+            case UInt8(ascii: "\""), UInt8(ascii: "'"):
+                quote = b; inWord = true
+            case UInt8(ascii: "#"):
+                break scan  // a comment: the rest of the line is ignored
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"):
+                if inWord { words.append(String(decoding: word, as: UTF8.self)); word = []; inWord = false }
+            default:
+                word.append(b); inWord = true
+            }
+            i += 1
+        }
+        if quote != nil { bad = "unterminated quote" }
+        if let bad {
+            return .failure(ConfigError(file: file, line: number, keyword: words.first ?? String(decoding: word, as: UTF8.self), message: bad))
+        }
+        if inWord { words.append(String(decoding: word, as: UTF8.self)) }
+        // `"${NAME[*]}"` became several words.
+        words = words.flatMap { $0.utf8.contains(wordBreak) ? $0.split(separator: "\u{0}").map(String.init) : [$0] }
+        return .success(words.isEmpty ? nil : ConfigLine(number: number, words: words, raw: rawLine))
     }
 
     /// `$NAME`, `${NAME}`, `${NAME-default}`, `${NAME[*]}` at `bytes[at]` (a `$`): the value and

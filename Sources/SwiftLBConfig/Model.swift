@@ -126,6 +126,12 @@ public struct GlobalSettings: Sendable, Equatable {
     public var defaultServerTLS = ServerTLSOptions()
     /// `tune.ssl.cachesize 0` turns the server-side session cache off.
     public var sslSessionCache = true
+    /// `unix-bind prefix P mode M user U group G`: what every `bind` on a unix socket gets
+    /// unless it says otherwise — the path prefixed with P, and the file's access.
+    public var unixBindPrefix: String?
+    public var unixBindAccess = UnixSocketAccess()
+    /// `tune.ssl.lifetime TIME` (seconds): how long a TLS session may be resumed.
+    public var sslLifetime: Int?
     /// `ssl-load-extra-del-ext`: a `crt` file without its key takes it from the file named
     /// without its extension plus `.key` (`site.crt` → `site.key`) instead of `site.crt.key`.
     public var sslLoadExtraDeleteExtension = false
@@ -160,6 +166,22 @@ public struct GlobalSettings: Sendable, Equatable {
     public var tuneHTTPMaxHeaders: Int?
     /// `expose-experimental-directives` was written (SwiftLB has no experimental directive).
     public var exposeExperimentalDirectives = false
+    /// `log-tag TAG`: the syslog tag of every line (nil: the program's name, as HAProxy's).
+    public var logTag: String?
+    /// `log-send-hostname [NAME]`: the hostname field of the syslog header (nil: none sent).
+    public var logSendHostname: String?
+    /// `maxconnrate N`, `maxsessrate N`, `maxsslrate N`: new connections (sessions, TLS
+    /// connections on `ssl` binds) accepted per second, process-wide; the rest wait in the
+    /// listeners' backlog, as in HAProxy.
+    public var maxConnRate: Int?
+    public var maxSessRate: Int?
+    public var maxSSLRate: Int?
+    /// `zero-warning`: a warning about the configuration is fatal, at start and at a reload.
+    public var zeroWarning = false
+    /// `tune.rcvbuf.client|server`, `tune.sndbuf.client|server` (bytes): SO_RCVBUF and
+    /// SO_SNDBUF of the client and server sockets (nil: the kernel's autotuning).
+    public var clientSocketBuffers = SocketBuffers()
+    public var serverSocketBuffers = SocketBuffers()
     /// HAProxy's buffer: `tune.bufsize`, else its default, 16384 bytes. A request or response
     /// head must fit one (HeadParser.Limits: larger is a 400 or a 502).
     public var bufferSize: Int { tuneBufsize ?? 16384 }
@@ -174,6 +196,8 @@ public struct GlobalSettings: Sendable, Equatable {
     public var tuneMaxAccept: Int?
     /// `spread-checks N`: ±N% random jitter on each check interval (0–50).
     public var spreadChecks: Int?
+    /// `max-spread-checks TIME`: the first checks at start are spread over at most TIME.
+    public var maxSpreadChecks: ConfigDuration?
     /// `ssl-server-verify none|required`: the default of `verify` for `ssl` servers (nil:
     /// required, as in HAProxy).
     public var sslServerVerify: Bool?
@@ -192,6 +216,28 @@ public struct GlobalSettings: Sendable, Equatable {
     /// is reported at its line.
     public var keywordLines: [String: Int] = [:]
     public init() {}
+}
+
+/// TCP keep-alive probes: TCP_KEEPCNT, TCP_KEEPIDLE and TCP_KEEPINTVL (seconds).
+public struct KeepAliveProbes: Sendable, Equatable {
+    public var count: Int?
+    public var idle: Int?
+    public var interval: Int?
+    public init(count: Int? = nil, idle: Int? = nil, interval: Int? = nil) {
+        self.count = count
+        self.idle = idle
+        self.interval = interval
+    }
+}
+
+/// SO_RCVBUF and SO_SNDBUF of one side's sockets, in bytes.
+public struct SocketBuffers: Sendable, Equatable {
+    public var receive: Int?
+    public var send: Int?
+    public init(receive: Int? = nil, send: Int? = nil) {
+        self.receive = receive
+        self.send = send
+    }
 }
 
 public enum LogTarget: String, Sendable, Equatable { case stdout, stderr }
@@ -336,6 +382,9 @@ public struct ProxyOptions: Sendable {
     /// Which built-in HTTP layout `option httplog [clf]` / `option httpslog` asked for.
     public var httpLogLayout: HTTPLogLayout = .httplog
     public var dontLogNull = false
+    /// `option http-ignore-probes`: a connection that ends or times out before sending a byte
+    /// gets no 400/408, no log line and no error count (browsers' pre-connections).
+    public var httpIgnoreProbes = false
     public var maxconn: Int? = nil
     public var retries = 3
     public var balance: BalanceAlgorithm = .roundRobin
@@ -403,6 +452,10 @@ public struct ProxyOptions: Sendable {
     public var uniqueIDHeader: String?
     /// `log TARGET …` lines of this proxy; `log global` sets `logGlobal`.
     public var logTargets: [LogServer] = []
+    /// `rate-limit sessions N`: new sessions this frontend accepts per second (nil: no limit).
+    public var rateLimitSessions: Int?
+    /// `log-tag TAG`: the syslog tag of this proxy's lines (nil: the global one).
+    public var logTag: String?
     public var logGlobal = false
     /// `errorfile CODE FILE`.
     public var errorFiles: [Int: String] = [:]
@@ -424,6 +477,16 @@ public struct ProxyOptions: Sendable {
     /// and/or server sockets.
     public var clientTCPKeepAlive = false
     public var serverTCPKeepAlive = false
+    /// `clitcpka-cnt|idle|intvl`, `srvtcpka-cnt|idle|intvl`: the probes' schedule when
+    /// keep-alive is on (nil fields: the kernel's sysctls).
+    public var clientKeepAliveProbes = KeepAliveProbes()
+    public var serverKeepAliveProbes = KeepAliveProbes()
+    /// `option tcp-smart-accept`: the listeners' TCP_QUICKACK is off, so the kernel delays
+    /// the ACK of a request and sends it with the response.
+    public var tcpSmartAccept = false
+    /// `option tcp-smart-connect`: TCP_QUICKACK off before the connect, so the request
+    /// leaves with the handshake's last ACK.
+    public var tcpSmartConnect = false
     /// `option mysql-check`, `option smtpchk`, … : a check in the server's own protocol
     /// (nil: `httpCheck`, `tcpCheck` or a plain connect).
     public var protocolCheck: ProtocolCheck?

@@ -172,13 +172,31 @@ final class SectionParser {
     /// The keepalived block being gathered, if a line opened one.
     private var keepalived: KeepalivedCollector?
     /// Environment variables for `"${VAR}"`, and the files being included (cycles).
-    var environment: [String: String] = [:]
+    var environment: [String: String] = [:] {
+        didSet { environmentEdits += 1 }
+    }
+    /// How many times `setenv`, `presetenv`, `unsetenv`, `resetenv` changed `environment`.
+    private(set) var environmentEdits = 0
     var includeStack: [String] = []
 
     /// The lines of one file (the top one or an included one), through its `.if` blocks.
+    /// They were split with the environment of the file's start: once a `setenv` line has
+    /// changed it, a line that refers to a variable is split again, as HAProxy reads each
+    /// line with the environment of that moment.
     func handleFile(_ lines: [ConfigLine]) {
         var blocks = ConditionalBlocks(condition: ConfigCondition(facts: facts, environment: environment))
-        for line in lines where !aborted {
+        let editsAtStart = environmentEdits
+        for var line in lines where !aborted {
+            if environmentEdits != editsAtStart {
+                blocks.condition = ConfigCondition(facts: facts, environment: environment)
+                if line.raw.contains("$") {
+                    switch ConfigLexer.line(line.raw, number: line.number, file: file, environment: environment) {
+                    case .success(let relexed?): line = relexed
+                    case .success(nil): continue
+                    case .failure(let error): errors.append(error); continue
+                    }
+                }
+            }
             switch blocks.feed(line) {
             case .keep: handle(line)
             case .consumed: break

@@ -91,12 +91,15 @@ public final class HealthChecker: Sendable {
     private let checks: [ServerCheck]
     /// The servers' agents (`agent-check`), asked beside their checks.
     private let agents: AgentChecker
+    /// `max-spread-checks`: the first checks are spread over at most this.
+    private let maxInitialSpread: TimeAmount?
 
     /// - Parameter spreadPercent: `spread-checks`: every interval varies at random by up to
     ///   this many percent either way (0…50), so that checks from several sources drift apart.
-    public init(targets: [CheckTarget], group: any EventLoopGroup, spreadPercent: Int = 0, logger: Logger,
+    public init(targets: [CheckTarget], group: any EventLoopGroup, spreadPercent: Int = 0, maxInitialSpread: TimeAmount? = nil, logger: Logger,
                 report: CheckLogReporter? = nil, agents: [AgentTarget] = []) {
         self.agents = AgentChecker(targets: agents, group: group, logger: logger)
+        self.maxInitialSpread = maxInitialSpread
         checks = targets.map { ServerCheck(target: $0, loop: group.next(), spreadPercent: spreadPercent, logger: logger, report: report) }
     }
 
@@ -107,11 +110,12 @@ public final class HealthChecker: Sendable {
         return .nanoseconds(interval.nanoseconds + Int64(delta))
     }
 
-    /// Starts checking; the first checks are spread over the first `inter` so that a large
-    /// farm is not probed in one burst (as HAProxy does).
+    /// Starts checking; the first checks are spread over the first `inter` (at most
+    /// `max-spread-checks`) so that a large farm is not probed in one burst (as HAProxy does).
     public func start() {
         for (i, check) in checks.enumerated() {
-            let spread = check.target.parameters.inter.nanoseconds * Int64(i) / Int64(max(checks.count, 1))
+            let window = min(check.target.parameters.inter.nanoseconds, maxInitialSpread?.nanoseconds ?? .max)
+            let spread = window * Int64(i) / Int64(max(checks.count, 1))
             check.loop.execute { check.schedule(after: .nanoseconds(spread)) }
         }
         agents.start()

@@ -113,7 +113,7 @@ public final class CertificateRuntime: CertificateControl {
         // default_ctx); other binds refuse that deletion.
         let original = bind.tls.more.certificateList.first
         let keptDefault = bind.tls.certificates.isEmpty && original != nil && entries.first != original ? original : nil
-        return try TLSPlan.serverContext(bind.tls, sessionCache: configuration.global.sslSessionCache, store: store,
+        return try TLSPlan.serverContext(bind.tls, sessions: TLSSessions(configuration.global), store: store,
                                          crtLists: entries, defaultEntry: keptDefault).0
     }
 

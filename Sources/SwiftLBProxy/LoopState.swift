@@ -53,19 +53,20 @@ final class LoopState {
     }
 
     func logSink(for frontend: RuntimeFrontend, plan: LogPlan) -> LogSink {
-        Self.sink(in: &sinks, id: frontend.counterID, targets: plan.targets, eventLoop: eventLoop)
+        Self.sink(in: &sinks, id: frontend.counterID, targets: plan.targets, identity: plan.identity, eventLoop: eventLoop)
     }
 
     /// The sink of a backend's `log` targets, for its servers' check lines (a listen section's
     /// frontend and backend may share a counter id, hence a map of their own).
     func checkLogSink(for backend: RuntimeBackend) -> LogSink {
-        Self.sink(in: &checkSinks, id: backend.counterID, targets: backend.logTargets, eventLoop: eventLoop)
+        Self.sink(in: &checkSinks, id: backend.counterID, targets: backend.logTargets, identity: backend.logIdentity, eventLoop: eventLoop)
     }
 
-    private static func sink(in sinks: inout [Int: LogSink], id: Int, targets: [SwiftLBLog.LogTarget], eventLoop: any EventLoop) -> LogSink {
-        if let sink = sinks[id], sink.targets == targets { return sink }
+    private static func sink(in sinks: inout [Int: LogSink], id: Int, targets: [SwiftLBLog.LogTarget], identity: SyslogIdentity,
+                             eventLoop: any EventLoop) -> LogSink {
+        if let sink = sinks[id], sink.targets == targets, sink.identity == identity { return sink }
         sinks[id]?.close()
-        let sink = LogSink(targets: targets, eventLoop: eventLoop)
+        let sink = LogSink(targets: targets, eventLoop: eventLoop, identity: identity)
         sinks[id] = sink
         return sink
     }

@@ -25,6 +25,8 @@ public final class ProxyServer: Sendable {
     /// Open listeners by address, with the frontend each serves.
     private let listeners = NIOLockedValueBox<[ListenerKey: Listener]>([:])
     private let connections: ProcessConnectionCount
+    /// `maxconnrate`, `maxsessrate`, `maxsslrate`, `rate-limit sessions`: their counters.
+    private let acceptRates = AcceptRates()
     private let checker: NIOLockedValueBox<HealthChecker>
     private let ticketRotation = NIOLockedValueBox<RepeatedTask?>(nil)
     /// How often session-ticket keys rotate (a ticket stays valid for up to
@@ -75,6 +77,7 @@ public final class ProxyServer: Sendable {
         self.loops = LoopStates(group: group, holder: holder, logFD: fd, admin: admin, connections: connections)
         self.logger = logger
         self.checker = NIOLockedValueBox(HealthChecker(targets: runtime.checkTargets, group: group, spreadPercent: runtime.configuration.global.spreadChecks ?? 0,
+                                                       maxInitialSpread: runtime.configuration.global.maxSpreadChecks.map { .nanoseconds($0.nanoseconds) },
                                                        logger: logger, report: Self.checkLogReporter(loops), agents: runtime.agentTargets))
     }
 
@@ -142,10 +145,22 @@ public final class ProxyServer: Sendable {
                 }
             }
         }
+        try await setQuickAck(opened, runtime: runtime, resetting: false)
         // As HAProxy: no listener accepts before all are open, so a client of one frontend
         // never finds the frontend it is sent on (a unix socket, another port) missing.
         for listener in opened.values { try await listener.channel.setOption(.autoRead, value: true) }
         return opened
+    }
+
+    /// `option tcp-smart-accept`: TCP_QUICKACK off on the listening socket, set after
+    /// listen(2) (which resets it), where HAProxy sets it. `resetting`: a listener kept by a
+    /// reload is turned back on when its frontend no longer asks for it.
+    private func setQuickAck(_ listeners: [ListenerKey: Listener], runtime: ProxyRuntime, resetting: Bool) async throws {
+        let option = ChannelOptions.Types.SocketOption(level: .tcp, name: NIOBSDSocket.Option(rawValue: TCP_QUICKACK))
+        for (key, listener) in listeners where key.unixPath == nil {
+            let smart = runtime.frontends.first { $0.name == listener.frontend }?.config.options.tcpSmartAccept == true
+            if smart || resetting { try await listener.channel.setOption(option, value: smart ? 0 : 1) }
+        }
     }
 
     /// Descriptors inherited with `fd@N` that a reload closed: the number may since belong to
@@ -212,6 +227,7 @@ public final class ProxyServer: Sendable {
         }
         let kept = Set(current.filter { wanted[$0.key] == $0.value.frontend }.map(\.key))
         let opened = try await openListeners(for: new, keeping: kept)
+        try? await setQuickAck(current.filter { kept.contains($0.key) }, runtime: new, resetting: true)
         var report = ReloadReport()
         report.kept = kept.map(\.description).sorted()
         report.opened = opened.keys.map(\.description).sorted()
@@ -231,6 +247,7 @@ public final class ProxyServer: Sendable {
         for listener in closing { try? await listener.channel.close() }
         report.closed.sort()
         let fresh = HealthChecker(targets: new.checkTargets, group: group, spreadPercent: new.configuration.global.spreadChecks ?? 0,
+                                  maxInitialSpread: new.configuration.global.maxSpreadChecks.map { .nanoseconds($0.nanoseconds) },
                                   logger: logger, report: Self.checkLogReporter(loops), agents: new.agentTargets)
         let old = checker.withLockedValue { old in
             defer { old = fresh }
@@ -343,6 +360,9 @@ public final class ProxyServer: Sendable {
         let frontendLimit = runtime.frontends.first { $0.name == name }?.config.options.maxconn ?? global.maxconn
         let limit = min(frontendLimit, global.maxconn)
         let connections = self.connections
+        let rates = acceptRates
+        let frontendRate = rates.frontend(name)
+        let tlsBind = runtime.frontends.first { $0.name == name }?.binds.first { ListenerKey($0.0) == key }?.1 != nil
         // HAProxy's bounds of a head: tune.bufsize, tune.maxrewrite, tune.http.maxhdr.
         let limits = {
             var limits = HeadParser.Limits.haproxy(bufferSize: global.bufferSize, rewriteReserve: global.rewriteReserve, maxHeaders: global.maxHeaders)
@@ -362,6 +382,9 @@ public final class ProxyServer: Sendable {
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(AcceptLimiter(limit: limit, processWide: connections))
+                    try channel.pipeline.syncOperations.addHandler(AcceptRateLimiter(holder: holder) { runtime in
+                        rates.limits(runtime, frontend: name, frontendRate: frontendRate, tls: tlsBind)
+                    })
                 }
             }
             // The child options are set in the initializer, synchronously: as bootstrap options
@@ -381,11 +404,11 @@ public final class ProxyServer: Sendable {
                         try options.setOption(.recvAllocator, value: ReceiveBufferSizer(atLeast: limits.bufferSize))
                         // No TCP_NODELAY here: Linux copies it from the listening socket, where
                         // ServerBootstrap sets it by default (a getsockname and a setsockopt less
-                        // per connection). `option clitcpka|tcpka`: the kernel's keep-alive probes
-                        // on client sockets (per socket: a reload may change it, the listener stays).
-                        if key.unixPath == nil, frontend.config.options.clientTCPKeepAlive {
-                            try options.setOption(.socketOption(.so_keepalive), value: 1)
-                        }
+                        // per connection).
+                    }
+                    // `option clitcpka|tcpka` and its probes, `tune.*buf.client`: per socket, as a reload may change them while the listener stays.
+                    if key.unixPath == nil {
+                        try SocketTuning.client(frontend.config.options, holder.current.configuration.global).apply(to: channel)
                     }
                     // `accept-proxy`: the PROXY header comes first, in clear, before any TLS.
                     if acceptProxy { try sync.addHandler(ProxyProtocolHandler(timeout: frontend.proxyHeaderTimeout)) }

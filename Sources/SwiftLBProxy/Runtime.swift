@@ -209,7 +209,8 @@ public final class ProxyRuntime: Sendable {
             let counterID = previous?.backends.first { $0.name == backend.name }?.counterID
                 ?? Self.proxyCounterIDs.loadThenWrappingIncrement(ordering: .relaxed)
             let old = previous?.backends.first { $0.name == backend.name && $0.queue != nil }
-            let runtime = RuntimeBackend(index: index, config: backend, servers: servers, counterID: counterID, logTargets: logTargets, after: old)
+            let runtime = RuntimeBackend(index: index, config: backend, servers: servers, counterID: counterID, logTargets: logTargets,
+                                         logIdentity: LogPlan.identity(backend.options, global: configuration.global), after: old)
             agentTargets += agents.map { $0(runtime) }
             if runtime.queue != nil, let old { QueueLineage.link(older: old, newer: runtime) }
             backends.append(runtime)
@@ -240,7 +241,7 @@ public final class ProxyRuntime: Sendable {
             for bind in frontend.binds {
                 guard let tls = bind.tls else { binds.append((bind, nil)); continue }
                 do {
-                    let (context, certWarnings) = try TLSPlan.serverContext(tls, sessionCache: configuration.global.sslSessionCache, store: store)
+                    let (context, certWarnings) = try TLSPlan.serverContext(tls, sessions: TLSSessions(configuration.global), store: store)
                     binds.append((bind, TLSContextBox(context)))
                     warnings += certWarnings.map { ConfigError(file: configuration.file, line: bind.line, keyword: "bind", message: $0) }
                 } catch {
@@ -324,7 +325,7 @@ extension ProxyRuntime {
             for (bind, box) in frontend.binds {
                 guard let box, let tls = bind.tls else { continue }
                 do {
-                    let (context, w) = try TLSPlan.serverContext(tls, sessionCache: configuration.global.sslSessionCache, store: CertificateStore())
+                    let (context, w) = try TLSPlan.serverContext(tls, sessions: TLSSessions(configuration.global), store: CertificateStore())
                     fresh.append((box, context))
                     warnings += w.map { ConfigError(file: configuration.file, line: bind.line, keyword: "bind", message: $0) }
                 } catch {
@@ -535,11 +536,14 @@ final class RuntimeBackend: Sendable {
     /// Its `log` targets (after the global ones with `log global`): where its servers' state
     /// changes and, with `option log-health-checks`, its checks' results go.
     let logTargets: [SwiftLBLog.LogTarget]
+    /// The syslog header's tag and hostname for those lines (`log-tag`, `log-send-hostname`).
+    let logIdentity: SyslogIdentity
 
     /// `older`: the backend of the same name (with a queue) in the runtime this one replaces.
     init(index: Int, config: Backend, servers: [RuntimeServer], counterID: Int = 0, logTargets: [SwiftLBLog.LogTarget] = [],
-         after older: RuntimeBackend? = nil) {
+         logIdentity: SyslogIdentity = SyslogIdentity(), after older: RuntimeBackend? = nil) {
         self.logTargets = logTargets
+        self.logIdentity = logIdentity
         self.counterID = counterID
         self.index = index
         self.config = config

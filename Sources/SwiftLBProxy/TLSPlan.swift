@@ -7,16 +7,31 @@ import SwiftLBTLS
 /// or directories, `crt-list` entries with their SNI filters and options) and settings, and a
 /// `server … ssl`'s client context. Errors name the keyword and the file at fault; the caller
 /// adds lb.conf's file, line and the `bind`/`server` keyword.
+/// The TLS session cache of every listener: on or off (`tune.ssl.cachesize 0`) and how long
+/// a session (or ticket) may be resumed (`tune.ssl.lifetime`; nil: OpenSSL's 300 s, HAProxy's
+/// default too).
+struct TLSSessions {
+    var cache = true
+    var lifetime: Int?
+
+    init(cache: Bool, lifetime: Int? = nil) {
+        self.cache = cache
+        self.lifetime = lifetime
+    }
+
+    init(_ global: GlobalSettings) { self.init(cache: global.sslSessionCache, lifetime: global.sslLifetime) }
+}
+
 enum TLSPlan {
     /// Loads the certificates of one `bind … ssl` (files, or every *.pem of a directory in
     /// name order, then the crt-list entries) through the runtime's certificate store and
     /// builds its OpenSSL context. `crtLists` replaces the entries of a crt-list file by its
     /// current ones (edited over the stats socket); `defaultEntry` keeps a deleted default.
-    static func serverContext(_ tls: BindTLS, sessionCache: Bool, store: CertificateStore,
+    static func serverContext(_ tls: BindTLS, sessions: TLSSessions, store: CertificateStore,
                               crtLists: [CertificateListEntry]? = nil, defaultEntry: CertificateListEntry? = nil) throws -> (TLSServerContext, [String]) {
         var entries: [TLSServerEntry] = []
         var warnings: [String] = []
-        let settings = try serverSettings(tls, sessionCache: sessionCache)
+        let settings = try serverSettings(tls, sessions: sessions)
         for path in tls.certificates {
             var info = stat()
             var files = [path]
@@ -38,12 +53,12 @@ enum TLSPlan {
         }
         if let entry = defaultEntry, entries.isEmpty {
             let certificate = try load(entry.path, keyword: "crt-list \(entry.file):\(entry.line): crt", store: store, warnings: &warnings)
-            let own = try entry.settings.map { try serverSettings($0, sessionCache: sessionCache) } ?? settings
+            let own = try entry.settings.map { try serverSettings($0, sessions: sessions) } ?? settings
             entries.append(TLSServerEntry(certificate: certificate, settings: own, defaultOnly: true))
         }
         for entry in crtLists ?? tls.more.certificateList {
             let certificate = try load(entry.path, keyword: "crt-list \(entry.file):\(entry.line): crt", store: store, warnings: &warnings)
-            let own = try entry.settings.map { try serverSettings($0, sessionCache: sessionCache) } ?? settings
+            let own = try entry.settings.map { try serverSettings($0, sessions: sessions) } ?? settings
             entries.append(TLSServerEntry(certificate: certificate, sniFilters: entry.filters, settings: own))
         }
         guard !entries.isEmpty else { throw TLSError("no certificate left") }
@@ -65,7 +80,7 @@ enum TLSPlan {
     }
 
     /// A bind line's (or crt-list entry's) settings as OpenSSL takes them.
-    static func serverSettings(_ tls: BindTLS, sessionCache: Bool) throws -> TLSSettings {
+    static func serverSettings(_ tls: BindTLS, sessions: TLSSessions) throws -> TLSSettings {
         var settings = TLSSettings()
         let range = TLSVersionNames.range(min: tls.minVersion, max: tls.more.maxVersion, disabled: tls.more.disabledVersions)
         if let range {
@@ -76,7 +91,8 @@ enum TLSPlan {
         settings.ciphersuites = tls.ciphersuites
         settings.alpn = tls.alpn
         settings.tickets = !tls.noTickets
-        settings.sessionCache = sessionCache
+        settings.sessionCache = sessions.cache
+        settings.sessionLifetime = sessions.lifetime
         settings.curves = tls.more.curves
         settings.verify = tls.verify.flatMap(TLSSettings.ClientVerify.init(rawValue:)) ?? .none
         settings.caFile = try checkedFile(tls.caFile, keyword: "ca-file")

@@ -45,6 +45,8 @@ public struct TLSSettings: Sendable, Equatable {
     public var alpn: [String] = []
     public var tickets = true
     public var sessionCache = true
+    /// Seconds a session or ticket may be resumed (`tune.ssl.lifetime`; nil: OpenSSL's 300).
+    public var sessionLifetime: Int?
     /// `curves LIST` (key-exchange groups, `:`-separated) or `ecdhe NAME` (one curve).
     public var curves: String?
     /// `verify`, `ca-file` (verifies, and its names go to the client as acceptable CAs),
@@ -232,6 +234,7 @@ public final class TLSServerContext: @unchecked Sendable {
         let cacheMode = settings.sessionCache ? Int(SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_AUTO_CLEAR) : Int(SSL_SESS_CACHE_OFF)
         _ = swiftlb_SSL_CTX_set_session_cache_mode(ctx, cacheMode)
         _ = swiftlb_SSL_CTX_sess_set_cache_size(ctx, 20_000)
+        if let lifetime = settings.sessionLifetime { _ = SSL_CTX_set_timeout(ctx, lifetime) }
         guard swiftlb_ticket_ring_attach(ticketRing, ctx) == 1 else { throw fail("cannot install the ticket key callback") }
         let me = Unmanaged.passUnretained(self).toOpaque()
         // One certificate and no strict-sni: nothing to choose, no lookup per handshake.

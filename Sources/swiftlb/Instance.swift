@@ -62,6 +62,10 @@ final class Instance: @unchecked Sendable {
             return ReloadOutcome(success: false, messages: error.errors.map { ConfigError.rendered(.alert, pid: getpid(), "\($0)") })
         }
         var messages = (configuration.warnings + runtime.warnings).map { ConfigError.rendered(.warning, pid: getpid(), "\($0)") }
+        // `zero-warning`: a reloaded file with a warning is refused as it would be at start.
+        if configuration.global.zeroWarning, !messages.isEmpty {
+            return ReloadOutcome(success: false, messages: messages + [ConfigError.rendered(.alert, pid: getpid(), zeroWarningAbort)])
+        }
         // As HAProxy's new worker would: the limit the file's maxconn needs, or no reload.
         let ulimitN: Int
         switch DescriptorLimit.apply(configuration.global) {

@@ -55,6 +55,9 @@ extension Configuration {
     var hasNothingToRun: Bool { frontends.isEmpty && vrrpInstances.isEmpty && global.statsSocket == nil && logForwards.isEmpty }
 }
 
+/// haproxy's words when `zero-warning` (or -dW) meets a warning.
+let zeroWarningAbort = "Some warnings were found and 'zero-warning' is set. Aborting."
+
 /// Writes one message on stderr in haproxy's shape: `[ALERT]    (pid) : config : …`.
 func report(_ level: ConfigError.Level, _ message: String) {
     writeStderr(ConfigError.rendered(level, pid: getpid(), message) + "\n")
@@ -77,6 +80,10 @@ func load(_ path: String, localPeer: String? = nil) -> ProxyRuntime? {
         var warnings = runtime.warnings
         try HeartbeatKey.checkAll(configuration, warnings: &warnings)
         for warning in warnings { report(.warning, warning) }
+        if configuration.global.zeroWarning, !(configuration.warnings.isEmpty && peers.isEmpty && warnings.isEmpty) {
+            report(.alert, zeroWarningAbort)
+            return nil
+        }
         return runtime
     } catch {
         for e in error.errors { report(.alert, e) }

@@ -37,7 +37,7 @@ final class ParserErrorTests: XCTestCase {
     /// suggestion of a keyword that means something else.
     func testKnownKeywordsAreRefusedWithoutMisleadingSuggestions() {
         let head = "frontend f\n    bind :80\n"
-        for (text, keyword) in [("    option http-ignore-probes\n", "option"), ("    option http-use-proxy-header\n", "option"),
+        for (text, keyword) in [("    option contstats\n", "option"), ("    option http-use-proxy-header\n", "option"),
                                 ("    tcp-request connection expect-proxy layer4\n", "tcp-request")] {
             do {
                 _ = try ConfigParser.parse(text: head + text, file: "lb.conf")

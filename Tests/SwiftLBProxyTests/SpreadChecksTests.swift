@@ -27,6 +27,32 @@ final class SpreadChecksTests: XCTestCase {
     }
 }
 
+/// `max-spread-checks`: the first checks of a farm are spread over at most that time, not
+/// over `inter`: four servers checked every 20 s are all checked within the first 0.4 s with
+/// `max-spread-checks 400ms`, and only the first of them without — in SwiftLB as in haproxy.
+final class MaxSpreadChecksTests: XCTestCase {
+    func testTheFirstChecksAreSpreadOverAtMostMaxSpreadChecks() throws {
+        let dir = try TempDirectory()
+        var seen: [String] = []
+        for global in ["global\n    max-spread-checks 400ms\n", ""] {
+            for who in ["swiftlb", "haproxy"] {
+                // HTTP checks, each recorded (haproxy closes a bare TCP check with a reset the
+                // listener may never see).
+                let backend = try RecordingBackend(in: dir)
+                defer { backend.stop() }
+                let port = freePort()
+                let servers = (1...4).map { "    server s\($0) 127.0.0.1:\(backend.port) check inter 20s\n" }.joined()
+                let proxy = "listen l\n    bind 127.0.0.1:\(port)\n    option httpchk GET /check\n" + servers
+                let child = try startEither(who, global + differentialHTTPDefaults + proxy, port: port, in: dir)
+                defer { child.stop() }
+                Thread.sleep(forTimeInterval: 1.5)
+                seen.append("\(who) \(global.isEmpty ? "without" : "with"): \(backend.waitForRequests(4, timeout: 0.1).count)")
+            }
+        }
+        XCTAssertEqual(seen, ["swiftlb with: 4", "haproxy with: 4", "swiftlb without: 1", "haproxy without: 1"])
+    }
+}
+
 /// Accepts TCP connections on 127.0.0.1 and notes when each arrives (then closes it).
 final class ArrivalListener: @unchecked Sendable {
     let port: Int

@@ -303,36 +303,10 @@ final class TCPModeTests: XCTestCase {
     }
 
     /// TCP_NODELAY of the proxy's established sockets whose local port is `localPort` (its end
-    /// towards the client) and whose remote port is `remotePort` (its end towards the server),
-    /// read through duplicates of the proxy's descriptors (`pidfd_getfd`, as root).
+    /// towards the client) and whose remote port is `remotePort` (its end towards the server).
     static func tcpNoDelay(pid: Int32, localPort: Int, remotePort: Int) -> String {
-        let script = """
-            import ctypes, os, socket, sys
-            pid, lport, rport = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-            inodes = {}
-            for line in open("/proc/%d/net/tcp" % pid).read().splitlines()[1:]:
-                f = line.split()
-                if f[3] != "01": continue  # ESTABLISHED
-                l, r = int(f[1].split(":")[1], 16), int(f[2].split(":")[1], 16)
-                if l == lport: inodes[f[9]] = "client"
-                elif r == rport: inodes[f[9]] = "server"
-            libc = ctypes.CDLL(None, use_errno=True)
-            pidfd = os.pidfd_open(pid)
-            seen = {}
-            for fd in os.listdir("/proc/%d/fd" % pid):
-                try: target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-                except OSError: continue
-                inode = target[8:-1] if target.startswith("socket:[") else None
-                if inode not in inodes: continue
-                dup = libc.syscall(438, pidfd, int(fd), 0)  # pidfd_getfd
-                if dup < 0: sys.exit("pidfd_getfd: errno %d" % ctypes.get_errno())
-                s = socket.socket(fileno=dup)
-                seen[inodes[inode]] = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
-                s.detach(); os.close(dup)
-            print(" ".join("%s %d" % (k, seen[k]) for k in sorted(seen)))
-            """
-        let r = runCommand("/usr/bin/python3", ["-c", script, String(pid), String(localPort), String(remotePort)])
-        return r.out.trimmingCharacters(in: .whitespacesAndNewlines) + r.err
+        let seen = socketOptions(pid: pid, localPort: localPort, remotePort: remotePort, ["IPPROTO_TCP.TCP_NODELAY"])
+        return ["client", "server"].compactMap { role in seen[role].map { "\(role) \($0)" } }.joined(separator: " ") + (seen["error"] ?? "")
     }
 }
 

@@ -158,13 +158,7 @@ final class UnixSocketTests: XCTestCase {
                     server s2 abns@\(who)-\(tag)-v2 send-proxy-v2
 
                 """
-            let child: ChildProcess
-            if who == "haproxy" {
-                child = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", try dir.write("haproxy.cfg", config)], logDirectory: dir, name: "haproxy")
-                XCTAssertTrue(waitForPort(port), child.stderr)
-            } else {
-                child = try SwiftLBInstance(config: config, waitPort: port, in: dir).child
-            }
+            let child = try startEither(who, config, port: port, in: dir)
             defer { child.stop() }
             // The TCP listener may accept before the unix one is bound (they open in order).
             _ = waitUntil(timeout: 5) { FileManager.default.fileExists(atPath: front) }

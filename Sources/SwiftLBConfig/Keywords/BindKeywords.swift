@@ -1,3 +1,5 @@
+import Glibc
+
 /// `bind ADDRESS[,ADDRESS…] [PARAMETER…]`: where a frontend listens, and TLS termination there.
 extension KeywordRegistry {
     static let bindKeywords: [Keyword] = [
@@ -6,12 +8,40 @@ extension KeywordRegistry {
             let binds = try bindLine(c, p)
             p.withFrontend { $0.binds += binds }
         },
+        // HAProxy's defaults for the unix sockets of `bind` lines (not the stats socket's).
+        Keyword("unix-bind", [.global], usage: "unix-bind [prefix PATH] [mode OCTAL] [user NAME|uid N] [group NAME|gid N]") { p, c in
+            var rest = c.args[...]
+            while let word = rest.first {
+                guard let value = rest.dropFirst().first else { throw ParseFailure("unix-bind '\(word)' expects a value") }
+                rest = rest.dropFirst(2)
+                switch word {
+                case "prefix":
+                    // haproxy: given twice, an alert that does not stop the start; the first stays.
+                    if p.config.global.unixBindPrefix != nil { p.warn("unix-bind 'prefix' already specified: the first stays") } else { p.config.global.unixBindPrefix = value }
+                case "mode":
+                    guard let mode = UInt32(value, radix: 8), mode <= 0o7777 else { throw ParseFailure("unix-bind 'mode' expects octal permissions such as 600 or 0660") }
+                    p.config.global.unixBindAccess.mode = mode
+                case "uid", "gid":
+                    let n = String(try number(word, value, 0...Int(Int32.max)))
+                    if word == "uid" { p.config.global.unixBindAccess.user = n } else { p.config.global.unixBindAccess.group = n }
+                case "user":
+                    guard getpwnam(value) != nil else { throw ParseFailure("'unix-bind' : '\(value)' unknown user") }
+                    p.config.global.unixBindAccess.user = value
+                case "group":
+                    guard getgrnam(value) != nil else { throw ParseFailure("'unix-bind' : '\(value)' unknown group") }
+                    p.config.global.unixBindAccess.group = value
+                default:
+                    throw ParseFailure("'unix-bind' only supports the 'prefix', 'mode', 'uid', 'gid', 'user' and 'group' options")
+                }
+            }
+        },
     ]
 
     /// A `bind` line's addresses, each with the line's parameters (a frontend's, a log-forward's).
     static func bindLine(_ c: KeywordCall, _ p: SectionParser) throws -> [BindAddress] {
         guard let addresses = c.args.first else { throw ParseFailure("expects an address such as ':80' or '127.0.0.1:8080'") }
         var spec = BindLine(defaults: p.config.global.defaultBindTLS)
+        spec.unixAccess = p.config.global.unixBindAccess
         try bindParameters.parse(c.args.dropFirst(), into: &spec, parser: p)
         if var tls = spec.tls, !spec.ssl, onlyVersions(tls, differFrom: spec.defaults) {
             spec.tls = nil  // `no-sslv3` on a plain bind: harmless, as in HAProxy
@@ -24,6 +54,8 @@ extension KeywordRegistry {
         var binds: [BindAddress] = []
         for text in try addresses.split(separator: ",").flatMap({ try portRange(String($0)) }) {
             var bind = try bindAddress(text, line: c.line.number, parser: p)
+            // `unix-bind prefix`: written before the path as it stands (HAProxy's str2sa_range).
+            if case .unix(let path) = bind.socket, let prefix = p.config.global.unixBindPrefix { bind.socket = .unix(path: prefix + path) }
             bind.tls = spec.tls
             bind.name = spec.name
             bind.acceptProxy = spec.acceptProxy

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Where access-log lines go (`log`), what a proxy logs (`option httplog`, `log-format`, …)
 /// and what it captures for the log (`capture request|response header`).
 extension KeywordRegistry {
@@ -30,6 +32,20 @@ extension KeywordRegistry {
             let server = try logServer(c, environment: p.environment)
             p.withOptions { $0.logTargets.append(server) }
         },
+        // The syslog header's tag and hostname (HAProxy's __send_log: a proxy's tag, else the
+        // global one, else the program's name).
+        Keyword("log-tag", [.global], usage: "log-tag TAG") { p, c in p.config.global.logTag = try c.one("a tag for use in syslog") },
+        // haproxy reads only the first word in a proxy.
+        Keyword("log-tag", SectionKind.proxies, usage: "log-tag TAG") { p, c in
+            guard let tag = c.args.first else { throw ParseFailure("expects a tag for use in syslog") }
+            p.withOptions { $0.logTag = tag }
+        },
+        Keyword("log-send-hostname", [.global], usage: "log-send-hostname [NAME]") { p, c in
+            // haproxy: a second line is an alert that does not stop the start; the first stays.
+            // It reads the first word only.
+            guard p.config.global.logSendHostname == nil else { p.warn("'log-send-hostname' already specified: the first stays"); return }
+            p.config.global.logSendHostname = c.args.first ?? systemHostname()
+        },
         Keyword("option httplog", SectionKind.frontSide, usage: "option httplog [clf]") { p, c in
             if c.args == ["clf"] {
                 p.withOptions { $0.httpLogLayout = .clf }
@@ -54,6 +70,7 @@ extension KeywordRegistry {
             try c.noArguments()
             p.withOptions { $0.dontLogNull = !c.negated }
         },
+        flagOption("http-ignore-probes", SectionKind.frontSide, \.httpIgnoreProbes),
         logOption("tcplog", SectionKind.proxies, \.tcpLog, status: .active),
         logOption("log-health-checks", SectionKind.backSide, \.logHealthChecks, status: .active),
         logOption("logasap", SectionKind.frontSide, \.logASAP, status: .active),
@@ -209,4 +226,11 @@ func expandAddressVariables(_ text: String, _ environment: [String: String]) -> 
         rest = after.dropFirst(name.count + (braced ? 1 : 0))
     }
     return result + rest
+}
+
+/// The machine's name, as haproxy's `log-send-hostname` without a name sends it.
+func systemHostname() -> String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+    return String(cString: buffer)
 }

@@ -71,6 +71,11 @@ extension KeywordRegistry {
         Keyword("tune.h2.initial-window-size", [.global], usage: "tune.h2.initial-window-size BYTES") { p, c in
             p.config.global.tuneH2InitialWindowSize = try c.int(in: 1...2_147_483_647)
         },
+        // HAProxy stops announcing RFC 8441 (WebSocket over HTTP/2) to clients; SwiftLB never
+        // announces it (an extended CONNECT is refused): what this asks is already so.
+        Keyword("h2-workaround-bogus-websocket-clients", [.global], usage: "h2-workaround-bogus-websocket-clients") { _, c in
+            try c.noArguments()
+        },
         Keyword("tune.maxrewrite", [.global], usage: "tune.maxrewrite BYTES") { p, c in
             p.config.global.tuneMaxRewrite = try c.int(in: 0...1_048_576)
         },
@@ -82,6 +87,11 @@ extension KeywordRegistry {
         Keyword("expose-experimental-directives", [.global], usage: "expose-experimental-directives") { p, c in
             try c.noArguments()
             p.config.global.exposeExperimentalDirectives = true
+        },
+        // HAProxy's -dW: `swiftlb check`, `run` and a reload fail when any warning was printed.
+        Keyword("zero-warning", [.global], usage: "zero-warning") { p, c in
+            try c.noArguments()
+            p.config.global.zeroWarning = true
         },
         // HAProxy forbids fork() unless this is set. SwiftLB forks only for the vrrp notify
         // scripts and `track_script`s, which keepalived's syntax asks for explicitly, and
@@ -112,6 +122,7 @@ extension KeywordRegistry {
         Keyword("spread-checks", [.global], usage: "spread-checks PERCENT") { p, c in
             p.config.global.spreadChecks = try c.int(in: 0...50)
         },
+        Keyword("max-spread-checks", [.global], usage: "max-spread-checks TIME") { p, c in p.config.global.maxSpreadChecks = try c.time() },
     ]
 
     /// `uid N` / `gid N`.

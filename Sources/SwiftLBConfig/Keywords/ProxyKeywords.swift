@@ -93,19 +93,12 @@ extension KeywordRegistry {
             }
             p.withOptions { $0.restrictRequestHeaderNames = policy }
         },
-        Keyword("option accept-invalid-http-request", [.defaults, .frontend, .listen], usage: "[no] option accept-invalid-http-request",
-                negatable: true) { p, c in
-            try c.noArguments()
-            p.withOptions { $0.acceptInvalidRequest = !c.negated }
-        },
-        Keyword("option disable-h2-upgrade", SectionKind.frontSide, usage: "[no] option disable-h2-upgrade", negatable: true) { p, c in
-            try c.noArguments()
-            p.withOptions { $0.disableH2Upgrade = !c.negated }
-        },
-        Keyword("option http-buffer-request", SectionKind.proxies, usage: "[no] option http-buffer-request", negatable: true) { p, c in
-            try c.noArguments()
-            p.withOptions { $0.httpBufferRequest = !c.negated }
-        },
+        flagOption("accept-invalid-http-request", SectionKind.frontSide, \.acceptInvalidRequest),
+        flagOption("disable-h2-upgrade", SectionKind.frontSide, \.disableH2Upgrade),
+        flagOption("http-buffer-request", SectionKind.proxies, \.httpBufferRequest),
+        // HAProxy stops delaying parts of a message it could merge (MSG_MORE); SwiftLB never
+        // delays them (TCP_NODELAY on both sockets, each part written at once): nothing to do.
+        Keyword("option http-no-delay", SectionKind.proxies, usage: "[no] option http-no-delay", negatable: true) { _, c in try c.noArguments() },
         // SwiftLB always does what this asks: a client that closes its connection (a half-close
         // too) abandons its request, queued, connecting or waiting for the response.
         Keyword("option abortonclose", SectionKind.backSide, usage: "option abortonclose", negatable: true) { p, c in
@@ -187,6 +180,14 @@ extension KeywordRegistry {
         },
     ]
 
+
+    /// `[no] option NAME`, without argument: sets (or, with `no`, clears) one flag.
+    static func flagOption(_ name: String, _ sections: Set<SectionKind>, _ field: WritableKeyPath<ProxyOptions, Bool> & Sendable) -> Keyword {
+        Keyword("option \(name)", sections, usage: "[no] option \(name)", negatable: true) { p, c in
+            try c.noArguments()
+            p.withOptions { $0[keyPath: field] = !c.negated }
+        }
+    }
 
     /// `option tcpka|clitcpka|srvtcpka`.
     static let tcpKeepAliveKeywords: [Keyword] = [

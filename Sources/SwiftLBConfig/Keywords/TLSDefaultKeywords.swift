@@ -18,6 +18,14 @@ extension KeywordRegistry {
             guard c.args.count == 1, let n = Int(c.args[0]), n >= 0 else { throw ParseFailure("expects a number (0 turns the session cache off)") }
             p.config.global.sslSessionCache = n > 0
         },
+        // HAProxy's default is OpenSSL's, 300 s; a bare number counts seconds.
+        Keyword("tune.ssl.lifetime", [.global], usage: "tune.ssl.lifetime TIME") { p, c in
+            guard let text = c.args.first else { throw ParseFailure("'tune.ssl.lifetime' expects ssl sessions <lifetime> in seconds as argument") }
+            guard let d = ConfigDuration(parsing: text, bareNumberUnit: 1_000_000_000), d.nanoseconds >= 0, d.nanoseconds / 1_000_000_000 <= Int64(Int32.max) else {
+                throw ParseFailure("'tune.ssl.lifetime' expects a time in seconds (e.g. 300 or 5m), not '\(text)'")
+            }
+            p.config.global.sslLifetime = Int(d.nanoseconds / 1_000_000_000)
+        },
         // SwiftLB's listeners negotiate ECDHE only (no DH parameters are loaded, so OpenSSL
         // never selects a DHE suite): no key exchange is ever weaker than this asks.
         Keyword("tune.ssl.default-dh-param", [.global], usage: "tune.ssl.default-dh-param BITS") { p, c in

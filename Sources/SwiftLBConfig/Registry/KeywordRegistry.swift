@@ -5,8 +5,8 @@ enum KeywordRegistry {
     /// The feature tables. A keyword appears once per section it is allowed in (the
     /// registry test checks it).
     static let features: [Keyword] =
-        processKeywords + tlsDefaultKeywords + tlsServerDefaultKeywords + statsKeywords + globalStatsUnsupported + statsPageKeywords + logKeywords + monitorKeywords
-        + proxyKeywords + tcpKeepAliveKeywords + timeoutKeywords + balanceKeywords + cookieKeywords + checkKeywords
+        processKeywords + inertGlobalKeywords + environmentKeywords + rateLimitKeywords + tlsDefaultKeywords + tlsServerDefaultKeywords + statsKeywords + globalStatsUnsupported + statsPageKeywords + logKeywords + monitorKeywords
+        + proxyKeywords + tcpKeepAliveKeywords + socketKeywords + timeoutKeywords + balanceKeywords + cookieKeywords + checkKeywords
         + serverKeywords + bindKeywords + ruleKeywords + httpActionKeywords + tcpRuleKeywords + errorPageKeywords
         + compressionKeywords + serverStateKeywords + persistKeywords
         + vrrpKeywords + keepalivedKeywords + legacyKeywords + userlistKeywords + peersKeywords

@@ -204,10 +204,12 @@ extension HTTPClientConnection {
     /// connection, or with part of a request in, a 400 (closed) or 408 (timed out) and a log
     /// line `CR--`/`cR--` with `<BADREQ>`; `option dontlognull` keeps a connection that sent
     /// nothing out of the log (the answer still goes). A keep-alive connection idle between
-    /// requests ends silently, as does a TLS connection whose handshake never finished.
-    /// Returns false when there is nothing to answer.
+    /// requests ends silently, as does a TLS connection whose handshake never finished, and,
+    /// with `option http-ignore-probes`, one that sent nothing (HAProxy's mux_h1: no answer, no
+    /// log, no count). Returns false when there is nothing to answer.
     func answerMissingRequest(timedOut: Bool) -> Bool {
         let partial = inbound.readableBytes > 0
+        if !partial && frontend.config.options.httpIgnoreProbes { return false }
         // A session still in its handshakes (PROXY header, TLS) gets no HTTP answer: HAProxy
         // never answers on an embryonic session.
         guard partial || requestsServed == 0, !isTLS || tlsEstablished, session.isComplete else { return false }

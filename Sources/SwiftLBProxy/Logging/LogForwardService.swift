@@ -92,7 +92,7 @@ public final class LogForwardService: @unchecked Sendable {
             for bind in forward.streamBinds {
                 var tls: TLSServerContext?
                 if let settings = bind.tls {
-                    do { tls = try TLSPlan.serverContext(settings, sessionCache: false, store: CertificateStore()).0 } catch {
+                    do { tls = try TLSPlan.serverContext(settings, sessions: TLSSessions(cache: false), store: CertificateStore()).0 } catch {
                         throw LogForwardError("\(configuration.file):\(bind.line): log-forward \(forward.name): bind \(bind.host):\(bind.port): \(error)")
                     }
                 }

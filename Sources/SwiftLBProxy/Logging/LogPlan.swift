@@ -12,6 +12,8 @@ import SwiftLBLog
 /// SwiftLBLog byte for byte as HAProxy writes them.
 struct LogPlan: Sendable {
     let targets: [SwiftLBLog.LogTarget]
+    /// The syslog header's tag and hostname (`log-tag`, `log-send-hostname`).
+    var identity = SyslogIdentity()
     let format: SwiftLBLog.LogFormat
     /// `option dontlog-normal`: only streams that went wrong are logged.
     let dontLogNormal: Bool
@@ -56,8 +58,14 @@ struct LogPlan: Sendable {
         if targets.isEmpty {
             targets = [global.logTarget == .stderr ? SwiftLBLog.LogTarget(address: .fd(2), facility: .daemon, format: .raw) : .stdoutRaw]
         }
-        return LogPlan(targets: targets, format: format, dontLogNormal: options.dontLogNormal, separateErrors: options.logSeparateErrors,
-                       logASAP: options.logASAP)
+        return LogPlan(targets: targets, identity: identity(options, global: global), format: format, dontLogNormal: options.dontLogNormal,
+                       separateErrors: options.logSeparateErrors, logASAP: options.logASAP)
+    }
+
+    /// A proxy's syslog identity, as HAProxy's __send_log picks it: the proxy's `log-tag`, else
+    /// the global one, else the program's name; the hostname of `log-send-hostname`.
+    static func identity(_ options: ProxyOptions, global: GlobalSettings) -> SyslogIdentity {
+        SyslogIdentity(tag: options.logTag ?? global.logTag ?? SyslogIdentity.programName, hostname: global.logSendHostname)
     }
 
     /// A proxy's `log` targets: its own `log` lines, after the global ones with `log global`.

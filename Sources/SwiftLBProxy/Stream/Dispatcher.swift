@@ -179,7 +179,7 @@ struct Dispatch {
             // A port-less server: the port the client connected to (no address: nothing to reach).
             let port = chosen.parameters.portFromClient ? destination?.port ?? 0 : nil
             connecting = ServerConnection.connect(to: chosen, on: loop.eventLoop, timeout: timeout, proxyHeader: proxyHeader,
-                                                  keepAlive: backend.config.options.serverTCPKeepAlive, serverName: name, port: port,
+                                                  tuning: .server(backend.config.options, loop.holder.current.configuration.global), serverName: name, port: port,
                                                   readAtLeast: loop.holder.current.configuration.global.tuneBufsize, demand: loop.demand(for: chosen))
         }
         connecting.assumeIsolated().whenComplete { result in

@@ -83,13 +83,13 @@ final class ServerConnection: ChannelDuplexHandler {
     /// Opens a connection to `server` on `eventLoop` (the client's loop: a stream's two
     /// channels never cross loops).
     /// `proxyHeader` (`send-proxy`) is written first, in clear, before any TLS handshake.
-    /// `keepAlive` (`option srvtcpka|tcpka`) turns the kernel's keep-alive probes on (TCP only).
+    /// `tuning`: the backend's socket options (`option srvtcpka`, `tune.sndbuf.server`, …; TCP only).
     /// A server on a unix socket is dialled the same way (`SocketAddress.unixDomainSocket`).
     /// `serverName`: the SNI (the server's constant one unless its `sni` is an expression).
     /// `port`: a port-less server's (`server NAME HOST`): the one the client connected to.
     /// `readAtLeast`: `tune.bufsize` when written (`ReceiveBufferSizer(atLeast:)`).
     static func connect(to server: RuntimeServer, on eventLoop: any EventLoop, timeout: TimeAmount?,
-                        proxyHeader: ByteBuffer? = nil, keepAlive: Bool = false, serverName: ServerName? = nil,
+                        proxyHeader: ByteBuffer? = nil, tuning: SocketTuning = SocketTuning(), serverName: ServerName? = nil,
                         port: Int? = nil, readAtLeast: Int? = nil, demand: PoolDemand? = nil) -> EventLoopFuture<ServerConnection> {
         let handler = ServerConnection(server: server)
         handler.demand = demand
@@ -108,11 +108,12 @@ final class ServerConnection: ChannelDuplexHandler {
                 channel.eventLoop.makeCompletedFuture {
                     // TCP_NODELAY is ClientBootstrap's default (set before the connect; NIO
                     // skips it on unix sockets): setting it again cost two system calls.
-                    // `option srvtcpka|tcpka`: the kernel's keep-alive probes.
                     if let options = channel.syncOptions {
                         try options.setOption(.recvAllocator, value: ReceiveBufferSizer(atLeast: readAtLeast))
-                        if tcp, keepAlive { try options.setOption(.socketOption(.so_keepalive), value: 1) }
                     }
+                    // `option srvtcpka|tcpka` and its probes, `tune.*buf.server`, `option
+                    // tcp-smart-connect`: before the connect, as HAProxy sets them.
+                    if tcp { try tuning.apply(to: channel) }
                     let sync = channel.pipeline.syncOperations
                     if let proxyHeader { try sync.addHandler(ProxyHeaderSender(header: proxyHeader)) }
                     if let tls = server.tls {

@@ -30,3 +30,12 @@ final class SideBySide {
         haproxy.stop()
     }
 }
+
+/// `config` run by haproxy (`who` is "haproxy") or by swiftlb (any other), started once `port`
+/// listens: for tests that run one text through each in turn.
+func startEither(_ who: String, _ config: String, port: Int, in dir: TempDirectory) throws -> ChildProcess {
+    guard who == "haproxy" else { return try SwiftLBInstance(config: config, waitPort: port, in: dir).child }
+    let child = try ChildProcess("/usr/sbin/haproxy", ["-db", "-f", try dir.write("haproxy.cfg", config)], logDirectory: dir, name: "haproxy")
+    XCTAssertTrue(waitForPort(port), child.stderr)
+    return child
+}
