@@ -235,6 +235,8 @@ public struct BindAddress: Sendable, Equatable {
     /// `mode OCTAL`, `user U`/`uid N`, `group G`/`gid N`: the permissions and owner of a unix
     /// socket file (ignored for the others, as in HAProxy).
     public var unixAccess = UnixSocketAccess()
+    /// `interface NAME`: the listener takes only connections that arrive on that interface.
+    public var interface: String?
     public init(host: String, port: Int, line: Int, tls: BindTLS? = nil) {
         self.host = host
         self.port = port

@@ -434,7 +434,7 @@ final class SectionParser {
     }
 }
 
-/// `HOST:PORT`, `:PORT`, `*:PORT`, `[V6]:PORT`. Returns nil when the port is missing or invalid.
+/// `HOST:PORT`, `:PORT`, `*:PORT`, `[V6]:PORT`, `V6:PORT`. Returns nil when the port is missing or invalid.
 func parseAddress(_ text: String) -> (String, Int)? {
     var host: Substring
     var portText: Substring
@@ -448,7 +448,12 @@ func parseAddress(_ text: String) -> (String, Int)? {
         guard let colon = text.lastIndex(of: ":") else { return nil }
         host = text[..<colon]
         portText = text[text.index(after: colon)...]
-        if host.contains(":") { return nil }  // bare IPv6 needs brackets
+        // An IPv6 address without brackets (`::1:6443`, `:::80`): as in HAProxy, the port is
+        // after the last colon, so the rest must be an IPv6 address.
+        if host.contains(":") {
+            var v6 = in6_addr()
+            guard inet_pton(AF_INET6, String(host), &v6) == 1 else { return nil }
+        }
     }
     // Digits only: `+1000`/`-1000` are HAProxy's port offsets (not supported), not ports.
     guard portText.allSatisfy(\.isASCII), portText.allSatisfy(\.isNumber), let port = Int(portText), (1...65535).contains(port) else { return nil }
