@@ -259,6 +259,66 @@ final class AccessLogTests: XCTestCase {
         XCTAssertTrue(line.hasSuffix(": 127.0.0.1 GET /dead/x 503 dead/d1 SC--"), line)
     }
 
+    /// A proxy has one log format, as in HAProxy: `option tcplog` in a TCP frontend replaces the
+    /// HTTP-only `log-format` of its `defaults` (which HAProxy would refuse there: "%Tq is
+    /// reserved for HTTP mode"), while the HTTP frontend keeps it; in `defaults`, a later one
+    /// replaces an earlier one with HAProxy's warning.
+    func testOptionTcplogReplacesTheLogFormatOfItsDefaultsAsInHAProxy() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy"), "haproxy is installed by scripts/test.sh")
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let pair = try Pair(backend: nginx.ports[0], in: dir) { http, tcp, backend, syslog in
+            """
+            global
+                log 127.0.0.1:\(syslog) local0
+            defaults
+                mode http
+                log global
+                option httplog
+                log-format "custom %ft %b/%s %ST %Tq %{+Q}r"
+                timeout connect 2s
+                timeout client 5s
+                timeout server 5s
+            frontend fe
+                bind 127.0.0.1:\(http)
+                default_backend app
+            backend app
+                server s1 127.0.0.1:\(backend)
+            frontend tcpfe
+                mode tcp
+                option tcplog
+                bind 127.0.0.1:\(tcp)
+                default_backend tcpapp
+            backend tcpapp
+                mode tcp
+                server t1 127.0.0.1:\(backend)
+
+            """
+        }
+        defer { pair.stop() }
+        for (http, tcp) in [(pair.ports.hhttp, pair.ports.htcp), (pair.ports.shttp, pair.ports.stcp)] {
+            for port in [http, tcp] {
+                let client = try RawClient(port: port, timeout: 3)
+                client.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                XCTAssertTrue(client.readResponse().hasPrefix("HTTP/1.1 200"))
+            }
+        }
+        let hlines = pair.hsyslog.receive(count: 2, within: 5).map(masked).map { $0.replacingOccurrences(of: #" 200 \d+ "#, with: " 200 TQ ", options: .regularExpression) }
+        let slines = pair.ssyslog.receive(count: 2, within: 5).map(masked).map { $0.replacingOccurrences(of: #" 200 \d+ "#, with: " 200 TQ ", options: .regularExpression) }
+        XCTAssertEqual(hlines.count, 2, "HAProxy sent \(hlines)")
+        XCTAssertEqual(slines.sorted(), hlines.sorted(), "\nSwiftLB: \(slines.joined(separator: "\n"))\nHAProxy: \(hlines.joined(separator: "\n"))")
+        XCTAssertTrue(slines.contains { $0.hasSuffix(": custom fe app/s1 200 TQ \"GET / HTTP/1.1\"") }, "\(slines)")
+        XCTAssertTrue(slines.contains { $0.contains(" tcpfe tcpapp/t1 TIMERS ") && $0.contains(" -- ") }, "\(slines)")
+        // haproxy -c and swiftlb check warn alike about the replaced line in `defaults`.
+        let path = try dir.write("warn.cfg", "defaults\n    mode http\n    option httplog\n    log-format \"%ci\"\n    option tcplog\n")
+        let check = runCommand(Paths.swiftlb, ["check", "-c", path])
+        XCTAssertTrue(check.err.contains("[\(path):4] : 'log-format' : 'log-format' overrides previous 'option httplog' in 'defaults' section."), check.err)
+        XCTAssertTrue(check.err.contains("[\(path):5] : 'option' : 'option tcplog' overrides previous 'log-format' in 'defaults' section."), check.err)
+        let reference = runCommand("/usr/sbin/haproxy", ["-c", "-f", path])
+        XCTAssertTrue(reference.err.contains("[\(path):4]: 'log-format' overrides previous 'option httplog' in 'defaults' section."), reference.err)
+        XCTAssertTrue(reference.err.contains("[\(path):5]: 'option tcplog' overrides previous 'log-format' in 'defaults' section."), reference.err)
+    }
+
     func testABrokenLogFormatIsRefusedWithItsLine() throws {
         let path = try dir.write("lb.conf", """
             frontend fe
