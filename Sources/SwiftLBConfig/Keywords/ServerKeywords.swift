@@ -150,6 +150,8 @@ extension KeywordRegistry {
             s.onError = action
         },
         Parameter("send-proxy") { s, _, _ in s.sendProxy = .v1 },
+        Parameter("check-send-proxy") { s, _, _ in s.checkSendProxy = true },
+        Parameter("no-check-send-proxy") { s, _, _ in s.checkSendProxy = false },
         Parameter("send-proxy-v2") { s, _, _ in s.sendProxy = .v2 },
         Parameter("proxy-v2-options", values: 1) { s, v, _ in
             let options = v[0].split(separator: ",").map(String.init)
@@ -197,7 +199,7 @@ extension KeywordRegistry {
         Parameter("agent-addr", values: 1) { s, v, _ in s.agent.address = v[0] },
         Parameter("agent-send", values: 1) { s, v, _ in s.agent.send = v[0] },
         Parameter("agent-inter", values: 1) { s, v, _ in s.agent.inter = try positiveTime("agent-inter", v[0]) },
-    ] + ["allow-0rtt", "check-send-proxy",
+    ] + ["allow-0rtt",
          "check-proto", "check-via-socks4", "log-proto", "max-reuse", "namespace",
          "no-send-proxy", "no-send-proxy-v2", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn", "no-verifyhost",
          "no-tfo", "non-stick", "npn", "pool-low-conn", "pool-purge-delay", "redir", "resolve-opts",
