@@ -340,6 +340,16 @@ final class SectionParser {
         case "defaults":
             section = startDefaults(line) ? .defaults : .skipped
         default:
+            var line = line
+            var legacyBind: String?
+            if keyword == "listen" || keyword == "frontend", line.words.count == 3,
+               parseAddress(line.words[2]) != nil || line.words[2].hasPrefix(":") {
+                // HAProxy 1.8's `listen NAME ADDRESS` (removed in 1.9), exactly a `bind ADDRESS`
+                // line under `listen NAME`: read as that, with the legacy warning.
+                legacyBind = line.words[2]
+                warn("'\(keyword) NAME ADDRESS' was removed in HAProxy 1.9; SwiftLB reads this line as: \(keyword) \(line.words[1]), then bind \(line.words[2])")
+                line = ConfigLine(number: line.number, words: Array(line.words.prefix(2)))
+            }
             guard line.words.count == 2 || (line.words.count == 4 && line.words[2] == "from") else {
                 if line.words.count > 2, parseAddress(line.words[2]) != nil || line.words[2].hasPrefix(":") {
                     fail(line, "a listening address goes on a 'bind' line (HAProxy 1.x's '\(keyword) NAME ADDRESS' was removed): write 'bind \(line.words[2])' under '\(keyword) \(line.words[1])'")
@@ -384,6 +394,9 @@ final class SectionParser {
             if keyword == "frontend", let backend = inherited.defaultBackend {
                 config.frontends[frontIndex].defaultBackend = backend.name
                 backendReferences.append((backend.name, backend.line, "default_backend", file))
+            }
+            if let legacyBind, let kind = section.kind {
+                handleKeyword(ConfigLine(number: line.number, words: ["bind", legacyBind]), in: kind)
             }
         }
     }
