@@ -13,9 +13,10 @@ final class AccessLogTests: XCTestCase {
 
     /// An HTTP frontend (`/denied` denied) and a TCP one in front of `backend`, logging to
     /// `syslog`; `option` adds an option line to both (the differential log tests share it).
-    static func config(http: Int, tcp: Int, backend: Int, syslog: Int, option: String? = nil) -> String {
+    /// `defaultsLines` end the `defaults` section.
+    static func config(http: Int, tcp: Int, backend: Int, syslog: Int, option: String? = nil, defaultsLines: String = "") -> String {
         let extra = option.map { "    option \($0)\n" } ?? ""
-        return syslogHTTPDefaults(syslog: syslog) + """
+        return syslogHTTPDefaults(syslog: syslog) + defaultsLines + """
         frontend fe
             bind 127.0.0.1:\(http)
         \(extra)    http-request deny if { path /denied }
@@ -267,33 +268,10 @@ final class AccessLogTests: XCTestCase {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy"), "haproxy is installed by scripts/test.sh")
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
-        let pair = try Pair(backend: nginx.ports[0], in: dir) { http, tcp, backend, syslog in
-            """
-            global
-                log 127.0.0.1:\(syslog) local0
-            defaults
-                mode http
-                log global
-                option httplog
-                log-format "custom %ft %b/%s %ST %Tq %{+Q}r"
-                timeout connect 2s
-                timeout client 5s
-                timeout server 5s
-            frontend fe
-                bind 127.0.0.1:\(http)
-                default_backend app
-            backend app
-                server s1 127.0.0.1:\(backend)
-            frontend tcpfe
-                mode tcp
-                option tcplog
-                bind 127.0.0.1:\(tcp)
-                default_backend tcpapp
-            backend tcpapp
-                mode tcp
-                server t1 127.0.0.1:\(backend)
-
-            """
+        // The defaults' `option httplog`, then (still in defaults) an HTTP-only log-format; the
+        // TCP frontend says `option tcplog`.
+        let pair = try Pair(backend: nginx.ports[0], in: dir) {
+            Self.config(http: $0, tcp: $1, backend: $2, syslog: $3, defaultsLines: "    log-format \"custom %ft %b/%s %ST %Tq %{+Q}r\"\n")
         }
         defer { pair.stop() }
         for (http, tcp) in [(pair.ports.hhttp, pair.ports.htcp), (pair.ports.shttp, pair.ports.stcp)] {

@@ -27,8 +27,13 @@ final class HTTPCheckSendProxyTests: XCTestCase {
 
     /// What came before the check's request line, as text with the ports masked (v1) or hex (v2).
     private func preamble(server: String, haproxy: Bool) throws -> String {
-        let hex = try firstCheckReport(script: Self.capture, checkRules: "http-check connect send-proxy\nhttp-check send meth GET uri /",
-                                       serverOptions: server, haproxy: haproxy)
+        Self.readable(try firstCheckReport(script: Self.capture, checkRules: "http-check connect send-proxy\nhttp-check send meth GET uri /",
+                                           serverOptions: server, haproxy: haproxy))
+    }
+
+    /// Captured bytes (hex) as text with a v1 header's ports masked, or as they are (hex) when
+    /// they do not start with a v1 header.
+    private static func readable(_ hex: String) -> String {
         let bytes = stride(from: 0, to: hex.count, by: 2).compactMap { i -> UInt8? in
             let start = hex.index(hex.startIndex, offsetBy: i)
             return UInt8(hex[start..<hex.index(start, offsetBy: 2)], radix: 16)
@@ -80,14 +85,7 @@ final class HTTPCheckSendProxyTests: XCTestCase {
             """, haproxy: haproxy, port: port, in: dir)
         defer { child.stop() }
         _ = waitUntil(timeout: 5) { !peer.stdout.isEmpty }
-        let hex = peer.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let bytes = stride(from: 0, to: hex.count, by: 2).compactMap { i -> UInt8? in
-            let start = hex.index(hex.startIndex, offsetBy: i)
-            return UInt8(hex[start..<hex.index(start, offsetBy: 2)], radix: 16)
-        }
-        guard bytes.first == UInt8(ascii: "P") else { return hex }
-        return String(decoding: bytes, as: UTF8.self)
-            .replacingOccurrences(of: #" \d+ \d+\r\n"#, with: " LPORT SPORT\r\n", options: .regularExpression)
+        return Self.readable(peer.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     /// HAProxy 2.6 (`check.send_proxy`): a `send-proxy` server's checks start with its PROXY
