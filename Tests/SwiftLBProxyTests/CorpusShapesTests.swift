@@ -3,7 +3,8 @@ import XCTest
 
 /// Lines of real-world haproxy.cfg files (Tests/fixtures/configs) that HAProxy 2.6 runs and
 /// SwiftLB refused, now run side by side with haproxy: IPv6 addresses written without brackets
-/// (`bind :::6443`, `server x ::1:6443`, the port after the last colon) and `bind … interface`.
+/// (`bind :::6443`, `server x ::1:6443`, the port after the last colon), `bind … interface`,
+/// `%{+Q}[fetch]` in a header value.
 final class CorpusShapesTests: XCTestCase {
     var dir: TempDirectory!
 
@@ -76,6 +77,34 @@ final class CorpusShapesTests: XCTestCase {
             XCTAssertTrue(sockets.contains("127.0.0.1%lo:\(port) "), sockets)
             XCTAssertTrue(sockets.contains("127.0.0.1%\(other):\(elsewhere) "), sockets)
         }
+    }
+
+    /// `%{+Q}[ssl_c_s_dn]` in a header value (client-certificate front ends): HAProxy 2.6
+    /// writes the sample as it is there, unquoted (+X changes nothing either); +E is refused.
+    func testQuotingFlagsInAHeaderValueAsInHAProxy() throws {
+        let both = try SideBySide({ port in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                http-request set-var(txn.in) req.hdr(x-in)
+                http-request set-var(txn.none) req.hdr(x-none)
+                http-request return status 200 content-type text/plain string ok
+                http-after-response set-header X-Src %{+Q}[src]
+                http-after-response set-header X-In "<%{+Q,+X}[var(txn.in)]>"
+                http-after-response set-header X-None %{+Q}[var(txn.none)]
+
+            """
+        }, in: dir)
+        defer { both.stop() }
+        var answers: [[String]] = []
+        for port in both.ports {
+            let answer = curl(["-i", "-H", "X-In: a\"b c", "http://127.0.0.1:\(port)/"], maxTime: 5).out
+            answers.append(answer.split(separator: "\r\n").filter { $0.lowercased().hasPrefix("x-") }.map { $0.lowercased() })
+        }
+        XCTAssertEqual(answers[0], ["x-src: 127.0.0.1", "x-in: <a\"b c>", "x-none: "])
+        XCTAssertEqual(answers[0], answers[1], "SwiftLB, then HAProxy")
+        let path = try dir.write("e.cfg", "frontend fe\n    bind 127.0.0.1:\(freePort())\n    mode http\n    http-request set-header X %{+E}[src]\n")
+        XCTAssertTrue(runCommand(Paths.swiftlb, ["check", "-c", path]).err.contains("[\(path):4] : 'http-request' : unsupported format"))
     }
 
     func testBindInterfaceNamesAnInterface() throws {
