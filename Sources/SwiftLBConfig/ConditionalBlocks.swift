@@ -17,6 +17,12 @@ public struct BuildFacts: Sendable {
     public var sslLibrary: String?
     /// What compiles the sample expressions of ACLs (SwiftLBProxy's); nil refuses them.
     public var sampleCompiler: ACLSampleCompiler?
+    /// RLIMIT_NOFILE as the process started, before it raised it: HAProxy derives the default
+    /// `maxconn` from it (DescriptorBudget), also at a reload. nil: the current limit.
+    public var descriptorsAtBoot: DescriptorLimits?
+    /// `-L NAME` of the command line: which `peers` sections this instance belongs to (their
+    /// listener and connections count in the descriptor budget). nil: `localpeer`, else the host name.
+    public var localPeer: String?
 
     public init(version: String = BuildFacts.haproxyCompatibleVersion, features: [String] = [], sslLibrary: String? = nil,
                 sampleCompiler: ACLSampleCompiler? = nil) {

@@ -82,9 +82,19 @@ public struct Configuration: Sendable {
 public struct GlobalSettings: Sendable, Equatable {
     /// `set-var`/`set-var-fmt proc.NAME …`, in file order.
     public var processVariables: [ProcessVariableSetting] = []
-    /// Process-wide cap on concurrent client connections (HAProxy's default is derived from
-    /// ulimit; we use a fixed, documented one).
+    /// Process-wide cap on concurrent client connections: `maxconn`, else HAProxy's figure
+    /// derived from the descriptor limit at boot (DescriptorBudget), set when the file is read.
     public var maxconn: Int = 4096
+    /// `maxconn` as written; nil: derived.
+    public var configuredMaxconn: Int?
+    /// Descriptors the process needs at `maxconn` (HAProxy's `Maxsock`); RLIMIT_NOFILE is set
+    /// to it unless `ulimit-n` says otherwise.
+    public var maxsock: Int = 8192
+    /// `strict-limits` (HAProxy 2.6's default; `no strict-limits` turns it off): a descriptor
+    /// limit that cannot be raised to what `maxconn` needs stops the start instead of a warning.
+    public var strictLimits = true
+    /// `fd-hard-limit N`: the most descriptors the derived `maxconn` and the limit may count on.
+    public var fdHardLimit: Int?
     /// Event loops (threads) for the data path; nil means one per core.
     public var nbthread: Int? = nil
     public var pidfile: String? = nil
@@ -93,8 +103,15 @@ public struct GlobalSettings: Sendable, Equatable {
     public var localPeer: String? = nil
     /// Where access-log lines go.
     public var logTarget: LogTarget = .stdout
-    /// On SIGTERM, how long in-flight requests may take before the process exits anyway.
-    public var hardStopAfter: ConfigDuration = .seconds(30)
+    /// `hard-stop-after`: how long connections may take to end after a stop before the process
+    /// exits anyway. nil, as in HAProxy: a soft stop (SIGUSR1) waits for them however long;
+    /// SIGTERM/SIGINT wait `stopSignalDrain` (HAProxy stops at once there).
+    public var hardStopAfter: ConfigDuration?
+    /// SIGTERM/SIGINT without `hard-stop-after`: HAProxy exits at once, SwiftLB lets
+    /// connections end for this long first. Bounded because whoever sends SIGTERM (systemd,
+    /// docker, Kubernetes) expects the process gone soon and kills it outright after its own
+    /// grace (90 s, 10 s, 30 s): past that, connections would be cut without their last response.
+    public static let stopSignalDrain: ConfigDuration = .seconds(30)
     /// `stats socket PATH [mode OCTAL] [level user|operator|admin]`: the control socket.
     public var statsSocket: StatsSocket?
     /// Further `stats socket` lines, each one more control socket (HAProxy serves them all).
@@ -143,12 +160,16 @@ public struct GlobalSettings: Sendable, Equatable {
     public var tuneHTTPMaxHeaders: Int?
     /// `expose-experimental-directives` was written (SwiftLB has no experimental directive).
     public var exposeExperimentalDirectives = false
-    /// The largest request or response head, in bytes: tune.bufsize minus tune.maxrewrite
-    /// when tune.bufsize is set (HAProxy: a larger head is a 400 or a 502), else 32 KiB.
-    public var headLimit: Int {
-        guard let size = tuneBufsize else { return 32768 }
-        return size - min(tuneMaxRewrite ?? 1024, size / 2)
-    }
+    /// HAProxy's buffer: `tune.bufsize`, else its default, 16384 bytes. A request or response
+    /// head must fit one (HeadParser.Limits: larger is a 400 or a 502).
+    public var bufferSize: Int { tuneBufsize ?? 16384 }
+    /// The part of a buffer kept for rewrites: `tune.maxrewrite`, else 1024, at most half the
+    /// buffer (HAProxy caps it so).
+    public var rewriteReserve: Int { min(tuneMaxRewrite ?? 1024, bufferSize / 2) }
+    /// What a head may fill of a buffer: `bufferSize - rewriteReserve` (15360 by default).
+    public var headLimit: Int { bufferSize - rewriteReserve }
+    /// `tune.http.maxhdr`, else HAProxy's 101: a message has fewer header lines.
+    public var maxHeaders: Int { tuneHTTPMaxHeaders ?? 101 }
     /// `tune.maxaccept N`: connections accepted per listener wake-up.
     public var tuneMaxAccept: Int?
     /// `spread-checks N`: ±N% random jitter on each check interval (0–50).
@@ -213,6 +234,13 @@ public struct Timeouts: Sendable, Equatable {
     /// How long `http-request tarpit` holds a request before answering (default: `connect`).
     public var tarpit: ConfigDuration?
     public init() {}
+
+    /// HAProxy's idle limit of a client connection with no request under way (HTTP/1.1 and
+    /// HTTP/2 alike): `http-request` until its first request, `http-keep-alive` after one, each
+    /// falling back to `http-request`, then to `client`.
+    public func clientIdle(afterARequest: Bool) -> ConfigDuration? {
+        afterARequest ? (httpKeepAlive ?? httpRequest ?? client) : (httpRequest ?? client)
+    }
 }
 
 /// A listening address from `bind`.
@@ -403,6 +431,17 @@ public struct ProxyOptions: Sendable {
     public var protocolCheck: ProtocolCheck?
     /// `stats …` (pending): the stats page this proxy serves (a `defaults` one is inherited).
     public var stats: StatsPage?
+    /// `http-send-name-header NAME`: the request header (lower case, as HAProxy sends it) that
+    /// tells the server its own name; a header of that name from the client is removed.
+    public var sendNameHeader: String?
+    /// `option prefer-last-server`: a keep-alive client's next request goes to the server its
+    /// client connection still holds a connection to (non-hashing algorithms only).
+    public var preferLastServer = false
+    /// `option persist`: a cookie, `use-server` or stick entry naming a DOWN server is followed.
+    public var persist = false
+    /// `source ADDR[:PORT]`: the address connections to the servers leave from (a server's
+    /// own `source` overrides it).
+    public var source: SourceAddress?
     /// `timeout tunnel|client-fin|server-fin` live in `timeouts` (pending).
     public init() {}
 }
@@ -444,6 +483,15 @@ public enum BalanceAlgorithm: Sendable, Equatable {
     /// A hash of a part of each request (`uri`, `url_param`, `hdr(NAME)`, `hash-type`); round
     /// robin for a request that lacks it.
     case requestHash(RequestHashKey)
+
+    /// A hash of the client or the request picks the server (HAProxy's BE_LB_KIND_HI, where
+    /// `option prefer-last-server` does nothing).
+    public var hashes: Bool {
+        switch self {
+        case .source, .requestHash: true
+        case .roundRobin, .leastConn, .random, .first: false
+        }
+    }
 
     /// Its name as `balance` writes it (the stats' `algo` column).
     public var name: String {
@@ -550,6 +598,8 @@ public struct ServerParameters: Sendable, Equatable {
     /// `send-proxy` / `send-proxy-v2`: the PROXY protocol header towards the server (and on
     /// its checks' connections, unless they go to another `port` or `addr`: `checkProxyHeader`).
     public var sendProxy: ProxyProtocolVersion?
+    /// `source ADDR[:PORT]`: where connections to this server leave from (else the proxy's).
+    public var source: SourceAddress?
     /// `proxy-v2-options unique-id,authority,crc32c`: the TLVs a `send-proxy-v2` header
     /// carries (HAProxy's names; the TLS ones are refused).
     public var proxyV2Options: Set<String> = []
@@ -921,6 +971,10 @@ public struct Backend: Sendable {
     /// `stick-table …` and `stick on|match|store-request …`.
     public var stickTable: StickTable?
     public var stickRules: [StickRule] = []
+    /// `use-server …` in order (PersistenceModel.swift).
+    public var serverSelectionRules: [ServerSelectionRule] = []
+    /// `force-persist …` and `ignore-persist …` in order.
+    public var persistenceRules: [PersistenceRule] = []
     /// `id N` (see `Frontend.explicitID`).
     public var explicitID: Int?
 

@@ -110,7 +110,8 @@ final class SectionParser {
     /// ACLs of the current proxy section; HAProxy scopes them to the section that declares them.
     var acls: [String: ACL] = [:]
     /// Where each backend is referenced, so an unknown name is reported at the referring line.
-    var backendReferences: [(name: String, line: Int, keyword: String, file: String)] = []
+    /// `from`: the proxy whose line it is (a `disabled` one's references are not checked).
+    var backendReferences: [(name: String, line: Int, keyword: String, file: String, from: String)] = []
     /// `errorfiles NAME` lines, checked against the http-errors sections at the end.
     var errorFilesReferences: [(name: String, line: Int, file: String)] = []
     /// `http_auth(NAME)` fetches, checked against the userlist sections at the end.
@@ -127,6 +128,9 @@ final class SectionParser {
     /// Instances (by index) where `auth none` was written: an unauthenticated heartbeat must be
     /// asked for.
     var authNone: Set<Int> = []
+    /// `port` and `agent-port` words read on server and default-server lines: HAProxy
+    /// reserves a descriptor at each (DescriptorBudget).
+    var portParameters = 0
     /// The line being handled, for parsers that report more than one problem.
     var currentLine = ConfigLine(number: 0, words: [])
 
@@ -393,7 +397,7 @@ final class SectionParser {
             }
             if keyword == "frontend", let backend = inherited.defaultBackend {
                 config.frontends[frontIndex].defaultBackend = backend.name
-                backendReferences.append((backend.name, backend.line, "default_backend", file))
+                backendReferences.append((backend.name, backend.line, "default_backend", file, name))
             }
             if let legacyBind, let kind = section.kind {
                 handleKeyword(ConfigLine(number: line.number, words: ["bind", legacyBind]), in: kind)
@@ -443,7 +447,7 @@ final class SectionParser {
     }
 
     func referenceBackend(_ name: String, line: ConfigLine) {
-        backendReferences.append((name, line.number, line.words[0], file))
+        backendReferences.append((name, line.number, line.words[0], file, sectionName))
     }
 }
 

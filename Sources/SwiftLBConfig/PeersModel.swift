@@ -1,3 +1,5 @@
+import Glibc
+
 /// A `peers NAME` section: the instances that share stick tables over HAProxy's peers
 /// protocol (SwiftLB and HAProxy 2.6 alike), the address this one listens on, and the tables
 /// declared in the section itself (`table NAME …`, referenced as `PEERS/NAME`).
@@ -52,5 +54,15 @@ public struct PeersSection: Sendable, Equatable {
     public init(name: String, line: Int) {
         self.name = name
         self.line = line
+    }
+}
+
+extension PeersSection {
+    /// The local peer name: `-L`, else `localpeer`, else the host name (HAProxy's order).
+    public static func localName(commandLine: String?, global: GlobalSettings) -> String {
+        if let name = commandLine ?? global.localPeer { return name }
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(cString: buffer)
     }
 }

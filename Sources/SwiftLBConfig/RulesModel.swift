@@ -116,6 +116,9 @@ public struct HTTPReturn: Sendable, Equatable {
         case errorfile(String)
         /// `errorfiles NAME`: the page of that `http-errors` section for the status.
         case errorfiles(String)
+        /// `default-errorfiles`: the proxy's error page for the status (its `errorfile`…,
+        /// else HAProxy's built-in one).
+        case defaultErrorFiles
     }
     public var status: Int
     public var contentType: String?
@@ -260,8 +263,9 @@ public struct StickTable: Sendable, Equatable {
 
 /// `stick on|match|store-request SAMPLE [table NAME] [if|unless COND]`.
 public struct StickRule: Sendable {
-    /// `on` matches then stores; `match` only looks the key up; `store-request` only stores.
-    public enum Kind: String, Sendable { case on, match, storeRequest = "store-request" }
+    /// `on` matches then stores; `match` only looks the key up; `store-request` only stores;
+    /// `store-response` stores the server that answered under a key read from its response.
+    public enum Kind: String, Sendable { case on, match, storeRequest = "store-request", storeResponse = "store-response" }
     public var kind: Kind = .on
     public var sample: String
     public var table: String?

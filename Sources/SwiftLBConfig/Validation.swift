@@ -14,7 +14,9 @@ extension SectionParser {
             errors.append(ConfigError(file: ref.file, line: ref.line, keyword: ref.keyword,
                                       message: "no userlist named '\(ref.name)'\(didYouMean(ref.name, in: Array(config.userlists.keys)))"))
         }
-        for ref in backendReferences where config.backends[ref.name] == nil {
+        // A `disabled` proxy is not checked further than its own lines (HAProxy's).
+        let disabled = Set(config.frontends.filter(\.options.disabled).map(\.name) + config.backends.values.filter(\.options.disabled).map(\.name))
+        for ref in backendReferences where config.backends[ref.name] == nil && !disabled.contains(ref.from) {
             let near = didYouMean(ref.name, in: Array(config.backends.keys))
             errors.append(ConfigError(file: ref.file, line: ref.line, keyword: ref.keyword, message: "no backend named '\(ref.name)'\(near)"))
         }
@@ -22,7 +24,7 @@ extension SectionParser {
         validateModes()
         validateCheckRuleVerification()
         var seen: [String: String] = [:]
-        for frontend in config.frontends {
+        for frontend in config.frontends where !frontend.options.disabled {
             if frontend.binds.isEmpty && !frontendsWithBindLines.contains(frontend.name) {
                 // HAProxy's warning: such a proxy receives no traffic.
                 warn(frontend.line, "frontend", "frontend '\(frontend.name)' has no 'bind' directive. Please declare it as a backend if this was intended.")

@@ -372,7 +372,9 @@ final class VRRPInstance: @unchecked Sendable {
         let line = "vrrp \(settings.name): \(from.displayName) -> \(state.displayName): \(reason)"
         if state == .fault { logger.warning("\(line)") } else { logger.info("\(line)") }
         notifier.run(state: state, priority: elector.priority)
-        syncGroup?.memberChanged()
+        // On the next tick: a FAULT reaches the other members first (as keepalived notifies a
+        // group after moving all its members).
+        if let group = syncGroup { loop.assumeIsolated().execute { group.memberChanged() } }
     }
 
     /// Counts a dropped heartbeat (the shared socket calls it too, for packets it cannot give

@@ -19,9 +19,11 @@ import NIOPosix
 final class CheckConnectionClose: ChannelInboundHandler, Sendable {
     typealias InboundIn = NIOAny
 
-    /// Prepares a check bootstrap: hard close unless `linger`.
-    static func configure(_ bootstrap: ClientBootstrap, linger: Bool) -> ClientBootstrap {
-        linger ? bootstrap : bootstrap.channelOption(.allowRemoteHalfClosure, value: true)
+    /// Prepares a check bootstrap: hard close unless `linger`; bound to `source` (the server's
+    /// or its backend's `source`, as HAProxy's checks connect from it) when there is one.
+    static func configure(_ bootstrap: ClientBootstrap, linger: Bool, source: SocketAddress? = nil) -> ClientBootstrap {
+        let bound = source.map { bootstrap.bind(to: $0) } ?? bootstrap
+        return linger ? bound : bound.channelOption(.allowRemoteHalfClosure, value: true)
     }
 
     /// In the channel initializer, before any other handler.

@@ -25,6 +25,8 @@ public struct CheckTarget: Sendable {
     public let serverAddress: SocketAddress?
     /// The TLS of `tcp-check connect ssl` steps, by step number (1-based, as the log counts).
     public var stepTLS: [Int: TLSClientContext] = [:]
+    /// `source ADDR[:PORT]` (the server's, else its backend's): where checks connect from.
+    public var source: SocketAddress?
 
     public init(health: ServerHealth, address: SocketAddress, parameters: ServerParameters, http: HTTPCheck?,
                 tcp: [TCPCheckStep]? = nil, protocolCheck: ProtocolCheck? = nil, timeout: ConfigDuration?,
@@ -166,7 +168,8 @@ final class ServerCheck: @unchecked Sendable {
                                  timeout: .nanoseconds(timeout.nanoseconds),
                                  regexes: HTTPCheckRegexes(target.http?.expects ?? []),
                                  tls: target.tls, serverName: target.serverName, stepTLS: target.stepTLS,
-                                 proxyHeader: Self.proxyHeader(of: target), serverProxyHeader: p.checkProxyHeader)
+                                 proxyHeader: Self.proxyHeader(of: target), serverProxyHeader: p.checkProxyHeader,
+                                 source: target.address.protocol == .unix ? nil : target.source)
         // HAProxy starts a checked server UP with its health at `rise`: one failed check from
         // DOWN (`fall` failures only once a check passed). A server carried over a reload keeps
         // its count as it stands.

@@ -64,6 +64,8 @@ struct HealthProbe: Sendable {
     /// check goes to the server's own address): the implicit or `default` connect of a
     /// tcp-check sequence and the protocol checks (mysql-check, redis-check…) start with it.
     var serverProxyHeader: ProxyProtocolVersion? = nil
+    /// `source ADDR[:PORT]`: the local address the check's connections are bound to.
+    var source: SocketAddress? = nil
 
     /// The most of an answer read: enough for a status line, headers and a small body.
     static let maxResponse = 16 * 1024
@@ -79,7 +81,7 @@ struct HealthProbe: Sendable {
         let collector = ResponseCollector(limit: Self.maxResponse, bodiless: http?.method == "HEAD")
         let request = http.map { requestBytes($0, state: state) }
         let linger = http?.connect?.linger ?? false
-        let bootstrap = CheckConnectionClose.configure(ClientBootstrap(group: loop), linger: linger)
+        let bootstrap = CheckConnectionClose.configure(ClientBootstrap(group: loop), linger: linger, source: source)
             .connectTimeout(timeout)
             .channelInitializer { [tls, serverName, proxyHeader] channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -172,7 +174,7 @@ struct HealthProbe: Sendable {
                           on loop: any EventLoop, within timeout: TimeAmount,
                           timedOut: @escaping @Sendable () -> Void) -> EventLoopFuture<CheckOutcome> {
         let timer = loop.scheduleTask(in: timeout, timedOut)
-        CheckConnectionClose.configure(ClientBootstrap(group: loop), linger: linger).connectTimeout(timeout)
+        CheckConnectionClose.configure(ClientBootstrap(group: loop), linger: linger, source: source).connectTimeout(timeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try CheckConnectionClose.install(on: channel, linger: linger)

@@ -31,6 +31,9 @@ final class BackendQueue: Sendable {
         /// The servers its stream will not try again (`Dispatch.excluded`: they refused it): a
         /// slot of one of them is no slot for it (it would queue again at once, and spin).
         let excluded: ServerSet
+        /// `option persist` or `force-persist`: it keeps waiting for its server when that one
+        /// stops taking clients (HAProxy's `pendconn_redistribute` leaves such streams).
+        let persistent: Bool
         /// Called on `loop` with why it was woken.
         let wake: @Sendable (Wake) -> Void
         private let state = ManagedAtomic<Bool>(false)
@@ -42,8 +45,9 @@ final class BackendQueue: Sendable {
         /// of that server, -1 a slot of some server, -2 redistributed, `Int.min` not woken.
         private let reason = ManagedAtomic<Int>(Int.min)
         init(loop: any EventLoop, target: Int? = nil, excluded: ServerSet = ServerSet(), queued: ManagedAtomic<Int>? = nil,
-             wake: @escaping @Sendable (Wake) -> Void) {
+             persistent: Bool = false, wake: @escaping @Sendable (Wake) -> Void) {
             self.loop = loop
+            self.persistent = persistent
             self.target = target
             self.excluded = excluded
             self.queued = queued
@@ -157,7 +161,7 @@ final class BackendQueue: Sendable {
     /// (A state change is rare: one scan per waiter is cheap enough.)
     @discardableResult
     func redistribute(server: Int) -> Int {
-        let woken = takeOldest(.max) { $0.target == server }
+        let woken = takeOldest(.max) { $0.target == server && !$0.persistent }
         for w in woken { w.run(.redistributed) }
         return woken.count
     }

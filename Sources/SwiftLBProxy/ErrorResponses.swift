@@ -1,61 +1,34 @@
 import NIOCore
 
-/// The responses SwiftLB generates itself, with a short HTML body as HAProxy sends, and
-/// `Connection: close` because after any of them the connection is closed.
+/// The errors SwiftLB answers itself, each with HAProxy 2.6's built-in page for its status
+/// (`HAProxyMessages`), put on the wire as HAProxy puts it. HAProxy has two writers and
+/// clients see both:
+///
+/// * a request its H1 layer refuses before any stream exists (a head that does not parse, does
+///   not fit the buffer, or does not come in time: 400, 408) gets the page's text verbatim —
+///   `Content-length`, `Cache-Control`, `Connection: close`, `Content-Type`, as written in
+///   `http_err_msgs` — and the connection closes (`muxBytes`);
+/// * an error a stream answers (no server 503, 502, 504, a body that breaks 400…) is the page
+///   as a response (`page`): names in lower case, `Connection` as the client's request decides
+///   (none to a keep-alive HTTP/1.1 client), the `http-after-response` rules run on it.
+///
+/// HAProxy has no 414 or 431 of its own: a head too large for its buffer is a 400 (see
+/// `HeadParser.Limits`).
 enum ErrorResponse: Int {
     case badRequest = 400
     case forbidden = 403
     case requestTimeout = 408
-    case uriTooLong = 414
-    case headersTooLarge = 431
     case internalError = 500
-    case notImplemented = 501
     case badGateway = 502
     case serviceUnavailable = 503
     case gatewayTimeout = 504
 
-    var reason: String {
-        switch self {
-        case .badRequest: "Bad Request"
-        case .forbidden: "Forbidden"
-        case .requestTimeout: "Request Timeout"
-        case .uriTooLong: "URI Too Long"
-        case .headersTooLarge: "Request Header Fields Too Large"
-        case .internalError: "Internal Server Error"
-        case .notImplemented: "Not Implemented"
-        case .badGateway: "Bad Gateway"
-        case .serviceUnavailable: "Service Unavailable"
-        case .gatewayTimeout: "Gateway Timeout"
-        }
-    }
+    /// HAProxy's page for this status as a response a stream sends (`errorfile` pages replace it).
+    var page: LocalResponse { LocalResponse.haproxyPage(rawValue) }
 
-    private var explanation: String {
-        switch self {
-        case .badRequest: "The request was malformed and was not forwarded."
-        case .forbidden: "Request forbidden by administrative rules."
-        case .requestTimeout: "The request was not received completely in time."
-        case .uriTooLong: "The request line is longer than this server accepts."
-        case .headersTooLarge: "The request headers are larger than this server accepts."
-        case .internalError: "An internal error occurred."
-        case .notImplemented: "The request uses a feature this server does not implement."
-        case .badGateway: "The server returned an invalid or incomplete response, or refused the connection."
-        case .serviceUnavailable: "No server is available to handle this request."
-        case .gatewayTimeout: "The server did not respond in time."
-        }
-    }
-
-    var body: String {
-        "<html><body><h1>\(rawValue) \(reason)</h1>\n\(explanation)\n</body></html>\n"
-    }
-
-    /// The whole response as bytes. Its status line says HTTP/1.1 whatever the client's version
-    /// (`minorVersion` is kept for callers): HAProxy answers its own responses so, and RFC 9110
-    /// has a server name the highest version it supports.
-    func bytes(minorVersion: Int = 1, allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
-        let body = self.body
-        var out = allocator.buffer(capacity: 160 + body.utf8.count)
-        out.writeString("HTTP/1.1 \(rawValue) \(reason)\r\ncontent-length: \(body.utf8.count)\r\ncache-control: no-cache\r\ncontent-type: text/html\r\nconnection: close\r\n\r\n")
-        out.writeString(body)
-        return out
+    /// The page as HAProxy's H1 mux writes it for a request it refuses before any stream.
+    func muxBytes(allocator: ByteBufferAllocator = ByteBufferAllocator()) -> ByteBuffer {
+        // Every case has a built-in page (`HAProxyMessages.pageStatuses`).
+        allocator.buffer(string: HAProxyMessages.page(for: rawValue)!)
     }
 }

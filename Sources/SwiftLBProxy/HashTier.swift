@@ -8,17 +8,22 @@ import Atomics
 struct HashTier: Sendable {
     /// For each server of the backend, whether the table holds it.
     let members: [Bool]
+    /// Each server's weight when the table was built: a table built from a weight read just
+    /// before a `set weight` (or an agent's `N%`) is not current, whoever stored it last.
+    let weights: [Int]
 
     init(_ servers: [RuntimeServer]) {
         let backups = !servers.contains { !$0.backup && $0.health.takesTraffic }
         members = servers.map { $0.backup == backups && $0.health.takesTraffic }
+        weights = servers.map(\.weight)
     }
 
-    /// Whether the servers taking traffic now are still these: read on every pick, so it
-    /// allocates nothing.
+    /// Whether the servers taking traffic now, and their weights, are still these: read on
+    /// every pick, so it allocates nothing.
     func isCurrent(_ servers: [RuntimeServer]) -> Bool {
         let backups = !servers.contains { !$0.backup && $0.health.takesTraffic }
-        for (i, server) in servers.enumerated() where members[i] != (server.backup == backups && server.health.takesTraffic) {
+        for (i, server) in servers.enumerated()
+        where members[i] != (server.backup == backups && server.health.takesTraffic) || (members[i] && weights[i] != server.weight) {
             return false
         }
         return true
@@ -72,11 +77,15 @@ final class HashTableCache<Table: Sendable>: Sendable {
 func firstCandidate(in owners: [Int], from start: Int, servers count: Int, isCandidate: (Int) -> Bool) -> Int? {
     guard !owners.isEmpty else { return nil }
     if isCandidate(owners[start]) { return owners[start] }
-    var tried = [Bool](repeating: false, count: owners.max()! + 1)
+    // Only when the hashed server is passed over (full, failed, a slowstart draw, the balance factor).
+    // `owners` hold server indices of the backend (`count` of them take part), grown to as met.
+    var tried = [Bool](repeating: false, count: owners[start] + 1)
     tried[owners[start]] = true
     var asked = 1
-    for offset in 1..<owners.count where asked < count {
+    for offset in 1..<owners.count {
+        guard asked < count else { break }
         let server = owners[(start + offset) % owners.count]
+        if server >= tried.count { tried += repeatElement(false, count: server + 1 - tried.count) }
         guard !tried[server] else { continue }
         tried[server] = true
         asked += 1

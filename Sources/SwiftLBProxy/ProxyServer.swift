@@ -359,12 +359,14 @@ public final class ProxyServer: Sendable {
         let frontendLimit = runtime.frontends.first { $0.name == name }?.config.options.maxconn ?? global.maxconn
         let limit = min(frontendLimit, global.maxconn)
         let connections = self.connections
-        // HAProxy's: tune.http.maxhdr (101), heads bounded by tune.bufsize - tune.maxrewrite.
-        let limits = HeadParser.Limits(maxStartLine: min(8192, global.headLimit), maxHead: global.headLimit,
-                                       maxFields: global.tuneHTTPMaxHeaders ?? 101,
-                                       allowFragment: runtime.frontends.first { $0.name == name }?.config.options.acceptInvalidRequest ?? false,
-                                       bufferSize: global.tuneBufsize,
-                                       rewriteReserve: global.tuneBufsize.map { min(global.tuneMaxRewrite ?? 1024, $0 / 2) } ?? 1024)
+        // HAProxy's bounds of a head: tune.bufsize, tune.maxrewrite, tune.http.maxhdr.
+        let limits = {
+            var limits = HeadParser.Limits.haproxy(bufferSize: global.bufferSize, rewriteReserve: global.rewriteReserve, maxHeaders: global.maxHeaders)
+            limits.allowFragment = runtime.frontends.first { $0.name == name }?.config.options.acceptInvalidRequest ?? false
+            limits.bufferSize = global.tuneBufsize
+            limits.rewriteReserve = global.rewriteReserve
+            return limits
+        }()
         let h2Settings = H2Connection.Settings(global)
         return ServerBootstrap(group: group)
             .serverChannelOption(.autoRead, value: false)  // accepting starts once every listener is open
@@ -446,8 +448,9 @@ public final class ProxyServer: Sendable {
 
     /// Graceful stop: stop accepting, let every in-flight request finish (idle keep-alive
     /// connections close at once, busy ones after their response), then close what is left
-    /// once `grace` has passed, and shut the event loops down.
-    public func stop(grace: TimeAmount) async {
+    /// once `grace` has passed (nil: no bound, they end when they end), and shut the event
+    /// loops down.
+    public func stop(grace: TimeAmount?) async {
         checker.withLockedValue { $0.stop() }
         ticketRotation.withLockedValue { $0?.cancel() }
         let channels = listeners.withLockedValue { $0.values.map(\.channel) }
@@ -459,7 +462,7 @@ public final class ProxyServer: Sendable {
                 }
             }.get()
         }
-        let deadline = NIODeadline.now() + grace
+        let deadline = grace.map { NIODeadline.now() + $0 } ?? .distantFuture
         while NIODeadline.now() < deadline {
             var open = 0
             for state in loops.all {

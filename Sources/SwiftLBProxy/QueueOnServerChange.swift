@@ -4,8 +4,8 @@ import SwiftLBHealth
 /// What a backend's queue does when one of its servers changes state (checks, the operator,
 /// an agent), as HAProxy's server.c does after `srv_update_status`: a server that stops taking
 /// new clients (DOWN, NOLB, maintenance, drain) gives the clients queued for it back to the
-/// balancer when the backend has `option redispatch` (`pendconn_redistribute`; SwiftLB has no
-/// `option persist` nor `force-persist`, which would keep them) — without it they keep waiting
+/// balancer when the backend has `option redispatch` (`pendconn_redistribute`; those queued
+/// under `option persist` or `force-persist` stay) — without it they keep waiting
 /// for it, for a slot or `timeout queue`; a server that takes clients again takes queued
 /// unpinned clients up to its free slots (`pendconn_grab_from_px`); one that may take more
 /// clients (`set maxconn server`, an agent) takes queued ones at once (`process_srv_queue`).

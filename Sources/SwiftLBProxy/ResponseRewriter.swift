@@ -31,6 +31,12 @@ enum ResponseRewriter {
         let server: RuntimeServer?
         let pinnedToThisServer: Bool
         let presented: StickyCookie.Presented?
+        /// A `use-server` rule or stick entry chose this server (HAProxy's SF_DIRECT): `insert`
+        /// adds no cookie.
+        var insertsNoCookie = false
+        /// `ignore-persist` held: the response's cookie is left alone in every mode (no insert,
+        /// no rewrite, as HAProxy skips its server-side cookie processing).
+        var ignoresCookie = false
         /// A checked 101 to a WebSocket upgrade: `Upgrade` stays, `Connection: Upgrade`.
         var upgrade = false
     }
@@ -58,9 +64,11 @@ enum ResponseRewriter {
             }
         }
         if let cookie = c.backend.cookie {
-            if let server = c.server, let value = server.cookie {
+            if let server = c.server, let value = server.cookie, !c.ignoresCookie, !(c.insertsNoCookie && cookie.mode == .insert) {
                 framing.setCookie = StickyCookie.rewriteResponse(&head, settings: cookie, value: value, presented: c.pinnedToThisServer ? c.presented : nil,
                                                                  method: c.method, precomputed: server.insertCookie)
+            } else if let server = c.server {
+                framing.setCookie = StickyCookie.expireCookie(&head, settings: cookie, method: c.method, precomputed: server.insertCookie)
             } else {
                 framing.setCookie = CookieState.Response.none
             }

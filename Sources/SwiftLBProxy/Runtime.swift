@@ -29,9 +29,12 @@ public final class ProxyRuntime: Sendable {
     public var serverStates: [ServerHealth] { backends.flatMap { $0.servers.map(\.health) } }
 
     /// `set weight B/S W`: the server's weight now, on every event loop at once (the
-    /// balancer's precomputed order is rebuilt from the new weights). False: no such server.
-    public func setWeight(backend: String, server: String, weight: Int) -> Bool {
-        guard let b = backends.first(where: { $0.name == backend }) else { return false }
+    /// balancer's precomputed order is rebuilt from the new weights). Nil: no such server;
+    /// false: refused, as HAProxy refuses it, because the backend's algorithm is static
+    /// (map-based hashing) and W is neither 0 nor the server's configured weight.
+    public func setWeight(backend: String, server: String, weight: Int) -> Bool? {
+        guard let b = backends.first(where: { $0.name == backend }), let s = b.servers.first(where: { $0.name == server }) else { return nil }
+        if b.hasStaticWeights && weight != 0 && weight != s.parameters.weight { return false }
         return b.setWeight(server: server, weight: weight)
     }
 
@@ -135,11 +138,13 @@ public final class ProxyRuntime: Sendable {
                         }
                     }
                     let id = unchanged ? old!.id : Self.serverIDs.loadThenWrappingIncrement(ordering: .relaxed)
+                    let source = try (server.parameters.source ?? backend.options.source).map { try SocketAddress(ipAddress: $0.host, port: $0.port) }
                     servers.append(RuntimeServer(id: id, index: servers.count, sid: sids[server.name] ?? servers.count + 1, name: server.name,
                                                  address: address, parameters: server.parameters, health: health,
                                                  tls: server.parameters.tls?.more.ssl == true ? trafficTLS : nil,
                                                  cookieSettings: backend.options.cookie, sniExpression: sniExpression,
-                                                 dynamicLimit: DynamicMaxconn(server.parameters, fullconn: backend.options.fullconn)))
+                                                 dynamicLimit: DynamicMaxconn(server.parameters, fullconn: backend.options.fullconn),
+                                                 source: source))
                     let agent = server.parameters.agent
                     if agent.enabled && !server.parameters.disabled && !addressless {
                         guard let agentPort = agent.port else {
@@ -186,6 +191,7 @@ public final class ProxyRuntime: Sendable {
                                                      tls: probeTLS,
                                                      serverName: probeName, backend: checkedBackend, serverAddress: address)
                             target.stepTLS = checkTLS.steps
+                            target.source = source
                             return target
                         }
                     }
@@ -222,6 +228,9 @@ public final class ProxyRuntime: Sendable {
         errors += StickTracking.validateFetches(configuration, tables: stickTables)
         for backend in backends where !backend.config.stickRules.isEmpty {
             do { backend.stick = try StickRules(backend: backend.config, configuration: configuration, tables: stickTables) } catch { errors += error.errors }
+        }
+        for backend in backends {
+            do { backend.selection = try ServerSelection(backend.config, servers: backend.servers, file: configuration.file) } catch { errors += error.errors }
         }
         var warnings: [ConfigError] = []
         var frontends: [RuntimeFrontend] = []
@@ -472,6 +481,14 @@ final class RuntimeBackend: Sendable {
     let config: Backend
     let servers: [RuntimeServer]
     let balancer: any Balancer
+    /// HAProxy's static algorithms (map-based hashing): a weight changes to 0 or back to the
+    /// configured one only (`set weight`).
+    var hasStaticWeights: Bool {
+        switch config.options.balance {
+        case .source, .requestHash: config.options.hashType.method == .mapBased
+        default: false
+        }
+    }
     /// Server by `cookie` value, for sticky sessions.
     let serversByCookie: [String: RuntimeServer]
     let hasBackups: Bool
@@ -485,7 +502,7 @@ final class RuntimeBackend: Sendable {
     let lineage: QueueLineage
     let hasSlowstart: Bool
     /// Whether a rule of this backend reads the request (see `RuntimeFrontend.needsFacts`).
-    var needsFacts: Bool { engine != nil || stick != nil || !serverNames.isEmpty || !config.redirects.isEmpty }
+    var needsFacts: Bool { engine != nil || stick != nil || selection != nil || !serverNames.isEmpty || !config.redirects.isEmpty }
     /// Its servers' `sni` expressions (empty when every name is constant).
     let serverNames: ServerNameExpressions
     /// Its compiled rules and error pages (nil when it has none); set once while the runtime
@@ -494,6 +511,9 @@ final class RuntimeBackend: Sendable {
     /// Its `stick on|match|store-request` rules (nil when it has none); set once while the
     /// runtime is built.
     nonisolated(unsafe) var stick: StickRules?
+    /// Its `use-server`, `force-persist|ignore-persist` rules (nil when it has none); set once
+    /// while the runtime is built.
+    nonisolated(unsafe) var selection: ServerSelection?
     /// `cookie …` of this backend, read once per response.
     let cookie: CookieSettings?
     /// Its `tcp-request content` rules, run once it is chosen (nil when it has none).
@@ -565,7 +585,8 @@ final class RuntimeBackend: Sendable {
     /// `balance source` hashes `client` here.
     func pickServer(excluding excluded: ServerSet, client: SocketAddress?, key: UInt32? = nil) -> Pick {
         let key = config.options.balance == .source ? config.options.hashType.sourceKey(client) : key
-        let anyPrimaryUp = !hasBackups || servers.contains { !$0.backup && $0.health.acceptsNewClients }
+        // A primary of weight 0 takes no traffic: all such, the backups serve (HAProxy's).
+        let anyPrimaryUp = !hasBackups || servers.contains { !$0.backup && $0.health.takesTraffic }
         let wantBackup = !anyPrimaryUp
         // The candidate test captures nothing mutable (a captured `var` would be boxed on the
         // heap for every pick); why nobody was picked is worked out afterwards, when it matters.
@@ -627,7 +648,8 @@ final class RuntimeServer: Sendable {
     var cookie: String? { parameters.cookie }
     /// TLS towards this server (`ssl`), with the name sent by SNI.
     let tls: TLSClientContext?
-    /// The Set-Cookie value `cookie … insert` sends for this server, built once (undated).
+    /// The Set-Cookie value `cookie … insert` sends for this server, built once (undated; the
+    /// cookie's removal for a server without a `cookie` value).
     let insertCookie: String?
     var tlsServerName: String? { parameters.tls?.sni }
     /// `sni EXPRESSION` (then `tlsServerName` is nil): see `ServerNameExpressions`.
@@ -640,6 +662,8 @@ final class RuntimeServer: Sendable {
     }
     /// `minconn` below `maxconn`: a limit that grows with the backend's load.
     let dynamicLimit: DynamicMaxconn?
+    /// `source ADDR[:PORT]` (the server's, else its backend's): where its connections leave from.
+    let source: SocketAddress?
     /// At its `maxconn` (or its dynamic limit): balancers skip it and requests queue.
     var isFull: Bool { isFull(asking: true) }
 
@@ -660,12 +684,14 @@ final class RuntimeServer: Sendable {
     }
 
     init(id: Int, index: Int, sid: Int? = nil, name: String, address: SocketAddress, parameters: ServerParameters, health: ServerHealth,
-         tls: TLSClientContext?, cookieSettings: CookieSettings?, sniExpression: SampleExpression? = nil, dynamicLimit: DynamicMaxconn? = nil) {
+         tls: TLSClientContext?, cookieSettings: CookieSettings?, sniExpression: SampleExpression? = nil, dynamicLimit: DynamicMaxconn? = nil,
+         source: SocketAddress? = nil) {
         self.tls = tls
+        self.source = source
         self.dynamicLimit = dynamicLimit
         self.sniExpression = sniExpression
-        if let settings = cookieSettings, settings.mode == .insert, let value = parameters.cookie {
-            insertCookie = StickyCookie.setCookieValue(settings: settings, value: value)
+        if let settings = cookieSettings, settings.mode == .insert {
+            insertCookie = StickyCookie.setCookieValue(settings: settings, value: parameters.cookie)
         } else {
             insertCookie = nil
         }

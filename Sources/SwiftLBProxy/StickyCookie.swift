@@ -121,7 +121,7 @@ enum StickyCookie {
                 cookieValue += "|\(String(t, radix: 36))|\(String(first, radix: 36))"
             }
             head.add("Set-Cookie", dated ? setCookieValue(settings: settings, value: cookieValue) : (precomputed ?? setCookieValue(settings: settings, value: cookieValue)))
-            if settings.nocache { head.add("Cache-Control", "private") }
+            markPrivate(&head, settings: settings, method: method)
             return presented != nil && refresh ? .updated : .inserted
         case .rewrite, .prefix:
             var rewritten = false
@@ -142,9 +142,29 @@ enum StickyCookie {
         }
     }
 
-    /// `NAME=VALUE; path=/` with the configured attributes.
-    static func setCookieValue(settings: CookieSettings, value: String) -> String {
-        var cookie = "\(settings.name)=\(value); path=/"
+    /// `cookie … insert` and a server without a `cookie` value: HAProxy answers every response
+    /// it gives with the cookie's removal (`precomputed`, see `setCookieValue`), so that a
+    /// client pinned elsewhere before (a backup server, a server added since) forgets it;
+    /// `postonly` holds here too. Logged as inserted, as HAProxy's flags say.
+    static func expireCookie(_ head: inout MessageHead, settings: CookieSettings, method: HTTPMethodName, precomputed: String?) -> CookieState.Response {
+        guard settings.mode == .insert, !(settings.postonly && method != .post) else { return .none }
+        head.add("Set-Cookie", precomputed ?? setCookieValue(settings: settings, value: nil))
+        markPrivate(&head, settings: settings, method: method)
+        return .inserted
+    }
+
+    /// `nocache`: a response that sets the cookie and that a cache would keep is marked
+    /// `Cache-Control: private`, so that no shared cache hands one client's cookie to others.
+    private static func markPrivate(_ head: inout MessageHead, settings: CookieSettings, method: HTTPMethodName) {
+        if settings.nocache && ResponseCacheability.isCacheable(method: method, status: head.currentStatus, head: head) {
+            head.add("Cache-Control", "private")
+        }
+    }
+
+    /// `NAME=VALUE; path=/` with the configured attributes; for no value (a server without a
+    /// `cookie`), HAProxy's removal `NAME=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/`.
+    static func setCookieValue(settings: CookieSettings, value: String?) -> String {
+        var cookie = value.map { "\(settings.name)=\($0); path=/" } ?? "\(settings.name)=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/"
         for domain in settings.domains { cookie += "; domain=\(domain)" }
         if settings.httponly { cookie += "; HttpOnly" }
         if settings.secure { cookie += "; Secure" }

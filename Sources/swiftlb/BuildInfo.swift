@@ -106,9 +106,13 @@ enum BuildInfo {
     }
 
     /// The facts `.if` conditions read: HAProxy 2.6.12's version (the language SwiftLB speaks),
-    /// the features above and the OpenSSL really loaded.
-    static var configFacts: BuildFacts {
-        BuildFacts(features: haproxyFeatures, sslLibrary: runningOpenSSL, sampleCompiler: ACLSamples.compiler)
+    /// the features above and the OpenSSL really loaded; and what the default `maxconn` is
+    /// derived from: the descriptor limit at boot, `-L NAME`.
+    static func configFacts(localPeer: String?) -> BuildFacts {
+        var facts = BuildFacts(features: haproxyFeatures, sslLibrary: runningOpenSSL, sampleCompiler: ACLSamples.compiler)
+        facts.descriptorsAtBoot = DescriptorLimit.atBoot
+        facts.localPeer = localPeer
+        return facts
     }
 
     /// The whole `-vv` text; `version` is the command's version string.

@@ -8,6 +8,7 @@ import SwiftLBHA
 import SwiftLBHealth
 import SwiftLBProxy
 import SwiftLBTLS
+import Synchronization
 
 /// The running instance, as the runtime API and the signals see it: the data path, the VIP,
 /// the control socket, and how to reload. One reload at a time (a storm of SIGHUPs and
@@ -18,10 +19,16 @@ final class Instance: @unchecked Sendable {
     let logger: Logger
     let startedAt = Date()
     var vrrp: VRRPGroup?
+    /// `-L NAME`, for the descriptor budget of a reloaded file.
+    let localPeer: String?
+    /// The descriptor limit as set for the file in force (`show info`'s Ulimit-n).
+    let ulimitN: Mutex<Int>
     private let reloads = ReloadGate()
 
-    init(configPath: String, server: ProxyServer, logger: Logger) {
+    init(configPath: String, localPeer: String?, ulimitN: Int, server: ProxyServer, logger: Logger) {
         self.configPath = configPath
+        self.localPeer = localPeer
+        self.ulimitN = Mutex(ulimitN)
         self.server = server
         self.logger = logger
     }
@@ -49,12 +56,21 @@ final class Instance: @unchecked Sendable {
         let configuration: Configuration
         let runtime: ProxyRuntime
         do throws(ConfigErrors) {
-            configuration = try ConfigParser.parse(contentsOf: configPath, facts: BuildInfo.configFacts)
+            configuration = try ConfigParser.parse(contentsOf: configPath, facts: BuildInfo.configFacts(localPeer: localPeer))
             runtime = try ProxyRuntime(configuration: configuration, previous: current)
         } catch {
             return ReloadOutcome(success: false, messages: error.errors.map { ConfigError.rendered(.alert, pid: getpid(), "\($0)") })
         }
         var messages = (configuration.warnings + runtime.warnings).map { ConfigError.rendered(.warning, pid: getpid(), "\($0)") }
+        // As HAProxy's new worker would: the limit the file's maxconn needs, or no reload.
+        let ulimitN: Int
+        switch DescriptorLimit.apply(configuration.global) {
+        case .applied(let n): ulimitN = n
+        case .warned(let n, let message):
+            messages.append(ConfigError.rendered(.warning, pid: getpid(), message))
+            ulimitN = n
+        case .refused(let message): return ReloadOutcome(success: false, messages: [ConfigError.rendered(.alert, pid: getpid(), message)])
+        }
         let before = current.configuration
         if configuration.vrrpInstances.map(\.name) != before.vrrpInstances.map(\.name)
             || "\(configuration.vrrpInstances)" != "\(before.vrrpInstances)" || configuration.vrrpSyncGroups != before.vrrpSyncGroups {
@@ -82,6 +98,7 @@ final class Instance: @unchecked Sendable {
         }
         do {
             let report = try await server.reload(to: runtime)
+            self.ulimitN.withLock { $0 = ulimitN }
             if !report.opened.isEmpty { messages.append("listening on \(report.opened.joined(separator: ", "))") }
             if !report.closed.isEmpty { messages.append("no longer listening on \(report.closed.joined(separator: ", "))") }
             return ReloadOutcome(success: true, messages: messages)
@@ -110,7 +127,7 @@ struct InstanceActions: RuntimeAPIActions {
 
     func snapshot() async -> StatsSnapshot {
         await instance.server.statsSnapshot(version: SwiftLB.configuration.version, startedAt: instance.startedAt,
-                                            vip: instance.vrrp?.vipStats.first)
+                                            ulimitN: instance.ulimitN.withLock { $0 }, vip: instance.vrrp?.vipStats.first)
     }
 
     func setAdminState(backend: String, server name: String, to state: ServerStats.AdminState) async throws(RuntimeAPIError) {
@@ -125,8 +142,10 @@ struct InstanceActions: RuntimeAPIActions {
     }
 
     func setWeight(backend: String, server name: String, weight: Int) async throws(RuntimeAPIError) {
-        guard instance.server.runtime.setWeight(backend: backend, server: name, weight: weight) else {
-            throw RuntimeAPIError("No such server.")
+        switch instance.server.runtime.setWeight(backend: backend, server: name, weight: weight) {
+        case nil: throw RuntimeAPIError("No such server.")
+        case false?: throw RuntimeAPIError("Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.")
+        case true?: break
         }
     }
 

@@ -68,7 +68,7 @@ func report(_ level: ConfigError.Level, _ error: any Error) {
 /// haproxy does (`[WARNING]`/`[ALERT]` lines, then a summary line on failure).
 func load(_ path: String, localPeer: String? = nil) -> ProxyRuntime? {
     do throws(ConfigErrors) {
-        let configuration = try ConfigParser.parse(contentsOf: path, facts: BuildInfo.configFacts)
+        let configuration = try ConfigParser.parse(contentsOf: path, facts: BuildInfo.configFacts(localPeer: localPeer))
         for notice in configuration.notices { report(.notice, notice) }
         for warning in configuration.warnings { report(.warning, warning) }
         let runtime = try ProxyRuntime(configuration: configuration)
@@ -112,7 +112,8 @@ struct Run: ParsableCommand {
             SIGHUP and SIGUSR2 reload lb.conf: listeners are opened and closed where the file changed them, \
             established connections and WebSocket tunnels stay, an invalid file is refused and the running \
             one kept. SIGTERM, SIGINT and SIGUSR1 stop gracefully: the VIP is handed over first, then \
-            in-flight requests get hard-stop-after. Under systemd (NOTIFY_SOCKET) it reports READY, \
+            connections get hard-stop-after to end (without it, 30 s after SIGTERM or SIGINT, and after \
+            SIGUSR1, HAProxy's soft stop, as long as they last). Under systemd (NOTIFY_SOCKET) it reports READY, \
             RELOADING, STOPPING and WATCHDOG (scripts/swiftlb.service).
             """)
     @OptionGroup var options: ConfigOption
@@ -153,7 +154,16 @@ struct Run: ParsableCommand {
                 throw ExitCode(Daemon.spawnAndWait())
             }
         }
-        raiseFileDescriptorLimit(logger: logger, maxconn: global.maxconn, ulimitN: global.ulimitN)
+        let ulimitN: Int
+        switch DescriptorLimit.apply(global) {
+        case .applied(let n): ulimitN = n
+        case .warned(let n, let message):
+            report(.warning, message)
+            ulimitN = n
+        case .refused(let message):
+            report(.alert, message)
+            throw ExitCode(1)
+        }
         // The pidfile first: a path we must refuse stops the start before anything listens.
         let pidFile: PIDFile?
         do {
@@ -169,7 +179,7 @@ struct Run: ParsableCommand {
         let signals = Signals.install()
 
         let server = ProxyServer(runtime: runtime, logger: logger)
-        let instance = Instance(configPath: options.config, server: server, logger: logger)
+        let instance = Instance(configPath: options.config, localPeer: options.localPeer, ulimitN: ulimitN, server: server, logger: logger)
         let api = RuntimeAPI(actions: InstanceActions(instance: instance), logger: logger)
         server.admin.connect(api)
         var vrrp: VRRPGroup?
@@ -256,6 +266,8 @@ struct Run: ParsableCommand {
         }
         defer { watchdog?.cancel() }
 
+        // How long connections may take to end once stopping; nil: as long as they last.
+        var drain: ConfigDuration? = GlobalSettings.stopSignalDrain
         signalLoop: for await request in signals {
             switch request {
             case .reload(let name):
@@ -265,10 +277,15 @@ struct Run: ParsableCommand {
             case .ignored(let name):
                 logger.notice("\(name) received and ignored")
             case .stop(let name):
-                logger.info("received \(name): stopping, in-flight requests have \(global.hardStopAfter)")
+                // The file in force: a reload may have changed hard-stop-after.
+                let bound = server.runtime.configuration.global.hardStopAfter ?? GlobalSettings.stopSignalDrain
+                drain = bound
+                logger.info("received \(name): stopping, connections have \(bound) to end")
                 break signalLoop
             case .softStop:
-                logger.info("received SIGUSR1: soft stop, in-flight requests have \(global.hardStopAfter)")
+                // HAProxy's soft stop: without hard-stop-after, the process stays until the last one ends.
+                drain = server.runtime.configuration.global.hardStopAfter
+                logger.info("received SIGUSR1: soft stop, connections have \(drain.map { "\($0)" } ?? "as long as they last") to end")
                 break signalLoop
             }
         }
@@ -277,7 +294,7 @@ struct Run: ParsableCommand {
         await vrrp?.resignAndStop()
         for control in controls { await control.stop() }
         for service in peers { await service.stop() }
-        await server.stop(grace: .nanoseconds(global.hardStopAfter.nanoseconds))
+        await server.stop(grace: drain.map { .nanoseconds($0.nanoseconds) })
         await logForward?.stop()
         logger.info("stopped")
     }
@@ -326,24 +343,3 @@ struct Ctl: ParsableCommand {
     }
 }
 
-/// Each proxied connection holds two descriptors (client and server side) plus pooled idle
-/// ones. Like HAProxy, raise the soft limit to the hard one instead of failing at 1024;
-/// `ulimit-n N` sets both to N (raising the hard limit needs root).
-func raiseFileDescriptorLimit(logger: Logger, maxconn: Int, ulimitN: Int?) {
-    var limit = rlimit()
-    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
-    if let n = ulimitN {
-        var wanted = rlimit(rlim_cur: rlim_t(n), rlim_max: max(rlim_t(n), limit.rlim_max))
-        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &wanted) == 0 {
-            limit = wanted
-        } else {
-            report(.warning, "ulimit-n \(n): cannot set the descriptor limit (\(String(cString: strerror(errno)))); it stays \(limit.rlim_cur)")
-        }
-    } else if limit.rlim_cur < limit.rlim_max {
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
-    }
-    if Int(limit.rlim_cur) < 2 * maxconn + 100 {
-        logger.warning("file descriptor limit \(limit.rlim_cur) is below 2 x maxconn (\(maxconn)) + 100: raise 'ulimit -n' or lower maxconn")
-    }
-}

@@ -47,7 +47,7 @@ final class BalanceAlgorithmTests: XCTestCase {
         XCTAssertTrue(extra.2.contains { $0.contains("'more' after 'avalanche' is ignored") }, "\(extra.2)")
         for (line, message) in [("hash-type", "expects 'consistent' or 'map-based'"), ("hash-type avalanche", "is not supported anymore"),
                                 ("hash-type consistent none", "unknown hash function 'none'"), ("hash-type map-based crc32 foo", "'avalanche' is the only modifier"),
-                                ("hash-balance-factor 100", "must be 0 or greater than 100"), ("hash-balance-factor", "expects a percentage")] {
+                                ("hash-balance-factor 100", "must be 0 or greater than 100"), ("hash-balance-factor 9223372036854775807", "at most 2147483647"), ("hash-balance-factor", "expects a percentage")] {
             let errors = parseErrors("backend b\n    \(line)\n    server s 127.0.0.1:1\n")
             XCTAssertEqual(errors.map(\.line), [2], line)
             XCTAssertTrue(errors.first?.message.contains(message) ?? false, "\(line): \(errors)")

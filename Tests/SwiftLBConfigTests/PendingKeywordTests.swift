@@ -30,10 +30,6 @@ final class PendingKeywordTests: XCTestCase {
     }
 
     func testProxyKeywordsAreRefusedOneByOne() {
-        let backend = timeouts + "backend b\n    server s 127.0.0.1:80\n"
-        assertRefusedOneByOne(backend, [
-            "    tcp-request content reject",
-        ])
         let frontend = timeouts + "frontend f\n    bind :80\n    redirect location /x\n"
         assertRefusedOneByOne(frontend, [
             "    log-format-sd \"[x]\"",

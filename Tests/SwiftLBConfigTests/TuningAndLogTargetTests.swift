@@ -5,12 +5,17 @@ import XCTest
 /// environment variables in `log` addresses (HAProxy expands them outside quotes too).
 final class TuningAndLogTargetTests: XCTestCase {
     func testHeadLimitIsBufsizeMinusMaxrewrite() throws {
-        XCTAssertEqual(try parseOrFail("global\n").global.headLimit, 32768)
+        // Without tune.bufsize, HAProxy's defaults: 16384 - 1024, 101 header lines.
+        let defaults = try parseOrFail("global\n").global
+        XCTAssertEqual(defaults.headLimit, 15360)
+        XCTAssertEqual(defaults.bufferSize, 16384)
+        XCTAssertEqual(defaults.rewriteReserve, 1024)
+        XCTAssertEqual(defaults.maxHeaders, 101)
         XCTAssertEqual(try parseOrFail("global\n  tune.bufsize 2048\n  tune.maxrewrite 128\n").global.headLimit, 1920)
         XCTAssertEqual(try parseOrFail("global\n  tune.bufsize 16384\n").global.headLimit, 15360)
         // maxrewrite is capped at half the buffer, as in HAProxy.
         XCTAssertEqual(try parseOrFail("global\n  tune.bufsize 1024\n  tune.maxrewrite 900\n").global.headLimit, 512)
-        XCTAssertEqual(try parseOrFail("global\n  tune.http.maxhdr 12\n").global.tuneHTTPMaxHeaders, 12)
+        XCTAssertEqual(try parseOrFail("global\n  tune.http.maxhdr 12\n").global.maxHeaders, 12)
         XCTAssertEqual(parseErrors("global\n  tune.bufsize 10\n").first?.line, 2)
     }
 

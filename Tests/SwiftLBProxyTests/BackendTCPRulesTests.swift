@@ -20,12 +20,19 @@ final class BackendTCPRulesTests: XCTestCase {
                 stats socket \(self.dir.file("stats-\(port).sock")) level admin
             frontend fe
                 bind 127.0.0.1:\(port)
+                http-request set-var(txn.fe) str(fromfe)
                 use_backend be_rules if { path_beg /r/ }
+                use_backend ls if { path_beg /l/ }
                 default_backend be_plain
             backend be_rules
                 tcp-request content set-var(txn.tag) str(tagged)
                 tcp-request content reject if { req.hdr(x-block) -m found }
                 http-request set-header X-Tag %[var(txn.tag)]
+                http-request set-header X-Fe %[var(txn.fe)]
+                server s1 127.0.0.1:\(server.port)
+            listen ls
+                bind 127.0.0.1:\(freePort())
+                tcp-request content reject if { path_beg /l/no }
                 server s1 127.0.0.1:\(server.port)
             backend be_plain
                 server s1 127.0.0.1:\(server.port)
@@ -38,11 +45,13 @@ final class BackendTCPRulesTests: XCTestCase {
             XCTAssertTrue(ok.hasPrefix("HTTP/1.1 200"), "port \(port): \(ok)")
             let blocked = try rawExchange(port, "GET /r/no HTTP/1.1\r\nHost: x\r\nX-Block: 1\r\n\r\n")
             XCTAssertEqual(blocked, "", "port \(port): a reject closes without an answer")
+            XCTAssertEqual(try rawExchange(port, "GET /l/no HTTP/1.1\r\nHost: x\r\n\r\n"), "", "port \(port): a listen's rules run when it is the backend")
             let other = try rawExchange(port, "GET /plain HTTP/1.1\r\nHost: x\r\nX-Block: 1\r\nConnection: close\r\n\r\n")
             XCTAssertTrue(other.hasPrefix("HTTP/1.1 200"), "port \(port): another backend's rules do not run: \(other)")
             let seen = server.waitForRequests(2)
             XCTAssertEqual(seen.map(\.target), ["/r/ok", "/plain"], "port \(port)")
             XCTAssertTrue(seen.first?.raw.lowercased().contains("x-tag: tagged\r\n") ?? false, "port \(port): \(seen.first?.raw ?? "")")
+            XCTAssertTrue(seen.first?.raw.lowercased().contains("x-fe: fromfe\r\n") ?? false, "port \(port): the frontend's txn variables stay: \(seen.first?.raw ?? "")")
         }
         // Denied requests, counted as haproxy counts them (frontend and backend rows).
         func denied(_ command: [String]) -> [String] {

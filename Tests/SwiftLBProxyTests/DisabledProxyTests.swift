@@ -29,10 +29,12 @@ final class DisabledProxyTests: XCTestCase {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
         // Each side's second listener and stats socket (config(port) is called once per side).
-        var second: [Int: Int] = [:]
+        var second: [Int: Int] = [:], listenPort: [Int: Int] = [:]
         let both = try SideBySide({ port in
             let other = second[port] ?? freePort()
             second[port] = other
+            let listened = listenPort[port] ?? freePort()
+            listenPort[port] = listened
             return """
                 global
                     stats socket \(self.dir.file("stats-\(port).sock")) level admin
@@ -56,7 +58,7 @@ final class DisabledProxyTests: XCTestCase {
                     timeout server 5s
                     disabled
                 listen ls_off
-                    bind 127.0.0.1:\(freePort())
+                    bind 127.0.0.1:\(listened)
                     server s1 127.0.0.1:\(nginx.ports[0])
                 listen ls_on
                     enabled
@@ -70,6 +72,8 @@ final class DisabledProxyTests: XCTestCase {
             XCTAssertEqual(status(port, "/off"), 503, "port \(port): a disabled backend has no server")
             let off = try XCTUnwrap(second[port])
             XCTAssertNil(status(off, "/"), "port \(port): the disabled frontend listens on \(off)")
+            let listened = try XCTUnwrap(listenPort[port])
+            XCTAssertNil(status(listened, "/"), "port \(port): the disabled listen listens on \(listened)")
         }
         let ours = statRows([Paths.swiftlb, "ctl", "-s", dir.file("stats-\(both.lbPort).sock"), "show", "stat"])
         let theirs = statRows(haproxyStatCommand(dir.file("stats-\(both.haproxyPort).sock")))
@@ -86,5 +90,19 @@ final class DisabledProxyTests: XCTestCase {
         XCTAssertNotEqual(result.status, 0)
         let text = result.out + result.err
         XCTAssertTrue(text.contains("lb.conf:4") && text.contains("'disabled'"), text)
+    }
+
+    /// A parked frontend is not checked beyond its own lines, as haproxy -c: it may keep the
+    /// live one's address and name a backend that is gone.
+    func testADisabledFrontendIsNotCheckedAgainstTheOthers() throws {
+        let port = freePort()
+        let file = try dir.write("lb.conf", "defaults\n    mode http\n    timeout client 1s\n    timeout server 1s\n    timeout connect 1s\n"
+            + "frontend live\n    bind 127.0.0.1:\(port)\n    default_backend b\n"
+            + "frontend parked\n    disabled\n    bind 127.0.0.1:\(port)\n    default_backend gone\n"
+            + "backend b\n    server s1 127.0.0.1:1\n")
+        let ours = runCommand(Paths.swiftlb, ["check", "-c", file])
+        XCTAssertEqual(ours.status, 0, ours.out + ours.err)
+        let theirs = runCommand("/usr/sbin/haproxy", ["-c", "-f", file])
+        XCTAssertEqual(theirs.status, 0, theirs.out + theirs.err)
     }
 }

@@ -23,6 +23,8 @@ final class ErrorReplyTests: XCTestCase {
                 http-request deny if { path /deny }
                 http-request deny deny_status 404 if { path /missing }
                 use_backend be_replies if { path_beg /r/ }
+                use_backend be_bare if { path_beg /bare }
+                use_backend be_default if { path_beg /default }
                 default_backend be_dead
             backend be_dead
                 retries 0
@@ -31,9 +33,16 @@ final class ErrorReplyTests: XCTestCase {
                 retries 0
                 http-error status 503 content-type text/plain string "busy now" hdr x-reason maintenance hdr x-path %[path]
                 http-error status 403 content-type text/plain lf-string "no entry to %[path]"
-                errorfile 500 /dev/null
-                http-error status 500
                 http-request deny if { path /r/deny }
+                server s1 127.0.0.1:1
+            backend be_bare
+                retries 0
+                http-error status 503
+                server s1 127.0.0.1:1
+            backend be_default
+                retries 0
+                errorfile 503 \(page)
+                http-error status 503 default-errorfiles
                 server s1 127.0.0.1:1
             """
         }, in: dir)
@@ -48,6 +57,8 @@ final class ErrorReplyTests: XCTestCase {
             ("GET / HTTP/1.1\r\nHost : x\r\n\r\n", false),                   // malformed: the mux's own 400, errorloc302 or not
             ("GET /r/x HTTP/1.1\r\nHost: x\r\n\r\n", true),                  // the backend's http-error 503
             ("GET /r/deny HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false),  // its lf-string 403
+            ("GET /bare HTTP/1.1\r\nHost: x\r\n\r\n", true),                 // http-error without payload: empty
+            ("GET /default HTTP/1.1\r\nHost: x\r\n\r\n", true),              // default-errorfiles: the frontend's errorloc
         ]
         for (request, streamError) in requests {
             var ours = try rawExchange(both.lbPort, request)

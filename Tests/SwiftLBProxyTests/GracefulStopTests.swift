@@ -2,7 +2,8 @@ import Foundation
 import NIOCore
 import XCTest
 
-/// SIGTERM stops accepting, lets the request in flight finish, and exits 0.
+/// SIGTERM stops accepting, lets the request in flight finish, and exits 0; SIGUSR1, HAProxy's
+/// soft stop, waits for the last connection however long without `hard-stop-after`.
 final class GracefulStopTests: XCTestCase {
     func testRequestInFlightWhenSIGTERMArrivesCompletes() throws {
         let dir = try TempDirectory()
@@ -30,5 +31,43 @@ final class GracefulStopTests: XCTestCase {
         XCTAssertTrue(text.lowercased().contains("connection: close"), "the last response announces the close")
         XCTAssertTrue(closed)
         XCTAssertEqual(lb.child.waitForExit(timeout: 10), 0, lb.child.stderr)
+    }
+
+    /// HAProxy 2.6 has no default `hard-stop-after`: after SIGUSR1 a TCP session keeps working
+    /// past SwiftLB's former 30 s bound, in both, and each exits 0 once its client leaves.
+    func testSoftStopWaitsForTheLastConnectionWithoutHardStopAfterAsHAProxy() throws {
+        let dir = try TempDirectory()
+        let redis = try RedisBackend(in: dir)
+        defer { redis.stop() }
+        let both = try SideBySide({ port in """
+            frontend fe
+                mode tcp
+                timeout client 60s
+                bind 127.0.0.1:\(port)
+                default_backend be
+            backend be
+                mode tcp
+                timeout server 60s
+                server r 127.0.0.1:\(redis.port)
+
+            """ }, in: dir)
+        defer { both.stop() }
+        let clients = try both.ports.map { try RawClient(port: $0, timeout: 5) }
+        for client in clients {
+            client.send("PING\r\n")
+            XCTAssertEqual(client.read(until: "\r\n"), "+PONG\r\n")
+        }
+        both.lb.child.signal(SIGUSR1)
+        both.haproxy.signal(SIGUSR1)
+        Thread.sleep(forTimeInterval: 33)
+        for (name, client) in zip(["swiftlb", "haproxy"], clients) {
+            client.send("PING\r\n")
+            XCTAssertEqual(client.read(until: "\r\n"), "+PONG\r\n", "\(name): the session still works 33 s after SIGUSR1")
+        }
+        XCTAssertTrue(both.lb.child.process.isRunning)
+        XCTAssertTrue(both.haproxy.process.isRunning)
+        for client in clients { client.shutdownBoth() }
+        XCTAssertEqual(both.lb.child.waitForExit(timeout: 10), 0, both.lb.child.stderr)
+        XCTAssertEqual(both.haproxy.waitForExit(timeout: 10), 0, both.haproxy.stderr)
     }
 }

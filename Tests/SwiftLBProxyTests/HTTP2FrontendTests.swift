@@ -8,11 +8,10 @@ import XCTest
 /// (Tests/fixtures/h2_probe.py) for the frames curl never sends or never shows (RST_STREAM,
 /// GOAWAY), and HAProxy 2.6 on the same requests for what the server must receive.
 final class HTTP2FrontendTests: XCTestCase {
-    private func h2Proxy(_ origin: RecordingBackend, bindExtra: String = "proto h2", timeoutClient: String? = nil, global: String = "",
+    private func h2Proxy(_ origin: RecordingBackend, bindExtra: String = "proto h2", httpRequest: String = "5s", global: String = "",
                          in dir: TempDirectory) throws -> (SwiftLBInstance, Int) {
         let port = freePort()
-        var defaults = testDefaults()
-        if let timeoutClient { defaults = defaults.replacingOccurrences(of: "timeout client 30s", with: "timeout client \(timeoutClient)") }
+        let defaults = testDefaults(httpRequest: httpRequest)
         let config = global + defaults + """
             frontend fe
                 bind 127.0.0.1:\(port) \(bindExtra)
@@ -211,11 +210,13 @@ final class HTTP2FrontendTests: XCTestCase {
         XCTAssertFalse(lb.child.stderr.contains("Fatal error"), lb.child.stderr)
     }
 
-    func testIdleConnectionsGetGOAWAYAtTimeoutClientAndOnStop() throws {
+    /// A connection that opens no stream is closed at `timeout http-request` (HAProxy's h2 mux;
+    /// `timeout client` is 30 s here).
+    func testIdleConnectionsGetGOAWAYAtTimeoutHTTPRequestAndOnStop() throws {
         let dir = try TempDirectory()
         let origin = try RecordingBackend(in: dir)
         defer { origin.stop() }
-        let (lb, port) = try h2Proxy(origin, timeoutClient: "1s", global: "global\n    tune.h2.max-concurrent-streams 7\n\n", in: dir)
+        let (lb, port) = try h2Proxy(origin, httpRequest: "1s", global: "global\n    tune.h2.max-concurrent-streams 7\n\n", in: dir)
         defer { lb.stop() }
         let started = Date()
         let idle = try probe(port, "[]", seconds: 6)
@@ -225,7 +226,7 @@ final class HTTP2FrontendTests: XCTestCase {
         XCTAssertEqual(settings?["setting4"], 65535, "\(idle.frames)")
         XCTAssertTrue(idle.frames.contains { $0["type"] == 7 && $0["error"] == 0 }, "GOAWAY(NO_ERROR) expected: \(idle.frames)")
         XCTAssertTrue(idle.closed, "closed after the GOAWAY")
-        XCTAssertLessThan(Date().timeIntervalSince(started), 5.5, "closed by timeout client, not by the probe's own deadline")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5.5, "closed by timeout http-request, not by the probe's own deadline")
 
         // Graceful stop: an open connection hears GOAWAY before the process exits.
         let (stopping, stopPort) = try h2Proxy(origin, in: dir)
@@ -240,6 +241,39 @@ final class HTTP2FrontendTests: XCTestCase {
         let frames = (object?["frames"] as? [[String: Int]]) ?? []
         XCTAssertTrue(frames.contains { $0["type"] == 7 }, "GOAWAY on stop: \(text)")
         XCTAssertNotNil(stopping.child.waitForExit(timeout: 10))
+    }
+
+    /// HAProxy 2.6's h2 idle timeout, side by side with three distinct figures: `timeout
+    /// http-request` (1 s) before the first stream, `timeout http-keep-alive` (3 s) from the end
+    /// of the last one — not `timeout client` (8 s) — then GOAWAY(NO_ERROR) naming the last
+    /// stream, and the close.
+    func testIdleTimeoutIsHTTPRequestThenHTTPKeepAliveAsHAProxy() throws {
+        let dir = try TempDirectory()
+        let both = try SideBySide({ port in """
+            defaults
+                mode http
+                timeout connect 2s
+                timeout client 8s
+                timeout server 5s
+                timeout http-request 1s
+                timeout http-keep-alive 3s
+            frontend fe
+                bind 127.0.0.1:\(port) proto h2
+                http-request return status 200 content-type text/plain string ok
+
+            """ }, in: dir)
+        defer { both.stop() }
+        let get = #"[{"id":1,"headers":[[":method","GET"],[":scheme","http"],[":authority","a"],[":path","/"]]}]"#
+        for (name, port) in zip(["swiftlb", "haproxy"], both.ports) {
+            for (plan, last, window) in [("[]", 0, 0.8...3.0), (get, 1, 2.8...5.5)] {
+                let started = Date()
+                let run = try probe(port, plan, seconds: 12)
+                let elapsed = Date().timeIntervalSince(started)
+                XCTAssertTrue(window.contains(elapsed), "\(name) \(plan): closed after \(elapsed) s, expected \(window)")
+                XCTAssertTrue(run.closed, "\(name) \(plan)")
+                XCTAssertTrue(run.frames.contains { $0["type"] == 7 && $0["error"] == 0 && $0["last"] == last }, "\(name) \(plan): \(run.frames)")
+            }
+        }
     }
 
     /// A reload between two streams of one connection: the second runs on the new

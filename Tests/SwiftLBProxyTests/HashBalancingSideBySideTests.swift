@@ -118,6 +118,40 @@ final class HashBalancingSideBySideTests: XCTestCase {
     /// An HTTP/2 request with `:authority` has an absolute URI in HAProxy (`scheme://authority`
     /// then the path): `balance uri` hashes all of it, `path-only` the path — the same servers
     /// behind both for 40 paths, with and without a port in the authority.
+    /// A primary of weight 0 takes no traffic, so its backup serves; and a map-based backend
+    /// (HAProxy's static algorithm) takes `set weight` 0% or 100% only, with haproxy's words.
+    func testWeightZeroPrimariesAndStaticWeightsAsHAProxy() throws {
+        let dir = try TempDirectory()
+        let nginx = try NginxBackends(count: 2, in: dir, anyPath: true)
+        defer { nginx.stop() }
+        let both = try SideBySide({ port in
+            """
+            global
+                stats socket \(dir.file("stats-\(port).sock")) level admin
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend b
+            backend b
+                balance uri
+                server s1 127.0.0.1:\(nginx.ports[0]) weight 0
+                server s2 127.0.0.1:\(nginx.ports[1]) backup
+            """
+        }, in: dir)
+        defer { both.stop() }
+        func ctl(_ port: Int, _ command: String) -> String {
+            let socket = dir.file("stats-\(port).sock")
+            return port == both.lbPort ? runCommand(Paths.swiftlb, ["ctl", "-s", socket] + command.split(separator: " ").map(String.init)).out
+                                       : runCommand("/bin/sh", ["-c", "echo '\(command)' | socat -t 2 - UNIX-CONNECT:\(socket)"]).out
+        }
+        for port in both.ports {
+            let answer = try rawExchange(port, "GET /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+            XCTAssertTrue(answer.hasPrefix("HTTP/1.1 200") && answer.contains("node2"), "port \(port): the backup serves: \(answer)")
+        }
+        XCTAssertEqual(ctl(both.lbPort, "set weight b/s1 5").trimmingCharacters(in: .whitespacesAndNewlines),
+                       ctl(both.haproxyPort, "set weight b/s1 5").trimmingCharacters(in: .whitespacesAndNewlines))
+        XCTAssertTrue(ctl(both.lbPort, "set weight b/s1 5").contains("only accepts weights '0%' and '100%'"))
+    }
+
     func testHTTP2RequestsHashTheURIHAProxyMakesOfThem() throws {
         let dir = try TempDirectory()
         let nginx = try NginxBackends(count: 4, in: dir, anyPath: true)

@@ -50,7 +50,7 @@ final class QueueAndRetryTests: XCTestCase {
         XCTAssertTrue(stats.waitForSessions("app", "s1", 1), "the first request holds the slot")
         let start = Date()
         let second = try RawClient(port: port, timeout: 5)
-        second.send("GET /whoami HTTP/1.1\r\nHost: a\r\n\r\n")
+        second.send("GET /whoami HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         let (text, _) = second.readAll()
         XCTAssertEqual(statusCode(text), 503, text)
         let waited = Date().timeIntervalSince(start)

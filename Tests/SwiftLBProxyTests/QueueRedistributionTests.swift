@@ -24,7 +24,7 @@ final class QueueRedistributionTests: XCTestCase {
     /// or, with `checkFails`, the port s1's checks go to closes, so they mark it DOWN.
     /// `timeout queue 1500ms`. Returns the queued client's answer, timed from its request.
     private func queuedClient(redispatch: Bool, holdMs: Int, pinned: Bool = true, s2Disabled: Bool = false,
-                              command: String = "", checkFails: Bool = false, haproxy: Bool) throws -> Answer {
+                              command: String = "", checkFails: Bool = false, persist: Bool = false, haproxy: Bool) throws -> Answer {
         let dir = try TempDirectory()
         let s1 = try StreamBackend(in: dir), s2 = try StreamBackend(in: dir), s1Check = try StreamBackend(in: dir)
         defer { s1.stop(); s2.stop(); s1Check.stop() }
@@ -40,6 +40,7 @@ final class QueueRedistributionTests: XCTestCase {
                 log 127.0.0.1:\(syslog.port) local0
                 timeout queue 1500ms
                 \(redispatch ? "option redispatch" : "")
+                \(persist ? "option persist" : "")
                 cookie SRV insert indirect nocache
                 server s1 127.0.0.1:\(s1.port) cookie a maxconn 1\(checks)
                 server s2 127.0.0.1:\(s2.port) cookie b maxconn 1\(s2Disabled ? " disabled" : "")
@@ -128,6 +129,17 @@ final class QueueRedistributionTests: XCTestCase {
         try agree({ try queuedClient(redispatch: false, holdMs: 800, command: "disable server app/s1", haproxy: $0) }) { a in
             XCTAssertEqual(a.status, 200, "\(a)")
             XCTAssertEqual(a.servedBy, "s1", "HAProxy's process_srv_queue gives a server's waiters its slot: \(a)")
+        }
+    }
+
+    /// `option persist`: even with `option redispatch`, clients queued for a server put in
+    /// maintenance stay for it (HAProxy's pendconn_redistribute moves none), and its freed slot
+    /// serves them.
+    func testWithPersistClientsQueuedForAServerPutInMaintenanceStayForIt() throws {
+        try agree({ try queuedClient(redispatch: true, holdMs: 800, command: "disable server app/s1", persist: true, haproxy: $0) }) { a in
+            XCTAssertEqual(a.status, 200, "\(a)")
+            XCTAssertEqual(a.servedBy, "s1", "\(a)")
+            XCTAssertTrue(a.logLine.hasSuffix("1 sessions active, 0 requeued, 1 remaining in queue."), a.logLine)
         }
     }
 

@@ -419,7 +419,9 @@ public struct ProcessStats: Sendable, Equatable {
     public var description = ""
     public var maxconn: Int
     public var hardMaxconn: Int
+    /// RLIMIT_NOFILE in force, and the descriptors `maxconn` needs (HAProxy's Ulimit-n, Maxsock).
     public var ulimitN = 0
+    public var maxsock = 0
     public var currentConnections = 0
     public var cumulativeConnections = 0
     public var cumulativeRequests = 0

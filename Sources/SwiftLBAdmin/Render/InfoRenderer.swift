@@ -24,7 +24,7 @@ public enum InfoRenderer {
             ("PoolUsed_MB", "0"),
             ("PoolFailed", "0"),
             ("Ulimit-n", "\(p.ulimitN)"),
-            ("Maxsock", "\(p.ulimitN)"),
+            ("Maxsock", "\(p.maxsock)"),
             ("Maxconn", "\(p.maxconn)"),
             ("Hard_maxconn", "\(p.hardMaxconn)"),
             ("CurrConns", "\(p.currentConnections)"),

@@ -83,7 +83,7 @@ public enum PrometheusRenderer {
             ("uptime_seconds", g, "How long ago this worker process was started (seconds)", p.uptime),
             ("start_time_seconds", g, "Start time in seconds", p.startTime),
             ("max_fds", g, "Hard limit on the number of per-process file descriptors", p.ulimitN),
-            ("max_sockets", g, "Hard limit on the number of per-process sockets", p.ulimitN),
+            ("max_sockets", g, "Hard limit on the number of per-process sockets", p.maxsock),
             ("max_connections", g, "Hard limit on the number of per-process connections (configured or imposed by Ulimit-n)", p.maxconn),
             ("hard_max_connections", g, "Hard limit on the number of per-process connections (imposed by Memmax_MB or Ulimit-n)", p.hardMaxconn),
             ("current_connections", g, "Current number of connections on this worker process", p.currentConnections),

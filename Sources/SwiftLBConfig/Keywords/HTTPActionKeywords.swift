@@ -271,7 +271,7 @@ extension KeywordRegistry {
             case "lf-file": result.body = .logFormatFile(try value(word))
             case "errorfile": result.body = .errorfile(try value(word))
             case "errorfiles": result.body = .errorfiles(try value(word))
-            case "default-errorfiles": result.body = .none
+            case "default-errorfiles": result.body = .defaultErrorFiles
             case "hdr":
                 let name = try value(word)
                 guard isHeaderToken(name) else { throw ParseFailure("invalid header name '\(name)'") }

@@ -1,11 +1,17 @@
 import FoundationEssentials
 import Glibc
+import NIOCore
 
 /// The process keywords of `global`: limits, threads and CPUs, the pidfile, detaching,
 /// privileges, chroot, path bases, how a stop ends. Sources/swiftlb acts on them at start.
 extension KeywordRegistry {
     static let processKeywords: [Keyword] = [
-        Keyword("maxconn", [.global], usage: "maxconn N") { p, c in p.config.global.maxconn = try c.positiveInt() },
+        Keyword("maxconn", [.global], usage: "maxconn N") { p, c in p.config.global.configuredMaxconn = try c.positiveInt() },
+        Keyword("strict-limits", [.global], usage: "[no] strict-limits", negatable: true) { p, c in
+            try c.noArguments()
+            p.config.global.strictLimits = !c.negated
+        },
+        Keyword("fd-hard-limit", [.global], usage: "fd-hard-limit N") { p, c in p.config.global.fdHardLimit = try c.positiveInt() },
         Keyword("nbthread", [.global], usage: "nbthread N") { p, c in
             let n = try c.positiveInt()
             guard n <= 64 else { throw ParseFailure("at most 64 threads") }
@@ -54,8 +60,8 @@ extension KeywordRegistry {
         },
         Keyword("ca-base", [.global], usage: "ca-base DIR") { p, c in p.config.global.caBase = try c.one("a directory") },
         Keyword("crt-base", [.global], usage: "crt-base DIR") { p, c in p.config.global.crtBase = try c.one("a directory") },
-        // The bound of a request or response head is tune.bufsize minus tune.maxrewrite, as
-        // in HAProxy (GlobalSettings.headLimit).
+        // The bounds of a request or response head follow tune.bufsize and tune.maxrewrite as
+        // in HAProxy (GlobalSettings.bufferSize, HeadParser.Limits).
         Keyword("tune.bufsize", [.global], usage: "tune.bufsize BYTES") { p, c in
             p.config.global.tuneBufsize = try c.int(in: 1024...1_048_576)
         },
@@ -166,6 +172,13 @@ extension SectionParser {
     /// `user` without `group` takes the user's primary group (HAProxy would keep root's, which
     /// leaves the process in group 0); process keywords that only make sense together.
     func finishProcess() {
+        let local = PeersSection.localName(commandLine: facts.localPeer, global: config.global)
+        let budget = DescriptorBudget(fixed: config.fixedDescriptors(portParameters: portParameters, localPeer: local),
+                                      threads: config.global.nbthread ?? System.coreCount,
+                                      boot: facts.descriptorsAtBoot ?? .current(), maxconn: config.global.configuredMaxconn,
+                                      ulimitN: config.global.ulimitN, fdHardLimit: config.global.fdHardLimit)
+        config.global.maxconn = budget.maxconn
+        config.global.maxsock = budget.maxsock
         let global = config.global
         if let uid = global.uid, global.gid == nil, let entry = getpwuid(uid) {
             config.global.gid = entry.pointee.pw_gid

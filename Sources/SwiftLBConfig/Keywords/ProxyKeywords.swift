@@ -148,7 +148,8 @@ extension KeywordRegistry {
         Keyword("hash-balance-factor", SectionKind.backSide, usage: "hash-balance-factor 0|N (N > 100)") { p, c in
             let text = try c.one("a percentage above 100, or 0")
             guard let n = Int(text), n >= 0 else { throw ParseFailure("expects an integer, not '\(text)'") }
-            guard n == 0 || n > 100 else { throw ParseFailure("must be 0 or greater than 100, not \(n)") }
+            // HAProxy's `int`: a factor it could not hold is refused (it would overflow the bound).
+            guard (n == 0 || n > 100) && n <= Int(Int32.max) else { throw ParseFailure("must be 0 or greater than 100 (at most \(Int32.max)), not \(n)") }
             p.withOptions { $0.hashBalanceFactor = n }
         },
         connectionMode(.keepAlive, status: .active),

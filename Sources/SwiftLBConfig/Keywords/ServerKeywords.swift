@@ -4,66 +4,17 @@ extension KeywordRegistry {
     static let serverKeywords: [Keyword] = [
         Keyword("server", SectionKind.backSide.subtracting([.defaults]), usage: "server NAME ADDRESS [PARAMETER…]") { p, c in
             guard c.args.count >= 2 else { throw ParseFailure("expects 'server NAME HOST:PORT [weight N]'") }
-            let name = c.args[0]
-            var backend: Backend?
-            p.withBackend { backend = $0 }
-            guard var backend else { return }
-            if let other = backend.servers.first(where: { $0.name == name }) {
-                throw ParseFailure("a server named '\(name)' already exists in backend '\(backend.name)' (line \(other.line))")
-            }
-            // As HAProxy's address parser, `$VAR`/`${VAR}` are expanded even outside quotes.
-            let written = expandAddressVariables(c.args[1], p.environment)
-            let unix = try unixSocketName(written)
-            var (host, port) = ("", 0)
-            var portFromClient = false
-            if unix == nil {
-                var text = Substring(written)
-                for prefix in ["ipv4@", "ipv6@"] where text.hasPrefix(prefix) { text = text.dropFirst(prefix.count) }
-                if text == ":" && c.args[1].contains("$") {
-                    // Every variable unset (`${S_addr}:${S_port}` of a server nobody started):
-                    // HAProxy keeps such a server, on no address; it is never reachable.
-                    p.warn("server '\(name)' has no address ('\(c.args[1])' expands to ':'): it is kept, and never reachable")
-                    (host, port) = ("0.0.0.0", 0)
-                } else if let address = parseAddress(String(text)), !address.0.isEmpty, address.0 != "*" {
-                    (host, port) = address
-                } else if !text.contains(":"), !text.isEmpty, Self.startsWithoutAddress(c.args.dropFirst(2)) {
-                    // A name without a port, with `init-addr none`: the server starts without an
-                    // address (in maintenance) and never gets one here.
-                    (host, port) = (String(text), 0)
-                } else if case let bare = text.hasSuffix(":") && text.count > 1 ? text.dropLast() : text,
-                          !bare.isEmpty, !bare.contains(":") || (bare.hasPrefix("[") && bare.hasSuffix("]")), bare != "*" {
-                    // HAProxy's port-less server (`HOST` or `HOST:`): the port the client connected to.
-                    (host, port) = (bare.hasPrefix("[") ? String(bare.dropFirst().dropLast()) : String(bare), 0)
-                    portFromClient = true
-                } else {
-                    throw ParseFailure("invalid address '\(c.args[1])': expected HOST:PORT")
-                }
-            }
-            var params = backend.options.defaultServer
-            try serverParameters.parse(c.args.dropFirst(2), into: &params, parser: p)
-            params.verifyWithoutCA = p.verificationWithoutCA(params)
-            try finishServerTLS(&params)
-            params.portFromClient = portFromClient
-            // A port-less server's checks need a port: `port N`, or a leading `tcp-check|http-check
-            // connect port N` of its backend (checked once the backend is read, Validation).
-            // HAProxy prepares (and checks) the TLS of a server whose default-server says `ssl`
-            // even when the line says `no-ssl`.
-            if params.tls != nil || backend.options.defaultServer.tls?.more.ssl == true, let refusal = params.verifyWithoutCA {
-                throw ParseFailure(refusal)
-            }
-            if params.observe != nil && !params.check { throw ParseFailure("'observe' needs 'check': passive checks act through the active checker") }
-            if params.check { warnAboutFastChecks(params, p) }
-            if let mode = params.webSocketMode, params.http2 {
-                throw ParseFailure("'proto h2 ws \(mode)' is not supported by SwiftLB: it relays WebSockets as HTTP/1.1 Upgrade only, and not beside an HTTP/2 server connection")
-            }
-            if let id = params.id, let other = backend.servers.first(where: { $0.parameters.id == id }) {
-                throw ParseFailure("server '\(name)': id \(id) is already server '\(other.name)''s (line \(other.line))")
-            }
-            var server = Server(name: name, host: host, port: port, parameters: params, line: c.line.number)
-            server.unixPath = unix?.path
-            server.unixAbstract = unix?.abstract ?? false
-            backend.servers.append(server)
-            p.withBackend { $0 = backend }
+            try addServer(c.args[0], address: c.args[1], parameters: c.args.dropFirst(2), p, c)
+        },
+        // HAProxy's `server-template PREFIX NUM|LOW-HIGH ADDRESS [PARAMETER…]`: servers PREFIXLOW…
+        // PREFIXHIGH (NUM alone: 1…NUM), all on ADDRESS with the same parameters. Without
+        // `resolvers` (SwiftLB has none) each is resolved once at start, as HAProxy's libc
+        // `init-addr` does.
+        Keyword("server-template", SectionKind.backSide.subtracting([.defaults]),
+                usage: "server-template PREFIX NUM|LOW-HIGH ADDRESS [PARAMETER…]") { p, c in
+            guard c.args.count >= 3 else { throw ParseFailure("expects 'server-template PREFIX NUM|LOW-HIGH ADDRESS [PARAMETER…]'") }
+            guard let range = templateRange(c.args[1]) else { throw ParseFailure("Wrong server-template number or range arg '\(c.args[1])'") }
+            for n in range { try addServer("\(c.args[0])\(n)", address: c.args[2], parameters: c.args.dropFirst(3), p, c) }
         },
         Keyword("default-server", SectionKind.backSide, usage: "default-server PARAMETER…") { p, c in
             var params = p.options.defaultServer
@@ -73,6 +24,80 @@ extension KeywordRegistry {
             p.withOptions { $0.defaultServer = params }
         },
     ]
+
+    /// `NUM` (1…NUM) or `LOW-HIGH` of `server-template`, as HAProxy's _srv_parse_tmpl_range
+    /// reads them (nil: a negative bound, or HIGH below LOW). Bounded so a typo cannot make
+    /// millions of servers.
+    static func templateRange(_ text: String) -> ClosedRange<Int>? {
+        let parts = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let first = Int(parts[0]) else { return nil }
+        let (low, high) = parts.count == 2 ? (first, Int(parts[1])) : (1, first)
+        guard let high, low >= 0, high >= low, high - low < 10_000 else { return nil }
+        return low...high
+    }
+
+    /// One server of the current backend (a `server` line, or one of a `server-template`).
+    static func addServer(_ name: String, address: String, parameters: ArraySlice<String>, _ p: SectionParser, _ c: KeywordCall) throws {
+        var backend: Backend?
+        p.withBackend { backend = $0 }
+        guard var backend else { return }
+        if let other = backend.servers.first(where: { $0.name == name }) {
+            throw ParseFailure("a server named '\(name)' already exists in backend '\(backend.name)' (line \(other.line))")
+        }
+        // As HAProxy's address parser, `$VAR`/`${VAR}` are expanded even outside quotes.
+        let written = expandAddressVariables(address, p.environment)
+        let unix = try unixSocketName(written)
+        var (host, port) = ("", 0)
+        var portFromClient = false
+        if unix == nil {
+            var text = Substring(written)
+            for prefix in ["ipv4@", "ipv6@"] where text.hasPrefix(prefix) { text = text.dropFirst(prefix.count) }
+            if text == ":" && address.contains("$") {
+                // Every variable unset (`${S_addr}:${S_port}` of a server nobody started):
+                // HAProxy keeps such a server, on no address; it is never reachable.
+                p.warn("server '\(name)' has no address ('\(address)' expands to ':'): it is kept, and never reachable")
+                (host, port) = ("0.0.0.0", 0)
+            } else if let address = parseAddress(String(text)), !address.0.isEmpty, address.0 != "*" {
+                (host, port) = address
+            } else if !text.contains(":"), !text.isEmpty, Self.startsWithoutAddress(parameters) {
+                // A name without a port, with `init-addr none`: the server starts without an
+                // address (in maintenance) and never gets one here.
+                (host, port) = (String(text), 0)
+            } else if case let bare = text.hasSuffix(":") && text.count > 1 ? text.dropLast() : text,
+                      !bare.isEmpty, !bare.contains(":") || (bare.hasPrefix("[") && bare.hasSuffix("]")), bare != "*" {
+                // HAProxy's port-less server (`HOST` or `HOST:`): the port the client connected to.
+                (host, port) = (bare.hasPrefix("[") ? String(bare.dropFirst().dropLast()) : String(bare), 0)
+                portFromClient = true
+            } else {
+                throw ParseFailure("invalid address '\(address)': expected HOST:PORT")
+            }
+        }
+        var params = backend.options.defaultServer
+        try serverParameters.parse(parameters, into: &params, parser: p)
+        params.verifyWithoutCA = p.verificationWithoutCA(params)
+        try finishServerTLS(&params)
+        params.portFromClient = portFromClient
+        // A port-less server's checks need a port: `port N`, or a leading `tcp-check|http-check
+        // connect port N` of its backend (checked once the backend is read, Validation).
+        // HAProxy prepares (and checks) the TLS of a server whose default-server says `ssl`
+        // even when the line says `no-ssl`.
+        if params.tls != nil || backend.options.defaultServer.tls?.more.ssl == true, let refusal = params.verifyWithoutCA {
+            throw ParseFailure(refusal)
+        }
+        if params.observe != nil && !params.check { throw ParseFailure("'observe' needs 'check': passive checks act through the active checker") }
+        if params.check { warnAboutFastChecks(params, p) }
+        if let mode = params.webSocketMode, params.http2 {
+            throw ParseFailure("'proto h2 ws \(mode)' is not supported by SwiftLB: it relays WebSockets as HTTP/1.1 Upgrade only, and not beside an HTTP/2 server connection")
+        }
+        if let id = params.id, let other = backend.servers.first(where: { $0.parameters.id == id }) {
+            throw ParseFailure("server '\(name)': id \(id) is already server '\(other.name)''s (line \(other.line))")
+        }
+        var server = Server(name: name, host: host, port: port, parameters: params, line: c.line.number)
+        server.unixPath = unix?.path
+        server.unixAbstract = unix?.abstract ?? false
+        backend.servers.append(server)
+        p.withBackend { $0 = backend }
+    }
 
     static let serverParameters = ParameterTable<ServerParameters>("server parameter", tlsServerParameters + [
         Parameter("weight", values: 1) { s, v, _ in s.weight = try number("weight", v[0], 0...256) },
@@ -85,7 +110,10 @@ extension KeywordRegistry {
         Parameter("downinter", values: 1) { s, v, _ in s.downinter = try positiveTime("downinter", v[0]) },
         Parameter("rise", values: 1) { s, v, _ in s.rise = try number("rise", v[0], 1...1000) },
         Parameter("fall", values: 1) { s, v, _ in s.fall = try number("fall", v[0], 1...1000) },
-        Parameter("port", values: 1) { s, v, _ in s.checkPort = try number("port", v[0], 1...65535) },
+        Parameter("port", values: 1) { s, v, p in
+            s.checkPort = try number("port", v[0], 1...65535)
+            p.portParameters += 1
+        },
         Parameter("init-addr", values: 1) { s, v, _ in
             let methods = v[0].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             for method in methods where !["last", "libc", "none"].contains(method) && IPNetwork.bytes(method) == nil {
@@ -195,15 +223,22 @@ extension KeywordRegistry {
         },
         Parameter("agent-check") { s, _, _ in s.agent.enabled = true },
         Parameter("no-agent-check") { s, _, _ in s.agent.enabled = false },
-        Parameter("agent-port", values: 1) { s, v, _ in s.agent.port = try number("agent-port", v[0], 1...65535) },
+        Parameter("agent-port", values: 1) { s, v, p in
+            s.agent.port = try number("agent-port", v[0], 1...65535)
+            p.portParameters += 1
+        },
         Parameter("agent-addr", values: 1) { s, v, _ in s.agent.address = v[0] },
         Parameter("agent-send", values: 1) { s, v, _ in s.agent.send = v[0] },
         Parameter("agent-inter", values: 1) { s, v, _ in s.agent.inter = try positiveTime("agent-inter", v[0]) },
+        // `source ADDR[:PORT]`: this server's connections leave from ADDR (PersistKeywords.swift).
+        Parameter("source", values: 1) { s, v, _ in s.source = try sourceAddress(v[0]) },
+        Parameter("usesrc", values: 1) { _, v, _ in try refuseSourceOptions(["usesrc"] + v) },
+        Parameter("interface", values: 1) { _, v, _ in try refuseSourceOptions(["interface"] + v) },
     ] + ["allow-0rtt",
          "check-proto", "check-via-socks4", "log-proto", "max-reuse", "namespace",
          "no-send-proxy", "no-send-proxy-v2", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn", "no-verifyhost",
          "no-tfo", "non-stick", "npn", "pool-low-conn", "pool-purge-delay", "redir", "resolve-opts",
-         "resolve-prefer", "resolve-net", "resolvers", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "source",
+         "resolve-prefer", "resolve-net", "resolvers", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn",
          "stick", "socks4", "tcp-ut", "tfo", "track", "verifyhost"].map {
         Parameter<ServerParameters>.unsupported($0, "a HAProxy server parameter SwiftLB does not implement")
     })

@@ -28,7 +28,7 @@ extension KeywordRegistry {
             default: p.withBackend { $0.stickTable = table }
             }
         },
-        stickRule(.on), stickRule(.match), stickRule(.storeRequest),
+        stickRule(.on), stickRule(.match), stickRule(.storeRequest), stickRule(.storeResponse),
         tcpRule(.session, .accept, [.frontend, .listen]), tcpRule(.session, .reject, [.frontend, .listen]),
         // HAProxy's upgrade of a TCP session to HTTP/1 (`proto h2` is refused: an upgraded
         // session speaks HTTP/1).
@@ -227,10 +227,14 @@ extension KeywordRegistry {
 extension SectionParser {
     /// A `tcp-request` rule of this section: a frontend's or `listen`'s run when the connection
     /// or request comes in, a backend's (`content` only, as in HAProxy) once the backend is
-    /// chosen.
+    /// chosen. A `listen`'s content rules are its backend half's too: they run when another
+    /// frontend routes to it (its own frontend runs them once, as a frontend).
     func addTCPRequestRule(_ rule: TCPRule) {
         switch section {
         case .backend: withBackend { $0.tcpRequestRules.append(rule) }
+        case .listen:
+            withFrontend { $0.tcpRequestRules.append(rule) }
+            if rule.layer == .content { withBackend { $0.tcpRequestRules.append(rule) } }
         default: withFrontend { $0.tcpRequestRules.append(rule) }
         }
     }

@@ -8,7 +8,7 @@ enum KeywordRegistry {
         processKeywords + tlsDefaultKeywords + tlsServerDefaultKeywords + statsKeywords + globalStatsUnsupported + statsPageKeywords + logKeywords + monitorKeywords
         + proxyKeywords + tcpKeepAliveKeywords + timeoutKeywords + balanceKeywords + cookieKeywords + checkKeywords
         + serverKeywords + bindKeywords + ruleKeywords + httpActionKeywords + tcpRuleKeywords + errorPageKeywords
-        + compressionKeywords + serverStateKeywords
+        + compressionKeywords + serverStateKeywords + persistKeywords
         + vrrpKeywords + keepalivedKeywords + legacyKeywords + userlistKeywords + peersKeywords
         + logForwardKeywords + globalVariableKeywords
 

@@ -17,6 +17,13 @@ extension HTTPClientConnection {
         }
         let own = ownServerConnection
         ownServerConnection = nil
+        // `option prefer-last-server`: the server of the connection this client connection still
+        // holds (HAProxy: its session's server connections; never with a hashing algorithm).
+        if ex.dispatch.attempts == 0, ex.dispatch.backend.config.options.preferLastServer, !ex.dispatch.backend.config.options.balance.hashes,
+           let own, own.isOpen, case let last = own.server, ex.dispatch.backend.servers.indices.contains(last.index),
+           ex.dispatch.backend.servers[last.index] === last {
+            ex.dispatch.preferred = last
+        }
         let step = ex.dispatch.next(loop: loop, owner: self, freshConnection: freshConnection, reuse: reuse, own: own)
         if let own, case .connection(let taken) = step, taken === own {} else { own?.close() }
         if let server = ex.dispatch.server {
@@ -74,11 +81,27 @@ extension HTTPClientConnection {
         return true
     }
 
+    /// `http-send-name-header`: the serialised head with `name: value` as its last header (where
+    /// HAProxy's H1 mux writes it), for the server of this attempt.
+    static func head(_ head: ByteBuffer, adding name: String, _ value: String) -> ByteBuffer {
+        var out = head.getSlice(at: head.readerIndex, length: head.readableBytes - 2) ?? head
+        out.reserveCapacity(minimumWritableBytes: name.utf8.count + value.utf8.count + 6)
+        out.writeString(name)
+        out.writeString(": ")
+        out.writeString(value)
+        out.writeString("\r\n\r\n")
+        return out
+    }
+
     /// The connection is ours: the head, then the body bytes that waited.
     private func attach(_ connection: ServerConnection, to ex: HTTPExchange) {
         connection.lease(to: self)
         ex.connection = connection
-        connection.write(ex.upstreamHead)
+        if let name = ex.dispatch.backend.config.options.sendNameHeader, let server = ex.dispatch.server {
+            connection.write(Self.head(ex.upstreamHead, adding: name, server.name))
+        } else {
+            connection.write(ex.upstreamHead)
+        }
         for part in ex.pendingBody { connection.write(part) }
         ex.pendingBody.removeAll()
         ex.pendingBytes = 0

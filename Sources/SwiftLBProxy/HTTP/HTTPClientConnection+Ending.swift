@@ -38,18 +38,7 @@ extension HTTPClientConnection {
             state = .closing
             flushThenClose()
         } else {
-            state = .idle
-            idleSince = clock
-            parser.reset()
-            context?.flush()
-            process()
-            if clientFinished, case .idle = state {
-                // The client sent its FIN after these requests: nothing more will come.
-                state = .closing
-                flushThenClose()
-                return
-            }
-            resumeReadsIfPossible()
+            awaitNextRequest()
         }
     }
 
@@ -88,7 +77,8 @@ extension HTTPClientConnection {
         }
     }
 
-    /// Answers the exchange with an error (no response byte has gone out yet) and closes.
+    /// Answers the exchange with an error (no response byte has gone out yet); its server
+    /// connection is closed.
     func failResponse(_ ex: HTTPExchange, _ status: ErrorResponse, cause: TerminationCause) {
         if ex.responseHeadSent {
             truncateResponse(ex, cause: cause)
@@ -97,7 +87,7 @@ extension HTTPClientConnection {
         abandon(ex, cause: cause)
         var record = ex.log
         record.termination = ex.phase.terminationFlags
-        respondError(status, record: record, minor: ex.clientMinor, ex: ex)
+        respondError(status, record: record, ex: ex)
     }
 
     /// A request the proxy itself refuses once its exchange started (a broken body).
@@ -105,49 +95,104 @@ extension HTTPClientConnection {
         failResponse(ex, status, cause: cause)
     }
 
-    /// Answers with a generated error and closes. `ex`: the exchange it ends, if any. `logged`
-    /// false: counted, but no log line (`option dontlognull`). A request refused before any
-    /// stream (`record.refusedBeforeStream`: a head that did not parse or frame, or did not
-    /// come in time) is answered as HAProxy's mux answers it: the error page, without the
-    /// `http-after-response` rules.
-    func respondError(_ status: ErrorResponse, record: AccessLogRecord, minor: Int, ex: HTTPExchange? = nil, logged: Bool = true) {
+    /// Answers with a generated error. `ex`: the exchange it ends, if any; else `request`, the
+    /// head answered (and `framing`, its body). `logged` false: counted, but no log line
+    /// (`option dontlognull`).
+    ///
+    /// A request refused before any stream (`record.refusedBeforeStream`: a head that did not
+    /// parse, frame or fit, or did not come in time) is answered as HAProxy's mux answers it:
+    /// its built-in page verbatim (nothing for an empty error file), without the
+    /// `http-after-response` rules, and the connection closes. Any other error is a stream's
+    /// answer: the error page (the backend's `errorfile`, the frontend's, HAProxy's) through
+    /// the after-response rules, its `Connection` header as for any response to that request,
+    /// and the connection stays open for the next request when the request was read whole and
+    /// neither the client, the page (400, 408) nor a stop asks to close — as HAProxy 2.6 does
+    /// after a 502, 503 or 504.
+    func respondError(_ status: ErrorResponse, record: AccessLogRecord, request: MessageHead? = nil, framing: BodyFramer.Mode? = nil,
+                      ex: HTTPExchange? = nil, logged: Bool = true) {
         var record = record
         record.status = status.rawValue
-        record.bytesOut = status.body.utf8.count
-        // `errorfile`/`errorfiles`: the backend's page, then the frontend's, else ours.
-        let backendRules = ex?.dispatch.backend.engine
-        let rules = frontend.engine ?? backendRules
-        var bytes: ByteBuffer?
-        if let rules {
-            // Without an exchange (no backend, a refused head…): the connection's facts and variables.
-            var input = ex?.ruleInput ?? SampleInput(facts: makeFacts(nil), variables: variables)
-            if record.refusedBeforeStream {
-                // HAProxy's mux answers with its built-in page (nothing for an empty error file),
-                // not the proxy's pages; without rules, SwiftLB's below.
-                bytes = frontend.engine.flatMap {
-                    $0.errorPages.isSilent(for: status.rawValue) ? ByteBuffer() : HAProxyMessages.page(for: status.rawValue).map { ByteBuffer(string: $0) }
-                }
-                if let bytes { record.bytesOut = bytes.readableBytes }
-            } else if let context {
+        guard let context else { return }
+        let allocator = context.channel.allocator
+        let bytes: ByteBuffer
+        var close = true
+        if record.refusedBeforeStream {
+            // HAProxy's mux: its built-in page whatever the proxy's pages say; nothing for an
+            // empty error file.
+            let silent = frontend.engine?.errorPages.isSilent(for: status.rawValue) == true
+            bytes = silent ? allocator.buffer(capacity: 0) : status.muxBytes(allocator: allocator)
+        } else {
+            // `errorfile`/`errorfiles`: the backend's page, then the frontend's, else HAProxy's.
+            let backendRules = ex?.dispatch.backend.engine
+            let rules = frontend.engine ?? backendRules
+            let clientCloses = ex.map { $0.closeClient || !$0.requestComplete } ?? request.map { closesAfterAnswer($0, framing: framing) } ?? true
+            let minor = ex?.clientMinor ?? request?.minorVersion ?? 1
+            let headRequest = (ex?.method ?? request?.method) == .head
+            if let rules {
+                // Without an exchange (no backend, a refused head…): the connection's facts and variables.
+                var input = ex?.ruleInput ?? SampleInput(facts: makeFacts(request), request: request, variables: variables)
                 let page = rules.pages(backend: frontend.engine == nil ? nil : backendRules).page(for: status.rawValue, input: input)
-                bytes = rules.answer(page, backend: frontend.engine == nil ? nil : backendRules, input: &input, close: true,
-                                     clientMinor: minor, headRequest: ex?.method == .head, allocator: context.channel.allocator)
-                record.bytesOut = bytes?.readableBytes ?? 0
+                close = clientCloses || page.requiresClose || quiescing
+                bytes = rules.answer(page, backend: frontend.engine == nil ? nil : backendRules, input: &input, close: close,
+                                     clientMinor: minor, headRequest: headRequest, allocator: allocator)
+            } else {
+                let page = status.page
+                close = clientCloses || page.requiresClose || quiescing
+                bytes = page.bytes(close: close, clientMinor: minor, headRequest: headRequest, allocator: allocator)
             }
         }
+        record.bytesOut = bytes.readableBytes
         if let ex {
             ex.log = record
             writeLog(ex, status: status.rawValue)
         } else {
             // HAProxy counts what its H1 layer refuses, timeouts included, as request errors.
-            let refused = status == .badRequest || status == .uriTooLong || status == .headersTooLarge || record.refusedBeforeStream
+            let refused = status == .badRequest || record.refusedBeforeStream
             writeLog(record, failure: refused ? .badRequest : nil, logged: logged)
         }
-        state = .closing
-        guard let context else { return }
-        let out = bytes ?? status.bytes(minorVersion: minor, allocator: context.channel.allocator)
-        if out.readableBytes > 0 { context.write(wrapOutboundOut(out), promise: nil) }
-        flushThenClose()
+        if bytes.readableBytes > 0 { context.write(wrapOutboundOut(bytes), promise: nil) }
+        if close {
+            state = .closing
+            flushThenClose()
+        } else {
+            requestsServed += 1
+            awaitNextRequest()
+        }
+    }
+
+    /// Whether the connection must close after an answer to `head` given here, before any of
+    /// its body was read: the client asks to (`Connection: close`, HTTP/1.0 without
+    /// keep-alive), the proxy is stopping, or the body has not all come — it could not be told
+    /// from the next request. A body that is all in is read off and dropped: HAProxy's H1
+    /// layer has parsed it by then, and keeps the connection.
+    func closesAfterAnswer(_ head: MessageHead, framing: BodyFramer.Mode?) -> Bool {
+        var copy = head
+        if RequestRewriter.removeHopByHop(&copy).close || quiescing { return true }
+        guard let framing else { return false }
+        var framer = BodyFramer(framing)
+        var rest = inbound
+        guard (try? framer.take(from: &rest) { _ in }) == true else { return true }
+        inbound = rest
+        return false
+    }
+
+    /// An exchange is over and the connection stays: the next request, already in or to come.
+    /// Inside `process` (an answer given while a head was taken) its loop goes on by itself;
+    /// from anywhere else (a server's event, a timeout) the input is looked at again here.
+    func awaitNextRequest() {
+        state = .idle
+        idleSince = clock
+        parser.reset()
+        context?.flush()
+        guard !processing else { return }
+        process()
+        if clientFinished, case .idle = state {
+            // The client sent its FIN after these requests: nothing more will come.
+            state = .closing
+            flushThenClose()
+            return
+        }
+        resumeReadsIfPossible()
     }
 
     /// A client that ends its connection (`timedOut` false: its FIN) or lets `timeout
@@ -168,7 +213,7 @@ extension HTTPClientConnection {
         record.ta = millisecondsBetween(idleSince, now)
         record.termination = timedOut ? "cR" : "CR"
         let status: ErrorResponse = timedOut ? .requestTimeout : .badRequest
-        respondError(status, record: record, minor: 1, logged: partial || !frontend.config.options.dontLogNull)
+        respondError(status, record: record, logged: partial || !frontend.config.options.dontLogNull)
         return true
     }
 

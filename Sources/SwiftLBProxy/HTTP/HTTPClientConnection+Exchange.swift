@@ -80,12 +80,16 @@ extension HTTPClientConnection {
             record.uniqueID = uniqueID.render(subject, tls: isTLS, input: uniqueID.samples.isEmpty ? nil : SampleInput(facts: makeFacts(head), request: head))
         }
 
-        guard RequestValidator.problem(in: head, hostOptional: h2 != nil) == nil, case .success(let framing) = MessageFraming.request(head) else {
+        guard RequestValidator.problem(in: head, hostOptional: h2 != nil) == nil, case .success(let framing) = MessageFraming.request(head),
+              h2 != nil || (!WebSocketHandshake.lacksKey(head) && !chunksAlreadyBroken(framing)) else {
+            // Refused by HAProxy's H1 parser, before any stream or rule — a WebSocket opening
+            // handshake without its Sec-WebSocket-Key (RFC 6455 §4.1) too, and chunks that
+            // came with the head and do not parse.
             record.termination = "PR"
             record.refusedBeforeStream = true
             // HAProxy refuses PRI before it captures the request line: `<BADREQ>` in the log.
             if head.isPrefaceMethod { record.requestLine = "<BADREQ>" }
-            respondError(.badRequest, record: record, minor: head.minorVersion)
+            respondError(.badRequest, record: record)
             return
         }
         stickSession?.beginRequest()
@@ -103,6 +107,7 @@ extension HTTPClientConnection {
         var input: SampleInput?
         if let rules = frontend.engine, let f = facts {
             if !transactionBegun { variables.beginTransaction() }
+            transactionBegun = true
             var i = SampleInput(facts: f, request: head, variables: variables)
             i.stick = stickSession
             i.frontendName = frontend.name
@@ -145,7 +150,7 @@ extension HTTPClientConnection {
         }
         guard let backend = chosen else {
             record.termination = "PR"
-            respondError(.serviceUnavailable, record: record, minor: head.minorVersion)
+            respondError(.serviceUnavailable, record: record, request: head, framing: framing)
             return
         }
         if backend.config.options.mode != .http {
@@ -164,13 +169,17 @@ extension HTTPClientConnection {
         record.backend = backend.name
         // The backend's `tcp-request content` rules, once it is chosen and before its
         // http-request rules (HAProxy's AN_REQ_INSPECT_BE).
-        if let rules = backend.tcpRules, rules.hasContentRules {
+        // A `listen` section's ran above as its frontend's.
+        if let rules = backend.tcpRules, rules.hasContentRules, backend.name != frontend.name {
             guard passesContentRules(rules, head: head, record: &record, transactionBegun: &transactionBegun, facts: &facts) else { return }
+            // `set-src|set-dst` there: what this backend's http-request rules read.
+            if let f = facts { input?.facts = f }
         }
         // The backend's http-request rules (a `listen` section's ran above as its frontend's).
         if let rules = backend.engine, let f = facts, rules.name != frontend.name || frontend.engine == nil {
             if input == nil {
                 if !transactionBegun { variables.beginTransaction() }
+                transactionBegun = true
                 input = SampleInput(facts: f, request: head, variables: variables)
                 input!.stick = stickSession
                 input!.frontendName = frontend.name
@@ -208,13 +217,6 @@ extension HTTPClientConnection {
         // another protocol's (`ProtocolUpgrade` says which); any other Upgrade (h2c…) is not
         // forwarded: the request goes on as plain HTTP.
         let webSocketKey = connection.upgrade ? WebSocketHandshake.key(of: head) : nil
-        if connection.upgrade, webSocketKey == nil, WebSocketHandshake.lacksKey(head) {
-            // A WebSocket opening handshake without its Sec-WebSocket-Key (RFC 6455 §4.1):
-            // refused as HAProxy's parser refuses it, not passed on as plain HTTP.
-            record.termination = "PR"
-            respondError(.badRequest, record: record, minor: head.minorVersion)
-            return
-        }
         // Another protocol (HAProxy forwards any upgrade): `Upgrade` and `Connection: upgrade` go on.
         let otherUpgrade = connection.upgrade && webSocketKey == nil && h2 == nil && ProtocolUpgrade.forwardable(head, hasBody: framing != nil)
         if webSocketKey != nil || otherUpgrade {
@@ -222,15 +224,31 @@ extension HTTPClientConnection {
         } else if connection.hasUpgradeHeader {
             head.removeAll("upgrade")
         }
+        // `force-persist|ignore-persist`, then `use-server` (HAProxy's order: before the cookie,
+        // which a server assigned by a rule makes unused).
+        var persistence = ServerSelection.Persistence.normal
         var pinned: RuntimeServer?
+        if let selection = backend.selection {
+            let ruled = input ?? stickInput(facts ?? makeFacts(head))
+            persistence = selection.persistence(ruled)
+            pinned = selection.assigned(ruled, persistence: persistence)
+        }
+        let assignedByRule = pinned != nil
         var presented: StickyCookie.Presented?
         var cookieState: CookieState?
         if let cookie = backend.cookie {
             var state: CookieState.Request
             (presented, state) = StickyCookie.classify(head, settings: cookie)
-            pinned = presented.flatMap { backend.serversByCookie[$0.value] }
-            if presented != nil {
-                if pinned == nil { state = .invalid } else if pinned?.health.acceptsStickyClients == false { state = .down }
+            if persistence == .ignore || assignedByRule {
+                // Not read: U in the log when it named something (HAProxy's TX_CK_UNUSED).
+                if state == .valid { state = .unused }
+                presented = nil
+            } else if presented != nil {
+                let named = presented.flatMap { backend.serversByCookie[$0.value] }
+                if named == nil { state = .invalid } else if named?.health.acceptsStickyClients == false { state = .down }
+                // A cookie naming a DOWN server is not followed (the request is balanced, and
+                // gets a new cookie) unless `option persist` or `force-persist` says so.
+                if let named, ServerSelection.follows(named, persist: backend.config.options.persist, persistence: persistence) { pinned = named }
             }
             cookieState = CookieState(state, .none)
             StickyCookie.rewriteRequest(&head, settings: cookie)
@@ -245,6 +263,9 @@ extension HTTPClientConnection {
         RequestRewriter.upstream(&head, framing: framing, facts: facts, clientAddress: clientIP, sourceAddress: source, destination: destination,
                                  frontend: frontend, backend: backend)
         if let name = frontend.uniqueID?.header, let id = record.uniqueID { head.add(name, id) }
+        // `http-send-name-header`: the client's (or a rule's) header of that name never reaches
+        // the server; the chosen server's name is added at each attempt (`attach`).
+        if let name = backend.config.options.sendNameHeader { head.removeAll(name) }
         // `option http-server-close`: the server connection ends with each response;
         // `option httpclose`: both do (the stronger of the frontend's and the backend's).
         let connectionMode = max(frontend.config.options.httpConnectionMode.strength, backend.config.options.httpConnectionMode.strength)
@@ -252,16 +273,19 @@ extension HTTPClientConnection {
         head.serialise(into: &serverHeadBuffer)
         let upstreamHead = serverHeadBuffer
         var dispatch = Dispatch(backend: backend, client: source, destination: destination, pinned: pinned)
+        dispatch.persistent = backend.config.options.persist || persistence == .force
         dispatch.uniqueID = record.uniqueID
         if case .requestHash(let key) = backend.config.options.balance {
-            let origin = h2.flatMap { info in info.scheme.flatMap { scheme in info.authority.map { "\(scheme)://\($0)" } } }
+            let origin = head.uriSetWhole ? nil : h2.flatMap { info in info.scheme.flatMap { scheme in info.authority.map { "\(scheme)://\($0)" } } }
             dispatch.hashKey = key.bytes(head, origin: origin).map { backend.config.options.hashType.hash($0) }
         }
         dispatch.authority = proxyTLVs.first { $0.type == ProxyHeader.TLVType.authority }?.value
         if let stick = backend.stick {
             // `stick match|on` pins when no cookie did; `stick on|store-request` keys get the chosen server.
             let stickInput = input ?? stickInput(facts ?? makeFacts(head))
-            if pinned == nil { dispatch.pinned = stick.match(stickInput, servers: backend.servers, now: StickSession.now()) }
+            if pinned == nil {
+                dispatch.pinned = stick.match(stickInput, servers: backend.servers, now: StickSession.now(), persistent: dispatch.persistent)
+            }
             dispatch.stickStore = stick.storeKeys(stickInput)
         }
         if !backend.serverNames.isEmpty {
@@ -278,6 +302,8 @@ extension HTTPClientConnection {
                               upstreamHead: upstreamHead, requestFramer: framing.map(BodyFramer.init), facts: facts,
                               responseLimits: limits, log: record, start: now)
         ex.presentedCookie = presented
+        ex.ignoresCookie = persistence == .ignore
+        ex.pinnedWithoutCookie = assignedByRule || (pinned == nil && dispatch.pinned != nil)
         if head.startLineOverride != nil, method != .head, head.method == .head {
             // An HTTP/1.1 client's connection drops the body here; an h2 stream's translator does.
             if let h2 { h2.headRewritten = true } else { ex.clientAskedHEAD = true }
@@ -417,6 +443,15 @@ extension HTTPClientConnection {
         return true
     }
 
+    /// Whether the chunked body's bytes already in (those that came with the head) break its
+    /// framing: HAProxy's H1 layer parses them with the head, before any stream exists.
+    private func chunksAlreadyBroken(_ framing: BodyFramer.Mode?) -> Bool {
+        guard case .chunked? = framing, inbound.readableBytes > 0 else { return false }
+        var framer = BodyFramer(.chunked)
+        var rest = inbound
+        return (try? framer.take(from: &rest) { _ in }) == nil
+    }
+
     /// `http-request set-src|set-dst`: the ends become what the rules set for the rest of this
     /// request (its log line, X-Forwarded-For, a PROXY header); the next request of the
     /// connection starts from the real ones again (HAProxy changes the stream's, not the
@@ -447,21 +482,9 @@ extension HTTPClientConnection {
         }
         var record = record
         record.termination = "PR"
-        var copy = head
-        guard let context, framing == nil, !RequestRewriter.removeHopByHop(&copy).close, !quiescing,
-              let page = HAProxyMessages.page(for: 403) else {
-            loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
-            return respondError(.forbidden, record: record, minor: head.minorVersion)
-        }
-        record.status = 403
-        record.bytesOut = page.utf8.count
         if record.backend == "<NOSRV>" { record.backend = frontend.name }
-        writeLog(record)
         loop.stats.frontend(frontend.counterID) { $0.deniedRequests += 1 }
-        requestsServed += 1
-        state = .idle
-        idleSince = clock
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: page)), promise: nil)
+        respondError(.forbidden, record: record, request: head, framing: framing)
     }
 
     /// `http-request tarpit`, once `timeout tarpit` (else `timeout connect`) has passed: the
@@ -489,9 +512,7 @@ extension HTTPClientConnection {
     private func answerLocally(_ response: LocalResponse, flags: String, denied: Bool, frontendRules: ProxyRules?, backendRules: ProxyRules?,
                                input: inout SampleInput, head: MessageHead, framing: BodyFramer.Mode?, record: AccessLogRecord) {
         guard let context, let rules = frontendRules ?? backendRules else { return }
-        var copy = head
-        let clientCloses = RequestRewriter.removeHopByHop(&copy).close
-        let close = response.requiresClose || framing != nil || clientCloses || quiescing
+        let close = response.requiresClose || closesAfterAnswer(head, framing: framing)
         let bytes = rules.answer(response, backend: frontendRules == nil ? nil : backendRules, input: &input, close: close,
                                  clientMinor: head.minorVersion, headRequest: head.method == .head, allocator: context.channel.allocator)
         var record = record

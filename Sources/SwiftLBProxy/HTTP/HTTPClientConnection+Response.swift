@@ -171,6 +171,13 @@ extension HTTPClientConnection {
         server?.health.observed(error: head.status >= 500 && head.status != 501 && head.status != 505, layer7: true)
         ex.log.trsp = ex.requestSentAt.map { millisecondsBetween($0, clock) } ?? -1
         let backend = ex.dispatch.backend
+        if let stick = backend.stick, stick.storesResponses, let server {
+            // `stick store-response`, on the response as the server sent it (HAProxy's store
+            // rules run before the http-response rules).
+            var input = ex.ruleInput ?? SampleInput(facts: ex.facts ?? makeFacts(nil))
+            input.response = head
+            stick.storeResponse(input, server: server, now: StickSession.now())
+        }
         // Compression is decided on the server's head, before any response rule (HAProxy's
         // filter judges it at AN_RES_WAIT_HTTP), and its headers written after them.
         var compressWith: HTTPCompression.Algorithm?
@@ -200,7 +207,8 @@ extension HTTPClientConnection {
             clientMinor: ex.clientMinor, method: ex.method, closeClient: ex.closeClient, facts: ex.facts,
             frontend: frontend, backend: backend, server: server,
             pinnedToThisServer: ex.dispatch.pinned != nil && ex.dispatch.pinned === server, presented: ex.presentedCookie,
-            upgrade: upgrade)
+            insertsNoCookie: ex.pinnedWithoutCookie && ex.dispatch.pinned === server && backend.cookie?.maxidle == nil && backend.cookie?.maxlife == nil,
+            ignoresCookie: ex.ignoresCookie, upgrade: upgrade)
         ex.clientFraming = ResponseRewriter.rewrite(&head, body: body, context: rewrite)
         if ex.clientAskedHEAD { ex.clientFraming.encodeChunks = false }
         // http-after-response rules see the response as it goes out.

@@ -28,7 +28,7 @@ extension HTTPClientConnection {
         var body: [UInt8] = []
         if case .length(let n)? = framing {
             guard n <= StatsRequestWait.maxBody else {
-                respondError(.badRequest, record: record, minor: head.minorVersion)
+                respondError(.badRequest, record: record, request: head, framing: framing)
                 return
             }
             guard inbound.readableBytes >= n, let bytes = inbound.readBytes(length: n) else {
@@ -38,11 +38,11 @@ extension HTTPClientConnection {
             }
             body = bytes
         } else if framing != nil {
-            respondError(.badRequest, record: record, minor: head.minorVersion)
+            respondError(.badRequest, record: record, request: head, framing: framing)
             return
         }
         guard let api = loop.admin.api else {
-            respondError(.serviceUnavailable, record: record, minor: head.minorVersion)
+            respondError(.serviceUnavailable, record: record, request: head, framing: framing)
             return
         }
         let admin = (page ?? frontend.config.options.stats).map { page in

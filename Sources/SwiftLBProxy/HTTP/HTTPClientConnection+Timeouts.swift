@@ -38,9 +38,7 @@ extension HTTPClientConnection {
                 return
             }
             let waitingForHead = requestsServed == 0 || requestStart != nil
-            let limit = waitingForHead ? (timeouts.httpRequest ?? timeouts.client)
-                : (timeouts.httpKeepAlive ?? timeouts.httpRequest ?? timeouts.client)
-            guard let limit, now >= (requestStart ?? idleSince) + .nanoseconds(limit.nanoseconds) else { return }
+            guard let limit = timeouts.clientIdle(afterARequest: !waitingForHead), now >= (requestStart ?? idleSince) + .nanoseconds(limit.nanoseconds) else { return }
             if !answerMissingRequest(timedOut: true) { closeNow() }
         case .exchanging(let ex):
             exchangeTimeouts(ex, now: now)
@@ -50,7 +48,7 @@ extension HTTPClientConnection {
             guard let limit = timeouts.httpRequest ?? timeouts.client, now >= wait.since + .nanoseconds(limit.nanoseconds) else { return }
             var record = wait.record
             record.termination = "cR"
-            respondError(.requestTimeout, record: record, minor: wait.head.minorVersion)
+            respondError(.requestTimeout, record: record, request: wait.head, framing: .length(wait.length))
         }
     }
 

@@ -66,6 +66,9 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     /// When the first byte of the current request arrived (the TR timer; 408 vs silent close).
     var requestStart: NIODeadline?
     var requestsServed = 0
+    /// `process` is running: an exchange that ends inside it (an answer given while a head was
+    /// taken) leaves the next request to its loop (`awaitNextRequest`).
+    var processing = false
     /// The client shut its sending side (`shutdown(SHUT_WR)`): what it sent is answered, then
     /// the connection closes.
     var clientFinished = false
@@ -381,6 +384,9 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
     func process() {
         // Nothing is read before the session's rules have let it in.
         guard session.isComplete else { return }
+        let nested = processing
+        processing = true
+        defer { processing = nested }
         while true {
             switch state {
             case .idle:
@@ -396,22 +402,21 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
                 switch parser.parse(&inbound) {
                 case .incomplete:
                     return
-                case .failure(let failure):
+                case .failure:
+                    // Malformed or too large for HAProxy's buffer: its H1 layer's 400 either way.
                     var record = newRecord()
                     record.termination = "PR"
                     record.refusedBeforeStream = true
-                    let status: ErrorResponse = switch failure {
-                    case .startLineTooLong: .uriTooLong
-                    case .headTooLarge: .headersTooLarge
-                    case .malformed: .badRequest
-                    }
-                    respondError(status, record: record, minor: 1)
+                    respondError(.badRequest, record: record)
                     return
                 case .head(let head):
                     startExchange(head)
                 }
             case .exchanging(let ex):
                 if !ex.requestComplete { pumpRequestBody(ex) }
+                // The exchange ended while its body came (an error answered, the connection
+                // kept): the next request may already be in.
+                if case .idle = state { continue }
                 return
             case .awaitingStatsBody(let wait):
                 if inbound.readableBytes >= wait.length {

@@ -75,6 +75,13 @@ final class HTTPExchange {
     /// What the rule engine reads (request, variables), kept for the response rules.
     var ruleInput: SampleInput?
     var presentedCookie: StickyCookie.Presented?
+    /// `ignore-persist` held: the response's persistence cookie is neither inserted nor
+    /// rewritten.
+    var ignoresCookie = false
+    /// A `use-server` rule or a stick entry pinned the request (HAProxy's SF_DIRECT without a
+    /// cookie): the pinned server's response gets no cookie either, unless dated cookies
+    /// (`maxidle`/`maxlife`) need one set.
+    var pinnedWithoutCookie = false
 
     // MARK: timing and log
     var log: AccessLogRecord

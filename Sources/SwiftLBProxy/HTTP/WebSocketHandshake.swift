@@ -20,11 +20,12 @@ enum WebSocketHandshake {
         return key
     }
 
-    /// Whether a request asks for a WebSocket (`Upgrade: websocket`) and has no
-    /// `Sec-WebSocket-Key` at all: HAProxy refuses that with 400 (a malformed key only keeps
-    /// the request from becoming a tunnel).
+    /// Whether a request asks for a WebSocket (`Connection: upgrade`, `Upgrade: websocket`)
+    /// and has no `Sec-WebSocket-Key` at all: HAProxy's H1 parser refuses that with 400 (a
+    /// malformed key only keeps the request from becoming a tunnel).
     static func lacksKey(_ head: MessageHead) -> Bool {
-        guard let upgrade = head.firstIndex(of: "upgrade"), head.value(upgrade, hasToken: "websocket") else { return false }
+        guard let upgrade = head.firstIndex(of: "upgrade"), head.value(upgrade, hasToken: "websocket"),
+              head.indices(of: "connection").contains(where: { head.value($0, hasToken: "upgrade") }) else { return false }
         return head.indices(of: "sec-websocket-key").isEmpty
     }
 

@@ -1,19 +1,18 @@
 import NIOCore
 
 /// Finds and checks one HTTP/1 message head at the front of a buffer (RFC 9112 §2-5), strictly:
-/// what it accepts, every server parses the same way. A request line longer than
-/// `maxStartLine` is 414; a head longer than `maxHead` or with more than `maxFields` fields
-/// is 431 (HAProxy's tune.bufsize and tune.http.maxhdr); everything else malformed is 400 —
-/// bare LF, obsolete line folding, a space before the colon, a control byte in a value, a
-/// method or name that is not a token, a version other than HTTP/1.x.
+/// what it accepts, every server parses the same way. A head that does not fit HAProxy's
+/// buffer (`Limits`) is `.tooLarge`; everything else malformed is `.malformed` — bare LF,
+/// obsolete line folding, a space before the colon, a control byte in a value, a method or
+/// name that is not a token, a version other than HTTP/1.x. HAProxy answers both the same
+/// way: 400 to a request, 502 for a response.
 ///
 /// Incremental: `parse` returns `.incomplete` until the empty line has arrived, remembering
 /// how far it looked so a head that trickles in is scanned once.
 struct HeadParser {
     enum Failure: Error, Equatable {
         case malformed(String)
-        case startLineTooLong
-        case headTooLarge
+        case tooLarge
     }
 
     enum Outcome {
@@ -22,10 +21,21 @@ struct HeadParser {
         case failure(Failure)
     }
 
+    /// HAProxy 2.6's bounds of a head, from `tune.bufsize` B (16384), `tune.maxrewrite` R
+    /// (1024) and `tune.http.maxhdr` M (101), found byte for byte against haproxy on loopback
+    /// (requests and responses alike, long start lines and long or many headers):
+    /// * `maxHead`: the head's bytes as they came, at most B − 64 (what HAProxy's H1 layer
+    ///   lets into its input buffer before it gives up on a head that has not ended);
+    /// * `maxStored`: the head as HAProxy stores it (HTX: 8 bytes per block, the start line's
+    ///   block 32 more, its three parts, each field's name and value without the spaces around
+    ///   it, the end-of-head block), at most B − R − 37 — the buffer less the rewrite reserve;
+    /// * `maxFields`: at most M − 1 header lines (HAProxy's list keeps a slot for its end) —
+    ///   and never more than `MessageHead.maxFields` (128), what a head can hold, whatever M.
+    /// A request line has no bound of its own (HAProxy has no 414, nor 431).
     struct Limits {
-        var maxStartLine = 8192
-        var maxHead = 32768
-        var maxFields = 101
+        var maxHead = 16384 - 64
+        var maxStored: Int? = 16384 - 1024 - 37
+        var maxFields = 100
         /// `option accept-invalid-http-request`: a `#` in a request target is accepted (HAProxy
         /// 2.6 refuses a fragment with 400 otherwise).
         var allowFragment = false
@@ -33,6 +43,12 @@ struct HeadParser {
         /// what `rewriteRoom` measures against.
         var bufferSize: Int?
         var rewriteReserve = 1024
+
+        /// HAProxy's bounds for buffers of `bufferSize` bytes with `rewriteReserve` kept for
+        /// rewrites and `maxHeaders` (`tune.http.maxhdr`).
+        static func haproxy(bufferSize: Int, rewriteReserve: Int, maxHeaders: Int) -> Limits {
+            Limits(maxHead: bufferSize - 64, maxStored: bufferSize - rewriteReserve - 37, maxFields: maxHeaders - 1)
+        }
 
         /// HAProxy's room for rewrites: a message is received into its buffer up to the size
         /// less the reserve, so rules may add what the buffer has left — at least the reserve.
@@ -87,16 +103,13 @@ struct HeadParser {
         }
         guard let length = found else {
             scanned = available
-            if available > limits.maxHead { return .failure(startLineLength(buffer) > limits.maxStartLine ? .startLineTooLong : .headTooLarge) }
-            if kind == .request && startLineLength(buffer) > limits.maxStartLine { return .failure(.startLineTooLong) }
+            if available > limits.maxHead { return .failure(.tooLarge) }
             // A whole request line that cannot be HTTP/1.x (HTTP/0.9's `GET /path`, a bare
             // LF) is refused now, as HAProxy does, not after waiting for a head that never ends.
             if kind == .request && !buffer.withUnsafeReadableBytes({ Self.requestLineMayBeValid($0) }) { return .failure(startLineFailure(buffer)) }
             return .incomplete
         }
-        if length > limits.maxHead {
-            return .failure(startLineLength(buffer) > limits.maxStartLine ? .startLineTooLong : .headTooLarge)
-        }
+        if length > limits.maxHead { return .failure(.tooLarge) }
         let bytes = buffer.getSlice(at: buffer.readerIndex, length: length)!
         switch Self.check(bytes, kind: kind, limits: limits) {
         case .success(let head):
@@ -122,7 +135,6 @@ struct HeadParser {
             guard let lf = findLF(raw, from: 0) else { return .failure(.malformed("no start line")) }
             guard lf >= 1, raw[lf - 1] == 0x0D else { return .failure(.malformed("bare LF")) }
             let lineEnd = lf - 1
-            if kind == .request && lineEnd > limits.maxStartLine { return .failure(.startLineTooLong) }
             guard let sp1 = (0..<lineEnd).first(where: { raw[$0] == 0x20 }) else { return .failure(.malformed("start line")) }
             var part1 = 0..<sp1
             var part2: Range<Int>
@@ -159,6 +171,9 @@ struct HeadParser {
             // Fields.
             var fields: [MessageHead.Field] = []
             fields.reserveCapacity(16)
+            // What HAProxy stores: the start line's block, its fields', the end of the head's.
+            var stored = 8 + 32 + part1.count + part2.count + part3.count + 8
+            var counted = 0
             var p = lf + 1
             while p < n {
                 if raw[p] == 0x0D {
@@ -183,15 +198,71 @@ struct HeadParser {
                     if (b < 0x20 && b != 0x09) || b == 0x7F { return .failure(.malformed("control byte in a field value")) }
                 }
                 fields.append(MessageHead.Field(lineStart: Int32(p), nameEnd: Int32(colon), valueStart: Int32(vs), valueEnd: Int32(ve), lineEnd: Int32(end + 1)))
-                if fields.count > limits.maxFields { return .failure(.headTooLarge) }
+                if fields.count > MessageHead.maxFields { return .failure(.tooLarge) }
+                // HAProxy keeps `Connection: close`/`keep-alive` as flags, not as a header.
+                let value = colon - p == 10 && Self.isConnection(raw, p) ? Self.storedConnectionLength(raw, vs, ve) : ve - vs
+                if let value {
+                    counted += 1
+                    if counted > limits.maxFields { return .failure(.tooLarge) }
+                    stored += 8 + (colon - p) + value
+                }
                 p = end + 1
             }
+            if let maxStored = limits.maxStored, stored > maxStored { return .failure(.tooLarge) }
             return .success(MessageHead(kind: kind, bytes: bytes,
                                         part1: Int32(part1.lowerBound)..<Int32(part1.upperBound),
                                         part2: Int32(part2.lowerBound)..<Int32(part2.upperBound),
                                         part3: Int32(part3.lowerBound)..<Int32(part3.upperBound),
                                         startLineEnd: Int32(lf + 1), minorVersion: minor, fields: fields, status: status))
         }
+    }
+
+    /// Whether the 10-byte name at `start` is `Connection`, in any case.
+    private static func isConnection(_ raw: UnsafeRawBufferPointer, _ start: Int) -> Bool {
+        var i = 0
+        for c in "connection".utf8 {
+            guard raw[start + i] | 0x20 == c else { return false }
+            i += 1
+        }
+        return true
+    }
+
+    /// What HAProxy's H1 parser (`h1_parse_connection_header`, cleaning on) keeps of the
+    /// Connection value `vs..<ve`: without `close` and `keep-alive`, the value as it came up
+    /// to the last token kept so far, or once one was dropped the others joined by ","; nil
+    /// when nothing is left (the header is not stored, nor counted).
+    private static func storedConnectionLength(_ raw: UnsafeRawBufferPointer, _ vs: Int, _ ve: Int) -> Int? {
+        var length = 0
+        var p = vs
+        var i = vs
+        while i < ve {
+            if raw[i] == 0x20 || raw[i] == 0x09 {
+                i += 1
+                continue
+            }
+            var n = i
+            while n < ve && raw[n] != 0x2C { n += 1 }
+            var end = n
+            while end > i && (raw[end - 1] == 0x20 || raw[end - 1] == 0x09) { end -= 1 }
+            if !isWord(raw, i..<end, "close") && !isWord(raw, i..<end, "keep-alive") {
+                if vs + length == p {
+                    length = n - vs
+                } else {
+                    if length > 0 { length += 1 }
+                    length += end - i
+                }
+            }
+            p = n
+            i = n + 1
+        }
+        return length == 0 ? nil : length
+    }
+
+    private static func isWord(_ raw: UnsafeRawBufferPointer, _ range: Range<Int>, _ word: StaticString) -> Bool {
+        guard range.count == word.utf8CodeUnitCount else { return false }
+        let bytes = UnsafeRawBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount)
+        for k in 0..<range.count where raw[range.lowerBound + k] | 0x20 != bytes[k] { return false }
+        return true
     }
 
     /// Why the complete first line of `buffer` is refused, the same reason the whole head

@@ -36,10 +36,16 @@ struct MessageHead {
     let fields: [Field]
     /// Bit i set: field i is removed (a head has at most 128 fields; see `HeadParser.Limits`).
     private var removedMask: (UInt64, UInt64) = (0, 0)
+    /// The most fields a head holds (the bits of `removedMask`): the parser refuses more,
+    /// whatever `tune.http.maxhdr` allows.
+    static let maxFields = 128
     /// Header lines added by edits, serialised after the kept fields, in order.
     var added: [(name: String, value: String)] = []
     /// Replaces the start line when set (without CRLF).
     var startLineOverride: String?
+    /// `http-request set-uri` replaced the whole target: an HTTP/2 request's URI is then what
+    /// the rule wrote, no longer its `scheme://authority` plus path (`balance uri` hashes it so).
+    var uriSetWhole = false
 
     // MARK: start line
 
@@ -73,7 +79,7 @@ struct MessageHead {
 
     init(kind: Kind, bytes: ByteBuffer, part1: Range<Int32>, part2: Range<Int32>, part3: Range<Int32>,
          startLineEnd: Int32, minorVersion: Int, fields: [Field], status: Int) {
-        precondition(fields.count <= 128, "a head has at most 128 fields")
+        precondition(fields.count <= MessageHead.maxFields, "a head has at most 128 fields")
         self.kind = kind
         self.bytes = bytes
         self.part1 = part1

@@ -6,10 +6,10 @@ import SwiftLBTLS
 /// An HTTP/2 client connection (`bind … proto h2`, or `alpn h2` negotiated): NIOHTTP2's handler
 /// with its inline multiplexer, one child channel per stream holding an `H2StreamTranslator`
 /// and an `HTTPClientConnection` (the one exchange engine), NIOHTTP2's connection manager
-/// (GOAWAY on stop and reload drain, `timeout client` as the idle timeout), and this handler,
+/// (GOAWAY on stop and reload drain), and this handler,
 /// which stands for the connection in the loop's books: the frontend's connection counters, the
 /// `tcp-request connection` rules, the `tcp-request session` rules once the PROXY header and
-/// TLS handshake are done (`SessionGate`), and the graceful stop.
+/// TLS handshake are done (`SessionGate`), the graceful stop, and the idle timeout.
 final class H2Connection: ChannelInboundHandler, ClientConnection {
     typealias InboundIn = HTTP2Frame
 
@@ -83,8 +83,16 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: settings.maxConcurrentStreams),
             HTTP2Setting(parameter: .initialWindowSize, value: settings.initialWindowSize),
-            HTTP2Setting(parameter: .maxHeaderListSize, value: limits.maxHead),
+            // HAProxy announces no bound; its own (H2RequestHead.fitsHAProxy) applies per stream.
+            // This one only keeps HPACK from decoding without end: twice the head bound is
+            // above any header list (32 bytes per field) HAProxy's would take.
+            HTTP2Setting(parameter: .maxHeaderListSize, value: 2 * limits.maxHead),
         ]
+        // A stream's request was bounded as HAProxy's h2 mux bounds it; its HTTP/1 form (with
+        // an origin-form target, perhaps chunked) is not measured again.
+        var streamLimits = limits
+        streamLimits.maxStored = nil
+        streamLimits.maxFields = 2 * (limits.maxFields + 1)
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = settings.initialWindowSize
         let sync = channel.pipeline.syncOperations
@@ -109,23 +117,26 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
                 if loop.holder.generation != generation, let current = loop.holder.current.frontends.first(where: { $0.name == frontend.name }) {
                     frontend = current
                 }
-                let translator = H2StreamTranslator()
+                let translator = H2StreamTranslator(limits: limits)
                 // `http-reuse safe`: only the connection's first stream must have a server
                 // connection of its own, as HAProxy's first request of a session.
                 translator.info.laterStream = shared.opened > 0
                 translator.info.session = shared.session
                 shared.opened += 1
                 shared.active += 1
+                if let id = try? stream.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID), id > shared.lastStreamID {
+                    shared.lastStreamID = id
+                }
                 stream.closeFuture.whenComplete { _ in shared.streamClosed() }
                 try stream.pipeline.syncOperations.addHandler(translator)
                 try stream.pipeline.syncOperations.addHandler(
-                    HTTPClientConnection(frontend: frontend, loop: loop, isTLS: isTLS, limits: limits, listenerName: listenerName, h2: translator.info))
+                    HTTPClientConnection(frontend: frontend, loop: loop, isTLS: isTLS, limits: streamLimits, listenerName: listenerName, h2: translator.info))
             }
         }
-        let idle = frontend.config.options.timeouts.client.map { TimeAmount.nanoseconds($0.nanoseconds) }
+        // The graceful stop's GOAWAYs; the idle timeout is HAProxy's, not one figure (checkTimeouts).
         try sync.addHandler(NIOHTTP2ServerConnectionManagementHandler(
             eventLoop: channel.eventLoop,
-            configuration: .init(maxIdleTime: idle, maxAge: nil, maxGraceTime: nil, keepalive: nil)))
+            configuration: .init(maxIdleTime: nil, maxAge: nil, maxGraceTime: nil, keepalive: nil)))
         try sync.addHandler(H2Connection(frontend: frontend, loop: loop, isTLS: isTLS, shared: shared, writeGate: writeGate,
                                          awaitsProxyHeader: awaitsProxyHeader, handover: handover))
         if channel.isActive { try sync.context(handlerType: NIOHTTP2Handler.self).fireChannelActive() }
@@ -221,11 +232,17 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         /// Streams open now; after the client's FIN, the last one to close ends the connection.
         var active = 0
         var onIdleAfterFIN: (() -> Void)?
+        /// Since when no stream is open (HAProxy's idle_start): the connection's start, then the
+        /// end of its last stream.
+        var idleSince = NIODeadline.now()
+        /// The highest stream the client opened, for the GOAWAY of the idle timeout.
+        var lastStreamID = HTTP2StreamID(0)
 
         init(session: H2SessionContext) { self.session = session }
 
         func streamClosed() {
             active -= 1
+            if active == 0 { idleSince = .now() }
             if active == 0, let close = onIdleAfterFIN {
                 onIdleAfterFIN = nil
                 close()
@@ -264,8 +281,27 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         context.writeAndFlush(NIOAny(ping)).whenComplete { _ in bound.value.close(promise: nil) }
     }
 
-    /// Idle and graceful-stop timing belong to NIOHTTP2's connection manager.
-    func checkTimeouts(now: NIODeadline) {}
+    /// The idle timeout, as HAProxy 2.6's h2 mux (h2c_update_timeout): with no stream open,
+    /// `timeout http-request` until the first stream, `timeout http-keep-alive` after one (each
+    /// falling back to `http-request`, then `client`), counted from the connection's start or its
+    /// last stream's end; then GOAWAY(NO_ERROR) naming the last stream, and the close. Open streams
+    /// keep the connection (their own timeouts end them). The graceful stop is NIOHTTP2's
+    /// connection manager's. Before the session begins (PROXY header, TLS) there is no HTTP/2
+    /// yet: `timeout client`, then a silent close, as on HTTP/1.1.
+    func checkTimeouts(now: NIODeadline) {
+        let timeouts = frontend.config.options.timeouts
+        guard shared.active == 0, !idleClosed, let context,
+              let limit = session.isComplete ? timeouts.clientIdle(afterARequest: shared.opened > 0) : timeouts.client,
+              now >= shared.idleSince + .nanoseconds(limit.nanoseconds) else { return }
+        idleClosed = true
+        guard session.isComplete else { return context.close(promise: nil) }
+        let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: shared.lastStreamID, errorCode: .noError, opaqueData: nil))
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(NIOAny(goAway)).whenComplete { _ in bound.value.close(promise: nil) }
+    }
+
+    /// The idle timeout's GOAWAY is written: once is enough.
+    private var idleClosed = false
 }
 
 /// `bind … ssl … alpn h2,http/1.1`: waits for the TLS handshake, then installs HTTP/2 when the

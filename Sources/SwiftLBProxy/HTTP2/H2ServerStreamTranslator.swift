@@ -42,7 +42,7 @@ final class H2ServerStreamTranslator: ChannelDuplexHandler {
     private let tls: Bool
     private var request = RequestPhase.head
     private var response = ResponsePhase.head
-    private var requestParser = HeadParser(kind: .request, limits: HeadParser.Limits(maxStartLine: 65536, maxHead: 262_144, maxFields: 1000))
+    private var requestParser = HeadParser(kind: .request, limits: HeadParser.Limits(maxHead: 262_144, maxStored: nil, maxFields: 1000))
     /// Request bytes not consumed yet (a head split over writes).
     private var pending = ByteBuffer()
     /// HEAD: the response announces a body it does not carry.

@@ -46,7 +46,7 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
 
     private var request = RequestPhase.awaitingHeaders
     private var response = ResponsePhase.head
-    private var responseParser = HeadParser(kind: .response, limits: HeadParser.Limits(maxStartLine: 8192, maxHead: 65536, maxFields: 1000))
+    private var responseParser = HeadParser(kind: .response, limits: HeadParser.Limits(maxHead: 65536, maxStored: nil, maxFields: 1000))
     /// Response bytes not consumed yet (a head split over writes).
     private var pending = ByteBuffer()
     /// What the stream keeps of its request, for the engine's log (`HTTP/2.0`, the absolute URI).
@@ -55,7 +55,12 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
     /// The last frame written: a close waits for it (see `close`).
     private var lastWrite: EventLoopFuture<Void>?
 
-    init() {}
+    /// The listener's head bounds, as HAProxy's h2 mux applies them (`H2RequestHead.fitsHAProxy`).
+    private let limits: HeadParser.Limits
+
+    init(limits: HeadParser.Limits = HeadParser.Limits()) {
+        self.limits = limits
+    }
 
     // MARK: client → engine
 
@@ -66,6 +71,8 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
             // After a stream error nothing counts; after END_STREAM NIOHTTP2 lets nothing through.
             return
         case (.awaitingHeaders, .headers(let headers)):
+            // Too large for HAProxy's buffer: its h2 mux resets the stream, answers nothing.
+            guard H2RequestHead.fitsHAProxy(headers.headers, limits: limits) else { return resetStream(context: context) }
             switch H2RequestHead.convert(headers.headers, endStream: headers.endStream, allocator: context.channel.allocator) {
             case .streamError:
                 resetStream(context: context)

@@ -103,10 +103,7 @@ public final class PeersService: @unchecked Sendable {
 
     /// The local peer name: `-L`, else `localpeer`, else the host name (HAProxy's order).
     public static func localName(commandLine: String?, configuration: Configuration) -> String {
-        if let name = commandLine ?? configuration.global.localPeer { return name }
-        var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
-        return String(cString: buffer)
+        PeersSection.localName(commandLine: commandLine, global: configuration.global)
     }
 
     /// The service of `section` as `localName`, over `tables` (the runtime's, by name).

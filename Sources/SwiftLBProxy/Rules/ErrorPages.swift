@@ -64,10 +64,17 @@ struct ErrorPages: Sendable {
                 let head = "HTTP/1.1 \(code) \(code == 303 ? "See Other" : "Found")\r\ncache-control: no-cache\r\ncontent-length: 0\r\nlocation: \(url)\r\n\r\n"
                 pages[status] = Page(path: "errorloc \(status)", raw: ByteBuffer(string: head))
             case .reply(let r, let line):
-                // Without payload or header: HAProxy's built-in page for the status.
-                if r.body == .none, r.contentType == nil, r.headers.isEmpty {
-                    if let text = HAProxyMessages.page(for: status) { pages[status] = Page(path: "http-error \(status)", raw: ByteBuffer(string: text)) }
+                switch r.body {
+                case .defaultErrorFiles:
+                    // HAProxy keeps no answer of this proxy for the status: the next proxy's
+                    // page (the frontend's), else the built-in one.
                     continue
+                case .errorfile(let path):
+                    // A page as `errorfile`'s (an empty one is silent, even for the H1 layer).
+                    do { pages[status] = try Self.load(path, cache: &cache) } catch { errors.append(error) }
+                    continue
+                default:
+                    break
                 }
                 do {
                     replies[status] = try RuleReply.compile(r, isDeny: false, httpErrors: httpErrors, cache: &cache)
@@ -176,7 +183,7 @@ struct ErrorPages: Sendable {
             head.writeStaticString("\r\n")
         }
         head.writeStaticString("\r\n")
-        var parser = HeadParser(kind: .response, limits: .init(maxStartLine: 8192, maxHead: 65536, maxFields: 128))
+        var parser = HeadParser(kind: .response, limits: .init(maxHead: 65536, maxStored: nil, maxFields: 128))
         var copy = head
         guard case .head(let parsed) = parser.parse(&copy) else {
             // Find the first line that makes the head fail: the start line, or a header line.
@@ -184,7 +191,7 @@ struct ErrorPages: Sendable {
                 var prefix = ByteBuffer()
                 for line in lines[0..<n] { prefix.writeBytes(line); prefix.writeStaticString("\r\n") }
                 prefix.writeStaticString("\r\n")
-                var parser = HeadParser(kind: .response, limits: .init(maxStartLine: 8192, maxHead: 65536, maxFields: 128))
+                var parser = HeadParser(kind: .response, limits: .init(maxHead: 65536, maxStored: nil, maxFields: 128))
                 if case .failure(let failure) = parser.parse(&prefix) {
                     throw fail(n, n == 1 ? "invalid status line '\(String(decoding: lines[0], as: UTF8.self))' (\(failure))"
                                         : "invalid header line '\(String(decoding: lines[n - 1], as: UTF8.self))' (\(failure))")

@@ -230,6 +230,7 @@ struct HTTPRuleSet: Sendable {
                 case .uri: value
                 }
                 TargetRewrite.apply(target, to: &head)
+                if part == .uri { head.uriSetWhole = true }
             case .setVariable(let name, let expression):
                 // A fetch that finds nothing leaves the variable as it was (HAProxy).
                 if let value = expression.evaluate(input) { input.variables?.set(name, value) }

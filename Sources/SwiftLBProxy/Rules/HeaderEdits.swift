@@ -100,7 +100,7 @@ extension MessageHead {
             out.writeStaticString("\r\n")
         }
         out.writeStaticString("\r\n")
-        var parser = HeadParser(kind: kind, limits: .init(maxStartLine: 65536, maxHead: 1 << 20, maxFields: 128))
+        var parser = HeadParser(kind: kind, limits: .init(maxHead: 1 << 20, maxStored: nil, maxFields: 128))
         // A replacement with a control byte would not parse: the edit is then not applied.
         guard case .head(let head) = parser.parse(&out) else { return self }
         return head

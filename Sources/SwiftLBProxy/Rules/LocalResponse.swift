@@ -45,7 +45,7 @@ struct LocalResponse {
     /// lines are the connection's business and are dropped (noting a `close`), names are kept
     /// for lower-casing on output. nil when the head does not parse.
     static func parse(_ bytes: inout ByteBuffer) -> LocalResponse? {
-        var parser = HeadParser(kind: .response, limits: .init(maxStartLine: 8192, maxHead: 65536, maxFields: 128))
+        var parser = HeadParser(kind: .response, limits: .init(maxHead: 65536, maxStored: nil, maxFields: 128))
         guard case .head(var head) = parser.parse(&bytes) else { return nil }
         var closes = false
         for i in head.indices(of: "connection") {

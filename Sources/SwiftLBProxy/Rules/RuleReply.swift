@@ -47,6 +47,8 @@ enum RuleReply: Sendable {
             return .built(status: r.status, contentType: r.contentType, body: .format(try LogFormat(parsing: try read(path))), headers: headers)
         case .errorfile(let path):
             do { return .errorFile(try ErrorPages.load(path, cache: &cache)) } catch { throw SampleExpression.Failure(message: error.description) }
+        case .defaultErrorFiles:
+            return .errorPage(r.status)
         case .errorfiles(let name):
             guard httpErrors[name] != nil else { throw SampleExpression.Failure(message: "no http-errors section named '\(name)'") }
             do { return .section(try ErrorPages.section(name, httpErrors: httpErrors, cache: &cache), status: r.status) } catch {

@@ -23,6 +23,8 @@ struct SampleExpression {
         case responseHeaderCount(String)
         /// `req.cook(name)`: a cookie's value.
         case cookie(String)
+        /// `res.cook(name)`, `scook(name)`: the value a response's last `Set-Cookie: name=…` sets.
+        case responseCookie(String)
         case urlParameter(String)
         /// `status`, `req.ver`, `res.ver`, `base`, `fe_name`, `be_name`.
         case status, requestVersion, responseVersion, base, frontendName, backendName
@@ -181,7 +183,7 @@ struct SampleExpression {
     /// The fetches `%[…]` and `set-var` accept, for messages.
     static let fetchNames = (Array(modelFetches.keys) + [
         "base", "be_name", "bool", "cook", "fe_name", "hdr", "hdr_cnt", "int", "req.cook", "req.fhdr", "req.hdr", "req.hdr_cnt",
-        "req.ver", "req_ver", "res.fhdr", "res.hdr", "res.hdr_cnt", "res.ver", "shdr", "status", "str", "url_param", "urlp", "var",
+        "req.ver", "req_ver", "res.cook", "res.fhdr", "res.hdr", "res.hdr_cnt", "res.ver", "scook", "shdr", "status", "str", "url_param", "urlp", "var",
         "http_first_req", "capture.req.hdr", "pathq", "fc_pp_unique_id", "fc_pp_authority",
         "fc_src", "fc_dst", "fc_src_port", "fc_dst_port", "ipv4", "ipv6", "internal.strm.is_htx", "hdr_ip", "req.hdr_ip",
     ] + TLSFetch.names).sorted()
@@ -226,6 +228,7 @@ struct SampleExpression {
         case "hdr_ip", "req.hdr_ip": try needs(1...2); return .requestHeaderIP(args[0].lowercased(), occurrence: try occurrence())
         case "res.hdr_cnt": try needs(1...1); return .responseHeaderCount(args[0].lowercased())
         case "req.cook", "cook": try needs(1...1); return .cookie(args[0])
+        case "res.cook", "scook": try needs(1...1); return .responseCookie(args[0])
         case "url_param", "urlp": try needs(1...1); return .urlParameter(args[0])
         case "status": try needs(0...0); return .status
         case "req.ver", "req_ver": try needs(0...0); return .requestVersion
@@ -361,6 +364,13 @@ struct SampleExpression {
             guard let response = input.response else { return nil }
             return .integer(response.values(of: name).flatMap(SampleInput.commaSplit).count)
         case .cookie(let name): return Self.cookie(name, in: input.requestHead?.values(of: "cookie") ?? []).map { .string($0) }
+        case .responseCookie(let name):
+            // One cookie per Set-Cookie line: NAME=VALUE before its attributes; the last wins.
+            let lines = input.response?.values(of: "set-cookie") ?? []
+            return lines.reversed().lazy.compactMap { line -> String? in
+                let pair = line.prefix { $0 != ";" }.trimmingBlanks()
+                return pair.hasPrefix(name + "=") ? String(pair.dropFirst(name.count + 1)) : nil
+            }.first.map { .string($0) }
         case .urlParameter(let name): return Self.urlParameter(name, in: input.query).map { .string($0) }
         case .status: return (input.response?.currentStatus).map { .integer($0) }
         case .requestVersion: return input.requestHead.map { .string(String($0.versionText.dropFirst(5))) }

@@ -10,7 +10,8 @@ extension ProxyServer {
     /// Every loop's counters and every server's state now, as the admin module's model (the
     /// stats page, `show stat`, `show info`, /metrics). Each loop's arrays are read on that
     /// loop, then added up; nothing on the data path waits.
-    public func statsSnapshot(version: String, startedAt: Date, vip: VIPStats? = nil) async -> StatsSnapshot {
+    /// `ulimitN`: the descriptor limit the executable set for the file (`Ulimit-n`).
+    public func statsSnapshot(version: String, startedAt: Date, ulimitN: Int = 0, vip: VIPStats? = nil) async -> StatsSnapshot {
         var perLoop: [(LoopStats, LoopCounters, Int)] = []
         for state in loops.all {
             if let copy = try? await state.eventLoop.submit({ (state.stats, state.counters, state.clients.count) }).get() {
@@ -37,6 +38,8 @@ extension ProxyServer {
         var process = ProcessStats(version: version, pid: Int(getpid()), nbthread: loops.all.count,
                                    uptime: Int(Date().timeIntervalSince(startedAt)), startTime: Int(startedAt.timeIntervalSince1970),
                                    maxconn: global.maxconn)
+        process.maxsock = global.maxsock
+        process.ulimitN = ulimitN
         process.node = global.node ?? hostName
         process.description = global.description ?? ""
         process.currentConnections = perLoop.reduce(0) { $0 + $1.2 }

@@ -119,6 +119,12 @@ struct StickRules: Sendable {
             func fail(_ message: String) {
                 errors.append(ConfigError(file: configuration.file, line: rule.line, keyword: "stick \(rule.kind.rawValue)", message: message))
             }
+            if rule.kind == .storeResponse, backend.options.mode != .http {
+                // Learning from a TCP response (`payload_lv(43,1) if serverhello`) is not done:
+                // refused rather than accepted and never stored.
+                fail("'stick store-response' is supported in 'mode http' backends only (SwiftLB learns keys from HTTP responses)")
+                continue
+            }
             let tableName = rule.table ?? backend.name
             guard let table = tables[tableName] else {
                 fail(rule.table == nil ? "backend '\(backend.name)' has no stick-table (declare one, or name another with 'table NAME')"
@@ -135,18 +141,21 @@ struct StickRules: Sendable {
         self.rules = rules
     }
 
-    /// The server the first applicable `on`/`match` rule's key is stuck to, if `servers` has a
-    /// server of that name usable now; nil sends the stream to the balancer.
-    func match(_ input: SampleInput, servers: [RuntimeServer], now: UInt64) -> RuntimeServer? {
-        for rule in rules where rule.kind != .storeRequest && (rule.condition?.evaluate(input) ?? true) {
+    /// The server of the first applicable `on`/`match` rule whose key is stuck to a server of
+    /// `servers` usable now (or at all, `persistent`: `option persist`, `force-persist`); nil
+    /// sends the stream to the balancer.
+    func match(_ input: SampleInput, servers: [RuntimeServer], now: UInt64, persistent: Bool = false) -> RuntimeServer? {
+        for rule in rules where (rule.kind == .on || rule.kind == .match) && (rule.condition?.evaluate(input) ?? true) {
             guard let key = Self.key(rule.sample.evaluate(input), table: rule.table),
                   let stuck = rule.table.lookup(key, now: now) else { continue }
             let byAddress = rule.table.keyByAddress
             // By its key (name or address), else by its `server_id` (HAProxy's order: an entry a
             // peer sent without `server_key`).
+            // An entry naming no server, or one that may not take the client, lets the next
+            // rules try (HAProxy's process_sticking_rules goes on while nothing is assigned).
             guard let server = servers.first(where: { byAddress ? $0.addressKey == stuck.name : $0.name == stuck.name })
                     ?? servers.first(where: { $0.sid == stuck.id }),
-                  server.health.acceptsStickyClients else { return nil }
+                  server.health.acceptsStickyClients || persistent else { continue }
             return server
         }
         return nil
@@ -156,10 +165,26 @@ struct StickRules: Sendable {
     /// rule's key), computed once per request; `Dispatch` stores its server in them.
     func storeKeys(_ input: SampleInput) -> [(StickTable, [UInt8])] {
         var keys: [(StickTable, [UInt8])] = []
-        for rule in rules where rule.kind != .match && (rule.condition?.evaluate(input) ?? true) {
+        for rule in rules where (rule.kind == .on || rule.kind == .storeRequest) && (rule.condition?.evaluate(input) ?? true) {
             if let key = Self.key(rule.sample.evaluate(input), table: rule.table) { keys.append((rule.table, key)) }
         }
         return keys
+    }
+
+    /// Whether a `stick store-response` rule is to run on the responses.
+    var storesResponses: Bool { rules.contains { $0.kind == .storeResponse } }
+
+    /// `stick store-response`: the server that answered is stored under the key each applicable
+    /// rule reads from the response (`input.response`) — the first such key of each table only,
+    /// as HAProxy's process_store_rules keeps one entry per table.
+    func storeResponse(_ input: SampleInput, server: RuntimeServer, now: UInt64) {
+        var stored: [ObjectIdentifier] = []
+        for rule in rules where rule.kind == .storeResponse && !stored.contains(ObjectIdentifier(rule.table)) && (rule.condition?.evaluate(input) ?? true) {
+            guard let key = Self.key(rule.sample.evaluate(input), table: rule.table) else { continue }
+            let name = rule.table.keyByAddress ? server.addressKey : server.name
+            rule.table.store(key, server: StickTable.Server(id: server.sid, name: name), now: now)
+            stored.append(ObjectIdentifier(rule.table))
+        }
     }
 
     /// A sample as a key of the table's type: an IPv4 address (4 bytes) for `ip` — an IPv6

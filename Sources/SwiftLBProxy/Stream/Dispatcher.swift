@@ -35,8 +35,13 @@ struct Dispatch {
     var uniqueID: String?
     /// `proxy-v2-options authority`: the authority the client's own PROXY header carried.
     var authority: [UInt8]?
-    /// The server a sticky cookie or a `stick match` names.
+    /// The server a sticky cookie, a `use-server` rule or a `stick match` names.
     var pinned: RuntimeServer?
+    /// `option persist`, `force-persist`: the pinned server is used even when DOWN.
+    var persistent = false
+    /// `option prefer-last-server`: the server the client connection's previous request went
+    /// to over a connection it still holds, tried before the balancer when it takes traffic.
+    var preferred: RuntimeServer?
     /// `balance uri|url_param|hdr`: the request's hash (nil: round robin).
     var hashKey: UInt32?
     /// `stick on|store-request`: the table entries the chosen server is stored in (empty
@@ -90,7 +95,7 @@ struct Dispatch {
         let chosen: RuntimeServer
         let dequeued = dequeuedTo
         dequeuedTo = nil
-        let pinnedUsable = pinned.map { ($0.health.acceptsStickyClients || $0 === dequeued) && !excluded.contains($0.index) } ?? false
+        let pinnedUsable = pinned.map { ($0.health.acceptsStickyClients || persistent || $0 === dequeued) && !excluded.contains($0.index) } ?? false
         if let pinned, pinned === dequeued, pinnedUsable {
             chosen = pinned  // the slot it was handed (held already)
         } else if let pinned, pinnedUsable, !mustWait(for: pinned) || !pinned.queueIsFull {
@@ -106,19 +111,35 @@ struct Dispatch {
             server = pinned
             return .failed(.serverQueueFull)
         } else if pinned != nil && !pinnedUsable && !backend.config.options.redispatch {
-            // Without `option redispatch` a sticky client stays with its server, up or not.
+            // Without `option redispatch` a pinned client stays with its server: one that went
+            // DOWN since it was pinned, or that refused this request (a cookie naming a DOWN
+            // server pins nothing without `option persist`/`force-persist`: the stream decides).
             return .failed(attempts == 0 ? .stickyServerDown : lastFailure ?? .connectFailed)
         } else {
             // HAProxy (assign_server): with `first` or `roundrobin`, clients already queued for
             // any server mean every server is full: a new one queues behind them, even where
             // a `minconn` limit grew with its arrival.
-            if backend.queuesBehindWaiters, dequeued == nil, let queue = backend.queue, queue.unpinnedCount > 0 {
-                return enqueue(loop: loop, owner: owner, behindOthers: true)
-            }
-            switch backend.pickServer(excluding: excluded, client: client, key: hashKey) {
-            case .server(let s): chosen = s
-            case .full: return enqueue(loop: loop, owner: owner)
-            case .none: return .failed(attempts == 0 ? .noServer : lastFailure ?? .connectFailed)
+            // HAProxy's assign_server asks prefer-last-server first, before any queue; a full
+            // preferred server is waited for (assign_server_and_queue queues for it), and with
+            // its `maxqueue` reached the request fails as a pinned one does without redispatch.
+            if let preferred, pinned == nil, dequeued == nil, preferred.health.takesTraffic, !excluded.contains(preferred.index) {
+                if mustWait(for: preferred) {
+                    guard !preferred.queueIsFull else {
+                        server = preferred
+                        return .failed(.serverQueueFull)
+                    }
+                    return enqueue(loop: loop, owner: owner, waitingFor: preferred, behindOthers: !preferred.isFull)
+                }
+                chosen = preferred
+            } else {
+                if backend.queuesBehindWaiters, dequeued == nil, let queue = backend.queue, queue.unpinnedCount > 0 {
+                    return enqueue(loop: loop, owner: owner, behindOthers: true)
+                }
+                switch backend.pickServer(excluding: excluded, client: client, key: hashKey) {
+                case .server(let s): chosen = s
+                case .full: return enqueue(loop: loop, owner: owner)
+                case .none: return .failed(attempts == 0 ? .noServer : lastFailure ?? .connectFailed)
+                }
             }
         }
         server = chosen
@@ -280,7 +301,8 @@ struct Dispatch {
         let bound = NIOLoopBound(owner, eventLoop: loop.eventLoop)
         let backend = self.backend
         // A stream that gave up meanwhile hands the free slot on.
-        let waiter = BackendQueue.Waiter(loop: loop.eventLoop, target: server?.index, excluded: excluded, queued: server?.queued) { why in
+        let waiter = BackendQueue.Waiter(loop: loop.eventLoop, target: server?.index, excluded: excluded, queued: server?.queued,
+                                         persistent: persistent) { why in
             guard !bound.value.dispatchQueueWoke(), case .slot(let freed) = why else { return }
             if let freed, backend.servers.indices.contains(freed) { backend.slotFreed(on: backend.servers[freed]) } else { queue.wakeOne(freed: freed) }
         }

@@ -126,6 +126,8 @@ final class ServerConnection: ChannelDuplexHandler {
         // No `timeout connect`: HAProxy waits as long as the kernel's SYN retries do (NIO's own
         // default would give up after 10 s).
         bootstrap = bootstrap.connectTimeout(timeout ?? .hours(1))
+        // `source ADDR[:PORT]`: bound before the connect, so the server sees that address.
+        if tcp, let source = server.source { bootstrap = bootstrap.bind(to: source) }
         var connected: EventLoopFuture<ServerConnection>
         if http2 {
             connected = bootstrap.connect(to: address).flatMap { channel in

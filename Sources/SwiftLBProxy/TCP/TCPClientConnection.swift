@@ -257,8 +257,9 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             return
         }
         log.backend = backend.name
-        // The backend's own `tcp-request content` rules, under its inspect delay.
-        if let rules = backend.tcpRules, rules.hasContentRules {
+        // The backend's own `tcp-request content` rules, under its inspect delay (a `listen`'s
+        // ran as its frontend's).
+        if let rules = backend.tcpRules, rules.hasContentRules, backend.name != frontend.name {
             startInspecting(source: source, destination: destination, delay: backend.config.options.tcpInspectDelay, backend: backend)
             return
         }
@@ -275,10 +276,20 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             input.inspected = InspectedPayload(held, final: true)
             dispatch.serverNames = backend.serverNames.evaluate(input)
         }
+        // `force-persist|ignore-persist` and `use-server` apply to TCP sessions too (HAProxy's
+        // process_server_rules is not HTTP's), before the stick tables.
+        var persistence = ServerSelection.Persistence.normal
+        if let selection = backend.selection {
+            var input = ruleInput(source: source, destination: destination)
+            input.inspected = InspectedPayload(held, final: true)
+            persistence = selection.persistence(input)
+            dispatch.pinned = selection.assigned(input, persistence: persistence)
+        }
+        dispatch.persistent = backend.config.options.persist || persistence == .force
         if let stick = backend.stick {
             var input = ruleInput(source: source, destination: destination)
             input.inspected = InspectedPayload(held, final: true)
-            dispatch.pinned = stick.match(input, servers: backend.servers, now: StickSession.now())
+            if dispatch.pinned == nil { dispatch.pinned = stick.match(input, servers: backend.servers, now: StickSession.now(), persistent: dispatch.persistent) }
             dispatch.stickStore = stick.storeKeys(input)
         }
         state = .dispatching(dispatch)

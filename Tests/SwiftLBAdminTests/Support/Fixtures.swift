@@ -19,6 +19,7 @@ enum Fixtures {
         process.node = "lb1"
         process.releaseDate = "2026/11/01"
         process.ulimitN = 8292
+        process.maxsock = 8292
         process.currentConnections = 7
         process.cumulativeConnections = 1234
         process.cumulativeRequests = 5678

@@ -137,18 +137,75 @@ final class HeadParserTests: XCTestCase {
         }
     }
 
-    func testLimitsGive414And431() {
-        XCTAssertEqual(failure("GET /\(String(repeating: "a", count: 9000)) HTTP/1.1\r\n\r\n"), .startLineTooLong)
-        // Still arriving: a long request line is known to be too long before its end.
-        XCTAssertEqual(failure("GET /\(String(repeating: "a", count: 9000))"), .startLineTooLong)
-        XCTAssertEqual(failure("GET / HTTP/1.1\r\nX: \(String(repeating: "b", count: 40000))\r\n\r\n"), .headTooLarge)
-        XCTAssertEqual(failure("GET / HTTP/1.1\r\n" + (0..<102).map { "X-\($0): v\r\n" }.joined() + "\r\n"), .headTooLarge)
-        // A long header line arriving in pieces is not mistaken for a long request line.
-        var parser = HeadParser(kind: .request)
-        var buffer = ByteBuffer(string: "GET / HTTP/1.1\r\nCookie: " + String(repeating: "c", count: 9000))
-        guard case .incomplete = parser.parse(&buffer) else { return XCTFail("a long cookie arriving is not 414") }
-        buffer.writeString("\r\n\r\n")
-        guard case .head = parser.parse(&buffer) else { return XCTFail("a long cookie is fine once complete") }
+    /// A request head of `total` bytes, its length in the request target.
+    private func longTarget(_ total: Int) -> String {
+        let rest = " HTTP/1.1\r\nHost: x\r\n\r\n"
+        return "GET /" + String(repeating: "a", count: total - 5 - rest.utf8.count) + rest
+    }
+
+    /// A head of `total` bytes after `start`, its length in one header's value (or, `spaces`,
+    /// in the blanks before a one-byte value, which HAProxy does not store).
+    private func longField(_ total: Int, start: String = "GET / HTTP/1.1\r\nHost: x\r\n", spaces: Bool = false) -> String {
+        let fixed = start.utf8.count + "X: \r\n\r\n".utf8.count
+        return start + "X: " + (spaces ? String(repeating: " ", count: total - fixed - 1) + "v" : String(repeating: "b", count: total - fixed)) + "\r\n\r\n"
+    }
+
+    private func fields(_ count: Int) -> String {
+        "GET / HTTP/1.1\r\nHost: x\r\n" + (1..<count).map { "X-\($0): v\r\n" }.joined() + "\r\n"
+    }
+
+    /// The boundaries haproxy 2.6 showed on loopback with its defaults (tune.bufsize 16384,
+    /// tune.maxrewrite 1024, tune.http.maxhdr 101): the last head it took and the first it
+    /// refused, for a long target, a long header, blanks, many headers, and a response.
+    func testDefaultLimitsAreHAProxysBoundaries() {
+        XCTAssertEqual(longTarget(15278).utf8.count, 15278)
+        XCTAssertNotNil(head(longTarget(15277)))
+        XCTAssertEqual(failure(longTarget(15278)), .tooLarge)
+        XCTAssertNotNil(head(longField(15273)))
+        XCTAssertEqual(failure(longField(15274)), .tooLarge)
+        // Blanks around a value are not stored: only the bytes as they came bound them.
+        XCTAssertNotNil(head(longField(16320, spaces: true)))
+        XCTAssertEqual(failure(longField(16321, spaces: true)), .tooLarge)
+        XCTAssertNotNil(head(fields(100)))
+        XCTAssertEqual(failure(fields(101)), .tooLarge)
+        let status = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n"
+        XCTAssertNotNil(head(longField(15273, start: status), kind: .response))
+        XCTAssertEqual(failure(longField(15274, start: status), kind: .response), .tooLarge)
+        // `Connection: close`/`keep-alive` are flags to HAProxy, neither stored nor counted;
+        // other tokens are ("close, foo" stores "foo", "close,foo , bar" stores "foo,bar").
+        let noClose = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        XCTAssertNotNil(head(longField(15292, start: noClose)))
+        XCTAssertEqual(failure(longField(15293, start: noClose)), .tooLarge)
+        XCTAssertNotNil(head("GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n" + (2..<101).map { "X-\($0): v\r\n" }.joined() + "\r\n"))
+        for (value, last) in [("close, foo", 15276), ("foo, close", 15276), ("foo,  bar", 15269), ("close,foo , bar", 15277)] {
+            let start = "GET / HTTP/1.1\r\nHost: x\r\nConnection: \(value)\r\n"
+            XCTAssertNotNil(head(longField(last, start: start)), value)
+            XCTAssertEqual(failure(longField(last + 1, start: start)), .tooLarge, value)
+        }
+        // Still arriving and already past the buffer: refused before its end.
+        XCTAssertEqual(failure("GET / HTTP/1.1\r\nX: " + String(repeating: "b", count: 16400)), .tooLarge)
+        // A long request line arriving is waited for: HAProxy has no bound of its own for it.
+        guard case .incomplete = parse("GET /" + String(repeating: "a", count: 9000)).0 else { return XCTFail("a long target arriving") }
+    }
+
+    /// `tune.http.maxhdr 200` allows more lines than a head holds (128): the 129th is refused,
+    /// not a crash (a precondition of MessageHead stopped the process before).
+    func testMoreFieldsThanAHeadHoldsAreRefused() {
+        let limits = HeadParser.Limits.haproxy(bufferSize: 65536, rewriteReserve: 1024, maxHeaders: 200)
+        guard case .head = parse(fields(128), limits: limits).0 else { return XCTFail("128 header lines") }
+        XCTAssertEqual(failure(fields(129), limits: limits), .tooLarge)
+        XCTAssertEqual(failure(fields(129), limits: HeadParser.Limits(maxHead: 65536, maxStored: nil, maxFields: 1000)), .tooLarge)
+    }
+
+    /// tune.bufsize 8192, tune.maxrewrite 512, tune.http.maxhdr 10, as haproxy took them.
+    func testLimitsFollowTheBufferAndMaxhdr() {
+        let limits = HeadParser.Limits.haproxy(bufferSize: 8192, rewriteReserve: 512, maxHeaders: 10)
+        guard case .head = parse(longTarget(7597), limits: limits).0 else { return XCTFail("7597 bytes") }
+        XCTAssertEqual(failure(longTarget(7598), limits: limits), .tooLarge)
+        guard case .head = parse(longField(8128, spaces: true), limits: limits).0 else { return XCTFail("8128 bytes, mostly blanks") }
+        XCTAssertEqual(failure(longField(8129, spaces: true), limits: limits), .tooLarge)
+        guard case .head = parse(fields(9), limits: limits).0 else { return XCTFail("9 header lines") }
+        XCTAssertEqual(failure(fields(10), limits: limits), .tooLarge)
     }
 
     func testResponseHeads() {

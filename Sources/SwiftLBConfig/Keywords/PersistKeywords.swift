@@ -1,0 +1,80 @@
+/// Which server a request goes to beyond the balancer, as HAProxy 2.6 words it:
+/// `use-server`, `force-persist`, `ignore-persist`, `option persist`,
+/// `option prefer-last-server`, `http-send-name-header` and `source` (PersistenceModel.swift).
+extension KeywordRegistry {
+    static let persistKeywords: [Keyword] = [
+        // HAProxy 2.6 requires the name (the docs' default `X-Server-Name` is refused there too).
+        Keyword("http-send-name-header", SectionKind.backSide, usage: "http-send-name-header NAME") { p, c in
+            guard let name = c.args.first else { throw ParseFailure("'http-send-name-header' requires a header string") }
+            guard c.args.count == 1, isHeaderToken(name) else { throw ParseFailure("expects one header name, not '\(c.args.joined(separator: " "))'") }
+            p.withOptions { $0.sendNameHeader = name.lowercased() }
+        },
+    ] + [("prefer-last-server", \ProxyOptions.preferLastServer), ("persist", \ProxyOptions.persist)].map { name, option in
+        Keyword("option \(name)", SectionKind.backSide, usage: "[no] option \(name)", negatable: true) { p, c in
+            try c.noArguments()
+            p.withOptions { $0[keyPath: option] = !c.negated }
+        }
+    } + [
+        Keyword("use-server", [.backend, .listen], usage: "use-server NAME if|unless CONDITION") { p, c in
+            guard let name = c.args.first else { throw ParseFailure("'use-server' expects a server name") }
+            guard c.args.count > 1, c.args[1] == "if" || c.args[1] == "unless" else {
+                throw ParseFailure("'use-server' requires either 'if' or 'unless' followed by a condition")
+            }
+            let condition = try ACLParser.condition(c.args.dropFirst(), acls: p.acls, sampleCompiler: p.facts.sampleCompiler)
+            try p.gateFetches(condition)
+            // The server may be declared further down: its name is checked with the backend.
+            p.withBackend { $0.serverSelectionRules.append(ServerSelectionRule(server: name, condition: condition, line: c.line.number)) }
+        },
+    ] + [PersistenceRule.Kind.force, .ignore].map { kind in
+        Keyword(kind.rawValue, [.backend, .listen], usage: "\(kind.rawValue) if|unless CONDITION") { p, c in
+            guard let first = c.args.first, first == "if" || first == "unless" else {
+                throw ParseFailure("'\(kind.rawValue)' requires either 'if' or 'unless' followed by a condition")
+            }
+            let condition = try ACLParser.condition(c.args[...], acls: p.acls, sampleCompiler: p.facts.sampleCompiler)
+            try p.gateFetches(condition)
+            p.withBackend { $0.persistenceRules.append(PersistenceRule(kind: kind, condition: condition, line: c.line.number)) }
+        }
+    } + [
+        Keyword("source", SectionKind.backSide, usage: "source ADDR[:PORT]") { p, c in
+            guard let text = c.args.first else {
+                throw ParseFailure("'source' expects <addr>[:<port>], and optionally 'usesrc' <addr>, and 'interface' <name>")
+            }
+            let source = try sourceAddress(text)
+            if c.args.count > 1 { try refuseSourceOptions(Array(c.args.dropFirst())) }
+            p.withOptions { $0.source = source }
+        },
+        Keyword("usesrc", SectionKind.backSide, usage: "source ADDR usesrc …") { _, _ in
+            throw ParseFailure("'usesrc' only allowed after a 'source' statement")
+        },
+    ]
+
+    /// `ADDR`, `ADDR:PORT` or `[IPv6]:PORT`, an IP literal (no port: any).
+    static func sourceAddress(_ text: String) throws(ParseFailure) -> SourceAddress {
+        var (host, port) = (text, 0)
+        if text.hasPrefix("[") || text.filter({ $0 == ":" }).count == 1 {
+            // Port 0 (any) is valid here, unlike a server's: read it apart.
+            let zero = text.hasSuffix(":0")
+            guard let (h, n) = parseAddress(zero ? String(text.dropLast()) + "1" : text) else {
+                throw ParseFailure("'source \(text)': expected ADDR or ADDR:PORT (a port range is not supported by SwiftLB)")
+            }
+            (host, port) = (h, zero ? 0 : n)
+        }
+        guard IPNetwork.bytes(host) != nil else { throw ParseFailure("'source \(text)': SwiftLB expects an IP address here, not '\(host)'") }
+        guard (0...65535).contains(port) else { throw ParseFailure("'source \(text)': invalid port") }
+        return SourceAddress(host: host, port: port)
+    }
+
+    /// What may follow `source ADDR`: HAProxy's transparent-proxy and interface binding, which
+    /// SwiftLB does not do (they need CAP_NET_ADMIN and policy routing; a silent plain bind
+    /// would send the server another address than the operator asked for).
+    static func refuseSourceOptions(_ words: [String]) throws(ParseFailure) {
+        switch words[0] {
+        case "usesrc":
+            throw ParseFailure("'source … usesrc' (transparent proxying: connecting from the client's or another foreign address) is not supported by SwiftLB; write 'source ADDR[:PORT]' alone")
+        case "interface":
+            throw ParseFailure("'source … interface' (SO_BINDTODEVICE) is not supported by SwiftLB; write 'source ADDR[:PORT]' alone")
+        default:
+            throw ParseFailure("'source' only supports optional keywords 'interface' and 'usesrc', not '\(words[0])'")
+        }
+    }
+}

@@ -1,0 +1,32 @@
+/// Whether a response is cacheable as HAProxy 2.6.12 decides it for `cookie … nocache`
+/// (http_ana.c: the request's method, the status, then http_check_response_for_cacheability
+/// with 2.6's backport of "cache response even if request has no-cache"): only then does an
+/// inserted cookie come with `Cache-Control: private`.
+///
+/// A safe method (GET, HEAD, OPTIONS, TRACE) or `Cache-Control: public` makes it cacheable; a
+/// status outside 200, 203, 204, 206, 300, 301, 404, 405, 410, 414, 501, a `Pragma: no-cache`,
+/// or a `private`, `no-cache`, `no-store`, `max-age=0`, `s-maxage=0` value makes it not; and it
+/// needs a freshness (a `max-age`/`s-maxage` value, an Expires header) or a validator (ETag,
+/// Last-Modified). Values are compared whole and without case, in order, as HAProxy's
+/// `isteqi`; a later `public` undoes an earlier `private`.
+enum ResponseCacheability {
+    static let cacheableStatuses: Set<Int> = [200, 203, 204, 206, 300, 301, 404, 405, 410, 414, 501]
+
+    static func isCacheable(method: HTTPMethodName, status: Int, head: MessageHead) -> Bool {
+        var cacheable = [.get, .head, .options, .trace].contains(method)
+        guard cacheableStatuses.contains(status) else { return false }
+        if head.values(of: "pragma").first?.lowercased() == "no-cache" { return false }
+        var fresh = false
+        for line in head.values(of: "cache-control") {
+            for value in SampleInput.commaSplit(line).map({ $0.lowercased() }) {
+                switch value {
+                case "public": cacheable = true
+                case "private", "no-cache", "no-store", "max-age=0", "s-maxage=0": cacheable = false
+                default: if value.hasPrefix("s-maxage") || value.hasPrefix("max-age") { fresh = true }
+                }
+            }
+        }
+        let validated = ["expires", "etag", "last-modified"].contains { !head.values(of: $0).isEmpty }
+        return cacheable && (fresh || validated)
+    }
+}
