@@ -309,6 +309,8 @@ public struct BindAddress: Sendable, Equatable {
     /// `mode OCTAL`, `user U`/`uid N`, `group G`/`gid N`: the permissions and owner of a unix
     /// socket file (ignored for the others, as in HAProxy).
     public var unixAccess = UnixSocketAccess()
+    /// `interface NAME`: the listener takes only connections that arrive on that interface.
+    public var interface: String?
     public init(host: String, port: Int, line: Int, tls: BindTLS? = nil) {
         self.host = host
         self.port = port
@@ -616,6 +618,17 @@ public struct ServerParameters: Sendable, Equatable {
     public var fall = 3
     public var checkPort: Int?
     public var checkAddress: String?
+    /// `check-send-proxy`: the checks' connections start with a PROXY header (the server's
+    /// version, v1 without `send-proxy-v2`) even where the server's own `send-proxy` does not
+    /// reach them (another check `port` or `addr`).
+    public var checkSendProxy = false
+
+    /// The PROXY header a check's own connection starts with, as HAProxy 2.6 decides it
+    /// (`check.send_proxy`): with `check-send-proxy`, or with `send-proxy[-v2]` when the check
+    /// goes where the traffic goes (no `port`, no `addr`); nil: none.
+    public var checkProxyHeader: ProxyProtocolVersion? {
+        checkSendProxy || (sendProxy != nil && checkPort == nil && checkAddress == nil) ? sendProxy ?? .v1 : nil
+    }
     /// `init-addr METHOD,…`: how the address is found at start, in order: `libc` (resolve the
     /// name), `none` (start without one, in maintenance), an IP address, `last` (skipped:
     /// SwiftLB's state file keeps no addresses). nil: HAProxy's default `last,libc`.
@@ -645,7 +658,8 @@ public struct ServerParameters: Sendable, Equatable {
     public var observe: ObserveLayer?
     public var errorLimit = 10
     public var onError: OnError = .failCheck
-    /// `send-proxy` / `send-proxy-v2` (pending): the PROXY protocol header towards the server.
+    /// `send-proxy` / `send-proxy-v2`: the PROXY protocol header towards the server (and on
+    /// its checks' connections, unless they go to another `port` or `addr`: `checkProxyHeader`).
     public var sendProxy: ProxyProtocolVersion?
     /// `source ADDR[:PORT]`: where connections to this server leave from (else the proxy's).
     public var source: SourceAddress?

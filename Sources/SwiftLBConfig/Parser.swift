@@ -362,6 +362,16 @@ final class SectionParser {
         case "defaults":
             section = startDefaults(line) ? .defaults : .skipped
         default:
+            var line = line
+            var legacyBind: String?
+            if keyword == "listen" || keyword == "frontend", line.words.count == 3,
+               parseAddress(line.words[2]) != nil || line.words[2].hasPrefix(":") {
+                // HAProxy 1.8's `listen NAME ADDRESS` (removed in 1.9), exactly a `bind ADDRESS`
+                // line under `listen NAME`: read as that, with the legacy warning.
+                legacyBind = line.words[2]
+                warn("'\(keyword) NAME ADDRESS' was removed in HAProxy 1.9; SwiftLB reads this line as: \(keyword) \(line.words[1]), then bind \(line.words[2])")
+                line = ConfigLine(number: line.number, words: Array(line.words.prefix(2)))
+            }
             guard line.words.count == 2 || (line.words.count == 4 && line.words[2] == "from") else {
                 if line.words.count > 2, parseAddress(line.words[2]) != nil || line.words[2].hasPrefix(":") {
                     fail(line, "a listening address goes on a 'bind' line (HAProxy 1.x's '\(keyword) NAME ADDRESS' was removed): write 'bind \(line.words[2])' under '\(keyword) \(line.words[1])'")
@@ -406,6 +416,9 @@ final class SectionParser {
             if keyword == "frontend", let backend = inherited.defaultBackend {
                 config.frontends[frontIndex].defaultBackend = backend.name
                 backendReferences.append((backend.name, backend.line, "default_backend", file, name))
+            }
+            if let legacyBind, let kind = section.kind {
+                handleKeyword(ConfigLine(number: line.number, words: ["bind", legacyBind]), in: kind)
             }
         }
     }
@@ -456,7 +469,7 @@ final class SectionParser {
     }
 }
 
-/// `HOST:PORT`, `:PORT`, `*:PORT`, `[V6]:PORT`. Returns nil when the port is missing or invalid.
+/// `HOST:PORT`, `:PORT`, `*:PORT`, `[V6]:PORT`, `V6:PORT`. Returns nil when the port is missing or invalid.
 func parseAddress(_ text: String) -> (String, Int)? {
     var host: Substring
     var portText: Substring
@@ -470,7 +483,12 @@ func parseAddress(_ text: String) -> (String, Int)? {
         guard let colon = text.lastIndex(of: ":") else { return nil }
         host = text[..<colon]
         portText = text[text.index(after: colon)...]
-        if host.contains(":") { return nil }  // bare IPv6 needs brackets
+        // An IPv6 address without brackets (`::1:6443`, `:::80`): as in HAProxy, the port is
+        // after the last colon, so the rest must be an IPv6 address.
+        if host.contains(":") {
+            var v6 = in6_addr()
+            guard inet_pton(AF_INET6, String(host), &v6) == 1 else { return nil }
+        }
     }
     // Digits only: `+1000`/`-1000` are HAProxy's port offsets (not supported), not ports.
     guard portText.allSatisfy(\.isASCII), portText.allSatisfy(\.isNumber), let port = Int(portText), (1...65535).contains(port) else { return nil }

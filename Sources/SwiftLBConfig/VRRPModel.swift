@@ -21,6 +21,9 @@ public struct VRRPSettings: Sendable, Equatable {
     public var garpMasterRepeat = 5
     /// Re-announce the VIP this often while master (nil: never, keepalived's default).
     public var garpMasterRefresh: ConfigDuration?
+    /// `garp_master_delay`: the second burst of gratuitous ARPs, this long after becoming
+    /// master (nil: none); keepalived's default is 5 s.
+    public var garpMasterDelay: ConfigDuration? = .seconds(5)
     public var notifyMaster: String?
     public var notifyBackup: String?
     public var notifyFault: String?

@@ -1,4 +1,5 @@
-/// Parses header values such as `%[src]` or `https://%[req.hdr(host)]%[path]`.
+/// Parses header values such as `%[src]`, `https://%[req.hdr(host)]%[path]` or
+/// `%{+Q}[ssl_c_s_dn]`.
 ///
 /// The model's fetches are read here; any other `%[…]` (a converter such as `,lower`, a
 /// response fetch) is kept as an expression for the rule engine, which compiles it when the
@@ -16,14 +17,23 @@ enum ValueFormatParser {
         var rest = Substring(text)
         while let percent = rest.firstIndex(of: "%") {
             literal += rest[..<percent]
-            let after = rest[rest.index(after: percent)...]
+            var after = rest[rest.index(after: percent)...]
             if after.hasPrefix("%") {
                 literal += "%"
                 rest = after.dropFirst()
                 continue
             }
+            if after.hasPrefix("{"), let end = after.firstIndex(of: "}") {
+                // `%{+Q}[ssl_c_s_dn]`: HAProxy 2.6 writes a header value's sample as it is
+                // whatever its quoting (+Q) or hex (+X) flag says.
+                let flags = after[after.index(after: after.startIndex)..<end].split(separator: ",")
+                guard !flags.isEmpty, flags.allSatisfy({ ["+Q", "-Q", "+X", "-X"].contains($0) }) else {
+                    throw ParseFailure("unsupported format in '\(text)': of the '%{…}' flags only +Q and +X are supported in a value (they change nothing there, as in HAProxy)")
+                }
+                after = after[after.index(after: end)...]
+            }
             guard after.hasPrefix("["), let close = after.firstIndex(of: "]") else {
-                throw ParseFailure("unsupported format in '\(text)': only %[fetch] and %% are supported")
+                throw ParseFailure("unsupported format in '\(text)': only %[fetch], %{+Q}[fetch] and %% are supported")
             }
             let expr = String(after[after.index(after: after.startIndex)..<close])
             if !literal.isEmpty { parts.append(.literal(literal)); literal = "" }

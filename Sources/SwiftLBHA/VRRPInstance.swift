@@ -44,6 +44,8 @@ final class VRRPInstance: @unchecked Sendable {
     private var timer: Scheduled<Void>?
     private var tick: RepeatedTask?
     private var garpRefresh: RepeatedTask?
+    /// `garp_master_delay`'s second burst, due while this node is a new master.
+    private var garpSecondBurst: Scheduled<Void>?
     private var pendingRelease: Scheduled<Void>?
     /// `pendingRelease` is a hand-over's linger (not FAULT's wait for the peer): the new
     /// master's later heartbeats must not cut it short.
@@ -119,7 +121,7 @@ final class VRRPInstance: @unchecked Sendable {
             finishResignIfDone()
             return done.futureResult.flatMap { [self] in
                 loop.submit { [self] in
-                    timer?.cancel(); garpRefresh?.cancel(); pendingRelease?.cancel()
+                    timer?.cancel(); garpRefresh?.cancel(); garpSecondBurst?.cancel(); pendingRelease?.cancel()
                     if vipHeld { releaseNow() }
                 }
             }
@@ -248,6 +250,14 @@ final class VRRPInstance: @unchecked Sendable {
                 handOver()
             case .gratuitousARP:
                 announce()
+                // keepalived's second burst on becoming master (garp_master_delay).
+                if let delay = settings.garpMasterDelay {
+                    garpSecondBurst?.cancel()
+                    garpSecondBurst = loop.scheduleTask(in: .nanoseconds(delay.nanoseconds)) { [self] in
+                        garpSecondBurst = nil
+                        if elector.state == .master { sendGratuitousARPs() }
+                    }
+                }
             case .notify(let state, let reason):
                 transition(to: state, reason: reason)
             case .armTimer(let at):
@@ -307,6 +317,8 @@ final class VRRPInstance: @unchecked Sendable {
         handingOver = false
         garpRefresh?.cancel()
         garpRefresh = nil
+        garpSecondBurst?.cancel()
+        garpSecondBurst = nil
         for vip in settings.virtualAddresses {
             do { try VIPAddress.remove(vip.cidr, interface: vip.interface ?? settings.interface) } catch { logger.error("vrrp \(settings.name): \(error)") }
         }
@@ -330,15 +342,20 @@ final class VRRPInstance: @unchecked Sendable {
     }
 
     private func announce() {
+        sendGratuitousARPs()
+        if let refresh = settings.garpMasterRefresh, garpRefresh == nil {
+            garpRefresh = loop.scheduleRepeatedTask(initialDelay: .nanoseconds(refresh.nanoseconds), delay: .nanoseconds(refresh.nanoseconds)) { [self] _ in
+                if elector.state == .master { announce() }
+            }
+        }
+    }
+
+    /// One burst: `garp_master_repeat` gratuitous ARPs per VIP.
+    private func sendGratuitousARPs() {
         for vip in settings.virtualAddresses {
             guard let bytes = IPv4.bytes(vip.address) else { continue }
             do { try GratuitousARP.announce(bytes, interface: vip.interface ?? settings.interface, count: settings.garpMasterRepeat) } catch {
                 logger.error("vrrp \(settings.name): \(error)")
-            }
-        }
-        if let refresh = settings.garpMasterRefresh, garpRefresh == nil {
-            garpRefresh = loop.scheduleRepeatedTask(initialDelay: .nanoseconds(refresh.nanoseconds), delay: .nanoseconds(refresh.nanoseconds)) { [self] _ in
-                if elector.state == .master { announce() }
             }
         }
     }
@@ -351,7 +368,7 @@ final class VRRPInstance: @unchecked Sendable {
             s.transitions += 1
             return from
         }
-        if state != .master { garpRefresh?.cancel(); garpRefresh = nil }
+        if state != .master { garpRefresh?.cancel(); garpRefresh = nil; garpSecondBurst?.cancel(); garpSecondBurst = nil }
         let line = "vrrp \(settings.name): \(from.displayName) -> \(state.displayName): \(reason)"
         if state == .fault { logger.warning("\(line)") } else { logger.info("\(line)") }
         notifier.run(state: state, priority: elector.priority)

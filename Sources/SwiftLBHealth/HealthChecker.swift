@@ -149,6 +149,16 @@ final class ServerCheck: @unchecked Sendable {
     /// logged with `option log-health-checks` even when the health count did not move.
     private var lastKind: CheckKind?
 
+    /// The PROXY header of an HTTP (or plain connect) check: `http-check connect send-proxy`
+    /// asks for one; the implicit connect, or `connect default`, has the server's
+    /// (`ServerParameters.checkProxyHeader`); another `http-check connect` has none.
+    static func proxyHeader(of target: CheckTarget) -> ProxyProtocolVersion? {
+        let p = target.parameters
+        guard let connect = target.http?.connect else { return p.checkProxyHeader }
+        if connect.sendProxy { return p.sendProxy ?? .v1 }
+        return connect.useServerSettings ? p.checkProxyHeader : nil
+    }
+
     init(target: CheckTarget, loop: any EventLoop, spreadPercent: Int, logger: Logger, report: CheckLogReporter? = nil) {
         self.report = report
         self.spreadPercent = spreadPercent
@@ -162,7 +172,7 @@ final class ServerCheck: @unchecked Sendable {
                                  timeout: .nanoseconds(timeout.nanoseconds),
                                  regexes: HTTPCheckRegexes(target.http?.expects ?? []),
                                  tls: target.tls, serverName: target.serverName, stepTLS: target.stepTLS,
-                                 proxyHeader: target.http?.connect?.sendProxy == true ? p.sendProxy ?? .v1 : nil,
+                                 proxyHeader: Self.proxyHeader(of: target), serverProxyHeader: p.checkProxyHeader,
                                  source: target.address.protocol == .unix ? nil : target.source)
         // HAProxy starts a checked server UP with its health at `rise`: one failed check from
         // DOWN (`fall` failures only once a check passed). A server carried over a reload keeps

@@ -57,9 +57,13 @@ struct HealthProbe: Sendable {
     var serverName: String? = nil
     /// The TLS of `tcp-check connect ssl` steps, by step number (their own ALPN).
     var stepTLS: [Int: TLSClientContext] = [:]
-    /// `http-check connect send-proxy`: the PROXY header the HTTP check starts with (the
-    /// server's version: v2 with `send-proxy-v2`).
+    /// The PROXY header the HTTP (or plain connect) check starts with: `http-check connect
+    /// send-proxy`'s or the server's (v2 with `send-proxy-v2`); HealthChecker.proxyHeader(of:).
     var proxyHeader: ProxyProtocolVersion? = nil
+    /// The server's PROXY header for checks (`check-send-proxy`, or `send-proxy` when the
+    /// check goes to the server's own address): the implicit or `default` connect of a
+    /// tcp-check sequence and the protocol checks (mysql-check, redis-check…) start with it.
+    var serverProxyHeader: ProxyProtocolVersion? = nil
     /// `source ADDR[:PORT]`: the local address the check's connections are bound to.
     var source: SocketAddress? = nil
 
@@ -91,7 +95,9 @@ struct HealthProbe: Sendable {
         return bootstrap.connect(to: address).flatMap { channel -> EventLoopFuture<CheckOutcome> in
             guard let request else {
                 let kind: CheckKind = tls == nil ? .l4ok : .l6ok
-                return channel.close().map { .passed("connected", kind) }.recover { _ in .passed("connected", kind) }
+                // A PROXY header still goes out before the close, as HAProxy sends it.
+                let header = proxyHeader == nil ? channel.eventLoop.makeSucceededVoidFuture() : channel.writeAndFlush(ByteBuffer())
+                return header.flatMap { channel.close() }.map { .passed("connected", kind) }.recover { _ in .passed("connected", kind) }
             }
             channel.writeAndFlush(ByteBuffer(string: request), promise: nil)
             let timer = loop.scheduleTask(deadline: deadline) { channel.close(promise: nil) }
@@ -115,7 +121,8 @@ struct HealthProbe: Sendable {
             let promise = loop.makePromise(of: CheckOutcome.self)
             let sequence = TCPCheckSequence(numbered: part.steps, promise: promise, tls: tls != nil, explicitConnect: part.connect != nil)
             let remaining = max(deadline - NIODeadline.now(), .milliseconds(1))
-            return exchange(sequence, to: target, tls: tls, serverName: serverName, linger: part.connect?.options.linger ?? false,
+            let header = part.connect.map { $0.options.useServerSettings } ?? true ? serverProxyHeader : nil
+            return exchange(sequence, to: target, tls: tls, serverName: serverName, proxyHeader: header, linger: part.connect?.options.linger ?? false,
                             promise: promise, on: loop, within: remaining) { sequence.timedOut() }.flatMap { outcome in
                 if case .failed(let text, let kind, _) = outcome, [.l4connect, .l4timeout, .l6response, .l6timeout].contains(kind), !sequence.connected {
                     return loop.makeSucceededFuture(TCPCheckPlan.connectFailure(text, kind: kind, part: part))
@@ -147,7 +154,8 @@ struct HealthProbe: Sendable {
     private func runConversation(_ conversation: any CheckConversation, on loop: any EventLoop) -> EventLoopFuture<CheckOutcome> {
         let promise = loop.makePromise(of: CheckOutcome.self)
         let runner = ConversationRunner(conversation, promise: promise)
-        return exchange(runner, to: address, tls: tls, serverName: serverName, promise: promise, on: loop, within: timeout) { runner.timedOut() }
+        return exchange(runner, to: address, tls: tls, serverName: serverName, proxyHeader: serverProxyHeader, promise: promise, on: loop,
+                        within: timeout) { runner.timedOut() }
     }
 
     /// TLS for a check's connection: the handshake, and the gate that shows the check's
@@ -161,7 +169,8 @@ struct HealthProbe: Sendable {
     /// Connects `handler` (behind TLS for an `ssl` server), which completes `promise`; a failed
     /// connect completes it with its cause, and `timedOut` runs when the check's time is up.
     private func exchange(_ handler: some ChannelInboundHandler & Sendable, to target: SocketAddress,
-                          tls: TLSClientContext?, serverName: String?, linger: Bool = false, promise: EventLoopPromise<CheckOutcome>,
+                          tls: TLSClientContext?, serverName: String?, proxyHeader: ProxyProtocolVersion? = nil, linger: Bool = false,
+                          promise: EventLoopPromise<CheckOutcome>,
                           on loop: any EventLoop, within timeout: TimeAmount,
                           timedOut: @escaping @Sendable () -> Void) -> EventLoopFuture<CheckOutcome> {
         let timer = loop.scheduleTask(in: timeout, timedOut)
@@ -169,6 +178,7 @@ struct HealthProbe: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try CheckConnectionClose.install(on: channel, linger: linger)
+                    if let proxyHeader { try channel.pipeline.syncOperations.addHandler(CheckProxyHeader(proxyHeader)) }
                     try Self.addTLS(tls, serverName: serverName, to: channel)
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }

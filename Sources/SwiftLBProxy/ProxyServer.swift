@@ -42,9 +42,12 @@ public final class ProxyServer: Sendable {
         let inheritedFD: Int32?
         /// `unix@PATH`/`/PATH` or `abns@NAME` (a leading NUL here): a unix stream socket.
         let unixPath: String?
+        /// `interface NAME`: a listener bound to that network interface.
+        let interface: String?
         init(_ bind: BindAddress) {
             host = bind.host
             port = bind.port
+            interface = bind.interface
             if case .inherited(let fd) = bind.socket { inheritedFD = fd } else { inheritedFD = nil }
             switch bind.socket {
             case .unix(let path): unixPath = path
@@ -170,6 +173,19 @@ public final class ProxyServer: Sendable {
     /// `fd@N`: a stream socket the parent bound (and usually put in listening state), adopted
     /// as this listener. It is checked first, so that a wrong number is an error naming it, not
     /// a channel over some other file.
+    /// `bind … interface NAME`: SO_BINDTODEVICE on the listening socket, so it takes only
+    /// connections that arrive on that interface (the name is a C string of at most 15 bytes).
+    private static func bindToInterface(_ channel: any Channel, _ interface: String?) -> EventLoopFuture<Void> {
+        guard let interface else { return channel.eventLoop.makeSucceededVoidFuture() }
+        guard let provider = channel as? any SocketOptionProvider else { return channel.eventLoop.makeFailedFuture(ChannelError.operationUnsupported) }
+        var name = (Int8(0), Int8(0), Int8(0), Int8(0), Int8(0), Int8(0), Int8(0), Int8(0),
+                    Int8(0), Int8(0), Int8(0), Int8(0), Int8(0), Int8(0), Int8(0), Int8(0))
+        withUnsafeMutableBytes(of: &name) { bytes in
+            for (i, byte) in interface.utf8.prefix(15).enumerated() { bytes[i] = byte }
+        }
+        return provider.unsafeSetSocketOption(level: .socket, name: .init(rawValue: SO_BINDTODEVICE), value: name)
+    }
+
     private func adoptInherited(fd: Int32, bootstrap: ServerBootstrap) async throws -> any Channel {
         struct NotAListeningSocket: Error, CustomStringConvertible { let description: String }
         if retiredInheritedFDs.withLockedValue({ $0.contains(fd) }) {
@@ -380,7 +396,8 @@ public final class ProxyServer: Sendable {
             // a burst of new clients otherwise waits in the backlog behind served ones.
             .serverChannelOption(.maxMessagesPerRead, value: 64)
             .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                // NIO runs this before the bind, where HAProxy sets SO_BINDTODEVICE.
+                Self.bindToInterface(channel, key.interface).flatMapThrowing {
                     try channel.pipeline.syncOperations.addHandler(AcceptLimiter(limit: limit, processWide: connections))
                     try channel.pipeline.syncOperations.addHandler(AcceptRateLimiter(holder: holder) { runtime in
                         rates.limits(runtime, frontend: name, frontendRate: frontendRate, tls: tlsBind)

@@ -87,10 +87,19 @@ final class LegacyKeywordTests: XCTestCase {
         XCTAssertTrue(config.warnings.contains { $0.message.hasSuffix("SwiftLB reads this line as: option httpclose") })
     }
 
-    func testAnAddressOnTheSectionLineIsRefusedWithTheBindLine() {
-        let error = refusal("listen stats :1936\n    stats enable\n")
+    /// HAProxy 1.8's `listen NAME ADDRESS` (Percona's example haproxy.cfg): a `bind` line.
+    func testAnAddressOnTheSectionLineIsReadAsABindLine() throws {
+        let config = try parse("listen stats :1936,127.0.0.1:1937\n    mode http\n    stats enable\n    stats uri /\n" +
+                               "frontend fe 127.0.0.1:8080\n    mode http\n    default_backend stats\n")
+        XCTAssertEqual(config.frontends.map { $0.binds.map { "\($0.host):\($0.port)@\($0.line)" } },
+                       [["0.0.0.0:1936@1", "127.0.0.1:1937@1"], ["127.0.0.1:8080@5"]])
+        XCTAssertTrue(config.warnings.contains { $0.line == 1 && $0.message ==
+            "'listen NAME ADDRESS' was removed in HAProxy 1.9; SwiftLB reads this line as: listen stats, then bind :1936,127.0.0.1:1937" })
+        // A backend never had one; more words are not an address either.
+        let error = refusal("backend b :1936\n    server s 127.0.0.1:80\n")
         XCTAssertEqual(error?.line, 1)
-        XCTAssertTrue(error?.message.contains("write 'bind :1936' under 'listen stats'") == true, "\(String(describing: error))")
+        XCTAssertTrue(error?.message.contains("write 'bind :1936' under 'backend b'") == true, "\(String(describing: error))")
+        XCTAssertEqual(refusal("listen stats :1936 extra\n    stats enable\n")?.line, 1)
     }
 
     func testHTTPTunnelIsRemovedWithAWarning() throws {

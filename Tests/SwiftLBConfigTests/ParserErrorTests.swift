@@ -223,7 +223,7 @@ final class ParserErrorTests: XCTestCase {
         expectError(head + "    use_backend b when TRUE\n" + tail, line: 4, keyword: "use_backend", "expected 'if' or 'unless'")
         expectError(head + "    use_backend b if TRUE ||\n" + tail, line: 4, keyword: "use_backend", "ends with '||'")
         expectError(head + "    use_backend b if { path_beg /x\n" + tail, line: 4, keyword: "use_backend", "'{' without a matching '}'")
-        expectError(head + "    http-request set-header X %T\n" + tail, line: 4, keyword: "http-request", "only %[fetch] and %% are supported")
+        expectError(head + "    http-request set-header X %T\n" + tail, line: 4, keyword: "http-request", "only %[fetch], %{+Q}[fetch] and %% are supported")
         expectError(head + "    http-request set-header X\n" + tail, line: 4, keyword: "http-request", "expects NAME VALUE")
         expectError(head + "    http-request set-header Bad:Name x\n" + tail, line: 4, keyword: "http-request", "invalid header name 'Bad:Name'")
         expectError(head + "    http-request set-header X \"a\u{01}b\"\n" + tail, line: 4, keyword: "http-request", "control characters")

@@ -13,9 +13,10 @@ final class AccessLogTests: XCTestCase {
 
     /// An HTTP frontend (`/denied` denied) and a TCP one in front of `backend`, logging to
     /// `syslog`; `option` adds an option line to both (the differential log tests share it).
-    static func config(http: Int, tcp: Int, backend: Int, syslog: Int, option: String? = nil) -> String {
+    /// `defaultsLines` end the `defaults` section.
+    static func config(http: Int, tcp: Int, backend: Int, syslog: Int, option: String? = nil, defaultsLines: String = "") -> String {
         let extra = option.map { "    option \($0)\n" } ?? ""
-        return syslogHTTPDefaults(syslog: syslog) + """
+        return syslogHTTPDefaults(syslog: syslog) + defaultsLines + """
         frontend fe
             bind 127.0.0.1:\(http)
         \(extra)    http-request deny if { path /denied }
@@ -257,6 +258,43 @@ final class AccessLogTests: XCTestCase {
         let line = lines.first ?? ""
         XCTAssertTrue(line.hasPrefix("<139>"), line)
         XCTAssertTrue(line.hasSuffix(": 127.0.0.1 GET /dead/x 503 dead/d1 SC--"), line)
+    }
+
+    /// A proxy has one log format, as in HAProxy: `option tcplog` in a TCP frontend replaces the
+    /// HTTP-only `log-format` of its `defaults` (which HAProxy would refuse there: "%Tq is
+    /// reserved for HTTP mode"), while the HTTP frontend keeps it; in `defaults`, a later one
+    /// replaces an earlier one with HAProxy's warning.
+    func testOptionTcplogReplacesTheLogFormatOfItsDefaultsAsInHAProxy() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy"), "haproxy is installed by scripts/test.sh")
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        // The defaults' `option httplog`, then (still in defaults) an HTTP-only log-format; the
+        // TCP frontend says `option tcplog`.
+        let pair = try Pair(backend: nginx.ports[0], in: dir) {
+            Self.config(http: $0, tcp: $1, backend: $2, syslog: $3, defaultsLines: "    log-format \"custom %ft %b/%s %ST %Tq %{+Q}r\"\n")
+        }
+        defer { pair.stop() }
+        for (http, tcp) in [(pair.ports.hhttp, pair.ports.htcp), (pair.ports.shttp, pair.ports.stcp)] {
+            for port in [http, tcp] {
+                let client = try RawClient(port: port, timeout: 3)
+                client.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                XCTAssertTrue(client.readResponse().hasPrefix("HTTP/1.1 200"))
+            }
+        }
+        let hlines = pair.hsyslog.receive(count: 2, within: 5).map(masked).map { $0.replacingOccurrences(of: #" 200 \d+ "#, with: " 200 TQ ", options: .regularExpression) }
+        let slines = pair.ssyslog.receive(count: 2, within: 5).map(masked).map { $0.replacingOccurrences(of: #" 200 \d+ "#, with: " 200 TQ ", options: .regularExpression) }
+        XCTAssertEqual(hlines.count, 2, "HAProxy sent \(hlines)")
+        XCTAssertEqual(slines.sorted(), hlines.sorted(), "\nSwiftLB: \(slines.joined(separator: "\n"))\nHAProxy: \(hlines.joined(separator: "\n"))")
+        XCTAssertTrue(slines.contains { $0.hasSuffix(": custom fe app/s1 200 TQ \"GET / HTTP/1.1\"") }, "\(slines)")
+        XCTAssertTrue(slines.contains { $0.contains(" tcpfe tcpapp/t1 TIMERS ") && $0.contains(" -- ") }, "\(slines)")
+        // haproxy -c and swiftlb check warn alike about the replaced line in `defaults`.
+        let path = try dir.write("warn.cfg", "defaults\n    mode http\n    option httplog\n    log-format \"%ci\"\n    option tcplog\n")
+        let check = runCommand(Paths.swiftlb, ["check", "-c", path])
+        XCTAssertTrue(check.err.contains("[\(path):4] : 'log-format' : 'log-format' overrides previous 'option httplog' in 'defaults' section."), check.err)
+        XCTAssertTrue(check.err.contains("[\(path):5] : 'option' : 'option tcplog' overrides previous 'log-format' in 'defaults' section."), check.err)
+        let reference = runCommand("/usr/sbin/haproxy", ["-c", "-f", path])
+        XCTAssertTrue(reference.err.contains("[\(path):4]: 'log-format' overrides previous 'option httplog' in 'defaults' section."), reference.err)
+        XCTAssertTrue(reference.err.contains("[\(path):5]: 'option tcplog' overrides previous 'log-format' in 'defaults' section."), reference.err)
     }
 
     func testABrokenLogFormatIsRefusedWithItsLine() throws {

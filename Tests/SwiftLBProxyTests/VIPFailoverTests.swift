@@ -180,4 +180,15 @@ final class VIPFailoverTests: VIPLabTestCase {
         let fromBackup = VIPLab.shell("ip netns exec \(lab.bridge) python3 \(forge) count-garp vb-lb2 \(VIPLab.vip) 0.5")
         XCTAssertEqual(fromBackup.out.trimmingCharacters(in: .whitespacesAndNewlines), "0", "a backup never announces the VIP")
     }
+
+    /// `garp_master_delay` (keepalived's default 5 s): a second burst of gratuitous ARPs that
+    /// long after becoming master, then nothing (no refresh here).
+    func testGarpMasterDelaySendsTheSecondBurst() throws {
+        let forge = Paths.fixtures.appendingPathComponent("heartbeat_forge.py").path
+        _ = try startPair(extraVRRP: "    garp_master_delay 3\n    garp_master_repeat 2")
+        // The takeover's own burst is over once the pair is up; the second comes 3 s after it.
+        let count = VIPLab.shell("ip netns exec \(lab.bridge) python3 \(forge) count-garp vb-lb1 \(VIPLab.vip) 6")
+        XCTAssertEqual(count.status, 0, count.err)
+        XCTAssertEqual(count.out.trimmingCharacters(in: .whitespacesAndNewlines), "2", "GARPs from lb1 after its takeover burst")
+    }
 }

@@ -61,6 +61,7 @@ extension KeywordRegistry {
             bind.acceptProxy = spec.acceptProxy
             bind.proto = spec.proto
             bind.unixAccess = spec.unixAccess
+            bind.interface = spec.interface
             binds.append(bind)
         }
         return binds
@@ -76,6 +77,7 @@ extension KeywordRegistry {
         var acceptProxy = false
         var proto: String?
         var unixAccess = UnixSocketAccess()
+        var interface: String?
         init(defaults: BindTLS) { self.defaults = defaults }
         /// The TLS settings of the line, created from the defaults on first use.
         var withTLS: BindTLS {
@@ -170,9 +172,17 @@ extension KeywordRegistry {
             guard v[0] == "h1" || v[0] == "h2" else { throw ParseFailure("'proto' expects h1 or h2 (the only multiplexers SwiftLB serves)") }
             b.proto = v[0]
         },
+        // `interface NAME`: only connections that arrive on that network interface
+        // (SO_BINDTODEVICE, set before the bind as HAProxy does).
+        Parameter("interface", values: 1) { b, v, _ in
+            guard !v[0].isEmpty, v[0].utf8.count < 16, !v[0].contains("/") else {
+                throw ParseFailure("'interface' expects a network interface name (at most 15 characters), e.g. eth0")
+            }
+            b.interface = v[0]
+        },
         .unsupported("npn", values: 1, "NPN is obsolete; use alpn"),
     ] + ["accept-netscaler-cip", "allow-0rtt", "backlog", "ca-sign-file", "ca-sign-pass",
-         "defer-accept", "expose-fd", "generate-certificates", "id", "interface", "level", "severity-output",
+         "defer-accept", "expose-fd", "generate-certificates", "id", "level", "severity-output",
          "maxconn", "mss", "namespace", "nice", "no-ca-names",
          "prefer-client-ciphers", "process", "quic-cc-algo", "quic-force-retry", "shards", "tcp-ut",
          "tfo", "thread", "tls-ticket-keys", "transparent", "v4v6", "v6only"].map {

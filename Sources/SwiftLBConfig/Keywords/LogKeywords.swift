@@ -48,22 +48,18 @@ extension KeywordRegistry {
         },
         Keyword("option httplog", SectionKind.frontSide, usage: "option httplog [clf]") { p, c in
             if c.args == ["clf"] {
-                p.withOptions { $0.httpLogLayout = .clf }
+                setLogLine(p, c, "option httplog clf", .http(.clf))
             } else {
                 try c.noArguments()
-                p.withOptions { $0.httpLogLayout = .httplog }
-            }
-            p.withOptions {
-                $0.httpLog = true
-                $0.logFormatLine = c.line.number
+                setLogLine(p, c, "option httplog", .http(.httplog))
             }
         },
         Keyword("option httpslog", SectionKind.frontSide, usage: "option httpslog", negatable: true) { p, c in
             try c.noArguments()
-            p.withOptions { o in
-                o.httpLog = !c.negated
-                o.httpLogLayout = .httpslog
-                o.logFormatLine = c.line.number
+            if c.negated {
+                p.withOptions { $0.httpLog = false }
+            } else {
+                setLogLine(p, c, "option httpslog", .http(.httpslog))
             }
         },
         Keyword("option dontlognull", SectionKind.frontSide, usage: "option dontlognull", negatable: true) { p, c in
@@ -71,17 +67,21 @@ extension KeywordRegistry {
             p.withOptions { $0.dontLogNull = !c.negated }
         },
         flagOption("http-ignore-probes", SectionKind.frontSide, \.httpIgnoreProbes),
-        logOption("tcplog", SectionKind.proxies, \.tcpLog, status: .active),
+        Keyword("option tcplog", SectionKind.proxies, usage: "[no] option tcplog", negatable: true) { p, c in
+            try c.noArguments()
+            if c.negated {
+                p.withOptions { $0.tcpLog = false }
+            } else {
+                setLogLine(p, c, "option tcplog", .tcp)
+            }
+        },
         logOption("log-health-checks", SectionKind.backSide, \.logHealthChecks, status: .active),
         logOption("logasap", SectionKind.frontSide, \.logASAP, status: .active),
         logOption("log-separate-errors", SectionKind.frontSide, \.logSeparateErrors, status: .active),
         logOption("dontlog-normal", SectionKind.frontSide, \.dontLogNormal, status: .active),
         Keyword("log-format", SectionKind.frontSide, usage: "log-format FORMAT") { p, c in
             let format = try c.one("one format (quote it)")
-            p.withOptions { o in
-                o.logFormat = format
-                o.logFormatLine = c.line.number
-            }
+            setLogLine(p, c, "log-format", .format(format))
         },
         Keyword("log-format-sd", SectionKind.frontSide, usage: "log-format-sd FORMAT",
                 status: .pending("RFC 5424 structured data is not written yet; the message part follows log-format")) { p, c in
@@ -102,6 +102,48 @@ extension KeywordRegistry {
         },
         capture("request"), capture("response"), declareCapture,
     ]
+
+    /// What an access-log line looks like: one of `option httplog [clf]`, `option httpslog`,
+    /// `option tcplog`, `log-format`.
+    private enum LogLine {
+        case http(HTTPLogLayout), tcp, format(String)
+    }
+
+    /// A proxy has one log format, as in HAProxy (`logformat_string`): each of `option httplog`,
+    /// `option httpslog`, `option tcplog` and `log-format` replaces the one set before it, in the
+    /// section or inherited from `defaults` (a TCP frontend's `option tcplog` drops the HTTP
+    /// `log-format` of its defaults). HAProxy warns when one replaces another in a `defaults`.
+    private static func setLogLine(_ p: SectionParser, _ c: KeywordCall, _ written: String, _ line: LogLine) {
+        if case .defaults = p.section, let previous = writtenLogLine(p.options) {
+            p.warn("'\(written)' overrides previous '\(previous)' in 'defaults' section.")
+        }
+        p.withOptions { o in
+            o.httpLog = false
+            o.tcpLog = false
+            o.logFormat = nil
+            switch line {
+            case .http(let layout):
+                o.httpLog = true
+                o.httpLogLayout = layout
+            case .tcp: o.tcpLog = true
+            case .format(let format): o.logFormat = format
+            }
+            o.logFormatLine = c.line.number
+        }
+    }
+
+    /// The line that set `options`' log format, as HAProxy names it in its warning.
+    private static func writtenLogLine(_ options: ProxyOptions) -> String? {
+        if options.logFormat != nil { return "log-format" }
+        if options.httpLog {
+            switch options.httpLogLayout {
+            case .httplog: return "option httplog"
+            case .clf: return "option httplog clf"
+            case .httpslog: return "option httpslog"
+            }
+        }
+        return options.tcpLog ? "option tcplog" : nil
+    }
 
     /// `option NAME` setting one Bool of the proxy options.
     private static func logOption(_ name: String, _ sections: Set<SectionKind>, _ field: WritableKeyPath<ProxyOptions, Bool> & Sendable,

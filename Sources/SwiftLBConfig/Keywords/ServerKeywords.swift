@@ -178,6 +178,8 @@ extension KeywordRegistry {
             s.onError = action
         },
         Parameter("send-proxy") { s, _, _ in s.sendProxy = .v1 },
+        Parameter("check-send-proxy") { s, _, _ in s.checkSendProxy = true },
+        Parameter("no-check-send-proxy") { s, _, _ in s.checkSendProxy = false },
         Parameter("send-proxy-v2") { s, _, _ in s.sendProxy = .v2 },
         Parameter("proxy-v2-options", values: 1) { s, v, _ in
             let options = v[0].split(separator: ",").map(String.init)
@@ -232,7 +234,7 @@ extension KeywordRegistry {
         Parameter("source", values: 1) { s, v, _ in s.source = try sourceAddress(v[0]) },
         Parameter("usesrc", values: 1) { _, v, _ in try refuseSourceOptions(["usesrc"] + v) },
         Parameter("interface", values: 1) { _, v, _ in try refuseSourceOptions(["interface"] + v) },
-    ] + ["allow-0rtt", "check-send-proxy",
+    ] + ["allow-0rtt",
          "check-proto", "check-via-socks4", "log-proto", "max-reuse", "namespace",
          "no-send-proxy", "no-send-proxy-v2", "no-send-proxy-v2-ssl", "no-send-proxy-v2-ssl-cn", "no-verifyhost",
          "no-tfo", "non-stick", "npn", "pool-low-conn", "pool-purge-delay", "redir", "resolve-opts",

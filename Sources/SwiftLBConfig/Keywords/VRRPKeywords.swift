@@ -35,6 +35,10 @@ extension KeywordRegistry {
         },
         vrrp("preempt_delay", "preempt_delay TIME") { v, c, _ in v.preemptDelay = try vrrpTime(c, 0...1_000_000_000_000) },
         vrrp("garp_master_repeat", "garp_master_repeat N") { v, c, _ in v.garpMasterRepeat = try c.int(in: 1...255) },
+        vrrp("garp_master_delay", "garp_master_delay TIME") { v, c, _ in
+            let d = try vrrpTime(c, 0...86_400_000_000_000)
+            v.garpMasterDelay = d.nanoseconds == 0 ? nil : d
+        },
         vrrp("garp_master_refresh", "garp_master_refresh TIME") { v, c, _ in
             let d = try vrrpTime(c, 0...86_400_000_000_000)
             v.garpMasterRefresh = d.nanoseconds == 0 ? nil : d
@@ -105,7 +109,7 @@ extension KeywordRegistry {
         Keyword("version", [.vrrp], usage: "version 2|3") { p, _ in
             p.warn("'version' has no effect: SwiftLB's instances speak their own authenticated heartbeat, not VRRP on the wire")
         },
-    ] + ["virtual_routes", "virtual_rules", "garp_master_delay", "smtp_alert", "dont_track_primary", "use_vmac", "vmac_xmit_base",
+    ] + ["virtual_routes", "virtual_rules", "smtp_alert", "dont_track_primary", "use_vmac", "vmac_xmit_base",
          "native_ipv6", "no_accept", "notify_stop", "lvs_sync_daemon_interface", "debug", "skip_check_adv_addr", "strict_mode",
          "unicast_ttl", "garp_lower_prio_delay", "garp_lower_prio_repeat", "track_src_ip", "track_process", "track_file", "track_bfd",
          "notify_master_rx_lower_pri", "kernel_rx_buf_size", "check_unicast_src", "old_unicast_checksum"].map {
