@@ -90,9 +90,11 @@ public struct GlobalSettings: Sendable, Equatable {
     /// Descriptors the process needs at `maxconn` (HAProxy's `Maxsock`); RLIMIT_NOFILE is set
     /// to it unless `ulimit-n` says otherwise.
     public var maxsock: Int = 8192
-    /// `strict-limits` (HAProxy 2.6's default; `no strict-limits` turns it off): a descriptor
-    /// limit that cannot be raised to what `maxconn` needs stops the start instead of a warning.
-    public var strictLimits = true
+    /// `strict-limits`: a descriptor limit that cannot be raised to what `maxconn` needs stops
+    /// the start instead of a warning. Off unless written, where HAProxy 2.6 has it on: a file
+    /// that ran before (`maxconn 20000` under a hard limit of 20000, the shared benchmark's)
+    /// must not stop starting with an upgrade (docs/conformance.md).
+    public var strictLimits = false
     /// `fd-hard-limit N`: the most descriptors the derived `maxconn` and the limit may count on.
     public var fdHardLimit: Int?
     /// Event loops (threads) for the data path; nil means one per core.

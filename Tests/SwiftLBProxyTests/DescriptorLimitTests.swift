@@ -84,7 +84,7 @@ final class DescriptorLimitTests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else { throw XCTSkip("haproxy is not installed") }
         let dir = try TempDirectory()
         for program in ["haproxy", "swiftlb"] {
-            let path = try dir.write("\(program)-strict.cfg", config(port: freePort(), socket: dir.file("\(program)-strict.sock"), global: "    ulimit-n 3000"))
+            let path = try dir.write("\(program)-strict.cfg", config(port: freePort(), socket: dir.file("\(program)-strict.sock"), global: "    ulimit-n 3000\n    strict-limits"))
             let command = program == "haproxy" ? ["/usr/sbin/haproxy", "-db", "-f", path] : [Paths.swiftlb, "run", "-c", path]
             let process = try ChildProcess("/usr/bin/prlimit", ["--nofile=1024:4096"] + command, logDirectory: dir, name: "\(program)-strict")
             let status = process.waitForExit(timeout: 10)
