@@ -183,7 +183,12 @@ public final class ProxyServer: Sendable {
         withUnsafeMutableBytes(of: &name) { bytes in
             for (i, byte) in interface.utf8.prefix(15).enumerated() { bytes[i] = byte }
         }
-        return provider.unsafeSetSocketOption(level: .socket, name: .init(rawValue: SO_BINDTODEVICE), value: name)
+        // An interface the system does not have: HAProxy warns ("cannot bind receiver to
+        // device") and listens on every interface; so does SwiftLB.
+        return provider.unsafeSetSocketOption(level: .socket, name: .init(rawValue: SO_BINDTODEVICE), value: name).flatMapError { error in
+            Logger(label: "swiftlb").warning("bind \(interface): cannot bind the listener to device '\(interface)' (\(error)); it listens on every interface")
+            return channel.eventLoop.makeSucceededVoidFuture()
+        }
     }
 
     private func adoptInherited(fd: Int32, bootstrap: ServerBootstrap) async throws -> any Channel {
@@ -378,7 +383,6 @@ public final class ProxyServer: Sendable {
         let connections = self.connections
         let rates = acceptRates
         let frontendRate = rates.frontend(name)
-        let tlsBind = runtime.frontends.first { $0.name == name }?.binds.first { ListenerKey($0.0) == key }?.1 != nil
         // HAProxy's bounds of a head: tune.bufsize, tune.maxrewrite, tune.http.maxhdr.
         let limits = {
             var limits = HeadParser.Limits.haproxy(bufferSize: global.bufferSize, rewriteReserve: global.rewriteReserve, maxHeaders: global.maxHeaders)
@@ -400,7 +404,9 @@ public final class ProxyServer: Sendable {
                 Self.bindToInterface(channel, key.interface).flatMapThrowing {
                     try channel.pipeline.syncOperations.addHandler(AcceptLimiter(limit: limit, processWide: connections))
                     try channel.pipeline.syncOperations.addHandler(AcceptRateLimiter(holder: holder) { runtime in
-                        rates.limits(runtime, frontend: name, frontendRate: frontendRate, tls: tlsBind)
+                        // Whether the bind is `ssl` in the runtime in force (a reload may add or drop it).
+                        let tls = runtime.frontends.first { $0.name == name }?.binds.first { ListenerKey($0.0) == key }?.1 != nil
+                        return rates.limits(runtime, frontend: name, frontendRate: frontendRate, tls: tls)
                     })
                 }
             }

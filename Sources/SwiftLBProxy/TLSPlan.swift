@@ -8,7 +8,7 @@ import SwiftLBTLS
 /// `server … ssl`'s client context. Errors name the keyword and the file at fault; the caller
 /// adds lb.conf's file, line and the `bind`/`server` keyword.
 /// The TLS session cache of every listener: on or off (`tune.ssl.cachesize 0`) and how long
-/// a session (or ticket) may be resumed (`tune.ssl.lifetime`; nil: OpenSSL's 300 s, HAProxy's
+/// a session (or ticket) may be resumed (`tune.ssl.lifetime`; nil: OpenSSL 3's 7200 s, HAProxy's
 /// default too).
 struct TLSSessions {
     var cache = true

@@ -45,7 +45,7 @@ public struct TLSSettings: Sendable, Equatable {
     public var alpn: [String] = []
     public var tickets = true
     public var sessionCache = true
-    /// Seconds a session or ticket may be resumed (`tune.ssl.lifetime`; nil: OpenSSL's 300).
+    /// Seconds a session or ticket may be resumed (`tune.ssl.lifetime`; nil: OpenSSL 3's 7200 s).
     public var sessionLifetime: Int?
     /// `curves LIST` (key-exchange groups, `:`-separated) or `ecdhe NAME` (one curve).
     public var curves: String?

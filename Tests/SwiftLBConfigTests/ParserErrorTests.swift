@@ -191,6 +191,8 @@ final class ParserErrorTests: XCTestCase {
 
     func testBadValues() {
         expectError("global\n    maxconn -1\n", line: 2, keyword: "maxconn", "a number from 1 to 2147483647")
+        // HAProxy's timers are milliseconds in an int (a longer one crashed the checker's spread).
+        expectError("backend b\n    server s 127.0.0.1:80 check inter 100000d\n", line: 2, keyword: "server", "timer overflow")
         expectError("global\n    stats enable\n", line: 2, keyword: "stats", "is not allowed in a 'global' section")
         expectError("global\n    stats socket /x mode 999\n", line: 2, keyword: "stats", "'mode' expects an octal mode")
         expectError("global\n    stats socket /x level root\n", line: 2, keyword: "stats", "'level' expects user, operator or admin")

@@ -53,10 +53,12 @@ final class CorpusShapesTests: XCTestCase {
         // not take it (the kernel refuses it), one bound to `lo` does.
         let interfaces = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/class/net"))?.filter { $0 != "lo" }.sorted() ?? []
         let other = try XCTUnwrap(interfaces.first, "a network interface besides lo")
-        var second: [Int: Int] = [:]
+        var second: [Int: Int] = [:], third: [Int: Int] = [:]
         let both = try SideBySide({ port in
             let elsewhere = second[port] ?? freePort()
             second[port] = elsewhere
+            let nowhere = third[port] ?? freePort()
+            third[port] = nowhere
             return """
                 frontend on_lo
                     bind 127.0.0.1:\(port) interface lo
@@ -64,6 +66,9 @@ final class CorpusShapesTests: XCTestCase {
                 frontend on_other
                     bind 127.0.0.1:\(elsewhere) interface \(other)
                     http-request return status 200 content-type text/plain string "other"
+                frontend on_missing
+                    bind 127.0.0.1:\(nowhere) interface nosuch0
+                    http-request return status 200 content-type text/plain string "any"
 
                 """
         }, in: dir)
@@ -76,6 +81,8 @@ final class CorpusShapesTests: XCTestCase {
             XCTAssertEqual(refused.status, 7, "port \(elsewhere) bound to \(other) takes no loopback connection: \(refused)")
             XCTAssertTrue(sockets.contains("127.0.0.1%lo:\(port) "), sockets)
             XCTAssertTrue(sockets.contains("127.0.0.1%\(other):\(elsewhere) "), sockets)
+            // An interface the system lacks: a warning, and the listener takes every interface.
+            XCTAssertEqual(curl(["http://127.0.0.1:\(try XCTUnwrap(third[port]))/"], maxTime: 5).out, "any", "port \(port)")
         }
     }
 

@@ -122,7 +122,11 @@ extension KeywordRegistry {
         Keyword("spread-checks", [.global], usage: "spread-checks PERCENT") { p, c in
             p.config.global.spreadChecks = try c.int(in: 0...50)
         },
-        Keyword("max-spread-checks", [.global], usage: "max-spread-checks TIME") { p, c in p.config.global.maxSpreadChecks = try c.time() },
+        // 0: no cap (HAProxy's `if (global.max_spread_checks && …)`).
+        Keyword("max-spread-checks", [.global], usage: "max-spread-checks TIME") { p, c in
+            let time = try c.time()
+            p.config.global.maxSpreadChecks = time.nanoseconds == 0 ? nil : time
+        },
     ]
 
     /// `uid N` / `gid N`.

@@ -283,6 +283,10 @@ extension KeywordRegistry {
 
     static func positiveTime(_ name: String, _ text: String) throws(ParseFailure) -> ConfigDuration {
         guard let d = ConfigDuration(parsing: text), d.nanoseconds > 0 else { throw ParseFailure("'\(name)' expects a time such as 2s, got '\(text)'") }
+        // HAProxy's timers are milliseconds in an int: a longer one is refused, as there.
+        guard d.nanoseconds / 1_000_000 <= Int64(Int32.max) else {
+            throw ParseFailure("timer overflow in argument '\(text)' to '\(name)' (maximum value is 2147483647 ms or ~24.8 days)")
+        }
         return d
     }
 }
