@@ -12,7 +12,7 @@ final class ErrorPageParityTests: XCTestCase {
     override func tearDown() { dir = nil }
 
     /// Short timeouts, the same for both (the harness's own defaults differ per program).
-    private let defaults = """
+    let defaults = """
         defaults
             mode http
             timeout connect 1s
@@ -26,20 +26,11 @@ final class ErrorPageParityTests: XCTestCase {
     /// it closes or 8 s pass (haproxy retries a refused server 3 times, 1 s apart): SwiftLB's
     /// bytes, then haproxy's.
     private func both(_ ports: [Int], _ request: String, then: String? = nil) throws -> [String] {
-        try ports.map { port in
-            let client = try RawClient(port: port, timeout: 8)
-            client.send(request)
-            if let then {
-                Thread.sleep(forTimeInterval: 0.3)
-                client.send(then)
-            }
-            return client.readAll().text
-        }
+        try sideBySideAnswers(ports, Array(request.utf8), then: then.map { Array($0.utf8) })
     }
 
     private func assertSame(_ answers: [String], status: Int, _ name: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertTrue(answers[1].hasPrefix("HTTP/1.1 \(status) "), "haproxy, \(name): \(answers[1].debugDescription)", file: file, line: line)
-        XCTAssertEqual(answers[0], answers[1], name, file: file, line: line)
+        assertSameAnswer(answers, status: status, name, file: file, line: line)
     }
 
     func testEveryBuiltInAnswerIsHAProxysBytes() throws {

@@ -38,8 +38,10 @@ public enum CodecFuzzing {
         switch (outcome, splitOutcome) {
         case (.head(let a), .head(let b)):
             precondition(a.fields.count == b.fields.count && a.bytes == b.bytes, "a head parses differently when split")
-        case (.failure(let a), .failure(let b)):
-            precondition(a == b, "a head fails differently when split: \(a) vs \(b)")
+        case (.failure, .failure):
+            // Both are the same answer (a 400, a 502). The reason may differ with the cut: a
+            // start line refused before it ends cannot tell which part a whole one fails on.
+            break
         case (.incomplete, .incomplete):
             break
         default:

@@ -63,6 +63,9 @@ struct HeadParser {
     var limits: Limits
     /// How many bytes at the front were already searched for the end of the head.
     private var scanned = 0
+    /// How far the start line of a head not ended yet was found to be a valid beginning (so a
+    /// line that trickles in is looked at once, not again from its start at every read).
+    private var startLine = StartLineScan()
 
     init(kind: MessageHead.Kind, limits: Limits = Limits()) {
         self.kind = kind
@@ -70,7 +73,10 @@ struct HeadParser {
     }
 
     /// Forgets the partial scan (the previous head was taken).
-    mutating func reset() { scanned = 0 }
+    mutating func reset() {
+        scanned = 0
+        startLine = StartLineScan()
+    }
 
     /// Looks at `buffer`'s readable bytes; on success the head is read off the buffer (the rest,
     /// a body or the next message, stays).
@@ -80,6 +86,7 @@ struct HeadParser {
             while buffer.readableBytes >= 2, buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == 0x0D0A {
                 buffer.moveReaderIndex(forwardBy: 2)
                 scanned = 0
+                startLine = StartLineScan()
             }
             if buffer.readableBytes == 1 && buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == 0x0D { return .incomplete }
         }
@@ -107,6 +114,13 @@ struct HeadParser {
             // A whole request line that cannot be HTTP/1.x (HTTP/0.9's `GET /path`, a bare
             // LF) is refused now, as HAProxy does, not after waiting for a head that never ends.
             if kind == .request && !buffer.withUnsafeReadableBytes({ Self.requestLineMayBeValid($0) }) { return .failure(startLineFailure(buffer)) }
+            // A start line not ended yet whose bytes so far already cannot begin a valid one
+            // (binary noise, a TLS hello on a plain port, CR-only line ends) is refused now, as
+            // HAProxy's parser stops at the first byte that does not fit — waiting would answer
+            // it with a 408 at `timeout http-request` (or a 504 at `timeout server`).
+            if !buffer.withUnsafeReadableBytes({ startLine.mayBeValid($0, kind: kind) }) {
+                return .failure(.malformed(kind == .request ? "request line" : "status line"))
+            }
             return .incomplete
         }
         if length > limits.maxHead { return .failure(.tooLarge) }
@@ -115,6 +129,7 @@ struct HeadParser {
         case .success(let head):
             buffer.moveReaderIndex(forwardBy: length)
             scanned = 0
+            startLine = StartLineScan()
             return .head(head)
         case .failure(let failure):
             return .failure(failure)
@@ -189,6 +204,8 @@ struct HeadParser {
                 guard colon > p, raw[colon] == 0x3A else {
                     return .failure(.malformed(raw[colon] == 0x20 || raw[colon] == 0x09 ? "space before colon" : "field name"))
                 }
+                // HAProxy's HTX keeps a name's length in one byte: a longer name is a 400 (502).
+                guard colon - p <= 255 else { return .failure(.malformed("field name over 255 bytes")) }
                 var vs = colon + 1
                 var ve = end - 1
                 while vs < ve && (raw[vs] == 0x20 || raw[vs] == 0x09) { vs += 1 }
@@ -312,3 +329,46 @@ func isToken(_ b: UInt8) -> Bool {
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Whether a head not ended yet can still begin with a start line `HeadParser.check` accepts,
+/// resumed where the last look stopped. A request: a method of token bytes, a space, a target
+/// (any bytes up to the next space: `check` judges it once the line is whole), a space, then
+/// `HTTP/1.`, a digit, CR and LF. A response: `HTTP/1.`, a digit, a space, three digits. It
+/// only refuses bytes `check` would refuse too, so nothing valid is cut short.
+struct StartLineScan {
+    private enum Phase { case method, target, version, done }
+    private var phase = Phase.method
+    /// Bytes of the head looked at so far.
+    private var offset = 0
+    /// Bytes of the version template matched so far.
+    private var matched = 0
+
+    mutating func mayBeValid(_ raw: UnsafeRawBufferPointer, kind: MessageHead.Kind) -> Bool {
+        if offset == 0 && kind == .response { phase = .version }
+        let n = raw.count
+        while offset < n {
+            let b = raw[offset]
+            switch phase {
+            case .method:
+                if b == 0x20 {
+                    guard offset > 0 else { return false }
+                    phase = .target
+                } else if !isToken(b) {
+                    return false
+                }
+            case .target:
+                if b == 0x20 { phase = .version }
+            case .version:
+                let shape: StaticString = kind == .request ? "HTTP/1.#\r\n" : "HTTP/1.# ###"
+                let expected = shape.utf8Start[matched]
+                guard expected == 0x23 ? (b >= 0x30 && b <= 0x39) : b == expected else { return false }
+                matched += 1
+                if matched == shape.utf8CodeUnitCount { phase = .done }
+            case .done:
+                return true
+            }
+            offset += 1
+        }
+        return true
+    }
+}

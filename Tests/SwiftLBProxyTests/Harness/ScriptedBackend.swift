@@ -22,6 +22,8 @@ final class ScriptedBackend: @unchecked Sendable {
         /// connection, except the first connection, closed 50 ms after its first answer (an
         /// idle connection the server drops while it is pooled).
         case keepAliveButTheFirstCloses
+        /// Answers these bytes as they are and keeps the connection open.
+        case raw([UInt8])
     }
 
     let port: Int
@@ -104,6 +106,8 @@ private final class ScriptHandler: ChannelInboundHandler {
             }
         case .keepAliveButTheFirstCloses:
             break
+        case .raw(let bytes):
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: bytes)), promise: nil)
         }
     }
 }

@@ -137,6 +137,41 @@ final class HeadParserTests: XCTestCase {
         }
     }
 
+    /// A start line not ended yet is refused as soon as its bytes cannot begin a valid one
+    /// (noise, a TLS hello, CR-only line ends), a request's or a response's; every prefix of a
+    /// valid head still waits for the rest.
+    func testAStartLineThatCannotBeginAValidOneIsRefusedBeforeItEnds() {
+        let requests = ["\u{16}\u{03}\u{01}\u{00}", "G\u{00}", " GET", "GET / HTTP/1.1\rHost", "GET / HTTPS", "GET / HTTP/2", "GET / HTTP/1.x", "GET / HTTP/1.1 "]
+        for text in requests {
+            guard case .malformed = failure(text) else { XCTFail("request \(text.debugDescription): \(parse(text).0)"); continue }
+        }
+        for text in ["\u{15}\u{03}\u{03}", "HTTP/2 200", "HTTP/1.1 2x", "HTTP/1.1200", "http/1.1"] {
+            guard case .malformed = failure(text, kind: .response) else { XCTFail("response \(text.debugDescription): \(parse(text, kind: .response).0)"); continue }
+        }
+        let valid: [(String, MessageHead.Kind)] = [
+            ("\r\nPOST /a%20b?c=d#e HTTP/1.0\r\nHost: a\r\n\r\n", .request),
+            ("M-SEARCH * HTTP/1.1\r\n\r\n", .request),
+            ("GET http://a.example:8080/x HTTP/1.9\r\nHost: a\r\n\r\n", .request),
+            ("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", .response),
+            ("HTTP/1.0 404\r\n\r\n", .response),
+        ]
+        for (text, kind) in valid {
+            let bytes = Array(text.utf8)
+            for cut in 0..<bytes.count {
+                var parser = HeadParser(kind: kind, limits: .init(allowFragment: true))
+                var buffer = ByteBuffer(bytes: bytes[0..<cut])
+                guard case .incomplete = parser.parse(&buffer) else { XCTFail("\(text.debugDescription) cut at \(cut)"); continue }
+            }
+        }
+    }
+
+    /// HAProxy's HTX keeps a field name's length in one byte: 255 passes, 256 is refused.
+    func testAFieldNameOverTwoHundredFiftyFiveBytesIsRefused() {
+        XCTAssertNotNil(head("GET / HTTP/1.1\r\n" + String(repeating: "n", count: 255) + ": v\r\n\r\n"))
+        guard case .malformed = failure("GET / HTTP/1.1\r\n" + String(repeating: "n", count: 256) + ": v\r\n\r\n") else { return XCTFail("256 accepted") }
+        guard case .malformed = failure("HTTP/1.1 200 OK\r\n" + String(repeating: "n", count: 256) + ": v\r\n\r\n", kind: .response) else { return XCTFail("256 accepted") }
+    }
+
     /// A request head of `total` bytes, its length in the request target.
     private func longTarget(_ total: Int) -> String {
         let rest = " HTTP/1.1\r\nHost: x\r\n\r\n"

@@ -1,0 +1,78 @@
+import Foundation
+import XCTest
+
+/// Bytes that cannot begin an HTTP/1 message are refused at once, side by side with haproxy
+/// 2.6: binary noise or a TLS hello on a plain port, CR-only line ends, a header name longer
+/// than HAProxy's HTX holds — from a client a 400, from a server a 502, both byte for byte
+/// haproxy's. A proxy that waited for the line to end would answer 408 (`timeout
+/// http-request`) or 504 (`timeout server`) instead, and fail here.
+extension ErrorPageParityTests {
+    /// SwiftLB and haproxy on one configuration: a server that answers 200 (the default), one
+    /// that answers a TLS alert (`/noise`), one a header name of 256 bytes (`/long`).
+    private func start() throws -> (SideBySide, [ScriptedBackend]) {
+        let ok = try ScriptedBackend(.raw(Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)))
+        let noise = try ScriptedBackend(.raw([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]))
+        let long = try ScriptedBackend(.raw(Array(("HTTP/1.1 200 OK\r\n" + String(repeating: "n", count: 256) + ": v\r\nContent-Length: 2\r\n\r\nok").utf8)))
+        let servers = [ok, noise, long]
+        do {
+            let sides = try SideBySide({ port in
+                self.defaults + """
+                frontend fe
+                    bind 127.0.0.1:\(port)
+                    use_backend noise if { path /noise }
+                    use_backend long if { path /long }
+                    default_backend ok
+                backend ok
+                    server s 127.0.0.1:\(ok.port)
+                backend noise
+                    server s 127.0.0.1:\(noise.port)
+                backend long
+                    server s 127.0.0.1:\(long.port)
+                """
+            }, in: dir)
+            return (sides, servers)
+        } catch {
+            servers.forEach { $0.stop() }
+            throw error
+        }
+    }
+
+    func testRequestBytesThatCannotBecomeARequestAreA400AtOnce() throws {
+        let (sides, servers) = try start()
+        defer { sides.stop(); servers.forEach { $0.stop() } }
+        // A TLS ClientHello's first bytes on the plain port; binary noise; a method with a
+        // control byte; CR-only line ends; a space before the method.
+        let cases: [(String, [UInt8])] = [
+            ("TLS hello", [0x16, 0x03, 0x01, 0x00, 0xA5, 0x01, 0x00, 0x00, 0xA1, 0x03, 0x03] + [UInt8](repeating: 0, count: 40)),
+            ("noise", [0x8F, 0x22, 0x00, 0x7E, 0xC1, 0x10, 0x20, 0x33]),
+            ("control byte in the method", Array("GE\u{01}T / HTTP/1.1".utf8)),
+            ("CR-only line ends", Array("GET / HTTP/1.1\rHost: a\r\r".utf8)),
+            ("a space first", Array(" GET / HTTP/1.1".utf8)),
+        ]
+        for (name, bytes) in cases {
+            assertSameAnswer(try sideBySideAnswers(sides.ports, bytes), status: 400, name)
+        }
+        // A header name of 255 bytes passes, of 256 does not (HTX keeps its length in a byte).
+        for (length, status) in [(255, 200), (256, 400)] {
+            let request = "GET / HTTP/1.1\r\nHost: a\r\n" + String(repeating: "n", count: length) + ": v\r\nConnection: close\r\n\r\n"
+            let answers = try sideBySideAnswers(sides.ports, Array(request.utf8))
+            XCTAssertEqual(answers.map { statusCode($0) }, [status, status], "a name of \(length) bytes")
+        }
+        // Valid prefixes still wait for the rest: the request, sent in two pieces, is served.
+        for port in sides.ports {
+            let client = try RawClient(port: port, timeout: 8)
+            client.send(Array("GET / HTTP/1.1\r".utf8))
+            Thread.sleep(forTimeInterval: 0.3)
+            client.send(Array("\nHost: a\r\nConnection: close\r\n\r\n".utf8))
+            XCTAssertEqual(statusCode(client.readAll().text), 200, "port \(port)")
+        }
+    }
+
+    func testResponseBytesThatCannotBecomeAResponseAreA502AtOnce() throws {
+        let (sides, servers) = try start()
+        defer { sides.stop(); servers.forEach { $0.stop() } }
+        assertSameAnswer(try sideBySideAnswers(sides.ports, Array("GET /noise HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".utf8)), status: 502, "TLS alert from a server")
+        assertSameAnswer(try sideBySideAnswers(sides.ports, Array("GET /long HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".utf8)), status: 502,
+                   "a response header name of 256 bytes")
+    }
+}
