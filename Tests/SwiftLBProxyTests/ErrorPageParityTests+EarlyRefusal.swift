@@ -7,27 +7,27 @@ import XCTest
 /// haproxy's. A proxy that waited for the line to end would answer 408 (`timeout
 /// http-request`) or 504 (`timeout server`) instead, and fail here.
 extension ErrorPageParityTests {
-    /// SwiftLB and haproxy on one configuration: a server that answers 200 (the default), one
-    /// that answers a TLS alert (`/noise`), one a header name of 256 bytes (`/long`).
-    private func start() throws -> (SideBySide, [ScriptedBackend]) {
+    /// SwiftLB and haproxy on one configuration: a server that answers 200 (the default), and
+    /// one per entry of `answers` (its path → the bytes it answers).
+    private func start(_ answers: [String: [UInt8]] = [:]) throws -> (SideBySide, [ScriptedBackend]) {
         let ok = try ScriptedBackend(.raw(Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)))
-        let noise = try ScriptedBackend(.raw([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]))
-        let long = try ScriptedBackend(.raw(Array(("HTTP/1.1 200 OK\r\n" + String(repeating: "n", count: 256) + ": v\r\nContent-Length: 2\r\n\r\nok").utf8)))
-        let servers = [ok, noise, long]
+        var servers = [ok]
+        var routes: [(path: String, port: Int)] = []
         do {
+            for (path, bytes) in answers.sorted(by: { $0.key < $1.key }) {
+                let server = try ScriptedBackend(.raw(bytes))
+                servers.append(server)
+                routes.append((path, server.port))
+            }
             let sides = try SideBySide({ port in
                 self.defaults + """
                 frontend fe
                     bind 127.0.0.1:\(port)
-                    use_backend noise if { path /noise }
-                    use_backend long if { path /long }
+                \(routes.enumerated().map { "    use_backend b\($0.offset) if { path \($0.element.path) }\n" }.joined())\
                     default_backend ok
                 backend ok
                     server s 127.0.0.1:\(ok.port)
-                backend noise
-                    server s 127.0.0.1:\(noise.port)
-                backend long
-                    server s 127.0.0.1:\(long.port)
+                \(routes.enumerated().map { "backend b\($0.offset)\n    server s 127.0.0.1:\($0.element.port)\n" }.joined())
                 """
             }, in: dir)
             return (sides, servers)
@@ -35,6 +35,11 @@ extension ErrorPageParityTests {
             servers.forEach { $0.stop() }
             throw error
         }
+    }
+
+    /// `path`, answered by each program, the connection closed after it.
+    private func answers(_ sides: SideBySide, _ path: String) throws -> [String] {
+        try sideBySideAnswers(sides.ports, Array("GET \(path) HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".utf8))
     }
 
     func testRequestBytesThatCannotBecomeARequestAreA400AtOnce() throws {
@@ -69,10 +74,35 @@ extension ErrorPageParityTests {
     }
 
     func testResponseBytesThatCannotBecomeAResponseAreA502AtOnce() throws {
-        let (sides, servers) = try start()
+        let (sides, servers) = try start([
+            "/noise": [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28],  // a TLS alert
+            "/long": Array(("HTTP/1.1 200 OK\r\n" + String(repeating: "n", count: 256) + ": v\r\nContent-Length: 2\r\n\r\nok").utf8),
+        ])
         defer { sides.stop(); servers.forEach { $0.stop() } }
-        assertSameAnswer(try sideBySideAnswers(sides.ports, Array("GET /noise HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".utf8)), status: 502, "TLS alert from a server")
-        assertSameAnswer(try sideBySideAnswers(sides.ports, Array("GET /long HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".utf8)), status: 502,
-                   "a response header name of 256 bytes")
+        assertSameAnswer(try answers(sides, "/noise"), status: 502, "TLS alert from a server")
+        assertSameAnswer(try answers(sides, "/long"), status: 502, "a response header name of 256 bytes")
+    }
+
+    /// A status below 100 is a final response with a body (it was taken for a 1xx, forwarded,
+    /// and followed by a 502 of our own: two answers to one request); chunking broken in what
+    /// came with the head is a 502 (it was a response cut after its head, or nothing at all).
+    func testOddResponsesAreAnsweredAsHAProxyAnswersThem() throws {
+        let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        let (sides, servers) = try start([
+            "/099": Array("HTTP/1.1 099 Odd\r\nContent-Length: 5\r\n\r\nhello".utf8),
+            "/badend": Array((chunked + "5\r\nhelloXX\r\n0\r\n\r\n").utf8),
+            "/negative": Array((chunked + "-1\r\nhello\r\n0\r\n\r\n").utf8),
+            "/huge": Array((chunked + "fffffffffffffffff\r\nhello\r\n").utf8),
+        ])
+        defer { sides.stop(); servers.forEach { $0.stop() } }
+        let odd = try answers(sides, "/099")
+        XCTAssertEqual(odd.map { statusCode($0) }, [99, 99])
+        for answer in odd {
+            XCTAssertTrue(answer.hasSuffix("\r\n\r\nhello"), answer.debugDescription)
+            XCTAssertEqual(answer.components(separatedBy: "HTTP/1.1 ").count, 2, "one answer: \(answer.debugDescription)")
+        }
+        for path in ["/badend", "/negative", "/huge"] {
+            assertSameAnswer(try answers(sides, path), status: 502, path)
+        }
     }
 }

@@ -52,7 +52,7 @@ extension HTTPClientConnection {
                     serverFailed(ex, garbage: true)
                     return
                 case .head(var head):
-                    if head.status < 200 {
+                    if (100..<200).contains(head.status) {
                         if head.status == 101 {
                             if ex.otherUpgrade {
                                 // A switch without `Upgrade` names no protocol: 502, as a broken handshake.
@@ -95,6 +95,12 @@ extension HTTPClientConnection {
                         // faulty and the connection closed after it; HAProxy closes the client's too.
                         ex.serverMustClose = true
                         ex.closeClient = true
+                    }
+                    if case .framed(.chunked) = body, !BodyFramer.chunksMayBeValid(input) {
+                        // Chunking already broken in what came with the head: nothing has gone to
+                        // the client yet, so it gets HAProxy's 502 rather than a cut response.
+                        serverFailed(ex, garbage: true)
+                        return
                     }
                     guard startResponse(ex, head: head, body: body) else { return }
                     // No body (HEAD, 204, 304) or an empty one (`Content-Length: 0`): the

@@ -51,6 +51,19 @@ struct BodyFramer {
         if case .length(0) = mode { chunk = .done }
     }
 
+    /// Whether the chunked body at the front of `input` (all or part of it) is well framed so
+    /// far: a dry run on a copy, nothing taken.
+    static func chunksMayBeValid(_ input: ByteBuffer) -> Bool {
+        var framer = BodyFramer(.chunked)
+        var copy = input
+        do {
+            _ = try framer.take(from: &copy, decode: false) { _ in }
+            return true
+        } catch {
+            return false
+        }
+    }
+
     /// Whether the whole body has been taken.
     var isComplete: Bool {
         switch mode {

@@ -57,7 +57,8 @@ enum MessageFraming {
         let status = head.status
         guard case .success((let chunked, let length)) = scan(head) else { return .failure(.malformed("response framing")) }
         if chunked && length != nil { return .failure(.malformed("Content-Length with Transfer-Encoding")) }
-        if requestMethod == .head || status < 200 || status == 204 || status == 304 { return .success(.none) }
+        // 1xx only: a status below 100 (`099`) is final and has a body, as HAProxy reads it.
+        if requestMethod == .head || (100..<200).contains(status) || status == 204 || status == 304 { return .success(.none) }
         if chunked { return .success(.framed(.chunked)) }
         if let length { return .success(.framed(.length(length))) }
         return .success(.framed(.untilClose))

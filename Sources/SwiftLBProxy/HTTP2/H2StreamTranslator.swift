@@ -206,7 +206,7 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
                     emit(.rstStream(.internalError))
                 case .head(let head):
                     let headers = H2ResponseHead.headers(of: head)
-                    if head.status < 200 {
+                    if (100..<200).contains(head.status) {
                         // 1xx: an interim HEADERS frame, the final head follows.
                         emit(.headers(.init(headers: headers, endStream: false)))
                         continue loop
