@@ -8,8 +8,13 @@ import NIOCore
 /// client connection closes.
 ///
 /// Sits in the server channel's pipeline, in front of NIO's accept handler. One accept read
-/// may return a few sockets at once; one over the limit is closed at once.
+/// takes up to `maxBatch` sockets (HAProxy's `tune.maxaccept`); near the limit it takes only
+/// as many as there are free slots, as HAProxy's `listener_accept` does, so a burst at the
+/// limit waits in the backlog instead of being accepted and closed. Only a race between
+/// listeners on different loops for the process-wide last slots can still bring one over the
+/// limit: that one is closed.
 final class AcceptLimiter: ChannelDuplexHandler {
+
     typealias InboundIn = any Channel
     typealias OutboundIn = Never
 
@@ -18,14 +23,18 @@ final class AcceptLimiter: ChannelDuplexHandler {
     private let processWide: ProcessConnectionCount
     private var context: ChannelHandlerContext?
     private var readPending = false
+    private let batch: AcceptBatch
 
-    init(limit: Int, processWide: ProcessConnectionCount) {
+    init(limit: Int, processWide: ProcessConnectionCount, batch: AcceptBatch) {
         self.limit = limit
         self.processWide = processWide
+        self.batch = batch
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        // NIO's first read (autoRead turned on) does not pass through `read(context:)`.
+        batch.bound(slots: freeSlots, context)
         processWide.register(NIOLoopBound(self, eventLoop: context.eventLoop))
     }
 
@@ -35,6 +44,9 @@ final class AcceptLimiter: ChannelDuplexHandler {
     }
 
     private var full: Bool { open.load(ordering: .relaxed) >= limit || processWide.full }
+
+    /// Slots left under this listener's limit and the process's.
+    private var freeSlots: Int { min(limit - open.load(ordering: .relaxed), processWide.freeSlots) }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let child = unwrapInboundIn(data)
@@ -52,21 +64,26 @@ final class AcceptLimiter: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if full {
+        let free = freeSlots
+        if free <= 0 {
             if !readPending {
                 readPending = true
                 processWide.paused.wrappingIncrement(ordering: .relaxed)
             }
         } else {
+            batch.bound(slots: free, context)
             context.read()
         }
     }
 
     /// Runs on the listener's event loop after a connection closed somewhere.
     func resumeIfPossible() {
-        guard readPending, !full, let context else { return }
+        guard readPending, let context else { return }
+        let free = freeSlots
+        guard free > 0 else { return }
         readPending = false
         processWide.paused.wrappingDecrement(ordering: .relaxed)
+        batch.bound(slots: free, context)
         context.read()
     }
 }
@@ -86,6 +103,7 @@ final class ProcessConnectionCount: Sendable {
     func setLimit(_ limit: Int) { limitValue.store(limit, ordering: .relaxed) }
 
     var full: Bool { count.load(ordering: .relaxed) >= limit }
+    var freeSlots: Int { limit - count.load(ordering: .relaxed) }
 
     func register(_ limiter: NIOLoopBound<AcceptLimiter>) {
         listeners.withLockedValue { $0[ObjectIdentifier(limiter.value)] = limiter }

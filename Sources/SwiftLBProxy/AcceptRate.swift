@@ -94,12 +94,11 @@ final class AcceptRateLimiter: ChannelDuplexHandler {
     /// holder's generation, read before the runtime: a swap in between only recomputes).
     private var cached: (generation: Int, limits: [(EventRate, Int)])?
     private var waiting: Scheduled<Void>?
-    /// The batch size last set, restored when the limits leave room again.
-    private var batch = AcceptRateLimiter.fullBatch
-    static let fullBatch = 64
+    private let batch: AcceptBatch
 
-    init(holder: RuntimeHolder, limits: @escaping @Sendable (ProxyRuntime) -> [(EventRate, Int)]) {
+    init(holder: RuntimeHolder, batch: AcceptBatch, limits: @escaping @Sendable (ProxyRuntime) -> [(EventRate, Int)]) {
         self.holder = holder
+        self.batch = batch
         self.compute = limits
     }
 
@@ -116,7 +115,7 @@ final class AcceptRateLimiter: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         let limits = self.limits()
         guard let room = limits.map({ $0.0.remaining(under: $0.1) }).min() else { return }
-        setBatch(max(1, min(room, Self.fullBatch)), context)
+        batch.bound(rate: room, context)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -127,11 +126,11 @@ final class AcceptRateLimiter: ChannelDuplexHandler {
     func read(context: ChannelHandlerContext) {
         let limits = self.limits()
         guard !limits.isEmpty else {
-            setBatch(Self.fullBatch, context)
+            batch.bound(rate: AcceptBatch.full, context)
             context.read()
             return
         }
-        let room = limits.map { $0.0.remaining(under: $0.1) }.min() ?? Self.fullBatch
+        let room = limits.map { $0.0.remaining(under: $0.1) }.min() ?? AcceptBatch.full
         guard room > 0 else {
             guard waiting == nil else { return }
             let delay = limits.map { $0.0.delay(under: $0.1) }.max() ?? 1
@@ -143,19 +142,12 @@ final class AcceptRateLimiter: ChannelDuplexHandler {
             }
             return
         }
-        setBatch(min(room, Self.fullBatch), context)
+        batch.bound(rate: room, context)
         context.read()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         waiting?.cancel()
         waiting = nil
-    }
-
-    /// At most `n` sockets per accept read (NIO's maxMessagesPerRead on the listener).
-    private func setBatch(_ n: Int, _ context: ChannelHandlerContext) {
-        guard n != batch else { return }
-        batch = n
-        try? context.channel.syncOptions?.setOption(.maxMessagesPerRead, value: UInt(n))
     }
 }

@@ -398,12 +398,13 @@ public final class ProxyServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             // Accept up to 64 connections per loop iteration (HAProxy's tune.maxaccept), not NIO's 4:
             // a burst of new clients otherwise waits in the backlog behind served ones.
-            .serverChannelOption(.maxMessagesPerRead, value: 64)
+            .serverChannelOption(.maxMessagesPerRead, value: UInt(AcceptBatch.full))
             .serverChannelInitializer { channel in
                 // NIO runs this before the bind, where HAProxy sets SO_BINDTODEVICE.
                 Self.bindToInterface(channel, key.interface).flatMapThrowing {
-                    try channel.pipeline.syncOperations.addHandler(AcceptLimiter(limit: limit, processWide: connections))
-                    try channel.pipeline.syncOperations.addHandler(AcceptRateLimiter(holder: holder) { runtime in
+                    let batch = AcceptBatch()
+                    try channel.pipeline.syncOperations.addHandler(AcceptLimiter(limit: limit, processWide: connections, batch: batch))
+                    try channel.pipeline.syncOperations.addHandler(AcceptRateLimiter(holder: holder, batch: batch) { runtime in
                         // Whether the bind is `ssl` in the runtime in force (a reload may add or drop it).
                         let tls = runtime.frontends.first { $0.name == name }?.binds.first { ListenerKey($0.0) == key }?.1 != nil
                         return rates.limits(runtime, frontend: name, frontendRate: frontendRate, tls: tls)
