@@ -461,13 +461,11 @@ public struct ProxyOptions: Sendable {
     /// `log-tag TAG`: the syslog tag of this proxy's lines (nil: the global one).
     public var logTag: String?
     public var logGlobal = false
-    /// `errorfile CODE FILE`.
-    public var errorFiles: [Int: String] = [:]
-    /// `errorfiles NAME [CODE…]`: pages of an `http-errors` section.
-    public var errorFilesSections: [ErrorFilesReference] = []
-    /// `errorloc*` and `http-error` answers by status. A status has one answer of its own:
-    /// a later `errorfile` line for it removes its entry here, and the other way round.
-    public var errorReplies: [Int: ErrorReply] = [:]
+    /// `errorfile`, `errorfiles`, `errorloc*` and `http-error` lines in the order written, a
+    /// `defaults` section's first. Kept as one list because HAProxy applies them in that order
+    /// (`proxy_check_errors`): for a status, the last line that gives it an answer wins,
+    /// whatever its kind.
+    public var errorDirectives: [ErrorDirective] = []
     /// `monitor-uri PATH` (pending): answered 200 by SwiftLB itself.
     public var monitorURI: String?
     /// `option pgsql-check user NAME`: the user (the check itself is `protocolCheck`).
@@ -521,8 +519,18 @@ public struct ErrorFilesReference: Sendable, Equatable {
     public var line: Int
 }
 
+/// One error-page line of a proxy (see `ProxyOptions.errorDirectives`).
+public enum ErrorDirective: Sendable, Equatable {
+    /// `errorfile`, `errorloc*` or `http-error`: the answer for one status.
+    case status(Int, ErrorReply)
+    /// `errorfiles NAME [CODE…]`: the pages of an `http-errors` section.
+    case section(ErrorFilesReference)
+}
+
 /// A proxy's answer for a status it generates, given in place of the error page.
 public enum ErrorReply: Sendable, Equatable {
+    /// `errorfile CODE FILE`: the file is the whole response.
+    case file(path: String, line: Int)
     /// `errorloc|errorloc302|errorloc303 CODE URL`: a redirect (`code` 302 or 303) to URL.
     case location(code: Int, url: String, line: Int)
     /// `http-error status CODE …`: built as `http-request return` builds its answer.

@@ -145,7 +145,7 @@ final class PendingKeywordTests: XCTestCase {
         guard case .setStatus(503, let reason) = f.httpResponseRules.first?.action else { return XCTFail() }
         XCTAssertEqual(reason, "Down")
         XCTAssertEqual(f.httpAfterResponseRules.count, 1)
-        XCTAssertEqual(f.options.errorFilesSections, [ErrorFilesReference(section: "site", codes: [503], line: 44)])
+        XCTAssertEqual(f.options.errorDirectives, [.section(ErrorFilesReference(section: "site", codes: [503], line: 44))])
         XCTAssertEqual(f.switchingRules.first?.backend, "b")
 
         let b = try XCTUnwrap(config.backends["b"])

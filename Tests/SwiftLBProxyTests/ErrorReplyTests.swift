@@ -70,6 +70,75 @@ final class ErrorReplyTests: XCTestCase {
         XCTAssertTrue(try rawExchange(both.lbPort, requests[0].0).contains("location: http://example.test/sorry?from=lb\r\n"))
     }
 
+    /// Several lines for one status, of different kinds and some from `defaults`: HAProxy applies
+    /// them in line order (a defaults section's first), so the last one wins for the status.
+    func testLastLineForAStatusWinsWhateverItsKind() throws {
+        let fromDefaults = try dir.write("defaults.http", "HTTP/1.1 503 From Defaults\r\ncontent-type: text/plain\r\ncontent-length: 9\r\n\r\ndefaults\n")
+        let fromFile = try dir.write("file.http", "HTTP/1.1 503 From File\r\ncontent-type: text/plain\r\ncontent-length: 5\r\n\r\nfile\n")
+        let fromSection = try dir.write("section.http", "HTTP/1.1 503 From Section\r\ncontent-type: text/plain\r\ncontent-length: 8\r\n\r\nsection\n")
+        let both = try SideBySide({ port in
+            """
+            http-errors site
+                errorfile 503 \(fromSection)
+            defaults
+                mode http
+                timeout connect 1s
+                timeout client 5s
+                timeout server 5s
+                errorfile 503 \(fromDefaults)
+            frontend fe
+                bind 127.0.0.1:\(port)
+                use_backend b1 if { path /b1 }
+                use_backend b2 if { path /b2 }
+                use_backend b3 if { path /b3 }
+                use_backend b4 if { path /b4 }
+                use_backend b5 if { path /b5 }
+                default_backend b6
+            backend b1
+                retries 0
+                errorfiles site
+                server s1 127.0.0.1:1
+            backend b2
+                retries 0
+                errorloc 503 /elsewhere
+                errorfiles site 503
+                server s1 127.0.0.1:1
+            backend b3
+                retries 0
+                errorfiles site
+                errorfile 503 \(fromFile)
+                server s1 127.0.0.1:1
+            backend b4
+                retries 0
+                http-error status 503 content-type text/plain string "reply"
+                errorfiles site
+                server s1 127.0.0.1:1
+            backend b5
+                retries 0
+                errorfiles site
+                errorloc303 503 /later
+                server s1 127.0.0.1:1
+            backend b6
+                retries 0
+                errorfile 503 \(fromFile)
+                http-error status 503 content-type text/plain string "reply"
+                errorfiles site
+                errorfile 503 \(fromFile)
+                server s1 127.0.0.1:1
+            """
+        }, in: dir)
+        defer { both.stop() }
+        let expected = ["b1": "503 From Section", "b2": "503 From Section", "b3": "503 From File", "b4": "503 From Section",
+                        "b5": "303 See Other", "b6": "503 From File"]
+        for (backend, status) in expected.sorted(by: { $0.key < $1.key }) {
+            let request = "GET /\(backend) HTTP/1.1\r\nHost: x\r\n\r\n"
+            let ours = try rawExchange(both.lbPort, request).replacingOccurrences(of: "\r\nconnection: close\r\n\r\n", with: "\r\n\r\n")
+            let theirs = try rawExchange(both.haproxyPort, request)
+            XCTAssertTrue(theirs.hasPrefix("HTTP/1.1 \(status)"), "haproxy, \(backend): \(theirs)")
+            XCTAssertEqual(ours, theirs, backend)
+        }
+    }
+
     /// Wrong arguments are refused on their line, naming the keyword.
     func testBadArgumentsNameTheLineAndKeyword() throws {
         let cases = [

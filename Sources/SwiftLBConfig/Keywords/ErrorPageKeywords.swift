@@ -13,10 +13,7 @@ extension KeywordRegistry {
     static let errorPageKeywords: [Keyword] = [
         Keyword("errorfile", SectionKind.proxies, usage: "errorfile CODE FILE", status: errorPageStatus) { p, c in
             let (code, file) = try errorFile(c)
-            p.withOptions {
-                $0.errorFiles[code] = file
-                $0.errorReplies[code] = nil
-            }
+            p.withOptions { $0.errorDirectives.append(.status(code, .file(path: file, line: c.line.number))) }
         },
         // HAProxy 2.6 (`http_parse_errorloc`): a 302 or 303 to URL, with no body.
         Keyword("errorloc", SectionKind.proxies, usage: "errorloc CODE URL") { p, c in try errorLocation(p, c, code: 302) },
@@ -28,10 +25,7 @@ extension KeywordRegistry {
             guard c.args.first == "status", c.args.count >= 2 else { throw ParseFailure("expects 'status CODE' first") }
             let reply = try httpReturn(c.args, defaultStatus: 0, statusWords: ["status"])
             guard errorFileCodes.contains(reply.status) else { throw unhandledStatus(reply.status) }
-            p.withOptions {
-                $0.errorReplies[reply.status] = .reply(reply, line: c.line.number)
-                $0.errorFiles[reply.status] = nil
-            }
+            p.withOptions { $0.errorDirectives.append(.status(reply.status, .reply(reply, line: c.line.number))) }
         },
         Keyword("errorfile", [.httpErrors], usage: "errorfile CODE FILE") { p, c in
             let (code, file) = try errorFile(c)
@@ -45,7 +39,7 @@ extension KeywordRegistry {
                 guard let code = Int(word), errorFileCodes.contains(code) else { throw ParseFailure("'\(word)' is not a status an error file replaces") }
                 codes.append(code)
             }
-            p.withOptions { $0.errorFilesSections.append(ErrorFilesReference(section: name, codes: codes, line: c.line.number)) }
+            p.withOptions { $0.errorDirectives.append(.section(ErrorFilesReference(section: name, codes: codes, line: c.line.number))) }
             p.errorFilesReferences.append((name, c.line.number, p.file))
         },
     ]
@@ -59,10 +53,7 @@ extension KeywordRegistry {
         guard errorFileCodes.contains(status) else { throw unhandledStatus(status) }
         let url = c.args[1]
         guard !url.isEmpty, !url.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F }) else { throw ParseFailure("'\(url)' is not a URL (no spaces or control characters)") }
-        p.withOptions {
-            $0.errorReplies[status] = .location(code: code, url: url, line: c.line.number)
-            $0.errorFiles[status] = nil
-        }
+        p.withOptions { $0.errorDirectives.append(.status(status, .location(code: code, url: url, line: c.line.number))) }
     }
 
     private static func errorFile(_ c: KeywordCall) throws(ParseFailure) -> (Int, String) {

@@ -36,50 +36,52 @@ struct ErrorPages: Sendable {
         self.replies = replies
     }
 
-    /// The pages of one proxy: its `errorfiles` references in order, then its `errorfile` lines
-    /// (a later line wins for the same code, as in HAProxy). `cache` shares one load of a file
-    /// between proxies.
+    /// The pages of one proxy: its error lines applied in the order written (`defaults` first),
+    /// so a status gets the answer of the last line that names it, whatever its kind, as
+    /// HAProxy's `proxy_check_errors` does. `cache` shares one load of a file between proxies.
     init(options: ProxyOptions, httpErrors: [String: [Int: String]], configFile: String, cache: inout [String: Page]) throws(ConfigErrors) {
         var pages: [Int: Page] = [:]
-        var errors: [ConfigError] = []
-        for reference in options.errorFilesSections {
-            guard let section = httpErrors[reference.section] else {
-                errors.append(ConfigError(file: configFile, line: reference.line, keyword: "errorfiles",
-                                          message: "no http-errors section named '\(reference.section)'"))
-                continue
-            }
-            for (code, path) in section where reference.codes.isEmpty || reference.codes.contains(code) {
-                do { pages[code] = try Self.load(path, cache: &cache) } catch { errors.append(error) }
-            }
-        }
-        for (code, path) in options.errorFiles.sorted(by: { $0.key < $1.key }) {
-            do { pages[code] = try Self.load(path, cache: &cache) } catch { errors.append(error) }
-        }
         var replies: [Int: RuleReply] = [:]
-        for (status, reply) in options.errorReplies.sorted(by: { $0.key < $1.key }) {
-            pages[status] = nil  // an `errorfiles` section's page for it gives way
-            switch reply {
-            case .location(let code, let url, _):
+        var errors: [ConfigError] = []
+        func load(_ path: String, as status: Int, cache: inout [String: Page]) {
+            replies[status] = nil
+            do { pages[status] = try Self.load(path, cache: &cache) } catch { errors.append(error) }
+        }
+        for directive in options.errorDirectives {
+            switch directive {
+            case .section(let reference):
+                guard let section = httpErrors[reference.section] else {
+                    errors.append(ConfigError(file: configFile, line: reference.line, keyword: "errorfiles",
+                                              message: "no http-errors section named '\(reference.section)'"))
+                    continue
+                }
+                for (code, path) in section where reference.codes.isEmpty || reference.codes.contains(code) {
+                    load(path, as: code, cache: &cache)
+                }
+            case .status(let status, .file(let path, _)):
+                load(path, as: status, cache: &cache)
+            case .status(let status, .location(let code, let url, _)):
                 // HAProxy's `errorloc` message, as its H1 output writes it.
                 let head = "HTTP/1.1 \(code) \(code == 303 ? "See Other" : "Found")\r\ncache-control: no-cache\r\ncontent-length: 0\r\nlocation: \(url)\r\n\r\n"
+                replies[status] = nil
                 pages[status] = Page(path: "errorloc \(status)", raw: ByteBuffer(string: head))
-            case .reply(let r, let line):
+            case .status(let status, .reply(let r, let line)):
                 switch r.body {
                 case .defaultErrorFiles:
                     // HAProxy keeps no answer of this proxy for the status: the next proxy's
                     // page (the frontend's), else the built-in one.
-                    continue
+                    replies[status] = nil
+                    pages[status] = nil
                 case .errorfile(let path):
                     // A page as `errorfile`'s (an empty one is silent, even for the H1 layer).
-                    do { pages[status] = try Self.load(path, cache: &cache) } catch { errors.append(error) }
-                    continue
+                    load(path, as: status, cache: &cache)
                 default:
-                    break
-                }
-                do {
-                    replies[status] = try RuleReply.compile(r, isDeny: false, httpErrors: httpErrors, cache: &cache)
-                } catch {
-                    errors.append(ConfigError(file: configFile, line: line, keyword: "http-error", message: error.message))
+                    pages[status] = nil
+                    do {
+                        replies[status] = try RuleReply.compile(r, isDeny: false, httpErrors: httpErrors, cache: &cache)
+                    } catch {
+                        errors.append(ConfigError(file: configFile, line: line, keyword: "http-error", message: error.message))
+                    }
                 }
             }
         }
