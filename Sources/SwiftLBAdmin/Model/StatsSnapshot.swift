@@ -10,6 +10,9 @@ public struct StatsSnapshot: Sendable, Equatable {
     /// In configuration order (HAProxy's `iid` order): each proxy's FRONTEND row, its servers,
     /// then its BACKEND row.
     public var proxies: [ProxyStats]
+    /// Backends stopped by `disabled`: not in the stats (HAProxy leaves them out too), but
+    /// `show servers state` lists their servers, as HAProxy's does.
+    public var stoppedProxies: [ProxyStats] = []
     /// The floating VIP, when lb.conf has a `vrrp` section.
     public var vip: VIPStats?
     /// Wall-clock time of the snapshot, Unix seconds.

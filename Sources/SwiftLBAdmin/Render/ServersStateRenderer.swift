@@ -14,16 +14,20 @@ public enum ServersStateRenderer {
     /// nil `backend` means all; a backend that does not exist is the caller's error to report.
     public static func render(_ snapshot: StatsSnapshot, backend: String? = nil) -> String {
         var out = "1\n" + header + "\n"
-        for proxy in snapshot.proxies.sorted(by: { $0.iid < $1.iid }) {
+        let stopped = Set(snapshot.stoppedProxies.map(\.name))
+        for proxy in (snapshot.proxies + snapshot.stoppedProxies).sorted(by: { $0.iid < $1.iid }) {
             guard let b = proxy.backend, backend == nil || backend == proxy.name else { continue }
-            for s in b.servers {
-                out += line(proxy, s).joined(separator: " ") + "\n"
+            // HAProxy numbers a proxy's servers, and puts them back in line order, only when it
+            // starts the proxy: a stopped one shows id 0 and its servers last line first.
+            let isStopped = stopped.contains(proxy.name)
+            for s in isStopped ? b.servers.reversed() : b.servers {
+                out += line(proxy, s, sid: isStopped ? 0 : s.sid).joined(separator: " ") + "\n"
             }
         }
         return out
     }
 
-    static func line(_ proxy: ProxyStats, _ s: ServerStats) -> [String] {
+    static func line(_ proxy: ProxyStats, _ s: ServerStats, sid: Int) -> [String] {
         // `disabled` in lb.conf is CMAINT for as long as the line says so, and FMAINT while the
         // server is in maintenance: set ready (then drained) at runtime, HAProxy writes 4 (12).
         var admin = 0
@@ -47,7 +51,7 @@ public enum ServersStateRenderer {
             if s.admin == .maint && s.agent == nil { checkState = checkPaused }
         }
         return [
-            "\(proxy.iid)", proxy.name, "\(s.sid)", s.name, s.address.isEmpty || s.onUnixSocket ? "-" : s.address,
+            "\(proxy.iid)", proxy.name, "\(sid)", s.name, s.address.isEmpty || s.onUnixSocket ? "-" : s.address,
             // A server in maintenance is STOPPED to HAProxy, whatever its checks last said.
             "\(s.admin == .maint ? ServerStats.OperationalState.stopped.rawValue : s.operational.rawValue)", "\(admin)", "\(s.userWeight)", "\(s.initialWeight)", "\(s.lastChange)",
             "\(checkStatus)", "\(checkResult)", "\(checkHealth)", "\(checkState)", s.agent == nil ? "0" : "\(agentState)",

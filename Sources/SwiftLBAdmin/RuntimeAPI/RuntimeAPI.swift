@@ -90,10 +90,10 @@ public struct RuntimeAPI: Sendable {
             guard args.count <= 1 else { return "'show servers state' takes at most one backend.\n" }
             let snapshot = await api.actions.snapshot()
             if let name = args.first {
-                guard snapshot.proxies.contains(where: { ($0.name == name || "\($0.iid)" == name) && $0.backend != nil }) else {
+                let named = { (p: ProxyStats) in (p.name == name || "\(p.iid)" == name) && p.backend != nil }
+                guard let proxy = snapshot.proxies.first(where: named) ?? snapshot.stoppedProxies.first(where: named) else {
                     return "Can't find backend.\n"
                 }
-                let proxy = snapshot.proxies.first { ($0.name == name || "\($0.iid)" == name) && $0.backend != nil }!
                 return ServersStateRenderer.render(snapshot, backend: proxy.name)
             }
             return ServersStateRenderer.render(snapshot)
@@ -303,16 +303,21 @@ public struct RuntimeAPI: Sendable {
         return json ? JSONRenderer.render(snapshot, hideVersion: options.hideVersion, legends: legends) : CSVRenderer.render(snapshot, filter: filter, legends: legends)
     }
 
-    /// `backend/server` → the server as the snapshot has it, or HAProxy's error text.
-    func findServer(_ target: String) async -> Result<ServerStats, RuntimeAPIError> {
+    /// `backend/server` → the server as the snapshot has it, or HAProxy's error text. A stopped
+    /// (`disabled`) backend's servers can be read but not changed: HAProxy answers "Proxy is
+    /// disabled." to a change.
+    func findServer(_ target: String, toChange: Bool = false) async -> Result<ServerStats, RuntimeAPIError> {
         let parts = target.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return .failure(RuntimeAPIError("Require 'backend/server'.")) }
         let snapshot = await actions.snapshot()
-        guard let proxy = snapshot.proxies.first(where: { ($0.name == parts[0] || "#\($0.iid)" == parts[0]) && $0.backend != nil }),
+        let named = { (p: ProxyStats) in (p.name == parts[0] || "#\(p.iid)" == parts[0]) && p.backend != nil }
+        let running = snapshot.proxies.first(where: named)
+        guard let proxy = running ?? snapshot.stoppedProxies.first(where: named),
               let backend = proxy.backend else { return .failure(RuntimeAPIError("No such backend.")) }
         guard let server = backend.servers.first(where: { $0.name == parts[1] || "#\($0.sid)" == parts[1] }) else {
             return .failure(RuntimeAPIError("No such server."))
         }
+        if toChange && running == nil { return .failure(RuntimeAPIError("Proxy is disabled.")) }
         return .success(server)
     }
 
@@ -325,7 +330,7 @@ public struct RuntimeAPI: Sendable {
     /// the action), logs what changed, and turns a refusal into HAProxy's one-line answer.
     func onServer(_ target: String, _ change: (_ backend: String, _ server: ServerStats) async throws(RuntimeAPIError) -> Change) async -> String {
         let server: ServerStats
-        switch await findServer(target) {
+        switch await findServer(target, toChange: true) {
         case .failure(let e): return e.message + "\n"
         case .success(let s): server = s
         }

@@ -73,14 +73,22 @@ extension ProxyServer {
             }
             proxies.append(proxy)
         }
-        // A stopped (`disabled`) proxy is not in HAProxy's stats either.
-        for backend in runtime.backends where !shown.contains(backend.name) && !backend.config.options.disabled {
+        var stopped: [ProxyStats] = []
+        for backend in runtime.backends where !shown.contains(backend.name) {
             var proxy = ProxyStats(name: backend.name, iid: id(backend.name), mode: backend.config.options.mode == .tcp ? .tcp : .http,
                                    backend: backendStats(backend, merged: merged, rate: rate))
             proxy.forcedID = backend.config.explicitID != nil
-            proxies.append(proxy)
+            // A stopped (`disabled`) proxy is not in HAProxy's stats either.
+            if backend.config.options.disabled {
+                proxy.backend?.servers = Self.stoppedServers(backend.config)
+                stopped.append(proxy)
+            } else {
+                proxies.append(proxy)
+            }
         }
-        return StatsSnapshot(process: process, proxies: proxies, vip: vip, takenAt: Date().timeIntervalSince1970)
+        var snapshot = StatsSnapshot(process: process, proxies: proxies, vip: vip, takenAt: Date().timeIntervalSince1970)
+        snapshot.stoppedProxies = stopped
+        return snapshot
     }
 
     private func backendStats(_ backend: RuntimeBackend, merged: ((LoopStats) -> [TrafficCounters], Int) -> TrafficCounters,
@@ -131,6 +139,23 @@ extension ProxyServer {
 }
 
 extension ProxyServer {
+    /// The servers of a stopped backend as its lines set them (the runtime has none: see
+    /// `Runtime`): never checked, up unless `disabled`, as HAProxy leaves a stopped proxy's.
+    static func stoppedServers(_ backend: Backend) -> [ServerStats] {
+        backend.servers.map { server in
+            let address = (try? ProxyRuntime.initialAddress(server))?.0
+            var stats = ServerStats(name: server.name, sid: 0, address: server.unixPath != nil ? "unix" : address?.ipAddress ?? server.host,
+                                    port: server.port, operational: server.parameters.disabled ? .stopped : .running,
+                                    admin: server.parameters.disabled ? .maint : .ready, weight: server.parameters.weight)
+            stats.initialWeight = server.parameters.weight
+            stats.forcedID = server.parameters.id != nil
+            stats.rise = server.parameters.rise
+            stats.useTLS = server.parameters.tls != nil
+            stats.maintFromConfig = server.parameters.disabled
+            return stats
+        }
+    }
+
     /// The server's live check state and UP/DOWN history, as HAProxy's stats show them. A
     /// server without `check` keeps `check` nil ("no check").
     static func fillHealth(_ stats: inout ServerStats, from server: RuntimeServer) {
