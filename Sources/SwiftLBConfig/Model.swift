@@ -39,6 +39,10 @@ public struct Configuration: Sendable {
     public var routerID: String?
     /// Things that parse but probably are not what the operator meant (`swiftlb check` prints them).
     public var warnings: [ConfigError] = []
+    /// Alerts that do not stop the start, as HAProxy's "'maxconnrate' already specified.
+    /// Continuing.": printed as [ALERT], and not warnings, so `zero-warning` does not count them
+    /// (HAProxy counts only its ha_warning calls).
+    public var alerts: [ConfigError] = []
     /// `.notice` lines of the file (`swiftlb check` and `run` print them as [NOTICE]).
     public var notices: [ConfigError] = []
     /// The lines of the `defaults` sections: HAProxy numbers them among its proxies.

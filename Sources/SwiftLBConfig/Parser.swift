@@ -39,6 +39,7 @@ public enum ConfigParser {
         var config = parser.config
         config.warnings = parser.warnings
         config.notices = parser.notices
+        config.alerts = parser.alerts
         return config
     }
 }
@@ -89,6 +90,7 @@ final class SectionParser {
     var warnings: [ConfigError] = []
     /// `.notice` lines.
     var notices: [ConfigError] = []
+    var alerts: [ConfigError] = []
     /// What `.if` conditions ask about the program.
     var facts = BuildFacts.unknown
     /// An `.alert` line was read: HAProxy stops reading the configuration there.
@@ -150,6 +152,13 @@ final class SectionParser {
     /// A warning about the line being parsed.
     func warn(_ message: String) {
         warn(currentLine.number, currentLine.words.first ?? "", message)
+    }
+
+    /// HAProxy's "already specified. Continuing." for a keyword given twice where one is
+    /// allowed: an alert that does not stop the start (see `Configuration.alerts`).
+    func alertAlreadySpecified(_ what: String) {
+        alerts.append(ConfigError(file: file, line: currentLine.number, keyword: currentLine.words.first ?? "",
+                                  message: "\(what) already specified. Continuing."))
     }
 
     /// The one gate: an active keyword passes; a pending or unsupported one is refused.

@@ -62,8 +62,11 @@ final class Instance: @unchecked Sendable {
             return ReloadOutcome(success: false, messages: error.errors.map { ConfigError.rendered(.alert, pid: getpid(), "\($0)") })
         }
         var messages = (configuration.warnings + runtime.warnings).map { ConfigError.rendered(.warning, pid: getpid(), "\($0)") }
-        // `zero-warning`: a reloaded file with a warning is refused as it would be at start.
-        if configuration.global.zeroWarning, !messages.isEmpty {
+        // `zero-warning`: a reloaded file with a warning is refused as it would be at start
+        // (its alerts that let it start do not count, as at start).
+        let warned = !messages.isEmpty
+        messages = configuration.alerts.map { ConfigError.rendered(.alert, pid: getpid(), "\($0)") } + messages
+        if configuration.global.zeroWarning, warned {
             return ReloadOutcome(success: false, messages: messages + [ConfigError.rendered(.alert, pid: getpid(), zeroWarningAbort)])
         }
         // As HAProxy's new worker would: the limit the file's maxconn needs, or no reload.

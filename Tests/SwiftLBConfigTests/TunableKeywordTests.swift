@@ -171,7 +171,8 @@ final class TunableKeywordTests: XCTestCase {
         XCTAssertEqual(parseErrors("defaults\n    srvtcpka-idle 10x\n").map(\.line), [2])
         let twice = try parseOrFail("global\n    tune.sndbuf.server 4096\n    tune.sndbuf.server 8192\n")
         XCTAssertEqual(twice.global.serverSocketBuffers.send, 4096, "haproxy keeps the first (\"already specified. Continuing.\")")
-        XCTAssertEqual(twice.warnings.map(\.line), [3])
+        XCTAssertEqual(twice.alerts.map(\.line), [3])
+        XCTAssertEqual(twice.warnings.map(\.line), [], "an alert that lets it start, not a warning")
     }
 
     /// `log-tag` in global and in proxies (a defaults one inherited), `log-send-hostname` with
@@ -245,6 +246,21 @@ final class TunableKeywordTests: XCTestCase {
             XCTAssertEqual(reference.status, zeroWarning ? 1 : 0, reference.err)
             XCTAssertEqual(swiftlb.status, reference.status, swiftlb.err)
             XCTAssertEqual(swiftlb.err.contains("Some warnings were found and 'zero-warning' is set. Aborting."), zeroWarning, swiftlb.err)
+        }
+        // A keyword given twice where one is allowed: HAProxy's alert that lets it start
+        // ("already specified. Continuing."), which zero-warning does not count; an override
+        // in a defaults section is a warning, which it does.
+        let twice = ["maxconnrate 10\n    maxconnrate 20", "maxsessrate 10\n    maxsessrate 20", "maxsslrate 10\n    maxsslrate 20",
+                     "tune.rcvbuf.client 8192\n    tune.rcvbuf.client 16384", "tune.sndbuf.server 8192\n    tune.sndbuf.server 16384",
+                     "log-send-hostname a\n    log-send-hostname b", "unix-bind prefix /tmp\n    unix-bind prefix /var"]
+        let overridden = "defaults\n    option tcplog\n    option httplog\n" + proxies
+        for (index, text) in (twice.map { ("global\n    zero-warning\n    \($0)\n" + proxies) } + ["global\n    zero-warning\n" + overridden]).enumerated() {
+            let path = try dir.write("twice\(index).cfg", text)
+            let reference = runCommand(haproxy, ["-c", "-f", path], timeout: 30)
+            let swiftlb = runCommand(Binaries.swiftlb, ["check", "-c", path], timeout: 30)
+            XCTAssertEqual(reference.status, index < twice.count ? 0 : 1, "haproxy on \(text): \(reference.err)")
+            XCTAssertEqual(swiftlb.status, reference.status, "\(text): \(swiftlb.err)")
+            if index < twice.count { XCTAssertTrue(swiftlb.err.contains("already specified. Continuing."), swiftlb.err) }
         }
         // The proxy side: clitcpka-*, srvtcpka-*, the smart options, bind-process.
         let proxyLines = "    rate-limit sessions 10\n    option http-ignore-probes\n    option http-no-delay\n    option tcpka\n    clitcpka-cnt 3\n    clitcpka-idle 60\n    clitcpka-intvl 10\n    srvtcpka-cnt 3\n    srvtcpka-idle 60s\n    srvtcpka-intvl 10s\n    option tcp-smart-accept\n    option tcp-smart-connect\n"

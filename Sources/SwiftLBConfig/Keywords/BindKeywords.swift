@@ -17,7 +17,7 @@ extension KeywordRegistry {
                 switch word {
                 case "prefix":
                     // haproxy: given twice, an alert that does not stop the start; the first stays.
-                    if p.config.global.unixBindPrefix != nil { p.warn("unix-bind 'prefix' already specified: the first stays") } else { p.config.global.unixBindPrefix = value }
+                    if p.config.global.unixBindPrefix != nil { p.alertAlreadySpecified("unix-bind 'prefix'") } else { p.config.global.unixBindPrefix = value }
                 case "mode":
                     guard let mode = UInt32(value, radix: 8), mode <= 0o7777 else { throw ParseFailure("unix-bind 'mode' expects octal permissions such as 600 or 0660") }
                     p.config.global.unixBindAccess.mode = mode

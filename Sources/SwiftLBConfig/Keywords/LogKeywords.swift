@@ -43,7 +43,7 @@ extension KeywordRegistry {
         Keyword("log-send-hostname", [.global], usage: "log-send-hostname [NAME]") { p, c in
             // haproxy: a second line is an alert that does not stop the start; the first stays.
             // It reads the first word only.
-            guard p.config.global.logSendHostname == nil else { p.warn("'log-send-hostname' already specified: the first stays"); return }
+            guard p.config.global.logSendHostname == nil else { p.alertAlreadySpecified("'log-send-hostname'"); return }
             p.config.global.logSendHostname = c.args.first ?? systemHostname()
         },
         Keyword("option httplog", SectionKind.frontSide, usage: "option httplog [clf]") { p, c in

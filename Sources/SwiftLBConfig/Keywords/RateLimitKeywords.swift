@@ -7,7 +7,7 @@ extension KeywordRegistry {
     ].map { name, field in
         Keyword(name, [.global], usage: "\(name) N") { p, c in
             // haproxy: a second line is an alert that does not stop the start; the first stays.
-            guard p.config.global[keyPath: field] == nil else { p.warn("'\(name)' already specified: the first value stays"); return }
+            guard p.config.global[keyPath: field] == nil else { p.alertAlreadySpecified("'\(name)'"); return }
             guard c.args.count == 1, let n = Int(c.args[0]), n >= 0 else { throw ParseFailure("'\(name)' expects an integer argument (per second)") }
             // 0 is no limit, as in haproxy.
             p.config.global[keyPath: field] = n == 0 ? nil : n

@@ -18,7 +18,7 @@ extension KeywordRegistry {
             // haproxy: a second line is an alert that does not stop the start ("already
             // specified. Continuing."); the first value stays.
             guard p.config.global[keyPath: field] == nil else {
-                p.warn("'\(name)' already specified: the first value stays")
+                p.alertAlreadySpecified("'\(name)'")
                 return
             }
             guard c.args.count == 1, let n = Int(c.args[0]), n > 0, n <= Int(Int32.max) else {
