@@ -144,6 +144,41 @@ final class AccessLogTests: XCTestCase {
         XCTAssertEqual(lb.accessLog, "", "with a syslog target, nothing is written on stdout")
     }
 
+    /// `log ::1:PORT` (an IPv6 address without brackets, the port after the last colon, as
+    /// HAProxy reads it), also behind `udp@`/`udp6@`/`ipv6@`: both send their line there.
+    func testAnIPv6LogTargetWithoutBracketsAsHAProxy() throws {
+        let backend = try RecordingBackend(in: dir)
+        defer { backend.stop() }
+        let syslog = try SyslogReceiver(ipv6: true)
+        for target in ["::1:\(syslog.port)", "udp@::1:\(syslog.port)", "udp6@::1:\(syslog.port)", "ipv6@::1:\(syslog.port)"] {
+            let pair = try SideBySide({ port in
+                """
+                global
+                    log \(target) local0
+                defaults
+                    mode http
+                    log global
+                    option httplog
+                    timeout connect 1s
+                    timeout client 5s
+                    timeout server 5s
+                listen l
+                    bind 127.0.0.1:\(port)
+                    server s 127.0.0.1:\(backend.port)
+
+                """
+            }, in: dir)
+            defer { pair.stop() }
+            for (name, port) in [("swiftlb", pair.lbPort), ("haproxy", pair.haproxyPort)] {
+                let client = try RawClient(port: port, timeout: 3)
+                client.send("GET /\(name) HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                XCTAssertEqual(statusCode(client.readResponse()), 200, "\(target): \(name)")
+                let lines = syslog.receive(count: 1, within: 5)
+                XCTAssertTrue(lines.first?.contains("\"GET /\(name) HTTP/1.1\"") == true, "\(target): \(name) sent \(lines)")
+            }
+        }
+    }
+
     /// Connections that end without a whole request, as HAProxy 2.6's H1 layer answers and
     /// logs them: on a fresh connection, a FIN or close gets 400 `CR--` and `timeout
     /// http-request` 408 `cR--`, both `-1/-1/-1/-1/Ta … 0` bytes and `<BADREQ>`; with part of a
@@ -323,21 +358,31 @@ final class SyslogReceiver {
     private(set) var port = 0
     private let path: String?
 
-    /// On 127.0.0.1, a port the kernel picks.
-    init() throws {
-        fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    /// On 127.0.0.1 (or ::1), a port the kernel picks.
+    init(ipv6: Bool = false) throws {
+        fd = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         path = nil
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        var address = sockaddr_storage()
+        var length = socklen_t(ipv6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size)
+        if ipv6 {
+            withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
+                $0.pointee.sin6_family = sa_family_t(AF_INET6)
+                $0.pointee.sin6_addr = in6addr_loopback
+            } }
+        } else {
+            withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                $0.pointee.sin_family = sa_family_t(AF_INET)
+                $0.pointee.sin_addr.s_addr = inet_addr("127.0.0.1")
+            } }
+        }
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p -> Bool in
                 bind(fd, p, length) == 0 && getsockname(fd, p, &length) == 0
             }
         }
         guard fd >= 0, bound else { throw HarnessError("syslog receiver: \(String(cString: strerror(errno)))") }
-        port = Int(UInt16(bigEndian: address.sin_port))
+        // sin_port and sin6_port are at the same offset.
+        port = Int(UInt16(bigEndian: withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_port } }))
     }
 
     init(unixPath: String) throws {

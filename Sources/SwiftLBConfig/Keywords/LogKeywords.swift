@@ -241,7 +241,8 @@ extension KeywordRegistry {
         // No port (`HOST:`, or variables that expanded to nothing) is syslog's 514; no host is
         // the wildcard address, as in HAProxy (datagrams to it reach this machine).
         if withPort.hasSuffix(":") { withPort = String(withPort[..<withPort.lastIndex(of: ":")!]) + ":514" }
-        if withPort.hasPrefix(":") { withPort = "0.0.0.0" + withPort }
+        // (`::1:514` is an IPv6 address without brackets, its port after the last colon.)
+        if withPort.hasPrefix(":") && !withPort.dropFirst().contains(":") { withPort = "0.0.0.0" + withPort }
         guard let (host, port) = parseAddress(withPort), !host.isEmpty else { throw ParseFailure("invalid log target '\(text)'") }
         return .udp(host: host, port: port)
     }
