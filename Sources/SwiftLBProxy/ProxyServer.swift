@@ -55,10 +55,14 @@ public final class ProxyServer: Sendable {
             case .inherited, nil: unixPath = nil
             }
         }
+        /// The TCP address alone (nil for a unix or inherited socket): two keys with one address
+        /// differ only in `interface`, and cannot both be bound without SO_REUSEPORT.
+        struct Address: Hashable { let host: String, port: Int }
+        var address: Address? { unixPath == nil && inheritedFD == nil ? Address(host: host, port: port) : nil }
         var description: String {
             if let inheritedFD { return "fd@\(inheritedFD)" }
             if let unixPath { return unixPath.hasPrefix("\0") ? "abns@\(unixPath.dropFirst())" : "unix@\(unixPath)" }
-            return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+            return (host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)") + (interface.map { " interface \($0)" } ?? "")
         }
     }
 
@@ -106,7 +110,9 @@ public final class ProxyServer: Sendable {
     /// Opens a listener for every bind of `runtime` whose address is not in `keeping`. All or
     /// nothing: if one cannot be bound, the ones opened here are closed again and the error
     /// names the frontend, address and line.
-    private func openListeners(for runtime: ProxyRuntime, keeping: Set<ListenerKey>) async throws -> [ListenerKey: Listener] {
+    /// `sharing`: addresses a listener that is about to close still holds (a reload that
+    /// changes only a bind's `interface`): those are bound with SO_REUSEPORT beside it.
+    private func openListeners(for runtime: ProxyRuntime, keeping: Set<ListenerKey>, sharing: Set<ListenerKey.Address> = []) async throws -> [ListenerKey: Listener] {
         var opened: [ListenerKey: Listener] = [:]
         let vips = Set(runtime.configuration.virtualAddresses)
         for frontend in runtime.frontends {
@@ -128,6 +134,7 @@ public final class ProxyServer: Sendable {
                         continue
                     }
                     var bootstrap = makeBootstrap(key: key, frontend: frontend.name)
+                    if let address = key.address, sharing.contains(address) { bootstrap = bootstrap.serverChannelOption(Self.reusePort, value: 1) }
                     if vips.contains(bind.host) {
                         // A bind on the VIP must work on the backup too, which does not hold it
                         // yet (HAProxy + keepalived need net.ipv4.ip_nonlocal_bind=1 for this).
@@ -247,7 +254,22 @@ public final class ProxyServer: Sendable {
             }
         }
         let kept = Set(current.filter { wanted[$0.key] == $0.value.frontend }.map(\.key))
-        let opened = try await openListeners(for: new, keeping: kept)
+        // A new listener on the address of one that closes (its bind's `interface` changed, or
+        // it moves to another frontend): both sockets take SO_REUSEPORT to be open together, so
+        // the address never stops accepting and a failed reload keeps the old one. (The new one
+        // keeps the flag: Linux remembers it on the port whatever the socket says afterwards;
+        // HAProxy sets it on every listener.)
+        let reopened = Set(wanted.keys.filter { !kept.contains($0) }.compactMap(\.address))
+        let sharing = current.filter { !kept.contains($0.key) && $0.key.address.map(reopened.contains) == true }
+        let shared = Set(sharing.keys.compactMap(\.address))
+        for listener in sharing.values { try? await listener.channel.setOption(Self.reusePort, value: 1) }
+        let opened: [ListenerKey: Listener]
+        do {
+            opened = try await openListeners(for: new, keeping: kept, sharing: shared)
+        } catch {
+            for listener in sharing.values { try? await listener.channel.setOption(Self.reusePort, value: 0) }
+            throw error
+        }
         try? await setQuickAck(current.filter { kept.contains($0.key) }, runtime: new, resetting: true)
         var report = ReloadReport()
         report.kept = kept.map(\.description).sorted()
@@ -373,6 +395,8 @@ public final class ProxyServer: Sendable {
 
     /// A listener's bootstrap. What it serves is read from the holder at each accept: the
     /// frontend named `frontend` in the runtime in force, with the TLS context of this address.
+    private static let reusePort = ChannelOptions.Types.SocketOption(level: .init(rawValue: SOL_SOCKET), name: .init(rawValue: SO_REUSEPORT))
+
     private func makeBootstrap(key: ListenerKey, frontend name: String) -> ServerBootstrap {
         let loops = self.loops
         let holder = self.holder

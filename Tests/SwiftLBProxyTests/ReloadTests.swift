@@ -79,6 +79,49 @@ final class ReloadTests: XCTestCase {
         await server.stop(grace: .seconds(1))
     }
 
+    /// A reload whose only change is a bind's `interface` (either way) is applied: a listener
+    /// bound to the device replaces the one on every interface, the address answering all
+    /// along (the two share it with SO_REUSEPORT while both are open).
+    func testAReloadChangingOnlyABindsInterfaceRebindsIt() async throws {
+        let port = freePort()
+        func config(_ interface: String?, _ answer: String) -> String {
+            """
+            defaults
+                mode http
+                timeout connect 2s
+                timeout client 10s
+                timeout server 10s
+            frontend fe
+                bind 127.0.0.1:\(port)\(interface.map { " interface \($0)" } ?? "")
+                http-request return status 200 content-type text/plain string \(answer)
+
+            """
+        }
+        func boundDevice() -> String? {
+            let line = runCommand("/bin/sh", ["-c", "ss -Hltn 'sport = :\(port)'"]).out
+            return line.contains("127.0.0.1%lo:\(port)") ? "lo" : line.contains("127.0.0.1:\(port)") ? "" : nil
+        }
+        let first = try runtime(config(nil, "one"))
+        let server = ProxyServer(runtime: first, threads: 1, logger: Logger(label: "reload-test"))
+        try await server.start()
+        XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "one")
+        XCTAssertEqual(boundDevice(), "")
+
+        let second = try runtime(config("lo", "two"), previous: first)
+        let report = try await server.reload(to: second)
+        XCTAssertEqual(report.opened, ["127.0.0.1:\(port) interface lo"])
+        XCTAssertEqual(report.closed, ["127.0.0.1:\(port)"])
+        XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "two")
+        XCTAssertEqual(boundDevice(), "lo")
+
+        let third = try runtime(config(nil, "three"), previous: second)
+        let back = try await server.reload(to: third)
+        XCTAssertEqual(back.opened, ["127.0.0.1:\(port)"])
+        XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "three")
+        XCTAssertEqual(boundDevice(), "")
+        await server.stop(grace: .seconds(1))
+    }
+
     func testHealthCarriesOverByBackendAndName() throws {
         let first = try runtime(config(port: 1, backendPort: 2, slow: 3))
         first.backends[0].servers[0].health.set(.down)
