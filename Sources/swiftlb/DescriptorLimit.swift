@@ -41,9 +41,12 @@ enum DescriptorLimit {
             warnings.append("Cannot raise FD limit to \(nofile), limit is \(limit.rlim_cur).")
             nofile = Int(limit.rlim_cur)
         }
-        getrlimit(resource, &limit)
-        if Int(limit.rlim_cur) < global.maxsock {
-            let message = "FD limit (\(limit.rlim_cur)) too low for maxconn=\(global.maxconn)/maxsock=\(global.maxsock). "
+        // The limit a process starting now would have: HAProxy's new worker starts from the
+        // limits at boot and raises them to this file's, so a reload is judged by this file's
+        // limit, not by one an earlier file raised (the process keeps that one: never shrunk).
+        let fresh = max(atBoot.soft, nofile)
+        if fresh < global.maxsock {
+            let message = "FD limit (\(fresh)) too low for maxconn=\(global.maxconn)/maxsock=\(global.maxsock). "
                 + "Please raise 'ulimit-n' to \(global.maxsock) or more to avoid any trouble."
             if global.strictLimits { return .refused(message) }
             warnings.append(message)

@@ -76,4 +76,33 @@ final class GlobalEnvironmentWireTests: XCTestCase {
         defer { lenient.stop() }
         XCTAssertTrue(lenient.child.stderr.contains("Cannot raise FD limit"), lenient.child.stderr)
     }
+
+    /// `strict-limits` at a reload judges the reloaded file's own limit, as HAProxy's new worker
+    /// does (it starts from the limits at boot): a file whose `ulimit-n` is below what its
+    /// `maxconn` needs is refused, even though an earlier file raised the process's limit
+    /// above that. Started under a soft limit of 1024 (prlimit), where haproxy refuses the
+    /// same file at its start.
+    func testStrictLimitsAtAReloadJudgeTheReloadedFilesLimit() throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit"), "prlimit (util-linux)")
+        var hard = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &hard)
+        try XCTSkipUnless(hard.rlim_max >= 12000, "needs a hard descriptor limit of 12000 or more")
+        let nofile = "--nofile=1024:\(min(hard.rlim_max, 1_000_000))"
+        let port = freePort()
+        let proxy = testDefaults() + "frontend fe\n    bind 127.0.0.1:\(port)\n    http-request return status 200 content-type text/plain string ok\n"
+        let raised = "global\n    maxconn 100\n    ulimit-n 11000\n" + proxy
+        let tooLow = "global\n    strict-limits\n    maxconn 5000\n    ulimit-n 2000\n" + proxy
+        let haproxy = runCommand("/usr/bin/prlimit", [nofile, "/usr/sbin/haproxy", "-db", "-f", try dir.write("low.cfg", tooLow)], timeout: 10)
+        XCTAssertEqual(haproxy.status, 1, "haproxy: \(haproxy.err)")
+        XCTAssertTrue(haproxy.err.contains("FD limit (2000) too low for maxconn=5000"), haproxy.err)
+
+        let path = try dir.write("lb.conf", raised)
+        let lb = try ChildProcess("/usr/bin/prlimit", [nofile, Paths.swiftlb, "run", "-c", path], logDirectory: dir, name: "swiftlb")
+        defer { lb.stop() }
+        XCTAssertTrue(waitForPort(port), lb.stderr)
+        try tooLow.write(toFile: path, atomically: true, encoding: .utf8)
+        lb.signal(SIGHUP)
+        XCTAssertNotNil(waitUntil(timeout: 10) { (lb.stdout + lb.stderr).contains("reload refused") }, lb.stdout + lb.stderr)
+        XCTAssertTrue((lb.stdout + lb.stderr).contains("FD limit (2000) too low for maxconn=5000"), lb.stdout + lb.stderr)
+    }
 }
