@@ -212,11 +212,12 @@ extension SectionParser {
                 case "notify_master": \.notifyMaster
                 case "notify_backup": \.notifyBackup
                 case "notify_fault": \.notifyFault
+                case "notify_stop": \.notifyStop
                 case "notify": \.notify
                 default: nil
                 }
                 guard let field else {
-                    fail(place, "'\(keyword)' in a vrrp_sync_group is not supported by SwiftLB (it takes 'group { … }', notify_master, notify_backup, notify_fault and notify)")
+                    fail(place, "'\(keyword)' in a vrrp_sync_group is not supported by SwiftLB (it takes 'group { … }', notify_master, notify_backup, notify_fault, notify_stop and notify)")
                     continue
                 }
                 guard !script.isEmpty else { fail(place, "'\(keyword)' expects a script (quote it when it has arguments)"); continue }

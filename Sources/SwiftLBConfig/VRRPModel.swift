@@ -137,6 +137,8 @@ public struct VRRPSyncGroup: Sendable, Equatable {
     public var notifyMaster: String?
     public var notifyBackup: String?
     public var notifyFault: String?
+    /// `notify_stop`: run when SwiftLB stops (the group's `notify` then gets STOP).
+    public var notifyStop: String?
     /// Called with `GROUP NAME STATE`, as keepalived calls a group's `notify`.
     public var notify: String?
     public init(name: String, line: Int) {

@@ -15,17 +15,19 @@ struct NotifyScripts: Sendable {
     private let master: String?
     private let backup: String?
     private let fault: String?
+    /// `notify_stop` (a group's): run when SwiftLB stops.
+    private let stop: String?
     private let notify: String?
     let logger: Logger
 
     init(settings: VRRPSettings, logger: Logger) {
-        (kind, name, master, backup, fault, notify) = ("INSTANCE", settings.name, settings.notifyMaster, settings.notifyBackup, settings.notifyFault, settings.notify)
+        (kind, name, master, backup, fault, stop, notify) = ("INSTANCE", settings.name, settings.notifyMaster, settings.notifyBackup, settings.notifyFault, nil, settings.notify)
         self.logger = logger
     }
 
     /// A `vrrp_sync_group`'s: its `notify` gets `GROUP NAME STATE` (no priority, as keepalived).
     init(group: VRRPSyncGroup, logger: Logger) {
-        (kind, name, master, backup, fault, notify) = ("GROUP", group.name, group.notifyMaster, group.notifyBackup, group.notifyFault, group.notify)
+        (kind, name, master, backup, fault, stop, notify) = ("GROUP", group.name, group.notifyMaster, group.notifyBackup, group.notifyFault, group.notifyStop, group.notify)
         self.logger = logger
     }
 
@@ -34,7 +36,7 @@ struct NotifyScripts: Sendable {
         case .master: master
         case .backup: backup
         case .fault: fault
-        case .initial: nil
+        case .initial: stop
         }
         let stateName = state == .initial ? "STOP" : state.rawValue.uppercased()
         if let script = specific { launch(script, script: script) }

@@ -44,6 +44,14 @@ final class SyncGroup {
         notifier.run(state: state, priority: nil)
     }
 
+    /// SwiftLB stops (every member has resigned): keepalived's group STOP notification, its
+    /// `notify_stop` and `notify … GROUP NAME STOP`, once.
+    func stopped() {
+        guard agreed != .initial else { return }
+        agreed = .initial
+        notifier.run(state: .initial, priority: nil)
+    }
+
     /// The group's state: FAULT as soon as one member is in FAULT, MASTER or BACKUP once all
     /// are; nil while they are between states (or not started).
     static func agreedState(_ states: [Elector.State]) -> Elector.State? {

@@ -268,6 +268,8 @@ public final class VRRPGroup: @unchecked Sendable {
         guard stopped.withLockedValue({ s in defer { s = true }; return !s }) else { return }
         let resigns = instances.map { $0.resign() }
         try? await EventLoopFuture.andAllComplete(resigns, on: loop).get()
+        let groups = syncGroups
+        try? await loop.submit { for group in groups { group.stopped() } }.get()
         await close()
     }
 

@@ -4,7 +4,8 @@ import XCTest
 /// keepalived's `vrrp_sync_group` in the namespace lab: two VIPs whose master is lb1, grouped
 /// on both nodes. A pulled cable on an interface only vip_a tracks puts vip_a in FAULT, and the
 /// group takes vip_b with it, so lb2 holds both; the group's own notify runs with `GROUP NAME
-/// STATE`; the cable back, both return to lb1.
+/// STATE`; the cable back, both return to lb1. A node that stops runs the group's STOP
+/// notification (`notify … GROUP NAME STOP` and `notify_stop`), as keepalived does.
 final class VIPSyncGroupTests: VIPLabTestCase {
     func testAMemberInFaultTakesItsGroupWithIt() throws {
         let n = lab.ns("lb1")
@@ -17,6 +18,7 @@ final class VIPSyncGroupTests: VIPLabTestCase {
                         vip_b
                     }
                     notify "/bin/sh \(lab.dir.file("notify.sh")) \(node)"
+                    notify_stop "/bin/sh \(lab.dir.file("notify.sh")) \(node) notify_stop"
                 }
                 """
             return lab.config(node, vrrp: group + "\n"
@@ -45,5 +47,12 @@ final class VIPSyncGroupTests: VIPLabTestCase {
         try lab.run("ip -n \(n) link set trk1 up")
         XCTAssertTrue(lab.waitForHolders(["lb1"], vip: VIPLab.vip), "the link is back: lb1 preempts vip_a: \(lab.holders(VIPLab.vip))")
         XCTAssertTrue(lab.waitForHolders(["lb1"], vip: VIPLab.vip2), "and vip_b: \(lab.holders(VIPLab.vip2))")
+
+        XCTAssertFalse(lab.notifications.contains { $0.hasPrefix("lb2 notify_stop") || $0 == "lb2 GROUP lab_group STOP" }, "\(lab.notifications)")
+        lab.instances["lb2"]!.signal(SIGTERM)
+        XCTAssertNotNil(lab.instances["lb2"]!.waitForExit(timeout: 10), "lb2 did not stop")
+        XCTAssertNotNil(waitUntil(timeout: 5) { [lab] in lab!.notifications.contains("lb2 GROUP lab_group STOP") }, "\(lab.notifications)")
+        XCTAssertNotNil(waitUntil(timeout: 5) { [lab] in lab!.notifications.contains("lb2 notify_stop") }, "\(lab.notifications)")
+        XCTAssertEqual(lab.notifications.filter { $0 == "lb2 GROUP lab_group STOP" }.count, 1, "once: \(lab.notifications)")
     }
 }
