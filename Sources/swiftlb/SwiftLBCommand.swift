@@ -52,7 +52,13 @@ struct ConfigOption: ParsableArguments {
 let noListener = "Configuration file has no error but will not start (no listener) => exit(2)."
 
 extension Configuration {
-    var hasNothingToRun: Bool { frontends.isEmpty && vrrpInstances.isEmpty && global.statsSocket == nil && logForwards.isEmpty }
+    /// No listener, as haproxy -c counts them: a `peers` section where this process is a peer
+    /// with an address listens for the other peers, as a frontend does.
+    func hasNothingToRun(localPeer: String?) -> Bool {
+        let localName = PeersService.localName(commandLine: localPeer, configuration: self)
+        let peersListen = peers.values.contains { PeersService.listens($0, localName: localName) }
+        return frontends.isEmpty && vrrpInstances.isEmpty && global.statsSocket == nil && logForwards.isEmpty && !peersListen
+    }
 }
 
 /// haproxy's words when `zero-warning` (or -dW) meets a warning.
@@ -69,7 +75,9 @@ func report(_ level: ConfigError.Level, _ error: any Error) {
 
 /// Loads a configuration and resolves its servers, printing every problem on stderr as
 /// haproxy does (`[WARNING]`/`[ALERT]` lines, then a summary line on failure).
-func load(_ path: String, localPeer: String? = nil) -> ProxyRuntime? {
+/// `warned`: a warning was printed (`swiftlb check` then says "Warnings were found.", as
+/// haproxy -c does).
+func load(_ path: String, localPeer: String? = nil) -> (runtime: ProxyRuntime, warned: Bool)? {
     do throws(ConfigErrors) {
         let configuration = try ConfigParser.parse(contentsOf: path, facts: BuildInfo.configFacts(localPeer: localPeer))
         for notice in configuration.notices { report(.notice, notice) }
@@ -81,11 +89,12 @@ func load(_ path: String, localPeer: String? = nil) -> ProxyRuntime? {
         var warnings = runtime.warnings
         try HeartbeatKey.checkAll(configuration, warnings: &warnings)
         for warning in warnings { report(.warning, warning) }
-        if configuration.global.zeroWarning, !(configuration.warnings.isEmpty && peers.isEmpty && warnings.isEmpty) {
+        let warned = !(configuration.warnings.isEmpty && peers.isEmpty && warnings.isEmpty)
+        if configuration.global.zeroWarning, warned {
             report(.alert, zeroWarningAbort)
             return nil
         }
-        return runtime
+        return (runtime, warned)
     } catch {
         for e in error.errors { report(.alert, e) }
         if !error.errors.allSatisfy({ $0.line == 0 }) { report(.alert, "Error(s) found in configuration file : \(path)") }
@@ -99,13 +108,14 @@ struct Check: ParsableCommand {
         abstract: "Check a configuration file: exit 0 when valid, 1 when not.",
         discussion: """
             Like haproxy -c: every problem is printed on stderr with its file, line and keyword. \
-            Exit status 0: valid; 1: invalid; 2: valid but nothing to run (no frontend and no VIP).
+            Exit status 0: valid; 1: invalid; 2: valid but nothing to run (no frontend, VIP, stats socket, log-forward or peers section this process is a peer of). "Warnings were found." when it printed one, as haproxy -c.
             """)
     @OptionGroup var options: ConfigOption
 
     func run() throws {
-        guard let runtime = load(options.config, localPeer: options.localPeer) else { throw ExitCode(1) }
-        if runtime.configuration.hasNothingToRun {
+        guard let (runtime, warned) = load(options.config, localPeer: options.localPeer) else { throw ExitCode(1) }
+        if warned { print("Warnings were found.") }
+        if runtime.configuration.hasNothingToRun(localPeer: options.localPeer) {
             print(noListener)
             throw ExitCode(2)
         }
@@ -146,9 +156,9 @@ struct Run: ParsableCommand {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         var logger = Logger(label: "swiftlb")
         logger.logLevel = .info
-        guard let runtime = load(options.config, localPeer: options.localPeer) else { throw ExitCode(1) }
+        guard let runtime = load(options.config, localPeer: options.localPeer)?.runtime else { throw ExitCode(1) }
         let configuration = runtime.configuration
-        if configuration.hasNothingToRun {
+        if configuration.hasNothingToRun(localPeer: options.localPeer) {
             report(.alert, noListener)
             throw ExitCode(2)
         }

@@ -35,4 +35,26 @@ final class BackendsOnlyTests: XCTestCase {
         XCTAssertEqual(refused.waitForExit(timeout: 10), 2, refused.stderr)
         XCTAssertTrue(refused.stderr.contains("will not start (no listener) => exit(2)"), refused.stderr)
     }
+
+    /// A file with only a `peers` section: haproxy -c counts the local peer's address as a
+    /// listener (valid, exit 0) and, when this process is none of the peers, removes the section
+    /// with a warning and finds no listener (exit 2). `swiftlb check` says the same, and `run`
+    /// listens for the peers.
+    func testAPeersSectionAloneIsAListenerForItsLocalPeer() throws {
+        let dir = try TempDirectory()
+        let (one, two) = (freePort(), freePort())
+        let path = try dir.write("peers.conf", "peers mesh\n    peer lb1 127.0.0.1:\(one)\n    peer lb2 127.0.0.1:\(two)\n")
+        for local in ["lb1", "elsewhere"] {
+            let reference = runCommand("/usr/sbin/haproxy", ["-c", "-L", local, "-f", path])
+            let ours = runCommand(Paths.swiftlb, ["check", "-L", local, "-c", path])
+            XCTAssertEqual(reference.status, local == "lb1" ? 0 : 2, "haproxy -L \(local): \(reference.out)\(reference.err)")
+            XCTAssertEqual(ours.status, reference.status, "-L \(local): \(ours.out)\(ours.err)")
+            XCTAssertEqual(ours.out, reference.out, "-L \(local)")
+        }
+        let lb = try ChildProcess(Paths.swiftlb, ["run", "-L", "lb1", "-c", path], logDirectory: dir, name: "swiftlb")
+        defer { lb.stop() }
+        XCTAssertTrue(waitForPort(one), "the local peer's address listens: \(lb.stderr)")
+        lb.signal(SIGTERM)
+        XCTAssertEqual(lb.waitForExit(timeout: 10), 0, lb.stderr)
+    }
 }

@@ -96,6 +96,12 @@ public final class PeersService: @unchecked Sendable {
             .map { incomplete($0, localName, configuration.file) }
     }
 
+    /// This process listens for the other peers of `section` (it is one of them, with an
+    /// address or a `bind`): a listener to haproxy -c, as a frontend is.
+    public static func listens(_ section: PeersSection, localName: String) -> Bool {
+        !section.disabled && plan(section, localName: localName)?.bind != nil
+    }
+
     private static func incomplete(_ section: PeersSection, _ localName: String, _ file: String) -> ConfigError {
         ConfigError(file: file, line: section.line, keyword: "peers",
                     message: "Removing incomplete section 'peers \(section.name)' (no peer named '\(localName)'; the local peer name is -L NAME, 'localpeer' or the host name)")
