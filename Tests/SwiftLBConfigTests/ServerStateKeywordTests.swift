@@ -38,7 +38,6 @@ final class ServerStateKeywordTests: XCTestCase {
 
     func testBadLines() {
         for (text, words, line) in [
-            ("global\n    server-state-file a\n    server-state-file b\n", "already specified", 3),
             ("global\n    server-state-file\n", "expects a file path", 2),
             ("global\n    server-state-base\n", "expects a directory path", 2),
             ("backend b\n    load-server-state-from-file both\n", "expects 'global', 'local' or 'none'", 2),
@@ -47,6 +46,14 @@ final class ServerStateKeywordTests: XCTestCase {
             let errors = parseErrors(text)
             XCTAssertTrue(errors.contains { $0.line == line && $0.description.contains(words) }, "\(text): \(errors)")
         }
+        // Given twice: HAProxy's alert that lets the start go on ("already specified.
+        // Continuing."), the first line kept; not an error, not a warning.
+        let twice = try? ConfigParser.parse(text: "global\n    server-state-base /a\n    server-state-base /b\n    server-state-file a\n    server-state-file b\n", file: "t.cfg")
+        XCTAssertEqual(twice?.global.serverStateFile, "a")
+        XCTAssertEqual(twice?.global.serverStateBase, "/a")
+        XCTAssertEqual(twice?.alerts.map(\.line), [3, 5])
+        XCTAssertEqual(twice?.alerts.first?.description.contains("'server-state-base' already specified. Continuing."), true)
+        XCTAssertEqual(twice?.warnings.count, 0)
         // In a frontend: ignored with HAProxy's warning (no backend capability).
         let frontend = try? parseOrFail("frontend f\n    bind 127.0.0.1:80\n    timeout client 1s\n    load-server-state-from-file global\n")
         XCTAssertTrue(frontend?.warnings.contains { $0.line == 4 && $0.message.contains("ignored because frontend 'f' has no backend capability") } == true,

@@ -6,11 +6,12 @@ extension KeywordRegistry {
 
     static let serverStateKeywords: [Keyword] = [
         Keyword("server-state-file", [.global], usage: "server-state-file FILE", status: serverStateStatus) { p, c in
-            guard p.config.global.serverStateFile == nil else { throw ParseFailure("'server-state-file' already specified") }
+            // haproxy: a second line is an alert that lets the start go on; the first stays.
+            guard p.config.global.serverStateFile == nil else { p.alertAlreadySpecified("'server-state-file'"); return }
             p.config.global.serverStateFile = try c.one("a file path")
         },
         Keyword("server-state-base", [.global], usage: "server-state-base DIR", status: serverStateStatus) { p, c in
-            guard p.config.global.serverStateBase == nil else { throw ParseFailure("'server-state-base' already specified") }
+            guard p.config.global.serverStateBase == nil else { p.alertAlreadySpecified("'server-state-base'"); return }
             p.config.global.serverStateBase = try c.one("a directory path")
         },
         Keyword("load-server-state-from-file", SectionKind.backSide, usage: "load-server-state-from-file global|local|none",
