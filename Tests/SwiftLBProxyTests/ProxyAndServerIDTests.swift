@@ -5,18 +5,15 @@ import XCTest
 /// numbers its proxies and servers as HAProxy 2.6 does for the same file (its own `show
 /// servers state` beside ours), written ids flagged as forced.
 final class ProxyAndServerIDTests: XCTestCase {
-    func testIDsMatchHAProxyOnTheSameFile() throws {
+    override func setUpWithError() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy"), "haproxy is installed by scripts/test.sh")
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/socat"), "socat is installed by scripts/test.sh")
+    }
+
+    func testIDsMatchHAProxyOnTheSameFile() throws {
         let dir = try TempDirectory()
         func config(_ socket: String, _ ports: [Int]) -> String {
-            """
-            global
-                stats socket \(socket) level admin
-            defaults
-                timeout client 1s
-                timeout connect 1s
-                timeout server 1s
+            preamble(socket) + """
             frontend f
                 bind 127.0.0.1:\(ports[0])
                 id 3
@@ -53,17 +50,9 @@ final class ProxyAndServerIDTests: XCTestCase {
     /// A backend stopped by `disabled` is left out of the stats, yet HAProxy's `show servers
     /// state` lists its servers (by name only: unnumbered, last line first); ours does too.
     func testDisabledBackendsServersAreListed() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy"), "haproxy is installed by scripts/test.sh")
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/socat"), "socat is installed by scripts/test.sh")
         let dir = try TempDirectory()
         func config(_ socket: String, _ ports: [Int]) -> String {
-            """
-            global
-                stats socket \(socket) level admin
-            defaults
-                timeout client 1s
-                timeout connect 1s
-                timeout server 1s
+            preamble(socket) + """
             frontend f
                 bind 127.0.0.1:\(ports[0])
                 default_backend b1
@@ -103,6 +92,11 @@ final class ProxyAndServerIDTests: XCTestCase {
             XCTAssertFalse(theirs.isEmpty, command)
             XCTAssertEqual(ours, theirs, command)
         }
+    }
+
+    /// The stats socket both are asked through, and short timeouts.
+    private func preamble(_ socket: String) -> String {
+        "global\n    stats socket \(socket) level admin\ndefaults\n    timeout client 1s\n    timeout connect 1s\n    timeout server 1s\n"
     }
 
     /// Starts haproxy and SwiftLB on `config` (each with its own socket and two ports, the

@@ -85,12 +85,7 @@ final class ReloadTests: XCTestCase {
     func testAReloadChangingOnlyABindsInterfaceRebindsIt() async throws {
         let port = freePort()
         func config(_ interface: String?, _ answer: String) -> String {
-            """
-            defaults
-                mode http
-                timeout connect 2s
-                timeout client 10s
-                timeout server 10s
+            testDefaults() + """
             frontend fe
                 bind 127.0.0.1:\(port)\(interface.map { " interface \($0)" } ?? "")
                 http-request return status 200 content-type text/plain string \(answer)
