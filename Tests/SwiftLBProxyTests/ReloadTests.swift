@@ -117,6 +117,33 @@ final class ReloadTests: XCTestCase {
         await server.stop(grace: .seconds(1))
     }
 
+    /// An address that moves to another frontend is rebound for it the same way: the old
+    /// frontend's listener closes once the new one is open beside it.
+    func testAnAddressMovingToAnotherFrontendIsRebound() async throws {
+        let (port, other) = (freePort(), freePort())
+        func config(_ first: Int, _ second: Int) -> String {
+            testDefaults() + """
+            frontend one
+                bind 127.0.0.1:\(first)
+                http-request return status 200 content-type text/plain string one
+            frontend two
+                bind 127.0.0.1:\(second)
+                http-request return status 200 content-type text/plain string two
+
+            """
+        }
+        let first = try runtime(config(port, other))
+        let server = ProxyServer(runtime: first, threads: 1, logger: Logger(label: "reload-test"))
+        try await server.start()
+        XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "one")
+        let swapped = try runtime(config(other, port), previous: first)
+        let report = try await server.reload(to: swapped)
+        XCTAssertEqual(report.opened, ["127.0.0.1:\(other)", "127.0.0.1:\(port)"])
+        XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "two")
+        XCTAssertEqual(curl(["http://127.0.0.1:\(other)/"]).out, "one")
+        await server.stop(grace: .seconds(1))
+    }
+
     func testHealthCarriesOverByBackendAndName() throws {
         let first = try runtime(config(port: 1, backendPort: 2, slow: 3))
         first.backends[0].servers[0].health.set(.down)
