@@ -10,6 +10,10 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     public let line: Int
     public let keyword: String
     public let message: String
+    /// A warning of SwiftLB's own, on a line HAProxy takes without a word (an inert option, a
+    /// likely unit mistake): printed as a warning, but `zero-warning` does not count it, as
+    /// HAProxy counts only its own warnings and a copied haproxy.cfg must start as it did.
+    public var isSwiftLBRemark = false
 
     public init(file: String, line: Int, keyword: String, message: String) {
         self.file = file

@@ -154,6 +154,17 @@ final class SectionParser {
         warn(currentLine.number, currentLine.words.first ?? "", message)
     }
 
+    /// A warning of SwiftLB's own where HAProxy says nothing (`ConfigError.isSwiftLBRemark`).
+    func remark(_ line: Int, _ keyword: String, _ message: String) {
+        var remark = ConfigError(file: file, line: line, keyword: keyword, message: message)
+        remark.isSwiftLBRemark = true
+        warnings.append(remark)
+    }
+
+    func remark(_ message: String) {
+        remark(currentLine.number, currentLine.words.first ?? "", message)
+    }
+
     /// HAProxy's "already specified. Continuing." for a keyword given twice where one is
     /// allowed: an alert that does not stop the start (see `Configuration.alerts`).
     func alertAlreadySpecified(_ what: String) {

@@ -50,7 +50,7 @@ extension SectionParser {
             if t.connect == nil || t.server == nil || (isListen && t.client == nil) {
                 warnMissingTimeouts(isListen ? "proxy" : "backend", backend.name, line: backend.line)
             }
-            if backend.servers.isEmpty { warn(backend.line, "backend", "backend '\(backend.name)' has no server: every request gets 503") }
+            if backend.servers.isEmpty { remark(backend.line, "backend", "backend '\(backend.name)' has no server: every request gets 503") }
             // HAProxy's init_srv_check: a checked server without a port of its own needs one for
             // its checks — `port N` on the line, or the backend's first check rule `connect port N`.
             var connectPort: Int?

@@ -64,7 +64,7 @@ final class Instance: @unchecked Sendable {
         var messages = (configuration.warnings + runtime.warnings).map { ConfigError.rendered(.warning, pid: getpid(), "\($0)") }
         // `zero-warning`: a reloaded file with a warning is refused as it would be at start
         // (its alerts that let it start do not count, as at start).
-        let warned = !messages.isEmpty
+        let warned = !(configuration.warnings.allSatisfy(\.isSwiftLBRemark) && runtime.warnings.isEmpty)
         messages = configuration.alerts.map { ConfigError.rendered(.alert, pid: getpid(), "\($0)") } + messages
         if configuration.global.zeroWarning, warned {
             return ReloadOutcome(success: false, messages: messages + [ConfigError.rendered(.alert, pid: getpid(), zeroWarningAbort)])

@@ -89,7 +89,8 @@ func load(_ path: String, localPeer: String? = nil) -> (runtime: ProxyRuntime, w
         var warnings = runtime.warnings
         try HeartbeatKey.checkAll(configuration, warnings: &warnings)
         for warning in warnings { report(.warning, warning) }
-        let warned = !(configuration.warnings.isEmpty && peers.isEmpty && warnings.isEmpty)
+        // (SwiftLB's own remarks are printed, not counted: HAProxy would say nothing.)
+        let warned = !(configuration.warnings.allSatisfy(\.isSwiftLBRemark) && peers.isEmpty && warnings.isEmpty)
         if configuration.global.zeroWarning, warned {
             report(.alert, zeroWarningAbort)
             return nil

@@ -262,6 +262,21 @@ final class TunableKeywordTests: XCTestCase {
             XCTAssertEqual(swiftlb.status, reference.status, "\(text): \(swiftlb.err)")
             if index < twice.count { XCTAssertTrue(swiftlb.err.contains("already specified. Continuing."), swiftlb.err) }
         }
+        // Lines HAProxy takes without a word where SwiftLB says something of its own (an inert
+        // option, a likely unit mistake): printed as warnings, not counted by zero-warning.
+        let remarks = ["global\n    master-worker\n" + proxies, proxies + "backend empty\n",
+                       proxies + "backend fast\n    server s 127.0.0.1:8081 check inter 50\n",
+                       proxies + "backend spliced\n    option splice-auto\n    server s 127.0.0.1:8081\n",
+                       proxies + "backend post\n    balance url_param id check_post\n    server s 127.0.0.1:8081\n",
+                       proxies + "backend hashed\n    hash-type consistent sdbm avalanche more\n    server s 127.0.0.1:8081\n"]
+        for (index, text) in remarks.enumerated() {
+            let path = try dir.write("remark\(index).cfg", "global\n    zero-warning\n" + text)
+            let reference = runCommand(haproxy, ["-c", "-f", path], timeout: 30)
+            let swiftlb = runCommand(Binaries.swiftlb, ["check", "-c", path], timeout: 30)
+            XCTAssertEqual(reference.status, 0, "haproxy on \(text): \(reference.err)")
+            XCTAssertEqual(swiftlb.status, 0, "\(text): \(swiftlb.err)")
+            XCTAssertTrue(swiftlb.err.contains("[WARNING]"), "still printed: \(swiftlb.err)")
+        }
         // The proxy side: clitcpka-*, srvtcpka-*, the smart options, bind-process.
         let proxyLines = "    rate-limit sessions 10\n    option http-ignore-probes\n    option http-no-delay\n    option tcpka\n    clitcpka-cnt 3\n    clitcpka-idle 60\n    clitcpka-intvl 10\n    srvtcpka-cnt 3\n    srvtcpka-idle 60s\n    srvtcpka-intvl 10s\n    option tcp-smart-accept\n    option tcp-smart-connect\n"
         let path = try dir.write("proxy.cfg", proxies + "listen l\n    bind 127.0.0.1:8083\n" + proxyLines + "    server s 127.0.0.1:8081\n")

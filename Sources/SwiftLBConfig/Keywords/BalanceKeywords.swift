@@ -13,7 +13,7 @@ extension KeywordRegistry {
                 throw ParseFailure("expects an algorithm: \(balanceAlgorithms.joined(separator: ", "))")
             }
             let options = Array(c.args.dropFirst())
-            if let algorithm = try parseBalance(word, options: options, warn: { p.warn($0) }) {
+            if let algorithm = try parseBalance(word, options: options, warn: { p.remark($0) }) {
                 p.withOptions { $0.balance = algorithm }
             } else if let reason = unsupportedBalance[word.split(separator: "(").first.map(String.init) ?? word] {
                 throw ParseFailure("algorithm '\(word)': \(reason)")

@@ -27,7 +27,7 @@ extension KeywordRegistry {
         // SwiftLB always does, in one process (Sources/swiftlb/Signals.swift).
         Keyword("master-worker", [.global], usage: "master-worker [no-exit-on-failure]") { p, c in
             guard c.args.isEmpty || c.args == ["no-exit-on-failure"] else { throw ParseFailure("expects 'master-worker [no-exit-on-failure]'") }
-            p.warn("'master-worker' changes nothing: SwiftLB is always one process that reloads lb.conf in place on SIGUSR2 or SIGHUP, keeping its connections")
+            p.remark("'master-worker' changes nothing: SwiftLB is always one process that reloads lb.conf in place on SIGUSR2 or SIGHUP, keeping its connections")
         },
         Keyword("user", [.global], usage: "user NAME") { p, c in
             let name = try c.one("a user name")

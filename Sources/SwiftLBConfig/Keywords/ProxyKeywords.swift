@@ -110,7 +110,7 @@ extension KeywordRegistry {
     ] + ["splice-request", "splice-response", "splice-auto"].map { name in
         Keyword("option \(name)", SectionKind.proxies, usage: "[no] option \(name)", negatable: true) { p, c in
             try c.noArguments()
-            if !c.negated { p.warn("'option \(name)' is inert in SwiftLB: data is forwarded through user-space buffers, not spliced by the kernel") }
+            if !c.negated { p.remark("'option \(name)' is inert in SwiftLB: data is forwarded through user-space buffers, not spliced by the kernel") }
         }
     } + [
         // SwiftLB always spreads over every backup server when no primary is up.
@@ -130,7 +130,7 @@ extension KeywordRegistry {
                 if c.args.count > 2 {
                     guard c.args[2] == "avalanche" else { throw ParseFailure("'\(c.args[2])': 'avalanche' is the only modifier of a hash function") }
                     // HAProxy reads no further and says nothing; SwiftLB says it.
-                    if c.args.count > 3 { p.warn("'hash-type': '\(c.args[3...].joined(separator: " "))' after 'avalanche' is ignored") }
+                    if c.args.count > 3 { p.remark("'hash-type': '\(c.args[3...].joined(separator: " "))' after 'avalanche' is ignored") }
                     hashType.avalanche = true
                 }
             } else {

@@ -271,7 +271,7 @@ extension KeywordRegistry {
         let fast = [("inter", Optional(params.inter)), ("fastinter", params.fastinter), ("downinter", params.downinter)]
             .compactMap { name, value in value.flatMap { $0.nanoseconds < 100_000_000 ? "\(name) \($0)" : nil } }
         guard !fast.isEmpty else { return }
-        p.warn("\(fast.joined(separator: ", ")): a health check more often than every 100ms opens a connection to the server each time; a bare number is milliseconds ('inter 2s' is two seconds)")
+        p.remark("\(fast.joined(separator: ", ")): a health check more often than every 100ms opens a connection to the server each time; a bare number is milliseconds ('inter 2s' is two seconds)")
     }
 
     static func number(_ name: String, _ text: String, _ range: ClosedRange<Int>) throws(ParseFailure) -> Int {
