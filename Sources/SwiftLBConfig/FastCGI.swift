@@ -11,7 +11,7 @@ extension SectionParser {
             fail(line, "'fcgi-app' expects a name")
             return false
         }
-        warn(line.number, "fcgi-app", "fcgi-app '\(line.words[1])' is read and ignored: SwiftLB does not speak FastCGI ('use-fcgi-app' is refused)")
+        remark(line.number, "fcgi-app", "fcgi-app '\(line.words[1])' is read and ignored: SwiftLB does not speak FastCGI ('use-fcgi-app' is refused)")
         return true
     }
 

@@ -268,7 +268,8 @@ final class TunableKeywordTests: XCTestCase {
                        proxies + "backend fast\n    server s 127.0.0.1:8081 check inter 50\n",
                        proxies + "backend spliced\n    option splice-auto\n    server s 127.0.0.1:8081\n",
                        proxies + "backend post\n    balance url_param id check_post\n    server s 127.0.0.1:8081\n",
-                       proxies + "backend hashed\n    hash-type consistent sdbm avalanche more\n    server s 127.0.0.1:8081\n"]
+                       proxies + "backend hashed\n    hash-type consistent sdbm avalanche more\n    server s 127.0.0.1:8081\n",
+                       proxies + "fcgi-app php\n    docroot /var/www\n"]
         for (index, text) in remarks.enumerated() {
             let path = try dir.write("remark\(index).cfg", "global\n    zero-warning\n" + text)
             let reference = runCommand(haproxy, ["-c", "-f", path], timeout: 30)
