@@ -1,0 +1,69 @@
+import Foundation
+import XCTest
+
+/// Odd but valid HTTP/1 messages where HAProxy 2.6 repairs or rewrites rather than refuses, the
+/// same bytes through haproxy and swiftlb (each in front of its own scripted server on
+/// loopback): what the client receives must agree — status line, header lines (names compared
+/// in lower case: haproxy writes them so), body, and whether the connection stays open.
+final class HTTP1EdgeParityTests: XCTestCase {
+    struct Received: Equatable {
+        var statusLine = ""
+        var fields: [String] = []
+        var body = ""
+        var closed = false
+    }
+
+    /// A client's view of one response: `request` sent, read until close or a 1 s pause.
+    private func receive(_ port: Int, _ request: String) throws -> Received {
+        let client = try RawClient(port: port, timeout: 1)
+        client.send(request)
+        let (text, closed) = client.readAll()
+        guard let end = text.range(of: "\r\n\r\n") else { return Received(statusLine: text, closed: closed) }
+        let lines = text[..<end.lowerBound].components(separatedBy: "\r\n")
+        return Received(statusLine: lines[0],
+                        fields: lines.dropFirst().map { line in
+                            guard let colon = line.firstIndex(of: ":") else { return line }
+                            return line[..<colon].lowercased() + line[colon...]
+                        },
+                        body: String(text[end.upperBound...]), closed: closed)
+    }
+
+    /// `answer` from the server, `request` from the client, through both; returns swiftlb's.
+    @discardableResult
+    private func compare(answer: String, close: Bool, request: String, file: StaticString = #filePath, line: UInt = #line) throws -> Received {
+        let dir = try TempDirectory()
+        let ours = try ScriptedBackend(.raw(answer, close: close)), theirs = try ScriptedBackend(.raw(answer, close: close))
+        defer { ours.stop(); theirs.stop() }
+        var received: [Received] = []
+        for (program, server) in [("swiftlb", ours), ("haproxy", theirs)] {
+            let port = freePort()
+            let config = oneServerConfig(port: port, rules: "", serverPort: server.port)
+            let proxy = try startEither(program, config, port: port, in: dir)
+            defer { proxy.stop() }
+            received.append(try receive(port, request))
+        }
+        XCTAssertEqual(received[0], received[1], "swiftlb, then haproxy, for \(answer.debugDescription) to \(request.debugDescription)", file: file, line: line)
+        return received[0]
+    }
+
+    /// Folded response fields reach the client unfolded; a fold after the status line is a 502.
+    func testAFoldedResponseFieldIsUnfolded() throws {
+        let ok = try compare(answer: "HTTP/1.1 200 OK\r\nX-Fold: one\r\n two\r\n\tthree\r\nContent-Length: 2\r\n\r\nok", close: false,
+                             request: "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertEqual(ok.fields.first, "x-fold: one   two  \tthree")
+        let refused = try compare(answer: "HTTP/1.1 200 OK\r\n X: y\r\nContent-Length: 2\r\n\r\nok", close: false,
+                                  request: "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        XCTAssertTrue(refused.statusLine.hasPrefix("HTTP/1.1 502"), refused.statusLine)
+    }
+
+    /// A response's Content-Length list of one number, or that line repeated, reaches the
+    /// client as one field; different numbers are a 502.
+    func testAResponseContentLengthListIsMerged() throws {
+        let ok = try compare(answer: "HTTP/1.1 200 OK\r\nContent-Length: 2,2\r\nX: y\r\nContent-Length: 2\r\n\r\nok", close: false,
+                             request: "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertEqual(ok.fields, ["content-length: 2", "x: y"])
+        let refused = try compare(answer: "HTTP/1.1 200 OK\r\nContent-Length: 2,3\r\n\r\nok", close: false,
+                                  request: "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        XCTAssertTrue(refused.statusLine.hasPrefix("HTTP/1.1 502"), refused.statusLine)
+    }
+}
