@@ -66,4 +66,25 @@ final class HTTP1EdgeParityTests: XCTestCase {
                                   request: "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         XCTAssertTrue(refused.statusLine.hasPrefix("HTTP/1.1 502"), refused.statusLine)
     }
+
+    /// A server's HTTP/1.0 answer: the client gets the server's version in the status line,
+    /// `Connection: keep-alive` when its connection stays (HTTP/1.0 says close otherwise),
+    /// nothing when it ends, and a body that ends at the close as it came, not re-chunked.
+    /// HTTP/1.1 answers to an HTTP/1.0 client keep their version too (with `close`, or
+    /// `keep-alive` when the client asked for it), and a chunked body goes out chunked.
+    func testAnHTTP10ServerAnswersAsHAProxyRelaysIt() throws {
+        let requests = ["GET / HTTP/1.1\r\nHost: a\r\n\r\n", "GET / HTTP/1.0\r\nHost: a\r\n\r\n",
+                        "GET / HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n"]
+        let answers = ["HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", "HTTP/1.0 200 OK\r\n\r\nbody-until-close",
+                       "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
+                       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "HTTP/1.1 200 OK\r\n\r\nbody-until-close",
+                       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"]
+        for answer in answers {
+            let closes = !answer.contains("Length") && !answer.contains("chunked")
+            for request in requests {
+                let got = try compare(answer: answer, close: closes, request: request)
+                XCTAssertEqual(got.statusLine, String(answer.prefix(15)), "the server's version")
+            }
+        }
+    }
 }
