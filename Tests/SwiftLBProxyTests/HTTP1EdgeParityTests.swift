@@ -87,4 +87,47 @@ final class HTTP1EdgeParityTests: XCTestCase {
             }
         }
     }
+
+    /// `h1-case-adjust` (and its file) with `option h1-case-adjust-bogus-server` on the
+    /// backend and `-client` on the frontend: the server gets the request's names in the map's
+    /// case, the client the response's — byte for byte what haproxy sends (names outside the
+    /// map are written in lower case here, as haproxy writes every name).
+    func testHeaderNamesAreRecasedAsTheMapSays() throws {
+        let dir = try TempDirectory()
+        let map = try dir.write("case.map", "# names the bogus peers want\n  host   Host  \nx-file X-File\n\n")
+        let answer = "HTTP/1.1 200 OK\r\nx-custom: 1\r\nX-FILE: 2\r\ncontent-length: 2\r\nother: 3\r\n\r\nok"
+        let request = "POST / HTTP/1.1\r\nHOST: a\r\nx-custom: 1\r\nx-file: 2\r\ncontent-length: 2\r\nother: 3\r\n\r\nhi"
+        var seen: [(client: String, server: String)] = []
+        for program in ["swiftlb", "haproxy"] {
+            let server = try ScriptedBackend(.raw(answer, close: false))
+            defer { server.stop() }
+            let port = freePort()
+            let config = """
+                global
+                    h1-case-adjust content-length Content-Length
+                    h1-case-adjust x-custom X-CUSTOM
+                    h1-case-adjust-file \(map)
+                \(haproxyDefaults)
+                frontend fe
+                    bind 127.0.0.1:\(port)
+                    option h1-case-adjust-bogus-client
+                    default_backend be
+                backend be
+                    option h1-case-adjust-bogus-server
+                    server s 127.0.0.1:\(server.port)
+
+                """
+            let proxy = try startEither(program, config, port: port, in: dir)
+            defer { proxy.stop() }
+            let client = try RawClient(port: port, timeout: 1)
+            client.send(request)
+            let answer = client.readAll().text
+            let head = (server.requests.first ?? "").components(separatedBy: "\r\n\r\n")[0]  // the body may come later
+            seen.append((answer, head))
+        }
+        XCTAssertEqual(seen[1].server, "POST / HTTP/1.1\r\nHost: a\r\nX-CUSTOM: 1\r\nX-File: 2\r\nContent-Length: 2\r\nother: 3", "haproxy")
+        XCTAssertEqual(seen[0].server, seen[1].server)
+        XCTAssertEqual(seen[0].client, seen[1].client)
+        XCTAssertTrue(seen[0].client.hasPrefix("HTTP/1.1 200 OK\r\nX-CUSTOM: 1\r\nX-File: 2\r\nContent-Length: 2\r\n"), seen[0].client)
+    }
 }
