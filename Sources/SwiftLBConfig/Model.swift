@@ -170,6 +170,9 @@ public struct GlobalSettings: Sendable, Equatable {
     public var tuneMaxRewrite: Int?
     /// `tune.http.maxhdr N`: header lines per message.
     public var tuneHTTPMaxHeaders: Int?
+    /// `h1-case-adjust FROM TO` and `h1-case-adjust-file`: FROM (a lower-case name) → TO,
+    /// for the proxies with `option h1-case-adjust-bogus-client|server`.
+    public var headerNameCase: [String: String] = [:]
     /// `expose-experimental-directives` was written (SwiftLB has no experimental directive).
     public var exposeExperimentalDirectives = false
     /// `log-tag TAG`: the syslog tag of every line (nil: the program's name, as HAProxy's).
@@ -393,6 +396,11 @@ public struct ProxyOptions: Sendable {
     /// `option http-ignore-probes`: a connection that ends or times out before sending a byte
     /// gets no 400/408, no log line and no error count (browsers' pre-connections).
     public var httpIgnoreProbes = false
+    /// `option h1-case-adjust-bogus-client`: response names to clients through the global
+    /// `h1-case-adjust` map.
+    public var h1CaseAdjustBogusClient = false
+    /// `option h1-case-adjust-bogus-server`: request names to servers through that map.
+    public var h1CaseAdjustBogusServer = false
     public var maxconn: Int? = nil
     public var retries = 3
     public var balance: BalanceAlgorithm = .roundRobin

@@ -121,6 +121,8 @@ enum RequestRewriter {
             return
         case .chunked? where lengthLines.isEmpty && codingLines.count == 1 && !addedFraming && head.value(codingLines[0], equals: "chunked"):
             return
+        case nil where codingLines.isEmpty && lengthLines.count == 1 && !addedFraming && head.decimalValue(lengthLines[0]) == 0:
+            return  // `Content-Length: 0` says no body: HAProxy forwards it as it came
         default:
             break
         }

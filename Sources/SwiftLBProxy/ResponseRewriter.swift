@@ -2,15 +2,19 @@ import SwiftLBConfig
 import SwiftLBLog
 
 /// Edits a server's response head into the one the client receives: hop-by-hop headers
-/// removed, the proxies' `http-response` rules, the sticky cookie, the framing the client can
-/// read (an HTTP/1.0 client cannot read chunks; a body without a length is chunked for an
-/// HTTP/1.1 client so its connection can stay open), and `Connection` as the client needs it.
+/// removed, the proxies' `http-response` rules, the sticky cookie, and `Connection` as HAProxy
+/// 2.6 writes it (mux_h1's h1_update_res_conn_value, checked against haproxy on loopback): the
+/// status line keeps the server's version (HTTP/1.2…1.9 become 1.1), the body keeps the
+/// server's framing (a body that ends at the close ends the client's connection too; chunks go
+/// to an HTTP/1.0 client as they came), `Connection: keep-alive` is written when the connection
+/// stays and the response or the request is HTTP/1.0, `Connection: close` when it ends and the
+/// response is HTTP/1.1.
 enum ResponseRewriter {
     /// How the body goes to the client, decided with the head.
     struct ClientFraming: Equatable {
-        /// Strip chunk framing (HTTP/1.0 client, chunked response): the body ends at close.
+        /// Strip chunk framing: the body is read as data (compression sets it).
         var decodeChunks = false
-        /// Chunk a close-delimited body (HTTP/1.1 client that keeps its connection).
+        /// Send the body in chunks of our own (compression sets it).
         var encodeChunks = false
         /// Close the client connection after this response.
         var closeClient: Bool
@@ -45,23 +49,8 @@ enum ResponseRewriter {
     static func rewrite(_ head: inout MessageHead, body: MessageFraming.ResponseBody, context c: Context) -> ClientFraming {
         let serverConnection = RequestRewriter.removeHopByHop(&head, keepUpgrade: c.upgrade)
         var framing = ClientFraming(closeClient: c.closeClient, serverCloses: serverConnection.close)
-        if case .framed(let mode) = body {
-            switch (mode, c.clientMinor) {
-            case (.chunked, 0):
-                head.removeAll("transfer-encoding")
-                framing.decodeChunks = true
-                framing.closeClient = true
-            case (.untilClose, 0):
-                framing.closeClient = true
-            case (.untilClose, _):
-                if framing.closeClient {
-                    break  // the connection ends anyway: close-delimited is fine
-                }
-                head.add("Transfer-Encoding", "chunked")
-                framing.encodeChunks = true
-            default:
-                break
-            }
+        if case .framed(.untilClose) = body {
+            framing.closeClient = true
         }
         if let cookie = c.backend.cookie {
             if let server = c.server, !c.ignoresCookie, !(c.insertsNoCookie && cookie.mode == .insert) {
@@ -80,16 +69,16 @@ enum ResponseRewriter {
         if c.upgrade {
             head.add("Connection", "upgrade")
         } else if framing.closeClient {
-            head.add("Connection", "close")
-        } else if c.clientMinor == 0 {
+            if head.minorVersion == 1 { head.add("Connection", "close") }
+        } else if head.minorVersion == 0 || c.clientMinor == 0 {
             head.add("Connection", "keep-alive")
         }
-        // The status line speaks the client's version (a server's HTTP/1.2…1.9 becomes ours).
-        if head.minorVersion != c.clientMinor || !head.versionIsAsRead {
+        // The status line keeps the server's version; HTTP/1.2…1.9 are written as ours, 1.1.
+        if !head.versionIsAsRead {
             // After `set-status`, the override already carries the new status and reason.
             let status = head.currentStatus
             let reason = head.startLineOverride.map { String($0.split(separator: " ", maxSplits: 2).dropFirst(2).first ?? "") } ?? head.string(head.part3)
-            head.startLineOverride = "HTTP/1.\(c.clientMinor) \(status)" + (reason.isEmpty ? "" : " \(reason)")
+            head.startLineOverride = "HTTP/1.1 \(status)" + (reason.isEmpty ? "" : " \(reason)")
         }
         return framing
     }

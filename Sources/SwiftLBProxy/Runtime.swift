@@ -210,7 +210,8 @@ public final class ProxyRuntime: Sendable {
                 ?? Self.proxyCounterIDs.loadThenWrappingIncrement(ordering: .relaxed)
             let old = previous?.backends.first { $0.name == backend.name && $0.queue != nil }
             let runtime = RuntimeBackend(index: index, config: backend, servers: servers, counterID: counterID, logTargets: logTargets,
-                                         logIdentity: LogPlan.identity(backend.options, global: configuration.global), after: old)
+                                         logIdentity: LogPlan.identity(backend.options, global: configuration.global), after: old,
+                                         nameCase: configuration.global.headerNameCase)
             agentTargets += agents.map { $0(runtime) }
             if runtime.queue != nil, let old { QueueLineage.link(older: old, newer: runtime) }
             backends.append(runtime)
@@ -263,7 +264,8 @@ public final class ProxyRuntime: Sendable {
                     ?? Self.proxyCounterIDs.loadThenWrappingIncrement(ordering: .relaxed),
                 engine: engines.frontends[frontend.name].flatMap { $0.isEmpty ? nil : $0 },
                 logPlan: logPlan,
-                uniqueID: uniqueID
+                uniqueID: uniqueID,
+                nameCase: configuration.global.headerNameCase
             ))
         }
         // `server-state-file`: the states saved before a restart; a reload keeps its own.
@@ -426,6 +428,8 @@ final class RuntimeFrontend: Sendable {
     let logPlan: LogPlan?
     /// `unique-id-format` / `unique-id-header` (nil: requests get no id).
     let uniqueID: UniqueID?
+    /// `option h1-case-adjust-bogus-client`: the names of responses to clients, recased.
+    let responseNameCase: HeaderNameCase?
     /// How long an `accept-proxy` connection may take to send its PROXY header: `timeout
     /// client` (HAProxy waits for it within the client timeout), 5 s without one.
     var proxyHeaderTimeout: TimeAmount {
@@ -435,7 +439,8 @@ final class RuntimeFrontend: Sendable {
     let liveConnections = ManagedAtomic<Int>(0)
 
     init(config: Frontend, binds: [(BindAddress, TLSContextBox?)], defaultBackend: RuntimeBackend?, rules: BackendSwitching,
-         counterID: Int = 0, engine: ProxyRules? = nil, logPlan: LogPlan? = nil, uniqueID: UniqueID? = nil) {
+         counterID: Int = 0, engine: ProxyRules? = nil, logPlan: LogPlan? = nil, uniqueID: UniqueID? = nil, nameCase: [String: String] = [:]) {
+        self.responseNameCase = HeaderNameCase(nameCase, enabled: config.options.h1CaseAdjustBogusClient)
         self.counterID = counterID
         self.uniqueID = uniqueID
         self.logPlan = logPlan
@@ -480,6 +485,8 @@ final class RuntimeBackend: Sendable {
     /// Position in `ProxyRuntime.backends`.
     let index: Int
     let config: Backend
+    /// `option h1-case-adjust-bogus-server`: the names of requests to servers, recased.
+    let requestNameCase: HeaderNameCase?
     let servers: [RuntimeServer]
     let balancer: any Balancer
     /// HAProxy's static algorithms (map-based hashing): a weight changes to 0 or back to the
@@ -541,7 +548,8 @@ final class RuntimeBackend: Sendable {
 
     /// `older`: the backend of the same name (with a queue) in the runtime this one replaces.
     init(index: Int, config: Backend, servers: [RuntimeServer], counterID: Int = 0, logTargets: [SwiftLBLog.LogTarget] = [],
-         logIdentity: SyslogIdentity = SyslogIdentity(), after older: RuntimeBackend? = nil) {
+         logIdentity: SyslogIdentity = SyslogIdentity(), after older: RuntimeBackend? = nil, nameCase: [String: String] = [:]) {
+        self.requestNameCase = HeaderNameCase(nameCase, enabled: config.options.h1CaseAdjustBogusServer)
         self.logTargets = logTargets
         self.logIdentity = logIdentity
         self.counterID = counterID

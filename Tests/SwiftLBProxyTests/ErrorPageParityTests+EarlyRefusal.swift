@@ -10,12 +10,12 @@ extension ErrorPageParityTests {
     /// SwiftLB and haproxy on one configuration: a server that answers 200 (the default), and
     /// one per entry of `answers` (its path → the bytes it answers).
     private func start(_ answers: [String: [UInt8]] = [:]) throws -> (SideBySide, [ScriptedBackend]) {
-        let ok = try ScriptedBackend(.raw(Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)))
+        let ok = try ScriptedBackend(.rawBytes(Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)))
         var servers = [ok]
         var routes: [(path: String, port: Int)] = []
         do {
             for (path, bytes) in answers.sorted(by: { $0.key < $1.key }) {
-                let server = try ScriptedBackend(.raw(bytes))
+                let server = try ScriptedBackend(.rawBytes(bytes))
                 servers.append(server)
                 routes.append((path, server.port))
             }

@@ -209,6 +209,26 @@ final class HTTPMessagingParityTests: XCTestCase {
         }
     }
 
+    /// Obsolete line folding and Content-Length lists, as HAProxy 2.6 repairs them: the
+    /// server gets the folded field unfolded and one Content-Length with the last number as
+    /// written; a fold after the request line, or numbers that differ, are a 400.
+    func testFoldsAndContentLengthListsReachTheServerAsHAProxySendsThem() throws {
+        let requests = [
+            "GET / HTTP/1.1\r\nHost: a\r\nX-Fold: one\r\n two\r\n\tthree\r\nX-After: z\r\n\r\n",
+            "GET / HTTP/1.1\r\n Host: a\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5,5\r\n\r\nhello",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5 , 05\r\nX-After: z\r\nContent-Length: 5\r\n\r\nhello",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0, 0\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5,6\r\n\r\nhello",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5,\r\n\r\nhello",
+            "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n 0\r\n\r\n0123456789",
+        ]
+        let outcomes = try compare(frontend: "", requests: requests, headers: ["x-fold", "x-after", "content-length"])
+        XCTAssertEqual(outcomes[0].headers["x-fold"], "one   two  \tthree")
+        XCTAssertEqual(outcomes[3].headers["content-length"], "05")
+        XCTAssertEqual(outcomes.map(\.status), [200, 400, 200, 200, 200, 400, 400, 400])
+    }
+
     // MARK: harness
 
     /// Starts `program` ("haproxy" or "swiftlb") on `config`, listening on `port`; returns its stop.

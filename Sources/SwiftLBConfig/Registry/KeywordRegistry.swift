@@ -10,7 +10,7 @@ enum KeywordRegistry {
         + serverKeywords + bindKeywords + ruleKeywords + httpActionKeywords + tcpRuleKeywords + errorPageKeywords
         + compressionKeywords + serverStateKeywords + persistKeywords
         + vrrpKeywords + keepalivedKeywords + legacyKeywords + userlistKeywords + peersKeywords
-        + logForwardKeywords + globalVariableKeywords
+        + logForwardKeywords + globalVariableKeywords + headerCaseKeywords
 
     /// The features, then what HAProxy knows beyond them.
     static let all: [Keyword] = features + haproxyKnownKeywords

@@ -271,6 +271,7 @@ extension HTTPClientConnection {
         let connectionMode = max(frontend.config.options.httpConnectionMode.strength, backend.config.options.httpConnectionMode.strength)
         if connectionMode > 0 && webSocketKey == nil && !otherUpgrade { head.add("Connection", "close") }
         head.serialise(into: &serverHeadBuffer)
+        if let nameCase = backend.requestNameCase { nameCase.apply(to: &serverHeadBuffer) }
         let upstreamHead = serverHeadBuffer
         var dispatch = Dispatch(backend: backend, client: source, destination: destination, pinned: pinned)
         dispatch.persistent = backend.config.options.persist || persistence == .force

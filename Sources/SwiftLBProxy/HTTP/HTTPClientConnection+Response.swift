@@ -233,6 +233,7 @@ extension HTTPClientConnection {
         ex.responseHeadSent = true
         _ = ex.phase.responseStarted()
         head.serialise(into: &clientHeadBuffer)
+        if let nameCase = frontend.responseNameCase { nameCase.apply(to: &clientHeadBuffer) }
         ex.log.bytesOut += clientHeadBuffer.readableBytes  // HAProxy's %B and bytes_out count the head too
         if let wait = bodyWait, ex.responseFramer?.isComplete != true, ex.responseFramer?.mode != .untilClose {
             // `http-response wait-for-body`: the head waits for the body (releaseHeldResponse).

@@ -3,9 +3,10 @@ import NIOCore
 /// Finds and checks one HTTP/1 message head at the front of a buffer (RFC 9112 §2-5), strictly:
 /// what it accepts, every server parses the same way. A head that does not fit HAProxy's
 /// buffer (`Limits`) is `.tooLarge`; everything else malformed is `.malformed` — bare LF,
-/// obsolete line folding, a space before the colon, a control byte in a value, a method or
-/// name that is not a token, a version other than HTTP/1.x. HAProxy answers both the same
-/// way: 400 to a request, 502 for a response.
+/// a space before the colon, a control byte in a value, a method or name that is not a token,
+/// a version other than HTTP/1.x. HAProxy answers both the same way: 400 to a request, 502 for
+/// a response. Two things HAProxy repairs are repaired the same way, off the fast path
+/// (`HeadNormaliser`): obsolete line folding and Content-Length lists or repeats.
 ///
 /// Incremental: `parse` returns `.incomplete` until the empty line has arrived, remembering
 /// how far it looked so a head that trickles in is scanned once.
@@ -125,15 +126,31 @@ struct HeadParser {
         }
         if length > limits.maxHead { return .failure(.tooLarge) }
         let bytes = buffer.getSlice(at: buffer.readerIndex, length: length)!
-        switch Self.check(bytes, kind: kind, limits: limits) {
-        case .success(let head):
+        var checked = Self.check(bytes, kind: kind, limits: limits)
+        if case .normalise = checked {
+            // Rare: a folded line or a Content-Length list/repeat. The head is rewritten into
+            // a copy as HAProxy stores it, then checked again with nothing left to repair.
+            checked = Self.check(HeadNormaliser.normalised(bytes), kind: kind, limits: limits, normalised: true)
+        }
+        switch checked {
+        case .head(let head):
             buffer.moveReaderIndex(forwardBy: length)
             scanned = 0
             startLine = StartLineScan()
             return .head(head)
         case .failure(let failure):
             return .failure(failure)
+        case .normalise:
+            preconditionFailure("a normalised head asks for nothing more")
         }
+    }
+
+    /// What checking a complete head found.
+    private enum Checked {
+        case head(MessageHead)
+        case failure(Failure)
+        /// Valid once repaired as HAProxy repairs it (`HeadNormaliser`).
+        case normalise
     }
 
     /// Bytes before the first LF (or all of them): how long the start line is so far.
@@ -143,8 +160,10 @@ struct HeadParser {
 
     // MARK: checking a complete head
 
-    private static func check(_ bytes: ByteBuffer, kind: MessageHead.Kind, limits: Limits) -> Result<MessageHead, Failure> {
-        bytes.withUnsafeReadableBytes { raw -> Result<MessageHead, Failure> in
+    /// `normalised`: `bytes` is `HeadNormaliser`'s output; whatever is still odd is refused
+    /// here or by `MessageFraming` (an invalid or conflicting Content-Length).
+    private static func check(_ bytes: ByteBuffer, kind: MessageHead.Kind, limits: Limits, normalised: Bool = false) -> Checked {
+        bytes.withUnsafeReadableBytes { raw -> Checked in
             let n = raw.count
             // Start line.
             guard let lf = findLF(raw, from: 0) else { return .failure(.malformed("no start line")) }
@@ -189,6 +208,7 @@ struct HeadParser {
             // What HAProxy stores: the start line's block, its fields', the end of the head's.
             var stored = 8 + 32 + part1.count + part2.count + part3.count + 8
             var counted = 0
+            var sawLength = false
             var p = lf + 1
             while p < n {
                 if raw[p] == 0x0D {
@@ -196,7 +216,12 @@ struct HeadParser {
                     guard p + 2 == n, raw[p + 1] == 0x0A else { return .failure(.malformed("bytes after the head")) }
                     break
                 }
-                if raw[p] == 0x20 || raw[p] == 0x09 { return .failure(.malformed("obsolete line folding")) }
+                if raw[p] == 0x20 || raw[p] == 0x09 {
+                    // HAProxy unfolds a continued field line; one continuing the start line
+                    // is refused (h1_headers_to_hdr_list), as by HAProxy.
+                    if p == lf + 1 || normalised { return .failure(.malformed("obsolete line folding")) }
+                    return .normalise
+                }
                 guard let end = findLF(raw, from: p) else { return .failure(.malformed("field line")) }
                 guard raw[end - 1] == 0x0D else { return .failure(.malformed("bare LF")) }
                 var colon = p
@@ -214,6 +239,13 @@ struct HeadParser {
                     let b = raw[k]
                     if (b < 0x20 && b != 0x09) || b == 0x7F { return .failure(.malformed("control byte in a field value")) }
                 }
+                // A Content-Length that is not one number, or a second one: HAProxy merges
+                // identical values into one field (h1_parse_cont_len_header). Names of 14
+                // bytes are rare enough that this costs nothing on the usual head.
+                if colon - p == 14 && !normalised && Self.isContentLength(raw, p) {
+                    if sawLength || !Self.isDigits(raw, vs..<ve) { return .normalise }
+                    sawLength = true
+                }
                 fields.append(MessageHead.Field(lineStart: Int32(p), nameEnd: Int32(colon), valueStart: Int32(vs), valueEnd: Int32(ve), lineEnd: Int32(end + 1)))
                 if fields.count > MessageHead.maxFields { return .failure(.tooLarge) }
                 // HAProxy keeps `Connection: close`/`keep-alive` as flags, not as a header.
@@ -226,7 +258,7 @@ struct HeadParser {
                 p = end + 1
             }
             if let maxStored = limits.maxStored, stored > maxStored { return .failure(.tooLarge) }
-            return .success(MessageHead(kind: kind, bytes: bytes,
+            return .head(MessageHead(kind: kind, bytes: bytes,
                                         part1: Int32(part1.lowerBound)..<Int32(part1.upperBound),
                                         part2: Int32(part2.lowerBound)..<Int32(part2.upperBound),
                                         part3: Int32(part3.lowerBound)..<Int32(part3.upperBound),
@@ -236,12 +268,16 @@ struct HeadParser {
 
     /// Whether the 10-byte name at `start` is `Connection`, in any case.
     private static func isConnection(_ raw: UnsafeRawBufferPointer, _ start: Int) -> Bool {
-        var i = 0
-        for c in "connection".utf8 {
-            guard raw[start + i] | 0x20 == c else { return false }
-            i += 1
-        }
-        return true
+        isWord(raw, start..<start + 10, "connection")
+    }
+
+    /// Whether the 14-byte name at `start` is `Content-Length`, in any case.
+    static func isContentLength(_ raw: UnsafeRawBufferPointer, _ start: Int) -> Bool {
+        isWord(raw, start..<start + 14, "content-length")
+    }
+
+    private static func isDigits(_ raw: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+        !range.isEmpty && range.allSatisfy { raw[$0] >= 0x30 && raw[$0] <= 0x39 }
     }
 
     /// What HAProxy's H1 parser (`h1_parse_connection_header`, cleaning on) keeps of the
@@ -287,7 +323,7 @@ struct HeadParser {
     private func startLineFailure(_ buffer: ByteBuffer) -> Failure {
         var line = buffer.getSlice(at: buffer.readerIndex, length: startLineLength(buffer) + 1)!
         line.writeStaticString("\r\n")
-        if case .failure(let failure) = Self.check(line, kind: kind, limits: limits) { return failure }
+        if case .failure(let failure) = Self.check(line, kind: kind, limits: limits, normalised: true) { return failure }
         return .malformed("request line")
     }
 

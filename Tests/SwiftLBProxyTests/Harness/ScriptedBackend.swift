@@ -22,13 +22,19 @@ final class ScriptedBackend: @unchecked Sendable {
         /// connection, except the first connection, closed 50 ms after its first answer (an
         /// idle connection the server drops while it is pooled).
         case keepAliveButTheFirstCloses
-        /// Answers these bytes as they are and keeps the connection open.
-        case raw([UInt8])
+        /// Answers each connection's first request with exactly these bytes, then closes
+        /// the connection if `close` (a body delimited by the close) or keeps it open.
+        case raw(String, close: Bool)
+        /// Answers these bytes (not text: binary noise) and keeps the connection open.
+        case rawBytes([UInt8])
     }
 
     let port: Int
     private let channel: any Channel
     private let accepted: NIOLockedValueBox<Int>
+    private let answered = NIOLockedValueBox<[String]>([])
+    /// What each connection sent before it was answered (`.raw`).
+    var requests: [String] { answered.withLockedValue { $0 } }
     /// Connections accepted so far (to prove a request was not replayed).
     var connections: Int { accepted.withLockedValue { $0 } }
     static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -38,10 +44,10 @@ final class ScriptedBackend: @unchecked Sendable {
         self.accepted = accepted
         channel = try ServerBootstrap(group: Self.group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { [accepted] channel in
+            .childChannelInitializer { [accepted, answered] channel in
                 let number = accepted.withLockedValue { $0 += 1; return $0 }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ScriptHandler(behaviour, connection: number))
+                    try channel.pipeline.syncOperations.addHandler(ScriptHandler(behaviour, connection: number, answered: answered))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).wait()
@@ -56,11 +62,13 @@ private final class ScriptHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
     let behaviour: ScriptedBackend.Behaviour
     let connection: Int
+    let requests: NIOLockedValueBox<[String]>
     var received = ""
     var answered = false
-    init(_ behaviour: ScriptedBackend.Behaviour, connection: Int) {
+    init(_ behaviour: ScriptedBackend.Behaviour, connection: Int, answered requests: NIOLockedValueBox<[String]>) {
         self.behaviour = behaviour
         self.connection = connection
+        self.requests = requests
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -106,7 +114,14 @@ private final class ScriptHandler: ChannelInboundHandler {
             }
         case .keepAliveButTheFirstCloses:
             break
-        case .raw(let bytes):
+        case .raw(let text, let close):
+            requests.withLockedValue { [received] in $0.append(received) }
+            let written = context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text)))
+            if close {
+                let channel = context.channel
+                written.whenComplete { _ in channel.close(promise: nil) }
+            }
+        case .rawBytes(let bytes):
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: bytes)), promise: nil)
         }
     }

@@ -123,13 +123,36 @@ final class FramingTests: XCTestCase {
         try assertRefused("POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n\(chunked(smuggled))", "chunked from HTTP/1.0")
         try assertRefused("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n\(chunked(smuggled))", "CL + TE")
         try assertRefused("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n\(chunked(smuggled))", "space before colon")
-        try assertRefused("POST / HTTP/1.1\r\nHost: a\r\nX: y\r\n Transfer-Encoding: chunked\r\n\r\n\(chunked(smuggled))", "obsolete line folding")
+    }
+
+    /// A folded line is unfolded into the field before it, as HAProxy 2.6 does: a folded
+    /// `Transfer-Encoding` is then part of X's value, the request has no body, and the chunk
+    /// bytes behind it are the next request — not HTTP, refused; the server never sees the
+    /// smuggled one, and what it got says where the fold was.
+    func testAFoldedFramingFieldFramesNothing() throws {
+        backend.clear()
+        let (text, closed) = try send("POST /f HTTP/1.1\r\nHost: a\r\nX: y\r\n Transfer-Encoding: chunked\r\n\r\n\(chunked(smuggled))")
+        XCTAssertTrue(text.hasPrefix("HTTP/1.1 200"), text)
+        XCTAssertEqual(text.components(separatedBy: "HTTP/1.1 400").count, 2, "the chunk bytes are refused as a request: \(text)")
+        XCTAssertTrue(closed)
+        usleep(200_000)
+        XCTAssertEqual(backend.requests.map(\.target), ["/f"])
+        XCTAssertTrue(backend.requests.first?.raw.contains("\r\nX: y   Transfer-Encoding: chunked\r\n") ?? false, backend.requests.first?.raw ?? "")
+        XCTAssertEqual(backend.requests.first?.body, "")
     }
 
     func testContentLengthMustBeOneNumber() throws {
-        for value in ["+\(smuggled.utf8.count)", "0x\(String(smuggled.utf8.count, radix: 16))", "\(smuggled.utf8.count), \(smuggled.utf8.count)",
+        let n = smuggled.utf8.count
+        for value in ["+\(n)", "0x\(String(n, radix: 16))", "\(n), \(n + 1)", "\(n),", ",\(n)", "\(n),,\(n)",
                       "-1", "1 2", "9223372036854775808", "99999999999999999999999"] {
             try assertRefused("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \(value)\r\n\r\n\(smuggled)", "Content-Length: \(value)")
+        }
+        try assertRefused("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \(n), \(n)\r\nContent-Length: \(n + 1)\r\n\r\n\(smuggled)", "a list, then another number")
+        // A list of one number repeated is that number (HAProxy 2.6 merges it; the server
+        // gets one Content-Length).
+        for fields in ["Content-Length: \(n), \(n)\r\n", "Content-Length: \(n)\r\nContent-Length: \(n),\(n)\r\n"] {
+            try assertForwardedIntact("POST / HTTP/1.1\r\nHost: a\r\n\(fields)\r\n\(smuggled)", body: smuggled, fields)
+            XCTAssertEqual(backend.requests.first?.raw.components(separatedBy: "Content-Length: \(n)\r\n").count, 2, backend.requests.first?.raw ?? "")
         }
     }
 

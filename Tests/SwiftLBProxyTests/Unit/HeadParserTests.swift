@@ -105,7 +105,7 @@ final class HeadParserTests: XCTestCase {
         let cases: [String: String] = [
             "bare LF in a field": "GET / HTTP/1.1\r\nHost: a\nX: y\r\n\r\n",
             "bare LF head": "GET / HTTP/1.1\n\n",
-            "obsolete folding": "GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n  z\r\n\r\n",
+            "folding the request line": "GET / HTTP/1.1\r\n Host: a\r\n\r\n",
             "space before colon": "GET / HTTP/1.1\r\nHost : a\r\n\r\n",
             "tab before colon": "GET / HTTP/1.1\r\nHost\t: a\r\n\r\n",
             "control byte": "GET / HTTP/1.1\r\nX: a\u{01}b\r\n\r\n",
@@ -124,6 +124,94 @@ final class HeadParserTests: XCTestCase {
         for (name, text) in cases.sorted(by: { $0.key < $1.key }) {
             guard case .malformed = failure(text) else { XCTFail("\(name): \(parse(text).0)"); continue }
         }
+    }
+
+    private func serialised(_ head: MessageHead?) -> String? {
+        guard let head else { return nil }
+        var out = ByteBuffer()
+        head.write(into: &out)
+        return String(buffer: out)
+    }
+
+    /// Obsolete line folding is unfolded as HAProxy 2.6 does it in place: the CR and LF become
+    /// spaces, the continuation keeps its own blanks (`one   two  \tthree` is what haproxy sent
+    /// its server for this request, and for the same fields in a response); a fold right after
+    /// the start line stays refused (haproxy: 400, 502).
+    func testFoldedFieldsAreUnfoldedAsHAProxyDoes() {
+        let request = head("GET / HTTP/1.1\r\nHost: a\r\nX-Fold: one\r\n two\r\n\tthree\r\nX-After: z\r\n\r\n")
+        XCTAssertEqual(request?.fields.count, 3)
+        XCTAssertEqual(request?.values(of: "x-fold"), ["one   two  \tthree"])
+        XCTAssertEqual(serialised(request), "GET / HTTP/1.1\r\nHost: a\r\nX-Fold: one   two  \tthree\r\nX-After: z\r\n\r\n")
+        let response = head("HTTP/1.1 200 OK\r\nX-Fold: one\r\n two\r\nContent-Length: 2\r\n\r\n", kind: .response)
+        XCTAssertEqual(response?.values(of: "x-fold"), ["one   two"])
+        XCTAssertEqual(response?.values(of: "content-length"), ["2"])
+        // A folded Transfer-Encoding is part of the previous field's value, never a framing.
+        let hidden = head("POST / HTTP/1.1\r\nHost: a\r\nX: y\r\n Transfer-Encoding: chunked\r\n\r\n")
+        XCTAssertEqual(hidden?.values(of: "transfer-encoding"), [])
+        XCTAssertEqual(hidden.map { try? MessageFraming.request($0).get() }, .some(.none))
+        // A folded Content-Length is one value with blanks inside: refused by the framing.
+        if let folded = head("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n 0\r\n\r\n") {
+            XCTAssertThrowsError(try MessageFraming.request(folded).get())
+        }
+        guard case .malformed = failure("HTTP/1.1 200 OK\r\n X: y\r\nContent-Length: 2\r\n\r\n", kind: .response) else { return XCTFail("folded status line") }
+        // Split anywhere, the same.
+        let bytes = Array("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\nrest".utf8)
+        for split in 1..<bytes.count {
+            var parser = HeadParser(kind: .request)
+            var buffer = ByteBuffer(bytes: bytes[..<split])
+            var outcome = parser.parse(&buffer)
+            if case .incomplete = outcome {
+                buffer.writeBytes(bytes[split...])
+                outcome = parser.parse(&buffer)
+            }
+            guard case .head(let h) = outcome else { XCTFail("split at \(split): \(outcome)"); continue }
+            XCTAssertEqual(h.values(of: "x"), ["a   b"], "split at \(split)")
+            // What followed the head stays (only what had arrived when the head parsed in one go).
+            let headLength = bytes.count - 4
+            let arrived = split >= headLength ? split : bytes.count
+            XCTAssertEqual(String(buffer: buffer), String(decoding: bytes[headLength..<arrived], as: UTF8.self), "split at \(split)")
+        }
+    }
+
+    /// Content-Length lists and repeats as HAProxy 2.6 merges them (h1_parse_cont_len_header;
+    /// what haproxy sent its server for each request): identical numbers become one field
+    /// holding the last as written, a repeated line is dropped and not counted toward the
+    /// head's bounds; anything else is left for the framing to refuse.
+    func testContentLengthListsAndRepeatsAreMergedAsHAProxyDoes() {
+        let merged: [(String, String)] = [
+            ("Content-Length: 5,5\r\n", "Content-Length: 5\r\n"),
+            ("Content-Length: 5 ,5\r\n", "Content-Length: 5\r\n"),
+            ("Content-Length: 5\t,\t5\r\n", "Content-Length: 5\r\n"),
+            ("Content-Length: 5,5,5\r\n", "Content-Length: 5\r\n"),
+            ("Content-Length: 5,05\r\n", "Content-Length: 05\r\n"),
+            ("content-length: 0, 0\r\n", "content-length: 0\r\n"),
+            ("Content-Length: 5\r\nContent-Length: 5\r\n", "Content-Length: 5\r\n"),
+            ("Content-Length: 5, 5\r\nX: y\r\nContent-Length: 5\r\n", "Content-Length: 5\r\nX: y\r\n"),
+            ("Content-Length: 5\r\nX: y\r\nContent-Length: 5,5\r\n", "Content-Length: 5\r\nX: y\r\n"),
+        ]
+        for (fields, expected) in merged {
+            let request = head("POST / HTTP/1.1\r\nHost: a\r\n\(fields)\r\n")
+            XCTAssertEqual(serialised(request), "POST / HTTP/1.1\r\nHost: a\r\n\(expected)\r\n", fields.debugDescription)
+            let length = Int(expected.filter(\.isNumber))!
+            XCTAssertEqual(request.flatMap { try? MessageFraming.request($0).get() }, length == 0 ? nil : .length(length), fields.debugDescription)
+            let response = head("HTTP/1.1 200 OK\r\n\(fields)\r\n", kind: .response)
+            XCTAssertEqual(serialised(response), "HTTP/1.1 200 OK\r\n\(expected)\r\n", fields.debugDescription)
+        }
+        for fields in ["Content-Length: 5,6\r\n", "Content-Length: 5,\r\n", "Content-Length: ,5\r\n", "Content-Length: 5,,5\r\n",
+                       "Content-Length: +5\r\n", "Content-Length: 5 5\r\n", "Content-Length: 5, \r\n", "Content-Length: 5,5\r\nContent-Length: 6\r\n",
+                       "Content-Length: 5\r\nContent-Length: 5,6\r\n", "Content-Length: x\r\nContent-Length: 5\r\n"] {
+            guard let request = head("POST / HTTP/1.1\r\nHost: a\r\n\(fields)\r\n") else { continue }
+            XCTAssertThrowsError(try MessageFraming.request(request).get(), fields.debugDescription)
+            guard let response = head("HTTP/1.1 200 OK\r\n\(fields)\r\n", kind: .response) else { continue }
+            XCTAssertThrowsError(try MessageFraming.response(response, requestMethod: .get).get(), fields.debugDescription)
+        }
+        // The dropped repeat does not count toward `tune.http.maxhdr`'s bound.
+        var limits = HeadParser.Limits()
+        limits.maxFields = 2
+        guard case .head(let h) = parse("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", limits: limits).0 else {
+            return XCTFail("a repeated Content-Length counted twice")
+        }
+        XCTAssertEqual(h.fields.count, 2)
     }
 
     /// A whole request line that cannot be HTTP/1.x is refused at once, before the head ends

@@ -20,10 +20,11 @@ final class MessageFramingTests: XCTestCase {
         XCTAssertEqual(try request("Content-Length: 0\r\n").get(), nil)
         XCTAssertEqual(try request("Content-Length: 12\r\n").get(), .length(12))
         XCTAssertEqual(try request("Content-Length: 12\r\nContent-Length: 12\r\n").get(), .length(12))
+        XCTAssertEqual(try request("Content-Length: 12, 12\r\n").get(), .length(12), "HAProxy merges a list of identical values")
         XCTAssertEqual(try request("Transfer-Encoding: Chunked\r\n").get(), .chunked)
         for bad in ["Content-Length: 1\r\nContent-Length: 2\r\n", "Content-Length: 1\r\nTransfer-Encoding: chunked\r\n",
                     "Transfer-Encoding: gzip, chunked\r\n", "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
-                    "Transfer-Encoding: identity\r\n", "Content-Length: +1\r\n", "Content-Length: 1,1\r\n",
+                    "Transfer-Encoding: identity\r\n", "Content-Length: +1\r\n", "Content-Length: 1,2\r\n",
                     "Content-Length: 99999999999999999999\r\n"] {
             XCTAssertThrowsError(try request(bad).get(), bad)
         }
