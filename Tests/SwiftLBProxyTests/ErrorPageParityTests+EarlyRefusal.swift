@@ -8,21 +8,25 @@ import XCTest
 /// http-request`) or 504 (`timeout server`) instead, and fail here.
 extension ErrorPageParityTests {
     /// SwiftLB and haproxy on one configuration: a server that answers 200 (the default), and
-    /// one per entry of `answers` (its path → the bytes it answers).
-    private func start(_ answers: [String: [UInt8]] = [:]) throws -> (SideBySide, [ScriptedBackend]) {
+    /// one per entry of `answers` (its path → the bytes it answers), or of `scripts` (its path →
+    /// what the server does); `bind` and `frontend` are added to the frontend's lines.
+    private func start(_ answers: [String: [UInt8]] = [:], scripts: [String: ScriptedBackend.Behaviour] = [:],
+                       bind: String = "", frontend: String = "") throws -> (SideBySide, [ScriptedBackend]) {
         let ok = try ScriptedBackend(.rawBytes(Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)))
         var servers = [ok]
         var routes: [(path: String, port: Int)] = []
+        let behaviours = answers.mapValues { ScriptedBackend.Behaviour.rawBytes($0) }.merging(scripts) { a, _ in a }
         do {
-            for (path, bytes) in answers.sorted(by: { $0.key < $1.key }) {
-                let server = try ScriptedBackend(.rawBytes(bytes))
+            for (path, behaviour) in behaviours.sorted(by: { $0.key < $1.key }) {
+                let server = try ScriptedBackend(behaviour)
                 servers.append(server)
                 routes.append((path, server.port))
             }
             let sides = try SideBySide({ port in
                 self.defaults + """
                 frontend fe
-                    bind 127.0.0.1:\(port)
+                    bind 127.0.0.1:\(port) \(bind)
+                    \(frontend)
                 \(routes.enumerated().map { "    use_backend b\($0.offset) if { path \($0.element.path) }\n" }.joined())\
                     default_backend ok
                 backend ok
@@ -103,6 +107,34 @@ extension ErrorPageParityTests {
         }
         for path in ["/badend", "/negative", "/huge"] {
             assertSameAnswer(try answers(sides, path), status: 502, path)
+        }
+    }
+
+    /// `http-response wait-for-body`: chunking that breaks in a later read, while the head is
+    /// still held, is HAProxy's 502 (the client got an empty reply: the held head was written,
+    /// then the connection closed).
+    func testChunkingBrokenWhileTheHeadIsHeldIsA502() throws {
+        let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        let (sides, servers) = try start(scripts: [
+            "/later": .split(first: head + "5\r\nhel", then: "loXX\r\n0\r\n\r\n", delay: .milliseconds(300)),
+            "/headfirst": .split(first: head, then: "5\r\nhelloXX\r\n0\r\n\r\n", delay: .milliseconds(300)),
+        ], frontend: "http-response wait-for-body time 2s")
+        defer { sides.stop(); servers.forEach { $0.stop() } }
+        for path in ["/later", "/headfirst"] {
+            assertSameAnswer(try answers(sides, path), status: 502, path)
+        }
+    }
+
+    /// An HTTP/2 client: a server's status below 100 cannot be carried (`:status` has three
+    /// digits), so the stream is reset — curl's 92 from both, not an invalid `:status` "99".
+    func testAStatusBelowOneHundredResetsAnHTTP2Stream() throws {
+        let (sides, servers) = try start(["/099": Array("HTTP/1.1 099 Odd\r\nContent-Length: 5\r\n\r\nhello".utf8)], bind: "proto h2")
+        defer { sides.stop(); servers.forEach { $0.stop() } }
+        for port in sides.ports {
+            let out = curl(["-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/099"], maxTime: 10)
+            XCTAssertEqual("\(out.out) \(out.status)", "000 92", "port \(port)")
+            // The stream was reset by the proxy, not refused by curl for a bad `:status`.
+            XCTAssertTrue(out.err.contains("INTERNAL_ERROR"), "port \(port): \(out.err)")
         }
     }
 }

@@ -151,7 +151,16 @@ extension HTTPClientConnection {
         if var framer = ex.responseFramer {
             var copy = input
             // A dry run of the framer on a copy: is the end of the body in?
-            whole = (try? framer.take(from: &copy, decode: false) { _ in }) ?? true
+            do {
+                whole = try framer.take(from: &copy, decode: false) { _ in }
+            } catch {
+                // Chunking broken while the head is still held: nothing has gone to the
+                // client, so it gets HAProxy's 502, as for a break that came with the head.
+                ex.heldResponse = nil
+                ex.responseHeadSent = false
+                serverFailed(ex, garbage: true)
+                return false
+            }
         }
         let full = buffered >= (limits.bufferSize ?? 16384) - limits.rewriteReserve
         guard whole || full || held.atLeast.map({ buffered >= $0 }) == true else { return false }

@@ -204,6 +204,11 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
                     // The engine wrote no HTTP: end the stream rather than send garbage.
                     response = .complete
                     emit(.rstStream(.internalError))
+                case .head(let head) where head.status < 100:
+                    // HTTP/2 has no status below 100 (`:status` is three digits, RFC 9113 §8.3.2):
+                    // end the stream, as HAProxy's h2 mux does (RST_STREAM INTERNAL_ERROR).
+                    response = .complete
+                    emit(.rstStream(.internalError))
                 case .head(let head):
                     let headers = H2ResponseHead.headers(of: head)
                     if (100..<200).contains(head.status) {

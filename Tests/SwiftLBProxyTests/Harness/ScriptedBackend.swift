@@ -27,6 +27,8 @@ final class ScriptedBackend: @unchecked Sendable {
         case raw(String, close: Bool)
         /// Answers these bytes (not text: binary noise) and keeps the connection open.
         case rawBytes([UInt8])
+        /// Answers `first`, then `then` after `delay` (a response broken in its second read).
+        case split(first: String, then: String, delay: TimeAmount)
     }
 
     let port: Int
@@ -123,6 +125,12 @@ private final class ScriptHandler: ChannelInboundHandler {
             }
         case .rawBytes(let bytes):
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: bytes)), promise: nil)
+        case .split(let first, let then, let delay):
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: first)), promise: nil)
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: delay) {
+                bound.value.writeAndFlush(NIOAny(ByteBuffer(string: then)), promise: nil)
+            }
         }
     }
 }

@@ -15,12 +15,9 @@ final class DifferentialFramingTests: XCTestCase {
     /// Cases (by corpus name) where SwiftLB knowingly forwards what both others refuse, or
     /// frames differently, with the reason. A listed case that no longer differs fails the test,
     /// so the list stays true.
-    static let knownDifferences: [String: String] = [
-        // A 9000-byte field name: HAProxy refuses names past 255 bytes (its HTX limit), nginx
-        // any field line past 8 KiB (large_client_header_buffers); SwiftLB bounds the whole
-        // head (32 KiB, 101 fields) and forwards it, framed intact. A size limit, not framing.
-        "header: very long name": "SwiftLB has no per-name length limit; the head as a whole is bounded",
-    ]
+    static let knownDifferences: [String: String] = [:]
+    // (A 9000-byte field name was one: SwiftLB now refuses names past 255 bytes as HAProxy's
+    // HTX does.)
 
     /// One proxy's answer to one case.
     struct Outcome {
