@@ -29,6 +29,9 @@ public struct Configuration: Sendable {
     public var httpErrors: [String: [Int: String]] = [:]
     /// `userlist NAME` sections, by name (read by `http_auth(NAME)`).
     public var userlists: [String: Userlist] = [:]
+    /// An ACL reads a proxy's or a server's state (`nbsrv`, `be_conn`, `srv_is_up`…): only
+    /// then does the runtime give its frontends a directory of its proxies.
+    public var readsProxyStates = false
     /// `peers NAME` sections, by name.
     public var peers: [String: PeersSection] = [:]
     /// `ring NAME` sections, by name, and `log-forward NAME` sections (LogForwardModel.swift).
@@ -1154,6 +1157,8 @@ public enum SampleFetch: Sendable, Equatable, Hashable {
     /// A sample expression as written (a fetch with converters, or a fetch only the rules
     /// know), compiled into `ACLCriterion.sample`.
     case expression(String)
+    /// `nbsrv(BACKEND)`, `be_conn`, `srv_is_up(BACKEND/SERVER)`…: a proxy's or a server's state.
+    case proxyState(ProxyStateFetch)
 }
 
 extension SampleFetch {
@@ -1162,6 +1167,7 @@ extension SampleFetch {
         switch self {
         case .srcConnCur, .stickCounter, .requestLength, .sslHelloType: true
         case .tls(let f): f.isInteger
+        case .proxyState(let f): !f.isBoolean
         default: false
         }
     }

@@ -26,6 +26,7 @@ extension HTTPClientConnection {
     func makeFacts(_ head: MessageHead?) -> RequestFacts {
         var facts = RequestFacts(head: head, source: source, destination: destination, isTLS: isTLS)
         facts.tls = tls
+        facts.proxyStates = frontend.proxyStates
         facts.connectionSource = frontConnection?.source ?? addressesBeforeRules.map { $0.0 } ?? source
         facts.connectionDestination = frontConnection?.destination ?? addressesBeforeRules.map { $0.1 } ?? destination
         return facts

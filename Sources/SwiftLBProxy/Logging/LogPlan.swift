@@ -208,7 +208,10 @@ extension LoopState {
 }
 
 extension RuntimeFrontend {
-    /// Counts `channel` among the frontend's open connections until it closes (`%fc`).
+    /// Its open connections are counted: it logs (`%fc`) or an ACL reads them (`fe_conn`).
+    var countsLiveConnections: Bool { logPlan != nil || proxyStates != nil }
+
+    /// Counts `channel` among the frontend's open connections until it closes (`%fc`, `fe_conn`).
     func countLive(_ channel: any Channel) {
         let live = liveConnections
         live.wrappingIncrement(ordering: .relaxed)
