@@ -494,6 +494,10 @@ public struct ProxyOptions: Sendable {
     /// `option tcp-smart-connect`: TCP_QUICKACK off before the connect, so the request
     /// leaves with the handshake's last ACK.
     public var tcpSmartConnect = false
+    /// `option nolinger`: the sockets of this proxy's side (clients for a frontend, servers
+    /// for a backend) close with a reset (SO_LINGER 0) unless the close is a clean one after
+    /// a complete answer, as HAProxy's FD_LINGER_RISK.
+    public var noLinger = false
     /// `option mysql-check`, `option smtpchk`, … : a check in the server's own protocol
     /// (nil: `httpCheck`, `tcpCheck` or a plain connect).
     public var protocolCheck: ProtocolCheck?
