@@ -158,6 +158,9 @@ public struct GlobalSettings: Sendable, Equatable {
     public var crtBase: String?
     /// `tune.ssl.default-dh-param N`: the least DHE group size in bits.
     public var sslDefaultDHParam: Int?
+    /// `ssl-dh-param-file FILE`: the DH parameters (PEM, read when the file is parsed) of the
+    /// DHE suites of every `bind … ssl`; nil: OpenSSL's automatic ones.
+    public var sslDHParameters: String?
     /// `tune.bufsize N` (bytes): HAProxy's buffer size, the bound of a request head.
     public var tuneBufsize: Int?
     /// `tune.h2.max-concurrent-streams N`: streams an HTTP/2 client may open at once (100).

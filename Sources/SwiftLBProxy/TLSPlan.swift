@@ -13,13 +13,16 @@ import SwiftLBTLS
 struct TLSSessions {
     var cache = true
     var lifetime: Int?
+    /// `ssl-dh-param-file`'s parameters (PEM).
+    var dhParameters: String?
 
-    init(cache: Bool, lifetime: Int? = nil) {
+    init(cache: Bool, lifetime: Int? = nil, dhParameters: String? = nil) {
         self.cache = cache
         self.lifetime = lifetime
+        self.dhParameters = dhParameters
     }
 
-    init(_ global: GlobalSettings) { self.init(cache: global.sslSessionCache, lifetime: global.sslLifetime) }
+    init(_ global: GlobalSettings) { self.init(cache: global.sslSessionCache, lifetime: global.sslLifetime, dhParameters: global.sslDHParameters) }
 }
 
 enum TLSPlan {
@@ -101,6 +104,7 @@ enum TLSPlan {
         settings.ignoredCertificateErrors = tls.more.ignoredCertificateErrors
         settings.ignoredCAErrors = tls.more.ignoredCAErrors
         settings.strictSNI = tls.more.strictSNI
+        settings.dhParameters = sessions.dhParameters
         return settings
     }
 
