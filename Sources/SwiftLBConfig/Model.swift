@@ -161,6 +161,8 @@ public struct GlobalSettings: Sendable, Equatable {
     /// `ssl-dh-param-file FILE`: the DH parameters (PEM, read when the file is parsed) of the
     /// DHE suites of every `bind … ssl`; nil: OpenSSL's automatic ones.
     public var sslDHParameters: String?
+    /// `tune.ssl.maxrecord N`: plaintext bytes per TLS record a listener sends (nil or 0: no cap).
+    public var sslMaxRecord: Int?
     /// `tune.bufsize N` (bytes): HAProxy's buffer size, the bound of a request head.
     public var tuneBufsize: Int?
     /// `tune.h2.max-concurrent-streams N`: streams an HTTP/2 client may open at once (100).

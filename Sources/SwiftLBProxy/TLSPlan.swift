@@ -15,14 +15,20 @@ struct TLSSessions {
     var lifetime: Int?
     /// `ssl-dh-param-file`'s parameters (PEM).
     var dhParameters: String?
+    /// `tune.ssl.maxrecord` (0: no cap).
+    var maxRecord: Int?
 
-    init(cache: Bool, lifetime: Int? = nil, dhParameters: String? = nil) {
+    init(cache: Bool, lifetime: Int? = nil, dhParameters: String? = nil, maxRecord: Int? = nil) {
         self.cache = cache
         self.lifetime = lifetime
         self.dhParameters = dhParameters
+        self.maxRecord = maxRecord
     }
 
-    init(_ global: GlobalSettings) { self.init(cache: global.sslSessionCache, lifetime: global.sslLifetime, dhParameters: global.sslDHParameters) }
+    init(_ global: GlobalSettings) {
+        self.init(cache: global.sslSessionCache, lifetime: global.sslLifetime, dhParameters: global.sslDHParameters,
+                  maxRecord: global.sslMaxRecord.flatMap { $0 > 0 ? $0 : nil })
+    }
 }
 
 enum TLSPlan {
@@ -105,6 +111,7 @@ enum TLSPlan {
         settings.ignoredCAErrors = tls.more.ignoredCAErrors
         settings.strictSNI = tls.more.strictSNI
         settings.dhParameters = sessions.dhParameters
+        settings.maxRecord = sessions.maxRecord
         return settings
     }
 

@@ -64,6 +64,9 @@ public struct TLSSettings: Sendable, Equatable {
     /// `ssl-dh-param-file`: DH parameters (PEM) for the DHE suites; nil: automatic ones of the
     /// certificate key's size.
     public var dhParameters: String?
+    /// `tune.ssl.maxrecord`: plaintext bytes per record sent (OpenSSL's max_send_fragment,
+    /// which takes 512 to 16384); nil: 16384.
+    public var maxRecord: Int?
 
     public init() {}
 }
@@ -230,6 +233,7 @@ public final class TLSServerContext: @unchecked Sendable {
         if let curves = settings.curves, swiftlb_SSL_CTX_set1_groups_list(ctx, curves) != 1 {
             throw fail("invalid 'curves'/'ecdhe' list '\(curves)'")
         }
+        if let n = entry.settings.maxRecord { _ = swiftlb_SSL_CTX_set_max_send_fragment(ctx, min(max(n, 512), 16384)) }
         if let pem = entry.settings.dhParameters {
             guard let parameters = Self.dhParameters(pem), SSL_CTX_set0_tmp_dh_pkey(ctx, parameters) == 1 else {
                 throw fail("unable to load DH parameters ('ssl-dh-param-file')")
