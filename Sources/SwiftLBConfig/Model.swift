@@ -503,6 +503,8 @@ public struct ProxyOptions: Sendable {
     /// for a backend) close with a reset (SO_LINGER 0) unless the close is a clean one after
     /// a complete answer, as HAProxy's FD_LINGER_RISK.
     public var noLinger = false
+    /// `option checkcache`: a cacheable response that sets a cookie is blocked (502).
+    public var checkCache = false
     /// `option mysql-check`, `option smtpchk`, … : a check in the server's own protocol
     /// (nil: `httpCheck`, `tcpCheck` or a plain connect).
     public var protocolCheck: ProtocolCheck?
