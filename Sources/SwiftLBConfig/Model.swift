@@ -163,6 +163,8 @@ public struct GlobalSettings: Sendable, Equatable {
     public var sslDHParameters: String?
     /// `tune.ssl.maxrecord N`: plaintext bytes per TLS record a listener sends (nil or 0: no cap).
     public var sslMaxRecord: Int?
+    /// `tune.http.cookielen N`: the most a `capture cookie` keeps (63 bytes by default).
+    public var cookieCaptureLimit = 63
     /// `tune.bufsize N` (bytes): HAProxy's buffer size, the bound of a request head.
     public var tuneBufsize: Int?
     /// `tune.h2.max-concurrent-streams N`: streams an HTTP/2 client may open at once (100).
@@ -981,6 +983,8 @@ public struct Frontend: Sendable {
     public var stickTable: StickTable?
     /// `capture request|response header …` (pending).
     public var captures: [HeaderCapture] = []
+    /// `capture cookie NAME len N`: the log's `%CC` and `%CS`.
+    public var cookieCapture: CookieCapture?
     /// `monitor fail if|unless COND` (pending): the monitor URI answers 503 while it holds.
     public var monitorFail: [Condition] = []
     /// `description TEXT` (pending: shown on the stats page).
@@ -1234,4 +1238,11 @@ public struct StickCounterFetch: Sendable, Hashable {
         self.entry = entry
         self.counter = counter
     }
+}
+
+/// `capture cookie NAME len N`: the first request cookie, and the first cookie a response
+/// sets, whose name begins with NAME, logged as `NAME…=VALUE` cut to `length` bytes.
+public struct CookieCapture: Sendable, Equatable {
+    public var name: String
+    public var length: Int
 }

@@ -68,6 +68,7 @@ extension HTTPClientConnection {
         if logging {
             record.requestLine = h2.map { H2StreamInfo.requestLine(head, $0) } ?? head.startLineOverride ?? head.string(0..<(head.startLineEnd - 2))
             record.requestCaptures = HeaderCaptures.logValues(frontend.config.captures, response: false, from: head)
+            if let capture = frontend.config.cookieCapture { record.requestCookie = CookieCaptures.request(capture, head) }
         }
         if logging || frontend.uniqueID != nil { record.requestCounter = RequestCounter.take() }
         if let uniqueID = frontend.uniqueID {

@@ -167,7 +167,10 @@ extension HTTPClientConnection {
         var head = head
         let server = ex.dispatch.server
         ex.log.status = head.status
-        if logging { ex.log.responseCaptures = HeaderCaptures.logValues(frontend.config.captures, response: true, from: head) }
+        if logging {
+            ex.log.responseCaptures = HeaderCaptures.logValues(frontend.config.captures, response: true, from: head)
+            if let capture = frontend.config.cookieCapture { ex.log.responseCookie = CookieCaptures.response(capture, head) }
+        }
         server?.health.observed(error: head.status >= 500 && head.status != 501 && head.status != 505, layer7: true)
         ex.log.trsp = ex.requestSentAt.map { millisecondsBetween($0, clock) } ?? -1
         let backend = ex.dispatch.backend

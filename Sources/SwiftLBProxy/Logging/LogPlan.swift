@@ -122,6 +122,8 @@ extension AccessLogRecord {
         // HAProxy's mux refuses such a head before any capture: `%hr` shows nothing.
         r.requestHeaders = refusedBeforeStream ? nil : requestCaptures
         r.responseHeaders = responseCaptures
+        r.requestCookie = requestCookie
+        r.responseCookie = responseCookie
         r.requestCounter = requestCounter
         r.uniqueID = uniqueID
         (r.activeConnections, r.frontendConnections, r.backendConnections, r.serverConnections) = connections
