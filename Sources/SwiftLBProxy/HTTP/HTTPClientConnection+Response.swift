@@ -167,10 +167,7 @@ extension HTTPClientConnection {
         var head = head
         let server = ex.dispatch.server
         ex.log.status = head.status
-        if logging {
-            ex.log.responseCaptures = HeaderCaptures.logValues(frontend.config.captures, response: true, from: head)
-            if let capture = frontend.config.cookieCapture { ex.log.responseCookie = CookieCaptures.response(capture, head) }
-        }
+        if logging { ex.log.responseCaptures = HeaderCaptures.logValues(frontend.config.captures, response: true, from: head) }
         server?.health.observed(error: head.status >= 500 && head.status != 501 && head.status != 505, layer7: true)
         ex.log.trsp = ex.requestSentAt.map { millisecondsBetween($0, clock) } ?? -1
         let backend = ex.dispatch.backend
@@ -205,6 +202,8 @@ extension HTTPClientConnection {
             ex.ruleInput = input
             ex.log.status = head.currentStatus
         }
+        // HAProxy captures the response's cookie with its cookie processing, after the rules.
+        if logging, let capture = frontend.config.cookieCapture { ex.log.responseCookie = CookieCaptures.response(capture, head) }
         if backend.config.options.checkCache, ResponseCacheability.cachesCookie(method: ex.method, status: head.currentStatus, head: head) {
             // HAProxy's deny without a status of its own: the page of the response's status (its
             // built-in "200 OK Service ready." for a 200), logged PH, the connection closed.
