@@ -3,7 +3,7 @@ import Glibc
 import Logging
 import SwiftLBConfig
 
-/// Runs keepalived's notify scripts on a transition: `notify_master|backup|fault` as written,
+/// Runs keepalived's notify scripts on a transition: `notify_master|backup|fault|stop` as written,
 /// and `notify` with `INSTANCE NAME STATE PRIORITY` appended. Through /bin/sh so a quoted
 /// command line with arguments works; never waited for (a slow script must not delay the
 /// election), its failure logged. Spawned as `vrrp_script` commands are (ScriptProcess: its
@@ -16,16 +16,20 @@ struct NotifyScripts: Sendable {
     private let backup: String?
     private let fault: String?
     private let notify: String?
+    /// `notify_stop`: the instance stops (keepalived runs it at shutdown; groups have none here).
+    private let stop: String?
     let logger: Logger
 
     init(settings: VRRPSettings, logger: Logger) {
         (kind, name, master, backup, fault, notify) = ("INSTANCE", settings.name, settings.notifyMaster, settings.notifyBackup, settings.notifyFault, settings.notify)
+        stop = settings.notifyStop
         self.logger = logger
     }
 
     /// A `vrrp_sync_group`'s: its `notify` gets `GROUP NAME STATE` (no priority, as keepalived).
     init(group: VRRPSyncGroup, logger: Logger) {
         (kind, name, master, backup, fault, notify) = ("GROUP", group.name, group.notifyMaster, group.notifyBackup, group.notifyFault, group.notify)
+        stop = nil
         self.logger = logger
     }
 
@@ -34,7 +38,7 @@ struct NotifyScripts: Sendable {
         case .master: master
         case .backup: backup
         case .fault: fault
-        case .initial: nil
+        case .initial: stop
         }
         let stateName = state == .initial ? "STOP" : state.rawValue.uppercased()
         if let script = specific { launch(script, script: script) }
