@@ -6,31 +6,18 @@ import XCTest
 /// out), cut to N bytes — or to `tune.http.cookielen` — as HAProxy 2.6 logs them on the same
 /// configuration and requests.
 final class CaptureCookieTests: XCTestCase {
-    /// An origin that sets two cookies, the second one captured.
-    private static let origin = """
-        import socket, sys, threading
-        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64)
-        def serve(c):
-            data = b""
-            while b"\\r\\n\\r\\n" not in data:
-                more = c.recv(4096)
-                if not more: return c.close()
-                data += more
-            c.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nSet-Cookie: OTHER=1; path=/\\r\\n"
-                      b"Set-Cookie:  SESSID=0123456789abcdefghij; path=/; HttpOnly\\r\\nConnection: close\\r\\n\\r\\nok")
-            c.close()
-        for _ in range(50):
-            conn, _ = s.accept(); threading.Thread(target=serve, args=(conn,)).start()
+    /// Two cookies set, the second one captured.
+    private static let answer = """
+        def answer(path):
+            return (b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\nSet-Cookie: OTHER=1; path=/\\r\\n"
+                    b"Set-Cookie:  SESSID=0123456789abcdefghij; path=/; HttpOnly\\r\\nConnection: close\\r\\n\\r\\nok")
         """
 
     func testCapturedCookiesAreLoggedAsByHAProxy() throws {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy"), "haproxy is installed by scripts/test.sh")
         let dir = try TempDirectory()
-        let originPort = freePort()
-        let origin = try ChildProcess("/usr/bin/env", ["python3", try dir.write("origin.py", Self.origin), "\(originPort)"], logDirectory: dir, name: "origin")
+        let origin = try PythonOrigin(answer: Self.answer, in: dir)
         defer { origin.stop() }
-        XCTAssertTrue(waitForPort(originPort))
         for (global, length) in [("", 12), ("    tune.http.cookielen 10\n", 32)] {
             func config(http: Int, syslog: Int) -> String {
                 AccessLogTests.syslogHTTPDefaults(syslog: syslog).replacingOccurrences(of: "local0\n", with: "local0\n" + global) + """
@@ -39,7 +26,7 @@ final class CaptureCookieTests: XCTestCase {
                     capture cookie SESSID len \(length)
                     default_backend app
                 backend app
-                    server s1 127.0.0.1:\(originPort)
+                    server s1 127.0.0.1:\(origin.port)
 
                 """
             }

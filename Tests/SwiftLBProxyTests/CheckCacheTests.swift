@@ -23,35 +23,21 @@ final class CheckCacheTests: XCTestCase {
         return status + (page.map { " page \($0)" } ?? "")
     }
 
-    /// An origin whose answer's headers the path names: `sc` a Set-Cookie, `ma` max-age=60,
-    /// `pr` private, `nc` no-cache="set-cookie", `s404`/`s203` the status.
-    private static let origin = """
-        import socket, sys, threading
-        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64)
-        def serve(c):
-            data = b""
-            while b"\\r\\n\\r\\n" not in data:
-                more = c.recv(4096)
-                if not more: return c.close()
-                data += more
-            path = data.split(b" ")[1]
+    /// The answer's headers the path names: `sc` a Set-Cookie, `ma` max-age=60, `pr` private,
+    /// `nc` no-cache="set-cookie", `s404`/`s203` the status.
+    private static let answer = """
+        def answer(path):
             status = b"404 Not Found" if b"s404" in path else b"203 Non-Authoritative Information" if b"s203" in path else b"200 OK"
             head = b""
             if b"sc" in path: head += b"Set-Cookie: SID=1; path=/\\r\\n"
             cache = [v for k, v in ((b"ma", b"max-age=60"), (b"pr", b"private"), (b"nc", b"no-cache=\\"set-cookie\\"")) if k in path]
             if cache: head += b"Cache-Control: " + b", ".join(cache) + b"\\r\\n"
-            c.sendall(b"HTTP/1.1 " + status + b"\\r\\nContent-Length: 2\\r\\n" + head + b"Connection: close\\r\\n\\r\\nok")
-            c.close()
-        for _ in range(200):
-            conn, _ = s.accept(); threading.Thread(target=serve, args=(conn,)).start()
+            return b"HTTP/1.1 " + status + b"\\r\\nContent-Length: 2\\r\\n" + head + b"Connection: close\\r\\n\\r\\nok"
         """
 
     func testCacheableCookiesAreBlockedAsInHAProxy() throws {
-        let port = freePort()
-        let origin = try ChildProcess("/usr/bin/env", ["python3", try dir.write("origin.py", Self.origin), "\(port)"], logDirectory: dir, name: "origin")
+        let origin = try PythonOrigin(answer: Self.answer, in: dir)
         defer { origin.stop() }
-        XCTAssertTrue(waitForPort(port))
         let both = try SideBySide({ listen in
             """
             frontend fe
@@ -59,7 +45,7 @@ final class CheckCacheTests: XCTestCase {
                 default_backend be
             backend be
                 option checkcache
-                server s1 127.0.0.1:\(port)
+                server s1 127.0.0.1:\(origin.port)
             """
         }, in: dir)
         defer { both.stop() }

@@ -11,17 +11,11 @@ final class ProxyStateFetchTests: XCTestCase {
     override func setUpWithError() throws { dir = try TempDirectory() }
     override func tearDown() { dir = nil }
 
-    private func status(_ port: Int, _ path: String) -> Int? {
-        guard let client = try? RawClient(port: port, timeout: 5) else { return nil }
-        client.send("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        return client.readAll().text.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) }
-    }
-
     /// Polls until `path` answers `expected` (a health check's verdict takes a few intervals).
     private func eventually(_ port: Int, _ path: String, _ expected: Int) -> Int? {
         var last: Int?
         for _ in 0..<50 {
-            last = status(port, path)
+            last = statusOfClosingGET(port, path)
             if last == expected { return last }
             usleep(100_000)
         }
@@ -85,17 +79,17 @@ final class ProxyStateFetchTests: XCTestCase {
         for port in both.ports {
             XCTAssertEqual(eventually(port, "/dead", 221), 221, "port \(port): nbsrv of a backend whose server is down")
             XCTAssertEqual(eventually(port, "/dead-down", 224), 224, "port \(port): srv_is_up of a server down")
-            XCTAssertEqual(status(port, "/health"), 503, "port \(port): monitor fail follows the backend")
-            XCTAssertEqual(status(port, "/live"), 222, "port \(port)")
-            XCTAssertEqual(status(port, "/live-up"), 223, "port \(port)")
-            XCTAssertEqual(status(port, "/idle"), 225, "port \(port)")
-            XCTAssertEqual(status(port, "/unlimited"), 226, "port \(port): a server without maxconn makes it -1")
-            XCTAssertEqual(status(port, "/slots"), 227, "port \(port): maxconn 2 + maxqueue 3")
-            XCTAssertEqual(status(port, "/queue"), 228, "port \(port)")
-            XCTAssertEqual(status(port, "/avg"), 229, "port \(port)")
-            XCTAssertEqual(status(port, "/fe"), 230, "port \(port): this connection is the frontend's one")
+            XCTAssertEqual(statusOfClosingGET(port, "/health"), 503, "port \(port): monitor fail follows the backend")
+            XCTAssertEqual(statusOfClosingGET(port, "/live"), 222, "port \(port)")
+            XCTAssertEqual(statusOfClosingGET(port, "/live-up"), 223, "port \(port)")
+            XCTAssertEqual(statusOfClosingGET(port, "/idle"), 225, "port \(port)")
+            XCTAssertEqual(statusOfClosingGET(port, "/unlimited"), 226, "port \(port): a server without maxconn makes it -1")
+            XCTAssertEqual(statusOfClosingGET(port, "/slots"), 227, "port \(port): maxconn 2 + maxqueue 3")
+            XCTAssertEqual(statusOfClosingGET(port, "/queue"), 228, "port \(port)")
+            XCTAssertEqual(statusOfClosingGET(port, "/avg"), 229, "port \(port)")
+            XCTAssertEqual(statusOfClosingGET(port, "/fe"), 230, "port \(port): this connection is the frontend's one")
             XCTAssertEqual(eventually(port, "/backup", 232), 232, "port \(port): backups count as one")
-            XCTAssertEqual(status(port, "/srv-idle"), 233, "port \(port)")
+            XCTAssertEqual(statusOfClosingGET(port, "/srv-idle"), 233, "port \(port)")
             // A request held by a server that never answers: the backend and its server have one.
             do {
                 let held = try RawClient(port: port, timeout: 5)
