@@ -13,6 +13,9 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+static inline long swiftlb_SSL_CTX_set_max_send_fragment(SSL_CTX *ctx, long m) {
+    return SSL_CTX_set_max_send_fragment(ctx, m);
+}
 static inline int swiftlb_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) {
     return (int)SSL_CTX_set_min_proto_version(ctx, version);
 }

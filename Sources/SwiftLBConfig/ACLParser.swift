@@ -30,15 +30,15 @@ struct ACLParser {
     /// HAProxy fetches SwiftLB does not evaluate: named as such, never "did you mean".
     static let knownFetches: Set<String> = [
         "always_false", "always_true", "base", "base_beg", "base_dir", "base_dom", "base_end", "base_len", "base_reg", "base_sub",
-        "be_conn", "be_id", "be_name", "be_sess_rate", "capture.req.hdr", "capture.req.method", "connslots",
+        "be_id", "be_name", "be_sess_rate", "capture.req.hdr", "capture.req.method",
         "cook", "cook_beg", "cook_cnt", "cook_dom", "cook_end", "cook_len", "cook_reg", "cook_sub", "dst", "dst_conn", "dst_port",
-        "fe_conn", "fe_id", "fe_name", "hdr_cnt", "hdr_ip", "hdr_len", "hdr_val", "http_auth_group",
-        "http_first_req", "method", "nbproc", "nbsrv", "path_dir", "path_dom", "path_len", "queue", "rand", "req.body", "req.cook",
+        "fe_id", "fe_name", "hdr_cnt", "hdr_ip", "hdr_len", "hdr_val", "http_auth_group",
+        "http_first_req", "method", "nbproc", "path_dir", "path_dom", "path_len", "rand", "req.body", "req.cook",
         "req.fhdr", "req.hdr_cnt", "req.hdr_ip", "req.len", "req.payload", "req.proto_http", "req.ssl_hello_type", "req.ssl_sni",
         "req.ssl_ver", "req_ssl_sni", "req_ssl_ver", "req_ssl_hello_type", "req.ver", "req_ver", "req.rdp_cookie", "ssl_fc_cipher", "res.hdr", "res.cook", "res.len", "scheme", "sc_conn_cur", "sc0_conn_cur",
         "sc1_conn_cur", "sc2_conn_cur", "sc_http_req_rate", "sc0_http_req_rate", "sc1_http_req_rate", "sc2_http_req_rate",
         "shdr", "src_port", "src_http_req_rate", "src_conn_rate", "src_get_gpc0", "src_inc_gpc0", "src_http_err_rate",
-        "srv_conn", "srv_id", "srv_is_up", "ssl_c_used", "ssl_c_verify", "ssl_c_s_dn", "ssl_c_sha1", "ssl_fc_alpn",
+        "srv_id", "ssl_c_used", "ssl_c_verify", "ssl_c_s_dn", "ssl_c_sha1", "ssl_fc_alpn",
         "ssl_fc_has_crt", "ssl_fc_has_sni", "ssl_fc_protocol", "stopping", "url_ip", "url_param", "url_port",
         "urlp", "urlp_val", "var",
     ]
@@ -59,6 +59,12 @@ struct ACLParser {
             fetch = f
             method = f.isInteger ? .integer : (f.readsPayload && f != .requestSSLSNI && f != .requestSSLALPN ? .binary : .exact)
             if f == .waitEnd { method = .found }  // a boolean
+        } else if let f = try proxyStateFetch(fetchWord) {
+            if f.isBoolean {
+                guard words.count == 1 else { throw ParseFailure("'\(fetchWord)' is a boolean and takes no pattern") }
+                return ACLCriterion(fetch: .proxyState(f), method: .found, caseInsensitive: false, patterns: [], regexes: [], constant: nil)
+            }
+            (fetch, method) = (.proxyState(f), .integer)
         } else if let open = fetchWord.firstIndex(of: "("), fetchWord.hasSuffix(")") {
             let name = String(fetchWord[..<open])
             let arg = String(fetchWord[fetchWord.index(after: open)..<fetchWord.index(before: fetchWord.endIndex)])
@@ -95,6 +101,14 @@ struct ACLParser {
             throw ParseFailure("unknown fetch method '\(fetchWord)'\(suggestion(fetchWord))")
         }
         return try rest(of: words, fetch: fetch, method: method, fetchWord: fetchWord)
+    }
+
+    /// `nbsrv`, `nbsrv(be_app)`, `srv_is_up(be_app/s1)`…; nil for any other fetch.
+    private static func proxyStateFetch(_ fetchWord: String) throws(ParseFailure) -> ProxyStateFetch? {
+        guard let open = fetchWord.firstIndex(of: "(") else { return try ProxyStateFetch(name: fetchWord, argument: nil) }
+        guard fetchWord.hasSuffix(")") else { return nil }
+        let argument = String(fetchWord[fetchWord.index(after: open)..<fetchWord.index(before: fetchWord.endIndex)])
+        return try ProxyStateFetch(name: String(fetchWord[..<open]), argument: argument)
     }
 
     /// An ACL on a sample expression (`hdr(host),lower,map_str(FILE) -m found`): compiled by

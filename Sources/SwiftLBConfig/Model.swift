@@ -29,6 +29,9 @@ public struct Configuration: Sendable {
     public var httpErrors: [String: [Int: String]] = [:]
     /// `userlist NAME` sections, by name (read by `http_auth(NAME)`).
     public var userlists: [String: Userlist] = [:]
+    /// An ACL reads a proxy's or a server's state (`nbsrv`, `be_conn`, `srv_is_up`…): only
+    /// then does the runtime give its frontends a directory of its proxies.
+    public var readsProxyStates = false
     /// `peers NAME` sections, by name.
     public var peers: [String: PeersSection] = [:]
     /// `ring NAME` sections, by name, and `log-forward NAME` sections (LogForwardModel.swift).
@@ -159,6 +162,13 @@ public struct GlobalSettings: Sendable, Equatable {
     public var crtBase: String?
     /// `tune.ssl.default-dh-param N`: the least DHE group size in bits.
     public var sslDefaultDHParam: Int?
+    /// `ssl-dh-param-file FILE`: the DH parameters (PEM, read when the file is parsed) of the
+    /// DHE suites of every `bind … ssl`; nil: OpenSSL's automatic ones.
+    public var sslDHParameters: String?
+    /// `tune.ssl.maxrecord N`: plaintext bytes per TLS record a listener sends (nil or 0: no cap).
+    public var sslMaxRecord: Int?
+    /// `tune.http.cookielen N`: the most a `capture cookie` keeps (63 bytes by default).
+    public var cookieCaptureLimit = 63
     /// `tune.bufsize N` (bytes): HAProxy's buffer size, the bound of a request head.
     public var tuneBufsize: Int?
     /// `tune.h2.max-concurrent-streams N`: streams an HTTP/2 client may open at once (100).
@@ -501,6 +511,12 @@ public struct ProxyOptions: Sendable {
     /// `option tcp-smart-connect`: TCP_QUICKACK off before the connect, so the request
     /// leaves with the handshake's last ACK.
     public var tcpSmartConnect = false
+    /// `option nolinger`: the sockets of this proxy's side (clients for a frontend, servers
+    /// for a backend) close with a reset (SO_LINGER 0) unless the close is a clean one after
+    /// a complete answer, as HAProxy's FD_LINGER_RISK.
+    public var noLinger = false
+    /// `option checkcache`: a cacheable response that sets a cookie is blocked (502).
+    public var checkCache = false
     /// `option mysql-check`, `option smtpchk`, … : a check in the server's own protocol
     /// (nil: `httpCheck`, `tcpCheck` or a plain connect).
     public var protocolCheck: ProtocolCheck?
@@ -987,6 +1003,8 @@ public struct Frontend: Sendable {
     public var stickTable: StickTable?
     /// `capture request|response header …` (pending).
     public var captures: [HeaderCapture] = []
+    /// `capture cookie NAME len N`: the log's `%CC` and `%CS`.
+    public var cookieCapture: CookieCapture?
     /// `monitor fail if|unless COND` (pending): the monitor URI answers 503 while it holds.
     public var monitorFail: [Condition] = []
     /// `description TEXT` (pending: shown on the stats page).
@@ -1174,6 +1192,8 @@ public enum SampleFetch: Sendable, Equatable, Hashable {
     /// A sample expression as written (a fetch with converters, or a fetch only the rules
     /// know), compiled into `ACLCriterion.sample`.
     case expression(String)
+    /// `nbsrv(BACKEND)`, `be_conn`, `srv_is_up(BACKEND/SERVER)`…: a proxy's or a server's state.
+    case proxyState(ProxyStateFetch)
 }
 
 extension SampleFetch {
@@ -1182,6 +1202,7 @@ extension SampleFetch {
         switch self {
         case .srcConnCur, .stickCounter, .requestLength, .sslHelloType: true
         case .tls(let f): f.isInteger
+        case .proxyState(let f): !f.isBoolean
         default: false
         }
     }
@@ -1237,4 +1258,11 @@ public struct StickCounterFetch: Sendable, Hashable {
         self.entry = entry
         self.counter = counter
     }
+}
+
+/// `capture cookie NAME len N`: the first request cookie, and the first cookie a response
+/// sets, whose name begins with NAME, logged as `NAME…=VALUE` cut to `length` bytes.
+public struct CookieCapture: Sendable, Equatable {
+    public var name: String
+    public var length: Int
 }

@@ -118,6 +118,9 @@ final class SectionParser {
     var errorFilesReferences: [(name: String, line: Int, file: String)] = []
     /// `http_auth(NAME)` fetches, checked against the userlist sections at the end.
     var userlistReferences: [(name: String, line: Int, keyword: String, file: String)] = []
+    /// `nbsrv(NAME)`, `srv_is_up(NAME/SERVER)`… and the section whose rule reads them,
+    /// checked against the proxies and servers at the end (ProxyStateValidation.swift).
+    var proxyStateReferences: [(fetch: ProxyStateFetch, line: Int, keyword: String, file: String, from: Section)] = []
     /// Frontends with at least one `bind` line, valid or not (a bad one is reported once).
     var frontendsWithBindLines: Set<String> = []
     /// `listen` sections: one proxy for the timeout warning, as HAProxy counts them.

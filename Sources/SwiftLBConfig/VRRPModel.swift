@@ -27,6 +27,8 @@ public struct VRRPSettings: Sendable, Equatable {
     public var notifyMaster: String?
     public var notifyBackup: String?
     public var notifyFault: String?
+    /// `notify_stop SCRIPT`: run when the instance stops (keepalived's shutdown, STOP).
+    public var notifyStop: String?
     /// Called on every transition with `INSTANCE NAME STATE PRIORITY`, as keepalived does.
     public var notify: String?
     /// Holds the HMAC key; nil with `auth none` or keepalived's `authentication { … }`.

@@ -14,6 +14,8 @@ extension SectionParser {
             errors.append(ConfigError(file: ref.file, line: ref.line, keyword: ref.keyword,
                                       message: "no userlist named '\(ref.name)'\(didYouMean(ref.name, in: Array(config.userlists.keys)))"))
         }
+        validateProxyStateReferences()
+        limitCookieCaptures()
         // A `disabled` proxy is not checked further than its own lines (HAProxy's).
         let disabled = Set(config.frontends.filter(\.options.disabled).map(\.name) + config.backends.values.filter(\.options.disabled).map(\.name))
         for ref in backendReferences where config.backends[ref.name] == nil && !disabled.contains(ref.from) {

@@ -3,7 +3,7 @@ import Glibc
 import Logging
 import SwiftLBConfig
 
-/// Runs keepalived's notify scripts on a transition: `notify_master|backup|fault` as written,
+/// Runs keepalived's notify scripts on a transition: `notify_master|backup|fault|stop` as written,
 /// and `notify` with `INSTANCE NAME STATE PRIORITY` appended. Through /bin/sh so a quoted
 /// command line with arguments works; never waited for (a slow script must not delay the
 /// election), its failure logged. Spawned as `vrrp_script` commands are (ScriptProcess: its
@@ -15,13 +15,14 @@ struct NotifyScripts: Sendable {
     private let master: String?
     private let backup: String?
     private let fault: String?
-    /// `notify_stop` (a group's): run when SwiftLB stops.
+    /// `notify_stop`: the instance or the group stops (keepalived runs it at shutdown).
     private let stop: String?
     private let notify: String?
     let logger: Logger
 
     init(settings: VRRPSettings, logger: Logger) {
-        (kind, name, master, backup, fault, stop, notify) = ("INSTANCE", settings.name, settings.notifyMaster, settings.notifyBackup, settings.notifyFault, nil, settings.notify)
+        (kind, name, master, backup, fault, stop, notify) = ("INSTANCE", settings.name, settings.notifyMaster, settings.notifyBackup, settings.notifyFault,
+                                                             settings.notifyStop, settings.notify)
         self.logger = logger
     }
 

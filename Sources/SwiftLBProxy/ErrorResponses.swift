@@ -15,6 +15,11 @@ import NIOCore
 /// HAProxy has no 414 or 431 of its own: a head too large for its buffer is a 400 (see
 /// `HeadParser.Limits`).
 enum ErrorResponse: Int {
+    /// HAProxy answers a response its `option checkcache` blocks with the page of the
+    /// response's own status (`http_error_message` on the server's status): these cacheable
+    /// statuses have one, the others get the 500 page.
+    case ok = 200
+    case notFound = 404, methodNotAllowed = 405, gone = 410, notImplemented = 501
     case badRequest = 400
     case forbidden = 403
     case requestTimeout = 408

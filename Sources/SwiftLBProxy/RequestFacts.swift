@@ -21,6 +21,9 @@ struct RequestFacts {
     var tls: TLSHandler?
     /// The request target, read once.
     let uri: String
+    /// The runtime's proxies, for `nbsrv`, `be_conn`, `srv_is_up`…: nil unless an ACL reads
+    /// them.
+    var proxyStates: ProxyStates?
 
     init(head: MessageHead?, source: SocketAddress?, destination: SocketAddress?, isTLS: Bool) {
         self.head = head
@@ -54,7 +57,7 @@ struct RequestFacts {
         case .dstPort: return [destination?.port.map(String.init)?[...] ?? ""]
         case .sslFC: return isTLS ? ["1"] : []
         case .capturedURI: return head == nil ? [] : [uri[...]]
-        case .sslFCSNI, .srcConnCur, .variable, .status, .httpAuth, .tls, .expression: return []  // pending fetches, or the rules' (SampleInput)
+        case .sslFCSNI, .srcConnCur, .variable, .status, .httpAuth, .tls, .expression, .proxyState: return []  // pending fetches, or the rules' (SampleInput)
         case .requestProtoHTTP: return head == nil ? [] : ["1"]  // an HTTP request is HTTP
         case .waitEnd: return ["1"]  // a whole HTTP request: nothing more to wait for
         case .stickCounter, .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN: return []  // read by SampleInput

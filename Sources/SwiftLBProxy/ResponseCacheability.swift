@@ -37,4 +37,14 @@ enum ResponseCacheability {
         let validated = head.contains("expires") || head.contains("etag") || head.contains("last-modified")
         return cacheable && (fresh || validated)
     }
+
+    /// `option checkcache`: the server sets a cookie (`Set-Cookie`, `Set-Cookie2`) on a response
+    /// a shared cache would keep, and no `Cache-Control: no-cache="set-cookie"` keeps the cookie
+    /// out of it (HAProxy's TX_CACHEABLE, TX_CACHE_COOK and TX_SCK_PRESENT all set).
+    static func cachesCookie(method: HTTPMethodName, status: Int, head: MessageHead) -> Bool {
+        guard head.contains("set-cookie") || head.contains("set-cookie2"), isCacheable(method: method, status: status, head: head) else { return false }
+        return !head.values(of: "cache-control").contains { line in
+            SampleInput.commaSplit(line).contains { $0.lowercased().hasPrefix("no-cache=\"set-cookie") }
+        }
+    }
 }

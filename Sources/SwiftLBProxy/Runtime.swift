@@ -276,6 +276,9 @@ public final class ProxyRuntime: Sendable {
         if !configuration.userlists.isEmpty {
             for frontend in frontends { frontend.userlists = configuration.userlists }
         }
+        if configuration.readsProxyStates {
+            for (frontend, states) in zip(frontends, ProxyStates.make(backends: backends, frontends: frontends)) { frontend.proxyStates = states }
+        }
         var globalVariables: GlobalVariables?
         do { globalVariables = try GlobalVariables(configuration.global.processVariables, file: configuration.file) } catch { errors += error.errors }
         if !errors.isEmpty { throw ConfigErrors(errors) }
@@ -415,6 +418,9 @@ final class RuntimeFrontend: Sendable {
     /// frontend belongs to (a reload does not change a running connection's lists). Set once
     /// while the runtime is built.
     nonisolated(unsafe) var userlists: [String: Userlist] = [:]
+    /// The runtime's proxies, when an ACL reads their state (`nbsrv`, `be_conn`…); nil
+    /// otherwise. Set once while the runtime is built.
+    nonisolated(unsafe) var proxyStates: ProxyStates?
     /// A connection's tracking, or nil when no table exists (zero cost then).
     func makeStickSession() -> StickSession? {
         stickTables.map { StickSession(tables: $0, own: $0[name]) }

@@ -12,17 +12,19 @@ struct SocketTuning: Equatable {
     var probes = KeepAliveProbes()
     var buffers = SocketBuffers()
     var delayedAck = false
+    /// `option nolinger`: SO_LINGER 0, a close resets the connection.
+    var noLinger = false
 
     /// A frontend's accepted sockets.
     static func client(_ options: ProxyOptions, _ global: GlobalSettings) -> SocketTuning {
         SocketTuning(keepAlive: options.clientTCPKeepAlive, probes: options.clientKeepAliveProbes,
-                     buffers: global.clientSocketBuffers)
+                     buffers: global.clientSocketBuffers, noLinger: options.noLinger)
     }
 
     /// A backend's sockets to its servers.
     static func server(_ options: ProxyOptions, _ global: GlobalSettings) -> SocketTuning {
         SocketTuning(keepAlive: options.serverTCPKeepAlive, probes: options.serverKeepAliveProbes,
-                     buffers: global.serverSocketBuffers, delayedAck: options.tcpSmartConnect)
+                     buffers: global.serverSocketBuffers, delayedAck: options.tcpSmartConnect, noLinger: options.noLinger)
     }
 
     var isDefault: Bool { self == SocketTuning() }
@@ -43,5 +45,13 @@ struct SocketTuning: Equatable {
         if let n = buffers.send { try options.setOption(.socketOption(.so_sndbuf), value: SocketOptionValue(n)) }
         if let n = buffers.receive { try options.setOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(n)) }
         if delayedAck { try tcp(TCP_QUICKACK, 0) }
+        if noLinger { Self.setReset(channel, true) }
+    }
+
+    /// SO_LINGER 0 (on) or the kernel's default (off): `option nolinger` turns it off again
+    /// before a clean close, so the answer in the send buffer is not dropped.
+    static func setReset(_ channel: any Channel, _ on: Bool) {
+        guard let provider = channel as? any SocketOptionProvider else { return }
+        _ = provider.unsafeSetSocketOption(level: .socket, name: .so_linger, value: linger(l_onoff: on ? 1 : 0, l_linger: 0))
     }
 }

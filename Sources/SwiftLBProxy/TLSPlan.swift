@@ -13,13 +13,22 @@ import SwiftLBTLS
 struct TLSSessions {
     var cache = true
     var lifetime: Int?
+    /// `ssl-dh-param-file`'s parameters (PEM).
+    var dhParameters: String?
+    /// `tune.ssl.maxrecord` (0: no cap).
+    var maxRecord: Int?
 
-    init(cache: Bool, lifetime: Int? = nil) {
+    init(cache: Bool, lifetime: Int? = nil, dhParameters: String? = nil, maxRecord: Int? = nil) {
         self.cache = cache
         self.lifetime = lifetime
+        self.dhParameters = dhParameters
+        self.maxRecord = maxRecord
     }
 
-    init(_ global: GlobalSettings) { self.init(cache: global.sslSessionCache, lifetime: global.sslLifetime) }
+    init(_ global: GlobalSettings) {
+        self.init(cache: global.sslSessionCache, lifetime: global.sslLifetime, dhParameters: global.sslDHParameters,
+                  maxRecord: global.sslMaxRecord.flatMap { $0 > 0 ? $0 : nil })
+    }
 }
 
 enum TLSPlan {
@@ -101,6 +110,8 @@ enum TLSPlan {
         settings.ignoredCertificateErrors = tls.more.ignoredCertificateErrors
         settings.ignoredCAErrors = tls.more.ignoredCAErrors
         settings.strictSNI = tls.more.strictSNI
+        settings.dhParameters = sessions.dhParameters
+        settings.maxRecord = sessions.maxRecord
         return settings
     }
 

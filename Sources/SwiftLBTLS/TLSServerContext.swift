@@ -61,6 +61,12 @@ public struct TLSSettings: Sendable, Equatable {
     public var ignoredCAErrors: UInt64 = 0
     /// `strict-sni`: a client whose SNI names no certificate (or who sends none) is refused.
     public var strictSNI = false
+    /// `ssl-dh-param-file`: DH parameters (PEM) for the DHE suites; nil: automatic ones of the
+    /// certificate key's size.
+    public var dhParameters: String?
+    /// `tune.ssl.maxrecord`: plaintext bytes per record sent (OpenSSL's max_send_fragment,
+    /// which takes 512 to 16384); nil: 16384.
+    public var maxRecord: Int?
 
     public init() {}
 }
@@ -196,6 +202,16 @@ public final class TLSServerContext: @unchecked Sendable {
         _ = swiftlb_ticket_ring_rotate(ticketRing)
     }
 
+    /// The DH parameters of a PEM text (an EVP_PKEY the context takes ownership of), or nil.
+    private static func dhParameters(_ pem: String) -> OpaquePointer? {
+        var bytes = Array(pem.utf8)
+        return bytes.withUnsafeMutableBytes { raw -> OpaquePointer? in
+            guard let bio = BIO_new_mem_buf(raw.baseAddress, Int32(raw.count)) else { return nil }
+            defer { BIO_free(bio) }
+            return PEM_read_bio_Parameters(bio, nil)
+        }
+    }
+
     private func makeContext(_ entry: TLSServerEntry) throws -> OpaquePointer {
         let certificate = entry.certificate
         let settings = entry.settings
@@ -217,7 +233,14 @@ public final class TLSServerContext: @unchecked Sendable {
         if let curves = settings.curves, swiftlb_SSL_CTX_set1_groups_list(ctx, curves) != 1 {
             throw fail("invalid 'curves'/'ecdhe' list '\(curves)'")
         }
-        _ = swiftlb_SSL_CTX_set_dh_auto(ctx)  // DHE suites get parameters of the key's size
+        if let n = entry.settings.maxRecord { _ = swiftlb_SSL_CTX_set_max_send_fragment(ctx, min(max(n, 512), 16384)) }
+        if let pem = entry.settings.dhParameters {
+            guard let parameters = Self.dhParameters(pem), SSL_CTX_set0_tmp_dh_pkey(ctx, parameters) == 1 else {
+                throw fail("unable to load DH parameters ('ssl-dh-param-file')")
+            }
+        } else {
+            _ = swiftlb_SSL_CTX_set_dh_auto(ctx)  // DHE suites get parameters of the key's size
+        }
         ok = ok && SSL_CTX_use_certificate(ctx, certificate.leaf) == 1
         for cert in certificate.chain {
             X509_up_ref(cert)  // the context takes ownership of extra chain certificates

@@ -11,14 +11,6 @@ final class DisabledProxyTests: XCTestCase {
     override func setUpWithError() throws { dir = try TempDirectory() }
     override func tearDown() { dir = nil }
 
-    /// The status code of a closing GET, or nil when nothing listens.
-    private func status(_ port: Int, _ path: String) -> Int? {
-        guard let client = try? RawClient(port: port, timeout: 5) else { return nil }
-        client.send("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        let text = client.readAll().text
-        return text.split(separator: " ", maxSplits: 2).dropFirst().first.flatMap { Int($0) }
-    }
-
     /// The (proxy, service) rows of `show stat`.
     private func statRows(_ command: [String]) -> Set<String> {
         let lines = runCommand(command[0], Array(command.dropFirst())).out.split(separator: "\n")
@@ -68,12 +60,12 @@ final class DisabledProxyTests: XCTestCase {
         }, in: dir)
         defer { both.stop() }
         for port in both.ports {
-            XCTAssertEqual(status(port, "/"), 200, "port \(port)")
-            XCTAssertEqual(status(port, "/off"), 503, "port \(port): a disabled backend has no server")
+            XCTAssertEqual(statusOfClosingGET(port, "/"), 200, "port \(port)")
+            XCTAssertEqual(statusOfClosingGET(port, "/off"), 503, "port \(port): a disabled backend has no server")
             let off = try XCTUnwrap(second[port])
-            XCTAssertNil(status(off, "/"), "port \(port): the disabled frontend listens on \(off)")
+            XCTAssertNil(statusOfClosingGET(off, "/"), "port \(port): the disabled frontend listens on \(off)")
             let listened = try XCTUnwrap(listenPort[port])
-            XCTAssertNil(status(listened, "/"), "port \(port): the disabled listen listens on \(listened)")
+            XCTAssertNil(statusOfClosingGET(listened, "/"), "port \(port): the disabled listen listens on \(listened)")
         }
         let ours = statRows([Paths.swiftlb, "ctl", "-s", dir.file("stats-\(both.lbPort).sock"), "show", "stat"])
         let theirs = statRows(haproxyStatCommand(dir.file("stats-\(both.haproxyPort).sock")))

@@ -31,6 +31,8 @@ final class VIPFailoverTests: VIPLabTestCase {
         let lb2 = notes.filter { $0.hasPrefix("lb2 ") }
         XCTAssertEqual(Array(lb2.suffix(2)), ["lb2 INSTANCE lab_vip BACKUP 100", "lb2 INSTANCE lab_vip MASTER 100"], "\(notes)")
         XCTAssertTrue(FileManager.default.fileExists(atPath: lab.dir.file("lb2.was-master")), "notify_master ran")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: lab.dir.file("lb1.was-stopped")), "notify_stop ran when lb1 stopped")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: lab.dir.file("lb2.was-stopped")), "lb2 did not stop")
 
         let back = Date().timeIntervalSince1970
         try lab.startSwiftLB("lb1")

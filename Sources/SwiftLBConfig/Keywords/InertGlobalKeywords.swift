@@ -43,9 +43,6 @@ extension KeywordRegistry {
         ("nogetaddrinfo", .none, false, false), ("noreuseport", .none, false, false), ("quiet", .none, false, false),
         // HAProxy's TLS session cache shared between its processes; SwiftLB's is one process's.
         ("tune.ssl.force-private-cache", .none, false, false),
-        // Sizes `capture cookie`, which SwiftLB refuses by name: with none in the file it
-        // changes nothing (as tune.ssl.capture-buffer-size).
-        ("tune.http.cookielen", .integer(0...Int(Int32.max)), false, false),
     ]
 
     static let inertGlobalKeywords: [Keyword] = inertGlobals.map { name, arguments, negatable, experimental in

@@ -100,7 +100,12 @@ extension KeywordRegistry {
             guard isHeaderToken(name) else { throw ParseFailure("'\(name)' is not a header name") }
             p.withOptions { $0.uniqueIDHeader = name }
         },
-        capture("request"), capture("response"), declareCapture,
+        capture("request"), capture("response"), declareCapture, captureCookie,
+        // HAProxy keeps N + 1 as its buffer and cuts captures to N (atol: a word counts 0).
+        Keyword("tune.http.cookielen", [.global], usage: "tune.http.cookielen N") { p, c in
+            guard c.args.count == 1 else { throw ParseFailure("'tune.http.cookielen' expects an integer argument") }
+            p.config.global.cookieCaptureLimit = Int(c.args[0].prefix { $0.isNumber || $0 == "-" }) ?? 0
+        },
     ]
 
     /// What an access-log line looks like: one of `option httplog [clf]`, `option httpslog`,
@@ -163,6 +168,18 @@ extension KeywordRegistry {
             guard isHeaderToken(c.args[0]) else { throw ParseFailure("invalid header name '\(c.args[0])'") }
             p.withFrontend { $0.captures.append(HeaderCapture(response: direction == "response", name: c.args[0], length: length, line: c.line.number)) }
         }
+    }
+
+    /// `capture cookie NAME len N` (HAProxy reads the fourth word as a number, whatever the
+    /// third says; a second line replaces the first). The length is cut to `tune.http.cookielen`
+    /// once the file is read (ProxyStateValidation's neighbour in Validation.swift).
+    static let captureCookie = Keyword("capture cookie", [.frontend, .listen], haproxy: SectionKind.frontSide,
+                                       usage: "capture cookie NAME len N") { p, c in
+        if c.section == .defaults { throw ParseFailure("'capture cookie' not allowed in 'defaults' section.") }
+        guard c.args.count <= 3 else { throw ParseFailure("'capture' cannot handle unexpected argument '\(c.args[3])'.") }
+        guard c.args.count == 3 else { throw ParseFailure("'capture' expects 'cookie' <cookie_name> 'len' <len>.") }
+        let length = Int(c.args[2].prefix { $0.isNumber || $0 == "-" }) ?? 0
+        p.withFrontend { $0.cookieCapture = CookieCapture(name: c.args[0], length: length) }
     }
 
     /// `declare capture request|response len N`: an empty capture slot that `http-request

@@ -96,6 +96,7 @@ extension KeywordRegistry {
         flagOption("accept-invalid-http-request", SectionKind.frontSide, \.acceptInvalidRequest),
         flagOption("disable-h2-upgrade", SectionKind.frontSide, \.disableH2Upgrade),
         flagOption("http-buffer-request", SectionKind.proxies, \.httpBufferRequest),
+        flagOption("checkcache", SectionKind.backSide, \.checkCache),
         // HAProxy stops delaying parts of a message it could merge (MSG_MORE); SwiftLB never
         // delays them (TCP_NODELAY on both sockets, each part written at once): nothing to do.
         Keyword("option http-no-delay", SectionKind.proxies, usage: "[no] option http-no-delay", negatable: true) { _, c in try c.noArguments() },

@@ -176,6 +176,11 @@ extension SectionParser {
         if case .httpAuth(let list) = criterion.fetch, !userlistReferences.contains(where: { $0.name == list }) {
             userlistReferences.append((list, currentLine.number, currentLine.words.first ?? "acl", file))
         }
+        // The proxy or server it names may be declared later in the file: checked at the end.
+        if case .proxyState(let fetch) = criterion.fetch {
+            config.readsProxyStates = true
+            proxyStateReferences.append((fetch, currentLine.number, currentLine.words.first ?? "acl", file, section))
+        }
         if let reason = ACLParser.pendingFetches[criterion.fetch] {
             try gate(.pending(reason), "the '\(fetchName(criterion.fetch))' fetch")
         }

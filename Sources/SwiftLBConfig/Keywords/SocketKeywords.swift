@@ -5,6 +5,7 @@
 extension KeywordRegistry {
     static let socketKeywords: [Keyword] = keepAliveProbeKeywords + [
         flagOption("tcp-smart-accept", SectionKind.frontSide, \.tcpSmartAccept),
+        flagOption("nolinger", SectionKind.proxies, \.noLinger),
         flagOption("tcp-smart-connect", SectionKind.backSide, \.tcpSmartConnect),
         // HAProxy 2.6 warns the same: one process, nothing to bind to.
         Keyword("bind-process", SectionKind.proxies, usage: "bind-process SET…") { p, _ in

@@ -31,6 +31,23 @@ extension KeywordRegistry {
         Keyword("tune.ssl.default-dh-param", [.global], usage: "tune.ssl.default-dh-param BITS") { p, c in
             p.config.global.sslDefaultDHParam = try c.int(in: 1024...16384)
         },
+        // haproxy reads it with atoi: only a negative number is refused (a word counts 0).
+        Keyword("tune.ssl.maxrecord", [.global], usage: "tune.ssl.maxrecord N") { p, c in
+            guard c.args.count == 1 else { throw ParseFailure("'tune.ssl.maxrecord' expects a positive numeric value.") }
+            let n = Int(c.args[0].prefix { $0.isNumber || $0 == "-" }) ?? 0
+            guard n >= 0 else { throw ParseFailure("'tune.ssl.maxrecord' expects a positive numeric value.") }
+            p.config.global.sslMaxRecord = n
+        },
+        // Read while parsing, as HAProxy loads it there (and refuses the line if it cannot);
+        // OpenSSL decodes it when the listeners' contexts are built.
+        Keyword("ssl-dh-param-file", [.global], usage: "ssl-dh-param-file FILE") { p, c in
+            let path = try c.one("a file of DH parameters")
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+                  text.contains("-----BEGIN DH PARAMETERS-----") || text.contains("-----BEGIN X9.42 DH PARAMETERS-----") else {
+                throw ParseFailure("'ssl-dh-param-file': unable to load DH parameters from file <\(path)>.")
+            }
+            p.config.global.sslDHParameters = text
+        },
     ]
 
     /// HAProxy's `ssl-default-bind-options`: versions and tickets.

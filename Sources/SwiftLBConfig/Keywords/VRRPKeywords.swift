@@ -46,6 +46,7 @@ extension KeywordRegistry {
         notify("notify_master", \.notifyMaster),
         notify("notify_backup", \.notifyBackup),
         notify("notify_fault", \.notifyFault),
+        notify("notify_stop", \.notifyStop),
         notify("notify", \.notify),
         vrrp("auth_key_file", "auth_key_file FILE") { v, c, _ in
             // Read when the instance starts (and by `swiftlb check`), like certificates.
@@ -110,7 +111,7 @@ extension KeywordRegistry {
             p.warn("'version' has no effect: SwiftLB's instances speak their own authenticated heartbeat, not VRRP on the wire")
         },
     ] + ["virtual_routes", "virtual_rules", "smtp_alert", "dont_track_primary", "use_vmac", "vmac_xmit_base",
-         "native_ipv6", "no_accept", "notify_stop", "lvs_sync_daemon_interface", "debug", "skip_check_adv_addr", "strict_mode",
+         "native_ipv6", "no_accept", "lvs_sync_daemon_interface", "debug", "skip_check_adv_addr", "strict_mode",
          "unicast_ttl", "garp_lower_prio_delay", "garp_lower_prio_repeat", "track_src_ip", "track_process", "track_file", "track_bfd",
          "notify_master_rx_lower_pri", "kernel_rx_buf_size", "check_unicast_src", "old_unicast_checksum"].map {
         Keyword.unsupported($0, [.vrrp], "a keepalived vrrp_instance keyword SwiftLB does not implement (docs/configuration.md lists those it does)")

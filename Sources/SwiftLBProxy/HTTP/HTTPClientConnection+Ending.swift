@@ -227,6 +227,9 @@ extension HTTPClientConnection {
     func flushThenClose() {
         guard let context else { return }
         if case .closed = state {} else { state = .closing }
+        // `option nolinger`: a close after a complete answer is clean (HAProxy shuts its side
+        // first, which keeps the reset away).
+        if frontend.config.options.noLinger, context.channel.isSocket { SocketTuning.setReset(context.channel, false) }
         if tls == nil, context.channel.isSocket {
             // Plain TCP: when the flush wrote everything (the usual case), nothing is left for
             // a close to drop, so it closes now — no empty write, promise and callback per

@@ -26,6 +26,7 @@ extension HTTPClientConnection {
     func makeFacts(_ head: MessageHead?) -> RequestFacts {
         var facts = RequestFacts(head: head, source: source, destination: destination, isTLS: isTLS)
         facts.tls = tls
+        facts.proxyStates = frontend.proxyStates
         facts.connectionSource = frontConnection?.source ?? addressesBeforeRules.map { $0.0 } ?? source
         facts.connectionDestination = frontConnection?.destination ?? addressesBeforeRules.map { $0.1 } ?? destination
         return facts
@@ -67,6 +68,7 @@ extension HTTPClientConnection {
         if logging {
             record.requestLine = h2.map { H2StreamInfo.requestLine(head, $0) } ?? head.startLineOverride ?? head.string(0..<(head.startLineEnd - 2))
             record.requestCaptures = HeaderCaptures.logValues(frontend.config.captures, response: false, from: head)
+            if let capture = frontend.config.cookieCapture { record.requestCookie = CookieCaptures.request(capture, head) }
         }
         if logging || frontend.uniqueID != nil { record.requestCounter = RequestCounter.take() }
         if let uniqueID = frontend.uniqueID {

@@ -217,6 +217,16 @@ extension HTTPClientConnection {
             ex.ruleInput = input
             ex.log.status = head.currentStatus
         }
+        // HAProxy captures the response's cookie with its cookie processing, after the rules.
+        if logging, let capture = frontend.config.cookieCapture { ex.log.responseCookie = CookieCaptures.response(capture, head) }
+        if backend.config.options.checkCache, ResponseCacheability.cachesCookie(method: ex.method, status: head.currentStatus, head: head) {
+            // HAProxy's deny without a status of its own: the page of the response's status (its
+            // built-in "200 OK Service ready." for a 200), logged PH, the connection closed.
+            loop.stats.frontend(frontend.counterID) { $0.deniedResponses += 1 }
+            ex.closeClient = true
+            failResponse(ex, ErrorResponse(rawValue: head.currentStatus) ?? .internalError, cause: .proxy)
+            return false
+        }
         let bodyWait: BodyWait? = if case .framed = body { ex.ruleInput?.bodyWait } else { nil }
         let rewrite = ResponseRewriter.Context(
             clientMinor: ex.clientMinor, method: ex.method, closeClient: ex.closeClient, facts: ex.facts,

@@ -215,7 +215,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         } else {
             frontConnection = (source, destination)
         }
-        if logging { frontend.countLive(context.channel) }
+        if frontend.countsLiveConnections { frontend.countLive(context.channel) }
         // A client that sends its request and then shuts its sending side still gets the
         // answer (HAProxy's default); `option abortonclose` abandons it instead.
         context.channel.allowRemoteHalfClosure()

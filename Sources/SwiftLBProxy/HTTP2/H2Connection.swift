@@ -172,7 +172,7 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
             (sessionContext.source, sessionContext.destination) = (ruled.facts.source, ruled.facts.destination)
         }
         loop.clients[ObjectIdentifier(self)] = self
-        if frontend.logPlan != nil { frontend.countLive(context.channel) }
+        if frontend.countsLiveConnections { frontend.countLive(context.channel) }
         loop.stats.frontend(frontend.counterID) { c in
             c.connectionsTotal += 1
             c.scur += 1

@@ -97,6 +97,9 @@ struct AccessLogRecord {
     /// `capture request|response header`: the values (nil: absent), nil without captures.
     var requestCaptures: [String?]?
     var responseCaptures: [String?]?
+    /// `capture cookie`: `%CC`, `%CS` (nil: none captured).
+    var requestCookie: String?
+    var responseCookie: String?
     /// `%rt`: the stream's number in the process (0 when nothing reads it).
     var requestCounter = 0
     /// `%ID`: the request's `unique-id-format` id.

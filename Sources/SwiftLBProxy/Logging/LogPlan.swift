@@ -122,6 +122,8 @@ extension AccessLogRecord {
         // HAProxy's mux refuses such a head before any capture: `%hr` shows nothing.
         r.requestHeaders = refusedBeforeStream ? nil : requestCaptures
         r.responseHeaders = responseCaptures
+        r.requestCookie = requestCookie
+        r.responseCookie = responseCookie
         r.requestCounter = requestCounter
         r.uniqueID = uniqueID
         (r.activeConnections, r.frontendConnections, r.backendConnections, r.serverConnections) = connections
@@ -208,7 +210,10 @@ extension LoopState {
 }
 
 extension RuntimeFrontend {
-    /// Counts `channel` among the frontend's open connections until it closes (`%fc`).
+    /// Its open connections are counted: it logs (`%fc`) or an ACL reads them (`fe_conn`).
+    var countsLiveConnections: Bool { logPlan != nil || proxyStates != nil }
+
+    /// Counts `channel` among the frontend's open connections until it closes (`%fc`, `fe_conn`).
     func countLive(_ channel: any Channel) {
         let live = liveConnections
         live.wrappingIncrement(ordering: .relaxed)

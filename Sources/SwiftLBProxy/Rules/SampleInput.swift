@@ -92,6 +92,9 @@ struct SampleInput {
         case .httpAuth(let list): return BasicAuth.authenticatedUser(requestHead, list: userlists[list]) == nil ? [] : ["1"]
         case .src, .srcPort, .dst, .dstPort, .sslFC, .capturedURI: return facts.samples(fetch).map(String.init)
         case .stickCounter(let f): return (stick?.value(f, source: facts.source?.ipAddress)).map { [String($0)] } ?? []
+        case .proxyState(let f):
+            guard let value = facts.proxyStates?.value(f, backend: backendName) else { return [] }
+            return f.isBoolean ? (value == 1 ? ["1"] : []) : [String(value)]
         case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN, .requestProtoHTTP, .waitEnd: return payloadSamples(fetch)
         // Evaluated from the criterion's compiled expression (ConditionEvaluation.swift).
         case .expression: return []

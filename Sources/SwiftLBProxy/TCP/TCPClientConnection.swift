@@ -113,8 +113,8 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             (source, destination) = (ruled.facts.source, ruled.facts.destination)
         }
         loop.clients[ObjectIdentifier(self)] = self
+        if frontend.countsLiveConnections { frontend.countLive(context.channel) }
         if logging {
-            frontend.countLive(context.channel)
             log.acceptTime = wallClockNow()
             log.source = source
             log.destination = destination
@@ -235,6 +235,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         var input = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS, tls: tls, stick: stickSession, variables: variables)
         input.facts.connectionSource = connectionEnds?.source
         input.facts.connectionDestination = connectionEnds?.destination
+        input.facts.proxyStates = frontend.proxyStates
         return input
     }
 

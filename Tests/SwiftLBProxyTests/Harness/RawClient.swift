@@ -62,6 +62,18 @@ final class RawClient {
         }
     }
 
+    /// Reads until the peer ends the connection or the timeout: `reset` tells a reset
+    /// (ECONNRESET, SO_LINGER 0 on the other side) from a clean FIN or a timeout.
+    func readToEnd() -> (text: String, reset: Bool) {
+        var data = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n > 0 { data.append(contentsOf: buffer[0..<n]); continue }
+            return (String(decoding: data, as: UTF8.self), n < 0 && errno == ECONNRESET)
+        }
+    }
+
     /// Reads until `marker` has appeared `count` times, the peer closes, or the timeout.
     func read(until marker: String, count: Int = 1) -> String {
         var text = ""

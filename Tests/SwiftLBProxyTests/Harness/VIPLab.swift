@@ -128,6 +128,7 @@ final class VIPLab {
                 auth_key_file \(dir.file("vrrp.key"))
                 notify "/bin/sh \(dir.file("notify.sh")) \(node)"
                 notify_master "touch \(dir.file("\(node).was-master"))"
+                notify_stop "touch \(dir.file("\(node).was-stopped"))"
             \(extra)
             """
     }

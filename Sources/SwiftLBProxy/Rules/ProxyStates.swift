@@ -1,0 +1,85 @@
+import Atomics
+import SwiftLBConfig
+
+/// The proxies of one runtime by name, for the fetches of their state (`nbsrv(be_app)`,
+/// `be_conn`, `srv_is_up(be_app/s1)`, `fe_conn`…). Built only when an ACL reads such a fetch
+/// (`Configuration.readsProxyStates`); then every frontend of the runtime holds it and a
+/// request's facts carry it — otherwise nothing is built, stored or read per request.
+/// The values are the atomics the balancers and the stats already keep: no lock.
+final class ProxyStates: Sendable {
+    private let backends: [String: RuntimeBackend]
+    /// Each frontend's open connections (`fe_conn`): its counter, not the frontend, which
+    /// holds this directory.
+    private let frontendConnections: [String: ManagedAtomic<Int>]
+
+    /// The frontend that holds this copy: the proxy a rule without argument reads until a
+    /// backend is chosen.
+    private let frontend: String
+
+    private init(backends: [String: RuntimeBackend], frontendConnections: [String: ManagedAtomic<Int>], frontend: String) {
+        self.backends = backends
+        self.frontendConnections = frontendConnections
+        self.frontend = frontend
+    }
+
+    /// One for each frontend (sharing the two tables).
+    static func make(backends: [RuntimeBackend], frontends: [RuntimeFrontend]) -> [ProxyStates] {
+        let byName = Dictionary(backends.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let connections = Dictionary(frontends.map { ($0.name, $0.liveConnections) }, uniquingKeysWith: { first, _ in first })
+        return frontends.map { ProxyStates(backends: byName, frontendConnections: connections, frontend: $0.name) }
+    }
+
+    /// The fetch's value; `backend`: the backend chosen so far ("" before), the proxy a rule
+    /// without argument reads from then on. nil when the proxy or server is not there (the
+    /// configuration check refuses that).
+    func value(_ fetch: ProxyStateFetch, backend: String) -> Int? {
+        let name = fetch.proxy ?? (backend.isEmpty ? frontend : backend)
+        if fetch.kind == .frontendConnections { return frontendConnections[name]?.load(ordering: .relaxed) }
+        guard let backend = backends[name] else { return nil }
+        switch fetch.kind {
+        case .nbsrv: return Self.usableServers(backend)
+        // HAProxy's beconn: the streams of the backend, on a server or waiting for one (as
+        // DynamicMaxconn counts its load).
+        case .backendConnections: return backend.active.load(ordering: .relaxed) + (backend.queue?.count ?? 0)
+        case .queue: return backend.queue?.count ?? 0
+        case .averageQueue:
+            // Rounded up per usable server; with none, twice the queue (HAProxy's "as if we had
+            // half a running server").
+            let waiting = backend.queue?.count ?? 0
+            let servers = Self.usableServers(backend)
+            return servers > 0 ? (waiting + servers - 1) / servers : waiting * 2
+        case .connslots: return Self.connectionSlots(backend)
+        case .serverConnections, .serverIsUp:
+            guard let server = backend.servers.first(where: { $0.name == fetch.server }) else { return nil }
+            if fetch.kind == .serverConnections { return server.active.load(ordering: .relaxed) }
+            // Up unless in maintenance or found down by its checks (a server without checks is
+            // up while not in maintenance).
+            return server.health.admin != .maint && server.health.isUp ? 1 : 0
+        case .frontendConnections: return nil
+        }
+    }
+
+    /// HAProxy's be_usable_srv: the primaries that take traffic; with none, 1 if a backup
+    /// does (its first backup serves alone without `option allbackups`, which SwiftLB
+    /// refuses); 0 for a disabled backend.
+    static func usableServers(_ backend: RuntimeBackend) -> Int {
+        if backend.config.options.disabled { return 0 }
+        var primaries = 0, backups = 0
+        for server in backend.servers where server.health.takesTraffic {
+            if server.backup { backups += 1 } else { primaries += 1 }
+        }
+        return primaries > 0 ? primaries : min(backups, 1)
+    }
+
+    /// HAProxy's connslots: over the servers not down, the connections and queue places left
+    /// (`maxconn` − current + `maxqueue` − queued); -1 as soon as one has no `maxconn` or no
+    /// `maxqueue` (unlimited: HAProxy's own "stupid value").
+    static func connectionSlots(_ backend: RuntimeBackend) -> Int {
+        var slots = 0
+        for server in backend.servers where server.health.isUp && server.health.admin != .maint {
+            guard let maxconn = server.health.maxconn, let maxqueue = server.parameters.maxQueue, maxqueue > 0 else { return -1 }
+            slots += (maxconn - server.active.load(ordering: .relaxed)) + (maxqueue - server.queued.load(ordering: .relaxed))
+        }
+        return slots
+    }
+}

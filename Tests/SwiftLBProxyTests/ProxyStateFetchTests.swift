@@ -1,0 +1,129 @@
+import Foundation
+import XCTest
+
+/// The fetches of proxy and server state in ACLs (`acl dead nbsrv(be_app) lt 1` with
+/// `use_backend sorry if dead`, `srv_is_up`, `be_conn`, `srv_conn`, `connslots`, `queue`,
+/// `avg_queue`, `fe_conn`), beside HAProxy 2.6 on the same configuration: each route below is
+/// taken by both only when the fetch reads what HAProxy's does.
+final class ProxyStateFetchTests: XCTestCase {
+    var dir: TempDirectory!
+
+    override func setUpWithError() throws { dir = try TempDirectory() }
+    override func tearDown() { dir = nil }
+
+    /// Polls until `path` answers `expected` (a health check's verdict takes a few intervals).
+    private func eventually(_ port: Int, _ path: String, _ expected: Int) -> Int? {
+        var last: Int?
+        for _ in 0..<50 {
+            last = statusOfClosingGET(port, path)
+            if last == expected { return last }
+            usleep(100_000)
+        }
+        return last
+    }
+
+    func testStateFetchesRouteAsInHAProxy() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let silent = try ScriptedBackend(.silent)
+        defer { silent.stop() }
+        let nothing = freePort()
+        // One answering backend per route: its status says which rule matched.
+        let answers = (221...233).map { code in
+            "backend b\(code)\n    http-request return status \(code) content-type text/plain string ok\n"
+        }.joined()
+        let both = try SideBySide({ port in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                monitor-uri /health
+                monitor fail if { nbsrv(be_dead) lt 1 }
+                acl dead nbsrv(be_dead) lt 1
+                acl live nbsrv(be_live) eq 1
+                acl live_up srv_is_up(be_live/s1)
+                acl dead_up srv_is_up(be_dead/s1)
+                use_backend b221 if dead { path /dead }
+                use_backend b222 if live { path /live }
+                use_backend b223 if live_up { path /live-up }
+                use_backend b224 if !dead_up { path /dead-down }
+                use_backend b225 if { be_conn(be_live) eq 0 } { path /idle }
+                use_backend b226 if { connslots(be_live) eq -1 } { path /unlimited }
+                use_backend b227 if { connslots(be_slots) eq 5 } { path /slots }
+                use_backend b228 if { queue(be_live) eq 0 } { path /queue }
+                use_backend b229 if { avg_queue(be_dead) eq 0 } { path /avg }
+                use_backend b230 if { fe_conn ge 1 } { fe_conn(fe) lt 3 } { path /fe }
+                use_backend be_hold if { path /hold }
+                use_backend b231 if { be_conn(be_hold) eq 1 } { srv_conn(be_hold/s1) eq 1 } { path /busy }
+                use_backend b232 if { nbsrv(be_backup) eq 1 } { path /backup }
+                use_backend b233 if { srv_conn(be_live/s1) eq 0 } { path /srv-idle }
+                default_backend b404
+            backend be_live
+                server s1 127.0.0.1:\(nginx.ports[0]) check inter 100ms
+            backend be_dead
+                server s1 127.0.0.1:\(nothing) check inter 100ms fall 1
+            backend be_slots
+                server s1 127.0.0.1:\(nginx.ports[0]) maxconn 2 maxqueue 3
+            backend be_hold
+                timeout server 1s
+                server s1 127.0.0.1:\(silent.port)
+            backend be_backup
+                server s1 127.0.0.1:\(nothing) check inter 100ms fall 1
+                server s2 127.0.0.1:\(nginx.ports[0]) backup
+                server s3 127.0.0.1:\(nginx.ports[0]) backup
+            backend b404
+                http-request return status 404 content-type text/plain string none
+            \(answers)
+            """
+        }, in: dir)
+        defer { both.stop() }
+        for port in both.ports {
+            XCTAssertEqual(eventually(port, "/dead", 221), 221, "port \(port): nbsrv of a backend whose server is down")
+            XCTAssertEqual(eventually(port, "/dead-down", 224), 224, "port \(port): srv_is_up of a server down")
+            XCTAssertEqual(statusOfClosingGET(port, "/health"), 503, "port \(port): monitor fail follows the backend")
+            XCTAssertEqual(statusOfClosingGET(port, "/live"), 222, "port \(port)")
+            XCTAssertEqual(statusOfClosingGET(port, "/live-up"), 223, "port \(port)")
+            XCTAssertEqual(statusOfClosingGET(port, "/idle"), 225, "port \(port)")
+            XCTAssertEqual(statusOfClosingGET(port, "/unlimited"), 226, "port \(port): a server without maxconn makes it -1")
+            XCTAssertEqual(statusOfClosingGET(port, "/slots"), 227, "port \(port): maxconn 2 + maxqueue 3")
+            XCTAssertEqual(statusOfClosingGET(port, "/queue"), 228, "port \(port)")
+            XCTAssertEqual(statusOfClosingGET(port, "/avg"), 229, "port \(port)")
+            XCTAssertEqual(statusOfClosingGET(port, "/fe"), 230, "port \(port): this connection is the frontend's one")
+            XCTAssertEqual(eventually(port, "/backup", 232), 232, "port \(port): backups count as one")
+            XCTAssertEqual(statusOfClosingGET(port, "/srv-idle"), 233, "port \(port)")
+            // A request held by a server that never answers: the backend and its server have one.
+            do {
+                let held = try RawClient(port: port, timeout: 5)
+                held.send("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n")
+                XCTAssertEqual(eventually(port, "/busy", 231), 231, "port \(port): be_conn and srv_conn count the held request")
+            }
+            // Its `timeout server` ends it (a client's close alone does not, in either).
+            XCTAssertEqual(eventually(port, "/busy", 404), 404, "port \(port): the held request ended")
+        }
+    }
+
+    /// HAProxy resolves the fetch's argument when it loads the file, with these messages.
+    func testUnknownProxyOrServerIsRefusedAsByHAProxy() throws {
+        let cases: [(String, String)] = [
+            ("acl x nbsrv(nope) lt 1", "unable to find backend 'nope' referenced in arg 1 of ACL keyword 'nbsrv' in proxy 'fe'."),
+            ("acl x nbsrv lt 1", "proxy 'fe', referenced in arg 1 of ACL keyword 'nbsrv' in proxy 'fe', has not backend capability."),
+            ("acl x srv_is_up(be/s9)", "unable to find server 's9' in proxy 'be', referenced in arg 1 of ACL keyword 'srv_is_up' in proxy 'fe'."),
+            ("acl x fe_conn(nope) gt 1", "unable to find frontend 'nope' referenced in arg 1 of ACL keyword 'fe_conn' in proxy 'fe'."),
+        ]
+        for (line, message) in cases {
+            let file = try dir.write("lb.conf", testDefaults() + """
+                frontend fe
+                    bind 127.0.0.1:\(freePort())
+                    \(line)
+                    use_backend be if x
+                backend be
+                    server s1 127.0.0.1:\(freePort())
+
+                """)
+            let result = runCommand(Paths.swiftlb, ["check", "--config", file])
+            XCTAssertNotEqual(result.status, 0, line)
+            XCTAssertTrue(result.err.contains(message) || result.out.contains(message), "\(line): \(result.err)")
+            let haproxy = runCommand("/usr/sbin/haproxy", ["-c", "-f", file])
+            XCTAssertTrue(haproxy.err.contains(message) || haproxy.out.contains(message), "haproxy, \(line): \(haproxy.err)")
+        }
+    }
+}
