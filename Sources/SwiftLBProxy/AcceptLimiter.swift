@@ -2,31 +2,37 @@ import Atomics
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// Enforces `maxconn` on one listening socket: when the frontend (or the whole process) holds
-/// its maximum of client connections, the listener stops accepting; new clients wait in the
-/// kernel's backlog, as with HAProxy, instead of being refused. Accepting resumes when a
-/// client connection closes.
+/// Enforces `maxconn` on one listening socket: when the frontend (all its listeners together)
+/// or the whole process holds its maximum of client connections, the listener stops
+/// accepting; new clients wait in the kernel's backlog, as with HAProxy, instead of being
+/// refused. Accepting resumes when a client connection closes.
 ///
 /// Sits in the server channel's pipeline, in front of NIO's accept handler. One accept read
-/// takes up to `maxBatch` sockets (HAProxy's `tune.maxaccept`); near the limit it takes only
-/// as many as there are free slots, as HAProxy's `listener_accept` does, so a burst at the
-/// limit waits in the backlog instead of being accepted and closed. Only a race between
-/// listeners on different loops for the process-wide last slots can still bring one over the
-/// limit: that one is closed.
+/// takes up to `AcceptBatch.full` sockets (HAProxy's `tune.maxaccept`); near the limit only as
+/// many as there are free slots, as HAProxy's `listener_accept` does. A read armed earlier can
+/// still bring sockets when the slots are gone (another listener, on another loop, took them
+/// meanwhile): those are parked, not served nor closed — to their clients just like the
+/// backlog — and served first as slots free up.
 final class AcceptLimiter: ChannelDuplexHandler {
-
     typealias InboundIn = any Channel
     typealias OutboundIn = Never
 
     private let limit: Int
-    private let open = ManagedAtomic<Int>(0)
+    /// The frontend's open connections, shared by all its listeners.
+    private let open: ManagedAtomic<Int>
     private let processWide: ProcessConnectionCount
     private var context: ChannelHandlerContext?
+    /// A read held back for want of a slot.
     private var readPending = false
+    /// Accepted sockets waiting for a slot, oldest first.
+    private var parked: [NIOAny] = []
+    /// Counted in `processWide.paused` (a read held back or sockets parked): woken on a close.
+    private var waiting = false
     private let batch: AcceptBatch
 
-    init(limit: Int, processWide: ProcessConnectionCount, batch: AcceptBatch) {
+    init(limit: Int, open: ManagedAtomic<Int>, processWide: ProcessConnectionCount, batch: AcceptBatch) {
         self.limit = limit
+        self.open = open
         self.processWide = processWide
         self.batch = batch
     }
@@ -41,19 +47,25 @@ final class AcceptLimiter: ChannelDuplexHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         processWide.unregister(self)
+        setWaiting(false)
+        // The listener is gone (a reload dropped its address, or the stop): its parked
+        // clients would wait for nothing.
+        for data in parked { unwrapInboundIn(data).close(promise: nil) }
+        parked.removeAll()
     }
 
-    private var full: Bool { open.load(ordering: .relaxed) >= limit || processWide.full }
-
-    /// Slots left under this listener's limit and the process's.
+    /// Slots left under the frontend's limit and the process's.
     private var freeSlots: Int { min(limit - open.load(ordering: .relaxed), processWide.freeSlots) }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if parked.isEmpty && freeSlots > 0 { return admit(data, context) }
+        parked.append(data)
+        setWaiting(true)
+        drain(context)  // a slot may have freed between the check and the flag
+    }
+
+    private func admit(_ data: NIOAny, _ context: ChannelHandlerContext) {
         let child = unwrapInboundIn(data)
-        if full {
-            child.close(promise: nil)
-            return
-        }
         open.wrappingIncrement(ordering: .relaxed)
         processWide.count.wrappingIncrement(ordering: .relaxed)
         child.closeFuture.whenComplete { [open, processWide] _ in
@@ -64,27 +76,42 @@ final class AcceptLimiter: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        let free = freeSlots
-        if free <= 0 {
-            if !readPending {
-                readPending = true
-                processWide.paused.wrappingIncrement(ordering: .relaxed)
-            }
-        } else {
-            batch.bound(slots: free, context)
-            context.read()
-        }
+        readPending = true
+        if !parked.isEmpty || freeSlots <= 0 { setWaiting(true) }
+        drain(context)
     }
 
     /// Runs on the listener's event loop after a connection closed somewhere.
     func resumeIfPossible() {
-        guard readPending, let context else { return }
-        let free = freeSlots
-        guard free > 0 else { return }
-        readPending = false
-        processWide.paused.wrappingDecrement(ordering: .relaxed)
-        batch.bound(slots: free, context)
-        context.read()
+        guard waiting, let context else { return }
+        drain(context)
+    }
+
+    /// Parked sockets take the free slots first, then a held-back read is let go, bounded by
+    /// what is left.
+    private func drain(_ context: ChannelHandlerContext) {
+        while !parked.isEmpty && freeSlots > 0 {
+            admit(parked.removeFirst(), context)
+        }
+        if parked.isEmpty && readPending {
+            let free = freeSlots
+            if free > 0 {
+                readPending = false
+                batch.bound(slots: free, context)
+                context.read()
+            }
+        }
+        setWaiting(!parked.isEmpty || readPending)
+    }
+
+    private func setWaiting(_ now: Bool) {
+        guard now != waiting else { return }
+        waiting = now
+        if now {
+            processWide.paused.wrappingIncrement(ordering: .relaxed)
+        } else {
+            processWide.paused.wrappingDecrement(ordering: .relaxed)
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+import Atomics
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -25,6 +26,9 @@ public final class ProxyServer: Sendable {
     /// Open listeners by address, with the frontend each serves.
     private let listeners = NIOLockedValueBox<[ListenerKey: Listener]>([:])
     private let connections: ProcessConnectionCount
+    /// Each frontend's open client connections, by name (shared by its listeners; kept across
+    /// reloads with the listeners).
+    private let frontendConnections = NIOLockedValueBox<[String: ManagedAtomic<Int>]>([:])
     /// `maxconnrate`, `maxsessrate`, `maxsslrate`, `rate-limit sessions`: their counters.
     private let acceptRates = AcceptRates()
     private let checker: NIOLockedValueBox<HealthChecker>
@@ -405,6 +409,13 @@ public final class ProxyServer: Sendable {
         let frontendLimit = runtime.frontends.first { $0.name == name }?.config.options.maxconn ?? global.maxconn
         let limit = min(frontendLimit, global.maxconn)
         let connections = self.connections
+        // A frontend's `maxconn` bounds all its listeners together, as HAProxy's.
+        let frontendOpen = frontendConnections.withLockedValue { counts in
+            if let count = counts[name] { return count }
+            let count = ManagedAtomic<Int>(0)
+            counts[name] = count
+            return count
+        }
         let rates = acceptRates
         let frontendRate = rates.frontend(name)
         // HAProxy's bounds of a head: tune.bufsize, tune.maxrewrite, tune.http.maxhdr.
@@ -427,7 +438,7 @@ public final class ProxyServer: Sendable {
                 // NIO runs this before the bind, where HAProxy sets SO_BINDTODEVICE.
                 Self.bindToInterface(channel, key.interface).flatMapThrowing {
                     let batch = AcceptBatch()
-                    try channel.pipeline.syncOperations.addHandler(AcceptLimiter(limit: limit, processWide: connections, batch: batch))
+                    try channel.pipeline.syncOperations.addHandler(AcceptLimiter(limit: limit, open: frontendOpen, processWide: connections, batch: batch))
                     try channel.pipeline.syncOperations.addHandler(AcceptRateLimiter(holder: holder, batch: batch) { runtime in
                         // Whether the bind is `ssl` in the runtime in force (a reload may add or drop it).
                         let tls = runtime.frontends.first { $0.name == name }?.binds.first { ListenerKey($0.0) == key }?.1 != nil
