@@ -6,18 +6,23 @@ import XCTest
 /// is accepted and dropped unanswered. SwiftLB used to take up to 64 sockets per accept read and close
 /// the ones over the limit at once.
 final class AcceptBurstTests: XCTestCase {
+    /// Four slots for the process, and a client that sends nothing has 1 s.
+    private let preamble = """
+        global
+            maxconn 4
+        defaults
+            mode http
+            timeout connect 1s
+            timeout client 5s
+            timeout server 5s
+            timeout http-request 1s
+
+        """
+
     func testABurstOverMaxconnWaitsInTheBacklogAndNoneIsDropped() throws {
         let dir = try TempDirectory()
         let sides = try SideBySide({ port in
-            """
-            global
-                maxconn 4
-            defaults
-                mode http
-                timeout connect 1s
-                timeout client 5s
-                timeout server 5s
-                timeout http-request 1s
+            self.preamble + """
             frontend fe
                 bind 127.0.0.1:\(port)
                 default_backend be
@@ -51,15 +56,7 @@ final class AcceptBurstTests: XCTestCase {
         defer { server.stop() }
         for who in ["swiftlb", "haproxy"] {
             let (a, b, c1, c2) = (freePort(), freePort(), freePort(), freePort())
-            let config = """
-                global
-                    maxconn 4
-                defaults
-                    mode http
-                    timeout connect 1s
-                    timeout client 5s
-                    timeout server 5s
-                    timeout http-request 1s
+            let config = preamble + """
                 frontend fa
                     bind 127.0.0.1:\(a)
                     default_backend be
