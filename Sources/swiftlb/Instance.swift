@@ -132,9 +132,14 @@ struct InstanceActions: RuntimeAPIActions {
         return health
     }
 
-    func snapshot() async -> StatsSnapshot {
+    func snapshot() async -> StatsSnapshot { await snapshot(stoppedServers: false) }
+
+    func snapshotWithStoppedServers() async -> StatsSnapshot { await snapshot(stoppedServers: true) }
+
+    private func snapshot(stoppedServers: Bool) async -> StatsSnapshot {
         await instance.server.statsSnapshot(version: SwiftLB.configuration.version, startedAt: instance.startedAt,
-                                            ulimitN: instance.ulimitN.withLock { $0 }, vip: instance.vrrp?.vipStats.first)
+                                            ulimitN: instance.ulimitN.withLock { $0 }, vip: instance.vrrp?.vipStats.first,
+                                            stoppedServers: stoppedServers)
     }
 
     func setAdminState(backend: String, server name: String, to state: ServerStats.AdminState) async throws(RuntimeAPIError) {
