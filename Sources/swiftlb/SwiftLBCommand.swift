@@ -57,7 +57,8 @@ extension Configuration {
     func hasNothingToRun(localPeer: String?) -> Bool {
         let localName = PeersService.localName(commandLine: localPeer, configuration: self)
         let peersListen = peers.values.contains { PeersService.listens($0, localName: localName) }
-        return frontends.isEmpty && vrrpInstances.isEmpty && global.statsSocket == nil && logForwards.isEmpty && !peersListen
+        // A `disabled` frontend opens nothing: haproxy -c does not count its binds.
+        return frontends.allSatisfy(\.options.disabled) && vrrpInstances.isEmpty && global.statsSocket == nil && logForwards.isEmpty && !peersListen
     }
 }
 
