@@ -5,6 +5,14 @@ import NIOCore
 /// The process keywords of `global`: limits, threads and CPUs, the pidfile, detaching,
 /// privileges, chroot, path bases, how a stop ends. Sources/swiftlb acts on them at start.
 extension KeywordRegistry {
+    /// Global keywords haproxy takes once: a second line is its alert "'maxconn' already
+    /// specified. Continuing." and the FIRST value stays (the parser checks them). The value:
+    /// a first line of 0 leaves the setting unset, so a second one is taken silently (haproxy
+    /// tests `global.spread_checks != 0`, `global.maxpipes != 0`).
+    static let onceOnlyGlobals: [String: Bool] = [
+        "maxconn": false, "ulimit-n": false, "pidfile": false, "chroot": false, "spread-checks": true, "maxpipes": true,
+    ]
+
     static let processKeywords: [Keyword] = [
         Keyword("maxconn", [.global], usage: "maxconn N") { p, c in p.config.global.configuredMaxconn = try c.int(in: 1...Int(Int32.max)) },
         Keyword("strict-limits", [.global], usage: "[no] strict-limits", negatable: true) { p, c in
