@@ -219,6 +219,9 @@ public struct GlobalSettings: Sendable, Equatable {
     public var serverStateBase: String?
     /// `ulimit-n N`: the descriptor limit to set at start.
     public var ulimitN: Int?
+    /// `noreuseport`: no listener takes SO_REUSEPORT, so a reload that must open a listener
+    /// on an address an old one still holds is refused (ProxyServer.reload).
+    public var noReusePort = false
     /// `stats timeout T`: an idle control-socket connection is closed after T.
     public var statsTimeout: ConfigDuration?
     /// The line of each `global` keyword, so that what fails at start (a chroot, a user)

@@ -53,7 +53,6 @@ final class TunableKeywordTests: XCTestCase {
             mworker-max-reloads 3
             insecure-setuid-wanted
             nogetaddrinfo
-            noreuseport
             quiet
             tune.ssl.force-private-cache
             tune.http.cookielen 63

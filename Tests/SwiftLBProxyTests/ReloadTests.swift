@@ -144,6 +144,36 @@ final class ReloadTests: XCTestCase {
         await server.stop(grace: .seconds(1))
     }
 
+    /// `noreuseport`: no listener shares its address, so the same swap cannot open the new
+    /// listeners beside the old ones: the reload is refused and the old frontends go on.
+    func testNoReusePortRefusesAReloadThatRebindsAnAddress() async throws {
+        let (port, other) = (freePort(), freePort())
+        func config(_ first: Int, _ second: Int) -> String {
+            "global\n    noreuseport\n" + testDefaults() + """
+            frontend one
+                bind 127.0.0.1:\(first)
+                http-request return status 200 content-type text/plain string one
+            frontend two
+                bind 127.0.0.1:\(second)
+                http-request return status 200 content-type text/plain string two
+
+            """
+        }
+        let first = try runtime(config(port, other))
+        let server = ProxyServer(runtime: first, threads: 1, logger: Logger(label: "reload-test"))
+        try await server.start()
+        let swapped = try runtime(config(other, port), previous: first)
+        do {
+            _ = try await server.reload(to: swapped)
+            XCTFail("without SO_REUSEPORT the new listener cannot bind beside the old one")
+        } catch {
+            XCTAssertTrue("\(error)".contains("cannot bind 127.0.0.1:"), "\(error)")
+        }
+        XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "one")
+        XCTAssertEqual(curl(["http://127.0.0.1:\(other)/"]).out, "two")
+        await server.stop(grace: .seconds(1))
+    }
+
     func testHealthCarriesOverByBackendAndName() throws {
         let first = try runtime(config(port: 1, backendPort: 2, slow: 3))
         first.backends[0].servers[0].health.set(.down)

@@ -60,6 +60,12 @@ extension KeywordRegistry {
         Keyword("cpu-map", [.global], usage: "cpu-map [auto:]1[/THREADS] CPU-SET…") { p, c in
             p.config.global.cpuMap.append(try cpuMapping(c))
         },
+        // HAProxy's listeners take SO_REUSEPORT so that the next process of a reload can bind
+        // beside them; SwiftLB's does so only when a reload rebinds an address (ProxyServer).
+        Keyword("noreuseport", [.global], usage: "noreuseport") { p, c in
+            try c.noArguments()
+            p.config.global.noReusePort = true
+        },
         Keyword("ulimit-n", [.global], usage: "ulimit-n N") { p, c in p.config.global.ulimitN = try c.int(in: 64...10_000_000) },
         Keyword("ssl-server-verify", [.global], usage: "ssl-server-verify none|required") { p, c in
             let word = try c.one("none or required")
