@@ -43,6 +43,24 @@ public struct Configuration: Sendable {
     /// Continuing.": printed as [ALERT], and not warnings, so `zero-warning` does not count them
     /// (HAProxy counts only its ha_warning calls).
     public var alerts: [ConfigError] = []
+    /// Where each alert fell among the warnings as the file was read: `alerts[i]` came just
+    /// before `warnings[alertPlaces[i]]` (or after them all).
+    public var alertPlaces: [Int] = []
+    /// The alerts and warnings in the order haproxy prints them: as their lines were read,
+    /// then the warnings of the checks made once the whole file is read.
+    public var alertsAndWarnings: [(ConfigError.Level, ConfigError)] {
+        var out: [(ConfigError.Level, ConfigError)] = []
+        var next = 0
+        for (index, warning) in warnings.enumerated() {
+            while next < alerts.count, next >= alertPlaces.count || alertPlaces[next] <= index {
+                out.append((.alert, alerts[next]))
+                next += 1
+            }
+            out.append((.warning, warning))
+        }
+        out += alerts[next...].map { (.alert, $0) }
+        return out
+    }
     /// `.notice` lines of the file (`swiftlb check` and `run` print them as [NOTICE]).
     public var notices: [ConfigError] = []
     /// The lines of the `defaults` sections: HAProxy numbers them among its proxies.

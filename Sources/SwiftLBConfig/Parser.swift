@@ -40,6 +40,7 @@ public enum ConfigParser {
         config.warnings = parser.warnings
         config.notices = parser.notices
         config.alerts = parser.alerts
+        config.alertPlaces = parser.alertPlaces
         return config
     }
 }
@@ -91,6 +92,8 @@ final class SectionParser {
     /// `.notice` lines.
     var notices: [ConfigError] = []
     var alerts: [ConfigError] = []
+    /// `Configuration.alertPlaces`: how many warnings were given before each alert.
+    var alertPlaces: [Int] = []
     /// The once-only global keywords already given (`KeywordRegistry.onceOnlyGlobals`).
     var onceOnlySeen: Set<String> = []
     /// What `.if` conditions ask about the program.
@@ -174,6 +177,7 @@ final class SectionParser {
                                 message: "\(what) already specified. Continuing.")
         alert.namesItsKeyword = true
         alerts.append(alert)
+        alertPlaces.append(warnings.count)
     }
 
     /// The one gate: an active keyword passes; a pending or unsupported one is refused.

@@ -202,6 +202,10 @@ final class TunableKeywordTests: XCTestCase {
         let zeroFirst = try parseOrFail("global\n    spread-checks 0\n    spread-checks 4\n    maxpipes 0\n    maxpipes 3\n")
         XCTAssertEqual(zeroFirst.global.spreadChecks, 4)
         XCTAssertEqual(zeroFirst.alerts, [])
+        // Alerts and warnings in the order their lines were read, as haproxy -c prints them
+        // (a `global` section may come after a proxy): bind-process's warning, then the alert.
+        let ordered = try parseOrFail(proxies + "frontend g\n    bind-process 1\n    bind 127.0.0.1:8082\n    default_backend b\nglobal\n    maxconn 10\n    maxconn 20\n")
+        XCTAssertEqual(ordered.alertsAndWarnings.map { "\($0.0)" }, ["warning", "alert"], "\(ordered.alertsAndWarnings)")
     }
 
     /// `log-tag` in global and in proxies (a defaults one inherited), `log-send-hostname` with
