@@ -121,24 +121,14 @@ final class ReloadTests: XCTestCase {
     /// frontend's listener closes once the new one is open beside it.
     func testAnAddressMovingToAnotherFrontendIsRebound() async throws {
         let (port, other) = (freePort(), freePort())
-        func config(_ first: Int, _ second: Int) -> String {
-            testDefaults() + """
-            frontend one
-                bind 127.0.0.1:\(first)
-                http-request return status 200 content-type text/plain string one
-            frontend two
-                bind 127.0.0.1:\(second)
-                http-request return status 200 content-type text/plain string two
-
-            """
-        }
+        let config = { (first: Int, second: Int) in self.twoFrontends(first, second) }
         let first = try runtime(config(port, other))
         let server = ProxyServer(runtime: first, threads: 1, logger: Logger(label: "reload-test"))
         try await server.start()
         XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "one")
         let swapped = try runtime(config(other, port), previous: first)
         let report = try await server.reload(to: swapped)
-        XCTAssertEqual(report.opened, ["127.0.0.1:\(other)", "127.0.0.1:\(port)"])
+        XCTAssertEqual(report.opened, ["127.0.0.1:\(other)", "127.0.0.1:\(port)"].sorted(), "the report's order: sorted as text")
         XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "two")
         XCTAssertEqual(curl(["http://127.0.0.1:\(other)/"]).out, "one")
         await server.stop(grace: .seconds(1))
@@ -148,17 +138,7 @@ final class ReloadTests: XCTestCase {
     /// listeners beside the old ones: the reload is refused and the old frontends go on.
     func testNoReusePortRefusesAReloadThatRebindsAnAddress() async throws {
         let (port, other) = (freePort(), freePort())
-        func config(_ first: Int, _ second: Int) -> String {
-            "global\n    noreuseport\n" + testDefaults() + """
-            frontend one
-                bind 127.0.0.1:\(first)
-                http-request return status 200 content-type text/plain string one
-            frontend two
-                bind 127.0.0.1:\(second)
-                http-request return status 200 content-type text/plain string two
-
-            """
-        }
+        let config = { (first: Int, second: Int) in "global\n    noreuseport\n" + self.twoFrontends(first, second) }
         let first = try runtime(config(port, other))
         let server = ProxyServer(runtime: first, threads: 1, logger: Logger(label: "reload-test"))
         try await server.start()
@@ -172,6 +152,19 @@ final class ReloadTests: XCTestCase {
         XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "one")
         XCTAssertEqual(curl(["http://127.0.0.1:\(other)/"]).out, "two")
         await server.stop(grace: .seconds(1))
+    }
+
+    /// Frontends `one` and `two` on these ports, each answering its name.
+    private func twoFrontends(_ first: Int, _ second: Int) -> String {
+        testDefaults() + """
+        frontend one
+            bind 127.0.0.1:\(first)
+            http-request return status 200 content-type text/plain string one
+        frontend two
+            bind 127.0.0.1:\(second)
+            http-request return status 200 content-type text/plain string two
+
+        """
     }
 
     func testHealthCarriesOverByBackendAndName() throws {
