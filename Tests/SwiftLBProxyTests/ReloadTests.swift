@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import SwiftLBConfig
 import XCTest
@@ -152,6 +153,46 @@ final class ReloadTests: XCTestCase {
         XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "one")
         XCTAssertEqual(curl(["http://127.0.0.1:\(other)/"]).out, "two")
         await server.stop(grace: .seconds(1))
+    }
+
+    /// A reload that fails on its second new bind closes the first one it had opened, and the
+    /// log says nothing of it: only listeners that stay are announced ("listening on").
+    func testAFailedReloadAnnouncesNoListenerItClosed() async throws {
+        let lines = NIOLockedValueBox<[String]>([])
+        let logger = Logger(label: "reload-test") { _ in LineCollector(lines: lines) }
+        let blocker = try RawListener()
+        let (port, other, fresh) = (freePort(), freePort(), freePort())
+        let first = try runtime(twoFrontends(port, other))
+        let server = ProxyServer(runtime: first, threads: 1, logger: logger)
+        try await server.start()
+        XCTAssertEqual(lines.withLockedValue { $0.filter { $0.contains("listening on") }.count }, 2, "the start's listeners are announced")
+        let next = try runtime(twoFrontends(fresh, blocker.port), previous: first)
+        do {
+            _ = try await server.reload(to: next)
+            XCTFail("the reload should fail on a taken port")
+        } catch {
+            XCTAssertTrue("\(error)".contains("cannot bind 127.0.0.1:\(blocker.port)"), "\(error)")
+        }
+        XCTAssertNotEqual(curl(["http://127.0.0.1:\(fresh)/"]).status, 0, "the listener opened for the failed reload is closed")
+        let announced = lines.withLockedValue { $0.filter { $0.contains("listening on") } }
+        XCTAssertEqual(announced.count, 2, "\(announced)")
+        XCTAssertFalse(announced.contains { $0.contains(":\(fresh)") }, "\(announced)")
+        XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "one")
+        await server.stop(grace: .seconds(1))
+    }
+
+    /// The lines a logger is given.
+    private struct LineCollector: LogHandler {
+        let lines: NIOLockedValueBox<[String]>
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .info
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            lines.withLockedValue { $0.append("\(event.message)") }
+        }
     }
 
     /// Frontends `one` and `two` on these ports, each answering its name.
