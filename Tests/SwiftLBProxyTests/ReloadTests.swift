@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import SwiftLBConfig
+import SwiftLBTestSupport
 import XCTest
 @testable import SwiftLBProxy
 
@@ -159,7 +160,7 @@ final class ReloadTests: XCTestCase {
     /// log says nothing of it: only listeners that stay are announced ("listening on").
     func testAFailedReloadAnnouncesNoListenerItClosed() async throws {
         let lines = NIOLockedValueBox<[String]>([])
-        let logger = Logger(label: "reload-test") { _ in LineCollector(lines: lines) }
+        let logger = Logger(label: "reload-test") { _ in LineLogHandler { event in lines.withLockedValue { $0.append("\(event.message)") } } }
         let blocker = try RawListener()
         let (port, other, fresh) = (freePort(), freePort(), freePort())
         let first = try runtime(twoFrontends(port, other))
@@ -179,20 +180,6 @@ final class ReloadTests: XCTestCase {
         XCTAssertFalse(announced.contains { $0.contains(":\(fresh)") }, "\(announced)")
         XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "one")
         await server.stop(grace: .seconds(1))
-    }
-
-    /// The lines a logger is given.
-    private struct LineCollector: LogHandler {
-        let lines: NIOLockedValueBox<[String]>
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .info
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            lines.withLockedValue { $0.append("\(event.message)") }
-        }
     }
 
     /// Frontends `one` and `two` on these ports, each answering its name.
