@@ -154,7 +154,7 @@ let package = Package(
             ]
         ),
         // The tests' process runner (posix_spawn, explicit child environments), shared by every test target.
-        .target(name: "SwiftLBTestSupport", path: "Tests/SwiftLBTestSupport"),
+        .target(name: "SwiftLBTestSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/SwiftLBTestSupport"),
         .testTarget(name: "SwiftLBConfigTests", dependencies: ["SwiftLBConfig", "SwiftLBTestSupport"]),
         .testTarget(name: "SwiftLBHATests", dependencies: ["SwiftLBHA", "SwiftLBTestSupport"]),
         .testTarget(

@@ -14,6 +14,9 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     /// likely unit mistake): printed as a warning, but `zero-warning` does not count it, as
     /// HAProxy counts only its own warnings and a copied haproxy.cfg must start as it did.
     public var isSwiftLBRemark = false
+    /// The message names the keyword itself, as HAProxy words it ("'maxconn' already
+    /// specified. Continuing."), so the place is not followed by the keyword again.
+    public var namesItsKeyword = false
 
     public init(file: String, line: Int, keyword: String, message: String) {
         self.file = file
@@ -23,7 +26,8 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        line == 0 && keyword.isEmpty ? message : "parsing [\(file):\(line)] : '\(keyword)' : \(message)"
+        if line == 0 && keyword.isEmpty { return message }
+        return namesItsKeyword ? "parsing [\(file):\(line)] : \(message)" : "parsing [\(file):\(line)] : '\(keyword)' : \(message)"
     }
 
     /// HAProxy's message levels, padded as haproxy pads them.

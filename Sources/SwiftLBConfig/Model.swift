@@ -46,6 +46,24 @@ public struct Configuration: Sendable {
     /// Continuing.": printed as [ALERT], and not warnings, so `zero-warning` does not count them
     /// (HAProxy counts only its ha_warning calls).
     public var alerts: [ConfigError] = []
+    /// Where each alert fell among the warnings as the file was read: `alerts[i]` came just
+    /// before `warnings[alertPlaces[i]]` (or after them all).
+    public var alertPlaces: [Int] = []
+    /// The alerts and warnings in the order haproxy prints them: as their lines were read,
+    /// then the warnings of the checks made once the whole file is read.
+    public var alertsAndWarnings: [(ConfigError.Level, ConfigError)] {
+        var out: [(ConfigError.Level, ConfigError)] = []
+        var next = 0
+        for (index, warning) in warnings.enumerated() {
+            while next < alerts.count, next >= alertPlaces.count || alertPlaces[next] <= index {
+                out.append((.alert, alerts[next]))
+                next += 1
+            }
+            out.append((.warning, warning))
+        }
+        out += alerts[next...].map { (.alert, $0) }
+        return out
+    }
     /// `.notice` lines of the file (`swiftlb check` and `run` print them as [NOTICE]).
     public var notices: [ConfigError] = []
     /// The lines of the `defaults` sections: HAProxy numbers them among its proxies.
@@ -229,6 +247,9 @@ public struct GlobalSettings: Sendable, Equatable {
     public var serverStateBase: String?
     /// `ulimit-n N`: the descriptor limit to set at start.
     public var ulimitN: Int?
+    /// `noreuseport`: no listener takes SO_REUSEPORT, so a reload that must open a listener
+    /// on an address an old one still holds is refused (ProxyServer.reload).
+    public var noReusePort = false
     /// `stats timeout T`: an idle control-socket connection is closed after T.
     public var statsTimeout: ConfigDuration?
     /// The line of each `global` keyword, so that what fails at start (a chroot, a user)

@@ -40,6 +40,7 @@ public enum ConfigParser {
         config.warnings = parser.warnings
         config.notices = parser.notices
         config.alerts = parser.alerts
+        config.alertPlaces = parser.alertPlaces
         return config
     }
 }
@@ -91,6 +92,10 @@ final class SectionParser {
     /// `.notice` lines.
     var notices: [ConfigError] = []
     var alerts: [ConfigError] = []
+    /// `Configuration.alertPlaces`: how many warnings were given before each alert.
+    var alertPlaces: [Int] = []
+    /// The once-only global keywords already given (`KeywordRegistry.onceOnlyGlobals`).
+    var onceOnlySeen: Set<String> = []
     /// What `.if` conditions ask about the program.
     var facts = BuildFacts.unknown
     /// An `.alert` line was read: HAProxy stops reading the configuration there.
@@ -171,8 +176,11 @@ final class SectionParser {
     /// HAProxy's "already specified. Continuing." for a keyword given twice where one is
     /// allowed: an alert that does not stop the start (see `Configuration.alerts`).
     func alertAlreadySpecified(_ what: String) {
-        alerts.append(ConfigError(file: file, line: currentLine.number, keyword: currentLine.words.first ?? "",
-                                  message: "\(what) already specified. Continuing."))
+        var alert = ConfigError(file: file, line: currentLine.number, keyword: currentLine.words.first ?? "",
+                                message: "\(what) already specified. Continuing.")
+        alert.namesItsKeyword = true
+        alerts.append(alert)
+        alertPlaces.append(warnings.count)
     }
 
     /// The one gate: an active keyword passes; a pending or unsupported one is refused.
@@ -307,8 +315,16 @@ final class SectionParser {
                 fail(line, "'\(keyword.name)' is not supported by SwiftLB: \(reason)"); return
             }
             let call = KeywordCall(line: line, args: Array(words.dropFirst(consumed)), negated: negated, section: kind)
+            // haproxy checks the argument count first, then "already specified", then the value.
+            if kind == .global, !negated, call.args.count <= 1, onceOnlySeen.contains(keyword.name) {
+                alertAlreadySpecified("'\(keyword.name)'"); return
+            }
             do {
                 try keyword.parse?(self, call)
+                if kind == .global, let zeroIsUnset = KeywordRegistry.onceOnlyGlobals[keyword.name],
+                   !(zeroIsUnset && call.args.first.flatMap { Int($0) } == 0) {
+                    onceOnlySeen.insert(keyword.name)
+                }
                 try gate(keyword.status, "'\(keyword.name)'")
                 if kind == .global { config.global.keywordLines[keyword.name] = line.number }
             } catch {

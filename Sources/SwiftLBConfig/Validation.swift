@@ -10,6 +10,7 @@ extension SectionParser {
             errors.append(ConfigError(file: ref.file, line: ref.line, keyword: "errorfiles",
                                       message: "no http-errors section named '\(ref.name)'\(didYouMean(ref.name, in: Array(config.httpErrors.keys)))"))
         }
+        warnUndeclaredErrorFileCodes()
         for ref in userlistReferences where config.userlists[ref.name] == nil {
             errors.append(ConfigError(file: ref.file, line: ref.line, keyword: ref.keyword,
                                       message: "no userlist named '\(ref.name)'\(didYouMean(ref.name, in: Array(config.userlists.keys)))"))
@@ -109,4 +110,24 @@ extension Frontend {
     /// The backends this frontend can send traffic to: its default and its static `use_backend`
     /// ones (a dynamic name is known per request only).
     var backendNames: [String] { [defaultBackend].compactMap { $0 } + switchingRules.filter { !$0.isDynamic }.map(\.backend) }
+}
+
+extension SectionParser {
+    /// `errorfiles NAME CODE…` naming a status the section has no file for: HAProxy's warning
+    /// for each proxy, in its own words (no `parsing […]` prefix), counted by zero-warning. A
+    /// `listen` is warned once; a line inherited from `defaults` is warned in every proxy.
+    func warnUndeclaredErrorFileCodes() {
+        var proxies = config.frontends.map { ($0.name, $0.line, $0.options) }
+        let frontendNames = Set(proxies.map(\.0))
+        proxies += config.backends.values.filter { !frontendNames.contains($0.name) }.map { ($0.name, $0.line, $0.options) }
+        for (name, _, options) in proxies.sorted(by: { $0.1 < $1.1 }) {
+            for case .section(let reference) in options.errorDirectives {
+                guard let section = config.httpErrors[reference.section] else { continue }
+                for code in reference.codes where section[code] == nil {
+                    warnings.append(ConfigError(file: file, line: 0, keyword: "", message:
+                        "config: proxy '\(name)' : status '\(code)' not declared in http-errors section '\(reference.section)' (at \(file):\(reference.line))."))
+                }
+            }
+        }
+    }
 }

@@ -118,6 +118,8 @@ public final class ProxyServer: Sendable {
     /// changes only a bind's `interface`): those are bound with SO_REUSEPORT beside it.
     private func openListeners(for runtime: ProxyRuntime, keeping: Set<ListenerKey>, sharing: Set<ListenerKey.Address> = []) async throws -> [ListenerKey: Listener] {
         var opened: [ListenerKey: Listener] = [:]
+        // Said once every listener is open: a failed reload closes the ones it opened at once.
+        var listening: [String] = []
         let vips = Set(runtime.configuration.virtualAddresses)
         for frontend in runtime.frontends {
             for (bind, _) in frontend.binds {
@@ -127,14 +129,14 @@ public final class ProxyServer: Sendable {
                     if let fd = key.inheritedFD {
                         let channel = try await adoptInherited(fd: fd, bootstrap: makeBootstrap(key: key, frontend: frontend.name))
                         opened[key] = Listener(channel: channel, frontend: frontend.name)
-                        logger.info("frontend \(frontend.name) listening on fd@\(fd) (\(channel.localAddress.map { "\($0)" } ?? "?"))")
+                        listening.append("frontend \(frontend.name) listening on fd@\(fd) (\(channel.localAddress.map { "\($0)" } ?? "?"))")
                         continue
                     }
                     if let path = key.unixPath {
                         let channel = try await UnixListener.bind(path: path, access: bind.unixAccess,
                                                                   bootstrap: makeBootstrap(key: key, frontend: frontend.name))
                         opened[key] = Listener(channel: channel, frontend: frontend.name)
-                        logger.info("frontend \(frontend.name) listening on \(key)")
+                        listening.append("frontend \(frontend.name) listening on \(key)")
                         continue
                     }
                     var bootstrap = makeBootstrap(key: key, frontend: frontend.name)
@@ -151,7 +153,7 @@ public final class ProxyServer: Sendable {
                     }
                     let channel = try await bootstrap.bind(host: bind.host, port: bind.port).get()
                     opened[key] = Listener(channel: channel, frontend: frontend.name)
-                    logger.info("frontend \(frontend.name) listening on \(channel.localAddress.map { "\($0)" } ?? "?")")
+                    listening.append("frontend \(frontend.name) listening on \(channel.localAddress.map { "\($0)" } ?? "?")")
                 } catch {
                     for listener in opened.values { try? await listener.channel.close() }
                     throw ConfigError(file: runtime.configuration.file, line: bind.line, keyword: "bind",
@@ -163,6 +165,7 @@ public final class ProxyServer: Sendable {
         // As HAProxy: no listener accepts before all are open, so a client of one frontend
         // never finds the frontend it is sent on (a unix socket, another port) missing.
         for listener in opened.values { try await listener.channel.setOption(.autoRead, value: true) }
+        for line in listening { logger.info("\(line)") }
         return opened
     }
 
@@ -260,20 +263,15 @@ public final class ProxyServer: Sendable {
         let kept = Set(current.filter { wanted[$0.key] == $0.value.frontend }.map(\.key))
         // A new listener on the address of one that closes (its bind's `interface` changed, or
         // it moves to another frontend): both sockets take SO_REUSEPORT to be open together, so
-        // the address never stops accepting and a failed reload keeps the old one. (The new one
-        // keeps the flag: Linux remembers it on the port whatever the socket says afterwards;
-        // HAProxy sets it on every listener.)
+        // a failed reload keeps the old one. Once set, the flag stays for good: Linux keeps the
+        // port's reuse group whatever the socket says afterwards, even after a failed reload
+        // (HAProxy sets it on every listener). `noreuseport`: no overlap, such a reload fails.
         let reopened = Set(wanted.keys.filter { !kept.contains($0) }.compactMap(\.address))
-        let sharing = current.filter { !kept.contains($0.key) && $0.key.address.map(reopened.contains) == true }
+        let sharing = new.configuration.global.noReusePort ? [:]
+            : current.filter { !kept.contains($0.key) && $0.key.address.map(reopened.contains) == true }
         let shared = Set(sharing.keys.compactMap(\.address))
         for listener in sharing.values { try? await listener.channel.setOption(Self.reusePort, value: 1) }
-        let opened: [ListenerKey: Listener]
-        do {
-            opened = try await openListeners(for: new, keeping: kept, sharing: shared)
-        } catch {
-            for listener in sharing.values { try? await listener.channel.setOption(Self.reusePort, value: 0) }
-            throw error
-        }
+        let opened = try await openListeners(for: new, keeping: kept, sharing: shared)
         try? await setQuickAck(current.filter { kept.contains($0.key) }, runtime: new, resetting: true)
         var report = ReloadReport()
         report.kept = kept.map(\.description).sorted()

@@ -61,11 +61,12 @@ final class Instance: @unchecked Sendable {
         } catch {
             return ReloadOutcome(success: false, messages: error.errors.map { ConfigError.rendered(.alert, pid: getpid(), "\($0)") })
         }
-        var messages = (configuration.warnings + runtime.warnings).map { ConfigError.rendered(.warning, pid: getpid(), "\($0)") }
+        // In haproxy's order: the file's alerts and warnings as its lines were read, then the rest.
+        var messages = configuration.alertsAndWarnings.map { ConfigError.rendered($0.0, pid: getpid(), "\($0.1)") }
+            + runtime.warnings.map { ConfigError.rendered(.warning, pid: getpid(), "\($0)") }
         // `zero-warning`: a reloaded file with a warning is refused as it would be at start
         // (its alerts that let it start do not count, as at start).
         let warned = !(configuration.warnings.allSatisfy(\.isSwiftLBRemark) && runtime.warnings.isEmpty)
-        messages = configuration.alerts.map { ConfigError.rendered(.alert, pid: getpid(), "\($0)") } + messages
         if configuration.global.zeroWarning, warned {
             return ReloadOutcome(success: false, messages: messages + [ConfigError.rendered(.alert, pid: getpid(), zeroWarningAbort)])
         }
@@ -132,9 +133,14 @@ struct InstanceActions: RuntimeAPIActions {
         return health
     }
 
-    func snapshot() async -> StatsSnapshot {
+    func snapshot() async -> StatsSnapshot { await snapshot(stoppedServers: false) }
+
+    func snapshotWithStoppedServers() async -> StatsSnapshot { await snapshot(stoppedServers: true) }
+
+    private func snapshot(stoppedServers: Bool) async -> StatsSnapshot {
         await instance.server.statsSnapshot(version: SwiftLB.configuration.version, startedAt: instance.startedAt,
-                                            ulimitN: instance.ulimitN.withLock { $0 }, vip: instance.vrrp?.vipStats.first)
+                                            ulimitN: instance.ulimitN.withLock { $0 }, vip: instance.vrrp?.vipStats.first,
+                                            stoppedServers: stoppedServers)
     }
 
     func setAdminState(backend: String, server name: String, to state: ServerStats.AdminState) async throws(RuntimeAPIError) {

@@ -57,7 +57,8 @@ extension Configuration {
     func hasNothingToRun(localPeer: String?) -> Bool {
         let localName = PeersService.localName(commandLine: localPeer, configuration: self)
         let peersListen = peers.values.contains { PeersService.listens($0, localName: localName) }
-        return frontends.isEmpty && vrrpInstances.isEmpty && global.statsSocket == nil && logForwards.isEmpty && !peersListen
+        // A `disabled` frontend opens nothing: haproxy -c does not count its binds.
+        return frontends.allSatisfy(\.options.disabled) && vrrpInstances.isEmpty && global.statsSocket == nil && logForwards.isEmpty && !peersListen
     }
 }
 
@@ -81,8 +82,7 @@ func load(_ path: String, localPeer: String? = nil) -> (runtime: ProxyRuntime, w
     do throws(ConfigErrors) {
         let configuration = try ConfigParser.parse(contentsOf: path, facts: BuildInfo.configFacts(localPeer: localPeer))
         for notice in configuration.notices { report(.notice, notice) }
-        for alert in configuration.alerts { report(.alert, alert) }
-        for warning in configuration.warnings { report(.warning, warning) }
+        for (level, message) in configuration.alertsAndWarnings { report(level, message) }
         let runtime = try ProxyRuntime(configuration: configuration)
         let peers = PeersService.check(configuration, localName: PeersService.localName(commandLine: localPeer, configuration: configuration))
         for warning in peers { report(.warning, warning) }

@@ -52,7 +52,9 @@ final class ServerStateKeywordTests: XCTestCase {
         XCTAssertEqual(twice?.global.serverStateFile, "a")
         XCTAssertEqual(twice?.global.serverStateBase, "/a")
         XCTAssertEqual(twice?.alerts.map(\.line), [3, 5])
-        XCTAssertEqual(twice?.alerts.first?.description.contains("'server-state-base' already specified. Continuing."), true)
+        XCTAssertEqual(twice?.alerts.map(\.description), ["parsing [t.cfg:3] : 'server-state-base' already specified. Continuing.",
+                                                          "parsing [t.cfg:5] : 'server-state-file' already specified. Continuing."],
+                       "haproxy's words: the keyword once")
         XCTAssertEqual(twice?.warnings.count, 0)
         // In a frontend: ignored with HAProxy's warning (no backend capability).
         let frontend = try? parseOrFail("frontend f\n    bind 127.0.0.1:80\n    timeout client 1s\n    load-server-state-from-file global\n")

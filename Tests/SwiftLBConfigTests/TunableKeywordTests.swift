@@ -53,7 +53,6 @@ final class TunableKeywordTests: XCTestCase {
             mworker-max-reloads 3
             insecure-setuid-wanted
             nogetaddrinfo
-            noreuseport
             quiet
             tune.ssl.force-private-cache
             tune.http.cookielen 63
@@ -173,6 +172,40 @@ final class TunableKeywordTests: XCTestCase {
         XCTAssertEqual(twice.global.serverSocketBuffers.send, 4096, "haproxy keeps the first (\"already specified. Continuing.\")")
         XCTAssertEqual(twice.alerts.map(\.line), [3])
         XCTAssertEqual(twice.warnings.map(\.line), [], "an alert that lets it start, not a warning")
+        // The process keywords haproxy takes once: the first value stays (haproxy's `show
+        // info` says Maxconn: 100 and Ulimit-n: 4096 for these lines), each second line alerts.
+        let processTwice = try parseOrFail("""
+            global
+                maxconn 100
+                maxconn 200
+                ulimit-n 4096
+                ulimit-n 8192
+                pidfile /tmp/a.pid
+                pidfile /tmp/b.pid
+                chroot /tmp
+                chroot /var
+                spread-checks 5
+                spread-checks 6
+                maxpipes 10
+                maxpipes 20
+
+            """)
+        XCTAssertEqual(processTwice.global.configuredMaxconn, 100)
+        XCTAssertEqual(processTwice.global.ulimitN, 4096)
+        XCTAssertEqual(processTwice.global.pidfile, "/tmp/a.pid")
+        XCTAssertEqual(processTwice.global.chroot, "/tmp")
+        XCTAssertEqual(processTwice.global.spreadChecks, 5)
+        XCTAssertEqual(processTwice.alerts.map(\.line), [3, 5, 7, 9, 11, 13])
+        XCTAssertEqual(processTwice.alerts.first?.message, "'maxconn' already specified. Continuing.")
+        // A first 0 leaves spread-checks and maxpipes unset (haproxy -c agrees): the second
+        // line is taken, silently.
+        let zeroFirst = try parseOrFail("global\n    spread-checks 0\n    spread-checks 4\n    maxpipes 0\n    maxpipes 3\n")
+        XCTAssertEqual(zeroFirst.global.spreadChecks, 4)
+        XCTAssertEqual(zeroFirst.alerts, [])
+        // Alerts and warnings in the order their lines were read, as haproxy -c prints them
+        // (a `global` section may come after a proxy): bind-process's warning, then the alert.
+        let ordered = try parseOrFail(proxies + "frontend g\n    bind-process 1\n    bind 127.0.0.1:8082\n    default_backend b\nglobal\n    maxconn 10\n    maxconn 20\n")
+        XCTAssertEqual(ordered.alertsAndWarnings.map { "\($0.0)" }, ["warning", "alert"], "\(ordered.alertsAndWarnings)")
     }
 
     /// `log-tag` in global and in proxies (a defaults one inherited), `log-send-hostname` with
@@ -252,7 +285,9 @@ final class TunableKeywordTests: XCTestCase {
         // in a defaults section is a warning, which it does.
         let twice = ["maxconnrate 10\n    maxconnrate 20", "maxsessrate 10\n    maxsessrate 20", "maxsslrate 10\n    maxsslrate 20",
                      "tune.rcvbuf.client 8192\n    tune.rcvbuf.client 16384", "tune.sndbuf.server 8192\n    tune.sndbuf.server 16384",
-                     "log-send-hostname a\n    log-send-hostname b", "unix-bind prefix /tmp\n    unix-bind prefix /var"]
+                     "log-send-hostname a\n    log-send-hostname b", "unix-bind prefix /tmp\n    unix-bind prefix /var",
+                     "maxconn 100\n    maxconn 200", "ulimit-n 4096\n    ulimit-n 8192", "pidfile /tmp/a.pid\n    pidfile /tmp/b.pid",
+                     "chroot /tmp\n    chroot /var", "spread-checks 5\n    spread-checks 6", "maxpipes 10\n    maxpipes 20"]
         let overridden = "defaults\n    option tcplog\n    option httplog\n" + proxies
         for (index, text) in (twice.map { ("global\n    zero-warning\n    \($0)\n" + proxies) } + ["global\n    zero-warning\n" + overridden]).enumerated() {
             let path = try dir.write("twice\(index).cfg", text)

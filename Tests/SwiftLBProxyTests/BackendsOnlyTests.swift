@@ -36,6 +36,31 @@ final class BackendsOnlyTests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("will not start (no listener) => exit(2)"), refused.stderr)
     }
 
+    /// A file whose only frontend is `disabled` opens nothing: haproxy -c finds no listener
+    /// (exit 2), and so does `swiftlb check`; with a second frontend that listens, both pass.
+    func testADisabledFrontendIsNoListener() throws {
+        let dir = try TempDirectory()
+        // (No `option httplog`: without a `log` line haproxy warns that it is ignored.)
+        let body = "defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n" + """
+            frontend off
+                disabled
+                bind 127.0.0.1:\(freePort())
+                default_backend app
+            backend app
+                server s 127.0.0.1:\(freePort())
+
+            """
+        let on = "frontend on\n    bind 127.0.0.1:\(freePort())\n    default_backend app\n"
+        for (name, text, status) in [("off.conf", body, Int32(2)), ("on.conf", body + on, Int32(0))] {
+            let path = try dir.write(name, text)
+            let reference = runCommand("/usr/sbin/haproxy", ["-c", "-f", path])
+            let ours = runCommand(Paths.swiftlb, ["check", "-c", path])
+            XCTAssertEqual(reference.status, status, "haproxy on \(name): \(reference.out)\(reference.err)")
+            XCTAssertEqual(ours.status, reference.status, "\(name): \(ours.out)\(ours.err)")
+            XCTAssertEqual(ours.out, reference.out, name)
+        }
+    }
+
     /// A file with only a `peers` section: haproxy -c counts the local peer's address as a
     /// listener (valid, exit 0) and, when this process is none of the peers, removes the section
     /// with a warning and finds no listener (exit 2). `swiftlb check` says the same, and `run`

@@ -156,4 +156,40 @@ final class ErrorReplyTests: XCTestCase {
             XCTAssertTrue(text.contains("lb.conf:4") && text.contains("'\(keyword)'"), "\(line): \(text)")
         }
     }
+
+    /// `errorfiles NAME CODE` for a status the section has no file for: haproxy -c warns
+    /// once per proxy (a `listen` once), naming the proxy, the section and the line, and
+    /// zero-warning refuses the file; `swiftlb check` prints the same warnings.
+    func testErrorfilesNamingAnUndeclaredStatusWarnsAsHAProxy() throws {
+        let page = try dir.write("503.http", "HTTP/1.1 503 Down\r\ncontent-length: 0\r\n\r\n")
+        // (No `option httplog`: without a `log` line haproxy warns that it is ignored.)
+        let body = "defaults\n    mode http\n    timeout connect 2s\n    timeout client 5s\n    timeout server 5s\n" + """
+            frontend f
+                bind 127.0.0.1:\(freePort())
+                errorfiles e 404 503
+                default_backend b
+            backend b
+                errorfiles e 403
+                server s 127.0.0.1:\(freePort())
+            listen l
+                bind 127.0.0.1:\(freePort())
+                errorfiles e 503 500
+                server s 127.0.0.1:\(freePort())
+            http-errors e
+                errorfile 503 \(page)
+
+            """
+        let warnings = { (text: String) in
+            text.split(separator: "\n").filter { $0.contains("[WARNING]") }.map { $0.split(separator: ":", maxSplits: 1).last.map(String.init) ?? "" }
+        }
+        for zeroWarning in [false, true] {
+            let path = try dir.write("e.cfg", (zeroWarning ? "global\n    zero-warning\n" : "") + body)
+            let reference = runCommand("/usr/sbin/haproxy", ["-c", "-f", path])
+            let ours = runCommand(Paths.swiftlb, ["check", "-c", path])
+            XCTAssertEqual(reference.status, zeroWarning ? 1 : 0, reference.err)
+            XCTAssertEqual(ours.status, reference.status, ours.err)
+            XCTAssertEqual(warnings(reference.err).count, 3, reference.err)
+            XCTAssertEqual(warnings(ours.err), warnings(reference.err))
+        }
+    }
 }

@@ -48,7 +48,8 @@ final class ProxyAndServerIDTests: XCTestCase {
     }
 
     /// A backend stopped by `disabled` is left out of the stats, yet HAProxy's `show servers
-    /// state` lists its servers (by name only: unnumbered, last line first); ours does too.
+    /// state` lists its servers (by name only: unnumbered, last line first); ours does too,
+    /// without resolving them: a host name is srv_fqdn with srv_addr `-`.
     func testDisabledBackendsServersAreListed() throws {
         let dir = try TempDirectory()
         func config(_ socket: String, _ ports: [Int]) -> String {
@@ -64,6 +65,7 @@ final class ProxyAndServerIDTests: XCTestCase {
                 server s3 127.0.0.1:9 disabled
                 server s4 127.0.0.1:9 weight 7 check
                 server s6 127.0.0.1:9 check disabled
+                server s7 localhost:9
             listen l
                 bind 127.0.0.1:\(ports[1])
                 server s5 127.0.0.1:9
@@ -80,10 +82,11 @@ final class ProxyAndServerIDTests: XCTestCase {
                 }
         }
         let (theirs, ours) = try bothStates(config, in: dir, rows: rows)
-        XCTAssertEqual(theirs.filter { $0.contains(" b2 ") }.count, 4, "HAProxy's servers: \(theirs)")
+        XCTAssertEqual(theirs.filter { $0.contains(" b2 ") }.count, 5, "HAProxy's servers: \(theirs)")
         XCTAssertEqual(ours, theirs)
+        XCTAssertTrue(ours.contains { $0.contains(" b2 0 s7 - ") && $0.contains(" localhost 9 ") }, "\(ours)")
         let (theirsB2, oursB2) = try bothStates(config, in: dir, command: "show servers state b2", rows: rows)
-        XCTAssertEqual(theirsB2.count, 4, "HAProxy's servers: \(theirsB2)")
+        XCTAssertEqual(theirsB2.count, 5, "HAProxy's servers: \(theirsB2)")
         XCTAssertEqual(oursB2, theirsB2)
         // Its servers can be read, not changed.
         let lines = { (text: String) in text.split(separator: "\n").map(String.init) }

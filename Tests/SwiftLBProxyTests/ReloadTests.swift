@@ -1,7 +1,9 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import SwiftLBConfig
+import SwiftLBTestSupport
 import XCTest
 @testable import SwiftLBProxy
 
@@ -121,27 +123,76 @@ final class ReloadTests: XCTestCase {
     /// frontend's listener closes once the new one is open beside it.
     func testAnAddressMovingToAnotherFrontendIsRebound() async throws {
         let (port, other) = (freePort(), freePort())
-        func config(_ first: Int, _ second: Int) -> String {
-            testDefaults() + """
-            frontend one
-                bind 127.0.0.1:\(first)
-                http-request return status 200 content-type text/plain string one
-            frontend two
-                bind 127.0.0.1:\(second)
-                http-request return status 200 content-type text/plain string two
-
-            """
-        }
+        let config = { (first: Int, second: Int) in self.twoFrontends(first, second) }
         let first = try runtime(config(port, other))
         let server = ProxyServer(runtime: first, threads: 1, logger: Logger(label: "reload-test"))
         try await server.start()
         XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "one")
         let swapped = try runtime(config(other, port), previous: first)
         let report = try await server.reload(to: swapped)
-        XCTAssertEqual(report.opened, ["127.0.0.1:\(other)", "127.0.0.1:\(port)"])
+        XCTAssertEqual(report.opened, ["127.0.0.1:\(other)", "127.0.0.1:\(port)"].sorted(), "the report's order: sorted as text")
         XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "two")
         XCTAssertEqual(curl(["http://127.0.0.1:\(other)/"]).out, "one")
         await server.stop(grace: .seconds(1))
+    }
+
+    /// `noreuseport`: no listener shares its address, so the same swap cannot open the new
+    /// listeners beside the old ones: the reload is refused and the old frontends go on.
+    func testNoReusePortRefusesAReloadThatRebindsAnAddress() async throws {
+        let (port, other) = (freePort(), freePort())
+        let config = { (first: Int, second: Int) in "global\n    noreuseport\n" + self.twoFrontends(first, second) }
+        let first = try runtime(config(port, other))
+        let server = ProxyServer(runtime: first, threads: 1, logger: Logger(label: "reload-test"))
+        try await server.start()
+        let swapped = try runtime(config(other, port), previous: first)
+        do {
+            _ = try await server.reload(to: swapped)
+            XCTFail("without SO_REUSEPORT the new listener cannot bind beside the old one")
+        } catch {
+            XCTAssertTrue("\(error)".contains("cannot bind 127.0.0.1:"), "\(error)")
+        }
+        XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "one")
+        XCTAssertEqual(curl(["http://127.0.0.1:\(other)/"]).out, "two")
+        await server.stop(grace: .seconds(1))
+    }
+
+    /// A reload that fails on its second new bind closes the first one it had opened, and the
+    /// log says nothing of it: only listeners that stay are announced ("listening on").
+    func testAFailedReloadAnnouncesNoListenerItClosed() async throws {
+        let lines = NIOLockedValueBox<[String]>([])
+        let logger = Logger(label: "reload-test") { _ in LineLogHandler { event in lines.withLockedValue { $0.append("\(event.message)") } } }
+        let blocker = try RawListener()
+        let (port, other, fresh) = (freePort(), freePort(), freePort())
+        let first = try runtime(twoFrontends(port, other))
+        let server = ProxyServer(runtime: first, threads: 1, logger: logger)
+        try await server.start()
+        XCTAssertEqual(lines.withLockedValue { $0.filter { $0.contains("listening on") }.count }, 2, "the start's listeners are announced")
+        let next = try runtime(twoFrontends(fresh, blocker.port), previous: first)
+        do {
+            _ = try await server.reload(to: next)
+            XCTFail("the reload should fail on a taken port")
+        } catch {
+            XCTAssertTrue("\(error)".contains("cannot bind 127.0.0.1:\(blocker.port)"), "\(error)")
+        }
+        XCTAssertNotEqual(curl(["http://127.0.0.1:\(fresh)/"]).status, 0, "the listener opened for the failed reload is closed")
+        let announced = lines.withLockedValue { $0.filter { $0.contains("listening on") } }
+        XCTAssertEqual(announced.count, 2, "\(announced)")
+        XCTAssertFalse(announced.contains { $0.contains(":\(fresh)") }, "\(announced)")
+        XCTAssertEqual(curl(["http://127.0.0.1:\(port)/"]).out, "one")
+        await server.stop(grace: .seconds(1))
+    }
+
+    /// Frontends `one` and `two` on these ports, each answering its name.
+    private func twoFrontends(_ first: Int, _ second: Int) -> String {
+        testDefaults() + """
+        frontend one
+            bind 127.0.0.1:\(first)
+            http-request return status 200 content-type text/plain string one
+        frontend two
+            bind 127.0.0.1:\(second)
+            http-request return status 200 content-type text/plain string two
+
+        """
     }
 
     func testHealthCarriesOverByBackendAndName() throws {

@@ -88,7 +88,7 @@ public struct RuntimeAPI: Sendable {
         Command(words: ["show", "servers", "state"], usage: "show servers state [<backend>]",
                 help: "dump volatile server information (all or for a single backend)", level: .user) { api, args, _ in
             guard args.count <= 1 else { return "'show servers state' takes at most one backend.\n" }
-            let snapshot = await api.actions.snapshot()
+            let snapshot = await api.actions.snapshotWithStoppedServers()
             if let name = args.first {
                 let named = { (p: ProxyStats) in (p.name == name || "\(p.iid)" == name) && p.backend != nil }
                 guard let proxy = snapshot.proxies.first(where: named) ?? snapshot.stoppedProxies.first(where: named) else {
@@ -309,7 +309,7 @@ public struct RuntimeAPI: Sendable {
     func findServer(_ target: String, toChange: Bool = false) async -> Result<ServerStats, RuntimeAPIError> {
         let parts = target.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return .failure(RuntimeAPIError("Require 'backend/server'.")) }
-        let snapshot = await actions.snapshot()
+        let snapshot = await actions.snapshotWithStoppedServers()
         let named = { (p: ProxyStats) in (p.name == parts[0] || "#\(p.iid)" == parts[0]) && p.backend != nil }
         let running = snapshot.proxies.first(where: named)
         guard let proxy = running ?? snapshot.stoppedProxies.first(where: named),

@@ -10,6 +10,9 @@ import SwiftLBTLS
 public protocol RuntimeAPIActions: Sendable {
     /// The counters and states now (merged across event loops).
     func snapshot() async -> StatsSnapshot
+    /// The same, with the servers of `disabled` backends in `stoppedProxies` (what `show
+    /// servers state` and the by-name server lookups read; the stats and scrapes do without).
+    func snapshotWithStoppedServers() async -> StatsSnapshot
     /// `set server B/S state ready|drain|maint`, `enable|disable server`.
     func setAdminState(backend: String, server: String, to state: ServerStats.AdminState) async throws(RuntimeAPIError)
     /// `set weight`, `set server B/S weight`: the new user weight, 0…256 (a relative weight
@@ -40,6 +43,7 @@ public protocol RuntimeAPIActions: Sendable {
 }
 
 extension RuntimeAPIActions {
+    public func snapshotWithStoppedServers() async -> StatsSnapshot { await snapshot() }
     public func vrrpStatus() async -> String? { nil }
     public func rotateTicketKeys() async -> Int { 0 }
     public func blockEventLoop(milliseconds: Int) async throws(RuntimeAPIError) {

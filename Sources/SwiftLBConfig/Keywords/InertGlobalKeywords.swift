@@ -37,10 +37,10 @@ extension KeywordRegistry {
         ("tune.pool-low-fd-ratio", .integer(0...100), false, false), ("tune.pool-high-fd-ratio", .integer(0...100), false, false),
         ("tune.pattern.cache-size", .integer(0...Int(Int32.max)), false, false),
         // The process: core dumps, NUMA binding, the master's reload counter, setuid, name
-        // resolution at start, SO_REUSEPORT for the next process of a reload.
+        // resolution at start.
         ("set-dumpable", .none, true, false), ("numa-cpu-mapping", .none, true, false),
         ("mworker-max-reloads", .integer(0...Int(Int32.max)), false, false), ("insecure-setuid-wanted", .none, false, false),
-        ("nogetaddrinfo", .none, false, false), ("noreuseport", .none, false, false), ("quiet", .none, false, false),
+        ("nogetaddrinfo", .none, false, false), ("quiet", .none, false, false),
         // HAProxy's TLS session cache shared between its processes; SwiftLB's is one process's.
         ("tune.ssl.force-private-cache", .none, false, false),
     ]

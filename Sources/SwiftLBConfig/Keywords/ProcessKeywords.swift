@@ -5,6 +5,14 @@ import NIOCore
 /// The process keywords of `global`: limits, threads and CPUs, the pidfile, detaching,
 /// privileges, chroot, path bases, how a stop ends. Sources/swiftlb acts on them at start.
 extension KeywordRegistry {
+    /// Global keywords haproxy takes once: a second line is its alert "'maxconn' already
+    /// specified. Continuing." and the FIRST value stays (the parser checks them). The value:
+    /// a first line of 0 leaves the setting unset, so a second one is taken silently (haproxy
+    /// tests `global.spread_checks != 0`, `global.maxpipes != 0`).
+    static let onceOnlyGlobals: [String: Bool] = [
+        "maxconn": false, "ulimit-n": false, "pidfile": false, "chroot": false, "spread-checks": true, "maxpipes": true,
+    ]
+
     static let processKeywords: [Keyword] = [
         Keyword("maxconn", [.global], usage: "maxconn N") { p, c in p.config.global.configuredMaxconn = try c.int(in: 1...Int(Int32.max)) },
         Keyword("strict-limits", [.global], usage: "[no] strict-limits", negatable: true) { p, c in
@@ -51,6 +59,12 @@ extension KeywordRegistry {
         },
         Keyword("cpu-map", [.global], usage: "cpu-map [auto:]1[/THREADS] CPU-SET…") { p, c in
             p.config.global.cpuMap.append(try cpuMapping(c))
+        },
+        // HAProxy's listeners take SO_REUSEPORT so that the next process of a reload can bind
+        // beside them; SwiftLB's does so only when a reload rebinds an address (ProxyServer).
+        Keyword("noreuseport", [.global], usage: "noreuseport") { p, c in
+            try c.noArguments()
+            p.config.global.noReusePort = true
         },
         Keyword("ulimit-n", [.global], usage: "ulimit-n N") { p, c in p.config.global.ulimitN = try c.int(in: 64...10_000_000) },
         Keyword("ssl-server-verify", [.global], usage: "ssl-server-verify none|required") { p, c in

@@ -11,7 +11,10 @@ extension ProxyServer {
     /// stats page, `show stat`, `show info`, /metrics). Each loop's arrays are read on that
     /// loop, then added up; nothing on the data path waits.
     /// `ulimitN`: the descriptor limit the executable set for the file (`Ulimit-n`).
-    public func statsSnapshot(version: String, startedAt: Date, ulimitN: Int = 0, vip: VIPStats? = nil) async -> StatsSnapshot {
+    /// `stoppedServers`: list the servers of `disabled` backends too (only `show servers state`
+    /// and the runtime API's server lookups read them).
+    public func statsSnapshot(version: String, startedAt: Date, ulimitN: Int = 0, vip: VIPStats? = nil,
+                              stoppedServers: Bool = false) async -> StatsSnapshot {
         var perLoop: [(LoopStats, LoopCounters, Int)] = []
         for state in loops.all {
             if let copy = try? await state.eventLoop.submit({ (state.stats, state.counters, state.clients.count) }).get() {
@@ -80,7 +83,7 @@ extension ProxyServer {
             proxy.forcedID = backend.config.explicitID != nil
             // A stopped (`disabled`) proxy is not in HAProxy's stats either.
             if backend.config.options.disabled {
-                proxy.backend?.servers = Self.stoppedServers(backend.config)
+                proxy.backend?.servers = stoppedServers ? Self.stoppedServers(backend.config) : []
                 stopped.append(proxy)
             } else {
                 proxies.append(proxy)
@@ -141,12 +144,15 @@ extension ProxyServer {
 extension ProxyServer {
     /// The servers of a stopped backend as its lines set them (the runtime has none: see
     /// `Runtime`): never checked, up unless `disabled`, as HAProxy leaves a stopped proxy's.
+    /// Nothing is resolved (HAProxy does not resolve a stopped proxy's servers either): an IP
+    /// literal is shown as written, a host name as srv_fqdn with no address.
     static func stoppedServers(_ backend: Backend) -> [ServerStats] {
         backend.servers.map { server in
-            let address = (try? ProxyRuntime.initialAddress(server))?.0
-            var stats = ServerStats(name: server.name, sid: 0, address: server.unixPath != nil ? "unix" : address?.ipAddress ?? server.host,
+            let literal = server.unixPath == nil && (try? SocketAddress(ipAddress: server.host, port: 0)) != nil
+            var stats = ServerStats(name: server.name, sid: 0, address: server.unixPath != nil ? "unix" : literal ? server.host : "",
                                     port: server.port, operational: server.parameters.disabled ? .stopped : .running,
                                     admin: server.parameters.disabled ? .maint : .ready, weight: server.parameters.weight)
+            if server.unixPath == nil && !literal { stats.fqdn = server.host }
             stats.initialWeight = server.parameters.weight
             stats.forcedID = server.parameters.id != nil
             stats.rise = server.parameters.rise

@@ -66,20 +66,7 @@ final class LogCapture: @unchecked Sendable {
 
     var logger: Logger {
         let capture = self
-        return Logger(label: "admin-test") { _ in CaptureHandler(capture: capture) }
-    }
-
-    struct CaptureHandler: LogHandler {
-        let capture: LogCapture
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            capture.append("\(event.level): \(event.message)")
-        }
+        return Logger(label: "admin-test") { _ in LineLogHandler { capture.append("\($0.level): \($0.message)") } }
     }
 }
 
