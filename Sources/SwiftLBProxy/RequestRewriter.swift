@@ -107,8 +107,10 @@ enum RequestRewriter {
         impose(framing, on: &head)
     }
 
-    /// Leaves the framing lines as they came when they already say exactly `framing` once;
-    /// otherwise replaces them with the canonical form. The server reads the framing we read.
+    /// Leaves the framing lines as they came when they already say exactly `framing` once, in
+    /// plain form (`Name: value`, no other blanks: what a repaired fold or odd spacing leaves
+    /// is not passed on for a server to read its own way); otherwise replaces them with the
+    /// canonical form. The server reads the framing we read.
     static func impose(_ framing: BodyFramer.Mode?, on head: inout MessageHead) {
         var lengthLines: [Int] = []
         var codingLines: [Int] = []
@@ -117,11 +119,14 @@ enum RequestRewriter {
         }
         let addedFraming = head.added.contains { isFramingName($0.name) }
         switch framing {
-        case .length(let n)? where codingLines.isEmpty && lengthLines.count == 1 && !addedFraming && head.decimalValue(lengthLines[0]) == n:
+        case .length(let n)? where codingLines.isEmpty && lengthLines.count == 1 && !addedFraming && head.decimalValue(lengthLines[0]) == n
+                                   && head.isPlainLine(lengthLines[0]):
             return
-        case .chunked? where lengthLines.isEmpty && codingLines.count == 1 && !addedFraming && head.value(codingLines[0], equals: "chunked"):
+        case .chunked? where lengthLines.isEmpty && codingLines.count == 1 && !addedFraming && head.value(codingLines[0], equals: "chunked")
+                             && head.isPlainLine(codingLines[0]):
             return
-        case nil where codingLines.isEmpty && lengthLines.count == 1 && !addedFraming && head.decimalValue(lengthLines[0]) == 0:
+        case nil where codingLines.isEmpty && lengthLines.count == 1 && !addedFraming && head.decimalValue(lengthLines[0]) == 0
+                       && head.isPlainLine(lengthLines[0]):
             return  // `Content-Length: 0` says no body: HAProxy forwards it as it came
         default:
             break

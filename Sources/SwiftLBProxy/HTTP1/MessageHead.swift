@@ -195,6 +195,14 @@ struct MessageHead {
     /// Field `i`'s value is exactly `lowercase` (case-insensitive), e.g. `chunked`.
     func value(_ i: Int, equals lowercase: StaticString) -> Bool { bytes(valueRange(i), equal: lowercase) }
 
+    /// Whether field `i`'s line is `name: value` CRLF exactly: one space after the colon,
+    /// nothing after the value (what a line rewritten in canonical form looks like).
+    func isPlainLine(_ i: Int) -> Bool {
+        let f = fields[i]
+        guard f.valueStart == f.nameEnd + 2, f.valueEnd + 2 == f.lineEnd else { return false }
+        return bytes.getInteger(at: bytes.readerIndex + Int(f.nameEnd) + 1, as: UInt8.self) == 0x20
+    }
+
     /// Field `i`'s value as a Content-Length: 1*DIGIT, no overflow; nil otherwise.
     func decimalValue(_ i: Int) -> Int? {
         let f = fields[i]

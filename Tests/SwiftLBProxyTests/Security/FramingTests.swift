@@ -125,6 +125,26 @@ final class FramingTests: XCTestCase {
         try assertRefused("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n\(chunked(smuggled))", "space before colon")
     }
 
+    /// A framing line with odd blanks (around the value, tabs, a repaired fold) reaches the
+    /// server in plain form, so no server reads its own way what SwiftLB framed; a plain one
+    /// goes as it came.
+    func testFramingLinesReachTheServerInPlainForm() throws {
+        let cases: [(String, String)] = [
+            ("Transfer-Encoding: \t chunked \t", "Transfer-Encoding: chunked\r\n"),
+            ("Transfer-Encoding:\r\n chunked", "Transfer-Encoding: chunked\r\n"),
+            ("Transfer-Encoding:chunked", "Transfer-Encoding: chunked\r\n"),
+            ("Transfer-Encoding: chunked", "Transfer-Encoding: chunked\r\n"),
+            ("content-length:   5", "Content-Length: 5\r\n"),
+            ("content-length: 5", "content-length: 5\r\n"),
+        ]
+        for (line, expected) in cases {
+            let body = line.lowercased().hasPrefix("transfer") ? chunked("hello") : "hello"
+            try assertForwardedIntact("POST /p HTTP/1.1\r\nHost: a\r\n\(line)\r\n\r\n\(body)", body: "hello", line.debugDescription)
+            let raw = backend.requests.first?.raw ?? ""
+            XCTAssertTrue(raw.contains("\r\n" + expected), "\(line.debugDescription) forwarded as: \(raw.debugDescription)")
+        }
+    }
+
     /// A folded line is unfolded into the field before it, as HAProxy 2.6 does: a folded
     /// `Transfer-Encoding` is then part of X's value, the request has no body, and the chunk
     /// bytes behind it are the next request — not HTTP, refused; the server never sees the
