@@ -101,6 +101,54 @@ final class ProxyStateFetchTests: XCTestCase {
         }
     }
 
+    /// The connection and session rules read the state fetches too: `nbsrv(be)` and `fe_conn`
+    /// refuse a connection (source 127.0.0.13, .15) or its session (.14, .16) as in HAProxy,
+    /// over HTTP and in a TCP frontend.
+    func testConnectionAndSessionRulesReadProxyStates() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        var tcpPorts: [Int: Int] = [:]
+        let rules = """
+                tcp-request connection reject if { nbsrv(be_live) eq 1 } { src 127.0.0.13 }
+                tcp-request session reject if { nbsrv(be_live) eq 1 } { src 127.0.0.14 }
+                tcp-request connection reject if { fe_conn ge 1 } { src 127.0.0.15 }
+                tcp-request session reject if { fe_conn ge 1 } { src 127.0.0.16 }
+            """
+        let both = try SideBySide({ port in
+            let tcp = tcpPorts[port] ?? freePort()
+            tcpPorts[port] = tcp
+            return """
+                frontend fe
+                    bind 127.0.0.1:\(port)
+                \(rules)
+                    default_backend be_live
+                frontend fe_tcp
+                    mode tcp
+                    bind 127.0.0.1:\(tcp)
+                \(rules)
+                    default_backend be_tcp
+                backend be_live
+                    server s1 127.0.0.1:\(nginx.ports[0])
+                backend be_tcp
+                    mode tcp
+                    server s1 127.0.0.1:\(nginx.ports[0])
+                """
+        }, in: dir)
+        defer { both.stop() }
+        for port in both.ports + both.ports.compactMap({ tcpPorts[$0] }) {
+            for source in ["127.0.0.12", "127.0.0.13", "127.0.0.14", "127.0.0.15", "127.0.0.16"] {
+                let client = try RawClient(port: port, timeout: 3, source: source)
+                client.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                let answer = client.readAll()
+                if source == "127.0.0.12" {
+                    XCTAssertEqual(statusCode(answer.text), 200, "port \(port): the rules let other sources through")
+                } else {
+                    XCTAssertTrue(answer.closed && answer.text.isEmpty, "port \(port) from \(source): \(answer.text)")
+                }
+            }
+        }
+    }
+
     /// HAProxy resolves the fetch's argument when it loads the file, with these messages.
     func testUnknownProxyOrServerIsRefusedAsByHAProxy() throws {
         let cases: [(String, String)] = [
