@@ -149,6 +149,42 @@ final class ProxyStateFetchTests: XCTestCase {
         }
     }
 
+    /// A fetch without argument reads the proxy whose rule it is, whatever backend the request
+    /// went to: a frontend's `fe_conn` in its response rules, a `listen` section's `nbsrv` (no
+    /// server of its own) after `use_backend` — over HTTP/1 and h2c, as in HAProxy.
+    func testFetchWithoutArgumentReadsTheRulesProxy() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        var listenPorts: [Int: Int] = [:]
+        let both = try SideBySide({ port in
+            let listen = listenPorts[port] ?? freePort()
+            listenPorts[port] = listen
+            return """
+                frontend fe
+                    bind 127.0.0.1:\(port)
+                    http-response set-header X-FE-Conn yes if { fe_conn ge 1 }
+                    default_backend be
+                listen li
+                    bind 127.0.0.1:\(listen)
+                    http-response set-header X-Nbsrv-Zero yes if { nbsrv eq 0 }
+                    use_backend be
+                backend be
+                    server s1 127.0.0.1:\(nginx.ports[0])
+                """
+        }, in: dir)
+        defer { both.stop() }
+        for port in both.ports {
+            let listen = try XCTUnwrap(listenPorts[port])
+            for h2 in [false, true] {
+                let version = h2 ? ["--http2-prior-knowledge"] : []
+                let fe = curl(version + ["-s", "-D", "-", "-o", "/dev/null", "http://127.0.0.1:\(port)/"])
+                XCTAssertTrue(fe.out.lowercased().contains("x-fe-conn: yes"), "port \(port), h2 \(h2): \(fe.out)")
+                let li = curl(version + ["-s", "-D", "-", "-o", "/dev/null", "http://127.0.0.1:\(listen)/"])
+                XCTAssertTrue(li.out.lowercased().contains("x-nbsrv-zero: yes"), "port \(listen), h2 \(h2): \(li.out)")
+            }
+        }
+    }
+
     /// HAProxy resolves the fetch's argument when it loads the file, with these messages.
     func testUnknownProxyOrServerIsRefusedAsByHAProxy() throws {
         let cases: [(String, String)] = [
