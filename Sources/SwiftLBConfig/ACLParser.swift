@@ -63,7 +63,8 @@ struct ACLParser {
             if f == .waitEnd { method = .found }  // a boolean
         } else if let f = try proxyStateFetch(fetchWord, ruleProxy: ruleProxy) {
             if f.isBoolean {
-                guard words.count == 1 else { throw ParseFailure("'\(fetchWord)' is a boolean and takes no pattern") }
+                // HAProxy's boolean match reads the sample alone: words after it (`srv_is_up(be/s1)
+                // gt 1`) are taken as patterns and never consulted, so the ACL is the boolean.
                 return ACLCriterion(fetch: .proxyState(f), method: .found, caseInsensitive: false, patterns: [], regexes: [], constant: nil)
             }
             (fetch, method) = (.proxyState(f), .integer)

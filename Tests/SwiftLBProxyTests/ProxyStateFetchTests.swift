@@ -29,7 +29,7 @@ final class ProxyStateFetchTests: XCTestCase {
         defer { silent.stop() }
         let nothing = freePort()
         // One answering backend per route: its status says which rule matched.
-        let answers = (221...233).map { code in
+        let answers = (221...235).map { code in
             "backend b\(code)\n    http-request return status \(code) content-type text/plain string ok\n"
         }.joined()
         let both = try SideBySide({ port in
@@ -56,6 +56,8 @@ final class ProxyStateFetchTests: XCTestCase {
                 use_backend b231 if { be_conn(be_hold) eq 1 } { srv_conn(be_hold/s1) eq 1 } { path /busy }
                 use_backend b232 if { nbsrv(be_backup) eq 1 } { path /backup }
                 use_backend b233 if { srv_conn(be_live/s1) eq 0 } { path /srv-idle }
+                use_backend b234 if { srv_is_up(be_live/s1) gt 1 } { path /up-gt }
+                use_backend b235 if { srv_is_up(be_dead/s1) gt 1 } { path /dead-gt }
                 default_backend b404
             backend be_live
                 server s1 127.0.0.1:\(nginx.ports[0]) check inter 100ms
@@ -90,6 +92,9 @@ final class ProxyStateFetchTests: XCTestCase {
             XCTAssertEqual(statusOfClosingGET(port, "/fe"), 230, "port \(port): this connection is the frontend's one")
             XCTAssertEqual(eventually(port, "/backup", 232), 232, "port \(port): backups count as one")
             XCTAssertEqual(statusOfClosingGET(port, "/srv-idle"), 233, "port \(port)")
+            // A boolean's patterns are never read: `gt 1` is the server being up.
+            XCTAssertEqual(statusOfClosingGET(port, "/up-gt"), 234, "port \(port)")
+            XCTAssertEqual(statusOfClosingGET(port, "/dead-gt"), 404, "port \(port)")
             // A request held by a server that never answers: the backend and its server have one.
             do {
                 let held = try RawClient(port: port, timeout: 5)
