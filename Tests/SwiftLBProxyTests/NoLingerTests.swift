@@ -28,11 +28,8 @@ final class NoLingerTests: XCTestCase {
     }
 
     func testNoLingerResetsAsHAProxyDoes() throws {
-        var plain: [Int: Int] = [:]
-        let both = try SideBySide({ port in
-            let other = plain[port] ?? freePort()
-            plain[port] = other
-            return """
+        let both = try SideBySide({ port, other in
+            """
                 frontend fe
                     bind 127.0.0.1:\(port)
                     option nolinger
@@ -44,14 +41,13 @@ final class NoLingerTests: XCTestCase {
                 """
         }, in: dir)
         defer { both.stop() }
-        for port in both.ports {
+        for (port, other) in zip(both.ports, both.secondPorts) {
             let kept = try exchange(port, close: false)
             XCTAssertTrue(kept.text.hasSuffix("hello"), "port \(port): \(kept.text)")
             XCTAssertTrue(kept.reset, "port \(port): the close after the client's FIN is a reset")
             let closed = try exchange(port, close: true)
             XCTAssertTrue(closed.text.hasSuffix("hello"), "port \(port): \(closed.text)")
             XCTAssertFalse(closed.reset, "port \(port): a close after 'Connection: close' is clean")
-            let other = try XCTUnwrap(plain[port])
             let normal = try exchange(other, close: false)
             XCTAssertTrue(normal.text.hasSuffix("hello"), "port \(other): \(normal.text)")
             XCTAssertFalse(normal.reset, "port \(other): without nolinger the close is a FIN")

@@ -112,17 +112,14 @@ final class ProxyStateFetchTests: XCTestCase {
     func testConnectionAndSessionRulesReadProxyStates() throws {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
-        var tcpPorts: [Int: Int] = [:]
         let rules = """
                 tcp-request connection reject if { nbsrv(be_live) eq 1 } { src 127.0.0.13 }
                 tcp-request session reject if { nbsrv(be_live) eq 1 } { src 127.0.0.14 }
                 tcp-request connection reject if { fe_conn ge 1 } { src 127.0.0.15 }
                 tcp-request session reject if { fe_conn ge 1 } { src 127.0.0.16 }
             """
-        let both = try SideBySide({ port in
-            let tcp = tcpPorts[port] ?? freePort()
-            tcpPorts[port] = tcp
-            return """
+        let both = try SideBySide({ port, tcp in
+            """
                 frontend fe
                     bind 127.0.0.1:\(port)
                 \(rules)
@@ -140,7 +137,7 @@ final class ProxyStateFetchTests: XCTestCase {
                 """
         }, in: dir)
         defer { both.stop() }
-        for port in both.ports + both.ports.compactMap({ tcpPorts[$0] }) {
+        for port in both.ports + both.secondPorts {
             for source in ["127.0.0.12", "127.0.0.13", "127.0.0.14", "127.0.0.15", "127.0.0.16"] {
                 let client = try RawClient(port: port, timeout: 3, source: source)
                 client.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
@@ -160,11 +157,8 @@ final class ProxyStateFetchTests: XCTestCase {
     func testFetchWithoutArgumentReadsTheRulesProxy() throws {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
-        var listenPorts: [Int: Int] = [:]
-        let both = try SideBySide({ port in
-            let listen = listenPorts[port] ?? freePort()
-            listenPorts[port] = listen
-            return """
+        let both = try SideBySide({ port, listen in
+            """
                 frontend fe
                     bind 127.0.0.1:\(port)
                     http-response set-header X-FE-Conn yes if { fe_conn ge 1 }
@@ -178,8 +172,7 @@ final class ProxyStateFetchTests: XCTestCase {
                 """
         }, in: dir)
         defer { both.stop() }
-        for port in both.ports {
-            let listen = try XCTUnwrap(listenPorts[port])
+        for (port, listen) in zip(both.ports, both.secondPorts) {
             for h2 in [false, true] {
                 let version = h2 ? ["--http2-prior-knowledge"] : []
                 let fe = curl(version + ["-s", "-D", "-", "-o", "/dev/null", "http://127.0.0.1:\(port)/"])
