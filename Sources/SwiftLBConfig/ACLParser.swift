@@ -50,7 +50,9 @@ struct ACLParser {
     /// Parses the words after `acl NAME`.
     /// `sampleCompiler`: the parse's `BuildFacts.sampleCompiler`, for a fetch with converters or
     /// one only the rules know.
-    static func criterion(_ words: ArraySlice<String>, sampleCompiler: ACLSampleCompiler? = nil) throws(ParseFailure) -> ACLCriterion {
+    /// `ruleProxy`: the proxy whose rule it is (nil in `defaults`), what a state fetch without
+    /// argument reads.
+    static func criterion(_ words: ArraySlice<String>, sampleCompiler: ACLSampleCompiler? = nil, ruleProxy: String?) throws(ParseFailure) -> ACLCriterion {
         guard let fetchWord = words.first else { throw ParseFailure("missing fetch method, expected one of \(fetchNames.joined(separator: ", "))") }
         if hasConverters(fetchWord) { return try expression(words, fetchWord: fetchWord, integer: false, sampleCompiler) }
         var fetch: SampleFetch
@@ -59,9 +61,10 @@ struct ACLParser {
             fetch = f
             method = f.isInteger ? .integer : (f.readsPayload && f != .requestSSLSNI && f != .requestSSLALPN ? .binary : .exact)
             if f == .waitEnd { method = .found }  // a boolean
-        } else if let f = try proxyStateFetch(fetchWord) {
+        } else if let f = try proxyStateFetch(fetchWord, ruleProxy: ruleProxy) {
             if f.isBoolean {
-                guard words.count == 1 else { throw ParseFailure("'\(fetchWord)' is a boolean and takes no pattern") }
+                // HAProxy's boolean match reads the sample alone: words after it (`srv_is_up(be/s1)
+                // gt 1`) are taken as patterns and never consulted, so the ACL is the boolean.
                 return ACLCriterion(fetch: .proxyState(f), method: .found, caseInsensitive: false, patterns: [], regexes: [], constant: nil)
             }
             (fetch, method) = (.proxyState(f), .integer)
@@ -104,11 +107,11 @@ struct ACLParser {
     }
 
     /// `nbsrv`, `nbsrv(be_app)`, `srv_is_up(be_app/s1)`…; nil for any other fetch.
-    private static func proxyStateFetch(_ fetchWord: String) throws(ParseFailure) -> ProxyStateFetch? {
-        guard let open = fetchWord.firstIndex(of: "(") else { return try ProxyStateFetch(name: fetchWord, argument: nil) }
+    private static func proxyStateFetch(_ fetchWord: String, ruleProxy: String?) throws(ParseFailure) -> ProxyStateFetch? {
+        guard let open = fetchWord.firstIndex(of: "(") else { return try ProxyStateFetch(name: fetchWord, argument: nil, owner: ruleProxy) }
         guard fetchWord.hasSuffix(")") else { return nil }
         let argument = String(fetchWord[fetchWord.index(after: open)..<fetchWord.index(before: fetchWord.endIndex)])
-        return try ProxyStateFetch(name: String(fetchWord[..<open]), argument: argument)
+        return try ProxyStateFetch(name: String(fetchWord[..<open]), argument: argument, owner: ruleProxy)
     }
 
     /// An ACL on a sample expression (`hdr(host),lower,map_str(FILE) -m found`): compiled by
@@ -260,11 +263,12 @@ struct ACLParser {
     private static func predefinedOnFetches(_ name: String, sampleCompiler: ACLSampleCompiler?) throws(ParseFailure) -> ACL? {
         guard let definition = predefinedDefinitions[name] else { return nil }
         let words = definition.split(separator: " ").map(String.init)
-        return ACL(name: name, criteria: [try criterion(words[...], sampleCompiler: sampleCompiler)])
+        return ACL(name: name, criteria: [try criterion(words[...], sampleCompiler: sampleCompiler, ruleProxy: nil)])
     }
 
     /// Parses `if|unless TERM…` starting at `words.first`, resolving names in `acls`.
-    static func condition(_ words: ArraySlice<String>, acls: [String: ACL], sampleCompiler: ACLSampleCompiler? = nil) throws(ParseFailure) -> Condition {
+    static func condition(_ words: ArraySlice<String>, acls: [String: ACL], sampleCompiler: ACLSampleCompiler? = nil,
+                          ruleProxy: String?) throws(ParseFailure) -> Condition {
         guard let keyword = words.first, keyword == "if" || keyword == "unless" else {
             throw ParseFailure("expected 'if' or 'unless' before a condition")
         }
@@ -290,7 +294,7 @@ struct ACLParser {
             if word == "{" {
                 // anonymous ACL: { fetch [flags] pattern… }
                 guard let close = rest[(i + 1)...].firstIndex(of: "}") else { throw ParseFailure("'{' without a matching '}'") }
-                let crit = try criterion(rest[(i + 1)..<close], sampleCompiler: sampleCompiler)
+                let crit = try criterion(rest[(i + 1)..<close], sampleCompiler: sampleCompiler, ruleProxy: ruleProxy)
                 acl = ACL(name: "{anonymous}", criteria: [crit])
                 i = close + 1
             } else {

@@ -371,6 +371,17 @@ final class SectionParser {
         }
     }
 
+    /// The proxy whose rules the current section holds — what a state fetch without argument
+    /// (`fe_conn`, `nbsrv`) reads, fixed here as HAProxy resolves it when loading; nil in a
+    /// `defaults` section, whose rules read the proxy that runs them.
+    var ruleProxy: String? {
+        switch section {
+        case .frontend(let i), .listen(let i, _): config.frontends[i].name
+        case .backend(let name): name
+        default: nil
+        }
+    }
+
     // MARK: sections
 
     private func startSection(_ line: ConfigLine) {

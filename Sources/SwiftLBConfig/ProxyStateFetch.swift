@@ -23,17 +23,24 @@ public struct ProxyStateFetch: Sendable, Hashable {
     public let proxy: String?
     /// `srv_conn`, `srv_is_up`: the server.
     public let server: String?
+    /// The proxy whose rule reads it (fixed where the rule is written, as HAProxy fills the
+    /// argument when it loads the file): what `proxy` nil reads. nil in a `defaults` section,
+    /// whose rules read the proxy that runs them.
+    public let owner: String?
 
-    public init(kind: Kind, proxy: String?, server: String?) {
+    public init(kind: Kind, proxy: String?, server: String?, owner: String? = nil) {
         self.kind = kind
         self.proxy = proxy
         self.server = server
+        self.owner = owner
     }
 
     /// `nbsrv`, `nbsrv(be_app)`, `srv_is_up(be_app/s1)`: nil when `name` is not one of these.
-    init?(name: String, argument: String?) throws(ParseFailure) {
+    /// `owner`: the proxy whose rule it is.
+    init?(name: String, argument: String?, owner: String?) throws(ParseFailure) {
         guard let kind = Kind(rawValue: name) else { return nil }
         self.kind = kind
+        self.owner = owner
         guard kind.namesServer else {
             proxy = argument.flatMap { $0.isEmpty ? nil : $0 }
             server = nil

@@ -29,7 +29,7 @@ final class ProxyStateFetchTests: XCTestCase {
         defer { silent.stop() }
         let nothing = freePort()
         // One answering backend per route: its status says which rule matched.
-        let answers = (221...233).map { code in
+        let answers = (221...235).map { code in
             "backend b\(code)\n    http-request return status \(code) content-type text/plain string ok\n"
         }.joined()
         let both = try SideBySide({ port in
@@ -56,6 +56,8 @@ final class ProxyStateFetchTests: XCTestCase {
                 use_backend b231 if { be_conn(be_hold) eq 1 } { srv_conn(be_hold/s1) eq 1 } { path /busy }
                 use_backend b232 if { nbsrv(be_backup) eq 1 } { path /backup }
                 use_backend b233 if { srv_conn(be_live/s1) eq 0 } { path /srv-idle }
+                use_backend b234 if { srv_is_up(be_live/s1) gt 1 } { path /up-gt }
+                use_backend b235 if { srv_is_up(be_dead/s1) gt 1 } { path /dead-gt }
                 default_backend b404
             backend be_live
                 server s1 127.0.0.1:\(nginx.ports[0]) check inter 100ms
@@ -90,6 +92,9 @@ final class ProxyStateFetchTests: XCTestCase {
             XCTAssertEqual(statusOfClosingGET(port, "/fe"), 230, "port \(port): this connection is the frontend's one")
             XCTAssertEqual(eventually(port, "/backup", 232), 232, "port \(port): backups count as one")
             XCTAssertEqual(statusOfClosingGET(port, "/srv-idle"), 233, "port \(port)")
+            // A boolean's patterns are never read: `gt 1` is the server being up.
+            XCTAssertEqual(statusOfClosingGET(port, "/up-gt"), 234, "port \(port)")
+            XCTAssertEqual(statusOfClosingGET(port, "/dead-gt"), 404, "port \(port)")
             // A request held by a server that never answers: the backend and its server have one.
             do {
                 let held = try RawClient(port: port, timeout: 5)
@@ -98,6 +103,83 @@ final class ProxyStateFetchTests: XCTestCase {
             }
             // Its `timeout server` ends it (a client's close alone does not, in either).
             XCTAssertEqual(eventually(port, "/busy", 404), 404, "port \(port): the held request ended")
+        }
+    }
+
+    /// The connection and session rules read the state fetches too: `nbsrv(be)` and `fe_conn`
+    /// refuse a connection (source 127.0.0.13, .15) or its session (.14, .16) as in HAProxy,
+    /// over HTTP and in a TCP frontend.
+    func testConnectionAndSessionRulesReadProxyStates() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let rules = """
+                tcp-request connection reject if { nbsrv(be_live) eq 1 } { src 127.0.0.13 }
+                tcp-request session reject if { nbsrv(be_live) eq 1 } { src 127.0.0.14 }
+                tcp-request connection reject if { fe_conn ge 1 } { src 127.0.0.15 }
+                tcp-request session reject if { fe_conn ge 1 } { src 127.0.0.16 }
+            """
+        let both = try SideBySide({ port, tcp in
+            """
+                frontend fe
+                    bind 127.0.0.1:\(port)
+                \(rules)
+                    default_backend be_live
+                frontend fe_tcp
+                    mode tcp
+                    bind 127.0.0.1:\(tcp)
+                \(rules)
+                    default_backend be_tcp
+                backend be_live
+                    server s1 127.0.0.1:\(nginx.ports[0])
+                backend be_tcp
+                    mode tcp
+                    server s1 127.0.0.1:\(nginx.ports[0])
+                """
+        }, in: dir)
+        defer { both.stop() }
+        for port in both.ports + both.secondPorts {
+            for source in ["127.0.0.12", "127.0.0.13", "127.0.0.14", "127.0.0.15", "127.0.0.16"] {
+                let client = try RawClient(port: port, timeout: 3, source: source)
+                client.send("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                let answer = client.readAll()
+                if source == "127.0.0.12" {
+                    XCTAssertEqual(statusCode(answer.text), 200, "port \(port): the rules let other sources through")
+                } else {
+                    XCTAssertTrue(answer.closed && answer.text.isEmpty, "port \(port) from \(source): \(answer.text)")
+                }
+            }
+        }
+    }
+
+    /// A fetch without argument reads the proxy whose rule it is, whatever backend the request
+    /// went to: a frontend's `fe_conn` in its response rules, a `listen` section's `nbsrv` (no
+    /// server of its own) after `use_backend` — over HTTP/1 and h2c, as in HAProxy.
+    func testFetchWithoutArgumentReadsTheRulesProxy() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let both = try SideBySide({ port, listen in
+            """
+                frontend fe
+                    bind 127.0.0.1:\(port)
+                    http-response set-header X-FE-Conn yes if { fe_conn ge 1 }
+                    default_backend be
+                listen li
+                    bind 127.0.0.1:\(listen)
+                    http-response set-header X-Nbsrv-Zero yes if { nbsrv eq 0 }
+                    use_backend be
+                backend be
+                    server s1 127.0.0.1:\(nginx.ports[0])
+                """
+        }, in: dir)
+        defer { both.stop() }
+        for (port, listen) in zip(both.ports, both.secondPorts) {
+            for h2 in [false, true] {
+                let version = h2 ? ["--http2-prior-knowledge"] : []
+                let fe = curl(version + ["-s", "-D", "-", "-o", "/dev/null", "http://127.0.0.1:\(port)/"])
+                XCTAssertTrue(fe.out.lowercased().contains("x-fe-conn: yes"), "port \(port), h2 \(h2): \(fe.out)")
+                let li = curl(version + ["-s", "-D", "-", "-o", "/dev/null", "http://127.0.0.1:\(listen)/"])
+                XCTAssertTrue(li.out.lowercased().contains("x-nbsrv-zero: yes"), "port \(listen), h2 \(h2): \(li.out)")
+            }
         }
     }
 

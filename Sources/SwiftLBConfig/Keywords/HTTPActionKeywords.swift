@@ -46,7 +46,7 @@ extension KeywordRegistry {
         },
         Action(name: "redirect", phases: [.request, .response], status: httpRequestDenyStatus,
                usage: "location|prefix|scheme FORMAT [code N] [drop-query] [append-slash] [ignore-empty]") { p, words, c in
-            .redirect(try redirectRule(words[...], acls: p.acls, line: c.line.number, formats: true, sampleCompiler: p.facts.sampleCompiler))
+            .redirect(try redirectRule(words[...], acls: p.acls, line: c.line.number, formats: true, sampleCompiler: p.facts.sampleCompiler, ruleProxy: p.ruleProxy))
         },
         Action(name: "auth", phases: [.request], status: .active, usage: "[realm REALM]") { _, words, _ in
             if words.isEmpty { return .auth(realm: nil) }

@@ -17,7 +17,7 @@ extension KeywordRegistry {
         legacyRedispatch("redispatch"),
         legacyRedispatch("redisp"),
         Keyword("block", SectionKind.rules, usage: "block if|unless COND") { p, c in
-            let condition = try ACLParser.condition(c.args[...], acls: p.acls, sampleCompiler: p.facts.sampleCompiler)
+            let condition = try ACLParser.condition(c.args[...], acls: p.acls, sampleCompiler: p.facts.sampleCompiler, ruleProxy: p.ruleProxy)
             p.warn(removed("block", "2.1", modern: ["http-request", "deny"] + c.args))
             try p.addHTTPRule(.deny(HTTPReturn(status: 403)), condition: condition, line: c.line.number, phase: .request)
             try p.gate(httpRequestDenyStatus, "'http-request deny' (what 'block' means)")
@@ -65,7 +65,7 @@ extension KeywordRegistry {
     private static func legacyCondition(_ words: ArraySlice<String>, _ p: SectionParser) throws -> (words: [String], condition: Condition?) {
         guard let first = words.first else { return ([], nil) }
         guard first == "if" || first == "unless" else { throw ParseFailure("unexpected '\(first)': a condition starts with 'if' or 'unless'") }
-        return (Array(words), try ACLParser.condition(words, acls: p.acls, sampleCompiler: p.facts.sampleCompiler))
+        return (Array(words), try ACLParser.condition(words, acls: p.acls, sampleCompiler: p.facts.sampleCompiler, ruleProxy: p.ruleProxy))
     }
 
     /// `reqadd Name:\ value [if|unless COND]` → `http-request add-header Name value …`.

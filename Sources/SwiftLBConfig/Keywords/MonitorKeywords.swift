@@ -13,7 +13,7 @@ extension KeywordRegistry {
         },
         Keyword("monitor fail", [.frontend, .listen], usage: "monitor fail if|unless COND", status: monitorStatus) { p, c in
             guard !c.args.isEmpty else { throw ParseFailure("expects 'monitor fail if|unless CONDITION'") }
-            let condition = try ACLParser.condition(c.args[...], acls: p.acls, sampleCompiler: p.facts.sampleCompiler)
+            let condition = try ACLParser.condition(c.args[...], acls: p.acls, sampleCompiler: p.facts.sampleCompiler, ruleProxy: p.ruleProxy)
             try p.gateFetches(condition)
             p.withFrontend { $0.monitorFail.append(condition) }
         },

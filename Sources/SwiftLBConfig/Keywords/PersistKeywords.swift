@@ -20,7 +20,7 @@ extension KeywordRegistry {
             guard c.args.count > 1, c.args[1] == "if" || c.args[1] == "unless" else {
                 throw ParseFailure("'use-server' requires either 'if' or 'unless' followed by a condition")
             }
-            let condition = try ACLParser.condition(c.args.dropFirst(), acls: p.acls, sampleCompiler: p.facts.sampleCompiler)
+            let condition = try ACLParser.condition(c.args.dropFirst(), acls: p.acls, sampleCompiler: p.facts.sampleCompiler, ruleProxy: p.ruleProxy)
             try p.gateFetches(condition)
             // The server may be declared further down: its name is checked with the backend.
             p.withBackend { $0.serverSelectionRules.append(ServerSelectionRule(server: name, condition: condition, line: c.line.number)) }
@@ -30,7 +30,7 @@ extension KeywordRegistry {
             guard let first = c.args.first, first == "if" || first == "unless" else {
                 throw ParseFailure("'\(kind.rawValue)' requires either 'if' or 'unless' followed by a condition")
             }
-            let condition = try ACLParser.condition(c.args[...], acls: p.acls, sampleCompiler: p.facts.sampleCompiler)
+            let condition = try ACLParser.condition(c.args[...], acls: p.acls, sampleCompiler: p.facts.sampleCompiler, ruleProxy: p.ruleProxy)
             try p.gateFetches(condition)
             p.withBackend { $0.persistenceRules.append(PersistenceRule(kind: kind, condition: condition, line: c.line.number)) }
         }

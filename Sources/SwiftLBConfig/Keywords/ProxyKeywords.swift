@@ -66,7 +66,7 @@ extension KeywordRegistry {
             // Without a condition, a rule whose condition always holds (HAProxy's semantics).
             let condition = c.args.count == 1
                 ? Condition(inverted: false, alternatives: [[Condition.Term(negated: false, acl: ACLParser.predefined["TRUE"]!)]])
-                : try ACLParser.condition(c.args.dropFirst()[...], acls: p.acls, sampleCompiler: p.facts.sampleCompiler)
+                : try ACLParser.condition(c.args.dropFirst()[...], acls: p.acls, sampleCompiler: p.facts.sampleCompiler, ruleProxy: p.ruleProxy)
             try p.gateFetches(condition)
             let rule = BackendSwitchingRule(backend: name, condition: condition, line: c.line.number)
             p.withFrontend { $0.switchingRules.append(rule) }

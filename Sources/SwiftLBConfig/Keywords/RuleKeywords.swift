@@ -19,12 +19,12 @@ extension KeywordRegistry {
             guard name.allSatisfy({ $0.isLetter || $0.isNumber || "_-.:".contains($0) }) else {
                 throw ParseFailure("invalid ACL name '\(name)': letters, digits, '_', '-', '.', ':' only")
             }
-            let criterion = try ACLParser.criterion(c.args.dropFirst()[...], sampleCompiler: p.facts.sampleCompiler)
+            let criterion = try ACLParser.criterion(c.args.dropFirst()[...], sampleCompiler: p.facts.sampleCompiler, ruleProxy: p.ruleProxy)
             try p.gateFetch(criterion)
             p.acls[name, default: ACL(name: name, criteria: [])].criteria.append(criterion)
         },
         Keyword("redirect", [.frontend, .listen, .backend], haproxy: SectionKind.rules, usage: "redirect scheme|location|prefix TARGET [code N] [drop-query] [append-slash] [if|unless COND]") { p, c in
-            let rule = try redirectRule(c.args[...], acls: p.acls, line: c.line.number, sampleCompiler: p.facts.sampleCompiler)
+            let rule = try redirectRule(c.args[...], acls: p.acls, line: c.line.number, sampleCompiler: p.facts.sampleCompiler, ruleProxy: p.ruleProxy)
             try p.gateFetches(rule.condition)
             if case .backend = p.section { p.withBackend { $0.redirects.append(rule) } } else { p.withFrontend { $0.redirects.append(rule) } }
         },
@@ -80,7 +80,7 @@ extension KeywordRegistry {
     /// of a frontend (`formats` false) takes only `location`/`scheme` and `code`; `http-request
     /// redirect` takes them all, its target a log-format.
     static func redirectRule(_ args: ArraySlice<String>, acls: [String: ACL], line: Int, formats: Bool = false,
-                             sampleCompiler: ACLSampleCompiler? = nil) throws(ParseFailure) -> RedirectRule {
+                             sampleCompiler: ACLSampleCompiler? = nil, ruleProxy: String?) throws(ParseFailure) -> RedirectRule {
         var words = args
         var target: RedirectRule.Target?
         // HAProxy's default for every kind of redirect.
@@ -89,7 +89,7 @@ extension KeywordRegistry {
         var options: Set<String> = []
         while let word = words.first {
             if word == "if" || word == "unless" {
-                condition = try ACLParser.condition(words, acls: acls, sampleCompiler: sampleCompiler)
+                condition = try ACLParser.condition(words, acls: acls, sampleCompiler: sampleCompiler, ruleProxy: ruleProxy)
                 break
             }
             words = words.dropFirst()
@@ -129,7 +129,7 @@ extension SectionParser {
     /// The words before the first `if`/`unless`, and the condition after it.
     func splitCondition(_ args: [String]) throws -> ([String], Condition?) {
         guard let at = args.firstIndex(where: { $0 == "if" || $0 == "unless" }) else { return (args, nil) }
-        let condition = try ACLParser.condition(args[at...], acls: acls, sampleCompiler: facts.sampleCompiler)
+        let condition = try ACLParser.condition(args[at...], acls: acls, sampleCompiler: facts.sampleCompiler, ruleProxy: ruleProxy)
         try gateFetches(condition)
         return (Array(args[..<at]), condition)
     }

@@ -43,7 +43,7 @@ extension KeywordRegistry {
         statsPage("hide-version", "stats hide-version") { s, c, _ in try c.noArguments(); s.hideVersion = true },
         statsPage("admin", "stats admin if|unless COND") { s, c, p in
             guard !c.args.isEmpty else { throw ParseFailure("expects 'stats admin if|unless CONDITION'") }
-            let condition = try ACLParser.condition(c.args[...], acls: p.acls, sampleCompiler: p.facts.sampleCompiler)
+            let condition = try ACLParser.condition(c.args[...], acls: p.acls, sampleCompiler: p.facts.sampleCompiler, ruleProxy: p.ruleProxy)
             try p.gateFetches(condition)
             s.admin.append(condition)
         },

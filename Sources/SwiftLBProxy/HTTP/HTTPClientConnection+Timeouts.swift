@@ -39,7 +39,11 @@ extension HTTPClientConnection {
             }
             let waitingForHead = requestsServed == 0 || requestStart != nil
             guard let limit = timeouts.clientIdle(afterARequest: !waitingForHead), now >= (requestStart ?? idleSince) + .nanoseconds(limit.nanoseconds) else { return }
-            if !answerMissingRequest(timedOut: true) { closeNow() }
+            guard !answerMissingRequest(timedOut: true) else { return }
+            // `option nolinger`: HAProxy closes an idle keep-alive connection it times out with
+            // a FIN (the client has not closed its side: nothing to reset).
+            if frontend.config.options.noLinger, let channel = context?.channel, channel.isSocket { SocketTuning.setReset(channel, false) }
+            closeNow()
         case .exchanging(let ex):
             exchangeTimeouts(ex, now: now)
         case .tarpitted(let wait):

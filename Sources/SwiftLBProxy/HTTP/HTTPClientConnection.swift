@@ -203,6 +203,9 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
             idleSince = clock
             return
         }
+        // Counted before the connection rules, which read it (`fe_conn`), as HAProxy counts
+        // a connection when it accepts it.
+        if frontend.countsLiveConnections { frontend.countLive(context.channel) }
         if let rules = frontend.tcpRules, rules.hasConnectionRules {
             guard let ruled = rules.admit(source: source, destination: destination, isTLS: isTLS, stick: stickSession,
                                           variables: { variables }, frontend: frontend, loop: loop) else {
@@ -215,7 +218,6 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         } else {
             frontConnection = (source, destination)
         }
-        if frontend.countsLiveConnections { frontend.countLive(context.channel) }
         // A client that sends its request and then shuts its sending side still gets the
         // answer (HAProxy's default); `option abortonclose` abandons it instead.
         context.channel.allowRemoteHalfClosure()

@@ -157,6 +157,9 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         let source = context.channel.remoteAddress, destination = context.channel.localAddress
         let sessionContext = shared.session
         (sessionContext.source, sessionContext.destination, sessionContext.connection) = (source, destination, (source, destination))
+        // Counted before the connection rules, which read it (`fe_conn`), as HAProxy counts
+        // a connection when it accepts it.
+        if frontend.countsLiveConnections { frontend.countLive(context.channel) }
         if let rules = frontend.tcpRules, rules.hasConnectionRules {
             // Tracked and `set-var`'d as on an HTTP/1.1 connection; `set-src`… become the
             // session's ends.
@@ -172,7 +175,6 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
             (sessionContext.source, sessionContext.destination) = (ruled.facts.source, ruled.facts.destination)
         }
         loop.clients[ObjectIdentifier(self)] = self
-        if frontend.countsLiveConnections { frontend.countLive(context.channel) }
         loop.stats.frontend(frontend.counterID) { c in
             c.connectionsTotal += 1
             c.scur += 1

@@ -3,7 +3,7 @@ import SwiftLBConfig
 /// `capture cookie NAME len N`, as HAProxy 2.6's cookie parsers capture (http_ana.c): the
 /// first cookie of the request's `Cookie` lines, and the first cookie a response's
 /// `Set-Cookie` lines set, whose name begins with NAME — `name=value` with the blanks around it
-/// trimmed (a response's attributes left out), cut to N bytes — for the log's `%CC` and `%CS`.
+/// and around its `=` trimmed (a response's attributes left out), cut to N bytes — for the log's `%CC` and `%CS`.
 enum CookieCaptures {
     static func request(_ capture: CookieCapture, _ head: MessageHead) -> String? {
         for line in head.values(of: "cookie") {
@@ -25,7 +25,12 @@ enum CookieCaptures {
     }
 
     private static func match(_ capture: CookieCapture, _ pair: Substring) -> String? {
-        let trimmed = pair.trimmingBlanks()
+        var trimmed = pair.trimmingBlanks()
+        // HAProxy squeezes the blanks around `=` out of the header before it captures
+        // (`SESSID = 01` is logged `SESSID=01`), so they take no room in the N bytes.
+        if let equal = trimmed.firstIndex(of: "=") {
+            trimmed = trimmed[..<equal].trimmingBlanks() + "=" + trimmed[trimmed.index(after: equal)...].trimmingBlanks()
+        }
         guard trimmed.utf8.count >= capture.name.utf8.count, trimmed.utf8.starts(with: capture.name.utf8) else { return nil }
         return String(decoding: trimmed.utf8.prefix(max(capture.length, 0)), as: UTF8.self)
     }

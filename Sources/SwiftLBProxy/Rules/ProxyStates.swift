@@ -12,8 +12,8 @@ final class ProxyStates: Sendable {
     /// holds this directory.
     private let frontendConnections: [String: ManagedAtomic<Int>]
 
-    /// The frontend that holds this copy: the proxy a rule without argument reads until a
-    /// backend is chosen.
+    /// The frontend that holds this copy: the proxy a `defaults` rule without argument reads
+    /// until a backend is chosen.
     private let frontend: String
 
     private init(backends: [String: RuntimeBackend], frontendConnections: [String: ManagedAtomic<Int>], frontend: String) {
@@ -29,11 +29,12 @@ final class ProxyStates: Sendable {
         return frontends.map { ProxyStates(backends: byName, frontendConnections: connections, frontend: $0.name) }
     }
 
-    /// The fetch's value; `backend`: the backend chosen so far ("" before), the proxy a rule
-    /// without argument reads from then on. nil when the proxy or server is not there (the
-    /// configuration check refuses that).
+    /// The fetch's value: of the proxy it names, else of the proxy whose rule reads it (fixed
+    /// when the file was read). Only a `defaults` section's rule has neither: it reads the proxy
+    /// running it, `backend` (the backend chosen so far, "" before) or this frontend. nil when
+    /// the proxy or server is not there (the configuration check refuses that).
     func value(_ fetch: ProxyStateFetch, backend: String) -> Int? {
-        let name = fetch.proxy ?? (backend.isEmpty ? frontend : backend)
+        let name = fetch.proxy ?? fetch.owner ?? (backend.isEmpty ? frontend : backend)
         if fetch.kind == .frontendConnections { return frontendConnections[name]?.load(ordering: .relaxed) }
         guard let backend = backends[name] else { return nil }
         switch fetch.kind {

@@ -167,6 +167,8 @@ extension TCPRules {
                variables: () -> StreamVariables, frontend: RuntimeFrontend, loop: LoopState) -> SampleInput? {
         var ruled = SampleInput.connectionLevel(source: source, destination: destination, isTLS: isTLS, stick: stick,
                                                 variables: setsVariables ? variables() : nil)
+        // `nbsrv(be)`, `fe_conn`… read the runtime's proxies, as the later rules do.
+        ruled.facts.proxyStates = frontend.proxyStates
         guard acceptsConnection(&ruled) else {
             loop.stats.frontend(frontend.counterID) { c in
                 c.connectionsTotal += 1
@@ -188,6 +190,7 @@ extension TCPRules {
                                                 variables: setsVariables ? variables() : nil)
         ruled.facts.connectionSource = ends.source
         ruled.facts.connectionDestination = ends.destination
+        ruled.facts.proxyStates = frontend.proxyStates
         guard acceptsSession(&ruled) else {
             loop.stats.frontend(frontend.counterID) { $0.deniedSessions += 1 }
             return nil

@@ -100,6 +100,9 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
 
     func channelActive(context: ChannelHandlerContext) {
         var source = context.channel.remoteAddress, destination = context.channel.localAddress
+        // Counted before the connection rules, which read it (`fe_conn`), as HAProxy counts
+        // a connection when it accepts it.
+        if frontend.countsLiveConnections { frontend.countLive(context.channel) }
         if let rules = frontend.tcpRules, rules.hasConnectionRules {
             guard let ruled = rules.admit(source: source, destination: destination, isTLS: isTLS, stick: stickSession,
                                           variables: { variables }, frontend: frontend, loop: loop) else {
@@ -113,7 +116,6 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             (source, destination) = (ruled.facts.source, ruled.facts.destination)
         }
         loop.clients[ObjectIdentifier(self)] = self
-        if frontend.countsLiveConnections { frontend.countLive(context.channel) }
         if logging {
             log.acceptTime = wallClockNow()
             log.source = source

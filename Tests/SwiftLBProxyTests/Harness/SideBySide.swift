@@ -22,6 +22,20 @@ final class SideBySide {
         }
     }
 
+    /// Each side's second listening port (`config(port, second)`), SwiftLB's then haproxy's.
+    private(set) var secondPorts: [Int] = []
+
+    /// For a configuration that listens twice (two frontends, a frontend and a listen).
+    convenience init(_ config: (Int, Int) -> String, in dir: TempDirectory) throws {
+        var second: [Int: Int] = [:]
+        try self.init({ port in
+            let other = freePort()
+            second[port] = other
+            return config(port, other)
+        }, in: dir)
+        secondPorts = [second[lbPort]!, second[haproxyPort]!]
+    }
+
     /// SwiftLB's port, then haproxy's.
     var ports: [Int] { [lbPort, haproxyPort] }
 
