@@ -17,7 +17,11 @@ final class AcceptLimiter: ChannelDuplexHandler {
     typealias InboundIn = any Channel
     typealias OutboundIn = Never
 
-    private let limit: Int
+    /// The frontend's `maxconn` (at most the global one) in the runtime in force: read at use,
+    /// cached per generation, so a reload's new limit applies to the listeners it keeps.
+    private let limitOf: @Sendable (ProxyRuntime) -> Int
+    private let holder: RuntimeHolder
+    private var cachedLimit: (generation: Int, limit: Int)?
     /// The frontend's open connections, shared by all its listeners.
     private let open: ManagedAtomic<Int>
     private let processWide: ProcessConnectionCount
@@ -30,8 +34,10 @@ final class AcceptLimiter: ChannelDuplexHandler {
     private var waiting = false
     private let batch: AcceptBatch
 
-    init(limit: Int, open: ManagedAtomic<Int>, processWide: ProcessConnectionCount, batch: AcceptBatch) {
-        self.limit = limit
+    init(holder: RuntimeHolder, limit: @escaping @Sendable (ProxyRuntime) -> Int, open: ManagedAtomic<Int>,
+         processWide: ProcessConnectionCount, batch: AcceptBatch) {
+        self.holder = holder
+        self.limitOf = limit
         self.open = open
         self.processWide = processWide
         self.batch = batch
@@ -54,14 +60,21 @@ final class AcceptLimiter: ChannelDuplexHandler {
         parked.removeAll()
     }
 
+    private var limit: Int {
+        let generation = holder.generation
+        if let cachedLimit, cachedLimit.generation == generation { return cachedLimit.limit }
+        let limit = limitOf(holder.current)
+        cachedLimit = (generation, limit)
+        return limit
+    }
+
     /// Slots left under the frontend's limit and the process's.
     private var freeSlots: Int { min(limit - open.load(ordering: .relaxed), processWide.freeSlots) }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if parked.isEmpty && freeSlots > 0 { return admit(data, context) }
         parked.append(data)
-        setWaiting(true)
-        drain(context)  // a slot may have freed between the check and the flag
+        drain(context)
     }
 
     private func admit(_ data: NIOAny, _ context: ChannelHandlerContext) {
@@ -77,7 +90,6 @@ final class AcceptLimiter: ChannelDuplexHandler {
 
     func read(context: ChannelHandlerContext) {
         readPending = true
-        if !parked.isEmpty || freeSlots <= 0 { setWaiting(true) }
         drain(context)
     }
 
@@ -88,20 +100,27 @@ final class AcceptLimiter: ChannelDuplexHandler {
     }
 
     /// Parked sockets take the free slots first, then a held-back read is let go, bounded by
-    /// what is left.
+    /// what is left. Whatever must still wait is counted in `processWide.paused` BEFORE the
+    /// last look at the slots: a close that frees one after that look wakes this listener, and
+    /// one that freed it before the flag went up is seen by the look.
     private func drain(_ context: ChannelHandlerContext) {
-        while !parked.isEmpty && freeSlots > 0 {
-            admit(parked.removeFirst(), context)
-        }
-        if parked.isEmpty && readPending {
-            let free = freeSlots
-            if free > 0 {
-                readPending = false
-                batch.bound(slots: free, context)
-                context.read()
+        while true {
+            while !parked.isEmpty && freeSlots > 0 {
+                admit(parked.removeFirst(), context)
             }
+            if parked.isEmpty && readPending {
+                let free = freeSlots
+                if free > 0 {
+                    readPending = false
+                    batch.bound(slots: free, context)
+                    context.read()
+                }
+            }
+            guard !parked.isEmpty || readPending else { return setWaiting(false) }
+            if waiting { return }
+            setWaiting(true)
+            if freeSlots <= 0 { return }
         }
-        setWaiting(!parked.isEmpty || readPending)
     }
 
     private func setWaiting(_ now: Bool) {
@@ -143,6 +162,12 @@ final class ProcessConnectionCount: Sendable {
 
     func connectionClosed() {
         count.wrappingDecrement(ordering: .relaxed)
+        wakeWaiting()
+    }
+
+    /// Lets every waiting listener look at the slots again (a connection closed; a reload
+    /// changed a limit).
+    func wakeWaiting() {
         guard paused.load(ordering: .relaxed) > 0 else { return }
         for limiter in listeners.withLockedValue({ Array($0.values) }) {
             limiter.eventLoop.execute { limiter.value.resumeIfPossible() }

@@ -302,6 +302,8 @@ public final class ProxyServer: Sendable {
         watchServerStates(new)
         fresh.start()
         connections.setLimit(new.configuration.global.maxconn)
+        // A raised limit (global or a frontend's) serves the clients that wait for it now.
+        connections.wakeWaiting()
         return report
     }
 
@@ -404,8 +406,6 @@ public final class ProxyServer: Sendable {
         let holder = self.holder
         let runtime = holder.current
         let global = runtime.configuration.global
-        let frontendLimit = runtime.frontends.first { $0.name == name }?.config.options.maxconn ?? global.maxconn
-        let limit = min(frontendLimit, global.maxconn)
         let connections = self.connections
         // A frontend's `maxconn` bounds all its listeners together, as HAProxy's.
         let frontendOpen = frontendConnections.withLockedValue { counts in
@@ -436,7 +436,10 @@ public final class ProxyServer: Sendable {
                 // NIO runs this before the bind, where HAProxy sets SO_BINDTODEVICE.
                 Self.bindToInterface(channel, key.interface).flatMapThrowing {
                     let batch = AcceptBatch()
-                    try channel.pipeline.syncOperations.addHandler(AcceptLimiter(limit: limit, open: frontendOpen, processWide: connections, batch: batch))
+                    try channel.pipeline.syncOperations.addHandler(AcceptLimiter(holder: holder, limit: { runtime in
+                        let global = runtime.configuration.global.maxconn
+                        return min(runtime.frontends.first { $0.name == name }?.config.options.maxconn ?? global, global)
+                    }, open: frontendOpen, processWide: connections, batch: batch))
                     try channel.pipeline.syncOperations.addHandler(AcceptRateLimiter(holder: holder, batch: batch) { runtime in
                         // Whether the bind is `ssl` in the runtime in force (a reload may add or drop it).
                         let tls = runtime.frontends.first { $0.name == name }?.binds.first { ListenerKey($0.0) == key }?.1 != nil

@@ -81,6 +81,55 @@ final class ReloadTests: XCTestCase {
         await server.stop(grace: .seconds(1))
     }
 
+    /// A reload that raises `maxconn` (the frontend's, then the global one) serves the clients
+    /// waiting in the backlog of a listener it keeps, at once: the limit was fixed when the
+    /// listener opened, and nothing woke it.
+    func testAReloadRaisingMaxconnServesTheClientsWaitingForIt() async throws {
+        let backend = try ScriptedBackend(.raw("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close: false))
+        defer { backend.stop() }
+        let port = freePort()
+        func text(frontend: Int, global: Int) -> String {
+            """
+            global
+                maxconn \(global)
+            defaults
+                mode http
+                timeout connect 2s
+                timeout client 20s
+                timeout server 20s
+                timeout http-request 20s
+            frontend fe
+                maxconn \(frontend)
+                bind 127.0.0.1:\(port)
+                default_backend app
+            backend app
+                server s1 127.0.0.1:\(backend.port)
+
+            """
+        }
+        let server = ProxyServer(runtime: try runtime(text(frontend: 1, global: 100)), threads: 1, logger: Logger(label: "reload-test"))
+        try await server.start()
+        // The one slot, held by a client that sends nothing (20 s before its 408).
+        let holder = try RawClient(port: port, timeout: 0.3)
+        try await Task.sleep(nanoseconds: 200_000_000)
+        let waiting = try RawClient(port: port, timeout: 0.5)
+        waiting.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertEqual(waiting.readResponse(), "", "served over the frontend's maxconn 1")
+        _ = try await server.reload(to: runtime(text(frontend: 2, global: 100), previous: server.runtime))
+        waiting.setReceiveTimeout(5)
+        XCTAssertEqual(statusCode(waiting.readResponse()), 200, "the frontend's maxconn raised to 2")
+        // Now the global limit: 2, both slots taken; raised to 3 by a reload.
+        _ = try await server.reload(to: runtime(text(frontend: 10, global: 2), previous: server.runtime))
+        let third = try RawClient(port: port, timeout: 0.5)
+        third.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertEqual(third.readResponse(), "", "served over the global maxconn 2")
+        _ = try await server.reload(to: runtime(text(frontend: 10, global: 3), previous: server.runtime))
+        third.setReceiveTimeout(5)
+        XCTAssertEqual(statusCode(third.readResponse()), 200, "the global maxconn raised to 3")
+        _ = holder
+        await server.stop(grace: .seconds(1))
+    }
+
     /// A reload whose only change is a bind's `interface` (either way) is applied: a listener
     /// bound to the device replaces the one on every interface, the address answering all
     /// along (the two share it with SO_REUSEPORT while both are open).
