@@ -112,20 +112,21 @@ final class ReloadTests: XCTestCase {
         // The one slot, held by a client that sends nothing (20 s before its 408).
         let holder = try RawClient(port: port, timeout: 0.3)
         try await Task.sleep(nanoseconds: 200_000_000)
-        let waiting = try RawClient(port: port, timeout: 0.5)
-        waiting.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        XCTAssertEqual(waiting.readResponse(), "", "served over the frontend's maxconn 1")
-        _ = try await server.reload(to: runtime(text(frontend: 2, global: 100), previous: server.runtime))
-        waiting.setReceiveTimeout(5)
-        XCTAssertEqual(statusCode(waiting.readResponse()), 200, "the frontend's maxconn raised to 2")
-        // Now the global limit: 2, both slots taken; raised to 3 by a reload.
-        _ = try await server.reload(to: runtime(text(frontend: 10, global: 2), previous: server.runtime))
-        let third = try RawClient(port: port, timeout: 0.5)
-        third.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
-        XCTAssertEqual(third.readResponse(), "", "served over the global maxconn 2")
-        _ = try await server.reload(to: runtime(text(frontend: 10, global: 3), previous: server.runtime))
-        third.setReceiveTimeout(5)
-        XCTAssertEqual(statusCode(third.readResponse()), 200, "the global maxconn raised to 3")
+        /// A new client waits while the limits are `before`, and is served once a reload sets `after`.
+        func waitsThenIsServed(before: (Int, Int), after: (Int, Int)) async throws -> RawClient {
+            _ = try await server.reload(to: runtime(text(frontend: before.0, global: before.1), previous: server.runtime))
+            let client = try RawClient(port: port, timeout: 0.5)
+            client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            XCTAssertEqual(client.readResponse(), "", "served over maxconn \(before)")
+            _ = try await server.reload(to: runtime(text(frontend: after.0, global: after.1), previous: server.runtime))
+            client.setReceiveTimeout(5)
+            XCTAssertEqual(statusCode(client.readResponse()), 200, "maxconn raised to \(after) (frontend, global)")
+            return client
+        }
+        // The frontend's limit, 1 → 2; then the global one, 2 → 3 (both slots taken by then).
+        let second = try await waitsThenIsServed(before: (1, 100), after: (2, 100))
+        let third = try await waitsThenIsServed(before: (10, 2), after: (10, 3))
+        _ = (second, third)
         _ = holder
         await server.stop(grace: .seconds(1))
     }
