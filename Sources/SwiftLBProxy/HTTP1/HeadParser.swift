@@ -112,13 +112,11 @@ struct HeadParser {
         guard let length = found else {
             scanned = available
             if available > limits.maxHead { return .failure(.tooLarge) }
-            // A whole request line that cannot be HTTP/1.x (HTTP/0.9's `GET /path`, a bare
-            // LF) is refused now, as HAProxy does, not after waiting for a head that never ends.
-            if kind == .request && !buffer.withUnsafeReadableBytes({ Self.requestLineMayBeValid($0) }) { return .failure(startLineFailure(buffer)) }
-            // A start line not ended yet whose bytes so far already cannot begin a valid one
-            // (binary noise, a TLS hello on a plain port, CR-only line ends) is refused now, as
-            // HAProxy's parser stops at the first byte that does not fit — waiting would answer
-            // it with a 408 at `timeout http-request` (or a 504 at `timeout server`).
+            // A start line whose bytes so far already cannot begin a valid one (binary noise, a
+            // TLS hello on a plain port, CR-only line ends, HTTP/0.9's `GET /path` and its bare
+            // LF) is refused now, as HAProxy's parser stops at the first byte that does not fit
+            // — waiting for a head that never ends would answer it with a 408 at `timeout
+            // http-request` (or a 504 at `timeout server`).
             if !buffer.withUnsafeReadableBytes({ startLine.mayBeValid($0, kind: kind) }) {
                 return .failure(.malformed(kind == .request ? "request line" : "status line"))
             }
@@ -151,11 +149,6 @@ struct HeadParser {
         case failure(Failure)
         /// Valid once repaired as HAProxy repairs it (`HeadNormaliser`).
         case normalise
-    }
-
-    /// Bytes before the first LF (or all of them): how long the start line is so far.
-    private func startLineLength(_ buffer: ByteBuffer) -> Int {
-        buffer.withUnsafeReadableBytes { raw in findLF(raw, from: 0) ?? raw.count }
     }
 
     // MARK: checking a complete head
@@ -318,21 +311,6 @@ struct HeadParser {
         return true
     }
 
-    /// Why the complete first line of `buffer` is refused, the same reason the whole head
-    /// would get (the start line is checked first), wherever the head was split.
-    private func startLineFailure(_ buffer: ByteBuffer) -> Failure {
-        var line = buffer.getSlice(at: buffer.readerIndex, length: startLineLength(buffer) + 1)!
-        line.writeStaticString("\r\n")
-        if case .failure(let failure) = Self.check(line, kind: kind, limits: limits, normalised: true) { return failure }
-        return .malformed("request line")
-    }
-
-    /// False when the first line is complete and does not end in ` HTTP/1.x` CRLF.
-    private static func requestLineMayBeValid(_ raw: UnsafeRawBufferPointer) -> Bool {
-        guard let lf = findLF(raw, from: 0) else { return true }
-        return lf >= 10 && raw[lf - 1] == 0x0D && raw[lf - 10] == 0x20 && version(raw, lf - 9..<lf - 1) != nil
-    }
-
     /// `HTTP/1.0` → 0, `HTTP/1.1` (or any later 1.x) → 1; anything else nil.
     private static func version(_ raw: UnsafeRawBufferPointer, _ r: Range<Int>) -> Int? {
         guard r.count == 8, raw[r.lowerBound] == 0x48, raw[r.lowerBound + 1] == 0x54, raw[r.lowerBound + 2] == 0x54,
@@ -368,7 +346,7 @@ import Glibc
 
 /// Whether a head not ended yet can still begin with a start line `HeadParser.check` accepts,
 /// resumed where the last look stopped. A request: a method of token bytes, a space, a target
-/// (any bytes up to the next space: `check` judges it once the line is whole), a space, then
+/// of visible ASCII (`check` judges the rest of it once the line is whole), a space, then
 /// `HTTP/1.`, a digit, CR and LF. A response: `HTTP/1.`, a digit, a space, three digits. It
 /// only refuses bytes `check` would refuse too, so nothing valid is cut short.
 struct StartLineScan {
@@ -393,7 +371,12 @@ struct StartLineScan {
                     return false
                 }
             case .target:
-                if b == 0x20 { phase = .version }
+                // As `check`: visible ASCII only (a CR or LF here is a line without a version).
+                if b == 0x20 {
+                    phase = .version
+                } else if b < 0x20 || b >= 0x7F {
+                    return false
+                }
             case .version:
                 let shape: StaticString = kind == .request ? "HTTP/1.#\r\n" : "HTTP/1.# ###"
                 let expected = shape.utf8Start[matched]
