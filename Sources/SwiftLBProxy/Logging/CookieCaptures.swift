@@ -26,12 +26,16 @@ enum CookieCaptures {
 
     private static func match(_ capture: CookieCapture, _ pair: Substring) -> String? {
         var trimmed = pair.trimmingBlanks()
+        // The name is matched first, on the pair as it is: no String is built for the pairs
+        // of other names (blanks before `=` come after the name, so they cannot change it).
+        guard trimmed.utf8.starts(with: capture.name.utf8) else { return nil }
         // HAProxy squeezes the blanks around `=` out of the header before it captures
         // (`SESSID = 01` is logged `SESSID=01`), so they take no room in the N bytes.
         if let equal = trimmed.firstIndex(of: "=") {
             trimmed = trimmed[..<equal].trimmingBlanks() + "=" + trimmed[trimmed.index(after: equal)...].trimmingBlanks()
+            // A name that only matched with its blanks (`SES =…` for `SES X`) is no match.
+            guard trimmed.utf8.starts(with: capture.name.utf8) else { return nil }
         }
-        guard trimmed.utf8.count >= capture.name.utf8.count, trimmed.utf8.starts(with: capture.name.utf8) else { return nil }
         return String(decoding: trimmed.utf8.prefix(max(capture.length, 0)), as: UTF8.self)
     }
 }
