@@ -19,6 +19,9 @@ final class Instance: @unchecked Sendable {
     let logger: Logger
     let startedAt = Date()
     var vrrp: VRRPGroup?
+    /// Given back once serving, and after each reload (whose parse maps the parser's pages in
+    /// again). Opened here, before any chroot hides /proc.
+    let startupPages = StartupPages()
     /// `-L NAME`, for the descriptor budget of a reloaded file.
     let localPeer: String?
     /// The descriptor limit as set for the file in force (`show info`'s Ulimit-n).
@@ -47,6 +50,7 @@ final class Instance: @unchecked Sendable {
                 self.logger.error("\(trigger): reload refused, still serving the previous configuration")
             }
             for message in outcome.messages { self.logger.notice("\(trigger): \(message)") }
+            self.startupPages?.release()
             return outcome
         }
     }

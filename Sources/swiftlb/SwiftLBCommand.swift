@@ -275,6 +275,7 @@ struct Run: ParsableCommand {
         logger.info("swiftlb \(SwiftLB.configuration.version) started, pid \(getpid())")
         if Daemon.isDetachedChild { Daemon.reportReadyAndDetach() }
         SystemdNotify.send("READY=1\nSTATUS=serving \(configuration.file)\nMAINPID=\(getpid())")
+        instance.startupPages?.release()
         let watchdog = SystemdNotify.watchdogInterval.map { interval in
             Task.detached {
                 while !Task.isCancelled {
