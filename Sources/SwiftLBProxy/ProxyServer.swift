@@ -161,10 +161,16 @@ public final class ProxyServer: Sendable {
                 }
             }
         }
-        try await setQuickAck(opened, runtime: runtime, resetting: false)
-        // As HAProxy: no listener accepts before all are open, so a client of one frontend
-        // never finds the frontend it is sent on (a unix socket, another port) missing.
-        for listener in opened.values { try await listener.channel.setOption(.autoRead, value: true) }
+        do {
+            try await setQuickAck(opened, runtime: runtime, resetting: false)
+            // As HAProxy: no listener accepts before all are open, so a client of one frontend
+            // never finds the frontend it is sent on (a unix socket, another port) missing.
+            for listener in opened.values { try await listener.channel.setOption(.autoRead, value: true) }
+        } catch {
+            // A failed reload keeps the old listeners only: the new ones must not linger.
+            for listener in opened.values { try? await listener.channel.close() }
+            throw error
+        }
         for line in listening { logger.info("\(line)") }
         return opened
     }
