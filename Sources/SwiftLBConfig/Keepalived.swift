@@ -13,6 +13,8 @@ enum KeepalivedBlock {
                                        "virtual_server_group", "static_ipaddress", "static_routes", "static_rules",
                                        "linkbeat_interfaces", "track_file", "garp_group", "bfd_instance", "track_process",
                                        "vrrp_track_process", "vrrp_track_file"]
+    /// Openers that are also keywords of a `vrrp` section (`track_process NAME` there).
+    static let alsoVRRPKeywords: Set<String> = ["track_process", "track_file"]
     /// Those SwiftLB refuses, with what to write instead.
     static let unsupportedOpeners: [String: String] = [
         "virtual_server": "LVS virtual servers are what SwiftLB's own frontend and backend sections do: write 'frontend' + 'backend'",
@@ -24,8 +26,9 @@ enum KeepalivedBlock {
         "track_file": "tracked files are not supported; 'track_backend NAME' follows a backend's health checks",
         "garp_group": "not supported; use garp_master_repeat and garp_master_refresh",
         "bfd_instance": "BFD is not supported",
-        "track_process": "tracked processes are not supported; 'track_backend NAME' follows a backend's health checks",
-        "vrrp_track_process": "tracked processes are not supported; 'track_backend NAME' follows a backend's health checks",
+        // keepalived 2.2 has no such block (its parser would not know the line): the block is
+        // vrrp_track_process, the list inside an instance track_process.
+        "track_process": "keepalived names the block 'vrrp_track_process NAME { … }' ('track_process { NAME … }' is the list inside a vrrp_instance)",
         "vrrp_track_file": "tracked files are not supported; 'track_backend NAME' follows a backend's health checks",
     ]
 }
@@ -127,7 +130,8 @@ extension SectionParser {
             guard header.count == 2 else { fail(headerLine, "expects 'vrrp_instance NAME {'"); return }
             guard let index = addVRRPInstance(header[1], line: headerLine) else { return }
             section = .vrrp(index: index)
-            read(children, as: .vrrp, lists: ["virtual_ipaddress", "virtual_ipaddress_excluded", "unicast_peer", "track_script", "track_interface"])
+            read(children, as: .vrrp, lists: ["virtual_ipaddress", "virtual_ipaddress_excluded", "unicast_peer", "track_script", "track_interface",
+                                                "track_process"])
         case "vrrp_script":
             guard header.count == 2 else { fail(headerLine, "expects 'vrrp_script NAME {'"); return }
             do { try gate(KeywordRegistry.vrrpScriptStatus, "'vrrp_script'") } catch { fail(headerLine, error.message) }
@@ -143,6 +147,8 @@ extension SectionParser {
                     fail(headerLine, "vrrp_script '\(header[1])': \(problem) (keepalived disables such a script, so what it watches would never move the VIP)")
                 }
             }
+        case "vrrp_track_process":
+            readTrackProcess(header, line: line, children: children)
         case "vrrp_sync_group":
             readSyncGroup(header, line: line, children: children)
         case "global_defs":
@@ -179,6 +185,25 @@ extension SectionParser {
                     }
                 }
             }
+        }
+    }
+
+    /// `vrrp_track_process NAME { process …; … }`: the process to count is required; a
+    /// command name longer than the kernel keeps (15 characters) would never match.
+    private func readTrackProcess(_ header: [String], line: Int, children: [KeepalivedBlock]) {
+        let headerLine = ConfigLine(number: line, words: header)
+        guard header.count == 2 else { fail(headerLine, "expects 'vrrp_track_process NAME {'"); return }
+        guard config.vrrpTrackProcesses[header[1]] == nil else { fail(headerLine, "vrrp_track_process '\(header[1])' is declared twice"); return }
+        var tracked = VRRPTrackProcess(name: header[1], line: line)
+        if file != config.file { tracked.file = file }
+        config.vrrpTrackProcesses[header[1]] = tracked
+        section = .vrrpTrackProcess(name: header[1])
+        read(children, as: .vrrpTrackProcess, lists: [])
+        guard let done = config.vrrpTrackProcesses[header[1]] else { return }
+        if done.process.isEmpty {
+            fail(headerLine, "vrrp_track_process '\(header[1])' has no 'process NAME' (keepalived drops such a block, and every instance tracking it would be refused)")
+        } else if !done.fullCommand && done.process.utf8.count > 15 {
+            warn(line, "vrrp_track_process", "vrrp_track_process '\(header[1])': '\(done.process)' is longer than the 15 characters the kernel keeps of a command name, so it never matches (as in keepalived): add 'full_command' to match argv[0]")
         }
     }
 

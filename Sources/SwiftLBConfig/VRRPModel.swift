@@ -48,6 +48,8 @@ public struct VRRPSettings: Sendable, Equatable {
     public var trackScripts: [TrackScript] = []
     /// `track_interface { IF [weight N] }`: a link down is a FAULT (weight 0) or moves the priority.
     public var trackInterfaces: [TrackInterface] = []
+    /// `track_process { NAME [weight N [reverse]] }`: processes counted by `vrrp_track_process`.
+    public var trackProcesses: [TrackProcess] = []
     /// `mcast_src_ip ADDR`: the source of the advertisements when `unicast_src_ip` is not
     /// given (keepalived reads both keywords into one source address).
     public var mcastSourceIP: String?

@@ -26,6 +26,15 @@ public enum Tracking {
         }
     }
 
+    /// A script's or a process's input with keepalived's `reverse`: the weight acts on the
+    /// opposite state (`weight 0 reverse`: FAULT while `what` is up; `weight 10 reverse`: -10
+    /// while up; `weight -10 reverse`: +10 while down). `upReason` says why a reversed input
+    /// counts as down.
+    public static func input(_ what: String, weight: Int, reverse: Bool, up: Bool, downReason: String, upReason: String) -> Input {
+        reverse ? Input(name: "\(what) (reverse)", weight: -weight, up: !up, downReason: upReason)
+                : Input(name: what, weight: weight, up: up, downReason: downReason)
+    }
+
     public struct Outcome: Sendable, Equatable {
         public var priority: UInt8
         /// The first fault, nil when none: what the elector's `faultChanged` gets.

@@ -80,6 +80,11 @@ extension KeywordRegistry {
             let (name, weight, reverse) = try nameAndWeight(c, "track_script", reverse: true)
             v.trackScripts.append(TrackScript(script: name, weight: weight, reverse: reverse, line: c.line.number))
         },
+        vrrp("track_process", "track_process NAME [weight N [reverse|noreverse]]") { v, c, _ in
+            let (name, weight, reverse) = try nameAndWeight(c, "track_process", reverse: true, noreverse: true, range: -254...254)
+            guard !v.trackProcesses.contains(where: { $0.process == name }) else { throw ParseFailure("vrrp_track_process '\(name)' is already tracked by this instance") }
+            v.trackProcesses.append(TrackProcess(process: name, weight: weight, reverse: c.args.count == 4 ? reverse : nil, line: c.line.number))
+        },
         vrrp("track_interface", "track_interface IF [weight N]", status: trackInterfaceStatus) { v, c, _ in
             let (name, weight, _) = try nameAndWeight(c, "track_interface", reverse: false)
             v.trackInterfaces.append(TrackInterface(interface: name, weight: weight ?? 0, line: c.line.number))
@@ -112,7 +117,7 @@ extension KeywordRegistry {
         },
     ] + ["virtual_routes", "virtual_rules", "smtp_alert", "dont_track_primary", "use_vmac", "vmac_xmit_base",
          "native_ipv6", "no_accept", "lvs_sync_daemon_interface", "debug", "skip_check_adv_addr", "strict_mode",
-         "unicast_ttl", "garp_lower_prio_delay", "garp_lower_prio_repeat", "track_src_ip", "track_process", "track_file", "track_bfd",
+         "unicast_ttl", "garp_lower_prio_delay", "garp_lower_prio_repeat", "track_src_ip", "track_file", "track_bfd",
          "notify_master_rx_lower_pri", "kernel_rx_buf_size", "check_unicast_src", "old_unicast_checksum"].map {
         Keyword.unsupported($0, [.vrrp], "a keepalived vrrp_instance keyword SwiftLB does not implement (docs/configuration.md lists those it does)")
     }
@@ -148,15 +153,19 @@ extension KeywordRegistry {
         }
     }
 
-    /// `NAME [weight N]`, and with `reverse` allowed, keepalived's `NAME weight N reverse`.
-    private static func nameAndWeight(_ c: KeywordCall, _ keyword: String, reverse: Bool) throws(ParseFailure) -> (String, Int?, Bool) {
+    /// `NAME [weight N]`, and with `reverse` allowed, keepalived's `NAME weight N reverse`
+    /// (and, with `noreverse`, `NAME weight N noreverse`, which keepalived's track_process
+    /// takes to undo a block's own `reverse`).
+    private static func nameAndWeight(_ c: KeywordCall, _ keyword: String, reverse: Bool, noreverse: Bool = false,
+                                      range: ClosedRange<Int> = -253...253) throws(ParseFailure) -> (String, Int?, Bool) {
         let args = c.args
         let reversed = reverse && args.count == 4 && args[3] == "reverse"
-        guard args.count == 1 || (args.count == 3 && args[1] == "weight") || (reversed && args[1] == "weight") else {
-            throw ParseFailure("expects '\(keyword) NAME [weight N\(reverse ? " [reverse]" : "")]'")
+        let unreversed = noreverse && args.count == 4 && args[3] == "noreverse"
+        guard args.count == 1 || (args.count == 3 && args[1] == "weight") || ((reversed || unreversed) && args[1] == "weight") else {
+            throw ParseFailure("expects '\(keyword) NAME [weight N\(reverse ? noreverse ? " [reverse|noreverse]" : " [reverse]" : "")]'")
         }
         guard args.count >= 3 else { return (args[0], nil, false) }
-        guard let w = Int(args[2]), (-253...253).contains(w) else { throw ParseFailure("'weight' expects a number in -253...253") }
+        guard let w = Int(args[2]), range.contains(w) else { throw ParseFailure("'weight' expects a number in \(range.lowerBound)...\(range.upperBound)") }
         return (args[0], w, reversed)
     }
 
@@ -255,6 +264,9 @@ extension SectionParser {
             if v.initialState == .master {
                 warnings.append(ConfigError(file: v.file ?? config.file, line: v.line, keyword: "state", message:
                     "vrrp '\(v.name)': 'state MASTER' starts as BACKUP in SwiftLB: the instance becomes master after 3 x advert_int if no higher priority is heard (keepalived claims the VIP at once)"))
+            }
+            for track in v.trackProcesses where config.vrrpTrackProcesses[track.process] == nil {
+                error("track_process", "no vrrp_track_process named '\(track.process)'\(didYouMean(track.process, in: Array(config.vrrpTrackProcesses.keys)))", line: track.line)
             }
             for track in v.trackScripts where config.vrrpScripts[track.script] == nil {
                 error("track_script", "no vrrp_script named '\(track.script)'\(didYouMean(track.script, in: Array(config.vrrpScripts.keys)))", line: track.line)
