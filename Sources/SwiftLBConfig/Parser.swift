@@ -63,12 +63,13 @@ final class SectionParser {
         case logForward(index: Int)
         case vrrpScript(name: String)
         case vrrpTrackProcess(name: String)
+        case trackFile(name: String)
         case globalDefs
 
         /// The name of the keepalived block being read (`vrrp_script NAME { … }`).
         var blockName: String? {
             switch self {
-            case .vrrpScript(let name), .vrrpTrackProcess(let name): name
+            case .vrrpScript(let name), .vrrpTrackProcess(let name), .trackFile(let name): name
             default: nil
             }
         }
@@ -89,6 +90,7 @@ final class SectionParser {
             case .logForward: .logForward
             case .vrrpScript: .vrrpScript
             case .vrrpTrackProcess: .vrrpTrackProcess
+            case .trackFile: .trackFile
             case .globalDefs: .globalDefs
             }
         }

@@ -50,6 +50,8 @@ public struct VRRPSettings: Sendable, Equatable {
     public var trackInterfaces: [TrackInterface] = []
     /// `track_process { NAME [weight N [reverse]] }`: processes counted by `vrrp_track_process`.
     public var trackProcesses: [TrackProcess] = []
+    /// `track_file { NAME [weight N [reverse]] }`: files read by `track_file` blocks.
+    public var trackFiles: [TrackFile] = []
     /// `mcast_src_ip ADDR`: the source of the advertisements when `unicast_src_ip` is not
     /// given (keepalived reads both keywords into one source address).
     public var mcastSourceIP: String?

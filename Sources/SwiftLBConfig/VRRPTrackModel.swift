@@ -57,3 +57,45 @@ public struct TrackProcess: Sendable, Equatable {
         self.line = line
     }
 }
+
+/// keepalived's `track_file NAME { file PATH; weight N [reverse]; init_file [VALUE] [overwrite] }`
+/// (`vrrp_track_file` is its deprecated synonym): the file holds a number; with weight 0 a
+/// non-zero number is a FAULT, otherwise number × weight moves the priority.
+public struct VRRPTrackFile: Sendable, Equatable {
+    /// `init_file`: write `value` at start when the file does not exist (or always, `overwrite`).
+    public struct Initial: Sendable, Equatable {
+        public var value: Int
+        public var overwrite: Bool
+        public init(value: Int, overwrite: Bool) {
+            self.value = value
+            self.overwrite = overwrite
+        }
+    }
+
+    public var name: String
+    public var line: Int
+    public var file: String?
+    public var path = ""
+    /// keepalived's default is 1.
+    public var weight = 1
+    public var reverse = false
+    public var initial: Initial?
+    public init(name: String, line: Int) {
+        self.name = name
+        self.line = line
+    }
+}
+
+/// `track_file { NAME [weight N [reverse|noreverse]] }` in an instance, as `TrackProcess`.
+public struct TrackFile: Sendable, Equatable {
+    public var file: String
+    public var weight: Int?
+    public var reverse: Bool?
+    public var line: Int
+    public init(file: String, weight: Int?, reverse: Bool?, line: Int) {
+        self.file = file
+        self.weight = weight
+        self.reverse = reverse
+        self.line = line
+    }
+}

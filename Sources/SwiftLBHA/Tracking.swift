@@ -18,6 +18,9 @@ public enum Tracking {
         public var up: Bool
         /// Why it is down, for the log and `show vrrp` ("script 'chk' failed: exit 1").
         public var downReason: String
+        /// How `show vrrp` describes its effect, when not by its weight (a track_file's
+        /// value × weight).
+        public var effect: String?
         public init(name: String, weight: Int, up: Bool, downReason: String) {
             self.name = name
             self.weight = weight

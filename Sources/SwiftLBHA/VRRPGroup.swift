@@ -55,6 +55,8 @@ public final class VRRPGroup: @unchecked Sendable {
     private let scripts: [TrackedScript]
     /// Every `vrrp_track_process` some instance tracks, scanned together (nil: none).
     private let processes: TrackedProcesses?
+    /// Every `track_file` some instance tracks, read together (nil: none).
+    private let files: TrackedFiles?
     /// Held here: their members point at them weakly.
     private let syncGroups: [SyncGroup]
     /// Set by the first `resignAndStop`: the loop is gone after it.
@@ -62,7 +64,7 @@ public final class VRRPGroup: @unchecked Sendable {
 
     private init(group: MultiThreadedEventLoopGroup, logger: Logger, instances: [VRRPInstance], sockets: [HeartbeatSocket],
                  links: [PeerLink], listeners: [PeerLinkListener], scripts: [TrackedScript], processes: TrackedProcesses?,
-                 syncGroups: [SyncGroup]) {
+                 files: TrackedFiles?, syncGroups: [SyncGroup]) {
         self.group = group
         self.loop = group.next()
         self.logger = logger
@@ -72,6 +74,7 @@ public final class VRRPGroup: @unchecked Sendable {
         self.listeners = listeners
         self.scripts = scripts
         self.processes = processes
+        self.files = files
         self.syncGroups = syncGroups
     }
 
@@ -85,7 +88,8 @@ public final class VRRPGroup: @unchecked Sendable {
     /// reported once.
     public static func start(configuration: Configuration, hooks: Hooks, logger: Logger) async throws(StartFailure) -> VRRPGroup {
         try await start(instances: configuration.vrrpInstances, scripts: configuration.vrrpScripts,
-                        trackProcesses: configuration.vrrpTrackProcesses, syncGroups: configuration.vrrpSyncGroups,
+                        trackProcesses: configuration.vrrpTrackProcesses, trackFiles: configuration.vrrpTrackFiles,
+                        syncGroups: configuration.vrrpSyncGroups,
                         configFile: configuration.file, hooks: hooks, logger: logger)
     }
 
@@ -94,7 +98,8 @@ public final class VRRPGroup: @unchecked Sendable {
     /// releases VIPs a previous run left behind, binds the sockets and listeners, runs every
     /// tracked script once, and starts the instances as backup.
     public static func start(instances settings: [VRRPSettings], scripts definitions: [String: VRRPScript] = [:],
-                             trackProcesses: [String: VRRPTrackProcess] = [:], syncGroups: [VRRPSyncGroup] = [], configFile: String,
+                             trackProcesses: [String: VRRPTrackProcess] = [:], trackFiles: [String: VRRPTrackFile] = [:],
+                             syncGroups: [VRRPSyncGroup] = [], configFile: String,
                              hooks: Hooks, logger: Logger) async throws(StartFailure) -> VRRPGroup {
         guard !settings.isEmpty else { throw StartFailure(description: "vrrp: no instance to start") }
         func fail(_ v: VRRPSettings, _ message: String) -> StartFailure { StartFailure(description: "vrrp \(v.name): \(message)") }
@@ -116,6 +121,9 @@ public final class VRRPGroup: @unchecked Sendable {
             }
             for track in v.trackScripts where definitions[track.script] == nil {
                 throw fail(v, "track_script '\(track.script)': no vrrp_script of that name was given to the VIP runtime")
+            }
+            for track in v.trackFiles where trackFiles[track.file] == nil {
+                throw fail(v, "track_file '\(track.file)': no track_file of that name was given to the VIP runtime")
             }
             for track in v.trackProcesses where trackProcesses[track.process] == nil {
                 throw fail(v, "track_process '\(track.process)': no vrrp_track_process of that name was given to the VIP runtime")
@@ -144,6 +152,8 @@ public final class VRRPGroup: @unchecked Sendable {
         let probe = LoopProbe(loops: hooks.proxyLoops)
         let watchedProcesses = trackProcesses.filter { name, _ in settings.contains { $0.trackProcesses.contains { $0.process == name } } }
         let processes = watchedProcesses.isEmpty ? nil : TrackedProcesses(settings: watchedProcesses, loop: loop, logger: logger)
+        // keepalived applies init_file to every block, tracked or not; only tracked files are read.
+        let files = trackFiles.isEmpty ? nil : TrackedFiles(settings: trackFiles, loop: loop, logger: logger)
         for (index, v) in settings.enumerated() {
             let multicastInterface = v.multicast ? v.interface : nil
             let senderKey = "\(locals[index]) \(multicastInterface ?? "")"
@@ -164,7 +174,7 @@ public final class VRRPGroup: @unchecked Sendable {
                 own[track.script] = script
             }
             instances.append(VRRPInstance(settings: v, key: keys[index], localAddress: locals[index], sender: sender, scripts: own,
-                                          processes: v.trackProcesses.isEmpty ? nil : processes, probe: probe, hooks: hooks, loop: loop, logger: logger))
+                                          processes: v.trackProcesses.isEmpty ? nil : processes, files: v.trackFiles.isEmpty ? nil : files, probe: probe, hooks: hooks, loop: loop, logger: logger))
         }
 
         // `vrrp_sync_group`s: members that fail together (the parser checked the names).
@@ -230,7 +240,8 @@ public final class VRRPGroup: @unchecked Sendable {
         let listeners = byAddress.values.map { PeerLinkListener(local: $0[0].settings.local, port: $0[0].settings.port, links: $0, loop: loop) }
 
         let started = VRRPGroup(group: eventLoops, logger: logger, instances: instances, sockets: Array(sockets.values), links: links,
-                                listeners: listeners, scripts: Array(tracked.values), processes: processes, syncGroups: groups)
+                                listeners: listeners, scripts: Array(tracked.values), processes: processes,
+                                files: files, syncGroups: groups)
         for socket in started.sockets {
             do { try await socket.start().get() } catch {
                 await started.close()
@@ -264,6 +275,15 @@ public final class VRRPGroup: @unchecked Sendable {
                 }
             }
             try? await processes.start().get()
+        }
+        // And the first value of every track_file (after init_file).
+        if let files {
+            files.onChange = { names in
+                for instance in instances where instance.settings.trackFiles.contains(where: { names.contains($0.file) }) {
+                    instance.evaluateHealth()
+                }
+            }
+            try? await files.start().get()
         }
 
         for instance in instances {
@@ -299,6 +319,7 @@ public final class VRRPGroup: @unchecked Sendable {
         for socket in sockets { try? await socket.stop().get() }
         for script in scripts { try? await script.stop().get() }
         try? await processes?.stop().get()
+        try? await files?.stop().get()
         try? await group.shutdownGracefully()
     }
 

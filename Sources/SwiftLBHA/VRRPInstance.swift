@@ -38,6 +38,8 @@ final class VRRPInstance: @unchecked Sendable {
     private let scripts: [String: TrackedScript]
     /// The group's process watcher, when this instance tracks a process.
     private let processes: TrackedProcesses?
+    /// The group's file reader, when this instance tracks a file.
+    private let files: TrackedFiles?
 
     // Confined to `loop`.
     private var elector: Elector
@@ -65,7 +67,7 @@ final class VRRPInstance: @unchecked Sendable {
     private var nextSendFailureLog = NIODeadline.uptimeNanoseconds(0)
 
     init(settings: VRRPSettings, key: [UInt8]?, localAddress: String, sender: HeartbeatSender, scripts: [String: TrackedScript],
-         processes: TrackedProcesses? = nil, probe: LoopProbe, hooks: VRRPGroup.Hooks, loop: any EventLoop, logger: Logger) {
+         processes: TrackedProcesses? = nil, files: TrackedFiles? = nil, probe: LoopProbe, hooks: VRRPGroup.Hooks, loop: any EventLoop, logger: Logger) {
         self.settings = settings
         self.loop = loop
         self.localAddress = localAddress
@@ -76,6 +78,7 @@ final class VRRPInstance: @unchecked Sendable {
         self.sender = sender
         self.scripts = scripts
         self.processes = processes
+        self.files = files
         self.probe = probe
         self.hooks = hooks
         self.logger = logger
@@ -203,6 +206,11 @@ final class VRRPInstance: @unchecked Sendable {
                                          reverse: track.reverse ?? definition.reverse, up: processes.hasQuorum(track.process),
                                          downReason: processes.downReason(track.process),
                                          upReason: "process '\(track.process)' has its quorum (tracked in reverse)"))
+        }
+        for track in settings.trackFiles {
+            guard let files, let definition = files.settings[track.file] else { preconditionFailure("vrrp \(settings.name): file '\(track.file)' is not read") }
+            inputs.append(FileTrackValue.input(track.file, value: files.value(track.file), weight: track.weight ?? definition.weight,
+                                               reverse: track.reverse ?? definition.reverse))
         }
         for track in settings.trackInterfaces {
             inputs.append(.init(name: "interface \(track.interface)", weight: track.weight, up: links[track.interface] == true,
@@ -402,6 +410,7 @@ final class VRRPInstance: @unchecked Sendable {
             text += script.statusLine
         }
         for track in settings.trackProcesses { text += processes?.statusLine(track.process) ?? "" }
+        for track in settings.trackFiles { text += files?.statusLine(track.file) ?? "" }
         if let link {
             text += "peer link: to \(link.settings.peer):\(link.settings.port) (shared by the instances between the two hosts; below)\n"
         } else {

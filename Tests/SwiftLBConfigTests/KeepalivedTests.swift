@@ -273,6 +273,63 @@ final class KeepalivedTests: XCTestCase {
         XCTAssertFalse(try parse("vrrp_track_process p {\n  process kube-controller-manager\n  full_command\n}\n").warnings.contains { $0.message.contains("full_command") })
     }
 
+    /// keepalived 2.2's `track_file` (and its old name `vrrp_track_file`) and an instance's
+    /// `track_file { … }`: weight 1 by default, `init_file [VALUE] [overwrite]`; a block
+    /// without `file`, or whose file's directory does not exist, is refused (keepalived drops it).
+    func testTrackFileBlocks() throws {
+        let instance = "vrrp_instance VI {\n  interface eth0\n  virtual_router_id 5\n  unicast_peer { 10.0.0.2 }\n  virtual_ipaddress { 10.0.0.10 }\n  auth none\n"
+            + "  track_file {\n    prio\n    maint weight 0 noreverse\n  }\n}\n"
+        let blocks = """
+            track_file prio {
+                file /tmp/swiftlb-prio
+                init_file
+            }
+            vrrp_track_file maint {
+                file "/tmp/swiftlb maint"
+                weight 0 reverse
+                init_file overwrite -5
+            }
+
+            """
+        let config = try parse(blocks + instance)
+        let prio = try XCTUnwrap(config.vrrpTrackFiles["prio"])
+        XCTAssertEqual(prio.path, "/tmp/swiftlb-prio")
+        XCTAssertEqual(prio.weight, 1, "keepalived's default")
+        XCTAssertFalse(prio.reverse)
+        XCTAssertEqual(prio.initial, VRRPTrackFile.Initial(value: 0, overwrite: false))
+        let maint = try XCTUnwrap(config.vrrpTrackFiles["maint"])
+        XCTAssertEqual(maint.path, "/tmp/swiftlb maint")
+        XCTAssertEqual(maint.line, 5)
+        XCTAssertEqual(maint.weight, 0)
+        XCTAssertTrue(maint.reverse)
+        XCTAssertEqual(maint.initial, VRRPTrackFile.Initial(value: -5, overwrite: true))
+        XCTAssertEqual(config.vrrp?.trackFiles, [TrackFile(file: "prio", weight: nil, reverse: nil, line: 17),
+                                                 TrackFile(file: "maint", weight: 0, reverse: false, line: 18)])
+
+        func error(_ body: String, _ expected: String, line: Int = 3, file: StaticString = #filePath, sourceLine: UInt = #line) {
+            let found = errors("track_file f {\n  file /tmp/f\n\(body)\n}\n")
+            XCTAssertTrue(found.contains { $0.line == line && $0.message.contains(expected) }, "\(found)", file: file, line: sourceLine)
+        }
+        error("  file /tmp/g", "already set ('/tmp/f')")
+        error("  weight 255", "-254...254")
+        error("  weight 2\n  weight 3", "weight of track_file 'f' is already set", line: 4)
+        error("  init_file twice", "'twice' is neither a number nor 'overwrite'")
+        error("  init_file 99999999999", "neither a number")
+        XCTAssertTrue(errors("track_file f {\n  weight 2\n}\n").contains { $0.line == 1 && $0.message.contains("has no 'file PATH'") })
+        XCTAssertTrue(errors("track_file f {\n  file /nonexistent-dir-swiftlb/f\n}\n").contains { $0.line == 1 && $0.message.contains("directory of '/nonexistent-dir-swiftlb/f' does not exist") })
+        let outside = try parse("track_file f {\n  file /tmp/f\n  init_file 300\n}\n")
+        XCTAssertTrue(outside.warnings.contains { $0.line == 1 && $0.message.contains("outside -254...254") }, "\(outside.warnings)")
+        let unknown = errors(blocks + instance.replacingOccurrences(of: "    prio\n", with: "    pri\n"))
+        XCTAssertTrue(unknown.contains { $0.line == 17 && $0.keyword == "track_file" && $0.message.contains("no track_file named 'pri' (did you mean 'prio'?)") }, "\(unknown)")
+        let twice = errors(blocks + instance.replacingOccurrences(of: "    maint weight 0 noreverse\n", with: "    prio weight 2\n"))
+        XCTAssertTrue(twice.contains { $0.line == 18 && $0.message.contains("'prio' is already tracked") }, "\(twice)")
+
+        // In a `vrrp` section, `track_file NAME` is the section's keyword.
+        let section = try parse("track_file p {\n  file /tmp/p\n}\nvrrp v1\n  interface eth0\n  virtual_router_id 5\n  unicast_peer 10.0.0.2\n"
+                                + "  virtual_ipaddress 10.0.0.10\n  auth none\n  track_file p weight -5 reverse\n")
+        XCTAssertEqual(section.vrrp?.trackFiles, [TrackFile(file: "p", weight: -5, reverse: true, line: 10)])
+    }
+
     func testBraceForms() throws {
         let text = "vrrp_instance VI_1\n{\n  interface eth0\n  virtual_router_id 5\n  unicast_peer {10.0.0.2 10.0.0.3}\n  virtual_ipaddress {\n 10.0.0.10\n }\n  auth none}\n"
         let v = try XCTUnwrap(try parse(text).vrrp)

@@ -1,5 +1,5 @@
-/// The keywords of keepalived's `vrrp_track_process NAME { … }` block (KeepalivedBlock reads
-/// the block), with keepalived 2.2.7's ranges; what keepalived reports and ignores, SwiftLB
+/// The keywords of keepalived's `vrrp_track_process NAME { … }` and `track_file NAME { … }`
+/// blocks (KeepalivedBlock reads them), with keepalived 2.2.7's ranges; what keepalived reports and ignores, SwiftLB
 /// refuses, so the file that starts is the file that was meant.
 extension KeywordRegistry {
     static let keepalivedTrackKeywords: [Keyword] = [
@@ -55,7 +55,39 @@ extension KeywordRegistry {
             try c.noArguments()
             t.fullCommand = true
         },
+    ] + [
+        trackFile("file", "file PATH") { t, c in
+            let path = try c.one("a file name")
+            guard t.path.isEmpty else { throw ParseFailure("the file of track_file '\(t.name)' is already set ('\(t.path)')") }
+            t.path = path
+        },
+        trackFile("weight", "weight N [reverse]") { t, c in
+            // keepalived takes the first weight line only (it reports and ignores another).
+            guard t.weight == 1 && !t.reverse else { throw ParseFailure("the weight of track_file '\(t.name)' is already set") }
+            guard (1...2).contains(c.args.count), let w = Int(c.args[0]), (-254...254).contains(w),
+                  c.args.count == 1 || c.args[1] == "reverse" else { throw ParseFailure("expects a weight in -254...254 (and an optional 'reverse')") }
+            t.weight = w
+            t.reverse = c.args.count == 2
+        },
+        trackFile("init_file", "init_file [VALUE] [overwrite]") { t, c in
+            var initial = VRRPTrackFile.Initial(value: 0, overwrite: false)
+            for word in c.args {
+                if word == "overwrite" {
+                    initial.overwrite = true
+                } else if let n = Int(word), (Int(Int32.min)...Int(Int32.max)).contains(n) {
+                    initial.value = n
+                } else {
+                    throw ParseFailure("'\(word)' is neither a number nor 'overwrite'")
+                }
+            }
+            t.initial = initial
+        },
     ]
+
+    private static func trackFile(_ name: String, _ usage: String,
+                                  _ apply: @escaping @Sendable (inout VRRPTrackFile, KeywordCall) throws -> Void) -> Keyword {
+        blockKeyword(name, .trackFile, usage, \.vrrpTrackFiles, apply)
+    }
 
     private static func process(_ name: String, _ usage: String,
                                 _ apply: @escaping @Sendable (inout VRRPTrackProcess, KeywordCall) throws -> Void) -> Keyword {

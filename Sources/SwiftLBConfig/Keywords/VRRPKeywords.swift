@@ -85,6 +85,11 @@ extension KeywordRegistry {
             guard !v.trackProcesses.contains(where: { $0.process == name }) else { throw ParseFailure("vrrp_track_process '\(name)' is already tracked by this instance") }
             v.trackProcesses.append(TrackProcess(process: name, weight: weight, reverse: c.args.count == 4 ? reverse : nil, line: c.line.number))
         },
+        vrrp("track_file", "track_file NAME [weight N [reverse|noreverse]]") { v, c, _ in
+            let (name, weight, reverse) = try nameAndWeight(c, "track_file", reverse: true, noreverse: true, range: -254...254)
+            guard !v.trackFiles.contains(where: { $0.file == name }) else { throw ParseFailure("track_file '\(name)' is already tracked by this instance") }
+            v.trackFiles.append(TrackFile(file: name, weight: weight, reverse: c.args.count == 4 ? reverse : nil, line: c.line.number))
+        },
         vrrp("track_interface", "track_interface IF [weight N]", status: trackInterfaceStatus) { v, c, _ in
             let (name, weight, _) = try nameAndWeight(c, "track_interface", reverse: false)
             v.trackInterfaces.append(TrackInterface(interface: name, weight: weight ?? 0, line: c.line.number))
@@ -117,7 +122,7 @@ extension KeywordRegistry {
         },
     ] + ["virtual_routes", "virtual_rules", "smtp_alert", "dont_track_primary", "use_vmac", "vmac_xmit_base",
          "native_ipv6", "no_accept", "lvs_sync_daemon_interface", "debug", "skip_check_adv_addr", "strict_mode",
-         "unicast_ttl", "garp_lower_prio_delay", "garp_lower_prio_repeat", "track_src_ip", "track_file", "track_bfd",
+         "unicast_ttl", "garp_lower_prio_delay", "garp_lower_prio_repeat", "track_src_ip", "track_bfd",
          "notify_master_rx_lower_pri", "kernel_rx_buf_size", "check_unicast_src", "old_unicast_checksum"].map {
         Keyword.unsupported($0, [.vrrp], "a keepalived vrrp_instance keyword SwiftLB does not implement (docs/configuration.md lists those it does)")
     }
@@ -264,6 +269,9 @@ extension SectionParser {
             if v.initialState == .master {
                 warnings.append(ConfigError(file: v.file ?? config.file, line: v.line, keyword: "state", message:
                     "vrrp '\(v.name)': 'state MASTER' starts as BACKUP in SwiftLB: the instance becomes master after 3 x advert_int if no higher priority is heard (keepalived claims the VIP at once)"))
+            }
+            for track in v.trackFiles where config.vrrpTrackFiles[track.file] == nil {
+                error("track_file", "no track_file named '\(track.file)'\(didYouMean(track.file, in: Array(config.vrrpTrackFiles.keys)))", line: track.line)
             }
             for track in v.trackProcesses where config.vrrpTrackProcesses[track.process] == nil {
                 error("track_process", "no vrrp_track_process named '\(track.process)'\(didYouMean(track.process, in: Array(config.vrrpTrackProcesses.keys)))", line: track.line)

@@ -26,6 +26,7 @@ enum SectionKind: String, CaseIterable, Sendable {
     case logForward = "log-forward"
     case vrrpScript = "vrrp_script"
     case vrrpTrackProcess = "vrrp_track_process"
+    case trackFile = "track_file"
     case globalDefs = "global_defs"
 
     static let proxies: Set<SectionKind> = [.defaults, .frontend, .backend, .listen]
