@@ -324,6 +324,13 @@ final class KeepalivedTests: XCTestCase {
         let twice = errors(blocks + instance.replacingOccurrences(of: "    maint weight 0 noreverse\n", with: "    prio weight 2\n"))
         XCTAssertTrue(twice.contains { $0.line == 18 && $0.message.contains("'prio' is already tracked") }, "\(twice)")
 
+        // In a sync group keepalived applies no file weight: only weight 0 means the same there.
+        let grouped = blocks + instance + "vrrp_sync_group G {\n  group {\n    VI\n  }\n}\n"
+        let weighted = errors(grouped)
+        XCTAssertEqual(weighted.map(\.line), [17], "\(weighted)")
+        XCTAssertTrue(weighted.first?.message.contains("the instance is in vrrp_sync_group 'G', where keepalived applies no file weight") == true, "\(weighted)")
+        XCTAssertNoThrow(try parse(grouped.replacingOccurrences(of: "    prio\n", with: "    prio weight 0\n")))
+
         // In a `vrrp` section, `track_file NAME` is the section's keyword.
         let section = try parse("track_file p {\n  file /tmp/p\n}\nvrrp v1\n  interface eth0\n  virtual_router_id 5\n  unicast_peer 10.0.0.2\n"
                                 + "  virtual_ipaddress 10.0.0.10\n  auth none\n  track_file p weight -5 reverse\n")

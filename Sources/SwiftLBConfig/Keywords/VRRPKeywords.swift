@@ -270,8 +270,16 @@ extension SectionParser {
                 warnings.append(ConfigError(file: v.file ?? config.file, line: v.line, keyword: "state", message:
                     "vrrp '\(v.name)': 'state MASTER' starts as BACKUP in SwiftLB: the instance becomes master after 3 x advert_int if no higher priority is heard (keepalived claims the VIP at once)"))
             }
-            for track in v.trackFiles where config.vrrpTrackFiles[track.file] == nil {
-                error("track_file", "no track_file named '\(track.file)'\(didYouMean(track.file, in: Array(config.vrrpTrackFiles.keys)))", line: track.line)
+            for track in v.trackFiles {
+                guard let block = config.vrrpTrackFiles[track.file] else {
+                    error("track_file", "no track_file named '\(track.file)'\(didYouMean(track.file, in: Array(config.vrrpTrackFiles.keys)))", line: track.line)
+                    continue
+                }
+                // keepalived 2.2 (vrrp.c): in a sync group a tracked file's weight is not applied
+                // (the default 1 becomes 0, another weight drops the file); say so rather than differ.
+                if let group = config.vrrpSyncGroups.first(where: { $0.members.contains(v.name) }), (track.weight ?? block.weight) != 0 {
+                    error("track_file", "track_file '\(track.file)' has weight \(track.weight ?? block.weight), but the instance is in vrrp_sync_group '\(group.name)', where keepalived applies no file weight (it turns the default 1 into 0 and drops the file for another): write 'weight 0' (a non-zero value is then a FAULT of the group)", line: track.line)
+                }
             }
             for track in v.trackProcesses where config.vrrpTrackProcesses[track.process] == nil {
                 error("track_process", "no vrrp_track_process named '\(track.process)'\(didYouMean(track.process, in: Array(config.vrrpTrackProcesses.keys)))", line: track.line)
