@@ -17,6 +17,8 @@ final class TrackedFiles: @unchecked Sendable {
     static let readInterval: Int64 = 250_000_000
 
     let settings: [String: VRRPTrackFile]
+    /// The blocks some instance tracks: only those are read (every block gets its init_file).
+    private let watched: [String]
     /// The last value of each file, for `show vrrp`.
     let status: NIOLockedValueBox<[String: Int64]>
     /// Called on the loop with the names whose value changed.
@@ -29,8 +31,9 @@ final class TrackedFiles: @unchecked Sendable {
     private var tick: RepeatedTask?
     private var stopped = false
 
-    init(settings: [String: VRRPTrackFile], loop: any EventLoop, logger: Logger) {
+    init(settings: [String: VRRPTrackFile], watched: Set<String>? = nil, loop: any EventLoop, logger: Logger) {
         self.settings = settings
+        self.watched = (watched ?? Set(settings.keys)).sorted()
         self.loop = loop
         self.logger = logger
         self.status = NIOLockedValueBox([:])
@@ -83,7 +86,8 @@ final class TrackedFiles: @unchecked Sendable {
     private func readAll() {
         guard !stopped else { return }
         var changed: [String] = []
-        for (name, file) in settings.sorted(by: { $0.key < $1.key }) {
+        for name in watched {
+            guard let file = settings[name] else { continue }
             let before = values[name]
             guard let value = FileTrackValue.parse(Self.read(file.path)) else {
                 logger.warning("track_file \(name): \(file.path) holds a number outside the 32-bit range; ignored (the value stays \(before ?? 0))")

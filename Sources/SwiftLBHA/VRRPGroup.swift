@@ -153,7 +153,8 @@ public final class VRRPGroup: @unchecked Sendable {
         let watchedProcesses = trackProcesses.filter { name, _ in settings.contains { $0.trackProcesses.contains { $0.process == name } } }
         let processes = watchedProcesses.isEmpty ? nil : TrackedProcesses(settings: watchedProcesses, loop: loop, logger: logger)
         // keepalived applies init_file to every block, tracked or not; only tracked files are read.
-        let files = trackFiles.isEmpty ? nil : TrackedFiles(settings: trackFiles, loop: loop, logger: logger)
+        let files = trackFiles.isEmpty ? nil : TrackedFiles(settings: trackFiles, watched: Set(settings.flatMap { $0.trackFiles.map(\.file) }),
+                                                             loop: loop, logger: logger)
         for (index, v) in settings.enumerated() {
             let multicastInterface = v.multicast ? v.interface : nil
             let senderKey = "\(locals[index]) \(multicastInterface ?? "")"

@@ -76,7 +76,9 @@ final class TrackedFileTests: XCTestCase {
                         "over": block("over", .init(value: 2, overwrite: true))]
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
-        let reader = TrackedFiles(settings: settings, loop: group.next(), logger: Logger(label: "tracked-file-test"))
+        var all = settings
+        all["idle"] = block("idle", .init(value: 5, overwrite: false))   // declared, tracked by no instance
+        let reader = TrackedFiles(settings: all, watched: Set(settings.keys), loop: group.next(), logger: Logger(label: "tracked-file-test"))
         let changes = NIOLockedValueBox<[[String]]>([])
         reader.onChange = { names in changes.withLockedValue { $0.append(names) } }
         try reader.start().wait()
@@ -85,6 +87,8 @@ final class TrackedFileTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: settings["new"]!.path, encoding: .utf8), "-4\n", "written as keepalived writes it")
         XCTAssertEqual([value("new"), value("kept"), value("over")], [-4, 7, 2])
         XCTAssertEqual(changes.withLockedValue { $0 }, [["kept", "new", "over"]], "start() returns after the first values")
+        XCTAssertEqual(try String(contentsOfFile: all["idle"]!.path, encoding: .utf8), "5\n", "init_file applies to every block, as in keepalived")
+        XCTAssertEqual(value("idle"), 0, "a block no instance tracks is not read")
 
         try "12\n".write(toFile: settings["kept"]!.path, atomically: true, encoding: .utf8)
         XCTAssertTrue(poll(2) { changes.withLockedValue { $0.last } == ["kept"] }, "\(changes.withLockedValue { $0 })")
