@@ -253,6 +253,21 @@ extension SectionParser {
         var group = VRRPSyncGroup(name: header[1], line: line)
         for child in children {
             switch child {
+            case .block(let words, let blockLine, let items) where words == ["track_process"] || words == ["track_file"]:
+                // Tracked by every member (finishVRRP copies them into the members' lists).
+                for item in items {
+                    guard case .statement(let names, let itemLine) = item else {
+                        fail(ConfigLine(number: blockLine, words: words), "unexpected block inside '\(words[0]) { … }'")
+                        continue
+                    }
+                    let call = KeywordCall(line: ConfigLine(number: itemLine, words: words + names), args: names, negated: false, section: .vrrp)
+                    do {
+                        if words == ["track_process"] { group.trackProcesses.append(try KeywordRegistry.trackProcess(call)) }
+                        else { group.trackFiles.append(try KeywordRegistry.trackFile(call)) }
+                    } catch {
+                        fail(call.line, error.message)
+                    }
+                }
             case .block(let words, let blockLine, let items):
                 guard words == ["group"] else {
                     fail(ConfigLine(number: blockLine, words: words), "'\(words.first ?? "{")' in a vrrp_sync_group is not supported by SwiftLB: track scripts and interfaces in each vrrp_instance of the group (a member's FAULT takes the group with it)")

@@ -147,6 +147,10 @@ public struct VRRPSyncGroup: Sendable, Equatable {
     public var notifyStop: String?
     /// Called with `GROUP NAME STATE`, as keepalived calls a group's `notify`.
     public var notify: String?
+    /// `track_process { … }` and `track_file { … }` of the group: tracked by every member, as
+    /// keepalived adds them to each (the parser copies them into the members' lists).
+    public var trackProcesses: [TrackProcess] = []
+    public var trackFiles: [TrackFile] = []
     public init(name: String, line: Int) {
         self.name = name
         self.line = line

@@ -337,6 +337,27 @@ final class KeepalivedTests: XCTestCase {
         XCTAssertEqual(section.vrrp?.trackFiles, [TrackFile(file: "p", weight: -5, reverse: true, line: 10)])
     }
 
+    /// A sync group's `track_process { … }` and `track_file { … }`: every member tracks them
+    /// with the group's weights (keepalived adds them to each member, weights kept); a member
+    /// that tracks the same block itself, or a name no block declares, is refused.
+    func testSyncGroupTrackingReachesEveryMember() throws {
+        let blocks = "vrrp_track_process app {\n  process app\n}\ntrack_file prio {\n  file /tmp/prio\n}\n"
+        let instances = "vrrp_instance EXT {\n  interface eth0\n  virtual_router_id 5\n  unicast_peer { 10.0.0.2 }\n  virtual_ipaddress { 10.0.0.10 }\n  auth none\n}\n"
+            + "vrrp_instance INT {\n  interface eth1\n  virtual_router_id 6\n  unicast_peer { 10.0.1.2 }\n  virtual_ipaddress { 10.0.1.10 }\n  auth none\n}\n"
+        let group = "vrrp_sync_group G {\n  group {\n    EXT\n    INT\n  }\n  track_process {\n    app weight -20\n  }\n  track_file {\n    prio weight 5 reverse\n  }\n}\n"
+        let config = try parse(blocks + group + instances)
+        for v in config.vrrpInstances {
+            XCTAssertEqual(v.trackProcesses, [TrackProcess(process: "app", weight: -20, reverse: nil, line: 13)], v.name)
+            XCTAssertEqual(v.trackFiles, [TrackFile(file: "prio", weight: 5, reverse: true, line: 16)], v.name)
+        }
+        let unknown = errors(blocks + group.replacingOccurrences(of: "app weight", with: "ap weight") + instances)
+        XCTAssertTrue(unknown.contains { $0.line == 13 && $0.message.contains("vrrp_sync_group 'G': no vrrp_track_process named 'ap' (did you mean 'app'?)") }, "\(unknown)")
+        let both = errors(blocks + group + instances.replacingOccurrences(of: "  auth none\n}\nvrrp_instance INT", with: "  auth none\n  track_file {\n    prio weight 0\n  }\n}\nvrrp_instance INT"))
+        XCTAssertTrue(both.contains { $0.line == 16 && $0.message.contains("vrrp 'EXT' tracks track_file 'prio' itself too") }, "\(both)")
+        let bad = errors(blocks + group.replacingOccurrences(of: "app weight -20", with: "app weight -300") + instances)
+        XCTAssertTrue(bad.contains { $0.line == 13 && $0.message.contains("-254...254") }, "\(bad)")
+    }
+
     func testBraceForms() throws {
         let text = "vrrp_instance VI_1\n{\n  interface eth0\n  virtual_router_id 5\n  unicast_peer {10.0.0.2 10.0.0.3}\n  virtual_ipaddress {\n 10.0.0.10\n }\n  auth none}\n"
         let v = try XCTUnwrap(try parse(text).vrrp)
