@@ -19,7 +19,8 @@ import SwiftLBConfig
 ///   port), whose "the peer's process died" verdict goes to every instance following that
 ///   peer, and one TCP listener per address and port (`PeerLinkListener`);
 /// * one runner per `vrrp_script` (`TrackedScript`), whatever the number of instances
-///   tracking it, and the proxy-loop probe.
+///   tracking it, one /proc scan for every `vrrp_track_process` (`TrackedProcesses`), one
+///   reader for every `track_file` (`TrackedFiles`), and the proxy-loop probe.
 ///
 /// `start` checks everything an instance needs before anything is bound, so a bad instance
 /// stops the start with its name and reason; `resignAndStop` hands every instance over
@@ -175,7 +176,8 @@ public final class VRRPGroup: @unchecked Sendable {
                 own[track.script] = script
             }
             instances.append(VRRPInstance(settings: v, key: keys[index], localAddress: locals[index], sender: sender, scripts: own,
-                                          processes: v.trackProcesses.isEmpty ? nil : processes, files: v.trackFiles.isEmpty ? nil : files, probe: probe, hooks: hooks, loop: loop, logger: logger))
+                                          processes: v.trackProcesses.isEmpty ? nil : processes, files: v.trackFiles.isEmpty ? nil : files,
+                                          probe: probe, hooks: hooks, loop: loop, logger: logger))
         }
 
         // `vrrp_sync_group`s: members that fail together (the parser checked the names).
