@@ -230,6 +230,11 @@ final class KeepalivedTests: XCTestCase {
                                           TrackProcess(process: "workers", weight: 10, reverse: true, line: 26),
                                           TrackProcess(process: "api", weight: -20, reverse: false, line: 27)])
 
+        // keepalived's own example: a quoted item is one element (here the name and an argument).
+        let quoted = try parse("vrrp_track_process q {\n  process \"/tmp/a b\" param1 \"param 2\"\n}\n").vrrpTrackProcesses["q"]
+        XCTAssertEqual(quoted?.process, "/tmp/a b")
+        XCTAssertEqual(quoted?.parameters, ["param1", "param 2"])
+
         // Arguments alone: an exact match of them.
         let exact = try parse("vrrp_track_process s {\n  process sleep 30\n}\n")
         XCTAssertEqual(exact.vrrpTrackProcesses["s"]?.paramMatch, .exact)
