@@ -116,13 +116,20 @@ public struct VRRPScript: Sendable, Equatable {
     }
 }
 
-/// `track_script { NAME [weight N [reverse]] }`: a weight given here overrides the script's
-/// own (its `reverse` too).
+/// `track_script { NAME [weight N [reverse|noreverse]] }`: a weight given here overrides the
+/// script's own; `reverse`/`noreverse` override its `reverse`, which stands when neither is
+/// written, even with a weight here (keepalived's alloc_track_script).
 public struct TrackScript: Sendable, Equatable {
     public var script: String
     public var weight: Int?
-    public var reverse = false
+    public var reverse: Bool?
     public var line: Int
+    public init(script: String, weight: Int?, reverse: Bool? = nil, line: Int) {
+        self.script = script
+        self.weight = weight
+        self.reverse = reverse
+        self.line = line
+    }
 }
 
 /// `track_interface { IF [weight N] }`.

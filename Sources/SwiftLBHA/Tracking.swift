@@ -33,6 +33,15 @@ public enum Tracking {
     /// opposite state (`weight 0 reverse`: FAULT while `what` is up; `weight 10 reverse`: -10
     /// while up; `weight -10 reverse`: +10 while down). `upReason` says why a reversed input
     /// counts as down.
+    /// keepalived's rule for a tracked block in an instance (alloc_track_script,
+    /// alloc_track_process, vrrp_alloc_track_file): a weight written there replaces the
+    /// block's, and `reverse`/`noreverse` written there replace the block's `reverse`, which
+    /// stands otherwise — even when a weight is written.
+    public static func input(_ what: String, track: (weight: Int?, reverse: Bool?), block: (weight: Int, reverse: Bool),
+                             up: Bool, downReason: String, upReason: String) -> Input {
+        input(what, weight: track.weight ?? block.weight, reverse: track.reverse ?? block.reverse, up: up, downReason: downReason, upReason: upReason)
+    }
+
     public static func input(_ what: String, weight: Int, reverse: Bool, up: Bool, downReason: String, upReason: String) -> Input {
         reverse ? Input(name: "\(what) (reverse)", weight: -weight, up: !up, downReason: upReason)
                 : Input(name: what, weight: weight, up: up, downReason: downReason)

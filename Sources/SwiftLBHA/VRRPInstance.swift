@@ -194,16 +194,16 @@ final class VRRPInstance: @unchecked Sendable {
         }
         for track in settings.trackScripts {
             guard let script = scripts[track.script] else { preconditionFailure("vrrp \(settings.name): script '\(track.script)' was not started") }
-            inputs.append(Tracking.input("script '\(track.script)'", weight: track.weight ?? script.settings.weight,
-                                         reverse: track.weight == nil ? script.settings.reverse : track.reverse, up: script.isUp,
+            inputs.append(Tracking.input("script '\(track.script)'", track: (track.weight, track.reverse),
+                                         block: (script.settings.weight, script.settings.reverse), up: script.isUp,
                                          downReason: script.downReason, upReason: "script '\(track.script)' succeeds (tracked in reverse)"))
         }
         for track in settings.trackProcesses {
             guard let processes, let definition = processes.settings[track.process] else {
                 preconditionFailure("vrrp \(settings.name): process '\(track.process)' is not watched")
             }
-            inputs.append(Tracking.input("process '\(track.process)'", weight: track.weight ?? definition.weight,
-                                         reverse: track.reverse ?? definition.reverse, up: processes.hasQuorum(track.process),
+            inputs.append(Tracking.input("process '\(track.process)'", track: (track.weight, track.reverse),
+                                         block: (definition.weight, definition.reverse), up: processes.hasQuorum(track.process),
                                          downReason: processes.downReason(track.process),
                                          upReason: "process '\(track.process)' has its quorum (tracked in reverse)"))
         }

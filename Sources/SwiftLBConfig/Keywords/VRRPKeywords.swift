@@ -76,9 +76,9 @@ extension KeywordRegistry {
             guard let state = VRRPInitialState(rawValue: word.uppercased()) else { throw ParseFailure("expects MASTER or BACKUP") }
             v.initialState = state
         },
-        vrrp("track_script", "track_script NAME [weight N [reverse]]", status: trackScriptStatus) { v, c, _ in
-            let (name, weight, reverse) = try nameAndWeight(c, "track_script", reverse: true)
-            v.trackScripts.append(TrackScript(script: name, weight: weight, reverse: reverse, line: c.line.number))
+        vrrp("track_script", "track_script NAME [weight N [reverse|noreverse]]", status: trackScriptStatus) { v, c, _ in
+            let (name, weight, reverse) = try nameAndWeight(c, "track_script", reverse: true, noreverse: true)
+            v.trackScripts.append(TrackScript(script: name, weight: weight, reverse: c.args.count == 4 ? reverse : nil, line: c.line.number))
         },
         vrrp("track_process", "track_process NAME [weight N [reverse|noreverse]]") { v, c, _ in
             let track = try trackProcess(c)
