@@ -1,8 +1,11 @@
-/// keepalived.conf's syntax inside lb.conf: `vrrp_instance NAME { … }`, `vrrp_script NAME { … }`
-/// and `global_defs { … }` blocks, verbatim — braces (on the line or the next), nested
+import Glibc
+
+/// keepalived.conf's syntax inside lb.conf: `vrrp_instance NAME { … }`, `vrrp_script NAME { … }`,
+/// `vrrp_track_process NAME { … }`, `track_file NAME { … }` and `global_defs { … }` blocks, verbatim — braces (on the line or the next), nested
 /// lists (`virtual_ipaddress { … }`, `unicast_peer { … }`, `track_script { … }`), `!` and `#`
 /// comments. A block's lines are read with the same keyword registry as the `vrrp` section
-/// (SectionKind.vrrp, .vrrpScript, .globalDefs), so both spellings mean the same.
+/// (SectionKind.vrrp, .vrrpScript, .vrrpTrackProcess, .trackFile, .globalDefs), so both
+/// spellings mean the same.
 enum KeepalivedBlock {
     /// One line of a block, or a nested block with the words before its `{`.
     indirect case statement(words: [String], line: Int)
@@ -13,6 +16,8 @@ enum KeepalivedBlock {
                                        "virtual_server_group", "static_ipaddress", "static_routes", "static_rules",
                                        "linkbeat_interfaces", "track_file", "garp_group", "bfd_instance", "track_process",
                                        "vrrp_track_process", "vrrp_track_file"]
+    /// Openers that are also keywords of a `vrrp` section (`track_process NAME` there).
+    static let alsoVRRPKeywords: Set<String> = ["track_process", "track_file"]
     /// Those SwiftLB refuses, with what to write instead.
     static let unsupportedOpeners: [String: String] = [
         "virtual_server": "LVS virtual servers are what SwiftLB's own frontend and backend sections do: write 'frontend' + 'backend'",
@@ -21,12 +26,11 @@ enum KeepalivedBlock {
         "static_routes": "SwiftLB manages only its VIPs; configure routes in the system's network configuration",
         "static_rules": "SwiftLB manages only its VIPs; configure rules in the system's network configuration",
         "linkbeat_interfaces": "the VIP runtime watches its interface's link itself",
-        "track_file": "tracked files are not supported; 'track_backend NAME' follows a backend's health checks",
         "garp_group": "not supported; use garp_master_repeat and garp_master_refresh",
         "bfd_instance": "BFD is not supported",
-        "track_process": "tracked processes are not supported; 'track_backend NAME' follows a backend's health checks",
-        "vrrp_track_process": "tracked processes are not supported; 'track_backend NAME' follows a backend's health checks",
-        "vrrp_track_file": "tracked files are not supported; 'track_backend NAME' follows a backend's health checks",
+        // keepalived 2.2 has no such block (its parser would not know the line): the block is
+        // vrrp_track_process, the list inside an instance track_process.
+        "track_process": "keepalived names the block 'vrrp_track_process NAME { … }' ('track_process { NAME … }' is the list inside a vrrp_instance)",
     ]
 }
 
@@ -127,7 +131,8 @@ extension SectionParser {
             guard header.count == 2 else { fail(headerLine, "expects 'vrrp_instance NAME {'"); return }
             guard let index = addVRRPInstance(header[1], line: headerLine) else { return }
             section = .vrrp(index: index)
-            read(children, as: .vrrp, lists: ["virtual_ipaddress", "virtual_ipaddress_excluded", "unicast_peer", "track_script", "track_interface"])
+            read(children, as: .vrrp, lists: ["virtual_ipaddress", "virtual_ipaddress_excluded", "unicast_peer", "track_script", "track_interface",
+                                                "track_process", "track_file"])
         case "vrrp_script":
             guard header.count == 2 else { fail(headerLine, "expects 'vrrp_script NAME {'"); return }
             do { try gate(KeywordRegistry.vrrpScriptStatus, "'vrrp_script'") } catch { fail(headerLine, error.message) }
@@ -143,6 +148,10 @@ extension SectionParser {
                     fail(headerLine, "vrrp_script '\(header[1])': \(problem) (keepalived disables such a script, so what it watches would never move the VIP)")
                 }
             }
+        case "vrrp_track_process":
+            readTrackProcess(header, line: line, children: children)
+        case "track_file", "vrrp_track_file":
+            readTrackFile(header, line: line, children: children)
         case "vrrp_sync_group":
             readSyncGroup(header, line: line, children: children)
         case "global_defs":
@@ -182,6 +191,56 @@ extension SectionParser {
         }
     }
 
+    /// `vrrp_track_process NAME { process …; … }`: the process to count is required; a
+    /// command name longer than the kernel keeps (15 characters) would never match.
+    private func readTrackProcess(_ header: [String], line: Int, children: [KeepalivedBlock]) {
+        let headerLine = ConfigLine(number: line, words: header)
+        guard let done = readNamedBlock(header, line: line, children: children, as: .vrrpTrackProcess(name: header.last ?? ""), into: \.vrrpTrackProcesses,
+                                        make: { VRRPTrackProcess(name: $0, line: line) }, file: \.file) else { return }
+        if done.process.isEmpty {
+            fail(headerLine, "vrrp_track_process '\(header[1])' has no 'process NAME' (keepalived drops such a block, and every instance tracking it would be refused)")
+        } else if !done.fullCommand && done.process.utf8.count > 15 {
+            warn(line, "vrrp_track_process", "vrrp_track_process '\(header[1])': '\(done.process)' is longer than the 15 characters the kernel keeps of a command name, so it never matches (as in keepalived): add 'full_command' to match argv[0]")
+        }
+    }
+
+    /// `track_file NAME { file PATH; … }` (or `vrrp_track_file`, keepalived's old name): the
+    /// file is required, and its directory must exist (keepalived drops the block otherwise,
+    /// and what tracks it would never move).
+    private func readTrackFile(_ header: [String], line: Int, children: [KeepalivedBlock]) {
+        let headerLine = ConfigLine(number: line, words: header)
+        guard let done = readNamedBlock(header, line: line, children: children, as: .trackFile(name: header.last ?? ""), into: \.vrrpTrackFiles,
+                                        make: { VRRPTrackFile(name: $0, line: line) }, file: \.file) else { return }
+        if done.path.isEmpty {
+            fail(headerLine, "track_file '\(header[1])' has no 'file PATH' (keepalived drops such a block, and every instance tracking it would be refused)")
+            return
+        }
+        let directory = done.path.contains("/") ? String(done.path[..<done.path.lastIndex(of: "/")!]) : "."
+        var info = stat()
+        if stat(directory.isEmpty ? "/" : directory, &info) != 0 || (info.st_mode & S_IFMT) != S_IFDIR {
+            fail(headerLine, "track_file '\(header[1])': the directory of '\(done.path)' does not exist (keepalived drops such a block)")
+        }
+        if let initial = done.initial, !(-254...254).contains(initial.value) {
+            warn(line, header[0], "track_file '\(header[1])': init_file \(initial.value) is outside -254...254, a value that cannot be a priority change (as keepalived warns)")
+        }
+    }
+
+    /// `KEYWORD NAME { … }` declared once, its lines read as `blockSection` into
+    /// `blocks[NAME]` (made by `make`, with the included file that declared it); the block as read.
+    private func readNamedBlock<Block>(_ header: [String], line: Int, children: [KeepalivedBlock], as blockSection: Section,
+                                       into blocks: WritableKeyPath<Configuration, [String: Block]>, make: (String) -> Block,
+                                       file fileField: WritableKeyPath<Block, String?>) -> Block? {
+        let headerLine = ConfigLine(number: line, words: header)
+        guard header.count == 2 else { fail(headerLine, "expects '\(header[0]) NAME {'"); return nil }
+        guard config[keyPath: blocks][header[1]] == nil else { fail(headerLine, "\(header[0]) '\(header[1])' is declared twice"); return nil }
+        var block = make(header[1])
+        if file != config.file { block[keyPath: fileField] = file }
+        config[keyPath: blocks][header[1]] = block
+        section = blockSection
+        read(children, as: blockSection.kind!, lists: [])
+        return config[keyPath: blocks][header[1]]
+    }
+
     /// `vrrp_sync_group NAME { group { INSTANCE… } notify_master|notify_backup|notify_fault|notify
     /// SCRIPT }`. Its members are checked once the whole file is read (they may come later).
     private func readSyncGroup(_ header: [String], line: Int, children: [KeepalivedBlock]) {
@@ -194,6 +253,21 @@ extension SectionParser {
         var group = VRRPSyncGroup(name: header[1], line: line)
         for child in children {
             switch child {
+            case .block(let words, let blockLine, let items) where words == ["track_process"] || words == ["track_file"]:
+                // Tracked by every member (finishVRRP copies them into the members' lists).
+                for item in items {
+                    guard case .statement(let names, let itemLine) = item else {
+                        fail(ConfigLine(number: blockLine, words: words), "unexpected block inside '\(words[0]) { … }'")
+                        continue
+                    }
+                    let call = KeywordCall(line: ConfigLine(number: itemLine, words: words + names), args: names, negated: false, section: .vrrp)
+                    do {
+                        if words == ["track_process"] { group.trackProcesses.append(try KeywordRegistry.trackProcess(call)) }
+                        else { group.trackFiles.append(try KeywordRegistry.trackFile(call)) }
+                    } catch {
+                        fail(call.line, error.message)
+                    }
+                }
             case .block(let words, let blockLine, let items):
                 guard words == ["group"] else {
                     fail(ConfigLine(number: blockLine, words: words), "'\(words.first ?? "{")' in a vrrp_sync_group is not supported by SwiftLB: track scripts and interfaces in each vrrp_instance of the group (a member's FAULT takes the group with it)")

@@ -23,6 +23,10 @@ public struct Configuration: Sendable {
     }
     /// keepalived `vrrp_script` blocks, by name (pending).
     public var vrrpScripts: [String: VRRPScript] = [:]
+    /// keepalived `vrrp_track_process` blocks, by name.
+    public var vrrpTrackProcesses: [String: VRRPTrackProcess] = [:]
+    /// keepalived `track_file` (and `vrrp_track_file`) blocks, by name.
+    public var vrrpTrackFiles: [String: VRRPTrackFile] = [:]
     /// keepalived `vrrp_sync_group` blocks, in order.
     public var vrrpSyncGroups: [VRRPSyncGroup] = []
     /// `http-errors NAME` sections: status → file.

@@ -62,7 +62,17 @@ final class SectionParser {
         case ring(name: String)
         case logForward(index: Int)
         case vrrpScript(name: String)
+        case vrrpTrackProcess(name: String)
+        case trackFile(name: String)
         case globalDefs
+
+        /// The name of the keepalived block being read (`vrrp_script NAME { … }`).
+        var blockName: String? {
+            switch self {
+            case .vrrpScript(let name), .vrrpTrackProcess(let name), .trackFile(let name): name
+            default: nil
+            }
+        }
 
         var kind: SectionKind? {
             switch self {
@@ -79,6 +89,8 @@ final class SectionParser {
             case .ring: .ring
             case .logForward: .logForward
             case .vrrpScript: .vrrpScript
+            case .vrrpTrackProcess: .vrrpTrackProcess
+            case .trackFile: .trackFile
             case .globalDefs: .globalDefs
             }
         }
@@ -259,7 +271,7 @@ final class SectionParser {
             include(line)
             return
         }
-        if KeepalivedBlock.openers.contains(keyword) {
+        if KeepalivedBlock.openers.contains(keyword), !isVRRPSectionKeyword(line) {
             var collector = KeepalivedCollector()
             if collector.feed(line) { finishBlock(collector) } else { keepalived = collector }
             return
@@ -279,6 +291,13 @@ final class SectionParser {
         default:
             handleKeyword(line, in: section.kind!)
         }
+    }
+
+    /// `track_process NAME` and `track_file NAME` in a `vrrp` section are its keywords, not
+    /// keepalived blocks: a block opens with a '{' on its line.
+    private func isVRRPSectionKeyword(_ line: ConfigLine) -> Bool {
+        guard case .vrrp = section, KeepalivedBlock.alsoVRRPKeywords.contains(line.words[0]) else { return false }
+        return !line.words.contains { $0.contains("{") }
     }
 
     private func finishBlock(_ collector: KeepalivedCollector) {

@@ -48,6 +48,10 @@ public struct VRRPSettings: Sendable, Equatable {
     public var trackScripts: [TrackScript] = []
     /// `track_interface { IF [weight N] }`: a link down is a FAULT (weight 0) or moves the priority.
     public var trackInterfaces: [TrackInterface] = []
+    /// `track_process { NAME [weight N [reverse]] }`: processes counted by `vrrp_track_process`.
+    public var trackProcesses: [TrackProcess] = []
+    /// `track_file { NAME [weight N [reverse]] }`: files read by `track_file` blocks.
+    public var trackFiles: [TrackFile] = []
     /// `mcast_src_ip ADDR`: the source of the advertisements when `unicast_src_ip` is not
     /// given (keepalived reads both keywords into one source address).
     public var mcastSourceIP: String?
@@ -112,13 +116,20 @@ public struct VRRPScript: Sendable, Equatable {
     }
 }
 
-/// `track_script { NAME [weight N [reverse]] }`: a weight given here overrides the script's
-/// own (its `reverse` too).
+/// `track_script { NAME [weight N [reverse|noreverse]] }`: a weight given here overrides the
+/// script's own; `reverse`/`noreverse` override its `reverse`, which stands when neither is
+/// written, even with a weight here (keepalived's alloc_track_script).
 public struct TrackScript: Sendable, Equatable {
     public var script: String
     public var weight: Int?
-    public var reverse = false
+    public var reverse: Bool?
     public var line: Int
+    public init(script: String, weight: Int?, reverse: Bool? = nil, line: Int) {
+        self.script = script
+        self.weight = weight
+        self.reverse = reverse
+        self.line = line
+    }
 }
 
 /// `track_interface { IF [weight N] }`.
@@ -143,6 +154,10 @@ public struct VRRPSyncGroup: Sendable, Equatable {
     public var notifyStop: String?
     /// Called with `GROUP NAME STATE`, as keepalived calls a group's `notify`.
     public var notify: String?
+    /// `track_process { … }` and `track_file { … }` of the group: tracked by every member, as
+    /// keepalived adds them to each (the parser copies them into the members' lists).
+    public var trackProcesses: [TrackProcess] = []
+    public var trackFiles: [TrackFile] = []
     public init(name: String, line: Int) {
         self.name = name
         self.line = line

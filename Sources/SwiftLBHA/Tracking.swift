@@ -18,12 +18,33 @@ public enum Tracking {
         public var up: Bool
         /// Why it is down, for the log and `show vrrp` ("script 'chk' failed: exit 1").
         public var downReason: String
+        /// How `show vrrp` describes its effect, when not by its weight (a track_file's
+        /// value × weight).
+        public var effect: String?
         public init(name: String, weight: Int, up: Bool, downReason: String) {
             self.name = name
             self.weight = weight
             self.up = up
             self.downReason = downReason
         }
+    }
+
+    /// A script's or a process's input with keepalived's `reverse`: the weight acts on the
+    /// opposite state (`weight 0 reverse`: FAULT while `what` is up; `weight 10 reverse`: -10
+    /// while up; `weight -10 reverse`: +10 while down). `upReason` says why a reversed input
+    /// counts as down.
+    /// keepalived's rule for a tracked block in an instance (alloc_track_script,
+    /// alloc_track_process, vrrp_alloc_track_file): a weight written there replaces the
+    /// block's, and `reverse`/`noreverse` written there replace the block's `reverse`, which
+    /// stands otherwise — even when a weight is written.
+    public static func input(_ what: String, track: (weight: Int?, reverse: Bool?), block: (weight: Int, reverse: Bool),
+                             up: Bool, downReason: String, upReason: String) -> Input {
+        input(what, weight: track.weight ?? block.weight, reverse: track.reverse ?? block.reverse, up: up, downReason: downReason, upReason: upReason)
+    }
+
+    public static func input(_ what: String, weight: Int, reverse: Bool, up: Bool, downReason: String, upReason: String) -> Input {
+        reverse ? Input(name: "\(what) (reverse)", weight: -weight, up: !up, downReason: upReason)
+                : Input(name: what, weight: weight, up: up, downReason: downReason)
     }
 
     public struct Outcome: Sendable, Equatable {

@@ -19,7 +19,8 @@ import SwiftLBConfig
 ///   port), whose "the peer's process died" verdict goes to every instance following that
 ///   peer, and one TCP listener per address and port (`PeerLinkListener`);
 /// * one runner per `vrrp_script` (`TrackedScript`), whatever the number of instances
-///   tracking it, and the proxy-loop probe.
+///   tracking it, one /proc scan for every `vrrp_track_process` (`TrackedProcesses`), one
+///   reader for every `track_file` (`TrackedFiles`), and the proxy-loop probe.
 ///
 /// `start` checks everything an instance needs before anything is bound, so a bad instance
 /// stops the start with its name and reason; `resignAndStop` hands every instance over
@@ -53,13 +54,18 @@ public final class VRRPGroup: @unchecked Sendable {
     private let links: [PeerLink]
     private let listeners: [PeerLinkListener]
     private let scripts: [TrackedScript]
+    /// Every `vrrp_track_process` some instance tracks, scanned together (nil: none).
+    private let processes: TrackedProcesses?
+    /// Every `track_file` some instance tracks, read together (nil: none).
+    private let files: TrackedFiles?
     /// Held here: their members point at them weakly.
     private let syncGroups: [SyncGroup]
     /// Set by the first `resignAndStop`: the loop is gone after it.
     private let stopped = NIOLockedValueBox(false)
 
     private init(group: MultiThreadedEventLoopGroup, logger: Logger, instances: [VRRPInstance], sockets: [HeartbeatSocket],
-                 links: [PeerLink], listeners: [PeerLinkListener], scripts: [TrackedScript], syncGroups: [SyncGroup]) {
+                 links: [PeerLink], listeners: [PeerLinkListener], scripts: [TrackedScript], processes: TrackedProcesses?,
+                 files: TrackedFiles?, syncGroups: [SyncGroup]) {
         self.group = group
         self.loop = group.next()
         self.logger = logger
@@ -68,6 +74,8 @@ public final class VRRPGroup: @unchecked Sendable {
         self.links = links
         self.listeners = listeners
         self.scripts = scripts
+        self.processes = processes
+        self.files = files
         self.syncGroups = syncGroups
     }
 
@@ -80,7 +88,9 @@ public final class VRRPGroup: @unchecked Sendable {
     /// `vrrpScripts` they track). The instances start as backup once every tracked script has
     /// reported once.
     public static func start(configuration: Configuration, hooks: Hooks, logger: Logger) async throws(StartFailure) -> VRRPGroup {
-        try await start(instances: configuration.vrrpInstances, scripts: configuration.vrrpScripts, syncGroups: configuration.vrrpSyncGroups,
+        try await start(instances: configuration.vrrpInstances, scripts: configuration.vrrpScripts,
+                        trackProcesses: configuration.vrrpTrackProcesses, trackFiles: configuration.vrrpTrackFiles,
+                        syncGroups: configuration.vrrpSyncGroups,
                         configFile: configuration.file, hooks: hooks, logger: logger)
     }
 
@@ -89,6 +99,7 @@ public final class VRRPGroup: @unchecked Sendable {
     /// releases VIPs a previous run left behind, binds the sockets and listeners, runs every
     /// tracked script once, and starts the instances as backup.
     public static func start(instances settings: [VRRPSettings], scripts definitions: [String: VRRPScript] = [:],
+                             trackProcesses: [String: VRRPTrackProcess] = [:], trackFiles: [String: VRRPTrackFile] = [:],
                              syncGroups: [VRRPSyncGroup] = [], configFile: String,
                              hooks: Hooks, logger: Logger) async throws(StartFailure) -> VRRPGroup {
         guard !settings.isEmpty else { throw StartFailure(description: "vrrp: no instance to start") }
@@ -112,6 +123,12 @@ public final class VRRPGroup: @unchecked Sendable {
             for track in v.trackScripts where definitions[track.script] == nil {
                 throw fail(v, "track_script '\(track.script)': no vrrp_script of that name was given to the VIP runtime")
             }
+            for track in v.trackFiles where trackFiles[track.file] == nil {
+                throw fail(v, "track_file '\(track.file)': no track_file of that name was given to the VIP runtime")
+            }
+            for track in v.trackProcesses where trackProcesses[track.process] == nil {
+                throw fail(v, "track_process '\(track.process)': no vrrp_track_process of that name was given to the VIP runtime")
+            }
             guard let local = v.unicastSourceIP ?? v.mcastSourceIP ?? IPv4.firstAddress(of: v.interface, excluding: allVIPs) else {
                 throw fail(v, "'\(v.interface)' has no IPv4 address to send heartbeats from; set unicast_src_ip (or mcast_src_ip)")
             }
@@ -134,6 +151,11 @@ public final class VRRPGroup: @unchecked Sendable {
         var instances: [VRRPInstance] = []
         var tracked: [String: TrackedScript] = [:]
         let probe = LoopProbe(loops: hooks.proxyLoops)
+        let watchedProcesses = trackProcesses.filter { name, _ in settings.contains { $0.trackProcesses.contains { $0.process == name } } }
+        let processes = watchedProcesses.isEmpty ? nil : TrackedProcesses(settings: watchedProcesses, loop: loop, logger: logger)
+        // keepalived applies init_file to every block, tracked or not; only tracked files are read.
+        let files = trackFiles.isEmpty ? nil : TrackedFiles(settings: trackFiles, watched: Set(settings.flatMap { $0.trackFiles.map(\.file) }),
+                                                             loop: loop, logger: logger)
         for (index, v) in settings.enumerated() {
             let multicastInterface = v.multicast ? v.interface : nil
             let senderKey = "\(locals[index]) \(multicastInterface ?? "")"
@@ -154,6 +176,7 @@ public final class VRRPGroup: @unchecked Sendable {
                 own[track.script] = script
             }
             instances.append(VRRPInstance(settings: v, key: keys[index], localAddress: locals[index], sender: sender, scripts: own,
+                                          processes: v.trackProcesses.isEmpty ? nil : processes, files: v.trackFiles.isEmpty ? nil : files,
                                           probe: probe, hooks: hooks, loop: loop, logger: logger))
         }
 
@@ -220,7 +243,8 @@ public final class VRRPGroup: @unchecked Sendable {
         let listeners = byAddress.values.map { PeerLinkListener(local: $0[0].settings.local, port: $0[0].settings.port, links: $0, loop: loop) }
 
         let started = VRRPGroup(group: eventLoops, logger: logger, instances: instances, sockets: Array(sockets.values), links: links,
-                                listeners: listeners, scripts: Array(tracked.values), syncGroups: groups)
+                                listeners: listeners, scripts: Array(tracked.values), processes: processes,
+                                files: files, syncGroups: groups)
         for socket in started.sockets {
             do { try await socket.start().get() } catch {
                 await started.close()
@@ -245,6 +269,24 @@ public final class VRRPGroup: @unchecked Sendable {
                 script.onChange = { for instance in instancesTracking { instance.evaluateHealth() } }
             }
             for script in tracked.values { try? await script.start().get() }
+        }
+        // Likewise the first count of every tracked process (one /proc scan, at once).
+        if let processes {
+            processes.onChange = { names in
+                for instance in instances where instance.settings.trackProcesses.contains(where: { names.contains($0.process) }) {
+                    instance.evaluateHealth()
+                }
+            }
+            try? await processes.start().get()
+        }
+        // And the first value of every track_file (after init_file).
+        if let files {
+            files.onChange = { names in
+                for instance in instances where instance.settings.trackFiles.contains(where: { names.contains($0.file) }) {
+                    instance.evaluateHealth()
+                }
+            }
+            try? await files.start().get()
         }
 
         for instance in instances {
@@ -279,6 +321,8 @@ public final class VRRPGroup: @unchecked Sendable {
         for listener in listeners { try? await listener.stop().get() }
         for socket in sockets { try? await socket.stop().get() }
         for script in scripts { try? await script.stop().get() }
+        try? await processes?.stop().get()
+        try? await files?.stop().get()
         try? await group.shutdownGracefully()
     }
 

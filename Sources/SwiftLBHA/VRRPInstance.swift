@@ -36,6 +36,10 @@ final class VRRPInstance: @unchecked Sendable {
     private let notifier: NotifyScripts
     private let probe: LoopProbe
     private let scripts: [String: TrackedScript]
+    /// The group's process watcher, when this instance tracks a process.
+    private let processes: TrackedProcesses?
+    /// The group's file reader, when this instance tracks a file.
+    private let files: TrackedFiles?
 
     // Confined to `loop`.
     private var elector: Elector
@@ -63,7 +67,7 @@ final class VRRPInstance: @unchecked Sendable {
     private var nextSendFailureLog = NIODeadline.uptimeNanoseconds(0)
 
     init(settings: VRRPSettings, key: [UInt8]?, localAddress: String, sender: HeartbeatSender, scripts: [String: TrackedScript],
-         probe: LoopProbe, hooks: VRRPGroup.Hooks, loop: any EventLoop, logger: Logger) {
+         processes: TrackedProcesses? = nil, files: TrackedFiles? = nil, probe: LoopProbe, hooks: VRRPGroup.Hooks, loop: any EventLoop, logger: Logger) {
         self.settings = settings
         self.loop = loop
         self.localAddress = localAddress
@@ -73,6 +77,8 @@ final class VRRPInstance: @unchecked Sendable {
         self.destinations = settings.multicast ? [VRRPGroup.multicastGroup] : settings.unicastPeers
         self.sender = sender
         self.scripts = scripts
+        self.processes = processes
+        self.files = files
         self.probe = probe
         self.hooks = hooks
         self.logger = logger
@@ -188,14 +194,23 @@ final class VRRPInstance: @unchecked Sendable {
         }
         for track in settings.trackScripts {
             guard let script = scripts[track.script] else { preconditionFailure("vrrp \(settings.name): script '\(track.script)' was not started") }
-            let weight = track.weight ?? script.settings.weight
-            // keepalived's `reverse`: the weight acts on the opposite state.
-            if track.weight == nil ? script.settings.reverse : track.reverse {
-                inputs.append(.init(name: "script '\(track.script)' (reverse)", weight: -weight, up: !script.isUp,
-                                    downReason: "script '\(track.script)' succeeds (tracked in reverse)"))
-            } else {
-                inputs.append(.init(name: "script '\(track.script)'", weight: weight, up: script.isUp, downReason: script.downReason))
+            inputs.append(Tracking.input("script '\(track.script)'", track: (track.weight, track.reverse),
+                                         block: (script.settings.weight, script.settings.reverse), up: script.isUp,
+                                         downReason: script.downReason, upReason: "script '\(track.script)' succeeds (tracked in reverse)"))
+        }
+        for track in settings.trackProcesses {
+            guard let processes, let definition = processes.settings[track.process] else {
+                preconditionFailure("vrrp \(settings.name): process '\(track.process)' is not watched")
             }
+            inputs.append(Tracking.input("process '\(track.process)'", track: (track.weight, track.reverse),
+                                         block: (definition.weight, definition.reverse), up: processes.hasQuorum(track.process),
+                                         downReason: processes.downReason(track.process),
+                                         upReason: "process '\(track.process)' has its quorum (tracked in reverse)"))
+        }
+        for track in settings.trackFiles {
+            guard let files, let definition = files.settings[track.file] else { preconditionFailure("vrrp \(settings.name): file '\(track.file)' is not read") }
+            inputs.append(FileTrackValue.input(track.file, value: files.value(track.file), weight: track.weight ?? definition.weight,
+                                               reverse: track.reverse ?? definition.reverse))
         }
         for track in settings.trackInterfaces {
             inputs.append(.init(name: "interface \(track.interface)", weight: track.weight, up: links[track.interface] == true,
@@ -394,6 +409,8 @@ final class VRRPInstance: @unchecked Sendable {
         for (name, script) in scripts.sorted(by: { $0.key < $1.key }) where settings.trackScripts.contains(where: { $0.script == name }) {
             text += script.statusLine
         }
+        for track in settings.trackProcesses { text += processes?.statusLine(track.process) ?? "" }
+        for track in settings.trackFiles { text += files?.statusLine(track.file) ?? "" }
         if let link {
             text += "peer link: to \(link.settings.peer):\(link.settings.port) (shared by the instances between the two hosts; below)\n"
         } else {

@@ -47,7 +47,7 @@ struct VRRPStatus: Sendable {
         out += "dropped heartbeats: \(dropped.isEmpty ? "none" : dropped)\n"
         out += "heartbeat send failures: \(sendFailures)\n"
         for input in tracked {
-            let effect = input.weight == 0 ? "FAULT when down" : input.weight > 0 ? "+\(input.weight) when up" : "\(input.weight) when down"
+            let effect = input.effect ?? (input.weight == 0 ? "FAULT when down" : input.weight > 0 ? "+\(input.weight) when up" : "\(input.weight) when down")
             out += "track: \(input.name) (\(effect)): \(input.up ? "up" : input.downReason)\n"
         }
         return out

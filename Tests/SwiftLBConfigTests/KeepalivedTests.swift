@@ -175,6 +175,194 @@ final class KeepalivedTests: XCTestCase {
         XCTAssertTrue(errors("vrrp_sync_group G {\n}\n" + instances).contains { $0.line == 1 && $0.message.contains("has no 'group") })
     }
 
+    /// keepalived 2.2's `vrrp_track_process` and an instance's `track_process { … }`, with its
+    /// defaults (weight 0, quorum 1, no maximum) and its rules: arguments on `process` make an
+    /// exact command-line match, `param_match` alone is exact, `quorum_max 0` means "none may
+    /// run"; what keepalived reports and ignores is an error on its line here.
+    func testTrackProcessBlocks() throws {
+        let instance = "vrrp_instance VI {\n  interface eth0\n  virtual_router_id 5\n  unicast_peer { 10.0.0.2 }\n  virtual_ipaddress { 10.0.0.10 }\n  auth none\n"
+            + "  track_process {\n    haproxy\n    workers weight 10 reverse\n    api weight -20 noreverse\n  }\n}\n"
+        let blocks = """
+            vrrp_track_process haproxy {
+                process haproxy
+            }
+            vrrp_track_process workers {
+                process "/usr/bin/python3" worker.py --queue
+                param_match partial
+                quorum 2
+                quorum_max 4
+                delay 0.5
+                fork_delay 2
+            }
+            vrrp_track_process api {
+                process api-server
+                weight 30 reverse
+                quorum_max 0
+                full_command
+            }
+
+            """
+        let config = try parse(blocks + instance)
+        let haproxy = try XCTUnwrap(config.vrrpTrackProcesses["haproxy"])
+        XCTAssertEqual(haproxy.process, "haproxy")
+        XCTAssertEqual(haproxy.line, 1)
+        XCTAssertEqual(haproxy.weight, 0, "keepalived's default: FAULT without the quorum")
+        XCTAssertEqual(haproxy.quorum, 1)
+        XCTAssertEqual(haproxy.quorumMax, Int(UInt32.max))
+        XCTAssertEqual(haproxy.paramMatch, .none)
+        XCTAssertFalse(haproxy.fullCommand, "the command name, not argv")
+        let workers = try XCTUnwrap(config.vrrpTrackProcesses["workers"])
+        XCTAssertEqual(workers.process, "/usr/bin/python3")
+        XCTAssertEqual(workers.parameters, ["worker.py", "--queue"])
+        XCTAssertEqual(workers.paramMatch, .partial)
+        XCTAssertTrue(workers.fullCommand)
+        XCTAssertEqual([workers.quorum, workers.quorumMax], [2, 4])
+        XCTAssertEqual(workers.forkDelay, .seconds(2), "fork_delay after delay overrides its half")
+        XCTAssertEqual(workers.terminateDelay, .milliseconds(500))
+        let api = try XCTUnwrap(config.vrrpTrackProcesses["api"])
+        XCTAssertEqual([api.quorum, api.quorumMax], [0, 0], "quorum_max 0: failure while any runs")
+        XCTAssertEqual(api.weight, 30)
+        XCTAssertTrue(api.reverse)
+        XCTAssertTrue(api.fullCommand)
+        XCTAssertNil(api.parameters)
+        let v = try XCTUnwrap(config.vrrp)
+        XCTAssertEqual(v.trackProcesses, [TrackProcess(process: "haproxy", weight: nil, reverse: nil, line: 25),
+                                          TrackProcess(process: "workers", weight: 10, reverse: true, line: 26),
+                                          TrackProcess(process: "api", weight: -20, reverse: false, line: 27)])
+
+        // keepalived's own example: a quoted item is one element (here the name and an argument).
+        let quoted = try parse("vrrp_track_process q {\n  process \"/tmp/a b\" param1 \"param 2\"\n}\n").vrrpTrackProcesses["q"]
+        XCTAssertEqual(quoted?.process, "/tmp/a b")
+        XCTAssertEqual(quoted?.parameters, ["param1", "param 2"])
+
+        // Arguments alone: an exact match of them.
+        let exact = try parse("vrrp_track_process s {\n  process sleep 30\n}\n")
+        XCTAssertEqual(exact.vrrpTrackProcesses["s"]?.paramMatch, .exact)
+        XCTAssertEqual(exact.vrrpTrackProcesses["s"]?.fullCommand, true)
+        XCTAssertEqual(try parse("vrrp_track_process s {\n  process sleep\n  param_match\n}\n").vrrpTrackProcesses["s"]?.paramMatch, .exact,
+                       "param_match alone: exactly the arguments given (here none)")
+
+        func error(_ body: String, _ expected: String, line: Int = 2, file: StaticString = #filePath, sourceLine: UInt = #line) {
+            let found = errors("vrrp_track_process p {\n\(body)\n}\n")
+            XCTAssertTrue(found.contains { $0.line == line && $0.message.contains(expected) }, "\(found)", file: file, line: sourceLine)
+        }
+        error("  process a\n  param_match exact", "write 'param_match' alone", line: 3)
+        error("  process a\n  weight 255", "-254...254", line: 3)
+        error("  process a\n  weight 5 backwards", "-254...254", line: 3)
+        error("  process a\n  quorum_max 2\n  quorum 3", "quorum 3 is above quorum_max 2", line: 4)
+        error("  process a\n  quorum 3\n  quorum_max 2", "quorum_max 2 is below quorum 3", line: 4)
+        error("  process a\n  quorum 0", "from 1 to 65535", line: 3)
+        error("  process a\n  delay 0", "0.000001 to 3600", line: 3)
+        error("  process a\n  terminate_delay 3601", "0.000001 to 3600", line: 3)
+        error("  process a\n  process b", "already set ('a')", line: 3)
+        error("  weight 1", "has no 'process NAME'", line: 1)
+        XCTAssertTrue(errors("vrrp_track_process p {\n  process a\n}\nvrrp_track_process p {\n  process b\n}\n").contains { $0.line == 4 && $0.message.contains("declared twice") })
+        XCTAssertTrue(errors("track_process p {\n  process a\n}\n").first?.message.contains("keepalived names the block 'vrrp_track_process") == true)
+
+        // The instance's list: a name that no block declares, a name tracked twice, a bad weight.
+        let unknown = errors(blocks.replacingOccurrences(of: "vrrp_track_process api", with: "vrrp_track_process apis") + instance)
+        XCTAssertTrue(unknown.contains { $0.line == 27 && $0.keyword == "track_process" && $0.message.contains("no vrrp_track_process named 'api'") }, "\(unknown)")
+        let twice = errors(blocks + instance.replacingOccurrences(of: "    api weight -20 noreverse\n", with: "    haproxy weight 5\n"))
+        XCTAssertTrue(twice.contains { $0.line == 27 && $0.message.contains("'haproxy' is already tracked") }, "\(twice)")
+        let weight = errors(blocks + instance.replacingOccurrences(of: "weight -20", with: "weight -255"))
+        XCTAssertTrue(weight.contains { $0.line == 27 && $0.message.contains("-254...254") }, "\(weight)")
+
+        // In a `vrrp` section (no braces), `track_process NAME` is the section's keyword.
+        let section = try parse("vrrp_track_process p {\n  process a\n}\nvrrp v1\n  interface eth0\n  virtual_router_id 5\n  unicast_peer 10.0.0.2\n"
+                                + "  virtual_ipaddress 10.0.0.10\n  auth none\n  track_process p weight -5\n")
+        XCTAssertEqual(section.vrrp?.trackProcesses, [TrackProcess(process: "p", weight: -5, reverse: nil, line: 10)])
+
+        // A command name is at most 15 characters in the kernel: a longer one never matches.
+        let long = try parse("vrrp_track_process p {\n  process kube-controller-manager\n}\n")
+        XCTAssertTrue(long.warnings.contains { $0.line == 1 && $0.message.contains("add 'full_command'") }, "\(long.warnings)")
+        XCTAssertFalse(try parse("vrrp_track_process p {\n  process kube-controller-manager\n  full_command\n}\n").warnings.contains { $0.message.contains("full_command") })
+    }
+
+    /// keepalived 2.2's `track_file` (and its old name `vrrp_track_file`) and an instance's
+    /// `track_file { … }`: weight 1 by default, `init_file [VALUE] [overwrite]`; a block
+    /// without `file`, or whose file's directory does not exist, is refused (keepalived drops it).
+    func testTrackFileBlocks() throws {
+        let instance = "vrrp_instance VI {\n  interface eth0\n  virtual_router_id 5\n  unicast_peer { 10.0.0.2 }\n  virtual_ipaddress { 10.0.0.10 }\n  auth none\n"
+            + "  track_file {\n    prio\n    maint weight 0 noreverse\n  }\n}\n"
+        let blocks = """
+            track_file prio {
+                file /tmp/swiftlb-prio
+                init_file
+            }
+            vrrp_track_file maint {
+                file "/tmp/swiftlb maint"
+                weight 0 reverse
+                init_file overwrite -5
+            }
+
+            """
+        let config = try parse(blocks + instance)
+        let prio = try XCTUnwrap(config.vrrpTrackFiles["prio"])
+        XCTAssertEqual(prio.path, "/tmp/swiftlb-prio")
+        XCTAssertEqual(prio.weight, 1, "keepalived's default")
+        XCTAssertFalse(prio.reverse)
+        XCTAssertEqual(prio.initial, VRRPTrackFile.Initial(value: 0, overwrite: false))
+        let maint = try XCTUnwrap(config.vrrpTrackFiles["maint"])
+        XCTAssertEqual(maint.path, "/tmp/swiftlb maint")
+        XCTAssertEqual(maint.line, 5)
+        XCTAssertEqual(maint.weight, 0)
+        XCTAssertTrue(maint.reverse)
+        XCTAssertEqual(maint.initial, VRRPTrackFile.Initial(value: -5, overwrite: true))
+        XCTAssertEqual(config.vrrp?.trackFiles, [TrackFile(file: "prio", weight: nil, reverse: nil, line: 17),
+                                                 TrackFile(file: "maint", weight: 0, reverse: false, line: 18)])
+
+        func error(_ body: String, _ expected: String, line: Int = 3, file: StaticString = #filePath, sourceLine: UInt = #line) {
+            let found = errors("track_file f {\n  file /tmp/f\n\(body)\n}\n")
+            XCTAssertTrue(found.contains { $0.line == line && $0.message.contains(expected) }, "\(found)", file: file, line: sourceLine)
+        }
+        error("  file /tmp/g", "already set ('/tmp/f')")
+        error("  weight 255", "-254...254")
+        error("  weight 2\n  weight 3", "weight of track_file 'f' is already set", line: 4)
+        error("  init_file twice", "'twice' is neither a number nor 'overwrite'")
+        error("  init_file 99999999999", "neither a number")
+        XCTAssertTrue(errors("track_file f {\n  weight 2\n}\n").contains { $0.line == 1 && $0.message.contains("has no 'file PATH'") })
+        XCTAssertTrue(errors("track_file f {\n  file /nonexistent-dir-swiftlb/f\n}\n").contains { $0.line == 1 && $0.message.contains("directory of '/nonexistent-dir-swiftlb/f' does not exist") })
+        let outside = try parse("track_file f {\n  file /tmp/f\n  init_file 300\n}\n")
+        XCTAssertTrue(outside.warnings.contains { $0.line == 1 && $0.message.contains("outside -254...254") }, "\(outside.warnings)")
+        let unknown = errors(blocks + instance.replacingOccurrences(of: "    prio\n", with: "    pri\n"))
+        XCTAssertTrue(unknown.contains { $0.line == 17 && $0.keyword == "track_file" && $0.message.contains("no track_file named 'pri' (did you mean 'prio'?)") }, "\(unknown)")
+        let twice = errors(blocks + instance.replacingOccurrences(of: "    maint weight 0 noreverse\n", with: "    prio weight 2\n"))
+        XCTAssertTrue(twice.contains { $0.line == 18 && $0.message.contains("'prio' is already tracked") }, "\(twice)")
+
+        // In a sync group keepalived applies no file weight: only weight 0 means the same there.
+        let grouped = blocks + instance + "vrrp_sync_group G {\n  group {\n    VI\n  }\n}\n"
+        let weighted = errors(grouped)
+        XCTAssertEqual(weighted.map(\.line), [17], "\(weighted)")
+        XCTAssertTrue(weighted.first?.message.contains("the instance is in vrrp_sync_group 'G', where keepalived applies no file weight") == true, "\(weighted)")
+        XCTAssertNoThrow(try parse(grouped.replacingOccurrences(of: "    prio\n", with: "    prio weight 0\n")))
+
+        // In a `vrrp` section, `track_file NAME` is the section's keyword.
+        let section = try parse("track_file p {\n  file /tmp/p\n}\nvrrp v1\n  interface eth0\n  virtual_router_id 5\n  unicast_peer 10.0.0.2\n"
+                                + "  virtual_ipaddress 10.0.0.10\n  auth none\n  track_file p weight -5 reverse\n")
+        XCTAssertEqual(section.vrrp?.trackFiles, [TrackFile(file: "p", weight: -5, reverse: true, line: 10)])
+    }
+
+    /// A sync group's `track_process { … }` and `track_file { … }`: every member tracks them
+    /// with the group's weights (keepalived adds them to each member, weights kept); a member
+    /// that tracks the same block itself, or a name no block declares, is refused.
+    func testSyncGroupTrackingReachesEveryMember() throws {
+        let blocks = "vrrp_track_process app {\n  process app\n}\ntrack_file prio {\n  file /tmp/prio\n}\n"
+        let instances = "vrrp_instance EXT {\n  interface eth0\n  virtual_router_id 5\n  unicast_peer { 10.0.0.2 }\n  virtual_ipaddress { 10.0.0.10 }\n  auth none\n}\n"
+            + "vrrp_instance INT {\n  interface eth1\n  virtual_router_id 6\n  unicast_peer { 10.0.1.2 }\n  virtual_ipaddress { 10.0.1.10 }\n  auth none\n}\n"
+        let group = "vrrp_sync_group G {\n  group {\n    EXT\n    INT\n  }\n  track_process {\n    app weight -20\n  }\n  track_file {\n    prio weight 5 reverse\n  }\n}\n"
+        let config = try parse(blocks + group + instances)
+        for v in config.vrrpInstances {
+            XCTAssertEqual(v.trackProcesses, [TrackProcess(process: "app", weight: -20, reverse: nil, line: 13)], v.name)
+            XCTAssertEqual(v.trackFiles, [TrackFile(file: "prio", weight: 5, reverse: true, line: 16)], v.name)
+        }
+        let unknown = errors(blocks + group.replacingOccurrences(of: "app weight", with: "ap weight") + instances)
+        XCTAssertTrue(unknown.contains { $0.line == 13 && $0.message.contains("vrrp_sync_group 'G': no vrrp_track_process named 'ap' (did you mean 'app'?)") }, "\(unknown)")
+        let both = errors(blocks + group + instances.replacingOccurrences(of: "  auth none\n}\nvrrp_instance INT", with: "  auth none\n  track_file {\n    prio weight 0\n  }\n}\nvrrp_instance INT"))
+        XCTAssertTrue(both.contains { $0.line == 16 && $0.message.contains("vrrp 'EXT' tracks track_file 'prio' itself too") }, "\(both)")
+        let bad = errors(blocks + group.replacingOccurrences(of: "app weight -20", with: "app weight -300") + instances)
+        XCTAssertTrue(bad.contains { $0.line == 13 && $0.message.contains("-254...254") }, "\(bad)")
+    }
+
     func testBraceForms() throws {
         let text = "vrrp_instance VI_1\n{\n  interface eth0\n  virtual_router_id 5\n  unicast_peer {10.0.0.2 10.0.0.3}\n  virtual_ipaddress {\n 10.0.0.10\n }\n  auth none}\n"
         let v = try XCTUnwrap(try parse(text).vrrp)

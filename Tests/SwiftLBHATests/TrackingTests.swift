@@ -1,3 +1,4 @@
+import SwiftLBConfig
 import XCTest
 @testable import SwiftLBHA
 
@@ -24,6 +25,25 @@ final class TrackingTests: XCTestCase {
         XCTAssertEqual(outcome.faults, ["interface eth0 is down", "s is down"])
         XCTAssertEqual(Tracking.evaluate(configured: 10, inputs: [input("s", -253, up: false)]).priority, 1, "never 0: that means resigning")
         XCTAssertEqual(Tracking.evaluate(configured: 250, inputs: [input("s", 253, up: true)]).priority, 254, "never 255: that means address owner")
+    }
+
+    /// keepalived's alloc_track_script: `chk weight 5` in an instance replaces the script's
+    /// weight and keeps its `reverse`; `noreverse` drops it. Read from keepalived's syntax.
+    func testAnInstanceWeightKeepsTheScriptsReverseUnlessNoreverse() throws {
+        let text = "vrrp_script chk {\n  script \"true\"\n  weight -20 reverse\n}\nvrrp_instance VI {\n  interface eth0\n  virtual_router_id 5\n"
+            + "  unicast_peer { 10.0.0.2 }\n  virtual_ipaddress { 10.0.0.10 }\n  auth none\n  track_script {\n    chk weight 5\n  }\n}\n"
+        func priority(_ text: String, succeeding: Bool) throws -> UInt8 {
+            let config = try ConfigParser.parse(text: text, file: "k.conf")
+            let track = try XCTUnwrap(config.vrrp?.trackScripts.first), script = try XCTUnwrap(config.vrrpScripts["chk"])
+            let input = Tracking.input("script 'chk'", track: (track.weight, track.reverse), block: (script.weight, script.reverse),
+                                       up: succeeding, downReason: "failed", upReason: "succeeds")
+            return Tracking.evaluate(configured: 100, inputs: [input]).priority
+        }
+        XCTAssertEqual(try priority(text, succeeding: true), 95, "weight 5 with the script's reverse: -5 while it succeeds")
+        XCTAssertEqual(try priority(text, succeeding: false), 100)
+        XCTAssertEqual(try priority(text.replacingOccurrences(of: "chk weight 5", with: "chk weight 5 noreverse"), succeeding: true), 105)
+        XCTAssertEqual(try priority(text.replacingOccurrences(of: "chk weight 5", with: "chk"), succeeding: false), 120,
+                       "the script's own weight -20 reverse: +20 while it fails")
     }
 
     func testScriptHealthRiseAndFall() {

@@ -51,6 +51,106 @@ final class VIPTrackingTests: VIPLabTestCase {
         print("track_script (interval 100 ms, fall 2, rise 2): VIP moved away \(away) ms after the failure, back \(back) ms after the recovery, \(failures.count) failed probes")
     }
 
+    /// keepalived's `vrrp_track_process` with real processes: two `sleep`s the test starts,
+    /// each with an argument no other process has, matched by their command lines. The one
+    /// tracked with weight -60 exits: lb1 (150) drops to 90 and lb2 preempts; a new copy brings
+    /// lb1 back. The one tracked with weight 0 exits: lb1 enters FAULT.
+    func testATrackedProcessThatExitsMovesTheVIPOrFaults() throws {
+        let tag = "\(41_000_000 + Int(getpid()) % 1_000_000)"
+        let preamble = """
+            vrrp_track_process app {
+                process sleep \(tag).1
+                weight -60
+            }
+            vrrp_track_process guard {
+                process sleep
+                param_match initial
+                process sleep \(tag).2
+            }
+            """
+        // keepalived takes the first 'process' line only; SwiftLB refuses a second one.
+        let refused = runCommand(Paths.swiftlb, ["check", "-c", try lab.dir.write("refused.conf", lab.config("lb1", preamble: preamble))])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.out.contains("already set ('sleep')") || refused.err.contains("already set ('sleep')"), refused.out + refused.err)
+
+        let fixed = preamble.replacingOccurrences(of: "    process sleep\n    param_match initial\n", with: "    param_match initial\n")
+        var app = try lab.spawn("lb1", "app-1", ["sleep", "\(tag).1"])
+        let guardian = try lab.spawn("lb1", "guard", ["sleep", "\(tag).25"])   // 'initial': the last argument may be longer
+        defer { app.stop(); guardian.stop() }
+        let probe = try startPair(lb1Extra: "    track_process app\n    track_process guard", preamble: fixed)
+        var status = lab.vrrpStatus("lb1")
+        XCTAssertTrue(status.contains("track: process 'app' (-60 when down): up"), status)
+        XCTAssertTrue(status.contains("track: process 'guard' (FAULT when down): up"), status)
+        XCTAssertTrue(status.contains("vrrp_track_process app: OK, 1 running, quorum 1+; matching argv 'sleep \(tag).1', param_match exact, scanned every 250ms"), status)
+
+        let exited = Date().timeIntervalSince1970
+        app.stop()
+        XCTAssertTrue(probe.waitFor(Probe.lb2), "lb1 at 90 < 100: lb2 preempts; last: \(probe.last ?? "nothing")")
+        XCTAssertTrue(lab.waitForHolders(["lb2"]), "\(lab.holders())")
+        status = lab.vrrpStatus("lb1")
+        XCTAssertTrue(status.contains("state: BACKUP") && status.contains("priority: 90 (configured 150)"), status)
+        XCTAssertTrue(status.contains("track: process 'app' (-60 when down): process 'app': 0 running, quorum 1+"), status)
+        XCTAssertTrue(lab.instances["lb1"]!.stderr.contains("vrrp_track_process app: quorum lost (0 running, quorum 1+)"), lab.instances["lb1"]!.stderr)
+        let away = probe.answers.first { $0.start > exited && $0.answer == Probe.lb2 }.map { Int(($0.start - exited) * 1000) } ?? -1
+
+        app = try lab.spawn("lb1", "app-2", ["sleep", "\(tag).1"])
+        XCTAssertTrue(lab.waitForHolders(["lb1"]), "the process is back: lb1 (150) preempts: \(lab.holders())")
+        XCTAssertTrue(probe.waitFor(Probe.lb1))
+
+        guardian.stop()
+        assertLB1Faults("fault: process 'guard': 0 running, quorum 1+", probe)
+        print("track_process (scan every 250 ms): VIP moved away \(away) ms after the process exited")
+    }
+
+    /// keepalived's `track_file`: `prio` (weight 10) is created by init_file with 0; -6 in it
+    /// lowers lb1 (150) to 90 and lb2 preempts; 0 again brings lb1 back. `maint` (weight 0,
+    /// the old name vrrp_track_file) holding 1 puts lb1 in FAULT.
+    func testATrackedFileMovesThePriorityOrFaults() throws {
+        let prio = lab.dir.file("prio"), maint = lab.dir.file("maint")
+        let preamble = """
+            track_file prio {
+                file \(prio)
+                weight 10
+                init_file
+            }
+            vrrp_track_file maint {
+                file \(maint)
+                weight 0
+            }
+            """
+        let probe = try startPair(lb1Extra: "    track_file prio\n    track_file maint", preamble: preamble)
+        XCTAssertEqual(try String(contentsOfFile: prio, encoding: .utf8), "0\n", "init_file wrote 0")
+        var status = lab.vrrpStatus("lb1")
+        XCTAssertTrue(status.contains("track: file 'prio' (+0 now): up"), status)
+        XCTAssertTrue(status.contains("track: file 'maint' (FAULT when not 0): up"), status)
+        XCTAssertTrue(status.contains("track_file prio: \(prio) reads 0, weight 10, read every 250ms"), status)
+
+        let written = Date().timeIntervalSince1970
+        try "-6\n".write(toFile: prio, atomically: true, encoding: .utf8)
+        XCTAssertTrue(probe.waitFor(Probe.lb2), "lb1 at 90 < 100: lb2 preempts; last: \(probe.last ?? "nothing")")
+        XCTAssertTrue(lab.waitForHolders(["lb2"]), "\(lab.holders())")
+        status = lab.vrrpStatus("lb1")
+        XCTAssertTrue(status.contains("state: BACKUP") && status.contains("priority: 90 (configured 150)"), status)
+        XCTAssertTrue(status.contains("track: file 'prio' (-60 now): file 'prio' reads -6 (× 10)"), status)
+        let away = probe.answers.first { $0.start > written && $0.answer == Probe.lb2 }.map { Int(($0.start - written) * 1000) } ?? -1
+
+        try "0\n".write(toFile: prio, atomically: true, encoding: .utf8)
+        XCTAssertTrue(lab.waitForHolders(["lb1"]), "back to 150: lb1 preempts: \(lab.holders())")
+        XCTAssertTrue(probe.waitFor(Probe.lb1))
+
+        try "1\n".write(toFile: maint, atomically: true, encoding: .utf8)
+        assertLB1Faults("fault: file 'maint' reads 1: FAULT", probe)
+        print("track_file (read every 250 ms): VIP moved away \(away) ms after the file was written")
+    }
+
+    /// lb1 enters FAULT for `fault` and hands the VIP to lb2, which the client then reaches.
+    func assertLB1Faults(_ fault: String, _ probe: Probe, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertNotNil(waitUntil(timeout: 5) { self.lab.vrrpStatus("lb1").contains("state: FAULT") }, lab.vrrpStatus("lb1"), file: file, line: line)
+        XCTAssertTrue(lab.vrrpStatus("lb1").contains(fault), lab.vrrpStatus("lb1"), file: file, line: line)
+        XCTAssertTrue(lab.waitForHolders(["lb2"]), "lb1 in FAULT hands the VIP over: \(lab.holders())", file: file, line: line)
+        XCTAssertTrue(probe.waitFor(Probe.lb2), file: file, line: line)
+    }
+
     /// trk0 is one end of a veth pair in lb1's namespace; taking the other end down is a
     /// pulled cable: trk0 stays administratively up and loses its carrier.
     func testADownedTrackedInterfaceIsAFault() throws {

@@ -43,10 +43,18 @@ extension KeywordRegistry {
 
     private static func script(_ name: String, _ usage: String,
                                _ apply: @escaping @Sendable (inout VRRPScript, KeywordCall) throws -> Void) -> Keyword {
-        Keyword(name, [.vrrpScript], usage: usage) { p, c in
-            guard case .vrrpScript(let scriptName) = p.section, var script = p.config.vrrpScripts[scriptName] else { return }
-            try apply(&script, c)
-            p.config.vrrpScripts[scriptName] = script
+        blockKeyword(name, .vrrpScript, usage, \.vrrpScripts, apply)
+    }
+
+    /// A keyword of the named keepalived block being read (`vrrp_script NAME`,
+    /// `vrrp_track_process NAME`), kept by name in `blocks`.
+    static func blockKeyword<Block>(_ name: String, _ kind: SectionKind, _ usage: String,
+                                    _ blocks: WritableKeyPath<Configuration, [String: Block]> & Sendable,
+                                    _ apply: @escaping @Sendable (inout Block, KeywordCall) throws -> Void) -> Keyword {
+        Keyword(name, [kind], usage: usage) { p, c in
+            guard let blockName = p.section.blockName, var block = p.config[keyPath: blocks][blockName] else { return }
+            try apply(&block, c)
+            p.config[keyPath: blocks][blockName] = block
         }
     }
 

@@ -76,9 +76,19 @@ extension KeywordRegistry {
             guard let state = VRRPInitialState(rawValue: word.uppercased()) else { throw ParseFailure("expects MASTER or BACKUP") }
             v.initialState = state
         },
-        vrrp("track_script", "track_script NAME [weight N [reverse]]", status: trackScriptStatus) { v, c, _ in
-            let (name, weight, reverse) = try nameAndWeight(c, "track_script", reverse: true)
-            v.trackScripts.append(TrackScript(script: name, weight: weight, reverse: reverse, line: c.line.number))
+        vrrp("track_script", "track_script NAME [weight N [reverse|noreverse]]", status: trackScriptStatus) { v, c, _ in
+            let (name, weight, reverse) = try nameAndWeight(c, "track_script", reverse: true, noreverse: true)
+            v.trackScripts.append(TrackScript(script: name, weight: weight, reverse: c.args.count == 4 ? reverse : nil, line: c.line.number))
+        },
+        vrrp("track_process", "track_process NAME [weight N [reverse|noreverse]]") { v, c, _ in
+            let track = try trackProcess(c)
+            guard !v.trackProcesses.contains(where: { $0.process == track.process }) else { throw ParseFailure("vrrp_track_process '\(track.process)' is already tracked by this instance") }
+            v.trackProcesses.append(track)
+        },
+        vrrp("track_file", "track_file NAME [weight N [reverse|noreverse]]") { v, c, _ in
+            let track = try trackFile(c)
+            guard !v.trackFiles.contains(where: { $0.file == track.file }) else { throw ParseFailure("track_file '\(track.file)' is already tracked by this instance") }
+            v.trackFiles.append(track)
         },
         vrrp("track_interface", "track_interface IF [weight N]", status: trackInterfaceStatus) { v, c, _ in
             let (name, weight, _) = try nameAndWeight(c, "track_interface", reverse: false)
@@ -112,7 +122,7 @@ extension KeywordRegistry {
         },
     ] + ["virtual_routes", "virtual_rules", "smtp_alert", "dont_track_primary", "use_vmac", "vmac_xmit_base",
          "native_ipv6", "no_accept", "lvs_sync_daemon_interface", "debug", "skip_check_adv_addr", "strict_mode",
-         "unicast_ttl", "garp_lower_prio_delay", "garp_lower_prio_repeat", "track_src_ip", "track_process", "track_file", "track_bfd",
+         "unicast_ttl", "garp_lower_prio_delay", "garp_lower_prio_repeat", "track_src_ip", "track_bfd",
          "notify_master_rx_lower_pri", "kernel_rx_buf_size", "check_unicast_src", "old_unicast_checksum"].map {
         Keyword.unsupported($0, [.vrrp], "a keepalived vrrp_instance keyword SwiftLB does not implement (docs/configuration.md lists those it does)")
     }
@@ -148,16 +158,32 @@ extension KeywordRegistry {
         }
     }
 
-    /// `NAME [weight N]`, and with `reverse` allowed, keepalived's `NAME weight N reverse`.
-    private static func nameAndWeight(_ c: KeywordCall, _ keyword: String, reverse: Bool) throws(ParseFailure) -> (String, Int?, Bool) {
+    /// `NAME [weight N]`, and with `reverse` allowed, keepalived's `NAME weight N reverse`
+    /// (and, with `noreverse`, `NAME weight N noreverse`, which keepalived's track_process
+    /// takes to undo a block's own `reverse`).
+    static func nameAndWeight(_ c: KeywordCall, _ keyword: String, reverse: Bool, noreverse: Bool = false,
+                                      range: ClosedRange<Int> = -253...253) throws(ParseFailure) -> (String, Int?, Bool) {
         let args = c.args
         let reversed = reverse && args.count == 4 && args[3] == "reverse"
-        guard args.count == 1 || (args.count == 3 && args[1] == "weight") || (reversed && args[1] == "weight") else {
-            throw ParseFailure("expects '\(keyword) NAME [weight N\(reverse ? " [reverse]" : "")]'")
+        let unreversed = noreverse && args.count == 4 && args[3] == "noreverse"
+        guard args.count == 1 || (args.count == 3 && args[1] == "weight") || ((reversed || unreversed) && args[1] == "weight") else {
+            throw ParseFailure("expects '\(keyword) NAME [weight N\(reverse ? noreverse ? " [reverse|noreverse]" : " [reverse]" : "")]'")
         }
         guard args.count >= 3 else { return (args[0], nil, false) }
-        guard let w = Int(args[2]), (-253...253).contains(w) else { throw ParseFailure("'weight' expects a number in -253...253") }
+        guard let w = Int(args[2]), range.contains(w) else { throw ParseFailure("'weight' expects a number in \(range.lowerBound)...\(range.upperBound)") }
         return (args[0], w, reversed)
+    }
+
+    /// `NAME [weight N [reverse|noreverse]]` of `track_process` (an instance's or a sync group's).
+    static func trackProcess(_ c: KeywordCall) throws(ParseFailure) -> TrackProcess {
+        let (name, weight, reverse) = try nameAndWeight(c, "track_process", reverse: true, noreverse: true, range: -254...254)
+        return TrackProcess(process: name, weight: weight, reverse: c.args.count == 4 ? reverse : nil, line: c.line.number)
+    }
+
+    /// `NAME [weight N [reverse|noreverse]]` of `track_file`.
+    static func trackFile(_ c: KeywordCall) throws(ParseFailure) -> TrackFile {
+        let (name, weight, reverse) = try nameAndWeight(c, "track_file", reverse: true, noreverse: true, range: -254...254)
+        return TrackFile(file: name, weight: weight, reverse: c.args.count == 4 ? reverse : nil, line: c.line.number)
     }
 
     /// Per-instance parse state a vrrp keyword may set besides the model.
@@ -229,6 +255,7 @@ extension SectionParser {
     /// Whole-section checks: what keepalived would refuse to start without, and references.
     func finishVRRP() {
         finishSyncGroups()
+        defer { addSyncGroupTracking() }
         for (index, v) in config.vrrpInstances.enumerated() {
             func error(_ keyword: String, _ message: String, line: Int? = nil) {
                 errors.append(ConfigError(file: v.file ?? config.file, line: line ?? v.line, keyword: keyword, message: "vrrp '\(v.name)': \(message)"))
@@ -255,6 +282,20 @@ extension SectionParser {
             if v.initialState == .master {
                 warnings.append(ConfigError(file: v.file ?? config.file, line: v.line, keyword: "state", message:
                     "vrrp '\(v.name)': 'state MASTER' starts as BACKUP in SwiftLB: the instance becomes master after 3 x advert_int if no higher priority is heard (keepalived claims the VIP at once)"))
+            }
+            for track in v.trackFiles {
+                guard let block = config.vrrpTrackFiles[track.file] else {
+                    error("track_file", "no track_file named '\(track.file)'\(didYouMean(track.file, in: Array(config.vrrpTrackFiles.keys)))", line: track.line)
+                    continue
+                }
+                // keepalived 2.2 (vrrp.c): in a sync group a tracked file's weight is not applied
+                // (the default 1 becomes 0, another weight drops the file); say so rather than differ.
+                if let group = config.vrrpSyncGroups.first(where: { $0.members.contains(v.name) }), (track.weight ?? block.weight) != 0 {
+                    error("track_file", "track_file '\(track.file)' has weight \(track.weight ?? block.weight), but the instance is in vrrp_sync_group '\(group.name)', where keepalived applies no file weight (it turns the default 1 into 0 and drops the file for another): write 'weight 0' (a non-zero value is then a FAULT of the group)", line: track.line)
+                }
+            }
+            for track in v.trackProcesses where config.vrrpTrackProcesses[track.process] == nil {
+                error("track_process", "no vrrp_track_process named '\(track.process)'\(didYouMean(track.process, in: Array(config.vrrpTrackProcesses.keys)))", line: track.line)
             }
             for track in v.trackScripts where config.vrrpScripts[track.script] == nil {
                 error("track_script", "no vrrp_script named '\(track.script)'\(didYouMean(track.script, in: Array(config.vrrpScripts.keys)))", line: track.line)
@@ -289,6 +330,41 @@ func isIPv4CIDR(_ text: String) -> Bool {
 }
 
 extension SectionParser {
+    /// A sync group's `track_process { … }` and `track_file { … }`: each member tracks them
+    /// with the group's weights, as keepalived adds them to each member. A member that tracks
+    /// the same block itself is refused (keepalived merges the two and logs "Remove vrrp
+    /// instance config").
+    func addSyncGroupTracking() {
+        for group in config.vrrpSyncGroups {
+            func error(_ keyword: String, _ line: Int, _ message: String) {
+                errors.append(ConfigError(file: config.file, line: line, keyword: keyword, message: "vrrp_sync_group '\(group.name)': \(message)"))
+            }
+            for track in group.trackProcesses where config.vrrpTrackProcesses[track.process] == nil {
+                error("track_process", track.line, "no vrrp_track_process named '\(track.process)'\(didYouMean(track.process, in: Array(config.vrrpTrackProcesses.keys)))")
+            }
+            for track in group.trackFiles where config.vrrpTrackFiles[track.file] == nil {
+                error("track_file", track.line, "no track_file named '\(track.file)'\(didYouMean(track.file, in: Array(config.vrrpTrackFiles.keys)))")
+            }
+            for index in config.vrrpInstances.indices where group.members.contains(config.vrrpInstances[index].name) {
+                let name = config.vrrpInstances[index].name
+                for track in group.trackProcesses {
+                    guard !config.vrrpInstances[index].trackProcesses.contains(where: { $0.process == track.process }) else {
+                        error("track_process", track.line, "vrrp '\(name)' tracks vrrp_track_process '\(track.process)' itself too: track it in one place (keepalived asks the same)")
+                        continue
+                    }
+                    config.vrrpInstances[index].trackProcesses.append(track)
+                }
+                for track in group.trackFiles {
+                    guard !config.vrrpInstances[index].trackFiles.contains(where: { $0.file == track.file }) else {
+                        error("track_file", track.line, "vrrp '\(name)' tracks track_file '\(track.file)' itself too: track it in one place (keepalived asks the same)")
+                        continue
+                    }
+                    config.vrrpInstances[index].trackFiles.append(track)
+                }
+            }
+        }
+    }
+
     /// Each `vrrp_sync_group` member is a vrrp instance of the file, in one group only
     /// (keepalived refuses both too).
     func finishSyncGroups() {

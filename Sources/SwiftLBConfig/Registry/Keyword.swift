@@ -25,6 +25,8 @@ enum SectionKind: String, CaseIterable, Sendable {
     case ring
     case logForward = "log-forward"
     case vrrpScript = "vrrp_script"
+    case vrrpTrackProcess = "vrrp_track_process"
+    case trackFile = "track_file"
     case globalDefs = "global_defs"
 
     static let proxies: Set<SectionKind> = [.defaults, .frontend, .backend, .listen]

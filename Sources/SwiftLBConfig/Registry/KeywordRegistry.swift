@@ -9,7 +9,7 @@ enum KeywordRegistry {
         + proxyKeywords + tcpKeepAliveKeywords + socketKeywords + timeoutKeywords + balanceKeywords + cookieKeywords + checkKeywords
         + serverKeywords + bindKeywords + ruleKeywords + httpActionKeywords + tcpRuleKeywords + errorPageKeywords
         + compressionKeywords + serverStateKeywords + persistKeywords
-        + vrrpKeywords + keepalivedKeywords + legacyKeywords + userlistKeywords + peersKeywords
+        + vrrpKeywords + keepalivedKeywords + keepalivedTrackKeywords + legacyKeywords + userlistKeywords + peersKeywords
         + logForwardKeywords + globalVariableKeywords + headerCaseKeywords
 
     /// The features, then what HAProxy knows beyond them.
