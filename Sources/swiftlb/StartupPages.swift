@@ -18,6 +18,11 @@ import Glibc
 /// RELRO segment, whose pages the loader relocated before making them read-only, has private
 /// pages and is left alone; so is everything writable and every shared library.
 ///
+/// Nothing is lost that the kernel does not already drop on its own: a clean page of a file
+/// mapping is reclaimed under memory pressure at any time and faulted back from the file the
+/// same way; dropping it here only chooses the moment. (A package upgrade renames a new file
+/// over the old path; the mapping keeps the old inode, so what is faulted back is unchanged.)
+///
 /// `/proc/self/smaps` is opened before the chroot hides /proc, and read again at each release.
 final class StartupPages: @unchecked Sendable {
     private let fd: Int32
