@@ -198,6 +198,8 @@ public struct GlobalSettings: Sendable, Equatable {
     public var tuneMaxRewrite: Int?
     /// `tune.http.maxhdr N`: header lines per message.
     public var tuneHTTPMaxHeaders: Int?
+    /// `tune.vars.*-max-size`: the bytes variables may take, per scope (0: no limit).
+    public var variableSizeLimits = VariableSizeLimits()
     /// `h1-case-adjust FROM TO` and `h1-case-adjust-file`: FROM (a lower-case name) → TO,
     /// for the proxies with `option h1-case-adjust-bogus-client|server`.
     public var headerNameCase: [String: String] = [:]
