@@ -323,6 +323,7 @@ final class SectionParser {
             }
             do {
                 try keyword.parse?(self, call)
+                if kind != .global { try noteProxyStatesInFormats(words) }
                 if kind == .global, let zeroIsUnset = KeywordRegistry.onceOnlyGlobals[keyword.name],
                    !(zeroIsUnset && call.args.first.flatMap { Int($0) } == 0) {
                     onceOnlySeen.insert(keyword.name)

@@ -238,6 +238,27 @@ final class ProxyStateExpressionTests: XCTestCase {
         }
     }
 
+    /// A `return` header the only reader of the states: the runtime keeps them all the same.
+    func testStateFetchReadOnlyByAReturnHeader() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let both = try SideBySide({ port in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                http-request return status 200 hdr X-Only "%[nbsrv(be)] %[srv_is_up(be/s2)] %[fe_conn]"
+            backend be
+                server s1 127.0.0.1:\(nginx.ports[0])
+                server s2 127.0.0.1:\(nginx.ports[0]) disabled
+            """
+        }, in: dir)
+        defer { both.stop() }
+        for port in both.ports {
+            let only = curl(["-s", "-D", "-", "-o", "/dev/null", "http://127.0.0.1:\(port)/"]).out.lowercased()
+            XCTAssertTrue(only.contains("x-only: 1 0 1\r\n"), "port \(port): \(only)")
+        }
+    }
+
     /// `srv_is_up` with `-m`: HAProxy matches its 0/1 as the method says (`-m int 3` never
     /// holds, `-m found` always does); with `-m bool` or none it is the boolean.
     func testBooleanStateFetchWithMatchMethod() throws {

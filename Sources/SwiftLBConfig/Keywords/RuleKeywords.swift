@@ -202,6 +202,18 @@ extension SectionParser {
         proxyStateReferences.append((fetch, currentLine.number, keyword, file, section, context ?? "\(keyword) expression"))
     }
 
+    /// Any other `%[…]` of a proxy's line (a `return` header, `redirect location`, `use_backend
+    /// %[…]`…) that starts with a state fetch: noted as well, once (set-header and log-format
+    /// noted theirs while parsing).
+    func noteProxyStatesInFormats(_ words: [String]) throws(ParseFailure) {
+        guard words.contains(where: { $0.contains("%[") }) else { return }
+        for expression in words.flatMap(sampleExpressions(inLogFormat:)) {
+            guard let fetch = try ProxyStateFetch(leadingFetchOf: expression, owner: ruleProxy),
+                  !proxyStateReferences.contains(where: { $0.fetch == fetch && $0.line == currentLine.number && $0.file == file }) else { continue }
+            try noteProxyStates(inExpression: expression)
+        }
+    }
+
     func gateFetches(_ condition: Condition?) throws(ParseFailure) {
         for term in (condition?.alternatives ?? []).flatMap({ $0 }) {
             for criterion in term.acl.criteria { try gateFetch(criterion) }
