@@ -240,20 +240,16 @@ final class ProxyStateExpressionTests: XCTestCase {
 
     /// A `return` header the only reader of the states: the runtime keeps them all the same.
     func testStateFetchReadOnlyByAReturnHeader() throws {
-        let nginx = try NginxBackends(count: 1, in: dir)
-        defer { nginx.stop() }
-        let both = try SideBySide({ port in
+        try sideBySide({ port, nginx in
             """
             frontend fe
                 bind 127.0.0.1:\(port)
                 http-request return status 200 hdr X-Only "%[nbsrv(be)] %[srv_is_up(be/s2)] %[fe_conn]"
             backend be
-                server s1 127.0.0.1:\(nginx.ports[0])
-                server s2 127.0.0.1:\(nginx.ports[0]) disabled
+                server s1 127.0.0.1:\(nginx)
+                server s2 127.0.0.1:\(nginx) disabled
             """
-        }, in: dir)
-        defer { both.stop() }
-        for port in both.ports {
+        }) { port in
             let only = curl(["-s", "-D", "-", "-o", "/dev/null", "http://127.0.0.1:\(port)/"]).out.lowercased()
             XCTAssertTrue(only.contains("x-only: 1 0 1\r\n"), "port \(port): \(only)")
         }
@@ -262,9 +258,7 @@ final class ProxyStateExpressionTests: XCTestCase {
     /// `srv_is_up` with `-m`: HAProxy matches its 0/1 as the method says (`-m int 3` never
     /// holds, `-m found` always does); with `-m bool` or none it is the boolean.
     func testBooleanStateFetchWithMatchMethod() throws {
-        let nginx = try NginxBackends(count: 1, in: dir)
-        defer { nginx.stop() }
-        let both = try SideBySide({ port in
+        try sideBySide({ port, nginx in
             """
             frontend fe
                 bind 127.0.0.1:\(port)
@@ -282,12 +276,10 @@ final class ProxyStateExpressionTests: XCTestCase {
                 http-request return status 201 if i3
                 http-request return status 202
             backend be
-                server s1 127.0.0.1:\(nginx.ports[0])
-                server s2 127.0.0.1:\(nginx.ports[0]) disabled
+                server s1 127.0.0.1:\(nginx)
+                server s2 127.0.0.1:\(nginx) disabled
             """
-        }, in: dir)
-        defer { both.stop() }
-        for port in both.ports {
+        }) { port in
             XCTAssertEqual(statusOfClosingGET(port, "/"), 200, "port \(port)")
         }
     }
@@ -330,6 +322,15 @@ final class ProxyStateExpressionTests: XCTestCase {
             let lines = syslog.receive(count: 1, within: 5)
             XCTAssertTrue(lines.first?.hasSuffix("STATE 1 1 up 1 127.0.0.1 6 fe -1") == true, "port \(port): \(lines)")
         }
+    }
+
+    /// `config(port, nginx port)` through SwiftLB and haproxy beside one nginx; `check` each port.
+    private func sideBySide(_ config: @escaping (Int, Int) -> String, _ check: (Int) throws -> Void) throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let both = try SideBySide({ config($0, nginx.ports[0]) }, in: dir)
+        defer { both.stop() }
+        for port in both.ports { try check(port) }
     }
 
     /// A state fetch in an expression names what exists, with the capability it needs: HAProxy's
