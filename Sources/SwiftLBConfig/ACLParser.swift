@@ -63,9 +63,15 @@ struct ACLParser {
             if f == .waitEnd { method = .found }  // a boolean
         } else if let f = try proxyStateFetch(fetchWord, ruleProxy: ruleProxy) {
             if f.isBoolean {
-                // HAProxy's boolean match reads the sample alone: words after it (`srv_is_up(be/s1)
-                // gt 1`) are taken as patterns and never consulted, so the ACL is the boolean.
-                return ACLCriterion(fetch: .proxyState(f), method: .found, caseInsensitive: false, patterns: [], regexes: [], constant: nil)
+                // With `-m` (other than `bool`), HAProxy matches the 0/1 sample as the method says:
+                // `-m int 3` never holds, `-m found` always does, `-m str 0` holds when down.
+                if let m = words.firstIndex(of: "-m"), m + 1 < words.endIndex, words[m + 1] != "bool" {
+                    return try rest(of: words, fetch: .proxyState(f), method: .exact, fetchWord: fetchWord)
+                }
+                // Without, its boolean match reads the sample alone: words after it
+                // (`srv_is_up(be/s1) gt 1`) are taken as patterns and never consulted, so the
+                // ACL holds when the sample is 1.
+                return try rest(of: [fetchWord, "1"], fetch: .proxyState(f), method: .integer, fetchWord: fetchWord)
             }
             (fetch, method) = (.proxyState(f), .integer)
         } else if let open = fetchWord.firstIndex(of: "("), fetchWord.hasSuffix(")") {

@@ -202,6 +202,8 @@ public struct GlobalSettings: Sendable, Equatable {
     public var tuneMaxRewrite: Int?
     /// `tune.http.maxhdr N`: header lines per message.
     public var tuneHTTPMaxHeaders: Int?
+    /// `tune.vars.*-max-size`: the bytes variables may take, per scope (0: no limit).
+    public var variableSizeLimits = VariableSizeLimits()
     /// `h1-case-adjust FROM TO` and `h1-case-adjust-file`: FROM (a lower-case name) → TO,
     /// for the proxies with `option h1-case-adjust-bogus-client|server`.
     public var headerNameCase: [String: String] = [:]
@@ -553,6 +555,10 @@ public struct ProxyOptions: Sendable {
     /// `option prefer-last-server`: a keep-alive client's next request goes to the server its
     /// client connection still holds a connection to (non-hashing algorithms only).
     public var preferLastServer = false
+    /// `max-keep-alive-queue N`: the last server is preferred (`option prefer-last-server`)
+    /// only while it has a free slot or fewer than N streams wait for it; nil (-1, the
+    /// default): whatever its queue.
+    public var maxKeepAliveQueue: Int?
     /// `option persist`: a cookie, `use-server` or stick entry naming a DOWN server is followed.
     public var persist = false
     /// `source ADDR[:PORT]`: the address connections to the servers leave from (a server's

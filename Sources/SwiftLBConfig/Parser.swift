@@ -137,7 +137,9 @@ final class SectionParser {
     var userlistReferences: [(name: String, line: Int, keyword: String, file: String)] = []
     /// `nbsrv(NAME)`, `srv_is_up(NAME/SERVER)`… and the section whose rule reads them,
     /// checked against the proxies and servers at the end (ProxyStateValidation.swift).
-    var proxyStateReferences: [(fetch: ProxyStateFetch, line: Int, keyword: String, file: String, from: Section)] = []
+    /// `expression`: where a sample expression (set-var, `%[…]`) reads it, as HAProxy's
+    /// messages name it (`http-request expression`, `log-format string`); nil for an ACL.
+    var proxyStateReferences: [(fetch: ProxyStateFetch, line: Int, keyword: String, file: String, from: Section, expression: String?)] = []
     /// Frontends with at least one `bind` line, valid or not (a bad one is reported once).
     var frontendsWithBindLines: Set<String> = []
     /// `listen` sections: one proxy for the timeout warning, as HAProxy counts them.
@@ -340,6 +342,7 @@ final class SectionParser {
             }
             do {
                 try keyword.parse?(self, call)
+                if kind != .global { try noteProxyStatesInFormats(words) }
                 if kind == .global, let zeroIsUnset = KeywordRegistry.onceOnlyGlobals[keyword.name],
                    !(zeroIsUnset && call.args.first.flatMap { Int($0) } == 0) {
                     onceOnlySeen.insert(keyword.name)

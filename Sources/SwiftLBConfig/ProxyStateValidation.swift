@@ -14,7 +14,8 @@ extension SectionParser {
             }
             let fetch = ref.fetch
             let keyword = fetch.kind.rawValue
-            let tail = "referenced in arg 1 of ACL keyword '\(keyword)' in proxy '\(from.name)'."
+            let tail = ref.expression.map { "referenced in arg 1 of sample fetch keyword '\(keyword)' in \($0) in proxy '\(from.name)'." }
+                ?? "referenced in arg 1 of ACL keyword '\(keyword)' in proxy '\(from.name)'."
             func fail(_ message: String) {
                 errors.append(ConfigError(file: ref.file, line: ref.line, keyword: ref.keyword, message: message))
             }

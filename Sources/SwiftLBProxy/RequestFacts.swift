@@ -21,8 +21,8 @@ struct RequestFacts {
     var tls: TLSHandler?
     /// The request target, read once.
     let uri: String
-    /// The runtime's proxies, for `nbsrv`, `be_conn`, `srv_is_up`…: nil unless an ACL reads
-    /// them.
+    /// The runtime's proxies, for `nbsrv`, `be_conn`, `srv_is_up`…: nil unless an ACL or an
+    /// expression reads them.
     var proxyStates: ProxyStates?
 
     init(head: MessageHead?, source: SocketAddress?, destination: SocketAddress?, isTLS: Bool) {

@@ -282,6 +282,7 @@ public final class ProxyRuntime: Sendable {
         var globalVariables: GlobalVariables?
         do { globalVariables = try GlobalVariables(configuration.global.processVariables, file: configuration.file) } catch { errors += error.errors }
         if !errors.isEmpty { throw ConfigErrors(errors) }
+        VariableAccounting.apply(configuration.global.variableSizeLimits)
         self.globalVariables = globalVariables
         self.stickTables = stickTables
         self.backends = backends

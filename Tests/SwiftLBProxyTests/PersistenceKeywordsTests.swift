@@ -118,32 +118,39 @@ final class PersistenceKeywordsTests: XCTestCase {
     }
 
     /// A preferred last server at its `maxconn` is waited for, not traded for a free one
-    /// (HAProxy's assign_server_and_queue queues the request there).
-    func testPreferLastServerWaitsForItsFullServer() throws {
+    /// (HAProxy's assign_server_and_queue queues the request there) — unless
+    /// `max-keep-alive-queue N` says fewer than N streams must wait for it: with 0 the request
+    /// goes to the free server at once, with 1 it waits for its own (HAProxy's assign_server).
+    func testPreferLastServerWaitsForItsFullServerUnlessMaxKeepAliveQueue() throws {
         let s1 = try StreamBackend(in: dir), s2 = try StreamBackend(in: dir)
         defer { s1.stop(); s2.stop() }
-        let both = try sideBySide("""
-                http-reuse never
-                option prefer-last-server
-                timeout queue 5s
-                use-server s1 if { path_beg /first } || { path_beg /sleep }
-                server s1 127.0.0.1:\(s1.port) maxconn 1
-                server s2 127.0.0.1:\(s2.port) maxconn 1
-            """)
-        defer { both.stop() }
-        for port in both.ports {
-            let client = try RawClient(port: port, timeout: 8)
-            client.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
-            XCTAssertTrue(client.readResponse().hasPrefix("HTTP/1.1"), "port \(port)")
-            let holder = try RawClient(port: port, timeout: 8)
-            holder.send("GET /sleep?ms=800 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            usleep(200_000)  // it holds s1's one slot
-            let start = Date()
-            client.send("GET /whoami HTTP/1.1\r\nHost: x\r\n\r\n")
-            let answer = client.readResponse()
-            XCTAssertTrue(answer.hasSuffix("stream_server \(s1.port)\n"), "port \(port): \(answer)")
-            XCTAssertGreaterThan(Date().timeIntervalSince(start), 0.4, "port \(port): it waited for s1's slot")
-            _ = holder.readAll()
+        for (limit, waits) in [(nil, true), ("0", false), ("0x1", true)] {
+            let both = try sideBySide("""
+                    http-reuse never
+                    option prefer-last-server
+                    \(limit.map { "max-keep-alive-queue \($0)" } ?? "")
+                    timeout queue 5s
+                    use-server s1 if { path_beg /first } || { path_beg /sleep }
+                    server s1 127.0.0.1:\(s1.port) maxconn 1
+                    server s2 127.0.0.1:\(s2.port) maxconn 1
+                """)
+            defer { both.stop() }
+            for port in both.ports {
+                let client = try RawClient(port: port, timeout: 8)
+                client.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+                XCTAssertTrue(client.readResponse().hasPrefix("HTTP/1.1"), "port \(port)")
+                let holder = try RawClient(port: port, timeout: 8)
+                holder.send("GET /sleep?ms=800 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                usleep(200_000)  // it holds s1's one slot
+                let start = Date()
+                client.send("GET /whoami HTTP/1.1\r\nHost: x\r\n\r\n")
+                let answer = client.readResponse()
+                let server = waits ? s1.port : s2.port
+                XCTAssertTrue(answer.hasSuffix("stream_server \(server)\n"), "max-keep-alive-queue \(limit ?? "-"), port \(port): \(answer)")
+                let waited = Date().timeIntervalSince(start)
+                XCTAssertTrue(waits ? waited > 0.4 : waited < 0.4, "max-keep-alive-queue \(limit ?? "-"), port \(port): \(waited) s")
+                _ = holder.readAll()
+            }
         }
     }
 
@@ -408,6 +415,9 @@ final class PersistenceKeywordsTests: XCTestCase {
             ("source 127.0.0.2:1024-2048", "port range", false),
             ("server-template t 3-1 127.0.0.1:1", "Wrong server-template number or range arg '3-1'", true),
             ("option prefer-last-server now", "takes no argument", true),
+            ("max-keep-alive-queue", "'max-keep-alive-queue' expects expects an integer value (or -1 to disable)", true),
+            ("max-keep-alive-queue 10k", "'max-keep-alive-queue' : unexpected character 'k' in integer value '10k'", true),
+            ("max-keep-alive-queue 09", "'max-keep-alive-queue' : unexpected character '9' in integer value '09'", true),
         ]
         for (line, message, haproxyRefuses) in cases {
             let file = try dir.write("lb.conf", "defaults\n    mode http\nbackend b\n    \(line)\n    server s1 127.0.0.1:1\n")

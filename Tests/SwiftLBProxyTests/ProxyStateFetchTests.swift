@@ -191,21 +191,184 @@ final class ProxyStateFetchTests: XCTestCase {
             ("acl x srv_is_up(be/s9)", "unable to find server 's9' in proxy 'be', referenced in arg 1 of ACL keyword 'srv_is_up' in proxy 'fe'."),
             ("acl x fe_conn(nope) gt 1", "unable to find frontend 'nope' referenced in arg 1 of ACL keyword 'fe_conn' in proxy 'fe'."),
         ]
-        for (line, message) in cases {
-            let file = try dir.write("lb.conf", testDefaults() + """
-                frontend fe
-                    bind 127.0.0.1:\(freePort())
-                    \(line)
-                    use_backend be if x
-                backend be
-                    server s1 127.0.0.1:\(freePort())
+        try assertRefusedAsByHAProxy(cases, rest: "use_backend be if x", in: dir)
+    }
+}
 
-                """)
-            let result = runCommand(Paths.swiftlb, ["check", "--config", file])
-            XCTAssertNotEqual(result.status, 0, line)
-            XCTAssertTrue(result.err.contains(message) || result.out.contains(message), "\(line): \(result.err)")
-            let haproxy = runCommand("/usr/sbin/haproxy", ["-c", "-f", file])
-            XCTAssertTrue(haproxy.err.contains(message) || haproxy.out.contains(message), "haproxy, \(line): \(haproxy.err)")
+/// The state fetches wherever a sample expression is: `set-var`, `%[…]` in `set-header` and
+/// `return`'s headers, with converters after them; without argument in a backend's rules they
+/// read that backend — beside HAProxy 2.6.
+final class ProxyStateExpressionTests: XCTestCase {
+    var dir: TempDirectory!
+
+    override func setUpWithError() throws { dir = try TempDirectory() }
+    override func tearDown() { dir = nil }
+
+    func testStateFetchesInExpressionsAsInHAProxy() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let nothing = freePort()
+        let both = try SideBySide({ port in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                http-request set-var(txn.n) nbsrv(be_live)
+                http-request set-header X-Nb "%[nbsrv(be_live)] %[var(txn.n),add(10)] %[srv_is_up(be_live/s1)] %[srv_is_up(be_dead/s1)] %[srv_is_up(be_live/s1),add(2)] %[fe_conn] %[be_conn(be_live)] %[srv_is_up(be_dead/s1),iif(up,down)] %[connslots(be_live)] %[queue(be_live)] %[avg_queue(be_dead)] %[srv_conn(be_live/s1)]"
+                http-request return status 200 hdr X-Got "%[req.hdr(x-nb)]" if { path /fe }
+                default_backend be_live
+            backend be_live
+                http-request set-var(txn.b) nbsrv
+                http-response set-header X-Be "%[var(txn.b)] %[be_conn] %[queue] %[connslots] %[avg_queue] %[var(txn.n)]"
+                server s1 127.0.0.1:\(nginx.ports[0]) check inter 100ms
+            backend be_dead
+                server s1 127.0.0.1:\(nothing) check inter 100ms fall 1
+            """
+        }, in: dir)
+        defer { both.stop() }
+        for port in both.ports {
+            var got = ""
+            for _ in 0..<50 {
+                got = curl(["-s", "-D", "-", "-o", "/dev/null", "http://127.0.0.1:\(port)/fe"]).out.lowercased()
+                if got.contains("x-got: 1 11 1 0 3 1 0 down") { break }
+                usleep(100_000)
+            }
+            XCTAssertTrue(got.contains("x-got: 1 11 1 0 3 1 0 down -1 0 0 0\r\n"), "port \(port): \(got)")
+            let backend = curl(["-s", "-D", "-", "-o", "/dev/null", "http://127.0.0.1:\(port)/"]).out.lowercased()
+            XCTAssertTrue(backend.contains("x-be: 1 1 0 -1 0 1\r\n"), "port \(port): \(backend)")
         }
+    }
+
+    /// A `return` header the only reader of the states: the runtime keeps them all the same.
+    func testStateFetchReadOnlyByAReturnHeader() throws {
+        try sideBySide({ port, nginx in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                http-request return status 200 hdr X-Only "%[nbsrv(be)] %[srv_is_up(be/s2)] %[fe_conn]"
+            backend be
+                server s1 127.0.0.1:\(nginx)
+                server s2 127.0.0.1:\(nginx) disabled
+            """
+        }) { port in
+            let only = curl(["-s", "-D", "-", "-o", "/dev/null", "http://127.0.0.1:\(port)/"]).out.lowercased()
+            XCTAssertTrue(only.contains("x-only: 1 0 1\r\n"), "port \(port): \(only)")
+        }
+    }
+
+    /// `srv_is_up` with `-m`: HAProxy matches its 0/1 as the method says (`-m int 3` never
+    /// holds, `-m found` always does); with `-m bool` or none it is the boolean.
+    func testBooleanStateFetchWithMatchMethod() throws {
+        try sideBySide({ port, nginx in
+            """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                acl i1 srv_is_up(be/s1) -m int 1
+                acl i0 srv_is_up(be/s1) -m int 0
+                acl i3 srv_is_up(be/s1) -m int 3
+                acl ige srv_is_up(be/s1) -m int ge 0
+                acl b srv_is_up(be/s1)
+                acl bf srv_is_up(be/s2) -m bool
+                acl f srv_is_up(be/s2) -m found
+                acl s srv_is_up(be/s1) -m str 1
+                acl s0 srv_is_up(be/s2) -m str 0
+                acl n srv_is_up(be/s1) 3
+                http-request return status 200 if i1 !i0 !i3 ige b !bf f s s0 n
+                http-request return status 201 if i3
+                http-request return status 202
+            backend be
+                server s1 127.0.0.1:\(nginx)
+                server s2 127.0.0.1:\(nginx) disabled
+            """
+        }) { port in
+            XCTAssertEqual(statusOfClosingGET(port, "/"), 200, "port \(port)")
+        }
+    }
+
+    /// `%[…]` in a `log-format`: the state fetches (with converters), the client's address and
+    /// the names, as HAProxy logs them at the stream's end.
+    func testStateFetchesInLogFormatAsInHAProxy() throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let pair = try AccessLogTests.Pair(backend: nginx.ports[0], in: dir) { http, tcp, backend, syslog in
+            """
+            global
+                log 127.0.0.1:\(syslog) local0
+            defaults
+                timeout connect 2s
+                timeout client 5s
+                timeout server 5s
+            frontend fe
+                mode http
+                bind 127.0.0.1:\(http)
+                log global
+                log-format "STATE %[nbsrv(be)] %[srv_is_up(be/s1)] %[srv_is_up(be/s1),iif(up,down)] %[fe_conn] %[src] %[nbsrv(be),add(5)] %[fe_name] %[connslots(be)]"
+                default_backend be
+            frontend ft
+                mode tcp
+                bind 127.0.0.1:\(tcp)
+                default_backend bt
+            backend be
+                mode http
+                server s1 127.0.0.1:\(backend)
+            backend bt
+                mode tcp
+                server s1 127.0.0.1:\(backend)
+
+            """
+        }
+        defer { pair.stop() }
+        for (port, syslog) in [(pair.ports.hhttp, pair.hsyslog), (pair.ports.shttp, pair.ssyslog)] {
+            XCTAssertEqual(statusOfClosingGET(port, "/"), 200, "port \(port)")
+            let lines = syslog.receive(count: 1, within: 5)
+            XCTAssertTrue(lines.first?.hasSuffix("STATE 1 1 up 1 127.0.0.1 6 fe -1") == true, "port \(port): \(lines)")
+        }
+    }
+
+    /// `config(port, nginx port)` through SwiftLB and haproxy beside one nginx; `check` each port.
+    private func sideBySide(_ config: @escaping (Int, Int) -> String, _ check: (Int) throws -> Void) throws {
+        let nginx = try NginxBackends(count: 1, in: dir)
+        defer { nginx.stop() }
+        let both = try SideBySide({ config($0, nginx.ports[0]) }, in: dir)
+        defer { both.stop() }
+        for port in both.ports { try check(port) }
+    }
+
+    /// A state fetch in an expression names what exists, with the capability it needs: HAProxy's
+    /// messages.
+    func testExpressionStateFetchRefusedAsByHAProxy() throws {
+        let cases: [(String, String)] = [
+            ("http-request set-var(txn.x) be_conn",
+             "proxy 'fe', referenced in arg 1 of sample fetch keyword 'be_conn' in http-request expression in proxy 'fe', has not backend capability."),
+            ("http-request set-header X %[nbsrv(nope)]",
+             "unable to find backend 'nope' referenced in arg 1 of sample fetch keyword 'nbsrv' in http-request expression in proxy 'fe'."),
+            ("http-request set-var(txn.x) srv_is_up(be/s9),add(1)",
+             "unable to find server 's9' in proxy 'be', referenced in arg 1 of sample fetch keyword 'srv_is_up' in http-request expression in proxy 'fe'."),
+            ("tcp-request content set-var(txn.x) be_conn",
+             "proxy 'fe', referenced in arg 1 of sample fetch keyword 'be_conn' in tcp-request content expression in proxy 'fe', has not backend capability."),
+            ("log-format \"%%[x %[src] %[nbsrv(nope)]\"",
+             "unable to find backend 'nope' referenced in arg 1 of sample fetch keyword 'nbsrv' in log-format string in proxy 'fe'."),
+        ]
+        try assertRefusedAsByHAProxy(cases, rest: "default_backend be", in: dir)
+    }
+}
+
+/// Each line, in a frontend before `rest`, is refused by `swiftlb check` and by `haproxy -c`,
+/// both with `message`.
+private func assertRefusedAsByHAProxy(_ cases: [(String, String)], rest: String, in dir: TempDirectory) throws {
+    for (line, message) in cases {
+        let file = try dir.write("lb.conf", testDefaults() + """
+            frontend fe
+                bind 127.0.0.1:\(freePort())
+                \(line)
+                \(rest)
+            backend be
+                server s1 127.0.0.1:\(freePort())
+
+            """)
+        let result = runCommand(Paths.swiftlb, ["check", "--config", file])
+        XCTAssertNotEqual(result.status, 0, line)
+        XCTAssertTrue(result.err.contains(message) || result.out.contains(message), "\(line): \(result.err)")
+        let haproxy = runCommand("/usr/sbin/haproxy", ["-c", "-f", file])
+        XCTAssertTrue(haproxy.err.contains(message) || haproxy.out.contains(message), "haproxy, \(line): \(haproxy.err)")
     }
 }

@@ -81,6 +81,7 @@ extension KeywordRegistry {
         logOption("dontlog-normal", SectionKind.frontSide, \.dontLogNormal, status: .active),
         Keyword("log-format", SectionKind.frontSide, usage: "log-format FORMAT") { p, c in
             let format = try c.one("one format (quote it)")
+            for expression in sampleExpressions(inLogFormat: format) { try p.noteProxyStates(inExpression: expression, context: "log-format string") }
             setLogLine(p, c, "log-format", .format(format))
         },
         Keyword("log-format-sd", SectionKind.frontSide, usage: "log-format-sd FORMAT",
@@ -293,4 +294,26 @@ func systemHostname() -> String {
     var buffer = [CChar](repeating: 0, count: 256)
     guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
     return String(cString: buffer)
+}
+
+/// The `%[…]` (and `%{…}[…]`) expressions of a log-format, for the checks the parser makes on
+/// them; SwiftLBLog parses the format itself.
+func sampleExpressions(inLogFormat format: String) -> [String] {
+    var found: [String] = []
+    var rest = format[...]
+    while let percent = rest.firstIndex(of: "%") {
+        var after = rest[rest.index(after: percent)...]
+        if after.first == "%" {  // `%%`: a percent sign
+            rest = after.dropFirst()
+            continue
+        }
+        if after.first == "{", let close = after.firstIndex(of: "}") { after = after[after.index(after: close)...] }
+        guard after.first == "[", let end = after.firstIndex(of: "]") else {
+            rest = after
+            continue
+        }
+        found.append(String(after[after.index(after: after.startIndex)..<end]))
+        rest = after[after.index(after: end)...]
+    }
+    return found
 }

@@ -9,6 +9,15 @@ extension KeywordRegistry {
             guard c.args.count == 1, isHeaderToken(name) else { throw ParseFailure("expects one header name, not '\(c.args.joined(separator: " "))'") }
             p.withOptions { $0.sendNameHeader = name.lowercased() }
         },
+        // HAProxy reads it with strtol (base 0: `0x10`, `010` octal) and -1 turns it off.
+        Keyword("max-keep-alive-queue", SectionKind.backSide, usage: "max-keep-alive-queue N") { p, c in
+            guard let text = c.args.first, !text.isEmpty else {
+                throw ParseFailure("'max-keep-alive-queue' expects expects an integer value (or -1 to disable)")
+            }
+            let (value, rest) = cInteger(text)
+            if let bad = rest.first { throw ParseFailure("'max-keep-alive-queue' : unexpected character '\(bad)' in integer value '\(text)'") }
+            p.withOptions { $0.maxKeepAliveQueue = value == -1 ? nil : value }
+        },
     ] + [("prefer-last-server", \ProxyOptions.preferLastServer), ("persist", \ProxyOptions.persist)].map { name, option in
         Keyword("option \(name)", SectionKind.backSide, usage: "[no] option \(name)", negatable: true) { p, c in
             try c.noArguments()
@@ -77,4 +86,26 @@ extension KeywordRegistry {
             throw ParseFailure("'source' only supports optional keywords 'interface' and 'usesrc', not '\(words[0])'")
         }
     }
+}
+
+/// strtol with base 0 as HAProxy reads some numbers: blanks, a sign, then `0x` hex, a leading
+/// `0` octal, else decimal; the value and what follows the digits.
+func cInteger(_ text: String) -> (Int, Substring) {
+    var rest = text.drop { $0 == " " || $0 == "\t" }
+    var sign = 1
+    if let s = rest.first, s == "-" || s == "+" {
+        sign = s == "-" ? -1 : 1
+        rest = rest.dropFirst()
+    }
+    var radix = 10
+    if rest.hasPrefix("0x") || rest.hasPrefix("0X"), let d = rest.dropFirst(2).first, d.isHexDigit {
+        radix = 16
+        rest = rest.dropFirst(2)
+    } else if rest.hasPrefix("0") {
+        radix = 8
+    }
+    let digits = rest.prefix { $0.hexDigitValue.map { $0 < radix } ?? false }
+    let value = digits.reduce(0) { $0 &* radix &+ ($1.hexDigitValue ?? 0) }
+    // No digits at all: strtol reads nothing and leaves the whole text.
+    return digits.isEmpty && radix != 8 ? (0, text[...]) : (sign * value, rest.dropFirst(digits.count))
 }

@@ -96,6 +96,11 @@ extension KeywordRegistry {
         Keyword("tune.http.maxhdr", [.global], usage: "tune.http.maxhdr N") { p, c in
             p.config.global.tuneHTTPMaxHeaders = try c.int(in: 1...32767)
         },
+    ] + VariableSizeLimits.keywords.map { name, limit in
+        Keyword(name, [.global], usage: "\(name) BYTES") { p, c in
+            p.config.global.variableSizeLimits[keyPath: limit] = try VariableSizeLimits.parse(c.one("a size in bytes"), keyword: name)
+        }
+    } + [
         // HAProxy 2.6 hides its experimental directives behind this line. SwiftLB implements
         // none of them, so it only records the line (nothing is unlocked).
         Keyword("expose-experimental-directives", [.global], usage: "expose-experimental-directives") { p, c in

@@ -153,6 +153,12 @@ extension SectionParser {
     /// Any HTTP rule of the current section, in order.
     func addHTTPRule(_ action: HTTPRule.Action, condition: Condition?, line: Int, phase: HTTPRulePhase) throws {
         let rule = HTTPRule(action: action, condition: condition, line: line)
+        switch action {
+        case .setVariable(_, let expression): try noteProxyStates(inExpression: expression)
+        case .header(.set(_, let value)), .header(.add(_, let value)):
+            for case .expression(let text) in value.parts { try noteProxyStates(inExpression: text) }
+        default: break
+        }
         func append(_ rules: inout [HTTPRule], _ after: inout [HTTPRule], _ response: inout [HTTPRule]) {
             switch phase {
             case .request: rules.append(rule)
@@ -179,10 +185,32 @@ extension SectionParser {
         // The proxy or server it names may be declared later in the file: checked at the end.
         if case .proxyState(let fetch) = criterion.fetch {
             config.readsProxyStates = true
-            proxyStateReferences.append((fetch, currentLine.number, currentLine.words.first ?? "acl", file, section))
+            proxyStateReferences.append((fetch, currentLine.number, currentLine.words.first ?? "acl", file, section, nil))
         }
         if let reason = ACLParser.pendingFetches[criterion.fetch] {
             try gate(.pending(reason), "the '\(fetchName(criterion.fetch))' fetch")
+        }
+    }
+
+    /// A sample expression that starts with a state fetch (`set-var(txn.n) nbsrv(app)`,
+    /// `%[be_conn,add(1)]`): the runtime then keeps the proxies' states, and the proxy or
+    /// server it names is checked once the file is read, as an ACL's.
+    func noteProxyStates(inExpression text: String, context: String? = nil) throws(ParseFailure) {
+        guard let fetch = try ProxyStateFetch(leadingFetchOf: text, owner: ruleProxy) else { return }
+        config.readsProxyStates = true
+        let keyword = currentLine.words.first ?? "http-request"
+        proxyStateReferences.append((fetch, currentLine.number, keyword, file, section, context ?? "\(keyword) expression"))
+    }
+
+    /// Any other `%[…]` of a proxy's line (a `return` header, `redirect location`, `use_backend
+    /// %[…]`…) that starts with a state fetch: noted as well, once (set-header and log-format
+    /// noted theirs while parsing).
+    func noteProxyStatesInFormats(_ words: [String]) throws(ParseFailure) {
+        guard words.contains(where: { $0.contains("%[") }) else { return }
+        for expression in words.flatMap(sampleExpressions(inLogFormat:)) {
+            guard let fetch = try ProxyStateFetch(leadingFetchOf: expression, owner: ruleProxy),
+                  !proxyStateReferences.contains(where: { $0.fetch == fetch && $0.line == currentLine.number && $0.file == file }) else { continue }
+            try noteProxyStates(inExpression: expression)
         }
     }
 

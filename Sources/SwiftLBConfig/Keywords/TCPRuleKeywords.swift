@@ -154,6 +154,7 @@ extension KeywordRegistry {
                 guard words.count == 1 else { throw ParseFailure("'\(action.rawValue)' expects one sample expression") }
                 var rule = TCPRule(layer: layer, action: action, condition: condition, line: c.line.number)
                 rule.expression = words[0]
+                try p.noteProxyStates(inExpression: words[0], context: "tcp-request \(layer.rawValue) expression")
                 if action == .setVariable {
                     guard let word = c.words.dropFirst(2).first(where: { $0.hasPrefix("set-var(") }), word.hasSuffix(")"), word.count > 9 else {
                         throw ParseFailure("expects 'set-var(SCOPE.NAME) EXPRESSION', e.g. set-var(sess.src) src")

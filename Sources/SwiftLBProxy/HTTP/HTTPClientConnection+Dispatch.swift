@@ -21,7 +21,9 @@ extension HTTPClientConnection {
         // holds (HAProxy: its session's server connections; never with a hashing algorithm).
         if ex.dispatch.attempts == 0, ex.dispatch.backend.config.options.preferLastServer, !ex.dispatch.backend.config.options.balance.hashes,
            let own, own.isOpen, case let last = own.server, ex.dispatch.backend.servers.indices.contains(last.index),
-           ex.dispatch.backend.servers[last.index] === last {
+           ex.dispatch.backend.servers[last.index] === last,
+           // `max-keep-alive-queue N`: not a full server N streams already wait for.
+           ex.dispatch.backend.config.options.maxKeepAliveQueue.map({ !last.isFull || last.queued.load(ordering: .relaxed) < $0 }) ?? true {
             ex.dispatch.preferred = last
         }
         let step = ex.dispatch.next(loop: loop, owner: self, freshConnection: freshConnection, reuse: reuse, own: own)

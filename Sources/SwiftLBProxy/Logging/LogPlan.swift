@@ -22,6 +22,10 @@ struct LogPlan: Sendable {
     /// `option logasap`: an HTTP stream is logged when its response head goes to the client,
     /// not when it ends (`%Ta %Tt %B` then carry HAProxy's `+`).
     var logASAP = false
+    /// The format's `%[…]` expressions, in its order, compiled for the frontend (a state
+    /// fetch without argument reads it); nil where SwiftLB's rules cannot evaluate one, which
+    /// then logs `-` as before. Empty: nothing is evaluated per stream.
+    var samples: [SampleExpression?] = []
 
     /// The level `record` is logged at, or nil when the options say not to log it.
     func level(of record: LogRecord, mode: LogMode) -> LogLevel? {
@@ -59,7 +63,8 @@ struct LogPlan: Sendable {
             targets = [global.logTarget == .stderr ? SwiftLBLog.LogTarget(address: .fd(2), facility: .daemon, format: .raw) : .stdoutRaw]
         }
         return LogPlan(targets: targets, identity: identity(options, global: global), format: format, dontLogNormal: options.dontLogNormal,
-                       separateErrors: options.logSeparateErrors, logASAP: options.logASAP)
+                       separateErrors: options.logSeparateErrors, logASAP: options.logASAP,
+                       samples: format.sampleExpressions.map { try? SampleExpression(parsing: $0, owner: frontend.name) })
     }
 
     /// A proxy's syslog identity, as HAProxy's __send_log picks it: the proxy's `log-tag`, else
@@ -184,8 +189,21 @@ extension LoopState {
         entry.loggedEarly = plan.logASAP
         if let server { entry.serverAddress = LogAddress(server.address) }
         if case .unix = entry.client { entry.listenerID = Self.listenerID(of: record.destination, in: frontend) }
+        if !plan.samples.isEmpty { entry.samples = Self.logSamples(plan.samples, record, frontend: frontend, backend: backend, tls: tls) }
         guard let level = plan.level(of: entry, mode: mode) else { return }
         logSink(for: frontend, plan: plan).log(entry, format: plan.format, level: level)
+    }
+
+    /// The values of the format's `%[…]`: what the stream's ends, the proxies' states and the
+    /// names give (the request head and the variables are gone by now: their fetches log `-`).
+    static func logSamples(_ samples: [SampleExpression?], _ record: AccessLogRecord, frontend: RuntimeFrontend, backend: RuntimeBackend?,
+                           tls: Bool) -> [String?] {
+        var facts = RequestFacts(head: nil, source: record.source, destination: record.destination, isTLS: tls)
+        facts.proxyStates = frontend.proxyStates
+        var input = SampleInput(facts: facts)
+        input.frontendName = frontend.name
+        input.backendName = backend?.name ?? ""
+        return samples.map { $0?.evaluate(input)?.text }
     }
 
     /// A line about a server of `backend` (a state change, a check's result) from the health

@@ -127,8 +127,8 @@ struct HTTPRuleSet: Sendable {
             do { return try PCRE2Regex(pattern) } catch { throw SampleExpression.Failure(message: "invalid regular expression '\(pattern)': \(error)") }
         }
         switch action {
-        case .header(.set(let name, let value)): return .setHeader(name, try LogFormat(value))
-        case .header(.add(let name, let value)): return .addHeader(name, try LogFormat(value))
+        case .header(.set(let name, let value)): return .setHeader(name, try LogFormat(value, owner: proxyName))
+        case .header(.add(let name, let value)): return .addHeader(name, try LogFormat(value, owner: proxyName))
         case .header(.delete(let name)): return .deleteHeader(name.lowercased())
         case .deleteHeaders(let name, let method):
             return .deleteHeaders(name, method, method == .regex ? try regex(name) : nil)
@@ -141,7 +141,7 @@ struct HTTPRuleSet: Sendable {
         case .setTarget(let part, let format): return .setTarget(part, try LogFormat(parsing: format))
         case .setVariable(let name, let expression):
             guard VariableScope.split(name) != nil else { throw SampleExpression.Failure(message: "variable '\(name)' has no stream scope (proc, sess, txn, req, res)") }
-            return .setVariable(name, try SampleExpression(parsing: expression))
+            return .setVariable(name, try SampleExpression(parsing: expression, owner: proxyName))
         case .setStatus(let code, let reason): return .setStatus(code, reason)
         case .deny(let r):
             return .reply(try RuleReply.compile(r, isDeny: true, httpErrors: httpErrors, cache: &cache), .deny)

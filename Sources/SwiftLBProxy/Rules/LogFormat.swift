@@ -21,7 +21,8 @@ struct LogFormat {
 
     init(parts: [Part]) { self.parts = parts }
 
-    init(parsing text: String) throws(SampleExpression.Failure) {
+    /// `owner`: the proxy whose rule it is (what `%[be_conn]` without argument reads).
+    init(parsing text: String, owner: String? = nil) throws(SampleExpression.Failure) {
         var parts: [Part] = []
         var literal = ""
         var i = text.startIndex
@@ -59,7 +60,7 @@ struct LogFormat {
             }
             guard let close else { throw SampleExpression.Failure(message: "missing ']' in '\(text)'") }
             if !literal.isEmpty { parts.append(.literal(literal)); literal = "" }
-            parts.append(.sample(try SampleExpression(parsing: String(text[text.index(after: next)..<close]))))
+            parts.append(.sample(try SampleExpression(parsing: String(text[text.index(after: next)..<close]), owner: owner)))
             i = text.index(after: close)
         }
         if !literal.isEmpty { parts.append(.literal(literal)) }
@@ -68,13 +69,13 @@ struct LogFormat {
 
     /// A header value the configuration already parsed (`set-header NAME %[src]`): its fetches
     /// are the model's, read through the same input so variables and edits are seen.
-    init(_ value: ValueFormat) throws(SampleExpression.Failure) {
+    init(_ value: ValueFormat, owner: String? = nil) throws(SampleExpression.Failure) {
         var parts: [Part] = []
         for part in value.parts {
             switch part {
             case .literal(let s): parts.append(.literal(s))
             case .fetch(let f): parts.append(.sample(SampleExpression(model: f)))
-            case .expression(let text): parts.append(.sample(try SampleExpression(parsing: text)))
+            case .expression(let text): parts.append(.sample(try SampleExpression(parsing: text, owner: owner)))
             }
         }
         self.parts = parts

@@ -1,32 +1,57 @@
 import Atomics
 import SwiftLBConfig
 
-/// The proxies of one runtime by name, for the fetches of their state (`nbsrv(be_app)`,
-/// `be_conn`, `srv_is_up(be_app/s1)`, `fe_conn`…). Built only when an ACL reads such a fetch
-/// (`Configuration.readsProxyStates`); then every frontend of the runtime holds it and a
-/// request's facts carry it — otherwise nothing is built, stored or read per request.
+/// The proxies of one runtime, for the fetches of their state (`nbsrv(be_app)`, `be_conn`,
+/// `srv_is_up(be_app/s1)`, `fe_conn`…), each resolved once, when the runtime is built, to the
+/// backend, server or counter it names. Built only when an ACL or a sample expression reads
+/// such a fetch (`Configuration.readsProxyStates`); then every frontend of the runtime holds it
+/// and a request's facts carry it — otherwise nothing is built, stored or read per request.
 /// The values are the atomics the balancers and the stats already keep: no lock.
 final class ProxyStates: Sendable {
+    /// What a state fetch reads, found once per runtime: the fetch's slot indexes these.
+    enum Source: Sendable {
+        case backend(RuntimeBackend)
+        case server(RuntimeServer)
+        case frontend(ManagedAtomic<Int>)
+        /// No argument and no owner (a `defaults` section's rule): the proxy running the rule,
+        /// found by name when read.
+        case running
+        /// Names what this runtime does not have (the configuration check refuses that).
+        case missing
+    }
+
     private let backends: [String: RuntimeBackend]
     /// Each frontend's open connections (`fe_conn`): its counter, not the frontend, which
     /// holds this directory.
     private let frontendConnections: [String: ManagedAtomic<Int>]
+    /// By slot (`ProxyStateFetch.slot`): every state fetch parsed when this runtime was built.
+    private let sources: [Source]
 
     /// The frontend that holds this copy: the proxy a `defaults` rule without argument reads
     /// until a backend is chosen.
     private let frontend: String
 
-    private init(backends: [String: RuntimeBackend], frontendConnections: [String: ManagedAtomic<Int>], frontend: String) {
+    private init(backends: [String: RuntimeBackend], frontendConnections: [String: ManagedAtomic<Int>], sources: [Source], frontend: String) {
         self.backends = backends
         self.frontendConnections = frontendConnections
+        self.sources = sources
         self.frontend = frontend
     }
 
-    /// One for each frontend (sharing the two tables).
+    /// One for each frontend (sharing the tables).
     static func make(backends: [RuntimeBackend], frontends: [RuntimeFrontend]) -> [ProxyStates] {
         let byName = Dictionary(backends.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let connections = Dictionary(frontends.map { ($0.name, $0.liveConnections) }, uniquingKeysWith: { first, _ in first })
-        return frontends.map { ProxyStates(backends: byName, frontendConnections: connections, frontend: $0.name) }
+        let sources = ProxyStateFetch.registered.map { Self.source($0, backends: byName, frontends: connections) }
+        return frontends.map { ProxyStates(backends: byName, frontendConnections: connections, sources: sources, frontend: $0.name) }
+    }
+
+    private static func source(_ fetch: ProxyStateFetch, backends: [String: RuntimeBackend], frontends: [String: ManagedAtomic<Int>]) -> Source {
+        guard let name = fetch.proxy ?? fetch.owner else { return .running }
+        if fetch.kind == .frontendConnections { return frontends[name].map { .frontend($0) } ?? .missing }
+        guard let backend = backends[name] else { return .missing }
+        guard fetch.kind.namesServer else { return .backend(backend) }
+        return backend.servers.first { $0.name == fetch.server }.map { .server($0) } ?? .missing
     }
 
     /// The fetch's value: of the proxy it names, else of the proxy whose rule reads it (fixed
@@ -34,11 +59,24 @@ final class ProxyStates: Sendable {
     /// running it, `backend` (the backend chosen so far, "" before) or this frontend. nil when
     /// the proxy or server is not there (the configuration check refuses that).
     func value(_ fetch: ProxyStateFetch, backend: String) -> Int? {
-        let name = fetch.proxy ?? fetch.owner ?? (backend.isEmpty ? frontend : backend)
-        if fetch.kind == .frontendConnections { return frontendConnections[name]?.load(ordering: .relaxed) }
-        guard let backend = backends[name] else { return nil }
-        switch fetch.kind {
-        case .nbsrv: return Self.usableServers(backend)
+        // A fetch parsed after this runtime was built (none today) is found by name.
+        switch fetch.slot < sources.count ? sources[fetch.slot] : .running {
+        case .backend(let b): return Self.value(fetch.kind, of: b)
+        case .server(let server): return Self.value(fetch.kind, of: server)
+        case .frontend(let connections): return connections.load(ordering: .relaxed)
+        case .missing: return nil
+        case .running:
+            let name = fetch.proxy ?? fetch.owner ?? (backend.isEmpty ? frontend : backend)
+            if fetch.kind == .frontendConnections { return frontendConnections[name]?.load(ordering: .relaxed) }
+            guard let b = backends[name] else { return nil }
+            guard fetch.kind.namesServer else { return Self.value(fetch.kind, of: b) }
+            return b.servers.first { $0.name == fetch.server }.map { Self.value(fetch.kind, of: $0) }
+        }
+    }
+
+    private static func value(_ kind: ProxyStateFetch.Kind, of backend: RuntimeBackend) -> Int {
+        switch kind {
+        case .nbsrv: return usableServers(backend)
         // HAProxy's beconn: the streams of the backend, on a server or waiting for one (as
         // DynamicMaxconn counts its load).
         case .backendConnections: return backend.active.load(ordering: .relaxed) + (backend.queue?.count ?? 0)
@@ -47,17 +85,18 @@ final class ProxyStates: Sendable {
             // Rounded up per usable server; with none, twice the queue (HAProxy's "as if we had
             // half a running server").
             let waiting = backend.queue?.count ?? 0
-            let servers = Self.usableServers(backend)
+            let servers = usableServers(backend)
             return servers > 0 ? (waiting + servers - 1) / servers : waiting * 2
-        case .connslots: return Self.connectionSlots(backend)
-        case .serverConnections, .serverIsUp:
-            guard let server = backend.servers.first(where: { $0.name == fetch.server }) else { return nil }
-            if fetch.kind == .serverConnections { return server.active.load(ordering: .relaxed) }
-            // Up unless in maintenance or found down by its checks (a server without checks is
-            // up while not in maintenance).
-            return server.health.admin != .maint && server.health.isUp ? 1 : 0
-        case .frontendConnections: return nil
+        case .connslots: return connectionSlots(backend)
+        case .frontendConnections, .serverConnections, .serverIsUp: return 0  // not a backend's (sources never pair them)
         }
+    }
+
+    private static func value(_ kind: ProxyStateFetch.Kind, of server: RuntimeServer) -> Int {
+        if kind == .serverConnections { return server.active.load(ordering: .relaxed) }
+        // Up unless in maintenance or found down by its checks (a server without checks is
+        // up while not in maintenance).
+        return server.health.admin != .maint && server.health.isUp ? 1 : 0
     }
 
     /// HAProxy's be_usable_srv: the primaries that take traffic; with none, 1 if a backup

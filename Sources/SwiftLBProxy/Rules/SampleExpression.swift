@@ -43,6 +43,9 @@ struct SampleExpression {
         case isHTTPStream
         /// `req.hdr_ip(NAME[,OCC])` / `hdr_ip`: the address a request header holds.
         case requestHeaderIP(String, occurrence: Int?)
+        /// `nbsrv(be)`, `be_conn`, `srv_is_up(be/s1)`…: a proxy's or server's state
+        /// (ProxyStates.swift), an integer (`srv_is_up` a boolean).
+        case proxyState(ProxyStateFetch)
     }
 
     enum Converter {
@@ -84,12 +87,16 @@ struct SampleExpression {
 
     // MARK: parsing
 
-    init(parsing text: String) throws(Failure) {
+    /// `owner`: the proxy whose rule holds it, what a state fetch without argument (`be_conn`)
+    /// reads, as HAProxy fills the argument when it loads the file; nil: the proxy running it.
+    init(parsing text: String, owner: String? = nil) throws(Failure) {
         self.text = text
         let elements = Self.splitTopLevel(text)
         guard let first = elements.first, !first.isEmpty else { throw Failure(message: "empty sample expression") }
         let (name, args) = try Self.call(first)
-        fetch = try Self.fetch(name, args)
+        let state: ProxyStateFetch?
+        do { state = try ProxyStateFetch(expressionFetch: name, arguments: args, owner: owner) } catch { throw Failure(message: error.message) }
+        if let state { fetch = .proxyState(state) } else { fetch = try Self.fetch(name, args) }
         var converters: [Converter] = []
         for element in elements.dropFirst() {
             let (name, args) = try Self.call(element)
@@ -186,7 +193,7 @@ struct SampleExpression {
         "req.ver", "req_ver", "res.cook", "res.fhdr", "res.hdr", "res.hdr_cnt", "res.ver", "scook", "shdr", "status", "str", "url_param", "urlp", "var",
         "http_first_req", "capture.req.hdr", "pathq", "fc_pp_unique_id", "fc_pp_authority",
         "fc_src", "fc_dst", "fc_src_port", "fc_dst_port", "ipv4", "ipv6", "internal.strm.is_htx", "hdr_ip", "req.hdr_ip",
-    ] + TLSFetch.names).sorted()
+    ] + TLSFetch.names + ProxyStateFetch.Kind.allCases.map(\.rawValue)).sorted()
 
     private static func fetch(_ name: String, _ args: [String]) throws(Failure) -> Fetch {
         func needs(_ n: ClosedRange<Int>) throws(Failure) {
@@ -395,6 +402,9 @@ struct SampleExpression {
         case .requestHeaderIP(let name, let occurrence):
             let values = (input.requestHead?.values(of: name) ?? []).flatMap(SampleInput.commaSplit)
             return Self.occurrence(values, occurrence).flatMap(IPMask.normalized).map { .string($0) }
+        case .proxyState(let f):
+            guard let value = input.facts.proxyStates?.value(f, backend: input.backendName) else { return nil }
+            return f.isBoolean ? .boolean(value == 1) : .integer(value)
         }
     }
 

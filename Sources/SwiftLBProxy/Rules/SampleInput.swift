@@ -93,8 +93,8 @@ struct SampleInput {
         case .src, .srcPort, .dst, .dstPort, .sslFC, .capturedURI: return facts.samples(fetch).map(String.init)
         case .stickCounter(let f): return (stick?.value(f, source: facts.source?.ipAddress)).map { [String($0)] } ?? []
         case .proxyState(let f):
-            guard let value = facts.proxyStates?.value(f, backend: backendName) else { return [] }
-            return f.isBoolean ? (value == 1 ? ["1"] : []) : [String(value)]
+            // `srv_is_up` too is its 0/1: its ACL without `-m` compares it with 1.
+            return facts.proxyStates?.value(f, backend: backendName).map { [String($0)] } ?? []
         case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN, .requestProtoHTTP, .waitEnd: return payloadSamples(fetch)
         // Evaluated from the criterion's compiled expression (ConditionEvaluation.swift).
         case .expression: return []

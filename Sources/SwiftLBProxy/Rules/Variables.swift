@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import SwiftLBConfig
 
 /// A value a sample expression yields or a variable holds: HAProxy's sample types reduced to
 /// the four the rules compare and print (addresses are kept as their text; binaries — what
@@ -91,10 +92,21 @@ final class StreamVariables {
     private var request: [String: SampleValue] = [:]
     private var response: [String: SampleValue] = [:]
     let process: ProcessVariables
+    /// `tune.vars.*-max-size` as they were when the stream began; nil (none set): nothing is
+    /// counted.
+    let limits: VariableSizeLimits?
+    /// The bytes charged for this stream's `txn.`, `req.` and `res.` variables (with limits).
+    var sizes = ScopeSizes()
 
     init(process: ProcessVariables = .shared, session: SessionVariables? = nil) {
         self.process = process
         self.session = session
+        limits = VariableAccounting.limits
+    }
+
+    deinit {
+        // A stream that ends in the middle of a transaction gives its bytes back.
+        if limits != nil { releaseTransaction() }
     }
 
     /// The `sess.` scope, made now if no rule set one yet (to hand to an HTTP/2 connection).
@@ -108,18 +120,33 @@ final class StreamVariables {
     /// `txn.name` and friends; nil when unset (or not a stream scope).
     func get(_ qualified: String) -> SampleValue? {
         guard let (scope, name) = VariableScope.split(qualified) else { return nil }
+        return stored(scope, name)
+    }
+
+    /// Sets (or with nil, unsets) a variable; under `tune.vars.*-max-size`, not when it would
+    /// pass a limit.
+    func set(_ qualified: String, _ value: SampleValue?) {
+        guard let (scope, name) = VariableScope.split(qualified) else { return }
+        if let limits {
+            setCounted(scope, name, value, limits)
+            return
+        }
+        store(scope, name, value)
+    }
+
+    /// A variable's value by scope and name (the accounting's way in too).
+    func stored(_ scope: VariableScope, _ name: String) -> SampleValue? {
         switch scope {
-        case .proc: return process.get(name)
-        case .sess: return session?.values[name]
-        case .txn: return transaction[name]
-        case .req: return request[name]
-        case .res: return response[name]
+        case .proc: process.get(name)
+        case .sess: session?.values[name]
+        case .txn: transaction[name]
+        case .req: request[name]
+        case .res: response[name]
         }
     }
 
-    /// Sets (or with nil, unsets) a variable.
-    func set(_ qualified: String, _ value: SampleValue?) {
-        guard let (scope, name) = VariableScope.split(qualified) else { return }
+    /// Sets or unsets it, uncounted.
+    func store(_ scope: VariableScope, _ name: String, _ value: SampleValue?) {
         switch scope {
         case .proc: process.set(name, value)
         case .sess: sessionScope.values[name] = value
@@ -130,6 +157,7 @@ final class StreamVariables {
     }
 
     func beginTransaction() {
+        if limits != nil { releaseTransaction() }
         if !transaction.isEmpty { transaction.removeAll() }
         if !request.isEmpty { request.removeAll() }
         if !response.isEmpty { response.removeAll() }
@@ -137,6 +165,7 @@ final class StreamVariables {
 
     /// `req.` variables end where the response begins.
     func beginResponse() {
+        if limits != nil { releaseRequest() }
         if !request.isEmpty { request.removeAll() }
     }
 
@@ -147,4 +176,13 @@ final class StreamVariables {
 /// connection, as HAProxy's session variables are by its streams (all on one event loop).
 final class SessionVariables {
     var values: [String: SampleValue] = [:]
+    /// Under `tune.vars.sess-max-size`: the bytes of its variables and of its streams' `txn.`,
+    /// `req.` and `res.` ones (HAProxy's sess->vars.size).
+    var size = 0
+    /// Of those, its own `sess.` variables' (given back to the process's count at its end).
+    var ownSize = 0
+
+    deinit {
+        if ownSize != 0 { VariableAccounting.processSize.wrappingDecrement(by: ownSize, ordering: .relaxed) }
+    }
 }
