@@ -296,6 +296,11 @@ public final class ProxyServer: Sendable {
             for key in current.keys where !kept.contains(key) { if let fd = key.inheritedFD { retired.insert(fd) } }
         }
         for listener in closing { try? await listener.channel.close() }
+        // A frontend the new file no longer has takes its connection count with it (its
+        // connections still hold and release that counter): one added again later under the
+        // same name starts from zero, as HAProxy's new process does, not from the old one's.
+        let names = Set(new.frontends.map(\.name))
+        frontendConnections.withLockedValue { counts in counts = counts.filter { names.contains($0.key) } }
         report.closed.sort()
         let fresh = HealthChecker(targets: new.checkTargets, group: group, spreadPercent: new.configuration.global.spreadChecks ?? 0,
                                   maxInitialSpread: new.configuration.global.maxSpreadChecks.map { .nanoseconds($0.nanoseconds) },

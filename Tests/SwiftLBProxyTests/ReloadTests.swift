@@ -131,6 +131,45 @@ final class ReloadTests: XCTestCase {
         await server.stop(grace: .seconds(1))
     }
 
+    /// A frontend a reload removes, added again by the next one under the same name, starts
+    /// counting its connections from zero, as HAProxy's new process does: the removed one's
+    /// client, still connected, does not take the re-added frontend's only slot.
+    func testAFrontendAddedAgainAfterAReloadDoesNotInheritTheOldConnections() async throws {
+        let backend = try ScriptedBackend(.raw("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close: false))
+        defer { backend.stop() }
+        let port = freePort(), other = freePort()
+        func text(withFrontend: Bool) -> String {
+            """
+            defaults
+                mode http
+                timeout connect 2s
+                timeout client 20s
+                timeout server 20s
+                timeout http-request 20s
+            frontend keep
+                bind 127.0.0.1:\(other)
+                default_backend app
+            \(withFrontend ? "frontend fe\n    maxconn 1\n    bind 127.0.0.1:\(port)\n    default_backend app" : "")
+            backend app
+                server s1 127.0.0.1:\(backend.port)
+
+            """
+        }
+        let server = ProxyServer(runtime: try runtime(text(withFrontend: true)), threads: 1, logger: Logger(label: "reload-test"))
+        try await server.start()
+        // fe's one slot, held by a kept-alive client across the two reloads.
+        let old = try RawClient(port: port, timeout: 2)
+        old.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertEqual(statusCode(old.readResponse()), 200)
+        _ = try await server.reload(to: runtime(text(withFrontend: false), previous: server.runtime))
+        _ = try await server.reload(to: runtime(text(withFrontend: true), previous: server.runtime))
+        let client = try RawClient(port: port, timeout: 3)
+        client.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        XCTAssertEqual(statusCode(client.readResponse()), 200, "the re-added frontend counts the removed one's client")
+        _ = old
+        await server.stop(grace: .seconds(1))
+    }
+
     /// A reload whose only change is a bind's `interface` (either way) is applied: a listener
     /// bound to the device replaces the one on every interface, the address answering all
     /// along (the two share it with SO_REUSEPORT while both are open).
