@@ -152,6 +152,17 @@ final class HTTP1EdgeParityTests: XCTestCase {
         XCTAssertEqual(interim.body, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", "the 100 went without its Content-Length")
     }
 
+    /// A body delimited by the close whose server keeps its socket open: passed through as it
+    /// came (not re-chunked), `Connection: close` to an HTTP/1.1 client, nothing more until
+    /// the server closes (the client's 1 s read ends with the connection still open in both).
+    func testACloseDelimitedBodyWhoseServerLingersIsPassedThrough() throws {
+        for answer in ["HTTP/1.1 200 OK\r\nX: y\r\n\r\nhello", "HTTP/1.0 200 OK\r\nX: y\r\n\r\nhello"] {
+            let got = try compare(answer: answer, close: false, request: "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            XCTAssertEqual(got.body, "hello", answer.debugDescription)
+            XCTAssertFalse(got.closed)
+        }
+    }
+
     /// `option accept-invalid-http-response`: a response header name with bytes outside the
     /// token set, and a status line with any word of version bytes, are forwarded as haproxy
     /// forwards them (a version it reads as 1.1 written `HTTP/1.1`, the others as they came,
