@@ -89,6 +89,8 @@ extension SectionParser {
         if options.originalTo != nil { ignored("'option originalto'", "option") }
         if options.httpBufferRequest { ignored("'option http-buffer-request'", "option") }
         if proxy.frontend != nil, options.acceptInvalidRequest { ignored("'option accept-invalid-http-request'", "option") }
+        if proxy.backend != nil, options.acceptInvalidResponse { ignored("'option accept-invalid-http-response'", "option") }
+        if proxy.backend != nil, options.pretendKeepAlive { ignored("'option http-pretend-keepalive'", "option") }
     }
 }
 

@@ -479,6 +479,14 @@ public struct ProxyOptions: Sendable {
     /// `option accept-invalid-http-request`: a request target may hold a fragment (`#`),
     /// which HAProxy 2.6 otherwise refuses with 400 (SwiftLB relaxes nothing else).
     public var acceptInvalidRequest = false
+    /// `option accept-invalid-http-response` (a backend's): a response header name may hold
+    /// bytes outside the token set and the status line any version word, as HAProxy 2.6
+    /// accepts them (`HeadParser.Limits.relaxedResponse` says which, and what stays refused).
+    public var acceptInvalidResponse = false
+    /// `option http-pretend-keepalive` (a backend's): with `http-server-close` or `httpclose`,
+    /// the request goes to the server without `Connection: close`; the server connection
+    /// still ends after the response.
+    public var pretendKeepAlive = false
     /// `option disable-h2-upgrade`: an HTTP/1 listener's connection that opens with the HTTP/2
     /// preface is refused (400) instead of served as HTTP/2, HAProxy's default upgrade.
     public var disableH2Upgrade = false

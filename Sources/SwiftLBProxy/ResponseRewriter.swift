@@ -66,6 +66,7 @@ enum ResponseRewriter {
                 framing.setCookie = CookieState.Response.none
             }
         }
+        if head.currentStatus == 204 { dropFraming(&head) }
         if c.upgrade {
             head.add("Connection", "upgrade")
         } else if framing.closeClient {
@@ -81,5 +82,13 @@ enum ResponseRewriter {
             head.startLineOverride = "HTTP/1.1 \(status)" + (reason.isEmpty ? "" : " \(reason)")
         }
         return framing
+    }
+
+    /// HAProxy's H1 output writes no `Content-Length` nor `Transfer-Encoding` on an interim
+    /// (1xx) response or a 204 (mux_h1: they have no body to frame, and a client could take
+    /// one for the next response's); a 304 keeps them, as they describe the representation.
+    static func dropFraming(_ head: inout MessageHead) {
+        head.removeAll("content-length")
+        head.removeAll("transfer-encoding")
     }
 }

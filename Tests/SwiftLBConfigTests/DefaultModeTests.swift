@@ -18,6 +18,8 @@ final class DefaultModeTests: XCTestCase {
                     option httplog
                     option http-buffer-request
                     option accept-invalid-http-request
+                    option http-pretend-keepalive
+                    option accept-invalid-http-response
                     http-request set-header x-a b
                     http-response set-header x-b c
                     http-after-response set-header x-c d
@@ -37,6 +39,7 @@ final class DefaultModeTests: XCTestCase {
                     default_backend be
                 backend be
                     balance hdr(host)
+                    option accept-invalid-http-response
                     cookie SRV insert
                     http-request set-header x-a b
                     server s1 127.0.0.1:18002 cookie a

@@ -30,19 +30,21 @@ final class HTTP1EdgeParityTests: XCTestCase {
 
     /// `answer` from the server, `request` from the client, through both; returns swiftlb's.
     @discardableResult
-    private func compare(answer: String, close: Bool, request: String, file: StaticString = #filePath, line: UInt = #line) throws -> Received {
+    private func compare(answer: String, close: Bool, request: String, backendLines: String = "",
+                         file: StaticString = #filePath, line: UInt = #line) throws -> Received {
         let dir = try TempDirectory()
         let ours = try ScriptedBackend(.raw(answer, close: close)), theirs = try ScriptedBackend(.raw(answer, close: close))
         defer { ours.stop(); theirs.stop() }
         var received: [Received] = []
         for (program, server) in [("swiftlb", ours), ("haproxy", theirs)] {
             let port = freePort()
-            let config = oneServerConfig(port: port, rules: "", serverPort: server.port)
+            let config = oneServerConfig(port: port, rules: "", backendLines: backendLines, serverPort: server.port)
             let proxy = try startEither(program, config, port: port, in: dir)
             defer { proxy.stop() }
             received.append(try receive(port, request))
         }
-        XCTAssertEqual(received[0], received[1], "swiftlb, then haproxy, for \(answer.debugDescription) to \(request.debugDescription)", file: file, line: line)
+        XCTAssertEqual(received[0], received[1], "swiftlb, then haproxy, for \(answer.debugDescription) to \(request.debugDescription) \(backendLines)",
+                       file: file, line: line)
         return received[0]
     }
 
@@ -129,5 +131,83 @@ final class HTTP1EdgeParityTests: XCTestCase {
         XCTAssertEqual(seen[0].server, seen[1].server)
         XCTAssertEqual(seen[0].client, seen[1].client)
         XCTAssertTrue(seen[0].client.hasPrefix("HTTP/1.1 200 OK\r\nX-CUSTOM: 1\r\nX-File: 2\r\nContent-Length: 2\r\n"), seen[0].client)
+    }
+
+    /// Blank lines (CRLF or a bare LF) before a status line are skipped, as before a request
+    /// line; a 204 or an interim response goes out without `Content-Length` and
+    /// `Transfer-Encoding` (a 304 keeps them).
+    func testBlankLinesBeforeAStatusLineAndBodylessFraming() throws {
+        let request = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+        let ok = try compare(answer: "\r\n\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close: false, request: request)
+        XCTAssertEqual(ok.statusLine, "HTTP/1.1 200 OK")
+        _ = try compare(answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close: false, request: "\n\r\n" + request)
+        let noContent = try compare(answer: "HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\nX: y\r\n\r\n",
+                                    close: false, request: request)
+        XCTAssertEqual(noContent.fields, ["x: y"])
+        let notModified = try compare(answer: "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n", close: false, request: request)
+        XCTAssertEqual(notModified.fields, ["transfer-encoding: chunked"])
+        // (The final response's names in lower case: `Received` lowers only the first head's.)
+        let interim = try compare(answer: "HTTP/1.1 100 Continue\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+                                  close: false, request: request)
+        XCTAssertEqual(interim.body, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok", "the 100 went without its Content-Length")
+    }
+
+    /// A body delimited by the close whose server keeps its socket open: passed through as it
+    /// came (not re-chunked), `Connection: close` to an HTTP/1.1 client, nothing more until
+    /// the server closes (the client's 1 s read ends with the connection still open in both).
+    func testACloseDelimitedBodyWhoseServerLingersIsPassedThrough() throws {
+        for answer in ["HTTP/1.1 200 OK\r\nX: y\r\n\r\nhello", "HTTP/1.0 200 OK\r\nX: y\r\n\r\nhello"] {
+            let got = try compare(answer: answer, close: false, request: "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            XCTAssertEqual(got.body, "hello", answer.debugDescription)
+            XCTAssertFalse(got.closed)
+        }
+    }
+
+    /// `option accept-invalid-http-response`: a response header name with bytes outside the
+    /// token set, and a status line with any word of version bytes, are forwarded as haproxy
+    /// forwards them (a version it reads as 1.1 written `HTTP/1.1`, the others as they came,
+    /// kept alive with `Connection: keep-alive` as an HTTP/1.0 answer). Without it both refuse
+    /// them. What stays refused: a lower-case version (haproxy too), and a name with a blank or
+    /// a control byte, which haproxy forwards and a lenient client reads as the framing field
+    /// it resembles (response splitting).
+    func testAcceptInvalidHTTPResponseRelaxesWhereHAProxyDoes() throws {
+        let option = "    option accept-invalid-http-response"
+        let request = "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+        // The last two haproxy takes without the option too (any `XXXX/d.d`); swiftlb does not
+        // (docs/conformance.md), so only the others are compared without it.
+        for (answer, statusLine, refusedWithout) in [
+            ("HTTP/1.1 200 OK\r\nX\"@(): v\r\nContent-Length: 2\r\n\r\nok", "HTTP/1.1 200 OK", true),
+            ("HTTP/1.1 200 OK\r\nX\u{E9}: v\r\nContent-Length: 2\r\n\r\nok", "HTTP/1.1 200 OK", true),
+            ("ICY 200 OK\r\nContent-Length: 2\r\n\r\nok", "ICY 200 OK", true),
+            ("HTTP/1.10 200 OK\r\nContent-Length: 2\r\n\r\nok", "HTTP/1.10 200 OK", true),
+            ("HTTP/2.0 200 OK\r\nContent-Length: 2\r\n\r\nok", "HTTP/1.1 200 OK", false),
+            ("ABCD/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", "ABCD/1.0 200 OK", false),
+        ] {
+            let relaxed = try compare(answer: answer, close: false, request: request, backendLines: option)
+            XCTAssertEqual(relaxed.statusLine, statusLine, answer.debugDescription)
+            XCTAssertEqual(relaxed.body, "ok", answer.debugDescription)
+            if refusedWithout {
+                XCTAssertEqual(try compare(answer: answer, close: false, request: request).statusLine, "HTTP/1.1 502 Bad Gateway", "without the option")
+            }
+        }
+        XCTAssertEqual(try compare(answer: "http/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close: false, request: request,
+                                   backendLines: option).statusLine, "HTTP/1.1 502 Bad Gateway")
+        // Hostile names: haproxy forwards them with the option; swiftlb answers its 502 either way.
+        for answer in ["HTTP/1.1 200 OK\r\nTransfer-Encoding : chunked\r\nContent-Length: 2\r\n\r\nok",
+                       "HTTP/1.1 200 OK\r\nContent-Length\r: 9\r\nContent-Length: 2\r\n\r\nok",
+                       "HTTP/1.1 200 OK\r\nX\u{01}Transfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\nok"] {
+            let server = try ScriptedBackend(.raw(answer, close: false))
+            defer { server.stop() }
+            let dir = try TempDirectory()
+            var statuses: [Int] = []
+            for (program, lines) in [("haproxy", option), ("swiftlb", option), ("swiftlb", "")] {
+                let port = freePort()
+                let proxy = try startEither(program, oneServerConfig(port: port, rules: "", backendLines: lines, serverPort: server.port),
+                                            port: port, in: dir)
+                defer { proxy.stop() }
+                statuses.append(statusCode(try receive(port, request).statusLine))
+            }
+            XCTAssertEqual(statuses, [200, 502, 502], answer.debugDescription)
+        }
     }
 }

@@ -94,6 +94,8 @@ extension KeywordRegistry {
             p.withOptions { $0.restrictRequestHeaderNames = policy }
         },
         flagOption("accept-invalid-http-request", SectionKind.frontSide, \.acceptInvalidRequest),
+        flagOption("accept-invalid-http-response", SectionKind.backSide, \.acceptInvalidResponse),
+        flagOption("http-pretend-keepalive", SectionKind.backSide, \.pretendKeepAlive),
         flagOption("disable-h2-upgrade", SectionKind.frontSide, \.disableH2Upgrade),
         flagOption("http-buffer-request", SectionKind.proxies, \.httpBufferRequest),
         flagOption("checkcache", SectionKind.backSide, \.checkCache),

@@ -269,9 +269,11 @@ extension HTTPClientConnection {
         // the server; the chosen server's name is added at each attempt (`attach`).
         if let name = backend.config.options.sendNameHeader { head.removeAll(name) }
         // `option http-server-close`: the server connection ends with each response;
-        // `option httpclose`: both do (the stronger of the frontend's and the backend's).
+        // `option httpclose`: both do (the stronger of the frontend's and the backend's). The
+        // server is told so, unless the backend's `option http-pretend-keepalive` hides it
+        // (a server that answers a closing request differently); it is closed all the same.
         let connectionMode = max(frontend.config.options.httpConnectionMode.strength, backend.config.options.httpConnectionMode.strength)
-        if connectionMode > 0 && webSocketKey == nil && !otherUpgrade { head.add("Connection", "close") }
+        if connectionMode > 0 && webSocketKey == nil && !otherUpgrade && !backend.config.options.pretendKeepAlive { head.add("Connection", "close") }
         head.serialise(into: &serverHeadBuffer)
         if let nameCase = backend.requestNameCase { nameCase.apply(to: &serverHeadBuffer) }
         let upstreamHead = serverHeadBuffer
@@ -304,7 +306,8 @@ extension HTTPClientConnection {
         let ex = HTTPExchange(dispatch: dispatch,
                               method: method, clientMinor: head.minorVersion, closeClient: connection.close || quiescing,
                               upstreamHead: upstreamHead, requestFramer: framing.map(BodyFramer.init), facts: facts,
-                              responseLimits: limits, log: record, start: now)
+                              responseLimits: backend.config.options.acceptInvalidResponse ? limits.acceptingInvalidResponses : limits,
+                              log: record, start: now)
         ex.presentedCookie = presented
         ex.ignoresCookie = persistence == .ignore
         ex.pinnedWithoutCookie = assignedByRule || (pinned == nil && dispatch.pinned != nil)

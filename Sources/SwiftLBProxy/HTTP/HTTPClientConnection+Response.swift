@@ -40,6 +40,15 @@ extension HTTPClientConnection {
     }
 
     private func processResponse(_ ex: HTTPExchange) {
+        // Interim (1xx) heads of this read, held until what follows them in the same read is
+        // known to be sound: HAProxy parses a read whole, so a final response that fails there
+        // is its 502 alone, without the 1xx before it. Nil on the usual path (no 1xx).
+        var interim: ByteBuffer?
+        func sendInterim() {
+            if let heads = interim { context?.writeAndFlush(wrapOutboundOut(heads), promise: nil) }
+            interim = nil
+        }
+        defer { sendInterim() }  // the read ended after a 1xx (or its final head is incomplete)
         while isCurrent(ex), var input = ex.responseInbound, input.readableBytes > 0, !ex.responseComplete {
             ex.responseInbound = nil  // no second reference while `input` is worked on
             if !ex.responseHeadSent {
@@ -49,11 +58,13 @@ extension HTTPClientConnection {
                 case .incomplete:
                     return
                 case .failure:
+                    interim = nil
                     serverFailed(ex, garbage: true)
                     return
                 case .head(var head):
                     if (100..<200).contains(head.status) {
                         if head.status == 101 {
+                            sendInterim()
                             if ex.otherUpgrade {
                                 // A switch without `Upgrade` names no protocol: 502, as a broken handshake.
                                 if ProtocolUpgrade.accepts(head) { openTunnel(ex, head: head) } else { serverFailed(ex, garbage: true) }
@@ -80,13 +91,16 @@ extension HTTPClientConnection {
                             return
                         }
                         // 100 Continue and friends: only an HTTP/1.1 client may see them.
-                        if ex.clientMinor >= 1 {
+                        if ex.clientMinor >= 1, let context {
                             _ = RequestRewriter.removeHopByHop(&head)
-                            context?.writeAndFlush(wrapOutboundOut(head.serialised(allocator: context!.channel.allocator)), promise: nil)
+                            ResponseRewriter.dropFraming(&head)
+                            var heads = head.serialised(allocator: context.channel.allocator)
+                            if interim == nil { interim = heads } else { interim!.writeBuffer(&heads) }
                         }
                         continue
                     }
                     guard case .success(let body) = MessageFraming.response(head, requestMethod: ex.method) else {
+                        interim = nil
                         serverFailed(ex, garbage: true)
                         return
                     }
@@ -99,9 +113,11 @@ extension HTTPClientConnection {
                     if case .framed(.chunked) = body, !BodyFramer.chunksMayBeValid(input) {
                         // Chunking already broken in what came with the head: nothing has gone to
                         // the client yet, so it gets HAProxy's 502 rather than a cut response.
+                        interim = nil
                         serverFailed(ex, garbage: true)
                         return
                     }
+                    sendInterim()
                     guard startResponse(ex, head: head, body: body) else { return }
                     // No body (HEAD, 204, 304) or an empty one (`Content-Length: 0`): the
                     // response ends with its head, whether or not more bytes follow in `input`.

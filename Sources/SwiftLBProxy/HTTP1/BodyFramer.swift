@@ -183,6 +183,9 @@ struct BodyFramer {
                         chunk = .trailer(lineLength: lineLength + 1, colon: true, total: total + 1)
                     } else if !colon && !isToken(b) {
                         failure = .badChunk(lineLength == 0 && (b == 0x20 || b == 0x09) ? "folded trailer line" : "trailer name is not a token"); return
+                    } else if !colon && lineLength == 255 {
+                        // HAProxy's HTX keeps a name's length in one byte, a trailer's as a header's.
+                        failure = .badChunk("trailer name over 255 bytes"); return
                     } else {
                         chunk = .trailer(lineLength: lineLength + 1, colon: colon, total: total + 1)
                     }

@@ -17,18 +17,20 @@ public enum CodecFuzzing {
         let split = Int(data[0]) % max(1, data.count)
         let input = ByteBuffer(bytes: data.dropFirst())
         for kind in [MessageHead.Kind.request, .response] {
-            check(input, kind: kind, split: split)
+            check(input, kind: kind, limits: HeadParser.Limits(), split: split)
         }
+        // A backend's `option accept-invalid-http-response`: the same invariants.
+        check(input, kind: .response, limits: HeadParser.Limits().acceptingInvalidResponses, split: split)
     }
 
-    private static func check(_ input: ByteBuffer, kind: MessageHead.Kind, split: Int) {
+    private static func check(_ input: ByteBuffer, kind: MessageHead.Kind, limits: HeadParser.Limits, split: Int) {
         var whole = input
-        var parser = HeadParser(kind: kind)
+        var parser = HeadParser(kind: kind, limits: limits)
         let outcome = parser.parse(&whole)
         // The same bytes in two pieces give the same answer.
         let first = min(split, input.readableBytes)
         var pieces = input.getSlice(at: input.readerIndex, length: first)!
-        var splitParser = HeadParser(kind: kind)
+        var splitParser = HeadParser(kind: kind, limits: limits)
         var splitOutcome = splitParser.parse(&pieces)
         if case .incomplete = splitOutcome {
             var rest = input.getSlice(at: input.readerIndex + first, length: input.readableBytes - first)!
@@ -52,7 +54,7 @@ public enum CodecFuzzing {
         var out = ByteBuffer()
         head.write(into: &out)
         precondition(out == head.bytes, "an untouched head is not written as it came")
-        var again = HeadParser(kind: kind)
+        var again = HeadParser(kind: kind, limits: limits)
         guard case .head(let reparsed) = again.parse(&out) else { preconditionFailure("a written head does not parse again") }
         precondition(reparsed.fields.count == head.fields.count, "a written head parses to other fields")
         for i in head.fields.indices { precondition(reparsed.name(i) == head.name(i) && reparsed.value(i) == head.value(i)) }

@@ -40,10 +40,35 @@ struct HeadParser {
         /// `option accept-invalid-http-request`: a `#` in a request target is accepted (HAProxy
         /// 2.6 refuses a fragment with 400 otherwise).
         var allowFragment = false
+        /// `option accept-invalid-http-response` (HAProxy's PR_O2_RSPBUG_OK), a response's:
+        /// where HAProxy 2.6's H1 parser lets it through, and no further —
+        /// * the version may be any word of HAProxy's version bytes (A-Z, 0-9, `.`, `/`): it is
+        ///   1.1 when it is 8 bytes whose sixth says 2 or more or whose sixth and eighth say 1.1
+        ///   or more (HAProxy's H1_MF_VER_11), 1.0 otherwise (`ICY`, `HTTP/0.9`, `HTTP/1.10`);
+        /// * a field name may hold visible bytes outside the token set (`"`, `@`, `(`…) and
+        ///   bytes over 127. Blanks and control bytes in a name stay refused, where HAProxy
+        ///   takes them too: `Transfer-Encoding : chunked` or a CR inside a name is read as a
+        ///   framing field by a lenient client (response splitting), so it stays a 502.
+        var acceptInvalidResponse: Bool {
+            get { anyResponseVersion && anyResponseFieldName }
+            set { (anyResponseVersion, anyResponseFieldName) = (newValue, newValue) }
+        }
+        /// Its two halves: an HTTP/2 stream's translator of the engine's output takes any
+        /// version but not such names, which HPACK cannot carry (a byte over 127 stops the
+        /// process in NIOHPACK): the stream is reset instead.
+        var anyResponseVersion = false
+        var anyResponseFieldName = false
         /// `tune.bufsize` when written, and the part of it rewrites keep (`tune.maxrewrite`):
         /// what `rewriteRoom` measures against.
         var bufferSize: Int?
         var rewriteReserve = 1024
+
+        /// These bounds, with `acceptInvalidResponse` (a backend's option).
+        var acceptingInvalidResponses: Limits {
+            var relaxed = self
+            relaxed.acceptInvalidResponse = true
+            return relaxed
+        }
 
         /// HAProxy's bounds for buffers of `bufferSize` bytes with `rewriteReserve` kept for
         /// rewrites and `maxHeaders` (`tune.http.maxhdr`).
@@ -82,10 +107,17 @@ struct HeadParser {
     /// Looks at `buffer`'s readable bytes; on success the head is read off the buffer (the rest,
     /// a body or the next message, stays).
     mutating func parse(_ buffer: inout ByteBuffer) -> Outcome {
-        // Leading empty lines before a request are tolerated (RFC 9112 §2.2).
-        if kind == .request {
-            while buffer.readableBytes >= 2, buffer.getInteger(at: buffer.readerIndex, as: UInt16.self) == 0x0D0A {
-                buffer.moveReaderIndex(forwardBy: 2)
+        // Leading empty lines (CRLF or a bare LF) before a start line are skipped, as by
+        // HAProxy's H1 parser (RFC 9112 §2.2), for a request and for a response alike.
+        if let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self), first == 0x0D || first == 0x0A {
+            while let byte = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) {
+                if byte == 0x0A {
+                    buffer.moveReaderIndex(forwardBy: 1)
+                } else if byte == 0x0D, buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self) == 0x0A {
+                    buffer.moveReaderIndex(forwardBy: 2)
+                } else {
+                    break
+                }
                 scanned = 0
                 startLine = StartLineScan()
             }
@@ -117,7 +149,8 @@ struct HeadParser {
             // LF) is refused now, as HAProxy's parser stops at the first byte that does not fit
             // — waiting for a head that never ends would answer it with a 408 at `timeout
             // http-request` (or a 504 at `timeout server`).
-            if !buffer.withUnsafeReadableBytes({ startLine.mayBeValid($0, kind: kind) }) {
+            let anyVersion = kind == .response && limits.anyResponseVersion
+            if !buffer.withUnsafeReadableBytes({ startLine.mayBeValid($0, kind: kind, anyVersion: anyVersion) }) {
                 return .failure(.malformed(kind == .request ? "request line" : "status line"))
             }
             return .incomplete
@@ -180,8 +213,13 @@ struct HeadParser {
                 guard let v = version(raw, part3) else { return .failure(.malformed("version")) }
                 minor = v
             case .response:
-                guard let v = version(raw, part1) else { return .failure(.malformed("version")) }
-                minor = v
+                if let v = version(raw, part1) {
+                    minor = v
+                } else if limits.anyResponseVersion, let v = anyVersion(raw, 0..<sp1) {
+                    minor = v
+                } else {
+                    return .failure(.malformed("version"))
+                }
                 let codeEnd = min(sp1 + 4, lineEnd)
                 part2 = sp1 + 1..<codeEnd
                 guard part2.count == 3, part2.allSatisfy({ raw[$0] >= 0x30 && raw[$0] <= 0x39 }) else { return .failure(.malformed("status code")) }
@@ -219,6 +257,10 @@ struct HeadParser {
                 guard raw[end - 1] == 0x0D else { return .failure(.malformed("bare LF")) }
                 var colon = p
                 while colon < end - 1 && isToken(raw[colon]) { colon += 1 }
+                if raw[colon] != 0x3A && kind == .response && limits.anyResponseFieldName {
+                    // Off the usual path: only a name that is not a token gets here.
+                    while colon < end - 1 && raw[colon] != 0x3A && (raw[colon] > 0x20 && raw[colon] != 0x7F) { colon += 1 }
+                }
                 guard colon > p, raw[colon] == 0x3A else {
                     return .failure(.malformed(raw[colon] == 0x20 || raw[colon] == 0x09 ? "space before colon" : "field name"))
                 }
@@ -311,6 +353,21 @@ struct HeadParser {
         return true
     }
 
+    /// `option accept-invalid-http-response`: any non-empty word of HAProxy's version bytes
+    /// (A-Z, 0-9, `.`, `/`); 1 where HAProxy sets H1_MF_VER_11 (8 bytes, the sixth above 1, or
+    /// 1 with the eighth 1 or more), else 0.
+    private static func anyVersion(_ raw: UnsafeRawBufferPointer, _ r: Range<Int>) -> Int? {
+        guard !r.isEmpty, r.allSatisfy({ isVersionByte(raw[$0]) }) else { return nil }
+        guard r.count == 8 else { return 0 }
+        let major = raw[r.lowerBound + 5], minor = raw[r.lowerBound + 7]
+        return major > 0x31 || (major == 0x31 && minor >= 0x31) ? 1 : 0
+    }
+
+    /// HAProxy's version bytes (HTTP_FLG_VER): A-Z, 0-9, `.` and `/`.
+    static func isVersionByte(_ b: UInt8) -> Bool {
+        (b >= 0x41 && b <= 0x5A) || (b >= 0x30 && b <= 0x39) || b == 0x2E || b == 0x2F
+    }
+
     /// `HTTP/1.0` → 0, `HTTP/1.1` (or any later 1.x) → 1; anything else nil.
     private static func version(_ raw: UnsafeRawBufferPointer, _ r: Range<Int>) -> Int? {
         guard r.count == 8, raw[r.lowerBound] == 0x48, raw[r.lowerBound + 1] == 0x54, raw[r.lowerBound + 2] == 0x54,
@@ -350,15 +407,17 @@ import Glibc
 /// `HTTP/1.`, a digit, CR and LF. A response: `HTTP/1.`, a digit, a space, three digits. It
 /// only refuses bytes `check` would refuse too, so nothing valid is cut short.
 struct StartLineScan {
-    private enum Phase { case method, target, version, done }
+    private enum Phase { case method, target, version, anyVersion, done }
     private var phase = Phase.method
     /// Bytes of the head looked at so far.
     private var offset = 0
     /// Bytes of the version template matched so far.
     private var matched = 0
 
-    mutating func mayBeValid(_ raw: UnsafeRawBufferPointer, kind: MessageHead.Kind) -> Bool {
-        if offset == 0 && kind == .response { phase = .version }
+    /// `anyVersion`: a response's version may be any word of version bytes
+    /// (`option accept-invalid-http-response`); `check` judges the status after it.
+    mutating func mayBeValid(_ raw: UnsafeRawBufferPointer, kind: MessageHead.Kind, anyVersion: Bool = false) -> Bool {
+        if offset == 0 && kind == .response { phase = anyVersion ? .anyVersion : .version }
         let n = raw.count
         while offset < n {
             let b = raw[offset]
@@ -383,6 +442,13 @@ struct StartLineScan {
                 guard expected == 0x23 ? (b >= 0x30 && b <= 0x39) : b == expected else { return false }
                 matched += 1
                 if matched == shape.utf8CodeUnitCount { phase = .done }
+            case .anyVersion:
+                if b == 0x20 {
+                    guard offset > 0 else { return false }
+                    phase = .done
+                } else if !HeadParser.isVersionByte(b) {
+                    return false
+                }
             case .done:
                 return true
             }

@@ -66,9 +66,15 @@ struct MessageHead {
     let status: Int
     /// Whether the version was written exactly `HTTP/1.0` or `HTTP/1.1`, so that forwarding the
     /// start line as it came sends our own version (RFC 9110 §6.2); false for HTTP/1.2…1.9.
+    /// A response's other words (`option accept-invalid-http-response`) go as HAProxy writes
+    /// them: those it reads as 1.1 (`HTTP/2.0`, `ABCD/1.1`) become `HTTP/1.1`, the others
+    /// (`ICY`, `HTTP/0.9`) stay as they came.
     var versionIsAsRead: Bool {
+        if kind == .response && minorVersion == 0 { return true }
         let digitAt = kind == .request ? Int(part3.upperBound) - 1 : Int(part1.upperBound) - 1
-        return bytes.getInteger(at: digitAt, as: UInt8.self) == UInt8(ascii: "0") + UInt8(minorVersion)
+        guard bytes.getInteger(at: digitAt, as: UInt8.self) == UInt8(ascii: "0") + UInt8(minorVersion) else { return false }
+        // A strict head's version is `HTTP/1.x`; only a relaxed response's may not be.
+        return kind == .request || bytes.getInteger(at: Int(part1.lowerBound), endianness: .big, as: UInt32.self) == 0x4854_5450  // "HTTP"
     }
 
     func string(_ range: Range<Int32>) -> String {

@@ -46,7 +46,11 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
 
     private var request = RequestPhase.awaitingHeaders
     private var response = ResponsePhase.head
-    private var responseParser = HeadParser(kind: .response, limits: HeadParser.Limits(maxHead: 65536, maxStored: nil, maxFields: 1000))
+    /// It reads the engine's own output, which the server's head passed on the way in: a
+    /// version a backend's `option accept-invalid-http-response` let through (`ICY 200 OK`)
+    /// passes here too (`:status` carries none); a field name it let through does not, and
+    /// the stream is reset (HPACK carries no such name; haproxy sends it, and curl refuses it).
+    private var responseParser = HeadParser(kind: .response, limits: HeadParser.Limits(maxHead: 65536, maxStored: nil, maxFields: 1000, anyResponseVersion: true))
     /// Response bytes not consumed yet (a head split over writes).
     private var pending = ByteBuffer()
     /// What the stream keeps of its request, for the engine's log (`HTTP/2.0`, the absolute URI).

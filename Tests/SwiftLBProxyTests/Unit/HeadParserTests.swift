@@ -253,6 +253,56 @@ final class HeadParserTests: XCTestCase {
         }
     }
 
+    /// Empty lines before a start line, CRLF or a bare LF, are skipped for both kinds (HAProxy's
+    /// H1 parser); a CR not followed by LF is not an empty line.
+    func testEmptyLinesBeforeAStartLineAreSkipped() {
+        XCTAssertEqual(head("\r\n\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n")?.target, "/")
+        XCTAssertEqual(head("\n\r\nHTTP/1.1 204 No Content\r\n\r\n", kind: .response)?.status, 204)
+        XCTAssertNotNil(failure("\r\rHTTP/1.1 200 OK\r\n\r\n", kind: .response))
+        // Arriving a byte at a time, the same.
+        var parser = HeadParser(kind: .response)
+        var buffer = ByteBuffer()
+        var outcome = HeadParser.Outcome.incomplete
+        for byte in Array("\r\n\nHTTP/1.1 200 OK\r\n\r\n".utf8) {
+            buffer.writeInteger(byte)
+            outcome = parser.parse(&buffer)
+        }
+        guard case .head(let h) = outcome else { return XCTFail("\(outcome)") }
+        XCTAssertEqual(h.status, 200)
+    }
+
+    /// `option accept-invalid-http-response`: a name's non-token visible bytes and any word of
+    /// version bytes pass, with HAProxy's 1.1 rule; blanks and control bytes in a name, a
+    /// lower-case version, and everything in a request stay refused.
+    func testAcceptInvalidResponseRelaxesNamesAndVersionsOnly() {
+        let relaxed = HeadParser.Limits().acceptingInvalidResponses
+        func relaxedHead(_ text: String, kind: MessageHead.Kind = .response) -> MessageHead? {
+            if case .head(let h) = parse(text, kind: kind, limits: relaxed).0 { return h }
+            return nil
+        }
+        for (version, minor, asRead) in [("ICY", 0, true), ("HTTP/0.9", 0, true), ("HTTP/1.10", 0, true), ("ABCD/1.0", 0, true),
+                                         ("HTTP/2.0", 1, false), ("ABCD/1.1", 1, false), ("HTTP/1.1", 1, true)] {
+            let h = relaxedHead("\(version) 200 OK\r\nContent-Length: 0\r\n\r\n")
+            XCTAssertEqual(h?.minorVersion, minor, version)
+            XCTAssertEqual(h?.versionIsAsRead, asRead, version)
+            if version != "HTTP/1.1" { XCTAssertNotNil(failure("\(version) 200 OK\r\n\r\n", kind: .response), "strict: \(version)") }
+        }
+        XCTAssertEqual(relaxedHead("HTTP/1.1 200 OK\r\nX\"@(\u{E9}): v\r\n\r\n")?.fields.count, 1)
+        for refused in ["http/1.1 200 OK\r\n\r\n", "HTTP/1.1 200 OK\r\nTransfer-Encoding : chunked\r\n\r\n",
+                        "HTTP/1.1 200 OK\r\nX\rY: v\r\n\r\n", "HTTP/1.1 200 OK\r\nX\u{01}Y: v\r\n\r\n", "HTTP/1.1 200 OK\r\nX Y: v\r\n\r\n",
+                        "HTTP/1.1 200 OK\r\n: v\r\n\r\n", "HTTP/1.1 200 OK\r\nX\u{7F}: v\r\n\r\n"] {
+            XCTAssertNil(relaxedHead(refused), refused.debugDescription)
+        }
+        XCTAssertNil(relaxedHead("GET / HTTP/1.1\r\nX\"Y: v\r\n\r\n", kind: .request), "requests are not relaxed")
+        // The early scan lets a relaxed version wait for its line end, and still refuses noise.
+        var parser = HeadParser(kind: .response, limits: relaxed)
+        var partial = ByteBuffer(string: "ICY 200")
+        guard case .incomplete = parser.parse(&partial) else { return XCTFail("a relaxed version refused early") }
+        var noise = ByteBuffer(bytes: [0x15, 0x03, 0x03, 0x00])
+        parser = HeadParser(kind: .response, limits: relaxed)
+        guard case .failure = parser.parse(&noise) else { return XCTFail("noise accepted") }
+    }
+
     /// HAProxy's HTX keeps a field name's length in one byte: 255 passes, 256 is refused.
     func testAFieldNameOverTwoHundredFiftyFiveBytesIsRefused() {
         XCTAssertNotNil(head("GET / HTTP/1.1\r\n" + String(repeating: "n", count: 255) + ": v\r\n\r\n"))
