@@ -467,7 +467,7 @@ public struct ProxyOptions: Sendable {
     /// the proxy is parsed and checked but does not run, as in HAProxy — a frontend does not
     /// listen, a backend has no server (503) and no checks, and neither is in the stats.
     public var disabled = false
-    /// `option http-keep-alive|http-server-close|httpclose` (the last two are pending).
+    /// `option http-keep-alive|http-server-close|httpclose`: how both sides of an HTTP connection end.
     public var httpConnectionMode: HTTPConnectionMode = .keepAlive
     /// `http-reuse`: which idle server connections a request may be sent over.
     public var httpReuse: HTTPReuse = .safe
