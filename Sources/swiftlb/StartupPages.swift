@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// Gives back the pages of SwiftLB's own executable that only starting (or reloading) touched.
 ///
@@ -14,7 +15,8 @@ import Glibc
 /// page cache (a minor fault, no disk read), and stays.
 ///
 /// Only mappings that hold nothing private are dropped: read-only, and no anonymous (copied on
-/// write) page in them — the file's own bytes, which the kernel maps back identical. The
+/// write) page in them, resident or swapped out (smaps counts a swapped copy under `Swap:`,
+/// not `Anonymous:`) — the file's own bytes, which the kernel maps back identical. The
 /// RELRO segment, whose pages the loader relocated before making them read-only, has private
 /// pages and is left alone; so is everything writable and every shared library.
 ///
@@ -24,20 +26,25 @@ import Glibc
 /// over the old path; the mapping keeps the old inode, so what is faulted back is unchanged.)
 ///
 /// `/proc/self/smaps` is opened before the chroot hides /proc, and read again at each release.
-final class StartupPages: @unchecked Sendable {
-    private let fd: Int32
+final class StartupPages: Sendable {
+    /// One release at a time: the start and a reload may both ask, and they share the file's offset.
+    private let fd: Mutex<Int32>
 
     init?() {
-        fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC)
+        let fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC)
         if fd < 0 { return nil }
+        self.fd = Mutex(fd)
     }
 
-    deinit { close(fd) }
+    deinit { fd.withLock { _ = close($0) } }
 
     /// Drops the executable's start-up pages; returns how many bytes of them were resident.
     @discardableResult
     func release() -> Int {
-        let mappings = Self.mappings(in: readAll())
+        fd.withLock { fd in Self.release(Self.mappings(in: Self.readAll(fd))) }
+    }
+
+    private static func release(_ mappings: [Mapping]) -> Int {
         let image = UInt(bitPattern: #dsohandle)
         guard let own = mappings.first(where: { $0.range.contains(image) })?.path, !own.isEmpty else { return 0 }
         var released = 0
@@ -50,7 +57,7 @@ final class StartupPages: @unchecked Sendable {
         return released
     }
 
-    private func readAll() -> [UInt8] {
+    private static func readAll(_ fd: Int32) -> [UInt8] {
         guard lseek(fd, 0, SEEK_SET) == 0 else { return [] }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -69,9 +76,10 @@ final class StartupPages: @unchecked Sendable {
         var path: Substring
         var residentKB = 0
         var anonymousKB = 0
+        var swapKB = 0
 
         /// Nothing in it but the file's bytes: dropping it loses nothing.
-        var dropSafe: Bool { !permissions.contains("w") && anonymousKB == 0 }
+        var dropSafe: Bool { !permissions.contains("w") && anonymousKB == 0 && swapKB == 0 }
     }
 
     /// Parses smaps: a header per mapping (`start-end perms offset dev inode [path]`), then
@@ -86,6 +94,7 @@ final class StartupPages: @unchecked Sendable {
                 switch first {
                 case "Rss:": result[result.count - 1].residentKB = value
                 case "Anonymous:": result[result.count - 1].anonymousKB = value
+                case "Swap:": result[result.count - 1].swapKB = value
                 default: break
                 }
                 continue
