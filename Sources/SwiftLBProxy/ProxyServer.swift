@@ -155,7 +155,7 @@ public final class ProxyServer: Sendable {
                     opened[key] = Listener(channel: channel, frontend: frontend.name)
                     listening.append("frontend \(frontend.name) listening on \(channel.localAddress.map { "\($0)" } ?? "?")")
                 } catch {
-                    for listener in opened.values { try? await listener.channel.close() }
+                    await discard(opened)
                     throw ConfigError(file: runtime.configuration.file, line: bind.line, keyword: "bind",
                                       message: "frontend '\(frontend.name)': cannot \(key.inheritedFD == nil ? "bind" : "listen on") \(key): \(error)")
                 }
@@ -168,11 +168,20 @@ public final class ProxyServer: Sendable {
             for listener in opened.values { try await listener.channel.setOption(.autoRead, value: true) }
         } catch {
             // A failed reload keeps the old listeners only: the new ones must not linger.
-            for listener in opened.values { try? await listener.channel.close() }
+            await discard(opened)
             throw error
         }
         for line in listening { logger.info("\(line)") }
         return opened
+    }
+
+    /// Closes the listeners of a reload that failed. An inherited `fd@N` among them is retired
+    /// first, as when a reload closes it: once closed, its number may be reused by any file.
+    private func discard(_ opened: [ListenerKey: Listener]) async {
+        retiredInheritedFDs.withLockedValue { retired in
+            for key in opened.keys { if let fd = key.inheritedFD { retired.insert(fd) } }
+        }
+        for listener in opened.values { try? await listener.channel.close() }
     }
 
     /// `option tcp-smart-accept`: TCP_QUICKACK off on the listening socket, set after

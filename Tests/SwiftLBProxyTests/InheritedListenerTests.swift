@@ -82,6 +82,34 @@ final class InheritedListenerTests: XCTestCase {
         XCTAssertTrue(answer.contains(" app ") && answer.contains(" s1 "), answer)
     }
 
+    /// A reload that adopts an inherited descriptor and then fails (a later bind is refused)
+    /// closes it with the rest of its new listeners, and retires its number as a reload that
+    /// closes it does: the next reload naming it is refused for that reason, never adopting
+    /// whatever file the process has since opened under the same number.
+    func testAFailedReloadRetiresTheInheritedDescriptorItAdopted() throws {
+        let dir = try TempDirectory()
+        let backend = try RecordingBackend(in: dir)
+        defer { backend.stop() }
+        let port = freePort()
+        let busy = try RawListener()
+        let plain = config(backendPort: backend.port, bind: "127.0.0.1:\(port)")
+        let (lb, _, path) = try start(plain, in: dir)
+        defer { lb.stop() }
+        XCTAssertTrue(waitForPort(port), lb.stderr)
+        // The inherited socket first, then an address already taken: the reload fails after adopting it.
+        try (plain + "frontend late\n    bind \"fd@${LISTEN_FD}\"\n    bind 127.0.0.1:\(busy.port)\n    default_backend app\n")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        lb.signal(SIGHUP)
+        XCTAssertNotNil(waitUntil(timeout: 10) { lb.stderr.contains("SIGHUP: reload refused") }, lb.stderr)
+        try (plain + "frontend late\n    bind \"fd@${LISTEN_FD}\"\n    default_backend app\n")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        lb.signal(SIGHUP)
+        XCTAssertNotNil(waitUntil(timeout: 10) { lb.stderr.components(separatedBy: "SIGHUP: reload refused").count == 3 }, lb.stderr)
+        XCTAssertTrue(lb.stderr.contains("the inherited descriptor was closed by an earlier reload"), lb.stderr)
+        XCTAssertEqual(curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"]).out, "200", "the old file still serves")
+        _ = busy
+    }
+
     func testSwiftLBServesOnAnInheritedSocketAndKeepsItAcrossAReload() throws {
         let dir = try TempDirectory()
         let backend = try RecordingBackend(in: dir)
