@@ -86,7 +86,8 @@ final class Instance: @unchecked Sendable {
         let before = current.configuration
         if configuration.vrrpInstances.map(\.name) != before.vrrpInstances.map(\.name)
             || "\(configuration.vrrpInstances)" != "\(before.vrrpInstances)" || configuration.vrrpSyncGroups != before.vrrpSyncGroups
-            || configuration.vrrpTrackProcesses != before.vrrpTrackProcesses || configuration.vrrpTrackFiles != before.vrrpTrackFiles {
+            || configuration.vrrpTrackProcesses != before.vrrpTrackProcesses || configuration.vrrpTrackFiles != before.vrrpTrackFiles
+            || configuration.vrrpScripts != before.vrrpScripts {
             messages.append("the vrrp sections changed: the VIP keeps running with the previous settings until a restart")
         }
         // A proxy's table shared with `peers`: a changed declaration makes a new, empty table
