@@ -48,6 +48,48 @@ final class HTTPRuleDifferentialTests: XCTestCase {
         XCTAssertTrue(theirs[2].contains("m: -HTTP_1.1--HTTP_URL_ABS--"), theirs[2])
     }
 
+    /// A CR or LF that a fetch brings into a rule's format (`%[url_param(d),ub64dec]`) is
+    /// written `%0D%0A` as HAProxy's build_logline writes it, in a header of `return`, the
+    /// `location` of a redirect and a header the server gets: never a line of its own (a
+    /// header, a Content-Length, a second response). TAB stays; other control bytes and DEL
+    /// are encoded too.
+    func testControlBytesFromASampleAreEncodedInRuleFormats() throws {
+        let dir = try TempDirectory()
+        let backend = try RecordingBackend(in: dir)
+        defer { backend.stop() }
+        let both = try SideBySide({ port in """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                http-request return status 200 hdr x-r "<%[url_param(d),ub64dec]>" if { path /ret }
+                http-request redirect location "/x%[url_param(d),ub64dec]" code 302 if { path /redir }
+                http-request set-header x-user "%[url_param(d),ub64dec]"
+                default_backend app
+            backend app
+                server s 127.0.0.1:\(backend.port)
+            """ }, in: dir)
+        defer { both.stop() }
+        let requests = ["GET /ret?d=YQ0KWC1Jbmo6IDE HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                        "GET /ret?d=YQlif2MBZA HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                        "GET /redir?d=YQ0KWC1Jbmo6IDE HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"]
+        let (ours, theirs) = try { let a = try answers(both, requests); return (a[0], a[1]) }()
+        for (i, request) in requests.enumerated() {
+            XCTAssertEqual(ours[i].debugDescription, theirs[i].debugDescription, "for \(request.debugDescription)")
+        }
+        XCTAssertTrue(ours[0].contains("x-r: <a%0D%0AX-Inj: 1>\r\n") && !ours[0].contains("\r\nX-Inj"), ours[0])
+        XCTAssertTrue(ours[1].contains("x-r: <a\tb%7Fc%01d>\r\n"), ours[1])
+        // What the server gets: one x-user line, through SwiftLB and through haproxy alike.
+        for port in both.ports {
+            let client = try RawClient(port: port, timeout: 3)
+            client.send("GET /up?d=YQ0KWC1Jbmo6IDE HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+            XCTAssertEqual(statusCode(client.readAll().text), 200)
+        }
+        let lines = backend.requests.map { request in
+            request.raw.components(separatedBy: "\r\n").filter { $0.lowercased().hasPrefix("x-user:") || $0.lowercased().hasPrefix("x-inj:") }
+                .map { $0.lowercased() }
+        }
+        XCTAssertEqual(lines.suffix(2), [["x-user: a%0d%0ax-inj: 1"], ["x-user: a%0d%0ax-inj: 1"]], "\(backend.requests.map(\.raw))")
+    }
+
     /// `redirect` written in a backend runs after that backend's http-request rules, for the
     /// requests routed to it only; the plain keyword takes `prefix`, `drop-query` and
     /// `append-slash` as HAProxy's (the `www.` redirect of many configs).

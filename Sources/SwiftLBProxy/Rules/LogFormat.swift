@@ -87,10 +87,31 @@ struct LogFormat {
         for part in parts {
             switch part {
             case .literal(let s): out += s
-            case .sample(let e): out += e.evaluate(input)?.text ?? ""
+            case .sample(let e): out += Self.encoded(e.evaluate(input)?.text ?? "")
             }
         }
         return out
+    }
+
+    /// A sample's text as HAProxy's build_logline writes it into a format (its
+    /// `http_encode_map`): control bytes other than TAB, and DEL, as `%XX`. A CR or LF that a
+    /// client smuggles through a fetch (`url_param(d),ub64dec`, a header, a variable) would
+    /// otherwise end the header line being built and start one of its own — a header, a
+    /// Content-Length, a whole response — in what the server or the client receives.
+    static func encoded(_ text: String) -> String {
+        func escaped(_ b: UInt8) -> Bool { (b < 0x20 && b != 0x09) || b == 0x7F }
+        guard text.utf8.contains(where: escaped) else { return text }
+        let hex = Array("0123456789ABCDEF".utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count + 8)
+        for b in text.utf8 {
+            if escaped(b) {
+                bytes += [UInt8(ascii: "%"), hex[Int(b >> 4)], hex[Int(b & 0x0F)]]
+            } else {
+                bytes.append(b)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 
