@@ -172,8 +172,8 @@ final class BodylessStatusParityTests: XCTestCase {
     /// With `tune.bufsize 131072` the engine takes a 1xx head of 70 000 bytes; the stream's
     /// translator bounds it as the engine does (it once refused any head over 65 536 bytes,
     /// reset the stream and, in a debug build, stopped the process): the final response
-    /// reaches the client. (The 1xx itself does not: NIOHTTP2 fails to serialise an interim
-    /// HEADERS frame, any size; see docs/conformance.md.)
+    /// reaches the client. (The 1xx itself does not: NIOHTTP2 sends no CONTINUATION and fails a
+    /// HEADERS frame over 16 384 bytes; see docs/conformance.md.)
     func testALarge1xxWithinTuneBufsizeLeavesTheHTTP2StreamWhole() throws {
         let dir = try TempDirectory()
         let bad = "HTTP/1.1 103 Early Hints\r\nX-Big: \(String(repeating: "b", count: 70000))\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
