@@ -23,6 +23,10 @@ enum ResponseRewriter {
         var serverCloses = false
         /// What the persistence cookie did to this response (nil: the backend has none).
         var setCookie: CookieState.Response?
+        /// The status the client gets (after `set-status`) carries no body, 1xx, 204 or 304,
+        /// but the server sent one: it is read from the server and dropped, never forwarded,
+        /// or the client would read it as the next response (HAProxy sends the head alone).
+        var dropsBody = false
     }
 
     struct Context {
@@ -66,11 +70,23 @@ enum ResponseRewriter {
                 framing.setCookie = CookieState.Response.none
             }
         }
-        if head.currentStatus == 204 { dropFraming(&head) }
+        let status = head.currentStatus
+        // (A 101 has its own paths: a tunnel, or a refused handshake that closes anyway.)
+        let interim = (100..<200).contains(status) && status != 101
+        if status == 204 || interim { dropFraming(&head) }
+        if case .framed = body, status == 204 || status == 304 || (100..<200).contains(status) {
+            framing.dropsBody = true
+        }
+        if interim {
+            // A 1xx made the final status: the client would wait for the response that follows
+            // it. HAProxy sends the head as it is, no `Connection` field, and closes (checked on
+            // loopback with set-status 103).
+            framing.closeClient = true
+        }
         if c.upgrade {
             head.add("Connection", "upgrade")
         } else if framing.closeClient {
-            if head.minorVersion == 1 { head.add("Connection", "close") }
+            if head.minorVersion == 1, !interim { head.add("Connection", "close") }
         } else if head.minorVersion == 0 || c.clientMinor == 0 {
             head.add("Connection", "keep-alive")
         }

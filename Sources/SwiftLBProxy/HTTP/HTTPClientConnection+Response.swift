@@ -44,11 +44,14 @@ extension HTTPClientConnection {
         // known to be sound: HAProxy parses a read whole, so a final response that fails there
         // is its 502 alone, without the 1xx before it. Nil on the usual path (no 1xx).
         var interim: ByteBuffer?
-        func sendInterim() {
+        // False when the exchange did not survive it: an HTTP/2 stream's translator resets
+        // the stream on a 1xx it cannot carry, and the exchange ends with it.
+        func sendInterim() -> Bool {
             if let heads = interim { context?.writeAndFlush(wrapOutboundOut(heads), promise: nil) }
             interim = nil
+            return isCurrent(ex) && ex.phase.phase != .done
         }
-        defer { sendInterim() }  // the read ended after a 1xx (or its final head is incomplete)
+        defer { _ = sendInterim() }  // the read ended after a 1xx (or its final head is incomplete)
         while isCurrent(ex), var input = ex.responseInbound, input.readableBytes > 0, !ex.responseComplete {
             ex.responseInbound = nil  // no second reference while `input` is worked on
             if !ex.responseHeadSent {
@@ -64,7 +67,7 @@ extension HTTPClientConnection {
                 case .head(var head):
                     if (100..<200).contains(head.status) {
                         if head.status == 101 {
-                            sendInterim()
+                            guard sendInterim() else { return }
                             if ex.otherUpgrade {
                                 // A switch without `Upgrade` names no protocol: 502, as a broken handshake.
                                 if ProtocolUpgrade.accepts(head) { openTunnel(ex, head: head) } else { serverFailed(ex, garbage: true) }
@@ -117,7 +120,7 @@ extension HTTPClientConnection {
                         serverFailed(ex, garbage: true)
                         return
                     }
-                    sendInterim()
+                    guard sendInterim() else { return }
                     guard startResponse(ex, head: head, body: body) else { return }
                     // No body (HEAD, 204, 304) or an empty one (`Content-Length: 0`): the
                     // response ends with its head, whether or not more bytes follow in `input`.
@@ -251,13 +254,13 @@ extension HTTPClientConnection {
             insertsNoCookie: ex.pinnedWithoutCookie && ex.dispatch.pinned === server && backend.cookie?.maxidle == nil && backend.cookie?.maxlife == nil,
             ignoresCookie: ex.ignoresCookie, upgrade: upgrade)
         ex.clientFraming = ResponseRewriter.rewrite(&head, body: body, context: rewrite)
-        if ex.clientAskedHEAD { ex.clientFraming.encodeChunks = false }
+        if ex.clientAskedHEAD || ex.clientFraming.dropsBody { ex.clientFraming.encodeChunks = false }
         // http-after-response rules see the response as it goes out.
         if var input = ex.ruleInput {
             for rules in [backendRules, frontend.engine].compactMap({ $0 }) { _ = rules.afterResponse.evaluate(&head, &input) }
             ex.ruleInput = input
         }
-        if let algorithm = compressWith { startCompressing(ex, &head, algorithm) }
+        if let algorithm = compressWith, !ex.clientFraming.dropsBody { startCompressing(ex, &head, algorithm) }
         ex.closeClient = ex.clientFraming.closeClient
         if let setCookie = ex.clientFraming.setCookie { ex.log.cookie?.response = setCookie }
         if ex.clientFraming.serverCloses { ex.serverMustClose = true }
@@ -339,7 +342,7 @@ extension HTTPClientConnection {
     }
 
     private func writeBody(_ slice: ByteBuffer, _ ex: HTTPExchange) {
-        guard let context, !ex.clientAskedHEAD else { return }
+        guard let context, !ex.clientAskedHEAD, !ex.clientFraming.dropsBody else { return }
         var slice = slice
         if let deflater = ex.deflater { slice = deflater.compress(slice, allocator: context.channel.allocator) }
         ex.log.bytesOut += slice.readableBytes

@@ -50,7 +50,9 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
     /// version a backend's `option accept-invalid-http-response` let through (`ICY 200 OK`)
     /// passes here too (`:status` carries none); a field name it let through does not, and
     /// the stream is reset (HPACK carries no such name; haproxy sends it, and curl refuses it).
-    private var responseParser = HeadParser(kind: .response, limits: HeadParser.Limits(maxHead: 65536, maxStored: nil, maxFields: 1000, anyResponseVersion: true))
+    /// Its bounds follow the engine's (`tune.bufsize`, `tune.http.maxhdr`), with room for what
+    /// the rules add: a head the engine let through must never be refused here.
+    private var responseParser: HeadParser
     /// Response bytes not consumed yet (a head split over writes).
     private var pending = ByteBuffer()
     /// What the stream keeps of its request, for the engine's log (`HTTP/2.0`, the absolute URI).
@@ -64,6 +66,9 @@ final class H2StreamTranslator: ChannelDuplexHandler, RemovableChannelHandler {
 
     init(limits: HeadParser.Limits = HeadParser.Limits()) {
         self.limits = limits
+        let engine = HeadParser.Limits(maxHead: max(65536, 2 * (limits.maxHead + 64)), maxStored: nil,
+                                       maxFields: max(1000, 2 * (limits.maxFields + 1)), anyResponseVersion: true)
+        responseParser = HeadParser(kind: .response, limits: engine)
     }
 
     // MARK: client → engine

@@ -27,6 +27,9 @@ final class ScriptedBackend: @unchecked Sendable {
         case raw(String, close: Bool)
         /// Answers these bytes (not text: binary noise) and keeps the connection open.
         case rawBytes([UInt8])
+        /// Answers every request of every connection with exactly these bytes, keeping the
+        /// connection (whether a proxy reuses it after the answer shows in `connections`).
+        case rawEach(String)
         /// Answers `first`, then `then` after `delay` (a response broken in its second read).
         case split(first: String, then: String, delay: TimeAmount)
     }
@@ -88,6 +91,13 @@ private final class ScriptHandler: ChannelInboundHandler {
             }
             return
         }
+        if case .rawEach(let text) = behaviour {
+            while let end = received.range(of: "\r\n\r\n") {
+                received.removeSubrange(..<end.upperBound)
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text)), promise: nil)
+            }
+            return
+        }
         guard received.contains("\r\n\r\n"), !answered else { return }
         answered = true
         switch behaviour {
@@ -114,7 +124,7 @@ private final class ScriptHandler: ChannelInboundHandler {
             context.eventLoop.scheduleTask(in: delay) {
                 bound.value.writeAndFlush(NIOAny(ByteBuffer(string: body)), promise: nil)
             }
-        case .keepAliveButTheFirstCloses:
+        case .keepAliveButTheFirstCloses, .rawEach:
             break
         case .raw(let text, let close):
             requests.withLockedValue { [received] in $0.append(received) }
