@@ -40,7 +40,7 @@ final class DirectoryWatch: @unchecked Sendable {
     }
 
     /// Reads the descriptor on `loop` from now on (NIO owns and closes it from here).
-    func start(on loop: any EventLoop, onEvent: @escaping (Event) -> Void) -> EventLoopFuture<Void> {
+    func start(on loop: any EventLoop, onEvent: @escaping @Sendable (Event) -> Void) -> EventLoopFuture<Void> {
         NIOPipeBootstrap(group: loop)
             // A read shorter than one event with its name fails with EINVAL: never shrink.
             .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 4096))
@@ -49,6 +49,10 @@ final class DirectoryWatch: @unchecked Sendable {
             }
             .takingOwnershipOfDescriptor(input: fd)
             .map { self.channel = $0 }
+            .flatMapErrorThrowing { [fd] error in
+                close(fd)   // still ours when NIO did not take it
+                throw error
+            }
     }
 
     /// Closes the descriptor: no event after this.
@@ -78,8 +82,8 @@ final class DirectoryWatch: @unchecked Sendable {
 
     private final class Reader: ChannelInboundHandler {
         typealias InboundIn = ByteBuffer
-        let onEvent: (Event) -> Void
-        init(onEvent: @escaping (Event) -> Void) { self.onEvent = onEvent }
+        let onEvent: @Sendable (Event) -> Void
+        init(onEvent: @escaping @Sendable (Event) -> Void) { self.onEvent = onEvent }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             let buffer = unwrapInboundIn(data)
