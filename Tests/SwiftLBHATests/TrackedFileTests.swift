@@ -108,6 +108,8 @@ final class TrackedFileTests: XCTestCase {
         XCTAssertEqual(value("kept"), 12)
         try FileManager.default.removeItem(atPath: settings["new"]!.path)
         XCTAssertTrue(poll(2) { value("new") == 0 }, "a removed file reads 0")
+        try FileManager.default.moveItem(atPath: settings["kept"]!.path, toPath: settings["kept"]!.path + ".old")
+        XCTAssertTrue(poll(2) { value("kept") == 0 }, "a file moved away reads 0")
         try "99999999999\n".write(toFile: settings["over"]!.path, atomically: true, encoding: .utf8)
         usleep(600_000)
         XCTAssertEqual(value("over"), 2, "a number past 32 bits is ignored: the value stays")
