@@ -216,6 +216,9 @@ final class SectionParser {
 
     /// The keepalived block being gathered, if a line opened one.
     private var keepalived: KeepalivedCollector?
+    /// The line after the one being handled (keepalived comments skipped): a block opener's
+    /// '{' may stand there.
+    private var following: ConfigLine?
     /// Environment variables for `"${VAR}"`, and the files being included (cycles).
     var environment: [String: String] = [:] {
         didSet { environmentEdits += 1 }
@@ -231,7 +234,9 @@ final class SectionParser {
     func handleFile(_ lines: [ConfigLine]) {
         var blocks = ConditionalBlocks(condition: ConfigCondition(facts: facts, environment: environment))
         let editsAtStart = environmentEdits
-        for var line in lines where !aborted {
+        for (index, read) in lines.enumerated() where !aborted {
+            var line = read
+            following = lines[(index + 1)...].first { !$0.words[0].hasPrefix("!") }
             if environmentEdits != editsAtStart {
                 blocks.condition = ConfigCondition(facts: facts, environment: environment)
                 if line.raw.contains("$") {
@@ -296,10 +301,10 @@ final class SectionParser {
     }
 
     /// `track_process NAME` and `track_file NAME` in a `vrrp` section are its keywords, not
-    /// keepalived blocks: a block opens with a '{' on its line.
+    /// keepalived blocks: a block opens with a '{' on its line or the next.
     private func isVRRPSectionKeyword(_ line: ConfigLine) -> Bool {
         guard case .vrrp = section, KeepalivedBlock.alsoVRRPKeywords.contains(line.words[0]) else { return false }
-        return !line.words.contains { $0.contains("{") }
+        return !line.words.contains { $0.contains("{") } && following?.words[0].hasPrefix("{") != true
     }
 
     private func finishBlock(_ collector: KeepalivedCollector) {

@@ -340,6 +340,15 @@ final class KeepalivedTests: XCTestCase {
         let section = try parse("track_file p {\n  file /tmp/p\n}\nvrrp v1\n  interface eth0\n  virtual_router_id 5\n  unicast_peer 10.0.0.2\n"
                                 + "  virtual_ipaddress 10.0.0.10\n  auth none\n  track_file p weight -5 reverse\n")
         XCTAssertEqual(section.vrrp?.trackFiles, [TrackFile(file: "p", weight: -5, reverse: true, line: 10)])
+        // After a `vrrp` section, a block whose '{' stands on the next line (a comment between)
+        // is a keepalived block, as keepalived reads it: not the section's keyword.
+        let after = try parse("vrrp v1\n  interface eth0\n  virtual_router_id 5\n  unicast_peer 10.0.0.2\n  virtual_ipaddress 10.0.0.10\n  auth none\n"
+                              + "track_file q\n! the maintenance flag\n{\n  file /tmp/q\n  weight 0\n}\n"
+                              + "vrrp_track_process w\n{\n  process w\n}\n")
+        XCTAssertEqual(after.vrrp?.trackFiles, [])
+        XCTAssertEqual(after.vrrpTrackFiles["q"]?.path, "/tmp/q")
+        XCTAssertEqual(after.vrrpTrackFiles["q"]?.weight, 0)
+        XCTAssertEqual(after.vrrpTrackProcesses["w"]?.process, "w")
     }
 
     /// A sync group's `track_process { … }` and `track_file { … }`: every member tracks them

@@ -58,8 +58,8 @@ final class TrackedFileTests: XCTestCase {
     }
 
     /// The reader with real files: init_file creates a missing file (and leaves an existing
-    /// one unless `overwrite`), a rewrite is read within the interval and reported, a removed
-    /// file reads 0.
+    /// one unless `overwrite`), a rewrite is read when written and reported, a slow writer is
+    /// read once it closes the file, a removed file reads 0.
     func testTheReaderInitialisesAndFollowsRealFiles() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tracked-file-\(getpid())-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -93,9 +93,23 @@ final class TrackedFileTests: XCTestCase {
         try "12\n".write(toFile: settings["kept"]!.path, atomically: true, encoding: .utf8)
         XCTAssertTrue(poll(2) { changes.withLockedValue { $0.last } == ["kept"] }, "\(changes.withLockedValue { $0 })")
         XCTAssertEqual(value("kept"), 12)
-        XCTAssertEqual(reader.statusLine("kept"), "track_file kept: \(settings["kept"]!.path) reads 12, weight 1, read every 250ms\n")
+        XCTAssertEqual(reader.statusLine("kept"), "track_file kept: \(settings["kept"]!.path) reads 12, weight 1, re-read when written (inotify)\n")
+        // `cmd > file`: the shell truncates the file, the command writes it later. keepalived
+        // reads it when it is closed; read in between, it would be 0 for a moment.
+        let before = changes.withLockedValue { $0.count }
+        for _ in 0..<2 {
+            let writer = Process()
+            writer.executableURL = URL(fileURLWithPath: "/bin/sh")
+            writer.arguments = ["-c", "sh -c 'sleep 0.6; echo 12' > \(settings["kept"]!.path)"]
+            try writer.run()
+            writer.waitUntilExit()
+        }
+        XCTAssertEqual(changes.withLockedValue { Array($0[before...]) }, [], "the same value rewritten slowly is no change")
+        XCTAssertEqual(value("kept"), 12)
         try FileManager.default.removeItem(atPath: settings["new"]!.path)
         XCTAssertTrue(poll(2) { value("new") == 0 }, "a removed file reads 0")
+        try FileManager.default.moveItem(atPath: settings["kept"]!.path, toPath: settings["kept"]!.path + ".old")
+        XCTAssertTrue(poll(2) { value("kept") == 0 }, "a file moved away reads 0")
         try "99999999999\n".write(toFile: settings["over"]!.path, atomically: true, encoding: .utf8)
         usleep(600_000)
         XCTAssertEqual(value("over"), 2, "a number past 32 bits is ignored: the value stays")

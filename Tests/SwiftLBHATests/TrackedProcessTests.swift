@@ -141,14 +141,15 @@ final class TrackedProcessTests: XCTestCase {
         let partial = settings("partial") { $0.parameters = [String(tag.dropLast(2))]; $0.paramMatch = .partial; $0.fullCommand = true }
         let one = settings("one") { $0.parameters = [tag]; $0.paramMatch = .exact; $0.fullCommand = true; $0.quorumMax = 1 }
         let patterns = [exact, initial, partial].map(ProcessPattern.init)
-        XCTAssertEqual(ProcessScan.count(patterns), [0, 0, 0])
+        let scanner = ProcessScan()
+        XCTAssertEqual(scanner.count(patterns), .success([0, 0, 0]))
 
         let first = Process()
         first.executableURL = URL(fileURLWithPath: "/bin/sleep")
         first.arguments = [tag]
         try first.run()
         defer { if first.isRunning { first.terminate(); first.waitUntilExit() } }
-        XCTAssertTrue(poll { ProcessScan.count(patterns) == [1, 1, 0] }, "exact and initial match, partial wants the whole argument: \(ProcessScan.count(patterns))")
+        XCTAssertTrue(poll { scanner.count(patterns) == .success([1, 1, 0]) }, "exact and initial match, partial wants the whole argument: \(scanner.count(patterns))")
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
@@ -175,5 +176,53 @@ final class TrackedProcessTests: XCTestCase {
         XCTAssertTrue(poll { changes.withLockedValue { $0.count } >= 3 && !((try? group.next().submit { watcher.hasQuorum("exact") }.wait()) ?? true) },
                       "both gone: exact lost its quorum: \(changes.withLockedValue { $0 })")
         XCTAssertTrue(watcher.statusLine("exact").contains("FAILED, 0 running"), watcher.statusLine("exact"))
+    }
+
+    /// The scan runs off the VRRP loop: one that blocks (a process whose cmdline cannot be
+    /// read) leaves the loop free and the verdict as it was, and no second scan starts under
+    /// it; when it ends its count applies. A scan that cannot read /proc (a chroot without the
+    /// descriptor) keeps the verdict instead of counting 0.
+    func testABlockedOrFailingScanLeavesTheLoopAndTheVerdict() throws {
+        var settings = VRRPTrackProcess(name: "app", line: 1)
+        settings.process = "app"
+        let results = NIOLockedValueBox<[Result<[Int], ProcessScan.ScanError>]>([.success([1]), .failure(.init(description: "cannot list /proc: test"))])
+        let calls = NIOLockedValueBox(0)
+        let blocked = DispatchSemaphore(value: 0)
+        let scanner: TrackedProcesses.Scanner = { _ in
+            let call = calls.withLockedValue { $0 += 1; return $0 }
+            if call == 3 { blocked.wait() }
+            return results.withLockedValue { $0.isEmpty ? .success([0]) : $0.removeFirst() }
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        let loop = group.next()
+        let watcher = TrackedProcesses(settings: ["app": settings], loop: loop, logger: Logger(label: "tracked-process-test"), scanner: scanner)
+        let changes = NIOLockedValueBox<[[String]]>([])
+        watcher.onChange = { names in changes.withLockedValue { $0.append(names) } }
+        try watcher.start().wait()
+        defer { blocked.signal(); try? watcher.stop().wait() }
+        XCTAssertTrue(try loop.submit { watcher.hasQuorum("app") }.wait(), "first scan: 1 running")
+
+        // The second scan fails, the third blocks: the verdict stays, the loop answers at once.
+        XCTAssertTrue(poll(3) { calls.withLockedValue { $0 } == 3 })
+        for _ in 0..<4 {
+            // Not `.wait()`: a loop held by the scan would hang the test instead of failing it.
+            let answered = DispatchSemaphore(value: 0)
+            let held = NIOLockedValueBox<Bool?>(nil)
+            loop.execute {
+                held.withLockedValue { $0 = watcher.hasQuorum("app") }
+                answered.signal()
+            }
+            guard answered.wait(timeout: .now() + 0.1) == .success else { return XCTFail("the loop is held by the scan") }
+            XCTAssertEqual(held.withLockedValue { $0 }, true, "the verdict stays")
+            usleep(200_000)
+        }
+        XCTAssertEqual(calls.withLockedValue { $0 }, 3, "no scan starts while one runs")
+        XCTAssertEqual(changes.withLockedValue { $0 }, [["app"]])
+        XCTAssertTrue(watcher.statusLine("app").contains("OK, 1 running"), watcher.statusLine("app"))
+
+        blocked.signal()
+        XCTAssertTrue(poll(3) { changes.withLockedValue { $0.count } == 2 }, "its count (0) applies when it ends")
+        XCTAssertFalse(try loop.submit { watcher.hasQuorum("app") }.wait())
     }
 }

@@ -123,7 +123,7 @@ final class VIPTrackingTests: VIPLabTestCase {
         var status = lab.vrrpStatus("lb1")
         XCTAssertTrue(status.contains("track: file 'prio' (+0 now): up"), status)
         XCTAssertTrue(status.contains("track: file 'maint' (FAULT when not 0): up"), status)
-        XCTAssertTrue(status.contains("track_file prio: \(prio) reads 0, weight 10, read every 250ms"), status)
+        XCTAssertTrue(status.contains("track_file prio: \(prio) reads 0, weight 10, re-read when written (inotify)"), status)
 
         let written = Date().timeIntervalSince1970
         try "-6\n".write(toFile: prio, atomically: true, encoding: .utf8)
@@ -140,7 +140,78 @@ final class VIPTrackingTests: VIPLabTestCase {
 
         try "1\n".write(toFile: maint, atomically: true, encoding: .utf8)
         assertLB1Faults("fault: file 'maint' reads 1: FAULT", probe)
-        print("track_file (read every 250 ms): VIP moved away \(away) ms after the file was written")
+        print("track_file (inotify): VIP moved away \(away) ms after the file was written")
+    }
+
+    /// `cmd > file` truncates the file at once and writes it when cmd has run; keepalived reads
+    /// it when it is closed (inotify), so a slow writer rewriting the same value moves nothing.
+    /// `up` (weight 0 reverse: 0 is a FAULT) read between the two was 0: MASTER -> FAULT.
+    func testASlowWriterRewritingATrackedFileMovesNothing() throws {
+        let up = lab.dir.file("up")
+        try "1\n".write(toFile: up, atomically: true, encoding: .utf8)
+        let preamble = """
+            track_file up {
+                file \(up)
+                weight 0 reverse
+            }
+            """
+        let probe = try startPair(lb1Extra: "    track_file up", preamble: preamble)
+        XCTAssertTrue(lab.vrrpStatus("lb1").contains("track: file 'up' (FAULT when 0): up"), lab.vrrpStatus("lb1"))
+
+        let started = Date().timeIntervalSince1970
+        for _ in 0..<3 {
+            let written = VIPLab.shell("sh -c 'sleep 0.6; echo 1' > \(up)")
+            XCTAssertEqual(written.status, 0, written.err)
+        }
+        usleep(300_000)
+        let status = lab.vrrpStatus("lb1")
+        XCTAssertTrue(status.contains("state: MASTER") && status.contains("track_file up: \(up) reads 1"), status)
+        XCTAssertFalse(lab.instances["lb1"]!.stderr.contains("-> FAULT"), lab.instances["lb1"]!.stderr)
+        XCTAssertFalse(probe.answers.contains { $0.start > started && $0.answer == Probe.lb2 }, "the VIP never moved")
+        XCTAssertEqual(probe.failures(since: started), [])
+
+        // A real change is still seen.
+        try "0\n".write(toFile: up, atomically: true, encoding: .utf8)
+        assertLB1Faults("fault: file 'up' reads 0: FAULT", probe)
+    }
+
+    /// Debian's haproxy.cfg has `chroot /var/lib/haproxy`: /proc and the tracked files are out
+    /// of sight after it. Both are read through descriptors opened before it, so the process
+    /// stays counted, a file's value moves the priority, and an exit is still seen.
+    func testTrackingWorksInAChroot() throws {
+        let tag = "\(43_000_000 + Int(getpid()) % 1_000_000)"
+        let jail = lab.dir.file("jail"), prio = lab.dir.file("prio")
+        try FileManager.default.createDirectory(atPath: jail, withIntermediateDirectories: true)
+        try "0\n".write(toFile: prio, atomically: true, encoding: .utf8)
+        let preamble = """
+            vrrp_track_process app {
+                process sleep \(tag).1
+                weight -60
+            }
+            track_file prio {
+                file \(prio)
+                weight 10
+            }
+            """
+        let app = try lab.spawn("lb1", "app", ["sleep", "\(tag).1"])
+        defer { app.stop() }
+        let probe = try startPair(lb1Extra: "    track_process app\n    track_file prio", preamble: preamble, lb1Global: "    chroot \(jail)")
+        usleep(1_000_000)   // several scans after the chroot
+        var status = lab.vrrpStatus("lb1")
+        XCTAssertTrue(status.contains("state: MASTER") && status.contains("vrrp_track_process app: OK, 1 running"), status)
+        XCTAssertEqual(lab.holders(), ["lb1"])
+
+        try "-6\n".write(toFile: prio, atomically: true, encoding: .utf8)
+        XCTAssertTrue(probe.waitFor(Probe.lb2), "lb1 at 90 < 100: lb2 preempts; last: \(probe.last ?? "nothing")")
+        status = lab.vrrpStatus("lb1")
+        XCTAssertTrue(status.contains("priority: 90 (configured 150)") && status.contains("track_file prio: \(prio) reads -6"), status)
+        try "0\n".write(toFile: prio, atomically: true, encoding: .utf8)
+        XCTAssertTrue(lab.waitForHolders(["lb1"]), "back to 150: lb1 preempts: \(lab.holders())")
+        XCTAssertTrue(probe.waitFor(Probe.lb1))
+
+        app.stop()
+        XCTAssertTrue(probe.waitFor(Probe.lb2), "the process exited: lb1 at 90; last: \(probe.last ?? "nothing")")
+        XCTAssertTrue(lab.vrrpStatus("lb1").contains("process 'app': 0 running, quorum 1+"), lab.vrrpStatus("lb1"))
     }
 
     /// lb1 enters FAULT for `fault` and hands the VIP to lb2, which the client then reaches.

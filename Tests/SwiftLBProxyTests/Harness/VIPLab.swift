@@ -87,7 +87,7 @@ final class VIPLab {
     /// `timeout check 1s`: without it a check times out after `inter` (100 ms), and two slow
     /// answers of a loaded machine would take the only server (and, tracked, the VIP) away.
     func config(_ node: String, advertInterval: String = "100ms", extraVRRP: String = "", proxy: String? = nil,
-                preamble: String = "", vrrp: String? = nil, vips: [String] = [VIPLab.vip]) -> String {
+                preamble: String = "", vrrp: String? = nil, vips: [String] = [VIPLab.vip], global: String = "") -> String {
         let frontends = proxy ?? """
             frontend web
             \(vips.map { "    bind \($0):8080" }.joined(separator: "\n"))
@@ -100,6 +100,7 @@ final class VIPLab {
             global
                 pidfile \(dir.file("\(node).pid"))
                 stats socket \(dir.file("\(node).sock")) level admin
+            \(global)
             defaults
                 mode http
                 timeout connect 1s
@@ -274,15 +275,17 @@ class VIPLabTestCase: XCTestCase {
 
     /// lb2 first, then lb1, which preempts; the probe (every `period` s) sees lb1, and the
     /// peer link between them is up (unless `multicast`: then there is none). `lb1Extra` goes
-    /// into lb1's vrrp section only, `preamble` before both nodes' vrrp sections.
+    /// into lb1's vrrp section only, `preamble` before both nodes' vrrp sections, `lb1Global`
+    /// into lb1's global section.
     func startPair(advert: String = "100ms", extraVRRP: String = "", lb1Extra: String = "", preamble: String = "",
-                   multicast: Bool = false, period: Double = 0.01) throws -> Probe {
+                   lb1Global: String = "", multicast: Bool = false, period: Double = 0.01) throws -> Probe {
         try lab.startBackend("lb1")
         try lab.startBackend("lb2")
         for node in ["lb2", "lb1"] {
             let extra = extraVRRP + (node == "lb1" && !lb1Extra.isEmpty ? "\n" + lb1Extra : "")
             try lab.startSwiftLB(node, config: lab.config(node, preamble: preamble,
-                                                          vrrp: lab.vrrpSection(node, advertInterval: advert, multicast: multicast, extra: extra)))
+                                                          vrrp: lab.vrrpSection(node, advertInterval: advert, multicast: multicast, extra: extra),
+                                                          global: node == "lb1" ? lb1Global : ""))
         }
         XCTAssertTrue(lab.waitForHolders(["lb1"]), "lb1 (priority 150) should hold the VIP: \(lab.holders())")
         let probe = try lab.startProbe(period: period)
