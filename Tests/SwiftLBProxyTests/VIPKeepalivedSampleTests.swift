@@ -1,0 +1,96 @@
+import Foundation
+import XCTest
+
+/// What keepalived's stock keepalived.conf asks for, between two real SwiftLB processes in
+/// network namespaces: `smtp_alert` mails each transition to a real SMTP listener, and a mail
+/// that cannot go changes nothing; `dont_track_primary` keeps the instance out of FAULT when
+/// its own interface loses its link.
+final class VIPKeepalivedSampleTests: VIPLabTestCase {
+    /// lb1 starts BACKUP then becomes MASTER: two mails to the listener in lb1's namespace.
+    /// lb2 names the same server, where nothing listens in its namespace: its mails fail,
+    /// logged, and it still elects and takes over when lb1 stops (lb1's "Stopping" mail goes
+    /// out before it exits).
+    func testSMTPAlertMailsEachTransitionAndAFailedMailChangesNothing() throws {
+        let log = lab.dir.file("smtp.log")
+        let recorder = try lab.spawn("lb1", "smtp", ["python3", Paths.fixtures.appendingPathComponent("smtp_recorder.py").path, "127.0.0.1", "2525", log])
+        defer { recorder.stop() }
+        XCTAssertNotNil(waitUntil(timeout: 10) { VIPLab.shell("ip netns exec \(self.lab.ns("lb1")) python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 2525), 1).close()'").status == 0 },
+                        "the listener is up")
+        let globalDefs = """
+            global_defs {
+               notification_email {
+                 ops@lab.test
+                 oncall@lab.test
+               }
+               notification_email_from lb@lab.test
+               smtp_server 127.0.0.1 2525
+               smtp_helo_name lab.test
+               smtp_connect_timeout 2
+               router_id LAB
+            }
+            """
+        let probe = try startPair(extraVRRP: "    smtp_alert", preamble: globalDefs)
+        func subjects() -> [String] {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.hasPrefix("C: Subject: ") }.map { String($0.dropFirst(12)) }
+        }
+        XCTAssertNotNil(waitUntil(timeout: 10) { subjects().count >= 2 }, "\(subjects())")
+        XCTAssertEqual(subjects(), ["[LAB] VRRP Instance lab_vip - Entering BACKUP state", "[LAB] VRRP Instance lab_vip - Entering MASTER state"])
+        let dialogue = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        for line in ["C: HELO lab.test", "C: MAIL FROM:<lb@lab.test>", "C: RCPT TO:<ops@lab.test>", "C: RCPT TO:<oncall@lab.test>",
+                     "C: To: ops@lab.test, oncall@lab.test", "C: X-Mailer: Keepalived", "C: => VRRP Instance is now owning VRRP VIPs <="] {
+            XCTAssertTrue(dialogue.contains(line + "\n"), "\(line) in \(dialogue)")
+        }
+        XCTAssertNotNil(waitUntil(timeout: 5) { self.lab.instances["lb1"]!.stderr.contains("\"[LAB] VRRP Instance lab_vip - Entering MASTER state\" sent to ops@lab.test, oncall@lab.test via 127.0.0.1:2525") },
+                        lab.instances["lb1"]!.stderr)
+        // lb2's server does not answer in its namespace: logged, and nothing else changes.
+        XCTAssertNotNil(waitUntil(timeout: 5) { self.lab.instances["lb2"]!.stderr.contains("\"[LAB] VRRP Instance lab_vip - Entering BACKUP state\" not sent via 127.0.0.1:2525: cannot connect") },
+                        lab.instances["lb2"]!.stderr)
+        XCTAssertTrue(lab.vrrpStatus("lb2").contains("state: BACKUP"), lab.vrrpStatus("lb2"))
+
+        lab.instances["lb1"]!.signal(SIGTERM)
+        XCTAssertTrue(probe.waitFor(Probe.lb2), "lb2 takes over though its mail fails")
+        XCTAssertEqual(lab.instances["lb1"]!.waitForExit(timeout: 10), 0, lab.instances["lb1"]!.stderr)
+        XCTAssertEqual(subjects().last, "[LAB] VRRP Instance lab_vip - Stopping", "the stop's mail goes out before the process exits: \(subjects())")
+        XCTAssertTrue(lab.waitForHolders(["lb2"]), "\(lab.holders())")
+        XCTAssertNotNil(waitUntil(timeout: 5) { self.lab.instances["lb2"]!.stderr.contains("Entering MASTER state\" not sent via 127.0.0.1:2525") },
+                        lab.instances["lb2"]!.stderr)
+    }
+
+    /// lb1's instance lives on trk0 (a veth pair in its namespace; heartbeats go from its
+    /// unicast_src_ip on veth0, the VIP is `dev veth0`). trk0 loses its carrier: with
+    /// `dont_track_primary` lb1 stays MASTER and keeps the VIP; without it, that is a FAULT
+    /// and lb2 takes over.
+    func testDontTrackPrimaryKeepsTheInstanceOutOfFaultWhenItsInterfaceGoesDown() throws {
+        let n = lab.ns("lb1")
+        try lab.run("ip -n \(n) link add trk0 type veth peer name trk1 && ip -n \(n) link set trk0 up && ip -n \(n) link set trk1 up")
+        try lab.startBackend("lb1")
+        try lab.startBackend("lb2")
+        func lb1Config(_ extra: String) -> String {
+            lab.config("lb1", vrrp: lab.vrrpSection("lb1", extra: extra)
+                .replacingOccurrences(of: "    interface veth0\n", with: "    interface trk0\n")
+                .replacingOccurrences(of: "virtual_ipaddress \(VIPLab.vip)/24", with: "virtual_ipaddress \(VIPLab.vip)/24 dev veth0"))
+        }
+        try lab.startSwiftLB("lb2")
+        try lab.startSwiftLB("lb1", config: lb1Config("    dont_track_primary"))
+        XCTAssertTrue(lab.waitForHolders(["lb1"]), "\(lab.holders())")
+        let probe = try lab.startProbe()
+        XCTAssertTrue(probe.waitFor(Probe.lb1))
+
+        let pulled = Date().timeIntervalSince1970
+        try lab.run("ip -n \(n) link set trk1 down")
+        XCTAssertNotNil(waitUntil(timeout: 5) { VIPLab.shell("ip -n \(n) link show trk0").out.contains("NO-CARRIER") }, "trk0 lost its carrier")
+        usleep(1_000_000)  // ten advert intervals
+        let status = lab.vrrpStatus("lb1")
+        XCTAssertTrue(status.contains("state: MASTER") && status.contains("fault: none"), status)
+        XCTAssertEqual(lab.holders(), ["lb1"])
+        XCTAssertEqual(probe.failures(since: pulled), [])
+        XCTAssertEqual(probe.last, Probe.lb1)
+
+        // The same without dont_track_primary: the link down is a FAULT.
+        lab.instances["lb1"]!.signal(SIGTERM)
+        XCTAssertEqual(lab.instances["lb1"]!.waitForExit(timeout: 10), 0, lab.instances["lb1"]!.stderr)
+        try lab.startSwiftLB("lb1", config: lb1Config(""))
+        XCTAssertNotNil(waitUntil(timeout: 5) { self.lab.vrrpStatus("lb1").contains("fault: interface trk0 is down") }, lab.vrrpStatus("lb1"))
+        XCTAssertTrue(lab.waitForHolders(["lb2"]), "\(lab.holders())")
+    }
+}
