@@ -93,4 +93,38 @@ final class VIPKeepalivedSampleTests: VIPLabTestCase {
         XCTAssertNotNil(waitUntil(timeout: 5) { self.lab.vrrpStatus("lb1").contains("fault: interface trk0 is down") }, lab.vrrpStatus("lb1"))
         XCTAssertTrue(lab.waitForHolders(["lb2"]), "\(lab.holders())")
     }
+
+    /// `unicast_ttl 7` and `kernel_rx_buf_size`, read off the wire and the socket: an nftables
+    /// counter in lb2's namespace counts lb1's heartbeats by TTL, `ss` shows the receive
+    /// buffer (the kernel doubles what is asked). Without unicast_ttl, heartbeats leave with
+    /// 255, keepalived's VRRP_IP_TTL.
+    func testUnicastTTLAndTheReceiveBufferReachTheSocket() throws {
+        let n2 = "ip netns exec \(lab.ns("lb2")) nft"
+        try lab.run("\(n2) add table inet ttl && \(n2) add chain inet ttl input '{ type filter hook input priority 0; }' && "
+                    + "\(n2) add rule inet ttl input udp dport \(VIPLab.port) ip ttl 7 counter && \(n2) add rule inet ttl input udp dport \(VIPLab.port) ip ttl 255 counter")
+        func counted() -> [Int] {
+            let rules = VIPLab.shell("\(n2) list chain inet ttl input").out
+            return rules.split(separator: "\n").filter { $0.contains("counter packets") }.compactMap { line in
+                line.components(separatedBy: "counter packets ").last?.split(separator: " ").first.flatMap { Int($0) }
+            }
+        }
+        _ = try startPair(lb1Extra: "    unicast_ttl 7\n    kernel_rx_buf_size 300000")
+        XCTAssertTrue(lab.vrrpStatus("lb1").contains("heartbeat: \(lab.address("lb1")):\(VIPLab.port) -> \(lab.address("lb2")) (ttl 7)"), lab.vrrpStatus("lb1"))
+        let before = counted()
+        usleep(500_000)
+        let after = counted()
+        XCTAssertEqual(before.count, 2, "\(before)")
+        XCTAssertGreaterThan(after[0] - before[0], 2, "lb1, master, sends every 100 ms with TTL 7: \(before) -> \(after)")
+        let sockets = VIPLab.shell("ip netns exec \(lab.ns("lb1")) ss -uanm 'sport = :\(VIPLab.port)'").out
+        XCTAssertTrue(sockets.contains("rb600000"), sockets)
+        // lb2 (no unicast_ttl) answers lb1's shutdown as master, with TTL 255.
+        lab.instances["lb1"]!.signal(SIGTERM)
+        XCTAssertTrue(lab.waitForHolders(["lb2"]), "\(lab.holders())")
+        let lb1Sockets = VIPLab.shell("ip netns exec \(lab.ns("lb1")) nft add table inet ttl1 && ip netns exec \(lab.ns("lb1")) nft add chain inet ttl1 input '{ type filter hook input priority 0; }' && ip netns exec \(lab.ns("lb1")) nft add rule inet ttl1 input udp dport \(VIPLab.port) ip ttl 255 counter")
+        XCTAssertEqual(lb1Sockets.status, 0, lb1Sockets.err)
+        usleep(500_000)
+        let lb1Rules = VIPLab.shell("ip netns exec \(lab.ns("lb1")) nft list chain inet ttl1 input").out
+        let lb2Beats = lb1Rules.components(separatedBy: "counter packets ").last?.split(separator: " ").first.flatMap { Int($0) } ?? 0
+        XCTAssertGreaterThan(lb2Beats, 2, "lb2's heartbeats reach lb1's host with TTL 255: \(lb1Rules)")
+    }
 }
