@@ -127,4 +127,35 @@ final class VIPKeepalivedSampleTests: VIPLabTestCase {
         let lb2Beats = lb1Rules.components(separatedBy: "counter packets ").last?.split(separator: " ").first.flatMap { Int($0) } ?? 0
         XCTAssertGreaterThan(lb2Beats, 2, "lb2's heartbeats reach lb1's host with TTL 255: \(lb1Rules)")
     }
+
+    /// A one-way split brain: lb2 (100), cut off from lb1's heartbeats, makes itself master;
+    /// its heartbeats reach lb1 (150, master), which hears a lower priority and, as
+    /// keepalived, re-announces the VIP with `garp_lower_prio_repeat` gratuitous ARPs (40 here,
+    /// counted in the client's namespace: far more than garp_master_repeat's 5 per burst) and
+    /// runs `notify_master_rx_lower_pri`.
+    func testAMasterHearingALowerPriorityUsesGarpLowerPrioRepeatAndItsNotify() throws {
+        let heard = lab.dir.file("lb1.heard-lower")
+        _ = try startPair(lb1Extra: "    garp_lower_prio_repeat 40\n    garp_master_delay 0\n    notify_master_rx_lower_pri \"touch \(heard)\"")
+        let nc = "ip netns exec \(lab.ns("client")) nft"
+        try lab.run("\(nc) add table arp garp && \(nc) add chain arp garp input '{ type filter hook input priority 0; }' && "
+                    + "\(nc) add rule arp garp input arp saddr ether \(lab.mac("lb1")) counter")
+        func arps() -> Int {
+            let rules = VIPLab.shell("\(nc) list chain arp garp input").out
+            return rules.components(separatedBy: "counter packets ").last?.split(separator: " ").first.flatMap { Int($0) } ?? -1
+        }
+        // One way: lb2 no longer hears lb1, so it makes itself master, and lb1 hears its
+        // heartbeats (lower priority) while master.
+        XCTAssertFalse(FileManager.default.fileExists(atPath: heard))
+        let before = arps()
+        let n2 = "ip netns exec \(lab.ns("lb2")) nft"
+        try lab.run("\(n2) add table inet hb && \(n2) add chain inet hb input '{ type filter hook input priority 0; }' && \(n2) add rule inet hb input udp dport \(VIPLab.port) drop")
+        XCTAssertNotNil(waitUntil(timeout: 5) { self.lab.vrrpStatus("lb2").contains("state: MASTER") }, lab.vrrpStatus("lb2"))
+        XCTAssertNotNil(waitUntil(timeout: 5) { FileManager.default.fileExists(atPath: heard) }, "notify_master_rx_lower_pri ran: \(lab.instances["lb1"]!.stderr)")
+        // The first lower-priority heartbeat's burst (each later one, every 100 ms, sends one more).
+        let firstBurst = arps() - before
+        XCTAssertGreaterThanOrEqual(firstBurst, 40, "lb1's ARPs once it heard lb2: \(firstBurst)")
+        try lab.heal("lb2", "hb")
+        XCTAssertNotNil(waitUntil(timeout: 5) { self.lab.vrrpStatus("lb2").contains("state: BACKUP") }, lab.vrrpStatus("lb2"))
+        XCTAssertTrue(lab.waitForHolders(["lb1"]), "\(lab.holders())")
+    }
 }
