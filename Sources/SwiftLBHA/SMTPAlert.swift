@@ -90,7 +90,12 @@ final class SMTPAlert: @unchecked Sendable {
             guard inFlight > 0 else { return loop.makeSucceededVoidFuture() }
             let promise = loop.makePromise(of: Void.self)
             drained.append(promise)
-            loop.scheduleTask(in: limit) { promise.succeed() }
+            loop.scheduleTask(in: limit) { [self] in
+                // Unless the last mail ended first (and completed it).
+                guard let index = drained.firstIndex(where: { $0.futureResult === promise.futureResult }) else { return }
+                drained.remove(at: index)
+                promise.succeed()
+            }
             return promise.futureResult
         }
     }

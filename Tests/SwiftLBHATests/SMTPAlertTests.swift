@@ -189,6 +189,14 @@ final class SMTPAlertTests: XCTestCase {
         XCTAssertLessThan(elapsed, 4, "bounded by the timeout (then the QUIT's own)")
         try XCTAssertNoThrow(mailer.drain(within: .seconds(5)).wait())
 
+        // A stop waits for a mail under way, but only so long: here 300 ms of a 30 s timeout.
+        let slow = try alert(port: port, timeout: 30)
+        try send(slow, .initial)
+        let draining = Date()
+        try XCTAssertNoThrow(slow.drain(within: .milliseconds(300)).wait())
+        XCTAssertGreaterThan(Date().timeIntervalSince(draining), 0.25)
+        XCTAssertLessThan(Date().timeIntervalSince(draining), 2)
+
         recorder?.stop()
         let closed = try alert(port: port)
         try send(closed, .backup)

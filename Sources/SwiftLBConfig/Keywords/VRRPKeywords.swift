@@ -419,22 +419,21 @@ extension SectionParser {
     /// warning where mail is asked for but cannot go (keepalived then sends none, silently).
     func finishSMTPAlert() {
         let mail = config.smtpAlert
-        var asking: [String] = []
+        var asking: [(name: String, line: Int, file: String?)] = []
         for index in config.vrrpInstances.indices {
-            let mails = mail.mails(config.vrrpInstances[index].smtpAlert)
-            config.vrrpInstances[index].smtpAlert = mails
-            if mails { asking.append("vrrp '\(config.vrrpInstances[index].name)'") }
+            let v = config.vrrpInstances[index]
+            config.vrrpInstances[index].smtpAlert = mail.mails(v.smtpAlert)
+            if mail.mails(v.smtpAlert) { asking.append(("vrrp '\(v.name)'", v.line, v.file)) }
         }
         for index in config.vrrpSyncGroups.indices {
-            let mails = mail.mails(config.vrrpSyncGroups[index].smtpAlert)
-            config.vrrpSyncGroups[index].smtpAlert = mails
-            if mails { asking.append("vrrp_sync_group '\(config.vrrpSyncGroups[index].name)'") }
+            let group = config.vrrpSyncGroups[index]
+            config.vrrpSyncGroups[index].smtpAlert = mail.mails(group.smtpAlert)
+            if mail.mails(group.smtpAlert) { asking.append(("vrrp_sync_group '\(group.name)'", group.line, nil)) }
         }
         guard let first = asking.first, !mail.canSend else { return }
         let missing = [mail.server == nil ? "'smtp_server'" : nil, mail.recipients.isEmpty ? "'notification_email { … }'" : nil].compactMap { $0 }
-        let line = config.vrrpInstances.first { "vrrp '\($0.name)'" == first }?.line ?? config.vrrpSyncGroups.first { "vrrp_sync_group '\($0.name)'" == first }?.line ?? 0
-        warnings.append(ConfigError(file: config.file, line: line, keyword: "smtp_alert", message:
-            "\(asking.joined(separator: ", ")): 'smtp_alert' sends nothing without \(missing.joined(separator: " and ")) in global_defs (keepalived sends none either)"))
+        warnings.append(ConfigError(file: first.file ?? config.file, line: first.line, keyword: "smtp_alert", message:
+            "\(asking.map(\.name).joined(separator: ", ")): 'smtp_alert' sends nothing without \(missing.joined(separator: " and ")) in global_defs (keepalived sends none either)"))
     }
 
     /// Each `vrrp_sync_group` member is a vrrp instance of the file, in one group only
