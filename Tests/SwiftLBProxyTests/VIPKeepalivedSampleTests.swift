@@ -56,6 +56,52 @@ final class VIPKeepalivedSampleTests: VIPLabTestCase {
                         lab.instances["lb2"]!.stderr)
     }
 
+    /// A `vrrp_sync_group` with `smtp_alert` (its members without): the group's agreed
+    /// states are mailed as keepalived's "VRRP Group" mails, its members' are not, and the
+    /// group's "Stopping" goes out when lb1 stops.
+    func testASyncGroupsSMTPAlertMailsTheGroupsStates() throws {
+        let log = lab.dir.file("smtp.log")
+        let recorder = try lab.spawn("lb1", "smtp", ["python3", Paths.fixtures.appendingPathComponent("smtp_recorder.py").path, "127.0.0.1", "2525", log])
+        defer { recorder.stop() }
+        XCTAssertNotNil(waitUntil(timeout: 10) { VIPLab.shell("ip netns exec \(self.lab.ns("lb1")) python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 2525), 1).close()'").status == 0 },
+                        "the listener is up")
+        func config(_ node: String) -> String {
+            let blocks = """
+                global_defs {
+                   notification_email {
+                     ops@lab.test
+                   }
+                   smtp_server 127.0.0.1 2525
+                   router_id LAB
+                }
+                vrrp_sync_group lab_group {
+                    group {
+                        vip_a
+                        vip_b
+                    }
+                    smtp_alert
+                }
+                """
+            return lab.config(node, vrrp: blocks + "\n" + lab.vrrpSection(node, name: "vip_a", routerID: 77, vip: VIPLab.vip)
+                                  + "\n" + lab.vrrpSection(node, name: "vip_b", routerID: 78, vip: VIPLab.vip2),
+                              vips: [VIPLab.vip, VIPLab.vip2])
+        }
+        try lab.startBackend("lb1")
+        try lab.startBackend("lb2")
+        try lab.startSwiftLB("lb2", config: config("lb2"))
+        try lab.startSwiftLB("lb1", config: config("lb1"))
+        XCTAssertTrue(lab.waitForHolders(["lb1"], vip: VIPLab.vip2), "\(lab.holders(VIPLab.vip2))")
+        func subjects() -> [String] {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.hasPrefix("C: Subject: ") }.map { String($0.dropFirst(12)) }
+        }
+        XCTAssertNotNil(waitUntil(timeout: 10) { subjects().count >= 2 }, "\(subjects())")
+        lab.instances["lb1"]!.signal(SIGTERM)
+        XCTAssertEqual(lab.instances["lb1"]!.waitForExit(timeout: 10), 0, lab.instances["lb1"]!.stderr)
+        XCTAssertEqual(subjects(), ["[LAB] VRRP Group lab_group - Entering BACKUP state", "[LAB] VRRP Group lab_group - Entering MASTER state",
+                                    "[LAB] VRRP Group lab_group - Stopping"])
+        XCTAssertTrue(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("C: => All VRRP group instances are now in MASTER state <=\n"))
+    }
+
     /// lb1's instance lives on trk0 (a veth pair in its namespace; heartbeats go from its
     /// unicast_src_ip on veth0, the VIP is `dev veth0`). trk0 loses its carrier: with
     /// `dont_track_primary` lb1 stays MASTER and keeps the VIP; without it, that is a FAULT
