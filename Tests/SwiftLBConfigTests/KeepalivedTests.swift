@@ -504,6 +504,12 @@ final class KeepalivedTests: XCTestCase {
         XCTAssertEqual(try parse(stockSample.replacingOccurrences(of: "smtp_alert\n", with: "smtp_alert off\n")).vrrp?.smtpAlert, false)
         XCTAssertEqual(try parse(stockSample.replacingOccurrences(of: "   smtp_connect_timeout 30\n", with: "")).smtpAlert.connectTimeout, .seconds(30))
 
+        // keepalived's checker mail and the global unicast source check.
+        let globals = try parse(stockSample.replacingOccurrences(of: "   router_id LVS_DEVEL\n", with: "   router_id LVS_DEVEL\n   smtp_alert_checker\n   no_checker_emails\n   vrrp_check_unicast_src\n"))
+        XCTAssertTrue(globals.warnings.contains { $0.line == 10 && $0.keyword == "smtp_alert_checker" && $0.message.contains("no LVS checkers") })
+        XCTAssertTrue(globals.warnings.contains { $0.line == 11 && $0.keyword == "no_checker_emails" })
+        XCTAssertFalse(globals.warnings.contains { $0.keyword == "vrrp_check_unicast_src" }, "what SwiftLB always does")
+
         // Mail asked for but impossible: a warning (keepalived silently sends none).
         let noServer = try parse(stockSample.replacingOccurrences(of: "   smtp_server 192.168.200.1\n", with: ""))
         let warning = try XCTUnwrap(noServer.warnings.first { $0.keyword == "smtp_alert" })

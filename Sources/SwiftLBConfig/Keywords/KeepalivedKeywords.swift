@@ -66,6 +66,18 @@ extension KeywordRegistry {
             try c.noArguments()
             m.noFaultMails = true
         },
+        // keepalived's LVS checkers mail real servers' changes; SwiftLB has none (its health
+        // checks log each change, as HAProxy's do).
+        Keyword("smtp_alert_checker", [.globalDefs], usage: "smtp_alert_checker [yes|no]") { p, c in
+            _ = try keepalivedBool(c.args)
+            p.warn("'smtp_alert_checker' has no effect in SwiftLB: it has no LVS checkers to mail about (health checks are logged)")
+        },
+        Keyword("no_checker_emails", [.globalDefs], usage: "no_checker_emails [yes|no]") { p, c in
+            _ = try keepalivedBool(c.args)
+            p.warn("'no_checker_emails' has no effect in SwiftLB: it has no LVS checkers to mail about (health checks are logged)")
+        },
+        // Heartbeats from an address that is no unicast_peer are always dropped (VRRPInstance).
+        Keyword("vrrp_check_unicast_src", [.globalDefs], usage: "vrrp_check_unicast_src") { _, c in try c.noArguments() },
     ] + ["enable_script_security", "script_user", "vrrp_skip_check_adv_addr", "vrrp_strict", "vrrp_garp_interval",
          "vrrp_gna_interval", "vrrp_version", "vrrp_iptables", "max_auto_priority", "lvs_id", "vrrp_mcast_group4",
          "dynamic_interfaces", "vrrp_garp_master_delay", "vrrp_garp_master_repeat", "vrrp_garp_master_refresh"].map { name in
