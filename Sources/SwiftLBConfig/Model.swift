@@ -46,6 +46,11 @@ public struct Configuration: Sendable {
     public var routerID: String?
     /// keepalived's mail on VRRP transitions (`notification_email`, `smtp_server`, …).
     public var smtpAlert = SMTPAlertSettings()
+    /// global_defs' `vrrp_garp_lower_prio_repeat` and `vrrp_garp_lower_prio_delay`: the
+    /// default of the instances that write no `garp_lower_prio_repeat`/`_delay` (applied to
+    /// them once the file is read).
+    public var vrrpGarpLowerPriorityRepeat: Int?
+    public var vrrpGarpLowerPriorityDelay: ConfigDuration?
     /// Things that parse but probably are not what the operator meant (`swiftlb check` prints them).
     public var warnings: [ConfigError] = []
     /// Alerts that do not stop the start, as HAProxy's "'maxconnrate' already specified.

@@ -18,7 +18,9 @@ public struct VRRPSettings: Sendable, Equatable {
     public var preempt = true
     public var preemptDelay: ConfigDuration = .init(nanoseconds: 0)
     /// Gratuitous ARPs per VIP in the burst sent on becoming master.
-    public var garpMasterRepeat = 5
+    public var garpMasterRepeat = VRRPSettings.keepalivedGarpRepeat
+    /// keepalived's VRRP_GARP_REP: `garp_master_repeat`'s default, and `garp_lower_prio_repeat`'s.
+    public static let keepalivedGarpRepeat = 5
     /// Re-announce the VIP this often while master (nil: never, keepalived's default).
     public var garpMasterRefresh: ConfigDuration?
     /// `garp_master_delay`: the second burst of gratuitous ARPs, this long after becoming
@@ -68,9 +70,10 @@ public struct VRRPSettings: Sendable, Equatable {
     /// `kernel_rx_buf_size N`: SO_RCVBUF of the heartbeat socket (nil: the kernel's default).
     public var kernelReceiveBuffer: Int?
     /// `garp_lower_prio_repeat N`: gratuitous ARPs per VIP a master sends when it hears a
-    /// lower priority (nil: `garp_master_repeat`, keepalived's default; 0: none).
+    /// lower priority (nil: `keepalivedGarpRepeat`, whatever `garp_master_repeat` says, as
+    /// keepalived's global default; 0: none).
     public var garpLowerPriorityRepeat: Int?
-    /// `garp_lower_prio_delay TIME`: a second such burst this long after (nil: none).
+    /// `garp_lower_prio_delay TIME`: a second such burst this long after (nil or 0: none).
     public var garpLowerPriorityDelay: ConfigDuration?
     /// `notify_master_rx_lower_pri SCRIPT`: run when the master hears a lower priority.
     public var notifyMasterRxLowerPriority: String?

@@ -277,11 +277,11 @@ final class VRRPInstance: @unchecked Sendable {
             case .handOverVIP:
                 handOver()
             case .gratuitousARP:
-                let count = heardLowerPriority ? settings.garpLowerPriorityRepeat ?? settings.garpMasterRepeat : settings.garpMasterRepeat
+                let count = heardLowerPriority ? settings.garpLowerPriorityRepeat ?? VRRPSettings.keepalivedGarpRepeat : settings.garpMasterRepeat
                 announce(count: count)
                 // keepalived's second burst on becoming master (garp_master_delay), or after
                 // hearing a lower priority (garp_lower_prio_delay).
-                if let delay = heardLowerPriority ? settings.garpLowerPriorityDelay : settings.garpMasterDelay, count > 0 {
+                if let delay = heardLowerPriority ? settings.garpLowerPriorityDelay : settings.garpMasterDelay, delay.nanoseconds > 0, count > 0 {
                     garpSecondBurst?.cancel()
                     garpSecondBurst = loop.scheduleTask(in: .nanoseconds(delay.nanoseconds)) { [self] in
                         garpSecondBurst = nil

@@ -542,6 +542,12 @@ final class KeepalivedTests: XCTestCase {
         XCTAssertEqual(v.garpLowerPriorityDelay, .seconds(3))
         XCTAssertEqual(v.notifyMasterRxLowerPriority, "/bin/true lower")
         XCTAssertTrue(errors(head + "  unicast_ttl 0\n}\n").contains { $0.line == 7 && $0.keyword == "unicast_ttl" })
+        // global_defs' defaults reach the instances that write none (not one that writes its own).
+        let globals = "global_defs {\n  vrrp_garp_lower_prio_repeat 3\n  vrrp_garp_lower_prio_delay 2\n}\n"
+        let defaulted = try parse(head + "}\n" + globals + head.replacingOccurrences(of: "X {", with: "Y {").replacingOccurrences(of: "virtual_router_id 5", with: "virtual_router_id 6")
+                                  .replacingOccurrences(of: "10.0.0.10", with: "10.0.0.11") + "  garp_lower_prio_repeat 0\n  garp_lower_prio_delay 0\n}\n")
+        XCTAssertEqual(defaulted.vrrpInstances.map(\.garpLowerPriorityRepeat), [3, 0])
+        XCTAssertEqual(defaulted.vrrpInstances.map(\.garpLowerPriorityDelay), [.seconds(2), .seconds(0)], "a written 0 stands")
         let multicast = try parse(head.replacingOccurrences(of: "  unicast_peer { 10.0.0.2 }\n", with: "").replacingOccurrences(of: "auth none", with: "auth_key_file /k") + "  unicast_ttl 7\n}\n")
         XCTAssertTrue(multicast.warnings.contains { $0.keyword == "unicast_ttl" && $0.message.contains("no effect without 'unicast_peer'") })
 

@@ -76,6 +76,15 @@ extension KeywordRegistry {
             _ = try keepalivedBool(c.args)
             p.warn("'no_checker_emails' has no effect in SwiftLB: it has no LVS checkers to mail about (health checks are logged)")
         },
+        Keyword("vrrp_garp_lower_prio_repeat", [.globalDefs], usage: "vrrp_garp_lower_prio_repeat N") { p, c in
+            p.config.vrrpGarpLowerPriorityRepeat = try c.int(in: 0...255)
+        },
+        Keyword("vrrp_garp_lower_prio_delay", [.globalDefs], usage: "vrrp_garp_lower_prio_delay SECONDS") { p, c in
+            guard c.args.count == 1, let d = keepalivedTime(c.args[0]), d.nanoseconds <= 86_400_000_000_000 else {
+                throw ParseFailure("expects a time from 0 to 1d, e.g. '5' (seconds)")
+            }
+            p.config.vrrpGarpLowerPriorityDelay = d
+        },
         // Heartbeats from an address that is no unicast_peer are always dropped (VRRPInstance).
         Keyword("vrrp_check_unicast_src", [.globalDefs], usage: "vrrp_check_unicast_src") { _, c in try c.noArguments() },
     ] + ["enable_script_security", "script_user", "vrrp_skip_check_adv_addr", "vrrp_strict", "vrrp_garp_interval",

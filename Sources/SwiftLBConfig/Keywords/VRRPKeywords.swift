@@ -132,10 +132,8 @@ extension KeywordRegistry {
         vrrp("check_unicast_src", "check_unicast_src") { _, c, _ in try c.noArguments() },
         vrrp("kernel_rx_buf_size", "kernel_rx_buf_size BYTES") { v, c, _ in v.kernelReceiveBuffer = try c.int(in: 1...Int(Int32.max / 2)) },
         vrrp("garp_lower_prio_repeat", "garp_lower_prio_repeat N") { v, c, _ in v.garpLowerPriorityRepeat = try c.int(in: 0...255) },
-        vrrp("garp_lower_prio_delay", "garp_lower_prio_delay TIME") { v, c, _ in
-            let d = try vrrpTime(c, 0...86_400_000_000_000)
-            v.garpLowerPriorityDelay = d.nanoseconds == 0 ? nil : d
-        },
+        // 0 is kept (not nil): written, it stands against global_defs' vrrp_garp_lower_prio_delay.
+        vrrp("garp_lower_prio_delay", "garp_lower_prio_delay TIME") { v, c, _ in v.garpLowerPriorityDelay = try vrrpTime(c, 0...86_400_000_000_000) },
         notify("notify_master_rx_lower_pri", \.notifyMasterRxLowerPriority),
         // What concerns VRRP on the wire only: SwiftLB's heartbeat is its own (authenticated,
         // no address list, no VRRP checksum), so these change nothing it does.
@@ -318,6 +316,9 @@ extension SectionParser {
                     error("virtual_ipaddress", "\(vip.address) is also a virtual address of vrrp '\(other.name)' (line \(other.line)): two instances would fight over it")
                 }
             }
+            // global_defs' defaults, for what the instance does not write (keepalived's vrrp.c).
+            if v.garpLowerPriorityRepeat == nil { config.vrrpInstances[index].garpLowerPriorityRepeat = config.vrrpGarpLowerPriorityRepeat }
+            if v.garpLowerPriorityDelay == nil { config.vrrpInstances[index].garpLowerPriorityDelay = config.vrrpGarpLowerPriorityDelay }
             if v.unicastTTL != nil && v.multicast {
                 warnings.append(ConfigError(file: v.file ?? config.file, line: v.line, keyword: "unicast_ttl", message:
                     "vrrp '\(v.name)': 'unicast_ttl' has no effect without 'unicast_peer' (multicast heartbeats go with TTL 255; keepalived resets it too)"))
