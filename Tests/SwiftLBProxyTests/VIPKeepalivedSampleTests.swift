@@ -6,16 +6,27 @@ import XCTest
 /// that cannot go changes nothing; `dont_track_primary` keeps the instance out of FAULT when
 /// its own interface loses its link.
 final class VIPKeepalivedSampleTests: VIPLabTestCase {
+    /// smtp_recorder.py on 127.0.0.1:2525 in lb1's namespace (stopped with the lab); the
+    /// dialogue's log file.
+    private func startMailServer() throws -> String {
+        let log = lab.dir.file("smtp.log")
+        lab.keep(try lab.spawn("lb1", "smtp", ["python3", Paths.fixtures.appendingPathComponent("smtp_recorder.py").path, "127.0.0.1", "2525", log]))
+        XCTAssertNotNil(waitUntil(timeout: 10) { VIPLab.shell("ip netns exec \(self.lab.ns("lb1")) python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 2525), 1).close()'").status == 0 },
+                        "the listener is up")
+        return log
+    }
+
+    /// The subjects of the mails recorded in `log`, in order.
+    private func mailSubjects(_ log: String) -> [String] {
+        ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.hasPrefix("C: Subject: ") }.map { String($0.dropFirst(12)) }
+    }
+
     /// lb1 starts BACKUP then becomes MASTER: two mails to the listener in lb1's namespace.
     /// lb2 names the same server, where nothing listens in its namespace: its mails fail,
     /// logged, and it still elects and takes over when lb1 stops (lb1's "Stopping" mail goes
     /// out before it exits).
     func testSMTPAlertMailsEachTransitionAndAFailedMailChangesNothing() throws {
-        let log = lab.dir.file("smtp.log")
-        let recorder = try lab.spawn("lb1", "smtp", ["python3", Paths.fixtures.appendingPathComponent("smtp_recorder.py").path, "127.0.0.1", "2525", log])
-        defer { recorder.stop() }
-        XCTAssertNotNil(waitUntil(timeout: 10) { VIPLab.shell("ip netns exec \(self.lab.ns("lb1")) python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 2525), 1).close()'").status == 0 },
-                        "the listener is up")
+        let log = try startMailServer()
         let globalDefs = """
             global_defs {
                notification_email {
@@ -30,9 +41,7 @@ final class VIPKeepalivedSampleTests: VIPLabTestCase {
             }
             """
         let probe = try startPair(extraVRRP: "    smtp_alert", preamble: globalDefs)
-        func subjects() -> [String] {
-            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.hasPrefix("C: Subject: ") }.map { String($0.dropFirst(12)) }
-        }
+        func subjects() -> [String] { mailSubjects(log) }
         XCTAssertNotNil(waitUntil(timeout: 10) { subjects().count >= 2 }, "\(subjects())")
         XCTAssertEqual(subjects(), ["[LAB] VRRP Instance lab_vip - Entering BACKUP state", "[LAB] VRRP Instance lab_vip - Entering MASTER state"])
         let dialogue = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
@@ -60,11 +69,7 @@ final class VIPKeepalivedSampleTests: VIPLabTestCase {
     /// states are mailed as keepalived's "VRRP Group" mails, its members' are not, and the
     /// group's "Stopping" goes out when lb1 stops.
     func testASyncGroupsSMTPAlertMailsTheGroupsStates() throws {
-        let log = lab.dir.file("smtp.log")
-        let recorder = try lab.spawn("lb1", "smtp", ["python3", Paths.fixtures.appendingPathComponent("smtp_recorder.py").path, "127.0.0.1", "2525", log])
-        defer { recorder.stop() }
-        XCTAssertNotNil(waitUntil(timeout: 10) { VIPLab.shell("ip netns exec \(self.lab.ns("lb1")) python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", 2525), 1).close()'").status == 0 },
-                        "the listener is up")
+        let log = try startMailServer()
         func config(_ node: String) -> String {
             let blocks = """
                 global_defs {
@@ -86,14 +91,9 @@ final class VIPKeepalivedSampleTests: VIPLabTestCase {
                                   + "\n" + lab.vrrpSection(node, name: "vip_b", routerID: 78, vip: VIPLab.vip2),
                               vips: [VIPLab.vip, VIPLab.vip2])
         }
-        try lab.startBackend("lb1")
-        try lab.startBackend("lb2")
-        try lab.startSwiftLB("lb2", config: config("lb2"))
-        try lab.startSwiftLB("lb1", config: config("lb1"))
+        try startNodes(config)
         XCTAssertTrue(lab.waitForHolders(["lb1"], vip: VIPLab.vip2), "\(lab.holders(VIPLab.vip2))")
-        func subjects() -> [String] {
-            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").filter { $0.hasPrefix("C: Subject: ") }.map { String($0.dropFirst(12)) }
-        }
+        func subjects() -> [String] { mailSubjects(log) }
         XCTAssertNotNil(waitUntil(timeout: 10) { subjects().count >= 2 }, "\(subjects())")
         lab.instances["lb1"]!.signal(SIGTERM)
         XCTAssertEqual(lab.instances["lb1"]!.waitForExit(timeout: 10), 0, lab.instances["lb1"]!.stderr)
