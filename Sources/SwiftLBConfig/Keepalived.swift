@@ -156,7 +156,7 @@ extension SectionParser {
             readSyncGroup(header, line: line, children: children)
         case "global_defs":
             section = .globalDefs
-            read(children, as: .globalDefs, lists: [])
+            read(children, as: .globalDefs, lists: ["notification_email"])
         default:
             fail(headerLine, "unknown keepalived block '\(keyword)'")
         }
@@ -290,8 +290,12 @@ extension SectionParser {
                 case "notify": \.notify
                 default: nil
                 }
+                if keyword == "smtp_alert" {
+                    do { group.smtpAlert = try keepalivedBool(Array(words.dropFirst())) } catch { fail(place, "'smtp_alert' \(error.message)") }
+                    continue
+                }
                 guard let field else {
-                    fail(place, "'\(keyword)' in a vrrp_sync_group is not supported by SwiftLB (it takes 'group { … }', notify_master, notify_backup, notify_fault, notify_stop and notify)")
+                    fail(place, "'\(keyword)' in a vrrp_sync_group is not supported by SwiftLB (it takes 'group { … }', notify_master, notify_backup, notify_fault, notify_stop, notify and smtp_alert)")
                     continue
                 }
                 guard !script.isEmpty else { fail(place, "'\(keyword)' expects a script (quote it when it has arguments)"); continue }

@@ -41,9 +41,16 @@ public struct Configuration: Sendable {
     /// `ring NAME` sections, by name, and `log-forward NAME` sections (LogForwardModel.swift).
     public var rings: [String: RingSection] = [:]
     public var logForwards: [LogForwardSection] = []
-    /// keepalived's `global_defs { router_id … }`: accepted for compatibility and not used
-    /// (an instance is named by its vrrp section and its address in heartbeats).
+    /// keepalived's `global_defs { router_id … }`: the `[ROUTER_ID]` of the alert mails'
+    /// subjects (nil: the host name, keepalived's default); heartbeats do not carry it.
     public var routerID: String?
+    /// keepalived's mail on VRRP transitions (`notification_email`, `smtp_server`, …).
+    public var smtpAlert = SMTPAlertSettings()
+    /// global_defs' `vrrp_garp_lower_prio_repeat` and `vrrp_garp_lower_prio_delay`: the
+    /// default of the instances that write no `garp_lower_prio_repeat`/`_delay` (applied to
+    /// them once the file is read).
+    public var vrrpGarpLowerPriorityRepeat: Int?
+    public var vrrpGarpLowerPriorityDelay: ConfigDuration?
     /// Things that parse but probably are not what the operator meant (`swiftlb check` prints them).
     public var warnings: [ConfigError] = []
     /// Alerts that do not stop the start, as HAProxy's "'maxconnrate' already specified.

@@ -18,7 +18,9 @@ public struct VRRPSettings: Sendable, Equatable {
     public var preempt = true
     public var preemptDelay: ConfigDuration = .init(nanoseconds: 0)
     /// Gratuitous ARPs per VIP in the burst sent on becoming master.
-    public var garpMasterRepeat = 5
+    public var garpMasterRepeat = VRRPSettings.keepalivedGarpRepeat
+    /// keepalived's VRRP_GARP_REP: `garp_master_repeat`'s default, and `garp_lower_prio_repeat`'s.
+    public static let keepalivedGarpRepeat = 5
     /// Re-announce the VIP this often while master (nil: never, keepalived's default).
     public var garpMasterRefresh: ConfigDuration?
     /// `garp_master_delay`: the second burst of gratuitous ARPs, this long after becoming
@@ -57,6 +59,24 @@ public struct VRRPSettings: Sendable, Equatable {
     public var mcastSourceIP: String?
     /// No `unicast_peer`: advertisements go by multicast to 224.0.0.18, as keepalived's do.
     public var multicast: Bool { unicastPeers.isEmpty }
+    /// `smtp_alert [BOOL]` as written; once the file is read, never nil (the global default
+    /// applied: `SMTPAlertSettings.mails`).
+    public var smtpAlert: Bool?
+    /// `dont_track_primary`: the instance's own interface going down is no FAULT (a VIP on
+    /// another interface and `track_interface` entries still count), as keepalived.
+    public var dontTrackPrimary = false
+    /// `unicast_ttl N`: the IP TTL of unicast heartbeats (nil: 255, keepalived's VRRP_IP_TTL).
+    public var unicastTTL: Int?
+    /// `kernel_rx_buf_size N`: SO_RCVBUF of the heartbeat socket (nil: the kernel's default).
+    public var kernelReceiveBuffer: Int?
+    /// `garp_lower_prio_repeat N`: gratuitous ARPs per VIP a master sends when it hears a
+    /// lower priority (nil: `keepalivedGarpRepeat`, whatever `garp_master_repeat` says, as
+    /// keepalived's global default; 0: none).
+    public var garpLowerPriorityRepeat: Int?
+    /// `garp_lower_prio_delay TIME`: a second such burst this long after (nil or 0: none).
+    public var garpLowerPriorityDelay: ConfigDuration?
+    /// `notify_master_rx_lower_pri SCRIPT`: run when the master hears a lower priority.
+    public var notifyMasterRxLowerPriority: String?
 
     public init(name: String, line: Int) {
         self.name = name
@@ -154,6 +174,8 @@ public struct VRRPSyncGroup: Sendable, Equatable {
     public var notifyStop: String?
     /// Called with `GROUP NAME STATE`, as keepalived calls a group's `notify`.
     public var notify: String?
+    /// `smtp_alert [BOOL]` as written; never nil once the file is read.
+    public var smtpAlert: Bool?
     /// `track_process { … }` and `track_file { … }` of the group: tracked by every member, as
     /// keepalived adds them to each (the parser copies them into the members' lists).
     public var trackProcesses: [TrackProcess] = []

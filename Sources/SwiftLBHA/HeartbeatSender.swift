@@ -17,7 +17,9 @@ import Glibc
 final class HeartbeatSender {
     private let fd: Int32
 
-    init(source: String, multicastInterface: String? = nil) throws(VRRPGroup.StartFailure) {
+    /// `unicastTTL`: keepalived's `unicast_ttl`, the TTL of unicast heartbeats (nil: 255, as
+    /// keepalived's default VRRP_IP_TTL; the kernel's own default would be 64).
+    init(source: String, multicastInterface: String? = nil, unicastTTL: Int? = nil) throws(VRRPGroup.StartFailure) {
         fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .init(description: "cannot open a UDP socket: \(String(cString: strerror(errno)))") }
         var address = Self.socketAddress(source, port: 0)
@@ -28,6 +30,14 @@ final class HeartbeatSender {
             let reason = String(cString: strerror(errno))
             close(fd)
             throw .init(description: "cannot send heartbeats from \(source): \(reason) (is unicast_src_ip an address of this host?)")
+        }
+        if multicastInterface == nil {
+            var ttl = Int32(unicastTTL ?? 255)
+            guard setsockopt(fd, Int32(IPPROTO_IP), IP_TTL, &ttl, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                throw .init(description: "cannot set the TTL \(ttl) of heartbeats from \(source): \(reason)")
+            }
         }
         if let interface = multicastInterface {
             var request = ip_mreqn()

@@ -51,6 +51,10 @@ final class HeartbeatSocket: @unchecked Sendable {
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(HeartbeatReceiver(socket: self)) }
             }
+        // keepalived's `kernel_rx_buf_size`: the largest asked for by an instance here.
+        if let size = instances.values.compactMap(\.settings.kernelReceiveBuffer).max() {
+            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(size))
+        }
         if key.multicastInterface != nil {
             bootstrap = bootstrap.channelOption(ChannelOptions.Types.SocketOption(level: .init(rawValue: Int32(IPPROTO_IP)), name: .init(rawValue: 49 /* IP_MULTICAST_ALL */)), value: 0)
         }

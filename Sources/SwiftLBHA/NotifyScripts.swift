@@ -18,11 +18,14 @@ struct NotifyScripts: Sendable {
     /// `notify_stop`: the instance or the group stops (keepalived runs it at shutdown).
     private let stop: String?
     private let notify: String?
+    /// `notify_master_rx_lower_pri`: an instance's master heard a lower priority (`heardLowerPriority`).
+    private var masterRxLowerPriority: String?
     let logger: Logger
 
     init(settings: VRRPSettings, logger: Logger) {
         (kind, name, master, backup, fault, stop, notify) = ("INSTANCE", settings.name, settings.notifyMaster, settings.notifyBackup, settings.notifyFault,
                                                              settings.notifyStop, settings.notify)
+        masterRxLowerPriority = settings.notifyMasterRxLowerPriority
         self.logger = logger
     }
 
@@ -44,6 +47,12 @@ struct NotifyScripts: Sendable {
         if let script = notify {
             launch(script + " \"$@\"", arguments: ["notify", kind, name, stateName] + (priority.map { [String($0)] } ?? []), script: script)
         }
+    }
+
+    /// keepalived's VRRP_EVENT_MASTER_RX_LOWER_PRI: the master heard a lower priority (a peer
+    /// that thinks it is master, e.g. after a partition). The script runs as written, not waited for.
+    func heardLowerPriority() {
+        if let script = masterRxLowerPriority { launch(script, script: script) }
     }
 
     private func launch(_ command: String, arguments: [String] = [], script: String) {

@@ -12,11 +12,14 @@ final class SyncGroup {
     let settings: VRRPSyncGroup
     private var members: [VRRPInstance] = []
     private let notifier: NotifyScripts
+    /// `smtp_alert`'s mails of the group (nil alert: none).
+    private var mail: StateMail
     private var agreed: Elector.State?
 
-    init(settings: VRRPSyncGroup, logger: Logger) {
+    init(settings: VRRPSyncGroup, mailer: SMTPAlert? = nil, logger: Logger) {
         self.settings = settings
         self.notifier = NotifyScripts(group: settings, logger: logger)
+        self.mail = StateMail(alert: settings.smtpAlert == true ? mailer : nil, group: true, name: settings.name)
     }
 
     func join(_ member: VRRPInstance) {
@@ -42,6 +45,7 @@ final class SyncGroup {
         guard let state = Self.agreedState(members.map(\.state)), state != agreed else { return }
         agreed = state
         notifier.run(state: state, priority: nil)
+        mail.entered(state)
     }
 
     /// SwiftLB stops (every member has resigned): keepalived's group STOP notification, its
@@ -50,6 +54,7 @@ final class SyncGroup {
         guard agreed != .initial else { return }
         agreed = .initial
         notifier.run(state: .initial, priority: nil)
+        mail.entered(.initial)
     }
 
     /// The group's state: FAULT as soon as one member is in FAULT, MASTER or BACKUP once all

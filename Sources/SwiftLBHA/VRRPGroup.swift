@@ -60,12 +60,14 @@ public final class VRRPGroup: @unchecked Sendable {
     private let files: TrackedFiles?
     /// Held here: their members point at them weakly.
     private let syncGroups: [SyncGroup]
+    /// `smtp_alert`'s sender, shared by the instances and groups that mail (nil: none does).
+    private let mailer: SMTPAlert?
     /// Set by the first `resignAndStop`: the loop is gone after it.
     private let stopped = NIOLockedValueBox(false)
 
     private init(group: MultiThreadedEventLoopGroup, logger: Logger, instances: [VRRPInstance], sockets: [HeartbeatSocket],
                  links: [PeerLink], listeners: [PeerLinkListener], scripts: [TrackedScript], processes: TrackedProcesses?,
-                 files: TrackedFiles?, syncGroups: [SyncGroup]) {
+                 files: TrackedFiles?, syncGroups: [SyncGroup], mailer: SMTPAlert?) {
         self.group = group
         self.loop = group.next()
         self.logger = logger
@@ -77,6 +79,7 @@ public final class VRRPGroup: @unchecked Sendable {
         self.processes = processes
         self.files = files
         self.syncGroups = syncGroups
+        self.mailer = mailer
     }
 
     /// The instance names, in the order of the file.
@@ -90,7 +93,7 @@ public final class VRRPGroup: @unchecked Sendable {
     public static func start(configuration: Configuration, hooks: Hooks, logger: Logger) async throws(StartFailure) -> VRRPGroup {
         try await start(instances: configuration.vrrpInstances, scripts: configuration.vrrpScripts,
                         trackProcesses: configuration.vrrpTrackProcesses, trackFiles: configuration.vrrpTrackFiles,
-                        syncGroups: configuration.vrrpSyncGroups,
+                        syncGroups: configuration.vrrpSyncGroups, smtpAlert: configuration.smtpAlert, routerID: configuration.routerID,
                         configFile: configuration.file, hooks: hooks, logger: logger)
     }
 
@@ -100,7 +103,7 @@ public final class VRRPGroup: @unchecked Sendable {
     /// tracked script once, and starts the instances as backup.
     public static func start(instances settings: [VRRPSettings], scripts definitions: [String: VRRPScript] = [:],
                              trackProcesses: [String: VRRPTrackProcess] = [:], trackFiles: [String: VRRPTrackFile] = [:],
-                             syncGroups: [VRRPSyncGroup] = [], configFile: String,
+                             syncGroups: [VRRPSyncGroup] = [], smtpAlert: SMTPAlertSettings = .init(), routerID: String? = nil, configFile: String,
                              hooks: Hooks, logger: Logger) async throws(StartFailure) -> VRRPGroup {
         guard !settings.isEmpty else { throw StartFailure(description: "vrrp: no instance to start") }
         func fail(_ v: VRRPSettings, _ message: String) -> StartFailure { StartFailure(description: "vrrp \(v.name): \(message)") }
@@ -145,6 +148,8 @@ public final class VRRPGroup: @unchecked Sendable {
         let eventLoops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = eventLoops.next()
         func shutDown() async { try? await eventLoops.shutdownGracefully() }
+        let asksForMail = settings.contains { $0.smtpAlert == true } || syncGroups.contains { $0.smtpAlert == true }
+        let mailer = asksForMail ? SMTPAlert(settings: smtpAlert, routerID: routerID, loop: loop, logger: logger) : nil
 
         // Senders, one per source address (and mode).
         var senders: [String: HeartbeatSender] = [:]
@@ -158,12 +163,13 @@ public final class VRRPGroup: @unchecked Sendable {
                                                              loop: loop, logger: logger)
         for (index, v) in settings.enumerated() {
             let multicastInterface = v.multicast ? v.interface : nil
-            let senderKey = "\(locals[index]) \(multicastInterface ?? "")"
+            let ttl = v.multicast ? nil : v.unicastTTL
+            let senderKey = "\(locals[index]) \(multicastInterface ?? "") \(ttl ?? 255)"
             let sender: HeartbeatSender
             if let existing = senders[senderKey] {
                 sender = existing
             } else {
-                do { sender = try HeartbeatSender(source: locals[index], multicastInterface: multicastInterface) } catch {
+                do { sender = try HeartbeatSender(source: locals[index], multicastInterface: multicastInterface, unicastTTL: ttl) } catch {
                     await shutDown()
                     throw fail(v, error.description)
                 }
@@ -177,11 +183,11 @@ public final class VRRPGroup: @unchecked Sendable {
             }
             instances.append(VRRPInstance(settings: v, key: keys[index], localAddress: locals[index], sender: sender, scripts: own,
                                           processes: v.trackProcesses.isEmpty ? nil : processes, files: v.trackFiles.isEmpty ? nil : files,
-                                          probe: probe, hooks: hooks, loop: loop, logger: logger))
+                                          probe: probe, hooks: hooks, mailer: mailer, loop: loop, logger: logger))
         }
 
         // `vrrp_sync_group`s: members that fail together (the parser checked the names).
-        let groups = syncGroups.map { SyncGroup(settings: $0, logger: logger) }
+        let groups = syncGroups.map { SyncGroup(settings: $0, mailer: mailer, logger: logger) }
         for group in groups {
             for name in group.settings.members {
                 if let member = instances.first(where: { $0.settings.name == name }) { group.join(member) }
@@ -244,7 +250,7 @@ public final class VRRPGroup: @unchecked Sendable {
 
         let started = VRRPGroup(group: eventLoops, logger: logger, instances: instances, sockets: Array(sockets.values), links: links,
                                 listeners: listeners, scripts: Array(tracked.values), processes: processes,
-                                files: files, syncGroups: groups)
+                                files: files, syncGroups: groups, mailer: mailer)
         for socket in started.sockets {
             do { try await socket.start().get() } catch {
                 await started.close()
@@ -312,6 +318,8 @@ public final class VRRPGroup: @unchecked Sendable {
         try? await EventLoopFuture.andAllComplete(resigns, on: loop).get()
         let groups = syncGroups
         try? await loop.submit { for group in groups { group.stopped() } }.get()
+        // The "Stopping" mails: a moment to go out, never long (the proxy waits to drain).
+        try? await mailer?.drain(within: .seconds(2)).get()
         await close()
     }
 

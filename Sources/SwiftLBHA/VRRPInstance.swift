@@ -34,6 +34,8 @@ final class VRRPInstance: @unchecked Sendable {
     private let destinations: [String]
     private let sender: HeartbeatSender
     private let notifier: NotifyScripts
+    /// `smtp_alert`'s mails (nil alert: none).
+    private var mail: StateMail
     private let probe: LoopProbe
     private let scripts: [String: TrackedScript]
     /// The group's process watcher, when this instance tracks a process.
@@ -64,10 +66,13 @@ final class VRRPInstance: @unchecked Sendable {
     /// Its `vrrp_sync_group`, if any (same loop; the group holds its members).
     weak var syncGroup: SyncGroup?
     private var dropLog = DropLog()
+    /// Set while a heartbeat of lower priority than this master's is performed.
+    private var heardLowerPriority = false
     private var nextSendFailureLog = NIODeadline.uptimeNanoseconds(0)
 
     init(settings: VRRPSettings, key: [UInt8]?, localAddress: String, sender: HeartbeatSender, scripts: [String: TrackedScript],
-         processes: TrackedProcesses? = nil, files: TrackedFiles? = nil, probe: LoopProbe, hooks: VRRPGroup.Hooks, loop: any EventLoop, logger: Logger) {
+         processes: TrackedProcesses? = nil, files: TrackedFiles? = nil, probe: LoopProbe, hooks: VRRPGroup.Hooks,
+         mailer: SMTPAlert? = nil, loop: any EventLoop, logger: Logger) {
         self.settings = settings
         self.loop = loop
         self.localAddress = localAddress
@@ -83,6 +88,7 @@ final class VRRPInstance: @unchecked Sendable {
         self.hooks = hooks
         self.logger = logger
         self.notifier = NotifyScripts(settings: settings, logger: logger)
+        self.mail = StateMail(alert: settings.smtpAlert == true ? mailer : nil, group: false, name: settings.name)
         var electorSettings = Elector.Settings(priority: UInt8(settings.priority), advertInterval: settings.advertInterval.nanoseconds,
                                                localAddress: localNumber)
         electorSettings.preempt = settings.preempt
@@ -162,6 +168,12 @@ final class VRRPInstance: @unchecked Sendable {
         if heartbeat.priority > 0, pendingRelease != nil, !handingOver, elector.state != .master { releaseNow() }
         let advert = Elector.Advert(priority: heartbeat.priority, advertInterval: Int64(heartbeat.intervalMilliseconds) * 1_000_000,
                                     sender: heartbeat.sender)
+        // keepalived's master hearing a lower priority (vrrp.c): its re-announcement takes
+        // garp_lower_prio_repeat/_delay, and notify_master_rx_lower_pri runs.
+        heardLowerPriority = elector.state == .master && heartbeat.priority > 0
+            && (heartbeat.priority < elector.priority || (heartbeat.priority == elector.priority && heartbeat.sender < localNumber))
+        defer { heardLowerPriority = false }
+        if heardLowerPriority { notifier.heardLowerPriority() }
         perform(elector.heartbeat(advert, now: now()))
         finishResignIfDone()
     }
@@ -183,8 +195,9 @@ final class VRRPInstance: @unchecked Sendable {
         let links = InterfaceAddresses.linkStates()
         var faults: [String] = []
         // keepalived's default too: a master whose link is down cannot serve; coming back
-        // through BACKUP makes it preempt with a fresh gratuitous ARP.
-        if links[settings.interface] != true { faults.append("interface \(settings.interface) is down") }
+        // through BACKUP makes it preempt with a fresh gratuitous ARP. `dont_track_primary`
+        // turns it off (keepalived's VRRP_NOT_TRACK_IF): the link may bounce, the VIP stays.
+        if !settings.dontTrackPrimary && links[settings.interface] != true { faults.append("interface \(settings.interface) is down") }
         faults += probe.lateLoops(limit: UInt64(max(3 * settings.advertInterval.nanoseconds, 100_000_000)))
         probe.ping()
         var inputs: [Tracking.Input] = []
@@ -264,13 +277,15 @@ final class VRRPInstance: @unchecked Sendable {
             case .handOverVIP:
                 handOver()
             case .gratuitousARP:
-                announce()
-                // keepalived's second burst on becoming master (garp_master_delay).
-                if let delay = settings.garpMasterDelay {
+                let count = heardLowerPriority ? settings.garpLowerPriorityRepeat ?? VRRPSettings.keepalivedGarpRepeat : settings.garpMasterRepeat
+                announce(count: count)
+                // keepalived's second burst on becoming master (garp_master_delay), or after
+                // hearing a lower priority (garp_lower_prio_delay).
+                if let delay = heardLowerPriority ? settings.garpLowerPriorityDelay : settings.garpMasterDelay, delay.nanoseconds > 0, count > 0 {
                     garpSecondBurst?.cancel()
                     garpSecondBurst = loop.scheduleTask(in: .nanoseconds(delay.nanoseconds)) { [self] in
                         garpSecondBurst = nil
-                        if elector.state == .master { sendGratuitousARPs() }
+                        if elector.state == .master { sendGratuitousARPs(count: count) }
                     }
                 }
             case .notify(let state, let reason):
@@ -356,20 +371,22 @@ final class VRRPInstance: @unchecked Sendable {
         }
     }
 
-    private func announce() {
-        sendGratuitousARPs()
+    private func announce(count: Int) {
+        sendGratuitousARPs(count: count)
         if let refresh = settings.garpMasterRefresh, garpRefresh == nil {
             garpRefresh = loop.scheduleRepeatedTask(initialDelay: .nanoseconds(refresh.nanoseconds), delay: .nanoseconds(refresh.nanoseconds)) { [self] _ in
-                if elector.state == .master { announce() }
+                if elector.state == .master { announce(count: settings.garpMasterRepeat) }
             }
         }
     }
 
-    /// One burst: `garp_master_repeat` gratuitous ARPs per VIP.
-    private func sendGratuitousARPs() {
+    /// One burst: `count` gratuitous ARPs per VIP (`garp_master_repeat`, or
+    /// `garp_lower_prio_repeat`; 0: none).
+    private func sendGratuitousARPs(count: Int) {
+        guard count > 0 else { return }
         for vip in settings.virtualAddresses {
             guard let bytes = IPv4.bytes(vip.address) else { continue }
-            do { try GratuitousARP.announce(bytes, interface: vip.interface ?? settings.interface, count: settings.garpMasterRepeat) } catch {
+            do { try GratuitousARP.announce(bytes, interface: vip.interface ?? settings.interface, count: count) } catch {
                 logger.error("vrrp \(settings.name): \(error)")
             }
         }
@@ -387,6 +404,7 @@ final class VRRPInstance: @unchecked Sendable {
         let line = "vrrp \(settings.name): \(from.displayName) -> \(state.displayName): \(reason)"
         if state == .fault { logger.warning("\(line)") } else { logger.info("\(line)") }
         notifier.run(state: state, priority: elector.priority)
+        mail.entered(state)
         // On the next tick: a FAULT reaches the other members first (as keepalived notifies a
         // group after moving all its members).
         if let group = syncGroup { loop.assumeIsolated().execute { group.memberChanged() } }

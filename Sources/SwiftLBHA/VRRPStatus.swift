@@ -27,7 +27,7 @@ struct VRRPStatus: Sendable {
         if settings.multicast {
             out += "heartbeat: \(local):\(settings.udpPort) -> \(VRRPGroup.multicastGroup) (multicast on \(settings.interface), ttl 255)\n"
         } else {
-            out += "heartbeat: \(local):\(settings.udpPort) -> \(settings.unicastPeers.joined(separator: ", "))\n"
+            out += "heartbeat: \(local):\(settings.udpPort) -> \(settings.unicastPeers.joined(separator: ", "))\(settings.unicastTTL.map { " (ttl \($0))" } ?? "")\n"
         }
         for vip in settings.virtualAddresses {
             out += "vip: \(vip.cidr) dev \(vip.interface ?? settings.interface)\(state == .master ? " (held)" : "")\n"

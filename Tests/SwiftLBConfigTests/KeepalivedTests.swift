@@ -79,7 +79,8 @@ final class KeepalivedTests: XCTestCase {
         XCTAssertEqual(script.weight, -20)
         XCTAssertEqual(script.fall, 2)
         XCTAssertEqual(script.rise, 3)
-        XCTAssertTrue(config.warnings.contains { $0.line == 3 && $0.message.contains("SwiftLB sends no mail") })
+        XCTAssertEqual(config.smtpAlert.recipients, ["acassen@firewall.loc"], "stored, for smtp_alert")
+        XCTAssertFalse(config.warnings.contains { $0.line == 3 }, "notification_email is read, not warned about")
         XCTAssertTrue(config.warnings.contains { $0.keyword == "state" && $0.message.contains("'state MASTER' starts as BACKUP in SwiftLB") })
     }
 
@@ -170,8 +171,11 @@ final class KeepalivedTests: XCTestCase {
         XCTAssertTrue(twice.contains { $0.line == 9 && $0.message.contains("'EXT' is already in vrrp_sync_group 'G1'") }, "\(twice)")
         let tracked = errors(group.replacingOccurrences(of: "  notify /etc/fw/notify.sh\n", with: "  track_script {\n    chk\n  }\n") + instances)
         XCTAssertTrue(tracked.contains { $0.line == 7 && $0.message.contains("track scripts and interfaces in each vrrp_instance") }, "\(tracked)")
-        let smtp = errors(group.replacingOccurrences(of: "  notify /etc/fw/notify.sh\n", with: "  smtp_alert\n") + instances)
-        XCTAssertTrue(smtp.contains { $0.line == 7 && $0.message.contains("'smtp_alert' in a vrrp_sync_group is not supported") }, "\(smtp)")
+        let smtp = try parse(group.replacingOccurrences(of: "  notify /etc/fw/notify.sh\n", with: "  smtp_alert\n") + instances)
+        XCTAssertEqual(smtp.vrrpSyncGroups[0].smtpAlert, true, "a group's smtp_alert mails the group's transitions")
+        XCTAssertEqual(smtp.vrrpInstances.map(\.smtpAlert), [false, false], "not its members'")
+        let badSMTP = errors(group.replacingOccurrences(of: "  notify /etc/fw/notify.sh\n", with: "  smtp_alert maybe\n") + instances)
+        XCTAssertTrue(badSMTP.contains { $0.line == 7 && $0.keyword == "smtp_alert" && $0.message.contains("yes|no") }, "\(badSMTP)")
         XCTAssertTrue(errors("vrrp_sync_group G {\n}\n" + instances).contains { $0.line == 1 && $0.message.contains("has no 'group") })
     }
 
@@ -425,5 +429,148 @@ final class KeepalivedTests: XCTestCase {
         let config = try parse("frontend f\n    bind \"${ADDR}:${PORT-8080}\"\n    timeout client \"${TC}\"\n    redirect location /x\n", environment: env)
         XCTAssertEqual(config.frontends[0].binds.map { "\($0.host):\($0.port)" }, ["127.0.0.1:8080"])
         XCTAssertEqual(config.frontends[0].options.timeouts.client, .seconds(7))
+    }
+
+    /// keepalived's stock keepalived.conf, the one tutorials copy (global_defs with the mail
+    /// settings, smtp_alert, dont_track_primary, vrrp_strict…): it starts, and what it says
+    /// is stored.
+    private let stockSample = """
+        global_defs {
+           notification_email {
+             acassen@firewall.loc
+             failover@firewall.loc
+           }
+           notification_email_from Alexandre.Cassen@firewall.loc
+           smtp_server 192.168.200.1
+           smtp_connect_timeout 30
+           router_id LVS_DEVEL
+           vrrp_skip_check_adv_addr
+           vrrp_strict
+           vrrp_garp_interval 0
+           vrrp_gna_interval 0
+        }
+        vrrp_instance VI_1 {
+            state MASTER
+            interface eth0
+            virtual_router_id 51
+            priority 100
+            advert_int 1
+            smtp_alert
+            dont_track_primary
+            nopreempt
+            garp_master_delay 1
+            authentication {
+                auth_type PASS
+                auth_pass 1111
+            }
+            unicast_src_ip 192.168.122.11
+            unicast_peer {
+                192.168.122.12
+            }
+            virtual_ipaddress {
+                192.168.200.16
+                192.168.200.17/24 dev eth0 label eth0:1
+            }
+            track_interface {
+                eth0
+            }
+        }
+        """
+
+    func testKeepalivedsStockSampleStartsAndItsMailSettingsAreStored() throws {
+        XCTAssertEqual(errors(stockSample), [])
+        let config = try parse(stockSample)
+        let mail = config.smtpAlert
+        XCTAssertEqual(mail.recipients, ["acassen@firewall.loc", "failover@firewall.loc"])
+        XCTAssertEqual(mail.from, "Alexandre.Cassen@firewall.loc")
+        XCTAssertEqual(mail.server, "192.168.200.1")
+        XCTAssertEqual(mail.port, 25, "keepalived's default port")
+        XCTAssertEqual(mail.connectTimeout, .seconds(30))
+        XCTAssertNil(mail.heloName, "the host name, at run time")
+        XCTAssertEqual(config.routerID, "LVS_DEVEL")
+        let v = try XCTUnwrap(config.vrrp)
+        XCTAssertEqual(v.smtpAlert, true)
+        XCTAssertTrue(v.dontTrackPrimary)
+        XCTAssertFalse(v.preempt)
+        XCTAssertEqual(v.trackInterfaces, [], "keepalived ignores a track_interface naming the instance's own interface")
+        let ignored = try XCTUnwrap(config.warnings.first { $0.keyword == "track_interface" })
+        XCTAssertEqual(ignored.line, 38)
+        XCTAssertTrue(ignored.message.contains("track_interface eth0 is ignored: it is the instance's own interface"), ignored.message)
+        XCTAssertFalse(config.warnings.contains { $0.keyword == "smtp_alert" }, "a server and recipients: nothing to warn about")
+
+        // The other global_defs mail keywords, and the defaults of smtp_alert.
+        let more = stockSample.replacingOccurrences(of: "   smtp_server 192.168.200.1\n", with: "   smtp_server mail.example.org 2525\n   smtp_helo_name lb1.example.org\n   no_email_faults\n   smtp_alert\n   smtp_alert_vrrp no\n")
+            .replacingOccurrences(of: "    smtp_alert\n    dont_track_primary\n", with: "    dont_track_primary\n")
+        let c2 = try parse(more)
+        XCTAssertEqual(c2.smtpAlert.server, "mail.example.org")
+        XCTAssertEqual(c2.smtpAlert.port, 2525)
+        XCTAssertEqual(c2.smtpAlert.heloName, "lb1.example.org")
+        XCTAssertTrue(c2.smtpAlert.noFaultMails)
+        XCTAssertEqual(c2.vrrp?.smtpAlert, false, "smtp_alert_vrrp no wins over smtp_alert (keepalived's order)")
+        XCTAssertEqual(try parse(more.replacingOccurrences(of: "   smtp_alert_vrrp no\n", with: "")).vrrp?.smtpAlert, true, "global smtp_alert is the default")
+        XCTAssertEqual(try parse(more.replacingOccurrences(of: "dont_track_primary\n", with: "dont_track_primary\n        smtp_alert yes\n")).vrrp?.smtpAlert, true,
+                       "the instance's own wins")
+        XCTAssertEqual(try parse(stockSample.replacingOccurrences(of: "smtp_alert\n", with: "smtp_alert off\n")).vrrp?.smtpAlert, false)
+        XCTAssertEqual(try parse(stockSample.replacingOccurrences(of: "   smtp_connect_timeout 30\n", with: "")).smtpAlert.connectTimeout, .seconds(30))
+
+        // keepalived's checker mail and the global unicast source check.
+        let globals = try parse(stockSample.replacingOccurrences(of: "   router_id LVS_DEVEL\n", with: "   router_id LVS_DEVEL\n   smtp_alert_checker\n   no_checker_emails\n   vrrp_check_unicast_src\n"))
+        XCTAssertTrue(globals.warnings.contains { $0.line == 10 && $0.keyword == "smtp_alert_checker" && $0.message.contains("no LVS checkers") })
+        XCTAssertTrue(globals.warnings.contains { $0.line == 11 && $0.keyword == "no_checker_emails" })
+        XCTAssertFalse(globals.warnings.contains { $0.keyword == "vrrp_check_unicast_src" }, "what SwiftLB always does")
+
+        // Mail asked for but impossible: a warning (keepalived silently sends none).
+        let noServer = try parse(stockSample.replacingOccurrences(of: "   smtp_server 192.168.200.1\n", with: ""))
+        let warning = try XCTUnwrap(noServer.warnings.first { $0.keyword == "smtp_alert" })
+        XCTAssertEqual(warning.line, 14, "the instance's line")
+        XCTAssertTrue(warning.message.contains("vrrp 'VI_1': 'smtp_alert' sends nothing without 'smtp_server'"), warning.message)
+
+        // Errors name the line and the keyword.
+        for (bad, line, keyword, text) in [
+            ("   smtp_server 192.168.200.1 99999\n", 7, "smtp_server", "'99999' is not a port"),
+            ("   smtp_server\n", 7, "smtp_server", "expects 'smtp_server ADDR|NAME [PORT]'"),
+            ("   smtp_connect_timeout soon\n", 8, "smtp_connect_timeout", "expects a number of seconds"),
+            ("   smtp_alert perhaps\n", 7, "smtp_alert", "yes|no"),
+        ] {
+            let original = bad.hasPrefix("   smtp_server") ? "   smtp_server 192.168.200.1\n" : bad.hasPrefix("   smtp_connect") ? "   smtp_connect_timeout 30\n" : "   smtp_server 192.168.200.1\n"
+            let replacement = bad.hasPrefix("   smtp_alert") ? original + bad : bad
+            let found = errors(stockSample.replacingOccurrences(of: original, with: replacement))
+            XCTAssertTrue(found.contains { $0.line == line + (bad.hasPrefix("   smtp_alert") ? 1 : 0) && $0.keyword == keyword && $0.message.contains(text) }, "\(bad): \(found)")
+            XCTAssertTrue(found.allSatisfy { $0.file == "k.conf" })
+        }
+    }
+
+    /// The rest of keepalived's vrrp_instance keywords: implemented, accepted with a warning
+    /// where they cannot change SwiftLB's heartbeat, or refused with what to do instead.
+    func testTheOtherVRRPInstanceKeywords() throws {
+        let head = "vrrp_instance X {\n  interface eth0\n  virtual_router_id 5\n  unicast_peer { 10.0.0.2 }\n  virtual_ipaddress { 10.0.0.10 }\n  auth none\n"
+        let v = try XCTUnwrap(try parse(head + "  unicast_ttl 7\n  check_unicast_src\n  kernel_rx_buf_size 262144\n  garp_lower_prio_repeat 2\n  garp_lower_prio_delay 3\n  notify_master_rx_lower_pri \"/bin/true lower\"\n}\n").vrrp)
+        XCTAssertEqual(v.unicastTTL, 7)
+        XCTAssertEqual(v.kernelReceiveBuffer, 262144)
+        XCTAssertEqual(v.garpLowerPriorityRepeat, 2)
+        XCTAssertEqual(v.garpLowerPriorityDelay, .seconds(3))
+        XCTAssertEqual(v.notifyMasterRxLowerPriority, "/bin/true lower")
+        XCTAssertTrue(errors(head + "  unicast_ttl 0\n}\n").contains { $0.line == 7 && $0.keyword == "unicast_ttl" })
+        // global_defs' defaults reach the instances that write none (not one that writes its own).
+        let globals = "global_defs {\n  vrrp_garp_lower_prio_repeat 3\n  vrrp_garp_lower_prio_delay 2\n}\n"
+        let defaulted = try parse(head + "}\n" + globals + head.replacingOccurrences(of: "X {", with: "Y {").replacingOccurrences(of: "virtual_router_id 5", with: "virtual_router_id 6")
+                                  .replacingOccurrences(of: "10.0.0.10", with: "10.0.0.11") + "  garp_lower_prio_repeat 0\n  garp_lower_prio_delay 0\n}\n")
+        XCTAssertEqual(defaulted.vrrpInstances.map(\.garpLowerPriorityRepeat), [3, 0])
+        XCTAssertEqual(defaulted.vrrpInstances.map(\.garpLowerPriorityDelay), [.seconds(2), .seconds(0)], "a written 0 stands")
+        let multicast = try parse(head.replacingOccurrences(of: "  unicast_peer { 10.0.0.2 }\n", with: "").replacingOccurrences(of: "auth none", with: "auth_key_file /k") + "  unicast_ttl 7\n}\n")
+        XCTAssertTrue(multicast.warnings.contains { $0.keyword == "unicast_ttl" && $0.message.contains("no effect without 'unicast_peer'") })
+
+        for inert in ["debug 2", "skip_check_adv_addr", "strict_mode on", "old_unicast_checksum never", "no_accept"] {
+            let config = try parse(head + "  \(inert)\n}\n")
+            let keyword = String(inert.split(separator: " ")[0])
+            XCTAssertTrue(config.warnings.contains { $0.line == 7 && $0.keyword == keyword && $0.message.contains("has no effect in SwiftLB") }, "\(inert): \(config.warnings)")
+        }
+        for (refused, reason) in [("native_ipv6", "IPv6 instances are not supported"), ("use_vmac", "virtual MAC"), ("vmac_xmit_base", "use_vmac"),
+                                  ("virtual_routes {\n    10.1.0.0/16 via 10.0.0.1\n  }", "notify_master"), ("virtual_rules {\n    from 10.0.0.10 table 1\n  }", "rules"),
+                                  ("lvs_sync_daemon_interface eth0", "no LVS"), ("track_bfd {\n    b1\n  }", "BFD"), ("track_src_ip", "unicast_src_ip")] {
+            let found = errors(head + "  \(refused)\n}\n")
+            let keyword = String(refused.split(separator: " ")[0])
+            XCTAssertTrue(found.contains { $0.line == 7 && $0.keyword == keyword && $0.message.contains(reason) }, "\(refused): \(found)")
+        }
     }
 }

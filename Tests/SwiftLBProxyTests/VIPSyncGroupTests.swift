@@ -26,10 +26,7 @@ final class VIPSyncGroupTests: VIPLabTestCase {
                 + "\n" + lab.vrrpSection(node, name: "vip_b", routerID: 78, vip: VIPLab.vip2),
                 vips: [VIPLab.vip, VIPLab.vip2])
         }
-        try lab.startBackend("lb1")
-        try lab.startBackend("lb2")
-        try lab.startSwiftLB("lb2", config: config("lb2"))
-        try lab.startSwiftLB("lb1", config: config("lb1"))
+        try startNodes(config)
         XCTAssertTrue(lab.waitForHolders(["lb1"], vip: VIPLab.vip), "\(lab.holders(VIPLab.vip))")
         XCTAssertTrue(lab.waitForHolders(["lb1"], vip: VIPLab.vip2), "\(lab.holders(VIPLab.vip2))")
         XCTAssertNotNil(waitUntil(timeout: 5) { [lab] in lab!.notifications.contains("lb1 GROUP lab_group MASTER") }, "\(lab.notifications)")

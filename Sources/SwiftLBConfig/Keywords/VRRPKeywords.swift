@@ -120,11 +120,39 @@ extension KeywordRegistry {
         Keyword("version", [.vrrp], usage: "version 2|3") { p, _ in
             p.warn("'version' has no effect: SwiftLB's instances speak their own authenticated heartbeat, not VRRP on the wire")
         },
-    ] + ["virtual_routes", "virtual_rules", "smtp_alert", "dont_track_primary", "use_vmac", "vmac_xmit_base",
-         "native_ipv6", "no_accept", "lvs_sync_daemon_interface", "debug", "skip_check_adv_addr", "strict_mode",
-         "unicast_ttl", "garp_lower_prio_delay", "garp_lower_prio_repeat", "track_src_ip", "track_bfd",
-         "notify_master_rx_lower_pri", "kernel_rx_buf_size", "check_unicast_src", "old_unicast_checksum"].map {
-        Keyword.unsupported($0, [.vrrp], "a keepalived vrrp_instance keyword SwiftLB does not implement (docs/configuration.md lists those it does)")
+        // keepalived's mail on each transition (SMTPAlertModel.swift; SwiftLBHA's SMTPAlert).
+        vrrp("smtp_alert", "smtp_alert [yes|no]") { v, c, _ in v.smtpAlert = try keepalivedBool(c.args) },
+        vrrp("dont_track_primary", "dont_track_primary") { v, c, _ in
+            try c.noArguments()
+            v.dontTrackPrimary = true
+        },
+        vrrp("unicast_ttl", "unicast_ttl N") { v, c, _ in v.unicastTTL = try c.int(in: 1...255) },
+        // Heartbeats from an address that is no unicast_peer are always dropped (VRRPInstance):
+        // keepalived's check, written out.
+        vrrp("check_unicast_src", "check_unicast_src") { _, c, _ in try c.noArguments() },
+        vrrp("kernel_rx_buf_size", "kernel_rx_buf_size BYTES") { v, c, _ in v.kernelReceiveBuffer = try c.int(in: 1...Int(Int32.max / 2)) },
+        vrrp("garp_lower_prio_repeat", "garp_lower_prio_repeat N") { v, c, _ in v.garpLowerPriorityRepeat = try c.int(in: 0...255) },
+        // 0 is kept (not nil): written, it stands against global_defs' vrrp_garp_lower_prio_delay.
+        vrrp("garp_lower_prio_delay", "garp_lower_prio_delay TIME") { v, c, _ in v.garpLowerPriorityDelay = try vrrpTime(c, 0...86_400_000_000_000) },
+        notify("notify_master_rx_lower_pri", \.notifyMasterRxLowerPriority),
+        // What concerns VRRP on the wire only: SwiftLB's heartbeat is its own (authenticated,
+        // no address list, no VRRP checksum), so these change nothing it does.
+        inert("debug", "debug [LEVEL]", "per-instance debug logging of keepalived: SwiftLB logs each transition and drop at its own levels"),
+        inert("skip_check_adv_addr", "skip_check_adv_addr [on|off]", "SwiftLB's heartbeat carries no address list to check"),
+        inert("strict_mode", "strict_mode [on|off]", "its RFC 3768/5798 rules concern VRRP packets; SwiftLB's heartbeat is its own, authenticated"),
+        inert("old_unicast_checksum", "old_unicast_checksum [never]", "SwiftLB's heartbeat has no VRRP checksum (it is authenticated by HMAC)"),
+        inert("no_accept", "no_accept", "the VIP accepts traffic (SwiftLB's frontends listen on it); keepalived drops it only through the iptables/nftables rules of vrrp_strict or vrrp_iptables, which SwiftLB does not install"),
+    ] + [
+        ("native_ipv6", "IPv6 instances are not supported: heartbeats and virtual addresses are IPv4"),
+        ("use_vmac", "VRRP virtual MAC interfaces are not supported: the VIP is added to the interface and announced by gratuitous ARP"),
+        ("vmac_xmit_base", "VRRP virtual MAC interfaces (use_vmac) are not supported"),
+        ("virtual_routes", "SwiftLB manages only its VIPs; add routes from a notify_master script or the system's network configuration"),
+        ("virtual_rules", "SwiftLB manages only its VIPs; add rules from a notify_master script or the system's network configuration"),
+        ("lvs_sync_daemon_interface", "there is no LVS in SwiftLB (its frontends and backends do the load balancing)"),
+        ("track_bfd", "BFD is not supported: track the peer's reachability with track_script"),
+        ("track_src_ip", "not supported: name the source with unicast_src_ip"),
+    ].map { name, reason in
+        Keyword.unsupported(name, [.vrrp], reason)
     }
 
     /// Several instances per process, each electing on its own (SwiftLBHA's VRRPGroup).
@@ -207,6 +235,14 @@ extension KeywordRegistry {
         }
     }
 
+    /// A keepalived keyword with no effect on SwiftLB's heartbeat: read, and warned about.
+    private static func inert(_ name: String, _ usage: String, _ why: String) -> Keyword {
+        vrrp(name, usage) { _, c, state in
+            guard c.args.count <= 1 else { throw ParseFailure("expects at most one argument") }
+            state.warning = "'\(name)' has no effect in SwiftLB: \(why)"
+        }
+    }
+
     private static func notify(_ name: String, _ field: WritableKeyPath<VRRPSettings, String?> & Sendable) -> Keyword {
         vrrp(name, "\(name) SCRIPT") { v, c, _ in
             guard !c.args.isEmpty else { throw ParseFailure("expects a script (quote it when it has arguments)") }
@@ -255,6 +291,7 @@ extension SectionParser {
     /// Whole-section checks: what keepalived would refuse to start without, and references.
     func finishVRRP() {
         finishSyncGroups()
+        finishSMTPAlert()
         defer { addSyncGroupTracking() }
         for (index, v) in config.vrrpInstances.enumerated() {
             func error(_ keyword: String, _ message: String, line: Int? = nil) {
@@ -278,6 +315,20 @@ extension SectionParser {
                 for vip in v.virtualAddresses where other.virtualAddresses.contains(where: { $0.address == vip.address }) {
                     error("virtual_ipaddress", "\(vip.address) is also a virtual address of vrrp '\(other.name)' (line \(other.line)): two instances would fight over it")
                 }
+            }
+            // global_defs' defaults, for what the instance does not write (keepalived's vrrp.c).
+            if v.garpLowerPriorityRepeat == nil { config.vrrpInstances[index].garpLowerPriorityRepeat = config.vrrpGarpLowerPriorityRepeat }
+            if v.garpLowerPriorityDelay == nil { config.vrrpInstances[index].garpLowerPriorityDelay = config.vrrpGarpLowerPriorityDelay }
+            if v.unicastTTL != nil && v.multicast {
+                warnings.append(ConfigError(file: v.file ?? config.file, line: v.line, keyword: "unicast_ttl", message:
+                    "vrrp '\(v.name)': 'unicast_ttl' has no effect without 'unicast_peer' (multicast heartbeats go with TTL 255; keepalived resets it too)"))
+            }
+            for track in v.trackInterfaces where track.interface == v.interface {
+                // keepalived (vrrp.c): "Ignoring track_interface … since own interface"; the
+                // own interface is a FAULT when down, unless dont_track_primary.
+                warnings.append(ConfigError(file: v.file ?? config.file, line: track.line, keyword: "track_interface", message:
+                    "vrrp '\(v.name)': track_interface \(track.interface) is ignored: it is the instance's own interface (keepalived ignores it too)\(v.dontTrackPrimary ? ", and dont_track_primary says its state does not count" : "; its link going down is a FAULT anyway")"))
+                config.vrrpInstances[index].trackInterfaces.removeAll { $0.interface == v.interface }
             }
             if v.initialState == .master {
                 warnings.append(ConfigError(file: v.file ?? config.file, line: v.line, keyword: "state", message:
@@ -363,6 +414,27 @@ extension SectionParser {
                 }
             }
         }
+    }
+
+    /// `smtp_alert` resolved against global_defs' defaults for every instance and group, and a
+    /// warning where mail is asked for but cannot go (keepalived then sends none, silently).
+    func finishSMTPAlert() {
+        let mail = config.smtpAlert
+        var asking: [(name: String, line: Int, file: String?)] = []
+        for index in config.vrrpInstances.indices {
+            let v = config.vrrpInstances[index]
+            config.vrrpInstances[index].smtpAlert = mail.mails(v.smtpAlert)
+            if mail.mails(v.smtpAlert) { asking.append(("vrrp '\(v.name)'", v.line, v.file)) }
+        }
+        for index in config.vrrpSyncGroups.indices {
+            let group = config.vrrpSyncGroups[index]
+            config.vrrpSyncGroups[index].smtpAlert = mail.mails(group.smtpAlert)
+            if mail.mails(group.smtpAlert) { asking.append(("vrrp_sync_group '\(group.name)'", group.line, nil)) }
+        }
+        guard let first = asking.first, !mail.canSend else { return }
+        let missing = [mail.server == nil ? "'smtp_server'" : nil, mail.recipients.isEmpty ? "'notification_email { … }'" : nil].compactMap { $0 }
+        warnings.append(ConfigError(file: first.file ?? config.file, line: first.line, keyword: "smtp_alert", message:
+            "\(asking.map(\.name).joined(separator: ", ")): 'smtp_alert' sends nothing without \(missing.joined(separator: " and ")) in global_defs (keepalived sends none either)"))
     }
 
     /// Each `vrrp_sync_group` member is a vrrp instance of the file, in one group only

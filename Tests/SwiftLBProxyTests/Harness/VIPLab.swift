@@ -147,6 +147,9 @@ final class VIPLab {
         try ChildProcess("/usr/bin/env", ["ip", "netns", "exec", node == "bridge" ? bridge : ns(node)] + command, logDirectory: dir, name: name)
     }
 
+    /// A helper process the lab stops in `tearDown`.
+    func keep(_ process: ChildProcess) { helpers.append(process) }
+
     func startBackend(_ node: String) throws {
         let port = node == "lb1" ? 9101 : 9102
         let process = try spawn(node, "\(node)-app", ["python3", Paths.fixtures.appendingPathComponent("stream_server.py").path, "\(port)"])
@@ -292,6 +295,14 @@ class VIPLabTestCase: XCTestCase {
         XCTAssertTrue(probe.waitFor(Probe.lb1), "the client should reach lb1 through the VIP; last: \(probe.last ?? "nothing")")
         if !multicast { XCTAssertTrue(linkUp("lb1") && linkUp("lb2"), lab.vrrpStatus("lb2")) }
         return probe
+    }
+
+    /// Both backends, then lb2 and lb1 with `config(node)` (lb1 last: it preempts).
+    func startNodes(_ config: (String) -> String) throws {
+        try lab.startBackend("lb1")
+        try lab.startBackend("lb2")
+        try lab.startSwiftLB("lb2", config: config("lb2"))
+        try lab.startSwiftLB("lb1", config: config("lb1"))
     }
 
     func linkUp(_ node: String, timeout: TimeInterval = 10) -> Bool {
