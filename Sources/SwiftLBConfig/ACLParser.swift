@@ -30,7 +30,7 @@ struct ACLParser {
     /// HAProxy fetches SwiftLB does not evaluate: named as such, never "did you mean".
     static let knownFetches: Set<String> = [
         "always_false", "always_true", "base", "base_beg", "base_dir", "base_dom", "base_end", "base_len", "base_reg", "base_sub",
-        "be_id", "be_name", "be_sess_rate", "capture.req.hdr", "capture.req.method",
+        "be_id", "be_name", "capture.req.hdr", "capture.req.method",
         "cook", "cook_beg", "cook_cnt", "cook_dom", "cook_end", "cook_len", "cook_reg", "cook_sub", "dst", "dst_conn", "dst_port",
         "fe_id", "fe_name", "hdr_cnt", "hdr_ip", "hdr_len", "hdr_val", "http_auth_group",
         "http_first_req", "method", "nbproc", "path_dir", "path_dom", "path_len", "rand", "req.body", "req.cook",

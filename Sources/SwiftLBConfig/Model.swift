@@ -36,6 +36,9 @@ public struct Configuration: Sendable {
     /// An ACL reads a proxy's or a server's state (`nbsrv`, `be_conn`, `srv_is_up`…): only
     /// then does the runtime give its frontends a directory of its proxies.
     public var readsProxyStates = false
+    /// One of those reads a rate (`fe_sess_rate`, `fe_req_rate`, `be_sess_rate`): only then
+    /// does the runtime count the proxies' sessions and requests per second.
+    public var readsProxyRates = false
     /// `peers NAME` sections, by name.
     public var peers: [String: PeersSection] = [:]
     /// `ring NAME` sections, by name, and `log-forward NAME` sections (LogForwardModel.swift).

@@ -276,6 +276,10 @@ public final class ProxyRuntime: Sendable {
         if !configuration.userlists.isEmpty {
             for frontend in frontends { frontend.userlists = configuration.userlists }
         }
+        if configuration.readsProxyRates {
+            for frontend in frontends { frontend.rates = FrontendRates() }
+            for backend in backends { backend.sessionRate = SharedEventRate() }
+        }
         if configuration.readsProxyStates {
             for (frontend, states) in zip(frontends, ProxyStates.make(backends: backends, frontends: frontends)) { frontend.proxyStates = states }
         }
@@ -422,6 +426,9 @@ final class RuntimeFrontend: Sendable {
     /// The runtime's proxies, when an ACL reads their state (`nbsrv`, `be_conn`…); nil
     /// otherwise. Set once while the runtime is built.
     nonisolated(unsafe) var proxyStates: ProxyStates?
+    /// Its sessions and requests per second, counted only when a rule reads a rate
+    /// (`fe_sess_rate`…); nil otherwise. Set once while the runtime is built.
+    nonisolated(unsafe) var rates: FrontendRates?
     /// A connection's tracking, or nil when no table exists (zero cost then).
     func makeStickSession() -> StickSession? {
         stickTables.map { StickSession(tables: $0, own: $0[name]) }
@@ -529,6 +536,9 @@ final class RuntimeBackend: Sendable {
     /// Its `use-server`, `force-persist|ignore-persist` rules (nil when it has none); set once
     /// while the runtime is built.
     nonisolated(unsafe) var selection: ServerSelection?
+    /// Its streams per second (`be_sess_rate`), counted only when a rule reads a rate; nil
+    /// otherwise. Set once while the runtime is built.
+    nonisolated(unsafe) var sessionRate: SharedEventRate?
     /// `cookie …` of this backend, read once per response.
     let cookie: CookieSettings?
     /// Its `tcp-request content` rules, run once it is chosen (nil when it has none).

@@ -151,7 +151,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             log.source = ends.source
             log.destination = ends.destination
         }
-        loop.stats.frontend(frontend.counterID) { $0.sessionsBegun += 1 }
+        frontend.countSessionBegun(on: loop)
         route(source: ends.source, destination: ends.destination)
     }
 
@@ -260,6 +260,9 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             return
         }
         log.backend = backend.name
+        // `be_sess_rate`: the session set on its backend (an HTTP backend's streams count
+        // theirs as they are routed).
+        backend.sessionRate?.add()
         // The backend's own `tcp-request content` rules, under its inspect delay (a `listen`'s
         // ran as its frontend's).
         if let rules = backend.tcpRules, rules.hasContentRules, backend.name != frontend.name {
