@@ -507,7 +507,7 @@ final class RuntimeBackend: Sendable {
     /// configured one only (`set weight`).
     var hasStaticWeights: Bool {
         switch config.options.balance {
-        case .source, .requestHash: config.options.hashType.method == .mapBased
+        case .source, .requestHash, .rdpCookie: config.options.hashType.method == .mapBased
         default: false
         }
     }
@@ -593,7 +593,7 @@ final class RuntimeBackend: Sendable {
         case .leastConn: balancer = LeastConnBalancer(servers: servers)
         case .random(let draws): balancer = RandomBalancer(servers: servers, draws: draws, balanceFactor: config.options.hashBalanceFactor)
         case .first: balancer = FirstBalancer(serverCount: servers.count)
-        case .source, .requestHash:
+        case .source, .requestHash, .rdpCookie:
             balancer = config.options.hashType.method == .consistent
                 ? ConsistentHashBalancer(servers: servers, balanceFactor: config.options.hashBalanceFactor)
                 : MapHashBalancer(servers: servers)
