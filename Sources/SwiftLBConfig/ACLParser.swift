@@ -30,12 +30,12 @@ struct ACLParser {
     /// HAProxy fetches SwiftLB does not evaluate: named as such, never "did you mean".
     static let knownFetches: Set<String> = [
         "always_false", "always_true", "base", "base_beg", "base_dir", "base_dom", "base_end", "base_len", "base_reg", "base_sub",
-        "be_id", "be_name", "be_sess_rate", "capture.req.hdr", "capture.req.method",
+        "be_id", "be_name", "capture.req.hdr", "capture.req.method",
         "cook", "cook_beg", "cook_cnt", "cook_dom", "cook_end", "cook_len", "cook_reg", "cook_sub", "dst", "dst_conn", "dst_port",
         "fe_id", "fe_name", "hdr_cnt", "hdr_ip", "hdr_len", "hdr_val", "http_auth_group",
         "http_first_req", "method", "nbproc", "path_dir", "path_dom", "path_len", "rand", "req.body", "req.cook",
         "req.fhdr", "req.hdr_cnt", "req.hdr_ip", "req.len", "req.payload", "req.proto_http", "req.ssl_hello_type", "req.ssl_sni",
-        "req.ssl_ver", "req_ssl_sni", "req_ssl_ver", "req_ssl_hello_type", "req.ver", "req_ver", "req.rdp_cookie", "ssl_fc_cipher", "res.hdr", "res.cook", "res.len", "scheme", "sc_conn_cur", "sc0_conn_cur",
+        "req.ssl_ver", "req_ssl_sni", "req_ssl_ver", "req_ssl_hello_type", "req.ver", "req_ver", "ssl_fc_cipher", "res.hdr", "res.cook", "res.len", "scheme", "sc_conn_cur", "sc0_conn_cur",
         "sc1_conn_cur", "sc2_conn_cur", "sc_http_req_rate", "sc0_http_req_rate", "sc1_http_req_rate", "sc2_http_req_rate",
         "shdr", "src_port", "src_http_req_rate", "src_conn_rate", "src_get_gpc0", "src_inc_gpc0", "src_http_err_rate",
         "srv_id", "ssl_c_used", "ssl_c_verify", "ssl_c_s_dn", "ssl_c_sha1", "ssl_fc_alpn",
@@ -59,7 +59,7 @@ struct ACLParser {
         var method: ACLCriterion.MatchMethod
         if let f = try StickFetchParser.fetch(fetchWord) {
             fetch = f
-            method = f.isInteger ? .integer : (f.readsPayload && f != .requestSSLSNI && f != .requestSSLALPN ? .binary : .exact)
+            method = f.isInteger ? .integer : (f.readsPayload && !f.isTextPayload ? .binary : .exact)
             if f == .waitEnd { method = .found }  // a boolean
         } else if let f = try proxyStateFetch(fetchWord, ruleProxy: ruleProxy) {
             if f.isBoolean {
@@ -264,6 +264,7 @@ struct ACLParser {
     static let predefinedDefinitions: [String: String] = [
         "HTTP_1.0": "req.ver 1.0", "HTTP_1.1": "req.ver 1.1", "HTTP_2.0": "req.ver 2.0",
         "HTTP_URL_ABS": "url_reg ^[^/:]*://", "HTTP_URL_SLASH": "url_beg /", "HTTP_URL_STAR": "url *",
+        "RDP_COOKIE": "req.rdp_cookie_cnt gt 0",
     ]
 
     private static func predefinedOnFetches(_ name: String, sampleCompiler: ACLSampleCompiler?) throws(ParseFailure) -> ACL? {

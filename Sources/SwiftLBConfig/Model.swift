@@ -36,6 +36,9 @@ public struct Configuration: Sendable {
     /// An ACL reads a proxy's or a server's state (`nbsrv`, `be_conn`, `srv_is_up`…): only
     /// then does the runtime give its frontends a directory of its proxies.
     public var readsProxyStates = false
+    /// One of those reads a rate (`fe_sess_rate`, `fe_req_rate`, `be_sess_rate`): only then
+    /// does the runtime count the proxies' sessions and requests per second.
+    public var readsProxyRates = false
     /// `peers NAME` sections, by name.
     public var peers: [String: PeersSection] = [:]
     /// `ring NAME` sections, by name, and `log-forward NAME` sections (LogForwardModel.swift).
@@ -576,6 +579,9 @@ public struct ProxyOptions: Sendable {
     public var maxKeepAliveQueue: Int?
     /// `option persist`: a cookie, `use-server` or stick entry naming a DOWN server is followed.
     public var persist = false
+    /// `persist rdp-cookie[(NAME)]`: the RDP cookie (`msts` by default) whose `ADDR.PORT.…`
+    /// value names the server of a TCP session, as a Microsoft broker writes it.
+    public var rdpCookiePersistence: String?
     /// `source ADDR[:PORT]`: the address connections to the servers leave from (a server's
     /// own `source` overrides it).
     public var source: SourceAddress?
@@ -630,12 +636,16 @@ public enum BalanceAlgorithm: Sendable, Equatable {
     /// A hash of a part of each request (`uri`, `url_param`, `hdr(NAME)`, `hash-type`); round
     /// robin for a request that lacks it.
     case requestHash(RequestHashKey)
+    /// `balance rdp-cookie[(NAME)]`: a hash of the value of the RDP cookie NAME (`mstshash` by
+    /// default) of a TCP session's connection request, as `hdr(NAME)` hashes a header; round
+    /// robin for a session without it (an HTTP stream never has one).
+    case rdpCookie(String)
 
     /// A hash of the client or the request picks the server (HAProxy's BE_LB_KIND_HI, where
     /// `option prefer-last-server` does nothing).
     public var hashes: Bool {
         switch self {
-        case .source, .requestHash: true
+        case .source, .requestHash, .rdpCookie: true
         case .roundRobin, .leastConn, .random, .first: false
         }
     }
@@ -651,6 +661,7 @@ public enum BalanceAlgorithm: Sendable, Equatable {
         case .requestHash(.uri): "uri"
         case .requestHash(.urlParameter): "url_param"
         case .requestHash(.header): "hdr"
+        case .rdpCookie: "rdp-cookie"
         }
     }
 }
@@ -1227,6 +1238,12 @@ public enum SampleFetch: Sendable, Equatable, Hashable {
     case requestSSLSNI
     /// `req.ssl_alpn`: the first protocol its ALPN extension offers.
     case requestSSLALPN
+    /// `rdp_cookie([NAME])` / `req.rdp_cookie`: the value of the `Cookie: NAME=VALUE` line of
+    /// an RDP connection request (X.224) at the start of the bytes; any name without NAME.
+    case rdpCookie(String?)
+    /// `rdp_cookie_cnt([NAME])`: 1 when that cookie is there, 0 when the request has none
+    /// (the predefined ACL `RDP_COOKIE` is `req.rdp_cookie_cnt gt 0`).
+    case rdpCookieCount(String?)
     /// `status`: the response's status (an integer; response and after-response rules).
     case status
     /// `capture.req.uri`: the request's URI as it was received.
@@ -1246,7 +1263,7 @@ extension SampleFetch {
     /// Fetches whose value is a number, compared with `eq|ge|gt|le|lt`.
     public var isInteger: Bool {
         switch self {
-        case .srcConnCur, .stickCounter, .requestLength, .sslHelloType: true
+        case .srcConnCur, .stickCounter, .requestLength, .sslHelloType, .rdpCookieCount: true
         case .tls(let f): f.isInteger
         case .proxyState(let f): !f.isBoolean
         default: false
@@ -1262,14 +1279,25 @@ extension SampleFetch {
         case .sslHelloType: "req.ssl_hello_type"
         case .requestSSLSNI: "req.ssl_sni"
         case .requestSSLALPN: "req.ssl_alpn"
+        case .rdpCookie: "req.rdp_cookie"
+        case .rdpCookieCount: "req.rdp_cookie_cnt"
         default: nil
+        }
+    }
+
+    /// Payload fetches whose value is text, matched as strings (not as bytes, `-m bin`).
+    public var isTextPayload: Bool {
+        switch self {
+        case .requestSSLSNI, .requestSSLALPN, .rdpCookie: true
+        default: false
         }
     }
 
     /// Fetches that read the request's buffered bytes (tcp-request content inspection).
     public var readsPayload: Bool {
         switch self {
-        case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN, .requestProtoHTTP, .waitEnd: true
+        case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN, .requestProtoHTTP, .waitEnd,
+             .rdpCookie, .rdpCookieCount: true
         default: false
         }
     }

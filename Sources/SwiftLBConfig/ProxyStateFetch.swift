@@ -3,9 +3,10 @@ import Synchronization
 /// The fetches of a proxy's or a server's state that ACLs of real configurations read —
 /// `acl dead nbsrv(be_app) lt 1` then `use_backend sorry if dead` — as HAProxy 2.6 defines
 /// them (src/backend.c, src/frontend.c): `nbsrv`, `be_conn`, `connslots`, `queue`,
-/// `avg_queue` of a backend, `fe_conn` of a frontend, `srv_conn` and `srv_is_up` of a server.
-/// The data path reads the per-server and per-backend atomics the balancers keep
-/// (SwiftLBProxy/Rules/ProxyStates.swift).
+/// `avg_queue`, `be_sess_rate` of a backend, `fe_conn`, `fe_sess_rate`, `fe_req_rate` of a
+/// frontend, `srv_conn` and `srv_is_up` of a server.
+/// The data path reads the per-server and per-backend atomics the balancers keep, and the
+/// shared rate counters (SwiftLBProxy/Rules/ProxyStates.swift, ProxyRates.swift).
 public struct ProxyStateFetch: Sendable, Hashable {
     public enum Kind: String, Sendable, CaseIterable {
         case nbsrv, connslots, queue
@@ -14,9 +15,16 @@ public struct ProxyStateFetch: Sendable, Hashable {
         case frontendConnections = "fe_conn"
         case serverConnections = "srv_conn"
         case serverIsUp = "srv_is_up"
+        case frontendSessionRate = "fe_sess_rate"
+        case frontendRequestRate = "fe_req_rate"
+        case backendSessionRate = "be_sess_rate"
 
         /// Its argument names a server (`BACKEND/SERVER`, or `SERVER` of the rule's proxy).
         public var namesServer: Bool { self == .serverConnections || self == .serverIsUp }
+        /// It reads a frontend (its argument names one), not a backend.
+        public var readsFrontend: Bool { self == .frontendConnections || self == .frontendSessionRate || self == .frontendRequestRate }
+        /// An event rate: the runtime counts the events only when a rule reads one.
+        public var isRate: Bool { self == .frontendSessionRate || self == .frontendRequestRate || self == .backendSessionRate }
     }
 
     public let kind: Kind

@@ -19,13 +19,14 @@ extension SectionParser {
             func fail(_ message: String) {
                 errors.append(ConfigError(file: ref.file, line: ref.line, keyword: ref.keyword, message: message))
             }
-            if fetch.kind == .frontendConnections {
-                let name = fetch.proxy ?? from.name
-                if !config.frontends.contains(where: { $0.name == name }) { fail("unable to find frontend '\(name)' \(tail)") }
+            // Without argument, the rule's own proxy, which must be of the fetch's side.
+            if fetch.proxy == nil, !(fetch.kind.readsFrontend ? from.frontend : from.backend) {
+                fail("proxy '\(from.name)', \(tail.dropLast()), has not \(fetch.kind.readsFrontend ? "frontend" : "backend") capability.")
                 continue
             }
-            if fetch.proxy == nil, !from.backend {
-                fail("proxy '\(from.name)', \(tail.dropLast()), has not backend capability.")
+            if fetch.kind.readsFrontend {
+                let name = fetch.proxy ?? from.name
+                if !config.frontends.contains(where: { $0.name == name }) { fail("unable to find frontend '\(name)' \(tail)") }
                 continue
             }
             let name = fetch.proxy ?? from.name

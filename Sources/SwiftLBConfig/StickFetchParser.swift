@@ -1,7 +1,7 @@
 /// The fetches of stick tables (`sc0_http_req_rate`, `sc_conn_cur(0)`, `src_http_req_rate`,
 /// `table_cnt`, `table_avl`)
 /// and of tcp-request content inspection (`req.len`, `req.payload(0,4)`,
-/// `req.payload_lv(…)`, `req.ssl_hello_type`, `req.ssl_sni`), as ACLs write them. Kept apart
+/// `req.payload_lv(…)`, `req.ssl_hello_type`, `req.ssl_sni`, `req.rdp_cookie`), as ACLs write them. Kept apart
 /// from `ACLParser` so the request-header fetches there stay one list.
 public enum StickFetchParser {
     private static let counters: [String: StickCounterFetch.Counter] = [
@@ -62,6 +62,11 @@ public enum StickFetchParser {
         case "wait_end":
             _ = try ints(0...0)
             return .waitEnd
+        case "rdp_cookie", "req.rdp_cookie", "req_rdp_cookie", "rdp_cookie_cnt", "req.rdp_cookie_cnt":
+            // The cookie's name, optional (`rdp_cookie(mstshash)`); none or empty: any name.
+            guard args.count <= 1 else { throw ParseFailure("'\(name)' takes at most a cookie name, as in \(name)(mstshash)") }
+            let cookie = args.first.flatMap { $0.isEmpty ? nil : $0 }
+            return name.hasSuffix("_cnt") ? .rdpCookieCount(cookie) : .rdpCookie(cookie)
         default: break
         }
         if name == "table_cnt" || name == "table_avl" {

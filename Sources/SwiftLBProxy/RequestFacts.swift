@@ -60,7 +60,8 @@ struct RequestFacts {
         case .sslFCSNI, .srcConnCur, .variable, .status, .httpAuth, .tls, .expression, .proxyState: return []  // pending fetches, or the rules' (SampleInput)
         case .requestProtoHTTP: return head == nil ? [] : ["1"]  // an HTTP request is HTTP
         case .waitEnd: return ["1"]  // a whole HTTP request: nothing more to wait for
-        case .stickCounter, .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN: return []  // read by SampleInput
+        case .stickCounter, .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN, .rdpCookie, .rdpCookieCount:
+            return []  // read by SampleInput
         }
     }
 }

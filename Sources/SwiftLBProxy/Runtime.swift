@@ -276,6 +276,10 @@ public final class ProxyRuntime: Sendable {
         if !configuration.userlists.isEmpty {
             for frontend in frontends { frontend.userlists = configuration.userlists }
         }
+        if configuration.readsProxyRates {
+            for frontend in frontends { frontend.rates = FrontendRates() }
+            for backend in backends { backend.sessionRate = SharedEventRate() }
+        }
         if configuration.readsProxyStates {
             for (frontend, states) in zip(frontends, ProxyStates.make(backends: backends, frontends: frontends)) { frontend.proxyStates = states }
         }
@@ -422,6 +426,9 @@ final class RuntimeFrontend: Sendable {
     /// The runtime's proxies, when an ACL reads their state (`nbsrv`, `be_conn`…); nil
     /// otherwise. Set once while the runtime is built.
     nonisolated(unsafe) var proxyStates: ProxyStates?
+    /// Its sessions and requests per second, counted only when a rule reads a rate
+    /// (`fe_sess_rate`…); nil otherwise. Set once while the runtime is built.
+    nonisolated(unsafe) var rates: FrontendRates?
     /// A connection's tracking, or nil when no table exists (zero cost then).
     func makeStickSession() -> StickSession? {
         stickTables.map { StickSession(tables: $0, own: $0[name]) }
@@ -500,7 +507,7 @@ final class RuntimeBackend: Sendable {
     /// configured one only (`set weight`).
     var hasStaticWeights: Bool {
         switch config.options.balance {
-        case .source, .requestHash: config.options.hashType.method == .mapBased
+        case .source, .requestHash, .rdpCookie: config.options.hashType.method == .mapBased
         default: false
         }
     }
@@ -529,6 +536,9 @@ final class RuntimeBackend: Sendable {
     /// Its `use-server`, `force-persist|ignore-persist` rules (nil when it has none); set once
     /// while the runtime is built.
     nonisolated(unsafe) var selection: ServerSelection?
+    /// Its streams per second (`be_sess_rate`), counted only when a rule reads a rate; nil
+    /// otherwise. Set once while the runtime is built.
+    nonisolated(unsafe) var sessionRate: SharedEventRate?
     /// `cookie …` of this backend, read once per response.
     let cookie: CookieSettings?
     /// Its `tcp-request content` rules, run once it is chosen (nil when it has none).
@@ -583,7 +593,7 @@ final class RuntimeBackend: Sendable {
         case .leastConn: balancer = LeastConnBalancer(servers: servers)
         case .random(let draws): balancer = RandomBalancer(servers: servers, draws: draws, balanceFactor: config.options.hashBalanceFactor)
         case .first: balancer = FirstBalancer(serverCount: servers.count)
-        case .source, .requestHash:
+        case .source, .requestHash, .rdpCookie:
             balancer = config.options.hashType.method == .consistent
                 ? ConsistentHashBalancer(servers: servers, balanceFactor: config.options.hashBalanceFactor)
                 : MapHashBalancer(servers: servers)

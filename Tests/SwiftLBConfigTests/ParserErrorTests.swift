@@ -98,7 +98,12 @@ final class ParserErrorTests: XCTestCase {
         expectError(fe + "    retry-on\n", line: 6, keyword: "retry-on", "expects one or more conditions")
         expectError(fe + "    cookie S insert maxidle 10ms\n", line: 6, keyword: "cookie", "'maxidle' expects a time of at least 1s")
         expectError(fe + "    cookie S rewrite maxlife 1h\n", line: 6, keyword: "cookie", "only apply to 'insert'")
-        expectError(fe + "    balance rdp-cookie\n", line: 6, keyword: "balance", "algorithm 'rdp-cookie': not implemented")
+        expectError(fe + "    balance hash req.cook(x)\n", line: 6, keyword: "balance", "algorithm 'hash': 'balance hash EXPRESSION' is not implemented")
+        // HAProxy's messages, word for word.
+        expectError(fe + "    balance rdp-cookie()\n", line: 6, keyword: "balance", "balance rdp-cookie : missing cookie name.")
+        expectError(fe + "    persist rdp-cookie()\n", line: 6, keyword: "persist", "persist rdp-cookie(name)' requires an rdp cookie name.")
+        expectError(fe + "    persist cookie\n", line: 6, keyword: "persist", "unknown persist method.")
+        expectError(fe + "    persist\n", line: 6, keyword: "persist", "missing persist method.")
         expectError(fe + "    balance uri len x\n", line: 6, keyword: "balance", "'uri len' expects a positive number")
         expectError(fe + "    balance uri deep 2\n", line: 6, keyword: "balance", "'uri': unknown option 'deep'")
         expectError(fe + "    balance url_param\n", line: 6, keyword: "balance", "'url_param' expects a parameter name")

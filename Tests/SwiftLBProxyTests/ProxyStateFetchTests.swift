@@ -354,16 +354,17 @@ final class ProxyStateExpressionTests: XCTestCase {
 
 /// Each line, in a frontend before `rest`, is refused by `swiftlb check` and by `haproxy -c`,
 /// both with `message`.
-private func assertRefusedAsByHAProxy(_ cases: [(String, String)], rest: String, in dir: TempDirectory) throws {
+/// Each line (with `rest` after it) in the frontend `fe`, or in the backend `be` (`inBackend`),
+/// refused by `swiftlb check` and `haproxy -c` with the same message.
+func assertRefusedAsByHAProxy(_ cases: [(String, String)], rest: String, inBackend: Bool = false, in dir: TempDirectory) throws {
     for (line, message) in cases {
+        let rules = "    \(line)\n    \(rest)\n"
         let file = try dir.write("lb.conf", testDefaults() + """
             frontend fe
                 bind 127.0.0.1:\(freePort())
-                \(line)
-                \(rest)
-            backend be
+            \(inBackend ? "    default_backend be\n" : rules)backend be
                 server s1 127.0.0.1:\(freePort())
-
+            \(inBackend ? rules : "")
             """)
         let result = runCommand(Paths.swiftlb, ["check", "--config", file])
         XCTAssertNotEqual(result.status, 0, line)

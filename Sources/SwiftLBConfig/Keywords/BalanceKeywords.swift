@@ -1,9 +1,9 @@
 /// `balance ALGORITHM`: which server a new client gets (one balancer per file in SwiftLBProxy).
 extension KeywordRegistry {
-    static let balanceAlgorithms = ["roundrobin", "static-rr", "leastconn", "source", "random", "first", "uri", "url_param", "hdr(NAME)"]
+    static let balanceAlgorithms = ["roundrobin", "static-rr", "leastconn", "source", "random", "first", "uri", "url_param", "hdr(NAME)",
+                                    "rdp-cookie[(NAME)]"]
     /// Algorithms HAProxy has and SwiftLB does not.
     static let unsupportedBalance: [String: String] = [
-        "rdp-cookie": "not implemented (it reads the RDP protocol's cookie in mode tcp)",
         "hash": "'balance hash EXPRESSION' is not implemented: use uri, url_param or hdr(NAME)",
     ]
 
@@ -38,6 +38,8 @@ extension KeywordRegistry {
         case "source": return try noOptions(.source)
         case "first": return try noOptions(.first)
         case "random": return try noOptions(.random(draws: 2))
+        // HAProxy's default cookie name: the one Microsoft's clients send.
+        case "rdp-cookie": return try noOptions(.rdpCookie("mstshash"))
         case "uri": return .requestHash(try uriOptions(options))
         case "url_param":
             guard let name = options.first, !name.isEmpty else { throw ParseFailure("'url_param' expects a parameter name") }
@@ -54,6 +56,11 @@ extension KeywordRegistry {
         default:
             if word.hasPrefix("random("), word.hasSuffix(")"), let n = Int(word.dropFirst(7).dropLast()), (1...16).contains(n) {
                 return try noOptions(.random(draws: n))
+            }
+            if word.hasPrefix("rdp-cookie(") && word.hasSuffix(")") {
+                let name = String(word.dropFirst(11).dropLast())
+                guard !name.isEmpty else { throw ParseFailure("balance rdp-cookie : missing cookie name.") }
+                return try noOptions(.rdpCookie(name))
             }
             if word.hasPrefix("hdr(") && word.hasSuffix(")") {
                 let name = String(word.dropFirst(4).dropLast())

@@ -1,5 +1,5 @@
 /// Which server a request goes to beyond the balancer, as HAProxy 2.6 words it:
-/// `use-server`, `force-persist`, `ignore-persist`, `option persist`,
+/// `use-server`, `force-persist`, `ignore-persist`, `option persist`, `persist rdp-cookie`,
 /// `option prefer-last-server`, `http-send-name-header` and `source` (PersistenceModel.swift).
 extension KeywordRegistry {
     static let persistKeywords: [Keyword] = [
@@ -17,6 +17,19 @@ extension KeywordRegistry {
             let (value, rest) = cInteger(text)
             if let bad = rest.first { throw ParseFailure("'max-keep-alive-queue' : unexpected character '\(bad)' in integer value '\(text)'") }
             p.withOptions { $0.maxKeepAliveQueue = value == -1 ? nil : value }
+        },
+        // HAProxy's messages; `msts` is its default name (what a session broker writes).
+        Keyword("persist", SectionKind.backSide, usage: "persist rdp-cookie[(NAME)]") { p, c in
+            guard let method = c.args.first else { throw ParseFailure("missing persist method.") }
+            guard method.hasPrefix("rdp-cookie") else { throw ParseFailure("unknown persist method.") }
+            var name = "msts"
+            if method.dropFirst(10).first == "(" {
+                guard let close = method.firstIndex(of: ")"), method.index(method.startIndex, offsetBy: 11) < close else {
+                    throw ParseFailure("persist rdp-cookie(name)' requires an rdp cookie name.")
+                }
+                name = String(method[method.index(method.startIndex, offsetBy: 11)..<close])
+            }
+            p.withOptions { $0.rdpCookiePersistence = name }
         },
     ] + [("prefer-last-server", \ProxyOptions.preferLastServer), ("persist", \ProxyOptions.persist)].map { name, option in
         Keyword("option \(name)", SectionKind.backSide, usage: "[no] option \(name)", negatable: true) { p, c in

@@ -185,6 +185,7 @@ extension SectionParser {
         // The proxy or server it names may be declared later in the file: checked at the end.
         if case .proxyState(let fetch) = criterion.fetch {
             config.readsProxyStates = true
+            if fetch.kind.isRate { config.readsProxyRates = true }
             proxyStateReferences.append((fetch, currentLine.number, currentLine.words.first ?? "acl", file, section, nil))
         }
         if let reason = ACLParser.pendingFetches[criterion.fetch] {
@@ -198,6 +199,7 @@ extension SectionParser {
     func noteProxyStates(inExpression text: String, context: String? = nil) throws(ParseFailure) {
         guard let fetch = try ProxyStateFetch(leadingFetchOf: text, owner: ruleProxy) else { return }
         config.readsProxyStates = true
+        if fetch.kind.isRate { config.readsProxyRates = true }
         let keyword = currentLine.words.first ?? "http-request"
         proxyStateReferences.append((fetch, currentLine.number, keyword, file, section, context ?? "\(keyword) expression"))
     }

@@ -106,7 +106,7 @@ extension KeywordRegistry {
         ("option tcp-check", "DLB"), ("option tcp-smart-accept", "DFL"), ("option tcp-smart-connect", "DLB"),
         ("option tcpka", "DFLB"), ("option tcplog", "DFLB"), ("option transparent", "DLB"),
         ("option idle-close-on-response", "DFL"), ("external-check command", "DLB"),
-        ("external-check path", "DLB"), ("persist rdp-cookie", "DLB"), ("rate-limit sessions", "DFL"),
+        ("external-check path", "DLB"), ("rate-limit sessions", "DFL"),
         ("redirect", "FLB"), ("retries", "DLB"), ("retry-on", "DLB"), ("server", "LB"),
         ("server-state-file-name", "DLB"), ("server-template", "LB"), ("source", "DLB"),
         ("srvtcpka-cnt", "DLB"), ("srvtcpka-idle", "DLB"), ("srvtcpka-intvl", "DLB"), ("stats admin", "FLB"),

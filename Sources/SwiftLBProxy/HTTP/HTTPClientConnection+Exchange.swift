@@ -63,6 +63,9 @@ extension HTTPClientConnection {
             if let current = loop.holder.current.frontends.first(where: { $0.name == frontend.name }) { frontend = current }
         }
         let now = NIODeadline.now()
+        // `fe_req_rate`: every request the frontend receives, a malformed one too (HAProxy's
+        // H1 mux counts those it refuses), before its rules read it.
+        frontend.rates?.requests.add(now: Int(now.uptimeNanoseconds / 1_000_000))
         var record = newRecord(now)
         requestStart = nil
         if logging {
@@ -169,6 +172,9 @@ extension HTTPClientConnection {
         }
         if facts == nil && backend.needsFacts { facts = makeFacts(head) }
         record.backend = backend.name
+        // `be_sess_rate`: each stream set on a backend (HAProxy's stream_set_backend), before
+        // the backend's own rules read it — so each request of a keep-alive connection.
+        backend.sessionRate?.add()
         // The backend's `tcp-request content` rules, once it is chosen and before its
         // http-request rules (HAProxy's AN_REQ_INSPECT_BE).
         // A `listen` section's ran above as its frontend's.

@@ -248,7 +248,7 @@ final class HTTPClientConnection: ChannelDuplexHandler, RemovableChannelHandler,
         }
         // One session per client connection (an HTTP/2 stream's or a TCP session's switch to
         // HTTP is part of a session its connection counted).
-        if h2 == nil && upgrade == nil { loop.stats.frontend(frontend.counterID) { $0.sessionsBegun += 1 } }
+        if h2 == nil && upgrade == nil { frontend.countSessionBegun(on: loop) }
         // `timeout http-request` counts from here: the handshakes had `timeout client`.
         idleSince = clock
         if inbound.readableBytes > 0 { process() }

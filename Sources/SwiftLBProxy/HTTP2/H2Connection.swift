@@ -194,7 +194,7 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
         session.tls = isTLS ? try? context.pipeline.syncOperations.handler(type: TLSHandler.self) : nil
         guard let rules = frontend.tcpRules, rules.hasSessionRules else {
             session.stick = sessionTracking
-            loop.stats.frontend(frontend.counterID) { $0.sessionsBegun += 1 }
+            frontend.countSessionBegun(on: loop)
             writeGate?.open()
             return
         }
@@ -207,7 +207,7 @@ final class H2Connection: ChannelInboundHandler, ClientConnection {
                                           frontend: frontend, loop: loop) {
             (session.source, session.destination) = (ruled.facts.source, ruled.facts.destination)
             session.stick = sessionTracking
-            loop.stats.frontend(frontend.counterID) { $0.sessionsBegun += 1 }
+            frontend.countSessionBegun(on: loop)
             writeGate?.open()
             return
         }

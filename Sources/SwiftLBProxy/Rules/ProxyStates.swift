@@ -6,13 +6,14 @@ import SwiftLBConfig
 /// backend, server or counter it names. Built only when an ACL or a sample expression reads
 /// such a fetch (`Configuration.readsProxyStates`); then every frontend of the runtime holds it
 /// and a request's facts carry it — otherwise nothing is built, stored or read per request.
-/// The values are the atomics the balancers and the stats already keep: no lock.
+/// The values are the atomics the balancers and the stats already keep, and the shared rate
+/// counters (ProxyRates.swift): no lock.
 final class ProxyStates: Sendable {
     /// What a state fetch reads, found once per runtime: the fetch's slot indexes these.
     enum Source: Sendable {
         case backend(RuntimeBackend)
         case server(RuntimeServer)
-        case frontend(ManagedAtomic<Int>)
+        case frontend(FrontendCounters)
         /// No argument and no owner (a `defaults` section's rule): the proxy running the rule,
         /// found by name when read.
         case running
@@ -21,9 +22,23 @@ final class ProxyStates: Sendable {
     }
 
     private let backends: [String: RuntimeBackend]
-    /// Each frontend's open connections (`fe_conn`): its counter, not the frontend, which
-    /// holds this directory.
-    private let frontendConnections: [String: ManagedAtomic<Int>]
+    /// What a frontend's fetches read: its counters, not the frontend, which holds this
+    /// directory.
+    struct FrontendCounters: Sendable {
+        /// Its open connections (`fe_conn`).
+        let connections: ManagedAtomic<Int>
+        /// `fe_sess_rate`, `fe_req_rate` (nil when no rule reads a rate).
+        let rates: FrontendRates?
+
+        func value(_ kind: ProxyStateFetch.Kind) -> Int {
+            switch kind {
+            case .frontendSessionRate: return rates?.sessions.read() ?? 0
+            case .frontendRequestRate: return rates?.requests.read() ?? 0
+            default: return connections.load(ordering: .relaxed)
+            }
+        }
+    }
+    private let frontendCounters: [String: FrontendCounters]
     /// By slot (`ProxyStateFetch.slot`): every state fetch parsed when this runtime was built.
     private let sources: [Source]
 
@@ -31,9 +46,9 @@ final class ProxyStates: Sendable {
     /// until a backend is chosen.
     private let frontend: String
 
-    private init(backends: [String: RuntimeBackend], frontendConnections: [String: ManagedAtomic<Int>], sources: [Source], frontend: String) {
+    private init(backends: [String: RuntimeBackend], frontendCounters: [String: FrontendCounters], sources: [Source], frontend: String) {
         self.backends = backends
-        self.frontendConnections = frontendConnections
+        self.frontendCounters = frontendCounters
         self.sources = sources
         self.frontend = frontend
     }
@@ -41,14 +56,15 @@ final class ProxyStates: Sendable {
     /// One for each frontend (sharing the tables).
     static func make(backends: [RuntimeBackend], frontends: [RuntimeFrontend]) -> [ProxyStates] {
         let byName = Dictionary(backends.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-        let connections = Dictionary(frontends.map { ($0.name, $0.liveConnections) }, uniquingKeysWith: { first, _ in first })
-        let sources = ProxyStateFetch.registered.map { Self.source($0, backends: byName, frontends: connections) }
-        return frontends.map { ProxyStates(backends: byName, frontendConnections: connections, sources: sources, frontend: $0.name) }
+        let counters = Dictionary(frontends.map { ($0.name, FrontendCounters(connections: $0.liveConnections, rates: $0.rates)) },
+                                  uniquingKeysWith: { first, _ in first })
+        let sources = ProxyStateFetch.registered.map { Self.source($0, backends: byName, frontends: counters) }
+        return frontends.map { ProxyStates(backends: byName, frontendCounters: counters, sources: sources, frontend: $0.name) }
     }
 
-    private static func source(_ fetch: ProxyStateFetch, backends: [String: RuntimeBackend], frontends: [String: ManagedAtomic<Int>]) -> Source {
+    private static func source(_ fetch: ProxyStateFetch, backends: [String: RuntimeBackend], frontends: [String: FrontendCounters]) -> Source {
         guard let name = fetch.proxy ?? fetch.owner else { return .running }
-        if fetch.kind == .frontendConnections { return frontends[name].map { .frontend($0) } ?? .missing }
+        if fetch.kind.readsFrontend { return frontends[name].map { .frontend($0) } ?? .missing }
         guard let backend = backends[name] else { return .missing }
         guard fetch.kind.namesServer else { return .backend(backend) }
         return backend.servers.first { $0.name == fetch.server }.map { .server($0) } ?? .missing
@@ -63,11 +79,11 @@ final class ProxyStates: Sendable {
         switch fetch.slot < sources.count ? sources[fetch.slot] : .running {
         case .backend(let b): return Self.value(fetch.kind, of: b)
         case .server(let server): return Self.value(fetch.kind, of: server)
-        case .frontend(let connections): return connections.load(ordering: .relaxed)
+        case .frontend(let counters): return counters.value(fetch.kind)
         case .missing: return nil
         case .running:
             let name = fetch.proxy ?? fetch.owner ?? (backend.isEmpty ? frontend : backend)
-            if fetch.kind == .frontendConnections { return frontendConnections[name]?.load(ordering: .relaxed) }
+            if fetch.kind.readsFrontend { return frontendCounters[name]?.value(fetch.kind) }
             guard let b = backends[name] else { return nil }
             guard fetch.kind.namesServer else { return Self.value(fetch.kind, of: b) }
             return b.servers.first { $0.name == fetch.server }.map { Self.value(fetch.kind, of: $0) }
@@ -88,7 +104,9 @@ final class ProxyStates: Sendable {
             let servers = usableServers(backend)
             return servers > 0 ? (waiting + servers - 1) / servers : waiting * 2
         case .connslots: return connectionSlots(backend)
-        case .frontendConnections, .serverConnections, .serverIsUp: return 0  // not a backend's (sources never pair them)
+        case .backendSessionRate: return backend.sessionRate?.read() ?? 0
+        case .frontendConnections, .frontendSessionRate, .frontendRequestRate, .serverConnections, .serverIsUp:
+            return 0  // not a backend's (sources never pair them)
         }
     }
 

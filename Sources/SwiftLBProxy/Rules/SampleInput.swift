@@ -95,7 +95,8 @@ struct SampleInput {
         case .proxyState(let f):
             // `srv_is_up` too is its 0/1: its ACL without `-m` compares it with 1.
             return facts.proxyStates?.value(f, backend: backendName).map { [String($0)] } ?? []
-        case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN, .requestProtoHTTP, .waitEnd: return payloadSamples(fetch)
+        case .requestLength, .payload, .payloadLV, .sslHelloType, .requestSSLSNI, .requestSSLALPN, .requestProtoHTTP, .waitEnd, .rdpCookie, .rdpCookieCount:
+            return payloadSamples(fetch)
         // Evaluated from the criterion's compiled expression (ConditionEvaluation.swift).
         case .expression: return []
         }

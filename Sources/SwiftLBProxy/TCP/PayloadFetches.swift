@@ -69,6 +69,15 @@ final class InspectedPayload {
             return serverName().map { Array($0.utf8) }
         case .requestSSLALPN:
             return firstALPN().map { Array($0.utf8) }
+        case .rdpCookie(let name):
+            guard case .found(let value) = rdpCookie(name) else { return nil }
+            return Array(value)
+        case .rdpCookieCount(let name):
+            switch rdpCookie(name) {
+            case .found: return Array("1".utf8)
+            case .absent: return Array("0".utf8)
+            case .short: return nil
+            }
         case .requestProtoHTTP:
             return startsWithRequestLine() ? Array("1".utf8) : nil
         case .waitEnd:
@@ -79,6 +88,50 @@ final class InspectedPayload {
         default:
             return nil
         }
+    }
+
+    private enum RDPCookie {
+        case found(ArraySlice<UInt8>)
+        /// Not a cookie line (or not the cookie named).
+        case absent
+        /// The bytes end before the line does (more are marked wanted).
+        case short
+    }
+
+    /// The `Cookie: NAME=VALUE\r\n` line that follows the 11 bytes of an RDP connection
+    /// request's TPKT and X.224 headers, as HAProxy's fetch_rdp_cookie_name reads it: `Cookie:`
+    /// and the name without case, blanks after the colon skipped, the value up to CR LF.
+    private func rdpCookie(_ name: String?) -> RDPCookie {
+        let cr = UInt8(ascii: "\r"), lf = UInt8(ascii: "\n")
+        func short() -> RDPCookie {
+            missing = true
+            return .short
+        }
+        func lower(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c | 0x20 : c }
+        func matches(_ text: String, at i: Int) -> Bool {
+            bytes.count - i >= text.utf8.count && zip(bytes[i...], text.utf8).allSatisfy { lower($0) == lower($1) }
+        }
+        guard bytes.count > 18 else { return short() }
+        guard matches("Cookie:", at: 11) else { return .absent }
+        var i = 18
+        while i < bytes.count, bytes[i] == UInt8(ascii: " ") { i += 1 }
+        if let name {
+            let length = name.utf8.count
+            guard bytes.count - i > length else { return short() }
+            guard bytes[i + length] == UInt8(ascii: "="), matches(name, at: i) else { return .absent }
+            i += length + 1
+        } else {
+            while i < bytes.count, bytes[i] != UInt8(ascii: "=") {
+                if bytes[i] == cr || bytes[i] == lf { return .absent }
+                i += 1
+            }
+            guard i < bytes.count else { return short() }
+            i += 1
+        }
+        let start = i
+        while i < bytes.count, bytes[i] != cr { i += 1 }
+        guard bytes.count - i >= 2 else { return short() }
+        return bytes[i + 1] == lf ? .found(bytes[start..<i]) : .absent
     }
 
     /// `req.proto_http`: the bytes start with `METHOD SP TARGET SP HTTP/x.y` and its line end

@@ -151,7 +151,7 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             log.source = ends.source
             log.destination = ends.destination
         }
-        loop.stats.frontend(frontend.counterID) { $0.sessionsBegun += 1 }
+        frontend.countSessionBegun(on: loop)
         route(source: ends.source, destination: ends.destination)
     }
 
@@ -260,6 +260,9 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
             return
         }
         log.backend = backend.name
+        // `be_sess_rate`: the session set on its backend (an HTTP backend's streams count
+        // theirs as they are routed).
+        backend.sessionRate?.add()
         // The backend's own `tcp-request content` rules, under its inspect delay (a `listen`'s
         // ran as its frontend's).
         if let rules = backend.tcpRules, rules.hasContentRules, backend.name != frontend.name {
@@ -273,6 +276,12 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
     private func dispatch(to backend: RuntimeBackend, source: SocketAddress?, destination: SocketAddress?) {
         _ = phase.requestReceived()
         var dispatch = Dispatch(backend: backend, client: source, destination: destination)
+        if case .rdpCookie(let name) = backend.config.options.balance {
+            // HAProxy's get_server_rch: the cookie's value in the bytes held (`tcp-request
+            // content` rules wait for it), hashed as a header's; none or empty: round robin.
+            let value = InspectedPayload(held, final: true).value(.rdpCookie(name)).flatMap { $0.isEmpty ? nil : $0 }
+            dispatch.hashKey = value.map { backend.config.options.hashType.hash($0) }
+        }
         if !backend.serverNames.isEmpty {
             // `sni EXPRESSION` (`req.ssl_sni`, `ssl_fc_sni`…): the names of this session.
             var input = ruleInput(source: source, destination: destination)
@@ -290,6 +299,9 @@ final class TCPClientConnection: ChannelDuplexHandler, RemovableChannelHandler, 
         }
         dispatch.persistent = backend.config.options.persist || persistence == .force
         dispatch.forced = persistence == .force
+        if dispatch.pinned == nil, let name = backend.config.options.rdpCookiePersistence {
+            dispatch.pinned = RDPCookiePersistence.server(InspectedPayload(held, final: true).value(.rdpCookie(name)), in: backend)
+        }
         if let stick = backend.stick {
             var input = ruleInput(source: source, destination: destination)
             input.inspected = InspectedPayload(held, final: true)
