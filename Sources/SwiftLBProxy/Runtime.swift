@@ -56,6 +56,9 @@ public final class ProxyRuntime: Sendable {
     /// The global `set-var`/`set-var-fmt` lines, set when this runtime is put in force (at
     /// start, or by a reload that succeeded: `RuntimeHolder`), never by one that failed.
     let globalVariables: GlobalVariables?
+    /// `tune.vars.*-max-size`, applied with the global variables when this runtime is put in
+    /// force — a reload refused after the runtime was built (a bind failure…) keeps the old.
+    let variableSizeLimits: VariableSizeLimits
     /// When this runtime was built (for `show info`'s and the stats page's uptime).
     public let builtAt = NIODeadline.now()
     /// Its certificates and crt-lists, for the stats socket's `ssl` commands.
@@ -286,7 +289,7 @@ public final class ProxyRuntime: Sendable {
         var globalVariables: GlobalVariables?
         do { globalVariables = try GlobalVariables(configuration.global.processVariables, file: configuration.file) } catch { errors += error.errors }
         if !errors.isEmpty { throw ConfigErrors(errors) }
-        VariableAccounting.apply(configuration.global.variableSizeLimits)
+        variableSizeLimits = configuration.global.variableSizeLimits
         self.globalVariables = globalVariables
         self.stickTables = stickTables
         self.backends = backends

@@ -11,7 +11,7 @@ public final class RuntimeHolder: Sendable {
 
     public init(_ runtime: ProxyRuntime) {
         box = ManagedAtomic(runtime)
-        runtime.globalVariables?.apply()
+        runtime.putVariablesInForce()
     }
 
     public var current: ProxyRuntime { box.load(ordering: .acquiring) }
@@ -19,11 +19,17 @@ public final class RuntimeHolder: Sendable {
     var generation: Int { generationCounter.load(ordering: .acquiring) }
 
     func replace(with runtime: ProxyRuntime) {
-        // The new file's global variables, once it is sure to be in force.
-        runtime.globalVariables?.apply()
+        // The new file's variable limits and global variables, once it is sure to be in force.
+        runtime.putVariablesInForce()
         box.store(runtime, ordering: .releasing)
         generationCounter.wrappingIncrement(ordering: .releasing)
     }
 }
 
-extension ProxyRuntime: AtomicReference {}
+extension ProxyRuntime: AtomicReference {
+    /// Its `tune.vars.*` limits, then its global `set-var` lines (counted under them).
+    fileprivate func putVariablesInForce() {
+        VariableAccounting.apply(variableSizeLimits)
+        globalVariables?.apply()
+    }
+}

@@ -318,6 +318,38 @@ final class ReloadTests: XCTestCase {
         XCTAssertTrue(server.runtime === first)
         await server.stop(grace: .seconds(1))
     }
+
+    /// `tune.vars.*-max-size` of a reload that is refused (here: a bind on a taken port) never
+    /// apply: the old file's variables go on as they were, as HAProxy's old process's do.
+    func testARefusedReloadLeavesTheVariableLimitsAsTheyWere() async throws {
+        let port = freePort()
+        func text(global: String, extraBind: Int?) -> String {
+            """
+            global
+            \(global)
+            defaults
+                mode http
+                timeout client 10s
+            frontend fe
+                bind 127.0.0.1:\(port)
+            \(extraBind.map { "    bind 127.0.0.1:\($0)\n" } ?? "")    http-request set-var(txn.x) str(hello)
+                http-request return status 200 hdr X-V "x=%[var(txn.x)]"
+
+            """
+        }
+        let first = try runtime(text(global: "    tune.vars.txn-max-size 1000", extraBind: nil))
+        let server = ProxyServer(runtime: first, threads: 1, logger: Logger(label: "reload-test"))
+        try await server.start()
+        let blocker = try RawListener()
+        let next = try runtime(text(global: "    tune.vars.txn-max-size 10", extraBind: blocker.port), previous: first)
+        do {
+            _ = try await server.reload(to: next)
+            XCTFail("the reload should fail on a taken port")
+        } catch {}
+        let out = curl(["-s", "-D", "-", "-o", "/dev/null", "http://127.0.0.1:\(port)/"]).out.lowercased()
+        XCTAssertTrue(out.contains("x-v: x=hello\r\n"), out)
+        await server.stop(grace: .seconds(1))
+    }
 }
 
 /// A listening TCP socket on loopback that accepts nothing (holds a port).

@@ -21,7 +21,7 @@ final class VariableSizeLimitTests: XCTestCase {
                 http-request set-var(txn.s) str(abcdefgh)
             """
         // `?`: a variable whose entry fitted but not its string — HAProxy leaves it a boolean of
-        // undefined value (it prints its memory: a pointer, then 0), SwiftLB without a value.
+        // undefined value (it prints its memory: a pointer, then 0), SwiftLB `false` (0).
         let cases: [(String, String)] = [
             ("tune.vars.txn-max-size 80", "a=1 s=? r= b="),
             ("tune.vars.txn-max-size 175", "a=1 s=? r=0123456789 b="),
@@ -46,11 +46,41 @@ final class VariableSizeLimitTests: XCTestCase {
             }, in: dir)
             defer { both.stop() }
             for (port, isHAProxy) in zip(both.ports, [false, true]) {
-                let pattern = "x-vars: " + NSRegularExpression.escapedPattern(for: expected).replacingOccurrences(of: "\\?", with: isHAProxy ? "[0-9]+" : "") + "\r\n"
+                let pattern = "x-vars: " + NSRegularExpression.escapedPattern(for: expected).replacingOccurrences(of: "\\?", with: isHAProxy ? "[0-9]+" : "0") + "\r\n"
                 for round in 1...2 {
                     let out = curl(["-s", "-D", "-", "-o", "/dev/null", "http://127.0.0.1:\(port)/"]).out.lowercased()
                     XCTAssertNotNil(out.range(of: pattern, options: .regularExpression), "\(limit), port \(port), request \(round): \(out)")
                 }
+            }
+        }
+    }
+
+    /// A `sess.` or `proc.` variable whose entry fits but not its value keeps its entry,
+    /// charged once: set again and again on one keep-alive connection, it leaves room for a
+    /// `txn.` variable on every request (SwiftLB charged a new entry each time until every
+    /// set-var was refused).
+    func testAValueThatDoesNotFitIsChargedItsEntryOnce() throws {
+        let long = String(repeating: "v", count: 150)
+        for (limit, scope) in [("sess-max-size", "sess"), ("proc-max-size", "proc")] {
+            let both = try SideBySide({ port in
+                """
+                global
+                    tune.vars.\(limit) 200
+                frontend fe
+                    bind 127.0.0.1:\(port)
+                    http-request set-var(\(scope).long) str(\(long))
+                    http-request set-var(txn.t) int(7)
+                    http-request return status 200 hdr X-T "t=%[var(txn.t)]"
+
+                """
+            }, in: dir)
+            defer { both.stop() }
+            for port in both.ports {
+                // Five requests on one connection (curl reuses it for the URLs of one run).
+                let urls = (1...5).map { "http://127.0.0.1:\(port)/\($0)" }
+                let out = curl(["-s", "-D", "-", "-w", "connects=%{num_connects}\n"] + urls).out.lowercased()
+                XCTAssertEqual(out.components(separatedBy: "x-t: t=7\r\n").count - 1, 5, "\(limit), port \(port): \(out)")
+                XCTAssertEqual(out.components(separatedBy: "connects=1").count - 1, 1, "one connection answers all: \(out)")
             }
         }
     }

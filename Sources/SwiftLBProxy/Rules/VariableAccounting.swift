@@ -32,6 +32,28 @@ enum VariableAccounting {
     /// `tune.vars.proc-max-size` and `global-max-size` bound.
     static let processSize = ManagedAtomic<Int>(0)
 
+    /// Charges `bytes` to the process's count unless that passes `proc-max-size` or
+    /// `global-max-size`: the check and the add are one atomic step, as every event loop
+    /// charges the same count.
+    static func chargeProcess(_ bytes: Int, _ limits: VariableSizeLimits) -> Bool {
+        let limit = [limits.process, limits.global].filter { $0 != 0 }.min() ?? 0
+        guard limit != 0 else {
+            processSize.wrappingIncrement(by: bytes, ordering: .relaxed)
+            return true
+        }
+        var current = processSize.load(ordering: .relaxed)
+        while current + bytes <= limit {
+            let (exchanged, now) = processSize.weakCompareExchange(expected: current, desired: current + bytes, ordering: .relaxed)
+            if exchanged { return true }
+            current = now
+        }
+        return false
+    }
+
+    /// What a variable whose entry fitted but not its value holds (HAProxy: a boolean of
+    /// undefined value).
+    static let valueLeftUnset = SampleValue.boolean(false)
+
     static func dataSize(_ value: SampleValue) -> Int {
         switch value {
         case .string(let s): s.utf8.count
@@ -53,21 +75,37 @@ struct ScopeSizes {
 extension StreamVariables {
     /// `set` under limits, as HAProxy's var_set: a new variable's entry is charged first (not
     /// made when it does not fit), then a string's bytes (the old value's given back). One whose
-    /// entry fits but not its data keeps its entry charged and holds no value (HAProxy leaves
-    /// it a boolean of undefined value there).
+    /// entry fits but not its data keeps its entry — charged once, given back when it is unset
+    /// or its scope ends — and holds `false` (HAProxy leaves it a boolean of undefined value:
+    /// whatever its memory held). A `proc.` variable is read, charged and stored in one critical
+    /// section of the process's variables: two event loops setting the same name would otherwise
+    /// both charge its entry.
     func setCounted(_ scope: VariableScope, _ name: String, _ value: SampleValue?, _ limits: VariableSizeLimits) {
-        let old = stored(scope, name)
-        guard let value else {
-            if let old {  // unset: its entry and data given back
-                store(scope, name, nil)
-                release(VariableAccounting.entrySize + VariableAccounting.dataSize(old), scope)
-            }
-            return
+        let update = { (old: SampleValue?) -> SampleValue? in
+            self.countedValue(replacing: old, with: value, scope, limits)
         }
-        if old == nil && !charge(VariableAccounting.entrySize, scope, limits) { return }
-        if let old { release(VariableAccounting.dataSize(old), scope) }
+        if scope == .proc {
+            process.update(name, update)
+        } else {
+            store(scope, name, update(stored(scope, name)))
+        }
+    }
+
+    /// What a counted set leaves in the variable's place (nil: no variable), charging and
+    /// giving back on the way.
+    private func countedValue(replacing old: SampleValue?, with value: SampleValue?, _ scope: VariableScope, _ limits: VariableSizeLimits) -> SampleValue? {
+        guard let value else {
+            // Unset: its entry and data given back.
+            if let old { release(VariableAccounting.entrySize + VariableAccounting.dataSize(old), scope) }
+            return nil
+        }
+        if let old {
+            release(VariableAccounting.dataSize(old), scope)
+        } else if !charge(VariableAccounting.entrySize, scope, limits) {
+            return nil
+        }
         let data = VariableAccounting.dataSize(value)
-        store(scope, name, data == 0 || charge(data, scope, limits) ? value : nil)
+        return data == 0 || charge(data, scope, limits) ? value : VariableAccounting.valueLeftUnset
     }
 
     /// Charges `bytes` to `scope` and the scopes around it when no limit on the way is passed.
@@ -76,10 +114,8 @@ extension StreamVariables {
         if scope == .req || scope == .res, limits.requestResponse != 0, sizes.requestResponse + bytes > limits.requestResponse { return false }
         if inStream, limits.transaction != 0, sizes.transaction + sizes.requestResponse + bytes > limits.transaction { return false }
         if scope != .proc, limits.session != 0, sessionScope.size + bytes > limits.session { return false }
-        let process = VariableAccounting.processSize.load(ordering: .relaxed)
-        if limits.process != 0, process + bytes > limits.process { return false }
-        if limits.global != 0, process + bytes > limits.global { return false }
-        add(bytes, scope)
+        guard VariableAccounting.chargeProcess(bytes, limits) else { return false }
+        addInSession(bytes, scope)
         return true
     }
 
@@ -87,6 +123,12 @@ extension StreamVariables {
 
     /// The counts of `scope` and of the scopes around it move by `bytes`.
     private func add(_ bytes: Int, _ scope: VariableScope) {
+        addInSession(bytes, scope)
+        VariableAccounting.processSize.wrappingIncrement(by: bytes, ordering: .relaxed)
+    }
+
+    /// The counts below the process's.
+    private func addInSession(_ bytes: Int, _ scope: VariableScope) {
         switch scope {
         case .req: sizes.request += bytes
         case .res: sizes.response += bytes
@@ -95,7 +137,6 @@ extension StreamVariables {
         case .proc: break
         }
         if scope != .proc { sessionScope.size += bytes }
-        VariableAccounting.processSize.wrappingIncrement(by: bytes, ordering: .relaxed)
     }
 
     /// `req.` variables end (the response begins): their bytes given back.

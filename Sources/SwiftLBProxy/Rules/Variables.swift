@@ -73,6 +73,11 @@ final class ProcessVariables: Sendable {
 
     func get(_ name: String) -> SampleValue? { values.withLockedValue { $0[name] } }
     func set(_ name: String, _ value: SampleValue?) { values.withLockedValue { $0[name] = value } }
+    /// Reads and replaces one variable in one critical section (what a counted set charges
+    /// depends on what it replaces).
+    func update(_ name: String, _ body: (SampleValue?) -> SampleValue?) {
+        values.withLockedValue { $0[name] = body($0[name]) }
+    }
 }
 
 /// The variables of one client connection (one stream at a time on HTTP/1): `sess.` for the
@@ -98,10 +103,10 @@ final class StreamVariables {
     /// The bytes charged for this stream's `txn.`, `req.` and `res.` variables (with limits).
     var sizes = ScopeSizes()
 
-    init(process: ProcessVariables = .shared, session: SessionVariables? = nil) {
+    init(process: ProcessVariables = .shared, session: SessionVariables? = nil, limits: VariableSizeLimits? = VariableAccounting.limits) {
         self.process = process
         self.session = session
-        limits = VariableAccounting.limits
+        self.limits = limits
     }
 
     deinit {
