@@ -23,10 +23,13 @@ public struct VariableSizeLimits: Sendable, Equatable {
     ]
 
     /// HAProxy reads the value with strtol into an unsigned int: a plain number (no unit), a
-    /// negative one wrapping to a huge limit.
+    /// negative one wrapping to a huge limit, one past a long clamped to it (LONG_MAX: 2^32-1
+    /// once cut; LONG_MIN: 0), none at all 0.
     static func parse(_ text: String, keyword: String) throws(ParseFailure) -> Int {
         let trimmed = text.drop { $0 == " " || $0 == "\t" }
-        guard let value = Int(trimmed) ?? (trimmed.isEmpty ? 0 : nil) else {
+        let digits = trimmed.first == "-" || trimmed.first == "+" ? trimmed.dropFirst() : trimmed
+        let clamped: Int? = !digits.isEmpty && digits.allSatisfy({ $0 >= "0" && $0 <= "9" }) ? (trimmed.first == "-" ? Int.min : Int.max) : nil
+        guard let value = Int(trimmed) ?? clamped ?? (trimmed.isEmpty ? 0 : nil) else {
             throw ParseFailure("\(keyword): '\(text)' is an invalid size")
         }
         return Int(UInt32(truncatingIfNeeded: value))

@@ -85,6 +85,30 @@ final class VariableSizeLimitTests: XCTestCase {
         }
     }
 
+    /// No value reads as 0 (no limit) and one past a long as the largest, as strtol reads them:
+    /// both files load, in HAProxy as in SwiftLB.
+    func testAnEmptyOrOverflowingSizeIsAcceptedAsByHAProxy() throws {
+        for value in ["", "99999999999999999999999", "-99999999999999999999999"] {
+            let file = try dir.write("lb.conf", """
+                global
+                    tune.vars.txn-max-size \(value)
+                defaults
+                    mode http
+                    timeout connect 1s
+                    timeout client 1s
+                    timeout server 1s
+                frontend fe
+                    bind 127.0.0.1:\(freePort())
+                    http-request return status 200
+
+                """)
+            let result = runCommand(Paths.swiftlb, ["check", "--config", file])
+            XCTAssertEqual(result.status, 0, "'\(value)': \(result.err)")
+            let haproxy = runCommand("/usr/sbin/haproxy", ["-c", "-f", file])
+            XCTAssertEqual(haproxy.status, 0, "haproxy, '\(value)': \(haproxy.err)")
+        }
+    }
+
     /// HAProxy reads the size with strtol: no unit.
     func testASizeWithAUnitIsRefusedAsByHAProxy() throws {
         let file = try dir.write("lb.conf", """

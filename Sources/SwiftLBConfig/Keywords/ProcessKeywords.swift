@@ -98,7 +98,7 @@ extension KeywordRegistry {
         },
     ] + VariableSizeLimits.keywords.map { name, limit in
         Keyword(name, [.global], usage: "\(name) BYTES") { p, c in
-            p.config.global.variableSizeLimits[keyPath: limit] = try VariableSizeLimits.parse(c.one("a size in bytes"), keyword: name)
+            p.config.global.variableSizeLimits[keyPath: limit] = try VariableSizeLimits.parse(c.args.isEmpty ? "" : c.one("a size in bytes"), keyword: name)
         }
     } + [
         // HAProxy 2.6 hides its experimental directives behind this line. SwiftLB implements
