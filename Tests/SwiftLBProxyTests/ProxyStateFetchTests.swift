@@ -324,6 +324,31 @@ final class ProxyStateExpressionTests: XCTestCase {
         }
     }
 
+    /// A state fetch read only by an ACL with converters, or only by `http-request capture`: the
+    /// runtime keeps the states all the same (they yielded nothing).
+    func testStateFetchReadOnlyByAnACLExpressionOrACapture() throws {
+        // (the capture's slot is the frontend's first: 0)
+        let readers = [
+            ("http-request return status 200 hdr X-S ok if { nbsrv(be),add(0) eq 1 }", "x-s: ok\r\n"),
+            ("http-request capture nbsrv(be),add(10) len 5\n    http-request return status 200 hdr X-S \"%[capture.req.hdr(0)]\"", "x-s: 11\r\n"),
+        ]
+        for (reader, expected) in readers {
+            try sideBySide({ port, nginx in
+                """
+                frontend fe
+                    bind 127.0.0.1:\(port)
+                    \(reader)
+                    http-request return status 503
+                backend be
+                    server s1 127.0.0.1:\(nginx)
+                """
+            }) { port in
+                let out = curl(["-s", "-D", "-", "-o", "/dev/null", "http://127.0.0.1:\(port)/"]).out.lowercased()
+                XCTAssertTrue(out.hasPrefix("http/1.1 200") && out.contains(expected), "\(reader), port \(port): \(out)")
+            }
+        }
+    }
+
     /// `config(port, nginx port)` through SwiftLB and haproxy beside one nginx; `check` each port.
     private func sideBySide(_ config: @escaping (Int, Int) -> String, _ check: (Int) throws -> Void) throws {
         let nginx = try NginxBackends(count: 1, in: dir)
@@ -347,6 +372,44 @@ final class ProxyStateExpressionTests: XCTestCase {
              "proxy 'fe', referenced in arg 1 of sample fetch keyword 'be_conn' in tcp-request content expression in proxy 'fe', has not backend capability."),
             ("log-format \"%%[x %[src] %[nbsrv(nope)]\"",
              "unable to find backend 'nope' referenced in arg 1 of sample fetch keyword 'nbsrv' in log-format string in proxy 'fe'."),
+        ]
+        try assertRefusedAsByHAProxy(cases, rest: "default_backend be", in: dir)
+    }
+
+    /// `%[…]` outside a log-format — an ACL's pattern, a `return`'s plain `string` — is text:
+    /// HAProxy does not read it, so the names in it are not checked.
+    func testPercentOutsideALogFormatIsNotReadAsByHAProxy() throws {
+        let file = try dir.write("lb.conf", testDefaults() + """
+            frontend fe
+                bind 127.0.0.1:\(freePort())
+                acl a req.hdr(y) -m str %[nbsrv(nope1)]
+                http-request deny if a || { req.hdr(x) -m str %[nbsrv(nope2)] }
+                http-request return status 200 content-type text/plain string "%[be_conn(nope3)]"
+
+            """)
+        let result = runCommand(Paths.swiftlb, ["check", "--config", file])
+        XCTAssertEqual(result.status, 0, result.err)
+        let haproxy = runCommand("/usr/sbin/haproxy", ["-c", "-f", file])
+        XCTAssertEqual(haproxy.status, 0, haproxy.err)
+    }
+
+    /// Every rule's expression names what exists, whatever the action (an ACL with converters,
+    /// a capture, track-sc, set-dst, sc-set-gpt0 passed `check` with an unknown name): HAProxy's
+    /// messages for each alone.
+    func testStateFetchOfAnyRuleRefusedAsByHAProxy() throws {
+        let table = "stick-table type integer size 10 store gpt0\n    "
+        let acl = "unable to find backend 'nope' referenced in arg 1 of ACL keyword 'nbsrv' in proxy 'fe'."
+        let cases: [(String, String)] = [
+            ("acl a nbsrv(nope),add(1) gt 0\n    http-request deny if a", acl),
+            ("http-request deny if { be_conn(nope),add(1) gt 3 }",
+             "unable to find backend 'nope' referenced in arg 1 of ACL keyword 'be_conn' in proxy 'fe'."),
+            ("declare capture request len 10\n    http-request capture nbsrv(nope) len 10", acl),
+            (table + "http-request track-sc0 nbsrv(nope)", acl),
+            ("http-request set-dst nbsrv(nope)", acl),
+            (table + "http-request sc-set-gpt0(0) nbsrv(nope)", acl),
+            (table + "tcp-request content sc-set-gpt0(0) nbsrv(nope)", acl),
+            (table + "tcp-request content track-sc1 be_conn(nope)",
+             "unable to find backend 'nope' referenced in arg 1 of sample fetch keyword 'be_conn' in tracking rule in proxy 'fe'."),
         ]
         try assertRefusedAsByHAProxy(cases, rest: "default_backend be", in: dir)
     }

@@ -153,12 +153,9 @@ extension SectionParser {
     /// Any HTTP rule of the current section, in order.
     func addHTTPRule(_ action: HTTPRule.Action, condition: Condition?, line: Int, phase: HTTPRulePhase) throws {
         let rule = HTTPRule(action: action, condition: condition, line: line)
-        switch action {
-        case .setVariable(_, let expression): try noteProxyStates(inExpression: expression)
-        case .header(.set(_, let value)), .header(.add(_, let value)):
-            for case .expression(let text) in value.parts { try noteProxyStates(inExpression: text) }
-        default: break
-        }
+        for expression in action.sampleExpressions { try noteProxyStates(in: expression) }
+        if case .header(.set(_, let value)) = action { try noteProxyStates(inFormat: value) }
+        if case .header(.add(_, let value)) = action { try noteProxyStates(inFormat: value) }
         func append(_ rules: inout [HTTPRule], _ after: inout [HTTPRule], _ response: inout [HTTPRule]) {
             switch phase {
             case .request: rules.append(rule)
@@ -183,10 +180,10 @@ extension SectionParser {
             userlistReferences.append((list, currentLine.number, currentLine.words.first ?? "acl", file))
         }
         // The proxy or server it names may be declared later in the file: checked at the end.
-        if case .proxyState(let fetch) = criterion.fetch {
-            config.readsProxyStates = true
-            if fetch.kind.isRate { config.readsProxyRates = true }
-            proxyStateReferences.append((fetch, currentLine.number, currentLine.words.first ?? "acl", file, section, nil))
+        if case .proxyState(let fetch) = criterion.fetch { noteProxyState(fetch, expression: nil) }
+        // One with converters (`be_conn(app),add(1) gt 3`): HAProxy names it as an ACL's too.
+        if case .expression(let text) = criterion.fetch, let fetch = try ProxyStateFetch(leadingFetchOf: text, owner: ruleProxy) {
+            noteProxyState(fetch, expression: nil)
         }
         if let reason = ACLParser.pendingFetches[criterion.fetch] {
             try gate(.pending(reason), "the '\(fetchName(criterion.fetch))' fetch")
@@ -198,10 +195,30 @@ extension SectionParser {
     /// server it names is checked once the file is read, as an ACL's.
     func noteProxyStates(inExpression text: String, context: String? = nil) throws(ParseFailure) {
         guard let fetch = try ProxyStateFetch(leadingFetchOf: text, owner: ruleProxy) else { return }
+        noteProxyState(fetch, expression: context ?? "\(currentLine.words.first ?? "http-request") expression")
+    }
+
+    /// A rule's sample expression (RuleSampleExpressions.swift).
+    func noteProxyStates(in expression: RuleSampleExpression) throws(ParseFailure) {
+        guard let fetch = try ProxyStateFetch(leadingFetchOf: expression.text, owner: ruleProxy) else { return }
+        switch expression.context {
+        case .keywordExpression: noteProxyState(fetch, expression: "\(currentLine.words.first ?? "http-request") expression")
+        case .acl: noteProxyState(fetch, expression: nil)
+        case .named(let words): noteProxyState(fetch, expression: words)
+        }
+    }
+
+    /// A set-header/add-header value's `%[…]`.
+    private func noteProxyStates(inFormat value: ValueFormat) throws(ParseFailure) {
+        for case .expression(let text) in value.parts { try noteProxyStates(inExpression: text) }
+    }
+
+    /// The runtime keeps the proxies' states, and the name is checked once the file is read.
+    /// `expression`: where HAProxy's message says the fetch is; nil: an ACL's.
+    private func noteProxyState(_ fetch: ProxyStateFetch, expression: String?) {
         config.readsProxyStates = true
         if fetch.kind.isRate { config.readsProxyRates = true }
-        let keyword = currentLine.words.first ?? "http-request"
-        proxyStateReferences.append((fetch, currentLine.number, keyword, file, section, context ?? "\(keyword) expression"))
+        proxyStateReferences.append((fetch, currentLine.number, currentLine.words.first ?? "acl", file, section, expression))
     }
 
     /// Any other `%[…]` of a proxy's line (a `return` header, `redirect location`, `use_backend
@@ -209,11 +226,30 @@ extension SectionParser {
     /// noted theirs while parsing).
     func noteProxyStatesInFormats(_ words: [String]) throws(ParseFailure) {
         guard words.contains(where: { $0.contains("%[") }) else { return }
-        for expression in words.flatMap(sampleExpressions(inLogFormat:)) {
+        for expression in Self.formatWords(words).flatMap(sampleExpressions(inLogFormat:)) {
             guard let fetch = try ProxyStateFetch(leadingFetchOf: expression, owner: ruleProxy),
                   !proxyStateReferences.contains(where: { $0.fetch == fetch && $0.line == currentLine.number && $0.file == file }) else { continue }
             try noteProxyStates(inExpression: expression)
         }
+    }
+
+    /// The words of a line that may be log-formats: not an `acl` line's patterns nor a
+    /// condition's (from `if`/`unless` on), nor a `return`'s plain body (after `string`, `file`,
+    /// `errorfile`, `errorfiles`) — HAProxy takes those as written, `%[…]` and all.
+    static func formatWords(_ words: [String]) -> [String] {
+        if words.first == "acl" { return [] }
+        var kept: [String] = []
+        var plainNext = false
+        for word in words {
+            if word == "if" || word == "unless" { break }
+            if plainNext {
+                plainNext = false
+                continue
+            }
+            plainNext = ["string", "file", "errorfile", "errorfiles"].contains(word)
+            if !plainNext { kept.append(word) }
+        }
+        return kept
     }
 
     func gateFetches(_ condition: Condition?) throws(ParseFailure) {

@@ -121,7 +121,9 @@ extension KeywordRegistry {
             if words.count == 3, words[1] == "table" { table = words[2] } else if words.count != 1 {
                 throw ParseFailure("expects 'stick \(kind.rawValue) SAMPLE [table NAME]'")
             }
-            p.withBackend { $0.stickRules.append(StickRule(kind: kind, sample: sample, table: table, condition: condition, line: c.line.number)) }
+            let rule = StickRule(kind: kind, sample: sample, table: table, condition: condition, line: c.line.number)
+            try p.noteProxyStates(in: rule.sampleExpression)
+            p.withBackend { $0.stickRules.append(rule) }
         }
     }
 
@@ -133,7 +135,7 @@ extension KeywordRegistry {
                     usage: "tcp-request \(layer.rawValue) \(name)(SC)\(name == "sc-set-gpt0" ? " VALUE" : "") [if|unless COND]") { p, c in
                 let (words, condition) = try p.splitCondition(c.args)
                 let action = try counterAction(name, c.words, words)
-                p.addTCPRequestRule(TCPRule(layer: layer, action: .stickCounter, condition: condition, line: c.line.number, counterAction: action))
+                try p.addTCPRequestRule(TCPRule(layer: layer, action: .stickCounter, condition: condition, line: c.line.number, counterAction: action))
             }
         } + [HTTPRulePhase.request, .response].map { phase in
             Keyword("\(phase.rawValue) \(name)", SectionKind.proxies,
@@ -154,7 +156,6 @@ extension KeywordRegistry {
                 guard words.count == 1 else { throw ParseFailure("'\(action.rawValue)' expects one sample expression") }
                 var rule = TCPRule(layer: layer, action: action, condition: condition, line: c.line.number)
                 rule.expression = words[0]
-                try p.noteProxyStates(inExpression: words[0], context: "tcp-request \(layer.rawValue) expression")
                 if action == .setVariable {
                     guard let word = c.words.dropFirst(2).first(where: { $0.hasPrefix("set-var(") }), word.hasSuffix(")"), word.count > 9 else {
                         throw ParseFailure("expects 'set-var(SCOPE.NAME) EXPRESSION', e.g. set-var(sess.src) src")
@@ -165,7 +166,7 @@ extension KeywordRegistry {
                     }
                     rule.variable = name
                 }
-                p.addTCPRequestRule(rule)
+                try p.addTCPRequestRule(rule)
             }
         }
     }
@@ -204,6 +205,7 @@ extension KeywordRegistry {
             let (words, condition) = try p.splitCondition(c.args)
             try p.gateFetches(condition)
             let rule = TCPRule(layer: layer, action: .track, condition: condition, line: c.line.number, tracking: try tracking(counter, words))
+            try p.noteProxyStates(of: rule)
             p.withFrontend { $0.tcpRequestRules.append(rule) }
         }
     }
@@ -213,7 +215,7 @@ extension KeywordRegistry {
             let (words, condition) = try p.splitCondition(c.args)
             try p.gateFetches(condition)
             guard words.isEmpty else { throw ParseFailure("unexpected '\(words[0])' before the condition") }
-            p.addTCPRequestRule(TCPRule(layer: layer, action: action, condition: condition, line: c.line.number))
+            try p.addTCPRequestRule(TCPRule(layer: layer, action: action, condition: condition, line: c.line.number))
         }
     }
 
@@ -230,7 +232,8 @@ extension SectionParser {
     /// or request comes in, a backend's (`content` only, as in HAProxy) once the backend is
     /// chosen. A `listen`'s content rules are its backend half's too: they run when another
     /// frontend routes to it (its own frontend runs them once, as a frontend).
-    func addTCPRequestRule(_ rule: TCPRule) {
+    func addTCPRequestRule(_ rule: TCPRule) throws(ParseFailure) {
+        try noteProxyStates(of: rule)
         switch section {
         case .backend: withBackend { $0.tcpRequestRules.append(rule) }
         case .listen:
@@ -238,5 +241,9 @@ extension SectionParser {
             if rule.layer == .content { withBackend { $0.tcpRequestRules.append(rule) } }
         default: withFrontend { $0.tcpRequestRules.append(rule) }
         }
+    }
+
+    func noteProxyStates(of rule: TCPRule) throws(ParseFailure) {
+        for expression in rule.sampleExpressions { try noteProxyStates(in: expression) }
     }
 }
