@@ -189,8 +189,9 @@ extension LoopState {
         entry.loggedEarly = plan.logASAP
         if let server { entry.serverAddress = LogAddress(server.address) }
         if case .unix = entry.client { entry.listenerID = Self.listenerID(of: record.destination, in: frontend) }
-        if !plan.samples.isEmpty { entry.samples = Self.logSamples(plan.samples, record, frontend: frontend, backend: backend, tls: tls) }
         guard let level = plan.level(of: entry, mode: mode) else { return }
+        // Only for a line that is written (`dontlognormal` drops most).
+        if !plan.samples.isEmpty { entry.samples = Self.logSamples(plan.samples, record, frontend: frontend, backend: backend, tls: tls) }
         logSink(for: frontend, plan: plan).log(entry, format: plan.format, level: level)
     }
 
