@@ -290,31 +290,10 @@ final class ProxyStateExpressionTests: XCTestCase {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
         let pair = try AccessLogTests.Pair(backend: nginx.ports[0], in: dir) { http, tcp, backend, syslog in
-            """
-            global
-                log 127.0.0.1:\(syslog) local0
-            defaults
-                timeout connect 2s
-                timeout client 5s
-                timeout server 5s
-            frontend fe
-                mode http
-                bind 127.0.0.1:\(http)
+            AccessLogTests.httpAndTCPFrontends(http: http, tcp: tcp, backend: backend, syslog: syslog, httpLines: """
                 log global
                 log-format "STATE %[nbsrv(be)] %[srv_is_up(be/s1)] %[srv_is_up(be/s1),iif(up,down)] %[fe_conn] %[src] %[nbsrv(be),add(5)] %[fe_name] %[connslots(be)]"
-                default_backend be
-            frontend ft
-                mode tcp
-                bind 127.0.0.1:\(tcp)
-                default_backend bt
-            backend be
-                mode http
-                server s1 127.0.0.1:\(backend)
-            backend bt
-                mode tcp
-                server s1 127.0.0.1:\(backend)
-
-            """
+            """)
         }
         defer { pair.stop() }
         for (port, syslog) in [(pair.ports.hhttp, pair.hsyslog), (pair.ports.shttp, pair.ssyslog)] {

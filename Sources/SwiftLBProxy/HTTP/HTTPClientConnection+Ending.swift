@@ -258,7 +258,7 @@ extension HTTPClientConnection {
         var record = ex.log
         record.termination = ex.phase.terminationFlags
         if let status { record.status = status }
-        loop.writeAccessLog(record, frontend: frontend, backend: ex.dispatch.backend, server: ex.dispatch.server, http: true, tls: isTLS)
+        loop.writeAccessLog(record, frontend: frontend, backend: ex.dispatch.backend, server: ex.dispatch.server, http: true, tls: isTLS, tlsSide: tls)
     }
 
     /// `option logasap`: the line of an exchange whose response head just went out, as HAProxy
@@ -270,7 +270,7 @@ extension HTTPClientConnection {
         var record = ex.log
         record.ta = millisecondsBetween(ex.start, clock)
         record.termination = "--"
-        loop.writeAccessLog(record, frontend: frontend, backend: ex.dispatch.backend, server: ex.dispatch.server, http: true, tls: isTLS)
+        loop.writeAccessLog(record, frontend: frontend, backend: ex.dispatch.backend, server: ex.dispatch.server, http: true, tls: isTLS, tlsSide: tls)
     }
 
     /// A request answered here without an exchange (refused, redirected): counters and log.
@@ -283,7 +283,7 @@ extension HTTPClientConnection {
             if intercepted { c.intercepted += 1 }
         }
         guard logging, logged else { return }
-        loop.writeAccessLog(record, frontend: frontend, backend: nil, server: nil, http: true, tls: isTLS)
+        loop.writeAccessLog(record, frontend: frontend, backend: nil, server: nil, http: true, tls: isTLS, tlsSide: tls)
     }
 
     private func countExchange(_ ex: HTTPExchange, status: Int) {

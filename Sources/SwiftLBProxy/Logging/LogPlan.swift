@@ -6,6 +6,7 @@ import NIOCore
 import SwiftLBConfig
 import SwiftLBHealth
 import SwiftLBLog
+import SwiftLBTLS
 
 /// Where one frontend's log lines go and how they read: its `log` targets (or the global ones
 /// with `log global`) and its format (`log-format`, `option httplog|tcplog`), rendered by
@@ -176,7 +177,7 @@ extension LoopState {
     /// (syslog targets, `log-format`) when it has one, else the built-in line on the loop's
     /// stdout/stderr writer. `http` picks HAProxy's httplog or tcplog fields.
     func writeAccessLog(_ record: AccessLogRecord, frontend: RuntimeFrontend, backend: RuntimeBackend?, server: RuntimeServer?,
-                        http: Bool, tls: Bool) {
+                        http: Bool, tls: Bool, tlsSide: TLSHandler? = nil) {
         guard let plan = frontend.logPlan else { return }
         let mode: LogMode = http ? .http : .tcp
         var record = record
@@ -191,16 +192,18 @@ extension LoopState {
         if case .unix = entry.client { entry.listenerID = Self.listenerID(of: record.destination, in: frontend) }
         guard let level = plan.level(of: entry, mode: mode) else { return }
         // Only for a line that is written (`dontlognormal` drops most).
-        if !plan.samples.isEmpty { entry.samples = Self.logSamples(plan.samples, record, frontend: frontend, backend: backend, tls: tls) }
+        if !plan.samples.isEmpty { entry.samples = Self.logSamples(plan.samples, record, frontend: frontend, backend: backend, tls: tls, tlsSide: tlsSide) }
         logSink(for: frontend, plan: plan).log(entry, format: plan.format, level: level)
     }
 
-    /// The values of the format's `%[…]`: what the stream's ends, the proxies' states and the
-    /// names give (the request head and the variables are gone by now: their fetches log `-`).
+    /// The values of the format's `%[…]`: what the stream's ends, the client connection's TLS
+    /// side (`option httpslog`'s `ssl_fc_sni`…), the proxies' states and the names give (the
+    /// request head and the variables are gone by now: their fetches log `-`).
     static func logSamples(_ samples: [SampleExpression?], _ record: AccessLogRecord, frontend: RuntimeFrontend, backend: RuntimeBackend?,
-                           tls: Bool) -> [String?] {
+                           tls: Bool, tlsSide: TLSHandler?) -> [String?] {
         var facts = RequestFacts(head: nil, source: record.source, destination: record.destination, isTLS: tls)
         facts.proxyStates = frontend.proxyStates
+        facts.tls = tlsSide
         var input = SampleInput(facts: facts)
         input.frontendName = frontend.name
         input.backendName = backend?.name ?? ""
