@@ -100,6 +100,24 @@ enum ResponseRewriter {
         return framing
     }
 
+    /// An `http-after-response set-status` that made the status one without a body (1xx,
+    /// 204, 304) after `rewrite` framed the response: the same rules as there — no framing
+    /// fields on a 1xx or 204, the server's body read and dropped, a 1xx (or a 101 that no
+    /// upgrade asked for) made final closes the client without a `Connection` field.
+    static func restatus(_ head: inout MessageHead, body: MessageFraming.ResponseBody, framing: inout ClientFraming) {
+        let status = head.currentStatus
+        guard status == 204 || status == 304 || (100..<200).contains(status) else { return }
+        if status != 304 { dropFraming(&head) }
+        if case .framed = body {
+            framing.dropsBody = true
+            framing.encodeChunks = false
+        }
+        if (100..<200).contains(status) {
+            framing.closeClient = true
+            head.removeAll("connection")
+        }
+    }
+
     /// HAProxy's H1 output writes no `Content-Length` nor `Transfer-Encoding` on an interim
     /// (1xx) response or a 204 (mux_h1: they have no body to frame, and a client could take
     /// one for the next response's); a 304 keeps them, as they describe the representation.

@@ -39,9 +39,10 @@ final class BodylessStatusParityTests: XCTestCase {
         return Seen(text: lowered, closed: closed, connections: server.connections)
     }
 
-    private func compare(status: Int, answer: String, requests: Int = 2, file: StaticString = #filePath, line: UInt = #line) throws -> Seen {
+    private func compare(status: Int, answer: String, requests: Int = 2, keyword: String = "http-response",
+                         file: StaticString = #filePath, line: UInt = #line) throws -> Seen {
         let dir = try TempDirectory()
-        let rule = "    http-response set-status \(status)"
+        let rule = "    \(keyword) set-status \(status)"
         let ours = try through("swiftlb", rule: rule, answer: answer, requests: requests, in: dir)
         let theirs = try through("haproxy", rule: rule, answer: answer, requests: requests, in: dir)
         XCTAssertEqual(ours, theirs, "swiftlb, then haproxy, set-status \(status) on \(answer.debugDescription)", file: file, line: line)
@@ -62,6 +63,21 @@ final class BodylessStatusParityTests: XCTestCase {
                 let seen = try compare(status: status, answer: answer)
                 XCTAssertEqual(seen.text.components(separatedBy: "HTTP/1.1 \(status) ").count - 1, 2, seen.text)
                 XCTAssertEqual(seen.connections, 1, "the server connection is reused after the dropped body")
+                XCTAssertFalse(seen.closed)
+            }
+        }
+    }
+
+    /// The same status set by `http-after-response`, which runs once the response was framed
+    /// for the client: its body is dropped as well, and the connections stay.
+    func testA204Or304SetAfterTheResponseWasFramedGoesOutAlone() throws {
+        let length = "HTTP/1.1 200 OK\r\nContent-Length: \(Self.injected.utf8.count)\r\nX-Server: s\r\n\r\n" + Self.injected
+        let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Server: s\r\n\r\n"
+            + String(Self.injected.utf8.count, radix: 16) + "\r\n" + Self.injected + "\r\n0\r\nX-T: 1\r\n\r\n"
+        for status in [204, 304] {
+            for answer in [length, chunked] {
+                let seen = try compare(status: status, answer: answer, keyword: "http-after-response")
+                XCTAssertEqual(seen.text.components(separatedBy: "HTTP/1.1 \(status) ").count - 1, 2, seen.text)
                 XCTAssertFalse(seen.closed)
             }
         }

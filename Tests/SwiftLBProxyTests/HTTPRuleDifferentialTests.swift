@@ -63,6 +63,8 @@ final class HTTPRuleDifferentialTests: XCTestCase {
                 http-request return status 200 hdr x-r "<%[url_param(d),ub64dec]>" if { path /ret }
                 http-request redirect location "/x%[url_param(d),ub64dec]" code 302 if { path /redir }
                 http-request set-header x-user "%[url_param(d),ub64dec]"
+                unique-id-format "u%[url_param(d),ub64dec]"
+                unique-id-header X-UID
                 default_backend app
             backend app
                 server s 127.0.0.1:\(backend.port)
@@ -84,10 +86,11 @@ final class HTTPRuleDifferentialTests: XCTestCase {
             XCTAssertEqual(statusCode(client.readAll().text), 200)
         }
         let lines = backend.requests.map { request in
-            request.raw.components(separatedBy: "\r\n").filter { $0.lowercased().hasPrefix("x-user:") || $0.lowercased().hasPrefix("x-inj:") }
+            request.raw.components(separatedBy: "\r\n").filter { ["x-user:", "x-uid:", "x-inj:"].contains(where: $0.lowercased().hasPrefix) }
                 .map { $0.lowercased() }
         }
-        XCTAssertEqual(lines.suffix(2), [["x-user: a%0d%0ax-inj: 1"], ["x-user: a%0d%0ax-inj: 1"]], "\(backend.requests.map(\.raw))")
+        XCTAssertEqual(lines.suffix(2).map { $0.sorted() }, Array(repeating: ["x-uid: ua%0d%0ax-inj: 1", "x-user: a%0d%0ax-inj: 1"], count: 2),
+                       "\(backend.requests.map(\.raw))")
     }
 
     /// `redirect` written in a backend runs after that backend's http-request rules, for the

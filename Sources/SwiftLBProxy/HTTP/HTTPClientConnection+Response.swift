@@ -257,8 +257,10 @@ extension HTTPClientConnection {
         if ex.clientAskedHEAD || ex.clientFraming.dropsBody { ex.clientFraming.encodeChunks = false }
         // http-after-response rules see the response as it goes out.
         if var input = ex.ruleInput {
+            let statusBefore = head.currentStatus
             for rules in [backendRules, frontend.engine].compactMap({ $0 }) { _ = rules.afterResponse.evaluate(&head, &input) }
             ex.ruleInput = input
+            if head.currentStatus != statusBefore, !upgrade { ResponseRewriter.restatus(&head, body: body, framing: &ex.clientFraming) }
         }
         if let algorithm = compressWith, !ex.clientFraming.dropsBody { startCompressing(ex, &head, algorithm) }
         ex.closeClient = ex.clientFraming.closeClient

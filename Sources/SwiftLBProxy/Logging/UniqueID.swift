@@ -34,7 +34,9 @@ struct UniqueID: Sendable {
     /// `input` is what its samples read (nil when it has none).
     func render(_ record: AccessLogRecord, tls: Bool, input: SampleInput? = nil) -> String {
         var log = record.logRecord(frontendIsTLS: tls, http: true)
-        if let input { log.samples = samples.map { $0.evaluate(input)?.text } }
+        // Encoded as a rule's format is (the id may become a header: `unique-id-header`); an
+        // empty sample writes nothing, as HAProxy's.
+        if let input { log.samples = samples.map { LogFormat.encoded($0.evaluate(input)?.text ?? "") } }
         return format.string(log)
     }
 }
