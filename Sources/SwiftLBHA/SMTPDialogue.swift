@@ -90,9 +90,9 @@ struct SMTPDialogue {
         phase = next
         switch next {
         case .greeting, .done: return .close
-        case .helo: return .send("HELO \(message.heloName)\r\n")
-        case .mail: return .send("MAIL FROM:<\(message.from)>\r\n")
-        case .recipient(let i): return .send("RCPT TO:<\(message.recipients[i])>\r\n")
+        case .helo: return .send("HELO \(SMTPMessage.plain(message.heloName))\r\n")
+        case .mail: return .send("MAIL FROM:<\(SMTPMessage.plain(message.from))>\r\n")
+        case .recipient(let i): return .send("RCPT TO:<\(SMTPMessage.plain(message.recipients[i]))>\r\n")
         case .data: return .send("DATA\r\n")
         case .message: return .send(message.data)
         case .quit: return .send("QUIT\r\n")
@@ -115,8 +115,17 @@ struct SMTPMessage: Equatable {
     /// What follows `DATA`, up to and with the final dot. keepalived does no dot-stuffing; its
     /// bodies are fixed lines that never start with a dot.
     var data: String {
-        "Date: \(date)\r\nFrom: \(from)\r\nSubject: \(subject)\r\nX-Mailer: Keepalived\r\nTo: \(recipients.joined(separator: ", "))\r\n\r\n"
-            + "\(body)\r\n\r\n.\r\n"
+        "Date: \(Self.plain(date))\r\nFrom: \(Self.plain(from))\r\nSubject: \(Self.plain(subject))\r\nX-Mailer: Keepalived\r\n"
+            + "To: \(recipients.map(Self.plain).joined(separator: ", "))\r\n\r\n" + "\(Self.plain(body))\r\n\r\n.\r\n"
+    }
+
+    /// A value as one line of the conversation: control bytes dropped. lb.conf's escapes
+    /// (`\r\n` in a quoted word) or an environment variable could otherwise put a CR/LF in a
+    /// router_id, an address or an instance name and write SMTP commands or headers of their
+    /// own (keepalived's reader has no escapes, so it never sends them either).
+    static func plain(_ value: String) -> String {
+        guard value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return value }
+        return String(String.UnicodeScalarView(value.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }))
     }
 
     /// The subject and body keepalived's vrrp_notify.c gives a state (`.initial`: stopping),
@@ -143,23 +152,41 @@ struct SMTPMessage: Equatable {
 struct SMTPReplyReader {
     private var pending: [UInt8] = []
     let limit: Int
+    /// Lines of the multi-line reply being read: one reply of more than `maxLines` lines (a
+    /// server answering `220-…` forever) is an overflow, not work without end for the loop.
+    private var continuation = 0
+    let maxLines: Int
 
-    init(limit: Int = 1024) { self.limit = limit }
+    init(limit: Int = 1024, maxLines: Int = 100) {
+        self.limit = limit
+        self.maxLines = maxLines
+    }
 
     enum Failure: Error, Equatable { case overflow, malformed(String) }
 
     mutating func feed(_ bytes: some Sequence<UInt8>) throws(Failure) -> [Int] {
         pending.append(contentsOf: bytes)
         var codes: [Int] = []
-        while let cr = pending.indices.first(where: { pending[$0] == 13 && $0 + 1 < pending.count && pending[$0 + 1] == 10 }) {
-            let line = Array(pending[..<cr])
-            pending.removeFirst(cr + 2)
-            guard line.count >= 3, line[0..<3].allSatisfy({ (48...57).contains($0) }) else {
+        var start = 0
+        var i = 0
+        // One pass with a moving start; the consumed prefix is dropped once at the end.
+        while i + 1 < pending.count {
+            guard pending[i] == 13, pending[i + 1] == 10 else { i += 1; continue }
+            let line = pending[start..<i]
+            start = i + 2
+            i = start
+            guard line.count >= 3, line.prefix(3).allSatisfy({ (48...57).contains($0) }) else {
                 throw .malformed(String(decoding: line.prefix(80), as: UTF8.self))
             }
-            if line.count > 3 && line[3] == UInt8(ascii: "-") { continue }
-            codes.append(line[0..<3].reduce(0) { $0 * 10 + Int($1 - 48) })
+            if line.count > 3 && line[line.startIndex + 3] == UInt8(ascii: "-") {
+                continuation += 1
+                if continuation > maxLines { throw .overflow }
+                continue
+            }
+            continuation = 0
+            codes.append(line.prefix(3).reduce(0) { $0 * 10 + Int($1 - 48) })
         }
+        if start > 0 { pending.removeFirst(start) }
         if pending.count > limit { throw .overflow }
         return codes
     }

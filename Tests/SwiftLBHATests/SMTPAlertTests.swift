@@ -67,6 +67,33 @@ final class SMTPAlertTests: XCTestCase {
         XCTAssertThrowsError(try reader.feed(Array("hello\r\n".utf8)))
         var flooded = SMTPReplyReader(limit: 64)
         XCTAssertThrowsError(try flooded.feed([UInt8](repeating: 65, count: 100)))
+        // A reply that never ends (`250-x` forever, in one read or many) is an overflow, read
+        // in one pass.
+        var endless = SMTPReplyReader()
+        XCTAssertThrowsError(try endless.feed(Array(String(repeating: "250-x\r\n", count: 150_000).utf8))) { error in
+            XCTAssertEqual(error as? SMTPReplyReader.Failure, .overflow)
+        }
+        var trickled = SMTPReplyReader()
+        XCTAssertThrowsError(try { for _ in 0..<200 { _ = try trickled.feed(Array("250-x\r\n".utf8)) } }())
+        var long = SMTPReplyReader()
+        XCTAssertEqual(try long.feed(Array((String(repeating: "250-x\r\n", count: 99) + "250 ok\r\n").utf8)), [250], "99 lines and the last one: a reply")
+    }
+
+    /// A CR/LF in a configured value (lb.conf's `\r\n` escape in a quoted word, or an
+    /// environment variable) never becomes a command or a header of its own.
+    func testControlBytesInConfiguredValuesNeverReachTheWireAsLines() {
+        let hostile = SMTPMessage(heloName: "h\r\nRSET", from: "lb@x\r\nX-Injected: from", recipients: ["a@x\r\nRCPT TO:<evil@x>"],
+                                  subject: "[LAB\r\n.\r\nRCPT TO:<evil@x>] VRRP Instance VI\r\nBcc: y - Entering MASTER state",
+                                  body: "=> b <=", date: "d")
+        var d = SMTPDialogue(message: hostile)
+        XCTAssertEqual(d.reply(220), .send("HELO hRSET\r\n"))
+        XCTAssertEqual(d.reply(250), .send("MAIL FROM:<lb@xX-Injected: from>\r\n"))
+        XCTAssertEqual(d.reply(250), .send("RCPT TO:<a@xRCPT TO:<evil@x>>\r\n"))
+        XCTAssertEqual(d.reply(250), .send("DATA\r\n"))
+        guard case .send(let data) = d.reply(354) else { return XCTFail("no DATA") }
+        XCTAssertEqual(data.components(separatedBy: "\r\n").count, 10, data.debugDescription)
+        XCTAssertTrue(data.contains("Subject: [LAB.RCPT TO:<evil@x>] VRRP Instance VIBcc: y - Entering MASTER state\r\n"), data)
+        XCTAssertTrue(data.hasSuffix("\r\n\r\n.\r\n") && !data.dropLast(5).contains("\r\n.\r\n"), "one end of DATA only")
     }
 
     // MARK: real mails
