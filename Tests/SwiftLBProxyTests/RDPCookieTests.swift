@@ -67,7 +67,7 @@ final class RDPCookieTests: XCTestCase {
 
     /// A `listen` section in mode tcp that waits for an RDP cookie, with `policy` (`balance …`,
     /// `persist …`) and `servers`, run by SwiftLB and HAProxy.
-    private func rdpListen(_ policy: String, _ servers: [ScriptedBackend]) throws -> SideBySide {
+    private func rdpListen(_ policy: String, _ servers: [ScriptedBackend], serverOptions: [Int: String] = [:]) throws -> SideBySide {
         try SideBySide({ port in
             """
             listen rdp
@@ -76,7 +76,7 @@ final class RDPCookieTests: XCTestCase {
                 tcp-request inspect-delay 3s
                 tcp-request content accept if RDP_COOKIE
             \(policy)
-            \(servers.enumerated().map { "    server s\($0.offset + 1) 127.0.0.1:\($0.element.port)\n" }.joined())
+            \(servers.enumerated().map { "    server s\($0.offset + 1) 127.0.0.1:\($0.element.port)\(serverOptions[$0.offset + 1].map { " " + $0 } ?? "")\n" }.joined())
             """
         }, in: dir)
     }
@@ -118,6 +118,20 @@ final class RDPCookieTests: XCTestCase {
             XCTAssertEqual(try (0..<4).map { _ in try server(port, third) }, ["s3", "s3", "s3", "s3"], "port \(port)")
             let nowhere = "Cookie: msts=\(address).\(UInt16(1).byteSwapped).0000\r\n"
             XCTAssertTrue(["s1", "s2", "s3"].contains(try server(port, nowhere)), "port \(port): balanced")
+        }
+    }
+
+    /// A cookie naming a server in maintenance (`disabled`) is not followed: without `option
+    /// redispatch` the session is balanced, as HAProxy skips a stopped server there.
+    func testPersistRDPCookieBalancesAwayFromAServerInMaintenance() throws {
+        let servers = try (1...3).map { try ScriptedBackend(.raw("s\($0)", close: true)) }
+        defer { servers.forEach { $0.stop() } }
+        let both = try rdpListen("    persist rdp-cookie\n    balance first", servers, serverOptions: [3: "disabled"])
+        defer { both.stop() }
+        let address = UInt32(0x7F00_0001).byteSwapped
+        for port in both.ports {
+            let third = "Cookie: msts=\(address).\(UInt16(servers[2].port).byteSwapped).0000\r\n"
+            XCTAssertEqual(try server(port, third), "s1", "port \(port): balanced (first), not refused")
         }
     }
 }
