@@ -61,7 +61,10 @@ final class SharedEventRate: Sendable {
             start = tick.load(ordering: .acquiring)
             current = self.current.load(ordering: .relaxed)
             previous = self.previous.load(ordering: .relaxed)
-            if start & 1 == 0, tick.load(ordering: .acquiring) == start { break }
+            // The two loads above must be done before the tick is read again (a seqlock's
+            // reader; x86 keeps loads in order anyway, weaker CPUs need the fence).
+            atomicMemoryFence(ordering: .acquiring)
+            if start & 1 == 0, tick.load(ordering: .relaxed) == start { break }
         }
         var remain = start + Self.period - now
         if remain < 0 {
