@@ -113,8 +113,10 @@ extension ErrorPageParityTests {
     /// A final response that fails in the read that brought its interim (1xx) response is
     /// haproxy's 502 alone (swiftlb sent the 1xx, then the 502); a trailer name over 255 bytes
     /// (HTX keeps a name's length in one byte) is a 502, or a 400 in a request, as in a head;
-    /// so is a trailer name with a byte over 127 (haproxy 2.6.12 refuses it too, checked on
-    /// loopback with and without `option accept-invalid-http-response`).
+    /// so is a trailer name with a byte over 127. haproxy 2.6.12 answers that one either way from
+    /// run to run (its trailer parser starts from an uninitialised error position; later
+    /// versions refuse it; CI saw a 200), so SwiftLB's answer is held to haproxy's answer for
+    /// the 256-byte trailer name, which haproxy always refuses.
     func testInterimThenBrokenFinalAndLongTrailerNames() throws {
         let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
         let long = String(repeating: "t", count: 256)
@@ -126,14 +128,17 @@ extension ErrorPageParityTests {
             "/trailer8bit": Array((chunked + "2\r\nok\r\n0\r\nX-\u{e9}t\u{e9}: 1\r\n\r\n").utf8),
         ])
         defer { sides.stop(); servers.forEach { $0.stop() } }
-        for path in ["/interim-chunks", "/interim-lengths", "/trailer", "/trailer8bit"] {
+        for path in ["/interim-chunks", "/interim-lengths", "/trailer"] {
             assertSameAnswer(try answers(sides, path), status: 502, path)
         }
+        let refusedTrailer = try answers(sides, "/trailer")[1]
+        XCTAssertEqual(try answers(sides, "/trailer8bit")[0], refusedTrailer, "a response trailer name with a byte over 127")
         XCTAssertEqual(try answers(sides, "/trailer255").map { statusCode($0) }, [200, 200])
         let request = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\(long): v\r\n\r\n"
-        assertSameAnswer(try sideBySideAnswers(sides.ports, Array(request.utf8)), status: 400, "a request trailer name of 256 bytes")
+        let refusedRequest = try sideBySideAnswers(sides.ports, Array(request.utf8))
+        assertSameAnswer(refusedRequest, status: 400, "a request trailer name of 256 bytes")
         let eightBit = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX-\u{e9}: v\r\n\r\n"
-        assertSameAnswer(try sideBySideAnswers(sides.ports, Array(eightBit.utf8)), status: 400, "a request trailer name with a byte over 127")
+        XCTAssertEqual(try sideBySideAnswers([sides.ports[0]], Array(eightBit.utf8)), [refusedRequest[1]], "a request trailer name with a byte over 127")
     }
 
     /// `http-response wait-for-body`: chunking that breaks in a later read, while the head is
