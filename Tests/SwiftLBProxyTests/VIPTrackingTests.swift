@@ -144,7 +144,8 @@ final class VIPTrackingTests: VIPLabTestCase {
     }
 
     /// `cmd > file` truncates the file at once and writes it when cmd has run; keepalived reads
-    /// it when it is closed (inotify), so a slow writer rewriting the same value moves nothing.
+    /// it when it is closed (inotify), so a slow writer rewriting the same value moves nothing
+    /// while the file sits empty for 0.6 s.
     /// `up` (weight 0 reverse: 0 is a FAULT) read between the two was 0: MASTER -> FAULT.
     func testASlowWriterRewritingATrackedFileMovesNothing() throws {
         let up = lab.dir.file("up")
@@ -159,11 +160,14 @@ final class VIPTrackingTests: VIPLabTestCase {
         XCTAssertTrue(lab.vrrpStatus("lb1").contains("track: file 'up' (FAULT when 0): up"), lab.vrrpStatus("lb1"))
 
         let started = Date().timeIntervalSince1970
+        // Spaced as a periodic job rewrites it: back to back, the next truncation would come a
+        // millisecond after the last close, and a read of that close (keepalived's as much as
+        // ours) that lands after it would see the file empty, as CI once did on a loaded machine.
         for _ in 0..<3 {
             let written = VIPLab.shell("sh -c 'sleep 0.6; echo 1' > \(up)")
             XCTAssertEqual(written.status, 0, written.err)
+            usleep(400_000)
         }
-        usleep(300_000)
         let status = lab.vrrpStatus("lb1")
         XCTAssertTrue(status.contains("state: MASTER") && status.contains("track_file up: \(up) reads 1"), status)
         XCTAssertFalse(lab.instances["lb1"]!.stderr.contains("-> FAULT"), lab.instances["lb1"]!.stderr)
