@@ -23,6 +23,9 @@ public struct BuildFacts: Sendable {
     /// `-L NAME` of the command line: which `peers` sections this instance belongs to (their
     /// listener and connections count in the descriptor budget). nil: `localpeer`, else the host name.
     public var localPeer: String?
+    /// `-i ID` of the command line: which keepalived `@ID` lines are this node's
+    /// (KeepalivedConditional). nil: the host name up to its first dot.
+    public var configID: String?
 
     public init(version: String = BuildFacts.haproxyCompatibleVersion, features: [String] = [], sslLibrary: String? = nil,
                 sampleCompiler: ACLSampleCompiler? = nil) {

@@ -110,6 +110,8 @@ final class SectionParser {
     var onceOnlySeen: Set<String> = []
     /// What `.if` conditions ask about the program.
     var facts = BuildFacts.unknown
+    /// The node's keepalived config-id, for `@ID` lines: looked up at the first such line.
+    private(set) lazy var configID: String = facts.configID ?? KeepalivedConditional.hostConfigID()
     /// An `.alert` line was read: HAProxy stops reading the configuration there.
     var aborted = false
     /// Pending keywords are parsed into the model instead of refused (tests only).
@@ -264,7 +266,13 @@ final class SectionParser {
         finishFile(lastLine: lines.last?.number ?? 0)
     }
 
-    func handle(_ line: ConfigLine) {
+    func handle(_ read: ConfigLine) {
+        var line = read
+        switch KeepalivedConditional.apply(line.words, configID: configID) {
+        case .unconditional: break
+        case .kept(let words): line = ConfigLine(number: line.number, words: words, raw: line.raw)
+        case .skipped: return
+        }
         currentLine = line
         if var collector = keepalived {
             let done = collector.feed(line)

@@ -107,11 +107,12 @@ enum BuildInfo {
 
     /// The facts `.if` conditions read: HAProxy 2.6.12's version (the language SwiftLB speaks),
     /// the features above and the OpenSSL really loaded; and what the default `maxconn` is
-    /// derived from: the descriptor limit at boot, `-L NAME`.
-    static func configFacts(localPeer: String?) -> BuildFacts {
+    /// derived from: the descriptor limit at boot, `-L NAME`; and `-i ID` for keepalived's `@ID` lines.
+    static func configFacts(localPeer: String?, configID: String?) -> BuildFacts {
         var facts = BuildFacts(features: haproxyFeatures, sslLibrary: runningOpenSSL, sampleCompiler: ACLSamples.compiler)
         facts.descriptorsAtBoot = DescriptorLimit.atBoot
         facts.localPeer = localPeer
+        facts.configID = configID
         return facts
     }
 

@@ -24,13 +24,16 @@ final class Instance: @unchecked Sendable {
     let startupPages = StartupPages()
     /// `-L NAME`, for the descriptor budget of a reloaded file.
     let localPeer: String?
+    /// `-i ID`, for the `@ID` lines of a reloaded file.
+    let configID: String?
     /// The descriptor limit as set for the file in force (`show info`'s Ulimit-n).
     let ulimitN: Mutex<Int>
     private let reloads = ReloadGate()
 
-    init(configPath: String, localPeer: String?, ulimitN: Int, server: ProxyServer, logger: Logger) {
+    init(configPath: String, localPeer: String?, configID: String?, ulimitN: Int, server: ProxyServer, logger: Logger) {
         self.configPath = configPath
         self.localPeer = localPeer
+        self.configID = configID
         self.ulimitN = Mutex(ulimitN)
         self.server = server
         self.logger = logger
@@ -60,7 +63,7 @@ final class Instance: @unchecked Sendable {
         let configuration: Configuration
         let runtime: ProxyRuntime
         do throws(ConfigErrors) {
-            configuration = try ConfigParser.parse(contentsOf: configPath, facts: BuildInfo.configFacts(localPeer: localPeer))
+            configuration = try ConfigParser.parse(contentsOf: configPath, facts: BuildInfo.configFacts(localPeer: localPeer, configID: configID))
             runtime = try ProxyRuntime(configuration: configuration, previous: current)
         } catch {
             return ReloadOutcome(success: false, messages: error.errors.map { ConfigError.rendered(.alert, pid: getpid(), "\($0)") })

@@ -44,6 +44,9 @@ struct ConfigOption: ParsableArguments {
     var config: String = "lb.conf"
     @Option(name: [.customShort("L"), .customLong("local-peer")], help: "This instance's name in the peers sections (default: 'localpeer', else the host name).")
     var localPeer: String?
+    /// keepalived's `-i`: the node's config-id, which picks its `@ID` lines of a shared file.
+    @Option(name: [.customShort("i"), .customLong("config-id")], help: "This node's config-id for keepalived's '@ID' lines (default: the host name up to its first dot).")
+    var configID: String?
 }
 
 /// haproxy's words (and exit status 2) for a valid file with nothing to listen on: no frontend,
@@ -78,9 +81,9 @@ func report(_ level: ConfigError.Level, _ error: any Error) {
 /// haproxy does (`[WARNING]`/`[ALERT]` lines, then a summary line on failure).
 /// `warned`: a warning was printed (`swiftlb check` then says "Warnings were found.", as
 /// haproxy -c does).
-func load(_ path: String, localPeer: String? = nil) -> (runtime: ProxyRuntime, warned: Bool)? {
+func load(_ path: String, localPeer: String? = nil, configID: String? = nil) -> (runtime: ProxyRuntime, warned: Bool)? {
     do throws(ConfigErrors) {
-        let configuration = try ConfigParser.parse(contentsOf: path, facts: BuildInfo.configFacts(localPeer: localPeer))
+        let configuration = try ConfigParser.parse(contentsOf: path, facts: BuildInfo.configFacts(localPeer: localPeer, configID: configID))
         for notice in configuration.notices { report(.notice, notice) }
         for (level, message) in configuration.alertsAndWarnings { report(level, message) }
         let runtime = try ProxyRuntime(configuration: configuration)
@@ -114,7 +117,7 @@ struct Check: ParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() throws {
-        guard let (runtime, warned) = load(options.config, localPeer: options.localPeer) else { throw ExitCode(1) }
+        guard let (runtime, warned) = load(options.config, localPeer: options.localPeer, configID: options.configID) else { throw ExitCode(1) }
         if warned { print("Warnings were found.") }
         if runtime.configuration.hasNothingToRun(localPeer: options.localPeer) {
             print(noListener)
@@ -157,7 +160,7 @@ struct Run: ParsableCommand {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         var logger = Logger(label: "swiftlb")
         logger.logLevel = .info
-        guard let runtime = load(options.config, localPeer: options.localPeer)?.runtime else { throw ExitCode(1) }
+        guard let runtime = load(options.config, localPeer: options.localPeer, configID: options.configID)?.runtime else { throw ExitCode(1) }
         let configuration = runtime.configuration
         if configuration.hasNothingToRun(localPeer: options.localPeer) {
             report(.alert, noListener)
@@ -198,7 +201,7 @@ struct Run: ParsableCommand {
         let signals = Signals.install()
 
         let server = ProxyServer(runtime: runtime, logger: logger)
-        let instance = Instance(configPath: options.config, localPeer: options.localPeer, ulimitN: ulimitN, server: server, logger: logger)
+        let instance = Instance(configPath: options.config, localPeer: options.localPeer, configID: options.configID, ulimitN: ulimitN, server: server, logger: logger)
         let api = RuntimeAPI(actions: InstanceActions(instance: instance), logger: logger)
         server.admin.connect(api)
         var vrrp: VRRPGroup?
