@@ -53,7 +53,7 @@ final class InstallScriptTests: XCTestCase {
             return runCommand("/bin/bash", ["-c", program, "bash", bashFile]).out.split(separator: "\n").map(String.init)
         }
         XCTAssertEqual(complete(["swiftlb", "ch"]), ["check"])
-        XCTAssertEqual(complete(["swiftlb", "run", "--c"]), ["--config"])
+        XCTAssertEqual(complete(["swiftlb", "run", "--c"]), ["--config", "--config-id"])
         XCTAssertTrue(try String(contentsOfFile: prefix + "/share/zsh/site-functions/_swiftlb", encoding: .utf8).hasPrefix("#compdef swiftlb"))
         XCTAssertTrue(try String(contentsOfFile: prefix + "/share/fish/vendor_completions.d/swiftlb.fish", encoding: .utf8).contains("complete -c 'swiftlb'"))
 
