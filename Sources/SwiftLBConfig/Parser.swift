@@ -268,10 +268,12 @@ final class SectionParser {
 
     func handle(_ read: ConfigLine) {
         var line = read
-        switch KeepalivedConditional.apply(line.words, configID: configID) {
-        case .unconditional: break
-        case .kept(let words): line = ConfigLine(number: line.number, words: words, raw: line.raw)
-        case .skipped: return
+        if line.words[0].hasPrefix("@") {
+            switch KeepalivedConditional.apply(line.words, configID: configID) {
+            case .unconditional: break
+            case .kept(let words): line = ConfigLine(number: line.number, words: words, raw: line.raw)
+            case .skipped: return
+            }
         }
         currentLine = line
         if var collector = keepalived {
