@@ -90,6 +90,7 @@ final class MaxQueueTests: XCTestCase {
                 default_backend app
             backend app
                 timeout queue 10s
+                timeout server 20s
                 cookie SRV insert indirect nocache
                 server s1 127.0.0.1:\(stream1.port) cookie a maxconn 1
                 server s2 127.0.0.1:\(stream2.port) cookie b maxconn 1

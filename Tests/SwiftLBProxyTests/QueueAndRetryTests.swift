@@ -17,7 +17,7 @@ final class QueueAndRetryTests: XCTestCase {
             backend app
                 timeout queue \(queue)
                 server s1 127.0.0.1:\(stream.port) maxconn 1
-            """, global: stats.global, in: dir)
+            """, global: stats.global, server: "20s", in: dir)
         return (lb, port, stream, stats)
     }
 
@@ -45,7 +45,7 @@ final class QueueAndRetryTests: XCTestCase {
         let (lb, port, stream, stats) = try slowBackendProxy(queue: "500ms")
         defer { lb.stop(); stream.stop() }
         // The first request holds the slot for 4 s, far beyond the second one's timeout queue.
-        let first = try RawClient(port: port, timeout: 6)
+        let first = try RawClient(port: port, timeout: 12)
         first.send("GET /sleep?ms=4000 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         XCTAssertTrue(stats.waitForSessions("app", "s1", 1), "the first request holds the slot")
         let start = Date()

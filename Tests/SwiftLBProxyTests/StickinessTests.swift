@@ -179,9 +179,11 @@ final class StickinessTests: XCTestCase {
             backend app
                 balance leastconn
             \(serverLines(backends.map(\.port), name: "s"))
-            """, global: stats.global, in: dir)
+            """, global: stats.global, server: "30s", in: dir)
         defer { lb.stop() }
-        let long = try RawClient(port: port, timeout: 10)
+        // `timeout server` well above the 5 s the long request takes: at the default 5 s a
+        // loaded machine answered it 504 (a CI failure).
+        let long = try RawClient(port: port, timeout: 20)
         long.send("GET /sleep?ms=5000 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         XCTAssertTrue(stats.waitForSessions("app", "BACKEND", 1), "the long request holds a server")
         let short = curl((0..<9).map { _ in "http://127.0.0.1:\(port)/whoami" }).out.split(separator: "\n")
