@@ -101,6 +101,12 @@ for n in lb2 lb1; do
 done
 for _ in $(seq 100); do ip -n "$PREFIX-lb1" -4 addr show dev eth0 | grep -q "inet $VIP/" && break; sleep 0.1; done
 ip -n "$PREFIX-lb1" -4 addr show dev eth0 | grep -q "inet $VIP/" || { echo "lb1 did not take the VIP"; cat "$WORK/lb1.log"; exit 1; }
+# lb2 was master until lb1 preempted it; it keeps the VIP a moment longer (make-before-break,
+# at most 1 s) so that a client that still has its ARP answer is served meanwhile. The client
+# below starts once lb1 alone holds it: a first connection made in that moment could go to lb2
+# and be cut when it lets go.
+for _ in $(seq 50); do ip -n "$PREFIX-lb2" -4 addr show dev eth0 | grep -q "inet $VIP/" || break; sleep 0.1; done
+ip -n "$PREFIX-lb2" -4 addr show dev eth0 | grep -q "inet $VIP/" && { echo "lb2 did not let go of the VIP"; cat "$WORK/lb2.log"; exit 1; }
 grep -h "vrrp hipchat_vip:" "$WORK/lb2.log" "$WORK/lb1.log" | sed 's/^/  /'
 echo "  VIP on: lb1 [$(ip -n "$PREFIX-lb1" -4 -br addr show dev eth0 | cut -c33-)], lb2 [$(ip -n "$PREFIX-lb2" -4 -br addr show dev eth0 | cut -c33-)]"
 
