@@ -47,6 +47,9 @@ public struct Configuration: Sendable {
     /// keepalived's `global_defs { router_id … }`: the `[ROUTER_ID]` of the alert mails'
     /// subjects (nil: the host name, keepalived's default); heartbeats do not carry it.
     public var routerID: String?
+    /// keepalived's `global_defs { script_user NAME [GROUP] }`: who `vrrp_script` and notify
+    /// commands run as (through the script runner); nil: swiftlb's own `user`/`group`.
+    public var scriptUser: ScriptUser?
     /// keepalived's mail on VRRP transitions (`notification_email`, `smtp_server`, …).
     public var smtpAlert = SMTPAlertSettings()
     /// global_defs' `vrrp_garp_lower_prio_repeat` and `vrrp_garp_lower_prio_delay`: the
@@ -1339,4 +1342,12 @@ public struct StickCounterFetch: Sendable, Hashable {
 public struct CookieCapture: Sendable, Equatable {
     public var name: String
     public var length: Int
+}
+
+/// `script_user NAME [GROUP]`, resolved when lb.conf is read (the group: GROUP, else NAME's
+/// primary group, as keepalived takes it).
+public struct ScriptUser: Sendable, Equatable {
+    public var name: String
+    public var uid: UInt32
+    public var gid: UInt32
 }

@@ -193,3 +193,21 @@ extension Configuration {
         Set(vrrpInstances.flatMap { $0.virtualAddresses.map(\.address) })
     }
 }
+
+extension Configuration {
+    /// The VIP may run commands: a `vrrp_script`, or a notify command of an instance or a
+    /// sync group. (SwiftLBHA's ScriptAllowList lists them one by one.)
+    public var runsScripts: Bool {
+        !vrrpScripts.isEmpty
+            || vrrpInstances.contains { v in
+                [v.notifyMaster, v.notifyBackup, v.notifyFault, v.notifyStop, v.notify, v.notifyMasterRxLowerPriority].contains { $0 != nil }
+            }
+            || vrrpSyncGroups.contains { g in [g.notifyMaster, g.notifyBackup, g.notifyFault, g.notifyStop, g.notify].contains { $0 != nil } }
+    }
+
+    /// The script runner starts the VIP's scripts (`swiftlb run`): under `chroot`, which would
+    /// hide /bin/sh and them, and for `script_user`, which swiftlb cannot become itself.
+    public var scriptsNeedTheRunner: Bool {
+        !vrrpInstances.isEmpty && runsScripts && (global.chroot != nil || scriptUser != nil)
+    }
+}

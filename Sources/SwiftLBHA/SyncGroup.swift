@@ -16,9 +16,9 @@ final class SyncGroup {
     private var mail: StateMail
     private var agreed: Elector.State?
 
-    init(settings: VRRPSyncGroup, mailer: SMTPAlert? = nil, logger: Logger) {
+    init(settings: VRRPSyncGroup, mailer: SMTPAlert? = nil, launcher: ScriptLauncher = .direct, logger: Logger) {
         self.settings = settings
-        self.notifier = NotifyScripts(group: settings, logger: logger)
+        self.notifier = NotifyScripts(group: settings, launcher: launcher, logger: logger)
         self.mail = StateMail(alert: settings.smtpAlert == true ? mailer : nil, group: true, name: settings.name)
     }
 

@@ -22,6 +22,7 @@ final class TrackedScript: @unchecked Sendable {
 
     let loop: any EventLoop
     private let logger: Logger
+    private let launcher: ScriptLauncher
 
     // Confined to `loop`.
     private var health: ScriptHealth
@@ -29,16 +30,20 @@ final class TrackedScript: @unchecked Sendable {
     private var tick: RepeatedTask?
     private var firstResult: EventLoopPromise<Void>?
     private var stopped = false
+    /// Numbers the runs, so an outcome is matched to the run it belongs to.
+    private var runCount: UInt64 = 0
 
     private struct Run {
-        let pid: pid_t
+        let number: UInt64
+        let process: ScriptRun
         let started: NIODeadline
         var timeout: Scheduled<Void>?
         var timedOut = false
     }
 
-    init(settings: VRRPScript, loop: any EventLoop, logger: Logger) {
+    init(settings: VRRPScript, launcher: ScriptLauncher = .direct, loop: any EventLoop, logger: Logger) {
         self.settings = settings
+        self.launcher = launcher
         self.loop = loop
         self.logger = logger
         self.health = ScriptHealth(rise: settings.rise, fall: settings.fall)
@@ -78,8 +83,7 @@ final class TrackedScript: @unchecked Sendable {
             tick?.cancel()
             if let run = running {
                 run.timeout?.cancel()
-                ScriptProcess.killGroup(run.pid)
-                _ = ScriptProcess.reap(run.pid, blocking: true)
+                run.process.stop()
                 running = nil
             }
             firstResult?.succeed()
@@ -93,30 +97,25 @@ final class TrackedScript: @unchecked Sendable {
             logger.warning("vrrp_script \(settings.name): still running after \((NIODeadline.now() - run.started).nanoseconds / 1_000_000) ms; this interval's run is skipped")
             return
         }
-        let pid: pid_t
-        switch ScriptProcess.spawn(settings.script) {
-        case .failure(let why): return finished(.couldNotStart(why.description), after: 0)
-        case .success(let p): pid = p
-        }
-        var run = Run(pid: pid, started: .now())
+        runCount += 1
+        let number = runCount
+        // The outcome comes on the loop, after this returns (even a failed start's).
+        let process = launcher.start(settings.script, detached: false, on: loop) { [self] outcome in exited(number, outcome) }
+        var run = Run(number: number, process: process, started: .now())
         run.timeout = loop.scheduleTask(in: .nanoseconds(timeout)) { [self] in
-            guard running?.pid == pid else { return }
+            guard running?.number == number else { return }
             running?.timedOut = true
-            ScriptProcess.killGroup(pid)
+            process.kill()
         }
         running = run
-        let loop = self.loop
-        ScriptProcess.whenExited(pid) { [self] in
-            loop.execute { [self] in exited(pid) }
-        }
     }
 
-    private func exited(_ pid: pid_t) {
-        guard let run = running, run.pid == pid else { return }  // stopped meanwhile: reaped there
+    private func exited(_ number: UInt64, _ result: ScriptProcess.Outcome) {
+        guard let run = running, run.number == number else { return }  // stopped meanwhile
         running = nil
         run.timeout?.cancel()
         let took = (NIODeadline.now() - run.started).nanoseconds
-        var outcome = ScriptProcess.reap(pid, blocking: true) ?? .couldNotStart("still running")
+        var outcome = result
         if run.timedOut { outcome = .timedOut(milliseconds: timeout / 1_000_000) }
         finished(outcome, after: took)
     }

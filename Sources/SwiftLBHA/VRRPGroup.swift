@@ -32,9 +32,12 @@ public final class VRRPGroup: @unchecked Sendable {
         public var backendUsable: @Sendable (String) -> Bool
         /// Loops that must keep answering for the instances to hold their VIPs.
         public var proxyLoops: [any EventLoop]
-        public init(backendUsable: @escaping @Sendable (String) -> Bool, proxyLoops: [any EventLoop]) {
+        /// How `vrrp_script` and notify commands start: the script runner under `chroot`.
+        public var scriptLauncher: ScriptLauncher
+        public init(backendUsable: @escaping @Sendable (String) -> Bool, proxyLoops: [any EventLoop], scriptLauncher: ScriptLauncher = .direct) {
             self.backendUsable = backendUsable
             self.proxyLoops = proxyLoops
+            self.scriptLauncher = scriptLauncher
         }
     }
 
@@ -177,7 +180,8 @@ public final class VRRPGroup: @unchecked Sendable {
             }
             var own: [String: TrackedScript] = [:]
             for track in v.trackScripts {
-                let script = tracked[track.script] ?? TrackedScript(settings: definitions[track.script]!, loop: loop, logger: logger)
+                let script = tracked[track.script] ?? TrackedScript(settings: definitions[track.script]!, launcher: hooks.scriptLauncher,
+                                                                       loop: loop, logger: logger)
                 tracked[track.script] = script
                 own[track.script] = script
             }
@@ -187,7 +191,7 @@ public final class VRRPGroup: @unchecked Sendable {
         }
 
         // `vrrp_sync_group`s: members that fail together (the parser checked the names).
-        let groups = syncGroups.map { SyncGroup(settings: $0, mailer: mailer, logger: logger) }
+        let groups = syncGroups.map { SyncGroup(settings: $0, mailer: mailer, launcher: hooks.scriptLauncher, logger: logger) }
         for group in groups {
             for name in group.settings.members {
                 if let member = instances.first(where: { $0.settings.name == name }) { group.join(member) }

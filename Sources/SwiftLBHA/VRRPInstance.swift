@@ -87,7 +87,7 @@ final class VRRPInstance: @unchecked Sendable {
         self.probe = probe
         self.hooks = hooks
         self.logger = logger
-        self.notifier = NotifyScripts(settings: settings, logger: logger)
+        self.notifier = NotifyScripts(settings: settings, launcher: hooks.scriptLauncher, logger: logger)
         self.mail = StateMail(alert: settings.smtpAlert == true ? mailer : nil, group: false, name: settings.name)
         var electorSettings = Elector.Settings(priority: UInt8(settings.priority), advertInterval: settings.advertInterval.nanoseconds,
                                                localAddress: localNumber)

@@ -26,6 +26,7 @@ enum LinuxCalls {
     nonisolated(unsafe) static let gettid = symbol("gettid", as: Gettid.self)
     nonisolated(unsafe) static let schedSetaffinity = symbol("sched_setaffinity", as: SetAffinity.self)
 
+    static let PR_SET_PDEATHSIG: Int32 = 1
     static let PR_SET_KEEPCAPS: Int32 = 8
     static let CAP_NET_ADMIN = 12
     static let CAP_NET_RAW = 13
@@ -34,14 +35,21 @@ enum LinuxCalls {
 /// The threads of this process, read through a descriptor of /proc/self/task opened before
 /// a chroot (after it, /proc is usually not there).
 final class ProcTasks: @unchecked Sendable {
-    private let fd: Int32
+    private var fd: Int32
 
     init?() {
         fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd < 0 { return nil }
     }
 
-    deinit { close(fd) }
+    deinit { close() }
+
+    /// Closes the descriptor now: a directory opened outside a chroot is a way out of it
+    /// (`openat(fd, "../../..")` is the real root), so it must not outlive the privilege drop.
+    func close() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+    }
 
     /// Thread ids, now.
     var threads: [Int32] {
@@ -62,7 +70,7 @@ final class ProcTasks: @unchecked Sendable {
     func status(_ tid: Int32) -> [String: String] {
         let file = openat(fd, "\(tid)/status", O_RDONLY | O_CLOEXEC)
         guard file >= 0 else { return [:] }
-        defer { close(file) }
+        defer { Glibc.close(file) }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {

@@ -22,7 +22,7 @@ struct SwiftLB: ParsableCommand {
             -vv the build, the OpenSSL and PCRE2 versions it runs with and the features, like haproxy -vv.
             """,
         version: "0.1.0",
-        subcommands: [Check.self, Run.self, Ctl.self]
+        subcommands: [Check.self, Run.self, Ctl.self, ScriptRunnerCommand.self]
     )
 
     /// `-v` prints the version, `-vv` the build and its libraries, as `haproxy -v`/`-vv` do.
@@ -206,6 +206,9 @@ struct Run: ParsableCommand {
         server.admin.connect(api)
         var vrrp: VRRPGroup?
         var controls: [ControlSocket] = []
+        func place(_ keyword: String) -> String {
+            global.keywordLines[keyword].map { "parsing [\(configuration.file):\($0)] : '\(keyword)' : " } ?? ""
+        }
         /// Undoes a partial start and exits 1.
         func abandon(_ message: String) async throws -> Never {
             report(.alert, message)
@@ -247,10 +250,21 @@ struct Run: ParsableCommand {
         }
         // The VIP comes after the listeners: once elected, this node must already serve.
         if !configuration.vrrpInstances.isEmpty {
+            // Under `chroot` its scripts run outside it, and as `script_user` when there is
+            // one, through the script runner, started now: before the chroot and the privilege
+            // drop, and before the first script runs.
+            var launcher = ScriptLauncher.direct
+            if configuration.scriptsNeedTheRunner {
+                do {
+                    launcher = .runner(try ScriptRunnerCommand.start(options: options, logger: logger))
+                } catch {
+                    try await abandon(place(global.chroot != nil ? "chroot" : "script_user") + "cannot start the script runner: \(error)")
+                }
+            }
             // Read at each heartbeat from the configuration in force (a reload may change it).
             let hooks = VRRPGroup.Hooks(
                 backendUsable: { name in server.runtime.serverStates.contains { $0.backend == name && $0.acceptsNewClients } },
-                proxyLoops: Array(server.eventLoopGroup.makeIterator()))
+                proxyLoops: Array(server.eventLoopGroup.makeIterator()), scriptLauncher: launcher)
             do {
                 vrrp = try await VRRPGroup.start(configuration: configuration, hooks: hooks, logger: logger)
                 instance.vrrp = vrrp
@@ -259,9 +273,6 @@ struct Run: ParsableCommand {
             }
         }
         // Everything is open: pin the loops, then enter the chroot and give up root.
-        func place(_ keyword: String) -> String {
-            global.keywordLines[keyword].map { "parsing [\(configuration.file):\($0)] : '\(keyword)' : " } ?? ""
-        }
         let pinning = await CPUAffinity.apply(global, loops: Array(server.eventLoopGroup.makeIterator()))
         if !pinning.isEmpty { try await abandon(place("cpu-map") + "cannot pin event loops: " + pinning.joined(separator: "; ")) }
         // /proc stays readable through a descriptor opened before the chroot hides it.
@@ -271,6 +282,7 @@ struct Run: ParsableCommand {
                                  keep: configuration.vrrpInstances.isEmpty ? [] : [LinuxCalls.CAP_NET_ADMIN, LinuxCalls.CAP_NET_RAW])
         do {
             try drop.apply()
+            tasks.close()
         } catch {
             try await abandon(place(global.keywordLines["user"] != nil ? "user" : "uid") + "privilege drop failed: \(error)")
         }

@@ -218,14 +218,6 @@ final class VIPTrackingTests: VIPLabTestCase {
         XCTAssertTrue(lab.vrrpStatus("lb1").contains("process 'app': 0 running, quorum 1+"), lab.vrrpStatus("lb1"))
     }
 
-    /// lb1 enters FAULT for `fault` and hands the VIP to lb2, which the client then reaches.
-    func assertLB1Faults(_ fault: String, _ probe: Probe, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertNotNil(waitUntil(timeout: 5) { self.lab.vrrpStatus("lb1").contains("state: FAULT") }, lab.vrrpStatus("lb1"), file: file, line: line)
-        XCTAssertTrue(lab.vrrpStatus("lb1").contains(fault), lab.vrrpStatus("lb1"), file: file, line: line)
-        XCTAssertTrue(lab.waitForHolders(["lb2"]), "lb1 in FAULT hands the VIP over: \(lab.holders())", file: file, line: line)
-        XCTAssertTrue(probe.waitFor(Probe.lb2), file: file, line: line)
-    }
-
     /// trk0 is one end of a veth pair in lb1's namespace; taking the other end down is a
     /// pulled cable: trk0 stays administratively up and loses its carrier.
     func testADownedTrackedInterfaceIsAFault() throws {

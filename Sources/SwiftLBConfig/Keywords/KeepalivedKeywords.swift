@@ -1,3 +1,5 @@
+import Glibc
+
 /// The keywords of keepalived's `vrrp_script NAME { … }` and `global_defs { … }` blocks
 /// (KeepalivedBlock reads the blocks; `vrrp_instance` blocks use the vrrp section's keywords).
 extension KeywordRegistry {
@@ -85,9 +87,21 @@ extension KeywordRegistry {
             }
             p.config.vrrpGarpLowerPriorityDelay = d
         },
+        // keepalived's user for its scripts. SwiftLB runs them through its script runner as
+        // this user (swiftlb run, ScriptRunnerCommand), outside any chroot.
+        Keyword("script_user", [.globalDefs], usage: "script_user USER [GROUP]") { p, c in
+            guard (1...2).contains(c.args.count) else { throw ParseFailure("expects a user name and an optional group name") }
+            guard let user = getpwnam(c.args[0]) else { throw ParseFailure("no user named '\(c.args[0])' on this system") }
+            var gid = user.pointee.pw_gid
+            if c.args.count == 2 {
+                guard let group = getgrnam(c.args[1]) else { throw ParseFailure("no group named '\(c.args[1])' on this system") }
+                gid = group.pointee.gr_gid
+            }
+            p.config.scriptUser = ScriptUser(name: c.args[0], uid: user.pointee.pw_uid, gid: gid)
+        },
         // Heartbeats from an address that is no unicast_peer are always dropped (VRRPInstance).
         Keyword("vrrp_check_unicast_src", [.globalDefs], usage: "vrrp_check_unicast_src") { _, c in try c.noArguments() },
-    ] + ["enable_script_security", "script_user", "vrrp_skip_check_adv_addr", "vrrp_strict", "vrrp_garp_interval",
+    ] + ["enable_script_security", "vrrp_skip_check_adv_addr", "vrrp_strict", "vrrp_garp_interval",
          "vrrp_gna_interval", "vrrp_version", "vrrp_iptables", "max_auto_priority", "lvs_id", "vrrp_mcast_group4",
          "dynamic_interfaces", "vrrp_garp_master_delay", "vrrp_garp_master_repeat", "vrrp_garp_master_refresh"].map { name in
         Keyword(name, [.globalDefs], usage: "\(name) …") { p, _ in

@@ -217,16 +217,17 @@ extension SectionParser {
         if let uid = global.uid, global.gid == nil, let entry = getpwuid(uid) {
             config.global.gid = entry.pointee.pw_gid
         }
+        // Outside the chroot the scripts' processes are open to a swiftlb of the same user
+        // (ptrace, /proc/PID/root): through them, a compromised swiftlb would reach out.
+        if config.scriptsNeedTheRunner, global.chroot != nil, let uid = config.global.uid, (config.scriptUser?.uid ?? uid) == uid,
+           let line = global.keywordLines["chroot"] {
+            remark(line, "chroot", "vrrp_script and notify commands run outside the chroot as uid \(uid), the user swiftlb runs as; a 'script_user' of their own in global_defs keeps a compromised swiftlb from reaching outside the chroot through them")
+        }
         // Only a proxy whose access log really goes to stdout/stderr loses it (global.logTarget
         // is .stdout by default, even in a file that logs to syslog only).
         if global.daemon, let line = global.keywordLines["daemon"],
            let (proxy, stream) = config.frontends.lazy.compactMap({ f in f.standardLogStream(global: global).map { (f.name, $0) } }).first {
             warn(line, "daemon", "'daemon' detaches from the terminal: the access log of '\(proxy)' ('log \(stream)') is discarded once detached; run in the foreground under systemd, or log to syslog")
-        }
-        if let dir = global.chroot, let line = global.keywordLines["chroot"] {
-            for v in config.vrrpInstances where [v.notifyMaster, v.notifyBackup, v.notifyFault, v.notify].contains(where: { $0 != nil }) {
-                warn(line, "chroot", "vrrp '\(v.name)' runs notify scripts through /bin/sh inside the chroot \(dir): the shell and the scripts must exist there")
-            }
         }
     }
 }

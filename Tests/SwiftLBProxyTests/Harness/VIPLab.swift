@@ -305,6 +305,14 @@ class VIPLabTestCase: XCTestCase {
         try lab.startSwiftLB("lb1", config: config("lb1"))
     }
 
+    /// lb1 enters FAULT for `fault` and hands the VIP to lb2, which the client then reaches.
+    func assertLB1Faults(_ fault: String, _ probe: Probe, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertNotNil(waitUntil(timeout: 5) { self.lab.vrrpStatus("lb1").contains("state: FAULT") }, lab.vrrpStatus("lb1"), file: file, line: line)
+        XCTAssertTrue(lab.vrrpStatus("lb1").contains(fault), lab.vrrpStatus("lb1"), file: file, line: line)
+        XCTAssertTrue(lab.waitForHolders(["lb2"]), "lb1 in FAULT hands the VIP over: \(lab.holders())", file: file, line: line)
+        XCTAssertTrue(probe.waitFor(Probe.lb2), file: file, line: line)
+    }
+
     func linkUp(_ node: String, timeout: TimeInterval = 10) -> Bool {
         waitUntil(timeout: timeout) { self.lab.vrrpStatus(node).contains("peer link: up (") } != nil
     }
