@@ -68,7 +68,7 @@ final class AbortOnCloseTests: XCTestCase {
     /// leaves during the turn-around with `option abortonclose` ends it as `CC--`.
     func testASingleRefusingServerIsRetriedAfterTheTurnAround() throws {
         let dir = try TempDirectory()
-        let refused = freePort()
+        let refused = refusedPort()
         func config(_ port: Int) -> String {
             """
             defaults

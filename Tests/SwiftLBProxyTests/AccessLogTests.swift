@@ -251,7 +251,7 @@ final class AccessLogTests: XCTestCase {
         defer { nginx.stop() }
         let socketPath = dir.file("log.sock")
         let syslog = try SyslogReceiver(unixPath: socketPath)
-        let (port, quiet, closed) = (freePort(), freePort(), freePort())
+        let (port, quiet, closed) = (freePort(), freePort(), refusedPort())
         let config = """
             defaults
                 mode http

@@ -50,7 +50,7 @@ final class CookieLogLettersTests: XCTestCase {
         let dir = try TempDirectory()
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
-        let down = freePort()  // nothing listens: s2 is marked down by its check
+        let down = refusedPort()  // nothing listens: s2 is marked down by its check
         let hsyslog = try SyslogReceiver(), ssyslog = try SyslogReceiver()
         let (hhttp, shttp) = (freePort(), freePort())
         let hcfg = try dir.write("haproxy.cfg", config(http: hhttp, backends: nginx.ports, down: down, syslog: hsyslog.port, indirect: indirect, extra: extra))

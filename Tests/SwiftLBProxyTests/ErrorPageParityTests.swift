@@ -38,7 +38,7 @@ final class ErrorPageParityTests: XCTestCase {
         defer { junk.stop() }
         let silent = try ScriptedBackend(.silent)
         defer { silent.stop() }
-        let dead = freePort()  // nothing listens there
+        let dead = refusedPort()  // nothing listens there
         let config = { (port: Int) in
             self.defaults + """
             frontend fe

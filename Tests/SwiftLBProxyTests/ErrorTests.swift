@@ -178,7 +178,7 @@ final class ErrorTests: XCTestCase {
     func testRefusedServerIsSkippedAndAllRefusedGets503() throws {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
-        let closedPort = freePort()  // nothing listens there: connect is refused
+        let closedPort = refusedPort()  // nothing listens there: connect is refused
         let (lb, port) = try proxy(servers: [closedPort, nginx.ports[0]])
         defer { lb.stop() }
         for _ in 0..<4 {

@@ -49,7 +49,7 @@ final class HTTPCheckConnectTests: XCTestCase {
         let dir = try TempDirectory()
         let healthy = try StreamBackend(in: dir)
         defer { healthy.stop() }
-        let closed = freePort()
+        let closed = refusedPort()
         XCTAssertEqual(try state(checkPort: healthy.port, haproxy: false, dir: dir), "UP", "checks on the connect port, which answers")
         XCTAssertEqual(try state(checkPort: closed, haproxy: false, dir: dir), "DOWN", "checks on a closed connect port, the traffic port answering")
         try requireHAProxy()
@@ -63,7 +63,7 @@ final class HTTPCheckConnectTests: XCTestCase {
         let dir = try TempDirectory()
         let healthy = try StreamBackend(in: dir)
         defer { healthy.stop() }
-        let closed = freePort()
+        let closed = refusedPort()
         let server: (Int) -> String = { _ in "server s1 127.0.0.1:\(closed) check port \(healthy.port) inter 100ms rise 1 fall 1" }
         for connect in ["http-check connect", "http-check connect default"] {
             XCTAssertEqual(try state(checkPort: 0, haproxy: false, dir: dir, connect: connect, server: server), "UP", connect)

@@ -27,7 +27,7 @@ final class HTTPCheckExpectAndStateTests: XCTestCase {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
         let web = nginx.ports[0]
-        let dead = freePort()
+        let dead = refusedPort()
         let backends: [(String, String, Int)] = [
             ("headers", """
                 http-check expect hdr name server value -m beg nginx

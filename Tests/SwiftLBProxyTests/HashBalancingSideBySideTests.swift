@@ -26,7 +26,7 @@ final class HashBalancingSideBySideTests: XCTestCase {
         let dir = try TempDirectory()
         let nginx = try NginxBackends(count: 4, in: dir, anyPath: true)
         defer { nginx.stop() }
-        let closedPort = freePort()
+        let closedPort = refusedPort()
         func get(_ backend: String, _ target: String, _ headers: String = "") -> String {
             "GET \(target) HTTP/1.1\r\nHost: h\r\nx-be: \(backend)\r\n\(headers)\r\n"
         }

@@ -180,7 +180,7 @@ final class MaxQueueTests: XCTestCase {
     /// first request 1.2 s. The second, refused by a, queues for b: a's free slot must not wake
     /// it (it would go nowhere and queue again, a busy loop until b frees up).
     func testARetryDoesNotSpinOnTheSlotOfTheServerThatRefusedIt() throws {
-        let refusing = freePort()
+        let refusing = refusedPort()
         try assertTwoServedWithoutSpinning(pause: 200_000) { slow in
             "    balance roundrobin\n    retries 3\n    server a 127.0.0.1:\(refusing) maxconn 1\n    server b 127.0.0.1:\(slow) maxconn 1"
         }

@@ -42,7 +42,7 @@ final class MySQLCheckTests: XCTestCase {
         _ = try db.sql("CREATE USER 'haproxy'@'127.0.0.1'")
         let version = try db.sql("SELECT VERSION()")
 
-        let dead = freePort()
+        let dead = refusedPort()
         // The first check of each backend (a status change) is logged; the rest repeat it.
         let (h, s, stderr) = try firstCheckLines(in: dir, count: 6, within: 8) { front, udp in
             config(front: front, db: db.port, dead: dead, udp: udp)

@@ -114,7 +114,7 @@ final class OperationsTests: XCTestCase {
     func testLiveHealthChecksShowOnThePageCSVAndMetrics() throws {
         let nginx = try NginxBackends(count: 1, in: dir)
         defer { nginx.stop() }
-        let port = freePort(), stats = freePort(), closed = freePort()
+        let port = freePort(), stats = freePort(), closed = refusedPort()
         let socket = dir.file("admin.sock")
         let conf = config(port: port, stats: stats, backends: [], socket: socket)
             .replacingOccurrences(of: "\nbackend app\n", with: """

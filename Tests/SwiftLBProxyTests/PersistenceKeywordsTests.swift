@@ -63,7 +63,7 @@ final class PersistenceKeywordsTests: XCTestCase {
     func testSendNameHeaderNamesTheServerOfEachAttempt() throws {
         let servers = try recorders(1)
         defer { servers.forEach { $0.stop() } }
-        let closed = freePort()
+        let closed = refusedPort()
         let both = try sideBySide("""
                 http-send-name-header X-Served-By
                 option redispatch
@@ -161,7 +161,7 @@ final class PersistenceKeywordsTests: XCTestCase {
     func testUseServerAndPersistenceRulesAsHAProxy() throws {
         let servers = try recorders(3)
         defer { servers.forEach { $0.stop() } }
-        let closed = freePort()
+        let closed = refusedPort()
         let both = try sideBySide("""
                 balance roundrobin
                 cookie SRV insert indirect nocache
@@ -357,7 +357,7 @@ final class PersistenceKeywordsTests: XCTestCase {
     func testAStickEntryOfADownServerLetsTheNextRuleDecide() throws {
         let servers = try recorders(3)
         defer { servers.forEach { $0.stop() } }
-        let closed = freePort()
+        let closed = refusedPort()
         let both = try sideBySide("""
                 balance first
                 stick-table type string len 32 size 1k

@@ -17,7 +17,7 @@ final class RedisAndPostgresCheckTests: XCTestCase {
         defer { redis.stop() }
         let postgres = try PostgresPair(in: dir)
         defer { postgres.stop() }
-        let dead = freePort()
+        let dead = refusedPort()
         let servers = [("redis", "redis-check", redis.port), ("redis_dead", "redis-check", dead),
                        ("primary", "pgsql-check user swiftlb_check", postgres.primaryPort),
                        ("standby", "pgsql-check user swiftlb_check", postgres.standbyPort)]

@@ -29,7 +29,7 @@ final class SMTPCheckTests: XCTestCase {
         let smtp: SMTPServer
         do { smtp = try SMTPServer(in: dir) } catch { throw XCTSkip("\(error)") }
         defer { smtp.stop() }
-        let dead = freePort()
+        let dead = refusedPort()
         let (h, s, stderr) = try firstCheckLines(in: dir, count: 3, within: 8) { front, udp in
             config(front: front, smtp: smtp.port, dead: dead, udp: udp)
         }

@@ -32,7 +32,7 @@ final class ServerStateFileTests: XCTestCase {
     func testStatesCarryOverToTheNextStartAsInHAProxy() throws {
         let nginx = try NginxBackends(count: 3, in: dir)
         defer { nginx.stop() }
-        let dead = freePort()  // nothing listens: s4's checks fail
+        let dead = refusedPort()  // nothing listens: s4's checks fail
         let stateFile = dir.file("servers.state")
         func config(port: Int, socket: String, withState: Bool) -> String {
             (withState ? "global\n    stats socket \(socket) level admin\n    server-state-file \(stateFile)\n" : "global\n    stats socket \(socket) level admin\n")

@@ -17,7 +17,7 @@ final class TCPCheckConnectTests: XCTestCase {
         try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy"), "haproxy is installed by scripts/test.sh")
         let redis = try RedisBackend(in: dir)
         defer { redis.stop() }
-        let dead = freePort()
+        let dead = refusedPort()
         let (h, s, stderr) = try firstCheckLines(in: dir, count: 3, within: 8) { front, udp in
             tcpCheckDefaults(front: front, backend: "both") + """
             backend both

@@ -45,6 +45,20 @@ func freePort() -> Int {
     return Int(UInt16(bigEndian: addr.sin_port))
 }
 
+/// A loopback port that refuses connections for the rest of the test run, for a server that
+/// must be dead. A port from `freePort()` is only free for a moment: the kernel may hand it
+/// out again as a connection's source port, and a connect from 127.0.0.1:P to 127.0.0.1:P
+/// connects to itself (a CI run saw a "dead" server time out, 504, instead of refusing,
+/// 503). This one stays bound and never listens; its descriptor is left open on purpose.
+func refusedPort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var addr = loopback(0)
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
 /// Whether 127.0.0.1:`port` can be bound now, as a listener binds it (SO_REUSEADDR): a port
 /// nobody listens on may still be some connection's local end.
 func canBind(_ port: Int) -> Bool {
