@@ -42,7 +42,6 @@ public final class ScriptRunner {
     /// Says `ready`, then serves until swiftlb's end of the socket closes.
     public func serve() {
         send(.ready)
-        var buffer = [UInt8](repeating: 0, count: ScriptRunnerMessage.maximumSize + 1)
         serving: while true {
             let ids = Array(children.keys)
             var fds = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0)]
@@ -55,23 +54,15 @@ public final class ScriptRunner {
             }
             for (index, id) in ids.enumerated() where fds[index + 1].revents != 0 { reap(id) }
             guard fds[0].revents != 0 else { continue }
-            let n = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-            if n < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                logger.error("recv: \(String(cString: strerror(errno)))")
-                break
+            switch ScriptRunnerMessage.receive(from: socket, dontWait: true) {
+            case .message(let message): handle(message)
+            case .refused(let why): logger.error("refused a request: \(why)")
+            case .closed: break serving
+            case .failed(let code) where code == EAGAIN: continue
+            case .failed(let code):
+                logger.error("recv: \(String(cString: strerror(code)))")
+                break serving
             }
-            if n == 0 { break serving }
-            guard n <= ScriptRunnerMessage.maximumSize else {
-                logger.error("refused a request of more than \(ScriptRunnerMessage.maximumSize) bytes")
-                continue
-            }
-            let message: ScriptRunnerMessage
-            do { message = try ScriptRunnerMessage.decode(Array(buffer[0..<n])) } catch {
-                logger.error("refused an unreadable request: \(error)")
-                continue
-            }
-            handle(message)
         }
         for child in children.values {
             if !child.detached {

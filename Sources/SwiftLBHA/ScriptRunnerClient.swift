@@ -91,21 +91,17 @@ public final class ScriptRunnerClient: @unchecked Sendable {
         var ready: Int32
         repeat { ready = poll(&fds, 1, readyWithin) } while ready < 0 && errno == EINTR
         guard ready > 0 else { return ready == 0 ? "no word from it in \(readyWithin / 1000) s" : "poll: \(String(cString: strerror(errno)))" }
-        var buffer = [UInt8](repeating: 0, count: ScriptRunnerMessage.maximumSize + 1)
-        var n: Int
-        repeat { n = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) } } while n < 0 && errno == EINTR
-        guard n > 0 else { return n == 0 ? "it exited" : "recv: \(String(cString: strerror(errno)))" }
-        guard (try? ScriptRunnerMessage.decode(Array(buffer[0..<n]))) == .ready else { return "its first message was not 'ready'" }
-        return nil
+        switch ScriptRunnerMessage.receive(from: socket, dontWait: true) {
+        case .message(.ready): return nil
+        case .message, .refused: return "its first message was not 'ready'"
+        case .closed: return "it exited"
+        case .failed(let code): return "recv: \(String(cString: strerror(code)))"
+        }
     }
 
     /// Reaps the runner (blocking: it exited, or was just killed); how it ended.
     private static func reap(_ pid: pid_t) -> String {
-        var status: Int32 = 0
-        var reaped: pid_t
-        repeat { reaped = waitpid(pid, &status, 0) } while reaped < 0 && errno == EINTR
-        guard reaped == pid else { return "gone" }
-        return status & 0x7F == 0 ? "exit status \((status >> 8) & 0xFF)" : "killed by signal \(status & 0x7F)"
+        ScriptProcess.reap(pid, blocking: true)?.description ?? "still running"
     }
 
     /// Asks for a run; `finished` gets its outcome (on the reader's thread). The run's id.
@@ -161,19 +157,14 @@ public final class ScriptRunnerClient: @unchecked Sendable {
 
     /// The reader loop, until the runner's end closes.
     private func readReplies() {
-        var buffer = [UInt8](repeating: 0, count: ScriptRunnerMessage.maximumSize + 1)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, 0) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            guard n <= ScriptRunnerMessage.maximumSize else {
-                logger.error("script runner: a reply of more than \(ScriptRunnerMessage.maximumSize) bytes, ignored")
-                continue
-            }
+        reading: while true {
             let message: ScriptRunnerMessage
-            do { message = try ScriptRunnerMessage.decode(Array(buffer[0..<n])) } catch {
-                logger.error("script runner: unreadable reply ignored: \(error)")
+            switch ScriptRunnerMessage.receive(from: socket, dontWait: false) {
+            case .message(let m): message = m
+            case .refused(let why):
+                logger.error("script runner: a reply ignored: \(why)")
                 continue
+            case .closed, .failed: break reading
             }
             switch message {
             case .started: break

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What swiftlb and its script runner say to each other (`ScriptRunnerClient`, `ScriptRunner`):
 /// one message per SOCK_SEQPACKET datagram, so no framing is needed and a message is never
 /// split or merged. A small binary format rather than text because a command line may hold
@@ -141,4 +145,30 @@ public enum ScriptRunnerMessage: Sendable, Equatable {
 public struct ScriptRunnerMessageError: Error, CustomStringConvertible, Equatable {
     public let description: String
     init(_ description: String) { self.description = description }
+}
+
+extension ScriptRunnerMessage {
+    /// What reading one datagram gave.
+    enum Received {
+        case message(ScriptRunnerMessage)
+        /// Too long or unreadable: skipped, the socket still good.
+        case refused(String)
+        /// The other end closed.
+        case closed
+        /// recv failed with this errno (EAGAIN: nothing there, with `dontWait`).
+        case failed(Int32)
+    }
+
+    /// Reads and decodes one datagram from `socket` (EINTR is retried); both sides read this way.
+    static func receive(from socket: Int32, dontWait: Bool) -> Received {
+        var buffer = [UInt8](repeating: 0, count: maximumSize + 1)
+        var n: Int
+        repeat {
+            n = buffer.withUnsafeMutableBytes { recv(socket, $0.baseAddress, $0.count, dontWait ? Int32(MSG_DONTWAIT) : 0) }
+        } while n < 0 && errno == EINTR
+        if n < 0 { return .failed(errno) }
+        if n == 0 { return .closed }
+        guard n <= maximumSize else { return .refused("more than \(maximumSize) bytes") }
+        do { return .message(try decode(Array(buffer[0..<n]))) } catch { return .refused("unreadable: \(error)") }
+    }
 }
