@@ -140,9 +140,12 @@ let package = Package(
             ],
             swiftSettings: dataPathSettings
         ),
+        /// `chroot DIR` for a Swift process: a private /proc for libdispatch inside the jail.
+        .target(name: "CSwiftLBJail"),
         .executableTarget(
             name: "swiftlb",
             dependencies: [
+                "CSwiftLBJail",
                 "CLibSSL",  // `swiftlb -vv`: the OpenSSL and PCRE2 versions it runs with
                 "CPCRE2",
                 "SwiftLBConfig",

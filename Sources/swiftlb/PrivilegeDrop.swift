@@ -85,10 +85,3 @@ struct PrivilegeDrop {
         (field ?? "").split(whereSeparator: { $0 == " " || $0 == "\t" }).compactMap { UInt32($0) }
     }
 }
-
-/// `chroot DIR`: entered once certificates, keys and sockets are open, before the drop.
-func enterChroot(_ dir: String) -> String? {
-    guard chroot(dir) == 0 else { return "chroot(\(dir)): \(String(cString: strerror(errno)))" }
-    guard chdir("/") == 0 else { return "chdir(/) in \(dir): \(String(cString: strerror(errno)))" }
-    return nil
-}
