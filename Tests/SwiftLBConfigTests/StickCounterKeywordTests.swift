@@ -82,6 +82,30 @@ final class StickCounterKeywordTests: XCTestCase {
         }
     }
 
+    /// A table's size and a string key's length beyond HAProxy's unsigned int, and a size
+    /// whose suffix overflows, are refused with file, line and keyword (`swiftlb check` used
+    /// to die of an arithmetic overflow on them).
+    func testHugeTableSizesAndLengthsAreRefusedByName() {
+        let table = "    stick-table type ip size 1k expire 30s store gpt0,gpc0,gpc0_rate(10s),gpc1,gpc1_rate(1m),conn_cnt\n"
+        for (line, keyword, message) in [
+            ("    stick-table type string len 9223372036854775807 size 10", "stick-table", "'len' expects a number of bytes from 1 to 4294967295"),
+            ("    stick-table type ip size 9223372036854775807", "stick-table", "'size' expects a number of entries from 1 to 4294967295"),
+            ("    stick-table type ip size 4294967296", "stick-table", "'size' expects a number of entries from 1 to 4294967295"),
+            ("    stick-table type ip size 99999999999999g", "stick-table", "'size' expects a number of entries"),
+            ("    http-request wait-for-body time 1s at-least 99999999999999g", "http-request", "'at-least' expects a size in bytes"),
+        ] {
+            let errors = parseErrors(head.replacingOccurrences(of: table, with: "") + line + "\n", file: "h.conf")
+            XCTAssertEqual(errors.count, 1, "\(line): \(errors)")
+            guard let e = errors.first else { continue }
+            XCTAssertEqual(e.file, "h.conf")
+            XCTAssertEqual(e.line, 8, line)
+            XCTAssertEqual(e.keyword, keyword, line)
+            XCTAssertTrue(e.description.contains(message), "\(line): \(e)")
+        }
+        XCTAssertEqual(parseErrors(head.replacingOccurrences(of: table, with: "") + "    stick-table type string len 4294967295 size 4294967295\n"), [],
+                       "the largest values are accepted")
+    }
+
     func testSpliceOptionsAreAcceptedAsInert() throws {
         let config = try parseOrFail(head + "    option splice-request\n    option splice-response\n    no option splice-auto\n")
         XCTAssertEqual(config.warnings.count, 2, "\(config.warnings)")

@@ -72,14 +72,19 @@ extension KeywordRegistry {
                 }
                 table.type = value
                 if value == "string", args.first == "len" {
-                    guard let n = args.dropFirst().first.flatMap({ Int($0) }), n > 0 else { throw ParseFailure("'len' expects a number of bytes") }
+                    guard let n = args.dropFirst().first.flatMap({ Int($0) }), (1...Int(UInt32.max)).contains(n) else {
+                        throw ParseFailure("'len' expects a number of bytes from 1 to \(UInt32.max)")
+                    }
                     table.keyLength = n
                     table.lengthWritten = true
                     args = args.dropFirst(2)
                 }
             case "size":
                 // HAProxy reads a table's size with binary suffixes: 100k is 102400 entries.
-                guard let size = parseSize(value, unit: 1024), size > 0 else { throw ParseFailure("'size' expects a number of entries (k, m, g suffixes)") }
+                // HAProxy keeps it in an unsigned int.
+                guard let size = parseSize(value, unit: 1024), (1...Int(UInt32.max)).contains(size) else {
+                    throw ParseFailure("'size' expects a number of entries from 1 to \(UInt32.max) (k, m, g suffixes)")
+                }
                 table.size = size
             case "expire":
                 guard let d = ConfigDuration(parsing: value) else { throw ParseFailure("'expire' expects a time") }
@@ -220,10 +225,13 @@ extension KeywordRegistry {
     }
 
     /// `1m`, `200k`, `1g`, `5000` (`unit` 1000, or 1024 for HAProxy's table sizes).
+    /// nil for what is not a number, and for a product too large for an Int.
     static func parseSize(_ text: String, unit: Int = 1000) -> Int? {
         let factors: [Character: Int] = ["k": unit, "m": unit * unit, "g": unit * unit * unit]
-        if let last = text.last, let factor = factors[Character(last.lowercased())] { return Int(text.dropLast()).map { $0 * factor } }
-        return Int(text)
+        guard let last = text.last, let factor = factors[Character(last.lowercased())] else { return Int(text) }
+        guard let number = Int(text.dropLast()) else { return nil }
+        let (product, overflow) = number.multipliedReportingOverflow(by: factor)
+        return overflow ? nil : product
     }
 }
 

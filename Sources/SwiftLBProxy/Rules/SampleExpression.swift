@@ -475,14 +475,7 @@ struct SampleExpression {
             case .constant(let n): b = n
             case .variable(let name): guard let v = input.variables?.get(name)?.integer else { return nil }; b = v
             }
-            switch op {
-            case .add: return .integer(a &+ b)
-            case .sub: return .integer(a &- b)
-            case .mul: return .integer(a &* b)
-            // HAProxy: division by zero yields the largest value rather than failing.
-            case .div: return .integer(b == 0 ? Int.max : a / b)
-            case .mod: return .integer(b == 0 ? 0 : a % b)
-            }
+            return .integer(op.apply(a, b))
         }
     }
 

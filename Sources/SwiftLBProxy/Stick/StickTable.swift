@@ -91,7 +91,7 @@ final class StickTable: Sendable {
         self.sync = sync
         self.keyByAddress = keyByAddress
         let count = size >= Self.shardedFrom ? Self.shardCount : 1
-        let perShard = (size + count - 1) / count
+        let perShard = size / count + (size % count == 0 ? 0 : 1)
         shards = (0..<count).map { _ in NIOLockedValueBox(Shard(capacity: perShard)) }
     }
 

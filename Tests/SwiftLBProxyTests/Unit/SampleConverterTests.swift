@@ -21,6 +21,22 @@ final class SampleConverterTests: XCTestCase {
         XCTAssertEqual(Base64.decode(Array("aGVsbG8".utf8), url: true), Array("hello".utf8))
     }
 
+    /// A request's header or variable can hold any 64-bit integer: the arithmetic converters
+    /// cap at the range's ends as HAProxy does (Int.min / -1 trapped the process before).
+    func testArithmeticCapsInsteadOfTrapping() throws {
+        let (max, min) = ("9223372036854775807", "-9223372036854775808")
+        for (expression, header, expected) in [("req.hdr(x),div(-1)", min, Int.max), ("req.hdr(x),mod(-1)", min, 0),
+                                               ("req.hdr(x),div(0)", "5", Int.max), ("req.hdr(x),mod(0)", "5", 0),
+                                               ("req.hdr(x),mul(2)", max, Int.max), ("req.hdr(x),mul(2)", min, Int.min),
+                                               ("req.hdr(x),mul(-2)", max, Int.min), ("req.hdr(x),mul(-1)", min, Int.max),
+                                               ("req.hdr(x),add(1)", max, Int.max), ("req.hdr(x),add(-1)", min, Int.min),
+                                               ("req.hdr(x),sub(1)", min, Int.min), ("req.hdr(x),sub(\(min))", "0", Int.max),
+                                               ("req.hdr(x),sub(\(min))", "-1", Int.max), ("req.hdr(x),div(-2)", min, Int.min / -2),
+                                               ("req.hdr(x),add(-3)", "1", -2), ("req.hdr(x),mul(-3)", "7", -21), ("req.hdr(x),mod(-3)", "7", 1)] {
+            XCTAssertEqual(try eval(expression, "x: \(header)\r\n"), .integer(expected), "\(expression) of \(header)")
+        }
+    }
+
     func testABinaryPrintsUpToItsFirstNULAndHexPrintsAllOfIt() throws {
         XCTAssertEqual(try eval("req.hdr(x),b64dec", "x: YQBi\r\n"), .binary([0x61, 0, 0x62]))
         XCTAssertEqual(try eval("req.hdr(x),b64dec", "x: YQBi\r\n")?.text, "a")

@@ -33,6 +33,16 @@ final class StickTableTests: XCTestCase {
     /// A small table holds exactly `size` keys, whatever their hashes: `size 10` keeps ten
     /// clients (as HAProxy does), the eleventh evicts the least recently used one. (Split into
     /// sixteen shards it once kept one key per shard, so two clients could evict each other.)
+    /// The largest sizes are a bound, not an allocation, and split into shards without
+    /// overflowing (a size of Int.max trapped at start).
+    func testTheLargestSizesStartEmpty() {
+        for size in [Int(UInt32.max), Int.max] {
+            let table = SwiftLBProxy.StickTable(name: "be", keyType: .string, size: size, expire: nil, keyLength: Int(UInt32.max))
+            XCTAssertEqual(table.size, size)
+            XCTAssertNil(table.lookup(Array("k".utf8), now: 0))
+        }
+    }
+
     func testASmallTableHoldsExactlyItsSize() {
         for round in 0..<20 {
             let table = SwiftLBProxy.StickTable(name: "be", keyType: .ip, size: 10, expire: nil)
