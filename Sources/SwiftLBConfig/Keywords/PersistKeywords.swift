@@ -118,7 +118,19 @@ func cInteger(_ text: String) -> (Int, Substring) {
         radix = 8
     }
     let digits = rest.prefix { $0.hexDigitValue.map { $0 < radix } ?? false }
-    let value = digits.reduce(0) { $0 &* radix &+ ($1.hexDigitValue ?? 0) }
+    // strtol's range: a value past it is LONG_MAX or LONG_MIN (ERANGE), never a wrap.
+    var magnitude: UInt = 0, overflow = false
+    for digit in digits where !overflow {
+        let (shifted, o1) = magnitude.multipliedReportingOverflow(by: UInt(radix))
+        let (sum, o2) = shifted.addingReportingOverflow(UInt(digit.hexDigitValue ?? 0))
+        (magnitude, overflow) = (sum, o1 || o2)
+    }
+    let value: Int
+    if sign > 0 {
+        value = overflow || magnitude > UInt(Int.max) ? .max : Int(magnitude)
+    } else {
+        value = overflow || magnitude > UInt(Int.max) + 1 ? .min : Int(truncatingIfNeeded: 0 &- magnitude)
+    }
     // No digits at all: strtol reads nothing and leaves the whole text.
-    return digits.isEmpty && radix != 8 ? (0, text[...]) : (sign * value, rest.dropFirst(digits.count))
+    return digits.isEmpty && radix != 8 ? (0, text[...]) : (value, rest.dropFirst(digits.count))
 }
