@@ -412,7 +412,9 @@ struct SampleExpression {
     static func occurrence(_ values: [String], _ occ: Int?) -> String? {
         let n = occ ?? -1
         if n > 0 { return n <= values.count ? values[n - 1] : nil }
-        return -n <= values.count ? values[values.count + n] : nil
+        // Counted from the end (magnitude: -Int.min does not fit an Int); 0 is refused when parsed.
+        let back = n.magnitude
+        return back >= 1 && back <= UInt(values.count) ? values[values.count - Int(back)] : nil
     }
 
     static func cookie(_ name: String, in headers: [String]) -> String? {
@@ -493,6 +495,8 @@ struct SampleExpression {
         ranges.append(start..<bytes.count)
         if skipEmpty { ranges.removeAll { $0.isEmpty } }
         let n = ranges.count
+        // A count past the fields there are is all of them (any Int the configuration wrote).
+        let count = min(count, n)
         let first: Int, last: Int
         if index > 0 {
             first = index - 1

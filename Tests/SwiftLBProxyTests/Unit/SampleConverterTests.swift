@@ -37,6 +37,20 @@ final class SampleConverterTests: XCTestCase {
         }
     }
 
+    /// Counts and occurrences at the ends of the Int range, which lb.conf may write: all the
+    /// fields there are, or none, never an overflow (both trapped at the first request).
+    func testFieldCountsAndOccurrencesAtTheEndsOfTheRange() throws {
+        let (max, min) = ("9223372036854775807", "-9223372036854775808")
+        for (expression, expected) in [("req.hdr(x),field(2,:,\(max))", "b:c"), ("req.hdr(x),field(-2,:,\(max))", "a:b"),
+                                       ("req.hdr(x),word(2,:,\(max))", "b:c"), ("req.hdr(x),field(\(min),:,\(max))", ""),
+                                       ("req.hdr(x),field(\(max),:,\(max))", ""), ("req.hdr(x),field(1,:,0)", "a:b:c")] {
+            XCTAssertEqual(try eval(expression, "x: a:b:c\r\n")?.text, expected, expression)
+        }
+        XCTAssertNil(try eval("req.hdr(x,\(min))", "x: a\r\nx: b\r\n"))
+        XCTAssertNil(try eval("req.hdr(x,\(max))", "x: a\r\nx: b\r\n"))
+        XCTAssertEqual(try eval("req.hdr(x,-2)", "x: a\r\nx: b\r\n")?.text, "a")
+    }
+
     func testABinaryPrintsUpToItsFirstNULAndHexPrintsAllOfIt() throws {
         XCTAssertEqual(try eval("req.hdr(x),b64dec", "x: YQBi\r\n"), .binary([0x61, 0, 0x62]))
         XCTAssertEqual(try eval("req.hdr(x),b64dec", "x: YQBi\r\n")?.text, "a")
