@@ -277,12 +277,7 @@ struct Run: ParsableCommand {
         if !pinning.isEmpty { try await abandon(place("cpu-map") + "cannot pin event loops: " + pinning.joined(separator: "; ")) }
         // /proc stays readable through a descriptor opened before the chroot hides it.
         guard let tasks = ProcTasks() else { try await abandon("cannot open /proc/self/task: \(String(cString: strerror(errno)))") }
-        if let dir = global.chroot {
-            switch Chroot.enter(dir) {
-            case .failure(let failure): try await abandon(place("chroot") + failure.description)
-            case .success(let entered): if let note = entered.note { logger.warning("chroot \(dir): \(note)") }
-            }
-        }
+        if let dir = global.chroot, let failure = Chroot.enter(dir) { try await abandon(place("chroot") + failure.description) }
         let drop = PrivilegeDrop(uid: global.uid, gid: global.gid, tasks: tasks,
                                  keep: configuration.vrrpInstances.isEmpty ? [] : [LinuxCalls.CAP_NET_ADMIN, LinuxCalls.CAP_NET_RAW])
         do {

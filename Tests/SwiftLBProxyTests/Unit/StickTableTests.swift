@@ -30,9 +30,6 @@ final class StickTableTests: XCTestCase {
         XCTAssertEqual(table.lookup([10, 0, 0, 3], now: 13 * second)?.name, "s9")
     }
 
-    /// A small table holds exactly `size` keys, whatever their hashes: `size 10` keeps ten
-    /// clients (as HAProxy does), the eleventh evicts the least recently used one. (Split into
-    /// sixteen shards it once kept one key per shard, so two clients could evict each other.)
     /// The largest sizes are a bound, not an allocation, and split into shards without
     /// overflowing (a size of Int.max trapped at start).
     func testTheLargestSizesStartEmpty() {
@@ -43,6 +40,9 @@ final class StickTableTests: XCTestCase {
         }
     }
 
+    /// A small table holds exactly `size` keys, whatever their hashes: `size 10` keeps ten
+    /// clients (as HAProxy does), the eleventh evicts the least recently used one. (Split into
+    /// sixteen shards it once kept one key per shard, so two clients could evict each other.)
     func testASmallTableHoldsExactlyItsSize() {
         for round in 0..<20 {
             let table = SwiftLBProxy.StickTable(name: "be", keyType: .ip, size: 10, expire: nil)
