@@ -269,9 +269,10 @@ enum PeerTableCodec {
             u.key = Array(b[i..<i + n])
             i += n
         case .integer, .ip, .ipv6, .binary:
-            guard i + Int(d.keySize) <= b.endIndex else { throw .malformed("update key") }
-            u.key = Array(b[i..<i + Int(d.keySize)])
-            i += Int(d.keySize)
+            // The size is the remote definition's: any UInt64 may have come.
+            guard let n = fits(d.keySize, b.endIndex - i) else { throw .malformed("update key") }
+            u.key = Array(b[i..<i + n])
+            i += n
         }
         for type in 0..<dataKinds.count where d.stores(type) {
             if arrayTypes.contains(type) {

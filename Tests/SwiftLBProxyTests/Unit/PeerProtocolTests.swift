@@ -99,6 +99,11 @@ final class PeerProtocolTests: XCTestCase {
         XCTAssertThrowsError(try Codec.decodeDefinition([1] + huge + [0x61, 6, 32, 0]))
         XCTAssertThrowsError(try Codec.decodeUpdate(huge + [0x61], type: .incrementalUpdate, definition: definition, dictionary: &rx))
         XCTAssertThrowsError(try Codec.decodeUpdate([1, 0x61, 1] + huge, type: .incrementalUpdate, definition: definition, dictionary: &rx))
+        // So is a fixed key size a remote definition gives (it trapped converting to Int).
+        for size in [UInt64.max, UInt64(Int.max), UInt64(Int.max) - 2] {
+            let remote = Codec.Definition(id: 9, name: "bin", keyType: .binary, keySize: size, dataTypes: 0, expire: 0)
+            XCTAssertThrowsError(try Codec.decodeUpdate([1, 2, 3], type: .incrementalUpdate, definition: remote, dictionary: &rx), "key size \(size)")
+        }
     }
 
     func testTheDictionaryReusesNumbersInTurn() {
