@@ -246,6 +246,19 @@ final class RuntimeAPITests: XCTestCase {
         XCTAssertEqual(s.timeoutNanoseconds, 120_000_000_000)
         let r44 = await one("set timeout cli soon")
         XCTAssertEqual(r44, "'set timeout cli' expects an integer value (in seconds, or with a unit: ms, s, m, h).\n\n")
+        // Past HAProxy's longest timer: its words, never an overflow (this one trapped).
+        for delay in ["9223372036854775807", "99999999999999999999999", "2147484s", "9223372036854775807d"] {
+            let answer = await one("set timeout cli \(delay)")
+            XCTAssertEqual(answer, "timer overflow in argument '\(delay)' to 'set timeout cli' (maximum value is 2147483647 ms or ~24.8 days)\n\n")
+        }
+        for delay in ["1e9", "-5", "+5", "0", "s"] {
+            let answer = await one("set timeout cli \(delay)")
+            XCTAssertTrue(answer.hasPrefix("'set timeout cli' expects an integer value"), "\(delay): \(answer)")
+        }
+        for (delay, nanoseconds) in [("2147483647ms", Int64(2_147_483_647_000_000)), ("2147483s", 2_147_483_000_000_000), ("1500us", 1_500_000)] {
+            let (_, longest) = await session(.admin, "prompt", "set timeout cli \(delay)")
+            XCTAssertEqual(longest.timeoutNanoseconds, nanoseconds, delay)
+        }
         XCTAssertEqual(CLILine.commands("set  server a\\;b/c state\\ x ; quit;"), [["set", "server", "a;b/c", "state x"], ["quit"]])
         XCTAssertEqual(CLILine.commands("   "), [[]])
     }

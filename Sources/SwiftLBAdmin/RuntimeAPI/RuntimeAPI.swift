@@ -200,9 +200,16 @@ public struct RuntimeAPI: Sendable {
             }
         },
         Command(words: ["set", "timeout", "cli"], usage: "set timeout cli <delay>", help: "change the idle timeout of this CLI session", level: .user) { _, args, session in
-            guard args.count == 1, let ns = parseDelay(args[0]) else { return "'set timeout cli' expects an integer value (in seconds, or with a unit: ms, s, m, h).\n" }
-            session.setTimeout(nanoseconds: ns)
-            return ""
+            switch args.count == 1 ? parseDelay(args[0]) : .invalid {
+            case .nanoseconds(let ns):
+                session.setTimeout(nanoseconds: ns)
+                return ""
+            case .overflow:
+                // HAProxy's words for a timer past its range.
+                return "timer overflow in argument '\(args[0])' to 'set timeout cli' (maximum value is 2147483647 ms or ~24.8 days)\n"
+            case .invalid:
+                return "'set timeout cli' expects an integer value (in seconds, or with a unit: ms, s, m, h).\n"
+            }
         },
         Command(words: ["show", "ssl", "cert"], usage: "show ssl cert [<certfile>]", help: "display the SSL certificates used in memory, or the details of a file", level: .operator_) { api, a, _ in await api.showSSLCert(a) },
         Command(words: ["new", "ssl", "cert"], usage: "new ssl cert <certfile>", help: "create a new certificate file to be used in a crt-list or a directory", level: .admin) { api, a, _ in await api.newSSLCert(a) },
@@ -451,13 +458,22 @@ public struct RuntimeAPI: Sendable {
     }
 
     /// `10`, `10s`, `500ms`, `2m`, `1h` → nanoseconds (HAProxy's time format, seconds by default).
-    static func parseDelay(_ s: String) -> Int64? {
+    /// `.overflow` past HAProxy's longest timer, 2147483647 ms.
+    static func parseDelay(_ s: String) -> DelayParse {
         let units: [(String, Int64)] = [("ms", 1_000_000), ("us", 1_000), ("s", 1_000_000_000), ("m", 60_000_000_000), ("h", 3_600_000_000_000), ("d", 86_400_000_000_000)]
-        for (suffix, scale) in units where s.hasSuffix(suffix) {
-            guard let n = Int64(s.dropLast(suffix.count)), n > 0 else { return nil }
-            return n * scale
-        }
-        guard let n = Int64(s), n > 0 else { return nil }
-        return n * 1_000_000_000
+        let (digits, scale) = units.first { s.hasSuffix($0.0) }.map { (s.dropLast($0.0.count), $0.1) } ?? (s[...], 1_000_000_000)
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return .invalid }
+        guard let n = Int64(digits) else { return .overflow }  // all digits, too many of them
+        guard n > 0 else { return .invalid }
+        let (nanoseconds, overflow) = n.multipliedReportingOverflow(by: scale)
+        return overflow || nanoseconds > Self.longestDelay ? .overflow : .nanoseconds(nanoseconds)
     }
+
+    enum DelayParse: Equatable {
+        case nanoseconds(Int64)
+        case invalid
+        case overflow
+    }
+
+    static let longestDelay: Int64 = 2_147_483_647 * 1_000_000
 }
