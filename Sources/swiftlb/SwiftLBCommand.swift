@@ -25,6 +25,11 @@ struct SwiftLB: ParsableCommand {
         subcommands: [Check.self, Run.self, Ctl.self, ScriptRunnerCommand.self]
     )
 
+    static func main() {
+        StandardDescriptors.ensureOpen()
+        main(nil)
+    }
+
     /// `-v` prints the version, `-vv` the build and its libraries, as `haproxy -v`/`-vv` do.
     @Flag(name: .customShort("v"), help: "Print the version (-v), or the build, OpenSSL and PCRE2 versions and features (-vv).")
     var verbosity: Int
