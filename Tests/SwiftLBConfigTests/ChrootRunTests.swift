@@ -14,20 +14,12 @@ final class ChrootRunTests: XCTestCase {
         let dir = try Scratch()
         let port = unusedPort()
         try FileManager.default.createDirectory(atPath: dir.file("jail"), withIntermediateDirectories: true)
-        let conf = try dir.write("lb.conf", """
-            global
+        let conf = try dir.write("lb.conf", answeringConfiguration(port: port, body: "in the jail", global: """
                 user nobody
                 chroot \(dir.file("jail"))
                 stats socket \(dir.file("ctl")) mode 600 level admin
-            defaults
-                timeout client 5s
-                timeout connect 5s
-                timeout server 5s
-            frontend f
-                bind 127.0.0.1:\(port)
-                mode http
-                http-request return status 200 content-type text/plain string "in the jail"
-            """)
+
+            """))
         let lb = try Spawned(Binaries.swiftlb, ["run", "-c", conf], directory: dir.path)
         defer { lb.stop() }
         // "started" comes once the chroot and the drop are done.

@@ -185,3 +185,19 @@ struct CheckedBeside {
                              ours: runCommand(Binaries.swiftlb, ["check", "-c", path], timeout: 30))
     }
 }
+
+/// A frontend on 127.0.0.1:`port` that answers every request itself (200, `body`), with the
+/// harness's timeouts: an instance to start when only the process around it is under test.
+func answeringConfiguration(port: Int, body: String, global: String = "") -> String {
+    (global.isEmpty ? "" : "global\n\(global)") + """
+        defaults
+            timeout client 5s
+            timeout connect 5s
+            timeout server 5s
+        frontend f
+            bind 127.0.0.1:\(port)
+            mode http
+            http-request return status 200 content-type text/plain string "\(body)"
+
+        """
+}

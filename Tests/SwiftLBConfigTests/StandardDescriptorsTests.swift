@@ -9,16 +9,7 @@ final class StandardDescriptorsTests: XCTestCase {
     func testClosedStandardDescriptorsBecomeDevNull() throws {
         let dir = try Scratch()
         let port = unusedPort()
-        let conf = try dir.write("lb.conf", """
-            defaults
-                timeout client 5s
-                timeout connect 5s
-                timeout server 5s
-            frontend f
-                bind 127.0.0.1:\(port)
-                mode http
-                http-request return status 200 content-type text/plain string "fds"
-            """)
+        let conf = try dir.write("lb.conf", answeringConfiguration(port: port, body: "fds"))
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
