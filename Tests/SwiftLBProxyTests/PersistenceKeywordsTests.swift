@@ -264,6 +264,27 @@ final class PersistenceKeywordsTests: XCTestCase {
         }
     }
 
+    /// A `source` address already in use: the bind before the connect fails at once, before
+    /// connect(2). The client gets HAProxy's 503, and so does the next one. (That failure came
+    /// back inside the dispatcher's own mutation of its state: an exclusivity violation, which
+    /// killed a debug build and was undefined in a release one.)
+    func testASourceAddressInUseGives503() throws {
+        let servers = try recorders(1)
+        let busy = refusedPort()  // bound for the rest of the run, never listening
+        let both = try sideBySide("""
+                retries 1
+                server s1 127.0.0.1:\(servers[0].port) source 127.0.0.1:\(busy)
+            """)
+        defer { both.stop() }
+        for port in both.ports {
+            for attempt in 1...2 {
+                XCTAssertTrue(try get(port, "/").hasPrefix("http/1.1 503"), "port \(port), request \(attempt)")
+            }
+        }
+        XCTAssertNil(both.lb.child.waitForExit(timeout: 0.2), "swiftlb lives: \(both.lb.child.stderr)")
+        XCTAssertTrue(servers[0].requests.isEmpty, "nothing reached the server")
+    }
+
     /// `server-template PREFIX NUM|LOW-HIGH ADDRESS`: the servers and their numbers in `show stat`
     /// are HAProxy's, and each takes traffic.
     func testServerTemplateMakesHAProxysServers() throws {

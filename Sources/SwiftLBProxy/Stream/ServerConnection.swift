@@ -139,7 +139,20 @@ final class ServerConnection: ChannelDuplexHandler {
             connected = bootstrap.connect(to: address).map { _ in handler }
             if server.tls != nil { connected = connected.flatMap { $0.handshakeCompleted(on: eventLoop) } }
         }
-        guard server.address.isUnixDomain else { return connected }
+        guard server.address.isUnixDomain else {
+            // A TCP connect fails at once when its socket cannot be made or bound (EMFILE and
+            // ENFILE, EADDRNOTAVAIL once the ephemeral ports are spent, a `source` address in
+            // use): like a unix socket's outcome below, that failure must reach the caller on
+            // the next tick, not inside the caller's mutation of its dispatch state, which it
+            // read again (an exclusivity violation: a trap in debug builds, undefined in release
+            // ones). Success never comes at once: a non-blocking TCP connect is in progress
+            // when it returns. A failure that comes later takes one tick more.
+            return connected.flatMapError { error in
+                let later = eventLoop.makePromise(of: ServerConnection.self)
+                eventLoop.execute { later.fail(error) }
+                return later.futureResult
+            }
+        }
         // connect(2) on a unix socket succeeds or fails at once, so NIO's future is already
         // complete when the caller attaches its callback — which would then run inside the
         // caller's own mutation of its dispatch state. Completing on the next loop tick keeps
