@@ -1,6 +1,10 @@
 import Atomics
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Enforces `maxconn` on one listening socket: when the frontend (all its listeners together)
 /// or the whole process holds its maximum of client connections, the listener stops
@@ -13,6 +17,11 @@ import NIOCore
 /// still bring sockets when the slots are gone (another listener, on another loop, took them
 /// meanwhile): those are parked, not served nor closed — to their clients just like the
 /// backlog — and served first as slots free up.
+///
+/// accept(2) failing for want of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM)
+/// pauses the listener until a connection closes or 100 ms pass, as HAProxy's listener does,
+/// with HAProxy's warning (at most once a second): the socket stays readable, and accepting
+/// again at once would spin the loop and starve the connections whose close frees a descriptor.
 final class AcceptLimiter: ChannelDuplexHandler {
     typealias InboundIn = any Channel
     typealias OutboundIn = Never
@@ -33,9 +42,16 @@ final class AcceptLimiter: ChannelDuplexHandler {
     /// Counted in `processWide.paused` (a read held back or sockets parked): woken on a close.
     private var waiting = false
     private let batch: AcceptBatch
+    /// The frontend, for the starvation warning.
+    private let frontend: String
+    /// Set while accepting pauses after a failure for want of resources.
+    private var starved: Scheduled<Void>?
+    private var lastStarvationWarning: NIODeadline?
+    static let starvationPause = TimeAmount.milliseconds(100)
 
-    init(holder: RuntimeHolder, limit: @escaping @Sendable (ProxyRuntime) -> Int, open: ManagedAtomic<Int>,
+    init(frontend: String, holder: RuntimeHolder, limit: @escaping @Sendable (ProxyRuntime) -> Int, open: ManagedAtomic<Int>,
          processWide: ProcessConnectionCount, batch: AcceptBatch) {
+        self.frontend = frontend
         self.holder = holder
         self.limitOf = limit
         self.open = open
@@ -52,6 +68,8 @@ final class AcceptLimiter: ChannelDuplexHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        starved?.cancel()
+        starved = nil
         processWide.unregister(self)
         setWaiting(false)
         // The listener is gone (a reload dropped its address, or the stop): its parked
@@ -96,7 +114,55 @@ final class AcceptLimiter: ChannelDuplexHandler {
     /// Runs on the listener's event loop after a connection closed somewhere.
     func resumeIfPossible() {
         guard waiting, let context else { return }
+        // A close gave a descriptor back: accepting may work again.
+        endStarvation()
         drain(context)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let io = error as? IOError, let why = Self.starvation(io.errnoCode) {
+            starve(context, why)
+        }
+        context.fireErrorCaught(error)
+    }
+
+    /// HAProxy's warning for an accept(2) that failed for want of resources; nil for any other error.
+    static func starvation(_ code: Int32) -> String? {
+        switch code {
+        case EMFILE: "reached process FD limit. Please check 'ulimit-n' and restart."
+        case ENFILE: "reached system FD limit. Please check system tunables."
+        case ENOBUFS, ENOMEM: "reached system memory limit. Please check system tunables."
+        default: nil
+        }
+    }
+
+    private func starve(_ context: ChannelHandlerContext, _ why: String) {
+        let now = NIODeadline.now()
+        if lastStarvationWarning.map({ now - $0 >= .seconds(1) }) ?? true {
+            lastStarvationWarning = now
+            Logger(label: "swiftlb").warning("Proxy \(frontend) \(why) Accepting pauses for up to 100 ms.")
+        }
+        if starved == nil {
+            // NIO leaves the failed read pending and the socket registered for reading, so it
+            // would accept again at once without asking this handler: turning autoRead off
+            // is what drops that interest. Accepting resumes with a read of this handler's.
+            try? context.channel.syncOptions?.setOption(.autoRead, value: false)
+            readPending = true
+        }
+        starved?.cancel()
+        starved = context.eventLoop.assumeIsolated().scheduleTask(in: Self.starvationPause) { [weak self] in
+            guard let self, let context = self.context else { return }
+            self.endStarvation()
+            self.drain(context)
+        }
+        drain(context)
+    }
+
+    private func endStarvation() {
+        guard let starved else { return }
+        starved.cancel()
+        self.starved = nil
+        try? context?.channel.syncOptions?.setOption(.autoRead, value: true)
     }
 
     /// Parked sockets take the free slots first, then a held-back read is let go, bounded by
@@ -108,7 +174,7 @@ final class AcceptLimiter: ChannelDuplexHandler {
             while !parked.isEmpty && freeSlots > 0 {
                 admit(parked.removeFirst(), context)
             }
-            if parked.isEmpty && readPending {
+            if parked.isEmpty && readPending && starved == nil {
                 let free = freeSlots
                 if free > 0 {
                     readPending = false
@@ -119,7 +185,7 @@ final class AcceptLimiter: ChannelDuplexHandler {
             guard !parked.isEmpty || readPending else { return setWaiting(false) }
             if waiting { return }
             setWaiting(true)
-            if freeSlots <= 0 { return }
+            if freeSlots <= 0 || starved != nil { return }
         }
     }
 

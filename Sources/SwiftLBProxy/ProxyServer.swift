@@ -456,7 +456,7 @@ public final class ProxyServer: Sendable {
                 // NIO runs this before the bind, where HAProxy sets SO_BINDTODEVICE.
                 Self.bindToInterface(channel, key.interface).flatMapThrowing {
                     let batch = AcceptBatch()
-                    try channel.pipeline.syncOperations.addHandler(AcceptLimiter(holder: holder, limit: { runtime in
+                    try channel.pipeline.syncOperations.addHandler(AcceptLimiter(frontend: name, holder: holder, limit: { runtime in
                         let global = runtime.configuration.global.maxconn
                         return min(runtime.frontends.first { $0.name == name }?.config.options.maxconn ?? global, global)
                     }, open: frontendOpen, processWide: connections, batch: batch))
