@@ -153,6 +153,8 @@ final class JSONWriter {
     func double(_ d: Double) {
         beginValue()
         guard d.isFinite else { text += "null"; return }
+        // Past what fits in Int thousandths: whole units, then the exponent form (JSON numbers both).
+        guard abs(d) < 9e15 else { text += abs(d) < 9e18 ? String(Int64(d.rounded())) : String(d); return }
         let scaled = Int((d * 1000).rounded())
         let sign = scaled < 0 ? "-" : ""
         let magnitude = abs(scaled)

@@ -407,6 +407,10 @@ struct PrometheusWriter {
     /// A float without exponent and without trailing zeros (`0.00025`, `2.5`, `60`).
     static func format(_ d: Double) -> String {
         guard d.isFinite else { return d.isNaN ? "NaN" : (d > 0 ? "+Inf" : "-Inf") }
+        // Past what fits in Int64 nanoseconds (a latency sum after ~292 years of requests, which
+        // long tunnels reach sooner), and past what a Double holds to the nanosecond anyway:
+        // whole units, then Swift's exponent form (both Prometheus numbers).
+        guard abs(d) < 9e9 else { return abs(d) < 9e18 ? String(Int64(d.rounded())) : String(d) }
         var s = String(Int64((d * 1e9).rounded()))
         let negative = s.hasPrefix("-")
         if negative { s.removeFirst() }
