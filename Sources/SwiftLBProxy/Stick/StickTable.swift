@@ -381,7 +381,8 @@ struct StickRate: Sendable, Equatable {
 
     /// A counter as a peer sent it: `elapsed` nanoseconds into its current period.
     init(now: UInt64, elapsed: UInt64, current: Int, previous: Int) {
-        start = max(1, now &- elapsed)
+        // A peer's `elapsed` is any number: one past `now` starts the period at the clock's origin.
+        start = elapsed < now ? max(1, now - elapsed) : 1
         self.current = current
         self.previous = previous
     }
@@ -394,7 +395,7 @@ struct StickRate: Sendable, Equatable {
         guard start != 0 else { return (0, 0, 0) }
         var copy = self
         copy.rotate(now: now, period: period)
-        return (now - copy.start, copy.current, copy.previous)
+        return (now >= copy.start ? now - copy.start : 0, copy.current, copy.previous)
     }
 
     /// Events per period now.
@@ -402,8 +403,12 @@ struct StickRate: Sendable, Equatable {
         guard start != 0 else { return 0 }
         var copy = self
         copy.rotate(now: now, period: period)
-        let elapsed = now - copy.start
+        let elapsed = now >= copy.start ? now - copy.start : 0
         let remaining = period > elapsed ? period - elapsed : 0
-        return copy.current + Int((UInt64(copy.previous) * remaining) / period)
+        // previous × remaining overflows 64 bits past ~213 000 events in a 24 h period: the
+        // product is taken whole (128 bits); the quotient is at most `previous`.
+        let share = period == 0 ? 0 : Int(period.dividingFullWidth(UInt64(max(0, copy.previous)).multipliedFullWidth(by: remaining)).quotient)
+        let (sum, overflow) = copy.current.addingReportingOverflow(share)
+        return overflow ? .max : sum
     }
 }

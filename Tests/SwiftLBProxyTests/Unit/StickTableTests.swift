@@ -102,6 +102,22 @@ final class StickTableTests: XCTestCase {
         XCTAssertEqual(shard.slots.count, 3, "freed slots are reused")
     }
 
+    /// A day-long period with a busy key (`http_req_rate(24h)`, an office behind one NAT):
+    /// previous × what is left of the period passed 64 bits from ~213 000 events and trapped.
+    /// And a peer's counter with any `elapsed`, even past the clock, reads without trapping.
+    func testRatesOfLongPeriodsAndAnyPeerCounter() {
+        let day = 86_400 * second
+        let now = 10 * day
+        let busy = SwiftLBProxy.StickRate(now: now, elapsed: 0, current: 5, previous: 4_000_000)
+        XCTAssertEqual(busy.rate(now: now, period: day), 4_000_005, "all of the previous period still counts at its start")
+        XCTAssertEqual(busy.rate(now: now + day / 2, period: day), 2_000_005)
+        let huge = SwiftLBProxy.StickRate(now: now, elapsed: 0, current: Int.max, previous: Int.max)
+        XCTAssertEqual(huge.rate(now: now, period: day), Int.max, "capped, not wrapped")
+        let skewed = SwiftLBProxy.StickRate(now: now, elapsed: UInt64.max, current: 3, previous: 0)
+        XCTAssertEqual(skewed.rate(now: now, period: day), 0, "a period that began at the clock's origin is long over")
+        XCTAssertEqual(skewed.wire(now: now, period: day).current, 0)
+    }
+
     func testRatesSlideOverTheirPeriodAndConnectionsAreCounted() {
         let table = SwiftLBProxy.StickTable(name: "fe", keyType: .ip, size: 10, expire: 60 * second,
                                stored: SwiftLBProxy.StickTable.Stored(connCur: true, connRate: 10 * second, httpReqRate: 10 * second))
