@@ -47,6 +47,25 @@ final class ProxyV2OptionsTests: XCTestCase {
         }
     }
 
+    /// An id built from request headers is cut at HAProxy's 127 bytes (UNIQUEID_LEN): five
+    /// copies of a 14 000-byte header made a TLV past 16 bits, which trapped the encoder.
+    func testAUniqueIDMadeOfLongHeadersIsCutAt127Bytes() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else { throw XCTSkip("haproxy is not installed") }
+        let dir = try TempDirectory()
+        let (hp, lp) = (freePort(), freePort())
+        let haproxy = try startHAProxy(haproxyDefaults + "\n" + receiver(hp), port: hp, in: dir)
+        defer { haproxy.stop() }
+        let format = "    unique-id-format " + String(repeating: "%[req.hdr(in)]", count: 5) + "\n"
+        let lb = try SwiftLBInstance(config: testDefaults() + format + sender(lp, to: hp, options: "unique-id,crc32c"), waitPort: lp, in: dir)
+        defer { lb.stop() }
+        for _ in 0..<2 {
+            let answer = try ask(lp, String(repeating: "a", count: 14_000))
+            XCTAssertTrue(answer.hasPrefix("http/1.1 200"), answer.prefix(200).debugDescription)
+            XCTAssertTrue(answer.contains("\r\nx-uid: \(String(repeating: "a", count: 127))\r\n"), answer.prefix(400).debugDescription)
+        }
+        XCTAssertNil(lb.child.waitForExit(timeout: 0.1), "swiftlb lives: \(lb.child.stderr.suffix(400))")
+    }
+
     func testHAProxysHeaderIsReadBySwiftLBAndItsAuthorityPassedOn() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else { throw XCTSkip("haproxy is not installed") }
         let dir = try TempDirectory()

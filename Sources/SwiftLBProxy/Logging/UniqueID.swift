@@ -37,8 +37,13 @@ struct UniqueID: Sendable {
         // Encoded as a rule's format is (the id may become a header: `unique-id-header`); an
         // empty sample writes nothing, as HAProxy's.
         if let input { log.samples = samples.map { LogFormat.encoded($0.evaluate(input)?.text ?? "") } }
-        return format.string(log)
+        let id = format.string(log)
+        // HAProxy keeps at most UNIQUEID_LEN - 1 bytes of it (127): an id made of request
+        // headers cannot grow past that into the log, the header, or a PROXY v2 TLV.
+        return id.utf8.count <= Self.maximumLength ? id : String(decoding: id.utf8.prefix(Self.maximumLength), as: UTF8.self)
     }
+
+    static let maximumLength = 127
 }
 
 /// HAProxy's `%rt`: a process-wide count of the streams started, each stream's number.

@@ -40,7 +40,8 @@ enum ProxyHeaderEncoder {
             out.writeInteger(UInt8(0x20))  // version 2, LOCAL
             out.writeInteger(UInt8(0x00))  // UNSPEC
         }
-        for tlv in tlvs {
+        // A TLV's length and the header's are 16-bit: what would not fit is left out.
+        for tlv in tlvs where tlv.value.count <= Int(UInt16.max) && body.count + 3 + tlv.value.count <= Int(UInt16.max) {
             body.append(tlv.type)
             body += [UInt8(tlv.value.count >> 8), UInt8(tlv.value.count & 0xFF)]
             body += tlv.value
