@@ -32,14 +32,25 @@ final class ProxyV2OptionsTests: XCTestCase {
         return client.readAll().text.lowercased()
     }
 
+    /// haproxy receiving on a free port, SwiftLB sending to it with `uniqueIDFormat` (a frontend
+    /// line) and `proxy-v2-options unique-id,crc32c`; the caller stops both.
+    private func swiftLBSendingToHAProxy(_ uniqueIDFormat: String, in dir: TempDirectory) throws -> (haproxy: ChildProcess, lb: SwiftLBInstance, port: Int) {
+        let (hp, lp) = (freePort(), freePort())
+        let haproxy = try startHAProxy(haproxyDefaults + "\n" + receiver(hp), port: hp, in: dir)
+        do {
+            let lb = try SwiftLBInstance(config: testDefaults() + uniqueIDFormat + sender(lp, to: hp, options: "unique-id,crc32c"), waitPort: lp, in: dir)
+            return (haproxy, lb, lp)
+        } catch {
+            haproxy.stop()
+            throw error
+        }
+    }
+
     func testSwiftLBsHeaderIsReadByHAProxy() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else { throw XCTSkip("haproxy is not installed") }
         let dir = try TempDirectory()
-        let (hp, lp) = (freePort(), freePort())
-        let haproxy = try startHAProxy(haproxyDefaults + "\n" + receiver(hp), port: hp, in: dir)
-        defer { haproxy.stop() }
-        let lb = try SwiftLBInstance(config: testDefaults() + uniqueIDFormat + sender(lp, to: hp, options: "unique-id,crc32c"), waitPort: lp, in: dir)
-        defer { lb.stop() }
+        let (haproxy, lb, lp) = try swiftLBSendingToHAProxy(uniqueIDFormat, in: dir)
+        defer { haproxy.stop(); lb.stop() }
         for value in ["foo", "bar"] {
             let answer = try ask(lp, value)
             XCTAssertTrue(answer.hasPrefix("http/1.1 200"), answer.debugDescription)
@@ -52,12 +63,9 @@ final class ProxyV2OptionsTests: XCTestCase {
     func testAUniqueIDMadeOfLongHeadersIsCutAt127Bytes() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else { throw XCTSkip("haproxy is not installed") }
         let dir = try TempDirectory()
-        let (hp, lp) = (freePort(), freePort())
-        let haproxy = try startHAProxy(haproxyDefaults + "\n" + receiver(hp), port: hp, in: dir)
-        defer { haproxy.stop() }
         let format = "    unique-id-format " + String(repeating: "%[req.hdr(in)]", count: 5) + "\n"
-        let lb = try SwiftLBInstance(config: testDefaults() + format + sender(lp, to: hp, options: "unique-id,crc32c"), waitPort: lp, in: dir)
-        defer { lb.stop() }
+        let (haproxy, lb, lp) = try swiftLBSendingToHAProxy(format, in: dir)
+        defer { haproxy.stop(); lb.stop() }
         for _ in 0..<2 {
             let answer = try ask(lp, String(repeating: "a", count: 14_000))
             XCTAssertTrue(answer.hasPrefix("http/1.1 200"), answer.prefix(200).debugDescription)
